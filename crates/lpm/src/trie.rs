@@ -8,12 +8,15 @@
 //!   slot `v` continues in a child node; children of a node are contiguous in `nodes`
 //!   from `child_base`, so the child of slot `v` is `child_base + popcount(vector below v)`.
 //! * Slots that end in a leaf share runs: bit `v` of `leafvec` is set where a run of equal
-//!   leaves starts, and the leaves of a node are contiguous in `leaves` from `leaf_base`,
-//!   so the leaf of slot `v` is `leaf_base + popcount(leafvec up to v) - 1`.
+//!   leaves starts, so the leaf of slot `v` is run number `popcount(leafvec up to v) - 1`.
+//!   The first [`INLINE`] (10) runs are stored in the node itself, which fills it to one
+//!   64-byte cache line; further runs are contiguous in `leaves` from `leaf_base`.
 //!
 //! A lookup is one load from `direct` and, for prefixes longer than `direct_bits`, one
-//! 24-byte node load per further 6 bits, each followed by a popcount. Nothing is
-//! allocated and nothing is written.
+//! cache line per further 6 bits, each followed by a popcount; only nodes with more than
+//! ten leaf runs cost one more load. Nothing is allocated and nothing is written.
+//! Inline leaves cost memory (64-byte nodes instead of 24) and bought 25–35 % on tables
+//! that do not fit in cache (`docs/performance.md`).
 
 use std::fmt;
 use std::marker::PhantomData;
@@ -44,12 +47,17 @@ const LARGE_DIRECT_BITS_V6: u32 = 16;
 /// The largest direct table a builder accepts (2^24 entries, 64 MiB: DIR-24-8's first level).
 pub const MAX_DIRECT_BITS: u32 = 24;
 
+/// Leaves stored in the node itself, filling it to one cache line.
+const INLINE: usize = 10;
+
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[repr(C, align(64))]
 struct Node {
     vector: u64,
     leafvec: u64,
     leaf_base: u32,
     child_base: u32,
+    inline: [u32; INLINE],
 }
 
 #[inline(always)]
@@ -167,13 +175,39 @@ impl<A: Address> Builder<A> {
             _ if <A::Key as Key>::BITS == 32 => LARGE_DIRECT_BITS_V4,
             _ => LARGE_DIRECT_BITS_V6,
         });
-        Compiler {
+        let nodes = node_count(&self.routes, direct_bits);
+        let table = Compiler {
             routes: &self.routes,
-            nodes: Vec::new(),
+            nodes: Vec::with_capacity(nodes),
             leaves: Vec::new(),
         }
-        .compile(direct_bits)
+        .compile(direct_bits);
+        debug_assert_eq!(table.nodes.len(), nodes, "node_count is exact");
+        table
     }
+}
+
+/// The number of nodes the trie of `routes` (sorted, no duplicates) will have: one per
+/// distinct stride-aligned prefix, past the root table, that some route extends beyond.
+/// Sizing the node array exactly up front saves the copies of a growing vector.
+fn node_count<K: Key>(routes: &[(K, u8, u32)], direct_bits: u32) -> usize {
+    let mut count = 0;
+    let mut boundary = direct_bits;
+    while boundary < K::BITS {
+        let len = u8::try_from(boundary).expect("boundary below 128");
+        let mut last = None;
+        for &(key, route_len, _) in routes {
+            if route_len > len {
+                let stem = key.truncate(len);
+                if last != Some(stem) {
+                    count += 1;
+                    last = Some(stem);
+                }
+            }
+        }
+        boundary += STRIDE;
+    }
+    count
 }
 
 struct Compiler<'r, K> {
@@ -232,35 +266,71 @@ impl<K: Key> Compiler<'_, K> {
             }
         }
 
-        let mut children = [(0usize, 0usize, 0usize); FANOUT];
-        let mut child_count = 0;
         let mut vector = 0u64;
-        for group in Groups::new(self.routes, lo, hi, offset, STRIDE) {
-            vector |= 1 << group.0;
-            children[child_count] = group;
-            child_count += 1;
+        for (slot, _, _) in Groups::new(self.routes, lo, hi, offset, STRIDE) {
+            vector |= 1 << slot;
         }
 
-        let leaf_base = self.leaves.len();
-        let mut leafvec = 0u64;
-        let mut previous = None;
-        for (slot, &leaf) in slots.iter().enumerate() {
-            if vector & (1 << slot) == 0 && previous != Some(leaf) {
-                leafvec |= 1 << slot;
-                self.leaves.push(leaf);
-                previous = Some(leaf);
+        // Leaf runs. A slot with a child never starts a run: give it the value of the
+        // slot before it (or, for slot 0, of the first leaf slot) and the runs fall out
+        // of a branch-free comparison of neighbours.
+        let mut leaves = slots;
+        let mut internal = vector;
+        while internal != 0 {
+            let slot = internal.trailing_zeros() as usize;
+            internal &= internal - 1;
+            leaves[slot] = match slot {
+                0 => slots[(!vector).trailing_zeros() as usize % FANOUT],
+                _ => leaves[slot - 1],
+            };
+        }
+        // Runs can only start at slot 0, where a route's range starts or ends, or just
+        // after a child; test those candidates.
+        let mut candidates = 1 | (vector << 1);
+        for &(key, len, _) in &self.routes[lo..hi] {
+            let len = u32::from(len);
+            if len > offset && len <= end {
+                let first = key.chunk(offset, STRIDE);
+                let past = u32::try_from(first).expect("slot below 64") + (1 << (end - len));
+                candidates |= (1 << first) | 1u64.checked_shl(past).unwrap_or(0);
             }
         }
+        let mut leafvec = 0u64;
+        while candidates != 0 {
+            let slot = candidates.trailing_zeros() as usize;
+            candidates &= candidates - 1;
+            if slot == 0 || leaves[slot] != leaves[slot - 1] {
+                leafvec |= 1 << slot;
+            }
+        }
+        if vector == u64::MAX {
+            leafvec = 0;
+        }
+        let leaf_base = self.leaves.len();
+        let mut inline = [NO_ROUTE; INLINE];
+        let mut runs = leafvec;
+        let mut run = 0;
+        while runs != 0 {
+            let leaf = leaves[runs.trailing_zeros() as usize];
+            runs &= runs - 1;
+            match inline.get_mut(run) {
+                Some(place) => *place = leaf,
+                None => self.leaves.push(leaf),
+            }
+            run += 1;
+        }
 
-        let child_base = self.alloc(child_count);
+        let child_base = self.alloc(vector.count_ones() as usize);
         self.nodes[at] = Node {
             vector,
             leafvec,
             leaf_base: u32::try_from(leaf_base).expect("fewer than 2^32 leaves"),
             child_base: u32::try_from(child_base).expect("fewer than 2^31 nodes"),
+            inline,
         };
-        for (i, &(slot, clo, chi)) in children[..child_count].iter().enumerate() {
-            self.fill(child_base + i, clo, chi, end, slots[slot]);
+        let groups = Groups::new(self.routes, lo, hi, offset, STRIDE);
+        for (child, (slot, lo, hi)) in (child_base..).zip(groups) {
+            self.fill(child, lo, hi, end, slots[slot]);
         }
     }
 }
@@ -369,14 +439,14 @@ impl<A: Address> Lpm<A> {
     }
 
     /// The value of the longest prefix containing `addr`.
-    #[inline]
+    #[inline(always)]
     pub fn lookup(&self, addr: A) -> Option<u32> {
         self.lookup_key(addr.to_key())
     }
 
     /// [`Lpm::lookup`] on the address as an integer, as read from a packet with
     /// `from_be_bytes`.
-    #[inline]
+    #[inline(always)]
     pub fn lookup_key(&self, key: A::Key) -> Option<u32> {
         self.resolve(key, self.direct[key.chunk(0, self.direct_bits)])
     }
@@ -422,13 +492,22 @@ impl<A: Address> Lpm<A> {
         loop {
             let bit = 1u64 << key.chunk(offset, STRIDE);
             if node.vector & bit == 0 {
-                let run = (node.leafvec & (bit | (bit - 1))).count_ones() as usize;
-                return decode(self.leaves[node.leaf_base as usize + run - 1]);
+                return self.leaf(node, bit);
             }
             let child = (node.vector & (bit - 1)).count_ones() as usize;
             node = &self.nodes[node.child_base as usize + child];
             offset += STRIDE;
         }
+    }
+
+    /// The leaf of the slot `bit` of `node`, which has no child there.
+    #[inline(always)]
+    fn leaf(&self, node: &Node, bit: u64) -> Option<u32> {
+        let run = (node.leafvec & (bit | (bit - 1))).count_ones() as usize - 1;
+        decode(match node.inline.get(run) {
+            Some(&leaf) => leaf,
+            None => self.leaves[node.leaf_base as usize + run - INLINE],
+        })
     }
 
     /// Number of distinct prefixes in the table.
