@@ -42,7 +42,7 @@ fn row<A: Address, T: LpmTable<A>>(family: &str, routes: &[(A::Net, u32)]) {
 }
 
 fn memory() {
-    println!("| family | prefixes | contender | memory | bytes/prefix | one build |");
+    println!("| family | prefixes | contender | memory | bytes/prefix | one cold build |");
     println!("| --- | ---: | --- | ---: | ---: | ---: |");
     for size in [16, 1_000, 100_000, 1_000_000] {
         let routes = bgp_like_v4(size, SEED);

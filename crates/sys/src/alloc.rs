@@ -1,13 +1,19 @@
 //! A global allocator that counts what passes through it.
 //!
-//! ```ignore
-//! #[global_allocator]
-//! static ALLOC: vpclab_sys::alloc::CountingAlloc = vpclab_sys::alloc::CountingAlloc::new();
+//! ```standalone_crate
+//! use vpclab_sys::alloc::CountingAlloc;
 //!
-//! let before = ALLOC.snapshot();
-//! work();
-//! let delta = ALLOC.snapshot().since(&before);
-//! assert_eq!(delta.allocations, 0);
+//! #[global_allocator]
+//! static ALLOC: CountingAlloc = CountingAlloc::new();
+//!
+//! fn main() {
+//!     let before = ALLOC.snapshot();
+//!     let buffer = vec![0u8; 1500];
+//!     let delta = ALLOC.snapshot().since(&before);
+//!     assert_eq!(delta.allocations, 1);
+//!     assert_eq!(delta.live_bytes, 1500);
+//!     drop(buffer);
+//! }
 //! ```
 //!
 //! Counters are process-wide relaxed atomics: exact when the measured code runs on one

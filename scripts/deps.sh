@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Installs what vpclab's lab and tests need, from the distribution's package registry
+# only. Idempotent: does nothing when everything is present.
+set -euo pipefail
+
+# command -> Debian package
+declare -A need=(
+  [ip]=iproute2
+  [ping]=iputils-ping
+  [iperf3]=iperf3
+  [curl]=curl
+  [python3]=python3
+)
+
+missing=()
+for cmd in "${!need[@]}"; do
+  command -v "$cmd" >/dev/null 2>&1 || missing+=("${need[$cmd]}")
+done
+
+if ((${#missing[@]} == 0)); then
+  exit 0
+fi
+
+if [[ $EUID -ne 0 ]]; then
+  echo "deps: missing packages: ${missing[*]}; run as root (sudo) to install them" >&2
+  exit 1
+fi
+
+echo "deps: installing ${missing[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

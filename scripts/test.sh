@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# Runs every test vpclab has: formatting and lints, unit and property tests (no root),
+# the benchmarks' compilation, and the root-only namespace tests in netns-tests/.
+#
+#   sudo scripts/test.sh            # everything
+#   scripts/test.sh --no-root       # everything that does not need root
+#
+# Installs what it needs from the package registries (scripts/deps.sh). CI runs
+# exactly this (.ci/run).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+root=1
+for arg in "$@"; do
+  case "$arg" in
+    --no-root) root=0 ;;
+    *) echo "usage: $0 [--no-root]" >&2; exit 2 ;;
+  esac
+done
+if ((root)) && [[ $EUID -ne 0 ]]; then
+  echo "test.sh: the namespace tests need root; run with sudo, or pass --no-root" >&2
+  exit 1
+fi
+
+step() { printf '\n==> %s\n' "$*"; }
+
+if ((root)); then
+  step "installing test dependencies"
+  scripts/deps.sh
+fi
+
+step "cargo fmt --check"
+cargo fmt --all -- --check
+
+step "cargo clippy (all targets, warnings are errors)"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+step "unit, property and doc tests (no root)"
+cargo test --workspace --locked
+
+step "benchmarks compile"
+cargo bench --workspace --locked --no-run
+
+if ((root)); then
+  step "namespace tests (root, one at a time)"
+  # These tests share fixed names (vpclab-internet, ...) and touch the kernel's
+  # namespace list, so they run on one thread; each cleans up after itself.
+  cargo test -p vpclab-netns-tests --locked -- --ignored --test-threads=1
+fi
+
+step "all tests passed"
