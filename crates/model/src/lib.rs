@@ -1,0 +1,227 @@
+//! vpclab's VPC resources: what exists, what may be created, and AWS's answer when a
+//! request is refused.
+//!
+//! The [`Model`] is the single source of truth both front-ends drive (the topology file
+//! of `vpclab up` and, later, the EC2 API). It is plain data with no I/O: every change
+//! is a method that validates first and mutates only when valid, so a refused request
+//! leaves the model exactly as it was. The data plane compiles a snapshot from it.
+//!
+//! Semantics follow AWS (sources in the project's reference notes):
+//!
+//! * VPC: one primary IPv4 CIDR, /16 to /28, canonicalised (`10.0.0.7/16` is stored as
+//!   `10.0.0.0/16`); a main route table with the `local` route comes with it.
+//! * Subnet: inside its VPC's CIDR, /16 to /28, no overlap, in a zone of the region; the
+//!   first four and the last address are reserved (network, router, DNS, future,
+//!   broadcast).
+//! * Route tables: the main table serves every subnet without an explicit association;
+//!   the `local` route cannot be removed; a destination equal to or inside the VPC CIDR
+//!   cannot target a gateway; one route per destination.
+//! * Internet gateway: attached to at most one VPC, a VPC has at most one; detaching
+//!   is refused while public addresses are mapped in the VPC.
+//! * Public IPs and Elastic IPs come from 203.0.113.0/24 (RFC 5737).
+
+#![forbid(unsafe_code)]
+
+mod error;
+mod ids;
+mod model;
+
+use std::collections::BTreeMap;
+use std::net::Ipv4Addr;
+
+use ipnet::Ipv4Net;
+use serde::{Deserialize, Serialize};
+
+pub use error::ApiError;
+pub use ids::{
+    AllocationId, AssociationId, InstanceId, InternetGatewayId, NetworkInterfaceId,
+    RouteTableAssociationId, RouteTableId, SubnetId, VpcId,
+};
+pub use model::{Model, PUBLIC_POOL, RouteSpec, RunInstance};
+
+/// Tags as AWS keeps them: key to value, `Name` among them.
+pub type Tags = BTreeMap<String, String>;
+
+/// The region vpclab pretends to be.
+pub const REGION: &str = "us-east-1";
+
+/// The region's availability zones.
+pub const ZONES: [&str; 6] = [
+    "us-east-1a",
+    "us-east-1b",
+    "us-east-1c",
+    "us-east-1d",
+    "us-east-1e",
+    "us-east-1f",
+];
+
+/// A VPC.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Vpc {
+    /// `vpc-…`
+    pub id: VpcId,
+    /// The primary IPv4 CIDR, canonical.
+    pub cidr: Ipv4Net,
+    /// The table subnets use unless explicitly associated with another.
+    pub main_route_table: RouteTableId,
+    /// Tags.
+    pub tags: Tags,
+}
+
+/// A subnet.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Subnet {
+    /// `subnet-…`
+    pub id: SubnetId,
+    /// Its VPC.
+    pub vpc: VpcId,
+    /// Its IPv4 CIDR, canonical, inside the VPC's.
+    pub cidr: Ipv4Net,
+    /// Availability zone, e.g. `us-east-1a`.
+    pub zone: String,
+    /// Whether instances launched here get a public IP by default.
+    pub map_public_ip_on_launch: bool,
+    /// Tags.
+    pub tags: Tags,
+}
+
+impl Subnet {
+    /// The VPC router's address in this subnet: the network address plus one.
+    pub fn router(&self) -> Ipv4Addr {
+        Ipv4Addr::from(u32::from(self.cidr.network()) + 1)
+    }
+
+    /// Whether `addr` is one of the five addresses AWS reserves in every subnet.
+    pub fn is_reserved(&self, addr: Ipv4Addr) -> bool {
+        let offset = u32::from(addr).wrapping_sub(u32::from(self.cidr.network()));
+        offset < 4 || addr == self.cidr.broadcast()
+    }
+
+    /// Number of addresses instances can use: the size minus the five reserved.
+    pub fn usable_addresses(&self) -> u32 {
+        (1u32 << (32 - self.cidr.prefix_len())) - 5
+    }
+}
+
+/// Where a route sends traffic.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RouteTarget {
+    /// Within the VPC.
+    Local,
+    /// An internet gateway.
+    Gateway(InternetGatewayId),
+}
+
+impl std::fmt::Display for RouteTarget {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RouteTarget::Local => f.write_str("local"),
+            RouteTarget::Gateway(id) => write!(f, "{id}"),
+        }
+    }
+}
+
+/// How a route came to be, as AWS's `origin` says.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum RouteOrigin {
+    /// Made with the table (the `local` route).
+    CreateRouteTable,
+    /// Added by the user.
+    CreateRoute,
+}
+
+/// One route of a table.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Route {
+    /// The destination, canonical.
+    pub destination: Ipv4Net,
+    /// The target.
+    pub target: RouteTarget,
+    /// Its origin.
+    pub origin: RouteOrigin,
+}
+
+/// A subnet's explicit association with a route table.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RouteTableAssociation {
+    /// `rtbassoc-…`
+    pub id: RouteTableAssociationId,
+    /// The subnet.
+    pub subnet: SubnetId,
+}
+
+/// A route table.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RouteTable {
+    /// `rtb-…`
+    pub id: RouteTableId,
+    /// Its VPC.
+    pub vpc: VpcId,
+    /// Routes, the `local` route first.
+    pub routes: Vec<Route>,
+    /// Explicit subnet associations.
+    pub associations: Vec<RouteTableAssociation>,
+    /// Tags.
+    pub tags: Tags,
+}
+
+/// An internet gateway.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InternetGateway {
+    /// `igw-…`
+    pub id: InternetGatewayId,
+    /// The VPC it is attached to.
+    pub attached_to: Option<VpcId>,
+    /// Tags.
+    pub tags: Tags,
+}
+
+/// An Elastic IP address.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ElasticIp {
+    /// `eipalloc-…`
+    pub allocation_id: AllocationId,
+    /// The address, from [`PUBLIC_POOL`].
+    pub public_ip: Ipv4Addr,
+    /// The instance it is associated with, and the association's id.
+    pub association: Option<(AssociationId, InstanceId)>,
+    /// Tags.
+    pub tags: Tags,
+}
+
+/// Where an instance's public address comes from.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PublicIpSource {
+    /// Assigned at launch from the pool; released when the instance goes.
+    Auto,
+    /// An Elastic IP.
+    Elastic(AllocationId),
+}
+
+/// An instance: on the host, a network namespace named after its id.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Instance {
+    /// `i-…`
+    pub id: InstanceId,
+    /// Its primary network interface.
+    pub interface: NetworkInterfaceId,
+    /// Its subnet.
+    pub subnet: SubnetId,
+    /// Its subnet's VPC.
+    pub vpc: VpcId,
+    /// Primary private IPv4 address.
+    pub private_ip: Ipv4Addr,
+    /// Public IPv4 address mapped to the private one by the internet gateway, if any.
+    pub public_ip: Option<(Ipv4Addr, PublicIpSource)>,
+    /// Tags.
+    pub tags: Tags,
+}
+
+impl Instance {
+    /// The `Name` tag, if any.
+    pub fn name(&self) -> Option<&str> {
+        self.tags.get("Name").map(String::as_str)
+    }
+}

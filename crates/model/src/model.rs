@@ -1,0 +1,824 @@
+//! The resource store and every operation on it.
+
+use std::collections::BTreeMap;
+use std::net::Ipv4Addr;
+
+use ipnet::Ipv4Net;
+use serde::{Deserialize, Serialize};
+
+use crate::error::ApiError;
+use crate::ids::IdGen;
+use crate::{
+    AllocationId, AssociationId, ElasticIp, Instance, InstanceId, InternetGateway,
+    InternetGatewayId, NetworkInterfaceId, PublicIpSource, Route, RouteOrigin, RouteTable,
+    RouteTableAssociation, RouteTableAssociationId, RouteTableId, RouteTarget, Subnet, SubnetId,
+    Tags, Vpc, VpcId, ZONES,
+};
+
+/// Where public and Elastic IPs come from (RFC 5737 TEST-NET-3).
+pub const PUBLIC_POOL: Ipv4Net = Ipv4Net::new_assert(Ipv4Addr::new(203, 0, 113, 0), 24);
+/// The first address handed out: .1 to .9 stay free for the emulated internet's edge.
+const PUBLIC_FIRST: u32 = 10;
+
+/// Smallest and largest VPC and subnet prefixes AWS accepts.
+const MIN_PREFIX: u8 = 16;
+const MAX_PREFIX: u8 = 28;
+
+/// A route to add: destination and target.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RouteSpec {
+    /// Destination CIDR; host bits are cleared.
+    pub destination: Ipv4Net,
+    /// Target.
+    pub target: RouteTarget,
+}
+
+/// What to launch.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RunInstance {
+    /// The subnet.
+    pub subnet: Option<SubnetId>,
+    /// A chosen private address; the lowest free one otherwise.
+    pub private_ip: Option<Ipv4Addr>,
+    /// Whether to map a public IP; the subnet's `MapPublicIpOnLaunch` otherwise.
+    pub public_ip: Option<bool>,
+    /// Tags, `Name` among them.
+    pub tags: Tags,
+}
+
+/// Every resource, keyed by id. Iteration order is the ids' order, so everything
+/// derived from a model (snapshots, listings) is deterministic.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Model {
+    ids: IdGen,
+    vpcs: BTreeMap<VpcId, Vpc>,
+    subnets: BTreeMap<SubnetId, Subnet>,
+    route_tables: BTreeMap<RouteTableId, RouteTable>,
+    internet_gateways: BTreeMap<InternetGatewayId, InternetGateway>,
+    elastic_ips: BTreeMap<AllocationId, ElasticIp>,
+    instances: BTreeMap<InstanceId, Instance>,
+}
+
+impl Model {
+    /// An empty model whose ids derive from `seed`.
+    pub fn new(seed: u64) -> Self {
+        Self {
+            ids: IdGen::new(seed),
+            vpcs: BTreeMap::new(),
+            subnets: BTreeMap::new(),
+            route_tables: BTreeMap::new(),
+            internet_gateways: BTreeMap::new(),
+            elastic_ips: BTreeMap::new(),
+            instances: BTreeMap::new(),
+        }
+    }
+
+    // ---- reading -------------------------------------------------------------------
+
+    /// All VPCs.
+    pub fn vpcs(&self) -> impl Iterator<Item = &Vpc> {
+        self.vpcs.values()
+    }
+
+    /// All subnets.
+    pub fn subnets(&self) -> impl Iterator<Item = &Subnet> {
+        self.subnets.values()
+    }
+
+    /// All route tables.
+    pub fn route_tables(&self) -> impl Iterator<Item = &RouteTable> {
+        self.route_tables.values()
+    }
+
+    /// All internet gateways.
+    pub fn internet_gateways(&self) -> impl Iterator<Item = &InternetGateway> {
+        self.internet_gateways.values()
+    }
+
+    /// All Elastic IPs.
+    pub fn elastic_ips(&self) -> impl Iterator<Item = &ElasticIp> {
+        self.elastic_ips.values()
+    }
+
+    /// All instances.
+    pub fn instances(&self) -> impl Iterator<Item = &Instance> {
+        self.instances.values()
+    }
+
+    /// A VPC by id.
+    pub fn vpc(&self, id: &VpcId) -> Result<&Vpc, ApiError> {
+        self.vpcs
+            .get(id)
+            .ok_or_else(|| ApiError::not_found("InvalidVpcID.NotFound", "vpc", id.as_str()))
+    }
+
+    /// A subnet by id.
+    pub fn subnet(&self, id: &SubnetId) -> Result<&Subnet, ApiError> {
+        self.subnets
+            .get(id)
+            .ok_or_else(|| ApiError::not_found("InvalidSubnetID.NotFound", "subnet", id.as_str()))
+    }
+
+    /// A route table by id.
+    pub fn route_table(&self, id: &RouteTableId) -> Result<&RouteTable, ApiError> {
+        self.route_tables.get(id).ok_or_else(|| {
+            ApiError::not_found("InvalidRouteTableID.NotFound", "routeTable", id.as_str())
+        })
+    }
+
+    /// An internet gateway by id.
+    pub fn internet_gateway(&self, id: &InternetGatewayId) -> Result<&InternetGateway, ApiError> {
+        self.internet_gateways.get(id).ok_or_else(|| {
+            ApiError::not_found(
+                "InvalidInternetGatewayID.NotFound",
+                "internetGateway",
+                id.as_str(),
+            )
+        })
+    }
+
+    /// An Elastic IP by allocation id.
+    pub fn elastic_ip(&self, id: &AllocationId) -> Result<&ElasticIp, ApiError> {
+        self.elastic_ips.get(id).ok_or_else(|| {
+            ApiError::new(
+                "InvalidAllocationID.NotFound",
+                format!("The allocation ID '{id}' does not exist"),
+            )
+        })
+    }
+
+    /// An instance by id.
+    pub fn instance(&self, id: &InstanceId) -> Result<&Instance, ApiError> {
+        self.instances.get(id).ok_or_else(|| {
+            ApiError::not_found("InvalidInstanceID.NotFound", "instance", id.as_str())
+        })
+    }
+
+    /// An instance by id or by its `Name` tag (unique names only).
+    pub fn find_instance(&self, id_or_name: &str) -> Option<&Instance> {
+        if let Some(instance) = InstanceId::parse(id_or_name).and_then(|id| self.instances.get(&id))
+        {
+            return Some(instance);
+        }
+        let mut named = self
+            .instances
+            .values()
+            .filter(|i| i.name() == Some(id_or_name));
+        match (named.next(), named.next()) {
+            (Some(one), None) => Some(one),
+            _ => None,
+        }
+    }
+
+    /// The route table that governs `subnet`: its explicit association, or its VPC's main
+    /// table.
+    pub fn route_table_of(&self, subnet: &SubnetId) -> Result<&RouteTable, ApiError> {
+        let subnet = self.subnet(subnet)?;
+        let explicit = self
+            .route_tables
+            .values()
+            .find(|t| t.associations.iter().any(|a| a.subnet == subnet.id));
+        match explicit {
+            Some(table) => Ok(table),
+            None => self.route_table(&self.vpc(&subnet.vpc)?.main_route_table),
+        }
+    }
+
+    /// The internet gateway attached to `vpc`, if any.
+    pub fn gateway_of(&self, vpc: &VpcId) -> Option<&InternetGateway> {
+        self.internet_gateways
+            .values()
+            .find(|g| g.attached_to.as_ref() == Some(vpc))
+    }
+
+    /// Whether a route is `blackhole`: its target no longer leads anywhere (an internet
+    /// gateway detached from, or never attached to, the table's VPC).
+    pub fn is_blackhole(&self, table: &RouteTable, route: &Route) -> bool {
+        match &route.target {
+            RouteTarget::Local => false,
+            RouteTarget::Gateway(igw) => self
+                .internet_gateways
+                .get(igw)
+                .is_none_or(|g| g.attached_to.as_ref() != Some(&table.vpc)),
+        }
+    }
+
+    // ---- VPCs ----------------------------------------------------------------------
+
+    /// CreateVpc: a VPC with its main route table.
+    pub fn create_vpc(&mut self, cidr: Ipv4Net, tags: Tags) -> Result<VpcId, ApiError> {
+        if !(MIN_PREFIX..=MAX_PREFIX).contains(&cidr.prefix_len()) {
+            return Err(ApiError::new(
+                "InvalidVpc.Range",
+                format!("The CIDR '{cidr}' is invalid."),
+            ));
+        }
+        let cidr = cidr.trunc();
+        let id = VpcId::from_raw(self.ids.fresh(VpcId::PREFIX));
+        let main = self.new_route_table(&id, cidr);
+        self.vpcs.insert(
+            id.clone(),
+            Vpc {
+                id: id.clone(),
+                cidr,
+                main_route_table: main,
+                tags,
+            },
+        );
+        Ok(id)
+    }
+
+    /// DeleteVpc: refused while subnets, an attached gateway or custom route tables remain.
+    pub fn delete_vpc(&mut self, id: &VpcId) -> Result<(), ApiError> {
+        let vpc = self.vpc(id)?;
+        let main = vpc.main_route_table.clone();
+        let busy = self.subnets.values().any(|s| &s.vpc == id)
+            || self.gateway_of(id).is_some()
+            || self
+                .route_tables
+                .values()
+                .any(|t| &t.vpc == id && t.id != main);
+        if busy {
+            return Err(ApiError::dependency("vpc", id.as_str()));
+        }
+        self.route_tables.remove(&main);
+        self.vpcs.remove(id);
+        Ok(())
+    }
+
+    // ---- subnets -------------------------------------------------------------------
+
+    /// CreateSubnet.
+    pub fn create_subnet(
+        &mut self,
+        vpc: &VpcId,
+        cidr: Ipv4Net,
+        zone: Option<&str>,
+        tags: Tags,
+    ) -> Result<SubnetId, ApiError> {
+        let vpc_cidr = self.vpc(vpc)?.cidr;
+        let zone = match zone {
+            None => ZONES[0],
+            Some(zone) => ZONES.iter().copied().find(|z| *z == zone).ok_or_else(|| {
+                ApiError::invalid_value(format!(
+                    "Value ({zone}) for parameter availabilityZone is invalid. Subnets can \
+                     currently only be created in the following availability zones: {}.",
+                    ZONES.join(", ")
+                ))
+            })?,
+        };
+        let canonical = cidr.trunc();
+        if !(MIN_PREFIX..=MAX_PREFIX).contains(&cidr.prefix_len()) || !vpc_cidr.contains(&canonical)
+        {
+            return Err(ApiError::new(
+                "InvalidSubnet.Range",
+                format!("The CIDR '{cidr}' is invalid."),
+            ));
+        }
+        if self
+            .subnets
+            .values()
+            .any(|s| &s.vpc == vpc && (s.cidr.contains(&canonical) || canonical.contains(&s.cidr)))
+        {
+            return Err(ApiError::new(
+                "InvalidSubnet.Conflict",
+                format!("The CIDR '{cidr}' conflicts with another subnet"),
+            ));
+        }
+        let id = SubnetId::from_raw(self.ids.fresh(SubnetId::PREFIX));
+        self.subnets.insert(
+            id.clone(),
+            Subnet {
+                id: id.clone(),
+                vpc: vpc.clone(),
+                cidr: canonical,
+                zone: zone.to_owned(),
+                map_public_ip_on_launch: false,
+                tags,
+            },
+        );
+        Ok(id)
+    }
+
+    /// ModifySubnetAttribute MapPublicIpOnLaunch.
+    pub fn set_map_public_ip_on_launch(&mut self, id: &SubnetId, on: bool) -> Result<(), ApiError> {
+        self.subnet(id)?;
+        if let Some(subnet) = self.subnets.get_mut(id) {
+            subnet.map_public_ip_on_launch = on;
+        }
+        Ok(())
+    }
+
+    /// DeleteSubnet: refused while instances are in it. Removes its explicit association.
+    pub fn delete_subnet(&mut self, id: &SubnetId) -> Result<(), ApiError> {
+        self.subnet(id)?;
+        if self.instances.values().any(|i| &i.subnet == id) {
+            return Err(ApiError::dependency("subnet", id.as_str()));
+        }
+        for table in self.route_tables.values_mut() {
+            table.associations.retain(|a| &a.subnet != id);
+        }
+        self.subnets.remove(id);
+        Ok(())
+    }
+
+    // ---- route tables --------------------------------------------------------------
+
+    fn new_route_table(&mut self, vpc: &VpcId, vpc_cidr: Ipv4Net) -> RouteTableId {
+        let id = RouteTableId::from_raw(self.ids.fresh(RouteTableId::PREFIX));
+        let local = Route {
+            destination: vpc_cidr,
+            target: RouteTarget::Local,
+            origin: RouteOrigin::CreateRouteTable,
+        };
+        self.route_tables.insert(
+            id.clone(),
+            RouteTable {
+                id: id.clone(),
+                vpc: vpc.clone(),
+                routes: vec![local],
+                associations: Vec::new(),
+                tags: Tags::new(),
+            },
+        );
+        id
+    }
+
+    /// CreateRouteTable: a custom table with only the `local` route.
+    pub fn create_route_table(
+        &mut self,
+        vpc: &VpcId,
+        tags: Tags,
+    ) -> Result<RouteTableId, ApiError> {
+        let cidr = self.vpc(vpc)?.cidr;
+        let id = self.new_route_table(vpc, cidr);
+        if let Some(table) = self.route_tables.get_mut(&id) {
+            table.tags = tags;
+        }
+        Ok(id)
+    }
+
+    /// DeleteRouteTable: refused for the main table and while subnets are associated.
+    pub fn delete_route_table(&mut self, id: &RouteTableId) -> Result<(), ApiError> {
+        let table = self.route_table(id)?;
+        let is_main = self
+            .vpcs
+            .get(&table.vpc)
+            .is_some_and(|v| &v.main_route_table == id);
+        if is_main || !table.associations.is_empty() {
+            return Err(ApiError::dependency("routeTable", id.as_str()));
+        }
+        self.route_tables.remove(id);
+        Ok(())
+    }
+
+    /// AssociateRouteTable: `subnet` explicitly uses `table`.
+    pub fn associate_route_table(
+        &mut self,
+        table: &RouteTableId,
+        subnet: &SubnetId,
+    ) -> Result<RouteTableAssociationId, ApiError> {
+        let table_vpc = self.route_table(table)?.vpc.clone();
+        let subnet_vpc = self.subnet(subnet)?.vpc.clone();
+        if table_vpc != subnet_vpc {
+            return Err(ApiError::invalid_value(format!(
+                "Route table {table} and subnet {subnet} belong to different networks"
+            )));
+        }
+        if self
+            .route_tables
+            .values()
+            .any(|t| t.associations.iter().any(|a| &a.subnet == subnet))
+        {
+            return Err(ApiError::new(
+                "Resource.AlreadyAssociated",
+                format!(
+                    "the specified association for route table {table} conflicts with an \
+                     existing association"
+                ),
+            ));
+        }
+        let id = RouteTableAssociationId::from_raw(self.ids.fresh(RouteTableAssociationId::PREFIX));
+        if let Some(t) = self.route_tables.get_mut(table) {
+            t.associations.push(RouteTableAssociation {
+                id: id.clone(),
+                subnet: subnet.clone(),
+            });
+        }
+        Ok(id)
+    }
+
+    /// DisassociateRouteTable: the subnet falls back to the main table.
+    pub fn disassociate_route_table(
+        &mut self,
+        id: &RouteTableAssociationId,
+    ) -> Result<(), ApiError> {
+        for table in self.route_tables.values_mut() {
+            if let Some(at) = table.associations.iter().position(|a| &a.id == id) {
+                table.associations.remove(at);
+                return Ok(());
+            }
+        }
+        Err(ApiError::new(
+            "InvalidAssociationID.NotFound",
+            format!("The association ID '{id}' does not exist"),
+        ))
+    }
+
+    /// CreateRoute.
+    pub fn create_route(&mut self, table: &RouteTableId, spec: RouteSpec) -> Result<(), ApiError> {
+        let route = self.check_route(table, &spec)?;
+        let t = self.route_table(table)?;
+        if t.routes.iter().any(|r| r.destination == route.destination) {
+            return Err(ApiError::new(
+                "RouteAlreadyExists",
+                format!(
+                    "The route identified by {} already exists.",
+                    route.destination
+                ),
+            ));
+        }
+        if let Some(t) = self.route_tables.get_mut(table) {
+            t.routes.push(route);
+        }
+        Ok(())
+    }
+
+    /// ReplaceRoute: a new target for an existing destination.
+    pub fn replace_route(&mut self, table: &RouteTableId, spec: RouteSpec) -> Result<(), ApiError> {
+        let route = self.check_route(table, &spec)?;
+        let t = self.route_table(table)?;
+        let at = t.routes.iter().position(|r| r.destination == route.destination).ok_or_else(|| {
+            ApiError::invalid_value(format!(
+                "There is no route defined for '{}' in the route table. Use CreateRoute instead.",
+                route.destination
+            ))
+        })?;
+        if t.routes[at].target == RouteTarget::Local {
+            return Err(Self::local_route_error(&route.destination, table));
+        }
+        if let Some(t) = self.route_tables.get_mut(table) {
+            t.routes[at] = route;
+        }
+        Ok(())
+    }
+
+    /// DeleteRoute: any route but `local`.
+    pub fn delete_route(
+        &mut self,
+        table: &RouteTableId,
+        destination: Ipv4Net,
+    ) -> Result<(), ApiError> {
+        let destination = destination.trunc();
+        let t = self.route_table(table)?;
+        let at = t
+            .routes
+            .iter()
+            .position(|r| r.destination == destination)
+            .ok_or_else(|| {
+                ApiError::new(
+                    "InvalidRoute.NotFound",
+                    format!(
+                        "no route with destination-cidr-block {destination} in route table {table}"
+                    ),
+                )
+            })?;
+        if t.routes[at].target == RouteTarget::Local {
+            return Err(Self::local_route_error(&destination, table));
+        }
+        if let Some(t) = self.route_tables.get_mut(table) {
+            t.routes.remove(at);
+        }
+        Ok(())
+    }
+
+    fn local_route_error(destination: &Ipv4Net, table: &RouteTableId) -> ApiError {
+        ApiError::invalid_value(format!(
+            "cannot remove local route {destination} in route table {table}"
+        ))
+    }
+
+    /// Validates a route for `table` and returns it in canonical form.
+    fn check_route(&self, table: &RouteTableId, spec: &RouteSpec) -> Result<Route, ApiError> {
+        let t = self.route_table(table)?;
+        let vpc_cidr = self.vpc(&t.vpc)?.cidr;
+        let destination = spec.destination.trunc();
+        match &spec.target {
+            RouteTarget::Local => {
+                return Err(ApiError::invalid_value(
+                    "The local route is created with the route table and cannot be added.",
+                ));
+            }
+            RouteTarget::Gateway(igw) => {
+                let gateway = self.internet_gateway(igw)?;
+                if gateway.attached_to.as_ref() != Some(&t.vpc) {
+                    return Err(ApiError::invalid_value(format!(
+                        "route table {table} and network gateway {igw} belong to different \
+                         networks"
+                    )));
+                }
+            }
+        }
+        if vpc_cidr.contains(&destination) {
+            return Err(ApiError::invalid_value(format!(
+                "The destination CIDR block {destination} is equal to or more specific than one \
+                 of this VPC's CIDR blocks. This route can target only an interface or an \
+                 instance."
+            )));
+        }
+        Ok(Route {
+            destination,
+            target: spec.target.clone(),
+            origin: RouteOrigin::CreateRoute,
+        })
+    }
+
+    // ---- internet gateways ---------------------------------------------------------
+
+    /// CreateInternetGateway.
+    pub fn create_internet_gateway(&mut self, tags: Tags) -> InternetGatewayId {
+        let id = InternetGatewayId::from_raw(self.ids.fresh(InternetGatewayId::PREFIX));
+        self.internet_gateways.insert(
+            id.clone(),
+            InternetGateway {
+                id: id.clone(),
+                attached_to: None,
+                tags,
+            },
+        );
+        id
+    }
+
+    /// AttachInternetGateway.
+    pub fn attach_internet_gateway(
+        &mut self,
+        igw: &InternetGatewayId,
+        vpc: &VpcId,
+    ) -> Result<(), ApiError> {
+        self.vpc(vpc)?;
+        if let Some(other) = &self.internet_gateway(igw)?.attached_to {
+            return Err(ApiError::new(
+                "Resource.AlreadyAssociated",
+                format!("resource {igw} is already attached to network {other}"),
+            ));
+        }
+        if let Some(other) = self.gateway_of(vpc) {
+            return Err(ApiError::new(
+                "Resource.AlreadyAssociated",
+                format!("resource {vpc} is already associated with {}", other.id),
+            ));
+        }
+        if let Some(g) = self.internet_gateways.get_mut(igw) {
+            g.attached_to = Some(vpc.clone());
+        }
+        Ok(())
+    }
+
+    /// DetachInternetGateway: refused while public addresses are mapped in the VPC.
+    pub fn detach_internet_gateway(
+        &mut self,
+        igw: &InternetGatewayId,
+        vpc: &VpcId,
+    ) -> Result<(), ApiError> {
+        self.vpc(vpc)?;
+        if self.internet_gateway(igw)?.attached_to.as_ref() != Some(vpc) {
+            return Err(ApiError::new(
+                "Gateway.NotAttached",
+                format!("resource {igw} is not attached to network {vpc}"),
+            ));
+        }
+        if self
+            .instances
+            .values()
+            .any(|i| &i.vpc == vpc && i.public_ip.is_some())
+        {
+            return Err(ApiError::new(
+                "DependencyViolation",
+                format!(
+                    "Network {vpc} has some mapped public address(es). Please unmap those public \
+                     address(es) before detaching the gateway."
+                ),
+            ));
+        }
+        if let Some(g) = self.internet_gateways.get_mut(igw) {
+            g.attached_to = None;
+        }
+        Ok(())
+    }
+
+    /// DeleteInternetGateway: refused while attached.
+    pub fn delete_internet_gateway(&mut self, igw: &InternetGatewayId) -> Result<(), ApiError> {
+        if self.internet_gateway(igw)?.attached_to.is_some() {
+            return Err(ApiError::dependency("internetGateway", igw.as_str()));
+        }
+        self.internet_gateways.remove(igw);
+        Ok(())
+    }
+
+    // ---- public addresses ----------------------------------------------------------
+
+    fn public_ips_in_use(&self) -> impl Iterator<Item = Ipv4Addr> + '_ {
+        let elastic = self.elastic_ips.values().map(|e| e.public_ip);
+        let auto = self.instances.values().filter_map(|i| match i.public_ip {
+            Some((ip, PublicIpSource::Auto)) => Some(ip),
+            _ => None,
+        });
+        elastic.chain(auto)
+    }
+
+    fn take_public_ip(&self) -> Result<Ipv4Addr, ApiError> {
+        let base = u32::from(PUBLIC_POOL.network());
+        let last = u32::from(PUBLIC_POOL.broadcast()) - 1;
+        let used: Vec<Ipv4Addr> = self.public_ips_in_use().collect();
+        (base + PUBLIC_FIRST..=last)
+            .map(Ipv4Addr::from)
+            .find(|ip| !used.contains(ip))
+            .ok_or_else(|| {
+                ApiError::new(
+                    "AddressLimitExceeded",
+                    format!("The public address pool {PUBLIC_POOL} is exhausted."),
+                )
+            })
+    }
+
+    /// AllocateAddress (domain `vpc`).
+    pub fn allocate_address(&mut self, tags: Tags) -> Result<AllocationId, ApiError> {
+        let public_ip = self.take_public_ip()?;
+        let id = AllocationId::from_raw(self.ids.fresh(AllocationId::PREFIX));
+        self.elastic_ips.insert(
+            id.clone(),
+            ElasticIp {
+                allocation_id: id.clone(),
+                public_ip,
+                association: None,
+                tags,
+            },
+        );
+        Ok(id)
+    }
+
+    /// AssociateAddress: maps the Elastic IP to the instance's private address, replacing
+    /// an auto-assigned public IP. Refused if the VPC has no internet gateway, and if the
+    /// address is associated elsewhere unless `allow_reassociation`.
+    pub fn associate_address(
+        &mut self,
+        allocation: &AllocationId,
+        instance: &InstanceId,
+        allow_reassociation: bool,
+    ) -> Result<AssociationId, ApiError> {
+        let eip = self.elastic_ip(allocation)?.clone();
+        let vpc = self.instance(instance)?.vpc.clone();
+        if self.gateway_of(&vpc).is_none() {
+            return Err(ApiError::new(
+                "Gateway.NotAttached",
+                format!("Network {vpc} is not attached to any internet gateway"),
+            ));
+        }
+        if let Some((_, current)) = &eip.association {
+            if current != instance && !allow_reassociation {
+                return Err(ApiError::new(
+                    "Resource.AlreadyAssociated",
+                    format!("resource {allocation} is already associated with {current}"),
+                ));
+            }
+            if let Some(i) = self.instances.get_mut(current) {
+                i.public_ip = None;
+            }
+        }
+        // An Elastic IP the instance already had goes back to unassociated.
+        if let Some((_, PublicIpSource::Elastic(old))) = &self.instance(instance)?.public_ip {
+            let old = old.clone();
+            if let Some(e) = self.elastic_ips.get_mut(&old) {
+                e.association = None;
+            }
+        }
+        let id = AssociationId::from_raw(self.ids.fresh(AssociationId::PREFIX));
+        if let Some(e) = self.elastic_ips.get_mut(allocation) {
+            e.association = Some((id.clone(), instance.clone()));
+        }
+        if let Some(i) = self.instances.get_mut(instance) {
+            i.public_ip = Some((eip.public_ip, PublicIpSource::Elastic(allocation.clone())));
+        }
+        Ok(id)
+    }
+
+    /// DisassociateAddress: the instance is left without a public address.
+    pub fn disassociate_address(&mut self, association: &AssociationId) -> Result<(), ApiError> {
+        let eip = self
+            .elastic_ips
+            .values_mut()
+            .find(|e| {
+                e.association
+                    .as_ref()
+                    .is_some_and(|(id, _)| id == association)
+            })
+            .ok_or_else(|| {
+                ApiError::new(
+                    "InvalidAssociationID.NotFound",
+                    format!("The association ID '{association}' does not exist"),
+                )
+            })?;
+        if let Some((_, instance)) = eip.association.take() {
+            if let Some(i) = self.instances.get_mut(&instance) {
+                i.public_ip = None;
+            }
+        }
+        Ok(())
+    }
+
+    /// ReleaseAddress: refused while associated.
+    pub fn release_address(&mut self, allocation: &AllocationId) -> Result<(), ApiError> {
+        if self.elastic_ip(allocation)?.association.is_some() {
+            return Err(ApiError::new(
+                "InvalidIPAddress.InUse",
+                format!(
+                    "Address {} is in use.",
+                    self.elastic_ip(allocation)?.public_ip
+                ),
+            ));
+        }
+        self.elastic_ips.remove(allocation);
+        Ok(())
+    }
+
+    // ---- instances -----------------------------------------------------------------
+
+    /// RunInstances for one instance.
+    pub fn run_instance(&mut self, spec: RunInstance) -> Result<InstanceId, ApiError> {
+        let subnet_id = spec.subnet.ok_or_else(|| {
+            ApiError::new(
+                "MissingParameter",
+                "The request must contain the parameter SubnetId",
+            )
+        })?;
+        let subnet = self.subnet(&subnet_id)?.clone();
+        let in_use = |ip: Ipv4Addr| self.instances.values().any(|i| i.private_ip == ip);
+        let private_ip =
+            match spec.private_ip {
+                Some(ip) => {
+                    if !subnet.cidr.contains(&ip) {
+                        return Err(ApiError::invalid_value(format!(
+                            "Address {ip} does not fall within the subnet's address range"
+                        )));
+                    }
+                    if subnet.is_reserved(ip) {
+                        return Err(ApiError::invalid_value(format!(
+                            "Address {ip} is in subnet's reserved address range"
+                        )));
+                    }
+                    if in_use(ip) {
+                        return Err(ApiError::new(
+                            "InvalidIPAddress.InUse",
+                            format!("Address {ip} is in use."),
+                        ));
+                    }
+                    ip
+                }
+                None => {
+                    let first = u32::from(subnet.cidr.network()) + 4;
+                    let last = u32::from(subnet.cidr.broadcast()) - 1;
+                    (first..=last).map(Ipv4Addr::from).find(|&ip| !in_use(ip)).ok_or_else(|| {
+                    ApiError::new(
+                        "InsufficientFreeAddressesInSubnet",
+                        format!(
+                            "There are not enough free addresses in subnet '{subnet_id}' to \
+                             satisfy the requested number of instances."
+                        ),
+                    )
+                })?
+                }
+            };
+        let public_ip = match spec.public_ip.unwrap_or(subnet.map_public_ip_on_launch) {
+            true => Some((self.take_public_ip()?, PublicIpSource::Auto)),
+            false => None,
+        };
+        let id = InstanceId::from_raw(self.ids.fresh(InstanceId::PREFIX));
+        let interface = NetworkInterfaceId::from_raw(self.ids.fresh(NetworkInterfaceId::PREFIX));
+        self.instances.insert(
+            id.clone(),
+            Instance {
+                id: id.clone(),
+                interface,
+                subnet: subnet_id,
+                vpc: subnet.vpc,
+                private_ip,
+                public_ip,
+                tags: spec.tags,
+            },
+        );
+        Ok(id)
+    }
+
+    /// TerminateInstances for one instance: its auto-assigned public IP is released, an
+    /// Elastic IP is disassociated but stays allocated.
+    pub fn terminate_instance(&mut self, id: &InstanceId) -> Result<(), ApiError> {
+        self.instance(id)?;
+        for eip in self.elastic_ips.values_mut() {
+            if eip.association.as_ref().is_some_and(|(_, i)| i == id) {
+                eip.association = None;
+            }
+        }
+        self.instances.remove(id);
+        Ok(())
+    }
+}

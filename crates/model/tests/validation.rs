@@ -1,0 +1,409 @@
+//! Every refusal carries AWS's code, and a refused request changes nothing.
+
+use std::net::Ipv4Addr;
+
+use vpclab_model::{ApiError, Model, PublicIpSource, RouteSpec, RouteTarget, RunInstance, Tags};
+
+fn net(s: &str) -> ipnet::Ipv4Net {
+    s.parse().unwrap()
+}
+
+fn code<T: std::fmt::Debug>(r: Result<T, ApiError>) -> &'static str {
+    r.expect_err("the request must be refused").code
+}
+
+fn lab() -> (Model, vpclab_model::VpcId, vpclab_model::SubnetId) {
+    let mut m = Model::new(7);
+    let vpc = m.create_vpc(net("10.0.0.0/16"), Tags::new()).unwrap();
+    let subnet = m
+        .create_subnet(&vpc, net("10.0.1.0/24"), Some("us-east-1a"), Tags::new())
+        .unwrap();
+    (m, vpc, subnet)
+}
+
+#[test]
+fn vpc_cidr_must_be_16_to_28_and_is_canonicalised() {
+    let mut m = Model::new(1);
+    let err = m.create_vpc(net("10.0.0.0/8"), Tags::new()).unwrap_err();
+    assert_eq!(err.code, "InvalidVpc.Range");
+    assert_eq!(err.message, "The CIDR '10.0.0.0/8' is invalid.");
+    assert_eq!(
+        code(m.create_vpc(net("10.0.0.0/29"), Tags::new())),
+        "InvalidVpc.Range"
+    );
+    assert_eq!(m.vpcs().count(), 0);
+
+    let id = m.create_vpc(net("100.68.0.18/18"), Tags::new()).unwrap();
+    assert_eq!(m.vpc(&id).unwrap().cidr, net("100.68.0.0/18"));
+    m.create_vpc(net("10.1.0.0/28"), Tags::new()).unwrap();
+}
+
+#[test]
+fn a_new_vpc_has_a_main_table_with_the_local_route() {
+    let (m, vpc, subnet) = lab();
+    let main = &m.vpc(&vpc).unwrap().main_route_table;
+    let table = m.route_table(main).unwrap();
+    assert_eq!(table.routes.len(), 1);
+    assert_eq!(table.routes[0].destination, net("10.0.0.0/16"));
+    assert_eq!(table.routes[0].target, RouteTarget::Local);
+    // Subnets without an explicit association use it.
+    assert_eq!(&m.route_table_of(&subnet).unwrap().id, main);
+}
+
+#[test]
+fn subnets_stay_inside_and_do_not_overlap() {
+    let (mut m, vpc, _) = lab();
+    let err = m
+        .create_subnet(&vpc, net("10.10.1.0/24"), None, Tags::new())
+        .unwrap_err();
+    assert_eq!(err.code, "InvalidSubnet.Range");
+    assert_eq!(err.message, "The CIDR '10.10.1.0/24' is invalid.");
+    assert_eq!(
+        code(m.create_subnet(&vpc, net("10.0.0.0/29"), None, Tags::new())),
+        "InvalidSubnet.Range"
+    );
+    assert_eq!(
+        code(m.create_subnet(&vpc, net("10.0.0.0/15"), None, Tags::new())),
+        "InvalidSubnet.Range"
+    );
+    let err = m
+        .create_subnet(&vpc, net("10.0.1.0/24"), None, Tags::new())
+        .unwrap_err();
+    assert_eq!(err.code, "InvalidSubnet.Conflict");
+    assert_eq!(
+        err.message,
+        "The CIDR '10.0.1.0/24' conflicts with another subnet"
+    );
+    // Overlap either way round.
+    assert_eq!(
+        code(m.create_subnet(&vpc, net("10.0.0.0/20"), None, Tags::new())),
+        "InvalidSubnet.Conflict"
+    );
+    assert_eq!(
+        code(m.create_subnet(&vpc, net("10.0.1.128/25"), None, Tags::new())),
+        "InvalidSubnet.Conflict"
+    );
+    assert_eq!(
+        code(m.create_subnet(&vpc, net("10.0.2.0/24"), Some("us-east-1z"), Tags::new())),
+        "InvalidParameterValue"
+    );
+    assert_eq!(m.subnets().count(), 1);
+    // The same CIDR in another VPC is fine.
+    let other = m.create_vpc(net("10.0.0.0/16"), Tags::new()).unwrap();
+    m.create_subnet(&other, net("10.0.1.0/24"), None, Tags::new())
+        .unwrap();
+}
+
+#[test]
+fn reserved_addresses_are_the_first_four_and_the_last() {
+    let (m, _, subnet) = lab();
+    let s = m.subnet(&subnet).unwrap();
+    for last in [0, 1, 2, 3, 255] {
+        assert!(s.is_reserved(Ipv4Addr::new(10, 0, 1, last)), ".{last}");
+    }
+    for free in [4, 100, 254] {
+        assert!(!s.is_reserved(Ipv4Addr::new(10, 0, 1, free)), ".{free}");
+    }
+    assert_eq!(s.usable_addresses(), 251);
+    assert_eq!(s.router(), Ipv4Addr::new(10, 0, 1, 1));
+}
+
+#[test]
+fn instances_get_free_unreserved_addresses() {
+    let (mut m, _, subnet) = lab();
+    let run = |m: &mut Model, ip: Option<Ipv4Addr>| {
+        m.run_instance(RunInstance {
+            subnet: Some(subnet.clone()),
+            private_ip: ip,
+            ..Default::default()
+        })
+    };
+    let a = run(&mut m, None).unwrap();
+    assert_eq!(
+        m.instance(&a).unwrap().private_ip,
+        Ipv4Addr::new(10, 0, 1, 4)
+    );
+    let b = run(&mut m, Some(Ipv4Addr::new(10, 0, 1, 5))).unwrap();
+    let c = run(&mut m, None).unwrap();
+    assert_eq!(
+        m.instance(&c).unwrap().private_ip,
+        Ipv4Addr::new(10, 0, 1, 6)
+    );
+    assert_eq!(
+        code(run(&mut m, Some(Ipv4Addr::new(10, 0, 1, 5)))),
+        "InvalidIPAddress.InUse"
+    );
+    assert_eq!(
+        code(run(&mut m, Some(Ipv4Addr::new(10, 0, 1, 1)))),
+        "InvalidParameterValue"
+    );
+    assert_eq!(
+        code(run(&mut m, Some(Ipv4Addr::new(10, 0, 1, 255)))),
+        "InvalidParameterValue"
+    );
+    assert_eq!(
+        code(run(&mut m, Some(Ipv4Addr::new(10, 0, 2, 9)))),
+        "InvalidParameterValue"
+    );
+    assert_eq!(
+        code(m.run_instance(RunInstance::default())),
+        "MissingParameter"
+    );
+    m.terminate_instance(&b).unwrap();
+    let d = run(&mut m, None).unwrap();
+    assert_eq!(
+        m.instance(&d).unwrap().private_ip,
+        Ipv4Addr::new(10, 0, 1, 5)
+    );
+    assert_eq!(code(m.delete_subnet(&subnet)), "DependencyViolation");
+}
+
+#[test]
+fn a_28_fills_up_after_eleven_instances() {
+    let mut m = Model::new(3);
+    let vpc = m.create_vpc(net("10.0.0.0/16"), Tags::new()).unwrap();
+    let subnet = m
+        .create_subnet(&vpc, net("10.0.0.16/28"), None, Tags::new())
+        .unwrap();
+    for _ in 0..11 {
+        m.run_instance(RunInstance {
+            subnet: Some(subnet.clone()),
+            ..Default::default()
+        })
+        .unwrap();
+    }
+    let err = m.run_instance(RunInstance {
+        subnet: Some(subnet.clone()),
+        ..Default::default()
+    });
+    assert_eq!(code(err), "InsufficientFreeAddressesInSubnet");
+}
+
+#[test]
+fn routes_follow_aws_rules() {
+    let (mut m, vpc, subnet) = lab();
+    let table = m.create_route_table(&vpc, Tags::new()).unwrap();
+    let igw = m.create_internet_gateway(Tags::new());
+    let default = RouteSpec {
+        destination: net("0.0.0.0/0"),
+        target: RouteTarget::Gateway(igw.clone()),
+    };
+
+    // Not attached yet: a different network.
+    assert_eq!(
+        code(m.create_route(&table, default.clone())),
+        "InvalidParameterValue"
+    );
+    m.attach_internet_gateway(&igw, &vpc).unwrap();
+    m.create_route(&table, default.clone()).unwrap();
+    let err = m.create_route(&table, default.clone()).unwrap_err();
+    assert_eq!(err.code, "RouteAlreadyExists");
+    assert_eq!(
+        err.message,
+        "The route identified by 0.0.0.0/0 already exists."
+    );
+
+    // Inside the VPC CIDR a gateway is not a valid target; `local` cannot be added.
+    let inside = RouteSpec {
+        destination: net("10.0.1.0/24"),
+        target: RouteTarget::Gateway(igw.clone()),
+    };
+    assert_eq!(
+        code(m.create_route(&table, inside)),
+        "InvalidParameterValue"
+    );
+    let local = RouteSpec {
+        destination: net("172.16.0.0/12"),
+        target: RouteTarget::Local,
+    };
+    assert_eq!(code(m.create_route(&table, local)), "InvalidParameterValue");
+
+    // The local route stays.
+    let err = m.delete_route(&table, net("10.0.0.0/16")).unwrap_err();
+    assert_eq!(err.code, "InvalidParameterValue");
+    assert!(err.message.contains("local route"), "{}", err.message);
+    assert_eq!(
+        code(m.delete_route(&table, net("192.168.0.0/16"))),
+        "InvalidRoute.NotFound"
+    );
+    let missing = RouteSpec {
+        destination: net("192.168.0.0/16"),
+        target: RouteTarget::Gateway(igw.clone()),
+    };
+    assert_eq!(
+        code(m.replace_route(&table, missing)),
+        "InvalidParameterValue"
+    );
+    m.replace_route(&table, default).unwrap();
+    m.delete_route(&table, net("0.0.0.0/0")).unwrap();
+    assert_eq!(m.route_table(&table).unwrap().routes.len(), 1);
+
+    // Associations.
+    let assoc = m.associate_route_table(&table, &subnet).unwrap();
+    assert_eq!(m.route_table_of(&subnet).unwrap().id, table);
+    assert_eq!(
+        code(m.associate_route_table(&table, &subnet)),
+        "Resource.AlreadyAssociated"
+    );
+    assert_eq!(code(m.delete_route_table(&table)), "DependencyViolation");
+    let main = m.vpc(&vpc).unwrap().main_route_table.clone();
+    assert_eq!(code(m.delete_route_table(&main)), "DependencyViolation");
+    m.disassociate_route_table(&assoc).unwrap();
+    assert_eq!(m.route_table_of(&subnet).unwrap().id, main);
+    m.delete_route_table(&table).unwrap();
+    assert_eq!(code(m.route_table(&table)), "InvalidRouteTableID.NotFound");
+}
+
+#[test]
+fn a_route_to_a_detached_gateway_is_a_blackhole() {
+    let (mut m, vpc, _) = lab();
+    let igw = m.create_internet_gateway(Tags::new());
+    m.attach_internet_gateway(&igw, &vpc).unwrap();
+    let main = m.vpc(&vpc).unwrap().main_route_table.clone();
+    m.create_route(
+        &main,
+        RouteSpec {
+            destination: net("0.0.0.0/0"),
+            target: RouteTarget::Gateway(igw.clone()),
+        },
+    )
+    .unwrap();
+    let table = m.route_table(&main).unwrap().clone();
+    assert!(!m.is_blackhole(&table, &table.routes[1]));
+    m.detach_internet_gateway(&igw, &vpc).unwrap();
+    assert!(m.is_blackhole(&table, &table.routes[1]));
+}
+
+#[test]
+fn internet_gateways_attach_once_and_detach_only_without_public_addresses() {
+    let (mut m, vpc, subnet) = lab();
+    let other_vpc = m.create_vpc(net("10.1.0.0/16"), Tags::new()).unwrap();
+    let igw = m.create_internet_gateway(Tags::new());
+    let igw2 = m.create_internet_gateway(Tags::new());
+    m.attach_internet_gateway(&igw, &vpc).unwrap();
+    assert_eq!(
+        code(m.attach_internet_gateway(&igw, &other_vpc)),
+        "Resource.AlreadyAssociated"
+    );
+    assert_eq!(
+        code(m.attach_internet_gateway(&igw2, &vpc)),
+        "Resource.AlreadyAssociated"
+    );
+    assert_eq!(code(m.delete_internet_gateway(&igw)), "DependencyViolation");
+    assert_eq!(
+        code(m.detach_internet_gateway(&igw2, &vpc)),
+        "Gateway.NotAttached"
+    );
+
+    let i = m
+        .run_instance(RunInstance {
+            subnet: Some(subnet),
+            public_ip: Some(true),
+            ..Default::default()
+        })
+        .unwrap();
+    let err = m.detach_internet_gateway(&igw, &vpc).unwrap_err();
+    assert_eq!(err.code, "DependencyViolation");
+    assert!(
+        err.message.contains("mapped public address"),
+        "{}",
+        err.message
+    );
+    m.terminate_instance(&i).unwrap();
+    m.detach_internet_gateway(&igw, &vpc).unwrap();
+    m.delete_internet_gateway(&igw).unwrap();
+    assert_eq!(code(m.delete_vpc(&vpc)), "DependencyViolation");
+}
+
+#[test]
+fn public_and_elastic_ips_come_from_the_documentation_range() {
+    let (mut m, vpc, subnet) = lab();
+    let i = m
+        .run_instance(RunInstance {
+            subnet: Some(subnet.clone()),
+            public_ip: Some(true),
+            ..Default::default()
+        })
+        .unwrap();
+    let (auto, source) = m.instance(&i).unwrap().public_ip.clone().unwrap();
+    assert_eq!(auto, Ipv4Addr::new(203, 0, 113, 10));
+    assert_eq!(source, PublicIpSource::Auto);
+
+    let eip = m.allocate_address(Tags::new()).unwrap();
+    assert_eq!(
+        m.elastic_ip(&eip).unwrap().public_ip,
+        Ipv4Addr::new(203, 0, 113, 11)
+    );
+    // No internet gateway yet.
+    assert_eq!(
+        code(m.associate_address(&eip, &i, false)),
+        "Gateway.NotAttached"
+    );
+    let igw = m.create_internet_gateway(Tags::new());
+    m.attach_internet_gateway(&igw, &vpc).unwrap();
+    let assoc = m.associate_address(&eip, &i, false).unwrap();
+    // The Elastic IP replaced the auto-assigned one, which went back to the pool.
+    assert_eq!(
+        m.instance(&i).unwrap().public_ip.as_ref().unwrap().0,
+        Ipv4Addr::new(203, 0, 113, 11)
+    );
+    let j = m
+        .run_instance(RunInstance {
+            subnet: Some(subnet),
+            public_ip: Some(true),
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!(
+        m.instance(&j).unwrap().public_ip.as_ref().unwrap().0,
+        Ipv4Addr::new(203, 0, 113, 10)
+    );
+    assert_eq!(
+        code(m.associate_address(&eip, &j, false)),
+        "Resource.AlreadyAssociated"
+    );
+    assert_eq!(code(m.release_address(&eip)), "InvalidIPAddress.InUse");
+    m.disassociate_address(&assoc).unwrap();
+    assert_eq!(m.instance(&i).unwrap().public_ip, None);
+    m.release_address(&eip).unwrap();
+    assert_eq!(code(m.elastic_ip(&eip)), "InvalidAllocationID.NotFound");
+}
+
+#[test]
+fn instances_are_found_by_id_or_unique_name() {
+    let (mut m, _, subnet) = lab();
+    let mut tags = Tags::new();
+    tags.insert("Name".into(), "web".into());
+    let web = m
+        .run_instance(RunInstance {
+            subnet: Some(subnet.clone()),
+            tags: tags.clone(),
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!(m.find_instance("web").unwrap().id, web);
+    assert_eq!(m.find_instance(web.as_str()).unwrap().id, web);
+    m.run_instance(RunInstance {
+        subnet: Some(subnet),
+        tags,
+        ..Default::default()
+    })
+    .unwrap();
+    assert!(
+        m.find_instance("web").is_none(),
+        "ambiguous names find nothing"
+    );
+}
+
+#[test]
+fn the_model_round_trips_through_json() {
+    let (mut m, _, subnet) = lab();
+    m.run_instance(RunInstance {
+        subnet: Some(subnet),
+        ..Default::default()
+    })
+    .unwrap();
+    let text = serde_json::to_string(&m).unwrap();
+    let back: Model = serde_json::from_str(&text).unwrap();
+    assert_eq!(serde_json::to_string(&back).unwrap(), text);
+}
