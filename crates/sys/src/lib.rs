@@ -5,7 +5,17 @@
 //!
 //! * [`alloc`]: a counting global allocator, so tests and benchmarks can prove that the
 //!   hot path allocates nothing and measure how much memory a structure holds.
+//! * [`netns`]: named network namespaces (through iproute2) and running code inside one.
+//! * [`tun`]: TUN devices opened inside a namespace by a process that stays outside.
+//! * [`epoll`]: the forwarder's readiness loop and its wake-up eventfd.
+//!
+//! Safety rules the API keeps: nothing here touches the root namespace's links,
+//! addresses, routes or firewall; a namespace switch happens only on a thread made for
+//! it; every fd is close-on-exec.
 
 #![allow(unsafe_code)] // The workspace denies it; this crate is the exception.
 
 pub mod alloc;
+pub mod epoll;
+pub mod netns;
+pub mod tun;

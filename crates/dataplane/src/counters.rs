@@ -1,0 +1,147 @@
+//! What the forwarder did, counted: packets in and out, and drops by reason.
+//!
+//! Counters are relaxed atomics bumped on the hot path; nothing is formatted or logged
+//! per packet. Readers take a [`CounterSnapshot`].
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use serde::{Deserialize, Serialize};
+
+macro_rules! reasons {
+    ($($(#[$doc:meta])* $name:ident => $text:literal,)*) => {
+        /// Why a packet was dropped.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+        pub enum DropReason {
+            $($(#[$doc])* $name,)*
+        }
+
+        impl DropReason {
+            /// Every reason, in counter order.
+            pub const ALL: &'static [DropReason] = &[$(DropReason::$name,)*];
+
+            /// A stable snake_case name for output and scripts.
+            pub fn name(self) -> &'static str {
+                match self {
+                    $(DropReason::$name => $text,)*
+                }
+            }
+        }
+    };
+}
+
+reasons! {
+    /// Not a well-formed IPv4 packet (truncated, bad header length or checksum).
+    Malformed => "malformed",
+    /// Not IPv4 (IPv6 is not routed yet).
+    NotIpv4 => "not_ipv4",
+    /// The source address is not the sending interface's (AWS's source/destination check).
+    SourceCheck => "source_check",
+    /// The TTL ran out; an ICMP time-exceeded was sent back.
+    TtlExceeded => "ttl_exceeded",
+    /// No route in the subnet's route table covers the destination.
+    NoRoute => "no_route",
+    /// The matching route's target is gone (for example a detached internet gateway).
+    Blackhole => "blackhole",
+    /// A `local` destination no interface in the VPC holds.
+    NoHost => "no_host",
+    /// Routed to the internet gateway, but the instance has no public IP.
+    NoPublicIp => "no_public_ip",
+    /// From the internet to an address no instance is mapped to.
+    NoPublicMapping => "no_public_mapping",
+    /// To an address the VPC reserves (router, DNS): not answered yet.
+    VpcService => "vpc_service",
+    /// Larger than the 1500-byte internet edge; an ICMP fragmentation-needed was sent
+    /// back when DF was set.
+    TooBig => "too_big",
+    /// From or to a port the snapshot does not know (a device being removed).
+    UnknownPort => "unknown_port",
+    /// The receiving device's queue was full or the write failed.
+    TxFailed => "tx_failed",
+}
+
+/// The counters of one forwarder.
+#[derive(Debug)]
+pub struct Counters {
+    rx_packets: AtomicU64,
+    tx_packets: AtomicU64,
+    icmp_sent: AtomicU64,
+    drops: [AtomicU64; DropReason::ALL.len()],
+}
+
+impl Default for Counters {
+    fn default() -> Self {
+        Self {
+            rx_packets: AtomicU64::new(0),
+            tx_packets: AtomicU64::new(0),
+            icmp_sent: AtomicU64::new(0),
+            drops: std::array::from_fn(|_| AtomicU64::new(0)),
+        }
+    }
+}
+
+impl Counters {
+    /// A packet was read.
+    #[inline]
+    pub fn rx(&self) {
+        self.rx_packets.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A packet was written.
+    #[inline]
+    pub fn tx(&self) {
+        self.tx_packets.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// An ICMP error was generated.
+    #[inline]
+    pub fn icmp(&self) {
+        self.icmp_sent.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A packet was dropped.
+    #[inline]
+    pub fn drop(&self, reason: DropReason) {
+        self.drops[reason as usize].fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// The counters now.
+    pub fn snapshot(&self) -> CounterSnapshot {
+        CounterSnapshot {
+            rx_packets: self.rx_packets.load(Ordering::Relaxed),
+            tx_packets: self.tx_packets.load(Ordering::Relaxed),
+            icmp_sent: self.icmp_sent.load(Ordering::Relaxed),
+            drops: DropReason::ALL
+                .iter()
+                .map(|&d| {
+                    (
+                        d.name().to_owned(),
+                        self.drops[d as usize].load(Ordering::Relaxed),
+                    )
+                })
+                .collect(),
+        }
+    }
+}
+
+/// Counter values at one moment.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CounterSnapshot {
+    /// Packets read from devices.
+    pub rx_packets: u64,
+    /// Packets written to devices (ICMP errors included).
+    pub tx_packets: u64,
+    /// ICMP errors generated.
+    pub icmp_sent: u64,
+    /// Drops by reason name, every reason listed.
+    pub drops: Vec<(String, u64)>,
+}
+
+impl CounterSnapshot {
+    /// The count for `reason`.
+    pub fn dropped(&self, reason: DropReason) -> u64 {
+        self.drops
+            .iter()
+            .find(|(n, _)| n == reason.name())
+            .map_or(0, |(_, c)| *c)
+    }
+}

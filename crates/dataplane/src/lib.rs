@@ -1,0 +1,22 @@
+//! vpclab's data plane.
+//!
+//! * [`wire`]: checked views over IPv4 packets, in-place rewrites with incremental
+//!   checksums, ICMP errors.
+//! * [`snapshot`]: the model compiled into read-only tables (a route-table trie per
+//!   table, who holds which address), swapped atomically on every change.
+//! * [`pipeline`]: the per-packet decision, a pure function of packet, port and
+//!   snapshot — testable with golden packets and no root.
+//! * [`counters`]: packets and drops by reason.
+//! * [`worker`]: the forwarder thread that drives the pipeline from TUN devices.
+
+#![forbid(unsafe_code)]
+
+pub mod counters;
+pub mod pipeline;
+pub mod snapshot;
+pub mod wire;
+pub mod worker;
+
+pub use counters::{CounterSnapshot, Counters, DropReason};
+pub use pipeline::{REPLY_BUFFER, Verdict};
+pub use snapshot::{INTERNET, Port, PortEntry, PortMap, Snapshot, compile};

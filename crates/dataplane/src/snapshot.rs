@@ -1,0 +1,252 @@
+//! The compiled, read-only form of the model that the per-packet path reads.
+//!
+//! The control plane compiles a new [`Snapshot`] after every change and publishes it
+//! with one atomic pointer swap; workers load the current one once per batch and never
+//! lock. Everything a packet needs is an array index or an [`Lpm4`] lookup away.
+
+use std::collections::BTreeMap;
+use std::net::Ipv4Addr;
+
+use ipnet::Ipv4Net;
+use vpclab_lpm::{Builder, Lpm4};
+use vpclab_model::{InstanceId, Model, RouteTarget};
+
+/// A device the forwarder reads and writes: an index into the snapshot's port table.
+pub type Port = u32;
+
+/// The port of the emulated internet (`vpclab-internet`'s `eth0`).
+pub const INTERNET: Port = 0;
+
+/// The internet edge's own address: the source of ICMP errors it generates.
+pub const EDGE_ADDRESS: Ipv4Addr = Ipv4Addr::new(203, 0, 113, 1);
+
+/// Largest packet the internet gateway forwards (AWS: 1500 bytes at the IGW).
+pub const EDGE_MTU: usize = 1500;
+
+/// What a route table's matching route tells the forwarder to do.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Hop {
+    /// Deliver inside the VPC.
+    Local,
+    /// Out through the VPC's internet gateway.
+    Internet,
+    /// The target is gone: drop.
+    Blackhole,
+}
+
+/// A compiled route table.
+#[derive(Debug)]
+pub(crate) struct Table {
+    pub(crate) lpm: Lpm4,
+    pub(crate) hops: Vec<Hop>,
+}
+
+/// A compiled VPC: who holds which private address.
+#[derive(Debug)]
+pub(crate) struct VpcEntry {
+    pub(crate) hosts: Lpm4,
+}
+
+/// An instance's interface as the forwarder sees it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct InstancePort {
+    /// Index of its VPC in the snapshot.
+    pub vpc: u32,
+    /// Index of its subnet's route table in the snapshot.
+    pub table: u32,
+    /// Its subnet.
+    pub subnet: Ipv4Net,
+    /// Its private address.
+    pub private: Ipv4Addr,
+    /// Its public address, if it has one *and* its VPC has an internet gateway.
+    pub public: Option<Ipv4Addr>,
+}
+
+/// What sits behind a port.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PortEntry {
+    /// Nothing (a removed instance's slot).
+    Vacant,
+    /// The emulated internet.
+    Internet,
+    /// An instance.
+    Instance(InstancePort),
+}
+
+/// The compiled network.
+#[derive(Debug)]
+pub struct Snapshot {
+    /// Increases with every compile.
+    pub generation: u64,
+    pub(crate) ports: Vec<PortEntry>,
+    pub(crate) tables: Vec<Table>,
+    pub(crate) vpcs: Vec<VpcEntry>,
+    /// Public address (/32) to the port of the instance it maps to.
+    pub(crate) public: Lpm4,
+}
+
+impl Snapshot {
+    /// A snapshot with no instances: only the internet port.
+    pub fn empty() -> Self {
+        Self {
+            generation: 0,
+            ports: vec![PortEntry::Internet],
+            tables: Vec::new(),
+            vpcs: Vec::new(),
+            public: Lpm4::default(),
+        }
+    }
+
+    /// What is behind `port`.
+    pub fn port(&self, port: Port) -> PortEntry {
+        self.ports
+            .get(port as usize)
+            .copied()
+            .unwrap_or(PortEntry::Vacant)
+    }
+
+    /// Number of port slots (vacant ones included).
+    pub fn port_count(&self) -> usize {
+        self.ports.len()
+    }
+}
+
+/// Which port each instance's device has. Ports are stable for an instance's life, and
+/// slots of removed instances are reused.
+#[derive(Clone, Debug, Default)]
+pub struct PortMap {
+    by_instance: BTreeMap<InstanceId, Port>,
+}
+
+impl PortMap {
+    /// An empty map.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The port of `instance`, assigning the lowest free one if it has none.
+    pub fn assign(&mut self, instance: &InstanceId) -> Port {
+        if let Some(&port) = self.by_instance.get(instance) {
+            return port;
+        }
+        let mut used: Vec<Port> = self.by_instance.values().copied().collect();
+        used.sort_unstable();
+        let mut port = INTERNET + 1;
+        for u in used {
+            if u == port {
+                port += 1;
+            } else if u > port {
+                break;
+            }
+        }
+        self.by_instance.insert(instance.clone(), port);
+        port
+    }
+
+    /// The port of `instance`, if it has one.
+    pub fn get(&self, instance: &InstanceId) -> Option<Port> {
+        self.by_instance.get(instance).copied()
+    }
+
+    /// Forgets `instance`, returning its port.
+    pub fn release(&mut self, instance: &InstanceId) -> Option<Port> {
+        self.by_instance.remove(instance)
+    }
+
+    /// Every (instance, port).
+    pub fn iter(&self) -> impl Iterator<Item = (&InstanceId, Port)> {
+        self.by_instance.iter().map(|(i, &p)| (i, p))
+    }
+}
+
+/// Compiles the model into a snapshot. Instances without a port in `ports` (their
+/// device is not attached yet) are left out.
+pub fn compile(model: &Model, ports: &PortMap, generation: u64) -> Snapshot {
+    let vpc_index: BTreeMap<_, u32> = model
+        .vpcs()
+        .zip(0..)
+        .map(|(v, i)| (v.id.clone(), i))
+        .collect();
+    let table_index: BTreeMap<_, u32> = model
+        .route_tables()
+        .zip(0..)
+        .map(|(t, i)| (t.id.clone(), i))
+        .collect();
+
+    let tables = model
+        .route_tables()
+        .map(|table| {
+            let mut builder = Builder::with_capacity(table.routes.len());
+            let mut hops = Vec::with_capacity(table.routes.len());
+            for (route, value) in table.routes.iter().zip(0u32..) {
+                let hop = if model.is_blackhole(table, route) {
+                    Hop::Blackhole
+                } else {
+                    match route.target {
+                        RouteTarget::Local => Hop::Local,
+                        RouteTarget::Gateway(_) => Hop::Internet,
+                    }
+                };
+                hops.push(hop);
+                builder
+                    .insert(route.destination, value)
+                    .expect("route indexes fit in 31 bits");
+            }
+            Table {
+                lpm: builder.build(),
+                hops,
+            }
+        })
+        .collect();
+
+    let mut hosts: Vec<Builder<Ipv4Addr>> = model.vpcs().map(|_| Builder::new()).collect();
+    let mut public = Builder::new();
+    let max_port = ports.iter().map(|(_, p)| p).max().unwrap_or(INTERNET);
+    let mut port_table = vec![PortEntry::Vacant; max_port as usize + 1];
+    port_table[INTERNET as usize] = PortEntry::Internet;
+
+    for instance in model.instances() {
+        let Some(port) = ports.get(&instance.id) else {
+            continue;
+        };
+        let (Ok(subnet), Some(&vpc)) =
+            (model.subnet(&instance.subnet), vpc_index.get(&instance.vpc))
+        else {
+            continue;
+        };
+        let Ok(table) = model.route_table_of(&subnet.id) else {
+            continue;
+        };
+        let public_ip = instance
+            .public_ip
+            .as_ref()
+            .map(|(ip, _)| *ip)
+            .filter(|_| model.gateway_of(&instance.vpc).is_some());
+        hosts[vpc as usize]
+            .insert(Ipv4Net::from(instance.private_ip), port)
+            .expect("ports fit in 31 bits");
+        if let Some(ip) = public_ip {
+            public
+                .insert(Ipv4Net::from(ip), port)
+                .expect("ports fit in 31 bits");
+        }
+        port_table[port as usize] = PortEntry::Instance(InstancePort {
+            vpc,
+            table: table_index[&table.id],
+            subnet: subnet.cidr,
+            private: instance.private_ip,
+            public: public_ip,
+        });
+    }
+
+    Snapshot {
+        generation,
+        ports: port_table,
+        tables,
+        vpcs: hosts
+            .into_iter()
+            .map(|b| VpcEntry { hosts: b.build() })
+            .collect(),
+        public: public.build(),
+    }
+}

@@ -1,0 +1,722 @@
+//! The packet formats the forwarder reads and rewrites: IPv4, and the parts of ICMP,
+//! TCP and UDP that address translation touches.
+//!
+//! Packets are edited in place through [`Ipv4`], a view over a byte slice checked once
+//! by [`Ipv4::new_checked`]; after that no accessor panics. Fields are read with
+//! `from_be_bytes`, never by casting bytes to structs. Checksums are patched
+//! incrementally (RFC 1624) when addresses change; [`checksum`] is the full RFC 1071 sum
+//! the tests compare against.
+
+use std::net::Ipv4Addr;
+
+/// IP protocol numbers.
+pub mod proto {
+    /// ICMP.
+    pub const ICMP: u8 = 1;
+    /// TCP.
+    pub const TCP: u8 = 6;
+    /// UDP.
+    pub const UDP: u8 = 17;
+}
+
+/// ICMP message types the forwarder sends or translates.
+pub mod icmp {
+    /// Echo reply.
+    pub const ECHO_REPLY: u8 = 0;
+    /// Destination unreachable.
+    pub const UNREACHABLE: u8 = 3;
+    /// Source quench (obsolete, but still an error message).
+    pub const SOURCE_QUENCH: u8 = 4;
+    /// Redirect.
+    pub const REDIRECT: u8 = 5;
+    /// Echo request.
+    pub const ECHO_REQUEST: u8 = 8;
+    /// Time exceeded.
+    pub const TIME_EXCEEDED: u8 = 11;
+    /// Parameter problem.
+    pub const PARAMETER_PROBLEM: u8 = 12;
+    /// Code of "fragmentation needed and DF set" under [`UNREACHABLE`].
+    pub const FRAG_NEEDED: u8 = 4;
+
+    /// Whether `kind` is an ICMP error (which carries the header of the packet it is
+    /// about, and about which no further error may be sent).
+    pub fn is_error(kind: u8) -> bool {
+        matches!(
+            kind,
+            UNREACHABLE | SOURCE_QUENCH | REDIRECT | TIME_EXCEEDED | PARAMETER_PROBLEM
+        )
+    }
+}
+
+/// Why a buffer is not a usable IPv4 packet.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Malformed {
+    /// Not IP version 4.
+    Version(u8),
+    /// Shorter than its headers say.
+    Truncated,
+    /// Header checksum wrong.
+    Checksum,
+}
+
+/// Fixed offsets of IPv4 header fields.
+mod field {
+    pub(super) const VER_IHL: usize = 0;
+    pub(super) const TOTAL_LEN: usize = 2;
+    pub(super) const FLAGS_FRAG: usize = 6;
+    pub(super) const TTL: usize = 8;
+    pub(super) const PROTOCOL: usize = 9;
+    pub(super) const CHECKSUM: usize = 10;
+    pub(super) const SRC: usize = 12;
+    pub(super) const DST: usize = 16;
+}
+
+/// Minimum IPv4 header length.
+pub const IPV4_HEADER: usize = 20;
+/// Don't-fragment flag in the flags/fragment-offset word.
+const DF: u16 = 0x4000;
+const MF: u16 = 0x2000;
+const OFFSET_MASK: u16 = 0x1fff;
+
+/// The one's-complement sum of `data` (RFC 1071), folded, not inverted.
+pub fn sum(data: &[u8], mut acc: u32) -> u32 {
+    let mut chunks = data.chunks_exact(2);
+    for pair in &mut chunks {
+        acc += u32::from(u16::from_be_bytes([pair[0], pair[1]]));
+    }
+    if let [last] = chunks.remainder() {
+        acc += u32::from(*last) << 8;
+    }
+    acc
+}
+
+/// Folds a 32-bit one's-complement accumulator to 16 bits.
+pub fn fold(mut acc: u32) -> u16 {
+    while acc > 0xffff {
+        acc = (acc & 0xffff) + (acc >> 16);
+    }
+    acc as u16
+}
+
+/// The Internet checksum of `data`: the inverted folded sum.
+pub fn checksum(data: &[u8]) -> u16 {
+    !fold(sum(data, 0))
+}
+
+/// RFC 1624 eqn. 3: the checksum `check` after a 16-bit field changed from `old` to `new`.
+pub fn update16(check: u16, old: u16, new: u16) -> u16 {
+    !fold(u32::from(!check) + u32::from(!old) + u32::from(new))
+}
+
+/// [`update16`] for a 32-bit field (an IPv4 address).
+pub fn update32(check: u16, old: u32, new: u32) -> u16 {
+    let check = update16(check, (old >> 16) as u16, (new >> 16) as u16);
+    update16(check, old as u16, new as u16)
+}
+
+/// A checked view of an IPv4 packet.
+#[derive(Debug)]
+pub struct Ipv4<T> {
+    buf: T,
+}
+
+impl<T: AsRef<[u8]>> Ipv4<T> {
+    /// Checks version, header and total lengths against the buffer, and the header
+    /// checksum. The view covers the whole buffer; [`Ipv4::total_len`] may be shorter.
+    pub fn new_checked(buf: T) -> Result<Self, Malformed> {
+        let b = buf.as_ref();
+        let Some(&ver_ihl) = b.first() else {
+            return Err(Malformed::Truncated);
+        };
+        if ver_ihl >> 4 != 4 {
+            return Err(Malformed::Version(ver_ihl >> 4));
+        }
+        let header = usize::from(ver_ihl & 0x0f) * 4;
+        if header < IPV4_HEADER || b.len() < header {
+            return Err(Malformed::Truncated);
+        }
+        let total = usize::from(u16::from_be_bytes([
+            b[field::TOTAL_LEN],
+            b[field::TOTAL_LEN + 1],
+        ]));
+        if total < header || total > b.len() {
+            return Err(Malformed::Truncated);
+        }
+        if checksum(&b[..header]) != 0 {
+            return Err(Malformed::Checksum);
+        }
+        Ok(Self { buf })
+    }
+
+    fn b(&self) -> &[u8] {
+        self.buf.as_ref()
+    }
+
+    /// A read-only view of the same, already checked, packet.
+    pub fn reborrow(&self) -> Ipv4<&[u8]> {
+        Ipv4 {
+            buf: self.buf.as_ref(),
+        }
+    }
+
+    fn u16_at(&self, at: usize) -> u16 {
+        u16::from_be_bytes([self.b()[at], self.b()[at + 1]])
+    }
+
+    /// Header length in bytes.
+    pub fn header_len(&self) -> usize {
+        usize::from(self.b()[field::VER_IHL] & 0x0f) * 4
+    }
+
+    /// Total length from the header.
+    pub fn total_len(&self) -> usize {
+        usize::from(self.u16_at(field::TOTAL_LEN))
+    }
+
+    /// Time to live.
+    pub fn ttl(&self) -> u8 {
+        self.b()[field::TTL]
+    }
+
+    /// Protocol number.
+    pub fn protocol(&self) -> u8 {
+        self.b()[field::PROTOCOL]
+    }
+
+    /// Source address.
+    pub fn src(&self) -> Ipv4Addr {
+        Ipv4Addr::from(self.src_bits())
+    }
+
+    /// Destination address.
+    pub fn dst(&self) -> Ipv4Addr {
+        Ipv4Addr::from(self.dst_bits())
+    }
+
+    /// Source address as an integer.
+    pub fn src_bits(&self) -> u32 {
+        let b = self.b();
+        u32::from_be_bytes([
+            b[field::SRC],
+            b[field::SRC + 1],
+            b[field::SRC + 2],
+            b[field::SRC + 3],
+        ])
+    }
+
+    /// Destination address as an integer.
+    pub fn dst_bits(&self) -> u32 {
+        let b = self.b();
+        u32::from_be_bytes([
+            b[field::DST],
+            b[field::DST + 1],
+            b[field::DST + 2],
+            b[field::DST + 3],
+        ])
+    }
+
+    /// Whether the don't-fragment flag is set.
+    pub fn dont_fragment(&self) -> bool {
+        self.u16_at(field::FLAGS_FRAG) & DF != 0
+    }
+
+    /// Whether this is a fragment other than the first (its payload has no L4 header).
+    pub fn is_later_fragment(&self) -> bool {
+        self.u16_at(field::FLAGS_FRAG) & OFFSET_MASK != 0
+    }
+
+    /// Whether this is any fragment.
+    pub fn is_fragment(&self) -> bool {
+        self.u16_at(field::FLAGS_FRAG) & (OFFSET_MASK | MF) != 0
+    }
+
+    /// The payload after the header, up to the total length.
+    pub fn payload(&self) -> &[u8] {
+        &self.b()[self.header_len()..self.total_len()]
+    }
+}
+
+/// Which address of a packet a translation rewrites.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Side {
+    /// The source address.
+    Src,
+    /// The destination address.
+    Dst,
+}
+
+impl Side {
+    fn offset(self) -> usize {
+        match self {
+            Side::Src => field::SRC,
+            Side::Dst => field::DST,
+        }
+    }
+
+    /// The other side.
+    pub fn flip(self) -> Side {
+        match self {
+            Side::Src => Side::Dst,
+            Side::Dst => Side::Src,
+        }
+    }
+}
+
+impl<T: AsRef<[u8]> + AsMut<[u8]>> Ipv4<T> {
+    fn bm(&mut self) -> &mut [u8] {
+        self.buf.as_mut()
+    }
+
+    fn patch_header_checksum(&mut self, old: u32, new: u32) {
+        let check = self.u16_at(field::CHECKSUM);
+        let check = update32(check, old, new);
+        self.bm()[field::CHECKSUM..field::CHECKSUM + 2].copy_from_slice(&check.to_be_bytes());
+    }
+
+    /// Decrements the TTL, patching the header checksum. Call only when the TTL is > 1.
+    pub fn decrement_ttl(&mut self) {
+        let ttl = self.ttl();
+        // The TTL shares a 16-bit word with the protocol.
+        let old = u16::from_be_bytes([ttl, self.protocol()]);
+        let new = u16::from_be_bytes([ttl - 1, self.protocol()]);
+        let check = update16(self.u16_at(field::CHECKSUM), old, new);
+        let b = self.bm();
+        b[field::TTL] = ttl - 1;
+        b[field::CHECKSUM..field::CHECKSUM + 2].copy_from_slice(&check.to_be_bytes());
+    }
+
+    /// Rewrites one address to `new`, keeping every checksum that covers it correct: the
+    /// IP header's, the TCP or UDP checksum (which covers a pseudo-header), and for ICMP
+    /// errors the addresses of the embedded packet, which refer to the same flow seen
+    /// from the other direction.
+    pub fn translate(&mut self, side: Side, new: Ipv4Addr) {
+        let new = u32::from(new);
+        let at = side.offset();
+        let old = {
+            let b = self.b();
+            u32::from_be_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
+        };
+        if old == new {
+            return;
+        }
+        self.bm()[at..at + 4].copy_from_slice(&new.to_be_bytes());
+        self.patch_header_checksum(old, new);
+        if self.is_later_fragment() {
+            return;
+        }
+        let header = self.header_len();
+        let end = self.total_len();
+        let protocol = self.protocol();
+        let l4 = &mut self.bm()[header..end];
+        match protocol {
+            proto::TCP => patch_l4(l4, 16, old, new, false),
+            proto::UDP => patch_l4(l4, 6, old, new, true),
+            proto::ICMP => translate_icmp_error(l4, side.flip(), old, new),
+            _ => {}
+        }
+    }
+}
+
+/// Patches a TCP or UDP checksum at `at` for an address change in the pseudo-header.
+/// A zero UDP checksum means "none" and stays zero; a computed zero is sent as 0xffff.
+fn patch_l4(l4: &mut [u8], at: usize, old: u32, new: u32, udp: bool) {
+    let Some(field) = l4.get_mut(at..at + 2) else {
+        return;
+    };
+    let check = u16::from_be_bytes([field[0], field[1]]);
+    if udp && check == 0 {
+        return;
+    }
+    let mut check = update32(check, old, new);
+    if udp && check == 0 {
+        check = 0xffff;
+    }
+    field.copy_from_slice(&check.to_be_bytes());
+}
+
+/// In an ICMP error, rewrites address `old` on `inner_side` of the embedded packet to
+/// `new`: the embedded header's checksum, its TCP/UDP checksum if present in the quote,
+/// and the ICMP checksum that covers all of it.
+fn translate_icmp_error(icmp: &mut [u8], inner_side: Side, old: u32, new: u32) {
+    if icmp.len() < 8 || !icmp::is_error(icmp[0]) {
+        return;
+    }
+    let (head, inner) = icmp.split_at_mut(8);
+    let Some(&ver_ihl) = inner.first() else {
+        return;
+    };
+    let inner_header = usize::from(ver_ihl & 0x0f) * 4;
+    if ver_ihl >> 4 != 4 || inner_header < IPV4_HEADER || inner.len() < inner_header {
+        return;
+    }
+    let at = inner_side.offset();
+    if inner[at..at + 4] != old.to_be_bytes() {
+        return;
+    }
+    // Every 16-bit word changed inside the ICMP message is also patched into the ICMP
+    // checksum. Words are aligned: the embedded packet starts at offset 8.
+    let mut icmp_check = u16::from_be_bytes([head[2], head[3]]);
+    inner[at..at + 4].copy_from_slice(&new.to_be_bytes());
+    icmp_check = update32(icmp_check, old, new);
+
+    let old_ip_check = u16::from_be_bytes([inner[10], inner[11]]);
+    let ip_check = update32(old_ip_check, old, new);
+    inner[10..12].copy_from_slice(&ip_check.to_be_bytes());
+    icmp_check = update16(icmp_check, old_ip_check, ip_check);
+
+    let protocol = inner[9];
+    let (l4_at, udp) = match protocol {
+        proto::TCP => (16, false),
+        proto::UDP => (6, true),
+        _ => (usize::MAX, false),
+    };
+    if let Some(field) = inner_header
+        .checked_add(l4_at)
+        .and_then(|s| inner.get_mut(s..s + 2))
+    {
+        let old_l4 = u16::from_be_bytes([field[0], field[1]]);
+        if !(udp && old_l4 == 0) {
+            let mut l4 = update32(old_l4, old, new);
+            if udp && l4 == 0 {
+                l4 = 0xffff;
+            }
+            field.copy_from_slice(&l4.to_be_bytes());
+            icmp_check = update16(icmp_check, old_l4, l4);
+        }
+    }
+    head[2..4].copy_from_slice(&icmp_check.to_be_bytes());
+}
+
+/// Most bytes of the offending packet an ICMP error quotes: the reply stays within the
+/// 576 bytes every host accepts (RFC 1812 §4.3.2.3).
+const MAX_QUOTE: usize = 576 - IPV4_HEADER - 8;
+
+/// Builds an ICMP error about `original` (a checked IPv4 packet) from `src` into `out`,
+/// and returns its length, or `None` when no error may be sent about it (it is itself an
+/// ICMP error, or a later fragment) or `out` is too small.
+pub fn icmp_error(
+    out: &mut [u8],
+    src: Ipv4Addr,
+    original: &Ipv4<&[u8]>,
+    kind: u8,
+    code: u8,
+    rest: u32,
+) -> Option<usize> {
+    if original.is_later_fragment() {
+        return None;
+    }
+    if original.protocol() == proto::ICMP
+        && original
+            .payload()
+            .first()
+            .is_some_and(|&t| icmp::is_error(t))
+    {
+        return None;
+    }
+    let quote = &original.b()[..original.total_len().min(original.header_len() + MAX_QUOTE)];
+    let quote = &quote[..quote.len().min(MAX_QUOTE)];
+    let total = IPV4_HEADER + 8 + quote.len();
+    let out = out.get_mut(..total)?;
+
+    let ip = &mut out[..IPV4_HEADER];
+    ip.fill(0);
+    ip[field::VER_IHL] = 0x45;
+    ip[field::TOTAL_LEN..field::TOTAL_LEN + 2].copy_from_slice(&(total as u16).to_be_bytes());
+    ip[field::TTL] = 64;
+    ip[field::PROTOCOL] = proto::ICMP;
+    ip[field::SRC..field::SRC + 4].copy_from_slice(&src.octets());
+    ip[field::DST..field::DST + 4].copy_from_slice(&original.src().octets());
+    let check = checksum(ip);
+    ip[field::CHECKSUM..field::CHECKSUM + 2].copy_from_slice(&check.to_be_bytes());
+
+    let message = &mut out[IPV4_HEADER..];
+    message[0] = kind;
+    message[1] = code;
+    message[2..4].fill(0);
+    message[4..8].copy_from_slice(&rest.to_be_bytes());
+    message[8..].copy_from_slice(quote);
+    let check = checksum(message);
+    message[2..4].copy_from_slice(&check.to_be_bytes());
+    Some(total)
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    /// Builds an IPv4 packet with correct checksums: header, then `l4` (whose checksum
+    /// field, for TCP/UDP/ICMP, is computed here).
+    pub(crate) fn packet(src: [u8; 4], dst: [u8; 4], protocol: u8, ttl: u8, l4: &[u8]) -> Vec<u8> {
+        let total = IPV4_HEADER + l4.len();
+        let mut p = vec![0u8; total];
+        p[0] = 0x45;
+        p[2..4].copy_from_slice(&(total as u16).to_be_bytes());
+        p[4..6].copy_from_slice(&0x1234u16.to_be_bytes());
+        p[6..8].copy_from_slice(&DF.to_be_bytes());
+        p[8] = ttl;
+        p[9] = protocol;
+        p[12..16].copy_from_slice(&src);
+        p[16..20].copy_from_slice(&dst);
+        let c = checksum(&p[..20]);
+        p[10..12].copy_from_slice(&c.to_be_bytes());
+        p[20..].copy_from_slice(l4);
+        fix_l4(&mut p);
+        p
+    }
+
+    /// Recomputes the L4 checksum of `p` from scratch.
+    pub(crate) fn fix_l4(p: &mut [u8]) {
+        let total = p.len();
+        let protocol = p[9];
+        let at = match protocol {
+            proto::TCP => 16,
+            proto::UDP => 6,
+            proto::ICMP => 2,
+            _ => return,
+        };
+        p[20 + at..20 + at + 2].fill(0);
+        let mut acc = 0;
+        if protocol != proto::ICMP {
+            acc = sum(&p[12..20], acc);
+            acc += u32::from(protocol) + (total - 20) as u32;
+        }
+        let c = !fold(sum(&p[20..], acc));
+        p[20 + at..20 + at + 2].copy_from_slice(&c.to_be_bytes());
+    }
+
+    /// Whether every checksum of `p` verifies from scratch.
+    pub(crate) fn checksums_ok(p: &[u8]) -> bool {
+        let mut copy = p.to_vec();
+        fix_l4(&mut copy);
+        checksum(&p[..20]) == 0 && copy == p
+    }
+
+    pub(crate) fn udp(sport: u16, dport: u16, payload: &[u8]) -> Vec<u8> {
+        let mut u = vec![0u8; 8 + payload.len()];
+        u[0..2].copy_from_slice(&sport.to_be_bytes());
+        u[2..4].copy_from_slice(&dport.to_be_bytes());
+        u[4..6].copy_from_slice(&((8 + payload.len()) as u16).to_be_bytes());
+        u[8..].copy_from_slice(payload);
+        u
+    }
+
+    pub(crate) fn tcp_syn(sport: u16, dport: u16) -> Vec<u8> {
+        let mut t = vec![0u8; 20];
+        t[0..2].copy_from_slice(&sport.to_be_bytes());
+        t[2..4].copy_from_slice(&dport.to_be_bytes());
+        t[12] = 5 << 4;
+        t[13] = 0x02;
+        t[14..16].copy_from_slice(&64240u16.to_be_bytes());
+        t
+    }
+
+    pub(crate) fn echo(id: u16, seq: u16) -> Vec<u8> {
+        let mut e = vec![0u8; 16];
+        e[0] = icmp::ECHO_REQUEST;
+        e[4..6].copy_from_slice(&id.to_be_bytes());
+        e[6..8].copy_from_slice(&seq.to_be_bytes());
+        e[8..].copy_from_slice(b"vpclab!!");
+        e
+    }
+
+    #[test]
+    fn rfc1071_example() {
+        // RFC 1071 §3: the sum of these words is ddf2 (folded), checksum its complement.
+        let data = [0x00, 0x01, 0xf2, 0x03, 0xf4, 0xf5, 0xf6, 0xf7];
+        assert_eq!(fold(sum(&data, 0)), 0xddf2);
+        assert_eq!(checksum(&data), !0xddf2);
+    }
+
+    #[test]
+    fn checked_view_rejects_bad_packets() {
+        let good = packet(
+            [10, 0, 1, 4],
+            [10, 0, 2, 4],
+            proto::UDP,
+            64,
+            &udp(1, 2, b"hi"),
+        );
+        assert!(Ipv4::new_checked(&good[..]).is_ok());
+        assert_eq!(
+            Ipv4::new_checked(&good[..10]).unwrap_err(),
+            Malformed::Truncated
+        );
+        assert_eq!(
+            Ipv4::new_checked(&[][..]).unwrap_err(),
+            Malformed::Truncated
+        );
+        let mut v6 = good.clone();
+        v6[0] = 0x60;
+        assert_eq!(
+            Ipv4::new_checked(&v6[..]).unwrap_err(),
+            Malformed::Version(6)
+        );
+        let mut short_ihl = good.clone();
+        short_ihl[0] = 0x44;
+        assert_eq!(
+            Ipv4::new_checked(&short_ihl[..]).unwrap_err(),
+            Malformed::Truncated
+        );
+        let mut long = good.clone();
+        long[3] = long[3].wrapping_add(1);
+        assert!(Ipv4::new_checked(&long[..]).is_err());
+        let mut corrupt = good.clone();
+        corrupt[8] ^= 1;
+        assert_eq!(
+            Ipv4::new_checked(&corrupt[..]).unwrap_err(),
+            Malformed::Checksum
+        );
+        // Trailing bytes beyond the total length are allowed (and ignored).
+        let mut padded = good.clone();
+        padded.extend_from_slice(&[0, 0]);
+        let view = Ipv4::new_checked(&padded[..]).unwrap();
+        assert_eq!(view.total_len(), good.len());
+    }
+
+    #[test]
+    fn translation_keeps_every_checksum_valid() {
+        for l4 in [
+            (proto::UDP, udp(5000, 53, b"query")),
+            (proto::TCP, tcp_syn(40000, 80)),
+            (proto::ICMP, echo(7, 1)),
+            (proto::UDP, udp(5000, 53, b"odd")),
+        ] {
+            let mut p = packet([10, 0, 1, 4], [198, 51, 100, 1], l4.0, 64, &l4.1);
+            let mut view = Ipv4::new_checked(&mut p[..]).unwrap();
+            view.translate(Side::Src, Ipv4Addr::new(203, 0, 113, 10));
+            view.decrement_ttl();
+            assert_eq!(view.src(), Ipv4Addr::new(203, 0, 113, 10));
+            assert_eq!(view.ttl(), 63);
+            assert!(checksums_ok(&p), "protocol {}", l4.0);
+        }
+    }
+
+    #[test]
+    fn a_zero_udp_checksum_stays_zero() {
+        let mut p = packet(
+            [10, 0, 1, 4],
+            [198, 51, 100, 1],
+            proto::UDP,
+            64,
+            &udp(1, 2, b"x"),
+        );
+        p[26..28].fill(0);
+        let mut view = Ipv4::new_checked(&mut p[..]).unwrap();
+        view.translate(Side::Src, Ipv4Addr::new(203, 0, 113, 10));
+        assert_eq!(&p[26..28], &[0, 0]);
+    }
+
+    #[test]
+    fn icmp_errors_quote_the_packet_and_translate_inside() {
+        // An instance sent UDP out through the gateway (source already public); the
+        // internet answers port-unreachable. Translating the outer destination back to
+        // the private address must also fix the quoted source.
+        let sent = packet(
+            [203, 0, 113, 10],
+            [198, 51, 100, 1],
+            proto::UDP,
+            63,
+            &udp(5000, 9, b"x"),
+        );
+        let sent_view = Ipv4::new_checked(&sent[..]).unwrap();
+        let mut out = [0u8; 600];
+        let len = icmp_error(
+            &mut out,
+            Ipv4Addr::new(198, 51, 100, 1),
+            &sent_view,
+            icmp::UNREACHABLE,
+            3,
+            0,
+        )
+        .unwrap();
+        let mut reply = out[..len].to_vec();
+        assert_eq!(len, 20 + 8 + sent.len());
+        assert!(checksums_ok(&reply));
+        let mut view = Ipv4::new_checked(&mut reply[..]).unwrap();
+        view.translate(Side::Dst, Ipv4Addr::new(10, 0, 1, 4));
+        assert!(checksums_ok(&reply));
+        let quoted = &reply[28..];
+        assert_eq!(&quoted[12..16], &[10, 0, 1, 4], "quoted source translated");
+        assert_eq!(checksum(&quoted[..20]), 0, "quoted header checksum patched");
+        let mut inner = quoted.to_vec();
+        fix_l4(&mut inner);
+        assert_eq!(inner, quoted, "quoted UDP checksum patched");
+    }
+
+    #[test]
+    fn no_error_about_an_error() {
+        let sent = packet(
+            [10, 0, 1, 4],
+            [10, 0, 2, 4],
+            proto::UDP,
+            1,
+            &udp(1, 2, b"x"),
+        );
+        let mut out = [0u8; 600];
+        let len = icmp_error(
+            &mut out,
+            Ipv4Addr::new(10, 0, 1, 1),
+            &Ipv4::new_checked(&sent[..]).unwrap(),
+            icmp::TIME_EXCEEDED,
+            0,
+            0,
+        )
+        .unwrap();
+        let error = out[..len].to_vec();
+        let again = icmp_error(
+            &mut out,
+            Ipv4Addr::new(10, 0, 1, 1),
+            &Ipv4::new_checked(&error[..]).unwrap(),
+            icmp::TIME_EXCEEDED,
+            0,
+            0,
+        );
+        assert_eq!(again, None);
+    }
+
+    proptest::proptest! {
+        /// RFC 1624 updates give exactly what recomputing from scratch gives, for every
+        /// protocol, address and payload (odd lengths included).
+        #[test]
+        fn incremental_checksums_equal_full_recomputation(
+            src in proptest::prelude::any::<[u8; 4]>(),
+            dst in proptest::prelude::any::<[u8; 4]>(),
+            new in proptest::prelude::any::<[u8; 4]>(),
+            ttl in 2u8..=255,
+            kind in 0usize..3,
+            payload in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..64),
+            side_src in proptest::prelude::any::<bool>(),
+        ) {
+            let (protocol, l4) = match kind {
+                0 => (proto::UDP, udp(1234, 80, &payload)),
+                1 => (proto::TCP, { let mut t = tcp_syn(1234, 80); t.extend_from_slice(&payload); t }),
+                _ => (proto::ICMP, { let mut e = echo(1, 2); e.extend_from_slice(&payload); e }),
+            };
+            let mut p = packet(src, dst, protocol, ttl, &l4);
+            let side = if side_src { Side::Src } else { Side::Dst };
+            let mut view = Ipv4::new_checked(&mut p[..]).unwrap();
+            view.translate(side, Ipv4Addr::from(new));
+            view.decrement_ttl();
+            proptest::prop_assert!(checksums_ok(&p));
+            let at = if side_src { 12 } else { 16 };
+            proptest::prop_assert_eq!(&p[at..at + 4], &new[..]);
+        }
+
+        #[test]
+        fn update16_matches_recomputation(
+            words in proptest::collection::vec(proptest::prelude::any::<u16>(), 1..32),
+            at in proptest::prelude::any::<proptest::sample::Index>(),
+            new in proptest::prelude::any::<u16>(),
+        ) {
+            let bytes = |w: &[u16]| w.iter().flat_map(|x| x.to_be_bytes()).collect::<Vec<u8>>();
+            let i = at.index(words.len());
+            let before = checksum(&bytes(&words));
+            let mut changed = words.clone();
+            changed[i] = new;
+            let after = checksum(&bytes(&changed));
+            // Equal as one's-complement numbers (0x0000 and 0xffff are both zero).
+            let got = update16(before, words[i], new);
+            proptest::prop_assert!(got == after || (got, after) == (0, 0xffff) || (got, after) == (0xffff, 0));
+        }
+    }
+}

@@ -1,0 +1,228 @@
+//! The forwarder: one thread that waits on every TUN device with epoll and runs the
+//! pipeline on what they send.
+//!
+//! The control plane talks to it through [`Forwarder`]: it attaches and detaches
+//! devices (rare; a mutex-protected command queue and an eventfd wake-up) and publishes
+//! snapshots (an atomic pointer swap). The packet loop itself takes no lock and
+//! allocates nothing: the buffers are made once, the snapshot is loaded once per
+//! wake-up, and each device gives at most [`BATCH`] packets per wake-up so that one busy
+//! device cannot starve the others.
+
+use std::io;
+use std::os::fd::AsRawFd;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use arc_swap::ArcSwap;
+use vpclab_sys::epoll::{Epoll, EventFd, empty_event, token};
+use vpclab_sys::tun::Tun;
+
+use crate::counters::{CounterSnapshot, Counters, DropReason};
+use crate::pipeline::{REPLY_BUFFER, Verdict};
+use crate::snapshot::{Port, Snapshot};
+
+/// Packets read from one device per wake-up.
+pub const BATCH: usize = 64;
+/// Read buffer: the largest IPv4 packet.
+const PACKET_BUFFER: usize = 65_536;
+/// The epoll token of the wake-up eventfd; device tokens are their ports.
+const WAKE: u64 = u64::MAX;
+
+enum Command {
+    Attach(Port, Tun, mpsc::Sender<io::Result<()>>),
+    Detach(Port, mpsc::Sender<Option<Tun>>),
+}
+
+struct Shared {
+    snapshot: ArcSwap<Snapshot>,
+    counters: Counters,
+    commands: Mutex<Vec<Command>>,
+    wake: EventFd,
+    stop: AtomicBool,
+}
+
+/// A running forwarder thread and the handle to steer it.
+pub struct Forwarder {
+    shared: Arc<Shared>,
+    thread: Option<JoinHandle<io::Result<()>>>,
+}
+
+impl std::fmt::Debug for Forwarder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Forwarder")
+            .field("generation", &self.shared.snapshot.load().generation)
+            .finish()
+    }
+}
+
+impl Forwarder {
+    /// Starts the forwarder thread with an empty snapshot.
+    pub fn start() -> io::Result<Self> {
+        let shared = Arc::new(Shared {
+            snapshot: ArcSwap::from_pointee(Snapshot::empty()),
+            counters: Counters::default(),
+            commands: Mutex::new(Vec::new()),
+            wake: EventFd::new()?,
+            stop: AtomicBool::new(false),
+        });
+        let epoll = Epoll::new()?;
+        epoll.add(shared.wake.as_raw_fd(), WAKE)?;
+        let worker = Arc::clone(&shared);
+        let thread = std::thread::Builder::new()
+            .name("vpclab-forwarder".into())
+            .spawn(move || run(&worker, &epoll))?;
+        Ok(Self {
+            shared,
+            thread: Some(thread),
+        })
+    }
+
+    fn command(&self, command: Command) -> io::Result<()> {
+        self.shared
+            .commands
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(command);
+        self.shared.wake.wake()
+    }
+
+    /// Hands `tun` to the forwarder as `port`; returns once the forwarder reads it.
+    pub fn attach(&self, port: Port, tun: Tun) -> io::Result<()> {
+        let (tx, rx) = mpsc::channel();
+        self.command(Command::Attach(port, tun, tx))?;
+        rx.recv_timeout(Duration::from_secs(5))
+            .map_err(|_| io::Error::other("forwarder gone"))?
+    }
+
+    /// Takes the device of `port` back from the forwarder.
+    pub fn detach(&self, port: Port) -> io::Result<Option<Tun>> {
+        let (tx, rx) = mpsc::channel();
+        self.command(Command::Detach(port, tx))?;
+        rx.recv_timeout(Duration::from_secs(5))
+            .map_err(|_| io::Error::other("forwarder gone"))
+    }
+
+    /// Makes `snapshot` the one every following packet sees.
+    pub fn publish(&self, snapshot: Snapshot) {
+        self.shared.snapshot.store(Arc::new(snapshot));
+    }
+
+    /// The current snapshot.
+    pub fn snapshot(&self) -> Arc<Snapshot> {
+        self.shared.snapshot.load_full()
+    }
+
+    /// The counters now.
+    pub fn counters(&self) -> CounterSnapshot {
+        self.shared.counters.snapshot()
+    }
+
+    /// Stops the thread and closes every device it holds (persistent devices stay).
+    pub fn stop(mut self) -> io::Result<()> {
+        self.halt()
+    }
+
+    fn halt(&mut self) -> io::Result<()> {
+        self.shared.stop.store(true, Ordering::Release);
+        self.shared.wake.wake()?;
+        match self.thread.take() {
+            Some(thread) => thread
+                .join()
+                .map_err(|_| io::Error::other("forwarder panicked"))?,
+            None => Ok(()),
+        }
+    }
+}
+
+impl Drop for Forwarder {
+    fn drop(&mut self) {
+        let _ = self.halt();
+    }
+}
+
+fn run(shared: &Shared, epoll: &Epoll) -> io::Result<()> {
+    let mut devices: Vec<Option<Tun>> = Vec::new();
+    let mut packet = vec![0u8; PACKET_BUFFER];
+    let mut reply = vec![0u8; REPLY_BUFFER];
+    let mut events = [empty_event(); 64];
+    let counters = &shared.counters;
+
+    while !shared.stop.load(Ordering::Acquire) {
+        let ready = epoll.wait(&mut events, Duration::from_secs(1))?;
+        let snapshot = shared.snapshot.load();
+        for event in &events[..ready] {
+            let token = token(event);
+            if token == WAKE {
+                shared.wake.drain();
+                apply_commands(shared, epoll, &mut devices);
+                continue;
+            }
+            let port = token as Port;
+            let Some(Some(device)) = devices.get(port as usize) else {
+                continue;
+            };
+            for _ in 0..BATCH {
+                let len = match device.recv(&mut packet) {
+                    Ok(len) => len,
+                    Err(_) => break, // WouldBlock: drained; other errors: try next wake-up.
+                };
+                counters.rx();
+                match snapshot.process(port, &mut packet[..len], &mut reply) {
+                    Verdict::Forward { port: out, len } => {
+                        send(&devices, out, &packet[..len], counters);
+                    }
+                    Verdict::Reply {
+                        port: out,
+                        len,
+                        reason,
+                    } => {
+                        counters.drop(reason);
+                        counters.icmp();
+                        send(&devices, out, &reply[..len], counters);
+                    }
+                    Verdict::Drop(reason) => counters.drop(reason),
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+fn send(devices: &[Option<Tun>], port: Port, bytes: &[u8], counters: &Counters) {
+    match devices.get(port as usize) {
+        Some(Some(device)) if device.send(bytes).is_ok() => counters.tx(),
+        _ => counters.drop(DropReason::TxFailed),
+    }
+}
+
+fn apply_commands(shared: &Shared, epoll: &Epoll, devices: &mut Vec<Option<Tun>>) {
+    let commands = std::mem::take(&mut *shared.commands.lock().unwrap_or_else(|e| e.into_inner()));
+    for command in commands {
+        match command {
+            Command::Attach(port, tun, done) => {
+                let slot = port as usize;
+                if devices.len() <= slot {
+                    devices.resize_with(slot + 1, || None);
+                }
+                if let Some(old) = devices[slot].take() {
+                    let _ = epoll.delete(old.as_raw_fd());
+                }
+                let result = epoll.add(tun.as_raw_fd(), u64::from(port));
+                if result.is_ok() {
+                    devices[slot] = Some(tun);
+                }
+                let _ = done.send(result);
+            }
+            Command::Detach(port, done) => {
+                let tun = devices.get_mut(port as usize).and_then(Option::take);
+                if let Some(tun) = &tun {
+                    let _ = epoll.delete(tun.as_raw_fd());
+                }
+                let _ = done.send(tun);
+            }
+        }
+    }
+}

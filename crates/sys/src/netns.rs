@@ -1,0 +1,206 @@
+//! Named network namespaces, as `ip netns` keeps them (`/run/netns/<name>`).
+//!
+//! Creating, deleting and configuring namespaces is control-plane work done a few
+//! times per instance, so it goes through iproute2's `ip`, the reference tool whose
+//! bind-mount handling under `/run/netns` every other tool agrees with. Only what `ip`
+//! cannot do for us — running code of this process *inside* a namespace, to open a TUN
+//! there — is done here with `setns(2)`, on a thread of its own.
+
+use std::fs::File;
+use std::io;
+use std::os::fd::AsRawFd;
+use std::path::PathBuf;
+use std::process::{Command, Output, Stdio};
+
+/// Where `ip netns` keeps named namespaces.
+pub const NETNS_DIR: &str = "/run/netns";
+
+/// Errors from namespace operations.
+#[derive(Debug)]
+pub enum NetnsError {
+    /// The name is empty, too long, or has characters a namespace name cannot have.
+    BadName(String),
+    /// Running `ip` failed to start.
+    Spawn(io::Error),
+    /// `ip` ran and failed.
+    Command {
+        /// The command line.
+        command: String,
+        /// What it printed on stderr.
+        stderr: String,
+    },
+    /// A system call failed.
+    Sys(&'static str, io::Error),
+}
+
+impl std::fmt::Display for NetnsError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            NetnsError::BadName(name) => write!(f, "invalid namespace name {name:?}"),
+            NetnsError::Spawn(e) => write!(f, "cannot run `ip` (is iproute2 installed?): {e}"),
+            NetnsError::Command { command, stderr } => write!(f, "`{command}` failed: {stderr}"),
+            NetnsError::Sys(what, e) => write!(f, "{what}: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for NetnsError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            NetnsError::Spawn(e) | NetnsError::Sys(_, e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+/// Checks a namespace name: 1 to 64 characters of `[A-Za-z0-9._-]`, not starting with a
+/// dot. Names become paths under `/run/netns`, so nothing else is let through.
+pub fn check_name(name: &str) -> Result<(), NetnsError> {
+    let ok = !name.is_empty()
+        && name.len() <= 64
+        && !name.starts_with('.')
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b));
+    if ok {
+        Ok(())
+    } else {
+        Err(NetnsError::BadName(name.to_owned()))
+    }
+}
+
+/// The path of a named namespace.
+pub fn path(name: &str) -> PathBuf {
+    PathBuf::from(NETNS_DIR).join(name)
+}
+
+/// Whether a named namespace exists.
+pub fn exists(name: &str) -> bool {
+    check_name(name).is_ok() && path(name).exists()
+}
+
+/// Names of all named namespaces.
+pub fn list() -> io::Result<Vec<String>> {
+    match std::fs::read_dir(NETNS_DIR) {
+        Ok(dir) => {
+            let mut names: Vec<String> = dir
+                .filter_map(|e| e.ok()?.file_name().into_string().ok())
+                .collect();
+            names.sort();
+            Ok(names)
+        }
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(Vec::new()),
+        Err(e) => Err(e),
+    }
+}
+
+/// Runs `ip <args>`, failing with its stderr if it fails.
+pub fn ip(args: &[&str]) -> Result<Output, NetnsError> {
+    let out = Command::new("ip")
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .map_err(NetnsError::Spawn)?;
+    if out.status.success() {
+        Ok(out)
+    } else {
+        Err(NetnsError::Command {
+            command: format!("ip {}", args.join(" ")),
+            stderr: String::from_utf8_lossy(&out.stderr).trim().to_owned(),
+        })
+    }
+}
+
+/// Creates a named namespace with `lo` up. An existing one is left as it is.
+pub fn create(name: &str) -> Result<(), NetnsError> {
+    check_name(name)?;
+    if !exists(name) {
+        ip(&["netns", "add", name])?;
+    }
+    ip(&["-n", name, "link", "set", "lo", "up"])?;
+    Ok(())
+}
+
+/// Kills every process in the namespace, then deletes it. Deleting a missing one is
+/// not an error.
+///
+/// Devices in the namespace go with it, provided nothing else (such as a forwarder
+/// holding a TUN fd) keeps the namespace alive: close those first.
+pub fn delete(name: &str) -> Result<(), NetnsError> {
+    check_name(name)?;
+    if !exists(name) {
+        return Ok(());
+    }
+    if let Ok(out) = ip(&["netns", "pids", name]) {
+        for pid in String::from_utf8_lossy(&out.stdout).split_whitespace() {
+            if let Ok(pid) = pid.parse::<libc::pid_t>() {
+                kill(pid);
+            }
+        }
+    }
+    ip(&["netns", "del", name])?;
+    Ok(())
+}
+
+fn kill(pid: libc::pid_t) {
+    // SAFETY: kill(2) takes plain integers and has no memory effects; a stale pid at
+    // worst fails with ESRCH, which is ignored.
+    unsafe {
+        libc::kill(pid, libc::SIGKILL);
+    }
+}
+
+/// Runs `f` on a new thread switched into the namespace `name`, and returns its result.
+///
+/// `setns(2)` moves only the calling thread, and everything that thread creates
+/// (sockets, devices, threads, processes) belongs to the namespace it is in. So `f`
+/// runs on a thread of its own that is never switched back: it ends when `f` returns.
+/// The caller's threads never leave the root namespace.
+pub fn run_in<T: Send + 'static>(
+    name: &str,
+    f: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, NetnsError> {
+    check_name(name)?;
+    let ns = File::open(path(name)).map_err(|e| NetnsError::Sys("open namespace", e))?;
+    let thread = std::thread::Builder::new()
+        .name(format!("netns-{name}"))
+        .spawn(move || -> Result<T, NetnsError> {
+            // SAFETY: `ns` is an open namespace file we own for the duration of the call;
+            // setns only changes this thread's network namespace.
+            let rc = unsafe { libc::setns(ns.as_raw_fd(), libc::CLONE_NEWNET) };
+            if rc != 0 {
+                return Err(NetnsError::Sys("setns", io::Error::last_os_error()));
+            }
+            drop(ns);
+            Ok(f())
+        })
+        .map_err(|e| NetnsError::Sys("spawn namespace thread", e))?;
+    thread.join().map_err(|_| {
+        NetnsError::Sys(
+            "namespace thread",
+            io::Error::other("panicked inside the namespace"),
+        )
+    })?
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_checked() {
+        assert!(check_name("i-0abc").is_ok());
+        assert!(check_name("vpclab-internet").is_ok());
+        for bad in [
+            "",
+            ".hidden",
+            "a/b",
+            "../etc",
+            "with space",
+            &"x".repeat(65),
+        ] {
+            assert!(check_name(bad).is_err(), "{bad:?}");
+        }
+        assert!(!exists("../etc"));
+    }
+}

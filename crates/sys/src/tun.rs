@@ -1,0 +1,124 @@
+//! TUN devices opened inside a network namespace by a process that stays outside it.
+//!
+//! The namespace of a TUN device is fixed when `/dev/net/tun` is *opened*, so the open
+//! and the `TUNSETIFF` run on a thread switched into the namespace
+//! ([`crate::netns::run_in`]); afterwards the file descriptor works from any thread.
+//! Devices are made persistent, so they keep their addresses and routes — and the
+//! processes using them keep running — while the forwarder restarts; a restart opens
+//! the same device again by name.
+
+use std::fs::{File, OpenOptions};
+use std::io;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
+use std::os::unix::fs::OpenOptionsExt;
+
+use crate::netns::{self, NetnsError};
+
+const CLONE_DEVICE: &str = "/dev/net/tun";
+
+/// An open TUN device: `IFF_TUN | IFF_NO_PI`, non-blocking, close-on-exec.
+#[derive(Debug)]
+pub struct Tun {
+    file: File,
+    name: String,
+}
+
+impl Tun {
+    /// Opens the TUN device `ifname` inside the namespace `netns`, creating it (and
+    /// making it persistent) if it does not exist yet.
+    pub fn open_in(netns: &str, ifname: &str) -> Result<Tun, NetnsError> {
+        if ifname.is_empty() || ifname.len() >= libc::IFNAMSIZ || ifname.contains(['/', ' ']) {
+            return Err(NetnsError::BadName(ifname.to_owned()));
+        }
+        let name = ifname.to_owned();
+        netns::run_in(netns, move || Tun::open_here(&name))?
+            .map_err(|e| NetnsError::Sys("open TUN device", e))
+    }
+
+    /// Opens the device in the calling thread's namespace.
+    fn open_here(ifname: &str) -> io::Result<Tun> {
+        // O_CLOEXEC: a child that inherited the fd would keep the device up after the
+        // forwarder exits, and traffic would vanish into it.
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .custom_flags(libc::O_CLOEXEC | libc::O_NONBLOCK)
+            .open(CLONE_DEVICE)?;
+
+        // SAFETY: `ifreq` is a plain C struct for which all-zero bytes are a valid value.
+        let mut req: libc::ifreq = unsafe { std::mem::zeroed() };
+        for (dst, &src) in req.ifr_name.iter_mut().zip(ifname.as_bytes()) {
+            *dst = src as libc::c_char;
+        }
+        req.ifr_ifru.ifru_flags = (libc::IFF_TUN | libc::IFF_NO_PI) as libc::c_short;
+        // SAFETY: TUNSETIFF reads and writes one `ifreq`, which `req` is, for the
+        // duration of the call; the fd is open.
+        if unsafe { libc::ioctl(file.as_raw_fd(), libc::TUNSETIFF, &mut req) } < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        let tun = Tun {
+            file,
+            name: ifname.to_owned(),
+        };
+        tun.set_persist(true)?;
+        Ok(tun)
+    }
+
+    /// The device's name inside its namespace.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Whether the device outlives this file descriptor. A persistent device is deleted
+    /// with its namespace, or by clearing this and closing the fd.
+    pub fn set_persist(&self, persist: bool) -> io::Result<()> {
+        // SAFETY: TUNSETPERSIST takes its argument by value; the fd is an attached TUN.
+        let rc = unsafe {
+            libc::ioctl(
+                self.file.as_raw_fd(),
+                libc::TUNSETPERSIST,
+                libc::c_ulong::from(persist),
+            )
+        };
+        if rc < 0 {
+            Err(io::Error::last_os_error())
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Reads one packet. `WouldBlock` when none is waiting.
+    pub fn recv(&self, buf: &mut [u8]) -> io::Result<usize> {
+        // SAFETY: `buf` is valid for writes of `buf.len()` bytes; the kernel writes at
+        // most that many.
+        let n = unsafe { libc::read(self.file.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) };
+        if n < 0 {
+            Err(io::Error::last_os_error())
+        } else {
+            Ok(n as usize)
+        }
+    }
+
+    /// Writes one packet. `WouldBlock` when the device's queue is full.
+    pub fn send(&self, packet: &[u8]) -> io::Result<usize> {
+        // SAFETY: `packet` is valid for reads of `packet.len()` bytes.
+        let n = unsafe { libc::write(self.file.as_raw_fd(), packet.as_ptr().cast(), packet.len()) };
+        if n < 0 {
+            Err(io::Error::last_os_error())
+        } else {
+            Ok(n as usize)
+        }
+    }
+}
+
+impl AsFd for Tun {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.file.as_fd()
+    }
+}
+
+impl AsRawFd for Tun {
+    fn as_raw_fd(&self) -> RawFd {
+        self.file.as_raw_fd()
+    }
+}
