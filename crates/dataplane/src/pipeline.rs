@@ -289,7 +289,7 @@ mod tests {
         }
     }
 
-    fn run(snapshot: &Snapshot, from: Port, packet: &mut Vec<u8>) -> (Verdict, Vec<u8>) {
+    fn run(snapshot: &Snapshot, from: Port, packet: &mut [u8]) -> (Verdict, Vec<u8>) {
         let mut reply = vec![0u8; REPLY_BUFFER];
         let verdict = snapshot.process(from, packet, &mut reply);
         if let Verdict::Reply { len, .. } = verdict {
