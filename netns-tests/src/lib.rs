@@ -141,3 +141,5 @@ pub fn wait_until<T>(
     }
     panic!("timed out after {timeout:?} waiting for {what}");
 }
+
+pub mod lab;

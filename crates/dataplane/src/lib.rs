@@ -8,10 +8,12 @@
 //!   snapshot — testable with golden packets and no root.
 //! * [`counters`]: packets and drops by reason.
 //! * [`worker`]: the forwarder thread that drives the pipeline from TUN devices.
+//! * [`host`]: the model made real: namespaces, devices, the emulated internet.
 
 #![forbid(unsafe_code)]
 
 pub mod counters;
+pub mod host;
 pub mod pipeline;
 pub mod snapshot;
 pub mod wire;

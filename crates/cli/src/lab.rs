@@ -1,0 +1,367 @@
+//! The lab front-end: `up`, `down`, `status`, `exec`, and the daemon behind them.
+//!
+//! `vpclab up` validates the topology into a model, saves it in the state directory and
+//! starts `vpclab daemon` in the background, which makes the model real (namespaces,
+//! devices, the emulated internet) and runs the forwarder. The two talk over a Unix
+//! socket in the state directory (`control.sock`): one line in, one JSON line out.
+
+use std::fs;
+use std::io::{self, BufRead, BufReader, Write};
+use std::net::SocketAddr;
+use std::os::unix::fs::MetadataExt;
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitCode, Stdio};
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+use vpclab_dataplane::CounterSnapshot;
+use vpclab_dataplane::host::{self, CHECK_IP, Host, INTERNET_NETNS};
+use vpclab_model::Model;
+
+use crate::topology;
+
+const MODEL_FILE: &str = "model.json";
+const SOCKET_FILE: &str = "control.sock";
+const LOG_FILE: &str = "daemon.log";
+const PID_FILE: &str = "daemon.pid";
+
+/// How long `up` waits for the daemon to come up, and `down` for it to go.
+const START_TIMEOUT: Duration = Duration::from_secs(60);
+const STOP_TIMEOUT: Duration = Duration::from_secs(15);
+const POLL: Duration = Duration::from_millis(50);
+
+type Result<T> = std::result::Result<T, String>;
+
+/// The daemon's answer to `status`.
+#[derive(Debug, Serialize, Deserialize)]
+pub(crate) struct DaemonStatus {
+    /// The daemon's process id.
+    pub(crate) pid: u32,
+    /// Generation of the published snapshot.
+    pub(crate) generation: u64,
+    /// Forwarder counters.
+    pub(crate) counters: CounterSnapshot,
+}
+
+fn require_root() -> Result<()> {
+    let uid = fs::metadata("/proc/self")
+        .map(|m| m.uid())
+        .unwrap_or(u32::MAX);
+    if uid == 0 {
+        Ok(())
+    } else {
+        Err("vpclab creates network namespaces and needs root: run it with sudo".into())
+    }
+}
+
+fn load_model(state: &Path) -> Result<Option<Model>> {
+    let path = state.join(MODEL_FILE);
+    match fs::read_to_string(&path) {
+        Ok(text) => serde_json::from_str(&text)
+            .map(Some)
+            .map_err(|e| format!("{}: corrupt state ({e})", path.display())),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(format!("{}: {e}", path.display())),
+    }
+}
+
+fn save_model(state: &Path, model: &Model) -> Result<()> {
+    fs::create_dir_all(state).map_err(|e| format!("{}: {e}", state.display()))?;
+    let text = serde_json::to_string_pretty(model).map_err(|e| e.to_string())?;
+    let tmp = state.join(format!("{MODEL_FILE}.tmp"));
+    fs::write(&tmp, text).map_err(|e| format!("{}: {e}", tmp.display()))?;
+    fs::rename(&tmp, state.join(MODEL_FILE)).map_err(|e| format!("saving the model: {e}"))
+}
+
+/// Sends one command to the daemon and reads its one-line answer.
+fn ask(state: &Path, command: &str) -> io::Result<String> {
+    let mut stream = UnixStream::connect(state.join(SOCKET_FILE))?;
+    stream.set_read_timeout(Some(Duration::from_secs(5)))?;
+    writeln!(stream, "{command}")?;
+    let mut line = String::new();
+    BufReader::new(stream).read_line(&mut line)?;
+    Ok(line)
+}
+
+fn daemon_status(state: &Path) -> Option<DaemonStatus> {
+    serde_json::from_str(&ask(state, "status").ok()?).ok()
+}
+
+fn seed() -> u64 {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64);
+    nanos ^ u64::from(std::process::id()).rotate_left(32)
+}
+
+/// `vpclab up <topology>`.
+pub(crate) fn up(file: &Path, state: &Path) -> Result<()> {
+    let text = fs::read_to_string(file).map_err(|e| format!("{}: {e}", file.display()))?;
+    let model = topology::parse(&text)
+        .and_then(|t| topology::build(&t, seed()))
+        .map_err(|e| format!("{}: {e}", file.display()))?;
+    require_root()?;
+    if daemon_status(state).is_some() || load_model(state)?.is_some() {
+        return Err(format!(
+            "a lab is already up (state in {}); run `vpclab down` first",
+            state.display()
+        ));
+    }
+    save_model(state, &model)?;
+
+    let log = fs::File::create(state.join(LOG_FILE)).map_err(|e| format!("daemon log: {e}"))?;
+    let err_log = log.try_clone().map_err(|e| e.to_string())?;
+    let exe = std::env::current_exe().map_err(|e| format!("cannot find my own binary: {e}"))?;
+    let mut daemon = Command::new(exe)
+        .arg("daemon")
+        .arg("--state-dir")
+        .arg(state)
+        .stdin(Stdio::null())
+        .stdout(log)
+        .stderr(err_log)
+        .process_group(0)
+        .spawn()
+        .map_err(|e| format!("cannot start the daemon: {e}"))?;
+
+    let deadline = Instant::now() + START_TIMEOUT;
+    loop {
+        if daemon_status(state).is_some() {
+            break;
+        }
+        if let Ok(Some(status)) = daemon.try_wait() {
+            let log = fs::read_to_string(state.join(LOG_FILE)).unwrap_or_default();
+            let _ = host::teardown(&model);
+            let _ = remove_state(state);
+            return Err(format!("the daemon failed ({status}):\n{}", log.trim()));
+        }
+        if Instant::now() >= deadline {
+            let _ = daemon.kill();
+            let _ = daemon.wait();
+            let _ = host::teardown(&model);
+            let _ = remove_state(state);
+            return Err(format!(
+                "the daemon did not come up within {START_TIMEOUT:?}"
+            ));
+        }
+        std::thread::sleep(POLL);
+    }
+    print_lab(&model, daemon_status(state).as_ref());
+    println!("\nthe lab is up: `vpclab exec <name> -- <command>` runs a command in an instance");
+    Ok(())
+}
+
+fn remove_state(state: &Path) -> io::Result<()> {
+    for file in [MODEL_FILE, SOCKET_FILE, PID_FILE] {
+        match fs::remove_file(state.join(file)) {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+fn pid_alive(pid: u32) -> bool {
+    Path::new(&format!("/proc/{pid}")).exists()
+}
+
+/// `vpclab down`.
+pub(crate) fn down(state: &Path) -> Result<()> {
+    require_root()?;
+    let model = load_model(state)?;
+    let pid = fs::read_to_string(state.join(PID_FILE))
+        .ok()
+        .and_then(|p| p.trim().parse::<u32>().ok());
+    if ask(state, "stop").is_ok() {
+        let deadline = Instant::now() + STOP_TIMEOUT;
+        while pid.is_some_and(pid_alive) && Instant::now() < deadline {
+            std::thread::sleep(POLL);
+        }
+    }
+    if let Some(pid) = pid.filter(|&p| pid_alive(p)) {
+        // It did not stop in time: make sure no fd keeps a namespace alive.
+        let _ = Command::new("kill")
+            .args(["-KILL", &pid.to_string()])
+            .status();
+        let deadline = Instant::now() + STOP_TIMEOUT;
+        while pid_alive(pid) && Instant::now() < deadline {
+            std::thread::sleep(POLL);
+        }
+    }
+    match &model {
+        Some(model) => host::teardown(model).map_err(|e| e.to_string())?,
+        None => {
+            vpclab_sys::netns::delete(INTERNET_NETNS).map_err(|e| e.to_string())?;
+        }
+    }
+    remove_state(state).map_err(|e| format!("{}: {e}", state.display()))?;
+    match model {
+        Some(model) => println!(
+            "the lab is down: {} instances removed",
+            model.instances().count()
+        ),
+        None => println!("no lab was up"),
+    }
+    Ok(())
+}
+
+/// `vpclab status`.
+pub(crate) fn status(state: &Path, json: bool) -> Result<ExitCode> {
+    let Some(model) = load_model(state)? else {
+        println!("no lab is up");
+        return Ok(ExitCode::from(3));
+    };
+    let daemon = daemon_status(state);
+    if json {
+        let value = serde_json::json!({
+            "model": model,
+            "daemon": daemon,
+        });
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&value).map_err(|e| e.to_string())?
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    print_lab(&model, daemon.as_ref());
+    Ok(if daemon.is_some() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+fn print_lab(model: &Model, daemon: Option<&DaemonStatus>) {
+    println!(
+        "{:<12} {:<21} {:<14} {:<15} {:<15}",
+        "NAME", "INSTANCE", "SUBNET", "PRIVATE IP", "PUBLIC IP"
+    );
+    for i in model.instances() {
+        let subnet = model
+            .subnet(&i.subnet)
+            .ok()
+            .and_then(|s| s.tags.get("Name").cloned())
+            .unwrap_or_else(|| i.subnet.to_string());
+        let public = i
+            .public_ip
+            .as_ref()
+            .map_or("-".to_owned(), |(ip, _)| ip.to_string());
+        println!(
+            "{:<12} {:<21} {:<14} {:<15} {:<15}",
+            i.name().unwrap_or("-"),
+            i.id,
+            subnet,
+            i.private_ip,
+            public
+        );
+    }
+    if let Some(d) = daemon {
+        let c = &d.counters;
+        println!(
+            "\nforwarder: pid {}, snapshot {}, {} packets in, {} out, {} ICMP errors sent",
+            d.pid, d.generation, c.rx_packets, c.tx_packets, c.icmp_sent
+        );
+        let drops: Vec<String> = c
+            .drops
+            .iter()
+            .filter(|(_, n)| *n > 0)
+            .map(|(r, n)| format!("{r} {n}"))
+            .collect();
+        if !drops.is_empty() {
+            println!("drops: {}", drops.join(", "));
+        }
+    } else if model.instances().next().is_some() {
+        println!("\nforwarder: not running (packets are not moving; `vpclab down` cleans up)");
+    }
+}
+
+/// `vpclab exec <instance> -- <command…>`: replaces this process.
+pub(crate) fn exec(state: &Path, instance: &str, command: &[String]) -> Result<()> {
+    let model = load_model(state)?.ok_or("no lab is up")?;
+    let found = model.find_instance(instance).ok_or_else(|| {
+        let names: Vec<&str> = model.instances().filter_map(|i| i.name()).collect();
+        format!(
+            "no instance {instance:?} (by id or unique Name); instances: {}",
+            names.join(", ")
+        )
+    })?;
+    require_root()?;
+    let error = Command::new("ip")
+        .args(["netns", "exec", found.id.as_str()])
+        .args(command)
+        .exec();
+    Err(format!("cannot run ip netns exec: {error}"))
+}
+
+/// `vpclab daemon`: realises the saved model and forwards until told to stop.
+pub(crate) fn daemon(state: &Path) -> Result<()> {
+    require_root()?;
+    let model = load_model(state)?.ok_or("no model in the state directory")?;
+    let mut host = Host::start().map_err(|e| e.to_string())?;
+    host.sync(&model).map_err(|e| e.to_string())?;
+    let mut server = start_internet_host()?;
+
+    let socket = state.join(SOCKET_FILE);
+    let _ = fs::remove_file(&socket);
+    let listener = UnixListener::bind(&socket).map_err(|e| format!("{}: {e}", socket.display()))?;
+    fs::write(state.join(PID_FILE), std::process::id().to_string()).map_err(|e| e.to_string())?;
+    eprintln!(
+        "vpclab daemon: {} instances up, forwarding",
+        model.instances().count()
+    );
+
+    for stream in listener.incoming() {
+        let Ok(stream) = stream else { continue };
+        let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
+        let mut line = String::new();
+        if BufReader::new(&stream).read_line(&mut line).is_err() {
+            continue;
+        }
+        let mut out = &stream;
+        match line.trim() {
+            "status" => {
+                let status = DaemonStatus {
+                    pid: std::process::id(),
+                    generation: host.generation(),
+                    counters: host.counters(),
+                };
+                let _ = writeln!(
+                    out,
+                    "{}",
+                    serde_json::to_string(&status).unwrap_or_default()
+                );
+            }
+            "stop" => {
+                let _ = writeln!(out, "{{\"stopping\":true}}");
+                break;
+            }
+            other => {
+                let _ = writeln!(out, "{{\"error\":\"unknown command {other:?}\"}}");
+            }
+        }
+    }
+    let _ = server.kill();
+    let _ = server.wait();
+    let _ = fs::remove_file(&socket);
+    host.stop().map_err(|e| e.to_string())?;
+    eprintln!("vpclab daemon: stopped; namespaces and devices left for `vpclab down` or a restart");
+    Ok(())
+}
+
+fn start_internet_host() -> Result<Child> {
+    let exe = std::env::current_exe().map_err(|e| format!("cannot find my own binary: {e}"))?;
+    let listen = SocketAddr::from((CHECK_IP, 80));
+    Command::new("ip")
+        .args(["netns", "exec", INTERNET_NETNS])
+        .arg(exe)
+        .args(["internet-host", "--listen", &listen.to_string()])
+        .stdin(Stdio::null())
+        .spawn()
+        .map_err(|e| format!("cannot start the check-ip server: {e}"))
+}
+
+/// The default state directory.
+pub(crate) fn default_state_dir() -> PathBuf {
+    PathBuf::from("/var/lib/vpclab")
+}

@@ -1,0 +1,100 @@
+//! `vpclab`: AWS VPC in a box.
+
+#![forbid(unsafe_code)]
+
+mod internet;
+mod lab;
+mod topology;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// AWS VPC in a box: real packets between namespaces, by AWS's rules.
+#[derive(Debug, Parser)]
+#[command(name = "vpclab", version, about, propagate_version = true)]
+struct Cli {
+    /// Where the lab's state lives.
+    #[arg(long, global = true, default_value_os_t = lab::default_state_dir())]
+    state_dir: PathBuf,
+    #[command(subcommand)]
+    command: Commands,
+}
+
+#[derive(Debug, Subcommand)]
+enum Commands {
+    /// Validate a topology file and bring the lab up (namespaces, devices, forwarder).
+    Up {
+        /// The topology (YAML); see examples/two-tier.yaml.
+        topology: PathBuf,
+    },
+    /// Stop the forwarder and remove every namespace and device of the lab.
+    Down,
+    /// Show the lab's instances and the forwarder's counters.
+    Status {
+        /// Machine-readable output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Run a command inside an instance (by Name tag or instance id).
+    Exec {
+        /// The instance.
+        instance: String,
+        /// The command and its arguments.
+        #[arg(last = true, required = true)]
+        command: Vec<String>,
+    },
+    /// Check a topology file without bringing anything up.
+    Validate {
+        /// The topology (YAML).
+        topology: PathBuf,
+    },
+    /// The background process `up` starts (internal).
+    #[command(hide = true)]
+    Daemon,
+    /// The emulated internet's check-ip server (internal; runs in vpclab-internet).
+    #[command(hide = true)]
+    InternetHost {
+        /// Address to listen on.
+        #[arg(long, default_value = "198.51.100.1:80")]
+        listen: SocketAddr,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Commands::Up { topology } => lab::up(&topology, &cli.state_dir).map(|()| ExitCode::SUCCESS),
+        Commands::Down => lab::down(&cli.state_dir).map(|()| ExitCode::SUCCESS),
+        Commands::Status { json } => lab::status(&cli.state_dir, json),
+        Commands::Exec { instance, command } => {
+            lab::exec(&cli.state_dir, &instance, &command).map(|()| ExitCode::SUCCESS)
+        }
+        Commands::Validate { topology } => validate(&topology),
+        Commands::Daemon => lab::daemon(&cli.state_dir).map(|()| ExitCode::SUCCESS),
+        Commands::InternetHost { listen } => internet::serve(listen)
+            .map(|()| ExitCode::SUCCESS)
+            .map_err(|e| format!("{listen}: {e}")),
+    };
+    result.unwrap_or_else(|message| {
+        eprintln!("vpclab: {message}");
+        ExitCode::FAILURE
+    })
+}
+
+fn validate(file: &std::path::Path) -> Result<ExitCode, String> {
+    let text = std::fs::read_to_string(file).map_err(|e| format!("{}: {e}", file.display()))?;
+    let model = topology::parse(&text)
+        .and_then(|t| topology::build(&t, 0))
+        .map_err(|e| format!("{}: {e}", file.display()))?;
+    println!(
+        "{}: valid ({} VPCs, {} subnets, {} instances)",
+        file.display(),
+        model.vpcs().count(),
+        model.subnets().count(),
+        model.instances().count()
+    );
+    Ok(ExitCode::SUCCESS)
+}

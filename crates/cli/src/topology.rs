@@ -1,0 +1,427 @@
+//! Topology files: a lab described in YAML, turned into a [`Model`] by the same
+//! operations (and the same AWS validation) the EC2 API uses.
+//!
+//! Building is pure: the whole file is checked, and the host is touched only when it
+//! is all valid — a bad file creates nothing. Every error names the file, line and
+//! column of the value that caused it.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::net::Ipv4Addr;
+
+use ipnet::Ipv4Net;
+use serde::Deserialize;
+use serde_saphyr::Spanned;
+use vpclab_model::{
+    AllocationId, ApiError, InternetGatewayId, Model, RouteSpec, RouteTableId, RouteTarget,
+    RunInstance, SubnetId, Tags, VpcId,
+};
+
+/// The file.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Topology {
+    /// VPCs with their subnets, route tables and gateway.
+    #[serde(default)]
+    pub(crate) vpcs: Vec<VpcSpec>,
+    /// Elastic IPs to allocate, by name.
+    #[serde(default)]
+    pub(crate) elastic_ips: Vec<ElasticIpSpec>,
+    /// Instances.
+    #[serde(default)]
+    pub(crate) instances: Vec<InstanceSpec>,
+}
+
+/// A VPC.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct VpcSpec {
+    /// Name (the `Name` tag), unique in the file.
+    pub(crate) name: Spanned<String>,
+    /// Primary IPv4 CIDR.
+    pub(crate) cidr: Spanned<String>,
+    /// Whether to create and attach an internet gateway.
+    #[serde(default)]
+    pub(crate) internet_gateway: bool,
+    /// Subnets.
+    #[serde(default)]
+    pub(crate) subnets: Vec<SubnetSpec>,
+    /// Route tables; one named `main` adds routes to the VPC's main table.
+    #[serde(default)]
+    pub(crate) route_tables: Vec<RouteTableSpec>,
+}
+
+/// A subnet.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct SubnetSpec {
+    /// Name, unique in the file.
+    pub(crate) name: Spanned<String>,
+    /// IPv4 CIDR inside the VPC's.
+    pub(crate) cidr: Spanned<String>,
+    /// Availability zone; `us-east-1a` by default.
+    pub(crate) zone: Option<Spanned<String>>,
+    /// Route table to associate explicitly; the main table otherwise.
+    pub(crate) route_table: Option<Spanned<String>>,
+    /// MapPublicIpOnLaunch.
+    #[serde(default)]
+    pub(crate) map_public_ip_on_launch: bool,
+}
+
+/// A route table.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RouteTableSpec {
+    /// Name, unique within the VPC; `main` is the VPC's main table.
+    pub(crate) name: Spanned<String>,
+    /// Routes besides `local`.
+    #[serde(default)]
+    pub(crate) routes: Vec<RouteEntry>,
+}
+
+/// A route.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RouteEntry {
+    /// Destination CIDR.
+    pub(crate) destination: Spanned<String>,
+    /// `internet-gateway` (the VPC's own).
+    pub(crate) target: Spanned<String>,
+}
+
+/// An Elastic IP.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ElasticIpSpec {
+    /// Name, unique in the file.
+    pub(crate) name: Spanned<String>,
+}
+
+/// An instance.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct InstanceSpec {
+    /// Name (the `Name` tag), unique in the file: `vpclab exec <name>` finds it.
+    pub(crate) name: Spanned<String>,
+    /// Subnet name.
+    pub(crate) subnet: Spanned<String>,
+    /// A chosen private address; the lowest free one otherwise.
+    pub(crate) private_ip: Option<Spanned<String>>,
+    /// Map a public IP at launch (default: the subnet's `map_public_ip_on_launch`).
+    pub(crate) public_ip: Option<bool>,
+    /// An Elastic IP (by name) to associate.
+    pub(crate) elastic_ip: Option<Spanned<String>>,
+}
+
+/// An error at a place in the file.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct TopologyError {
+    /// 1-based line, 0 when unknown.
+    pub(crate) line: u64,
+    /// 1-based column, 0 when unknown.
+    pub(crate) column: u64,
+    /// What is wrong.
+    pub(crate) message: String,
+}
+
+impl fmt::Display for TopologyError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.line > 0 {
+            write!(
+                f,
+                "line {}, column {}: {}",
+                self.line, self.column, self.message
+            )
+        } else {
+            f.write_str(&self.message)
+        }
+    }
+}
+
+impl std::error::Error for TopologyError {}
+
+fn at<T>(spanned: &Spanned<T>, message: impl Into<String>) -> TopologyError {
+    TopologyError {
+        line: spanned.referenced.line(),
+        column: spanned.referenced.column(),
+        message: message.into(),
+    }
+}
+
+fn api<T>(spanned: &Spanned<T>) -> impl FnOnce(ApiError) -> TopologyError + '_ {
+    move |e| at(spanned, e.to_string())
+}
+
+fn name_tag(name: &str) -> Tags {
+    let mut tags = Tags::new();
+    tags.insert("Name".to_owned(), name.to_owned());
+    tags
+}
+
+fn cidr(spanned: &Spanned<String>) -> Result<Ipv4Net, TopologyError> {
+    spanned.value.trim().parse().map_err(|_| {
+        at(
+            spanned,
+            format!(
+                "InvalidParameterValue: Value ({}) for parameter cidrBlock is invalid. This is \
+                 not a valid CIDR block.",
+                spanned.value
+            ),
+        )
+    })
+}
+
+/// Parses a topology file's text.
+pub(crate) fn parse(text: &str) -> Result<Topology, TopologyError> {
+    serde_saphyr::from_str(text).map_err(|e| {
+        let (line, column) = e.location().map_or((0, 0), |l| (l.line(), l.column()));
+        TopologyError {
+            line,
+            column,
+            message: e.to_string(),
+        }
+    })
+}
+
+/// The model a topology describes, built with `seed` for its ids.
+pub(crate) fn build(topology: &Topology, seed: u64) -> Result<Model, TopologyError> {
+    let mut m = Model::new(seed);
+    let mut subnets: BTreeMap<&str, SubnetId> = BTreeMap::new();
+    let mut vpc_names: BTreeMap<&str, VpcId> = BTreeMap::new();
+
+    for vpc in &topology.vpcs {
+        if vpc_names.contains_key(vpc.name.value.as_str()) {
+            return Err(at(
+                &vpc.name,
+                format!("a VPC named {:?} already exists", vpc.name.value),
+            ));
+        }
+        let vpc_id = m
+            .create_vpc(cidr(&vpc.cidr)?, name_tag(&vpc.name.value))
+            .map_err(api(&vpc.cidr))?;
+        vpc_names.insert(&vpc.name.value, vpc_id.clone());
+        let igw: Option<InternetGatewayId> = vpc.internet_gateway.then(|| {
+            let igw = m.create_internet_gateway(name_tag(&format!("{}-igw", vpc.name.value)));
+            m.attach_internet_gateway(&igw, &vpc_id)
+                .expect("a new gateway attaches to a new VPC");
+            igw
+        });
+
+        let mut tables: BTreeMap<&str, RouteTableId> = BTreeMap::new();
+        for table in &vpc.route_tables {
+            let name = table.name.value.as_str();
+            if tables.contains_key(name) {
+                return Err(at(
+                    &table.name,
+                    format!("a route table named {name:?} already exists in this VPC"),
+                ));
+            }
+            let id = if name == "main" {
+                m.vpc(&vpc_id)
+                    .map_err(api(&table.name))?
+                    .main_route_table
+                    .clone()
+            } else {
+                m.create_route_table(&vpc_id, name_tag(name))
+                    .map_err(api(&table.name))?
+            };
+            for route in &table.routes {
+                let target = match route.target.value.trim() {
+                    "internet-gateway" | "igw" => {
+                        RouteTarget::Gateway(igw.clone().ok_or_else(|| {
+                            at(
+                                &route.target,
+                                "this VPC has no internet gateway (set `internet_gateway: true`)",
+                            )
+                        })?)
+                    }
+                    other => {
+                        return Err(at(
+                            &route.target,
+                            format!("unknown route target {other:?}: expected `internet-gateway`"),
+                        ));
+                    }
+                };
+                let spec = RouteSpec {
+                    destination: cidr(&route.destination)?,
+                    target,
+                };
+                m.create_route(&id, spec).map_err(api(&route.destination))?;
+            }
+            tables.insert(name, id);
+        }
+
+        for subnet in &vpc.subnets {
+            let name = subnet.name.value.as_str();
+            if subnets.contains_key(name) {
+                return Err(at(
+                    &subnet.name,
+                    format!("a subnet named {name:?} already exists"),
+                ));
+            }
+            let zone = subnet.zone.as_ref().map(|z| z.value.as_str());
+            let id = m
+                .create_subnet(&vpc_id, cidr(&subnet.cidr)?, zone, name_tag(name))
+                .map_err(|e| match (&subnet.zone, e.code) {
+                    (Some(z), "InvalidParameterValue") => at(z, e.to_string()),
+                    _ => at(&subnet.cidr, e.to_string()),
+                })?;
+            if subnet.map_public_ip_on_launch {
+                m.set_map_public_ip_on_launch(&id, true)
+                    .map_err(api(&subnet.name))?;
+            }
+            if let Some(table) = &subnet.route_table {
+                let table_id = tables.get(table.value.as_str()).ok_or_else(|| {
+                    at(
+                        table,
+                        format!("no route table named {:?} in this VPC", table.value),
+                    )
+                })?;
+                if table.value != "main" {
+                    m.associate_route_table(table_id, &id).map_err(api(table))?;
+                }
+            }
+            subnets.insert(name, id);
+        }
+    }
+
+    let mut eips: BTreeMap<&str, (AllocationId, bool)> = BTreeMap::new();
+    for eip in &topology.elastic_ips {
+        if eips.contains_key(eip.name.value.as_str()) {
+            return Err(at(
+                &eip.name,
+                format!("an Elastic IP named {:?} already exists", eip.name.value),
+            ));
+        }
+        let id = m
+            .allocate_address(name_tag(&eip.name.value))
+            .map_err(api(&eip.name))?;
+        eips.insert(&eip.name.value, (id, false));
+    }
+
+    let mut instance_names: BTreeMap<&str, ()> = BTreeMap::new();
+    for instance in &topology.instances {
+        let name = instance.name.value.as_str();
+        if instance_names.insert(name, ()).is_some() {
+            return Err(at(
+                &instance.name,
+                format!("an instance named {name:?} already exists"),
+            ));
+        }
+        let subnet = subnets.get(instance.subnet.value.as_str()).ok_or_else(|| {
+            at(
+                &instance.subnet,
+                format!("no subnet named {:?}", instance.subnet.value),
+            )
+        })?;
+        let private_ip = match &instance.private_ip {
+            Some(ip) => Some(ip.value.trim().parse::<Ipv4Addr>().map_err(|_| {
+                at(
+                    ip,
+                    format!(
+                        "InvalidParameterValue: {:?} is not an IPv4 address",
+                        ip.value
+                    ),
+                )
+            })?),
+            None => None,
+        };
+        let spec = RunInstance {
+            subnet: Some(subnet.clone()),
+            private_ip,
+            // An Elastic IP replaces any auto-assigned address; don't take one from the pool.
+            public_ip: if instance.elastic_ip.is_some() {
+                Some(false)
+            } else {
+                instance.public_ip
+            },
+            tags: name_tag(name),
+        };
+        let place = instance.private_ip.as_ref().unwrap_or(&instance.subnet);
+        let id = m.run_instance(spec).map_err(api(place))?;
+        if let Some(eip) = &instance.elastic_ip {
+            let (allocation, used) = eips
+                .get_mut(eip.value.as_str())
+                .ok_or_else(|| at(eip, format!("no Elastic IP named {:?}", eip.value)))?;
+            if *used {
+                return Err(at(
+                    eip,
+                    format!("Elastic IP {:?} is already associated", eip.value),
+                ));
+            }
+            *used = true;
+            m.associate_address(allocation, &id, false)
+                .map_err(api(eip))?;
+        }
+    }
+    Ok(m)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn try_build(text: &str) -> Result<Model, TopologyError> {
+        build(&parse(text)?, 1)
+    }
+
+    #[test]
+    fn the_example_builds() {
+        let text = include_str!("../../../examples/two-tier.yaml");
+        let m = try_build(text).unwrap();
+        assert_eq!(m.vpcs().count(), 2);
+        assert_eq!(m.instances().count(), 4);
+        let web = m.find_instance("web").unwrap();
+        assert!(web.public_ip.is_some());
+        assert!(m.find_instance("app").unwrap().public_ip.is_none());
+    }
+
+    #[test]
+    fn errors_point_at_the_offending_line() {
+        let text = "vpcs:\n  - name: lab\n    cidr: 10.0.0.0/16\n    subnets:\n      - name: a\n        cidr: 10.9.0.0/24\n";
+        let err = try_build(text).unwrap_err();
+        assert_eq!(err.line, 6);
+        assert!(
+            err.message.starts_with("InvalidSubnet.Range"),
+            "{}",
+            err.message
+        );
+
+        let err = try_build("vpcs:\n  - name: lab\n    cidr: 10.0.0.0/8\n").unwrap_err();
+        assert_eq!(
+            (err.line, err.message.as_str()),
+            (3, "InvalidVpc.Range: The CIDR '10.0.0.0/8' is invalid.")
+        );
+
+        let err = try_build("vpcs:\n  - name: lab\n    cidr: banana\n").unwrap_err();
+        assert_eq!(err.line, 3);
+        assert!(err.message.contains("not a valid CIDR"), "{}", err.message);
+    }
+
+    #[test]
+    fn unknown_keys_and_references_are_refused() {
+        let err = try_build("vpcs:\n  - name: lab\n    cidr: 10.0.0.0/16\n    colour: red\n")
+            .unwrap_err();
+        assert!(err.message.contains("colour"), "{}", err.message);
+        assert_eq!(err.line, 4);
+
+        let text = "vpcs:\n  - name: lab\n    cidr: 10.0.0.0/16\ninstances:\n  - name: x\n    subnet: nowhere\n";
+        let err = try_build(text).unwrap_err();
+        assert_eq!(err.line, 6);
+
+        let text = "vpcs:\n  - name: lab\n    cidr: 10.0.0.0/16\n    route_tables:\n      - name: rt\n        routes:\n          - destination: 0.0.0.0/0\n            target: internet-gateway\n";
+        let err = try_build(text).unwrap_err();
+        assert_eq!(err.line, 8);
+        assert!(
+            err.message.contains("no internet gateway"),
+            "{}",
+            err.message
+        );
+    }
+
+    #[test]
+    fn yaml_syntax_errors_have_a_location() {
+        let err = parse("vpcs:\n  - name: [unclosed\n").unwrap_err();
+        assert!(err.line >= 2, "{err}");
+    }
+}

@@ -1,0 +1,248 @@
+//! Making the model real on this host: a namespace and a TUN `eth0` per instance, the
+//! emulated internet's namespace, and the forwarder that joins them.
+//!
+//! Everything created here is named `i-…` (an instance's namespace, named after its
+//! id) or `vpclab-…`; nothing is created in, or changed in, the root namespace. Devices
+//! are persistent: when the forwarder stops, the namespaces, their devices and the
+//! processes in them stay, and the next [`Host::start`] re-attaches by name.
+
+use std::collections::BTreeMap;
+use std::net::Ipv4Addr;
+
+use ipnet::Ipv4Net;
+use vpclab_model::{Instance, InstanceId, Model};
+use vpclab_sys::netns::{self, NetnsError};
+use vpclab_sys::tun::Tun;
+
+use crate::counters::CounterSnapshot;
+use crate::snapshot::{INTERNET, PortMap, compile};
+use crate::worker::Forwarder;
+
+/// The emulated internet's namespace.
+pub const INTERNET_NETNS: &str = "vpclab-internet";
+/// The device name inside every namespace.
+pub const DEVICE: &str = "eth0";
+/// MTU of instance devices (AWS's jumbo frames inside a VPC).
+pub const INSTANCE_MTU: u32 = 9001;
+/// MTU of the internet's device.
+pub const INTERNET_MTU: u32 = 1500;
+/// Addresses the emulated internet holds, with their prefix: the check-ip host network.
+pub const INTERNET_HOSTS: Ipv4Net = Ipv4Net::new_assert(Ipv4Addr::new(198, 51, 100, 1), 24);
+/// The check-ip server's address.
+pub const CHECK_IP: Ipv4Addr = Ipv4Addr::new(198, 51, 100, 1);
+
+/// Errors while realising the model.
+#[derive(Debug)]
+pub enum HostError {
+    /// A namespace or device operation failed.
+    Netns(NetnsError),
+    /// The forwarder thread failed.
+    Forwarder(std::io::Error),
+}
+
+impl std::fmt::Display for HostError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            HostError::Netns(e) => e.fmt(f),
+            HostError::Forwarder(e) => write!(f, "forwarder: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for HostError {}
+
+impl From<NetnsError> for HostError {
+    fn from(e: NetnsError) -> Self {
+        HostError::Netns(e)
+    }
+}
+
+/// The live network: the forwarder plus which instance has which port.
+#[derive(Debug)]
+pub struct Host {
+    forwarder: Forwarder,
+    ports: PortMap,
+    /// The addresses each realised instance was configured with, to notice changes.
+    realised: BTreeMap<InstanceId, Ipv4Addr>,
+    generation: u64,
+}
+
+impl Host {
+    /// Starts the forwarder and attaches the emulated internet (creating its namespace
+    /// and device if needed).
+    pub fn start() -> Result<Self, HostError> {
+        let forwarder = Forwarder::start().map_err(HostError::Forwarder)?;
+        let tun = setup_internet()?;
+        forwarder
+            .attach(INTERNET, tun)
+            .map_err(HostError::Forwarder)?;
+        Ok(Self {
+            forwarder,
+            ports: PortMap::new(),
+            realised: BTreeMap::new(),
+            generation: 0,
+        })
+    }
+
+    /// Brings the host in line with `model`: namespaces and devices for new instances,
+    /// none for terminated ones, and a freshly compiled snapshot.
+    pub fn sync(&mut self, model: &Model) -> Result<(), HostError> {
+        // Gone (or re-addressed) instances first: publish a snapshot without them, then
+        // take their devices back and remove their namespaces.
+        let stale: Vec<InstanceId> = self
+            .realised
+            .iter()
+            .filter(|(id, ip)| model.instance(id).map_or(true, |i| i.private_ip != **ip))
+            .map(|(id, _)| id.clone())
+            .collect();
+        if !stale.is_empty() {
+            let ports: Vec<_> = stale.iter().map(|id| self.ports.release(id)).collect();
+            self.publish(model);
+            for (id, port) in stale.iter().zip(ports) {
+                self.realised.remove(id);
+                if let Some(port) = port {
+                    let tun = self.forwarder.detach(port).map_err(HostError::Forwarder)?;
+                    if let Some(tun) = tun {
+                        // Not persistent any more: the device goes when this fd closes.
+                        let _ = tun.set_persist(false);
+                    }
+                }
+                netns::delete(id.as_str())?;
+            }
+        }
+        for instance in model.instances() {
+            if self.realised.contains_key(&instance.id) {
+                continue;
+            }
+            let tun = setup_instance(model, instance)?;
+            let port = self.ports.assign(&instance.id);
+            self.forwarder
+                .attach(port, tun)
+                .map_err(HostError::Forwarder)?;
+            self.realised
+                .insert(instance.id.clone(), instance.private_ip);
+        }
+        self.publish(model);
+        Ok(())
+    }
+
+    fn publish(&mut self, model: &Model) {
+        self.generation += 1;
+        self.forwarder
+            .publish(compile(model, &self.ports, self.generation));
+    }
+
+    /// Packet and drop counters.
+    pub fn counters(&self) -> CounterSnapshot {
+        self.forwarder.counters()
+    }
+
+    /// The generation of the published snapshot.
+    pub fn generation(&self) -> u64 {
+        self.generation
+    }
+
+    /// Stops the forwarder. Namespaces, devices and processes in them stay.
+    pub fn stop(self) -> Result<(), HostError> {
+        self.forwarder.stop().map_err(HostError::Forwarder)
+    }
+}
+
+/// Runs `ip -n <ns> <args>`.
+fn ip_in(ns: &str, args: &[&str]) -> Result<(), NetnsError> {
+    let mut full = vec!["-n", ns];
+    full.extend_from_slice(args);
+    netns::ip(&full).map(|_| ())
+}
+
+/// Turns IPv6 off inside a namespace: no link-local addresses or router solicitations
+/// on the TUN (IPv6 is not routed yet).
+fn disable_ipv6(ns: &str) -> Result<(), NetnsError> {
+    for key in [
+        "net.ipv6.conf.all.disable_ipv6",
+        "net.ipv6.conf.default.disable_ipv6",
+    ] {
+        netns::ip(&["netns", "exec", ns, "sysctl", "-qw", &format!("{key}=1")])?;
+    }
+    Ok(())
+}
+
+/// The instance's namespace and `eth0`, configured as AWS does: the private address
+/// with the subnet's prefix, default route via the subnet router, MTU 9001. Idempotent,
+/// so a restart re-attaches to what is there.
+fn setup_instance(model: &Model, instance: &Instance) -> Result<Tun, HostError> {
+    let ns = instance.id.as_str();
+    let subnet = model.subnet(&instance.subnet).map_err(|e| {
+        HostError::Netns(NetnsError::Command {
+            command: "setup".into(),
+            stderr: e.to_string(),
+        })
+    })?;
+    netns::create(ns)?;
+    disable_ipv6(ns)?;
+    // Order matters: device, MTU and address, link up, then routes (a route via a
+    // down device is refused).
+    let tun = Tun::open_in(ns, DEVICE)?;
+    let address = format!("{}/{}", instance.private_ip, subnet.cidr.prefix_len());
+    ip_in(
+        ns,
+        &["link", "set", DEVICE, "mtu", &INSTANCE_MTU.to_string()],
+    )?;
+    ip_in(ns, &["addr", "replace", &address, "dev", DEVICE])?;
+    ip_in(ns, &["link", "set", DEVICE, "up"])?;
+    ip_in(
+        ns,
+        &[
+            "route",
+            "replace",
+            "default",
+            "via",
+            &subnet.router().to_string(),
+            "dev",
+            DEVICE,
+        ],
+    )?;
+    Ok(tun)
+}
+
+/// The emulated internet: `vpclab-internet` with `eth0` holding the internet hosts'
+/// addresses and a route to the public range behind the gateway.
+fn setup_internet() -> Result<Tun, HostError> {
+    let ns = INTERNET_NETNS;
+    netns::create(ns)?;
+    disable_ipv6(ns)?;
+    let tun = Tun::open_in(ns, DEVICE)?;
+    ip_in(
+        ns,
+        &["link", "set", DEVICE, "mtu", &INTERNET_MTU.to_string()],
+    )?;
+    ip_in(
+        ns,
+        &[
+            "addr",
+            "replace",
+            &INTERNET_HOSTS.to_string(),
+            "dev",
+            DEVICE,
+        ],
+    )?;
+    ip_in(ns, &["link", "set", DEVICE, "up"])?;
+    let public = vpclab_model::PUBLIC_POOL.to_string();
+    ip_in(ns, &["route", "replace", &public, "dev", DEVICE])?;
+    Ok(tun)
+}
+
+/// Removes everything `model` put on the host: every instance namespace and the
+/// internet's. Stop the forwarder first, or the namespaces outlive their names.
+pub fn teardown(model: &Model) -> Result<(), NetnsError> {
+    let mut first_error = None;
+    for instance in model.instances() {
+        if let Err(e) = netns::delete(instance.id.as_str()) {
+            first_error.get_or_insert(e);
+        }
+    }
+    if let Err(e) = netns::delete(INTERNET_NETNS) {
+        first_error.get_or_insert(e);
+    }
+    first_error.map_or(Ok(()), Err)
+}

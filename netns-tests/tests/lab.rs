@@ -1,0 +1,170 @@
+//! The lab front-end with real namespaces and real packets: `vpclab up`, `ping`, `curl`,
+//! `vpclab down`.
+
+use std::time::Duration;
+
+use vpclab_netns_tests::lab::{Lab, assert_nothing_left, wait_for_listener};
+use vpclab_netns_tests::require_root;
+
+const TOPOLOGY: &str = include_str!("../../examples/two-tier.yaml");
+const T: Duration = Duration::from_secs(10);
+/// For "cannot reach" checks: long enough that a working path would have answered.
+const NEGATIVE: Duration = Duration::from_secs(3);
+
+#[test]
+#[ignore = "needs root"]
+fn two_subnets_of_one_vpc_reach_each_other() {
+    require_root();
+    let lab = Lab::up(TOPOLOGY);
+    assert!(lab.pings("app", "10.0.1.10", T), "private -> public subnet");
+    assert!(lab.pings("web", "10.0.2.4", T), "public -> private subnet");
+    assert!(
+        lab.pings("worker", "10.0.1.10", T),
+        "within the public subnet"
+    );
+    lab.down();
+}
+
+#[test]
+#[ignore = "needs root"]
+fn a_public_instance_reaches_check_ip_and_is_seen_by_its_public_ip() {
+    require_root();
+    let lab = Lab::up(TOPOLOGY);
+    assert!(lab.pings("web", "198.51.100.1", T));
+    let seen = lab
+        .curl("web", "http://198.51.100.1/", T)
+        .expect("check-ip answers");
+    // web holds the Elastic IP, the first address handed out.
+    assert_eq!(seen, "203.0.113.10\n");
+    lab.down();
+}
+
+#[test]
+#[ignore = "needs root"]
+fn routes_to_the_gateway_without_a_public_ip_get_nothing() {
+    require_root();
+    let lab = Lab::up(TOPOLOGY);
+    // Prove the path works for web first, so the negative result means something.
+    assert!(lab.pings("web", "198.51.100.1", T));
+    assert!(
+        !lab.pings("worker", "198.51.100.1", NEGATIVE),
+        "worker has no public IP"
+    );
+    assert_eq!(lab.curl("worker", "http://198.51.100.1/", NEGATIVE), None);
+    // The private subnet has no route at all.
+    assert!(!lab.pings("app", "198.51.100.1", NEGATIVE));
+    let status = lab.vpclab(&["status"]);
+    let text = String::from_utf8_lossy(&status.stdout);
+    assert!(text.contains("no_public_ip"), "the drop is counted: {text}");
+    assert!(text.contains("no_route"), "the drop is counted: {text}");
+    lab.down();
+}
+
+#[test]
+#[ignore = "needs root"]
+fn the_internet_reaches_a_server_in_a_public_instance_by_its_public_ip() {
+    require_root();
+    let lab = Lab::up(TOPOLOGY);
+    // vpclab's own check-ip server, run inside web on port 8080: it answers with the
+    // address it sees, which must be the internet host's own (no SNAT inbound).
+    let binary = vpclab_netns_tests::lab::binary();
+    let web = lab.id("web").to_owned();
+    let mut server = std::process::Command::new("ip")
+        .args(["netns", "exec", &web])
+        .arg(&binary)
+        .args(["internet-host", "--listen", "10.0.1.10:8080"])
+        .spawn()
+        .expect("start a server in web");
+    wait_for_listener(&lab, "web", "10.0.1.10:8080");
+    let out = std::process::Command::new("ip")
+        .args([
+            "netns",
+            "exec",
+            "vpclab-internet",
+            "curl",
+            "-s",
+            "-m",
+            "5",
+            "http://203.0.113.10:8080/",
+        ])
+        .output()
+        .expect("curl from the internet");
+    let _ = server.kill();
+    let _ = server.wait();
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "198.51.100.1\n");
+    // An address nobody is mapped to answers nothing.
+    let out = std::process::Command::new("ip")
+        .args([
+            "netns",
+            "exec",
+            "vpclab-internet",
+            "ping",
+            "-c",
+            "1",
+            "-W",
+            "1",
+            "203.0.113.99",
+        ])
+        .output()
+        .expect("ping from the internet");
+    assert!(!out.status.success());
+    lab.down();
+}
+
+#[test]
+#[ignore = "needs root"]
+fn two_vpcs_cannot_reach_each_other() {
+    require_root();
+    let lab = Lab::up(TOPOLOGY);
+    assert!(lab.pings("app", "10.0.1.10", T), "the lab works");
+    assert!(!lab.pings("loner", "10.0.1.10", NEGATIVE));
+    assert!(!lab.pings("web", "10.1.1.4", NEGATIVE));
+    lab.down();
+}
+
+#[test]
+#[ignore = "needs root"]
+fn a_failed_test_leaves_nothing_behind() {
+    require_root();
+    let mut seen = None;
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let lab = Lab::up(TOPOLOGY);
+        seen = Some((lab.ids(), lab.state().to_owned()));
+        panic!("the test fails with the lab up");
+    }));
+    assert!(result.is_err());
+    let (ids, state) = seen.expect("the lab came up");
+    assert_eq!(ids.len(), 4);
+    assert_nothing_left(&ids, &state);
+}
+
+#[test]
+#[ignore = "needs root"]
+fn a_malformed_topology_creates_nothing() {
+    require_root();
+    let before = vpclab_netns_tests::namespaces();
+    let bad = TOPOLOGY.replace("10.0.2.0/24", "10.9.2.0/24");
+    let state = std::env::temp_dir().join(format!("vpclab-test-bad-{}", std::process::id()));
+    std::fs::create_dir_all(&state).unwrap();
+    let file = state.join("bad.yaml");
+    std::fs::write(&file, bad).unwrap();
+    let out = std::process::Command::new(vpclab_netns_tests::lab::binary())
+        .args([
+            "--state-dir",
+            state.to_str().unwrap(),
+            "up",
+            file.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    let _ = std::fs::remove_dir_all(&state);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("InvalidSubnet.Range"), "{stderr}");
+    assert!(stderr.contains("line 29"), "points at the line: {stderr}");
+    assert_eq!(
+        vpclab_netns_tests::namespaces(),
+        before,
+        "no namespace was created"
+    );
+}
