@@ -1,26 +1,91 @@
 #!/usr/bin/env bash
-# vpclab's main job: build it and show what it does.
+# vpclab's main job: bring up a sample lab, show what reaches what with real packets,
+# and take it down again.
 #
-#   sudo scripts/lab.sh
+#   sudo scripts/lab.sh          # up, check, down
+#   sudo scripts/lab.sh --keep   # leave the lab up to explore (`vpclab down` ends it)
 #
-# Today vpclab has its route-table engine (crates/lpm): this compiles the seed lab's
-# route tables, shows which target each destination takes, and prints how fast and how
-# small the compiled tables are next to other LPM crates. As the data plane lands, this
-# grows into bringing up the seed lab with real namespaces and packets.
+# The lab is examples/two-tier.yaml: VPC "lab" with a public subnet (route to an
+# internet gateway) and a private one, a second VPC "isolated", and four instances.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-if [[ $EUID -eq 0 ]]; then
-  scripts/deps.sh
+keep=0
+for arg in "$@"; do
+  case "$arg" in
+    --keep) keep=1 ;;
+    *) echo "usage: $0 [--keep]" >&2; exit 2 ;;
+  esac
+done
+if [[ $EUID -ne 0 ]]; then
+  echo "lab.sh: vpclab creates network namespaces; run it with sudo" >&2
+  exit 1
 fi
 
-echo "==> building (release)"
-cargo build --release --locked -p vpclab-lpm -p vpclab-bench --examples --bins
+scripts/deps.sh
+echo "==> building vpclab (release)"
+cargo build --release --locked -q -p vpclab
+vpclab=target/release/vpclab
+state=${VPCLAB_STATE:-/var/lib/vpclab}
+v() { "$vpclab" --state-dir "$state" "$@"; }
+
+if ((keep == 0)); then
+  trap 'echo; echo "==> vpclab down"; v down || true' EXIT
+fi
+
+echo "==> vpclab up examples/two-tier.yaml"
+v up examples/two-tier.yaml
+
+# A server inside web, on its private address, for the internet to reach.
+web=$(v status --json | python3 -c 'import json,sys; m=json.load(sys.stdin)["model"]["instances"]; print(next(i["id"] for i in m.values() if i["tags"].get("Name")=="web"))')
+ip netns exec "$web" "$vpclab" internet-host --listen 10.0.1.10:8080 >/dev/null 2>&1 &
+disown
+for _ in $(seq 50); do
+  ip netns exec "$web" bash -c 'exec 3<>/dev/tcp/10.0.1.10/8080' 2>/dev/null && break
+  sleep 0.1
+done
+
+failures=0
+printf '\n%-44s %-9s %-9s %s\n' "CHECK" "EXPECTED" "GOT" "WHY"
+check() { # description expected(yes|no) why command...
+  local what=$1 expected=$2 why=$3; shift 3
+  local got=no
+  if "$@" >/dev/null 2>&1; then got=yes; fi
+  local mark="ok"
+  if [[ $got != "$expected" ]]; then mark="WRONG"; failures=$((failures + 1)); fi
+  printf '%-44s %-9s %-9s %s%s\n' "$what" "$expected" "$got" "$why" "$([[ $mark == ok ]] || echo "  <-- $mark")"
+}
+ping1() { v exec "$1" -- ping -c 1 -W 1 "$2"; }
+
+check "app (private) -> web (public subnet)" yes "local route 10.0.0.0/16" ping1 app 10.0.1.10
+check "web -> app" yes "local route" ping1 web 10.0.2.4
+check "worker -> web (same subnet)" yes "same subnet, no routing" ping1 worker 10.0.1.10
+check "web -> internet 198.51.100.1" yes "0.0.0.0/0 -> igw, has public IP" ping1 web 198.51.100.1
+check "worker -> internet" no "route to igw but no public IP" ping1 worker 198.51.100.1
+check "app -> internet" no "private subnet: no route" ping1 app 198.51.100.1
+check "loner (VPC isolated) -> web" no "another VPC, no peering" ping1 loner 10.0.1.10
+check "internet -> web:8080 via 203.0.113.10" yes "1:1 NAT at the gateway" \
+  ip netns exec vpclab-internet curl -s -m 3 http://203.0.113.10:8080/
+
+seen=$(v exec web -- curl -s -m 3 http://198.51.100.1/ || true)
+echo
+echo "web asks check-ip who it is: ${seen:-<no answer>} (its Elastic IP; inside, web only knows 10.0.1.10)"
+[[ $seen == 203.0.113.10 ]] || failures=$((failures + 1))
 
 echo
-echo "==> the seed lab's route tables, compiled and looked up"
-cargo run --release --locked -q -p vpclab-lpm --example route_tables
+v status | tail -n 2
 
+if ((keep)); then
+  echo
+  echo "the lab is still up. Try:"
+  echo "  sudo $vpclab --state-dir $state exec web -- curl -s http://198.51.100.1/"
+  echo "  sudo $vpclab --state-dir $state exec app -- bash"
+  echo "  sudo $vpclab --state-dir $state down"
+fi
+
+if ((failures)); then
+  echo "lab.sh: $failures check(s) did not behave as AWS would" >&2
+  exit 1
+fi
 echo
-echo "==> memory per prefix on BGP-shaped tables (vpclab-lpm against other crates)"
-cargo run --release --locked -q -p vpclab-bench --bin lpm-report
+echo "every check behaved as AWS would"

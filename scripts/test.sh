@@ -43,6 +43,7 @@ cargo bench --workspace --locked --no-run
 
 if ((root)); then
   step "namespace tests (root, one at a time)"
+  cargo build -p vpclab --locked
   # These tests share fixed names (vpclab-internet, ...) and touch the kernel's
   # namespace list, so they run on one thread; each cleans up after itself.
   cargo test -p vpclab-netns-tests --locked -- --ignored --test-threads=1
