@@ -424,4 +424,20 @@ mod tests {
         let err = parse("vpcs:\n  - name: [unclosed\n").unwrap_err();
         assert!(err.line >= 2, "{err}");
     }
+
+    #[test]
+    fn garbage_is_an_error_not_a_panic() {
+        for text in [
+            "",
+            "- a\n- b",
+            "vpcs: 7",
+            "vpcs:\n  - {}",
+            "vpcs:\n  - name: a\n    cidr: 10.0.0.0/16\n    subnets: [{name: s, cidr: 10.0.0.0/33}]",
+            "instances:\n  - name: x\n    subnet: y\n    private_ip: 999.1.1.1",
+            "\u{0}\u{1}{{{{",
+            "vpcs: &a [*a]",
+        ] {
+            let _ = parse(text).and_then(|t| build(&t, 1));
+        }
+    }
 }

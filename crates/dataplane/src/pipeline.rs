@@ -612,4 +612,63 @@ mod tests {
         );
         assert!(checksums_ok(&error));
     }
+
+    proptest::proptest! {
+        /// Whatever arrives, from whichever port: a verdict, never a panic, and never
+        /// more bytes out than came in.
+        #[test]
+        fn arbitrary_bytes_never_panic(
+            bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..200),
+            from in 0u32..8,
+        ) {
+            let lab = lab();
+            let mut packet = bytes.clone();
+            let (verdict, _) = run(&lab.snapshot, from, &mut packet);
+            if let Verdict::Forward { len, .. } = verdict {
+                proptest::prop_assert!(len <= bytes.len());
+            }
+        }
+
+        /// Valid packets with random bytes changed, the IP checksum fixed up half the
+        /// time so the damage reaches past the header check.
+        #[test]
+        fn damaged_packets_never_panic(
+            kind in 0usize..3,
+            flips in proptest::collection::vec((0usize..64, proptest::prelude::any::<u8>()), 1..6),
+            fix_checksum in proptest::prelude::any::<bool>(),
+            from_internet in proptest::prelude::any::<bool>(),
+        ) {
+            let lab = lab();
+            let (src, dst, from) = if from_internet {
+                (CHECK_IP, WEB_PUBLIC, INTERNET)
+            } else {
+                (WEB, CHECK_IP, lab.web)
+            };
+            let l4 = match kind {
+                0 => (proto::UDP, udp(1, 2, b"payload")),
+                1 => (proto::TCP, tcp_syn(1, 2)),
+                _ => (proto::ICMP, echo(1, 2)),
+            };
+            let mut p = packet(src, dst, l4.0, 64, &l4.1);
+            for (at, value) in flips {
+                let at = at % p.len();
+                p[at] = value;
+            }
+            if fix_checksum && p.len() >= 20 {
+                let header = usize::from(p[0] & 0x0f) * 4;
+                if (20..=p.len()).contains(&header) {
+                    p[10..12].fill(0);
+                    let c = crate::wire::checksum(&p[..header]);
+                    p[10..12].copy_from_slice(&c.to_be_bytes());
+                }
+            }
+            let before = p.len();
+            let (verdict, reply) = run(&lab.snapshot, from, &mut p);
+            match verdict {
+                Verdict::Forward { len, .. } => proptest::prop_assert!(len <= before),
+                Verdict::Reply { len, .. } => proptest::prop_assert_eq!(len, reply.len()),
+                Verdict::Drop(_) => {}
+            }
+        }
+    }
 }
