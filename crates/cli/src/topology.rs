@@ -126,7 +126,8 @@ pub(crate) struct TopologyError {
 
 impl fmt::Display for TopologyError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.line > 0 {
+        // The YAML parser's own messages already carry the location and a snippet.
+        if self.line > 0 && !self.message.starts_with("error: line") {
             write!(
                 f,
                 "line {}, column {}: {}",
