@@ -168,3 +168,62 @@ fn a_malformed_topology_creates_nothing() {
         "no namespace was created"
     );
 }
+
+#[test]
+#[ignore = "needs root"]
+fn a_forwarder_restart_keeps_instances_and_their_processes() {
+    require_root();
+    let lab = Lab::up(TOPOLOGY);
+    let binary = vpclab_netns_tests::lab::binary();
+    let web = lab.id("web").to_owned();
+    let mut server = std::process::Command::new("ip")
+        .args(["netns", "exec", &web])
+        .arg(&binary)
+        .args(["internet-host", "--listen", "10.0.1.10:8080"])
+        .spawn()
+        .expect("start a server in web");
+    wait_for_listener(&lab, "web", "10.0.1.10:8080");
+    let from_internet = || {
+        let out = std::process::Command::new("ip")
+            .args([
+                "netns",
+                "exec",
+                "vpclab-internet",
+                "curl",
+                "-s",
+                "-m",
+                "2",
+                "http://203.0.113.10:8080/",
+            ])
+            .output()
+            .expect("curl from the internet");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    assert_eq!(from_internet(), "198.51.100.1\n");
+
+    let out = lab.vpclab(&["restart"]);
+    assert!(
+        out.status.success(),
+        "restart: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        server.try_wait().expect("server status").is_none(),
+        "the server in web survived"
+    );
+    let answer = vpclab_netns_tests::wait_until(
+        "the internet to reach web again",
+        T,
+        Duration::from_millis(200),
+        || Some(from_internet()).filter(|a| !a.is_empty()),
+    );
+    assert_eq!(answer, "198.51.100.1\n");
+    assert!(lab.pings("app", "10.0.1.10", T));
+    assert_eq!(
+        lab.curl("web", "http://198.51.100.1/", T).as_deref(),
+        Some("203.0.113.10\n")
+    );
+    let _ = server.kill();
+    let _ = server.wait();
+    lab.down();
+}

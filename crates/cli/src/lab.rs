@@ -111,44 +111,83 @@ pub(crate) fn up(file: &Path, state: &Path) -> Result<()> {
     }
     save_model(state, &model)?;
 
+    if let Err(e) = start_daemon(state) {
+        let _ = host::teardown(&model);
+        let _ = remove_state(state);
+        return Err(e);
+    }
+    print_lab(&model, daemon_status(state).as_ref());
+    println!("\nthe lab is up: `vpclab exec <name> -- <command>` runs a command in an instance");
+    Ok(())
+}
+
+/// Starts `vpclab daemon` on the saved model and waits until it answers.
+fn start_daemon(state: &Path) -> Result<()> {
     let log = fs::File::create(state.join(LOG_FILE)).map_err(|e| format!("daemon log: {e}"))?;
     let err_log = log.try_clone().map_err(|e| e.to_string())?;
     let exe = std::env::current_exe().map_err(|e| format!("cannot find my own binary: {e}"))?;
     let mut daemon = Command::new(exe)
-        .arg("daemon")
         .arg("--state-dir")
         .arg(state)
+        .arg("daemon")
         .stdin(Stdio::null())
         .stdout(log)
         .stderr(err_log)
         .process_group(0)
         .spawn()
         .map_err(|e| format!("cannot start the daemon: {e}"))?;
-
     let deadline = Instant::now() + START_TIMEOUT;
     loop {
         if daemon_status(state).is_some() {
-            break;
+            return Ok(());
         }
         if let Ok(Some(status)) = daemon.try_wait() {
             let log = fs::read_to_string(state.join(LOG_FILE)).unwrap_or_default();
-            let _ = host::teardown(&model);
-            let _ = remove_state(state);
             return Err(format!("the daemon failed ({status}):\n{}", log.trim()));
         }
         if Instant::now() >= deadline {
             let _ = daemon.kill();
             let _ = daemon.wait();
-            let _ = host::teardown(&model);
-            let _ = remove_state(state);
             return Err(format!(
                 "the daemon did not come up within {START_TIMEOUT:?}"
             ));
         }
         std::thread::sleep(POLL);
     }
+}
+
+/// Asks a running daemon to stop and waits until it has; kills it if it does not.
+fn stop_daemon(state: &Path) {
+    let pid = fs::read_to_string(state.join(PID_FILE))
+        .ok()
+        .and_then(|p| p.trim().parse::<u32>().ok());
+    if ask(state, "stop").is_ok() {
+        let deadline = Instant::now() + STOP_TIMEOUT;
+        while pid.is_some_and(pid_alive) && Instant::now() < deadline {
+            std::thread::sleep(POLL);
+        }
+    }
+    if let Some(pid) = pid.filter(|&p| pid_alive(p)) {
+        // It did not stop in time: make sure no fd keeps a namespace alive.
+        let _ = Command::new("kill")
+            .args(["-KILL", &pid.to_string()])
+            .status();
+        let deadline = Instant::now() + STOP_TIMEOUT;
+        while pid_alive(pid) && Instant::now() < deadline {
+            std::thread::sleep(POLL);
+        }
+    }
+    let _ = fs::remove_file(state.join(PID_FILE));
+}
+
+/// `vpclab restart`: a new forwarder on the saved model. Devices are persistent, so the
+/// instances, their addresses and the processes in them carry on.
+pub(crate) fn restart(state: &Path) -> Result<()> {
+    require_root()?;
+    let model = load_model(state)?.ok_or("no lab is up")?;
+    stop_daemon(state);
+    start_daemon(state)?;
     print_lab(&model, daemon_status(state).as_ref());
-    println!("\nthe lab is up: `vpclab exec <name> -- <command>` runs a command in an instance");
     Ok(())
 }
 
@@ -170,25 +209,7 @@ fn pid_alive(pid: u32) -> bool {
 pub(crate) fn down(state: &Path) -> Result<()> {
     require_root()?;
     let model = load_model(state)?;
-    let pid = fs::read_to_string(state.join(PID_FILE))
-        .ok()
-        .and_then(|p| p.trim().parse::<u32>().ok());
-    if ask(state, "stop").is_ok() {
-        let deadline = Instant::now() + STOP_TIMEOUT;
-        while pid.is_some_and(pid_alive) && Instant::now() < deadline {
-            std::thread::sleep(POLL);
-        }
-    }
-    if let Some(pid) = pid.filter(|&p| pid_alive(p)) {
-        // It did not stop in time: make sure no fd keeps a namespace alive.
-        let _ = Command::new("kill")
-            .args(["-KILL", &pid.to_string()])
-            .status();
-        let deadline = Instant::now() + STOP_TIMEOUT;
-        while pid_alive(pid) && Instant::now() < deadline {
-            std::thread::sleep(POLL);
-        }
-    }
+    stop_daemon(state);
     match &model {
         Some(model) => host::teardown(model).map_err(|e| e.to_string())?,
         None => {

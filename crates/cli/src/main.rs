@@ -32,6 +32,8 @@ enum Commands {
     },
     /// Stop the forwarder and remove every namespace and device of the lab.
     Down,
+    /// Restart the forwarder; instances and the processes in them carry on.
+    Restart,
     /// Show the lab's instances and the forwarder's counters.
     Status {
         /// Machine-readable output.
@@ -68,6 +70,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Commands::Up { topology } => lab::up(&topology, &cli.state_dir).map(|()| ExitCode::SUCCESS),
         Commands::Down => lab::down(&cli.state_dir).map(|()| ExitCode::SUCCESS),
+        Commands::Restart => lab::restart(&cli.state_dir).map(|()| ExitCode::SUCCESS),
         Commands::Status { json } => lab::status(&cli.state_dir, json),
         Commands::Exec { instance, command } => {
             lab::exec(&cli.state_dir, &instance, &command).map(|()| ExitCode::SUCCESS)

@@ -613,6 +613,45 @@ mod tests {
         assert!(checksums_ok(&error));
     }
 
+    #[test]
+    fn fragments_are_forwarded_and_translated() {
+        let lab = lab();
+        // A later fragment (offset 185 × 8 bytes): no L4 header to patch, only IP.
+        let mut p = packet(WEB, CHECK_IP, proto::UDP, 64, b"middle of a datagram....");
+        p[6..8].copy_from_slice(&0x00b9u16.to_be_bytes());
+        p[10..12].fill(0);
+        let c = crate::wire::checksum(&p[..20]);
+        p[10..12].copy_from_slice(&c.to_be_bytes());
+        let payload = p[20..].to_vec();
+        let (verdict, _) = run(&lab.snapshot, lab.web, &mut p);
+        assert_eq!(
+            verdict,
+            Verdict::Forward {
+                port: INTERNET,
+                len: p.len()
+            }
+        );
+        assert_eq!(&p[12..16], &WEB_PUBLIC);
+        assert_eq!(crate::wire::checksum(&p[..20]), 0);
+        assert_eq!(&p[20..], &payload[..], "payload untouched");
+
+        // A first fragment (MF set) carries the UDP header: its checksum is patched.
+        let mut first = packet(WEB, CHECK_IP, proto::UDP, 64, &udp(5000, 53, b"head"));
+        first[6..8].copy_from_slice(&0x2000u16.to_be_bytes());
+        first[10..12].fill(0);
+        let c = crate::wire::checksum(&first[..20]);
+        first[10..12].copy_from_slice(&c.to_be_bytes());
+        let (verdict, _) = run(&lab.snapshot, lab.web, &mut first);
+        assert_eq!(
+            verdict,
+            Verdict::Forward {
+                port: INTERNET,
+                len: first.len()
+            }
+        );
+        assert!(checksums_ok(&first));
+    }
+
     proptest::proptest! {
         /// Whatever arrives, from whichever port: a verdict, never a panic, and never
         /// more bytes out than came in.
