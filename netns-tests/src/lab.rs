@@ -187,6 +187,61 @@ impl Drop for Lab {
     }
 }
 
+/// A server process inside a namespace, killed when dropped.
+#[derive(Debug)]
+pub struct Server(std::process::Child);
+
+impl Server {
+    /// Whether the process is still running.
+    pub fn is_running(&mut self) -> bool {
+        self.0
+            .try_wait()
+            .map(|status| status.is_none())
+            .unwrap_or(false)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+impl Lab {
+    /// Starts vpclab's echo-the-caller HTTP server (the check-ip server) inside instance
+    /// `name` on `addr` (`ip:port`), and waits until it accepts connections.
+    pub fn serve(&self, name: &str, addr: &str) -> Server {
+        let server = std::process::Command::new("ip")
+            .args(["netns", "exec", self.id(name)])
+            .arg(binary())
+            .args(["internet-host", "--listen", addr])
+            .spawn()
+            .expect("start a server in the instance");
+        let server = Server(server);
+        wait_for_listener(self, name, addr);
+        server
+    }
+}
+
+/// `curl` run on the emulated internet; the body, empty if nothing answered.
+pub fn curl_from_internet(url: &str) -> String {
+    let out = run(
+        "ip",
+        &[
+            "netns",
+            "exec",
+            "vpclab-internet",
+            "curl",
+            "-s",
+            "-m",
+            "2",
+            url,
+        ],
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
 /// Waits until `name` accepts TCP connections on `port` (probed from inside).
 pub fn wait_for_listener(lab: &Lab, name: &str, addr: &str) {
     wait_until(

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use vpclab_netns_tests::lab::{Lab, assert_nothing_left, wait_for_listener};
+use vpclab_netns_tests::lab::{Lab, assert_nothing_left, curl_from_internet};
 use vpclab_netns_tests::require_root;
 
 const TOPOLOGY: &str = include_str!("../../examples/two-tier.yaml");
@@ -67,31 +67,12 @@ fn the_internet_reaches_a_server_in_a_public_instance_by_its_public_ip() {
     let lab = Lab::up(TOPOLOGY);
     // vpclab's own check-ip server, run inside web on port 8080: it answers with the
     // address it sees, which must be the internet host's own (no SNAT inbound).
-    let binary = vpclab_netns_tests::lab::binary();
-    let web = lab.id("web").to_owned();
-    let mut server = std::process::Command::new("ip")
-        .args(["netns", "exec", &web])
-        .arg(&binary)
-        .args(["internet-host", "--listen", "10.0.1.10:8080"])
-        .spawn()
-        .expect("start a server in web");
-    wait_for_listener(&lab, "web", "10.0.1.10:8080");
-    let out = std::process::Command::new("ip")
-        .args([
-            "netns",
-            "exec",
-            "vpclab-internet",
-            "curl",
-            "-s",
-            "-m",
-            "5",
-            "http://203.0.113.10:8080/",
-        ])
-        .output()
-        .expect("curl from the internet");
-    let _ = server.kill();
-    let _ = server.wait();
-    assert_eq!(String::from_utf8_lossy(&out.stdout), "198.51.100.1\n");
+    let server = lab.serve("web", "10.0.1.10:8080");
+    assert_eq!(
+        curl_from_internet("http://203.0.113.10:8080/"),
+        "198.51.100.1\n"
+    );
+    drop(server);
     // An address nobody is mapped to answers nothing.
     let out = std::process::Command::new("ip")
         .args([
@@ -174,32 +155,11 @@ fn a_malformed_topology_creates_nothing() {
 fn a_forwarder_restart_keeps_instances_and_their_processes() {
     require_root();
     let lab = Lab::up(TOPOLOGY);
-    let binary = vpclab_netns_tests::lab::binary();
-    let web = lab.id("web").to_owned();
-    let mut server = std::process::Command::new("ip")
-        .args(["netns", "exec", &web])
-        .arg(&binary)
-        .args(["internet-host", "--listen", "10.0.1.10:8080"])
-        .spawn()
-        .expect("start a server in web");
-    wait_for_listener(&lab, "web", "10.0.1.10:8080");
-    let from_internet = || {
-        let out = std::process::Command::new("ip")
-            .args([
-                "netns",
-                "exec",
-                "vpclab-internet",
-                "curl",
-                "-s",
-                "-m",
-                "2",
-                "http://203.0.113.10:8080/",
-            ])
-            .output()
-            .expect("curl from the internet");
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    };
-    assert_eq!(from_internet(), "198.51.100.1\n");
+    let mut server = lab.serve("web", "10.0.1.10:8080");
+    assert_eq!(
+        curl_from_internet("http://203.0.113.10:8080/"),
+        "198.51.100.1\n"
+    );
 
     let out = lab.vpclab(&["restart"]);
     assert!(
@@ -207,15 +167,12 @@ fn a_forwarder_restart_keeps_instances_and_their_processes() {
         "restart: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert!(
-        server.try_wait().expect("server status").is_none(),
-        "the server in web survived"
-    );
+    assert!(server.is_running(), "the server in web survived");
     let answer = vpclab_netns_tests::wait_until(
         "the internet to reach web again",
         T,
         Duration::from_millis(200),
-        || Some(from_internet()).filter(|a| !a.is_empty()),
+        || Some(curl_from_internet("http://203.0.113.10:8080/")).filter(|a| !a.is_empty()),
     );
     assert_eq!(answer, "198.51.100.1\n");
     assert!(lab.pings("app", "10.0.1.10", T));
@@ -223,7 +180,6 @@ fn a_forwarder_restart_keeps_instances_and_their_processes() {
         lab.curl("web", "http://198.51.100.1/", T).as_deref(),
         Some("203.0.113.10\n")
     );
-    let _ = server.kill();
-    let _ = server.wait();
+    drop(server);
     lab.down();
 }
