@@ -142,6 +142,8 @@ struct Flow {
     proto: u8,
     state: u8,
     last_seen: u64,
+    /// The second (`now / 1000`) the flow last moved to the newest end of the LRU list.
+    linked_at: u32,
     prev: u32,
     next: u32,
 }
@@ -155,9 +157,16 @@ const FREE: Flow = Flow {
     proto: 0,
     state: 0,
     last_seen: 0,
+    linked_at: 0,
     prev: NIL,
     next: NIL,
 };
+
+/// The LRU list's granularity: whole seconds of `now` (milliseconds).
+#[inline(always)]
+fn second(now: u64) -> u32 {
+    (now / 1000) as u32
+}
 
 /// A 64×64→128-bit multiply folded to 64 bits: a fast, well-mixing step.
 #[inline(always)]
@@ -298,9 +307,16 @@ impl Nat {
         self.newest = i;
     }
 
+    /// Records use of flow `i`. The LRU list is kept at one-second granularity: a flow
+    /// moves to the newest end at most once per second, so the packets of a busy flow
+    /// do not each rewrite two neighbours' links (the oldest-first order is off by under
+    /// a second, and expiry itself always reads `last_seen`).
     fn touch(&mut self, i: u32, now: u64) {
-        self.flows[i as usize].last_seen = now;
-        if self.newest != i {
+        let second = second(now);
+        let flow = &mut self.flows[i as usize];
+        flow.last_seen = now;
+        if flow.linked_at != second && self.newest != i {
+            flow.linked_at = second;
             self.unlink(i);
             self.push_newest(i);
         }
@@ -462,6 +478,7 @@ impl Nat {
             proto: t.proto as u8,
             state,
             last_seen: now,
+            linked_at: second(now),
             prev: NIL,
             next: NIL,
         };

@@ -21,6 +21,7 @@ struct Flow {
     port: u16,
     state: TcpState,
     last_seen: u64,
+    linked_at: u64,
 }
 
 struct Naive {
@@ -41,10 +42,14 @@ impl Naive {
         now.saturating_sub(f.last_seen) >= self.timeout(f)
     }
 
+    /// Moves a flow to the newest end at most once per second of `now`.
     fn touch(&mut self, i: usize, now: u64) {
-        let mut f = self.flows.remove(i);
-        f.last_seen = now;
-        self.flows.push(f);
+        self.flows[i].last_seen = now;
+        if self.flows[i].linked_at != now / 1000 && i + 1 != self.flows.len() {
+            let mut f = self.flows.remove(i);
+            f.linked_at = now / 1000;
+            self.flows.push(f);
+        }
     }
 
     /// The expected verdict; `port` is what the real table handed out when it created a
@@ -127,6 +132,7 @@ impl Naive {
             port,
             state,
             last_seen: now,
+            linked_at: now / 1000,
         });
         Ok(Outbound::Translate {
             port,
