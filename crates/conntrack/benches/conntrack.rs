@@ -140,6 +140,17 @@ fn established(c: &mut Criterion) {
             sum
         })
     });
+    let packets: Vec<(Tuple, u8)> = order.iter().map(|&t| (t, flags::ACK)).collect();
+    let mut verdicts = vec![Outbound::Reset; BATCH];
+    group.bench_function("vpclab-conntrack-batch", |b| {
+        b.iter(|| {
+            nat.outbound_batch(black_box(&packets), 1, &mut verdicts);
+            verdicts.iter().fold(0u32, |sum, v| match v {
+                Outbound::Translate { port, .. } => sum.wrapping_add(u32::from(*port)),
+                _ => sum,
+            })
+        })
+    });
     group.bench_function("naive-hashmap", |b| {
         b.iter(|| {
             let mut sum = 0u32;

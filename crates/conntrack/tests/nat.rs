@@ -321,3 +321,26 @@ fn icmp_errors_find_their_flow_without_refreshing_it() {
         "peeking did not refresh it"
     );
 }
+
+#[test]
+fn a_batch_gives_the_verdicts_of_single_calls() {
+    let mut single = nat();
+    let mut batch = nat();
+    // Repeats inside one batch: the second packet of a new flow must match the first.
+    let packets: Vec<(Tuple, u8)> = (0..40u16)
+        .map(|i| {
+            (
+                tcp(50_000 + i % 7),
+                if i < 7 { flags::SYN } else { flags::ACK },
+            )
+        })
+        .collect();
+    let want: Vec<Outbound> = packets
+        .iter()
+        .map(|&(t, f)| single.outbound(t, f, 5))
+        .collect();
+    let mut got = vec![Outbound::Reset; packets.len()];
+    batch.outbound_batch(&packets, 5, &mut got);
+    assert_eq!(got, want);
+    assert_eq!(batch.stats(), single.stats());
+}
