@@ -69,6 +69,10 @@ id_type!(
     AssociationId, "eipassoc"
 );
 id_type!(
+    /// `nat-…`
+    NatGatewayId, "nat"
+);
+id_type!(
     /// `i-…`: also the name of the instance's network namespace.
     InstanceId, "i"
 );

@@ -34,7 +34,7 @@ use serde::{Deserialize, Serialize};
 
 pub use error::ApiError;
 pub use ids::{
-    AllocationId, AssociationId, InstanceId, InternetGatewayId, NetworkInterfaceId,
+    AllocationId, AssociationId, InstanceId, InternetGatewayId, NatGatewayId, NetworkInterfaceId,
     RouteTableAssociationId, RouteTableId, SubnetId, VpcId,
 };
 pub use model::{Model, PUBLIC_POOL, RouteSpec, RunInstance};
@@ -111,6 +111,8 @@ pub enum RouteTarget {
     Local,
     /// An internet gateway.
     Gateway(InternetGatewayId),
+    /// A NAT gateway.
+    NatGateway(NatGatewayId),
 }
 
 impl std::fmt::Display for RouteTarget {
@@ -118,6 +120,7 @@ impl std::fmt::Display for RouteTarget {
         match self {
             RouteTarget::Local => f.write_str("local"),
             RouteTarget::Gateway(id) => write!(f, "{id}"),
+            RouteTarget::NatGateway(id) => write!(f, "{id}"),
         }
     }
 }
@@ -186,9 +189,37 @@ pub struct ElasticIp {
     pub public_ip: Ipv4Addr,
     /// The instance it is associated with, and the association's id.
     pub association: Option<(AssociationId, InstanceId)>,
+    /// The NAT gateway using it, if any.
+    #[serde(default)]
+    pub nat_gateway: Option<NatGatewayId>,
     /// Tags.
     pub tags: Tags,
 }
+
+/// A NAT gateway (connectivity type `public`): in a public subnet, with an Elastic IP,
+/// translating flows from private subnets to its address.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NatGateway {
+    /// `nat-…`
+    pub id: NatGatewayId,
+    /// Its VPC.
+    pub vpc: VpcId,
+    /// The subnet it lives in; that subnet's route table carries its traffic on.
+    pub subnet: SubnetId,
+    /// Its Elastic IP.
+    pub allocation: AllocationId,
+    /// The Elastic IP's address: flows leave with this source.
+    pub public_ip: Ipv4Addr,
+    /// Its interface's private address in the subnet.
+    pub private_ip: Ipv4Addr,
+    /// Idle timeout in seconds (AWS: 350; vpclab lets labs shorten it).
+    pub idle_timeout_s: u32,
+    /// Tags.
+    pub tags: Tags,
+}
+
+/// AWS's NAT gateway idle timeout, in seconds.
+pub const NAT_IDLE_TIMEOUT_S: u32 = 350;
 
 /// Where an instance's public address comes from.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -10,9 +10,9 @@ use crate::error::ApiError;
 use crate::ids::IdGen;
 use crate::{
     AllocationId, AssociationId, ElasticIp, Instance, InstanceId, InternetGateway,
-    InternetGatewayId, NetworkInterfaceId, PublicIpSource, Route, RouteOrigin, RouteTable,
-    RouteTableAssociation, RouteTableAssociationId, RouteTableId, RouteTarget, Subnet, SubnetId,
-    Tags, Vpc, VpcId, ZONES,
+    InternetGatewayId, NAT_IDLE_TIMEOUT_S, NatGateway, NatGatewayId, NetworkInterfaceId,
+    PublicIpSource, Route, RouteOrigin, RouteTable, RouteTableAssociation, RouteTableAssociationId,
+    RouteTableId, RouteTarget, Subnet, SubnetId, Tags, Vpc, VpcId, ZONES,
 };
 
 /// Where public and Elastic IPs come from (RFC 5737 TEST-NET-3).
@@ -57,6 +57,8 @@ pub struct Model {
     internet_gateways: BTreeMap<InternetGatewayId, InternetGateway>,
     elastic_ips: BTreeMap<AllocationId, ElasticIp>,
     instances: BTreeMap<InstanceId, Instance>,
+    #[serde(default)]
+    nat_gateways: BTreeMap<NatGatewayId, NatGateway>,
 }
 
 impl Model {
@@ -70,6 +72,7 @@ impl Model {
             internet_gateways: BTreeMap::new(),
             elastic_ips: BTreeMap::new(),
             instances: BTreeMap::new(),
+            nat_gateways: BTreeMap::new(),
         }
     }
 
@@ -103,6 +106,21 @@ impl Model {
     /// All instances.
     pub fn instances(&self) -> impl Iterator<Item = &Instance> {
         self.instances.values()
+    }
+
+    /// All NAT gateways.
+    pub fn nat_gateways(&self) -> impl Iterator<Item = &NatGateway> {
+        self.nat_gateways.values()
+    }
+
+    /// A NAT gateway by id.
+    pub fn nat_gateway(&self, id: &NatGatewayId) -> Result<&NatGateway, ApiError> {
+        self.nat_gateways.get(id).ok_or_else(|| {
+            ApiError::new(
+                "NatGatewayNotFound",
+                format!("NAT gateway {id} was not found"),
+            )
+        })
     }
 
     /// A VPC by id.
@@ -200,6 +218,7 @@ impl Model {
                 .internet_gateways
                 .get(igw)
                 .is_none_or(|g| g.attached_to.as_ref() != Some(&table.vpc)),
+            RouteTarget::NatGateway(nat) => !self.nat_gateways.contains_key(nat),
         }
     }
 
@@ -312,7 +331,9 @@ impl Model {
     /// DeleteSubnet: refused while instances are in it. Removes its explicit association.
     pub fn delete_subnet(&mut self, id: &SubnetId) -> Result<(), ApiError> {
         self.subnet(id)?;
-        if self.instances.values().any(|i| &i.subnet == id) {
+        if self.instances.values().any(|i| &i.subnet == id)
+            || self.nat_gateways.values().any(|n| &n.subnet == id)
+        {
             return Err(ApiError::dependency("subnet", id.as_str()));
         }
         for table in self.route_tables.values_mut() {
@@ -518,6 +539,13 @@ impl Model {
                     )));
                 }
             }
+            RouteTarget::NatGateway(nat) => {
+                if self.nat_gateway(nat)?.vpc != t.vpc {
+                    return Err(ApiError::invalid_value(format!(
+                        "route table {table} and NAT gateway {nat} belong to different networks"
+                    )));
+                }
+            }
         }
         if vpc_cidr.contains(&destination) {
             return Err(ApiError::invalid_value(format!(
@@ -591,6 +619,7 @@ impl Model {
             .instances
             .values()
             .any(|i| &i.vpc == vpc && i.public_ip.is_some())
+            || self.nat_gateways.values().any(|n| &n.vpc == vpc)
         {
             return Err(ApiError::new(
                 "DependencyViolation",
@@ -651,6 +680,7 @@ impl Model {
                 allocation_id: id.clone(),
                 public_ip,
                 association: None,
+                nat_gateway: None,
                 tags,
             },
         );
@@ -668,6 +698,12 @@ impl Model {
     ) -> Result<AssociationId, ApiError> {
         let eip = self.elastic_ip(allocation)?.clone();
         let vpc = self.instance(instance)?.vpc.clone();
+        if let Some(nat) = &eip.nat_gateway {
+            return Err(ApiError::new(
+                "Resource.AlreadyAssociated",
+                format!("resource {allocation} is already associated with {nat}"),
+            ));
+        }
         if self.gateway_of(&vpc).is_none() {
             return Err(ApiError::new(
                 "Gateway.NotAttached",
@@ -728,7 +764,8 @@ impl Model {
 
     /// ReleaseAddress: refused while associated.
     pub fn release_address(&mut self, allocation: &AllocationId) -> Result<(), ApiError> {
-        if self.elastic_ip(allocation)?.association.is_some() {
+        let eip = self.elastic_ip(allocation)?;
+        if eip.association.is_some() || eip.nat_gateway.is_some() {
             return Err(ApiError::new(
                 "InvalidIPAddress.InUse",
                 format!(
@@ -738,6 +775,82 @@ impl Model {
             ));
         }
         self.elastic_ips.remove(allocation);
+        Ok(())
+    }
+
+    // ---- NAT gateways --------------------------------------------------------------
+
+    fn private_ip_in_use(&self, ip: Ipv4Addr) -> bool {
+        self.instances.values().any(|i| i.private_ip == ip)
+            || self.nat_gateways.values().any(|n| n.private_ip == ip)
+    }
+
+    /// CreateNatGateway (public connectivity): in `subnet`, with the Elastic IP
+    /// `allocation`, which must be free. Its interface takes the lowest free address of
+    /// the subnet. `idle_timeout_s` defaults to AWS's 350 s.
+    pub fn create_nat_gateway(
+        &mut self,
+        subnet: &SubnetId,
+        allocation: &AllocationId,
+        idle_timeout_s: Option<u32>,
+        tags: Tags,
+    ) -> Result<NatGatewayId, ApiError> {
+        let subnet = self.subnet(subnet)?.clone();
+        let eip = self.elastic_ip(allocation)?;
+        if eip.association.is_some() || eip.nat_gateway.is_some() {
+            return Err(ApiError::new(
+                "Resource.AlreadyAssociated",
+                format!("Elastic IP address [{allocation}] is already associated"),
+            ));
+        }
+        let public_ip = eip.public_ip;
+        let idle_timeout_s = idle_timeout_s.unwrap_or(NAT_IDLE_TIMEOUT_S);
+        if idle_timeout_s == 0 {
+            return Err(ApiError::invalid_value(
+                "The idle timeout must be at least one second.",
+            ));
+        }
+        let first = u32::from(subnet.cidr.network()) + 4;
+        let last = u32::from(subnet.cidr.broadcast()) - 1;
+        let private_ip = (first..=last)
+            .map(Ipv4Addr::from)
+            .find(|&ip| !self.private_ip_in_use(ip))
+            .ok_or_else(|| {
+                ApiError::new(
+                    "InsufficientFreeAddressesInSubnet",
+                    format!(
+                        "There are not enough free addresses in subnet '{}'.",
+                        subnet.id
+                    ),
+                )
+            })?;
+        let id = NatGatewayId::from_raw(self.ids.fresh(NatGatewayId::PREFIX));
+        if let Some(e) = self.elastic_ips.get_mut(allocation) {
+            e.nat_gateway = Some(id.clone());
+        }
+        self.nat_gateways.insert(
+            id.clone(),
+            NatGateway {
+                id: id.clone(),
+                vpc: subnet.vpc.clone(),
+                subnet: subnet.id.clone(),
+                allocation: allocation.clone(),
+                public_ip,
+                private_ip,
+                idle_timeout_s,
+                tags,
+            },
+        );
+        Ok(id)
+    }
+
+    /// DeleteNatGateway: routes to it become blackholes; its Elastic IP stays allocated.
+    pub fn delete_nat_gateway(&mut self, id: &NatGatewayId) -> Result<(), ApiError> {
+        let nat = self.nat_gateway(id)?.clone();
+        if let Some(e) = self.elastic_ips.get_mut(&nat.allocation) {
+            e.nat_gateway = None;
+        }
+        self.nat_gateways.remove(id);
         Ok(())
     }
 
@@ -752,7 +865,7 @@ impl Model {
             )
         })?;
         let subnet = self.subnet(&subnet_id)?.clone();
-        let in_use = |ip: Ipv4Addr| self.instances.values().any(|i| i.private_ip == ip);
+        let in_use = |ip: Ipv4Addr| self.private_ip_in_use(ip);
         let private_ip =
             match spec.private_ip {
                 Some(ip) => {

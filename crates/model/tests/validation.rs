@@ -407,3 +407,92 @@ fn the_model_round_trips_through_json() {
     let back: Model = serde_json::from_str(&text).unwrap();
     assert_eq!(serde_json::to_string(&back).unwrap(), text);
 }
+
+#[test]
+fn nat_gateways_take_an_elastic_ip_and_an_address_in_their_subnet() {
+    let (mut m, vpc, public) = lab();
+    let igw = m.create_internet_gateway(Tags::new());
+    m.attach_internet_gateway(&igw, &vpc).unwrap();
+    let eip = m.allocate_address(Tags::new()).unwrap();
+    let nat = m
+        .create_nat_gateway(&public, &eip, None, Tags::new())
+        .unwrap();
+    let n = m.nat_gateway(&nat).unwrap().clone();
+    assert!(nat.as_str().starts_with("nat-0"));
+    assert_eq!(n.public_ip, m.elastic_ip(&eip).unwrap().public_ip);
+    assert_eq!(n.private_ip, Ipv4Addr::new(10, 0, 1, 4));
+    assert_eq!(n.idle_timeout_s, 350);
+    // The address is taken: instances get the next one.
+    let i = m
+        .run_instance(RunInstance {
+            subnet: Some(public.clone()),
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!(
+        m.instance(&i).unwrap().private_ip,
+        Ipv4Addr::new(10, 0, 1, 5)
+    );
+    assert_eq!(
+        code(m.run_instance(RunInstance {
+            subnet: Some(public.clone()),
+            private_ip: Some(Ipv4Addr::new(10, 0, 1, 4)),
+            ..Default::default()
+        })),
+        "InvalidIPAddress.InUse"
+    );
+    // The Elastic IP is in use.
+    assert_eq!(
+        code(m.create_nat_gateway(&public, &eip, None, Tags::new())),
+        "Resource.AlreadyAssociated"
+    );
+    assert_eq!(
+        code(m.associate_address(&eip, &i, true)),
+        "Resource.AlreadyAssociated"
+    );
+    assert_eq!(code(m.release_address(&eip)), "InvalidIPAddress.InUse");
+    // Dependencies.
+    assert_eq!(
+        code(m.detach_internet_gateway(&igw, &vpc)),
+        "DependencyViolation"
+    );
+    m.terminate_instance(&i).unwrap();
+    assert_eq!(code(m.delete_subnet(&public)), "DependencyViolation");
+
+    // Routes to it, and blackholes after it goes.
+    let private = m.create_route_table(&vpc, Tags::new()).unwrap();
+    let default = RouteSpec {
+        destination: net("0.0.0.0/0"),
+        target: RouteTarget::NatGateway(nat.clone()),
+    };
+    m.create_route(&private, default).unwrap();
+    let table = m.route_table(&private).unwrap().clone();
+    assert!(!m.is_blackhole(&table, &table.routes[1]));
+    m.delete_nat_gateway(&nat).unwrap();
+    assert!(m.is_blackhole(&table, &table.routes[1]));
+    assert_eq!(code(m.nat_gateway(&nat)), "NatGatewayNotFound");
+    m.release_address(&eip).unwrap();
+    m.detach_internet_gateway(&igw, &vpc).unwrap();
+}
+
+#[test]
+fn a_route_to_another_vpcs_nat_gateway_is_refused() {
+    let (mut m, _, public) = lab();
+    let eip = m.allocate_address(Tags::new()).unwrap();
+    let nat = m
+        .create_nat_gateway(&public, &eip, Some(5), Tags::new())
+        .unwrap();
+    assert_eq!(m.nat_gateway(&nat).unwrap().idle_timeout_s, 5);
+    let other = m.create_vpc(net("10.1.0.0/16"), Tags::new()).unwrap();
+    let table = m.vpc(&other).unwrap().main_route_table.clone();
+    let route = RouteSpec {
+        destination: net("0.0.0.0/0"),
+        target: RouteTarget::NatGateway(nat),
+    };
+    assert_eq!(code(m.create_route(&table, route)), "InvalidParameterValue");
+    let eip2 = m.allocate_address(Tags::new()).unwrap();
+    assert_eq!(
+        code(m.create_nat_gateway(&public, &eip2, Some(0), Tags::new())),
+        "InvalidParameterValue"
+    );
+}
