@@ -60,8 +60,7 @@ fn batch_lookups<A: Address>(
     group.bench_function("vpclab-lpm-batch", |b| {
         b.iter(|| {
             table.lookup_batch(black_box(&keys), &mut out);
-            out.iter()
-                .fold(0u32, |sum, v| sum.wrapping_add(v.unwrap_or(0)))
+            out.iter().fold(0u32, |sum, v| sum.wrapping_add(v.unwrap_or(0)))
         })
     });
 }
@@ -74,9 +73,7 @@ fn lookup_group<'c>(
     let mut group = c.benchmark_group(name);
     group.throughput(Throughput::Elements(LOOKUPS as u64));
     if routes >= 100_000 {
-        group
-            .warm_up_time(Duration::from_secs(1))
-            .measurement_time(Duration::from_secs(3));
+        group.warm_up_time(Duration::from_secs(1)).measurement_time(Duration::from_secs(3));
     }
     group
 }
@@ -84,10 +81,7 @@ fn lookup_group<'c>(
 fn lookup_v4(c: &mut Criterion) {
     for size in V4_SIZES {
         let routes = bgp_like_v4(size, SEED);
-        let streams = [
-            ("random", random_v4(LOOKUPS, 1)),
-            ("hit", hits_v4(&routes, LOOKUPS, 2)),
-        ];
+        let streams = [("random", random_v4(LOOKUPS, 1)), ("hit", hits_v4(&routes, LOOKUPS, 2))];
         for (kind, addrs) in &streams {
             let mut group = lookup_group(c, &format!("lookup-v4/{size}/{kind}"), size);
             lookups::<Ipv4Addr, Lpm<Ipv4Addr>>(&mut group, &routes, addrs);
@@ -105,10 +99,7 @@ fn lookup_v4(c: &mut Criterion) {
 fn lookup_v6(c: &mut Criterion) {
     for size in V6_SIZES {
         let routes = bgp_like_v6(size, SEED);
-        let streams = [
-            ("random", random_v6(LOOKUPS, 1)),
-            ("hit", hits_v6(&routes, LOOKUPS, 2)),
-        ];
+        let streams = [("random", random_v6(LOOKUPS, 1)), ("hit", hits_v6(&routes, LOOKUPS, 2))];
         for (kind, addrs) in &streams {
             let mut group = lookup_group(c, &format!("lookup-v6/{size}/{kind}"), size);
             lookups::<Ipv6Addr, Lpm<Ipv6Addr>>(&mut group, &routes, addrs);

@@ -140,9 +140,7 @@ pub fn random_v4(n: usize, seed: u64) -> Vec<Ipv4Addr> {
 /// `n` addresses drawn uniformly from 2000::/3.
 pub fn random_v6(n: usize, seed: u64) -> Vec<Ipv6Addr> {
     let mut rng = SplitMix64::new(seed);
-    (0..n)
-        .map(|_| Ipv6Addr::from((0b001 << 125) | (rng.next_u128() >> 3)))
-        .collect()
+    (0..n).map(|_| Ipv6Addr::from((0b001 << 125) | (rng.next_u128() >> 3))).collect()
 }
 
 /// `n` addresses that each fall inside a random route of `routes` (non-empty).
@@ -151,10 +149,7 @@ pub fn hits_v4(routes: &[(Ipv4Net, u32)], n: usize, seed: u64) -> Vec<Ipv4Addr> 
     (0..n)
         .map(|_| {
             let (net, _) = routes[rng.below(routes.len() as u64) as usize];
-            let host = rng
-                .next_u32()
-                .checked_shr(u32::from(net.prefix_len()))
-                .unwrap_or(0);
+            let host = rng.next_u32().checked_shr(u32::from(net.prefix_len())).unwrap_or(0);
             Ipv4Addr::from(u32::from(net.network()) | host)
         })
         .collect()
@@ -166,10 +161,7 @@ pub fn hits_v6(routes: &[(Ipv6Net, u32)], n: usize, seed: u64) -> Vec<Ipv6Addr> 
     (0..n)
         .map(|_| {
             let (net, _) = routes[rng.below(routes.len() as u64) as usize];
-            let host = rng
-                .next_u128()
-                .checked_shr(u32::from(net.prefix_len()))
-                .unwrap_or(0);
+            let host = rng.next_u128().checked_shr(u32::from(net.prefix_len())).unwrap_or(0);
             Ipv6Addr::from(u128::from(net.network()) | host)
         })
         .collect()

@@ -13,10 +13,7 @@ use crate::{namespaces, run, wait_until};
 pub fn binary() -> PathBuf {
     let exe = std::env::current_exe().expect("test binary path");
     // target/<profile>/deps/<test> -> target/<profile>/vpclab
-    let dir = exe
-        .parent()
-        .and_then(Path::parent)
-        .expect("target/<profile>");
+    let dir = exe.parent().and_then(Path::parent).expect("target/<profile>");
     let binary = dir.join("vpclab");
     assert!(
         binary.exists(),
@@ -44,10 +41,7 @@ impl Lab {
         std::fs::create_dir_all(&state).expect("state dir");
         let file = state.join("topology.yaml");
         std::fs::write(&file, topology).expect("topology file");
-        let mut lab = Lab {
-            state,
-            instances: Vec::new(),
-        };
+        let mut lab = Lab { state, instances: Vec::new() };
         let out = lab.vpclab(&["up", file.to_str().expect("utf-8 path")]);
         assert!(
             out.status.success(),
@@ -71,9 +65,7 @@ impl Lab {
         let out = self.vpclab(&["status", "--json"]);
         let status: serde_json::Value =
             serde_json::from_slice(&out.stdout).expect("vpclab status --json prints JSON");
-        let instances = status["model"]["instances"]
-            .as_object()
-            .expect("an instances map");
+        let instances = status["model"]["instances"].as_object().expect("an instances map");
         instances
             .values()
             .map(|i| {
@@ -112,11 +104,8 @@ impl Lab {
     /// Pings `addr` from `name` until one reply arrives (true) or `timeout` passes.
     pub fn pings(&self, name: &str, addr: &str, timeout: Duration) -> bool {
         let attempts = timeout.as_secs().max(1);
-        (0..attempts).any(|_| {
-            self.exec(name, &["ping", "-c", "1", "-W", "1", addr])
-                .status
-                .success()
-        })
+        (0..attempts)
+            .any(|_| self.exec(name, &["ping", "-c", "1", "-W", "1", addr]).status.success())
     }
 
     /// `curl` from `name`, retried until it answers or `timeout` passes; the body.
@@ -124,9 +113,7 @@ impl Lab {
         let attempts = (timeout.as_secs() / 2).max(1);
         (0..attempts).find_map(|_| {
             let out = self.exec(name, &["curl", "-s", "-m", "2", url]);
-            out.status
-                .success()
-                .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+            out.status.success().then(|| String::from_utf8_lossy(&out.stdout).into_owned())
         })
     }
 
@@ -134,11 +121,7 @@ impl Lab {
     pub fn down(mut self) {
         let ids = self.ids();
         let out = self.vpclab(&["down"]);
-        assert!(
-            out.status.success(),
-            "vpclab down: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        assert!(out.status.success(), "vpclab down: {}", String::from_utf8_lossy(&out.stderr));
         assert_nothing_left(&ids, &self.state);
         self.instances.clear();
     }
@@ -150,19 +133,10 @@ pub fn assert_nothing_left(ids: &[String], state: &Path) {
     for id in ids {
         assert!(!left.contains(id), "namespace {id} left behind");
     }
-    assert!(
-        !left.iter().any(|n| n == "vpclab-internet"),
-        "vpclab-internet left behind"
-    );
+    assert!(!left.iter().any(|n| n == "vpclab-internet"), "vpclab-internet left behind");
     let state = state.to_string_lossy().into_owned();
-    let daemons = run(
-        "pgrep",
-        &["-f", &format!("vpclab --state-dir {state} daemon")],
-    );
-    assert!(
-        !daemons.status.success(),
-        "a daemon of {state} is still running"
-    );
+    let daemons = run("pgrep", &["-f", &format!("vpclab --state-dir {state} daemon")]);
+    assert!(!daemons.status.success(), "a daemon of {state} is still running");
 }
 
 impl Drop for Lab {
@@ -174,10 +148,7 @@ impl Drop for Lab {
         // The test failed before `down`: take everything away regardless.
         let out = self.vpclab(&["down"]);
         if !out.status.success() {
-            eprintln!(
-                "cleanup: vpclab down failed: {}",
-                String::from_utf8_lossy(&out.stderr)
-            );
+            eprintln!("cleanup: vpclab down failed: {}", String::from_utf8_lossy(&out.stderr));
             for id in self.ids() {
                 let _ = run("ip", &["netns", "del", &id]);
             }
@@ -194,10 +165,7 @@ pub struct Server(std::process::Child);
 impl Server {
     /// Whether the process is still running.
     pub fn is_running(&mut self) -> bool {
-        self.0
-            .try_wait()
-            .map(|status| status.is_none())
-            .unwrap_or(false)
+        self.0.try_wait().map(|status| status.is_none()).unwrap_or(false)
     }
 }
 
@@ -226,19 +194,7 @@ impl Lab {
 
 /// `curl` run on the emulated internet; the body, empty if nothing answered.
 pub fn curl_from_internet(url: &str) -> String {
-    let out = run(
-        "ip",
-        &[
-            "netns",
-            "exec",
-            "vpclab-internet",
-            "curl",
-            "-s",
-            "-m",
-            "2",
-            url,
-        ],
-    );
+    let out = run("ip", &["netns", "exec", "vpclab-internet", "curl", "-s", "-m", "2", url]);
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
@@ -249,15 +205,9 @@ pub fn wait_for_listener(lab: &Lab, name: &str, addr: &str) {
         Duration::from_secs(10),
         Duration::from_millis(100),
         || {
-            let script = format!(
-                "exec 3<>/dev/tcp/{}/{}",
-                addr.split(':').next()?,
-                addr.split(':').nth(1)?
-            );
-            lab.exec(name, &["bash", "-c", &script])
-                .status
-                .success()
-                .then_some(())
+            let script =
+                format!("exec 3<>/dev/tcp/{}/{}", addr.split(':').next()?, addr.split(':').nth(1)?);
+            lab.exec(name, &["bash", "-c", &script]).status.success().then_some(())
         },
     );
 }

@@ -27,10 +27,7 @@ pub fn require_root() {
                 .and_then(|l| l.split_whitespace().nth(2).map(str::to_owned))
         })
         .unwrap_or_default();
-    assert_eq!(
-        uid, "0",
-        "namespace tests need root: run `sudo scripts/test.sh`"
-    );
+    assert_eq!(uid, "0", "namespace tests need root: run `sudo scripts/test.sh`");
 }
 
 /// Runs a command to completion, panicking with its output if it cannot be started.

@@ -13,10 +13,7 @@ fn namespace_exists_while_held_and_is_removed_on_drop() {
     let name = ns.name().to_owned();
     assert!(namespaces().contains(&name), "{name} listed while held");
     let links = ns.run_ok("ip", &["-o", "link", "show", "lo"]);
-    assert!(
-        String::from_utf8_lossy(&links.stdout).contains("UP"),
-        "lo is up inside"
-    );
+    assert!(String::from_utf8_lossy(&links.stdout).contains("UP"), "lo is up inside");
     drop(ns);
     assert!(!namespaces().contains(&name), "{name} removed after drop");
 }
@@ -33,10 +30,7 @@ fn namespace_is_removed_when_the_test_panics() {
     }));
     assert!(result.is_err());
     let name = seen.expect("the namespace was made before the panic");
-    assert!(
-        !namespaces().contains(&name),
-        "{name} removed although the test panicked"
-    );
+    assert!(!namespaces().contains(&name), "{name} removed although the test panicked");
 }
 
 #[test]
@@ -47,21 +41,7 @@ fn two_namespaces_joined_by_veth_ping_each_other() {
     let b = Netns::new("b");
     // The veth pair is created inside `a` with its peer moved straight into `b`: nothing
     // touches the root namespace.
-    a.run_ok(
-        "ip",
-        &[
-            "link",
-            "add",
-            "v0",
-            "type",
-            "veth",
-            "peer",
-            "name",
-            "v1",
-            "netns",
-            b.name(),
-        ],
-    );
+    a.run_ok("ip", &["link", "add", "v0", "type", "veth", "peer", "name", "v1", "netns", b.name()]);
     a.run_ok("ip", &["addr", "add", "10.255.0.1/24", "dev", "v0"]);
     b.run_ok("ip", &["addr", "add", "10.255.0.2/24", "dev", "v1"]);
     a.run_ok("ip", &["link", "set", "v0", "up"]);
@@ -80,8 +60,5 @@ fn two_namespaces_joined_by_veth_ping_each_other() {
 
     // And nothing answers for an address no namespace has.
     let out = a.run("ping", &["-c", "1", "-W", "1", "10.255.0.9"]);
-    assert!(
-        !out.status.success(),
-        "no reply from an address nobody holds"
-    );
+    assert!(!out.status.success(), "no reply from an address nobody holds");
 }

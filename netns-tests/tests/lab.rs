@@ -18,10 +18,7 @@ fn two_subnets_of_one_vpc_reach_each_other() {
     let lab = Lab::up(TOPOLOGY);
     assert!(lab.pings("app", "10.0.1.10", T), "private -> public subnet");
     assert!(lab.pings("web", "10.0.2.4", T), "public -> private subnet");
-    assert!(
-        lab.pings("worker", "10.0.1.10", T),
-        "within the public subnet"
-    );
+    assert!(lab.pings("worker", "10.0.1.10", T), "within the public subnet");
     lab.down();
 }
 
@@ -31,9 +28,7 @@ fn a_public_instance_reaches_check_ip_and_is_seen_by_its_public_ip() {
     require_root();
     let lab = Lab::up(TOPOLOGY);
     assert!(lab.pings("web", "198.51.100.1", T));
-    let seen = lab
-        .curl("web", "http://198.51.100.1/", T)
-        .expect("check-ip answers");
+    let seen = lab.curl("web", "http://198.51.100.1/", T).expect("check-ip answers");
     // web holds the Elastic IP, the first address handed out.
     assert_eq!(seen, "203.0.113.10\n");
     lab.down();
@@ -46,10 +41,7 @@ fn routes_to_the_gateway_without_a_public_ip_get_nothing() {
     let lab = Lab::up(TOPOLOGY);
     // Prove the path works for web first, so the negative result means something.
     assert!(lab.pings("web", "198.51.100.1", T));
-    assert!(
-        !lab.pings("worker", "198.51.100.1", NEGATIVE),
-        "worker has no public IP"
-    );
+    assert!(!lab.pings("worker", "198.51.100.1", NEGATIVE), "worker has no public IP");
     assert_eq!(lab.curl("worker", "http://198.51.100.1/", NEGATIVE), None);
     // The private subnet has no route at all.
     assert!(!lab.pings("app", "198.51.100.1", NEGATIVE));
@@ -68,24 +60,11 @@ fn the_internet_reaches_a_server_in_a_public_instance_by_its_public_ip() {
     // vpclab's own check-ip server, run inside web on port 8080: it answers with the
     // address it sees, which must be the internet host's own (no SNAT inbound).
     let server = lab.serve("web", "10.0.1.10:8080");
-    assert_eq!(
-        curl_from_internet("http://203.0.113.10:8080/"),
-        "198.51.100.1\n"
-    );
+    assert_eq!(curl_from_internet("http://203.0.113.10:8080/"), "198.51.100.1\n");
     drop(server);
     // An address nobody is mapped to answers nothing.
     let out = std::process::Command::new("ip")
-        .args([
-            "netns",
-            "exec",
-            "vpclab-internet",
-            "ping",
-            "-c",
-            "1",
-            "-W",
-            "1",
-            "203.0.113.99",
-        ])
+        .args(["netns", "exec", "vpclab-internet", "ping", "-c", "1", "-W", "1", "203.0.113.99"])
         .output()
         .expect("ping from the internet");
     assert!(!out.status.success());
@@ -130,12 +109,7 @@ fn a_malformed_topology_creates_nothing() {
     let file = state.join("bad.yaml");
     std::fs::write(&file, bad).unwrap();
     let out = std::process::Command::new(vpclab_netns_tests::lab::binary())
-        .args([
-            "--state-dir",
-            state.to_str().unwrap(),
-            "up",
-            file.to_str().unwrap(),
-        ])
+        .args(["--state-dir", state.to_str().unwrap(), "up", file.to_str().unwrap()])
         .output()
         .unwrap();
     let _ = std::fs::remove_dir_all(&state);
@@ -143,11 +117,7 @@ fn a_malformed_topology_creates_nothing() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("InvalidSubnet.Range"), "{stderr}");
     assert!(stderr.contains("line 29"), "points at the line: {stderr}");
-    assert_eq!(
-        vpclab_netns_tests::namespaces(),
-        before,
-        "no namespace was created"
-    );
+    assert_eq!(vpclab_netns_tests::namespaces(), before, "no namespace was created");
 }
 
 #[test]
@@ -156,17 +126,10 @@ fn a_forwarder_restart_keeps_instances_and_their_processes() {
     require_root();
     let lab = Lab::up(TOPOLOGY);
     let mut server = lab.serve("web", "10.0.1.10:8080");
-    assert_eq!(
-        curl_from_internet("http://203.0.113.10:8080/"),
-        "198.51.100.1\n"
-    );
+    assert_eq!(curl_from_internet("http://203.0.113.10:8080/"), "198.51.100.1\n");
 
     let out = lab.vpclab(&["restart"]);
-    assert!(
-        out.status.success(),
-        "restart: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "restart: {}", String::from_utf8_lossy(&out.stderr));
     assert!(server.is_running(), "the server in web survived");
     let answer = vpclab_netns_tests::wait_until(
         "the internet to reach web again",
@@ -176,10 +139,7 @@ fn a_forwarder_restart_keeps_instances_and_their_processes() {
     );
     assert_eq!(answer, "198.51.100.1\n");
     assert!(lab.pings("app", "10.0.1.10", T));
-    assert_eq!(
-        lab.curl("web", "http://198.51.100.1/", T).as_deref(),
-        Some("203.0.113.10\n")
-    );
+    assert_eq!(lab.curl("web", "http://198.51.100.1/", T).as_deref(), Some("203.0.113.10\n"));
     drop(server);
     lab.down();
 }

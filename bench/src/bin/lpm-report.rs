@@ -78,10 +78,7 @@ fn sweep() {
     for size in [1_000, 1_000_000] {
         let routes = bgp_like_v4(size, SEED);
         let random: Vec<u32> = random_v4(1 << 20, 1).into_iter().map(u32::from).collect();
-        let hits: Vec<u32> = hits_v4(&routes, 1 << 20, 2)
-            .into_iter()
-            .map(u32::from)
-            .collect();
+        let hits: Vec<u32> = hits_v4(&routes, 1 << 20, 2).into_iter().map(u32::from).collect();
         for bits in [8, 12, 16, 18, 20, 24] {
             let started = Instant::now();
             let mut builder = Builder::with_capacity(routes.len()).direct_bits(bits);

@@ -86,9 +86,7 @@ mod tests {
             answer(stream).unwrap();
         });
         let mut client = TcpStream::connect(addr).unwrap();
-        client
-            .write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
-            .unwrap();
+        client.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
         let mut response = String::new();
         client.read_to_string(&mut response).unwrap();
         server.join().unwrap();

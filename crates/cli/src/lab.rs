@@ -46,9 +46,7 @@ pub(crate) struct DaemonStatus {
 }
 
 fn require_root() -> Result<()> {
-    let uid = fs::metadata("/proc/self")
-        .map(|m| m.uid())
-        .unwrap_or(u32::MAX);
+    let uid = fs::metadata("/proc/self").map(|m| m.uid()).unwrap_or(u32::MAX);
     if uid == 0 {
         Ok(())
     } else {
@@ -148,9 +146,7 @@ fn start_daemon(state: &Path) -> Result<()> {
         if Instant::now() >= deadline {
             let _ = daemon.kill();
             let _ = daemon.wait();
-            return Err(format!(
-                "the daemon did not come up within {START_TIMEOUT:?}"
-            ));
+            return Err(format!("the daemon did not come up within {START_TIMEOUT:?}"));
         }
         std::thread::sleep(POLL);
     }
@@ -158,9 +154,8 @@ fn start_daemon(state: &Path) -> Result<()> {
 
 /// Asks a running daemon to stop and waits until it has; kills it if it does not.
 fn stop_daemon(state: &Path) {
-    let pid = fs::read_to_string(state.join(PID_FILE))
-        .ok()
-        .and_then(|p| p.trim().parse::<u32>().ok());
+    let pid =
+        fs::read_to_string(state.join(PID_FILE)).ok().and_then(|p| p.trim().parse::<u32>().ok());
     if ask(state, "stop").is_ok() {
         let deadline = Instant::now() + STOP_TIMEOUT;
         while pid.is_some_and(pid_alive) && Instant::now() < deadline {
@@ -169,9 +164,7 @@ fn stop_daemon(state: &Path) {
     }
     if let Some(pid) = pid.filter(|&p| pid_alive(p)) {
         // It did not stop in time: make sure no fd keeps a namespace alive.
-        let _ = Command::new("kill")
-            .args(["-KILL", &pid.to_string()])
-            .status();
+        let _ = Command::new("kill").args(["-KILL", &pid.to_string()]).status();
         let deadline = Instant::now() + STOP_TIMEOUT;
         while pid_alive(pid) && Instant::now() < deadline {
             std::thread::sleep(POLL);
@@ -218,10 +211,7 @@ pub(crate) fn down(state: &Path) -> Result<()> {
     }
     remove_state(state).map_err(|e| format!("{}: {e}", state.display()))?;
     match model {
-        Some(model) => println!(
-            "the lab is down: {} instances removed",
-            model.instances().count()
-        ),
+        Some(model) => println!("the lab is down: {} instances removed", model.instances().count()),
         None => println!("no lab was up"),
     }
     Ok(())
@@ -239,18 +229,11 @@ pub(crate) fn status(state: &Path, json: bool) -> Result<ExitCode> {
             "model": model,
             "daemon": daemon,
         });
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&value).map_err(|e| e.to_string())?
-        );
+        println!("{}", serde_json::to_string_pretty(&value).map_err(|e| e.to_string())?);
         return Ok(ExitCode::SUCCESS);
     }
     print_lab(&model, daemon.as_ref());
-    Ok(if daemon.is_some() {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(1)
-    })
+    Ok(if daemon.is_some() { ExitCode::SUCCESS } else { ExitCode::from(1) })
 }
 
 fn print_lab(model: &Model, daemon: Option<&DaemonStatus>) {
@@ -264,10 +247,7 @@ fn print_lab(model: &Model, daemon: Option<&DaemonStatus>) {
             .ok()
             .and_then(|s| s.tags.get("Name").cloned())
             .unwrap_or_else(|| i.subnet.to_string());
-        let public = i
-            .public_ip
-            .as_ref()
-            .map_or("-".to_owned(), |(ip, _)| ip.to_string());
+        let public = i.public_ip.as_ref().map_or("-".to_owned(), |(ip, _)| ip.to_string());
         println!(
             "{:<12} {:<21} {:<14} {:<15} {:<15}",
             i.name().unwrap_or("-"),
@@ -283,12 +263,8 @@ fn print_lab(model: &Model, daemon: Option<&DaemonStatus>) {
             "\nforwarder: pid {}, snapshot {}, {} packets in, {} out, {} ICMP errors sent",
             d.pid, d.generation, c.rx_packets, c.tx_packets, c.icmp_sent
         );
-        let drops: Vec<String> = c
-            .drops
-            .iter()
-            .filter(|(_, n)| *n > 0)
-            .map(|(r, n)| format!("{r} {n}"))
-            .collect();
+        let drops: Vec<String> =
+            c.drops.iter().filter(|(_, n)| *n > 0).map(|(r, n)| format!("{r} {n}")).collect();
         if !drops.is_empty() {
             println!("drops: {}", drops.join(", "));
         }
@@ -302,16 +278,10 @@ pub(crate) fn exec(state: &Path, instance: &str, command: &[String]) -> Result<(
     let model = load_model(state)?.ok_or("no lab is up")?;
     let found = model.find_instance(instance).ok_or_else(|| {
         let names: Vec<&str> = model.instances().filter_map(|i| i.name()).collect();
-        format!(
-            "no instance {instance:?} (by id or unique Name); instances: {}",
-            names.join(", ")
-        )
+        format!("no instance {instance:?} (by id or unique Name); instances: {}", names.join(", "))
     })?;
     require_root()?;
-    let error = Command::new("ip")
-        .args(["netns", "exec", found.id.as_str()])
-        .args(command)
-        .exec();
+    let error = Command::new("ip").args(["netns", "exec", found.id.as_str()]).args(command).exec();
     Err(format!("cannot run ip netns exec: {error}"))
 }
 
@@ -327,10 +297,7 @@ pub(crate) fn daemon(state: &Path) -> Result<()> {
     let _ = fs::remove_file(&socket);
     let listener = UnixListener::bind(&socket).map_err(|e| format!("{}: {e}", socket.display()))?;
     fs::write(state.join(PID_FILE), std::process::id().to_string()).map_err(|e| e.to_string())?;
-    eprintln!(
-        "vpclab daemon: {} instances up, forwarding",
-        model.instances().count()
-    );
+    eprintln!("vpclab daemon: {} instances up, forwarding", model.instances().count());
 
     for stream in listener.incoming() {
         let Ok(stream) = stream else { continue };
@@ -347,11 +314,7 @@ pub(crate) fn daemon(state: &Path) -> Result<()> {
                     generation: host.generation(),
                     counters: host.counters(),
                 };
-                let _ = writeln!(
-                    out,
-                    "{}",
-                    serde_json::to_string(&status).unwrap_or_default()
-                );
+                let _ = writeln!(out, "{}", serde_json::to_string(&status).unwrap_or_default());
             }
             "stop" => {
                 let _ = writeln!(out, "{{\"stopping\":true}}");

@@ -128,11 +128,7 @@ impl fmt::Display for TopologyError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         // The YAML parser's own messages already carry the location and a snippet.
         if self.line > 0 && !self.message.starts_with("error: line") {
-            write!(
-                f,
-                "line {}, column {}: {}",
-                self.line, self.column, self.message
-            )
+            write!(f, "line {}, column {}: {}", self.line, self.column, self.message)
         } else {
             f.write_str(&self.message)
         }
@@ -176,11 +172,7 @@ fn cidr(spanned: &Spanned<String>) -> Result<Ipv4Net, TopologyError> {
 pub(crate) fn parse(text: &str) -> Result<Topology, TopologyError> {
     serde_saphyr::from_str(text).map_err(|e| {
         let (line, column) = e.location().map_or((0, 0), |l| (l.line(), l.column()));
-        TopologyError {
-            line,
-            column,
-            message: e.to_string(),
-        }
+        TopologyError { line, column, message: e.to_string() }
     })
 }
 
@@ -192,19 +184,14 @@ pub(crate) fn build(topology: &Topology, seed: u64) -> Result<Model, TopologyErr
 
     for vpc in &topology.vpcs {
         if vpc_names.contains_key(vpc.name.value.as_str()) {
-            return Err(at(
-                &vpc.name,
-                format!("a VPC named {:?} already exists", vpc.name.value),
-            ));
+            return Err(at(&vpc.name, format!("a VPC named {:?} already exists", vpc.name.value)));
         }
-        let vpc_id = m
-            .create_vpc(cidr(&vpc.cidr)?, name_tag(&vpc.name.value))
-            .map_err(api(&vpc.cidr))?;
+        let vpc_id =
+            m.create_vpc(cidr(&vpc.cidr)?, name_tag(&vpc.name.value)).map_err(api(&vpc.cidr))?;
         vpc_names.insert(&vpc.name.value, vpc_id.clone());
         let igw: Option<InternetGatewayId> = vpc.internet_gateway.then(|| {
             let igw = m.create_internet_gateway(name_tag(&format!("{}-igw", vpc.name.value)));
-            m.attach_internet_gateway(&igw, &vpc_id)
-                .expect("a new gateway attaches to a new VPC");
+            m.attach_internet_gateway(&igw, &vpc_id).expect("a new gateway attaches to a new VPC");
             igw
         });
 
@@ -218,13 +205,9 @@ pub(crate) fn build(topology: &Topology, seed: u64) -> Result<Model, TopologyErr
                 ));
             }
             let id = if name == "main" {
-                m.vpc(&vpc_id)
-                    .map_err(api(&table.name))?
-                    .main_route_table
-                    .clone()
+                m.vpc(&vpc_id).map_err(api(&table.name))?.main_route_table.clone()
             } else {
-                m.create_route_table(&vpc_id, name_tag(name))
-                    .map_err(api(&table.name))?
+                m.create_route_table(&vpc_id, name_tag(name)).map_err(api(&table.name))?
             };
             for route in &table.routes {
                 let target = match route.target.value.trim() {
@@ -243,10 +226,7 @@ pub(crate) fn build(topology: &Topology, seed: u64) -> Result<Model, TopologyErr
                         ));
                     }
                 };
-                let spec = RouteSpec {
-                    destination: cidr(&route.destination)?,
-                    target,
-                };
+                let spec = RouteSpec { destination: cidr(&route.destination)?, target };
                 m.create_route(&id, spec).map_err(api(&route.destination))?;
             }
             tables.insert(name, id);
@@ -255,28 +235,21 @@ pub(crate) fn build(topology: &Topology, seed: u64) -> Result<Model, TopologyErr
         for subnet in &vpc.subnets {
             let name = subnet.name.value.as_str();
             if subnets.contains_key(name) {
-                return Err(at(
-                    &subnet.name,
-                    format!("a subnet named {name:?} already exists"),
-                ));
+                return Err(at(&subnet.name, format!("a subnet named {name:?} already exists")));
             }
             let zone = subnet.zone.as_ref().map(|z| z.value.as_str());
-            let id = m
-                .create_subnet(&vpc_id, cidr(&subnet.cidr)?, zone, name_tag(name))
-                .map_err(|e| match (&subnet.zone, e.code) {
+            let id = m.create_subnet(&vpc_id, cidr(&subnet.cidr)?, zone, name_tag(name)).map_err(
+                |e| match (&subnet.zone, e.code) {
                     (Some(z), "InvalidParameterValue") => at(z, e.to_string()),
                     _ => at(&subnet.cidr, e.to_string()),
-                })?;
+                },
+            )?;
             if subnet.map_public_ip_on_launch {
-                m.set_map_public_ip_on_launch(&id, true)
-                    .map_err(api(&subnet.name))?;
+                m.set_map_public_ip_on_launch(&id, true).map_err(api(&subnet.name))?;
             }
             if let Some(table) = &subnet.route_table {
                 let table_id = tables.get(table.value.as_str()).ok_or_else(|| {
-                    at(
-                        table,
-                        format!("no route table named {:?} in this VPC", table.value),
-                    )
+                    at(table, format!("no route table named {:?} in this VPC", table.value))
                 })?;
                 if table.value != "main" {
                     m.associate_route_table(table_id, &id).map_err(api(table))?;
@@ -294,9 +267,7 @@ pub(crate) fn build(topology: &Topology, seed: u64) -> Result<Model, TopologyErr
                 format!("an Elastic IP named {:?} already exists", eip.name.value),
             ));
         }
-        let id = m
-            .allocate_address(name_tag(&eip.name.value))
-            .map_err(api(&eip.name))?;
+        let id = m.allocate_address(name_tag(&eip.name.value)).map_err(api(&eip.name))?;
         eips.insert(&eip.name.value, (id, false));
     }
 
@@ -304,26 +275,14 @@ pub(crate) fn build(topology: &Topology, seed: u64) -> Result<Model, TopologyErr
     for instance in &topology.instances {
         let name = instance.name.value.as_str();
         if instance_names.insert(name, ()).is_some() {
-            return Err(at(
-                &instance.name,
-                format!("an instance named {name:?} already exists"),
-            ));
+            return Err(at(&instance.name, format!("an instance named {name:?} already exists")));
         }
         let subnet = subnets.get(instance.subnet.value.as_str()).ok_or_else(|| {
-            at(
-                &instance.subnet,
-                format!("no subnet named {:?}", instance.subnet.value),
-            )
+            at(&instance.subnet, format!("no subnet named {:?}", instance.subnet.value))
         })?;
         let private_ip = match &instance.private_ip {
             Some(ip) => Some(ip.value.trim().parse::<Ipv4Addr>().map_err(|_| {
-                at(
-                    ip,
-                    format!(
-                        "InvalidParameterValue: {:?} is not an IPv4 address",
-                        ip.value
-                    ),
-                )
+                at(ip, format!("InvalidParameterValue: {:?} is not an IPv4 address", ip.value))
             })?),
             None => None,
         };
@@ -331,11 +290,7 @@ pub(crate) fn build(topology: &Topology, seed: u64) -> Result<Model, TopologyErr
             subnet: Some(subnet.clone()),
             private_ip,
             // An Elastic IP replaces any auto-assigned address; don't take one from the pool.
-            public_ip: if instance.elastic_ip.is_some() {
-                Some(false)
-            } else {
-                instance.public_ip
-            },
+            public_ip: if instance.elastic_ip.is_some() { Some(false) } else { instance.public_ip },
             tags: name_tag(name),
         };
         let place = instance.private_ip.as_ref().unwrap_or(&instance.subnet);
@@ -345,14 +300,10 @@ pub(crate) fn build(topology: &Topology, seed: u64) -> Result<Model, TopologyErr
                 .get_mut(eip.value.as_str())
                 .ok_or_else(|| at(eip, format!("no Elastic IP named {:?}", eip.value)))?;
             if *used {
-                return Err(at(
-                    eip,
-                    format!("Elastic IP {:?} is already associated", eip.value),
-                ));
+                return Err(at(eip, format!("Elastic IP {:?} is already associated", eip.value)));
             }
             *used = true;
-            m.associate_address(allocation, &id, false)
-                .map_err(api(eip))?;
+            m.associate_address(allocation, &id, false).map_err(api(eip))?;
         }
     }
     Ok(m)
@@ -382,11 +333,7 @@ mod tests {
         let text = "vpcs:\n  - name: lab\n    cidr: 10.0.0.0/16\n    subnets:\n      - name: a\n        cidr: 10.9.0.0/24\n";
         let err = try_build(text).unwrap_err();
         assert_eq!(err.line, 6);
-        assert!(
-            err.message.starts_with("InvalidSubnet.Range"),
-            "{}",
-            err.message
-        );
+        assert!(err.message.starts_with("InvalidSubnet.Range"), "{}", err.message);
 
         let err = try_build("vpcs:\n  - name: lab\n    cidr: 10.0.0.0/8\n").unwrap_err();
         assert_eq!(
@@ -413,11 +360,7 @@ mod tests {
         let text = "vpcs:\n  - name: lab\n    cidr: 10.0.0.0/16\n    route_tables:\n      - name: rt\n        routes:\n          - destination: 0.0.0.0/0\n            target: internet-gateway\n";
         let err = try_build(text).unwrap_err();
         assert_eq!(err.line, 8);
-        assert!(
-            err.message.contains("no internet gateway"),
-            "{}",
-            err.message
-        );
+        assert!(err.message.contains("no internet gateway"), "{}", err.message);
     }
 
     #[test]

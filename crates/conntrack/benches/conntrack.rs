@@ -59,10 +59,7 @@ struct NaiveNat {
 
 impl NaiveNat {
     fn new() -> Self {
-        Self {
-            inside: HashMap::new(),
-            outside: HashMap::new(),
-        }
+        Self { inside: HashMap::new(), outside: HashMap::new() }
     }
 
     fn outbound(&mut self, t: Tuple, now: u64) -> Option<u16> {
@@ -73,13 +70,8 @@ impl NaiveNat {
         let start = (t.sport as u32 ^ t.src) % 64_512;
         let port = (0..64_512)
             .map(|k| 1024 + ((start + k) % 64_512) as u16)
-            .find(|&p| {
-                !self
-                    .outside
-                    .contains_key(&(t.proto as u8, t.dst, t.dport, p))
-            })?;
-        self.outside
-            .insert((t.proto as u8, t.dst, t.dport, port), t);
+            .find(|&p| !self.outside.contains_key(&(t.proto as u8, t.dst, t.dport, p)))?;
+        self.outside.insert((t.proto as u8, t.dst, t.dport, port), t);
         self.inside.insert(t, (port, now));
         Some(port)
     }
@@ -88,10 +80,7 @@ impl NaiveNat {
 fn print_memory() {
     let tuples = flows(FLOWS, 1);
     let before = ALLOC.snapshot();
-    let mut nat = Nat::new(Config {
-        capacity: FLOWS,
-        ..Config::default()
-    });
+    let mut nat = Nat::new(Config { capacity: FLOWS, ..Config::default() });
     for &t in &tuples {
         nat.outbound(t, flags::SYN, 0);
     }
@@ -112,19 +101,14 @@ fn print_memory() {
 fn established(c: &mut Criterion) {
     print_memory();
     let tuples = flows(FLOWS, 1);
-    let mut nat = Nat::new(Config {
-        capacity: FLOWS,
-        ..Config::default()
-    });
+    let mut nat = Nat::new(Config { capacity: FLOWS, ..Config::default() });
     let mut naive = NaiveNat::new();
     for &t in &tuples {
         nat.outbound(t, flags::SYN, 0);
         naive.outbound(t, 0);
     }
     let mut rng = Rng(2);
-    let order: Vec<Tuple> = (0..BATCH)
-        .map(|_| tuples[rng.next() as usize % FLOWS])
-        .collect();
+    let order: Vec<Tuple> = (0..BATCH).map(|_| tuples[rng.next() as usize % FLOWS]).collect();
 
     let mut group = c.benchmark_group("established");
     group.throughput(Throughput::Elements(BATCH as u64));
@@ -168,19 +152,13 @@ fn new_flows(c: &mut Criterion) {
     let mut group = c.benchmark_group("new-flows");
     group.throughput(Throughput::Elements(BATCH as u64));
     group.bench_function("vpclab-conntrack", |b| {
-        let mut nat = Nat::new(Config {
-            capacity: FLOWS,
-            ..Config::default()
-        });
+        let mut nat = Nat::new(Config { capacity: FLOWS, ..Config::default() });
         let mut next = 0;
         b.iter_custom(|iters| {
             let mut spent = Duration::ZERO;
             for _ in 0..iters {
                 if next + BATCH > FLOWS {
-                    nat = Nat::new(Config {
-                        capacity: FLOWS,
-                        ..Config::default()
-                    });
+                    nat = Nat::new(Config { capacity: FLOWS, ..Config::default() });
                     next = 0;
                 }
                 let batch = &tuples[next..next + BATCH];

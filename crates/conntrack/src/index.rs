@@ -22,10 +22,7 @@ impl Index {
     /// An index for up to `capacity` keys.
     pub(crate) fn with_capacity(capacity: usize) -> Self {
         let size = (capacity.max(8) * 2).next_power_of_two();
-        Self {
-            entries: vec![EMPTY; size].into_boxed_slice(),
-            mask: size - 1,
-        }
+        Self { entries: vec![EMPTY; size].into_boxed_slice(), mask: size - 1 }
     }
 
     pub(crate) fn memory_bytes(&self) -> usize {
@@ -79,11 +76,8 @@ impl Index {
             }
             let home = (entry >> 32) as usize & self.mask;
             // Move the entry into the hole unless its home lies in (hole, at].
-            let stays = if hole <= at {
-                hole < home && home <= at
-            } else {
-                hole < home || home <= at
-            };
+            let stays =
+                if hole <= at { hole < home && home <= at } else { hole < home || home <= at };
             if !stays {
                 self.entries[hole] = entry;
                 hole = at;

@@ -197,18 +197,11 @@ impl Nat {
     /// # Panics
     /// If the capacity is 0 or above 2^31, or the port range is empty.
     pub fn new(config: Config) -> Self {
-        assert!(
-            config.capacity > 0 && config.capacity < 1 << 31,
-            "capacity out of range"
-        );
+        assert!(config.capacity > 0 && config.capacity < 1 << 31, "capacity out of range");
         assert!(!config.ports.is_empty(), "no ports to allocate");
         let mut flows = vec![FREE; config.capacity].into_boxed_slice();
         for (i, flow) in flows.iter_mut().enumerate() {
-            flow.next = if i + 1 < config.capacity {
-                (i + 1) as u32
-            } else {
-                NIL
-            };
+            flow.next = if i + 1 < config.capacity { (i + 1) as u32 } else { NIL };
         }
         Self {
             flows,
@@ -263,10 +256,7 @@ impl Nat {
     #[inline(always)]
     fn outside_hash(&self, proto: u8, remote: u32, rport: u16, port: u16) -> u32 {
         let b = (u64::from(rport) << 32) | (u64::from(port) << 16) | u64::from(proto);
-        mum(
-            u64::from(remote) ^ self.config.seed.rotate_left(17),
-            b ^ 0xD6E8_FEB8_6659_FD93,
-        ) as u32
+        mum(u64::from(remote) ^ self.config.seed.rotate_left(17), b ^ 0xD6E8_FEB8_6659_FD93) as u32
     }
 
     fn timeout(&self, flow: &Flow) -> u64 {
@@ -364,10 +354,7 @@ impl Nat {
         self.inside.remove(inside, i);
         self.outside.remove(outside, i);
         self.unlink(i);
-        self.flows[i as usize] = Flow {
-            next: self.free,
-            ..FREE
-        };
+        self.flows[i as usize] = Flow { next: self.free, ..FREE };
         self.free = i;
         self.len -= 1;
     }
@@ -435,10 +422,7 @@ impl Nat {
                 let port = flow.nat_port;
                 self.touch(i, now);
                 self.stats.matched += 1;
-                return Outbound::Translate {
-                    port,
-                    outcome: Outcome::Matched,
-                };
+                return Outbound::Translate { port, outcome: Outcome::Matched };
             }
             self.remove(i);
             self.stats.expired += 1;
@@ -489,10 +473,7 @@ impl Nat {
         self.push_newest(slot);
         self.len += 1;
         self.stats.created += 1;
-        Outbound::Translate {
-            port,
-            outcome: Outcome::Created,
-        }
+        Outbound::Translate { port, outcome: Outcome::Created }
     }
 
     /// [`Nat::outbound`] for a burst of packets, `out[i]` the verdict for `packets[i]`.
@@ -542,10 +523,7 @@ impl Nat {
         let (addr, inside_port) = (flow.src, flow.sport);
         self.touch(i, now);
         self.stats.matched += 1;
-        Inbound::Translate {
-            addr,
-            port: inside_port,
-        }
+        Inbound::Translate { addr, port: inside_port }
     }
 
     /// The inside end of a flow an ICMP error from the outside is about, without

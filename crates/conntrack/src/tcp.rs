@@ -124,11 +124,7 @@ mod tests {
     #[test]
     fn handshake_and_close() {
         assert_eq!(SynSent.next(SYN | ACK, false), Established);
-        assert_eq!(
-            SynSent.next(SYN | ACK, true),
-            SynSent,
-            "only the outside answers"
-        );
+        assert_eq!(SynSent.next(SYN | ACK, true), SynSent, "only the outside answers");
         assert_eq!(SynSent.next(ACK, false), SynSent);
         assert_eq!(Established.next(ACK, true), Established);
         assert_eq!(Established.next(FIN | ACK, true), FinOut);
@@ -136,11 +132,7 @@ mod tests {
         assert_eq!(FinOut.next(FIN | ACK, false), TimeWait);
         assert_eq!(Established.next(FIN | ACK, false), FinIn);
         assert_eq!(FinIn.next(FIN | ACK, true), TimeWait);
-        assert_eq!(
-            FinIn.next(FIN, false),
-            FinIn,
-            "a repeated FIN changes nothing"
-        );
+        assert_eq!(FinIn.next(FIN, false), FinIn, "a repeated FIN changes nothing");
     }
 
     #[test]

@@ -9,20 +9,11 @@ const SERVER: u32 = 0xC633_6401; // 198.51.100.1
 const S: u64 = 1000; // one second in ms
 
 fn tcp(sport: u16) -> Tuple {
-    Tuple {
-        proto: Proto::Tcp,
-        src: INSIDE,
-        dst: SERVER,
-        sport,
-        dport: 80,
-    }
+    Tuple { proto: Proto::Tcp, src: INSIDE, dst: SERVER, sport, dport: 80 }
 }
 
 fn nat() -> Nat {
-    Nat::new(Config {
-        capacity: 64,
-        ..Config::default()
-    })
+    Nat::new(Config { capacity: 64, ..Config::default() })
 }
 
 fn port_of(o: Outbound) -> u16 {
@@ -38,30 +29,18 @@ fn a_tcp_connection_lives_and_closes() {
     let t = tcp(40000);
     let out = n.outbound(t, flags::SYN, 0);
     let port = port_of(out);
-    assert!(matches!(
-        out,
-        Outbound::Translate {
-            outcome: Outcome::Created,
-            ..
-        }
-    ));
+    assert!(matches!(out, Outbound::Translate { outcome: Outcome::Created, .. }));
     assert!((1024..=65535).contains(&port));
     assert_eq!(n.tcp_state(&t), Some(TcpState::SynSent));
 
     assert_eq!(
         n.inbound(Proto::Tcp, SERVER, 80, port, flags::SYN | flags::ACK, S),
-        Inbound::Translate {
-            addr: INSIDE,
-            port: 40000
-        }
+        Inbound::Translate { addr: INSIDE, port: 40000 }
     );
     assert_eq!(n.tcp_state(&t), Some(TcpState::Established));
     assert_eq!(
         n.outbound(t, flags::ACK, 2 * S),
-        Outbound::Translate {
-            port,
-            outcome: Outcome::Matched
-        }
+        Outbound::Translate { port, outcome: Outcome::Matched }
     );
 
     n.outbound(t, flags::FIN | flags::ACK, 3 * S);
@@ -81,15 +60,9 @@ fn idle_established_flows_time_out_at_350_s_and_then_get_an_rst() {
     let port = port_of(n.outbound(t, flags::SYN, 0));
     n.inbound(Proto::Tcp, SERVER, 80, port, flags::SYN | flags::ACK, 0);
     // Still alive one millisecond before the deadline (traffic refreshes it)...
-    assert!(matches!(
-        n.outbound(t, flags::ACK, 350 * S - 1),
-        Outbound::Translate { .. }
-    ));
+    assert!(matches!(n.outbound(t, flags::ACK, 350 * S - 1), Outbound::Translate { .. }));
     // ...and gone after 350 s of silence: the inside gets an RST.
-    assert_eq!(
-        n.outbound(t, flags::ACK, 350 * S - 1 + 350 * S),
-        Outbound::Reset
-    );
+    assert_eq!(n.outbound(t, flags::ACK, 350 * S - 1 + 350 * S), Outbound::Reset);
     assert_eq!(n.stats().expired, 1);
     assert_eq!(n.stats().resets, 1);
     assert!(n.is_empty(), "no entry leaked");
@@ -134,75 +107,45 @@ fn a_reset_closes_the_flow_quickly() {
 fn tcp_without_a_syn_gets_an_rst_and_no_entry() {
     let mut n = nat();
     assert_eq!(n.outbound(tcp(1), flags::ACK, 0), Outbound::Reset);
-    assert_eq!(
-        n.outbound(tcp(2), flags::SYN | flags::ACK, 0),
-        Outbound::Reset
-    );
+    assert_eq!(n.outbound(tcp(2), flags::SYN | flags::ACK, 0), Outbound::Reset);
     assert_eq!(n.outbound(tcp(3), flags::FIN, 0), Outbound::Reset);
     // Never an RST for an RST.
-    assert_eq!(
-        n.outbound(tcp(4), flags::RST, 0),
-        Outbound::Drop(Outcome::NoFlow)
-    );
+    assert_eq!(n.outbound(tcp(4), flags::RST, 0), Outbound::Drop(Outcome::NoFlow));
     assert!(n.is_empty());
 }
 
 #[test]
 fn udp_and_icmp_timeouts() {
     let mut n = nat();
-    let udp = Tuple {
-        proto: Proto::Udp,
-        src: INSIDE,
-        dst: SERVER,
-        sport: 5353,
-        dport: 53,
-    };
+    let udp = Tuple { proto: Proto::Udp, src: INSIDE, dst: SERVER, sport: 5353, dport: 53 };
     let port = port_of(n.outbound(udp, 0, 0));
     assert_eq!(
         n.inbound(Proto::Udp, SERVER, 53, port, 0, 349 * S),
-        Inbound::Translate {
-            addr: INSIDE,
-            port: 5353
-        }
+        Inbound::Translate { addr: INSIDE, port: 5353 }
     );
     assert_eq!(
         n.inbound(Proto::Udp, SERVER, 53, port, 0, 699 * S),
         Inbound::Drop(Outcome::Expired)
     );
 
-    let echo = Tuple {
-        proto: Proto::Icmp,
-        src: INSIDE,
-        dst: SERVER,
-        sport: 0x1234,
-        dport: 0,
-    };
+    let echo = Tuple { proto: Proto::Icmp, src: INSIDE, dst: SERVER, sport: 0x1234, dport: 0 };
     let id = port_of(n.outbound(echo, 0, 0));
     assert_eq!(
         n.inbound(Proto::Icmp, SERVER, 0, id, 0, 59 * S),
-        Inbound::Translate {
-            addr: INSIDE,
-            port: 0x1234
-        }
+        Inbound::Translate { addr: INSIDE, port: 0x1234 }
     );
     assert_eq!(n.sweep(59 * S + 60 * S, 10), 1);
     // A new echo after expiry is a new flow.
     assert!(matches!(
         n.outbound(echo, 0, 200 * S),
-        Outbound::Translate {
-            outcome: Outcome::Created,
-            ..
-        }
+        Outbound::Translate { outcome: Outcome::Created, .. }
     ));
 }
 
 #[test]
 fn a_shortened_idle_timeout_applies_to_everything() {
-    let mut n = Nat::new(Config {
-        capacity: 8,
-        timeouts: Timeouts::with_idle(2 * S),
-        ..Config::default()
-    });
+    let mut n =
+        Nat::new(Config { capacity: 8, timeouts: Timeouts::with_idle(2 * S), ..Config::default() });
     let t = tcp(40005);
     let port = port_of(n.outbound(t, flags::SYN, 0));
     n.inbound(Proto::Tcp, SERVER, 80, port, flags::SYN | flags::ACK, 0);
@@ -211,38 +154,22 @@ fn a_shortened_idle_timeout_applies_to_everything() {
 
 #[test]
 fn ports_are_per_destination_and_exhaust() {
-    let mut n = Nat::new(Config {
-        capacity: 64,
-        ports: 2000..=2003,
-        ..Config::default()
-    });
+    let mut n = Nat::new(Config { capacity: 64, ports: 2000..=2003, ..Config::default() });
     let mut ports = Vec::new();
     for sport in 0..4 {
         ports.push(port_of(n.outbound(tcp(10_000 + sport), flags::SYN, 0)));
     }
     ports.sort_unstable();
     assert_eq!(ports, vec![2000, 2001, 2002, 2003]);
-    assert_eq!(
-        n.outbound(tcp(10_004), flags::SYN, 0),
-        Outbound::Drop(Outcome::PortExhausted)
-    );
+    assert_eq!(n.outbound(tcp(10_004), flags::SYN, 0), Outbound::Drop(Outcome::PortExhausted));
     assert_eq!(n.stats().port_exhausted, 1);
     // Another destination port has its own four.
-    let other = Tuple {
-        dport: 443,
-        ..tcp(10_005)
-    };
-    assert!(matches!(
-        n.outbound(other, flags::SYN, 0),
-        Outbound::Translate { .. }
-    ));
+    let other = Tuple { dport: 443, ..tcp(10_005) };
+    assert!(matches!(n.outbound(other, flags::SYN, 0), Outbound::Translate { .. }));
     // An expired holder gives its port up.
     assert!(matches!(
         n.outbound(tcp(10_006), flags::SYN, 121 * S),
-        Outbound::Translate {
-            outcome: Outcome::Created,
-            ..
-        }
+        Outbound::Translate { outcome: Outcome::Created, .. }
     ));
     // Only the holder of the chosen port was reclaimed; the sweep takes the other four
     // (three to port 80, one to 443: all past the 120 s SYN timeout).
@@ -253,35 +180,23 @@ fn ports_are_per_destination_and_exhaust() {
 
 #[test]
 fn a_full_table_reclaims_expired_flows_but_never_live_ones() {
-    let mut n = Nat::new(Config {
-        capacity: 4,
-        ..Config::default()
-    });
+    let mut n = Nat::new(Config { capacity: 4, ..Config::default() });
     for sport in 0..4 {
         n.outbound(tcp(sport), flags::SYN, 0);
     }
-    assert_eq!(
-        n.outbound(tcp(9), flags::SYN, S),
-        Outbound::Drop(Outcome::TableFull)
-    );
+    assert_eq!(n.outbound(tcp(9), flags::SYN, S), Outbound::Drop(Outcome::TableFull));
     assert_eq!(n.len(), 4);
     // After the SYN timeout the oldest can be reclaimed.
     assert!(matches!(
         n.outbound(tcp(9), flags::SYN, 120 * S),
-        Outbound::Translate {
-            outcome: Outcome::Created,
-            ..
-        }
+        Outbound::Translate { outcome: Outcome::Created, .. }
     ));
     assert_eq!(n.len(), 4);
 }
 
 #[test]
 fn fifty_five_thousand_connections_to_one_destination() {
-    let mut n = Nat::new(Config {
-        capacity: 70_000,
-        ..Config::default()
-    });
+    let mut n = Nat::new(Config { capacity: 70_000, ..Config::default() });
     let mut seen = vec![false; 65_536];
     for i in 0..55_000u32 {
         let t = Tuple {
@@ -302,18 +217,9 @@ fn fifty_five_thousand_connections_to_one_destination() {
 #[test]
 fn icmp_errors_find_their_flow_without_refreshing_it() {
     let mut n = nat();
-    let udp = Tuple {
-        proto: Proto::Udp,
-        src: INSIDE,
-        dst: SERVER,
-        sport: 7000,
-        dport: 9,
-    };
+    let udp = Tuple { proto: Proto::Udp, src: INSIDE, dst: SERVER, sport: 7000, dport: 9 };
     let port = port_of(n.outbound(udp, 0, 0));
-    assert_eq!(
-        n.peek_outside(Proto::Udp, SERVER, 9, port, S),
-        Some((INSIDE, 7000))
-    );
+    assert_eq!(n.peek_outside(Proto::Udp, SERVER, 9, port, S), Some((INSIDE, 7000)));
     assert_eq!(n.peek_outside(Proto::Udp, SERVER, 10, port, S), None);
     assert_eq!(
         n.peek_outside(Proto::Udp, SERVER, 9, port, 350 * S),
@@ -328,17 +234,9 @@ fn a_batch_gives_the_verdicts_of_single_calls() {
     let mut batch = nat();
     // Repeats inside one batch: the second packet of a new flow must match the first.
     let packets: Vec<(Tuple, u8)> = (0..40u16)
-        .map(|i| {
-            (
-                tcp(50_000 + i % 7),
-                if i < 7 { flags::SYN } else { flags::ACK },
-            )
-        })
+        .map(|i| (tcp(50_000 + i % 7), if i < 7 { flags::SYN } else { flags::ACK }))
         .collect();
-    let want: Vec<Outbound> = packets
-        .iter()
-        .map(|&(t, f)| single.outbound(t, f, 5))
-        .collect();
+    let want: Vec<Outbound> = packets.iter().map(|&(t, f)| single.outbound(t, f, 5)).collect();
     let mut got = vec![Outbound::Reset; packets.len()];
     batch.outbound_batch(&packets, 5, &mut got);
     assert_eq!(got, want);

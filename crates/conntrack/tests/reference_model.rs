@@ -68,10 +68,7 @@ impl Naive {
                 }
                 let port = self.flows[i].port;
                 self.touch(i, now);
-                return Ok(Outbound::Translate {
-                    port,
-                    outcome: Outcome::Matched,
-                });
+                return Ok(Outbound::Translate { port, outcome: Outcome::Matched });
             }
             self.flows.remove(i);
         }
@@ -83,11 +80,7 @@ impl Naive {
             });
         }
         if self.flows.len() == CAPACITY {
-            let oldest = self
-                .flows
-                .iter()
-                .take(RECLAIM_SCAN)
-                .position(|f| self.expired(f, now));
+            let oldest = self.flows.iter().take(RECLAIM_SCAN).position(|f| self.expired(f, now));
             match oldest {
                 Some(i) => {
                     self.flows.remove(i);
@@ -96,48 +89,21 @@ impl Naive {
             }
         }
         let same_dest = |f: &Flow| f.t.proto == t.proto && f.t.dst == t.dst && f.t.dport == t.dport;
-        let live = self
-            .flows
-            .iter()
-            .filter(|f| same_dest(f) && !self.expired(f, now))
-            .count();
+        let live = self.flows.iter().filter(|f| same_dest(f) && !self.expired(f, now)).count();
         if live == PORTS.len() {
             return Ok(Outbound::Drop(Outcome::PortExhausted));
         }
         let Outbound::Translate { port, .. } = real else {
-            return Err(TestCaseError::fail(format!(
-                "expected a new flow, table said {real:?}"
-            )));
+            return Err(TestCaseError::fail(format!("expected a new flow, table said {real:?}")));
         };
         prop_assert!(PORTS.contains(&port), "port {} out of range", port);
-        if let Some(holder) = self
-            .flows
-            .iter()
-            .position(|f| same_dest(f) && f.port == port)
-        {
-            prop_assert!(
-                self.expired(&self.flows[holder], now),
-                "port {} given twice",
-                port
-            );
+        if let Some(holder) = self.flows.iter().position(|f| same_dest(f) && f.port == port) {
+            prop_assert!(self.expired(&self.flows[holder], now), "port {} given twice", port);
             self.flows.remove(holder);
         }
-        let state = if t.proto == Proto::Tcp {
-            TcpState::SynSent
-        } else {
-            TcpState::Closed
-        };
-        self.flows.push(Flow {
-            t,
-            port,
-            state,
-            last_seen: now,
-            linked_at: now / 1000,
-        });
-        Ok(Outbound::Translate {
-            port,
-            outcome: Outcome::Created,
-        })
+        let state = if t.proto == Proto::Tcp { TcpState::SynSent } else { TcpState::Closed };
+        self.flows.push(Flow { t, port, state, last_seen: now, linked_at: now / 1000 });
+        Ok(Outbound::Translate { port, outcome: Outcome::Created })
     }
 
     fn inbound(
@@ -190,23 +156,10 @@ impl Naive {
 
 #[derive(Clone, Debug)]
 enum Op {
-    Out {
-        inside: u8,
-        remote: u8,
-        proto: u8,
-        fl: u8,
-    },
-    In {
-        flow: u8,
-        fl: u8,
-        wrong_port: bool,
-    },
-    Sweep {
-        budget: u8,
-    },
-    Wait {
-        ms: u32,
-    },
+    Out { inside: u8, remote: u8, proto: u8, fl: u8 },
+    In { flow: u8, fl: u8, wrong_port: bool },
+    Sweep { budget: u8 },
+    Wait { ms: u32 },
 }
 
 fn op() -> impl Strategy<Value = Op> {

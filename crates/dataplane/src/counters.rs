@@ -57,6 +57,17 @@ reasons! {
     UnknownPort => "unknown_port",
     /// The receiving device's queue was full or the write failed.
     TxFailed => "tx_failed",
+    /// Through a NAT gateway: not TCP, UDP or ICMP echo, or a fragment.
+    NatUnsupported => "nat_unsupported",
+    /// To a NAT gateway's address: no flow it tracks (unsolicited inbound).
+    NatNoFlow => "nat_no_flow",
+    /// No source port left for the destination (AWS's `ErrorPortAllocation`).
+    NatPortExhausted => "nat_port_exhausted",
+    /// The NAT gateway's connection table is full of live flows.
+    NatTableFull => "nat_table_full",
+    /// TCP continuing a flow the NAT gateway no longer has (idle timeout): an RST was
+    /// sent back.
+    NatReset => "nat_reset",
 }
 
 /// The counters of one forwarder.
@@ -65,6 +76,9 @@ pub struct Counters {
     rx_packets: AtomicU64,
     tx_packets: AtomicU64,
     icmp_sent: AtomicU64,
+    nat_flows: AtomicU64,
+    nat_created: AtomicU64,
+    nat_expired: AtomicU64,
     drops: [AtomicU64; DropReason::ALL.len()],
 }
 
@@ -74,6 +88,9 @@ impl Default for Counters {
             rx_packets: AtomicU64::new(0),
             tx_packets: AtomicU64::new(0),
             icmp_sent: AtomicU64::new(0),
+            nat_flows: AtomicU64::new(0),
+            nat_created: AtomicU64::new(0),
+            nat_expired: AtomicU64::new(0),
             drops: std::array::from_fn(|_| AtomicU64::new(0)),
         }
     }
@@ -98,6 +115,13 @@ impl Counters {
         self.icmp_sent.fetch_add(1, Ordering::Relaxed);
     }
 
+    /// NAT gauges, published once per wake-up by the forwarder.
+    pub fn set_nat(&self, flows: u64, stats: &vpclab_conntrack::Stats) {
+        self.nat_flows.store(flows, Ordering::Relaxed);
+        self.nat_created.store(stats.created, Ordering::Relaxed);
+        self.nat_expired.store(stats.expired, Ordering::Relaxed);
+    }
+
     /// A packet was dropped.
     #[inline]
     pub fn drop(&self, reason: DropReason) {
@@ -110,14 +134,12 @@ impl Counters {
             rx_packets: self.rx_packets.load(Ordering::Relaxed),
             tx_packets: self.tx_packets.load(Ordering::Relaxed),
             icmp_sent: self.icmp_sent.load(Ordering::Relaxed),
+            nat_flows: self.nat_flows.load(Ordering::Relaxed),
+            nat_created: self.nat_created.load(Ordering::Relaxed),
+            nat_expired: self.nat_expired.load(Ordering::Relaxed),
             drops: DropReason::ALL
                 .iter()
-                .map(|&d| {
-                    (
-                        d.name().to_owned(),
-                        self.drops[d as usize].load(Ordering::Relaxed),
-                    )
-                })
+                .map(|&d| (d.name().to_owned(), self.drops[d as usize].load(Ordering::Relaxed)))
                 .collect(),
         }
     }
@@ -132,6 +154,15 @@ pub struct CounterSnapshot {
     pub tx_packets: u64,
     /// ICMP errors generated.
     pub icmp_sent: u64,
+    /// Flows the NAT gateways track now.
+    #[serde(default)]
+    pub nat_flows: u64,
+    /// NAT flows created so far.
+    #[serde(default)]
+    pub nat_created: u64,
+    /// NAT flows that timed out so far.
+    #[serde(default)]
+    pub nat_expired: u64,
     /// Drops by reason name, every reason listed.
     pub drops: Vec<(String, u64)>,
 }
@@ -139,9 +170,6 @@ pub struct CounterSnapshot {
 impl CounterSnapshot {
     /// The count for `reason`.
     pub fn dropped(&self, reason: DropReason) -> u64 {
-        self.drops
-            .iter()
-            .find(|(n, _)| n == reason.name())
-            .map_or(0, |(_, c)| *c)
+        self.drops.iter().find(|(n, _)| n == reason.name()).map_or(0, |(_, c)| *c)
     }
 }

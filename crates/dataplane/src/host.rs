@@ -73,15 +73,8 @@ impl Host {
     pub fn start() -> Result<Self, HostError> {
         let forwarder = Forwarder::start().map_err(HostError::Forwarder)?;
         let tun = setup_internet()?;
-        forwarder
-            .attach(INTERNET, tun)
-            .map_err(HostError::Forwarder)?;
-        Ok(Self {
-            forwarder,
-            ports: PortMap::new(),
-            realised: BTreeMap::new(),
-            generation: 0,
-        })
+        forwarder.attach(INTERNET, tun).map_err(HostError::Forwarder)?;
+        Ok(Self { forwarder, ports: PortMap::new(), realised: BTreeMap::new(), generation: 0 })
     }
 
     /// Brings the host in line with `model`: namespaces and devices for new instances,
@@ -116,11 +109,8 @@ impl Host {
             }
             let tun = setup_instance(model, instance)?;
             let port = self.ports.assign(&instance.id);
-            self.forwarder
-                .attach(port, tun)
-                .map_err(HostError::Forwarder)?;
-            self.realised
-                .insert(instance.id.clone(), instance.private_ip);
+            self.forwarder.attach(port, tun).map_err(HostError::Forwarder)?;
+            self.realised.insert(instance.id.clone(), instance.private_ip);
         }
         self.publish(model);
         Ok(())
@@ -128,8 +118,7 @@ impl Host {
 
     fn publish(&mut self, model: &Model) {
         self.generation += 1;
-        self.forwarder
-            .publish(compile(model, &self.ports, self.generation));
+        self.forwarder.publish(compile(model, &mut self.ports, self.generation));
     }
 
     /// Packet and drop counters.
@@ -158,10 +147,7 @@ fn ip_in(ns: &str, args: &[&str]) -> Result<(), NetnsError> {
 /// Turns IPv6 off inside a namespace: no link-local addresses or router solicitations
 /// on the TUN (IPv6 is not routed yet).
 fn disable_ipv6(ns: &str) -> Result<(), NetnsError> {
-    for key in [
-        "net.ipv6.conf.all.disable_ipv6",
-        "net.ipv6.conf.default.disable_ipv6",
-    ] {
+    for key in ["net.ipv6.conf.all.disable_ipv6", "net.ipv6.conf.default.disable_ipv6"] {
         netns::ip(&["netns", "exec", ns, "sysctl", "-qw", &format!("{key}=1")])?;
     }
     Ok(())
@@ -173,10 +159,7 @@ fn disable_ipv6(ns: &str) -> Result<(), NetnsError> {
 fn setup_instance(model: &Model, instance: &Instance) -> Result<Tun, HostError> {
     let ns = instance.id.as_str();
     let subnet = model.subnet(&instance.subnet).map_err(|e| {
-        HostError::Netns(NetnsError::Command {
-            command: "setup".into(),
-            stderr: e.to_string(),
-        })
+        HostError::Netns(NetnsError::Command { command: "setup".into(), stderr: e.to_string() })
     })?;
     netns::create(ns)?;
     disable_ipv6(ns)?;
@@ -184,23 +167,12 @@ fn setup_instance(model: &Model, instance: &Instance) -> Result<Tun, HostError> 
     // down device is refused).
     let tun = Tun::open_in(ns, DEVICE)?;
     let address = format!("{}/{}", instance.private_ip, subnet.cidr.prefix_len());
-    ip_in(
-        ns,
-        &["link", "set", DEVICE, "mtu", &INSTANCE_MTU.to_string()],
-    )?;
+    ip_in(ns, &["link", "set", DEVICE, "mtu", &INSTANCE_MTU.to_string()])?;
     ip_in(ns, &["addr", "replace", &address, "dev", DEVICE])?;
     ip_in(ns, &["link", "set", DEVICE, "up"])?;
     ip_in(
         ns,
-        &[
-            "route",
-            "replace",
-            "default",
-            "via",
-            &subnet.router().to_string(),
-            "dev",
-            DEVICE,
-        ],
+        &["route", "replace", "default", "via", &subnet.router().to_string(), "dev", DEVICE],
     )?;
     Ok(tun)
 }
@@ -212,20 +184,8 @@ fn setup_internet() -> Result<Tun, HostError> {
     netns::create(ns)?;
     disable_ipv6(ns)?;
     let tun = Tun::open_in(ns, DEVICE)?;
-    ip_in(
-        ns,
-        &["link", "set", DEVICE, "mtu", &INTERNET_MTU.to_string()],
-    )?;
-    ip_in(
-        ns,
-        &[
-            "addr",
-            "replace",
-            &INTERNET_HOSTS.to_string(),
-            "dev",
-            DEVICE,
-        ],
-    )?;
+    ip_in(ns, &["link", "set", DEVICE, "mtu", &INTERNET_MTU.to_string()])?;
+    ip_in(ns, &["addr", "replace", &INTERNET_HOSTS.to_string(), "dev", DEVICE])?;
     ip_in(ns, &["link", "set", DEVICE, "up"])?;
     let public = vpclab_model::PUBLIC_POOL.to_string();
     ip_in(ns, &["route", "replace", &public, "dev", DEVICE])?;

@@ -6,6 +6,8 @@
 //!   table, who holds which address), swapped atomically on every change.
 //! * [`pipeline`]: the per-packet decision, a pure function of packet, port and
 //!   snapshot — testable with golden packets and no root.
+//! * [`nat`]: the NAT gateways' connection tables (`crates/conntrack`), owned by the
+//!   forwarder thread.
 //! * [`counters`]: packets and drops by reason.
 //! * [`worker`]: the forwarder thread that drives the pipeline from TUN devices.
 //! * [`host`]: the model made real: namespaces, devices, the emulated internet.
@@ -14,11 +16,13 @@
 
 pub mod counters;
 pub mod host;
+pub mod nat;
 pub mod pipeline;
 pub mod snapshot;
 pub mod wire;
 pub mod worker;
 
 pub use counters::{CounterSnapshot, Counters, DropReason};
+pub use nat::NatTables;
 pub use pipeline::{REPLY_BUFFER, Verdict};
 pub use snapshot::{INTERNET, Port, PortEntry, PortMap, Snapshot, compile};

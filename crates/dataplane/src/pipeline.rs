@@ -9,18 +9,27 @@
 //!   not served yet → route lookup in the subnet's table → `local`: the VPC's holder of
 //!   the address; internet gateway: the instance's public IP or nothing, 1:1 SNAT, the
 //!   1500-byte edge → TTL decrement (ICMP time-exceeded from the subnet router at 1).
-//! * From the internet: IPv4 checks → the destination must be a mapped public IP → TTL →
-//!   1:1 DNAT to the private address.
+//! * Through a NAT gateway (a route to `nat-…`): the router hop, then the gateway's own
+//!   hop (TTL, time-exceeded from its private address), its subnet's route table must
+//!   lead to the internet gateway, then SNAT to its Elastic IP with a port from its
+//!   connection table; TCP that continues a flow it no longer has gets an RST.
+//! * From the internet: IPv4 checks → the destination must be a mapped public IP (1:1
+//!   DNAT to the private address) or a NAT gateway's Elastic IP with a tracked flow
+//!   (reverse translation, ICMP errors included) → TTL.
 //!
 //! Security groups and network ACLs come in a later change.
 
 use std::net::Ipv4Addr;
 
+use vpclab_conntrack::{Inbound, Outbound, Outcome, Proto};
+
 use crate::counters::DropReason;
+use crate::nat::NatTables;
 use crate::snapshot::{
-    EDGE_ADDRESS, EDGE_MTU, Hop, INTERNET, InstancePort, Port, PortEntry, Snapshot,
+    EDGE_ADDRESS, EDGE_MTU, Hop, INTERNET, InstancePort, NAT_TARGET, NatEntry, Port, PortEntry,
+    Snapshot,
 };
-use crate::wire::{Ipv4, Malformed, Side, icmp, icmp_error};
+use crate::wire::{Ipv4, Malformed, Side, icmp, icmp_error, proto, tcp_reset};
 
 /// Room an ICMP error needs: a 20-byte header, 8 bytes of ICMP and a 548-byte quote.
 pub const REPLY_BUFFER: usize = 576;
@@ -50,28 +59,38 @@ pub enum Verdict {
 }
 
 impl Snapshot {
-    /// Decides the fate of `packet`, read from port `from`; rewrites it in place when it
-    /// is forwarded, or builds an ICMP error into `reply` (at least [`REPLY_BUFFER`]
-    /// bytes) when one is owed.
-    pub fn process(&self, from: Port, packet: &mut [u8], reply: &mut [u8]) -> Verdict {
+    /// Decides the fate of `packet`, read from port `from` at `now` (milliseconds of a
+    /// monotonic clock); rewrites it in place when it is forwarded, or builds an ICMP
+    /// error or TCP reset into `reply` (at least [`REPLY_BUFFER`] bytes) when one is
+    /// owed. `nats` holds the NAT gateways' connection tables (see [`NatTables::sync`]).
+    pub fn process(
+        &self,
+        nats: &mut NatTables,
+        from: Port,
+        packet: &mut [u8],
+        reply: &mut [u8],
+        now: u64,
+    ) -> Verdict {
         let mut ip = match Ipv4::new_checked(&mut *packet) {
             Ok(ip) => ip,
             Err(Malformed::Version(_)) => return Verdict::Drop(DropReason::NotIpv4),
             Err(_) => return Verdict::Drop(DropReason::Malformed),
         };
         match self.port(from) {
-            PortEntry::Instance(me) => self.egress(from, &me, &mut ip, reply),
-            PortEntry::Internet => self.ingress(&mut ip, reply),
+            PortEntry::Instance(me) => self.egress(nats, from, &me, &mut ip, reply, now),
+            PortEntry::Internet => self.ingress(nats, &mut ip, reply, now),
             PortEntry::Vacant => Verdict::Drop(DropReason::UnknownPort),
         }
     }
 
     fn egress(
         &self,
+        nats: &mut NatTables,
         from: Port,
         me: &InstancePort,
         ip: &mut Ipv4<&mut [u8]>,
         reply: &mut [u8],
+        now: u64,
     ) -> Verdict {
         if ip.src() != me.private {
             return Verdict::Drop(DropReason::SourceCheck);
@@ -93,10 +112,7 @@ impl Snapshot {
         let Some(table) = self.tables.get(me.table as usize) else {
             return Verdict::Drop(DropReason::NoRoute);
         };
-        let hop = table
-            .lpm
-            .lookup(dst)
-            .and_then(|route| table.hops.get(route as usize).copied());
+        let hop = table.lpm.lookup(dst).and_then(|route| table.hops.get(route as usize).copied());
         let router = Ipv4Addr::from(u32::from(me.subnet.network()) + 1);
         match hop {
             None => Verdict::Drop(DropReason::NoRoute),
@@ -111,6 +127,10 @@ impl Snapshot {
                 ip.decrement_ttl();
                 Verdict::Forward { port, len }
             }
+            Some(Hop::Nat(index)) => match self.nats.get(index as usize) {
+                Some(nat) => self.nat_egress(nats, nat, from, router, ip, reply, now),
+                None => Verdict::Drop(DropReason::Blackhole),
+            },
             Some(Hop::Internet) => {
                 let Some(public) = me.public else {
                     return Verdict::Drop(DropReason::NoPublicIp);
@@ -123,19 +143,28 @@ impl Snapshot {
                 }
                 ip.decrement_ttl();
                 ip.translate(Side::Src, public);
-                Verdict::Forward {
-                    port: INTERNET,
-                    len,
-                }
+                Verdict::Forward { port: INTERNET, len }
             }
         }
     }
 
-    fn ingress(&self, ip: &mut Ipv4<&mut [u8]>, reply: &mut [u8]) -> Verdict {
-        let Some(port) = self.public.lookup(ip.dst()) else {
+    fn ingress(
+        &self,
+        nats: &mut NatTables,
+        ip: &mut Ipv4<&mut [u8]>,
+        reply: &mut [u8],
+        now: u64,
+    ) -> Verdict {
+        let Some(target) = self.public.lookup(ip.dst()) else {
             return Verdict::Drop(DropReason::NoPublicMapping);
         };
-        let PortEntry::Instance(instance) = self.port(port) else {
+        if target >= NAT_TARGET {
+            return match self.nats.get((target - NAT_TARGET) as usize) {
+                Some(nat) => self.nat_ingress(nats, nat, ip, reply, now),
+                None => Verdict::Drop(DropReason::NoPublicMapping),
+            };
+        }
+        let PortEntry::Instance(instance) = self.port(target) else {
             return Verdict::Drop(DropReason::UnknownPort);
         };
         if let Some(verdict) = expire(ip, INTERNET, EDGE_ADDRESS, reply) {
@@ -144,6 +173,146 @@ impl Snapshot {
         let len = ip.total_len();
         ip.decrement_ttl();
         ip.translate(Side::Dst, instance.private);
+        Verdict::Forward { port: target, len }
+    }
+
+    /// From an instance through a NAT gateway: the VPC router, then the gateway (which
+    /// is a hop of its own: it decrements the TTL and answers traceroute from its private
+    /// address), then its subnet's route table, which must lead to the internet gateway.
+    #[allow(clippy::too_many_arguments)]
+    fn nat_egress(
+        &self,
+        nats: &mut NatTables,
+        nat: &NatEntry,
+        from: Port,
+        router: Ipv4Addr,
+        ip: &mut Ipv4<&mut [u8]>,
+        reply: &mut [u8],
+        now: u64,
+    ) -> Verdict {
+        let onward = self
+            .tables
+            .get(nat.table as usize)
+            .and_then(|t| t.lpm.lookup(ip.dst()).and_then(|r| t.hops.get(r as usize).copied()));
+        if onward != Some(Hop::Internet) {
+            // A NAT gateway in a subnet without a route to the internet gateway.
+            return Verdict::Drop(DropReason::NoRoute);
+        }
+        let len = ip.total_len();
+        if len > EDGE_MTU {
+            return too_big(ip, from, router, reply);
+        }
+        if let Some(verdict) = expire(ip, from, router, reply) {
+            return verdict;
+        }
+        if ip.ttl() <= 2 {
+            return error_reply(
+                ip,
+                from,
+                nat.private,
+                reply,
+                icmp::TIME_EXCEEDED,
+                0,
+                0,
+                DropReason::TtlExceeded,
+            );
+        }
+        let proto = match (ip.protocol(), ip.icmp_type()) {
+            (proto::TCP, _) => Proto::Tcp,
+            (proto::UDP, _) => Proto::Udp,
+            (proto::ICMP, Some(icmp::ECHO_REQUEST)) => Proto::Icmp,
+            _ => return Verdict::Drop(DropReason::NatUnsupported),
+        };
+        // Fragments (no ports after the first) and cut-short headers are not translated.
+        let Some((sport, dport)) = ip.ports() else {
+            return Verdict::Drop(DropReason::NatUnsupported);
+        };
+        let Some(table) = nats.get_mut(nat.slot) else {
+            return Verdict::Drop(DropReason::NatUnsupported);
+        };
+        let tuple =
+            vpclab_conntrack::Tuple { proto, src: ip.src_bits(), dst: ip.dst_bits(), sport, dport };
+        match table.outbound(tuple, ip.tcp_flags(), now) {
+            Outbound::Translate { port, .. } => {
+                ip.decrement_ttl();
+                ip.decrement_ttl();
+                ip.translate(Side::Src, nat.public);
+                ip.set_port(Side::Src, port);
+                Verdict::Forward { port: INTERNET, len }
+            }
+            Outbound::Reset => match tcp_reset(reply, &ip.reborrow()) {
+                Some(len) => Verdict::Reply { port: from, len, reason: DropReason::NatReset },
+                None => Verdict::Drop(DropReason::NatReset),
+            },
+            Outbound::Drop(Outcome::PortExhausted) => Verdict::Drop(DropReason::NatPortExhausted),
+            Outbound::Drop(Outcome::TableFull) => Verdict::Drop(DropReason::NatTableFull),
+            Outbound::Drop(_) => Verdict::Drop(DropReason::NatNoFlow),
+        }
+    }
+
+    /// From the internet to a NAT gateway's Elastic IP: only replies of flows it
+    /// tracks, and ICMP errors about them, get in.
+    fn nat_ingress(
+        &self,
+        nats: &mut NatTables,
+        nat: &NatEntry,
+        ip: &mut Ipv4<&mut [u8]>,
+        reply: &mut [u8],
+        now: u64,
+    ) -> Verdict {
+        let Some(table) = nats.get_mut(nat.slot) else {
+            return Verdict::Drop(DropReason::NatNoFlow);
+        };
+        let (inside, inside_port, quoted) =
+            if let Some((protocol, src, dst, sport, dport)) = ip.icmp_quoted() {
+                // An error about a packet the gateway sent: src is the gateway, sport its port.
+                let proto = match protocol {
+                    proto::TCP => Proto::Tcp,
+                    proto::UDP => Proto::Udp,
+                    _ => Proto::Icmp,
+                };
+                if src != u32::from(nat.public) {
+                    return Verdict::Drop(DropReason::NatNoFlow);
+                }
+                match table.peek_outside(proto, dst, dport, sport, now) {
+                    Some((addr, port)) => (addr, port, true),
+                    None => return Verdict::Drop(DropReason::NatNoFlow),
+                }
+            } else {
+                let proto = match (ip.protocol(), ip.icmp_type()) {
+                    (proto::TCP, _) => Proto::Tcp,
+                    (proto::UDP, _) => Proto::Udp,
+                    (proto::ICMP, Some(icmp::ECHO_REPLY)) => Proto::Icmp,
+                    _ => return Verdict::Drop(DropReason::NatNoFlow),
+                };
+                let Some((sport, dport)) = ip.ports() else {
+                    return Verdict::Drop(DropReason::NatUnsupported);
+                };
+                // For ICMP the "ports" are (identifier, 0): the identifier is the gateway's.
+                let (remote_port, port) =
+                    if proto == Proto::Icmp { (0, sport) } else { (sport, dport) };
+                match table.inbound(proto, ip.src_bits(), remote_port, port, ip.tcp_flags(), now) {
+                    Inbound::Translate { addr, port } => (addr, port, false),
+                    Inbound::Drop(_) => return Verdict::Drop(DropReason::NatNoFlow),
+                }
+            };
+        let inside = Ipv4Addr::from(inside);
+        let Some(port) = self.host(nat.vpc, inside) else {
+            return Verdict::Drop(DropReason::NoHost);
+        };
+        if let Some(verdict) = expire(ip, INTERNET, EDGE_ADDRESS, reply) {
+            return verdict;
+        }
+        let len = ip.total_len();
+        ip.decrement_ttl();
+        ip.translate(Side::Dst, inside);
+        if quoted {
+            ip.set_quoted_src_port(inside_port);
+        } else if ip.protocol() == proto::ICMP {
+            ip.set_port(Side::Src, inside_port);
+        } else {
+            ip.set_port(Side::Dst, inside_port);
+        }
         Verdict::Forward { port, len }
     }
 
@@ -158,16 +327,7 @@ fn expire(ip: &Ipv4<&mut [u8]>, from: Port, router: Ipv4Addr, reply: &mut [u8]) 
     if ip.ttl() > 1 {
         return None;
     }
-    Some(error_reply(
-        ip,
-        from,
-        router,
-        reply,
-        icmp::TIME_EXCEEDED,
-        0,
-        0,
-        DropReason::TtlExceeded,
-    ))
+    Some(error_reply(ip, from, router, reply, icmp::TIME_EXCEEDED, 0, 0, DropReason::TtlExceeded))
 }
 
 /// A packet too large for the internet edge: fragmentation-needed if DF is set.
@@ -201,11 +361,7 @@ fn error_reply(
     reason: DropReason,
 ) -> Verdict {
     match icmp_error(reply, source, &ip.reborrow(), kind, code, rest) {
-        Some(len) => Verdict::Reply {
-            port: from,
-            len,
-            reason,
-        },
+        Some(len) => Verdict::Reply { port: from, len, reason },
         None => Verdict::Drop(reason),
     }
 }
@@ -215,6 +371,8 @@ mod tests {
     use std::net::Ipv4Addr;
 
     use vpclab_model::{InstanceId, Model, RouteSpec, RouteTarget, RunInstance, Tags};
+
+    use crate::nat::NatTables;
 
     use super::*;
     use crate::snapshot::{PortMap, compile};
@@ -230,23 +388,24 @@ mod tests {
     /// * VPC B 10.1.0.0/16, no gateway: `other` 10.1.0.4.
     struct Lab {
         snapshot: Snapshot,
+        nats: NatTables,
+        now: u64,
         web: Port,
         bare: Port,
         app: Port,
         other: Port,
+        /// 10.0.3.4, in a subnet routed through the NAT gateway (Elastic IP 203.0.113.11,
+        /// private 10.0.1.6).
+        inner: Port,
     }
 
     fn lab() -> Lab {
         let mut m = Model::new(42);
-        let a = m
-            .create_vpc("10.0.0.0/16".parse().unwrap(), Tags::new())
-            .unwrap();
-        let public = m
-            .create_subnet(&a, "10.0.1.0/24".parse().unwrap(), None, Tags::new())
-            .unwrap();
-        let private = m
-            .create_subnet(&a, "10.0.2.0/24".parse().unwrap(), None, Tags::new())
-            .unwrap();
+        let a = m.create_vpc("10.0.0.0/16".parse().unwrap(), Tags::new()).unwrap();
+        let public =
+            m.create_subnet(&a, "10.0.1.0/24".parse().unwrap(), None, Tags::new()).unwrap();
+        let private =
+            m.create_subnet(&a, "10.0.2.0/24".parse().unwrap(), None, Tags::new()).unwrap();
         let igw = m.create_internet_gateway(Tags::new());
         m.attach_internet_gateway(&igw, &a).unwrap();
         let table = m.create_route_table(&a, Tags::new()).unwrap();
@@ -259,12 +418,13 @@ mod tests {
         )
         .unwrap();
         m.associate_route_table(&table, &public).unwrap();
-        let b = m
-            .create_vpc("10.1.0.0/16".parse().unwrap(), Tags::new())
-            .unwrap();
-        let b_subnet = m
-            .create_subnet(&b, "10.1.0.0/24".parse().unwrap(), None, Tags::new())
-            .unwrap();
+        let natted =
+            m.create_subnet(&a, "10.0.3.0/24".parse().unwrap(), None, Tags::new()).unwrap();
+        let nat_table = m.create_route_table(&a, Tags::new()).unwrap();
+        m.associate_route_table(&nat_table, &natted).unwrap();
+        let b = m.create_vpc("10.1.0.0/16".parse().unwrap(), Tags::new()).unwrap();
+        let b_subnet =
+            m.create_subnet(&b, "10.1.0.0/24".parse().unwrap(), None, Tags::new()).unwrap();
 
         let run = |m: &mut Model, subnet: &vpclab_model::SubnetId, public_ip: bool| -> InstanceId {
             m.run_instance(RunInstance {
@@ -278,24 +438,35 @@ mod tests {
         let bare = run(&mut m, &public, false);
         let app = run(&mut m, &private, false);
         let other = run(&mut m, &b_subnet, false);
+        let inner = run(&mut m, &natted, false);
+        let eip = m.allocate_address(Tags::new()).unwrap();
+        let nat = m.create_nat_gateway(&public, &eip, Some(350), Tags::new()).unwrap();
+        m.create_route(
+            &nat_table,
+            RouteSpec {
+                destination: "0.0.0.0/0".parse().unwrap(),
+                target: RouteTarget::NatGateway(nat),
+            },
+        )
+        .unwrap();
         let mut ports = PortMap::new();
-        let [web, bare, app, other] = [web, bare, app, other].map(|i| ports.assign(&i));
-        Lab {
-            snapshot: compile(&m, &ports, 1),
-            web,
-            bare,
-            app,
-            other,
-        }
+        let [web, bare, app, other, inner] =
+            [web, bare, app, other, inner].map(|i| ports.assign(&i));
+        let snapshot = compile(&m, &mut ports, 1);
+        let mut nats = NatTables::new(1024);
+        nats.sync(&snapshot);
+        Lab { snapshot, nats, now: 0, web, bare, app, other, inner }
     }
 
-    fn run(snapshot: &Snapshot, from: Port, packet: &mut [u8]) -> (Verdict, Vec<u8>) {
-        let mut reply = vec![0u8; REPLY_BUFFER];
-        let verdict = snapshot.process(from, packet, &mut reply);
-        if let Verdict::Reply { len, .. } = verdict {
-            reply.truncate(len);
+    impl Lab {
+        fn run(&mut self, from: Port, packet: &mut [u8]) -> (Verdict, Vec<u8>) {
+            let mut reply = vec![0u8; REPLY_BUFFER];
+            let verdict = self.snapshot.process(&mut self.nats, from, packet, &mut reply, self.now);
+            if let Verdict::Reply { len, .. } = verdict {
+                reply.truncate(len);
+            }
+            (verdict, reply)
         }
-        (verdict, reply)
     }
 
     const WEB: [u8; 4] = [10, 0, 1, 4];
@@ -307,71 +478,41 @@ mod tests {
 
     #[test]
     fn same_subnet_is_delivered_without_touching_ttl() {
-        let lab = lab();
+        let mut lab = lab();
         let mut p = packet(WEB, BARE, proto::ICMP, 64, &echo(1, 1));
         let original = p.clone();
-        let (verdict, _) = run(&lab.snapshot, lab.web, &mut p);
-        assert_eq!(
-            verdict,
-            Verdict::Forward {
-                port: lab.bare,
-                len: p.len()
-            }
-        );
+        let (verdict, _) = lab.run(lab.web, &mut p);
+        assert_eq!(verdict, Verdict::Forward { port: lab.bare, len: p.len() });
         assert_eq!(p, original);
     }
 
     #[test]
     fn other_subnets_are_routed_by_the_local_route() {
-        let lab = lab();
+        let mut lab = lab();
         let mut p = packet(WEB, APP, proto::TCP, 64, &tcp_syn(40000, 80));
-        let (verdict, _) = run(&lab.snapshot, lab.web, &mut p);
-        assert_eq!(
-            verdict,
-            Verdict::Forward {
-                port: lab.app,
-                len: p.len()
-            }
-        );
+        let (verdict, _) = lab.run(lab.web, &mut p);
+        assert_eq!(verdict, Verdict::Forward { port: lab.app, len: p.len() });
         assert_eq!(p[8], 63, "TTL decremented");
         assert!(checksums_ok(&p));
 
         // And back, through the private subnet's main table.
         let mut p = packet(APP, WEB, proto::TCP, 64, &tcp_syn(80, 40000));
-        let (verdict, _) = run(&lab.snapshot, lab.app, &mut p);
-        assert_eq!(
-            verdict,
-            Verdict::Forward {
-                port: lab.web,
-                len: p.len()
-            }
-        );
+        let (verdict, _) = lab.run(lab.app, &mut p);
+        assert_eq!(verdict, Verdict::Forward { port: lab.web, len: p.len() });
     }
 
     #[test]
     fn the_gateway_translates_to_the_public_ip_and_back() {
-        let lab = lab();
+        let mut lab = lab();
         let mut p = packet(WEB, CHECK_IP, proto::TCP, 64, &tcp_syn(40000, 80));
-        let (verdict, _) = run(&lab.snapshot, lab.web, &mut p);
-        assert_eq!(
-            verdict,
-            Verdict::Forward {
-                port: INTERNET,
-                len: p.len()
-            }
-        );
+        let (verdict, _) = lab.run(lab.web, &mut p);
+        assert_eq!(verdict, Verdict::Forward { port: INTERNET, len: p.len() });
         assert_eq!(&p[12..16], &WEB_PUBLIC, "source is the public IP");
         assert!(checksums_ok(&p));
 
         let mut back = packet(CHECK_IP, WEB_PUBLIC, proto::TCP, 64, &tcp_syn(80, 40000));
-        let (verdict, _) = run(&lab.snapshot, INTERNET, &mut back);
-        assert_eq!(
-            verdict,
-            Verdict::Forward {
-                port: lab.web,
-                len: back.len()
-            }
-        );
+        let (verdict, _) = lab.run(INTERNET, &mut back);
+        assert_eq!(verdict, Verdict::Forward { port: lab.web, len: back.len() });
         assert_eq!(&back[16..20], &WEB, "destination is the private IP");
         assert_eq!(back[8], 63);
         assert!(checksums_ok(&back));
@@ -379,69 +520,44 @@ mod tests {
 
     #[test]
     fn no_public_ip_no_internet() {
-        let lab = lab();
+        let mut lab = lab();
         let mut p = packet(BARE, CHECK_IP, proto::ICMP, 64, &echo(1, 1));
-        assert_eq!(
-            run(&lab.snapshot, lab.bare, &mut p).0,
-            Verdict::Drop(DropReason::NoPublicIp)
-        );
+        assert_eq!(lab.run(lab.bare, &mut p).0, Verdict::Drop(DropReason::NoPublicIp));
     }
 
     #[test]
     fn no_route_no_delivery() {
-        let lab = lab();
+        let mut lab = lab();
         let mut p = packet(APP, CHECK_IP, proto::ICMP, 64, &echo(1, 1));
-        assert_eq!(
-            run(&lab.snapshot, lab.app, &mut p).0,
-            Verdict::Drop(DropReason::NoRoute)
-        );
+        assert_eq!(lab.run(lab.app, &mut p).0, Verdict::Drop(DropReason::NoRoute));
         // Two VPCs do not reach each other.
         let mut p = packet(OTHER, WEB, proto::ICMP, 64, &echo(1, 1));
-        assert_eq!(
-            run(&lab.snapshot, lab.other, &mut p).0,
-            Verdict::Drop(DropReason::NoRoute)
-        );
+        assert_eq!(lab.run(lab.other, &mut p).0, Verdict::Drop(DropReason::NoRoute));
         let mut p = packet(APP, OTHER, proto::ICMP, 64, &echo(1, 1));
-        assert_eq!(
-            run(&lab.snapshot, lab.app, &mut p).0,
-            Verdict::Drop(DropReason::NoRoute)
-        );
+        assert_eq!(lab.run(lab.app, &mut p).0, Verdict::Drop(DropReason::NoRoute));
         // A local address nobody holds.
         let mut p = packet(APP, [10, 0, 9, 9], proto::ICMP, 64, &echo(1, 1));
-        assert_eq!(
-            run(&lab.snapshot, lab.app, &mut p).0,
-            Verdict::Drop(DropReason::NoHost)
-        );
+        assert_eq!(lab.run(lab.app, &mut p).0, Verdict::Drop(DropReason::NoHost));
     }
 
     #[test]
     fn the_internet_reaches_only_mapped_public_ips() {
-        let lab = lab();
+        let mut lab = lab();
         let mut p = packet(CHECK_IP, [203, 0, 113, 99], proto::ICMP, 64, &echo(1, 1));
-        assert_eq!(
-            run(&lab.snapshot, INTERNET, &mut p).0,
-            Verdict::Drop(DropReason::NoPublicMapping)
-        );
+        assert_eq!(lab.run(INTERNET, &mut p).0, Verdict::Drop(DropReason::NoPublicMapping));
         let mut p = packet(CHECK_IP, WEB, proto::ICMP, 64, &echo(1, 1));
-        assert_eq!(
-            run(&lab.snapshot, INTERNET, &mut p).0,
-            Verdict::Drop(DropReason::NoPublicMapping)
-        );
+        assert_eq!(lab.run(INTERNET, &mut p).0, Verdict::Drop(DropReason::NoPublicMapping));
     }
 
     #[test]
     fn ttl_expiry_answers_time_exceeded_from_the_router() {
-        let lab = lab();
+        let mut lab = lab();
         let mut p = packet(WEB, APP, proto::UDP, 1, &udp(33434, 33434, b"trace"));
         let original = p.clone();
-        let (verdict, reply) = run(&lab.snapshot, lab.web, &mut p);
+        let (verdict, reply) = lab.run(lab.web, &mut p);
         assert_eq!(
             verdict,
-            Verdict::Reply {
-                port: lab.web,
-                len: reply.len(),
-                reason: DropReason::TtlExceeded
-            }
+            Verdict::Reply { port: lab.web, len: reply.len(), reason: DropReason::TtlExceeded }
         );
         assert!(checksums_ok(&reply));
         assert_eq!(&reply[12..16], &[10, 0, 1, 1], "from the subnet router");
@@ -452,26 +568,13 @@ mod tests {
 
     #[test]
     fn the_edge_is_1500_bytes() {
-        let lab = lab();
+        let mut lab = lab();
         let big = vec![0u8; 2000];
         let mut p = packet(WEB, CHECK_IP, proto::UDP, 64, &udp(1, 2, &big));
-        let (verdict, reply) = run(&lab.snapshot, lab.web, &mut p);
-        assert!(matches!(
-            verdict,
-            Verdict::Reply {
-                reason: DropReason::TooBig,
-                ..
-            }
-        ));
-        assert_eq!(
-            (reply[20], reply[21]),
-            (icmp::UNREACHABLE, icmp::FRAG_NEEDED)
-        );
-        assert_eq!(
-            u16::from_be_bytes([reply[26], reply[27]]),
-            1500,
-            "next-hop MTU"
-        );
+        let (verdict, reply) = lab.run(lab.web, &mut p);
+        assert!(matches!(verdict, Verdict::Reply { reason: DropReason::TooBig, .. }));
+        assert_eq!((reply[20], reply[21]), (icmp::UNREACHABLE, icmp::FRAG_NEEDED));
+        assert_eq!(u16::from_be_bytes([reply[26], reply[27]]), 1500, "next-hop MTU");
         assert!(checksums_ok(&reply));
 
         let mut no_df = packet(WEB, CHECK_IP, proto::UDP, 64, &udp(1, 2, &big));
@@ -482,56 +585,35 @@ mod tests {
             h
         });
         no_df[10..12].copy_from_slice(&c.to_be_bytes());
-        assert_eq!(
-            run(&lab.snapshot, lab.web, &mut no_df).0,
-            Verdict::Drop(DropReason::TooBig)
-        );
+        assert_eq!(lab.run(lab.web, &mut no_df).0, Verdict::Drop(DropReason::TooBig));
     }
 
     #[test]
     fn bad_input_is_counted_never_a_panic() {
-        let lab = lab();
+        let mut lab = lab();
         let good = packet(WEB, APP, proto::ICMP, 64, &echo(1, 1));
         let mut spoofed = packet(BARE, APP, proto::ICMP, 64, &echo(1, 1));
-        assert_eq!(
-            run(&lab.snapshot, lab.web, &mut spoofed).0,
-            Verdict::Drop(DropReason::SourceCheck)
-        );
+        assert_eq!(lab.run(lab.web, &mut spoofed).0, Verdict::Drop(DropReason::SourceCheck));
         let mut v6 = good.clone();
         v6[0] = 0x60;
-        assert_eq!(
-            run(&lab.snapshot, lab.web, &mut v6).0,
-            Verdict::Drop(DropReason::NotIpv4)
-        );
+        assert_eq!(lab.run(lab.web, &mut v6).0, Verdict::Drop(DropReason::NotIpv4));
         let mut corrupt = good.clone();
         corrupt[15] ^= 0xff;
-        assert_eq!(
-            run(&lab.snapshot, lab.web, &mut corrupt).0,
-            Verdict::Drop(DropReason::Malformed)
-        );
+        assert_eq!(lab.run(lab.web, &mut corrupt).0, Verdict::Drop(DropReason::Malformed));
         for cut in 0..good.len() {
             let mut short = good[..cut].to_vec();
-            let verdict = run(&lab.snapshot, lab.web, &mut short).0;
-            assert!(
-                matches!(verdict, Verdict::Drop(_)),
-                "cut at {cut}: {verdict:?}"
-            );
+            let verdict = lab.run(lab.web, &mut short).0;
+            assert!(matches!(verdict, Verdict::Drop(_)), "cut at {cut}: {verdict:?}");
         }
         let mut p = good.clone();
-        assert_eq!(
-            run(&lab.snapshot, 99, &mut p).0,
-            Verdict::Drop(DropReason::UnknownPort)
-        );
+        assert_eq!(lab.run(99, &mut p).0, Verdict::Drop(DropReason::UnknownPort));
         let mut router = packet(WEB, [10, 0, 1, 1], proto::ICMP, 64, &echo(1, 1));
-        assert_eq!(
-            run(&lab.snapshot, lab.web, &mut router).0,
-            Verdict::Drop(DropReason::VpcService)
-        );
+        assert_eq!(lab.run(lab.web, &mut router).0, Verdict::Drop(DropReason::VpcService));
     }
 
     #[test]
     fn ip_options_are_forwarded() {
-        let lab = lab();
+        let mut lab = lab();
         // A 24-byte header (one NOP-padded option word).
         let mut p = packet(WEB, APP, proto::ICMP, 64, &echo(1, 1));
         p.splice(20..20, [1u8, 1, 1, 0]);
@@ -541,26 +623,17 @@ mod tests {
         p[10..12].fill(0);
         let c = crate::wire::checksum(&p[..24]);
         p[10..12].copy_from_slice(&c.to_be_bytes());
-        let (verdict, _) = run(&lab.snapshot, lab.web, &mut p);
-        assert_eq!(
-            verdict,
-            Verdict::Forward {
-                port: lab.app,
-                len: p.len()
-            }
-        );
+        let (verdict, _) = lab.run(lab.web, &mut p);
+        assert_eq!(verdict, Verdict::Forward { port: lab.app, len: p.len() });
         assert_eq!(crate::wire::checksum(&p[..24]), 0);
     }
 
     #[test]
     fn a_detached_gateway_makes_a_blackhole() {
         let mut m = Model::new(5);
-        let vpc = m
-            .create_vpc("10.2.0.0/16".parse().unwrap(), Tags::new())
-            .unwrap();
-        let subnet = m
-            .create_subnet(&vpc, "10.2.0.0/24".parse().unwrap(), None, Tags::new())
-            .unwrap();
+        let vpc = m.create_vpc("10.2.0.0/16".parse().unwrap(), Tags::new()).unwrap();
+        let subnet =
+            m.create_subnet(&vpc, "10.2.0.0/24".parse().unwrap(), None, Tags::new()).unwrap();
         let igw = m.create_internet_gateway(Tags::new());
         m.attach_internet_gateway(&igw, &vpc).unwrap();
         let main = m.vpc(&vpc).unwrap().main_route_table.clone();
@@ -569,26 +642,20 @@ mod tests {
             target: RouteTarget::Gateway(igw.clone()),
         };
         m.create_route(&main, default).unwrap();
-        let i = m
-            .run_instance(RunInstance {
-                subnet: Some(subnet),
-                ..Default::default()
-            })
-            .unwrap();
+        let i = m.run_instance(RunInstance { subnet: Some(subnet), ..Default::default() }).unwrap();
         m.detach_internet_gateway(&igw, &vpc).unwrap();
         let mut ports = PortMap::new();
         let port = ports.assign(&i);
-        let snapshot = compile(&m, &ports, 1);
+        let snapshot = compile(&m, &mut ports, 1);
         let mut p = packet([10, 2, 0, 4], CHECK_IP, proto::ICMP, 64, &echo(1, 1));
-        assert_eq!(
-            run(&snapshot, port, &mut p).0,
-            Verdict::Drop(DropReason::Blackhole)
-        );
+        let mut reply = vec![0u8; REPLY_BUFFER];
+        let verdict = snapshot.process(&mut NatTables::new(16), port, &mut p, &mut reply, 0);
+        assert_eq!(verdict, Verdict::Drop(DropReason::Blackhole));
     }
 
     #[test]
     fn icmp_errors_from_the_internet_are_translated_inside() {
-        let lab = lab();
+        let mut lab = lab();
         // What web sent, as the internet saw it (already translated).
         let sent = packet(WEB_PUBLIC, CHECK_IP, proto::UDP, 63, &udp(5000, 9, b"x"));
         let mut error = vec![0u8; REPLY_BUFFER];
@@ -602,20 +669,16 @@ mod tests {
         )
         .unwrap();
         let mut error = error[..len].to_vec();
-        let (verdict, _) = run(&lab.snapshot, INTERNET, &mut error);
+        let (verdict, _) = lab.run(INTERNET, &mut error);
         assert_eq!(verdict, Verdict::Forward { port: lab.web, len });
         assert_eq!(&error[16..20], &WEB);
-        assert_eq!(
-            &error[28 + 12..28 + 16],
-            &WEB,
-            "the quoted source is private again"
-        );
+        assert_eq!(&error[28 + 12..28 + 16], &WEB, "the quoted source is private again");
         assert!(checksums_ok(&error));
     }
 
     #[test]
     fn fragments_are_forwarded_and_translated() {
-        let lab = lab();
+        let mut lab = lab();
         // A later fragment (offset 185 × 8 bytes): no L4 header to patch, only IP.
         let mut p = packet(WEB, CHECK_IP, proto::UDP, 64, b"middle of a datagram....");
         p[6..8].copy_from_slice(&0x00b9u16.to_be_bytes());
@@ -623,14 +686,8 @@ mod tests {
         let c = crate::wire::checksum(&p[..20]);
         p[10..12].copy_from_slice(&c.to_be_bytes());
         let payload = p[20..].to_vec();
-        let (verdict, _) = run(&lab.snapshot, lab.web, &mut p);
-        assert_eq!(
-            verdict,
-            Verdict::Forward {
-                port: INTERNET,
-                len: p.len()
-            }
-        );
+        let (verdict, _) = lab.run(lab.web, &mut p);
+        assert_eq!(verdict, Verdict::Forward { port: INTERNET, len: p.len() });
         assert_eq!(&p[12..16], &WEB_PUBLIC);
         assert_eq!(crate::wire::checksum(&p[..20]), 0);
         assert_eq!(&p[20..], &payload[..], "payload untouched");
@@ -641,15 +698,226 @@ mod tests {
         first[10..12].fill(0);
         let c = crate::wire::checksum(&first[..20]);
         first[10..12].copy_from_slice(&c.to_be_bytes());
-        let (verdict, _) = run(&lab.snapshot, lab.web, &mut first);
+        let (verdict, _) = lab.run(lab.web, &mut first);
+        assert_eq!(verdict, Verdict::Forward { port: INTERNET, len: first.len() });
+        assert!(checksums_ok(&first));
+    }
+
+    const INNER: [u8; 4] = [10, 0, 3, 4];
+    const NAT_PUBLIC: [u8; 4] = [203, 0, 113, 11];
+
+    fn src_port(p: &[u8]) -> u16 {
+        u16::from_be_bytes([p[20], p[21]])
+    }
+
+    fn dst_port(p: &[u8]) -> u16 {
+        u16::from_be_bytes([p[22], p[23]])
+    }
+
+    #[test]
+    fn the_nat_gateway_translates_tcp_both_ways() {
+        let mut lab = lab();
+        let mut syn = packet(INNER, CHECK_IP, proto::TCP, 64, &tcp_syn(40000, 80));
+        let (verdict, _) = lab.run(lab.inner, &mut syn);
+        assert_eq!(verdict, Verdict::Forward { port: INTERNET, len: syn.len() });
+        assert_eq!(&syn[12..16], &NAT_PUBLIC, "source is the NAT's Elastic IP");
+        let port = src_port(&syn);
+        assert!(port >= 1024);
+        assert_eq!(syn[8], 62, "two hops: the VPC router and the NAT gateway");
+        assert!(checksums_ok(&syn));
+
+        let mut syn_ack = tcp_syn(80, port);
+        syn_ack[13] = 0x12;
+        let mut back = packet(CHECK_IP, NAT_PUBLIC, proto::TCP, 64, &syn_ack);
+        let (verdict, _) = lab.run(INTERNET, &mut back);
+        assert_eq!(verdict, Verdict::Forward { port: lab.inner, len: back.len() });
+        assert_eq!(&back[16..20], &INNER);
+        assert_eq!(dst_port(&back), 40000);
+        assert!(checksums_ok(&back));
+
+        // The same flow keeps its port.
+        let mut ack = tcp_syn(40000, 80);
+        ack[13] = 0x10;
+        let mut again = packet(INNER, CHECK_IP, proto::TCP, 64, &ack);
+        lab.run(lab.inner, &mut again);
+        assert_eq!(src_port(&again), port);
+    }
+
+    #[test]
+    fn ping_and_udp_go_through_the_nat() {
+        let mut lab = lab();
+        let mut request = packet(INNER, CHECK_IP, proto::ICMP, 64, &echo(0x4242, 1));
+        assert_eq!(
+            lab.run(lab.inner, &mut request).0,
+            Verdict::Forward { port: INTERNET, len: request.len() }
+        );
+        let id = u16::from_be_bytes([request[24], request[25]]);
+        assert!(checksums_ok(&request));
+        let mut reply_msg = echo(id, 1);
+        reply_msg[0] = icmp::ECHO_REPLY;
+        let mut reply = packet(CHECK_IP, NAT_PUBLIC, proto::ICMP, 64, &reply_msg);
+        assert_eq!(
+            lab.run(INTERNET, &mut reply).0,
+            Verdict::Forward { port: lab.inner, len: reply.len() }
+        );
+        assert_eq!(u16::from_be_bytes([reply[24], reply[25]]), 0x4242, "identifier restored");
+        assert!(checksums_ok(&reply));
+
+        let mut query = packet(INNER, CHECK_IP, proto::UDP, 64, &udp(5353, 53, b"query"));
+        lab.run(lab.inner, &mut query);
+        let port = src_port(&query);
+        assert!(checksums_ok(&query));
+        let mut answer = packet(CHECK_IP, NAT_PUBLIC, proto::UDP, 64, &udp(53, port, b"answer"));
+        assert_eq!(
+            lab.run(INTERNET, &mut answer).0,
+            Verdict::Forward { port: lab.inner, len: answer.len() }
+        );
+        assert_eq!(dst_port(&answer), 5353);
+        assert!(checksums_ok(&answer));
+    }
+
+    #[test]
+    fn nothing_unsolicited_comes_in_through_the_nat() {
+        let mut lab = lab();
+        for l4 in [
+            (proto::TCP, tcp_syn(40000, 8080)),
+            (proto::UDP, udp(1, 2, b"x")),
+            (proto::ICMP, echo(1, 1)),
+        ] {
+            let mut p = packet(CHECK_IP, NAT_PUBLIC, l4.0, 64, &l4.1);
+            assert_eq!(lab.run(INTERNET, &mut p).0, Verdict::Drop(DropReason::NatNoFlow));
+        }
+    }
+
+    #[test]
+    fn an_idle_flow_times_out_and_the_inside_gets_an_rst() {
+        let mut lab = lab();
+        let mut syn = packet(INNER, CHECK_IP, proto::TCP, 64, &tcp_syn(40000, 80));
+        lab.run(lab.inner, &mut syn);
+        let port = src_port(&syn);
+        let mut syn_ack = tcp_syn(80, port);
+        syn_ack[13] = 0x12;
+        lab.run(INTERNET, &mut packet(CHECK_IP, NAT_PUBLIC, proto::TCP, 64, &syn_ack));
+
+        lab.now += 350_000;
+        let mut data = tcp_syn(40000, 80);
+        data[13] = 0x18; // PSH, ACK
+        data[8..12].copy_from_slice(&0x1111_2222u32.to_be_bytes());
+        let mut late = packet(INNER, CHECK_IP, proto::TCP, 64, &data);
+        let (verdict, rst) = lab.run(lab.inner, &mut late);
         assert_eq!(
             verdict,
-            Verdict::Forward {
-                port: INTERNET,
-                len: first.len()
-            }
+            Verdict::Reply { port: lab.inner, len: 40, reason: DropReason::NatReset }
         );
-        assert!(checksums_ok(&first));
+        assert!(checksums_ok(&rst));
+        assert_eq!(&rst[12..16], &CHECK_IP, "as if from the server");
+        assert_eq!(&rst[16..20], &INNER);
+        assert_eq!((src_port(&rst), dst_port(&rst)), (80, 40000));
+        assert_eq!(rst[33], 0x04, "RST");
+        assert_eq!(&rst[24..28], &0x1111_2222u32.to_be_bytes(), "seq = the segment's ack");
+        // And the outside cannot come back on the old mapping.
+        let mut stale = packet(CHECK_IP, NAT_PUBLIC, proto::TCP, 64, &syn_ack);
+        assert_eq!(lab.run(INTERNET, &mut stale).0, Verdict::Drop(DropReason::NatNoFlow));
+    }
+
+    #[test]
+    fn a_segment_without_a_flow_gets_an_rst() {
+        let mut lab = lab();
+        let mut ack = tcp_syn(40001, 80);
+        ack[13] = 0x10;
+        let mut p = packet(INNER, CHECK_IP, proto::TCP, 64, &ack);
+        assert!(matches!(
+            lab.run(lab.inner, &mut p).0,
+            Verdict::Reply { reason: DropReason::NatReset, .. }
+        ));
+    }
+
+    #[test]
+    fn icmp_errors_about_natted_flows_are_translated_back() {
+        let mut lab = lab();
+        let mut query = packet(INNER, CHECK_IP, proto::UDP, 64, &udp(5353, 9, b"probe"));
+        lab.run(lab.inner, &mut query);
+        let mut error = vec![0u8; REPLY_BUFFER];
+        let len = crate::wire::icmp_error(
+            &mut error,
+            Ipv4Addr::from(CHECK_IP),
+            &Ipv4::new_checked(&query[..]).unwrap(),
+            icmp::UNREACHABLE,
+            3,
+            0,
+        )
+        .unwrap();
+        let mut error = error[..len].to_vec();
+        assert_eq!(lab.run(INTERNET, &mut error).0, Verdict::Forward { port: lab.inner, len });
+        assert_eq!(&error[16..20], &INNER);
+        let quoted = &error[28..];
+        assert_eq!(&quoted[12..16], &INNER, "quoted source restored");
+        assert_eq!(u16::from_be_bytes([quoted[20], quoted[21]]), 5353, "quoted port restored");
+        assert!(checksums_ok(&error));
+        let mut inner = quoted.to_vec();
+        crate::wire::tests::fix_l4(&mut inner);
+        assert_eq!(inner, quoted, "quoted UDP checksum consistent");
+    }
+
+    #[test]
+    fn traceroute_sees_the_router_then_the_nat_gateway() {
+        let mut lab = lab();
+        let mut first = packet(INNER, CHECK_IP, proto::UDP, 1, &udp(33434, 33434, b""));
+        let (_, reply) = lab.run(lab.inner, &mut first);
+        assert_eq!(&reply[12..16], &[10, 0, 3, 1]);
+        let mut second = packet(INNER, CHECK_IP, proto::UDP, 2, &udp(33435, 33435, b""));
+        let (verdict, reply) = lab.run(lab.inner, &mut second);
+        assert!(matches!(verdict, Verdict::Reply { reason: DropReason::TtlExceeded, .. }));
+        assert_eq!(&reply[12..16], &[10, 0, 1, 6], "the NAT gateway's private address");
+    }
+
+    #[test]
+    fn what_a_nat_gateway_does_not_carry() {
+        let mut lab = lab();
+        let mut timestamp = echo(1, 1);
+        timestamp[0] = 13;
+        let mut p = packet(INNER, CHECK_IP, proto::ICMP, 64, &timestamp);
+        assert_eq!(lab.run(lab.inner, &mut p).0, Verdict::Drop(DropReason::NatUnsupported));
+        let mut gre = packet(INNER, CHECK_IP, 47, 64, b"0123456789");
+        assert_eq!(lab.run(lab.inner, &mut gre).0, Verdict::Drop(DropReason::NatUnsupported));
+        let mut fragment = packet(INNER, CHECK_IP, proto::UDP, 64, &udp(1, 2, b"frag"));
+        fragment[6..8].copy_from_slice(&0x2000u16.to_be_bytes());
+        fragment[10..12].fill(0);
+        let c = crate::wire::checksum(&fragment[..20]);
+        fragment[10..12].copy_from_slice(&c.to_be_bytes());
+        assert_eq!(lab.run(lab.inner, &mut fragment).0, Verdict::Drop(DropReason::NatUnsupported));
+    }
+
+    #[test]
+    fn a_nat_gateway_without_an_internet_route_gives_no_internet() {
+        let mut m = Model::new(9);
+        let vpc = m.create_vpc("10.3.0.0/16".parse().unwrap(), Tags::new()).unwrap();
+        let a = m.create_subnet(&vpc, "10.3.1.0/24".parse().unwrap(), None, Tags::new()).unwrap();
+        let b = m.create_subnet(&vpc, "10.3.2.0/24".parse().unwrap(), None, Tags::new()).unwrap();
+        let igw = m.create_internet_gateway(Tags::new());
+        m.attach_internet_gateway(&igw, &vpc).unwrap();
+        let eip = m.allocate_address(Tags::new()).unwrap();
+        // The NAT gateway sits in `a`, which uses the main table: local only.
+        let nat = m.create_nat_gateway(&a, &eip, None, Tags::new()).unwrap();
+        let table = m.create_route_table(&vpc, Tags::new()).unwrap();
+        m.associate_route_table(&table, &b).unwrap();
+        let route = RouteSpec {
+            destination: "0.0.0.0/0".parse().unwrap(),
+            target: RouteTarget::NatGateway(nat),
+        };
+        m.create_route(&table, route).unwrap();
+        let i = m.run_instance(RunInstance { subnet: Some(b), ..Default::default() }).unwrap();
+        let mut ports = PortMap::new();
+        let port = ports.assign(&i);
+        let snapshot = compile(&m, &mut ports, 1);
+        let mut nats = NatTables::new(16);
+        nats.sync(&snapshot);
+        let mut p = packet([10, 3, 2, 4], CHECK_IP, proto::TCP, 64, &tcp_syn(1, 80));
+        let mut reply = vec![0u8; REPLY_BUFFER];
+        assert_eq!(
+            snapshot.process(&mut nats, port, &mut p, &mut reply, 0),
+            Verdict::Drop(DropReason::NoRoute)
+        );
     }
 
     proptest::proptest! {
@@ -660,9 +928,9 @@ mod tests {
             bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..200),
             from in 0u32..8,
         ) {
-            let lab = lab();
+            let mut lab = lab();
             let mut packet = bytes.clone();
-            let (verdict, _) = run(&lab.snapshot, from, &mut packet);
+            let (verdict, _) = lab.run(from, &mut packet);
             if let Verdict::Forward { len, .. } = verdict {
                 proptest::prop_assert!(len <= bytes.len());
             }
@@ -677,7 +945,7 @@ mod tests {
             fix_checksum in proptest::prelude::any::<bool>(),
             from_internet in proptest::prelude::any::<bool>(),
         ) {
-            let lab = lab();
+            let mut lab = lab();
             let (src, dst, from) = if from_internet {
                 (CHECK_IP, WEB_PUBLIC, INTERNET)
             } else {
@@ -702,7 +970,7 @@ mod tests {
                 }
             }
             let before = p.len();
-            let (verdict, reply) = run(&lab.snapshot, from, &mut p);
+            let (verdict, reply) = lab.run(from, &mut p);
             match verdict {
                 Verdict::Forward { len, .. } => proptest::prop_assert!(len <= before),
                 Verdict::Reply { len, .. } => proptest::prop_assert_eq!(len, reply.len()),

@@ -9,7 +9,7 @@ use std::net::Ipv4Addr;
 
 use ipnet::Ipv4Net;
 use vpclab_lpm::{Builder, Lpm4};
-use vpclab_model::{InstanceId, Model, RouteTarget};
+use vpclab_model::{InstanceId, Model, NatGatewayId, RouteTarget};
 
 /// A device the forwarder reads and writes: an index into the snapshot's port table.
 pub type Port = u32;
@@ -30,6 +30,8 @@ pub enum Hop {
     Local,
     /// Out through the VPC's internet gateway.
     Internet,
+    /// Through the NAT gateway with this index in the snapshot.
+    Nat(u32),
     /// The target is gone: drop.
     Blackhole,
 }
@@ -62,6 +64,27 @@ pub struct InstancePort {
     pub public: Option<Ipv4Addr>,
 }
 
+/// A NAT gateway as the forwarder sees it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct NatEntry {
+    /// Its connection table's stable slot (the worker keeps tables by slot).
+    pub slot: u32,
+    /// Index of its VPC in the snapshot.
+    pub vpc: u32,
+    /// Index of its subnet's route table: where its traffic goes next.
+    pub table: u32,
+    /// Its Elastic IP: flows leave with this source.
+    pub public: Ipv4Addr,
+    /// Its interface's private address (the source of its ICMP errors).
+    pub private: Ipv4Addr,
+    /// Its idle timeout.
+    pub idle_timeout_ms: u64,
+}
+
+/// Values of the public map at or above this are NAT gateways (`NAT_TARGET + index`);
+/// below, instance ports.
+pub(crate) const NAT_TARGET: u32 = 1 << 30;
+
 /// What sits behind a port.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum PortEntry {
@@ -81,8 +104,11 @@ pub struct Snapshot {
     pub(crate) ports: Vec<PortEntry>,
     pub(crate) tables: Vec<Table>,
     pub(crate) vpcs: Vec<VpcEntry>,
-    /// Public address (/32) to the port of the instance it maps to.
+    /// Public address (/32) to the port of the instance it maps to, or to
+    /// `NAT_TARGET + index` of a NAT gateway.
     pub(crate) public: Lpm4,
+    /// NAT gateways.
+    pub(crate) nats: Vec<NatEntry>,
 }
 
 impl Snapshot {
@@ -94,15 +120,18 @@ impl Snapshot {
             tables: Vec::new(),
             vpcs: Vec::new(),
             public: Lpm4::default(),
+            nats: Vec::new(),
         }
+    }
+
+    /// The NAT gateways.
+    pub fn nats(&self) -> &[NatEntry] {
+        &self.nats
     }
 
     /// What is behind `port`.
     pub fn port(&self, port: Port) -> PortEntry {
-        self.ports
-            .get(port as usize)
-            .copied()
-            .unwrap_or(PortEntry::Vacant)
+        self.ports.get(port as usize).copied().unwrap_or(PortEntry::Vacant)
     }
 
     /// Number of port slots (vacant ones included).
@@ -116,6 +145,7 @@ impl Snapshot {
 #[derive(Clone, Debug, Default)]
 pub struct PortMap {
     by_instance: BTreeMap<InstanceId, Port>,
+    nat_slots: BTreeMap<NatGatewayId, u32>,
 }
 
 impl PortMap {
@@ -153,6 +183,16 @@ impl PortMap {
         self.by_instance.remove(instance)
     }
 
+    /// The connection-table slot of NAT gateway `id`, assigning the lowest free one.
+    fn nat_slot(&mut self, id: &NatGatewayId) -> u32 {
+        if let Some(&slot) = self.nat_slots.get(id) {
+            return slot;
+        }
+        let slot = (0..).find(|s| !self.nat_slots.values().any(|v| v == s)).unwrap_or(0);
+        self.nat_slots.insert(id.clone(), slot);
+        slot
+    }
+
     /// Every (instance, port).
     pub fn iter(&self) -> impl Iterator<Item = (&InstanceId, Port)> {
         self.by_instance.iter().map(|(i, &p)| (i, p))
@@ -160,18 +200,16 @@ impl PortMap {
 }
 
 /// Compiles the model into a snapshot. Instances without a port in `ports` (their
-/// device is not attached yet) are left out.
-pub fn compile(model: &Model, ports: &PortMap, generation: u64) -> Snapshot {
-    let vpc_index: BTreeMap<_, u32> = model
-        .vpcs()
-        .zip(0..)
-        .map(|(v, i)| (v.id.clone(), i))
-        .collect();
-    let table_index: BTreeMap<_, u32> = model
-        .route_tables()
-        .zip(0..)
-        .map(|(t, i)| (t.id.clone(), i))
-        .collect();
+/// device is not attached yet) are left out; NAT gateways get stable connection-table
+/// slots in `ports` (new ones assigned, gone ones released).
+pub fn compile(model: &Model, ports: &mut PortMap, generation: u64) -> Snapshot {
+    ports.nat_slots.retain(|id, _| model.nat_gateway(id).is_ok());
+    let nat_index: BTreeMap<_, u32> =
+        model.nat_gateways().zip(0..).map(|(n, i)| (n.id.clone(), i)).collect();
+    let vpc_index: BTreeMap<_, u32> =
+        model.vpcs().zip(0..).map(|(v, i)| (v.id.clone(), i)).collect();
+    let table_index: BTreeMap<_, u32> =
+        model.route_tables().zip(0..).map(|(t, i)| (t.id.clone(), i)).collect();
 
     let tables = model
         .route_tables()
@@ -182,20 +220,16 @@ pub fn compile(model: &Model, ports: &PortMap, generation: u64) -> Snapshot {
                 let hop = if model.is_blackhole(table, route) {
                     Hop::Blackhole
                 } else {
-                    match route.target {
+                    match &route.target {
                         RouteTarget::Local => Hop::Local,
                         RouteTarget::Gateway(_) => Hop::Internet,
+                        RouteTarget::NatGateway(id) => Hop::Nat(nat_index[id]),
                     }
                 };
                 hops.push(hop);
-                builder
-                    .insert(route.destination, value)
-                    .expect("route indexes fit in 31 bits");
+                builder.insert(route.destination, value).expect("route indexes fit in 31 bits");
             }
-            Table {
-                lpm: builder.build(),
-                hops,
-            }
+            Table { lpm: builder.build(), hops }
         })
         .collect();
 
@@ -226,9 +260,7 @@ pub fn compile(model: &Model, ports: &PortMap, generation: u64) -> Snapshot {
             .insert(Ipv4Net::from(instance.private_ip), port)
             .expect("ports fit in 31 bits");
         if let Some(ip) = public_ip {
-            public
-                .insert(Ipv4Net::from(ip), port)
-                .expect("ports fit in 31 bits");
+            public.insert(Ipv4Net::from(ip), port).expect("ports fit in 31 bits");
         }
         port_table[port as usize] = PortEntry::Instance(InstancePort {
             vpc,
@@ -239,14 +271,30 @@ pub fn compile(model: &Model, ports: &PortMap, generation: u64) -> Snapshot {
         });
     }
 
+    let mut nats = Vec::new();
+    for nat in model.nat_gateways() {
+        let (Some(&vpc), Ok(table)) = (vpc_index.get(&nat.vpc), model.route_table_of(&nat.subnet))
+        else {
+            continue;
+        };
+        let index = nats.len() as u32;
+        public.insert(Ipv4Net::from(nat.public_ip), NAT_TARGET + index).expect("fits in 31 bits");
+        nats.push(NatEntry {
+            slot: ports.nat_slot(&nat.id),
+            vpc,
+            table: table_index[&table.id],
+            public: nat.public_ip,
+            private: nat.private_ip,
+            idle_timeout_ms: u64::from(nat.idle_timeout_s) * 1000,
+        });
+    }
+
     Snapshot {
         generation,
         ports: port_table,
         tables,
-        vpcs: hosts
-            .into_iter()
-            .map(|b| VpcEntry { hosts: b.build() })
-            .collect(),
+        vpcs: hosts.into_iter().map(|b| VpcEntry { hosts: b.build() }).collect(),
         public: public.build(),
+        nats,
     }
 }

@@ -41,10 +41,7 @@ pub mod icmp {
     /// Whether `kind` is an ICMP error (which carries the header of the packet it is
     /// about, and about which no further error may be sent).
     pub fn is_error(kind: u8) -> bool {
-        matches!(
-            kind,
-            UNREACHABLE | SOURCE_QUENCH | REDIRECT | TIME_EXCEEDED | PARAMETER_PROBLEM
-        )
+        matches!(kind, UNREACHABLE | SOURCE_QUENCH | REDIRECT | TIME_EXCEEDED | PARAMETER_PROBLEM)
     }
 }
 
@@ -135,10 +132,7 @@ impl<T: AsRef<[u8]>> Ipv4<T> {
         if header < IPV4_HEADER || b.len() < header {
             return Err(Malformed::Truncated);
         }
-        let total = usize::from(u16::from_be_bytes([
-            b[field::TOTAL_LEN],
-            b[field::TOTAL_LEN + 1],
-        ]));
+        let total = usize::from(u16::from_be_bytes([b[field::TOTAL_LEN], b[field::TOTAL_LEN + 1]]));
         if total < header || total > b.len() {
             return Err(Malformed::Truncated);
         }
@@ -154,9 +148,7 @@ impl<T: AsRef<[u8]>> Ipv4<T> {
 
     /// A read-only view of the same, already checked, packet.
     pub fn reborrow(&self) -> Ipv4<&[u8]> {
-        Ipv4 {
-            buf: self.buf.as_ref(),
-        }
+        Ipv4 { buf: self.buf.as_ref() }
     }
 
     fn u16_at(&self, at: usize) -> u16 {
@@ -196,23 +188,13 @@ impl<T: AsRef<[u8]>> Ipv4<T> {
     /// Source address as an integer.
     pub fn src_bits(&self) -> u32 {
         let b = self.b();
-        u32::from_be_bytes([
-            b[field::SRC],
-            b[field::SRC + 1],
-            b[field::SRC + 2],
-            b[field::SRC + 3],
-        ])
+        u32::from_be_bytes([b[field::SRC], b[field::SRC + 1], b[field::SRC + 2], b[field::SRC + 3]])
     }
 
     /// Destination address as an integer.
     pub fn dst_bits(&self) -> u32 {
         let b = self.b();
-        u32::from_be_bytes([
-            b[field::DST],
-            b[field::DST + 1],
-            b[field::DST + 2],
-            b[field::DST + 3],
-        ])
+        u32::from_be_bytes([b[field::DST], b[field::DST + 1], b[field::DST + 2], b[field::DST + 3]])
     }
 
     /// Whether the don't-fragment flag is set.
@@ -233,6 +215,66 @@ impl<T: AsRef<[u8]>> Ipv4<T> {
     /// The payload after the header, up to the total length.
     pub fn payload(&self) -> &[u8] {
         &self.b()[self.header_len()..self.total_len()]
+    }
+
+    /// The flow identity a NAT keys on: for TCP and UDP (`sport`, `dport`); for an ICMP
+    /// echo request or reply (`identifier`, 0). `None` for anything else, for fragments,
+    /// and when the L4 header is cut short.
+    pub fn ports(&self) -> Option<(u16, u16)> {
+        if self.is_fragment() {
+            return None;
+        }
+        let l4 = self.payload();
+        match self.protocol() {
+            proto::TCP | proto::UDP if l4.len() >= 8 => {
+                Some((u16::from_be_bytes([l4[0], l4[1]]), u16::from_be_bytes([l4[2], l4[3]])))
+            }
+            proto::ICMP
+                if l4.len() >= 8 && matches!(l4[0], icmp::ECHO_REQUEST | icmp::ECHO_REPLY) =>
+            {
+                Some((u16::from_be_bytes([l4[4], l4[5]]), 0))
+            }
+            _ => None,
+        }
+    }
+
+    /// The TCP flags byte (0 for other protocols or a short header).
+    pub fn tcp_flags(&self) -> u8 {
+        match self.protocol() {
+            proto::TCP => self.payload().get(13).copied().unwrap_or(0),
+            _ => 0,
+        }
+    }
+
+    /// The ICMP type, if this is ICMP with a header.
+    pub fn icmp_type(&self) -> Option<u8> {
+        (self.protocol() == proto::ICMP).then(|| self.payload().first().copied()).flatten()
+    }
+
+    /// For an ICMP error: protocol, source, destination and ports (or echo identifier and
+    /// 0) of the packet it quotes, if enough of it is quoted.
+    pub fn icmp_quoted(&self) -> Option<(u8, u32, u32, u16, u16)> {
+        let icmp = self.payload();
+        if self.protocol() != proto::ICMP || icmp.len() < 8 || !icmp::is_error(icmp[0]) {
+            return None;
+        }
+        let inner = &icmp[8..];
+        let header = usize::from(*inner.first()? & 0x0f) * 4;
+        if inner[0] >> 4 != 4 || header < IPV4_HEADER || inner.len() < header + 8 {
+            return None;
+        }
+        let word = |at: usize| {
+            u32::from_be_bytes([inner[at], inner[at + 1], inner[at + 2], inner[at + 3]])
+        };
+        let l4 = &inner[header..];
+        let (a, b) = match inner[9] {
+            proto::TCP | proto::UDP => {
+                (u16::from_be_bytes([l4[0], l4[1]]), u16::from_be_bytes([l4[2], l4[3]]))
+            }
+            proto::ICMP => (u16::from_be_bytes([l4[4], l4[5]]), 0),
+            _ => return None,
+        };
+        Some((inner[9], word(12), word(16), a, b))
     }
 }
 
@@ -317,6 +359,80 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> Ipv4<T> {
     }
 }
 
+impl<T: AsRef<[u8]> + AsMut<[u8]>> Ipv4<T> {
+    /// Rewrites the source (`Side::Src`) or destination port — for ICMP echo, the
+    /// identifier — keeping the L4 checksum correct. Call only when [`Ipv4::ports`] is
+    /// `Some`.
+    pub fn set_port(&mut self, side: Side, new: u16) {
+        let header = self.header_len();
+        let end = self.total_len();
+        let protocol = self.protocol();
+        let l4 = &mut self.bm()[header..end];
+        let (at, check_at, udp) = match (protocol, side) {
+            (proto::TCP, Side::Src) => (0, 16, false),
+            (proto::TCP, Side::Dst) => (2, 16, false),
+            (proto::UDP, Side::Src) => (0, 6, true),
+            (proto::UDP, Side::Dst) => (2, 6, true),
+            (proto::ICMP, _) => (4, 2, false),
+            _ => return,
+        };
+        if l4.len() < 8 || l4.len() < check_at + 2 {
+            return;
+        }
+        let old = u16::from_be_bytes([l4[at], l4[at + 1]]);
+        l4[at..at + 2].copy_from_slice(&new.to_be_bytes());
+        let check = u16::from_be_bytes([l4[check_at], l4[check_at + 1]]);
+        if udp && check == 0 {
+            return;
+        }
+        let mut check = update16(check, old, new);
+        if udp && check == 0 {
+            check = 0xffff;
+        }
+        l4[check_at..check_at + 2].copy_from_slice(&check.to_be_bytes());
+    }
+
+    /// In an ICMP error, rewrites the quoted packet's source port (or echo identifier)
+    /// to `new`, patching the quoted L4 checksum where it is quoted, and the ICMP
+    /// checksum over all of it.
+    pub fn set_quoted_src_port(&mut self, new: u16) {
+        let header = self.header_len();
+        let end = self.total_len();
+        let icmp = &mut self.bm()[header..end];
+        if icmp.len() < 8 {
+            return;
+        }
+        let (head, inner) = icmp.split_at_mut(8);
+        let Some(&ver_ihl) = inner.first() else {
+            return;
+        };
+        let inner_header = usize::from(ver_ihl & 0x0f) * 4;
+        if inner.len() < inner_header + 8 {
+            return;
+        }
+        let protocol = inner[9];
+        let l4 = &mut inner[inner_header..];
+        let (at, check_at) = match protocol {
+            proto::TCP => (0, 16),
+            proto::UDP => (0, 6),
+            proto::ICMP => (4, 2),
+            _ => return,
+        };
+        let old = u16::from_be_bytes([l4[at], l4[at + 1]]);
+        l4[at..at + 2].copy_from_slice(&new.to_be_bytes());
+        let mut icmp_check = update16(u16::from_be_bytes([head[2], head[3]]), old, new);
+        if let Some(field) = l4.get_mut(check_at..check_at + 2) {
+            let old_check = u16::from_be_bytes([field[0], field[1]]);
+            if !(protocol == proto::UDP && old_check == 0) {
+                let check = update16(old_check, old, new);
+                field.copy_from_slice(&check.to_be_bytes());
+                icmp_check = update16(icmp_check, old_check, check);
+            }
+        }
+        head[2..4].copy_from_slice(&icmp_check.to_be_bytes());
+    }
+}
+
 /// Patches a TCP or UDP checksum at `at` for an address change in the pseudo-header.
 /// A zero UDP checksum means "none" and stays zero; a computed zero is sent as 0xffff.
 fn patch_l4(l4: &mut [u8], at: usize, old: u32, new: u32, udp: bool) {
@@ -370,10 +486,7 @@ fn translate_icmp_error(icmp: &mut [u8], inner_side: Side, old: u32, new: u32) {
         proto::UDP => (6, true),
         _ => (usize::MAX, false),
     };
-    if let Some(field) = inner_header
-        .checked_add(l4_at)
-        .and_then(|s| inner.get_mut(s..s + 2))
-    {
+    if let Some(field) = inner_header.checked_add(l4_at).and_then(|s| inner.get_mut(s..s + 2)) {
         let old_l4 = u16::from_be_bytes([field[0], field[1]]);
         if !(udp && old_l4 == 0) {
             let mut l4 = update32(old_l4, old, new);
@@ -406,10 +519,7 @@ pub fn icmp_error(
         return None;
     }
     if original.protocol() == proto::ICMP
-        && original
-            .payload()
-            .first()
-            .is_some_and(|&t| icmp::is_error(t))
+        && original.payload().first().is_some_and(|&t| icmp::is_error(t))
     {
         return None;
     }
@@ -437,6 +547,58 @@ pub fn icmp_error(
     message[8..].copy_from_slice(quote);
     let check = checksum(message);
     message[2..4].copy_from_slice(&check.to_be_bytes());
+    Some(total)
+}
+
+/// Builds into `out` the TCP RST that answers `original` (a TCP segment) as if from its
+/// destination, per RFC 793: with the segment's acknowledgment number as sequence if it
+/// carried ACK, else with an ACK of everything it sent. Returns the length, or `None`
+/// when `original` is an RST itself, not TCP, or too short.
+pub fn tcp_reset(out: &mut [u8], original: &Ipv4<&[u8]>) -> Option<usize> {
+    if original.protocol() != proto::TCP || original.is_fragment() {
+        return None;
+    }
+    let seg = original.payload();
+    if seg.len() < 20 {
+        return None;
+    }
+    let flags = seg[13];
+    if flags & 0x04 != 0 {
+        return None;
+    }
+    let word = |at: usize| u32::from_be_bytes([seg[at], seg[at + 1], seg[at + 2], seg[at + 3]]);
+    let data_offset = usize::from(seg[12] >> 4) * 4;
+    let data = seg.len().saturating_sub(data_offset) as u32;
+    let (seq, ack, reply_flags) = if flags & 0x10 != 0 {
+        (word(8), 0, 0x04)
+    } else {
+        let syn_fin = u32::from(flags & 0x02 != 0) + u32::from(flags & 0x01 != 0);
+        (0, word(4).wrapping_add(data + syn_fin), 0x14)
+    };
+    let total = IPV4_HEADER + 20;
+    let out = out.get_mut(..total)?;
+    out.fill(0);
+    out[field::VER_IHL] = 0x45;
+    out[field::TOTAL_LEN..field::TOTAL_LEN + 2].copy_from_slice(&(total as u16).to_be_bytes());
+    out[field::FLAGS_FRAG..field::FLAGS_FRAG + 2].copy_from_slice(&DF.to_be_bytes());
+    out[field::TTL] = 64;
+    out[field::PROTOCOL] = proto::TCP;
+    out[field::SRC..field::SRC + 4].copy_from_slice(&original.dst().octets());
+    out[field::DST..field::DST + 4].copy_from_slice(&original.src().octets());
+    let check = checksum(&out[..IPV4_HEADER]);
+    out[field::CHECKSUM..field::CHECKSUM + 2].copy_from_slice(&check.to_be_bytes());
+    let tcp = &mut out[IPV4_HEADER..];
+    tcp[0..2].copy_from_slice(&seg[2..4]);
+    tcp[2..4].copy_from_slice(&seg[0..2]);
+    tcp[4..8].copy_from_slice(&seq.to_be_bytes());
+    tcp[8..12].copy_from_slice(&ack.to_be_bytes());
+    tcp[12] = 5 << 4;
+    tcp[13] = reply_flags;
+    let mut acc = sum(&original.dst().octets(), 0);
+    acc = sum(&original.src().octets(), acc);
+    acc += u32::from(proto::TCP) + 20;
+    let check = !fold(sum(tcp, acc));
+    tcp[16..18].copy_from_slice(&check.to_be_bytes());
     Some(total)
 }
 
@@ -529,43 +691,22 @@ pub(crate) mod tests {
 
     #[test]
     fn checked_view_rejects_bad_packets() {
-        let good = packet(
-            [10, 0, 1, 4],
-            [10, 0, 2, 4],
-            proto::UDP,
-            64,
-            &udp(1, 2, b"hi"),
-        );
+        let good = packet([10, 0, 1, 4], [10, 0, 2, 4], proto::UDP, 64, &udp(1, 2, b"hi"));
         assert!(Ipv4::new_checked(&good[..]).is_ok());
-        assert_eq!(
-            Ipv4::new_checked(&good[..10]).unwrap_err(),
-            Malformed::Truncated
-        );
-        assert_eq!(
-            Ipv4::new_checked(&[][..]).unwrap_err(),
-            Malformed::Truncated
-        );
+        assert_eq!(Ipv4::new_checked(&good[..10]).unwrap_err(), Malformed::Truncated);
+        assert_eq!(Ipv4::new_checked(&[][..]).unwrap_err(), Malformed::Truncated);
         let mut v6 = good.clone();
         v6[0] = 0x60;
-        assert_eq!(
-            Ipv4::new_checked(&v6[..]).unwrap_err(),
-            Malformed::Version(6)
-        );
+        assert_eq!(Ipv4::new_checked(&v6[..]).unwrap_err(), Malformed::Version(6));
         let mut short_ihl = good.clone();
         short_ihl[0] = 0x44;
-        assert_eq!(
-            Ipv4::new_checked(&short_ihl[..]).unwrap_err(),
-            Malformed::Truncated
-        );
+        assert_eq!(Ipv4::new_checked(&short_ihl[..]).unwrap_err(), Malformed::Truncated);
         let mut long = good.clone();
         long[3] = long[3].wrapping_add(1);
         assert!(Ipv4::new_checked(&long[..]).is_err());
         let mut corrupt = good.clone();
         corrupt[8] ^= 1;
-        assert_eq!(
-            Ipv4::new_checked(&corrupt[..]).unwrap_err(),
-            Malformed::Checksum
-        );
+        assert_eq!(Ipv4::new_checked(&corrupt[..]).unwrap_err(), Malformed::Checksum);
         // Trailing bytes beyond the total length are allowed (and ignored).
         let mut padded = good.clone();
         padded.extend_from_slice(&[0, 0]);
@@ -593,13 +734,7 @@ pub(crate) mod tests {
 
     #[test]
     fn a_zero_udp_checksum_stays_zero() {
-        let mut p = packet(
-            [10, 0, 1, 4],
-            [198, 51, 100, 1],
-            proto::UDP,
-            64,
-            &udp(1, 2, b"x"),
-        );
+        let mut p = packet([10, 0, 1, 4], [198, 51, 100, 1], proto::UDP, 64, &udp(1, 2, b"x"));
         p[26..28].fill(0);
         let mut view = Ipv4::new_checked(&mut p[..]).unwrap();
         view.translate(Side::Src, Ipv4Addr::new(203, 0, 113, 10));
@@ -611,13 +746,8 @@ pub(crate) mod tests {
         // An instance sent UDP out through the gateway (source already public); the
         // internet answers port-unreachable. Translating the outer destination back to
         // the private address must also fix the quoted source.
-        let sent = packet(
-            [203, 0, 113, 10],
-            [198, 51, 100, 1],
-            proto::UDP,
-            63,
-            &udp(5000, 9, b"x"),
-        );
+        let sent =
+            packet([203, 0, 113, 10], [198, 51, 100, 1], proto::UDP, 63, &udp(5000, 9, b"x"));
         let sent_view = Ipv4::new_checked(&sent[..]).unwrap();
         let mut out = [0u8; 600];
         let len = icmp_error(
@@ -645,13 +775,7 @@ pub(crate) mod tests {
 
     #[test]
     fn no_error_about_an_error() {
-        let sent = packet(
-            [10, 0, 1, 4],
-            [10, 0, 2, 4],
-            proto::UDP,
-            1,
-            &udp(1, 2, b"x"),
-        );
+        let sent = packet([10, 0, 1, 4], [10, 0, 2, 4], proto::UDP, 1, &udp(1, 2, b"x"));
         let mut out = [0u8; 600];
         let len = icmp_error(
             &mut out,

@@ -21,6 +21,7 @@ use vpclab_sys::epoll::{Epoll, EventFd, empty_event, token};
 use vpclab_sys::tun::Tun;
 
 use crate::counters::{CounterSnapshot, Counters, DropReason};
+use crate::nat::{FLOWS_PER_GATEWAY, NatTables};
 use crate::pipeline::{REPLY_BUFFER, Verdict};
 use crate::snapshot::{Port, Snapshot};
 
@@ -74,18 +75,11 @@ impl Forwarder {
         let thread = std::thread::Builder::new()
             .name("vpclab-forwarder".into())
             .spawn(move || run(&worker, &epoll))?;
-        Ok(Self {
-            shared,
-            thread: Some(thread),
-        })
+        Ok(Self { shared, thread: Some(thread) })
     }
 
     fn command(&self, command: Command) -> io::Result<()> {
-        self.shared
-            .commands
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .push(command);
+        self.shared.commands.lock().unwrap_or_else(|e| e.into_inner()).push(command);
         self.shared.wake.wake()
     }
 
@@ -93,16 +87,14 @@ impl Forwarder {
     pub fn attach(&self, port: Port, tun: Tun) -> io::Result<()> {
         let (tx, rx) = mpsc::channel();
         self.command(Command::Attach(port, tun, tx))?;
-        rx.recv_timeout(Duration::from_secs(5))
-            .map_err(|_| io::Error::other("forwarder gone"))?
+        rx.recv_timeout(Duration::from_secs(5)).map_err(|_| io::Error::other("forwarder gone"))?
     }
 
     /// Takes the device of `port` back from the forwarder.
     pub fn detach(&self, port: Port) -> io::Result<Option<Tun>> {
         let (tx, rx) = mpsc::channel();
         self.command(Command::Detach(port, tx))?;
-        rx.recv_timeout(Duration::from_secs(5))
-            .map_err(|_| io::Error::other("forwarder gone"))
+        rx.recv_timeout(Duration::from_secs(5)).map_err(|_| io::Error::other("forwarder gone"))
     }
 
     /// Makes `snapshot` the one every following packet sees.
@@ -129,9 +121,7 @@ impl Forwarder {
         self.shared.stop.store(true, Ordering::Release);
         self.shared.wake.wake()?;
         match self.thread.take() {
-            Some(thread) => thread
-                .join()
-                .map_err(|_| io::Error::other("forwarder panicked"))?,
+            Some(thread) => thread.join().map_err(|_| io::Error::other("forwarder panicked"))?,
             None => Ok(()),
         }
     }
@@ -143,16 +133,30 @@ impl Drop for Forwarder {
     }
 }
 
+/// Expired NAT flows looked at per table per wake-up.
+const SWEEP_BUDGET: usize = 64;
+
 fn run(shared: &Shared, epoll: &Epoll) -> io::Result<()> {
     let mut devices: Vec<Option<Tun>> = Vec::new();
     let mut packet = vec![0u8; PACKET_BUFFER];
     let mut reply = vec![0u8; REPLY_BUFFER];
     let mut events = [empty_event(); 64];
+    let mut nats = NatTables::new(FLOWS_PER_GATEWAY);
+    let mut generation = None;
+    let started = std::time::Instant::now();
     let counters = &shared.counters;
 
     while !shared.stop.load(Ordering::Acquire) {
         let ready = epoll.wait(&mut events, Duration::from_secs(1))?;
         let snapshot = shared.snapshot.load();
+        if generation != Some(snapshot.generation) {
+            // A new snapshot: NAT gateways may have come or gone (off the packet path).
+            nats.sync(&snapshot);
+            generation = Some(snapshot.generation);
+        }
+        let now = started.elapsed().as_millis() as u64;
+        nats.sweep(now, SWEEP_BUDGET);
+        counters.set_nat(nats.flows() as u64, &nats.stats());
         for event in &events[..ready] {
             let token = token(event);
             if token == WAKE {
@@ -170,15 +174,11 @@ fn run(shared: &Shared, epoll: &Epoll) -> io::Result<()> {
                     Err(_) => break, // WouldBlock: drained; other errors: try next wake-up.
                 };
                 counters.rx();
-                match snapshot.process(port, &mut packet[..len], &mut reply) {
+                match snapshot.process(&mut nats, port, &mut packet[..len], &mut reply, now) {
                     Verdict::Forward { port: out, len } => {
                         send(&devices, out, &packet[..len], counters);
                     }
-                    Verdict::Reply {
-                        port: out,
-                        len,
-                        reason,
-                    } => {
+                    Verdict::Reply { port: out, len, reason } => {
                         counters.drop(reason);
                         counters.icmp();
                         send(&devices, out, &reply[..len], counters);

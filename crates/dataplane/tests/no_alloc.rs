@@ -3,7 +3,7 @@
 //! test allocates meanwhile.)
 
 use vpclab_dataplane::wire::checksum;
-use vpclab_dataplane::{INTERNET, PortMap, REPLY_BUFFER, Verdict, compile};
+use vpclab_dataplane::{INTERNET, NatTables, PortMap, REPLY_BUFFER, Verdict, compile};
 use vpclab_model::{Model, RouteSpec, RouteTarget, RunInstance, Tags};
 use vpclab_sys::alloc::CountingAlloc;
 
@@ -28,66 +28,57 @@ fn ipv4(src: [u8; 4], dst: [u8; 4], ttl: u8, protocol: u8, payload: &[u8]) -> Ve
 #[test]
 fn forwarding_allocates_nothing() {
     let mut m = Model::new(1);
-    let vpc = m
-        .create_vpc("10.0.0.0/16".parse().unwrap(), Tags::new())
-        .unwrap();
-    let public = m
-        .create_subnet(&vpc, "10.0.1.0/24".parse().unwrap(), None, Tags::new())
-        .unwrap();
-    let private = m
-        .create_subnet(&vpc, "10.0.2.0/24".parse().unwrap(), None, Tags::new())
-        .unwrap();
+    let vpc = m.create_vpc("10.0.0.0/16".parse().unwrap(), Tags::new()).unwrap();
+    let public = m.create_subnet(&vpc, "10.0.1.0/24".parse().unwrap(), None, Tags::new()).unwrap();
+    let private = m.create_subnet(&vpc, "10.0.2.0/24".parse().unwrap(), None, Tags::new()).unwrap();
     let igw = m.create_internet_gateway(Tags::new());
     m.attach_internet_gateway(&igw, &vpc).unwrap();
-    let main = m.vpc(&vpc).unwrap().main_route_table.clone();
-    let default = RouteSpec {
-        destination: "0.0.0.0/0".parse().unwrap(),
-        target: RouteTarget::Gateway(igw),
-    };
-    m.create_route(&main, default).unwrap();
-    let web = m
-        .run_instance(RunInstance {
-            subnet: Some(public),
-            public_ip: Some(true),
-            ..Default::default()
-        })
-        .unwrap();
-    let app = m
-        .run_instance(RunInstance {
-            subnet: Some(private),
-            ..Default::default()
-        })
-        .unwrap();
+    let route = |target| RouteSpec { destination: "0.0.0.0/0".parse().unwrap(), target };
+    let public_table = m.create_route_table(&vpc, Tags::new()).unwrap();
+    m.associate_route_table(&public_table, &public).unwrap();
+    m.create_route(&public_table, route(RouteTarget::Gateway(igw))).unwrap();
+    let web =
+        RunInstance { subnet: Some(public.clone()), public_ip: Some(true), ..Default::default() };
+    let web = m.run_instance(web).unwrap();
+    let app = m.run_instance(RunInstance { subnet: Some(private.clone()), ..Default::default() });
+    let app = app.unwrap();
+    // The private subnet goes out through a NAT gateway in the public one.
+    let eip = m.allocate_address(Tags::new()).unwrap();
+    let nat = m.create_nat_gateway(&public, &eip, None, Tags::new()).unwrap();
+    let nat_table = m.create_route_table(&vpc, Tags::new()).unwrap();
+    m.associate_route_table(&nat_table, &private).unwrap();
+    m.create_route(&nat_table, route(RouteTarget::NatGateway(nat))).unwrap();
     let mut ports = PortMap::new();
     let web = ports.assign(&web);
-    ports.assign(&app);
-    let snapshot = compile(&m, &ports, 1);
+    let app = ports.assign(&app);
+    let snapshot = compile(&m, &mut ports, 1);
+    let mut nats = NatTables::new(1 << 16);
+    nats.sync(&snapshot);
 
-    // 8 bytes of UDP (checksum 0: none) plus a payload.
-    let udp = [
-        0x13, 0x88, 0x00, 0x35, 0x00, 0x0c, 0x00, 0x00, b'v', b'p', b'c', b'!',
-    ];
+    // 8 bytes of UDP (checksum 0: none) plus a payload; source port 5000, to port 53.
+    let udp = [0x13, 0x88, 0x00, 0x35, 0x00, 0x0c, 0x00, 0x00, b'v', b'p', b'c', b'!'];
     let templates = [
         (web, ipv4([10, 0, 1, 4], [10, 0, 2, 4], 64, 17, &udp)),
         (web, ipv4([10, 0, 1, 4], [198, 51, 100, 1], 64, 17, &udp)),
-        (
-            INTERNET,
-            ipv4([198, 51, 100, 1], [203, 0, 113, 10], 64, 17, &udp),
-        ),
+        (INTERNET, ipv4([198, 51, 100, 1], [203, 0, 113, 10], 64, 17, &udp)),
         (web, ipv4([10, 0, 1, 4], [10, 0, 2, 4], 1, 17, &udp)),
-        (web, ipv4([10, 0, 1, 4], [192, 0, 2, 200], 64, 17, &udp)),
         (web, ipv4([10, 9, 9, 9], [10, 0, 2, 4], 64, 17, &udp)),
+        // Through the NAT gateway: a new flow every time (the source port changes).
+        (app, ipv4([10, 0, 2, 4], [198, 51, 100, 1], 64, 17, &udp)),
+        // Unsolicited, to the NAT gateway's address.
+        (INTERNET, ipv4([198, 51, 100, 1], [203, 0, 113, 11], 64, 17, &udp)),
     ];
     let mut buffer = vec![0u8; 65_536];
     let mut reply = vec![0u8; REPLY_BUFFER];
     let mut outcomes = [0usize; 3];
 
     let before = ALLOC.snapshot();
-    for i in 0..60_000 {
-        let (from, template) = &templates[i % templates.len()];
+    for i in 0..70_000u32 {
+        let (from, template) = &templates[i as usize % templates.len()];
         let packet = &mut buffer[..template.len()];
         packet.copy_from_slice(template);
-        match snapshot.process(*from, packet, &mut reply) {
+        packet[20..22].copy_from_slice(&(1024 + (i / 7) as u16).to_be_bytes());
+        match snapshot.process(&mut nats, *from, packet, &mut reply, u64::from(i)) {
             Verdict::Forward { .. } => outcomes[0] += 1,
             Verdict::Reply { .. } => outcomes[1] += 1,
             Verdict::Drop(_) => outcomes[2] += 1,
@@ -96,9 +87,6 @@ fn forwarding_allocates_nothing() {
     let delta = ALLOC.snapshot().since(&before);
 
     assert_eq!(delta.allocations, 0, "the pipeline allocated");
-    assert_eq!(
-        outcomes,
-        [40_000, 10_000, 10_000],
-        "every kind of verdict was exercised"
-    );
+    assert_eq!(outcomes, [40_000, 10_000, 20_000], "every kind of verdict was exercised");
+    assert_eq!(nats.flows(), 10_000, "one NAT flow per distinct source port");
 }

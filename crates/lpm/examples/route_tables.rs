@@ -18,10 +18,7 @@ struct RouteTable {
 
 impl RouteTable {
     fn new(name: &'static str, routes: &[(&str, &'static str)]) -> Self {
-        let routes = routes
-            .iter()
-            .map(|&(cidr, target)| (cidr.parse().unwrap(), target))
-            .collect();
+        let routes = routes.iter().map(|&(cidr, target)| (cidr.parse().unwrap(), target)).collect();
         Self { name, routes }
     }
 
@@ -39,11 +36,7 @@ fn main() {
     let tables = [
         RouteTable::new(
             "public (rtb-public)",
-            &[
-                ("10.1.0.0/16", "local"),
-                ("10.2.0.0/16", "pcx-ab"),
-                ("0.0.0.0/0", "igw-a"),
-            ],
+            &[("10.1.0.0/16", "local"), ("10.2.0.0/16", "pcx-ab"), ("0.0.0.0/0", "igw-a")],
         ),
         RouteTable::new(
             "private (rtb-private)",
@@ -86,9 +79,8 @@ fn main() {
 
     // How long the data plane's question takes on such a table.
     let compiled = tables[1].compile();
-    let addrs: Vec<Ipv4Addr> = (0..4096u32)
-        .map(|i| Ipv4Addr::from(i.wrapping_mul(0x9E37_79B9)))
-        .collect();
+    let addrs: Vec<Ipv4Addr> =
+        (0..4096u32).map(|i| Ipv4Addr::from(i.wrapping_mul(0x9E37_79B9))).collect();
     let rounds = 2_000;
     let started = Instant::now();
     let mut sum = 0u32;

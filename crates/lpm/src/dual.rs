@@ -29,10 +29,7 @@ impl IpBuilder {
 
     /// Compiles both tables.
     pub fn build(self) -> IpLpm {
-        IpLpm {
-            v4: self.v4.build(),
-            v6: self.v6.build(),
-        }
+        IpLpm { v4: self.v4.build(), v6: self.v6.build() }
     }
 }
 

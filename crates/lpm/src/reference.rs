@@ -12,9 +12,7 @@ pub struct LinearScan<A: Address> {
 
 impl<A: Address> fmt::Debug for LinearScan<A> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("LinearScan")
-            .field("routes", &self.routes.len())
-            .finish()
+        f.debug_struct("LinearScan").field("routes", &self.routes.len()).finish()
     }
 }
 

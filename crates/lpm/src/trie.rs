@@ -71,11 +71,7 @@ pub struct ValueOutOfRange(pub u32);
 
 impl fmt::Display for ValueOutOfRange {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "route value {} is larger than the maximum {MAX_VALUE}",
-            self.0
-        )
+        write!(f, "route value {} is larger than the maximum {MAX_VALUE}", self.0)
     }
 }
 
@@ -115,10 +111,7 @@ impl<A: Address> Builder<A> {
 
     /// An empty builder with room for `routes` inserts.
     pub fn with_capacity(routes: usize) -> Self {
-        Self {
-            routes: Vec::with_capacity(routes),
-            direct_bits: None,
-        }
+        Self { routes: Vec::with_capacity(routes), direct_bits: None }
     }
 
     /// Overrides the size of the direct-pointing root table: `2^bits` entries of 4 bytes.
@@ -176,12 +169,9 @@ impl<A: Address> Builder<A> {
             _ => LARGE_DIRECT_BITS_V6,
         });
         let nodes = node_count(&self.routes, direct_bits);
-        let table = Compiler {
-            routes: &self.routes,
-            nodes: Vec::with_capacity(nodes),
-            leaves: Vec::new(),
-        }
-        .compile(direct_bits);
+        let table =
+            Compiler { routes: &self.routes, nodes: Vec::with_capacity(nodes), leaves: Vec::new() }
+                .compile(direct_bits);
         debug_assert_eq!(table.nodes.len(), nodes, "node_count is exact");
         table
     }
@@ -349,13 +339,7 @@ struct Groups<'r, K> {
 
 impl<'r, K: Key> Groups<'r, K> {
     fn new(routes: &'r [(K, u8, u32)], lo: usize, hi: usize, offset: u32, width: u32) -> Self {
-        Self {
-            routes,
-            next: lo,
-            end: hi,
-            offset,
-            width,
-        }
+        Self { routes, next: lo, end: hi, offset, width }
     }
 }
 
@@ -366,9 +350,7 @@ impl<K: Key> Iterator for Groups<'_, K> {
         let deeper = self.offset + self.width;
         // Skip to the next route that continues past this stride.
         let lo = self.next
-            + self.routes[self.next..self.end]
-                .iter()
-                .position(|r| u32::from(r.1) > deeper)?;
+            + self.routes[self.next..self.end].iter().position(|r| u32::from(r.1) > deeper)?;
         let slot = self.routes[lo].0.chunk(self.offset, self.width);
         let hi = lo
             + self.routes[lo..self.end]
@@ -461,11 +443,7 @@ impl<A: Address> Lpm<A> {
     /// If `keys` and `out` differ in length.
     pub fn lookup_batch(&self, keys: &[A::Key], out: &mut [Option<u32>]) {
         const GROUP: usize = 8;
-        assert_eq!(
-            keys.len(),
-            out.len(),
-            "lookup_batch needs one output per key"
-        );
+        assert_eq!(keys.len(), out.len(), "lookup_batch needs one output per key");
         let mut keys = keys.chunks_exact(GROUP);
         let mut outs = out.chunks_exact_mut(GROUP);
         for (keys, out) in (&mut keys).zip(&mut outs) {
@@ -578,19 +556,12 @@ mod tests {
         }
         let table = v6(&[("::/0", 9)]);
         assert_eq!(at6(&table, "::"), Some(9));
-        assert_eq!(
-            at6(&table, "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff"),
-            Some(9)
-        );
+        assert_eq!(at6(&table, "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff"), Some(9));
     }
 
     #[test]
     fn host_routes_match_one_address() {
-        let table = v4(&[
-            ("10.0.0.5/32", 1),
-            ("255.255.255.255/32", 2),
-            ("0.0.0.0/32", 3),
-        ]);
+        let table = v4(&[("10.0.0.5/32", 1), ("255.255.255.255/32", 2), ("0.0.0.0/32", 3)]);
         assert_eq!(at(&table, "10.0.0.5"), Some(1));
         assert_eq!(at(&table, "10.0.0.4"), None);
         assert_eq!(at(&table, "10.0.0.6"), None);
@@ -669,14 +640,8 @@ mod tests {
     fn values_above_max_are_rejected() {
         let mut builder = Builder::<Ipv4Addr>::new();
         let net = "10.0.0.0/8".parse().unwrap();
-        assert_eq!(
-            builder.insert(net, MAX_VALUE + 1),
-            Err(ValueOutOfRange(MAX_VALUE + 1))
-        );
-        assert_eq!(
-            builder.insert(net, u32::MAX),
-            Err(ValueOutOfRange(u32::MAX))
-        );
+        assert_eq!(builder.insert(net, MAX_VALUE + 1), Err(ValueOutOfRange(MAX_VALUE + 1)));
+        assert_eq!(builder.insert(net, u32::MAX), Err(ValueOutOfRange(u32::MAX)));
         builder.insert(net, MAX_VALUE).unwrap();
         let table = builder.build();
         assert_eq!(at(&table, "10.1.1.1"), Some(MAX_VALUE));
@@ -720,11 +685,7 @@ mod tests {
             let table = builder.build();
             assert_eq!(table.direct_bits(), bits);
             for probe in probes {
-                assert_eq!(
-                    at(&table, probe),
-                    at(&reference, probe),
-                    "{probe} at {bits} bits"
-                );
+                assert_eq!(at(&table, probe), at(&reference, probe), "{probe} at {bits} bits");
             }
         }
     }

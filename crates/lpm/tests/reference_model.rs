@@ -14,14 +14,8 @@ fn v4_routes() -> impl Strategy<Value = Vec<(Ipv4Net, u32)>> {
     let base = prop::sample::select(vec![0u32, 0x0A00_0000, 0x0A00_0100, 0xC0A8_0000, u32::MAX]);
     let route = (base, any::<u32>(), 0u8..=32, 0u8..=32, 0..=MAX_VALUE).prop_map(
         |(base, noise, noise_bits, len, value)| {
-            let noise = if noise_bits == 0 {
-                0
-            } else {
-                noise >> (32 - u32::from(noise_bits))
-            };
-            let net = Ipv4Net::new(Ipv4Addr::from(base ^ noise), len)
-                .unwrap()
-                .trunc();
+            let noise = if noise_bits == 0 { 0 } else { noise >> (32 - u32::from(noise_bits)) };
+            let net = Ipv4Net::new(Ipv4Addr::from(base ^ noise), len).unwrap().trunc();
             (net, value)
         },
     );
@@ -37,14 +31,8 @@ fn v6_routes() -> impl Strategy<Value = Vec<(Ipv6Net, u32)>> {
     ]);
     let route = (base, any::<u128>(), 0u32..=128, 0u8..=128, 0..=MAX_VALUE).prop_map(
         |(base, noise, noise_bits, len, value)| {
-            let noise = if noise_bits == 0 {
-                0
-            } else {
-                noise >> (128 - noise_bits)
-            };
-            let net = Ipv6Net::new(Ipv6Addr::from(base ^ noise), len)
-                .unwrap()
-                .trunc();
+            let noise = if noise_bits == 0 { 0 } else { noise >> (128 - noise_bits) };
+            let net = Ipv6Net::new(Ipv6Addr::from(base ^ noise), len).unwrap().trunc();
             (net, value)
         },
     );
@@ -57,13 +45,7 @@ fn v4_probes(routes: &[(Ipv4Net, u32)], random: &[u32]) -> Vec<Ipv4Addr> {
     let mut probes: Vec<u32> = random.to_vec();
     for (net, _) in routes {
         let (lo, hi) = (u32::from(net.network()), u32::from(net.broadcast()));
-        probes.extend([
-            lo,
-            hi,
-            lo.wrapping_sub(1),
-            hi.wrapping_add(1),
-            lo + (hi - lo) / 2,
-        ]);
+        probes.extend([lo, hi, lo.wrapping_sub(1), hi.wrapping_add(1), lo + (hi - lo) / 2]);
     }
     probes.into_iter().map(Ipv4Addr::from).collect()
 }
@@ -72,13 +54,7 @@ fn v6_probes(routes: &[(Ipv6Net, u32)], random: &[u128]) -> Vec<Ipv6Addr> {
     let mut probes: Vec<u128> = random.to_vec();
     for (net, _) in routes {
         let (lo, hi) = (u128::from(net.network()), u128::from(net.broadcast()));
-        probes.extend([
-            lo,
-            hi,
-            lo.wrapping_sub(1),
-            hi.wrapping_add(1),
-            lo + (hi - lo) / 2,
-        ]);
+        probes.extend([lo, hi, lo.wrapping_sub(1), hi.wrapping_add(1), lo + (hi - lo) / 2]);
     }
     probes.into_iter().map(Ipv6Addr::from).collect()
 }

@@ -16,10 +16,7 @@ pub struct ApiError {
 
 impl ApiError {
     pub(crate) fn new(code: &'static str, message: impl Into<String>) -> Self {
-        Self {
-            code,
-            message: message.into(),
-        }
+        Self { code, message: message.into() }
     }
 
     pub(crate) fn not_found(code: &'static str, kind: &str, id: &str) -> Self {

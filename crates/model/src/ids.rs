@@ -98,9 +98,7 @@ impl IdGen {
         self.next += 1;
         // SplitMix64's finaliser: a bijection on u64, so distinct counters give
         // distinct ids.
-        let mut z = self
-            .seed
-            .wrapping_add(self.next.wrapping_mul(0x9E37_79B9_7F4A_7C15));
+        let mut z = self.seed.wrapping_add(self.next.wrapping_mul(0x9E37_79B9_7F4A_7C15));
         z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
         z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
         z ^= z >> 31;

@@ -46,14 +46,8 @@ pub type Tags = BTreeMap<String, String>;
 pub const REGION: &str = "us-east-1";
 
 /// The region's availability zones.
-pub const ZONES: [&str; 6] = [
-    "us-east-1a",
-    "us-east-1b",
-    "us-east-1c",
-    "us-east-1d",
-    "us-east-1e",
-    "us-east-1f",
-];
+pub const ZONES: [&str; 6] =
+    ["us-east-1a", "us-east-1b", "us-east-1c", "us-east-1d", "us-east-1e", "us-east-1f"];
 
 /// A VPC.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

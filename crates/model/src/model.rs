@@ -116,10 +116,7 @@ impl Model {
     /// A NAT gateway by id.
     pub fn nat_gateway(&self, id: &NatGatewayId) -> Result<&NatGateway, ApiError> {
         self.nat_gateways.get(id).ok_or_else(|| {
-            ApiError::new(
-                "NatGatewayNotFound",
-                format!("NAT gateway {id} was not found"),
-            )
+            ApiError::new("NatGatewayNotFound", format!("NAT gateway {id} was not found"))
         })
     }
 
@@ -147,11 +144,7 @@ impl Model {
     /// An internet gateway by id.
     pub fn internet_gateway(&self, id: &InternetGatewayId) -> Result<&InternetGateway, ApiError> {
         self.internet_gateways.get(id).ok_or_else(|| {
-            ApiError::not_found(
-                "InvalidInternetGatewayID.NotFound",
-                "internetGateway",
-                id.as_str(),
-            )
+            ApiError::not_found("InvalidInternetGatewayID.NotFound", "internetGateway", id.as_str())
         })
     }
 
@@ -178,10 +171,7 @@ impl Model {
         {
             return Some(instance);
         }
-        let mut named = self
-            .instances
-            .values()
-            .filter(|i| i.name() == Some(id_or_name));
+        let mut named = self.instances.values().filter(|i| i.name() == Some(id_or_name));
         match (named.next(), named.next()) {
             (Some(one), None) => Some(one),
             _ => None,
@@ -204,9 +194,7 @@ impl Model {
 
     /// The internet gateway attached to `vpc`, if any.
     pub fn gateway_of(&self, vpc: &VpcId) -> Option<&InternetGateway> {
-        self.internet_gateways
-            .values()
-            .find(|g| g.attached_to.as_ref() == Some(vpc))
+        self.internet_gateways.values().find(|g| g.attached_to.as_ref() == Some(vpc))
     }
 
     /// Whether a route is `blackhole`: its target no longer leads anywhere (an internet
@@ -235,15 +223,7 @@ impl Model {
         let cidr = cidr.trunc();
         let id = VpcId::from_raw(self.ids.fresh(VpcId::PREFIX));
         let main = self.new_route_table(&id, cidr);
-        self.vpcs.insert(
-            id.clone(),
-            Vpc {
-                id: id.clone(),
-                cidr,
-                main_route_table: main,
-                tags,
-            },
-        );
+        self.vpcs.insert(id.clone(), Vpc { id: id.clone(), cidr, main_route_table: main, tags });
         Ok(id)
     }
 
@@ -253,10 +233,7 @@ impl Model {
         let main = vpc.main_route_table.clone();
         let busy = self.subnets.values().any(|s| &s.vpc == id)
             || self.gateway_of(id).is_some()
-            || self
-                .route_tables
-                .values()
-                .any(|t| &t.vpc == id && t.id != main);
+            || self.route_tables.values().any(|t| &t.vpc == id && t.id != main);
         if busy {
             return Err(ApiError::dependency("vpc", id.as_str()));
         }
@@ -382,10 +359,7 @@ impl Model {
     /// DeleteRouteTable: refused for the main table and while subnets are associated.
     pub fn delete_route_table(&mut self, id: &RouteTableId) -> Result<(), ApiError> {
         let table = self.route_table(id)?;
-        let is_main = self
-            .vpcs
-            .get(&table.vpc)
-            .is_some_and(|v| &v.main_route_table == id);
+        let is_main = self.vpcs.get(&table.vpc).is_some_and(|v| &v.main_route_table == id);
         if is_main || !table.associations.is_empty() {
             return Err(ApiError::dependency("routeTable", id.as_str()));
         }
@@ -406,11 +380,7 @@ impl Model {
                 "Route table {table} and subnet {subnet} belong to different networks"
             )));
         }
-        if self
-            .route_tables
-            .values()
-            .any(|t| t.associations.iter().any(|a| &a.subnet == subnet))
-        {
+        if self.route_tables.values().any(|t| t.associations.iter().any(|a| &a.subnet == subnet)) {
             return Err(ApiError::new(
                 "Resource.AlreadyAssociated",
                 format!(
@@ -421,10 +391,7 @@ impl Model {
         }
         let id = RouteTableAssociationId::from_raw(self.ids.fresh(RouteTableAssociationId::PREFIX));
         if let Some(t) = self.route_tables.get_mut(table) {
-            t.associations.push(RouteTableAssociation {
-                id: id.clone(),
-                subnet: subnet.clone(),
-            });
+            t.associations.push(RouteTableAssociation { id: id.clone(), subnet: subnet.clone() });
         }
         Ok(id)
     }
@@ -453,10 +420,7 @@ impl Model {
         if t.routes.iter().any(|r| r.destination == route.destination) {
             return Err(ApiError::new(
                 "RouteAlreadyExists",
-                format!(
-                    "The route identified by {} already exists.",
-                    route.destination
-                ),
+                format!("The route identified by {} already exists.", route.destination),
             ));
         }
         if let Some(t) = self.route_tables.get_mut(table) {
@@ -492,18 +456,14 @@ impl Model {
     ) -> Result<(), ApiError> {
         let destination = destination.trunc();
         let t = self.route_table(table)?;
-        let at = t
-            .routes
-            .iter()
-            .position(|r| r.destination == destination)
-            .ok_or_else(|| {
-                ApiError::new(
-                    "InvalidRoute.NotFound",
-                    format!(
-                        "no route with destination-cidr-block {destination} in route table {table}"
-                    ),
-                )
-            })?;
+        let at = t.routes.iter().position(|r| r.destination == destination).ok_or_else(|| {
+            ApiError::new(
+                "InvalidRoute.NotFound",
+                format!(
+                    "no route with destination-cidr-block {destination} in route table {table}"
+                ),
+            )
+        })?;
         if t.routes[at].target == RouteTarget::Local {
             return Err(Self::local_route_error(&destination, table));
         }
@@ -554,11 +514,7 @@ impl Model {
                  instance."
             )));
         }
-        Ok(Route {
-            destination,
-            target: spec.target.clone(),
-            origin: RouteOrigin::CreateRoute,
-        })
+        Ok(Route { destination, target: spec.target.clone(), origin: RouteOrigin::CreateRoute })
     }
 
     // ---- internet gateways ---------------------------------------------------------
@@ -566,14 +522,8 @@ impl Model {
     /// CreateInternetGateway.
     pub fn create_internet_gateway(&mut self, tags: Tags) -> InternetGatewayId {
         let id = InternetGatewayId::from_raw(self.ids.fresh(InternetGatewayId::PREFIX));
-        self.internet_gateways.insert(
-            id.clone(),
-            InternetGateway {
-                id: id.clone(),
-                attached_to: None,
-                tags,
-            },
-        );
+        self.internet_gateways
+            .insert(id.clone(), InternetGateway { id: id.clone(), attached_to: None, tags });
         id
     }
 
@@ -615,10 +565,7 @@ impl Model {
                 format!("resource {igw} is not attached to network {vpc}"),
             ));
         }
-        if self
-            .instances
-            .values()
-            .any(|i| &i.vpc == vpc && i.public_ip.is_some())
+        if self.instances.values().any(|i| &i.vpc == vpc && i.public_ip.is_some())
             || self.nat_gateways.values().any(|n| &n.vpc == vpc)
         {
             return Err(ApiError::new(
@@ -659,15 +606,14 @@ impl Model {
         let base = u32::from(PUBLIC_POOL.network());
         let last = u32::from(PUBLIC_POOL.broadcast()) - 1;
         let used: Vec<Ipv4Addr> = self.public_ips_in_use().collect();
-        (base + PUBLIC_FIRST..=last)
-            .map(Ipv4Addr::from)
-            .find(|ip| !used.contains(ip))
-            .ok_or_else(|| {
+        (base + PUBLIC_FIRST..=last).map(Ipv4Addr::from).find(|ip| !used.contains(ip)).ok_or_else(
+            || {
                 ApiError::new(
                     "AddressLimitExceeded",
                     format!("The public address pool {PUBLIC_POOL} is exhausted."),
                 )
-            })
+            },
+        )
     }
 
     /// AllocateAddress (domain `vpc`).
@@ -743,11 +689,7 @@ impl Model {
         let eip = self
             .elastic_ips
             .values_mut()
-            .find(|e| {
-                e.association
-                    .as_ref()
-                    .is_some_and(|(id, _)| id == association)
-            })
+            .find(|e| e.association.as_ref().is_some_and(|(id, _)| id == association))
             .ok_or_else(|| {
                 ApiError::new(
                     "InvalidAssociationID.NotFound",
@@ -768,10 +710,7 @@ impl Model {
         if eip.association.is_some() || eip.nat_gateway.is_some() {
             return Err(ApiError::new(
                 "InvalidIPAddress.InUse",
-                format!(
-                    "Address {} is in use.",
-                    self.elastic_ip(allocation)?.public_ip
-                ),
+                format!("Address {} is in use.", self.elastic_ip(allocation)?.public_ip),
             ));
         }
         self.elastic_ips.remove(allocation);
@@ -806,9 +745,7 @@ impl Model {
         let public_ip = eip.public_ip;
         let idle_timeout_s = idle_timeout_s.unwrap_or(NAT_IDLE_TIMEOUT_S);
         if idle_timeout_s == 0 {
-            return Err(ApiError::invalid_value(
-                "The idle timeout must be at least one second.",
-            ));
+            return Err(ApiError::invalid_value("The idle timeout must be at least one second."));
         }
         let first = u32::from(subnet.cidr.network()) + 4;
         let last = u32::from(subnet.cidr.broadcast()) - 1;
@@ -818,10 +755,7 @@ impl Model {
             .ok_or_else(|| {
                 ApiError::new(
                     "InsufficientFreeAddressesInSubnet",
-                    format!(
-                        "There are not enough free addresses in subnet '{}'.",
-                        subnet.id
-                    ),
+                    format!("There are not enough free addresses in subnet '{}'.", subnet.id),
                 )
             })?;
         let id = NatGatewayId::from_raw(self.ids.fresh(NatGatewayId::PREFIX));
@@ -859,38 +793,34 @@ impl Model {
     /// RunInstances for one instance.
     pub fn run_instance(&mut self, spec: RunInstance) -> Result<InstanceId, ApiError> {
         let subnet_id = spec.subnet.ok_or_else(|| {
-            ApiError::new(
-                "MissingParameter",
-                "The request must contain the parameter SubnetId",
-            )
+            ApiError::new("MissingParameter", "The request must contain the parameter SubnetId")
         })?;
         let subnet = self.subnet(&subnet_id)?.clone();
         let in_use = |ip: Ipv4Addr| self.private_ip_in_use(ip);
-        let private_ip =
-            match spec.private_ip {
-                Some(ip) => {
-                    if !subnet.cidr.contains(&ip) {
-                        return Err(ApiError::invalid_value(format!(
-                            "Address {ip} does not fall within the subnet's address range"
-                        )));
-                    }
-                    if subnet.is_reserved(ip) {
-                        return Err(ApiError::invalid_value(format!(
-                            "Address {ip} is in subnet's reserved address range"
-                        )));
-                    }
-                    if in_use(ip) {
-                        return Err(ApiError::new(
-                            "InvalidIPAddress.InUse",
-                            format!("Address {ip} is in use."),
-                        ));
-                    }
-                    ip
+        let private_ip = match spec.private_ip {
+            Some(ip) => {
+                if !subnet.cidr.contains(&ip) {
+                    return Err(ApiError::invalid_value(format!(
+                        "Address {ip} does not fall within the subnet's address range"
+                    )));
                 }
-                None => {
-                    let first = u32::from(subnet.cidr.network()) + 4;
-                    let last = u32::from(subnet.cidr.broadcast()) - 1;
-                    (first..=last).map(Ipv4Addr::from).find(|&ip| !in_use(ip)).ok_or_else(|| {
+                if subnet.is_reserved(ip) {
+                    return Err(ApiError::invalid_value(format!(
+                        "Address {ip} is in subnet's reserved address range"
+                    )));
+                }
+                if in_use(ip) {
+                    return Err(ApiError::new(
+                        "InvalidIPAddress.InUse",
+                        format!("Address {ip} is in use."),
+                    ));
+                }
+                ip
+            }
+            None => {
+                let first = u32::from(subnet.cidr.network()) + 4;
+                let last = u32::from(subnet.cidr.broadcast()) - 1;
+                (first..=last).map(Ipv4Addr::from).find(|&ip| !in_use(ip)).ok_or_else(|| {
                     ApiError::new(
                         "InsufficientFreeAddressesInSubnet",
                         format!(
@@ -899,8 +829,8 @@ impl Model {
                         ),
                     )
                 })?
-                }
-            };
+            }
+        };
         let public_ip = match spec.public_ip.unwrap_or(subnet.map_public_ip_on_launch) {
             true => Some((self.take_public_ip()?, PublicIpSource::Auto)),
             false => None,

@@ -15,9 +15,8 @@ fn code<T: std::fmt::Debug>(r: Result<T, ApiError>) -> &'static str {
 fn lab() -> (Model, vpclab_model::VpcId, vpclab_model::SubnetId) {
     let mut m = Model::new(7);
     let vpc = m.create_vpc(net("10.0.0.0/16"), Tags::new()).unwrap();
-    let subnet = m
-        .create_subnet(&vpc, net("10.0.1.0/24"), Some("us-east-1a"), Tags::new())
-        .unwrap();
+    let subnet =
+        m.create_subnet(&vpc, net("10.0.1.0/24"), Some("us-east-1a"), Tags::new()).unwrap();
     (m, vpc, subnet)
 }
 
@@ -27,10 +26,7 @@ fn vpc_cidr_must_be_16_to_28_and_is_canonicalised() {
     let err = m.create_vpc(net("10.0.0.0/8"), Tags::new()).unwrap_err();
     assert_eq!(err.code, "InvalidVpc.Range");
     assert_eq!(err.message, "The CIDR '10.0.0.0/8' is invalid.");
-    assert_eq!(
-        code(m.create_vpc(net("10.0.0.0/29"), Tags::new())),
-        "InvalidVpc.Range"
-    );
+    assert_eq!(code(m.create_vpc(net("10.0.0.0/29"), Tags::new())), "InvalidVpc.Range");
     assert_eq!(m.vpcs().count(), 0);
 
     let id = m.create_vpc(net("100.68.0.18/18"), Tags::new()).unwrap();
@@ -53,9 +49,7 @@ fn a_new_vpc_has_a_main_table_with_the_local_route() {
 #[test]
 fn subnets_stay_inside_and_do_not_overlap() {
     let (mut m, vpc, _) = lab();
-    let err = m
-        .create_subnet(&vpc, net("10.10.1.0/24"), None, Tags::new())
-        .unwrap_err();
+    let err = m.create_subnet(&vpc, net("10.10.1.0/24"), None, Tags::new()).unwrap_err();
     assert_eq!(err.code, "InvalidSubnet.Range");
     assert_eq!(err.message, "The CIDR '10.10.1.0/24' is invalid.");
     assert_eq!(
@@ -66,14 +60,9 @@ fn subnets_stay_inside_and_do_not_overlap() {
         code(m.create_subnet(&vpc, net("10.0.0.0/15"), None, Tags::new())),
         "InvalidSubnet.Range"
     );
-    let err = m
-        .create_subnet(&vpc, net("10.0.1.0/24"), None, Tags::new())
-        .unwrap_err();
+    let err = m.create_subnet(&vpc, net("10.0.1.0/24"), None, Tags::new()).unwrap_err();
     assert_eq!(err.code, "InvalidSubnet.Conflict");
-    assert_eq!(
-        err.message,
-        "The CIDR '10.0.1.0/24' conflicts with another subnet"
-    );
+    assert_eq!(err.message, "The CIDR '10.0.1.0/24' conflicts with another subnet");
     // Overlap either way round.
     assert_eq!(
         code(m.create_subnet(&vpc, net("10.0.0.0/20"), None, Tags::new())),
@@ -90,8 +79,7 @@ fn subnets_stay_inside_and_do_not_overlap() {
     assert_eq!(m.subnets().count(), 1);
     // The same CIDR in another VPC is fine.
     let other = m.create_vpc(net("10.0.0.0/16"), Tags::new()).unwrap();
-    m.create_subnet(&other, net("10.0.1.0/24"), None, Tags::new())
-        .unwrap();
+    m.create_subnet(&other, net("10.0.1.0/24"), None, Tags::new()).unwrap();
 }
 
 #[test]
@@ -119,42 +107,18 @@ fn instances_get_free_unreserved_addresses() {
         })
     };
     let a = run(&mut m, None).unwrap();
-    assert_eq!(
-        m.instance(&a).unwrap().private_ip,
-        Ipv4Addr::new(10, 0, 1, 4)
-    );
+    assert_eq!(m.instance(&a).unwrap().private_ip, Ipv4Addr::new(10, 0, 1, 4));
     let b = run(&mut m, Some(Ipv4Addr::new(10, 0, 1, 5))).unwrap();
     let c = run(&mut m, None).unwrap();
-    assert_eq!(
-        m.instance(&c).unwrap().private_ip,
-        Ipv4Addr::new(10, 0, 1, 6)
-    );
-    assert_eq!(
-        code(run(&mut m, Some(Ipv4Addr::new(10, 0, 1, 5)))),
-        "InvalidIPAddress.InUse"
-    );
-    assert_eq!(
-        code(run(&mut m, Some(Ipv4Addr::new(10, 0, 1, 1)))),
-        "InvalidParameterValue"
-    );
-    assert_eq!(
-        code(run(&mut m, Some(Ipv4Addr::new(10, 0, 1, 255)))),
-        "InvalidParameterValue"
-    );
-    assert_eq!(
-        code(run(&mut m, Some(Ipv4Addr::new(10, 0, 2, 9)))),
-        "InvalidParameterValue"
-    );
-    assert_eq!(
-        code(m.run_instance(RunInstance::default())),
-        "MissingParameter"
-    );
+    assert_eq!(m.instance(&c).unwrap().private_ip, Ipv4Addr::new(10, 0, 1, 6));
+    assert_eq!(code(run(&mut m, Some(Ipv4Addr::new(10, 0, 1, 5)))), "InvalidIPAddress.InUse");
+    assert_eq!(code(run(&mut m, Some(Ipv4Addr::new(10, 0, 1, 1)))), "InvalidParameterValue");
+    assert_eq!(code(run(&mut m, Some(Ipv4Addr::new(10, 0, 1, 255)))), "InvalidParameterValue");
+    assert_eq!(code(run(&mut m, Some(Ipv4Addr::new(10, 0, 2, 9)))), "InvalidParameterValue");
+    assert_eq!(code(m.run_instance(RunInstance::default())), "MissingParameter");
     m.terminate_instance(&b).unwrap();
     let d = run(&mut m, None).unwrap();
-    assert_eq!(
-        m.instance(&d).unwrap().private_ip,
-        Ipv4Addr::new(10, 0, 1, 5)
-    );
+    assert_eq!(m.instance(&d).unwrap().private_ip, Ipv4Addr::new(10, 0, 1, 5));
     assert_eq!(code(m.delete_subnet(&subnet)), "DependencyViolation");
 }
 
@@ -162,20 +126,11 @@ fn instances_get_free_unreserved_addresses() {
 fn a_28_fills_up_after_eleven_instances() {
     let mut m = Model::new(3);
     let vpc = m.create_vpc(net("10.0.0.0/16"), Tags::new()).unwrap();
-    let subnet = m
-        .create_subnet(&vpc, net("10.0.0.16/28"), None, Tags::new())
-        .unwrap();
+    let subnet = m.create_subnet(&vpc, net("10.0.0.16/28"), None, Tags::new()).unwrap();
     for _ in 0..11 {
-        m.run_instance(RunInstance {
-            subnet: Some(subnet.clone()),
-            ..Default::default()
-        })
-        .unwrap();
+        m.run_instance(RunInstance { subnet: Some(subnet.clone()), ..Default::default() }).unwrap();
     }
-    let err = m.run_instance(RunInstance {
-        subnet: Some(subnet.clone()),
-        ..Default::default()
-    });
+    let err = m.run_instance(RunInstance { subnet: Some(subnet.clone()), ..Default::default() });
     assert_eq!(code(err), "InsufficientFreeAddressesInSubnet");
 }
 
@@ -184,56 +139,32 @@ fn routes_follow_aws_rules() {
     let (mut m, vpc, subnet) = lab();
     let table = m.create_route_table(&vpc, Tags::new()).unwrap();
     let igw = m.create_internet_gateway(Tags::new());
-    let default = RouteSpec {
-        destination: net("0.0.0.0/0"),
-        target: RouteTarget::Gateway(igw.clone()),
-    };
+    let default =
+        RouteSpec { destination: net("0.0.0.0/0"), target: RouteTarget::Gateway(igw.clone()) };
 
     // Not attached yet: a different network.
-    assert_eq!(
-        code(m.create_route(&table, default.clone())),
-        "InvalidParameterValue"
-    );
+    assert_eq!(code(m.create_route(&table, default.clone())), "InvalidParameterValue");
     m.attach_internet_gateway(&igw, &vpc).unwrap();
     m.create_route(&table, default.clone()).unwrap();
     let err = m.create_route(&table, default.clone()).unwrap_err();
     assert_eq!(err.code, "RouteAlreadyExists");
-    assert_eq!(
-        err.message,
-        "The route identified by 0.0.0.0/0 already exists."
-    );
+    assert_eq!(err.message, "The route identified by 0.0.0.0/0 already exists.");
 
     // Inside the VPC CIDR a gateway is not a valid target; `local` cannot be added.
-    let inside = RouteSpec {
-        destination: net("10.0.1.0/24"),
-        target: RouteTarget::Gateway(igw.clone()),
-    };
-    assert_eq!(
-        code(m.create_route(&table, inside)),
-        "InvalidParameterValue"
-    );
-    let local = RouteSpec {
-        destination: net("172.16.0.0/12"),
-        target: RouteTarget::Local,
-    };
+    let inside =
+        RouteSpec { destination: net("10.0.1.0/24"), target: RouteTarget::Gateway(igw.clone()) };
+    assert_eq!(code(m.create_route(&table, inside)), "InvalidParameterValue");
+    let local = RouteSpec { destination: net("172.16.0.0/12"), target: RouteTarget::Local };
     assert_eq!(code(m.create_route(&table, local)), "InvalidParameterValue");
 
     // The local route stays.
     let err = m.delete_route(&table, net("10.0.0.0/16")).unwrap_err();
     assert_eq!(err.code, "InvalidParameterValue");
     assert!(err.message.contains("local route"), "{}", err.message);
-    assert_eq!(
-        code(m.delete_route(&table, net("192.168.0.0/16"))),
-        "InvalidRoute.NotFound"
-    );
-    let missing = RouteSpec {
-        destination: net("192.168.0.0/16"),
-        target: RouteTarget::Gateway(igw.clone()),
-    };
-    assert_eq!(
-        code(m.replace_route(&table, missing)),
-        "InvalidParameterValue"
-    );
+    assert_eq!(code(m.delete_route(&table, net("192.168.0.0/16"))), "InvalidRoute.NotFound");
+    let missing =
+        RouteSpec { destination: net("192.168.0.0/16"), target: RouteTarget::Gateway(igw.clone()) };
+    assert_eq!(code(m.replace_route(&table, missing)), "InvalidParameterValue");
     m.replace_route(&table, default).unwrap();
     m.delete_route(&table, net("0.0.0.0/0")).unwrap();
     assert_eq!(m.route_table(&table).unwrap().routes.len(), 1);
@@ -241,10 +172,7 @@ fn routes_follow_aws_rules() {
     // Associations.
     let assoc = m.associate_route_table(&table, &subnet).unwrap();
     assert_eq!(m.route_table_of(&subnet).unwrap().id, table);
-    assert_eq!(
-        code(m.associate_route_table(&table, &subnet)),
-        "Resource.AlreadyAssociated"
-    );
+    assert_eq!(code(m.associate_route_table(&table, &subnet)), "Resource.AlreadyAssociated");
     assert_eq!(code(m.delete_route_table(&table)), "DependencyViolation");
     let main = m.vpc(&vpc).unwrap().main_route_table.clone();
     assert_eq!(code(m.delete_route_table(&main)), "DependencyViolation");
@@ -262,10 +190,7 @@ fn a_route_to_a_detached_gateway_is_a_blackhole() {
     let main = m.vpc(&vpc).unwrap().main_route_table.clone();
     m.create_route(
         &main,
-        RouteSpec {
-            destination: net("0.0.0.0/0"),
-            target: RouteTarget::Gateway(igw.clone()),
-        },
+        RouteSpec { destination: net("0.0.0.0/0"), target: RouteTarget::Gateway(igw.clone()) },
     )
     .unwrap();
     let table = m.route_table(&main).unwrap().clone();
@@ -281,19 +206,10 @@ fn internet_gateways_attach_once_and_detach_only_without_public_addresses() {
     let igw = m.create_internet_gateway(Tags::new());
     let igw2 = m.create_internet_gateway(Tags::new());
     m.attach_internet_gateway(&igw, &vpc).unwrap();
-    assert_eq!(
-        code(m.attach_internet_gateway(&igw, &other_vpc)),
-        "Resource.AlreadyAssociated"
-    );
-    assert_eq!(
-        code(m.attach_internet_gateway(&igw2, &vpc)),
-        "Resource.AlreadyAssociated"
-    );
+    assert_eq!(code(m.attach_internet_gateway(&igw, &other_vpc)), "Resource.AlreadyAssociated");
+    assert_eq!(code(m.attach_internet_gateway(&igw2, &vpc)), "Resource.AlreadyAssociated");
     assert_eq!(code(m.delete_internet_gateway(&igw)), "DependencyViolation");
-    assert_eq!(
-        code(m.detach_internet_gateway(&igw2, &vpc)),
-        "Gateway.NotAttached"
-    );
+    assert_eq!(code(m.detach_internet_gateway(&igw2, &vpc)), "Gateway.NotAttached");
 
     let i = m
         .run_instance(RunInstance {
@@ -304,11 +220,7 @@ fn internet_gateways_attach_once_and_detach_only_without_public_addresses() {
         .unwrap();
     let err = m.detach_internet_gateway(&igw, &vpc).unwrap_err();
     assert_eq!(err.code, "DependencyViolation");
-    assert!(
-        err.message.contains("mapped public address"),
-        "{}",
-        err.message
-    );
+    assert!(err.message.contains("mapped public address"), "{}", err.message);
     m.terminate_instance(&i).unwrap();
     m.detach_internet_gateway(&igw, &vpc).unwrap();
     m.delete_internet_gateway(&igw).unwrap();
@@ -330,15 +242,9 @@ fn public_and_elastic_ips_come_from_the_documentation_range() {
     assert_eq!(source, PublicIpSource::Auto);
 
     let eip = m.allocate_address(Tags::new()).unwrap();
-    assert_eq!(
-        m.elastic_ip(&eip).unwrap().public_ip,
-        Ipv4Addr::new(203, 0, 113, 11)
-    );
+    assert_eq!(m.elastic_ip(&eip).unwrap().public_ip, Ipv4Addr::new(203, 0, 113, 11));
     // No internet gateway yet.
-    assert_eq!(
-        code(m.associate_address(&eip, &i, false)),
-        "Gateway.NotAttached"
-    );
+    assert_eq!(code(m.associate_address(&eip, &i, false)), "Gateway.NotAttached");
     let igw = m.create_internet_gateway(Tags::new());
     m.attach_internet_gateway(&igw, &vpc).unwrap();
     let assoc = m.associate_address(&eip, &i, false).unwrap();
@@ -358,10 +264,7 @@ fn public_and_elastic_ips_come_from_the_documentation_range() {
         m.instance(&j).unwrap().public_ip.as_ref().unwrap().0,
         Ipv4Addr::new(203, 0, 113, 10)
     );
-    assert_eq!(
-        code(m.associate_address(&eip, &j, false)),
-        "Resource.AlreadyAssociated"
-    );
+    assert_eq!(code(m.associate_address(&eip, &j, false)), "Resource.AlreadyAssociated");
     assert_eq!(code(m.release_address(&eip)), "InvalidIPAddress.InUse");
     m.disassociate_address(&assoc).unwrap();
     assert_eq!(m.instance(&i).unwrap().public_ip, None);
@@ -383,26 +286,14 @@ fn instances_are_found_by_id_or_unique_name() {
         .unwrap();
     assert_eq!(m.find_instance("web").unwrap().id, web);
     assert_eq!(m.find_instance(web.as_str()).unwrap().id, web);
-    m.run_instance(RunInstance {
-        subnet: Some(subnet),
-        tags,
-        ..Default::default()
-    })
-    .unwrap();
-    assert!(
-        m.find_instance("web").is_none(),
-        "ambiguous names find nothing"
-    );
+    m.run_instance(RunInstance { subnet: Some(subnet), tags, ..Default::default() }).unwrap();
+    assert!(m.find_instance("web").is_none(), "ambiguous names find nothing");
 }
 
 #[test]
 fn the_model_round_trips_through_json() {
     let (mut m, _, subnet) = lab();
-    m.run_instance(RunInstance {
-        subnet: Some(subnet),
-        ..Default::default()
-    })
-    .unwrap();
+    m.run_instance(RunInstance { subnet: Some(subnet), ..Default::default() }).unwrap();
     let text = serde_json::to_string(&m).unwrap();
     let back: Model = serde_json::from_str(&text).unwrap();
     assert_eq!(serde_json::to_string(&back).unwrap(), text);
@@ -414,25 +305,16 @@ fn nat_gateways_take_an_elastic_ip_and_an_address_in_their_subnet() {
     let igw = m.create_internet_gateway(Tags::new());
     m.attach_internet_gateway(&igw, &vpc).unwrap();
     let eip = m.allocate_address(Tags::new()).unwrap();
-    let nat = m
-        .create_nat_gateway(&public, &eip, None, Tags::new())
-        .unwrap();
+    let nat = m.create_nat_gateway(&public, &eip, None, Tags::new()).unwrap();
     let n = m.nat_gateway(&nat).unwrap().clone();
     assert!(nat.as_str().starts_with("nat-0"));
     assert_eq!(n.public_ip, m.elastic_ip(&eip).unwrap().public_ip);
     assert_eq!(n.private_ip, Ipv4Addr::new(10, 0, 1, 4));
     assert_eq!(n.idle_timeout_s, 350);
     // The address is taken: instances get the next one.
-    let i = m
-        .run_instance(RunInstance {
-            subnet: Some(public.clone()),
-            ..Default::default()
-        })
-        .unwrap();
-    assert_eq!(
-        m.instance(&i).unwrap().private_ip,
-        Ipv4Addr::new(10, 0, 1, 5)
-    );
+    let i =
+        m.run_instance(RunInstance { subnet: Some(public.clone()), ..Default::default() }).unwrap();
+    assert_eq!(m.instance(&i).unwrap().private_ip, Ipv4Addr::new(10, 0, 1, 5));
     assert_eq!(
         code(m.run_instance(RunInstance {
             subnet: Some(public.clone()),
@@ -446,25 +328,17 @@ fn nat_gateways_take_an_elastic_ip_and_an_address_in_their_subnet() {
         code(m.create_nat_gateway(&public, &eip, None, Tags::new())),
         "Resource.AlreadyAssociated"
     );
-    assert_eq!(
-        code(m.associate_address(&eip, &i, true)),
-        "Resource.AlreadyAssociated"
-    );
+    assert_eq!(code(m.associate_address(&eip, &i, true)), "Resource.AlreadyAssociated");
     assert_eq!(code(m.release_address(&eip)), "InvalidIPAddress.InUse");
     // Dependencies.
-    assert_eq!(
-        code(m.detach_internet_gateway(&igw, &vpc)),
-        "DependencyViolation"
-    );
+    assert_eq!(code(m.detach_internet_gateway(&igw, &vpc)), "DependencyViolation");
     m.terminate_instance(&i).unwrap();
     assert_eq!(code(m.delete_subnet(&public)), "DependencyViolation");
 
     // Routes to it, and blackholes after it goes.
     let private = m.create_route_table(&vpc, Tags::new()).unwrap();
-    let default = RouteSpec {
-        destination: net("0.0.0.0/0"),
-        target: RouteTarget::NatGateway(nat.clone()),
-    };
+    let default =
+        RouteSpec { destination: net("0.0.0.0/0"), target: RouteTarget::NatGateway(nat.clone()) };
     m.create_route(&private, default).unwrap();
     let table = m.route_table(&private).unwrap().clone();
     assert!(!m.is_blackhole(&table, &table.routes[1]));
@@ -479,16 +353,11 @@ fn nat_gateways_take_an_elastic_ip_and_an_address_in_their_subnet() {
 fn a_route_to_another_vpcs_nat_gateway_is_refused() {
     let (mut m, _, public) = lab();
     let eip = m.allocate_address(Tags::new()).unwrap();
-    let nat = m
-        .create_nat_gateway(&public, &eip, Some(5), Tags::new())
-        .unwrap();
+    let nat = m.create_nat_gateway(&public, &eip, Some(5), Tags::new()).unwrap();
     assert_eq!(m.nat_gateway(&nat).unwrap().idle_timeout_s, 5);
     let other = m.create_vpc(net("10.1.0.0/16"), Tags::new()).unwrap();
     let table = m.vpc(&other).unwrap().main_route_table.clone();
-    let route = RouteSpec {
-        destination: net("0.0.0.0/0"),
-        target: RouteTarget::NatGateway(nat),
-    };
+    let route = RouteSpec { destination: net("0.0.0.0/0"), target: RouteTarget::NatGateway(nat) };
     assert_eq!(code(m.create_route(&table, route)), "InvalidParameterValue");
     let eip2 = m.allocate_address(Tags::new()).unwrap();
     assert_eq!(

@@ -38,36 +38,20 @@ impl Epoll {
 
     /// Watches `fd` for readability, reporting `token`.
     pub fn add(&self, fd: RawFd, token: u64) -> io::Result<()> {
-        let mut event = libc::epoll_event {
-            events: libc::EPOLLIN as u32,
-            u64: token,
-        };
+        let mut event = libc::epoll_event { events: libc::EPOLLIN as u32, u64: token };
         // SAFETY: both fds are open; `event` is a valid epoll_event for the call.
         let rc =
             unsafe { libc::epoll_ctl(self.fd.as_raw_fd(), libc::EPOLL_CTL_ADD, fd, &mut event) };
-        if rc < 0 {
-            Err(io::Error::last_os_error())
-        } else {
-            Ok(())
-        }
+        if rc < 0 { Err(io::Error::last_os_error()) } else { Ok(()) }
     }
 
     /// Stops watching `fd`.
     pub fn delete(&self, fd: RawFd) -> io::Result<()> {
         // SAFETY: a null event is allowed for EPOLL_CTL_DEL since Linux 2.6.9.
         let rc = unsafe {
-            libc::epoll_ctl(
-                self.fd.as_raw_fd(),
-                libc::EPOLL_CTL_DEL,
-                fd,
-                std::ptr::null_mut(),
-            )
+            libc::epoll_ctl(self.fd.as_raw_fd(), libc::EPOLL_CTL_DEL, fd, std::ptr::null_mut())
         };
-        if rc < 0 {
-            Err(io::Error::last_os_error())
-        } else {
-            Ok(())
-        }
+        if rc < 0 { Err(io::Error::last_os_error()) } else { Ok(()) }
     }
 
     /// Waits up to `timeout` for readiness; fills `events` and returns how many are set.
@@ -79,11 +63,7 @@ impl Epoll {
         let n = unsafe { libc::epoll_wait(self.fd.as_raw_fd(), events.as_mut_ptr(), max, ms) };
         if n < 0 {
             let e = io::Error::last_os_error();
-            return if e.kind() == io::ErrorKind::Interrupted {
-                Ok(0)
-            } else {
-                Err(e)
-            };
+            return if e.kind() == io::ErrorKind::Interrupted { Ok(0) } else { Err(e) };
         }
         Ok(n as usize)
     }
@@ -113,11 +93,7 @@ impl EventFd {
         let one = 1u64.to_ne_bytes();
         // SAFETY: writes exactly the 8 bytes of `one`, as eventfd requires.
         let n = unsafe { libc::write(self.fd.as_raw_fd(), one.as_ptr().cast(), one.len()) };
-        if n < 0 {
-            Err(io::Error::last_os_error())
-        } else {
-            Ok(())
-        }
+        if n < 0 { Err(io::Error::last_os_error()) } else { Ok(()) }
     }
 
     /// Clears it; returns whether it had been woken.

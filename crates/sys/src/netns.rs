@@ -59,14 +59,8 @@ pub fn check_name(name: &str) -> Result<(), NetnsError> {
     let ok = !name.is_empty()
         && name.len() <= 64
         && !name.starts_with('.')
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b));
-    if ok {
-        Ok(())
-    } else {
-        Err(NetnsError::BadName(name.to_owned()))
-    }
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b));
+    if ok { Ok(()) } else { Err(NetnsError::BadName(name.to_owned())) }
 }
 
 /// The path of a named namespace.
@@ -83,9 +77,8 @@ pub fn exists(name: &str) -> bool {
 pub fn list() -> io::Result<Vec<String>> {
     match std::fs::read_dir(NETNS_DIR) {
         Ok(dir) => {
-            let mut names: Vec<String> = dir
-                .filter_map(|e| e.ok()?.file_name().into_string().ok())
-                .collect();
+            let mut names: Vec<String> =
+                dir.filter_map(|e| e.ok()?.file_name().into_string().ok()).collect();
             names.sort();
             Ok(names)
         }
@@ -96,11 +89,8 @@ pub fn list() -> io::Result<Vec<String>> {
 
 /// Runs `ip <args>`, failing with its stderr if it fails.
 pub fn ip(args: &[&str]) -> Result<Output, NetnsError> {
-    let out = Command::new("ip")
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .map_err(NetnsError::Spawn)?;
+    let out =
+        Command::new("ip").args(args).stdin(Stdio::null()).output().map_err(NetnsError::Spawn)?;
     if out.status.success() {
         Ok(out)
     } else {
@@ -176,10 +166,7 @@ pub fn run_in<T: Send + 'static>(
         })
         .map_err(|e| NetnsError::Sys("spawn namespace thread", e))?;
     thread.join().map_err(|_| {
-        NetnsError::Sys(
-            "namespace thread",
-            io::Error::other("panicked inside the namespace"),
-        )
+        NetnsError::Sys("namespace thread", io::Error::other("panicked inside the namespace"))
     })?
 }
 
@@ -191,14 +178,7 @@ mod tests {
     fn names_are_checked() {
         assert!(check_name("i-0abc").is_ok());
         assert!(check_name("vpclab-internet").is_ok());
-        for bad in [
-            "",
-            ".hidden",
-            "a/b",
-            "../etc",
-            "with space",
-            &"x".repeat(65),
-        ] {
+        for bad in ["", ".hidden", "a/b", "../etc", "with space", &"x".repeat(65)] {
             assert!(check_name(bad).is_err(), "{bad:?}");
         }
         assert!(!exists("../etc"));

@@ -56,10 +56,7 @@ impl Tun {
         if unsafe { libc::ioctl(file.as_raw_fd(), libc::TUNSETIFF, &mut req) } < 0 {
             return Err(io::Error::last_os_error());
         }
-        let tun = Tun {
-            file,
-            name: ifname.to_owned(),
-        };
+        let tun = Tun { file, name: ifname.to_owned() };
         tun.set_persist(true)?;
         Ok(tun)
     }
@@ -74,17 +71,9 @@ impl Tun {
     pub fn set_persist(&self, persist: bool) -> io::Result<()> {
         // SAFETY: TUNSETPERSIST takes its argument by value; the fd is an attached TUN.
         let rc = unsafe {
-            libc::ioctl(
-                self.file.as_raw_fd(),
-                libc::TUNSETPERSIST,
-                libc::c_ulong::from(persist),
-            )
+            libc::ioctl(self.file.as_raw_fd(), libc::TUNSETPERSIST, libc::c_ulong::from(persist))
         };
-        if rc < 0 {
-            Err(io::Error::last_os_error())
-        } else {
-            Ok(())
-        }
+        if rc < 0 { Err(io::Error::last_os_error()) } else { Ok(()) }
     }
 
     /// Reads one packet. `WouldBlock` when none is waiting.
@@ -92,22 +81,14 @@ impl Tun {
         // SAFETY: `buf` is valid for writes of `buf.len()` bytes; the kernel writes at
         // most that many.
         let n = unsafe { libc::read(self.file.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) };
-        if n < 0 {
-            Err(io::Error::last_os_error())
-        } else {
-            Ok(n as usize)
-        }
+        if n < 0 { Err(io::Error::last_os_error()) } else { Ok(n as usize) }
     }
 
     /// Writes one packet. `WouldBlock` when the device's queue is full.
     pub fn send(&self, packet: &[u8]) -> io::Result<usize> {
         // SAFETY: `packet` is valid for reads of `packet.len()` bytes.
         let n = unsafe { libc::write(self.file.as_raw_fd(), packet.as_ptr().cast(), packet.len()) };
-        if n < 0 {
-            Err(io::Error::last_os_error())
-        } else {
-            Ok(n as usize)
-        }
+        if n < 0 { Err(io::Error::last_os_error()) } else { Ok(n as usize) }
     }
 }
 

@@ -1,0 +1,102 @@
+//! The NAT gateways' connection tables, owned by the forwarder thread.
+//!
+//! Tables are the only state the packet path writes. They live beside the snapshot,
+//! keyed by the stable slot each NAT gateway has in it; [`NatTables::sync`] runs when a
+//! new snapshot arrives (never per packet) and creates or drops tables to match.
+
+use vpclab_conntrack::{Config, Nat, Stats, Timeouts};
+
+use crate::snapshot::Snapshot;
+
+/// Flows each NAT gateway can track at once (AWS: 55,000 per destination; the table is
+/// shared by all destinations). About 4.7 MiB per gateway.
+pub const FLOWS_PER_GATEWAY: usize = 1 << 16;
+
+/// One connection table per NAT gateway slot.
+#[derive(Debug, Default)]
+pub struct NatTables {
+    tables: Vec<Option<Nat>>,
+    /// Stats of tables dropped since, so totals never go backwards.
+    retired: Stats,
+    capacity: usize,
+}
+
+impl NatTables {
+    /// No tables yet; each will hold `capacity` flows.
+    pub fn new(capacity: usize) -> Self {
+        Self { tables: Vec::new(), retired: Stats::default(), capacity }
+    }
+
+    /// Makes the tables match the snapshot's NAT gateways: a table for every slot in use
+    /// (with the gateway's idle timeout), none for slots no longer in use.
+    pub fn sync(&mut self, snapshot: &Snapshot) {
+        let mut used = vec![false; self.tables.len()];
+        for nat in snapshot.nats() {
+            let slot = nat.slot as usize;
+            if self.tables.len() <= slot {
+                self.tables.resize_with(slot + 1, || None);
+                used.resize(slot + 1, false);
+            }
+            used[slot] = true;
+            let timeouts = Timeouts::with_idle(nat.idle_timeout_ms);
+            let current = self.tables[slot].as_ref().map(|t| t.config().timeouts);
+            if current != Some(timeouts) {
+                if let Some(old) = self.tables[slot].take() {
+                    add(&mut self.retired, &old.stats());
+                }
+                let seed =
+                    0x6e61_7467_7700_0000 ^ slot as u64 ^ (nat.public.to_bits() as u64) << 20;
+                self.tables[slot] = Some(Nat::new(Config {
+                    capacity: self.capacity,
+                    timeouts,
+                    seed,
+                    ..Config::default()
+                }));
+            }
+        }
+        for (slot, used) in used.into_iter().enumerate() {
+            if !used {
+                if let Some(old) = self.tables[slot].take() {
+                    add(&mut self.retired, &old.stats());
+                }
+            }
+        }
+    }
+
+    /// The table of `slot`.
+    #[inline]
+    pub fn get_mut(&mut self, slot: u32) -> Option<&mut Nat> {
+        self.tables.get_mut(slot as usize)?.as_mut()
+    }
+
+    /// Removes expired flows, up to `budget` looked at per table.
+    pub fn sweep(&mut self, now: u64, budget: usize) {
+        for table in self.tables.iter_mut().flatten() {
+            table.sweep(now, budget);
+        }
+    }
+
+    /// Flows tracked now, over all gateways.
+    pub fn flows(&self) -> usize {
+        self.tables.iter().flatten().map(Nat::len).sum()
+    }
+
+    /// Outcome counters over all gateways, past and present.
+    pub fn stats(&self) -> Stats {
+        let mut total = self.retired;
+        for table in self.tables.iter().flatten() {
+            add(&mut total, &table.stats());
+        }
+        total
+    }
+}
+
+fn add(total: &mut Stats, s: &Stats) {
+    total.created += s.created;
+    total.matched += s.matched;
+    total.expired += s.expired;
+    total.port_exhausted += s.port_exhausted;
+    total.table_full += s.table_full;
+    total.no_flow += s.no_flow;
+    total.resets += s.resets;
+}
