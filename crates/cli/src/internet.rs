@@ -1,12 +1,13 @@
 //! The hosts of the emulated internet: a check-ip server that answers `GET /` with the
-//! caller's source address and a newline, as checkip.amazonaws.com does.
+//! caller's source address and a newline, as checkip.amazonaws.com does (and, for UDP
+//! labs, any datagram to the same address and port the same way).
 //!
 //! It runs as its own process inside the `vpclab-internet` namespace (the daemon starts
 //! it with `ip netns exec`), so it is an ordinary TCP server on the kernel's stack,
 //! seen from instances exactly as a host on the internet would be.
 
 use std::io::{self, BufRead, BufReader, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
@@ -17,9 +18,17 @@ const MAX_CONNECTIONS: usize = 64;
 const READ_TIMEOUT: Duration = Duration::from_secs(10);
 const MAX_HEADER_BYTES: usize = 8192;
 
-/// Serves until the process is killed.
+/// Serves until the process is killed: HTTP over TCP, and over UDP a datagram with the
+/// caller's address and a newline in answer to any datagram.
 pub(crate) fn serve(listen: SocketAddr) -> io::Result<()> {
     let listener = TcpListener::bind(listen)?;
+    let udp = UdpSocket::bind(listen)?;
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 2048];
+        while let Ok((_, peer)) = udp.recv_from(&mut buf) {
+            let _ = udp.send_to(format!("{}\n", peer.ip()).as_bytes(), peer);
+        }
+    });
     let active = Arc::new(AtomicUsize::new(0));
     for stream in listener.incoming() {
         let Ok(stream) = stream else { continue };

@@ -257,12 +257,27 @@ fn print_lab(model: &Model, daemon: Option<&DaemonStatus>) {
             public
         );
     }
+    for n in model.nat_gateways() {
+        let subnet = model
+            .subnet(&n.subnet)
+            .ok()
+            .and_then(|s| s.tags.get("Name").cloned())
+            .unwrap_or_else(|| n.subnet.to_string());
+        let name = n.tags.get("Name").map_or("-", String::as_str);
+        println!("{name:<12} {:<21} {subnet:<14} {:<15} {:<15}", n.id, n.private_ip, n.public_ip);
+    }
     if let Some(d) = daemon {
         let c = &d.counters;
         println!(
             "\nforwarder: pid {}, snapshot {}, {} packets in, {} out, {} ICMP errors sent",
             d.pid, d.generation, c.rx_packets, c.tx_packets, c.icmp_sent
         );
+        if c.nat_created > 0 {
+            println!(
+                "NAT gateways: {} flows tracked, {} created, {} timed out",
+                c.nat_flows, c.nat_created, c.nat_expired
+            );
+        }
         let drops: Vec<String> =
             c.drops.iter().filter(|(_, n)| *n > 0).map(|(r, n)| format!("{r} {n}")).collect();
         if !drops.is_empty() {

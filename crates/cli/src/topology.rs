@@ -13,8 +13,8 @@ use ipnet::Ipv4Net;
 use serde::Deserialize;
 use serde_saphyr::Spanned;
 use vpclab_model::{
-    AllocationId, ApiError, InternetGatewayId, Model, RouteSpec, RouteTableId, RouteTarget,
-    RunInstance, SubnetId, Tags, VpcId,
+    AllocationId, ApiError, InternetGatewayId, Model, NatGatewayId, RouteSpec, RouteTableId,
+    RouteTarget, RunInstance, SubnetId, Tags, VpcId,
 };
 
 /// The file.
@@ -49,6 +49,23 @@ pub(crate) struct VpcSpec {
     /// Route tables; one named `main` adds routes to the VPC's main table.
     #[serde(default)]
     pub(crate) route_tables: Vec<RouteTableSpec>,
+    /// NAT gateways.
+    #[serde(default)]
+    pub(crate) nat_gateways: Vec<NatGatewaySpec>,
+}
+
+/// A NAT gateway.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct NatGatewaySpec {
+    /// Name, unique in the file; routes name it as their target.
+    pub(crate) name: Spanned<String>,
+    /// The (public) subnet it lives in.
+    pub(crate) subnet: Spanned<String>,
+    /// The Elastic IP (by name) its flows leave with.
+    pub(crate) elastic_ip: Spanned<String>,
+    /// Idle timeout in seconds (AWS: 350).
+    pub(crate) idle_timeout: Option<u32>,
 }
 
 /// A subnet.
@@ -85,7 +102,7 @@ pub(crate) struct RouteTableSpec {
 pub(crate) struct RouteEntry {
     /// Destination CIDR.
     pub(crate) destination: Spanned<String>,
-    /// `internet-gateway` (the VPC's own).
+    /// `internet-gateway` (the VPC's own) or the name of a NAT gateway.
     pub(crate) target: Spanned<String>,
 }
 
@@ -179,59 +196,22 @@ pub(crate) fn parse(text: &str) -> Result<Topology, TopologyError> {
 /// The model a topology describes, built with `seed` for its ids.
 pub(crate) fn build(topology: &Topology, seed: u64) -> Result<Model, TopologyError> {
     let mut m = Model::new(seed);
-    let mut subnets: BTreeMap<&str, SubnetId> = BTreeMap::new();
-    let mut vpc_names: BTreeMap<&str, VpcId> = BTreeMap::new();
+    let mut subnets: BTreeMap<&str, (SubnetId, VpcId)> = BTreeMap::new();
+    let mut vpcs: Vec<(VpcId, Option<InternetGatewayId>)> = Vec::new();
+    let mut vpc_names: BTreeMap<&str, ()> = BTreeMap::new();
 
+    // VPCs, their gateways and subnets first: everything else refers to them.
     for vpc in &topology.vpcs {
-        if vpc_names.contains_key(vpc.name.value.as_str()) {
+        if vpc_names.insert(&vpc.name.value, ()).is_some() {
             return Err(at(&vpc.name, format!("a VPC named {:?} already exists", vpc.name.value)));
         }
         let vpc_id =
             m.create_vpc(cidr(&vpc.cidr)?, name_tag(&vpc.name.value)).map_err(api(&vpc.cidr))?;
-        vpc_names.insert(&vpc.name.value, vpc_id.clone());
         let igw: Option<InternetGatewayId> = vpc.internet_gateway.then(|| {
             let igw = m.create_internet_gateway(name_tag(&format!("{}-igw", vpc.name.value)));
             m.attach_internet_gateway(&igw, &vpc_id).expect("a new gateway attaches to a new VPC");
             igw
         });
-
-        let mut tables: BTreeMap<&str, RouteTableId> = BTreeMap::new();
-        for table in &vpc.route_tables {
-            let name = table.name.value.as_str();
-            if tables.contains_key(name) {
-                return Err(at(
-                    &table.name,
-                    format!("a route table named {name:?} already exists in this VPC"),
-                ));
-            }
-            let id = if name == "main" {
-                m.vpc(&vpc_id).map_err(api(&table.name))?.main_route_table.clone()
-            } else {
-                m.create_route_table(&vpc_id, name_tag(name)).map_err(api(&table.name))?
-            };
-            for route in &table.routes {
-                let target = match route.target.value.trim() {
-                    "internet-gateway" | "igw" => {
-                        RouteTarget::Gateway(igw.clone().ok_or_else(|| {
-                            at(
-                                &route.target,
-                                "this VPC has no internet gateway (set `internet_gateway: true`)",
-                            )
-                        })?)
-                    }
-                    other => {
-                        return Err(at(
-                            &route.target,
-                            format!("unknown route target {other:?}: expected `internet-gateway`"),
-                        ));
-                    }
-                };
-                let spec = RouteSpec { destination: cidr(&route.destination)?, target };
-                m.create_route(&id, spec).map_err(api(&route.destination))?;
-            }
-            tables.insert(name, id);
-        }
-
         for subnet in &vpc.subnets {
             let name = subnet.name.value.as_str();
             if subnets.contains_key(name) {
@@ -247,16 +227,9 @@ pub(crate) fn build(topology: &Topology, seed: u64) -> Result<Model, TopologyErr
             if subnet.map_public_ip_on_launch {
                 m.set_map_public_ip_on_launch(&id, true).map_err(api(&subnet.name))?;
             }
-            if let Some(table) = &subnet.route_table {
-                let table_id = tables.get(table.value.as_str()).ok_or_else(|| {
-                    at(table, format!("no route table named {:?} in this VPC", table.value))
-                })?;
-                if table.value != "main" {
-                    m.associate_route_table(table_id, &id).map_err(api(table))?;
-                }
-            }
-            subnets.insert(name, id);
+            subnets.insert(name, (id, vpc_id.clone()));
         }
+        vpcs.push((vpc_id, igw));
     }
 
     let mut eips: BTreeMap<&str, (AllocationId, bool)> = BTreeMap::new();
@@ -270,6 +243,96 @@ pub(crate) fn build(topology: &Topology, seed: u64) -> Result<Model, TopologyErr
         let id = m.allocate_address(name_tag(&eip.name.value)).map_err(api(&eip.name))?;
         eips.insert(&eip.name.value, (id, false));
     }
+    let mut take_eip = |eip: &Spanned<String>| -> Result<AllocationId, TopologyError> {
+        let (allocation, used) = eips
+            .get_mut(eip.value.as_str())
+            .ok_or_else(|| at(eip, format!("no Elastic IP named {:?}", eip.value)))?;
+        if *used {
+            return Err(at(eip, format!("Elastic IP {:?} is already associated", eip.value)));
+        }
+        *used = true;
+        Ok(allocation.clone())
+    };
+
+    // NAT gateways, then the route tables that may send traffic to them.
+    let mut nat_names: BTreeMap<&str, (NatGatewayId, VpcId)> = BTreeMap::new();
+    for (vpc, (vpc_id, _)) in topology.vpcs.iter().zip(&vpcs) {
+        for nat in &vpc.nat_gateways {
+            let name = nat.name.value.as_str();
+            if nat_names.contains_key(name) {
+                return Err(at(&nat.name, format!("a NAT gateway named {name:?} already exists")));
+            }
+            let (subnet, subnet_vpc) = subnets.get(nat.subnet.value.as_str()).ok_or_else(|| {
+                at(&nat.subnet, format!("no subnet named {:?}", nat.subnet.value))
+            })?;
+            if subnet_vpc != vpc_id {
+                return Err(at(
+                    &nat.subnet,
+                    format!("subnet {:?} is in another VPC", nat.subnet.value),
+                ));
+            }
+            let allocation = take_eip(&nat.elastic_ip)?;
+            let id = m
+                .create_nat_gateway(subnet, &allocation, nat.idle_timeout, name_tag(name))
+                .map_err(api(&nat.name))?;
+            nat_names.insert(name, (id, vpc_id.clone()));
+        }
+    }
+
+    for (vpc, (vpc_id, igw)) in topology.vpcs.iter().zip(&vpcs) {
+        let mut tables: BTreeMap<&str, RouteTableId> = BTreeMap::new();
+        for table in &vpc.route_tables {
+            let name = table.name.value.as_str();
+            if tables.contains_key(name) {
+                return Err(at(
+                    &table.name,
+                    format!("a route table named {name:?} already exists in this VPC"),
+                ));
+            }
+            let id = if name == "main" {
+                m.vpc(vpc_id).map_err(api(&table.name))?.main_route_table.clone()
+            } else {
+                m.create_route_table(vpc_id, name_tag(name)).map_err(api(&table.name))?
+            };
+            for route in &table.routes {
+                let target = match route.target.value.trim() {
+                    "internet-gateway" | "igw" => {
+                        RouteTarget::Gateway(igw.clone().ok_or_else(|| {
+                            at(
+                                &route.target,
+                                "this VPC has no internet gateway (set `internet_gateway: true`)",
+                            )
+                        })?)
+                    }
+                    other => match nat_names.get(other) {
+                        Some((nat, _)) => RouteTarget::NatGateway(nat.clone()),
+                        None => {
+                            return Err(at(
+                                &route.target,
+                                format!(
+                                    "unknown route target {other:?}: expected `internet-gateway` \
+                                     or the name of a NAT gateway"
+                                ),
+                            ));
+                        }
+                    },
+                };
+                let spec = RouteSpec { destination: cidr(&route.destination)?, target };
+                m.create_route(&id, spec).map_err(api(&route.target))?;
+            }
+            tables.insert(name, id);
+        }
+        for subnet in &vpc.subnets {
+            let Some(table) = &subnet.route_table else { continue };
+            let table_id = tables.get(table.value.as_str()).ok_or_else(|| {
+                at(table, format!("no route table named {:?} in this VPC", table.value))
+            })?;
+            if table.value != "main" {
+                let (subnet_id, _) = &subnets[subnet.name.value.as_str()];
+                m.associate_route_table(table_id, subnet_id).map_err(api(table))?;
+            }
+        }
+    }
 
     let mut instance_names: BTreeMap<&str, ()> = BTreeMap::new();
     for instance in &topology.instances {
@@ -277,7 +340,7 @@ pub(crate) fn build(topology: &Topology, seed: u64) -> Result<Model, TopologyErr
         if instance_names.insert(name, ()).is_some() {
             return Err(at(&instance.name, format!("an instance named {name:?} already exists")));
         }
-        let subnet = subnets.get(instance.subnet.value.as_str()).ok_or_else(|| {
+        let (subnet, _) = subnets.get(instance.subnet.value.as_str()).ok_or_else(|| {
             at(&instance.subnet, format!("no subnet named {:?}", instance.subnet.value))
         })?;
         let private_ip = match &instance.private_ip {
@@ -296,14 +359,8 @@ pub(crate) fn build(topology: &Topology, seed: u64) -> Result<Model, TopologyErr
         let place = instance.private_ip.as_ref().unwrap_or(&instance.subnet);
         let id = m.run_instance(spec).map_err(api(place))?;
         if let Some(eip) = &instance.elastic_ip {
-            let (allocation, used) = eips
-                .get_mut(eip.value.as_str())
-                .ok_or_else(|| at(eip, format!("no Elastic IP named {:?}", eip.value)))?;
-            if *used {
-                return Err(at(eip, format!("Elastic IP {:?} is already associated", eip.value)));
-            }
-            *used = true;
-            m.associate_address(allocation, &id, false).map_err(api(eip))?;
+            let allocation = take_eip(eip)?;
+            m.associate_address(&allocation, &id, false).map_err(api(eip))?;
         }
     }
     Ok(m)
@@ -326,6 +383,34 @@ mod tests {
         let web = m.find_instance("web").unwrap();
         assert!(web.public_ip.is_some());
         assert!(m.find_instance("app").unwrap().public_ip.is_none());
+    }
+
+    #[test]
+    fn the_nat_example_builds() {
+        let m = try_build(include_str!("../../../examples/nat-gateway.yaml")).unwrap();
+        let nat = m.nat_gateways().next().expect("a NAT gateway");
+        assert_eq!(nat.idle_timeout_s, 350);
+        let app = m.find_instance("app").unwrap();
+        assert!(app.public_ip.is_none());
+        let table = m.route_table_of(&app.subnet).unwrap();
+        assert!(
+            table
+                .routes
+                .iter()
+                .any(|r| r.target == vpclab_model::RouteTarget::NatGateway(nat.id.clone()))
+        );
+    }
+
+    #[test]
+    fn nat_gateway_mistakes_are_pointed_at() {
+        let base = include_str!("../../../examples/nat-gateway.yaml");
+        let err = try_build(&base.replace("elastic_ip: nat-ip", "elastic_ip: nope")).unwrap_err();
+        assert!(err.message.contains("no Elastic IP named"), "{err}");
+        let err =
+            try_build(&base.replace("elastic_ip: bastion-ip", "elastic_ip: nat-ip")).unwrap_err();
+        assert!(err.message.contains("already associated"), "{err}");
+        let err = try_build(&base.replace("target: nat ", "target: natt ")).unwrap_err();
+        assert!(err.message.contains("unknown route target"), "{err}");
     }
 
     #[test]
