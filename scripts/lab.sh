@@ -5,8 +5,10 @@
 #   sudo scripts/lab.sh          # up, check, down
 #   sudo scripts/lab.sh --keep   # leave the lab up to explore (`vpclab down` ends it)
 #
-# The lab is examples/two-tier.yaml: VPC "lab" with a public subnet (route to an
+# Part 1 is examples/two-tier.yaml: VPC "lab" with a public subnet (route to an
 # internet gateway) and a private one, a second VPC "isolated", and four instances.
+# Part 2 is examples/nat-gateway.yaml: the private subnet reaches the internet through
+# a NAT gateway (the seed tutorial's Part 5). With --keep, part 2 is left up.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -29,10 +31,7 @@ vpclab=target/release/vpclab
 state=${VPCLAB_STATE:-/var/lib/vpclab}
 v() { "$vpclab" --state-dir "$state" "$@"; }
 
-if ((keep == 0)); then
-  trap 'echo; echo "==> vpclab down"; v down || true' EXIT
-fi
-
+trap 'v down >/dev/null 2>&1 || true' EXIT
 echo "==> vpclab up examples/two-tier.yaml"
 v up examples/two-tier.yaml
 
@@ -75,12 +74,34 @@ echo "web asks check-ip who it is: ${seen:-<no answer>} (its Elastic IP; inside,
 echo
 v status | tail -n 2
 
+echo
+echo "==> vpclab down; vpclab up examples/nat-gateway.yaml"
+v down
+v up examples/nat-gateway.yaml
+printf '\n%-44s %-9s %-9s %s\n' "CHECK" "EXPECTED" "GOT" "WHY"
+check "app (private) -> internet" yes "0.0.0.0/0 -> NAT gateway -> igw" ping1 app 198.51.100.1
+check "internet -> the NAT's Elastic IP" no "a NAT gateway lets nothing in" \
+  ip netns exec vpclab-internet ping -c 1 -W 1 203.0.113.10
+seen=$(v exec app -- curl -s -m 3 http://198.51.100.1/ || true)
+echo
+echo "app asks check-ip who it is: ${seen:-<no answer>} (the NAT gateway's Elastic IP)"
+[[ $seen == 203.0.113.10 ]] || failures=$((failures + 1))
+echo
+v status | tail -n 3
+
 if ((keep)); then
+  trap - EXIT
   echo
-  echo "the lab is still up. Try:"
-  echo "  sudo $vpclab --state-dir $state exec web -- curl -s http://198.51.100.1/"
+  echo "the NAT lab is still up. Try:"
+  echo "  sudo $vpclab --state-dir $state exec app -- curl -s http://198.51.100.1/"
   echo "  sudo $vpclab --state-dir $state exec app -- bash"
+  echo "  sudo $vpclab --state-dir $state status"
   echo "  sudo $vpclab --state-dir $state down"
+else
+  echo
+  echo "==> vpclab down"
+  v down
+  trap - EXIT
 fi
 
 if ((failures)); then
