@@ -943,13 +943,15 @@ mod tests {
             kind in 0usize..3,
             flips in proptest::collection::vec((0usize..64, proptest::prelude::any::<u8>()), 1..6),
             fix_checksum in proptest::prelude::any::<bool>(),
-            from_internet in proptest::prelude::any::<bool>(),
+            direction in 0usize..4,
         ) {
             let mut lab = lab();
-            let (src, dst, from) = if from_internet {
-                (CHECK_IP, WEB_PUBLIC, INTERNET)
-            } else {
-                (WEB, CHECK_IP, lab.web)
+            // Through the gateway both ways, and through the NAT gateway both ways.
+            let (src, dst, from) = match direction {
+                0 => (CHECK_IP, WEB_PUBLIC, INTERNET),
+                1 => (WEB, CHECK_IP, lab.web),
+                2 => (INNER, CHECK_IP, lab.inner),
+                _ => (CHECK_IP, NAT_PUBLIC, INTERNET),
             };
             let l4 = match kind {
                 0 => (proto::UDP, udp(1, 2, b"payload")),

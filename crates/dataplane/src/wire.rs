@@ -826,6 +826,28 @@ pub(crate) mod tests {
             proptest::prop_assert_eq!(&p[at..at + 4], &new[..]);
         }
 
+        /// Port (and ICMP identifier) rewrites keep the L4 checksum equal to a full
+        /// recomputation.
+        #[test]
+        fn port_rewrites_keep_checksums(
+            kind in 0usize..3,
+            new in proptest::prelude::any::<u16>(),
+            side_src in proptest::prelude::any::<bool>(),
+            payload in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..48),
+        ) {
+            let (protocol, l4) = match kind {
+                0 => (proto::UDP, udp(1234, 80, &payload)),
+                1 => (proto::TCP, { let mut t = tcp_syn(1234, 80); t.extend_from_slice(&payload); t }),
+                _ => (proto::ICMP, { let mut e = echo(7, 2); e.extend_from_slice(&payload); e }),
+            };
+            let mut p = packet([10, 0, 2, 4], [198, 51, 100, 1], protocol, 64, &l4);
+            let side = if side_src { Side::Src } else { Side::Dst };
+            let mut view = Ipv4::new_checked(&mut p[..]).unwrap();
+            view.set_port(side, new);
+            view.translate(Side::Src, Ipv4Addr::new(203, 0, 113, 10));
+            proptest::prop_assert!(checksums_ok(&p));
+        }
+
         #[test]
         fn update16_matches_recomputation(
             words in proptest::collection::vec(proptest::prelude::any::<u16>(), 1..32),
