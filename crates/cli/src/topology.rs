@@ -354,7 +354,10 @@ pub(crate) fn build(topology: &Topology, seed: u64) -> Result<Model, TopologyErr
             private_ip,
             // An Elastic IP replaces any auto-assigned address; don't take one from the pool.
             public_ip: if instance.elastic_ip.is_some() { Some(false) } else { instance.public_ip },
+            image_id: "ami-vpclab".to_owned(),
+            instance_type: "t3.micro".to_owned(),
             tags: name_tag(name),
+            ..RunInstance::default()
         };
         let place = instance.private_ip.as_ref().unwrap_or(&instance.subnet);
         let id = m.run_instance(spec).map_err(api(place))?;

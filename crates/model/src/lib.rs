@@ -240,6 +240,15 @@ pub struct Instance {
     pub private_ip: Ipv4Addr,
     /// Public IPv4 address mapped to the private one by the internet gateway, if any.
     pub public_ip: Option<(Ipv4Addr, PublicIpSource)>,
+    /// The image it was launched from (any id is accepted; nothing boots).
+    #[serde(default)]
+    pub image_id: String,
+    /// The instance type it was launched as (reported, not enforced).
+    #[serde(default)]
+    pub instance_type: String,
+    /// Seconds since the Unix epoch at launch (reported as `launchTime`).
+    #[serde(default)]
+    pub launched_at: u64,
     /// Tags.
     pub tags: Tags,
 }

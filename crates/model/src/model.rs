@@ -42,6 +42,12 @@ pub struct RunInstance {
     pub private_ip: Option<Ipv4Addr>,
     /// Whether to map a public IP; the subnet's `MapPublicIpOnLaunch` otherwise.
     pub public_ip: Option<bool>,
+    /// Image id (reported only).
+    pub image_id: String,
+    /// Instance type (reported only).
+    pub instance_type: String,
+    /// Launch time, seconds since the Unix epoch (the model has no clock).
+    pub launched_at: u64,
     /// Tags, `Name` among them.
     pub tags: Tags,
 }
@@ -717,6 +723,100 @@ impl Model {
         Ok(())
     }
 
+    // ---- tags ----------------------------------------------------------------------
+
+    /// The tags of the resource `id` (any kind), for CreateTags/DeleteTags.
+    fn tags_mut(&mut self, id: &str) -> Option<&mut Tags> {
+        let kind = id.split('-').next()?;
+        let id = id.to_owned();
+        match kind {
+            "vpc" => self.vpcs.get_mut(&VpcId::from_raw(id)).map(|r| &mut r.tags),
+            "subnet" => self.subnets.get_mut(&SubnetId::from_raw(id)).map(|r| &mut r.tags),
+            "rtb" => self.route_tables.get_mut(&RouteTableId::from_raw(id)).map(|r| &mut r.tags),
+            "igw" => self
+                .internet_gateways
+                .get_mut(&InternetGatewayId::from_raw(id))
+                .map(|r| &mut r.tags),
+            "eipalloc" => {
+                self.elastic_ips.get_mut(&AllocationId::from_raw(id)).map(|r| &mut r.tags)
+            }
+            "i" => self.instances.get_mut(&InstanceId::from_raw(id)).map(|r| &mut r.tags),
+            "nat" => self.nat_gateways.get_mut(&NatGatewayId::from_raw(id)).map(|r| &mut r.tags),
+            _ => None,
+        }
+    }
+
+    fn tag_error(id: &str) -> ApiError {
+        let kind = id.split('-').next().unwrap_or(id);
+        let code = match kind {
+            "vpc" => "InvalidVpcID.NotFound",
+            "subnet" => "InvalidSubnetID.NotFound",
+            "rtb" => "InvalidRouteTableID.NotFound",
+            "igw" => "InvalidInternetGatewayID.NotFound",
+            "eipalloc" => "InvalidAllocationID.NotFound",
+            "i" => "InvalidInstanceID.NotFound",
+            "nat" => "NatGatewayNotFound",
+            _ => return ApiError::new("InvalidID", format!("The ID '{id}' is not valid")),
+        };
+        ApiError::new(code, format!("The ID '{id}' does not exist"))
+    }
+
+    /// CreateTags: adds (or overwrites) `tags` on every resource in `ids`; all or none.
+    pub fn create_tags(&mut self, ids: &[String], tags: &Tags) -> Result<(), ApiError> {
+        if let Some(missing) = ids.iter().find(|id| self.tags_mut(id).is_none()) {
+            return Err(Self::tag_error(missing));
+        }
+        for id in ids {
+            if let Some(t) = self.tags_mut(id) {
+                t.extend(tags.iter().map(|(k, v)| (k.clone(), v.clone())));
+            }
+        }
+        Ok(())
+    }
+
+    /// DeleteTags: removes the keys (only where the value matches, when one is given).
+    pub fn delete_tags(
+        &mut self,
+        ids: &[String],
+        tags: &[(String, Option<String>)],
+    ) -> Result<(), ApiError> {
+        if let Some(missing) = ids.iter().find(|id| self.tags_mut(id).is_none()) {
+            return Err(Self::tag_error(missing));
+        }
+        for id in ids {
+            if let Some(t) = self.tags_mut(id) {
+                for (key, value) in tags {
+                    if value.as_ref().is_none_or(|v| t.get(key) == Some(v)) {
+                        t.remove(key);
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Every tag of every resource: (resource id, resource type, key, value).
+    pub fn all_tags(&self) -> Vec<(String, &'static str, String, String)> {
+        let mut out = Vec::new();
+        let mut add = |id: String, kind: &'static str, tags: &Tags| {
+            for (k, v) in tags {
+                out.push((id.clone(), kind, k.clone(), v.clone()));
+            }
+        };
+        self.vpcs.values().for_each(|r| add(r.id.to_string(), "vpc", &r.tags));
+        self.subnets.values().for_each(|r| add(r.id.to_string(), "subnet", &r.tags));
+        self.route_tables.values().for_each(|r| add(r.id.to_string(), "route-table", &r.tags));
+        self.internet_gateways
+            .values()
+            .for_each(|r| add(r.id.to_string(), "internet-gateway", &r.tags));
+        self.elastic_ips
+            .values()
+            .for_each(|r| add(r.allocation_id.to_string(), "elastic-ip", &r.tags));
+        self.instances.values().for_each(|r| add(r.id.to_string(), "instance", &r.tags));
+        self.nat_gateways.values().for_each(|r| add(r.id.to_string(), "natgateway", &r.tags));
+        out
+    }
+
     // ---- NAT gateways --------------------------------------------------------------
 
     fn private_ip_in_use(&self, ip: Ipv4Addr) -> bool {
@@ -846,6 +946,9 @@ impl Model {
                 vpc: subnet.vpc,
                 private_ip,
                 public_ip,
+                image_id: spec.image_id,
+                instance_type: spec.instance_type,
+                launched_at: spec.launched_at,
                 tags: spec.tags,
             },
         );
