@@ -45,7 +45,7 @@ pub(crate) struct DaemonStatus {
     pub(crate) counters: CounterSnapshot,
 }
 
-fn require_root() -> Result<()> {
+pub(crate) fn require_root() -> Result<()> {
     let uid = fs::metadata("/proc/self").map(|m| m.uid()).unwrap_or(u32::MAX);
     if uid == 0 {
         Ok(())
@@ -87,7 +87,7 @@ fn daemon_status(state: &Path) -> Option<DaemonStatus> {
     serde_json::from_str(&ask(state, "status").ok()?).ok()
 }
 
-fn seed() -> u64 {
+pub(crate) fn seed() -> u64 {
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_nanos() as u64);
@@ -348,7 +348,7 @@ pub(crate) fn daemon(state: &Path) -> Result<()> {
     Ok(())
 }
 
-fn start_internet_host() -> Result<Child> {
+pub(crate) fn start_internet_host() -> Result<Child> {
     let exe = std::env::current_exe().map_err(|e| format!("cannot find my own binary: {e}"))?;
     let listen = SocketAddr::from((CHECK_IP, 80));
     Command::new("ip")

@@ -4,6 +4,7 @@
 
 mod internet;
 mod lab;
+mod serve;
 mod topology;
 
 use std::net::SocketAddr;
@@ -48,6 +49,15 @@ enum Commands {
         #[arg(last = true, required = true)]
         command: Vec<String>,
     },
+    /// Serve the EC2 API (the aws CLI and boto3 work against it), data plane included.
+    Serve {
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:4566")]
+        listen: SocketAddr,
+        /// Run the API and its store only: no namespaces, no packets (no root needed).
+        #[arg(long)]
+        no_dataplane: bool,
+    },
     /// Check a topology file without bringing anything up.
     Validate {
         /// The topology (YAML).
@@ -76,6 +86,9 @@ fn main() -> ExitCode {
             lab::exec(&cli.state_dir, &instance, &command).map(|()| ExitCode::SUCCESS)
         }
         Commands::Validate { topology } => validate(&topology),
+        Commands::Serve { listen, no_dataplane } => {
+            serve::run(&cli.state_dir, listen, !no_dataplane).map(|()| ExitCode::SUCCESS)
+        }
         Commands::Daemon => lab::daemon(&cli.state_dir).map(|()| ExitCode::SUCCESS),
         Commands::InternetHost { listen } => internet::serve(listen)
             .map(|()| ExitCode::SUCCESS)

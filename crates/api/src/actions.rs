@@ -1,0 +1,1336 @@
+//! The EC2 actions vpclab answers, each a function from parameters to a reply body over
+//! the model, and the table that maps action names to them.
+//!
+//! Adding an action is one function here and one line in [`ACTIONS`].
+
+use std::net::Ipv4Addr;
+
+use ipnet::Ipv4Net;
+use vpclab_model::{
+    AllocationId, ApiError, AssociationId, ElasticIp, Instance, InstanceId, InternetGateway,
+    InternetGatewayId, Model, NatGateway, NatGatewayId, RouteSpec, RouteTable,
+    RouteTableAssociationId, RouteTableId, RouteTarget, RunInstance, Subnet, SubnetId, Tags, Vpc,
+    VpcId, ZONES,
+};
+
+use crate::params::{Filter, Params, wildcard};
+use crate::xml::Xml;
+
+/// The account every resource belongs to.
+pub const OWNER_ID: &str = "123456789012";
+/// The region.
+pub const REGION: &str = vpclab_model::REGION;
+
+/// The managed prefix lists (see the design contracts).
+pub const PREFIX_LISTS: [(&str, &str, &str); 2] = [
+    ("pl-63a5400a", "com.amazonaws.us-east-1.s3", "192.0.2.0/25"),
+    ("pl-02cd2c6b", "com.amazonaws.us-east-1.dynamodb", "192.0.2.128/25"),
+];
+
+/// What a handler works on.
+#[derive(Debug)]
+pub struct Context<'a> {
+    /// The model; a copy for mutating actions, kept only if the action succeeds.
+    pub model: &'a mut Model,
+    /// Seconds since the Unix epoch (for launch and create times).
+    pub now: u64,
+}
+
+type Handler = fn(&mut Context<'_>, &Params, &mut Xml) -> Result<(), ApiError>;
+
+/// One action.
+#[derive(Debug)]
+pub struct Action {
+    /// Its name, as in `Action=`.
+    pub name: &'static str,
+    /// Whether it changes the model (and so must be stored and applied).
+    pub mutates: bool,
+    handler: Handler,
+}
+
+impl Action {
+    /// Runs the action.
+    pub fn run(
+        &self,
+        ctx: &mut Context<'_>,
+        params: &Params,
+        out: &mut Xml,
+    ) -> Result<(), ApiError> {
+        (self.handler)(ctx, params, out)
+    }
+}
+
+macro_rules! actions {
+    ($($name:literal => $handler:ident, $mutates:literal;)*) => {
+        /// Every action, by name.
+        pub static ACTIONS: &[Action] = &[$(Action { name: $name, mutates: $mutates, handler: $handler },)*];
+    };
+}
+
+actions! {
+    "CreateVpc" => create_vpc, true;
+    "DescribeVpcs" => describe_vpcs, false;
+    "DeleteVpc" => delete_vpc, true;
+    "CreateSubnet" => create_subnet, true;
+    "DescribeSubnets" => describe_subnets, false;
+    "DeleteSubnet" => delete_subnet, true;
+    "ModifySubnetAttribute" => modify_subnet_attribute, true;
+    "CreateInternetGateway" => create_internet_gateway, true;
+    "AttachInternetGateway" => attach_internet_gateway, true;
+    "DetachInternetGateway" => detach_internet_gateway, true;
+    "DeleteInternetGateway" => delete_internet_gateway, true;
+    "DescribeInternetGateways" => describe_internet_gateways, false;
+    "AllocateAddress" => allocate_address, true;
+    "AssociateAddress" => associate_address, true;
+    "DisassociateAddress" => disassociate_address, true;
+    "ReleaseAddress" => release_address, true;
+    "DescribeAddresses" => describe_addresses, false;
+    "CreateNatGateway" => create_nat_gateway, true;
+    "DeleteNatGateway" => delete_nat_gateway, true;
+    "DescribeNatGateways" => describe_nat_gateways, false;
+    "CreateRouteTable" => create_route_table, true;
+    "DeleteRouteTable" => delete_route_table, true;
+    "DescribeRouteTables" => describe_route_tables, false;
+    "AssociateRouteTable" => associate_route_table, true;
+    "DisassociateRouteTable" => disassociate_route_table, true;
+    "CreateRoute" => create_route, true;
+    "ReplaceRoute" => replace_route, true;
+    "DeleteRoute" => delete_route, true;
+    "RunInstances" => run_instances, true;
+    "TerminateInstances" => terminate_instances, true;
+    "DescribeInstances" => describe_instances, false;
+    "DescribeNetworkInterfaces" => describe_network_interfaces, false;
+    "CreateTags" => create_tags, true;
+    "DeleteTags" => delete_tags, true;
+    "DescribeTags" => describe_tags, false;
+    "DescribeAvailabilityZones" => describe_availability_zones, false;
+    "DescribeRegions" => describe_regions, false;
+    "DescribePrefixLists" => describe_prefix_lists, false;
+}
+
+/// The action called `name`.
+pub fn find(name: &str) -> Option<&'static Action> {
+    ACTIONS.iter().find(|a| a.name == name)
+}
+
+// ---- helpers -----------------------------------------------------------------------
+
+fn invalid(message: impl Into<String>) -> ApiError {
+    ApiError { code: "InvalidParameterValue", message: message.into() }
+}
+
+fn malformed(code: &'static str, kind: &str, id: &str) -> ApiError {
+    ApiError { code, message: format!("Invalid id: \"{id}\" (expecting \"{kind}-...\")") }
+}
+
+fn cidr(params: &Params, name: &str) -> Result<Ipv4Net, ApiError> {
+    let value = params.required(name)?;
+    value.parse().map_err(|_| {
+        invalid(format!(
+            "Value ({value}) for parameter cidrBlock is invalid. This is not a valid CIDR block."
+        ))
+    })
+}
+
+macro_rules! parse_id {
+    ($fn:ident, $ty:ident, $code:literal, $kind:literal) => {
+        fn $fn(value: &str) -> Result<$ty, ApiError> {
+            $ty::parse(value).ok_or_else(|| malformed($code, $kind, value))
+        }
+    };
+}
+
+parse_id!(vpc_id, VpcId, "InvalidVpcID.Malformed", "vpc");
+parse_id!(subnet_id, SubnetId, "InvalidSubnetID.Malformed", "subnet");
+parse_id!(rtb_id, RouteTableId, "InvalidRouteTableID.Malformed", "rtb");
+parse_id!(igw_id, InternetGatewayId, "InvalidInternetGatewayID.Malformed", "igw");
+parse_id!(alloc_id, AllocationId, "InvalidAllocationID.Malformed", "eipalloc");
+parse_id!(instance_id, InstanceId, "InvalidInstanceID.Malformed", "i");
+parse_id!(nat_id, NatGatewayId, "InvalidNatGatewayID.Malformed", "nat");
+
+fn ids<T>(
+    params: &Params,
+    name: &str,
+    parse: fn(&str) -> Result<T, ApiError>,
+) -> Result<Vec<T>, ApiError> {
+    params.list(name).iter().map(|s| parse(s)).collect()
+}
+
+/// Keeps the resources whose attributes match every filter. `attr` gives a resource's
+/// values for a filter name, or `None` for a name it does not know (an error).
+fn filtered<'a, T>(
+    items: impl Iterator<Item = &'a T>,
+    filters: &[Filter],
+    attr: impl Fn(&T, &str) -> Option<Vec<String>>,
+) -> Result<Vec<&'a T>, ApiError>
+where
+    T: 'a,
+{
+    let mut out = Vec::new();
+    for item in items {
+        let mut keep = true;
+        for f in filters {
+            let values = attr(item, &f.name)
+                .ok_or_else(|| invalid(format!("The filter '{}' is invalid", f.name)))?;
+            if !f.values.iter().any(|p| values.iter().any(|v| wildcard(p, v))) {
+                keep = false;
+            }
+        }
+        if keep {
+            out.push(item);
+        }
+    }
+    Ok(out)
+}
+
+/// Values of the tag filters every resource supports.
+fn tag_attr(tags: &Tags, name: &str) -> Option<Vec<String>> {
+    if let Some(key) = name.strip_prefix("tag:") {
+        return Some(tags.get(key).cloned().into_iter().collect());
+    }
+    match name {
+        "tag-key" => Some(tags.keys().cloned().collect()),
+        "tag-value" => Some(tags.values().cloned().collect()),
+        _ => None,
+    }
+}
+
+fn one(value: impl ToString) -> Option<Vec<String>> {
+    Some(vec![value.to_string()])
+}
+
+/// Checks that every id asked for exists; AWS fails the whole call otherwise.
+fn require_all<T: std::fmt::Display>(
+    asked: &[T],
+    found: impl Fn(&T) -> bool,
+    code: &'static str,
+    kind: &str,
+) -> Result<(), ApiError> {
+    match asked.iter().find(|id| !found(id)) {
+        Some(id) => Err(ApiError { code, message: format!("The {kind} ID '{id}' does not exist") }),
+        None => Ok(()),
+    }
+}
+
+/// ISO 8601 UTC for seconds since the epoch (Howard Hinnant's civil-from-days).
+pub fn iso8601(secs: u64) -> String {
+    let days = (secs / 86_400) as i64;
+    let rem = secs % 86_400;
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.000Z", rem / 3600, rem / 60 % 60, rem % 60)
+}
+
+/// A derived id: `prefix-` plus the hex of `id` (for things the model does not name).
+fn derived(prefix: &str, id: &str) -> String {
+    let hex = id.rsplit('-').next().unwrap_or(id);
+    format!("{prefix}-{hex}")
+}
+
+fn zone_id(zone: &str) -> String {
+    let index = ZONES.iter().position(|z| *z == zone).map_or(1, |i| i + 1);
+    format!("use1-az{index}")
+}
+
+fn private_dns(ip: Ipv4Addr) -> String {
+    let [a, b, c, d] = ip.octets();
+    format!("ip-{a}-{b}-{c}-{d}.ec2.internal")
+}
+
+fn public_dns(ip: Ipv4Addr) -> String {
+    let [a, b, c, d] = ip.octets();
+    format!("ec2-{a}-{b}-{c}-{d}.compute-1.amazonaws.com")
+}
+
+fn mac(id: &str) -> String {
+    let hex = id.rsplit('-').next().unwrap_or("0");
+    let h: Vec<&str> = (0..5)
+        .map(|i| {
+            hex.get(hex.len().saturating_sub(10) + 2 * i..).and_then(|s| s.get(..2)).unwrap_or("00")
+        })
+        .collect();
+    format!("0e:{}:{}:{}:{}:{}", h[0], h[1], h[2], h[3], h[4])
+}
+
+// ---- VPCs --------------------------------------------------------------------------
+
+fn write_vpc(x: &mut Xml, vpc: &Vpc) {
+    x.leaf("vpcId", &vpc.id)
+        .leaf("ownerId", OWNER_ID)
+        .leaf("state", "available")
+        .leaf("cidrBlock", vpc.cidr)
+        .set("cidrBlockAssociationSet", [vpc], |x, vpc| {
+            x.leaf("cidrBlock", vpc.cidr)
+                .leaf("associationId", derived("vpc-cidr-assoc", vpc.id.as_str()))
+                .node("cidrBlockState", |x| {
+                    x.leaf("state", "associated");
+                });
+        })
+        .set("ipv6CidrBlockAssociationSet", std::iter::empty::<()>(), |_, ()| {})
+        .leaf("dhcpOptionsId", "dopt-00000000000000000")
+        .leaf("instanceTenancy", "default")
+        .leaf("isDefault", "false")
+        .tags(&vpc.tags);
+}
+
+fn create_vpc(ctx: &mut Context<'_>, p: &Params, x: &mut Xml) -> Result<(), ApiError> {
+    let id = ctx.model.create_vpc(cidr(p, "CidrBlock")?, p.tag_specifications("vpc"))?;
+    let vpc = ctx.model.vpc(&id)?;
+    x.node("vpc", |x| write_vpc(x, vpc));
+    Ok(())
+}
+
+fn describe_vpcs(ctx: &mut Context<'_>, p: &Params, x: &mut Xml) -> Result<(), ApiError> {
+    let asked = ids(p, "VpcId", vpc_id)?;
+    let m = &*ctx.model;
+    require_all(&asked, |id| m.vpc(id).is_ok(), "InvalidVpcID.NotFound", "vpc")?;
+    let vpcs = filtered(
+        m.vpcs().filter(|v| asked.is_empty() || asked.contains(&v.id)),
+        &p.filters(),
+        |v, name| match name {
+            "vpc-id" => one(&v.id),
+            "cidr" | "cidr-block-association.cidr-block" => one(v.cidr),
+            "state" => one("available"),
+            "is-default" => one("false"),
+            "owner-id" => one(OWNER_ID),
+            _ => tag_attr(&v.tags, name),
+        },
+    )?;
+    x.set("vpcSet", vpcs, write_vpc);
+    Ok(())
+}
+
+fn delete_vpc(ctx: &mut Context<'_>, p: &Params, x: &mut Xml) -> Result<(), ApiError> {
+    ctx.model.delete_vpc(&vpc_id(p.required("VpcId")?)?)?;
+    x.leaf("return", "true");
+    Ok(())
+}
+
+// ---- subnets -----------------------------------------------------------------------
+
+fn write_subnet(x: &mut Xml, m: &Model, s: &Subnet) {
+    let used = m.instances().filter(|i| i.subnet == s.id).count()
+        + m.nat_gateways().filter(|n| n.subnet == s.id).count();
+    x.leaf("subnetId", &s.id)
+        .leaf("subnetArn", format!("arn:aws:ec2:{REGION}:{OWNER_ID}:subnet/{}", s.id))
+        .leaf("state", "available")
+        .leaf("vpcId", &s.vpc)
+        .leaf("cidrBlock", s.cidr)
+        .leaf("availableIpAddressCount", s.usable_addresses() as usize - used)
+        .leaf("availabilityZone", &s.zone)
+        .leaf("availabilityZoneId", zone_id(&s.zone))
+        .leaf("defaultForAz", "false")
+        .leaf("mapPublicIpOnLaunch", s.map_public_ip_on_launch)
+        .leaf("assignIpv6AddressOnCreation", "false")
+        .set("ipv6CidrBlockAssociationSet", std::iter::empty::<()>(), |_, ()| {})
+        .leaf("ownerId", OWNER_ID)
+        .tags(&s.tags);
+}
+
+fn create_subnet(ctx: &mut Context<'_>, p: &Params, x: &mut Xml) -> Result<(), ApiError> {
+    let vpc = vpc_id(p.required("VpcId")?)?;
+    let zone = match (p.get("AvailabilityZone"), p.get("AvailabilityZoneId")) {
+        (Some(zone), _) => Some(zone.to_owned()),
+        (None, Some(id)) => {
+            let index: usize = id.strip_prefix("use1-az").and_then(|n| n.parse().ok()).unwrap_or(0);
+            Some(ZONES.get(index.wrapping_sub(1)).map_or(id.to_owned(), |z| (*z).to_owned()))
+        }
+        (None, None) => None,
+    };
+    let id = ctx.model.create_subnet(
+        &vpc,
+        cidr(p, "CidrBlock")?,
+        zone.as_deref(),
+        p.tag_specifications("subnet"),
+    )?;
+    let m = &*ctx.model;
+    x.node("subnet", |x| write_subnet(x, m, m.subnet(&id).expect("just created")));
+    Ok(())
+}
+
+fn describe_subnets(ctx: &mut Context<'_>, p: &Params, x: &mut Xml) -> Result<(), ApiError> {
+    let asked = ids(p, "SubnetId", subnet_id)?;
+    let m = &*ctx.model;
+    require_all(&asked, |id| m.subnet(id).is_ok(), "InvalidSubnetID.NotFound", "subnet")?;
+    let subnets = filtered(
+        m.subnets().filter(|s| asked.is_empty() || asked.contains(&s.id)),
+        &p.filters(),
+        |s, name| match name {
+            "subnet-id" => one(&s.id),
+            "vpc-id" => one(&s.vpc),
+            "cidr-block" | "cidr" | "cidrBlock" => one(s.cidr),
+            "availability-zone" | "availabilityZone" => one(&s.zone),
+            "availability-zone-id" => one(zone_id(&s.zone)),
+            "state" => one("available"),
+            "map-public-ip-on-launch" => one(s.map_public_ip_on_launch),
+            "default-for-az" => one("false"),
+            "owner-id" => one(OWNER_ID),
+            _ => tag_attr(&s.tags, name),
+        },
+    )?;
+    x.set("subnetSet", subnets, |x, s| write_subnet(x, m, s));
+    Ok(())
+}
+
+fn delete_subnet(ctx: &mut Context<'_>, p: &Params, x: &mut Xml) -> Result<(), ApiError> {
+    ctx.model.delete_subnet(&subnet_id(p.required("SubnetId")?)?)?;
+    x.leaf("return", "true");
+    Ok(())
+}
+
+fn modify_subnet_attribute(ctx: &mut Context<'_>, p: &Params, x: &mut Xml) -> Result<(), ApiError> {
+    let subnet = subnet_id(p.required("SubnetId")?)?;
+    match p.bool("MapPublicIpOnLaunch.Value")? {
+        Some(on) => ctx.model.set_map_public_ip_on_launch(&subnet, on)?,
+        None => {
+            ctx.model.subnet(&subnet)?;
+        }
+    }
+    x.leaf("return", "true");
+    Ok(())
+}
+
+// ---- internet gateways -------------------------------------------------------------
+
+fn write_igw(x: &mut Xml, g: &InternetGateway) {
+    x.leaf("internetGatewayId", &g.id)
+        .set("attachmentSet", &g.attached_to, |x, vpc| {
+            x.leaf("vpcId", vpc).leaf("state", "available");
+        })
+        .leaf("ownerId", OWNER_ID)
+        .tags(&g.tags);
+}
+
+fn create_internet_gateway(ctx: &mut Context<'_>, p: &Params, x: &mut Xml) -> Result<(), ApiError> {
+    let id = ctx.model.create_internet_gateway(p.tag_specifications("internet-gateway"));
+    let g = ctx.model.internet_gateway(&id)?;
+    x.node("internetGateway", |x| write_igw(x, g));
+    Ok(())
+}
+
+fn attach_internet_gateway(ctx: &mut Context<'_>, p: &Params, x: &mut Xml) -> Result<(), ApiError> {
+    let igw = igw_id(p.required("InternetGatewayId")?)?;
+    ctx.model.attach_internet_gateway(&igw, &vpc_id(p.required("VpcId")?)?)?;
+    x.leaf("return", "true");
+    Ok(())
+}
+
+fn detach_internet_gateway(ctx: &mut Context<'_>, p: &Params, x: &mut Xml) -> Result<(), ApiError> {
+    let igw = igw_id(p.required("InternetGatewayId")?)?;
+    ctx.model.detach_internet_gateway(&igw, &vpc_id(p.required("VpcId")?)?)?;
+    x.leaf("return", "true");
+    Ok(())
+}
+
+fn delete_internet_gateway(ctx: &mut Context<'_>, p: &Params, x: &mut Xml) -> Result<(), ApiError> {
+    ctx.model.delete_internet_gateway(&igw_id(p.required("InternetGatewayId")?)?)?;
+    x.leaf("return", "true");
+    Ok(())
+}
+
+fn describe_internet_gateways(
+    ctx: &mut Context<'_>,
+    p: &Params,
+    x: &mut Xml,
+) -> Result<(), ApiError> {
+    let asked = ids(p, "InternetGatewayId", igw_id)?;
+    let m = &*ctx.model;
+    require_all(
+        &asked,
+        |id| m.internet_gateway(id).is_ok(),
+        "InvalidInternetGatewayID.NotFound",
+        "internetGateway",
+    )?;
+    let gateways = filtered(
+        m.internet_gateways().filter(|g| asked.is_empty() || asked.contains(&g.id)),
+        &p.filters(),
+        |g, name| match name {
+            "internet-gateway-id" => one(&g.id),
+            "attachment.vpc-id" => Some(g.attached_to.iter().map(ToString::to_string).collect()),
+            "attachment.state" => {
+                Some(g.attached_to.iter().map(|_| "available".to_owned()).collect())
+            }
+            "owner-id" => one(OWNER_ID),
+            _ => tag_attr(&g.tags, name),
+        },
+    )?;
+    x.set("internetGatewaySet", gateways, write_igw);
+    Ok(())
+}
+
+// ---- Elastic IPs -------------------------------------------------------------------
+
+fn write_address(x: &mut Xml, m: &Model, e: &ElasticIp) {
+    x.leaf("publicIp", e.public_ip).leaf("allocationId", &e.allocation_id).leaf("domain", "vpc");
+    if let Some((association, instance)) = &e.association {
+        x.leaf("associationId", association).leaf("instanceId", instance);
+        if let Ok(i) = m.instance(instance) {
+            x.leaf("networkInterfaceId", &i.interface)
+                .leaf("networkInterfaceOwnerId", OWNER_ID)
+                .leaf("privateIpAddress", i.private_ip);
+        }
+    }
+    if let Some(nat) = e.nat_gateway.as_ref().and_then(|n| m.nat_gateway(n).ok()) {
+        x.leaf("associationId", derived("eipassoc", nat.id.as_str()))
+            .leaf("networkInterfaceId", derived("eni", nat.id.as_str()))
+            .leaf("networkInterfaceOwnerId", OWNER_ID)
+            .leaf("privateIpAddress", nat.private_ip);
+    }
+    x.leaf("publicIpv4Pool", "amazon").leaf("networkBorderGroup", REGION).tags(&e.tags);
+}
+
+fn allocate_address(ctx: &mut Context<'_>, p: &Params, x: &mut Xml) -> Result<(), ApiError> {
+    if let Some(domain) = p.get("Domain").filter(|d| *d != "vpc" && *d != "standard") {
+        return Err(invalid(format!("Invalid value '{domain}' for domain.")));
+    }
+    let id = ctx.model.allocate_address(p.tag_specifications("elastic-ip"))?;
+    let e = ctx.model.elastic_ip(&id)?;
+    x.leaf("publicIp", e.public_ip)
+        .leaf("domain", "vpc")
+        .leaf("allocationId", &e.allocation_id)
+        .leaf("publicIpv4Pool", "amazon")
+        .leaf("networkBorderGroup", REGION);
+    Ok(())
+}
+
+fn associate_address(ctx: &mut Context<'_>, p: &Params, x: &mut Xml) -> Result<(), ApiError> {
+    let allocation = match (p.get("AllocationId"), p.get("PublicIp")) {
+        (Some(a), _) => alloc_id(a)?,
+        (None, Some(ip)) => ctx
+            .model
+            .elastic_ips()
+            .find(|e| e.public_ip.to_string() == ip)
+            .map(|e| e.allocation_id.clone())
+            .ok_or_else(|| ApiError {
+                code: "InvalidAddress.NotFound",
+                message: format!("Address '{ip}' not found."),
+            })?,
+        (None, None) => {
+            return Err(ApiError {
+                code: "MissingParameter",
+                message: "Either public IP or allocation id must be specified".into(),
+            });
+        }
+    };
+    let instance = match (p.get("InstanceId"), p.get("NetworkInterfaceId")) {
+        (Some(i), _) => instance_id(i)?,
+        (None, Some(eni)) => ctx
+            .model
+            .instances()
+            .find(|i| i.interface.as_str() == eni)
+            .map(|i| i.id.clone())
+            .ok_or_else(|| ApiError {
+                code: "InvalidNetworkInterfaceID.NotFound",
+                message: format!("The networkInterface ID '{eni}' does not exist"),
+            })?,
+        (None, None) => {
+            return Err(ApiError {
+                code: "MissingParameter",
+                message: "Either instance ID or network interface id must be specified".into(),
+            });
+        }
+    };
+    let association = ctx.model.associate_address(
+        &allocation,
+        &instance,
+        p.bool("AllowReassociation")?.unwrap_or(false),
+    )?;
+    x.leaf("return", "true").leaf("associationId", association);
+    Ok(())
+}
+
+fn disassociate_address(ctx: &mut Context<'_>, p: &Params, x: &mut Xml) -> Result<(), ApiError> {
+    let association = match (p.get("AssociationId"), p.get("PublicIp")) {
+        (Some(a), _) => AssociationId::parse(a)
+            .ok_or_else(|| malformed("InvalidAssociationID.NotFound", "eipassoc", a))?,
+        (None, Some(ip)) => ctx
+            .model
+            .elastic_ips()
+            .find(|e| e.public_ip.to_string() == ip)
+            .and_then(|e| e.association.as_ref().map(|(a, _)| a.clone()))
+            .ok_or_else(|| ApiError {
+                code: "InvalidAddress.NotFound",
+                message: format!("Address '{ip}' not found."),
+            })?,
+        (None, None) => {
+            return Err(ApiError {
+                code: "MissingParameter",
+                message: "The request must contain the parameter AssociationId".into(),
+            });
+        }
+    };
+    ctx.model.disassociate_address(&association)?;
+    x.leaf("return", "true");
+    Ok(())
+}
+
+fn release_address(ctx: &mut Context<'_>, p: &Params, x: &mut Xml) -> Result<(), ApiError> {
+    ctx.model.release_address(&alloc_id(p.required("AllocationId")?)?)?;
+    x.leaf("return", "true");
+    Ok(())
+}
+
+fn describe_addresses(ctx: &mut Context<'_>, p: &Params, x: &mut Xml) -> Result<(), ApiError> {
+    let asked = ids(p, "AllocationId", alloc_id)?;
+    let ips = p.list("PublicIp");
+    let m = &*ctx.model;
+    require_all(
+        &asked,
+        |id| m.elastic_ip(id).is_ok(),
+        "InvalidAllocationID.NotFound",
+        "allocation",
+    )?;
+    let addresses = filtered(
+        m.elastic_ips().filter(|e| {
+            (asked.is_empty() || asked.contains(&e.allocation_id))
+                && (ips.is_empty() || ips.contains(&e.public_ip.to_string()))
+        }),
+        &p.filters(),
+        |e, name| match name {
+            "allocation-id" => one(&e.allocation_id),
+            "public-ip" => one(e.public_ip),
+            "domain" => one("vpc"),
+            "instance-id" => Some(e.association.iter().map(|(_, i)| i.to_string()).collect()),
+            "association-id" => Some(e.association.iter().map(|(a, _)| a.to_string()).collect()),
+            _ => tag_attr(&e.tags, name),
+        },
+    )?;
+    x.set("addressesSet", addresses, |x, e| write_address(x, m, e));
+    Ok(())
+}
+
+// ---- NAT gateways ------------------------------------------------------------------
+
+fn write_nat(x: &mut Xml, n: &NatGateway, now: u64) {
+    x.leaf("natGatewayId", &n.id)
+        .leaf("subnetId", &n.subnet)
+        .leaf("vpcId", &n.vpc)
+        .leaf("state", "available")
+        .leaf("connectivityType", "public")
+        .leaf("createTime", iso8601(now))
+        .set("natGatewayAddressSet", [n], |x, n| {
+            x.leaf("allocationId", &n.allocation)
+                .leaf("networkInterfaceId", derived("eni", n.id.as_str()))
+                .leaf("privateIp", n.private_ip)
+                .leaf("publicIp", n.public_ip)
+                .leaf("associationId", derived("eipassoc", n.id.as_str()))
+                .leaf("isPrimary", "true")
+                .leaf("status", "succeeded");
+        })
+        .tags(&n.tags);
+}
+
+fn create_nat_gateway(ctx: &mut Context<'_>, p: &Params, x: &mut Xml) -> Result<(), ApiError> {
+    let subnet = subnet_id(p.required("SubnetId")?)?;
+    if p.get("ConnectivityType").is_some_and(|c| c != "public") {
+        return Err(invalid("vpclab supports public NAT gateways only (ConnectivityType=public)."));
+    }
+    let allocation = alloc_id(p.required("AllocationId")?)?;
+    let id = ctx.model.create_nat_gateway(
+        &subnet,
+        &allocation,
+        None,
+        p.tag_specifications("natgateway"),
+    )?;
+    let n = ctx.model.nat_gateway(&id)?;
+    let now = ctx.now;
+    x.opt("clientToken", p.get("ClientToken")).node("natGateway", |x| write_nat(x, n, now));
+    Ok(())
+}
+
+fn delete_nat_gateway(ctx: &mut Context<'_>, p: &Params, x: &mut Xml) -> Result<(), ApiError> {
+    let id = nat_id(p.required("NatGatewayId")?)?;
+    ctx.model.delete_nat_gateway(&id)?;
+    x.leaf("natGatewayId", id);
+    Ok(())
+}
+
+fn describe_nat_gateways(ctx: &mut Context<'_>, p: &Params, x: &mut Xml) -> Result<(), ApiError> {
+    let asked = ids(p, "NatGatewayId", nat_id)?;
+    let m = &*ctx.model;
+    require_all(&asked, |id| m.nat_gateway(id).is_ok(), "NatGatewayNotFound", "natGateway")?;
+    let filters = p.filters();
+    let nats = filtered(
+        m.nat_gateways().filter(|n| asked.is_empty() || asked.contains(&n.id)),
+        &filters,
+        |n, name| match name {
+            "nat-gateway-id" => one(&n.id),
+            "subnet-id" => one(&n.subnet),
+            "vpc-id" => one(&n.vpc),
+            "state" => one("available"),
+            _ => tag_attr(&n.tags, name),
+        },
+    )?;
+    let now = ctx.now;
+    x.set("natGatewaySet", nats, |x, n| write_nat(x, n, now));
+    Ok(())
+}
+
+// ---- route tables ------------------------------------------------------------------
+
+fn is_main(m: &Model, t: &RouteTable) -> bool {
+    m.vpc(&t.vpc).is_ok_and(|v| v.main_route_table == t.id)
+}
+
+fn write_route_table(x: &mut Xml, m: &Model, t: &RouteTable) {
+    x.leaf("routeTableId", &t.id).leaf("vpcId", &t.vpc).leaf("ownerId", OWNER_ID);
+    x.set("routeSet", &t.routes, |x, r| {
+        x.leaf("destinationCidrBlock", r.destination);
+        match &r.target {
+            RouteTarget::Local => x.leaf("gatewayId", "local"),
+            RouteTarget::Gateway(igw) => x.leaf("gatewayId", igw),
+            RouteTarget::NatGateway(nat) => x.leaf("natGatewayId", nat),
+        };
+        x.leaf("state", if m.is_blackhole(t, r) { "blackhole" } else { "active" }).leaf(
+            "origin",
+            match r.origin {
+                vpclab_model::RouteOrigin::CreateRouteTable => "CreateRouteTable",
+                vpclab_model::RouteOrigin::CreateRoute => "CreateRoute",
+            },
+        );
+    });
+    let main = is_main(m, t).then_some(());
+    x.node("associationSet", |x| {
+        if main.is_some() {
+            x.node("item", |x| {
+                x.leaf("routeTableAssociationId", derived("rtbassoc", t.id.as_str()))
+                    .leaf("routeTableId", &t.id)
+                    .leaf("main", "true")
+                    .node("associationState", |x| {
+                        x.leaf("state", "associated");
+                    });
+            });
+        }
+        for a in &t.associations {
+            x.node("item", |x| {
+                x.leaf("routeTableAssociationId", &a.id)
+                    .leaf("routeTableId", &t.id)
+                    .leaf("subnetId", &a.subnet)
+                    .leaf("main", "false")
+                    .node("associationState", |x| {
+                        x.leaf("state", "associated");
+                    });
+            });
+        }
+    });
+    x.set("propagatingVgwSet", std::iter::empty::<()>(), |_, ()| {}).tags(&t.tags);
+}
+
+fn create_route_table(ctx: &mut Context<'_>, p: &Params, x: &mut Xml) -> Result<(), ApiError> {
+    let id = ctx
+        .model
+        .create_route_table(&vpc_id(p.required("VpcId")?)?, p.tag_specifications("route-table"))?;
+    let m = &*ctx.model;
+    x.node("routeTable", |x| write_route_table(x, m, m.route_table(&id).expect("just created")));
+    Ok(())
+}
+
+fn delete_route_table(ctx: &mut Context<'_>, p: &Params, x: &mut Xml) -> Result<(), ApiError> {
+    ctx.model.delete_route_table(&rtb_id(p.required("RouteTableId")?)?)?;
+    x.leaf("return", "true");
+    Ok(())
+}
+
+fn describe_route_tables(ctx: &mut Context<'_>, p: &Params, x: &mut Xml) -> Result<(), ApiError> {
+    let asked = ids(p, "RouteTableId", rtb_id)?;
+    let m = &*ctx.model;
+    require_all(
+        &asked,
+        |id| m.route_table(id).is_ok(),
+        "InvalidRouteTableID.NotFound",
+        "routeTable",
+    )?;
+    let tables = filtered(
+        m.route_tables().filter(|t| asked.is_empty() || asked.contains(&t.id)),
+        &p.filters(),
+        |t, name| match name {
+            "route-table-id" => one(&t.id),
+            "vpc-id" => one(&t.vpc),
+            "association.main" => one(is_main(m, t)),
+            "association.subnet-id" => {
+                Some(t.associations.iter().map(|a| a.subnet.to_string()).collect())
+            }
+            "association.route-table-association-id" => {
+                Some(t.associations.iter().map(|a| a.id.to_string()).collect())
+            }
+            "route.destination-cidr-block" => {
+                Some(t.routes.iter().map(|r| r.destination.to_string()).collect())
+            }
+            "route.gateway-id" => Some(
+                t.routes
+                    .iter()
+                    .filter_map(|r| match &r.target {
+                        RouteTarget::Local => Some("local".to_owned()),
+                        RouteTarget::Gateway(g) => Some(g.to_string()),
+                        RouteTarget::NatGateway(_) => None,
+                    })
+                    .collect(),
+            ),
+            "route.nat-gateway-id" => Some(
+                t.routes
+                    .iter()
+                    .filter_map(|r| match &r.target {
+                        RouteTarget::NatGateway(n) => Some(n.to_string()),
+                        _ => None,
+                    })
+                    .collect(),
+            ),
+            "owner-id" => one(OWNER_ID),
+            _ => tag_attr(&t.tags, name),
+        },
+    )?;
+    x.set("routeTableSet", tables, |x, t| write_route_table(x, m, t));
+    Ok(())
+}
+
+fn associate_route_table(ctx: &mut Context<'_>, p: &Params, x: &mut Xml) -> Result<(), ApiError> {
+    let table = rtb_id(p.required("RouteTableId")?)?;
+    let id = ctx.model.associate_route_table(&table, &subnet_id(p.required("SubnetId")?)?)?;
+    x.leaf("associationId", id).node("associationState", |x| {
+        x.leaf("state", "associated");
+    });
+    Ok(())
+}
+
+fn disassociate_route_table(
+    ctx: &mut Context<'_>,
+    p: &Params,
+    x: &mut Xml,
+) -> Result<(), ApiError> {
+    let raw = p.required("AssociationId")?;
+    let id = RouteTableAssociationId::parse(raw)
+        .ok_or_else(|| malformed("InvalidAssociationID.NotFound", "rtbassoc", raw))?;
+    ctx.model.disassociate_route_table(&id)?;
+    x.leaf("return", "true");
+    Ok(())
+}
+
+fn route_spec(p: &Params) -> Result<RouteSpec, ApiError> {
+    if p.get("DestinationIpv6CidrBlock").is_some() || p.get("DestinationPrefixListId").is_some() {
+        return Err(invalid("vpclab routes IPv4 CIDR destinations only (DestinationCidrBlock)."));
+    }
+    let destination = cidr(p, "DestinationCidrBlock")?;
+    let target = match (p.get("GatewayId"), p.get("NatGatewayId")) {
+        (Some("local"), None) => RouteTarget::Local,
+        (Some(g), None) => RouteTarget::Gateway(igw_id(g)?),
+        (None, Some(n)) => RouteTarget::NatGateway(nat_id(n)?),
+        (None, None) => {
+            let other = [
+                "InstanceId",
+                "NetworkInterfaceId",
+                "VpcPeeringConnectionId",
+                "TransitGatewayId",
+                "VpcEndpointId",
+                "EgressOnlyInternetGatewayId",
+                "LocalGatewayId",
+                "CarrierGatewayId",
+            ];
+            return Err(match other.iter().find(|o| p.get(o).is_some()) {
+                Some(o) => invalid(format!("vpclab does not support the route target {o} yet.")),
+                None => ApiError { code: "MissingParameter", message: "The request must contain exactly one of gatewayId, natGatewayId, networkInterfaceId, vpcPeeringConnectionId, egressOnlyInternetGatewayId, transitGatewayId, localGatewayId, carrierGatewayId or instanceId".into() },
+            });
+        }
+        (Some(_), Some(_)) => {
+            return Err(ApiError {
+                code: "InvalidParameterCombination",
+                message: "More than one target specified".into(),
+            });
+        }
+    };
+    Ok(RouteSpec { destination, target })
+}
+
+fn create_route(ctx: &mut Context<'_>, p: &Params, x: &mut Xml) -> Result<(), ApiError> {
+    let table = rtb_id(p.required("RouteTableId")?)?;
+    ctx.model.route_table(&table)?;
+    ctx.model.create_route(&table, route_spec(p)?)?;
+    x.leaf("return", "true");
+    Ok(())
+}
+
+fn replace_route(ctx: &mut Context<'_>, p: &Params, x: &mut Xml) -> Result<(), ApiError> {
+    let table = rtb_id(p.required("RouteTableId")?)?;
+    ctx.model.route_table(&table)?;
+    ctx.model.replace_route(&table, route_spec(p)?)?;
+    x.leaf("return", "true");
+    Ok(())
+}
+
+fn delete_route(ctx: &mut Context<'_>, p: &Params, x: &mut Xml) -> Result<(), ApiError> {
+    let table = rtb_id(p.required("RouteTableId")?)?;
+    ctx.model.delete_route(&table, cidr(p, "DestinationCidrBlock")?)?;
+    x.leaf("return", "true");
+    Ok(())
+}
+
+// ---- instances ---------------------------------------------------------------------
+
+fn write_instance(x: &mut Xml, m: &Model, i: &Instance) {
+    let zone = m.subnet(&i.subnet).map(|s| s.zone.clone()).unwrap_or_default();
+    let public = i.public_ip.as_ref().map(|(ip, _)| *ip);
+    x.leaf("instanceId", &i.id)
+        .leaf("imageId", &i.image_id)
+        .node("instanceState", |x| {
+            x.leaf("code", 16).leaf("name", "running");
+        })
+        .leaf("privateDnsName", private_dns(i.private_ip))
+        .leaf("dnsName", public.map(public_dns).unwrap_or_default())
+        .leaf("reason", "")
+        .leaf("amiLaunchIndex", 0)
+        .set("productCodes", std::iter::empty::<()>(), |_, ()| {})
+        .leaf("instanceType", &i.instance_type)
+        .leaf("launchTime", iso8601(i.launched_at))
+        .node("placement", |x| {
+            x.leaf("availabilityZone", &zone).leaf("groupName", "").leaf("tenancy", "default");
+        })
+        .node("monitoring", |x| {
+            x.leaf("state", "disabled");
+        })
+        .leaf("subnetId", &i.subnet)
+        .leaf("vpcId", &i.vpc)
+        .leaf("privateIpAddress", i.private_ip)
+        .opt("ipAddress", public)
+        .leaf("sourceDestCheck", "true")
+        .set("groupSet", std::iter::empty::<()>(), |_, ()| {})
+        .leaf("architecture", "x86_64")
+        .leaf("rootDeviceType", "ebs")
+        .leaf("rootDeviceName", "/dev/xvda")
+        .set("blockDeviceMapping", std::iter::empty::<()>(), |_, ()| {})
+        .leaf("virtualizationType", "hvm")
+        .leaf("hypervisor", "xen")
+        .set("networkInterfaceSet", [i], |x, i| {
+            x.leaf("networkInterfaceId", &i.interface)
+                .leaf("subnetId", &i.subnet)
+                .leaf("vpcId", &i.vpc)
+                .leaf("description", "")
+                .leaf("ownerId", OWNER_ID)
+                .leaf("status", "in-use")
+                .leaf("macAddress", mac(i.interface.as_str()))
+                .leaf("privateIpAddress", i.private_ip)
+                .leaf("privateDnsName", private_dns(i.private_ip))
+                .leaf("sourceDestCheck", "true")
+                .set("groupSet", std::iter::empty::<()>(), |_, ()| {})
+                .node("attachment", |x| {
+                    x.leaf("attachmentId", derived("eni-attach", i.interface.as_str()))
+                        .leaf("deviceIndex", 0)
+                        .leaf("status", "attached")
+                        .leaf("attachTime", iso8601(i.launched_at))
+                        .leaf("deleteOnTermination", "true");
+                });
+            if let Some(ip) = public {
+                x.node("association", |x| {
+                    x.leaf("publicIp", ip)
+                        .leaf("publicDnsName", public_dns(ip))
+                        .leaf("ipOwnerId", "amazon");
+                });
+            }
+            x.set("privateIpAddressesSet", [i], |x, i| {
+                x.leaf("privateIpAddress", i.private_ip)
+                    .leaf("privateDnsName", private_dns(i.private_ip))
+                    .leaf("primary", "true");
+            })
+            .leaf("interfaceType", "interface");
+        })
+        .tags(&i.tags);
+}
+
+fn write_reservation(x: &mut Xml, m: &Model, instances: &[&Instance]) {
+    let first = instances.first().map_or("r-0", |i| i.id.as_str());
+    x.leaf("reservationId", derived("r", first))
+        .leaf("ownerId", OWNER_ID)
+        .set("groupSet", std::iter::empty::<()>(), |_, ()| {})
+        .set("instancesSet", instances, |x, i| write_instance(x, m, i));
+}
+
+fn run_instances(ctx: &mut Context<'_>, p: &Params, x: &mut Xml) -> Result<(), ApiError> {
+    let image = p.required("ImageId")?.to_owned();
+    let min = p.u32("MinCount")?.unwrap_or(1);
+    let max = p.u32("MaxCount")?.unwrap_or(min);
+    if min == 0 || max < min {
+        return Err(invalid(format!("Invalid counts: MinCount ({min}) and MaxCount ({max}).")));
+    }
+    if max > 64 {
+        return Err(ApiError {
+            code: "InstanceLimitExceeded",
+            message:
+                "You have requested more instances (64+) than your current instance limit allows."
+                    .into(),
+        });
+    }
+    let subnet = p.get("SubnetId").or_else(|| p.get("NetworkInterface.1.SubnetId"));
+    let subnet = subnet.map(subnet_id).transpose()?;
+    let private_ip =
+        p.get("PrivateIpAddress").or_else(|| p.get("NetworkInterface.1.PrivateIpAddress"));
+    let private_ip = private_ip
+        .map(|ip| {
+            ip.parse::<Ipv4Addr>().map_err(|_| {
+                invalid(format!("Value ({ip}) for parameter privateIpAddress is invalid."))
+            })
+        })
+        .transpose()?;
+    if private_ip.is_some() && max > 1 {
+        return Err(ApiError {
+            code: "InvalidParameterCombination",
+            message: "Cannot specify a private IP address when launching more than one instance."
+                .into(),
+        });
+    }
+    let public_ip = p.bool("NetworkInterface.1.AssociatePublicIpAddress")?;
+    let tags = p.tag_specifications("instance");
+    let mut launched = Vec::new();
+    for _ in 0..max {
+        let spec = RunInstance {
+            subnet: subnet.clone(),
+            private_ip,
+            public_ip,
+            image_id: image.clone(),
+            instance_type: p.get("InstanceType").unwrap_or("m1.small").to_owned(),
+            launched_at: ctx.now,
+            tags: tags.clone(),
+        };
+        match ctx.model.run_instance(spec) {
+            Ok(id) => launched.push(id),
+            Err(e) if launched.len() as u32 >= min => {
+                let _ = e;
+                break;
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    let m = &*ctx.model;
+    let instances: Vec<&Instance> = launched.iter().filter_map(|id| m.instance(id).ok()).collect();
+    write_reservation(x, m, &instances);
+    Ok(())
+}
+
+fn terminate_instances(ctx: &mut Context<'_>, p: &Params, x: &mut Xml) -> Result<(), ApiError> {
+    let asked = ids(p, "InstanceId", instance_id)?;
+    if asked.is_empty() {
+        return Err(ApiError {
+            code: "MissingParameter",
+            message: "The request must contain the parameter InstanceId".into(),
+        });
+    }
+    require_all(
+        &asked,
+        |id| ctx.model.instance(id).is_ok(),
+        "InvalidInstanceID.NotFound",
+        "instance",
+    )?;
+    for id in &asked {
+        ctx.model.terminate_instance(id)?;
+    }
+    x.set("instancesSet", &asked, |x, id| {
+        x.leaf("instanceId", id)
+            .node("currentState", |x| {
+                x.leaf("code", 48).leaf("name", "terminated");
+            })
+            .node("previousState", |x| {
+                x.leaf("code", 16).leaf("name", "running");
+            });
+    });
+    Ok(())
+}
+
+fn instance_attr(m: &Model, i: &Instance, name: &str) -> Option<Vec<String>> {
+    let public = i.public_ip.as_ref().map(|(ip, _)| ip.to_string());
+    match name {
+        "instance-id" => one(&i.id),
+        "subnet-id" | "network-interface.subnet-id" => one(&i.subnet),
+        "vpc-id" | "network-interface.vpc-id" => one(&i.vpc),
+        "private-ip-address" | "network-interface.addresses.private-ip-address" => {
+            one(i.private_ip)
+        }
+        "ip-address" | "network-interface.association.public-ip" => {
+            Some(public.into_iter().collect())
+        }
+        "instance-state-name" => one("running"),
+        "instance-state-code" => one(16),
+        "image-id" => one(&i.image_id),
+        "instance-type" => one(&i.instance_type),
+        "availability-zone" => {
+            Some(m.subnet(&i.subnet).map(|s| s.zone.clone()).into_iter().collect())
+        }
+        "network-interface.network-interface-id" => one(&i.interface),
+        "private-dns-name" => one(private_dns(i.private_ip)),
+        "owner-id" => one(OWNER_ID),
+        _ => tag_attr(&i.tags, name),
+    }
+}
+
+fn describe_instances(ctx: &mut Context<'_>, p: &Params, x: &mut Xml) -> Result<(), ApiError> {
+    let asked = ids(p, "InstanceId", instance_id)?;
+    let m = &*ctx.model;
+    require_all(&asked, |id| m.instance(id).is_ok(), "InvalidInstanceID.NotFound", "instance")?;
+    let instances = filtered(
+        m.instances().filter(|i| asked.is_empty() || asked.contains(&i.id)),
+        &p.filters(),
+        |i, name| instance_attr(m, i, name),
+    )?;
+    x.set("reservationSet", instances, |x, i| write_reservation(x, m, &[i]));
+    Ok(())
+}
+
+fn describe_network_interfaces(
+    ctx: &mut Context<'_>,
+    p: &Params,
+    x: &mut Xml,
+) -> Result<(), ApiError> {
+    let asked = p.list("NetworkInterfaceId");
+    let m = &*ctx.model;
+    let known = |id: &str| {
+        m.instances().any(|i| i.interface.as_str() == id)
+            || m.nat_gateways().any(|n| derived("eni", n.id.as_str()) == id)
+    };
+    if let Some(missing) = asked.iter().find(|id| !known(id)) {
+        return Err(ApiError {
+            code: "InvalidNetworkInterfaceID.NotFound",
+            message: format!("The networkInterface ID '{missing}' does not exist"),
+        });
+    }
+    let instances = filtered(
+        m.instances().filter(|i| asked.is_empty() || asked.contains(&i.interface.to_string())),
+        &p.filters(),
+        |i, name| match name {
+            "network-interface-id" => one(&i.interface),
+            "attachment.instance-id" => one(&i.id),
+            "addresses.private-ip-address" | "private-ip-address" => one(i.private_ip),
+            "association.public-ip" => {
+                Some(i.public_ip.iter().map(|(ip, _)| ip.to_string()).collect())
+            }
+            "subnet-id" => one(&i.subnet),
+            "vpc-id" => one(&i.vpc),
+            "status" => one("in-use"),
+            "interface-type" => one("interface"),
+            _ => tag_attr(&Tags::new(), name),
+        },
+    )?;
+    let nats = filtered(
+        m.nat_gateways()
+            .filter(|n| asked.is_empty() || asked.contains(&derived("eni", n.id.as_str()))),
+        &p.filters(),
+        |n, name| match name {
+            "network-interface-id" => one(derived("eni", n.id.as_str())),
+            "addresses.private-ip-address" | "private-ip-address" => one(n.private_ip),
+            "association.public-ip" => one(n.public_ip),
+            "subnet-id" => one(&n.subnet),
+            "vpc-id" => one(&n.vpc),
+            "status" => one("in-use"),
+            "interface-type" => one("nat_gateway"),
+            "attachment.instance-id" => Some(Vec::new()),
+            _ => tag_attr(&Tags::new(), name),
+        },
+    )?;
+    enum Eni<'a> {
+        Instance(&'a Instance),
+        Nat(&'a NatGateway),
+    }
+    let all = instances.into_iter().map(Eni::Instance).chain(nats.into_iter().map(Eni::Nat));
+    x.set("networkInterfaceSet", all, |x, eni| {
+        let (id, subnet, vpc, private, public, kind, managed) = match eni {
+            Eni::Instance(i) => (
+                i.interface.to_string(),
+                &i.subnet,
+                &i.vpc,
+                i.private_ip,
+                i.public_ip.as_ref().map(|(ip, _)| *ip),
+                "interface",
+                false,
+            ),
+            Eni::Nat(n) => (
+                derived("eni", n.id.as_str()),
+                &n.subnet,
+                &n.vpc,
+                n.private_ip,
+                Some(n.public_ip),
+                "nat_gateway",
+                true,
+            ),
+        };
+        let zone = m.subnet(subnet).map(|s| s.zone.clone()).unwrap_or_default();
+        x.leaf("networkInterfaceId", &id)
+            .leaf("subnetId", subnet)
+            .leaf("vpcId", vpc)
+            .leaf("availabilityZone", zone)
+            .leaf("description", if managed { "Interface for NAT Gateway" } else { "" })
+            .leaf("ownerId", OWNER_ID)
+            .leaf("requesterManaged", managed)
+            .leaf("status", "in-use")
+            .leaf("macAddress", mac(&id))
+            .leaf("privateIpAddress", private)
+            .leaf("privateDnsName", private_dns(private))
+            .leaf("sourceDestCheck", !managed)
+            .leaf("interfaceType", kind)
+            .set("groupSet", std::iter::empty::<()>(), |_, ()| {});
+        if let Eni::Instance(i) = eni {
+            x.node("attachment", |x| {
+                x.leaf("attachmentId", derived("eni-attach", i.interface.as_str()))
+                    .leaf("instanceId", &i.id)
+                    .leaf("instanceOwnerId", OWNER_ID)
+                    .leaf("deviceIndex", 0)
+                    .leaf("status", "attached")
+                    .leaf("deleteOnTermination", "true");
+            });
+        }
+        if let Some(ip) = public {
+            x.node("association", |x| {
+                x.leaf("publicIp", ip)
+                    .leaf("publicDnsName", public_dns(ip))
+                    .leaf("ipOwnerId", "amazon");
+            });
+        }
+        x.set("privateIpAddressesSet", [private], |x, ip| {
+            x.leaf("privateIpAddress", ip)
+                .leaf("privateDnsName", private_dns(ip))
+                .leaf("primary", "true");
+        })
+        .set("tagSet", std::iter::empty::<()>(), |_, ()| {});
+    });
+    Ok(())
+}
+
+// ---- tags --------------------------------------------------------------------------
+
+fn create_tags(ctx: &mut Context<'_>, p: &Params, x: &mut Xml) -> Result<(), ApiError> {
+    let resources = p.list("ResourceId");
+    if resources.is_empty() {
+        return Err(ApiError {
+            code: "MissingParameter",
+            message: "The request must contain the parameter ResourceId".into(),
+        });
+    }
+    ctx.model.create_tags(&resources, &p.tags("Tag"))?;
+    x.leaf("return", "true");
+    Ok(())
+}
+
+fn delete_tags(ctx: &mut Context<'_>, p: &Params, x: &mut Xml) -> Result<(), ApiError> {
+    let resources = p.list("ResourceId");
+    if resources.is_empty() {
+        return Err(ApiError {
+            code: "MissingParameter",
+            message: "The request must contain the parameter ResourceId".into(),
+        });
+    }
+    let keys: Vec<(String, Option<String>)> = (1..)
+        .map_while(|i| {
+            let key = p.get(&format!("Tag.{i}.Key"))?.to_owned();
+            Some((key, p.get(&format!("Tag.{i}.Value")).map(str::to_owned)))
+        })
+        .collect();
+    ctx.model.delete_tags(&resources, &keys)?;
+    x.leaf("return", "true");
+    Ok(())
+}
+
+fn describe_tags(ctx: &mut Context<'_>, p: &Params, x: &mut Xml) -> Result<(), ApiError> {
+    let all = ctx.model.all_tags();
+    let tags = filtered(all.iter(), &p.filters(), |(id, kind, key, value), name| match name {
+        "resource-id" => one(id),
+        "resource-type" => one(kind),
+        "key" => one(key),
+        "value" => one(value),
+        _ => None,
+    })?;
+    x.set("tagSet", tags, |x, (id, kind, key, value)| {
+        x.leaf("resourceId", id).leaf("resourceType", kind).leaf("key", key).leaf("value", value);
+    });
+    Ok(())
+}
+
+// ---- the region --------------------------------------------------------------------
+
+fn describe_availability_zones(
+    _: &mut Context<'_>,
+    p: &Params,
+    x: &mut Xml,
+) -> Result<(), ApiError> {
+    let names = p.list("ZoneName");
+    let zones = filtered(
+        ZONES.iter().filter(|z| names.is_empty() || names.iter().any(|n| n == *z)),
+        &p.filters(),
+        |z, name| match name {
+            "zone-name" => one(z),
+            "zone-id" => one(zone_id(z)),
+            "region-name" => one(REGION),
+            "state" => one("available"),
+            "zone-type" => one("availability-zone"),
+            _ => None,
+        },
+    )?;
+    x.set("availabilityZoneInfo", zones, |x, z| {
+        x.leaf("zoneName", z)
+            .leaf("zoneState", "available")
+            .leaf("regionName", REGION)
+            .leaf("zoneId", zone_id(z))
+            .leaf("zoneType", "availability-zone")
+            .leaf("optInStatus", "opt-in-not-required")
+            .leaf("groupName", REGION)
+            .leaf("networkBorderGroup", REGION)
+            .set("messageSet", std::iter::empty::<()>(), |_, ()| {});
+    });
+    Ok(())
+}
+
+fn describe_regions(_: &mut Context<'_>, _: &Params, x: &mut Xml) -> Result<(), ApiError> {
+    x.set("regionInfo", [REGION], |x, r| {
+        x.leaf("regionName", r)
+            .leaf("regionEndpoint", format!("ec2.{r}.amazonaws.com"))
+            .leaf("optInStatus", "opt-in-not-required");
+    });
+    Ok(())
+}
+
+fn describe_prefix_lists(_: &mut Context<'_>, p: &Params, x: &mut Xml) -> Result<(), ApiError> {
+    let asked = p.list("PrefixListId");
+    if let Some(missing) = asked.iter().find(|id| !PREFIX_LISTS.iter().any(|(pl, _, _)| pl == id)) {
+        return Err(ApiError {
+            code: "InvalidPrefixListID.NotFound",
+            message: format!("The prefix list ID '{missing}' does not exist"),
+        });
+    }
+    let lists = filtered(
+        PREFIX_LISTS.iter().filter(|(pl, _, _)| asked.is_empty() || asked.iter().any(|a| a == pl)),
+        &p.filters(),
+        |(id, name, _), f| match f {
+            "prefix-list-id" => one(id),
+            "prefix-list-name" => one(name),
+            _ => None,
+        },
+    )?;
+    x.set("prefixListSet", lists, |x, (id, name, cidr)| {
+        x.leaf("prefixListId", id).leaf("prefixListName", name).values("cidrSet", [cidr]);
+    });
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates_are_iso8601() {
+        assert_eq!(iso8601(0), "1970-01-01T00:00:00.000Z");
+        assert_eq!(iso8601(1_795_000_000), "2026-11-18T11:06:40.000Z");
+        assert_eq!(iso8601(951_782_400), "2000-02-29T00:00:00.000Z");
+    }
+
+    #[test]
+    fn every_action_is_listed_once() {
+        let mut names: Vec<&str> = ACTIONS.iter().map(|a| a.name).collect();
+        names.sort_unstable();
+        let before = names.len();
+        names.dedup();
+        assert_eq!(names.len(), before);
+        assert!(find("CreateVpc").is_some_and(|a| a.mutates));
+        assert!(find("DescribeVpcs").is_some_and(|a| !a.mutates));
+        assert!(find("Nope").is_none());
+    }
+}

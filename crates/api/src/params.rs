@@ -1,0 +1,184 @@
+//! The EC2 Query protocol's parameters: a form-encoded body of `Name=value` pairs, with
+//! lists spelled `Name.1`, `Name.2`, … and structures `Filter.1.Name`,
+//! `Filter.1.Value.1`, ….
+
+use std::collections::BTreeMap;
+
+use vpclab_model::{ApiError, Tags};
+
+/// The parameters of one request.
+#[derive(Debug, Default)]
+pub struct Params {
+    values: BTreeMap<String, String>,
+}
+
+/// A `Filter.N` of a Describe call: a name and the values any of which may match.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Filter {
+    /// The filter name, e.g. `vpc-id` or `tag:Name`.
+    pub name: String,
+    /// Values; `*` and `?` are wildcards.
+    pub values: Vec<String>,
+}
+
+fn error(code: &'static str, message: String) -> ApiError {
+    ApiError { code, message }
+}
+
+impl Params {
+    /// Parses a form-encoded body. A parameter given twice is an error, as with AWS.
+    pub fn parse(body: &[u8]) -> Result<Self, ApiError> {
+        let mut values = BTreeMap::new();
+        for (key, value) in form_urlencoded::parse(body) {
+            if values.insert(key.to_string(), value.to_string()).is_some() {
+                return Err(error(
+                    "InvalidParameterCombination",
+                    format!("The parameter {key} is specified more than once"),
+                ));
+            }
+        }
+        Ok(Self { values })
+    }
+
+    /// A parameter, if given (and not empty).
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.values.get(name).map(String::as_str).filter(|v| !v.is_empty())
+    }
+
+    /// A parameter that must be given.
+    pub fn required(&self, name: &str) -> Result<&str, ApiError> {
+        self.get(name).ok_or_else(|| {
+            error("MissingParameter", format!("The request must contain the parameter {name}"))
+        })
+    }
+
+    /// A boolean parameter (`true`/`false`).
+    pub fn bool(&self, name: &str) -> Result<Option<bool>, ApiError> {
+        match self.get(name) {
+            None => Ok(None),
+            Some(v) if v.eq_ignore_ascii_case("true") => Ok(Some(true)),
+            Some(v) if v.eq_ignore_ascii_case("false") => Ok(Some(false)),
+            Some(v) => Err(error(
+                "InvalidParameterValue",
+                format!(
+                    "Value ({v}) for parameter {name} is invalid. Expected: 'true' or 'false'."
+                ),
+            )),
+        }
+    }
+
+    /// An integer parameter.
+    pub fn u32(&self, name: &str) -> Result<Option<u32>, ApiError> {
+        self.get(name)
+            .map(|v| {
+                v.parse().map_err(|_| {
+                    error(
+                        "InvalidParameterValue",
+                        format!("Value ({v}) for parameter {name} is invalid."),
+                    )
+                })
+            })
+            .transpose()
+    }
+
+    /// The list `Name.1`, `Name.2`, … in order (gaps end it).
+    pub fn list(&self, name: &str) -> Vec<String> {
+        (1..).map_while(|i| self.values.get(&format!("{name}.{i}")).cloned()).collect()
+    }
+
+    /// The Describe filters `Filter.N.Name` / `Filter.N.Value.M`.
+    pub fn filters(&self) -> Vec<Filter> {
+        (1..)
+            .map_while(|i| {
+                let name = self.values.get(&format!("Filter.{i}.Name"))?.clone();
+                Some(Filter { name, values: self.list(&format!("Filter.{i}.Value")) })
+            })
+            .collect()
+    }
+
+    /// The tags of `TagSpecification.N` whose `ResourceType` is `resource_type` (or any,
+    /// when none is named).
+    pub fn tag_specifications(&self, resource_type: &str) -> Tags {
+        let mut tags = Tags::new();
+        for i in 1.. {
+            let prefix = format!("TagSpecification.{i}");
+            let kind = self.values.get(&format!("{prefix}.ResourceType"));
+            let has_tags = self.values.contains_key(&format!("{prefix}.Tag.1.Key"));
+            if kind.is_none() && !has_tags {
+                break;
+            }
+            if kind.is_some_and(|k| k != resource_type) {
+                continue;
+            }
+            tags.extend(self.tags(&format!("{prefix}.Tag")));
+        }
+        tags
+    }
+
+    /// The tags `Prefix.N.Key` / `Prefix.N.Value`.
+    pub fn tags(&self, prefix: &str) -> Tags {
+        (1..)
+            .map_while(|i| {
+                let key = self.values.get(&format!("{prefix}.{i}.Key"))?.clone();
+                let value =
+                    self.values.get(&format!("{prefix}.{i}.Value")).cloned().unwrap_or_default();
+                Some((key, value))
+            })
+            .collect()
+    }
+
+    /// Every parameter name, for checking against what an action knows.
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.values.keys().map(String::as_str)
+    }
+}
+
+/// Whether `value` matches the filter `pattern` (`*` any run, `?` any one character).
+pub fn wildcard(pattern: &str, value: &str) -> bool {
+    fn go(p: &[u8], v: &[u8]) -> bool {
+        match (p.first(), v.first()) {
+            (None, None) => true,
+            (Some(b'*'), _) => go(&p[1..], v) || (!v.is_empty() && go(p, &v[1..])),
+            (Some(b'?'), Some(_)) => go(&p[1..], &v[1..]),
+            (Some(a), Some(b)) if a == b => go(&p[1..], &v[1..]),
+            _ => false,
+        }
+    }
+    go(pattern.as_bytes(), value.as_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lists_filters_and_tags() {
+        let p = Params::parse(
+            b"Action=DescribeVpcs&VpcId.1=vpc-1&VpcId.2=vpc-2&VpcId.4=vpc-4\
+              &Filter.1.Name=tag%3AName&Filter.1.Value.1=web*&Filter.2.Name=state&Filter.2.Value.1=available\
+              &TagSpecification.1.ResourceType=vpc&TagSpecification.1.Tag.1.Key=Name&TagSpecification.1.Tag.1.Value=lab",
+        )
+        .unwrap();
+        assert_eq!(p.list("VpcId"), vec!["vpc-1", "vpc-2"]);
+        let filters = p.filters();
+        assert_eq!(filters[0], Filter { name: "tag:Name".into(), values: vec!["web*".into()] });
+        assert_eq!(filters[1].values, vec!["available"]);
+        assert_eq!(p.tag_specifications("vpc").get("Name").map(String::as_str), Some("lab"));
+        assert!(p.tag_specifications("subnet").is_empty());
+        assert_eq!(p.required("Nope").unwrap_err().code, "MissingParameter");
+    }
+
+    #[test]
+    fn repeated_parameters_are_refused() {
+        assert_eq!(Params::parse(b"A=1&A=2").unwrap_err().code, "InvalidParameterCombination");
+    }
+
+    #[test]
+    fn wildcards() {
+        assert!(wildcard("web*", "web-1"));
+        assert!(wildcard("*", ""));
+        assert!(wildcard("a?c", "abc"));
+        assert!(!wildcard("a?c", "ac"));
+        assert!(!wildcard("web", "web-1"));
+    }
+}

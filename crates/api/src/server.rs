@@ -1,0 +1,88 @@
+//! HTTP for the Query API: tokio and hyper, HTTP/1.1, any path, `POST` with a
+//! form-encoded body (or `GET` with the same in the query string).
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::sync::{Arc, Mutex};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::{Bytes, Incoming};
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper::{Method, Request, Response};
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpListener;
+use vpclab_model::ApiError;
+
+use crate::service::{Reply, Service};
+use crate::xml;
+
+/// Largest request body accepted (the largest legitimate EC2 call is far smaller).
+pub const MAX_BODY: usize = 1 << 20;
+
+/// Serves `service` on `listener` until `shutdown` completes.
+pub async fn serve(
+    listener: TcpListener,
+    service: Arc<Mutex<Service>>,
+    shutdown: impl Future<Output = ()>,
+) -> std::io::Result<()> {
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => {
+                let Ok((stream, _)) = accepted else { continue };
+                let service = Arc::clone(&service);
+                tokio::spawn(async move {
+                    let handler = service_fn(move |req| answer(Arc::clone(&service), req));
+                    let _ = http1::Builder::new().serve_connection(TokioIo::new(stream), handler).await;
+                });
+            }
+            () = &mut shutdown => return Ok(()),
+        }
+    }
+}
+
+fn reply(reply: Reply) -> Response<Full<Bytes>> {
+    Response::builder()
+        .status(reply.status)
+        .header("Content-Type", "text/xml;charset=UTF-8")
+        .body(Full::new(Bytes::from(reply.body)))
+        .unwrap_or_else(|_| Response::new(Full::new(Bytes::new())))
+}
+
+async fn answer(
+    service: Arc<Mutex<Service>>,
+    req: Request<Incoming>,
+) -> Result<Response<Full<Bytes>>, Infallible> {
+    let query = req.uri().query().unwrap_or_default().as_bytes().to_vec();
+    let is_get = req.method() == Method::GET;
+    let body = match Limited::new(req.into_body(), MAX_BODY).collect().await {
+        Ok(collected) => collected.to_bytes(),
+        Err(_) => {
+            let error = ApiError {
+                code: "RequestEntityTooLarge",
+                message: format!("Request body larger than {MAX_BODY} bytes."),
+            };
+            return Ok(reply(Reply {
+                status: 413,
+                body: xml::error(&error, "00000000-0000-0000-0000-000000000000"),
+            }));
+        }
+    };
+    let params = if is_get || body.is_empty() { query } else { body.to_vec() };
+    let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    // The service runs ip(8) and blocking I/O: off the async threads, one call at a time.
+    let answer = tokio::task::spawn_blocking(move || {
+        let mut service = service.lock().unwrap_or_else(|e| e.into_inner());
+        service.handle(&params, now)
+    })
+    .await;
+    Ok(reply(answer.unwrap_or_else(|_| Reply {
+        status: 500,
+        body: xml::error(
+            &ApiError { code: "InternalError", message: "An internal error has occurred".into() },
+            "00000000-0000-0000-0000-000000000000",
+        ),
+    })))
+}

@@ -1,0 +1,299 @@
+//! One API call, start to end: parameters, the action, the store, the data plane.
+//!
+//! Calls are served one at a time (the server holds the service behind a mutex), as a
+//! region serialises an account's control-plane writes. A mutating action runs on a copy
+//! of the model; only if it succeeds is the copy stored (committed before the reply),
+//! applied to the data plane and kept — a refused call changes nothing anywhere.
+
+use vpclab_dataplane::host::Host;
+use vpclab_model::{ApiError, Model};
+
+use crate::actions::{self, Context};
+use crate::params::Params;
+use crate::store::Store;
+use crate::xml::{self, Xml};
+
+/// The reply to one call.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Reply {
+    /// HTTP status: 200, 400 for client errors, 500 for ours.
+    pub status: u16,
+    /// The XML document.
+    pub body: String,
+}
+
+/// The API's state: the model, where it is stored, and the data plane it drives.
+#[derive(Debug)]
+pub struct Service {
+    model: Model,
+    store: Option<Store>,
+    host: Option<Host>,
+    requests: u64,
+    seed: u64,
+}
+
+impl Service {
+    /// A service over `model`, persisting to `store` and driving `host` when given.
+    pub fn new(model: Model, store: Option<Store>, host: Option<Host>, seed: u64) -> Self {
+        Self { model, store, host, requests: 0, seed }
+    }
+
+    /// The model.
+    pub fn model(&self) -> &Model {
+        &self.model
+    }
+
+    /// Takes the data plane out (to stop it on shutdown).
+    pub fn take_host(&mut self) -> Option<Host> {
+        self.host.take()
+    }
+
+    fn request_id(&mut self) -> String {
+        self.requests += 1;
+        let mut z = self.seed.wrapping_add(self.requests.wrapping_mul(0x9E37_79B9_7F4A_7C15));
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        let a = z ^ (z >> 31);
+        format!(
+            "{:08x}-{:04x}-4{:03x}-a{:03x}-{:012x}",
+            a >> 32,
+            (a >> 16) & 0xffff,
+            a & 0xfff,
+            self.requests & 0xfff,
+            (a.rotate_left(17) ^ self.requests) & 0xffff_ffff_ffff
+        )
+    }
+
+    /// Answers one call whose form-encoded parameters are `body`, at `now` (seconds
+    /// since the Unix epoch).
+    pub fn handle(&mut self, body: &[u8], now: u64) -> Reply {
+        let request_id = self.request_id();
+        match self.dispatch(body, now) {
+            Ok((action, out)) => Reply { status: 200, body: out.finish(action, &request_id) },
+            Err((status, e)) => Reply { status, body: xml::error(&e, &request_id) },
+        }
+    }
+
+    fn dispatch(&mut self, body: &[u8], now: u64) -> Result<(&'static str, Xml), (u16, ApiError)> {
+        let client = |e| (400, e);
+        let params = Params::parse(body).map_err(client)?;
+        let name = params.required("Action").map_err(client)?;
+        let action = actions::find(name).ok_or_else(|| {
+            client(ApiError {
+                code: "InvalidAction",
+                message: format!("The action {name} is not valid for this web service."),
+            })
+        })?;
+        let mut out = Xml::new();
+        if !action.mutates {
+            let mut ctx = Context { model: &mut self.model, now };
+            action.run(&mut ctx, &params, &mut out).map_err(client)?;
+            return Ok((action.name, out));
+        }
+        let mut model = self.model.clone();
+        action.run(&mut Context { model: &mut model, now }, &params, &mut out).map_err(client)?;
+        if let Some(store) = &self.store {
+            store.save(&model).map_err(|e| {
+                (500, ApiError { code: "InternalError", message: format!("state not saved: {e}") })
+            })?;
+        }
+        if let Some(host) = &mut self.host {
+            if let Err(e) = host.sync(&model) {
+                // The call succeeded and is stored; the data plane catches up at the
+                // next change or restart. Say so where the operator looks.
+                eprintln!("vpclab serve: data plane: {e}");
+            }
+        }
+        self.model = model;
+        Ok((action.name, out))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn call(s: &mut Service, body: &str) -> Reply {
+        s.handle(body.as_bytes(), 1_790_000_000)
+    }
+
+    fn between<'a>(text: &'a str, open: &str, close: &str) -> &'a str {
+        let start = text.find(open).map(|i| i + open.len()).unwrap_or(0);
+        let end = text[start..].find(close).map_or(text.len(), |i| start + i);
+        &text[start..end]
+    }
+
+    #[test]
+    fn a_vpc_round_trip() {
+        let mut s = Service::new(Model::new(1), None, None, 1);
+        let r = call(
+            &mut s,
+            "Action=CreateVpc&Version=2016-11-15&CidrBlock=10.0.0.0%2F16&TagSpecification.1.ResourceType=vpc&TagSpecification.1.Tag.1.Key=Name&TagSpecification.1.Tag.1.Value=lab",
+        );
+        assert_eq!(r.status, 200, "{}", r.body);
+        let vpc = between(&r.body, "<vpcId>", "</vpcId>").to_owned();
+        assert!(vpc.starts_with("vpc-0"));
+        assert!(r.body.contains("<key>Name</key><value>lab</value>"));
+        let r = call(
+            &mut s,
+            "Action=DescribeVpcs&Filter.1.Name=tag%3AName&Filter.1.Value.1=lab",
+        );
+        assert!(r.body.contains(&vpc), "{}", r.body);
+        let r = call(&mut s, "Action=DescribeVpcs&Filter.1.Name=tag%3AName&Filter.1.Value.1=other");
+        assert!(r.body.contains("<vpcSet/>"), "{}", r.body);
+        // The main route table came with it.
+        let r = call(
+            &mut s,
+            &format!(
+                "Action=DescribeRouteTables&Filter.1.Name=vpc-id&Filter.1.Value.1={vpc}&Filter.2.Name=association.main&Filter.2.Value.1=true"
+            ),
+        );
+        assert!(r.body.contains("<gatewayId>local</gatewayId>"), "{}", r.body);
+        assert!(r.body.contains("<main>true</main>"));
+    }
+
+    #[test]
+    fn errors_have_aws_codes_and_change_nothing() {
+        let mut s = Service::new(Model::new(1), None, None, 1);
+        let r = call(&mut s, "Action=CreateVpc&CidrBlock=10.0.0.0%2F8");
+        assert_eq!(r.status, 400);
+        assert!(r.body.contains("<Code>InvalidVpc.Range</Code>"), "{}", r.body);
+        assert!(r.body.contains("<RequestID>"));
+        assert_eq!(s.model().vpcs().count(), 0);
+        for (body, code) in [
+            ("Action=Frobnicate", "InvalidAction"),
+            ("Version=2016-11-15", "MissingParameter"),
+            ("Action=CreateVpc", "MissingParameter"),
+            ("Action=CreateVpc&CidrBlock=banana", "InvalidParameterValue"),
+            ("Action=DescribeVpcs&VpcId.1=vpc-0123456789abcdef0", "InvalidVpcID.NotFound"),
+            ("Action=DescribeVpcs&VpcId.1=nonsense", "InvalidVpcID.Malformed"),
+            (
+                "Action=CreateVpc&CidrBlock=10.0.0.0%2F16&CidrBlock=10.1.0.0%2F16",
+                "InvalidParameterCombination",
+            ),
+            ("Action=RunInstances&MinCount=1&MaxCount=1", "MissingParameter"),
+        ] {
+            let r = call(&mut s, body);
+            assert_eq!(r.status, 400, "{body}");
+            assert!(r.body.contains(&format!("<Code>{code}</Code>")), "{body}: {}", r.body);
+        }
+        assert_eq!(s.model().vpcs().count(), 0);
+        call(&mut s, "Action=CreateVpc&CidrBlock=10.0.0.0%2F16");
+        let r = call(&mut s, "Action=DescribeVpcs&Filter.1.Name=colour&Filter.1.Value.1=red");
+        assert!(r.body.contains("<Code>InvalidParameterValue</Code>"), "{}", r.body);
+    }
+
+    #[test]
+    fn the_seed_public_private_lab_through_the_api() {
+        let mut s = Service::new(Model::new(1), None, None, 1);
+        let r = call(&mut s, "Action=CreateVpc&CidrBlock=10.0.0.0%2F16");
+        let vpc = between(&r.body, "<vpcId>", "</vpcId>").to_owned();
+        let r = call(
+            &mut s,
+            &format!(
+                "Action=CreateSubnet&VpcId={vpc}&CidrBlock=10.0.1.0%2F24&AvailabilityZone=us-east-1a"
+            ),
+        );
+        assert!(
+            r.body.contains("<availableIpAddressCount>251</availableIpAddressCount>"),
+            "{}",
+            r.body
+        );
+        let public = between(&r.body, "<subnetId>", "</subnetId>").to_owned();
+        let r = call(&mut s, &format!("Action=CreateSubnet&VpcId={vpc}&CidrBlock=10.0.2.0%2F24"));
+        let private = between(&r.body, "<subnetId>", "</subnetId>").to_owned();
+        let r = call(&mut s, "Action=CreateInternetGateway");
+        let igw = between(&r.body, "<internetGatewayId>", "</internetGatewayId>").to_owned();
+        assert!(
+            call(
+                &mut s,
+                &format!("Action=AttachInternetGateway&InternetGatewayId={igw}&VpcId={vpc}")
+            )
+            .body
+            .contains("<return>true</return>")
+        );
+        let r = call(&mut s, &format!("Action=CreateRouteTable&VpcId={vpc}"));
+        let rtb = between(&r.body, "<routeTableId>", "</routeTableId>").to_owned();
+        assert_eq!(call(&mut s, &format!("Action=CreateRoute&RouteTableId={rtb}&DestinationCidrBlock=0.0.0.0%2F0&GatewayId={igw}")).status, 200);
+        let r = call(
+            &mut s,
+            &format!(
+                "Action=CreateRoute&RouteTableId={rtb}&DestinationCidrBlock=0.0.0.0%2F0&GatewayId={igw}"
+            ),
+        );
+        assert!(r.body.contains("<Code>RouteAlreadyExists</Code>"), "{}", r.body);
+        let r = call(
+            &mut s,
+            &format!("Action=AssociateRouteTable&RouteTableId={rtb}&SubnetId={public}"),
+        );
+        assert!(r.body.contains("<associationId>rtbassoc-"), "{}", r.body);
+        assert_eq!(
+            call(
+                &mut s,
+                &format!(
+                    "Action=ModifySubnetAttribute&SubnetId={public}&MapPublicIpOnLaunch.Value=true"
+                )
+            )
+            .status,
+            200
+        );
+        let r = call(&mut s, "Action=AllocateAddress&Domain=vpc");
+        let eip = between(&r.body, "<allocationId>", "</allocationId>").to_owned();
+        let r =
+            call(&mut s, &format!("Action=CreateNatGateway&SubnetId={public}&AllocationId={eip}"));
+        let nat = between(&r.body, "<natGatewayId>", "</natGatewayId>").to_owned();
+        assert!(nat.starts_with("nat-"), "{}", r.body);
+        let r = call(&mut s, &format!("Action=CreateRouteTable&VpcId={vpc}"));
+        let private_rtb = between(&r.body, "<routeTableId>", "</routeTableId>").to_owned();
+        assert_eq!(call(&mut s, &format!("Action=CreateRoute&RouteTableId={private_rtb}&DestinationCidrBlock=0.0.0.0%2F0&NatGatewayId={nat}")).status, 200);
+        assert_eq!(
+            call(
+                &mut s,
+                &format!(
+                    "Action=AssociateRouteTable&RouteTableId={private_rtb}&SubnetId={private}"
+                )
+            )
+            .status,
+            200
+        );
+        let r = call(
+            &mut s,
+            &format!(
+                "Action=RunInstances&ImageId=ami-12345678&InstanceType=t2.micro&MinCount=1&MaxCount=1&SubnetId={public}&TagSpecification.1.ResourceType=instance&TagSpecification.1.Tag.1.Key=Name&TagSpecification.1.Tag.1.Value=web"
+            ),
+        );
+        assert_eq!(r.status, 200, "{}", r.body);
+        assert!(
+            r.body.contains("<ipAddress>203.0.113."),
+            "public subnet maps a public IP: {}",
+            r.body
+        );
+        let r = call(
+            &mut s,
+            &format!(
+                "Action=RunInstances&ImageId=ami-12345678&MinCount=2&MaxCount=2&SubnetId={private}"
+            ),
+        );
+        assert_eq!(r.body.matches("<instanceId>").count(), 2);
+        let r =
+            call(&mut s, "Action=DescribeInstances&Filter.1.Name=tag%3AName&Filter.1.Value.1=web");
+        assert_eq!(r.body.matches("<instanceId>").count(), 1, "{}", r.body);
+        let r = call(
+            &mut s,
+            &format!(
+                "Action=DescribeNetworkInterfaces&Filter.1.Name=vpc-id&Filter.1.Value.1={vpc}"
+            ),
+        );
+        assert_eq!(
+            r.body.matches("<networkInterfaceId>").count(),
+            4,
+            "three instances and the NAT: {}",
+            r.body
+        );
+        let r = call(
+            &mut s,
+            &format!("Action=DetachInternetGateway&InternetGatewayId={igw}&VpcId={vpc}"),
+        );
+        assert!(r.body.contains("<Code>DependencyViolation</Code>"), "{}", r.body);
+    }
+}

@@ -1,0 +1,70 @@
+//! The state directory's database: the model, written in one transaction before a
+//! mutating call is answered.
+//!
+//! redb: an embedded, pure-Rust, ACID key-value store (copy-on-write B-trees, crash-safe
+//! commits). The model is small and changes a call at a time, so it is stored whole, as
+//! JSON, under one key: a commit either has the new model or the old one, never half.
+//! (SQLite would add a C library build for what one key does.)
+
+use std::path::{Path, PathBuf};
+
+use redb::{Database, ReadableDatabase, TableDefinition};
+use vpclab_model::Model;
+
+const STATE: TableDefinition<&str, &[u8]> = TableDefinition::new("state");
+const MODEL_KEY: &str = "model";
+/// The database file inside the state directory.
+pub const FILE: &str = "vpclab.redb";
+
+/// An open state database.
+pub struct Store {
+    db: Database,
+    path: PathBuf,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store").field("path", &self.path).finish()
+    }
+}
+
+/// Errors of the store, as text for the operator.
+pub type StoreError = String;
+
+impl Store {
+    /// Opens (creating if needed) the database in `dir`, and reads the model it holds.
+    pub fn open(dir: &Path) -> Result<(Self, Option<Model>), StoreError> {
+        std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        let path = dir.join(FILE);
+        let db = Database::create(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let store = Self { db, path };
+        let model = store.load()?;
+        Ok((store, model))
+    }
+
+    fn load(&self) -> Result<Option<Model>, StoreError> {
+        let txn = self.db.begin_read().map_err(|e| e.to_string())?;
+        let table = match txn.open_table(STATE) {
+            Ok(table) => table,
+            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(None),
+            Err(e) => return Err(e.to_string()),
+        };
+        match table.get(MODEL_KEY).map_err(|e| e.to_string())? {
+            Some(bytes) => serde_json::from_slice(bytes.value()).map(Some).map_err(|e| {
+                format!("{}: the stored model is unreadable: {e}", self.path.display())
+            }),
+            None => Ok(None),
+        }
+    }
+
+    /// Writes `model`, durably, in one transaction.
+    pub fn save(&self, model: &Model) -> Result<(), StoreError> {
+        let bytes = serde_json::to_vec(model).map_err(|e| e.to_string())?;
+        let txn = self.db.begin_write().map_err(|e| e.to_string())?;
+        {
+            let mut table = txn.open_table(STATE).map_err(|e| e.to_string())?;
+            table.insert(MODEL_KEY, bytes.as_slice()).map_err(|e| e.to_string())?;
+        }
+        txn.commit().map_err(|e| e.to_string())
+    }
+}
