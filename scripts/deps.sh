@@ -17,6 +17,11 @@ for cmd in "${!need[@]}"; do
   command -v "$cmd" >/dev/null 2>&1 || missing+=("${need[$cmd]}")
 done
 
+# The aws CLI tests need a virtual environment (Debian splits venv out of python3).
+if command -v python3 >/dev/null 2>&1 && ! python3 -m venv --help >/dev/null 2>&1; then
+  missing+=(python3-venv)
+fi
+
 if ((${#missing[@]} == 0)); then
   exit 0
 fi

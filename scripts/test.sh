@@ -42,7 +42,15 @@ step "benchmarks compile"
 cargo bench --workspace --locked --no-run
 
 if ((root)); then
-  step "namespace tests (root, one at a time)"
+  step "Python environment for the aws CLI and boto3 tests (PyPI, target/pyenv)"
+  if [[ ! -x target/pyenv/bin/aws ]]; then
+    python3 -m venv target/pyenv
+    target/pyenv/bin/pip install --quiet --disable-pip-version-check \
+      "awscli==1.46.3" boto3
+  fi
+  target/pyenv/bin/aws --version
+
+  step "namespace and API tests (root, one at a time)"
   cargo build -p vpclab --locked
   # These tests share fixed names (vpclab-internet, ...) and touch the kernel's
   # namespace list, so they run on one thread; each cleans up after itself.

@@ -139,4 +139,5 @@ pub fn wait_until<T>(
     panic!("timed out after {timeout:?} waiting for {what}");
 }
 
+pub mod api;
 pub mod lab;

@@ -134,10 +134,7 @@ mod tests {
         let vpc = between(&r.body, "<vpcId>", "</vpcId>").to_owned();
         assert!(vpc.starts_with("vpc-0"));
         assert!(r.body.contains("<key>Name</key><value>lab</value>"));
-        let r = call(
-            &mut s,
-            "Action=DescribeVpcs&Filter.1.Name=tag%3AName&Filter.1.Value.1=lab",
-        );
+        let r = call(&mut s, "Action=DescribeVpcs&Filter.1.Name=tag%3AName&Filter.1.Value.1=lab");
         assert!(r.body.contains(&vpc), "{}", r.body);
         let r = call(&mut s, "Action=DescribeVpcs&Filter.1.Name=tag%3AName&Filter.1.Value.1=other");
         assert!(r.body.contains("<vpcSet/>"), "{}", r.body);

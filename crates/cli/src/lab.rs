@@ -201,7 +201,12 @@ fn pid_alive(pid: u32) -> bool {
 /// `vpclab down`.
 pub(crate) fn down(state: &Path) -> Result<()> {
     require_root()?;
-    let model = load_model(state)?;
+    let mut model = load_model(state)?;
+    // A lab built through the API (`vpclab serve`) keeps its model in the database.
+    let database = state.join(vpclab_api::store::FILE);
+    if model.is_none() && database.exists() {
+        model = vpclab_api::Store::open(state)?.1;
+    }
     stop_daemon(state);
     match &model {
         Some(model) => host::teardown(model).map_err(|e| e.to_string())?,
@@ -210,6 +215,9 @@ pub(crate) fn down(state: &Path) -> Result<()> {
         }
     }
     remove_state(state).map_err(|e| format!("{}: {e}", state.display()))?;
+    if database.exists() {
+        fs::remove_file(&database).map_err(|e| format!("{}: {e}", database.display()))?;
+    }
     match model {
         Some(model) => println!("the lab is down: {} instances removed", model.instances().count()),
         None => println!("no lab was up"),

@@ -1,0 +1,351 @@
+//! The real `aws` CLI and boto3 against `vpclab serve`: the seed's CLI examples, AWS's
+//! error codes, restarts, concurrency, and a lab built only through the API carrying
+//! real packets.
+
+use std::time::Duration;
+
+use vpclab_netns_tests::api::Api;
+use vpclab_netns_tests::{require_root, run, wait_until};
+
+const T: Duration = Duration::from_secs(10);
+
+#[test]
+#[ignore = "needs the test Python environment (scripts/test.sh)"]
+fn the_seed_cli_examples_replay_with_aws_replies_and_errors() {
+    let api = Api::start(false);
+    let vpc = api.text(&["create-vpc", "--cidr-block", "10.0.0.0/16"], "Vpc.VpcId");
+    assert!(vpc.starts_with("vpc-"), "{vpc}");
+    assert_eq!(api.text(&["describe-vpcs", "--vpc-ids", &vpc], "Vpcs[0].CidrBlock"), "10.0.0.0/16");
+    api.fails_with(&["create-vpc", "--cidr-block", "10.0.0.0/8"], "InvalidVpc.Range");
+
+    let subnet = api.text(
+        &[
+            "create-subnet",
+            "--vpc-id",
+            &vpc,
+            "--cidr-block",
+            "10.0.1.0/24",
+            "--availability-zone",
+            "us-east-1a",
+        ],
+        "Subnet.[SubnetId,AvailabilityZone,AvailableIpAddressCount]",
+    );
+    let fields: Vec<&str> = subnet.split_whitespace().collect();
+    assert_eq!(&fields[1..], &["us-east-1a", "251"]);
+    let public = fields[0].to_owned();
+    let private = api.text(
+        &["create-subnet", "--vpc-id", &vpc, "--cidr-block", "10.0.2.0/24"],
+        "Subnet.SubnetId",
+    );
+    api.fails_with(
+        &["create-subnet", "--vpc-id", &vpc, "--cidr-block", "10.1.0.0/24"],
+        "InvalidSubnet.Range",
+    );
+    api.fails_with(
+        &["create-subnet", "--vpc-id", &vpc, "--cidr-block", "10.0.1.128/25"],
+        "InvalidSubnet.Conflict",
+    );
+    api.fails_with(
+        &["create-subnet", "--vpc-id", "vpc-0123456789abcdef0", "--cidr-block", "10.0.3.0/24"],
+        "InvalidVpcID.NotFound",
+    );
+
+    let igw = api.text(&["create-internet-gateway"], "InternetGateway.InternetGatewayId");
+    assert!(
+        api.aws(&["attach-internet-gateway", "--internet-gateway-id", &igw, "--vpc-id", &vpc])
+            .status
+            .success()
+    );
+    api.fails_with(
+        &["attach-internet-gateway", "--internet-gateway-id", &igw, "--vpc-id", &vpc],
+        "Resource.AlreadyAssociated",
+    );
+
+    let rtb = api.text(&["create-route-table", "--vpc-id", &vpc], "RouteTable.RouteTableId");
+    let route = [
+        "create-route",
+        "--route-table-id",
+        &rtb,
+        "--destination-cidr-block",
+        "0.0.0.0/0",
+        "--gateway-id",
+        &igw,
+    ];
+    assert_eq!(api.text(&route, "Return"), "True");
+    api.fails_with(&route, "RouteAlreadyExists");
+    api.fails_with(
+        &["delete-route", "--route-table-id", &rtb, "--destination-cidr-block", "10.0.0.0/16"],
+        "InvalidParameterValue",
+    );
+    let assoc = api.text(
+        &["associate-route-table", "--route-table-id", &rtb, "--subnet-id", &public],
+        "AssociationId",
+    );
+    assert!(assoc.starts_with("rtbassoc-"));
+    api.fails_with(
+        &["associate-route-table", "--route-table-id", &rtb, "--subnet-id", &public],
+        "Resource.AlreadyAssociated",
+    );
+    assert!(
+        api.aws(&["modify-subnet-attribute", "--subnet-id", &public, "--map-public-ip-on-launch"])
+            .status
+            .success()
+    );
+
+    let eip = api.text(&["allocate-address", "--domain", "vpc"], "[AllocationId,PublicIp]");
+    let (allocation, public_ip) = eip.split_once('\t').expect("two fields");
+    assert!(public_ip.starts_with("203.0.113."), "{public_ip}");
+    let nat = api.text(
+        &["create-nat-gateway", "--subnet-id", &public, "--allocation-id", allocation],
+        "NatGateway.NatGatewayId",
+    );
+    assert!(nat.starts_with("nat-"));
+    let private_rtb =
+        api.text(&["create-route-table", "--vpc-id", &vpc], "RouteTable.RouteTableId");
+    let via_nat = [
+        "create-route",
+        "--route-table-id",
+        &private_rtb,
+        "--destination-cidr-block",
+        "0.0.0.0/0",
+        "--nat-gateway-id",
+        &nat,
+    ];
+    assert_eq!(api.text(&via_nat, "Return"), "True");
+
+    let launched = api.text(
+        &[
+            "run-instances",
+            "--image-id",
+            "ami-0abcdef1234567890",
+            "--count",
+            "1",
+            "--instance-type",
+            "t2.micro",
+            "--subnet-id",
+            &public,
+        ],
+        "Instances[0].[InstanceId,State.Name,PublicIpAddress]",
+    );
+    let fields: Vec<&str> = launched.split_whitespace().collect();
+    assert!(fields[0].starts_with("i-"));
+    assert_eq!(fields[1], "running");
+    assert!(fields[2].starts_with("203.0.113."), "MapPublicIpOnLaunch gave a public IP");
+    let instance = fields[0].to_owned();
+    let eni = api.text(
+        &["describe-instances", "--instance-ids", &instance],
+        "Reservations[0].Instances[0].NetworkInterfaces[0].NetworkInterfaceId",
+    );
+    assert!(eni.starts_with("eni-"));
+    assert_eq!(
+        api.text(
+            &["describe-network-interfaces", "--network-interface-ids", &eni],
+            "NetworkInterfaces[0].Attachment.InstanceId"
+        ),
+        instance
+    );
+
+    api.fails_with(&["delete-vpc", "--vpc-id", &vpc], "DependencyViolation");
+    api.fails_with(
+        &["detach-internet-gateway", "--internet-gateway-id", &igw, "--vpc-id", &vpc],
+        "DependencyViolation",
+    );
+    api.fails_with(
+        &["describe-instances", "--instance-ids", "i-0123456789abcdef0"],
+        "InvalidInstanceID.NotFound",
+    );
+    assert_eq!(
+        api.text(
+            &["terminate-instances", "--instance-ids", &instance],
+            "TerminatingInstances[0].CurrentState.Name"
+        ),
+        "terminated"
+    );
+    assert_eq!(
+        api.text(
+            &[
+                "describe-prefix-lists",
+                "--filters",
+                "Name=prefix-list-name,Values=com.amazonaws.us-east-1.s3"
+            ],
+            "PrefixLists[0].Cidrs[0]"
+        ),
+        "192.0.2.0/25"
+    );
+    assert_eq!(api.text(&["describe-availability-zones"], "length(AvailabilityZones)"), "6");
+    let _ = private;
+}
+
+#[test]
+#[ignore = "needs the test Python environment (scripts/test.sh)"]
+fn boto3_works_unchanged_and_fifty_clients_at_once() {
+    let api = Api::start(false);
+    let out = api.boto3(
+        r#"
+import concurrent.futures, os, boto3, botocore
+ec2 = boto3.client("ec2", endpoint_url=os.environ["ENDPOINT"], region_name="us-east-1")
+vpc = ec2.create_vpc(CidrBlock="10.9.0.0/16", TagSpecifications=[{"ResourceType": "vpc", "Tags": [{"Key": "Name", "Value": "boto"}]}])["Vpc"]
+found = ec2.describe_vpcs(Filters=[{"Name": "tag:Name", "Values": ["bo*"]}])["Vpcs"]
+assert [v["VpcId"] for v in found] == [vpc["VpcId"]], found
+try:
+    ec2.create_subnet(VpcId=vpc["VpcId"], CidrBlock="10.8.0.0/24")
+    raise SystemExit("no error")
+except botocore.exceptions.ClientError as e:
+    assert e.response["Error"]["Code"] == "InvalidSubnet.Range", e.response
+    assert e.response["ResponseMetadata"]["HTTPStatusCode"] == 400
+def make(i):
+    c = boto3.client("ec2", endpoint_url=os.environ["ENDPOINT"], region_name="us-east-1")
+    return c.create_subnet(VpcId=vpc["VpcId"], CidrBlock=f"10.9.{i}.0/24")["Subnet"]["SubnetId"]
+with concurrent.futures.ThreadPoolExecutor(50) as pool:
+    subnets = list(pool.map(make, range(50)))
+listed = ec2.describe_subnets(Filters=[{"Name": "vpc-id", "Values": [vpc["VpcId"]]}])["Subnets"]
+print(len(set(subnets)), len(listed))
+"#,
+    );
+    assert_eq!(out.trim(), "50 50");
+}
+
+#[test]
+#[ignore = "needs the test Python environment (scripts/test.sh)"]
+fn state_survives_a_restart() {
+    let mut api = Api::start(false);
+    let vpc = api.text(&["create-vpc", "--cidr-block", "10.4.0.0/16"], "Vpc.VpcId");
+    let subnet = api.text(
+        &["create-subnet", "--vpc-id", &vpc, "--cidr-block", "10.4.1.0/24"],
+        "Subnet.SubnetId",
+    );
+    api.restart();
+    assert_eq!(api.text(&["describe-subnets", "--subnet-ids", &subnet], "Subnets[0].VpcId"), vpc);
+    // Ids keep coming fresh after the restart.
+    let again = api.text(&["create-vpc", "--cidr-block", "10.5.0.0/16"], "Vpc.VpcId");
+    assert_ne!(again, vpc);
+}
+
+#[test]
+#[ignore = "needs root and the test Python environment"]
+fn the_seed_lab_built_with_the_aws_cli_carries_packets_and_survives_a_restart() {
+    require_root();
+    let mut api = Api::start(true);
+    let vpc = api.text(&["create-vpc", "--cidr-block", "10.0.0.0/16"], "Vpc.VpcId");
+    let public = api.text(
+        &["create-subnet", "--vpc-id", &vpc, "--cidr-block", "10.0.1.0/24"],
+        "Subnet.SubnetId",
+    );
+    let private = api.text(
+        &["create-subnet", "--vpc-id", &vpc, "--cidr-block", "10.0.2.0/24"],
+        "Subnet.SubnetId",
+    );
+    let igw = api.text(&["create-internet-gateway"], "InternetGateway.InternetGatewayId");
+    api.text(&["attach-internet-gateway", "--internet-gateway-id", &igw, "--vpc-id", &vpc], "@");
+    let rtb = api.text(&["create-route-table", "--vpc-id", &vpc], "RouteTable.RouteTableId");
+    api.text(
+        &[
+            "create-route",
+            "--route-table-id",
+            &rtb,
+            "--destination-cidr-block",
+            "0.0.0.0/0",
+            "--gateway-id",
+            &igw,
+        ],
+        "Return",
+    );
+    api.text(
+        &["associate-route-table", "--route-table-id", &rtb, "--subnet-id", &public],
+        "AssociationId",
+    );
+    let allocation = api.text(&["allocate-address", "--domain", "vpc"], "AllocationId");
+    let nat = api.text(
+        &["create-nat-gateway", "--subnet-id", &public, "--allocation-id", &allocation],
+        "NatGateway.NatGatewayId",
+    );
+    let nat_ip = api.text(
+        &["describe-nat-gateways", "--nat-gateway-ids", &nat],
+        "NatGateways[0].NatGatewayAddresses[0].PublicIp",
+    );
+    let private_rtb =
+        api.text(&["create-route-table", "--vpc-id", &vpc], "RouteTable.RouteTableId");
+    api.text(
+        &[
+            "create-route",
+            "--route-table-id",
+            &private_rtb,
+            "--destination-cidr-block",
+            "0.0.0.0/0",
+            "--nat-gateway-id",
+            &nat,
+        ],
+        "Return",
+    );
+    api.text(
+        &["associate-route-table", "--route-table-id", &private_rtb, "--subnet-id", &private],
+        "AssociationId",
+    );
+    let launch = |subnet: &str, public_ip: bool| {
+        let mut args = vec![
+            "run-instances",
+            "--image-id",
+            "ami-12345678",
+            "--count",
+            "1",
+            "--subnet-id",
+            subnet,
+        ];
+        if public_ip {
+            args.push("--associate-public-ip-address");
+        }
+        api.text(&args, "Instances[0].[InstanceId,PrivateIpAddress,PublicIpAddress]")
+    };
+    let web = launch(&public, true);
+    let app = launch(&private, false);
+    let web: Vec<&str> = web.split_whitespace().collect();
+    let app: Vec<&str> = app.split_whitespace().collect();
+    let (web_id, web_ip, web_public) = (web[0].to_owned(), web[1].to_owned(), web[2].to_owned());
+    let app_id = app[0].to_owned();
+
+    let in_ns = |ns: &str, args: &[&str]| {
+        let mut full = vec!["netns", "exec", ns];
+        full.extend_from_slice(args);
+        run("ip", &full)
+    };
+    let curl = |ns: &str| {
+        wait_until("check-ip to answer", T, Duration::from_millis(200), || {
+            let out = in_ns(ns, &["curl", "-s", "-m", "2", "http://198.51.100.1/"]);
+            out.status.success().then(|| String::from_utf8_lossy(&out.stdout).trim().to_owned())
+        })
+    };
+    assert_eq!(curl(&web_id), web_public, "web is seen by its public IP");
+    assert_eq!(curl(&app_id), nat_ip, "app is seen by the NAT's Elastic IP");
+    assert!(
+        in_ns(&app_id, &["ping", "-c", "1", "-W", "2", &web_ip]).status.success(),
+        "private -> public"
+    );
+
+    // A process inside web, then a restart of the API and its data plane.
+    let mut sleeper = std::process::Command::new("ip")
+        .args(["netns", "exec", &web_id, "sleep", "600"])
+        .spawn()
+        .expect("a process in web");
+    api.restart();
+    assert!(
+        sleeper.try_wait().expect("status").is_none(),
+        "the process in web survived the restart"
+    );
+    let _ = sleeper.kill();
+    let _ = sleeper.wait();
+    assert_eq!(
+        api.text(
+            &["describe-instances", "--instance-ids", &app_id],
+            "Reservations[0].Instances[0].PrivateIpAddress"
+        ),
+        app[1]
+    );
+    assert_eq!(curl(&app_id), nat_ip, "packets flow again after the restart");
+
+    // Terminating removes the namespace.
+    api.text(
+        &["terminate-instances", "--instance-ids", &app_id],
+        "TerminatingInstances[0].InstanceId",
+    );
+    assert!(!vpclab_netns_tests::namespaces().contains(&app_id));
+}
