@@ -19,6 +19,19 @@ pub fn python_env() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/pyenv"))
 }
 
+/// Runs `aws ec2 <args>` against `endpoint` (any credentials).
+pub fn aws(endpoint: &str, args: &[&str]) -> Output {
+    Command::new(python_env().join("bin/aws"))
+        .args(["--endpoint-url", endpoint, "--region", "us-east-1", "ec2"])
+        .args(args)
+        .env("AWS_ACCESS_KEY_ID", "vpclab")
+        .env("AWS_SECRET_ACCESS_KEY", "vpclab")
+        .env("AWS_DEFAULT_REGION", "us-east-1")
+        .env_remove("AWS_PROFILE")
+        .output()
+        .expect("run aws (installed by scripts/test.sh into target/pyenv)")
+}
+
 /// A running `vpclab serve` with its own state directory and port.
 #[derive(Debug)]
 pub struct Api {
@@ -92,15 +105,7 @@ impl Api {
 
     /// Runs `aws ec2 <args>` against it (any credentials).
     pub fn aws(&self, args: &[&str]) -> Output {
-        Command::new(python_env().join("bin/aws"))
-            .args(["--endpoint-url", &self.endpoint, "--region", "us-east-1", "ec2"])
-            .args(args)
-            .env("AWS_ACCESS_KEY_ID", "vpclab")
-            .env("AWS_SECRET_ACCESS_KEY", "vpclab")
-            .env("AWS_DEFAULT_REGION", "us-east-1")
-            .env_remove("AWS_PROFILE")
-            .output()
-            .expect("run aws (installed by scripts/test.sh into target/pyenv)")
+        aws(&self.endpoint, args)
     }
 
     /// `aws ec2 <args> --output text --query <query>`, which must succeed; trimmed stdout.

@@ -135,7 +135,7 @@ pub fn assert_nothing_left(ids: &[String], state: &Path) {
     }
     assert!(!left.iter().any(|n| n == "vpclab-internet"), "vpclab-internet left behind");
     let state = state.to_string_lossy().into_owned();
-    let daemons = run("pgrep", &["-f", &format!("vpclab --state-dir {state} daemon")]);
+    let daemons = run("pgrep", &["-f", &format!("vpclab --state-dir {state} serve")]);
     assert!(!daemons.status.success(), "a daemon of {state} is still running");
 }
 

@@ -349,3 +349,46 @@ fn the_seed_lab_built_with_the_aws_cli_carries_packets_and_survives_a_restart() 
     );
     assert!(!vpclab_netns_tests::namespaces().contains(&app_id));
 }
+
+#[test]
+#[ignore = "needs root and the test Python environment"]
+fn a_lab_from_a_topology_file_is_the_same_lab_the_api_sees() {
+    require_root();
+    let lab = vpclab_netns_tests::lab::Lab::up(include_str!("../../examples/two-tier.yaml"));
+    let endpoint = "http://127.0.0.1:4566";
+    let text = |args: &[&str], query: &str| {
+        let mut full = args.to_vec();
+        full.extend_from_slice(&["--output", "text", "--query", query]);
+        let out = vpclab_netns_tests::api::aws(endpoint, &full);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    };
+    let web = text(
+        &["describe-instances", "--filters", "Name=tag:Name,Values=web"],
+        "Reservations[0].Instances[0].InstanceId",
+    );
+    assert_eq!(web, lab.id("web"));
+    let subnet = text(
+        &["describe-subnets", "--filters", "Name=tag:Name,Values=private"],
+        "Subnets[0].SubnetId",
+    );
+    // An instance launched through the API joins the lab for real.
+    let launched = text(
+        &["run-instances", "--image-id", "ami-1", "--count", "1", "--subnet-id", &subnet],
+        "Instances[0].InstanceId",
+    );
+    assert!(vpclab_netns_tests::namespaces().contains(&launched));
+    let ping = run("ip", &["netns", "exec", &launched, "ping", "-c", "1", "-W", "2", "10.0.1.10"]);
+    assert!(ping.status.success(), "the new instance reaches web");
+    // And `vpclab status` knows it.
+    let status = lab.vpclab(&["status"]);
+    assert!(String::from_utf8_lossy(&status.stdout).contains(&launched));
+    let ids = {
+        let mut ids = lab.ids();
+        ids.push(launched);
+        ids
+    };
+    let state = lab.state().to_owned();
+    lab.down();
+    vpclab_netns_tests::lab::assert_nothing_left(&ids, &state);
+}

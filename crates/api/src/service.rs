@@ -5,6 +5,9 @@
 //! of the model; only if it succeeds is the copy stored (committed before the reply),
 //! applied to the data plane and kept — a refused call changes nothing anywhere.
 
+use std::path::PathBuf;
+
+use vpclab_dataplane::CounterSnapshot;
 use vpclab_dataplane::host::Host;
 use vpclab_model::{ApiError, Model};
 
@@ -30,12 +33,33 @@ pub struct Service {
     host: Option<Host>,
     requests: u64,
     seed: u64,
+    mirror: Option<PathBuf>,
 }
 
 impl Service {
     /// A service over `model`, persisting to `store` and driving `host` when given.
     pub fn new(model: Model, store: Option<Store>, host: Option<Host>, seed: u64) -> Self {
-        Self { model, store, host, requests: 0, seed }
+        Self { model, store, host, requests: 0, seed, mirror: None }
+    }
+
+    /// Also writes the model as JSON to `path` (atomically) after every change: a
+    /// read-only copy for `vpclab status` and `vpclab exec` while the database is held.
+    pub fn mirror_to(&mut self, path: PathBuf) -> std::io::Result<()> {
+        self.mirror = Some(path);
+        self.write_mirror()
+    }
+
+    fn write_mirror(&self) -> std::io::Result<()> {
+        let Some(path) = &self.mirror else { return Ok(()) };
+        let text = serde_json::to_vec_pretty(&self.model).map_err(std::io::Error::other)?;
+        let tmp = path.with_extension("tmp");
+        std::fs::write(&tmp, text)?;
+        std::fs::rename(&tmp, path)
+    }
+
+    /// The data plane's snapshot generation and counters, when it runs.
+    pub fn status(&self) -> Option<(u64, CounterSnapshot)> {
+        self.host.as_ref().map(|h| (h.generation(), h.counters()))
     }
 
     /// The model.
@@ -105,6 +129,9 @@ impl Service {
             }
         }
         self.model = model;
+        if let Err(e) = self.write_mirror() {
+            eprintln!("vpclab serve: model mirror: {e}");
+        }
         Ok((action.name, out))
     }
 }

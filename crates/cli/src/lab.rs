@@ -9,7 +9,7 @@ use std::fs;
 use std::io::{self, BufRead, BufReader, Write};
 use std::net::SocketAddr;
 use std::os::unix::fs::MetadataExt;
-use std::os::unix::net::{UnixListener, UnixStream};
+use std::os::unix::net::UnixStream;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitCode, Stdio};
@@ -17,15 +17,19 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 use vpclab_dataplane::CounterSnapshot;
-use vpclab_dataplane::host::{self, CHECK_IP, Host, INTERNET_NETNS};
+use vpclab_dataplane::host::{self, CHECK_IP, INTERNET_NETNS};
 use vpclab_model::Model;
 
 use crate::topology;
 
-const MODEL_FILE: &str = "model.json";
-const SOCKET_FILE: &str = "control.sock";
+/// The model as JSON: written by `vpclab serve` after every change, read by `status`
+/// and `exec` (the database itself stays with the daemon).
+pub(crate) const MODEL_FILE: &str = "model.json";
+pub(crate) const SOCKET_FILE: &str = "control.sock";
+/// Where the daemon's API listens, as `up` started it (for `restart`).
+const LISTEN_FILE: &str = "api.addr";
 const LOG_FILE: &str = "daemon.log";
-const PID_FILE: &str = "daemon.pid";
+pub(crate) const PID_FILE: &str = "daemon.pid";
 
 /// How long `up` waits for the daemon to come up, and `down` for it to go.
 const START_TIMEOUT: Duration = Duration::from_secs(60);
@@ -95,19 +99,26 @@ pub(crate) fn seed() -> u64 {
 }
 
 /// `vpclab up <topology>`.
-pub(crate) fn up(file: &Path, state: &Path) -> Result<()> {
+pub(crate) fn up(file: &Path, state: &Path, listen: SocketAddr) -> Result<()> {
     let text = fs::read_to_string(file).map_err(|e| format!("{}: {e}", file.display()))?;
     let model = topology::parse(&text)
         .and_then(|t| topology::build(&t, seed()))
         .map_err(|e| format!("{}: {e}", file.display()))?;
     require_root()?;
-    if daemon_status(state).is_some() || load_model(state)?.is_some() {
+    if daemon_status(state).is_some()
+        || load_model(state)?.is_some()
+        || state.join(vpclab_api::store::FILE).exists()
+    {
         return Err(format!(
             "a lab is already up (state in {}); run `vpclab down` first",
             state.display()
         ));
     }
+    // The topology's model goes into the same store the API uses; the daemon is
+    // `vpclab serve` on it.
+    vpclab_api::Store::open(state)?.0.save(&model)?;
     save_model(state, &model)?;
+    fs::write(state.join(LISTEN_FILE), listen.to_string()).map_err(|e| e.to_string())?;
 
     if let Err(e) = start_daemon(state) {
         let _ = host::teardown(&model);
@@ -115,7 +126,10 @@ pub(crate) fn up(file: &Path, state: &Path) -> Result<()> {
         return Err(e);
     }
     print_lab(&model, daemon_status(state).as_ref());
-    println!("\nthe lab is up: `vpclab exec <name> -- <command>` runs a command in an instance");
+    println!("\nthe lab is up: `vpclab exec <name> -- <command>` runs a command in an instance;");
+    println!(
+        "the EC2 API for it answers on http://{listen} (aws --endpoint-url http://{listen} ec2 …)"
+    );
     Ok(())
 }
 
@@ -127,7 +141,9 @@ fn start_daemon(state: &Path) -> Result<()> {
     let mut daemon = Command::new(exe)
         .arg("--state-dir")
         .arg(state)
-        .arg("daemon")
+        .arg("serve")
+        .arg("--listen")
+        .arg(listen_addr(state))
         .stdin(Stdio::null())
         .stdout(log)
         .stderr(err_log)
@@ -184,8 +200,14 @@ pub(crate) fn restart(state: &Path) -> Result<()> {
     Ok(())
 }
 
+fn listen_addr(state: &Path) -> String {
+    fs::read_to_string(state.join(LISTEN_FILE))
+        .map(|s| s.trim().to_owned())
+        .unwrap_or_else(|_| "127.0.0.1:4566".to_owned())
+}
+
 fn remove_state(state: &Path) -> io::Result<()> {
-    for file in [MODEL_FILE, SOCKET_FILE, PID_FILE] {
+    for file in [MODEL_FILE, SOCKET_FILE, PID_FILE, LISTEN_FILE, vpclab_api::store::FILE] {
         match fs::remove_file(state.join(file)) {
             Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
             _ => {}
@@ -201,13 +223,13 @@ fn pid_alive(pid: u32) -> bool {
 /// `vpclab down`.
 pub(crate) fn down(state: &Path) -> Result<()> {
     require_root()?;
+    stop_daemon(state);
     let mut model = load_model(state)?;
-    // A lab built through the API (`vpclab serve`) keeps its model in the database.
+    // No mirror (a daemon that never started): the database has the model.
     let database = state.join(vpclab_api::store::FILE);
     if model.is_none() && database.exists() {
         model = vpclab_api::Store::open(state)?.1;
     }
-    stop_daemon(state);
     match &model {
         Some(model) => host::teardown(model).map_err(|e| e.to_string())?,
         None => {
@@ -215,9 +237,6 @@ pub(crate) fn down(state: &Path) -> Result<()> {
         }
     }
     remove_state(state).map_err(|e| format!("{}: {e}", state.display()))?;
-    if database.exists() {
-        fs::remove_file(&database).map_err(|e| format!("{}: {e}", database.display()))?;
-    }
     match model {
         Some(model) => println!("the lab is down: {} instances removed", model.instances().count()),
         None => println!("no lab was up"),
@@ -306,54 +325,6 @@ pub(crate) fn exec(state: &Path, instance: &str, command: &[String]) -> Result<(
     require_root()?;
     let error = Command::new("ip").args(["netns", "exec", found.id.as_str()]).args(command).exec();
     Err(format!("cannot run ip netns exec: {error}"))
-}
-
-/// `vpclab daemon`: realises the saved model and forwards until told to stop.
-pub(crate) fn daemon(state: &Path) -> Result<()> {
-    require_root()?;
-    let model = load_model(state)?.ok_or("no model in the state directory")?;
-    let mut host = Host::start().map_err(|e| e.to_string())?;
-    host.sync(&model).map_err(|e| e.to_string())?;
-    let mut server = start_internet_host()?;
-
-    let socket = state.join(SOCKET_FILE);
-    let _ = fs::remove_file(&socket);
-    let listener = UnixListener::bind(&socket).map_err(|e| format!("{}: {e}", socket.display()))?;
-    fs::write(state.join(PID_FILE), std::process::id().to_string()).map_err(|e| e.to_string())?;
-    eprintln!("vpclab daemon: {} instances up, forwarding", model.instances().count());
-
-    for stream in listener.incoming() {
-        let Ok(stream) = stream else { continue };
-        let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
-        let mut line = String::new();
-        if BufReader::new(&stream).read_line(&mut line).is_err() {
-            continue;
-        }
-        let mut out = &stream;
-        match line.trim() {
-            "status" => {
-                let status = DaemonStatus {
-                    pid: std::process::id(),
-                    generation: host.generation(),
-                    counters: host.counters(),
-                };
-                let _ = writeln!(out, "{}", serde_json::to_string(&status).unwrap_or_default());
-            }
-            "stop" => {
-                let _ = writeln!(out, "{{\"stopping\":true}}");
-                break;
-            }
-            other => {
-                let _ = writeln!(out, "{{\"error\":\"unknown command {other:?}\"}}");
-            }
-        }
-    }
-    let _ = server.kill();
-    let _ = server.wait();
-    let _ = fs::remove_file(&socket);
-    host.stop().map_err(|e| e.to_string())?;
-    eprintln!("vpclab daemon: stopped; namespaces and devices left for `vpclab down` or a restart");
-    Ok(())
 }
 
 pub(crate) fn start_internet_host() -> Result<Child> {

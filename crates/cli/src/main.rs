@@ -30,6 +30,9 @@ enum Commands {
     Up {
         /// The topology (YAML); see examples/two-tier.yaml.
         topology: PathBuf,
+        /// Where the lab's EC2 API listens.
+        #[arg(long, default_value = "127.0.0.1:4566")]
+        listen: SocketAddr,
     },
     /// Stop the forwarder and remove every namespace and device of the lab.
     Down,
@@ -63,9 +66,6 @@ enum Commands {
         /// The topology (YAML).
         topology: PathBuf,
     },
-    /// The background process `up` starts (internal).
-    #[command(hide = true)]
-    Daemon,
     /// The emulated internet's check-ip server (internal; runs in vpclab-internet).
     #[command(hide = true)]
     InternetHost {
@@ -78,7 +78,9 @@ enum Commands {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Commands::Up { topology } => lab::up(&topology, &cli.state_dir).map(|()| ExitCode::SUCCESS),
+        Commands::Up { topology, listen } => {
+            lab::up(&topology, &cli.state_dir, listen).map(|()| ExitCode::SUCCESS)
+        }
         Commands::Down => lab::down(&cli.state_dir).map(|()| ExitCode::SUCCESS),
         Commands::Restart => lab::restart(&cli.state_dir).map(|()| ExitCode::SUCCESS),
         Commands::Status { json } => lab::status(&cli.state_dir, json),
@@ -89,7 +91,6 @@ fn main() -> ExitCode {
         Commands::Serve { listen, no_dataplane } => {
             serve::run(&cli.state_dir, listen, !no_dataplane).map(|()| ExitCode::SUCCESS)
         }
-        Commands::Daemon => lab::daemon(&cli.state_dir).map(|()| ExitCode::SUCCESS),
         Commands::InternetHost { listen } => internet::serve(listen)
             .map(|()| ExitCode::SUCCESS)
             .map_err(|e| format!("{listen}: {e}")),

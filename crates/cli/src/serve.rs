@@ -1,18 +1,26 @@
-//! `vpclab serve`: the EC2 Query API over HTTP, with the data plane in the same process.
+//! `vpclab serve`: the EC2 Query API over HTTP, with the data plane in the same process,
+//! and the control socket `vpclab status`, `down` and `restart` talk to.
+//!
+//! `vpclab up` builds a topology into the same store and starts this in the background,
+//! so a lab made from a file can be changed through the API and the other way round.
 
+use std::io::{BufRead, BufReader, Write};
 use std::net::SocketAddr;
+use std::os::unix::net::UnixListener;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
+use tokio::sync::Notify;
 use vpclab_api::{Service, Store, server};
 use vpclab_dataplane::host::Host;
 use vpclab_model::Model;
 
-use crate::lab;
+use crate::lab::{self, DaemonStatus};
 
-/// Serves until SIGINT or SIGTERM. With `dataplane`, every change is made real
-/// (namespaces, devices, forwarding); without, only the API and the store run (for
-/// tests and for trying the API without root).
+/// Serves until SIGINT, SIGTERM or `stop` on the control socket. With `dataplane`,
+/// every change is made real (namespaces, devices, forwarding); without, only the API
+/// and the store run (for tests, and for trying the API without root).
 pub(crate) fn run(state: &Path, listen: SocketAddr, dataplane: bool) -> Result<(), String> {
     if dataplane {
         lab::require_root()?;
@@ -28,7 +36,11 @@ pub(crate) fn run(state: &Path, listen: SocketAddr, dataplane: bool) -> Result<(
         (None, None)
     };
     let instances = model.instances().count();
-    let service = Arc::new(Mutex::new(Service::new(model, Some(store), host, lab::seed())));
+    let mut service = Service::new(model, Some(store), host, lab::seed());
+    service.mirror_to(state.join(lab::MODEL_FILE)).map_err(|e| format!("model mirror: {e}"))?;
+    let service = Arc::new(Mutex::new(service));
+    let stop = Arc::new(Notify::new());
+    control_socket(state, Arc::clone(&service), Arc::clone(&stop))?;
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -44,7 +56,13 @@ pub(crate) fn run(state: &Path, listen: SocketAddr, dataplane: bool) -> Result<(
             if restored { format!(" (restored, {instances} instances)") } else { String::new() },
             if dataplane { "on" } else { "off" },
         );
-        server::serve(listener, Arc::clone(&service), shutdown()).await.map_err(|e| e.to_string())
+        let shutdown = async move {
+            tokio::select! {
+                () = signals() => {}
+                () = stop.notified() => {}
+            }
+        };
+        server::serve(listener, Arc::clone(&service), shutdown).await.map_err(|e| e.to_string())
     });
 
     let host = service.lock().unwrap_or_else(|e| e.into_inner()).take_host();
@@ -55,11 +73,60 @@ pub(crate) fn run(state: &Path, listen: SocketAddr, dataplane: bool) -> Result<(
         let _ = internet.kill();
         let _ = internet.wait();
     }
+    let _ = std::fs::remove_file(state.join(lab::SOCKET_FILE));
+    let _ = std::fs::remove_file(state.join(lab::PID_FILE));
     eprintln!("vpclab serve: stopped; instances and their processes stay up for the next start");
     served
 }
 
-async fn shutdown() {
+/// The control socket: one line in (`status` or `stop`), one JSON line out.
+fn control_socket(
+    state: &Path,
+    service: Arc<Mutex<Service>>,
+    stop: Arc<Notify>,
+) -> Result<(), String> {
+    let socket = state.join(lab::SOCKET_FILE);
+    let _ = std::fs::remove_file(&socket);
+    let listener = UnixListener::bind(&socket).map_err(|e| format!("{}: {e}", socket.display()))?;
+    std::fs::write(state.join(lab::PID_FILE), std::process::id().to_string())
+        .map_err(|e| format!("pid file: {e}"))?;
+    std::thread::Builder::new()
+        .name("vpclab-control".into())
+        .spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(stream) = stream else { continue };
+                let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
+                let mut line = String::new();
+                if BufReader::new(&stream).read_line(&mut line).is_err() {
+                    continue;
+                }
+                let mut out = &stream;
+                match line.trim() {
+                    "status" => {
+                        let (generation, counters) = service
+                            .lock()
+                            .unwrap_or_else(|e| e.into_inner())
+                            .status()
+                            .unwrap_or_default();
+                        let status = DaemonStatus { pid: std::process::id(), generation, counters };
+                        let _ =
+                            writeln!(out, "{}", serde_json::to_string(&status).unwrap_or_default());
+                    }
+                    "stop" => {
+                        let _ = writeln!(out, "{{\"stopping\":true}}");
+                        stop.notify_one();
+                    }
+                    other => {
+                        let _ = writeln!(out, "{{\"error\":\"unknown command {other:?}\"}}");
+                    }
+                }
+            }
+        })
+        .map_err(|e| format!("control thread: {e}"))?;
+    Ok(())
+}
+
+async fn signals() {
     let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
         Ok(term) => term,
         Err(_) => {
