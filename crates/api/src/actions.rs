@@ -93,6 +93,7 @@ actions! {
     "DescribeRouteTables" => describe_route_tables, false;
     "AssociateRouteTable" => associate_route_table, true;
     "DisassociateRouteTable" => disassociate_route_table, true;
+    "ReplaceRouteTableAssociation" => replace_route_table_association, true;
     "CreateRoute" => create_route, true;
     "ReplaceRoute" => replace_route, true;
     "DeleteRoute" => delete_route, true;
@@ -809,6 +810,43 @@ fn disassociate_route_table(
         .ok_or_else(|| malformed("InvalidAssociationID.NotFound", "rtbassoc", raw))?;
     ctx.model.disassociate_route_table(&id)?;
     x.leaf("return", "true");
+    Ok(())
+}
+
+fn replace_route_table_association(
+    ctx: &mut Context<'_>,
+    p: &Params,
+    x: &mut Xml,
+) -> Result<(), ApiError> {
+    let raw = p.required("AssociationId")?;
+    let table = rtb_id(p.required("RouteTableId")?)?;
+    ctx.model.route_table(&table)?;
+    // The main association's id is derived from the main table's (the model keeps the
+    // main table per VPC, not an association object).
+    let main = ctx
+        .model
+        .vpcs()
+        .find(|v| derived("rtbassoc", v.main_route_table.as_str()) == raw)
+        .map(|v| v.id.clone());
+    let new_id = match main {
+        Some(vpc) => {
+            if ctx.model.route_table(&table)?.vpc != vpc {
+                return Err(invalid(format!(
+                    "Route table {table} does not belong to the network {vpc}"
+                )));
+            }
+            ctx.model.set_main_route_table(&table)?;
+            derived("rtbassoc", table.as_str())
+        }
+        None => {
+            let id = RouteTableAssociationId::parse(raw)
+                .ok_or_else(|| malformed("InvalidAssociationID.NotFound", "rtbassoc", raw))?;
+            ctx.model.replace_route_table_association(&id, &table)?.to_string()
+        }
+    };
+    x.leaf("newAssociationId", new_id).node("associationState", |x| {
+        x.leaf("state", "associated");
+    });
     Ok(())
 }
 

@@ -402,6 +402,45 @@ impl Model {
         Ok(id)
     }
 
+    /// ReplaceRouteTableAssociation for an explicit association: the subnet moves to
+    /// `table` under a new association id.
+    pub fn replace_route_table_association(
+        &mut self,
+        id: &RouteTableAssociationId,
+        table: &RouteTableId,
+    ) -> Result<RouteTableAssociationId, ApiError> {
+        let subnet = self
+            .route_tables
+            .values()
+            .flat_map(|t| &t.associations)
+            .find(|a| &a.id == id)
+            .map(|a| a.subnet.clone())
+            .ok_or_else(|| {
+                ApiError::new(
+                    "InvalidAssociationID.NotFound",
+                    format!("The association ID '{id}' does not exist"),
+                )
+            })?;
+        let table_vpc = self.route_table(table)?.vpc.clone();
+        if self.subnet(&subnet)?.vpc != table_vpc {
+            return Err(ApiError::invalid_value(format!(
+                "Route table {table} and subnet {subnet} belong to different networks"
+            )));
+        }
+        self.disassociate_route_table(id)?;
+        self.associate_route_table(table, &subnet)
+    }
+
+    /// Makes `table` its VPC's main route table (ReplaceRouteTableAssociation on the
+    /// main association).
+    pub fn set_main_route_table(&mut self, table: &RouteTableId) -> Result<(), ApiError> {
+        let vpc = self.route_table(table)?.vpc.clone();
+        if let Some(v) = self.vpcs.get_mut(&vpc) {
+            v.main_route_table = table.clone();
+        }
+        Ok(())
+    }
+
     /// DisassociateRouteTable: the subnet falls back to the main table.
     pub fn disassociate_route_table(
         &mut self,

@@ -1,0 +1,72 @@
+//! The HTTP server with raw requests: what botocore sends, and what it never should.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::sync::{Arc, Mutex};
+
+use vpclab_api::{Service, server};
+use vpclab_model::Model;
+
+fn exchange(addr: std::net::SocketAddr, request: &[u8]) -> String {
+    let mut stream = TcpStream::connect(addr).unwrap();
+    stream.write_all(request).unwrap();
+    let mut response = Vec::new();
+    let _ = stream.read_to_end(&mut response);
+    String::from_utf8_lossy(&response).into_owned()
+}
+
+fn post(addr: std::net::SocketAddr, body: &[u8]) -> String {
+    let mut request = format!(
+        "POST / HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/x-www-form-urlencoded; charset=utf-8\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    )
+    .into_bytes();
+    request.extend_from_slice(body);
+    exchange(addr, &request)
+}
+
+#[test]
+fn requests_good_and_bad() {
+    let runtime =
+        tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let service = Arc::new(Mutex::new(Service::new(Model::new(1), None, None, 1)));
+    let (addr, stop) = runtime.block_on(async {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(server::serve(listener, service, async {
+            let _ = rx.await;
+        }));
+        (addr, tx)
+    });
+
+    let ok = post(addr, b"Action=CreateVpc&Version=2016-11-15&CidrBlock=10.0.0.0%2F16");
+    assert!(ok.starts_with("HTTP/1.1 200"), "{ok}");
+    assert!(ok.to_ascii_lowercase().contains("content-type: text/xml;charset=utf-8"), "{ok}");
+    assert!(ok.contains("<CreateVpcResponse xmlns=\"http://ec2.amazonaws.com/doc/2016-11-15/\">"));
+
+    let get = exchange(addr, format!("GET /?Action=DescribeVpcs&Version=2016-11-15 HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").as_bytes());
+    assert!(get.starts_with("HTTP/1.1 200") && get.contains("<vpcSet><item>"), "{get}");
+
+    for (body, code) in [
+        (&b"Action=NoSuchThing"[..], "InvalidAction"),
+        (b"", "MissingParameter"),
+        (b"%%%&&&===", "MissingParameter"),
+        (b"Action=CreateVpc&CidrBlock=999.0.0.0%2F16", "InvalidParameterValue"),
+        (b"Action=CreateSubnet&VpcId=vpc-%00%ff&CidrBlock=10.0.0.0%2F24", "InvalidVpcID.Malformed"),
+        (b"Action=DescribeVpcs&Action=DescribeVpcs", "InvalidParameterCombination"),
+    ] {
+        let reply = post(addr, body);
+        assert!(reply.starts_with("HTTP/1.1 400"), "{body:?}: {reply}");
+        assert!(reply.contains(&format!("<Code>{code}</Code>")), "{body:?}: {reply}");
+    }
+
+    let huge = vec![b'a'; server::MAX_BODY + 1];
+    let reply = post(addr, &huge);
+    assert!(reply.starts_with("HTTP/1.1 413"), "{}", &reply[..reply.len().min(200)]);
+
+    // Still serving, state intact.
+    let again = post(addr, b"Action=DescribeVpcs");
+    assert_eq!(again.matches("<vpcId>").count(), 1, "{again}");
+    let _ = stop.send(());
+}
