@@ -25,6 +25,7 @@
 mod error;
 mod ids;
 mod model;
+mod security;
 
 use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
@@ -38,6 +39,7 @@ pub use ids::{
     RouteTableAssociationId, RouteTableId, SubnetId, VpcId,
 };
 pub use model::{Model, PUBLIC_POOL, RouteSpec, RunInstance};
+pub use security::{Peer, Protocol, SecurityGroup, SecurityGroupId, SgRule};
 
 /// Tags as AWS keeps them: key to value, `Name` among them.
 pub type Tags = BTreeMap<String, String>;
@@ -58,6 +60,9 @@ pub struct Vpc {
     pub cidr: Ipv4Net,
     /// The table subnets use unless explicitly associated with another.
     pub main_route_table: RouteTableId,
+    /// The group named `default` every VPC has.
+    #[serde(default)]
+    pub default_security_group: Option<SecurityGroupId>,
     /// Tags.
     pub tags: Tags,
 }
@@ -240,6 +245,9 @@ pub struct Instance {
     pub private_ip: Ipv4Addr,
     /// Public IPv4 address mapped to the private one by the internet gateway, if any.
     pub public_ip: Option<(Ipv4Addr, PublicIpSource)>,
+    /// Its interface's security groups.
+    #[serde(default)]
+    pub security_groups: Vec<SecurityGroupId>,
     /// The image it was launched from (any id is accepted; nothing boots).
     #[serde(default)]
     pub image_id: String,

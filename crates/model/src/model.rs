@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::ApiError;
 use crate::ids::IdGen;
+use crate::security::{SecurityGroup, SecurityGroupId};
 use crate::{
     AllocationId, AssociationId, ElasticIp, Instance, InstanceId, InternetGateway,
     InternetGatewayId, NAT_IDLE_TIMEOUT_S, NatGateway, NatGatewayId, NetworkInterfaceId,
@@ -48,6 +49,8 @@ pub struct RunInstance {
     pub instance_type: String,
     /// Launch time, seconds since the Unix epoch (the model has no clock).
     pub launched_at: u64,
+    /// Security groups (of the subnet's VPC); the VPC's default group when empty.
+    pub security_groups: Vec<SecurityGroupId>,
     /// Tags, `Name` among them.
     pub tags: Tags,
 }
@@ -56,15 +59,17 @@ pub struct RunInstance {
 /// derived from a model (snapshots, listings) is deterministic.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Model {
-    ids: IdGen,
-    vpcs: BTreeMap<VpcId, Vpc>,
-    subnets: BTreeMap<SubnetId, Subnet>,
-    route_tables: BTreeMap<RouteTableId, RouteTable>,
-    internet_gateways: BTreeMap<InternetGatewayId, InternetGateway>,
-    elastic_ips: BTreeMap<AllocationId, ElasticIp>,
-    instances: BTreeMap<InstanceId, Instance>,
+    pub(crate) ids: IdGen,
+    pub(crate) vpcs: BTreeMap<VpcId, Vpc>,
+    pub(crate) subnets: BTreeMap<SubnetId, Subnet>,
+    pub(crate) route_tables: BTreeMap<RouteTableId, RouteTable>,
+    pub(crate) internet_gateways: BTreeMap<InternetGatewayId, InternetGateway>,
+    pub(crate) elastic_ips: BTreeMap<AllocationId, ElasticIp>,
+    pub(crate) instances: BTreeMap<InstanceId, Instance>,
     #[serde(default)]
-    nat_gateways: BTreeMap<NatGatewayId, NatGateway>,
+    pub(crate) nat_gateways: BTreeMap<NatGatewayId, NatGateway>,
+    #[serde(default)]
+    pub(crate) security_groups: BTreeMap<SecurityGroupId, SecurityGroup>,
 }
 
 impl Model {
@@ -79,6 +84,7 @@ impl Model {
             elastic_ips: BTreeMap::new(),
             instances: BTreeMap::new(),
             nat_gateways: BTreeMap::new(),
+            security_groups: BTreeMap::new(),
         }
     }
 
@@ -229,7 +235,17 @@ impl Model {
         let cidr = cidr.trunc();
         let id = VpcId::from_raw(self.ids.fresh(VpcId::PREFIX));
         let main = self.new_route_table(&id, cidr);
-        self.vpcs.insert(id.clone(), Vpc { id: id.clone(), cidr, main_route_table: main, tags });
+        let default_group = self.new_default_security_group(&id);
+        self.vpcs.insert(
+            id.clone(),
+            Vpc {
+                id: id.clone(),
+                cidr,
+                main_route_table: main,
+                default_security_group: Some(default_group),
+                tags,
+            },
+        );
         Ok(id)
     }
 
@@ -243,7 +259,16 @@ impl Model {
         if busy {
             return Err(ApiError::dependency("vpc", id.as_str()));
         }
+        let default_group = self.vpcs[id].default_security_group.clone();
+        if self
+            .security_groups
+            .values()
+            .any(|g| &g.vpc == id && Some(&g.id) != default_group.as_ref())
+        {
+            return Err(ApiError::dependency("vpc", id.as_str()));
+        }
         self.route_tables.remove(&main);
+        self.security_groups.retain(|_, g| &g.vpc != id);
         self.vpcs.remove(id);
         Ok(())
     }
@@ -781,6 +806,9 @@ impl Model {
             }
             "i" => self.instances.get_mut(&InstanceId::from_raw(id)).map(|r| &mut r.tags),
             "nat" => self.nat_gateways.get_mut(&NatGatewayId::from_raw(id)).map(|r| &mut r.tags),
+            "sg" => {
+                self.security_groups.get_mut(&SecurityGroupId::from_raw(id)).map(|r| &mut r.tags)
+            }
             _ => None,
         }
     }
@@ -795,6 +823,7 @@ impl Model {
             "eipalloc" => "InvalidAllocationID.NotFound",
             "i" => "InvalidInstanceID.NotFound",
             "nat" => "NatGatewayNotFound",
+            "sg" => "InvalidGroup.NotFound",
             _ => return ApiError::new("InvalidID", format!("The ID '{id}' is not valid")),
         };
         ApiError::new(code, format!("The ID '{id}' does not exist"))
@@ -853,6 +882,9 @@ impl Model {
             .for_each(|r| add(r.allocation_id.to_string(), "elastic-ip", &r.tags));
         self.instances.values().for_each(|r| add(r.id.to_string(), "instance", &r.tags));
         self.nat_gateways.values().for_each(|r| add(r.id.to_string(), "natgateway", &r.tags));
+        self.security_groups
+            .values()
+            .for_each(|r| add(r.id.to_string(), "security-group", &r.tags));
         out
     }
 
@@ -935,6 +967,7 @@ impl Model {
             ApiError::new("MissingParameter", "The request must contain the parameter SubnetId")
         })?;
         let subnet = self.subnet(&subnet_id)?.clone();
+        let security_groups = self.groups_for_launch(&subnet.vpc, &spec.security_groups)?;
         let in_use = |ip: Ipv4Addr| self.private_ip_in_use(ip);
         let private_ip = match spec.private_ip {
             Some(ip) => {
@@ -985,6 +1018,7 @@ impl Model {
                 vpc: subnet.vpc,
                 private_ip,
                 public_ip,
+                security_groups,
                 image_id: spec.image_id,
                 instance_type: spec.instance_type,
                 launched_at: spec.launched_at,

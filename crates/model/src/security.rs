@@ -1,0 +1,430 @@
+//! Security groups: stateful, allow-only rule sets on instances' interfaces.
+//!
+//! AWS semantics: a new group allows all outbound and no inbound; every VPC has a group
+//! named `default` that admits its own members and cannot be deleted; rules name a CIDR
+//! or another group (whose members' private addresses they then match); an interface's
+//! groups are unioned; a rule given twice is `InvalidPermission.Duplicate`.
+
+use std::fmt;
+
+use ipnet::Ipv4Net;
+use serde::{Deserialize, Serialize};
+
+use crate::error::ApiError;
+use crate::ids::IdGen;
+use crate::{InstanceId, Model, Tags, VpcId};
+
+/// `sg-…`
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct SecurityGroupId(String);
+
+impl SecurityGroupId {
+    /// The prefix.
+    pub const PREFIX: &'static str = "sg";
+
+    /// Accepts `sg-` followed by hex digits.
+    pub fn parse(s: &str) -> Option<Self> {
+        let rest = s.strip_prefix("sg-")?;
+        (!rest.is_empty() && rest.bytes().all(|b| b.is_ascii_hexdigit()))
+            .then(|| Self(s.to_owned()))
+    }
+
+    /// The id as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    pub(crate) fn from_raw(raw: String) -> Self {
+        Self(raw)
+    }
+}
+
+impl fmt::Display for SecurityGroupId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.pad(&self.0)
+    }
+}
+
+/// A rule's protocol.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Protocol {
+    /// Everything (`-1`).
+    All,
+    /// TCP (6).
+    Tcp,
+    /// UDP (17).
+    Udp,
+    /// ICMP (1): the ports are type and code.
+    Icmp,
+    /// Any other IP protocol number.
+    Other(u8),
+}
+
+impl Protocol {
+    /// Parses AWS's spellings: `-1`/`all`, `tcp`/`6`, `udp`/`17`, `icmp`/`1`, a number.
+    pub fn parse(s: &str) -> Result<Protocol, ApiError> {
+        Ok(match s.trim().to_ascii_lowercase().as_str() {
+            "-1" | "all" => Protocol::All,
+            "tcp" | "6" => Protocol::Tcp,
+            "udp" | "17" => Protocol::Udp,
+            "icmp" | "1" => Protocol::Icmp,
+            other => match other.parse::<u8>() {
+                Ok(n) => Protocol::Other(n),
+                Err(_) => {
+                    return Err(ApiError::invalid_value(format!(
+                        "Invalid value '{s}' for IP protocol. Unknown protocol."
+                    )));
+                }
+            },
+        })
+    }
+
+    /// The IP protocol number (`None` for all).
+    pub fn number(self) -> Option<u8> {
+        match self {
+            Protocol::All => None,
+            Protocol::Tcp => Some(6),
+            Protocol::Udp => Some(17),
+            Protocol::Icmp => Some(1),
+            Protocol::Other(n) => Some(n),
+        }
+    }
+
+    /// AWS's `ipProtocol` value: `-1`, `tcp`, `udp`, `icmp` or the number.
+    pub fn api_name(self) -> String {
+        match self {
+            Protocol::All => "-1".into(),
+            Protocol::Tcp => "tcp".into(),
+            Protocol::Udp => "udp".into(),
+            Protocol::Icmp => "icmp".into(),
+            Protocol::Other(n) => n.to_string(),
+        }
+    }
+}
+
+/// Who a rule admits (inbound) or lets reach (outbound).
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Peer {
+    /// An IPv4 range.
+    Cidr(Ipv4Net),
+    /// The members of a group (their private addresses).
+    Group(SecurityGroupId),
+}
+
+/// One rule.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct SgRule {
+    /// Protocol.
+    pub protocol: Protocol,
+    /// First port (TCP/UDP) or ICMP type (-1: any); ignored for all protocols.
+    pub from_port: i32,
+    /// Last port (TCP/UDP) or ICMP code (-1: any).
+    pub to_port: i32,
+    /// The peer.
+    pub peer: Peer,
+    /// A description (not part of the rule's identity).
+    pub description: Option<String>,
+}
+
+impl PartialEq for SgRule {
+    fn eq(&self, other: &Self) -> bool {
+        self.protocol == other.protocol
+            && self.peer == other.peer
+            && (self.protocol == Protocol::All
+                || (self.from_port == other.from_port && self.to_port == other.to_port))
+    }
+}
+
+impl Eq for SgRule {}
+
+impl fmt::Display for SgRule {
+    /// AWS's rendering in `InvalidPermission.Duplicate`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let peer = match &self.peer {
+            Peer::Cidr(c) => c.to_string(),
+            Peer::Group(g) => g.to_string(),
+        };
+        match self.protocol {
+            Protocol::All => write!(f, "peer: {peer}, ALL, ALLOW"),
+            p => {
+                let name = match p {
+                    Protocol::Tcp => "TCP".to_owned(),
+                    Protocol::Udp => "UDP".to_owned(),
+                    Protocol::Icmp => "ICMP".to_owned(),
+                    other => other.api_name(),
+                };
+                write!(
+                    f,
+                    "peer: {peer}, {name}, from port: {}, to port: {}, ALLOW",
+                    self.from_port, self.to_port
+                )
+            }
+        }
+    }
+}
+
+impl SgRule {
+    /// All traffic to or from anywhere.
+    pub fn all_to(cidr: Ipv4Net) -> Self {
+        Self {
+            protocol: Protocol::All,
+            from_port: -1,
+            to_port: -1,
+            peer: Peer::Cidr(cidr),
+            description: None,
+        }
+    }
+
+    /// Checks ports against the protocol.
+    fn validate(&self) -> Result<(), ApiError> {
+        match self.protocol {
+            Protocol::Tcp | Protocol::Udp => {
+                if !(0..=65535).contains(&self.from_port)
+                    || !(0..=65535).contains(&self.to_port)
+                    || self.from_port > self.to_port
+                {
+                    return Err(ApiError::invalid_value(format!(
+                        "Invalid port range: from {} to {}",
+                        self.from_port, self.to_port
+                    )));
+                }
+            }
+            Protocol::Icmp => {
+                if !(-1..=255).contains(&self.from_port) || !(-1..=255).contains(&self.to_port) {
+                    return Err(ApiError::invalid_value(format!(
+                        "Invalid ICMP type or code: {} / {}",
+                        self.from_port, self.to_port
+                    )));
+                }
+            }
+            Protocol::All | Protocol::Other(_) => {}
+        }
+        Ok(())
+    }
+}
+
+/// A security group.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SecurityGroup {
+    /// `sg-…`
+    pub id: SecurityGroupId,
+    /// Its VPC.
+    pub vpc: VpcId,
+    /// Its name, unique in the VPC.
+    pub name: String,
+    /// Its description.
+    pub description: String,
+    /// Inbound rules.
+    pub ingress: Vec<SgRule>,
+    /// Outbound rules.
+    pub egress: Vec<SgRule>,
+    /// Tags.
+    pub tags: Tags,
+}
+
+fn anywhere() -> Ipv4Net {
+    Ipv4Net::new_assert(std::net::Ipv4Addr::UNSPECIFIED, 0)
+}
+
+fn fresh(ids: &mut IdGen) -> SecurityGroupId {
+    SecurityGroupId::from_raw(ids.fresh(SecurityGroupId::PREFIX))
+}
+
+impl Model {
+    /// The `default` group a new VPC gets: inbound from its own members, outbound all.
+    pub(crate) fn new_default_security_group(&mut self, vpc: &VpcId) -> SecurityGroupId {
+        let id = fresh(&mut self.ids);
+        let own = SgRule {
+            protocol: Protocol::All,
+            from_port: -1,
+            to_port: -1,
+            peer: Peer::Group(id.clone()),
+            description: None,
+        };
+        self.security_groups.insert(
+            id.clone(),
+            SecurityGroup {
+                id: id.clone(),
+                vpc: vpc.clone(),
+                name: "default".into(),
+                description: "default VPC security group".into(),
+                ingress: vec![own],
+                egress: vec![SgRule::all_to(anywhere())],
+                tags: Tags::new(),
+            },
+        );
+        id
+    }
+
+    /// All security groups.
+    pub fn security_groups(&self) -> impl Iterator<Item = &SecurityGroup> {
+        self.security_groups.values()
+    }
+
+    /// A group by id.
+    pub fn security_group(&self, id: &SecurityGroupId) -> Result<&SecurityGroup, ApiError> {
+        self.security_groups.get(id).ok_or_else(|| {
+            ApiError::new(
+                "InvalidGroup.NotFound",
+                format!("The security group '{id}' does not exist"),
+            )
+        })
+    }
+
+    /// CreateSecurityGroup: no inbound rules, all outbound.
+    pub fn create_security_group(
+        &mut self,
+        vpc: &VpcId,
+        name: &str,
+        description: &str,
+        tags: Tags,
+    ) -> Result<SecurityGroupId, ApiError> {
+        self.vpc(vpc)?;
+        if name.eq_ignore_ascii_case("default") {
+            return Err(ApiError::new(
+                "InvalidGroup.Reserved",
+                "The security group 'default' is reserved",
+            ));
+        }
+        if name.is_empty() || name.len() > 255 || name.starts_with("sg-") {
+            return Err(ApiError::invalid_value(format!("Invalid security group name '{name}'")));
+        }
+        if self.security_groups.values().any(|g| &g.vpc == vpc && g.name == name) {
+            return Err(ApiError::new(
+                "InvalidGroup.Duplicate",
+                format!("The security group '{name}' already exists for VPC '{vpc}'"),
+            ));
+        }
+        let id = fresh(&mut self.ids);
+        self.security_groups.insert(
+            id.clone(),
+            SecurityGroup {
+                id: id.clone(),
+                vpc: vpc.clone(),
+                name: name.to_owned(),
+                description: description.to_owned(),
+                ingress: Vec::new(),
+                egress: vec![SgRule::all_to(anywhere())],
+                tags,
+            },
+        );
+        Ok(id)
+    }
+
+    /// DeleteSecurityGroup: not the default group, not while used or referenced.
+    pub fn delete_security_group(&mut self, id: &SecurityGroupId) -> Result<(), ApiError> {
+        let group = self.security_group(id)?;
+        if group.name == "default" {
+            return Err(ApiError::new(
+                "CannotDelete",
+                format!(
+                    "the specified group: \"{id}\" name: \"default\" cannot be deleted by a user"
+                ),
+            ));
+        }
+        let used = self.instances.values().any(|i| i.security_groups.contains(id));
+        let referenced = self.security_groups.values().any(|g| {
+            &g.id != id
+                && g.ingress.iter().chain(&g.egress).any(|r| r.peer == Peer::Group(id.clone()))
+        });
+        if used || referenced {
+            return Err(ApiError::new(
+                "DependencyViolation",
+                format!("resource {id} has a dependent object"),
+            ));
+        }
+        self.security_groups.remove(id);
+        Ok(())
+    }
+
+    /// AuthorizeSecurityGroupIngress/Egress: all rules or none.
+    pub fn authorize(
+        &mut self,
+        id: &SecurityGroupId,
+        egress: bool,
+        rules: Vec<SgRule>,
+    ) -> Result<(), ApiError> {
+        let group = self.security_group(id)?;
+        let existing = if egress { &group.egress } else { &group.ingress };
+        for (i, rule) in rules.iter().enumerate() {
+            rule.validate()?;
+            if let Peer::Group(peer) = &rule.peer {
+                self.security_group(peer)?;
+            }
+            if existing.contains(rule) || rules[..i].contains(rule) {
+                return Err(ApiError::new(
+                    "InvalidPermission.Duplicate",
+                    format!("the specified rule \"{rule}\" already exists"),
+                ));
+            }
+        }
+        if let Some(group) = self.security_groups.get_mut(id) {
+            let list = if egress { &mut group.egress } else { &mut group.ingress };
+            list.extend(rules);
+        }
+        Ok(())
+    }
+
+    /// RevokeSecurityGroupIngress/Egress: all rules or none.
+    pub fn revoke(
+        &mut self,
+        id: &SecurityGroupId,
+        egress: bool,
+        rules: &[SgRule],
+    ) -> Result<(), ApiError> {
+        let group = self.security_group(id)?;
+        let existing = if egress { &group.egress } else { &group.ingress };
+        if rules.iter().any(|r| !existing.contains(r)) {
+            return Err(ApiError::new(
+                "InvalidPermission.NotFound",
+                "The specified rule does not exist in this security group.",
+            ));
+        }
+        if let Some(group) = self.security_groups.get_mut(id) {
+            let list = if egress { &mut group.egress } else { &mut group.ingress };
+            list.retain(|r| !rules.contains(r));
+        }
+        Ok(())
+    }
+
+    /// The groups an instance in `vpc` launches with: `asked`, checked, or the VPC's
+    /// default group.
+    pub(crate) fn groups_for_launch(
+        &self,
+        vpc: &VpcId,
+        asked: &[SecurityGroupId],
+    ) -> Result<Vec<SecurityGroupId>, ApiError> {
+        if asked.is_empty() {
+            return Ok(self.vpc(vpc)?.default_security_group.clone().into_iter().collect());
+        }
+        for id in asked {
+            if &self.security_group(id)?.vpc != vpc {
+                return Err(ApiError::invalid_value(format!(
+                    "Security group {id} and subnet belong to different networks."
+                )));
+            }
+        }
+        Ok(asked.to_vec())
+    }
+
+    /// ModifyInstanceAttribute `--groups`: replaces the interface's groups.
+    pub fn set_instance_security_groups(
+        &mut self,
+        instance: &InstanceId,
+        groups: &[SecurityGroupId],
+    ) -> Result<(), ApiError> {
+        if groups.is_empty() {
+            return Err(ApiError::new(
+                "MissingParameter",
+                "The request must contain the parameter groupId",
+            ));
+        }
+        let vpc = self.instance(instance)?.vpc.clone();
+        let groups = self.groups_for_launch(&vpc, groups)?;
+        if let Some(i) = self.instances.get_mut(instance) {
+            i.security_groups = groups;
+        }
+        Ok(())
+    }
+}
