@@ -13,8 +13,8 @@ use ipnet::Ipv4Net;
 use serde::Deserialize;
 use serde_saphyr::Spanned;
 use vpclab_model::{
-    AllocationId, ApiError, InternetGatewayId, Model, NatGatewayId, RouteSpec, RouteTableId,
-    RouteTarget, RunInstance, SubnetId, Tags, VpcId,
+    AllocationId, ApiError, InternetGatewayId, Model, NatGatewayId, Peer, Protocol, RouteSpec,
+    RouteTableId, RouteTarget, RunInstance, SecurityGroupId, SgRule, SubnetId, Tags, VpcId,
 };
 
 /// The file.
@@ -52,6 +52,49 @@ pub(crate) struct VpcSpec {
     /// NAT gateways.
     #[serde(default)]
     pub(crate) nat_gateways: Vec<NatGatewaySpec>,
+    /// Security groups besides the VPC's `default` one.
+    #[serde(default)]
+    pub(crate) security_groups: Vec<SecurityGroupSpec>,
+}
+
+/// A security group.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct SecurityGroupSpec {
+    /// Name, unique in the VPC (not `default`).
+    pub(crate) name: Spanned<String>,
+    /// Description.
+    #[serde(default)]
+    pub(crate) description: Option<String>,
+    /// Inbound rules (none by default).
+    #[serde(default)]
+    pub(crate) ingress: Vec<RuleSpec>,
+    /// Outbound rules; when given they replace the default allow-all.
+    pub(crate) egress: Option<Vec<RuleSpec>>,
+}
+
+/// A security group rule.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RuleSpec {
+    /// `tcp`, `udp`, `icmp`, `all` or a protocol number.
+    pub(crate) protocol: Spanned<String>,
+    /// A port (`22`) or range (`"8000-8080"`) for TCP/UDP; an ICMP type for ICMP.
+    pub(crate) ports: Option<PortsSpec>,
+    /// The peer range...
+    pub(crate) cidr: Option<Spanned<String>>,
+    /// ...or the peer group, by name in this VPC (`default` included).
+    pub(crate) group: Option<Spanned<String>>,
+}
+
+/// A port, or a range as text.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub(crate) enum PortsSpec {
+    /// One port.
+    One(i32),
+    /// `from-to`.
+    Range(String),
 }
 
 /// A NAT gateway.
@@ -128,6 +171,8 @@ pub(crate) struct InstanceSpec {
     pub(crate) public_ip: Option<bool>,
     /// An Elastic IP (by name) to associate.
     pub(crate) elastic_ip: Option<Spanned<String>>,
+    /// Security groups by name (in the instance's VPC); the VPC's `default` if omitted.
+    pub(crate) security_groups: Option<Vec<Spanned<String>>>,
 }
 
 /// An error at a place in the file.
@@ -185,6 +230,47 @@ fn cidr(spanned: &Spanned<String>) -> Result<Ipv4Net, TopologyError> {
     })
 }
 
+/// A rule of the file as the model's.
+fn sg_rule(
+    rule: &RuleSpec,
+    vpc: &VpcId,
+    groups: &BTreeMap<(VpcId, String), SecurityGroupId>,
+) -> Result<SgRule, TopologyError> {
+    let protocol = Protocol::parse(&rule.protocol.value).map_err(api(&rule.protocol))?;
+    let (from_port, to_port) = match (&rule.ports, protocol) {
+        (_, Protocol::All) => (-1, -1),
+        (None, Protocol::Icmp) => (-1, -1),
+        (Some(PortsSpec::One(icmp_type)), Protocol::Icmp) => (*icmp_type, -1),
+        (None, Protocol::Tcp | Protocol::Udp) => (0, 65535),
+        (None, _) => (-1, -1),
+        (Some(PortsSpec::One(port)), _) => (*port, *port),
+        (Some(PortsSpec::Range(text)), _) => {
+            let parsed = text
+                .split_once('-')
+                .and_then(|(a, b)| Some((a.trim().parse().ok()?, b.trim().parse().ok()?)));
+            parsed.ok_or_else(|| {
+                at(
+                    &rule.protocol,
+                    format!("ports {text:?}: expected a port or a range like \"8000-8080\""),
+                )
+            })?
+        }
+    };
+    let peer = match (&rule.cidr, &rule.group) {
+        (Some(cidr_text), None) => Peer::Cidr(cidr(cidr_text)?.trunc()),
+        (None, Some(group)) => Peer::Group(
+            groups
+                .get(&(vpc.clone(), group.value.clone()))
+                .ok_or_else(|| {
+                    at(group, format!("no security group named {:?} in this VPC", group.value))
+                })?
+                .clone(),
+        ),
+        _ => return Err(at(&rule.protocol, "a rule needs exactly one of `cidr` and `group`")),
+    };
+    Ok(SgRule { protocol, from_port, to_port, peer, description: None })
+}
+
 /// Parses a topology file's text.
 pub(crate) fn parse(text: &str) -> Result<Topology, TopologyError> {
     serde_saphyr::from_str(text).map_err(|e| {
@@ -230,6 +316,46 @@ pub(crate) fn build(topology: &Topology, seed: u64) -> Result<Model, TopologyErr
             subnets.insert(name, (id, vpc_id.clone()));
         }
         vpcs.push((vpc_id, igw));
+    }
+
+    // Security groups: all created first, so rules can name any of them.
+    let mut groups: BTreeMap<(VpcId, String), SecurityGroupId> = BTreeMap::new();
+    for (vpc, (vpc_id, _)) in topology.vpcs.iter().zip(&vpcs) {
+        if let Some(default) = m.vpc(vpc_id).ok().and_then(|v| v.default_security_group.clone()) {
+            groups.insert((vpc_id.clone(), "default".to_owned()), default);
+        }
+        for group in &vpc.security_groups {
+            let description = group.description.clone().unwrap_or_else(|| group.name.value.clone());
+            let id = m
+                .create_security_group(
+                    vpc_id,
+                    &group.name.value,
+                    &description,
+                    name_tag(&group.name.value),
+                )
+                .map_err(api(&group.name))?;
+            groups.insert((vpc_id.clone(), group.name.value.clone()), id);
+        }
+    }
+    for (vpc, (vpc_id, _)) in topology.vpcs.iter().zip(&vpcs) {
+        for group in &vpc.security_groups {
+            let id = groups[&(vpc_id.clone(), group.name.value.clone())].clone();
+            let ingress = group
+                .ingress
+                .iter()
+                .map(|r| sg_rule(r, vpc_id, &groups))
+                .collect::<Result<Vec<_>, _>>()?;
+            m.authorize(&id, false, ingress).map_err(api(&group.name))?;
+            if let Some(egress) = &group.egress {
+                let defaults = m.security_group(&id).map_err(api(&group.name))?.egress.clone();
+                m.revoke(&id, true, &defaults).map_err(api(&group.name))?;
+                let egress = egress
+                    .iter()
+                    .map(|r| sg_rule(r, vpc_id, &groups))
+                    .collect::<Result<Vec<_>, _>>()?;
+                m.authorize(&id, true, egress).map_err(api(&group.name))?;
+            }
+        }
     }
 
     let mut eips: BTreeMap<&str, (AllocationId, bool)> = BTreeMap::new();
@@ -340,9 +466,17 @@ pub(crate) fn build(topology: &Topology, seed: u64) -> Result<Model, TopologyErr
         if instance_names.insert(name, ()).is_some() {
             return Err(at(&instance.name, format!("an instance named {name:?} already exists")));
         }
-        let (subnet, _) = subnets.get(instance.subnet.value.as_str()).ok_or_else(|| {
-            at(&instance.subnet, format!("no subnet named {:?}", instance.subnet.value))
-        })?;
+        let (subnet, subnet_vpc) =
+            subnets.get(instance.subnet.value.as_str()).ok_or_else(|| {
+                at(&instance.subnet, format!("no subnet named {:?}", instance.subnet.value))
+            })?;
+        let mut security_groups = Vec::new();
+        for name in instance.security_groups.iter().flatten() {
+            let id = groups.get(&(subnet_vpc.clone(), name.value.clone())).ok_or_else(|| {
+                at(name, format!("no security group named {:?} in the instance's VPC", name.value))
+            })?;
+            security_groups.push(id.clone());
+        }
         let private_ip = match &instance.private_ip {
             Some(ip) => Some(ip.value.trim().parse::<Ipv4Addr>().map_err(|_| {
                 at(ip, format!("InvalidParameterValue: {:?} is not an IPv4 address", ip.value))
@@ -355,6 +489,7 @@ pub(crate) fn build(topology: &Topology, seed: u64) -> Result<Model, TopologyErr
             // An Elastic IP replaces any auto-assigned address; don't take one from the pool.
             public_ip: if instance.elastic_ip.is_some() { Some(false) } else { instance.public_ip },
             image_id: "ami-vpclab".to_owned(),
+            security_groups,
             instance_type: "t3.micro".to_owned(),
             tags: name_tag(name),
             ..RunInstance::default()

@@ -68,6 +68,12 @@ reasons! {
     /// TCP continuing a flow the NAT gateway no longer has (idle timeout): an RST was
     /// sent back.
     NatReset => "nat_reset",
+    /// Not allowed out by the sending interface's security groups.
+    SgEgress => "sg_egress",
+    /// Not allowed in by the receiving interface's security groups.
+    SgIngress => "sg_ingress",
+    /// The security groups' connection table is full of live flows.
+    SgTrackFull => "sg_track_full",
 }
 
 /// The counters of one forwarder.

@@ -18,11 +18,12 @@ pub mod counters;
 pub mod host;
 pub mod nat;
 pub mod pipeline;
+pub mod security;
 pub mod snapshot;
 pub mod wire;
 pub mod worker;
 
 pub use counters::{CounterSnapshot, Counters, DropReason};
-pub use nat::NatTables;
+pub use nat::Tracking;
 pub use pipeline::{REPLY_BUFFER, Verdict};
 pub use snapshot::{INTERNET, Port, PortEntry, PortMap, Snapshot, compile};

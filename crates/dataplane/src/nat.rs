@@ -1,30 +1,37 @@
-//! The NAT gateways' connection tables, owned by the forwarder thread.
+//! The forwarder's connection tracking: the NAT gateways' tables and the security
+//! groups' tracked flows, owned by the forwarder thread.
 //!
 //! Tables are the only state the packet path writes. They live beside the snapshot,
-//! keyed by the stable slot each NAT gateway has in it; [`NatTables::sync`] runs when a
+//! keyed by the stable slot each NAT gateway has in it; [`Tracking::sync`] runs when a
 //! new snapshot arrives (never per packet) and creates or drops tables to match.
 
 use vpclab_conntrack::{Config, Nat, Stats, Timeouts};
 
+use crate::security::SgFlows;
 use crate::snapshot::Snapshot;
+
+/// Flows the security groups track, over all interfaces of the forwarder.
+pub const SG_FLOWS: usize = 1 << 16;
 
 /// Flows each NAT gateway can track at once (AWS: 55,000 per destination; the table is
 /// shared by all destinations). About 4.7 MiB per gateway.
 pub const FLOWS_PER_GATEWAY: usize = 1 << 16;
 
 /// One connection table per NAT gateway slot.
-#[derive(Debug, Default)]
-pub struct NatTables {
+#[derive(Debug)]
+pub struct Tracking {
+    /// The security groups' tracked flows, all interfaces.
+    pub(crate) sg: SgFlows,
     tables: Vec<Option<Nat>>,
     /// Stats of tables dropped since, so totals never go backwards.
     retired: Stats,
     capacity: usize,
 }
 
-impl NatTables {
+impl Tracking {
     /// No tables yet; each will hold `capacity` flows.
     pub fn new(capacity: usize) -> Self {
-        Self { tables: Vec::new(), retired: Stats::default(), capacity }
+        Self { sg: SgFlows::new(SG_FLOWS), tables: Vec::new(), retired: Stats::default(), capacity }
     }
 
     /// Makes the tables match the snapshot's NAT gateways: a table for every slot in use
@@ -74,6 +81,11 @@ impl NatTables {
         for table in self.tables.iter_mut().flatten() {
             table.sweep(now, budget);
         }
+    }
+
+    /// Flows the security groups track now.
+    pub fn sg_flows(&self) -> usize {
+        self.sg.len()
     }
 
     /// Flows tracked now, over all gateways.

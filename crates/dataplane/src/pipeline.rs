@@ -24,7 +24,8 @@ use std::net::Ipv4Addr;
 use vpclab_conntrack::{Inbound, Outbound, Outcome, Proto};
 
 use crate::counters::DropReason;
-use crate::nat::NatTables;
+use crate::nat::Tracking;
+use crate::security::FlowKey;
 use crate::snapshot::{
     EDGE_ADDRESS, EDGE_MTU, Hop, INTERNET, InstancePort, NAT_TARGET, NatEntry, Port, PortEntry,
     Snapshot,
@@ -62,10 +63,10 @@ impl Snapshot {
     /// Decides the fate of `packet`, read from port `from` at `now` (milliseconds of a
     /// monotonic clock); rewrites it in place when it is forwarded, or builds an ICMP
     /// error or TCP reset into `reply` (at least [`REPLY_BUFFER`] bytes) when one is
-    /// owed. `nats` holds the NAT gateways' connection tables (see [`NatTables::sync`]).
+    /// owed. `tracking` holds the NAT gateways' connection tables (see [`Tracking::sync`]).
     pub fn process(
         &self,
-        nats: &mut NatTables,
+        tracking: &mut Tracking,
         from: Port,
         packet: &mut [u8],
         reply: &mut [u8],
@@ -77,15 +78,15 @@ impl Snapshot {
             Err(_) => return Verdict::Drop(DropReason::Malformed),
         };
         match self.port(from) {
-            PortEntry::Instance(me) => self.egress(nats, from, &me, &mut ip, reply, now),
-            PortEntry::Internet => self.ingress(nats, &mut ip, reply, now),
+            PortEntry::Instance(me) => self.egress(tracking, from, &me, &mut ip, reply, now),
+            PortEntry::Internet => self.ingress(tracking, &mut ip, reply, now),
             PortEntry::Vacant => Verdict::Drop(DropReason::UnknownPort),
         }
     }
 
     fn egress(
         &self,
-        nats: &mut NatTables,
+        tracking: &mut Tracking,
         from: Port,
         me: &InstancePort,
         ip: &mut Ipv4<&mut [u8]>,
@@ -94,6 +95,9 @@ impl Snapshot {
     ) -> Verdict {
         if ip.src() != me.private {
             return Verdict::Drop(DropReason::SourceCheck);
+        }
+        if let Err(reason) = self.sg_check(tracking, from, me, ip, true, now) {
+            return Verdict::Drop(reason);
         }
         let dst = ip.dst();
         let len = ip.total_len();
@@ -104,7 +108,10 @@ impl Snapshot {
                 return Verdict::Drop(DropReason::VpcService);
             }
             return match self.host(me.vpc, dst) {
-                Some(port) => Verdict::Forward { port, len },
+                Some(port) => match self.admit(tracking, port, ip, now) {
+                    Ok(()) => Verdict::Forward { port, len },
+                    Err(reason) => Verdict::Drop(reason),
+                },
                 None => Verdict::Drop(DropReason::NoHost),
             };
         }
@@ -124,11 +131,14 @@ impl Snapshot {
                 if let Some(verdict) = expire(ip, from, router, reply) {
                     return verdict;
                 }
+                if let Err(reason) = self.admit(tracking, port, ip, now) {
+                    return Verdict::Drop(reason);
+                }
                 ip.decrement_ttl();
                 Verdict::Forward { port, len }
             }
             Some(Hop::Nat(index)) => match self.nats.get(index as usize) {
-                Some(nat) => self.nat_egress(nats, nat, from, router, ip, reply, now),
+                Some(nat) => self.nat_egress(tracking, nat, from, router, ip, reply, now),
                 None => Verdict::Drop(DropReason::Blackhole),
             },
             Some(Hop::Internet) => {
@@ -150,7 +160,7 @@ impl Snapshot {
 
     fn ingress(
         &self,
-        nats: &mut NatTables,
+        tracking: &mut Tracking,
         ip: &mut Ipv4<&mut [u8]>,
         reply: &mut [u8],
         now: u64,
@@ -160,7 +170,7 @@ impl Snapshot {
         };
         if target >= NAT_TARGET {
             return match self.nats.get((target - NAT_TARGET) as usize) {
-                Some(nat) => self.nat_ingress(nats, nat, ip, reply, now),
+                Some(nat) => self.nat_ingress(tracking, nat, ip, reply, now),
                 None => Verdict::Drop(DropReason::NoPublicMapping),
             };
         }
@@ -173,6 +183,9 @@ impl Snapshot {
         let len = ip.total_len();
         ip.decrement_ttl();
         ip.translate(Side::Dst, instance.private);
+        if let Err(reason) = self.sg_check(tracking, target, &instance, ip, false, now) {
+            return Verdict::Drop(reason);
+        }
         Verdict::Forward { port: target, len }
     }
 
@@ -182,7 +195,7 @@ impl Snapshot {
     #[allow(clippy::too_many_arguments)]
     fn nat_egress(
         &self,
-        nats: &mut NatTables,
+        tracking: &mut Tracking,
         nat: &NatEntry,
         from: Port,
         router: Ipv4Addr,
@@ -227,7 +240,7 @@ impl Snapshot {
         let Some((sport, dport)) = ip.ports() else {
             return Verdict::Drop(DropReason::NatUnsupported);
         };
-        let Some(table) = nats.get_mut(nat.slot) else {
+        let Some(table) = tracking.get_mut(nat.slot) else {
             return Verdict::Drop(DropReason::NatUnsupported);
         };
         let tuple =
@@ -254,13 +267,13 @@ impl Snapshot {
     /// tracks, and ICMP errors about them, get in.
     fn nat_ingress(
         &self,
-        nats: &mut NatTables,
+        tracking: &mut Tracking,
         nat: &NatEntry,
         ip: &mut Ipv4<&mut [u8]>,
         reply: &mut [u8],
         now: u64,
     ) -> Verdict {
-        let Some(table) = nats.get_mut(nat.slot) else {
+        let Some(table) = tracking.get_mut(nat.slot) else {
             return Verdict::Drop(DropReason::NatNoFlow);
         };
         let (inside, inside_port, quoted) =
@@ -313,7 +326,82 @@ impl Snapshot {
         } else {
             ip.set_port(Side::Dst, inside_port);
         }
+        if let Err(reason) = self.admit(tracking, port, ip, now) {
+            return Verdict::Drop(reason);
+        }
         Verdict::Forward { port, len }
+    }
+
+    /// The security groups of interface `port` (`me`) on a packet leaving it (`egress`)
+    /// or arriving at it: a tracked flow passes; otherwise the rules decide, and an
+    /// allowed flow is tracked so its replies pass both ways.
+    #[allow(clippy::too_many_arguments)]
+    fn sg_check(
+        &self,
+        tracking: &mut Tracking,
+        port: Port,
+        me: &InstancePort,
+        ip: &Ipv4<&mut [u8]>,
+        egress: bool,
+        now: u64,
+    ) -> Result<(), DropReason> {
+        let denied = if egress { DropReason::SgEgress } else { DropReason::SgIngress };
+        let protocol = ip.protocol();
+        let (local, remote) =
+            if egress { (ip.src_bits(), ip.dst_bits()) } else { (ip.dst_bits(), ip.src_bits()) };
+        if let Some((quoted_protocol, qsrc, qdst, qa, qb)) = ip.icmp_quoted() {
+            // An ICMP error passes if the flow it is about is tracked here. That packet
+            // went the other way: received by this interface if it now sends the error.
+            let (l, lp, r, rp) = if egress { (qdst, qb, qsrc, qa) } else { (qsrc, qa, qdst, qb) };
+            let (lp, rp) = if quoted_protocol == proto::ICMP { (qa, 0) } else { (lp, rp) };
+            let key = FlowKey {
+                port,
+                protocol: quoted_protocol,
+                local: l,
+                local_port: lp,
+                remote: r,
+                remote_port: rp,
+            };
+            return if tracking.sg.hit(&key, now) { Ok(()) } else { Err(denied) };
+        }
+        let (sport, dport) = ip.ports().unwrap_or((0, 0));
+        let (local_port, remote_port) = match (protocol, egress) {
+            (proto::ICMP, _) => (sport, 0),
+            (_, true) => (sport, dport),
+            (_, false) => (dport, sport),
+        };
+        let key = FlowKey { port, protocol, local, local_port, remote, remote_port };
+        if tracking.sg.hit(&key, now) {
+            return Ok(());
+        }
+        let Some(rules) = self.rules.get(me.rules as usize) else { return Err(denied) };
+        let rules = if egress { &rules.egress } else { &rules.ingress };
+        let (match_port, code) = match protocol {
+            proto::ICMP => (u16::from(ip.icmp_type().unwrap_or(0)), ip.icmp_code()),
+            proto::TCP | proto::UDP => (dport, 0),
+            _ => (0, 0),
+        };
+        if !rules.allows(Ipv4Addr::from(remote), protocol, match_port, code) {
+            return Err(denied);
+        }
+        if !tracking.sg.track(key, now) {
+            return Err(DropReason::SgTrackFull);
+        }
+        Ok(())
+    }
+
+    /// [`Snapshot::sg_check`] for arrival at `port`, whatever is behind it.
+    fn admit(
+        &self,
+        tracking: &mut Tracking,
+        port: Port,
+        ip: &Ipv4<&mut [u8]>,
+        now: u64,
+    ) -> Result<(), DropReason> {
+        match self.port(port) {
+            PortEntry::Instance(dest) => self.sg_check(tracking, port, &dest, ip, false, now),
+            _ => Ok(()),
+        }
     }
 
     fn host(&self, vpc: u32, addr: Ipv4Addr) -> Option<Port> {
@@ -372,7 +460,7 @@ mod tests {
 
     use vpclab_model::{InstanceId, Model, RouteSpec, RouteTarget, RunInstance, Tags};
 
-    use crate::nat::NatTables;
+    use crate::nat::Tracking;
 
     use super::*;
     use crate::snapshot::{PortMap, compile};
@@ -388,7 +476,7 @@ mod tests {
     /// * VPC B 10.1.0.0/16, no gateway: `other` 10.1.0.4.
     struct Lab {
         snapshot: Snapshot,
-        nats: NatTables,
+        nats: Tracking,
         now: u64,
         web: Port,
         bare: Port,
@@ -453,7 +541,7 @@ mod tests {
         let [web, bare, app, other, inner] =
             [web, bare, app, other, inner].map(|i| ports.assign(&i));
         let snapshot = compile(&m, &mut ports, 1);
-        let mut nats = NatTables::new(1024);
+        let mut nats = Tracking::new(1024);
         nats.sync(&snapshot);
         Lab { snapshot, nats, now: 0, web, bare, app, other, inner }
     }
@@ -649,15 +737,16 @@ mod tests {
         let snapshot = compile(&m, &mut ports, 1);
         let mut p = packet([10, 2, 0, 4], CHECK_IP, proto::ICMP, 64, &echo(1, 1));
         let mut reply = vec![0u8; REPLY_BUFFER];
-        let verdict = snapshot.process(&mut NatTables::new(16), port, &mut p, &mut reply, 0);
+        let verdict = snapshot.process(&mut Tracking::new(16), port, &mut p, &mut reply, 0);
         assert_eq!(verdict, Verdict::Drop(DropReason::Blackhole));
     }
 
     #[test]
     fn icmp_errors_from_the_internet_are_translated_inside() {
         let mut lab = lab();
-        // What web sent, as the internet saw it (already translated).
-        let sent = packet(WEB_PUBLIC, CHECK_IP, proto::UDP, 63, &udp(5000, 9, b"x"));
+        // What web sent, as the internet saw it (translated on the way out).
+        let mut sent = packet(WEB, CHECK_IP, proto::UDP, 64, &udp(5000, 9, b"x"));
+        assert!(matches!(lab.run(lab.web, &mut sent).0, Verdict::Forward { .. }));
         let mut error = vec![0u8; REPLY_BUFFER];
         let len = crate::wire::icmp_error(
             &mut error,
@@ -910,7 +999,7 @@ mod tests {
         let mut ports = PortMap::new();
         let port = ports.assign(&i);
         let snapshot = compile(&m, &mut ports, 1);
-        let mut nats = NatTables::new(16);
+        let mut nats = Tracking::new(16);
         nats.sync(&snapshot);
         let mut p = packet([10, 3, 2, 4], CHECK_IP, proto::TCP, 64, &tcp_syn(1, 80));
         let mut reply = vec![0u8; REPLY_BUFFER];
@@ -918,6 +1007,171 @@ mod tests {
             snapshot.process(&mut nats, port, &mut p, &mut reply, 0),
             Verdict::Drop(DropReason::NoRoute)
         );
+    }
+
+    /// A VPC with an internet gateway and one subnet routed to it; `web` (public IP
+    /// 203.0.113.10) in group `web`, `app` in group `app`, `other` in the default group.
+    struct SgLab {
+        model: Model,
+        ports: PortMap,
+        snapshot: Snapshot,
+        tracking: Tracking,
+        web: Port,
+        app: Port,
+        other: Port,
+        web_group: vpclab_model::SecurityGroupId,
+        app_group: vpclab_model::SecurityGroupId,
+    }
+
+    const APP_HOST: [u8; 4] = [10, 5, 0, 5];
+    const OTHER_HOST: [u8; 4] = [10, 5, 0, 6];
+    const WEB_HOST: [u8; 4] = [10, 5, 0, 4];
+
+    fn rule(
+        protocol: vpclab_model::Protocol,
+        from: i32,
+        to: i32,
+        peer: vpclab_model::Peer,
+    ) -> vpclab_model::SgRule {
+        vpclab_model::SgRule { protocol, from_port: from, to_port: to, peer, description: None }
+    }
+
+    fn sg_lab() -> SgLab {
+        let mut m = Model::new(11);
+        let vpc = m.create_vpc("10.5.0.0/16".parse().unwrap(), Tags::new()).unwrap();
+        let subnet =
+            m.create_subnet(&vpc, "10.5.0.0/24".parse().unwrap(), None, Tags::new()).unwrap();
+        let igw = m.create_internet_gateway(Tags::new());
+        m.attach_internet_gateway(&igw, &vpc).unwrap();
+        let main = m.vpc(&vpc).unwrap().main_route_table.clone();
+        m.create_route(
+            &main,
+            RouteSpec {
+                destination: "0.0.0.0/0".parse().unwrap(),
+                target: RouteTarget::Gateway(igw),
+            },
+        )
+        .unwrap();
+        let web_group = m.create_security_group(&vpc, "web", "web", Tags::new()).unwrap();
+        let app_group = m.create_security_group(&vpc, "app", "app", Tags::new()).unwrap();
+        let launch =
+            |m: &mut Model, group: Option<&vpclab_model::SecurityGroupId>, public: bool| {
+                m.run_instance(RunInstance {
+                    subnet: Some(subnet.clone()),
+                    public_ip: Some(public),
+                    security_groups: group.into_iter().cloned().collect(),
+                    ..Default::default()
+                })
+                .unwrap()
+            };
+        let web = launch(&mut m, Some(&web_group), true);
+        let app = launch(&mut m, Some(&app_group), false);
+        let other = launch(&mut m, None, false);
+        let mut ports = PortMap::new();
+        let [web, app, other] = [web, app, other].map(|i| ports.assign(&i));
+        let snapshot = compile(&m, &mut ports, 1);
+        let mut tracking = Tracking::new(16);
+        tracking.sync(&snapshot);
+        SgLab { model: m, ports, snapshot, tracking, web, app, other, web_group, app_group }
+    }
+
+    impl SgLab {
+        fn run(&mut self, from: Port, packet: &mut [u8]) -> Verdict {
+            let mut reply = vec![0u8; REPLY_BUFFER];
+            self.snapshot.process(&mut self.tracking, from, packet, &mut reply, 0)
+        }
+
+        fn recompile(&mut self) {
+            self.snapshot = compile(&self.model, &mut self.ports, 2);
+        }
+    }
+
+    #[test]
+    fn an_ingress_rule_opens_a_port_and_replies_need_no_egress_rule() {
+        use vpclab_model::{Peer, Protocol};
+        let mut lab = sg_lab();
+        let syn = |port| packet(CHECK_IP, WEB_PUBLIC, proto::TCP, 64, &tcp_syn(40000, port));
+        assert_eq!(
+            lab.run(INTERNET, &mut syn(8080)),
+            Verdict::Drop(DropReason::SgIngress),
+            "no rule yet"
+        );
+        let anywhere = Peer::Cidr("0.0.0.0/0".parse().unwrap());
+        lab.model
+            .authorize(
+                &lab.web_group,
+                false,
+                vec![rule(Protocol::Tcp, 8080, 8080, anywhere.clone())],
+            )
+            .unwrap();
+        // No egress rules at all: replies must still leave.
+        let egress = lab.model.security_group(&lab.web_group).unwrap().egress.clone();
+        lab.model.revoke(&lab.web_group, true, &egress).unwrap();
+        lab.recompile();
+        assert!(matches!(lab.run(INTERNET, &mut syn(8080)), Verdict::Forward { .. }));
+        assert_eq!(
+            lab.run(INTERNET, &mut syn(22)),
+            Verdict::Drop(DropReason::SgIngress),
+            "other ports stay shut"
+        );
+        let mut syn_ack = tcp_syn(8080, 40000);
+        syn_ack[13] = 0x12;
+        let mut reply = packet(WEB_HOST, CHECK_IP, proto::TCP, 64, &syn_ack);
+        assert!(
+            matches!(lab.run(lab.web, &mut reply), Verdict::Forward { port: INTERNET, .. }),
+            "the reply is tracked"
+        );
+        // Without egress rules, web cannot start anything itself.
+        let mut new = packet(WEB_HOST, CHECK_IP, proto::TCP, 64, &tcp_syn(40001, 80));
+        assert_eq!(lab.run(lab.web, &mut new), Verdict::Drop(DropReason::SgEgress));
+    }
+
+    #[test]
+    fn ping_needs_an_icmp_rule() {
+        use vpclab_model::{Peer, Protocol};
+        let mut lab = sg_lab();
+        let ping = || packet(CHECK_IP, WEB_PUBLIC, proto::ICMP, 64, &echo(9, 1));
+        assert_eq!(lab.run(INTERNET, &mut ping()), Verdict::Drop(DropReason::SgIngress));
+        let anywhere = Peer::Cidr("0.0.0.0/0".parse().unwrap());
+        // Echo request only (type 8, any code).
+        lab.model
+            .authorize(&lab.web_group, false, vec![rule(Protocol::Icmp, 8, -1, anywhere)])
+            .unwrap();
+        lab.recompile();
+        assert!(matches!(lab.run(INTERNET, &mut ping()), Verdict::Forward { .. }));
+        let mut timestamp = echo(9, 1);
+        timestamp[0] = 13;
+        assert_eq!(
+            lab.run(INTERNET, &mut packet(CHECK_IP, WEB_PUBLIC, proto::ICMP, 64, &timestamp)),
+            Verdict::Drop(DropReason::SgIngress)
+        );
+    }
+
+    #[test]
+    fn a_group_reference_admits_its_members_only_even_in_one_subnet() {
+        use vpclab_model::{Peer, Protocol};
+        let mut lab = sg_lab();
+        let rule = rule(Protocol::Tcp, 5432, 5432, Peer::Group(lab.app_group.clone()));
+        lab.model.authorize(&lab.web_group, false, vec![rule.clone()]).unwrap();
+        lab.recompile();
+        let mut from_app = packet(APP_HOST, WEB_HOST, proto::TCP, 64, &tcp_syn(40000, 5432));
+        assert_eq!(
+            lab.run(lab.app, &mut from_app),
+            Verdict::Forward { port: lab.web, len: from_app.len() }
+        );
+        let mut from_other = packet(OTHER_HOST, WEB_HOST, proto::TCP, 64, &tcp_syn(40000, 5432));
+        assert_eq!(lab.run(lab.other, &mut from_other), Verdict::Drop(DropReason::SgIngress));
+        // Removing the rule does not cut the tracked flow.
+        lab.model.revoke(&lab.web_group, false, &[rule]).unwrap();
+        lab.recompile();
+        let mut more = packet(APP_HOST, WEB_HOST, proto::TCP, 64, &{
+            let mut a = tcp_syn(40000, 5432);
+            a[13] = 0x10;
+            a
+        });
+        assert!(matches!(lab.run(lab.app, &mut more), Verdict::Forward { .. }));
+        let mut fresh = packet(APP_HOST, WEB_HOST, proto::TCP, 64, &tcp_syn(40001, 5432));
+        assert_eq!(lab.run(lab.app, &mut fresh), Verdict::Drop(DropReason::SgIngress));
     }
 
     proptest::proptest! {

@@ -11,6 +11,8 @@ use ipnet::Ipv4Net;
 use vpclab_lpm::{Builder, Lpm4};
 use vpclab_model::{InstanceId, Model, NatGatewayId, RouteTarget};
 
+use crate::security::InterfaceRules;
+
 /// A device the forwarder reads and writes: an index into the snapshot's port table.
 pub type Port = u32;
 
@@ -62,6 +64,8 @@ pub struct InstancePort {
     pub private: Ipv4Addr,
     /// Its public address, if it has one *and* its VPC has an internet gateway.
     pub public: Option<Ipv4Addr>,
+    /// Index of its compiled security groups in the snapshot.
+    pub rules: u32,
 }
 
 /// A NAT gateway as the forwarder sees it.
@@ -109,6 +113,8 @@ pub struct Snapshot {
     pub(crate) public: Lpm4,
     /// NAT gateways.
     pub(crate) nats: Vec<NatEntry>,
+    /// Compiled security groups, per instance port (`InstancePort::rules`).
+    pub(crate) rules: Vec<InterfaceRules>,
 }
 
 impl Snapshot {
@@ -121,6 +127,7 @@ impl Snapshot {
             vpcs: Vec::new(),
             public: Lpm4::default(),
             nats: Vec::new(),
+            rules: Vec::new(),
         }
     }
 
@@ -237,6 +244,7 @@ pub fn compile(model: &Model, ports: &mut PortMap, generation: u64) -> Snapshot 
     let mut public = Builder::new();
     let max_port = ports.iter().map(|(_, p)| p).max().unwrap_or(INTERNET);
     let mut port_table = vec![PortEntry::Vacant; max_port as usize + 1];
+    let mut rules = Vec::new();
     port_table[INTERNET as usize] = PortEntry::Internet;
 
     for instance in model.instances() {
@@ -268,7 +276,9 @@ pub fn compile(model: &Model, ports: &mut PortMap, generation: u64) -> Snapshot 
             subnet: subnet.cidr,
             private: instance.private_ip,
             public: public_ip,
+            rules: rules.len() as u32,
         });
+        rules.push(InterfaceRules::build(model, instance));
     }
 
     let mut nats = Vec::new();
@@ -296,5 +306,6 @@ pub fn compile(model: &Model, ports: &mut PortMap, generation: u64) -> Snapshot 
         vpcs: hosts.into_iter().map(|b| VpcEntry { hosts: b.build() }).collect(),
         public: public.build(),
         nats,
+        rules,
     }
 }

@@ -246,6 +246,14 @@ impl<T: AsRef<[u8]>> Ipv4<T> {
         }
     }
 
+    /// The ICMP code (0 when absent).
+    pub fn icmp_code(&self) -> u8 {
+        match self.protocol() {
+            proto::ICMP => self.payload().get(1).copied().unwrap_or(0),
+            _ => 0,
+        }
+    }
+
     /// The ICMP type, if this is ICMP with a header.
     pub fn icmp_type(&self) -> Option<u8> {
         (self.protocol() == proto::ICMP).then(|| self.payload().first().copied()).flatten()

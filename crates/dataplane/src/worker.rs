@@ -21,7 +21,7 @@ use vpclab_sys::epoll::{Epoll, EventFd, empty_event, token};
 use vpclab_sys::tun::Tun;
 
 use crate::counters::{CounterSnapshot, Counters, DropReason};
-use crate::nat::{FLOWS_PER_GATEWAY, NatTables};
+use crate::nat::{FLOWS_PER_GATEWAY, Tracking};
 use crate::pipeline::{REPLY_BUFFER, Verdict};
 use crate::snapshot::{Port, Snapshot};
 
@@ -141,7 +141,7 @@ fn run(shared: &Shared, epoll: &Epoll) -> io::Result<()> {
     let mut packet = vec![0u8; PACKET_BUFFER];
     let mut reply = vec![0u8; REPLY_BUFFER];
     let mut events = [empty_event(); 64];
-    let mut nats = NatTables::new(FLOWS_PER_GATEWAY);
+    let mut nats = Tracking::new(FLOWS_PER_GATEWAY);
     let mut generation = None;
     let started = std::time::Instant::now();
     let counters = &shared.counters;

@@ -1,0 +1,208 @@
+//! Security groups compiled for the packet path, and the per-interface connection
+//! tracking that makes them stateful.
+//!
+//! An interface's rules (the union of its groups', group references expanded to the
+//! members' private addresses) become a route-table trie over the peers' prefixes: each
+//! prefix maps to the rules of that prefix *and of every shorter prefix containing it*,
+//! so one longest-prefix lookup finds every rule that can apply to an address, and the
+//! verdict is that lookup plus a few interval checks — not a scan of the rules.
+
+use std::collections::HashMap;
+use std::net::Ipv4Addr;
+
+use ipnet::Ipv4Net;
+use vpclab_lpm::{Builder, Lpm4};
+use vpclab_model::{Instance, Model, Peer, Protocol, SgRule};
+
+use crate::snapshot::Port;
+use crate::wire::proto;
+
+/// What an address's applicable rules allow.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct RuleSet {
+    all: bool,
+    tcp: Vec<(u16, u16)>,
+    udp: Vec<(u16, u16)>,
+    /// ICMP (type, code), -1 meaning any.
+    icmp: Vec<(i16, i16)>,
+    protocols: Vec<u8>,
+}
+
+impl RuleSet {
+    fn add(&mut self, rule: &SgRule) {
+        let ports = || (rule.from_port.clamp(0, 65535) as u16, rule.to_port.clamp(0, 65535) as u16);
+        match rule.protocol {
+            Protocol::All => self.all = true,
+            Protocol::Tcp => self.tcp.push(ports()),
+            Protocol::Udp => self.udp.push(ports()),
+            Protocol::Icmp => self.icmp.push((rule.from_port as i16, rule.to_port as i16)),
+            Protocol::Other(n) => self.protocols.push(n),
+        }
+    }
+
+    fn allows(&self, protocol: u8, port: u16, icmp_code: u8) -> bool {
+        if self.all {
+            return true;
+        }
+        let within =
+            |ranges: &[(u16, u16)]| ranges.iter().any(|&(lo, hi)| lo <= port && port <= hi);
+        match protocol {
+            proto::TCP => within(&self.tcp),
+            proto::UDP => within(&self.udp),
+            proto::ICMP => self.icmp.iter().any(|&(t, c)| {
+                (t == -1 || t == i16::from(port as u8)) && (c == -1 || c == i16::from(icmp_code))
+            }),
+            other => self.protocols.contains(&other),
+        }
+    }
+}
+
+/// One direction of one interface's security groups.
+#[derive(Debug, Default)]
+pub(crate) struct Compiled {
+    lpm: Lpm4,
+    sets: Vec<RuleSet>,
+}
+
+impl Compiled {
+    /// Whether traffic to or from `peer` is allowed. `port` is the destination port
+    /// (TCP/UDP) or the ICMP type.
+    #[inline]
+    pub(crate) fn allows(&self, peer: Ipv4Addr, protocol: u8, port: u16, icmp_code: u8) -> bool {
+        self.lpm
+            .lookup(peer)
+            .and_then(|set| self.sets.get(set as usize))
+            .is_some_and(|set| set.allows(protocol, port, icmp_code))
+    }
+
+    /// Compiles `rules`, group references resolved to member addresses in `model`.
+    pub(crate) fn build<'a>(model: &Model, rules: impl Iterator<Item = &'a SgRule>) -> Self {
+        let mut by_prefix: HashMap<Ipv4Net, RuleSet> = HashMap::new();
+        for rule in rules {
+            let prefixes: Vec<Ipv4Net> = match &rule.peer {
+                Peer::Cidr(c) => vec![*c],
+                Peer::Group(g) => model
+                    .instances()
+                    .filter(|i| i.security_groups.contains(g))
+                    .map(|i| Ipv4Net::from(i.private_ip))
+                    .collect(),
+            };
+            for prefix in prefixes {
+                by_prefix.entry(prefix).or_default().add(rule);
+            }
+        }
+        // Each prefix also carries the rules of every shorter prefix that contains it.
+        let prefixes: Vec<Ipv4Net> = by_prefix.keys().copied().collect();
+        let mut builder = Builder::with_capacity(prefixes.len());
+        let mut sets = Vec::with_capacity(prefixes.len());
+        for prefix in &prefixes {
+            let mut set = RuleSet::default();
+            for (other, rules) in &by_prefix {
+                if other.contains(prefix) {
+                    set.all |= rules.all;
+                    set.tcp.extend(&rules.tcp);
+                    set.udp.extend(&rules.udp);
+                    set.icmp.extend(&rules.icmp);
+                    set.protocols.extend(&rules.protocols);
+                }
+            }
+            builder.insert(*prefix, sets.len() as u32).expect("few rule sets");
+            sets.push(set);
+        }
+        Self { lpm: builder.build(), sets }
+    }
+}
+
+/// An interface's compiled groups, both directions.
+#[derive(Debug, Default)]
+pub(crate) struct InterfaceRules {
+    pub(crate) ingress: Compiled,
+    pub(crate) egress: Compiled,
+}
+
+impl InterfaceRules {
+    pub(crate) fn build(model: &Model, instance: &Instance) -> Self {
+        let groups: Vec<_> =
+            instance.security_groups.iter().filter_map(|g| model.security_group(g).ok()).collect();
+        Self {
+            ingress: Compiled::build(model, groups.iter().flat_map(|g| &g.ingress)),
+            egress: Compiled::build(model, groups.iter().flat_map(|g| &g.egress)),
+        }
+    }
+}
+
+/// A tracked flow, seen from one interface: (interface, protocol, local address and
+/// port, remote address and port) — the same key for both directions.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub(crate) struct FlowKey {
+    pub(crate) port: Port,
+    pub(crate) protocol: u8,
+    pub(crate) local: u32,
+    pub(crate) local_port: u16,
+    pub(crate) remote: u32,
+    pub(crate) remote_port: u16,
+}
+
+/// Idle timeouts of tracked flows (AWS's defaults for interfaces, in milliseconds).
+const TCP_IDLE_MS: u64 = 432_000_000; // 5 days
+const UDP_IDLE_MS: u64 = 180_000;
+const ICMP_IDLE_MS: u64 = 30_000;
+const OTHER_IDLE_MS: u64 = 600_000;
+
+/// The security groups' connection tracking: flows allowed once, by whichever rule, pass
+/// both ways until idle. Allocated up front; a full table refuses new flows.
+#[derive(Debug)]
+pub struct SgFlows {
+    flows: HashMap<FlowKey, u64>,
+    capacity: usize,
+}
+
+impl SgFlows {
+    /// Room for `capacity` flows.
+    pub fn new(capacity: usize) -> Self {
+        Self { flows: HashMap::with_capacity(capacity), capacity }
+    }
+
+    /// Whether `key` is a live tracked flow; refreshes it.
+    #[inline]
+    pub(crate) fn hit(&mut self, key: &FlowKey, now: u64) -> bool {
+        match self.flows.get_mut(key) {
+            Some(expiry) if *expiry > now => {
+                *expiry = now + idle(key.protocol);
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Starts tracking `key`; false when the table is full of live flows.
+    pub(crate) fn track(&mut self, key: FlowKey, now: u64) -> bool {
+        if self.flows.len() >= self.capacity && !self.flows.contains_key(&key) {
+            self.flows.retain(|_, expiry| *expiry > now);
+            if self.flows.len() >= self.capacity {
+                return false;
+            }
+        }
+        self.flows.insert(key, now + idle(key.protocol));
+        true
+    }
+
+    /// Flows tracked now.
+    pub fn len(&self) -> usize {
+        self.flows.len()
+    }
+
+    /// Whether none is tracked.
+    pub fn is_empty(&self) -> bool {
+        self.flows.is_empty()
+    }
+}
+
+fn idle(protocol: u8) -> u64 {
+    match protocol {
+        proto::TCP => TCP_IDLE_MS,
+        proto::UDP => UDP_IDLE_MS,
+        proto::ICMP => ICMP_IDLE_MS,
+        _ => OTHER_IDLE_MS,
+    }
+}

@@ -1,0 +1,88 @@
+//! Security groups on real packets: a rule decides whether a connection is made.
+
+use std::time::Duration;
+
+use vpclab_netns_tests::lab::{Lab, curl_from_internet};
+use vpclab_netns_tests::{require_root, run};
+
+const TOPOLOGY: &str = r#"
+vpcs:
+  - name: sg
+    cidr: 10.8.0.0/16
+    internet_gateway: true
+    route_tables:
+      - name: main
+        routes:
+          - destination: 0.0.0.0/0
+            target: internet-gateway
+    subnets:
+      - name: one
+        cidr: 10.8.1.0/24
+    security_groups:
+      - name: web
+        ingress:
+          - protocol: tcp
+            ports: 8080
+            cidr: 0.0.0.0/0
+      - name: app
+      - name: db
+        ingress:
+          - protocol: tcp
+            ports: 5432
+            group: app
+elastic_ips:
+  - name: web-ip
+instances:
+  - name: web
+    subnet: one
+    private_ip: 10.8.1.10
+    elastic_ip: web-ip
+    security_groups: [web]
+  - name: app
+    subnet: one
+    private_ip: 10.8.1.11
+    security_groups: [app]
+  - name: db
+    subnet: one
+    private_ip: 10.8.1.12
+    security_groups: [db]
+  - name: stranger
+    subnet: one
+    private_ip: 10.8.1.13
+"#;
+
+const T: Duration = Duration::from_secs(10);
+
+#[test]
+#[ignore = "needs root"]
+fn rules_decide_and_replies_come_back() {
+    require_root();
+    let lab = Lab::up(TOPOLOGY);
+    let _web8080 = lab.serve("web", "10.8.1.10:8080");
+    let _web9090 = lab.serve("web", "10.8.1.10:9090");
+    let _db = lab.serve("db", "10.8.1.12:5432");
+
+    // An ingress rule opens 8080 to the internet, and only 8080.
+    assert_eq!(curl_from_internet("http://203.0.113.10:8080/"), "198.51.100.1\n");
+    assert_eq!(curl_from_internet("http://203.0.113.10:9090/"), "");
+    // No ICMP rule: no ping.
+    let ping = run(
+        "ip",
+        &["netns", "exec", "vpclab-internet", "ping", "-c", "1", "-W", "1", "203.0.113.10"],
+    );
+    assert!(!ping.status.success(), "ping needs an ICMP rule");
+    // Outbound is open and replies are tracked back in.
+    assert_eq!(lab.curl("web", "http://198.51.100.1/", T).as_deref(), Some("203.0.113.10\n"));
+
+    // A group reference admits its members only — inside one subnet too.
+    assert_eq!(lab.curl("app", "http://10.8.1.12:5432/", T).as_deref(), Some("10.8.1.11\n"));
+    let stranger = lab.exec("stranger", &["curl", "-s", "-m", "2", "http://10.8.1.12:5432/"]);
+    assert!(!stranger.status.success(), "stranger is not in group app");
+    // The default group admits its own members: stranger is in it, db is not.
+    assert!(!lab.pings("stranger", "10.8.1.12", Duration::from_secs(2)));
+
+    let status = lab.vpclab(&["status"]);
+    let text = String::from_utf8_lossy(&status.stdout);
+    assert!(text.contains("sg_ingress"), "drops are counted: {text}");
+    lab.down();
+}
