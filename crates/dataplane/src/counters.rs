@@ -74,6 +74,10 @@ reasons! {
     SgIngress => "sg_ingress",
     /// The security groups' connection table is full of live flows.
     SgTrackFull => "sg_track_full",
+    /// Denied by the network ACL of the subnet it was leaving.
+    NaclOut => "nacl_out",
+    /// Denied by the network ACL of the subnet it was entering.
+    NaclIn => "nacl_in",
 }
 
 /// The counters of one forwarder.

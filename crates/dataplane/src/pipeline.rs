@@ -128,6 +128,12 @@ impl Snapshot {
                 let Some(port) = self.host(me.vpc, dst) else {
                     return Verdict::Drop(DropReason::NoHost);
                 };
+                // Leaving one subnet and entering another: both ACLs.
+                if let Err(reason) =
+                    self.acl_check(me.acl, true, ip).and_then(|()| self.acl_in(port, ip))
+                {
+                    return Verdict::Drop(reason);
+                }
                 if let Some(verdict) = expire(ip, from, router, reply) {
                     return verdict;
                 }
@@ -137,6 +143,9 @@ impl Snapshot {
                 ip.decrement_ttl();
                 Verdict::Forward { port, len }
             }
+            Some(Hop::Nat(_)) if self.acl_check(me.acl, true, ip).is_err() => {
+                Verdict::Drop(DropReason::NaclOut)
+            }
             Some(Hop::Nat(index)) => match self.nats.get(index as usize) {
                 Some(nat) => self.nat_egress(tracking, nat, from, router, ip, reply, now),
                 None => Verdict::Drop(DropReason::Blackhole),
@@ -145,6 +154,9 @@ impl Snapshot {
                 let Some(public) = me.public else {
                     return Verdict::Drop(DropReason::NoPublicIp);
                 };
+                if let Err(reason) = self.acl_check(me.acl, true, ip) {
+                    return Verdict::Drop(reason);
+                }
                 if len > EDGE_MTU {
                     return too_big(ip, from, router, reply);
                 }
@@ -183,6 +195,9 @@ impl Snapshot {
         let len = ip.total_len();
         ip.decrement_ttl();
         ip.translate(Side::Dst, instance.private);
+        if let Err(reason) = self.acl_check(instance.acl, false, ip) {
+            return Verdict::Drop(reason);
+        }
         if let Err(reason) = self.sg_check(tracking, target, &instance, ip, false, now) {
             return Verdict::Drop(reason);
         }
@@ -240,6 +255,12 @@ impl Snapshot {
         let Some((sport, dport)) = ip.ports() else {
             return Verdict::Drop(DropReason::NatUnsupported);
         };
+        // Into the NAT gateway's subnet and out of it again.
+        if let Err(reason) =
+            self.acl_check(nat.acl, false, ip).and_then(|()| self.acl_check(nat.acl, true, ip))
+        {
+            return Verdict::Drop(reason);
+        }
         let Some(table) = tracking.get_mut(nat.slot) else {
             return Verdict::Drop(DropReason::NatUnsupported);
         };
@@ -273,6 +294,9 @@ impl Snapshot {
         reply: &mut [u8],
         now: u64,
     ) -> Verdict {
+        if let Err(reason) = self.acl_check(nat.acl, false, ip) {
+            return Verdict::Drop(reason);
+        }
         let Some(table) = tracking.get_mut(nat.slot) else {
             return Verdict::Drop(DropReason::NatNoFlow);
         };
@@ -325,6 +349,10 @@ impl Snapshot {
             ip.set_port(Side::Src, inside_port);
         } else {
             ip.set_port(Side::Dst, inside_port);
+        }
+        if let Err(reason) = self.acl_check(nat.acl, true, ip).and_then(|()| self.acl_in(port, ip))
+        {
+            return Verdict::Drop(reason);
         }
         if let Err(reason) = self.admit(tracking, port, ip, now) {
             return Verdict::Drop(reason);
@@ -388,6 +416,31 @@ impl Snapshot {
             return Err(DropReason::SgTrackFull);
         }
         Ok(())
+    }
+
+    /// The network ACL `acl` on a packet leaving (`egress`) or entering its subnet.
+    fn acl_check(&self, acl: u32, egress: bool, ip: &Ipv4<&mut [u8]>) -> Result<(), DropReason> {
+        let Some(compiled) = self.acls.get(acl as usize) else { return Ok(()) };
+        let peer = if egress { ip.dst_bits() } else { ip.src_bits() };
+        let protocol = ip.protocol();
+        let (port, code) = match protocol {
+            proto::ICMP => (u16::from(ip.icmp_type().unwrap_or(0)), ip.icmp_code()),
+            proto::TCP | proto::UDP => (ip.ports().map_or(0, |(_, dport)| dport), 0),
+            _ => (0, 0),
+        };
+        if compiled.allows(egress, peer, protocol, port, code) {
+            Ok(())
+        } else {
+            Err(if egress { DropReason::NaclOut } else { DropReason::NaclIn })
+        }
+    }
+
+    /// The network ACL of the subnet behind `port`, for a packet entering it.
+    fn acl_in(&self, port: Port, ip: &Ipv4<&mut [u8]>) -> Result<(), DropReason> {
+        match self.port(port) {
+            PortEntry::Instance(dest) => self.acl_check(dest.acl, false, ip),
+            _ => Ok(()),
+        }
     }
 
     /// [`Snapshot::sg_check`] for arrival at `port`, whatever is behind it.
@@ -1172,6 +1225,203 @@ mod tests {
         assert!(matches!(lab.run(lab.app, &mut more), Verdict::Forward { .. }));
         let mut fresh = packet(APP_HOST, WEB_HOST, proto::TCP, 64, &tcp_syn(40001, 5432));
         assert_eq!(lab.run(lab.app, &mut fresh), Verdict::Drop(DropReason::SgIngress));
+    }
+
+    /// Network ACL tests: subnets `a` (10.6.1.0/24, routed to the gateway) and `b`
+    /// (10.6.2.0/24); `x` (public 203.0.113.10) and `y` in a, `z` in b; everyone in a group
+    /// open to all, so only the ACLs decide.
+    struct AclLab {
+        model: Model,
+        ports: PortMap,
+        snapshot: Snapshot,
+        tracking: Tracking,
+        x: Port,
+        y: Port,
+        z: Port,
+        a: vpclab_model::SubnetId,
+        b: vpclab_model::SubnetId,
+        vpc: vpclab_model::VpcId,
+    }
+
+    const X: [u8; 4] = [10, 6, 1, 4];
+    const Y: [u8; 4] = [10, 6, 1, 5];
+    const Z: [u8; 4] = [10, 6, 2, 4];
+
+    fn acl_lab() -> AclLab {
+        use vpclab_model::{Peer, Protocol};
+        let mut m = Model::new(13);
+        let vpc = m.create_vpc("10.6.0.0/16".parse().unwrap(), Tags::new()).unwrap();
+        let a = m.create_subnet(&vpc, "10.6.1.0/24".parse().unwrap(), None, Tags::new()).unwrap();
+        let b = m.create_subnet(&vpc, "10.6.2.0/24".parse().unwrap(), None, Tags::new()).unwrap();
+        let igw = m.create_internet_gateway(Tags::new());
+        m.attach_internet_gateway(&igw, &vpc).unwrap();
+        let main = m.vpc(&vpc).unwrap().main_route_table.clone();
+        m.create_route(
+            &main,
+            RouteSpec {
+                destination: "0.0.0.0/0".parse().unwrap(),
+                target: RouteTarget::Gateway(igw),
+            },
+        )
+        .unwrap();
+        let open = m.create_security_group(&vpc, "open", "open", Tags::new()).unwrap();
+        m.authorize(
+            &open,
+            false,
+            vec![rule(Protocol::All, -1, -1, Peer::Cidr("0.0.0.0/0".parse().unwrap()))],
+        )
+        .unwrap();
+        let mut launch = |subnet: &vpclab_model::SubnetId, public| {
+            m.run_instance(RunInstance {
+                subnet: Some(subnet.clone()),
+                public_ip: Some(public),
+                security_groups: vec![open.clone()],
+                ..Default::default()
+            })
+            .unwrap()
+        };
+        let (x, y, z) = (launch(&a, true), launch(&a, false), launch(&b, false));
+        let mut ports = PortMap::new();
+        let [x, y, z] = [x, y, z].map(|i| ports.assign(&i));
+        let snapshot = compile(&m, &mut ports, 1);
+        let mut tracking = Tracking::new(16);
+        tracking.sync(&snapshot);
+        AclLab { model: m, ports, snapshot, tracking, x, y, z, a, b, vpc }
+    }
+
+    impl AclLab {
+        fn run(&mut self, from: Port, packet: &mut [u8]) -> Verdict {
+            let mut reply = vec![0u8; REPLY_BUFFER];
+            self.snapshot.process(&mut self.tracking, from, packet, &mut reply, 0)
+        }
+
+        /// A custom ACL with `entries`, associated with `subnet`.
+        fn custom(
+            &mut self,
+            subnet: &vpclab_model::SubnetId,
+            entries: Vec<vpclab_model::AclEntry>,
+        ) {
+            let acl = self.model.create_network_acl(&self.vpc, Tags::new()).unwrap();
+            for e in entries {
+                self.model.create_network_acl_entry(&acl, e).unwrap();
+            }
+            let current = self.model.network_acl_of(subnet).unwrap();
+            let association =
+                current.associations.iter().find(|(_, s)| s == subnet).unwrap().0.clone();
+            self.model.replace_network_acl_association(&association, &acl).unwrap();
+            self.snapshot = compile(&self.model, &mut self.ports, 2);
+        }
+    }
+
+    fn entry(
+        number: u16,
+        egress: bool,
+        protocol: vpclab_model::Protocol,
+        allow: bool,
+        cidr: &str,
+        ports: Option<(u16, u16)>,
+    ) -> vpclab_model::AclEntry {
+        vpclab_model::AclEntry {
+            rule_number: number,
+            egress,
+            protocol,
+            allow,
+            cidr: cidr.parse().unwrap(),
+            ports,
+            icmp: None,
+        }
+    }
+
+    #[test]
+    fn a_custom_acl_without_rules_blocks_both_ways_but_not_inside_the_subnet() {
+        let mut lab = acl_lab();
+        let mut xz = packet(X, Z, proto::ICMP, 64, &echo(1, 1));
+        assert!(
+            matches!(lab.run(lab.x, &mut xz), Verdict::Forward { .. }),
+            "the default ACL allows"
+        );
+        let b = lab.b.clone();
+        lab.custom(&b, Vec::new());
+        let mut xz = packet(X, Z, proto::ICMP, 64, &echo(1, 2));
+        assert_eq!(lab.run(lab.x, &mut xz), Verdict::Drop(DropReason::NaclIn));
+        let mut zx = packet(Z, X, proto::ICMP, 64, &echo(1, 3));
+        assert_eq!(lab.run(lab.z, &mut zx), Verdict::Drop(DropReason::NaclOut));
+        let a = lab.a.clone();
+        lab.custom(&a, Vec::new());
+        let mut xy = packet(X, Y, proto::ICMP, 64, &echo(1, 4));
+        assert!(
+            matches!(lab.run(lab.x, &mut xy), Verdict::Forward { .. }),
+            "ACLs do not apply inside a subnet"
+        );
+    }
+
+    #[test]
+    fn the_lowest_numbered_matching_rule_wins() {
+        use vpclab_model::Protocol;
+        let mut lab = acl_lab();
+        let b = lab.b.clone();
+        let all_out = entry(100, true, Protocol::All, true, "0.0.0.0/0", None);
+        lab.custom(
+            &b,
+            vec![
+                entry(90, false, Protocol::Tcp, false, "10.6.1.4/32", Some((22, 22))),
+                entry(100, false, Protocol::Tcp, true, "10.6.0.0/16", Some((22, 22))),
+                entry(110, false, Protocol::Tcp, false, "10.6.1.5/32", Some((22, 22))),
+                all_out,
+            ],
+        );
+        let mut from_x = packet(X, Z, proto::TCP, 64, &tcp_syn(40000, 22));
+        assert_eq!(
+            lab.run(lab.x, &mut from_x),
+            Verdict::Drop(DropReason::NaclIn),
+            "deny 90 before allow 100"
+        );
+        let mut from_y = packet(Y, Z, proto::TCP, 64, &tcp_syn(40000, 22));
+        assert!(
+            matches!(lab.run(lab.y, &mut from_y), Verdict::Forward { .. }),
+            "allow 100 before deny 110"
+        );
+        let mut other_port = packet(Y, Z, proto::TCP, 64, &tcp_syn(40000, 23));
+        assert_eq!(
+            lab.run(lab.y, &mut other_port),
+            Verdict::Drop(DropReason::NaclIn),
+            "the implicit * deny"
+        );
+    }
+
+    #[test]
+    fn acls_are_stateless_so_replies_need_ephemeral_ports() {
+        use vpclab_model::Protocol;
+        let mut lab = acl_lab();
+        let a = lab.a.clone();
+        // In: 8080 from anywhere. Out: only to port 80 — no ephemeral range for replies.
+        lab.custom(
+            &a,
+            vec![
+                entry(100, false, Protocol::Tcp, true, "0.0.0.0/0", Some((8080, 8080))),
+                entry(100, true, Protocol::Tcp, true, "0.0.0.0/0", Some((80, 80))),
+            ],
+        );
+        let mut syn = packet(CHECK_IP, [203, 0, 113, 10], proto::TCP, 64, &tcp_syn(40000, 8080));
+        assert!(matches!(lab.run(INTERNET, &mut syn), Verdict::Forward { .. }));
+        let mut syn_ack = tcp_syn(8080, 40000);
+        syn_ack[13] = 0x12;
+        let mut reply = packet(X, CHECK_IP, proto::TCP, 64, &syn_ack);
+        assert_eq!(
+            lab.run(lab.x, &mut reply),
+            Verdict::Drop(DropReason::NaclOut),
+            "the security group would pass it"
+        );
+        // With the ephemeral range allowed out, the reply leaves.
+        lab.custom(
+            &a,
+            vec![
+                entry(100, false, Protocol::Tcp, true, "0.0.0.0/0", Some((8080, 8080))),
+                entry(100, true, Protocol::Tcp, true, "0.0.0.0/0", Some((1024, 65535))),
+            ],
+        );
+        let mut reply = packet(X, CHECK_IP, proto::TCP, 64, &syn_ack);
+        assert!(matches!(lab.run(lab.x, &mut reply), Verdict::Forward { port: INTERNET, .. }));
     }
 
     proptest::proptest! {

@@ -12,7 +12,7 @@ use std::net::Ipv4Addr;
 
 use ipnet::Ipv4Net;
 use vpclab_lpm::{Builder, Lpm4};
-use vpclab_model::{Instance, Model, Peer, Protocol, SgRule};
+use vpclab_model::{Instance, Model, NetworkAcl, Peer, Protocol, SgRule};
 
 use crate::snapshot::Port;
 use crate::wire::proto;
@@ -204,5 +204,74 @@ fn idle(protocol: u8) -> u64 {
         proto::UDP => UDP_IDLE_MS,
         proto::ICMP => ICMP_IDLE_MS,
         _ => OTHER_IDLE_MS,
+    }
+}
+
+/// One network ACL rule, flattened for the packet path.
+#[derive(Clone, Copy, Debug)]
+struct AclRule {
+    network: u32,
+    mask: u32,
+    protocol: Option<u8>,
+    ports: Option<(u16, u16)>,
+    icmp: Option<(i16, i16)>,
+    allow: bool,
+}
+
+/// A network ACL compiled: each direction's rules in evaluation order.
+#[derive(Debug, Default)]
+pub(crate) struct CompiledAcl {
+    inbound: Vec<AclRule>,
+    outbound: Vec<AclRule>,
+}
+
+impl CompiledAcl {
+    pub(crate) fn build(acl: &NetworkAcl) -> Self {
+        let flatten = |egress| {
+            acl.rules(egress)
+                .into_iter()
+                .map(|e| AclRule {
+                    network: u32::from(e.cidr.network()),
+                    mask: u32::from(e.cidr.netmask()),
+                    protocol: e.protocol.number(),
+                    ports: e.ports,
+                    icmp: e.icmp,
+                    allow: e.allow,
+                })
+                .collect()
+        };
+        Self { inbound: flatten(false), outbound: flatten(true) }
+    }
+
+    /// The verdict of the first rule matching `peer` (the source inbound, the
+    /// destination outbound), the protocol and the destination port (or ICMP type and
+    /// code); deny when none does.
+    #[inline]
+    pub(crate) fn allows(
+        &self,
+        egress: bool,
+        peer: u32,
+        protocol: u8,
+        port: u16,
+        icmp_code: u8,
+    ) -> bool {
+        let rules = if egress { &self.outbound } else { &self.inbound };
+        for r in rules {
+            if peer & r.mask != r.network || r.protocol.is_some_and(|p| p != protocol) {
+                continue;
+            }
+            let ports_match = match protocol {
+                proto::TCP | proto::UDP => r.ports.is_none_or(|(lo, hi)| lo <= port && port <= hi),
+                proto::ICMP => r.icmp.is_none_or(|(t, c)| {
+                    (t == -1 || t == i16::from(port as u8))
+                        && (c == -1 || c == i16::from(icmp_code))
+                }),
+                _ => true,
+            };
+            if ports_match {
+                return r.allow;
+            }
+        }
+        false
     }
 }

@@ -11,7 +11,7 @@ use ipnet::Ipv4Net;
 use vpclab_lpm::{Builder, Lpm4};
 use vpclab_model::{InstanceId, Model, NatGatewayId, RouteTarget};
 
-use crate::security::InterfaceRules;
+use crate::security::{CompiledAcl, InterfaceRules};
 
 /// A device the forwarder reads and writes: an index into the snapshot's port table.
 pub type Port = u32;
@@ -66,7 +66,12 @@ pub struct InstancePort {
     pub public: Option<Ipv4Addr>,
     /// Index of its compiled security groups in the snapshot.
     pub rules: u32,
+    /// Index of its subnet's compiled network ACL (`NO_ACL`: none).
+    pub acl: u32,
 }
+
+/// `acl` of a subnet without a network ACL (allow all).
+pub const NO_ACL: u32 = u32::MAX;
 
 /// A NAT gateway as the forwarder sees it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -83,6 +88,8 @@ pub struct NatEntry {
     pub private: Ipv4Addr,
     /// Its idle timeout.
     pub idle_timeout_ms: u64,
+    /// Its subnet's compiled network ACL.
+    pub acl: u32,
 }
 
 /// Values of the public map at or above this are NAT gateways (`NAT_TARGET + index`);
@@ -115,6 +122,8 @@ pub struct Snapshot {
     pub(crate) nats: Vec<NatEntry>,
     /// Compiled security groups, per instance port (`InstancePort::rules`).
     pub(crate) rules: Vec<InterfaceRules>,
+    /// Compiled network ACLs.
+    pub(crate) acls: Vec<CompiledAcl>,
 }
 
 impl Snapshot {
@@ -128,6 +137,7 @@ impl Snapshot {
             public: Lpm4::default(),
             nats: Vec::new(),
             rules: Vec::new(),
+            acls: Vec::new(),
         }
     }
 
@@ -217,6 +227,10 @@ pub fn compile(model: &Model, ports: &mut PortMap, generation: u64) -> Snapshot 
         model.vpcs().zip(0..).map(|(v, i)| (v.id.clone(), i)).collect();
     let table_index: BTreeMap<_, u32> =
         model.route_tables().zip(0..).map(|(t, i)| (t.id.clone(), i)).collect();
+    let acls: Vec<CompiledAcl> = model.network_acls().map(CompiledAcl::build).collect();
+    let acl_index: BTreeMap<_, u32> =
+        model.network_acls().zip(0..).map(|(a, i)| (a.id.clone(), i)).collect();
+    let acl_of = |subnet| model.network_acl_of(subnet).map_or(NO_ACL, |a| acl_index[&a.id]);
 
     let tables = model
         .route_tables()
@@ -277,6 +291,7 @@ pub fn compile(model: &Model, ports: &mut PortMap, generation: u64) -> Snapshot 
             private: instance.private_ip,
             public: public_ip,
             rules: rules.len() as u32,
+            acl: acl_of(&subnet.id),
         });
         rules.push(InterfaceRules::build(model, instance));
     }
@@ -296,6 +311,7 @@ pub fn compile(model: &Model, ports: &mut PortMap, generation: u64) -> Snapshot 
             public: nat.public_ip,
             private: nat.private_ip,
             idle_timeout_ms: u64::from(nat.idle_timeout_s) * 1000,
+            acl: acl_of(&nat.subnet),
         });
     }
 
@@ -307,5 +323,6 @@ pub fn compile(model: &Model, ports: &mut PortMap, generation: u64) -> Snapshot 
         public: public.build(),
         nats,
         rules,
+        acls,
     }
 }

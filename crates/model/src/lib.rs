@@ -22,6 +22,7 @@
 
 #![forbid(unsafe_code)]
 
+mod acl;
 mod error;
 mod ids;
 mod model;
@@ -33,6 +34,7 @@ use std::net::Ipv4Addr;
 use ipnet::Ipv4Net;
 use serde::{Deserialize, Serialize};
 
+pub use acl::{AclEntry, MAX_RULE_NUMBER, NetworkAcl, NetworkAclAssociationId, NetworkAclId};
 pub use error::ApiError;
 pub use ids::{
     AllocationId, AssociationId, InstanceId, InternetGatewayId, NatGatewayId, NetworkInterfaceId,

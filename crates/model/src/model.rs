@@ -6,6 +6,7 @@ use std::net::Ipv4Addr;
 use ipnet::Ipv4Net;
 use serde::{Deserialize, Serialize};
 
+use crate::acl::{NetworkAcl, NetworkAclId};
 use crate::error::ApiError;
 use crate::ids::IdGen;
 use crate::security::{SecurityGroup, SecurityGroupId};
@@ -70,6 +71,8 @@ pub struct Model {
     pub(crate) nat_gateways: BTreeMap<NatGatewayId, NatGateway>,
     #[serde(default)]
     pub(crate) security_groups: BTreeMap<SecurityGroupId, SecurityGroup>,
+    #[serde(default)]
+    pub(crate) network_acls: BTreeMap<NetworkAclId, NetworkAcl>,
 }
 
 impl Model {
@@ -85,6 +88,7 @@ impl Model {
             instances: BTreeMap::new(),
             nat_gateways: BTreeMap::new(),
             security_groups: BTreeMap::new(),
+            network_acls: BTreeMap::new(),
         }
     }
 
@@ -236,6 +240,7 @@ impl Model {
         let id = VpcId::from_raw(self.ids.fresh(VpcId::PREFIX));
         let main = self.new_route_table(&id, cidr);
         let default_group = self.new_default_security_group(&id);
+        self.new_default_acl(&id);
         self.vpcs.insert(
             id.clone(),
             Vpc {
@@ -267,8 +272,12 @@ impl Model {
         {
             return Err(ApiError::dependency("vpc", id.as_str()));
         }
+        if self.network_acls.values().any(|a| &a.vpc == id && !a.is_default) {
+            return Err(ApiError::dependency("vpc", id.as_str()));
+        }
         self.route_tables.remove(&main);
         self.security_groups.retain(|_, g| &g.vpc != id);
+        self.network_acls.retain(|_, a| &a.vpc != id);
         self.vpcs.remove(id);
         Ok(())
     }
@@ -313,6 +322,10 @@ impl Model {
             ));
         }
         let id = SubnetId::from_raw(self.ids.fresh(SubnetId::PREFIX));
+        let association = self.fresh_acl_assoc();
+        if let Some(acl) = self.network_acls.values_mut().find(|a| &a.vpc == vpc && a.is_default) {
+            acl.associations.push((association, id.clone()));
+        }
         self.subnets.insert(
             id.clone(),
             Subnet {
@@ -346,6 +359,9 @@ impl Model {
         }
         for table in self.route_tables.values_mut() {
             table.associations.retain(|a| &a.subnet != id);
+        }
+        for acl in self.network_acls.values_mut() {
+            acl.associations.retain(|(_, s)| s != id);
         }
         self.subnets.remove(id);
         Ok(())
@@ -824,6 +840,7 @@ impl Model {
             "i" => "InvalidInstanceID.NotFound",
             "nat" => "NatGatewayNotFound",
             "sg" => "InvalidGroup.NotFound",
+            "acl" => "InvalidNetworkAclID.NotFound",
             _ => return ApiError::new("InvalidID", format!("The ID '{id}' is not valid")),
         };
         ApiError::new(code, format!("The ID '{id}' does not exist"))
