@@ -173,7 +173,131 @@ fn the_seed_cli_examples_replay_with_aws_replies_and_errors() {
         "192.0.2.0/25"
     );
     assert_eq!(api.text(&["describe-availability-zones"], "length(AvailabilityZones)"), "6");
-    let _ = private;
+
+    // Security groups: the default one exists and cannot go; rules are checked.
+    let default_group = api.text(
+        &[
+            "describe-security-groups",
+            "--filters",
+            &format!("Name=vpc-id,Values={vpc}"),
+            "Name=group-name,Values=default",
+        ],
+        "SecurityGroups[0].GroupId",
+    );
+    assert!(default_group.starts_with("sg-"));
+    api.fails_with(&["delete-security-group", "--group-id", &default_group], "CannotDelete");
+    let web = api.text(
+        &["create-security-group", "--group-name", "web", "--description", "web", "--vpc-id", &vpc],
+        "GroupId",
+    );
+    api.fails_with(
+        &[
+            "create-security-group",
+            "--group-name",
+            "web",
+            "--description",
+            "again",
+            "--vpc-id",
+            &vpc,
+        ],
+        "InvalidGroup.Duplicate",
+    );
+    let ssh = [
+        "authorize-security-group-ingress",
+        "--group-id",
+        &web,
+        "--protocol",
+        "tcp",
+        "--port",
+        "22",
+        "--cidr",
+        "0.0.0.0/0",
+    ];
+    assert!(api.aws(&ssh).status.success());
+    api.fails_with(&ssh, "InvalidPermission.Duplicate");
+    api.fails_with(
+        &[
+            "revoke-security-group-ingress",
+            "--group-id",
+            &web,
+            "--protocol",
+            "tcp",
+            "--port",
+            "80",
+            "--cidr",
+            "0.0.0.0/0",
+        ],
+        "InvalidPermission.NotFound",
+    );
+    let grouped = api.text(
+        &[
+            "run-instances",
+            "--image-id",
+            "ami-1",
+            "--subnet-id",
+            &private,
+            "--security-group-ids",
+            &web,
+        ],
+        "Instances[0].SecurityGroups[0].GroupName",
+    );
+    assert_eq!(grouped, "web");
+    api.fails_with(&["delete-security-group", "--group-id", &web], "DependencyViolation");
+
+    // Network ACLs: the default one allows all; a custom one starts empty.
+    let default_acl = api.text(
+        &[
+            "describe-network-acls",
+            "--filters",
+            &format!("Name=vpc-id,Values={vpc}"),
+            "Name=default,Values=true",
+        ],
+        "NetworkAcls[0].NetworkAclId",
+    );
+    assert!(default_acl.starts_with("acl-"));
+    let acl = api.text(&["create-network-acl", "--vpc-id", &vpc], "NetworkAcl.NetworkAclId");
+    let entry = [
+        "create-network-acl-entry",
+        "--network-acl-id",
+        &acl,
+        "--ingress",
+        "--rule-number",
+        "100",
+        "--protocol",
+        "tcp",
+        "--port-range",
+        "From=22,To=22",
+        "--cidr-block",
+        "0.0.0.0/0",
+        "--rule-action",
+        "allow",
+    ];
+    assert!(api.aws(&entry).status.success());
+    api.fails_with(&entry, "NetworkAclEntryAlreadyExists");
+    let association = api.text(
+        &[
+            "describe-network-acls",
+            "--filters",
+            &format!("Name=association.subnet-id,Values={private}"),
+        ],
+        &format!(
+            "NetworkAcls[0].Associations[?SubnetId=='{private}'].NetworkAclAssociationId | [0]"
+        ),
+    );
+    assert!(
+        api.text(
+            &[
+                "replace-network-acl-association",
+                "--association-id",
+                &association,
+                "--network-acl-id",
+                &acl
+            ],
+            "NewAssociationId"
+        )
+        .starts_with("aclassoc-")
+    );
+    api.fails_with(&["delete-network-acl", "--network-acl-id", &acl], "DependencyViolation");
 }
 
 #[test]
