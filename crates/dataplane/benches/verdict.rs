@@ -1,0 +1,155 @@
+//! What a packet's security verdict costs: the pipeline from the internet to an instance
+//! whose security groups hold 1,000 rules and whose subnet's ACL holds 20, against the
+//! same pipeline with the default group and ACL, in one run.
+//!
+//! `cargo bench -p vpclab-dataplane --bench verdict`
+
+use std::hint::black_box;
+
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use vpclab_dataplane::wire::checksum;
+use vpclab_dataplane::{INTERNET, PortMap, REPLY_BUFFER, Snapshot, Tracking, compile};
+use vpclab_model::{
+    AclEntry, Model, Peer, Protocol, RouteSpec, RouteTarget, RunInstance, SgRule, Tags,
+};
+
+const PACKETS: usize = 1024;
+
+fn rng(state: &mut u64) -> u64 {
+    *state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    let mut z = *state;
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+/// A lab whose one public instance has `rules` ingress rules and its subnet `acl_rules`
+/// inbound ACL rules (0: the defaults).
+fn lab(rules: usize, acl_rules: u16) -> (Snapshot, Tracking) {
+    let mut m = Model::new(3);
+    let vpc = m.create_vpc("10.0.0.0/16".parse().unwrap(), Tags::new()).unwrap();
+    let subnet = m.create_subnet(&vpc, "10.0.1.0/24".parse().unwrap(), None, Tags::new()).unwrap();
+    let igw = m.create_internet_gateway(Tags::new());
+    m.attach_internet_gateway(&igw, &vpc).unwrap();
+    let main = m.vpc(&vpc).unwrap().main_route_table.clone();
+    let default =
+        RouteSpec { destination: "0.0.0.0/0".parse().unwrap(), target: RouteTarget::Gateway(igw) };
+    m.create_route(&main, default).unwrap();
+    let mut groups = Vec::new();
+    if rules > 0 {
+        let group = m.create_security_group(&vpc, "big", "big", Tags::new()).unwrap();
+        let mut state = 7;
+        let mut list = Vec::new();
+        while list.len() < rules {
+            let r = rng(&mut state);
+            let len = 16 + (r % 17) as u8;
+            let net = ipnet::Ipv4Net::new(std::net::Ipv4Addr::from((r >> 32) as u32), len)
+                .unwrap()
+                .trunc();
+            let port = 1024 + (r >> 8) as u16 % 60_000;
+            let rule = SgRule {
+                protocol: Protocol::Tcp,
+                from_port: i32::from(port),
+                to_port: i32::from(port) + 10,
+                peer: Peer::Cidr(net),
+                description: None,
+            };
+            if !list.contains(&rule) {
+                list.push(rule);
+            }
+        }
+        m.authorize(&group, false, list).unwrap();
+        groups.push(group);
+    }
+    if acl_rules > 0 {
+        let acl = m.create_network_acl(&vpc, Tags::new()).unwrap();
+        for n in 1..=acl_rules {
+            let allow = n == acl_rules;
+            let cidr = if allow { "0.0.0.0/0".to_owned() } else { format!("100.{n}.0.0/16") };
+            let entry = AclEntry {
+                rule_number: n * 10,
+                egress: false,
+                protocol: Protocol::Tcp,
+                allow,
+                cidr: cidr.parse().unwrap(),
+                ports: Some((0, 65535)),
+                icmp: None,
+            };
+            m.create_network_acl_entry(&acl, entry).unwrap();
+        }
+        let association = m.network_acl_of(&subnet).unwrap().associations[0].0.clone();
+        m.replace_network_acl_association(&association, &acl).unwrap();
+    }
+    let instance = RunInstance {
+        subnet: Some(subnet),
+        public_ip: Some(true),
+        security_groups: groups,
+        ..Default::default()
+    };
+    let instance = m.run_instance(instance).unwrap();
+    let mut ports = PortMap::new();
+    ports.assign(&instance);
+    let snapshot = compile(&m, &mut ports, 1);
+    let mut tracking = Tracking::new(16);
+    tracking.sync(&snapshot);
+    (snapshot, tracking)
+}
+
+/// TCP SYNs from random internet addresses to the instance's public IP, port 9 (which
+/// no rule opens: every packet goes through every check, and none gets tracked).
+fn packets() -> Vec<Vec<u8>> {
+    let mut state = 11;
+    (0..PACKETS)
+        .map(|_| {
+            let src = (rng(&mut state) as u32).to_be_bytes();
+            let mut p = vec![0u8; 40];
+            p[0] = 0x45;
+            p[3] = 40;
+            p[8] = 64;
+            p[9] = 6;
+            p[12..16].copy_from_slice(&src);
+            p[16..20].copy_from_slice(&[203, 0, 113, 10]);
+            let c = checksum(&p[..20]);
+            p[10..12].copy_from_slice(&c.to_be_bytes());
+            p[20..22].copy_from_slice(&40000u16.to_be_bytes());
+            p[22..24].copy_from_slice(&9u16.to_be_bytes());
+            p[32] = 5 << 4;
+            p[33] = 0x02;
+            p
+        })
+        .collect()
+}
+
+fn verdicts(c: &mut Criterion) {
+    let packets = packets();
+    let mut group = c.benchmark_group("verdict");
+    group.throughput(Throughput::Elements(PACKETS as u64));
+    for (name, rules, acl) in
+        [("default-group-and-acl", 0, 0), ("1000-rules-20-acl-rules", 1000, 20)]
+    {
+        let (snapshot, mut tracking) = lab(rules, acl);
+        let mut buffer = vec![0u8; 64];
+        let mut reply = vec![0u8; REPLY_BUFFER];
+        group.bench_function(name, |b| {
+            b.iter(|| {
+                let mut dropped = 0u32;
+                for p in &packets {
+                    buffer[..p.len()].copy_from_slice(p);
+                    let verdict = snapshot.process(
+                        &mut tracking,
+                        INTERNET,
+                        &mut buffer[..p.len()],
+                        &mut reply,
+                        0,
+                    );
+                    dropped += u32::from(matches!(verdict, vpclab_dataplane::Verdict::Drop(_)));
+                }
+                black_box(dropped)
+            })
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, verdicts);
+criterion_main!(benches);
