@@ -128,7 +128,7 @@ fn verdicts(c: &mut Criterion) {
         [("default-group-and-acl", 0, 0), ("1000-rules-20-acl-rules", 1000, 20)]
     {
         let (snapshot, mut tracking) = lab(rules, acl);
-        let mut buffer = vec![0u8; 64];
+        let mut buffer = [0u8; 64];
         let mut reply = vec![0u8; REPLY_BUFFER];
         group.bench_function(name, |b| {
             b.iter(|| {
