@@ -55,6 +55,41 @@ pub(crate) struct VpcSpec {
     /// Security groups besides the VPC's `default` one.
     #[serde(default)]
     pub(crate) security_groups: Vec<SecurityGroupSpec>,
+    /// Custom network ACLs (subnets not named by one keep the default ACL).
+    #[serde(default)]
+    pub(crate) network_acls: Vec<NetworkAclSpec>,
+}
+
+/// A custom network ACL.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct NetworkAclSpec {
+    /// Name (the `Name` tag).
+    pub(crate) name: Spanned<String>,
+    /// The subnets that use it.
+    #[serde(default)]
+    pub(crate) subnets: Vec<Spanned<String>>,
+    /// Its rules; none means it denies everything.
+    #[serde(default)]
+    pub(crate) entries: Vec<AclEntrySpec>,
+}
+
+/// A network ACL rule.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct AclEntrySpec {
+    /// 1 to 32766; lower numbers are evaluated first.
+    pub(crate) rule: Spanned<u16>,
+    /// `inbound` or `outbound`.
+    pub(crate) direction: Spanned<String>,
+    /// `tcp`, `udp`, `icmp`, `all` or a number.
+    pub(crate) protocol: Spanned<String>,
+    /// Destination port or range (TCP/UDP; all when omitted), ICMP type for ICMP.
+    pub(crate) ports: Option<PortsSpec>,
+    /// The range: sources inbound, destinations outbound.
+    pub(crate) cidr: Spanned<String>,
+    /// `allow` or `deny`.
+    pub(crate) action: Spanned<String>,
 }
 
 /// A security group.
@@ -271,6 +306,53 @@ fn sg_rule(
     Ok(SgRule { protocol, from_port, to_port, peer, description: None })
 }
 
+/// An ACL rule of the file as the model's.
+fn acl_entry(e: &AclEntrySpec) -> Result<vpclab_model::AclEntry, TopologyError> {
+    let protocol = Protocol::parse(&e.protocol.value).map_err(api(&e.protocol))?;
+    let egress = match e.direction.value.as_str() {
+        "inbound" | "ingress" => false,
+        "outbound" | "egress" => true,
+        other => {
+            return Err(at(
+                &e.direction,
+                format!("direction {other:?}: expected `inbound` or `outbound`"),
+            ));
+        }
+    };
+    let allow = match e.action.value.as_str() {
+        "allow" => true,
+        "deny" => false,
+        other => {
+            return Err(at(&e.action, format!("action {other:?}: expected `allow` or `deny`")));
+        }
+    };
+    let (ports, icmp) = match (&e.ports, protocol) {
+        (None, _) => (None, (protocol == Protocol::Icmp).then_some((-1, -1))),
+        (Some(PortsSpec::One(t)), Protocol::Icmp) => (None, Some((*t as i16, -1))),
+        (Some(PortsSpec::One(p)), _) => (Some((*p as u16, *p as u16)), None),
+        (Some(PortsSpec::Range(text)), _) => {
+            let parsed = text
+                .split_once('-')
+                .and_then(|(a, b)| Some((a.trim().parse().ok()?, b.trim().parse().ok()?)));
+            (
+                Some(parsed.ok_or_else(|| {
+                    at(&e.protocol, format!("ports {text:?}: expected a port or a range"))
+                })?),
+                None,
+            )
+        }
+    };
+    Ok(vpclab_model::AclEntry {
+        rule_number: e.rule.value,
+        egress,
+        protocol,
+        allow,
+        cidr: cidr(&e.cidr)?.trunc(),
+        ports,
+        icmp,
+    })
+}
+
 /// Parses a topology file's text.
 pub(crate) fn parse(text: &str) -> Result<Topology, TopologyError> {
     serde_saphyr::from_str(text).map_err(|e| {
@@ -354,6 +436,32 @@ pub(crate) fn build(topology: &Topology, seed: u64) -> Result<Model, TopologyErr
                     .map(|r| sg_rule(r, vpc_id, &groups))
                     .collect::<Result<Vec<_>, _>>()?;
                 m.authorize(&id, true, egress).map_err(api(&group.name))?;
+            }
+        }
+    }
+
+    // Custom network ACLs and their subnets.
+    for (vpc, (vpc_id, _)) in topology.vpcs.iter().zip(&vpcs) {
+        for acl in &vpc.network_acls {
+            let id =
+                m.create_network_acl(vpc_id, name_tag(&acl.name.value)).map_err(api(&acl.name))?;
+            for e in &acl.entries {
+                let entry = acl_entry(e)?;
+                m.create_network_acl_entry(&id, entry).map_err(api(&e.rule))?;
+            }
+            for subnet in &acl.subnets {
+                let (subnet_id, subnet_vpc) = subnets
+                    .get(subnet.value.as_str())
+                    .ok_or_else(|| at(subnet, format!("no subnet named {:?}", subnet.value)))?;
+                if subnet_vpc != vpc_id {
+                    return Err(at(subnet, format!("subnet {:?} is in another VPC", subnet.value)));
+                }
+                let association = m
+                    .network_acl_of(subnet_id)
+                    .and_then(|a| a.associations.iter().find(|(_, s)| s == subnet_id))
+                    .map(|(assoc, _)| assoc.clone())
+                    .ok_or_else(|| at(subnet, "the subnet has no network ACL association"))?;
+                m.replace_network_acl_association(&association, &id).map_err(api(subnet))?;
             }
         }
     }
