@@ -84,5 +84,42 @@ fn rules_decide_and_replies_come_back() {
     let status = lab.vpclab(&["status"]);
     let text = String::from_utf8_lossy(&status.stdout);
     assert!(text.contains("sg_ingress"), "drops are counted: {text}");
+
+    // A rule added through the API opens 9090 at once, with nothing restarted.
+    let endpoint = "http://127.0.0.1:4566";
+    let group = vpclab_netns_tests::api::aws(
+        endpoint,
+        &[
+            "describe-security-groups",
+            "--filters",
+            "Name=group-name,Values=web",
+            "--query",
+            "SecurityGroups[0].GroupId",
+            "--output",
+            "text",
+        ],
+    );
+    let group = String::from_utf8_lossy(&group.stdout).trim().to_owned();
+    assert!(group.starts_with("sg-"), "{group}");
+    let opened = vpclab_netns_tests::api::aws(
+        endpoint,
+        &[
+            "authorize-security-group-ingress",
+            "--group-id",
+            &group,
+            "--protocol",
+            "tcp",
+            "--port",
+            "9090",
+            "--cidr",
+            "0.0.0.0/0",
+        ],
+    );
+    assert!(opened.status.success(), "{}", String::from_utf8_lossy(&opened.stderr));
+    let answer =
+        vpclab_netns_tests::wait_until("9090 to open", T, Duration::from_millis(200), || {
+            Some(curl_from_internet("http://203.0.113.10:9090/")).filter(|a| !a.is_empty())
+        });
+    assert_eq!(answer, "198.51.100.1\n");
     lab.down();
 }
