@@ -24,6 +24,12 @@ vpcs:
           - protocol: tcp
             ports: 8080
             cidr: 0.0.0.0/0
+      - name: quiet
+        ingress:
+          - protocol: tcp
+            ports: 8080
+            cidr: 0.0.0.0/0
+        egress: []
       - name: app
       - name: db
         ingress:
@@ -32,7 +38,13 @@ vpcs:
             group: app
 elastic_ips:
   - name: web-ip
+  - name: quiet-ip
 instances:
+  - name: quiet
+    subnet: one
+    private_ip: 10.8.1.20
+    elastic_ip: quiet-ip
+    security_groups: [quiet]
   - name: web
     subnet: one
     private_ip: 10.8.1.10
@@ -85,6 +97,12 @@ fn rules_decide_and_replies_come_back() {
     let text = String::from_utf8_lossy(&status.stdout);
     assert!(text.contains("sg_ingress"), "drops are counted: {text}");
 
+    // No egress rules: replies to allowed inbound flows still leave; nothing else does.
+    let _quiet = lab.serve("quiet", "10.8.1.20:8080");
+    assert_eq!(curl_from_internet("http://203.0.113.11:8080/"), "198.51.100.1\n");
+    let out = lab.exec("quiet", &["curl", "-s", "-m", "2", "http://198.51.100.1/"]);
+    assert!(!out.status.success(), "quiet may not start connections");
+
     // A rule added through the API opens 9090 at once, with nothing restarted.
     let endpoint = "http://127.0.0.1:4566";
     let group = vpclab_netns_tests::api::aws(
@@ -121,5 +139,26 @@ fn rules_decide_and_replies_come_back() {
             Some(curl_from_internet("http://203.0.113.10:9090/")).filter(|a| !a.is_empty())
         });
     assert_eq!(answer, "198.51.100.1\n");
+    // And an ICMP rule makes web answer ping.
+    let icmp = vpclab_netns_tests::api::aws(
+        endpoint,
+        &[
+            "authorize-security-group-ingress",
+            "--group-id",
+            &group,
+            "--ip-permissions",
+            "IpProtocol=icmp,FromPort=8,ToPort=-1,IpRanges=[{CidrIp=0.0.0.0/0}]",
+        ],
+    );
+    assert!(icmp.status.success(), "{}", String::from_utf8_lossy(&icmp.stderr));
+    let pinged = (0..10).any(|_| {
+        run(
+            "ip",
+            &["netns", "exec", "vpclab-internet", "ping", "-c", "1", "-W", "1", "203.0.113.10"],
+        )
+        .status
+        .success()
+    });
+    assert!(pinged, "ping with an ICMP rule");
     lab.down();
 }

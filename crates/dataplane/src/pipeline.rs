@@ -402,8 +402,8 @@ impl Snapshot {
         if tracking.sg.hit(&key, now) {
             return Ok(());
         }
-        let Some(rules) = self.rules.get(me.rules as usize) else { return Err(denied) };
-        let rules = if egress { &rules.egress } else { &rules.ingress };
+        let Some(interface) = self.rules.get(me.rules as usize) else { return Err(denied) };
+        let rules = if egress { &interface.egress } else { &interface.ingress };
         let (match_port, code) = match protocol {
             proto::ICMP => (u16::from(ip.icmp_type().unwrap_or(0)), ip.icmp_code()),
             proto::TCP | proto::UDP => (dport, 0),
@@ -411,6 +411,9 @@ impl Snapshot {
         };
         if !rules.allows(Ipv4Addr::from(remote), protocol, match_port, code) {
             return Err(denied);
+        }
+        if interface.untracked(egress, protocol, match_port) {
+            return Ok(());
         }
         if !tracking.sg.track(key, now) {
             return Err(DropReason::SgTrackFull);
@@ -1177,6 +1180,29 @@ mod tests {
         // Without egress rules, web cannot start anything itself.
         let mut new = packet(WEB_HOST, CHECK_IP, proto::TCP, 64, &tcp_syn(40001, 80));
         assert_eq!(lab.run(lab.web, &mut new), Verdict::Drop(DropReason::SgEgress));
+    }
+
+    #[test]
+    fn flows_open_to_anywhere_both_ways_are_untracked_and_cut_with_their_rule() {
+        use vpclab_model::{Peer, Protocol};
+        let mut lab = sg_lab();
+        let anywhere = Peer::Cidr("0.0.0.0/0".parse().unwrap());
+        let rule = rule(Protocol::Tcp, 8080, 8080, anywhere);
+        lab.model.authorize(&lab.web_group, false, vec![rule.clone()]).unwrap();
+        lab.recompile();
+        let mut syn = packet(CHECK_IP, WEB_PUBLIC, proto::TCP, 64, &tcp_syn(40000, 8080));
+        assert!(matches!(lab.run(INTERNET, &mut syn), Verdict::Forward { .. }));
+        assert!(lab.tracking.sg.is_empty(), "web's egress allows everything: not tracked");
+        lab.model.revoke(&lab.web_group, false, &[rule]).unwrap();
+        lab.recompile();
+        let mut ack = tcp_syn(40000, 8080);
+        ack[13] = 0x10;
+        let mut more = packet(CHECK_IP, WEB_PUBLIC, proto::TCP, 64, &ack);
+        assert_eq!(
+            lab.run(INTERNET, &mut more),
+            Verdict::Drop(DropReason::SgIngress),
+            "cut at once"
+        );
     }
 
     #[test]

@@ -62,6 +62,8 @@ impl RuleSet {
 pub(crate) struct Compiled {
     lpm: Lpm4,
     sets: Vec<RuleSet>,
+    /// The rules whose peer is 0.0.0.0/0 alone (for AWS's untracked flows).
+    anywhere: RuleSet,
 }
 
 impl Compiled {
@@ -78,7 +80,11 @@ impl Compiled {
     /// Compiles `rules`, group references resolved to member addresses in `model`.
     pub(crate) fn build<'a>(model: &Model, rules: impl Iterator<Item = &'a SgRule>) -> Self {
         let mut by_prefix: HashMap<Ipv4Net, RuleSet> = HashMap::new();
+        let mut anywhere = RuleSet::default();
         for rule in rules {
+            if rule.peer == Peer::Cidr(Ipv4Net::default()) {
+                anywhere.add(rule);
+            }
             let prefixes: Vec<Ipv4Net> = match &rule.peer {
                 Peer::Cidr(c) => vec![*c],
                 Peer::Group(g) => model
@@ -109,11 +115,25 @@ impl Compiled {
             builder.insert(*prefix, sets.len() as u32).expect("few rule sets");
             sets.push(set);
         }
-        Self { lpm: builder.build(), sets }
+        Self { lpm: builder.build(), sets, anywhere }
+    }
+
+    /// Whether a 0.0.0.0/0 rule alone allows this traffic.
+    pub(crate) fn allows_from_anywhere(&self, protocol: u8, port: u16) -> bool {
+        self.anywhere.allows(protocol, port, 0)
+    }
+
+    /// Whether all traffic to or from 0.0.0.0/0 is allowed.
+    pub(crate) fn allows_everything(&self) -> bool {
+        self.anywhere.all
     }
 }
 
 /// An interface's compiled groups, both directions.
+///
+/// AWS does not track a TCP or UDP flow that a 0.0.0.0/0 rule allows when the other
+/// direction allows all traffic to 0.0.0.0/0: its replies pass by rule anyway, and it is
+/// cut as soon as the rule goes ([`InterfaceRules::untracked`]).
 #[derive(Debug, Default)]
 pub(crate) struct InterfaceRules {
     pub(crate) ingress: Compiled,
@@ -121,6 +141,15 @@ pub(crate) struct InterfaceRules {
 }
 
 impl InterfaceRules {
+    /// Whether a new TCP/UDP flow allowed in `egress` direction stays untracked.
+    pub(crate) fn untracked(&self, egress: bool, protocol: u8, port: u16) -> bool {
+        let (this, other) =
+            if egress { (&self.egress, &self.ingress) } else { (&self.ingress, &self.egress) };
+        matches!(protocol, proto::TCP | proto::UDP)
+            && this.allows_from_anywhere(protocol, port)
+            && other.allows_everything()
+    }
+
     pub(crate) fn build(model: &Model, instance: &Instance) -> Self {
         let groups: Vec<_> =
             instance.security_groups.iter().filter_map(|g| model.security_group(g).ok()).collect();
