@@ -13,6 +13,7 @@
 #![forbid(unsafe_code)]
 
 pub mod actions;
+mod known_params;
 pub mod params;
 pub mod server;
 pub mod service;

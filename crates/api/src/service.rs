@@ -12,6 +12,7 @@ use vpclab_dataplane::host::Host;
 use vpclab_model::{ApiError, Model};
 
 use crate::actions::{self, Context};
+use crate::known_params;
 use crate::params::Params;
 use crate::store::Store;
 use crate::xml::{self, Xml};
@@ -108,7 +109,30 @@ impl Service {
                 message: format!("The action {name} is not valid for this web service."),
             })
         })?;
+        let known = known_params::known(action.name);
+        for name in params.names() {
+            let root = name.split('.').next().unwrap_or(name);
+            if root != "Action" && root != "Version" && !known.contains(&root) {
+                return Err(client(ApiError {
+                    code: "UnknownParameter",
+                    message: format!("The parameter {root} is not recognized"),
+                }));
+            }
+        }
         let mut out = Xml::new();
+        if params.bool("DryRun").map_err(client)? == Some(true) {
+            let mut model = self.model.clone();
+            action
+                .run(&mut Context { model: &mut model, now }, &params, &mut out)
+                .map_err(client)?;
+            return Err((
+                412,
+                ApiError {
+                    code: "DryRunOperation",
+                    message: "Request would have succeeded, but DryRun flag is set.".into(),
+                },
+            ));
+        }
         if !action.mutates {
             let mut ctx = Context { model: &mut self.model, now };
             action.run(&mut ctx, &params, &mut out).map_err(client)?;
@@ -196,12 +220,19 @@ mod tests {
                 "InvalidParameterCombination",
             ),
             ("Action=RunInstances&MinCount=1&MaxCount=1", "MissingParameter"),
+            ("Action=CreateVpc&CidrBlock=10.0.0.0%2F16&Colour=red", "UnknownParameter"),
         ] {
             let r = call(&mut s, body);
             assert_eq!(r.status, 400, "{body}");
             assert!(r.body.contains(&format!("<Code>{code}</Code>")), "{body}: {}", r.body);
         }
         assert_eq!(s.model().vpcs().count(), 0);
+        let r = call(&mut s, "Action=CreateVpc&CidrBlock=10.0.0.0%2F16&DryRun=true");
+        assert_eq!(r.status, 412);
+        assert!(r.body.contains("<Code>DryRunOperation</Code>"), "{}", r.body);
+        assert_eq!(s.model().vpcs().count(), 0, "a dry run changes nothing");
+        let r = call(&mut s, "Action=CreateVpc&CidrBlock=10.0.0.0%2F8&DryRun=true");
+        assert!(r.body.contains("<Code>InvalidVpc.Range</Code>"), "a dry run still validates");
         call(&mut s, "Action=CreateVpc&CidrBlock=10.0.0.0%2F16");
         let r = call(&mut s, "Action=DescribeVpcs&Filter.1.Name=colour&Filter.1.Value.1=red");
         assert!(r.body.contains("<Code>InvalidParameterValue</Code>"), "{}", r.body);
