@@ -41,6 +41,7 @@ pub struct Api {
     /// `http://127.0.0.1:<port>`.
     pub endpoint: String,
     dataplane: bool,
+    extra: Vec<String>,
 }
 
 fn free_port() -> u16 {
@@ -53,12 +54,18 @@ fn free_port() -> u16 {
 impl Api {
     /// Starts `vpclab serve` on a fresh state directory.
     pub fn start(dataplane: bool) -> Self {
+        Self::start_with(dataplane, &[])
+    }
+
+    /// [`Api::start`] with extra `vpclab serve` arguments.
+    pub fn start_with(dataplane: bool, extra: &[&str]) -> Self {
         static NEXT: AtomicU32 = AtomicU32::new(0);
         let n = NEXT.fetch_add(1, Ordering::Relaxed);
         let state =
             std::env::temp_dir().join(format!("vpclab-test-api-{}-{n}", std::process::id()));
         let _ = std::fs::remove_dir_all(&state);
-        let mut api = Api { child: None, state, endpoint: String::new(), dataplane };
+        let extra = extra.iter().map(|s| (*s).to_owned()).collect();
+        let mut api = Api { child: None, state, endpoint: String::new(), dataplane, extra };
         api.restart();
         api
     }
@@ -78,6 +85,7 @@ impl Api {
         if !self.dataplane {
             command.arg("--no-dataplane");
         }
+        command.args(&self.extra);
         let child = command.stdin(Stdio::null()).spawn().expect("start vpclab serve");
         self.child = Some(child);
         wait_until(

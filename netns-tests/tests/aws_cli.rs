@@ -331,6 +331,31 @@ print(len(set(subnets)), len(listed))
 
 #[test]
 #[ignore = "needs the test Python environment (scripts/test.sh)"]
+fn with_credentials_configured_signatures_are_checked() {
+    let file = std::env::temp_dir().join(format!("vpclab-test-credentials-{}", std::process::id()));
+    std::fs::write(&file, "# key:secret\nAKIDVPCLAB:s3cr3t\n").unwrap();
+    let api = Api::start_with(false, &["--credentials", file.to_str().unwrap()]);
+    let out = api.boto3(
+        r#"
+import os, boto3, botocore
+def client(key, secret):
+    return boto3.client("ec2", endpoint_url=os.environ["ENDPOINT"], region_name="us-east-1",
+                        aws_access_key_id=key, aws_secret_access_key=secret)
+print(len(client("AKIDVPCLAB", "s3cr3t").describe_vpcs()["Vpcs"]))
+for key, secret in [("AKIDVPCLAB", "wrong"), ("SOMEONE", "s3cr3t")]:
+    try:
+        client(key, secret).describe_vpcs()
+        print("accepted")
+    except botocore.exceptions.ClientError as e:
+        print(e.response["Error"]["Code"], e.response["ResponseMetadata"]["HTTPStatusCode"])
+"#,
+    );
+    let _ = std::fs::remove_file(&file);
+    assert_eq!(out.trim(), "0\nAuthFailure 401\nAuthFailure 401");
+}
+
+#[test]
+#[ignore = "needs the test Python environment (scripts/test.sh)"]
 fn state_survives_a_restart() {
     let mut api = Api::start(false);
     let vpc = api.text(&["create-vpc", "--cidr-block", "10.4.0.0/16"], "Vpc.VpcId");

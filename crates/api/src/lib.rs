@@ -17,6 +17,7 @@ mod known_params;
 pub mod params;
 pub mod server;
 pub mod service;
+pub mod sigv4;
 pub mod store;
 pub mod xml;
 

@@ -16,15 +16,18 @@ use tokio::net::TcpListener;
 use vpclab_model::ApiError;
 
 use crate::service::{Reply, Service};
+use crate::sigv4::{Credentials, Signed};
 use crate::xml;
 
 /// Largest request body accepted (the largest legitimate EC2 call is far smaller).
 pub const MAX_BODY: usize = 1 << 20;
 
-/// Serves `service` on `listener` until `shutdown` completes.
+/// Serves `service` on `listener` until `shutdown` completes; with `credentials`, only
+/// requests signed (SigV4) with one of them.
 pub async fn serve(
     listener: TcpListener,
     service: Arc<Mutex<Service>>,
+    credentials: Option<Arc<Credentials>>,
     shutdown: impl Future<Output = ()>,
 ) -> std::io::Result<()> {
     let mut shutdown = std::pin::pin!(shutdown);
@@ -33,8 +36,9 @@ pub async fn serve(
             accepted = listener.accept() => {
                 let Ok((stream, _)) = accepted else { continue };
                 let service = Arc::clone(&service);
+                let credentials = credentials.clone();
                 tokio::spawn(async move {
-                    let handler = service_fn(move |req| answer(Arc::clone(&service), req));
+                    let handler = service_fn(move |req| answer(Arc::clone(&service), credentials.clone(), req));
                     let _ = http1::Builder::new().serve_connection(TokioIo::new(stream), handler).await;
                 });
             }
@@ -53,10 +57,18 @@ fn reply(reply: Reply) -> Response<Full<Bytes>> {
 
 async fn answer(
     service: Arc<Mutex<Service>>,
+    credentials: Option<Arc<Credentials>>,
     req: Request<Incoming>,
 ) -> Result<Response<Full<Bytes>>, Infallible> {
     let query = req.uri().query().unwrap_or_default().as_bytes().to_vec();
     let is_get = req.method() == Method::GET;
+    let method = req.method().as_str().to_owned();
+    let path = req.uri().path().to_owned();
+    let headers: Vec<(String, String)> = req
+        .headers()
+        .iter()
+        .map(|(k, v)| (k.as_str().to_owned(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
+        .collect();
     let body = match Limited::new(req.into_body(), MAX_BODY).collect().await {
         Ok(collected) => collected.to_bytes(),
         Err(_) => {
@@ -70,6 +82,25 @@ async fn answer(
             }));
         }
     };
+    if let Some(credentials) = &credentials {
+        let signed = Signed {
+            method: &method,
+            path: &path,
+            query: std::str::from_utf8(&query).unwrap_or_default(),
+            headers: &headers,
+            body: &body,
+        };
+        if credentials.check(&signed).is_err() {
+            let error = ApiError {
+                code: "AuthFailure",
+                message: "AWS was not able to validate the provided access credentials".into(),
+            };
+            return Ok(reply(Reply {
+                status: 401,
+                body: xml::error(&error, "00000000-0000-0000-0000-000000000000"),
+            }));
+        }
+    }
     let params = if is_get || body.is_empty() { query } else { body.to_vec() };
     let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
     // The service runs ip(8) and blocking I/O: off the async threads, one call at a time.

@@ -34,7 +34,7 @@ fn requests_good_and_bad() {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        tokio::spawn(server::serve(listener, service, async {
+        tokio::spawn(server::serve(listener, service, None, async {
             let _ = rx.await;
         }));
         (addr, tx)

@@ -60,6 +60,10 @@ enum Commands {
         /// Run the API and its store only: no namespaces, no packets (no root needed).
         #[arg(long)]
         no_dataplane: bool,
+        /// Accept only requests signed (SigV4) with a key from this file, one
+        /// `access_key_id:secret_access_key` per line. Default: any credentials.
+        #[arg(long)]
+        credentials: Option<PathBuf>,
     },
     /// Check a topology file without bringing anything up.
     Validate {
@@ -88,8 +92,9 @@ fn main() -> ExitCode {
             lab::exec(&cli.state_dir, &instance, &command).map(|()| ExitCode::SUCCESS)
         }
         Commands::Validate { topology } => validate(&topology),
-        Commands::Serve { listen, no_dataplane } => {
-            serve::run(&cli.state_dir, listen, !no_dataplane).map(|()| ExitCode::SUCCESS)
+        Commands::Serve { listen, no_dataplane, credentials } => {
+            serve::run(&cli.state_dir, listen, !no_dataplane, credentials.as_deref())
+                .map(|()| ExitCode::SUCCESS)
         }
         Commands::InternetHost { listen } => internet::serve(listen)
             .map(|()| ExitCode::SUCCESS)

@@ -12,6 +12,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::sync::Notify;
+use vpclab_api::sigv4::Credentials;
 use vpclab_api::{Service, Store, server};
 use vpclab_dataplane::host::Host;
 use vpclab_model::Model;
@@ -21,7 +22,22 @@ use crate::lab::{self, DaemonStatus};
 /// Serves until SIGINT, SIGTERM or `stop` on the control socket. With `dataplane`,
 /// every change is made real (namespaces, devices, forwarding); without, only the API
 /// and the store run (for tests, and for trying the API without root).
-pub(crate) fn run(state: &Path, listen: SocketAddr, dataplane: bool) -> Result<(), String> {
+pub(crate) fn run(
+    state: &Path,
+    listen: SocketAddr,
+    dataplane: bool,
+    credentials: Option<&Path>,
+) -> Result<(), String> {
+    let credentials = match credentials {
+        Some(file) => {
+            let text =
+                std::fs::read_to_string(file).map_err(|e| format!("{}: {e}", file.display()))?;
+            Some(Arc::new(
+                Credentials::parse(&text).map_err(|e| format!("{}: {e}", file.display()))?,
+            ))
+        }
+        None => None,
+    };
     if dataplane {
         lab::require_root()?;
     }
@@ -62,7 +78,9 @@ pub(crate) fn run(state: &Path, listen: SocketAddr, dataplane: bool) -> Result<(
                 () = stop.notified() => {}
             }
         };
-        server::serve(listener, Arc::clone(&service), shutdown).await.map_err(|e| e.to_string())
+        server::serve(listener, Arc::clone(&service), credentials, shutdown)
+            .await
+            .map_err(|e| e.to_string())
     });
 
     let host = service.lock().unwrap_or_else(|e| e.into_inner()).take_host();
