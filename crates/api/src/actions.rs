@@ -9,9 +9,9 @@ use ipnet::Ipv4Net;
 use vpclab_model::{
     AclEntry, AllocationId, ApiError, AssociationId, ElasticIp, Instance, InstanceId,
     InternetGateway, InternetGatewayId, Model, NatGateway, NatGatewayId, NetworkAcl,
-    NetworkAclAssociationId, NetworkAclId, Peer, Protocol, RouteSpec, RouteTable,
-    RouteTableAssociationId, RouteTableId, RouteTarget, RunInstance, SecurityGroup,
-    SecurityGroupId, SgRule, Subnet, SubnetId, Tags, Vpc, VpcId, ZONES,
+    NetworkAclAssociationId, NetworkAclId, Peer, PeeringConnection, Protocol, RouteSpec,
+    RouteTable, RouteTableAssociationId, RouteTableId, RouteTarget, RunInstance, SecurityGroup,
+    SecurityGroupId, SgRule, Subnet, SubnetId, Tags, Vpc, VpcId, VpcPeeringConnectionId, ZONES,
 };
 
 use crate::params::{Filter, Params, wildcard};
@@ -123,6 +123,11 @@ actions! {
     "ReplaceNetworkAclEntry" => replace_network_acl_entry, true;
     "DeleteNetworkAclEntry" => delete_network_acl_entry, true;
     "ReplaceNetworkAclAssociation" => replace_network_acl_association, true;
+    "CreateVpcPeeringConnection" => create_vpc_peering_connection, true;
+    "AcceptVpcPeeringConnection" => accept_vpc_peering_connection, true;
+    "RejectVpcPeeringConnection" => reject_vpc_peering_connection, true;
+    "DeleteVpcPeeringConnection" => delete_vpc_peering_connection, true;
+    "DescribeVpcPeeringConnections" => describe_vpc_peering_connections, false;
 }
 
 /// The action called `name`.
@@ -166,6 +171,7 @@ parse_id!(instance_id, InstanceId, "InvalidInstanceID.Malformed", "i");
 parse_id!(nat_id, NatGatewayId, "InvalidNatGatewayID.Malformed", "nat");
 parse_id!(sg_id, SecurityGroupId, "InvalidGroupId.Malformed", "sg");
 parse_id!(acl_id, NetworkAclId, "InvalidNetworkAclID.Malformed", "acl");
+parse_id!(pcx_id, VpcPeeringConnectionId, "InvalidVpcPeeringConnectionId.Malformed", "pcx");
 
 fn ids<T>(
     params: &Params,
@@ -706,6 +712,7 @@ fn write_route_table(x: &mut Xml, m: &Model, t: &RouteTable) {
             RouteTarget::Local => x.leaf("gatewayId", "local"),
             RouteTarget::Gateway(igw) => x.leaf("gatewayId", igw),
             RouteTarget::NatGateway(nat) => x.leaf("natGatewayId", nat),
+            RouteTarget::Peering(pcx) => x.leaf("vpcPeeringConnectionId", pcx),
         };
         x.leaf("state", if m.is_blackhole(t, r) { "blackhole" } else { "active" }).leaf(
             "origin",
@@ -788,7 +795,7 @@ fn describe_route_tables(ctx: &mut Context<'_>, p: &Params, x: &mut Xml) -> Resu
                     .filter_map(|r| match &r.target {
                         RouteTarget::Local => Some("local".to_owned()),
                         RouteTarget::Gateway(g) => Some(g.to_string()),
-                        RouteTarget::NatGateway(_) => None,
+                        RouteTarget::NatGateway(_) | RouteTarget::Peering(_) => None,
                     })
                     .collect(),
             ),
@@ -873,6 +880,15 @@ fn route_spec(p: &Params) -> Result<RouteSpec, ApiError> {
         return Err(invalid("vpclab routes IPv4 CIDR destinations only (DestinationCidrBlock)."));
     }
     let destination = cidr(p, "DestinationCidrBlock")?;
+    if let Some(pcx) = p.get("VpcPeeringConnectionId") {
+        if p.get("GatewayId").is_some() || p.get("NatGatewayId").is_some() {
+            return Err(ApiError {
+                code: "InvalidParameterCombination",
+                message: "More than one target specified".into(),
+            });
+        }
+        return Ok(RouteSpec { destination, target: RouteTarget::Peering(pcx_id(pcx)?) });
+    }
     let target = match (p.get("GatewayId"), p.get("NatGatewayId")) {
         (Some("local"), None) => RouteTarget::Local,
         (Some(g), None) => RouteTarget::Gateway(igw_id(g)?),
@@ -1774,6 +1790,116 @@ fn replace_network_acl_association(
     let acl = acl_id(p.required("NetworkAclId")?)?;
     let id = ctx.model.replace_network_acl_association(&association, &acl)?;
     x.leaf("newAssociationId", id);
+    Ok(())
+}
+
+// ---- VPC peering -------------------------------------------------------------------
+
+fn write_peering(x: &mut Xml, m: &Model, pc: &PeeringConnection) {
+    let info = |x: &mut Xml, vpc: &VpcId| {
+        x.leaf("ownerId", OWNER_ID).leaf("vpcId", vpc).leaf("region", REGION);
+        if let Ok(v) = m.vpc(vpc) {
+            x.leaf("cidrBlock", v.cidr).set("cidrBlockSet", [v.cidr], |x, c| {
+                x.leaf("cidrBlock", c);
+            });
+        }
+        x.node("peeringOptions", |x| {
+            x.leaf("allowDnsResolutionFromRemoteVpc", "false")
+                .leaf("allowEgressFromLocalClassicLinkToRemoteVpc", "false")
+                .leaf("allowEgressFromLocalVpcToRemoteClassicLink", "false");
+        });
+    };
+    x.leaf("vpcPeeringConnectionId", &pc.id)
+        .node("requesterVpcInfo", |x| info(x, &pc.requester))
+        .node("accepterVpcInfo", |x| info(x, &pc.accepter))
+        .node("status", |x| {
+            x.leaf("code", pc.status.code()).leaf("message", pc.status.message());
+        })
+        .tags(&pc.tags);
+}
+
+fn create_vpc_peering_connection(
+    ctx: &mut Context<'_>,
+    p: &Params,
+    x: &mut Xml,
+) -> Result<(), ApiError> {
+    let requester = vpc_id(p.required("VpcId")?)?;
+    let accepter = vpc_id(p.required("PeerVpcId")?)?;
+    let id = ctx.model.create_vpc_peering_connection(
+        &requester,
+        &accepter,
+        p.tag_specifications("vpc-peering-connection"),
+    )?;
+    let m = &*ctx.model;
+    let pc = m.peering_connection(&id)?;
+    x.node("vpcPeeringConnection", |x| write_peering(x, m, pc));
+    Ok(())
+}
+
+fn accept_vpc_peering_connection(
+    ctx: &mut Context<'_>,
+    p: &Params,
+    x: &mut Xml,
+) -> Result<(), ApiError> {
+    let id = pcx_id(p.required("VpcPeeringConnectionId")?)?;
+    ctx.model.accept_vpc_peering_connection(&id)?;
+    let m = &*ctx.model;
+    let pc = m.peering_connection(&id)?;
+    x.node("vpcPeeringConnection", |x| write_peering(x, m, pc));
+    Ok(())
+}
+
+fn reject_vpc_peering_connection(
+    ctx: &mut Context<'_>,
+    p: &Params,
+    x: &mut Xml,
+) -> Result<(), ApiError> {
+    ctx.model.reject_vpc_peering_connection(&pcx_id(p.required("VpcPeeringConnectionId")?)?)?;
+    x.leaf("return", "true");
+    Ok(())
+}
+
+fn delete_vpc_peering_connection(
+    ctx: &mut Context<'_>,
+    p: &Params,
+    x: &mut Xml,
+) -> Result<(), ApiError> {
+    ctx.model.delete_vpc_peering_connection(&pcx_id(p.required("VpcPeeringConnectionId")?)?)?;
+    x.leaf("return", "true");
+    Ok(())
+}
+
+fn describe_vpc_peering_connections(
+    ctx: &mut Context<'_>,
+    p: &Params,
+    x: &mut Xml,
+) -> Result<(), ApiError> {
+    let asked = ids(p, "VpcPeeringConnectionId", pcx_id)?;
+    let m = &*ctx.model;
+    require_all(
+        &asked,
+        |id| m.peering_connection(id).is_ok(),
+        "InvalidVpcPeeringConnectionID.NotFound",
+        "vpcPeeringConnection",
+    )?;
+    let list = filtered(
+        m.peering_connections().filter(|c| asked.is_empty() || asked.contains(&c.id)),
+        &p.filters(),
+        |c, name| match name {
+            "vpc-peering-connection-id" => one(&c.id),
+            "status-code" => one(c.status.code()),
+            "requester-vpc-info.vpc-id" => one(&c.requester),
+            "accepter-vpc-info.vpc-id" => one(&c.accepter),
+            "requester-vpc-info.cidr-block" => {
+                Some(m.vpc(&c.requester).map(|v| v.cidr.to_string()).into_iter().collect())
+            }
+            "accepter-vpc-info.cidr-block" => {
+                Some(m.vpc(&c.accepter).map(|v| v.cidr.to_string()).into_iter().collect())
+            }
+            _ => tag_attr(&c.tags, name),
+        },
+    )?;
+    x.set("vpcPeeringConnectionSet", list, |x, c| write_peering(x, m, c));
     Ok(())
 }
 

@@ -5,6 +5,7 @@
 /// The parameter names `action` accepts besides `Action` and `Version`.
 pub(crate) fn known(action: &str) -> &'static [&'static str] {
     match action {
+        "AcceptVpcPeeringConnection" => &["DryRun", "VpcPeeringConnectionId"],
         "AllocateAddress" => &[
             "Address",
             "CustomerOwnedIpv4Pool",
@@ -136,6 +137,15 @@ pub(crate) fn known(action: &str) -> &'static [&'static str] {
             "TagSpecification",
             "VpcEncryptionControl",
         ],
+        "CreateVpcPeeringConnection" => &[
+            "DryRun",
+            "PeerOwnerId",
+            "PeerRegion",
+            "PeerVpcId",
+            "RequesterPeeringConnectionOptions",
+            "TagSpecification",
+            "VpcId",
+        ],
         "DeleteInternetGateway" => &["DryRun", "InternetGatewayId"],
         "DeleteNatGateway" => &["DryRun", "NatGatewayId"],
         "DeleteNetworkAcl" => &["DryRun", "NetworkAclId"],
@@ -152,6 +162,7 @@ pub(crate) fn known(action: &str) -> &'static [&'static str] {
         "DeleteSubnet" => &["DryRun", "SubnetId"],
         "DeleteTags" => &["DryRun", "ResourceId", "Tag"],
         "DeleteVpc" => &["DryRun", "VpcId"],
+        "DeleteVpcPeeringConnection" => &["DryRun", "VpcPeeringConnectionId"],
         "DescribeAddresses" => &["AllocationId", "DryRun", "Filter", "PublicIp"],
         "DescribeAvailabilityZones" => {
             &["AllAvailabilityZones", "DryRun", "Filter", "ZoneId", "ZoneName"]
@@ -185,6 +196,9 @@ pub(crate) fn known(action: &str) -> &'static [&'static str] {
         }
         "DescribeSubnets" => &["DryRun", "Filter", "MaxResults", "NextToken", "SubnetId"],
         "DescribeTags" => &["DryRun", "Filter", "MaxResults", "NextToken"],
+        "DescribeVpcPeeringConnections" => {
+            &["DryRun", "Filter", "MaxResults", "NextToken", "VpcPeeringConnectionId"]
+        }
         "DescribeVpcs" => &["DryRun", "Filter", "MaxResults", "NextToken", "VpcId"],
         "DetachInternetGateway" => &["DryRun", "InternetGatewayId", "VpcId"],
         "DisassociateAddress" => &["AssociationId", "DryRun", "PublicIp"],
@@ -222,6 +236,7 @@ pub(crate) fn known(action: &str) -> &'static [&'static str] {
             "PrivateDnsHostnameTypeOnLaunch",
             "SubnetId",
         ],
+        "RejectVpcPeeringConnection" => &["DryRun", "VpcPeeringConnectionId"],
         "ReleaseAddress" => &["AllocationId", "DryRun", "NetworkBorderGroup", "PublicIp"],
         "ReplaceNetworkAclAssociation" => &["AssociationId", "DryRun", "NetworkAclId"],
         "ReplaceNetworkAclEntry" => &[

@@ -27,6 +27,9 @@ pub(crate) struct Topology {
     /// Elastic IPs to allocate, by name.
     #[serde(default)]
     pub(crate) elastic_ips: Vec<ElasticIpSpec>,
+    /// VPC peering connections (accepted unless `accept: false`).
+    #[serde(default)]
+    pub(crate) peerings: Vec<PeeringSpec>,
     /// Instances.
     #[serde(default)]
     pub(crate) instances: Vec<InstanceSpec>,
@@ -180,8 +183,27 @@ pub(crate) struct RouteTableSpec {
 pub(crate) struct RouteEntry {
     /// Destination CIDR.
     pub(crate) destination: Spanned<String>,
-    /// `internet-gateway` (the VPC's own) or the name of a NAT gateway.
+    /// `internet-gateway` (the VPC's own), or the name of a NAT gateway or a peering.
     pub(crate) target: Spanned<String>,
+}
+
+/// A VPC peering connection.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct PeeringSpec {
+    /// Name, unique in the file; routes name it as their target.
+    pub(crate) name: Spanned<String>,
+    /// The requesting VPC (by name).
+    pub(crate) requester: Spanned<String>,
+    /// The accepting VPC (by name).
+    pub(crate) accepter: Spanned<String>,
+    /// Whether the accepter accepts (default true).
+    #[serde(default = "yes")]
+    pub(crate) accept: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 /// An Elastic IP.
@@ -488,6 +510,38 @@ pub(crate) fn build(topology: &Topology, seed: u64) -> Result<Model, TopologyErr
         Ok(allocation.clone())
     };
 
+    // Peerings, before the route tables that name them.
+    let mut peerings: BTreeMap<&str, vpclab_model::VpcPeeringConnectionId> = BTreeMap::new();
+    let vpc_by_name = |name: &Spanned<String>| -> Result<VpcId, TopologyError> {
+        topology
+            .vpcs
+            .iter()
+            .zip(&vpcs)
+            .find(|(v, _)| v.name.value == name.value)
+            .map(|(_, (id, _))| id.clone())
+            .ok_or_else(|| at(name, format!("no VPC named {:?}", name.value)))
+    };
+    for peering in &topology.peerings {
+        if peerings.contains_key(peering.name.value.as_str()) {
+            return Err(at(
+                &peering.name,
+                format!("a peering named {:?} already exists", peering.name.value),
+            ));
+        }
+        let (requester, accepter) =
+            (vpc_by_name(&peering.requester)?, vpc_by_name(&peering.accepter)?);
+        let id = m
+            .create_vpc_peering_connection(&requester, &accepter, name_tag(&peering.name.value))
+            .map_err(api(&peering.name))?;
+        if peering.accept
+            && m.peering_connection(&id).map_err(api(&peering.name))?.status
+                == vpclab_model::PeeringStatus::PendingAcceptance
+        {
+            m.accept_vpc_peering_connection(&id).map_err(api(&peering.name))?;
+        }
+        peerings.insert(&peering.name.value, id);
+    }
+
     // NAT gateways, then the route tables that may send traffic to them.
     let mut nat_names: BTreeMap<&str, (NatGatewayId, VpcId)> = BTreeMap::new();
     for (vpc, (vpc_id, _)) in topology.vpcs.iter().zip(&vpcs) {
@@ -538,14 +592,15 @@ pub(crate) fn build(topology: &Topology, seed: u64) -> Result<Model, TopologyErr
                             )
                         })?)
                     }
-                    other => match nat_names.get(other) {
-                        Some((nat, _)) => RouteTarget::NatGateway(nat.clone()),
-                        None => {
+                    other => match (nat_names.get(other), peerings.get(other)) {
+                        (Some((nat, _)), _) => RouteTarget::NatGateway(nat.clone()),
+                        (None, Some(pcx)) => RouteTarget::Peering(pcx.clone()),
+                        (None, None) => {
                             return Err(at(
                                 &route.target,
                                 format!(
-                                    "unknown route target {other:?}: expected `internet-gateway` \
-                                     or the name of a NAT gateway"
+                                    "unknown route target {other:?}: expected `internet-gateway`, \
+                                     or the name of a NAT gateway or a peering"
                                 ),
                             ));
                         }

@@ -78,6 +78,9 @@ reasons! {
     NaclOut => "nacl_out",
     /// Denied by the network ACL of the subnet it was entering.
     NaclIn => "nacl_in",
+    /// Routed to a peering but not for an address inside the peer VPC (no transit, no
+    /// edge-to-edge routing).
+    PeeringTransit => "peering_transit",
 }
 
 /// The counters of one forwarder.

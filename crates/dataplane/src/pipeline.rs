@@ -143,6 +143,32 @@ impl Snapshot {
                 ip.decrement_ttl();
                 Verdict::Forward { port, len }
             }
+            Some(Hop::Peering(peer)) => {
+                // Only to addresses of the peer VPC itself: no transit through it, no use
+                // of its gateways.
+                let Some(vpc) = self.vpcs.get(peer as usize) else {
+                    return Verdict::Drop(DropReason::Blackhole);
+                };
+                if !vpc.cidr.contains(&dst) {
+                    return Verdict::Drop(DropReason::PeeringTransit);
+                }
+                let Some(port) = vpc.hosts.lookup(dst) else {
+                    return Verdict::Drop(DropReason::NoHost);
+                };
+                if let Err(reason) =
+                    self.acl_check(me.acl, true, ip).and_then(|()| self.acl_in(port, ip))
+                {
+                    return Verdict::Drop(reason);
+                }
+                if let Some(verdict) = expire(ip, from, router, reply) {
+                    return verdict;
+                }
+                if let Err(reason) = self.admit(tracking, port, ip, now) {
+                    return Verdict::Drop(reason);
+                }
+                ip.decrement_ttl();
+                Verdict::Forward { port, len }
+            }
             Some(Hop::Nat(_)) if self.acl_check(me.acl, true, ip).is_err() => {
                 Verdict::Drop(DropReason::NaclOut)
             }

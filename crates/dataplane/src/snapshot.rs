@@ -34,6 +34,8 @@ pub enum Hop {
     Internet,
     /// Through the NAT gateway with this index in the snapshot.
     Nat(u32),
+    /// Over a peering connection into the VPC with this index.
+    Peering(u32),
     /// The target is gone: drop.
     Blackhole,
 }
@@ -49,6 +51,7 @@ pub(crate) struct Table {
 #[derive(Debug)]
 pub(crate) struct VpcEntry {
     pub(crate) hosts: Lpm4,
+    pub(crate) cidr: Ipv4Net,
 }
 
 /// An instance's interface as the forwarder sees it.
@@ -245,6 +248,12 @@ pub fn compile(model: &Model, ports: &mut PortMap, generation: u64) -> Snapshot 
                         RouteTarget::Local => Hop::Local,
                         RouteTarget::Gateway(_) => Hop::Internet,
                         RouteTarget::NatGateway(id) => Hop::Nat(nat_index[id]),
+                        RouteTarget::Peering(pcx) => model
+                            .peering_connection(pcx)
+                            .ok()
+                            .and_then(|p| p.peer_of(&table.vpc))
+                            .and_then(|peer| vpc_index.get(peer))
+                            .map_or(Hop::Blackhole, |&i| Hop::Peering(i)),
                     }
                 };
                 hops.push(hop);
@@ -319,7 +328,11 @@ pub fn compile(model: &Model, ports: &mut PortMap, generation: u64) -> Snapshot 
         generation,
         ports: port_table,
         tables,
-        vpcs: hosts.into_iter().map(|b| VpcEntry { hosts: b.build() }).collect(),
+        vpcs: hosts
+            .into_iter()
+            .zip(model.vpcs())
+            .map(|(b, vpc)| VpcEntry { hosts: b.build(), cidr: vpc.cidr })
+            .collect(),
         public: public.build(),
         nats,
         rules,

@@ -26,6 +26,7 @@ mod acl;
 mod error;
 mod ids;
 mod model;
+mod peering;
 mod security;
 
 use std::collections::BTreeMap;
@@ -41,6 +42,7 @@ pub use ids::{
     RouteTableAssociationId, RouteTableId, SubnetId, VpcId,
 };
 pub use model::{Model, PUBLIC_POOL, RouteSpec, RunInstance};
+pub use peering::{PeeringConnection, PeeringStatus, VpcPeeringConnectionId};
 pub use security::{Peer, Protocol, SecurityGroup, SecurityGroupId, SgRule};
 
 /// Tags as AWS keeps them: key to value, `Name` among them.
@@ -114,6 +116,8 @@ pub enum RouteTarget {
     Gateway(InternetGatewayId),
     /// A NAT gateway.
     NatGateway(NatGatewayId),
+    /// A VPC peering connection.
+    Peering(VpcPeeringConnectionId),
 }
 
 impl std::fmt::Display for RouteTarget {
@@ -122,6 +126,7 @@ impl std::fmt::Display for RouteTarget {
             RouteTarget::Local => f.write_str("local"),
             RouteTarget::Gateway(id) => write!(f, "{id}"),
             RouteTarget::NatGateway(id) => write!(f, "{id}"),
+            RouteTarget::Peering(id) => write!(f, "{id}"),
         }
     }
 }

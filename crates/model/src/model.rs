@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use crate::acl::{NetworkAcl, NetworkAclId};
 use crate::error::ApiError;
 use crate::ids::IdGen;
+use crate::peering::{PeeringConnection, PeeringStatus, VpcPeeringConnectionId};
 use crate::security::{SecurityGroup, SecurityGroupId};
 use crate::{
     AllocationId, AssociationId, ElasticIp, Instance, InstanceId, InternetGateway,
@@ -73,6 +74,8 @@ pub struct Model {
     pub(crate) security_groups: BTreeMap<SecurityGroupId, SecurityGroup>,
     #[serde(default)]
     pub(crate) network_acls: BTreeMap<NetworkAclId, NetworkAcl>,
+    #[serde(default)]
+    pub(crate) peerings: BTreeMap<VpcPeeringConnectionId, PeeringConnection>,
 }
 
 impl Model {
@@ -89,6 +92,7 @@ impl Model {
             nat_gateways: BTreeMap::new(),
             security_groups: BTreeMap::new(),
             network_acls: BTreeMap::new(),
+            peerings: BTreeMap::new(),
         }
     }
 
@@ -223,6 +227,9 @@ impl Model {
                 .get(igw)
                 .is_none_or(|g| g.attached_to.as_ref() != Some(&table.vpc)),
             RouteTarget::NatGateway(nat) => !self.nat_gateways.contains_key(nat),
+            RouteTarget::Peering(pcx) => self.peerings.get(pcx).is_none_or(|p| {
+                p.status != PeeringStatus::Active || p.peer_of(&table.vpc).is_none()
+            }),
         }
     }
 
@@ -585,6 +592,14 @@ impl Model {
                     )));
                 }
             }
+            RouteTarget::Peering(pcx) => {
+                if self.peering_connection(pcx)?.peer_of(&t.vpc).is_none() {
+                    return Err(ApiError::invalid_value(format!(
+                        "route table {table} and peering connection {pcx} belong to different \
+                         networks"
+                    )));
+                }
+            }
             RouteTarget::NatGateway(nat) => {
                 if self.nat_gateway(nat)?.vpc != t.vpc {
                     return Err(ApiError::invalid_value(format!(
@@ -841,6 +856,7 @@ impl Model {
             "nat" => "NatGatewayNotFound",
             "sg" => "InvalidGroup.NotFound",
             "acl" => "InvalidNetworkAclID.NotFound",
+            "pcx" => "InvalidVpcPeeringConnectionID.NotFound",
             _ => return ApiError::new("InvalidID", format!("The ID '{id}' is not valid")),
         };
         ApiError::new(code, format!("The ID '{id}' does not exist"))
