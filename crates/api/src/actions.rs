@@ -9,9 +9,10 @@ use ipnet::Ipv4Net;
 use vpclab_model::{
     AclEntry, AllocationId, ApiError, AssociationId, ElasticIp, Instance, InstanceId,
     InternetGateway, InternetGatewayId, Model, NatGateway, NatGatewayId, NetworkAcl,
-    NetworkAclAssociationId, NetworkAclId, Peer, PeeringConnection, Protocol, RouteSpec,
-    RouteTable, RouteTableAssociationId, RouteTableId, RouteTarget, RunInstance, SecurityGroup,
-    SecurityGroupId, SgRule, Subnet, SubnetId, Tags, Vpc, VpcId, VpcPeeringConnectionId, ZONES,
+    NetworkAclAssociationId, NetworkAclId, PREFIX_LISTS, Peer, PeeringConnection, Protocol,
+    RouteSpec, RouteTable, RouteTableAssociationId, RouteTableId, RouteTarget, RunInstance,
+    SecurityGroup, SecurityGroupId, SgRule, Subnet, SubnetId, Tags, Vpc, VpcEndpoint,
+    VpcEndpointId, VpcId, VpcPeeringConnectionId, ZONES,
 };
 
 use crate::params::{Filter, Params, wildcard};
@@ -21,12 +22,6 @@ use crate::xml::Xml;
 pub const OWNER_ID: &str = "123456789012";
 /// The region.
 pub const REGION: &str = vpclab_model::REGION;
-
-/// The managed prefix lists (see the design contracts).
-pub const PREFIX_LISTS: [(&str, &str, &str); 2] = [
-    ("pl-63a5400a", "com.amazonaws.us-east-1.s3", "192.0.2.0/25"),
-    ("pl-02cd2c6b", "com.amazonaws.us-east-1.dynamodb", "192.0.2.128/25"),
-];
 
 /// What a handler works on.
 #[derive(Debug)]
@@ -128,6 +123,10 @@ actions! {
     "RejectVpcPeeringConnection" => reject_vpc_peering_connection, true;
     "DeleteVpcPeeringConnection" => delete_vpc_peering_connection, true;
     "DescribeVpcPeeringConnections" => describe_vpc_peering_connections, false;
+    "CreateVpcEndpoint" => create_vpc_endpoint, true;
+    "ModifyVpcEndpoint" => modify_vpc_endpoint, true;
+    "DeleteVpcEndpoints" => delete_vpc_endpoints, true;
+    "DescribeVpcEndpoints" => describe_vpc_endpoints, false;
 }
 
 /// The action called `name`.
@@ -172,6 +171,7 @@ parse_id!(nat_id, NatGatewayId, "InvalidNatGatewayID.Malformed", "nat");
 parse_id!(sg_id, SecurityGroupId, "InvalidGroupId.Malformed", "sg");
 parse_id!(acl_id, NetworkAclId, "InvalidNetworkAclID.Malformed", "acl");
 parse_id!(pcx_id, VpcPeeringConnectionId, "InvalidVpcPeeringConnectionId.Malformed", "pcx");
+parse_id!(vpce_id, VpcEndpointId, "InvalidVpcEndpointId.Malformed", "vpce");
 
 fn ids<T>(
     params: &Params,
@@ -707,10 +707,14 @@ fn is_main(m: &Model, t: &RouteTable) -> bool {
 fn write_route_table(x: &mut Xml, m: &Model, t: &RouteTable) {
     x.leaf("routeTableId", &t.id).leaf("vpcId", &t.vpc).leaf("ownerId", OWNER_ID);
     x.set("routeSet", &t.routes, |x, r| {
-        x.leaf("destinationCidrBlock", r.destination);
+        match &r.prefix_list {
+            Some(pl) => x.leaf("destinationPrefixListId", pl),
+            None => x.leaf("destinationCidrBlock", r.destination),
+        };
         match &r.target {
             RouteTarget::Local => x.leaf("gatewayId", "local"),
             RouteTarget::Gateway(igw) => x.leaf("gatewayId", igw),
+            RouteTarget::Endpoint(vpce) => x.leaf("gatewayId", vpce),
             RouteTarget::NatGateway(nat) => x.leaf("natGatewayId", nat),
             RouteTarget::Peering(pcx) => x.leaf("vpcPeeringConnectionId", pcx),
         };
@@ -786,8 +790,15 @@ fn describe_route_tables(ctx: &mut Context<'_>, p: &Params, x: &mut Xml) -> Resu
             "association.route-table-association-id" => {
                 Some(t.associations.iter().map(|a| a.id.to_string()).collect())
             }
-            "route.destination-cidr-block" => {
-                Some(t.routes.iter().map(|r| r.destination.to_string()).collect())
+            "route.destination-cidr-block" => Some(
+                t.routes
+                    .iter()
+                    .filter(|r| r.prefix_list.is_none())
+                    .map(|r| r.destination.to_string())
+                    .collect(),
+            ),
+            "route.destination-prefix-list-id" => {
+                Some(t.routes.iter().filter_map(|r| r.prefix_list.clone()).collect())
             }
             "route.gateway-id" => Some(
                 t.routes
@@ -795,6 +806,7 @@ fn describe_route_tables(ctx: &mut Context<'_>, p: &Params, x: &mut Xml) -> Resu
                     .filter_map(|r| match &r.target {
                         RouteTarget::Local => Some("local".to_owned()),
                         RouteTarget::Gateway(g) => Some(g.to_string()),
+                        RouteTarget::Endpoint(e) => Some(e.to_string()),
                         RouteTarget::NatGateway(_) | RouteTarget::Peering(_) => None,
                     })
                     .collect(),
@@ -877,7 +889,10 @@ fn replace_route_table_association(
 
 fn route_spec(p: &Params) -> Result<RouteSpec, ApiError> {
     if p.get("DestinationIpv6CidrBlock").is_some() || p.get("DestinationPrefixListId").is_some() {
-        return Err(invalid("vpclab routes IPv4 CIDR destinations only (DestinationCidrBlock)."));
+        return Err(invalid(
+            "vpclab routes IPv4 CIDR destinations only (DestinationCidrBlock); prefix-list \
+             routes come with gateway endpoints (CreateVpcEndpoint).",
+        ));
     }
     let destination = cidr(p, "DestinationCidrBlock")?;
     if let Some(pcx) = p.get("VpcPeeringConnectionId") {
@@ -891,6 +906,7 @@ fn route_spec(p: &Params) -> Result<RouteSpec, ApiError> {
     }
     let target = match (p.get("GatewayId"), p.get("NatGatewayId")) {
         (Some("local"), None) => RouteTarget::Local,
+        (Some(g), None) if g.starts_with("vpce-") => RouteTarget::Endpoint(vpce_id(g)?),
         (Some(g), None) => RouteTarget::Gateway(igw_id(g)?),
         (None, Some(n)) => RouteTarget::NatGateway(nat_id(n)?),
         (None, None) => {
@@ -1900,6 +1916,121 @@ fn describe_vpc_peering_connections(
         },
     )?;
     x.set("vpcPeeringConnectionSet", list, |x, c| write_peering(x, m, c));
+    Ok(())
+}
+
+// ---- gateway endpoints -------------------------------------------------------------
+
+fn write_endpoint(x: &mut Xml, e: &VpcEndpoint) {
+    x.leaf("vpcEndpointId", &e.id)
+        .leaf("vpcEndpointType", "Gateway")
+        .leaf("vpcId", &e.vpc)
+        .leaf("serviceName", &e.service)
+        .leaf("state", "available")
+        .leaf("policyDocument", FULL_ACCESS_POLICY)
+        .values("routeTableIdSet", &e.route_tables)
+        .values("subnetIdSet", std::iter::empty::<&str>())
+        .set("groupSet", std::iter::empty::<()>(), |_, ()| {})
+        .leaf("privateDnsEnabled", "false")
+        .leaf("requesterManaged", "false")
+        .values("networkInterfaceIdSet", std::iter::empty::<&str>())
+        .set("dnsEntrySet", std::iter::empty::<()>(), |_, ()| {})
+        .leaf("creationTimestamp", iso8601(e.created_at))
+        .tags(&e.tags)
+        .leaf("ownerId", OWNER_ID);
+}
+
+/// The policy of every endpoint: vpclab does not evaluate endpoint policies.
+const FULL_ACCESS_POLICY: &str = r#"{"Version":"2008-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":"*","Resource":"*"}]}"#;
+
+fn create_vpc_endpoint(ctx: &mut Context<'_>, p: &Params, x: &mut Xml) -> Result<(), ApiError> {
+    match p.get("VpcEndpointType").unwrap_or("Gateway") {
+        "Gateway" => {}
+        "Interface" | "GatewayLoadBalancer" | "Resource" | "ServiceNetwork" => {
+            return Err(invalid(
+                "vpclab supports Gateway endpoints only (VpcEndpointType=Gateway).",
+            ));
+        }
+        other => {
+            return Err(invalid(format!(
+                "Value ({other}) for parameter vpcEndpointType is invalid."
+            )));
+        }
+    }
+    let vpc = vpc_id(p.required("VpcId")?)?;
+    let service = p.required("ServiceName")?;
+    let tables = ids(p, "RouteTableId", rtb_id)?;
+    let id = ctx.model.create_vpc_endpoint(
+        &vpc,
+        service,
+        &tables,
+        p.tag_specifications("vpc-endpoint"),
+        ctx.now,
+    )?;
+    let e = ctx.model.vpc_endpoint(&id)?;
+    x.node("vpcEndpoint", |x| write_endpoint(x, e));
+    if let Some(token) = p.get("ClientToken") {
+        x.leaf("clientToken", token);
+    }
+    Ok(())
+}
+
+fn modify_vpc_endpoint(ctx: &mut Context<'_>, p: &Params, x: &mut Xml) -> Result<(), ApiError> {
+    let id = vpce_id(p.required("VpcEndpointId")?)?;
+    let add = ids(p, "AddRouteTableId", rtb_id)?;
+    let remove = ids(p, "RemoveRouteTableId", rtb_id)?;
+    ctx.model.modify_vpc_endpoint(&id, &add, &remove)?;
+    x.leaf("return", "true");
+    Ok(())
+}
+
+/// DeleteVpcEndpoints: AWS answers every id, listing the ones it could not delete.
+fn delete_vpc_endpoints(ctx: &mut Context<'_>, p: &Params, x: &mut Xml) -> Result<(), ApiError> {
+    let asked = p.list("VpcEndpointId");
+    if asked.is_empty() {
+        return Err(ApiError {
+            code: "MissingParameter",
+            message: "The request must contain the parameter VpcEndpointId".into(),
+        });
+    }
+    let mut failed = Vec::new();
+    for raw in &asked {
+        let result = vpce_id(raw).and_then(|id| ctx.model.delete_vpc_endpoint(&id));
+        if let Err(e) = result {
+            failed.push((raw, e));
+        }
+    }
+    x.set("unsuccessful", failed, |x, (id, e)| {
+        x.node("error", |x| {
+            x.leaf("code", e.code).leaf("message", &e.message);
+        })
+        .leaf("resourceId", id);
+    });
+    Ok(())
+}
+
+fn describe_vpc_endpoints(ctx: &mut Context<'_>, p: &Params, x: &mut Xml) -> Result<(), ApiError> {
+    let asked = ids(p, "VpcEndpointId", vpce_id)?;
+    let m = &*ctx.model;
+    require_all(
+        &asked,
+        |id| m.vpc_endpoint(id).is_ok(),
+        "InvalidVpcEndpointId.NotFound",
+        "vpcEndpoint",
+    )?;
+    let list = filtered(
+        m.vpc_endpoints().filter(|e| asked.is_empty() || asked.contains(&e.id)),
+        &p.filters(),
+        |e, name| match name {
+            "vpc-endpoint-id" => one(&e.id),
+            "vpc-id" => one(&e.vpc),
+            "service-name" => one(&e.service),
+            "vpc-endpoint-state" => one("available"),
+            "vpc-endpoint-type" => one("Gateway"),
+            _ => tag_attr(&e.tags, name),
+        },
+    )?;
+    x.set("vpcEndpointSet", list, write_endpoint);
     Ok(())
 }
 

@@ -18,31 +18,49 @@ const MAX_CONNECTIONS: usize = 64;
 const READ_TIMEOUT: Duration = Duration::from_secs(10);
 const MAX_HEADER_BYTES: usize = 8192;
 
-/// Serves until the process is killed: HTTP over TCP, and over UDP a datagram with the
-/// caller's address and a newline in answer to any datagram.
-pub(crate) fn serve(listen: SocketAddr) -> io::Result<()> {
-    let listener = TcpListener::bind(listen)?;
-    let udp = UdpSocket::bind(listen)?;
-    std::thread::spawn(move || {
-        let mut buf = [0u8; 2048];
-        while let Ok((_, peer)) = udp.recv_from(&mut buf) {
-            let _ = udp.send_to(format!("{}\n", peer.ip()).as_bytes(), peer);
-        }
-    });
+/// Serves on every address in `listen` until the process is killed: HTTP over TCP, and
+/// over UDP a datagram with the caller's address and a newline in answer to any datagram.
+/// Every address is bound before any is served, so a bad one fails the start.
+pub(crate) fn serve(listen: &[SocketAddr]) -> Result<(), String> {
+    let mut bound = Vec::with_capacity(listen.len());
+    for &addr in listen {
+        let tcp = TcpListener::bind(addr).map_err(|e| format!("{addr}: {e}"))?;
+        let udp = UdpSocket::bind(addr).map_err(|e| format!("{addr}: {e}"))?;
+        bound.push((tcp, udp));
+    }
     let active = Arc::new(AtomicUsize::new(0));
+    let servers: Vec<_> = bound
+        .into_iter()
+        .map(|(tcp, udp)| {
+            std::thread::spawn(move || {
+                let mut buf = [0u8; 2048];
+                while let Ok((_, peer)) = udp.recv_from(&mut buf) {
+                    let _ = udp.send_to(format!("{}\n", peer.ip()).as_bytes(), peer);
+                }
+            });
+            let active = Arc::clone(&active);
+            std::thread::spawn(move || accept(&tcp, &active))
+        })
+        .collect();
+    for server in servers {
+        let _ = server.join();
+    }
+    Ok(())
+}
+
+fn accept(listener: &TcpListener, active: &Arc<AtomicUsize>) {
     for stream in listener.incoming() {
         let Ok(stream) = stream else { continue };
         if active.fetch_add(1, Ordering::AcqRel) >= MAX_CONNECTIONS {
             active.fetch_sub(1, Ordering::AcqRel);
             continue; // Dropping the stream closes it.
         }
-        let active = Arc::clone(&active);
+        let active = Arc::clone(active);
         std::thread::spawn(move || {
             let _ = answer(stream);
             active.fetch_sub(1, Ordering::AcqRel);
         });
     }
-    Ok(())
 }
 
 fn answer(stream: TcpStream) -> io::Result<()> {

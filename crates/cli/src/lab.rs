@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 use vpclab_dataplane::CounterSnapshot;
-use vpclab_dataplane::host::{self, CHECK_IP, INTERNET_NETNS};
+use vpclab_dataplane::host::{self, CHECK_IP, INTERNET_NETNS, S3};
 use vpclab_model::Model;
 
 use crate::topology;
@@ -329,14 +329,15 @@ pub(crate) fn exec(state: &Path, instance: &str, command: &[String]) -> Result<(
 
 pub(crate) fn start_internet_host() -> Result<Child> {
     let exe = std::env::current_exe().map_err(|e| format!("cannot find my own binary: {e}"))?;
-    let listen = SocketAddr::from((CHECK_IP, 80));
+    let check_ip = SocketAddr::from((CHECK_IP, 80)).to_string();
+    let s3 = SocketAddr::from((S3, 80)).to_string();
     Command::new("ip")
         .args(["netns", "exec", INTERNET_NETNS])
         .arg(exe)
-        .args(["internet-host", "--listen", &listen.to_string()])
+        .args(["internet-host", "--listen", &check_ip, "--listen", &s3])
         .stdin(Stdio::null())
         .spawn()
-        .map_err(|e| format!("cannot start the check-ip server: {e}"))
+        .map_err(|e| format!("cannot start the internet hosts: {e}"))
 }
 
 /// The default state directory.

@@ -73,9 +73,9 @@ enum Commands {
     /// The emulated internet's check-ip server (internal; runs in vpclab-internet).
     #[command(hide = true)]
     InternetHost {
-        /// Address to listen on.
-        #[arg(long, default_value = "198.51.100.1:80")]
-        listen: SocketAddr,
+        /// Addresses to listen on (repeat for several hosts).
+        #[arg(long, default_values = ["198.51.100.1:80"])]
+        listen: Vec<SocketAddr>,
     },
 }
 
@@ -96,9 +96,7 @@ fn main() -> ExitCode {
             serve::run(&cli.state_dir, listen, !no_dataplane, credentials.as_deref())
                 .map(|()| ExitCode::SUCCESS)
         }
-        Commands::InternetHost { listen } => internet::serve(listen)
-            .map(|()| ExitCode::SUCCESS)
-            .map_err(|e| format!("{listen}: {e}")),
+        Commands::InternetHost { listen } => internet::serve(&listen).map(|()| ExitCode::SUCCESS),
     };
     result.unwrap_or_else(|message| {
         eprintln!("vpclab: {message}");

@@ -46,7 +46,8 @@ reasons! {
     NoHost => "no_host",
     /// Routed to the internet gateway, but the instance has no public IP.
     NoPublicIp => "no_public_ip",
-    /// From the internet to an address no instance is mapped to.
+    /// From the internet to an address no instance is mapped to (and no reply of a flow
+    /// out through a gateway endpoint).
     NoPublicMapping => "no_public_mapping",
     /// To an address the VPC reserves (router, DNS): not answered yet.
     VpcService => "vpc_service",
@@ -81,6 +82,8 @@ reasons! {
     /// Routed to a peering but not for an address inside the peer VPC (no transit, no
     /// edge-to-edge routing).
     PeeringTransit => "peering_transit",
+    /// The table of flows through gateway endpoints is full of live flows.
+    EndpointTrackFull => "endpoint_track_full",
 }
 
 /// The counters of one forwarder.

@@ -30,6 +30,10 @@ pub const INTERNET_MTU: u32 = 1500;
 pub const INTERNET_HOSTS: Ipv4Net = Ipv4Net::new_assert(Ipv4Addr::new(198, 51, 100, 1), 24);
 /// The check-ip server's address.
 pub const CHECK_IP: Ipv4Addr = Ipv4Addr::new(198, 51, 100, 1);
+/// The AWS services' hosts in the emulated internet: the prefix lists' range.
+pub const SERVICE_HOSTS: Ipv4Net = Ipv4Net::new_assert(Ipv4Addr::new(192, 0, 2, 1), 24);
+/// The emulated S3 endpoint (in `com.amazonaws.us-east-1.s3`, 192.0.2.0/25).
+pub const S3: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 1);
 
 /// Errors while realising the model.
 #[derive(Debug)]
@@ -177,8 +181,9 @@ fn setup_instance(model: &Model, instance: &Instance) -> Result<Tun, HostError> 
     Ok(tun)
 }
 
-/// The emulated internet: `vpclab-internet` with `eth0` holding the internet hosts'
-/// addresses and a route to the public range behind the gateway.
+/// The emulated internet: `vpclab-internet` with `eth0` holding the internet hosts' and
+/// the AWS services' addresses, the public range behind the gateway and, for replies
+/// through gateway endpoints, the default route to the forwarder.
 fn setup_internet() -> Result<Tun, HostError> {
     let ns = INTERNET_NETNS;
     netns::create(ns)?;
@@ -186,9 +191,14 @@ fn setup_internet() -> Result<Tun, HostError> {
     let tun = Tun::open_in(ns, DEVICE)?;
     ip_in(ns, &["link", "set", DEVICE, "mtu", &INTERNET_MTU.to_string()])?;
     ip_in(ns, &["addr", "replace", &INTERNET_HOSTS.to_string(), "dev", DEVICE])?;
+    ip_in(ns, &["addr", "replace", &SERVICE_HOSTS.to_string(), "dev", DEVICE])?;
     ip_in(ns, &["link", "set", DEVICE, "up"])?;
     let public = vpclab_model::PUBLIC_POOL.to_string();
     ip_in(ns, &["route", "replace", &public, "dev", DEVICE])?;
+    // Replies of the services to private addresses (flows through gateway endpoints):
+    // everything else this namespace sends goes to the forwarder too, which drops what
+    // no flow expects.
+    ip_in(ns, &["route", "replace", "default", "dev", DEVICE])?;
     Ok(tun)
 }
 

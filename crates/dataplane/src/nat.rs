@@ -7,11 +7,15 @@
 
 use vpclab_conntrack::{Config, Nat, Stats, Timeouts};
 
-use crate::security::SgFlows;
+use crate::security::{Flows, SgFlows};
+use crate::snapshot::Port;
 use crate::snapshot::Snapshot;
 
 /// Flows the security groups track, over all interfaces of the forwarder.
 pub const SG_FLOWS: usize = 1 << 16;
+
+/// Flows through gateway endpoints the forwarder tracks, all VPCs together.
+pub const ENDPOINT_FLOWS: usize = 1 << 14;
 
 /// Flows each NAT gateway can track at once (AWS: 55,000 per destination; the table is
 /// shared by all destinations). About 4.7 MiB per gateway.
@@ -22,6 +26,10 @@ pub const FLOWS_PER_GATEWAY: usize = 1 << 16;
 pub struct Tracking {
     /// The security groups' tracked flows, all interfaces.
     pub(crate) sg: SgFlows,
+    /// Flows out through gateway endpoints, seen from the instance (the key's `port` is
+    /// `INTERNET`: replies arrive there), to the instance's port. Replies come back to
+    /// a private address, which only this table can tell apart.
+    pub(crate) endpoint: Flows<Port>,
     tables: Vec<Option<Nat>>,
     /// Stats of tables dropped since, so totals never go backwards.
     retired: Stats,
@@ -31,7 +39,13 @@ pub struct Tracking {
 impl Tracking {
     /// No tables yet; each will hold `capacity` flows.
     pub fn new(capacity: usize) -> Self {
-        Self { sg: SgFlows::new(SG_FLOWS), tables: Vec::new(), retired: Stats::default(), capacity }
+        Self {
+            sg: SgFlows::new(SG_FLOWS),
+            endpoint: Flows::new(ENDPOINT_FLOWS),
+            tables: Vec::new(),
+            retired: Stats::default(),
+            capacity,
+        }
     }
 
     /// Makes the tables match the snapshot's NAT gateways: a table for every slot in use

@@ -17,7 +17,11 @@
 //!   DNAT to the private address) or a NAT gateway's Elastic IP with a tracked flow
 //!   (reverse translation, ICMP errors included) → TTL.
 //!
-//! Security groups and network ACLs come in a later change.
+//! * Through a gateway endpoint (a prefix-list route to `vpce-…`): the router hop, out to
+//!   the service untranslated; the flow is remembered so the service's replies, which
+//!   come back to the private address, find the instance.
+//!
+//! Security groups (stateful) and network ACLs (stateless) apply on every path.
 
 use std::net::Ipv4Addr;
 
@@ -31,6 +35,21 @@ use crate::snapshot::{
     Snapshot,
 };
 use crate::wire::{Ipv4, Malformed, Side, icmp, icmp_error, proto, tcp_reset};
+
+/// The key of a flow seen from interface `port`, for a packet leaving it (`egress`) or
+/// arriving: the same key both ways. ICMP flows are keyed by the echo identifier.
+fn flow_key(port: Port, ip: &Ipv4<&mut [u8]>, egress: bool) -> FlowKey {
+    let protocol = ip.protocol();
+    let (sport, dport) = ip.ports().unwrap_or((0, 0));
+    let (local, remote) =
+        if egress { (ip.src_bits(), ip.dst_bits()) } else { (ip.dst_bits(), ip.src_bits()) };
+    let (local_port, remote_port) = match (protocol, egress) {
+        (proto::ICMP, _) => (sport, 0),
+        (_, true) => (sport, dport),
+        (_, false) => (dport, sport),
+    };
+    FlowKey { port, protocol, local, local_port, remote, remote_port }
+}
 
 /// Room an ICMP error needs: a 20-byte header, 8 bytes of ICMP and a 548-byte quote.
 pub const REPLY_BUFFER: usize = 576;
@@ -176,6 +195,23 @@ impl Snapshot {
                 Some(nat) => self.nat_egress(tracking, nat, from, router, ip, reply, now),
                 None => Verdict::Drop(DropReason::Blackhole),
             },
+            Some(Hop::Endpoint) => {
+                if let Err(reason) = self.acl_check(me.acl, true, ip) {
+                    return Verdict::Drop(reason);
+                }
+                if len > EDGE_MTU {
+                    return too_big(ip, from, router, reply);
+                }
+                if let Some(verdict) = expire(ip, from, router, reply) {
+                    return verdict;
+                }
+                // The service answers the private address: remember whose it is.
+                if !tracking.endpoint.insert(flow_key(INTERNET, ip, true), from, now) {
+                    return Verdict::Drop(DropReason::EndpointTrackFull);
+                }
+                ip.decrement_ttl();
+                Verdict::Forward { port: INTERNET, len }
+            }
             Some(Hop::Internet) => {
                 let Some(public) = me.public else {
                     return Verdict::Drop(DropReason::NoPublicIp);
@@ -204,7 +240,7 @@ impl Snapshot {
         now: u64,
     ) -> Verdict {
         let Some(target) = self.public.lookup(ip.dst()) else {
-            return Verdict::Drop(DropReason::NoPublicMapping);
+            return self.endpoint_ingress(tracking, ip, reply, now);
         };
         if target >= NAT_TARGET {
             return match self.nats.get((target - NAT_TARGET) as usize) {
@@ -228,6 +264,42 @@ impl Snapshot {
             return Verdict::Drop(reason);
         }
         Verdict::Forward { port: target, len }
+    }
+
+    /// From an AWS service back through a gateway endpoint: only to the private address
+    /// of an instance with a flow out through one.
+    fn endpoint_ingress(
+        &self,
+        tracking: &mut Tracking,
+        ip: &mut Ipv4<&mut [u8]>,
+        reply: &mut [u8],
+        now: u64,
+    ) -> Verdict {
+        if tracking.endpoint.is_empty() {
+            return Verdict::Drop(DropReason::NoPublicMapping);
+        }
+        let Some(port) = tracking.endpoint.get(&flow_key(INTERNET, ip, false), now) else {
+            return Verdict::Drop(DropReason::NoPublicMapping);
+        };
+        let PortEntry::Instance(instance) = self.port(port) else {
+            return Verdict::Drop(DropReason::UnknownPort);
+        };
+        if instance.private != ip.dst() {
+            // The port went to another instance since.
+            return Verdict::Drop(DropReason::NoPublicMapping);
+        }
+        if let Some(verdict) = expire(ip, INTERNET, EDGE_ADDRESS, reply) {
+            return verdict;
+        }
+        let len = ip.total_len();
+        ip.decrement_ttl();
+        if let Err(reason) = self.acl_check(instance.acl, false, ip) {
+            return Verdict::Drop(reason);
+        }
+        if let Err(reason) = self.sg_check(tracking, port, &instance, ip, false, now) {
+            return Verdict::Drop(reason);
+        }
+        Verdict::Forward { port, len }
     }
 
     /// From an instance through a NAT gateway: the VPC router, then the gateway (which
@@ -400,9 +472,6 @@ impl Snapshot {
         now: u64,
     ) -> Result<(), DropReason> {
         let denied = if egress { DropReason::SgEgress } else { DropReason::SgIngress };
-        let protocol = ip.protocol();
-        let (local, remote) =
-            if egress { (ip.src_bits(), ip.dst_bits()) } else { (ip.dst_bits(), ip.src_bits()) };
         if let Some((quoted_protocol, qsrc, qdst, qa, qb)) = ip.icmp_quoted() {
             // An ICMP error passes if the flow it is about is tracked here. That packet
             // went the other way: received by this interface if it now sends the error.
@@ -418,24 +487,19 @@ impl Snapshot {
             };
             return if tracking.sg.hit(&key, now) { Ok(()) } else { Err(denied) };
         }
-        let (sport, dport) = ip.ports().unwrap_or((0, 0));
-        let (local_port, remote_port) = match (protocol, egress) {
-            (proto::ICMP, _) => (sport, 0),
-            (_, true) => (sport, dport),
-            (_, false) => (dport, sport),
-        };
-        let key = FlowKey { port, protocol, local, local_port, remote, remote_port };
+        let key = flow_key(port, ip, egress);
         if tracking.sg.hit(&key, now) {
             return Ok(());
         }
         let Some(interface) = self.rules.get(me.rules as usize) else { return Err(denied) };
         let rules = if egress { &interface.egress } else { &interface.ingress };
+        let protocol = key.protocol;
         let (match_port, code) = match protocol {
             proto::ICMP => (u16::from(ip.icmp_type().unwrap_or(0)), ip.icmp_code()),
-            proto::TCP | proto::UDP => (dport, 0),
+            proto::TCP | proto::UDP => (ip.ports().map_or(0, |(_, dport)| dport), 0),
             _ => (0, 0),
         };
-        if !rules.allows(Ipv4Addr::from(remote), protocol, match_port, code) {
+        if !rules.allows(Ipv4Addr::from(key.remote), protocol, match_port, code) {
             return Err(denied);
         }
         if interface.untracked(egress, protocol, match_port) {
@@ -1474,6 +1538,151 @@ mod tests {
         );
         let mut reply = packet(X, CHECK_IP, proto::TCP, 64, &syn_ack);
         assert!(matches!(lab.run(lab.x, &mut reply), Verdict::Forward { port: INTERNET, .. }));
+    }
+
+    /// VPC 10.8.0.0/16 with an internet gateway: `web` 10.8.1.4 (with a public address) in
+    /// a subnet routed to it, `app` 10.8.2.4 in a private subnet on the main table, which
+    /// has the S3 gateway endpoint's route.
+    struct EndpointLab {
+        model: Model,
+        ports: PortMap,
+        tracking: Tracking,
+        snapshot: Snapshot,
+        main: vpclab_model::RouteTableId,
+        endpoint: vpclab_model::VpcEndpointId,
+        web: Port,
+        app: Port,
+    }
+
+    const S3: [u8; 4] = [192, 0, 2, 1];
+    const E_WEB: [u8; 4] = [10, 8, 1, 4];
+    const E_APP: [u8; 4] = [10, 8, 2, 4];
+
+    fn endpoint_lab() -> EndpointLab {
+        let mut m = Model::new(9);
+        let vpc = m.create_vpc("10.8.0.0/16".parse().unwrap(), Tags::new()).unwrap();
+        let public =
+            m.create_subnet(&vpc, "10.8.1.0/24".parse().unwrap(), None, Tags::new()).unwrap();
+        let private =
+            m.create_subnet(&vpc, "10.8.2.0/24".parse().unwrap(), None, Tags::new()).unwrap();
+        let igw = m.create_internet_gateway(Tags::new());
+        m.attach_internet_gateway(&igw, &vpc).unwrap();
+        let table = m.create_route_table(&vpc, Tags::new()).unwrap();
+        let default = "0.0.0.0/0".parse().unwrap();
+        m.create_route(
+            &table,
+            RouteSpec { destination: default, target: RouteTarget::Gateway(igw) },
+        )
+        .unwrap();
+        m.associate_route_table(&table, &public).unwrap();
+        let main = m.route_table_of(&private).unwrap().id.clone();
+        let endpoint = m
+            .create_vpc_endpoint(
+                &vpc,
+                "com.amazonaws.us-east-1.s3",
+                std::slice::from_ref(&main),
+                Tags::new(),
+                0,
+            )
+            .unwrap();
+        let run = |m: &mut Model, subnet: &vpclab_model::SubnetId, public_ip: bool| {
+            m.run_instance(RunInstance {
+                subnet: Some(subnet.clone()),
+                public_ip: Some(public_ip),
+                ..Default::default()
+            })
+            .unwrap()
+        };
+        let web = run(&mut m, &public, true);
+        let app = run(&mut m, &private, false);
+        let mut ports = PortMap::new();
+        let [web, app] = [web, app].map(|i| ports.assign(&i));
+        let snapshot = compile(&m, &mut ports, 1);
+        let mut tracking = Tracking::new(64);
+        tracking.sync(&snapshot);
+        EndpointLab { model: m, ports, tracking, snapshot, main, endpoint, web, app }
+    }
+
+    impl EndpointLab {
+        fn run(&mut self, from: Port, packet: &mut [u8]) -> Verdict {
+            let mut reply = vec![0u8; REPLY_BUFFER];
+            self.snapshot.process(&mut self.tracking, from, packet, &mut reply, 0)
+        }
+
+        fn recompile(&mut self) {
+            self.snapshot = compile(&self.model, &mut self.ports, self.snapshot.generation + 1);
+            self.tracking.sync(&self.snapshot);
+        }
+    }
+
+    #[test]
+    fn a_gateway_endpoint_keeps_the_private_source_and_lets_replies_back() {
+        let mut lab = endpoint_lab();
+        let mut syn = packet(E_APP, S3, proto::TCP, 64, &tcp_syn(40000, 80));
+        assert_eq!(lab.run(lab.app, &mut syn), Verdict::Forward { port: INTERNET, len: syn.len() });
+        assert_eq!(syn[12..16], E_APP, "no translation through an endpoint");
+        assert_eq!(syn[8], 63, "the VPC router is a hop");
+        assert!(checksums_ok(&syn));
+
+        let mut syn_ack = tcp_syn(80, 40000);
+        syn_ack[13] = 0x12;
+        let mut back = packet(S3, E_APP, proto::TCP, 64, &syn_ack);
+        assert_eq!(
+            lab.run(INTERNET, &mut back),
+            Verdict::Forward { port: lab.app, len: back.len() }
+        );
+
+        let mut unsolicited = packet(S3, E_APP, proto::TCP, 64, &tcp_syn(80, 40001));
+        assert_eq!(lab.run(INTERNET, &mut unsolicited), Verdict::Drop(DropReason::NoPublicMapping));
+        let mut ping = packet(E_APP, S3, proto::ICMP, 64, &echo(7, 1));
+        assert_eq!(
+            lab.run(lab.app, &mut ping),
+            Verdict::Forward { port: INTERNET, len: ping.len() }
+        );
+        let mut pong = echo(7, 1);
+        pong[0] = icmp::ECHO_REPLY;
+        let mut pong = packet(S3, E_APP, proto::ICMP, 64, &pong);
+        assert_eq!(
+            lab.run(INTERNET, &mut pong),
+            Verdict::Forward { port: lab.app, len: pong.len() }
+        );
+    }
+
+    #[test]
+    fn without_the_endpoint_route_the_private_subnet_has_no_path_and_public_ones_use_the_igw() {
+        let mut lab = endpoint_lab();
+        let mut via_igw = packet(E_WEB, S3, proto::TCP, 64, &tcp_syn(40000, 80));
+        assert!(matches!(lab.run(lab.web, &mut via_igw), Verdict::Forward { port: INTERNET, .. }));
+        let PortEntry::Instance(web) = lab.snapshot.port(lab.web) else { panic!("web's port") };
+        let public = web.public.expect("web has a public address").octets();
+        assert_eq!(via_igw[12..16], public, "the web table has no endpoint route");
+
+        let endpoint = lab.endpoint.clone();
+        lab.model.delete_vpc_endpoint(&endpoint).unwrap();
+        lab.recompile();
+        let mut syn = packet(E_APP, S3, proto::TCP, 64, &tcp_syn(40000, 80));
+        assert_eq!(lab.run(lab.app, &mut syn), Verdict::Drop(DropReason::NoRoute));
+    }
+
+    #[test]
+    fn a_cidr_route_of_the_same_length_beats_the_prefix_list_route() {
+        let mut lab = endpoint_lab();
+        let igw = lab.model.internet_gateways().next().unwrap().id.clone();
+        let main = lab.main.clone();
+        let s3_cidr = "192.0.2.0/25".parse().unwrap();
+        lab.model
+            .create_route(
+                &main,
+                RouteSpec { destination: s3_cidr, target: RouteTarget::Gateway(igw) },
+            )
+            .unwrap();
+        lab.recompile();
+        let mut syn = packet(E_APP, S3, proto::TCP, 64, &tcp_syn(40000, 80));
+        assert_eq!(
+            lab.run(lab.app, &mut syn),
+            Verdict::Drop(DropReason::NoPublicIp),
+            "routed to the internet gateway, not the endpoint"
+        );
     }
 
     proptest::proptest! {

@@ -178,41 +178,47 @@ const UDP_IDLE_MS: u64 = 180_000;
 const ICMP_IDLE_MS: u64 = 30_000;
 const OTHER_IDLE_MS: u64 = 600_000;
 
-/// The security groups' connection tracking: flows allowed once, by whichever rule, pass
-/// both ways until idle. Allocated up front; a full table refuses new flows.
+/// Tracked flows, each with a value (`()` for the security groups, the instance's port
+/// for gateway-endpoint flows), live until idle. Allocated up front: inserting below
+/// capacity never allocates, and a table full of live flows refuses new ones.
 #[derive(Debug)]
-pub struct SgFlows {
-    flows: HashMap<FlowKey, u64>,
+pub struct Flows<V> {
+    flows: HashMap<FlowKey, (u64, V)>,
     capacity: usize,
 }
 
-impl SgFlows {
+/// The security groups' connection tracking: flows allowed once, by whichever rule, pass
+/// both ways until idle.
+pub type SgFlows = Flows<()>;
+
+impl<V: Copy> Flows<V> {
     /// Room for `capacity` flows.
     pub fn new(capacity: usize) -> Self {
         Self { flows: HashMap::with_capacity(capacity), capacity }
     }
 
-    /// Whether `key` is a live tracked flow; refreshes it.
+    /// The value of `key` if it is a live tracked flow; refreshes it.
     #[inline]
-    pub(crate) fn hit(&mut self, key: &FlowKey, now: u64) -> bool {
+    pub(crate) fn get(&mut self, key: &FlowKey, now: u64) -> Option<V> {
         match self.flows.get_mut(key) {
-            Some(expiry) if *expiry > now => {
+            Some((expiry, value)) if *expiry > now => {
                 *expiry = now + idle(key.protocol);
-                true
+                Some(*value)
             }
-            _ => false,
+            _ => None,
         }
     }
 
-    /// Starts tracking `key`; false when the table is full of live flows.
-    pub(crate) fn track(&mut self, key: FlowKey, now: u64) -> bool {
+    /// Starts (or refreshes) tracking `key` with `value`; false when the table is full
+    /// of live flows.
+    pub(crate) fn insert(&mut self, key: FlowKey, value: V, now: u64) -> bool {
         if self.flows.len() >= self.capacity && !self.flows.contains_key(&key) {
-            self.flows.retain(|_, expiry| *expiry > now);
+            self.flows.retain(|_, (expiry, _)| *expiry > now);
             if self.flows.len() >= self.capacity {
                 return false;
             }
         }
-        self.flows.insert(key, now + idle(key.protocol));
+        self.flows.insert(key, (now + idle(key.protocol), value));
         true
     }
 
@@ -224,6 +230,19 @@ impl SgFlows {
     /// Whether none is tracked.
     pub fn is_empty(&self) -> bool {
         self.flows.is_empty()
+    }
+}
+
+impl Flows<()> {
+    /// Whether `key` is a live tracked flow; refreshes it.
+    #[inline]
+    pub(crate) fn hit(&mut self, key: &FlowKey, now: u64) -> bool {
+        self.get(key, now).is_some()
+    }
+
+    /// Starts tracking `key`; false when the table is full of live flows.
+    pub(crate) fn track(&mut self, key: FlowKey, now: u64) -> bool {
+        self.insert(key, (), now)
     }
 }
 

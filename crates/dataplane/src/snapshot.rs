@@ -36,6 +36,8 @@ pub enum Hop {
     Nat(u32),
     /// Over a peering connection into the VPC with this index.
     Peering(u32),
+    /// Through a gateway endpoint to an AWS service, keeping the private source.
+    Endpoint,
     /// The target is gone: drop.
     Blackhole,
 }
@@ -239,8 +241,12 @@ pub fn compile(model: &Model, ports: &mut PortMap, generation: u64) -> Snapshot 
         .route_tables()
         .map(|table| {
             let mut builder = Builder::with_capacity(table.routes.len());
-            let mut hops = Vec::with_capacity(table.routes.len());
-            for (route, value) in table.routes.iter().zip(0u32..) {
+            let mut hops = vec![Hop::Blackhole; table.routes.len()];
+            // Among equal prefixes the one inserted last wins, and a CIDR route beats a
+            // gateway endpoint's prefix-list route: endpoint routes go in first.
+            let mut order: Vec<(u32, &vpclab_model::Route)> = (0u32..).zip(&table.routes).collect();
+            order.sort_by_key(|(_, route)| route.prefix_list.is_none());
+            for (value, route) in order {
                 let hop = if model.is_blackhole(table, route) {
                     Hop::Blackhole
                 } else {
@@ -248,6 +254,7 @@ pub fn compile(model: &Model, ports: &mut PortMap, generation: u64) -> Snapshot 
                         RouteTarget::Local => Hop::Local,
                         RouteTarget::Gateway(_) => Hop::Internet,
                         RouteTarget::NatGateway(id) => Hop::Nat(nat_index[id]),
+                        RouteTarget::Endpoint(_) => Hop::Endpoint,
                         RouteTarget::Peering(pcx) => model
                             .peering_connection(pcx)
                             .ok()
@@ -256,8 +263,8 @@ pub fn compile(model: &Model, ports: &mut PortMap, generation: u64) -> Snapshot 
                             .map_or(Hop::Blackhole, |&i| Hop::Peering(i)),
                     }
                 };
-                hops.push(hop);
                 builder.insert(route.destination, value).expect("route indexes fit in 31 bits");
+                hops[value as usize] = hop;
             }
             Table { lpm: builder.build(), hops }
         })

@@ -23,6 +23,7 @@
 #![forbid(unsafe_code)]
 
 mod acl;
+mod endpoint;
 mod error;
 mod ids;
 mod model;
@@ -36,6 +37,7 @@ use ipnet::Ipv4Net;
 use serde::{Deserialize, Serialize};
 
 pub use acl::{AclEntry, MAX_RULE_NUMBER, NetworkAcl, NetworkAclAssociationId, NetworkAclId};
+pub use endpoint::{PREFIX_LISTS, VpcEndpoint, VpcEndpointId};
 pub use error::ApiError;
 pub use ids::{
     AllocationId, AssociationId, InstanceId, InternetGatewayId, NatGatewayId, NetworkInterfaceId,
@@ -118,6 +120,8 @@ pub enum RouteTarget {
     NatGateway(NatGatewayId),
     /// A VPC peering connection.
     Peering(VpcPeeringConnectionId),
+    /// A gateway VPC endpoint.
+    Endpoint(VpcEndpointId),
 }
 
 impl std::fmt::Display for RouteTarget {
@@ -127,6 +131,7 @@ impl std::fmt::Display for RouteTarget {
             RouteTarget::Gateway(id) => write!(f, "{id}"),
             RouteTarget::NatGateway(id) => write!(f, "{id}"),
             RouteTarget::Peering(id) => write!(f, "{id}"),
+            RouteTarget::Endpoint(id) => write!(f, "{id}"),
         }
     }
 }
@@ -149,6 +154,10 @@ pub struct Route {
     pub target: RouteTarget,
     /// Its origin.
     pub origin: RouteOrigin,
+    /// For a gateway endpoint's route: the prefix list it stands for (its destination
+    /// is then the list's CIDR).
+    #[serde(default)]
+    pub prefix_list: Option<String>,
 }
 
 /// A subnet's explicit association with a route table.

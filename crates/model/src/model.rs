@@ -7,6 +7,7 @@ use ipnet::Ipv4Net;
 use serde::{Deserialize, Serialize};
 
 use crate::acl::{NetworkAcl, NetworkAclId};
+use crate::endpoint::{VpcEndpoint, VpcEndpointId};
 use crate::error::ApiError;
 use crate::ids::IdGen;
 use crate::peering::{PeeringConnection, PeeringStatus, VpcPeeringConnectionId};
@@ -76,6 +77,8 @@ pub struct Model {
     pub(crate) network_acls: BTreeMap<NetworkAclId, NetworkAcl>,
     #[serde(default)]
     pub(crate) peerings: BTreeMap<VpcPeeringConnectionId, PeeringConnection>,
+    #[serde(default)]
+    pub(crate) endpoints: BTreeMap<VpcEndpointId, VpcEndpoint>,
 }
 
 impl Model {
@@ -93,6 +96,7 @@ impl Model {
             security_groups: BTreeMap::new(),
             network_acls: BTreeMap::new(),
             peerings: BTreeMap::new(),
+            endpoints: BTreeMap::new(),
         }
     }
 
@@ -227,6 +231,7 @@ impl Model {
                 .get(igw)
                 .is_none_or(|g| g.attached_to.as_ref() != Some(&table.vpc)),
             RouteTarget::NatGateway(nat) => !self.nat_gateways.contains_key(nat),
+            RouteTarget::Endpoint(id) => !self.endpoints.contains_key(id),
             RouteTarget::Peering(pcx) => self.peerings.get(pcx).is_none_or(|p| {
                 p.status != PeeringStatus::Active || p.peer_of(&table.vpc).is_none()
             }),
@@ -279,7 +284,9 @@ impl Model {
         {
             return Err(ApiError::dependency("vpc", id.as_str()));
         }
-        if self.network_acls.values().any(|a| &a.vpc == id && !a.is_default) {
+        if self.network_acls.values().any(|a| &a.vpc == id && !a.is_default)
+            || self.endpoints.values().any(|e| &e.vpc == id)
+        {
             return Err(ApiError::dependency("vpc", id.as_str()));
         }
         self.route_tables.remove(&main);
@@ -382,6 +389,7 @@ impl Model {
             destination: vpc_cidr,
             target: RouteTarget::Local,
             origin: RouteOrigin::CreateRouteTable,
+            prefix_list: None,
         };
         self.route_tables.insert(
             id.clone(),
@@ -510,7 +518,7 @@ impl Model {
     pub fn create_route(&mut self, table: &RouteTableId, spec: RouteSpec) -> Result<(), ApiError> {
         let route = self.check_route(table, &spec)?;
         let t = self.route_table(table)?;
-        if t.routes.iter().any(|r| r.destination == route.destination) {
+        if t.routes.iter().any(|r| r.destination == route.destination && r.prefix_list.is_none()) {
             return Err(ApiError::new(
                 "RouteAlreadyExists",
                 format!("The route identified by {} already exists.", route.destination),
@@ -526,7 +534,11 @@ impl Model {
     pub fn replace_route(&mut self, table: &RouteTableId, spec: RouteSpec) -> Result<(), ApiError> {
         let route = self.check_route(table, &spec)?;
         let t = self.route_table(table)?;
-        let at = t.routes.iter().position(|r| r.destination == route.destination).ok_or_else(|| {
+        let at = t
+            .routes
+            .iter()
+            .position(|r| r.destination == route.destination && r.prefix_list.is_none())
+            .ok_or_else(|| {
             ApiError::invalid_value(format!(
                 "There is no route defined for '{}' in the route table. Use CreateRoute instead.",
                 route.destination
@@ -549,14 +561,18 @@ impl Model {
     ) -> Result<(), ApiError> {
         let destination = destination.trunc();
         let t = self.route_table(table)?;
-        let at = t.routes.iter().position(|r| r.destination == destination).ok_or_else(|| {
-            ApiError::new(
-                "InvalidRoute.NotFound",
-                format!(
-                    "no route with destination-cidr-block {destination} in route table {table}"
-                ),
-            )
-        })?;
+        let at = t
+            .routes
+            .iter()
+            .position(|r| r.destination == destination && r.prefix_list.is_none())
+            .ok_or_else(|| {
+                ApiError::new(
+                    "InvalidRoute.NotFound",
+                    format!(
+                        "no route with destination-cidr-block {destination} in route table {table}"
+                    ),
+                )
+            })?;
         if t.routes[at].target == RouteTarget::Local {
             return Err(Self::local_route_error(&destination, table));
         }
@@ -592,6 +608,14 @@ impl Model {
                     )));
                 }
             }
+            RouteTarget::Endpoint(id) => {
+                return Err(ApiError::new(
+                    "RouteNotSupported",
+                    format!(
+                        "The target '{id}' is not supported: a gateway endpoint adds its own routes"
+                    ),
+                ));
+            }
             RouteTarget::Peering(pcx) => {
                 if self.peering_connection(pcx)?.peer_of(&t.vpc).is_none() {
                     return Err(ApiError::invalid_value(format!(
@@ -615,7 +639,12 @@ impl Model {
                  instance."
             )));
         }
-        Ok(Route { destination, target: spec.target.clone(), origin: RouteOrigin::CreateRoute })
+        Ok(Route {
+            destination,
+            target: spec.target.clone(),
+            origin: RouteOrigin::CreateRoute,
+            prefix_list: None,
+        })
     }
 
     // ---- internet gateways ---------------------------------------------------------
@@ -857,6 +886,7 @@ impl Model {
             "sg" => "InvalidGroup.NotFound",
             "acl" => "InvalidNetworkAclID.NotFound",
             "pcx" => "InvalidVpcPeeringConnectionID.NotFound",
+            "vpce" => "InvalidVpcEndpointId.NotFound",
             _ => return ApiError::new("InvalidID", format!("The ID '{id}' is not valid")),
         };
         ApiError::new(code, format!("The ID '{id}' does not exist"))

@@ -365,3 +365,54 @@ fn a_route_to_another_vpcs_nat_gateway_is_refused() {
         "InvalidParameterValue"
     );
 }
+
+#[test]
+fn a_gateway_endpoint_owns_its_prefix_list_routes() {
+    let (mut m, vpc, subnet) = lab();
+    let main = m.vpc(&vpc).unwrap().main_route_table.clone();
+    let s3 = "com.amazonaws.us-east-1.s3";
+    assert_eq!(
+        code(m.create_vpc_endpoint(&vpc, "com.amazonaws.us-east-1.sqs", &[], Tags::new(), 0)),
+        "InvalidServiceName"
+    );
+    let other = m.create_vpc(net("10.9.0.0/16"), Tags::new()).unwrap();
+    let foreign = m.vpc(&other).unwrap().main_route_table.clone();
+    assert_eq!(
+        code(m.create_vpc_endpoint(&vpc, s3, std::slice::from_ref(&foreign), Tags::new(), 0)),
+        "InvalidParameterValue"
+    );
+    assert_eq!(m.vpc_endpoints().count(), 0, "a refused request changes nothing");
+
+    let endpoint =
+        m.create_vpc_endpoint(&vpc, s3, std::slice::from_ref(&main), Tags::new(), 0).unwrap();
+    let route = m.route_table(&main).unwrap().routes.last().unwrap().clone();
+    assert_eq!(route.prefix_list.as_deref(), Some("pl-63a5400a"));
+    assert_eq!(route.destination, net("192.0.2.0/25"));
+    assert_eq!(route.target, RouteTarget::Endpoint(endpoint.clone()));
+    assert_eq!(
+        code(m.create_vpc_endpoint(&vpc, s3, std::slice::from_ref(&main), Tags::new(), 0)),
+        "RouteAlreadyExists"
+    );
+
+    // A CIDR route for the same range is a different route, and CreateRoute cannot
+    // target the endpoint, nor DeleteRoute remove its route.
+    let spec = |target| RouteSpec { destination: net("192.0.2.0/25"), target };
+    assert_eq!(
+        code(m.create_route(&main, spec(RouteTarget::Endpoint(endpoint.clone())))),
+        "RouteNotSupported"
+    );
+    assert_eq!(code(m.delete_route(&main, net("192.0.2.0/25"))), "InvalidRoute.NotFound");
+    assert_eq!(code(m.delete_vpc(&vpc)), "DependencyViolation");
+
+    let table = m.create_route_table(&vpc, Tags::new()).unwrap();
+    m.associate_route_table(&table, &subnet).unwrap();
+    m.modify_vpc_endpoint(&endpoint, std::slice::from_ref(&table), std::slice::from_ref(&main))
+        .unwrap();
+    assert!(m.route_table(&main).unwrap().routes.iter().all(|r| r.prefix_list.is_none()));
+    assert_eq!(m.route_table(&table).unwrap().routes.len(), 2);
+    assert_eq!(m.vpc_endpoint(&endpoint).unwrap().route_tables, vec![table.clone()]);
+
+    m.delete_vpc_endpoint(&endpoint).unwrap();
+    assert_eq!(m.route_table(&table).unwrap().routes.len(), 1, "only the local route is left");
+    assert_eq!(code(m.vpc_endpoint(&endpoint)), "InvalidVpcEndpointId.NotFound");
+}
