@@ -15,6 +15,7 @@ use serde_saphyr::Spanned;
 use vpclab_model::{
     AllocationId, ApiError, InternetGatewayId, Model, NatGatewayId, Peer, Protocol, RouteSpec,
     RouteTableId, RouteTarget, RunInstance, SecurityGroupId, SgRule, SubnetId, Tags, VpcId,
+    REGION,
 };
 
 /// The file.
@@ -61,6 +62,20 @@ pub(crate) struct VpcSpec {
     /// Custom network ACLs (subnets not named by one keep the default ACL).
     #[serde(default)]
     pub(crate) network_acls: Vec<NetworkAclSpec>,
+    /// Gateway endpoints.
+    #[serde(default)]
+    pub(crate) endpoints: Vec<EndpointSpec>,
+}
+
+/// A gateway VPC endpoint.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct EndpointSpec {
+    /// `s3`, `dynamodb`, or the full service name (`com.amazonaws.us-east-1.s3`).
+    pub(crate) service: Spanned<String>,
+    /// The route tables (by name, in this VPC) that get its prefix-list route.
+    #[serde(default)]
+    pub(crate) route_tables: Vec<Spanned<String>>,
 }
 
 /// A custom network ACL.
@@ -620,6 +635,30 @@ pub(crate) fn build(topology: &Topology, seed: u64) -> Result<Model, TopologyErr
                 let (subnet_id, _) = &subnets[subnet.name.value.as_str()];
                 m.associate_route_table(table_id, subnet_id).map_err(api(table))?;
             }
+        }
+        for endpoint in &vpc.endpoints {
+            let mut route_tables = Vec::new();
+            for table in &endpoint.route_tables {
+                let id = match tables.get(table.value.as_str()) {
+                    Some(id) => id.clone(),
+                    None if table.value == "main" => {
+                        m.vpc(vpc_id).map_err(api(table))?.main_route_table.clone()
+                    }
+                    None => {
+                        return Err(at(
+                            table,
+                            format!("no route table named {:?} in this VPC", table.value),
+                        ));
+                    }
+                };
+                route_tables.push(id);
+            }
+            let service = match endpoint.service.value.trim() {
+                short @ ("s3" | "dynamodb") => format!("com.amazonaws.{REGION}.{short}"),
+                full => full.to_owned(),
+            };
+            m.create_vpc_endpoint(vpc_id, &service, &route_tables, Tags::new(), 0)
+                .map_err(api(&endpoint.service))?;
         }
     }
 
