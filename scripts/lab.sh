@@ -8,7 +8,10 @@
 # Part 1 is examples/two-tier.yaml: VPC "lab" with a public subnet (route to an
 # internet gateway) and a private one, a second VPC "isolated", and four instances.
 # Part 2 is examples/nat-gateway.yaml: the private subnet reaches the internet through
-# a NAT gateway (the seed tutorial's Part 5). With --keep, part 2 is left up.
+# a NAT gateway (the seed tutorial's Part 5). Part 3 is examples/peering.yaml (Part 6:
+# peering is not transitive). Part 4 is examples/gateway-endpoint.yaml (the tutorial's
+# VPC endpoints: a private subnet reaches S3 without any internet path). With --keep,
+# part 4 is left up.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -89,11 +92,41 @@ echo "app asks check-ip who it is: ${seen:-<no answer>} (the NAT gateway's Elast
 echo
 v status | tail -n 3
 
+echo
+echo "==> vpclab down; vpclab up examples/peering.yaml"
+v down
+v up examples/peering.yaml
+printf '\n%-44s %-9s %-9s %s\n' "CHECK" "EXPECTED" "GOT" "WHY"
+check "a -> b over the peering a-b" yes "10.2.0.0/16 -> pcx, SG allows 10/8" ping1 a 10.2.1.10
+check "b -> c over the peering b-c" yes "10.3.0.0/16 -> pcx" ping1 b 10.3.1.10
+check "a -> c through b" no "peering is not transitive" ping1 a 10.3.1.10
+check "b -> internet through a's gateway" no "no edge-to-edge routing" \
+  v exec b -- curl -s -m 2 http://198.51.100.1/
+echo
+v status | grep -E "peering_transit" || true
+
+echo
+echo "==> vpclab down; vpclab up examples/gateway-endpoint.yaml"
+v down
+v up examples/gateway-endpoint.yaml
+printf '\n%-44s %-9s %-9s %s\n' "CHECK" "EXPECTED" "GOT" "WHY"
+check "app (private) -> S3 192.0.2.1" yes "pl-63a5400a -> vpce, main table" \
+  v exec app -- curl -s -m 3 http://192.0.2.1/
+check "app (private) -> internet" no "no igw or NAT route" ping1 app 198.51.100.1
+seen=$(v exec app -- curl -s -m 3 http://192.0.2.1/ || true)
+echo
+echo "S3 sees app as: ${seen:-<no answer>} (its private address: the endpoint translates nothing)"
+[[ $seen == 10.4.2.10 ]] || failures=$((failures + 1))
+seen=$(v exec web -- curl -s -m 3 http://192.0.2.1/ || true)
+echo "S3 sees web as: ${seen:-<no answer>} (its public address: web's table has no endpoint route)"
+[[ $seen == 203.0.113.* ]] || failures=$((failures + 1))
+
 if ((keep)); then
   trap - EXIT
   echo
-  echo "the NAT lab is still up. Try:"
-  echo "  sudo $vpclab --state-dir $state exec app -- curl -s http://198.51.100.1/"
+  echo "the gateway-endpoint lab is still up. Try:"
+  echo "  sudo $vpclab --state-dir $state exec app -- curl -s http://192.0.2.1/"
+  echo "  aws --endpoint-url http://127.0.0.1:4566 ec2 describe-vpc-endpoints"
   echo "  sudo $vpclab --state-dir $state exec app -- bash"
   echo "  sudo $vpclab --state-dir $state status"
   echo "  sudo $vpclab --state-dir $state down"

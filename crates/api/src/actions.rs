@@ -820,6 +820,15 @@ fn describe_route_tables(ctx: &mut Context<'_>, p: &Params, x: &mut Xml) -> Resu
                     })
                     .collect(),
             ),
+            "route.vpc-peering-connection-id" => Some(
+                t.routes
+                    .iter()
+                    .filter_map(|r| match &r.target {
+                        RouteTarget::Peering(p) => Some(p.to_string()),
+                        _ => None,
+                    })
+                    .collect(),
+            ),
             "owner-id" => one(OWNER_ID),
             _ => tag_attr(&t.tags, name),
         },

@@ -239,6 +239,87 @@ mod tests {
     }
 
     #[test]
+    fn gateway_endpoints_through_the_api() {
+        let mut s = Service::new(Model::new(1), None, None, 1);
+        let r = call(&mut s, "Action=CreateVpc&CidrBlock=10.0.0.0%2F16");
+        let vpc = between(&r.body, "<vpcId>", "</vpcId>").to_owned();
+        let r = call(&mut s, &format!("Action=CreateRouteTable&VpcId={vpc}"));
+        let rtb = between(&r.body, "<routeTableId>", "</routeTableId>").to_owned();
+        let create = format!(
+            "Action=CreateVpcEndpoint&VpcId={vpc}&ServiceName=com.amazonaws.us-east-1.s3&RouteTableId.1={rtb}"
+        );
+        let r = call(&mut s, &create);
+        assert_eq!(r.status, 200, "{}", r.body);
+        assert!(r.body.contains("<vpcEndpointType>Gateway</vpcEndpointType>"), "{}", r.body);
+        assert!(r.body.contains("<state>available</state>"));
+        assert!(r.body.contains(&format!("<routeTableIdSet><item>{rtb}</item></routeTableIdSet>")));
+        let vpce = between(&r.body, "<vpcEndpointId>", "</vpcEndpointId>").to_owned();
+        assert!(vpce.starts_with("vpce-"));
+
+        let r = call(&mut s, &format!("Action=DescribeRouteTables&RouteTableId.1={rtb}"));
+        assert!(
+            r.body.contains(&format!(
+                "<destinationPrefixListId>pl-63a5400a</destinationPrefixListId><gatewayId>{vpce}</gatewayId>"
+            )),
+            "{}",
+            r.body
+        );
+        let r = call(
+            &mut s,
+            "Action=DescribeRouteTables&Filter.1.Name=route.destination-prefix-list-id&Filter.1.Value.1=pl-63a5400a",
+        );
+        assert!(r.body.contains(&rtb), "{}", r.body);
+
+        for (body, code) in [
+            (create.clone(), "RouteAlreadyExists"),
+            (create.replace(".s3", ".sqs"), "InvalidServiceName"),
+            (format!("{create}&VpcEndpointType=Interface"), "InvalidParameterValue"),
+            (
+                format!(
+                    "Action=CreateRoute&RouteTableId={rtb}&DestinationCidrBlock=192.0.2.0%2F25&GatewayId={vpce}"
+                ),
+                "RouteNotSupported",
+            ),
+            (
+                "Action=DescribeVpcEndpoints&VpcEndpointId.1=vpce-0123".into(),
+                "InvalidVpcEndpointId.NotFound",
+            ),
+            (
+                "Action=DescribeVpcEndpoints&VpcEndpointId.1=nope".into(),
+                "InvalidVpcEndpointId.Malformed",
+            ),
+            (format!("Action=DeleteVpc&VpcId={vpc}"), "DependencyViolation"),
+        ] {
+            let r = call(&mut s, &body);
+            assert_eq!(r.status, 400, "{body}: {}", r.body);
+            assert!(r.body.contains(&format!("<Code>{code}</Code>")), "{body}: {}", r.body);
+        }
+
+        let r = call(
+            &mut s,
+            &format!("Action=ModifyVpcEndpoint&VpcEndpointId={vpce}&RemoveRouteTableId.1={rtb}"),
+        );
+        assert!(r.body.contains("<return>true</return>"), "{}", r.body);
+        let r = call(&mut s, &format!("Action=DescribeRouteTables&RouteTableId.1={rtb}"));
+        assert!(!r.body.contains("destinationPrefixListId"), "{}", r.body);
+
+        let r = call(
+            &mut s,
+            &format!("Action=DeleteVpcEndpoints&VpcEndpointId.1={vpce}&VpcEndpointId.2=vpce-0abc"),
+        );
+        assert_eq!(r.status, 200, "{}", r.body);
+        assert!(
+            r.body.contains("<resourceId>vpce-0abc</resourceId>")
+                && r.body.contains("<code>InvalidVpcEndpointId.NotFound</code>"),
+            "{}",
+            r.body
+        );
+        assert!(!r.body.contains(&format!("<resourceId>{vpce}</resourceId>")), "{}", r.body);
+        let r = call(&mut s, "Action=DescribeVpcEndpoints");
+        assert!(r.body.contains("<vpcEndpointSet/>"), "{}", r.body);
+    }
+
+    #[test]
     fn the_seed_public_private_lab_through_the_api() {
         let mut s = Service::new(Model::new(1), None, None, 1);
         let r = call(&mut s, "Action=CreateVpc&CidrBlock=10.0.0.0%2F16");

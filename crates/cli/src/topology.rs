@@ -13,9 +13,9 @@ use ipnet::Ipv4Net;
 use serde::Deserialize;
 use serde_saphyr::Spanned;
 use vpclab_model::{
-    AllocationId, ApiError, InternetGatewayId, Model, NatGatewayId, Peer, Protocol, RouteSpec,
-    RouteTableId, RouteTarget, RunInstance, SecurityGroupId, SgRule, SubnetId, Tags, VpcId,
-    REGION,
+    AllocationId, ApiError, InternetGatewayId, Model, NatGatewayId, Peer, Protocol, REGION,
+    RouteSpec, RouteTableId, RouteTarget, RunInstance, SecurityGroupId, SgRule, SubnetId, Tags,
+    VpcId,
 };
 
 /// The file.
@@ -751,6 +751,22 @@ mod tests {
         assert!(err.message.contains("already associated"), "{err}");
         let err = try_build(&base.replace("target: nat ", "target: natt ")).unwrap_err();
         assert!(err.message.contains("unknown route target"), "{err}");
+    }
+
+    #[test]
+    fn the_endpoint_example_builds_and_its_mistakes_are_pointed_at() {
+        let base = include_str!("../../../examples/gateway-endpoint.yaml");
+        let m = try_build(base).unwrap();
+        let endpoint = m.vpc_endpoints().next().expect("an endpoint");
+        assert_eq!(endpoint.service, "com.amazonaws.us-east-1.s3");
+        let vpc = m.vpc(&endpoint.vpc).unwrap();
+        assert_eq!(endpoint.route_tables, vec![vpc.main_route_table.clone()]);
+
+        let err = try_build(&base.replace("service: s3", "service: sqs")).unwrap_err();
+        assert!(err.message.contains("InvalidServiceName"), "{err}");
+        let err =
+            try_build(&base.replace("route_tables: [main]", "route_tables: [nope]")).unwrap_err();
+        assert!(err.message.contains("no route table named \"nope\""), "{err}");
     }
 
     #[test]
