@@ -61,5 +61,68 @@ fn peers_reach_each_other_but_nothing_transits() {
         "text",
     ]);
     assert_eq!(status, "failed", "overlapping CIDRs");
+
+    // A–C peered directly: nothing while pending, nothing until both sides route to it.
+    let vpc = |name: &str| {
+        aws(&[
+            "describe-vpcs",
+            "--filters",
+            &format!("Name=tag:Name,Values={name}"),
+            "--query",
+            "Vpcs[0].VpcId",
+            "--output",
+            "text",
+        ])
+    };
+    let main_table = |vpc: &str| {
+        aws(&[
+            "describe-route-tables",
+            "--filters",
+            &format!("Name=vpc-id,Values={vpc}"),
+            "Name=association.main,Values=true",
+            "--query",
+            "RouteTables[0].RouteTableId",
+            "--output",
+            "text",
+        ])
+    };
+    let vpc_c = vpc("C");
+    let (table_a, table_c) = (main_table(&vpc_a), main_table(&vpc_c));
+    let created = aws(&[
+        "create-vpc-peering-connection",
+        "--vpc-id",
+        &vpc_a,
+        "--peer-vpc-id",
+        &vpc_c,
+        "--peer-owner-id",
+        "123456789012",
+        "--peer-region",
+        "us-east-1",
+        "--query",
+        "VpcPeeringConnection.[VpcPeeringConnectionId,Status.Code,AccepterVpcInfo.Region]",
+        "--output",
+        "text",
+    ]);
+    let fields: Vec<&str> = created.split_whitespace().collect();
+    assert_eq!(fields[1..], ["pending-acceptance", "us-east-1"], "{created}");
+    let a_c = fields[0];
+    let route = |table: &str, cidr: &str| {
+        aws(&[
+            "replace-route",
+            "--route-table-id",
+            table,
+            "--destination-cidr-block",
+            cidr,
+            "--vpc-peering-connection-id",
+            a_c,
+        ]);
+    };
+    route(&table_a, "10.3.0.0/16");
+    assert!(!lab.pings("a", "10.3.1.10", NEGATIVE), "pending: the route is a blackhole");
+    aws(&["accept-vpc-peering-connection", "--vpc-peering-connection-id", a_c]);
+    assert!(!lab.pings("a", "10.3.1.10", NEGATIVE), "C's way back still goes to B");
+    route(&table_c, "10.1.0.0/16");
+    assert!(lab.pings("a", "10.3.1.10", T), "A -> C once both sides route to a-c");
+    assert!(lab.pings("c", "10.1.1.10", T), "C -> A");
     lab.down();
 }

@@ -1821,8 +1821,10 @@ fn replace_network_acl_association(
 // ---- VPC peering -------------------------------------------------------------------
 
 fn write_peering(x: &mut Xml, m: &Model, pc: &PeeringConnection) {
-    let info = |x: &mut Xml, vpc: &VpcId| {
-        x.leaf("ownerId", OWNER_ID).leaf("vpcId", vpc).leaf("region", REGION);
+    let info = |x: &mut Xml, vpc: &VpcId, owner: Option<&str>, region: Option<&str>| {
+        x.leaf("ownerId", owner.unwrap_or(OWNER_ID))
+            .leaf("vpcId", vpc)
+            .leaf("region", region.unwrap_or(REGION));
         if let Ok(v) = m.vpc(vpc) {
             x.leaf("cidrBlock", v.cidr).set("cidrBlockSet", [v.cidr], |x, c| {
                 x.leaf("cidrBlock", c);
@@ -1835,8 +1837,10 @@ fn write_peering(x: &mut Xml, m: &Model, pc: &PeeringConnection) {
         });
     };
     x.leaf("vpcPeeringConnectionId", &pc.id)
-        .node("requesterVpcInfo", |x| info(x, &pc.requester))
-        .node("accepterVpcInfo", |x| info(x, &pc.accepter))
+        .node("requesterVpcInfo", |x| info(x, &pc.requester, None, None))
+        .node("accepterVpcInfo", |x| {
+            info(x, &pc.accepter, pc.peer_owner.as_deref(), pc.peer_region.as_deref());
+        })
         .node("status", |x| {
             x.leaf("code", pc.status.code()).leaf("message", pc.status.message());
         })
@@ -1850,11 +1854,17 @@ fn create_vpc_peering_connection(
 ) -> Result<(), ApiError> {
     let requester = vpc_id(p.required("VpcId")?)?;
     let accepter = vpc_id(p.required("PeerVpcId")?)?;
+    if let Some(owner) = p.get("PeerOwnerId") {
+        if owner.len() != 12 || !owner.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(invalid(format!("Invalid value '{owner}' for PeerOwnerId.")));
+        }
+    }
     let id = ctx.model.create_vpc_peering_connection(
         &requester,
         &accepter,
         p.tag_specifications("vpc-peering-connection"),
     )?;
+    ctx.model.label_peering(&id, p.get("PeerOwnerId"), p.get("PeerRegion"))?;
     let m = &*ctx.model;
     let pc = m.peering_connection(&id)?;
     x.node("vpcPeeringConnection", |x| write_peering(x, m, pc));

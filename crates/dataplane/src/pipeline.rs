@@ -1540,6 +1540,99 @@ mod tests {
         assert!(matches!(lab.run(lab.x, &mut reply), Verdict::Forward { port: INTERNET, .. }));
     }
 
+    /// A 172.16.0.0/16 peered with B and C, which both use 10.0.0.0/16 (they overlap
+    /// each other, not A). A's main table: 10.0.0.0/16 → B, 10.0.0.77/32 → C,
+    /// 0.0.0.0/0 → B. B and C let 172.16.0.0/16 in.
+    fn peering_lab() -> (Model, PortMap, [Port; 4], [vpclab_model::VpcPeeringConnectionId; 2]) {
+        use vpclab_model::{Peer, Protocol, SgRule};
+        let mut m = Model::new(5);
+        let cidr = |s: &str| s.parse::<ipnet::Ipv4Net>().unwrap();
+        let a = m.create_vpc(cidr("172.16.0.0/16"), Tags::new()).unwrap();
+        let b = m.create_vpc(cidr("10.0.0.0/16"), Tags::new()).unwrap();
+        let c = m.create_vpc(cidr("10.0.0.0/16"), Tags::new()).unwrap();
+        let ab = m.create_vpc_peering_connection(&a, &b, Tags::new()).unwrap();
+        let ac = m.create_vpc_peering_connection(&a, &c, Tags::new()).unwrap();
+        m.accept_vpc_peering_connection(&ab).unwrap();
+        m.accept_vpc_peering_connection(&ac).unwrap();
+        let main_a = m.vpc(&a).unwrap().main_route_table.clone();
+        for (destination, pcx) in [("10.0.0.0/16", &ab), ("10.0.0.77/32", &ac), ("0.0.0.0/0", &ab)]
+        {
+            let spec = RouteSpec {
+                destination: cidr(destination),
+                target: RouteTarget::Peering(pcx.clone()),
+            };
+            m.create_route(&main_a, spec).unwrap();
+        }
+        let mut ports = PortMap::new();
+        let mut run = |m: &mut Model, vpc: &vpclab_model::VpcId, subnet: &str, ip: &str| {
+            let subnet = m.create_subnet(vpc, cidr(subnet), None, Tags::new()).unwrap();
+            if vpc != &a {
+                let table = m.vpc(vpc).unwrap().main_route_table.clone();
+                let spec = RouteSpec {
+                    destination: cidr("172.16.0.0/16"),
+                    target: RouteTarget::Peering(if vpc == &b { ab.clone() } else { ac.clone() }),
+                };
+                if m.route_table(&table).unwrap().routes.len() == 1 {
+                    m.create_route(&table, spec).unwrap();
+                }
+                let sg = m.vpc(vpc).unwrap().default_security_group.clone().unwrap();
+                let all = SgRule {
+                    protocol: Protocol::All,
+                    from_port: -1,
+                    to_port: -1,
+                    peer: Peer::Cidr(cidr("172.16.0.0/16")),
+                    description: None,
+                };
+                let _ = m.authorize(&sg, false, vec![all]);
+            }
+            let id = m
+                .run_instance(RunInstance {
+                    subnet: Some(subnet),
+                    private_ip: Some(ip.parse().unwrap()),
+                    ..Default::default()
+                })
+                .unwrap();
+            ports.assign(&id)
+        };
+        let pa = run(&mut m, &a, "172.16.1.0/24", "172.16.1.10");
+        let pb = run(&mut m, &b, "10.0.0.0/24", "10.0.0.10");
+        let pc = run(&mut m, &c, "10.0.0.0/24", "10.0.0.77");
+        let pc2 = run(&mut m, &c, "10.0.1.0/24", "10.0.1.10");
+        (m, ports, [pa, pb, pc, pc2], [ab, ac])
+    }
+
+    #[test]
+    fn the_longest_prefix_picks_the_peering_and_nothing_transits() {
+        let (mut m, mut ports, [a, b, c, _], [ab, _]) = peering_lab();
+        let snapshot = compile(&m, &mut ports, 1);
+        let mut tracking = Tracking::new(64);
+        tracking.sync(&snapshot);
+        let mut run = |snapshot: &Snapshot, from: Port, dst: [u8; 4]| {
+            let mut p = packet([172, 16, 1, 10], dst, proto::ICMP, 64, &echo(1, 1));
+            let mut reply = vec![0u8; REPLY_BUFFER];
+            let verdict = snapshot.process(&mut tracking, from, &mut p, &mut reply, 0);
+            (verdict, p[8])
+        };
+        let (verdict, ttl) = run(&snapshot, a, [10, 0, 0, 10]);
+        assert!(matches!(verdict, Verdict::Forward { port, .. } if port == b), "{verdict:?}");
+        assert_eq!(ttl, 63);
+        let (verdict, _) = run(&snapshot, a, [10, 0, 0, 77]);
+        assert!(matches!(verdict, Verdict::Forward { port, .. } if port == c), "/32 to C wins");
+        let (verdict, _) = run(&snapshot, a, [10, 0, 1, 10]);
+        assert_eq!(
+            verdict,
+            Verdict::Drop(DropReason::NoHost),
+            "C holds 10.0.1.10, but the /16 goes to B"
+        );
+        let (verdict, _) = run(&snapshot, a, [198, 51, 100, 1]);
+        assert_eq!(verdict, Verdict::Drop(DropReason::PeeringTransit), "B is no transit");
+
+        m.delete_vpc_peering_connection(&ab).unwrap();
+        let snapshot = compile(&m, &mut ports, 2);
+        let (verdict, _) = run(&snapshot, a, [10, 0, 0, 10]);
+        assert_eq!(verdict, Verdict::Drop(DropReason::Blackhole), "a deleted peering");
+    }
+
     /// VPC 10.8.0.0/16 with an internet gateway: `web` 10.8.1.4 (with a public address) in
     /// a subnet routed to it, `app` 10.8.2.4 in a private subnet on the main table, which
     /// has the S3 gateway endpoint's route.

@@ -12,7 +12,7 @@ use std::net::Ipv4Addr;
 
 use ipnet::Ipv4Net;
 use vpclab_lpm::{Builder, Lpm4};
-use vpclab_model::{Instance, Model, NetworkAcl, Peer, Protocol, SgRule};
+use vpclab_model::{Instance, Model, NetworkAcl, Peer, Protocol, SgRule, VpcId};
 
 use crate::snapshot::Port;
 use crate::wire::proto;
@@ -77,8 +77,14 @@ impl Compiled {
             .is_some_and(|set| set.allows(protocol, port, icmp_code))
     }
 
-    /// Compiles `rules`, group references resolved to member addresses in `model`.
-    pub(crate) fn build<'a>(model: &Model, rules: impl Iterator<Item = &'a SgRule>) -> Self {
+    /// Compiles the rules of an interface in `vpc`, group references resolved to the
+    /// addresses of members in `vpc` or a VPC peered with it (a reference to a group of
+    /// a VPC no longer peered is stale and matches nothing, as on AWS).
+    pub(crate) fn build<'a>(
+        model: &Model,
+        vpc: &VpcId,
+        rules: impl Iterator<Item = &'a SgRule>,
+    ) -> Self {
         let mut by_prefix: HashMap<Ipv4Net, RuleSet> = HashMap::new();
         let mut anywhere = RuleSet::default();
         for rule in rules {
@@ -90,6 +96,7 @@ impl Compiled {
                 Peer::Group(g) => model
                     .instances()
                     .filter(|i| i.security_groups.contains(g))
+                    .filter(|i| &i.vpc == vpc || model.peered(&i.vpc, vpc))
                     .map(|i| Ipv4Net::from(i.private_ip))
                     .collect(),
             };
@@ -154,8 +161,8 @@ impl InterfaceRules {
         let groups: Vec<_> =
             instance.security_groups.iter().filter_map(|g| model.security_group(g).ok()).collect();
         Self {
-            ingress: Compiled::build(model, groups.iter().flat_map(|g| &g.ingress)),
-            egress: Compiled::build(model, groups.iter().flat_map(|g| &g.egress)),
+            ingress: Compiled::build(model, &instance.vpc, groups.iter().flat_map(|g| &g.ingress)),
+            egress: Compiled::build(model, &instance.vpc, groups.iter().flat_map(|g| &g.egress)),
         }
     }
 }

@@ -94,6 +94,13 @@ pub struct PeeringConnection {
     pub status: PeeringStatus,
     /// Tags.
     pub tags: Tags,
+    /// The accepter's owner account as the request named it (`PeerOwnerId`): a label,
+    /// since every VPC here belongs to one account.
+    #[serde(default)]
+    pub peer_owner: Option<String>,
+    /// The accepter's Region as the request named it (`PeerRegion`): a label.
+    #[serde(default)]
+    pub peer_region: Option<String>,
 }
 
 impl PeeringConnection {
@@ -113,6 +120,11 @@ impl Model {
     /// All peering connections (deleted ones included, as AWS shows them for a while).
     pub fn peering_connections(&self) -> impl Iterator<Item = &PeeringConnection> {
         self.peerings.values()
+    }
+
+    /// Whether `a` and `b` are joined by an active peering connection.
+    pub fn peered(&self, a: &VpcId, b: &VpcId) -> bool {
+        self.peerings.values().any(|p| p.status == PeeringStatus::Active && p.peer_of(a) == Some(b))
     }
 
     /// A peering connection by id.
@@ -166,9 +178,26 @@ impl Model {
                 accepter: accepter.clone(),
                 status,
                 tags,
+                peer_owner: None,
+                peer_region: None,
             },
         );
         Ok(id)
+    }
+
+    /// Records the accepter's owner and Region as a request named them (labels only).
+    pub fn label_peering(
+        &mut self,
+        id: &VpcPeeringConnectionId,
+        owner: Option<&str>,
+        region: Option<&str>,
+    ) -> Result<(), ApiError> {
+        self.peering_connection(id)?;
+        if let Some(p) = self.peerings.get_mut(id) {
+            p.peer_owner = owner.map(str::to_owned);
+            p.peer_region = region.map(str::to_owned);
+        }
+        Ok(())
     }
 
     fn transition(

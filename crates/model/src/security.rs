@@ -350,7 +350,14 @@ impl Model {
         for (i, rule) in rules.iter().enumerate() {
             rule.validate()?;
             if let Peer::Group(peer) = &rule.peer {
-                self.security_group(peer)?;
+                // A group of the same VPC, or of a VPC peered with it.
+                let peer_vpc = &self.security_group(peer)?.vpc;
+                if peer_vpc != &group.vpc && !self.peered(peer_vpc, &group.vpc) {
+                    return Err(ApiError::new(
+                        "InvalidGroup.NotFound",
+                        "You have specified two resources that belong to different networks.",
+                    ));
+                }
             }
             if existing.contains(rule) || rules[..i].contains(rule) {
                 return Err(ApiError::new(

@@ -416,3 +416,31 @@ fn a_gateway_endpoint_owns_its_prefix_list_routes() {
     assert_eq!(m.route_table(&table).unwrap().routes.len(), 1, "only the local route is left");
     assert_eq!(code(m.vpc_endpoint(&endpoint)), "InvalidVpcEndpointId.NotFound");
 }
+
+#[test]
+fn security_groups_reference_groups_of_their_vpc_or_a_peered_one() {
+    use vpclab_model::{Peer, Protocol, SgRule};
+    let (mut m, a, _) = lab();
+    let b = m.create_vpc(net("10.9.0.0/16"), Tags::new()).unwrap();
+    let mine = m.create_security_group(&a, "mine", "in A", Tags::new()).unwrap();
+    let theirs = m.create_security_group(&b, "theirs", "in B", Tags::new()).unwrap();
+    let from_theirs = SgRule {
+        protocol: Protocol::All,
+        from_port: -1,
+        to_port: -1,
+        peer: Peer::Group(theirs.clone()),
+        description: None,
+    };
+    let err = m.authorize(&mine, false, vec![from_theirs.clone()]).unwrap_err();
+    assert_eq!(err.code, "InvalidGroup.NotFound");
+    assert_eq!(err.message, "You have specified two resources that belong to different networks.");
+
+    let pcx = m.create_vpc_peering_connection(&a, &b, Tags::new()).unwrap();
+    assert_eq!(
+        code(m.authorize(&mine, false, vec![from_theirs.clone()])),
+        "InvalidGroup.NotFound",
+        "pending is not peered"
+    );
+    m.accept_vpc_peering_connection(&pcx).unwrap();
+    m.authorize(&mine, false, vec![from_theirs]).unwrap();
+}
