@@ -1,6 +1,11 @@
-//! What a packet's security verdict costs: the pipeline from the internet to an instance
-//! whose security groups hold 1,000 rules and whose subnet's ACL holds 20, against the
-//! same pipeline with the default group and ACL, in one run.
+//! What a packet's verdict costs.
+//!
+//! * `verdict`: the pipeline from the internet to an instance whose security groups hold
+//!   1,000 rules and whose subnet's ACL holds 20, against the same pipeline with the
+//!   default group and ACL, in one run.
+//! * `paths`: established TCP flows of one instance out through a gateway endpoint, and
+//!   their replies back in, against the same flows out through the internet gateway
+//!   (1:1 NAT) as the baseline, in one run.
 //!
 //! `cargo bench -p vpclab-dataplane --bench verdict`
 
@@ -8,7 +13,7 @@ use std::hint::black_box;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use vpclab_dataplane::wire::checksum;
-use vpclab_dataplane::{INTERNET, PortMap, REPLY_BUFFER, Snapshot, Tracking, compile};
+use vpclab_dataplane::{INTERNET, PortMap, REPLY_BUFFER, Snapshot, Tracking, Verdict, compile};
 use vpclab_model::{
     AclEntry, Model, Peer, Protocol, RouteSpec, RouteTarget, RunInstance, SgRule, Tags,
 };
@@ -151,5 +156,80 @@ fn verdicts(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, verdicts);
+/// A TCP segment `src:sport → dst:dport` with the ACK flag.
+fn segment(src: [u8; 4], dst: [u8; 4], sport: u16, dport: u16) -> Vec<u8> {
+    let mut p = vec![0u8; 40];
+    p[0] = 0x45;
+    p[3] = 40;
+    p[8] = 64;
+    p[9] = 6;
+    p[12..16].copy_from_slice(&src);
+    p[16..20].copy_from_slice(&dst);
+    let c = checksum(&p[..20]);
+    p[10..12].copy_from_slice(&c.to_be_bytes());
+    p[20..22].copy_from_slice(&sport.to_be_bytes());
+    p[22..24].copy_from_slice(&dport.to_be_bytes());
+    p[32] = 5 << 4;
+    p[33] = 0x10;
+    p
+}
+
+fn paths(c: &mut Criterion) {
+    const FLOWS: u16 = 64;
+    let mut m = Model::new(3);
+    let vpc = m.create_vpc("10.0.0.0/16".parse().unwrap(), Tags::new()).unwrap();
+    let subnet = m.create_subnet(&vpc, "10.0.1.0/24".parse().unwrap(), None, Tags::new()).unwrap();
+    let igw = m.create_internet_gateway(Tags::new());
+    m.attach_internet_gateway(&igw, &vpc).unwrap();
+    let main = m.vpc(&vpc).unwrap().main_route_table.clone();
+    let default =
+        RouteSpec { destination: "0.0.0.0/0".parse().unwrap(), target: RouteTarget::Gateway(igw) };
+    m.create_route(&main, default).unwrap();
+    m.create_vpc_endpoint(&vpc, "com.amazonaws.us-east-1.s3", &[main], Tags::new(), 0).unwrap();
+    let instance = RunInstance {
+        subnet: Some(subnet),
+        public_ip: Some(true),
+        private_ip: Some("10.0.1.4".parse().unwrap()),
+        ..Default::default()
+    };
+    let instance = m.run_instance(instance).unwrap();
+    let mut ports = PortMap::new();
+    let port = ports.assign(&instance);
+    let snapshot = compile(&m, &mut ports, 1);
+    let mut tracking = Tracking::new(16);
+    tracking.sync(&snapshot);
+
+    let me = [10, 0, 1, 4];
+    let (check_ip, s3) = ([198, 51, 100, 1], [192, 0, 2, 1]);
+    let flows = |f: &dyn Fn(u16) -> Vec<u8>| -> Vec<Vec<u8>> {
+        (0..PACKETS as u16).map(|i| f(40_000 + i % FLOWS)).collect()
+    };
+    let cases = [
+        ("internet-gateway-out", port, flows(&|sport| segment(me, check_ip, sport, 80))),
+        ("endpoint-out", port, flows(&|sport| segment(me, s3, sport, 80))),
+        ("endpoint-reply-in", INTERNET, flows(&|sport| segment(s3, me, 80, sport))),
+    ];
+    let mut group = c.benchmark_group("paths");
+    group.throughput(Throughput::Elements(PACKETS as u64));
+    let mut buffer = [0u8; 64];
+    let mut reply = vec![0u8; REPLY_BUFFER];
+    for (name, from, packets) in &cases {
+        let mut run = |tracking: &mut Tracking| {
+            let mut forwarded = 0u32;
+            for p in packets {
+                buffer[..p.len()].copy_from_slice(p);
+                let verdict =
+                    snapshot.process(tracking, *from, &mut buffer[..p.len()], &mut reply, 0);
+                forwarded += u32::from(matches!(verdict, Verdict::Forward { .. }));
+            }
+            forwarded
+        };
+        // The flows exist before anything is timed (the replies need them).
+        assert_eq!(run(&mut tracking) as usize, PACKETS, "{name}: every packet forwarded");
+        group.bench_function(*name, |b| b.iter(|| black_box(run(&mut tracking))));
+    }
+    group.finish();
+}
+
+criterion_group!(benches, verdicts, paths);
 criterion_main!(benches);

@@ -8,6 +8,7 @@
 //! verdict is that lookup plus a few interval checks — not a scan of the rules.
 
 use std::collections::HashMap;
+use std::hash::{BuildHasher, Hash, Hasher};
 use std::net::Ipv4Addr;
 
 use ipnet::Ipv4Net;
@@ -169,7 +170,7 @@ impl InterfaceRules {
 
 /// A tracked flow, seen from one interface: (interface, protocol, local address and
 /// port, remote address and port) — the same key for both directions.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct FlowKey {
     pub(crate) port: Port,
     pub(crate) protocol: u8,
@@ -177,6 +178,81 @@ pub(crate) struct FlowKey {
     pub(crate) local_port: u16,
     pub(crate) remote: u32,
     pub(crate) remote_port: u16,
+}
+
+impl Hash for FlowKey {
+    /// Three words instead of six fields: what [`FlowHasher`] mixes fastest.
+    #[inline]
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        state.write_u64((u64::from(self.local) << 32) | u64::from(self.remote));
+        state.write_u64(
+            (u64::from(self.port) << 32)
+                | (u64::from(self.local_port) << 16)
+                | u64::from(self.remote_port),
+        );
+        state.write_u8(self.protocol);
+    }
+}
+
+/// The flow tables' hash: a seeded folded multiply per word, several times cheaper than
+/// the standard SipHash on the per-packet path. Remote addresses and ports are chosen by
+/// whoever sends, so the seed is random per table: colliding keys cannot be precomputed.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct FlowHashing {
+    seed: u64,
+}
+
+impl FlowHashing {
+    fn random() -> Self {
+        Self { seed: std::collections::hash_map::RandomState::new().hash_one(0x666c_6f77u32) }
+    }
+}
+
+impl BuildHasher for FlowHashing {
+    type Hasher = FlowHasher;
+
+    #[inline]
+    fn build_hasher(&self) -> FlowHasher {
+        FlowHasher(self.seed)
+    }
+}
+
+/// See [`FlowHashing`].
+#[derive(Debug)]
+pub(crate) struct FlowHasher(u64);
+
+impl FlowHasher {
+    #[inline(always)]
+    fn mix(&mut self, word: u64) {
+        let r = u128::from(self.0 ^ word) * u128::from(0x9E37_79B9_7F4A_7C15u64);
+        self.0 = (r as u64) ^ ((r >> 64) as u64);
+    }
+}
+
+impl Hasher for FlowHasher {
+    #[inline]
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    #[inline]
+    fn write(&mut self, bytes: &[u8]) {
+        for chunk in bytes.chunks(8) {
+            let mut word = [0u8; 8];
+            word[..chunk.len()].copy_from_slice(chunk);
+            self.mix(u64::from_le_bytes(word));
+        }
+    }
+
+    #[inline]
+    fn write_u8(&mut self, n: u8) {
+        self.mix(u64::from(n));
+    }
+
+    #[inline]
+    fn write_u64(&mut self, n: u64) {
+        self.mix(n);
+    }
 }
 
 /// Idle timeouts of tracked flows (AWS's defaults for interfaces, in milliseconds).
@@ -190,7 +266,7 @@ const OTHER_IDLE_MS: u64 = 600_000;
 /// capacity never allocates, and a table full of live flows refuses new ones.
 #[derive(Debug)]
 pub struct Flows<V> {
-    flows: HashMap<FlowKey, (u64, V)>,
+    flows: HashMap<FlowKey, (u64, V), FlowHashing>,
     capacity: usize,
 }
 
@@ -201,7 +277,7 @@ pub type SgFlows = Flows<()>;
 impl<V: Copy> Flows<V> {
     /// Room for `capacity` flows.
     pub fn new(capacity: usize) -> Self {
-        Self { flows: HashMap::with_capacity(capacity), capacity }
+        Self { flows: HashMap::with_capacity_and_hasher(capacity, FlowHashing::random()), capacity }
     }
 
     /// The value of `key` if it is a live tracked flow; refreshes it.
@@ -328,5 +404,54 @@ impl CompiledAcl {
             }
         }
         false
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Keys that differ in one field only (what a scan or a flood varies) still spread
+    /// over the low bits hashbrown indexes with.
+    #[test]
+    fn flow_hashes_spread_over_the_low_bits() {
+        let hashing = FlowHashing::random();
+        let base = FlowKey {
+            port: 1,
+            protocol: 6,
+            local: 0x0a00_0104,
+            local_port: 80,
+            remote: 0,
+            remote_port: 0,
+        };
+        let variants: [&dyn Fn(u32) -> FlowKey; 3] = [
+            &|i| FlowKey { remote_port: i as u16, ..base },
+            &|i| FlowKey { remote: i, ..base },
+            &|i| FlowKey { port: i, local_port: 443, ..base },
+        ];
+        for variant in variants {
+            let mut buckets = vec![0u32; 1 << 12];
+            for i in 0..1u32 << 16 {
+                buckets[(hashing.hash_one(variant(i)) & 0xfff) as usize] += 1;
+            }
+            // 16 keys per bucket on average; a poor mix piles hundreds into a few.
+            let fullest = buckets.iter().max().copied().unwrap_or(0);
+            assert!(fullest < 48, "fullest bucket holds {fullest}");
+        }
+    }
+
+    #[test]
+    fn tracked_flows_are_found_both_ways_until_idle() {
+        let mut flows: Flows<u32> = Flows::new(2);
+        let key =
+            FlowKey { port: 3, protocol: 17, local: 1, local_port: 2, remote: 3, remote_port: 4 };
+        assert!(flows.insert(key, 7, 0));
+        assert_eq!(flows.get(&key, UDP_IDLE_MS - 1), Some(7));
+        assert_eq!(flows.get(&key, 2 * UDP_IDLE_MS), None, "idle past its timeout");
+        let other = FlowKey { remote_port: 5, ..key };
+        assert!(flows.insert(other, 8, 0));
+        let third = FlowKey { remote_port: 6, ..key };
+        assert!(!flows.insert(third, 9, 1), "full of live flows");
+        assert!(flows.insert(third, 9, 3 * UDP_IDLE_MS), "expired ones make room");
     }
 }
