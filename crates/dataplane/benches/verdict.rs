@@ -15,7 +15,8 @@ use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use vpclab_dataplane::wire::checksum;
 use vpclab_dataplane::{INTERNET, PortMap, REPLY_BUFFER, Snapshot, Tracking, Verdict, compile};
 use vpclab_model::{
-    AclEntry, Model, Peer, Protocol, RouteSpec, RouteTarget, RunInstance, SgRule, Tags,
+    AclEntry, Model, Peer, Protocol, RouteSpec, RouteTableId, RouteTarget, RunInstance, SgRule,
+    SubnetId, Tags, VpcId,
 };
 
 const PACKETS: usize = 1024;
@@ -28,9 +29,9 @@ fn rng(state: &mut u64) -> u64 {
     z ^ (z >> 31)
 }
 
-/// A lab whose one public instance has `rules` ingress rules and its subnet `acl_rules`
-/// inbound ACL rules (0: the defaults).
-fn lab(rules: usize, acl_rules: u16) -> (Snapshot, Tracking) {
+/// VPC 10.0.0.0/16 with an internet gateway, subnet 10.0.1.0/24, and its main table
+/// routing 0.0.0.0/0 to the gateway.
+fn public_vpc() -> (Model, VpcId, SubnetId, RouteTableId) {
     let mut m = Model::new(3);
     let vpc = m.create_vpc("10.0.0.0/16".parse().unwrap(), Tags::new()).unwrap();
     let subnet = m.create_subnet(&vpc, "10.0.1.0/24".parse().unwrap(), None, Tags::new()).unwrap();
@@ -40,6 +41,13 @@ fn lab(rules: usize, acl_rules: u16) -> (Snapshot, Tracking) {
     let default =
         RouteSpec { destination: "0.0.0.0/0".parse().unwrap(), target: RouteTarget::Gateway(igw) };
     m.create_route(&main, default).unwrap();
+    (m, vpc, subnet, main)
+}
+
+/// A lab whose one public instance has `rules` ingress rules and its subnet `acl_rules`
+/// inbound ACL rules (0: the defaults).
+fn lab(rules: usize, acl_rules: u16) -> (Snapshot, Tracking) {
+    let (mut m, vpc, subnet, _) = public_vpc();
     let mut groups = Vec::new();
     if rules > 0 {
         let group = m.create_security_group(&vpc, "big", "big", Tags::new()).unwrap();
@@ -107,19 +115,8 @@ fn packets() -> Vec<Vec<u8>> {
     (0..PACKETS)
         .map(|_| {
             let src = (rng(&mut state) as u32).to_be_bytes();
-            let mut p = vec![0u8; 40];
-            p[0] = 0x45;
-            p[3] = 40;
-            p[8] = 64;
-            p[9] = 6;
-            p[12..16].copy_from_slice(&src);
-            p[16..20].copy_from_slice(&[203, 0, 113, 10]);
-            let c = checksum(&p[..20]);
-            p[10..12].copy_from_slice(&c.to_be_bytes());
-            p[20..22].copy_from_slice(&40000u16.to_be_bytes());
-            p[22..24].copy_from_slice(&9u16.to_be_bytes());
-            p[32] = 5 << 4;
-            p[33] = 0x02;
+            let mut p = segment(src, [203, 0, 113, 10], 40000, 9);
+            p[33] = 0x02; // SYN
             p
         })
         .collect()
@@ -176,15 +173,7 @@ fn segment(src: [u8; 4], dst: [u8; 4], sport: u16, dport: u16) -> Vec<u8> {
 
 fn paths(c: &mut Criterion) {
     const FLOWS: u16 = 64;
-    let mut m = Model::new(3);
-    let vpc = m.create_vpc("10.0.0.0/16".parse().unwrap(), Tags::new()).unwrap();
-    let subnet = m.create_subnet(&vpc, "10.0.1.0/24".parse().unwrap(), None, Tags::new()).unwrap();
-    let igw = m.create_internet_gateway(Tags::new());
-    m.attach_internet_gateway(&igw, &vpc).unwrap();
-    let main = m.vpc(&vpc).unwrap().main_route_table.clone();
-    let default =
-        RouteSpec { destination: "0.0.0.0/0".parse().unwrap(), target: RouteTarget::Gateway(igw) };
-    m.create_route(&main, default).unwrap();
+    let (mut m, vpc, subnet, main) = public_vpc();
     m.create_vpc_endpoint(&vpc, "com.amazonaws.us-east-1.s3", &[main], Tags::new(), 0).unwrap();
     let instance = RunInstance {
         subnet: Some(subnet),

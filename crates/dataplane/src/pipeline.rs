@@ -147,20 +147,7 @@ impl Snapshot {
                 let Some(port) = self.host(me.vpc, dst) else {
                     return Verdict::Drop(DropReason::NoHost);
                 };
-                // Leaving one subnet and entering another: both ACLs.
-                if let Err(reason) =
-                    self.acl_check(me.acl, true, ip).and_then(|()| self.acl_in(port, ip))
-                {
-                    return Verdict::Drop(reason);
-                }
-                if let Some(verdict) = expire(ip, from, router, reply) {
-                    return verdict;
-                }
-                if let Err(reason) = self.admit(tracking, port, ip, now) {
-                    return Verdict::Drop(reason);
-                }
-                ip.decrement_ttl();
-                Verdict::Forward { port, len }
+                self.deliver(tracking, me, port, from, router, ip, reply, now)
             }
             Some(Hop::Peering(peer)) => {
                 // Only to addresses of the peer VPC itself: no transit through it, no use
@@ -174,19 +161,7 @@ impl Snapshot {
                 let Some(port) = vpc.hosts.lookup(dst) else {
                     return Verdict::Drop(DropReason::NoHost);
                 };
-                if let Err(reason) =
-                    self.acl_check(me.acl, true, ip).and_then(|()| self.acl_in(port, ip))
-                {
-                    return Verdict::Drop(reason);
-                }
-                if let Some(verdict) = expire(ip, from, router, reply) {
-                    return verdict;
-                }
-                if let Err(reason) = self.admit(tracking, port, ip, now) {
-                    return Verdict::Drop(reason);
-                }
-                ip.decrement_ttl();
-                Verdict::Forward { port, len }
+                self.deliver(tracking, me, port, from, router, ip, reply, now)
             }
             Some(Hop::Nat(_)) if self.acl_check(me.acl, true, ip).is_err() => {
                 Verdict::Drop(DropReason::NaclOut)
@@ -196,13 +171,7 @@ impl Snapshot {
                 None => Verdict::Drop(DropReason::Blackhole),
             },
             Some(Hop::Endpoint) => {
-                if let Err(reason) = self.acl_check(me.acl, true, ip) {
-                    return Verdict::Drop(reason);
-                }
-                if len > EDGE_MTU {
-                    return too_big(ip, from, router, reply);
-                }
-                if let Some(verdict) = expire(ip, from, router, reply) {
+                if let Some(verdict) = self.leave_at_edge(me, from, router, ip, reply) {
                     return verdict;
                 }
                 // The service answers the private address: remember whose it is.
@@ -216,13 +185,7 @@ impl Snapshot {
                 let Some(public) = me.public else {
                     return Verdict::Drop(DropReason::NoPublicIp);
                 };
-                if let Err(reason) = self.acl_check(me.acl, true, ip) {
-                    return Verdict::Drop(reason);
-                }
-                if len > EDGE_MTU {
-                    return too_big(ip, from, router, reply);
-                }
-                if let Some(verdict) = expire(ip, from, router, reply) {
+                if let Some(verdict) = self.leave_at_edge(me, from, router, ip, reply) {
                     return verdict;
                 }
                 ip.decrement_ttl();
@@ -230,6 +193,55 @@ impl Snapshot {
                 Verdict::Forward { port: INTERNET, len }
             }
         }
+    }
+
+    /// Leaving the VPC at the edge (internet gateway or gateway endpoint): the subnet's
+    /// outbound ACL, the 1500-byte edge, the router's TTL. `Some` is the packet's fate
+    /// if it goes no further.
+    fn leave_at_edge(
+        &self,
+        me: &InstancePort,
+        from: Port,
+        router: Ipv4Addr,
+        ip: &mut Ipv4<&mut [u8]>,
+        reply: &mut [u8],
+    ) -> Option<Verdict> {
+        if let Err(reason) = self.acl_check(me.acl, true, ip) {
+            return Some(Verdict::Drop(reason));
+        }
+        if ip.total_len() > EDGE_MTU {
+            return Some(too_big(ip, from, router, reply));
+        }
+        expire(ip, from, router, reply)
+    }
+
+    /// A routed hop to interface `port` inside a VPC (this one's or a peer's): leaving
+    /// one subnet and entering another, so both ACLs; the router's TTL; the receiver's
+    /// security groups.
+    #[allow(clippy::too_many_arguments)]
+    fn deliver(
+        &self,
+        tracking: &mut Tracking,
+        me: &InstancePort,
+        port: Port,
+        from: Port,
+        router: Ipv4Addr,
+        ip: &mut Ipv4<&mut [u8]>,
+        reply: &mut [u8],
+        now: u64,
+    ) -> Verdict {
+        if let Err(reason) = self.acl_check(me.acl, true, ip).and_then(|()| self.acl_in(port, ip)) {
+            return Verdict::Drop(reason);
+        }
+        if let Some(verdict) = expire(ip, from, router, reply) {
+            return verdict;
+        }
+        if let Err(reason) = self.admit(tracking, port, ip, now) {
+            return Verdict::Drop(reason);
+        }
+        let len = ip.total_len();
+        ip.decrement_ttl();
+        Verdict::Forward { port, len }
     }
 
     fn ingress(
@@ -251,19 +263,36 @@ impl Snapshot {
         let PortEntry::Instance(instance) = self.port(target) else {
             return Verdict::Drop(DropReason::UnknownPort);
         };
+        self.enter_from_edge(tracking, target, &instance, ip, reply, now)
+    }
+
+    /// From the edge into an instance: the edge's TTL, 1:1 DNAT (a no-op for replies
+    /// through an endpoint, already addressed to the private address), the subnet's
+    /// inbound ACL, the instance's security groups.
+    fn enter_from_edge(
+        &self,
+        tracking: &mut Tracking,
+        port: Port,
+        instance: &InstancePort,
+        ip: &mut Ipv4<&mut [u8]>,
+        reply: &mut [u8],
+        now: u64,
+    ) -> Verdict {
         if let Some(verdict) = expire(ip, INTERNET, EDGE_ADDRESS, reply) {
             return verdict;
         }
         let len = ip.total_len();
         ip.decrement_ttl();
-        ip.translate(Side::Dst, instance.private);
+        if ip.dst() != instance.private {
+            ip.translate(Side::Dst, instance.private);
+        }
         if let Err(reason) = self.acl_check(instance.acl, false, ip) {
             return Verdict::Drop(reason);
         }
-        if let Err(reason) = self.sg_check(tracking, target, &instance, ip, false, now) {
+        if let Err(reason) = self.sg_check(tracking, port, instance, ip, false, now) {
             return Verdict::Drop(reason);
         }
-        Verdict::Forward { port: target, len }
+        Verdict::Forward { port, len }
     }
 
     /// From an AWS service back through a gateway endpoint: only to the private address
@@ -288,18 +317,7 @@ impl Snapshot {
             // The port went to another instance since.
             return Verdict::Drop(DropReason::NoPublicMapping);
         }
-        if let Some(verdict) = expire(ip, INTERNET, EDGE_ADDRESS, reply) {
-            return verdict;
-        }
-        let len = ip.total_len();
-        ip.decrement_ttl();
-        if let Err(reason) = self.acl_check(instance.acl, false, ip) {
-            return Verdict::Drop(reason);
-        }
-        if let Err(reason) = self.sg_check(tracking, port, &instance, ip, false, now) {
-            return Verdict::Drop(reason);
-        }
-        Verdict::Forward { port, len }
+        self.enter_from_edge(tracking, port, &instance, ip, reply, now)
     }
 
     /// From an instance through a NAT gateway: the VPC router, then the gateway (which
@@ -633,25 +651,44 @@ mod tests {
         inner: Port,
     }
 
-    fn lab() -> Lab {
-        let mut m = Model::new(42);
-        let a = m.create_vpc("10.0.0.0/16".parse().unwrap(), Tags::new()).unwrap();
-        let public =
-            m.create_subnet(&a, "10.0.1.0/24".parse().unwrap(), None, Tags::new()).unwrap();
-        let private =
-            m.create_subnet(&a, "10.0.2.0/24".parse().unwrap(), None, Tags::new()).unwrap();
+    /// VPC 10.`n`.0.0/16 with an internet gateway: a public subnet 10.`n`.1.0/24 whose
+    /// own table routes 0.0.0.0/0 to it, and a private 10.`n`.2.0/24 on the main table.
+    fn public_private(
+        m: &mut Model,
+        n: u8,
+    ) -> (vpclab_model::VpcId, vpclab_model::SubnetId, vpclab_model::SubnetId) {
+        let vpc = m.create_vpc(format!("10.{n}.0.0/16").parse().unwrap(), Tags::new()).unwrap();
+        let subnet = |m: &mut Model, third: u8| {
+            let cidr = format!("10.{n}.{third}.0/24").parse().unwrap();
+            m.create_subnet(&vpc, cidr, None, Tags::new()).unwrap()
+        };
+        let (public, private) = (subnet(m, 1), subnet(m, 2));
         let igw = m.create_internet_gateway(Tags::new());
-        m.attach_internet_gateway(&igw, &a).unwrap();
-        let table = m.create_route_table(&a, Tags::new()).unwrap();
+        m.attach_internet_gateway(&igw, &vpc).unwrap();
+        let table = m.create_route_table(&vpc, Tags::new()).unwrap();
+        let default = "0.0.0.0/0".parse().unwrap();
         m.create_route(
             &table,
-            RouteSpec {
-                destination: "0.0.0.0/0".parse().unwrap(),
-                target: RouteTarget::Gateway(igw),
-            },
+            RouteSpec { destination: default, target: RouteTarget::Gateway(igw) },
         )
         .unwrap();
         m.associate_route_table(&table, &public).unwrap();
+        (vpc, public, private)
+    }
+
+    /// Launches an instance in `subnet`, with a public IP or without.
+    fn run(m: &mut Model, subnet: &vpclab_model::SubnetId, public_ip: bool) -> InstanceId {
+        m.run_instance(RunInstance {
+            subnet: Some(subnet.clone()),
+            public_ip: Some(public_ip),
+            ..Default::default()
+        })
+        .unwrap()
+    }
+
+    fn lab() -> Lab {
+        let mut m = Model::new(42);
+        let (a, public, private) = public_private(&mut m, 0);
         let natted =
             m.create_subnet(&a, "10.0.3.0/24".parse().unwrap(), None, Tags::new()).unwrap();
         let nat_table = m.create_route_table(&a, Tags::new()).unwrap();
@@ -660,14 +697,6 @@ mod tests {
         let b_subnet =
             m.create_subnet(&b, "10.1.0.0/24".parse().unwrap(), None, Tags::new()).unwrap();
 
-        let run = |m: &mut Model, subnet: &vpclab_model::SubnetId, public_ip: bool| -> InstanceId {
-            m.run_instance(RunInstance {
-                subnet: Some(subnet.clone()),
-                public_ip: Some(public_ip),
-                ..Default::default()
-            })
-            .unwrap()
-        };
         let web = run(&mut m, &public, true);
         let bare = run(&mut m, &public, false);
         let app = run(&mut m, &private, false);
@@ -1653,21 +1682,7 @@ mod tests {
 
     fn endpoint_lab() -> EndpointLab {
         let mut m = Model::new(9);
-        let vpc = m.create_vpc("10.8.0.0/16".parse().unwrap(), Tags::new()).unwrap();
-        let public =
-            m.create_subnet(&vpc, "10.8.1.0/24".parse().unwrap(), None, Tags::new()).unwrap();
-        let private =
-            m.create_subnet(&vpc, "10.8.2.0/24".parse().unwrap(), None, Tags::new()).unwrap();
-        let igw = m.create_internet_gateway(Tags::new());
-        m.attach_internet_gateway(&igw, &vpc).unwrap();
-        let table = m.create_route_table(&vpc, Tags::new()).unwrap();
-        let default = "0.0.0.0/0".parse().unwrap();
-        m.create_route(
-            &table,
-            RouteSpec { destination: default, target: RouteTarget::Gateway(igw) },
-        )
-        .unwrap();
-        m.associate_route_table(&table, &public).unwrap();
+        let (vpc, public, private) = public_private(&mut m, 8);
         let main = m.route_table_of(&private).unwrap().id.clone();
         let endpoint = m
             .create_vpc_endpoint(
@@ -1678,14 +1693,6 @@ mod tests {
                 0,
             )
             .unwrap();
-        let run = |m: &mut Model, subnet: &vpclab_model::SubnetId, public_ip: bool| {
-            m.run_instance(RunInstance {
-                subnet: Some(subnet.clone()),
-                public_ip: Some(public_ip),
-                ..Default::default()
-            })
-            .unwrap()
-        };
         let web = run(&mut m, &public, true);
         let app = run(&mut m, &private, false);
         let mut ports = PortMap::new();
