@@ -263,13 +263,13 @@ impl Snapshot {
         let PortEntry::Instance(instance) = self.port(target) else {
             return Verdict::Drop(DropReason::UnknownPort);
         };
-        self.enter_from_edge(tracking, target, &instance, ip, reply, now)
+        self.enter_from_edge::<true>(tracking, target, &instance, ip, reply, now)
     }
 
-    /// From the edge into an instance: the edge's TTL, 1:1 DNAT (a no-op for replies
-    /// through an endpoint, already addressed to the private address), the subnet's
-    /// inbound ACL, the instance's security groups.
-    fn enter_from_edge(
+    /// From the edge into an instance: the edge's TTL, 1:1 DNAT (`DNAT`; replies through
+    /// an endpoint already carry the private address), the subnet's inbound ACL, the
+    /// instance's security groups.
+    fn enter_from_edge<const DNAT: bool>(
         &self,
         tracking: &mut Tracking,
         port: Port,
@@ -283,7 +283,7 @@ impl Snapshot {
         }
         let len = ip.total_len();
         ip.decrement_ttl();
-        if ip.dst() != instance.private {
+        if DNAT {
             ip.translate(Side::Dst, instance.private);
         }
         if let Err(reason) = self.acl_check(instance.acl, false, ip) {
@@ -317,7 +317,7 @@ impl Snapshot {
             // The port went to another instance since.
             return Verdict::Drop(DropReason::NoPublicMapping);
         }
-        self.enter_from_edge(tracking, port, &instance, ip, reply, now)
+        self.enter_from_edge::<false>(tracking, port, &instance, ip, reply, now)
     }
 
     /// From an instance through a NAT gateway: the VPC router, then the gateway (which
