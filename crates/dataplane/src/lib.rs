@@ -20,6 +20,7 @@ pub mod nat;
 pub mod pipeline;
 pub mod security;
 pub mod snapshot;
+pub mod trace;
 pub mod wire;
 pub mod worker;
 

@@ -10,6 +10,7 @@ use vpclab_conntrack::{Config, Nat, Stats, Timeouts};
 use crate::security::{Flows, SgFlows};
 use crate::snapshot::Port;
 use crate::snapshot::Snapshot;
+use crate::trace::{Step, Trace};
 
 /// Flows the security groups track, over all interfaces of the forwarder.
 pub const SG_FLOWS: usize = 1 << 16;
@@ -30,6 +31,8 @@ pub struct Tracking {
     /// `INTERNET`: replies arrive there), to the instance's port. Replies come back to
     /// a private address, which only this table can tell apart.
     pub(crate) endpoint: Flows<Port>,
+    /// The steps of a trace being recorded; `None` (always, for real traffic): none.
+    trace: Option<Vec<Step>>,
     tables: Vec<Option<Nat>>,
     /// Stats of tables dropped since, so totals never go backwards.
     retired: Stats,
@@ -42,6 +45,7 @@ impl Tracking {
         Self {
             sg: SgFlows::new(SG_FLOWS),
             endpoint: Flows::new(ENDPOINT_FLOWS),
+            trace: None,
             tables: Vec::new(),
             retired: Stats::default(),
             capacity,
@@ -81,6 +85,24 @@ impl Tracking {
                     add(&mut self.retired, &old.stats());
                 }
             }
+        }
+    }
+
+    /// Starts recording the pipeline's decisions (see [`Tracking::finish_trace`]).
+    pub fn start_trace(&mut self) {
+        self.trace = Some(Vec::new());
+    }
+
+    /// Stops recording; what was recorded since [`Tracking::start_trace`].
+    pub fn finish_trace(&mut self) -> Trace {
+        Trace { steps: self.trace.take().unwrap_or_default() }
+    }
+
+    /// Notes a decision if a trace is being recorded.
+    #[inline(always)]
+    pub(crate) fn note(&mut self, step: impl FnOnce() -> Step) {
+        if let Some(steps) = &mut self.trace {
+            steps.push(step());
         }
     }
 

@@ -34,6 +34,7 @@ use crate::snapshot::{
     EDGE_ADDRESS, EDGE_MTU, Hop, INTERNET, InstancePort, NAT_TARGET, NatEntry, Port, PortEntry,
     Snapshot,
 };
+use crate::trace::{SgDecision, Step};
 use crate::wire::{Ipv4, Malformed, Side, icmp, icmp_error, proto, tcp_reset};
 
 /// The key of a flow seen from interface `port`, for a packet leaving it (`egress`) or
@@ -122,6 +123,7 @@ impl Snapshot {
         let len = ip.total_len();
 
         if me.subnet.contains(&dst) {
+            tracking.note(|| Step::SameSubnet);
             let offset = u32::from(dst) - u32::from(me.subnet.network());
             if offset < 4 || dst == me.subnet.broadcast() {
                 return Verdict::Drop(DropReason::VpcService);
@@ -138,7 +140,9 @@ impl Snapshot {
         let Some(table) = self.tables.get(me.table as usize) else {
             return Verdict::Drop(DropReason::NoRoute);
         };
-        let hop = table.lpm.lookup(dst).and_then(|route| table.hops.get(route as usize).copied());
+        let route = table.lpm.lookup(dst);
+        let hop = route.and_then(|route| table.hops.get(route as usize).copied());
+        tracking.note(|| Step::Route { table: me.table, route, hop });
         let router = Ipv4Addr::from(u32::from(me.subnet.network()) + 1);
         match hop {
             None => Verdict::Drop(DropReason::NoRoute),
@@ -163,15 +167,18 @@ impl Snapshot {
                 };
                 self.deliver(tracking, me, port, from, router, ip, reply, now)
             }
-            Some(Hop::Nat(_)) if self.acl_check(me.acl, true, ip).is_err() => {
+            Some(Hop::Nat(_)) if self.acl_check(tracking, me.acl, true, ip).is_err() => {
                 Verdict::Drop(DropReason::NaclOut)
             }
             Some(Hop::Nat(index)) => match self.nats.get(index as usize) {
-                Some(nat) => self.nat_egress(tracking, nat, from, router, ip, reply, now),
+                Some(nat) => {
+                    tracking.note(|| Step::NatGateway { index });
+                    self.nat_egress(tracking, nat, from, router, ip, reply, now)
+                }
                 None => Verdict::Drop(DropReason::Blackhole),
             },
             Some(Hop::Endpoint) => {
-                if let Some(verdict) = self.leave_at_edge(me, from, router, ip, reply) {
+                if let Some(verdict) = self.leave_at_edge(tracking, me, from, router, ip, reply) {
                     return verdict;
                 }
                 // The service answers the private address: remember whose it is.
@@ -185,10 +192,11 @@ impl Snapshot {
                 let Some(public) = me.public else {
                     return Verdict::Drop(DropReason::NoPublicIp);
                 };
-                if let Some(verdict) = self.leave_at_edge(me, from, router, ip, reply) {
+                if let Some(verdict) = self.leave_at_edge(tracking, me, from, router, ip, reply) {
                     return verdict;
                 }
                 ip.decrement_ttl();
+                tracking.note(|| Step::Translate { source: true, from: me.private, to: public });
                 ip.translate(Side::Src, public);
                 Verdict::Forward { port: INTERNET, len }
             }
@@ -200,13 +208,14 @@ impl Snapshot {
     /// if it goes no further.
     fn leave_at_edge(
         &self,
+        tracking: &mut Tracking,
         me: &InstancePort,
         from: Port,
         router: Ipv4Addr,
         ip: &mut Ipv4<&mut [u8]>,
         reply: &mut [u8],
     ) -> Option<Verdict> {
-        if let Err(reason) = self.acl_check(me.acl, true, ip) {
+        if let Err(reason) = self.acl_check(tracking, me.acl, true, ip) {
             return Some(Verdict::Drop(reason));
         }
         if ip.total_len() > EDGE_MTU {
@@ -230,7 +239,10 @@ impl Snapshot {
         reply: &mut [u8],
         now: u64,
     ) -> Verdict {
-        if let Err(reason) = self.acl_check(me.acl, true, ip).and_then(|()| self.acl_in(port, ip)) {
+        if let Err(reason) = self
+            .acl_check(tracking, me.acl, true, ip)
+            .and_then(|()| self.acl_in(tracking, port, ip))
+        {
             return Verdict::Drop(reason);
         }
         if let Some(verdict) = expire(ip, from, router, reply) {
@@ -284,9 +296,11 @@ impl Snapshot {
         let len = ip.total_len();
         ip.decrement_ttl();
         if DNAT {
+            let public = ip.dst();
+            tracking.note(|| Step::Translate { source: false, from: public, to: instance.private });
             ip.translate(Side::Dst, instance.private);
         }
-        if let Err(reason) = self.acl_check(instance.acl, false, ip) {
+        if let Err(reason) = self.acl_check(tracking, instance.acl, false, ip) {
             return Verdict::Drop(reason);
         }
         if let Err(reason) = self.sg_check(tracking, port, instance, ip, false, now) {
@@ -317,6 +331,7 @@ impl Snapshot {
             // The port went to another instance since.
             return Verdict::Drop(DropReason::NoPublicMapping);
         }
+        tracking.note(|| Step::EndpointFlow { port });
         self.enter_from_edge::<false>(tracking, port, &instance, ip, reply, now)
     }
 
@@ -372,8 +387,9 @@ impl Snapshot {
             return Verdict::Drop(DropReason::NatUnsupported);
         };
         // Into the NAT gateway's subnet and out of it again.
-        if let Err(reason) =
-            self.acl_check(nat.acl, false, ip).and_then(|()| self.acl_check(nat.acl, true, ip))
+        if let Err(reason) = self
+            .acl_check(tracking, nat.acl, false, ip)
+            .and_then(|()| self.acl_check(tracking, nat.acl, true, ip))
         {
             return Verdict::Drop(reason);
         }
@@ -386,6 +402,8 @@ impl Snapshot {
             Outbound::Translate { port, .. } => {
                 ip.decrement_ttl();
                 ip.decrement_ttl();
+                let inside = ip.src();
+                tracking.note(|| Step::Translate { source: true, from: inside, to: nat.public });
                 ip.translate(Side::Src, nat.public);
                 ip.set_port(Side::Src, port);
                 Verdict::Forward { port: INTERNET, len }
@@ -410,7 +428,7 @@ impl Snapshot {
         reply: &mut [u8],
         now: u64,
     ) -> Verdict {
-        if let Err(reason) = self.acl_check(nat.acl, false, ip) {
+        if let Err(reason) = self.acl_check(tracking, nat.acl, false, ip) {
             return Verdict::Drop(reason);
         }
         let Some(table) = tracking.get_mut(nat.slot) else {
@@ -458,6 +476,8 @@ impl Snapshot {
         }
         let len = ip.total_len();
         ip.decrement_ttl();
+        let public = ip.dst();
+        tracking.note(|| Step::Translate { source: false, from: public, to: inside });
         ip.translate(Side::Dst, inside);
         if quoted {
             ip.set_quoted_src_port(inside_port);
@@ -466,7 +486,9 @@ impl Snapshot {
         } else {
             ip.set_port(Side::Dst, inside_port);
         }
-        if let Err(reason) = self.acl_check(nat.acl, true, ip).and_then(|()| self.acl_in(port, ip))
+        if let Err(reason) = self
+            .acl_check(tracking, nat.acl, true, ip)
+            .and_then(|()| self.acl_in(tracking, port, ip))
         {
             return Verdict::Drop(reason);
         }
@@ -503,13 +525,23 @@ impl Snapshot {
                 remote: r,
                 remote_port: rp,
             };
-            return if tracking.sg.hit(&key, now) { Ok(()) } else { Err(denied) };
+            let hit = tracking.sg.hit(&key, now);
+            let decision = if hit { SgDecision::Tracked } else { SgDecision::Denied };
+            tracking.note(|| Step::SecurityGroups { port, egress, decision });
+            return if hit { Ok(()) } else { Err(denied) };
         }
         let key = flow_key(port, ip, egress);
         if tracking.sg.hit(&key, now) {
+            tracking.note(|| Step::SecurityGroups { port, egress, decision: SgDecision::Tracked });
             return Ok(());
         }
-        let Some(interface) = self.rules.get(me.rules as usize) else { return Err(denied) };
+        let deny = |tracking: &mut Tracking, decision| {
+            tracking.note(|| Step::SecurityGroups { port, egress, decision });
+            Err(if decision == SgDecision::Denied { denied } else { DropReason::SgTrackFull })
+        };
+        let Some(interface) = self.rules.get(me.rules as usize) else {
+            return deny(tracking, SgDecision::Denied);
+        };
         let rules = if egress { &interface.egress } else { &interface.ingress };
         let protocol = key.protocol;
         let (match_port, code) = match protocol {
@@ -518,19 +550,28 @@ impl Snapshot {
             _ => (0, 0),
         };
         if !rules.allows(Ipv4Addr::from(key.remote), protocol, match_port, code) {
-            return Err(denied);
+            return deny(tracking, SgDecision::Denied);
         }
         if interface.untracked(egress, protocol, match_port) {
+            let decision = SgDecision::AllowedUntracked;
+            tracking.note(|| Step::SecurityGroups { port, egress, decision });
             return Ok(());
         }
         if !tracking.sg.track(key, now) {
-            return Err(DropReason::SgTrackFull);
+            return deny(tracking, SgDecision::TableFull);
         }
+        tracking.note(|| Step::SecurityGroups { port, egress, decision: SgDecision::Allowed });
         Ok(())
     }
 
     /// The network ACL `acl` on a packet leaving (`egress`) or entering its subnet.
-    fn acl_check(&self, acl: u32, egress: bool, ip: &Ipv4<&mut [u8]>) -> Result<(), DropReason> {
+    fn acl_check(
+        &self,
+        tracking: &mut Tracking,
+        acl: u32,
+        egress: bool,
+        ip: &Ipv4<&mut [u8]>,
+    ) -> Result<(), DropReason> {
         let Some(compiled) = self.acls.get(acl as usize) else { return Ok(()) };
         let peer = if egress { ip.dst_bits() } else { ip.src_bits() };
         let protocol = ip.protocol();
@@ -539,7 +580,9 @@ impl Snapshot {
             proto::TCP | proto::UDP => (ip.ports().map_or(0, |(_, dport)| dport), 0),
             _ => (0, 0),
         };
-        if compiled.allows(egress, peer, protocol, port, code) {
+        let (allowed, rule) = compiled.decide(egress, peer, protocol, port, code);
+        tracking.note(|| Step::NetworkAcl { acl, egress, rule, allowed });
+        if allowed {
             Ok(())
         } else {
             Err(if egress { DropReason::NaclOut } else { DropReason::NaclIn })
@@ -547,9 +590,14 @@ impl Snapshot {
     }
 
     /// The network ACL of the subnet behind `port`, for a packet entering it.
-    fn acl_in(&self, port: Port, ip: &Ipv4<&mut [u8]>) -> Result<(), DropReason> {
+    fn acl_in(
+        &self,
+        tracking: &mut Tracking,
+        port: Port,
+        ip: &Ipv4<&mut [u8]>,
+    ) -> Result<(), DropReason> {
         match self.port(port) {
-            PortEntry::Instance(dest) => self.acl_check(dest.acl, false, ip),
+            PortEntry::Instance(dest) => self.acl_check(tracking, dest.acl, false, ip),
             _ => Ok(()),
         }
     }
@@ -738,6 +786,51 @@ mod tests {
     const OTHER: [u8; 4] = [10, 1, 0, 4];
     const CHECK_IP: [u8; 4] = [198, 51, 100, 1];
     const WEB_PUBLIC: [u8; 4] = [203, 0, 113, 10];
+
+    #[test]
+    fn a_trace_notes_every_decision_in_order_and_costs_nothing_when_off() {
+        use crate::trace::{SgDecision, Step};
+        let mut lab = lab();
+        lab.nats.start_trace();
+        let mut p = packet(WEB, APP, proto::ICMP, 64, &echo(1, 1));
+        assert!(
+            matches!(lab.run(lab.web, &mut p).0, Verdict::Forward { port, .. } if port == lab.app)
+        );
+        let trace = lab.nats.finish_trace();
+        let (web, app) = (lab.web, lab.app);
+        assert!(
+            matches!(
+                trace.steps.as_slice(),
+                [
+                    Step::SecurityGroups { port: a, egress: true, decision: SgDecision::Allowed },
+                    Step::Route { route: Some(_), hop: Some(Hop::Local), .. },
+                    Step::NetworkAcl { egress: true, rule: Some(100), allowed: true, .. },
+                    Step::NetworkAcl { egress: false, rule: Some(100), allowed: true, .. },
+                    Step::SecurityGroups { port: b, egress: false, decision: SgDecision::Allowed },
+                ] if *a == web && *b == app
+            ),
+            "{:#?}",
+            trace.steps
+        );
+        assert_eq!(trace.denied_by(), None);
+
+        // From the internet to web's public address: DNAT, then web's groups say no.
+        lab.nats.start_trace();
+        let mut syn = packet(CHECK_IP, WEB_PUBLIC, proto::TCP, 64, &tcp_syn(40000, 22));
+        assert_eq!(lab.run(INTERNET, &mut syn).0, Verdict::Drop(DropReason::SgIngress));
+        let trace = lab.nats.finish_trace();
+        assert!(trace.steps.contains(&Step::Translate {
+            source: false,
+            from: WEB_PUBLIC.into(),
+            to: WEB.into()
+        }));
+        assert_eq!(trace.denied_by(), Some(DropReason::SgIngress));
+
+        // Not recording: nothing is kept.
+        let mut p = packet(WEB, APP, proto::ICMP, 64, &echo(1, 2));
+        lab.run(lab.web, &mut p);
+        assert!(lab.nats.finish_trace().steps.is_empty());
+    }
 
     #[test]
     fn same_subnet_is_delivered_without_touching_ttl() {

@@ -347,6 +347,7 @@ struct AclRule {
     ports: Option<(u16, u16)>,
     icmp: Option<(i16, i16)>,
     allow: bool,
+    number: u16,
 }
 
 /// A network ACL compiled: each direction's rules in evaluation order.
@@ -368,6 +369,7 @@ impl CompiledAcl {
                     ports: e.ports,
                     icmp: e.icmp,
                     allow: e.allow,
+                    number: e.rule_number,
                 })
                 .collect()
         };
@@ -376,16 +378,16 @@ impl CompiledAcl {
 
     /// The verdict of the first rule matching `peer` (the source inbound, the
     /// destination outbound), the protocol and the destination port (or ICMP type and
-    /// code); deny when none does.
+    /// code), with that rule's number; deny, with no number, when none does (AWS's `*`).
     #[inline]
-    pub(crate) fn allows(
+    pub(crate) fn decide(
         &self,
         egress: bool,
         peer: u32,
         protocol: u8,
         port: u16,
         icmp_code: u8,
-    ) -> bool {
+    ) -> (bool, Option<u16>) {
         let rules = if egress { &self.outbound } else { &self.inbound };
         for r in rules {
             if peer & r.mask != r.network || r.protocol.is_some_and(|p| p != protocol) {
@@ -400,10 +402,10 @@ impl CompiledAcl {
                 _ => true,
             };
             if ports_match {
-                return r.allow;
+                return (r.allow, Some(r.number));
             }
         }
-        false
+        (false, None)
     }
 }
 
