@@ -36,7 +36,7 @@ const START_TIMEOUT: Duration = Duration::from_secs(60);
 const STOP_TIMEOUT: Duration = Duration::from_secs(15);
 const POLL: Duration = Duration::from_millis(50);
 
-type Result<T> = std::result::Result<T, String>;
+pub(crate) type Result<T> = std::result::Result<T, String>;
 
 /// The daemon's answer to `status`.
 #[derive(Debug, Serialize, Deserialize)]
@@ -58,7 +58,7 @@ pub(crate) fn require_root() -> Result<()> {
     }
 }
 
-fn load_model(state: &Path) -> Result<Option<Model>> {
+pub(crate) fn load_model(state: &Path) -> Result<Option<Model>> {
     let path = state.join(MODEL_FILE);
     match fs::read_to_string(&path) {
         Ok(text) => serde_json::from_str(&text)

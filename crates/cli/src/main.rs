@@ -6,6 +6,7 @@ mod internet;
 mod lab;
 mod serve;
 mod topology;
+mod trace;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -65,6 +66,30 @@ enum Commands {
         #[arg(long)]
         credentials: Option<PathBuf>,
     },
+    /// Follow one packet through the lab's rules, hop by hop, and its answer back.
+    ///
+    /// Runs the forwarder's own pipeline on a synthetic first packet of a flow and prints
+    /// every decision: security groups, network ACL rule numbers, the route chosen,
+    /// translations, where it dies and why (with Reachability Analyzer's codes). Exits 0
+    /// when the packet and its answer both get through, 1 when not.
+    Trace {
+        /// Source: an instance (Name or id), an instance's address, or an internet host.
+        #[arg(long)]
+        from: String,
+        /// Destination: an instance (its private address, or its public one when the
+        /// source is on the internet) or an address.
+        #[arg(long)]
+        to: String,
+        /// tcp, udp or icmp (default: tcp with --port, icmp without).
+        #[arg(long)]
+        proto: Option<String>,
+        /// Destination port (tcp default 80, udp 53).
+        #[arg(long)]
+        port: Option<u16>,
+        /// Machine-readable output.
+        #[arg(long)]
+        json: bool,
+    },
     /// Check a topology file without bringing anything up.
     Validate {
         /// The topology (YAML).
@@ -84,6 +109,9 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Commands::Up { topology, listen } => {
             lab::up(&topology, &cli.state_dir, listen).map(|()| ExitCode::SUCCESS)
+        }
+        Commands::Trace { from, to, proto, port, json } => {
+            trace::run(&cli.state_dir, &from, &to, proto.as_deref(), port, json)
         }
         Commands::Down => lab::down(&cli.state_dir).map(|()| ExitCode::SUCCESS),
         Commands::Restart => lab::restart(&cli.state_dir).map(|()| ExitCode::SUCCESS),

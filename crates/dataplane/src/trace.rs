@@ -103,3 +103,83 @@ impl Trace {
         })
     }
 }
+
+/// What a probe carries.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Probe {
+    /// An ICMP echo request (`ping`).
+    Ping,
+    /// A TCP SYN to this port.
+    Tcp(u16),
+    /// A UDP datagram to this port.
+    Udp(u16),
+}
+
+/// The source port of TCP and UDP probes, and the identifier of pings.
+pub const PROBE_PORT: u16 = 43_210;
+
+/// A synthetic packet for a trace: IPv4, TTL 64, valid header checksum.
+pub fn probe(src: Ipv4Addr, dst: Ipv4Addr, what: Probe) -> Vec<u8> {
+    let (protocol, l4): (u8, Vec<u8>) = match what {
+        Probe::Ping => {
+            let mut e = vec![0u8; 16];
+            e[0] = crate::wire::icmp::ECHO_REQUEST;
+            e[4..6].copy_from_slice(&PROBE_PORT.to_be_bytes());
+            e[6..8].copy_from_slice(&1u16.to_be_bytes());
+            (crate::wire::proto::ICMP, e)
+        }
+        Probe::Tcp(port) => {
+            let mut t = vec![0u8; 20];
+            t[0..2].copy_from_slice(&PROBE_PORT.to_be_bytes());
+            t[2..4].copy_from_slice(&port.to_be_bytes());
+            t[12] = 5 << 4;
+            t[13] = 0x02;
+            (crate::wire::proto::TCP, t)
+        }
+        Probe::Udp(port) => {
+            let mut u = vec![0u8; 8];
+            u[0..2].copy_from_slice(&PROBE_PORT.to_be_bytes());
+            u[2..4].copy_from_slice(&port.to_be_bytes());
+            u[4..6].copy_from_slice(&8u16.to_be_bytes());
+            (crate::wire::proto::UDP, u)
+        }
+    };
+    let total = 20 + l4.len();
+    let mut p = vec![0u8; total];
+    p[0] = 0x45;
+    p[2..4].copy_from_slice(&(total as u16).to_be_bytes());
+    p[8] = 64;
+    p[9] = protocol;
+    p[12..16].copy_from_slice(&src.octets());
+    p[16..20].copy_from_slice(&dst.octets());
+    let sum = crate::wire::checksum(&p[..20]);
+    p[10..12].copy_from_slice(&sum.to_be_bytes());
+    p[20..].copy_from_slice(&l4);
+    p
+}
+
+/// The answer to a forwarded probe, as its receiver would send it: addresses and ports
+/// swapped, a SYN-ACK for a SYN, an echo reply for an echo request.
+pub fn answer(forwarded: &[u8]) -> Vec<u8> {
+    let src = Ipv4Addr::from(<[u8; 4]>::try_from(&forwarded[12..16]).unwrap_or_default());
+    let dst = Ipv4Addr::from(<[u8; 4]>::try_from(&forwarded[16..20]).unwrap_or_default());
+    let l4 = &forwarded[20..];
+    let port = |at: usize| u16::from_be_bytes([l4[at], l4[at + 1]]);
+    let mut reply = match forwarded[9] {
+        crate::wire::proto::TCP => probe(dst, src, Probe::Tcp(port(0))),
+        crate::wire::proto::UDP => probe(dst, src, Probe::Udp(port(0))),
+        _ => probe(dst, src, Probe::Ping),
+    };
+    match forwarded[9] {
+        crate::wire::proto::TCP => {
+            reply[20..22].copy_from_slice(&port(2).to_be_bytes());
+            reply[33] = 0x12;
+        }
+        crate::wire::proto::UDP => reply[20..22].copy_from_slice(&port(2).to_be_bytes()),
+        _ => {
+            reply[20] = crate::wire::icmp::ECHO_REPLY;
+            reply[24..26].copy_from_slice(&port(4).to_be_bytes());
+        }
+    }
+    reply
+}

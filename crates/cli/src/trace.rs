@@ -1,0 +1,345 @@
+//! `vpclab trace`: one synthetic packet through the real pipeline, every decision shown,
+//! and its answer back — ovn-trace for a VPC, with Reachability Analyzer's codes.
+//!
+//! The snapshot is compiled from the lab's model with the forwarder's own `compile`, and
+//! the packet goes through the forwarder's own `Snapshot::process`; the steps are what
+//! that code noted on the way. Connection tracking starts empty: the packet is the
+//! first of its flow, and its answer is judged with the state it left.
+
+use std::net::Ipv4Addr;
+use std::path::Path;
+use std::process::ExitCode;
+
+use serde_json::{Value, json};
+use vpclab_dataplane::trace::{Probe, SgDecision, Step, Trace, answer, probe};
+use vpclab_dataplane::{
+    DropReason, INTERNET, Port, PortMap, REPLY_BUFFER, Snapshot, Tracking, Verdict, compile,
+};
+use vpclab_model::{InstanceId, Model, RouteTarget};
+
+use crate::lab::{self, Result};
+
+/// Where a trace starts or ends.
+#[derive(Clone, Debug)]
+enum End {
+    /// An instance: its id and the address used.
+    Instance(InstanceId, Ipv4Addr),
+    /// A host on the emulated internet.
+    Internet(Ipv4Addr),
+}
+
+/// `vpclab trace`.
+pub(crate) fn run(
+    state: &Path,
+    from: &str,
+    to: &str,
+    protocol: Option<&str>,
+    port: Option<u16>,
+    json: bool,
+) -> Result<ExitCode> {
+    let model = lab::load_model(state)?.ok_or("no lab is up")?;
+    let what = match (protocol.unwrap_or(if port.is_some() { "tcp" } else { "icmp" }), port) {
+        ("icmp", None) => Probe::Ping,
+        ("icmp", Some(_)) => return Err("--port does not go with --proto icmp".into()),
+        ("tcp", p) => Probe::Tcp(p.unwrap_or(80)),
+        ("udp", p) => Probe::Udp(p.unwrap_or(53)),
+        (other, _) => return Err(format!("--proto {other:?}: expected tcp, udp or icmp")),
+    };
+    let source = resolve(&model, from, None)?;
+    let target = resolve(&model, to, Some(&source))?;
+    let (src, dst) = (address(&source), address(&target));
+
+    let mut ports = PortMap::new();
+    for instance in model.instances() {
+        ports.assign(&instance.id);
+    }
+    let snapshot = compile(&model, &mut ports, 1);
+    let mut tracking = Tracking::new(1024);
+    tracking.sync(&snapshot);
+    let port_of = |end: &End| match end {
+        End::Instance(id, _) => ports.get(id).unwrap_or(INTERNET),
+        End::Internet(_) => INTERNET,
+    };
+    let names = Names { model: &model, ports: &ports };
+
+    let mut packet = probe(src, dst, what);
+    let forward = pass(&snapshot, &mut tracking, port_of(&source), &mut packet);
+    let back = match forward.verdict {
+        Verdict::Forward { port, len } => {
+            let mut reply = answer(&packet[..len]);
+            Some((port, pass(&snapshot, &mut tracking, port, &mut reply)))
+        }
+        _ => None,
+    };
+    let reachable =
+        back.as_ref().is_some_and(|(_, b)| matches!(b.verdict, Verdict::Forward { .. }));
+
+    if json {
+        let value = json!({
+            "source": src.to_string(),
+            "destination": dst.to_string(),
+            "protocol": describe(what),
+            "reachable": reachable,
+            "forward": names.pass_json(&forward, port_of(&source)),
+            "return": back.as_ref().map(|(from, b)| names.pass_json(b, *from)),
+        });
+        println!("{}", serde_json::to_string_pretty(&value).map_err(|e| e.to_string())?);
+    } else {
+        println!("trace {src} -> {dst} ({}), first packet of a new flow\n", describe(what));
+        println!("forward, from {}:", names.port(port_of(&source)));
+        names.print(&forward);
+        match &back {
+            Some((from, b)) => {
+                println!("\nreturn, from {}:", names.port(*from));
+                names.print(b);
+            }
+            None => println!("\nreturn: not tried (the packet did not get through)"),
+        }
+        println!("\n{}", if reachable { "reachable" } else { "NOT reachable" });
+    }
+    Ok(if reachable { ExitCode::SUCCESS } else { ExitCode::from(1) })
+}
+
+fn describe(what: Probe) -> String {
+    match what {
+        Probe::Ping => "icmp echo".into(),
+        Probe::Tcp(port) => format!("tcp/{port}"),
+        Probe::Udp(port) => format!("udp/{port}"),
+    }
+}
+
+/// One packet through the pipeline.
+struct Pass {
+    trace: Trace,
+    verdict: Verdict,
+}
+
+fn pass(snapshot: &Snapshot, tracking: &mut Tracking, from: Port, packet: &mut [u8]) -> Pass {
+    let mut reply = vec![0u8; REPLY_BUFFER];
+    tracking.start_trace();
+    let verdict = snapshot.process(tracking, from, packet, &mut reply, 0);
+    Pass { trace: tracking.finish_trace(), verdict }
+}
+
+fn address(end: &End) -> Ipv4Addr {
+    match end {
+        End::Instance(_, ip) | End::Internet(ip) => *ip,
+    }
+}
+
+/// An instance (by Name or id), an instance's address, or an internet host. A
+/// destination instance is addressed privately, or by its public address when the
+/// source is on the internet.
+fn resolve(model: &Model, what: &str, source: Option<&End>) -> Result<End> {
+    let from_internet = matches!(source, Some(End::Internet(_)));
+    if let Some(instance) = model.find_instance(what) {
+        let ip = if from_internet {
+            instance.public_ip.as_ref().map(|(ip, _)| *ip).ok_or_else(|| {
+                format!("{what} has no public address: nothing on the internet can reach it")
+            })?
+        } else {
+            instance.private_ip
+        };
+        return Ok(End::Instance(instance.id.clone(), ip));
+    }
+    let ip: Ipv4Addr = what
+        .parse()
+        .map_err(|_| format!("{what:?} is neither an instance (Name or id) nor an IPv4 address"))?;
+    if source.is_none() {
+        let holder = model.instances().find(|i| i.private_ip == ip);
+        return Ok(match holder {
+            Some(i) => End::Instance(i.id.clone(), ip),
+            None if model.vpcs().any(|v| v.cidr.contains(&ip)) => {
+                return Err(format!("no instance holds {ip}"));
+            }
+            None => End::Internet(ip),
+        });
+    }
+    Ok(End::Internet(ip))
+}
+
+/// Turns snapshot indexes back into the model's ids.
+struct Names<'a> {
+    model: &'a Model,
+    ports: &'a PortMap,
+}
+
+impl Names<'_> {
+    fn port(&self, port: Port) -> String {
+        if port == INTERNET {
+            return "the internet".into();
+        }
+        let Some((id, _)) = self.ports.iter().find(|(_, p)| *p == port) else {
+            return format!("port {port}");
+        };
+        match self.model.instance(id).ok().and_then(|i| i.name()) {
+            Some(name) => format!("{id} ({name})"),
+            None => id.to_string(),
+        }
+    }
+
+    fn acl(&self, index: u32) -> String {
+        self.model.network_acls().nth(index as usize).map_or("?".into(), |a| a.id.to_string())
+    }
+
+    fn route(&self, table: u32, route: Option<u32>) -> (String, String) {
+        let Some(t) = self.model.route_tables().nth(table as usize) else {
+            return ("?".into(), "?".into());
+        };
+        let text = match route.and_then(|r| t.routes.get(r as usize)) {
+            Some(r) => {
+                let destination =
+                    r.prefix_list.clone().unwrap_or_else(|| r.destination.to_string());
+                let target = match &r.target {
+                    RouteTarget::Local => "local".to_owned(),
+                    other => other.to_string(),
+                };
+                format!("{destination} -> {target}")
+            }
+            None => "no route matches".into(),
+        };
+        (t.id.to_string(), text)
+    }
+
+    fn nat(&self, index: u32) -> String {
+        self.model.nat_gateways().nth(index as usize).map_or("?".into(), |n| n.id.to_string())
+    }
+
+    /// A step as (what, detail).
+    fn step(&self, step: &Step) -> (&'static str, String) {
+        match *step {
+            Step::SecurityGroups { port, egress, decision } => {
+                let way = if egress { "egress" } else { "ingress" };
+                let said = match decision {
+                    SgDecision::Tracked => "allowed: a tracked flow",
+                    SgDecision::Allowed => "allowed by a rule; flow tracked",
+                    SgDecision::AllowedUntracked => "allowed by a rule (untracked)",
+                    SgDecision::Denied => "no rule allows it",
+                    SgDecision::TableFull => "allowed, but the connection table is full",
+                };
+                ("security-groups", format!("{} {way}: {said}", self.port(port)))
+            }
+            Step::NetworkAcl { acl, egress, rule, allowed } => {
+                let way = if egress { "outbound" } else { "inbound" };
+                let rule = rule.map_or("*".into(), |n| n.to_string());
+                let action = if allowed { "allow" } else { "deny" };
+                ("network-acl", format!("{} {way}: rule {rule} {action}", self.acl(acl)))
+            }
+            Step::SameSubnet => ("same-subnet", "delivered without routing".into()),
+            Step::Route { table, route, .. } => {
+                let (table, text) = self.route(table, route);
+                ("route", format!("{table}: {text}"))
+            }
+            Step::Translate { source, from, to } => {
+                let which = if source { "source" } else { "destination" };
+                ("translate", format!("{which} {from} -> {to}"))
+            }
+            Step::NatGateway { index } => ("nat-gateway", self.nat(index)),
+            Step::EndpointFlow { port } => (
+                "endpoint-flow",
+                format!("a flow of {} through a gateway endpoint", self.port(port)),
+            ),
+        }
+    }
+
+    fn outcome(&self, verdict: &Verdict) -> (String, Option<&'static str>) {
+        match *verdict {
+            Verdict::Forward { port, .. } if port == INTERNET => {
+                ("forwarded to the internet".into(), None)
+            }
+            Verdict::Forward { port, .. } => (format!("delivered to {}", self.port(port)), None),
+            Verdict::Reply { reason, .. } | Verdict::Drop(reason) => {
+                (format!("dropped: {}", reason.name()), explanation_code(reason))
+            }
+        }
+    }
+
+    fn print(&self, pass: &Pass) {
+        for (i, step) in pass.trace.steps.iter().enumerate() {
+            let (what, detail) = self.step(step);
+            println!("  {:>2}. {what:<16} {detail}", i + 1);
+        }
+        let (outcome, code) = self.outcome(&pass.verdict);
+        match code {
+            Some(code) => println!("  => {outcome} ({code})"),
+            None => println!("  => {outcome}"),
+        }
+    }
+
+    fn pass_json(&self, pass: &Pass, from: Port) -> Value {
+        let steps: Vec<Value> = pass
+            .trace
+            .steps
+            .iter()
+            .map(|s| {
+                let (what, detail) = self.step(s);
+                json!({ "step": what, "detail": detail })
+            })
+            .collect();
+        let (outcome, code) = self.outcome(&pass.verdict);
+        let drop = match pass.verdict {
+            Verdict::Reply { reason, .. } | Verdict::Drop(reason) => Some(reason.name()),
+            Verdict::Forward { .. } => None,
+        };
+        json!({
+            "from": self.port(from),
+            "steps": steps,
+            "outcome": outcome,
+            "forwarded": drop.is_none(),
+            "drop_reason": drop,
+            "explanation_code": code,
+        })
+    }
+}
+
+/// Reachability Analyzer's explanation code for a drop, where one fits.
+fn explanation_code(reason: DropReason) -> Option<&'static str> {
+    Some(match reason {
+        DropReason::SgEgress | DropReason::SgIngress => "ENI_SG_RULES_MISMATCH",
+        DropReason::NaclIn | DropReason::NaclOut => "SUBNET_ACL_RESTRICTION",
+        DropReason::NoRoute | DropReason::PeeringTransit | DropReason::NoHost => "CANNOT_ROUTE",
+        DropReason::Blackhole => "BAD_STATE_ROUTE",
+        DropReason::NoPublicIp | DropReason::NoPublicMapping => {
+            "IGW_PRIVATE_IP_ASSOCIATION_FOR_INGRESS"
+        }
+        _ => return None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn model() -> Model {
+        let text = include_str!("../../../examples/two-tier.yaml");
+        crate::topology::build(&crate::topology::parse(text).unwrap(), 1).unwrap()
+    }
+
+    #[test]
+    fn ends_resolve_as_a_user_means_them() {
+        let m = model();
+        let web = resolve(&m, "web", None).unwrap();
+        assert!(matches!(web, End::Instance(_, ip) if ip == Ipv4Addr::new(10, 0, 1, 10)));
+        let by_address = resolve(&m, "10.0.1.10", None).unwrap();
+        assert!(matches!(by_address, End::Instance(..)), "an instance's address is the instance");
+        let internet = resolve(&m, "198.51.100.9", None).unwrap();
+        assert!(matches!(internet, End::Internet(_)));
+        // From the internet, an instance is its public address, if it has one.
+        let public = resolve(&m, "web", Some(&internet)).unwrap();
+        assert!(matches!(public, End::Instance(_, ip) if ip == Ipv4Addr::new(203, 0, 113, 10)));
+        let err = resolve(&m, "worker", Some(&internet)).unwrap_err();
+        assert!(err.contains("no public address"), "{err}");
+        let err = resolve(&m, "10.0.9.9", None).unwrap_err();
+        assert!(err.contains("no instance holds"), "{err}");
+        let err = resolve(&m, "wbe", None).unwrap_err();
+        assert!(err.contains("neither an instance"), "{err}");
+    }
+
+    #[test]
+    fn every_sg_and_acl_drop_has_its_reachability_code() {
+        assert_eq!(explanation_code(DropReason::SgIngress), Some("ENI_SG_RULES_MISMATCH"));
+        assert_eq!(explanation_code(DropReason::NaclOut), Some("SUBNET_ACL_RESTRICTION"));
+        assert_eq!(explanation_code(DropReason::NoRoute), Some("CANNOT_ROUTE"));
+        assert_eq!(explanation_code(DropReason::TtlExceeded), None);
+    }
+}
