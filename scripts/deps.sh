@@ -10,6 +10,7 @@ declare -A need=(
   [iperf3]=iperf3
   [curl]=curl
   [python3]=python3
+  [dot]=graphviz
 )
 
 missing=()

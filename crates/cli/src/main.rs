@@ -2,6 +2,7 @@
 
 #![forbid(unsafe_code)]
 
+mod graph;
 mod internet;
 mod lab;
 mod serve;
@@ -90,6 +91,20 @@ enum Commands {
         #[arg(long)]
         json: bool,
     },
+    /// Draw the lab: internet, gateways, VPCs, subnets, instances, route tables,
+    /// peerings and endpoints, as SVG (through Graphviz), DOT or Mermaid.
+    Graph {
+        /// Where to write it (`-`: standard output, the default). The format follows
+        /// the extension (.svg, .dot, .mmd) unless --format says otherwise.
+        #[arg(short, long)]
+        output: Option<PathBuf>,
+        /// svg, dot or mermaid.
+        #[arg(long)]
+        format: Option<String>,
+        /// Draw this topology file instead of the running lab.
+        #[arg(long)]
+        topology: Option<PathBuf>,
+    },
     /// Check a topology file without bringing anything up.
     Validate {
         /// The topology (YAML).
@@ -112,6 +127,10 @@ fn main() -> ExitCode {
         }
         Commands::Trace { from, to, proto, port, json } => {
             trace::run(&cli.state_dir, &from, &to, proto.as_deref(), port, json)
+        }
+        Commands::Graph { output, format, topology } => {
+            draw(&cli.state_dir, output.as_deref(), format.as_deref(), topology.as_deref())
+                .map(|()| ExitCode::SUCCESS)
         }
         Commands::Down => lab::down(&cli.state_dir).map(|()| ExitCode::SUCCESS),
         Commands::Restart => lab::restart(&cli.state_dir).map(|()| ExitCode::SUCCESS),
@@ -145,4 +164,38 @@ fn validate(file: &std::path::Path) -> Result<ExitCode, String> {
         model.instances().count()
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// `vpclab graph`.
+fn draw(
+    state: &std::path::Path,
+    output: Option<&std::path::Path>,
+    format: Option<&str>,
+    topology_file: Option<&std::path::Path>,
+) -> Result<(), String> {
+    let model = match topology_file {
+        Some(file) => {
+            let text =
+                std::fs::read_to_string(file).map_err(|e| format!("{}: {e}", file.display()))?;
+            topology::parse(&text)
+                .and_then(|t| topology::build(&t, 0))
+                .map_err(|e| format!("{}: {e}", file.display()))?
+        }
+        None => lab::load_model(state)?.ok_or("no lab is up (or draw a file: --topology FILE)")?,
+    };
+    let to_stdout = output.is_none_or(|o| o.as_os_str() == "-");
+    let format = match (format, output.and_then(|o| o.extension()).and_then(|e| e.to_str())) {
+        (Some(f), _) => f,
+        (None, Some("svg")) if !to_stdout => "svg",
+        (None, Some("mmd" | "mermaid")) if !to_stdout => "mermaid",
+        _ => "dot",
+    };
+    let bytes = graph::render(&model, format)?;
+    match output.filter(|_| !to_stdout) {
+        Some(path) => std::fs::write(path, bytes).map_err(|e| format!("{}: {e}", path.display())),
+        None => {
+            use std::io::Write;
+            std::io::stdout().write_all(&bytes).map_err(|e| format!("stdout: {e}"))
+        }
+    }
 }

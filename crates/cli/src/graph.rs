@@ -1,0 +1,450 @@
+//! `vpclab graph`: the lab as the seed tutorial draws it — the internet, internet
+//! gateways, VPCs with their subnets, instances and NAT gateways, route tables,
+//! peerings and gateway endpoints — as Graphviz DOT, Mermaid, or SVG (through
+//! Graphviz's `dot`).
+//!
+//! The model becomes one [`Picture`] (clusters, nodes, edges); each format is a small
+//! printer of it.
+
+use std::fmt::Write as _;
+use std::io::Write as _;
+use std::process::{Command, Stdio};
+
+use vpclab_model::{Model, PeeringStatus, RouteTarget, Tags};
+
+/// How a node looks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Shape {
+    Internet,
+    Gateway,
+    Instance,
+    Nat,
+    Table,
+    Endpoint,
+    Service,
+}
+
+#[derive(Debug)]
+struct Node {
+    id: String,
+    lines: Vec<String>,
+    shape: Shape,
+}
+
+#[derive(Debug)]
+struct Cluster {
+    id: String,
+    lines: Vec<String>,
+    nodes: Vec<Node>,
+    clusters: Vec<Cluster>,
+}
+
+#[derive(Debug)]
+struct Edge {
+    from: String,
+    to: String,
+    label: Option<String>,
+    dashed: bool,
+    both: bool,
+}
+
+/// Everything to draw.
+#[derive(Debug, Default)]
+struct Picture {
+    nodes: Vec<Node>,
+    clusters: Vec<Cluster>,
+    edges: Vec<Edge>,
+}
+
+/// An id any format accepts.
+fn ident(id: &str) -> String {
+    id.chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '_' }).collect()
+}
+
+fn named(tags: &Tags, id: &str) -> String {
+    match tags.get("Name") {
+        Some(name) => format!("{name} ({id})"),
+        None => id.to_owned(),
+    }
+}
+
+fn picture(m: &Model) -> Picture {
+    let mut p = Picture::default();
+    p.nodes.push(Node {
+        id: "internet".into(),
+        lines: vec!["Internet".into(), "198.51.100.0/24".into()],
+        shape: Shape::Internet,
+    });
+    if m.vpc_endpoints().next().is_some() {
+        for (id, name, cidr) in vpclab_model::PREFIX_LISTS {
+            if m.vpc_endpoints().any(|e| e.prefix_list == id) {
+                p.nodes.push(Node {
+                    id: ident(id),
+                    lines: vec![name.to_owned(), format!("{id} {cidr}")],
+                    shape: Shape::Service,
+                });
+            }
+        }
+    }
+    for vpc in m.vpcs() {
+        let vid = ident(vpc.id.as_str());
+        let mut cluster = Cluster {
+            id: vid.clone(),
+            lines: vec![format!("VPC {}", named(&vpc.tags, vpc.id.as_str())), vpc.cidr.to_string()],
+            nodes: Vec::new(),
+            clusters: Vec::new(),
+        };
+        if let Some(igw) = m.gateway_of(&vpc.id) {
+            let gid = ident(igw.id.as_str());
+            cluster.nodes.push(Node {
+                id: gid.clone(),
+                lines: vec!["internet gateway".into(), igw.id.to_string()],
+                shape: Shape::Gateway,
+            });
+            p.edges.push(Edge {
+                from: "internet".into(),
+                to: gid,
+                label: None,
+                dashed: false,
+                both: true,
+            });
+        }
+        for table in m.route_tables().filter(|t| t.vpc == vpc.id) {
+            let main = if vpc.main_route_table == table.id { " (main)" } else { "" };
+            let mut lines = vec![format!("route table {}{main}", table.id)];
+            for route in &table.routes {
+                let destination =
+                    route.prefix_list.clone().unwrap_or_else(|| route.destination.to_string());
+                let target = match &route.target {
+                    RouteTarget::Local => "local".to_owned(),
+                    other => other.to_string(),
+                };
+                let state = if m.is_blackhole(table, route) { " (blackhole)" } else { "" };
+                lines.push(format!("{destination} → {target}{state}"));
+            }
+            cluster.nodes.push(Node { id: ident(table.id.as_str()), lines, shape: Shape::Table });
+        }
+        for subnet in m.subnets().filter(|s| s.vpc == vpc.id) {
+            let sid = ident(subnet.id.as_str());
+            let mut inner = Cluster {
+                id: sid.clone(),
+                lines: vec![
+                    format!("subnet {}", named(&subnet.tags, subnet.id.as_str())),
+                    format!("{} {}", subnet.cidr, subnet.zone),
+                ],
+                nodes: Vec::new(),
+                clusters: Vec::new(),
+            };
+            for i in m.instances().filter(|i| i.subnet == subnet.id) {
+                let mut lines = vec![named(&i.tags, i.id.as_str()), i.private_ip.to_string()];
+                if let Some((ip, _)) = &i.public_ip {
+                    lines.push(format!("public {ip}"));
+                }
+                inner.nodes.push(Node { id: ident(i.id.as_str()), lines, shape: Shape::Instance });
+            }
+            for nat in m.nat_gateways().filter(|n| n.subnet == subnet.id) {
+                inner.nodes.push(Node {
+                    id: ident(nat.id.as_str()),
+                    lines: vec![
+                        "NAT gateway".into(),
+                        nat.id.to_string(),
+                        format!("{} / {}", nat.private_ip, nat.public_ip),
+                    ],
+                    shape: Shape::Nat,
+                });
+            }
+            if let Ok(table) = m.route_table_of(&subnet.id) {
+                p.edges.push(Edge {
+                    from: sid,
+                    to: ident(table.id.as_str()),
+                    label: None,
+                    dashed: true,
+                    both: false,
+                });
+            }
+            cluster.clusters.push(inner);
+        }
+        for e in m.vpc_endpoints().filter(|e| e.vpc == vpc.id) {
+            let eid = ident(e.id.as_str());
+            cluster.nodes.push(Node {
+                id: eid.clone(),
+                lines: vec!["gateway endpoint".into(), e.id.to_string()],
+                shape: Shape::Endpoint,
+            });
+            p.edges.push(Edge {
+                from: eid,
+                to: ident(&e.prefix_list),
+                label: None,
+                dashed: false,
+                both: true,
+            });
+        }
+        p.clusters.push(cluster);
+    }
+    for pcx in m.peering_connections() {
+        if matches!(pcx.status, PeeringStatus::Deleted | PeeringStatus::Rejected) {
+            continue;
+        }
+        p.edges.push(Edge {
+            from: ident(pcx.requester.as_str()),
+            to: ident(pcx.accepter.as_str()),
+            label: Some(format!("{} {}", pcx.id, pcx.status.code())),
+            dashed: pcx.status != PeeringStatus::Active,
+            both: true,
+        });
+    }
+    p
+}
+
+/// Graphviz DOT.
+fn dot(p: &Picture) -> String {
+    fn quote(lines: &[String]) -> String {
+        let text: Vec<String> =
+            lines.iter().map(|l| l.replace('\\', "\\\\").replace('"', "\\\"")).collect();
+        format!("\"{}\"", text.join("\\n"))
+    }
+    fn node(out: &mut String, n: &Node, indent: &str) {
+        let style = match n.shape {
+            Shape::Internet => "shape=ellipse, style=filled, fillcolor=\"#dde8f8\"",
+            Shape::Gateway => "shape=doubleoctagon, style=filled, fillcolor=\"#f8e3c4\"",
+            Shape::Instance => "shape=box, style=\"rounded,filled\", fillcolor=white",
+            Shape::Nat => "shape=hexagon, style=filled, fillcolor=\"#f8e3c4\"",
+            Shape::Table => "shape=note, fontsize=9",
+            Shape::Endpoint => "shape=component, style=filled, fillcolor=\"#e2f0d9\"",
+            Shape::Service => "shape=cylinder, style=filled, fillcolor=\"#e2f0d9\"",
+        };
+        let _ = writeln!(out, "{indent}{} [label={}, {style}];", n.id, quote(&n.lines));
+    }
+    fn cluster(out: &mut String, c: &Cluster, depth: usize) {
+        let indent = "  ".repeat(depth);
+        let _ = writeln!(out, "{indent}subgraph cluster_{} {{", c.id);
+        let fill = if depth == 1 { "#f4f7fb" } else { "#ffffff" };
+        let _ = writeln!(
+            out,
+            "{indent}  label={}; style=\"rounded,filled\"; fillcolor=\"{fill}\";",
+            quote(&c.lines)
+        );
+        // An invisible point that edges to the cluster attach to.
+        let _ = writeln!(out, "{indent}  {}_anchor [shape=point, style=invis];", c.id);
+        for n in &c.nodes {
+            node(out, n, &format!("{indent}  "));
+        }
+        for inner in &c.clusters {
+            cluster(out, inner, depth + 1);
+        }
+        let _ = writeln!(out, "{indent}}}");
+    }
+    let clusters: Vec<&str> = all_clusters(&p.clusters);
+    let end = |id: &str| -> (String, Option<String>) {
+        if clusters.contains(&id) {
+            (format!("{id}_anchor"), Some(id.to_owned()))
+        } else {
+            (id.to_owned(), None)
+        }
+    };
+    let mut out = String::from(
+        "digraph vpclab {\n  compound=true; rankdir=TB; newrank=true;\n  \
+         node [fontname=\"Helvetica\", fontsize=10]; edge [fontname=\"Helvetica\", fontsize=9];\n  \
+         graph [fontname=\"Helvetica\", fontsize=11];\n",
+    );
+    for n in &p.nodes {
+        node(&mut out, n, "  ");
+    }
+    out.push_str("  { rank=min; internet; }\n");
+    for c in &p.clusters {
+        cluster(&mut out, c, 1);
+    }
+    for e in &p.edges {
+        let (from, tail) = end(&e.from);
+        let (to, head) = end(&e.to);
+        let mut attrs = Vec::new();
+        if let Some(t) = tail {
+            attrs.push(format!("ltail=cluster_{t}"));
+        }
+        if let Some(h) = head {
+            attrs.push(format!("lhead=cluster_{h}"));
+        }
+        if let Some(label) = &e.label {
+            attrs.push(format!("label={}", quote(std::slice::from_ref(label))));
+        }
+        if e.dashed {
+            attrs.push("style=dashed".into());
+        }
+        attrs.push(if e.both { "dir=both".into() } else { "arrowhead=none".into() });
+        let _ = writeln!(out, "  {from} -> {to} [{}];", attrs.join(", "));
+    }
+    out.push_str("}\n");
+    out
+}
+
+fn all_clusters(clusters: &[Cluster]) -> Vec<&str> {
+    let mut ids = Vec::new();
+    for c in clusters {
+        ids.push(c.id.as_str());
+        ids.extend(all_clusters(&c.clusters));
+    }
+    ids
+}
+
+/// Mermaid `flowchart`.
+fn mermaid(p: &Picture) -> String {
+    fn text(lines: &[String]) -> String {
+        lines.iter().map(|l| l.replace('"', "#quot;")).collect::<Vec<_>>().join("<br/>")
+    }
+    fn node(out: &mut String, n: &Node, indent: &str) {
+        let label = text(&n.lines);
+        let shaped = match n.shape {
+            Shape::Internet => format!("((\"{label}\"))"),
+            Shape::Gateway | Shape::Nat => format!("{{{{\"{label}\"}}}}"),
+            Shape::Instance => format!("(\"{label}\")"),
+            Shape::Table => format!("[/\"{label}\"/]"),
+            Shape::Endpoint => format!("[[\"{label}\"]]"),
+            Shape::Service => format!("[(\"{label}\")]"),
+        };
+        let _ = writeln!(out, "{indent}{}{shaped}", n.id);
+    }
+    fn cluster(out: &mut String, c: &Cluster, depth: usize) {
+        let indent = "  ".repeat(depth);
+        let _ = writeln!(out, "{indent}subgraph {}[\"{}\"]", c.id, text(&c.lines));
+        for n in &c.nodes {
+            node(out, n, &format!("{indent}  "));
+        }
+        for inner in &c.clusters {
+            cluster(out, inner, depth + 1);
+        }
+        let _ = writeln!(out, "{indent}end");
+    }
+    let mut out = String::from("flowchart TB\n");
+    for n in &p.nodes {
+        node(&mut out, n, "  ");
+    }
+    for c in &p.clusters {
+        cluster(&mut out, c, 1);
+    }
+    for e in &p.edges {
+        let arrow = match (e.dashed, e.both) {
+            (true, true) => "<-.->",
+            (true, false) => "-.-",
+            (false, true) => "<-->",
+            (false, false) => "---",
+        };
+        match &e.label {
+            Some(label) => {
+                let _ = writeln!(out, "  {} {arrow}|\"{label}\"| {}", e.from, e.to);
+            }
+            None => {
+                let _ = writeln!(out, "  {} {arrow} {}", e.from, e.to);
+            }
+        }
+    }
+    out
+}
+
+/// The picture of `model` in `format` (`dot`, `mermaid` or `svg`).
+pub(crate) fn render(model: &Model, format: &str) -> Result<Vec<u8>, String> {
+    let p = picture(model);
+    match format {
+        "dot" => Ok(dot(&p).into_bytes()),
+        "mermaid" | "mmd" => Ok(mermaid(&p).into_bytes()),
+        "svg" => svg(&dot(&p)),
+        other => Err(format!("--format {other:?}: expected svg, dot or mermaid")),
+    }
+}
+
+/// Graphviz's `dot -Tsvg` on `source`.
+fn svg(source: &str) -> Result<Vec<u8>, String> {
+    let mut child = Command::new("dot")
+        .arg("-Tsvg")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| {
+            format!(
+                "cannot run Graphviz's `dot` ({e}); install it (apt install graphviz) or use \
+                 --format dot|mermaid"
+            )
+        })?;
+    if let Some(mut stdin) = child.stdin.take() {
+        stdin.write_all(source.as_bytes()).map_err(|e| format!("dot: {e}"))?;
+    }
+    let out = child.wait_with_output().map_err(|e| format!("dot: {e}"))?;
+    if !out.status.success() {
+        return Err(format!("dot failed: {}", String::from_utf8_lossy(&out.stderr).trim()));
+    }
+    Ok(out.stdout)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn model(text: &str) -> Model {
+        crate::topology::build(&crate::topology::parse(text).unwrap(), 1).unwrap()
+    }
+
+    #[test]
+    fn the_two_tier_lab_is_drawn_whole() {
+        let m = model(include_str!("../../../examples/two-tier.yaml"));
+        let dot = String::from_utf8(render(&m, "dot").unwrap()).unwrap();
+        for instance in m.instances() {
+            assert!(dot.contains(&instance.private_ip.to_string()), "{instance:?}");
+            assert!(dot.contains(instance.name().unwrap()));
+        }
+        assert!(dot.contains("203.0.113.10"), "web's Elastic IP");
+        for t in m.route_tables() {
+            assert!(dot.contains(&format!("route table {}", t.id)));
+        }
+        assert!(dot.contains("0.0.0.0/0 → igw-"));
+        assert!(dot.contains("internet -> igw_"), "the gateway meets the internet");
+        assert_eq!(dot.matches("subgraph cluster_").count(), 2 + m.subnets().count());
+        assert_eq!(dot.matches('{').count(), dot.matches('}').count());
+
+        let mermaid = String::from_utf8(render(&m, "mermaid").unwrap()).unwrap();
+        assert!(mermaid.starts_with("flowchart TB\n"));
+        assert_eq!(
+            mermaid.matches("subgraph ").count(),
+            mermaid.matches("\n  end\n").count() + m.subnets().count()
+        );
+    }
+
+    #[test]
+    fn peerings_and_endpoints_appear() {
+        let m = model(include_str!("../../../examples/peering.yaml"));
+        let dot = String::from_utf8(render(&m, "dot").unwrap()).unwrap();
+        assert_eq!(dot.matches(" active\"").count(), 2, "a-b and b-c");
+        assert!(dot.contains("ltail=cluster_vpc_"));
+        let m = model(include_str!("../../../examples/gateway-endpoint.yaml"));
+        let mermaid = String::from_utf8(render(&m, "mermaid").unwrap()).unwrap();
+        assert!(mermaid.contains("com.amazonaws.us-east-1.s3"), "{mermaid}");
+        assert!(mermaid.contains("pl-63a5400a → vpce-"), "{mermaid}");
+    }
+
+    /// With Graphviz (CI installs it): an SVG with every instance in it. Without: an
+    /// error that says what to install.
+    #[test]
+    fn svg_goes_through_graphviz_or_says_how_to_get_it() {
+        let m = model(include_str!("../../../examples/nat-gateway.yaml"));
+        let graphviz = Command::new("dot").arg("-V").output().is_ok_and(|o| o.status.success());
+        match render(&m, "svg") {
+            Ok(svg) => {
+                assert!(graphviz);
+                let svg = String::from_utf8(svg).unwrap();
+                assert!(svg.contains("<svg"), "{svg}");
+                for instance in m.instances() {
+                    assert!(svg.contains(&instance.private_ip.to_string()));
+                }
+            }
+            Err(e) => {
+                assert!(!graphviz, "{e}");
+                assert!(e.contains("apt install graphviz"), "{e}");
+            }
+        }
+    }
+
+    #[test]
+    fn unknown_formats_are_refused() {
+        let m = Model::new(1);
+        assert!(render(&m, "png").unwrap_err().contains("expected svg, dot or mermaid"));
+    }
+}
