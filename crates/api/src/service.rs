@@ -58,6 +58,27 @@ impl Service {
         std::fs::rename(&tmp, path)
     }
 
+    /// Where `vpclab capture` taps: `igw` (or `internet`) is the internet edge, anything
+    /// else an instance by Name, id or its ENI id. The handle and the forwarder port.
+    pub fn capture_point(
+        &self,
+        target: &str,
+    ) -> Result<(vpclab_dataplane::worker::Capture, vpclab_dataplane::Port), String> {
+        let host = self.host.as_ref().ok_or("the data plane is off (--no-dataplane)")?;
+        if matches!(target, "igw" | "internet") {
+            return Ok((host.capture(), vpclab_dataplane::INTERNET));
+        }
+        let instance = self
+            .model
+            .find_instance(target)
+            .or_else(|| self.model.instances().find(|i| i.interface.as_str() == target))
+            .ok_or_else(|| format!("no instance or ENI {target:?} (or say igw)"))?;
+        let port = host
+            .port_of(&instance.id)
+            .ok_or_else(|| format!("{target}: its device is not attached"))?;
+        Ok((host.capture(), port))
+    }
+
     /// The data plane's snapshot generation and counters, when it runs.
     pub fn status(&self) -> Option<(u64, CounterSnapshot)> {
         self.host.as_ref().map(|h| (h.generation(), h.counters()))

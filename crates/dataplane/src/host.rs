@@ -125,6 +125,16 @@ impl Host {
         self.forwarder.publish(compile(model, &mut self.ports, self.generation));
     }
 
+    /// A packet-capture handle on the forwarder.
+    pub fn capture(&self) -> crate::worker::Capture {
+        self.forwarder.capture()
+    }
+
+    /// The forwarder port of `instance`'s device, if it is attached.
+    pub fn port_of(&self, instance: &vpclab_model::InstanceId) -> Option<crate::Port> {
+        self.ports.get(instance)
+    }
+
     /// Packet and drop counters.
     pub fn counters(&self) -> CounterSnapshot {
         self.forwarder.counters()

@@ -14,6 +14,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod capture;
 pub mod counters;
 pub mod host;
 pub mod nat;

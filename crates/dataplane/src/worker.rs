@@ -14,12 +14,13 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use arc_swap::ArcSwap;
 use vpclab_sys::epoll::{Epoll, EventFd, empty_event, token};
 use vpclab_sys::tun::Tun;
 
+use crate::capture::{Captured, Direction, Tap};
 use crate::counters::{CounterSnapshot, Counters, DropReason};
 use crate::nat::{FLOWS_PER_GATEWAY, Tracking};
 use crate::pipeline::{REPLY_BUFFER, Verdict};
@@ -43,6 +44,7 @@ struct Shared {
     commands: Mutex<Vec<Command>>,
     wake: EventFd,
     stop: AtomicBool,
+    tap: Tap,
 }
 
 /// A running forwarder thread and the handle to steer it.
@@ -68,6 +70,7 @@ impl Forwarder {
             commands: Mutex::new(Vec::new()),
             wake: EventFd::new()?,
             stop: AtomicBool::new(false),
+            tap: Tap::default(),
         });
         let epoll = Epoll::new()?;
         epoll.add(shared.wake.as_raw_fd(), WAKE)?;
@@ -107,6 +110,11 @@ impl Forwarder {
         self.shared.snapshot.load_full()
     }
 
+    /// A handle to capture packets with, usable from any thread.
+    pub fn capture(&self) -> Capture {
+        Capture { shared: Arc::clone(&self.shared) }
+    }
+
     /// The counters now.
     pub fn counters(&self) -> CounterSnapshot {
         self.shared.counters.snapshot()
@@ -127,6 +135,35 @@ impl Forwarder {
     }
 }
 
+/// Packet capture on a running forwarder (see [`crate::capture`]).
+#[derive(Clone)]
+pub struct Capture {
+    shared: Arc<Shared>,
+}
+
+impl std::fmt::Debug for Capture {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Capture").finish_non_exhaustive()
+    }
+}
+
+impl Capture {
+    /// Starts capturing the packets of `port` (both ways); false if a capture runs.
+    pub fn start(&self, port: Port) -> bool {
+        self.shared.tap.start(port)
+    }
+
+    /// Moves what was captured since the last call into `out`; the total missed.
+    pub fn drain(&self, out: &mut Vec<Captured>) -> u64 {
+        self.shared.tap.drain(out)
+    }
+
+    /// Stops capturing.
+    pub fn stop(&self) {
+        self.shared.tap.stop();
+    }
+}
+
 impl Drop for Forwarder {
     fn drop(&mut self) {
         let _ = self.halt();
@@ -143,7 +180,7 @@ fn run(shared: &Shared, epoll: &Epoll) -> io::Result<()> {
     let mut events = [empty_event(); 64];
     let mut nats = Tracking::new(FLOWS_PER_GATEWAY);
     let mut generation = None;
-    let started = std::time::Instant::now();
+    let started = Instant::now();
     let counters = &shared.counters;
 
     while !shared.stop.load(Ordering::Acquire) {
@@ -174,14 +211,15 @@ fn run(shared: &Shared, epoll: &Epoll) -> io::Result<()> {
                     Err(_) => break, // WouldBlock: drained; other errors: try next wake-up.
                 };
                 counters.rx();
+                shared.tap.offer(port, Direction::Sent, &packet[..len]);
                 match snapshot.process(&mut nats, port, &mut packet[..len], &mut reply, now) {
                     Verdict::Forward { port: out, len } => {
-                        send(&devices, out, &packet[..len], counters);
+                        send(shared, &devices, out, &packet[..len]);
                     }
                     Verdict::Reply { port: out, len, reason } => {
                         counters.drop(reason);
                         counters.icmp();
-                        send(&devices, out, &reply[..len], counters);
+                        send(shared, &devices, out, &reply[..len]);
                     }
                     Verdict::Drop(reason) => counters.drop(reason),
                 }
@@ -191,10 +229,11 @@ fn run(shared: &Shared, epoll: &Epoll) -> io::Result<()> {
     Ok(())
 }
 
-fn send(devices: &[Option<Tun>], port: Port, bytes: &[u8], counters: &Counters) {
+fn send(shared: &Shared, devices: &[Option<Tun>], port: Port, bytes: &[u8]) {
+    shared.tap.offer(port, Direction::Received, bytes);
     match devices.get(port as usize) {
-        Some(Some(device)) if device.send(bytes).is_ok() => counters.tx(),
-        _ => counters.drop(DropReason::TxFailed),
+        Some(Some(device)) if device.send(bytes).is_ok() => shared.counters.tx(),
+        _ => shared.counters.drop(DropReason::TxFailed),
     }
 }
 
