@@ -11,6 +11,7 @@ declare -A need=(
   [curl]=curl
   [python3]=python3
   [dot]=graphviz
+  [tcpdump]=tcpdump
 )
 
 missing=()

@@ -2,6 +2,7 @@
 
 #![forbid(unsafe_code)]
 
+mod capture;
 mod graph;
 mod internet;
 mod lab;
@@ -91,6 +92,21 @@ enum Commands {
         #[arg(long)]
         json: bool,
     },
+    /// Capture the packets at one point of the forwarder, as pcap.
+    ///
+    /// At an instance (Name, id or ENI id): what it sends and receives, with its
+    /// private address. At `igw`: the internet edge, public addresses. Without -w, one
+    /// line per packet.
+    Capture {
+        /// An instance, its ENI, or `igw`.
+        point: String,
+        /// Write pcap here (`-`: standard output, for `| tcpdump -nr -`).
+        #[arg(short = 'w', long = "write")]
+        write: Option<PathBuf>,
+        /// Stop after this many packets (default: until interrupted).
+        #[arg(short = 'c', long)]
+        count: Option<u64>,
+    },
     /// Draw the lab: internet, gateways, VPCs, subnets, instances, route tables,
     /// peerings and endpoints, as SVG (through Graphviz), DOT or Mermaid.
     Graph {
@@ -127,6 +143,9 @@ fn main() -> ExitCode {
         }
         Commands::Trace { from, to, proto, port, json } => {
             trace::run(&cli.state_dir, &from, &to, proto.as_deref(), port, json)
+        }
+        Commands::Capture { point, write, count } => {
+            capture::run(&cli.state_dir, &point, write.as_deref(), count)
         }
         Commands::Graph { output, format, topology } => {
             draw(&cli.state_dir, output.as_deref(), format.as_deref(), topology.as_deref())

@@ -130,6 +130,27 @@ fn control_socket(
                         let _ =
                             writeln!(out, "{}", serde_json::to_string(&status).unwrap_or_default());
                     }
+                    command if command.starts_with("capture ") => {
+                        let mut words = command.split_whitespace().skip(1);
+                        let point = words.next().unwrap_or_default().to_owned();
+                        let count = words.next().and_then(|c| c.parse().ok()).unwrap_or(0);
+                        let found =
+                            service.lock().unwrap_or_else(|e| e.into_inner()).capture_point(&point);
+                        match found {
+                            Ok((capture, port)) => {
+                                // Its own thread: a capture runs as long as its client.
+                                let Ok(stream) = stream.try_clone() else { continue };
+                                let _ = std::thread::Builder::new()
+                                    .name("vpclab-capture".into())
+                                    .spawn(move || {
+                                        crate::capture::stream(&capture, port, stream, count)
+                                    });
+                            }
+                            Err(e) => {
+                                let _ = writeln!(out, "error: {e}");
+                            }
+                        }
+                    }
                     "stop" => {
                         let _ = writeln!(out, "{{\"stopping\":true}}");
                         stop.notify_one();

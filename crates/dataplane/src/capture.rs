@@ -87,12 +87,26 @@ impl Tap {
         if self.watch.load(Ordering::Relaxed) != port.wrapping_add(1) {
             return;
         }
-        let at = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
-        self.copy(direction, packet, at.as_micros() as u64);
+        self.copy(direction, packet, packet.len());
     }
 
+    /// Whether `port` is watched.
+    #[inline]
+    pub(crate) fn watches(&self, port: Port) -> bool {
+        self.watch.load(Ordering::Relaxed) == port.wrapping_add(1)
+    }
+
+    /// Keeps `packet` (whose full length was `len`) whatever port it is at: the other
+    /// side of a translation at the watched point.
+    pub(crate) fn record(&self, direction: Direction, packet: &[u8], len: usize) {
+        self.copy(direction, packet, len);
+    }
+
+    /// Keeps the first [`SNAP_LEN`] bytes of a packet `len` bytes long, stamped now.
     #[cold]
-    fn copy(&self, direction: Direction, packet: &[u8], at_us: u64) {
+    fn copy(&self, direction: Direction, packet: &[u8], len: usize) {
+        let at_us =
+            SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_micros() as u64;
         let Ok(mut ring) = self.ring.try_lock() else {
             self.missed.fetch_add(1, Ordering::Relaxed);
             return;
@@ -107,7 +121,7 @@ impl Tap {
         let slot = &mut ring.slots[at];
         slot.at_us = at_us;
         slot.direction = direction;
-        slot.len = packet.len();
+        slot.len = len;
         slot.data.clear();
         slot.data.extend_from_slice(&packet[..packet.len().min(SNAP_LEN)]);
     }

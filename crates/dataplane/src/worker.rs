@@ -24,7 +24,7 @@ use crate::capture::{Captured, Direction, Tap};
 use crate::counters::{CounterSnapshot, Counters, DropReason};
 use crate::nat::{FLOWS_PER_GATEWAY, Tracking};
 use crate::pipeline::{REPLY_BUFFER, Verdict};
-use crate::snapshot::{Port, Snapshot};
+use crate::snapshot::{INTERNET, Port, Snapshot};
 
 /// Packets read from one device per wake-up.
 pub const BATCH: usize = 64;
@@ -177,6 +177,7 @@ fn run(shared: &Shared, epoll: &Epoll) -> io::Result<()> {
     let mut devices: Vec<Option<Tun>> = Vec::new();
     let mut packet = vec![0u8; PACKET_BUFFER];
     let mut reply = vec![0u8; REPLY_BUFFER];
+    let mut before = vec![0u8; crate::capture::SNAP_LEN];
     let mut events = [empty_event(); 64];
     let mut nats = Tracking::new(FLOWS_PER_GATEWAY);
     let mut generation = None;
@@ -212,9 +213,22 @@ fn run(shared: &Shared, epoll: &Epoll) -> io::Result<()> {
                 };
                 counters.rx();
                 shared.tap.offer(port, Direction::Sent, &packet[..len]);
+                // At the internet edge a capture shows both sides of the translation:
+                // keep the untranslated header until the verdict is known.
+                let edge = shared.tap.watches(INTERNET);
+                if edge {
+                    let kept = len.min(before.len());
+                    before[..kept].copy_from_slice(&packet[..kept]);
+                }
                 match snapshot.process(&mut nats, port, &mut packet[..len], &mut reply, now) {
-                    Verdict::Forward { port: out, len } => {
-                        send(shared, &devices, out, &packet[..len]);
+                    Verdict::Forward { port: out, len: out_len } => {
+                        if edge && out == INTERNET && port != INTERNET {
+                            let kept = len.min(before.len());
+                            shared.tap.record(Direction::Sent, &before[..kept], len);
+                        } else if edge && port == INTERNET {
+                            shared.tap.record(Direction::Received, &packet[..out_len], out_len);
+                        }
+                        send(shared, &devices, out, &packet[..out_len]);
                     }
                     Verdict::Reply { port: out, len, reason } => {
                         counters.drop(reason);
