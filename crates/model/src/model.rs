@@ -869,6 +869,13 @@ impl Model {
             "sg" => {
                 self.security_groups.get_mut(&SecurityGroupId::from_raw(id)).map(|r| &mut r.tags)
             }
+            "acl" => {
+                self.network_acls.values_mut().find(|a| a.id.as_str() == id).map(|r| &mut r.tags)
+            }
+            "pcx" => self.peerings.values_mut().find(|p| p.id.as_str() == id).map(|r| &mut r.tags),
+            "vpce" => {
+                self.endpoints.values_mut().find(|e| e.id.as_str() == id).map(|r| &mut r.tags)
+            }
             _ => None,
         }
     }
@@ -948,6 +955,11 @@ impl Model {
         self.security_groups
             .values()
             .for_each(|r| add(r.id.to_string(), "security-group", &r.tags));
+        self.network_acls.values().for_each(|r| add(r.id.to_string(), "network-acl", &r.tags));
+        self.peerings
+            .values()
+            .for_each(|r| add(r.id.to_string(), "vpc-peering-connection", &r.tags));
+        self.endpoints.values().for_each(|r| add(r.id.to_string(), "vpc-endpoint", &r.tags));
         out
     }
 

@@ -444,3 +444,21 @@ fn security_groups_reference_groups_of_their_vpc_or_a_peered_one() {
     m.accept_vpc_peering_connection(&pcx).unwrap();
     m.authorize(&mine, false, vec![from_theirs]).unwrap();
 }
+
+#[test]
+fn acls_peerings_and_endpoints_take_tags() {
+    let (mut m, vpc, _) = lab();
+    let other = m.create_vpc(net("10.9.0.0/16"), Tags::new()).unwrap();
+    let acl = m.create_network_acl(&vpc, Tags::new()).unwrap();
+    let pcx = m.create_vpc_peering_connection(&vpc, &other, Tags::new()).unwrap();
+    let main = m.vpc(&vpc).unwrap().main_route_table.clone();
+    let vpce =
+        m.create_vpc_endpoint(&vpc, "com.amazonaws.us-east-1.s3", &[main], Tags::new(), 0).unwrap();
+    let ids = [acl.to_string(), pcx.to_string(), vpce.to_string()];
+    let tags: Tags = [("Name".to_owned(), "x".to_owned())].into_iter().collect();
+    m.create_tags(&ids, &tags).unwrap();
+    let kinds: Vec<&str> = m.all_tags().iter().map(|(_, kind, _, _)| *kind).collect();
+    for kind in ["network-acl", "vpc-peering-connection", "vpc-endpoint"] {
+        assert!(kinds.contains(&kind), "{kinds:?}");
+    }
+}
