@@ -54,6 +54,23 @@ pub(crate) fn known(action: &str) -> &'static [&'static str] {
             "TagSpecification",
             "ToPort",
         ],
+        "CreateFlowLogs" => &[
+            "ClientToken",
+            "DeliverCrossAccountRole",
+            "DeliverLogsPermissionArn",
+            "DestinationOptions",
+            "DryRun",
+            "LogDestination",
+            "LogDestinationType",
+            "LogFormat",
+            "LogGroupName",
+            "MaxAggregationInterval",
+            "ResourceId",
+            "ResourceType",
+            "TagFieldSpecification",
+            "TagSpecification",
+            "TrafficType",
+        ],
         "CreateInternetGateway" => &["DryRun", "TagSpecification"],
         "CreateNatGateway" => &[
             "AllocationId",
@@ -165,6 +182,7 @@ pub(crate) fn known(action: &str) -> &'static [&'static str] {
             "TagSpecification",
             "VpcId",
         ],
+        "DeleteFlowLogs" => &["DryRun", "FlowLogId"],
         "DeleteInternetGateway" => &["DryRun", "InternetGatewayId"],
         "DeleteNatGateway" => &["DryRun", "NatGatewayId"],
         "DeleteNetworkAcl" => &["DryRun", "NetworkAclId"],
@@ -187,6 +205,7 @@ pub(crate) fn known(action: &str) -> &'static [&'static str] {
         "DescribeAvailabilityZones" => {
             &["AllAvailabilityZones", "DryRun", "Filter", "ZoneId", "ZoneName"]
         }
+        "DescribeFlowLogs" => &["DryRun", "Filter", "FlowLogId", "MaxResults", "NextToken"],
         "DescribeInstances" => &[
             "DryRun",
             "Filter",

@@ -58,6 +58,51 @@ impl Service {
         std::fs::rename(&tmp, path)
     }
 
+    /// The flow-log lines (AWS's default version-2 format) for `records`, each with the
+    /// flow log it belongs to: one line per record and flow log that covers the
+    /// record's interface and keeps its action.
+    pub fn flow_log_lines(
+        &self,
+        records: &[vpclab_dataplane::flowlog::FlowRecord],
+    ) -> Vec<(vpclab_model::FlowLogId, String)> {
+        let Some(host) = self.host.as_ref() else { return Vec::new() };
+        let mut lines = Vec::new();
+        for (key, counts) in records {
+            let Some(instance) =
+                host.instance_at(key.port).and_then(|id| self.model.instance(id).ok())
+            else {
+                continue;
+            };
+            for log in self.model.flow_logs_of(instance) {
+                if !log.traffic_type.keeps(key.accepted) {
+                    continue;
+                }
+                let line = format!(
+                    "2 {} {} {} {} {} {} {} {} {} {} {} {} OK",
+                    crate::actions::OWNER_ID,
+                    instance.interface,
+                    key.src,
+                    key.dst,
+                    key.sport,
+                    key.dport,
+                    key.protocol,
+                    counts.packets,
+                    counts.bytes,
+                    counts.start,
+                    counts.end,
+                    if key.accepted { "ACCEPT" } else { "REJECT" },
+                );
+                lines.push((log.id.clone(), line));
+            }
+        }
+        lines
+    }
+
+    /// The flow records the forwarder counted so far (empty without a data plane).
+    pub fn flush_flows(&self) -> Vec<vpclab_dataplane::flowlog::FlowRecord> {
+        self.host.as_ref().and_then(|h| h.flush_flows().ok()).unwrap_or_default()
+    }
+
     /// Where `vpclab capture` taps: `igw` (or `internet`) is the internet edge, anything
     /// else an instance by Name, id or its ENI id. The handle and the forwarder port.
     pub fn capture_point(
@@ -338,6 +383,51 @@ mod tests {
         assert!(!r.body.contains(&format!("<resourceId>{vpce}</resourceId>")), "{}", r.body);
         let r = call(&mut s, "Action=DescribeVpcEndpoints");
         assert!(r.body.contains("<vpcEndpointSet/>"), "{}", r.body);
+    }
+
+    #[test]
+    fn flow_logs_through_the_api() {
+        let mut s = Service::new(Model::new(1), None, None, 1);
+        let r = call(&mut s, "Action=CreateVpc&CidrBlock=10.0.0.0%2F16");
+        let vpc = between(&r.body, "<vpcId>", "</vpcId>").to_owned();
+        let create = format!(
+            "Action=CreateFlowLogs&ResourceType=VPC&ResourceId.1={vpc}&ResourceId.2=vpc-0abc&TrafficType=REJECT&LogDestinationType=s3&LogDestination=arn%3Aaws%3As3%3A%3A%3Abucket"
+        );
+        let r = call(&mut s, &create);
+        assert_eq!(r.status, 200, "{}", r.body);
+        let id = between(&r.body, "<flowLogIdSet><item>", "</item>").to_owned();
+        assert!(id.starts_with("fl-"), "{}", r.body);
+        assert!(
+            r.body.contains("<resourceId>vpc-0abc</resourceId>"),
+            "per-id failures: {}",
+            r.body
+        );
+        let r = call(&mut s, &create);
+        assert!(r.body.contains("<code>FlowLogAlreadyExists</code>"), "{}", r.body);
+
+        let r = call(
+            &mut s,
+            &format!("Action=DescribeFlowLogs&Filter.1.Name=resource-id&Filter.1.Value.1={vpc}"),
+        );
+        assert!(r.body.contains(&format!("<flowLogId>{id}</flowLogId>")), "{}", r.body);
+        assert!(r.body.contains("<trafficType>REJECT</trafficType>"));
+        assert!(r.body.contains("<maxAggregationInterval>600</maxAggregationInterval>"));
+
+        for (body, code) in [
+            (create.replace("TrafficType=REJECT", "TrafficType=SOME"), "InvalidParameterValue"),
+            (format!("{create}&MaxAggregationInterval=30"), "InvalidParameter"),
+            (create.replace("arn%3Aaws%3As3%3A%3A%3Abucket", "bucket"), "InvalidParameter"),
+            (format!("{create}&LogFormat=%24%7Bsrcaddr%7D"), "InvalidParameter"),
+        ] {
+            let r = call(&mut s, &body);
+            assert_eq!(r.status, 400, "{body}: {}", r.body);
+            assert!(r.body.contains(&format!("<Code>{code}</Code>")), "{body}: {}", r.body);
+        }
+        let r =
+            call(&mut s, &format!("Action=DeleteFlowLogs&FlowLogId.1={id}&FlowLogId.2=fl-0123"));
+        assert!(r.body.contains("<resourceId>fl-0123</resourceId>"), "{}", r.body);
+        let r = call(&mut s, "Action=DescribeFlowLogs");
+        assert!(r.body.contains("<flowLogSet/>"), "{}", r.body);
     }
 
     #[test]

@@ -78,7 +78,7 @@ fn save_model(state: &Path, model: &Model) -> Result<()> {
 }
 
 /// Sends one command to the daemon and reads its one-line answer.
-fn ask(state: &Path, command: &str) -> io::Result<String> {
+pub(crate) fn ask(state: &Path, command: &str) -> io::Result<String> {
     let mut stream = UnixStream::connect(state.join(SOCKET_FILE))?;
     stream.set_read_timeout(Some(Duration::from_secs(5)))?;
     writeln!(stream, "{command}")?;

@@ -3,6 +3,7 @@
 #![forbid(unsafe_code)]
 
 mod capture;
+mod flows;
 mod graph;
 mod internet;
 mod lab;
@@ -107,6 +108,13 @@ enum Commands {
         #[arg(short = 'c', long)]
         count: Option<u64>,
     },
+    /// Print the lab's flow-log records (AWS's version-2 format), after writing out
+    /// what the forwarder has counted so far.
+    Flows {
+        /// Keep printing new records, each second, until interrupted.
+        #[arg(long)]
+        follow: bool,
+    },
     /// Draw the lab: internet, gateways, VPCs, subnets, instances, route tables,
     /// peerings and endpoints, as SVG (through Graphviz), DOT or Mermaid.
     Graph {
@@ -147,6 +155,7 @@ fn main() -> ExitCode {
         Commands::Capture { point, write, count } => {
             capture::run(&cli.state_dir, &point, write.as_deref(), count)
         }
+        Commands::Flows { follow } => flows::run(&cli.state_dir, follow),
         Commands::Graph { output, format, topology } => {
             draw(&cli.state_dir, output.as_deref(), format.as_deref(), topology.as_deref())
                 .map(|()| ExitCode::SUCCESS)

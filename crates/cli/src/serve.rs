@@ -44,17 +44,21 @@ pub(crate) fn run(
     let (store, saved) = Store::open(state)?;
     let restored = saved.is_some();
     let model = saved.unwrap_or_else(|| Model::new(lab::seed()));
-    let (host, internet) = if dataplane {
+    let (host, internet, flow_records) = if dataplane {
         let mut host = Host::start().map_err(|e| e.to_string())?;
         host.sync(&model).map_err(|e| e.to_string())?;
-        (Some(host), Some(lab::start_internet_host()?))
+        let records = host.flow_records();
+        (Some(host), Some(lab::start_internet_host()?), Some(records))
     } else {
-        (None, None)
+        (None, None, None)
     };
     let instances = model.instances().count();
     let mut service = Service::new(model, Some(store), host, lab::seed());
     service.mirror_to(state.join(lab::MODEL_FILE)).map_err(|e| format!("model mirror: {e}"))?;
     let service = Arc::new(Mutex::new(service));
+    if let Some(records) = flow_records {
+        crate::flows::spawn_writer(Arc::clone(&service), state.to_path_buf(), records)?;
+    }
     let stop = Arc::new(Notify::new());
     control_socket(state, Arc::clone(&service), Arc::clone(&stop))?;
 
@@ -104,6 +108,7 @@ fn control_socket(
     stop: Arc<Notify>,
 ) -> Result<(), String> {
     let socket = state.join(lab::SOCKET_FILE);
+    let state_dir = state.to_path_buf();
     let _ = std::fs::remove_file(&socket);
     let listener = UnixListener::bind(&socket).map_err(|e| format!("{}: {e}", socket.display()))?;
     std::fs::write(state.join(lab::PID_FILE), std::process::id().to_string())
@@ -150,6 +155,12 @@ fn control_socket(
                                 let _ = writeln!(out, "error: {e}");
                             }
                         }
+                    }
+                    "flush-flows" => {
+                        let records =
+                            service.lock().unwrap_or_else(|e| e.into_inner()).flush_flows();
+                        let written = crate::flows::write(&service, &state_dir, &records);
+                        let _ = writeln!(out, "{{\"written\":{written}}}");
                     }
                     "stop" => {
                         let _ = writeln!(out, "{{\"stopping\":true}}");

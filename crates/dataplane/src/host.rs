@@ -125,6 +125,21 @@ impl Host {
         self.forwarder.publish(compile(model, &mut self.ports, self.generation));
     }
 
+    /// Flow records as the forwarder writes them out (see [`Forwarder::flow_records`]).
+    pub fn flow_records(&self) -> std::sync::mpsc::Receiver<Vec<crate::flowlog::FlowRecord>> {
+        self.forwarder.flow_records()
+    }
+
+    /// The flow records counted so far.
+    pub fn flush_flows(&self) -> Result<Vec<crate::flowlog::FlowRecord>, HostError> {
+        self.forwarder.flush_flows().map_err(HostError::Forwarder)
+    }
+
+    /// The instance whose device is at `port`.
+    pub fn instance_at(&self, port: crate::Port) -> Option<&vpclab_model::InstanceId> {
+        self.ports.iter().find(|(_, p)| *p == port).map(|(id, _)| id)
+    }
+
     /// A packet-capture handle on the forwarder.
     pub fn capture(&self) -> crate::worker::Capture {
         self.forwarder.capture()

@@ -16,6 +16,7 @@
 
 pub mod capture;
 pub mod counters;
+pub mod flowlog;
 pub mod host;
 pub mod nat;
 pub mod pipeline;

@@ -33,6 +33,8 @@ pub struct Tracking {
     pub(crate) endpoint: Flows<Port>,
     /// The steps of a trace being recorded; `None` (always, for real traffic): none.
     trace: Option<Vec<Step>>,
+    /// The interface the last packet was delivered to or refused at (for flow logs).
+    pub(crate) receiver: Option<Port>,
     tables: Vec<Option<Nat>>,
     /// Stats of tables dropped since, so totals never go backwards.
     retired: Stats,
@@ -46,6 +48,7 @@ impl Tracking {
             sg: SgFlows::new(SG_FLOWS),
             endpoint: Flows::new(ENDPOINT_FLOWS),
             trace: None,
+            receiver: None,
             tables: Vec::new(),
             retired: Stats::default(),
             capacity,
@@ -86,6 +89,12 @@ impl Tracking {
                 }
             }
         }
+    }
+
+    /// The interface the last packet processed was delivered to, or refused at by its
+    /// subnet's ACL or its security groups.
+    pub fn receiver(&self) -> Option<Port> {
+        self.receiver
     }
 
     /// Starts recording the pipeline's decisions (see [`Tracking::finish_trace`]).

@@ -92,6 +92,7 @@ impl Snapshot {
         reply: &mut [u8],
         now: u64,
     ) -> Verdict {
+        tracking.receiver = None;
         let mut ip = match Ipv4::new_checked(&mut *packet) {
             Ok(ip) => ip,
             Err(Malformed::Version(_)) => return Verdict::Drop(DropReason::NotIpv4),
@@ -293,6 +294,7 @@ impl Snapshot {
         if let Some(verdict) = expire(ip, INTERNET, EDGE_ADDRESS, reply) {
             return verdict;
         }
+        tracking.receiver = Some(port);
         let len = ip.total_len();
         ip.decrement_ttl();
         if DNAT {
@@ -512,6 +514,9 @@ impl Snapshot {
         now: u64,
     ) -> Result<(), DropReason> {
         let denied = if egress { DropReason::SgEgress } else { DropReason::SgIngress };
+        if !egress {
+            tracking.receiver = Some(port);
+        }
         if let Some((quoted_protocol, qsrc, qdst, qa, qb)) = ip.icmp_quoted() {
             // An ICMP error passes if the flow it is about is tracked here. That packet
             // went the other way: received by this interface if it now sends the error.
@@ -596,6 +601,7 @@ impl Snapshot {
         port: Port,
         ip: &Ipv4<&mut [u8]>,
     ) -> Result<(), DropReason> {
+        tracking.receiver = Some(port);
         match self.port(port) {
             PortEntry::Instance(dest) => self.acl_check(tracking, dest.acl, false, ip),
             _ => Ok(()),

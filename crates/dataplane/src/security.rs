@@ -198,12 +198,13 @@ impl Hash for FlowKey {
 /// the standard SipHash on the per-packet path. Remote addresses and ports are chosen by
 /// whoever sends, so the seed is random per table: colliding keys cannot be precomputed.
 #[derive(Clone, Copy, Debug)]
-pub(crate) struct FlowHashing {
+pub struct FlowHashing {
     seed: u64,
 }
 
 impl FlowHashing {
-    fn random() -> Self {
+    /// A fresh random seed.
+    pub fn random() -> Self {
         Self { seed: std::collections::hash_map::RandomState::new().hash_one(0x666c_6f77u32) }
     }
 }
@@ -219,7 +220,7 @@ impl BuildHasher for FlowHashing {
 
 /// See [`FlowHashing`].
 #[derive(Debug)]
-pub(crate) struct FlowHasher(u64);
+pub struct FlowHasher(u64);
 
 impl FlowHasher {
     #[inline(always)]

@@ -73,6 +73,8 @@ pub struct InstancePort {
     pub rules: u32,
     /// Index of its subnet's compiled network ACL (`NO_ACL`: none).
     pub acl: u32,
+    /// Whether a flow log records its interface.
+    pub flow_log: bool,
 }
 
 /// `acl` of a subnet without a network ACL (allow all).
@@ -129,6 +131,9 @@ pub struct Snapshot {
     pub(crate) rules: Vec<InterfaceRules>,
     /// Compiled network ACLs.
     pub(crate) acls: Vec<CompiledAcl>,
+    /// How often flow records are written out (the shortest aggregation interval of the
+    /// flow logs), in milliseconds; 0: no flow logs.
+    pub flow_interval_ms: u64,
 }
 
 impl Snapshot {
@@ -143,6 +148,7 @@ impl Snapshot {
             nats: Vec::new(),
             rules: Vec::new(),
             acls: Vec::new(),
+            flow_interval_ms: 0,
         }
     }
 
@@ -308,6 +314,7 @@ pub fn compile(model: &Model, ports: &mut PortMap, generation: u64) -> Snapshot 
             public: public_ip,
             rules: rules.len() as u32,
             acl: acl_of(&subnet.id),
+            flow_log: model.flow_logs_of(instance).next().is_some(),
         });
         rules.push(InterfaceRules::build(model, instance));
     }
@@ -344,5 +351,10 @@ pub fn compile(model: &Model, ports: &mut PortMap, generation: u64) -> Snapshot 
         nats,
         rules,
         acls,
+        flow_interval_ms: model
+            .flow_logs()
+            .map(|f| u64::from(f.max_aggregation_interval) * 1000)
+            .min()
+            .unwrap_or(0),
     }
 }

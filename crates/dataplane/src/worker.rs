@@ -9,12 +9,13 @@
 //! device cannot starve the others.
 
 use std::io;
+use std::net::Ipv4Addr;
 use std::os::fd::AsRawFd;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use arc_swap::ArcSwap;
 use vpclab_sys::epoll::{Epoll, EventFd, empty_event, token};
@@ -22,9 +23,10 @@ use vpclab_sys::tun::Tun;
 
 use crate::capture::{Captured, Direction, Tap};
 use crate::counters::{CounterSnapshot, Counters, DropReason};
+use crate::flowlog::{FlowRecord, FlowRecords, RecordKey, five_tuple};
 use crate::nat::{FLOWS_PER_GATEWAY, Tracking};
 use crate::pipeline::{REPLY_BUFFER, Verdict};
-use crate::snapshot::{INTERNET, Port, Snapshot};
+use crate::snapshot::{INTERNET, Port, PortEntry, Snapshot};
 
 /// Packets read from one device per wake-up.
 pub const BATCH: usize = 64;
@@ -36,6 +38,7 @@ const WAKE: u64 = u64::MAX;
 enum Command {
     Attach(Port, Tun, mpsc::Sender<io::Result<()>>),
     Detach(Port, mpsc::Sender<Option<Tun>>),
+    FlushFlows(mpsc::Sender<Vec<FlowRecord>>),
 }
 
 struct Shared {
@@ -45,6 +48,8 @@ struct Shared {
     wake: EventFd,
     stop: AtomicBool,
     tap: Tap,
+    /// Where flow records go at the end of each aggregation interval.
+    flow_sink: Mutex<Option<mpsc::Sender<Vec<FlowRecord>>>>,
 }
 
 /// A running forwarder thread and the handle to steer it.
@@ -71,6 +76,7 @@ impl Forwarder {
             wake: EventFd::new()?,
             stop: AtomicBool::new(false),
             tap: Tap::default(),
+            flow_sink: Mutex::new(None),
         });
         let epoll = Epoll::new()?;
         epoll.add(shared.wake.as_raw_fd(), WAKE)?;
@@ -108,6 +114,21 @@ impl Forwarder {
     /// The current snapshot.
     pub fn snapshot(&self) -> Arc<Snapshot> {
         self.shared.snapshot.load_full()
+    }
+
+    /// The flow records the forwarder writes out at the end of each aggregation
+    /// interval (the snapshot's `flow_interval_ms`); replaces an earlier receiver.
+    pub fn flow_records(&self) -> mpsc::Receiver<Vec<FlowRecord>> {
+        let (tx, rx) = mpsc::channel();
+        *self.shared.flow_sink.lock().unwrap_or_else(|e| e.into_inner()) = Some(tx);
+        rx
+    }
+
+    /// The flow records counted so far, taken now rather than at the interval's end.
+    pub fn flush_flows(&self) -> io::Result<Vec<FlowRecord>> {
+        let (tx, rx) = mpsc::channel();
+        self.command(Command::FlushFlows(tx))?;
+        rx.recv_timeout(Duration::from_secs(5)).map_err(|_| io::Error::other("forwarder gone"))
     }
 
     /// A handle to capture packets with, usable from any thread.
@@ -183,6 +204,8 @@ fn run(shared: &Shared, epoll: &Epoll) -> io::Result<()> {
     let mut generation = None;
     let started = Instant::now();
     let counters = &shared.counters;
+    let mut records = FlowRecords::default();
+    let mut last_flush = 0u64;
 
     while !shared.stop.load(Ordering::Acquire) {
         let ready = epoll.wait(&mut events, Duration::from_secs(1))?;
@@ -193,13 +216,26 @@ fn run(shared: &Shared, epoll: &Epoll) -> io::Result<()> {
             generation = Some(snapshot.generation);
         }
         let now = started.elapsed().as_millis() as u64;
+        let wall = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+        let interval = snapshot.flow_interval_ms;
+        if interval > 0 && now.saturating_sub(last_flush) >= interval {
+            last_flush = now;
+            if !records.is_empty() {
+                let mut batch = Vec::new();
+                records.drain(&mut batch);
+                let sink = shared.flow_sink.lock().unwrap_or_else(|e| e.into_inner());
+                if let Some(sink) = sink.as_ref() {
+                    let _ = sink.send(batch);
+                }
+            }
+        }
         nats.sweep(now, SWEEP_BUDGET);
         counters.set_nat(nats.flows() as u64, &nats.stats());
         for event in &events[..ready] {
             let token = token(event);
             if token == WAKE {
                 shared.wake.drain();
-                apply_commands(shared, epoll, &mut devices);
+                apply_commands(shared, epoll, &mut devices, &mut records);
                 continue;
             }
             let port = token as Port;
@@ -216,6 +252,8 @@ fn run(shared: &Shared, epoll: &Epoll) -> io::Result<()> {
                 // At the internet edge a capture shows both sides of the translation:
                 // keep the untranslated header until the verdict is known.
                 let edge = shared.tap.watches(INTERNET);
+                // The sender's side of a flow record: the packet as it left the instance.
+                let sent = logged(&snapshot, port).then(|| five_tuple(&packet[..len])).flatten();
                 if edge {
                     let kept = len.min(before.len());
                     before[..kept].copy_from_slice(&packet[..kept]);
@@ -228,6 +266,14 @@ fn run(shared: &Shared, epoll: &Epoll) -> io::Result<()> {
                         } else if edge && port == INTERNET {
                             shared.tap.record(Direction::Received, &packet[..out_len], out_len);
                         }
+                        if let Some(t) = sent {
+                            records.count(record(port, t, true), len, wall);
+                        }
+                        if logged(&snapshot, out) {
+                            if let Some(t) = five_tuple(&packet[..out_len]) {
+                                records.count(record(out, t, true), out_len, wall);
+                            }
+                        }
                         send(shared, &devices, out, &packet[..out_len]);
                     }
                     Verdict::Reply { port: out, len, reason } => {
@@ -235,7 +281,23 @@ fn run(shared: &Shared, epoll: &Epoll) -> io::Result<()> {
                         counters.icmp();
                         send(shared, &devices, out, &reply[..len]);
                     }
-                    Verdict::Drop(reason) => counters.drop(reason),
+                    Verdict::Drop(reason) => {
+                        counters.drop(reason);
+                        match reason {
+                            DropReason::SgEgress | DropReason::NaclOut => {
+                                if let Some(t) = sent {
+                                    records.count(record(port, t, false), len, wall);
+                                }
+                            }
+                            DropReason::SgIngress | DropReason::NaclIn => {
+                                let at = nats.receiver().filter(|&r| logged(&snapshot, r));
+                                if let (Some(at), Some(t)) = (at, five_tuple(&packet[..len])) {
+                                    records.count(record(at, t, false), len, wall);
+                                }
+                            }
+                            _ => {}
+                        }
+                    }
                 }
             }
         }
@@ -251,7 +313,26 @@ fn send(shared: &Shared, devices: &[Option<Tun>], port: Port, bytes: &[u8]) {
     }
 }
 
-fn apply_commands(shared: &Shared, epoll: &Epoll, devices: &mut Vec<Option<Tun>>) {
+/// Whether a flow log records the interface behind `port`.
+#[inline]
+fn logged(snapshot: &Snapshot, port: Port) -> bool {
+    matches!(snapshot.port(port), PortEntry::Instance(i) if i.flow_log)
+}
+
+fn record(
+    port: Port,
+    (src, dst, sport, dport, protocol): (Ipv4Addr, Ipv4Addr, u16, u16, u8),
+    accepted: bool,
+) -> RecordKey {
+    RecordKey { port, src, dst, sport, dport, protocol, accepted }
+}
+
+fn apply_commands(
+    shared: &Shared,
+    epoll: &Epoll,
+    devices: &mut Vec<Option<Tun>>,
+    records: &mut FlowRecords,
+) {
     let commands = std::mem::take(&mut *shared.commands.lock().unwrap_or_else(|e| e.into_inner()));
     for command in commands {
         match command {
@@ -268,6 +349,11 @@ fn apply_commands(shared: &Shared, epoll: &Epoll, devices: &mut Vec<Option<Tun>>
                     devices[slot] = Some(tun);
                 }
                 let _ = done.send(result);
+            }
+            Command::FlushFlows(done) => {
+                let mut batch = Vec::new();
+                records.drain(&mut batch);
+                let _ = done.send(batch);
             }
             Command::Detach(port, done) => {
                 let tun = devices.get_mut(port as usize).and_then(Option::take);

@@ -25,6 +25,7 @@
 mod acl;
 mod endpoint;
 mod error;
+mod flowlog;
 mod ids;
 mod model;
 mod peering;
@@ -39,6 +40,7 @@ use serde::{Deserialize, Serialize};
 pub use acl::{AclEntry, MAX_RULE_NUMBER, NetworkAcl, NetworkAclAssociationId, NetworkAclId};
 pub use endpoint::{PREFIX_LISTS, VpcEndpoint, VpcEndpointId};
 pub use error::ApiError;
+pub use flowlog::{FlowLog, FlowLogId, FlowLogResource, FlowLogSpec, TrafficType};
 pub use ids::{
     AllocationId, AssociationId, InstanceId, InternetGatewayId, NatGatewayId, NetworkInterfaceId,
     RouteTableAssociationId, RouteTableId, SubnetId, VpcId,

@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use crate::acl::{NetworkAcl, NetworkAclId};
 use crate::endpoint::{VpcEndpoint, VpcEndpointId};
 use crate::error::ApiError;
+use crate::flowlog::{FlowLog, FlowLogId};
 use crate::ids::IdGen;
 use crate::peering::{PeeringConnection, PeeringStatus, VpcPeeringConnectionId};
 use crate::security::{SecurityGroup, SecurityGroupId};
@@ -79,6 +80,8 @@ pub struct Model {
     pub(crate) peerings: BTreeMap<VpcPeeringConnectionId, PeeringConnection>,
     #[serde(default)]
     pub(crate) endpoints: BTreeMap<VpcEndpointId, VpcEndpoint>,
+    #[serde(default)]
+    pub(crate) flow_logs: BTreeMap<FlowLogId, FlowLog>,
 }
 
 impl Model {
@@ -97,6 +100,7 @@ impl Model {
             network_acls: BTreeMap::new(),
             peerings: BTreeMap::new(),
             endpoints: BTreeMap::new(),
+            flow_logs: BTreeMap::new(),
         }
     }
 
@@ -876,6 +880,7 @@ impl Model {
             "vpce" => {
                 self.endpoints.values_mut().find(|e| e.id.as_str() == id).map(|r| &mut r.tags)
             }
+            "fl" => self.flow_logs.values_mut().find(|f| f.id.as_str() == id).map(|r| &mut r.tags),
             _ => None,
         }
     }
