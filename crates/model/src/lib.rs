@@ -40,7 +40,7 @@ use serde::{Deserialize, Serialize};
 pub use acl::{AclEntry, MAX_RULE_NUMBER, NetworkAcl, NetworkAclAssociationId, NetworkAclId};
 pub use endpoint::{PREFIX_LISTS, VpcEndpoint, VpcEndpointId};
 pub use error::ApiError;
-pub use flowlog::{FlowLog, FlowLogId, FlowLogResource, FlowLogSpec, TrafficType};
+pub use flowlog::{Created, FlowLog, FlowLogId, FlowLogResource, FlowLogSpec, TrafficType};
 pub use ids::{
     AllocationId, AssociationId, InstanceId, InternetGatewayId, NatGatewayId, NetworkInterfaceId,
     RouteTableAssociationId, RouteTableId, SubnetId, VpcId,
