@@ -84,10 +84,21 @@ tcp() {
     ip netns exec "$1" bash -c "exec 3<>/dev/tcp/$3/5201" 2>/dev/null && break
     sleep 0.1
   done
-  ip netns exec "$1" iperf3 -c "$3" -t "$seconds" -P "$4" -J | python3 -c '
+  # The readiness probe above is a connection iperf3's server has to give up on first;
+  # a client that meets it busy ("server is busy") fails fast: try again, three times.
+  local result=""
+  for _ in 1 2 3; do
+    result=$(ip netns exec "$1" iperf3 -c "$3" -t "$seconds" -P "$4" -J 2>/dev/null | python3 -c '
 import json, sys
-d = json.load(sys.stdin)
-print(round(d["end"]["sum_received"]["bits_per_second"] / 1e9, 2))'
+try:
+    d = json.load(sys.stdin)
+    print(round(d["end"]["sum_received"]["bits_per_second"] / 1e9, 2))
+except (ValueError, KeyError):
+    pass' || true)
+    [[ -n $result ]] && break
+    sleep 0.5
+  done
+  echo "${result:-nan}"
   kill "$server" 2>/dev/null || true
   wait "$server" 2>/dev/null || true
 }
