@@ -85,3 +85,28 @@ fn captures_are_pcaps_tcpdump_reads_with_both_sides_of_the_nat() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("no instance or ENI"));
     lab.down();
 }
+
+#[test]
+#[ignore = "needs root"]
+fn a_nat_gateway_capture_shows_only_its_flows_from_both_sides() {
+    require_root();
+    let lab = Lab::up(include_str!("../../examples/nat-gateway.yaml"));
+    let file = lab.state().join("nat.pcap");
+    let cap = capture(&lab, "nat", &file, 4);
+    // The bastion's own public address goes through the internet gateway, not the NAT.
+    assert!(lab.pings("bastion", "198.51.100.1", Duration::from_secs(5)));
+    assert!(lab.pings("app", "198.51.100.1", Duration::from_secs(5)));
+    finish(cap);
+    let text = tcpdump(&file);
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 4, "{text}");
+    for (line, expected) in lines.iter().zip([
+        "IP 10.0.2.10 > 198.51.100.1: ICMP echo request",
+        "IP 203.0.113.10 > 198.51.100.1: ICMP echo request",
+        "IP 198.51.100.1 > 203.0.113.10: ICMP echo reply",
+        "IP 198.51.100.1 > 10.0.2.10: ICMP echo reply",
+    ]) {
+        assert!(line.contains(expected), "{line:?} should show {expected:?}:\n{text}");
+    }
+    lab.down();
+}

@@ -103,15 +103,24 @@ impl Service {
         self.host.as_ref().and_then(|h| h.flush_flows().ok()).unwrap_or_default()
     }
 
-    /// Where `vpclab capture` taps: `igw` (or `internet`) is the internet edge, anything
-    /// else an instance by Name, id or its ENI id. The handle and the forwarder port.
+    /// Where `vpclab capture` taps: `igw` (or `internet`) is the internet edge, a NAT
+    /// gateway id the edge for its Elastic IP, anything else an instance by Name, id or
+    /// ENI id. The handle, the forwarder port and the far-side address filter.
     pub fn capture_point(
         &self,
         target: &str,
-    ) -> Result<(vpclab_dataplane::worker::Capture, vpclab_dataplane::Port), String> {
+    ) -> Result<
+        (vpclab_dataplane::worker::Capture, vpclab_dataplane::Port, Option<std::net::Ipv4Addr>),
+        String,
+    > {
         let host = self.host.as_ref().ok_or("the data plane is off (--no-dataplane)")?;
         if matches!(target, "igw" | "internet") {
-            return Ok((host.capture(), vpclab_dataplane::INTERNET));
+            return Ok((host.capture(), vpclab_dataplane::INTERNET, None));
+        }
+        if let Some(nat) = self.model.nat_gateways().find(|n| {
+            n.id.as_str() == target || n.tags.get("Name").is_some_and(|name| name == target)
+        }) {
+            return Ok((host.capture(), vpclab_dataplane::INTERNET, Some(nat.public_ip)));
         }
         let instance = self
             .model
@@ -121,7 +130,7 @@ impl Service {
         let port = host
             .port_of(&instance.id)
             .ok_or_else(|| format!("{target}: its device is not attached"))?;
-        Ok((host.capture(), port))
+        Ok((host.capture(), port, None))
     }
 
     /// The data plane's snapshot generation and counters, when it runs.

@@ -96,10 +96,11 @@ enum Commands {
     /// Capture the packets at one point of the forwarder, as pcap.
     ///
     /// At an instance (Name, id or ENI id): what it sends and receives, with its
-    /// private address. At `igw`: the internet edge, public addresses. Without -w, one
-    /// line per packet.
+    /// private address. At `igw`: the internet edge, both sides of the translation. At a
+    /// NAT gateway (id or Name): its flows only, both sides. Without -w, one line per
+    /// packet.
     Capture {
-        /// An instance, its ENI, or `igw`.
+        /// An instance, its ENI, `igw`, or a NAT gateway.
         point: String,
         /// Write pcap here (`-`: standard output, for `| tcpdump -nr -`).
         #[arg(short = 'w', long = "write")]

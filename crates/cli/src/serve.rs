@@ -142,13 +142,15 @@ fn control_socket(
                         let found =
                             service.lock().unwrap_or_else(|e| e.into_inner()).capture_point(&point);
                         match found {
-                            Ok((capture, port)) => {
+                            Ok((capture, port, address)) => {
                                 // Its own thread: a capture runs as long as its client.
                                 let Ok(stream) = stream.try_clone() else { continue };
                                 let _ = std::thread::Builder::new()
                                     .name("vpclab-capture".into())
                                     .spawn(move || {
-                                        crate::capture::stream(&capture, port, stream, count)
+                                        crate::capture::stream(
+                                            &capture, port, address, stream, count,
+                                        )
                                     });
                             }
                             Err(e) => {

@@ -6,6 +6,7 @@
 //! packet path. When the reader falls behind, packets are counted as missed rather
 //! than waited for: the forwarder never blocks on a capture.
 
+use std::net::Ipv4Addr;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -51,13 +52,16 @@ struct Ring {
 pub(crate) struct Tap {
     /// The watched port plus one; 0: off.
     watch: AtomicU32,
+    /// Keep only packets whose address on the watched port's far side is this one
+    /// (IPv4 bits; 0: all): a NAT gateway's Elastic IP at the internet edge.
+    address: AtomicU32,
     ring: Mutex<Ring>,
     missed: AtomicU64,
 }
 
 impl Tap {
     /// Starts watching `port` with a fresh ring; false if a capture is running.
-    pub(crate) fn start(&self, port: Port) -> bool {
+    pub(crate) fn start(&self, port: Port, address: Option<Ipv4Addr>) -> bool {
         let mut ring = self.ring.lock().unwrap_or_else(|e| e.into_inner());
         if self.watch.load(Ordering::Acquire) != 0 {
             return false;
@@ -70,6 +74,7 @@ impl Tap {
         };
         *ring = Ring { slots: vec![slot; RING_SLOTS], head: 0, len: 0 };
         self.missed.store(0, Ordering::Relaxed);
+        self.address.store(address.map_or(0, u32::from), Ordering::Relaxed);
         self.watch.store(port.saturating_add(1), Ordering::Release);
         true
     }
@@ -87,6 +92,11 @@ impl Tap {
         if self.watch.load(Ordering::Relaxed) != port.wrapping_add(1) {
             return;
         }
+        // Read from the port: arriving from its far side, addressed to it (dst);
+        // written to it: leaving towards the far side (src).
+        if !self.wants(packet, direction == Direction::Received) {
+            return;
+        }
         self.copy(direction, packet, packet.len());
     }
 
@@ -94,6 +104,16 @@ impl Tap {
     #[inline]
     pub(crate) fn watches(&self, port: Port) -> bool {
         self.watch.load(Ordering::Relaxed) == port.wrapping_add(1)
+    }
+
+    /// Whether the address filter keeps a packet with this far-side view: its source
+    /// when it goes out to the far side (`outbound`), else its destination.
+    #[inline]
+    pub(crate) fn wants(&self, far_side: &[u8], outbound: bool) -> bool {
+        let address = self.address.load(Ordering::Relaxed);
+        let at = if outbound { 12 } else { 16 };
+        address == 0
+            || far_side.get(at..at + 4).is_some_and(|a| a == address.to_be_bytes().as_slice())
     }
 
     /// Keeps `packet` (whose full length was `len`) whatever port it is at: the other
@@ -153,8 +173,8 @@ mod tests {
         assert_eq!(tap.drain(&mut out), 0);
         assert!(out.is_empty(), "nothing is watched");
 
-        assert!(tap.start(3));
-        assert!(!tap.start(4), "one capture at a time");
+        assert!(tap.start(3, None));
+        assert!(!tap.start(4, None), "one capture at a time");
         tap.offer(4, Direction::Sent, &[9]);
         tap.offer(3, Direction::Sent, &[1, 2, 3]);
         tap.offer(3, Direction::Received, &vec![7u8; SNAP_LEN + 10]);
@@ -172,6 +192,28 @@ mod tests {
         assert_eq!(out.len(), RING_SLOTS);
         tap.stop();
         tap.offer(3, Direction::Sent, &[0]);
+        out.clear();
+        tap.drain(&mut out);
+        assert!(out.is_empty());
+
+        // With an address: only what goes to it or comes from it on the far side.
+        let to_nat = crate::trace::probe(
+            Ipv4Addr::new(198, 51, 100, 1),
+            Ipv4Addr::new(203, 0, 113, 11),
+            crate::trace::Probe::Ping,
+        );
+        let to_other = crate::trace::probe(
+            Ipv4Addr::new(198, 51, 100, 1),
+            Ipv4Addr::new(203, 0, 113, 10),
+            crate::trace::Probe::Ping,
+        );
+        assert!(tap.start(0, Some(Ipv4Addr::new(203, 0, 113, 11))));
+        tap.offer(0, Direction::Sent, &to_nat);
+        tap.offer(0, Direction::Sent, &to_other);
+        tap.drain(&mut out);
+        assert_eq!(out.len(), 1);
+        assert_eq!(out[0].data, to_nat);
+        tap.stop();
         out.clear();
         tap.drain(&mut out);
         assert!(out.is_empty());

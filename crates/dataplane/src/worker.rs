@@ -169,9 +169,10 @@ impl std::fmt::Debug for Capture {
 }
 
 impl Capture {
-    /// Starts capturing the packets of `port` (both ways); false if a capture runs.
-    pub fn start(&self, port: Port) -> bool {
-        self.shared.tap.start(port)
+    /// Starts capturing the packets of `port` (both ways), only those whose address
+    /// on the far side is `address` if one is given; false if a capture runs.
+    pub fn start(&self, port: Port, address: Option<std::net::Ipv4Addr>) -> bool {
+        self.shared.tap.start(port, address)
     }
 
     /// Moves what was captured since the last call into `out`; the total missed.
@@ -260,10 +261,12 @@ fn run(shared: &Shared, epoll: &Epoll) -> io::Result<()> {
                 }
                 match snapshot.process(&mut nats, port, &mut packet[..len], &mut reply, now) {
                     Verdict::Forward { port: out, len: out_len } => {
-                        if edge && out == INTERNET && port != INTERNET {
+                        // The far side decides (a NAT gateway's Elastic IP, say).
+                        let far_out = edge && out == INTERNET && port != INTERNET;
+                        if far_out && shared.tap.wants(&packet[..out_len], true) {
                             let kept = len.min(before.len());
                             shared.tap.record(Direction::Sent, &before[..kept], len);
-                        } else if edge && port == INTERNET {
+                        } else if edge && port == INTERNET && shared.tap.wants(&before, false) {
                             shared.tap.record(Direction::Received, &packet[..out_len], out_len);
                         }
                         if let Some(t) = sent {
