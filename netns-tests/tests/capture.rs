@@ -82,7 +82,7 @@ fn captures_are_pcaps_tcpdump_reads_with_both_sides_of_the_nat() {
     // Bad points are refused, not hung on.
     let out = lab.vpclab(&["capture", "nosuch", "-c", "1"]);
     assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("no instance or ENI"));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no instance, ENI, NAT gateway or peering"));
     lab.down();
 }
 
@@ -108,5 +108,23 @@ fn a_nat_gateway_capture_shows_only_its_flows_from_both_sides() {
     ]) {
         assert!(line.contains(expected), "{line:?} should show {expected:?}:\n{text}");
     }
+    lab.down();
+}
+
+#[test]
+#[ignore = "needs root"]
+fn a_peering_capture_shows_what_crosses_it_and_nothing_else() {
+    require_root();
+    let lab = Lab::up(include_str!("../../examples/peering.yaml"));
+    let file = lab.state().join("pcx.pcap");
+    let cap = capture(&lab, "a-b", &file, 2);
+    assert!(lab.pings("b", "10.3.1.10", Duration::from_secs(5)), "over b-c: not captured");
+    assert!(lab.pings("a", "10.2.1.10", Duration::from_secs(5)));
+    finish(cap);
+    let text = tcpdump(&file);
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 2, "{text}");
+    assert!(lines[0].contains("IP 10.1.1.10 > 10.2.1.10: ICMP echo request"), "{text}");
+    assert!(lines[1].contains("IP 10.2.1.10 > 10.1.1.10: ICMP echo reply"), "{text}");
     lab.down();
 }

@@ -104,33 +104,45 @@ impl Service {
     }
 
     /// Where `vpclab capture` taps: `igw` (or `internet`) is the internet edge, a NAT
-    /// gateway id the edge for its Elastic IP, anything else an instance by Name, id or
-    /// ENI id. The handle, the forwarder port and the far-side address filter.
+    /// gateway (id or Name) the edge for its Elastic IP, a peering connection (id or
+    /// Name) what crosses it, anything else an instance by Name, id or ENI id.
     pub fn capture_point(
         &self,
         target: &str,
-    ) -> Result<
-        (vpclab_dataplane::worker::Capture, vpclab_dataplane::Port, Option<std::net::Ipv4Addr>),
-        String,
-    > {
+    ) -> Result<(vpclab_dataplane::worker::Capture, vpclab_dataplane::capture::Point), String> {
+        use vpclab_dataplane::capture::Point;
         let host = self.host.as_ref().ok_or("the data plane is off (--no-dataplane)")?;
+        let named = |id: &str, tags: &vpclab_model::Tags| {
+            id == target || tags.get("Name").is_some_and(|name| name == target)
+        };
         if matches!(target, "igw" | "internet") {
-            return Ok((host.capture(), vpclab_dataplane::INTERNET, None));
+            return Ok((host.capture(), Point::Port(vpclab_dataplane::INTERNET, None)));
         }
-        if let Some(nat) = self.model.nat_gateways().find(|n| {
-            n.id.as_str() == target || n.tags.get("Name").is_some_and(|name| name == target)
-        }) {
-            return Ok((host.capture(), vpclab_dataplane::INTERNET, Some(nat.public_ip)));
+        if let Some(nat) = self.model.nat_gateways().find(|n| named(n.id.as_str(), &n.tags)) {
+            let point = Point::Port(vpclab_dataplane::INTERNET, Some(nat.public_ip));
+            return Ok((host.capture(), point));
+        }
+        if let Some(pcx) = self.model.peering_connections().find(|p| named(p.id.as_str(), &p.tags))
+        {
+            let index = |vpc: &vpclab_model::VpcId| {
+                self.model.vpcs().position(|v| &v.id == vpc).map(|i| i as u32)
+            };
+            let (Some(a), Some(b)) = (index(&pcx.requester), index(&pcx.accepter)) else {
+                return Err(format!("{target}: one of its VPCs is gone"));
+            };
+            return Ok((host.capture(), Point::Peering(a, b)));
         }
         let instance = self
             .model
             .find_instance(target)
             .or_else(|| self.model.instances().find(|i| i.interface.as_str() == target))
-            .ok_or_else(|| format!("no instance or ENI {target:?} (or say igw)"))?;
+            .ok_or_else(|| {
+                format!("no instance, ENI, NAT gateway or peering {target:?} (or say igw)")
+            })?;
         let port = host
             .port_of(&instance.id)
             .ok_or_else(|| format!("{target}: its device is not attached"))?;
-        Ok((host.capture(), port, None))
+        Ok((host.capture(), Point::Port(port, None)))
     }
 
     /// The data plane's snapshot generation and counters, when it runs.

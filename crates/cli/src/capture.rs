@@ -23,17 +23,15 @@ use crate::lab::{self, Result};
 /// How often the daemon drains the tap (and notices that the client left).
 const DRAIN_EVERY: Duration = Duration::from_millis(50);
 
-/// Daemon side: streams `capture` (started on `port`, filtered to `address` on the far
-/// side if given) to `stream` as pcap until `count`
+/// Daemon side: streams `capture` (started at `point`) to `stream` as pcap until `count`
 /// packets went out (0: no limit) or the client hangs up. The tap is stopped on return.
 pub(crate) fn stream(
     capture: &Capture,
-    port: vpclab_dataplane::Port,
-    address: Option<std::net::Ipv4Addr>,
+    point: vpclab_dataplane::capture::Point,
     stream: UnixStream,
     count: u64,
 ) {
-    if !capture.start(port, address) {
+    if !capture.start(point) {
         let _ = (&stream).write_all(b"error: another capture is running\n");
         return;
     }

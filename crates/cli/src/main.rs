@@ -97,10 +97,10 @@ enum Commands {
     ///
     /// At an instance (Name, id or ENI id): what it sends and receives, with its
     /// private address. At `igw`: the internet edge, both sides of the translation. At a
-    /// NAT gateway (id or Name): its flows only, both sides. Without -w, one line per
-    /// packet.
+    /// NAT gateway (id or Name): its flows only, both sides. At a peering connection
+    /// (id or Name): what crosses it. Without -w, one line per packet.
     Capture {
-        /// An instance, its ENI, `igw`, or a NAT gateway.
+        /// An instance, its ENI, `igw`, a NAT gateway, or a peering connection.
         point: String,
         /// Write pcap here (`-`: standard output, for `| tcpdump -nr -`).
         #[arg(short = 'w', long = "write")]

@@ -142,15 +142,13 @@ fn control_socket(
                         let found =
                             service.lock().unwrap_or_else(|e| e.into_inner()).capture_point(&point);
                         match found {
-                            Ok((capture, port, address)) => {
+                            Ok((capture, point)) => {
                                 // Its own thread: a capture runs as long as its client.
                                 let Ok(stream) = stream.try_clone() else { continue };
                                 let _ = std::thread::Builder::new()
                                     .name("vpclab-capture".into())
                                     .spawn(move || {
-                                        crate::capture::stream(
-                                            &capture, port, address, stream, count,
-                                        )
+                                        crate::capture::stream(&capture, point, stream, count)
                                     });
                             }
                             Err(e) => {

@@ -27,6 +27,17 @@ pub enum Direction {
     Received,
 }
 
+/// Where a capture taps.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Point {
+    /// A port, both ways; with an address, only packets with that address on the far
+    /// side (a NAT gateway's Elastic IP at the internet edge).
+    Port(Port, Option<Ipv4Addr>),
+    /// What crosses the peering between two VPCs (snapshot indexes: the model's VPCs in
+    /// id order).
+    Peering(u32, u32),
+}
+
 /// A captured packet.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Captured {
@@ -55,6 +66,9 @@ pub(crate) struct Tap {
     /// Keep only packets whose address on the watched port's far side is this one
     /// (IPv4 bits; 0: all): a NAT gateway's Elastic IP at the internet edge.
     address: AtomicU32,
+    /// A peering being watched instead of a port: `(a + 1) << 32 | (b + 1)` of the two
+    /// VPCs' snapshot indexes; 0: none.
+    peering: AtomicU64,
     ring: Mutex<Ring>,
     missed: AtomicU64,
 }
@@ -62,6 +76,18 @@ pub(crate) struct Tap {
 impl Tap {
     /// Starts watching `port` with a fresh ring; false if a capture is running.
     pub(crate) fn start(&self, port: Port, address: Option<Ipv4Addr>) -> bool {
+        self.start_with(port, address, 0)
+    }
+
+    /// Starts watching the packets between VPCs `a` and `b` (snapshot indexes): what
+    /// crosses their peering. False if a capture is running.
+    pub(crate) fn start_peering(&self, a: u32, b: u32) -> bool {
+        let pair = (u64::from(a) + 1) << 32 | (u64::from(b) + 1);
+        // No port is `Port::MAX`: only the peering check below captures.
+        self.start_with(Port::MAX, None, pair)
+    }
+
+    fn start_with(&self, port: Port, address: Option<Ipv4Addr>, peering: u64) -> bool {
         let mut ring = self.ring.lock().unwrap_or_else(|e| e.into_inner());
         if self.watch.load(Ordering::Acquire) != 0 {
             return false;
@@ -75,6 +101,7 @@ impl Tap {
         *ring = Ring { slots: vec![slot; RING_SLOTS], head: 0, len: 0 };
         self.missed.store(0, Ordering::Relaxed);
         self.address.store(address.map_or(0, u32::from), Ordering::Relaxed);
+        self.peering.store(peering, Ordering::Relaxed);
         self.watch.store(port.saturating_add(1), Ordering::Release);
         true
     }
@@ -82,6 +109,7 @@ impl Tap {
     /// Stops watching and frees the ring.
     pub(crate) fn stop(&self) {
         self.watch.store(0, Ordering::Release);
+        self.peering.store(0, Ordering::Relaxed);
         *self.ring.lock().unwrap_or_else(|e| e.into_inner()) = Ring::default();
     }
 
@@ -104,6 +132,15 @@ impl Tap {
     #[inline]
     pub(crate) fn watches(&self, port: Port) -> bool {
         self.watch.load(Ordering::Relaxed) == port.wrapping_add(1)
+    }
+
+    /// The VPC pair (snapshot indexes) whose peering is watched.
+    #[inline]
+    pub(crate) fn peering(&self) -> Option<(u32, u32)> {
+        match self.peering.load(Ordering::Relaxed) {
+            0 => None,
+            pair => Some(((pair >> 32) as u32 - 1, (pair as u32).wrapping_sub(1))),
+        }
     }
 
     /// Whether the address filter keeps a packet with this far-side view: its source

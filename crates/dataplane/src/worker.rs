@@ -21,7 +21,7 @@ use arc_swap::ArcSwap;
 use vpclab_sys::epoll::{Epoll, EventFd, empty_event, token};
 use vpclab_sys::tun::Tun;
 
-use crate::capture::{Captured, Direction, Tap};
+use crate::capture::{Captured, Direction, Point, Tap};
 use crate::counters::{CounterSnapshot, Counters, DropReason};
 use crate::flowlog::{FlowRecord, FlowRecords, RecordKey, five_tuple};
 use crate::nat::{FLOWS_PER_GATEWAY, Tracking};
@@ -169,10 +169,12 @@ impl std::fmt::Debug for Capture {
 }
 
 impl Capture {
-    /// Starts capturing the packets of `port` (both ways), only those whose address
-    /// on the far side is `address` if one is given; false if a capture runs.
-    pub fn start(&self, port: Port, address: Option<std::net::Ipv4Addr>) -> bool {
-        self.shared.tap.start(port, address)
+    /// Starts capturing at `point`; false if a capture runs.
+    pub fn start(&self, point: Point) -> bool {
+        match point {
+            Point::Port(port, address) => self.shared.tap.start(port, address),
+            Point::Peering(a, b) => self.shared.tap.start_peering(a, b),
+        }
     }
 
     /// Moves what was captured since the last call into `out`; the total missed.
@@ -219,6 +221,7 @@ fn run(shared: &Shared, epoll: &Epoll) -> io::Result<()> {
         let now = started.elapsed().as_millis() as u64;
         let wall = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
         let interval = snapshot.flow_interval_ms;
+        let peering = shared.tap.peering();
         if interval > 0 && now.saturating_sub(last_flush) >= interval {
             last_flush = now;
             if !records.is_empty() {
@@ -269,6 +272,11 @@ fn run(shared: &Shared, epoll: &Epoll) -> io::Result<()> {
                         } else if edge && port == INTERNET && shared.tap.wants(&before, false) {
                             shared.tap.record(Direction::Received, &packet[..out_len], out_len);
                         }
+                        if let Some((a, b)) = peering {
+                            if crosses(&snapshot, port, out, a, b) {
+                                shared.tap.record(Direction::Sent, &packet[..out_len], out_len);
+                            }
+                        }
                         if let Some(t) = sent {
                             records.count(record(port, t, true), len, wall);
                         }
@@ -313,6 +321,16 @@ fn send(shared: &Shared, devices: &[Option<Tun>], port: Port, bytes: &[u8]) {
     match devices.get(port as usize) {
         Some(Some(device)) if device.send(bytes).is_ok() => shared.counters.tx(),
         _ => shared.counters.drop(DropReason::TxFailed),
+    }
+}
+
+/// Whether a packet from `from` to `to` went between VPCs `a` and `b`.
+fn crosses(snapshot: &Snapshot, from: Port, to: Port, a: u32, b: u32) -> bool {
+    match (snapshot.port(from), snapshot.port(to)) {
+        (PortEntry::Instance(x), PortEntry::Instance(y)) => {
+            (x.vpc, y.vpc) == (a, b) || (x.vpc, y.vpc) == (b, a)
+        }
+        _ => false,
     }
 }
 
