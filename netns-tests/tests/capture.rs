@@ -82,7 +82,9 @@ fn captures_are_pcaps_tcpdump_reads_with_both_sides_of_the_nat() {
     // Bad points are refused, not hung on.
     let out = lab.vpclab(&["capture", "nosuch", "-c", "1"]);
     assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("no instance, ENI, NAT gateway or peering"));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("no instance, ENI, NAT gateway or peering")
+    );
     lab.down();
 }
 
