@@ -2057,20 +2057,20 @@ fn describe_vpc_endpoints(ctx: &mut Context<'_>, p: &Params, x: &mut Xml) -> Res
 const DEFAULT_LOG_FORMAT: &str = "${version} ${account-id} ${interface-id} ${srcaddr} ${dstaddr} ${srcport} ${dstport} ${protocol} ${packets} ${bytes} ${start} ${end} ${action} ${log-status}";
 
 fn write_flow_log(x: &mut Xml, f: &vpclab_model::FlowLog) {
-    x.leaf("creationTime", iso8601(f.created_at))
+    x.leaf("creationTime", iso8601(f.spec.created_at))
         .leaf("deliverLogsStatus", "SUCCESS")
         .leaf("flowLogId", &f.id)
         .leaf("flowLogStatus", "ACTIVE");
-    if f.destination_type == "cloud-watch-logs" {
-        x.leaf("logGroupName", &f.destination);
+    if f.spec.destination_type == "cloud-watch-logs" {
+        x.leaf("logGroupName", &f.spec.destination);
     }
     x.leaf("resourceId", f.resource.id())
-        .leaf("trafficType", f.traffic_type.as_str())
-        .leaf("logDestinationType", &f.destination_type)
-        .leaf("logDestination", &f.destination)
+        .leaf("trafficType", f.spec.traffic_type.as_str())
+        .leaf("logDestinationType", &f.spec.destination_type)
+        .leaf("logDestination", &f.spec.destination)
         .leaf("logFormat", DEFAULT_LOG_FORMAT)
-        .leaf("maxAggregationInterval", f.max_aggregation_interval)
-        .tags(&f.tags);
+        .leaf("maxAggregationInterval", f.spec.max_aggregation_interval)
+        .tags(&f.spec.tags);
 }
 
 fn unsuccessful(x: &mut Xml, failed: Vec<(String, ApiError)>) {
@@ -2184,16 +2184,16 @@ fn describe_flow_logs(ctx: &mut Context<'_>, p: &Params, x: &mut Xml) -> Result<
         |f, name| match name {
             "flow-log-id" => one(&f.id),
             "resource-id" => one(f.resource.id()),
-            "traffic-type" => one(f.traffic_type.as_str()),
-            "log-destination-type" => one(&f.destination_type),
+            "traffic-type" => one(f.spec.traffic_type.as_str()),
+            "log-destination-type" => one(&f.spec.destination_type),
             "deliver-log-status" => one("SUCCESS"),
             "log-group-name" => Some(
-                (f.destination_type == "cloud-watch-logs")
-                    .then(|| f.destination.clone())
+                (f.spec.destination_type == "cloud-watch-logs")
+                    .then(|| f.spec.destination.clone())
                     .into_iter()
                     .collect(),
             ),
-            _ => tag_attr(&f.tags, name),
+            _ => tag_attr(&f.spec.tags, name),
         },
     )?;
     x.set("flowLogSet", list, write_flow_log);

@@ -74,7 +74,7 @@ impl Service {
                 continue;
             };
             for log in self.model.flow_logs_of(instance) {
-                if !log.traffic_type.keeps(key.accepted) {
+                if !log.spec.traffic_type.keeps(key.accepted) {
                     continue;
                 }
                 let line = format!(

@@ -353,7 +353,7 @@ pub fn compile(model: &Model, ports: &mut PortMap, generation: u64) -> Snapshot 
         acls,
         flow_interval_ms: model
             .flow_logs()
-            .map(|f| u64::from(f.max_aggregation_interval) * 1000)
+            .map(|f| u64::from(f.spec.max_aggregation_interval) * 1000)
             .min()
             .unwrap_or(0),
     }

@@ -116,6 +116,18 @@ pub struct FlowLog {
     pub id: FlowLogId,
     /// What it watches.
     pub resource: FlowLogResource,
+    /// How it was asked for.
+    #[serde(flatten)]
+    pub spec: FlowLogSpec,
+}
+
+/// One resource's outcome in CreateFlowLogs: the new flow log, or the resource id and
+/// why not.
+pub type Created = Result<FlowLogId, (String, ApiError)>;
+
+/// What CreateFlowLogs asks for, besides the resources.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FlowLogSpec {
     /// Which records.
     pub traffic_type: TrafficType,
     /// `cloud-watch-logs`, `s3` or `kinesis-data-firehose`, as asked.
@@ -125,27 +137,6 @@ pub struct FlowLog {
     /// Seconds each record aggregates at most: 60 or 600.
     pub max_aggregation_interval: u32,
     /// Seconds since the Unix epoch at creation.
-    pub created_at: u64,
-    /// Tags.
-    pub tags: Tags,
-}
-
-/// One resource's outcome in CreateFlowLogs: the new flow log, or the resource id and
-/// why not.
-pub type Created = Result<FlowLogId, (String, ApiError)>;
-
-/// What CreateFlowLogs asks for, besides the resources.
-#[derive(Clone, Debug)]
-pub struct FlowLogSpec {
-    /// Which records.
-    pub traffic_type: TrafficType,
-    /// Where to, as asked.
-    pub destination_type: String,
-    /// The destination.
-    pub destination: String,
-    /// 60 or 600.
-    pub max_aggregation_interval: u32,
-    /// Creation time.
     pub created_at: u64,
     /// Tags.
     pub tags: Tags,
@@ -216,8 +207,8 @@ impl Model {
             };
             let duplicate = self.flow_logs.values().any(|f| {
                 f.resource == resource
-                    && f.traffic_type == spec.traffic_type
-                    && f.destination == spec.destination
+                    && f.spec.traffic_type == spec.traffic_type
+                    && f.spec.destination == spec.destination
             });
             if duplicate {
                 out.push(Err((
@@ -231,19 +222,8 @@ impl Model {
                 continue;
             }
             let id = FlowLogId(self.ids.fresh("fl"));
-            self.flow_logs.insert(
-                id.clone(),
-                FlowLog {
-                    id: id.clone(),
-                    resource,
-                    traffic_type: spec.traffic_type,
-                    destination_type: spec.destination_type.clone(),
-                    destination: spec.destination.clone(),
-                    max_aggregation_interval: spec.max_aggregation_interval,
-                    created_at: spec.created_at,
-                    tags: spec.tags.clone(),
-                },
-            );
+            self.flow_logs
+                .insert(id.clone(), FlowLog { id: id.clone(), resource, spec: spec.clone() });
             out.push(Ok(id));
         }
         Ok(out)

@@ -880,7 +880,9 @@ impl Model {
             "vpce" => {
                 self.endpoints.values_mut().find(|e| e.id.as_str() == id).map(|r| &mut r.tags)
             }
-            "fl" => self.flow_logs.values_mut().find(|f| f.id.as_str() == id).map(|r| &mut r.tags),
+            "fl" => {
+                self.flow_logs.values_mut().find(|f| f.id.as_str() == id).map(|r| &mut r.spec.tags)
+            }
             _ => None,
         }
     }
