@@ -3,6 +3,7 @@
 #![forbid(unsafe_code)]
 
 mod capture;
+mod check;
 mod flows;
 mod graph;
 mod internet;
@@ -68,6 +69,12 @@ enum Commands {
         /// `access_key_id:secret_access_key` per line. Default: any credentials.
         #[arg(long)]
         credentials: Option<PathBuf>,
+    },
+    /// Test declared reachability with real packets: a pass/fail table, and the trace
+    /// of every path that did not behave as expected. Exits 1 if any did not.
+    Check {
+        /// The expectations (YAML): `expect: [{from, to, port?, reachable, seen_as?}]`.
+        expectations: PathBuf,
     },
     /// Follow one packet through the lab's rules, hop by hop, and its answer back.
     ///
@@ -150,6 +157,7 @@ fn main() -> ExitCode {
         Commands::Up { topology, listen } => {
             lab::up(&topology, &cli.state_dir, listen).map(|()| ExitCode::SUCCESS)
         }
+        Commands::Check { expectations } => check::run(&cli.state_dir, &expectations),
         Commands::Trace { from, to, proto, port, json } => {
             trace::run(&cli.state_dir, &from, &to, proto.as_deref(), port, json)
         }

@@ -21,7 +21,7 @@ use crate::lab::{self, Result};
 
 /// Where a trace starts or ends.
 #[derive(Clone, Debug)]
-enum End {
+pub(crate) enum End {
     /// An instance: its id and the address used.
     Instance(InstanceId, Ipv4Addr),
     /// A host on the emulated internet.
@@ -121,7 +121,7 @@ fn pass(snapshot: &Snapshot, tracking: &mut Tracking, from: Port, packet: &mut [
     Pass { trace: tracking.finish_trace(), verdict }
 }
 
-fn address(end: &End) -> Ipv4Addr {
+pub(crate) fn address(end: &End) -> Ipv4Addr {
     match end {
         End::Instance(_, ip) | End::Internet(ip) => *ip,
     }
@@ -130,7 +130,7 @@ fn address(end: &End) -> Ipv4Addr {
 /// An instance (by Name or id), an instance's address, or an internet host. A
 /// destination instance is addressed privately, or by its public address when the
 /// source is on the internet.
-fn resolve(model: &Model, what: &str, source: Option<&End>) -> Result<End> {
+pub(crate) fn resolve(model: &Model, what: &str, source: Option<&End>) -> Result<End> {
     let from_internet = matches!(source, Some(End::Internet(_)));
     if let Some(instance) = model.find_instance(what) {
         let ip = if from_internet {

@@ -1,0 +1,127 @@
+//! `vpclab check <expectations.yaml>`: declared reachability, tested with real packets.
+//!
+//! Each expectation names a source (an instance, or an internet host by address), a
+//! destination, ICMP or a TCP port, whether it must get through, and optionally the
+//! source address the far end must see (the check-ip host and the emulated S3 answer
+//! with it). Each is probed for real from inside the source's namespace; a failure is
+//! followed by the `trace` of that path, which shows the rule or route at fault.
+
+use std::path::Path;
+use std::process::{Command, ExitCode, Stdio};
+
+use serde::Deserialize;
+
+use crate::lab::{self, Result};
+use crate::trace::{self, End};
+
+/// The file.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Expectations {
+    expect: Vec<Expectation>,
+}
+
+/// One expectation.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Expectation {
+    from: String,
+    to: String,
+    /// A TCP port (probed with an HTTP GET); none: ICMP echo.
+    port: Option<u16>,
+    reachable: bool,
+    /// The source address the destination must see (TCP to an echoing host).
+    seen_as: Option<String>,
+}
+
+/// Attempts of a probe expected to get through (a reply ends them early).
+const TRIES: usize = 3;
+
+/// `vpclab check`.
+pub(crate) fn run(state: &Path, file: &Path) -> Result<ExitCode> {
+    let text = std::fs::read_to_string(file).map_err(|e| format!("{}: {e}", file.display()))?;
+    let expectations: Expectations =
+        serde_saphyr::from_str(&text).map_err(|e| format!("{}: {e}", file.display()))?;
+    let model = lab::load_model(state)?.ok_or("no lab is up (vpclab up <topology> first)")?;
+    lab::require_root()?;
+    println!("{:<40} {:<9} {:<9} RESULT", "CHECK", "EXPECTED", "GOT");
+    let mut failed = Vec::new();
+    for e in &expectations.expect {
+        let source = trace::resolve(&model, &e.from, None)?;
+        let target = trace::resolve(&model, &e.to, Some(&source))?;
+        let namespace = match &source {
+            End::Instance(id, _) => id.to_string(),
+            End::Internet(_) => vpclab_dataplane::host::INTERNET_NETNS.to_owned(),
+        };
+        let dst = trace::address(&target);
+        let what = match e.port {
+            Some(port) => format!("{} -> {dst}:{port}", e.from),
+            None => format!("{} -> {dst} (ping)", e.from),
+        };
+        let tries = if e.reachable { TRIES } else { 1 };
+        let answer = (0..tries).find_map(|_| probe(&namespace, &dst.to_string(), e.port));
+        let got = answer.is_some();
+        let seen_ok = match (&e.seen_as, &answer) {
+            (Some(expected), Some(body)) => body.trim() == expected,
+            _ => true,
+        };
+        let pass = got == e.reachable && seen_ok;
+        let mut result = if pass { "ok".to_owned() } else { "FAIL".to_owned() };
+        if let (Some(expected), Some(body)) = (&e.seen_as, &answer) {
+            result.push_str(&format!("  (seen as {}, expected {expected})", body.trim()));
+        }
+        let yes = |b: bool| if b { "yes" } else { "no" };
+        println!("{what:<40} {:<9} {:<9} {result}", yes(e.reachable), yes(got));
+        if !pass {
+            failed.push(e);
+        }
+    }
+    println!(
+        "\n{} of {} as expected",
+        expectations.expect.len() - failed.len(),
+        expectations.expect.len()
+    );
+    for e in &failed {
+        println!(
+            "\n---- why: vpclab trace --from {} --to {}{}",
+            e.from,
+            e.to,
+            e.port.map_or(String::new(), |p| format!(" --port {p}"))
+        );
+        trace::run(state, &e.from, &e.to, None, e.port, false)?;
+    }
+    Ok(if failed.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(1) })
+}
+
+/// One real probe from `namespace`: a ping, or an HTTP GET whose body is returned.
+fn probe(namespace: &str, dst: &str, port: Option<u16>) -> Option<String> {
+    let mut command = Command::new("ip");
+    command.args(["netns", "exec", namespace]);
+    let url;
+    match port {
+        None => command.args(["ping", "-c", "1", "-W", "1", dst]),
+        Some(port) => {
+            url = format!("http://{dst}:{port}/");
+            command.args(["curl", "-s", "-m", "2", &url])
+        }
+    };
+    let out = command.stdin(Stdio::null()).stderr(Stdio::null()).output().ok()?;
+    out.status.success().then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_example_parses_and_typos_are_refused() {
+        let e: Expectations =
+            serde_saphyr::from_str(include_str!("../../../examples/two-tier.expect.yaml")).unwrap();
+        assert_eq!(e.expect.len(), 6);
+        assert_eq!(e.expect[2].port, Some(80));
+        assert_eq!(e.expect[2].seen_as.as_deref(), Some("203.0.113.10"));
+        assert!(!e.expect[3].reachable);
+        let typo = "expect:\n  - { from: a, to: b, reachabel: true }\n";
+        assert!(serde_saphyr::from_str::<Expectations>(typo).is_err());
+    }
+}

@@ -1,0 +1,41 @@
+//! `vpclab check`: declared reachability against real packets, and the trace of a path
+//! that does not behave as declared.
+
+use vpclab_netns_tests::lab::Lab;
+use vpclab_netns_tests::require_root;
+
+const TOPOLOGY: &str = include_str!("../../examples/two-tier.yaml");
+const EXPECT: &str = include_str!("../../examples/two-tier.expect.yaml");
+
+#[test]
+#[ignore = "needs root"]
+fn expectations_pass_and_a_wrong_one_fails_with_its_trace() {
+    require_root();
+    let lab = Lab::up(TOPOLOGY);
+    let good = lab.state().join("good.yaml");
+    std::fs::write(&good, EXPECT).expect("expectations");
+    let out = lab.vpclab(&["check", good.to_str().expect("utf-8")]);
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(out.status.success(), "{text}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(text.contains("6 of 6 as expected"), "{text}");
+
+    // Claim the worker reaches the internet, and that web is seen under another address.
+    let wrong = EXPECT
+        .replace(
+            "worker, to: 198.51.100.1, reachable: false",
+            "worker, to: 198.51.100.1, reachable: true",
+        )
+        .replace("seen_as: 203.0.113.10", "seen_as: 203.0.113.99");
+    let bad = lab.state().join("bad.yaml");
+    std::fs::write(&bad, wrong).expect("expectations");
+    let out = lab.vpclab(&["check", bad.to_str().expect("utf-8")]);
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(text.contains("4 of 6 as expected"), "{text}");
+    assert!(text.contains("(seen as 203.0.113.10, expected 203.0.113.99)"), "{text}");
+    assert!(
+        text.contains("dropped: no_public_ip (IGW_PRIVATE_IP_ASSOCIATION_FOR_INGRESS)"),
+        "{text}"
+    );
+    lab.down();
+}
