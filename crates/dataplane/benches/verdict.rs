@@ -12,7 +12,7 @@
 use std::hint::black_box;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use vpclab_dataplane::wire::checksum;
+use vpclab_dataplane::wire::ipv4_packet;
 use vpclab_dataplane::{INTERNET, PortMap, REPLY_BUFFER, Snapshot, Tracking, Verdict, compile};
 use vpclab_model::{
     AclEntry, Model, Peer, Protocol, RouteSpec, RouteTableId, RouteTarget, RunInstance, SgRule,
@@ -155,20 +155,12 @@ fn verdicts(c: &mut Criterion) {
 
 /// A TCP segment `src:sport → dst:dport` with the ACK flag.
 fn segment(src: [u8; 4], dst: [u8; 4], sport: u16, dport: u16) -> Vec<u8> {
-    let mut p = vec![0u8; 40];
-    p[0] = 0x45;
-    p[3] = 40;
-    p[8] = 64;
-    p[9] = 6;
-    p[12..16].copy_from_slice(&src);
-    p[16..20].copy_from_slice(&dst);
-    let c = checksum(&p[..20]);
-    p[10..12].copy_from_slice(&c.to_be_bytes());
-    p[20..22].copy_from_slice(&sport.to_be_bytes());
-    p[22..24].copy_from_slice(&dport.to_be_bytes());
-    p[32] = 5 << 4;
-    p[33] = 0x10;
-    p
+    let mut tcp = [0u8; 20];
+    tcp[0..2].copy_from_slice(&sport.to_be_bytes());
+    tcp[2..4].copy_from_slice(&dport.to_be_bytes());
+    tcp[12] = 5 << 4;
+    tcp[13] = 0x10;
+    ipv4_packet(src.into(), dst.into(), 64, 6, &tcp)
 }
 
 fn paths(c: &mut Criterion) {

@@ -144,18 +144,7 @@ pub fn probe(src: Ipv4Addr, dst: Ipv4Addr, what: Probe) -> Vec<u8> {
             (crate::wire::proto::UDP, u)
         }
     };
-    let total = 20 + l4.len();
-    let mut p = vec![0u8; total];
-    p[0] = 0x45;
-    p[2..4].copy_from_slice(&(total as u16).to_be_bytes());
-    p[8] = 64;
-    p[9] = protocol;
-    p[12..16].copy_from_slice(&src.octets());
-    p[16..20].copy_from_slice(&dst.octets());
-    let sum = crate::wire::checksum(&p[..20]);
-    p[10..12].copy_from_slice(&sum.to_be_bytes());
-    p[20..].copy_from_slice(&l4);
-    p
+    crate::wire::ipv4_packet(src, dst, 64, protocol, &l4)
 }
 
 /// The answer to a forwarded probe, as its receiver would send it: addresses and ports

@@ -95,6 +95,24 @@ pub fn fold(mut acc: u32) -> u16 {
     acc as u16
 }
 
+/// A 20-byte IPv4 header (valid checksum, no options, not fragmented) followed by `l4`,
+/// whose own checksum is left as given. For probes, tests and benchmarks: the packet
+/// path rewrites packets in place and never builds one.
+pub fn ipv4_packet(src: Ipv4Addr, dst: Ipv4Addr, ttl: u8, protocol: u8, l4: &[u8]) -> Vec<u8> {
+    let total = IPV4_HEADER + l4.len();
+    let mut p = vec![0u8; total];
+    p[0] = 0x45;
+    p[2..4].copy_from_slice(&(total as u16).to_be_bytes());
+    p[8] = ttl;
+    p[9] = protocol;
+    p[12..16].copy_from_slice(&src.octets());
+    p[16..20].copy_from_slice(&dst.octets());
+    let c = checksum(&p[..IPV4_HEADER]);
+    p[10..12].copy_from_slice(&c.to_be_bytes());
+    p[IPV4_HEADER..].copy_from_slice(l4);
+    p
+}
+
 /// The Internet checksum of `data`: the inverted folded sum.
 pub fn checksum(data: &[u8]) -> u16 {
     !fold(sum(data, 0))
@@ -616,20 +634,14 @@ pub(crate) mod tests {
 
     /// Builds an IPv4 packet with correct checksums: header, then `l4` (whose checksum
     /// field, for TCP/UDP/ICMP, is computed here).
+    /// (Identification 0x1234, DF set.)
     pub(crate) fn packet(src: [u8; 4], dst: [u8; 4], protocol: u8, ttl: u8, l4: &[u8]) -> Vec<u8> {
-        let total = IPV4_HEADER + l4.len();
-        let mut p = vec![0u8; total];
-        p[0] = 0x45;
-        p[2..4].copy_from_slice(&(total as u16).to_be_bytes());
+        let mut p = ipv4_packet(src.into(), dst.into(), ttl, protocol, l4);
         p[4..6].copy_from_slice(&0x1234u16.to_be_bytes());
         p[6..8].copy_from_slice(&DF.to_be_bytes());
-        p[8] = ttl;
-        p[9] = protocol;
-        p[12..16].copy_from_slice(&src);
-        p[16..20].copy_from_slice(&dst);
+        p[10..12].fill(0);
         let c = checksum(&p[..20]);
         p[10..12].copy_from_slice(&c.to_be_bytes());
-        p[20..].copy_from_slice(l4);
         fix_l4(&mut p);
         p
     }

@@ -2,7 +2,7 @@
 //! packets of every kind the pipeline handles. (One test in its own binary, so no other
 //! test allocates meanwhile.)
 
-use vpclab_dataplane::wire::checksum;
+use vpclab_dataplane::wire::ipv4_packet;
 use vpclab_dataplane::{INTERNET, PortMap, REPLY_BUFFER, Tracking, Verdict, compile};
 use vpclab_model::{Model, RouteSpec, RouteTarget, RunInstance, Tags};
 use vpclab_sys::alloc::CountingAlloc;
@@ -11,18 +11,7 @@ use vpclab_sys::alloc::CountingAlloc;
 static ALLOC: CountingAlloc = CountingAlloc::new();
 
 fn ipv4(src: [u8; 4], dst: [u8; 4], ttl: u8, protocol: u8, payload: &[u8]) -> Vec<u8> {
-    let mut p = vec![0u8; 20 + payload.len()];
-    p[0] = 0x45;
-    let total = p.len() as u16;
-    p[2..4].copy_from_slice(&total.to_be_bytes());
-    p[8] = ttl;
-    p[9] = protocol;
-    p[12..16].copy_from_slice(&src);
-    p[16..20].copy_from_slice(&dst);
-    let c = checksum(&p[..20]);
-    p[10..12].copy_from_slice(&c.to_be_bytes());
-    p[20..].copy_from_slice(payload);
-    p
+    ipv4_packet(src.into(), dst.into(), ttl, protocol, payload)
 }
 
 #[test]
