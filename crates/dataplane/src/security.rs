@@ -265,11 +265,20 @@ const OTHER_IDLE_MS: u64 = 600_000;
 /// Tracked flows, each with a value (`()` for the security groups, the instance's port
 /// for gateway-endpoint flows), live until idle. Allocated up front: inserting below
 /// capacity never allocates, and a table full of live flows refuses new ones.
+///
+/// Expired flows are dropped when the table is full and a new flow comes, by one pass
+/// over the table at most every [`PURGE_EVERY_MS`]: a flood of new flows into a full
+/// table costs a lookup each, not a pass each.
 #[derive(Debug)]
 pub struct Flows<V> {
     flows: HashMap<FlowKey, (u64, V), FlowHashing>,
     capacity: usize,
+    /// When expired flows were last dropped (`None`: never).
+    purged_at: Option<u64>,
 }
+
+/// The least time between two passes that drop expired flows from a full table.
+pub const PURGE_EVERY_MS: u64 = 1000;
 
 /// The security groups' connection tracking: flows allowed once, by whichever rule, pass
 /// both ways until idle.
@@ -278,7 +287,8 @@ pub type SgFlows = Flows<()>;
 impl<V: Copy> Flows<V> {
     /// Room for `capacity` flows.
     pub fn new(capacity: usize) -> Self {
-        Self { flows: HashMap::with_capacity_and_hasher(capacity, FlowHashing::random()), capacity }
+        let flows = HashMap::with_capacity_and_hasher(capacity, FlowHashing::random());
+        Self { flows, capacity, purged_at: None }
     }
 
     /// The value of `key` if it is a live tracked flow; refreshes it.
@@ -296,13 +306,22 @@ impl<V: Copy> Flows<V> {
     /// Starts (or refreshes) tracking `key` with `value`; false when the table is full
     /// of live flows.
     pub(crate) fn insert(&mut self, key: FlowKey, value: V, now: u64) -> bool {
-        if self.flows.len() >= self.capacity && !self.flows.contains_key(&key) {
+        let entry = (now + idle(key.protocol), value);
+        if let Some(slot) = self.flows.get_mut(&key) {
+            *slot = entry;
+            return true;
+        }
+        if self.flows.len() >= self.capacity {
+            if self.purged_at.is_some_and(|at| now < at + PURGE_EVERY_MS) {
+                return false;
+            }
+            self.purged_at = Some(now);
             self.flows.retain(|_, (expiry, _)| *expiry > now);
             if self.flows.len() >= self.capacity {
                 return false;
             }
         }
-        self.flows.insert(key, (now + idle(key.protocol), value));
+        self.flows.insert(key, entry);
         true
     }
 
@@ -441,6 +460,21 @@ mod tests {
             let fullest = buckets.iter().max().copied().unwrap_or(0);
             assert!(fullest < 48, "fullest bucket holds {fullest}");
         }
+    }
+
+    #[test]
+    fn a_full_table_is_purged_at_most_once_per_interval() {
+        let mut flows: Flows<()> = Flows::new(1);
+        let key =
+            FlowKey { port: 3, protocol: 17, local: 1, local_port: 2, remote: 3, remote_port: 4 };
+        let other = FlowKey { remote_port: 5, ..key };
+        assert!(flows.insert(key, (), 0));
+        // Full of a live flow: refused, and that refusal was a purge.
+        assert!(!flows.insert(other, (), UDP_IDLE_MS - 1));
+        // `key` expires now, but the next pass waits PURGE_EVERY_MS.
+        assert!(!flows.insert(other, (), UDP_IDLE_MS + 1));
+        assert!(flows.insert(other, (), UDP_IDLE_MS - 1 + PURGE_EVERY_MS));
+        assert_eq!(flows.len(), 1);
     }
 
     #[test]
