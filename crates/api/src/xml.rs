@@ -87,21 +87,11 @@ impl Xml {
     where
         I::Item: Display,
     {
-        let mut items = items.into_iter().peekable();
-        if items.peek().is_none() {
-            let _ = write!(self.buf, "<{name}/>");
-            return self;
-        }
-        let _ = write!(self.buf, "<{name}>");
-        for i in items {
+        self.set(name, items, |x, i| {
             let mut text = String::new();
             let _ = write!(text, "{i}");
-            self.buf.push_str("<item>");
-            escape(&mut self.buf, &text);
-            self.buf.push_str("</item>");
-        }
-        let _ = write!(self.buf, "</{name}>");
-        self
+            escape(&mut x.buf, &text);
+        })
     }
 
     /// `<tagSet>` of `key`/`value` items.

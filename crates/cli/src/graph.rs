@@ -10,7 +10,7 @@ use std::fmt::Write as _;
 use std::io::Write as _;
 use std::process::{Command, Stdio};
 
-use vpclab_model::{Model, PeeringStatus, RouteTarget, Tags};
+use vpclab_model::{Model, PeeringStatus, Tags};
 
 /// How a node looks.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -113,14 +113,8 @@ fn picture(m: &Model) -> Picture {
             let main = if vpc.main_route_table == table.id { " (main)" } else { "" };
             let mut lines = vec![format!("route table {}{main}", table.id)];
             for route in &table.routes {
-                let destination =
-                    route.prefix_list.clone().unwrap_or_else(|| route.destination.to_string());
-                let target = match &route.target {
-                    RouteTarget::Local => "local".to_owned(),
-                    other => other.to_string(),
-                };
                 let state = if m.is_blackhole(table, route) { " (blackhole)" } else { "" };
-                lines.push(format!("{destination} → {target}{state}"));
+                lines.push(format!("{} → {}{state}", route.destination_name(), route.target));
             }
             cluster.nodes.push(Node { id: ident(table.id.as_str()), lines, shape: Shape::Table });
         }

@@ -15,7 +15,7 @@ use vpclab_dataplane::trace::{Probe, SgDecision, Step, Trace, answer, probe};
 use vpclab_dataplane::{
     DropReason, INTERNET, Port, PortMap, REPLY_BUFFER, Snapshot, Tracking, Verdict, compile,
 };
-use vpclab_model::{InstanceId, Model, RouteTarget};
+use vpclab_model::{InstanceId, Model};
 
 use crate::lab::{self, Result};
 
@@ -187,15 +187,7 @@ impl Names<'_> {
             return ("?".into(), "?".into());
         };
         let text = match route.and_then(|r| t.routes.get(r as usize)) {
-            Some(r) => {
-                let destination =
-                    r.prefix_list.clone().unwrap_or_else(|| r.destination.to_string());
-                let target = match &r.target {
-                    RouteTarget::Local => "local".to_owned(),
-                    other => other.to_string(),
-                };
-                format!("{destination} -> {target}")
-            }
+            Some(r) => format!("{} -> {}", r.destination_name(), r.target),
             None => "no route matches".into(),
         };
         (t.id.to_string(), text)

@@ -162,6 +162,14 @@ pub struct Route {
     pub prefix_list: Option<String>,
 }
 
+impl Route {
+    /// Its destination as AWS names it: the prefix list for a gateway endpoint's route,
+    /// the CIDR otherwise.
+    pub fn destination_name(&self) -> String {
+        self.prefix_list.clone().unwrap_or_else(|| self.destination.to_string())
+    }
+}
+
 /// A subnet's explicit association with a route table.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RouteTableAssociation {
