@@ -730,6 +730,19 @@ mod tests {
         (vpc, public, private)
     }
 
+    /// Attaches an internet gateway to `vpc` and routes 0.0.0.0/0 to it in the main table.
+    fn internet_via_main(m: &mut Model, vpc: &vpclab_model::VpcId) {
+        let igw = m.create_internet_gateway(Tags::new());
+        m.attach_internet_gateway(&igw, vpc).unwrap();
+        let main = m.vpc(vpc).unwrap().main_route_table.clone();
+        let default = "0.0.0.0/0".parse().unwrap();
+        m.create_route(
+            &main,
+            RouteSpec { destination: default, target: RouteTarget::Gateway(igw) },
+        )
+        .unwrap();
+    }
+
     /// Launches an instance in `subnet`, with a public IP or without.
     fn run(m: &mut Model, subnet: &vpclab_model::SubnetId, public_ip: bool) -> InstanceId {
         m.run_instance(RunInstance {
@@ -1315,17 +1328,7 @@ mod tests {
         let vpc = m.create_vpc("10.5.0.0/16".parse().unwrap(), Tags::new()).unwrap();
         let subnet =
             m.create_subnet(&vpc, "10.5.0.0/24".parse().unwrap(), None, Tags::new()).unwrap();
-        let igw = m.create_internet_gateway(Tags::new());
-        m.attach_internet_gateway(&igw, &vpc).unwrap();
-        let main = m.vpc(&vpc).unwrap().main_route_table.clone();
-        m.create_route(
-            &main,
-            RouteSpec {
-                destination: "0.0.0.0/0".parse().unwrap(),
-                target: RouteTarget::Gateway(igw),
-            },
-        )
-        .unwrap();
+        internet_via_main(&mut m, &vpc);
         let web_group = m.create_security_group(&vpc, "web", "web", Tags::new()).unwrap();
         let app_group = m.create_security_group(&vpc, "app", "app", Tags::new()).unwrap();
         let launch =
@@ -1497,17 +1500,7 @@ mod tests {
         let vpc = m.create_vpc("10.6.0.0/16".parse().unwrap(), Tags::new()).unwrap();
         let a = m.create_subnet(&vpc, "10.6.1.0/24".parse().unwrap(), None, Tags::new()).unwrap();
         let b = m.create_subnet(&vpc, "10.6.2.0/24".parse().unwrap(), None, Tags::new()).unwrap();
-        let igw = m.create_internet_gateway(Tags::new());
-        m.attach_internet_gateway(&igw, &vpc).unwrap();
-        let main = m.vpc(&vpc).unwrap().main_route_table.clone();
-        m.create_route(
-            &main,
-            RouteSpec {
-                destination: "0.0.0.0/0".parse().unwrap(),
-                target: RouteTarget::Gateway(igw),
-            },
-        )
-        .unwrap();
+        internet_via_main(&mut m, &vpc);
         let open = m.create_security_group(&vpc, "open", "open", Tags::new()).unwrap();
         m.authorize(
             &open,
