@@ -101,6 +101,14 @@ impl Lab {
         self.vpclab(&args)
     }
 
+    /// Runs `aws ec2 <args>` against the lab's API (`vpclab up` serves it on
+    /// 127.0.0.1:4566), asserts it succeeded, and returns its trimmed output.
+    pub fn aws(&self, args: &[&str]) -> String {
+        let out = crate::api::aws("http://127.0.0.1:4566", args);
+        assert!(out.status.success(), "aws {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    }
+
     /// Pings `addr` from `name` until one reply arrives (true) or `timeout` passes.
     pub fn pings(&self, name: &str, addr: &str, timeout: Duration) -> bool {
         let attempts = timeout.as_secs().max(1);

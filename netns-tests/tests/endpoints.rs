@@ -16,12 +16,7 @@ const S3: &str = "http://192.0.2.1/";
 fn a_private_subnet_reaches_s3_only_through_its_endpoint() {
     require_root();
     let lab = Lab::up(TOPOLOGY);
-    let endpoint = "http://127.0.0.1:4566";
-    let aws = |args: &[&str]| {
-        let out = vpclab_netns_tests::api::aws(endpoint, args);
-        assert!(out.status.success(), "aws {args:?}: {}", String::from_utf8_lossy(&out.stderr));
-        String::from_utf8_lossy(&out.stdout).trim().to_owned()
-    };
+    let aws = |args: &[&str]| lab.aws(args);
 
     assert_eq!(lab.curl("app", S3, T).as_deref(), Some("10.4.2.10\n"), "private source kept");
     assert_eq!(lab.curl("app", "http://198.51.100.1/", NEGATIVE), None, "no internet path");

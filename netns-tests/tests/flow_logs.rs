@@ -41,11 +41,7 @@ impl Record<'_> {
 fn accepted_and_rejected_flows_are_recorded_on_the_interface() {
     require_root();
     let lab = Lab::up(TOPOLOGY);
-    let aws = |args: &[&str]| {
-        let out = vpclab_netns_tests::api::aws("http://127.0.0.1:4566", args);
-        assert!(out.status.success(), "aws {args:?}: {}", String::from_utf8_lossy(&out.stderr));
-        String::from_utf8_lossy(&out.stdout).trim().to_owned()
-    };
+    let aws = |args: &[&str]| lab.aws(args);
     let eni = aws(&[
         "describe-instances",
         "--filters",

@@ -25,12 +25,7 @@ fn peers_reach_each_other_but_nothing_transits() {
     assert!(String::from_utf8_lossy(&status.stdout).contains("peering_transit"));
 
     // Through the API: overlapping CIDRs fail, and a pending peering routes nothing.
-    let endpoint = "http://127.0.0.1:4566";
-    let aws = |args: &[&str]| {
-        let out = vpclab_netns_tests::api::aws(endpoint, args);
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-        String::from_utf8_lossy(&out.stdout).trim().to_owned()
-    };
+    let aws = |args: &[&str]| lab.aws(args);
     let vpc_a = aws(&[
         "describe-vpcs",
         "--filters",
