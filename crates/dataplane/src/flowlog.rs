@@ -65,19 +65,21 @@ impl Default for FlowRecords {
 }
 
 impl FlowRecords {
-    /// Counts a packet of `len` bytes at `now` (Unix seconds).
+    /// Counts `packets` packets of `bytes` bytes in all (a GSO super-packet is several;
+    /// see [`crate::wire::on_the_wire`]) at `now` (Unix seconds).
     #[inline]
-    pub fn count(&mut self, key: RecordKey, len: usize, now: u64) {
+    pub fn count(&mut self, key: RecordKey, (packets, bytes): (u32, usize), now: u64) {
         let full = self.records.len() >= RECORDS;
+        let (packets, bytes) = (u64::from(packets), bytes as u64);
         match self.records.get_mut(&key) {
             Some(c) => {
-                c.packets += 1;
-                c.bytes += len as u64;
+                c.packets += packets;
+                c.bytes += bytes;
                 c.end = now;
             }
             None if full => self.skipped += 1,
             None => {
-                let c = RecordCounts { packets: 1, bytes: len as u64, start: now, end: now };
+                let c = RecordCounts { packets, bytes, start: now, end: now };
                 self.records.insert(key, c);
             }
         }
@@ -135,9 +137,9 @@ mod tests {
     #[test]
     fn packets_of_one_flow_and_fate_add_up_and_a_full_table_skips() {
         let mut r = FlowRecords::default();
-        r.count(key(1000, true), 60, 100);
-        r.count(key(1000, true), 40, 103);
-        r.count(key(1000, false), 60, 104);
+        r.count(key(1000, true), (1, 60), 100);
+        r.count(key(1000, true), (1, 40), 103);
+        r.count(key(1000, false), (1, 60), 104);
         let mut out = Vec::new();
         assert_eq!(r.drain(&mut out), 0);
         out.sort_by_key(|(k, _)| !k.accepted);
@@ -145,7 +147,7 @@ mod tests {
         assert_eq!(out[1].1.packets, 1);
         assert!(r.is_empty());
         for sport in 0..=RECORDS as u16 {
-            r.count(key(sport, true), 1, 1);
+            r.count(key(sport, true), (1, 1), 1);
         }
         out.clear();
         assert_eq!(r.drain(&mut out), 1, "one flow too many");

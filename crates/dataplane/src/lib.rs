@@ -1,7 +1,8 @@
 //! vpclab's data plane.
 //!
 //! * [`wire`]: checked views over IPv4 packets, in-place rewrites with incremental
-//!   checksums, ICMP errors.
+//!   checksums (finished or partial), ICMP errors.
+//! * [`vnet`]: the virtio-net header of TUN offloads (partial checksums, GSO).
 //! * [`snapshot`]: the model compiled into read-only tables (a route-table trie per
 //!   table, who holds which address), swapped atomically on every change.
 //! * [`pipeline`]: the per-packet decision, a pure function of packet, port and
@@ -23,6 +24,7 @@ pub mod pipeline;
 pub mod security;
 pub mod snapshot;
 pub mod trace;
+pub mod vnet;
 pub mod wire;
 pub mod worker;
 

@@ -35,7 +35,9 @@ use crate::snapshot::{
     Snapshot,
 };
 use crate::trace::{SgDecision, Step};
-use crate::wire::{Ipv4, Malformed, Side, icmp, icmp_error, proto, tcp_reset};
+use crate::wire::{
+    IPV4_HEADER, Ipv4, Malformed, Offload, Side, icmp, icmp_error, proto, tcp_reset,
+};
 
 /// The key of a flow seen from interface `port`, for a packet leaving it (`egress`) or
 /// arriving: the same key both ways. ICMP flows are keyed by the echo identifier.
@@ -92,9 +94,24 @@ impl Snapshot {
         reply: &mut [u8],
         now: u64,
     ) -> Verdict {
+        self.process_offloaded(tracking, from, packet, Offload::NONE, reply, now)
+    }
+
+    /// [`Snapshot::process`] for a packet that leaves its checksum or segmentation
+    /// unfinished (`offload`, from its virtio-net header): rewrites keep the partial
+    /// checksum meaningful, and size limits apply to the segments it becomes.
+    pub fn process_offloaded(
+        &self,
+        tracking: &mut Tracking,
+        from: Port,
+        packet: &mut [u8],
+        offload: Offload,
+        reply: &mut [u8],
+        now: u64,
+    ) -> Verdict {
         tracking.receiver = None;
         let mut ip = match Ipv4::new_checked(&mut *packet) {
-            Ok(ip) => ip,
+            Ok(ip) => ip.with_offload(offload),
             Err(Malformed::Version(_)) => return Verdict::Drop(DropReason::NotIpv4),
             Err(_) => return Verdict::Drop(DropReason::Malformed),
         };
@@ -219,8 +236,10 @@ impl Snapshot {
         if let Err(reason) = self.acl_check(tracking, me.acl, true, ip) {
             return Some(Verdict::Drop(reason));
         }
-        if ip.total_len() > EDGE_MTU {
-            return Some(too_big(ip, from, router, reply));
+        if ip.wire_len() > EDGE_MTU {
+            if let Some(verdict) = too_big(ip, from, router, reply) {
+                return Some(verdict);
+            }
         }
         expire(ip, from, router, reply)
     }
@@ -360,8 +379,10 @@ impl Snapshot {
             return Verdict::Drop(DropReason::NoRoute);
         }
         let len = ip.total_len();
-        if len > EDGE_MTU {
-            return too_big(ip, from, router, reply);
+        if ip.wire_len() > EDGE_MTU {
+            if let Some(verdict) = too_big(ip, from, router, reply) {
+                return verdict;
+            }
         }
         if let Some(verdict) = expire(ip, from, router, reply) {
             return verdict;
@@ -636,14 +657,21 @@ fn expire(ip: &Ipv4<&mut [u8]>, from: Port, router: Ipv4Addr, reply: &mut [u8]) 
     Some(error_reply(ip, from, router, reply, icmp::TIME_EXCEEDED, 0, 0, DropReason::TtlExceeded))
 }
 
-/// A packet too large for the internet edge: fragmentation-needed if DF is set.
-fn too_big(ip: &Ipv4<&mut [u8]>, from: Port, router: Ipv4Addr, reply: &mut [u8]) -> Verdict {
+/// A packet too large for the internet edge: fragmentation-needed if DF is set; `None`
+/// if it may go on to be fragmented by the forwarder on its way out (see
+/// [`crate::wire::fragment`]: a plain packet with a 20-byte header).
+fn too_big(
+    ip: &Ipv4<&mut [u8]>,
+    from: Port,
+    router: Ipv4Addr,
+    reply: &mut [u8],
+) -> Option<Verdict> {
     if !ip.dont_fragment() {
-        // Software fragmentation comes with the offload work; until then, counted.
-        return Verdict::Drop(DropReason::TooBig);
+        let plain = ip.offload().gso_size == 0 && ip.header_len() == IPV4_HEADER;
+        return if plain { None } else { Some(Verdict::Drop(DropReason::TooBig)) };
     }
     let mtu = EDGE_MTU as u32;
-    error_reply(
+    Some(error_reply(
         ip,
         from,
         router,
@@ -652,7 +680,7 @@ fn too_big(ip: &Ipv4<&mut [u8]>, from: Port, router: Ipv4Addr, reply: &mut [u8])
         icmp::FRAG_NEEDED,
         mtu,
         DropReason::TooBig,
-    )
+    ))
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -960,7 +988,78 @@ mod tests {
             h
         });
         no_df[10..12].copy_from_slice(&c.to_be_bytes());
-        assert_eq!(lab.run(lab.web, &mut no_df).0, Verdict::Drop(DropReason::TooBig));
+        // Without DF it goes on, translated, for the forwarder to fragment on the way out.
+        let len = no_df.len();
+        assert_eq!(lab.run(lab.web, &mut no_df).0, Verdict::Forward { port: INTERNET, len });
+        assert_eq!(&no_df[12..16], &WEB_PUBLIC);
+    }
+
+    /// A TCP GSO super-packet of `segments` full segments of `mss` bytes with a partial
+    /// checksum, as a TUN with offloads hands it over.
+    fn super_packet(src: [u8; 4], dst: [u8; 4], mss: u16, segments: usize) -> (Vec<u8>, Offload) {
+        let mut tcp = tcp_syn(40000, 80);
+        tcp[13] = 0x10; // ACK
+        tcp.resize(20 + usize::from(mss) * segments, 0x5a);
+        let mut p = packet(src, dst, proto::TCP, 64, &tcp);
+        crate::wire::tests::make_partial(&mut p);
+        (p, Offload { partial_checksum: true, gso_size: mss })
+    }
+
+    impl Lab {
+        fn run_offloaded(&mut self, from: Port, p: &mut [u8], offload: Offload) -> Verdict {
+            let mut reply = vec![0u8; REPLY_BUFFER];
+            let now = self.now;
+            self.snapshot.process_offloaded(&mut self.nats, from, p, offload, &mut reply, now)
+        }
+    }
+
+    #[test]
+    fn gso_super_packets_cross_the_edge_whole_with_partial_checksums() {
+        let mut lab = lab();
+        // Three 1448-byte segments: 1488 bytes each on the wire, under the edge's 1500.
+        let (mut p, offload) = super_packet(WEB, CHECK_IP, 1448, 3);
+        let len = p.len();
+        assert!(len > EDGE_MTU);
+        let verdict = lab.run_offloaded(lab.web, &mut p, offload);
+        assert_eq!(verdict, Verdict::Forward { port: INTERNET, len });
+        assert_eq!(&p[12..16], &WEB_PUBLIC);
+        crate::wire::tests::finish_partial(&mut p);
+        assert!(checksums_ok(&p), "the partial checksum follows the translation");
+
+        // Through the NAT gateway, on a flow it tracks: address and port change; the
+        // finished checksum holds.
+        let mut syn = packet(INNER, CHECK_IP, proto::TCP, 64, &tcp_syn(40000, 80));
+        assert!(matches!(lab.run(lab.inner, &mut syn).0, Verdict::Forward { .. }));
+        let (mut p, offload) = super_packet(INNER, CHECK_IP, 1448, 4);
+        let len = p.len();
+        let verdict = lab.run_offloaded(lab.inner, &mut p, offload);
+        assert_eq!(verdict, Verdict::Forward { port: INTERNET, len });
+        assert_eq!(&p[12..16], &NAT_PUBLIC);
+        assert_ne!(src_port(&p), 40000);
+        crate::wire::tests::finish_partial(&mut p);
+        assert!(checksums_ok(&p));
+
+        // Inside the VPC (MTU 9001) nothing is cut: jumbo segments pass too.
+        let (mut p, offload) = super_packet(WEB, APP, 8949, 7);
+        let len = p.len();
+        let verdict = lab.run_offloaded(lab.web, &mut p, offload);
+        assert_eq!(verdict, Verdict::Forward { port: lab.app, len });
+        crate::wire::tests::finish_partial(&mut p);
+        assert!(checksums_ok(&p));
+    }
+
+    #[test]
+    fn gso_segments_larger_than_the_edge_get_fragmentation_needed() {
+        let mut lab = lab();
+        // 8949-byte segments (the VPC's MSS) cannot leave through a 1500-byte edge.
+        let (mut p, offload) = super_packet(WEB, CHECK_IP, 8949, 2);
+        let verdict = lab.run_offloaded(lab.web, &mut p, offload);
+        assert!(matches!(verdict, Verdict::Reply { reason: DropReason::TooBig, .. }));
+        let mut syn = packet(INNER, CHECK_IP, proto::TCP, 64, &tcp_syn(40000, 80));
+        assert!(matches!(lab.run(lab.inner, &mut syn).0, Verdict::Forward { .. }));
+        let (mut p, offload) = super_packet(INNER, CHECK_IP, 1461, 2);
+        let verdict = lab.run_offloaded(lab.inner, &mut p, offload);
+        assert!(matches!(verdict, Verdict::Reply { reason: DropReason::TooBig, .. }));
     }
 
     #[test]

@@ -129,10 +129,30 @@ pub fn update32(check: u16, old: u32, new: u32) -> u16 {
     update16(check, old as u16, new as u16)
 }
 
+/// What the sending kernel left unfinished in a packet read through a TUN device with
+/// offloads (see [`crate::vnet`]): the L4 checksum, and for a GSO super-packet, the
+/// cutting into segments. Whoever finally delivers or transmits the packet finishes
+/// both; the forwarder only has to keep them meaningful.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Offload {
+    /// The TCP or UDP checksum field holds only the folded, uninverted sum of the
+    /// pseudo-header (Linux's `CHECKSUM_PARTIAL`): an address change is patched into it
+    /// with the opposite sign of a finished checksum, a port change not at all.
+    pub partial_checksum: bool,
+    /// For a GSO super-packet, the L4 payload bytes of each segment; 0 otherwise.
+    pub gso_size: u16,
+}
+
+impl Offload {
+    /// An ordinary packet: finished checksums, one segment.
+    pub const NONE: Offload = Offload { partial_checksum: false, gso_size: 0 };
+}
+
 /// A checked view of an IPv4 packet.
 #[derive(Debug)]
 pub struct Ipv4<T> {
     buf: T,
+    offload: Offload,
 }
 
 impl<T: AsRef<[u8]>> Ipv4<T> {
@@ -157,7 +177,40 @@ impl<T: AsRef<[u8]>> Ipv4<T> {
         if checksum(&b[..header]) != 0 {
             return Err(Malformed::Checksum);
         }
-        Ok(Self { buf })
+        Ok(Self { buf, offload: Offload::NONE })
+    }
+
+    /// The same view, for a packet whose checksum or segmentation the sender left to be
+    /// finished later. A partial checksum only counts for TCP and UDP.
+    #[must_use]
+    pub fn with_offload(mut self, offload: Offload) -> Self {
+        self.offload = offload;
+        self
+    }
+
+    /// What the packet leaves unfinished.
+    pub fn offload(&self) -> Offload {
+        self.offload
+    }
+
+    /// Whether the TCP or UDP checksum is a partial (pseudo-header) sum.
+    fn partial_l4(&self) -> bool {
+        self.offload.partial_checksum && matches!(self.protocol(), proto::TCP | proto::UDP)
+    }
+
+    /// The size of the largest packet this becomes on a link: the total length, or for a
+    /// GSO super-packet its headers plus one segment's payload.
+    pub fn wire_len(&self) -> usize {
+        let total = self.total_len();
+        let segment = usize::from(self.offload.gso_size);
+        if segment == 0 {
+            return total;
+        }
+        let l4_header = match self.protocol() {
+            proto::TCP => self.payload().get(12).map_or(20, |&b| usize::from(b >> 4) * 4),
+            _ => 8,
+        };
+        total.min(self.header_len() + l4_header + segment)
     }
 
     fn b(&self) -> &[u8] {
@@ -166,7 +219,7 @@ impl<T: AsRef<[u8]>> Ipv4<T> {
 
     /// A read-only view of the same, already checked, packet.
     pub fn reborrow(&self) -> Ipv4<&[u8]> {
-        Ipv4 { buf: self.buf.as_ref() }
+        Ipv4 { buf: self.buf.as_ref(), offload: self.offload }
     }
 
     fn u16_at(&self, at: usize) -> u16 {
@@ -375,8 +428,12 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> Ipv4<T> {
         let header = self.header_len();
         let end = self.total_len();
         let protocol = self.protocol();
+        let partial = self.partial_l4();
         let l4 = &mut self.bm()[header..end];
         match protocol {
+            proto::TCP | proto::UDP if partial => {
+                patch_partial(l4, if protocol == proto::TCP { 16 } else { 6 }, old, new);
+            }
             proto::TCP => patch_l4(l4, 16, old, new, false),
             proto::UDP => patch_l4(l4, 6, old, new, true),
             proto::ICMP => translate_icmp_error(l4, side.flip(), old, new),
@@ -393,6 +450,9 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> Ipv4<T> {
         let header = self.header_len();
         let end = self.total_len();
         let protocol = self.protocol();
+        // A partial checksum covers the pseudo-header only; the ports are summed when it
+        // is finished, whatever they are by then.
+        let partial = self.partial_l4();
         let l4 = &mut self.bm()[header..end];
         let (at, check_at, udp) = match (protocol, side) {
             (proto::TCP, Side::Src) => (0, 16, false),
@@ -408,7 +468,7 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> Ipv4<T> {
         let old = u16::from_be_bytes([l4[at], l4[at + 1]]);
         l4[at..at + 2].copy_from_slice(&new.to_be_bytes());
         let check = u16::from_be_bytes([l4[check_at], l4[check_at + 1]]);
-        if udp && check == 0 {
+        if partial || (udp && check == 0) {
             return;
         }
         let mut check = update16(check, old, new);
@@ -474,6 +534,19 @@ fn patch_l4(l4: &mut [u8], at: usize, old: u32, new: u32, udp: bool) {
         check = 0xffff;
     }
     field.copy_from_slice(&check.to_be_bytes());
+}
+
+/// Patches a partial TCP or UDP checksum at `at` — the folded pseudo-header sum, not
+/// inverted — for an address change: the sum moves by `new - old`, where a finished
+/// checksum, being inverted, moves by `old - new`. UDP's "zero means none" does not
+/// apply: the field is not a checksum yet.
+fn patch_partial(l4: &mut [u8], at: usize, old: u32, new: u32) {
+    let Some(field) = l4.get_mut(at..at + 2) else {
+        return;
+    };
+    let partial = u16::from_be_bytes([field[0], field[1]]);
+    let partial = !update32(!partial, old, new);
+    field.copy_from_slice(&partial.to_be_bytes());
 }
 
 /// In an ICMP error, rewrites address `old` on `inner_side` of the embedded packet to
@@ -628,6 +701,78 @@ pub fn tcp_reset(out: &mut [u8], original: &Ipv4<&[u8]>) -> Option<usize> {
     Some(total)
 }
 
+/// Finishes a partial TCP or UDP checksum (see [`Offload::partial_checksum`]) the way
+/// the kernel would before sending: the sum of the L4 header and payload, the partial
+/// sum in the checksum field included, inverted. For a packet that must leave without
+/// offload — fragmented, say. `packet` is a checked IPv4 packet of one segment.
+pub fn finish_checksum(packet: &mut [u8]) {
+    let Ok(ip) = Ipv4::new_checked(&*packet) else {
+        return;
+    };
+    let (header, end, protocol) = (ip.header_len(), ip.total_len(), ip.protocol());
+    let at = match protocol {
+        proto::TCP => 16,
+        proto::UDP => 6,
+        _ => return,
+    };
+    let l4 = &mut packet[header..end];
+    if l4.len() < at + 2 {
+        return;
+    }
+    let mut check = !fold(sum(l4, 0));
+    if protocol == proto::UDP && check == 0 {
+        check = 0xffff;
+    }
+    l4[at..at + 2].copy_from_slice(&check.to_be_bytes());
+}
+
+/// Packets and bytes `packet` becomes on a link: one packet of its total length, or for
+/// a GSO super-packet its segments, each with its own copy of the headers.
+pub fn on_the_wire(packet: &[u8], offload: Offload) -> (u32, usize) {
+    let Ok(ip) = Ipv4::new_checked(packet) else {
+        return (1, packet.len());
+    };
+    let ip = ip.with_offload(offload);
+    let (total, segment) = (ip.total_len(), ip.wire_len());
+    let gso = usize::from(offload.gso_size);
+    if gso == 0 || segment >= total {
+        return (1, total);
+    }
+    let headers = segment - gso;
+    let segments = (total - headers).div_ceil(gso);
+    (segments as u32, total + (segments - 1) * headers)
+}
+
+/// Builds fragment `index` of `packet` — an IPv4 packet with a 20-byte header, finished
+/// checksums and DF clear, cut into fragments of at most `mtu` bytes (RFC 791 §3.2) —
+/// into `out`, and returns its length; `None` past the last fragment, or when `packet`
+/// is not such a packet or `out` is shorter than `mtu`. A packet that is itself a
+/// fragment is cut further: offsets add up, and the last piece keeps its MF.
+pub fn fragment(packet: &[u8], mtu: usize, index: usize, out: &mut [u8]) -> Option<usize> {
+    let ip = Ipv4::new_checked(packet).ok()?;
+    if ip.header_len() != IPV4_HEADER || ip.dont_fragment() || out.len() < mtu {
+        return None;
+    }
+    // Payload per fragment: a multiple of 8 bytes.
+    let step = mtu.checked_sub(IPV4_HEADER)? & !7;
+    let payload = ip.payload();
+    let start = index.checked_mul(step).filter(|&s| s < payload.len() && step > 0)?;
+    let chunk = &payload[start..payload.len().min(start + step)];
+    let last = start + chunk.len() == payload.len();
+    let flags = ip.u16_at(field::FLAGS_FRAG);
+    let offset = (flags & OFFSET_MASK) + (start / 8) as u16;
+    let word = offset | if last { flags & MF } else { MF };
+    let total = IPV4_HEADER + chunk.len();
+    out[..IPV4_HEADER].copy_from_slice(&packet[..IPV4_HEADER]);
+    out[field::TOTAL_LEN..field::TOTAL_LEN + 2].copy_from_slice(&(total as u16).to_be_bytes());
+    out[field::FLAGS_FRAG..field::FLAGS_FRAG + 2].copy_from_slice(&word.to_be_bytes());
+    out[field::CHECKSUM..field::CHECKSUM + 2].fill(0);
+    let check = checksum(&out[..IPV4_HEADER]);
+    out[field::CHECKSUM..field::CHECKSUM + 2].copy_from_slice(&check.to_be_bytes());
+    out[IPV4_HEADER..total].copy_from_slice(chunk);
+    Some(total)
+}
+
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
@@ -644,6 +789,25 @@ pub(crate) mod tests {
         p[10..12].copy_from_slice(&c.to_be_bytes());
         fix_l4(&mut p);
         p
+    }
+
+    /// The L4 checksum offset of a TCP or UDP packet `p` (20-byte header).
+    fn check_at(p: &[u8]) -> usize {
+        20 + if p[9] == proto::TCP { 16 } else { 6 }
+    }
+
+    /// Turns `p`'s finished TCP/UDP checksum into a partial one, as a sender with
+    /// checksum offload leaves it: the pseudo-header sum, folded, not inverted.
+    pub(crate) fn make_partial(p: &mut [u8]) {
+        let mut acc = sum(&p[12..20], 0);
+        acc += u32::from(p[9]) + (p.len() as u32 - 20);
+        let at = check_at(p);
+        p[at..at + 2].copy_from_slice(&fold(acc).to_be_bytes());
+    }
+
+    /// What the kernel does with a partial checksum before the packet is sent.
+    pub(crate) fn finish_partial(p: &mut [u8]) {
+        finish_checksum(p);
     }
 
     /// Recomputes the L4 checksum of `p` from scratch.
@@ -822,6 +986,76 @@ pub(crate) mod tests {
         assert_eq!(again, None);
     }
 
+    /// Reassembles `fragments` (in order) into the payload and checks each one.
+    fn reassemble(fragments: &[Vec<u8>], mtu: usize) -> (Vec<u8>, bool) {
+        let mut payload = Vec::new();
+        let mut more = true;
+        for f in fragments {
+            assert!(f.len() <= mtu);
+            assert_eq!(checksum(&f[..20]), 0, "header checksum");
+            let word = u16::from_be_bytes([f[6], f[7]]);
+            assert_eq!(usize::from(word & OFFSET_MASK) * 8, payload.len(), "offsets line up");
+            assert_eq!(usize::from(u16::from_be_bytes([f[2], f[3]])), f.len());
+            payload.extend_from_slice(&f[20..]);
+            more = word & MF != 0;
+        }
+        (payload, more)
+    }
+
+    #[test]
+    fn fragmentation_cuts_at_eight_byte_boundaries_and_reassembles() {
+        let body: Vec<u8> = (0..4000u32).map(|i| i as u8).collect();
+        let mut p = packet([10, 0, 1, 4], [198, 51, 100, 1], proto::UDP, 64, &udp(1, 2, &body));
+        p[6..8].fill(0); // DF off
+        p[10..12].fill(0);
+        let c = checksum(&p[..20]);
+        p[10..12].copy_from_slice(&c.to_be_bytes());
+
+        let mut out = [0u8; 1500];
+        let mut fragments = Vec::new();
+        while let Some(n) = fragment(&p, 1500, fragments.len(), &mut out) {
+            fragments.push(out[..n].to_vec());
+        }
+        assert_eq!(fragments.len(), 3);
+        assert_eq!(fragments[0].len(), 1500, "1480 bytes of payload: a multiple of 8");
+        let (payload, more) = reassemble(&fragments, 1500);
+        assert_eq!(payload, &p[20..]);
+        assert!(!more, "the last fragment clears MF");
+        assert!(
+            fragments
+                .iter()
+                .all(|f| f[4..6] == p[4..6] && f[8..10] == p[8..10] && f[12..20] == p[12..20]),
+            "identification, TTL, protocol and addresses kept"
+        );
+
+        // A fragment cut further keeps its offset and, at the end, its MF.
+        let first = fragments[0].clone();
+        let mut pieces = Vec::new();
+        while let Some(n) = fragment(&first, 576, pieces.len(), &mut out) {
+            pieces.push(out[..n].to_vec());
+        }
+        assert_eq!(pieces.len(), 3);
+        let (payload, more) = reassemble(&pieces, 576);
+        assert_eq!(payload, &first[20..]);
+        assert!(more, "the original fragment had more after it");
+
+        // DF set (as `packet` makes it): nothing.
+        let df = packet([10, 0, 1, 4], [198, 51, 100, 1], proto::UDP, 64, &udp(1, 2, &body));
+        assert_eq!(fragment(&df, 1500, 0, &mut out), None);
+    }
+
+    #[test]
+    fn super_packets_count_their_segments() {
+        let mut tcp = tcp_syn(1, 2);
+        tcp.resize(20 + 3 * 1448 - 100, 0);
+        let p = packet([10, 0, 1, 4], [10, 0, 2, 4], proto::TCP, 64, &tcp);
+        let gso = Offload { partial_checksum: true, gso_size: 1448 };
+        assert_eq!(on_the_wire(&p, gso), (3, p.len() + 2 * 40));
+        assert_eq!(on_the_wire(&p, Offload::NONE), (1, p.len()));
+        let one = Offload { partial_checksum: true, gso_size: 9000 };
+        assert_eq!(on_the_wire(&p, one), (1, p.len()));
+    }
+
     proptest::proptest! {
         /// RFC 1624 updates give exactly what recomputing from scratch gives, for every
         /// protocol, address and payload (odd lengths included).
@@ -869,6 +1103,37 @@ pub(crate) mod tests {
             let mut view = Ipv4::new_checked(&mut p[..]).unwrap();
             view.set_port(side, new);
             view.translate(Side::Src, Ipv4Addr::new(203, 0, 113, 10));
+            proptest::prop_assert!(checksums_ok(&p));
+        }
+
+        /// A packet with a partial checksum (what a TUN with offloads gives): address
+        /// and port rewrites, then the kernel's finishing (sum from the checksum field's
+        /// start with the field as it is, inverted), equal a full recomputation over
+        /// the rewritten packet — TCP and UDP, both sides, odd payloads.
+        #[test]
+        fn partial_checksums_survive_rewrites(
+            tcp in proptest::prelude::any::<bool>(),
+            src in proptest::prelude::any::<[u8; 4]>(),
+            dst in proptest::prelude::any::<[u8; 4]>(),
+            new_addr in proptest::prelude::any::<[u8; 4]>(),
+            new_port in proptest::prelude::any::<u16>(),
+            side_src in proptest::prelude::any::<bool>(),
+            payload in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..64),
+        ) {
+            let (protocol, l4) = if tcp {
+                (proto::TCP, { let mut t = tcp_syn(1234, 80); t.extend_from_slice(&payload); t })
+            } else {
+                (proto::UDP, udp(1234, 80, &payload))
+            };
+            let mut p = packet(src, dst, protocol, 64, &l4);
+            make_partial(&mut p);
+            let side = if side_src { Side::Src } else { Side::Dst };
+            let offload = Offload { partial_checksum: true, gso_size: 0 };
+            let mut view = Ipv4::new_checked(&mut p[..]).unwrap().with_offload(offload);
+            view.translate(side, Ipv4Addr::from(new_addr));
+            view.set_port(side.flip(), new_port);
+            view.decrement_ttl();
+            finish_partial(&mut p);
             proptest::prop_assert!(checksums_ok(&p));
         }
 

@@ -19,19 +19,24 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use arc_swap::ArcSwap;
 use vpclab_sys::epoll::{Epoll, EventFd, empty_event, token};
-use vpclab_sys::tun::Tun;
+use vpclab_sys::tun::{Tun, VNET_HDR_LEN};
 
 use crate::capture::{Captured, Direction, Point, Tap};
 use crate::counters::{CounterSnapshot, Counters, DropReason};
 use crate::flowlog::{FlowRecord, FlowRecords, RecordKey, five_tuple};
 use crate::nat::{FLOWS_PER_GATEWAY, Tracking};
 use crate::pipeline::{REPLY_BUFFER, Verdict};
-use crate::snapshot::{INTERNET, Port, PortEntry, Snapshot};
+use crate::snapshot::{EDGE_MTU, INTERNET, Port, PortEntry, Snapshot};
+use crate::vnet;
+use crate::wire;
 
 /// Packets read from one device per wake-up.
 pub const BATCH: usize = 64;
-/// Read buffer: the largest IPv4 packet.
+/// Read buffer behind the virtio-net header: the largest IPv4 packet, which is also the
+/// largest GSO super-packet.
 const PACKET_BUFFER: usize = 65_536;
+/// Where a packet starts in a frame: after its virtio-net header.
+const H: usize = VNET_HDR_LEN;
 /// The epoll token of the wake-up eventfd; device tokens are their ports.
 const WAKE: u64 = u64::MAX;
 
@@ -199,8 +204,11 @@ const SWEEP_BUDGET: usize = 64;
 
 fn run(shared: &Shared, epoll: &Epoll) -> io::Result<()> {
     let mut devices: Vec<Option<Tun>> = Vec::new();
-    let mut packet = vec![0u8; PACKET_BUFFER];
-    let mut reply = vec![0u8; REPLY_BUFFER];
+    // Frames: a virtio-net header, then the packet. Replies and fragments are made here
+    // and go out behind a plain header (finished checksums, no GSO).
+    let mut frame = vec![0u8; H + PACKET_BUFFER];
+    let mut reply = vec![0u8; H + REPLY_BUFFER];
+    let mut fragment = vec![0u8; H + EDGE_MTU];
     let mut before = vec![0u8; crate::capture::SNAP_LEN];
     let mut events = [empty_event(); 64];
     let mut nats = Tracking::new(FLOWS_PER_GATEWAY);
@@ -247,22 +255,37 @@ fn run(shared: &Shared, epoll: &Epoll) -> io::Result<()> {
                 continue;
             };
             for _ in 0..BATCH {
-                let len = match device.recv(&mut packet) {
-                    Ok(len) => len,
+                let len = match device.recv(&mut frame) {
+                    Ok(n) if n >= H => n - H,
+                    Ok(_) => {
+                        counters.drop(DropReason::Malformed);
+                        continue;
+                    }
                     Err(_) => break, // WouldBlock: drained; other errors: try next wake-up.
                 };
                 counters.rx();
+                let offload = vnet::offload(&frame[..H]);
+                let packet = &mut frame[H..];
                 shared.tap.offer(port, Direction::Sent, &packet[..len]);
                 // At the internet edge a capture shows both sides of the translation:
                 // keep the untranslated header until the verdict is known.
                 let edge = shared.tap.watches(INTERNET);
                 // The sender's side of a flow record: the packet as it left the instance.
                 let sent = logged(&snapshot, port).then(|| five_tuple(&packet[..len])).flatten();
+                let sent_wire = wire::on_the_wire(&packet[..len], offload);
                 if edge {
                     let kept = len.min(before.len());
                     before[..kept].copy_from_slice(&packet[..kept]);
                 }
-                match snapshot.process(&mut nats, port, &mut packet[..len], &mut reply, now) {
+                let verdict = snapshot.process_offloaded(
+                    &mut nats,
+                    port,
+                    &mut packet[..len],
+                    offload,
+                    &mut reply[H..],
+                    now,
+                );
+                match verdict {
                     Verdict::Forward { port: out, len: out_len } => {
                         // The far side decides (a NAT gateway's Elastic IP, say).
                         let far_out = edge && out == INTERNET && port != INTERNET;
@@ -278,32 +301,54 @@ fn run(shared: &Shared, epoll: &Epoll) -> io::Result<()> {
                             }
                         }
                         if let Some(t) = sent {
-                            records.count(record(port, t, true), len, wall);
+                            records.count(record(port, t, true), sent_wire, wall);
                         }
                         if logged(&snapshot, out) {
                             if let Some(t) = five_tuple(&packet[..out_len]) {
-                                records.count(record(out, t, true), out_len, wall);
+                                let wire = wire::on_the_wire(&packet[..out_len], offload);
+                                records.count(record(out, t, true), wire, wall);
                             }
                         }
-                        send(shared, &devices, out, &packet[..out_len]);
+                        if out == INTERNET && out_len > EDGE_MTU && offload.gso_size == 0 {
+                            // Too big for the edge without DF (the pipeline let it through
+                            // for this): cut in software, checksum finished first.
+                            let packet = &mut packet[..out_len];
+                            if offload.partial_checksum {
+                                wire::finish_checksum(packet);
+                            }
+                            fragment[..H].copy_from_slice(&vnet::PLAIN);
+                            let mut made = 0;
+                            while let Some(n) =
+                                wire::fragment(packet, EDGE_MTU, made, &mut fragment[H..])
+                            {
+                                send(shared, &devices, out, &fragment[..H + n]);
+                                made += 1;
+                            }
+                            if made == 0 {
+                                counters.drop(DropReason::TooBig);
+                            }
+                        } else {
+                            send(shared, &devices, out, &frame[..H + out_len]);
+                        }
                     }
                     Verdict::Reply { port: out, len, reason } => {
                         counters.drop(reason);
                         counters.icmp();
-                        send(shared, &devices, out, &reply[..len]);
+                        send(shared, &devices, out, &reply[..H + len]);
                     }
                     Verdict::Drop(reason) => {
                         counters.drop(reason);
                         match reason {
                             DropReason::SgEgress | DropReason::NaclOut => {
                                 if let Some(t) = sent {
-                                    records.count(record(port, t, false), len, wall);
+                                    records.count(record(port, t, false), sent_wire, wall);
                                 }
                             }
                             DropReason::SgIngress | DropReason::NaclIn => {
                                 let at = nats.receiver().filter(|&r| logged(&snapshot, r));
                                 if let (Some(at), Some(t)) = (at, five_tuple(&packet[..len])) {
-                                    records.count(record(at, t, false), len, wall);
+                                    let wire = wire::on_the_wire(&packet[..len], offload);
+                                    records.count(record(at, t, false), wire, wall);
                                 }
                             }
                             _ => {}
@@ -316,10 +361,11 @@ fn run(shared: &Shared, epoll: &Epoll) -> io::Result<()> {
     Ok(())
 }
 
-fn send(shared: &Shared, devices: &[Option<Tun>], port: Port, bytes: &[u8]) {
-    shared.tap.offer(port, Direction::Received, bytes);
+/// Writes `frame` — a virtio-net header and a packet — to `port`.
+fn send(shared: &Shared, devices: &[Option<Tun>], port: Port, frame: &[u8]) {
+    shared.tap.offer(port, Direction::Received, &frame[H..]);
     match devices.get(port as usize) {
-        Some(Some(device)) if device.send(bytes).is_ok() => shared.counters.tx(),
+        Some(Some(device)) if device.send(frame).is_ok() => shared.counters.tx(),
         _ => shared.counters.drop(DropReason::TxFailed),
     }
 }

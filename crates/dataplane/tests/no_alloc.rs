@@ -2,7 +2,7 @@
 //! packets of every kind the pipeline handles. (One test in its own binary, so no other
 //! test allocates meanwhile.)
 
-use vpclab_dataplane::wire::ipv4_packet;
+use vpclab_dataplane::wire::{Offload, ipv4_packet};
 use vpclab_dataplane::{INTERNET, PortMap, REPLY_BUFFER, Tracking, Verdict, compile};
 use vpclab_model::{Model, RouteSpec, RouteTarget, RunInstance, Tags};
 use vpclab_sys::alloc::CountingAlloc;
@@ -67,7 +67,10 @@ fn forwarding_allocates_nothing() {
         let packet = &mut buffer[..template.len()];
         packet.copy_from_slice(template);
         packet[20..22].copy_from_slice(&(1024 + (i / 7) as u16).to_be_bytes());
-        match snapshot.process(&mut nats, *from, packet, &mut reply, u64::from(i)) {
+        // Every other packet as a TUN with offloads hands it over: a partial checksum.
+        let offload = Offload { partial_checksum: i % 2 == 0, gso_size: 0 };
+        let now = u64::from(i);
+        match snapshot.process_offloaded(&mut nats, *from, packet, offload, &mut reply, now) {
             Verdict::Forward { .. } => outcomes[0] += 1,
             Verdict::Reply { .. } => outcomes[1] += 1,
             Verdict::Drop(_) => outcomes[2] += 1,
