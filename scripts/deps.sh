@@ -12,6 +12,7 @@ declare -A need=(
   [python3]=python3
   [dot]=graphviz
   [tcpdump]=tcpdump
+  [nft]=nftables
 )
 
 missing=()

@@ -3,9 +3,10 @@
 //! * `verdict`: the pipeline from the internet to an instance whose security groups hold
 //!   1,000 rules and whose subnet's ACL holds 20, against the same pipeline with the
 //!   default group and ACL, in one run.
-//! * `paths`: established TCP flows of one instance out through a gateway endpoint, and
-//!   their replies back in, against the same flows out through the internet gateway
-//!   (1:1 NAT) as the baseline, in one run.
+//! * `paths`: established TCP flows on every path a packet takes — subnet to subnet
+//!   (the local route), out through the internet gateway (1:1 NAT) and back, out
+//!   through a NAT gateway and back, out through a gateway endpoint and back — in one
+//!   run; criterion's throughput is packets per second on one core.
 //!
 //! `cargo bench -p vpclab-dataplane --bench verdict`
 
@@ -167,33 +168,76 @@ fn paths(c: &mut Criterion) {
     const FLOWS: u16 = 64;
     let (mut m, vpc, subnet, main) = public_vpc();
     m.create_vpc_endpoint(&vpc, "com.amazonaws.us-east-1.s3", &[main], Tags::new(), 0).unwrap();
-    let instance = RunInstance {
-        subnet: Some(subnet),
-        public_ip: Some(true),
-        private_ip: Some("10.0.1.4".parse().unwrap()),
-        ..Default::default()
+    let other = m.create_subnet(&vpc, "10.0.2.0/24".parse().unwrap(), None, Tags::new()).unwrap();
+    let private = m.create_subnet(&vpc, "10.0.3.0/24".parse().unwrap(), None, Tags::new()).unwrap();
+    let eip = m.allocate_address(Tags::new()).unwrap();
+    let nat = m.create_nat_gateway(&subnet, &eip, None, Tags::new()).unwrap();
+    let nat_table = m.create_route_table(&vpc, Tags::new()).unwrap();
+    m.associate_route_table(&nat_table, &private).unwrap();
+    let default = RouteSpec {
+        destination: "0.0.0.0/0".parse().unwrap(),
+        target: RouteTarget::NatGateway(nat),
     };
-    let instance = m.run_instance(instance).unwrap();
+    m.create_route(&nat_table, default).unwrap();
+    let mut run_in = |subnet: &SubnetId, ip: &str, public: bool| {
+        let instance = RunInstance {
+            subnet: Some(subnet.clone()),
+            public_ip: Some(public),
+            private_ip: Some(ip.parse().unwrap()),
+            ..Default::default()
+        };
+        m.run_instance(instance).unwrap()
+    };
+    let web = run_in(&subnet, "10.0.1.4", true);
+    let peer = run_in(&other, "10.0.2.4", false);
+    let inner = run_in(&private, "10.0.3.4", false);
     let mut ports = PortMap::new();
-    let port = ports.assign(&instance);
+    let [port, peer_port, inner_port] = [web, peer, inner].map(|i| ports.assign(&i));
     let snapshot = compile(&m, &mut ports, 1);
     let mut tracking = Tracking::new(16);
     tracking.sync(&snapshot);
+    let public = match snapshot.port(port) {
+        vpclab_dataplane::PortEntry::Instance(i) => i.public.unwrap().octets(),
+        _ => unreachable!("web is an instance"),
+    };
+    let nat_public = m.elastic_ip(&eip).unwrap().public_ip.octets();
 
-    let me = [10, 0, 1, 4];
+    let (me, them, inside) = ([10, 0, 1, 4], [10, 0, 2, 4], [10, 0, 3, 4]);
     let (check_ip, s3) = ([198, 51, 100, 1], [192, 0, 2, 1]);
     let flows = |f: &dyn Fn(u16) -> Vec<u8>| -> Vec<Vec<u8>> {
         (0..PACKETS as u16).map(|i| f(40_000 + i % FLOWS)).collect()
     };
+    let mut buffer = [0u8; 64];
+    let mut reply = vec![0u8; REPLY_BUFFER];
+    // The NAT gateway's flows exist before anything is timed; its replies go to the
+    // ports it chose, learnt from the translated packets.
+    let nat_out = flows(&|sport| segment(inside, check_ip, sport, 80));
+    let mut nat_ports = Vec::new();
+    for p in &nat_out {
+        let mut syn = p.clone();
+        syn[33] = 0x02;
+        let len = syn.len();
+        buffer[..len].copy_from_slice(&syn);
+        let verdict =
+            snapshot.process(&mut tracking, inner_port, &mut buffer[..len], &mut reply, 0);
+        assert!(matches!(verdict, Verdict::Forward { .. }), "NAT flow set up");
+        nat_ports.push(u16::from_be_bytes([buffer[20], buffer[21]]));
+    }
+    let nat_in: Vec<Vec<u8>> =
+        nat_ports.iter().map(|&port| segment(check_ip, nat_public, 80, port)).collect();
+
     let cases = [
+        ("local", port, flows(&|sport| segment(me, them, sport, 80))),
+        ("local-reply", peer_port, flows(&|sport| segment(them, me, 80, sport))),
         ("internet-gateway-out", port, flows(&|sport| segment(me, check_ip, sport, 80))),
+        ("internet-gateway-in", INTERNET, flows(&|sport| segment(check_ip, public, 80, sport))),
+        ("nat-gateway-out", inner_port, nat_out),
+        ("nat-gateway-in", INTERNET, nat_in),
         ("endpoint-out", port, flows(&|sport| segment(me, s3, sport, 80))),
         ("endpoint-reply-in", INTERNET, flows(&|sport| segment(s3, me, 80, sport))),
     ];
     let mut group = c.benchmark_group("paths");
     group.throughput(Throughput::Elements(PACKETS as u64));
-    let mut buffer = [0u8; 64];
-    let mut reply = vec![0u8; REPLY_BUFFER];
     for (name, from, packets) in &cases {
         let mut run = |tracking: &mut Tracking| {
             let mut forwarded = 0u32;
