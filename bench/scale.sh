@@ -88,6 +88,7 @@ namespaces=$(ip netns list | grep -c '^i-' || true)
 
 echo "==> reachability: in each VPC the first instance pings the others"
 grep -v '^up ' "$state/instances" | awk '
+  BEGIN { vpc = -1 }
   $1 != vpc { vpc = $1; first = $2; next }
   { print first, $3 }' >"$state/pairs"
 pairs=$(wc -l <"$state/pairs")

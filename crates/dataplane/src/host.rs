@@ -166,20 +166,13 @@ impl Host {
     }
 }
 
-/// Runs `ip -n <ns> <args>`.
-fn ip_in(ns: &str, args: &[&str]) -> Result<(), NetnsError> {
-    let mut full = vec!["-n", ns];
-    full.extend_from_slice(args);
-    netns::ip(&full).map(|_| ())
-}
-
 /// Turns IPv6 off inside a namespace: no link-local addresses or router solicitations
 /// on the TUN (IPv6 is not routed yet).
 fn disable_ipv6(ns: &str) -> Result<(), NetnsError> {
-    for key in ["net.ipv6.conf.all.disable_ipv6", "net.ipv6.conf.default.disable_ipv6"] {
-        netns::ip(&["netns", "exec", ns, "sysctl", "-qw", &format!("{key}=1")])?;
-    }
-    Ok(())
+    netns::sysctls(
+        ns,
+        &[("net.ipv6.conf.all.disable_ipv6", "1"), ("net.ipv6.conf.default.disable_ipv6", "1")],
+    )
 }
 
 /// The instance's namespace and `eth0`, configured as AWS does: the private address
@@ -192,16 +185,20 @@ fn setup_instance(model: &Model, instance: &Instance) -> Result<Tun, HostError> 
     })?;
     netns::create(ns)?;
     disable_ipv6(ns)?;
-    // Order matters: device, MTU and address, link up, then routes (a route via a
-    // down device is refused).
     let tun = Tun::open_in(ns, DEVICE)?;
     let address = format!("{}/{}", instance.private_ip, subnet.cidr.prefix_len());
-    ip_in(ns, &["link", "set", DEVICE, "mtu", &INSTANCE_MTU.to_string()])?;
-    ip_in(ns, &["addr", "replace", &address, "dev", DEVICE])?;
-    ip_in(ns, &["link", "set", DEVICE, "up"])?;
-    ip_in(
+    let (mtu, router) = (INSTANCE_MTU.to_string(), subnet.router().to_string());
+    // Order matters: device, MTU and address, link up, then routes (a route via a
+    // down device is refused).
+    netns::configure(
         ns,
-        &["route", "replace", "default", "via", &subnet.router().to_string(), "dev", DEVICE],
+        &[
+            &["link", "set", "lo", "up"],
+            &["link", "set", DEVICE, "mtu", &mtu],
+            &["addr", "replace", &address, "dev", DEVICE],
+            &["link", "set", DEVICE, "up"],
+            &["route", "replace", "default", "via", &router, "dev", DEVICE],
+        ],
     )?;
     Ok(tun)
 }
@@ -214,16 +211,24 @@ fn setup_internet() -> Result<Tun, HostError> {
     netns::create(ns)?;
     disable_ipv6(ns)?;
     let tun = Tun::open_in(ns, DEVICE)?;
-    ip_in(ns, &["link", "set", DEVICE, "mtu", &INTERNET_MTU.to_string()])?;
-    ip_in(ns, &["addr", "replace", &INTERNET_HOSTS.to_string(), "dev", DEVICE])?;
-    ip_in(ns, &["addr", "replace", &SERVICE_HOSTS.to_string(), "dev", DEVICE])?;
-    ip_in(ns, &["link", "set", DEVICE, "up"])?;
+    let mtu = INTERNET_MTU.to_string();
+    let (hosts, services) = (INTERNET_HOSTS.to_string(), SERVICE_HOSTS.to_string());
     let public = vpclab_model::PUBLIC_POOL.to_string();
-    ip_in(ns, &["route", "replace", &public, "dev", DEVICE])?;
-    // Replies of the services to private addresses (flows through gateway endpoints):
-    // everything else this namespace sends goes to the forwarder too, which drops what
-    // no flow expects.
-    ip_in(ns, &["route", "replace", "default", "dev", DEVICE])?;
+    netns::configure(
+        ns,
+        &[
+            &["link", "set", "lo", "up"],
+            &["link", "set", DEVICE, "mtu", &mtu],
+            &["addr", "replace", &hosts, "dev", DEVICE],
+            &["addr", "replace", &services, "dev", DEVICE],
+            &["link", "set", DEVICE, "up"],
+            &["route", "replace", &public, "dev", DEVICE],
+            // Replies of the services to private addresses (flows through gateway
+            // endpoints): everything else this namespace sends goes to the forwarder
+            // too, which drops what no flow expects.
+            &["route", "replace", "default", "dev", DEVICE],
+        ],
+    )?;
     Ok(tun)
 }
 

@@ -7,7 +7,7 @@
 //! there — is done here with `setns(2)`, on a thread of its own.
 
 use std::fs::File;
-use std::io;
+use std::io::{self, Write};
 use std::os::fd::AsRawFd;
 use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
@@ -101,14 +101,59 @@ pub fn ip(args: &[&str]) -> Result<Output, NetnsError> {
     }
 }
 
-/// Creates a named namespace with `lo` up. An existing one is left as it is.
+/// Creates a named namespace. An existing one is left as it is; bring `lo` up with
+/// [`configure`].
 pub fn create(name: &str) -> Result<(), NetnsError> {
     check_name(name)?;
     if !exists(name) {
         ip(&["netns", "add", name])?;
     }
-    ip(&["-n", name, "link", "set", "lo", "up"])?;
     Ok(())
+}
+
+/// Runs `commands` — each the arguments of one `ip` command — inside the namespace
+/// `name`, with one `ip -n <name> -batch -` (one process for all of them: creating a
+/// thousand instances is dominated by process starts). Stops at the first that fails.
+pub fn configure(name: &str, commands: &[&[&str]]) -> Result<(), NetnsError> {
+    check_name(name)?;
+    let mut script = String::new();
+    for command in commands {
+        script.push_str(&command.join(" "));
+        script.push('\n');
+    }
+    let shown = || format!("ip -n {name} -batch - <<< {script:?}");
+    let mut child = Command::new("ip")
+        .args(["-n", name, "-batch", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(NetnsError::Spawn)?;
+    let written = child.stdin.take().map(|mut stdin| stdin.write_all(script.as_bytes()));
+    let out = child.wait_with_output().map_err(NetnsError::Spawn)?;
+    if out.status.success() && matches!(written, Some(Ok(()))) {
+        Ok(())
+    } else {
+        Err(NetnsError::Command {
+            command: shown(),
+            stderr: String::from_utf8_lossy(&out.stderr).trim().to_owned(),
+        })
+    }
+}
+
+/// Sets `sysctl`s (`net.ipv6.conf.all.disable_ipv6`, …) of the namespace `name`, from a
+/// thread inside it: `/proc/sys/net` shows the namespace of the thread that opens it.
+pub fn sysctls(name: &str, settings: &[(&str, &str)]) -> Result<(), NetnsError> {
+    let settings: Vec<(String, String)> = settings
+        .iter()
+        .map(|(key, value)| (format!("/proc/sys/{}", key.replace('.', "/")), (*value).to_owned()))
+        .collect();
+    run_in(name, move || {
+        for (path, value) in &settings {
+            std::fs::write(path, value).map_err(|e| NetnsError::Sys("write sysctl", e))?;
+        }
+        Ok(())
+    })?
 }
 
 /// Kills every process in the namespace, then deletes it. Deleting a missing one is
