@@ -69,6 +69,10 @@ enum Commands {
         /// `access_key_id:secret_access_key` per line. Default: any credentials.
         #[arg(long)]
         credentials: Option<PathBuf>,
+        /// Forwarder worker threads, each with its own queue of every device. Default:
+        /// one per CPU, at most 4. (`vpclab up` passes the variable on to its daemon.)
+        #[arg(long, env = "VPCLAB_WORKERS", value_parser = clap::value_parser!(u16).range(1..=64))]
+        workers: Option<u16>,
     },
     /// Test declared reachability with real packets: a pass/fail table, and the trace
     /// of every path that did not behave as expected. Exits 1 if any did not.
@@ -176,8 +180,9 @@ fn main() -> ExitCode {
             lab::exec(&cli.state_dir, &instance, &command).map(|()| ExitCode::SUCCESS)
         }
         Commands::Validate { topology } => validate(&topology),
-        Commands::Serve { listen, no_dataplane, credentials } => {
-            serve::run(&cli.state_dir, listen, !no_dataplane, credentials.as_deref())
+        Commands::Serve { listen, no_dataplane, credentials, workers } => {
+            let workers = workers.map(usize::from);
+            serve::run(&cli.state_dir, listen, !no_dataplane, credentials.as_deref(), workers)
                 .map(|()| ExitCode::SUCCESS)
         }
         Commands::InternetHost { listen } => internet::serve(&listen).map(|()| ExitCode::SUCCESS),

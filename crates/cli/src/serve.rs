@@ -19,6 +19,9 @@ use vpclab_model::Model;
 
 use crate::lab::{self, DaemonStatus};
 
+/// Forwarder workers at most, unless asked for more.
+const DEFAULT_WORKERS: usize = 4;
+
 /// Serves until SIGINT, SIGTERM or `stop` on the control socket. With `dataplane`,
 /// every change is made real (namespaces, devices, forwarding); without, only the API
 /// and the store run (for tests, and for trying the API without root).
@@ -27,6 +30,7 @@ pub(crate) fn run(
     listen: SocketAddr,
     dataplane: bool,
     credentials: Option<&Path>,
+    workers: Option<usize>,
 ) -> Result<(), String> {
     let credentials = match credentials {
         Some(file) => {
@@ -45,7 +49,10 @@ pub(crate) fn run(
     let restored = saved.is_some();
     let model = saved.unwrap_or_else(|| Model::new(lab::seed()));
     let (host, internet, flow_records) = if dataplane {
-        let mut host = Host::start().map_err(|e| e.to_string())?;
+        let workers = workers.unwrap_or_else(|| {
+            std::thread::available_parallelism().map_or(1, |n| n.get()).min(DEFAULT_WORKERS)
+        });
+        let mut host = Host::start(workers).map_err(|e| e.to_string())?;
         host.sync(&model).map_err(|e| e.to_string())?;
         let records = host.flow_records();
         (Some(host), Some(lab::start_internet_host()?), Some(records))
@@ -53,6 +60,7 @@ pub(crate) fn run(
         (None, None, None)
     };
     let instances = model.instances().count();
+    let host_workers = host.as_ref().map(Host::workers);
     let mut service = Service::new(model, Some(store), host, lab::seed());
     service.mirror_to(state.join(lab::MODEL_FILE)).map_err(|e| format!("model mirror: {e}"))?;
     let service = Arc::new(Mutex::new(service));
@@ -74,7 +82,10 @@ pub(crate) fn run(
             "vpclab serve: EC2 API on http://{listen}, state in {}{}, data plane {}",
             state.display(),
             if restored { format!(" (restored, {instances} instances)") } else { String::new() },
-            if dataplane { "on" } else { "off" },
+            match &host_workers {
+                Some(n) => format!("on ({n} forwarder worker{})", if *n == 1 { "" } else { "s" }),
+                None => "off".to_owned(),
+            },
         );
         let shutdown = async move {
             tokio::select! {

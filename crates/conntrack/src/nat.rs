@@ -111,6 +111,11 @@ pub struct Config {
     pub timeouts: Timeouts,
     /// Public source ports to hand out (AWS: 1024–65535).
     pub ports: RangeInclusive<u16>,
+    /// Of those, only the ports `p` with `p % share.1 == share.0`: the share of one of
+    /// `share.1` tables that translate for the same address side by side (one per
+    /// forwarder worker), so that a reply's port tells which table holds its flow.
+    /// `(0, 1)`: every port.
+    pub share: (u16, u16),
     /// Hash seed (pick it at random per gateway: flooding a table with colliding flows
     /// then needs knowing it).
     pub seed: u64,
@@ -122,9 +127,17 @@ impl Default for Config {
             capacity: 1 << 16,
             timeouts: Timeouts::default(),
             ports: 1024..=65535,
+            share: (0, 1),
             seed: 0x005e_ed0f_7a61_c0de,
         }
     }
+}
+
+/// The lowest port of the range in the table's share (may lie past the range's end).
+fn first_of_share(config: &Config) -> u32 {
+    let (index, of) = (u32::from(config.share.0), u32::from(config.share.1));
+    let low = u32::from(*config.ports.start());
+    low + (index + of - low % of) % of
 }
 
 const NIL: u32 = u32::MAX;
@@ -195,10 +208,12 @@ impl Nat {
     /// A gateway with room for `config.capacity` flows, all allocated now.
     ///
     /// # Panics
-    /// If the capacity is 0 or above 2^31, or the port range is empty.
+    /// If the capacity is 0 or above 2^31, or the port range holds no port of the share.
     pub fn new(config: Config) -> Self {
         assert!(config.capacity > 0 && config.capacity < 1 << 31, "capacity out of range");
-        assert!(!config.ports.is_empty(), "no ports to allocate");
+        let (index, of) = config.share;
+        assert!(of > 0 && index < of, "share {index} of {of}");
+        assert!(first_of_share(&config) <= u32::from(*config.ports.end()), "no ports to allocate");
         let mut flows = vec![FREE; config.capacity].into_boxed_slice();
         for (i, flow) in flows.iter_mut().enumerate() {
             flow.next = if i + 1 < config.capacity { (i + 1) as u32 } else { NIL };
@@ -387,14 +402,17 @@ impl Nat {
 
     /// A public port free for this destination, reclaiming an expired holder.
     fn allocate_port(&mut self, t: &Tuple, now: u64) -> Option<u16> {
-        let first = u32::from(*self.config.ports.start());
-        let span = u32::from(*self.config.ports.end()) - first + 1;
+        // The candidates: first, first + of, first + 2·of, … up to the range's end, where
+        // `first` is the range's lowest port of this table's share.
+        let of = u32::from(self.config.share.1);
+        let first = first_of_share(&self.config);
+        let span = (u32::from(*self.config.ports.end()) - first) / of + 1;
         // Start at a point that depends on the flow, then probe linearly. Near
         // exhaustion this scans the whole range: only then is it slow.
         let start = mum(u64::from(self.inside_hash(t)), 0xA076_1D64_78BD_642F) as u32 % span;
         let proto = t.proto as u8;
         for k in 0..span {
-            let port = (first + (start + k) % span) as u16;
+            let port = (first + (start + k) % span * of) as u16;
             match self.find_outside(proto, t.dst, t.dport, port) {
                 None => return Some(port),
                 Some(holder) if self.expired(&self.flows[holder as usize], now) => {

@@ -242,3 +242,43 @@ fn a_batch_gives_the_verdicts_of_single_calls() {
     assert_eq!(got, want);
     assert_eq!(batch.stats(), single.stats());
 }
+
+#[test]
+fn a_share_hands_out_only_its_own_ports_and_all_of_them() {
+    // Share 1 of 3 of 2000..=2010: 2002, 2005, 2008 (2000 % 3 == 2).
+    let config = Config { capacity: 64, ports: 2000..=2010, share: (1, 3), ..Config::default() };
+    let mut n = Nat::new(config);
+    let mut ports: Vec<u16> =
+        (0..3).map(|sport| port_of(n.outbound(tcp(10_000 + sport), flags::SYN, 0))).collect();
+    ports.sort_unstable();
+    assert_eq!(ports, vec![2002, 2005, 2008]);
+    assert_eq!(n.outbound(tcp(10_003), flags::SYN, 0), Outbound::Drop(Outcome::PortExhausted));
+
+    // The full range split four ways: every port of 1024..=65535 in exactly one share.
+    let mut owner = vec![None; 65_536];
+    for index in 0..4u16 {
+        let config = Config { capacity: 20_000, share: (index, 4), ..Config::default() };
+        let mut n = Nat::new(config);
+        for i in 0..16_128u32 {
+            let t = Tuple {
+                proto: Proto::Udp,
+                src: INSIDE + (i >> 16),
+                dst: SERVER,
+                sport: i as u16,
+                dport: 53,
+            };
+            let port = port_of(n.outbound(t, 0, 0));
+            assert_eq!(port % 4, index);
+            assert_eq!(owner[usize::from(port)].replace(index), None, "port {port} twice");
+        }
+        let t = Tuple { proto: Proto::Udp, src: INSIDE + 1, dst: SERVER, sport: 1, dport: 53 };
+        assert_eq!(n.outbound(t, 0, 0), Outbound::Drop(Outcome::PortExhausted));
+    }
+    assert!(owner[1024..].iter().all(Option::is_some));
+}
+
+#[test]
+#[should_panic(expected = "no ports to allocate")]
+fn a_share_without_ports_is_refused() {
+    Nat::new(Config { ports: 2000..=2001, share: (3, 4), ..Config::default() });
+}

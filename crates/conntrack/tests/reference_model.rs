@@ -197,7 +197,7 @@ proptest! {
     #[test]
     fn matches_the_naive_tracker(ops in prop::collection::vec(op(), 1..120)) {
         let timeouts = Timeouts::with_idle(150_000);
-        let mut nat = Nat::new(Config { capacity: CAPACITY, timeouts, ports: PORTS, seed: 7 });
+        let mut nat = Nat::new(Config { capacity: CAPACITY, timeouts, ports: PORTS, seed: 7, ..Config::default() });
         let mut naive = Naive { flows: Vec::new(), timeouts };
         let mut now = 0u64;
         for op in ops {

@@ -84,6 +84,9 @@ reasons! {
     PeeringTransit => "peering_transit",
     /// The table of flows through gateway endpoints is full of live flows.
     EndpointTrackFull => "endpoint_track_full",
+    /// Read by a worker that does not own its flow, and the owner's hand-off channel
+    /// (or the reader's spare frames) were full.
+    HandoffFull => "handoff_full",
 }
 
 /// The counters of one forwarder.
@@ -92,6 +95,7 @@ pub struct Counters {
     rx_packets: AtomicU64,
     tx_packets: AtomicU64,
     icmp_sent: AtomicU64,
+    handed_off: AtomicU64,
     nat_flows: AtomicU64,
     nat_created: AtomicU64,
     nat_expired: AtomicU64,
@@ -104,6 +108,7 @@ impl Default for Counters {
             rx_packets: AtomicU64::new(0),
             tx_packets: AtomicU64::new(0),
             icmp_sent: AtomicU64::new(0),
+            handed_off: AtomicU64::new(0),
             nat_flows: AtomicU64::new(0),
             nat_created: AtomicU64::new(0),
             nat_expired: AtomicU64::new(0),
@@ -131,6 +136,12 @@ impl Counters {
         self.icmp_sent.fetch_add(1, Ordering::Relaxed);
     }
 
+    /// A packet was handed to the worker that owns its flow.
+    #[inline]
+    pub fn handed_off(&self) {
+        self.handed_off.fetch_add(1, Ordering::Relaxed);
+    }
+
     /// NAT gauges, published once per wake-up by the forwarder.
     pub fn set_nat(&self, flows: u64, stats: &vpclab_conntrack::Stats) {
         self.nat_flows.store(flows, Ordering::Relaxed);
@@ -150,6 +161,7 @@ impl Counters {
             rx_packets: self.rx_packets.load(Ordering::Relaxed),
             tx_packets: self.tx_packets.load(Ordering::Relaxed),
             icmp_sent: self.icmp_sent.load(Ordering::Relaxed),
+            handed_off: self.handed_off.load(Ordering::Relaxed),
             nat_flows: self.nat_flows.load(Ordering::Relaxed),
             nat_created: self.nat_created.load(Ordering::Relaxed),
             nat_expired: self.nat_expired.load(Ordering::Relaxed),
@@ -170,6 +182,10 @@ pub struct CounterSnapshot {
     pub tx_packets: u64,
     /// ICMP errors generated.
     pub icmp_sent: u64,
+    /// Packets read by a worker that did not own their flow and passed to the owner
+    /// (counted in `rx_packets` once, by the owner).
+    #[serde(default)]
+    pub handed_off: u64,
     /// Flows the NAT gateways track now.
     #[serde(default)]
     pub nat_flows: u64,
@@ -184,6 +200,23 @@ pub struct CounterSnapshot {
 }
 
 impl CounterSnapshot {
+    /// Adds `other`'s counts (another worker's) to these.
+    pub fn add(&mut self, other: &CounterSnapshot) {
+        self.rx_packets += other.rx_packets;
+        self.tx_packets += other.tx_packets;
+        self.icmp_sent += other.icmp_sent;
+        self.handed_off += other.handed_off;
+        self.nat_flows += other.nat_flows;
+        self.nat_created += other.nat_created;
+        self.nat_expired += other.nat_expired;
+        for (name, count) in &other.drops {
+            match self.drops.iter_mut().find(|(n, _)| n == name) {
+                Some((_, total)) => *total += count,
+                None => self.drops.push((name.clone(), *count)),
+            }
+        }
+    }
+
     /// The count for `reason`.
     pub fn dropped(&self, reason: DropReason) -> u64 {
         self.drops.iter().find(|(n, _)| n == reason.name()).map_or(0, |(_, c)| *c)

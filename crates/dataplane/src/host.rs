@@ -72,12 +72,12 @@ pub struct Host {
 }
 
 impl Host {
-    /// Starts the forwarder and attaches the emulated internet (creating its namespace
-    /// and device if needed).
-    pub fn start() -> Result<Self, HostError> {
-        let forwarder = Forwarder::start().map_err(HostError::Forwarder)?;
-        let tun = setup_internet()?;
-        forwarder.attach(INTERNET, tun).map_err(HostError::Forwarder)?;
+    /// Starts the forwarder with `workers` worker threads and attaches the emulated
+    /// internet (creating its namespace and device if needed).
+    pub fn start(workers: usize) -> Result<Self, HostError> {
+        let forwarder = Forwarder::start(workers).map_err(HostError::Forwarder)?;
+        let queues = setup_internet(workers)?;
+        forwarder.attach(INTERNET, queues).map_err(HostError::Forwarder)?;
         Ok(Self { forwarder, ports: PortMap::new(), realised: BTreeMap::new(), generation: 0 })
     }
 
@@ -98,10 +98,11 @@ impl Host {
             for (id, port) in stale.iter().zip(ports) {
                 self.realised.remove(id);
                 if let Some(port) = port {
-                    let tun = self.forwarder.detach(port).map_err(HostError::Forwarder)?;
-                    if let Some(tun) = tun {
-                        // Not persistent any more: the device goes when this fd closes.
-                        let _ = tun.set_persist(false);
+                    let queues = self.forwarder.detach(port).map_err(HostError::Forwarder)?;
+                    if let Some(queue) = queues.first() {
+                        // Not persistent any more: the device goes when its last queue
+                        // closes, at the end of this block.
+                        let _ = queue.set_persist(false);
                     }
                 }
                 netns::delete(id.as_str())?;
@@ -111,9 +112,9 @@ impl Host {
             if self.realised.contains_key(&instance.id) {
                 continue;
             }
-            let tun = setup_instance(model, instance)?;
+            let queues = setup_instance(model, instance, self.forwarder.workers())?;
             let port = self.ports.assign(&instance.id);
-            self.forwarder.attach(port, tun).map_err(HostError::Forwarder)?;
+            self.forwarder.attach(port, queues).map_err(HostError::Forwarder)?;
             self.realised.insert(instance.id.clone(), instance.private_ip);
         }
         self.publish(model);
@@ -155,6 +156,11 @@ impl Host {
         self.forwarder.counters()
     }
 
+    /// The forwarder's worker threads.
+    pub fn workers(&self) -> usize {
+        self.forwarder.workers()
+    }
+
     /// The generation of the published snapshot.
     pub fn generation(&self) -> u64 {
         self.generation
@@ -178,14 +184,18 @@ fn disable_ipv6(ns: &str) -> Result<(), NetnsError> {
 /// The instance's namespace and `eth0`, configured as AWS does: the private address
 /// with the subnet's prefix, default route via the subnet router, MTU 9001. Idempotent,
 /// so a restart re-attaches to what is there.
-fn setup_instance(model: &Model, instance: &Instance) -> Result<Tun, HostError> {
+fn setup_instance(
+    model: &Model,
+    instance: &Instance,
+    queues: usize,
+) -> Result<Vec<Tun>, HostError> {
     let ns = instance.id.as_str();
     let subnet = model.subnet(&instance.subnet).map_err(|e| {
         HostError::Netns(NetnsError::Command { command: "setup".into(), stderr: e.to_string() })
     })?;
     netns::create(ns)?;
     disable_ipv6(ns)?;
-    let tun = Tun::open_in(ns, DEVICE)?;
+    let tun = Tun::open_queues_in(ns, DEVICE, queues)?;
     let address = format!("{}/{}", instance.private_ip, subnet.cidr.prefix_len());
     let (mtu, router) = (INSTANCE_MTU.to_string(), subnet.router().to_string());
     // Order matters: device, MTU and address, link up, then routes (a route via a
@@ -206,11 +216,11 @@ fn setup_instance(model: &Model, instance: &Instance) -> Result<Tun, HostError> 
 /// The emulated internet: `vpclab-internet` with `eth0` holding the internet hosts' and
 /// the AWS services' addresses, the public range behind the gateway and, for replies
 /// through gateway endpoints, the default route to the forwarder.
-fn setup_internet() -> Result<Tun, HostError> {
+fn setup_internet(queues: usize) -> Result<Vec<Tun>, HostError> {
     let ns = INTERNET_NETNS;
     netns::create(ns)?;
     disable_ipv6(ns)?;
-    let tun = Tun::open_in(ns, DEVICE)?;
+    let tun = Tun::open_queues_in(ns, DEVICE, queues)?;
     let mtu = INTERNET_MTU.to_string();
     let (hosts, services) = (INTERNET_HOSTS.to_string(), SERVICE_HOSTS.to_string());
     let public = vpclab_model::PUBLIC_POOL.to_string();

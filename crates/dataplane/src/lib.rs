@@ -10,7 +10,8 @@
 //! * [`nat`]: the NAT gateways' connection tables (`crates/conntrack`), owned by the
 //!   forwarder thread.
 //! * [`counters`]: packets and drops by reason.
-//! * [`worker`]: the forwarder thread that drives the pipeline from TUN devices.
+//! * [`steer`]: which worker owns a packet's flow.
+//! * [`worker`]: the forwarder's worker threads that drive the pipeline from TUN devices.
 //! * [`host`]: the model made real: namespaces, devices, the emulated internet.
 
 #![forbid(unsafe_code)]
@@ -23,6 +24,7 @@ pub mod nat;
 pub mod pipeline;
 pub mod security;
 pub mod snapshot;
+pub mod steer;
 pub mod trace;
 pub mod vnet;
 pub mod wire;

@@ -39,19 +39,35 @@ pub struct Tracking {
     /// Stats of tables dropped since, so totals never go backwards.
     retired: Stats,
     capacity: usize,
+    /// This tracker's share of every NAT gateway's ports (see [`Tracking::for_worker`]).
+    share: (u16, u16),
 }
 
 impl Tracking {
     /// No tables yet; each will hold `capacity` flows.
     pub fn new(capacity: usize) -> Self {
+        Self::for_worker(capacity, 0, 1)
+    }
+
+    /// The tracker of forwarder worker `worker` of `workers`: a `1/workers` share of the
+    /// flow tables' room (`capacity` per NAT gateway is the total), and of every NAT
+    /// gateway's ports — those with `port % workers == worker` — so that a reply's
+    /// port names the worker whose tables hold its flow (see [`crate::steer`]).
+    ///
+    /// # Panics
+    /// If `worker >= workers` or `workers` is 0 or above 1,024.
+    pub fn for_worker(capacity: usize, worker: usize, workers: usize) -> Self {
+        assert!(worker < workers && workers <= 1024, "worker {worker} of {workers}");
+        let part = |total: usize| (total / workers).max(1);
         Self {
-            sg: SgFlows::new(SG_FLOWS),
-            endpoint: Flows::new(ENDPOINT_FLOWS),
+            sg: SgFlows::new(part(SG_FLOWS)),
+            endpoint: Flows::new(part(ENDPOINT_FLOWS)),
             trace: None,
             receiver: None,
             tables: Vec::new(),
             retired: Stats::default(),
-            capacity,
+            capacity: part(capacity),
+            share: (worker as u16, workers as u16),
         }
     }
 
@@ -78,6 +94,7 @@ impl Tracking {
                     capacity: self.capacity,
                     timeouts,
                     seed,
+                    share: self.share,
                     ..Config::default()
                 }));
             }

@@ -1,18 +1,26 @@
-//! The forwarder: one thread that waits on every TUN device with epoll and runs the
+//! The forwarder: worker threads that wait on TUN devices with epoll and run the
 //! pipeline on what they send.
 //!
-//! The control plane talks to it through [`Forwarder`]: it attaches and detaches
-//! devices (rare; a mutex-protected command queue and an eventfd wake-up) and publishes
-//! snapshots (an atomic pointer swap). The packet loop itself takes no lock and
-//! allocates nothing: the buffers are made once, the snapshot is loaded once per
-//! wake-up, and each device gives at most [`BATCH`] packets per wake-up so that one busy
-//! device cannot starve the others.
+//! Every device is a multiqueue TUN with one queue per worker; each worker reads and
+//! writes its own queues and keeps its own connection state ([`Tracking`]), counters
+//! and flow records, so workers share nothing on the packet path but the read-only
+//! snapshot. A flow's state lives with one worker, its owner ([`crate::steer`]): a
+//! packet read by another worker is handed to the owner through a bounded channel of
+//! preallocated frames (rare: the kernel keeps a flow on the queue that last wrote it,
+//! which is the owner's).
+//!
+//! The control plane talks to the workers through [`Forwarder`]: it attaches and
+//! detaches devices (rare; a mutex-protected command queue per worker and an eventfd
+//! wake-up) and publishes snapshots (an atomic pointer swap). The packet loop takes no
+//! lock and allocates nothing: the buffers are made once, the snapshot is loaded once
+//! per wake-up, and each device gives at most [`BATCH`] packets per wake-up so that one
+//! busy device cannot starve the others.
 
 use std::io;
 use std::net::Ipv4Addr;
 use std::os::fd::AsRawFd;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc;
+use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -27,17 +35,22 @@ use crate::flowlog::{FlowRecord, FlowRecords, RecordKey, five_tuple};
 use crate::nat::{FLOWS_PER_GATEWAY, Tracking};
 use crate::pipeline::{REPLY_BUFFER, Verdict};
 use crate::snapshot::{EDGE_MTU, INTERNET, Port, PortEntry, Snapshot};
+use crate::steer;
 use crate::vnet;
 use crate::wire;
 
 /// Packets read from one device per wake-up.
 pub const BATCH: usize = 64;
+/// Most workers a forwarder runs.
+pub const MAX_WORKERS: usize = 64;
 /// Read buffer behind the virtio-net header: the largest IPv4 packet, which is also the
 /// largest GSO super-packet.
 const PACKET_BUFFER: usize = 65_536;
 /// Where a packet starts in a frame: after its virtio-net header.
 const H: usize = VNET_HDR_LEN;
-/// The epoll token of the wake-up eventfd; device tokens are their ports.
+/// Frames each worker can have in flight to other workers at once.
+const HANDOFF_FRAMES: usize = 32;
+/// The epoll token of a worker's wake-up eventfd; device tokens are their ports.
 const WAKE: u64 = u64::MAX;
 
 enum Command {
@@ -46,69 +59,149 @@ enum Command {
     FlushFlows(mpsc::Sender<Vec<FlowRecord>>),
 }
 
-struct Shared {
-    snapshot: ArcSwap<Snapshot>,
-    counters: Counters,
+/// What the control plane and the other workers reach a worker through. Aligned so two
+/// workers' counters never share a cache line.
+#[repr(align(128))]
+struct Mailbox {
     commands: Mutex<Vec<Command>>,
     wake: EventFd,
+    counters: Counters,
+}
+
+struct Shared {
+    snapshot: ArcSwap<Snapshot>,
+    workers: Vec<Mailbox>,
     stop: AtomicBool,
     tap: Tap,
     /// Where flow records go at the end of each aggregation interval.
     flow_sink: Mutex<Option<mpsc::Sender<Vec<FlowRecord>>>>,
 }
 
-/// A running forwarder thread and the handle to steer it.
+/// A packet handed from the worker that read it to the worker that owns its flow.
+struct Parcel {
+    /// The worker whose frame this is (it gets it back).
+    origin: usize,
+    /// The port the packet was read from.
+    from: Port,
+    /// Bytes of `frame` in use: virtio-net header and packet.
+    len: usize,
+    frame: Box<[u8]>,
+}
+
+/// A worker's ends of the hand-off channels.
+struct Handoff {
+    /// Packets other workers read for this one.
+    inbox: Receiver<Parcel>,
+    /// This worker's free frames, and the senders that return them.
+    free: Receiver<Box<[u8]>>,
+    give_back: Vec<SyncSender<Box<[u8]>>>,
+    /// Every worker's inbox.
+    to: Vec<SyncSender<Parcel>>,
+}
+
+/// A running forwarder and the handle to steer it.
 pub struct Forwarder {
     shared: Arc<Shared>,
-    thread: Option<JoinHandle<io::Result<()>>>,
+    threads: Vec<JoinHandle<io::Result<()>>>,
 }
 
 impl std::fmt::Debug for Forwarder {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Forwarder")
+            .field("workers", &self.shared.workers.len())
             .field("generation", &self.shared.snapshot.load().generation)
             .finish()
     }
 }
 
 impl Forwarder {
-    /// Starts the forwarder thread with an empty snapshot.
-    pub fn start() -> io::Result<Self> {
+    /// Starts `workers` worker threads (1 to [`MAX_WORKERS`]) with an empty snapshot.
+    pub fn start(workers: usize) -> io::Result<Self> {
+        if !(1..=MAX_WORKERS).contains(&workers) {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("{workers} workers: from 1 to {MAX_WORKERS}"),
+            ));
+        }
+        let mailboxes = (0..workers)
+            .map(|_| {
+                Ok(Mailbox {
+                    commands: Mutex::new(Vec::new()),
+                    wake: EventFd::new()?,
+                    counters: Counters::default(),
+                })
+            })
+            .collect::<io::Result<Vec<_>>>()?;
         let shared = Arc::new(Shared {
             snapshot: ArcSwap::from_pointee(Snapshot::empty()),
-            counters: Counters::default(),
-            commands: Mutex::new(Vec::new()),
-            wake: EventFd::new()?,
+            workers: mailboxes,
             stop: AtomicBool::new(false),
             tap: Tap::default(),
             flow_sink: Mutex::new(None),
         });
-        let epoll = Epoll::new()?;
-        epoll.add(shared.wake.as_raw_fd(), WAKE)?;
-        let worker = Arc::clone(&shared);
-        let thread = std::thread::Builder::new()
-            .name("vpclab-forwarder".into())
-            .spawn(move || run(&worker, &epoll))?;
-        Ok(Self { shared, thread: Some(thread) })
+        let mut forwarder = Forwarder { shared, threads: Vec::new() };
+        for (index, handoff) in handoffs(workers).into_iter().enumerate() {
+            let epoll = Epoll::new()?;
+            epoll.add(forwarder.shared.workers[index].wake.as_raw_fd(), WAKE)?;
+            let shared = Arc::clone(&forwarder.shared);
+            let thread = std::thread::Builder::new()
+                .name(format!("vpclab-fwd-{index}"))
+                .spawn(move || Worker::new(index, &shared, handoff).run(&epoll))?;
+            forwarder.threads.push(thread);
+        }
+        Ok(forwarder)
     }
 
-    fn command(&self, command: Command) -> io::Result<()> {
-        self.shared.commands.lock().unwrap_or_else(|e| e.into_inner()).push(command);
-        self.shared.wake.wake()
+    /// How many workers run.
+    pub fn workers(&self) -> usize {
+        self.shared.workers.len()
     }
 
-    /// Hands `tun` to the forwarder as `port`; returns once the forwarder reads it.
-    pub fn attach(&self, port: Port, tun: Tun) -> io::Result<()> {
-        let (tx, rx) = mpsc::channel();
-        self.command(Command::Attach(port, tun, tx))?;
-        rx.recv_timeout(Duration::from_secs(5)).map_err(|_| io::Error::other("forwarder gone"))?
+    fn command(&self, worker: usize, command: Command) -> io::Result<()> {
+        let mailbox = &self.shared.workers[worker];
+        mailbox.commands.lock().unwrap_or_else(|e| e.into_inner()).push(command);
+        mailbox.wake.wake()
     }
 
-    /// Takes the device of `port` back from the forwarder.
-    pub fn detach(&self, port: Port) -> io::Result<Option<Tun>> {
-        let (tx, rx) = mpsc::channel();
-        self.command(Command::Detach(port, tx))?;
-        rx.recv_timeout(Duration::from_secs(5)).map_err(|_| io::Error::other("forwarder gone"))
+    /// Hands the queues of a device to the forwarder as `port`, one per worker (as many
+    /// as [`Forwarder::workers`]); returns once every worker reads its queue.
+    pub fn attach(&self, port: Port, queues: Vec<Tun>) -> io::Result<()> {
+        if queues.len() != self.workers() {
+            return Err(io::Error::other(format!(
+                "{} queues for {} workers",
+                queues.len(),
+                self.workers()
+            )));
+        }
+        let mut replies = Vec::new();
+        for (worker, queue) in queues.into_iter().enumerate() {
+            let (tx, rx) = mpsc::channel();
+            self.command(worker, Command::Attach(port, queue, tx))?;
+            replies.push(rx);
+        }
+        for rx in replies {
+            rx.recv_timeout(Duration::from_secs(5))
+                .map_err(|_| io::Error::other("forwarder gone"))??;
+        }
+        Ok(())
+    }
+
+    /// Takes the queues of `port`'s device back from the workers.
+    pub fn detach(&self, port: Port) -> io::Result<Vec<Tun>> {
+        let mut replies = Vec::new();
+        for worker in 0..self.workers() {
+            let (tx, rx) = mpsc::channel();
+            self.command(worker, Command::Detach(port, tx))?;
+            replies.push(rx);
+        }
+        let mut queues = Vec::new();
+        for rx in replies {
+            let queue = rx
+                .recv_timeout(Duration::from_secs(5))
+                .map_err(|_| io::Error::other("forwarder gone"))?;
+            queues.extend(queue);
+        }
+        Ok(queues)
     }
 
     /// Makes `snapshot` the one every following packet sees.
@@ -121,8 +214,9 @@ impl Forwarder {
         self.shared.snapshot.load_full()
     }
 
-    /// The flow records the forwarder writes out at the end of each aggregation
-    /// interval (the snapshot's `flow_interval_ms`); replaces an earlier receiver.
+    /// The flow records the workers write out at the end of each aggregation interval
+    /// (the snapshot's `flow_interval_ms`), one batch per worker; replaces an earlier
+    /// receiver.
     pub fn flow_records(&self) -> mpsc::Receiver<Vec<FlowRecord>> {
         let (tx, rx) = mpsc::channel();
         *self.shared.flow_sink.lock().unwrap_or_else(|e| e.into_inner()) = Some(tx);
@@ -131,9 +225,20 @@ impl Forwarder {
 
     /// The flow records counted so far, taken now rather than at the interval's end.
     pub fn flush_flows(&self) -> io::Result<Vec<FlowRecord>> {
-        let (tx, rx) = mpsc::channel();
-        self.command(Command::FlushFlows(tx))?;
-        rx.recv_timeout(Duration::from_secs(5)).map_err(|_| io::Error::other("forwarder gone"))
+        let mut replies = Vec::new();
+        for worker in 0..self.workers() {
+            let (tx, rx) = mpsc::channel();
+            self.command(worker, Command::FlushFlows(tx))?;
+            replies.push(rx);
+        }
+        let mut all = Vec::new();
+        for rx in replies {
+            all.extend(
+                rx.recv_timeout(Duration::from_secs(5))
+                    .map_err(|_| io::Error::other("forwarder gone"))?,
+            );
+        }
+        Ok(all)
     }
 
     /// A handle to capture packets with, usable from any thread.
@@ -141,24 +246,55 @@ impl Forwarder {
         Capture { shared: Arc::clone(&self.shared) }
     }
 
-    /// The counters now.
+    /// The counters now, all workers together.
     pub fn counters(&self) -> CounterSnapshot {
-        self.shared.counters.snapshot()
+        let mut total = CounterSnapshot::default();
+        for mailbox in &self.shared.workers {
+            total.add(&mailbox.counters.snapshot());
+        }
+        total
     }
 
-    /// Stops the thread and closes every device it holds (persistent devices stay).
+    /// Stops the workers and closes every device queue they hold (persistent devices
+    /// stay).
     pub fn stop(mut self) -> io::Result<()> {
         self.halt()
     }
 
     fn halt(&mut self) -> io::Result<()> {
         self.shared.stop.store(true, Ordering::Release);
-        self.shared.wake.wake()?;
-        match self.thread.take() {
-            Some(thread) => thread.join().map_err(|_| io::Error::other("forwarder panicked"))?,
-            None => Ok(()),
+        for mailbox in &self.shared.workers {
+            mailbox.wake.wake()?;
+        }
+        let mut result = Ok(());
+        for thread in self.threads.drain(..) {
+            let outcome = thread.join().map_err(|_| io::Error::other("forwarder panicked"));
+            if result.is_ok() {
+                result = outcome.and_then(|r| r);
+            }
+        }
+        result
+    }
+}
+
+/// The hand-off channels of `workers` workers, each worker's ends at its index.
+fn handoffs(workers: usize) -> Vec<Handoff> {
+    // One worker never hands anything off: no frames.
+    let frames = if workers > 1 { HANDOFF_FRAMES } else { 0 };
+    let (to, inboxes): (Vec<_>, Vec<_>) =
+        (0..workers).map(|_| mpsc::sync_channel(frames * workers)).unzip();
+    let (give_back, free): (Vec<_>, Vec<_>) =
+        (0..workers).map(|_| mpsc::sync_channel::<Box<[u8]>>(frames)).unzip();
+    for pool in &give_back {
+        for _ in 0..frames {
+            let _ = pool.try_send(vec![0u8; H + PACKET_BUFFER].into_boxed_slice());
         }
     }
+    inboxes
+        .into_iter()
+        .zip(free)
+        .map(|(inbox, free)| Handoff { inbox, free, give_back: give_back.clone(), to: to.clone() })
+        .collect()
 }
 
 /// Packet capture on a running forwarder (see [`crate::capture`]).
@@ -202,171 +338,310 @@ impl Drop for Forwarder {
 /// Expired NAT flows looked at per table per wake-up.
 const SWEEP_BUDGET: usize = 64;
 
-fn run(shared: &Shared, epoll: &Epoll) -> io::Result<()> {
-    let mut devices: Vec<Option<Tun>> = Vec::new();
-    // Frames: a virtio-net header, then the packet. Replies and fragments are made here
-    // and go out behind a plain header (finished checksums, no GSO).
-    let mut frame = vec![0u8; H + PACKET_BUFFER];
-    let mut reply = vec![0u8; H + REPLY_BUFFER];
-    let mut fragment = vec![0u8; H + EDGE_MTU];
-    let mut before = vec![0u8; crate::capture::SNAP_LEN];
-    let mut events = [empty_event(); 64];
-    let mut nats = Tracking::new(FLOWS_PER_GATEWAY);
-    let mut generation = None;
-    let started = Instant::now();
-    let counters = &shared.counters;
-    let mut records = FlowRecords::default();
-    let mut last_flush = 0u64;
+/// One worker thread's state: everything the packet path writes.
+struct Worker<'a> {
+    index: usize,
+    shared: &'a Shared,
+    counters: &'a Counters,
+    handoff: Handoff,
+    /// This worker's queue of each port's device.
+    devices: Vec<Option<Tun>>,
+    /// ICMP errors and resets: a plain virtio-net header, then the packet.
+    reply: Vec<u8>,
+    /// Fragments being sent: a plain header, then one fragment.
+    fragment: Vec<u8>,
+    /// The untranslated header of a packet at a watched internet edge.
+    before: Vec<u8>,
+    nats: Tracking,
+    records: FlowRecords,
+    /// Workers this one handed packets to since it last woke them.
+    to_wake: u64,
+}
 
-    while !shared.stop.load(Ordering::Acquire) {
-        let ready = epoll.wait(&mut events, Duration::from_secs(1))?;
-        let snapshot = shared.snapshot.load();
-        if generation != Some(snapshot.generation) {
-            // A new snapshot: NAT gateways may have come or gone (off the packet path).
-            nats.sync(&snapshot);
-            generation = Some(snapshot.generation);
+impl<'a> Worker<'a> {
+    fn new(index: usize, shared: &'a Shared, handoff: Handoff) -> Self {
+        let workers = shared.workers.len();
+        Self {
+            index,
+            shared,
+            counters: &shared.workers[index].counters,
+            handoff,
+            devices: Vec::new(),
+            reply: vec![0u8; H + REPLY_BUFFER],
+            fragment: vec![0u8; H + EDGE_MTU],
+            before: vec![0u8; crate::capture::SNAP_LEN],
+            nats: Tracking::for_worker(FLOWS_PER_GATEWAY, index, workers),
+            records: FlowRecords::default(),
+            to_wake: 0,
         }
-        let now = started.elapsed().as_millis() as u64;
-        let wall = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
-        let interval = snapshot.flow_interval_ms;
-        let peering = shared.tap.peering();
-        if interval > 0 && now.saturating_sub(last_flush) >= interval {
-            last_flush = now;
-            if !records.is_empty() {
-                let mut batch = Vec::new();
-                records.drain(&mut batch);
-                let sink = shared.flow_sink.lock().unwrap_or_else(|e| e.into_inner());
-                if let Some(sink) = sink.as_ref() {
-                    let _ = sink.send(batch);
-                }
+    }
+
+    fn run(mut self, epoll: &Epoll) -> io::Result<()> {
+        let shared = self.shared;
+        let workers = shared.workers.len();
+        let mut frame = vec![0u8; H + PACKET_BUFFER];
+        let mut events = [empty_event(); 64];
+        let mut generation = None;
+        let started = Instant::now();
+        let mut last_flush = 0u64;
+
+        while !shared.stop.load(Ordering::Acquire) {
+            let ready = epoll.wait(&mut events, Duration::from_secs(1))?;
+            let snapshot = shared.snapshot.load();
+            if generation != Some(snapshot.generation) {
+                // A new snapshot: NAT gateways may have come or gone (off the packet path).
+                self.nats.sync(&snapshot);
+                generation = Some(snapshot.generation);
             }
-        }
-        nats.sweep(now, SWEEP_BUDGET);
-        counters.set_nat(nats.flows() as u64, &nats.stats());
-        for event in &events[..ready] {
-            let token = token(event);
-            if token == WAKE {
-                shared.wake.drain();
-                apply_commands(shared, epoll, &mut devices, &mut records);
-                continue;
+            let now = started.elapsed().as_millis() as u64;
+            let wall = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+            let interval = snapshot.flow_interval_ms;
+            if interval > 0 && now.saturating_sub(last_flush) >= interval {
+                last_flush = now;
+                self.write_out_flows();
             }
-            let port = token as Port;
-            let Some(Some(device)) = devices.get(port as usize) else {
-                continue;
-            };
-            for _ in 0..BATCH {
-                let len = match device.recv(&mut frame) {
-                    Ok(n) if n >= H => n - H,
-                    Ok(_) => {
-                        counters.drop(DropReason::Malformed);
-                        continue;
+            self.nats.sweep(now, SWEEP_BUDGET);
+            self.counters.set_nat(self.nats.flows() as u64, &self.nats.stats());
+            for event in &events[..ready] {
+                let token = token(event);
+                if token == WAKE {
+                    shared.workers[self.index].wake.drain();
+                    self.apply_commands(epoll);
+                    // Packets other workers read for this one.
+                    while let Ok(mut parcel) = self.handoff.inbox.try_recv() {
+                        self.forward(
+                            &snapshot,
+                            parcel.from,
+                            &mut parcel.frame,
+                            parcel.len,
+                            now,
+                            wall,
+                        );
+                        let _ = self.handoff.give_back[parcel.origin].try_send(parcel.frame);
                     }
-                    Err(_) => break, // WouldBlock: drained; other errors: try next wake-up.
-                };
-                counters.rx();
-                let offload = vnet::offload(&frame[..H]);
-                let packet = &mut frame[H..];
-                shared.tap.offer(port, Direction::Sent, &packet[..len]);
-                // At the internet edge a capture shows both sides of the translation:
-                // keep the untranslated header until the verdict is known.
-                let edge = shared.tap.watches(INTERNET);
-                // The sender's side of a flow record: the packet as it left the instance.
-                let sent = logged(&snapshot, port).then(|| five_tuple(&packet[..len])).flatten();
-                let sent_wire = wire::on_the_wire(&packet[..len], offload);
-                if edge {
-                    let kept = len.min(before.len());
-                    before[..kept].copy_from_slice(&packet[..kept]);
+                    continue;
                 }
-                let verdict = snapshot.process_offloaded(
-                    &mut nats,
-                    port,
-                    &mut packet[..len],
-                    offload,
-                    &mut reply[H..],
-                    now,
-                );
-                match verdict {
-                    Verdict::Forward { port: out, len: out_len } => {
-                        // The far side decides (a NAT gateway's Elastic IP, say).
-                        let far_out = edge && out == INTERNET && port != INTERNET;
-                        if far_out && shared.tap.wants(&packet[..out_len], true) {
-                            let kept = len.min(before.len());
-                            shared.tap.record(Direction::Sent, &before[..kept], len);
-                        } else if edge && port == INTERNET && shared.tap.wants(&before, false) {
-                            shared.tap.record(Direction::Received, &packet[..out_len], out_len);
+                let port = token as Port;
+                for _ in 0..BATCH {
+                    let Some(Some(device)) = self.devices.get(port as usize) else {
+                        break;
+                    };
+                    let len = match device.recv(&mut frame) {
+                        Ok(n) if n >= H => n,
+                        Ok(_) => {
+                            self.counters.drop(DropReason::Malformed);
+                            continue;
                         }
-                        if let Some((a, b)) = peering {
-                            if crosses(&snapshot, port, out, a, b) {
-                                shared.tap.record(Direction::Sent, &packet[..out_len], out_len);
-                            }
-                        }
+                        Err(_) => break, // WouldBlock: drained; other errors: next wake-up.
+                    };
+                    let owner = steer::owner(&snapshot, port, &frame[H..len], workers);
+                    if owner == self.index {
+                        self.forward(&snapshot, port, &mut frame, len, now, wall);
+                    } else {
+                        self.hand_off(owner, port, &frame[..len]);
+                    }
+                }
+            }
+            self.wake_owners();
+        }
+        Ok(())
+    }
+
+    /// Passes a frame read here to the worker that owns its flow.
+    fn hand_off(&mut self, owner: usize, from: Port, frame: &[u8]) {
+        let Ok(mut spare) = self.handoff.free.try_recv() else {
+            self.counters.drop(DropReason::HandoffFull);
+            return;
+        };
+        spare[..frame.len()].copy_from_slice(frame);
+        let parcel = Parcel { origin: self.index, from, len: frame.len(), frame: spare };
+        match self.handoff.to[owner].try_send(parcel) {
+            Ok(()) => {
+                self.counters.handed_off();
+                self.to_wake |= 1 << owner;
+            }
+            Err(TrySendError::Full(parcel) | TrySendError::Disconnected(parcel)) => {
+                self.counters.drop(DropReason::HandoffFull);
+                let _ = self.handoff.give_back[self.index].try_send(parcel.frame);
+            }
+        }
+    }
+
+    /// Wakes the workers handed packets since the last call: once per wake-up each.
+    fn wake_owners(&mut self) {
+        while self.to_wake != 0 {
+            let owner = self.to_wake.trailing_zeros() as usize;
+            self.to_wake &= self.to_wake - 1;
+            let _ = self.shared.workers[owner].wake.wake();
+        }
+    }
+
+    /// Runs the pipeline on the `len`-byte frame (virtio-net header, packet) read from
+    /// `port`, and sends what it decides.
+    fn forward(
+        &mut self,
+        snapshot: &Snapshot,
+        port: Port,
+        frame: &mut [u8],
+        len: usize,
+        now: u64,
+        wall: u64,
+    ) {
+        let shared = self.shared;
+        let counters = self.counters;
+        let len = len - H;
+        counters.rx();
+        let offload = vnet::offload(&frame[..H]);
+        shared.tap.offer(port, Direction::Sent, &frame[H..H + len]);
+        // At the internet edge a capture shows both sides of the translation: keep the
+        // untranslated header until the verdict is known.
+        let edge = shared.tap.watches(INTERNET);
+        let packet = &mut frame[H..];
+        // The sender's side of a flow record: the packet as it left the instance.
+        let sent = logged(snapshot, port).then(|| five_tuple(&packet[..len])).flatten();
+        let sent_wire = wire::on_the_wire(&packet[..len], offload);
+        if edge {
+            let kept = len.min(self.before.len());
+            self.before[..kept].copy_from_slice(&packet[..kept]);
+        }
+        let verdict = snapshot.process_offloaded(
+            &mut self.nats,
+            port,
+            &mut packet[..len],
+            offload,
+            &mut self.reply[H..],
+            now,
+        );
+        match verdict {
+            Verdict::Forward { port: out, len: out_len } => {
+                // The far side decides (a NAT gateway's Elastic IP, say).
+                let far_out = edge && out == INTERNET && port != INTERNET;
+                if far_out && shared.tap.wants(&packet[..out_len], true) {
+                    let kept = len.min(self.before.len());
+                    shared.tap.record(Direction::Sent, &self.before[..kept], len);
+                } else if edge && port == INTERNET && shared.tap.wants(&self.before, false) {
+                    shared.tap.record(Direction::Received, &packet[..out_len], out_len);
+                }
+                if let Some((a, b)) = shared.tap.peering() {
+                    if crosses(snapshot, port, out, a, b) {
+                        shared.tap.record(Direction::Sent, &packet[..out_len], out_len);
+                    }
+                }
+                if let Some(t) = sent {
+                    self.records.count(record(port, t, true), sent_wire, wall);
+                }
+                if logged(snapshot, out) {
+                    if let Some(t) = five_tuple(&packet[..out_len]) {
+                        let on_wire = wire::on_the_wire(&packet[..out_len], offload);
+                        self.records.count(record(out, t, true), on_wire, wall);
+                    }
+                }
+                if out == INTERNET && out_len > EDGE_MTU && offload.gso_size == 0 {
+                    // Too big for the edge without DF (the pipeline let it through for
+                    // this): cut in software, checksum finished first.
+                    let packet = &mut packet[..out_len];
+                    if offload.partial_checksum {
+                        wire::finish_checksum(packet);
+                    }
+                    self.fragment[..H].copy_from_slice(&vnet::PLAIN);
+                    let mut made = 0;
+                    while let Some(n) =
+                        wire::fragment(packet, EDGE_MTU, made, &mut self.fragment[H..])
+                    {
+                        self.send(out, &self.fragment[..H + n]);
+                        made += 1;
+                    }
+                    if made == 0 {
+                        counters.drop(DropReason::TooBig);
+                    }
+                } else {
+                    self.send(out, &frame[..H + out_len]);
+                }
+            }
+            Verdict::Reply { port: out, len, reason } => {
+                counters.drop(reason);
+                counters.icmp();
+                self.send(out, &self.reply[..H + len]);
+            }
+            Verdict::Drop(reason) => {
+                counters.drop(reason);
+                match reason {
+                    DropReason::SgEgress | DropReason::NaclOut => {
                         if let Some(t) = sent {
-                            records.count(record(port, t, true), sent_wire, wall);
-                        }
-                        if logged(&snapshot, out) {
-                            if let Some(t) = five_tuple(&packet[..out_len]) {
-                                let wire = wire::on_the_wire(&packet[..out_len], offload);
-                                records.count(record(out, t, true), wire, wall);
-                            }
-                        }
-                        if out == INTERNET && out_len > EDGE_MTU && offload.gso_size == 0 {
-                            // Too big for the edge without DF (the pipeline let it through
-                            // for this): cut in software, checksum finished first.
-                            let packet = &mut packet[..out_len];
-                            if offload.partial_checksum {
-                                wire::finish_checksum(packet);
-                            }
-                            fragment[..H].copy_from_slice(&vnet::PLAIN);
-                            let mut made = 0;
-                            while let Some(n) =
-                                wire::fragment(packet, EDGE_MTU, made, &mut fragment[H..])
-                            {
-                                send(shared, &devices, out, &fragment[..H + n]);
-                                made += 1;
-                            }
-                            if made == 0 {
-                                counters.drop(DropReason::TooBig);
-                            }
-                        } else {
-                            send(shared, &devices, out, &frame[..H + out_len]);
+                            self.records.count(record(port, t, false), sent_wire, wall);
                         }
                     }
-                    Verdict::Reply { port: out, len, reason } => {
-                        counters.drop(reason);
-                        counters.icmp();
-                        send(shared, &devices, out, &reply[..H + len]);
-                    }
-                    Verdict::Drop(reason) => {
-                        counters.drop(reason);
-                        match reason {
-                            DropReason::SgEgress | DropReason::NaclOut => {
-                                if let Some(t) = sent {
-                                    records.count(record(port, t, false), sent_wire, wall);
-                                }
-                            }
-                            DropReason::SgIngress | DropReason::NaclIn => {
-                                let at = nats.receiver().filter(|&r| logged(&snapshot, r));
-                                if let (Some(at), Some(t)) = (at, five_tuple(&packet[..len])) {
-                                    let wire = wire::on_the_wire(&packet[..len], offload);
-                                    records.count(record(at, t, false), wire, wall);
-                                }
-                            }
-                            _ => {}
+                    DropReason::SgIngress | DropReason::NaclIn => {
+                        let at = self.nats.receiver().filter(|&r| logged(snapshot, r));
+                        if let (Some(at), Some(t)) = (at, five_tuple(&packet[..len])) {
+                            let on_wire = wire::on_the_wire(&packet[..len], offload);
+                            self.records.count(record(at, t, false), on_wire, wall);
                         }
                     }
+                    _ => {}
                 }
             }
         }
     }
-    Ok(())
-}
 
-/// Writes `frame` — a virtio-net header and a packet — to `port`.
-fn send(shared: &Shared, devices: &[Option<Tun>], port: Port, frame: &[u8]) {
-    shared.tap.offer(port, Direction::Received, &frame[H..]);
-    match devices.get(port as usize) {
-        Some(Some(device)) if device.send(frame).is_ok() => shared.counters.tx(),
-        _ => shared.counters.drop(DropReason::TxFailed),
+    /// Writes `frame` — a virtio-net header and a packet — to `port`, through this
+    /// worker's queue of its device.
+    fn send(&self, port: Port, frame: &[u8]) {
+        self.shared.tap.offer(port, Direction::Received, &frame[H..]);
+        match self.devices.get(port as usize) {
+            Some(Some(device)) if device.send(frame).is_ok() => self.counters.tx(),
+            _ => self.counters.drop(DropReason::TxFailed),
+        }
+    }
+
+    /// Sends the flow records counted since the last time to the sink (off the packet
+    /// path: once per aggregation interval).
+    fn write_out_flows(&mut self) {
+        if self.records.is_empty() {
+            return;
+        }
+        let mut batch = Vec::new();
+        self.records.drain(&mut batch);
+        let sink = self.shared.flow_sink.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(sink) = sink.as_ref() {
+            let _ = sink.send(batch);
+        }
+    }
+
+    fn apply_commands(&mut self, epoll: &Epoll) {
+        let mailbox = &self.shared.workers[self.index];
+        let commands =
+            std::mem::take(&mut *mailbox.commands.lock().unwrap_or_else(|e| e.into_inner()));
+        for command in commands {
+            match command {
+                Command::Attach(port, tun, done) => {
+                    let slot = port as usize;
+                    if self.devices.len() <= slot {
+                        self.devices.resize_with(slot + 1, || None);
+                    }
+                    if let Some(old) = self.devices[slot].take() {
+                        let _ = epoll.delete(old.as_raw_fd());
+                    }
+                    let result = epoll.add(tun.as_raw_fd(), u64::from(port));
+                    if result.is_ok() {
+                        self.devices[slot] = Some(tun);
+                    }
+                    let _ = done.send(result);
+                }
+                Command::FlushFlows(done) => {
+                    let mut batch = Vec::new();
+                    self.records.drain(&mut batch);
+                    let _ = done.send(batch);
+                }
+                Command::Detach(port, done) => {
+                    let tun = self.devices.get_mut(port as usize).and_then(Option::take);
+                    if let Some(tun) = &tun {
+                        let _ = epoll.delete(tun.as_raw_fd());
+                    }
+                    let _ = done.send(tun);
+                }
+            }
+        }
     }
 }
 
@@ -392,43 +667,4 @@ fn record(
     accepted: bool,
 ) -> RecordKey {
     RecordKey { port, src, dst, sport, dport, protocol, accepted }
-}
-
-fn apply_commands(
-    shared: &Shared,
-    epoll: &Epoll,
-    devices: &mut Vec<Option<Tun>>,
-    records: &mut FlowRecords,
-) {
-    let commands = std::mem::take(&mut *shared.commands.lock().unwrap_or_else(|e| e.into_inner()));
-    for command in commands {
-        match command {
-            Command::Attach(port, tun, done) => {
-                let slot = port as usize;
-                if devices.len() <= slot {
-                    devices.resize_with(slot + 1, || None);
-                }
-                if let Some(old) = devices[slot].take() {
-                    let _ = epoll.delete(old.as_raw_fd());
-                }
-                let result = epoll.add(tun.as_raw_fd(), u64::from(port));
-                if result.is_ok() {
-                    devices[slot] = Some(tun);
-                }
-                let _ = done.send(result);
-            }
-            Command::FlushFlows(done) => {
-                let mut batch = Vec::new();
-                records.drain(&mut batch);
-                let _ = done.send(batch);
-            }
-            Command::Detach(port, done) => {
-                let tun = devices.get_mut(port as usize).and_then(Option::take);
-                if let Some(tun) = &tun {
-                    let _ = epoll.delete(tun.as_raw_fd());
-                }
-                let _ = done.send(tun);
-            }
-        }
-    }
 }

@@ -22,6 +22,9 @@ use crate::netns::{self, NetnsError};
 
 const CLONE_DEVICE: &str = "/dev/net/tun";
 
+/// Most queues a device can have (the kernel's `MAX_TAP_QUEUES`).
+pub const MAX_QUEUES: usize = 256;
+
 /// Length of the virtio-net header in front of every packet read or written.
 pub const VNET_HDR_LEN: usize = 10;
 
@@ -31,28 +34,69 @@ const OFFLOADS: libc::c_uint =
     libc::TUN_F_CSUM | libc::TUN_F_TSO4 | libc::TUN_F_TSO6 | libc::TUN_F_TSO_ECN;
 const OFFLOADS_UDP: libc::c_uint = libc::TUN_F_USO4 | libc::TUN_F_USO6;
 
-/// An open TUN device: `IFF_TUN | IFF_NO_PI | IFF_VNET_HDR` with offloads, non-blocking,
-/// close-on-exec.
+/// One open queue of a TUN device: `IFF_TUN | IFF_NO_PI | IFF_VNET_HDR |
+/// IFF_MULTI_QUEUE` with offloads, non-blocking, close-on-exec.
 #[derive(Debug)]
 pub struct Tun {
     file: File,
     name: String,
 }
 
+/// Flags of every queue: a multiqueue TUN without packet info, with virtio-net headers.
+const FLAGS: libc::c_int =
+    libc::IFF_TUN | libc::IFF_NO_PI | libc::IFF_VNET_HDR | libc::IFF_MULTI_QUEUE;
+
 impl Tun {
-    /// Opens the TUN device `ifname` inside the namespace `netns`, creating it (and
-    /// making it persistent) if it does not exist yet.
-    pub fn open_in(netns: &str, ifname: &str) -> Result<Tun, NetnsError> {
+    /// Opens `queues` queues (at least one) of the multiqueue TUN device `ifname` inside
+    /// the namespace `netns`, creating it (and making it persistent) if it does not
+    /// exist yet. The kernel spreads the device's flows over the queues, keeping each
+    /// flow on the queue that last wrote packets of it.
+    pub fn open_queues_in(
+        netns: &str,
+        ifname: &str,
+        queues: usize,
+    ) -> Result<Vec<Tun>, NetnsError> {
         if ifname.is_empty() || ifname.len() >= libc::IFNAMSIZ || ifname.contains(['/', ' ']) {
             return Err(NetnsError::BadName(ifname.to_owned()));
         }
+        if !(1..=MAX_QUEUES).contains(&queues) {
+            return Err(NetnsError::Sys(
+                "open TUN device",
+                io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    format!("{queues} queues (1 to {MAX_QUEUES})"),
+                ),
+            ));
+        }
         let name = ifname.to_owned();
-        netns::run_in(netns, move || Tun::open_here(&name))?
+        netns::run_in(netns, move || Tun::open_here(&name, queues))?
             .map_err(|e| NetnsError::Sys("open TUN device", e))
     }
 
-    /// Opens the device in the calling thread's namespace.
-    fn open_here(ifname: &str) -> io::Result<Tun> {
+    /// Opens the queues in the calling thread's namespace.
+    fn open_here(ifname: &str, queues: usize) -> io::Result<Vec<Tun>> {
+        let first = match Tun::attach(ifname, FLAGS) {
+            // A device an older vpclab made without IFF_MULTI_QUEUE: delete it (its
+            // addresses and routes go with it; the caller configures the new one).
+            Err(e) if e.raw_os_error() == Some(libc::EINVAL) => {
+                let old = Tun::attach(ifname, FLAGS & !libc::IFF_MULTI_QUEUE)?;
+                old.set_persist(false)?;
+                drop(old);
+                Tun::attach(ifname, FLAGS)?
+            }
+            other => other?,
+        };
+        first.set_offloads()?;
+        first.set_persist(true)?;
+        let mut all = vec![first];
+        for _ in 1..queues {
+            all.push(Tun::attach(ifname, FLAGS)?);
+        }
+        Ok(all)
+    }
+
+    /// Opens `/dev/net/tun` and attaches the fd to `ifname` (creating the device).
+    fn attach(ifname: &str, flags: libc::c_int) -> io::Result<Tun> {
         // O_CLOEXEC: a child that inherited the fd would keep the device up after the
         // forwarder exits, and traffic would vanish into it.
         let file = OpenOptions::new()
@@ -66,17 +110,13 @@ impl Tun {
         for (dst, &src) in req.ifr_name.iter_mut().zip(ifname.as_bytes()) {
             *dst = src as libc::c_char;
         }
-        req.ifr_ifru.ifru_flags =
-            (libc::IFF_TUN | libc::IFF_NO_PI | libc::IFF_VNET_HDR) as libc::c_short;
+        req.ifr_ifru.ifru_flags = flags as libc::c_short;
         // SAFETY: TUNSETIFF reads and writes one `ifreq`, which `req` is, for the
         // duration of the call; the fd is open.
         if unsafe { libc::ioctl(file.as_raw_fd(), libc::TUNSETIFF, &mut req) } < 0 {
             return Err(io::Error::last_os_error());
         }
-        let tun = Tun { file, name: ifname.to_owned() };
-        tun.set_offloads()?;
-        tun.set_persist(true)?;
-        Ok(tun)
+        Ok(Tun { file, name: ifname.to_owned() })
     }
 
     /// Sets the header length and turns the offloads on. The order matters: offloads

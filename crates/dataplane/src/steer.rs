@@ -1,0 +1,287 @@
+//! Which forwarder worker owns a packet's flow.
+//!
+//! With several workers, each keeps its own connection state (NAT tables, security-group
+//! flows, endpoint flows) and reads its own queue of every multiqueue TUN device. A
+//! flow's packets, both ways, must meet the same state, so every packet has an owner,
+//! computed from the packet alone and the snapshot:
+//!
+//! * the flow as the *instance* sees it — private address and port, remote address and
+//!   port, protocol — hashed symmetrically, so a packet and its reply agree. Packets from
+//!   the internet to an instance's public address are first mapped back to its private
+//!   one (1:1 NAT is stateless); ICMP errors are owned by the flow they quote.
+//! * for a NAT gateway's Elastic IP, the public port itself: the owner of an outbound
+//!   flow hands out only ports `p` with `p % workers == owner`
+//!   ([`crate::Tracking::for_worker`]), so the reply's port names it.
+//!
+//! The kernel helps without being relied on: a multiqueue TUN sends a flow's packets to
+//! the queue that last wrote packets of that flow, which after the first exchange is
+//! the owner's. A packet read by another worker is handed over, never processed there.
+
+use crate::snapshot::{INTERNET, NAT_TARGET, Port, PortEntry, Snapshot};
+use crate::wire::{Ipv4, icmp, proto};
+
+/// The worker (of `workers`) that owns the flow of `packet`, read from port `from`.
+/// Unparsable packets belong to worker 0, which drops them like any other.
+pub fn owner(snapshot: &Snapshot, from: Port, packet: &[u8], workers: usize) -> usize {
+    if workers <= 1 {
+        return 0;
+    }
+    let Ok(ip) = Ipv4::new_checked(packet) else {
+        return 0;
+    };
+    let Some(flow) = flow_of(&ip) else {
+        return 0;
+    };
+    let flow = if from == INTERNET { inside_view(snapshot, flow, workers) } else { Ok(flow) };
+    match flow {
+        Ok(flow) => scale(flow.hash(), workers),
+        Err(worker) => worker,
+    }
+}
+
+/// A flow's identity: two (address, port) ends and a protocol. For ICMP echo both
+/// "ports" are the identifier.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Flow {
+    protocol: u8,
+    a: (u32, u16),
+    b: (u32, u16),
+}
+
+impl Flow {
+    /// The same for both directions: the ends in a fixed order.
+    fn hash(self) -> u64 {
+        let (x, y) = if self.a <= self.b { (self.a, self.b) } else { (self.b, self.a) };
+        let addresses = u64::from(x.0) << 32 | u64::from(y.0);
+        let ports = u64::from(x.1) << 24 | u64::from(y.1) << 8 | u64::from(self.protocol);
+        let m = u128::from(addresses ^ 0x9E37_79B9_7F4A_7C15) * u128::from(ports | 1 << 63);
+        (m as u64) ^ (m >> 64) as u64
+    }
+}
+
+/// The flow of a packet as sent (`a` is the source end): for an ICMP error, the flow of
+/// the packet it quotes, seen in the same direction as the error.
+fn flow_of(ip: &Ipv4<&[u8]>) -> Option<Flow> {
+    if ip.is_fragment() {
+        // Only the first fragment has ports: all of them go by addresses alone.
+        return Some(Flow {
+            protocol: ip.protocol(),
+            a: (ip.src_bits(), 0),
+            b: (ip.dst_bits(), 0),
+        });
+    }
+    if let Some((protocol, src, dst, sport, dport)) = ip.icmp_quoted() {
+        // The quoted packet went the other way: its destination is the error's sender.
+        let (sport, dport) = if protocol == proto::ICMP { (sport, sport) } else { (sport, dport) };
+        return Some(Flow { protocol, a: (dst, dport), b: (src, sport) });
+    }
+    let (sport, dport) = match (ip.protocol(), ip.icmp_type()) {
+        (proto::ICMP, Some(icmp::ECHO_REQUEST | icmp::ECHO_REPLY)) => {
+            let (id, _) = ip.ports()?;
+            (id, id)
+        }
+        _ => ip.ports().unwrap_or((0, 0)),
+    };
+    Some(Flow { protocol: ip.protocol(), a: (ip.src_bits(), sport), b: (ip.dst_bits(), dport) })
+}
+
+/// A flow arriving from the internet, as its instance sees it; `Err(worker)` when a NAT
+/// gateway's port decides outright.
+fn inside_view(snapshot: &Snapshot, flow: Flow, workers: usize) -> Result<Flow, usize> {
+    let (address, port) = flow.b;
+    match snapshot.public.lookup(address.into()) {
+        Some(target) if target >= NAT_TARGET => Err(usize::from(port) % workers),
+        Some(target) => match snapshot.port(target) {
+            PortEntry::Instance(instance) => {
+                Ok(Flow { b: (u32::from(instance.private), port), ..flow })
+            }
+            _ => Ok(flow),
+        },
+        // Replies through a gateway endpoint come to the private address itself.
+        None => Ok(flow),
+    }
+}
+
+/// `hash` scaled to `0..workers` (Lemire's multiply-shift: no division).
+fn scale(hash: u64, workers: usize) -> usize {
+    ((u128::from(hash) * workers as u128) >> 64) as usize
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::Ipv4Addr;
+
+    use vpclab_model::{Model, RouteSpec, RouteTarget, RunInstance, Tags};
+
+    use super::*;
+    use crate::REPLY_BUFFER;
+    use crate::nat::Tracking;
+    use crate::pipeline::Verdict;
+    use crate::snapshot::{PortMap, compile};
+    use crate::wire::tests::{echo, packet, tcp_syn, udp};
+
+    /// VPC 10.0.0.0/16 with an internet gateway and an S3 endpoint; `web` 10.0.1.10
+    /// (public) in a public subnet, `app` 10.0.2.4 in a subnet behind a NAT gateway.
+    struct Lab {
+        snapshot: Snapshot,
+        web: Port,
+        app: Port,
+        web_public: [u8; 4],
+    }
+
+    fn lab() -> Lab {
+        let mut m = Model::new(5);
+        let vpc = m.create_vpc("10.0.0.0/16".parse().unwrap(), Tags::new()).unwrap();
+        let public = m.create_subnet(&vpc, "10.0.1.0/24".parse().unwrap(), None, Tags::new());
+        let private = m.create_subnet(&vpc, "10.0.2.0/24".parse().unwrap(), None, Tags::new());
+        let (public, private) = (public.unwrap(), private.unwrap());
+        let igw = m.create_internet_gateway(Tags::new());
+        m.attach_internet_gateway(&igw, &vpc).unwrap();
+        let route = |target| RouteSpec { destination: "0.0.0.0/0".parse().unwrap(), target };
+        let public_table = m.create_route_table(&vpc, Tags::new()).unwrap();
+        m.associate_route_table(&public_table, &public).unwrap();
+        m.create_route(&public_table, route(RouteTarget::Gateway(igw))).unwrap();
+        m.create_vpc_endpoint(&vpc, "com.amazonaws.us-east-1.s3", &[public_table], Tags::new(), 0)
+            .unwrap();
+        let eip = m.allocate_address(Tags::new()).unwrap();
+        let nat = m.create_nat_gateway(&public, &eip, None, Tags::new()).unwrap();
+        let nat_table = m.create_route_table(&vpc, Tags::new()).unwrap();
+        m.associate_route_table(&nat_table, &private).unwrap();
+        m.create_route(&nat_table, route(RouteTarget::NatGateway(nat))).unwrap();
+        let run = |subnet, ip: &str, public_ip| RunInstance {
+            subnet: Some(subnet),
+            public_ip: Some(public_ip),
+            private_ip: Some(ip.parse().unwrap()),
+            ..Default::default()
+        };
+        let web = m.run_instance(run(public, "10.0.1.10", true)).unwrap();
+        let app = m.run_instance(run(private, "10.0.2.4", false)).unwrap();
+        let mut ports = PortMap::new();
+        let (web, app) = (ports.assign(&web), ports.assign(&app));
+        let snapshot = compile(&m, &mut ports, 1);
+        let web_public = match snapshot.port(web) {
+            PortEntry::Instance(i) => i.public.unwrap().octets(),
+            _ => unreachable!(),
+        };
+        Lab { snapshot, web, app, web_public }
+    }
+
+    const WEB: [u8; 4] = [10, 0, 1, 10];
+    const APP: [u8; 4] = [10, 0, 2, 4];
+    const FAR: [u8; 4] = [198, 51, 100, 1];
+    const S3: [u8; 4] = [192, 0, 2, 1];
+
+    /// Swaps addresses and ports: the reply the far end sends.
+    fn reply_to(p: &[u8], protocol: u8) -> Vec<u8> {
+        let (src, dst) = (&p[12..16], &p[16..20]);
+        let l4 = match protocol {
+            proto::TCP => {
+                let mut t =
+                    tcp_syn(u16::from_be_bytes([p[22], p[23]]), u16::from_be_bytes([p[20], p[21]]));
+                t[13] = 0x12;
+                t
+            }
+            proto::UDP => {
+                udp(u16::from_be_bytes([p[22], p[23]]), u16::from_be_bytes([p[20], p[21]]), b"r")
+            }
+            _ => {
+                let mut e = echo(u16::from_be_bytes([p[24], p[25]]), 1);
+                e[0] = icmp::ECHO_REPLY;
+                e
+            }
+        };
+        packet(dst.try_into().unwrap(), src.try_into().unwrap(), protocol, 64, &l4)
+    }
+
+    fn l4(protocol: u8, sport: u16, dport: u16) -> Vec<u8> {
+        match protocol {
+            proto::TCP => tcp_syn(sport, dport),
+            proto::UDP => udp(sport, dport, b"q"),
+            _ => echo(sport, 1),
+        }
+    }
+
+    /// Runs `p` from `from` through the pipeline with `tracking`'s state.
+    fn forward(lab: &Lab, tracking: &mut Tracking, from: Port, p: &mut [u8]) -> Verdict {
+        let mut reply = vec![0u8; REPLY_BUFFER];
+        lab.snapshot.process(tracking, from, p, &mut reply, 0)
+    }
+
+    proptest::proptest! {
+        /// For every path and protocol, the worker that owns a packet also owns the
+        /// reply that comes back — after 1:1 NAT, NAT-gateway translation (whose port
+        /// the owner chose from its share) and through the gateway endpoint — and an
+        /// ICMP error about the packet.
+        #[test]
+        fn a_flow_and_its_replies_have_one_owner(
+            workers in 2usize..6,
+            sport in 1024u16..,
+            dport in 1u16..,
+            kind in 0usize..3,
+            path in 0usize..4,
+        ) {
+            let lab = lab();
+            let protocol = [proto::TCP, proto::UDP, proto::ICMP][kind];
+            let (from, src, dst) = match path {
+                0 => (lab.web, WEB, APP),
+                1 => (lab.web, WEB, FAR),
+                2 => (lab.app, APP, FAR),
+                _ => (lab.web, WEB, S3),
+            };
+            let mut out = packet(src, dst, protocol, 64, &l4(protocol, sport, dport));
+            let mine = owner(&lab.snapshot, from, &out, workers);
+            let mut tracking = Tracking::for_worker(1024, mine, workers);
+            tracking.sync(&lab.snapshot);
+            let verdict = forward(&lab, &mut tracking, from, &mut out);
+            let to = match verdict {
+                Verdict::Forward { port, .. } => port,
+                other => panic!("path {path}: {other:?}"),
+            };
+            let back = reply_to(&out, protocol);
+            proptest::prop_assert_eq!(owner(&lab.snapshot, to, &back, workers), mine);
+
+            // An ICMP error from the far end about the forwarded packet.
+            let mut error = [0u8; REPLY_BUFFER];
+            let sender = Ipv4Addr::from(<[u8; 4]>::try_from(&out[16..20]).unwrap());
+            if protocol != proto::ICMP {
+                let len = crate::wire::icmp_error(
+                    &mut error,
+                    sender,
+                    &Ipv4::new_checked(&out[..]).unwrap(),
+                    icmp::UNREACHABLE,
+                    3,
+                    0,
+                ).unwrap();
+                proptest::prop_assert_eq!(owner(&lab.snapshot, to, &error[..len], workers), mine);
+            }
+        }
+    }
+
+    #[test]
+    fn public_addresses_map_to_their_instance_before_hashing() {
+        let lab = lab();
+        // Unsolicited from the internet to web's public address, and web's answer.
+        let inbound = packet(FAR, lab.web_public, proto::TCP, 64, &tcp_syn(5555, 22));
+        let answer = packet(WEB, FAR, proto::TCP, 64, &tcp_syn(22, 5555));
+        for workers in 2..8 {
+            assert_eq!(
+                owner(&lab.snapshot, INTERNET, &inbound, workers),
+                owner(&lab.snapshot, lab.web, &answer, workers)
+            );
+        }
+        // One worker: always 0, garbage included.
+        assert_eq!(owner(&lab.snapshot, lab.web, &[0x45, 0, 0], 1), 0);
+        assert_eq!(owner(&lab.snapshot, lab.web, &[0x45, 0, 0], 4), 0);
+    }
+
+    #[test]
+    fn flows_spread_over_the_workers() {
+        let lab = lab();
+        let mut seen = [0usize; 4];
+        for sport in 0..4000u16 {
+            let p = packet(WEB, APP, proto::TCP, 64, &tcp_syn(10_000 + sport, 80));
+            seen[owner(&lab.snapshot, lab.web, &p, 4)] += 1;
+        }
+        assert!(seen.iter().all(|&n| n > 800), "{seen:?}");
+    }
+}
