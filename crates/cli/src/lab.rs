@@ -47,6 +47,9 @@ pub(crate) struct DaemonStatus {
     pub(crate) generation: u64,
     /// Forwarder counters.
     pub(crate) counters: CounterSnapshot,
+    /// Forwarder worker threads (0 from daemons older than workers).
+    #[serde(default)]
+    pub(crate) workers: usize,
 }
 
 pub(crate) fn require_root() -> Result<()> {
@@ -296,9 +299,18 @@ fn print_lab(model: &Model, daemon: Option<&DaemonStatus>) {
     if let Some(d) = daemon {
         let c = &d.counters;
         println!(
-            "\nforwarder: pid {}, snapshot {}, {} packets in, {} out, {} ICMP errors sent",
-            d.pid, d.generation, c.rx_packets, c.tx_packets, c.icmp_sent
+            "\nforwarder: pid {}, {} worker{}, snapshot {}, {} packets in, {} out, {} ICMP errors sent",
+            d.pid,
+            d.workers,
+            if d.workers == 1 { "" } else { "s" },
+            d.generation,
+            c.rx_packets,
+            c.tx_packets,
+            c.icmp_sent
         );
+        if c.handed_off > 0 {
+            println!("workers: {} packets handed to the worker owning their flow", c.handed_off);
+        }
         if c.nat_created > 0 {
             println!(
                 "NAT gateways: {} flows tracked, {} created, {} timed out",

@@ -68,7 +68,7 @@ pub(crate) fn run(
         crate::flows::spawn_writer(Arc::clone(&service), state.to_path_buf(), records)?;
     }
     let stop = Arc::new(Notify::new());
-    control_socket(state, Arc::clone(&service), Arc::clone(&stop))?;
+    control_socket(state, Arc::clone(&service), Arc::clone(&stop), host_workers)?;
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -117,6 +117,7 @@ fn control_socket(
     state: &Path,
     service: Arc<Mutex<Service>>,
     stop: Arc<Notify>,
+    workers: Option<usize>,
 ) -> Result<(), String> {
     let socket = state.join(lab::SOCKET_FILE);
     let state_dir = state.to_path_buf();
@@ -142,7 +143,12 @@ fn control_socket(
                             .unwrap_or_else(|e| e.into_inner())
                             .status()
                             .unwrap_or_default();
-                        let status = DaemonStatus { pid: std::process::id(), generation, counters };
+                        let status = DaemonStatus {
+                            pid: std::process::id(),
+                            generation,
+                            counters,
+                            workers: workers.unwrap_or(0),
+                        };
                         let _ =
                             writeln!(out, "{}", serde_json::to_string(&status).unwrap_or_default());
                     }
