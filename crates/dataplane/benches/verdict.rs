@@ -188,13 +188,13 @@ fn paths(c: &mut Criterion) {
         };
         m.run_instance(instance).unwrap()
     };
-    let web = run_in(&subnet, "10.0.1.4", true);
+    let web = run_in(&subnet, "10.0.1.20", true);
     let peer = run_in(&other, "10.0.2.4", false);
     let inner = run_in(&private, "10.0.3.4", false);
     let mut ports = PortMap::new();
     let [port, peer_port, inner_port] = [web, peer, inner].map(|i| ports.assign(&i));
     let snapshot = compile(&m, &mut ports, 1);
-    let mut tracking = Tracking::new(16);
+    let mut tracking = Tracking::new(1024);
     tracking.sync(&snapshot);
     let public = match snapshot.port(port) {
         vpclab_dataplane::PortEntry::Instance(i) => i.public.unwrap().octets(),
@@ -202,7 +202,7 @@ fn paths(c: &mut Criterion) {
     };
     let nat_public = m.elastic_ip(&eip).unwrap().public_ip.octets();
 
-    let (me, them, inside) = ([10, 0, 1, 4], [10, 0, 2, 4], [10, 0, 3, 4]);
+    let (me, them, inside) = ([10, 0, 1, 20], [10, 0, 2, 4], [10, 0, 3, 4]);
     let (check_ip, s3) = ([198, 51, 100, 1], [192, 0, 2, 1]);
     let flows = |f: &dyn Fn(u16) -> Vec<u8>| -> Vec<Vec<u8>> {
         (0..PACKETS as u16).map(|i| f(40_000 + i % FLOWS)).collect()
