@@ -6,12 +6,13 @@
 use std::net::Ipv4Addr;
 
 use ipnet::Ipv4Net;
+use vpclab_model::names::{mac, private_dns, public_dns};
 use vpclab_model::{
     AclEntry, AllocationId, ApiError, AssociationId, ElasticIp, Instance, InstanceId,
-    InternetGateway, InternetGatewayId, Model, NatGateway, NatGatewayId, NetworkAcl,
-    NetworkAclAssociationId, NetworkAclId, PREFIX_LISTS, Peer, PeeringConnection, Protocol,
-    RouteSpec, RouteTable, RouteTableAssociationId, RouteTableId, RouteTarget, RunInstance,
-    SecurityGroup, SecurityGroupId, SgRule, Subnet, SubnetId, Tags, Vpc, VpcEndpoint,
+    InternetGateway, InternetGatewayId, MetadataOptions, Model, NatGateway, NatGatewayId,
+    NetworkAcl, NetworkAclAssociationId, NetworkAclId, PREFIX_LISTS, Peer, PeeringConnection,
+    Protocol, RouteSpec, RouteTable, RouteTableAssociationId, RouteTableId, RouteTarget,
+    RunInstance, SecurityGroup, SecurityGroupId, SgRule, Subnet, SubnetId, Tags, Vpc, VpcEndpoint,
     VpcEndpointId, VpcId, VpcPeeringConnectionId, ZONES,
 };
 
@@ -19,7 +20,7 @@ use crate::params::{Filter, Params, wildcard};
 use crate::xml::Xml;
 
 /// The account every resource belongs to.
-pub const OWNER_ID: &str = "123456789012";
+pub const OWNER_ID: &str = vpclab_model::names::OWNER_ID;
 /// The region.
 pub const REGION: &str = vpclab_model::REGION;
 
@@ -111,6 +112,9 @@ actions! {
     "RevokeSecurityGroupIngress" => revoke_ingress, true;
     "RevokeSecurityGroupEgress" => revoke_egress, true;
     "ModifyInstanceAttribute" => modify_instance_attribute, true;
+    "ModifyInstanceMetadataOptions" => modify_instance_metadata_options, true;
+    "ModifyVpcAttribute" => modify_vpc_attribute, true;
+    "DescribeVpcAttribute" => describe_vpc_attribute, false;
     "CreateNetworkAcl" => create_network_acl, true;
     "DeleteNetworkAcl" => delete_network_acl, true;
     "DescribeNetworkAcls" => describe_network_acls, false;
@@ -265,26 +269,6 @@ fn derived(prefix: &str, id: &str) -> String {
 fn zone_id(zone: &str) -> String {
     let index = ZONES.iter().position(|z| *z == zone).map_or(1, |i| i + 1);
     format!("use1-az{index}")
-}
-
-fn private_dns(ip: Ipv4Addr) -> String {
-    let [a, b, c, d] = ip.octets();
-    format!("ip-{a}-{b}-{c}-{d}.ec2.internal")
-}
-
-fn public_dns(ip: Ipv4Addr) -> String {
-    let [a, b, c, d] = ip.octets();
-    format!("ec2-{a}-{b}-{c}-{d}.compute-1.amazonaws.com")
-}
-
-fn mac(id: &str) -> String {
-    let hex = id.rsplit('-').next().unwrap_or("0");
-    let h: Vec<&str> = (0..5)
-        .map(|i| {
-            hex.get(hex.len().saturating_sub(10) + 2 * i..).and_then(|s| s.get(..2)).unwrap_or("00")
-        })
-        .collect();
-    format!("0e:{}:{}:{}:{}:{}", h[0], h[1], h[2], h[3], h[4])
 }
 
 // ---- VPCs --------------------------------------------------------------------------
@@ -975,13 +959,15 @@ fn delete_route(ctx: &mut Context<'_>, p: &Params, x: &mut Xml) -> Result<(), Ap
 fn write_instance(x: &mut Xml, m: &Model, i: &Instance) {
     let zone = m.subnet(&i.subnet).map(|s| s.zone.clone()).unwrap_or_default();
     let public = i.public_ip.as_ref().map(|(ip, _)| *ip);
+    // Public DNS names exist only in VPCs with enableDnsHostnames.
+    let hostnames = m.vpc(&i.vpc).is_ok_and(|v| v.dns_hostnames);
     x.leaf("instanceId", &i.id)
         .leaf("imageId", &i.image_id)
         .node("instanceState", |x| {
             x.leaf("code", 16).leaf("name", "running");
         })
         .leaf("privateDnsName", private_dns(i.private_ip))
-        .leaf("dnsName", public.map(public_dns).unwrap_or_default())
+        .leaf("dnsName", public.filter(|_| hostnames).map(public_dns).unwrap_or_default())
         .leaf("reason", "")
         .leaf("amiLaunchIndex", 0)
         .set("productCodes", std::iter::empty::<()>(), |_, ()| {})
@@ -1005,6 +991,7 @@ fn write_instance(x: &mut Xml, m: &Model, i: &Instance) {
         .set("blockDeviceMapping", std::iter::empty::<()>(), |_, ()| {})
         .leaf("virtualizationType", "hvm")
         .leaf("hypervisor", "xen")
+        .node("metadataOptions", |x| write_metadata_options(x, &i.metadata))
         .set("networkInterfaceSet", [i], |x, i| {
             x.leaf("networkInterfaceId", &i.interface)
                 .leaf("subnetId", &i.subnet)
@@ -1098,6 +1085,7 @@ fn run_instances(ctx: &mut Context<'_>, p: &Params, x: &mut Xml) -> Result<(), A
             })?;
         security_groups.push(group.id.clone());
     }
+    let metadata = metadata_options(p, "MetadataOptions.", MetadataOptions::default())?;
     let mut launched = Vec::new();
     for _ in 0..max {
         let spec = RunInstance {
@@ -1108,6 +1096,7 @@ fn run_instances(ctx: &mut Context<'_>, p: &Params, x: &mut Xml) -> Result<(), A
             instance_type: p.get("InstanceType").unwrap_or("m1.small").to_owned(),
             launched_at: ctx.now,
             security_groups: security_groups.clone(),
+            metadata,
             tags: tags.clone(),
         };
         match ctx.model.run_instance(spec) {
@@ -1620,6 +1609,97 @@ fn modify_instance_attribute(
     }
     ctx.model.set_instance_security_groups(&instance, &groups)?;
     x.leaf("return", "true");
+    Ok(())
+}
+
+/// The `MetadataOptions`-shaped parameters under `prefix`, applied to `options`.
+fn metadata_options(
+    p: &Params,
+    prefix: &str,
+    mut options: MetadataOptions,
+) -> Result<MetadataOptions, ApiError> {
+    let choice = |name: &str, yes: &str, no: &str| -> Result<Option<bool>, ApiError> {
+        match p.get(&format!("{prefix}{name}")) {
+            None => Ok(None),
+            Some(v) if v == yes => Ok(Some(true)),
+            Some(v) if v == no => Ok(Some(false)),
+            Some(v) => Err(invalid(format!(
+                "Value ({v}) for parameter {name} is invalid. Valid values: {no}, {yes}."
+            ))),
+        }
+    };
+    if let Some(required) = choice("HttpTokens", "required", "optional")? {
+        options.tokens_required = required;
+    }
+    if let Some(enabled) = choice("HttpEndpoint", "enabled", "disabled")? {
+        options.endpoint_enabled = enabled;
+    }
+    if let Some(enabled) = choice("InstanceMetadataTags", "enabled", "disabled")? {
+        options.tags_enabled = enabled;
+    }
+    if choice("HttpProtocolIpv6", "enabled", "disabled")? == Some(true) {
+        return Err(invalid("vpclab has no IPv6: HttpProtocolIpv6 can only be disabled."));
+    }
+    if let Some(limit) = p.u32(&format!("{prefix}HttpPutResponseHopLimit"))? {
+        if !(1..=64).contains(&limit) {
+            return Err(invalid(format!(
+                "Value ({limit}) for parameter HttpPutResponseHopLimit is invalid. \
+                 Valid values: 1 to 64."
+            )));
+        }
+        options.hop_limit = limit as u8;
+    }
+    Ok(options)
+}
+
+fn write_metadata_options(x: &mut Xml, o: &MetadataOptions) {
+    let word = |on: bool, yes: &'static str, no: &'static str| if on { yes } else { no };
+    x.leaf("state", "applied")
+        .leaf("httpTokens", word(o.tokens_required, "required", "optional"))
+        .leaf("httpPutResponseHopLimit", o.hop_limit)
+        .leaf("httpEndpoint", word(o.endpoint_enabled, "enabled", "disabled"))
+        .leaf("httpProtocolIpv6", "disabled")
+        .leaf("instanceMetadataTags", word(o.tags_enabled, "enabled", "disabled"));
+}
+
+fn modify_instance_metadata_options(
+    ctx: &mut Context<'_>,
+    p: &Params,
+    x: &mut Xml,
+) -> Result<(), ApiError> {
+    let instance = instance_id(p.required("InstanceId")?)?;
+    let current = ctx.model.instance(&instance)?.metadata;
+    let wanted = metadata_options(p, "", current)?;
+    let options = ctx.model.set_metadata_options(&instance, |o| *o = wanted)?;
+    x.leaf("instanceId", &instance).node("instanceMetadataOptions", |x| {
+        write_metadata_options(x, &options);
+    });
+    Ok(())
+}
+
+fn modify_vpc_attribute(ctx: &mut Context<'_>, p: &Params, x: &mut Xml) -> Result<(), ApiError> {
+    let vpc = vpc_id(p.required("VpcId")?)?;
+    let support = p.bool("EnableDnsSupport.Value")?;
+    let hostnames = p.bool("EnableDnsHostnames.Value")?;
+    ctx.model.set_vpc_dns(&vpc, support, hostnames)?;
+    x.leaf("return", "true");
+    Ok(())
+}
+
+fn describe_vpc_attribute(ctx: &mut Context<'_>, p: &Params, x: &mut Xml) -> Result<(), ApiError> {
+    let vpc = ctx.model.vpc(&vpc_id(p.required("VpcId")?)?)?;
+    let (element, value) = match p.required("Attribute")? {
+        "enableDnsSupport" => ("enableDnsSupport", vpc.dns_support),
+        "enableDnsHostnames" => ("enableDnsHostnames", vpc.dns_hostnames),
+        other => {
+            return Err(invalid(format!(
+                "Value ({other}) for parameter attribute is invalid. Unknown attribute."
+            )));
+        }
+    };
+    x.leaf("vpcId", &vpc.id).node(element, |x| {
+        x.leaf("value", value);
+    });
     Ok(())
 }
 

@@ -235,6 +235,7 @@ pub(crate) fn known(action: &str) -> &'static [&'static str] {
         }
         "DescribeSubnets" => &["DryRun", "Filter", "MaxResults", "NextToken", "SubnetId"],
         "DescribeTags" => &["DryRun", "Filter", "MaxResults", "NextToken"],
+        "DescribeVpcAttribute" => &["Attribute", "DryRun", "VpcId"],
         "DescribeVpcEndpoints" => &["DryRun", "Filter", "MaxResults", "NextToken", "VpcEndpointId"],
         "DescribeVpcPeeringConnections" => {
             &["DryRun", "Filter", "MaxResults", "NextToken", "VpcPeeringConnectionId"]
@@ -263,6 +264,15 @@ pub(crate) fn known(action: &str) -> &'static [&'static str] {
             "UserData",
             "Value",
         ],
+        "ModifyInstanceMetadataOptions" => &[
+            "DryRun",
+            "HttpEndpoint",
+            "HttpProtocolIpv6",
+            "HttpPutResponseHopLimit",
+            "HttpTokens",
+            "InstanceId",
+            "InstanceMetadataTags",
+        ],
         "ModifySubnetAttribute" => &[
             "AssignIpv6AddressOnCreation",
             "CustomerOwnedIpv4Pool",
@@ -276,6 +286,9 @@ pub(crate) fn known(action: &str) -> &'static [&'static str] {
             "PrivateDnsHostnameTypeOnLaunch",
             "SubnetId",
         ],
+        "ModifyVpcAttribute" => {
+            &["EnableDnsHostnames", "EnableDnsSupport", "EnableNetworkAddressUsageMetrics", "VpcId"]
+        }
         "ModifyVpcEndpoint" => &[
             "AddRouteTableId",
             "AddSecurityGroupId",

@@ -218,6 +218,12 @@ impl Names<'_> {
                 ("network-acl", format!("{} {way}: rule {rule} {action}", self.acl(acl)))
             }
             Step::SameSubnet => ("same-subnet", "delivered without routing".into()),
+            Step::Service => (
+                "vpc-service",
+                "the instance metadata service or the Amazon DNS server: answered by the VPC, \
+                 no security group or network ACL applies"
+                    .into(),
+            ),
             Step::Route { table, route, .. } => {
                 let (table, text) = self.route(table, route);
                 ("route", format!("{table}: {text}"))
@@ -240,6 +246,7 @@ impl Names<'_> {
                 ("forwarded to the internet".into(), None)
             }
             Verdict::Forward { port, .. } => (format!("delivered to {}", self.port(port)), None),
+            Verdict::Service { .. } => ("answered by the VPC's own service".into(), None),
             Verdict::Reply { reason, .. } | Verdict::Drop(reason) => {
                 (format!("dropped: {}", reason.name()), explanation_code(reason))
             }
@@ -271,7 +278,7 @@ impl Names<'_> {
         let (outcome, code) = self.outcome(&pass.verdict);
         let drop = match pass.verdict {
             Verdict::Reply { reason, .. } | Verdict::Drop(reason) => Some(reason.name()),
-            Verdict::Forward { .. } => None,
+            Verdict::Forward { .. } | Verdict::Service { .. } => None,
         };
         json!({
             "from": self.port(from),

@@ -87,6 +87,9 @@ reasons! {
     /// Read by a worker that does not own its flow, and the owner's hand-off channel
     /// (or the reader's spare frames) were full.
     HandoffFull => "handoff_full",
+    /// For the VPC's own services (metadata, DNS), but their queue was full or the
+    /// packet larger than they take.
+    ServiceBusy => "service_busy",
 }
 
 /// The counters of one forwarder.
@@ -96,6 +99,7 @@ pub struct Counters {
     tx_packets: AtomicU64,
     icmp_sent: AtomicU64,
     handed_off: AtomicU64,
+    to_services: AtomicU64,
     nat_flows: AtomicU64,
     nat_created: AtomicU64,
     nat_expired: AtomicU64,
@@ -109,6 +113,7 @@ impl Default for Counters {
             tx_packets: AtomicU64::new(0),
             icmp_sent: AtomicU64::new(0),
             handed_off: AtomicU64::new(0),
+            to_services: AtomicU64::new(0),
             nat_flows: AtomicU64::new(0),
             nat_created: AtomicU64::new(0),
             nat_expired: AtomicU64::new(0),
@@ -142,6 +147,12 @@ impl Counters {
         self.handed_off.fetch_add(1, Ordering::Relaxed);
     }
 
+    /// A packet went to the VPC's own services.
+    #[inline]
+    pub fn to_services(&self) {
+        self.to_services.fetch_add(1, Ordering::Relaxed);
+    }
+
     /// NAT gauges, published once per wake-up by the forwarder.
     pub fn set_nat(&self, flows: u64, stats: &vpclab_conntrack::Stats) {
         self.nat_flows.store(flows, Ordering::Relaxed);
@@ -162,6 +173,7 @@ impl Counters {
             tx_packets: self.tx_packets.load(Ordering::Relaxed),
             icmp_sent: self.icmp_sent.load(Ordering::Relaxed),
             handed_off: self.handed_off.load(Ordering::Relaxed),
+            to_services: self.to_services.load(Ordering::Relaxed),
             nat_flows: self.nat_flows.load(Ordering::Relaxed),
             nat_created: self.nat_created.load(Ordering::Relaxed),
             nat_expired: self.nat_expired.load(Ordering::Relaxed),
@@ -186,6 +198,9 @@ pub struct CounterSnapshot {
     /// (counted in `rx_packets` once, by the owner).
     #[serde(default)]
     pub handed_off: u64,
+    /// Packets to the instance metadata service and the Amazon DNS server.
+    #[serde(default)]
+    pub to_services: u64,
     /// Flows the NAT gateways track now.
     #[serde(default)]
     pub nat_flows: u64,
@@ -206,6 +221,7 @@ impl CounterSnapshot {
         self.tx_packets += other.tx_packets;
         self.icmp_sent += other.icmp_sent;
         self.handed_off += other.handed_off;
+        self.to_services += other.to_services;
         self.nat_flows += other.nat_flows;
         self.nat_created += other.nat_created;
         self.nat_expired += other.nat_expired;

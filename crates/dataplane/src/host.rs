@@ -124,6 +124,7 @@ impl Host {
     fn publish(&mut self, model: &Model) {
         self.generation += 1;
         self.forwarder.publish(compile(model, &mut self.ports, self.generation));
+        self.forwarder.publish_services(crate::services::compile(model, &self.ports));
     }
 
     /// Flow records as the forwarder writes them out (see [`Forwarder::flow_records`]).
@@ -210,7 +211,22 @@ fn setup_instance(
             &["route", "replace", "default", "via", &router, "dev", DEVICE],
         ],
     )?;
+    // Commands run with `ip netns exec` (as `vpclab exec` does) resolve names through
+    // the Amazon DNS server of the instance's VPC, as on AWS.
+    let vpc = model.vpc(&instance.vpc).map_err(|e| {
+        HostError::Netns(NetnsError::Command { command: "setup".into(), stderr: e.to_string() })
+    })?;
+    let resolver = Ipv4Addr::from(u32::from(vpc.cidr.network()) + 2);
+    netns::write_etc(ns, "resolv.conf", &resolv_conf(resolver))?;
     Ok(tun)
+}
+
+/// An instance's `/etc/resolv.conf`: its VPC's DNS server, AWS's search domain.
+fn resolv_conf(resolver: Ipv4Addr) -> String {
+    format!(
+        "# Written by vpclab: the Amazon DNS server of this instance's VPC (its base + 2).\n\
+         nameserver {resolver}\nsearch ec2.internal\noptions timeout:2 attempts:2\n"
+    )
 }
 
 /// The emulated internet: `vpclab-internet` with `eth0` holding the internet hosts' and

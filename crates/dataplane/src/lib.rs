@@ -10,6 +10,7 @@
 //! * [`nat`]: the NAT gateways' connection tables (`crates/conntrack`), owned by the
 //!   forwarder thread.
 //! * [`counters`]: packets and drops by reason.
+//! * [`services`]: what the VPC answers itself: instance metadata and Amazon DNS.
 //! * [`steer`]: which worker owns a packet's flow.
 //! * [`worker`]: the forwarder's worker threads that drive the pipeline from TUN devices.
 //! * [`host`]: the model made real: namespaces, devices, the emulated internet.
@@ -23,6 +24,7 @@ pub mod host;
 pub mod nat;
 pub mod pipeline;
 pub mod security;
+pub mod services;
 pub mod snapshot;
 pub mod steer;
 pub mod trace;

@@ -4,7 +4,8 @@
 //!
 //! Order, as AWS's VPC router:
 //!
-//! * From an instance: IPv4 checks → source/destination check → same subnet? deliver
+//! * From an instance: IPv4 checks → source/destination check → to the VPC's own
+//!   services (instance metadata, Amazon DNS)? hand over → same subnet? deliver
 //!   (no route table, no TTL change: that is layer 2 in AWS) → reserved VPC addresses are
 //!   not served yet → route lookup in the subnet's table → `local`: the VPC's holder of
 //!   the address; internet gateway: the instance's public IP or nothing, 1:1 SNAT, the
@@ -79,6 +80,12 @@ pub enum Verdict {
     },
     /// Drop it.
     Drop(DropReason),
+    /// For the VPC's own services (instance metadata, Amazon DNS): hand the first `len`
+    /// bytes to them (see [`crate::services`]). No security group or ACL applies.
+    Service {
+        /// How many bytes: the IP total length.
+        len: usize,
+    },
 }
 
 impl Snapshot {
@@ -133,6 +140,12 @@ impl Snapshot {
     ) -> Verdict {
         if ip.src() != me.private {
             return Verdict::Drop(DropReason::SourceCheck);
+        }
+        if crate::services::is_service(ip.dst(), me.resolver) {
+            // Answered by the VPC itself, before any security group or ACL (which
+            // cannot block it on AWS).
+            tracking.note(|| Step::Service);
+            return Verdict::Service { len: ip.total_len() };
         }
         if let Err(reason) = self.sg_check(tracking, from, me, ip, true, now) {
             return Verdict::Drop(reason);
@@ -967,6 +980,29 @@ mod tests {
         assert_eq!(&reply[16..20], &WEB);
         assert_eq!(reply[20], icmp::TIME_EXCEEDED);
         assert_eq!(&reply[28..], &original[..], "quotes the packet");
+    }
+
+    #[test]
+    fn the_vpcs_own_services_take_their_packets_whatever_the_route() {
+        let mut lab = lab();
+        for (dst, l4, protocol) in [
+            ([169, 254, 169, 254], tcp_syn(40000, 80), proto::TCP),
+            ([169, 254, 169, 253], udp(5353, 53, b"q"), proto::UDP),
+            ([10, 0, 0, 2], udp(5353, 53, b"q"), proto::UDP),
+        ] {
+            // From the private subnet too, whose table has no route anywhere but local.
+            for (from, src) in [(lab.web, WEB), (lab.app, APP)] {
+                let mut p = packet(src, dst, protocol, 64, &l4);
+                let len = p.len();
+                assert_eq!(lab.run(from, &mut p).0, Verdict::Service { len }, "{dst:?}");
+            }
+        }
+        // Another VPC's DNS server is not this one's: routed like any address.
+        let mut p = packet(WEB, [10, 1, 0, 2], proto::UDP, 64, &udp(5353, 53, b"q"));
+        assert!(!matches!(lab.run(lab.web, &mut p).0, Verdict::Service { .. }));
+        // A spoofed source is still refused first.
+        let mut p = packet(BARE, [169, 254, 169, 254], proto::TCP, 64, &tcp_syn(1, 80));
+        assert_eq!(lab.run(lab.web, &mut p).0, Verdict::Drop(DropReason::SourceCheck));
     }
 
     #[test]
@@ -2030,7 +2066,9 @@ mod tests {
             let before = p.len();
             let (verdict, reply) = lab.run(from, &mut p);
             match verdict {
-                Verdict::Forward { len, .. } => proptest::prop_assert!(len <= before),
+                Verdict::Forward { len, .. } | Verdict::Service { len } => {
+                    proptest::prop_assert!(len <= before)
+                }
                 Verdict::Reply { len, .. } => proptest::prop_assert_eq!(len, reply.len()),
                 Verdict::Drop(_) => {}
             }

@@ -69,6 +69,8 @@ pub struct InstancePort {
     pub private: Ipv4Addr,
     /// Its public address, if it has one *and* its VPC has an internet gateway.
     pub public: Option<Ipv4Addr>,
+    /// Its VPC's DNS server: the VPC's base address + 2.
+    pub resolver: Ipv4Addr,
     /// Index of its compiled security groups in the snapshot.
     pub rules: u32,
     /// Index of its subnet's compiled network ACL (`NO_ACL`: none).
@@ -312,6 +314,9 @@ pub fn compile(model: &Model, ports: &mut PortMap, generation: u64) -> Snapshot 
             subnet: subnet.cidr,
             private: instance.private_ip,
             public: public_ip,
+            resolver: model
+                .vpc(&instance.vpc)
+                .map_or(Ipv4Addr::UNSPECIFIED, |v| Ipv4Addr::from(u32::from(v.cidr.network()) + 2)),
             rules: rules.len() as u32,
             acl: acl_of(&subnet.id),
             flow_log: model.flow_logs_of(instance).next().is_some(),

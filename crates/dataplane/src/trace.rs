@@ -51,6 +51,8 @@ pub enum Step {
     },
     /// Source and destination share a subnet: delivered without routing.
     SameSubnet,
+    /// To the instance metadata service or the Amazon DNS server: answered by the VPC.
+    Service,
     /// A route table lookup (the table's index in the snapshot: the model's tables in
     /// id order; the route's index in that table's routes). `route: None`: no route.
     Route {

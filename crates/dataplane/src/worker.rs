@@ -34,6 +34,7 @@ use crate::counters::{CounterSnapshot, Counters, DropReason};
 use crate::flowlog::{FlowRecord, FlowRecords, RecordKey, five_tuple};
 use crate::nat::{FLOWS_PER_GATEWAY, Tracking};
 use crate::pipeline::{REPLY_BUFFER, Verdict};
+use crate::services::{self, SERVICE_MTU, SERVICE_QUEUE, ServiceData, ServiceMsg};
 use crate::snapshot::{EDGE_MTU, INTERNET, Port, PortEntry, Snapshot};
 use crate::steer;
 use crate::vnet;
@@ -70,6 +71,8 @@ struct Mailbox {
 
 struct Shared {
     snapshot: ArcSwap<Snapshot>,
+    /// What the VPC's own services answer.
+    services: ArcSwap<ServiceData>,
     workers: Vec<Mailbox>,
     stop: AtomicBool,
     tap: Tap,
@@ -103,6 +106,9 @@ struct Handoff {
 pub struct Forwarder {
     shared: Arc<Shared>,
     threads: Vec<JoinHandle<io::Result<()>>>,
+    /// The service thread's queue (the workers hold clones) and the thread.
+    services: Option<SyncSender<ServiceMsg>>,
+    services_thread: Option<JoinHandle<()>>,
 }
 
 impl std::fmt::Debug for Forwarder {
@@ -134,19 +140,33 @@ impl Forwarder {
             .collect::<io::Result<Vec<_>>>()?;
         let shared = Arc::new(Shared {
             snapshot: ArcSwap::from_pointee(Snapshot::empty()),
+            services: ArcSwap::from_pointee(ServiceData::default()),
             workers: mailboxes,
             stop: AtomicBool::new(false),
             tap: Tap::default(),
             flow_sink: Mutex::new(None),
         });
-        let mut forwarder = Forwarder { shared, threads: Vec::new() };
+        let (to_services, service_queue) = mpsc::sync_channel(SERVICE_QUEUE);
+        let mut forwarder = Forwarder {
+            shared,
+            threads: Vec::new(),
+            services: Some(to_services.clone()),
+            services_thread: None,
+        };
+        let data = Arc::clone(&forwarder.shared);
+        forwarder.services_thread = Some(
+            std::thread::Builder::new()
+                .name("vpclab-services".into())
+                .spawn(move || services::run(&service_queue, &data.services))?,
+        );
         for (index, handoff) in handoffs(workers).into_iter().enumerate() {
             let epoll = Epoll::new()?;
             epoll.add(forwarder.shared.workers[index].wake.as_raw_fd(), WAKE)?;
             let shared = Arc::clone(&forwarder.shared);
+            let to_services = to_services.clone();
             let thread = std::thread::Builder::new()
                 .name(format!("vpclab-fwd-{index}"))
-                .spawn(move || Worker::new(index, &shared, handoff).run(&epoll))?;
+                .spawn(move || Worker::new(index, &shared, handoff, to_services).run(&epoll))?;
             forwarder.threads.push(thread);
         }
         Ok(forwarder)
@@ -173,6 +193,10 @@ impl Forwarder {
                 self.workers()
             )));
         }
+        // The service thread writes its answers through a duplicate of the first queue.
+        if let (Some(services), Some(first)) = (&self.services, queues.first()) {
+            let _ = services.send(ServiceMsg::Attach(port, first.try_clone()?));
+        }
         let mut replies = Vec::new();
         for (worker, queue) in queues.into_iter().enumerate() {
             let (tx, rx) = mpsc::channel();
@@ -188,6 +212,14 @@ impl Forwarder {
 
     /// Takes the queues of `port`'s device back from the workers.
     pub fn detach(&self, port: Port) -> io::Result<Vec<Tun>> {
+        if let Some(services) = &self.services {
+            // Its duplicate fd closes before this returns: a namespace whose device is
+            // still open somewhere would outlive its deletion.
+            let (tx, rx) = mpsc::channel();
+            if services.send(ServiceMsg::Detach(port, tx)).is_ok() {
+                let _ = rx.recv_timeout(Duration::from_secs(5));
+            }
+        }
         let mut replies = Vec::new();
         for worker in 0..self.workers() {
             let (tx, rx) = mpsc::channel();
@@ -207,6 +239,11 @@ impl Forwarder {
     /// Makes `snapshot` the one every following packet sees.
     pub fn publish(&self, snapshot: Snapshot) {
         self.shared.snapshot.store(Arc::new(snapshot));
+    }
+
+    /// Makes `data` what the VPC's own services answer from now on.
+    pub fn publish_services(&self, data: ServiceData) {
+        self.shared.services.store(Arc::new(data));
     }
 
     /// The current snapshot.
@@ -271,6 +308,14 @@ impl Forwarder {
             let outcome = thread.join().map_err(|_| io::Error::other("forwarder panicked"));
             if result.is_ok() {
                 result = outcome.and_then(|r| r);
+            }
+        }
+        // The workers are gone with their senders; this one goes now, and the service
+        // thread ends when its queue disconnects.
+        self.services = None;
+        if let Some(thread) = self.services_thread.take() {
+            if thread.join().is_err() && result.is_ok() {
+                result = Err(io::Error::other("service thread panicked"));
             }
         }
         result
@@ -356,10 +401,17 @@ struct Worker<'a> {
     records: FlowRecords,
     /// Workers this one handed packets to since it last woke them.
     to_wake: u64,
+    /// The service thread's queue.
+    to_services: SyncSender<ServiceMsg>,
 }
 
 impl<'a> Worker<'a> {
-    fn new(index: usize, shared: &'a Shared, handoff: Handoff) -> Self {
+    fn new(
+        index: usize,
+        shared: &'a Shared,
+        handoff: Handoff,
+        to_services: SyncSender<ServiceMsg>,
+    ) -> Self {
         let workers = shared.workers.len();
         Self {
             index,
@@ -373,6 +425,7 @@ impl<'a> Worker<'a> {
             nats: Tracking::for_worker(FLOWS_PER_GATEWAY, index, workers),
             records: FlowRecords::default(),
             to_wake: 0,
+            to_services,
         }
     }
 
@@ -562,6 +615,20 @@ impl<'a> Worker<'a> {
                 counters.drop(reason);
                 counters.icmp();
                 self.send(out, &self.reply[..H + len]);
+            }
+            Verdict::Service { len } => {
+                // Copied into the message itself: the queue's slots are preallocated.
+                let mut bytes = [0u8; SERVICE_MTU];
+                let sent = len <= SERVICE_MTU && {
+                    bytes[..len].copy_from_slice(&packet[..len]);
+                    let msg = ServiceMsg::Packet { port, len: len as u16, bytes };
+                    self.to_services.try_send(msg).is_ok()
+                };
+                if sent {
+                    counters.to_services();
+                } else {
+                    counters.drop(DropReason::ServiceBusy);
+                }
             }
             Verdict::Drop(reason) => {
                 counters.drop(reason);

@@ -56,17 +56,19 @@ fn forwarding_allocates_nothing() {
         (app, ipv4([10, 0, 2, 4], [198, 51, 100, 1], 64, 17, &udp)),
         // Unsolicited, to the NAT gateway's address.
         (INTERNET, ipv4([198, 51, 100, 1], [203, 0, 113, 11], 64, 17, &udp)),
+        // To the VPC's DNS server: handed to the services.
+        (web, ipv4([10, 0, 1, 4], [10, 0, 0, 2], 64, 17, &udp)),
     ];
     let mut buffer = vec![0u8; 65_536];
     let mut reply = vec![0u8; REPLY_BUFFER];
-    let mut outcomes = [0usize; 3];
+    let mut outcomes = [0usize; 4];
 
     let before = ALLOC.snapshot();
-    for i in 0..70_000u32 {
+    for i in 0..80_000u32 {
         let (from, template) = &templates[i as usize % templates.len()];
         let packet = &mut buffer[..template.len()];
         packet.copy_from_slice(template);
-        packet[20..22].copy_from_slice(&(1024 + (i / 7) as u16).to_be_bytes());
+        packet[20..22].copy_from_slice(&(1024 + (i / 8) as u16).to_be_bytes());
         // Every other packet as a TUN with offloads hands it over: a partial checksum.
         let offload = Offload { partial_checksum: i % 2 == 0, gso_size: 0 };
         let now = u64::from(i);
@@ -74,6 +76,7 @@ fn forwarding_allocates_nothing() {
             Verdict::Forward { .. } => outcomes[0] += 1,
             Verdict::Reply { .. } => outcomes[1] += 1,
             Verdict::Drop(_) => outcomes[2] += 1,
+            Verdict::Service { .. } => outcomes[3] += 1,
         }
     }
     let delta = ALLOC.snapshot().since(&before);
@@ -81,6 +84,6 @@ fn forwarding_allocates_nothing() {
     assert_eq!(delta.allocations, 0, "the pipeline allocated");
     // Unsolicited UDP from the internet to web is refused by web's (default) security
     // group, like the spoofed and the unsolicited-to-NAT packets.
-    assert_eq!(outcomes, [30_000, 10_000, 30_000], "every kind of verdict was exercised");
+    assert_eq!(outcomes, [30_000, 10_000, 30_000, 10_000], "every kind of verdict was exercised");
     assert_eq!(nats.flows(), 10_000, "one NAT flow per distinct source port");
 }

@@ -71,8 +71,20 @@ pub struct Vpc {
     /// The group named `default` every VPC has.
     #[serde(default)]
     pub default_security_group: Option<SecurityGroupId>,
+    /// `enableDnsSupport`: the Amazon DNS server (VPC base + 2, 169.254.169.253) answers
+    /// the VPC's instances. AWS's default: true.
+    #[serde(default = "yes")]
+    pub dns_support: bool,
+    /// `enableDnsHostnames`: instances with public IPs get public DNS names
+    /// (`ec2-…compute-1.amazonaws.com`). AWS's default outside the default VPC: false.
+    #[serde(default)]
+    pub dns_hostnames: bool,
     /// Tags.
     pub tags: Tags,
+}
+
+fn yes() -> bool {
+    true
 }
 
 /// A subnet.
@@ -283,6 +295,9 @@ pub struct Instance {
     /// Seconds since the Unix epoch at launch (reported as `launchTime`).
     #[serde(default)]
     pub launched_at: u64,
+    /// How its instance metadata service answers.
+    #[serde(default)]
+    pub metadata: MetadataOptions,
     /// Tags.
     pub tags: Tags,
 }
@@ -291,5 +306,110 @@ impl Instance {
     /// The `Name` tag, if any.
     pub fn name(&self) -> Option<&str> {
         self.tags.get("Name").map(String::as_str)
+    }
+
+    /// Its primary interface's MAC address, derived from the interface id (stable, and
+    /// locally administered: the first octet is `0e`, as AWS's are `0a`–`0e`).
+    pub fn mac(&self) -> String {
+        names::mac(self.interface.as_str())
+    }
+}
+
+/// The instance metadata service's options for one instance
+/// (`InstanceMetadataOptionsRequest`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MetadataOptions {
+    /// `HttpTokens`: IMDSv2 session tokens required (IMDSv1 refused). Default optional.
+    pub tokens_required: bool,
+    /// `HttpEndpoint`: the service answers at all. Default enabled.
+    pub endpoint_enabled: bool,
+    /// `HttpPutResponseHopLimit`: the IP TTL of the token's response, 1 to 64. Default 1.
+    pub hop_limit: u8,
+    /// `InstanceMetadataTags`: the instance's tags under `meta-data/tags/instance`.
+    /// Default disabled.
+    pub tags_enabled: bool,
+}
+
+impl Default for MetadataOptions {
+    fn default() -> Self {
+        Self { tokens_required: false, endpoint_enabled: true, hop_limit: 1, tags_enabled: false }
+    }
+}
+
+/// The names AWS gives instances, interfaces and services (us-east-1 forms).
+pub mod names {
+    use std::net::Ipv4Addr;
+
+    pub use crate::REGION;
+
+    /// The account that owns everything in a lab.
+    pub const OWNER_ID: &str = "123456789012";
+
+    /// An instance's private DNS name: `ip-10-0-1-23.ec2.internal`.
+    pub fn private_dns(ip: Ipv4Addr) -> String {
+        let [a, b, c, d] = ip.octets();
+        format!("ip-{a}-{b}-{c}-{d}.ec2.internal")
+    }
+
+    /// An instance's public DNS name: `ec2-203-0-113-5.compute-1.amazonaws.com`.
+    pub fn public_dns(ip: Ipv4Addr) -> String {
+        let [a, b, c, d] = ip.octets();
+        format!("ec2-{a}-{b}-{c}-{d}.compute-1.amazonaws.com")
+    }
+
+    /// The address a name of either form stands for, if it is one.
+    pub fn address_in(name: &str) -> Option<(Ipv4Addr, bool)> {
+        let name = name.strip_suffix('.').unwrap_or(name).to_ascii_lowercase();
+        let (dashed, public) = if let Some(rest) = name.strip_prefix("ip-") {
+            (rest.strip_suffix(".ec2.internal")?.to_owned(), false)
+        } else {
+            let rest = name.strip_prefix("ec2-")?;
+            (rest.strip_suffix(".compute-1.amazonaws.com")?.to_owned(), true)
+        };
+        let parts: Vec<&str> = dashed.split('-').collect();
+        if parts.len() != 4
+            || parts.iter().any(|p| p.is_empty() || (p.len() > 1 && p.starts_with('0')))
+        {
+            return None;
+        }
+        let octets: Vec<u8> = parts.iter().map(|p| p.parse().ok()).collect::<Option<_>>()?;
+        Some((Ipv4Addr::new(octets[0], octets[1], octets[2], octets[3]), public))
+    }
+
+    /// The MAC address of interface `eni-…`: `0e:` and the id's last ten hex digits.
+    pub fn mac(interface: &str) -> String {
+        let hex = interface.rsplit('-').next().unwrap_or("0");
+        let pair = |i: usize| {
+            hex.get(hex.len().saturating_sub(10) + 2 * i..).and_then(|s| s.get(..2)).unwrap_or("00")
+        };
+        format!("0e:{}:{}:{}:{}:{}", pair(0), pair(1), pair(2), pair(3), pair(4))
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+
+        #[test]
+        fn names_round_trip() {
+            let ip = Ipv4Addr::new(10, 0, 1, 23);
+            assert_eq!(private_dns(ip), "ip-10-0-1-23.ec2.internal");
+            assert_eq!(address_in(&private_dns(ip)), Some((ip, false)));
+            let public = Ipv4Addr::new(203, 0, 113, 5);
+            assert_eq!(public_dns(public), "ec2-203-0-113-5.compute-1.amazonaws.com");
+            assert_eq!(
+                address_in("EC2-203-0-113-5.compute-1.amazonaws.com."),
+                Some((public, true))
+            );
+            for bad in [
+                "ip-10-0-1.ec2.internal",
+                "ip-10-0-1-256.ec2.internal",
+                "ip-10-00-1-2.ec2.internal",
+                "ip-10-0-1-2.example.com",
+                "ec2-1-2-3-4.amazonaws.com",
+            ] {
+                assert_eq!(address_in(bad), None, "{bad}");
+            }
+            assert_eq!(mac("eni-0123456789abcdef0"), "0e:67:89:ab:cd:ef");
+        }
     }
 }

@@ -15,9 +15,9 @@ use crate::peering::{PeeringConnection, PeeringStatus, VpcPeeringConnectionId};
 use crate::security::{SecurityGroup, SecurityGroupId};
 use crate::{
     AllocationId, AssociationId, ElasticIp, Instance, InstanceId, InternetGateway,
-    InternetGatewayId, NAT_IDLE_TIMEOUT_S, NatGateway, NatGatewayId, NetworkInterfaceId,
-    PublicIpSource, Route, RouteOrigin, RouteTable, RouteTableAssociation, RouteTableAssociationId,
-    RouteTableId, RouteTarget, Subnet, SubnetId, Tags, Vpc, VpcId, ZONES,
+    InternetGatewayId, MetadataOptions, NAT_IDLE_TIMEOUT_S, NatGateway, NatGatewayId,
+    NetworkInterfaceId, PublicIpSource, Route, RouteOrigin, RouteTable, RouteTableAssociation,
+    RouteTableAssociationId, RouteTableId, RouteTarget, Subnet, SubnetId, Tags, Vpc, VpcId, ZONES,
 };
 
 /// Where public and Elastic IPs come from (RFC 5737 TEST-NET-3).
@@ -55,6 +55,8 @@ pub struct RunInstance {
     pub launched_at: u64,
     /// Security groups (of the subnet's VPC); the VPC's default group when empty.
     pub security_groups: Vec<SecurityGroupId>,
+    /// Instance metadata service options.
+    pub metadata: MetadataOptions,
     /// Tags, `Name` among them.
     pub tags: Tags,
 }
@@ -264,10 +266,54 @@ impl Model {
                 cidr,
                 main_route_table: main,
                 default_security_group: Some(default_group),
+                dns_support: true,
+                dns_hostnames: false,
                 tags,
             },
         );
         Ok(id)
+    }
+
+    /// ModifyVpcAttribute for `enableDnsSupport` or `enableDnsHostnames`: one attribute
+    /// per call, as AWS requires.
+    pub fn set_vpc_dns(
+        &mut self,
+        id: &VpcId,
+        support: Option<bool>,
+        hostnames: Option<bool>,
+    ) -> Result<(), ApiError> {
+        self.vpc(id)?;
+        let vpc = self.vpcs.get_mut(id).expect("checked");
+        match (support, hostnames) {
+            (Some(support), None) => vpc.dns_support = support,
+            (None, Some(hostnames)) => vpc.dns_hostnames = hostnames,
+            (Some(_), Some(_)) => {
+                return Err(ApiError::new(
+                    "InvalidParameterCombination",
+                    "Fields for multiple attribute types specified: enableDnsSupport, enableDnsHostnames",
+                ));
+            }
+            (None, None) => {
+                return Err(ApiError::new(
+                    "MissingParameter",
+                    "The request must contain exactly one attribute to modify.",
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// ModifyInstanceMetadataOptions: `change` applied to the instance's options, which
+    /// it returns.
+    pub fn set_metadata_options(
+        &mut self,
+        id: &InstanceId,
+        change: impl FnOnce(&mut MetadataOptions),
+    ) -> Result<MetadataOptions, ApiError> {
+        self.instance(id)?;
+        let instance = self.instances.get_mut(id).expect("checked");
+        change(&mut instance.metadata);
+        Ok(instance.metadata)
     }
 
     /// DeleteVpc: refused while subnets, an attached gateway or custom route tables remain.
@@ -1104,6 +1150,7 @@ impl Model {
                 image_id: spec.image_id,
                 instance_type: spec.instance_type,
                 launched_at: spec.launched_at,
+                metadata: spec.metadata,
                 tags: spec.tags,
             },
         );

@@ -15,6 +15,23 @@ use std::process::{Command, Output, Stdio};
 /// Where `ip netns` keeps named namespaces.
 pub const NETNS_DIR: &str = "/run/netns";
 
+/// Where `ip netns exec <name>` finds files it bind-mounts over `/etc` for the command
+/// (`/etc/netns/<name>/resolv.conf`, …).
+pub const ETC_DIR: &str = "/etc/netns";
+
+/// Writes `/etc/netns/<name>/<file>`: what a command run with `ip netns exec <name>`
+/// sees as `/etc/<file>`. Removed with the namespace by [`delete`].
+pub fn write_etc(name: &str, file: &str, contents: &str) -> Result<(), NetnsError> {
+    check_name(name)?;
+    if file.is_empty() || file.contains('/') || file.starts_with('.') {
+        return Err(NetnsError::BadName(file.to_owned()));
+    }
+    let dir = PathBuf::from(ETC_DIR).join(name);
+    std::fs::create_dir_all(&dir).map_err(|e| NetnsError::Sys("create /etc/netns entry", e))?;
+    std::fs::write(dir.join(file), contents)
+        .map_err(|e| NetnsError::Sys("write /etc/netns entry", e))
+}
+
 /// Errors from namespace operations.
 #[derive(Debug)]
 pub enum NetnsError {
@@ -164,6 +181,7 @@ pub fn sysctls(name: &str, settings: &[(&str, &str)]) -> Result<(), NetnsError> 
 pub fn delete(name: &str) -> Result<(), NetnsError> {
     check_name(name)?;
     if !exists(name) {
+        remove_etc(name);
         return Ok(());
     }
     if let Ok(out) = ip(&["netns", "pids", name]) {
@@ -174,7 +192,13 @@ pub fn delete(name: &str) -> Result<(), NetnsError> {
         }
     }
     ip(&["netns", "del", name])?;
+    remove_etc(name);
     Ok(())
+}
+
+/// Removes `/etc/netns/<name>` (what [`write_etc`] wrote), if there is one.
+fn remove_etc(name: &str) {
+    let _ = std::fs::remove_dir_all(PathBuf::from(ETC_DIR).join(name));
 }
 
 fn kill(pid: libc::pid_t) {

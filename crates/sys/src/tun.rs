@@ -140,6 +140,12 @@ impl Tun {
         set(OFFLOADS | OFFLOADS_UDP).or_else(|_| set(OFFLOADS))
     }
 
+    /// Another handle on the same queue (a duplicated fd, close-on-exec): for a second
+    /// thread that only writes.
+    pub fn try_clone(&self) -> io::Result<Tun> {
+        Ok(Tun { file: self.file.try_clone()?, name: self.name.clone() })
+    }
+
     /// The device's name inside its namespace.
     pub fn name(&self) -> &str {
         &self.name

@@ -1,0 +1,223 @@
+//! The Amazon DNS server's answers (Route 53 Resolver as an instance sees it).
+//!
+//! No I/O: a query's bytes in, a response's bytes out; the wire format is `simple-dns`'s.
+//! What it knows, and nothing else — it never asks another resolver:
+//!
+//! * `ip-10-0-1-23.ec2.internal` → 10.0.1.23, for an instance of the asker's VPC;
+//! * `ec2-203-0-113-5.compute-1.amazonaws.com` → the instance's *private* address from
+//!   inside its VPC, its public one from anywhere else (split horizon), when its VPC
+//!   has `enableDnsHostnames`;
+//! * the emulated internet's names: `checkip.amazonaws.com` → 198.51.100.1 (the check-ip
+//!   host, which answers with the caller's address as AWS's does), and S3's endpoints
+//!   `s3.amazonaws.com`, `s3.us-east-1.amazonaws.com` and their virtual-hosted bucket
+//!   names `<bucket>.s3[.us-east-1].amazonaws.com` → 192.0.2.1;
+//! * NXDOMAIN for every other name; no data (NOERROR, no answer) for other record types
+//!   of a known name.
+//!
+//! A VPC without `enableDnsSupport` gets no answer at all.
+
+use std::net::Ipv4Addr;
+
+use simple_dns::rdata::{A, RData};
+use simple_dns::{CLASS, OPCODE, Packet, PacketFlag, QCLASS, QTYPE, RCODE, ResourceRecord, TYPE};
+use vpclab_model::names;
+
+use super::{InstanceService, ServiceData};
+
+/// TTL of every answer, seconds.
+pub const TTL: u32 = 60;
+
+/// The check-ip host of the emulated internet.
+pub const CHECK_IP: Ipv4Addr = Ipv4Addr::new(198, 51, 100, 1);
+/// The emulated S3 endpoint.
+pub const S3: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 1);
+
+/// The names of the emulated internet and AWS services, with their addresses.
+pub const SERVICE_NAMES: &[(&str, Ipv4Addr)] = &[
+    ("checkip.amazonaws.com", CHECK_IP),
+    ("s3.amazonaws.com", S3),
+    ("s3.us-east-1.amazonaws.com", S3),
+];
+
+/// The address `name` resolves to for `asker`; `None`: no such name.
+pub fn resolve(name: &str, asker: &InstanceService, data: &ServiceData) -> Option<Ipv4Addr> {
+    let name = name.strip_suffix('.').unwrap_or(name).to_ascii_lowercase();
+    if let Some((ip, public)) = names::address_in(&name) {
+        return if public {
+            let &(vpc, private) = data.public.get(&ip)?;
+            Some(if vpc == asker.vpc { private } else { ip })
+        } else {
+            data.private.contains(&(asker.vpc, ip)).then_some(ip)
+        };
+    }
+    if let Some(&(_, ip)) = SERVICE_NAMES.iter().find(|(n, _)| *n == name) {
+        return Some(ip);
+    }
+    // Virtual-hosted S3 buckets: <bucket>.s3.amazonaws.com, <bucket>.s3.us-east-1….
+    let bucket = name
+        .strip_suffix(".s3.amazonaws.com")
+        .or_else(|| name.strip_suffix(".s3.us-east-1.amazonaws.com"))?;
+    (!bucket.is_empty()).then_some(S3)
+}
+
+/// The response to `query` from `asker`, or `None` when none is owed: DNS support off
+/// in its VPC, or too little of a query to answer (no header).
+pub fn answer(query: &[u8], asker: &InstanceService, data: &ServiceData) -> Option<Vec<u8>> {
+    if !asker.dns_support || query.len() < 12 {
+        return None;
+    }
+    let Ok(packet) = Packet::parse(query) else {
+        let id = u16::from_be_bytes([query[0], query[1]]);
+        let mut reply = Packet::new_reply(id);
+        *reply.rcode_mut() = RCODE::FormatError;
+        return reply.build_bytes_vec().ok();
+    };
+    if packet.has_flags(PacketFlag::RESPONSE) {
+        return None;
+    }
+    let mut reply = Packet::new_reply(packet.id());
+    reply.set_flags(PacketFlag::RECURSION_AVAILABLE);
+    if packet.has_flags(PacketFlag::RECURSION_DESIRED) {
+        reply.set_flags(PacketFlag::RECURSION_DESIRED);
+    }
+    if packet.opcode() != OPCODE::StandardQuery {
+        *reply.rcode_mut() = RCODE::NotImplemented;
+        return reply.build_bytes_vec().ok();
+    }
+    let mut missing = false;
+    for question in &packet.questions {
+        reply.questions.push(question.clone());
+        let class_ok = matches!(question.qclass, QCLASS::CLASS(CLASS::IN) | QCLASS::ANY);
+        let name = question.qname.to_string();
+        match resolve(&name, asker, data).filter(|_| class_ok) {
+            Some(ip) => {
+                if matches!(question.qtype, QTYPE::TYPE(TYPE::A) | QTYPE::ANY) {
+                    let record = RData::A(A { address: u32::from(ip) });
+                    reply.answers.push(ResourceRecord::new(
+                        question.qname.clone(),
+                        CLASS::IN,
+                        TTL,
+                        record,
+                    ));
+                }
+            }
+            None => missing = true,
+        }
+    }
+    if missing && reply.answers.is_empty() {
+        *reply.rcode_mut() = RCODE::NameError;
+    }
+    reply.build_bytes_vec().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::{BTreeMap, HashMap, HashSet};
+
+    use simple_dns::{Name, Question};
+    use vpclab_model::MetadataOptions;
+
+    use super::*;
+
+    fn asker(vpc: u32) -> InstanceService {
+        InstanceService {
+            vpc,
+            dns_support: true,
+            resolver: "10.0.0.2".parse().unwrap(),
+            private: "10.0.1.10".parse().unwrap(),
+            options: MetadataOptions::default(),
+            metadata: BTreeMap::new(),
+            identity: String::new(),
+        }
+    }
+
+    fn data() -> ServiceData {
+        let web: Ipv4Addr = "10.0.1.10".parse().unwrap();
+        let public: Ipv4Addr = "203.0.113.10".parse().unwrap();
+        ServiceData {
+            instances: Vec::new(),
+            private: HashSet::from([(0, web), (1, "10.1.0.4".parse().unwrap())]),
+            public: HashMap::from([(public, (0, web))]),
+        }
+    }
+
+    fn query(name: &str, qtype: TYPE) -> Vec<u8> {
+        let mut q = Packet::new_query(0x4242);
+        q.set_flags(PacketFlag::RECURSION_DESIRED);
+        q.questions.push(Question::new(
+            Name::new_unchecked(name),
+            qtype.into(),
+            CLASS::IN.into(),
+            false,
+        ));
+        q.build_bytes_vec().unwrap()
+    }
+
+    fn ask(vpc: u32, name: &str, qtype: TYPE) -> (RCODE, Vec<Ipv4Addr>) {
+        let bytes = answer(&query(name, qtype), &asker(vpc), &data()).expect("an answer");
+        let reply = Packet::parse(&bytes).unwrap();
+        assert_eq!(reply.id(), 0x4242);
+        assert!(reply.has_flags(PacketFlag::RESPONSE | PacketFlag::RECURSION_AVAILABLE));
+        let ips = reply
+            .answers
+            .iter()
+            .filter_map(|r| match &r.rdata {
+                RData::A(a) => Some(Ipv4Addr::from(a.address)),
+                _ => None,
+            })
+            .collect();
+        (reply.rcode(), ips)
+    }
+
+    #[test]
+    fn private_names_resolve_inside_their_vpc_only() {
+        let web = "10.0.1.10".parse().unwrap();
+        assert_eq!(ask(0, "ip-10-0-1-10.ec2.internal", TYPE::A), (RCODE::NoError, vec![web]));
+        assert_eq!(ask(0, "IP-10-0-1-10.EC2.INTERNAL.", TYPE::A).1, vec![web]);
+        assert_eq!(ask(1, "ip-10-0-1-10.ec2.internal", TYPE::A).0, RCODE::NameError);
+        assert_eq!(ask(0, "ip-10-0-1-99.ec2.internal", TYPE::A).0, RCODE::NameError);
+    }
+
+    #[test]
+    fn public_names_have_a_split_horizon() {
+        let name = "ec2-203-0-113-10.compute-1.amazonaws.com";
+        assert_eq!(ask(0, name, TYPE::A).1, vec!["10.0.1.10".parse::<Ipv4Addr>().unwrap()]);
+        assert_eq!(ask(1, name, TYPE::A).1, vec!["203.0.113.10".parse::<Ipv4Addr>().unwrap()]);
+        assert_eq!(ask(0, "ec2-203-0-113-99.compute-1.amazonaws.com", TYPE::A).0, RCODE::NameError);
+    }
+
+    #[test]
+    fn services_and_nothing_else() {
+        assert_eq!(ask(0, "checkip.amazonaws.com", TYPE::A).1, vec![CHECK_IP]);
+        assert_eq!(ask(0, "s3.us-east-1.amazonaws.com", TYPE::A).1, vec![S3]);
+        assert_eq!(ask(0, "my-bucket.s3.amazonaws.com", TYPE::A).1, vec![S3]);
+        assert_eq!(ask(0, "example.com", TYPE::A), (RCODE::NameError, vec![]));
+        // A known name, another type: no data, no error.
+        assert_eq!(ask(0, "checkip.amazonaws.com", TYPE::AAAA), (RCODE::NoError, vec![]));
+    }
+
+    #[test]
+    fn no_support_no_answer_and_garbage_gets_formerr() {
+        let mut off = asker(0);
+        off.dns_support = false;
+        assert_eq!(answer(&query("checkip.amazonaws.com", TYPE::A), &off, &data()), None);
+        assert_eq!(answer(&[1, 2, 3], &asker(0), &data()), None);
+        let mut garbage = query("checkip.amazonaws.com", TYPE::A);
+        garbage.truncate(20);
+        let bytes = answer(&garbage, &asker(0), &data()).unwrap();
+        let reply = Packet::parse(&bytes).unwrap();
+        assert_eq!(reply.rcode(), RCODE::FormatError);
+    }
+
+    proptest::proptest! {
+        /// Whatever arrives, the answer is `None` or a well-formed response: no panic.
+        #[test]
+        fn any_bytes_get_a_parsable_answer_or_none(
+            bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..300),
+        ) {
+            if let Some(reply) = answer(&bytes, &asker(0), &data()) {
+                proptest::prop_assert!(Packet::parse(&reply).is_ok());
+            }
+        }
+    }
+}

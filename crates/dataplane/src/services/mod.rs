@@ -1,0 +1,513 @@
+//! What the VPC itself answers, the way AWS answers it in the hypervisor: the instance
+//! metadata service at 169.254.169.254 and the Amazon DNS server at 169.254.169.253 and
+//! the VPC's base address + 2.
+//!
+//! The workers divert an instance's packets to those addresses here before any security
+//! group or network ACL sees them (neither can block them on AWS, and flow logs do not
+//! record them). A thread of its own runs a userspace TCP/IP endpoint per instance that
+//! has used a service — smoltcp, with the three addresses on one IP-medium interface —
+//! and writes the answers straight into the instance's device. No kernel stack, no
+//! extra namespace. The protocols themselves are pure functions: [`imds`] (HTTP) and
+//! [`dns`].
+//!
+//! This is not the packet path: it allocates (a few buffers per request) and may be
+//! slower than forwarding; AWS, too, limits each interface to 1,024 DNS packets a second.
+
+pub mod dns;
+pub mod imds;
+
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::net::Ipv4Addr;
+use std::sync::Arc;
+use std::sync::mpsc::{Receiver, RecvTimeoutError};
+use std::time::{Duration, Instant as StdInstant};
+
+use arc_swap::ArcSwap;
+use smoltcp::iface::{Config, Interface, SocketHandle, SocketSet};
+use smoltcp::phy::{self, Checksum, ChecksumCapabilities, DeviceCapabilities, Medium};
+use smoltcp::socket::{tcp, udp};
+use smoltcp::time::Instant;
+use smoltcp::wire::{HardwareAddress, IpAddress, IpCidr, IpListenEndpoint, Ipv4Address};
+use vpclab_model::{MetadataOptions, Model, names};
+use vpclab_sys::tun::{Tun, VNET_HDR_LEN};
+
+use crate::snapshot::{Port, PortMap};
+
+/// The instance metadata service's address.
+pub const IMDS: Ipv4Addr = Ipv4Addr::new(169, 254, 169, 254);
+/// The Amazon DNS server's link-local address.
+pub const DNS: Ipv4Addr = Ipv4Addr::new(169, 254, 169, 253);
+/// Largest packet an instance can send a service (larger ones are dropped).
+pub const SERVICE_MTU: usize = 1500;
+/// Packets waiting for the service thread at most.
+pub const SERVICE_QUEUE: usize = 256;
+
+/// TCP connections one instance can have open to the metadata service at once.
+const IMDS_SOCKETS: usize = 8;
+/// TCP connections one instance can have open to the DNS server at once.
+const DNS_TCP_SOCKETS: usize = 2;
+
+/// What the services know about one instance.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct InstanceService {
+    /// Its VPC (an index private to [`ServiceData`]).
+    pub vpc: u32,
+    /// Whether its VPC has `enableDnsSupport`.
+    pub dns_support: bool,
+    /// Its VPC's DNS server address: the VPC's base + 2.
+    pub resolver: Ipv4Addr,
+    /// Its private address.
+    pub private: Ipv4Addr,
+    /// Its metadata service options.
+    pub options: MetadataOptions,
+    /// Its metadata: paths under `/latest/meta-data/` to values.
+    pub metadata: BTreeMap<String, String>,
+    /// The instance identity document (`/latest/dynamic/instance-identity/document`).
+    pub identity: String,
+}
+
+/// The model as the services see it, compiled on every change like the snapshot.
+#[derive(Clone, Debug, Default)]
+pub struct ServiceData {
+    /// By forwarder port: the instance behind it.
+    pub instances: Vec<Option<Arc<InstanceService>>>,
+    /// Private addresses of instances, by VPC.
+    pub(crate) private: HashSet<(u32, Ipv4Addr)>,
+    /// Public addresses with public DNS names (their VPC has `enableDnsHostnames`), to
+    /// the VPC and private address behind them.
+    pub(crate) public: HashMap<Ipv4Addr, (u32, Ipv4Addr)>,
+}
+
+impl ServiceData {
+    /// The instance at `port`.
+    pub fn instance(&self, port: Port) -> Option<&Arc<InstanceService>> {
+        self.instances.get(port as usize).and_then(Option::as_ref)
+    }
+}
+
+/// Compiles what the services answer from `model`, for the ports in `ports`.
+pub fn compile(model: &Model, ports: &PortMap) -> ServiceData {
+    let vpc_index: HashMap<_, u32> =
+        model.vpcs().enumerate().map(|(i, v)| (v.id.clone(), i as u32)).collect();
+    let mut data = ServiceData::default();
+    for instance in model.instances() {
+        let (Ok(vpc), Ok(subnet)) = (model.vpc(&instance.vpc), model.subnet(&instance.subnet))
+        else {
+            continue;
+        };
+        let index = vpc_index[&vpc.id];
+        data.private.insert((index, instance.private_ip));
+        let public = instance.public_ip.as_ref().map(|(ip, _)| *ip);
+        if let (Some(ip), true) = (public, vpc.dns_hostnames) {
+            data.public.insert(ip, (index, instance.private_ip));
+        }
+        let Some(port) = ports.get(&instance.id) else {
+            continue;
+        };
+        let groups: Vec<(String, String)> = instance
+            .security_groups
+            .iter()
+            .filter_map(|g| model.security_group(g).ok())
+            .map(|g| (g.id.to_string(), g.name.clone()))
+            .collect();
+        let mac = instance.mac();
+        let private_name = names::private_dns(instance.private_ip);
+        let public_name = public.filter(|_| vpc.dns_hostnames).map(names::public_dns);
+        let mut m = BTreeMap::new();
+        let mut put = |key: String, value: String| {
+            m.insert(key, value);
+        };
+        let image = if instance.image_id.is_empty() { "ami-00000000" } else { &instance.image_id };
+        put("ami-id".into(), image.to_owned());
+        put("hostname".into(), private_name.clone());
+        put("instance-id".into(), instance.id.to_string());
+        let kind =
+            if instance.instance_type.is_empty() { "t3.micro" } else { &instance.instance_type };
+        put("instance-type".into(), kind.to_owned());
+        put("local-hostname".into(), private_name.clone());
+        put("local-ipv4".into(), instance.private_ip.to_string());
+        put("mac".into(), mac.clone());
+        put("placement/availability-zone".into(), subnet.zone.clone());
+        put("placement/region".into(), names::REGION.to_owned());
+        let group_names = groups.iter().map(|(_, n)| n.as_str()).collect::<Vec<_>>().join("\n");
+        let group_ids = groups.iter().map(|(i, _)| i.as_str()).collect::<Vec<_>>().join("\n");
+        put("security-groups".into(), group_names.clone());
+        if let Some(ip) = public {
+            put("public-ipv4".into(), ip.to_string());
+        }
+        if let Some(name) = &public_name {
+            put("public-hostname".into(), name.clone());
+        }
+        let nic = format!("network/interfaces/macs/{mac}/");
+        put(format!("{nic}device-number"), "0".into());
+        put(format!("{nic}interface-id"), instance.interface.to_string());
+        put(format!("{nic}local-hostname"), private_name.clone());
+        put(format!("{nic}local-ipv4s"), instance.private_ip.to_string());
+        put(format!("{nic}mac"), mac.clone());
+        put(format!("{nic}owner-id"), names::OWNER_ID.into());
+        if let Some(ip) = public {
+            put(format!("{nic}public-ipv4s"), ip.to_string());
+        }
+        if let Some(name) = &public_name {
+            put(format!("{nic}public-hostname"), name.clone());
+        }
+        put(format!("{nic}security-group-ids"), group_ids);
+        put(format!("{nic}security-groups"), group_names);
+        put(format!("{nic}subnet-id"), subnet.id.to_string());
+        put(format!("{nic}subnet-ipv4-cidr-block"), subnet.cidr.to_string());
+        put(format!("{nic}vpc-id"), vpc.id.to_string());
+        put(format!("{nic}vpc-ipv4-cidr-block"), vpc.cidr.to_string());
+        put(format!("{nic}vpc-ipv4-cidr-blocks"), vpc.cidr.to_string());
+        if instance.metadata.tags_enabled {
+            // Keys that cannot be a path segment are left out, as AWS leaves out keys
+            // with characters IMDS does not allow.
+            for (key, value) in &instance.tags {
+                if !key.is_empty() && !key.contains(['/', ' ']) && key != "." && key != ".." {
+                    put(format!("tags/instance/{key}"), value.clone());
+                }
+            }
+        }
+        let identity = format!(
+            "{{\n  \"accountId\" : \"{}\",\n  \"architecture\" : \"x86_64\",\n  \
+             \"availabilityZone\" : \"{}\",\n  \"imageId\" : \"{image}\",\n  \
+             \"instanceId\" : \"{}\",\n  \"instanceType\" : \"{kind}\",\n  \
+             \"privateIp\" : \"{}\",\n  \"region\" : \"{}\",\n  \"version\" : \"2017-09-30\"\n}}",
+            names::OWNER_ID,
+            subnet.zone,
+            instance.id,
+            instance.private_ip,
+            names::REGION,
+        );
+        let service = InstanceService {
+            vpc: index,
+            dns_support: vpc.dns_support,
+            resolver: Ipv4Addr::from(u32::from(vpc.cidr.network()) + 2),
+            private: instance.private_ip,
+            options: instance.metadata,
+            metadata: m,
+            identity,
+        };
+        let slot = port as usize;
+        if data.instances.len() <= slot {
+            data.instances.resize(slot + 1, None);
+        }
+        data.instances[slot] = Some(Arc::new(service));
+    }
+    data
+}
+
+/// Whether `dst` is answered by the services for an instance whose VPC's DNS server
+/// is `resolver`.
+#[inline]
+pub fn is_service(dst: Ipv4Addr, resolver: Ipv4Addr) -> bool {
+    dst == IMDS || dst == DNS || dst == resolver
+}
+
+/// What reaches the service thread. A packet travels inside the message: the queue's
+/// slots are allocated once, so a worker hands one over without allocating.
+#[allow(clippy::large_enum_variant)]
+pub(crate) enum ServiceMsg {
+    /// A packet from the instance at `port` to a service address (its first `len`
+    /// bytes; no virtio-net header, checksums possibly partial).
+    Packet { port: Port, len: u16, bytes: [u8; SERVICE_MTU] },
+    /// The device of `port`, to write answers to.
+    Attach(Port, Tun),
+    /// `port`'s device is going; answered once its fd here is closed.
+    Detach(Port, std::sync::mpsc::Sender<()>),
+}
+
+/// The service thread: one smoltcp endpoint per instance that used a service.
+pub(crate) fn run(rx: &Receiver<ServiceMsg>, data: &ArcSwap<ServiceData>) {
+    let started = StdInstant::now();
+    let mut host =
+        Host { devices: Vec::new(), stacks: HashMap::new(), tokens: imds::Tokens::new(seed()) };
+    loop {
+        let now = Instant::from_micros(started.elapsed().as_micros() as i64);
+        let wait = host
+            .stacks
+            .values_mut()
+            .filter_map(|s| s.iface.poll_delay(now, &s.sockets))
+            .min()
+            .map_or(Duration::from_secs(1), |d| Duration::from_micros(d.total_micros()))
+            .min(Duration::from_secs(1));
+        let first = match rx.recv_timeout(wait) {
+            Ok(msg) => Some(msg),
+            Err(RecvTimeoutError::Timeout) => None,
+            Err(RecvTimeoutError::Disconnected) => return,
+        };
+        let data = data.load();
+        for msg in first.into_iter().chain(std::iter::from_fn(|| rx.try_recv().ok())) {
+            match msg {
+                ServiceMsg::Packet { port, len, bytes } => {
+                    if let Some(instance) = data.instance(port) {
+                        let stack = host
+                            .stacks
+                            .entry(port)
+                            .or_insert_with(|| Stack::new(instance.resolver, now));
+                        stack.device.rx.push_back(bytes[..usize::from(len)].to_vec());
+                    }
+                }
+                ServiceMsg::Attach(port, tun) => {
+                    let slot = port as usize;
+                    if host.devices.len() <= slot {
+                        host.devices.resize_with(slot + 1, || None);
+                    }
+                    host.devices[slot] = Some(tun);
+                }
+                ServiceMsg::Detach(port, done) => {
+                    if let Some(slot) = host.devices.get_mut(port as usize) {
+                        *slot = None;
+                    }
+                    host.stacks.remove(&port);
+                    let _ = done.send(());
+                }
+            }
+        }
+        let now_ms = started.elapsed().as_millis() as u64;
+        let now = Instant::from_micros(started.elapsed().as_micros() as i64);
+        let ports: Vec<Port> = host.stacks.keys().copied().collect();
+        for port in ports {
+            host.serve(port, &data, now, now_ms);
+        }
+    }
+}
+
+fn seed() -> u64 {
+    let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    t.as_nanos() as u64 ^ u64::from(std::process::id()) << 32
+}
+
+struct Host {
+    devices: Vec<Option<Tun>>,
+    stacks: HashMap<Port, Stack>,
+    tokens: imds::Tokens,
+}
+
+impl Host {
+    /// Lets `port`'s endpoint take in what arrived, answers what is complete, and writes
+    /// what it sends to the instance's device.
+    fn serve(&mut self, port: Port, data: &ServiceData, now: Instant, now_ms: u64) {
+        let Some(instance) = data.instance(port).cloned() else {
+            self.stacks.remove(&port);
+            return;
+        };
+        let Some(stack) = self.stacks.get_mut(&port) else {
+            return;
+        };
+        stack.iface.poll(now, &mut stack.device, &mut stack.sockets);
+        stack.answer(&instance, port, &mut self.tokens, data, now_ms);
+        stack.iface.poll(now, &mut stack.device, &mut stack.sockets);
+        let device = self.devices.get(port as usize).and_then(Option::as_ref);
+        let mut frame = [0u8; VNET_HDR_LEN + SERVICE_MTU];
+        for packet in stack.device.tx.drain(..) {
+            let Some(device) = device else { continue };
+            let len = packet.len().min(SERVICE_MTU);
+            // A plain virtio-net header: smoltcp finished every checksum.
+            frame[..VNET_HDR_LEN].fill(0);
+            frame[VNET_HDR_LEN..VNET_HDR_LEN + len].copy_from_slice(&packet[..len]);
+            let _ = device.send(&frame[..VNET_HDR_LEN + len]);
+        }
+    }
+}
+
+/// A socket of an instance's endpoint and what it serves.
+enum Role {
+    /// TCP, port 80: the metadata service; the request read so far.
+    Imds(Vec<u8>),
+    /// TCP, port 53: DNS over TCP; the bytes read so far.
+    DnsTcp(Vec<u8>),
+    /// UDP, port 53.
+    DnsUdp,
+}
+
+/// One instance's userspace TCP/IP endpoint.
+struct Stack {
+    iface: Interface,
+    sockets: SocketSet<'static>,
+    roles: Vec<(SocketHandle, Role)>,
+    device: Pipe,
+}
+
+impl Stack {
+    fn new(resolver: Ipv4Addr, now: Instant) -> Self {
+        let mut device = Pipe::default();
+        let mut iface = Interface::new(Config::new(HardwareAddress::Ip), &mut device, now);
+        iface.update_ip_addrs(|addrs| {
+            // The link-local pair shares a /16 so the default route below has an
+            // on-link gateway; replies go to the instance wherever it is.
+            for (ip, prefix) in [(IMDS, 16), (DNS, 16), (resolver, 32)] {
+                let _ = addrs.push(IpCidr::new(IpAddress::Ipv4(v4(ip)), prefix));
+            }
+        });
+        let _ = iface.routes_mut().add_default_ipv4_route(Ipv4Address::new(169, 254, 0, 1));
+        let mut sockets = SocketSet::new(Vec::new());
+        let mut roles = Vec::new();
+        for _ in 0..IMDS_SOCKETS {
+            roles.push((sockets.add(tcp_socket(80)), Role::Imds(Vec::new())));
+        }
+        for _ in 0..DNS_TCP_SOCKETS {
+            roles.push((sockets.add(tcp_socket(53)), Role::DnsTcp(Vec::new())));
+        }
+        let mut udp = udp::Socket::new(
+            udp::PacketBuffer::new(vec![udp::PacketMetadata::EMPTY; 16], vec![0; 8192]),
+            udp::PacketBuffer::new(vec![udp::PacketMetadata::EMPTY; 16], vec![0; 8192]),
+        );
+        let _ = udp.bind(IpListenEndpoint { addr: None, port: 53 });
+        roles.push((sockets.add(udp), Role::DnsUdp));
+        Stack { iface, sockets, roles, device }
+    }
+
+    /// Serves every socket that has something to serve.
+    fn answer(
+        &mut self,
+        instance: &InstanceService,
+        port: Port,
+        tokens: &mut imds::Tokens,
+        data: &ServiceData,
+        now_ms: u64,
+    ) {
+        for (handle, role) in &mut self.roles {
+            match role {
+                Role::Imds(request) => {
+                    let socket = self.sockets.get_mut::<tcp::Socket>(*handle);
+                    relisten(socket, 80, request);
+                    read_into(socket, request, imds::MAX_REQUEST);
+                    if let Some(end) = imds::complete(request) {
+                        let (response, token) =
+                            imds::respond(instance, port, tokens, &request[..end], now_ms);
+                        if token {
+                            socket.set_hop_limit(Some(instance.options.hop_limit.max(1)));
+                        }
+                        let _ = socket.send_slice(&response);
+                        socket.close();
+                        request.clear();
+                    } else if request.len() >= imds::MAX_REQUEST {
+                        socket.abort();
+                        request.clear();
+                    }
+                }
+                Role::DnsTcp(buffer) => {
+                    let socket = self.sockets.get_mut::<tcp::Socket>(*handle);
+                    relisten(socket, 53, buffer);
+                    read_into(socket, buffer, 2 + 65_535);
+                    // RFC 1035 §4.2.2: each message behind a two-byte length.
+                    while buffer.len() >= 2 {
+                        let len = usize::from(u16::from_be_bytes([buffer[0], buffer[1]]));
+                        if buffer.len() < 2 + len {
+                            break;
+                        }
+                        let query: Vec<u8> = buffer.drain(..2 + len).skip(2).collect();
+                        if let Some(reply) = dns::answer(&query, instance, data) {
+                            let _ = socket.send_slice(&(reply.len() as u16).to_be_bytes());
+                            let _ = socket.send_slice(&reply);
+                        }
+                    }
+                }
+                Role::DnsUdp => {
+                    let socket = self.sockets.get_mut::<udp::Socket>(*handle);
+                    let mut query = [0u8; 1500];
+                    while let Ok((len, meta)) = socket.recv_slice(&mut query) {
+                        if let Some(reply) = dns::answer(&query[..len], instance, data) {
+                            let mut back = udp::UdpMetadata::from(meta.endpoint);
+                            back.local_address = meta.local_address;
+                            let _ = socket.send_slice(&reply, back);
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn tcp_socket(port: u16) -> tcp::Socket<'static> {
+    let mut socket = tcp::Socket::new(
+        tcp::SocketBuffer::new(vec![0; 8192]),
+        tcp::SocketBuffer::new(vec![0; 16_384]),
+    );
+    let _ = socket.listen(port);
+    socket
+}
+
+/// A TCP socket whose connection ended listens again, with an empty buffer. One in
+/// TIME-WAIT is done too: the service closed first and the client has its answer, and
+/// a socket held for the whole TIME-WAIT would refuse the next client.
+fn relisten(socket: &mut tcp::Socket<'_>, port: u16, buffer: &mut Vec<u8>) {
+    if matches!(socket.state(), tcp::State::TimeWait) {
+        socket.abort();
+    }
+    if matches!(socket.state(), tcp::State::Closed) {
+        socket.set_hop_limit(None);
+        let _ = socket.listen(port);
+        buffer.clear();
+    } else if matches!(socket.state(), tcp::State::CloseWait) && !socket.may_send() {
+        socket.close();
+    }
+}
+
+fn read_into(socket: &mut tcp::Socket<'_>, buffer: &mut Vec<u8>, limit: usize) {
+    let mut chunk = [0u8; 2048];
+    while socket.can_recv() && buffer.len() < limit {
+        match socket.recv_slice(&mut chunk) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => buffer.extend_from_slice(&chunk[..n]),
+        }
+    }
+}
+
+fn v4(ip: Ipv4Addr) -> Ipv4Address {
+    let [a, b, c, d] = ip.octets();
+    Ipv4Address::new(a, b, c, d)
+}
+
+/// smoltcp's device: packets handed in by the workers, packets out to the instance.
+#[derive(Default)]
+struct Pipe {
+    rx: VecDeque<Vec<u8>>,
+    tx: Vec<Vec<u8>>,
+}
+
+struct RxToken(Vec<u8>);
+struct TxToken<'a>(&'a mut Vec<Vec<u8>>);
+
+impl phy::RxToken for RxToken {
+    fn consume<R, F: FnOnce(&[u8]) -> R>(self, f: F) -> R {
+        f(&self.0)
+    }
+}
+
+impl phy::TxToken for TxToken<'_> {
+    fn consume<R, F: FnOnce(&mut [u8]) -> R>(self, len: usize, f: F) -> R {
+        let mut packet = vec![0u8; len];
+        let result = f(&mut packet);
+        self.0.push(packet);
+        result
+    }
+}
+
+impl phy::Device for Pipe {
+    type RxToken<'a> = RxToken;
+    type TxToken<'a> = TxToken<'a>;
+
+    fn receive(&mut self, _: Instant) -> Option<(RxToken, TxToken<'_>)> {
+        let packet = self.rx.pop_front()?;
+        Some((RxToken(packet), TxToken(&mut self.tx)))
+    }
+
+    fn transmit(&mut self, _: Instant) -> Option<TxToken<'_>> {
+        Some(TxToken(&mut self.tx))
+    }
+
+    fn capabilities(&self) -> DeviceCapabilities {
+        let mut caps = DeviceCapabilities::default();
+        caps.medium = Medium::Ip;
+        caps.max_transmission_unit = SERVICE_MTU;
+        // What instances send may carry partial checksums (TUN offloads): not checked
+        // on the way in; everything smoltcp sends is finished.
+        let mut checksum = ChecksumCapabilities::default();
+        checksum.tcp = Checksum::Tx;
+        checksum.udp = Checksum::Tx;
+        checksum.ipv4 = Checksum::Both;
+        caps.checksum = checksum;
+        caps
+    }
+}
