@@ -308,6 +308,12 @@ fn print_lab(model: &Model, daemon: Option<&DaemonStatus>) {
             c.tx_packets,
             c.icmp_sent
         );
+        if c.to_services > 0 {
+            println!(
+                "VPC services: {} packets to the metadata service and Amazon DNS",
+                c.to_services
+            );
+        }
         if c.handed_off > 0 {
             println!("workers: {} packets handed to the worker owning their flow", c.handed_off);
         }

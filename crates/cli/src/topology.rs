@@ -13,9 +13,9 @@ use ipnet::Ipv4Net;
 use serde::Deserialize;
 use serde_saphyr::Spanned;
 use vpclab_model::{
-    AllocationId, ApiError, InternetGatewayId, Model, NatGatewayId, Peer, Protocol, REGION,
-    RouteSpec, RouteTableId, RouteTarget, RunInstance, SecurityGroupId, SgRule, SubnetId, Tags,
-    VpcId,
+    AllocationId, ApiError, InternetGatewayId, MetadataOptions, Model, NatGatewayId, Peer,
+    Protocol, REGION, RouteSpec, RouteTableId, RouteTarget, RunInstance, SecurityGroupId, SgRule,
+    SubnetId, Tags, VpcId,
 };
 
 /// The file.
@@ -47,6 +47,12 @@ pub(crate) struct VpcSpec {
     /// Whether to create and attach an internet gateway.
     #[serde(default)]
     pub(crate) internet_gateway: bool,
+    /// `enableDnsSupport`: the Amazon DNS server answers (default true).
+    #[serde(default = "yes")]
+    pub(crate) dns_support: bool,
+    /// `enableDnsHostnames`: public DNS names for public instances (default false).
+    #[serde(default)]
+    pub(crate) dns_hostnames: bool,
     /// Subnets.
     #[serde(default)]
     pub(crate) subnets: Vec<SubnetSpec>,
@@ -245,6 +251,48 @@ pub(crate) struct InstanceSpec {
     pub(crate) elastic_ip: Option<Spanned<String>>,
     /// Security groups by name (in the instance's VPC); the VPC's `default` if omitted.
     pub(crate) security_groups: Option<Vec<Spanned<String>>>,
+    /// Instance metadata service options.
+    pub(crate) metadata: Option<MetadataSpec>,
+}
+
+/// An instance's metadata service options (`InstanceMetadataOptionsRequest`).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct MetadataSpec {
+    /// `required` (IMDSv2 only) or `optional` (default).
+    pub(crate) http_tokens: Option<Spanned<String>>,
+    /// `enabled` (default) or `disabled`.
+    pub(crate) http_endpoint: Option<Spanned<String>>,
+    /// The token response's IP TTL, 1 to 64 (default 1).
+    pub(crate) hop_limit: Option<Spanned<u8>>,
+    /// `enabled` or `disabled` (default): the instance's tags in its metadata.
+    pub(crate) instance_metadata_tags: Option<Spanned<String>>,
+}
+
+impl MetadataSpec {
+    fn options(&self) -> Result<MetadataOptions, TopologyError> {
+        let choice =
+            |value: &Option<Spanned<String>>, on: &str, off: &str, default: bool| match value {
+                None => Ok(default),
+                Some(v) if v.value == on => Ok(true),
+                Some(v) if v.value == off => Ok(false),
+                Some(v) => Err(at(v, format!("expected `{on}` or `{off}`, not {:?}", v.value))),
+            };
+        let defaults = MetadataOptions::default();
+        let hop_limit = match &self.hop_limit {
+            Some(h) if !(1..=64).contains(&h.value) => {
+                return Err(at(h, "hop_limit must be 1 to 64"));
+            }
+            Some(h) => h.value,
+            None => defaults.hop_limit,
+        };
+        Ok(MetadataOptions {
+            tokens_required: choice(&self.http_tokens, "required", "optional", false)?,
+            endpoint_enabled: choice(&self.http_endpoint, "enabled", "disabled", true)?,
+            hop_limit,
+            tags_enabled: choice(&self.instance_metadata_tags, "enabled", "disabled", false)?,
+        })
+    }
 }
 
 /// An error at a place in the file.
@@ -412,6 +460,12 @@ pub(crate) fn build(topology: &Topology, seed: u64) -> Result<Model, TopologyErr
         }
         let vpc_id =
             m.create_vpc(cidr(&vpc.cidr)?, name_tag(&vpc.name.value)).map_err(api(&vpc.cidr))?;
+        if !vpc.dns_support {
+            m.set_vpc_dns(&vpc_id, Some(false), None).expect("a new VPC");
+        }
+        if vpc.dns_hostnames {
+            m.set_vpc_dns(&vpc_id, None, Some(true)).expect("a new VPC");
+        }
         let igw: Option<InternetGatewayId> = vpc.internet_gateway.then(|| {
             let igw = m.create_internet_gateway(name_tag(&format!("{}-igw", vpc.name.value)));
             m.attach_internet_gateway(&igw, &vpc_id).expect("a new gateway attaches to a new VPC");
@@ -694,6 +748,10 @@ pub(crate) fn build(topology: &Topology, seed: u64) -> Result<Model, TopologyErr
             security_groups,
             instance_type: "t3.micro".to_owned(),
             tags: name_tag(name),
+            metadata: match &instance.metadata {
+                Some(spec) => spec.options()?,
+                None => MetadataOptions::default(),
+            },
             ..RunInstance::default()
         };
         let place = instance.private_ip.as_ref().unwrap_or(&instance.subnet);
@@ -767,6 +825,27 @@ mod tests {
         let err =
             try_build(&base.replace("route_tables: [main]", "route_tables: [nope]")).unwrap_err();
         assert!(err.message.contains("no route table named \"nope\""), "{err}");
+    }
+
+    #[test]
+    fn dns_attributes_and_metadata_options() {
+        let text = "vpcs:\n  - name: lab\n    cidr: 10.0.0.0/16\n    dns_hostnames: true\n    subnets:\n      - name: a\n        cidr: 10.0.1.0/24\n  - name: quiet\n    cidr: 10.1.0.0/16\n    dns_support: false\n    subnets:\n      - name: b\n        cidr: 10.1.1.0/24\ninstances:\n  - name: web\n    subnet: a\n    metadata:\n      http_tokens: required\n      hop_limit: 2\n      instance_metadata_tags: enabled\n  - name: plain\n    subnet: b\n";
+        let m = try_build(text).unwrap();
+        let web = m.find_instance("web").unwrap();
+        assert!(web.metadata.tokens_required && web.metadata.tags_enabled);
+        assert_eq!(web.metadata.hop_limit, 2);
+        assert_eq!(m.find_instance("plain").unwrap().metadata, MetadataOptions::default());
+        let lab = m.vpc(&web.vpc).unwrap();
+        assert!(lab.dns_support && lab.dns_hostnames);
+        let quiet = m.vpcs().find(|v| v.id != web.vpc).unwrap();
+        assert!(!quiet.dns_support && !quiet.dns_hostnames);
+
+        let err =
+            try_build(&text.replace("http_tokens: required", "http_tokens: always")).unwrap_err();
+        assert_eq!(err.line, 18);
+        assert!(err.message.contains("`required` or `optional`"), "{err}");
+        let err = try_build(&text.replace("hop_limit: 2", "hop_limit: 65")).unwrap_err();
+        assert!(err.message.contains("1 to 64"), "{err}");
     }
 
     #[test]
