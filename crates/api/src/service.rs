@@ -326,6 +326,86 @@ mod tests {
     }
 
     #[test]
+    fn vpc_dns_attributes_and_metadata_options() {
+        let mut s = Service::new(Model::new(1), None, None, 1);
+        let r = call(&mut s, "Action=CreateVpc&CidrBlock=10.0.0.0%2F16");
+        let vpc = between(&r.body, "<vpcId>", "</vpcId>").to_owned();
+        let attribute = |s: &mut Service, name: &str| {
+            call(s, &format!("Action=DescribeVpcAttribute&VpcId={vpc}&Attribute={name}")).body
+        };
+        assert!(
+            attribute(&mut s, "enableDnsSupport")
+                .contains("<enableDnsSupport><value>true</value></enableDnsSupport>")
+        );
+        assert!(
+            attribute(&mut s, "enableDnsHostnames")
+                .contains("<enableDnsHostnames><value>false</value></enableDnsHostnames>")
+        );
+        let r = call(
+            &mut s,
+            &format!("Action=ModifyVpcAttribute&VpcId={vpc}&EnableDnsHostnames.Value=true"),
+        );
+        assert!(r.body.contains("<return>true</return>"), "{}", r.body);
+        assert!(attribute(&mut s, "enableDnsHostnames").contains("<value>true</value>"));
+        for (body, code) in [
+            (format!("Action=ModifyVpcAttribute&VpcId={vpc}&EnableDnsHostnames.Value=true&EnableDnsSupport.Value=true"), "InvalidParameterCombination"),
+            (format!("Action=ModifyVpcAttribute&VpcId={vpc}"), "MissingParameter"),
+            (format!("Action=DescribeVpcAttribute&VpcId={vpc}&Attribute=colour"), "InvalidParameterValue"),
+            ("Action=ModifyVpcAttribute&VpcId=vpc-0123456789abcdef0&EnableDnsSupport.Value=false".into(), "InvalidVpcID.NotFound"),
+        ] {
+            let r = call(&mut s, &body);
+            assert!(r.body.contains(&format!("<Code>{code}</Code>")), "{body}: {}", r.body);
+        }
+        assert!(
+            s.model().vpc(&vpclab_model::VpcId::parse(&vpc).unwrap()).unwrap().dns_support,
+            "refusals change nothing"
+        );
+
+        let r = call(&mut s, &format!("Action=CreateSubnet&VpcId={vpc}&CidrBlock=10.0.1.0%2F24"));
+        let subnet = between(&r.body, "<subnetId>", "</subnetId>").to_owned();
+        let r = call(
+            &mut s,
+            &format!(
+                "Action=RunInstances&ImageId=ami-1&MinCount=1&MaxCount=1&SubnetId={subnet}&MetadataOptions.HttpTokens=required"
+            ),
+        );
+        let instance = between(&r.body, "<instanceId>", "</instanceId>").to_owned();
+        assert!(r.body.contains("<httpTokens>required</httpTokens>"), "{}", r.body);
+        let r = call(
+            &mut s,
+            &format!(
+                "Action=ModifyInstanceMetadataOptions&InstanceId={instance}&HttpEndpoint=disabled&HttpPutResponseHopLimit=3"
+            ),
+        );
+        assert!(r.body.contains(&format!("<instanceId>{instance}</instanceId>")), "{}", r.body);
+        for part in [
+            "<httpTokens>required</httpTokens>",
+            "<httpEndpoint>disabled</httpEndpoint>",
+            "<httpPutResponseHopLimit>3</httpPutResponseHopLimit>",
+            "<state>applied</state>",
+        ] {
+            assert!(r.body.contains(part), "{part}: {}", r.body);
+        }
+        let r = call(&mut s, &format!("Action=DescribeInstances&InstanceId.1={instance}"));
+        assert!(
+            r.body.contains(
+                "<metadataOptions><state>applied</state><httpTokens>required</httpTokens>"
+            ),
+            "{}",
+            r.body
+        );
+        for bad in
+            ["HttpTokens=sometimes", "HttpPutResponseHopLimit=65", "HttpProtocolIpv6=enabled"]
+        {
+            let r = call(
+                &mut s,
+                &format!("Action=ModifyInstanceMetadataOptions&InstanceId={instance}&{bad}"),
+            );
+            assert!(r.body.contains("<Code>InvalidParameterValue</Code>"), "{bad}: {}", r.body);
+        }
+    }
+
+    #[test]
     fn gateway_endpoints_through_the_api() {
         let mut s = Service::new(Model::new(1), None, None, 1);
         let r = call(&mut s, "Action=CreateVpc&CidrBlock=10.0.0.0%2F16");

@@ -86,7 +86,7 @@ pub fn complete(buf: &[u8]) -> Option<usize> {
         .find(|(k, _)| k.trim().eq_ignore_ascii_case("content-length"))
         .and_then(|(_, v)| v.trim().parse::<usize>().ok())
         .unwrap_or(0);
-    (buf.len() >= end + body).then_some(end + body)
+    end.checked_add(body).filter(|&total| buf.len() >= total)
 }
 
 fn parse(head: &str) -> Option<Request<'_>> {
@@ -339,8 +339,29 @@ mod tests {
         assert_eq!(get(&i, &mut t, "GET /latest/meta-data/ HTTP/1.1\r\n\r\n").0, 403);
     }
 
+    proptest::proptest! {
+        /// Whatever an instance sends, the service answers with an HTTP/1.1 status line
+        /// and never panics; `complete` never claims more than it was given.
+        #[test]
+        fn any_bytes_get_an_http_answer(
+            bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..400),
+            head in proptest::sample::select(vec!["", "GET / HTTP/1.1\r\n", "PUT /latest/api/token HTTP/1.1\r\nX-aws-ec2-metadata-token-ttl-seconds: "]),
+        ) {
+            let mut request = head.as_bytes().to_vec();
+            request.extend_from_slice(&bytes);
+            if let Some(end) = complete(&request) {
+                proptest::prop_assert!(end <= request.len());
+            }
+            let mut tokens = Tokens::new(3);
+            let (response, _) = respond(&instance(MetadataOptions::default()), 1, &mut tokens, &request, 0);
+            proptest::prop_assert!(response.starts_with(b"HTTP/1.1 "));
+        }
+    }
+
     #[test]
     fn requests_are_complete_with_their_body() {
+        let huge = format!("PUT /x HTTP/1.1\r\nContent-Length: {}\r\n\r\n", usize::MAX);
+        assert_eq!(complete(huge.as_bytes()), None, "no overflow");
         assert_eq!(complete(b"GET / HTTP/1.1\r\nHost: x\r\n"), None);
         assert_eq!(complete(b"GET / HTTP/1.1\r\n\r\n"), Some(18));
         let put = b"PUT /x HTTP/1.1\r\nContent-Length: 3\r\n\r\nab";
