@@ -102,11 +102,16 @@ pub(crate) fn seed() -> u64 {
 }
 
 /// `vpclab up <topology>`.
-pub(crate) fn up(file: &Path, state: &Path, listen: SocketAddr) -> Result<()> {
-    let text = fs::read_to_string(file).map_err(|e| format!("{}: {e}", file.display()))?;
-    let model = topology::parse(&text)
-        .and_then(|t| topology::build(&t, seed()))
-        .map_err(|e| format!("{}: {e}", file.display()))?;
+pub(crate) fn up(file: Option<&Path>, state: &Path, listen: SocketAddr) -> Result<()> {
+    let model = match file {
+        Some(file) => {
+            let text = fs::read_to_string(file).map_err(|e| format!("{}: {e}", file.display()))?;
+            topology::parse(&text)
+                .and_then(|t| topology::build(&t, seed()))
+                .map_err(|e| format!("{}: {e}", file.display()))?
+        }
+        None => Model::new(seed()),
+    };
     require_root()?;
     if daemon_status(state).is_some()
         || load_model(state)?.is_some()
@@ -129,6 +134,11 @@ pub(crate) fn up(file: &Path, state: &Path, listen: SocketAddr) -> Result<()> {
         return Err(e);
     }
     print_lab(&model, daemon_status(state).as_ref());
+    if file.is_none() {
+        println!("\nan empty lab is up: build it through the EC2 API, for example");
+        println!("  export AWS_ENDPOINT_URL=http://{listen} AWS_DEFAULT_REGION=us-east-1");
+        println!("  aws ec2 create-vpc --cidr-block 10.0.0.0/16");
+    }
     println!("\nthe lab is up: `vpclab exec <name> -- <command>` runs a command in an instance;");
     println!(
         "the EC2 API for it answers on http://{listen} (aws --endpoint-url http://{listen} ec2 …)"

@@ -23,7 +23,7 @@ use clap::{Parser, Subcommand};
 #[command(name = "vpclab", version, about, propagate_version = true)]
 struct Cli {
     /// Where the lab's state lives.
-    #[arg(long, global = true, default_value_os_t = lab::default_state_dir())]
+    #[arg(long, global = true, env = "VPCLAB_STATE_DIR", default_value_os_t = lab::default_state_dir())]
     state_dir: PathBuf,
     #[command(subcommand)]
     command: Commands,
@@ -31,10 +31,11 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Commands {
-    /// Validate a topology file and bring the lab up (namespaces, devices, forwarder).
+    /// Validate a topology file and bring the lab up (namespaces, devices, forwarder);
+    /// without one, an empty lab to build through the EC2 API.
     Up {
-        /// The topology (YAML); see examples/two-tier.yaml.
-        topology: PathBuf,
+        /// The topology (YAML); see examples/two-tier.yaml. Omit it for an empty lab.
+        topology: Option<PathBuf>,
         /// Where the lab's EC2 API listens.
         #[arg(long, default_value = "127.0.0.1:4566")]
         listen: SocketAddr,
@@ -159,7 +160,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Commands::Up { topology, listen } => {
-            lab::up(&topology, &cli.state_dir, listen).map(|()| ExitCode::SUCCESS)
+            lab::up(topology.as_deref(), &cli.state_dir, listen).map(|()| ExitCode::SUCCESS)
         }
         Commands::Check { expectations } => check::run(&cli.state_dir, &expectations),
         Commands::Trace { from, to, proto, port, json } => {
