@@ -37,5 +37,21 @@ fn expectations_pass_and_a_wrong_one_fails_with_its_trace() {
         text.contains("dropped: no_public_ip (IGW_PRIVATE_IP_ASSOCIATION_FOR_INGRESS)"),
         "{text}"
     );
+
+    // The same for scripts: JSON, the same exit code, each failure with its trace.
+    let out = lab.vpclab(&["check", "--json", bad.to_str().expect("utf-8")]);
+    assert_eq!(out.status.code(), Some(1));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!((report["passed"].as_u64(), report["total"].as_u64()), (Some(4), Some(6)));
+    let results = report["results"].as_array().expect("results");
+    let worker = results
+        .iter()
+        .find(|r| r["from"] == "worker" && r["to"] == "198.51.100.1")
+        .expect("the worker's result");
+    assert_eq!(worker["pass"], false);
+    assert_eq!(worker["trace"]["forward"]["drop_reason"], "no_public_ip");
+    let web = results.iter().find(|r| r["expected_seen_as"] == "203.0.113.99").expect("web's");
+    assert_eq!(web["seen_as"], "203.0.113.10");
+    assert!(results.iter().filter(|r| r["pass"] == true).all(|r| r["trace"].is_null()));
     lab.down();
 }

@@ -38,14 +38,17 @@ struct Expectation {
 const TRIES: usize = 3;
 
 /// `vpclab check`.
-pub(crate) fn run(state: &Path, file: &Path) -> Result<ExitCode> {
+pub(crate) fn run(state: &Path, file: &Path, json: bool) -> Result<ExitCode> {
     let text = std::fs::read_to_string(file).map_err(|e| format!("{}: {e}", file.display()))?;
     let expectations: Expectations =
         serde_saphyr::from_str(&text).map_err(|e| format!("{}: {e}", file.display()))?;
     let model = lab::load_model(state)?.ok_or("no lab is up (vpclab up <topology> first)")?;
     lab::require_root()?;
-    println!("{:<40} {:<9} {:<9} RESULT", "CHECK", "EXPECTED", "GOT");
+    if !json {
+        println!("{:<40} {:<9} {:<9} RESULT", "CHECK", "EXPECTED", "GOT");
+    }
     let mut failed = Vec::new();
+    let mut results = Vec::new();
     for e in &expectations.expect {
         let source = trace::resolve(&model, &e.from, None)?;
         let target = trace::resolve(&model, &e.to, Some(&source))?;
@@ -71,24 +74,46 @@ pub(crate) fn run(state: &Path, file: &Path) -> Result<ExitCode> {
             result.push_str(&format!("  (seen as {}, expected {expected})", body.trim()));
         }
         let yes = |b: bool| if b { "yes" } else { "no" };
-        println!("{what:<40} {:<9} {:<9} {result}", yes(e.reachable), yes(got));
-        if !pass {
-            failed.push(e);
+        if !json {
+            println!("{what:<40} {:<9} {:<9} {result}", yes(e.reachable), yes(got));
+        }
+        let why =
+            if pass { None } else { Some(trace::explain(&model, &e.from, &e.to, None, e.port)?) };
+        results.push(serde_json::json!({
+            "from": e.from,
+            "to": e.to,
+            "destination": dst.to_string(),
+            "port": e.port,
+            "expected_reachable": e.reachable,
+            "reachable": got,
+            "expected_seen_as": e.seen_as,
+            "seen_as": answer.as_ref().filter(|_| e.port.is_some()).map(|b| b.trim().to_owned()),
+            "pass": pass,
+            "trace": why.as_ref().map(|t| t.json.clone()),
+        }));
+        if let Some(why) = why {
+            failed.push((e, why));
         }
     }
-    println!(
-        "\n{} of {} as expected",
-        expectations.expect.len() - failed.len(),
-        expectations.expect.len()
-    );
-    for e in &failed {
-        println!(
-            "\n---- why: vpclab trace --from {} --to {}{}",
-            e.from,
-            e.to,
-            e.port.map_or(String::new(), |p| format!(" --port {p}"))
-        );
-        trace::run(state, &e.from, &e.to, None, e.port, false)?;
+    let total = expectations.expect.len();
+    if json {
+        let report = serde_json::json!({
+            "passed": total - failed.len(),
+            "total": total,
+            "results": results,
+        });
+        println!("{}", serde_json::to_string_pretty(&report).map_err(|e| e.to_string())?);
+    } else {
+        println!("\n{} of {total} as expected", total - failed.len());
+        for (e, why) in &failed {
+            println!(
+                "\n---- why: vpclab trace --from {} --to {}{}",
+                e.from,
+                e.to,
+                e.port.map_or(String::new(), |p| format!(" --port {p}"))
+            );
+            print!("{}", why.text);
+        }
     }
     Ok(if failed.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(1) })
 }

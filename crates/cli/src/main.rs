@@ -80,6 +80,9 @@ enum Commands {
     Check {
         /// The expectations (YAML): `expect: [{from, to, port?, reachable, seen_as?}]`.
         expectations: PathBuf,
+        /// Machine-readable output: every result, and the trace of each failure.
+        #[arg(long)]
+        json: bool,
     },
     /// Follow one packet through the lab's rules, hop by hop, and its answer back.
     ///
@@ -162,7 +165,7 @@ fn main() -> ExitCode {
         Commands::Up { topology, listen } => {
             lab::up(topology.as_deref(), &cli.state_dir, listen).map(|()| ExitCode::SUCCESS)
         }
-        Commands::Check { expectations } => check::run(&cli.state_dir, &expectations),
+        Commands::Check { expectations, json } => check::run(&cli.state_dir, &expectations, json),
         Commands::Trace { from, to, proto, port, json } => {
             trace::run(&cli.state_dir, &from, &to, proto.as_deref(), port, json)
         }

@@ -6,6 +6,7 @@
 //! that code noted on the way. Connection tracking starts empty: the packet is the
 //! first of its flow, and its answer is judged with the state it left.
 
+use std::fmt::Write as _;
 use std::net::Ipv4Addr;
 use std::path::Path;
 use std::process::ExitCode;
@@ -38,6 +39,30 @@ pub(crate) fn run(
     json: bool,
 ) -> Result<ExitCode> {
     let model = lab::load_model(state)?.ok_or("no lab is up")?;
+    let traced = explain(&model, from, to, protocol, port)?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&traced.json).map_err(|e| e.to_string())?);
+    } else {
+        print!("{}", traced.text);
+    }
+    Ok(if traced.reachable { ExitCode::SUCCESS } else { ExitCode::from(1) })
+}
+
+/// One traced path, for people (`text`) and for scripts (`json`).
+pub(crate) struct Traced {
+    pub(crate) reachable: bool,
+    pub(crate) text: String,
+    pub(crate) json: Value,
+}
+
+/// Traces a first packet from `from` to `to` and its answer through `model`'s rules.
+pub(crate) fn explain(
+    model: &Model,
+    from: &str,
+    to: &str,
+    protocol: Option<&str>,
+    port: Option<u16>,
+) -> Result<Traced> {
     let what = match (protocol.unwrap_or(if port.is_some() { "tcp" } else { "icmp" }), port) {
         ("icmp", None) => Probe::Ping,
         ("icmp", Some(_)) => return Err("--port does not go with --proto icmp".into()),
@@ -45,22 +70,22 @@ pub(crate) fn run(
         ("udp", p) => Probe::Udp(p.unwrap_or(53)),
         (other, _) => return Err(format!("--proto {other:?}: expected tcp, udp or icmp")),
     };
-    let source = resolve(&model, from, None)?;
-    let target = resolve(&model, to, Some(&source))?;
+    let source = resolve(model, from, None)?;
+    let target = resolve(model, to, Some(&source))?;
     let (src, dst) = (address(&source), address(&target));
 
     let mut ports = PortMap::new();
     for instance in model.instances() {
         ports.assign(&instance.id);
     }
-    let snapshot = compile(&model, &mut ports, 1);
+    let snapshot = compile(model, &mut ports, 1);
     let mut tracking = Tracking::new(1024);
     tracking.sync(&snapshot);
     let port_of = |end: &End| match end {
         End::Instance(id, _) => ports.get(id).unwrap_or(INTERNET),
         End::Internet(_) => INTERNET,
     };
-    let names = Names { model: &model, ports: &ports };
+    let names = Names { model, ports: &ports };
 
     let mut packet = probe(src, dst, what);
     let forward = pass(&snapshot, &mut tracking, port_of(&source), &mut packet);
@@ -74,30 +99,28 @@ pub(crate) fn run(
     let reachable =
         back.as_ref().is_some_and(|(_, b)| matches!(b.verdict, Verdict::Forward { .. }));
 
-    if json {
-        let value = json!({
-            "source": src.to_string(),
-            "destination": dst.to_string(),
-            "protocol": describe(what),
-            "reachable": reachable,
-            "forward": names.pass_json(&forward, port_of(&source)),
-            "return": back.as_ref().map(|(from, b)| names.pass_json(b, *from)),
-        });
-        println!("{}", serde_json::to_string_pretty(&value).map_err(|e| e.to_string())?);
-    } else {
-        println!("trace {src} -> {dst} ({}), first packet of a new flow\n", describe(what));
-        println!("forward, from {}:", names.port(port_of(&source)));
-        names.print(&forward);
-        match &back {
-            Some((from, b)) => {
-                println!("\nreturn, from {}:", names.port(*from));
-                names.print(b);
-            }
-            None => println!("\nreturn: not tried (the packet did not get through)"),
+    let json = json!({
+        "source": src.to_string(),
+        "destination": dst.to_string(),
+        "protocol": describe(what),
+        "reachable": reachable,
+        "forward": names.pass_json(&forward, port_of(&source)),
+        "return": back.as_ref().map(|(from, b)| names.pass_json(b, *from)),
+    });
+    let mut text = String::new();
+    let _ =
+        writeln!(text, "trace {src} -> {dst} ({}), first packet of a new flow\n", describe(what));
+    let _ = writeln!(text, "forward, from {}:", names.port(port_of(&source)));
+    names.print(&forward, &mut text);
+    match &back {
+        Some((from, b)) => {
+            let _ = writeln!(text, "\nreturn, from {}:", names.port(*from));
+            names.print(b, &mut text);
         }
-        println!("\n{}", if reachable { "reachable" } else { "NOT reachable" });
+        None => text.push_str("\nreturn: not tried (the packet did not get through)\n"),
     }
-    Ok(if reachable { ExitCode::SUCCESS } else { ExitCode::from(1) })
+    let _ = writeln!(text, "\n{}", if reachable { "reachable" } else { "NOT reachable" });
+    Ok(Traced { reachable, text, json })
 }
 
 fn describe(what: Probe) -> String {
@@ -253,16 +276,16 @@ impl Names<'_> {
         }
     }
 
-    fn print(&self, pass: &Pass) {
+    fn print(&self, pass: &Pass, out: &mut String) {
         for (i, step) in pass.trace.steps.iter().enumerate() {
             let (what, detail) = self.step(step);
-            println!("  {:>2}. {what:<16} {detail}", i + 1);
+            let _ = writeln!(out, "  {:>2}. {what:<16} {detail}", i + 1);
         }
         let (outcome, code) = self.outcome(&pass.verdict);
-        match code {
-            Some(code) => println!("  => {outcome} ({code})"),
-            None => println!("  => {outcome}"),
-        }
+        let _ = match code {
+            Some(code) => writeln!(out, "  => {outcome} ({code})"),
+            None => writeln!(out, "  => {outcome}"),
+        };
     }
 
     fn pass_json(&self, pass: &Pass, from: Port) -> Value {
