@@ -33,6 +33,15 @@ cargo build --release --locked -q -p vpclab
 vpclab=target/release/vpclab
 state=${VPCLAB_STATE:-/var/lib/vpclab}
 v() { "$vpclab" --state-dir "$state" "$@"; }
+# Each part's picture (vpclab graph, SVG through Graphviz), for where a terminal can't
+# show one.
+pictures=target/lab
+mkdir -p "$pictures"
+picture() { # part-name
+  if v graph -o "$pictures/$1.svg" 2>/dev/null; then
+    echo "picture of this lab: $pictures/$1.svg"
+  fi
+}
 
 trap 'v down >/dev/null 2>&1 || true' EXIT
 echo "==> vpclab up examples/two-tier.yaml"
@@ -68,6 +77,12 @@ check "app -> internet" no "private subnet: no route" ping1 app 198.51.100.1
 check "loner (VPC isolated) -> web" no "another VPC, no peering" ping1 loner 10.0.1.10
 check "internet -> web:8080 via 203.0.113.10" yes "1:1 NAT at the gateway" \
   ip netns exec vpclab-internet curl -s -m 3 http://203.0.113.10:8080/
+check "web -> metadata service: its instance id" yes "169.254.169.254, answered by the VPC" \
+  v exec web -- curl -sf -m 3 http://169.254.169.254/latest/meta-data/instance-id
+check "app resolves ip-10-0-1-10.ec2.internal" yes "Amazon DNS at the VPC's base + 2" \
+  v exec app -- getent hosts ip-10-0-1-10.ec2.internal
+check "loner resolves ip-10-0-1-10.ec2.internal" no "private names stay in their VPC" \
+  v exec loner -- getent hosts ip-10-0-1-10.ec2.internal
 
 seen=$(v exec web -- curl -s -m 3 http://198.51.100.1/ || true)
 echo
@@ -76,6 +91,7 @@ echo "web asks check-ip who it is: ${seen:-<no answer>} (its Elastic IP; inside,
 
 echo
 v status | tail -n 2
+picture part1-two-tier
 
 echo
 echo "==> vpclab down; vpclab up examples/nat-gateway.yaml"
@@ -91,6 +107,7 @@ echo "app asks check-ip who it is: ${seen:-<no answer>} (the NAT gateway's Elast
 [[ $seen == 203.0.113.10 ]] || failures=$((failures + 1))
 echo
 v status | tail -n 3
+picture part2-nat-gateway
 
 echo
 echo "==> vpclab down; vpclab up examples/peering.yaml"
@@ -104,6 +121,7 @@ check "b -> internet through a's gateway" no "no edge-to-edge routing" \
   v exec b -- curl -s -m 2 http://198.51.100.1/
 echo
 v status | grep -E "peering_transit" || true
+picture part3-peering
 
 echo
 echo "==> vpclab down; vpclab up examples/gateway-endpoint.yaml"
@@ -120,6 +138,7 @@ echo "S3 sees app as: ${seen:-<no answer>} (its private address: the endpoint tr
 seen=$(v exec web -- curl -s -m 3 http://192.0.2.1/ || true)
 echo "S3 sees web as: ${seen:-<no answer>} (its public address: web's table has no endpoint route)"
 [[ $seen == 203.0.113.* ]] || failures=$((failures + 1))
+picture part4-gateway-endpoint
 
 if ((keep)); then
   trap - EXIT
@@ -143,3 +162,4 @@ if ((failures)); then
 fi
 echo
 echo "every check behaved as AWS would"
+echo "next: the hands-on labs, part by part with the aws CLI, in docs/labs/README.md"

@@ -1,3 +1,4 @@
+#![allow(dead_code)] // shared by every target; each uses part of it
 //! The lab every target runs against: two VPCs, a public and a private subnet, an
 //! internet gateway, a NAT gateway, a gateway endpoint, a peering, and an instance in
 //! each subnet — every path a packet can take.
