@@ -42,7 +42,7 @@ pub(crate) fn run(state: &Path, file: &Path, json: bool) -> Result<ExitCode> {
     let text = std::fs::read_to_string(file).map_err(|e| format!("{}: {e}", file.display()))?;
     let expectations: Expectations =
         serde_saphyr::from_str(&text).map_err(|e| format!("{}: {e}", file.display()))?;
-    let model = lab::load_model(state)?.ok_or("no lab is up (vpclab up <topology> first)")?;
+    let model = lab::running_model(state)?;
     lab::require_root()?;
     if !json {
         println!("{:<40} {:<9} {:<9} RESULT", "CHECK", "EXPECTED", "GOT");

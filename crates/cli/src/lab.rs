@@ -33,6 +33,8 @@ pub(crate) const PID_FILE: &str = "daemon.pid";
 
 /// How long `up` waits for the daemon to come up, and `down` for it to go.
 const START_TIMEOUT: Duration = Duration::from_secs(60);
+/// How often `vpclab up` says how far it got.
+const PROGRESS_EVERY: Duration = Duration::from_secs(2);
 const STOP_TIMEOUT: Duration = Duration::from_secs(15);
 const POLL: Duration = Duration::from_millis(50);
 
@@ -59,6 +61,16 @@ pub(crate) fn require_root() -> Result<()> {
     } else {
         Err("vpclab creates network namespaces and needs root: run it with sudo".into())
     }
+}
+
+/// What to say when a command needs a lab and none is up.
+pub(crate) const NO_LAB: &str = "no lab is up here: start one with `sudo vpclab up <topology.yaml>` \
+     (or `sudo vpclab up` for an empty lab to build through the API), or point at another \
+     with --state-dir";
+
+/// The lab's model, or [`NO_LAB`].
+pub(crate) fn running_model(state: &Path) -> Result<Model> {
+    load_model(state)?.ok_or_else(|| NO_LAB.to_owned())
 }
 
 pub(crate) fn load_model(state: &Path) -> Result<Option<Model>> {
@@ -128,7 +140,7 @@ pub(crate) fn up(file: Option<&Path>, state: &Path, listen: SocketAddr) -> Resul
     save_model(state, &model)?;
     fs::write(state.join(LISTEN_FILE), listen.to_string()).map_err(|e| e.to_string())?;
 
-    if let Err(e) = start_daemon(state) {
+    if let Err(e) = start_daemon_showing(state, Some(&model)) {
         let _ = host::teardown(&model);
         let _ = remove_state(state);
         return Err(e);
@@ -146,8 +158,14 @@ pub(crate) fn up(file: Option<&Path>, state: &Path, listen: SocketAddr) -> Resul
     Ok(())
 }
 
-/// Starts `vpclab daemon` on the saved model and waits until it answers.
+/// Starts `vpclab daemon` on the saved model and waits until it answers. A lab of more
+/// than a few instances takes a moment: every two seconds, how many of `model`'s
+/// instances have their namespace yet.
 fn start_daemon(state: &Path) -> Result<()> {
+    start_daemon_showing(state, None)
+}
+
+fn start_daemon_showing(state: &Path, model: Option<&Model>) -> Result<()> {
     let log = fs::File::create(state.join(LOG_FILE)).map_err(|e| format!("daemon log: {e}"))?;
     let err_log = log.try_clone().map_err(|e| e.to_string())?;
     let exe = std::env::current_exe().map_err(|e| format!("cannot find my own binary: {e}"))?;
@@ -163,10 +181,27 @@ fn start_daemon(state: &Path) -> Result<()> {
         .process_group(0)
         .spawn()
         .map_err(|e| format!("cannot start the daemon: {e}"))?;
-    let deadline = Instant::now() + START_TIMEOUT;
+    let started = Instant::now();
+    let deadline = started + START_TIMEOUT;
+    let total = model.map_or(0, |m| m.instances().count());
+    let mut shown = started;
+    let mut progress = false;
     loop {
         if daemon_status(state).is_some() {
+            if progress {
+                eprintln!(
+                    "\r  {total} of {total} instances up in {:.1} s",
+                    started.elapsed().as_secs_f64()
+                );
+            }
             return Ok(());
+        }
+        if let Some(model) = model.filter(|_| total > 0 && shown.elapsed() >= PROGRESS_EVERY) {
+            let ready =
+                model.instances().filter(|i| vpclab_sys::netns::exists(i.id.as_str())).count();
+            eprint!("\r  {ready} of {total} instances up…");
+            progress = true;
+            shown = Instant::now();
         }
         if let Ok(Some(status)) = daemon.try_wait() {
             let log = fs::read_to_string(state.join(LOG_FILE)).unwrap_or_default();
@@ -206,7 +241,7 @@ fn stop_daemon(state: &Path) {
 /// instances, their addresses and the processes in them carry on.
 pub(crate) fn restart(state: &Path) -> Result<()> {
     require_root()?;
-    let model = load_model(state)?.ok_or("no lab is up")?;
+    let model = running_model(state)?;
     stop_daemon(state);
     start_daemon(state)?;
     print_lab(&model, daemon_status(state).as_ref());
@@ -345,7 +380,7 @@ fn print_lab(model: &Model, daemon: Option<&DaemonStatus>) {
 
 /// `vpclab exec <instance> -- <command…>`: replaces this process.
 pub(crate) fn exec(state: &Path, instance: &str, command: &[String]) -> Result<()> {
-    let model = load_model(state)?.ok_or("no lab is up")?;
+    let model = running_model(state)?;
     let found = model.find_instance(instance).ok_or_else(|| {
         let names: Vec<&str> = model.instances().filter_map(|i| i.name()).collect();
         format!("no instance {instance:?} (by id or unique Name); instances: {}", names.join(", "))

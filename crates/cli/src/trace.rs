@@ -38,7 +38,7 @@ pub(crate) fn run(
     port: Option<u16>,
     json: bool,
 ) -> Result<ExitCode> {
-    let model = lab::load_model(state)?.ok_or("no lab is up")?;
+    let model = lab::running_model(state)?;
     let traced = explain(&model, from, to, protocol, port)?;
     if json {
         println!("{}", serde_json::to_string_pretty(&traced.json).map_err(|e| e.to_string())?);
