@@ -11,17 +11,15 @@ const TOPOLOGY: &str = include_str!("../../examples/two-tier.yaml");
 const IMDS: &str = "http://169.254.169.254/latest";
 const T: Duration = Duration::from_secs(10);
 
+/// One value from `aws ec2 <command> <flag> <id> --query <query> --output text`.
+fn one(lab: &Lab, command: &str, flag: &str, id: &str, query: &str) -> String {
+    lab.aws(&[command, flag, id, "--query", query, "--output", "text"])
+}
+
 /// `aws ec2 describe-instances` of instance `name`, one `--query` value.
 fn describe(lab: &Lab, name: &str, query: &str) -> String {
-    lab.aws(&[
-        "describe-instances",
-        "--instance-ids",
-        lab.id(name),
-        "--query",
-        &format!("Reservations[0].Instances[0].{query}"),
-        "--output",
-        "text",
-    ])
+    let query = format!("Reservations[0].Instances[0].{query}");
+    one(lab, "describe-instances", "--instance-ids", lab.id(name), &query)
 }
 
 /// `curl` from `name` with extra arguments: (HTTP status, body).
@@ -73,27 +71,11 @@ fn the_metadata_service_answers_each_instance_with_its_own_values() {
             }),
             (&format!("{nic}/subnet-ipv4-cidr-block"), {
                 let subnet = describe(&lab, name, "SubnetId");
-                lab.aws(&[
-                    "describe-subnets",
-                    "--subnet-ids",
-                    &subnet,
-                    "--query",
-                    "Subnets[0].CidrBlock",
-                    "--output",
-                    "text",
-                ])
+                one(&lab, "describe-subnets", "--subnet-ids", &subnet, "Subnets[0].CidrBlock")
             }),
             (&format!("{nic}/vpc-ipv4-cidr-block"), {
                 let vpc = describe(&lab, name, "VpcId");
-                lab.aws(&[
-                    "describe-vpcs",
-                    "--vpc-ids",
-                    &vpc,
-                    "--query",
-                    "Vpcs[0].CidrBlock",
-                    "--output",
-                    "text",
-                ])
+                one(&lab, "describe-vpcs", "--vpc-ids", &vpc, "Vpcs[0].CidrBlock")
             }),
         ];
         for (path, value) in &expected {

@@ -551,8 +551,11 @@ impl<'a> Worker<'a> {
         let edge = shared.tap.watches(INTERNET);
         let packet = &mut frame[H..];
         // The sender's side of a flow record: the packet as it left the instance.
-        let sent = logged(snapshot, port).then(|| five_tuple(&packet[..len])).flatten();
-        let sent_wire = wire::on_the_wire(&packet[..len], offload);
+        // (Measured only for a logged interface: most packets pay nothing for flow logs.)
+        let sent = logged(snapshot, port)
+            .then(|| five_tuple(&packet[..len]))
+            .flatten()
+            .map(|t| (t, wire::on_the_wire(&packet[..len], offload)));
         if edge {
             let kept = len.min(self.before.len());
             self.before[..kept].copy_from_slice(&packet[..kept]);
@@ -580,8 +583,8 @@ impl<'a> Worker<'a> {
                         shared.tap.record(Direction::Sent, &packet[..out_len], out_len);
                     }
                 }
-                if let Some(t) = sent {
-                    self.records.count(record(port, t, true), sent_wire, wall);
+                if let Some((t, on_wire)) = sent {
+                    self.records.count(record(port, t, true), on_wire, wall);
                 }
                 if logged(snapshot, out) {
                     if let Some(t) = five_tuple(&packet[..out_len]) {
@@ -634,8 +637,8 @@ impl<'a> Worker<'a> {
                 counters.drop(reason);
                 match reason {
                     DropReason::SgEgress | DropReason::NaclOut => {
-                        if let Some(t) = sent {
-                            self.records.count(record(port, t, false), sent_wire, wall);
+                        if let Some((t, on_wire)) = sent {
+                            self.records.count(record(port, t, false), on_wire, wall);
                         }
                     }
                     DropReason::SgIngress | DropReason::NaclIn => {
