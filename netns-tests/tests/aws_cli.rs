@@ -161,6 +161,25 @@ fn the_seed_cli_examples_replay_with_aws_replies_and_errors() {
         ),
         "terminated"
     );
+    // As on AWS, it stays listed as terminated (for an hour), so the CLI's waiter works,
+    // and terminating it again is no error.
+    let waited = api.aws(&["wait", "instance-terminated", "--instance-ids", &instance]);
+    assert!(waited.status.success(), "{}", String::from_utf8_lossy(&waited.stderr));
+    let state_filter = "Name=instance-state-name,Values=terminated";
+    assert_eq!(
+        api.text(
+            &["describe-instances", "--filters", state_filter],
+            "Reservations[0].Instances[0].InstanceId"
+        ),
+        instance
+    );
+    assert_eq!(
+        api.text(
+            &["terminate-instances", "--instance-ids", &instance],
+            "TerminatingInstances[0].PreviousState.Name"
+        ),
+        "terminated"
+    );
     assert_eq!(
         api.text(
             &[

@@ -957,6 +957,9 @@ fn delete_route(ctx: &mut Context<'_>, p: &Params, x: &mut Xml) -> Result<(), Ap
 // ---- instances ---------------------------------------------------------------------
 
 fn write_instance(x: &mut Xml, m: &Model, i: &Instance) {
+    if !m.instances().any(|live| live.id == i.id) {
+        return write_terminated(x, i);
+    }
     let zone = m.subnet(&i.subnet).map(|s| s.zone.clone()).unwrap_or_default();
     let public = i.public_ip.as_ref().map(|(ip, _)| *ip);
     // Public DNS names exist only in VPCs with enableDnsHostnames.
@@ -1025,6 +1028,42 @@ fn write_instance(x: &mut Xml, m: &Model, i: &Instance) {
             })
             .leaf("interfaceType", "interface");
         })
+        .tags(&i.tags);
+}
+
+/// A terminated instance as AWS lists it for its last hour: its identity and state,
+/// no addresses, interfaces or groups any more.
+fn write_terminated(x: &mut Xml, i: &Instance) {
+    x.leaf("instanceId", &i.id)
+        .leaf("imageId", &i.image_id)
+        .node("instanceState", |x| {
+            x.leaf("code", 48).leaf("name", "terminated");
+        })
+        .leaf("privateDnsName", "")
+        .leaf("dnsName", "")
+        .leaf("reason", "User initiated")
+        .leaf("amiLaunchIndex", 0)
+        .set("productCodes", std::iter::empty::<()>(), |_, ()| {})
+        .leaf("instanceType", &i.instance_type)
+        .leaf("launchTime", iso8601(i.launched_at))
+        .node("placement", |x| {
+            x.leaf("groupName", "").leaf("tenancy", "default");
+        })
+        .node("monitoring", |x| {
+            x.leaf("state", "disabled");
+        })
+        .set("groupSet", std::iter::empty::<()>(), |_, ()| {})
+        .node("stateReason", |x| {
+            x.leaf("code", "Client.UserInitiatedShutdown")
+                .leaf("message", "Client.UserInitiatedShutdown: User initiated shutdown");
+        })
+        .leaf("architecture", "x86_64")
+        .leaf("rootDeviceType", "ebs")
+        .leaf("rootDeviceName", "/dev/xvda")
+        .set("blockDeviceMapping", std::iter::empty::<()>(), |_, ()| {})
+        .leaf("virtualizationType", "hvm")
+        .leaf("hypervisor", "xen")
+        .set("networkInterfaceSet", std::iter::empty::<()>(), |_, ()| {})
         .tags(&i.tags);
 }
 
@@ -1122,22 +1161,27 @@ fn terminate_instances(ctx: &mut Context<'_>, p: &Params, x: &mut Xml) -> Result
             message: "The request must contain the parameter InstanceId".into(),
         });
     }
+    let now = ctx.now;
+    let m = &*ctx.model;
     require_all(
         &asked,
-        |id| ctx.model.instance(id).is_ok(),
+        |id| m.instance(id).is_ok() || m.is_terminated(id, now),
         "InvalidInstanceID.NotFound",
         "instance",
     )?;
+    let previous: Vec<bool> = asked.iter().map(|id| m.is_terminated(id, now)).collect();
     for id in &asked {
-        ctx.model.terminate_instance(id)?;
+        ctx.model.terminate_instance(id, now)?;
     }
-    x.set("instancesSet", &asked, |x, id| {
+    let states = asked.iter().zip(previous);
+    x.set("instancesSet", states, |x, (id, was_terminated)| {
+        let (code, name) = if was_terminated { (48, "terminated") } else { (16, "running") };
         x.leaf("instanceId", id)
             .node("currentState", |x| {
                 x.leaf("code", 48).leaf("name", "terminated");
             })
             .node("previousState", |x| {
-                x.leaf("code", 16).leaf("name", "running");
+                x.leaf("code", code).leaf("name", name);
             });
     });
     Ok(())
@@ -1145,7 +1189,10 @@ fn terminate_instances(ctx: &mut Context<'_>, p: &Params, x: &mut Xml) -> Result
 
 fn instance_attr(m: &Model, i: &Instance, name: &str) -> Option<Vec<String>> {
     let public = i.public_ip.as_ref().map(|(ip, _)| ip.to_string());
+    let terminated = !m.instances().any(|live| live.id == i.id);
     match name {
+        "instance-state-name" if terminated => one("terminated"),
+        "instance-state-code" if terminated => one(48),
         "instance-id" => one(&i.id),
         "subnet-id" | "network-interface.subnet-id" => one(&i.subnet),
         "vpc-id" | "network-interface.vpc-id" => one(&i.vpc),
@@ -1172,9 +1219,17 @@ fn instance_attr(m: &Model, i: &Instance, name: &str) -> Option<Vec<String>> {
 fn describe_instances(ctx: &mut Context<'_>, p: &Params, x: &mut Xml) -> Result<(), ApiError> {
     let asked = ids(p, "InstanceId", instance_id)?;
     let m = &*ctx.model;
-    require_all(&asked, |id| m.instance(id).is_ok(), "InvalidInstanceID.NotFound", "instance")?;
+    let now = ctx.now;
+    require_all(
+        &asked,
+        |id| m.instance(id).is_ok() || m.is_terminated(id, now),
+        "InvalidInstanceID.NotFound",
+        "instance",
+    )?;
     let instances = filtered(
-        m.instances().filter(|i| asked.is_empty() || asked.contains(&i.id)),
+        m.instances()
+            .chain(m.terminated_instances(now))
+            .filter(|i| asked.is_empty() || asked.contains(&i.id)),
         &p.filters(),
         |i, name| instance_attr(m, i, name),
     )?;

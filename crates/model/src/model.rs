@@ -20,6 +20,9 @@ use crate::{
     RouteTableAssociationId, RouteTableId, RouteTarget, Subnet, SubnetId, Tags, Vpc, VpcId, ZONES,
 };
 
+/// How long a terminated instance stays listed, seconds (AWS: about an hour).
+pub(crate) const TERMINATED_LISTED_S: u64 = 3600;
+
 /// Where public and Elastic IPs come from (RFC 5737 TEST-NET-3).
 pub const PUBLIC_POOL: Ipv4Net = Ipv4Net::new_assert(Ipv4Addr::new(203, 0, 113, 0), 24);
 /// The first address handed out: .1 to .9 stay free for the emulated internet's edge.
@@ -72,6 +75,10 @@ pub struct Model {
     pub(crate) internet_gateways: BTreeMap<InternetGatewayId, InternetGateway>,
     pub(crate) elastic_ips: BTreeMap<AllocationId, ElasticIp>,
     pub(crate) instances: BTreeMap<InstanceId, Instance>,
+    /// Terminated instances, with when (Unix seconds): AWS lists them, as `terminated`,
+    /// for about an hour. They hold no address and block nothing.
+    #[serde(default)]
+    pub(crate) terminated: BTreeMap<InstanceId, (Instance, u64)>,
     #[serde(default)]
     pub(crate) nat_gateways: BTreeMap<NatGatewayId, NatGateway>,
     #[serde(default)]
@@ -97,6 +104,7 @@ impl Model {
             internet_gateways: BTreeMap::new(),
             elastic_ips: BTreeMap::new(),
             instances: BTreeMap::new(),
+            terminated: BTreeMap::new(),
             nat_gateways: BTreeMap::new(),
             security_groups: BTreeMap::new(),
             network_acls: BTreeMap::new(),
@@ -1159,14 +1167,36 @@ impl Model {
 
     /// TerminateInstances for one instance: its auto-assigned public IP is released, an
     /// Elastic IP is disassociated but stays allocated.
-    pub fn terminate_instance(&mut self, id: &InstanceId) -> Result<(), ApiError> {
+    ///
+    /// The instance stays listed as terminated (see [`Model::terminated_instances`]);
+    /// terminating it again changes nothing. `at` is the time, in Unix seconds.
+    pub fn terminate_instance(&mut self, id: &InstanceId, at: u64) -> Result<(), ApiError> {
+        if self.terminated.contains_key(id) && !self.instances.contains_key(id) {
+            return Ok(());
+        }
         self.instance(id)?;
         for eip in self.elastic_ips.values_mut() {
             if eip.association.as_ref().is_some_and(|(_, i)| i == id) {
                 eip.association = None;
             }
         }
-        self.instances.remove(id);
+        if let Some(instance) = self.instances.remove(id) {
+            self.terminated.retain(|_, (_, when)| at.saturating_sub(*when) < TERMINATED_LISTED_S);
+            self.terminated.insert(id.clone(), (instance, at));
+        }
         Ok(())
+    }
+
+    /// Instances terminated less than an hour before `now` (Unix seconds), as they were.
+    pub fn terminated_instances(&self, now: u64) -> impl Iterator<Item = &Instance> {
+        self.terminated
+            .values()
+            .filter(move |(_, at)| now.saturating_sub(*at) < TERMINATED_LISTED_S)
+            .map(|(instance, _)| instance)
+    }
+
+    /// Whether `id` is a terminated instance still listed at `now`.
+    pub fn is_terminated(&self, id: &InstanceId, now: u64) -> bool {
+        self.terminated.get(id).is_some_and(|(_, at)| now.saturating_sub(*at) < TERMINATED_LISTED_S)
     }
 }

@@ -116,7 +116,7 @@ fn instances_get_free_unreserved_addresses() {
     assert_eq!(code(run(&mut m, Some(Ipv4Addr::new(10, 0, 1, 255)))), "InvalidParameterValue");
     assert_eq!(code(run(&mut m, Some(Ipv4Addr::new(10, 0, 2, 9)))), "InvalidParameterValue");
     assert_eq!(code(m.run_instance(RunInstance::default())), "MissingParameter");
-    m.terminate_instance(&b).unwrap();
+    m.terminate_instance(&b, 0).unwrap();
     let d = run(&mut m, None).unwrap();
     assert_eq!(m.instance(&d).unwrap().private_ip, Ipv4Addr::new(10, 0, 1, 5));
     assert_eq!(code(m.delete_subnet(&subnet)), "DependencyViolation");
@@ -221,7 +221,7 @@ fn internet_gateways_attach_once_and_detach_only_without_public_addresses() {
     let err = m.detach_internet_gateway(&igw, &vpc).unwrap_err();
     assert_eq!(err.code, "DependencyViolation");
     assert!(err.message.contains("mapped public address"), "{}", err.message);
-    m.terminate_instance(&i).unwrap();
+    m.terminate_instance(&i, 0).unwrap();
     m.detach_internet_gateway(&igw, &vpc).unwrap();
     m.delete_internet_gateway(&igw).unwrap();
     assert_eq!(code(m.delete_vpc(&vpc)), "DependencyViolation");
@@ -332,7 +332,7 @@ fn nat_gateways_take_an_elastic_ip_and_an_address_in_their_subnet() {
     assert_eq!(code(m.release_address(&eip)), "InvalidIPAddress.InUse");
     // Dependencies.
     assert_eq!(code(m.detach_internet_gateway(&igw, &vpc)), "DependencyViolation");
-    m.terminate_instance(&i).unwrap();
+    m.terminate_instance(&i, 0).unwrap();
     assert_eq!(code(m.delete_subnet(&public)), "DependencyViolation");
 
     // Routes to it, and blackholes after it goes.
@@ -461,4 +461,30 @@ fn acls_peerings_and_endpoints_take_tags() {
     for kind in ["network-acl", "vpc-peering-connection", "vpc-endpoint"] {
         assert!(kinds.contains(&kind), "{kinds:?}");
     }
+}
+
+#[test]
+fn terminated_instances_stay_listed_for_an_hour_and_hold_nothing() {
+    let (mut m, _vpc, subnet) = lab();
+    let spec = RunInstance {
+        subnet: Some(subnet.clone()),
+        private_ip: Some("10.0.1.20".parse().unwrap()),
+        ..Default::default()
+    };
+    let i = m.run_instance(spec.clone()).unwrap();
+    m.terminate_instance(&i, 1_000).unwrap();
+    assert!(m.instance(&i).is_err(), "no longer a live instance");
+    assert!(m.is_terminated(&i, 1_000));
+    assert_eq!(
+        m.terminated_instances(4_599).map(|t| t.id.clone()).collect::<Vec<_>>(),
+        [i.clone()]
+    );
+    assert_eq!(m.terminated_instances(4_600).count(), 0, "gone after an hour");
+    // Terminating it again is no error; its address is free at once.
+    m.terminate_instance(&i, 1_001).unwrap();
+    let again = m.run_instance(spec).unwrap();
+    assert_ne!(again, i);
+    // A subnet with only terminated instances can go.
+    m.terminate_instance(&again, 1_002).unwrap();
+    m.delete_subnet(&subnet).unwrap();
 }
