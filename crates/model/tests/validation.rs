@@ -2,7 +2,9 @@
 
 use std::net::Ipv4Addr;
 
-use vpclab_model::{ApiError, Model, PublicIpSource, RouteSpec, RouteTarget, RunInstance, Tags};
+use vpclab_model::{
+    ApiError, InstanceId, Model, PublicIpSource, RouteSpec, RouteTarget, RunInstance, Tags,
+};
 
 fn net(s: &str) -> ipnet::Ipv4Net {
     s.parse().unwrap()
@@ -475,10 +477,8 @@ fn terminated_instances_stay_listed_for_an_hour_and_hold_nothing() {
     m.terminate_instance(&i, 1_000).unwrap();
     assert!(m.instance(&i).is_err(), "no longer a live instance");
     assert!(m.is_terminated(&i, 1_000));
-    assert_eq!(
-        m.terminated_instances(4_599).map(|t| t.id.clone()).collect::<Vec<_>>(),
-        [i.clone()]
-    );
+    let listed: Vec<&InstanceId> = m.terminated_instances(4_599).map(|t| &t.id).collect();
+    assert_eq!(listed, [&i]);
     assert_eq!(m.terminated_instances(4_600).count(), 0, "gone after an hour");
     // Terminating it again is no error; its address is free at once.
     m.terminate_instance(&i, 1_001).unwrap();
