@@ -375,6 +375,72 @@ for key, secret in [("AKIDVPCLAB", "wrong"), ("SOMEONE", "s3cr3t")]:
 
 #[test]
 #[ignore = "needs the test Python environment (scripts/test.sh)"]
+fn key_pairs_and_instance_status_as_tutorials_use_them() {
+    let api = Api::start(false);
+    // The tutorials' `create-key-pair --query KeyMaterial --output text > key.pem`.
+    let material = api.text(&["create-key-pair", "--key-name", "MyKeyPair"], "KeyMaterial");
+    assert!(material.starts_with("-----BEGIN RSA PRIVATE KEY-----"), "{material}");
+    assert!(material.trim_end().ends_with("-----END RSA PRIVATE KEY-----"));
+    api.fails_with(&["create-key-pair", "--key-name", "MyKeyPair"], "InvalidKeyPair.Duplicate");
+    let id = api.text(&["describe-key-pairs", "--key-names", "MyKeyPair"], "KeyPairs[0].KeyPairId");
+    assert!(id.starts_with("key-"), "{id}");
+    api.fails_with(&["describe-key-pairs", "--key-names", "nope"], "InvalidKeyPair.NotFound");
+
+    let vpc = api.text(&["create-vpc", "--cidr-block", "10.6.0.0/16"], "Vpc.VpcId");
+    let subnet = api.text(
+        &["create-subnet", "--vpc-id", &vpc, "--cidr-block", "10.6.1.0/24"],
+        "Subnet.SubnetId",
+    );
+    let launch = |key: &str| {
+        vec![
+            "run-instances",
+            "--image-id",
+            "ami-12345678",
+            "--count",
+            "1",
+            "--instance-type",
+            "t2.micro",
+            "--key-name",
+            key,
+            "--subnet-id",
+            subnet.as_str(),
+        ]
+        .into_iter()
+        .map(str::to_owned)
+        .collect::<Vec<_>>()
+    };
+    api.fails_with(
+        &launch("nope").iter().map(String::as_str).collect::<Vec<_>>(),
+        "InvalidKeyPair.NotFound",
+    );
+    let instance = api.text(
+        &launch("MyKeyPair").iter().map(String::as_str).collect::<Vec<_>>(),
+        "Instances[0].InstanceId",
+    );
+    let key = api.text(
+        &["describe-instances", "--instance-ids", &instance],
+        "Reservations[0].Instances[0].KeyName",
+    );
+    assert_eq!(key, "MyKeyPair");
+
+    // `aws ec2 wait instance-status-ok`: nothing boots, so the checks pass at once.
+    let waited = api.aws(&["wait", "instance-status-ok", "--instance-ids", &instance]);
+    assert!(waited.status.success(), "{}", String::from_utf8_lossy(&waited.stderr));
+    let status = api.text(
+        &["describe-instance-status", "--instance-ids", &instance],
+        "InstanceStatuses[0].[InstanceState.Name,InstanceStatus.Status,SystemStatus.Status]",
+    );
+    assert_eq!(status.split_whitespace().collect::<Vec<_>>(), ["running", "ok", "ok"]);
+
+    // Deleting is idempotent, as on AWS.
+    for _ in 0..2 {
+        assert_eq!(api.text(&["delete-key-pair", "--key-name", "MyKeyPair"], "Return"), "True");
+    }
+    assert_eq!(api.text(&["describe-key-pairs"], "length(KeyPairs)"), "0");
+}
+
+#[test]
+#[ignore = "needs the test Python environment (scripts/test.sh)"]
 fn state_survives_a_restart() {
     let mut api = Api::start(false);
     let vpc = api.text(&["create-vpc", "--cidr-block", "10.4.0.0/16"], "Vpc.VpcId");

@@ -72,6 +72,7 @@ pub(crate) fn known(action: &str) -> &'static [&'static str] {
             "TrafficType",
         ],
         "CreateInternetGateway" => &["DryRun", "TagSpecification"],
+        "CreateKeyPair" => &["DryRun", "KeyFormat", "KeyName", "KeyType", "TagSpecification"],
         "CreateNatGateway" => &[
             "AllocationId",
             "AvailabilityMode",
@@ -184,6 +185,7 @@ pub(crate) fn known(action: &str) -> &'static [&'static str] {
         ],
         "DeleteFlowLogs" => &["DryRun", "FlowLogId"],
         "DeleteInternetGateway" => &["DryRun", "InternetGatewayId"],
+        "DeleteKeyPair" => &["DryRun", "KeyName", "KeyPairId"],
         "DeleteNatGateway" => &["DryRun", "NatGatewayId"],
         "DeleteNetworkAcl" => &["DryRun", "NetworkAclId"],
         "DeleteNetworkAclEntry" => &["DryRun", "Egress", "NetworkAclId", "RuleNumber"],
@@ -206,6 +208,15 @@ pub(crate) fn known(action: &str) -> &'static [&'static str] {
             &["AllAvailabilityZones", "DryRun", "Filter", "ZoneId", "ZoneName"]
         }
         "DescribeFlowLogs" => &["DryRun", "Filter", "FlowLogId", "MaxResults", "NextToken"],
+        "DescribeInstanceStatus" => &[
+            "DryRun",
+            "Filter",
+            "IncludeAllInstances",
+            "IncludeManagedResources",
+            "InstanceId",
+            "MaxResults",
+            "NextToken",
+        ],
         "DescribeInstances" => &[
             "DryRun",
             "Filter",
@@ -217,6 +228,7 @@ pub(crate) fn known(action: &str) -> &'static [&'static str] {
         "DescribeInternetGateways" => {
             &["DryRun", "Filter", "InternetGatewayId", "MaxResults", "NextToken"]
         }
+        "DescribeKeyPairs" => &["DryRun", "Filter", "IncludePublicKey", "KeyName", "KeyPairId"],
         "DescribeNatGateways" => &["DryRun", "Filter", "MaxResults", "NatGatewayId", "NextToken"],
         "DescribeNetworkAcls" => &["DryRun", "Filter", "MaxResults", "NetworkAclId", "NextToken"],
         "DescribeNetworkInterfaces" => &[
@@ -244,6 +256,7 @@ pub(crate) fn known(action: &str) -> &'static [&'static str] {
         "DetachInternetGateway" => &["DryRun", "InternetGatewayId", "VpcId"],
         "DisassociateAddress" => &["AssociationId", "DryRun", "PublicIp"],
         "DisassociateRouteTable" => &["AssociationId", "DryRun"],
+        "ImportKeyPair" => &["DryRun", "KeyName", "PublicKeyMaterial", "TagSpecification"],
         "ModifyInstanceAttribute" => &[
             "Attribute",
             "BlockDeviceMapping",

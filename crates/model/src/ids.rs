@@ -124,3 +124,7 @@ mod tests {
         assert!(InstanceId::parse("i-0abc").is_some());
     }
 }
+id_type!(
+    /// `key-…`
+    KeyPairId, "key"
+);

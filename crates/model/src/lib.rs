@@ -27,6 +27,7 @@ mod endpoint;
 mod error;
 mod flowlog;
 mod ids;
+mod keypair;
 mod model;
 mod peering;
 mod security;
@@ -42,9 +43,10 @@ pub use endpoint::{PREFIX_LISTS, VpcEndpoint, VpcEndpointId};
 pub use error::ApiError;
 pub use flowlog::{Created, FlowLog, FlowLogId, FlowLogResource, FlowLogSpec, TrafficType};
 pub use ids::{
-    AllocationId, AssociationId, InstanceId, InternetGatewayId, NatGatewayId, NetworkInterfaceId,
-    RouteTableAssociationId, RouteTableId, SubnetId, VpcId,
+    AllocationId, AssociationId, InstanceId, InternetGatewayId, KeyPairId, NatGatewayId,
+    NetworkInterfaceId, RouteTableAssociationId, RouteTableId, SubnetId, VpcId,
 };
+pub use keypair::KeyPair;
 pub use model::{Model, PUBLIC_POOL, RouteSpec, RunInstance};
 pub use peering::{PeeringConnection, PeeringStatus, VpcPeeringConnectionId};
 pub use security::{Peer, Protocol, SecurityGroup, SecurityGroupId, SgRule};
@@ -298,6 +300,9 @@ pub struct Instance {
     /// How its instance metadata service answers.
     #[serde(default)]
     pub metadata: MetadataOptions,
+    /// The key pair it was launched with.
+    #[serde(default)]
+    pub key_name: Option<String>,
     /// Tags.
     pub tags: Tags,
 }

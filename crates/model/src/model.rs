@@ -60,6 +60,8 @@ pub struct RunInstance {
     pub security_groups: Vec<SecurityGroupId>,
     /// Instance metadata service options.
     pub metadata: MetadataOptions,
+    /// A key pair, by name (it must exist).
+    pub key_name: Option<String>,
     /// Tags, `Name` among them.
     pub tags: Tags,
 }
@@ -91,6 +93,9 @@ pub struct Model {
     pub(crate) endpoints: BTreeMap<VpcEndpointId, VpcEndpoint>,
     #[serde(default)]
     pub(crate) flow_logs: BTreeMap<FlowLogId, FlowLog>,
+    /// Key pairs, by name.
+    #[serde(default)]
+    pub(crate) key_pairs: BTreeMap<String, crate::KeyPair>,
 }
 
 impl Model {
@@ -111,6 +116,7 @@ impl Model {
             peerings: BTreeMap::new(),
             endpoints: BTreeMap::new(),
             flow_logs: BTreeMap::new(),
+            key_pairs: BTreeMap::new(),
         }
     }
 
@@ -1099,6 +1105,9 @@ impl Model {
 
     /// RunInstances for one instance.
     pub fn run_instance(&mut self, spec: RunInstance) -> Result<InstanceId, ApiError> {
+        if let Some(key) = &spec.key_name {
+            self.key_pair(key)?;
+        }
         let subnet_id = spec.subnet.ok_or_else(|| {
             ApiError::new("MissingParameter", "The request must contain the parameter SubnetId")
         })?;
@@ -1159,6 +1168,7 @@ impl Model {
                 instance_type: spec.instance_type,
                 launched_at: spec.launched_at,
                 metadata: spec.metadata,
+                key_name: spec.key_name,
                 tags: spec.tags,
             },
         );
