@@ -1914,7 +1914,7 @@ fn describe_key_pairs(ctx: &mut Context<'_>, p: &Params, x: &mut Xml) -> Result<
             _ => tag_attr(&k.tags, name),
         },
     )?;
-    x.set("keySet", keys, |x, k| write_key_pair(x, k));
+    x.set("keySet", keys, write_key_pair);
     Ok(())
 }
 
