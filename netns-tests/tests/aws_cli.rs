@@ -375,7 +375,7 @@ for key, secret in [("AKIDVPCLAB", "wrong"), ("SOMEONE", "s3cr3t")]:
 
 #[test]
 #[ignore = "needs the test Python environment (scripts/test.sh)"]
-fn key_pairs_and_instance_status_as_tutorials_use_them() {
+fn key_pairs_images_default_vpc_and_status_as_tutorials_use_them() {
     let api = Api::start(false);
     // The tutorials' `create-key-pair --query KeyMaterial --output text > key.pem`.
     let material = api.text(&["create-key-pair", "--key-name", "MyKeyPair"], "KeyMaterial");
@@ -437,6 +437,32 @@ fn key_pairs_and_instance_status_as_tutorials_use_them() {
         assert_eq!(api.text(&["delete-key-pair", "--key-name", "MyKeyPair"], "Return"), "True");
     }
     assert_eq!(api.text(&["describe-key-pairs"], "length(KeyPairs)"), "0");
+
+    // The latest Amazon Linux 2023 image, the way tutorials look it up.
+    let image = api.text(
+        &[
+            "describe-images",
+            "--owners",
+            "amazon",
+            "--filters",
+            "Name=name,Values=al2023-ami-2023*",
+            "Name=architecture,Values=x86_64",
+        ],
+        "sort_by(Images, &CreationDate)[-1].ImageId",
+    );
+    assert!(image.starts_with("ami-"), "{image}");
+    let gateways = api.text(
+        &["describe-vpc-endpoint-services", "--filters", "Name=service-type,Values=Gateway"],
+        "ServiceNames",
+    );
+    assert!(gateways.contains("com.amazonaws.us-east-1.s3"), "{gateways}");
+
+    // No subnet named: the default VPC's, once there is one.
+    let no_subnet = ["run-instances", "--image-id", image.as_str(), "--instance-type", "t2.micro"];
+    api.fails_with(&no_subnet, "VPCIdNotSpecified");
+    let default_vpc = api.text(&["create-default-vpc"], "Vpc.VpcId");
+    let launched = api.text(&no_subnet, "Instances[0].VpcId");
+    assert_eq!(launched, default_vpc);
 }
 
 #[test]

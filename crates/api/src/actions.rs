@@ -66,6 +66,7 @@ macro_rules! actions {
 
 actions! {
     "CreateVpc" => create_vpc, true;
+    "CreateDefaultVpc" => create_default_vpc, true;
     "DescribeVpcs" => describe_vpcs, false;
     "DeleteVpc" => delete_vpc, true;
     "CreateSubnet" => create_subnet, true;
@@ -104,6 +105,8 @@ actions! {
     "DescribeAvailabilityZones" => describe_availability_zones, false;
     "DescribeRegions" => describe_regions, false;
     "DescribePrefixLists" => describe_prefix_lists, false;
+    "DescribeVpcEndpointServices" => describe_vpc_endpoint_services, false;
+    "DescribeImages" => describe_images, false;
     "CreateSecurityGroup" => create_security_group, true;
     "DeleteSecurityGroup" => delete_security_group, true;
     "DescribeSecurityGroups" => describe_security_groups, false;
@@ -293,8 +296,15 @@ fn write_vpc(x: &mut Xml, vpc: &Vpc) {
         .set("ipv6CidrBlockAssociationSet", std::iter::empty::<()>(), |_, ()| {})
         .leaf("dhcpOptionsId", "dopt-00000000000000000")
         .leaf("instanceTenancy", "default")
-        .leaf("isDefault", "false")
+        .leaf("isDefault", vpc.is_default)
         .tags(&vpc.tags);
+}
+
+fn create_default_vpc(ctx: &mut Context<'_>, _: &Params, x: &mut Xml) -> Result<(), ApiError> {
+    let id = ctx.model.create_default_vpc()?;
+    let vpc = ctx.model.vpc(&id)?;
+    x.node("vpc", |x| write_vpc(x, vpc));
+    Ok(())
 }
 
 fn create_vpc(ctx: &mut Context<'_>, p: &Params, x: &mut Xml) -> Result<(), ApiError> {
@@ -315,7 +325,7 @@ fn describe_vpcs(ctx: &mut Context<'_>, p: &Params, x: &mut Xml) -> Result<(), A
             "vpc-id" => one(&v.id),
             "cidr" | "cidr-block-association.cidr-block" => one(v.cidr),
             "state" => one("available"),
-            "is-default" => one("false"),
+            "is-default" | "isDefault" => one(v.is_default),
             "owner-id" => one(OWNER_ID),
             _ => tag_attr(&v.tags, name),
         },
@@ -343,7 +353,7 @@ fn write_subnet(x: &mut Xml, m: &Model, s: &Subnet) {
         .leaf("availableIpAddressCount", s.usable_addresses() as usize - used)
         .leaf("availabilityZone", &s.zone)
         .leaf("availabilityZoneId", zone_id(&s.zone))
-        .leaf("defaultForAz", "false")
+        .leaf("defaultForAz", s.default_for_az)
         .leaf("mapPublicIpOnLaunch", s.map_public_ip_on_launch)
         .leaf("assignIpv6AddressOnCreation", "false")
         .set("ipv6CidrBlockAssociationSet", std::iter::empty::<()>(), |_, ()| {})
@@ -387,7 +397,7 @@ fn describe_subnets(ctx: &mut Context<'_>, p: &Params, x: &mut Xml) -> Result<()
             "availability-zone-id" => one(zone_id(&s.zone)),
             "state" => one("available"),
             "map-public-ip-on-launch" => one(s.map_public_ip_on_launch),
-            "default-for-az" => one("false"),
+            "default-for-az" | "defaultForAz" => one(s.default_for_az),
             "owner-id" => one(OWNER_ID),
             _ => tag_attr(&s.tags, name),
         },
@@ -1097,7 +1107,12 @@ fn run_instances(ctx: &mut Context<'_>, p: &Params, x: &mut Xml) -> Result<(), A
         });
     }
     let subnet = p.get("SubnetId").or_else(|| p.get("NetworkInterface.1.SubnetId"));
-    let subnet = subnet.map(subnet_id).transpose()?;
+    let subnet = match subnet.map(subnet_id).transpose()? {
+        Some(subnet) => subnet,
+        // No subnet: the default VPC's, as on AWS (an error without one).
+        None => ctx.model.default_subnet(p.get("Placement.AvailabilityZone"))?,
+    };
+    let subnet = Some(subnet);
     let private_ip =
         p.get("PrivateIpAddress").or_else(|| p.get("NetworkInterface.1.PrivateIpAddress"));
     let private_ip = private_ip
@@ -2677,6 +2692,154 @@ fn describe_prefix_lists(_: &mut Context<'_>, p: &Params, x: &mut Xml) -> Result
     )?;
     x.set("prefixListSet", lists, |x, (id, name, cidr)| {
         x.leaf("prefixListId", id).leaf("prefixListName", name).values("cidrSet", [cidr]);
+    });
+    Ok(())
+}
+
+/// DescribeVpcEndpointServices: the gateway services vpclab emulates.
+fn describe_vpc_endpoint_services(
+    _: &mut Context<'_>,
+    p: &Params,
+    x: &mut Xml,
+) -> Result<(), ApiError> {
+    let asked = p.list("ServiceName");
+    if let Some(missing) = asked.iter().find(|n| !PREFIX_LISTS.iter().any(|(_, name, _)| name == n))
+    {
+        return Err(ApiError {
+            code: "InvalidServiceName",
+            message: format!("The Vpc Endpoint Service '{missing}' does not exist"),
+        });
+    }
+    let services = filtered(
+        PREFIX_LISTS
+            .iter()
+            .filter(|(_, name, _)| asked.is_empty() || asked.iter().any(|a| a == name)),
+        &p.filters(),
+        |(_, name, _), f| match f {
+            "service-name" => one(name),
+            "service-type" => one("Gateway"),
+            _ => None,
+        },
+    )?;
+    let names: Vec<&str> = services.iter().map(|(_, name, _)| *name).collect();
+    x.values("serviceNameSet", &names).set("serviceDetailSet", services, |x, (_, name, _)| {
+        x.leaf("serviceName", name)
+            .leaf("serviceId", derived("vpce-svc", name))
+            .set("serviceType", [()], |x, ()| {
+                x.leaf("serviceType", "Gateway");
+            })
+            .values("availabilityZoneSet", ZONES)
+            .leaf("owner", "amazon")
+            .values(
+                "baseEndpointDnsNameSet",
+                [name.rsplit('.').next().unwrap_or(name).to_owned() + ".us-east-1.amazonaws.com"],
+            )
+            .leaf("vpcEndpointPolicySupported", true)
+            .leaf("acceptanceRequired", false)
+            .leaf("managesVpcEndpoints", false)
+            .leaf("serviceRegion", REGION);
+    });
+    Ok(())
+}
+
+/// The images DescribeImages lists: the public AMIs tutorials look up by name. Any image
+/// id launches; these are the ones a `describe-images --owners amazon --filters
+/// Name=name,Values=al2023-ami-2023*` finds.
+const IMAGES: &[(&str, &str, &str, &str, &str)] = &[
+    // (id, name, owner id, owner alias, architecture)
+    (
+        "ami-0a3c3a20c09d6f377",
+        "al2023-ami-2023.6.20241121.0-kernel-6.1-x86_64",
+        "137112412989",
+        "amazon",
+        "x86_64",
+    ),
+    (
+        "ami-0b8d2b8f1a9c3e4d5",
+        "al2023-ami-2023.6.20241121.0-kernel-6.1-arm64",
+        "137112412989",
+        "amazon",
+        "arm64",
+    ),
+    (
+        "ami-0c1f2e3d4b5a69788",
+        "amzn2-ami-kernel-5.10-hvm-2.0.20241113.1-x86_64-gp2",
+        "137112412989",
+        "amazon",
+        "x86_64",
+    ),
+    (
+        "ami-0e2c8d7f6a5b4c3d2",
+        "ubuntu/images/hvm-ssd-gp3/ubuntu-noble-24.04-amd64-server-20241119",
+        "099720109477",
+        "",
+        "x86_64",
+    ),
+    (
+        "ami-0f3d9e8a7b6c5d4e3",
+        "ubuntu/images/hvm-ssd/ubuntu-jammy-22.04-amd64-server-20241119",
+        "099720109477",
+        "",
+        "x86_64",
+    ),
+    ("ami-0d4e0f9b8c7d6e5f4", "debian-12-amd64-20241111-1928", "136693071363", "", "x86_64"),
+];
+
+fn describe_images(_: &mut Context<'_>, p: &Params, x: &mut Xml) -> Result<(), ApiError> {
+    let asked = p.list("ImageId");
+    if let Some(missing) = asked.iter().find(|id| !IMAGES.iter().any(|i| i.0 == id.as_str())) {
+        return Err(ApiError {
+            code: "InvalidAMIID.NotFound",
+            message: format!("The image id '[{missing}]' does not exist"),
+        });
+    }
+    let owners = p.list("Owner");
+    let owned = |(_, _, owner, alias, _): &&(&str, &str, &str, &str, &str)| {
+        owners.is_empty() || owners.iter().any(|o| o == owner || (!alias.is_empty() && o == alias))
+    };
+    let images = filtered(
+        IMAGES.iter().filter(|i| asked.is_empty() || asked.iter().any(|a| a == i.0)).filter(owned),
+        &p.filters(),
+        |(id, name, owner, alias, arch), f| match f {
+            "image-id" => one(id),
+            "name" => one(name),
+            "owner-id" => one(owner),
+            "owner-alias" => Some(
+                Some(alias).filter(|a| !a.is_empty()).map(|a| a.to_string()).into_iter().collect(),
+            ),
+            "architecture" => one(arch),
+            "state" => one("available"),
+            "image-type" => one("machine"),
+            "is-public" => one(true),
+            "root-device-type" => one("ebs"),
+            "virtualization-type" => one("hvm"),
+            "platform-details" => one("Linux/UNIX"),
+            _ => None,
+        },
+    )?;
+    x.set("imagesSet", images, |x, (id, name, owner, alias, arch)| {
+        // The date is the one in the name (YYYYMMDD), as AWS's images carry it.
+        let date = name
+            .split(|c: char| !c.is_ascii_digit())
+            .find(|d| d.len() == 8 && d.starts_with("20"))
+            .map_or("2024-11-21".to_owned(), |d| format!("{}-{}-{}", &d[..4], &d[4..6], &d[6..]));
+        x.leaf("imageId", id)
+            .leaf("imageLocation", format!("{owner}/{name}"))
+            .leaf("imageState", "available")
+            .leaf("imageOwnerId", owner)
+            .leaf("creationDate", format!("{date}T00:00:00.000Z"))
+            .leaf("isPublic", true)
+            .leaf("architecture", arch)
+            .leaf("imageType", "machine")
+            .leaf("platformDetails", "Linux/UNIX")
+            .leaf("usageOperation", "RunInstances")
+            .opt("imageOwnerAlias", Some(alias).filter(|a| !a.is_empty()))
+            .leaf("name", name)
+            .leaf("rootDeviceType", "ebs")
+            .leaf("rootDeviceName", "/dev/xvda")
+            .leaf("virtualizationType", "hvm")
+            .leaf("hypervisor", "xen")
+            .leaf("enaSupport", true);
     });
     Ok(())
 }

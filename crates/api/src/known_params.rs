@@ -54,6 +54,7 @@ pub(crate) fn known(action: &str) -> &'static [&'static str] {
             "TagSpecification",
             "ToPort",
         ],
+        "CreateDefaultVpc" => &["DryRun"],
         "CreateFlowLogs" => &[
             "ClientToken",
             "DeliverCrossAccountRole",
@@ -208,6 +209,17 @@ pub(crate) fn known(action: &str) -> &'static [&'static str] {
             &["AllAvailabilityZones", "DryRun", "Filter", "ZoneId", "ZoneName"]
         }
         "DescribeFlowLogs" => &["DryRun", "Filter", "FlowLogId", "MaxResults", "NextToken"],
+        "DescribeImages" => &[
+            "DryRun",
+            "ExecutableBy",
+            "Filter",
+            "ImageId",
+            "IncludeDeprecated",
+            "IncludeDisabled",
+            "MaxResults",
+            "NextToken",
+            "Owner",
+        ],
         "DescribeInstanceStatus" => &[
             "DryRun",
             "Filter",
@@ -248,6 +260,9 @@ pub(crate) fn known(action: &str) -> &'static [&'static str] {
         "DescribeSubnets" => &["DryRun", "Filter", "MaxResults", "NextToken", "SubnetId"],
         "DescribeTags" => &["DryRun", "Filter", "MaxResults", "NextToken"],
         "DescribeVpcAttribute" => &["Attribute", "DryRun", "VpcId"],
+        "DescribeVpcEndpointServices" => {
+            &["DryRun", "Filter", "MaxResults", "NextToken", "ServiceName", "ServiceRegion"]
+        }
         "DescribeVpcEndpoints" => &["DryRun", "Filter", "MaxResults", "NextToken", "VpcEndpointId"],
         "DescribeVpcPeeringConnections" => {
             &["DryRun", "Filter", "MaxResults", "NextToken", "VpcPeeringConnectionId"]

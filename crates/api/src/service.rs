@@ -406,6 +406,32 @@ mod tests {
     }
 
     #[test]
+    fn a_default_vpc_takes_launches_without_a_subnet() {
+        let mut s = Service::new(Model::new(1), None, None, 1);
+        let r = call(&mut s, "Action=RunInstances&ImageId=ami-1&MinCount=1&MaxCount=1");
+        assert!(r.body.contains("<Code>VPCIdNotSpecified</Code>"), "{}", r.body);
+        let r = call(&mut s, "Action=CreateDefaultVpc");
+        assert!(r.body.contains("<isDefault>true</isDefault>"), "{}", r.body);
+        assert!(r.body.contains("<cidrBlock>172.31.0.0/16</cidrBlock>"), "{}", r.body);
+        let r = call(&mut s, "Action=CreateDefaultVpc");
+        assert!(r.body.contains("<Code>DefaultVpcAlreadyExists</Code>"), "{}", r.body);
+        let r = call(
+            &mut s,
+            "Action=DescribeSubnets&Filter.1.Name=default-for-az&Filter.1.Value.1=true",
+        );
+        assert_eq!(r.body.matches("<defaultForAz>true</defaultForAz>").count(), 6, "{}", r.body);
+        let r = call(
+            &mut s,
+            "Action=RunInstances&ImageId=ami-1&MinCount=1&MaxCount=1&Placement.AvailabilityZone=us-east-1c",
+        );
+        assert!(r.body.contains("<privateIpAddress>172.31.32.4</privateIpAddress>"), "{}", r.body);
+        assert!(r.body.contains("<ipAddress>203.0.113."), "public IPs on launch: {}", r.body);
+        assert!(r.body.contains("<dnsName>ec2-203-0-113-"), "DNS hostnames on: {}", r.body);
+        let r = call(&mut s, "Action=DescribeVpcs&Filter.1.Name=is-default&Filter.1.Value.1=true");
+        assert_eq!(r.body.matches("<vpcId>").count(), 1, "{}", r.body);
+    }
+
+    #[test]
     fn gateway_endpoints_through_the_api() {
         let mut s = Service::new(Model::new(1), None, None, 1);
         let r = call(&mut s, "Action=CreateVpc&CidrBlock=10.0.0.0%2F16");

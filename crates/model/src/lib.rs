@@ -81,6 +81,10 @@ pub struct Vpc {
     /// (`ec2-…compute-1.amazonaws.com`). AWS's default outside the default VPC: false.
     #[serde(default)]
     pub dns_hostnames: bool,
+    /// The Region's default VPC (CreateDefaultVpc): instances launched without a
+    /// subnet go into its default subnets.
+    #[serde(default)]
+    pub is_default: bool,
     /// Tags.
     pub tags: Tags,
 }
@@ -102,6 +106,9 @@ pub struct Subnet {
     pub zone: String,
     /// Whether instances launched here get a public IP by default.
     pub map_public_ip_on_launch: bool,
+    /// A default subnet of the default VPC: where a launch without a subnet goes.
+    #[serde(default)]
+    pub default_for_az: bool,
     /// Tags.
     pub tags: Tags,
 }

@@ -282,6 +282,7 @@ impl Model {
                 default_security_group: Some(default_group),
                 dns_support: true,
                 dns_hostnames: false,
+                is_default: false,
                 tags,
             },
         );
@@ -328,6 +329,70 @@ impl Model {
         let instance = self.instances.get_mut(id).expect("checked");
         change(&mut instance.metadata);
         Ok(instance.metadata)
+    }
+
+    /// The default VPC, if the Region has one.
+    pub fn default_vpc(&self) -> Option<&Vpc> {
+        self.vpcs.values().find(|v| v.is_default)
+    }
+
+    /// CreateDefaultVpc, as AWS builds one: 172.31.0.0/16 with DNS hostnames, a default
+    /// subnet (/20, public IPs on launch) in every Availability Zone, an internet gateway
+    /// and a main route table that leads to it.
+    pub fn create_default_vpc(&mut self) -> Result<VpcId, ApiError> {
+        if let Some(existing) = self.default_vpc() {
+            return Err(ApiError::new(
+                "DefaultVpcAlreadyExists",
+                format!(
+                    "A Default VPC already exists for this account in this region: {}.",
+                    existing.id
+                ),
+            ));
+        }
+        let cidr: Ipv4Net = "172.31.0.0/16".parse().expect("a CIDR");
+        let id = self.create_vpc(cidr, Tags::new())?;
+        let vpc = self.vpcs.get_mut(&id).expect("just made");
+        vpc.is_default = true;
+        vpc.dns_hostnames = true;
+        for (i, zone) in ZONES.iter().enumerate() {
+            let net =
+                Ipv4Net::new(Ipv4Addr::from(u32::from(cidr.network()) + ((i as u32) << 12)), 20)
+                    .expect("a /20");
+            let subnet = self.create_subnet(&id, net, Some(zone), Tags::new())?;
+            self.set_map_public_ip_on_launch(&subnet, true)?;
+            self.subnets.get_mut(&subnet).expect("just made").default_for_az = true;
+        }
+        let igw = self.create_internet_gateway(Tags::new());
+        self.attach_internet_gateway(&igw, &id)?;
+        let main = self.vpcs[&id].main_route_table.clone();
+        let default = RouteSpec {
+            destination: "0.0.0.0/0".parse().expect("a CIDR"),
+            target: RouteTarget::Gateway(igw),
+        };
+        self.create_route(&main, default)?;
+        Ok(id)
+    }
+
+    /// The default subnet of `zone` (or of the first zone that has one), for a launch
+    /// that names no subnet; AWS's error when the Region has no default VPC.
+    pub fn default_subnet(&self, zone: Option<&str>) -> Result<SubnetId, ApiError> {
+        let vpc = self.default_vpc().ok_or_else(|| {
+            ApiError::new(
+                "VPCIdNotSpecified",
+                "No default VPC for this user. GroupName is only supported for EC2-Classic and default VPC.",
+            )
+        })?;
+        let mut subnets = self.subnets.values().filter(|s| s.vpc == vpc.id && s.default_for_az);
+        let subnet = match zone {
+            Some(zone) => subnets.find(|s| s.zone == zone),
+            None => subnets.min_by(|a, b| a.zone.cmp(&b.zone)),
+        };
+        subnet.map(|s| s.id.clone()).ok_or_else(|| {
+            ApiError::new(
+                "InvalidSubnetID.NotFound",
+                "The default VPC has no default subnet in that Availability Zone.",
+            )
+        })
     }
 
     /// DeleteVpc: refused while subnets, an attached gateway or custom route tables remain.
@@ -412,6 +477,7 @@ impl Model {
                 cidr: canonical,
                 zone: zone.to_owned(),
                 map_public_ip_on_launch: false,
+                default_for_az: false,
                 tags,
             },
         );
