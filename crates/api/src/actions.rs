@@ -97,6 +97,9 @@ actions! {
     "DeleteRoute" => delete_route, true;
     "RunInstances" => run_instances, true;
     "TerminateInstances" => terminate_instances, true;
+    "StopInstances" => stop_instances, true;
+    "StartInstances" => start_instances, true;
+    "RebootInstances" => reboot_instances, true;
     "DescribeInstances" => describe_instances, false;
     "DescribeNetworkInterfaces" => describe_network_interfaces, false;
     "CreateTags" => create_tags, true;
@@ -982,7 +985,8 @@ fn write_instance(x: &mut Xml, m: &Model, i: &Instance) {
     x.leaf("instanceId", &i.id)
         .leaf("imageId", &i.image_id)
         .node("instanceState", |x| {
-            x.leaf("code", 16).leaf("name", "running");
+            let (code, name) = if i.stopped { (80, "stopped") } else { (16, "running") };
+            x.leaf("code", code).leaf("name", name);
         })
         .leaf("privateDnsName", private_dns(i.private_ip))
         .leaf("dnsName", public.filter(|_| hostnames).map(public_dns).unwrap_or_default())
@@ -1191,13 +1195,19 @@ fn terminate_instances(ctx: &mut Context<'_>, p: &Params, x: &mut Xml) -> Result
         "InvalidInstanceID.NotFound",
         "instance",
     )?;
-    let previous: Vec<bool> = asked.iter().map(|id| m.is_terminated(id, now)).collect();
+    let previous: Vec<(u16, &str)> = asked
+        .iter()
+        .map(|id| match m.instance(id) {
+            Ok(i) if i.stopped => (80, "stopped"),
+            Ok(_) => (16, "running"),
+            Err(_) => (48, "terminated"),
+        })
+        .collect();
     for id in &asked {
         ctx.model.terminate_instance(id, now)?;
     }
     let states = asked.iter().zip(previous);
-    x.set("instancesSet", states, |x, (id, was_terminated)| {
-        let (code, name) = if was_terminated { (48, "terminated") } else { (16, "running") };
+    x.set("instancesSet", states, |x, (id, (code, name))| {
         x.leaf("instanceId", id)
             .node("currentState", |x| {
                 x.leaf("code", 48).leaf("name", "terminated");
@@ -1209,12 +1219,80 @@ fn terminate_instances(ctx: &mut Context<'_>, p: &Params, x: &mut Xml) -> Result
     Ok(())
 }
 
+/// StopInstances / StartInstances: the state change of each, as AWS reports it (the
+/// transition state now; DescribeInstances shows where it ends at once).
+fn change_states(
+    ctx: &mut Context<'_>,
+    p: &Params,
+    x: &mut Xml,
+    start: bool,
+) -> Result<(), ApiError> {
+    let asked = ids(p, "InstanceId", instance_id)?;
+    if asked.is_empty() {
+        return Err(ApiError {
+            code: "MissingParameter",
+            message: "The request must contain the parameter InstanceId".into(),
+        });
+    }
+    require_all(
+        &asked,
+        |id| ctx.model.instance(id).is_ok(),
+        "InvalidInstanceID.NotFound",
+        "instance",
+    )?;
+    let mut changed = Vec::new();
+    for id in &asked {
+        let moved =
+            if start { ctx.model.start_instance(id)? } else { ctx.model.stop_instance(id)? };
+        changed.push((id, moved));
+    }
+    x.set("instancesSet", changed, |x, (id, moved)| {
+        let (now, before) = match (start, moved) {
+            (true, true) => ((0, "pending"), (80, "stopped")),
+            (true, false) => ((16, "running"), (16, "running")),
+            (false, true) => ((64, "stopping"), (16, "running")),
+            (false, false) => ((80, "stopped"), (80, "stopped")),
+        };
+        x.leaf("instanceId", id)
+            .node("currentState", |x| {
+                x.leaf("code", now.0).leaf("name", now.1);
+            })
+            .node("previousState", |x| {
+                x.leaf("code", before.0).leaf("name", before.1);
+            });
+    });
+    Ok(())
+}
+
+fn stop_instances(ctx: &mut Context<'_>, p: &Params, x: &mut Xml) -> Result<(), ApiError> {
+    change_states(ctx, p, x, false)
+}
+
+fn start_instances(ctx: &mut Context<'_>, p: &Params, x: &mut Xml) -> Result<(), ApiError> {
+    change_states(ctx, p, x, true)
+}
+
+/// RebootInstances: nothing boots in a lab, so there is nothing to restart.
+fn reboot_instances(ctx: &mut Context<'_>, p: &Params, x: &mut Xml) -> Result<(), ApiError> {
+    let asked = ids(p, "InstanceId", instance_id)?;
+    require_all(
+        &asked,
+        |id| ctx.model.instance(id).is_ok(),
+        "InvalidInstanceID.NotFound",
+        "instance",
+    )?;
+    x.leaf("return", "true");
+    Ok(())
+}
+
 fn instance_attr(m: &Model, i: &Instance, name: &str) -> Option<Vec<String>> {
     let public = i.public_ip.as_ref().map(|(ip, _)| ip.to_string());
     let terminated = !m.instances().any(|live| live.id == i.id);
     match name {
         "instance-state-name" if terminated => one("terminated"),
         "instance-state-code" if terminated => one(48),
+        "instance-state-name" if i.stopped => one("stopped"),
+        "instance-state-code" if i.stopped => one(80),
         "instance-id" => one(&i.id),
         "subnet-id" | "network-interface.subnet-id" => one(&i.subnet),
         "vpc-id" | "network-interface.vpc-id" => one(&i.vpc),
@@ -1971,21 +2049,27 @@ fn describe_instance_status(
     let all = p.bool("IncludeAllInstances")?.unwrap_or(false);
     let terminated = m.terminated_instances(now).filter(|_| all);
     let instances = filtered(
-        m.instances().chain(terminated).filter(|i| asked.is_empty() || asked.contains(&i.id)),
+        m.instances()
+            .filter(|i| all || !i.stopped)
+            .chain(terminated)
+            .filter(|i| asked.is_empty() || asked.contains(&i.id)),
         &p.filters(),
         |i, name| match name {
             "instance-status.status" | "system-status.status" => {
-                let live = m.instance(&i.id).is_ok();
-                one(if live { "ok" } else { "not-applicable" })
+                let running = m.instance(&i.id).is_ok_and(|i| !i.stopped);
+                one(if running { "ok" } else { "not-applicable" })
             }
             other => instance_attr(m, i, other),
         },
     )?;
     x.set("instanceStatusSet", instances, |x, i| {
-        let live = m.instance(&i.id).is_ok();
+        let live = m.instance(&i.id).is_ok_and(|i| !i.stopped);
         let zone = m.subnet(&i.subnet).map(|s| s.zone.clone()).unwrap_or_default();
-        let (code, state, status) =
-            if live { (16, "running", "ok") } else { (48, "terminated", "not-applicable") };
+        let (code, state, status) = match m.instance(&i.id) {
+            Ok(i) if i.stopped => (80, "stopped", "not-applicable"),
+            Ok(_) => (16, "running", "ok"),
+            Err(_) => (48, "terminated", "not-applicable"),
+        };
         let check = |x: &mut Xml| {
             x.leaf("status", status).set("details", [()], |x, ()| {
                 x.leaf("name", "reachability")

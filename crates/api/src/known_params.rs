@@ -333,6 +333,7 @@ pub(crate) fn known(action: &str) -> &'static [&'static str] {
             "SubnetConfiguration",
             "VpcEndpointId",
         ],
+        "RebootInstances" => &["DryRun", "InstanceId"],
         "RejectVpcPeeringConnection" => &["DryRun", "VpcPeeringConnectionId"],
         "ReleaseAddress" => &["AllocationId", "DryRun", "NetworkBorderGroup", "PublicIp"],
         "ReplaceNetworkAclAssociation" => &["AssociationId", "DryRun", "NetworkAclId"],
@@ -440,6 +441,8 @@ pub(crate) fn known(action: &str) -> &'static [&'static str] {
             "TagSpecification",
             "UserData",
         ],
+        "StartInstances" => &["AdditionalInfo", "DryRun", "InstanceId"],
+        "StopInstances" => &["DryRun", "Force", "Hibernate", "InstanceId", "SkipOsShutdown"],
         "TerminateInstances" => &["DryRun", "Force", "InstanceId", "SkipOsShutdown"],
         _ => &[],
     }

@@ -183,7 +183,7 @@ fn start_daemon_showing(state: &Path, model: Option<&Model>) -> Result<()> {
         .map_err(|e| format!("cannot start the daemon: {e}"))?;
     let started = Instant::now();
     let deadline = started + START_TIMEOUT;
-    let total = model.map_or(0, |m| m.instances().count());
+    let total = model.map_or(0, |m| m.running_instances().count());
     let mut shown = started;
     let mut progress = false;
     loop {
@@ -197,8 +197,10 @@ fn start_daemon_showing(state: &Path, model: Option<&Model>) -> Result<()> {
             return Ok(());
         }
         if let Some(model) = model.filter(|_| total > 0 && shown.elapsed() >= PROGRESS_EVERY) {
-            let ready =
-                model.instances().filter(|i| vpclab_sys::netns::exists(i.id.as_str())).count();
+            let ready = model
+                .running_instances()
+                .filter(|i| vpclab_sys::netns::exists(i.id.as_str()))
+                .count();
             eprint!("\r  {ready} of {total} instances up…");
             progress = true;
             shown = Instant::now();
@@ -385,6 +387,13 @@ pub(crate) fn exec(state: &Path, instance: &str, command: &[String]) -> Result<(
         let names: Vec<&str> = model.instances().filter_map(|i| i.name()).collect();
         format!("no instance {instance:?} (by id or unique Name); instances: {}", names.join(", "))
     })?;
+    if found.stopped {
+        return Err(format!(
+            "{} is stopped: nothing runs in it until `aws ec2 start-instances --instance-ids {}`",
+            found.name().unwrap_or(found.id.as_str()),
+            found.id
+        ));
+    }
     require_root()?;
     let error = Command::new("ip").args(["netns", "exec", found.id.as_str()]).args(command).exec();
     Err(format!("cannot run ip netns exec: {error}"))

@@ -89,7 +89,9 @@ impl Host {
         let stale: Vec<InstanceId> = self
             .realised
             .iter()
-            .filter(|(id, ip)| model.instance(id).map_or(true, |i| i.private_ip != **ip))
+            .filter(|(id, ip)| {
+                model.instance(id).map_or(true, |i| i.stopped || i.private_ip != **ip)
+            })
             .map(|(id, _)| id.clone())
             .collect();
         if !stale.is_empty() {
@@ -108,7 +110,7 @@ impl Host {
                 netns::delete(id.as_str())?;
             }
         }
-        for instance in model.instances() {
+        for instance in model.running_instances() {
             if self.realised.contains_key(&instance.id) {
                 continue;
             }

@@ -285,7 +285,7 @@ pub fn compile(model: &Model, ports: &mut PortMap, generation: u64) -> Snapshot 
     let mut rules = Vec::new();
     port_table[INTERNET as usize] = PortEntry::Internet;
 
-    for instance in model.instances() {
+    for instance in model.running_instances() {
         let Some(port) = ports.get(&instance.id) else {
             continue;
         };

@@ -310,6 +310,14 @@ pub struct Instance {
     /// The key pair it was launched with.
     #[serde(default)]
     pub key_name: Option<String>,
+    /// Stopped (StopInstances): it keeps its private address and Elastic IP, loses an
+    /// auto-assigned public IP, and has no namespace, device or processes until started.
+    #[serde(default)]
+    pub stopped: bool,
+    /// Whether it had an auto-assigned public IP when stopped (it gets a new one at
+    /// start, as on AWS).
+    #[serde(default)]
+    pub public_ip_on_start: bool,
     /// Tags.
     pub tags: Tags,
 }

@@ -1235,6 +1235,8 @@ impl Model {
                 launched_at: spec.launched_at,
                 metadata: spec.metadata,
                 key_name: spec.key_name,
+                stopped: false,
+                public_ip_on_start: false,
                 tags: spec.tags,
             },
         );
@@ -1261,6 +1263,48 @@ impl Model {
             self.terminated.insert(id.clone(), (instance, at));
         }
         Ok(())
+    }
+
+    /// Instances that are running (not stopped): the ones the data plane realises.
+    pub fn running_instances(&self) -> impl Iterator<Item = &Instance> {
+        self.instances.values().filter(|i| !i.stopped)
+    }
+
+    /// StopInstances for one instance: an auto-assigned public IP goes back to the pool
+    /// (an Elastic IP stays associated). Whether it was running before.
+    pub fn stop_instance(&mut self, id: &InstanceId) -> Result<bool, ApiError> {
+        self.instance(id)?;
+        let instance = self.instances.get_mut(id).expect("checked");
+        if instance.stopped {
+            return Ok(false);
+        }
+        instance.stopped = true;
+        if matches!(instance.public_ip, Some((_, PublicIpSource::Auto))) {
+            instance.public_ip = None;
+            instance.public_ip_on_start = true;
+        }
+        Ok(true)
+    }
+
+    /// StartInstances for one instance: a new auto-assigned public IP if it had one.
+    /// Whether it was stopped before.
+    pub fn start_instance(&mut self, id: &InstanceId) -> Result<bool, ApiError> {
+        let instance = self.instance(id)?;
+        if !instance.stopped {
+            return Ok(false);
+        }
+        let public = if instance.public_ip_on_start && instance.public_ip.is_none() {
+            Some((self.take_public_ip()?, PublicIpSource::Auto))
+        } else {
+            None
+        };
+        let instance = self.instances.get_mut(id).expect("checked");
+        instance.stopped = false;
+        instance.public_ip_on_start = false;
+        if public.is_some() {
+            instance.public_ip = public;
+        }
+        Ok(true)
     }
 
     /// Instances terminated less than an hour before `now` (Unix seconds), as they were.

@@ -488,3 +488,23 @@ fn terminated_instances_stay_listed_for_an_hour_and_hold_nothing() {
     m.terminate_instance(&again, 1_002).unwrap();
     m.delete_subnet(&subnet).unwrap();
 }
+
+#[test]
+fn stopping_gives_back_an_auto_assigned_public_ip_and_starting_takes_a_new_one() {
+    let (mut m, vpc, subnet) = lab();
+    let igw = m.create_internet_gateway(Tags::new());
+    m.attach_internet_gateway(&igw, &vpc).unwrap();
+    let spec = RunInstance { subnet: Some(subnet), public_ip: Some(true), ..Default::default() };
+    let i = m.run_instance(spec).unwrap();
+    assert!(m.instance(&i).unwrap().public_ip.is_some());
+    assert!(m.stop_instance(&i).unwrap());
+    assert!(!m.stop_instance(&i).unwrap(), "already stopped");
+    let stopped = m.instance(&i).unwrap();
+    assert!(stopped.stopped && stopped.public_ip.is_none());
+    assert_eq!(m.running_instances().count(), 0);
+    assert!(m.start_instance(&i).unwrap());
+    let started = m.instance(&i).unwrap();
+    assert!(!started.stopped);
+    assert!(matches!(started.public_ip, Some((_, PublicIpSource::Auto))), "a new public IP");
+    assert!(!m.start_instance(&i).unwrap(), "already running");
+}

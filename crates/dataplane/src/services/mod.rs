@@ -101,7 +101,7 @@ pub fn compile(model: &Model, ports: &PortMap) -> ServiceData {
         if let (Some(ip), true) = (public, vpc.dns_hostnames) {
             data.public.insert(ip, (index, instance.private_ip));
         }
-        let Some(port) = ports.get(&instance.id) else {
+        let Some(port) = ports.get(&instance.id).filter(|_| !instance.stopped) else {
             continue;
         };
         let groups: Vec<(String, String)> = instance
