@@ -1180,21 +1180,14 @@ fn run_instances(ctx: &mut Context<'_>, p: &Params, x: &mut Xml) -> Result<(), A
 }
 
 fn terminate_instances(ctx: &mut Context<'_>, p: &Params, x: &mut Xml) -> Result<(), ApiError> {
-    let asked = ids(p, "InstanceId", instance_id)?;
+    let (m, now) = (&*ctx.model, ctx.now);
+    let asked = listed_instance_ids(m, p, now)?;
     if asked.is_empty() {
         return Err(ApiError {
             code: "MissingParameter",
             message: "The request must contain the parameter InstanceId".into(),
         });
     }
-    let now = ctx.now;
-    let m = &*ctx.model;
-    require_all(
-        &asked,
-        |id| m.instance(id).is_ok() || m.is_terminated(id, now),
-        "InvalidInstanceID.NotFound",
-        "instance",
-    )?;
     let previous: Vec<(u16, &str)> = asked
         .iter()
         .map(|id| match m.instance(id) {
@@ -1285,6 +1278,15 @@ fn reboot_instances(ctx: &mut Context<'_>, p: &Params, x: &mut Xml) -> Result<()
     Ok(())
 }
 
+/// The `InstanceId.N` asked for; each must be a live instance or one terminated within
+/// the hour (`InvalidInstanceID.NotFound` otherwise).
+fn listed_instance_ids(m: &Model, p: &Params, now: u64) -> Result<Vec<InstanceId>, ApiError> {
+    let asked = ids(p, "InstanceId", instance_id)?;
+    let listed = |id: &InstanceId| m.instance(id).is_ok() || m.is_terminated(id, now);
+    require_all(&asked, listed, "InvalidInstanceID.NotFound", "instance")?;
+    Ok(asked)
+}
+
 fn instance_attr(m: &Model, i: &Instance, name: &str) -> Option<Vec<String>> {
     let public = i.public_ip.as_ref().map(|(ip, _)| ip.to_string());
     let terminated = !m.instances().any(|live| live.id == i.id);
@@ -1317,15 +1319,8 @@ fn instance_attr(m: &Model, i: &Instance, name: &str) -> Option<Vec<String>> {
 }
 
 fn describe_instances(ctx: &mut Context<'_>, p: &Params, x: &mut Xml) -> Result<(), ApiError> {
-    let asked = ids(p, "InstanceId", instance_id)?;
-    let m = &*ctx.model;
-    let now = ctx.now;
-    require_all(
-        &asked,
-        |id| m.instance(id).is_ok() || m.is_terminated(id, now),
-        "InvalidInstanceID.NotFound",
-        "instance",
-    )?;
+    let (m, now) = (&*ctx.model, ctx.now);
+    let asked = listed_instance_ids(m, p, now)?;
     let instances = filtered(
         m.instances()
             .chain(m.terminated_instances(now))
@@ -2037,15 +2032,8 @@ fn describe_instance_status(
     p: &Params,
     x: &mut Xml,
 ) -> Result<(), ApiError> {
-    let asked = ids(p, "InstanceId", instance_id)?;
-    let m = &*ctx.model;
-    let now = ctx.now;
-    require_all(
-        &asked,
-        |id| m.instance(id).is_ok() || m.is_terminated(id, now),
-        "InvalidInstanceID.NotFound",
-        "instance",
-    )?;
+    let (m, now) = (&*ctx.model, ctx.now);
+    let asked = listed_instance_ids(m, p, now)?;
     let all = p.bool("IncludeAllInstances")?.unwrap_or(false);
     let terminated = m.terminated_instances(now).filter(|_| all);
     let instances = filtered(
