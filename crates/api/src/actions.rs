@@ -1007,14 +1007,9 @@ fn write_instance(x: &mut Xml, m: &Model, i: &Instance) {
         .leaf("privateIpAddress", i.private_ip)
         .opt("ipAddress", public)
         .leaf("sourceDestCheck", "true")
-        .set("groupSet", &i.security_groups, |x, g| write_group_ref(x, m, g))
-        .leaf("architecture", "x86_64")
-        .leaf("rootDeviceType", "ebs")
-        .leaf("rootDeviceName", "/dev/xvda")
-        .set("blockDeviceMapping", std::iter::empty::<()>(), |_, ()| {})
-        .leaf("virtualizationType", "hvm")
-        .leaf("hypervisor", "xen")
-        .node("metadataOptions", |x| write_metadata_options(x, &i.metadata))
+        .set("groupSet", &i.security_groups, |x, g| write_group_ref(x, m, g));
+    write_machine(x);
+    x.node("metadataOptions", |x| write_metadata_options(x, &i.metadata))
         .set("networkInterfaceSet", [i], |x, i| {
             x.leaf("networkInterfaceId", &i.interface)
                 .leaf("subnetId", &i.subnet)
@@ -1077,14 +1072,19 @@ fn write_terminated(x: &mut Xml, i: &Instance) {
             x.leaf("code", "Client.UserInitiatedShutdown")
                 .leaf("message", "Client.UserInitiatedShutdown: User initiated shutdown");
         })
-        .leaf("architecture", "x86_64")
+        .set("networkInterfaceSet", std::iter::empty::<()>(), |_, ()| {})
+        .tags(&i.tags);
+    write_machine(x);
+}
+
+/// What machine an instance is: the same for every one (nothing boots in a lab).
+fn write_machine(x: &mut Xml) {
+    x.leaf("architecture", "x86_64")
         .leaf("rootDeviceType", "ebs")
         .leaf("rootDeviceName", "/dev/xvda")
         .set("blockDeviceMapping", std::iter::empty::<()>(), |_, ()| {})
         .leaf("virtualizationType", "hvm")
-        .leaf("hypervisor", "xen")
-        .set("networkInterfaceSet", std::iter::empty::<()>(), |_, ()| {})
-        .tags(&i.tags);
+        .leaf("hypervisor", "xen");
 }
 
 fn write_reservation(x: &mut Xml, m: &Model, instances: &[&Instance]) {
