@@ -975,7 +975,7 @@ fn delete_route(ctx: &mut Context<'_>, p: &Params, x: &mut Xml) -> Result<(), Ap
 // ---- instances ---------------------------------------------------------------------
 
 fn write_instance(x: &mut Xml, m: &Model, i: &Instance) {
-    if !m.instances().any(|live| live.id == i.id) {
+    if m.instance(&i.id).is_err() {
         return write_terminated(x, i);
     }
     let zone = m.subnet(&i.subnet).map(|s| s.zone.clone()).unwrap_or_default();
@@ -1220,19 +1220,13 @@ fn change_states(
     x: &mut Xml,
     start: bool,
 ) -> Result<(), ApiError> {
-    let asked = ids(p, "InstanceId", instance_id)?;
+    let asked = live_instance_ids(ctx.model, p)?;
     if asked.is_empty() {
         return Err(ApiError {
             code: "MissingParameter",
             message: "The request must contain the parameter InstanceId".into(),
         });
     }
-    require_all(
-        &asked,
-        |id| ctx.model.instance(id).is_ok(),
-        "InvalidInstanceID.NotFound",
-        "instance",
-    )?;
     let mut changed = Vec::new();
     for id in &asked {
         let moved =
@@ -1267,13 +1261,7 @@ fn start_instances(ctx: &mut Context<'_>, p: &Params, x: &mut Xml) -> Result<(),
 
 /// RebootInstances: nothing boots in a lab, so there is nothing to restart.
 fn reboot_instances(ctx: &mut Context<'_>, p: &Params, x: &mut Xml) -> Result<(), ApiError> {
-    let asked = ids(p, "InstanceId", instance_id)?;
-    require_all(
-        &asked,
-        |id| ctx.model.instance(id).is_ok(),
-        "InvalidInstanceID.NotFound",
-        "instance",
-    )?;
+    live_instance_ids(ctx.model, p)?;
     x.leaf("return", "true");
     Ok(())
 }
@@ -1281,15 +1269,26 @@ fn reboot_instances(ctx: &mut Context<'_>, p: &Params, x: &mut Xml) -> Result<()
 /// The `InstanceId.N` asked for; each must be a live instance or one terminated within
 /// the hour (`InvalidInstanceID.NotFound` otherwise).
 fn listed_instance_ids(m: &Model, p: &Params, now: u64) -> Result<Vec<InstanceId>, ApiError> {
+    instance_ids(p, |id| m.instance(id).is_ok() || m.is_terminated(id, now))
+}
+
+/// The `InstanceId.N` asked for; each must be a live (running or stopped) instance.
+fn live_instance_ids(m: &Model, p: &Params) -> Result<Vec<InstanceId>, ApiError> {
+    instance_ids(p, |id| m.instance(id).is_ok())
+}
+
+fn instance_ids(
+    p: &Params,
+    found: impl Fn(&InstanceId) -> bool,
+) -> Result<Vec<InstanceId>, ApiError> {
     let asked = ids(p, "InstanceId", instance_id)?;
-    let listed = |id: &InstanceId| m.instance(id).is_ok() || m.is_terminated(id, now);
-    require_all(&asked, listed, "InvalidInstanceID.NotFound", "instance")?;
+    require_all(&asked, found, "InvalidInstanceID.NotFound", "instance")?;
     Ok(asked)
 }
 
 fn instance_attr(m: &Model, i: &Instance, name: &str) -> Option<Vec<String>> {
     let public = i.public_ip.as_ref().map(|(ip, _)| ip.to_string());
-    let terminated = !m.instances().any(|live| live.id == i.id);
+    let terminated = m.instance(&i.id).is_err();
     match name {
         "instance-state-name" if terminated => one("terminated"),
         "instance-state-code" if terminated => one(48),
