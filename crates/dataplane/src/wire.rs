@@ -159,6 +159,16 @@ impl<T: AsRef<[u8]>> Ipv4<T> {
     /// Checks version, header and total lengths against the buffer, and the header
     /// checksum. The view covers the whole buffer; [`Ipv4::total_len`] may be shorter.
     pub fn new_checked(buf: T) -> Result<Self, Malformed> {
+        let ip = Self::new_unverified(buf)?;
+        if checksum(&ip.b()[..ip.header_len()]) != 0 {
+            return Err(Malformed::Checksum);
+        }
+        Ok(ip)
+    }
+
+    /// [`Ipv4::new_checked`] without the header checksum: for a look at a packet that the
+    /// pipeline checks fully afterwards (no accessor panics either way).
+    pub fn new_unverified(buf: T) -> Result<Self, Malformed> {
         let b = buf.as_ref();
         let Some(&ver_ihl) = b.first() else {
             return Err(Malformed::Truncated);
@@ -173,9 +183,6 @@ impl<T: AsRef<[u8]>> Ipv4<T> {
         let total = usize::from(u16::from_be_bytes([b[field::TOTAL_LEN], b[field::TOTAL_LEN + 1]]));
         if total < header || total > b.len() {
             return Err(Malformed::Truncated);
-        }
-        if checksum(&b[..header]) != 0 {
-            return Err(Malformed::Checksum);
         }
         Ok(Self { buf, offload: Offload::NONE })
     }
@@ -729,7 +736,8 @@ pub fn finish_checksum(packet: &mut [u8]) {
 /// Packets and bytes `packet` becomes on a link: one packet of its total length, or for
 /// a GSO super-packet its segments, each with its own copy of the headers.
 pub fn on_the_wire(packet: &[u8], offload: Offload) -> (u32, usize) {
-    let Ok(ip) = Ipv4::new_checked(packet) else {
+    // Sizes only: the header checksum is the pipeline's to check.
+    let Ok(ip) = Ipv4::new_unverified(packet) else {
         return (1, packet.len());
     };
     let ip = ip.with_offload(offload);
