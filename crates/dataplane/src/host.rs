@@ -15,17 +15,13 @@ use vpclab_sys::netns::{self, NetnsError};
 use vpclab_sys::tun::Tun;
 
 use crate::counters::CounterSnapshot;
-use crate::snapshot::{INTERNET, PortMap, compile};
+use crate::snapshot::{EDGE_MTU, INTERNET, PortMap, VPC_MTU, compile};
 use crate::worker::Forwarder;
 
 /// The emulated internet's namespace.
 pub const INTERNET_NETNS: &str = "vpclab-internet";
 /// The device name inside every namespace.
 pub const DEVICE: &str = "eth0";
-/// MTU of instance devices (AWS's jumbo frames inside a VPC).
-pub const INSTANCE_MTU: u32 = 9001;
-/// MTU of the internet's device.
-pub const INTERNET_MTU: u32 = 1500;
 /// Addresses the emulated internet holds, with their prefix: the check-ip host network.
 pub const INTERNET_HOSTS: Ipv4Net = Ipv4Net::new_assert(Ipv4Addr::new(198, 51, 100, 1), 24);
 /// The check-ip server's address.
@@ -200,7 +196,7 @@ fn setup_instance(
     disable_ipv6(ns)?;
     let tun = Tun::open_queues_in(ns, DEVICE, queues)?;
     let address = format!("{}/{}", instance.private_ip, subnet.cidr.prefix_len());
-    let (mtu, router) = (INSTANCE_MTU.to_string(), subnet.router().to_string());
+    let (mtu, router) = (VPC_MTU.to_string(), subnet.router().to_string());
     // Order matters: device, MTU and address, link up, then routes (a route via a
     // down device is refused).
     netns::configure(
@@ -239,7 +235,7 @@ fn setup_internet(queues: usize) -> Result<Vec<Tun>, HostError> {
     netns::create(ns)?;
     disable_ipv6(ns)?;
     let tun = Tun::open_queues_in(ns, DEVICE, queues)?;
-    let mtu = INTERNET_MTU.to_string();
+    let mtu = EDGE_MTU.to_string();
     let (hosts, services) = (INTERNET_HOSTS.to_string(), SERVICE_HOSTS.to_string());
     let public = vpclab_model::PUBLIC_POOL.to_string();
     netns::configure(

@@ -22,8 +22,12 @@ pub const INTERNET: Port = 0;
 /// The internet edge's own address: the source of ICMP errors it generates.
 pub const EDGE_ADDRESS: Ipv4Addr = Ipv4Addr::new(203, 0, 113, 1);
 
-/// Largest packet the internet gateway forwards (AWS: 1500 bytes at the IGW).
+/// Largest packet the internet gateway forwards (AWS: 1500 bytes at the IGW): the MTU
+/// of the internet's device.
 pub const EDGE_MTU: usize = 1500;
+
+/// The MTU inside a VPC (AWS's jumbo frames): the MTU of every instance's device.
+pub const VPC_MTU: usize = 9001;
 
 /// What a route table's matching route tells the forwarder to do.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -157,6 +161,11 @@ impl Snapshot {
     /// The NAT gateways.
     pub fn nats(&self) -> &[NatEntry] {
         &self.nats
+    }
+
+    /// The MTU of the device behind `port`.
+    pub fn mtu(&self, port: Port) -> usize {
+        if port == INTERNET { EDGE_MTU } else { VPC_MTU }
     }
 
     /// What is behind `port`.

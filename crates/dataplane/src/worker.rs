@@ -35,7 +35,7 @@ use crate::flowlog::{FlowRecord, FlowRecords, RecordKey, five_tuple};
 use crate::nat::{FLOWS_PER_GATEWAY, Tracking};
 use crate::pipeline::{REPLY_BUFFER, Verdict};
 use crate::services::{self, SERVICE_MTU, SERVICE_QUEUE, ServiceData, ServiceMsg};
-use crate::snapshot::{EDGE_MTU, INTERNET, Port, PortEntry, Snapshot};
+use crate::snapshot::{INTERNET, Port, PortEntry, Snapshot, VPC_MTU};
 use crate::steer;
 use crate::vnet;
 use crate::wire;
@@ -420,7 +420,7 @@ impl<'a> Worker<'a> {
             handoff,
             devices: Vec::new(),
             reply: vec![0u8; H + REPLY_BUFFER],
-            fragment: vec![0u8; H + EDGE_MTU],
+            fragment: vec![0u8; H + VPC_MTU],
             before: vec![0u8; crate::capture::SNAP_LEN],
             nats: Tracking::for_worker(FLOWS_PER_GATEWAY, index, workers),
             records: FlowRecords::default(),
@@ -592,18 +592,17 @@ impl<'a> Worker<'a> {
                         self.records.count(record(out, t, true), on_wire, wall);
                     }
                 }
-                if out == INTERNET && out_len > EDGE_MTU && offload.gso_size == 0 {
-                    // Too big for the edge without DF (the pipeline let it through for
-                    // this): cut in software, checksum finished first.
+                let mtu = snapshot.mtu(out);
+                if out_len > mtu && offload.gso_size == 0 {
+                    // Larger than the device it goes to takes, without DF (the pipeline
+                    // let it through for this): cut in software, checksum finished first.
                     let packet = &mut packet[..out_len];
                     if offload.partial_checksum {
                         wire::finish_checksum(packet);
                     }
                     self.fragment[..H].copy_from_slice(&vnet::PLAIN);
                     let mut made = 0;
-                    while let Some(n) =
-                        wire::fragment(packet, EDGE_MTU, made, &mut self.fragment[H..])
-                    {
+                    while let Some(n) = wire::fragment(packet, mtu, made, &mut self.fragment[H..]) {
                         self.send(out, &self.fragment[..H + n]);
                         made += 1;
                     }
