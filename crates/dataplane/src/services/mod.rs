@@ -221,21 +221,24 @@ pub(crate) fn run(rx: &Receiver<ServiceMsg>, data: &ArcSwap<ServiceData>) {
     let started = StdInstant::now();
     let mut host =
         Host { devices: Vec::new(), stacks: HashMap::new(), tokens: imds::Tokens::new(seed()) };
+    // Stacks to serve this round, reused: the ones packets arrived for or a timer is due.
+    let mut ready: Vec<Port> = Vec::new();
     loop {
         let now = Instant::from_micros(started.elapsed().as_micros() as i64);
-        let wait = host
-            .stacks
-            .values_mut()
-            .filter_map(|s| s.iface.poll_delay(now, &s.sockets))
-            .min()
-            .map_or(Duration::from_secs(1), |d| Duration::from_micros(d.total_micros()))
-            .min(Duration::from_secs(1));
+        let wait = host.stacks.values().filter_map(|s| s.due).min().map_or(
+            Duration::from_secs(1),
+            |due| {
+                let left = if due > now { (due - now).total_micros() } else { 0 };
+                Duration::from_micros(left).min(Duration::from_secs(1))
+            },
+        );
         let first = match rx.recv_timeout(wait) {
             Ok(msg) => Some(msg),
             Err(RecvTimeoutError::Timeout) => None,
             Err(RecvTimeoutError::Disconnected) => return,
         };
         let data = data.load();
+        let now = Instant::from_micros(started.elapsed().as_micros() as i64);
         for msg in first.into_iter().chain(std::iter::from_fn(|| rx.try_recv().ok())) {
             match msg {
                 ServiceMsg::Packet { port, len, bytes } => {
@@ -245,6 +248,7 @@ pub(crate) fn run(rx: &Receiver<ServiceMsg>, data: &ArcSwap<ServiceData>) {
                             .entry(port)
                             .or_insert_with(|| Stack::new(instance.resolver, now));
                         stack.device.rx.push_back(bytes[..usize::from(len)].to_vec());
+                        stack.due = Some(now);
                     }
                 }
                 ServiceMsg::Attach(port, tun) => {
@@ -264,9 +268,10 @@ pub(crate) fn run(rx: &Receiver<ServiceMsg>, data: &ArcSwap<ServiceData>) {
             }
         }
         let now_ms = started.elapsed().as_millis() as u64;
-        let now = Instant::from_micros(started.elapsed().as_micros() as i64);
-        let ports: Vec<Port> = host.stacks.keys().copied().collect();
-        for port in ports {
+        ready.extend(
+            host.stacks.iter().filter(|(_, s)| s.due.is_some_and(|d| d <= now)).map(|(p, _)| *p),
+        );
+        for port in ready.drain(..) {
             host.serve(port, &data, now, now_ms);
         }
     }
@@ -297,6 +302,7 @@ impl Host {
         stack.iface.poll(now, &mut stack.device, &mut stack.sockets);
         stack.answer(&instance, port, &mut self.tokens, data, now_ms);
         stack.iface.poll(now, &mut stack.device, &mut stack.sockets);
+        stack.due = stack.iface.poll_at(now, &stack.sockets);
         let device = self.devices.get(port as usize).and_then(Option::as_ref);
         let mut frame = [0u8; VNET_HDR_LEN + SERVICE_MTU];
         for packet in stack.device.tx.drain(..) {
@@ -326,6 +332,9 @@ struct Stack {
     sockets: SocketSet<'static>,
     roles: Vec<(SocketHandle, Role)>,
     device: Pipe,
+    /// When it next needs serving: packets arrived, or one of its timers (smoltcp's
+    /// `poll_at`); `None`: not until a packet comes.
+    due: Option<Instant>,
 }
 
 impl Stack {
@@ -354,7 +363,7 @@ impl Stack {
         );
         let _ = udp.bind(IpListenEndpoint { addr: None, port: 53 });
         roles.push((sockets.add(udp), Role::DnsUdp));
-        Stack { iface, sockets, roles, device }
+        Stack { iface, sockets, roles, device, due: None }
     }
 
     /// Serves every socket that has something to serve.
