@@ -377,19 +377,7 @@ impl Nat {
     /// A free slot: from the free list, or the oldest few flows if expired.
     fn take_slot(&mut self, now: u64) -> Option<u32> {
         if self.free == NIL {
-            let mut at = self.oldest;
-            for _ in 0..RECLAIM_SCAN {
-                if at == NIL {
-                    break;
-                }
-                let next = self.flows[at as usize].next;
-                if self.expired(&self.flows[at as usize], now) {
-                    self.remove(at);
-                    self.stats.expired += 1;
-                    break;
-                }
-                at = next;
-            }
+            self.reclaim(now, RECLAIM_SCAN, 1);
         }
         match self.free {
             NIL => None,
@@ -569,10 +557,16 @@ impl Nat {
     /// Removes expired flows, oldest first, looking at no more than `budget` flows.
     /// Returns how many were removed.
     pub fn sweep(&mut self, now: u64, budget: usize) -> usize {
+        self.reclaim(now, budget, usize::MAX)
+    }
+
+    /// Removes expired flows, oldest first, looking at no more than `budget` flows and
+    /// stopping after `enough`. Returns how many were removed.
+    fn reclaim(&mut self, now: u64, budget: usize, enough: usize) -> usize {
         let mut removed = 0;
         let mut at = self.oldest;
         for _ in 0..budget {
-            if at == NIL {
+            if at == NIL || removed == enough {
                 break;
             }
             let next = self.flows[at as usize].next;
