@@ -6,45 +6,12 @@
 //! rules, so it denies everything. Rules are evaluated lowest number first, first match
 //! wins, per direction. Numbers run 1 to 32766.
 
-use std::fmt;
-
 use ipnet::Ipv4Net;
 use serde::{Deserialize, Serialize};
 
 use crate::error::ApiError;
+pub use crate::ids::{NetworkAclAssociationId, NetworkAclId};
 use crate::{Model, Protocol, SubnetId, Tags, VpcId};
-
-macro_rules! simple_id {
-    ($name:ident, $prefix:literal) => {
-        /// An id with this prefix.
-        #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-        #[serde(transparent)]
-        pub struct $name(String);
-
-        impl $name {
-            /// Accepts the prefix, a dash and hex digits.
-            pub fn parse(s: &str) -> Option<Self> {
-                let rest = s.strip_prefix(concat!($prefix, "-"))?;
-                (!rest.is_empty() && rest.bytes().all(|b| b.is_ascii_hexdigit()))
-                    .then(|| Self(s.to_owned()))
-            }
-
-            /// The id as text.
-            pub fn as_str(&self) -> &str {
-                &self.0
-            }
-        }
-
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.pad(&self.0)
-            }
-        }
-    };
-}
-
-simple_id!(NetworkAclId, "acl");
-simple_id!(NetworkAclAssociationId, "aclassoc");
 
 /// The last rule number a user may use; `*` is 32767.
 pub const MAX_RULE_NUMBER: u16 = 32766;
@@ -97,12 +64,12 @@ impl NetworkAcl {
 
 impl Model {
     pub(crate) fn fresh_acl_assoc(&mut self) -> NetworkAclAssociationId {
-        NetworkAclAssociationId(self.ids.fresh("aclassoc"))
+        NetworkAclAssociationId::from_raw(self.ids.fresh(NetworkAclAssociationId::PREFIX))
     }
 
     /// The default ACL a new VPC gets: rule 100 allows everything both ways.
     pub(crate) fn new_default_acl(&mut self, vpc: &VpcId) -> NetworkAclId {
-        let id = NetworkAclId(self.ids.fresh("acl"));
+        let id = NetworkAclId::from_raw(self.ids.fresh(NetworkAclId::PREFIX));
         let all = |egress| AclEntry {
             rule_number: 100,
             egress,
@@ -153,7 +120,7 @@ impl Model {
         tags: Tags,
     ) -> Result<NetworkAclId, ApiError> {
         self.vpc(vpc)?;
-        let id = NetworkAclId(self.ids.fresh("acl"));
+        let id = NetworkAclId::from_raw(self.ids.fresh(NetworkAclId::PREFIX));
         self.network_acls.insert(
             id.clone(),
             NetworkAcl {

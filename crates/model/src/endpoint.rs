@@ -7,12 +7,11 @@
 //! the instance's private source address. A CIDR route beats a prefix-list route of the
 //! same length; a longer prefix beats both.
 
-use std::fmt;
-
 use ipnet::Ipv4Net;
 use serde::{Deserialize, Serialize};
 
 use crate::error::ApiError;
+pub use crate::ids::VpcEndpointId;
 use crate::{Model, Route, RouteOrigin, RouteTableId, RouteTarget, Tags, VpcId};
 
 /// The AWS-managed prefix lists: id, service name, CIDR (the design contract's ranges).
@@ -20,31 +19,6 @@ pub const PREFIX_LISTS: [(&str, &str, &str); 2] = [
     ("pl-63a5400a", "com.amazonaws.us-east-1.s3", "192.0.2.0/25"),
     ("pl-02cd2c6b", "com.amazonaws.us-east-1.dynamodb", "192.0.2.128/25"),
 ];
-
-/// `vpce-…`
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct VpcEndpointId(String);
-
-impl VpcEndpointId {
-    /// Accepts `vpce-` and hex digits.
-    pub fn parse(s: &str) -> Option<Self> {
-        let rest = s.strip_prefix("vpce-")?;
-        (!rest.is_empty() && rest.bytes().all(|b| b.is_ascii_hexdigit()))
-            .then(|| Self(s.to_owned()))
-    }
-
-    /// The id as text.
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Display for VpcEndpointId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.pad(&self.0)
-    }
-}
 
 /// A gateway endpoint.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -134,7 +108,7 @@ impl Model {
                 ),
             ));
         }
-        let id = VpcEndpointId(self.ids.fresh("vpce"));
+        let id = VpcEndpointId::from_raw(self.ids.fresh(VpcEndpointId::PREFIX));
         let endpoint = VpcEndpoint {
             id: id.clone(),
             vpc: vpc.clone(),

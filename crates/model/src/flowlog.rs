@@ -5,37 +5,11 @@
 //! aggregated over 60 or 600 seconds, in the default version-2 format. vpclab writes
 //! the records to files under its state directory (see `docs/trace.md`).
 
-use std::fmt;
-
 use serde::{Deserialize, Serialize};
 
 use crate::error::ApiError;
+pub use crate::ids::FlowLogId;
 use crate::{Instance, Model, NetworkInterfaceId, SubnetId, Tags, VpcId};
-
-/// `fl-…`
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct FlowLogId(String);
-
-impl FlowLogId {
-    /// Accepts `fl-` and hex digits.
-    pub fn parse(s: &str) -> Option<Self> {
-        let rest = s.strip_prefix("fl-")?;
-        (!rest.is_empty() && rest.bytes().all(|b| b.is_ascii_hexdigit()))
-            .then(|| Self(s.to_owned()))
-    }
-
-    /// The id as text.
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Display for FlowLogId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.pad(&self.0)
-    }
-}
 
 /// What a flow log watches.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -221,7 +195,7 @@ impl Model {
                 )));
                 continue;
             }
-            let id = FlowLogId(self.ids.fresh("fl"));
+            let id = FlowLogId::from_raw(self.ids.fresh(FlowLogId::PREFIX));
             self.flow_logs
                 .insert(id.clone(), FlowLog { id: id.clone(), resource, spec: spec.clone() });
             out.push(Ok(id));

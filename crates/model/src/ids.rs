@@ -128,3 +128,27 @@ id_type!(
     /// `key-…`
     KeyPairId, "key"
 );
+id_type!(
+    /// `sg-…`
+    SecurityGroupId, "sg"
+);
+id_type!(
+    /// `acl-…`
+    NetworkAclId, "acl"
+);
+id_type!(
+    /// `aclassoc-…`
+    NetworkAclAssociationId, "aclassoc"
+);
+id_type!(
+    /// `vpce-…`
+    VpcEndpointId, "vpce"
+);
+id_type!(
+    /// `fl-…`
+    FlowLogId, "fl"
+);
+id_type!(
+    /// `pcx-…`
+    VpcPeeringConnectionId, "pcx"
+);

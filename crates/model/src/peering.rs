@@ -6,37 +6,11 @@
 //! are blackholes until it is active. The data plane delivers over a peering only to
 //! addresses inside the peer VPC — no transit, no use of the peer's gateways.
 
-use std::fmt;
-
 use serde::{Deserialize, Serialize};
 
 use crate::error::ApiError;
+pub use crate::ids::VpcPeeringConnectionId;
 use crate::{Model, Tags, VpcId};
-
-/// `pcx-…`
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct VpcPeeringConnectionId(String);
-
-impl VpcPeeringConnectionId {
-    /// Accepts `pcx-` and hex digits.
-    pub fn parse(s: &str) -> Option<Self> {
-        let rest = s.strip_prefix("pcx-")?;
-        (!rest.is_empty() && rest.bytes().all(|b| b.is_ascii_hexdigit()))
-            .then(|| Self(s.to_owned()))
-    }
-
-    /// The id as text.
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Display for VpcPeeringConnectionId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.pad(&self.0)
-    }
-}
 
 /// Where a peering connection is in its life.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -169,7 +143,7 @@ impl Model {
         } else {
             PeeringStatus::PendingAcceptance
         };
-        let id = VpcPeeringConnectionId(self.ids.fresh("pcx"));
+        let id = VpcPeeringConnectionId::from_raw(self.ids.fresh(VpcPeeringConnectionId::PREFIX));
         self.peerings.insert(
             id.clone(),
             PeeringConnection {

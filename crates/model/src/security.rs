@@ -12,39 +12,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::ApiError;
 use crate::ids::IdGen;
+pub use crate::ids::SecurityGroupId;
 use crate::{InstanceId, Model, Tags, VpcId};
-
-/// `sg-…`
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct SecurityGroupId(String);
-
-impl SecurityGroupId {
-    /// The prefix.
-    pub const PREFIX: &'static str = "sg";
-
-    /// Accepts `sg-` followed by hex digits.
-    pub fn parse(s: &str) -> Option<Self> {
-        let rest = s.strip_prefix("sg-")?;
-        (!rest.is_empty() && rest.bytes().all(|b| b.is_ascii_hexdigit()))
-            .then(|| Self(s.to_owned()))
-    }
-
-    /// The id as text.
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-
-    pub(crate) fn from_raw(raw: String) -> Self {
-        Self(raw)
-    }
-}
-
-impl fmt::Display for SecurityGroupId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.pad(&self.0)
-    }
-}
 
 /// A rule's protocol.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
