@@ -214,7 +214,7 @@ fn setup_instance(
     let vpc = model.vpc(&instance.vpc).map_err(|e| {
         HostError::Netns(NetnsError::Command { command: "setup".into(), stderr: e.to_string() })
     })?;
-    let resolver = Ipv4Addr::from(u32::from(vpc.cidr.network()) + 2);
+    let resolver = vpc.dns_server();
     netns::write_etc(ns, "resolv.conf", &resolv_conf(resolver))?;
     Ok(tun)
 }

@@ -323,9 +323,7 @@ pub fn compile(model: &Model, ports: &mut PortMap, generation: u64) -> Snapshot 
             subnet: subnet.cidr,
             private: instance.private_ip,
             public: public_ip,
-            resolver: model
-                .vpc(&instance.vpc)
-                .map_or(Ipv4Addr::UNSPECIFIED, |v| Ipv4Addr::from(u32::from(v.cidr.network()) + 2)),
+            resolver: model.vpc(&instance.vpc).map_or(Ipv4Addr::UNSPECIFIED, |v| v.dns_server()),
             rules: rules.len() as u32,
             acl: acl_of(&subnet.id),
             flow_log: model.flow_logs_of(instance).next().is_some(),

@@ -113,6 +113,13 @@ pub struct Subnet {
     pub tags: Tags,
 }
 
+impl Vpc {
+    /// The Amazon DNS server's address in this VPC: its base address plus two.
+    pub fn dns_server(&self) -> Ipv4Addr {
+        Ipv4Addr::from(u32::from(self.cidr.network()) + 2)
+    }
+}
+
 impl Subnet {
     /// The VPC router's address in this subnet: the network address plus one.
     pub fn router(&self) -> Ipv4Addr {

@@ -181,7 +181,7 @@ pub fn compile(model: &Model, ports: &PortMap) -> ServiceData {
         let service = InstanceService {
             vpc: index,
             dns_support: vpc.dns_support,
-            resolver: Ipv4Addr::from(u32::from(vpc.cidr.network()) + 2),
+            resolver: vpc.dns_server(),
             private: instance.private_ip,
             options: instance.metadata,
             metadata: m,
