@@ -4,7 +4,8 @@
 //!
 //! * [`params`]: `Action=…&Name.N=…&Filter.N.Name=…` parameters.
 //! * [`xml`]: replies and AWS's error envelope.
-//! * [`actions`]: one function per action and the table naming them.
+//! * [`actions`]: one function per action, in a module per resource family, and the
+//!   table naming them.
 //! * [`service`]: a call from parameters to reply: the action on a copy of the model,
 //!   stored before the reply, applied to the data plane.
 //! * [`store`]: the redb database in the state directory.

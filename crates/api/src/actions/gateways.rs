@@ -1,0 +1,162 @@
+//! Internet gateways and NAT gateways.
+
+use super::*;
+
+pub(super) fn write_igw(x: &mut Xml, g: &InternetGateway) {
+    x.leaf("internetGatewayId", &g.id)
+        .set("attachmentSet", &g.attached_to, |x, vpc| {
+            x.leaf("vpcId", vpc).leaf("state", "available");
+        })
+        .leaf("ownerId", OWNER_ID)
+        .tags(&g.tags);
+}
+
+pub(super) fn create_internet_gateway(
+    ctx: &mut Context<'_>,
+    p: &Params,
+    x: &mut Xml,
+) -> Result<(), ApiError> {
+    let id = ctx.model.create_internet_gateway(p.tag_specifications("internet-gateway"));
+    let g = ctx.model.internet_gateway(&id)?;
+    x.node("internetGateway", |x| write_igw(x, g));
+    Ok(())
+}
+
+pub(super) fn attach_internet_gateway(
+    ctx: &mut Context<'_>,
+    p: &Params,
+    x: &mut Xml,
+) -> Result<(), ApiError> {
+    let igw = igw_id(p.required("InternetGatewayId")?)?;
+    ctx.model.attach_internet_gateway(&igw, &vpc_id(p.required("VpcId")?)?)?;
+    x.leaf("return", "true");
+    Ok(())
+}
+
+pub(super) fn detach_internet_gateway(
+    ctx: &mut Context<'_>,
+    p: &Params,
+    x: &mut Xml,
+) -> Result<(), ApiError> {
+    let igw = igw_id(p.required("InternetGatewayId")?)?;
+    ctx.model.detach_internet_gateway(&igw, &vpc_id(p.required("VpcId")?)?)?;
+    x.leaf("return", "true");
+    Ok(())
+}
+
+pub(super) fn delete_internet_gateway(
+    ctx: &mut Context<'_>,
+    p: &Params,
+    x: &mut Xml,
+) -> Result<(), ApiError> {
+    ctx.model.delete_internet_gateway(&igw_id(p.required("InternetGatewayId")?)?)?;
+    x.leaf("return", "true");
+    Ok(())
+}
+
+pub(super) fn describe_internet_gateways(
+    ctx: &mut Context<'_>,
+    p: &Params,
+    x: &mut Xml,
+) -> Result<(), ApiError> {
+    let asked = ids(p, "InternetGatewayId", igw_id)?;
+    let m = &*ctx.model;
+    require_all(
+        &asked,
+        |id| m.internet_gateway(id).is_ok(),
+        "InvalidInternetGatewayID.NotFound",
+        "internetGateway",
+    )?;
+    let gateways = filtered(
+        m.internet_gateways().filter(|g| asked.is_empty() || asked.contains(&g.id)),
+        &p.filters(),
+        |g, name| match name {
+            "internet-gateway-id" => one(&g.id),
+            "attachment.vpc-id" => Some(g.attached_to.iter().map(ToString::to_string).collect()),
+            "attachment.state" => {
+                Some(g.attached_to.iter().map(|_| "available".to_owned()).collect())
+            }
+            "owner-id" => one(OWNER_ID),
+            _ => tag_attr(&g.tags, name),
+        },
+    )?;
+    x.set("internetGatewaySet", gateways, write_igw);
+    Ok(())
+}
+
+pub(super) fn write_nat(x: &mut Xml, n: &NatGateway, now: u64) {
+    x.leaf("natGatewayId", &n.id)
+        .leaf("subnetId", &n.subnet)
+        .leaf("vpcId", &n.vpc)
+        .leaf("state", "available")
+        .leaf("connectivityType", "public")
+        .leaf("createTime", iso8601(now))
+        .set("natGatewayAddressSet", [n], |x, n| {
+            x.leaf("allocationId", &n.allocation)
+                .leaf("networkInterfaceId", derived("eni", n.id.as_str()))
+                .leaf("privateIp", n.private_ip)
+                .leaf("publicIp", n.public_ip)
+                .leaf("associationId", derived("eipassoc", n.id.as_str()))
+                .leaf("isPrimary", "true")
+                .leaf("status", "succeeded");
+        })
+        .tags(&n.tags);
+}
+
+pub(super) fn create_nat_gateway(
+    ctx: &mut Context<'_>,
+    p: &Params,
+    x: &mut Xml,
+) -> Result<(), ApiError> {
+    let subnet = subnet_id(p.required("SubnetId")?)?;
+    if p.get("ConnectivityType").is_some_and(|c| c != "public") {
+        return Err(invalid("vpclab supports public NAT gateways only (ConnectivityType=public)."));
+    }
+    let allocation = alloc_id(p.required("AllocationId")?)?;
+    let id = ctx.model.create_nat_gateway(
+        &subnet,
+        &allocation,
+        None,
+        p.tag_specifications("natgateway"),
+    )?;
+    let n = ctx.model.nat_gateway(&id)?;
+    let now = ctx.now;
+    x.opt("clientToken", p.get("ClientToken")).node("natGateway", |x| write_nat(x, n, now));
+    Ok(())
+}
+
+pub(super) fn delete_nat_gateway(
+    ctx: &mut Context<'_>,
+    p: &Params,
+    x: &mut Xml,
+) -> Result<(), ApiError> {
+    let id = nat_id(p.required("NatGatewayId")?)?;
+    ctx.model.delete_nat_gateway(&id)?;
+    x.leaf("natGatewayId", id);
+    Ok(())
+}
+
+pub(super) fn describe_nat_gateways(
+    ctx: &mut Context<'_>,
+    p: &Params,
+    x: &mut Xml,
+) -> Result<(), ApiError> {
+    let asked = ids(p, "NatGatewayId", nat_id)?;
+    let m = &*ctx.model;
+    require_all(&asked, |id| m.nat_gateway(id).is_ok(), "NatGatewayNotFound", "natGateway")?;
+    let filters = p.filters();
+    let nats = filtered(
+        m.nat_gateways().filter(|n| asked.is_empty() || asked.contains(&n.id)),
+        &filters,
+        |n, name| match name {
+            "nat-gateway-id" => one(&n.id),
+            "subnet-id" => one(&n.subnet),
+            "vpc-id" => one(&n.vpc),
+            "state" => one("available"),
+            _ => tag_attr(&n.tags, name),
+        },
+    )?;
+    let now = ctx.now;
+    x.set("natGatewaySet", nats, |x, n| write_nat(x, n, now));
+    Ok(())
+}

@@ -1,0 +1,641 @@
+//! Instances, their network interfaces, attributes, metadata options and status.
+
+use super::security_groups::write_group_ref;
+use super::*;
+
+pub(super) fn write_instance(x: &mut Xml, m: &Model, i: &Instance) {
+    if m.instance(&i.id).is_err() {
+        return write_terminated(x, i);
+    }
+    let zone = m.subnet(&i.subnet).map(|s| s.zone.clone()).unwrap_or_default();
+    let public = i.public_ip.as_ref().map(|(ip, _)| *ip);
+    // Public DNS names exist only in VPCs with enableDnsHostnames.
+    let hostnames = m.vpc(&i.vpc).is_ok_and(|v| v.dns_hostnames);
+    x.leaf("instanceId", &i.id)
+        .leaf("imageId", &i.image_id)
+        .node("instanceState", |x| {
+            let (code, name) = if i.stopped { (80, "stopped") } else { (16, "running") };
+            x.leaf("code", code).leaf("name", name);
+        })
+        .leaf("privateDnsName", private_dns(i.private_ip))
+        .leaf("dnsName", public.filter(|_| hostnames).map(public_dns).unwrap_or_default())
+        .leaf("reason", "")
+        .leaf("amiLaunchIndex", 0)
+        .set("productCodes", std::iter::empty::<()>(), |_, ()| {})
+        .opt("keyName", i.key_name.as_deref())
+        .leaf("instanceType", &i.instance_type)
+        .leaf("launchTime", iso8601(i.launched_at))
+        .node("placement", |x| {
+            x.leaf("availabilityZone", &zone).leaf("groupName", "").leaf("tenancy", "default");
+        })
+        .node("monitoring", |x| {
+            x.leaf("state", "disabled");
+        })
+        .leaf("subnetId", &i.subnet)
+        .leaf("vpcId", &i.vpc)
+        .leaf("privateIpAddress", i.private_ip)
+        .opt("ipAddress", public)
+        .leaf("sourceDestCheck", "true")
+        .set("groupSet", &i.security_groups, |x, g| write_group_ref(x, m, g));
+    write_machine(x);
+    x.node("metadataOptions", |x| write_metadata_options(x, &i.metadata))
+        .set("networkInterfaceSet", [i], |x, i| {
+            x.leaf("networkInterfaceId", &i.interface)
+                .leaf("subnetId", &i.subnet)
+                .leaf("vpcId", &i.vpc)
+                .leaf("description", "")
+                .leaf("ownerId", OWNER_ID)
+                .leaf("status", "in-use")
+                .leaf("macAddress", mac(i.interface.as_str()))
+                .leaf("privateIpAddress", i.private_ip)
+                .leaf("privateDnsName", private_dns(i.private_ip))
+                .leaf("sourceDestCheck", "true")
+                .set("groupSet", &i.security_groups, |x, g| write_group_ref(x, m, g))
+                .node("attachment", |x| {
+                    x.leaf("attachmentId", derived("eni-attach", i.interface.as_str()))
+                        .leaf("deviceIndex", 0)
+                        .leaf("status", "attached")
+                        .leaf("attachTime", iso8601(i.launched_at))
+                        .leaf("deleteOnTermination", "true");
+                });
+            if let Some(ip) = public {
+                x.node("association", |x| {
+                    x.leaf("publicIp", ip)
+                        .leaf("publicDnsName", public_dns(ip))
+                        .leaf("ipOwnerId", "amazon");
+                });
+            }
+            x.set("privateIpAddressesSet", [i], |x, i| {
+                x.leaf("privateIpAddress", i.private_ip)
+                    .leaf("privateDnsName", private_dns(i.private_ip))
+                    .leaf("primary", "true");
+            })
+            .leaf("interfaceType", "interface");
+        })
+        .tags(&i.tags);
+}
+
+/// A terminated instance as AWS lists it for its last hour: its identity and state,
+/// no addresses, interfaces or groups any more.
+pub(super) fn write_terminated(x: &mut Xml, i: &Instance) {
+    x.leaf("instanceId", &i.id)
+        .leaf("imageId", &i.image_id)
+        .node("instanceState", |x| {
+            x.leaf("code", 48).leaf("name", "terminated");
+        })
+        .leaf("privateDnsName", "")
+        .leaf("dnsName", "")
+        .leaf("reason", "User initiated")
+        .leaf("amiLaunchIndex", 0)
+        .set("productCodes", std::iter::empty::<()>(), |_, ()| {})
+        .leaf("instanceType", &i.instance_type)
+        .leaf("launchTime", iso8601(i.launched_at))
+        .node("placement", |x| {
+            x.leaf("groupName", "").leaf("tenancy", "default");
+        })
+        .node("monitoring", |x| {
+            x.leaf("state", "disabled");
+        })
+        .set("groupSet", std::iter::empty::<()>(), |_, ()| {})
+        .node("stateReason", |x| {
+            x.leaf("code", "Client.UserInitiatedShutdown")
+                .leaf("message", "Client.UserInitiatedShutdown: User initiated shutdown");
+        })
+        .set("networkInterfaceSet", std::iter::empty::<()>(), |_, ()| {})
+        .tags(&i.tags);
+    write_machine(x);
+}
+
+/// What machine an instance is: the same for every one (nothing boots in a lab).
+pub(super) fn write_machine(x: &mut Xml) {
+    x.leaf("architecture", "x86_64")
+        .leaf("rootDeviceType", "ebs")
+        .leaf("rootDeviceName", "/dev/xvda")
+        .set("blockDeviceMapping", std::iter::empty::<()>(), |_, ()| {})
+        .leaf("virtualizationType", "hvm")
+        .leaf("hypervisor", "xen");
+}
+
+pub(super) fn write_reservation(x: &mut Xml, m: &Model, instances: &[&Instance]) {
+    let first = instances.first().map_or("r-0", |i| i.id.as_str());
+    x.leaf("reservationId", derived("r", first))
+        .leaf("ownerId", OWNER_ID)
+        .set("groupSet", std::iter::empty::<()>(), |_, ()| {})
+        .set("instancesSet", instances, |x, i| write_instance(x, m, i));
+}
+
+pub(super) fn run_instances(
+    ctx: &mut Context<'_>,
+    p: &Params,
+    x: &mut Xml,
+) -> Result<(), ApiError> {
+    let image = p.required("ImageId")?.to_owned();
+    let min = p.u32("MinCount")?.unwrap_or(1);
+    let max = p.u32("MaxCount")?.unwrap_or(min);
+    if min == 0 || max < min {
+        return Err(invalid(format!("Invalid counts: MinCount ({min}) and MaxCount ({max}).")));
+    }
+    if max > 64 {
+        return Err(ApiError {
+            code: "InstanceLimitExceeded",
+            message:
+                "You have requested more instances (64+) than your current instance limit allows."
+                    .into(),
+        });
+    }
+    let subnet = p.get("SubnetId").or_else(|| p.get("NetworkInterface.1.SubnetId"));
+    let subnet = match subnet.map(subnet_id).transpose()? {
+        Some(subnet) => subnet,
+        // No subnet: the default VPC's, as on AWS (an error without one).
+        None => ctx.model.default_subnet(p.get("Placement.AvailabilityZone"))?,
+    };
+    let subnet = Some(subnet);
+    let private_ip =
+        p.get("PrivateIpAddress").or_else(|| p.get("NetworkInterface.1.PrivateIpAddress"));
+    let private_ip = private_ip
+        .map(|ip| {
+            ip.parse::<Ipv4Addr>().map_err(|_| {
+                invalid(format!("Value ({ip}) for parameter privateIpAddress is invalid."))
+            })
+        })
+        .transpose()?;
+    if private_ip.is_some() && max > 1 {
+        return Err(ApiError {
+            code: "InvalidParameterCombination",
+            message: "Cannot specify a private IP address when launching more than one instance."
+                .into(),
+        });
+    }
+    let public_ip = p.bool("NetworkInterface.1.AssociatePublicIpAddress")?;
+    let tags = p.tag_specifications("instance");
+    let mut security_groups = ids(p, "SecurityGroupId", sg_id)?;
+    security_groups.extend(ids(p, "NetworkInterface.1.SecurityGroupId", sg_id)?);
+    for name in p.list("SecurityGroup") {
+        let vpc = subnet.as_ref().and_then(|s| ctx.model.subnet(s).ok()).map(|s| s.vpc.clone());
+        let group = ctx
+            .model
+            .security_groups()
+            .find(|g| g.name == name && Some(&g.vpc) == vpc.as_ref())
+            .ok_or_else(|| ApiError {
+                code: "InvalidGroup.NotFound",
+                message: format!("The security group '{name}' does not exist in VPC"),
+            })?;
+        security_groups.push(group.id.clone());
+    }
+    let metadata = metadata_options(p, "MetadataOptions.", MetadataOptions::default())?;
+    let mut launched = Vec::new();
+    for _ in 0..max {
+        let spec = RunInstance {
+            subnet: subnet.clone(),
+            private_ip,
+            public_ip,
+            image_id: image.clone(),
+            instance_type: p.get("InstanceType").unwrap_or("m1.small").to_owned(),
+            launched_at: ctx.now,
+            security_groups: security_groups.clone(),
+            metadata,
+            key_name: p.get("KeyName").map(str::to_owned),
+            tags: tags.clone(),
+        };
+        match ctx.model.run_instance(spec) {
+            Ok(id) => launched.push(id),
+            Err(e) if launched.len() as u32 >= min => {
+                let _ = e;
+                break;
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    let m = &*ctx.model;
+    let instances: Vec<&Instance> = launched.iter().filter_map(|id| m.instance(id).ok()).collect();
+    write_reservation(x, m, &instances);
+    Ok(())
+}
+
+pub(super) fn terminate_instances(
+    ctx: &mut Context<'_>,
+    p: &Params,
+    x: &mut Xml,
+) -> Result<(), ApiError> {
+    let (m, now) = (&*ctx.model, ctx.now);
+    let asked = listed_instance_ids(m, p, now)?;
+    if asked.is_empty() {
+        return Err(ApiError {
+            code: "MissingParameter",
+            message: "The request must contain the parameter InstanceId".into(),
+        });
+    }
+    let previous: Vec<(u16, &str)> = asked
+        .iter()
+        .map(|id| match m.instance(id) {
+            Ok(i) if i.stopped => (80, "stopped"),
+            Ok(_) => (16, "running"),
+            Err(_) => (48, "terminated"),
+        })
+        .collect();
+    for id in &asked {
+        ctx.model.terminate_instance(id, now)?;
+    }
+    let states = asked.iter().zip(previous);
+    x.set("instancesSet", states, |x, (id, (code, name))| {
+        x.leaf("instanceId", id)
+            .node("currentState", |x| {
+                x.leaf("code", 48).leaf("name", "terminated");
+            })
+            .node("previousState", |x| {
+                x.leaf("code", code).leaf("name", name);
+            });
+    });
+    Ok(())
+}
+
+/// StopInstances / StartInstances: the state change of each, as AWS reports it (the
+/// transition state now; DescribeInstances shows where it ends at once).
+pub(super) fn change_states(
+    ctx: &mut Context<'_>,
+    p: &Params,
+    x: &mut Xml,
+    start: bool,
+) -> Result<(), ApiError> {
+    let asked = live_instance_ids(ctx.model, p)?;
+    if asked.is_empty() {
+        return Err(ApiError {
+            code: "MissingParameter",
+            message: "The request must contain the parameter InstanceId".into(),
+        });
+    }
+    let mut changed = Vec::new();
+    for id in &asked {
+        let moved =
+            if start { ctx.model.start_instance(id)? } else { ctx.model.stop_instance(id)? };
+        changed.push((id, moved));
+    }
+    x.set("instancesSet", changed, |x, (id, moved)| {
+        let (now, before) = match (start, moved) {
+            (true, true) => ((0, "pending"), (80, "stopped")),
+            (true, false) => ((16, "running"), (16, "running")),
+            (false, true) => ((64, "stopping"), (16, "running")),
+            (false, false) => ((80, "stopped"), (80, "stopped")),
+        };
+        x.leaf("instanceId", id)
+            .node("currentState", |x| {
+                x.leaf("code", now.0).leaf("name", now.1);
+            })
+            .node("previousState", |x| {
+                x.leaf("code", before.0).leaf("name", before.1);
+            });
+    });
+    Ok(())
+}
+
+pub(super) fn stop_instances(
+    ctx: &mut Context<'_>,
+    p: &Params,
+    x: &mut Xml,
+) -> Result<(), ApiError> {
+    change_states(ctx, p, x, false)
+}
+
+pub(super) fn start_instances(
+    ctx: &mut Context<'_>,
+    p: &Params,
+    x: &mut Xml,
+) -> Result<(), ApiError> {
+    change_states(ctx, p, x, true)
+}
+
+/// RebootInstances: nothing boots in a lab, so there is nothing to restart.
+pub(super) fn reboot_instances(
+    ctx: &mut Context<'_>,
+    p: &Params,
+    x: &mut Xml,
+) -> Result<(), ApiError> {
+    live_instance_ids(ctx.model, p)?;
+    x.leaf("return", "true");
+    Ok(())
+}
+
+/// The `InstanceId.N` asked for; each must be a live instance or one terminated within
+/// the hour (`InvalidInstanceID.NotFound` otherwise).
+pub(super) fn listed_instance_ids(
+    m: &Model,
+    p: &Params,
+    now: u64,
+) -> Result<Vec<InstanceId>, ApiError> {
+    instance_ids(p, |id| m.instance(id).is_ok() || m.is_terminated(id, now))
+}
+
+/// The `InstanceId.N` asked for; each must be a live (running or stopped) instance.
+pub(super) fn live_instance_ids(m: &Model, p: &Params) -> Result<Vec<InstanceId>, ApiError> {
+    instance_ids(p, |id| m.instance(id).is_ok())
+}
+
+pub(super) fn instance_ids(
+    p: &Params,
+    found: impl Fn(&InstanceId) -> bool,
+) -> Result<Vec<InstanceId>, ApiError> {
+    let asked = ids(p, "InstanceId", instance_id)?;
+    require_all(&asked, found, "InvalidInstanceID.NotFound", "instance")?;
+    Ok(asked)
+}
+
+pub(super) fn instance_attr(m: &Model, i: &Instance, name: &str) -> Option<Vec<String>> {
+    let public = i.public_ip.as_ref().map(|(ip, _)| ip.to_string());
+    let terminated = m.instance(&i.id).is_err();
+    match name {
+        "instance-state-name" if terminated => one("terminated"),
+        "instance-state-code" if terminated => one(48),
+        "instance-state-name" if i.stopped => one("stopped"),
+        "instance-state-code" if i.stopped => one(80),
+        "instance-id" => one(&i.id),
+        "subnet-id" | "network-interface.subnet-id" => one(&i.subnet),
+        "vpc-id" | "network-interface.vpc-id" => one(&i.vpc),
+        "private-ip-address" | "network-interface.addresses.private-ip-address" => {
+            one(i.private_ip)
+        }
+        "ip-address" | "network-interface.association.public-ip" => {
+            Some(public.into_iter().collect())
+        }
+        "instance-state-name" => one("running"),
+        "instance-state-code" => one(16),
+        "image-id" => one(&i.image_id),
+        "instance-type" => one(&i.instance_type),
+        "availability-zone" => {
+            Some(m.subnet(&i.subnet).map(|s| s.zone.clone()).into_iter().collect())
+        }
+        "network-interface.network-interface-id" => one(&i.interface),
+        "private-dns-name" => one(private_dns(i.private_ip)),
+        "owner-id" => one(OWNER_ID),
+        _ => tag_attr(&i.tags, name),
+    }
+}
+
+pub(super) fn describe_instances(
+    ctx: &mut Context<'_>,
+    p: &Params,
+    x: &mut Xml,
+) -> Result<(), ApiError> {
+    let (m, now) = (&*ctx.model, ctx.now);
+    let asked = listed_instance_ids(m, p, now)?;
+    let instances = filtered(
+        m.instances()
+            .chain(m.terminated_instances(now))
+            .filter(|i| asked.is_empty() || asked.contains(&i.id)),
+        &p.filters(),
+        |i, name| instance_attr(m, i, name),
+    )?;
+    x.set("reservationSet", instances, |x, i| write_reservation(x, m, &[i]));
+    Ok(())
+}
+
+pub(super) fn describe_network_interfaces(
+    ctx: &mut Context<'_>,
+    p: &Params,
+    x: &mut Xml,
+) -> Result<(), ApiError> {
+    let asked = p.list("NetworkInterfaceId");
+    let m = &*ctx.model;
+    let known = |id: &str| {
+        m.instances().any(|i| i.interface.as_str() == id)
+            || m.nat_gateways().any(|n| derived("eni", n.id.as_str()) == id)
+    };
+    if let Some(missing) = asked.iter().find(|id| !known(id)) {
+        return Err(ApiError {
+            code: "InvalidNetworkInterfaceID.NotFound",
+            message: format!("The networkInterface ID '{missing}' does not exist"),
+        });
+    }
+    let instances = filtered(
+        m.instances().filter(|i| asked.is_empty() || asked.contains(&i.interface.to_string())),
+        &p.filters(),
+        |i, name| match name {
+            "network-interface-id" => one(&i.interface),
+            "attachment.instance-id" => one(&i.id),
+            "addresses.private-ip-address" | "private-ip-address" => one(i.private_ip),
+            "association.public-ip" => {
+                Some(i.public_ip.iter().map(|(ip, _)| ip.to_string()).collect())
+            }
+            "subnet-id" => one(&i.subnet),
+            "vpc-id" => one(&i.vpc),
+            "status" => one("in-use"),
+            "interface-type" => one("interface"),
+            _ => tag_attr(&Tags::new(), name),
+        },
+    )?;
+    let nats = filtered(
+        m.nat_gateways()
+            .filter(|n| asked.is_empty() || asked.contains(&derived("eni", n.id.as_str()))),
+        &p.filters(),
+        |n, name| match name {
+            "network-interface-id" => one(derived("eni", n.id.as_str())),
+            "addresses.private-ip-address" | "private-ip-address" => one(n.private_ip),
+            "association.public-ip" => one(n.public_ip),
+            "subnet-id" => one(&n.subnet),
+            "vpc-id" => one(&n.vpc),
+            "status" => one("in-use"),
+            "interface-type" => one("nat_gateway"),
+            "attachment.instance-id" => Some(Vec::new()),
+            _ => tag_attr(&Tags::new(), name),
+        },
+    )?;
+    enum Eni<'a> {
+        Instance(&'a Instance),
+        Nat(&'a NatGateway),
+    }
+    let all = instances.into_iter().map(Eni::Instance).chain(nats.into_iter().map(Eni::Nat));
+    x.set("networkInterfaceSet", all, |x, eni| {
+        let (id, subnet, vpc, private, public, kind, managed) = match eni {
+            Eni::Instance(i) => (
+                i.interface.to_string(),
+                &i.subnet,
+                &i.vpc,
+                i.private_ip,
+                i.public_ip.as_ref().map(|(ip, _)| *ip),
+                "interface",
+                false,
+            ),
+            Eni::Nat(n) => (
+                derived("eni", n.id.as_str()),
+                &n.subnet,
+                &n.vpc,
+                n.private_ip,
+                Some(n.public_ip),
+                "nat_gateway",
+                true,
+            ),
+        };
+        let zone = m.subnet(subnet).map(|s| s.zone.clone()).unwrap_or_default();
+        x.leaf("networkInterfaceId", &id)
+            .leaf("subnetId", subnet)
+            .leaf("vpcId", vpc)
+            .leaf("availabilityZone", zone)
+            .leaf("description", if managed { "Interface for NAT Gateway" } else { "" })
+            .leaf("ownerId", OWNER_ID)
+            .leaf("requesterManaged", managed)
+            .leaf("status", "in-use")
+            .leaf("macAddress", mac(&id))
+            .leaf("privateIpAddress", private)
+            .leaf("privateDnsName", private_dns(private))
+            .leaf("sourceDestCheck", !managed)
+            .leaf("interfaceType", kind)
+            .set("groupSet", std::iter::empty::<()>(), |_, ()| {});
+        if let Eni::Instance(i) = eni {
+            x.node("attachment", |x| {
+                x.leaf("attachmentId", derived("eni-attach", i.interface.as_str()))
+                    .leaf("instanceId", &i.id)
+                    .leaf("instanceOwnerId", OWNER_ID)
+                    .leaf("deviceIndex", 0)
+                    .leaf("status", "attached")
+                    .leaf("deleteOnTermination", "true");
+            });
+        }
+        if let Some(ip) = public {
+            x.node("association", |x| {
+                x.leaf("publicIp", ip)
+                    .leaf("publicDnsName", public_dns(ip))
+                    .leaf("ipOwnerId", "amazon");
+            });
+        }
+        x.set("privateIpAddressesSet", [private], |x, ip| {
+            x.leaf("privateIpAddress", ip)
+                .leaf("privateDnsName", private_dns(ip))
+                .leaf("primary", "true");
+        })
+        .set("tagSet", std::iter::empty::<()>(), |_, ()| {});
+    });
+    Ok(())
+}
+
+pub(super) fn modify_instance_attribute(
+    ctx: &mut Context<'_>,
+    p: &Params,
+    x: &mut Xml,
+) -> Result<(), ApiError> {
+    let instance = instance_id(p.required("InstanceId")?)?;
+    let groups = ids(p, "GroupId", sg_id)?;
+    if groups.is_empty() {
+        ctx.model.instance(&instance)?;
+        return Err(invalid(
+            "vpclab supports ModifyInstanceAttribute for security groups (--groups) only.",
+        ));
+    }
+    ctx.model.set_instance_security_groups(&instance, &groups)?;
+    x.leaf("return", "true");
+    Ok(())
+}
+
+/// The `MetadataOptions`-shaped parameters under `prefix`, applied to `options`.
+pub(super) fn metadata_options(
+    p: &Params,
+    prefix: &str,
+    mut options: MetadataOptions,
+) -> Result<MetadataOptions, ApiError> {
+    let choice = |name: &str, yes: &str, no: &str| -> Result<Option<bool>, ApiError> {
+        match p.get(&format!("{prefix}{name}")) {
+            None => Ok(None),
+            Some(v) if v == yes => Ok(Some(true)),
+            Some(v) if v == no => Ok(Some(false)),
+            Some(v) => Err(invalid(format!(
+                "Value ({v}) for parameter {name} is invalid. Valid values: {no}, {yes}."
+            ))),
+        }
+    };
+    if let Some(required) = choice("HttpTokens", "required", "optional")? {
+        options.tokens_required = required;
+    }
+    if let Some(enabled) = choice("HttpEndpoint", "enabled", "disabled")? {
+        options.endpoint_enabled = enabled;
+    }
+    if let Some(enabled) = choice("InstanceMetadataTags", "enabled", "disabled")? {
+        options.tags_enabled = enabled;
+    }
+    if choice("HttpProtocolIpv6", "enabled", "disabled")? == Some(true) {
+        return Err(invalid("vpclab has no IPv6: HttpProtocolIpv6 can only be disabled."));
+    }
+    if let Some(limit) = p.u32(&format!("{prefix}HttpPutResponseHopLimit"))? {
+        if !(1..=64).contains(&limit) {
+            return Err(invalid(format!(
+                "Value ({limit}) for parameter HttpPutResponseHopLimit is invalid. \
+                 Valid values: 1 to 64."
+            )));
+        }
+        options.hop_limit = limit as u8;
+    }
+    Ok(options)
+}
+
+pub(super) fn write_metadata_options(x: &mut Xml, o: &MetadataOptions) {
+    let word = |on: bool, yes: &'static str, no: &'static str| if on { yes } else { no };
+    x.leaf("state", "applied")
+        .leaf("httpTokens", word(o.tokens_required, "required", "optional"))
+        .leaf("httpPutResponseHopLimit", o.hop_limit)
+        .leaf("httpEndpoint", word(o.endpoint_enabled, "enabled", "disabled"))
+        .leaf("httpProtocolIpv6", "disabled")
+        .leaf("instanceMetadataTags", word(o.tags_enabled, "enabled", "disabled"));
+}
+
+pub(super) fn modify_instance_metadata_options(
+    ctx: &mut Context<'_>,
+    p: &Params,
+    x: &mut Xml,
+) -> Result<(), ApiError> {
+    let instance = instance_id(p.required("InstanceId")?)?;
+    let current = ctx.model.instance(&instance)?.metadata;
+    let wanted = metadata_options(p, "", current)?;
+    let options = ctx.model.set_metadata_options(&instance, |o| *o = wanted)?;
+    x.leaf("instanceId", &instance).node("instanceMetadataOptions", |x| {
+        write_metadata_options(x, &options);
+    });
+    Ok(())
+}
+
+/// DescribeInstanceStatus: every running instance passes its checks at once (nothing
+/// boots); stopped and terminated ones only with `IncludeAllInstances`.
+pub(super) fn describe_instance_status(
+    ctx: &mut Context<'_>,
+    p: &Params,
+    x: &mut Xml,
+) -> Result<(), ApiError> {
+    let (m, now) = (&*ctx.model, ctx.now);
+    let asked = listed_instance_ids(m, p, now)?;
+    let all = p.bool("IncludeAllInstances")?.unwrap_or(false);
+    let terminated = m.terminated_instances(now).filter(|_| all);
+    let instances = filtered(
+        m.instances()
+            .filter(|i| all || !i.stopped)
+            .chain(terminated)
+            .filter(|i| asked.is_empty() || asked.contains(&i.id)),
+        &p.filters(),
+        |i, name| match name {
+            "instance-status.status" | "system-status.status" => {
+                let running = m.instance(&i.id).is_ok_and(|i| !i.stopped);
+                one(if running { "ok" } else { "not-applicable" })
+            }
+            other => instance_attr(m, i, other),
+        },
+    )?;
+    x.set("instanceStatusSet", instances, |x, i| {
+        let live = m.instance(&i.id).is_ok_and(|i| !i.stopped);
+        let zone = m.subnet(&i.subnet).map(|s| s.zone.clone()).unwrap_or_default();
+        let (code, state, status) = match m.instance(&i.id) {
+            Ok(i) if i.stopped => (80, "stopped", "not-applicable"),
+            Ok(_) => (16, "running", "ok"),
+            Err(_) => (48, "terminated", "not-applicable"),
+        };
+        let check = |x: &mut Xml| {
+            x.leaf("status", status).set("details", [()], |x, ()| {
+                x.leaf("name", "reachability")
+                    .leaf("status", if live { "passed" } else { "not-applicable" });
+            });
+        };
+        x.leaf("instanceId", &i.id)
+            .leaf("availabilityZone", &zone)
+            .node("instanceState", |x| {
+                x.leaf("code", code).leaf("name", state);
+            })
+            .node("systemStatus", check)
+            .node("instanceStatus", check)
+            .set("eventsSet", std::iter::empty::<()>(), |_, ()| {});
+    });
+    Ok(())
+}

@@ -1,0 +1,353 @@
+//! The EC2 actions vpclab answers, each a function from parameters to a reply body over
+//! the model, and the table that maps action names to them.
+//!
+//! The handlers live in one module per resource family (as the VPC console's sections
+//! group them); this module holds the table and what the families share. Adding an
+//! action is one function in its family's module and one line in [`ACTIONS`].
+
+use std::net::Ipv4Addr;
+
+use ipnet::Ipv4Net;
+use vpclab_model::names::{mac, private_dns, public_dns};
+use vpclab_model::{
+    AclEntry, AllocationId, ApiError, AssociationId, ElasticIp, Instance, InstanceId,
+    InternetGateway, InternetGatewayId, KeyPairId, MetadataOptions, Model, NatGateway,
+    NatGatewayId, NetworkAcl, NetworkAclAssociationId, NetworkAclId, PREFIX_LISTS, Peer,
+    PeeringConnection, Protocol, RouteSpec, RouteTable, RouteTableAssociationId, RouteTableId,
+    RouteTarget, RunInstance, SecurityGroup, SecurityGroupId, SgRule, Subnet, SubnetId, Tags, Vpc,
+    VpcEndpoint, VpcEndpointId, VpcId, VpcPeeringConnectionId, ZONES,
+};
+
+use crate::params::{Filter, Params, wildcard};
+use crate::xml::Xml;
+
+mod addresses;
+mod endpoints;
+mod flow_logs;
+mod gateways;
+mod instances;
+mod key_pairs;
+mod network_acls;
+mod peering;
+mod region;
+mod route_tables;
+mod security_groups;
+mod tags;
+mod vpcs;
+
+/// The account every resource belongs to.
+pub const OWNER_ID: &str = vpclab_model::names::OWNER_ID;
+/// The region.
+pub const REGION: &str = vpclab_model::REGION;
+
+/// What a handler works on.
+#[derive(Debug)]
+pub struct Context<'a> {
+    /// The model; a copy for mutating actions, kept only if the action succeeds.
+    pub model: &'a mut Model,
+    /// Seconds since the Unix epoch (for launch and create times).
+    pub now: u64,
+}
+
+type Handler = fn(&mut Context<'_>, &Params, &mut Xml) -> Result<(), ApiError>;
+
+/// One action.
+#[derive(Debug)]
+pub struct Action {
+    /// Its name, as in `Action=`.
+    pub name: &'static str,
+    /// Whether it changes the model (and so must be stored and applied).
+    pub mutates: bool,
+    handler: Handler,
+}
+
+impl Action {
+    /// Runs the action.
+    pub fn run(
+        &self,
+        ctx: &mut Context<'_>,
+        params: &Params,
+        out: &mut Xml,
+    ) -> Result<(), ApiError> {
+        (self.handler)(ctx, params, out)
+    }
+}
+
+macro_rules! actions {
+    ($($name:literal => $handler:path, $mutates:literal;)*) => {
+        /// Every action, by name.
+        pub static ACTIONS: &[Action] = &[$(Action { name: $name, mutates: $mutates, handler: $handler },)*];
+    };
+}
+
+actions! {
+    "CreateVpc" => vpcs::create_vpc, true;
+    "CreateDefaultVpc" => vpcs::create_default_vpc, true;
+    "DescribeVpcs" => vpcs::describe_vpcs, false;
+    "DeleteVpc" => vpcs::delete_vpc, true;
+    "CreateSubnet" => vpcs::create_subnet, true;
+    "DescribeSubnets" => vpcs::describe_subnets, false;
+    "DeleteSubnet" => vpcs::delete_subnet, true;
+    "ModifySubnetAttribute" => vpcs::modify_subnet_attribute, true;
+    "CreateInternetGateway" => gateways::create_internet_gateway, true;
+    "AttachInternetGateway" => gateways::attach_internet_gateway, true;
+    "DetachInternetGateway" => gateways::detach_internet_gateway, true;
+    "DeleteInternetGateway" => gateways::delete_internet_gateway, true;
+    "DescribeInternetGateways" => gateways::describe_internet_gateways, false;
+    "AllocateAddress" => addresses::allocate_address, true;
+    "AssociateAddress" => addresses::associate_address, true;
+    "DisassociateAddress" => addresses::disassociate_address, true;
+    "ReleaseAddress" => addresses::release_address, true;
+    "DescribeAddresses" => addresses::describe_addresses, false;
+    "CreateNatGateway" => gateways::create_nat_gateway, true;
+    "DeleteNatGateway" => gateways::delete_nat_gateway, true;
+    "DescribeNatGateways" => gateways::describe_nat_gateways, false;
+    "CreateRouteTable" => route_tables::create_route_table, true;
+    "DeleteRouteTable" => route_tables::delete_route_table, true;
+    "DescribeRouteTables" => route_tables::describe_route_tables, false;
+    "AssociateRouteTable" => route_tables::associate_route_table, true;
+    "DisassociateRouteTable" => route_tables::disassociate_route_table, true;
+    "ReplaceRouteTableAssociation" => route_tables::replace_route_table_association, true;
+    "CreateRoute" => route_tables::create_route, true;
+    "ReplaceRoute" => route_tables::replace_route, true;
+    "DeleteRoute" => route_tables::delete_route, true;
+    "RunInstances" => instances::run_instances, true;
+    "TerminateInstances" => instances::terminate_instances, true;
+    "StopInstances" => instances::stop_instances, true;
+    "StartInstances" => instances::start_instances, true;
+    "RebootInstances" => instances::reboot_instances, true;
+    "DescribeInstances" => instances::describe_instances, false;
+    "DescribeNetworkInterfaces" => instances::describe_network_interfaces, false;
+    "CreateTags" => tags::create_tags, true;
+    "DeleteTags" => tags::delete_tags, true;
+    "DescribeTags" => tags::describe_tags, false;
+    "DescribeAvailabilityZones" => region::describe_availability_zones, false;
+    "DescribeRegions" => region::describe_regions, false;
+    "DescribePrefixLists" => endpoints::describe_prefix_lists, false;
+    "DescribeVpcEndpointServices" => endpoints::describe_vpc_endpoint_services, false;
+    "DescribeImages" => region::describe_images, false;
+    "CreateSecurityGroup" => security_groups::create_security_group, true;
+    "DeleteSecurityGroup" => security_groups::delete_security_group, true;
+    "DescribeSecurityGroups" => security_groups::describe_security_groups, false;
+    "AuthorizeSecurityGroupIngress" => security_groups::authorize_ingress, true;
+    "AuthorizeSecurityGroupEgress" => security_groups::authorize_egress, true;
+    "RevokeSecurityGroupIngress" => security_groups::revoke_ingress, true;
+    "RevokeSecurityGroupEgress" => security_groups::revoke_egress, true;
+    "ModifyInstanceAttribute" => instances::modify_instance_attribute, true;
+    "ModifyInstanceMetadataOptions" => instances::modify_instance_metadata_options, true;
+    "ModifyVpcAttribute" => vpcs::modify_vpc_attribute, true;
+    "DescribeVpcAttribute" => vpcs::describe_vpc_attribute, false;
+    "CreateKeyPair" => key_pairs::create_key_pair, true;
+    "ImportKeyPair" => key_pairs::import_key_pair, true;
+    "DescribeKeyPairs" => key_pairs::describe_key_pairs, false;
+    "DeleteKeyPair" => key_pairs::delete_key_pair, true;
+    "DescribeInstanceStatus" => instances::describe_instance_status, false;
+    "CreateNetworkAcl" => network_acls::create_network_acl, true;
+    "DeleteNetworkAcl" => network_acls::delete_network_acl, true;
+    "DescribeNetworkAcls" => network_acls::describe_network_acls, false;
+    "CreateNetworkAclEntry" => network_acls::create_network_acl_entry, true;
+    "ReplaceNetworkAclEntry" => network_acls::replace_network_acl_entry, true;
+    "DeleteNetworkAclEntry" => network_acls::delete_network_acl_entry, true;
+    "ReplaceNetworkAclAssociation" => network_acls::replace_network_acl_association, true;
+    "CreateVpcPeeringConnection" => peering::create_vpc_peering_connection, true;
+    "AcceptVpcPeeringConnection" => peering::accept_vpc_peering_connection, true;
+    "RejectVpcPeeringConnection" => peering::reject_vpc_peering_connection, true;
+    "DeleteVpcPeeringConnection" => peering::delete_vpc_peering_connection, true;
+    "DescribeVpcPeeringConnections" => peering::describe_vpc_peering_connections, false;
+    "CreateVpcEndpoint" => endpoints::create_vpc_endpoint, true;
+    "ModifyVpcEndpoint" => endpoints::modify_vpc_endpoint, true;
+    "DeleteVpcEndpoints" => endpoints::delete_vpc_endpoints, true;
+    "DescribeVpcEndpoints" => endpoints::describe_vpc_endpoints, false;
+    "CreateFlowLogs" => flow_logs::create_flow_logs, true;
+    "DeleteFlowLogs" => flow_logs::delete_flow_logs, true;
+    "DescribeFlowLogs" => flow_logs::describe_flow_logs, false;
+}
+
+/// The action called `name`.
+pub fn find(name: &str) -> Option<&'static Action> {
+    ACTIONS.iter().find(|a| a.name == name)
+}
+
+// ---- helpers -----------------------------------------------------------------------
+
+fn invalid(message: impl Into<String>) -> ApiError {
+    ApiError { code: "InvalidParameterValue", message: message.into() }
+}
+
+fn malformed(code: &'static str, kind: &str, id: &str) -> ApiError {
+    ApiError { code, message: format!("Invalid id: \"{id}\" (expecting \"{kind}-...\")") }
+}
+
+fn cidr(params: &Params, name: &str) -> Result<Ipv4Net, ApiError> {
+    let value = params.required(name)?;
+    value.parse().map_err(|_| {
+        invalid(format!(
+            "Value ({value}) for parameter cidrBlock is invalid. This is not a valid CIDR block."
+        ))
+    })
+}
+
+macro_rules! parse_id {
+    ($fn:ident, $ty:ident, $code:literal, $kind:literal) => {
+        fn $fn(value: &str) -> Result<$ty, ApiError> {
+            $ty::parse(value).ok_or_else(|| malformed($code, $kind, value))
+        }
+    };
+}
+
+parse_id!(vpc_id, VpcId, "InvalidVpcID.Malformed", "vpc");
+parse_id!(subnet_id, SubnetId, "InvalidSubnetID.Malformed", "subnet");
+parse_id!(rtb_id, RouteTableId, "InvalidRouteTableID.Malformed", "rtb");
+parse_id!(igw_id, InternetGatewayId, "InvalidInternetGatewayID.Malformed", "igw");
+parse_id!(alloc_id, AllocationId, "InvalidAllocationID.Malformed", "eipalloc");
+parse_id!(instance_id, InstanceId, "InvalidInstanceID.Malformed", "i");
+parse_id!(nat_id, NatGatewayId, "InvalidNatGatewayID.Malformed", "nat");
+parse_id!(sg_id, SecurityGroupId, "InvalidGroupId.Malformed", "sg");
+parse_id!(acl_id, NetworkAclId, "InvalidNetworkAclID.Malformed", "acl");
+parse_id!(pcx_id, VpcPeeringConnectionId, "InvalidVpcPeeringConnectionId.Malformed", "pcx");
+parse_id!(vpce_id, VpcEndpointId, "InvalidVpcEndpointId.Malformed", "vpce");
+
+fn ids<T>(
+    params: &Params,
+    name: &str,
+    parse: fn(&str) -> Result<T, ApiError>,
+) -> Result<Vec<T>, ApiError> {
+    params.list(name).iter().map(|s| parse(s)).collect()
+}
+
+/// Keeps the resources whose attributes match every filter. `attr` gives a resource's
+/// values for a filter name, or `None` for a name it does not know (an error).
+fn filtered<'a, T>(
+    items: impl Iterator<Item = &'a T>,
+    filters: &[Filter],
+    attr: impl Fn(&T, &str) -> Option<Vec<String>>,
+) -> Result<Vec<&'a T>, ApiError>
+where
+    T: 'a,
+{
+    let mut out = Vec::new();
+    for item in items {
+        let mut keep = true;
+        for f in filters {
+            let values = attr(item, &f.name)
+                .ok_or_else(|| invalid(format!("The filter '{}' is invalid", f.name)))?;
+            if !f.values.iter().any(|p| values.iter().any(|v| wildcard(p, v))) {
+                keep = false;
+            }
+        }
+        if keep {
+            out.push(item);
+        }
+    }
+    Ok(out)
+}
+
+/// Values of the tag filters every resource supports.
+fn tag_attr(tags: &Tags, name: &str) -> Option<Vec<String>> {
+    if let Some(key) = name.strip_prefix("tag:") {
+        return Some(tags.get(key).cloned().into_iter().collect());
+    }
+    match name {
+        "tag-key" => Some(tags.keys().cloned().collect()),
+        "tag-value" => Some(tags.values().cloned().collect()),
+        _ => None,
+    }
+}
+
+fn one(value: impl ToString) -> Option<Vec<String>> {
+    Some(vec![value.to_string()])
+}
+
+/// Checks that every id asked for exists; AWS fails the whole call otherwise.
+fn require_all<T: std::fmt::Display>(
+    asked: &[T],
+    found: impl Fn(&T) -> bool,
+    code: &'static str,
+    kind: &str,
+) -> Result<(), ApiError> {
+    match asked.iter().find(|id| !found(id)) {
+        Some(id) => Err(ApiError { code, message: format!("The {kind} ID '{id}' does not exist") }),
+        None => Ok(()),
+    }
+}
+
+/// The `unsuccessful` set of a call that acts on several resources and reports the
+/// ones it could not act on.
+fn unsuccessful(x: &mut Xml, failed: Vec<(String, ApiError)>) {
+    x.set("unsuccessful", failed, |x, (id, e)| {
+        x.node("error", |x| {
+            x.leaf("code", e.code).leaf("message", &e.message);
+        })
+        .leaf("resourceId", id);
+    });
+}
+
+/// ISO 8601 UTC for seconds since the epoch (Howard Hinnant's civil-from-days).
+pub fn iso8601(secs: u64) -> String {
+    let days = (secs / 86_400) as i64;
+    let rem = secs % 86_400;
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.000Z", rem / 3600, rem / 60 % 60, rem % 60)
+}
+
+/// A derived id: `prefix-` plus the hex of `id` (for things the model does not name).
+fn derived(prefix: &str, id: &str) -> String {
+    let hex = id.rsplit('-').next().unwrap_or(id);
+    format!("{prefix}-{hex}")
+}
+
+fn zone_id(zone: &str) -> String {
+    let index = ZONES.iter().position(|z| *z == zone).map_or(1, |i| i + 1);
+    format!("use1-az{index}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::key_pairs::{base64, unbase64};
+    use super::*;
+
+    proptest::proptest! {
+        #[test]
+        fn base64_round_trips(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..100)) {
+            proptest::prop_assert_eq!(unbase64(&base64(&bytes)), Some(bytes));
+        }
+    }
+
+    #[test]
+    fn base64_matches_rfc_4648() {
+        for (plain, encoded) in
+            [("", ""), ("f", "Zg=="), ("fo", "Zm8="), ("foo", "Zm9v"), ("foobar", "Zm9vYmFy")]
+        {
+            assert_eq!(base64(plain.as_bytes()), encoded);
+            assert_eq!(unbase64(encoded).as_deref(), Some(plain.as_bytes()));
+        }
+        assert_eq!(unbase64("not base64!"), None);
+    }
+
+    #[test]
+    fn dates_are_iso8601() {
+        assert_eq!(iso8601(0), "1970-01-01T00:00:00.000Z");
+        assert_eq!(iso8601(1_795_000_000), "2026-11-18T11:06:40.000Z");
+        assert_eq!(iso8601(951_782_400), "2000-02-29T00:00:00.000Z");
+    }
+
+    #[test]
+    fn every_action_is_listed_once() {
+        let mut names: Vec<&str> = ACTIONS.iter().map(|a| a.name).collect();
+        names.sort_unstable();
+        let before = names.len();
+        names.dedup();
+        assert_eq!(names.len(), before);
+        assert!(find("CreateVpc").is_some_and(|a| a.mutates));
+        assert!(find("DescribeVpcs").is_some_and(|a| !a.mutates));
+        assert!(find("Nope").is_none());
+    }
+}

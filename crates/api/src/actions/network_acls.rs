@@ -1,0 +1,211 @@
+//! Network ACLs, their entries and associations.
+
+use super::*;
+
+pub(super) fn write_acl(x: &mut Xml, a: &NetworkAcl) {
+    x.leaf("networkAclId", &a.id)
+        .leaf("vpcId", &a.vpc)
+        .leaf("default", a.is_default)
+        .leaf("ownerId", OWNER_ID);
+    let star = |egress| AclEntry {
+        rule_number: 32767,
+        egress,
+        protocol: Protocol::All,
+        allow: false,
+        cidr: "0.0.0.0/0".parse().expect("a CIDR"),
+        ports: None,
+        icmp: None,
+    };
+    let mut entries: Vec<AclEntry> = a.rules(true).into_iter().cloned().collect();
+    entries.push(star(true));
+    entries.extend(a.rules(false).into_iter().cloned());
+    entries.push(star(false));
+    x.set("entrySet", &entries, |x, e| {
+        let protocol = e.protocol.number().map_or("-1".to_owned(), |n| n.to_string());
+        x.leaf("ruleNumber", e.rule_number)
+            .leaf("protocol", protocol)
+            .leaf("ruleAction", if e.allow { "allow" } else { "deny" })
+            .leaf("egress", e.egress)
+            .leaf("cidrBlock", e.cidr);
+        if let Some((from, to)) = e.ports {
+            x.node("portRange", |x| {
+                x.leaf("from", from).leaf("to", to);
+            });
+        }
+        if let Some((t, c)) = e.icmp {
+            x.node("icmpTypeCode", |x| {
+                x.leaf("code", c).leaf("type", t);
+            });
+        }
+    });
+    x.set("associationSet", &a.associations, |x, (id, subnet)| {
+        x.leaf("networkAclAssociationId", id).leaf("networkAclId", &a.id).leaf("subnetId", subnet);
+    });
+    x.tags(&a.tags);
+}
+
+pub(super) fn create_network_acl(
+    ctx: &mut Context<'_>,
+    p: &Params,
+    x: &mut Xml,
+) -> Result<(), ApiError> {
+    let id = ctx
+        .model
+        .create_network_acl(&vpc_id(p.required("VpcId")?)?, p.tag_specifications("network-acl"))?;
+    let a = ctx.model.network_acl(&id)?;
+    x.node("networkAcl", |x| write_acl(x, a));
+    Ok(())
+}
+
+pub(super) fn delete_network_acl(
+    ctx: &mut Context<'_>,
+    p: &Params,
+    x: &mut Xml,
+) -> Result<(), ApiError> {
+    ctx.model.delete_network_acl(&acl_id(p.required("NetworkAclId")?)?)?;
+    x.leaf("return", "true");
+    Ok(())
+}
+
+pub(super) fn describe_network_acls(
+    ctx: &mut Context<'_>,
+    p: &Params,
+    x: &mut Xml,
+) -> Result<(), ApiError> {
+    let asked = ids(p, "NetworkAclId", acl_id)?;
+    let m = &*ctx.model;
+    require_all(
+        &asked,
+        |id| m.network_acl(id).is_ok(),
+        "InvalidNetworkAclID.NotFound",
+        "networkAcl",
+    )?;
+    let acls = filtered(
+        m.network_acls().filter(|a| asked.is_empty() || asked.contains(&a.id)),
+        &p.filters(),
+        |a, name| match name {
+            "network-acl-id" => one(&a.id),
+            "vpc-id" => one(&a.vpc),
+            "default" => one(a.is_default),
+            "association.subnet-id" => {
+                Some(a.associations.iter().map(|(_, s)| s.to_string()).collect())
+            }
+            "association.association-id" => {
+                Some(a.associations.iter().map(|(id, _)| id.to_string()).collect())
+            }
+            "association.network-acl-id" => one(&a.id),
+            "entry.rule-number" => {
+                Some(a.entries.iter().map(|e| e.rule_number.to_string()).collect())
+            }
+            "owner-id" => one(OWNER_ID),
+            _ => tag_attr(&a.tags, name),
+        },
+    )?;
+    x.set("networkAclSet", acls, write_acl);
+    Ok(())
+}
+
+pub(super) fn acl_entry(p: &Params) -> Result<AclEntry, ApiError> {
+    let rule_number: u16 = p.required("RuleNumber")?.parse().map_err(|_| {
+        invalid("Value for parameter ruleNumber is invalid. Must be between 1 and 32766.")
+    })?;
+    let protocol = Protocol::parse(p.required("Protocol")?)?;
+    let allow = match p.required("RuleAction")?.to_ascii_lowercase().as_str() {
+        "allow" => true,
+        "deny" => false,
+        other => {
+            return Err(invalid(format!("Value ({other}) for parameter ruleAction is invalid.")));
+        }
+    };
+    let port = |name| -> Result<Option<u16>, ApiError> {
+        p.get(name)
+            .map(|v| v.parse().map_err(|_| invalid(format!("Invalid value '{v}' for {name}"))))
+            .transpose()
+    };
+    let ports = match (port("PortRange.From")?, port("PortRange.To")?) {
+        (Some(from), Some(to)) => Some((from, to)),
+        (None, None) => None,
+        _ => {
+            return Err(ApiError {
+                code: "MissingParameter",
+                message: "The request must contain both PortRange.From and PortRange.To".into(),
+            });
+        }
+    };
+    if matches!(protocol, Protocol::Tcp | Protocol::Udp) && ports.is_none() {
+        return Err(ApiError {
+            code: "MissingParameter",
+            message: "The request must contain the parameter portRange".into(),
+        });
+    }
+    let icmp_part = |name| -> Result<i16, ApiError> {
+        p.get(name).map_or(Ok(-1), |v| {
+            v.parse().map_err(|_| invalid(format!("Invalid value '{v}' for {name}")))
+        })
+    };
+    let icmp = (protocol == Protocol::Icmp)
+        .then(|| Ok::<_, ApiError>((icmp_part("Icmp.Type")?, icmp_part("Icmp.Code")?)))
+        .transpose()?;
+    Ok(AclEntry {
+        rule_number,
+        egress: p.bool("Egress")?.unwrap_or(false),
+        protocol,
+        allow,
+        cidr: cidr(p, "CidrBlock")?.trunc(),
+        ports,
+        icmp,
+    })
+}
+
+pub(super) fn create_network_acl_entry(
+    ctx: &mut Context<'_>,
+    p: &Params,
+    x: &mut Xml,
+) -> Result<(), ApiError> {
+    let acl = acl_id(p.required("NetworkAclId")?)?;
+    ctx.model.network_acl(&acl)?;
+    ctx.model.create_network_acl_entry(&acl, acl_entry(p)?)?;
+    x.leaf("return", "true");
+    Ok(())
+}
+
+pub(super) fn replace_network_acl_entry(
+    ctx: &mut Context<'_>,
+    p: &Params,
+    x: &mut Xml,
+) -> Result<(), ApiError> {
+    let acl = acl_id(p.required("NetworkAclId")?)?;
+    ctx.model.network_acl(&acl)?;
+    ctx.model.replace_network_acl_entry(&acl, acl_entry(p)?)?;
+    x.leaf("return", "true");
+    Ok(())
+}
+
+pub(super) fn delete_network_acl_entry(
+    ctx: &mut Context<'_>,
+    p: &Params,
+    x: &mut Xml,
+) -> Result<(), ApiError> {
+    let acl = acl_id(p.required("NetworkAclId")?)?;
+    let number = p
+        .required("RuleNumber")?
+        .parse()
+        .map_err(|_| invalid("Value for parameter ruleNumber is invalid."))?;
+    ctx.model.delete_network_acl_entry(&acl, number, p.bool("Egress")?.unwrap_or(false))?;
+    x.leaf("return", "true");
+    Ok(())
+}
+
+pub(super) fn replace_network_acl_association(
+    ctx: &mut Context<'_>,
+    p: &Params,
+    x: &mut Xml,
+) -> Result<(), ApiError> {
+    let raw = p.required("AssociationId")?;
+    let association = NetworkAclAssociationId::parse(raw)
+        .ok_or_else(|| malformed("InvalidAssociationID.NotFound", "aclassoc", raw))?;
+    let acl = acl_id(p.required("NetworkAclId")?)?;
+    let id = ctx.model.replace_network_acl_association(&association, &acl)?;
+    x.leaf("newAssociationId", id);
+    Ok(())
+}

@@ -1,0 +1,290 @@
+//! Route tables, their associations and routes.
+
+use super::*;
+
+pub(super) fn is_main(m: &Model, t: &RouteTable) -> bool {
+    m.vpc(&t.vpc).is_ok_and(|v| v.main_route_table == t.id)
+}
+
+pub(super) fn write_route_table(x: &mut Xml, m: &Model, t: &RouteTable) {
+    x.leaf("routeTableId", &t.id).leaf("vpcId", &t.vpc).leaf("ownerId", OWNER_ID);
+    x.set("routeSet", &t.routes, |x, r| {
+        match &r.prefix_list {
+            Some(pl) => x.leaf("destinationPrefixListId", pl),
+            None => x.leaf("destinationCidrBlock", r.destination),
+        };
+        match &r.target {
+            RouteTarget::Local => x.leaf("gatewayId", "local"),
+            RouteTarget::Gateway(igw) => x.leaf("gatewayId", igw),
+            RouteTarget::Endpoint(vpce) => x.leaf("gatewayId", vpce),
+            RouteTarget::NatGateway(nat) => x.leaf("natGatewayId", nat),
+            RouteTarget::Peering(pcx) => x.leaf("vpcPeeringConnectionId", pcx),
+        };
+        x.leaf("state", if m.is_blackhole(t, r) { "blackhole" } else { "active" }).leaf(
+            "origin",
+            match r.origin {
+                vpclab_model::RouteOrigin::CreateRouteTable => "CreateRouteTable",
+                vpclab_model::RouteOrigin::CreateRoute => "CreateRoute",
+            },
+        );
+    });
+    let main = is_main(m, t).then_some(());
+    x.node("associationSet", |x| {
+        if main.is_some() {
+            x.node("item", |x| {
+                x.leaf("routeTableAssociationId", derived("rtbassoc", t.id.as_str()))
+                    .leaf("routeTableId", &t.id)
+                    .leaf("main", "true")
+                    .node("associationState", |x| {
+                        x.leaf("state", "associated");
+                    });
+            });
+        }
+        for a in &t.associations {
+            x.node("item", |x| {
+                x.leaf("routeTableAssociationId", &a.id)
+                    .leaf("routeTableId", &t.id)
+                    .leaf("subnetId", &a.subnet)
+                    .leaf("main", "false")
+                    .node("associationState", |x| {
+                        x.leaf("state", "associated");
+                    });
+            });
+        }
+    });
+    x.set("propagatingVgwSet", std::iter::empty::<()>(), |_, ()| {}).tags(&t.tags);
+}
+
+pub(super) fn create_route_table(
+    ctx: &mut Context<'_>,
+    p: &Params,
+    x: &mut Xml,
+) -> Result<(), ApiError> {
+    let id = ctx
+        .model
+        .create_route_table(&vpc_id(p.required("VpcId")?)?, p.tag_specifications("route-table"))?;
+    let m = &*ctx.model;
+    x.node("routeTable", |x| write_route_table(x, m, m.route_table(&id).expect("just created")));
+    Ok(())
+}
+
+pub(super) fn delete_route_table(
+    ctx: &mut Context<'_>,
+    p: &Params,
+    x: &mut Xml,
+) -> Result<(), ApiError> {
+    ctx.model.delete_route_table(&rtb_id(p.required("RouteTableId")?)?)?;
+    x.leaf("return", "true");
+    Ok(())
+}
+
+pub(super) fn describe_route_tables(
+    ctx: &mut Context<'_>,
+    p: &Params,
+    x: &mut Xml,
+) -> Result<(), ApiError> {
+    let asked = ids(p, "RouteTableId", rtb_id)?;
+    let m = &*ctx.model;
+    require_all(
+        &asked,
+        |id| m.route_table(id).is_ok(),
+        "InvalidRouteTableID.NotFound",
+        "routeTable",
+    )?;
+    let tables = filtered(
+        m.route_tables().filter(|t| asked.is_empty() || asked.contains(&t.id)),
+        &p.filters(),
+        |t, name| match name {
+            "route-table-id" => one(&t.id),
+            "vpc-id" => one(&t.vpc),
+            "association.main" => one(is_main(m, t)),
+            "association.subnet-id" => {
+                Some(t.associations.iter().map(|a| a.subnet.to_string()).collect())
+            }
+            "association.route-table-association-id" => {
+                Some(t.associations.iter().map(|a| a.id.to_string()).collect())
+            }
+            "route.destination-cidr-block" => Some(
+                t.routes
+                    .iter()
+                    .filter(|r| r.prefix_list.is_none())
+                    .map(|r| r.destination.to_string())
+                    .collect(),
+            ),
+            "route.destination-prefix-list-id" => {
+                Some(t.routes.iter().filter_map(|r| r.prefix_list.clone()).collect())
+            }
+            "route.gateway-id" => Some(
+                t.routes
+                    .iter()
+                    .filter_map(|r| match &r.target {
+                        RouteTarget::Local => Some("local".to_owned()),
+                        RouteTarget::Gateway(g) => Some(g.to_string()),
+                        RouteTarget::Endpoint(e) => Some(e.to_string()),
+                        RouteTarget::NatGateway(_) | RouteTarget::Peering(_) => None,
+                    })
+                    .collect(),
+            ),
+            "route.nat-gateway-id" => Some(
+                t.routes
+                    .iter()
+                    .filter_map(|r| match &r.target {
+                        RouteTarget::NatGateway(n) => Some(n.to_string()),
+                        _ => None,
+                    })
+                    .collect(),
+            ),
+            "route.vpc-peering-connection-id" => Some(
+                t.routes
+                    .iter()
+                    .filter_map(|r| match &r.target {
+                        RouteTarget::Peering(p) => Some(p.to_string()),
+                        _ => None,
+                    })
+                    .collect(),
+            ),
+            "owner-id" => one(OWNER_ID),
+            _ => tag_attr(&t.tags, name),
+        },
+    )?;
+    x.set("routeTableSet", tables, |x, t| write_route_table(x, m, t));
+    Ok(())
+}
+
+pub(super) fn associate_route_table(
+    ctx: &mut Context<'_>,
+    p: &Params,
+    x: &mut Xml,
+) -> Result<(), ApiError> {
+    let table = rtb_id(p.required("RouteTableId")?)?;
+    let id = ctx.model.associate_route_table(&table, &subnet_id(p.required("SubnetId")?)?)?;
+    x.leaf("associationId", id).node("associationState", |x| {
+        x.leaf("state", "associated");
+    });
+    Ok(())
+}
+
+pub(super) fn disassociate_route_table(
+    ctx: &mut Context<'_>,
+    p: &Params,
+    x: &mut Xml,
+) -> Result<(), ApiError> {
+    let raw = p.required("AssociationId")?;
+    let id = RouteTableAssociationId::parse(raw)
+        .ok_or_else(|| malformed("InvalidAssociationID.NotFound", "rtbassoc", raw))?;
+    ctx.model.disassociate_route_table(&id)?;
+    x.leaf("return", "true");
+    Ok(())
+}
+
+pub(super) fn replace_route_table_association(
+    ctx: &mut Context<'_>,
+    p: &Params,
+    x: &mut Xml,
+) -> Result<(), ApiError> {
+    let raw = p.required("AssociationId")?;
+    let table = rtb_id(p.required("RouteTableId")?)?;
+    ctx.model.route_table(&table)?;
+    // The main association's id is derived from the main table's (the model keeps the
+    // main table per VPC, not an association object).
+    let main = ctx
+        .model
+        .vpcs()
+        .find(|v| derived("rtbassoc", v.main_route_table.as_str()) == raw)
+        .map(|v| v.id.clone());
+    let new_id = match main {
+        Some(vpc) => {
+            if ctx.model.route_table(&table)?.vpc != vpc {
+                return Err(invalid(format!(
+                    "Route table {table} does not belong to the network {vpc}"
+                )));
+            }
+            ctx.model.set_main_route_table(&table)?;
+            derived("rtbassoc", table.as_str())
+        }
+        None => {
+            let id = RouteTableAssociationId::parse(raw)
+                .ok_or_else(|| malformed("InvalidAssociationID.NotFound", "rtbassoc", raw))?;
+            ctx.model.replace_route_table_association(&id, &table)?.to_string()
+        }
+    };
+    x.leaf("newAssociationId", new_id).node("associationState", |x| {
+        x.leaf("state", "associated");
+    });
+    Ok(())
+}
+
+pub(super) fn route_spec(p: &Params) -> Result<RouteSpec, ApiError> {
+    if p.get("DestinationIpv6CidrBlock").is_some() || p.get("DestinationPrefixListId").is_some() {
+        return Err(invalid(
+            "vpclab routes IPv4 CIDR destinations only (DestinationCidrBlock); prefix-list \
+             routes come with gateway endpoints (CreateVpcEndpoint).",
+        ));
+    }
+    let destination = cidr(p, "DestinationCidrBlock")?;
+    if let Some(pcx) = p.get("VpcPeeringConnectionId") {
+        if p.get("GatewayId").is_some() || p.get("NatGatewayId").is_some() {
+            return Err(ApiError {
+                code: "InvalidParameterCombination",
+                message: "More than one target specified".into(),
+            });
+        }
+        return Ok(RouteSpec { destination, target: RouteTarget::Peering(pcx_id(pcx)?) });
+    }
+    let target = match (p.get("GatewayId"), p.get("NatGatewayId")) {
+        (Some("local"), None) => RouteTarget::Local,
+        (Some(g), None) if g.starts_with("vpce-") => RouteTarget::Endpoint(vpce_id(g)?),
+        (Some(g), None) => RouteTarget::Gateway(igw_id(g)?),
+        (None, Some(n)) => RouteTarget::NatGateway(nat_id(n)?),
+        (None, None) => {
+            let other = [
+                "InstanceId",
+                "NetworkInterfaceId",
+                "VpcPeeringConnectionId",
+                "TransitGatewayId",
+                "VpcEndpointId",
+                "EgressOnlyInternetGatewayId",
+                "LocalGatewayId",
+                "CarrierGatewayId",
+            ];
+            return Err(match other.iter().find(|o| p.get(o).is_some()) {
+                Some(o) => invalid(format!("vpclab does not support the route target {o} yet.")),
+                None => ApiError { code: "MissingParameter", message: "The request must contain exactly one of gatewayId, natGatewayId, networkInterfaceId, vpcPeeringConnectionId, egressOnlyInternetGatewayId, transitGatewayId, localGatewayId, carrierGatewayId or instanceId".into() },
+            });
+        }
+        (Some(_), Some(_)) => {
+            return Err(ApiError {
+                code: "InvalidParameterCombination",
+                message: "More than one target specified".into(),
+            });
+        }
+    };
+    Ok(RouteSpec { destination, target })
+}
+
+pub(super) fn create_route(ctx: &mut Context<'_>, p: &Params, x: &mut Xml) -> Result<(), ApiError> {
+    let table = rtb_id(p.required("RouteTableId")?)?;
+    ctx.model.route_table(&table)?;
+    ctx.model.create_route(&table, route_spec(p)?)?;
+    x.leaf("return", "true");
+    Ok(())
+}
+
+pub(super) fn replace_route(
+    ctx: &mut Context<'_>,
+    p: &Params,
+    x: &mut Xml,
+) -> Result<(), ApiError> {
+    let table = rtb_id(p.required("RouteTableId")?)?;
+    ctx.model.route_table(&table)?;
+    ctx.model.replace_route(&table, route_spec(p)?)?;
+    x.leaf("return", "true");
+    Ok(())
+}
+
+pub(super) fn delete_route(ctx: &mut Context<'_>, p: &Params, x: &mut Xml) -> Result<(), ApiError> {
+    let table = rtb_id(p.required("RouteTableId")?)?;
+    ctx.model.delete_route(&table, cidr(p, "DestinationCidrBlock")?)?;
+    x.leaf("return", "true");
+    Ok(())
+}

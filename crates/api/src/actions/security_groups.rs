@@ -1,0 +1,319 @@
+//! Security groups and their rules.
+
+use super::*;
+
+pub(super) fn write_group_ref(x: &mut Xml, m: &Model, id: &SecurityGroupId) {
+    x.leaf("groupId", id)
+        .leaf("groupName", m.security_group(id).map(|g| g.name.clone()).unwrap_or_default());
+}
+
+pub(super) fn write_permissions(x: &mut Xml, name: &str, rules: &[SgRule]) {
+    x.set(name, rules, |x, r| {
+        x.leaf("ipProtocol", r.protocol.api_name());
+        if r.protocol != Protocol::All {
+            x.leaf("fromPort", r.from_port).leaf("toPort", r.to_port);
+        }
+        match &r.peer {
+            Peer::Group(g) => {
+                x.set("groups", [g], |x, g| {
+                    x.leaf("groupId", g)
+                        .leaf("userId", OWNER_ID)
+                        .opt("description", r.description.as_ref());
+                });
+                x.set("ipRanges", std::iter::empty::<()>(), |_, ()| {});
+            }
+            Peer::Cidr(c) => {
+                x.set("groups", std::iter::empty::<()>(), |_, ()| {});
+                x.set("ipRanges", [c], |x, c| {
+                    x.leaf("cidrIp", c).opt("description", r.description.as_ref());
+                });
+            }
+        }
+        x.set("ipv6Ranges", std::iter::empty::<()>(), |_, ()| {}).set(
+            "prefixListIds",
+            std::iter::empty::<()>(),
+            |_, ()| {},
+        );
+    });
+}
+
+pub(super) fn write_security_group(x: &mut Xml, g: &SecurityGroup) {
+    x.leaf("ownerId", OWNER_ID)
+        .leaf("groupId", &g.id)
+        .leaf("groupName", &g.name)
+        .leaf("groupDescription", &g.description)
+        .leaf("vpcId", &g.vpc)
+        .leaf(
+            "securityGroupArn",
+            format!("arn:aws:ec2:{REGION}:{OWNER_ID}:security-group/{}", g.id),
+        );
+    write_permissions(x, "ipPermissions", &g.ingress);
+    write_permissions(x, "ipPermissionsEgress", &g.egress);
+    x.tags(&g.tags);
+}
+
+/// The group a call names by `GroupId` or (in its VPC, or any) `GroupName`.
+pub(super) fn group_of(m: &Model, p: &Params) -> Result<SecurityGroupId, ApiError> {
+    if let Some(id) = p.get("GroupId") {
+        let id = sg_id(id)?;
+        m.security_group(&id)?;
+        return Ok(id);
+    }
+    let name = p.required("GroupName")?;
+    m.security_groups().find(|g| g.name == name).map(|g| g.id.clone()).ok_or_else(|| ApiError {
+        code: "InvalidGroup.NotFound",
+        message: format!("The security group '{name}' does not exist"),
+    })
+}
+
+pub(super) fn create_security_group(
+    ctx: &mut Context<'_>,
+    p: &Params,
+    x: &mut Xml,
+) -> Result<(), ApiError> {
+    let name = p.required("GroupName")?;
+    let description = p.required("GroupDescription")?;
+    let vpc = match p.get("VpcId") {
+        Some(v) => vpc_id(v)?,
+        None => {
+            return Err(ApiError {
+                code: "VPCIdNotSpecified",
+                message: "No default VPC for this user".into(),
+            });
+        }
+    };
+    let id = ctx.model.create_security_group(
+        &vpc,
+        name,
+        description,
+        p.tag_specifications("security-group"),
+    )?;
+    let g = ctx.model.security_group(&id)?;
+    x.leaf("return", "true")
+        .leaf("groupId", &id)
+        .leaf("securityGroupArn", format!("arn:aws:ec2:{REGION}:{OWNER_ID}:security-group/{id}"))
+        .tags(&g.tags);
+    Ok(())
+}
+
+pub(super) fn delete_security_group(
+    ctx: &mut Context<'_>,
+    p: &Params,
+    x: &mut Xml,
+) -> Result<(), ApiError> {
+    let id = group_of(ctx.model, p)?;
+    ctx.model.delete_security_group(&id)?;
+    x.leaf("return", "true").leaf("groupId", id);
+    Ok(())
+}
+
+pub(super) fn describe_security_groups(
+    ctx: &mut Context<'_>,
+    p: &Params,
+    x: &mut Xml,
+) -> Result<(), ApiError> {
+    let asked = ids(p, "GroupId", sg_id)?;
+    let names = p.list("GroupName");
+    let m = &*ctx.model;
+    require_all(
+        &asked,
+        |id| m.security_group(id).is_ok(),
+        "InvalidGroup.NotFound",
+        "security group",
+    )?;
+    if let Some(missing) = names.iter().find(|n| !m.security_groups().any(|g| &g.name == *n)) {
+        return Err(ApiError {
+            code: "InvalidGroup.NotFound",
+            message: format!("The security group '{missing}' does not exist"),
+        });
+    }
+    let groups = filtered(
+        m.security_groups().filter(|g| {
+            (asked.is_empty() || asked.contains(&g.id))
+                && (names.is_empty() || names.contains(&g.name))
+        }),
+        &p.filters(),
+        |g, name| match name {
+            "group-id" => one(&g.id),
+            "group-name" => one(&g.name),
+            "vpc-id" => one(&g.vpc),
+            "description" => one(&g.description),
+            "owner-id" => one(OWNER_ID),
+            "ip-permission.protocol" => {
+                Some(g.ingress.iter().map(|r| r.protocol.api_name()).collect())
+            }
+            "ip-permission.cidr" => Some(
+                g.ingress
+                    .iter()
+                    .filter_map(|r| match &r.peer {
+                        Peer::Cidr(c) => Some(c.to_string()),
+                        Peer::Group(_) => None,
+                    })
+                    .collect(),
+            ),
+            _ => tag_attr(&g.tags, name),
+        },
+    )?;
+    x.set("securityGroupInfo", groups, write_security_group);
+    Ok(())
+}
+
+/// The rules of an Authorize/Revoke call: `IpPermissions.N.*`, or the older top-level
+/// shorthand (`IpProtocol`, `FromPort`, `ToPort`, `CidrIp`, `SourceSecurityGroup…`).
+pub(super) fn rules_of(m: &Model, p: &Params) -> Result<Vec<SgRule>, ApiError> {
+    let port = |name: &str| -> Result<i32, ApiError> {
+        match p.get(name) {
+            None => Ok(-1),
+            Some(v) => v.parse().map_err(|_| invalid(format!("Invalid value '{v}' for {name}"))),
+        }
+    };
+    let mut rules = Vec::new();
+    for i in 1.. {
+        let prefix = format!("IpPermissions.{i}");
+        let Some(protocol) = p.get(&format!("{prefix}.IpProtocol")) else { break };
+        let protocol = Protocol::parse(protocol)?;
+        let from = port(&format!("{prefix}.FromPort"))?;
+        let to = port(&format!("{prefix}.ToPort"))?;
+        let mut peers = Vec::new();
+        for j in 1.. {
+            let Some(cidr) = p.get(&format!("{prefix}.IpRanges.{j}.CidrIp")) else { break };
+            let cidr: ipnet::Ipv4Net =
+                cidr.parse().map_err(|_| invalid(format!("CIDR block {cidr} is malformed")))?;
+            peers.push((
+                Peer::Cidr(cidr.trunc()),
+                p.get(&format!("{prefix}.IpRanges.{j}.Description")).map(str::to_owned),
+            ));
+        }
+        for list in ["Groups", "UserIdGroupPairs"] {
+            for j in 1.. {
+                let id = p.get(&format!("{prefix}.{list}.{j}.GroupId"));
+                let name = p.get(&format!("{prefix}.{list}.{j}.GroupName"));
+                let group = match (id, name) {
+                    (Some(id), _) => sg_id(id)?,
+                    (None, Some(name)) => m
+                        .security_groups()
+                        .find(|g| g.name == name)
+                        .map(|g| g.id.clone())
+                        .ok_or_else(|| ApiError {
+                            code: "InvalidGroup.NotFound",
+                            message: format!("The security group '{name}' does not exist"),
+                        })?,
+                    (None, None) => break,
+                };
+                peers.push((
+                    Peer::Group(group),
+                    p.get(&format!("{prefix}.{list}.{j}.Description")).map(str::to_owned),
+                ));
+            }
+        }
+        if peers.is_empty() {
+            return Err(ApiError {
+                code: "MissingParameter",
+                message: "The request must contain a CIDR or a source security group".into(),
+            });
+        }
+        for (peer, description) in peers {
+            rules.push(SgRule { protocol, from_port: from, to_port: to, peer, description });
+        }
+    }
+    if rules.is_empty() {
+        let Some(protocol) = p.get("IpProtocol") else {
+            return Err(ApiError {
+                code: "MissingParameter",
+                message: "The request must contain the parameter ipPermissions".into(),
+            });
+        };
+        let protocol = Protocol::parse(protocol)?;
+        let peer = match (
+            p.get("CidrIp"),
+            p.get("SourceSecurityGroupId"),
+            p.get("SourceSecurityGroupName"),
+        ) {
+            (Some(c), _, _) => Peer::Cidr(
+                c.parse::<ipnet::Ipv4Net>()
+                    .map_err(|_| invalid(format!("CIDR block {c} is malformed")))?
+                    .trunc(),
+            ),
+            (None, Some(id), _) => Peer::Group(sg_id(id)?),
+            (None, None, Some(name)) => Peer::Group(
+                m.security_groups().find(|g| g.name == name).map(|g| g.id.clone()).ok_or_else(
+                    || ApiError {
+                        code: "InvalidGroup.NotFound",
+                        message: format!("The security group '{name}' does not exist"),
+                    },
+                )?,
+            ),
+            (None, None, None) => {
+                return Err(ApiError {
+                    code: "MissingParameter",
+                    message: "The request must contain a CIDR or a source security group".into(),
+                });
+            }
+        };
+        rules.push(SgRule {
+            protocol,
+            from_port: port("FromPort")?,
+            to_port: port("ToPort")?,
+            peer,
+            description: None,
+        });
+    }
+    // AWS stores "all ports" for protocol -1.
+    for r in &mut rules {
+        if r.protocol == Protocol::All {
+            r.from_port = -1;
+            r.to_port = -1;
+        }
+    }
+    Ok(rules)
+}
+
+pub(super) fn change_rules(
+    ctx: &mut Context<'_>,
+    p: &Params,
+    x: &mut Xml,
+    egress: bool,
+    authorize: bool,
+) -> Result<(), ApiError> {
+    let id = group_of(ctx.model, p)?;
+    let rules = rules_of(ctx.model, p)?;
+    if authorize {
+        ctx.model.authorize(&id, egress, rules)?;
+    } else {
+        ctx.model.revoke(&id, egress, &rules)?;
+    }
+    x.leaf("return", "true");
+    Ok(())
+}
+
+pub(super) fn authorize_ingress(
+    ctx: &mut Context<'_>,
+    p: &Params,
+    x: &mut Xml,
+) -> Result<(), ApiError> {
+    change_rules(ctx, p, x, false, true)
+}
+
+pub(super) fn authorize_egress(
+    ctx: &mut Context<'_>,
+    p: &Params,
+    x: &mut Xml,
+) -> Result<(), ApiError> {
+    change_rules(ctx, p, x, true, true)
+}
+
+pub(super) fn revoke_ingress(
+    ctx: &mut Context<'_>,
+    p: &Params,
+    x: &mut Xml,
+) -> Result<(), ApiError> {
+    change_rules(ctx, p, x, false, false)
+}
+
+pub(super) fn revoke_egress(
+    ctx: &mut Context<'_>,
+    p: &Params,
+    x: &mut Xml,
+) -> Result<(), ApiError> {
+    change_rules(ctx, p, x, true, false)
+}

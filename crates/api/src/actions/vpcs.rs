@@ -1,0 +1,202 @@
+//! VPCs, their attributes, and subnets.
+
+use super::*;
+
+pub(super) fn write_vpc(x: &mut Xml, vpc: &Vpc) {
+    x.leaf("vpcId", &vpc.id)
+        .leaf("ownerId", OWNER_ID)
+        .leaf("state", "available")
+        .leaf("cidrBlock", vpc.cidr)
+        .set("cidrBlockAssociationSet", [vpc], |x, vpc| {
+            x.leaf("cidrBlock", vpc.cidr)
+                .leaf("associationId", derived("vpc-cidr-assoc", vpc.id.as_str()))
+                .node("cidrBlockState", |x| {
+                    x.leaf("state", "associated");
+                });
+        })
+        .set("ipv6CidrBlockAssociationSet", std::iter::empty::<()>(), |_, ()| {})
+        .leaf("dhcpOptionsId", "dopt-00000000000000000")
+        .leaf("instanceTenancy", "default")
+        .leaf("isDefault", vpc.is_default)
+        .tags(&vpc.tags);
+}
+
+pub(super) fn create_default_vpc(
+    ctx: &mut Context<'_>,
+    _: &Params,
+    x: &mut Xml,
+) -> Result<(), ApiError> {
+    let id = ctx.model.create_default_vpc()?;
+    let vpc = ctx.model.vpc(&id)?;
+    x.node("vpc", |x| write_vpc(x, vpc));
+    Ok(())
+}
+
+pub(super) fn create_vpc(ctx: &mut Context<'_>, p: &Params, x: &mut Xml) -> Result<(), ApiError> {
+    let id = ctx.model.create_vpc(cidr(p, "CidrBlock")?, p.tag_specifications("vpc"))?;
+    let vpc = ctx.model.vpc(&id)?;
+    x.node("vpc", |x| write_vpc(x, vpc));
+    Ok(())
+}
+
+pub(super) fn describe_vpcs(
+    ctx: &mut Context<'_>,
+    p: &Params,
+    x: &mut Xml,
+) -> Result<(), ApiError> {
+    let asked = ids(p, "VpcId", vpc_id)?;
+    let m = &*ctx.model;
+    require_all(&asked, |id| m.vpc(id).is_ok(), "InvalidVpcID.NotFound", "vpc")?;
+    let vpcs = filtered(
+        m.vpcs().filter(|v| asked.is_empty() || asked.contains(&v.id)),
+        &p.filters(),
+        |v, name| match name {
+            "vpc-id" => one(&v.id),
+            "cidr" | "cidr-block-association.cidr-block" => one(v.cidr),
+            "state" => one("available"),
+            "is-default" | "isDefault" => one(v.is_default),
+            "owner-id" => one(OWNER_ID),
+            _ => tag_attr(&v.tags, name),
+        },
+    )?;
+    x.set("vpcSet", vpcs, write_vpc);
+    Ok(())
+}
+
+pub(super) fn delete_vpc(ctx: &mut Context<'_>, p: &Params, x: &mut Xml) -> Result<(), ApiError> {
+    ctx.model.delete_vpc(&vpc_id(p.required("VpcId")?)?)?;
+    x.leaf("return", "true");
+    Ok(())
+}
+
+pub(super) fn write_subnet(x: &mut Xml, m: &Model, s: &Subnet) {
+    let used = m.instances().filter(|i| i.subnet == s.id).count()
+        + m.nat_gateways().filter(|n| n.subnet == s.id).count();
+    x.leaf("subnetId", &s.id)
+        .leaf("subnetArn", format!("arn:aws:ec2:{REGION}:{OWNER_ID}:subnet/{}", s.id))
+        .leaf("state", "available")
+        .leaf("vpcId", &s.vpc)
+        .leaf("cidrBlock", s.cidr)
+        .leaf("availableIpAddressCount", s.usable_addresses() as usize - used)
+        .leaf("availabilityZone", &s.zone)
+        .leaf("availabilityZoneId", zone_id(&s.zone))
+        .leaf("defaultForAz", s.default_for_az)
+        .leaf("mapPublicIpOnLaunch", s.map_public_ip_on_launch)
+        .leaf("assignIpv6AddressOnCreation", "false")
+        .set("ipv6CidrBlockAssociationSet", std::iter::empty::<()>(), |_, ()| {})
+        .leaf("ownerId", OWNER_ID)
+        .tags(&s.tags);
+}
+
+pub(super) fn create_subnet(
+    ctx: &mut Context<'_>,
+    p: &Params,
+    x: &mut Xml,
+) -> Result<(), ApiError> {
+    let vpc = vpc_id(p.required("VpcId")?)?;
+    let zone = match (p.get("AvailabilityZone"), p.get("AvailabilityZoneId")) {
+        (Some(zone), _) => Some(zone.to_owned()),
+        (None, Some(id)) => {
+            let index: usize = id.strip_prefix("use1-az").and_then(|n| n.parse().ok()).unwrap_or(0);
+            Some(ZONES.get(index.wrapping_sub(1)).map_or(id.to_owned(), |z| (*z).to_owned()))
+        }
+        (None, None) => None,
+    };
+    let id = ctx.model.create_subnet(
+        &vpc,
+        cidr(p, "CidrBlock")?,
+        zone.as_deref(),
+        p.tag_specifications("subnet"),
+    )?;
+    let m = &*ctx.model;
+    x.node("subnet", |x| write_subnet(x, m, m.subnet(&id).expect("just created")));
+    Ok(())
+}
+
+pub(super) fn describe_subnets(
+    ctx: &mut Context<'_>,
+    p: &Params,
+    x: &mut Xml,
+) -> Result<(), ApiError> {
+    let asked = ids(p, "SubnetId", subnet_id)?;
+    let m = &*ctx.model;
+    require_all(&asked, |id| m.subnet(id).is_ok(), "InvalidSubnetID.NotFound", "subnet")?;
+    let subnets = filtered(
+        m.subnets().filter(|s| asked.is_empty() || asked.contains(&s.id)),
+        &p.filters(),
+        |s, name| match name {
+            "subnet-id" => one(&s.id),
+            "vpc-id" => one(&s.vpc),
+            "cidr-block" | "cidr" | "cidrBlock" => one(s.cidr),
+            "availability-zone" | "availabilityZone" => one(&s.zone),
+            "availability-zone-id" => one(zone_id(&s.zone)),
+            "state" => one("available"),
+            "map-public-ip-on-launch" => one(s.map_public_ip_on_launch),
+            "default-for-az" | "defaultForAz" => one(s.default_for_az),
+            "owner-id" => one(OWNER_ID),
+            _ => tag_attr(&s.tags, name),
+        },
+    )?;
+    x.set("subnetSet", subnets, |x, s| write_subnet(x, m, s));
+    Ok(())
+}
+
+pub(super) fn delete_subnet(
+    ctx: &mut Context<'_>,
+    p: &Params,
+    x: &mut Xml,
+) -> Result<(), ApiError> {
+    ctx.model.delete_subnet(&subnet_id(p.required("SubnetId")?)?)?;
+    x.leaf("return", "true");
+    Ok(())
+}
+
+pub(super) fn modify_subnet_attribute(
+    ctx: &mut Context<'_>,
+    p: &Params,
+    x: &mut Xml,
+) -> Result<(), ApiError> {
+    let subnet = subnet_id(p.required("SubnetId")?)?;
+    match p.bool("MapPublicIpOnLaunch.Value")? {
+        Some(on) => ctx.model.set_map_public_ip_on_launch(&subnet, on)?,
+        None => {
+            ctx.model.subnet(&subnet)?;
+        }
+    }
+    x.leaf("return", "true");
+    Ok(())
+}
+
+pub(super) fn modify_vpc_attribute(
+    ctx: &mut Context<'_>,
+    p: &Params,
+    x: &mut Xml,
+) -> Result<(), ApiError> {
+    let vpc = vpc_id(p.required("VpcId")?)?;
+    let support = p.bool("EnableDnsSupport.Value")?;
+    let hostnames = p.bool("EnableDnsHostnames.Value")?;
+    ctx.model.set_vpc_dns(&vpc, support, hostnames)?;
+    x.leaf("return", "true");
+    Ok(())
+}
+
+pub(super) fn describe_vpc_attribute(
+    ctx: &mut Context<'_>,
+    p: &Params,
+    x: &mut Xml,
+) -> Result<(), ApiError> {
+    let vpc = ctx.model.vpc(&vpc_id(p.required("VpcId")?)?)?;
+    let (element, value) = match p.required("Attribute")? {
+        "enableDnsSupport" => ("enableDnsSupport", vpc.dns_support),
+        "enableDnsHostnames" => ("enableDnsHostnames", vpc.dns_hostnames),
+        other => {
+            return Err(invalid(format!(
+                "Value ({other}) for parameter attribute is invalid. Unknown attribute."
+            )));
+        }
+    };
+    x.leaf("vpcId", &vpc.id).node(element, |x| {
+        x.leaf("value", value);
+    });
+    Ok(())
+}
