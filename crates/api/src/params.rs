@@ -133,20 +133,6 @@ impl Params {
     }
 }
 
-/// Whether `value` matches the filter `pattern` (`*` any run, `?` any one character).
-pub fn wildcard(pattern: &str, value: &str) -> bool {
-    fn go(p: &[u8], v: &[u8]) -> bool {
-        match (p.first(), v.first()) {
-            (None, None) => true,
-            (Some(b'*'), _) => go(&p[1..], v) || (!v.is_empty() && go(p, &v[1..])),
-            (Some(b'?'), Some(_)) => go(&p[1..], &v[1..]),
-            (Some(a), Some(b)) if a == b => go(&p[1..], &v[1..]),
-            _ => false,
-        }
-    }
-    go(pattern.as_bytes(), value.as_bytes())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -171,14 +157,5 @@ mod tests {
     #[test]
     fn repeated_parameters_are_refused() {
         assert_eq!(Params::parse(b"A=1&A=2").unwrap_err().code, "InvalidParameterCombination");
-    }
-
-    #[test]
-    fn wildcards() {
-        assert!(wildcard("web*", "web-1"));
-        assert!(wildcard("*", ""));
-        assert!(wildcard("a?c", "abc"));
-        assert!(!wildcard("a?c", "ac"));
-        assert!(!wildcard("web", "web-1"));
     }
 }

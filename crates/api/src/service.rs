@@ -210,7 +210,11 @@ impl Service {
         if params.bool("DryRun").map_err(client)? == Some(true) {
             let mut model = self.model.clone();
             action
-                .run(&mut Context { model: &mut model, now }, &params, &mut out)
+                .run(
+                    &mut Context { action: action.name, model: &mut model, now },
+                    &params,
+                    &mut out,
+                )
                 .map_err(client)?;
             return Err((
                 412,
@@ -221,12 +225,14 @@ impl Service {
             ));
         }
         if !action.mutates {
-            let mut ctx = Context { model: &mut self.model, now };
+            let mut ctx = Context { action: action.name, model: &mut self.model, now };
             action.run(&mut ctx, &params, &mut out).map_err(client)?;
             return Ok((action.name, out));
         }
         let mut model = self.model.clone();
-        action.run(&mut Context { model: &mut model, now }, &params, &mut out).map_err(client)?;
+        action
+            .run(&mut Context { action: action.name, model: &mut model, now }, &params, &mut out)
+            .map_err(client)?;
         if let Some(store) = &self.store {
             store.save(&model).map_err(|e| {
                 (500, ApiError { code: "InternalError", message: format!("state not saved: {e}") })

@@ -142,12 +142,14 @@ pub(super) fn describe_addresses(
         "InvalidAllocationID.NotFound",
         "allocation",
     )?;
-    let addresses = filtered(
+    let addresses = describe::page(
+        ctx.action,
+        p,
         m.elastic_ips().filter(|e| {
             (asked.is_empty() || asked.contains(&e.allocation_id))
                 && (ips.is_empty() || ips.contains(&e.public_ip.to_string()))
         }),
-        &p.filters(),
+        |e| e.allocation_id.to_string(),
         |e, name| match name {
             "allocation-id" => one(&e.allocation_id),
             "public-ip" => one(e.public_ip),
@@ -157,6 +159,6 @@ pub(super) fn describe_addresses(
             _ => tag_attr(&e.tags, name),
         },
     )?;
-    x.set("addressesSet", addresses, |x, e| write_address(x, m, e));
+    addresses.write(x, "addressesSet", |x, e| write_address(x, m, e));
     Ok(())
 }

@@ -110,9 +110,11 @@ pub(super) fn describe_vpc_endpoints(
         "InvalidVpcEndpointId.NotFound",
         "vpcEndpoint",
     )?;
-    let list = filtered(
+    let list = describe::page(
+        ctx.action,
+        p,
         m.vpc_endpoints().filter(|e| asked.is_empty() || asked.contains(&e.id)),
-        &p.filters(),
+        |e| e.id.to_string(),
         |e, name| match name {
             "vpc-endpoint-id" => one(&e.id),
             "vpc-id" => one(&e.vpc),
@@ -122,12 +124,12 @@ pub(super) fn describe_vpc_endpoints(
             _ => tag_attr(&e.tags, name),
         },
     )?;
-    x.set("vpcEndpointSet", list, write_endpoint);
+    list.write(x, "vpcEndpointSet", write_endpoint);
     Ok(())
 }
 
 pub(super) fn describe_prefix_lists(
-    _: &mut Context<'_>,
+    ctx: &mut Context<'_>,
     p: &Params,
     x: &mut Xml,
 ) -> Result<(), ApiError> {
@@ -138,16 +140,18 @@ pub(super) fn describe_prefix_lists(
             message: format!("The prefix list ID '{missing}' does not exist"),
         });
     }
-    let lists = filtered(
+    let lists = describe::page(
+        ctx.action,
+        p,
         PREFIX_LISTS.iter().filter(|(pl, _, _)| asked.is_empty() || asked.iter().any(|a| a == pl)),
-        &p.filters(),
+        |(id, _, _)| id.to_string(),
         |(id, name, _), f| match f {
             "prefix-list-id" => one(id),
             "prefix-list-name" => one(name),
             _ => None,
         },
     )?;
-    x.set("prefixListSet", lists, |x, (id, name, cidr)| {
+    lists.write(x, "prefixListSet", |x, (id, name, cidr)| {
         x.leaf("prefixListId", id).leaf("prefixListName", name).values("cidrSet", [cidr]);
     });
     Ok(())
@@ -155,7 +159,7 @@ pub(super) fn describe_prefix_lists(
 
 /// DescribeVpcEndpointServices: the gateway services vpclab emulates.
 pub(super) fn describe_vpc_endpoint_services(
-    _: &mut Context<'_>,
+    ctx: &mut Context<'_>,
     p: &Params,
     x: &mut Xml,
 ) -> Result<(), ApiError> {
@@ -167,19 +171,22 @@ pub(super) fn describe_vpc_endpoint_services(
             message: format!("The Vpc Endpoint Service '{missing}' does not exist"),
         });
     }
-    let services = filtered(
+    let services = describe::page(
+        ctx.action,
+        p,
         PREFIX_LISTS
             .iter()
             .filter(|(_, name, _)| asked.is_empty() || asked.iter().any(|a| a == name)),
-        &p.filters(),
+        |(_, name, _)| name.to_string(),
         |(_, name, _), f| match f {
             "service-name" => one(name),
             "service-type" => one("Gateway"),
             _ => None,
         },
     )?;
-    let names: Vec<&str> = services.iter().map(|(_, name, _)| *name).collect();
-    x.values("serviceNameSet", &names).set("serviceDetailSet", services, |x, (_, name, _)| {
+    let names: Vec<&str> = services.items.iter().map(|(_, name, _)| *name).collect();
+    x.values("serviceNameSet", &names);
+    services.write(x, "serviceDetailSet", |x, (_, name, _)| {
         x.leaf("serviceName", name)
             .leaf("serviceId", derived("vpce-svc", name))
             .set("serviceType", [()], |x, ()| {

@@ -130,9 +130,11 @@ pub(super) fn describe_flow_logs(
 ) -> Result<(), ApiError> {
     let asked = p.list("FlowLogId");
     let m = &*ctx.model;
-    let list = filtered(
+    let list = describe::page(
+        ctx.action,
+        p,
         m.flow_logs().filter(|f| asked.is_empty() || asked.iter().any(|a| a == f.id.as_str())),
-        &p.filters(),
+        |f| f.id.to_string(),
         |f, name| match name {
             "flow-log-id" => one(&f.id),
             "resource-id" => one(f.resource.id()),
@@ -148,6 +150,6 @@ pub(super) fn describe_flow_logs(
             _ => tag_attr(&f.spec.tags, name),
         },
     )?;
-    x.set("flowLogSet", list, write_flow_log);
+    list.write(x, "flowLogSet", write_flow_log);
     Ok(())
 }

@@ -67,9 +67,11 @@ pub(super) fn describe_internet_gateways(
         "InvalidInternetGatewayID.NotFound",
         "internetGateway",
     )?;
-    let gateways = filtered(
+    let gateways = describe::page(
+        ctx.action,
+        p,
         m.internet_gateways().filter(|g| asked.is_empty() || asked.contains(&g.id)),
-        &p.filters(),
+        |g| g.id.to_string(),
         |g, name| match name {
             "internet-gateway-id" => one(&g.id),
             "attachment.vpc-id" => Some(g.attached_to.iter().map(ToString::to_string).collect()),
@@ -80,7 +82,7 @@ pub(super) fn describe_internet_gateways(
             _ => tag_attr(&g.tags, name),
         },
     )?;
-    x.set("internetGatewaySet", gateways, write_igw);
+    gateways.write(x, "internetGatewaySet", write_igw);
     Ok(())
 }
 
@@ -144,10 +146,11 @@ pub(super) fn describe_nat_gateways(
     let asked = ids(p, "NatGatewayId", nat_id)?;
     let m = &*ctx.model;
     require_all(&asked, |id| m.nat_gateway(id).is_ok(), "NatGatewayNotFound", "natGateway")?;
-    let filters = p.filters();
-    let nats = filtered(
+    let nats = describe::page(
+        ctx.action,
+        p,
         m.nat_gateways().filter(|n| asked.is_empty() || asked.contains(&n.id)),
-        &filters,
+        |n| n.id.to_string(),
         |n, name| match name {
             "nat-gateway-id" => one(&n.id),
             "subnet-id" => one(&n.subnet),
@@ -157,6 +160,6 @@ pub(super) fn describe_nat_gateways(
         },
     )?;
     let now = ctx.now;
-    x.set("natGatewaySet", nats, |x, n| write_nat(x, n, now));
+    nats.write(x, "natGatewaySet", |x, n| write_nat(x, n, now));
     Ok(())
 }

@@ -377,14 +377,23 @@ pub(super) fn describe_instances(
 ) -> Result<(), ApiError> {
     let (m, now) = (&*ctx.model, ctx.now);
     let asked = listed_instance_ids(m, p, now)?;
-    let instances = filtered(
+    if !asked.is_empty() && p.get("MaxResults").is_some() {
+        return Err(ApiError {
+            code: "InvalidParameterCombination",
+            message: "The parameter instancesSet cannot be used with the parameter maxResults"
+                .into(),
+        });
+    }
+    let instances = describe::page(
+        ctx.action,
+        p,
         m.instances()
             .chain(m.terminated_instances(now))
             .filter(|i| asked.is_empty() || asked.contains(&i.id)),
-        &p.filters(),
+        |i| i.id.to_string(),
         |i, name| instance_attr(m, i, name),
     )?;
-    x.set("reservationSet", instances, |x, i| write_reservation(x, m, &[i]));
+    instances.write(x, "reservationSet", |x, i| write_reservation(x, m, &[i]));
     Ok(())
 }
 
@@ -405,10 +414,23 @@ pub(super) fn describe_network_interfaces(
             message: format!("The networkInterface ID '{missing}' does not exist"),
         });
     }
-    let instances = filtered(
-        m.instances().filter(|i| asked.is_empty() || asked.contains(&i.interface.to_string())),
-        &p.filters(),
-        |i, name| match name {
+    #[derive(Clone, Copy)]
+    enum Eni<'a> {
+        Instance(&'a Instance),
+        Nat(&'a NatGateway),
+    }
+    let id = |eni: &Eni<'_>| match eni {
+        Eni::Instance(i) => i.interface.to_string(),
+        Eni::Nat(n) => derived("eni", n.id.as_str()),
+    };
+    let enis: Vec<Eni<'_>> = m
+        .instances()
+        .map(Eni::Instance)
+        .chain(m.nat_gateways().map(Eni::Nat))
+        .filter(|eni| asked.is_empty() || asked.contains(&id(eni)))
+        .collect();
+    let page = describe::page(ctx.action, p, enis.iter(), id, |eni, name| match *eni {
+        Eni::Instance(i) => match name {
             "network-interface-id" => one(&i.interface),
             "attachment.instance-id" => one(&i.id),
             "addresses.private-ip-address" | "private-ip-address" => one(i.private_ip),
@@ -419,14 +441,10 @@ pub(super) fn describe_network_interfaces(
             "vpc-id" => one(&i.vpc),
             "status" => one("in-use"),
             "interface-type" => one("interface"),
+            "requester-managed" => one(false),
             _ => tag_attr(&Tags::new(), name),
         },
-    )?;
-    let nats = filtered(
-        m.nat_gateways()
-            .filter(|n| asked.is_empty() || asked.contains(&derived("eni", n.id.as_str()))),
-        &p.filters(),
-        |n, name| match name {
+        Eni::Nat(n) => match name {
             "network-interface-id" => one(derived("eni", n.id.as_str())),
             "addresses.private-ip-address" | "private-ip-address" => one(n.private_ip),
             "association.public-ip" => one(n.public_ip),
@@ -434,17 +452,12 @@ pub(super) fn describe_network_interfaces(
             "vpc-id" => one(&n.vpc),
             "status" => one("in-use"),
             "interface-type" => one("nat_gateway"),
-            "attachment.instance-id" => Some(Vec::new()),
+            "requester-managed" => one(true),
             _ => tag_attr(&Tags::new(), name),
         },
-    )?;
-    enum Eni<'a> {
-        Instance(&'a Instance),
-        Nat(&'a NatGateway),
-    }
-    let all = instances.into_iter().map(Eni::Instance).chain(nats.into_iter().map(Eni::Nat));
-    x.set("networkInterfaceSet", all, |x, eni| {
-        let (id, subnet, vpc, private, public, kind, managed) = match eni {
+    })?;
+    page.write(x, "networkInterfaceSet", |x, eni| {
+        let (id, subnet, vpc, private, public, kind, managed) = match *eni {
             Eni::Instance(i) => (
                 i.interface.to_string(),
                 &i.subnet,
@@ -600,12 +613,14 @@ pub(super) fn describe_instance_status(
     let asked = listed_instance_ids(m, p, now)?;
     let all = p.bool("IncludeAllInstances")?.unwrap_or(false);
     let terminated = m.terminated_instances(now).filter(|_| all);
-    let instances = filtered(
+    let instances = describe::page(
+        ctx.action,
+        p,
         m.instances()
             .filter(|i| all || !i.stopped)
             .chain(terminated)
             .filter(|i| asked.is_empty() || asked.contains(&i.id)),
-        &p.filters(),
+        |i| i.id.to_string(),
         |i, name| match name {
             "instance-status.status" | "system-status.status" => {
                 let running = m.instance(&i.id).is_ok_and(|i| !i.stopped);
@@ -614,7 +629,7 @@ pub(super) fn describe_instance_status(
             other => instance_attr(m, i, other),
         },
     )?;
-    x.set("instanceStatusSet", instances, |x, i| {
+    instances.write(x, "instanceStatusSet", |x, i| {
         let live = m.instance(&i.id).is_ok_and(|i| !i.stopped);
         let zone = m.subnet(&i.subnet).map(|s| s.zone.clone()).unwrap_or_default();
         let (code, state, status) = match m.instance(&i.id) {

@@ -148,12 +148,14 @@ pub(super) fn describe_key_pairs(
             format!("The key pair '{missing}' does not exist"),
         ));
     }
-    let keys = filtered(
+    let keys = describe::page(
+        ctx.action,
+        p,
         m.key_pairs().filter(|k| {
             (names.is_empty() || names.contains(&k.name))
                 && (ids.is_empty() || ids.iter().any(|id| id == k.id.as_str()))
         }),
-        &p.filters(),
+        |k| k.id.to_string(),
         |k, name| match name {
             "key-name" => one(&k.name),
             "key-pair-id" => one(&k.id),
@@ -162,7 +164,7 @@ pub(super) fn describe_key_pairs(
             _ => tag_attr(&k.tags, name),
         },
     )?;
-    x.set("keySet", keys, write_key_pair);
+    keys.write(x, "keySet", write_key_pair);
     Ok(())
 }
 

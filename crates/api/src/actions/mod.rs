@@ -18,10 +18,11 @@ use vpclab_model::{
     VpcEndpoint, VpcEndpointId, VpcId, VpcPeeringConnectionId, ZONES,
 };
 
-use crate::params::{Filter, Params, wildcard};
+use crate::params::Params;
 use crate::xml::Xml;
 
 mod addresses;
+mod describe;
 mod endpoints;
 mod flow_logs;
 mod gateways;
@@ -43,6 +44,8 @@ pub const REGION: &str = vpclab_model::REGION;
 /// What a handler works on.
 #[derive(Debug)]
 pub struct Context<'a> {
+    /// The action's name, as in `Action=`.
+    pub action: &'static str,
     /// The model; a copy for mutating actions, kept only if the action succeeds.
     pub model: &'a mut Model,
     /// Seconds since the Unix epoch (for launch and create times).
@@ -213,33 +216,6 @@ fn ids<T>(
     parse: fn(&str) -> Result<T, ApiError>,
 ) -> Result<Vec<T>, ApiError> {
     params.list(name).iter().map(|s| parse(s)).collect()
-}
-
-/// Keeps the resources whose attributes match every filter. `attr` gives a resource's
-/// values for a filter name, or `None` for a name it does not know (an error).
-fn filtered<'a, T>(
-    items: impl Iterator<Item = &'a T>,
-    filters: &[Filter],
-    attr: impl Fn(&T, &str) -> Option<Vec<String>>,
-) -> Result<Vec<&'a T>, ApiError>
-where
-    T: 'a,
-{
-    let mut out = Vec::new();
-    for item in items {
-        let mut keep = true;
-        for f in filters {
-            let values = attr(item, &f.name)
-                .ok_or_else(|| invalid(format!("The filter '{}' is invalid", f.name)))?;
-            if !f.values.iter().any(|p| values.iter().any(|v| wildcard(p, v))) {
-                keep = false;
-            }
-        }
-        if keep {
-            out.push(item);
-        }
-    }
-    Ok(out)
 }
 
 /// Values of the tag filters every resource supports.

@@ -80,9 +80,11 @@ pub(super) fn describe_network_acls(
         "InvalidNetworkAclID.NotFound",
         "networkAcl",
     )?;
-    let acls = filtered(
+    let acls = describe::page(
+        ctx.action,
+        p,
         m.network_acls().filter(|a| asked.is_empty() || asked.contains(&a.id)),
-        &p.filters(),
+        |a| a.id.to_string(),
         |a, name| match name {
             "network-acl-id" => one(&a.id),
             "vpc-id" => one(&a.vpc),
@@ -101,7 +103,7 @@ pub(super) fn describe_network_acls(
             _ => tag_attr(&a.tags, name),
         },
     )?;
-    x.set("networkAclSet", acls, write_acl);
+    acls.write(x, "networkAclSet", write_acl);
     Ok(())
 }
 

@@ -99,9 +99,11 @@ pub(super) fn describe_vpc_peering_connections(
         "InvalidVpcPeeringConnectionID.NotFound",
         "vpcPeeringConnection",
     )?;
-    let list = filtered(
+    let list = describe::page(
+        ctx.action,
+        p,
         m.peering_connections().filter(|c| asked.is_empty() || asked.contains(&c.id)),
-        &p.filters(),
+        |c| c.id.to_string(),
         |c, name| match name {
             "vpc-peering-connection-id" => one(&c.id),
             "status-code" => one(c.status.code()),
@@ -116,6 +118,6 @@ pub(super) fn describe_vpc_peering_connections(
             _ => tag_attr(&c.tags, name),
         },
     )?;
-    x.set("vpcPeeringConnectionSet", list, |x, c| write_peering(x, m, c));
+    list.write(x, "vpcPeeringConnectionSet", |x, c| write_peering(x, m, c));
     Ok(())
 }

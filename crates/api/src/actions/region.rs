@@ -3,14 +3,16 @@
 use super::*;
 
 pub(super) fn describe_availability_zones(
-    _: &mut Context<'_>,
+    ctx: &mut Context<'_>,
     p: &Params,
     x: &mut Xml,
 ) -> Result<(), ApiError> {
     let names = p.list("ZoneName");
-    let zones = filtered(
+    let zones = describe::page(
+        ctx.action,
+        p,
         ZONES.iter().filter(|z| names.is_empty() || names.iter().any(|n| n == *z)),
-        &p.filters(),
+        |z| z.to_string(),
         |z, name| match name {
             "zone-name" => one(z),
             "zone-id" => one(zone_id(z)),
@@ -20,7 +22,7 @@ pub(super) fn describe_availability_zones(
             _ => None,
         },
     )?;
-    x.set("availabilityZoneInfo", zones, |x, z| {
+    zones.write(x, "availabilityZoneInfo", |x, z| {
         x.leaf("zoneName", z)
             .leaf("zoneState", "available")
             .leaf("regionName", REGION)
@@ -91,7 +93,7 @@ pub(super) const IMAGES: &[(&str, &str, &str, &str, &str)] = &[
 ];
 
 pub(super) fn describe_images(
-    _: &mut Context<'_>,
+    ctx: &mut Context<'_>,
     p: &Params,
     x: &mut Xml,
 ) -> Result<(), ApiError> {
@@ -106,9 +108,11 @@ pub(super) fn describe_images(
     let owned = |(_, _, owner, alias, _): &&(&str, &str, &str, &str, &str)| {
         owners.is_empty() || owners.iter().any(|o| o == owner || (!alias.is_empty() && o == alias))
     };
-    let images = filtered(
+    let images = describe::page(
+        ctx.action,
+        p,
         IMAGES.iter().filter(|i| asked.is_empty() || asked.iter().any(|a| a == i.0)).filter(owned),
-        &p.filters(),
+        |i| i.0.to_string(),
         |(id, name, owner, alias, arch), f| match f {
             "image-id" => one(id),
             "name" => one(name),
@@ -126,7 +130,7 @@ pub(super) fn describe_images(
             _ => None,
         },
     )?;
-    x.set("imagesSet", images, |x, (id, name, owner, alias, arch)| {
+    images.write(x, "imagesSet", |x, (id, name, owner, alias, arch)| {
         // The date is the one in the name (YYYYMMDD), as AWS's images carry it.
         let date = name
             .split(|c: char| !c.is_ascii_digit())

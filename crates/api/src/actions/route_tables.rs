@@ -91,9 +91,11 @@ pub(super) fn describe_route_tables(
         "InvalidRouteTableID.NotFound",
         "routeTable",
     )?;
-    let tables = filtered(
+    let tables = describe::page(
+        ctx.action,
+        p,
         m.route_tables().filter(|t| asked.is_empty() || asked.contains(&t.id)),
-        &p.filters(),
+        |t| t.id.to_string(),
         |t, name| match name {
             "route-table-id" => one(&t.id),
             "vpc-id" => one(&t.vpc),
@@ -147,7 +149,7 @@ pub(super) fn describe_route_tables(
             _ => tag_attr(&t.tags, name),
         },
     )?;
-    x.set("routeTableSet", tables, |x, t| write_route_table(x, m, t));
+    tables.write(x, "routeTableSet", |x, t| write_route_table(x, m, t));
     Ok(())
 }
 

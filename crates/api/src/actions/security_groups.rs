@@ -127,12 +127,14 @@ pub(super) fn describe_security_groups(
             message: format!("The security group '{missing}' does not exist"),
         });
     }
-    let groups = filtered(
+    let groups = describe::page(
+        ctx.action,
+        p,
         m.security_groups().filter(|g| {
             (asked.is_empty() || asked.contains(&g.id))
                 && (names.is_empty() || names.contains(&g.name))
         }),
-        &p.filters(),
+        |g| g.id.to_string(),
         |g, name| match name {
             "group-id" => one(&g.id),
             "group-name" => one(&g.name),
@@ -154,7 +156,7 @@ pub(super) fn describe_security_groups(
             _ => tag_attr(&g.tags, name),
         },
     )?;
-    x.set("securityGroupInfo", groups, write_security_group);
+    groups.write(x, "securityGroupInfo", write_security_group);
     Ok(())
 }
 

@@ -40,14 +40,20 @@ pub(super) fn describe_tags(
     x: &mut Xml,
 ) -> Result<(), ApiError> {
     let all = ctx.model.all_tags();
-    let tags = filtered(all.iter(), &p.filters(), |(id, kind, key, value), name| match name {
-        "resource-id" => one(id),
-        "resource-type" => one(kind),
-        "key" => one(key),
-        "value" => one(value),
-        _ => None,
-    })?;
-    x.set("tagSet", tags, |x, (id, kind, key, value)| {
+    let tags = describe::page(
+        ctx.action,
+        p,
+        all.iter(),
+        |(id, _, key, _)| format!("{id}\u{0}{key}"),
+        |(id, kind, key, value), name| match name {
+            "resource-id" => one(id),
+            "resource-type" => one(kind),
+            "key" => one(key),
+            "value" => one(value),
+            _ => None,
+        },
+    )?;
+    tags.write(x, "tagSet", |x, (id, kind, key, value)| {
         x.leaf("resourceId", id).leaf("resourceType", kind).leaf("key", key).leaf("value", value);
     });
     Ok(())

@@ -47,19 +47,26 @@ pub(super) fn describe_vpcs(
     let asked = ids(p, "VpcId", vpc_id)?;
     let m = &*ctx.model;
     require_all(&asked, |id| m.vpc(id).is_ok(), "InvalidVpcID.NotFound", "vpc")?;
-    let vpcs = filtered(
+    let vpcs = describe::page(
+        ctx.action,
+        p,
         m.vpcs().filter(|v| asked.is_empty() || asked.contains(&v.id)),
-        &p.filters(),
+        |v| v.id.to_string(),
         |v, name| match name {
             "vpc-id" => one(&v.id),
-            "cidr" | "cidr-block-association.cidr-block" => one(v.cidr),
+            "cidr" | "cidr-block" | "cidr-block-association.cidr-block" => one(v.cidr),
+            "cidr-block-association.association-id" => {
+                one(derived("vpc-cidr-assoc", v.id.as_str()))
+            }
+            "cidr-block-association.state" => one("associated"),
+            "dhcp-options-id" => one("dopt-00000000000000000"),
             "state" => one("available"),
             "is-default" | "isDefault" => one(v.is_default),
             "owner-id" => one(OWNER_ID),
             _ => tag_attr(&v.tags, name),
         },
     )?;
-    x.set("vpcSet", vpcs, write_vpc);
+    vpcs.write(x, "vpcSet", write_vpc);
     Ok(())
 }
 
@@ -121,9 +128,11 @@ pub(super) fn describe_subnets(
     let asked = ids(p, "SubnetId", subnet_id)?;
     let m = &*ctx.model;
     require_all(&asked, |id| m.subnet(id).is_ok(), "InvalidSubnetID.NotFound", "subnet")?;
-    let subnets = filtered(
+    let subnets = describe::page(
+        ctx.action,
+        p,
         m.subnets().filter(|s| asked.is_empty() || asked.contains(&s.id)),
-        &p.filters(),
+        |s| s.id.to_string(),
         |s, name| match name {
             "subnet-id" => one(&s.id),
             "vpc-id" => one(&s.vpc),
@@ -137,7 +146,7 @@ pub(super) fn describe_subnets(
             _ => tag_attr(&s.tags, name),
         },
     )?;
-    x.set("subnetSet", subnets, |x, s| write_subnet(x, m, s));
+    subnets.write(x, "subnetSet", |x, s| write_subnet(x, m, s));
     Ok(())
 }
 
