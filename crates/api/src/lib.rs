@@ -8,6 +8,7 @@
 //!   table naming them.
 //! * [`service`]: a call from parameters to reply: the action on a copy of the model,
 //!   stored before the reply, applied to the data plane.
+//! * [`sts`]: STS `GetCallerIdentity` on the same endpoint.
 //! * [`store`]: the redb database in the state directory.
 //! * [`server`]: HTTP on tokio and hyper.
 
@@ -20,6 +21,7 @@ pub mod server;
 pub mod service;
 pub mod sigv4;
 pub mod store;
+pub mod sts;
 pub mod xml;
 
 pub use service::{Reply, Service};

@@ -19,6 +19,9 @@ use crate::service::{Reply, Service};
 use crate::sigv4::{Credentials, Signed};
 use crate::xml;
 
+/// The request id of replies given before a request reaches the service.
+const NO_REQUEST: &str = "00000000-0000-0000-0000-000000000000";
+
 /// Largest request body accepted (the largest legitimate EC2 call is far smaller).
 pub const MAX_BODY: usize = 1 << 20;
 
@@ -51,6 +54,7 @@ fn reply(reply: Reply) -> Response<Full<Bytes>> {
     Response::builder()
         .status(reply.status)
         .header("Content-Type", "text/xml;charset=UTF-8")
+        .header("x-amzn-RequestId", &reply.request_id)
         .body(Full::new(Bytes::from(reply.body)))
         .unwrap_or_else(|_| Response::new(Full::new(Bytes::new())))
 }
@@ -78,7 +82,8 @@ async fn answer(
             };
             return Ok(reply(Reply {
                 status: 413,
-                body: xml::error(&error, "00000000-0000-0000-0000-000000000000"),
+                body: xml::error(&error, NO_REQUEST),
+                request_id: NO_REQUEST.into(),
             }));
         }
     };
@@ -97,7 +102,8 @@ async fn answer(
             };
             return Ok(reply(Reply {
                 status: 401,
-                body: xml::error(&error, "00000000-0000-0000-0000-000000000000"),
+                body: xml::error(&error, NO_REQUEST),
+                request_id: NO_REQUEST.into(),
             }));
         }
     }
@@ -113,7 +119,8 @@ async fn answer(
         status: 500,
         body: xml::error(
             &ApiError { code: "InternalError", message: "An internal error has occurred".into() },
-            "00000000-0000-0000-0000-000000000000",
+            NO_REQUEST,
         ),
+        request_id: NO_REQUEST.into(),
     })))
 }

@@ -15,6 +15,7 @@ use crate::actions::{self, Context};
 use crate::known_params;
 use crate::params::Params;
 use crate::store::Store;
+use crate::sts;
 use crate::xml::{self, Xml};
 
 /// The reply to one call.
@@ -24,6 +25,9 @@ pub struct Reply {
     pub status: u16,
     /// The XML document.
     pub body: String,
+    /// The request's id, also in the document (SDKs read it from the
+    /// `x-amzn-RequestId` header).
+    pub request_id: String,
 }
 
 /// The API's state: the model, where it is stored, and the data plane it drives.
@@ -180,15 +184,30 @@ impl Service {
     /// since the Unix epoch).
     pub fn handle(&mut self, body: &[u8], now: u64) -> Reply {
         let request_id = self.request_id();
-        match self.dispatch(body, now) {
-            Ok((action, out)) => Reply { status: 200, body: out.finish(action, &request_id) },
-            Err((status, e)) => Reply { status, body: xml::error(&e, &request_id) },
+        let params = match Params::parse(body) {
+            Ok(params) => params,
+            Err(e) => return Reply { status: 400, body: xml::error(&e, &request_id), request_id },
+        };
+        if sts::is_sts(&params) {
+            return match sts::answer(&params, &request_id) {
+                Ok(body) => Reply { status: 200, body, request_id },
+                Err(e) => Reply { status: 400, body: sts::error(&e, &request_id), request_id },
+            };
+        }
+        match self.dispatch(&params, now) {
+            Ok((action, out)) => {
+                Reply { status: 200, body: out.finish(action, &request_id), request_id }
+            }
+            Err((status, e)) => Reply { status, body: xml::error(&e, &request_id), request_id },
         }
     }
 
-    fn dispatch(&mut self, body: &[u8], now: u64) -> Result<(&'static str, Xml), (u16, ApiError)> {
+    fn dispatch(
+        &mut self,
+        params: &Params,
+        now: u64,
+    ) -> Result<(&'static str, Xml), (u16, ApiError)> {
         let client = |e| (400, e);
-        let params = Params::parse(body).map_err(client)?;
         let name = params.required("Action").map_err(client)?;
         let action = actions::find(name).ok_or_else(|| {
             client(ApiError {
@@ -226,12 +245,12 @@ impl Service {
         }
         if !action.mutates {
             let mut ctx = Context { action: action.name, model: &mut self.model, now };
-            action.run(&mut ctx, &params, &mut out).map_err(client)?;
+            action.run(&mut ctx, params, &mut out).map_err(client)?;
             return Ok((action.name, out));
         }
         let mut model = self.model.clone();
         action
-            .run(&mut Context { action: action.name, model: &mut model, now }, &params, &mut out)
+            .run(&mut Context { action: action.name, model: &mut model, now }, params, &mut out)
             .map_err(client)?;
         if let Some(store) = &self.store {
             store.save(&model).map_err(|e| {

@@ -15,7 +15,8 @@ pub struct Xml {
     buf: String,
 }
 
-fn escape(out: &mut String, text: &str) {
+/// Appends `text` to `out` with XML's five special characters escaped.
+pub(crate) fn escape(out: &mut String, text: &str) {
     for c in text.chars() {
         match c {
             '<' => out.push_str("&lt;"),

@@ -44,6 +44,27 @@ fn requests_good_and_bad() {
     assert!(ok.starts_with("HTTP/1.1 200"), "{ok}");
     assert!(ok.to_ascii_lowercase().contains("content-type: text/xml;charset=utf-8"), "{ok}");
     assert!(ok.contains("<CreateVpcResponse xmlns=\"http://ec2.amazonaws.com/doc/2016-11-15/\">"));
+    // SDKs read the request id from the header; it is the one in the document.
+    let header = ok
+        .lines()
+        .find_map(|l| l.to_ascii_lowercase().strip_prefix("x-amzn-requestid: ").map(str::to_owned))
+        .expect("an x-amzn-RequestId header");
+    assert!(ok.contains(&format!("<requestId>{header}</requestId>")), "{ok}");
+
+    // STS on the same endpoint: the account every OwnerId names.
+    let sts = post(addr, b"Action=GetCallerIdentity&Version=2011-06-15");
+    assert!(sts.starts_with("HTTP/1.1 200"), "{sts}");
+    assert!(sts.contains("<Account>123456789012</Account>"), "{sts}");
+    assert!(sts.contains("<Arn>arn:aws:iam::123456789012:root</Arn>"), "{sts}");
+    assert!(sts.contains("xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\""), "{sts}");
+    let owner = post(addr, b"Action=DescribeVpcs&Version=2016-11-15");
+    assert!(owner.contains("<ownerId>123456789012</ownerId>"), "{owner}");
+    let other = post(addr, b"Action=AssumeRole&Version=2011-06-15");
+    assert!(other.starts_with("HTTP/1.1 400"), "{other}");
+    assert!(
+        other.contains("<ErrorResponse") && other.contains("<Code>InvalidAction</Code>"),
+        "{other}"
+    );
 
     let get = exchange(addr, format!("GET /?Action=DescribeVpcs&Version=2016-11-15 HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").as_bytes());
     assert!(get.starts_with("HTTP/1.1 200") && get.contains("<vpcSet><item>"), "{get}");
