@@ -229,11 +229,7 @@ impl Service {
         if params.bool("DryRun").map_err(client)? == Some(true) {
             let mut model = self.model.clone();
             action
-                .run(
-                    &mut Context { action: action.name, model: &mut model, now },
-                    &params,
-                    &mut out,
-                )
+                .run(&mut Context { action: action.name, model: &mut model, now }, params, &mut out)
                 .map_err(client)?;
             return Err((
                 412,
