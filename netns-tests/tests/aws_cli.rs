@@ -370,13 +370,15 @@ for key, secret in [("AKIDVPCLAB", "wrong"), ("SOMEONE", "s3cr3t")]:
 "#,
     );
     let _ = std::fs::remove_file(&file);
-    assert_eq!(out.trim(), "0\nAuthFailure 401\nAuthFailure 401");
+    // One VPC: the default one a fresh account has.
+    assert_eq!(out.trim(), "1\nAuthFailure 401\nAuthFailure 401");
 }
 
 #[test]
 #[ignore = "needs the test Python environment (scripts/test.sh)"]
 fn key_pairs_images_default_vpc_and_status_as_tutorials_use_them() {
-    let api = Api::start(false);
+    // An empty region, as a lab may want it: no default VPC until one is made.
+    let api = Api::start_with(false, &["--no-default-vpc"]);
     // The tutorials' `create-key-pair --query KeyMaterial --output text > key.pem`.
     let material = api.text(&["create-key-pair", "--key-name", "MyKeyPair"], "KeyMaterial");
     assert!(material.starts_with("-----BEGIN RSA PRIVATE KEY-----"), "{material}");
@@ -463,6 +465,140 @@ fn key_pairs_images_default_vpc_and_status_as_tutorials_use_them() {
     let default_vpc = api.text(&["create-default-vpc"], "Vpc.VpcId");
     let launched = api.text(&no_subnet, "Instances[0].VpcId");
     assert_eq!(launched, default_vpc);
+}
+
+#[test]
+#[ignore = "needs the test Python environment (scripts/test.sh)"]
+fn a_fresh_account_its_identity_default_vpc_pages_and_lifecycle_states() {
+    let mut api = Api::start_with(false, &["--pending-seconds", "2"]);
+    // STS on the same endpoint names the account that owns everything.
+    let out = std::process::Command::new(vpclab_netns_tests::api::python_env().join("bin/aws"))
+        .args(["--endpoint-url", &api.endpoint, "--region", "us-east-1", "sts"])
+        .args(["get-caller-identity", "--query", "Account", "--output", "text"])
+        .env("AWS_ACCESS_KEY_ID", "vpclab")
+        .env("AWS_SECRET_ACCESS_KEY", "vpclab")
+        .output()
+        .expect("run aws sts");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let account = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+    // A fresh state holds the default VPC: a /20 per zone, an internet gateway, the route.
+    let default = api.text(
+        &["describe-vpcs", "--filters", "Name=is-default,Values=true"],
+        "Vpcs[0].[VpcId,CidrBlock,OwnerId]",
+    );
+    let default: Vec<&str> = default.split_whitespace().collect();
+    assert_eq!(default[1..], ["172.31.0.0/16", account.as_str()]);
+    let vpc = default[0].to_owned();
+    let subnets = api.text(
+        &[
+            "describe-subnets",
+            "--filters",
+            &format!("Name=vpc-id,Values={vpc}"),
+            "Name=default-for-az,Values=true",
+        ],
+        "length(Subnets)",
+    );
+    assert_eq!(subnets, "6");
+    let igw = api.text(
+        &[
+            "describe-internet-gateways",
+            "--filters",
+            &format!("Name=attachment.vpc-id,Values={vpc}"),
+        ],
+        "InternetGateways[0].InternetGatewayId",
+    );
+    assert!(igw.starts_with("igw-"), "{igw}");
+
+    // The CLI pages by itself: 3 pages of 5 give every subnet once.
+    let mine = api.text(&["create-vpc", "--cidr-block", "10.7.0.0/16"], "Vpc.VpcId");
+    for i in 0..9 {
+        api.text(
+            &["create-subnet", "--vpc-id", &mine, "--cidr-block", &format!("10.7.{i}.0/24")],
+            "Subnet.SubnetId",
+        );
+    }
+    // (The CLI applies --query to each page: one count per page.)
+    let pages = api.text(&["describe-subnets", "--page-size", "5"], "length(Subnets)");
+    assert_eq!(pages.split_whitespace().collect::<Vec<_>>(), ["5", "5", "5"]);
+    let paged = api.text(&["describe-subnets", "--page-size", "5"], "Subnets[].SubnetId");
+    let mut paged: Vec<&str> = paged.split_whitespace().collect();
+    paged.sort_unstable();
+    paged.dedup();
+    assert_eq!(paged.len(), 15, "6 default subnets and 9 of mine, each once");
+    // boto3's own paginator agrees, and a token vpclab did not give is refused.
+    let out = api.boto3(
+        r#"
+import os, boto3, botocore
+ec2 = boto3.client("ec2", endpoint_url=os.environ["ENDPOINT"], region_name="us-east-1")
+pages = list(ec2.get_paginator("describe_subnets").paginate(PaginationConfig={"PageSize": 5}))
+print(len(pages), sum(len(p["Subnets"]) for p in pages))
+try:
+    ec2.describe_subnets(MaxResults=5, NextToken="not-a-token")
+except botocore.exceptions.ClientError as e:
+    print(e.response["Error"]["Code"])
+"#,
+    );
+    assert_eq!(out.split_whitespace().collect::<Vec<_>>(), ["3", "15", "InvalidParameterValue"]);
+
+    // Launches answer `pending`; the waiters poll until `running`. One launch of two is
+    // one reservation.
+    let subnet = api.text(
+        &["describe-subnets", "--filters", &format!("Name=vpc-id,Values={mine}")],
+        "Subnets[0].SubnetId",
+    );
+    let launched = api.text(
+        &["run-instances", "--image-id", "ami-1", "--count", "2", "--subnet-id", &subnet],
+        "Instances[].State.Name",
+    );
+    assert_eq!(launched.split_whitespace().collect::<Vec<_>>(), ["pending", "pending"]);
+    let reservations = api.text(&["describe-instances"], "Reservations[].length(Instances)");
+    assert_eq!(reservations, "2");
+    let ids = api.text(&["describe-instances"], "Reservations[0].Instances[].InstanceId");
+    let ids: Vec<&str> = ids.split_whitespace().collect();
+    let mut wait = vec!["wait", "instance-running", "--instance-ids"];
+    wait.extend(&ids);
+    let waited = api.aws(&wait);
+    assert!(waited.status.success(), "{}", String::from_utf8_lossy(&waited.stderr));
+    let states = api.text(&["describe-instances"], "Reservations[].Instances[].State.Name");
+    assert_eq!(states.split_whitespace().collect::<Vec<_>>(), ["running", "running"]);
+
+    // A NAT gateway: pending, then available; deleted, it stays listed as deleted.
+    let public = api.text(
+        &["describe-subnets", "--filters", &format!("Name=vpc-id,Values={vpc}")],
+        "Subnets[0].SubnetId",
+    );
+    let eip = api.text(&["allocate-address", "--domain", "vpc"], "AllocationId");
+    let created = api.text(
+        &[
+            "create-nat-gateway",
+            "--subnet-id",
+            &public,
+            "--allocation-id",
+            &eip,
+            "--tag-specifications",
+            "ResourceType=natgateway,Tags=[{Key=Name,Value=egress}]",
+        ],
+        "NatGateway.[NatGatewayId,State]",
+    );
+    let created: Vec<&str> = created.split_whitespace().collect();
+    assert_eq!(created[1], "pending");
+    let nat = created[0].to_owned();
+    let waited = api.aws(&["wait", "nat-gateway-available", "--nat-gateway-ids", &nat]);
+    assert!(waited.status.success(), "{}", String::from_utf8_lossy(&waited.stderr));
+    let tagged = api.text(
+        &["describe-nat-gateways", "--filter", "Name=tag:Name,Values=egress"],
+        "NatGateways[0].[NatGatewayId,State]",
+    );
+    assert_eq!(tagged.split_whitespace().collect::<Vec<_>>(), [nat.as_str(), "available"]);
+    api.text(&["delete-nat-gateway", "--nat-gateway-id", &nat], "NatGatewayId");
+    let waited = api.aws(&["wait", "nat-gateway-deleted", "--nat-gateway-ids", &nat]);
+    assert!(waited.status.success(), "{}", String::from_utf8_lossy(&waited.stderr));
+    // Its Elastic IP is free again, and the gateway is still listed after a restart.
+    api.text(&["release-address", "--allocation-id", &eip], "@");
+    api.restart();
+    let state =
+        api.text(&["describe-nat-gateways", "--nat-gateway-ids", &nat], "NatGateways[0].State");
+    assert_eq!(state, "deleted");
 }
 
 #[test]

@@ -39,12 +39,23 @@ pub struct Service {
     requests: u64,
     seed: u64,
     mirror: Option<PathBuf>,
+    transition_s: u64,
 }
 
 impl Service {
     /// A service over `model`, persisting to `store` and driving `host` when given.
     pub fn new(model: Model, store: Option<Store>, host: Option<Host>, seed: u64) -> Self {
-        Self { model, store, host, requests: 0, seed, mirror: None }
+        Self { model, store, host, requests: 0, seed, mirror: None, transition_s: 0 }
+    }
+
+    /// Reports new instances `pending` and new NAT gateways `pending` (deleted ones
+    /// `deleting`) for `seconds` before their settled state, as AWS does for a while,
+    /// so that clients' waiters poll more than once. The data plane does not wait: a
+    /// pending instance already forwards. Default 0: the create reply says `pending`,
+    /// the first Describe the settled state.
+    pub fn with_transition_seconds(mut self, seconds: u64) -> Self {
+        self.transition_s = seconds;
+        self
     }
 
     /// Also writes the model as JSON to `path` (atomically) after every change: a
@@ -229,7 +240,16 @@ impl Service {
         if params.bool("DryRun").map_err(client)? == Some(true) {
             let mut model = self.model.clone();
             action
-                .run(&mut Context { action: action.name, model: &mut model, now }, params, &mut out)
+                .run(
+                    &mut Context {
+                        action: action.name,
+                        model: &mut model,
+                        now,
+                        transition_s: self.transition_s,
+                    },
+                    params,
+                    &mut out,
+                )
                 .map_err(client)?;
             return Err((
                 412,
@@ -240,13 +260,27 @@ impl Service {
             ));
         }
         if !action.mutates {
-            let mut ctx = Context { action: action.name, model: &mut self.model, now };
+            let mut ctx = Context {
+                action: action.name,
+                model: &mut self.model,
+                now,
+                transition_s: self.transition_s,
+            };
             action.run(&mut ctx, params, &mut out).map_err(client)?;
             return Ok((action.name, out));
         }
         let mut model = self.model.clone();
         action
-            .run(&mut Context { action: action.name, model: &mut model, now }, params, &mut out)
+            .run(
+                &mut Context {
+                    action: action.name,
+                    model: &mut model,
+                    now,
+                    transition_s: self.transition_s,
+                },
+                params,
+                &mut out,
+            )
             .map_err(client)?;
         if let Some(store) = &self.store {
             store.save(&model).map_err(|e| {

@@ -74,6 +74,16 @@ enum Commands {
         /// one per CPU, at most 4. (`vpclab up` passes the variable on to its daemon.)
         #[arg(long, env = "VPCLAB_WORKERS", value_parser = clap::value_parser!(u16).range(1..=64))]
         workers: Option<u16>,
+        /// Report new instances and NAT gateways `pending` (deleted NAT gateways
+        /// `deleting`) for this many seconds before they settle, as AWS does, so that
+        /// clients' waiters poll more than once. Packets flow at once either way.
+        #[arg(long, env = "VPCLAB_PENDING_SECONDS", default_value_t = 0,
+              value_parser = clap::value_parser!(u64).range(0..=3600))]
+        pending_seconds: u64,
+        /// Start a fresh state without the default VPC every AWS account has (for labs
+        /// that want an empty region). A state that exists keeps what it holds.
+        #[arg(long)]
+        no_default_vpc: bool,
     },
     /// Test declared reachability with real packets: a pass/fail table, and the trace
     /// of every path that did not behave as expected. Exits 1 if any did not.
@@ -184,10 +194,23 @@ fn main() -> ExitCode {
             lab::exec(&cli.state_dir, &instance, &command).map(|()| ExitCode::SUCCESS)
         }
         Commands::Validate { topology } => validate(&topology),
-        Commands::Serve { listen, no_dataplane, credentials, workers } => {
-            let workers = workers.map(usize::from);
-            serve::run(&cli.state_dir, listen, !no_dataplane, credentials.as_deref(), workers)
-                .map(|()| ExitCode::SUCCESS)
+        Commands::Serve {
+            listen,
+            no_dataplane,
+            credentials,
+            workers,
+            pending_seconds,
+            no_default_vpc,
+        } => {
+            let options = serve::Options {
+                listen,
+                dataplane: !no_dataplane,
+                credentials,
+                workers: workers.map(usize::from),
+                pending_seconds,
+                default_vpc: !no_default_vpc,
+            };
+            serve::run(&cli.state_dir, options).map(|()| ExitCode::SUCCESS)
         }
         Commands::InternetHost { listen } => internet::serve(&listen).map(|()| ExitCode::SUCCESS),
     };

@@ -7,7 +7,7 @@
 use std::io::{BufRead, BufReader, Write};
 use std::net::SocketAddr;
 use std::os::unix::net::UnixListener;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -22,20 +22,31 @@ use crate::lab::{self, DaemonStatus};
 /// Forwarder workers at most, unless asked for more.
 const DEFAULT_WORKERS: usize = 4;
 
-/// Serves until SIGINT, SIGTERM or `stop` on the control socket. With `dataplane`,
-/// every change is made real (namespaces, devices, forwarding); without, only the API
-/// and the store run (for tests, and for trying the API without root).
-pub(crate) fn run(
-    state: &Path,
-    listen: SocketAddr,
-    dataplane: bool,
-    credentials: Option<&Path>,
-    workers: Option<usize>,
-) -> Result<(), String> {
+/// How `vpclab serve` runs.
+#[derive(Debug)]
+pub(crate) struct Options {
+    /// Where the API listens.
+    pub listen: SocketAddr,
+    /// Every change made real (namespaces, devices, forwarding); without, only the API
+    /// and the store run (for tests, and for trying the API without root).
+    pub dataplane: bool,
+    /// The file of accepted SigV4 keys; any credentials without one.
+    pub credentials: Option<PathBuf>,
+    /// Forwarder workers; one per CPU (at most 4) without.
+    pub workers: Option<usize>,
+    /// Seconds new instances and NAT gateways are reported `pending`.
+    pub pending_seconds: u64,
+    /// Whether a fresh state gets a default VPC, as every AWS account has.
+    pub default_vpc: bool,
+}
+
+/// Serves until SIGINT, SIGTERM or `stop` on the control socket.
+pub(crate) fn run(state: &Path, options: Options) -> Result<(), String> {
+    let Options { listen, dataplane, credentials, workers, pending_seconds, default_vpc } = options;
     let credentials = match credentials {
         Some(file) => {
             let text =
-                std::fs::read_to_string(file).map_err(|e| format!("{}: {e}", file.display()))?;
+                std::fs::read_to_string(&file).map_err(|e| format!("{}: {e}", file.display()))?;
             Some(Arc::new(
                 Credentials::parse(&text).map_err(|e| format!("{}: {e}", file.display()))?,
             ))
@@ -47,7 +58,19 @@ pub(crate) fn run(
     }
     let (store, saved) = Store::open(state)?;
     let restored = saved.is_some();
-    let model = saved.unwrap_or_else(|| Model::new(lab::seed()));
+    let model = match saved {
+        Some(model) => model,
+        None => {
+            // A fresh account: the default VPC with its subnets, gateway and route,
+            // stored at once so that a restart finds the same one.
+            let mut model = Model::new(lab::seed());
+            if default_vpc {
+                model.create_default_vpc().map_err(|e| format!("default VPC: {}", e.message))?;
+            }
+            store.save(&model).map_err(|e| format!("state: {e}"))?;
+            model
+        }
+    };
     let (host, internet, flow_records) = if dataplane {
         let workers = workers.unwrap_or_else(|| {
             std::thread::available_parallelism().map_or(1, |n| n.get()).min(DEFAULT_WORKERS)
@@ -61,7 +84,8 @@ pub(crate) fn run(
     };
     let instances = model.instances().count();
     let host_workers = host.as_ref().map(Host::workers);
-    let mut service = Service::new(model, Some(store), host, lab::seed());
+    let mut service = Service::new(model, Some(store), host, lab::seed())
+        .with_transition_seconds(pending_seconds);
     service.mirror_to(state.join(lab::MODEL_FILE)).map_err(|e| format!("model mirror: {e}"))?;
     let service = Arc::new(Mutex::new(service));
     if let Some(records) = flow_records {

@@ -630,7 +630,7 @@ pub(crate) fn build(topology: &Topology, seed: u64) -> Result<Model, TopologyErr
             }
             let allocation = take_eip(&nat.elastic_ip)?;
             let id = m
-                .create_nat_gateway(subnet, &allocation, nat.idle_timeout, name_tag(name))
+                .create_nat_gateway(subnet, &allocation, nat.idle_timeout, name_tag(name), 0)
                 .map_err(api(&nat.name))?;
             nat_names.insert(name, (id, vpc_id.clone()));
         }

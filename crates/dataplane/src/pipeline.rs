@@ -811,7 +811,7 @@ mod tests {
         let other = run(&mut m, &b_subnet, false);
         let inner = run(&mut m, &natted, false);
         let eip = m.allocate_address(Tags::new()).unwrap();
-        let nat = m.create_nat_gateway(&public, &eip, Some(350), Tags::new()).unwrap();
+        let nat = m.create_nat_gateway(&public, &eip, Some(350), Tags::new(), 0).unwrap();
         m.create_route(
             &nat_table,
             RouteSpec {
@@ -1409,7 +1409,7 @@ mod tests {
         m.attach_internet_gateway(&igw, &vpc).unwrap();
         let eip = m.allocate_address(Tags::new()).unwrap();
         // The NAT gateway sits in `a`, which uses the main table: local only.
-        let nat = m.create_nat_gateway(&a, &eip, None, Tags::new()).unwrap();
+        let nat = m.create_nat_gateway(&a, &eip, None, Tags::new(), 0).unwrap();
         let table = m.create_route_table(&vpc, Tags::new()).unwrap();
         m.associate_route_table(&table, &b).unwrap();
         let route = RouteSpec {

@@ -146,7 +146,7 @@ mod tests {
         m.create_vpc_endpoint(&vpc, "com.amazonaws.us-east-1.s3", &[public_table], Tags::new(), 0)
             .unwrap();
         let eip = m.allocate_address(Tags::new()).unwrap();
-        let nat = m.create_nat_gateway(&public, &eip, None, Tags::new()).unwrap();
+        let nat = m.create_nat_gateway(&public, &eip, None, Tags::new(), 0).unwrap();
         let nat_table = m.create_route_table(&vpc, Tags::new()).unwrap();
         m.associate_route_table(&nat_table, &private).unwrap();
         m.create_route(&nat_table, route(RouteTarget::NatGateway(nat))).unwrap();

@@ -267,6 +267,9 @@ pub struct NatGateway {
     pub private_ip: Ipv4Addr,
     /// Idle timeout in seconds (AWS: 350; vpclab lets labs shorten it).
     pub idle_timeout_s: u32,
+    /// Seconds since the Unix epoch at creation (reported as `createTime`).
+    #[serde(default)]
+    pub created_at: u64,
     /// Tags.
     pub tags: Tags,
 }
@@ -325,6 +328,10 @@ pub struct Instance {
     /// start, as on AWS).
     #[serde(default)]
     pub public_ip_on_start: bool,
+    /// The reservation (`r-…`) of the launch that made it: the instances of one
+    /// RunInstances call share one. Empty in state from before reservations were kept.
+    #[serde(default)]
+    pub reservation: String,
     /// Tags.
     pub tags: Tags,
 }

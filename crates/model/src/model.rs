@@ -62,6 +62,9 @@ pub struct RunInstance {
     pub metadata: MetadataOptions,
     /// A key pair, by name (it must exist).
     pub key_name: Option<String>,
+    /// The reservation (one launch) it belongs to, from [`Model::new_reservation`]; a
+    /// reservation of its own when `None`.
+    pub reservation: Option<String>,
     /// Tags, `Name` among them.
     pub tags: Tags,
 }
@@ -83,6 +86,10 @@ pub struct Model {
     pub(crate) terminated: BTreeMap<InstanceId, (Instance, u64)>,
     #[serde(default)]
     pub(crate) nat_gateways: BTreeMap<NatGatewayId, NatGateway>,
+    /// Deleted NAT gateways, with when (Unix seconds): AWS lists them, as `deleted`, for
+    /// about an hour. They hold no address and route nothing.
+    #[serde(default)]
+    pub(crate) deleted_nat_gateways: BTreeMap<NatGatewayId, (NatGateway, u64)>,
     #[serde(default)]
     pub(crate) security_groups: BTreeMap<SecurityGroupId, SecurityGroup>,
     #[serde(default)]
@@ -111,6 +118,7 @@ impl Model {
             instances: BTreeMap::new(),
             terminated: BTreeMap::new(),
             nat_gateways: BTreeMap::new(),
+            deleted_nat_gateways: BTreeMap::new(),
             security_groups: BTreeMap::new(),
             network_acls: BTreeMap::new(),
             peerings: BTreeMap::new(),
@@ -1006,6 +1014,7 @@ impl Model {
             "vpce" => {
                 self.endpoints.values_mut().find(|e| e.id.as_str() == id).map(|r| &mut r.tags)
             }
+            "key" => self.key_pairs.values_mut().find(|k| k.id.as_str() == id).map(|r| &mut r.tags),
             "fl" => {
                 self.flow_logs.values_mut().find(|f| f.id.as_str() == id).map(|r| &mut r.spec.tags)
             }
@@ -1027,6 +1036,8 @@ impl Model {
             "acl" => "InvalidNetworkAclID.NotFound",
             "pcx" => "InvalidVpcPeeringConnectionID.NotFound",
             "vpce" => "InvalidVpcEndpointId.NotFound",
+            "key" => "InvalidKeyPair.NotFound",
+            "fl" => "InvalidFlowLogId.NotFound",
             _ => return ApiError::new("InvalidID", format!("The ID '{id}' is not valid")),
         };
         ApiError::new(code, format!("The ID '{id}' does not exist"))
@@ -1093,6 +1104,8 @@ impl Model {
             .values()
             .for_each(|r| add(r.id.to_string(), "vpc-peering-connection", &r.tags));
         self.endpoints.values().for_each(|r| add(r.id.to_string(), "vpc-endpoint", &r.tags));
+        self.key_pairs.values().for_each(|r| add(r.id.to_string(), "key-pair", &r.tags));
+        self.flow_logs.values().for_each(|r| add(r.id.to_string(), "vpc-flow-log", &r.spec.tags));
         out
     }
 
@@ -1112,6 +1125,7 @@ impl Model {
         allocation: &AllocationId,
         idle_timeout_s: Option<u32>,
         tags: Tags,
+        created_at: u64,
     ) -> Result<NatGatewayId, ApiError> {
         let subnet = self.subnet(subnet)?.clone();
         let eip = self.elastic_ip(allocation)?;
@@ -1151,6 +1165,7 @@ impl Model {
                 public_ip,
                 private_ip,
                 idle_timeout_s,
+                created_at,
                 tags,
             },
         );
@@ -1158,16 +1173,35 @@ impl Model {
     }
 
     /// DeleteNatGateway: routes to it become blackholes; its Elastic IP stays allocated.
-    pub fn delete_nat_gateway(&mut self, id: &NatGatewayId) -> Result<(), ApiError> {
+    pub fn delete_nat_gateway(&mut self, id: &NatGatewayId, at: u64) -> Result<(), ApiError> {
+        if self.deleted_nat_gateways.contains_key(id) && !self.nat_gateways.contains_key(id) {
+            return Ok(());
+        }
         let nat = self.nat_gateway(id)?.clone();
         if let Some(e) = self.elastic_ips.get_mut(&nat.allocation) {
             e.nat_gateway = None;
         }
         self.nat_gateways.remove(id);
+        self.deleted_nat_gateways
+            .retain(|_, (_, when)| at.saturating_sub(*when) < TERMINATED_LISTED_S);
+        self.deleted_nat_gateways.insert(id.clone(), (nat, at));
         Ok(())
     }
 
+    /// NAT gateways deleted within the hour before `now`, with when.
+    pub fn deleted_nat_gateways(&self, now: u64) -> impl Iterator<Item = (&NatGateway, u64)> {
+        self.deleted_nat_gateways
+            .values()
+            .filter(move |(_, at)| now.saturating_sub(*at) < TERMINATED_LISTED_S)
+            .map(|(nat, at)| (nat, *at))
+    }
+
     // ---- instances -----------------------------------------------------------------
+
+    /// A new reservation id (`r-…`): the instances of one RunInstances call share it.
+    pub fn new_reservation(&mut self) -> String {
+        self.ids.fresh("r")
+    }
 
     /// RunInstances for one instance.
     pub fn run_instance(&mut self, spec: RunInstance) -> Result<InstanceId, ApiError> {
@@ -1220,6 +1254,7 @@ impl Model {
         };
         let id = InstanceId::from_raw(self.ids.fresh(InstanceId::PREFIX));
         let interface = NetworkInterfaceId::from_raw(self.ids.fresh(NetworkInterfaceId::PREFIX));
+        let reservation = spec.reservation.unwrap_or_else(|| self.new_reservation());
         self.instances.insert(
             id.clone(),
             Instance {
@@ -1237,6 +1272,7 @@ impl Model {
                 key_name: spec.key_name,
                 stopped: false,
                 public_ip_on_start: false,
+                reservation,
                 tags: spec.tags,
             },
         );

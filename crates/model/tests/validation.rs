@@ -307,7 +307,7 @@ fn nat_gateways_take_an_elastic_ip_and_an_address_in_their_subnet() {
     let igw = m.create_internet_gateway(Tags::new());
     m.attach_internet_gateway(&igw, &vpc).unwrap();
     let eip = m.allocate_address(Tags::new()).unwrap();
-    let nat = m.create_nat_gateway(&public, &eip, None, Tags::new()).unwrap();
+    let nat = m.create_nat_gateway(&public, &eip, None, Tags::new(), 0).unwrap();
     let n = m.nat_gateway(&nat).unwrap().clone();
     assert!(nat.as_str().starts_with("nat-0"));
     assert_eq!(n.public_ip, m.elastic_ip(&eip).unwrap().public_ip);
@@ -327,7 +327,7 @@ fn nat_gateways_take_an_elastic_ip_and_an_address_in_their_subnet() {
     );
     // The Elastic IP is in use.
     assert_eq!(
-        code(m.create_nat_gateway(&public, &eip, None, Tags::new())),
+        code(m.create_nat_gateway(&public, &eip, None, Tags::new(), 0)),
         "Resource.AlreadyAssociated"
     );
     assert_eq!(code(m.associate_address(&eip, &i, true)), "Resource.AlreadyAssociated");
@@ -344,7 +344,7 @@ fn nat_gateways_take_an_elastic_ip_and_an_address_in_their_subnet() {
     m.create_route(&private, default).unwrap();
     let table = m.route_table(&private).unwrap().clone();
     assert!(!m.is_blackhole(&table, &table.routes[1]));
-    m.delete_nat_gateway(&nat).unwrap();
+    m.delete_nat_gateway(&nat, 0).unwrap();
     assert!(m.is_blackhole(&table, &table.routes[1]));
     assert_eq!(code(m.nat_gateway(&nat)), "NatGatewayNotFound");
     m.release_address(&eip).unwrap();
@@ -355,7 +355,7 @@ fn nat_gateways_take_an_elastic_ip_and_an_address_in_their_subnet() {
 fn a_route_to_another_vpcs_nat_gateway_is_refused() {
     let (mut m, _, public) = lab();
     let eip = m.allocate_address(Tags::new()).unwrap();
-    let nat = m.create_nat_gateway(&public, &eip, Some(5), Tags::new()).unwrap();
+    let nat = m.create_nat_gateway(&public, &eip, Some(5), Tags::new(), 0).unwrap();
     assert_eq!(m.nat_gateway(&nat).unwrap().idle_timeout_s, 5);
     let other = m.create_vpc(net("10.1.0.0/16"), Tags::new()).unwrap();
     let table = m.vpc(&other).unwrap().main_route_table.clone();
@@ -363,7 +363,7 @@ fn a_route_to_another_vpcs_nat_gateway_is_refused() {
     assert_eq!(code(m.create_route(&table, route)), "InvalidParameterValue");
     let eip2 = m.allocate_address(Tags::new()).unwrap();
     assert_eq!(
-        code(m.create_nat_gateway(&public, &eip2, Some(0), Tags::new())),
+        code(m.create_nat_gateway(&public, &eip2, Some(0), Tags::new(), 0)),
         "InvalidParameterValue"
     );
 }

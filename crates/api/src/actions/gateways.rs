@@ -86,13 +86,25 @@ pub(super) fn describe_internet_gateways(
     Ok(())
 }
 
-pub(super) fn write_nat(x: &mut Xml, n: &NatGateway, now: u64) {
+/// A NAT gateway's state as AWS reports it: `pending` for the transition time after
+/// its creation, then `available`; once deleted, `deleting`, then `deleted`.
+fn nat_state(n: &NatGateway, deleted_at: Option<u64>, clock: Clock) -> &'static str {
+    match deleted_at {
+        Some(at) if clock.settled(at) => "deleted",
+        Some(_) => "deleting",
+        None if clock.settled(n.created_at) => "available",
+        None => "pending",
+    }
+}
+
+pub(super) fn write_nat(x: &mut Xml, n: &NatGateway, state: &str, deleted_at: Option<u64>) {
     x.leaf("natGatewayId", &n.id)
         .leaf("subnetId", &n.subnet)
         .leaf("vpcId", &n.vpc)
-        .leaf("state", "available")
+        .leaf("state", state)
         .leaf("connectivityType", "public")
-        .leaf("createTime", iso8601(now))
+        .leaf("createTime", iso8601(n.created_at))
+        .opt("deleteTime", deleted_at.map(iso8601))
         .set("natGatewayAddressSet", [n], |x, n| {
             x.leaf("allocationId", &n.allocation)
                 .leaf("networkInterfaceId", derived("eni", n.id.as_str()))
@@ -100,7 +112,7 @@ pub(super) fn write_nat(x: &mut Xml, n: &NatGateway, now: u64) {
                 .leaf("publicIp", n.public_ip)
                 .leaf("associationId", derived("eipassoc", n.id.as_str()))
                 .leaf("isPrimary", "true")
-                .leaf("status", "succeeded");
+                .leaf("status", if deleted_at.is_some() { "disassociated" } else { "succeeded" });
         })
         .tags(&n.tags);
 }
@@ -120,10 +132,12 @@ pub(super) fn create_nat_gateway(
         &allocation,
         None,
         p.tag_specifications("natgateway"),
+        ctx.now,
     )?;
     let n = ctx.model.nat_gateway(&id)?;
-    let now = ctx.now;
-    x.opt("clientToken", p.get("ClientToken")).node("natGateway", |x| write_nat(x, n, now));
+    // AWS answers a creation pending, however soon the gateway is available.
+    x.opt("clientToken", p.get("ClientToken"))
+        .node("natGateway", |x| write_nat(x, n, "pending", None));
     Ok(())
 }
 
@@ -133,7 +147,7 @@ pub(super) fn delete_nat_gateway(
     x: &mut Xml,
 ) -> Result<(), ApiError> {
     let id = nat_id(p.required("NatGatewayId")?)?;
-    ctx.model.delete_nat_gateway(&id)?;
+    ctx.model.delete_nat_gateway(&id, ctx.now)?;
     x.leaf("natGatewayId", id);
     Ok(())
 }
@@ -144,22 +158,34 @@ pub(super) fn describe_nat_gateways(
     x: &mut Xml,
 ) -> Result<(), ApiError> {
     let asked = ids(p, "NatGatewayId", nat_id)?;
-    let m = &*ctx.model;
-    require_all(&asked, |id| m.nat_gateway(id).is_ok(), "NatGatewayNotFound", "natGateway")?;
+    let (m, clock) = (&*ctx.model, ctx.clock());
+    // Live ones, and those deleted within the hour (listed `deleted`, as on AWS).
+    let all: Vec<(&NatGateway, Option<u64>)> = m
+        .nat_gateways()
+        .map(|n| (n, None))
+        .chain(m.deleted_nat_gateways(ctx.now).map(|(n, at)| (n, Some(at))))
+        .collect();
+    require_all(
+        &asked,
+        |id| all.iter().any(|(n, _)| &n.id == id),
+        "NatGatewayNotFound",
+        "natGateway",
+    )?;
     let nats = describe::page(
         ctx.action,
         p,
-        m.nat_gateways().filter(|n| asked.is_empty() || asked.contains(&n.id)),
-        |n| n.id.to_string(),
-        |n, name| match name {
+        all.iter().filter(|(n, _)| asked.is_empty() || asked.contains(&n.id)),
+        |(n, _)| n.id.to_string(),
+        |(n, deleted), name| match name {
             "nat-gateway-id" => one(&n.id),
             "subnet-id" => one(&n.subnet),
             "vpc-id" => one(&n.vpc),
-            "state" => one("available"),
+            "state" => one(nat_state(n, *deleted, clock)),
             _ => tag_attr(&n.tags, name),
         },
     )?;
-    let now = ctx.now;
-    nats.write(x, "natGatewaySet", |x, n| write_nat(x, n, now));
+    nats.write(x, "natGatewaySet", |x, (n, deleted)| {
+        write_nat(x, n, nat_state(n, *deleted, clock), *deleted);
+    });
     Ok(())
 }

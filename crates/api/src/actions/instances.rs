@@ -3,7 +3,23 @@
 use super::security_groups::write_group_ref;
 use super::*;
 
-pub(super) fn write_instance(x: &mut Xml, m: &Model, i: &Instance) {
+/// An instance's state as AWS reports it (code, name): terminated, stopped, `pending`
+/// for the transition time after its launch, then running.
+pub(super) fn state_of(m: &Model, i: &Instance, clock: Clock) -> (u16, &'static str) {
+    match m.instance(&i.id) {
+        Err(_) => (48, "terminated"),
+        Ok(i) if i.stopped => (80, "stopped"),
+        Ok(i) if !clock.settled(i.launched_at) => (0, "pending"),
+        Ok(_) => (16, "running"),
+    }
+}
+
+/// The reservation an instance was launched in.
+fn reservation_of(i: &Instance) -> String {
+    if i.reservation.is_empty() { derived("r", i.id.as_str()) } else { i.reservation.clone() }
+}
+
+pub(super) fn write_instance(x: &mut Xml, m: &Model, i: &Instance, state: (u16, &str)) {
     if m.instance(&i.id).is_err() {
         return write_terminated(x, i);
     }
@@ -14,8 +30,7 @@ pub(super) fn write_instance(x: &mut Xml, m: &Model, i: &Instance) {
     x.leaf("instanceId", &i.id)
         .leaf("imageId", &i.image_id)
         .node("instanceState", |x| {
-            let (code, name) = if i.stopped { (80, "stopped") } else { (16, "running") };
-            x.leaf("code", code).leaf("name", name);
+            x.leaf("code", state.0).leaf("name", state.1);
         })
         .leaf("privateDnsName", private_dns(i.private_ip))
         .leaf("dnsName", public.filter(|_| hostnames).map(public_dns).unwrap_or_default())
@@ -116,12 +131,18 @@ pub(super) fn write_machine(x: &mut Xml) {
         .leaf("hypervisor", "xen");
 }
 
-pub(super) fn write_reservation(x: &mut Xml, m: &Model, instances: &[&Instance]) {
-    let first = instances.first().map_or("r-0", |i| i.id.as_str());
-    x.leaf("reservationId", derived("r", first))
+/// One reservation: `instances`, launched together, each in the state `state` gives.
+pub(super) fn write_reservation(
+    x: &mut Xml,
+    m: &Model,
+    instances: &[&Instance],
+    state: impl Fn(&Instance) -> (u16, &'static str),
+) {
+    let id = instances.first().map_or_else(|| "r-0".to_owned(), |i| reservation_of(i));
+    x.leaf("reservationId", id)
         .leaf("ownerId", OWNER_ID)
         .set("groupSet", std::iter::empty::<()>(), |_, ()| {})
-        .set("instancesSet", instances, |x, i| write_instance(x, m, i));
+        .set("instancesSet", instances, |x, i| write_instance(x, m, i, state(i)));
 }
 
 pub(super) fn run_instances(
@@ -183,6 +204,7 @@ pub(super) fn run_instances(
         security_groups.push(group.id.clone());
     }
     let metadata = metadata_options(p, "MetadataOptions.", MetadataOptions::default())?;
+    let reservation = ctx.model.new_reservation();
     let mut launched = Vec::new();
     for _ in 0..max {
         let spec = RunInstance {
@@ -195,6 +217,7 @@ pub(super) fn run_instances(
             security_groups: security_groups.clone(),
             metadata,
             key_name: p.get("KeyName").map(str::to_owned),
+            reservation: Some(reservation.clone()),
             tags: tags.clone(),
         };
         match ctx.model.run_instance(spec) {
@@ -208,7 +231,8 @@ pub(super) fn run_instances(
     }
     let m = &*ctx.model;
     let instances: Vec<&Instance> = launched.iter().filter_map(|id| m.instance(id).ok()).collect();
-    write_reservation(x, m, &instances);
+    // AWS answers a launch with its instances pending, however soon they run.
+    write_reservation(x, m, &instances, |_| (0, "pending"));
     Ok(())
 }
 
@@ -339,14 +363,17 @@ pub(super) fn instance_ids(
     Ok(asked)
 }
 
-pub(super) fn instance_attr(m: &Model, i: &Instance, name: &str) -> Option<Vec<String>> {
+pub(super) fn instance_attr(
+    m: &Model,
+    i: &Instance,
+    name: &str,
+    clock: Clock,
+) -> Option<Vec<String>> {
     let public = i.public_ip.as_ref().map(|(ip, _)| ip.to_string());
-    let terminated = m.instance(&i.id).is_err();
     match name {
-        "instance-state-name" if terminated => one("terminated"),
-        "instance-state-code" if terminated => one(48),
-        "instance-state-name" if i.stopped => one("stopped"),
-        "instance-state-code" if i.stopped => one(80),
+        "instance-state-name" => one(state_of(m, i, clock).1),
+        "instance-state-code" => one(state_of(m, i, clock).0),
+        "reservation-id" => one(reservation_of(i)),
         "instance-id" => one(&i.id),
         "subnet-id" | "network-interface.subnet-id" => one(&i.subnet),
         "vpc-id" | "network-interface.vpc-id" => one(&i.vpc),
@@ -356,8 +383,6 @@ pub(super) fn instance_attr(m: &Model, i: &Instance, name: &str) -> Option<Vec<S
         "ip-address" | "network-interface.association.public-ip" => {
             Some(public.into_iter().collect())
         }
-        "instance-state-name" => one("running"),
-        "instance-state-code" => one(16),
         "image-id" => one(&i.image_id),
         "instance-type" => one(&i.instance_type),
         "availability-zone" => {
@@ -384,16 +409,22 @@ pub(super) fn describe_instances(
                 .into(),
         });
     }
-    let instances = describe::page(
+    let clock = ctx.clock();
+    // Ordered by reservation, so a page holds a launch's instances together.
+    let page = describe::page(
         ctx.action,
         p,
         m.instances()
             .chain(m.terminated_instances(now))
             .filter(|i| asked.is_empty() || asked.contains(&i.id)),
-        |i| i.id.to_string(),
-        |i, name| instance_attr(m, i, name),
+        |i| format!("{}/{}", reservation_of(i), i.id),
+        |i, name| instance_attr(m, i, name, clock),
     )?;
-    instances.write(x, "reservationSet", |x, i| write_reservation(x, m, &[i]));
+    let reservations = page.items.chunk_by(|a, b| reservation_of(a) == reservation_of(b));
+    x.set("reservationSet", reservations, |x, launch| {
+        write_reservation(x, m, launch, |i| state_of(m, i, clock));
+    })
+    .opt("nextToken", page.next_token);
     Ok(())
 }
 
@@ -612,6 +643,7 @@ pub(super) fn describe_instance_status(
     let (m, now) = (&*ctx.model, ctx.now);
     let asked = listed_instance_ids(m, p, now)?;
     let all = p.bool("IncludeAllInstances")?.unwrap_or(false);
+    let clock = ctx.clock();
     let terminated = m.terminated_instances(now).filter(|_| all);
     let instances = describe::page(
         ctx.action,
@@ -626,7 +658,7 @@ pub(super) fn describe_instance_status(
                 let running = m.instance(&i.id).is_ok_and(|i| !i.stopped);
                 one(if running { "ok" } else { "not-applicable" })
             }
-            other => instance_attr(m, i, other),
+            other => instance_attr(m, i, other, clock),
         },
     )?;
     instances.write(x, "instanceStatusSet", |x, i| {

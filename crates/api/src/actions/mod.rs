@@ -50,6 +50,30 @@ pub struct Context<'a> {
     pub model: &'a mut Model,
     /// Seconds since the Unix epoch (for launch and create times).
     pub now: u64,
+    /// How long resources stay in their transitional states (an instance `pending`, a
+    /// NAT gateway `pending` or `deleting`) before the settled one, in seconds.
+    pub transition_s: u64,
+}
+
+impl Context<'_> {
+    /// The time, and how long transitions take.
+    pub(crate) fn clock(&self) -> Clock {
+        Clock { now: self.now, transition_s: self.transition_s }
+    }
+}
+
+/// The time, and how long transitions take: what a resource's reported state depends on.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Clock {
+    now: u64,
+    transition_s: u64,
+}
+
+impl Clock {
+    /// Whether a transition that began at `since` is over.
+    fn settled(self, since: u64) -> bool {
+        self.now >= since.saturating_add(self.transition_s)
+    }
 }
 
 type Handler = fn(&mut Context<'_>, &Params, &mut Xml) -> Result<(), ApiError>;
