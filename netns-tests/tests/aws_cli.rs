@@ -129,7 +129,7 @@ fn the_seed_cli_examples_replay_with_aws_replies_and_errors() {
     );
     let fields: Vec<&str> = launched.split_whitespace().collect();
     assert!(fields[0].starts_with("i-"));
-    assert_eq!(fields[1], "running");
+    assert_eq!(fields[1], "pending", "a launch answers pending, as on AWS");
     assert!(fields[2].starts_with("203.0.113."), "MapPublicIpOnLaunch gave a public IP");
     let instance = fields[0].to_owned();
     let eni = api.text(

@@ -255,6 +255,9 @@ pub(crate) fn known(action: &str) -> &'static [&'static str] {
         "DescribePrefixLists" => &["DryRun", "Filter", "MaxResults", "NextToken", "PrefixListId"],
         "DescribeRegions" => &["AllRegions", "DryRun", "Filter", "RegionName"],
         "DescribeRouteTables" => &["DryRun", "Filter", "MaxResults", "NextToken", "RouteTableId"],
+        "DescribeSecurityGroupRules" => {
+            &["DryRun", "Filter", "MaxResults", "NextToken", "SecurityGroupRuleId"]
+        }
         "DescribeSecurityGroups" => {
             &["DryRun", "Filter", "GroupId", "GroupName", "MaxResults", "NextToken"]
         }
@@ -302,6 +305,7 @@ pub(crate) fn known(action: &str) -> &'static [&'static str] {
             "InstanceId",
             "InstanceMetadataTags",
         ],
+        "ModifySecurityGroupRules" => &["DryRun", "GroupId", "SecurityGroupRule"],
         "ModifySubnetAttribute" => &[
             "AssignIpv6AddressOnCreation",
             "CustomerOwnedIpv4Pool",
@@ -803,6 +807,7 @@ pub(crate) fn filters(action: &str) -> &'static [&'static str] {
             "tag-key",
             "vpc-id",
         ],
+        "DescribeSecurityGroupRules" => &["group-id", "security-group-rule-id", "tag"],
         "DescribeSecurityGroups" => &[
             "description",
             "egress.ip-permission.cidr",
@@ -927,6 +932,7 @@ pub(crate) fn max_results(action: &str) -> Option<(u32, u32, bool)> {
         "DescribeNetworkInterfaces" => Some((5, 1000, true)),
         "DescribePrefixLists" => Some((1, 1000, false)),
         "DescribeRouteTables" => Some((5, 100, true)),
+        "DescribeSecurityGroupRules" => Some((5, 1000, true)),
         "DescribeSecurityGroups" => Some((5, 1000, true)),
         "DescribeSubnets" => Some((5, 1000, true)),
         "DescribeTags" => Some((5, 1000, true)),

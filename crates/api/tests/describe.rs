@@ -4,41 +4,8 @@
 use vpclab_api::Service;
 use vpclab_model::Model;
 
-const NOW: u64 = 1_790_000_000;
-
-fn call(s: &mut Service, body: &str) -> (u16, String) {
-    let r = s.handle(body.as_bytes(), NOW);
-    (r.status, r.body)
-}
-
-fn ok(s: &mut Service, body: &str) -> String {
-    let (status, text) = call(s, body);
-    assert_eq!(status, 200, "{body}: {text}");
-    text
-}
-
-fn code(s: &mut Service, body: &str) -> String {
-    let (status, text) = call(s, body);
-    assert_eq!(status, 400, "{body} should fail: {text}");
-    between(&text, "<Code>", "</Code>").unwrap_or_default().to_owned()
-}
-
-fn between<'a>(text: &'a str, open: &str, close: &str) -> Option<&'a str> {
-    let start = text.find(open)? + open.len();
-    let end = text[start..].find(close)? + start;
-    Some(&text[start..end])
-}
-
-fn all<'a>(text: &'a str, open: &str, close: &str) -> Vec<&'a str> {
-    let mut out = Vec::new();
-    let mut rest = text;
-    while let Some(v) = between(rest, open, close) {
-        out.push(v);
-        let at = rest.find(open).unwrap() + open.len() + v.len();
-        rest = &rest[at..];
-    }
-    out
-}
+mod common;
+use common::{all, between, code, ok};
 
 /// A service with `n` VPCs 10.k.0.0/16, each named `lab-k`.
 fn with_vpcs(n: u8) -> (Service, Vec<String>) {

@@ -388,7 +388,8 @@ fn sg_rule(
         ),
         _ => return Err(at(&rule.protocol, "a rule needs exactly one of `cidr` and `group`")),
     };
-    Ok(SgRule { protocol, from_port, to_port, peer, description: None })
+    // The model's own constructor checks the rule, as it does for the API.
+    SgRule::new(protocol, from_port, to_port, peer, None).map_err(api(&rule.protocol))
 }
 
 /// An ACL rule of the file as the model's.
@@ -846,6 +847,23 @@ mod tests {
         assert!(err.message.contains("`required` or `optional`"), "{err}");
         let err = try_build(&text.replace("hop_limit: 2", "hop_limit: 65")).unwrap_err();
         assert!(err.message.contains("1 to 64"), "{err}");
+    }
+
+    #[test]
+    fn rules_are_checked_by_the_model_as_the_api_checks_them() {
+        let base = include_str!("../../../examples/two-tier.yaml");
+        let err = try_build(&base.replace("ports: 8080", "ports: 70000")).unwrap_err();
+        let api = vpclab_model::SgRule::new(
+            vpclab_model::Protocol::Tcp,
+            70000,
+            70000,
+            vpclab_model::Peer::Cidr("0.0.0.0/0".parse().unwrap()),
+            None,
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains(&api.message), "{err} / {}", api.message);
+        let err = try_build(&base.replace("ports: 8080", "ports: \"90-80\"")).unwrap_err();
+        assert!(err.to_string().contains("Invalid port range"), "{err}");
     }
 
     #[test]

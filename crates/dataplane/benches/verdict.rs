@@ -61,13 +61,14 @@ fn lab(rules: usize, acl_rules: u16) -> (Snapshot, Tracking) {
                 .unwrap()
                 .trunc();
             let port = 1024 + (r >> 8) as u16 % 60_000;
-            let rule = SgRule {
-                protocol: Protocol::Tcp,
-                from_port: i32::from(port),
-                to_port: i32::from(port) + 10,
-                peer: Peer::Cidr(net),
-                description: None,
-            };
+            let rule = SgRule::new(
+                Protocol::Tcp,
+                i32::from(port),
+                i32::from(port) + 10,
+                Peer::Cidr(net),
+                None,
+            )
+            .unwrap();
             if !list.contains(&rule) {
                 list.push(rule);
             }

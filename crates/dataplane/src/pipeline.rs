@@ -1455,7 +1455,7 @@ mod tests {
         to: i32,
         peer: vpclab_model::Peer,
     ) -> vpclab_model::SgRule {
-        vpclab_model::SgRule { protocol, from_port: from, to_port: to, peer, description: None }
+        vpclab_model::SgRule::new(protocol, from, to, peer, None).unwrap()
     }
 
     fn sg_lab() -> SgLab {
@@ -1832,13 +1832,9 @@ mod tests {
                     m.create_route(&table, spec).unwrap();
                 }
                 let sg = m.vpc(vpc).unwrap().default_security_group.clone().unwrap();
-                let all = SgRule {
-                    protocol: Protocol::All,
-                    from_port: -1,
-                    to_port: -1,
-                    peer: Peer::Cidr(cidr("172.16.0.0/16")),
-                    description: None,
-                };
+                let all =
+                    SgRule::new(Protocol::All, -1, -1, Peer::Cidr(cidr("172.16.0.0/16")), None)
+                        .unwrap();
                 let _ = m.authorize(&sg, false, vec![all]);
             }
             let id = m

@@ -49,7 +49,7 @@ pub use ids::{
 pub use keypair::KeyPair;
 pub use model::{Model, PUBLIC_POOL, RouteSpec, RunInstance};
 pub use peering::{PeeringConnection, PeeringStatus, VpcPeeringConnectionId};
-pub use security::{Peer, Protocol, SecurityGroup, SecurityGroupId, SgRule};
+pub use security::{MAX_RULES_PER_GROUP, Peer, Protocol, SecurityGroup, SecurityGroupId, SgRule};
 
 /// Tags as AWS keeps them: key to value, `Name` among them.
 pub type Tags = BTreeMap<String, String>;

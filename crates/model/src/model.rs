@@ -1015,6 +1015,7 @@ impl Model {
                 self.endpoints.values_mut().find(|e| e.id.as_str() == id).map(|r| &mut r.tags)
             }
             "key" => self.key_pairs.values_mut().find(|k| k.id.as_str() == id).map(|r| &mut r.tags),
+            "sgr" => self.security_group_rule_tags_mut(&id),
             "fl" => {
                 self.flow_logs.values_mut().find(|f| f.id.as_str() == id).map(|r| &mut r.spec.tags)
             }
@@ -1037,6 +1038,7 @@ impl Model {
             "pcx" => "InvalidVpcPeeringConnectionID.NotFound",
             "vpce" => "InvalidVpcEndpointId.NotFound",
             "key" => "InvalidKeyPair.NotFound",
+            "sgr" => "InvalidSecurityGroupRuleId.NotFound",
             "fl" => "InvalidFlowLogId.NotFound",
             _ => return ApiError::new("InvalidID", format!("The ID '{id}' is not valid")),
         };
@@ -1105,6 +1107,12 @@ impl Model {
             .for_each(|r| add(r.id.to_string(), "vpc-peering-connection", &r.tags));
         self.endpoints.values().for_each(|r| add(r.id.to_string(), "vpc-endpoint", &r.tags));
         self.key_pairs.values().for_each(|r| add(r.id.to_string(), "key-pair", &r.tags));
+        for g in self.security_groups.values() {
+            let rules = g.ingress.iter().map(|r| (false, r));
+            for (egress, r) in rules.chain(g.egress.iter().map(|r| (true, r))) {
+                add(r.id_in(&g.id, egress), "security-group-rule", r.tags());
+            }
+        }
         self.flow_logs.values().for_each(|r| add(r.id.to_string(), "vpc-flow-log", &r.spec.tags));
         out
     }

@@ -81,7 +81,8 @@ pub enum Peer {
     Group(SecurityGroupId),
 }
 
-/// One rule.
+/// One rule. Made by [`SgRule::new`], which checks it, for the API and topology files
+/// alike; the model names it (`sgr-…`) when a group takes it.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct SgRule {
     /// Protocol.
@@ -94,7 +95,18 @@ pub struct SgRule {
     pub peer: Peer,
     /// A description (not part of the rule's identity).
     pub description: Option<String>,
+    /// `sgr-…`, given by the group that holds it; empty in state from before rules had
+    /// ids (see [`SgRule::id_in`]).
+    #[serde(default)]
+    id: String,
+    /// Tags (not part of the rule's identity).
+    #[serde(default)]
+    tags: Tags,
 }
+
+/// How many inbound (and, apart, outbound) rules a group holds at most: AWS's default
+/// quota.
+pub const MAX_RULES_PER_GROUP: usize = 60;
 
 impl PartialEq for SgRule {
     fn eq(&self, other: &Self) -> bool {
@@ -134,6 +146,35 @@ impl fmt::Display for SgRule {
 }
 
 impl SgRule {
+    /// A rule, checked: TCP and UDP ports 0–65535 in order, ICMP type and code -1–255;
+    /// a rule for all protocols covers all ports whatever it was given (as AWS stores
+    /// it). The CIDR is kept as its network.
+    pub fn new(
+        protocol: Protocol,
+        from_port: i32,
+        to_port: i32,
+        peer: Peer,
+        description: Option<String>,
+    ) -> Result<Self, ApiError> {
+        let (from_port, to_port) =
+            if protocol == Protocol::All { (-1, -1) } else { (from_port, to_port) };
+        let peer = match peer {
+            Peer::Cidr(c) => Peer::Cidr(c.trunc()),
+            group => group,
+        };
+        let rule = Self {
+            protocol,
+            from_port,
+            to_port,
+            peer,
+            description,
+            id: String::new(),
+            tags: Tags::new(),
+        };
+        rule.validate()?;
+        Ok(rule)
+    }
+
     /// All traffic to or from anywhere.
     pub fn all_to(cidr: Ipv4Net) -> Self {
         Self {
@@ -142,7 +183,34 @@ impl SgRule {
             to_port: -1,
             peer: Peer::Cidr(cidr),
             description: None,
+            id: String::new(),
+            tags: Tags::new(),
         }
+    }
+
+    /// Its id (`sgr-…`) in `group` (`egress` or inbound). A rule from before rules had
+    /// ids gets one derived from what it is, the same every time.
+    pub fn id_in(&self, group: &SecurityGroupId, egress: bool) -> String {
+        if !self.id.is_empty() {
+            return self.id.clone();
+        }
+        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+        let text = format!("{group}/{egress}/{self}");
+        for b in text.bytes() {
+            h = (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3);
+        }
+        format!("sgr-0{h:016x}")
+    }
+
+    /// Its tags.
+    pub fn tags(&self) -> &Tags {
+        &self.tags
+    }
+
+    /// The rule with `tags` (a group's rule is tagged when it is authorized).
+    pub fn with_tags(mut self, tags: Tags) -> Self {
+        self.tags = tags;
+        self
     }
 
     /// Checks ports against the protocol.
@@ -204,13 +272,11 @@ impl Model {
     /// The `default` group a new VPC gets: inbound from its own members, outbound all.
     pub(crate) fn new_default_security_group(&mut self, vpc: &VpcId) -> SecurityGroupId {
         let id = fresh(&mut self.ids);
-        let own = SgRule {
-            protocol: Protocol::All,
-            from_port: -1,
-            to_port: -1,
-            peer: Peer::Group(id.clone()),
-            description: None,
-        };
+        let mut own = SgRule::all_to(anywhere());
+        own.peer = Peer::Group(id.clone());
+        own.id = self.ids.fresh("sgr");
+        let mut out = SgRule::all_to(anywhere());
+        out.id = self.ids.fresh("sgr");
         self.security_groups.insert(
             id.clone(),
             SecurityGroup {
@@ -219,7 +285,7 @@ impl Model {
                 name: "default".into(),
                 description: "default VPC security group".into(),
                 ingress: vec![own],
-                egress: vec![SgRule::all_to(anywhere())],
+                egress: vec![out],
                 tags: Tags::new(),
             },
         );
@@ -266,6 +332,8 @@ impl Model {
             ));
         }
         let id = fresh(&mut self.ids);
+        let mut out = SgRule::all_to(anywhere());
+        out.id = self.ids.fresh("sgr");
         self.security_groups.insert(
             id.clone(),
             SecurityGroup {
@@ -274,7 +342,7 @@ impl Model {
                 name: name.to_owned(),
                 description: description.to_owned(),
                 ingress: Vec::new(),
-                egress: vec![SgRule::all_to(anywhere())],
+                egress: vec![out],
                 tags,
             },
         );
@@ -307,27 +375,18 @@ impl Model {
         Ok(())
     }
 
-    /// AuthorizeSecurityGroupIngress/Egress: all rules or none.
+    /// AuthorizeSecurityGroupIngress/Egress: all rules or none. Returns the rules as the
+    /// group now holds them, ids given.
     pub fn authorize(
         &mut self,
         id: &SecurityGroupId,
         egress: bool,
         rules: Vec<SgRule>,
-    ) -> Result<(), ApiError> {
+    ) -> Result<Vec<SgRule>, ApiError> {
         let group = self.security_group(id)?;
         let existing = if egress { &group.egress } else { &group.ingress };
         for (i, rule) in rules.iter().enumerate() {
-            rule.validate()?;
-            if let Peer::Group(peer) = &rule.peer {
-                // A group of the same VPC, or of a VPC peered with it.
-                let peer_vpc = &self.security_group(peer)?.vpc;
-                if peer_vpc != &group.vpc && !self.peered(peer_vpc, &group.vpc) {
-                    return Err(ApiError::new(
-                        "InvalidGroup.NotFound",
-                        "You have specified two resources that belong to different networks.",
-                    ));
-                }
-            }
+            self.check_rule(group, rule)?;
             if existing.contains(rule) || rules[..i].contains(rule) {
                 return Err(ApiError::new(
                     "InvalidPermission.Duplicate",
@@ -335,11 +394,115 @@ impl Model {
                 ));
             }
         }
+        if existing.len() + rules.len() > MAX_RULES_PER_GROUP {
+            return Err(ApiError::new(
+                "RulesPerSecurityGroupLimitExceeded",
+                "The maximum number of rules per security group has been reached.",
+            ));
+        }
+        let mut added = Vec::with_capacity(rules.len());
+        for mut rule in rules {
+            rule.id = self.ids.fresh("sgr");
+            added.push(rule);
+        }
         if let Some(group) = self.security_groups.get_mut(id) {
             let list = if egress { &mut group.egress } else { &mut group.ingress };
-            list.extend(rules);
+            list.extend(added.iter().cloned());
+        }
+        Ok(added)
+    }
+
+    /// What a rule must be to go in `group`: valid, and a peer group of the same VPC or
+    /// of a VPC peered with it.
+    fn check_rule(&self, group: &SecurityGroup, rule: &SgRule) -> Result<(), ApiError> {
+        rule.validate()?;
+        if let Peer::Group(peer) = &rule.peer {
+            let peer_vpc = &self.security_group(peer)?.vpc;
+            if peer_vpc != &group.vpc && !self.peered(peer_vpc, &group.vpc) {
+                return Err(ApiError::new(
+                    "InvalidGroup.NotFound",
+                    "You have specified two resources that belong to different networks.",
+                ));
+            }
         }
         Ok(())
+    }
+
+    /// The rule `rule_id` of any group: the group, whether it is outbound, and the rule.
+    pub fn security_group_rule(
+        &self,
+        rule_id: &str,
+    ) -> Result<(&SecurityGroup, bool, &SgRule), ApiError> {
+        self.security_groups
+            .values()
+            .find_map(|g| {
+                let inbound = g.ingress.iter().map(|r| (false, r));
+                inbound
+                    .chain(g.egress.iter().map(|r| (true, r)))
+                    .find(|(egress, r)| r.id_in(&g.id, *egress) == rule_id)
+                    .map(|(egress, r)| (g, egress, r))
+            })
+            .ok_or_else(|| {
+                ApiError::new(
+                    "InvalidSecurityGroupRuleId.NotFound",
+                    format!("The security group rule ID '{rule_id}' does not exist"),
+                )
+            })
+    }
+
+    /// ModifySecurityGroupRules: each rule of `group` named by id becomes the rule given
+    /// (same id, same tags); all or none.
+    pub fn modify_security_group_rules(
+        &mut self,
+        group_id: &SecurityGroupId,
+        changes: Vec<(String, SgRule)>,
+    ) -> Result<(), ApiError> {
+        let group = self.security_group(group_id)?.clone();
+        let mut updated = group.clone();
+        for (rule_id, rule) in changes {
+            let (owner, egress, old) = self.security_group_rule(&rule_id)?;
+            if owner.id != group.id {
+                return Err(ApiError::new(
+                    "InvalidSecurityGroupRuleId.NotFound",
+                    format!(
+                        "The security group rule ID '{rule_id}' does not exist in group \
+                         '{group_id}'"
+                    ),
+                ));
+            }
+            self.check_rule(&group, &rule)?;
+            let list = if egress { &mut updated.egress } else { &mut updated.ingress };
+            if list.iter().any(|r| r.id_in(&group.id, egress) != rule_id && *r == rule) {
+                return Err(ApiError::new(
+                    "InvalidPermission.Duplicate",
+                    format!("the specified rule \"{rule}\" already exists"),
+                ));
+            }
+            let tags = old.tags.clone();
+            if let Some(slot) = list.iter_mut().find(|r| r.id_in(&group.id, egress) == rule_id) {
+                *slot = SgRule { id: rule_id.clone(), tags, ..rule };
+            }
+        }
+        self.security_groups.insert(group_id.clone(), updated);
+        Ok(())
+    }
+
+    /// The tags of the rule `rule_id`, to change (CreateTags, DeleteTags).
+    pub(crate) fn security_group_rule_tags_mut(&mut self, rule_id: &str) -> Option<&mut Tags> {
+        self.security_groups.values_mut().find_map(|g| {
+            let gid = g.id.clone();
+            g.ingress
+                .iter_mut()
+                .map(|r| (false, r))
+                .chain(g.egress.iter_mut().map(|r| (true, r)))
+                .find(|(egress, r)| r.id_in(&gid, *egress) == rule_id)
+                .map(|(_, r)| {
+                    if r.id.is_empty() {
+                        r.id = rule_id.to_owned();
+                    }
+                    &mut r.tags
+                })
+        })
     }
 
     /// RevokeSecurityGroupIngress/Egress: all rules or none.
@@ -360,6 +523,30 @@ impl Model {
         if let Some(group) = self.security_groups.get_mut(id) {
             let list = if egress { &mut group.egress } else { &mut group.ingress };
             list.retain(|r| !rules.contains(r));
+        }
+        Ok(())
+    }
+
+    /// RevokeSecurityGroupIngress/Egress by `SecurityGroupRuleId`: all or none.
+    pub fn revoke_by_ids(
+        &mut self,
+        id: &SecurityGroupId,
+        egress: bool,
+        rule_ids: &[String],
+    ) -> Result<(), ApiError> {
+        let group = self.security_group(id)?;
+        let existing = if egress { &group.egress } else { &group.ingress };
+        if let Some(missing) =
+            rule_ids.iter().find(|rid| !existing.iter().any(|r| &r.id_in(id, egress) == *rid))
+        {
+            return Err(ApiError::new(
+                "InvalidSecurityGroupRuleId.NotFound",
+                format!("The security group rule ID '{missing}' does not exist"),
+            ));
+        }
+        if let Some(group) = self.security_groups.get_mut(id) {
+            let list = if egress { &mut group.egress } else { &mut group.ingress };
+            list.retain(|r| !rule_ids.contains(&r.id_in(id, egress)));
         }
         Ok(())
     }

@@ -426,13 +426,8 @@ fn security_groups_reference_groups_of_their_vpc_or_a_peered_one() {
     let b = m.create_vpc(net("10.9.0.0/16"), Tags::new()).unwrap();
     let mine = m.create_security_group(&a, "mine", "in A", Tags::new()).unwrap();
     let theirs = m.create_security_group(&b, "theirs", "in B", Tags::new()).unwrap();
-    let from_theirs = SgRule {
-        protocol: Protocol::All,
-        from_port: -1,
-        to_port: -1,
-        peer: Peer::Group(theirs.clone()),
-        description: None,
-    };
+    let from_theirs =
+        SgRule::new(Protocol::All, -1, -1, Peer::Group(theirs.clone()), None).unwrap();
     let err = m.authorize(&mine, false, vec![from_theirs.clone()]).unwrap_err();
     assert_eq!(err.code, "InvalidGroup.NotFound");
     assert_eq!(err.message, "You have specified two resources that belong to different networks.");

@@ -160,6 +160,8 @@ actions! {
     "AuthorizeSecurityGroupEgress" => security_groups::authorize_egress, true;
     "RevokeSecurityGroupIngress" => security_groups::revoke_ingress, true;
     "RevokeSecurityGroupEgress" => security_groups::revoke_egress, true;
+    "DescribeSecurityGroupRules" => security_groups::describe_security_group_rules, false;
+    "ModifySecurityGroupRules" => security_groups::modify_security_group_rules, true;
     "ModifyInstanceAttribute" => instances::modify_instance_attribute, true;
     "ModifyInstanceMetadataOptions" => instances::modify_instance_metadata_options, true;
     "ModifyVpcAttribute" => vpcs::modify_vpc_attribute, true;

@@ -52,6 +52,122 @@ pub(super) fn write_security_group(x: &mut Xml, g: &SecurityGroup) {
     x.tags(&g.tags);
 }
 
+/// One rule as a `SecurityGroupRule` (DescribeSecurityGroupRules, Authorize…'s reply).
+pub(super) fn write_rule(x: &mut Xml, group: &SecurityGroupId, egress: bool, r: &SgRule) {
+    let id = r.id_in(group, egress);
+    x.leaf("securityGroupRuleId", &id)
+        .leaf("groupId", group)
+        .leaf("groupOwnerId", OWNER_ID)
+        .leaf("isEgress", egress)
+        .leaf("ipProtocol", r.protocol.api_name())
+        .leaf("fromPort", r.from_port)
+        .leaf("toPort", r.to_port);
+    match &r.peer {
+        Peer::Cidr(c) => {
+            x.leaf("cidrIpv4", c);
+        }
+        Peer::Group(g) => {
+            x.node("referencedGroupInfo", |x| {
+                x.leaf("groupId", g).leaf("userId", OWNER_ID);
+            });
+        }
+    }
+    x.opt("description", r.description.as_ref())
+        .leaf(
+            "securityGroupRuleArn",
+            format!("arn:aws:ec2:{REGION}:{OWNER_ID}:security-group-rule/{id}"),
+        )
+        .tags(r.tags());
+}
+
+/// DescribeSecurityGroupRules: every rule of every group, by id, group and tags.
+pub(super) fn describe_security_group_rules(
+    ctx: &mut Context<'_>,
+    p: &Params,
+    x: &mut Xml,
+) -> Result<(), ApiError> {
+    let m = &*ctx.model;
+    let asked = p.list("SecurityGroupRuleId");
+    for id in &asked {
+        m.security_group_rule(id)?;
+    }
+    let rules: Vec<(&SecurityGroup, bool, &SgRule, String)> = m
+        .security_groups()
+        .flat_map(|g| {
+            let inbound = g.ingress.iter().map(move |r| (g, false, r));
+            inbound.chain(g.egress.iter().map(move |r| (g, true, r)))
+        })
+        .map(|(g, egress, r)| (g, egress, r, r.id_in(&g.id, egress)))
+        .filter(|(_, _, _, id)| asked.is_empty() || asked.contains(id))
+        .collect();
+    let page = describe::page(
+        ctx.action,
+        p,
+        rules.iter(),
+        |(_, _, _, id)| id.clone(),
+        |(g, _, r, id), name| match name {
+            "group-id" => one(&g.id),
+            "security-group-rule-id" => one(id),
+            _ => tag_attr(r.tags(), name),
+        },
+    )?;
+    page.write(x, "securityGroupRuleSet", |x, (g, egress, r, _)| write_rule(x, &g.id, *egress, r));
+    Ok(())
+}
+
+/// ModifySecurityGroupRules: rules replaced in place, by id.
+pub(super) fn modify_security_group_rules(
+    ctx: &mut Context<'_>,
+    p: &Params,
+    x: &mut Xml,
+) -> Result<(), ApiError> {
+    let group = sg_id(p.required("GroupId")?)?;
+    let mut changes = Vec::new();
+    for i in 1.. {
+        let prefix = format!("SecurityGroupRule.{i}");
+        let Some(rule_id) = p.get(&format!("{prefix}.SecurityGroupRuleId")) else { break };
+        let r = format!("{prefix}.SecurityGroupRule");
+        let protocol = Protocol::parse(p.required(&format!("{r}.IpProtocol"))?)?;
+        let port = |name: &str| -> Result<i32, ApiError> {
+            let name = format!("{r}.{name}");
+            match p.get(&name) {
+                None => Ok(-1),
+                Some(v) => {
+                    v.parse().map_err(|_| invalid(format!("Invalid value '{v}' for {name}")))
+                }
+            }
+        };
+        let peer = match (p.get(&format!("{r}.CidrIpv4")), p.get(&format!("{r}.ReferencedGroupId")))
+        {
+            (Some(c), None) => Peer::Cidr(
+                c.parse::<ipnet::Ipv4Net>()
+                    .map_err(|_| invalid(format!("CIDR block {c} is malformed")))?,
+            ),
+            (None, Some(g)) => Peer::Group(sg_id(g)?),
+            _ => {
+                return Err(ApiError {
+                    code: "InvalidParameterCombination",
+                    message: "A rule needs exactly one of CidrIpv4 and ReferencedGroupId \
+                              (vpclab has no IPv6 or prefix-list rules yet)."
+                        .into(),
+                });
+            }
+        };
+        let description = p.get(&format!("{r}.Description")).map(str::to_owned);
+        let rule = SgRule::new(protocol, port("FromPort")?, port("ToPort")?, peer, description)?;
+        changes.push((rule_id.to_owned(), rule));
+    }
+    if changes.is_empty() {
+        return Err(ApiError {
+            code: "MissingParameter",
+            message: "The request must contain the parameter SecurityGroupRule".into(),
+        });
+    }
+    ctx.model.modify_security_group_rules(&group, changes)?;
+    x.leaf("return", "true");
+    Ok(())
+}
+
 /// The group a call names by `GroupId` or (in its VPC, or any) `GroupName`.
 pub(super) fn group_of(m: &Model, p: &Params) -> Result<SecurityGroupId, ApiError> {
     if let Some(id) = p.get("GroupId") {
@@ -75,12 +191,16 @@ pub(super) fn create_security_group(
     let description = p.required("GroupDescription")?;
     let vpc = match p.get("VpcId") {
         Some(v) => vpc_id(v)?,
-        None => {
-            return Err(ApiError {
-                code: "VPCIdNotSpecified",
-                message: "No default VPC for this user".into(),
-            });
-        }
+        // No VPC named: the default VPC's, as on AWS.
+        None => match ctx.model.default_vpc() {
+            Some(vpc) => vpc.id.clone(),
+            None => {
+                return Err(ApiError {
+                    code: "VPCIdNotSpecified",
+                    message: "No default VPC for this user".into(),
+                });
+            }
+        },
     };
     let id = ctx.model.create_security_group(
         &vpc,
@@ -215,7 +335,7 @@ pub(super) fn rules_of(m: &Model, p: &Params) -> Result<Vec<SgRule>, ApiError> {
             });
         }
         for (peer, description) in peers {
-            rules.push(SgRule { protocol, from_port: from, to_port: to, peer, description });
+            rules.push(SgRule::new(protocol, from, to, peer, description)?);
         }
     }
     if rules.is_empty() {
@@ -252,20 +372,7 @@ pub(super) fn rules_of(m: &Model, p: &Params) -> Result<Vec<SgRule>, ApiError> {
                 });
             }
         };
-        rules.push(SgRule {
-            protocol,
-            from_port: port("FromPort")?,
-            to_port: port("ToPort")?,
-            peer,
-            description: None,
-        });
-    }
-    // AWS stores "all ports" for protocol -1.
-    for r in &mut rules {
-        if r.protocol == Protocol::All {
-            r.from_port = -1;
-            r.to_port = -1;
-        }
+        rules.push(SgRule::new(protocol, port("FromPort")?, port("ToPort")?, peer, None)?);
     }
     Ok(rules)
 }
@@ -278,13 +385,23 @@ pub(super) fn change_rules(
     authorize: bool,
 ) -> Result<(), ApiError> {
     let id = group_of(ctx.model, p)?;
-    let rules = rules_of(ctx.model, p)?;
-    if authorize {
-        ctx.model.authorize(&id, egress, rules)?;
-    } else {
-        ctx.model.revoke(&id, egress, &rules)?;
+    if !authorize {
+        // By rule id (`SecurityGroupRuleId.N`), or by what the rules are.
+        let rule_ids = p.list("SecurityGroupRuleId");
+        if rule_ids.is_empty() {
+            ctx.model.revoke(&id, egress, &rules_of(ctx.model, p)?)?;
+        } else {
+            ctx.model.revoke_by_ids(&id, egress, &rule_ids)?;
+        }
+        x.leaf("return", "true");
+        return Ok(());
     }
-    x.leaf("return", "true");
+    let tags = p.tag_specifications("security-group-rule");
+    let rules = rules_of(ctx.model, p)?.into_iter().map(|r| r.with_tags(tags.clone())).collect();
+    let added = ctx.model.authorize(&id, egress, rules)?;
+    x.leaf("return", "true").set("securityGroupRuleSet", &added, |x, r| {
+        write_rule(x, &id, egress, r);
+    });
     Ok(())
 }
 
