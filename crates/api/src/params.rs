@@ -1,8 +1,13 @@
 //! The EC2 Query protocol's parameters: a form-encoded body of `Name=value` pairs, with
 //! lists spelled `Name.1`, `Name.2`, … and structures `Filter.1.Name`,
 //! `Filter.1.Value.1`, ….
+//!
+//! [`Params`] remembers which parameters an action read, so that the service can refuse
+//! a call that carried one no handler looked at ([`Params::unread`]): a parameter vpclab
+//! does not implement is an error, never silently ignored.
 
-use std::collections::BTreeMap;
+use std::cell::RefCell;
+use std::collections::{BTreeMap, BTreeSet};
 
 use vpclab_model::{ApiError, Tags};
 
@@ -10,6 +15,8 @@ use vpclab_model::{ApiError, Tags};
 #[derive(Debug, Default)]
 pub struct Params {
     values: BTreeMap<String, String>,
+    /// The names read so far.
+    read: RefCell<BTreeSet<String>>,
 }
 
 /// A `Filter.N` of a Describe call: a name and the values any of which may match.
@@ -37,12 +44,37 @@ impl Params {
                 ));
             }
         }
-        Ok(Self { values })
+        Ok(Self { values, read: RefCell::default() })
+    }
+
+    /// The value of `name`, noting that it was read.
+    fn value(&self, name: &str) -> Option<&String> {
+        let value = self.values.get(name);
+        if value.is_some() {
+            self.read.borrow_mut().insert(name.to_owned());
+        }
+        value
     }
 
     /// A parameter, if given (and not empty).
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.values.get(name).map(String::as_str).filter(|v| !v.is_empty())
+        self.value(name).map(String::as_str).filter(|v| !v.is_empty())
+    }
+
+    /// A parameter's value as given, without noting that it was read (for the service's
+    /// own bookkeeping).
+    pub fn raw(&self, name: &str) -> Option<&str> {
+        self.values.get(name).map(String::as_str)
+    }
+
+    /// The parameters given that nothing read, in order.
+    pub fn unread(&self) -> Vec<(&str, &str)> {
+        let read = self.read.borrow();
+        self.values
+            .iter()
+            .filter(|(name, _)| !read.contains(name.as_str()))
+            .map(|(name, value)| (name.as_str(), value.as_str()))
+            .collect()
     }
 
     /// A parameter that must be given.
@@ -83,45 +115,63 @@ impl Params {
 
     /// The list `Name.1`, `Name.2`, … in order (gaps end it).
     pub fn list(&self, name: &str) -> Vec<String> {
-        (1..).map_while(|i| self.values.get(&format!("{name}.{i}")).cloned()).collect()
+        (1..).map_while(|i| self.value(&format!("{name}.{i}")).cloned()).collect()
     }
 
     /// The Describe filters `Filter.N.Name` / `Filter.N.Value.M`.
     pub fn filters(&self) -> Vec<Filter> {
         (1..)
             .map_while(|i| {
-                let name = self.values.get(&format!("Filter.{i}.Name"))?.clone();
+                let name = self.value(&format!("Filter.{i}.Name"))?.clone();
                 Some(Filter { name, values: self.list(&format!("Filter.{i}.Value")) })
             })
             .collect()
     }
 
     /// The tags of `TagSpecification.N` whose `ResourceType` is `resource_type` (or any,
-    /// when none is named).
-    pub fn tag_specifications(&self, resource_type: &str) -> Tags {
+    /// when none is named). A specification for another type is refused as AWS refuses
+    /// it: the action does not create that kind of resource.
+    pub fn tag_specifications(&self, resource_type: &str) -> Result<Tags, ApiError> {
+        self.tag_specifications_among(resource_type, &[])
+    }
+
+    /// [`Params::tag_specifications`] for an action that also takes specifications for
+    /// the kinds in `inert`, which a lab does not have (an instance's volumes, say): their
+    /// tags are accepted and go nowhere, as docs/api.md says.
+    pub fn tag_specifications_among(
+        &self,
+        resource_type: &str,
+        inert: &[&str],
+    ) -> Result<Tags, ApiError> {
         let mut tags = Tags::new();
         for i in 1.. {
             let prefix = format!("TagSpecification.{i}");
-            let kind = self.values.get(&format!("{prefix}.ResourceType"));
-            let has_tags = self.values.contains_key(&format!("{prefix}.Tag.1.Key"));
-            if kind.is_none() && !has_tags {
+            let kind = self.value(&format!("{prefix}.ResourceType")).cloned();
+            let specified = self.tags(&format!("{prefix}.Tag"));
+            if kind.is_none() && specified.is_empty() {
                 break;
             }
-            if kind.is_some_and(|k| k != resource_type) {
-                continue;
+            match kind.as_deref() {
+                None => tags.extend(specified),
+                Some(k) if k == resource_type => tags.extend(specified),
+                Some(k) if inert.contains(&k) => {}
+                Some(k) => {
+                    return Err(error(
+                        "InvalidParameterValue",
+                        format!("'{k}' is not a valid taggable resource type for this operation."),
+                    ));
+                }
             }
-            tags.extend(self.tags(&format!("{prefix}.Tag")));
         }
-        tags
+        Ok(tags)
     }
 
     /// The tags `Prefix.N.Key` / `Prefix.N.Value`.
     pub fn tags(&self, prefix: &str) -> Tags {
         (1..)
             .map_while(|i| {
-                let key = self.values.get(&format!("{prefix}.{i}.Key"))?.clone();
-                let value =
-                    self.values.get(&format!("{prefix}.{i}.Value")).cloned().unwrap_or_default();
+                let key = self.value(&format!("{prefix}.{i}.Key"))?.clone();
+                let value = self.value(&format!("{prefix}.{i}.Value")).cloned().unwrap_or_default();
                 Some((key, value))
             })
             .collect()
@@ -149,8 +199,12 @@ mod tests {
         let filters = p.filters();
         assert_eq!(filters[0], Filter { name: "tag:Name".into(), values: vec!["web*".into()] });
         assert_eq!(filters[1].values, vec!["available"]);
-        assert_eq!(p.tag_specifications("vpc").get("Name").map(String::as_str), Some("lab"));
-        assert!(p.tag_specifications("subnet").is_empty());
+        assert_eq!(
+            p.tag_specifications("vpc").unwrap().get("Name").map(String::as_str),
+            Some("lab")
+        );
+        assert_eq!(p.tag_specifications("subnet").unwrap_err().code, "InvalidParameterValue");
+        assert!(p.tag_specifications_among("subnet", &["vpc"]).unwrap().is_empty());
         assert_eq!(p.required("Nope").unwrap_err().code, "MissingParameter");
     }
 

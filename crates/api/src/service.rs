@@ -40,12 +40,79 @@ pub struct Service {
     seed: u64,
     mirror: Option<PathBuf>,
     transition_s: u64,
+    idempotent: Idempotent,
+}
+
+/// The answers to calls made with a `ClientToken`, so that a retry gets the first call's
+/// answer instead of a second resource (AWS's idempotency). Bounded: the oldest go first.
+/// Kept in memory: a retry across a restart of the daemon makes a second resource.
+#[derive(Debug, Default)]
+struct Idempotent {
+    /// (action, token) → (the other parameters, the reply's body).
+    answers: std::collections::HashMap<(String, String), (String, Xml)>,
+    order: std::collections::VecDeque<(String, String)>,
+}
+
+impl Idempotent {
+    /// How many answers are kept.
+    const CAPACITY: usize = 4096;
+
+    /// What identifies a call besides its token: every other parameter, in order.
+    fn fingerprint(params: &Params) -> String {
+        let mut text = String::new();
+        for name in params.names().filter(|n| !matches!(*n, "ClientToken" | "DryRun")) {
+            text.push_str(name);
+            text.push('=');
+            text.push_str(params.raw(name).unwrap_or_default());
+            text.push('&');
+        }
+        text
+    }
+
+    /// The answer given to this call before, if any; AWS's error for the token reused
+    /// with other parameters.
+    fn lookup(&self, action: &str, params: &Params) -> Result<Option<Xml>, ApiError> {
+        let Some(token) = params.get("ClientToken") else { return Ok(None) };
+        match self.answers.get(&(action.to_owned(), token.to_owned())) {
+            None => Ok(None),
+            Some((fingerprint, out)) if *fingerprint == Self::fingerprint(params) => {
+                Ok(Some(out.clone()))
+            }
+            Some(_) => Err(ApiError {
+                code: "IdempotentParameterMismatch",
+                message: format!(
+                    "The client token '{token}' was used before with different parameters."
+                ),
+            }),
+        }
+    }
+
+    fn remember(&mut self, action: &str, params: &Params, out: &Xml) {
+        let Some(token) = params.get("ClientToken") else { return };
+        let key = (action.to_owned(), token.to_owned());
+        if self.order.len() >= Self::CAPACITY {
+            if let Some(oldest) = self.order.pop_front() {
+                self.answers.remove(&oldest);
+            }
+        }
+        self.order.push_back(key.clone());
+        self.answers.insert(key, (Self::fingerprint(params), out.clone()));
+    }
 }
 
 impl Service {
     /// A service over `model`, persisting to `store` and driving `host` when given.
     pub fn new(model: Model, store: Option<Store>, host: Option<Host>, seed: u64) -> Self {
-        Self { model, store, host, requests: 0, seed, mirror: None, transition_s: 0 }
+        Self {
+            model,
+            store,
+            host,
+            requests: 0,
+            seed,
+            mirror: None,
+            transition_s: 0,
+            idempotent: Idempotent::default(),
+        }
     }
 
     /// Reports new instances `pending` and new NAT gateways `pending` (deleted ones
@@ -236,52 +303,38 @@ impl Service {
                 }));
             }
         }
-        let mut out = Xml::new();
-        if params.bool("DryRun").map_err(client)? == Some(true) {
+        let dry_run = params.bool("DryRun").map_err(client)? == Some(true);
+        // A ClientToken is the service's to honour (below), whatever the action reads.
+        let _ = params.get("ClientToken");
+        if dry_run || action.mutates {
+            if !dry_run {
+                if let Some(out) = self.idempotent.lookup(action.name, params).map_err(client)? {
+                    return Ok((action.name, out));
+                }
+            }
+            // On a copy: kept only if the action succeeds and it is no dry run.
             let mut model = self.model.clone();
-            action
-                .run(
-                    &mut Context {
-                        action: action.name,
-                        model: &mut model,
-                        now,
-                        transition_s: self.transition_s,
+            let out = run(action, &mut model, params, now, self.transition_s).map_err(client)?;
+            if dry_run {
+                return Err((
+                    412,
+                    ApiError {
+                        code: "DryRunOperation",
+                        message: "Request would have succeeded, but DryRun flag is set.".into(),
                     },
-                    params,
-                    &mut out,
-                )
-                .map_err(client)?;
-            return Err((
-                412,
-                ApiError {
-                    code: "DryRunOperation",
-                    message: "Request would have succeeded, but DryRun flag is set.".into(),
-                },
-            ));
-        }
-        if !action.mutates {
-            let mut ctx = Context {
-                action: action.name,
-                model: &mut self.model,
-                now,
-                transition_s: self.transition_s,
-            };
-            action.run(&mut ctx, params, &mut out).map_err(client)?;
+                ));
+            }
+            self.keep(model)?;
+            self.idempotent.remember(action.name, params, &out);
             return Ok((action.name, out));
         }
-        let mut model = self.model.clone();
-        action
-            .run(
-                &mut Context {
-                    action: action.name,
-                    model: &mut model,
-                    now,
-                    transition_s: self.transition_s,
-                },
-                params,
-                &mut out,
-            )
-            .map_err(client)?;
+        let out = run(action, &mut self.model, params, now, self.transition_s).map_err(client)?;
+        Ok((action.name, out))
+    }
+
+    /// Makes `model` the state: stored (committed before the reply), applied to the data
+    /// plane, mirrored.
+    fn keep(&mut self, model: Model) -> Result<(), (u16, ApiError)> {
         if let Some(store) = &self.store {
             store.save(&model).map_err(|e| {
                 (500, ApiError { code: "InternalError", message: format!("state not saved: {e}") })
@@ -298,8 +351,39 @@ impl Service {
         if let Err(e) = self.write_mirror() {
             eprintln!("vpclab serve: model mirror: {e}");
         }
-        Ok((action.name, out))
+        Ok(())
     }
+}
+
+/// Runs `action` on `model`, then refuses the call if it carried a parameter the action
+/// did not read: vpclab never ignores what a client asked for in silence. A parameter
+/// set to `false` asks for a feature to be off, which it is, and passes.
+fn run(
+    action: &actions::Action,
+    model: &mut Model,
+    params: &Params,
+    now: u64,
+    transition_s: u64,
+) -> Result<Xml, ApiError> {
+    let mut out = Xml::new();
+    let mut ctx = Context { action: action.name, model, now, transition_s };
+    action.run(&mut ctx, params, &mut out)?;
+    let ignored = params.unread().into_iter().find(|(name, value)| {
+        !matches!(*name, "Action" | "Version")
+            && *value != "false"
+            && !actions::is_inert(action.name, name)
+    });
+    if let Some((name, value)) = ignored {
+        return Err(ApiError {
+            code: "InvalidParameter",
+            message: format!(
+                "vpclab does not implement the parameter {name} ({value}) of {}; leave it \
+                 out (docs/api.md lists what each action takes)",
+                action.name
+            ),
+        });
+    }
+    Ok(out)
 }
 
 #[cfg(test)]

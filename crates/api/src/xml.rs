@@ -10,7 +10,7 @@ use vpclab_model::{ApiError, Tags};
 pub const NAMESPACE: &str = "http://ec2.amazonaws.com/doc/2016-11-15/";
 
 /// A reply being written.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct Xml {
     buf: String,
 }

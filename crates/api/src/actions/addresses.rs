@@ -29,7 +29,7 @@ pub(super) fn allocate_address(
     if let Some(domain) = p.get("Domain").filter(|d| *d != "vpc" && *d != "standard") {
         return Err(invalid(format!("Invalid value '{domain}' for domain.")));
     }
-    let id = ctx.model.allocate_address(p.tag_specifications("elastic-ip"))?;
+    let id = ctx.model.allocate_address(p.tag_specifications("elastic-ip")?)?;
     let e = ctx.model.elastic_ip(&id)?;
     x.leaf("publicIp", e.public_ip)
         .leaf("domain", "vpc")

@@ -49,7 +49,7 @@ pub(super) fn create_vpc_endpoint(
         &vpc,
         service,
         &tables,
-        p.tag_specifications("vpc-endpoint"),
+        p.tag_specifications("vpc-endpoint")?,
         ctx.now,
     )?;
     let e = ctx.model.vpc_endpoint(&id)?;

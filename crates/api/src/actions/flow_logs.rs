@@ -84,7 +84,7 @@ pub(super) fn create_flow_logs(
         destination: destination.to_owned(),
         max_aggregation_interval: interval,
         created_at: ctx.now,
-        tags: p.tag_specifications("vpc-flow-log"),
+        tags: p.tag_specifications("vpc-flow-log")?,
     };
     let results = ctx.model.create_flow_logs(kind, &ids, &spec)?;
     let mut created = Vec::new();

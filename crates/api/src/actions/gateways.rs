@@ -16,7 +16,7 @@ pub(super) fn create_internet_gateway(
     p: &Params,
     x: &mut Xml,
 ) -> Result<(), ApiError> {
-    let id = ctx.model.create_internet_gateway(p.tag_specifications("internet-gateway"));
+    let id = ctx.model.create_internet_gateway(p.tag_specifications("internet-gateway")?);
     let g = ctx.model.internet_gateway(&id)?;
     x.node("internetGateway", |x| write_igw(x, g));
     Ok(())
@@ -131,7 +131,7 @@ pub(super) fn create_nat_gateway(
         &subnet,
         &allocation,
         None,
-        p.tag_specifications("natgateway"),
+        p.tag_specifications("natgateway")?,
         ctx.now,
     )?;
     let n = ctx.model.nat_gateway(&id)?;

@@ -188,7 +188,11 @@ pub(super) fn run_instances(
         });
     }
     let public_ip = p.bool("NetworkInterface.1.AssociatePublicIpAddress")?;
-    let tags = p.tag_specifications("instance");
+    // A lab has no volumes, elastic GPUs or spot requests: their tags go nowhere.
+    let tags = p.tag_specifications_among(
+        "instance",
+        &["volume", "network-interface", "spot-instances-request", "elastic-gpu"],
+    )?;
     let mut security_groups = ids(p, "SecurityGroupId", sg_id)?;
     security_groups.extend(ids(p, "NetworkInterface.1.SecurityGroupId", sg_id)?);
     for name in p.list("SecurityGroup") {

@@ -94,7 +94,7 @@ pub(super) fn create_key_pair(
         lines.join("\n")
     );
     let fingerprint = colon_hex(&derive_bytes(&material, 20));
-    let tags = p.tag_specifications("key-pair");
+    let tags = p.tag_specifications("key-pair")?;
     let key = ctx.model.create_key_pair(name, key_type, fingerprint, ctx.now, tags)?;
     x.leaf("keyName", &key.name)
         .leaf("keyFingerprint", &key.fingerprint)
@@ -120,7 +120,7 @@ pub(super) fn import_key_pair(
     };
     let blob = text.split_whitespace().nth(1).and_then(unbase64).ok_or_else(bad)?;
     let fingerprint = colon_hex(&derive_bytes(&String::from_utf8_lossy(&blob), 16));
-    let tags = p.tag_specifications("key-pair");
+    let tags = p.tag_specifications("key-pair")?;
     let key = ctx.model.create_key_pair(name, key_type, fingerprint, ctx.now, tags)?;
     x.leaf("keyFingerprint", &key.fingerprint)
         .leaf("keyName", &key.name)

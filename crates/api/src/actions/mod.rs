@@ -192,6 +192,55 @@ actions! {
     "DescribeFlowLogs" => flow_logs::describe_flow_logs, false;
 }
 
+/// Parameters an action takes and a lab has nothing to apply to: accepted, without
+/// effect, and listed in docs/api.md so that nothing is ignored in silence. Each is
+/// `(action, parameter or parameter prefix, why)`. Any other parameter an action does not
+/// read is refused (`InvalidParameter`).
+pub static INERT: &[(&str, &str, &str)] = &[
+    ("RunInstances", "BlockDeviceMapping", "no disks: nothing boots in a lab"),
+    ("RunInstances", "EbsOptimized", "no disks"),
+    ("RunInstances", "Monitoring", "no CloudWatch"),
+    ("RunInstances", "CreditSpecification", "no CPU credits: every instance is a namespace"),
+    ("RunInstances", "CpuOptions", "every instance is a namespace"),
+    ("RunInstances", "CapacityReservationSpecification", "no capacity to reserve"),
+    ("RunInstances", "HibernationOptions", "a stopped instance has no processes to keep"),
+    ("RunInstances", "MaintenanceOptions", "no hardware to maintain"),
+    ("RunInstances", "InstanceInitiatedShutdownBehavior", "nothing inside shuts the instance down"),
+    ("RunInstances", "PrivateDnsNameOptions", "names are ip-name (Amazon DNS answers them)"),
+    ("RunInstances", "NetworkInterface.1.DeviceIndex", "the one interface is eth0"),
+    (
+        "RunInstances",
+        "NetworkInterface.1.DeleteOnTermination",
+        "the interface goes with the instance",
+    ),
+    ("RunInstances", "Placement.Tenancy", "one tenancy"),
+    ("RunInstances", "Placement.GroupName", "no placement groups"),
+    ("ModifyVpcEndpoint", "ResetPolicy", "endpoint policies are not enforced"),
+    ("CreateVpcEndpoint", "PolicyDocument", "endpoint policies are not enforced"),
+    ("ModifyVpcEndpoint", "PolicyDocument", "endpoint policies are not enforced"),
+    ("DescribeInstances", "IncludeManagedResources", "no managed instances"),
+    ("DescribeInstanceStatus", "IncludeManagedResources", "no managed instances"),
+    ("DescribeNetworkInterfaces", "IncludeManagedResources", "no managed interfaces"),
+    ("DescribeImages", "IncludeDeprecated", "no deprecated images"),
+    ("DescribeImages", "IncludeDisabled", "no disabled images"),
+    ("DescribeImages", "ExecutableBy", "every image is public"),
+    ("StopInstances", "Force", "a namespace stops at once"),
+    ("StopInstances", "SkipOsShutdown", "a namespace stops at once"),
+    ("TerminateInstances", "Force", "a namespace goes at once"),
+    ("TerminateInstances", "SkipOsShutdown", "a namespace goes at once"),
+    ("StartInstances", "AdditionalInfo", "reserved by AWS"),
+    ("RunInstances", "AdditionalInfo", "reserved by AWS"),
+];
+
+/// Whether `param` of `action` is accepted without effect (see [`INERT`]).
+pub fn is_inert(action: &str, param: &str) -> bool {
+    INERT.iter().any(|(a, prefix, _)| {
+        *a == action
+            && (param == *prefix
+                || param.strip_prefix(prefix).is_some_and(|rest| rest.starts_with('.')))
+    })
+}
+
 /// The action called `name`.
 pub fn find(name: &str) -> Option<&'static Action> {
     ACTIONS.iter().find(|a| a.name == name)

@@ -51,7 +51,7 @@ pub(super) fn create_network_acl(
 ) -> Result<(), ApiError> {
     let id = ctx
         .model
-        .create_network_acl(&vpc_id(p.required("VpcId")?)?, p.tag_specifications("network-acl"))?;
+        .create_network_acl(&vpc_id(p.required("VpcId")?)?, p.tag_specifications("network-acl")?)?;
     let a = ctx.model.network_acl(&id)?;
     x.node("networkAcl", |x| write_acl(x, a));
     Ok(())

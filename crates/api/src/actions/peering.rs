@@ -44,7 +44,7 @@ pub(super) fn create_vpc_peering_connection(
     let id = ctx.model.create_vpc_peering_connection(
         &requester,
         &accepter,
-        p.tag_specifications("vpc-peering-connection"),
+        p.tag_specifications("vpc-peering-connection")?,
     )?;
     ctx.model.label_peering(&id, p.get("PeerOwnerId"), p.get("PeerRegion"))?;
     let m = &*ctx.model;

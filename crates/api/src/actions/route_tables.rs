@@ -62,7 +62,7 @@ pub(super) fn create_route_table(
 ) -> Result<(), ApiError> {
     let id = ctx
         .model
-        .create_route_table(&vpc_id(p.required("VpcId")?)?, p.tag_specifications("route-table"))?;
+        .create_route_table(&vpc_id(p.required("VpcId")?)?, p.tag_specifications("route-table")?)?;
     let m = &*ctx.model;
     x.node("routeTable", |x| write_route_table(x, m, m.route_table(&id).expect("just created")));
     Ok(())

@@ -206,7 +206,7 @@ pub(super) fn create_security_group(
         &vpc,
         name,
         description,
-        p.tag_specifications("security-group"),
+        p.tag_specifications("security-group")?,
     )?;
     let g = ctx.model.security_group(&id)?;
     x.leaf("return", "true")
@@ -396,7 +396,7 @@ pub(super) fn change_rules(
         x.leaf("return", "true");
         return Ok(());
     }
-    let tags = p.tag_specifications("security-group-rule");
+    let tags = p.tag_specifications("security-group-rule")?;
     let rules = rules_of(ctx.model, p)?.into_iter().map(|r| r.with_tags(tags.clone())).collect();
     let added = ctx.model.authorize(&id, egress, rules)?;
     x.leaf("return", "true").set("securityGroupRuleSet", &added, |x, r| {

@@ -33,7 +33,12 @@ pub(super) fn create_default_vpc(
 }
 
 pub(super) fn create_vpc(ctx: &mut Context<'_>, p: &Params, x: &mut Xml) -> Result<(), ApiError> {
-    let id = ctx.model.create_vpc(cidr(p, "CidrBlock")?, p.tag_specifications("vpc"))?;
+    if let Some(tenancy) = p.get("InstanceTenancy").filter(|t| *t != "default") {
+        return Err(invalid(format!(
+            "vpclab has default tenancy only: InstanceTenancy {tenancy} is not available."
+        )));
+    }
+    let id = ctx.model.create_vpc(cidr(p, "CidrBlock")?, p.tag_specifications("vpc")?)?;
     let vpc = ctx.model.vpc(&id)?;
     x.node("vpc", |x| write_vpc(x, vpc));
     Ok(())
@@ -113,7 +118,7 @@ pub(super) fn create_subnet(
         &vpc,
         cidr(p, "CidrBlock")?,
         zone.as_deref(),
-        p.tag_specifications("subnet"),
+        p.tag_specifications("subnet")?,
     )?;
     let m = &*ctx.model;
     x.node("subnet", |x| write_subnet(x, m, m.subnet(&id).expect("just created")));
