@@ -85,6 +85,8 @@ pub struct Action {
     pub name: &'static str,
     /// Whether it changes the model (and so must be stored and applied).
     pub mutates: bool,
+    /// The resource family (module) it belongs to.
+    pub family: &'static str,
     handler: Handler,
 }
 
@@ -101,9 +103,14 @@ impl Action {
 }
 
 macro_rules! actions {
-    ($($name:literal => $handler:path, $mutates:literal;)*) => {
+    ($($name:literal => $family:ident::$handler:ident, $mutates:literal;)*) => {
         /// Every action, by name.
-        pub static ACTIONS: &[Action] = &[$(Action { name: $name, mutates: $mutates, handler: $handler },)*];
+        pub static ACTIONS: &[Action] = &[$(Action {
+            name: $name,
+            mutates: $mutates,
+            family: stringify!($family),
+            handler: $family::$handler,
+        },)*];
     };
 }
 
@@ -231,6 +238,39 @@ pub static INERT: &[(&str, &str, &str)] = &[
     ("StartInstances", "AdditionalInfo", "reserved by AWS"),
     ("RunInstances", "AdditionalInfo", "reserved by AWS"),
 ];
+
+/// The coverage table of docs/api.md: every action, what it pages, the filter names it
+/// answers (beyond those AWS documents and vpclab matches against nothing), and what it
+/// accepts without effect. Generated, so it cannot drift from the table above.
+pub fn coverage_markdown() -> String {
+    let mut out = String::from(
+        "| action | family | changes state | pages (MaxResults) | accepted without effect |\n\
+         | --- | --- | --- | --- | --- |\n",
+    );
+    let mut actions: Vec<&Action> = ACTIONS.iter().collect();
+    actions.sort_by_key(|a| (a.family, a.name));
+    for a in actions {
+        let pages = match crate::known_params::max_results(a.name) {
+            Some((min, max, true)) => format!("{min}–{max}"),
+            Some((min, max, false)) => format!("{min}–, at most {max} a page"),
+            None => "no".to_owned(),
+        };
+        let inert: Vec<String> = INERT
+            .iter()
+            .filter(|(action, _, _)| *action == a.name)
+            .map(|(_, param, why)| format!("`{param}` ({why})"))
+            .collect();
+        out.push_str(&format!(
+            "| {} | {} | {} | {} | {} |\n",
+            a.name,
+            a.family.replace('_', " "),
+            if a.mutates { "yes" } else { "no" },
+            pages,
+            if inert.is_empty() { "—".to_owned() } else { inert.join("; ") },
+        ));
+    }
+    out
+}
 
 /// Whether `param` of `action` is accepted without effect (see [`INERT`]).
 pub fn is_inert(action: &str, param: &str) -> bool {
@@ -388,6 +428,26 @@ mod tests {
         assert_eq!(iso8601(0), "1970-01-01T00:00:00.000Z");
         assert_eq!(iso8601(1_795_000_000), "2026-11-18T11:06:40.000Z");
         assert_eq!(iso8601(951_782_400), "2000-02-29T00:00:00.000Z");
+    }
+
+    /// docs/api.md carries [`coverage_markdown`] between its markers; run with
+    /// `VPCLAB_BLESS=1` to write it there after changing the table.
+    #[test]
+    fn the_coverage_table_in_docs_is_current() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/api.md");
+        let doc = std::fs::read_to_string(path).unwrap();
+        let (begin, end) = ("<!-- coverage: generated -->\n", "<!-- coverage: end -->");
+        let start = doc.find(begin).expect("the begin marker") + begin.len();
+        let stop = doc.find(end).expect("the end marker");
+        let table = coverage_markdown();
+        if std::env::var_os("VPCLAB_BLESS").is_some() {
+            std::fs::write(path, format!("{}{table}{}", &doc[..start], &doc[stop..])).unwrap();
+            return;
+        }
+        assert!(
+            doc[start..stop] == table,
+            "docs/api.md's coverage table is stale: run VPCLAB_BLESS=1 cargo test -p vpclab-api"
+        );
     }
 
     #[test]
