@@ -221,6 +221,7 @@ pub(crate) fn known(action: &str) -> &'static [&'static str] {
             "NextToken",
             "Owner",
         ],
+        "DescribeInstanceAttribute" => &["Attribute", "DryRun", "InstanceId"],
         "DescribeInstanceStatus" => &[
             "DryRun",
             "Filter",

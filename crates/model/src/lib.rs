@@ -332,6 +332,9 @@ pub struct Instance {
     /// RunInstances call share one. Empty in state from before reservations were kept.
     #[serde(default)]
     pub reservation: String,
+    /// `disableApiTermination`: TerminateInstances refuses it until this is turned off.
+    #[serde(default)]
+    pub termination_protected: bool,
     /// Tags.
     pub tags: Tags,
 }

@@ -65,6 +65,8 @@ pub struct RunInstance {
     /// The reservation (one launch) it belongs to, from [`Model::new_reservation`]; a
     /// reservation of its own when `None`.
     pub reservation: Option<String>,
+    /// `DisableApiTermination`: protected from TerminateInstances.
+    pub termination_protected: bool,
     /// Tags, `Name` among them.
     pub tags: Tags,
 }
@@ -1281,6 +1283,7 @@ impl Model {
                 stopped: false,
                 public_ip_on_start: false,
                 reservation,
+                termination_protected: spec.termination_protected,
                 tags: spec.tags,
             },
         );
@@ -1296,7 +1299,15 @@ impl Model {
         if self.terminated.contains_key(id) && !self.instances.contains_key(id) {
             return Ok(());
         }
-        self.instance(id)?;
+        if self.instance(id)?.termination_protected {
+            return Err(ApiError::new(
+                "OperationNotPermitted",
+                format!(
+                    "The instance '{id}' may not be terminated. Modify its \
+                     'disableApiTermination' instance attribute and try again."
+                ),
+            ));
+        }
         for eip in self.elastic_ips.values_mut() {
             if eip.association.as_ref().is_some_and(|(_, i)| i == id) {
                 eip.association = None;
@@ -1312,6 +1323,37 @@ impl Model {
     /// Instances that are running (not stopped): the ones the data plane realises.
     pub fn running_instances(&self) -> impl Iterator<Item = &Instance> {
         self.instances.values().filter(|i| !i.stopped)
+    }
+
+    /// ModifyInstanceAttribute `disableApiTermination`.
+    pub fn set_termination_protection(
+        &mut self,
+        id: &InstanceId,
+        on: bool,
+    ) -> Result<(), ApiError> {
+        self.instance(id)?;
+        if let Some(i) = self.instances.get_mut(id) {
+            i.termination_protected = on;
+        }
+        Ok(())
+    }
+
+    /// ModifyInstanceAttribute `instanceType`: only while the instance is stopped, as on
+    /// AWS.
+    pub fn set_instance_type(&mut self, id: &InstanceId, kind: &str) -> Result<(), ApiError> {
+        if !self.instance(id)?.stopped {
+            return Err(ApiError::new(
+                "IncorrectInstanceState",
+                format!(
+                    "The instance '{id}' is not in the 'stopped' state; its type can change \
+                     only while it is stopped."
+                ),
+            ));
+        }
+        if let Some(i) = self.instances.get_mut(id) {
+            i.instance_type = kind.to_owned();
+        }
+        Ok(())
     }
 
     /// StopInstances for one instance: an auto-assigned public IP goes back to the pool

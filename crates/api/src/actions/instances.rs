@@ -222,6 +222,7 @@ pub(super) fn run_instances(
             metadata,
             key_name: p.get("KeyName").map(str::to_owned),
             reservation: Some(reservation.clone()),
+            termination_protected: p.bool("DisableApiTermination")?.unwrap_or(false),
             tags: tags.clone(),
         };
         match ctx.model.run_instance(spec) {
@@ -554,21 +555,121 @@ pub(super) fn describe_network_interfaces(
     Ok(())
 }
 
+/// ModifyInstanceAttribute: security groups, termination protection, the type of a
+/// stopped instance; one attribute per call, as AWS (`Attribute` + `Value`, or the
+/// attribute's own parameter).
 pub(super) fn modify_instance_attribute(
     ctx: &mut Context<'_>,
     p: &Params,
     x: &mut Xml,
 ) -> Result<(), ApiError> {
     let instance = instance_id(p.required("InstanceId")?)?;
+    ctx.model.instance(&instance)?;
     let groups = ids(p, "GroupId", sg_id)?;
-    if groups.is_empty() {
-        ctx.model.instance(&instance)?;
+    let value = |own: &str, attribute: &str| {
+        p.get(own).or_else(|| p.get("Attribute").filter(|a| *a == attribute).and(p.get("Value")))
+    };
+    let protection = value("DisableApiTermination.Value", "disableApiTermination");
+    let kind = value("InstanceType.Value", "instanceType");
+    let source_dest = value("SourceDestCheck.Value", "sourceDestCheck");
+    let asked = usize::from(!groups.is_empty())
+        + usize::from(protection.is_some())
+        + usize::from(kind.is_some())
+        + usize::from(source_dest.is_some());
+    if asked > 1 {
+        return Err(ApiError {
+            code: "InvalidParameterCombination",
+            message: "Fields for multiple attribute types specified".into(),
+        });
+    }
+    if !groups.is_empty() {
+        ctx.model.set_instance_security_groups(&instance, &groups)?;
+    } else if let Some(on) = protection {
+        let on = parse_bool("DisableApiTermination", on)?;
+        ctx.model.set_termination_protection(&instance, on)?;
+    } else if let Some(kind) = kind {
+        ctx.model.set_instance_type(&instance, kind)?;
+    } else if let Some(check) = source_dest {
+        // The check is what vpclab does; turning it off (for NAT instances and
+        // appliances) needs routes to instances, which are not there yet.
+        if !parse_bool("SourceDestCheck", check)? {
+            return Err(invalid(
+                "vpclab enforces the source/destination check and cannot turn it off yet.",
+            ));
+        }
+    } else {
         return Err(invalid(
-            "vpclab supports ModifyInstanceAttribute for security groups (--groups) only.",
+            "vpclab changes these instance attributes: groupSet (--groups), \
+             disableApiTermination, instanceType (stopped instances), sourceDestCheck.",
         ));
     }
-    ctx.model.set_instance_security_groups(&instance, &groups)?;
     x.leaf("return", "true");
+    Ok(())
+}
+
+fn parse_bool(name: &str, value: &str) -> Result<bool, ApiError> {
+    match value.to_ascii_lowercase().as_str() {
+        "true" => Ok(true),
+        "false" => Ok(false),
+        _ => Err(invalid(format!(
+            "Value ({value}) for parameter {name} is invalid. Expected: 'true' or 'false'."
+        ))),
+    }
+}
+
+/// DescribeInstanceAttribute: one attribute of one instance, in AWS's shape.
+pub(super) fn describe_instance_attribute(
+    ctx: &mut Context<'_>,
+    p: &Params,
+    x: &mut Xml,
+) -> Result<(), ApiError> {
+    let m = &*ctx.model;
+    let id = instance_id(p.required("InstanceId")?)?;
+    let i = m.instance(&id)?;
+    let attribute = p.required("Attribute")?;
+    let value = |x: &mut Xml, name: &str, v: &dyn std::fmt::Display| {
+        x.node(name, |x| {
+            x.leaf("value", v);
+        });
+    };
+    x.leaf("instanceId", &i.id);
+    match attribute {
+        "instanceType" => value(x, "instanceType", &i.instance_type),
+        "disableApiTermination" => value(x, "disableApiTermination", &i.termination_protected),
+        "disableApiStop" => value(x, "disableApiStop", &false),
+        "instanceInitiatedShutdownBehavior" => {
+            value(x, "instanceInitiatedShutdownBehavior", &"stop")
+        }
+        "rootDeviceName" => value(x, "rootDeviceName", &"/dev/xvda"),
+        "sourceDestCheck" => value(x, "sourceDestCheck", &true),
+        "ebsOptimized" => value(x, "ebsOptimized", &false),
+        "enaSupport" => value(x, "enaSupport", &true),
+        "sriovNetSupport" => value(x, "sriovNetSupport", &"simple"),
+        "userData" | "kernel" | "ramdisk" => {
+            x.node(attribute, |_| {});
+        }
+        "blockDeviceMapping" => {
+            x.set("blockDeviceMapping", std::iter::empty::<()>(), |_, ()| {});
+        }
+        "productCodes" => {
+            x.set("productCodes", std::iter::empty::<()>(), |_, ()| {});
+        }
+        "groupSet" => {
+            x.set("groupSet", &i.security_groups, |x, g| {
+                x.leaf("groupId", g);
+            });
+        }
+        "enclaveOptions" => {
+            x.node("enclaveOptions", |x| {
+                x.leaf("enabled", false);
+            });
+        }
+        other => {
+            return Err(invalid(format!(
+                "Value ({other}) for parameter attribute is invalid. Unknown attribute."
+            )));
+        }
+    }
     Ok(())
 }
 

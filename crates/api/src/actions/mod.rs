@@ -170,6 +170,7 @@ actions! {
     "DescribeSecurityGroupRules" => security_groups::describe_security_group_rules, false;
     "ModifySecurityGroupRules" => security_groups::modify_security_group_rules, true;
     "ModifyInstanceAttribute" => instances::modify_instance_attribute, true;
+    "DescribeInstanceAttribute" => instances::describe_instance_attribute, false;
     "ModifyInstanceMetadataOptions" => instances::modify_instance_metadata_options, true;
     "ModifyVpcAttribute" => vpcs::modify_vpc_attribute, true;
     "DescribeVpcAttribute" => vpcs::describe_vpc_attribute, false;

@@ -1,0 +1,121 @@
+//! Instances as clients see them: launches and reservations, attributes, termination
+//! protection.
+
+use vpclab_api::Service;
+use vpclab_model::Model;
+
+mod common;
+use common::{all, between, code, ok};
+
+fn lab() -> (Service, String) {
+    let mut s = Service::new(Model::new(9), None, None, 9);
+    let vpc = ok(&mut s, "Action=CreateVpc&CidrBlock=10.0.0.0%2F16");
+    let vpc = between(&vpc, "<vpcId>", "</vpcId>").unwrap().to_owned();
+    let body = ok(&mut s, &format!("Action=CreateSubnet&VpcId={vpc}&CidrBlock=10.0.1.0%2F24"));
+    (s, between(&body, "<subnetId>", "</subnetId>").unwrap().to_owned())
+}
+
+#[test]
+fn a_launch_is_one_reservation_and_answers_pending() {
+    let (mut s, subnet) = lab();
+    let launch = |s: &mut Service, n: u32| {
+        ok(
+            s,
+            &format!(
+                "Action=RunInstances&ImageId=ami-1&MinCount={n}&MaxCount={n}&SubnetId={subnet}"
+            ),
+        )
+    };
+    let three = launch(&mut s, 3);
+    assert_eq!(all(&three, "<name>", "</name>"), ["pending"; 3]);
+    assert_eq!(all(&three, "<code>", "</code>"), ["0"; 3]);
+    let reservation = between(&three, "<reservationId>", "</reservationId>").unwrap().to_owned();
+    launch(&mut s, 1);
+    let listed = ok(&mut s, "Action=DescribeInstances");
+    let reservations = all(&listed, "<reservationId>", "</reservationId>");
+    assert_eq!(reservations.len(), 2, "{listed}");
+    assert!(reservations.contains(&reservation.as_str()));
+    // With no transition time, Describe already sees them running.
+    assert_eq!(listed.matches("<name>running</name>").count(), 4);
+    let by_reservation = ok(
+        &mut s,
+        &format!(
+            "Action=DescribeInstances&Filter.1.Name=reservation-id&Filter.1.Value.1={reservation}"
+        ),
+    );
+    assert_eq!(all(&by_reservation, "<instanceId>", "</instanceId>").len(), 3);
+}
+
+#[test]
+fn pending_lasts_the_transition_time() {
+    let mut s = Service::new(Model::new(9), None, None, 9).with_transition_seconds(30);
+    let vpc = ok(&mut s, "Action=CreateVpc&CidrBlock=10.0.0.0%2F16");
+    let vpc = between(&vpc, "<vpcId>", "</vpcId>").unwrap().to_owned();
+    let body = ok(&mut s, &format!("Action=CreateSubnet&VpcId={vpc}&CidrBlock=10.0.1.0%2F24"));
+    let subnet = between(&body, "<subnetId>", "</subnetId>").unwrap().to_owned();
+    ok(
+        &mut s,
+        &format!("Action=RunInstances&ImageId=ami-1&MinCount=1&MaxCount=1&SubnetId={subnet}"),
+    );
+    let at = |s: &mut Service, dt: u64| {
+        let r = s.handle(b"Action=DescribeInstances", common::NOW + dt);
+        between(&r.body, "<instanceState><code>", "</code>").unwrap().to_owned()
+    };
+    assert_eq!(at(&mut s, 0), "0");
+    assert_eq!(at(&mut s, 29), "0");
+    assert_eq!(at(&mut s, 30), "16");
+}
+
+#[test]
+fn attributes_are_described_and_termination_protection_holds() {
+    let (mut s, subnet) = lab();
+    let body = ok(
+        &mut s,
+        &format!(
+            "Action=RunInstances&ImageId=ami-1&MinCount=1&MaxCount=1&SubnetId={subnet}\
+             &InstanceType=t3.micro&DisableApiTermination=true"
+        ),
+    );
+    let id = between(&body, "<instanceId>", "</instanceId>").unwrap().to_owned();
+    let attribute = |s: &mut Service, name: &str| {
+        ok(s, &format!("Action=DescribeInstanceAttribute&InstanceId={id}&Attribute={name}"))
+    };
+    assert!(attribute(&mut s, "instanceType").contains("<instanceType><value>t3.micro</value>"));
+    assert!(attribute(&mut s, "groupSet").contains("<groupSet><item><groupId>sg-"));
+    assert!(
+        attribute(&mut s, "disableApiTermination")
+            .contains("<disableApiTermination><value>true</value>")
+    );
+    assert_eq!(
+        code(&mut s, &format!("Action=DescribeInstanceAttribute&InstanceId={id}&Attribute=colour")),
+        "InvalidParameterValue"
+    );
+    assert_eq!(
+        code(&mut s, &format!("Action=TerminateInstances&InstanceId.1={id}")),
+        "OperationNotPermitted"
+    );
+    ok(
+        &mut s,
+        &format!(
+            "Action=ModifyInstanceAttribute&InstanceId={id}&DisableApiTermination.Value=false"
+        ),
+    );
+    // The type changes only while stopped.
+    let retype =
+        format!("Action=ModifyInstanceAttribute&InstanceId={id}&InstanceType.Value=m5.large");
+    assert_eq!(code(&mut s, &retype), "IncorrectInstanceState");
+    ok(&mut s, &format!("Action=StopInstances&InstanceId.1={id}"));
+    ok(&mut s, &retype);
+    assert!(attribute(&mut s, "instanceType").contains("<value>m5.large</value>"));
+    assert_eq!(
+        code(
+            &mut s,
+            &format!(
+                "Action=ModifyInstanceAttribute&InstanceId={id}&InstanceType.Value=m5.large\
+                 &DisableApiTermination.Value=true"
+            )
+        ),
+        "InvalidParameterCombination"
+    );
+    ok(&mut s, &format!("Action=TerminateInstances&InstanceId.1={id}"));
+}
