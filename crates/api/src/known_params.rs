@@ -55,6 +55,9 @@ pub(crate) fn known(action: &str) -> &'static [&'static str] {
             "TagSpecification",
             "ToPort",
         ],
+        "CreateDefaultSubnet" => {
+            &["AvailabilityZone", "AvailabilityZoneId", "DryRun", "Ipv6Native"]
+        }
         "CreateDefaultVpc" => &["DryRun"],
         "CreateFlowLogs" => &[
             "ClientToken",

@@ -364,13 +364,8 @@ impl Model {
         let vpc = self.vpcs.get_mut(&id).expect("just made");
         vpc.is_default = true;
         vpc.dns_hostnames = true;
-        for (i, zone) in ZONES.iter().enumerate() {
-            let net =
-                Ipv4Net::new(Ipv4Addr::from(u32::from(cidr.network()) + ((i as u32) << 12)), 20)
-                    .expect("a /20");
-            let subnet = self.create_subnet(&id, net, Some(zone), Tags::new())?;
-            self.set_map_public_ip_on_launch(&subnet, true)?;
-            self.subnets.get_mut(&subnet).expect("just made").default_for_az = true;
+        for zone in ZONES {
+            self.create_default_subnet(zone)?;
         }
         let igw = self.create_internet_gateway(Tags::new());
         self.attach_internet_gateway(&igw, &id)?;
@@ -381,6 +376,49 @@ impl Model {
         };
         self.create_route(&main, default)?;
         Ok(id)
+    }
+
+    /// CreateDefaultSubnet: a /20 of the default VPC in `zone`, with public IPs on launch
+    /// (the zone's own /20 when free, else the first free one), as AWS makes them.
+    pub fn create_default_subnet(&mut self, zone: &str) -> Result<SubnetId, ApiError> {
+        let vpc = self.default_vpc().cloned().ok_or_else(|| {
+            ApiError::new(
+                "DefaultVpcDoesNotExist",
+                "No default VPC exists for this account in this region.",
+            )
+        })?;
+        if let Some(existing) =
+            self.subnets.values().find(|s| s.vpc == vpc.id && s.default_for_az && s.zone == zone)
+        {
+            return Err(ApiError::new(
+                "DefaultSubnetAlreadyExistsInAvailabilityZone",
+                format!(
+                    "{} is already the default subnet in availability zone {zone}.",
+                    existing.id
+                ),
+            ));
+        }
+        let index = ZONES.iter().position(|z| *z == zone).unwrap_or(0) as u32;
+        let slots = 1u32 << (20 - u32::from(vpc.cidr.prefix_len()).min(20));
+        let base = u32::from(vpc.cidr.network());
+        let free = (0..slots)
+            .map(|k| (index + k) % slots)
+            .filter_map(|k| Ipv4Net::new(Ipv4Addr::from(base + (k << 12)), 20).ok())
+            .find(|net| {
+                !self.subnets.values().any(|s| {
+                    s.vpc == vpc.id && (s.cidr.contains(&net.network()) || net.contains(&s.cidr))
+                })
+            })
+            .ok_or_else(|| {
+                ApiError::new(
+                    "InsufficientFreeAddressesInSubnet",
+                    "The default VPC has no free /20 left for a default subnet.",
+                )
+            })?;
+        let subnet = self.create_subnet(&vpc.id, free, Some(zone), Tags::new())?;
+        self.set_map_public_ip_on_launch(&subnet, true)?;
+        self.subnets.get_mut(&subnet).expect("just made").default_for_az = true;
+        Ok(subnet)
     }
 
     /// The default subnet of `zone` (or of the first zone that has one), for a launch

@@ -122,6 +122,7 @@ actions! {
     "CreateSubnet" => vpcs::create_subnet, true;
     "DescribeSubnets" => vpcs::describe_subnets, false;
     "DeleteSubnet" => vpcs::delete_subnet, true;
+    "CreateDefaultSubnet" => vpcs::create_default_subnet, true;
     "ModifySubnetAttribute" => vpcs::modify_subnet_attribute, true;
     "CreateInternetGateway" => gateways::create_internet_gateway, true;
     "AttachInternetGateway" => gateways::attach_internet_gateway, true;

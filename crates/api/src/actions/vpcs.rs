@@ -214,3 +214,34 @@ pub(super) fn describe_vpc_attribute(
     });
     Ok(())
 }
+
+/// CreateDefaultSubnet: the default VPC's subnet in a zone that lost (or never had) one.
+pub(super) fn create_default_subnet(
+    ctx: &mut Context<'_>,
+    p: &Params,
+    x: &mut Xml,
+) -> Result<(), ApiError> {
+    let by_id = p.get("AvailabilityZoneId").map(|id| {
+        ZONES.iter().copied().find(|z| zone_id(z) == id).ok_or_else(|| {
+            invalid(format!("Value ({id}) for parameter availabilityZoneId is invalid."))
+        })
+    });
+    let zone = match by_id {
+        Some(zone) => zone?,
+        None => p.required("AvailabilityZone")?,
+    };
+    if !ZONES.contains(&zone) {
+        return Err(invalid(format!(
+            "Value ({zone}) for parameter availabilityZone is invalid. Subnets can currently \
+             only be created in the following availability zones: {}.",
+            ZONES.join(", ")
+        )));
+    }
+    if p.bool("Ipv6Native")? == Some(true) {
+        return Err(invalid("vpclab has no IPv6 yet: Ipv6Native subnets are not available."));
+    }
+    let id = ctx.model.create_default_subnet(zone)?;
+    let m = &*ctx.model;
+    x.node("subnet", |x| write_subnet(x, m, m.subnet(&id).expect("just made")));
+    Ok(())
+}
