@@ -271,6 +271,39 @@ fn amazon_dns_resolves_private_and_public_names_with_a_split_horizon() {
     assert_eq!(query(&lab, "web", "10.0.0.2", "example.com", false), "NXDOMAIN", "nothing else");
     assert_eq!(resolve(&lab, "web", "example.com"), None);
 
+    // DHCP options: a domain of one's own reaches the instances' resolver at once, and
+    // short names resolve in it through Amazon DNS; without options, no name server.
+    let set = lab.aws(&[
+        "create-dhcp-options",
+        "--dhcp-configurations",
+        "Key=domain-name,Values=ec2.internal",
+        "Key=domain-name-servers,Values=AmazonProvidedDNS,169.254.169.253",
+        "--query",
+        "DhcpOptions.DhcpOptionsId",
+        "--output",
+        "text",
+    ]);
+    lab.aws(&["associate-dhcp-options", "--dhcp-options-id", &set, "--vpc-id", &lab_vpc]);
+    let resolv = |name: &str| {
+        String::from_utf8_lossy(&lab.exec(name, &["cat", "/etc/resolv.conf"]).stdout).into_owned()
+    };
+    let conf = resolv("web");
+    assert!(conf.contains("nameserver 10.0.0.2\nnameserver 169.254.169.253\n"), "{conf}");
+    assert!(resolv("loner").contains("from the DHCP options dopt-00000000000000000"), "other VPC");
+    let short = app_name.trim_end_matches(".ec2.internal").to_owned();
+    assert!(resolve(&lab, "web", &short).is_some(), "{short} in the search domain");
+    lab.aws(&["associate-dhcp-options", "--dhcp-options-id", "default", "--vpc-id", &lab_vpc]);
+    assert!(!resolv("web").contains("nameserver"), "no options, no name servers");
+    assert_eq!(resolve(&lab, "web", &app_name), None);
+    lab.aws(&[
+        "associate-dhcp-options",
+        "--dhcp-options-id",
+        "dopt-00000000000000000",
+        "--vpc-id",
+        &lab_vpc,
+    ]);
+    assert!(resolv("web").contains("search ec2.internal"));
+
     // Both attributes at once: refused, as AWS does.
     let both = api::aws(
         "http://127.0.0.1:4566",

@@ -26,6 +26,7 @@ pub(crate) fn known(action: &str) -> &'static [&'static str] {
             "PrivateIpAddress",
             "PublicIp",
         ],
+        "AssociateDhcpOptions" => &["DhcpOptionsId", "DryRun", "VpcId"],
         "AssociateRouteTable" => {
             &["DryRun", "GatewayId", "PublicIpv4Pool", "RouteTableId", "SubnetId"]
         }
@@ -59,6 +60,7 @@ pub(crate) fn known(action: &str) -> &'static [&'static str] {
             &["AvailabilityZone", "AvailabilityZoneId", "DryRun", "Ipv6Native"]
         }
         "CreateDefaultVpc" => &["DryRun"],
+        "CreateDhcpOptions" => &["DhcpConfiguration", "DryRun", "TagSpecification"],
         "CreateFlowLogs" => &[
             "ClientToken",
             "DeliverCrossAccountRole",
@@ -188,6 +190,7 @@ pub(crate) fn known(action: &str) -> &'static [&'static str] {
             "TagSpecification",
             "VpcId",
         ],
+        "DeleteDhcpOptions" => &["DhcpOptionsId", "DryRun"],
         "DeleteFlowLogs" => &["DryRun", "FlowLogId"],
         "DeleteInternetGateway" => &["DryRun", "InternetGatewayId"],
         "DeleteKeyPair" => &["DryRun", "KeyName", "KeyPairId"],
@@ -212,6 +215,7 @@ pub(crate) fn known(action: &str) -> &'static [&'static str] {
         "DescribeAvailabilityZones" => {
             &["AllAvailabilityZones", "DryRun", "Filter", "ZoneId", "ZoneName"]
         }
+        "DescribeDhcpOptions" => &["DhcpOptionsId", "DryRun", "Filter", "MaxResults", "NextToken"],
         "DescribeFlowLogs" => &["DryRun", "Filter", "FlowLogId", "MaxResults", "NextToken"],
         "DescribeImages" => &[
             "DryRun",
@@ -486,6 +490,7 @@ pub(crate) fn filters(action: &str) -> &'static [&'static str] {
             "zone-name",
             "zone-type",
         ],
+        "DescribeDhcpOptions" => &["dhcp-options-id", "key", "owner-id", "tag", "tag-key", "value"],
         "DescribeFlowLogs" => &[
             "deliver-log-status",
             "flow-log-id",
@@ -926,6 +931,7 @@ pub(crate) fn filters(action: &str) -> &'static [&'static str] {
 /// refused when `strict`, else answered with `max` items at most.
 pub(crate) fn max_results(action: &str) -> Option<(u32, u32, bool)> {
     match action {
+        "DescribeDhcpOptions" => Some((5, 1000, true)),
         "DescribeFlowLogs" => Some((1, 1000, false)),
         "DescribeImages" => Some((1, 1000, false)),
         "DescribeInstanceStatus" => Some((5, 1000, true)),

@@ -42,3 +42,54 @@ fn default_subnets_come_back_where_they_were() {
         "InvalidParameterValue"
     );
 }
+
+#[test]
+fn dhcp_options_sets_through_the_api() {
+    let mut s = Service::new(Model::new(4), None, None, 4);
+    let vpc = ok(&mut s, "Action=CreateVpc&CidrBlock=10.0.0.0%2F16");
+    let vpc = between(&vpc, "<vpcId>", "</vpcId>").unwrap().to_owned();
+    // New VPCs use the account's default set.
+    let shown = ok(&mut s, &format!("Action=DescribeVpcs&VpcId.1={vpc}"));
+    assert!(shown.contains("<dhcpOptionsId>dopt-00000000000000000</dhcpOptionsId>"), "{shown}");
+    let default = ok(&mut s, "Action=DescribeDhcpOptions&DhcpOptionsId.1=dopt-00000000000000000");
+    assert!(default.contains("<value>AmazonProvidedDNS</value>"), "{default}");
+    assert!(default.contains("<value>ec2.internal</value>"), "{default}");
+
+    let made = ok(
+        &mut s,
+        "Action=CreateDhcpOptions&DhcpConfiguration.1.Key=domain-name\
+         &DhcpConfiguration.1.Value.1=corp.example&DhcpConfiguration.2.Key=domain-name-servers\
+         &DhcpConfiguration.2.Value.1=AmazonProvidedDNS&TagSpecification.1.ResourceType=dhcp-options\
+         &TagSpecification.1.Tag.1.Key=Name&TagSpecification.1.Tag.1.Value=corp",
+    );
+    let set = between(&made, "<dhcpOptionsId>", "</dhcpOptionsId>").unwrap().to_owned();
+    assert!(made.contains("<value>corp</value>"), "{made}");
+    ok(&mut s, &format!("Action=AssociateDhcpOptions&DhcpOptionsId={set}&VpcId={vpc}"));
+    let by_set = ok(
+        &mut s,
+        &format!("Action=DescribeVpcs&Filter.1.Name=dhcp-options-id&Filter.1.Value.1={set}"),
+    );
+    assert_eq!(all(&by_set, "<vpcId>", "</vpcId>"), vec![vpc.as_str()]);
+    let by_value =
+        ok(&mut s, "Action=DescribeDhcpOptions&Filter.1.Name=value&Filter.1.Value.1=corp.*");
+    assert_eq!(all(&by_value, "<dhcpOptionsId>", "</dhcpOptionsId>"), vec![set.as_str()]);
+    assert_eq!(
+        code(&mut s, &format!("Action=DeleteDhcpOptions&DhcpOptionsId={set}")),
+        "DependencyViolation"
+    );
+    ok(&mut s, &format!("Action=AssociateDhcpOptions&DhcpOptionsId=default&VpcId={vpc}"));
+    let shown = ok(&mut s, &format!("Action=DescribeVpcs&VpcId.1={vpc}"));
+    assert!(shown.contains("<dhcpOptionsId>default</dhcpOptionsId>"), "{shown}");
+    ok(&mut s, &format!("Action=DeleteDhcpOptions&DhcpOptionsId={set}"));
+    assert_eq!(
+        code(&mut s, &format!("Action=DescribeDhcpOptions&DhcpOptionsId.1={set}")),
+        "InvalidDhcpOptionID.NotFound"
+    );
+    assert_eq!(
+        code(
+            &mut s,
+            "Action=CreateDhcpOptions&DhcpConfiguration.1.Key=colour&DhcpConfiguration.1.Value.1=red"
+        ),
+        "InvalidParameterValue"
+    );
+}

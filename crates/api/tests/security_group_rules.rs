@@ -177,3 +177,18 @@ fn key_pairs_and_nat_gateways_take_tags() {
     assert!(nat.contains("<state>pending</state>"), "{nat}");
     assert!(nat.contains("<value>egress</value>"), "{nat}");
 }
+
+#[test]
+fn peer_groups_name_this_account_or_none() {
+    let (mut s, _, group) = lab();
+    let pair = |owner: &str| {
+        format!(
+            "Action=AuthorizeSecurityGroupIngress&GroupId={group}&IpPermissions.1.IpProtocol=tcp\
+             &IpPermissions.1.FromPort=8080&IpPermissions.1.ToPort=8080\
+             &IpPermissions.1.Groups.1.GroupId={group}&IpPermissions.1.Groups.1.UserId={owner}"
+        )
+    };
+    assert_eq!(code(&mut s, &pair("999999999999")), "InvalidGroup.NotFound");
+    let body = ok(&mut s, &pair("123456789012"));
+    assert!(body.contains("<referencedGroupInfo>"), "{body}");
+}

@@ -62,8 +62,9 @@ impl From<NetnsError> for HostError {
 pub struct Host {
     forwarder: Forwarder,
     ports: PortMap,
-    /// The addresses each realised instance was configured with, to notice changes.
-    realised: BTreeMap<InstanceId, Ipv4Addr>,
+    /// What each realised instance was configured with — its address, and its resolver
+    /// configuration (from its VPC's DHCP options) — to notice changes.
+    realised: BTreeMap<InstanceId, (Ipv4Addr, String)>,
     generation: u64,
 }
 
@@ -85,8 +86,8 @@ impl Host {
         let stale: Vec<InstanceId> = self
             .realised
             .iter()
-            .filter(|(id, ip)| {
-                model.instance(id).map_or(true, |i| i.stopped || i.private_ip != **ip)
+            .filter(|(id, (ip, _))| {
+                model.instance(id).map_or(true, |i| i.stopped || i.private_ip != *ip)
             })
             .map(|(id, _)| id.clone())
             .collect();
@@ -107,13 +108,19 @@ impl Host {
             }
         }
         for instance in model.running_instances() {
-            if self.realised.contains_key(&instance.id) {
+            let resolv = model.resolv_conf(instance);
+            if let Some((_, written)) = self.realised.get_mut(&instance.id) {
+                // Its VPC's DHCP options changed: the next lease would tell it.
+                if *written != resolv {
+                    netns::write_etc(instance.id.as_str(), "resolv.conf", &resolv)?;
+                    *written = resolv;
+                }
                 continue;
             }
-            let queues = setup_instance(model, instance, self.forwarder.workers())?;
+            let queues = setup_instance(model, instance, self.forwarder.workers(), &resolv)?;
             let port = self.ports.assign(&instance.id);
             self.forwarder.attach(port, queues).map_err(HostError::Forwarder)?;
-            self.realised.insert(instance.id.clone(), instance.private_ip);
+            self.realised.insert(instance.id.clone(), (instance.private_ip, resolv));
         }
         self.publish(model);
         Ok(())
@@ -187,6 +194,7 @@ fn setup_instance(
     model: &Model,
     instance: &Instance,
     queues: usize,
+    resolv: &str,
 ) -> Result<Vec<Tun>, HostError> {
     let ns = instance.id.as_str();
     let subnet = model.subnet(&instance.subnet).map_err(|e| {
@@ -209,22 +217,10 @@ fn setup_instance(
             &["route", "replace", "default", "via", &router, "dev", DEVICE],
         ],
     )?;
-    // Commands run with `ip netns exec` (as `vpclab exec` does) resolve names through
-    // the Amazon DNS server of the instance's VPC, as on AWS.
-    let vpc = model.vpc(&instance.vpc).map_err(|e| {
-        HostError::Netns(NetnsError::Command { command: "setup".into(), stderr: e.to_string() })
-    })?;
-    let resolver = vpc.dns_server();
-    netns::write_etc(ns, "resolv.conf", &resolv_conf(resolver))?;
+    // Commands run with `ip netns exec` (as `vpclab exec` does) resolve names as the
+    // VPC's DHCP options say: by default through its Amazon DNS server, as on AWS.
+    netns::write_etc(ns, "resolv.conf", resolv)?;
     Ok(tun)
-}
-
-/// An instance's `/etc/resolv.conf`: its VPC's DNS server, AWS's search domain.
-fn resolv_conf(resolver: Ipv4Addr) -> String {
-    format!(
-        "# Written by vpclab: the Amazon DNS server of this instance's VPC (its base + 2).\n\
-         nameserver {resolver}\nsearch ec2.internal\noptions timeout:2 attempts:2\n"
-    )
 }
 
 /// The emulated internet: `vpclab-internet` with `eth0` holding the internet hosts' and

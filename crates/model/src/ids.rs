@@ -106,6 +106,11 @@ impl IdGen {
     }
 }
 
+id_type!(
+    /// `dopt-…`
+    DhcpOptionsId, "dopt"
+);
+
 #[cfg(test)]
 mod tests {
     use super::*;

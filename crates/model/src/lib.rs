@@ -23,6 +23,7 @@
 #![forbid(unsafe_code)]
 
 mod acl;
+mod dhcp;
 mod endpoint;
 mod error;
 mod flowlog;
@@ -39,6 +40,7 @@ use ipnet::Ipv4Net;
 use serde::{Deserialize, Serialize};
 
 pub use acl::{AclEntry, MAX_RULE_NUMBER, NetworkAcl, NetworkAclAssociationId, NetworkAclId};
+pub use dhcp::{AMAZON_PROVIDED_DNS, DEFAULT_DHCP_OPTIONS, DhcpOptions, DhcpOptionsId};
 pub use endpoint::{PREFIX_LISTS, VpcEndpoint, VpcEndpointId};
 pub use error::ApiError;
 pub use flowlog::{Created, FlowLog, FlowLogId, FlowLogResource, FlowLogSpec, TrafficType};
@@ -85,6 +87,11 @@ pub struct Vpc {
     /// subnet go into its default subnets.
     #[serde(default)]
     pub is_default: bool,
+    /// The DHCP options set its instances get, or none (`default` in
+    /// AssociateDhcpOptions). New VPCs, and VPCs from state before sets existed, use the
+    /// account's default set.
+    #[serde(default = "dhcp::default_choice")]
+    pub dhcp_options: Option<DhcpOptionsId>,
     /// Tags.
     pub tags: Tags,
 }

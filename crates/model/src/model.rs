@@ -105,6 +105,9 @@ pub struct Model {
     /// Key pairs, by name.
     #[serde(default)]
     pub(crate) key_pairs: BTreeMap<String, crate::KeyPair>,
+    /// DHCP options sets, the account's default one among them.
+    #[serde(default = "crate::dhcp::initial_sets")]
+    pub(crate) dhcp_options: BTreeMap<crate::DhcpOptionsId, crate::DhcpOptions>,
 }
 
 impl Model {
@@ -121,6 +124,7 @@ impl Model {
             terminated: BTreeMap::new(),
             nat_gateways: BTreeMap::new(),
             deleted_nat_gateways: BTreeMap::new(),
+            dhcp_options: crate::dhcp::initial_sets(),
             security_groups: BTreeMap::new(),
             network_acls: BTreeMap::new(),
             peerings: BTreeMap::new(),
@@ -293,6 +297,7 @@ impl Model {
                 dns_support: true,
                 dns_hostnames: false,
                 is_default: false,
+                dhcp_options: crate::dhcp::default_choice(),
                 tags,
             },
         );
@@ -1056,6 +1061,7 @@ impl Model {
             }
             "key" => self.key_pairs.values_mut().find(|k| k.id.as_str() == id).map(|r| &mut r.tags),
             "sgr" => self.security_group_rule_tags_mut(&id),
+            "dopt" => self.dhcp_options_tags_mut(&id),
             "fl" => {
                 self.flow_logs.values_mut().find(|f| f.id.as_str() == id).map(|r| &mut r.spec.tags)
             }
@@ -1079,6 +1085,7 @@ impl Model {
             "vpce" => "InvalidVpcEndpointId.NotFound",
             "key" => "InvalidKeyPair.NotFound",
             "sgr" => "InvalidSecurityGroupRuleId.NotFound",
+            "dopt" => "InvalidDhcpOptionID.NotFound",
             "fl" => "InvalidFlowLogId.NotFound",
             _ => return ApiError::new("InvalidID", format!("The ID '{id}' is not valid")),
         };
@@ -1147,6 +1154,7 @@ impl Model {
             .for_each(|r| add(r.id.to_string(), "vpc-peering-connection", &r.tags));
         self.endpoints.values().for_each(|r| add(r.id.to_string(), "vpc-endpoint", &r.tags));
         self.key_pairs.values().for_each(|r| add(r.id.to_string(), "key-pair", &r.tags));
+        self.dhcp_options.values().for_each(|r| add(r.id.to_string(), "dhcp-options", &r.tags));
         for g in self.security_groups.values() {
             let rules = g.ingress.iter().map(|r| (false, r));
             for (egress, r) in rules.chain(g.egress.iter().map(|r| (true, r))) {

@@ -503,3 +503,53 @@ fn stopping_gives_back_an_auto_assigned_public_ip_and_starting_takes_a_new_one()
     assert!(matches!(started.public_ip, Some((_, PublicIpSource::Auto))), "a new public IP");
     assert!(!m.start_instance(&i).unwrap(), "already running");
 }
+
+#[test]
+fn dhcp_options_tell_instances_their_names_and_servers() {
+    let (mut m, vpc, subnet) = lab();
+    let id = m.run_instance(RunInstance { subnet: Some(subnet), ..Default::default() }).unwrap();
+    let instance = m.instance(&id).unwrap().clone();
+    // The account's default set: the VPC's resolver, ec2.internal.
+    let default = m.resolv_conf(&instance);
+    assert!(default.contains("nameserver 10.0.0.2\n"), "{default}");
+    assert!(default.contains("search ec2.internal\n"), "{default}");
+
+    let config = |pairs: &[(&str, &[&str])]| {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), v.iter().map(|s| (*s).to_owned()).collect()))
+            .collect::<std::collections::BTreeMap<String, Vec<String>>>()
+    };
+    for bad in [
+        config(&[("colour", &["red"])]),
+        config(&[("domain-name-servers", &["10.0.0.2", "not-an-address"])]),
+        config(&[(
+            "domain-name-servers",
+            &["1.1.1.1", "1.1.1.2", "1.1.1.3", "1.1.1.4", "1.1.1.5"],
+        )]),
+        config(&[("netbios-node-type", &["3"])]),
+        config(&[]),
+    ] {
+        let before = m.dhcp_options_sets().count();
+        assert!(m.create_dhcp_options(bad.clone(), Tags::new()).is_err(), "{bad:?}");
+        assert_eq!(m.dhcp_options_sets().count(), before);
+    }
+    let set = m
+        .create_dhcp_options(
+            config(&[
+                ("domain-name", &["corp.example"]),
+                ("domain-name-servers", &["AmazonProvidedDNS", "192.0.2.53"]),
+            ]),
+            Tags::new(),
+        )
+        .unwrap();
+    m.associate_dhcp_options(&vpc, Some(set.clone())).unwrap();
+    let custom = m.resolv_conf(&instance);
+    assert!(custom.contains("nameserver 10.0.0.2\nnameserver 192.0.2.53\n"), "{custom}");
+    assert!(custom.contains("search corp.example\n"), "{custom}");
+    assert_eq!(code(m.delete_dhcp_options(&set)), "DependencyViolation", "in use");
+    m.associate_dhcp_options(&vpc, None).unwrap();
+    assert!(!m.resolv_conf(&instance).contains("nameserver"), "no options, no servers");
+    m.delete_dhcp_options(&set).unwrap();
+    assert_eq!(code(m.associate_dhcp_options(&vpc, Some(set))), "InvalidDhcpOptionID.NotFound");
+}

@@ -10,8 +10,8 @@ use std::net::Ipv4Addr;
 use ipnet::Ipv4Net;
 use vpclab_model::names::{mac, private_dns, public_dns};
 use vpclab_model::{
-    AclEntry, AllocationId, ApiError, AssociationId, ElasticIp, Instance, InstanceId,
-    InternetGateway, InternetGatewayId, KeyPairId, MetadataOptions, Model, NatGateway,
+    AclEntry, AllocationId, ApiError, AssociationId, DhcpOptionsId, ElasticIp, Instance,
+    InstanceId, InternetGateway, InternetGatewayId, KeyPairId, MetadataOptions, Model, NatGateway,
     NatGatewayId, NetworkAcl, NetworkAclAssociationId, NetworkAclId, PREFIX_LISTS, Peer,
     PeeringConnection, Protocol, RouteSpec, RouteTable, RouteTableAssociationId, RouteTableId,
     RouteTarget, RunInstance, SecurityGroup, SecurityGroupId, SgRule, Subnet, SubnetId, Tags, Vpc,
@@ -23,6 +23,7 @@ use crate::xml::Xml;
 
 mod addresses;
 mod describe;
+mod dhcp_options;
 mod endpoints;
 mod flow_logs;
 mod gateways;
@@ -175,6 +176,10 @@ actions! {
     "ModifyInstanceMetadataOptions" => instances::modify_instance_metadata_options, true;
     "ModifyVpcAttribute" => vpcs::modify_vpc_attribute, true;
     "DescribeVpcAttribute" => vpcs::describe_vpc_attribute, false;
+    "CreateDhcpOptions" => dhcp_options::create_dhcp_options, true;
+    "DescribeDhcpOptions" => dhcp_options::describe_dhcp_options, false;
+    "DeleteDhcpOptions" => dhcp_options::delete_dhcp_options, true;
+    "AssociateDhcpOptions" => dhcp_options::associate_dhcp_options, true;
     "CreateKeyPair" => key_pairs::create_key_pair, true;
     "ImportKeyPair" => key_pairs::import_key_pair, true;
     "DescribeKeyPairs" => key_pairs::describe_key_pairs, false;
@@ -326,6 +331,7 @@ parse_id!(sg_id, SecurityGroupId, "InvalidGroupId.Malformed", "sg");
 parse_id!(acl_id, NetworkAclId, "InvalidNetworkAclID.Malformed", "acl");
 parse_id!(pcx_id, VpcPeeringConnectionId, "InvalidVpcPeeringConnectionId.Malformed", "pcx");
 parse_id!(vpce_id, VpcEndpointId, "InvalidVpcEndpointId.Malformed", "vpce");
+parse_id!(dopt_id, DhcpOptionsId, "InvalidDhcpOptionsId.Malformed", "dopt");
 
 fn ids<T>(
     params: &Params,

@@ -280,6 +280,19 @@ pub(super) fn describe_security_groups(
     Ok(())
 }
 
+/// A rule's peer group must be of this account: there is only one.
+fn same_account(owner: Option<&str>) -> Result<(), ApiError> {
+    match owner {
+        Some(owner) if owner != OWNER_ID => Err(ApiError {
+            code: "InvalidGroup.NotFound",
+            message: format!(
+                "vpclab has one account ({OWNER_ID}): no security groups of {owner} to refer to"
+            ),
+        }),
+        _ => Ok(()),
+    }
+}
+
 /// The rules of an Authorize/Revoke call: `IpPermissions.N.*`, or the older top-level
 /// shorthand (`IpProtocol`, `FromPort`, `ToPort`, `CidrIp`, `SourceSecurityGroup…`).
 pub(super) fn rules_of(m: &Model, p: &Params) -> Result<Vec<SgRule>, ApiError> {
@@ -310,6 +323,7 @@ pub(super) fn rules_of(m: &Model, p: &Params) -> Result<Vec<SgRule>, ApiError> {
             for j in 1.. {
                 let id = p.get(&format!("{prefix}.{list}.{j}.GroupId"));
                 let name = p.get(&format!("{prefix}.{list}.{j}.GroupName"));
+                same_account(p.get(&format!("{prefix}.{list}.{j}.UserId")))?;
                 let group = match (id, name) {
                     (Some(id), _) => sg_id(id)?,
                     (None, Some(name)) => m
@@ -346,6 +360,7 @@ pub(super) fn rules_of(m: &Model, p: &Params) -> Result<Vec<SgRule>, ApiError> {
             });
         };
         let protocol = Protocol::parse(protocol)?;
+        same_account(p.get("SourceSecurityGroupOwnerId"))?;
         let peer = match (
             p.get("CidrIp"),
             p.get("SourceSecurityGroupId"),

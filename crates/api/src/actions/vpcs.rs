@@ -15,7 +15,7 @@ pub(super) fn write_vpc(x: &mut Xml, vpc: &Vpc) {
                 });
         })
         .set("ipv6CidrBlockAssociationSet", std::iter::empty::<()>(), |_, ()| {})
-        .leaf("dhcpOptionsId", "dopt-00000000000000000")
+        .leaf("dhcpOptionsId", vpc.dhcp_options.as_ref().map_or("default", |d| d.as_str()))
         .leaf("instanceTenancy", "default")
         .leaf("isDefault", vpc.is_default)
         .tags(&vpc.tags);
@@ -64,7 +64,7 @@ pub(super) fn describe_vpcs(
                 one(derived("vpc-cidr-assoc", v.id.as_str()))
             }
             "cidr-block-association.state" => one("associated"),
-            "dhcp-options-id" => one("dopt-00000000000000000"),
+            "dhcp-options-id" => one(v.dhcp_options.as_ref().map_or("default", |d| d.as_str())),
             "state" => one("available"),
             "is-default" | "isDefault" => one(v.is_default),
             "owner-id" => one(OWNER_ID),
