@@ -30,6 +30,18 @@ pub(crate) fn known(action: &str) -> &'static [&'static str] {
         "AssociateRouteTable" => {
             &["DryRun", "GatewayId", "PublicIpv4Pool", "RouteTableId", "SubnetId"]
         }
+        "AssociateVpcCidrBlock" => &[
+            "AmazonProvidedIpv6CidrBlock",
+            "CidrBlock",
+            "Ipv4IpamPoolId",
+            "Ipv4NetmaskLength",
+            "Ipv6CidrBlock",
+            "Ipv6CidrBlockNetworkBorderGroup",
+            "Ipv6IpamPoolId",
+            "Ipv6NetmaskLength",
+            "Ipv6Pool",
+            "VpcId",
+        ],
         "AttachInternetGateway" => &["DryRun", "InternetGatewayId", "VpcId"],
         "AuthorizeSecurityGroupEgress" => &[
             "CidrIp",
@@ -283,6 +295,7 @@ pub(crate) fn known(action: &str) -> &'static [&'static str] {
         "DetachInternetGateway" => &["DryRun", "InternetGatewayId", "VpcId"],
         "DisassociateAddress" => &["AssociationId", "DryRun", "PublicIp"],
         "DisassociateRouteTable" => &["AssociationId", "DryRun"],
+        "DisassociateVpcCidrBlock" => &["AssociationId"],
         "ImportKeyPair" => &["DryRun", "KeyName", "PublicKeyMaterial", "TagSpecification"],
         "ModifyInstanceAttribute" => &[
             "Attribute",

@@ -90,7 +90,10 @@ fn picture(m: &Model) -> Picture {
         let vid = ident(vpc.id.as_str());
         let mut cluster = Cluster {
             id: vid.clone(),
-            lines: vec![format!("VPC {}", named(&vpc.tags, vpc.id.as_str())), vpc.cidr.to_string()],
+            lines: vec![
+                format!("VPC {}", named(&vpc.tags, vpc.id.as_str())),
+                vpc.cidrs().map(|c| c.to_string()).collect::<Vec<_>>().join(", "),
+            ],
             nodes: Vec::new(),
             clusters: Vec::new(),
         };

@@ -172,7 +172,7 @@ pub(crate) fn resolve(model: &Model, what: &str, source: Option<&End>) -> Result
         let holder = model.instances().find(|i| i.private_ip == ip);
         return Ok(match holder {
             Some(i) => End::Instance(i.id.clone(), ip),
-            None if model.vpcs().any(|v| v.cidr.contains(&ip)) => {
+            None if model.vpcs().any(|v| v.contains(ip)) => {
                 return Err(format!("no instance holds {ip}"));
             }
             None => End::Internet(ip),

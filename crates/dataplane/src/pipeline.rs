@@ -190,7 +190,7 @@ impl Snapshot {
                 let Some(vpc) = self.vpcs.get(peer as usize) else {
                     return Verdict::Drop(DropReason::Blackhole);
                 };
-                if !vpc.cidr.contains(&dst) {
+                if !vpc.contains(dst) {
                     return Verdict::Drop(DropReason::PeeringTransit);
                 }
                 let Some(port) = vpc.hosts.lookup(dst) else {
@@ -963,6 +963,33 @@ mod tests {
         assert_eq!(lab.run(INTERNET, &mut p).0, Verdict::Drop(DropReason::NoPublicMapping));
         let mut p = packet(CHECK_IP, WEB, proto::ICMP, 64, &echo(1, 1));
         assert_eq!(lab.run(INTERNET, &mut p).0, Verdict::Drop(DropReason::NoPublicMapping));
+    }
+
+    #[test]
+    fn a_secondary_cidr_is_routed_by_its_own_local_route() {
+        let mut m = Model::new(42);
+        let (a, public, _) = public_private(&mut m, 0);
+        m.associate_vpc_cidr(&a, "100.64.0.0/16".parse().unwrap()).unwrap();
+        let extra =
+            m.create_subnet(&a, "100.64.1.0/24".parse().unwrap(), None, Tags::new()).unwrap();
+        let (web, far) = (run(&mut m, &public, false), run(&mut m, &extra, false));
+        let mut ports = PortMap::new();
+        let [web, far] = [web, far].map(|i| ports.assign(&i));
+        let snapshot = compile(&m, &mut ports, 1);
+        let mut tracking = Tracking::new(16);
+        tracking.sync(&snapshot);
+        let mut go = |from, src, dst| {
+            let mut p = packet(src, dst, proto::TCP, 64, &tcp_syn(40000, 80));
+            let mut reply = vec![0u8; REPLY_BUFFER];
+            (snapshot.process(&mut tracking, from, &mut p, &mut reply, 0), p.len())
+        };
+        let (verdict, len) = go(web, WEB, [100, 64, 1, 4]);
+        assert_eq!(verdict, Verdict::Forward { port: far, len });
+        let (verdict, len) = go(far, [100, 64, 1, 4], WEB);
+        assert_eq!(verdict, Verdict::Forward { port: web, len });
+        // An address of the block with nobody there: no host, not the internet.
+        let (verdict, _) = go(web, WEB, [100, 64, 7, 7]);
+        assert_eq!(verdict, Verdict::Drop(DropReason::NoHost));
     }
 
     #[test]

@@ -57,7 +57,15 @@ pub(crate) struct Table {
 #[derive(Debug)]
 pub(crate) struct VpcEntry {
     pub(crate) hosts: Lpm4,
-    pub(crate) cidr: Ipv4Net,
+    /// Its IPv4 CIDRs, the primary first.
+    pub(crate) cidrs: Vec<Ipv4Net>,
+}
+
+impl VpcEntry {
+    /// Whether `addr` is one of the VPC's own addresses.
+    pub(crate) fn contains(&self, addr: Ipv4Addr) -> bool {
+        self.cidrs.iter().any(|c| c.contains(&addr))
+    }
 }
 
 /// An instance's interface as the forwarder sees it.
@@ -357,7 +365,7 @@ pub fn compile(model: &Model, ports: &mut PortMap, generation: u64) -> Snapshot 
         vpcs: hosts
             .into_iter()
             .zip(model.vpcs())
-            .map(|(b, vpc)| VpcEntry { hosts: b.build(), cidr: vpc.cidr })
+            .map(|(b, vpc)| VpcEntry { hosts: b.build(), cidrs: vpc.cidrs().collect() })
             .collect(),
         public: public.build(),
         nats,

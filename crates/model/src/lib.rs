@@ -49,6 +49,7 @@ pub use ids::{
     NetworkInterfaceId, RouteTableAssociationId, RouteTableId, SubnetId, VpcId,
 };
 pub use keypair::KeyPair;
+pub use model::MAX_CIDRS_PER_VPC;
 pub use model::{Model, PUBLIC_POOL, RouteSpec, RunInstance};
 pub use peering::{PeeringConnection, PeeringStatus, VpcPeeringConnectionId};
 pub use security::{MAX_RULES_PER_GROUP, Peer, Protocol, SecurityGroup, SecurityGroupId, SgRule};
@@ -92,8 +93,20 @@ pub struct Vpc {
     /// account's default set.
     #[serde(default = "dhcp::default_choice")]
     pub dhcp_options: Option<DhcpOptionsId>,
+    /// Secondary IPv4 CIDRs (AssociateVpcCidrBlock), in the order they came.
+    #[serde(default)]
+    pub secondary_cidrs: Vec<CidrAssociation>,
     /// Tags.
     pub tags: Tags,
+}
+
+/// A secondary IPv4 CIDR of a VPC.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CidrAssociation {
+    /// `vpc-cidr-assoc-…`
+    pub id: String,
+    /// The block, canonical.
+    pub cidr: Ipv4Net,
 }
 
 fn yes() -> bool {
@@ -121,6 +134,22 @@ pub struct Subnet {
 }
 
 impl Vpc {
+    /// Its IPv4 CIDRs, the primary first.
+    pub fn cidrs(&self) -> impl Iterator<Item = Ipv4Net> + '_ {
+        std::iter::once(self.cidr).chain(self.secondary_cidrs.iter().map(|a| a.cidr))
+    }
+
+    /// Whether `addr` is in one of its CIDRs.
+    pub fn contains(&self, addr: Ipv4Addr) -> bool {
+        self.cidrs().any(|c| c.contains(&addr))
+    }
+
+    /// The association id of its primary CIDR.
+    pub fn primary_association(&self) -> String {
+        let hex = self.id.as_str().rsplit('-').next().unwrap_or_default();
+        format!("vpc-cidr-assoc-{hex}")
+    }
+
     /// The Amazon DNS server's address in this VPC: its base address plus two.
     pub fn dns_server(&self) -> Ipv4Addr {
         Ipv4Addr::from(u32::from(self.cidr.network()) + 2)

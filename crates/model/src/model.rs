@@ -28,6 +28,9 @@ pub const PUBLIC_POOL: Ipv4Net = Ipv4Net::new_assert(Ipv4Addr::new(203, 0, 113, 
 /// The first address handed out: .1 to .9 stay free for the emulated internet's edge.
 const PUBLIC_FIRST: u32 = 10;
 
+/// How many IPv4 CIDRs a VPC holds at most, the primary among them (AWS's default quota).
+pub const MAX_CIDRS_PER_VPC: usize = 5;
+
 /// Smallest and largest VPC and subnet prefixes AWS accepts.
 const MIN_PREFIX: u8 = 16;
 const MAX_PREFIX: u8 = 28;
@@ -284,7 +287,7 @@ impl Model {
         }
         let cidr = cidr.trunc();
         let id = VpcId::from_raw(self.ids.fresh(VpcId::PREFIX));
-        let main = self.new_route_table(&id, cidr);
+        let main = self.new_route_table(&id, &[cidr]);
         let default_group = self.new_default_security_group(&id);
         self.new_default_acl(&id);
         self.vpcs.insert(
@@ -298,6 +301,7 @@ impl Model {
                 dns_hostnames: false,
                 is_default: false,
                 dhcp_options: crate::dhcp::default_choice(),
+                secondary_cidrs: Vec::new(),
                 tags,
             },
         );
@@ -488,7 +492,7 @@ impl Model {
         zone: Option<&str>,
         tags: Tags,
     ) -> Result<SubnetId, ApiError> {
-        let vpc_cidr = self.vpc(vpc)?.cidr;
+        let vpc_cidrs: Vec<Ipv4Net> = self.vpc(vpc)?.cidrs().collect();
         let zone = match zone {
             None => ZONES[0],
             Some(zone) => ZONES.iter().copied().find(|z| *z == zone).ok_or_else(|| {
@@ -500,7 +504,8 @@ impl Model {
             })?,
         };
         let canonical = cidr.trunc();
-        if !(MIN_PREFIX..=MAX_PREFIX).contains(&cidr.prefix_len()) || !vpc_cidr.contains(&canonical)
+        if !(MIN_PREFIX..=MAX_PREFIX).contains(&cidr.prefix_len())
+            || !vpc_cidrs.iter().any(|c| c.contains(&canonical))
         {
             return Err(ApiError::new(
                 "InvalidSubnet.Range",
@@ -566,25 +571,137 @@ impl Model {
 
     // ---- route tables --------------------------------------------------------------
 
-    fn new_route_table(&mut self, vpc: &VpcId, vpc_cidr: Ipv4Net) -> RouteTableId {
+    fn new_route_table(&mut self, vpc: &VpcId, vpc_cidrs: &[Ipv4Net]) -> RouteTableId {
         let id = RouteTableId::from_raw(self.ids.fresh(RouteTableId::PREFIX));
-        let local = Route {
-            destination: vpc_cidr,
-            target: RouteTarget::Local,
-            origin: RouteOrigin::CreateRouteTable,
-            prefix_list: None,
-        };
+        let local = vpc_cidrs
+            .iter()
+            .map(|cidr| Route {
+                destination: *cidr,
+                target: RouteTarget::Local,
+                origin: RouteOrigin::CreateRouteTable,
+                prefix_list: None,
+            })
+            .collect();
         self.route_tables.insert(
             id.clone(),
             RouteTable {
                 id: id.clone(),
                 vpc: vpc.clone(),
-                routes: vec![local],
+                routes: local,
                 associations: Vec::new(),
                 tags: Tags::new(),
             },
         );
         id
+    }
+
+    /// AssociateVpcCidrBlock: a secondary IPv4 CIDR, with its `local` route in every
+    /// route table of the VPC. Returns the association id.
+    pub fn associate_vpc_cidr(&mut self, vpc: &VpcId, cidr: Ipv4Net) -> Result<String, ApiError> {
+        let v = self.vpc(vpc)?;
+        if !(MIN_PREFIX..=MAX_PREFIX).contains(&cidr.prefix_len()) {
+            return Err(ApiError::new(
+                "InvalidVpc.Range",
+                format!("The CIDR '{cidr}' is invalid."),
+            ));
+        }
+        let cidr = cidr.trunc();
+        let link_local: Ipv4Net = "169.254.0.0/16".parse().expect("a CIDR");
+        if link_local.contains(&cidr.network()) || cidr.contains(&link_local.network()) {
+            return Err(ApiError::new(
+                "InvalidVpc.Range",
+                format!("The CIDR '{cidr}' is restricted: 169.254.0.0/16 is link-local."),
+            ));
+        }
+        if v.cidrs().count() >= MAX_CIDRS_PER_VPC {
+            return Err(ApiError::new(
+                "CidrLimitExceeded",
+                format!(
+                    "This network '{vpc}' has met its maximum number of allowed CIDRs: \
+                     {MAX_CIDRS_PER_VPC}"
+                ),
+            ));
+        }
+        if let Some(existing) =
+            v.cidrs().find(|c| c.contains(&cidr.network()) || cidr.contains(&c.network()))
+        {
+            return Err(ApiError::new(
+                "InvalidVpc.Range",
+                format!("The CIDR '{cidr}' conflicts with the CIDR '{existing}' of {vpc}."),
+            ));
+        }
+        // Not equal to or larger than a route's destination in the VPC's tables.
+        let clash = self.route_tables.values().filter(|t| &t.vpc == vpc).find_map(|t| {
+            t.routes.iter().find(|r| cidr.contains(&r.destination)).map(|r| r.destination)
+        });
+        if let Some(destination) = clash {
+            return Err(ApiError::new(
+                "InvalidVpc.Range",
+                format!(
+                    "The CIDR '{cidr}' is equal to or larger than the destination {destination} \
+                     of a route in this VPC."
+                ),
+            ));
+        }
+        let id = format!("vpc-cidr-assoc-{}", &self.ids.fresh("x")[2..]);
+        for table in self.route_tables.values_mut().filter(|t| &t.vpc == vpc) {
+            table.routes.push(Route {
+                destination: cidr,
+                target: RouteTarget::Local,
+                origin: RouteOrigin::CreateRouteTable,
+                prefix_list: None,
+            });
+        }
+        if let Some(v) = self.vpcs.get_mut(vpc) {
+            v.secondary_cidrs.push(crate::CidrAssociation { id: id.clone(), cidr });
+        }
+        Ok(id)
+    }
+
+    /// DisassociateVpcCidrBlock: a secondary CIDR without subnets goes, and its `local`
+    /// routes. Returns the VPC and the block.
+    pub fn disassociate_vpc_cidr(
+        &mut self,
+        association: &str,
+    ) -> Result<(VpcId, Ipv4Net), ApiError> {
+        if let Some(v) = self.vpcs.values().find(|v| v.primary_association() == association) {
+            return Err(ApiError::new(
+                "OperationNotPermitted",
+                format!(
+                    "The vpc CIDR block with association ID {association} may not be \
+                     disassociated. It is the primary IPv4 CIDR block of the VPC {}",
+                    v.id
+                ),
+            ));
+        }
+        let (vpc, cidr) = self
+            .vpcs
+            .values()
+            .find_map(|v| {
+                v.secondary_cidrs
+                    .iter()
+                    .find(|a| a.id == association)
+                    .map(|a| (v.id.clone(), a.cidr))
+            })
+            .ok_or_else(|| {
+                ApiError::new(
+                    "InvalidVpcCidrBlockAssociationID.NotFound",
+                    format!("The vpc CIDR block association ID '{association}' does not exist"),
+                )
+            })?;
+        if self.subnets.values().any(|s| s.vpc == vpc && cidr.contains(&s.cidr.network())) {
+            return Err(ApiError::new(
+                "DependencyViolation",
+                format!("The CIDR '{cidr}' has dependencies and cannot be disassociated."),
+            ));
+        }
+        for table in self.route_tables.values_mut().filter(|t| t.vpc == vpc) {
+            table.routes.retain(|r| !(r.target == RouteTarget::Local && r.destination == cidr));
+        }
+        if let Some(v) = self.vpcs.get_mut(&vpc) {
+            v.secondary_cidrs.retain(|a| a.id != association);
+        }
+        Ok((vpc, cidr))
     }
 
     /// CreateRouteTable: a custom table with only the `local` route.
@@ -593,8 +710,8 @@ impl Model {
         vpc: &VpcId,
         tags: Tags,
     ) -> Result<RouteTableId, ApiError> {
-        let cidr = self.vpc(vpc)?.cidr;
-        let id = self.new_route_table(vpc, cidr);
+        let cidrs: Vec<Ipv4Net> = self.vpc(vpc)?.cidrs().collect();
+        let id = self.new_route_table(vpc, &cidrs);
         if let Some(table) = self.route_tables.get_mut(&id) {
             table.tags = tags;
         }
@@ -774,7 +891,7 @@ impl Model {
     /// Validates a route for `table` and returns it in canonical form.
     fn check_route(&self, table: &RouteTableId, spec: &RouteSpec) -> Result<Route, ApiError> {
         let t = self.route_table(table)?;
-        let vpc_cidr = self.vpc(&t.vpc)?.cidr;
+        let vpc_cidrs: Vec<Ipv4Net> = self.vpc(&t.vpc)?.cidrs().collect();
         let destination = spec.destination.trunc();
         match &spec.target {
             RouteTarget::Local => {
@@ -815,7 +932,7 @@ impl Model {
                 }
             }
         }
-        if vpc_cidr.contains(&destination) {
+        if vpc_cidrs.iter().any(|c| c.contains(&destination)) {
             return Err(ApiError::invalid_value(format!(
                 "The destination CIDR block {destination} is equal to or more specific than one \
                  of this VPC's CIDR blocks. This route can target only an interface or an \

@@ -6,6 +6,7 @@
 //! are blackholes until it is active. The data plane delivers over a peering only to
 //! addresses inside the peer VPC — no transit, no use of the peer's gateways.
 
+use ipnet::Ipv4Net;
 use serde::{Deserialize, Serialize};
 
 use crate::error::ApiError;
@@ -121,8 +122,8 @@ impl Model {
         accepter: &VpcId,
         tags: Tags,
     ) -> Result<VpcPeeringConnectionId, ApiError> {
-        let a = self.vpc(requester)?.cidr;
-        let b = self.vpc(accepter)?.cidr;
+        let a: Vec<Ipv4Net> = self.vpc(requester)?.cidrs().collect();
+        let b: Vec<Ipv4Net> = self.vpc(accepter)?.cidrs().collect();
         if requester == accepter {
             return Err(ApiError::invalid_value("A VPC cannot be peered with itself."));
         }
@@ -138,11 +139,10 @@ impl Model {
                 ),
             ));
         }
-        let status = if a.contains(&b.network()) || b.contains(&a.network()) {
-            PeeringStatus::Failed
-        } else {
-            PeeringStatus::PendingAcceptance
-        };
+        let overlap = a
+            .iter()
+            .any(|x| b.iter().any(|y| x.contains(&y.network()) || y.contains(&x.network())));
+        let status = if overlap { PeeringStatus::Failed } else { PeeringStatus::PendingAcceptance };
         let id = VpcPeeringConnectionId::from_raw(self.ids.fresh(VpcPeeringConnectionId::PREFIX));
         self.peerings.insert(
             id.clone(),

@@ -553,3 +553,56 @@ fn dhcp_options_tell_instances_their_names_and_servers() {
     m.delete_dhcp_options(&set).unwrap();
     assert_eq!(code(m.associate_dhcp_options(&vpc, Some(set))), "InvalidDhcpOptionID.NotFound");
 }
+
+#[test]
+fn secondary_cidrs_are_routed_locally_and_checked() {
+    let (mut m, vpc, _) = lab();
+    let other = m.create_route_table(&vpc, Tags::new()).unwrap();
+    for (cidr, code_) in [
+        ("10.0.128.0/17", "InvalidVpc.Range"),  // inside the primary
+        ("10.0.0.0/8", "InvalidVpc.Range"),     // too large, and holds it
+        ("100.64.0.0/29", "InvalidVpc.Range"),  // too small
+        ("169.254.0.0/16", "InvalidVpc.Range"), // link-local
+    ] {
+        assert_eq!(code(m.associate_vpc_cidr(&vpc, net(cidr))), code_, "{cidr}");
+    }
+    let assoc = m.associate_vpc_cidr(&vpc, net("100.64.0.0/16")).unwrap();
+    // Every table, new ones too, routes it locally; subnets may live in it.
+    let later = m.create_route_table(&vpc, Tags::new()).unwrap();
+    for table in [m.vpc(&vpc).unwrap().main_route_table.clone(), other, later] {
+        let routes = &m.route_table(&table).unwrap().routes;
+        assert!(
+            routes
+                .iter()
+                .any(|r| r.destination == net("100.64.0.0/16") && r.target == RouteTarget::Local),
+            "{table}"
+        );
+    }
+    let subnet = m.create_subnet(&vpc, net("100.64.1.0/24"), None, Tags::new()).unwrap();
+    assert_eq!(
+        code(m.create_subnet(&vpc, net("100.65.1.0/24"), None, Tags::new())),
+        "InvalidSubnet.Range"
+    );
+    assert!(m.vpc(&vpc).unwrap().contains(Ipv4Addr::new(100, 64, 9, 9)));
+    // A route into it cannot target a gateway, as for the primary.
+    let igw = m.create_internet_gateway(Tags::new());
+    m.attach_internet_gateway(&igw, &vpc).unwrap();
+    let main = m.vpc(&vpc).unwrap().main_route_table.clone();
+    let spec = RouteSpec { destination: net("100.64.5.0/24"), target: RouteTarget::Gateway(igw) };
+    assert_eq!(code(m.create_route(&main, spec)), "InvalidParameterValue");
+    // Five at most; the primary never goes; one with subnets waits for them.
+    for cidr in ["100.66.0.0/16", "100.67.0.0/16", "100.68.0.0/16"] {
+        m.associate_vpc_cidr(&vpc, net(cidr)).unwrap();
+    }
+    assert_eq!(code(m.associate_vpc_cidr(&vpc, net("100.69.0.0/16"))), "CidrLimitExceeded");
+    let primary = m.vpc(&vpc).unwrap().primary_association();
+    assert_eq!(code(m.disassociate_vpc_cidr(&primary)), "OperationNotPermitted");
+    assert_eq!(code(m.disassociate_vpc_cidr(&assoc)), "DependencyViolation");
+    m.delete_subnet(&subnet).unwrap();
+    m.disassociate_vpc_cidr(&assoc).unwrap();
+    assert!(!m.vpc(&vpc).unwrap().contains(Ipv4Addr::new(100, 64, 9, 9)));
+    assert!(
+        !m.route_table(&main).unwrap().routes.iter().any(|r| r.destination == net("100.64.0.0/16"))
+    );
+    assert_eq!(code(m.disassociate_vpc_cidr(&assoc)), "InvalidVpcCidrBlockAssociationID.NotFound");
+}

@@ -120,6 +120,8 @@ actions! {
     "CreateDefaultVpc" => vpcs::create_default_vpc, true;
     "DescribeVpcs" => vpcs::describe_vpcs, false;
     "DeleteVpc" => vpcs::delete_vpc, true;
+    "AssociateVpcCidrBlock" => vpcs::associate_vpc_cidr_block, true;
+    "DisassociateVpcCidrBlock" => vpcs::disassociate_vpc_cidr_block, true;
     "CreateSubnet" => vpcs::create_subnet, true;
     "DescribeSubnets" => vpcs::describe_subnets, false;
     "DeleteSubnet" => vpcs::delete_subnet, true;

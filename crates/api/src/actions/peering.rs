@@ -8,7 +8,7 @@ pub(super) fn write_peering(x: &mut Xml, m: &Model, pc: &PeeringConnection) {
             .leaf("vpcId", vpc)
             .leaf("region", region.unwrap_or(REGION));
         if let Ok(v) = m.vpc(vpc) {
-            x.leaf("cidrBlock", v.cidr).set("cidrBlockSet", [v.cidr], |x, c| {
+            x.leaf("cidrBlock", v.cidr).set("cidrBlockSet", v.cidrs(), |x, c| {
                 x.leaf("cidrBlock", c);
             });
         }

@@ -7,18 +7,59 @@ pub(super) fn write_vpc(x: &mut Xml, vpc: &Vpc) {
         .leaf("ownerId", OWNER_ID)
         .leaf("state", "available")
         .leaf("cidrBlock", vpc.cidr)
-        .set("cidrBlockAssociationSet", [vpc], |x, vpc| {
-            x.leaf("cidrBlock", vpc.cidr)
-                .leaf("associationId", derived("vpc-cidr-assoc", vpc.id.as_str()))
-                .node("cidrBlockState", |x| {
-                    x.leaf("state", "associated");
-                });
+        .set("cidrBlockAssociationSet", cidr_associations(vpc), |x, (id, cidr)| {
+            x.leaf("cidrBlock", cidr).leaf("associationId", id).node("cidrBlockState", |x| {
+                x.leaf("state", "associated");
+            });
         })
         .set("ipv6CidrBlockAssociationSet", std::iter::empty::<()>(), |_, ()| {})
         .leaf("dhcpOptionsId", vpc.dhcp_options.as_ref().map_or("default", |d| d.as_str()))
         .leaf("instanceTenancy", "default")
         .leaf("isDefault", vpc.is_default)
         .tags(&vpc.tags);
+}
+
+/// A VPC's IPv4 CIDRs with their association ids, the primary first.
+fn cidr_associations(vpc: &Vpc) -> Vec<(String, Ipv4Net)> {
+    std::iter::once((vpc.primary_association(), vpc.cidr))
+        .chain(vpc.secondary_cidrs.iter().map(|a| (a.id.clone(), a.cidr)))
+        .collect()
+}
+
+/// AssociateVpcCidrBlock (IPv4): a secondary CIDR, routed by a new `local` route.
+pub(super) fn associate_vpc_cidr_block(
+    ctx: &mut Context<'_>,
+    p: &Params,
+    x: &mut Xml,
+) -> Result<(), ApiError> {
+    let vpc = vpc_id(p.required("VpcId")?)?;
+    if p.bool("AmazonProvidedIpv6CidrBlock")? == Some(true) || p.get("Ipv6CidrBlock").is_some() {
+        return Err(invalid("vpclab has no IPv6 yet: only IPv4 CIDR blocks can be associated."));
+    }
+    let cidr = cidr(p, "CidrBlock")?;
+    let id = ctx.model.associate_vpc_cidr(&vpc, cidr)?;
+    x.leaf("vpcId", &vpc).node("cidrBlockAssociation", |x| {
+        x.leaf("associationId", &id).leaf("cidrBlock", cidr.trunc()).node("cidrBlockState", |x| {
+            x.leaf("state", "associating");
+        });
+    });
+    Ok(())
+}
+
+/// DisassociateVpcCidrBlock (IPv4): a secondary CIDR without subnets.
+pub(super) fn disassociate_vpc_cidr_block(
+    ctx: &mut Context<'_>,
+    p: &Params,
+    x: &mut Xml,
+) -> Result<(), ApiError> {
+    let id = p.required("AssociationId")?;
+    let (vpc, cidr) = ctx.model.disassociate_vpc_cidr(id)?;
+    x.leaf("vpcId", &vpc).node("cidrBlockAssociation", |x| {
+        x.leaf("associationId", id).leaf("cidrBlock", cidr).node("cidrBlockState", |x| {
+            x.leaf("state", "disassociating");
+        });
+    });
+    Ok(())
 }
 
 pub(super) fn create_default_vpc(
@@ -59,9 +100,10 @@ pub(super) fn describe_vpcs(
         |v| v.id.to_string(),
         |v, name| match name {
             "vpc-id" => one(&v.id),
-            "cidr" | "cidr-block" | "cidr-block-association.cidr-block" => one(v.cidr),
+            "cidr" | "cidr-block" => one(v.cidr),
+            "cidr-block-association.cidr-block" => Some(v.cidrs().map(|c| c.to_string()).collect()),
             "cidr-block-association.association-id" => {
-                one(derived("vpc-cidr-assoc", v.id.as_str()))
+                Some(cidr_associations(v).into_iter().map(|(id, _)| id).collect())
             }
             "cidr-block-association.state" => one("associated"),
             "dhcp-options-id" => one(v.dhcp_options.as_ref().map_or("default", |d| d.as_str())),

@@ -157,7 +157,8 @@ pub fn compile(model: &Model, ports: &PortMap) -> ServiceData {
         put(format!("{nic}subnet-ipv4-cidr-block"), subnet.cidr.to_string());
         put(format!("{nic}vpc-id"), vpc.id.to_string());
         put(format!("{nic}vpc-ipv4-cidr-block"), vpc.cidr.to_string());
-        put(format!("{nic}vpc-ipv4-cidr-blocks"), vpc.cidr.to_string());
+        let blocks: Vec<String> = vpc.cidrs().map(|c| c.to_string()).collect();
+        put(format!("{nic}vpc-ipv4-cidr-blocks"), blocks.join("\n"));
         if instance.metadata.tags_enabled {
             // Keys that cannot be a path segment are left out, as AWS leaves out keys
             // with characters IMDS does not allow.
