@@ -92,6 +92,15 @@ pub(crate) fn known(action: &str) -> &'static [&'static str] {
         ],
         "CreateInternetGateway" => &["DryRun", "TagSpecification"],
         "CreateKeyPair" => &["DryRun", "KeyFormat", "KeyName", "KeyType", "TagSpecification"],
+        "CreateManagedPrefixList" => &[
+            "AddressFamily",
+            "ClientToken",
+            "DryRun",
+            "Entry",
+            "MaxEntries",
+            "PrefixListName",
+            "TagSpecification",
+        ],
         "CreateNatGateway" => &[
             "AllocationId",
             "AvailabilityMode",
@@ -206,6 +215,7 @@ pub(crate) fn known(action: &str) -> &'static [&'static str] {
         "DeleteFlowLogs" => &["DryRun", "FlowLogId"],
         "DeleteInternetGateway" => &["DryRun", "InternetGatewayId"],
         "DeleteKeyPair" => &["DryRun", "KeyName", "KeyPairId"],
+        "DeleteManagedPrefixList" => &["DryRun", "PrefixListId"],
         "DeleteNatGateway" => &["DryRun", "NatGatewayId"],
         "DeleteNetworkAcl" => &["DryRun", "NetworkAclId"],
         "DeleteNetworkAclEntry" => &["DryRun", "Egress", "NetworkAclId", "RuleNumber"],
@@ -262,6 +272,9 @@ pub(crate) fn known(action: &str) -> &'static [&'static str] {
             &["DryRun", "Filter", "InternetGatewayId", "MaxResults", "NextToken"]
         }
         "DescribeKeyPairs" => &["DryRun", "Filter", "IncludePublicKey", "KeyName", "KeyPairId"],
+        "DescribeManagedPrefixLists" => {
+            &["DryRun", "Filter", "MaxResults", "NextToken", "PrefixListId"]
+        }
         "DescribeNatGateways" => &["DryRun", "Filter", "MaxResults", "NatGatewayId", "NextToken"],
         "DescribeNetworkAcls" => &["DryRun", "Filter", "MaxResults", "NetworkAclId", "NextToken"],
         "DescribeNetworkInterfaces" => &[
@@ -296,6 +309,12 @@ pub(crate) fn known(action: &str) -> &'static [&'static str] {
         "DisassociateAddress" => &["AssociationId", "DryRun", "PublicIp"],
         "DisassociateRouteTable" => &["AssociationId", "DryRun"],
         "DisassociateVpcCidrBlock" => &["AssociationId"],
+        "GetManagedPrefixListAssociations" => {
+            &["DryRun", "MaxResults", "NextToken", "PrefixListId"]
+        }
+        "GetManagedPrefixListEntries" => {
+            &["DryRun", "MaxResults", "NextToken", "PrefixListId", "TargetVersion"]
+        }
         "ImportKeyPair" => &["DryRun", "KeyName", "PublicKeyMaterial", "TagSpecification"],
         "ModifyInstanceAttribute" => &[
             "Attribute",
@@ -325,6 +344,16 @@ pub(crate) fn known(action: &str) -> &'static [&'static str] {
             "HttpTokens",
             "InstanceId",
             "InstanceMetadataTags",
+        ],
+        "ModifyManagedPrefixList" => &[
+            "AddEntry",
+            "CurrentVersion",
+            "DryRun",
+            "IpamPrefixListResolverSyncEnabled",
+            "MaxEntries",
+            "PrefixListId",
+            "PrefixListName",
+            "RemoveEntry",
         ],
         "ModifySecurityGroupRules" => &["DryRun", "GroupId", "SecurityGroupRule"],
         "ModifySubnetAttribute" => &[
@@ -741,6 +770,7 @@ pub(crate) fn filters(action: &str) -> &'static [&'static str] {
             "tag-key",
         ],
         "DescribeKeyPairs" => &["fingerprint", "key-name", "key-pair-id", "tag", "tag-key"],
+        "DescribeManagedPrefixLists" => &["owner-id", "prefix-list-id", "prefix-list-name"],
         "DescribeNatGateways" => {
             &["nat-gateway-id", "state", "subnet-id", "tag", "tag-key", "vpc-id"]
         }
@@ -950,6 +980,7 @@ pub(crate) fn max_results(action: &str) -> Option<(u32, u32, bool)> {
         "DescribeInstanceStatus" => Some((5, 1000, true)),
         "DescribeInstances" => Some((5, 1000, true)),
         "DescribeInternetGateways" => Some((5, 1000, true)),
+        "DescribeManagedPrefixLists" => Some((1, 100, true)),
         "DescribeNatGateways" => Some((5, 1000, true)),
         "DescribeNetworkAcls" => Some((5, 1000, true)),
         "DescribeNetworkInterfaces" => Some((5, 1000, true)),
@@ -963,6 +994,8 @@ pub(crate) fn max_results(action: &str) -> Option<(u32, u32, bool)> {
         "DescribeVpcEndpoints" => Some((1, 1000, false)),
         "DescribeVpcPeeringConnections" => Some((5, 1000, true)),
         "DescribeVpcs" => Some((5, 1000, true)),
+        "GetManagedPrefixListAssociations" => Some((5, 255, true)),
+        "GetManagedPrefixListEntries" => Some((1, 100, true)),
         _ => None,
     }
 }

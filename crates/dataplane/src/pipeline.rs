@@ -1881,6 +1881,79 @@ mod tests {
     }
 
     #[test]
+    fn prefix_lists_route_and_admit_their_current_blocks() {
+        use vpclab_model::{Peer, PrefixListChange, PrefixListEntry, Protocol, SgRule};
+        let mut m = Model::new(8);
+        let cidr = |s: &str| s.parse::<ipnet::Ipv4Net>().unwrap();
+        let a = m.create_vpc(cidr("172.16.0.0/16"), Tags::new()).unwrap();
+        let b = m.create_vpc(cidr("10.0.0.0/16"), Tags::new()).unwrap();
+        let pcx = m.create_vpc_peering_connection(&a, &b, Tags::new()).unwrap();
+        m.accept_vpc_peering_connection(&pcx).unwrap();
+        let entry = |c: &str| PrefixListEntry { cidr: cidr(c), description: None };
+        // A's table reaches B through the list; B answers A's block by a plain route.
+        let list =
+            m.create_managed_prefix_list("peers", 5, vec![entry("10.0.1.0/24")], Tags::new());
+        let list = list.unwrap();
+        let main_a = m.vpc(&a).unwrap().main_route_table.clone();
+        let main_b = m.vpc(&b).unwrap().main_route_table.clone();
+        m.create_prefix_list_route(&main_a, &list, RouteTarget::Peering(pcx.clone())).unwrap();
+        let back =
+            RouteSpec { destination: cidr("172.16.0.0/16"), target: RouteTarget::Peering(pcx) };
+        m.create_route(&main_b, back).unwrap();
+        // B's server admits the members of a second list only.
+        let admitted =
+            m.create_managed_prefix_list("clients", 5, vec![entry("172.16.1.0/24")], Tags::new());
+        let admitted = admitted.unwrap();
+        let group = m.create_security_group(&b, "web", "web", Tags::new()).unwrap();
+        let rule = SgRule::new(Protocol::Tcp, 80, 80, Peer::PrefixList(admitted.clone()), None);
+        m.authorize(&group, false, vec![rule.unwrap()]).unwrap();
+        let sa = m.create_subnet(&a, cidr("172.16.1.0/24"), None, Tags::new()).unwrap();
+        let sb = m.create_subnet(&b, cidr("10.0.1.0/24"), None, Tags::new()).unwrap();
+        let client = run(&mut m, &sa, false);
+        let server = m
+            .run_instance(RunInstance {
+                subnet: Some(sb),
+                security_groups: vec![group],
+                ..Default::default()
+            })
+            .unwrap();
+        let mut ports = PortMap::new();
+        let [client, server] = [client, server].map(|i| ports.assign(&i));
+        let mut tracking = Tracking::new(64);
+        // Each check a new flow: a tracked one outlives a change of rules, as on AWS.
+        let mut send = |m: &Model, generation: u64| {
+            let snapshot = compile(m, &mut ports, generation);
+            tracking.sync(&snapshot);
+            let sport = 40000 + generation as u16;
+            let mut p = packet([172, 16, 1, 4], [10, 0, 1, 4], proto::TCP, 64, &tcp_syn(sport, 80));
+            let mut reply = vec![0u8; REPLY_BUFFER];
+            snapshot.process(&mut tracking, client, &mut p, &mut reply, 0)
+        };
+        assert!(matches!(send(&m, 1), Verdict::Forward { port, .. } if port == server));
+
+        // The route follows the list: its block gone, no route.
+        let change = |add: &[&str], remove: &[&str], version| PrefixListChange {
+            current_version: Some(version),
+            add: add.iter().map(|c| entry(c)).collect(),
+            remove: remove.iter().map(|c| cidr(c)).collect(),
+            ..Default::default()
+        };
+        m.modify_managed_prefix_list(&list, change(&["10.0.9.0/24"], &["10.0.1.0/24"], 1)).unwrap();
+        assert_eq!(send(&m, 2), Verdict::Drop(DropReason::NoRoute));
+        m.modify_managed_prefix_list(&list, change(&["10.0.0.0/16"], &[], 2)).unwrap();
+        assert!(matches!(send(&m, 3), Verdict::Forward { .. }));
+        // The rule follows its list too.
+        m.modify_managed_prefix_list(&admitted, change(&["172.16.2.0/24"], &["172.16.1.0/24"], 1))
+            .unwrap();
+        assert_eq!(send(&m, 4), Verdict::Drop(DropReason::SgIngress));
+        assert_eq!(
+            m.delete_managed_prefix_list(&admitted).unwrap_err().code,
+            "DependencyViolation",
+            "a rule refers to it"
+        );
+    }
+
+    #[test]
     fn the_longest_prefix_picks_the_peering_and_nothing_transits() {
         let (mut m, mut ports, [a, b, c, _], [ab, _]) = peering_lab();
         let snapshot = compile(&m, &mut ports, 1);

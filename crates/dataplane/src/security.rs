@@ -100,6 +100,10 @@ impl Compiled {
                     .filter(|i| &i.vpc == vpc || model.peered(&i.vpc, vpc))
                     .map(|i| Ipv4Net::from(i.private_ip))
                     .collect(),
+                // The list's blocks as they are now: a change to it recompiles.
+                Peer::PrefixList(list) => {
+                    model.prefix_list_cidrs(list.as_str()).unwrap_or_default()
+                }
             };
             for prefix in prefixes {
                 by_prefix.entry(prefix).or_default().add(rule);

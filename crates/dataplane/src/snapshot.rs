@@ -288,7 +288,11 @@ pub fn compile(model: &Model, ports: &mut PortMap, generation: u64) -> Snapshot 
                             .map_or(Hop::Blackhole, |&i| Hop::Peering(i)),
                     }
                 };
-                builder.insert(route.destination, value).expect("route indexes fit in 31 bits");
+                // A route to one of the account's prefix lists leads to each of its
+                // blocks as they are now.
+                for destination in model.route_destinations(route) {
+                    builder.insert(destination, value).expect("route indexes fit in 31 bits");
+                }
                 hops[value as usize] = hop;
             }
             Table { lpm: builder.build(), hops }

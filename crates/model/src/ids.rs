@@ -110,6 +110,10 @@ id_type!(
     /// `dopt-…`
     DhcpOptionsId, "dopt"
 );
+id_type!(
+    /// `pl-…`
+    PrefixListId, "pl"
+);
 
 #[cfg(test)]
 mod tests {

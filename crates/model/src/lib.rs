@@ -31,6 +31,7 @@ mod ids;
 mod keypair;
 mod model;
 mod peering;
+mod prefix_list;
 mod security;
 
 use std::collections::BTreeMap;
@@ -52,6 +53,9 @@ pub use keypair::KeyPair;
 pub use model::MAX_CIDRS_PER_VPC;
 pub use model::{Model, PUBLIC_POOL, RouteSpec, RunInstance};
 pub use peering::{PeeringConnection, PeeringStatus, VpcPeeringConnectionId};
+pub use prefix_list::{
+    MAX_PREFIX_LIST_ENTRIES, ManagedPrefixList, PrefixListChange, PrefixListEntry, PrefixListId,
+};
 pub use security::{MAX_RULES_PER_GROUP, Peer, Protocol, SecurityGroup, SecurityGroupId, SgRule};
 
 /// Tags as AWS keeps them: key to value, `Name` among them.

@@ -108,6 +108,9 @@ pub struct Model {
     /// Key pairs, by name.
     #[serde(default)]
     pub(crate) key_pairs: BTreeMap<String, crate::KeyPair>,
+    /// Customer-managed prefix lists.
+    #[serde(default)]
+    pub(crate) prefix_lists: BTreeMap<crate::PrefixListId, crate::ManagedPrefixList>,
     /// DHCP options sets, the account's default one among them.
     #[serde(default = "crate::dhcp::initial_sets")]
     pub(crate) dhcp_options: BTreeMap<crate::DhcpOptionsId, crate::DhcpOptions>,
@@ -128,6 +131,7 @@ impl Model {
             nat_gateways: BTreeMap::new(),
             deleted_nat_gateways: BTreeMap::new(),
             dhcp_options: crate::dhcp::initial_sets(),
+            prefix_lists: BTreeMap::new(),
             security_groups: BTreeMap::new(),
             network_acls: BTreeMap::new(),
             peerings: BTreeMap::new(),
@@ -632,7 +636,11 @@ impl Model {
         }
         // Not equal to or larger than a route's destination in the VPC's tables.
         let clash = self.route_tables.values().filter(|t| &t.vpc == vpc).find_map(|t| {
-            t.routes.iter().find(|r| cidr.contains(&r.destination)).map(|r| r.destination)
+            t.routes
+                .iter()
+                .filter(|r| r.prefix_list.is_none())
+                .find(|r| cidr.contains(&r.destination))
+                .map(|r| r.destination)
         });
         if let Some(destination) = clash {
             return Err(ApiError::new(
@@ -890,10 +898,34 @@ impl Model {
 
     /// Validates a route for `table` and returns it in canonical form.
     fn check_route(&self, table: &RouteTableId, spec: &RouteSpec) -> Result<Route, ApiError> {
+        self.check_target(table, &spec.target)?;
         let t = self.route_table(table)?;
         let vpc_cidrs: Vec<Ipv4Net> = self.vpc(&t.vpc)?.cidrs().collect();
         let destination = spec.destination.trunc();
-        match &spec.target {
+        if vpc_cidrs.iter().any(|c| c.contains(&destination)) {
+            return Err(ApiError::invalid_value(format!(
+                "The destination CIDR block {destination} is equal to or more specific than one \
+                 of this VPC's CIDR blocks. This route can target only an interface or an \
+                 instance."
+            )));
+        }
+        Ok(Route {
+            destination,
+            target: spec.target.clone(),
+            origin: RouteOrigin::CreateRoute,
+            prefix_list: None,
+        })
+    }
+
+    /// Checks that `target` can take routes of `table`: a gateway attached to its VPC, a
+    /// NAT gateway in it, a peering of it; never `local` or an endpoint.
+    pub(crate) fn check_target(
+        &self,
+        table: &RouteTableId,
+        target: &RouteTarget,
+    ) -> Result<(), ApiError> {
+        let t = self.route_table(table)?;
+        match target {
             RouteTarget::Local => {
                 return Err(ApiError::invalid_value(
                     "The local route is created with the route table and cannot be added.",
@@ -932,19 +964,7 @@ impl Model {
                 }
             }
         }
-        if vpc_cidrs.iter().any(|c| c.contains(&destination)) {
-            return Err(ApiError::invalid_value(format!(
-                "The destination CIDR block {destination} is equal to or more specific than one \
-                 of this VPC's CIDR blocks. This route can target only an interface or an \
-                 instance."
-            )));
-        }
-        Ok(Route {
-            destination,
-            target: spec.target.clone(),
-            origin: RouteOrigin::CreateRoute,
-            prefix_list: None,
-        })
+        Ok(())
     }
 
     // ---- internet gateways ---------------------------------------------------------
@@ -1179,6 +1199,7 @@ impl Model {
             "key" => self.key_pairs.values_mut().find(|k| k.id.as_str() == id).map(|r| &mut r.tags),
             "sgr" => self.security_group_rule_tags_mut(&id),
             "dopt" => self.dhcp_options_tags_mut(&id),
+            "pl" => self.prefix_list_tags_mut(&id),
             "fl" => {
                 self.flow_logs.values_mut().find(|f| f.id.as_str() == id).map(|r| &mut r.spec.tags)
             }
@@ -1203,6 +1224,7 @@ impl Model {
             "key" => "InvalidKeyPair.NotFound",
             "sgr" => "InvalidSecurityGroupRuleId.NotFound",
             "dopt" => "InvalidDhcpOptionID.NotFound",
+            "pl" => "InvalidPrefixListID.NotFound",
             "fl" => "InvalidFlowLogId.NotFound",
             _ => return ApiError::new("InvalidID", format!("The ID '{id}' is not valid")),
         };
@@ -1272,6 +1294,7 @@ impl Model {
         self.endpoints.values().for_each(|r| add(r.id.to_string(), "vpc-endpoint", &r.tags));
         self.key_pairs.values().for_each(|r| add(r.id.to_string(), "key-pair", &r.tags));
         self.dhcp_options.values().for_each(|r| add(r.id.to_string(), "dhcp-options", &r.tags));
+        self.prefix_lists.values().for_each(|r| add(r.id.to_string(), "prefix-list", &r.tags));
         for g in self.security_groups.values() {
             let rules = g.ingress.iter().map(|r| (false, r));
             for (egress, r) in rules.chain(g.egress.iter().map(|r| (true, r))) {

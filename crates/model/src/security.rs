@@ -79,6 +79,8 @@ pub enum Peer {
     Cidr(Ipv4Net),
     /// The members of a group (their private addresses).
     Group(SecurityGroupId),
+    /// The blocks of a prefix list, the account's or AWS's, as they are now.
+    PrefixList(crate::PrefixListId),
 }
 
 /// One rule. Made by [`SgRule::new`], which checks it, for the API and topology files
@@ -125,6 +127,7 @@ impl fmt::Display for SgRule {
         let peer = match &self.peer {
             Peer::Cidr(c) => c.to_string(),
             Peer::Group(g) => g.to_string(),
+            Peer::PrefixList(p) => p.to_string(),
         };
         match self.protocol {
             Protocol::All => write!(f, "peer: {peer}, ALL, ALLOW"),
@@ -416,6 +419,9 @@ impl Model {
     /// of a VPC peered with it.
     fn check_rule(&self, group: &SecurityGroup, rule: &SgRule) -> Result<(), ApiError> {
         rule.validate()?;
+        if let Peer::PrefixList(list) = &rule.peer {
+            self.prefix_list_cidrs(list.as_str())?;
+        }
         if let Peer::Group(peer) = &rule.peer {
             let peer_vpc = &self.security_group(peer)?.vpc;
             if peer_vpc != &group.vpc && !self.peered(peer_vpc, &group.vpc) {

@@ -606,3 +606,38 @@ fn secondary_cidrs_are_routed_locally_and_checked() {
     );
     assert_eq!(code(m.disassociate_vpc_cidr(&assoc)), "InvalidVpcCidrBlockAssociationID.NotFound");
 }
+
+#[test]
+fn prefix_list_changes_are_all_or_nothing() {
+    use vpclab_model::{PrefixListChange, PrefixListEntry};
+    let (mut m, _, _) = lab();
+    let entry = |c: &str| PrefixListEntry { cidr: net(c), description: None };
+    let list =
+        m.create_managed_prefix_list("l", 2, vec![entry("10.9.0.0/24")], Tags::new()).unwrap();
+    let before = m.managed_prefix_list(&list).unwrap().clone();
+    for change in [
+        // Past the maximum.
+        PrefixListChange {
+            current_version: Some(1),
+            add: vec![entry("10.8.0.0/24"), entry("10.7.0.0/24")],
+            ..Default::default()
+        },
+        // Removing what is not there.
+        PrefixListChange {
+            current_version: Some(1),
+            remove: vec![net("10.6.0.0/24")],
+            ..Default::default()
+        },
+        // Entries without the version they were made against.
+        PrefixListChange { add: vec![entry("10.8.0.0/24")], ..Default::default() },
+        // A maximum below the entries held.
+        PrefixListChange { max_entries: Some(0), ..Default::default() },
+    ] {
+        assert!(m.modify_managed_prefix_list(&list, change.clone()).is_err(), "{change:?}");
+        assert_eq!(m.managed_prefix_list(&list).unwrap(), &before, "{change:?} changed nothing");
+    }
+    // Renaming keeps the version; entries make a new one.
+    let rename = PrefixListChange { name: Some("m".into()), ..Default::default() };
+    m.modify_managed_prefix_list(&list, rename).unwrap();
+    assert_eq!(m.managed_prefix_list(&list).unwrap().version, 1);
+}

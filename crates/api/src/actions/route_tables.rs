@@ -216,14 +216,8 @@ pub(super) fn replace_route_table_association(
     Ok(())
 }
 
-pub(super) fn route_spec(p: &Params) -> Result<RouteSpec, ApiError> {
-    if p.get("DestinationIpv6CidrBlock").is_some() || p.get("DestinationPrefixListId").is_some() {
-        return Err(invalid(
-            "vpclab routes IPv4 CIDR destinations only (DestinationCidrBlock); prefix-list \
-             routes come with gateway endpoints (CreateVpcEndpoint).",
-        ));
-    }
-    let destination = cidr(p, "DestinationCidrBlock")?;
+/// A route's target, from whichever target parameter the call gives.
+fn route_target(p: &Params) -> Result<RouteTarget, ApiError> {
     if let Some(pcx) = p.get("VpcPeeringConnectionId") {
         if p.get("GatewayId").is_some() || p.get("NatGatewayId").is_some() {
             return Err(ApiError {
@@ -231,7 +225,7 @@ pub(super) fn route_spec(p: &Params) -> Result<RouteSpec, ApiError> {
                 message: "More than one target specified".into(),
             });
         }
-        return Ok(RouteSpec { destination, target: RouteTarget::Peering(pcx_id(pcx)?) });
+        return Ok(RouteTarget::Peering(pcx_id(pcx)?));
     }
     let target = match (p.get("GatewayId"), p.get("NatGatewayId")) {
         (Some("local"), None) => RouteTarget::Local,
@@ -261,13 +255,44 @@ pub(super) fn route_spec(p: &Params) -> Result<RouteSpec, ApiError> {
             });
         }
     };
-    Ok(RouteSpec { destination, target })
+    Ok(target)
+}
+
+/// Where a route leads: a CIDR, or one of the account's prefix lists.
+enum Destination {
+    Cidr(Ipv4Net),
+    PrefixList(vpclab_model::PrefixListId),
+}
+
+fn route_destination(p: &Params) -> Result<Destination, ApiError> {
+    if p.get("DestinationIpv6CidrBlock").is_some() {
+        return Err(invalid("vpclab has no IPv6 yet: routes take IPv4 destinations."));
+    }
+    match (p.get("DestinationCidrBlock"), p.get("DestinationPrefixListId")) {
+        (Some(_), Some(_)) => Err(ApiError {
+            code: "InvalidParameterCombination",
+            message: "Only one of destinationCidrBlock and destinationPrefixListId may be given"
+                .into(),
+        }),
+        (None, Some(list)) => vpclab_model::PrefixListId::parse(list)
+            .map(Destination::PrefixList)
+            .ok_or_else(|| malformed("InvalidPrefixListID.Malformed", "pl", list)),
+        _ => Ok(Destination::Cidr(cidr(p, "DestinationCidrBlock")?)),
+    }
 }
 
 pub(super) fn create_route(ctx: &mut Context<'_>, p: &Params, x: &mut Xml) -> Result<(), ApiError> {
     let table = rtb_id(p.required("RouteTableId")?)?;
     ctx.model.route_table(&table)?;
-    ctx.model.create_route(&table, route_spec(p)?)?;
+    let target = route_target(p)?;
+    match route_destination(p)? {
+        Destination::Cidr(destination) => {
+            ctx.model.create_route(&table, RouteSpec { destination, target })?
+        }
+        Destination::PrefixList(list) => {
+            ctx.model.create_prefix_list_route(&table, &list, target)?
+        }
+    }
     x.leaf("return", "true");
     Ok(())
 }
@@ -279,14 +304,25 @@ pub(super) fn replace_route(
 ) -> Result<(), ApiError> {
     let table = rtb_id(p.required("RouteTableId")?)?;
     ctx.model.route_table(&table)?;
-    ctx.model.replace_route(&table, route_spec(p)?)?;
+    let target = route_target(p)?;
+    match route_destination(p)? {
+        Destination::Cidr(destination) => {
+            ctx.model.replace_route(&table, RouteSpec { destination, target })?
+        }
+        Destination::PrefixList(list) => {
+            ctx.model.change_prefix_list_route(&table, &list, Some(target))?
+        }
+    }
     x.leaf("return", "true");
     Ok(())
 }
 
 pub(super) fn delete_route(ctx: &mut Context<'_>, p: &Params, x: &mut Xml) -> Result<(), ApiError> {
     let table = rtb_id(p.required("RouteTableId")?)?;
-    ctx.model.delete_route(&table, cidr(p, "DestinationCidrBlock")?)?;
+    match route_destination(p)? {
+        Destination::Cidr(destination) => ctx.model.delete_route(&table, destination)?,
+        Destination::PrefixList(list) => ctx.model.change_prefix_list_route(&table, &list, None)?,
+    }
     x.leaf("return", "true");
     Ok(())
 }

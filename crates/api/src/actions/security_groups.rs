@@ -13,6 +13,7 @@ pub(super) fn write_permissions(x: &mut Xml, name: &str, rules: &[SgRule]) {
         if r.protocol != Protocol::All {
             x.leaf("fromPort", r.from_port).leaf("toPort", r.to_port);
         }
+        let none = || std::iter::empty::<()>();
         match &r.peer {
             Peer::Group(g) => {
                 x.set("groups", [g], |x, g| {
@@ -20,19 +21,28 @@ pub(super) fn write_permissions(x: &mut Xml, name: &str, rules: &[SgRule]) {
                         .leaf("userId", OWNER_ID)
                         .opt("description", r.description.as_ref());
                 });
-                x.set("ipRanges", std::iter::empty::<()>(), |_, ()| {});
+                x.set("ipRanges", none(), |_, ()| {});
             }
             Peer::Cidr(c) => {
-                x.set("groups", std::iter::empty::<()>(), |_, ()| {});
+                x.set("groups", none(), |_, ()| {});
                 x.set("ipRanges", [c], |x, c| {
                     x.leaf("cidrIp", c).opt("description", r.description.as_ref());
                 });
             }
+            Peer::PrefixList(_) => {
+                x.set("groups", none(), |_, ()| {}).set("ipRanges", none(), |_, ()| {});
+            }
         }
+        let list = match &r.peer {
+            Peer::PrefixList(list) => Some(list),
+            _ => None,
+        };
         x.set("ipv6Ranges", std::iter::empty::<()>(), |_, ()| {}).set(
             "prefixListIds",
-            std::iter::empty::<()>(),
-            |_, ()| {},
+            list,
+            |x, list| {
+                x.leaf("prefixListId", list).opt("description", r.description.as_ref());
+            },
         );
     });
 }
@@ -70,6 +80,9 @@ pub(super) fn write_rule(x: &mut Xml, group: &SecurityGroupId, egress: bool, r: 
             x.node("referencedGroupInfo", |x| {
                 x.leaf("groupId", g).leaf("userId", OWNER_ID);
             });
+        }
+        Peer::PrefixList(list) => {
+            x.leaf("prefixListId", list);
         }
     }
     x.opt("description", r.description.as_ref())
@@ -137,18 +150,25 @@ pub(super) fn modify_security_group_rules(
                 }
             }
         };
-        let peer = match (p.get(&format!("{r}.CidrIpv4")), p.get(&format!("{r}.ReferencedGroupId")))
-        {
-            (Some(c), None) => Peer::Cidr(
+        let peer = match (
+            p.get(&format!("{r}.CidrIpv4")),
+            p.get(&format!("{r}.ReferencedGroupId")),
+            p.get(&format!("{r}.PrefixListId")),
+        ) {
+            (Some(c), None, None) => Peer::Cidr(
                 c.parse::<ipnet::Ipv4Net>()
                     .map_err(|_| invalid(format!("CIDR block {c} is malformed")))?,
             ),
-            (None, Some(g)) => Peer::Group(sg_id(g)?),
+            (None, Some(g), None) => Peer::Group(sg_id(g)?),
+            (None, None, Some(list)) => Peer::PrefixList(
+                vpclab_model::PrefixListId::parse(list)
+                    .ok_or_else(|| malformed("InvalidPrefixListID.Malformed", "pl", list))?,
+            ),
             _ => {
                 return Err(ApiError {
                     code: "InvalidParameterCombination",
-                    message: "A rule needs exactly one of CidrIpv4 and ReferencedGroupId \
-                              (vpclab has no IPv6 or prefix-list rules yet)."
+                    message: "A rule needs exactly one of CidrIpv4, ReferencedGroupId and \
+                              PrefixListId (vpclab has no IPv6 rules yet)."
                         .into(),
                 });
             }
@@ -269,10 +289,22 @@ pub(super) fn describe_security_groups(
                     .iter()
                     .filter_map(|r| match &r.peer {
                         Peer::Cidr(c) => Some(c.to_string()),
-                        Peer::Group(_) => None,
+                        _ => None,
                     })
                     .collect(),
             ),
+            "ip-permission.prefix-list-id" | "egress.ip-permission.prefix-list-id" => {
+                let rules = if name.starts_with("egress") { &g.egress } else { &g.ingress };
+                Some(
+                    rules
+                        .iter()
+                        .filter_map(|r| match &r.peer {
+                            Peer::PrefixList(p) => Some(p.to_string()),
+                            _ => None,
+                        })
+                        .collect(),
+                )
+            }
             _ => tag_attr(&g.tags, name),
         },
     )?;
@@ -317,6 +349,17 @@ pub(super) fn rules_of(m: &Model, p: &Params) -> Result<Vec<SgRule>, ApiError> {
             peers.push((
                 Peer::Cidr(cidr.trunc()),
                 p.get(&format!("{prefix}.IpRanges.{j}.Description")).map(str::to_owned),
+            ));
+        }
+        for j in 1.. {
+            let Some(list) = p.get(&format!("{prefix}.PrefixListIds.{j}.PrefixListId")) else {
+                break;
+            };
+            let list = vpclab_model::PrefixListId::parse(list)
+                .ok_or_else(|| malformed("InvalidPrefixListID.Malformed", "pl", list))?;
+            peers.push((
+                Peer::PrefixList(list),
+                p.get(&format!("{prefix}.PrefixListIds.{j}.Description")).map(str::to_owned),
             ));
         }
         for list in ["Groups", "UserIdGroupPairs"] {
