@@ -92,6 +92,25 @@ pub(crate) fn known(action: &str) -> &'static [&'static str] {
         ],
         "CreateInternetGateway" => &["DryRun", "TagSpecification"],
         "CreateKeyPair" => &["DryRun", "KeyFormat", "KeyName", "KeyType", "TagSpecification"],
+        "CreateLaunchTemplate" => &[
+            "ClientToken",
+            "DryRun",
+            "LaunchTemplateData",
+            "LaunchTemplateName",
+            "Operator",
+            "TagSpecification",
+            "VersionDescription",
+        ],
+        "CreateLaunchTemplateVersion" => &[
+            "ClientToken",
+            "DryRun",
+            "LaunchTemplateData",
+            "LaunchTemplateId",
+            "LaunchTemplateName",
+            "ResolveAlias",
+            "SourceVersion",
+            "VersionDescription",
+        ],
         "CreateManagedPrefixList" => &[
             "AddressFamily",
             "ClientToken",
@@ -215,6 +234,10 @@ pub(crate) fn known(action: &str) -> &'static [&'static str] {
         "DeleteFlowLogs" => &["DryRun", "FlowLogId"],
         "DeleteInternetGateway" => &["DryRun", "InternetGatewayId"],
         "DeleteKeyPair" => &["DryRun", "KeyName", "KeyPairId"],
+        "DeleteLaunchTemplate" => &["DryRun", "LaunchTemplateId", "LaunchTemplateName"],
+        "DeleteLaunchTemplateVersions" => {
+            &["DryRun", "LaunchTemplateId", "LaunchTemplateName", "LaunchTemplateVersion"]
+        }
         "DeleteManagedPrefixList" => &["DryRun", "PrefixListId"],
         "DeleteNatGateway" => &["DryRun", "NatGatewayId"],
         "DeleteNetworkAcl" => &["DryRun", "NetworkAclId"],
@@ -272,6 +295,28 @@ pub(crate) fn known(action: &str) -> &'static [&'static str] {
             &["DryRun", "Filter", "InternetGatewayId", "MaxResults", "NextToken"]
         }
         "DescribeKeyPairs" => &["DryRun", "Filter", "IncludePublicKey", "KeyName", "KeyPairId"],
+        "DescribeLaunchTemplateVersions" => &[
+            "DryRun",
+            "Filter",
+            "IncludeManagedResources",
+            "LaunchTemplateId",
+            "LaunchTemplateName",
+            "LaunchTemplateVersion",
+            "MaxResults",
+            "MaxVersion",
+            "MinVersion",
+            "NextToken",
+            "ResolveAlias",
+        ],
+        "DescribeLaunchTemplates" => &[
+            "DryRun",
+            "Filter",
+            "IncludeManagedResources",
+            "LaunchTemplateId",
+            "LaunchTemplateName",
+            "MaxResults",
+            "NextToken",
+        ],
         "DescribeManagedPrefixLists" => {
             &["DryRun", "Filter", "MaxResults", "NextToken", "PrefixListId"]
         }
@@ -344,6 +389,13 @@ pub(crate) fn known(action: &str) -> &'static [&'static str] {
             "HttpTokens",
             "InstanceId",
             "InstanceMetadataTags",
+        ],
+        "ModifyLaunchTemplate" => &[
+            "ClientToken",
+            "DryRun",
+            "LaunchTemplateId",
+            "LaunchTemplateName",
+            "SetDefaultVersion",
         ],
         "ModifyManagedPrefixList" => &[
             "AddEntry",
@@ -770,6 +822,23 @@ pub(crate) fn filters(action: &str) -> &'static [&'static str] {
             "tag-key",
         ],
         "DescribeKeyPairs" => &["fingerprint", "key-name", "key-pair-id", "tag", "tag-key"],
+        "DescribeLaunchTemplateVersions" => &[
+            "create-time",
+            "ebs-optimized",
+            "host-resource-group-arn",
+            "http-endpoint",
+            "http-protocol-ipv4",
+            "http-tokens",
+            "iam-instance-profile",
+            "image-id",
+            "instance-type",
+            "is-default-version",
+            "kernel-id",
+            "license-configuration-arn",
+            "network-card-index",
+            "ram-disk-id",
+        ],
+        "DescribeLaunchTemplates" => &["create-time", "launch-template-name", "tag", "tag-key"],
         "DescribeManagedPrefixLists" => &["owner-id", "prefix-list-id", "prefix-list-name"],
         "DescribeNatGateways" => {
             &["nat-gateway-id", "state", "subnet-id", "tag", "tag-key", "vpc-id"]
@@ -980,6 +1049,8 @@ pub(crate) fn max_results(action: &str) -> Option<(u32, u32, bool)> {
         "DescribeInstanceStatus" => Some((5, 1000, true)),
         "DescribeInstances" => Some((5, 1000, true)),
         "DescribeInternetGateways" => Some((5, 1000, true)),
+        "DescribeLaunchTemplateVersions" => Some((1, 200, true)),
+        "DescribeLaunchTemplates" => Some((1, 200, true)),
         "DescribeManagedPrefixLists" => Some((1, 100, true)),
         "DescribeNatGateways" => Some((5, 1000, true)),
         "DescribeNetworkAcls" => Some((5, 1000, true)),

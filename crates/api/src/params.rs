@@ -61,6 +61,43 @@ impl Params {
         self.value(name).map(String::as_str).filter(|v| !v.is_empty())
     }
 
+    /// Every parameter under `prefix.`, with the prefix taken off, noted as read.
+    pub fn prefixed(&self, prefix: &str) -> BTreeMap<String, String> {
+        let start = format!("{prefix}.");
+        let found: BTreeMap<String, String> = self
+            .values
+            .range(start.clone()..)
+            .take_while(|(k, _)| k.starts_with(&start))
+            .map(|(k, v)| (k[start.len()..].to_owned(), v.clone()))
+            .collect();
+        let mut read = self.read.borrow_mut();
+        for key in found.keys() {
+            read.insert(format!("{start}{key}"));
+        }
+        found
+    }
+
+    /// These parameters over `defaults`: what a call made from a template asks (its own
+    /// parameters win). Nothing of it is read yet.
+    pub fn over(&self, defaults: &BTreeMap<String, String>) -> Params {
+        let mut values = defaults.clone();
+        values.extend(self.values.iter().map(|(k, v)| (k.clone(), v.clone())));
+        Params { values, read: RefCell::default() }
+    }
+
+    /// Notes as read here what was read in `other` (made by [`Params::over`]).
+    pub fn note_read_in(&self, other: &Params) {
+        let mut read = self.read.borrow_mut();
+        for name in other.read.borrow().iter().filter(|n| self.values.contains_key(*n)) {
+            read.insert(name.clone());
+        }
+    }
+
+    /// Whether `name` was given.
+    pub fn has(&self, name: &str) -> bool {
+        self.values.contains_key(name)
+    }
+
     /// A parameter's value as given, without noting that it was read (for the service's
     /// own bookkeeping).
     pub fn raw(&self, name: &str) -> Option<&str> {

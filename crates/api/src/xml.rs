@@ -45,6 +45,14 @@ impl Xml {
         self
     }
 
+    /// Text, escaped, where the writer is (a list item's value).
+    pub fn text(&mut self, value: impl Display) -> &mut Self {
+        let mut text = String::new();
+        let _ = write!(text, "{value}");
+        escape(&mut self.buf, &text);
+        self
+    }
+
     /// `<name>value</name>` when there is a value.
     pub fn opt(&mut self, name: &str, value: Option<impl Display>) -> &mut Self {
         if let Some(value) = value {

@@ -119,3 +119,121 @@ fn attributes_are_described_and_termination_protection_holds() {
     );
     ok(&mut s, &format!("Action=TerminateInstances&InstanceId.1={id}"));
 }
+
+#[test]
+fn launch_templates_are_versioned_and_launch_instances() {
+    let (mut s, subnet) = lab();
+    let made = ok(
+        &mut s,
+        &format!(
+            "Action=CreateLaunchTemplate&LaunchTemplateName=web&VersionDescription=first\
+             &LaunchTemplateData.ImageId=ami-1&LaunchTemplateData.InstanceType=t3.micro\
+             &LaunchTemplateData.NetworkInterface.1.DeviceIndex=0\
+             &LaunchTemplateData.NetworkInterface.1.SubnetId={subnet}\
+             &LaunchTemplateData.TagSpecification.1.ResourceType=instance\
+             &LaunchTemplateData.TagSpecification.1.Tag.1.Key=Name\
+             &LaunchTemplateData.TagSpecification.1.Tag.1.Value=from-template"
+        ),
+    );
+    let id = between(&made, "<launchTemplateId>", "</launchTemplateId>").unwrap().to_owned();
+    assert!(made.contains("<defaultVersionNumber>1</defaultVersionNumber>"), "{made}");
+    assert_eq!(
+        code(
+            &mut s,
+            "Action=CreateLaunchTemplate&LaunchTemplateName=web&LaunchTemplateData.ImageId=ami-1"
+        ),
+        "InvalidLaunchTemplateName.AlreadyExistsException"
+    );
+    // The data reads back in AWS's shape.
+    let versions =
+        ok(&mut s, &format!("Action=DescribeLaunchTemplateVersions&LaunchTemplateId={id}"));
+    for part in [
+        "<instanceType>t3.micro</instanceType>",
+        &format!(
+            "<networkInterfaceSet><item><deviceIndex>0</deviceIndex><subnetId>{subnet}</subnetId></item></networkInterfaceSet>"
+        ),
+        "<tagSpecificationSet><item><resourceType>instance</resourceType><tagSet><item><key>Name</key><value>from-template</value></item></tagSet></item></tagSpecificationSet>",
+    ] {
+        assert!(versions.contains(part), "{part}: {versions}");
+    }
+    // A launch from it, the request's own parameters winning.
+    let launched = ok(
+        &mut s,
+        "Action=RunInstances&MinCount=1&MaxCount=1&LaunchTemplate.LaunchTemplateName=web",
+    );
+    assert!(launched.contains("<instanceType>t3.micro</instanceType>"), "{launched}");
+    assert!(launched.contains("<value>from-template</value>"), "{launched}");
+    assert!(launched.contains(&format!("<subnetId>{subnet}</subnetId>")), "{launched}");
+    let launched = ok(
+        &mut s,
+        "Action=RunInstances&MinCount=1&MaxCount=1&LaunchTemplate.LaunchTemplateName=web&InstanceType=m5.large",
+    );
+    assert!(launched.contains("<instanceType>m5.large</instanceType>"), "{launched}");
+    // A second version; the default stays until moved.
+    let v2 = ok(
+        &mut s,
+        &format!(
+            "Action=CreateLaunchTemplateVersion&LaunchTemplateId={id}&SourceVersion=1\
+             &LaunchTemplateData.InstanceType=c5.large"
+        ),
+    );
+    assert!(v2.contains("<versionNumber>2</versionNumber>"), "{v2}");
+    assert!(v2.contains("<imageId>ami-1</imageId>"), "from its source: {v2}");
+    let latest = ok(
+        &mut s,
+        &format!(
+            "Action=RunInstances&MinCount=1&MaxCount=1&LaunchTemplate.LaunchTemplateId={id}&LaunchTemplate.Version=$Latest"
+        ),
+    );
+    assert!(latest.contains("<instanceType>c5.large</instanceType>"), "{latest}");
+    let default = ok(
+        &mut s,
+        &format!("Action=RunInstances&MinCount=1&MaxCount=1&LaunchTemplate.LaunchTemplateId={id}"),
+    );
+    assert!(default.contains("<instanceType>t3.micro</instanceType>"), "{default}");
+    ok(&mut s, &format!("Action=ModifyLaunchTemplate&LaunchTemplateId={id}&SetDefaultVersion=2"));
+    let deleted = ok(
+        &mut s,
+        &format!(
+            "Action=DeleteLaunchTemplateVersions&LaunchTemplateId={id}&LaunchTemplateVersion.1=1&LaunchTemplateVersion.2=2"
+        ),
+    );
+    assert!(deleted.contains("<successfullyDeletedLaunchTemplateVersionSet><item>"), "{deleted}");
+    assert!(deleted.contains("InvalidLaunchTemplateVersion.DefaultVersion"), "{deleted}");
+    assert_eq!(
+        code(
+            &mut s,
+            &format!(
+                "Action=RunInstances&MinCount=1&MaxCount=1&LaunchTemplate.LaunchTemplateId={id}&LaunchTemplate.Version=1"
+            )
+        ),
+        "InvalidLaunchTemplateId.VersionNotFound"
+    );
+    // A template parameter vpclab cannot honour is refused at launch.
+    ok(
+        &mut s,
+        &format!(
+            "Action=CreateLaunchTemplateVersion&LaunchTemplateId={id}&SourceVersion=2\
+             &LaunchTemplateData.IamInstanceProfile.Name=admin"
+        ),
+    );
+    assert_eq!(
+        code(
+            &mut s,
+            &format!(
+                "Action=RunInstances&MinCount=1&MaxCount=1&LaunchTemplate.LaunchTemplateId={id}&LaunchTemplate.Version=3"
+            )
+        ),
+        "InvalidParameter"
+    );
+    let listed = ok(
+        &mut s,
+        "Action=DescribeLaunchTemplates&Filter.1.Name=launch-template-name&Filter.1.Value.1=we*",
+    );
+    assert_eq!(all(&listed, "<launchTemplateId>", "</launchTemplateId>"), vec![id.as_str()]);
+    ok(&mut s, &format!("Action=DeleteLaunchTemplate&LaunchTemplateId={id}"));
+    assert_eq!(
+        code(&mut s, "Action=DescribeLaunchTemplates&LaunchTemplateName.1=web"),
+        "InvalidLaunchTemplateName.NotFoundException"
+    );
+}

@@ -114,6 +114,10 @@ id_type!(
     /// `pl-…`
     PrefixListId, "pl"
 );
+id_type!(
+    /// `lt-…`
+    LaunchTemplateId, "lt"
+);
 
 #[cfg(test)]
 mod tests {

@@ -29,6 +29,7 @@ mod error;
 mod flowlog;
 mod ids;
 mod keypair;
+mod launch_template;
 mod model;
 mod peering;
 mod prefix_list;
@@ -50,6 +51,9 @@ pub use ids::{
     NetworkInterfaceId, RouteTableAssociationId, RouteTableId, SubnetId, VpcId,
 };
 pub use keypair::KeyPair;
+pub use launch_template::{
+    LaunchTemplate, LaunchTemplateId, LaunchTemplateVersion, MAX_LAUNCH_TEMPLATE_VERSIONS,
+};
 pub use model::MAX_CIDRS_PER_VPC;
 pub use model::{Model, PUBLIC_POOL, RouteSpec, RunInstance};
 pub use peering::{PeeringConnection, PeeringStatus, VpcPeeringConnectionId};

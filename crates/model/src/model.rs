@@ -108,6 +108,9 @@ pub struct Model {
     /// Key pairs, by name.
     #[serde(default)]
     pub(crate) key_pairs: BTreeMap<String, crate::KeyPair>,
+    /// Launch templates.
+    #[serde(default)]
+    pub(crate) launch_templates: BTreeMap<crate::LaunchTemplateId, crate::LaunchTemplate>,
     /// Customer-managed prefix lists.
     #[serde(default)]
     pub(crate) prefix_lists: BTreeMap<crate::PrefixListId, crate::ManagedPrefixList>,
@@ -132,6 +135,7 @@ impl Model {
             deleted_nat_gateways: BTreeMap::new(),
             dhcp_options: crate::dhcp::initial_sets(),
             prefix_lists: BTreeMap::new(),
+            launch_templates: BTreeMap::new(),
             security_groups: BTreeMap::new(),
             network_acls: BTreeMap::new(),
             peerings: BTreeMap::new(),
@@ -1200,6 +1204,7 @@ impl Model {
             "sgr" => self.security_group_rule_tags_mut(&id),
             "dopt" => self.dhcp_options_tags_mut(&id),
             "pl" => self.prefix_list_tags_mut(&id),
+            "lt" => self.launch_template_tags_mut(&id),
             "fl" => {
                 self.flow_logs.values_mut().find(|f| f.id.as_str() == id).map(|r| &mut r.spec.tags)
             }
@@ -1225,6 +1230,7 @@ impl Model {
             "sgr" => "InvalidSecurityGroupRuleId.NotFound",
             "dopt" => "InvalidDhcpOptionID.NotFound",
             "pl" => "InvalidPrefixListID.NotFound",
+            "lt" => "InvalidLaunchTemplateId.NotFound",
             "fl" => "InvalidFlowLogId.NotFound",
             _ => return ApiError::new("InvalidID", format!("The ID '{id}' is not valid")),
         };
@@ -1295,6 +1301,9 @@ impl Model {
         self.key_pairs.values().for_each(|r| add(r.id.to_string(), "key-pair", &r.tags));
         self.dhcp_options.values().for_each(|r| add(r.id.to_string(), "dhcp-options", &r.tags));
         self.prefix_lists.values().for_each(|r| add(r.id.to_string(), "prefix-list", &r.tags));
+        self.launch_templates
+            .values()
+            .for_each(|r| add(r.id.to_string(), "launch-template", &r.tags));
         for g in self.security_groups.values() {
             let rules = g.ingress.iter().map(|r| (false, r));
             for (egress, r) in rules.chain(g.egress.iter().map(|r| (true, r))) {

@@ -150,6 +150,14 @@ pub(super) fn run_instances(
     p: &Params,
     x: &mut Xml,
 ) -> Result<(), ApiError> {
+    if p.has("LaunchTemplate.LaunchTemplateId") || p.has("LaunchTemplate.LaunchTemplateName") {
+        return super::launch_templates::run_from_template(ctx, p, x, launch);
+    }
+    launch(ctx, p, x)
+}
+
+/// RunInstances from its parameters (a template's already under them).
+fn launch(ctx: &mut Context<'_>, p: &Params, x: &mut Xml) -> Result<(), ApiError> {
     let image = p.required("ImageId")?.to_owned();
     let min = p.u32("MinCount")?.unwrap_or(1);
     let max = p.u32("MaxCount")?.unwrap_or(min);
