@@ -25,6 +25,12 @@ if command -v python3 >/dev/null 2>&1 && ! python3 -m venv --help >/dev/null 2>&
   missing+=(python3-venv)
 fi
 
+# The JavaScript client test needs Node.js and npm (netns-tests/clients/js); only when
+# there is no node at all, so a Node.js installed otherwise is left alone.
+if ! command -v node >/dev/null 2>&1; then
+  missing+=(nodejs npm)
+fi
+
 if ((${#missing[@]} == 0)); then
   exit 0
 fi

@@ -54,6 +54,9 @@ if ((root)); then
   fi
   target/pyenv/bin/aws --version
 
+  step "real clients: Ansible (PyPI, target/pyenv), the AWS SDK for JavaScript (npm, target/clients/js)"
+  scripts/clients.sh
+
   step "namespace and API tests (root, one at a time)"
   cargo build -p vpclab --locked
   # These tests share fixed names (vpclab-internet, ...) and touch the kernel's

@@ -53,6 +53,7 @@ pub use ids::{
 pub use keypair::KeyPair;
 pub use launch_template::{
     LaunchTemplate, LaunchTemplateId, LaunchTemplateVersion, MAX_LAUNCH_TEMPLATE_VERSIONS,
+    VersionOutcome,
 };
 pub use model::MAX_CIDRS_PER_VPC;
 pub use model::{Model, PUBLIC_POOL, RouteSpec, RunInstance};
