@@ -16,8 +16,8 @@ use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use vpclab_dataplane::wire::ipv4_packet;
 use vpclab_dataplane::{INTERNET, PortMap, REPLY_BUFFER, Snapshot, Tracking, Verdict, compile};
 use vpclab_model::{
-    AclEntry, Model, Peer, Protocol, RouteSpec, RouteTableId, RouteTarget, RunInstance, SgRule,
-    SubnetId, Tags, VpcId,
+    AclEntry, Model, Peer, Protocol, Quotas, RouteSpec, RouteTableId, RouteTarget, RunInstance,
+    SgRule, SubnetId, Tags, VpcId,
 };
 
 const PACKETS: usize = 1024;
@@ -49,6 +49,12 @@ fn public_vpc() -> (Model, VpcId, SubnetId, RouteTableId) {
 /// inbound ACL rules (0: the defaults).
 fn lab(rules: usize, acl_rules: u16) -> (Snapshot, Tracking) {
     let (mut m, vpc, subnet, _) = public_vpc();
+    // Past AWS's default quotas, as an account may raise them: the verdict's cost at scale.
+    m.set_quotas(Quotas {
+        rules_per_group: rules.max(60),
+        acl_entries: usize::from(acl_rules).max(20),
+        ..Quotas::default()
+    });
     let mut groups = Vec::new();
     if rules > 0 {
         let group = m.create_security_group(&vpc, "big", "big", Tags::new()).unwrap();

@@ -13,6 +13,10 @@ use crate::error::ApiError;
 pub use crate::ids::{NetworkAclAssociationId, NetworkAclId};
 use crate::{Model, Protocol, SubnetId, Tags, VpcId};
 
+/// How many entries an ACL holds per direction, besides the final deny (AWS's default
+/// quota).
+pub const MAX_ACL_ENTRIES: usize = 20;
+
 /// The last rule number a user may use; `*` is 32767.
 pub const MAX_RULE_NUMBER: u16 = 32766;
 
@@ -183,6 +187,17 @@ impl Model {
                 format!(
                     "The network acl entry identified by {} already exists.",
                     entry.rule_number
+                ),
+            ));
+        }
+        let held = acl.entries.iter().filter(|e| e.egress == entry.egress).count();
+        let most = self.quotas.acl_entries;
+        if held >= most {
+            return Err(ApiError::new(
+                "NetworkAclEntryLimitExceeded",
+                format!(
+                    "The maximum number of network ACL entries ({most} per direction) has been \
+                     reached for {id}."
                 ),
             ));
         }

@@ -41,7 +41,9 @@ use std::net::Ipv4Addr;
 use ipnet::Ipv4Net;
 use serde::{Deserialize, Serialize};
 
-pub use acl::{AclEntry, MAX_RULE_NUMBER, NetworkAcl, NetworkAclAssociationId, NetworkAclId};
+pub use acl::{
+    AclEntry, MAX_ACL_ENTRIES, MAX_RULE_NUMBER, NetworkAcl, NetworkAclAssociationId, NetworkAclId,
+};
 pub use dhcp::{AMAZON_PROVIDED_DNS, DEFAULT_DHCP_OPTIONS, DhcpOptions, DhcpOptionsId};
 pub use endpoint::{PREFIX_LISTS, VpcEndpoint, VpcEndpointId};
 pub use error::ApiError;
@@ -55,16 +57,48 @@ pub use launch_template::{
     LaunchTemplate, LaunchTemplateId, LaunchTemplateVersion, MAX_LAUNCH_TEMPLATE_VERSIONS,
     VersionOutcome,
 };
-pub use model::MAX_CIDRS_PER_VPC;
+pub use model::{MAX_CIDRS_PER_VPC, MAX_ROUTES_PER_TABLE, MAX_TAGS};
 pub use model::{Model, PUBLIC_POOL, RouteSpec, RunInstance};
 pub use peering::{PeeringConnection, PeeringStatus, VpcPeeringConnectionId};
 pub use prefix_list::{
     MAX_PREFIX_LIST_ENTRIES, ManagedPrefixList, PrefixListChange, PrefixListEntry, PrefixListId,
 };
-pub use security::{MAX_RULES_PER_GROUP, Peer, Protocol, SecurityGroup, SecurityGroupId, SgRule};
+pub use security::{
+    MAX_GROUPS_PER_INTERFACE, MAX_RULES_PER_GROUP, Peer, Protocol, SecurityGroup, SecurityGroupId,
+    SgRule,
+};
 
 /// Tags as AWS keeps them: key to value, `Name` among them.
 pub type Tags = BTreeMap<String, String>;
+
+/// AWS's adjustable quotas (Service Quotas) a lab can reach, at AWS's defaults; a lab
+/// may raise them as an account can.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Quotas {
+    /// Inbound (and, apart, outbound) rules per security group.
+    pub rules_per_group: usize,
+    /// Security groups per network interface.
+    pub groups_per_interface: usize,
+    /// Routes per route table besides the `local` ones.
+    pub routes_per_table: usize,
+    /// Entries per network ACL and direction.
+    pub acl_entries: usize,
+    /// IPv4 CIDRs per VPC, the primary among them.
+    pub cidrs_per_vpc: usize,
+}
+
+impl Default for Quotas {
+    fn default() -> Self {
+        Self {
+            rules_per_group: MAX_RULES_PER_GROUP,
+            groups_per_interface: MAX_GROUPS_PER_INTERFACE,
+            routes_per_table: MAX_ROUTES_PER_TABLE,
+            acl_entries: MAX_ACL_ENTRIES,
+            cidrs_per_vpc: MAX_CIDRS_PER_VPC,
+        }
+    }
+}
 
 /// The region vpclab pretends to be.
 pub const REGION: &str = "us-east-1";

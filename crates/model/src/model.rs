@@ -28,6 +28,12 @@ pub const PUBLIC_POOL: Ipv4Net = Ipv4Net::new_assert(Ipv4Addr::new(203, 0, 113, 
 /// The first address handed out: .1 to .9 stay free for the emulated internet's edge.
 const PUBLIC_FIRST: u32 = 10;
 
+/// How many routes a table holds besides its `local` ones (AWS's default quota).
+pub const MAX_ROUTES_PER_TABLE: usize = 50;
+
+/// How many tags a resource holds at most.
+pub const MAX_TAGS: usize = 50;
+
 /// How many IPv4 CIDRs a VPC holds at most, the primary among them (AWS's default quota).
 pub const MAX_CIDRS_PER_VPC: usize = 5;
 
@@ -108,6 +114,9 @@ pub struct Model {
     /// Key pairs, by name.
     #[serde(default)]
     pub(crate) key_pairs: BTreeMap<String, crate::KeyPair>,
+    /// The quotas in force.
+    #[serde(default)]
+    pub(crate) quotas: crate::Quotas,
     /// Launch templates.
     #[serde(default)]
     pub(crate) launch_templates: BTreeMap<crate::LaunchTemplateId, crate::LaunchTemplate>,
@@ -136,6 +145,7 @@ impl Model {
             dhcp_options: crate::dhcp::initial_sets(),
             prefix_lists: BTreeMap::new(),
             launch_templates: BTreeMap::new(),
+            quotas: crate::Quotas::default(),
             security_groups: BTreeMap::new(),
             network_acls: BTreeMap::new(),
             peerings: BTreeMap::new(),
@@ -621,13 +631,11 @@ impl Model {
                 format!("The CIDR '{cidr}' is restricted: 169.254.0.0/16 is link-local."),
             ));
         }
-        if v.cidrs().count() >= MAX_CIDRS_PER_VPC {
+        let most = self.quotas.cidrs_per_vpc;
+        if v.cidrs().count() >= most {
             return Err(ApiError::new(
                 "CidrLimitExceeded",
-                format!(
-                    "This network '{vpc}' has met its maximum number of allowed CIDRs: \
-                     {MAX_CIDRS_PER_VPC}"
-                ),
+                format!("This network '{vpc}' has met its maximum number of allowed CIDRs: {most}"),
             ));
         }
         if let Some(existing) =
@@ -836,10 +844,34 @@ impl Model {
                 format!("The route identified by {} already exists.", route.destination),
             ));
         }
+        self.check_route_quota(t)?;
         if let Some(t) = self.route_tables.get_mut(table) {
             t.routes.push(route);
         }
         Ok(())
+    }
+
+    /// AWS's quota of routes a table holds besides its `local` ones.
+    pub(crate) fn check_route_quota(&self, t: &RouteTable) -> Result<(), ApiError> {
+        let routes = t.routes.iter().filter(|r| r.target != RouteTarget::Local).count();
+        let most = self.quotas.routes_per_table;
+        if routes >= most {
+            return Err(ApiError::new(
+                "RouteLimitExceeded",
+                format!("The maximum number of routes ({most}) has been reached for {}.", t.id),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The quotas in force.
+    pub fn quotas(&self) -> crate::Quotas {
+        self.quotas
+    }
+
+    /// Raises (or lowers) quotas, as Service Quotas does for an account.
+    pub fn set_quotas(&mut self, quotas: crate::Quotas) {
+        self.quotas = quotas;
     }
 
     /// ReplaceRoute: a new target for an existing destination.
@@ -1241,6 +1273,16 @@ impl Model {
     pub fn create_tags(&mut self, ids: &[String], tags: &Tags) -> Result<(), ApiError> {
         if let Some(missing) = ids.iter().find(|id| self.tags_mut(id).is_none()) {
             return Err(Self::tag_error(missing));
+        }
+        for id in ids {
+            let held = self.tags_mut(id).expect("checked above");
+            let after = held.keys().chain(tags.keys()).collect::<std::collections::BTreeSet<_>>();
+            if after.len() > MAX_TAGS {
+                return Err(ApiError::new(
+                    "TagLimitExceeded",
+                    format!("The maximum number of tags ({MAX_TAGS}) for {id} has been reached."),
+                ));
+            }
         }
         for id in ids {
             if let Some(t) = self.tags_mut(id) {

@@ -338,6 +338,7 @@ impl Model {
                 format!("The route identified by {list} already exists."),
             ));
         }
+        self.check_route_quota(t)?;
         if let Some(t) = self.route_tables.get_mut(table) {
             t.routes.push(Route {
                 destination: Ipv4Net::default(),

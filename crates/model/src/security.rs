@@ -106,6 +106,9 @@ pub struct SgRule {
     tags: Tags,
 }
 
+/// How many security groups an interface has at most (AWS's default quota).
+pub const MAX_GROUPS_PER_INTERFACE: usize = 5;
+
 /// How many inbound (and, apart, outbound) rules a group holds at most: AWS's default
 /// quota.
 pub const MAX_RULES_PER_GROUP: usize = 60;
@@ -397,7 +400,7 @@ impl Model {
                 ));
             }
         }
-        if existing.len() + rules.len() > MAX_RULES_PER_GROUP {
+        if existing.len() + rules.len() > self.quotas.rules_per_group {
             return Err(ApiError::new(
                 "RulesPerSecurityGroupLimitExceeded",
                 "The maximum number of rules per security group has been reached.",
@@ -566,6 +569,15 @@ impl Model {
     ) -> Result<Vec<SecurityGroupId>, ApiError> {
         if asked.is_empty() {
             return Ok(self.vpc(vpc)?.default_security_group.clone().into_iter().collect());
+        }
+        let most = self.quotas.groups_per_interface;
+        if asked.len() > most {
+            return Err(ApiError::new(
+                "SecurityGroupsPerInterfaceLimitExceeded",
+                format!(
+                    "The maximum number of security groups per interface ({most}) has been reached."
+                ),
+            ));
         }
         for id in asked {
             if &self.security_group(id)?.vpc != vpc {

@@ -641,3 +641,55 @@ fn prefix_list_changes_are_all_or_nothing() {
     m.modify_managed_prefix_list(&list, rename).unwrap();
     assert_eq!(m.managed_prefix_list(&list).unwrap().version, 1);
 }
+
+#[test]
+fn aws_quotas_a_lab_can_reach() {
+    use vpclab_model::{
+        AclEntry, MAX_ACL_ENTRIES, MAX_GROUPS_PER_INTERFACE, MAX_ROUTES_PER_TABLE, MAX_TAGS,
+        Protocol,
+    };
+    let (mut m, vpc, subnet) = lab();
+    let igw = m.create_internet_gateway(Tags::new());
+    m.attach_internet_gateway(&igw, &vpc).unwrap();
+    let table = m.create_route_table(&vpc, Tags::new()).unwrap();
+    let route = |i: usize| RouteSpec {
+        destination: net(&format!("198.18.{i}.0/24")),
+        target: RouteTarget::Gateway(igw.clone()),
+    };
+    for i in 0..MAX_ROUTES_PER_TABLE {
+        m.create_route(&table, route(i)).unwrap();
+    }
+    assert_eq!(code(m.create_route(&table, route(200))), "RouteLimitExceeded");
+
+    let acl = m.create_network_acl(&vpc, Tags::new()).unwrap();
+    let entry = |n: u16| AclEntry {
+        rule_number: n,
+        protocol: Protocol::All,
+        allow: true,
+        egress: false,
+        cidr: net("0.0.0.0/0"),
+        ports: None,
+        icmp: None,
+    };
+    for n in 1..=MAX_ACL_ENTRIES as u16 {
+        m.create_network_acl_entry(&acl, entry(n)).unwrap();
+    }
+    assert_eq!(code(m.create_network_acl_entry(&acl, entry(999))), "NetworkAclEntryLimitExceeded");
+    m.create_network_acl_entry(&acl, AclEntry { egress: true, ..entry(1) }).unwrap();
+
+    let groups: Vec<_> = (0..=MAX_GROUPS_PER_INTERFACE)
+        .map(|i| m.create_security_group(&vpc, &format!("g{i}"), "g", Tags::new()).unwrap())
+        .collect();
+    let launch = |groups: &[vpclab_model::SecurityGroupId]| RunInstance {
+        subnet: Some(subnet.clone()),
+        security_groups: groups.to_vec(),
+        ..Default::default()
+    };
+    assert_eq!(code(m.run_instance(launch(&groups))), "SecurityGroupsPerInterfaceLimitExceeded");
+    m.run_instance(launch(&groups[..MAX_GROUPS_PER_INTERFACE])).unwrap();
+
+    let tags: Tags = (0..MAX_TAGS).map(|i| (format!("k{i}"), String::new())).collect();
+    m.create_tags(&[vpc.to_string()], &tags).unwrap();
+    let one_more: Tags = [("extra".to_owned(), String::new())].into();
+    assert_eq!(code(m.create_tags(&[vpc.to_string()], &one_more)), "TagLimitExceeded");
+}
