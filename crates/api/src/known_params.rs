@@ -186,6 +186,9 @@ pub(crate) fn known(action: &str) -> &'static [&'static str] {
             "TagSpecification",
             "VpcId",
         ],
+        "CreateSubnetCidrReservation" => {
+            &["Cidr", "Description", "DryRun", "ReservationType", "SubnetId", "TagSpecification"]
+        }
         "CreateTags" => &["DryRun", "ResourceId", "Tag"],
         "CreateVpc" => &[
             "AmazonProvidedIpv6CidrBlock",
@@ -252,6 +255,7 @@ pub(crate) fn known(action: &str) -> &'static [&'static str] {
         "DeleteRouteTable" => &["DryRun", "RouteTableId"],
         "DeleteSecurityGroup" => &["DryRun", "GroupId", "GroupName"],
         "DeleteSubnet" => &["DryRun", "SubnetId"],
+        "DeleteSubnetCidrReservation" => &["DryRun", "SubnetCidrReservationId"],
         "DeleteTags" => &["DryRun", "ResourceId", "Tag"],
         "DeleteVpc" => &["DryRun", "VpcId"],
         "DeleteVpcEndpoints" => &["DryRun", "VpcEndpointId"],
@@ -360,6 +364,7 @@ pub(crate) fn known(action: &str) -> &'static [&'static str] {
         "GetManagedPrefixListEntries" => {
             &["DryRun", "MaxResults", "NextToken", "PrefixListId", "TargetVersion"]
         }
+        "GetSubnetCidrReservations" => &["DryRun", "Filter", "MaxResults", "NextToken", "SubnetId"],
         "ImportKeyPair" => &["DryRun", "KeyName", "PublicKeyMaterial", "TagSpecification"],
         "ModifyInstanceAttribute" => &[
             "Attribute",
@@ -1035,6 +1040,7 @@ pub(crate) fn filters(action: &str) -> &'static [&'static str] {
             "tag-key",
             "vpc-id",
         ],
+        "GetSubnetCidrReservations" => &["reservationType", "subnet-id", "tag", "tag-key"],
         _ => &[],
     }
 }
@@ -1067,6 +1073,7 @@ pub(crate) fn max_results(action: &str) -> Option<(u32, u32, bool)> {
         "DescribeVpcs" => Some((5, 1000, true)),
         "GetManagedPrefixListAssociations" => Some((5, 255, true)),
         "GetManagedPrefixListEntries" => Some((1, 100, true)),
+        "GetSubnetCidrReservations" => Some((5, 1000, true)),
         _ => None,
     }
 }

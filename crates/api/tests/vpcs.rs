@@ -54,3 +54,64 @@ fn secondary_cidrs_are_associated_shown_used_and_disassociated() {
         "InvalidParameterValue"
     );
 }
+
+#[test]
+fn cidr_reservations_keep_automatic_addresses_out() {
+    let mut s = Service::new(Model::new(6), None, None, 6);
+    let vpc = ok(&mut s, "Action=CreateVpc&CidrBlock=10.0.0.0%2F16");
+    let vpc = between(&vpc, "<vpcId>", "</vpcId>").unwrap().to_owned();
+    let subnet = ok(&mut s, &format!("Action=CreateSubnet&VpcId={vpc}&CidrBlock=10.0.1.0%2F24"));
+    let subnet = between(&subnet, "<subnetId>", "</subnetId>").unwrap().to_owned();
+    let reserve = |block: &str, kind: &str| {
+        format!(
+            "Action=CreateSubnetCidrReservation&SubnetId={subnet}&Cidr={block}&ReservationType={kind}&Description=appliances"
+        )
+    };
+    let made = ok(&mut s, &reserve("10.0.1.0%2F28", "explicit"));
+    let id = between(&made, "<subnetCidrReservationId>", "</subnetCidrReservationId>")
+        .unwrap()
+        .to_owned();
+    assert!(id.starts_with("scr-"), "{made}");
+    assert_eq!(
+        code(&mut s, &reserve("10.0.1.8%2F29", "explicit")),
+        "InvalidSubnetCidrReservation.Conflict"
+    );
+    assert_eq!(
+        code(&mut s, &reserve("10.0.2.0%2F28", "explicit")),
+        "InvalidSubnetCidrReservation.Range"
+    );
+    assert_eq!(code(&mut s, &reserve("10.0.1.64%2F28", "sometimes")), "InvalidParameterValue");
+    // Automatic addresses skip the block; a chosen one may be in it.
+    let launch = ok(
+        &mut s,
+        &format!("Action=RunInstances&ImageId=ami-1&MinCount=1&MaxCount=1&SubnetId={subnet}"),
+    );
+    assert!(launch.contains("<privateIpAddress>10.0.1.16</privateIpAddress>"), "{launch}");
+    let chosen = ok(
+        &mut s,
+        &format!(
+            "Action=RunInstances&ImageId=ami-1&MinCount=1&MaxCount=1&SubnetId={subnet}&PrivateIpAddress=10.0.1.9"
+        ),
+    );
+    assert!(chosen.contains("<privateIpAddress>10.0.1.9</privateIpAddress>"), "{chosen}");
+    let listed = ok(
+        &mut s,
+        &format!(
+            "Action=GetSubnetCidrReservations&SubnetId={subnet}&Filter.1.Name=reservationType&Filter.1.Value.1=explicit"
+        ),
+    );
+    assert_eq!(
+        all(&listed, "<subnetCidrReservationId>", "</subnetCidrReservationId>"),
+        vec![id.as_str()]
+    );
+    ok(&mut s, &format!("Action=DeleteSubnetCidrReservation&SubnetCidrReservationId={id}"));
+    let launch = ok(
+        &mut s,
+        &format!("Action=RunInstances&ImageId=ami-1&MinCount=1&MaxCount=1&SubnetId={subnet}"),
+    );
+    assert!(launch.contains("<privateIpAddress>10.0.1.4</privateIpAddress>"), "{launch}");
+    assert_eq!(
+        code(&mut s, &format!("Action=DeleteSubnetCidrReservation&SubnetCidrReservationId={id}")),
+        "InvalidSubnetCidrReservationID.NotFound"
+    );
+}

@@ -172,7 +172,26 @@ pub struct Subnet {
     /// A default subnet of the default VPC: where a launch without a subnet goes.
     #[serde(default)]
     pub default_for_az: bool,
+    /// CIDR reservations: blocks automatic assignment leaves alone.
+    #[serde(default)]
+    pub reservations: Vec<CidrReservation>,
     /// Tags.
+    pub tags: Tags,
+}
+
+/// A subnet CIDR reservation (CreateSubnetCidrReservation).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CidrReservation {
+    /// `scr-…`
+    pub id: String,
+    /// The block, canonical, inside the subnet.
+    pub cidr: Ipv4Net,
+    /// `explicit` (addresses assigned by hand) or `prefix` (delegated as prefixes).
+    pub kind: String,
+    /// Its description.
+    pub description: Option<String>,
+    /// Tags.
+    #[serde(default)]
     pub tags: Tags,
 }
 

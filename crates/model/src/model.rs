@@ -554,10 +554,77 @@ impl Model {
                 zone: zone.to_owned(),
                 map_public_ip_on_launch: false,
                 default_for_az: false,
+                reservations: Vec::new(),
                 tags,
             },
         );
         Ok(id)
+    }
+
+    /// CreateSubnetCidrReservation: a block of the subnet that automatic assignment
+    /// leaves alone. Returns its id.
+    pub fn create_subnet_cidr_reservation(
+        &mut self,
+        subnet: &SubnetId,
+        cidr: Ipv4Net,
+        kind: &str,
+        description: Option<String>,
+        tags: Tags,
+    ) -> Result<String, ApiError> {
+        let s = self.subnet(subnet)?;
+        if !matches!(kind, "explicit" | "prefix") {
+            return Err(ApiError::invalid_value(format!(
+                "Value ({kind}) for parameter reservationType is invalid. Valid values: \
+                 prefix, explicit."
+            )));
+        }
+        let cidr = cidr.trunc();
+        if !s.cidr.contains(&cidr) {
+            return Err(ApiError::new(
+                "InvalidSubnetCidrReservation.Range",
+                format!("The CIDR {cidr} is not within the subnet {subnet}'s CIDR {}.", s.cidr),
+            ));
+        }
+        if let Some(other) = s
+            .reservations
+            .iter()
+            .find(|r| r.cidr.contains(&cidr.network()) || cidr.contains(&r.cidr.network()))
+        {
+            return Err(ApiError::new(
+                "InvalidSubnetCidrReservation.Conflict",
+                format!(
+                    "The CIDR {cidr} conflicts with the reservation {} ({}).",
+                    other.id, other.cidr
+                ),
+            ));
+        }
+        let id = format!("scr-{}", &self.ids.fresh("x")[2..]);
+        if let Some(s) = self.subnets.get_mut(subnet) {
+            s.reservations.push(crate::CidrReservation {
+                id: id.clone(),
+                cidr,
+                kind: kind.to_owned(),
+                description,
+                tags,
+            });
+        }
+        Ok(id)
+    }
+
+    /// DeleteSubnetCidrReservation: the reservation, as it was.
+    pub fn delete_subnet_cidr_reservation(
+        &mut self,
+        id: &str,
+    ) -> Result<(SubnetId, crate::CidrReservation), ApiError> {
+        for s in self.subnets.values_mut() {
+            if let Some(at) = s.reservations.iter().position(|r| r.id == id) {
+                return Ok((s.id.clone(), s.reservations.remove(at)));
+            }
+        }
+        Err(ApiError::new(
+            "InvalidSubnetCidrReservationID.NotFound",
+            format!("The subnet CIDR reservation ID '{id}' does not exist"),
+        ))
     }
 
     /// ModifySubnetAttribute MapPublicIpOnLaunch.
@@ -1237,6 +1304,12 @@ impl Model {
             "dopt" => self.dhcp_options_tags_mut(&id),
             "pl" => self.prefix_list_tags_mut(&id),
             "lt" => self.launch_template_tags_mut(&id),
+            "scr" => self
+                .subnets
+                .values_mut()
+                .flat_map(|s| s.reservations.iter_mut())
+                .find(|r| r.id == id)
+                .map(|r| &mut r.tags),
             "fl" => {
                 self.flow_logs.values_mut().find(|f| f.id.as_str() == id).map(|r| &mut r.spec.tags)
             }
@@ -1263,6 +1336,7 @@ impl Model {
             "dopt" => "InvalidDhcpOptionID.NotFound",
             "pl" => "InvalidPrefixListID.NotFound",
             "lt" => "InvalidLaunchTemplateId.NotFound",
+            "scr" => "InvalidSubnetCidrReservationID.NotFound",
             "fl" => "InvalidFlowLogId.NotFound",
             _ => return ApiError::new("InvalidID", format!("The ID '{id}' is not valid")),
         };
@@ -1363,6 +1437,16 @@ impl Model {
             || self.nat_gateways.values().any(|n| n.private_ip == ip)
     }
 
+    /// The lowest address of `subnet` AWS would hand out: not one of the five reserved,
+    /// not in use, not in a CIDR reservation (those are assigned by hand).
+    fn free_address(&self, subnet: &Subnet) -> Option<Ipv4Addr> {
+        let first = u32::from(subnet.cidr.network()) + 4;
+        let last = u32::from(subnet.cidr.broadcast()) - 1;
+        (first..=last).map(Ipv4Addr::from).find(|&ip| {
+            !self.private_ip_in_use(ip) && !subnet.reservations.iter().any(|r| r.cidr.contains(&ip))
+        })
+    }
+
     /// CreateNatGateway (public connectivity): in `subnet`, with the Elastic IP
     /// `allocation`, which must be free. Its interface takes the lowest free address of
     /// the subnet. `idle_timeout_s` defaults to AWS's 350 s.
@@ -1387,17 +1471,12 @@ impl Model {
         if idle_timeout_s == 0 {
             return Err(ApiError::invalid_value("The idle timeout must be at least one second."));
         }
-        let first = u32::from(subnet.cidr.network()) + 4;
-        let last = u32::from(subnet.cidr.broadcast()) - 1;
-        let private_ip = (first..=last)
-            .map(Ipv4Addr::from)
-            .find(|&ip| !self.private_ip_in_use(ip))
-            .ok_or_else(|| {
-                ApiError::new(
-                    "InsufficientFreeAddressesInSubnet",
-                    format!("There are not enough free addresses in subnet '{}'.", subnet.id),
-                )
-            })?;
+        let private_ip = self.free_address(&subnet).ok_or_else(|| {
+            ApiError::new(
+                "InsufficientFreeAddressesInSubnet",
+                format!("There are not enough free addresses in subnet '{}'.", subnet.id),
+            )
+        })?;
         let id = NatGatewayId::from_raw(self.ids.fresh(NatGatewayId::PREFIX));
         if let Some(e) = self.elastic_ips.get_mut(allocation) {
             e.nat_gateway = Some(id.clone());
@@ -1481,19 +1560,15 @@ impl Model {
                 }
                 ip
             }
-            None => {
-                let first = u32::from(subnet.cidr.network()) + 4;
-                let last = u32::from(subnet.cidr.broadcast()) - 1;
-                (first..=last).map(Ipv4Addr::from).find(|&ip| !in_use(ip)).ok_or_else(|| {
-                    ApiError::new(
-                        "InsufficientFreeAddressesInSubnet",
-                        format!(
-                            "There are not enough free addresses in subnet '{subnet_id}' to \
+            None => self.free_address(&subnet).ok_or_else(|| {
+                ApiError::new(
+                    "InsufficientFreeAddressesInSubnet",
+                    format!(
+                        "There are not enough free addresses in subnet '{subnet_id}' to \
                              satisfy the requested number of instances."
-                        ),
-                    )
-                })?
-            }
+                    ),
+                )
+            })?,
         };
         let public_ip = match spec.public_ip.unwrap_or(subnet.map_public_ip_on_launch) {
             true => Some((self.take_public_ip()?, PublicIpSource::Auto)),

@@ -128,6 +128,9 @@ actions! {
     "DescribeSubnets" => vpcs::describe_subnets, false;
     "DeleteSubnet" => vpcs::delete_subnet, true;
     "CreateDefaultSubnet" => vpcs::create_default_subnet, true;
+    "CreateSubnetCidrReservation" => vpcs::create_subnet_cidr_reservation, true;
+    "GetSubnetCidrReservations" => vpcs::get_subnet_cidr_reservations, false;
+    "DeleteSubnetCidrReservation" => vpcs::delete_subnet_cidr_reservation, true;
     "ModifySubnetAttribute" => vpcs::modify_subnet_attribute, true;
     "CreateInternetGateway" => gateways::create_internet_gateway, true;
     "AttachInternetGateway" => gateways::attach_internet_gateway, true;

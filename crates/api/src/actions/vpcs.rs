@@ -287,3 +287,72 @@ pub(super) fn create_default_subnet(
     x.node("subnet", |x| write_subnet(x, m, m.subnet(&id).expect("just made")));
     Ok(())
 }
+
+fn write_reservation(x: &mut Xml, subnet: &SubnetId, r: &vpclab_model::CidrReservation) {
+    x.leaf("subnetCidrReservationId", &r.id)
+        .leaf("subnetId", subnet)
+        .leaf("cidr", r.cidr)
+        .leaf("reservationType", &r.kind)
+        .leaf("ownerId", OWNER_ID)
+        .opt("description", r.description.as_ref())
+        .tags(&r.tags);
+}
+
+/// CreateSubnetCidrReservation (IPv4): addresses automatic assignment leaves alone.
+pub(super) fn create_subnet_cidr_reservation(
+    ctx: &mut Context<'_>,
+    p: &Params,
+    x: &mut Xml,
+) -> Result<(), ApiError> {
+    let subnet = subnet_id(p.required("SubnetId")?)?;
+    let text = p.required("Cidr")?;
+    let block: Ipv4Net = text.parse().map_err(|_| {
+        invalid(format!("Value ({text}) for parameter cidr is invalid: vpclab's are IPv4 CIDRs."))
+    })?;
+    let id = ctx.model.create_subnet_cidr_reservation(
+        &subnet,
+        block,
+        p.required("ReservationType")?,
+        p.get("Description").map(str::to_owned),
+        p.tag_specifications("subnet-cidr-reservation")?,
+    )?;
+    let s = ctx.model.subnet(&subnet)?;
+    let r = s.reservations.iter().find(|r| r.id == id).expect("just made");
+    x.node("subnetCidrReservation", |x| write_reservation(x, &subnet, r));
+    Ok(())
+}
+
+pub(super) fn delete_subnet_cidr_reservation(
+    ctx: &mut Context<'_>,
+    p: &Params,
+    x: &mut Xml,
+) -> Result<(), ApiError> {
+    let (subnet, r) =
+        ctx.model.delete_subnet_cidr_reservation(p.required("SubnetCidrReservationId")?)?;
+    x.node("deletedSubnetCidrReservation", |x| write_reservation(x, &subnet, &r));
+    Ok(())
+}
+
+pub(super) fn get_subnet_cidr_reservations(
+    ctx: &mut Context<'_>,
+    p: &Params,
+    x: &mut Xml,
+) -> Result<(), ApiError> {
+    let subnet = subnet_id(p.required("SubnetId")?)?;
+    let s = ctx.model.subnet(&subnet)?;
+    let page = describe::page(
+        ctx.action,
+        p,
+        s.reservations.iter(),
+        |r| r.id.clone(),
+        |r, name| match name {
+            "reservationType" => one(&r.kind),
+            "subnet-id" => one(&subnet),
+            "owner-id" => one(OWNER_ID),
+            _ => tag_attr(&r.tags, name),
+        },
+    )?;
+    page.write(x, "subnetIpv4CidrReservationSet", |x, r| write_reservation(x, &subnet, r));
+    x.set("subnetIpv6CidrReservationSet", std::iter::empty::<()>(), |_, ()| {});
+    Ok(())
+}
