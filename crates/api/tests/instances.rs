@@ -237,3 +237,80 @@ fn launch_templates_are_versioned_and_launch_instances() {
         "InvalidLaunchTemplateName.NotFoundException"
     );
 }
+
+#[test]
+fn network_interfaces_of_ones_own() {
+    let (mut s, subnet) = lab();
+    let made = ok(
+        &mut s,
+        &format!(
+            "Action=CreateNetworkInterface&SubnetId={subnet}&Description=spare\
+             &TagSpecification.1.ResourceType=network-interface\
+             &TagSpecification.1.Tag.1.Key=Name&TagSpecification.1.Tag.1.Value=spare"
+        ),
+    );
+    let eni = between(&made, "<networkInterfaceId>", "</networkInterfaceId>").unwrap().to_owned();
+    assert!(made.contains("<status>available</status>"), "{made}");
+    assert!(made.contains("<privateIpAddress>10.0.1.4</privateIpAddress>"), "{made}");
+    // Its address is taken: the next launch gets the one after.
+    let launched = ok(
+        &mut s,
+        &format!("Action=RunInstances&ImageId=ami-1&MinCount=1&MaxCount=1&SubnetId={subnet}"),
+    );
+    assert!(launched.contains("<privateIpAddress>10.0.1.5</privateIpAddress>"), "{launched}");
+    let instance = between(&launched, "<instanceId>", "</instanceId>").unwrap().to_owned();
+    let listed = ok(
+        &mut s,
+        "Action=DescribeNetworkInterfaces&Filter.1.Name=status&Filter.1.Value.1=available",
+    );
+    assert_eq!(all(&listed, "<networkInterfaceId>", "</networkInterfaceId>"), vec![eni.as_str()]);
+    assert!(listed.contains("<value>spare</value>"), "{listed}");
+    let all_enis = ok(&mut s, "Action=DescribeNetworkInterfaces");
+    assert!(
+        all_enis.contains("<groupSet><item><groupId>sg-"),
+        "instances' groups shown: {all_enis}"
+    );
+    ok(
+        &mut s,
+        &format!(
+            "Action=ModifyNetworkInterfaceAttribute&NetworkInterfaceId={eni}&Description.Value=renamed"
+        ),
+    );
+    assert!(
+        ok(&mut s, &format!("Action=DescribeNetworkInterfaces&NetworkInterfaceId.1={eni}"))
+            .contains("<description>renamed</description>")
+    );
+    assert_eq!(
+        code(
+            &mut s,
+            &format!(
+                "Action=ModifyNetworkInterfaceAttribute&NetworkInterfaceId={eni}&SourceDestCheck.Value=false"
+            )
+        ),
+        "InvalidParameterValue"
+    );
+    // Attaching says why it cannot; the primary interface does not come off.
+    assert_eq!(
+        code(
+            &mut s,
+            &format!(
+                "Action=AttachNetworkInterface&NetworkInterfaceId={eni}&InstanceId={instance}&DeviceIndex=1"
+            )
+        ),
+        "UnsupportedOperation"
+    );
+    let attachment = between(&launched, "<attachmentId>", "</attachmentId>").unwrap().to_owned();
+    assert_eq!(
+        code(&mut s, &format!("Action=DetachNetworkInterface&AttachmentId={attachment}")),
+        "OperationNotPermitted"
+    );
+    assert_eq!(
+        code(&mut s, &format!("Action=DeleteSubnet&SubnetId={subnet}")),
+        "DependencyViolation"
+    );
+    ok(&mut s, &format!("Action=DeleteNetworkInterface&NetworkInterfaceId={eni}"));
+    assert_eq!(
+        code(&mut s, &format!("Action=DeleteNetworkInterface&NetworkInterfaceId={eni}")),
+        "InvalidNetworkInterfaceID.NotFound"
+    );
+}

@@ -179,6 +179,26 @@ pub struct Subnet {
     pub tags: Tags,
 }
 
+/// A network interface of one's own (CreateNetworkInterface), not attached: instances
+/// have their one primary interface, which [`Instance`] holds.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NetworkInterface {
+    /// `eni-…`
+    pub id: NetworkInterfaceId,
+    /// Its subnet.
+    pub subnet: SubnetId,
+    /// The subnet's VPC.
+    pub vpc: VpcId,
+    /// Its primary private address.
+    pub private_ip: Ipv4Addr,
+    /// Its security groups.
+    pub security_groups: Vec<SecurityGroupId>,
+    /// Its description.
+    pub description: String,
+    /// Tags.
+    pub tags: Tags,
+}
+
 /// A subnet CIDR reservation (CreateSubnetCidrReservation).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CidrReservation {

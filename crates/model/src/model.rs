@@ -117,6 +117,9 @@ pub struct Model {
     /// The quotas in force.
     #[serde(default)]
     pub(crate) quotas: crate::Quotas,
+    /// Network interfaces of one's own, not attached.
+    #[serde(default)]
+    pub(crate) network_interfaces: BTreeMap<NetworkInterfaceId, crate::NetworkInterface>,
     /// Launch templates.
     #[serde(default)]
     pub(crate) launch_templates: BTreeMap<crate::LaunchTemplateId, crate::LaunchTemplate>,
@@ -146,6 +149,7 @@ impl Model {
             prefix_lists: BTreeMap::new(),
             launch_templates: BTreeMap::new(),
             quotas: crate::Quotas::default(),
+            network_interfaces: BTreeMap::new(),
             security_groups: BTreeMap::new(),
             network_acls: BTreeMap::new(),
             peerings: BTreeMap::new(),
@@ -641,6 +645,7 @@ impl Model {
         self.subnet(id)?;
         if self.instances.values().any(|i| &i.subnet == id)
             || self.nat_gateways.values().any(|n| &n.subnet == id)
+            || self.network_interfaces.values().any(|n| &n.subnet == id)
         {
             return Err(ApiError::dependency("subnet", id.as_str()));
         }
@@ -1304,6 +1309,10 @@ impl Model {
             "dopt" => self.dhcp_options_tags_mut(&id),
             "pl" => self.prefix_list_tags_mut(&id),
             "lt" => self.launch_template_tags_mut(&id),
+            "eni" => self
+                .network_interfaces
+                .get_mut(&NetworkInterfaceId::from_raw(id))
+                .map(|e| &mut e.tags),
             "scr" => self
                 .subnets
                 .values_mut()
@@ -1336,6 +1345,7 @@ impl Model {
             "dopt" => "InvalidDhcpOptionID.NotFound",
             "pl" => "InvalidPrefixListID.NotFound",
             "lt" => "InvalidLaunchTemplateId.NotFound",
+            "eni" => "InvalidNetworkInterfaceID.NotFound",
             "scr" => "InvalidSubnetCidrReservationID.NotFound",
             "fl" => "InvalidFlowLogId.NotFound",
             _ => return ApiError::new("InvalidID", format!("The ID '{id}' is not valid")),
@@ -1417,6 +1427,9 @@ impl Model {
         self.key_pairs.values().for_each(|r| add(r.id.to_string(), "key-pair", &r.tags));
         self.dhcp_options.values().for_each(|r| add(r.id.to_string(), "dhcp-options", &r.tags));
         self.prefix_lists.values().for_each(|r| add(r.id.to_string(), "prefix-list", &r.tags));
+        self.network_interfaces
+            .values()
+            .for_each(|r| add(r.id.to_string(), "network-interface", &r.tags));
         self.launch_templates
             .values()
             .for_each(|r| add(r.id.to_string(), "launch-template", &r.tags));
@@ -1435,6 +1448,112 @@ impl Model {
     fn private_ip_in_use(&self, ip: Ipv4Addr) -> bool {
         self.instances.values().any(|i| i.private_ip == ip)
             || self.nat_gateways.values().any(|n| n.private_ip == ip)
+            || self.network_interfaces.values().any(|n| n.private_ip == ip)
+    }
+
+    /// The network interfaces of one's own.
+    pub fn network_interfaces(&self) -> impl Iterator<Item = &crate::NetworkInterface> {
+        self.network_interfaces.values()
+    }
+
+    /// One of them.
+    pub fn network_interface(
+        &self,
+        id: &NetworkInterfaceId,
+    ) -> Result<&crate::NetworkInterface, ApiError> {
+        self.network_interfaces.get(id).ok_or_else(|| {
+            ApiError::new(
+                "InvalidNetworkInterfaceID.NotFound",
+                format!("The networkInterface ID '{id}' does not exist"),
+            )
+        })
+    }
+
+    /// CreateNetworkInterface: an interface in `subnet` with `private_ip` (the lowest free
+    /// address without), `groups` (the VPC's default group without).
+    pub fn create_network_interface(
+        &mut self,
+        subnet: &SubnetId,
+        private_ip: Option<Ipv4Addr>,
+        groups: &[SecurityGroupId],
+        description: String,
+        tags: Tags,
+    ) -> Result<NetworkInterfaceId, ApiError> {
+        let s = self.subnet(subnet)?.clone();
+        let security_groups = self.groups_for_launch(&s.vpc, groups)?;
+        let private_ip = match private_ip {
+            Some(ip) => {
+                if !s.cidr.contains(&ip) || s.is_reserved(ip) {
+                    return Err(ApiError::invalid_value(format!(
+                        "Address {ip} does not fall within the subnet's usable address range"
+                    )));
+                }
+                if self.private_ip_in_use(ip) {
+                    return Err(ApiError::new(
+                        "InvalidIPAddress.InUse",
+                        format!("The specified address {ip} is already in use."),
+                    ));
+                }
+                ip
+            }
+            None => self.free_address(&s).ok_or_else(|| {
+                ApiError::new(
+                    "InsufficientFreeAddressesInSubnet",
+                    format!("There are not enough free addresses in subnet '{subnet}'."),
+                )
+            })?,
+        };
+        let id = NetworkInterfaceId::from_raw(self.ids.fresh(NetworkInterfaceId::PREFIX));
+        self.network_interfaces.insert(
+            id.clone(),
+            crate::NetworkInterface {
+                id: id.clone(),
+                subnet: subnet.clone(),
+                vpc: s.vpc,
+                private_ip,
+                security_groups,
+                description,
+                tags,
+            },
+        );
+        Ok(id)
+    }
+
+    /// ModifyNetworkInterfaceAttribute for an interface of one's own: its groups or
+    /// description.
+    pub fn modify_network_interface(
+        &mut self,
+        id: &NetworkInterfaceId,
+        groups: Option<&[SecurityGroupId]>,
+        description: Option<String>,
+    ) -> Result<(), ApiError> {
+        let eni = self.network_interface(id)?.clone();
+        let groups = match groups {
+            Some(groups) => Some(self.groups_for_launch(&eni.vpc, groups)?),
+            None => None,
+        };
+        if let Some(e) = self.network_interfaces.get_mut(id) {
+            if let Some(groups) = groups {
+                e.security_groups = groups;
+            }
+            if let Some(description) = description {
+                e.description = description;
+            }
+        }
+        Ok(())
+    }
+
+    /// DeleteNetworkInterface: one of one's own (an instance's goes with the instance).
+    pub fn delete_network_interface(&mut self, id: &NetworkInterfaceId) -> Result<(), ApiError> {
+        if self.instances.values().any(|i| &i.interface == id) {
+            return Err(ApiError::new(
+                "InvalidParameterValue",
+                format!("Network interface '{id}' is currently in use."),
+            ));
+        }
+        self.network_interface(id)?;
+        self.network_interfaces.remove(id);
+        Ok(())
     }
 
     /// The lowest address of `subnet` AWS would hand out: not one of the five reserved,

@@ -12,10 +12,11 @@ use vpclab_model::names::{mac, private_dns, public_dns};
 use vpclab_model::{
     AclEntry, AllocationId, ApiError, AssociationId, DhcpOptionsId, ElasticIp, Instance,
     InstanceId, InternetGateway, InternetGatewayId, KeyPairId, MetadataOptions, Model, NatGateway,
-    NatGatewayId, NetworkAcl, NetworkAclAssociationId, NetworkAclId, PREFIX_LISTS, Peer,
-    PeeringConnection, Protocol, RouteSpec, RouteTable, RouteTableAssociationId, RouteTableId,
-    RouteTarget, RunInstance, SecurityGroup, SecurityGroupId, SgRule, Subnet, SubnetId, Tags, Vpc,
-    VpcEndpoint, VpcEndpointId, VpcId, VpcPeeringConnectionId, ZONES,
+    NatGatewayId, NetworkAcl, NetworkAclAssociationId, NetworkAclId, NetworkInterfaceId,
+    PREFIX_LISTS, Peer, PeeringConnection, Protocol, RouteSpec, RouteTable,
+    RouteTableAssociationId, RouteTableId, RouteTarget, RunInstance, SecurityGroup,
+    SecurityGroupId, SgRule, Subnet, SubnetId, Tags, Vpc, VpcEndpoint, VpcEndpointId, VpcId,
+    VpcPeeringConnectionId, ZONES,
 };
 
 use crate::params::Params;
@@ -31,6 +32,7 @@ mod instances;
 mod key_pairs;
 mod launch_templates;
 mod network_acls;
+mod network_interfaces;
 mod peering;
 mod prefix_lists;
 mod region;
@@ -160,7 +162,12 @@ actions! {
     "StartInstances" => instances::start_instances, true;
     "RebootInstances" => instances::reboot_instances, true;
     "DescribeInstances" => instances::describe_instances, false;
-    "DescribeNetworkInterfaces" => instances::describe_network_interfaces, false;
+    "DescribeNetworkInterfaces" => network_interfaces::describe_network_interfaces, false;
+    "CreateNetworkInterface" => network_interfaces::create_network_interface, true;
+    "DeleteNetworkInterface" => network_interfaces::delete_network_interface, true;
+    "ModifyNetworkInterfaceAttribute" => network_interfaces::modify_network_interface_attribute, true;
+    "AttachNetworkInterface" => network_interfaces::attach_network_interface, true;
+    "DetachNetworkInterface" => network_interfaces::detach_network_interface, true;
     "CreateTags" => tags::create_tags, true;
     "DeleteTags" => tags::delete_tags, true;
     "DescribeTags" => tags::describe_tags, false;

@@ -1,0 +1,271 @@
+//! Network interfaces: instances' primary ones, NAT gateways', and one's own.
+
+use super::security_groups::write_group_ref;
+use super::*;
+
+/// An interface DescribeNetworkInterfaces lists.
+#[derive(Clone, Copy)]
+enum Eni<'a> {
+    /// An instance's primary interface.
+    Instance(&'a Instance),
+    /// A NAT gateway's (requester-managed).
+    Nat(&'a NatGateway),
+    /// One of one's own, not attached.
+    Own(&'a vpclab_model::NetworkInterface),
+}
+
+impl Eni<'_> {
+    fn id(&self) -> String {
+        match self {
+            Eni::Instance(i) => i.interface.to_string(),
+            Eni::Nat(n) => derived("eni", n.id.as_str()),
+            Eni::Own(n) => n.id.to_string(),
+        }
+    }
+}
+
+fn write_interface(x: &mut Xml, m: &Model, eni: &Eni<'_>) {
+    let id = eni.id();
+    let (subnet, vpc, private, public, kind, managed) = match *eni {
+        Eni::Instance(i) => (
+            &i.subnet,
+            &i.vpc,
+            i.private_ip,
+            i.public_ip.as_ref().map(|(ip, _)| *ip),
+            "interface",
+            false,
+        ),
+        Eni::Nat(n) => (&n.subnet, &n.vpc, n.private_ip, Some(n.public_ip), "nat_gateway", true),
+        Eni::Own(n) => (&n.subnet, &n.vpc, n.private_ip, None, "interface", false),
+    };
+    let (groups, description, tags, status): (&[SecurityGroupId], &str, Tags, &str) = match eni {
+        Eni::Instance(i) => (&i.security_groups, "", Tags::new(), "in-use"),
+        Eni::Nat(_) => (&[], "Interface for NAT Gateway", Tags::new(), "in-use"),
+        Eni::Own(n) => (&n.security_groups, &n.description, n.tags.clone(), "available"),
+    };
+    let zone = m.subnet(subnet).map(|s| s.zone.clone()).unwrap_or_default();
+    x.leaf("networkInterfaceId", &id)
+        .leaf("subnetId", subnet)
+        .leaf("vpcId", vpc)
+        .leaf("availabilityZone", zone)
+        .leaf("description", description)
+        .leaf("ownerId", OWNER_ID)
+        .leaf("requesterManaged", managed)
+        .leaf("status", status)
+        .leaf("macAddress", mac(&id))
+        .leaf("privateIpAddress", private)
+        .leaf("privateDnsName", private_dns(private))
+        .leaf("sourceDestCheck", !managed)
+        .leaf("interfaceType", kind)
+        .set("groupSet", groups, |x, g| write_group_ref(x, m, g));
+    if let Eni::Instance(i) = eni {
+        x.node("attachment", |x| {
+            x.leaf("attachmentId", derived("eni-attach", i.interface.as_str()))
+                .leaf("instanceId", &i.id)
+                .leaf("instanceOwnerId", OWNER_ID)
+                .leaf("deviceIndex", 0)
+                .leaf("status", "attached")
+                .leaf("deleteOnTermination", "true");
+        });
+    }
+    if let Some(ip) = public {
+        x.node("association", |x| {
+            x.leaf("publicIp", ip)
+                .leaf("publicDnsName", public_dns(ip))
+                .leaf("ipOwnerId", "amazon");
+        });
+    }
+    x.set("privateIpAddressesSet", [private], |x, ip| {
+        x.leaf("privateIpAddress", ip)
+            .leaf("privateDnsName", private_dns(ip))
+            .leaf("primary", "true");
+    })
+    .tags(&tags);
+}
+
+fn eni_id(value: &str) -> Result<NetworkInterfaceId, ApiError> {
+    NetworkInterfaceId::parse(value)
+        .ok_or_else(|| malformed("InvalidNetworkInterfaceID.Malformed", "eni", value))
+}
+
+pub(super) fn create_network_interface(
+    ctx: &mut Context<'_>,
+    p: &Params,
+    x: &mut Xml,
+) -> Result<(), ApiError> {
+    let subnet = subnet_id(p.required("SubnetId")?)?;
+    let private_ip = p
+        .get("PrivateIpAddress")
+        .map(|ip| {
+            ip.parse::<Ipv4Addr>().map_err(|_| {
+                invalid(format!("Value ({ip}) for parameter privateIpAddress is invalid."))
+            })
+        })
+        .transpose()?;
+    let groups = ids(p, "SecurityGroupId", sg_id)?;
+    let description = p.get("Description").unwrap_or_default().to_owned();
+    let tags = p.tag_specifications("network-interface")?;
+    let id = ctx.model.create_network_interface(&subnet, private_ip, &groups, description, tags)?;
+    let m = &*ctx.model;
+    let eni = m.network_interface(&id)?;
+    x.node("networkInterface", |x| write_interface(x, m, &Eni::Own(eni)));
+    Ok(())
+}
+
+pub(super) fn delete_network_interface(
+    ctx: &mut Context<'_>,
+    p: &Params,
+    x: &mut Xml,
+) -> Result<(), ApiError> {
+    let id = eni_id(p.required("NetworkInterfaceId")?)?;
+    ctx.model.delete_network_interface(&id)?;
+    x.leaf("return", "true");
+    Ok(())
+}
+
+/// ModifyNetworkInterfaceAttribute: an own interface's groups or description; the
+/// source/destination check stays on (vpclab enforces it everywhere).
+pub(super) fn modify_network_interface_attribute(
+    ctx: &mut Context<'_>,
+    p: &Params,
+    x: &mut Xml,
+) -> Result<(), ApiError> {
+    let id = eni_id(p.required("NetworkInterfaceId")?)?;
+    if let Some(check) = p.bool("SourceDestCheck.Value")? {
+        if !check {
+            return Err(invalid(
+                "vpclab enforces the source/destination check and cannot turn it off yet.",
+            ));
+        }
+    }
+    let groups = ids(p, "SecurityGroupId", sg_id)?;
+    let description = p.get("Description.Value").map(str::to_owned);
+    if ctx.model.instances().any(|i| i.interface == id) {
+        // An instance's interface: its groups are the instance's.
+        let instance = ctx.model.instances().find(|i| i.interface == id).expect("found").id.clone();
+        if !groups.is_empty() {
+            ctx.model.set_instance_security_groups(&instance, &groups)?;
+        }
+        if description.is_some() {
+            return Err(invalid("vpclab keeps no description for an instance's interface."));
+        }
+    } else {
+        let groups = (!groups.is_empty()).then_some(groups.as_slice());
+        ctx.model.modify_network_interface(&id, groups, description)?;
+    }
+    x.leaf("return", "true");
+    Ok(())
+}
+
+/// AttachNetworkInterface: refused with the reason — instances have the one interface.
+pub(super) fn attach_network_interface(
+    ctx: &mut Context<'_>,
+    p: &Params,
+    _: &mut Xml,
+) -> Result<(), ApiError> {
+    let id = eni_id(p.required("NetworkInterfaceId")?)?;
+    ctx.model.network_interface(&id)?;
+    ctx.model.instance(&instance_id(p.required("InstanceId")?)?)?;
+    let _ = p.get("DeviceIndex");
+    Err(ApiError {
+        code: "UnsupportedOperation",
+        message: "vpclab instances have one network interface (eth0) so far; a second one \
+                  cannot be attached yet."
+            .into(),
+    })
+}
+
+/// DetachNetworkInterface: an instance's primary interface cannot be detached (AWS's
+/// answer), and no other is ever attached.
+pub(super) fn detach_network_interface(
+    ctx: &mut Context<'_>,
+    p: &Params,
+    _: &mut Xml,
+) -> Result<(), ApiError> {
+    let attachment = p.required("AttachmentId")?;
+    let _ = p.bool("Force")?;
+    let primary =
+        ctx.model.instances().any(|i| derived("eni-attach", i.interface.as_str()) == attachment);
+    Err(if primary {
+        ApiError {
+            code: "OperationNotPermitted",
+            message: "The network interface at device index 0 cannot be detached.".into(),
+        }
+    } else {
+        ApiError {
+            code: "InvalidAttachmentID.NotFound",
+            message: format!("The attachment ID '{attachment}' does not exist"),
+        }
+    })
+}
+
+pub(super) fn describe_network_interfaces(
+    ctx: &mut Context<'_>,
+    p: &Params,
+    x: &mut Xml,
+) -> Result<(), ApiError> {
+    let asked = p.list("NetworkInterfaceId");
+    let m = &*ctx.model;
+    let known = |id: &str| {
+        m.instances().any(|i| i.interface.as_str() == id)
+            || m.nat_gateways().any(|n| derived("eni", n.id.as_str()) == id)
+            || m.network_interfaces().any(|n| n.id.as_str() == id)
+    };
+    if let Some(missing) = asked.iter().find(|id| !known(id)) {
+        return Err(ApiError {
+            code: "InvalidNetworkInterfaceID.NotFound",
+            message: format!("The networkInterface ID '{missing}' does not exist"),
+        });
+    }
+    let id = |eni: &Eni<'_>| eni.id();
+    let enis: Vec<Eni<'_>> = m
+        .instances()
+        .map(Eni::Instance)
+        .chain(m.nat_gateways().map(Eni::Nat))
+        .chain(m.network_interfaces().map(Eni::Own))
+        .filter(|eni| asked.is_empty() || asked.contains(&id(eni)))
+        .collect();
+    let page = describe::page(ctx.action, p, enis.iter(), id, |eni, name| match *eni {
+        Eni::Instance(i) => match name {
+            "network-interface-id" => one(&i.interface),
+            "attachment.instance-id" => one(&i.id),
+            "addresses.private-ip-address" | "private-ip-address" => one(i.private_ip),
+            "association.public-ip" => {
+                Some(i.public_ip.iter().map(|(ip, _)| ip.to_string()).collect())
+            }
+            "subnet-id" => one(&i.subnet),
+            "vpc-id" => one(&i.vpc),
+            "status" => one("in-use"),
+            "interface-type" => one("interface"),
+            "requester-managed" => one(false),
+            "group-id" => Some(i.security_groups.iter().map(ToString::to_string).collect()),
+            "attachment.status" => one("attached"),
+            _ => tag_attr(&Tags::new(), name),
+        },
+        Eni::Nat(n) => match name {
+            "network-interface-id" => one(derived("eni", n.id.as_str())),
+            "addresses.private-ip-address" | "private-ip-address" => one(n.private_ip),
+            "association.public-ip" => one(n.public_ip),
+            "subnet-id" => one(&n.subnet),
+            "vpc-id" => one(&n.vpc),
+            "status" => one("in-use"),
+            "interface-type" => one("nat_gateway"),
+            "requester-managed" => one(true),
+            _ => tag_attr(&Tags::new(), name),
+        },
+        Eni::Own(n) => match name {
+            "network-interface-id" => one(&n.id),
+            "addresses.private-ip-address" | "private-ip-address" => one(n.private_ip),
+            "subnet-id" => one(&n.subnet),
+            "vpc-id" => one(&n.vpc),
+            "status" => one("available"),
+            "interface-type" => one("interface"),
+            "requester-managed" => one(false),
+            "description" => one(&n.description),
+            "group-id" => Some(n.security_groups.iter().map(ToString::to_string).collect()),
+            _ => tag_attr(&n.tags, name),
+        },
+    })?;
+    page.write(x, "networkInterfaceSet", |x, eni| write_interface(x, m, eni));
+    Ok(())
+}
