@@ -159,7 +159,8 @@ fn the_seed_cli_examples_replay_with_aws_replies_and_errors() {
             &["terminate-instances", "--instance-ids", &instance],
             "TerminatingInstances[0].CurrentState.Name"
         ),
-        "terminated"
+        "shutting-down",
+        "a termination answers shutting-down, as on AWS"
     );
     // As on AWS, it stays listed as terminated (for an hour), so the CLI's waiter works,
     // and terminating it again is no error.

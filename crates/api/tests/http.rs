@@ -59,6 +59,13 @@ fn requests_good_and_bad() {
     assert!(sts.contains("xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\""), "{sts}");
     let owner = post(addr, b"Action=DescribeVpcs&Version=2016-11-15");
     assert!(owner.contains("<ownerId>123456789012</ownerId>"), "{owner}");
+    let aliases = post(addr, b"Action=ListAccountAliases&Version=2010-05-08");
+    assert!(
+        aliases.starts_with("HTTP/1.1 200") && aliases.contains("<AccountAliases/>"),
+        "{aliases}"
+    );
+    let user = post(addr, b"Action=GetUser&Version=2010-05-08");
+    assert!(user.contains("<Arn>arn:aws:iam::123456789012:root</Arn>"), "{user}");
     let other = post(addr, b"Action=AssumeRole&Version=2011-06-15");
     assert!(other.starts_with("HTTP/1.1 400"), "{other}");
     assert!(

@@ -64,6 +64,16 @@ fn pending_lasts_the_transition_time() {
     assert_eq!(at(&mut s, 0), "0");
     assert_eq!(at(&mut s, 29), "0");
     assert_eq!(at(&mut s, 30), "16");
+    // Terminated: shutting-down for as long, then terminated.
+    let listed = s.handle(b"Action=DescribeInstances", common::NOW + 40).body;
+    let id = between(&listed, "<instanceId>", "</instanceId>").unwrap().to_owned();
+    let body = format!("Action=TerminateInstances&InstanceId.1={id}");
+    let gone = s.handle(body.as_bytes(), common::NOW + 40).body;
+    assert!(gone.contains("<currentState><code>32</code><name>shutting-down</name>"), "{gone}");
+    assert_eq!(at(&mut s, 50), "32");
+    assert_eq!(at(&mut s, 70), "48");
+    let again = s.handle(body.as_bytes(), common::NOW + 80).body;
+    assert!(again.contains("<currentState><code>48</code><name>terminated</name>"), "{again}");
 }
 
 #[test]

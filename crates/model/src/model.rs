@@ -1832,6 +1832,11 @@ impl Model {
             .map(|(instance, _)| instance)
     }
 
+    /// When `id` was terminated, if it was (and is still remembered).
+    pub fn terminated_at(&self, id: &InstanceId) -> Option<u64> {
+        self.terminated.get(id).map(|(_, at)| *at)
+    }
+
     /// Whether `id` is a terminated instance still listed at `now`.
     pub fn is_terminated(&self, id: &InstanceId, now: u64) -> bool {
         self.terminated.get(id).is_some_and(|(_, at)| now.saturating_sub(*at) < TERMINATED_LISTED_S)

@@ -3,10 +3,14 @@
 use super::security_groups::write_group_ref;
 use super::*;
 
-/// An instance's state as AWS reports it (code, name): terminated, stopped, `pending`
-/// for the transition time after its launch, then running.
+/// An instance's state as AWS reports it (code, name): `shutting-down` for the
+/// transition time after its termination, then terminated; stopped; `pending` for the
+/// transition time after its launch, then running.
 pub(super) fn state_of(m: &Model, i: &Instance, clock: Clock) -> (u16, &'static str) {
     match m.instance(&i.id) {
+        Err(_) if m.terminated_at(&i.id).is_some_and(|at| !clock.settled(at)) => {
+            (32, "shutting-down")
+        }
         Err(_) => (48, "terminated"),
         Ok(i) if i.stopped => (80, "stopped"),
         Ok(i) if !clock.settled(i.launched_at) => (0, "pending"),
@@ -21,7 +25,7 @@ fn reservation_of(i: &Instance) -> String {
 
 pub(super) fn write_instance(x: &mut Xml, m: &Model, i: &Instance, state: (u16, &str)) {
     if m.instance(&i.id).is_err() {
-        return write_terminated(x, i);
+        return write_terminated(x, i, state);
     }
     let zone = m.subnet(&i.subnet).map(|s| s.zone.clone()).unwrap_or_default();
     let public = i.public_ip.as_ref().map(|(ip, _)| *ip);
@@ -92,11 +96,11 @@ pub(super) fn write_instance(x: &mut Xml, m: &Model, i: &Instance, state: (u16, 
 
 /// A terminated instance as AWS lists it for its last hour: its identity and state,
 /// no addresses, interfaces or groups any more.
-pub(super) fn write_terminated(x: &mut Xml, i: &Instance) {
+pub(super) fn write_terminated(x: &mut Xml, i: &Instance, state: (u16, &str)) {
     x.leaf("instanceId", &i.id)
         .leaf("imageId", &i.image_id)
         .node("instanceState", |x| {
-            x.leaf("code", 48).leaf("name", "terminated");
+            x.leaf("code", state.0).leaf("name", state.1);
         })
         .leaf("privateDnsName", "")
         .leaf("dnsName", "")
@@ -262,25 +266,28 @@ pub(super) fn terminate_instances(
             message: "The request must contain the parameter InstanceId".into(),
         });
     }
+    let clock = ctx.clock();
     let previous: Vec<(u16, &str)> = asked
         .iter()
-        .map(|id| match m.instance(id) {
-            Ok(i) if i.stopped => (80, "stopped"),
-            Ok(_) => (16, "running"),
-            Err(_) => (48, "terminated"),
+        .filter_map(|id| {
+            m.instance(id).ok().or_else(|| m.terminated_instances(now).find(|i| &i.id == id))
         })
+        .map(|i| state_of(m, i, clock))
         .collect();
     for id in &asked {
         ctx.model.terminate_instance(id, now)?;
     }
     let states = asked.iter().zip(previous);
-    x.set("instancesSet", states, |x, (id, (code, name))| {
+    x.set("instancesSet", states, |x, (id, previous)| {
+        // AWS answers a termination shutting down, however soon it is over; one already
+        // over stays as it is.
+        let current = if previous.0 == 48 { previous } else { (32, "shutting-down") };
         x.leaf("instanceId", id)
             .node("currentState", |x| {
-                x.leaf("code", 48).leaf("name", "terminated");
+                x.leaf("code", current.0).leaf("name", current.1);
             })
             .node("previousState", |x| {
-                x.leaf("code", code).leaf("name", name);
+                x.leaf("code", previous.0).leaf("name", previous.1);
             });
     });
     Ok(())
