@@ -59,37 +59,7 @@ pub(super) fn write_instance(x: &mut Xml, m: &Model, i: &Instance, state: (u16, 
     write_machine(x);
     x.node("metadataOptions", |x| write_metadata_options(x, &i.metadata))
         .set("networkInterfaceSet", [i], |x, i| {
-            x.leaf("networkInterfaceId", &i.interface)
-                .leaf("subnetId", &i.subnet)
-                .leaf("vpcId", &i.vpc)
-                .leaf("description", "")
-                .leaf("ownerId", OWNER_ID)
-                .leaf("status", "in-use")
-                .leaf("macAddress", mac(i.interface.as_str()))
-                .leaf("privateIpAddress", i.private_ip)
-                .leaf("privateDnsName", private_dns(i.private_ip))
-                .leaf("sourceDestCheck", "true")
-                .set("groupSet", &i.security_groups, |x, g| write_group_ref(x, m, g))
-                .node("attachment", |x| {
-                    x.leaf("attachmentId", derived("eni-attach", i.interface.as_str()))
-                        .leaf("deviceIndex", 0)
-                        .leaf("status", "attached")
-                        .leaf("attachTime", iso8601(i.launched_at))
-                        .leaf("deleteOnTermination", "true");
-                });
-            if let Some(ip) = public {
-                x.node("association", |x| {
-                    x.leaf("publicIp", ip)
-                        .leaf("publicDnsName", public_dns(ip))
-                        .leaf("ipOwnerId", "amazon");
-                });
-            }
-            x.set("privateIpAddressesSet", [i], |x, i| {
-                x.leaf("privateIpAddress", i.private_ip)
-                    .leaf("privateDnsName", private_dns(i.private_ip))
-                    .leaf("primary", "true");
-            })
-            .leaf("interfaceType", "interface");
+            super::network_interfaces::write_instance_interface(x, m, i);
         })
         .tags(&i.tags);
 }

@@ -24,6 +24,11 @@ impl Eni<'_> {
     }
 }
 
+/// An instance's primary interface, as DescribeInstances shows it inside the instance.
+pub(super) fn write_instance_interface(x: &mut Xml, m: &Model, i: &Instance) {
+    write_interface(x, m, &Eni::Instance(i));
+}
+
 fn write_interface(x: &mut Xml, m: &Model, eni: &Eni<'_>) {
     let id = eni.id();
     let (subnet, vpc, private, public, kind, managed) = match *eni {
@@ -65,6 +70,7 @@ fn write_interface(x: &mut Xml, m: &Model, eni: &Eni<'_>) {
                 .leaf("instanceOwnerId", OWNER_ID)
                 .leaf("deviceIndex", 0)
                 .leaf("status", "attached")
+                .leaf("attachTime", iso8601(i.launched_at))
                 .leaf("deleteOnTermination", "true");
         });
     }
