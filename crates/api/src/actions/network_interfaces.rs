@@ -26,10 +26,12 @@ impl Eni<'_> {
 
 /// An instance's primary interface, as DescribeInstances shows it inside the instance.
 pub(super) fn write_instance_interface(x: &mut Xml, m: &Model, i: &Instance) {
-    write_interface(x, m, &Eni::Instance(i));
+    write_interface(x, m, &Eni::Instance(i), true);
 }
 
-fn write_interface(x: &mut Xml, m: &Model, eni: &Eni<'_>) {
+/// An interface in `NetworkInterface`'s shape, or, `nested` in an instance, in
+/// `InstanceNetworkInterface`'s (whose attachment does not name the instance again).
+fn write_interface(x: &mut Xml, m: &Model, eni: &Eni<'_>, nested: bool) {
     let id = eni.id();
     let (subnet, vpc, private, public, kind, managed) = match *eni {
         Eni::Instance(i) => (
@@ -65,10 +67,11 @@ fn write_interface(x: &mut Xml, m: &Model, eni: &Eni<'_>) {
         .set("groupSet", groups, |x, g| write_group_ref(x, m, g));
     if let Eni::Instance(i) = eni {
         x.node("attachment", |x| {
-            x.leaf("attachmentId", derived("eni-attach", i.interface.as_str()))
-                .leaf("instanceId", &i.id)
-                .leaf("instanceOwnerId", OWNER_ID)
-                .leaf("deviceIndex", 0)
+            x.leaf("attachmentId", derived("eni-attach", i.interface.as_str()));
+            if !nested {
+                x.leaf("instanceId", &i.id).leaf("instanceOwnerId", OWNER_ID);
+            }
+            x.leaf("deviceIndex", 0)
                 .leaf("status", "attached")
                 .leaf("attachTime", iso8601(i.launched_at))
                 .leaf("deleteOnTermination", "true");
@@ -114,7 +117,7 @@ pub(super) fn create_network_interface(
     let id = ctx.model.create_network_interface(&subnet, private_ip, &groups, description, tags)?;
     let m = &*ctx.model;
     let eni = m.network_interface(&id)?;
-    x.node("networkInterface", |x| write_interface(x, m, &Eni::Own(eni)));
+    x.node("networkInterface", |x| write_interface(x, m, &Eni::Own(eni), false));
     Ok(())
 }
 
@@ -272,6 +275,6 @@ pub(super) fn describe_network_interfaces(
             _ => tag_attr(&n.tags, name),
         },
     })?;
-    page.write(x, "networkInterfaceSet", |x, eni| write_interface(x, m, eni));
+    page.write(x, "networkInterfaceSet", |x, eni| write_interface(x, m, eni, false));
     Ok(())
 }
