@@ -18,7 +18,10 @@ if [[ $installed != "$ansible_version" ]]; then
   target/pyenv/bin/pip install --quiet --disable-pip-version-check \
     "ansible==$ansible_version" boto3
 fi
-target/pyenv/bin/ansible-playbook --version | head -n 1
+# The whole output, then its first line: a pipe into `head` would close early and
+# ansible-playbook would die of the broken pipe.
+version=$(target/pyenv/bin/ansible-playbook --version)
+echo "${version%%$'\n'*}"
 
 # npm ci into target/, so no node_modules lands in the tree; again only when the lock
 # file changed.
