@@ -77,11 +77,10 @@ impl Params {
         found
     }
 
-    /// These parameters over `defaults`: what a call made from a template asks (its own
-    /// parameters win). Nothing of it is read yet.
+    /// These parameters over `defaults`: what a call made from a template asks (a member
+    /// it gives replaces the template's whole). Nothing of it is read yet.
     pub fn over(&self, defaults: &BTreeMap<String, String>) -> Params {
-        let mut values = defaults.clone();
-        values.extend(self.values.iter().map(|(k, v)| (k.clone(), v.clone())));
+        let values = vpclab_model::overlay_parameters(defaults, &self.values);
         Params { values, read: RefCell::default() }
     }
 

@@ -356,8 +356,8 @@ impl Service {
 }
 
 /// Runs `action` on `model`, then refuses the call if it carried a parameter the action
-/// did not read: vpclab never ignores what a client asked for in silence. A parameter
-/// set to `false` asks for a feature to be off, which it is, and passes.
+/// did not read: vpclab never ignores what a client asked for in silence (see
+/// [`actions::asks_nothing`] for what passes).
 fn run(
     action: &actions::Action,
     model: &mut Model,
@@ -368,11 +368,10 @@ fn run(
     let mut out = Xml::new();
     let mut ctx = Context { action: action.name, model, now, transition_s };
     action.run(&mut ctx, params, &mut out)?;
-    let ignored = params.unread().into_iter().find(|(name, value)| {
-        !matches!(*name, "Action" | "Version")
-            && *value != "false"
-            && !actions::is_inert(action.name, name)
-    });
+    let ignored = params
+        .unread()
+        .into_iter()
+        .find(|(name, value)| !actions::asks_nothing(action.name, name, value));
     if let Some((name, value)) = ignored {
         return Err(ApiError {
             code: "InvalidParameter",

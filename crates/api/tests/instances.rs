@@ -324,3 +324,132 @@ fn network_interfaces_of_ones_own() {
         "InvalidNetworkInterfaceID.NotFound"
     );
 }
+
+#[test]
+fn what_real_clients_send_for_a_launch() {
+    let (mut s, subnet) = lab();
+    // Terraform sends an empty zone beside the subnet; a zone of another subnet is refused.
+    ok(
+        &mut s,
+        &format!(
+            "Action=RunInstances&ImageId=ami-1&MinCount=1&MaxCount=1&SubnetId={subnet}&Placement.AvailabilityZone="
+        ),
+    );
+    ok(
+        &mut s,
+        &format!(
+            "Action=RunInstances&ImageId=ami-1&MinCount=1&MaxCount=1&SubnetId={subnet}&Placement.AvailabilityZone=us-east-1a"
+        ),
+    );
+    assert_eq!(
+        code(
+            &mut s,
+            &format!(
+                "Action=RunInstances&ImageId=ami-1&MinCount=1&MaxCount=1&SubnetId={subnet}&Placement.AvailabilityZone=us-east-1c"
+            )
+        ),
+        "InvalidParameterValue"
+    );
+    // The aws CLI's --private-ip-address with --associate-public-ip-address.
+    let body = ok(
+        &mut s,
+        &format!(
+            "Action=RunInstances&ImageId=ami-1&MinCount=1&MaxCount=1\
+             &NetworkInterface.1.DeviceIndex=0&NetworkInterface.1.SubnetId={subnet}\
+             &NetworkInterface.1.AssociatePublicIpAddress=false\
+             &NetworkInterface.1.PrivateIpAddresses.1.PrivateIpAddress=10.0.1.50\
+             &NetworkInterface.1.PrivateIpAddresses.1.Primary=true"
+        ),
+    );
+    assert!(body.contains("<privateIpAddress>10.0.1.50</privateIpAddress>"), "{body}");
+    // Its status checks agree with its state.
+    let id = between(&body, "<instanceId>", "</instanceId>").unwrap().to_owned();
+    let status = ok(&mut s, &format!("Action=DescribeInstanceStatus&InstanceId.1={id}"));
+    assert!(
+        status.contains("<name>running</name>") && status.contains("<status>ok</status>"),
+        "{status}"
+    );
+    // A group named in the launch is the one of the subnet's VPC, not another `default`.
+    let other = ok(&mut s, "Action=CreateVpc&CidrBlock=10.9.0.0%2F16");
+    assert!(other.contains("<vpcId>"));
+    let named = ok(
+        &mut s,
+        &format!(
+            "Action=RunInstances&ImageId=ami-1&MinCount=1&MaxCount=1&SubnetId={subnet}&SecurityGroup.1=default"
+        ),
+    );
+    let group = between(&named, "<groupId>", "</groupId>").unwrap().to_owned();
+    let groups = ok(&mut s, &format!("Action=DescribeSecurityGroups&GroupId.1={group}"));
+    let vpc_of_subnet = ok(&mut s, &format!("Action=DescribeSubnets&SubnetId.1={subnet}"));
+    assert_eq!(
+        between(&groups, "<vpcId>", "</vpcId>"),
+        between(&vpc_of_subnet, "<vpcId>", "</vpcId>")
+    );
+}
+
+#[test]
+fn launch_template_data_is_checked_overlaid_whole_and_numbered_once() {
+    let (mut s, subnet) = lab();
+    for bad in [
+        "LaunchTemplateData.Foo..Bar=1",
+        "LaunchTemplateData.%C3%9Cber=1",
+        "LaunchTemplateData.Colour=red",
+    ] {
+        assert_eq!(
+            code(&mut s, &format!("Action=CreateLaunchTemplate&LaunchTemplateName=bad&{bad}")),
+            "UnknownParameter",
+            "{bad}"
+        );
+    }
+    let g = |s: &mut Service, name: &str| {
+        let vpc = ok(s, &format!("Action=DescribeSubnets&SubnetId.1={subnet}"));
+        let vpc = between(&vpc, "<vpcId>", "</vpcId>").unwrap().to_owned();
+        let made = ok(
+            s,
+            &format!("Action=CreateSecurityGroup&VpcId={vpc}&GroupName={name}&GroupDescription=x"),
+        );
+        between(&made, "<groupId>", "</groupId>").unwrap().to_owned()
+    };
+    let (a, b, c) = (g(&mut s, "a"), g(&mut s, "b"), g(&mut s, "c"));
+    let made = ok(
+        &mut s,
+        &format!(
+            "Action=CreateLaunchTemplate&LaunchTemplateName=two-groups&LaunchTemplateData.ImageId=ami-1\
+             &LaunchTemplateData.SecurityGroupId.1={a}&LaunchTemplateData.SecurityGroupId.2={b}"
+        ),
+    );
+    let id = between(&made, "<launchTemplateId>", "</launchTemplateId>").unwrap().to_owned();
+    let launched = ok(
+        &mut s,
+        &format!(
+            "Action=RunInstances&MinCount=1&MaxCount=1&SubnetId={subnet}&LaunchTemplate.LaunchTemplateId={id}&SecurityGroupId.1={c}"
+        ),
+    );
+    let groups: Vec<&str> = all(&launched, "<groupId>", "</groupId>");
+    assert!(
+        groups.contains(&c.as_str()) && !groups.contains(&b.as_str()),
+        "the call's list whole: {launched}"
+    );
+    // Versions are numbered once: 2 deleted, the next is 3.
+    for _ in 0..2 {
+        ok(
+            &mut s,
+            &format!(
+                "Action=CreateLaunchTemplateVersion&LaunchTemplateId={id}&SourceVersion=1&LaunchTemplateData.InstanceType=t3.nano"
+            ),
+        );
+    }
+    ok(
+        &mut s,
+        &format!(
+            "Action=DeleteLaunchTemplateVersions&LaunchTemplateId={id}&LaunchTemplateVersion.1=3&LaunchTemplateVersion.2=3"
+        ),
+    );
+    let next = ok(
+        &mut s,
+        &format!(
+            "Action=CreateLaunchTemplateVersion&LaunchTemplateId={id}&SourceVersion=1&LaunchTemplateData.InstanceType=t3.nano"
+        ),
+    );
+    assert!(next.contains("<versionNumber>4</versionNumber>"), "{next}");
+}

@@ -94,6 +94,19 @@ fn cidr_reservations_keep_automatic_addresses_out() {
         ),
     );
     assert!(chosen.contains("<privateIpAddress>10.0.1.9</privateIpAddress>"), "{chosen}");
+    // 251 usable: 2 in use, 11 more reserved (the block less AWS's own four and .9).
+    let shown = ok(&mut s, &format!("Action=DescribeSubnets&SubnetId.1={subnet}"));
+    assert!(shown.contains("<availableIpAddressCount>238</availableIpAddressCount>"), "{shown}");
+    let metrics = ok(
+        &mut s,
+        &format!(
+            "Action=DescribeVpcAttribute&VpcId={vpc}&Attribute=enableNetworkAddressUsageMetrics"
+        ),
+    );
+    assert!(
+        metrics.contains("<enableNetworkAddressUsageMetrics><value>false</value>"),
+        "{metrics}"
+    );
     let listed = ok(
         &mut s,
         &format!(

@@ -14,6 +14,81 @@ use crate::error::ApiError;
 pub use crate::ids::LaunchTemplateId;
 use crate::{Model, Tags};
 
+/// The members of `RequestLaunchTemplateData`, by their Query names: what a template's
+/// data may hold.
+pub const LAUNCH_TEMPLATE_MEMBERS: &[&str] = &[
+    "BlockDeviceMapping",
+    "CapacityReservationSpecification",
+    "CpuOptions",
+    "CreditSpecification",
+    "DisableApiStop",
+    "DisableApiTermination",
+    "EbsOptimized",
+    "ElasticGpuSpecification",
+    "ElasticInferenceAccelerator",
+    "EnclaveOptions",
+    "HibernationOptions",
+    "IamInstanceProfile",
+    "ImageId",
+    "InstanceInitiatedShutdownBehavior",
+    "InstanceMarketOptions",
+    "InstanceRequirements",
+    "InstanceType",
+    "KernelId",
+    "KeyName",
+    "LicenseSpecification",
+    "MaintenanceOptions",
+    "MetadataOptions",
+    "Monitoring",
+    "NetworkInterface",
+    "NetworkPerformanceOptions",
+    "Operator",
+    "Placement",
+    "PrivateDnsNameOptions",
+    "RamDiskId",
+    "SecondaryInterface",
+    "SecurityGroup",
+    "SecurityGroupId",
+    "TagSpecification",
+    "UserData",
+];
+
+/// Checks a template's data: every name a member of `RequestLaunchTemplateData` with
+/// its parts (`NetworkInterface.1.SubnetId`) made of letters and digits.
+pub fn check_launch_template_data(data: &BTreeMap<String, String>) -> Result<(), ApiError> {
+    for key in data.keys() {
+        let wellformed = key
+            .split('.')
+            .all(|part| !part.is_empty() && part.bytes().all(|b| b.is_ascii_alphanumeric()));
+        let top = key.split('.').next().unwrap_or_default();
+        if !wellformed || !LAUNCH_TEMPLATE_MEMBERS.contains(&top) {
+            return Err(ApiError::new(
+                "UnknownParameter",
+                format!("The parameter LaunchTemplateData.{key} is not recognized"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// `over` on top of `base`, both Query parameters by name: a member `over` gives
+/// replaces `base`'s whole (a list or structure is not merged item by item), as a
+/// launch's parameters replace its template's and a new version's its source's.
+pub fn overlay_parameters(
+    base: &BTreeMap<String, String>,
+    over: &BTreeMap<String, String>,
+) -> BTreeMap<String, String> {
+    let top = |key: &str| key.split('.').next().unwrap_or_default().to_owned();
+    let replaced: std::collections::BTreeSet<String> = over.keys().map(|k| top(k)).collect();
+    let mut out: BTreeMap<String, String> = base
+        .iter()
+        .filter(|(k, _)| !replaced.contains(&top(k)))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    out.extend(over.iter().map(|(k, v)| (k.clone(), v.clone())));
+    out
+}
+
 /// The most versions a template keeps (AWS's quota).
 pub const MAX_LAUNCH_TEMPLATE_VERSIONS: usize = 10_000;
 
@@ -46,6 +121,10 @@ pub struct LaunchTemplate {
     pub default_version: u64,
     /// Its versions, oldest first (deleted ones gone).
     pub versions: Vec<LaunchTemplateVersion>,
+    /// The highest number ever given: numbers are not given twice, even when versions
+    /// are deleted.
+    #[serde(default)]
+    pub last_number: u64,
     /// Seconds since the Unix epoch at creation.
     pub created_at: u64,
     /// Tags.
@@ -144,6 +223,7 @@ impl Model {
         now: u64,
     ) -> Result<LaunchTemplateId, ApiError> {
         check_name(name)?;
+        check_launch_template_data(&data)?;
         if self.launch_templates.values().any(|t| t.name == name) {
             return Err(ApiError::new(
                 "InvalidLaunchTemplateName.AlreadyExistsException",
@@ -159,6 +239,7 @@ impl Model {
                 name: name.to_owned(),
                 default_version: 1,
                 versions: vec![version],
+                last_number: 1,
                 created_at: now,
                 tags,
             },
@@ -183,12 +264,12 @@ impl Model {
                 format!("{id} has {MAX_LAUNCH_TEMPLATE_VERSIONS} versions, the most it may."),
             ));
         }
-        let mut merged = match source {
-            Some(source) => template.version(Some(source))?.data.clone(),
-            None => BTreeMap::new(),
+        check_launch_template_data(&data)?;
+        let merged = match source {
+            Some(source) => overlay_parameters(&template.version(Some(source))?.data, &data),
+            None => data,
         };
-        merged.extend(data);
-        let number = template.latest_version() + 1;
+        let number = template.last_number.max(template.latest_version()) + 1;
         if let Some(t) = self.launch_templates.get_mut(id) {
             t.versions.push(LaunchTemplateVersion {
                 number,
@@ -196,6 +277,7 @@ impl Model {
                 data: merged,
                 created_at: now,
             });
+            t.last_number = number;
         }
         Ok(number)
     }
@@ -222,7 +304,12 @@ impl Model {
         let template = self.launch_template(Some(id.as_str()), None)?.clone();
         let mut outcomes = Vec::new();
         let mut keep = template.versions.clone();
+        let mut seen = Vec::new();
         for asked in versions {
+            if seen.contains(asked) {
+                continue;
+            }
+            seen.push(asked.clone());
             let outcome = template.version(Some(asked)).and_then(|v| {
                 if v.number == template.default_version {
                     Err(ApiError::new(

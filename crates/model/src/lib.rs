@@ -54,8 +54,8 @@ pub use ids::{
 };
 pub use keypair::KeyPair;
 pub use launch_template::{
-    LaunchTemplate, LaunchTemplateId, LaunchTemplateVersion, MAX_LAUNCH_TEMPLATE_VERSIONS,
-    VersionOutcome,
+    LAUNCH_TEMPLATE_MEMBERS, LaunchTemplate, LaunchTemplateId, LaunchTemplateVersion,
+    MAX_LAUNCH_TEMPLATE_VERSIONS, VersionOutcome, check_launch_template_data, overlay_parameters,
 };
 pub use model::{MAX_CIDRS_PER_VPC, MAX_ROUTES_PER_TABLE, MAX_TAGS};
 pub use model::{Model, PUBLIC_POOL, RouteSpec, RunInstance};

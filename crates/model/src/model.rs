@@ -925,9 +925,20 @@ impl Model {
 
     /// AWS's quota of routes a table holds besides its `local` ones.
     pub(crate) fn check_route_quota(&self, t: &RouteTable) -> Result<(), ApiError> {
-        let routes = t.routes.iter().filter(|r| r.target != RouteTarget::Local).count();
+        self.check_route_weight(t, 1)
+    }
+
+    /// Whether `t` can take routes weighing `adding` more: a route to one of the
+    /// account's prefix lists weighs the list's maximum entries, as on AWS.
+    pub(crate) fn check_route_weight(&self, t: &RouteTable, adding: usize) -> Result<(), ApiError> {
+        let routes: usize = t
+            .routes
+            .iter()
+            .filter(|r| r.target != RouteTarget::Local)
+            .map(|r| r.prefix_list.as_deref().map_or(1, |id| self.prefix_list_weight(id)))
+            .sum();
         let most = self.quotas.routes_per_table;
-        if routes >= most {
+        if routes + adding > most {
             return Err(ApiError::new(
                 "RouteLimitExceeded",
                 format!("The maximum number of routes ({most}) has been reached for {}.", t.id),
@@ -1554,6 +1565,35 @@ impl Model {
         self.network_interface(id)?;
         self.network_interfaces.remove(id);
         Ok(())
+    }
+
+    /// How many addresses of `subnet` are left to hand out automatically
+    /// (`availableIpAddressCount`): the usable ones, less those in use and those in CIDR
+    /// reservations.
+    pub fn available_addresses(&self, subnet: &Subnet) -> u32 {
+        let used: std::collections::BTreeSet<Ipv4Addr> = self
+            .instances
+            .values()
+            .filter(|i| i.subnet == subnet.id)
+            .map(|i| i.private_ip)
+            .chain(
+                self.nat_gateways.values().filter(|n| n.subnet == subnet.id).map(|n| n.private_ip),
+            )
+            .chain(
+                self.network_interfaces
+                    .values()
+                    .filter(|n| n.subnet == subnet.id)
+                    .map(|n| n.private_ip),
+            )
+            .collect();
+        let reserved = subnet
+            .reservations
+            .iter()
+            .flat_map(|r| r.cidr.hosts().chain([r.cidr.network(), r.cidr.broadcast()]))
+            .filter(|ip| !subnet.is_reserved(*ip) && !used.contains(ip))
+            .collect::<std::collections::BTreeSet<_>>()
+            .len();
+        subnet.usable_addresses().saturating_sub(used.len() as u32).saturating_sub(reserved as u32)
     }
 
     /// The lowest address of `subnet` AWS would hand out: not one of the five reserved,

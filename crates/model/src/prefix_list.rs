@@ -136,6 +136,33 @@ impl Model {
             .ok_or_else(|| not_found(id))
     }
 
+    /// What a reference to a list weighs against the route and rule quotas: the
+    /// account's lists their maximum entries, AWS's one.
+    pub(crate) fn prefix_list_weight(&self, id: &str) -> usize {
+        self.prefix_lists
+            .values()
+            .find(|l| l.id.as_str() == id)
+            .map_or(1, |l| l.max_entries as usize)
+    }
+
+    /// Checks that a route table of `vpc` can lead to `entries`: none equal to or inside
+    /// one of the VPC's CIDRs (those are `local`).
+    fn check_prefix_list_blocks(
+        &self,
+        vpc: &crate::VpcId,
+        entries: &[PrefixListEntry],
+    ) -> Result<(), ApiError> {
+        let v = self.vpc(vpc)?;
+        if let Some(e) = entries.iter().find(|e| v.cidrs().any(|c| c.contains(&e.cidr))) {
+            return Err(ApiError::invalid_value(format!(
+                "The prefix list entry {} is equal to or more specific than one of the CIDR \
+                 blocks of {vpc}, which route locally.",
+                e.cidr
+            )));
+        }
+        Ok(())
+    }
+
     /// The blocks a route leads to: its prefix list's current ones for a route to the
     /// account's list, its destination otherwise.
     pub fn route_destinations(&self, route: &Route) -> Vec<Ipv4Net> {
@@ -254,6 +281,38 @@ impl Model {
             }
             list.version += 1;
         }
+        // What refers to the list must take it as it becomes: its blocks, its weight.
+        let (tables, groups) = self.prefix_list_associations(id);
+        let before = self.managed_prefix_list(id)?.max_entries as usize;
+        let growth = (list.max_entries as usize).saturating_sub(before);
+        for table in &tables {
+            let t = self.route_table(table)?;
+            self.check_prefix_list_blocks(&t.vpc, &list.entries)?;
+            self.check_route_weight(t, growth)?;
+        }
+        for group in &groups {
+            let g = self.security_group(group)?;
+            for rules in [&g.ingress, &g.egress] {
+                let held: usize = rules
+                    .iter()
+                    .map(|r| match &r.peer {
+                        Peer::PrefixList(l) => self.prefix_list_weight(l.as_str()),
+                        _ => 1,
+                    })
+                    .sum();
+                let uses = rules.iter().filter(|r| r.peer == Peer::PrefixList(id.clone())).count();
+                if held + growth * uses > self.quotas.rules_per_group {
+                    return Err(ApiError::new(
+                        "RulesPerSecurityGroupLimitExceeded",
+                        format!(
+                            "{group} could not take {id} with {} entries: the maximum number \
+                             of rules per security group would be passed.",
+                            list.max_entries
+                        ),
+                    ));
+                }
+            }
+        }
         self.prefix_lists.insert(id.clone(), list);
         Ok(())
     }
@@ -329,16 +388,18 @@ impl Model {
         list: &PrefixListId,
         target: RouteTarget,
     ) -> Result<(), ApiError> {
-        self.managed_prefix_list(list)?;
+        let entries = self.managed_prefix_list(list)?.entries.clone();
+        let max = self.managed_prefix_list(list)?.max_entries as usize;
         self.check_target(table, &target)?;
         let t = self.route_table(table)?;
+        self.check_prefix_list_blocks(&t.vpc, &entries)?;
         if t.routes.iter().any(|r| r.prefix_list.as_deref() == Some(list.as_str())) {
             return Err(ApiError::new(
                 "RouteAlreadyExists",
                 format!("The route identified by {list} already exists."),
             ));
         }
-        self.check_route_quota(t)?;
+        self.check_route_weight(t, max)?;
         if let Some(t) = self.route_tables.get_mut(table) {
             t.routes.push(Route {
                 destination: Ipv4Net::default(),

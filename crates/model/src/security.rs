@@ -401,7 +401,17 @@ impl Model {
                 ));
             }
         }
-        if existing.len() + rules.len() > self.quotas.rules_per_group {
+        let weight = |rules: &[SgRule]| -> usize {
+            rules
+                .iter()
+                .map(|r| match &r.peer {
+                    Peer::PrefixList(list) => self.prefix_list_weight(list.as_str()),
+                    _ => 1,
+                })
+                .sum()
+        };
+        // A rule naming one of the account's prefix lists weighs its maximum entries.
+        if weight(existing) + weight(&rules) > self.quotas.rules_per_group {
             return Err(ApiError::new(
                 "RulesPerSecurityGroupLimitExceeded",
                 "The maximum number of rules per security group has been reached.",

@@ -693,3 +693,52 @@ fn aws_quotas_a_lab_can_reach() {
     let one_more: Tags = [("extra".to_owned(), String::new())].into();
     assert_eq!(code(m.create_tags(&[vpc.to_string()], &one_more)), "TagLimitExceeded");
 }
+
+#[test]
+fn prefix_lists_weigh_their_maximum_and_never_cover_the_vpc() {
+    use vpclab_model::{Peer, PrefixListChange, PrefixListEntry, Protocol, SgRule};
+    let (mut m, vpc, _) = lab();
+    let igw = m.create_internet_gateway(Tags::new());
+    m.attach_internet_gateway(&igw, &vpc).unwrap();
+    let table = m.create_route_table(&vpc, Tags::new()).unwrap();
+    let entry = |c: &str| PrefixListEntry { cidr: net(c), description: None };
+    let inside = m.create_managed_prefix_list("in", 2, vec![entry("10.0.5.0/24")], Tags::new());
+    let inside = inside.unwrap();
+    assert_eq!(
+        code(m.create_prefix_list_route(&table, &inside, RouteTarget::Gateway(igw.clone()))),
+        "InvalidParameterValue",
+        "a block of the VPC routes locally"
+    );
+    let heavy =
+        m.create_managed_prefix_list("heavy", 45, vec![entry("198.18.0.0/24")], Tags::new());
+    let heavy = heavy.unwrap();
+    m.create_prefix_list_route(&table, &heavy, RouteTarget::Gateway(igw.clone())).unwrap();
+    // 45 of the 50 routes are the list's weight: six more CIDR routes do not fit.
+    for i in 0..5 {
+        let spec = RouteSpec {
+            destination: net(&format!("198.19.{i}.0/24")),
+            target: RouteTarget::Gateway(igw.clone()),
+        };
+        m.create_route(&table, spec).unwrap();
+    }
+    let spec = RouteSpec { destination: net("198.19.9.0/24"), target: RouteTarget::Gateway(igw) };
+    assert_eq!(code(m.create_route(&table, spec)), "RouteLimitExceeded");
+    // The list cannot grow past what its users hold, nor take a block of the VPC.
+    let grow = PrefixListChange { max_entries: Some(46), ..Default::default() };
+    assert_eq!(code(m.modify_managed_prefix_list(&heavy, grow)), "RouteLimitExceeded");
+    let into_vpc = PrefixListChange {
+        current_version: Some(1),
+        add: vec![entry("10.0.9.0/24")],
+        ..Default::default()
+    };
+    assert_eq!(code(m.modify_managed_prefix_list(&heavy, into_vpc)), "InvalidParameterValue");
+    // A rule weighs the same against the group's 60.
+    let group = m.create_security_group(&vpc, "g", "g", Tags::new()).unwrap();
+    let rule = |list| SgRule::new(Protocol::Tcp, 22, 22, Peer::PrefixList(list), None).unwrap();
+    m.authorize(&group, false, vec![rule(heavy.clone())]).unwrap();
+    let also = m.create_managed_prefix_list("also", 20, vec![], Tags::new()).unwrap();
+    assert_eq!(
+        code(m.authorize(&group, false, vec![rule(also)])),
+        "RulesPerSecurityGroupLimitExceeded"
+    );
+}

@@ -147,14 +147,41 @@ fn launch(ctx: &mut Context<'_>, p: &Params, x: &mut Xml) -> Result<(), ApiError
         });
     }
     let subnet = p.get("SubnetId").or_else(|| p.get("NetworkInterface.1.SubnetId"));
+    let zone = p.get("Placement.AvailabilityZone");
     let subnet = match subnet.map(subnet_id).transpose()? {
-        Some(subnet) => subnet,
+        Some(subnet) => {
+            let in_zone = &ctx.model.subnet(&subnet)?.zone;
+            if let Some(zone) = zone.filter(|z| z != in_zone) {
+                return Err(invalid(format!(
+                    "The subnet {subnet} is in {in_zone}, not in the availability zone {zone} \
+                     asked for."
+                )));
+            }
+            subnet
+        }
         // No subnet: the default VPC's, as on AWS (an error without one).
-        None => ctx.model.default_subnet(p.get("Placement.AvailabilityZone"))?,
+        None => ctx.model.default_subnet(zone)?,
     };
     let subnet = Some(subnet);
-    let private_ip =
-        p.get("PrivateIpAddress").or_else(|| p.get("NetworkInterface.1.PrivateIpAddress"));
+    // The aws CLI sends `--private-ip-address` with `--associate-public-ip-address` as the
+    // interface's primary address in the list.
+    let primary_in_list = (1..)
+        .map_while(|n| {
+            let at = format!("NetworkInterface.1.PrivateIpAddresses.{n}");
+            p.get(&format!("{at}.PrivateIpAddress")).map(|ip| (at, ip))
+        })
+        .map(|(at, ip)| match p.bool(&format!("{at}.Primary")) {
+            Ok(Some(false)) => {
+                Err(invalid("vpclab instances have one private address: no secondary ones yet."))
+            }
+            Ok(_) => Ok(ip),
+            Err(e) => Err(e),
+        })
+        .collect::<Result<Vec<&str>, ApiError>>()?;
+    let private_ip = p
+        .get("PrivateIpAddress")
+        .or_else(|| p.get("NetworkInterface.1.PrivateIpAddress"))
+        .or_else(|| primary_in_list.first().copied());
     let private_ip = private_ip
         .map(|ip| {
             ip.parse::<Ipv4Addr>().map_err(|_| {
@@ -179,15 +206,8 @@ fn launch(ctx: &mut Context<'_>, p: &Params, x: &mut Xml) -> Result<(), ApiError
     security_groups.extend(ids(p, "NetworkInterface.1.SecurityGroupId", sg_id)?);
     for name in p.list("SecurityGroup") {
         let vpc = subnet.as_ref().and_then(|s| ctx.model.subnet(s).ok()).map(|s| s.vpc.clone());
-        let group = ctx
-            .model
-            .security_groups()
-            .find(|g| g.name == name && Some(&g.vpc) == vpc.as_ref())
-            .ok_or_else(|| ApiError {
-                code: "InvalidGroup.NotFound",
-                message: format!("The security group '{name}' does not exist in VPC"),
-            })?;
-        security_groups.push(group.id.clone());
+        let vpc = vpc.ok_or_else(|| invalid("The launch's subnet is not there"))?;
+        security_groups.push(super::security_groups::group_named(ctx.model, &name, Some(&vpc))?);
     }
     let metadata = metadata_options(p, "MetadataOptions.", MetadataOptions::default())?;
     let reservation = ctx.model.new_reservation();
@@ -429,8 +449,13 @@ pub(super) fn modify_instance_attribute(
     let instance = instance_id(p.required("InstanceId")?)?;
     ctx.model.instance(&instance)?;
     let groups = ids(p, "GroupId", sg_id)?;
-    let value = |own: &str, attribute: &str| {
-        p.get(own).or_else(|| p.get("Attribute").filter(|a| *a == attribute).and(p.get("Value")))
+    // Which parameter carries an attribute's new value, if the call changes it.
+    let value = |own: &'static str, attribute: &str| -> Option<&'static str> {
+        if p.get(own).is_some() {
+            Some(own)
+        } else {
+            p.get("Attribute").filter(|a| *a == attribute).and(p.get("Value")).map(|_| "Value")
+        }
     };
     let protection = value("DisableApiTermination.Value", "disableApiTermination");
     let kind = value("InstanceType.Value", "instanceType");
@@ -447,15 +472,15 @@ pub(super) fn modify_instance_attribute(
     }
     if !groups.is_empty() {
         ctx.model.set_instance_security_groups(&instance, &groups)?;
-    } else if let Some(on) = protection {
-        let on = parse_bool("DisableApiTermination", on)?;
+    } else if let Some(name) = protection {
+        let on = p.bool(name)?.unwrap_or(false);
         ctx.model.set_termination_protection(&instance, on)?;
-    } else if let Some(kind) = kind {
-        ctx.model.set_instance_type(&instance, kind)?;
-    } else if let Some(check) = source_dest {
+    } else if let Some(name) = kind {
+        ctx.model.set_instance_type(&instance, p.required(name)?)?;
+    } else if let Some(name) = source_dest {
         // The check is what vpclab does; turning it off (for NAT instances and
         // appliances) needs routes to instances, which are not there yet.
-        if !parse_bool("SourceDestCheck", check)? {
+        if p.bool(name)? == Some(false) {
             return Err(invalid(
                 "vpclab enforces the source/destination check and cannot turn it off yet.",
             ));
@@ -468,16 +493,6 @@ pub(super) fn modify_instance_attribute(
     }
     x.leaf("return", "true");
     Ok(())
-}
-
-fn parse_bool(name: &str, value: &str) -> Result<bool, ApiError> {
-    match value.to_ascii_lowercase().as_str() {
-        "true" => Ok(true),
-        "false" => Ok(false),
-        _ => Err(invalid(format!(
-            "Value ({value}) for parameter {name} is invalid. Expected: 'true' or 'false'."
-        ))),
-    }
 }
 
 /// DescribeInstanceAttribute: one attribute of one instance, in AWS's shape.
@@ -612,6 +627,12 @@ pub(super) fn describe_instance_status(
     let asked = listed_instance_ids(m, p, now)?;
     let all = p.bool("IncludeAllInstances")?.unwrap_or(false);
     let clock = ctx.clock();
+    // The checks pass once it runs; while it starts, they are initializing.
+    let checks = |i: &Instance| match state_of(m, i, clock).0 {
+        16 => "ok",
+        0 => "initializing",
+        _ => "not-applicable",
+    };
     let terminated = m.terminated_instances(now).filter(|_| all);
     let instances = describe::page(
         ctx.action,
@@ -622,21 +643,15 @@ pub(super) fn describe_instance_status(
             .filter(|i| asked.is_empty() || asked.contains(&i.id)),
         |i| i.id.to_string(),
         |i, name| match name {
-            "instance-status.status" | "system-status.status" => {
-                let running = m.instance(&i.id).is_ok_and(|i| !i.stopped);
-                one(if running { "ok" } else { "not-applicable" })
-            }
+            "instance-status.status" | "system-status.status" => one(checks(i)),
             other => instance_attr(m, i, other, clock),
         },
     )?;
     instances.write(x, "instanceStatusSet", |x, i| {
-        let live = m.instance(&i.id).is_ok_and(|i| !i.stopped);
         let zone = m.subnet(&i.subnet).map(|s| s.zone.clone()).unwrap_or_default();
-        let (code, state, status) = match m.instance(&i.id) {
-            Ok(i) if i.stopped => (80, "stopped", "not-applicable"),
-            Ok(_) => (16, "running", "ok"),
-            Err(_) => (48, "terminated", "not-applicable"),
-        };
+        let (code, state) = state_of(m, i, clock);
+        let status = checks(i);
+        let live = status == "ok";
         let check = |x: &mut Xml| {
             x.leaf("status", status).set("details", [()], |x, ()| {
                 x.leaf("name", "reachability")

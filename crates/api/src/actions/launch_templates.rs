@@ -72,8 +72,9 @@ fn write_data(x: &mut Xml, data: &BTreeMap<String, String>) {
         if !set.is_empty() {
             return set.to_owned();
         }
-        let mut out: String = name[..1].to_ascii_lowercase();
-        out.push_str(&name[1..]);
+        let mut chars = name.chars();
+        let mut out: String = chars.next().map(|c| c.to_ascii_lowercase()).into_iter().collect();
+        out.extend(chars);
         if list {
             out.push_str("Set");
         }
@@ -289,7 +290,7 @@ pub(super) fn run_from_template(
     let ignored = merged
         .unread()
         .into_iter()
-        .find(|(name, value)| !p.has(name) && *value != "false" && !is_inert("RunInstances", name));
+        .find(|(name, value)| !p.has(name) && !asks_nothing("RunInstances", name, value));
     if let Some((name, value)) = ignored {
         return Err(ApiError {
             code: "InvalidParameter",

@@ -306,6 +306,17 @@ pub fn coverage_markdown() -> String {
     out
 }
 
+/// Whether a parameter an action did not read may pass: the protocol's own (`Action`,
+/// `Version`), one that is empty (SDKs send unset strings so; a handler reads it as
+/// absent) or `false` (it asks for a feature to be off, which it is), and those
+/// accepted without effect ([`INERT`]).
+pub fn asks_nothing(action: &str, param: &str, value: &str) -> bool {
+    matches!(param, "Action" | "Version")
+        || value.is_empty()
+        || value == "false"
+        || is_inert(action, param)
+}
+
 /// Whether `param` of `action` is accepted without effect (see [`INERT`]).
 pub fn is_inert(action: &str, param: &str) -> bool {
     INERT.iter().any(|(a, prefix, _)| {

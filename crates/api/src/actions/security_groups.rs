@@ -141,15 +141,7 @@ pub(super) fn modify_security_group_rules(
         let Some(rule_id) = p.get(&format!("{prefix}.SecurityGroupRuleId")) else { break };
         let r = format!("{prefix}.SecurityGroupRule");
         let protocol = Protocol::parse(p.required(&format!("{r}.IpProtocol"))?)?;
-        let port = |name: &str| -> Result<i32, ApiError> {
-            let name = format!("{r}.{name}");
-            match p.get(&name) {
-                None => Ok(-1),
-                Some(v) => {
-                    v.parse().map_err(|_| invalid(format!("Invalid value '{v}' for {name}")))
-                }
-            }
-        };
+        let port = |name: &str| port(p, &format!("{r}.{name}"));
         let peer = match (
             p.get(&format!("{r}.CidrIpv4")),
             p.get(&format!("{r}.ReferencedGroupId")),
@@ -195,11 +187,38 @@ pub(super) fn group_of(m: &Model, p: &Params) -> Result<SecurityGroupId, ApiErro
         m.security_group(&id)?;
         return Ok(id);
     }
-    let name = p.required("GroupName")?;
-    m.security_groups().find(|g| g.name == name).map(|g| g.id.clone()).ok_or_else(|| ApiError {
-        code: "InvalidGroup.NotFound",
-        message: format!("The security group '{name}' does not exist"),
-    })
+    group_named(m, p.required("GroupName")?, None)
+}
+
+/// The group called `name` in `vpc` — or, with none, in the default VPC, as AWS reads a
+/// bare `GroupName` (every VPC has a group called `default`).
+pub(super) fn group_named(
+    m: &Model,
+    name: &str,
+    vpc: Option<&VpcId>,
+) -> Result<SecurityGroupId, ApiError> {
+    let vpc = vpc.or(m.default_vpc().map(|v| &v.id));
+    let in_vpc = |g: &&SecurityGroup| Some(&g.vpc) == vpc;
+    m.security_groups().filter(in_vpc).find(|g| g.name == name).map(|g| g.id.clone()).ok_or_else(
+        || ApiError {
+            code: "InvalidGroup.NotFound",
+            message: match vpc {
+                Some(vpc) => format!("The security group '{name}' does not exist in VPC '{vpc}'"),
+                None => format!(
+                    "The security group '{name}' does not exist in default VPC 'none': name \
+                     a group of another VPC by its id"
+                ),
+            },
+        },
+    )
+}
+
+/// A port (or ICMP type or code) parameter; -1 when absent.
+fn port(p: &Params, name: &str) -> Result<i32, ApiError> {
+    match p.get(name) {
+        None => Ok(-1),
+        Some(v) => v.parse().map_err(|_| invalid(format!("Invalid value '{v}' for {name}"))),
+    }
 }
 
 pub(super) fn create_security_group(
@@ -327,13 +346,8 @@ fn same_account(owner: Option<&str>) -> Result<(), ApiError> {
 
 /// The rules of an Authorize/Revoke call: `IpPermissions.N.*`, or the older top-level
 /// shorthand (`IpProtocol`, `FromPort`, `ToPort`, `CidrIp`, `SourceSecurityGroup…`).
-pub(super) fn rules_of(m: &Model, p: &Params) -> Result<Vec<SgRule>, ApiError> {
-    let port = |name: &str| -> Result<i32, ApiError> {
-        match p.get(name) {
-            None => Ok(-1),
-            Some(v) => v.parse().map_err(|_| invalid(format!("Invalid value '{v}' for {name}"))),
-        }
-    };
+pub(super) fn rules_of(m: &Model, p: &Params, vpc: &VpcId) -> Result<Vec<SgRule>, ApiError> {
+    let port = |name: &str| port(p, name);
     let mut rules = Vec::new();
     for i in 1.. {
         let prefix = format!("IpPermissions.{i}");
@@ -369,14 +383,7 @@ pub(super) fn rules_of(m: &Model, p: &Params) -> Result<Vec<SgRule>, ApiError> {
                 same_account(p.get(&format!("{prefix}.{list}.{j}.UserId")))?;
                 let group = match (id, name) {
                     (Some(id), _) => sg_id(id)?,
-                    (None, Some(name)) => m
-                        .security_groups()
-                        .find(|g| g.name == name)
-                        .map(|g| g.id.clone())
-                        .ok_or_else(|| ApiError {
-                            code: "InvalidGroup.NotFound",
-                            message: format!("The security group '{name}' does not exist"),
-                        })?,
+                    (None, Some(name)) => group_named(m, name, Some(vpc))?,
                     (None, None) => break,
                 };
                 peers.push((
@@ -415,14 +422,7 @@ pub(super) fn rules_of(m: &Model, p: &Params) -> Result<Vec<SgRule>, ApiError> {
                     .trunc(),
             ),
             (None, Some(id), _) => Peer::Group(sg_id(id)?),
-            (None, None, Some(name)) => Peer::Group(
-                m.security_groups().find(|g| g.name == name).map(|g| g.id.clone()).ok_or_else(
-                    || ApiError {
-                        code: "InvalidGroup.NotFound",
-                        message: format!("The security group '{name}' does not exist"),
-                    },
-                )?,
-            ),
+            (None, None, Some(name)) => Peer::Group(group_named(m, name, Some(vpc))?),
             (None, None, None) => {
                 return Err(ApiError {
                     code: "MissingParameter",
@@ -447,7 +447,8 @@ pub(super) fn change_rules(
         // By rule id (`SecurityGroupRuleId.N`), or by what the rules are.
         let rule_ids = p.list("SecurityGroupRuleId");
         if rule_ids.is_empty() {
-            ctx.model.revoke(&id, egress, &rules_of(ctx.model, p)?)?;
+            let vpc = ctx.model.security_group(&id)?.vpc.clone();
+            ctx.model.revoke(&id, egress, &rules_of(ctx.model, p, &vpc)?)?;
         } else {
             ctx.model.revoke_by_ids(&id, egress, &rule_ids)?;
         }
@@ -455,7 +456,9 @@ pub(super) fn change_rules(
         return Ok(());
     }
     let tags = p.tag_specifications("security-group-rule")?;
-    let rules = rules_of(ctx.model, p)?.into_iter().map(|r| r.with_tags(tags.clone())).collect();
+    let vpc = ctx.model.security_group(&id)?.vpc.clone();
+    let rules = rules_of(ctx.model, p, &vpc)?;
+    let rules = rules.into_iter().map(|r| r.with_tags(tags.clone())).collect();
     let added = ctx.model.authorize(&id, egress, rules)?;
     x.leaf("return", "true").set("securityGroupRuleSet", &added, |x, r| {
         write_rule(x, &id, egress, r);

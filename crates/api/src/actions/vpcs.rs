@@ -124,14 +124,12 @@ pub(super) fn delete_vpc(ctx: &mut Context<'_>, p: &Params, x: &mut Xml) -> Resu
 }
 
 pub(super) fn write_subnet(x: &mut Xml, m: &Model, s: &Subnet) {
-    let used = m.instances().filter(|i| i.subnet == s.id).count()
-        + m.nat_gateways().filter(|n| n.subnet == s.id).count();
     x.leaf("subnetId", &s.id)
         .leaf("subnetArn", format!("arn:aws:ec2:{REGION}:{OWNER_ID}:subnet/{}", s.id))
         .leaf("state", "available")
         .leaf("vpcId", &s.vpc)
         .leaf("cidrBlock", s.cidr)
-        .leaf("availableIpAddressCount", s.usable_addresses() as usize - used)
+        .leaf("availableIpAddressCount", m.available_addresses(s))
         .leaf("availabilityZone", &s.zone)
         .leaf("availabilityZoneId", zone_id(&s.zone))
         .leaf("defaultForAz", s.default_for_az)
@@ -245,6 +243,8 @@ pub(super) fn describe_vpc_attribute(
     let (element, value) = match p.required("Attribute")? {
         "enableDnsSupport" => ("enableDnsSupport", vpc.dns_support),
         "enableDnsHostnames" => ("enableDnsHostnames", vpc.dns_hostnames),
+        // No CloudWatch: the metrics are off (ModifyVpcAttribute may keep them so).
+        "enableNetworkAddressUsageMetrics" => ("enableNetworkAddressUsageMetrics", false),
         other => {
             return Err(invalid(format!(
                 "Value ({other}) for parameter attribute is invalid. Unknown attribute."
