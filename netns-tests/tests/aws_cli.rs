@@ -789,3 +789,29 @@ fn a_lab_from_a_topology_file_is_the_same_lab_the_api_sees() {
     lab.down();
     vpclab_netns_tests::lab::assert_nothing_left(&ids, &state);
 }
+
+#[test]
+#[ignore = "needs the test Python environment (scripts/test.sh)"]
+fn replies_have_the_shapes_of_botocores_model() {
+    // Every element of every reply is a member of the operation's output shape at its
+    // place (netns-tests/clients/shapes.py walks a network touching every family).
+    let api = Api::start(false);
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/clients/shapes.py");
+    let out = std::process::Command::new(vpclab_netns_tests::api::python_env().join("bin/python"))
+        .arg(script)
+        .env("ENDPOINT", &api.endpoint)
+        .env("AWS_ACCESS_KEY_ID", "vpclab")
+        .env("AWS_SECRET_ACCESS_KEY", "vpclab")
+        .output()
+        .expect("run shapes.py");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains(", 0 problems"), "{stdout}");
+    let actions: usize = stdout
+        .lines()
+        .last()
+        .and_then(|l| l.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
+    assert!(actions >= 60, "the walk reached {actions} actions: {stdout}");
+}

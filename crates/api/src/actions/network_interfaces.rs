@@ -51,14 +51,15 @@ fn write_interface(x: &mut Xml, m: &Model, eni: &Eni<'_>, nested: bool) {
         Eni::Own(n) => (&n.security_groups, &n.description, n.tags.clone(), "available"),
     };
     let zone = m.subnet(subnet).map(|s| s.zone.clone()).unwrap_or_default();
-    x.leaf("networkInterfaceId", &id)
-        .leaf("subnetId", subnet)
-        .leaf("vpcId", vpc)
-        .leaf("availabilityZone", zone)
-        .leaf("description", description)
-        .leaf("ownerId", OWNER_ID)
-        .leaf("requesterManaged", managed)
-        .leaf("status", status)
+    x.leaf("networkInterfaceId", &id).leaf("subnetId", subnet).leaf("vpcId", vpc);
+    if !nested {
+        x.leaf("availabilityZone", zone);
+    }
+    x.leaf("description", description).leaf("ownerId", OWNER_ID);
+    if !nested {
+        x.leaf("requesterManaged", managed);
+    }
+    x.leaf("status", status)
         .leaf("macAddress", mac(&id))
         .leaf("privateIpAddress", private)
         .leaf("privateDnsName", private_dns(private))
@@ -88,8 +89,10 @@ fn write_interface(x: &mut Xml, m: &Model, eni: &Eni<'_>, nested: bool) {
         x.leaf("privateIpAddress", ip)
             .leaf("privateDnsName", private_dns(ip))
             .leaf("primary", "true");
-    })
-    .tags(&tags);
+    });
+    if !nested {
+        x.tags(&tags);
+    }
 }
 
 fn eni_id(value: &str) -> Result<NetworkInterfaceId, ApiError> {
