@@ -23,6 +23,7 @@
 #![forbid(unsafe_code)]
 
 mod acl;
+pub mod base64;
 mod dhcp;
 mod endpoint;
 mod error;

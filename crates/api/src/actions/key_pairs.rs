@@ -22,40 +22,6 @@ pub(super) fn colon_hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect::<Vec<_>>().join(":")
 }
 
-pub(super) const BASE64: &[u8; 64] =
-    b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-pub(super) fn base64(bytes: &[u8]) -> String {
-    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
-    for chunk in bytes.chunks(3) {
-        let n = chunk.iter().enumerate().fold(0u32, |n, (i, &b)| n | u32::from(b) << (16 - 8 * i));
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(char::from(BASE64[(n >> (18 - 6 * i)) as usize & 63]));
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
-}
-
-pub(super) fn unbase64(text: &str) -> Option<Vec<u8>> {
-    let text = text.trim().trim_end_matches('=');
-    let mut out = Vec::with_capacity(text.len() * 3 / 4);
-    let (mut acc, mut bits) = (0u32, 0);
-    for c in text.bytes().filter(|c| !c.is_ascii_whitespace()) {
-        let v = BASE64.iter().position(|&b| b == c)? as u32;
-        acc = acc << 6 | v;
-        bits += 6;
-        if bits >= 8 {
-            bits -= 8;
-            out.push((acc >> bits) as u8);
-        }
-    }
-    Some(out)
-}
-
 pub(super) fn api_error(code: &'static str, message: impl Into<String>) -> ApiError {
     ApiError { code, message: message.into() }
 }
@@ -86,7 +52,7 @@ pub(super) fn create_key_pair(
     }
     // Well-formed PEM, not a usable key: no instance runs an SSH server.
     let (label, size) = if key_type == "ed25519" { ("OPENSSH", 387) } else { ("RSA", 1190) };
-    let body = base64(&derive_bytes(&format!("{name}/{}", ctx.now), size));
+    let body = vpclab_model::base64::encode(&derive_bytes(&format!("{name}/{}", ctx.now), size));
     let lines: Vec<&str> =
         body.as_bytes().chunks(64).map(|c| std::str::from_utf8(c).unwrap_or_default()).collect();
     let material = format!(
@@ -112,13 +78,16 @@ pub(super) fn import_key_pair(
     let name = p.required("KeyName")?;
     let public = p.required("PublicKeyMaterial")?;
     let bad = || api_error("InvalidKey.Format", "Key is not in valid OpenSSH public key format");
-    let text = unbase64(public).and_then(|b| String::from_utf8(b).ok()).ok_or_else(bad)?;
+    let text = vpclab_model::base64::decode(public)
+        .and_then(|b| String::from_utf8(b).ok())
+        .ok_or_else(bad)?;
     let key_type = match text.split_whitespace().next() {
         Some("ssh-rsa") => "rsa",
         Some("ssh-ed25519") => "ed25519",
         _ => return Err(bad()),
     };
-    let blob = text.split_whitespace().nth(1).and_then(unbase64).ok_or_else(bad)?;
+    let blob =
+        text.split_whitespace().nth(1).and_then(vpclab_model::base64::decode).ok_or_else(bad)?;
     let fingerprint = colon_hex(&derive_bytes(&String::from_utf8_lossy(&blob), 16));
     let tags = p.tag_specifications("key-pair")?;
     let key = ctx.model.create_key_pair(name, key_type, fingerprint, ctx.now, tags)?;

@@ -448,26 +448,7 @@ fn zone_id(zone: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::key_pairs::{base64, unbase64};
     use super::*;
-
-    proptest::proptest! {
-        #[test]
-        fn base64_round_trips(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..100)) {
-            proptest::prop_assert_eq!(unbase64(&base64(&bytes)), Some(bytes));
-        }
-    }
-
-    #[test]
-    fn base64_matches_rfc_4648() {
-        for (plain, encoded) in
-            [("", ""), ("f", "Zg=="), ("fo", "Zm8="), ("foo", "Zm9v"), ("foobar", "Zm9vYmFy")]
-        {
-            assert_eq!(base64(plain.as_bytes()), encoded);
-            assert_eq!(unbase64(encoded).as_deref(), Some(plain.as_bytes()));
-        }
-        assert_eq!(unbase64("not base64!"), None);
-    }
 
     #[test]
     fn dates_are_iso8601() {
