@@ -687,6 +687,8 @@ fn the_seed_lab_built_with_the_aws_cli_carries_packets_and_survives_a_restart() 
             "1",
             "--subnet-id",
             subnet,
+            "--user-data",
+            "#!/bin/sh\necho from user data\n",
         ];
         if public_ip {
             args.push("--associate-public-ip-address");
@@ -717,6 +719,10 @@ fn the_seed_lab_built_with_the_aws_cli_carries_packets_and_survives_a_restart() 
         in_ns(&app_id, &["ping", "-c", "1", "-W", "2", &web_ip]).status.success(),
         "private -> public"
     );
+    // The user data the CLI sent (in base64) comes back whole from the metadata service.
+    let user_data =
+        in_ns(&app_id, &["curl", "-s", "-m", "5", "http://169.254.169.254/latest/user-data"]);
+    assert_eq!(String::from_utf8_lossy(&user_data.stdout), "#!/bin/sh\necho from user data\n");
 
     // A process inside web, then a restart of the API and its data plane.
     let mut sleeper = std::process::Command::new("ip")

@@ -453,3 +453,25 @@ fn launch_template_data_is_checked_overlaid_whole_and_numbered_once() {
     );
     assert!(next.contains("<versionNumber>4</versionNumber>"), "{next}");
 }
+
+#[test]
+fn user_data_is_kept_in_base64_and_checked() {
+    let (mut s, subnet) = lab();
+    let launch = |data: &str| {
+        format!(
+            "Action=RunInstances&ImageId=ami-1&MinCount=1&MaxCount=1&SubnetId={subnet}&UserData={data}"
+        )
+    };
+    // "#!/bin/sh\necho hi\n"
+    let body = ok(&mut s, &launch("IyEvYmluL3NoCmVjaG8gaGkK"));
+    let id = between(&body, "<instanceId>", "</instanceId>").unwrap().to_owned();
+    let attribute =
+        ok(&mut s, &format!("Action=DescribeInstanceAttribute&InstanceId={id}&Attribute=userData"));
+    assert!(
+        attribute.contains("<userData><value>IyEvYmluL3NoCmVjaG8gaGkK</value></userData>"),
+        "{attribute}"
+    );
+    assert_eq!(code(&mut s, &launch("not%20base64%21")), "InvalidParameterValue");
+    let big = vpclab_model::base64::encode(&vec![b'x'; 16 * 1024 + 1]);
+    assert_eq!(code(&mut s, &launch(&big)), "InvalidParameterValue");
+}

@@ -454,6 +454,9 @@ pub struct Instance {
     /// `disableApiTermination`: TerminateInstances refuses it until this is turned off.
     #[serde(default)]
     pub termination_protected: bool,
+    /// Its user data as launched, in base64 (the metadata service serves it decoded).
+    #[serde(default)]
+    pub user_data: Option<String>,
     /// Tags.
     pub tags: Tags,
 }

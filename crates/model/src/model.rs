@@ -76,6 +76,8 @@ pub struct RunInstance {
     pub reservation: Option<String>,
     /// `DisableApiTermination`: protected from TerminateInstances.
     pub termination_protected: bool,
+    /// User data, in base64.
+    pub user_data: Option<String>,
     /// Tags, `Name` among them.
     pub tags: Tags,
 }
@@ -1755,6 +1757,7 @@ impl Model {
                 public_ip_on_start: false,
                 reservation,
                 termination_protected: spec.termination_protected,
+                user_data: spec.user_data,
                 tags: spec.tags,
             },
         );

@@ -3,6 +3,9 @@
 use super::security_groups::write_group_ref;
 use super::*;
 
+/// The most user data an instance takes, decoded (EC2's limit).
+const MAX_USER_DATA: usize = 16 * 1024;
+
 /// An instance's state as AWS reports it (code, name): `shutting-down` for the
 /// transition time after its termination, then terminated; stopped; `pending` for the
 /// transition time after its launch, then running.
@@ -210,6 +213,20 @@ fn launch(ctx: &mut Context<'_>, p: &Params, x: &mut Xml) -> Result<(), ApiError
         security_groups.push(super::security_groups::group_named(ctx.model, &name, Some(&vpc))?);
     }
     let metadata = metadata_options(p, "MetadataOptions.", MetadataOptions::default())?;
+    let user_data = match p.get("UserData") {
+        None => None,
+        Some(text) => {
+            let bytes = vpclab_model::base64::decode(text)
+                .ok_or_else(|| invalid("Invalid BASE64 encoding of user data."))?;
+            if bytes.len() > MAX_USER_DATA {
+                return Err(invalid(format!(
+                    "User data is limited to {MAX_USER_DATA} bytes; this is {}.",
+                    bytes.len()
+                )));
+            }
+            Some(text.to_owned())
+        }
+    };
     let reservation = ctx.model.new_reservation();
     let mut launched = Vec::new();
     for _ in 0..max {
@@ -225,6 +242,7 @@ fn launch(ctx: &mut Context<'_>, p: &Params, x: &mut Xml) -> Result<(), ApiError
             key_name: p.get("KeyName").map(str::to_owned),
             reservation: Some(reservation.clone()),
             termination_protected: p.bool("DisableApiTermination")?.unwrap_or(false),
+            user_data: user_data.clone(),
             tags: tags.clone(),
         };
         match ctx.model.run_instance(spec) {
@@ -523,7 +541,13 @@ pub(super) fn describe_instance_attribute(
         "ebsOptimized" => value(x, "ebsOptimized", &false),
         "enaSupport" => value(x, "enaSupport", &true),
         "sriovNetSupport" => value(x, "sriovNetSupport", &"simple"),
-        "userData" | "kernel" | "ramdisk" => {
+        "userData" => match &i.user_data {
+            Some(data) => value(x, "userData", data),
+            None => {
+                x.node("userData", |_| {});
+            }
+        },
+        "kernel" | "ramdisk" => {
             x.node(attribute, |_| {});
         }
         "blockDeviceMapping" => {

@@ -128,6 +128,7 @@ mod tests {
             options: MetadataOptions::default(),
             metadata: BTreeMap::new(),
             identity: String::new(),
+            user_data: None,
         }
     }
 

@@ -170,7 +170,12 @@ pub fn respond(
 fn lookup(instance: &InstanceService, path: &str) -> Option<String> {
     match path {
         "/" => return Some("latest".into()),
-        "/latest" | "/latest/" => return Some("dynamic\nmeta-data".into()),
+        "/latest" | "/latest/" => {
+            let user_data = if instance.user_data.is_some() { "\nuser-data" } else { "" };
+            return Some(format!("dynamic\nmeta-data{user_data}"));
+        }
+        // Launched without user data, the path is not there (404), as on EC2.
+        "/latest/user-data" | "/latest/user-data/" => return instance.user_data.clone(),
         "/latest/dynamic" | "/latest/dynamic/" => return Some("instance-identity/".into()),
         "/latest/dynamic/instance-identity" | "/latest/dynamic/instance-identity/" => {
             return Some("document".into());
@@ -256,6 +261,7 @@ mod tests {
             options,
             metadata,
             identity: "{}".into(),
+            user_data: None,
         }
     }
 
@@ -265,6 +271,21 @@ mod tests {
         let code = text[9..12].parse().unwrap();
         let body = text.split_once("\r\n\r\n").unwrap().1.to_owned();
         (code, body)
+    }
+
+    #[test]
+    fn user_data_is_there_only_when_launched_with_some() {
+        let mut t = Tokens::new(1);
+        let req = |p: &str| format!("GET {p} HTTP/1.1\r\nHost: 169.254.169.254\r\n\r\n");
+        let mut i = instance(MetadataOptions::default());
+        assert_eq!(get(&i, &mut t, &req("/latest/user-data")).0, 404);
+        assert_eq!(get(&i, &mut t, &req("/latest/")).1, "dynamic\nmeta-data");
+        i.user_data = Some("#!/bin/sh\necho hi\n".into());
+        assert_eq!(
+            get(&i, &mut t, &req("/latest/user-data")),
+            (200, "#!/bin/sh\necho hi\n".into())
+        );
+        assert_eq!(get(&i, &mut t, &req("/latest/")).1, "dynamic\nmeta-data\nuser-data");
     }
 
     #[test]

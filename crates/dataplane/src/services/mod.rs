@@ -64,6 +64,9 @@ pub struct InstanceService {
     pub metadata: BTreeMap<String, String>,
     /// The instance identity document (`/latest/dynamic/instance-identity/document`).
     pub identity: String,
+    /// Its user data as launched (`/latest/user-data`), decoded; none when launched
+    /// without.
+    pub user_data: Option<String>,
 }
 
 /// The model as the services see it, compiled on every change like the snapshot.
@@ -187,6 +190,11 @@ pub fn compile(model: &Model, ports: &PortMap) -> ServiceData {
             options: instance.metadata,
             metadata: m,
             identity,
+            user_data: instance
+                .user_data
+                .as_deref()
+                .and_then(vpclab_model::base64::decode)
+                .map(|bytes| String::from_utf8_lossy(&bytes).into_owned()),
         };
         let slot = port as usize;
         if data.instances.len() <= slot {
