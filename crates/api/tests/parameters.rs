@@ -40,6 +40,17 @@ fn unimplemented_parameters_are_refused_and_change_nothing() {
         "InvalidParameterValue"
     );
     assert_eq!(s.model().vpcs().count(), 2);
+    // A default asked for again is no change; another value says it is not there.
+    let vpc = s.model().vpcs().next().unwrap().id.to_string();
+    let subnet = ok(&mut s, &format!("Action=CreateSubnet&VpcId={vpc}&CidrBlock=10.0.1.0%2F24"));
+    let subnet = between(&subnet, "<subnetId>", "</subnetId>").unwrap().to_owned();
+    let modify = |kind: &str| {
+        format!(
+            "Action=ModifySubnetAttribute&SubnetId={subnet}&PrivateDnsHostnameTypeOnLaunch={kind}"
+        )
+    };
+    ok(&mut s, &modify("ip-name"));
+    assert_eq!(code(&mut s, &modify("resource-name")), "InvalidParameterValue");
     // Read-only actions too.
     assert_eq!(code(&mut s, "Action=DescribeKeyPairs&IncludePublicKey=true"), "InvalidParameter");
 }

@@ -211,6 +211,13 @@ pub(super) fn modify_subnet_attribute(
     x: &mut Xml,
 ) -> Result<(), ApiError> {
     let subnet = subnet_id(p.required("SubnetId")?)?;
+    // Instances are named by their address (ip-name), the default: asking for it again
+    // is no change; resource names are not there yet.
+    if let Some(kind) = p.get("PrivateDnsHostnameTypeOnLaunch").filter(|k| *k != "ip-name") {
+        return Err(invalid(format!(
+            "vpclab names instances by their address (ip-name): {kind} is not available yet."
+        )));
+    }
     match p.bool("MapPublicIpOnLaunch.Value")? {
         Some(on) => ctx.model.set_map_public_ip_on_launch(&subnet, on)?,
         None => {
