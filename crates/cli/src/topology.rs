@@ -413,9 +413,11 @@ fn acl_entry(e: &AclEntrySpec) -> Result<vpclab_model::AclEntry, TopologyError> 
         }
     };
     let (ports, icmp) = match (&e.ports, protocol) {
-        (None, _) => (None, (protocol == Protocol::Icmp).then_some((-1, -1))),
-        (Some(PortsSpec::One(t)), Protocol::Icmp) => (None, Some((*t as i16, -1))),
-        (Some(PortsSpec::One(p)), _) => (Some((*p as u16, *p as u16)), None),
+        // A file's TCP or UDP entry without ports covers them all.
+        (None, Protocol::Tcp | Protocol::Udp) => (Some((0, 65535)), None),
+        (None, _) => (None, None),
+        (Some(PortsSpec::One(t)), Protocol::Icmp) => (None, Some((i64::from(*t), -1))),
+        (Some(PortsSpec::One(p)), _) => (Some((i64::from(*p), i64::from(*p))), None),
         (Some(PortsSpec::Range(text)), _) => {
             let parsed = text
                 .split_once('-')
@@ -428,15 +430,10 @@ fn acl_entry(e: &AclEntrySpec) -> Result<vpclab_model::AclEntry, TopologyError> 
             )
         }
     };
-    Ok(vpclab_model::AclEntry {
-        rule_number: e.rule.value,
-        egress,
-        protocol,
-        allow,
-        cidr: cidr(&e.cidr)?.trunc(),
-        ports,
-        icmp,
-    })
+    // The model's own constructor checks the entry, as it does for the API.
+    let rule = i64::from(e.rule.value);
+    vpclab_model::AclEntry::new(rule, egress, protocol, allow, cidr(&e.cidr)?, ports, icmp)
+        .map_err(api(&e.rule))
 }
 
 /// Parses a topology file's text.
@@ -864,6 +861,16 @@ mod tests {
         assert!(err.to_string().contains(&api.message), "{err} / {}", api.message);
         let err = try_build(&base.replace("ports: 8080", "ports: \"90-80\"")).unwrap_err();
         assert!(err.to_string().contains("Invalid port range"), "{err}");
+    }
+
+    #[test]
+    fn acl_entries_are_checked_by_the_model_too() {
+        let text = "vpcs:\n  - name: lab\n    cidr: 10.0.0.0/16\n    subnets:\n      - name: a\n        cidr: 10.0.1.0/24\n    network_acls:\n      - name: strict\n        subnets: [a]\n        entries:\n          - rule: 100\n            direction: inbound\n            action: allow\n            protocol: tcp\n            ports: PORTS\n            cidr: 0.0.0.0/0\n";
+        assert!(try_build(&text.replace("PORTS", "80")).is_ok());
+        for bad in ["70000", "\"90-80\"", "\"1-70000\""] {
+            let err = try_build(&text.replace("PORTS", bad)).unwrap_err();
+            assert!(err.to_string().contains("Invalid port range"), "{bad}: {err}");
+        }
     }
 
     #[test]

@@ -39,6 +39,67 @@ pub struct AclEntry {
     pub icmp: Option<(i16, i16)>,
 }
 
+impl AclEntry {
+    /// An entry, checked, for the API and topology files alike: rule number 1 to 32766,
+    /// ports 0 to 65535 in order (TCP and UDP need them), ICMP type and code -1 to 255
+    /// (-1: any; ICMP without them matches all). The CIDR is kept as its network.
+    pub fn new(
+        rule_number: i64,
+        egress: bool,
+        protocol: Protocol,
+        allow: bool,
+        cidr: Ipv4Net,
+        ports: Option<(i64, i64)>,
+        icmp: Option<(i64, i64)>,
+    ) -> Result<Self, ApiError> {
+        let rule_number = u16::try_from(rule_number)
+            .ok()
+            .filter(|n| (1..=MAX_RULE_NUMBER).contains(n))
+            .ok_or_else(|| {
+                ApiError::invalid_value(format!(
+                    "Value ({rule_number}) for parameter ruleNumber is invalid. Must be between \
+                     1 and 32766."
+                ))
+            })?;
+        let ports = match (protocol, ports) {
+            (Protocol::Tcp | Protocol::Udp, None) => {
+                return Err(ApiError::new(
+                    "MissingParameter",
+                    "The request must contain the parameter portRange",
+                ));
+            }
+            (_, Some((from, to))) => {
+                let port = |p: i64| u16::try_from(p).ok();
+                match (port(from), port(to)) {
+                    (Some(from), Some(to)) if from <= to => Some((from, to)),
+                    _ => {
+                        return Err(ApiError::invalid_value(format!(
+                            "Invalid port range: from {from} to {to}"
+                        )));
+                    }
+                }
+            }
+            (_, None) => None,
+        };
+        let icmp = match (protocol, icmp) {
+            (Protocol::Icmp, icmp) => {
+                let (kind, code) = icmp.unwrap_or((-1, -1));
+                let part = |v: i64| i16::try_from(v).ok().filter(|v| (-1..=255).contains(v));
+                match (part(kind), part(code)) {
+                    (Some(kind), Some(code)) => Some((kind, code)),
+                    _ => {
+                        return Err(ApiError::invalid_value(format!(
+                            "Invalid ICMP type or code: {kind} / {code}"
+                        )));
+                    }
+                }
+            }
+            _ => None,
+        };
+        Ok(Self { rule_number, egress, protocol, allow, cidr: cidr.trunc(), ports, icmp })
+    }
+}
+
 /// A network ACL.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NetworkAcl {

@@ -108,8 +108,14 @@ pub(super) fn describe_network_acls(
 }
 
 pub(super) fn acl_entry(p: &Params) -> Result<AclEntry, ApiError> {
-    let rule_number: u16 = p.required("RuleNumber")?.parse().map_err(|_| {
-        invalid("Value for parameter ruleNumber is invalid. Must be between 1 and 32766.")
+    let number = |name: &str| -> Result<Option<i64>, ApiError> {
+        p.get(name)
+            .map(|v| v.parse().map_err(|_| invalid(format!("Invalid value '{v}' for {name}"))))
+            .transpose()
+    };
+    let rule_number = number("RuleNumber")?.ok_or_else(|| ApiError {
+        code: "MissingParameter",
+        message: "The request must contain the parameter ruleNumber".into(),
     })?;
     let protocol = Protocol::parse(p.required("Protocol")?)?;
     let allow = match p.required("RuleAction")?.to_ascii_lowercase().as_str() {
@@ -119,12 +125,7 @@ pub(super) fn acl_entry(p: &Params) -> Result<AclEntry, ApiError> {
             return Err(invalid(format!("Value ({other}) for parameter ruleAction is invalid.")));
         }
     };
-    let port = |name| -> Result<Option<u16>, ApiError> {
-        p.get(name)
-            .map(|v| v.parse().map_err(|_| invalid(format!("Invalid value '{v}' for {name}"))))
-            .transpose()
-    };
-    let ports = match (port("PortRange.From")?, port("PortRange.To")?) {
+    let ports = match (number("PortRange.From")?, number("PortRange.To")?) {
         (Some(from), Some(to)) => Some((from, to)),
         (None, None) => None,
         _ => {
@@ -134,29 +135,12 @@ pub(super) fn acl_entry(p: &Params) -> Result<AclEntry, ApiError> {
             });
         }
     };
-    if matches!(protocol, Protocol::Tcp | Protocol::Udp) && ports.is_none() {
-        return Err(ApiError {
-            code: "MissingParameter",
-            message: "The request must contain the parameter portRange".into(),
-        });
-    }
-    let icmp_part = |name| -> Result<i16, ApiError> {
-        p.get(name).map_or(Ok(-1), |v| {
-            v.parse().map_err(|_| invalid(format!("Invalid value '{v}' for {name}")))
-        })
+    let icmp = match (number("Icmp.Type")?, number("Icmp.Code")?) {
+        (None, None) => None,
+        (kind, code) => Some((kind.unwrap_or(-1), code.unwrap_or(-1))),
     };
-    let icmp = (protocol == Protocol::Icmp)
-        .then(|| Ok::<_, ApiError>((icmp_part("Icmp.Type")?, icmp_part("Icmp.Code")?)))
-        .transpose()?;
-    Ok(AclEntry {
-        rule_number,
-        egress: p.bool("Egress")?.unwrap_or(false),
-        protocol,
-        allow,
-        cidr: cidr(p, "CidrBlock")?.trunc(),
-        ports,
-        icmp,
-    })
+    let egress = p.bool("Egress")?.unwrap_or(false);
+    AclEntry::new(rule_number, egress, protocol, allow, cidr(p, "CidrBlock")?, ports, icmp)
 }
 
 pub(super) fn create_network_acl_entry(
