@@ -3,14 +3,12 @@
 //! `scripts/test.sh` installs awscli and boto3 from PyPI into `target/pyenv`;
 //! `VPCLAB_PYTHON_ENV` points elsewhere.
 
-use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
-use crate::lab::binary;
-use crate::wait_until;
+use crate::{free_port, wait_until};
 
 /// The Python environment holding `aws` and boto3.
 pub fn python_env() -> PathBuf {
@@ -44,13 +42,6 @@ pub struct Api {
     extra: Vec<String>,
 }
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
-}
-
 impl Api {
     /// Starts `vpclab serve` on a fresh state directory.
     pub fn start(dataplane: bool) -> Self {
@@ -75,7 +66,7 @@ impl Api {
         self.stop();
         let port = free_port();
         self.endpoint = format!("http://127.0.0.1:{port}");
-        let mut command = Command::new(binary());
+        let mut command = crate::vpclab_command();
         command
             .arg("--state-dir")
             .arg(&self.state)
@@ -162,7 +153,8 @@ impl Drop for Api {
         self.stop();
         if self.dataplane {
             // Everything the API made real: `vpclab down` on its state directory.
-            let _ = Command::new(binary()).arg("--state-dir").arg(&self.state).arg("down").output();
+            let _ =
+                crate::vpclab_command().arg("--state-dir").arg(&self.state).arg("down").output();
         }
         let _ = std::fs::remove_dir_all(&self.state);
     }

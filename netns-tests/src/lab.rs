@@ -6,7 +6,7 @@ use std::process::Output;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
-use crate::{namespaces, run, wait_until};
+use crate::{INTERNET, free_port, namespaces, run, vpclab_command, wait_until};
 
 /// The `vpclab` binary of this build (`target/<profile>/vpclab`), which
 /// `scripts/test.sh` builds before the namespace tests.
@@ -27,6 +27,8 @@ pub fn binary() -> PathBuf {
 #[derive(Debug)]
 pub struct Lab {
     state: PathBuf,
+    /// `http://127.0.0.1:<port>`: the lab's own API (a free port, never 4566).
+    endpoint: String,
     /// Instance ids by name, read from `vpclab status --json` after `up`.
     instances: Vec<(String, String)>,
 }
@@ -41,8 +43,10 @@ impl Lab {
         std::fs::create_dir_all(&state).expect("state dir");
         let file = state.join("topology.yaml");
         std::fs::write(&file, topology).expect("topology file");
-        let mut lab = Lab { state, instances: Vec::new() };
-        let out = lab.vpclab(&["up", file.to_str().expect("utf-8 path")]);
+        let listen = format!("127.0.0.1:{}", free_port());
+        let endpoint = format!("http://{listen}");
+        let mut lab = Lab { state, endpoint, instances: Vec::new() };
+        let out = lab.vpclab(&["up", "--listen", &listen, file.to_str().expect("utf-8 path")]);
         assert!(
             out.status.success(),
             "vpclab up failed: {}{}",
@@ -55,10 +59,17 @@ impl Lab {
 
     /// Runs `vpclab --state-dir <this lab's> <args>`.
     pub fn vpclab(&self, args: &[&str]) -> Output {
-        let binary = binary();
-        let mut full = vec!["--state-dir", self.state.to_str().expect("utf-8 path")];
-        full.extend_from_slice(args);
-        run(binary.to_str().expect("utf-8 path"), &full)
+        vpclab_command()
+            .arg("--state-dir")
+            .arg(&self.state)
+            .args(args)
+            .output()
+            .expect("run vpclab")
+    }
+
+    /// The lab's EC2 API: `http://127.0.0.1:<its port>`.
+    pub fn endpoint(&self) -> &str {
+        &self.endpoint
     }
 
     fn read_instances(&self) -> Vec<(String, String)> {
@@ -101,10 +112,10 @@ impl Lab {
         self.vpclab(&args)
     }
 
-    /// Runs `aws ec2 <args>` against the lab's API (`vpclab up` serves it on
-    /// 127.0.0.1:4566), asserts it succeeded, and returns its trimmed output.
+    /// Runs `aws ec2 <args>` against the lab's API, asserts it succeeded, and returns
+    /// its trimmed output.
     pub fn aws(&self, args: &[&str]) -> String {
-        let out = crate::api::aws("http://127.0.0.1:4566", args);
+        let out = crate::api::aws(&self.endpoint, args);
         assert!(out.status.success(), "aws {args:?}: {}", String::from_utf8_lossy(&out.stderr));
         String::from_utf8_lossy(&out.stdout).trim().to_owned()
     }
@@ -141,7 +152,7 @@ pub fn assert_nothing_left(ids: &[String], state: &Path) {
     for id in ids {
         assert!(!left.contains(id), "namespace {id} left behind");
     }
-    assert!(!left.iter().any(|n| n == "vpclab-internet"), "vpclab-internet left behind");
+    assert!(!left.iter().any(|n| n == INTERNET), "{INTERNET} left behind");
     let state = state.to_string_lossy().into_owned();
     let daemons = run("pgrep", &["-f", &format!("vpclab --state-dir {state} serve")]);
     assert!(!daemons.status.success(), "a daemon of {state} is still running");
@@ -160,7 +171,7 @@ impl Drop for Lab {
             for id in self.ids() {
                 let _ = run("ip", &["netns", "del", &id]);
             }
-            let _ = run("ip", &["netns", "del", "vpclab-internet"]);
+            let _ = run("ip", &["netns", "del", INTERNET]);
         }
         let _ = std::fs::remove_dir_all(&self.state);
     }
@@ -202,7 +213,7 @@ impl Lab {
 
 /// `curl` run on the emulated internet; the body, empty if nothing answered.
 pub fn curl_from_internet(url: &str) -> String {
-    let out = run("ip", &["netns", "exec", "vpclab-internet", "curl", "-s", "-m", "2", url]);
+    let out = run("ip", &["netns", "exec", INTERNET, "curl", "-s", "-m", "2", url]);
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 

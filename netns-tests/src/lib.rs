@@ -17,6 +17,18 @@ use std::time::{Duration, Instant};
 /// Prefix of every namespace a test makes.
 pub const PREFIX: &str = "vpclab-test-";
 
+/// The emulated internet's namespace in tests: not a user's lab's `vpclab-internet`.
+/// Every `vpclab` a test starts is told it through `VPCLAB_INTERNET_NETNS`.
+pub const INTERNET: &str = "vpclab-test-internet";
+
+/// A `vpclab` command of this build that keeps off a user's lab: its own internet
+/// namespace (the state directory and the API port are the caller's to give).
+pub fn vpclab_command() -> Command {
+    let mut command = Command::new(lab::binary());
+    command.env("VPCLAB_INTERNET_NETNS", INTERNET);
+    command
+}
+
 /// Panics with a clear message unless the process can create namespaces.
 pub fn require_root() {
     let uid = std::fs::read_to_string("/proc/self/status")
@@ -28,6 +40,14 @@ pub fn require_root() {
         })
         .unwrap_or_default();
     assert_eq!(uid, "0", "namespace tests need root: run `sudo scripts/test.sh`");
+}
+
+/// A free port on 127.0.0.1 (for a test's own API; never the 4566 a user's lab uses).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
 }
 
 /// Runs a command to completion, panicking with its output if it cannot be started.

@@ -758,7 +758,7 @@ fn the_seed_lab_built_with_the_aws_cli_carries_packets_and_survives_a_restart() 
 fn a_lab_from_a_topology_file_is_the_same_lab_the_api_sees() {
     require_root();
     let lab = vpclab_netns_tests::lab::Lab::up(include_str!("../../examples/two-tier.yaml"));
-    let endpoint = "http://127.0.0.1:4566";
+    let endpoint = lab.endpoint();
     let text = |args: &[&str], query: &str| {
         let mut full = args.to_vec();
         full.extend_from_slice(&["--output", "text", "--query", query]);

@@ -1,10 +1,10 @@
 //! `vpclab capture`: a pcap that tcpdump reads, with both sides of the internet
 //! gateway's translation at `igw`.
 
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::time::Duration;
 
-use vpclab_netns_tests::lab::{Lab, binary};
+use vpclab_netns_tests::lab::Lab;
 use vpclab_netns_tests::{require_root, run, wait_until};
 
 const TOPOLOGY: &str = include_str!("../../examples/two-tier.yaml");
@@ -20,7 +20,7 @@ impl Drop for Capture {
 }
 
 fn capture(lab: &Lab, point: &str, file: &std::path::Path, count: u32) -> Capture {
-    let child = Command::new(binary())
+    let child = vpclab_netns_tests::vpclab_command()
         .args(["--state-dir", lab.state().to_str().expect("utf-8")])
         .args(["capture", point, "-c", &count.to_string(), "-w", file.to_str().expect("utf-8")])
         .stdout(Stdio::null())

@@ -76,7 +76,16 @@ fn accepted_and_rejected_flows_are_recorded_on_the_interface() {
     assert!(lab.curl("web", "http://198.51.100.1/", Duration::from_secs(6)).is_some());
     let out = vpclab_netns_tests::run(
         "ip",
-        &["netns", "exec", "vpclab-internet", "curl", "-s", "-m", "2", "http://203.0.113.10:22/"],
+        &[
+            "netns",
+            "exec",
+            vpclab_netns_tests::INTERNET,
+            "curl",
+            "-s",
+            "-m",
+            "2",
+            "http://203.0.113.10:22/",
+        ],
     );
     assert!(!out.status.success(), "port 22 is closed by web's security group");
 

@@ -27,7 +27,7 @@ impl Drop for Running {
         if let Some(host) = self.host.take() {
             let _ = host.stop();
         }
-        let _ = host::teardown(&self.model);
+        let _ = host::teardown_with_internet(&self.model, vpclab_netns_tests::INTERNET);
     }
 }
 
@@ -49,7 +49,12 @@ fn the_running_forwarder_allocates_nothing_per_packet() {
     let a = instance("10.77.1.0/24", "10.77.1.10");
     let b = instance("10.77.2.0/24", "10.77.2.10");
     let (a, b) = (a.as_str().to_owned(), b.as_str().to_owned());
-    let mut lab = Running { host: Some(Host::start(2).expect("forwarder starts")), model };
+    let mut lab = Running {
+        host: Some(
+            Host::start_with_internet(2, vpclab_netns_tests::INTERNET).expect("forwarder starts"),
+        ),
+        model,
+    };
     let host = lab.host.as_mut().unwrap();
     host.sync(&lab.model).expect("instances set up");
 

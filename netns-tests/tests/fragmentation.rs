@@ -17,7 +17,7 @@ fn an_oversize_datagram_is_fragmented_at_the_edge_and_arrives_whole() {
     let lab = Lab::up(TOPOLOGY);
     // A UDP listener on the internet's check-ip host: prints the size of what arrives.
     let listener = Command::new("ip")
-        .args(["netns", "exec", "vpclab-internet", "python3", "-c"])
+        .args(["netns", "exec", vpclab_netns_tests::INTERNET, "python3", "-c"])
         .arg(
             "import socket\n\
              s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n\
@@ -28,11 +28,12 @@ fn an_oversize_datagram_is_fragmented_at_the_edge_and_arrives_whole() {
         .spawn()
         .expect("listener");
     wait_until("the listener", Duration::from_secs(10), Duration::from_millis(100), || {
-        let out = run("ip", &["netns", "exec", "vpclab-internet", "ss", "-lun"]);
+        let out = run("ip", &["netns", "exec", vpclab_netns_tests::INTERNET, "ss", "-lun"]);
         String::from_utf8_lossy(&out.stdout).contains("198.51.100.1:9999").then_some(())
     });
     let reassembled = || {
-        let out = run("ip", &["netns", "exec", "vpclab-internet", "cat", "/proc/net/snmp"]);
+        let out =
+            run("ip", &["netns", "exec", vpclab_netns_tests::INTERNET, "cat", "/proc/net/snmp"]);
         let text = String::from_utf8_lossy(&out.stdout).into_owned();
         let mut ip = text.lines().filter(|l| l.starts_with("Ip:"));
         let (names, values) = (ip.next().unwrap_or_default(), ip.next().unwrap_or_default());

@@ -64,7 +64,17 @@ fn the_internet_reaches_a_server_in_a_public_instance_by_its_public_ip() {
     drop(server);
     // An address nobody is mapped to answers nothing.
     let out = std::process::Command::new("ip")
-        .args(["netns", "exec", "vpclab-internet", "ping", "-c", "1", "-W", "1", "203.0.113.99"])
+        .args([
+            "netns",
+            "exec",
+            vpclab_netns_tests::INTERNET,
+            "ping",
+            "-c",
+            "1",
+            "-W",
+            "1",
+            "203.0.113.99",
+        ])
         .output()
         .expect("ping from the internet");
     assert!(!out.status.success());
@@ -108,8 +118,10 @@ fn a_malformed_topology_creates_nothing() {
     std::fs::create_dir_all(&state).unwrap();
     let file = state.join("bad.yaml");
     std::fs::write(&file, bad).unwrap();
-    let out = std::process::Command::new(vpclab_netns_tests::lab::binary())
-        .args(["--state-dir", state.to_str().unwrap(), "up", file.to_str().unwrap()])
+    let listen = format!("127.0.0.1:{}", vpclab_netns_tests::free_port());
+    let out = vpclab_netns_tests::vpclab_command()
+        .args(["--state-dir", state.to_str().unwrap(), "up", "--listen", &listen])
+        .arg(&file)
         .output()
         .unwrap();
     let _ = std::fs::remove_dir_all(&state);

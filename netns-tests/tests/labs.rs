@@ -4,7 +4,7 @@
 //! The break-and-fix labs must fail as shipped and pass once the fix their page gives
 //! is applied.
 
-use std::os::unix::fs::{PermissionsExt, symlink};
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -64,8 +64,31 @@ impl Workspace {
         let sudo = dir.join("bin/sudo");
         std::fs::write(&sudo, "#!/bin/sh\nexec \"$@\"\n").expect("sudo shim");
         std::fs::set_permissions(&sudo, std::fs::Permissions::from_mode(0o755)).expect("chmod");
-        symlink(binary(), dir.join("bin/vpclab")).expect("vpclab link");
-        symlink(python_env().join("bin/aws"), dir.join("bin/aws")).expect("aws link");
+        // The pages use 127.0.0.1:4566, as a learner's lab does; the test's lab listens on
+        // a port of its own, and its internet has its own namespace, so a user's running
+        // lab is never touched. The shims put both in place under the pages' commands.
+        let port = vpclab_netns_tests::free_port();
+        let shim = |name: &str, body: String| {
+            let path = dir.join("bin").join(name);
+            std::fs::write(&path, body).expect("shim");
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+        };
+        shim(
+            "vpclab",
+            format!(
+                "#!/bin/sh\nexport VPCLAB_INTERNET_NETNS={internet}\nif [ \"$1\" = up ]; then\n  \
+                 shift\n  exec {binary} up --listen 127.0.0.1:{port} \"$@\"\nfi\nexec {binary} \"$@\"\n",
+                internet = vpclab_netns_tests::INTERNET,
+                binary = binary().display(),
+            ),
+        );
+        shim(
+            "aws",
+            format!(
+                "#!/bin/sh\nexport AWS_ENDPOINT_URL=http://127.0.0.1:{port}\nexec {aws} \"$@\"\n",
+                aws = python_env().join("bin/aws").display(),
+            ),
+        );
         Workspace { dir }
     }
 
@@ -110,7 +133,7 @@ impl Workspace {
 
 impl Drop for Workspace {
     fn drop(&mut self) {
-        let _ = Command::new(binary())
+        let _ = vpclab_netns_tests::vpclab_command()
             .arg("--state-dir")
             .arg(self.dir.join("state"))
             .arg("down")

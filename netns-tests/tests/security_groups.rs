@@ -80,7 +80,17 @@ fn rules_decide_and_replies_come_back() {
     // No ICMP rule: no ping.
     let ping = run(
         "ip",
-        &["netns", "exec", "vpclab-internet", "ping", "-c", "1", "-W", "1", "203.0.113.10"],
+        &[
+            "netns",
+            "exec",
+            vpclab_netns_tests::INTERNET,
+            "ping",
+            "-c",
+            "1",
+            "-W",
+            "1",
+            "203.0.113.10",
+        ],
     );
     assert!(!ping.status.success(), "ping needs an ICMP rule");
     // Outbound is open and replies are tracked back in.
@@ -104,7 +114,7 @@ fn rules_decide_and_replies_come_back() {
     assert!(!out.status.success(), "quiet may not start connections");
 
     // A rule added through the API opens 9090 at once, with nothing restarted.
-    let endpoint = "http://127.0.0.1:4566";
+    let endpoint = lab.endpoint();
     let group = vpclab_netns_tests::api::aws(
         endpoint,
         &[
@@ -154,7 +164,17 @@ fn rules_decide_and_replies_come_back() {
     let pinged = (0..10).any(|_| {
         run(
             "ip",
-            &["netns", "exec", "vpclab-internet", "ping", "-c", "1", "-W", "1", "203.0.113.10"],
+            &[
+                "netns",
+                "exec",
+                vpclab_netns_tests::INTERNET,
+                "ping",
+                "-c",
+                "1",
+                "-W",
+                "1",
+                "203.0.113.10",
+            ],
         )
         .status
         .success()

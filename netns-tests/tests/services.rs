@@ -306,7 +306,7 @@ fn amazon_dns_resolves_private_and_public_names_with_a_split_horizon() {
 
     // Both attributes at once: refused, as AWS does.
     let both = api::aws(
-        "http://127.0.0.1:4566",
+        lab.endpoint(),
         &[
             "modify-vpc-attribute",
             "--vpc-id",

@@ -54,7 +54,7 @@ pub(crate) fn run(state: &Path, file: &Path, json: bool) -> Result<ExitCode> {
         let target = trace::resolve(&model, &e.to, Some(&source))?;
         let namespace = match &source {
             End::Instance(id, _) => id.to_string(),
-            End::Internet(_) => vpclab_dataplane::host::INTERNET_NETNS.to_owned(),
+            End::Internet(_) => vpclab_dataplane::host::internet_netns().to_owned(),
         };
         let dst = trace::address(&target);
         let what = match e.port {

@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 use vpclab_dataplane::CounterSnapshot;
-use vpclab_dataplane::host::{self, CHECK_IP, INTERNET_NETNS, S3};
+use vpclab_dataplane::host::{self, CHECK_IP, S3, internet_netns};
 use vpclab_model::Model;
 
 use crate::topology;
@@ -283,7 +283,7 @@ pub(crate) fn down(state: &Path) -> Result<()> {
     match &model {
         Some(model) => host::teardown(model).map_err(|e| e.to_string())?,
         None => {
-            vpclab_sys::netns::delete(INTERNET_NETNS).map_err(|e| e.to_string())?;
+            vpclab_sys::netns::delete(internet_netns()).map_err(|e| e.to_string())?;
         }
     }
     remove_state(state).map_err(|e| format!("{}: {e}", state.display()))?;
@@ -404,7 +404,7 @@ pub(crate) fn start_internet_host() -> Result<Child> {
     let check_ip = SocketAddr::from((CHECK_IP, 80)).to_string();
     let s3 = SocketAddr::from((S3, 80)).to_string();
     Command::new("ip")
-        .args(["netns", "exec", INTERNET_NETNS])
+        .args(["netns", "exec", internet_netns()])
         .arg(exe)
         .args(["internet-host", "--listen", &check_ip, "--listen", &s3])
         .stdin(Stdio::null())

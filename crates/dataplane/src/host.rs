@@ -18,8 +18,21 @@ use crate::counters::CounterSnapshot;
 use crate::snapshot::{EDGE_MTU, INTERNET, PortMap, VPC_MTU, compile};
 use crate::worker::Forwarder;
 
-/// The emulated internet's namespace.
+/// The emulated internet's namespace, unless `VPCLAB_INTERNET_NETNS` names another.
 pub const INTERNET_NETNS: &str = "vpclab-internet";
+
+/// The emulated internet's namespace: [`INTERNET_NETNS`], or the name
+/// `VPCLAB_INTERNET_NETNS` gives (tests use their own, so they never touch a user's lab).
+/// A name that does not start with `vpclab-` is not taken: vpclab names nothing else.
+pub fn internet_netns() -> &'static str {
+    static NAME: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    NAME.get_or_init(|| {
+        std::env::var("VPCLAB_INTERNET_NETNS")
+            .ok()
+            .filter(|n| n.starts_with("vpclab-") && n.len() <= 64 && !n.contains('/'))
+            .unwrap_or_else(|| INTERNET_NETNS.to_owned())
+    })
+}
 /// The device name inside every namespace.
 pub const DEVICE: &str = "eth0";
 /// Addresses the emulated internet holds, with their prefix: the check-ip host network.
@@ -72,8 +85,14 @@ impl Host {
     /// Starts the forwarder with `workers` worker threads and attaches the emulated
     /// internet (creating its namespace and device if needed).
     pub fn start(workers: usize) -> Result<Self, HostError> {
+        Self::start_with_internet(workers, internet_netns())
+    }
+
+    /// [`Host::start`] with the emulated internet in the namespace `internet` (a test's
+    /// own, never a user's lab's).
+    pub fn start_with_internet(workers: usize, internet: &str) -> Result<Self, HostError> {
         let forwarder = Forwarder::start(workers).map_err(HostError::Forwarder)?;
-        let queues = setup_internet(workers)?;
+        let queues = setup_internet(internet, workers)?;
         forwarder.attach(INTERNET, queues).map_err(HostError::Forwarder)?;
         Ok(Self { forwarder, ports: PortMap::new(), realised: BTreeMap::new(), generation: 0 })
     }
@@ -226,8 +245,7 @@ fn setup_instance(
 /// The emulated internet: `vpclab-internet` with `eth0` holding the internet hosts' and
 /// the AWS services' addresses, the public range behind the gateway and, for replies
 /// through gateway endpoints, the default route to the forwarder.
-fn setup_internet(queues: usize) -> Result<Vec<Tun>, HostError> {
-    let ns = INTERNET_NETNS;
+fn setup_internet(ns: &str, queues: usize) -> Result<Vec<Tun>, HostError> {
     netns::create(ns)?;
     disable_ipv6(ns)?;
     let tun = Tun::open_queues_in(ns, DEVICE, queues)?;
@@ -255,13 +273,18 @@ fn setup_internet(queues: usize) -> Result<Vec<Tun>, HostError> {
 /// Removes everything `model` put on the host: every instance namespace and the
 /// internet's. Stop the forwarder first, or the namespaces outlive their names.
 pub fn teardown(model: &Model) -> Result<(), NetnsError> {
+    teardown_with_internet(model, internet_netns())
+}
+
+/// [`teardown`] of a host started with its internet in `internet`.
+pub fn teardown_with_internet(model: &Model, internet: &str) -> Result<(), NetnsError> {
     let mut first_error = None;
     for instance in model.instances() {
         if let Err(e) = netns::delete(instance.id.as_str()) {
             first_error.get_or_insert(e);
         }
     }
-    if let Err(e) = netns::delete(INTERNET_NETNS) {
+    if let Err(e) = netns::delete(internet) {
         first_error.get_or_insert(e);
     }
     first_error.map_or(Ok(()), Err)
