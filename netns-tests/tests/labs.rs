@@ -64,7 +64,7 @@ impl Workspace {
         let sudo = dir.join("bin/sudo");
         std::fs::write(&sudo, "#!/bin/sh\nexec \"$@\"\n").expect("sudo shim");
         std::fs::set_permissions(&sudo, std::fs::Permissions::from_mode(0o755)).expect("chmod");
-        // The pages use 127.0.0.1:4566, as a learner's lab does; the test's lab listens on
+        // The pages use vpclab's default port, as a learner's lab does; the test's lab listens on
         // a port of its own, and its internet has its own namespace, so a user's running
         // lab is never touched. The shims put both in place under the pages' commands.
         let port = vpclab_netns_tests::free_port();

@@ -4,7 +4,7 @@
 // a security group and an instance in each subnet; the SDK's paginators, waiters and
 // typed errors; then everything torn down again.
 //
-//   npm ci && VPCLAB_ENDPOINT=http://127.0.0.1:4566 AWS_ACCESS_KEY_ID=x \
+//   npm ci && VPCLAB_ENDPOINT=http://127.0.0.1:<port> AWS_ACCESS_KEY_ID=x \
 //     AWS_SECRET_ACCESS_KEY=x node vpc.cjs
 //
 // (scripts/clients.sh runs `npm ci` into target/clients/js instead; the test then sets
@@ -18,8 +18,14 @@
 
 const ec2 = require("@aws-sdk/client-ec2");
 
+// VPCLAB_ENDPOINT must name the vpclab to use: no default, so a run never lands on a
+// lab it was not meant for.
+if (!process.env.VPCLAB_ENDPOINT) {
+  console.error("not ok - set VPCLAB_ENDPOINT to the vpclab API to use");
+  process.exit(1);
+}
 const client = new ec2.EC2Client({
-  endpoint: process.env.VPCLAB_ENDPOINT || "http://127.0.0.1:4566",
+  endpoint: process.env.VPCLAB_ENDPOINT,
   region: "us-east-1",
   maxAttempts: 1, // a failing request should show, not be retried
 });
