@@ -267,13 +267,7 @@ pub(super) fn terminate_instances(
     x: &mut Xml,
 ) -> Result<(), ApiError> {
     let (m, now) = (&*ctx.model, ctx.now);
-    let asked = listed_instance_ids(m, p, now)?;
-    if asked.is_empty() {
-        return Err(ApiError {
-            code: "MissingParameter",
-            message: "The request must contain the parameter InstanceId".into(),
-        });
-    }
+    let asked = named_instances(listed_instance_ids(m, p, now)?)?;
     let clock = ctx.clock();
     let previous: Vec<(u16, &str)> = asked
         .iter()
@@ -285,11 +279,23 @@ pub(super) fn terminate_instances(
     for id in &asked {
         ctx.model.terminate_instance(id, now)?;
     }
-    let states = asked.iter().zip(previous);
-    x.set("instancesSet", states, |x, (id, previous)| {
+    let states = asked.iter().zip(previous).map(|(id, previous)| {
         // AWS answers a termination shutting down, however soon it is over; one already
         // over stays as it is.
         let current = if previous.0 == 48 { previous } else { (32, "shutting-down") };
+        (id, current, previous)
+    });
+    write_state_changes(x, states);
+    Ok(())
+}
+
+/// The `instancesSet` of a state change: each instance with its current and previous
+/// state (code, name).
+fn write_state_changes<'a>(
+    x: &mut Xml,
+    changes: impl IntoIterator<Item = (&'a InstanceId, (u16, &'a str), (u16, &'a str))>,
+) {
+    x.set("instancesSet", changes, |x, (id, current, previous)| {
         x.leaf("instanceId", id)
             .node("currentState", |x| {
                 x.leaf("code", current.0).leaf("name", current.1);
@@ -298,7 +304,17 @@ pub(super) fn terminate_instances(
                 x.leaf("code", previous.0).leaf("name", previous.1);
             });
     });
-    Ok(())
+}
+
+/// The instances a state change names: at least one.
+fn named_instances(asked: Vec<InstanceId>) -> Result<Vec<InstanceId>, ApiError> {
+    if asked.is_empty() {
+        return Err(ApiError {
+            code: "MissingParameter",
+            message: "The request must contain the parameter InstanceId".into(),
+        });
+    }
+    Ok(asked)
 }
 
 /// StopInstances / StartInstances: the state change of each, as AWS reports it (the
@@ -309,34 +325,23 @@ pub(super) fn change_states(
     x: &mut Xml,
     start: bool,
 ) -> Result<(), ApiError> {
-    let asked = live_instance_ids(ctx.model, p)?;
-    if asked.is_empty() {
-        return Err(ApiError {
-            code: "MissingParameter",
-            message: "The request must contain the parameter InstanceId".into(),
-        });
-    }
+    let asked = named_instances(live_instance_ids(ctx.model, p)?)?;
     let mut changed = Vec::new();
     for id in &asked {
         let moved =
             if start { ctx.model.start_instance(id)? } else { ctx.model.stop_instance(id)? };
         changed.push((id, moved));
     }
-    x.set("instancesSet", changed, |x, (id, moved)| {
+    let states = changed.into_iter().map(|(id, moved)| {
         let (now, before) = match (start, moved) {
             (true, true) => ((0, "pending"), (80, "stopped")),
             (true, false) => ((16, "running"), (16, "running")),
             (false, true) => ((64, "stopping"), (16, "running")),
             (false, false) => ((80, "stopped"), (80, "stopped")),
         };
-        x.leaf("instanceId", id)
-            .node("currentState", |x| {
-                x.leaf("code", now.0).leaf("name", now.1);
-            })
-            .node("previousState", |x| {
-                x.leaf("code", before.0).leaf("name", before.1);
-            });
+        (id, now, before)
     });
+    write_state_changes(x, states);
     Ok(())
 }
 
