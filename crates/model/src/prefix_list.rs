@@ -293,13 +293,7 @@ impl Model {
         for group in &groups {
             let g = self.security_group(group)?;
             for rules in [&g.ingress, &g.egress] {
-                let held: usize = rules
-                    .iter()
-                    .map(|r| match &r.peer {
-                        Peer::PrefixList(l) => self.prefix_list_weight(l.as_str()),
-                        _ => 1,
-                    })
-                    .sum();
+                let held = self.rules_weight(rules);
                 let uses = rules.iter().filter(|r| r.peer == Peer::PrefixList(id.clone())).count();
                 if held + growth * uses > self.quotas.rules_per_group {
                     return Err(ApiError::new(

@@ -401,17 +401,7 @@ impl Model {
                 ));
             }
         }
-        let weight = |rules: &[SgRule]| -> usize {
-            rules
-                .iter()
-                .map(|r| match &r.peer {
-                    Peer::PrefixList(list) => self.prefix_list_weight(list.as_str()),
-                    _ => 1,
-                })
-                .sum()
-        };
-        // A rule naming one of the account's prefix lists weighs its maximum entries.
-        if weight(existing) + weight(&rules) > self.quotas.rules_per_group {
+        if self.rules_weight(existing) + self.rules_weight(&rules) > self.quotas.rules_per_group {
             return Err(ApiError::new(
                 "RulesPerSecurityGroupLimitExceeded",
                 "The maximum number of rules per security group has been reached.",
@@ -427,6 +417,18 @@ impl Model {
             list.extend(added.iter().cloned());
         }
         Ok(added)
+    }
+
+    /// What `rules` weigh against the rules-per-group quota: one each, and a rule naming
+    /// one of the account's prefix lists the list's maximum entries, as on AWS.
+    pub(crate) fn rules_weight(&self, rules: &[SgRule]) -> usize {
+        rules
+            .iter()
+            .map(|r| match &r.peer {
+                Peer::PrefixList(list) => self.prefix_list_weight(list.as_str()),
+                _ => 1,
+            })
+            .sum()
     }
 
     /// What a rule must be to go in `group`: valid, and a peer group of the same VPC or
