@@ -14,12 +14,71 @@ enum Eni<'a> {
     Own(&'a vpclab_model::NetworkInterface),
 }
 
-impl Eni<'_> {
+/// What any interface is, whichever kind: what its description and filters read.
+struct View<'a> {
+    id: String,
+    subnet: &'a SubnetId,
+    vpc: &'a VpcId,
+    private: Ipv4Addr,
+    public: Option<Ipv4Addr>,
+    kind: &'static str,
+    managed: bool,
+    groups: &'a [SecurityGroupId],
+    description: &'a str,
+    tags: Option<&'a Tags>,
+    status: &'static str,
+    instance: Option<&'a Instance>,
+}
+
+impl<'a> Eni<'a> {
     fn id(&self) -> String {
-        match self {
-            Eni::Instance(i) => i.interface.to_string(),
-            Eni::Nat(n) => derived("eni", n.id.as_str()),
-            Eni::Own(n) => n.id.to_string(),
+        self.view().id
+    }
+
+    fn view(&self) -> View<'a> {
+        match *self {
+            Eni::Instance(i) => View {
+                id: i.interface.to_string(),
+                subnet: &i.subnet,
+                vpc: &i.vpc,
+                private: i.private_ip,
+                public: i.public_ip.as_ref().map(|(ip, _)| *ip),
+                kind: "interface",
+                managed: false,
+                groups: &i.security_groups,
+                description: "",
+                tags: None,
+                status: "in-use",
+                instance: Some(i),
+            },
+            Eni::Nat(n) => View {
+                id: derived("eni", n.id.as_str()),
+                subnet: &n.subnet,
+                vpc: &n.vpc,
+                private: n.private_ip,
+                public: Some(n.public_ip),
+                kind: "nat_gateway",
+                managed: true,
+                groups: &[],
+                description: "Interface for NAT Gateway",
+                tags: None,
+                status: "in-use",
+                instance: None,
+            },
+            Eni::Own(n) => View {
+                id: n.id.to_string(),
+                subnet: &n.subnet,
+                vpc: &n.vpc,
+                private: n.private_ip,
+                public: None,
+                kind: "interface",
+                managed: false,
+                groups: &n.security_groups,
+                description: &n.description,
+                tags: Some(&n.tags),
+                status: "available",
+                instance: None,
+            },
         }
     }
 }
@@ -32,41 +91,24 @@ pub(super) fn write_instance_interface(x: &mut Xml, m: &Model, i: &Instance) {
 /// An interface in `NetworkInterface`'s shape, or, `nested` in an instance, in
 /// `InstanceNetworkInterface`'s (whose attachment does not name the instance again).
 fn write_interface(x: &mut Xml, m: &Model, eni: &Eni<'_>, nested: bool) {
-    let id = eni.id();
-    let (subnet, vpc, private, public, kind, managed) = match *eni {
-        Eni::Instance(i) => (
-            &i.subnet,
-            &i.vpc,
-            i.private_ip,
-            i.public_ip.as_ref().map(|(ip, _)| *ip),
-            "interface",
-            false,
-        ),
-        Eni::Nat(n) => (&n.subnet, &n.vpc, n.private_ip, Some(n.public_ip), "nat_gateway", true),
-        Eni::Own(n) => (&n.subnet, &n.vpc, n.private_ip, None, "interface", false),
-    };
-    let (groups, description, tags, status): (&[SecurityGroupId], &str, Tags, &str) = match eni {
-        Eni::Instance(i) => (&i.security_groups, "", Tags::new(), "in-use"),
-        Eni::Nat(_) => (&[], "Interface for NAT Gateway", Tags::new(), "in-use"),
-        Eni::Own(n) => (&n.security_groups, &n.description, n.tags.clone(), "available"),
-    };
-    let zone = m.subnet(subnet).map(|s| s.zone.clone()).unwrap_or_default();
-    x.leaf("networkInterfaceId", &id).leaf("subnetId", subnet).leaf("vpcId", vpc);
+    let v = eni.view();
+    let zone = m.subnet(v.subnet).map(|s| s.zone.clone()).unwrap_or_default();
+    x.leaf("networkInterfaceId", &v.id).leaf("subnetId", v.subnet).leaf("vpcId", v.vpc);
     if !nested {
         x.leaf("availabilityZone", zone);
     }
-    x.leaf("description", description).leaf("ownerId", OWNER_ID);
+    x.leaf("description", v.description).leaf("ownerId", OWNER_ID);
     if !nested {
-        x.leaf("requesterManaged", managed);
+        x.leaf("requesterManaged", v.managed);
     }
-    x.leaf("status", status)
-        .leaf("macAddress", mac(&id))
-        .leaf("privateIpAddress", private)
-        .leaf("privateDnsName", private_dns(private))
-        .leaf("sourceDestCheck", !managed)
-        .leaf("interfaceType", kind)
-        .set("groupSet", groups, |x, g| write_group_ref(x, m, g));
-    if let Eni::Instance(i) = eni {
+    x.leaf("status", v.status)
+        .leaf("macAddress", mac(&v.id))
+        .leaf("privateIpAddress", v.private)
+        .leaf("privateDnsName", private_dns(v.private))
+        .leaf("sourceDestCheck", !v.managed)
+        .leaf("interfaceType", v.kind)
+        .set("groupSet", v.groups, |x, g| write_group_ref(x, m, g));
+    if let Some(i) = v.instance {
         x.node("attachment", |x| {
             x.leaf("attachmentId", derived("eni-attach", i.interface.as_str()));
             if !nested {
@@ -78,20 +120,20 @@ fn write_interface(x: &mut Xml, m: &Model, eni: &Eni<'_>, nested: bool) {
                 .leaf("deleteOnTermination", "true");
         });
     }
-    if let Some(ip) = public {
+    if let Some(ip) = v.public {
         x.node("association", |x| {
             x.leaf("publicIp", ip)
                 .leaf("publicDnsName", public_dns(ip))
                 .leaf("ipOwnerId", "amazon");
         });
     }
-    x.set("privateIpAddressesSet", [private], |x, ip| {
+    x.set("privateIpAddressesSet", [v.private], |x, ip| {
         x.leaf("privateIpAddress", ip)
             .leaf("privateDnsName", private_dns(ip))
             .leaf("primary", "true");
     });
     if !nested {
-        x.tags(&tags);
+        x.tags(v.tags.unwrap_or(&Tags::new()));
     }
 }
 
@@ -237,46 +279,30 @@ pub(super) fn describe_network_interfaces(
         .chain(m.network_interfaces().map(Eni::Own))
         .filter(|eni| asked.is_empty() || asked.contains(&id(eni)))
         .collect();
-    let page = describe::page(ctx.action, p, enis.iter(), id, |eni, name| match *eni {
-        Eni::Instance(i) => match name {
-            "network-interface-id" => one(&i.interface),
-            "attachment.instance-id" => one(&i.id),
-            "addresses.private-ip-address" | "private-ip-address" => one(i.private_ip),
-            "association.public-ip" => {
-                Some(i.public_ip.iter().map(|(ip, _)| ip.to_string()).collect())
+    let none = Tags::new();
+    let page = describe::page(ctx.action, p, enis.iter(), id, |eni, name| {
+        let v = eni.view();
+        match name {
+            "network-interface-id" => one(&v.id),
+            "attachment.instance-id" => {
+                Some(v.instance.map(|i| i.id.to_string()).into_iter().collect())
             }
-            "subnet-id" => one(&i.subnet),
-            "vpc-id" => one(&i.vpc),
-            "status" => one("in-use"),
-            "interface-type" => one("interface"),
-            "requester-managed" => one(false),
-            "group-id" => Some(i.security_groups.iter().map(ToString::to_string).collect()),
-            "attachment.status" => one("attached"),
-            _ => tag_attr(&Tags::new(), name),
-        },
-        Eni::Nat(n) => match name {
-            "network-interface-id" => one(derived("eni", n.id.as_str())),
-            "addresses.private-ip-address" | "private-ip-address" => one(n.private_ip),
-            "association.public-ip" => one(n.public_ip),
-            "subnet-id" => one(&n.subnet),
-            "vpc-id" => one(&n.vpc),
-            "status" => one("in-use"),
-            "interface-type" => one("nat_gateway"),
-            "requester-managed" => one(true),
-            _ => tag_attr(&Tags::new(), name),
-        },
-        Eni::Own(n) => match name {
-            "network-interface-id" => one(&n.id),
-            "addresses.private-ip-address" | "private-ip-address" => one(n.private_ip),
-            "subnet-id" => one(&n.subnet),
-            "vpc-id" => one(&n.vpc),
-            "status" => one("available"),
-            "interface-type" => one("interface"),
-            "requester-managed" => one(false),
-            "description" => one(&n.description),
-            "group-id" => Some(n.security_groups.iter().map(ToString::to_string).collect()),
-            _ => tag_attr(&n.tags, name),
-        },
+            "attachment.status" => {
+                Some(v.instance.map(|_| "attached".to_owned()).into_iter().collect())
+            }
+            "addresses.private-ip-address" | "private-ip-address" => one(v.private),
+            "association.public-ip" => {
+                Some(v.public.map(|ip| ip.to_string()).into_iter().collect())
+            }
+            "subnet-id" => one(v.subnet),
+            "vpc-id" => one(v.vpc),
+            "status" => one(v.status),
+            "interface-type" => one(v.kind),
+            "requester-managed" => one(v.managed),
+            "description" => one(v.description),
+            "group-id" => Some(v.groups.iter().map(ToString::to_string).collect()),
+            _ => tag_attr(v.tags.unwrap_or(&none), name),
+        }
     })?;
     page.write(x, "networkInterfaceSet", |x, eni| write_interface(x, m, eni, false));
     Ok(())
