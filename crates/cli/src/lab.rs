@@ -16,8 +16,8 @@ use std::process::{Child, Command, ExitCode, Stdio};
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
-use vpclab_dataplane::CounterSnapshot;
 use vpclab_dataplane::host::{self, CHECK_IP, S3, internet_netns};
+use vpclab_dataplane::{CounterSnapshot, DropReason};
 use vpclab_model::Model;
 
 use crate::topology;
@@ -368,6 +368,14 @@ fn print_lab(model: &Model, daemon: Option<&DaemonStatus>) {
             println!(
                 "NAT gateways: {} flows tracked, {} created, {} timed out",
                 c.nat_flows, c.nat_created, c.nat_expired
+            );
+        }
+        if c.tracked_created > 0 {
+            let exceeded = c.dropped(DropReason::ConntrackAllowanceExceeded);
+            println!(
+                "connection tracking: {} flows tracked, {} created, {} ended or timed out, {} \
+                 refused for want of room (conntrack_allowance_exceeded)",
+                c.tracked_flows, c.tracked_created, c.tracked_expired, exceeded
             );
         }
         let drops: Vec<String> =

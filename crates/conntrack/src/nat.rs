@@ -2,8 +2,10 @@
 
 use std::ops::RangeInclusive;
 
-use crate::index::Index;
-use crate::tcp::{TcpState, Timeouts, flags};
+use crate::flow::{FlowKey, mum};
+use crate::table::Table;
+use crate::tcp::{TcpState, flags};
+use crate::timeouts::Timeouts;
 
 /// The protocols a NAT gateway translates.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -107,7 +109,7 @@ pub struct Stats {
 pub struct Config {
     /// Most flows held at once.
     pub capacity: usize,
-    /// Idle timeouts.
+    /// Idle timeouts ([`Timeouts::nat_gateway`]).
     pub timeouts: Timeouts,
     /// Public source ports to hand out (AWS: 1024–65535).
     pub ports: RangeInclusive<u16>,
@@ -125,7 +127,7 @@ impl Default for Config {
     fn default() -> Self {
         Self {
             capacity: 1 << 16,
-            timeouts: Timeouts::default(),
+            timeouts: Timeouts::nat_gateway(350_000),
             ports: 1024..=65535,
             share: (0, 1),
             seed: 0x005e_ed0f_7a61_c0de,
@@ -140,68 +142,31 @@ fn first_of_share(config: &Config) -> u32 {
     low + (index + of - low % of) % of
 }
 
-const NIL: u32 = u32::MAX;
-/// Expired flows looked at, oldest first, when a full table needs a slot.
+/// Expired flows looked at, oldest first in each list, when a full table needs a slot.
 const RECLAIM_SCAN: usize = 8;
 
-/// A flow slot. `proto == 0` marks a free slot, whose `next` links the free list.
-#[derive(Clone, Copy, Debug)]
-struct Flow {
-    src: u32,
-    dst: u32,
-    sport: u16,
-    dport: u16,
-    nat_port: u16,
-    proto: u8,
-    state: u8,
-    last_seen: u64,
-    /// The second (`now / 1000`) the flow last moved to the newest end of the LRU list.
-    linked_at: u32,
-    prev: u32,
-    next: u32,
-}
-
-const FREE: Flow = Flow {
-    src: 0,
-    dst: 0,
-    sport: 0,
-    dport: 0,
-    nat_port: 0,
-    proto: 0,
-    state: 0,
-    last_seen: 0,
-    linked_at: 0,
-    prev: NIL,
-    next: NIL,
-};
-
-/// The LRU list's granularity: whole seconds of `now` (milliseconds).
-#[inline(always)]
-fn second(now: u64) -> u32 {
-    (now / 1000) as u32
-}
-
-/// A 64×64→128-bit multiply folded to 64 bits: a fast, well-mixing step.
-#[inline(always)]
-fn mum(a: u64, b: u64) -> u64 {
-    let r = u128::from(a) * u128::from(b);
-    (r as u64) ^ ((r >> 64) as u64)
-}
-
-/// One NAT gateway's state.
+/// One NAT gateway's state: a [`Table`] of flows keyed by their inside tuple, with a
+/// second index by their public side, and the port each was given.
 #[derive(Debug)]
 pub struct Nat {
-    flows: Box<[Flow]>,
-    inside: Index,
-    outside: Index,
-    free: u32,
-    /// Least recently used flow.
-    oldest: u32,
-    /// Most recently used flow.
-    newest: u32,
-    len: usize,
+    table: Table,
     config: Config,
     stats: Stats,
+}
+
+impl Tuple {
+    /// The flow's key: the inside end is the local one.
+    #[inline(always)]
+    fn key(&self) -> FlowKey {
+        FlowKey {
+            zone: 0,
+            protocol: self.proto as u8,
+            local: self.src,
+            local_port: self.sport,
+            remote: self.dst,
+            remote_port: self.dport,
+        }
+    }
 }
 
 impl Nat {
@@ -210,22 +175,11 @@ impl Nat {
     /// # Panics
     /// If the capacity is 0 or above 2^31, or the port range holds no port of the share.
     pub fn new(config: Config) -> Self {
-        assert!(config.capacity > 0 && config.capacity < 1 << 31, "capacity out of range");
         let (index, of) = config.share;
         assert!(of > 0 && index < of, "share {index} of {of}");
         assert!(first_of_share(&config) <= u32::from(*config.ports.end()), "no ports to allocate");
-        let mut flows = vec![FREE; config.capacity].into_boxed_slice();
-        for (i, flow) in flows.iter_mut().enumerate() {
-            flow.next = if i + 1 < config.capacity { (i + 1) as u32 } else { NIL };
-        }
         Self {
-            flows,
-            inside: Index::with_capacity(config.capacity),
-            outside: Index::with_capacity(config.capacity),
-            free: 0,
-            oldest: NIL,
-            newest: NIL,
-            len: 0,
+            table: Table::new(config.capacity, config.seed, true),
             config,
             stats: Stats::default(),
         }
@@ -233,22 +187,22 @@ impl Nat {
 
     /// Live (and not yet swept) flows.
     pub fn len(&self) -> usize {
-        self.len
+        self.table.len()
     }
 
     /// Whether the table holds no flow.
     pub fn is_empty(&self) -> bool {
-        self.len == 0
+        self.table.len() == 0
     }
 
     /// Most flows held at once.
     pub fn capacity(&self) -> usize {
-        self.flows.len()
+        self.table.capacity()
     }
 
     /// Counters.
     pub fn stats(&self) -> Stats {
-        self.stats
+        Stats { expired: self.table.expired, ..self.stats }
     }
 
     /// The configuration.
@@ -258,134 +212,23 @@ impl Nat {
 
     /// Heap bytes held (all of it allocated by [`Nat::new`]).
     pub fn memory_bytes(&self) -> usize {
-        size_of_val(&*self.flows) + self.inside.memory_bytes() + self.outside.memory_bytes()
-    }
-
-    #[inline(always)]
-    fn inside_hash(&self, t: &Tuple) -> u32 {
-        let a = (u64::from(t.src) << 32) | u64::from(t.dst);
-        let b = (u64::from(t.sport) << 32) | (u64::from(t.dport) << 16) | t.proto as u64;
-        mum(a ^ self.config.seed, b ^ 0x9E37_79B9_7F4A_7C15) as u32
+        self.table.memory_bytes()
     }
 
     #[inline(always)]
     fn outside_hash(&self, proto: u8, remote: u32, rport: u16, port: u16) -> u32 {
         let b = (u64::from(rport) << 32) | (u64::from(port) << 16) | u64::from(proto);
-        mum(u64::from(remote) ^ self.config.seed.rotate_left(17), b ^ 0xD6E8_FEB8_6659_FD93) as u32
-    }
-
-    fn timeout(&self, flow: &Flow) -> u64 {
-        let t = &self.config.timeouts;
-        match flow.proto {
-            6 => t.tcp(TcpState::from_u8(flow.state)),
-            1 => t.icmp_ms.min(t.idle_ms),
-            _ => t.idle_ms,
-        }
-    }
-
-    fn expired(&self, flow: &Flow, now: u64) -> bool {
-        now.saturating_sub(flow.last_seen) >= self.timeout(flow)
-    }
-
-    // ---- the LRU list ----------------------------------------------------------------
-
-    fn unlink(&mut self, i: u32) {
-        let Flow { prev, next, .. } = self.flows[i as usize];
-        match prev {
-            NIL => self.oldest = next,
-            p => self.flows[p as usize].next = next,
-        }
-        match next {
-            NIL => self.newest = prev,
-            n => self.flows[n as usize].prev = prev,
-        }
-    }
-
-    fn push_newest(&mut self, i: u32) {
-        let flow = &mut self.flows[i as usize];
-        flow.prev = self.newest;
-        flow.next = NIL;
-        match self.newest {
-            NIL => self.oldest = i,
-            n => self.flows[n as usize].next = i,
-        }
-        self.newest = i;
-    }
-
-    /// Records use of flow `i`. The LRU list is kept at one-second granularity: a flow
-    /// moves to the newest end at most once per second, so the packets of a busy flow
-    /// do not each rewrite two neighbours' links (the oldest-first order is off by under
-    /// a second, and expiry itself always reads `last_seen`).
-    fn touch(&mut self, i: u32, now: u64) {
-        let second = second(now);
-        let flow = &mut self.flows[i as usize];
-        flow.last_seen = now;
-        if flow.linked_at != second && self.newest != i {
-            flow.linked_at = second;
-            self.unlink(i);
-            self.push_newest(i);
-        }
-    }
-
-    // ---- lookups ---------------------------------------------------------------------
-
-    fn find_inside(&self, t: &Tuple) -> Option<u32> {
-        let hash = self.inside_hash(t);
-        let proto = t.proto as u8;
-        self.inside.find(hash, |i| {
-            let f = &self.flows[i as usize];
-            f.src == t.src
-                && f.dst == t.dst
-                && f.sport == t.sport
-                && f.dport == t.dport
-                && f.proto == proto
-        })
+        mum(u64::from(remote) ^ self.table.seed().rotate_left(17), b ^ 0xD6E8_FEB8_6659_FD93) as u32
     }
 
     fn find_outside(&self, proto: u8, remote: u32, rport: u16, port: u16) -> Option<u32> {
         let hash = self.outside_hash(proto, remote, rport, port);
-        self.outside.find(hash, |i| {
-            let f = &self.flows[i as usize];
-            f.dst == remote && f.dport == rport && f.nat_port == port && f.proto == proto
+        self.table.find_alt(hash, |e| {
+            e.key.remote == remote
+                && e.key.remote_port == rport
+                && e.value == u32::from(port)
+                && e.key.protocol == proto
         })
-    }
-
-    /// Removes flow `i` from both indexes and the LRU list, and frees its slot.
-    fn remove(&mut self, i: u32) {
-        let f = self.flows[i as usize];
-        let tuple = Tuple {
-            proto: match f.proto {
-                1 => Proto::Icmp,
-                6 => Proto::Tcp,
-                _ => Proto::Udp,
-            },
-            src: f.src,
-            dst: f.dst,
-            sport: f.sport,
-            dport: f.dport,
-        };
-        let inside = self.inside_hash(&tuple);
-        let outside = self.outside_hash(f.proto, f.dst, f.dport, f.nat_port);
-        self.inside.remove(inside, i);
-        self.outside.remove(outside, i);
-        self.unlink(i);
-        self.flows[i as usize] = Flow { next: self.free, ..FREE };
-        self.free = i;
-        self.len -= 1;
-    }
-
-    /// A free slot: from the free list, or the oldest few flows if expired.
-    fn take_slot(&mut self, now: u64) -> Option<u32> {
-        if self.free == NIL {
-            self.reclaim(now, RECLAIM_SCAN, 1);
-        }
-        match self.free {
-            NIL => None,
-            i => {
-                self.free = self.flows[i as usize].next;
-                Some(i)
-            }
-        }
     }
 
     /// A public port free for this destination, reclaiming an expired holder.
@@ -397,15 +240,15 @@ impl Nat {
         let span = (u32::from(*self.config.ports.end()) - first) / of + 1;
         // Start at a point that depends on the flow, then probe linearly. Near
         // exhaustion this scans the whole range: only then is it slow.
-        let start = mum(u64::from(self.inside_hash(t)), 0xA076_1D64_78BD_642F) as u32 % span;
+        let start =
+            mum(u64::from(t.key().hash(self.table.seed())), 0xA076_1D64_78BD_642F) as u32 % span;
         let proto = t.proto as u8;
         for k in 0..span {
             let port = (first + (start + k) % span * of) as u16;
             match self.find_outside(proto, t.dst, t.dport, port) {
                 None => return Some(port),
-                Some(holder) if self.expired(&self.flows[holder as usize], now) => {
-                    self.remove(holder);
-                    self.stats.expired += 1;
+                Some(holder) if self.table.is_expired(holder, now) => {
+                    self.table.remove_expired(holder);
                     return Some(port);
                 }
                 Some(_) => {}
@@ -419,19 +262,15 @@ impl Nat {
     /// A packet from the inside. `tcp_flags` is the TCP flags byte (ignored for UDP and
     /// ICMP).
     pub fn outbound(&mut self, t: Tuple, tcp_flags: u8, now: u64) -> Outbound {
-        if let Some(i) = self.find_inside(&t) {
-            if !self.expired(&self.flows[i as usize], now) {
-                let flow = &mut self.flows[i as usize];
-                if t.proto == Proto::Tcp {
-                    flow.state = TcpState::from_u8(flow.state).next(tcp_flags, true) as u8;
-                }
-                let port = flow.nat_port;
-                self.touch(i, now);
+        let key = t.key();
+        if let Some(i) = self.table.find(&key) {
+            if !self.table.is_expired(i, now) {
+                self.table.advance(i, true, tcp_flags, &self.config.timeouts, now);
                 self.stats.matched += 1;
+                let port = self.table.entry(i).value as u16;
                 return Outbound::Translate { port, outcome: Outcome::Matched };
             }
-            self.remove(i);
-            self.stats.expired += 1;
+            self.table.remove_expired(i);
         }
 
         if t.proto == Proto::Tcp && tcp_flags & (flags::SYN | flags::ACK | flags::RST) != flags::SYN
@@ -445,39 +284,18 @@ impl Nat {
             return Outbound::Reset;
         }
 
-        let Some(slot) = self.take_slot(now) else {
+        let Some(slot) = self.table.take_slot(now, RECLAIM_SCAN) else {
             self.stats.table_full += 1;
             return Outbound::Drop(Outcome::TableFull);
         };
         let Some(port) = self.allocate_port(&t, now) else {
-            self.flows[slot as usize].next = self.free;
-            self.free = slot;
+            self.table.release(slot);
             self.stats.port_exhausted += 1;
             return Outbound::Drop(Outcome::PortExhausted);
         };
-        let state = match t.proto {
-            Proto::Tcp => TcpState::SynSent as u8,
-            _ => 0,
-        };
-        self.flows[slot as usize] = Flow {
-            src: t.src,
-            dst: t.dst,
-            sport: t.sport,
-            dport: t.dport,
-            nat_port: port,
-            proto: t.proto as u8,
-            state,
-            last_seen: now,
-            linked_at: second(now),
-            prev: NIL,
-            next: NIL,
-        };
-        let inside = self.inside_hash(&t);
         let outside = self.outside_hash(t.proto as u8, t.dst, t.dport, port);
-        self.inside.insert(inside, slot);
-        self.outside.insert(outside, slot);
-        self.push_newest(slot);
-        self.len += 1;
+        let timeouts = self.config.timeouts;
+        self.table.fill(slot, key, u32::from(port), Some(outside), true, tcp_flags, &timeouts, now);
         self.stats.created += 1;
         Outbound::Translate { port, outcome: Outcome::Created }
     }
@@ -495,7 +313,7 @@ impl Nat {
         assert!(out.len() >= packets.len(), "one verdict per packet");
         for (group, verdicts) in packets.chunks(GROUP).zip(out.chunks_mut(GROUP)) {
             for (t, _) in group {
-                std::hint::black_box(self.find_inside(t));
+                std::hint::black_box(self.table.find(&t.key()));
             }
             for (&(t, tcp_flags), verdict) in group.iter().zip(verdicts) {
                 *verdict = self.outbound(t, tcp_flags, now);
@@ -517,19 +335,14 @@ impl Nat {
             self.stats.no_flow += 1;
             return Inbound::Drop(Outcome::NoFlow);
         };
-        if self.expired(&self.flows[i as usize], now) {
-            self.remove(i);
-            self.stats.expired += 1;
+        if self.table.is_expired(i, now) {
+            self.table.remove_expired(i);
             return Inbound::Drop(Outcome::Expired);
         }
-        let flow = &mut self.flows[i as usize];
-        if proto == Proto::Tcp {
-            flow.state = TcpState::from_u8(flow.state).next(tcp_flags, false) as u8;
-        }
-        let (addr, inside_port) = (flow.src, flow.sport);
-        self.touch(i, now);
+        self.table.advance(i, false, tcp_flags, &self.config.timeouts, now);
         self.stats.matched += 1;
-        Inbound::Translate { addr, port: inside_port }
+        let key = self.table.entry(i).key;
+        Inbound::Translate { addr: key.local, port: key.local_port }
     }
 
     /// The inside end of a flow an ICMP error from the outside is about, without
@@ -544,39 +357,19 @@ impl Nat {
         now: u64,
     ) -> Option<(u32, u16)> {
         let i = self.find_outside(proto as u8, remote, rport, port)?;
-        let f = &self.flows[i as usize];
-        (!self.expired(f, now)).then_some((f.src, f.sport))
+        let key = self.table.entry(i).key;
+        (!self.table.is_expired(i, now)).then_some((key.local, key.local_port))
     }
 
     /// The TCP state of the flow `t`, if tracked.
     pub fn tcp_state(&self, t: &Tuple) -> Option<TcpState> {
-        let i = self.find_inside(t)?;
-        (t.proto == Proto::Tcp).then(|| TcpState::from_u8(self.flows[i as usize].state))
+        let i = self.table.find(&t.key())?;
+        (t.proto == Proto::Tcp).then(|| TcpState::from_u8(self.table.entry(i).state))
     }
 
-    /// Removes expired flows, oldest first, looking at no more than `budget` flows.
-    /// Returns how many were removed.
+    /// Removes expired flows, oldest first in each timeout class, looking at no more
+    /// than `budget` flows of each. Returns how many were removed.
     pub fn sweep(&mut self, now: u64, budget: usize) -> usize {
-        self.reclaim(now, budget, usize::MAX)
-    }
-
-    /// Removes expired flows, oldest first, looking at no more than `budget` flows and
-    /// stopping after `enough`. Returns how many were removed.
-    fn reclaim(&mut self, now: u64, budget: usize, enough: usize) -> usize {
-        let mut removed = 0;
-        let mut at = self.oldest;
-        for _ in 0..budget {
-            if at == NIL || removed == enough {
-                break;
-            }
-            let next = self.flows[at as usize].next;
-            if self.expired(&self.flows[at as usize], now) {
-                self.remove(at);
-                self.stats.expired += 1;
-                removed += 1;
-            }
-            at = next;
-        }
-        removed
+        self.table.reclaim(now, budget, usize::MAX)
     }
 }

@@ -1,4 +1,5 @@
-//! TCP as far as a NAT needs it: which state a flow is in, and how long it may idle.
+//! The states a tracked flow goes through: TCP's as far as a tracker needs them, and
+//! UDP's exchanges (AWS gives a UDP "stream" a longer timeout than a single exchange).
 
 /// TCP header flag bits.
 pub mod flags {
@@ -12,7 +13,8 @@ pub mod flags {
     pub const ACK: u8 = 0x10;
 }
 
-/// Where a TCP flow is, seen from the NAT.
+/// Where a TCP flow is, seen from a tracker. "Out" is the originator's direction (the
+/// inside, for a NAT gateway).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[repr(u8)]
 pub enum TcpState {
@@ -31,6 +33,7 @@ pub enum TcpState {
 }
 
 impl TcpState {
+    /// The state stored as `v` (unknown values read as closed).
     pub(crate) fn from_u8(v: u8) -> TcpState {
         match v {
             1 => TcpState::SynSent,
@@ -42,7 +45,26 @@ impl TcpState {
         }
     }
 
-    /// The state after a segment with `flags` passed, `outbound` from the inside.
+    /// The state of a flow first seen with a segment carrying `flags`: a SYN opens
+    /// one; anything else is a connection picked up midway (a tracker that restarted, a
+    /// flow older than the table), taken as established.
+    pub fn initial(flags: u8) -> TcpState {
+        if flags & (flags::SYN | flags::ACK | flags::RST) == flags::SYN {
+            TcpState::SynSent
+        } else if flags & flags::RST != 0 {
+            TcpState::Closed
+        } else {
+            TcpState::Established
+        }
+    }
+
+    /// Whether the flow has ended, so that a new SYN starts a new connection on the
+    /// same addresses and ports.
+    pub fn is_closed(self) -> bool {
+        matches!(self, TcpState::TimeWait | TcpState::Closed)
+    }
+
+    /// The state after a segment with `flags` passed, `outbound` from the originator.
     pub fn next(self, flags: u8, outbound: bool) -> TcpState {
         use TcpState::*;
         if flags & flags::RST != 0 {
@@ -69,49 +91,23 @@ impl TcpState {
     }
 }
 
-/// How long a flow may idle, by protocol and TCP state, in milliseconds.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Timeouts {
-    /// AWS's NAT gateway idle timeout: 350 s. Established TCP, UDP and ICMP flows idle
-    /// this long are gone; every other timeout is capped by it.
-    pub idle_ms: u64,
-    /// A SYN without an answer.
-    pub tcp_syn_ms: u64,
-    /// One side has sent FIN.
-    pub tcp_fin_ms: u64,
-    /// Both sides sent FIN, or one sent RST: the port is reusable soon after.
-    pub tcp_closed_ms: u64,
-    /// ICMP echo.
-    pub icmp_ms: u64,
-}
+/// UDP: the originator's first packets, no answer yet.
+pub(crate) const UDP_SENT: u8 = 0;
+/// UDP: answered once, and no new request since.
+const UDP_ANSWERED: u8 = 1;
+/// UDP: asked again after an answer.
+const UDP_ASKED_AGAIN: u8 = 2;
+/// UDP: more than one request-response exchange.
+pub(crate) const UDP_STREAM: u8 = 3;
 
-impl Default for Timeouts {
-    fn default() -> Self {
-        Self::with_idle(350_000)
-    }
-}
-
-impl Timeouts {
-    /// AWS's defaults with a different idle timeout (labs shorten it to watch it happen).
-    pub fn with_idle(idle_ms: u64) -> Self {
-        Self {
-            idle_ms,
-            tcp_syn_ms: 120_000,
-            tcp_fin_ms: 120_000,
-            tcp_closed_ms: 10_000,
-            icmp_ms: 60_000,
-        }
-    }
-
-    /// The idle timeout of a TCP flow in `state`.
-    pub fn tcp(&self, state: TcpState) -> u64 {
-        let ms = match state {
-            TcpState::SynSent => self.tcp_syn_ms,
-            TcpState::Established => self.idle_ms,
-            TcpState::FinOut | TcpState::FinIn => self.tcp_fin_ms,
-            TcpState::TimeWait | TcpState::Closed => self.tcp_closed_ms,
-        };
-        ms.min(self.idle_ms)
+/// The UDP state after a datagram `from_originator` (or from the other end).
+#[inline(always)]
+pub(crate) fn udp_next(state: u8, from_originator: bool) -> u8 {
+    match (state, from_originator) {
+        (UDP_SENT, false) => UDP_ANSWERED,
+        (UDP_ANSWERED, true) => UDP_ASKED_AGAIN,
+        (UDP_ASKED_AGAIN, false) => UDP_STREAM,
+        (state, _) => state,
     }
 }
 
@@ -146,15 +142,22 @@ mod tests {
     }
 
     #[test]
-    fn timeouts_follow_the_state_and_never_exceed_idle() {
-        let t = Timeouts::default();
-        assert_eq!(t.tcp(Established), 350_000);
-        assert_eq!(t.tcp(SynSent), 120_000);
-        assert_eq!(t.tcp(FinIn), 120_000);
-        assert_eq!(t.tcp(Closed), 10_000);
-        let short = Timeouts::with_idle(2_000);
-        for state in [SynSent, Established, FinOut, FinIn, TimeWait, Closed] {
-            assert!(short.tcp(state) <= 2_000);
+    fn a_flow_first_seen_midway_counts_as_established() {
+        assert_eq!(TcpState::initial(SYN), SynSent);
+        assert_eq!(TcpState::initial(SYN | ACK), Established);
+        assert_eq!(TcpState::initial(ACK), Established);
+        assert_eq!(TcpState::initial(RST | ACK), Closed);
+    }
+
+    #[test]
+    fn udp_becomes_a_stream_after_a_second_exchange() {
+        let mut s = UDP_SENT;
+        for from_originator in [true, true, false, false] {
+            s = udp_next(s, from_originator);
         }
+        assert_eq!(s, UDP_ANSWERED, "one request, one answer (repeats included)");
+        s = udp_next(s, true);
+        assert_ne!(s, UDP_STREAM);
+        assert_eq!(udp_next(s, false), UDP_STREAM);
     }
 }

@@ -47,7 +47,7 @@ fn a_tcp_connection_lives_and_closes() {
     assert_eq!(n.tcp_state(&t), Some(TcpState::FinOut));
     n.inbound(Proto::Tcp, SERVER, 80, port, flags::FIN | flags::ACK, 3 * S);
     assert_eq!(n.tcp_state(&t), Some(TcpState::TimeWait));
-    // Closed flows go after tcp_closed_ms (10 s).
+    // Closed flows go after the closed timeout (10 s).
     assert_eq!(n.sweep(3 * S + 9 * S, 100), 0);
     assert_eq!(n.sweep(3 * S + 10 * S, 100), 1);
     assert!(n.is_empty());
@@ -144,8 +144,11 @@ fn udp_and_icmp_timeouts() {
 
 #[test]
 fn a_shortened_idle_timeout_applies_to_everything() {
-    let mut n =
-        Nat::new(Config { capacity: 8, timeouts: Timeouts::with_idle(2 * S), ..Config::default() });
+    let mut n = Nat::new(Config {
+        capacity: 8,
+        timeouts: Timeouts::nat_gateway(2 * S),
+        ..Config::default()
+    });
     let t = tcp(40005);
     let port = port_of(n.outbound(t, flags::SYN, 0));
     n.inbound(Proto::Tcp, SERVER, 80, port, flags::SYN | flags::ACK, 0);

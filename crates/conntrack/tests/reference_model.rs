@@ -1,6 +1,7 @@
 //! The table against a naive tracker — a Vec of flows in last-use order, scanned for
 //! everything — over random operation sequences with a small port range and a small
-//! table, so exhaustion, reclamation and expiry all happen.
+//! table, so exhaustion, reclamation and expiry all happen. The table's per-class LRU
+//! lists are the naive order filtered by class.
 //!
 //! Ports are the one thing the two choose differently, so the model adopts the port the
 //! table hands out and checks everything about it: in range, unique per destination
@@ -8,7 +9,8 @@
 
 use proptest::prelude::*;
 use vpclab_conntrack::{
-    Config, Inbound, Nat, Outbound, Outcome, Proto, TcpState, Timeouts, Tuple, flags,
+    CLASSES, Class, Config, Inbound, Nat, Outbound, Outcome, Proto, TcpState, Timeouts, Tuple,
+    flags,
 };
 
 const PORTS: std::ops::RangeInclusive<u16> = 3000..=3005;
@@ -20,6 +22,8 @@ struct Flow {
     t: Tuple,
     port: u16,
     state: TcpState,
+    /// UDP: request-response exchanges seen (0 sent, 1 answered, 2 asked again, 3 stream).
+    udp: u8,
     last_seen: u64,
     linked_at: u64,
 }
@@ -30,26 +34,56 @@ struct Naive {
 }
 
 impl Naive {
-    fn timeout(&self, f: &Flow) -> u64 {
+    fn class(f: &Flow) -> Class {
         match f.t.proto {
-            Proto::Tcp => self.timeouts.tcp(f.state),
-            Proto::Icmp => self.timeouts.icmp_ms.min(self.timeouts.idle_ms),
-            Proto::Udp => self.timeouts.idle_ms,
+            Proto::Tcp => match f.state {
+                TcpState::SynSent => Class::TcpSyn,
+                TcpState::Established => Class::TcpEstablished,
+                TcpState::FinOut | TcpState::FinIn => Class::TcpFin,
+                TcpState::TimeWait | TcpState::Closed => Class::TcpClosed,
+            },
+            Proto::Udp if f.udp >= 3 => Class::UdpStream,
+            Proto::Udp => Class::Udp,
+            Proto::Icmp => Class::Icmp,
         }
+    }
+
+    fn timeout(&self, f: &Flow) -> u64 {
+        self.timeouts.get(Self::class(f))
     }
 
     fn expired(&self, f: &Flow, now: u64) -> bool {
         now.saturating_sub(f.last_seen) >= self.timeout(f)
     }
 
-    /// Moves a flow to the newest end at most once per second of `now`.
-    fn touch(&mut self, i: usize, now: u64) {
-        self.flows[i].last_seen = now;
-        if self.flows[i].linked_at != now / 1000 && i + 1 != self.flows.len() {
+    /// A packet of flow `i`: its state moves on; it moves to the newest end when its
+    /// class changes, or at most once per second of `now`.
+    fn advance(&mut self, i: usize, fl: u8, outbound: bool, now: u64) {
+        let before = Self::class(&self.flows[i]);
+        let f = &mut self.flows[i];
+        match f.t.proto {
+            Proto::Tcp => f.state = f.state.next(fl, outbound),
+            Proto::Udp => {
+                f.udp = match (f.udp, outbound) {
+                    (0, false) => 1,
+                    (1, true) => 2,
+                    (2, false) => 3,
+                    (u, _) => u,
+                }
+            }
+            Proto::Icmp => {}
+        }
+        f.last_seen = now;
+        if Self::class(f) != before || f.linked_at != now / 1000 {
             let mut f = self.flows.remove(i);
             f.linked_at = now / 1000;
             self.flows.push(f);
         }
+    }
+
+    /// Positions of the flows of `class`, oldest first.
+    fn of_class(&self, class: usize) -> Vec<usize> {
+        (0..self.flows.len()).filter(|&i| Self::class(&self.flows[i]) as usize == class).collect()
     }
 
     /// The expected verdict; `port` is what the real table handed out when it created a
@@ -63,11 +97,8 @@ impl Naive {
     ) -> Result<Outbound, TestCaseError> {
         if let Some(i) = self.flows.iter().position(|f| f.t == t) {
             if !self.expired(&self.flows[i], now) {
-                if t.proto == Proto::Tcp {
-                    self.flows[i].state = self.flows[i].state.next(fl, true);
-                }
                 let port = self.flows[i].port;
-                self.touch(i, now);
+                self.advance(i, fl, true, now);
                 return Ok(Outbound::Translate { port, outcome: Outcome::Matched });
             }
             self.flows.remove(i);
@@ -80,7 +111,10 @@ impl Naive {
             });
         }
         if self.flows.len() == CAPACITY {
-            let oldest = self.flows.iter().take(RECLAIM_SCAN).position(|f| self.expired(f, now));
+            let oldest = (0..CLASSES).find_map(|class| {
+                let scan = self.of_class(class);
+                scan.into_iter().take(RECLAIM_SCAN).find(|&i| self.expired(&self.flows[i], now))
+            });
             match oldest {
                 Some(i) => {
                     self.flows.remove(i);
@@ -102,7 +136,7 @@ impl Naive {
             self.flows.remove(holder);
         }
         let state = if t.proto == Proto::Tcp { TcpState::SynSent } else { TcpState::Closed };
-        self.flows.push(Flow { t, port, state, last_seen: now, linked_at: now / 1000 });
+        self.flows.push(Flow { t, port, state, udp: 0, last_seen: now, linked_at: now / 1000 });
         Ok(Outbound::Translate { port, outcome: Outcome::Created })
     }
 
@@ -124,33 +158,21 @@ impl Naive {
             self.flows.remove(i);
             return Inbound::Drop(Outcome::Expired);
         }
-        if proto == Proto::Tcp {
-            self.flows[i].state = self.flows[i].state.next(fl, false);
-        }
         let (addr, p) = (self.flows[i].t.src, self.flows[i].t.sport);
-        self.touch(i, now);
+        self.advance(i, fl, false, now);
         Inbound::Translate { addr, port: p }
     }
 
     fn sweep(&mut self, now: u64, budget: usize) -> usize {
-        let look = budget.min(self.flows.len());
-        let before = self.flows.len();
-        let mut kept = Vec::with_capacity(before);
-        for (i, f) in self.flows.drain(..).enumerate() {
-            let gone = i < look
-                && now.saturating_sub(f.last_seen) >= {
-                    match f.t.proto {
-                        Proto::Tcp => self.timeouts.tcp(f.state),
-                        Proto::Icmp => self.timeouts.icmp_ms.min(self.timeouts.idle_ms),
-                        Proto::Udp => self.timeouts.idle_ms,
-                    }
-                };
-            if !gone {
-                kept.push(f);
-            }
+        let mut gone: Vec<usize> = (0..CLASSES)
+            .flat_map(|class| self.of_class(class).into_iter().take(budget))
+            .filter(|&i| self.expired(&self.flows[i], now))
+            .collect();
+        gone.sort_unstable();
+        for &i in gone.iter().rev() {
+            self.flows.remove(i);
         }
-        self.flows = kept;
-        before - self.flows.len()
+        gone.len()
     }
 }
 
@@ -196,7 +218,7 @@ proptest! {
 
     #[test]
     fn matches_the_naive_tracker(ops in prop::collection::vec(op(), 1..120)) {
-        let timeouts = Timeouts::with_idle(150_000);
+        let timeouts = Timeouts::nat_gateway(150_000);
         let mut nat = Nat::new(Config { capacity: CAPACITY, timeouts, ports: PORTS, seed: 7, ..Config::default() });
         let mut naive = Naive { flows: Vec::new(), timeouts };
         let mut now = 0u64;

@@ -73,8 +73,10 @@ reasons! {
     SgEgress => "sg_egress",
     /// Not allowed in by the receiving interface's security groups.
     SgIngress => "sg_ingress",
-    /// The security groups' connection table is full of live flows.
-    SgTrackFull => "sg_track_full",
+    /// A new flow needed tracking (by an interface's security groups, or through a
+    /// gateway endpoint) and the connection table was full of live flows: AWS's
+    /// `conntrack_allowance_exceeded`.
+    ConntrackAllowanceExceeded => "conntrack_allowance_exceeded",
     /// Denied by the network ACL of the subnet it was leaving.
     NaclOut => "nacl_out",
     /// Denied by the network ACL of the subnet it was entering.
@@ -82,8 +84,6 @@ reasons! {
     /// Routed to a peering but not for an address inside the peer VPC (no transit, no
     /// edge-to-edge routing).
     PeeringTransit => "peering_transit",
-    /// The table of flows through gateway endpoints is full of live flows.
-    EndpointTrackFull => "endpoint_track_full",
     /// Read by a worker that does not own its flow, and the owner's hand-off channel
     /// (or the reader's spare frames) were full.
     HandoffFull => "handoff_full",
@@ -103,6 +103,9 @@ pub struct Counters {
     nat_flows: AtomicU64,
     nat_created: AtomicU64,
     nat_expired: AtomicU64,
+    tracked_flows: AtomicU64,
+    tracked_created: AtomicU64,
+    tracked_expired: AtomicU64,
     drops: [AtomicU64; DropReason::ALL.len()],
 }
 
@@ -117,6 +120,9 @@ impl Default for Counters {
             nat_flows: AtomicU64::new(0),
             nat_created: AtomicU64::new(0),
             nat_expired: AtomicU64::new(0),
+            tracked_flows: AtomicU64::new(0),
+            tracked_created: AtomicU64::new(0),
+            tracked_expired: AtomicU64::new(0),
             drops: std::array::from_fn(|_| AtomicU64::new(0)),
         }
     }
@@ -153,11 +159,17 @@ impl Counters {
         self.to_services.fetch_add(1, Ordering::Relaxed);
     }
 
-    /// NAT gauges, published once per wake-up by the forwarder.
-    pub fn set_nat(&self, flows: u64, stats: &vpclab_conntrack::Stats) {
-        self.nat_flows.store(flows, Ordering::Relaxed);
-        self.nat_created.store(stats.created, Ordering::Relaxed);
-        self.nat_expired.store(stats.expired, Ordering::Relaxed);
+    /// Connection-tracking gauges, published once per wake-up by the forwarder: the NAT
+    /// gateways' tables and the others (security groups, gateway endpoints).
+    pub fn set_tracking(&self, tracking: &crate::Tracking) {
+        let nat = tracking.stats();
+        self.nat_flows.store(tracking.flows() as u64, Ordering::Relaxed);
+        self.nat_created.store(nat.created, Ordering::Relaxed);
+        self.nat_expired.store(nat.expired, Ordering::Relaxed);
+        let tracked = tracking.tracker_stats();
+        self.tracked_flows.store(tracking.tracked_flows() as u64, Ordering::Relaxed);
+        self.tracked_created.store(tracked.created, Ordering::Relaxed);
+        self.tracked_expired.store(tracked.expired, Ordering::Relaxed);
     }
 
     /// A packet was dropped.
@@ -177,6 +189,9 @@ impl Counters {
             nat_flows: self.nat_flows.load(Ordering::Relaxed),
             nat_created: self.nat_created.load(Ordering::Relaxed),
             nat_expired: self.nat_expired.load(Ordering::Relaxed),
+            tracked_flows: self.tracked_flows.load(Ordering::Relaxed),
+            tracked_created: self.tracked_created.load(Ordering::Relaxed),
+            tracked_expired: self.tracked_expired.load(Ordering::Relaxed),
             drops: DropReason::ALL
                 .iter()
                 .map(|&d| (d.name().to_owned(), self.drops[d as usize].load(Ordering::Relaxed)))
@@ -210,6 +225,15 @@ pub struct CounterSnapshot {
     /// NAT flows that timed out so far.
     #[serde(default)]
     pub nat_expired: u64,
+    /// Flows the security groups and gateway endpoints track now.
+    #[serde(default)]
+    pub tracked_flows: u64,
+    /// Such flows tracked so far.
+    #[serde(default)]
+    pub tracked_created: u64,
+    /// Such flows that ended or idled out so far.
+    #[serde(default)]
+    pub tracked_expired: u64,
     /// Drops by reason name, every reason listed.
     pub drops: Vec<(String, u64)>,
 }
@@ -225,6 +249,9 @@ impl CounterSnapshot {
         self.nat_flows += other.nat_flows;
         self.nat_created += other.nat_created;
         self.nat_expired += other.nat_expired;
+        self.tracked_flows += other.tracked_flows;
+        self.tracked_created += other.tracked_created;
+        self.tracked_expired += other.tracked_expired;
         for (name, count) in &other.drops {
             match self.drops.iter_mut().find(|(n, _)| n == name) {
                 Some((_, total)) => *total += count,

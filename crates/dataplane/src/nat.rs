@@ -1,19 +1,21 @@
-//! The forwarder's connection tracking: the NAT gateways' tables and the security
-//! groups' tracked flows, owned by the forwarder thread.
+//! The forwarder's connection tracking: the NAT gateways' tables, the security groups'
+//! tracked flows and the gateway endpoints' flows — all `vpclab_conntrack` tables,
+//! owned by one forwarder worker each.
 //!
 //! Tables are the only state the packet path writes. They live beside the snapshot,
 //! keyed by the stable slot each NAT gateway has in it; [`Tracking::sync`] runs when a
 //! new snapshot arrives (never per packet) and creates or drops tables to match.
 
-use vpclab_conntrack::{Config, Nat, Stats, Timeouts};
+use vpclab_conntrack::{Config, Nat, Stats, Timeouts, Tracker, TrackerStats, random_seed};
 
-use crate::security::{Flows, SgFlows};
-use crate::snapshot::Port;
-use crate::snapshot::Snapshot;
+use crate::snapshot::{Port, Snapshot};
 use crate::trace::{Step, Trace};
 
-/// Flows the security groups track, over all interfaces of the forwarder.
-pub const SG_FLOWS: usize = 1 << 16;
+/// Flows the security groups track, over all interfaces of the forwarder: about 72 bytes
+/// each (18 MiB). Closed TCP connections drain in 10 s, so this holds the flows of
+/// about 13,000 new connections a second between two instances (each is tracked at
+/// both ends).
+pub const SG_FLOWS: usize = 1 << 18;
 
 /// Flows through gateway endpoints the forwarder tracks, all VPCs together.
 pub const ENDPOINT_FLOWS: usize = 1 << 14;
@@ -25,12 +27,13 @@ pub const FLOWS_PER_GATEWAY: usize = 1 << 16;
 /// One connection table per NAT gateway slot.
 #[derive(Debug)]
 pub struct Tracking {
-    /// The security groups' tracked flows, all interfaces.
-    pub(crate) sg: SgFlows,
-    /// Flows out through gateway endpoints, seen from the instance (the key's `port` is
+    /// The security groups' tracked flows, all interfaces (the key's zone is the
+    /// interface's port).
+    pub(crate) sg: Tracker,
+    /// Flows out through gateway endpoints, seen from the instance (the key's zone is
     /// `INTERNET`: replies arrive there), to the instance's port. Replies come back to
     /// a private address, which only this table can tell apart.
-    pub(crate) endpoint: Flows<Port>,
+    pub(crate) endpoint: Tracker,
     /// The steps of a trace being recorded; `None` (always, for real traffic): none.
     trace: Option<Vec<Step>>,
     /// The interface the last packet was delivered to or refused at (for flow logs).
@@ -60,8 +63,8 @@ impl Tracking {
         assert!(worker < workers && workers <= 1024, "worker {worker} of {workers}");
         let part = |total: usize| (total / workers).max(1);
         Self {
-            sg: SgFlows::new(part(SG_FLOWS)),
-            endpoint: Flows::new(part(ENDPOINT_FLOWS)),
+            sg: Tracker::new(part(SG_FLOWS), random_seed()),
+            endpoint: Tracker::new(part(ENDPOINT_FLOWS), random_seed()),
             trace: None,
             receiver: None,
             tables: Vec::new(),
@@ -82,7 +85,7 @@ impl Tracking {
                 used.resize(slot + 1, false);
             }
             used[slot] = true;
-            let timeouts = Timeouts::with_idle(nat.idle_timeout_ms);
+            let timeouts = Timeouts::nat_gateway(nat.idle_timeout_ms);
             let current = self.tables[slot].as_ref().map(|t| t.config().timeouts);
             if current != Some(timeouts) {
                 if let Some(old) = self.tables[slot].take() {
@@ -138,16 +141,28 @@ impl Tracking {
         self.tables.get_mut(slot as usize)?.as_mut()
     }
 
-    /// Removes expired flows, up to `budget` looked at per table.
+    /// Removes expired flows, up to `budget` looked at per list of each table.
     pub fn sweep(&mut self, now: u64, budget: usize) {
+        self.sg.sweep(now, budget);
+        self.endpoint.sweep(now, budget);
         for table in self.tables.iter_mut().flatten() {
             table.sweep(now, budget);
         }
     }
 
-    /// Flows the security groups track now.
-    pub fn sg_flows(&self) -> usize {
-        self.sg.len()
+    /// Flows the security groups and the gateway endpoints track now.
+    pub fn tracked_flows(&self) -> usize {
+        self.sg.len() + self.endpoint.len()
+    }
+
+    /// The security groups' and the gateway endpoints' counters together.
+    pub fn tracker_stats(&self) -> TrackerStats {
+        let (a, b) = (self.sg.stats(), self.endpoint.stats());
+        TrackerStats {
+            created: a.created + b.created,
+            expired: a.expired + b.expired,
+            full: a.full + b.full,
+        }
     }
 
     /// Flows tracked now, over all gateways.

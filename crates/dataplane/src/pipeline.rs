@@ -26,11 +26,10 @@
 
 use std::net::Ipv4Addr;
 
-use vpclab_conntrack::{Inbound, Outbound, Outcome, Proto};
+use vpclab_conntrack::{FlowKey, Inbound, Outbound, Outcome, Proto, Timeouts};
 
 use crate::counters::DropReason;
 use crate::nat::Tracking;
-use crate::security::FlowKey;
 use crate::snapshot::{
     EDGE_ADDRESS, EDGE_MTU, Hop, INTERNET, InstancePort, NAT_TARGET, NatEntry, Port, PortEntry,
     Snapshot,
@@ -52,7 +51,7 @@ fn flow_key(port: Port, ip: &Ipv4<&mut [u8]>, egress: bool) -> FlowKey {
         (_, true) => (sport, dport),
         (_, false) => (dport, sport),
     };
-    FlowKey { port, protocol, local, local_port, remote, remote_port }
+    FlowKey { zone: port, protocol, local, local_port, remote, remote_port }
 }
 
 /// Room an ICMP error needs: a 20-byte header, 8 bytes of ICMP and a 548-byte quote.
@@ -213,8 +212,10 @@ impl Snapshot {
                     return verdict;
                 }
                 // The service answers the private address: remember whose it is.
-                if !tracking.endpoint.insert(flow_key(INTERNET, ip, true), from, now) {
-                    return Verdict::Drop(DropReason::EndpointTrackFull);
+                let key = flow_key(INTERNET, ip, true);
+                let flags = ip.tcp_flags();
+                if !tracking.endpoint.track(key, from, true, flags, &Timeouts::INTERFACE, now) {
+                    return Verdict::Drop(DropReason::ConntrackAllowanceExceeded);
                 }
                 ip.decrement_ttl();
                 Verdict::Forward { port: INTERNET, len }
@@ -355,7 +356,10 @@ impl Snapshot {
         if tracking.endpoint.is_empty() {
             return Verdict::Drop(DropReason::NoPublicMapping);
         }
-        let Some(port) = tracking.endpoint.get(&flow_key(INTERNET, ip, false), now) else {
+        let key = flow_key(INTERNET, ip, false);
+        let flags = ip.tcp_flags();
+        let Some(port) = tracking.endpoint.hit(&key, false, flags, &Timeouts::INTERFACE, now)
+        else {
             return Verdict::Drop(DropReason::NoPublicMapping);
         };
         let PortEntry::Instance(instance) = self.port(port) else {
@@ -557,28 +561,35 @@ impl Snapshot {
             let (l, lp, r, rp) = if egress { (qdst, qb, qsrc, qa) } else { (qsrc, qa, qdst, qb) };
             let (lp, rp) = if quoted_protocol == proto::ICMP { (qa, 0) } else { (lp, rp) };
             let key = FlowKey {
-                port,
+                zone: port,
                 protocol: quoted_protocol,
                 local: l,
                 local_port: lp,
                 remote: r,
                 remote_port: rp,
             };
-            let hit = tracking.sg.hit(&key, now);
+            let hit = tracking.sg.peek(&key, now).is_some();
             let decision = if hit { SgDecision::Tracked } else { SgDecision::Denied };
             tracking.note(|| Step::SecurityGroups { port, egress, decision });
             return if hit { Ok(()) } else { Err(denied) };
         }
+        let interface = self.rules.get(me.rules as usize);
+        let timeouts = interface.map_or(&Timeouts::INTERFACE, |i| &i.timeouts);
         let key = flow_key(port, ip, egress);
-        if tracking.sg.hit(&key, now) {
+        let flags = ip.tcp_flags();
+        if tracking.sg.hit(&key, egress, flags, timeouts, now).is_some() {
             tracking.note(|| Step::SecurityGroups { port, egress, decision: SgDecision::Tracked });
             return Ok(());
         }
         let deny = |tracking: &mut Tracking, decision| {
             tracking.note(|| Step::SecurityGroups { port, egress, decision });
-            Err(if decision == SgDecision::Denied { denied } else { DropReason::SgTrackFull })
+            Err(if decision == SgDecision::Denied {
+                denied
+            } else {
+                DropReason::ConntrackAllowanceExceeded
+            })
         };
-        let Some(interface) = self.rules.get(me.rules as usize) else {
+        let Some(interface) = interface else {
             return deny(tracking, SgDecision::Denied);
         };
         let rules = if egress { &interface.egress } else { &interface.ingress };
@@ -596,7 +607,7 @@ impl Snapshot {
             tracking.note(|| Step::SecurityGroups { port, egress, decision });
             return Ok(());
         }
-        if !tracking.sg.track(key, now) {
+        if !tracking.sg.track(key, 0, egress, flags, timeouts, now) {
             return deny(tracking, SgDecision::TableFull);
         }
         tracking.note(|| Step::SecurityGroups { port, egress, decision: SgDecision::Allowed });
@@ -1563,6 +1574,66 @@ mod tests {
         // Without egress rules, web cannot start anything itself.
         let mut new = packet(WEB_HOST, CHECK_IP, proto::TCP, 64, &tcp_syn(40001, 80));
         assert_eq!(lab.run(lab.web, &mut new), Verdict::Drop(DropReason::SgEgress));
+    }
+
+    #[test]
+    fn tracked_connections_end_with_their_tcp_state_and_the_interfaces_timeouts() {
+        use vpclab_model::{ConnectionTracking, Peer, Protocol};
+        let mut lab = sg_lab();
+        let anywhere = Peer::Cidr("0.0.0.0/0".parse().unwrap());
+        let open = rule(Protocol::Tcp, 8080, 8080, anywhere);
+        lab.model.authorize(&lab.web_group, false, vec![open.clone()]).unwrap();
+        // No egress rules: everything web sends must be a tracked reply.
+        let egress = lab.model.security_group(&lab.web_group).unwrap().egress.clone();
+        lab.model.revoke(&lab.web_group, true, &egress).unwrap();
+        lab.recompile();
+        let at = |lab: &mut SgLab, from: Port, flags: u8, now: u64| {
+            let (src, dst, sport, dport) = if from == INTERNET {
+                (CHECK_IP, WEB_PUBLIC, 40000, 8080)
+            } else {
+                (WEB_HOST, CHECK_IP, 8080, 40000)
+            };
+            let mut l4 = tcp_syn(sport, dport);
+            l4[13] = flags;
+            let mut p = packet(src, dst, proto::TCP, 64, &l4);
+            let mut reply = vec![0u8; REPLY_BUFFER];
+            lab.snapshot.process(&mut lab.tracking, from, &mut p, &mut reply, now)
+        };
+        let (syn, syn_ack, ack, fin) = (0x02, 0x12, 0x10, 0x11);
+        let web = lab.web;
+        let passes = |v: Verdict| matches!(v, Verdict::Forward { .. });
+        assert!(passes(at(&mut lab, INTERNET, syn, 0)));
+        assert!(passes(at(&mut lab, web, syn_ack, 1)));
+        assert!(passes(at(&mut lab, INTERNET, ack, 2)));
+        // Established: AWS's default keeps an idle connection 5 days.
+        assert!(passes(at(&mut lab, web, ack, 100_000)));
+        // The interface's TcpEstablishedTimeout, set to 60 s, applies from the next packet.
+        let instance = lab.model.instances().find(|i| i.public_ip.is_some()).unwrap();
+        let eni = instance.interface.clone();
+        let short = ConnectionTracking::default().with(Some(60), None, None).unwrap();
+        lab.model.set_connection_tracking(&eni, short).unwrap();
+        lab.recompile();
+        assert!(passes(at(&mut lab, web, ack, 159_999)));
+        assert_eq!(
+            at(&mut lab, web, ack, 159_999 + 60_000),
+            Verdict::Drop(DropReason::SgEgress),
+            "idle 60 s: no longer tracked"
+        );
+        // A connection closed by FIN both ways drains in 10 s.
+        let t = 300_000;
+        assert!(passes(at(&mut lab, INTERNET, syn, t)));
+        assert!(passes(at(&mut lab, web, syn_ack, t + 1)));
+        assert!(passes(at(&mut lab, INTERNET, fin, t + 2)));
+        assert!(passes(at(&mut lab, web, fin, t + 3)));
+        assert!(passes(at(&mut lab, INTERNET, ack, t + 4)));
+        assert_eq!(at(&mut lab, web, ack, t + 4 + 10_000), Verdict::Drop(DropReason::SgEgress));
+        // A new SYN on the addresses and ports of a closed connection is a new
+        // connection: the rules decide again.
+        assert!(passes(at(&mut lab, INTERNET, syn, t + 20_000)));
+        assert!(passes(at(&mut lab, web, 0x14, t + 20_001)), "web resets it");
+        lab.model.revoke(&lab.web_group, false, &[open]).unwrap();
+        lab.recompile();
+        assert_eq!(at(&mut lab, INTERNET, syn, t + 20_002), Verdict::Drop(DropReason::SgIngress));
     }
 
     #[test]

@@ -1,5 +1,8 @@
-//! Security groups compiled for the packet path, and the per-interface connection
-//! tracking that makes them stateful.
+//! Security groups and network ACLs compiled for the packet path. What makes security
+//! groups stateful — tracked flows — is `vpclab_conntrack`'s [`Tracker`], keyed by the
+//! interface (see [`crate::Tracking`]).
+//!
+//! [`Tracker`]: vpclab_conntrack::Tracker
 //!
 //! An interface's rules (the union of its groups', group references expanded to the
 //! members' private addresses) become a route-table trie over the peers' prefixes: each
@@ -8,14 +11,15 @@
 //! verdict is that lookup plus a few interval checks — not a scan of the rules.
 
 use std::collections::HashMap;
-use std::hash::{BuildHasher, Hash, Hasher};
+use std::hash::{BuildHasher, Hasher};
 use std::net::Ipv4Addr;
 
 use ipnet::Ipv4Net;
 use vpclab_lpm::{Builder, Lpm4};
 use vpclab_model::{Instance, Model, NetworkAcl, Peer, Protocol, SgRule, VpcId};
 
-use crate::snapshot::Port;
+use vpclab_conntrack::Timeouts;
+
 use crate::wire::proto;
 
 /// What an address's applicable rules allow.
@@ -148,6 +152,8 @@ impl Compiled {
 /// cut as soon as the rule goes ([`InterfaceRules::untracked`]).
 #[derive(Debug, Default)]
 pub(crate) struct InterfaceRules {
+    /// Its connection tracking's idle timeouts (`ConnectionTrackingSpecification`).
+    pub(crate) timeouts: Timeouts,
     pub(crate) ingress: Compiled,
     pub(crate) egress: Compiled,
 }
@@ -165,36 +171,14 @@ impl InterfaceRules {
     pub(crate) fn build(model: &Model, instance: &Instance) -> Self {
         let groups: Vec<_> =
             instance.security_groups.iter().filter_map(|g| model.security_group(g).ok()).collect();
+        let timeouts = instance.connection_tracking.map_or(Timeouts::INTERFACE, |c| {
+            Timeouts::interface(c.tcp_established_timeout, c.udp_stream_timeout, c.udp_timeout)
+        });
         Self {
+            timeouts,
             ingress: Compiled::build(model, &instance.vpc, groups.iter().flat_map(|g| &g.ingress)),
             egress: Compiled::build(model, &instance.vpc, groups.iter().flat_map(|g| &g.egress)),
         }
-    }
-}
-
-/// A tracked flow, seen from one interface: (interface, protocol, local address and
-/// port, remote address and port) — the same key for both directions.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct FlowKey {
-    pub(crate) port: Port,
-    pub(crate) protocol: u8,
-    pub(crate) local: u32,
-    pub(crate) local_port: u16,
-    pub(crate) remote: u32,
-    pub(crate) remote_port: u16,
-}
-
-impl Hash for FlowKey {
-    /// Three words instead of six fields: what [`FlowHasher`] mixes fastest.
-    #[inline]
-    fn hash<H: Hasher>(&self, state: &mut H) {
-        state.write_u64((u64::from(self.local) << 32) | u64::from(self.remote));
-        state.write_u64(
-            (u64::from(self.port) << 32)
-                | (u64::from(self.local_port) << 16)
-                | u64::from(self.remote_port),
-        );
-        state.write_u8(self.protocol);
     }
 }
 
@@ -257,108 +241,6 @@ impl Hasher for FlowHasher {
     #[inline]
     fn write_u64(&mut self, n: u64) {
         self.mix(n);
-    }
-}
-
-/// Idle timeouts of tracked flows (AWS's defaults for interfaces, in milliseconds).
-const TCP_IDLE_MS: u64 = 432_000_000; // 5 days
-const UDP_IDLE_MS: u64 = 180_000;
-const ICMP_IDLE_MS: u64 = 30_000;
-const OTHER_IDLE_MS: u64 = 600_000;
-
-/// Tracked flows, each with a value (`()` for the security groups, the instance's port
-/// for gateway-endpoint flows), live until idle. Allocated up front: inserting below
-/// capacity never allocates, and a table full of live flows refuses new ones.
-///
-/// Expired flows are dropped when the table is full and a new flow comes, by one pass
-/// over the table at most every [`PURGE_EVERY_MS`]: a flood of new flows into a full
-/// table costs a lookup each, not a pass each.
-#[derive(Debug)]
-pub struct Flows<V> {
-    flows: HashMap<FlowKey, (u64, V), FlowHashing>,
-    capacity: usize,
-    /// When expired flows were last dropped (`None`: never).
-    purged_at: Option<u64>,
-}
-
-/// The least time between two passes that drop expired flows from a full table.
-pub const PURGE_EVERY_MS: u64 = 1000;
-
-/// The security groups' connection tracking: flows allowed once, by whichever rule, pass
-/// both ways until idle.
-pub type SgFlows = Flows<()>;
-
-impl<V: Copy> Flows<V> {
-    /// Room for `capacity` flows.
-    pub fn new(capacity: usize) -> Self {
-        let flows = HashMap::with_capacity_and_hasher(capacity, FlowHashing::random());
-        Self { flows, capacity, purged_at: None }
-    }
-
-    /// The value of `key` if it is a live tracked flow; refreshes it.
-    #[inline]
-    pub(crate) fn get(&mut self, key: &FlowKey, now: u64) -> Option<V> {
-        match self.flows.get_mut(key) {
-            Some((expiry, value)) if *expiry > now => {
-                *expiry = now + idle(key.protocol);
-                Some(*value)
-            }
-            _ => None,
-        }
-    }
-
-    /// Starts (or refreshes) tracking `key` with `value`; false when the table is full
-    /// of live flows.
-    pub(crate) fn insert(&mut self, key: FlowKey, value: V, now: u64) -> bool {
-        let entry = (now + idle(key.protocol), value);
-        if let Some(slot) = self.flows.get_mut(&key) {
-            *slot = entry;
-            return true;
-        }
-        if self.flows.len() >= self.capacity {
-            if self.purged_at.is_some_and(|at| now < at + PURGE_EVERY_MS) {
-                return false;
-            }
-            self.purged_at = Some(now);
-            self.flows.retain(|_, (expiry, _)| *expiry > now);
-            if self.flows.len() >= self.capacity {
-                return false;
-            }
-        }
-        self.flows.insert(key, entry);
-        true
-    }
-
-    /// Flows tracked now.
-    pub fn len(&self) -> usize {
-        self.flows.len()
-    }
-
-    /// Whether none is tracked.
-    pub fn is_empty(&self) -> bool {
-        self.flows.is_empty()
-    }
-}
-
-impl Flows<()> {
-    /// Whether `key` is a live tracked flow; refreshes it.
-    #[inline]
-    pub(crate) fn hit(&mut self, key: &FlowKey, now: u64) -> bool {
-        self.get(key, now).is_some()
-    }
-
-    /// Starts tracking `key`; false when the table is full of live flows.
-    pub(crate) fn track(&mut self, key: FlowKey, now: u64) -> bool {
-        self.insert(key, (), now)
-    }
-}
-
-fn idle(protocol: u8) -> u64 {
-    match protocol {
-        proto::TCP => TCP_IDLE_MS,
-        proto::UDP => UDP_IDLE_MS,
-        proto::ICMP => ICMP_IDLE_MS,
-        _ => OTHER_IDLE_MS,
     }
 }
 
@@ -435,64 +317,37 @@ impl CompiledAcl {
 
 #[cfg(test)]
 mod tests {
+    use std::hash::{Hash, Hasher};
+
     use super::*;
 
     /// Keys that differ in one field only (what a scan or a flood varies) still spread
     /// over the low bits hashbrown indexes with.
     #[test]
     fn flow_hashes_spread_over_the_low_bits() {
+        #[derive(Clone, Copy)]
+        struct Key(u64, u64, u8);
+        impl Hash for Key {
+            fn hash<H: Hasher>(&self, state: &mut H) {
+                state.write_u64(self.0);
+                state.write_u64(self.1);
+                state.write_u8(self.2);
+            }
+        }
         let hashing = FlowHashing::random();
-        let base = FlowKey {
-            port: 1,
-            protocol: 6,
-            local: 0x0a00_0104,
-            local_port: 80,
-            remote: 0,
-            remote_port: 0,
-        };
-        let variants: [&dyn Fn(u32) -> FlowKey; 3] = [
-            &|i| FlowKey { remote_port: i as u16, ..base },
-            &|i| FlowKey { remote: i, ..base },
-            &|i| FlowKey { port: i, local_port: 443, ..base },
-        ];
+        let base = Key(0x0a00_0104 << 32, 1 << 32 | 80 << 16, 6);
+        let variants: [&dyn Fn(u64) -> Key; 3] =
+            [&|i| Key(base.0, base.1 | i, base.2), &|i| Key(base.0 | i, base.1, base.2), &|i| {
+                Key(base.0, i << 32 | 443 << 16, base.2)
+            }];
         for variant in variants {
             let mut buckets = vec![0u32; 1 << 12];
-            for i in 0..1u32 << 16 {
+            for i in 0..1u64 << 16 {
                 buckets[(hashing.hash_one(variant(i)) & 0xfff) as usize] += 1;
             }
             // 16 keys per bucket on average; a poor mix piles hundreds into a few.
             let fullest = buckets.iter().max().copied().unwrap_or(0);
             assert!(fullest < 48, "fullest bucket holds {fullest}");
         }
-    }
-
-    #[test]
-    fn a_full_table_is_purged_at_most_once_per_interval() {
-        let mut flows: Flows<()> = Flows::new(1);
-        let key =
-            FlowKey { port: 3, protocol: 17, local: 1, local_port: 2, remote: 3, remote_port: 4 };
-        let other = FlowKey { remote_port: 5, ..key };
-        assert!(flows.insert(key, (), 0));
-        // Full of a live flow: refused, and that refusal was a purge.
-        assert!(!flows.insert(other, (), UDP_IDLE_MS - 1));
-        // `key` expires now, but the next pass waits PURGE_EVERY_MS.
-        assert!(!flows.insert(other, (), UDP_IDLE_MS + 1));
-        assert!(flows.insert(other, (), UDP_IDLE_MS - 1 + PURGE_EVERY_MS));
-        assert_eq!(flows.len(), 1);
-    }
-
-    #[test]
-    fn tracked_flows_are_found_both_ways_until_idle() {
-        let mut flows: Flows<u32> = Flows::new(2);
-        let key =
-            FlowKey { port: 3, protocol: 17, local: 1, local_port: 2, remote: 3, remote_port: 4 };
-        assert!(flows.insert(key, 7, 0));
-        assert_eq!(flows.get(&key, UDP_IDLE_MS - 1), Some(7));
-        assert_eq!(flows.get(&key, 2 * UDP_IDLE_MS), None, "idle past its timeout");
-        let other = FlowKey { remote_port: 5, ..key };
-        assert!(flows.insert(other, 8, 0));
-        let third = FlowKey { remote_port: 6, ..key };
-        assert!(!flows.insert(third, 9, 1), "full of live flows");
-        assert!(flows.insert(third, 9, 3 * UDP_IDLE_MS), "expired ones make room");
     }
 }

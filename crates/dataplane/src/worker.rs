@@ -380,7 +380,7 @@ impl Drop for Forwarder {
     }
 }
 
-/// Expired NAT flows looked at per table per wake-up.
+/// Expired flows looked at per list of each connection table per wake-up.
 const SWEEP_BUDGET: usize = 64;
 
 /// One worker thread's state: everything the packet path writes.
@@ -454,7 +454,7 @@ impl<'a> Worker<'a> {
                 self.write_out_flows();
             }
             self.nats.sweep(now, SWEEP_BUDGET);
-            self.counters.set_nat(self.nats.flows() as u64, &self.nats.stats());
+            self.counters.set_tracking(&self.nats);
             for event in &events[..ready] {
                 let token = token(event);
                 if token == WAKE {

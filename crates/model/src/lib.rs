@@ -196,6 +196,9 @@ pub struct NetworkInterface {
     pub security_groups: Vec<SecurityGroupId>,
     /// Its description.
     pub description: String,
+    /// Its connection-tracking timeouts, if set (`ConnectionTrackingSpecification`).
+    #[serde(default)]
+    pub connection_tracking: Option<ConnectionTracking>,
     /// Tags.
     pub tags: Tags,
 }
@@ -457,8 +460,66 @@ pub struct Instance {
     /// Its user data as launched, in base64 (the metadata service serves it decoded).
     #[serde(default)]
     pub user_data: Option<String>,
+    /// Its primary interface's connection-tracking timeouts, if set
+    /// (`ConnectionTrackingSpecification`); AWS's defaults otherwise.
+    #[serde(default)]
+    pub connection_tracking: Option<ConnectionTracking>,
     /// Tags.
     pub tags: Tags,
+}
+
+/// An interface's security-group connection-tracking idle timeouts, in seconds
+/// (`ConnectionTrackingSpecification`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConnectionTracking {
+    /// `TcpEstablishedTimeout`: 60–432,000 s, default 432,000 (5 days).
+    pub tcp_established_timeout: u32,
+    /// `UdpStreamTimeout`: 60–180 s, default 180.
+    pub udp_stream_timeout: u32,
+    /// `UdpTimeout`: 30–60 s, default 30.
+    pub udp_timeout: u32,
+}
+
+impl Default for ConnectionTracking {
+    fn default() -> Self {
+        Self { tcp_established_timeout: 432_000, udp_stream_timeout: 180, udp_timeout: 30 }
+    }
+}
+
+impl ConnectionTracking {
+    /// These timeouts with those given changed, each checked against AWS's range.
+    pub fn with(
+        self,
+        tcp_established: Option<u32>,
+        udp_stream: Option<u32>,
+        udp: Option<u32>,
+    ) -> Result<Self, ApiError> {
+        let check = |name: &str, value: Option<u32>, range: std::ops::RangeInclusive<u32>, now| {
+            let Some(value) = value else { return Ok(now) };
+            Some(value).filter(|v| range.contains(v)).ok_or_else(|| {
+                ApiError::invalid_value(format!(
+                    "{name} must be between {} and {} seconds, not {value}",
+                    range.start(),
+                    range.end()
+                ))
+            })
+        };
+        Ok(Self {
+            tcp_established_timeout: check(
+                "TcpEstablishedTimeout",
+                tcp_established,
+                60..=432_000,
+                self.tcp_established_timeout,
+            )?,
+            udp_stream_timeout: check(
+                "UdpStreamTimeout",
+                udp_stream,
+                60..=180,
+                self.udp_stream_timeout,
+            )?,
+            udp_timeout: check("UdpTimeout", udp, 30..=60, self.udp_timeout)?,
+        })
+    }
 }
 
 impl Instance {

@@ -14,10 +14,11 @@ use crate::ids::IdGen;
 use crate::peering::{PeeringConnection, PeeringStatus, VpcPeeringConnectionId};
 use crate::security::{SecurityGroup, SecurityGroupId};
 use crate::{
-    AllocationId, AssociationId, ElasticIp, Instance, InstanceId, InternetGateway,
-    InternetGatewayId, MetadataOptions, NAT_IDLE_TIMEOUT_S, NatGateway, NatGatewayId,
-    NetworkInterfaceId, PublicIpSource, Route, RouteOrigin, RouteTable, RouteTableAssociation,
-    RouteTableAssociationId, RouteTableId, RouteTarget, Subnet, SubnetId, Tags, Vpc, VpcId, ZONES,
+    AllocationId, AssociationId, ConnectionTracking, ElasticIp, Instance, InstanceId,
+    InternetGateway, InternetGatewayId, MetadataOptions, NAT_IDLE_TIMEOUT_S, NatGateway,
+    NatGatewayId, NetworkInterfaceId, PublicIpSource, Route, RouteOrigin, RouteTable,
+    RouteTableAssociation, RouteTableAssociationId, RouteTableId, RouteTarget, Subnet, SubnetId,
+    Tags, Vpc, VpcId, ZONES,
 };
 
 /// How long a terminated instance stays listed, seconds (AWS: about an hour).
@@ -78,6 +79,8 @@ pub struct RunInstance {
     pub termination_protected: bool,
     /// User data, in base64.
     pub user_data: Option<String>,
+    /// Its interface's connection-tracking timeouts (AWS's defaults when `None`).
+    pub connection_tracking: Option<ConnectionTracking>,
     /// Tags, `Name` among them.
     pub tags: Tags,
 }
@@ -1526,6 +1529,7 @@ impl Model {
                 private_ip,
                 security_groups,
                 description,
+                connection_tracking: None,
                 tags,
             },
         );
@@ -1552,6 +1556,38 @@ impl Model {
             if let Some(description) = description {
                 e.description = description;
             }
+        }
+        Ok(())
+    }
+
+    /// The connection-tracking timeouts of interface `id` (an instance's primary one or
+    /// one of one's own), AWS's defaults if never set.
+    pub fn connection_tracking(
+        &self,
+        id: &NetworkInterfaceId,
+    ) -> Result<ConnectionTracking, ApiError> {
+        let set = match self.instances.values().find(|i| &i.interface == id) {
+            Some(instance) => instance.connection_tracking,
+            None => self.network_interface(id)?.connection_tracking,
+        };
+        Ok(set.unwrap_or_default())
+    }
+
+    /// Sets the connection-tracking timeouts of interface `id` (an instance's primary
+    /// one or one of one's own). Flows tracked already keep the timeouts they had until
+    /// their next packet.
+    pub fn set_connection_tracking(
+        &mut self,
+        id: &NetworkInterfaceId,
+        tracking: ConnectionTracking,
+    ) -> Result<(), ApiError> {
+        if let Some(instance) = self.instances.values_mut().find(|i| &i.interface == id) {
+            instance.connection_tracking = Some(tracking);
+            return Ok(());
+        }
+        self.network_interface(id)?;
+        if let Some(eni) = self.network_interfaces.get_mut(id) {
+            eni.connection_tracking = Some(tracking);
         }
         Ok(())
     }
@@ -1758,6 +1794,7 @@ impl Model {
                 reservation,
                 termination_protected: spec.termination_protected,
                 user_data: spec.user_data,
+                connection_tracking: spec.connection_tracking,
                 tags: spec.tags,
             },
         );

@@ -1,0 +1,322 @@
+//! The one connection table every tracker in vpclab is built on: a preallocated slab of
+//! flows, an open-addressing index by [`FlowKey`] (and optionally a second one, by
+//! whatever else a user looks flows up by), TCP and UDP state, and one
+//! least-recently-used list per timeout [`Class`].
+//!
+//! Within a class every flow of a table has the same timeout (up to per-interface
+//! settings), so a list's oldest flow is the first to expire: reclaiming a slot from a
+//! full table and sweeping look at the heads of the lists only. Nothing here allocates
+//! after [`Table::new`], and nothing walks the table.
+
+use crate::flow::FlowKey;
+use crate::index::Index;
+use crate::tcp::{TcpState, UDP_SENT, udp_next};
+use crate::timeouts::{CLASSES, Class, Timeouts};
+
+pub(crate) const NIL: u32 = u32::MAX;
+/// `class` of a free slot.
+const FREE_CLASS: u8 = u8::MAX;
+
+/// One tracked flow.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Entry {
+    pub(crate) key: FlowKey,
+    /// What the table's user stores with the flow (a NAT port, an interface).
+    pub(crate) value: u32,
+    /// [`FlowKey::hash`], kept so removal need not recompute it.
+    hash: u32,
+    /// The second index's hash, if the flow is in it.
+    alt_hash: u32,
+    /// When it expires unless seen again (milliseconds of the caller's clock).
+    deadline: u64,
+    /// The second (`now / 1000`) the flow last moved to the newest end of its list.
+    linked_at: u32,
+    prev: u32,
+    next: u32,
+    /// TCP: a [`TcpState`]; UDP: its exchange state.
+    pub(crate) state: u8,
+    /// Its [`Class`] (the list it is on), or [`FREE_CLASS`].
+    class: u8,
+    /// Whether the local end of the key opened the flow.
+    pub(crate) orig_local: bool,
+    has_alt: bool,
+}
+
+const FREE: Entry = Entry {
+    key: FlowKey { zone: 0, protocol: 0, local: 0, local_port: 0, remote: 0, remote_port: 0 },
+    value: 0,
+    hash: 0,
+    alt_hash: 0,
+    deadline: 0,
+    linked_at: 0,
+    prev: NIL,
+    next: NIL,
+    state: 0,
+    class: FREE_CLASS,
+    orig_local: false,
+    has_alt: false,
+};
+
+#[derive(Clone, Copy, Debug)]
+struct List {
+    oldest: u32,
+    newest: u32,
+}
+
+/// The LRU lists' granularity: whole seconds of `now` (milliseconds).
+#[inline(always)]
+fn second(now: u64) -> u32 {
+    (now / 1000) as u32
+}
+
+/// See the module documentation.
+#[derive(Debug)]
+pub(crate) struct Table {
+    entries: Box<[Entry]>,
+    index: Index,
+    alt: Index,
+    lists: [List; CLASSES],
+    /// Free slots, linked through `next`.
+    free: u32,
+    len: usize,
+    seed: u64,
+    /// Flows removed because they had expired.
+    pub(crate) expired: u64,
+}
+
+impl Table {
+    /// A table of `capacity` flows, all allocated now; `alt`: with a second index.
+    ///
+    /// # Panics
+    /// If the capacity is 0 or above 2^31.
+    pub(crate) fn new(capacity: usize, seed: u64, alt: bool) -> Self {
+        assert!(capacity > 0 && capacity < 1 << 31, "capacity out of range");
+        let mut entries = vec![FREE; capacity].into_boxed_slice();
+        for (i, entry) in entries.iter_mut().enumerate() {
+            entry.next = if i + 1 < capacity { (i + 1) as u32 } else { NIL };
+        }
+        Self {
+            entries,
+            index: Index::with_capacity(capacity),
+            alt: Index::with_capacity(if alt { capacity } else { 0 }),
+            lists: [List { oldest: NIL, newest: NIL }; CLASSES],
+            free: 0,
+            len: 0,
+            seed,
+            expired: 0,
+        }
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.len
+    }
+
+    pub(crate) fn capacity(&self) -> usize {
+        self.entries.len()
+    }
+
+    pub(crate) fn seed(&self) -> u64 {
+        self.seed
+    }
+
+    pub(crate) fn memory_bytes(&self) -> usize {
+        size_of_val(&*self.entries) + self.index.memory_bytes() + self.alt.memory_bytes()
+    }
+
+    #[inline(always)]
+    pub(crate) fn entry(&self, i: u32) -> &Entry {
+        &self.entries[i as usize]
+    }
+
+    #[inline(always)]
+    pub(crate) fn entry_mut(&mut self, i: u32) -> &mut Entry {
+        &mut self.entries[i as usize]
+    }
+
+    /// The slot of flow `key`, live or expired.
+    #[inline]
+    pub(crate) fn find(&self, key: &FlowKey) -> Option<u32> {
+        let hash = key.hash(self.seed);
+        self.index.find(hash, |i| self.entries[i as usize].key == *key)
+    }
+
+    /// The slot in the second index under `hash` whose flow `is`.
+    #[inline]
+    pub(crate) fn find_alt(&self, hash: u32, is: impl Fn(&Entry) -> bool) -> Option<u32> {
+        self.alt.find(hash, |i| is(&self.entries[i as usize]))
+    }
+
+    #[inline(always)]
+    pub(crate) fn is_expired(&self, i: u32, now: u64) -> bool {
+        now >= self.entries[i as usize].deadline
+    }
+
+    // ---- the lists ---------------------------------------------------------------------
+
+    fn unlink(&mut self, i: u32) {
+        let Entry { prev, next, class, .. } = self.entries[i as usize];
+        let list = &mut self.lists[usize::from(class)];
+        match prev {
+            NIL => list.oldest = next,
+            p => self.entries[p as usize].next = next,
+        }
+        let list = &mut self.lists[usize::from(class)];
+        match next {
+            NIL => list.newest = prev,
+            n => self.entries[n as usize].prev = prev,
+        }
+    }
+
+    fn push_newest(&mut self, i: u32, class: Class) {
+        let list = self.lists[class as usize];
+        let entry = &mut self.entries[i as usize];
+        entry.class = class as u8;
+        entry.prev = list.newest;
+        entry.next = NIL;
+        match list.newest {
+            NIL => self.lists[class as usize].oldest = i,
+            n => self.entries[n as usize].next = i,
+        }
+        self.lists[class as usize].newest = i;
+    }
+
+    // ---- flows -------------------------------------------------------------------------
+
+    /// A packet of flow `i` passed, from the end that opened it or not: its state moves
+    /// on, its deadline is pushed back, and it moves to the newest end of its (maybe
+    /// new) list — at most once a second if the list is unchanged, so the packets of a
+    /// busy flow do not each rewrite two neighbours' links.
+    #[inline]
+    pub(crate) fn advance(
+        &mut self,
+        i: u32,
+        from_originator: bool,
+        tcp_flags: u8,
+        timeouts: &Timeouts,
+        now: u64,
+    ) {
+        let entry = &mut self.entries[i as usize];
+        entry.state = match entry.key.protocol {
+            6 => TcpState::from_u8(entry.state).next(tcp_flags, from_originator) as u8,
+            17 => udp_next(entry.state, from_originator),
+            _ => entry.state,
+        };
+        let class = Class::of(entry.key.protocol, entry.state);
+        entry.deadline = now + timeouts.get(class);
+        let second = second(now);
+        if entry.class != class as u8 {
+            entry.linked_at = second;
+            self.unlink(i);
+            self.push_newest(i, class);
+        } else if entry.linked_at != second {
+            entry.linked_at = second;
+            if self.lists[class as usize].newest != i {
+                self.unlink(i);
+                self.push_newest(i, class);
+            }
+        }
+    }
+
+    /// A free slot: from the free list, or the first expired flow among the oldest
+    /// `scan` of each list. `None`: full of live flows (as far as that look goes).
+    pub(crate) fn take_slot(&mut self, now: u64, scan: usize) -> Option<u32> {
+        if self.free == NIL {
+            self.reclaim(now, scan, 1);
+        }
+        match self.free {
+            NIL => None,
+            i => {
+                self.free = self.entries[i as usize].next;
+                Some(i)
+            }
+        }
+    }
+
+    /// Gives back a slot taken and not filled.
+    pub(crate) fn release(&mut self, i: u32) {
+        self.entries[i as usize] = Entry { next: self.free, ..FREE };
+        self.free = i;
+    }
+
+    /// Fills slot `i` (from [`Table::take_slot`]) with a new flow, opened by the local end
+    /// of `key` (`orig_local`) or the remote one with a packet carrying `tcp_flags`.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn fill(
+        &mut self,
+        i: u32,
+        key: FlowKey,
+        value: u32,
+        alt_hash: Option<u32>,
+        orig_local: bool,
+        tcp_flags: u8,
+        timeouts: &Timeouts,
+        now: u64,
+    ) {
+        let state = match key.protocol {
+            6 => TcpState::initial(tcp_flags) as u8,
+            _ => UDP_SENT,
+        };
+        let class = Class::of(key.protocol, state);
+        let hash = key.hash(self.seed);
+        self.entries[i as usize] = Entry {
+            key,
+            value,
+            hash,
+            alt_hash: alt_hash.unwrap_or(0),
+            deadline: now + timeouts.get(class),
+            linked_at: second(now),
+            prev: NIL,
+            next: NIL,
+            state,
+            class: class as u8,
+            orig_local,
+            has_alt: alt_hash.is_some(),
+        };
+        self.index.insert(hash, i);
+        if let Some(alt) = alt_hash {
+            self.alt.insert(alt, i);
+        }
+        self.push_newest(i, class);
+        self.len += 1;
+    }
+
+    /// Removes flow `i` from the indexes and its list, and frees its slot.
+    pub(crate) fn remove(&mut self, i: u32) {
+        let e = self.entries[i as usize];
+        debug_assert_ne!(e.class, FREE_CLASS, "removing a free slot");
+        self.index.remove(e.hash, i);
+        if e.has_alt {
+            self.alt.remove(e.alt_hash, i);
+        }
+        self.unlink(i);
+        self.release(i);
+        self.len -= 1;
+    }
+
+    /// [`Table::remove`] of a flow found expired.
+    pub(crate) fn remove_expired(&mut self, i: u32) {
+        self.remove(i);
+        self.expired += 1;
+    }
+
+    /// Removes expired flows, oldest first in each list, looking at no more than
+    /// `budget` flows of each list and stopping after `enough`. Returns how many went.
+    pub(crate) fn reclaim(&mut self, now: u64, budget: usize, enough: usize) -> usize {
+        let mut removed = 0;
+        for class in 0..CLASSES {
+            let mut at = self.lists[class].oldest;
+            for _ in 0..budget {
+                if at == NIL || removed == enough {
+                    break;
+                }
+                let next = self.entries[at as usize].next;
+                if self.is_expired(at, now) {
+                    self.remove_expired(at);
+                    removed += 1;
+                }
+                at = next;
+            }
+        }
+        removed
+    }
+}
