@@ -475,3 +475,62 @@ fn user_data_is_kept_in_base64_and_checked() {
     let big = vpclab_model::base64::encode(&vec![b'x'; 16 * 1024 + 1]);
     assert_eq!(code(&mut s, &launch(&big)), "InvalidParameterValue");
 }
+
+#[test]
+fn connection_tracking_timeouts_are_set_shown_and_checked() {
+    let (mut s, subnet) = lab();
+    let spec = "NetworkInterface.1.ConnectionTrackingSpecification";
+    let run = ok(
+        &mut s,
+        &format!(
+            "Action=RunInstances&ImageId=ami-1&MinCount=1&MaxCount=1\
+             &NetworkInterface.1.DeviceIndex=0&NetworkInterface.1.SubnetId={subnet}\
+             &{spec}.TcpEstablishedTimeout=120&{spec}.UdpTimeout=60"
+        ),
+    );
+    let eni = between(&run, "<networkInterfaceId>", "</networkInterfaceId>").unwrap().to_owned();
+    let shown = |s: &mut Service, action: &str| {
+        let body = ok(s, action);
+        let config = between(
+            &body,
+            "<connectionTrackingConfiguration>",
+            "</connectionTrackingConfiguration>",
+        )
+        .map(str::to_owned);
+        config.map(|c| {
+            ["tcpEstablishedTimeout", "udpStreamTimeout", "udpTimeout"].map(|f| {
+                between(&c, &format!("<{f}>"), &format!("</{f}>")).unwrap().parse::<u32>().unwrap()
+            })
+        })
+    };
+    assert_eq!(shown(&mut s, "Action=DescribeInstances"), Some([120, 180, 60]));
+    // Modify changes what it names and keeps the rest.
+    let modify = format!(
+        "Action=ModifyNetworkInterfaceAttribute&NetworkInterfaceId={eni}\
+         &ConnectionTrackingSpecification.UdpStreamTimeout=90"
+    );
+    ok(&mut s, &modify);
+    let describe = format!("Action=DescribeNetworkInterfaces&NetworkInterfaceId.1={eni}");
+    assert_eq!(shown(&mut s, &describe), Some([120, 90, 60]));
+    // AWS's ranges: TCP 60–432000, UDP stream 60–180, UDP 30–60.
+    for bad in ["TcpEstablishedTimeout=59", "UdpStreamTimeout=181", "UdpTimeout=29", "UdpTimeout=x"]
+    {
+        let body = format!(
+            "Action=ModifyNetworkInterfaceAttribute&NetworkInterfaceId={eni}\
+             &ConnectionTrackingSpecification.{bad}"
+        );
+        assert_eq!(code(&mut s, &body), "InvalidParameterValue", "{bad}");
+    }
+    assert_eq!(shown(&mut s, &describe), Some([120, 90, 60]), "refusals change nothing");
+    // An interface of one's own, and one without a specification (nothing shown).
+    let own = ok(
+        &mut s,
+        &format!(
+            "Action=CreateNetworkInterface&SubnetId={subnet}\
+             &ConnectionTrackingSpecification.TcpEstablishedTimeout=432000"
+        ),
+    );
+    assert!(own.contains("<tcpEstablishedTimeout>432000</tcpEstablishedTimeout>"), "{own}");
+    let plain = ok(&mut s, &format!("Action=CreateNetworkInterface&SubnetId={subnet}"));
+    assert!(!plain.contains("connectionTrackingConfiguration"), "{plain}");
+}

@@ -227,6 +227,11 @@ fn launch(ctx: &mut Context<'_>, p: &Params, x: &mut Xml) -> Result<(), ApiError
             Some(text.to_owned())
         }
     };
+    let connection_tracking = super::network_interfaces::connection_tracking(
+        p,
+        "NetworkInterface.1.ConnectionTrackingSpecification.",
+        ConnectionTracking::default(),
+    )?;
     let reservation = ctx.model.new_reservation();
     let mut launched = Vec::new();
     for _ in 0..max {
@@ -243,6 +248,7 @@ fn launch(ctx: &mut Context<'_>, p: &Params, x: &mut Xml) -> Result<(), ApiError
             reservation: Some(reservation.clone()),
             termination_protected: p.bool("DisableApiTermination")?.unwrap_or(false),
             user_data: user_data.clone(),
+            connection_tracking,
             tags: tags.clone(),
         };
         match ctx.model.run_instance(spec) {

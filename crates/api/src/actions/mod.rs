@@ -10,10 +10,10 @@ use std::net::Ipv4Addr;
 use ipnet::Ipv4Net;
 use vpclab_model::names::{mac, private_dns, public_dns};
 use vpclab_model::{
-    AclEntry, AllocationId, ApiError, AssociationId, DhcpOptionsId, ElasticIp, Instance,
-    InstanceId, InternetGateway, InternetGatewayId, KeyPairId, MetadataOptions, Model, NatGateway,
-    NatGatewayId, NetworkAcl, NetworkAclAssociationId, NetworkAclId, NetworkInterfaceId,
-    PREFIX_LISTS, Peer, PeeringConnection, Protocol, RouteSpec, RouteTable,
+    AclEntry, AllocationId, ApiError, AssociationId, ConnectionTracking, DhcpOptionsId, ElasticIp,
+    Instance, InstanceId, InternetGateway, InternetGatewayId, KeyPairId, MetadataOptions, Model,
+    NatGateway, NatGatewayId, NetworkAcl, NetworkAclAssociationId, NetworkAclId,
+    NetworkInterfaceId, PREFIX_LISTS, Peer, PeeringConnection, Protocol, RouteSpec, RouteTable,
     RouteTableAssociationId, RouteTableId, RouteTarget, RunInstance, SecurityGroup,
     SecurityGroupId, SgRule, Subnet, SubnetId, Tags, Vpc, VpcEndpoint, VpcEndpointId, VpcId,
     VpcPeeringConnectionId, ZONES,

@@ -28,6 +28,7 @@ struct View<'a> {
     tags: Option<&'a Tags>,
     status: &'static str,
     instance: Option<&'a Instance>,
+    tracking: Option<ConnectionTracking>,
 }
 
 impl<'a> Eni<'a> {
@@ -50,6 +51,7 @@ impl<'a> Eni<'a> {
                 tags: None,
                 status: "in-use",
                 instance: Some(i),
+                tracking: i.connection_tracking,
             },
             Eni::Nat(n) => View {
                 id: derived("eni", n.id.as_str()),
@@ -64,6 +66,7 @@ impl<'a> Eni<'a> {
                 tags: None,
                 status: "in-use",
                 instance: None,
+                tracking: None,
             },
             Eni::Own(n) => View {
                 id: n.id.to_string(),
@@ -78,6 +81,7 @@ impl<'a> Eni<'a> {
                 tags: Some(&n.tags),
                 status: "available",
                 instance: None,
+                tracking: n.connection_tracking,
             },
         }
     }
@@ -132,9 +136,33 @@ fn write_interface(x: &mut Xml, m: &Model, eni: &Eni<'_>, nested: bool) {
             .leaf("privateDnsName", private_dns(ip))
             .leaf("primary", "true");
     });
+    if let Some(t) = v.tracking {
+        x.node("connectionTrackingConfiguration", |x| {
+            x.leaf("tcpEstablishedTimeout", t.tcp_established_timeout)
+                .leaf("udpStreamTimeout", t.udp_stream_timeout)
+                .leaf("udpTimeout", t.udp_timeout);
+        });
+    }
     if !nested {
         x.tags(v.tags.unwrap_or(&Tags::new()));
     }
+}
+
+/// A `ConnectionTrackingSpecification` given under `prefix` (e.g.
+/// `ConnectionTrackingSpecification.`), over the interface's current timeouts `base`;
+/// `None` when the request gives none.
+pub(super) fn connection_tracking(
+    p: &Params,
+    prefix: &str,
+    base: ConnectionTracking,
+) -> Result<Option<ConnectionTracking>, ApiError> {
+    let tcp = p.u32(&format!("{prefix}TcpEstablishedTimeout"))?;
+    let stream = p.u32(&format!("{prefix}UdpStreamTimeout"))?;
+    let udp = p.u32(&format!("{prefix}UdpTimeout"))?;
+    if tcp.is_none() && stream.is_none() && udp.is_none() {
+        return Ok(None);
+    }
+    base.with(tcp, stream, udp).map(Some)
 }
 
 fn eni_id(value: &str) -> Result<NetworkInterfaceId, ApiError> {
@@ -159,7 +187,12 @@ pub(super) fn create_network_interface(
     let groups = ids(p, "SecurityGroupId", sg_id)?;
     let description = p.get("Description").unwrap_or_default().to_owned();
     let tags = p.tag_specifications("network-interface")?;
+    let tracking =
+        connection_tracking(p, "ConnectionTrackingSpecification.", ConnectionTracking::default())?;
     let id = ctx.model.create_network_interface(&subnet, private_ip, &groups, description, tags)?;
+    if let Some(tracking) = tracking {
+        ctx.model.set_connection_tracking(&id, tracking)?;
+    }
     let m = &*ctx.model;
     let eni = m.network_interface(&id)?;
     x.node("networkInterface", |x| write_interface(x, m, &Eni::Own(eni), false));
@@ -177,8 +210,9 @@ pub(super) fn delete_network_interface(
     Ok(())
 }
 
-/// ModifyNetworkInterfaceAttribute: an own interface's groups or description; the
-/// source/destination check stays on (vpclab enforces it everywhere).
+/// ModifyNetworkInterfaceAttribute: an interface's connection-tracking timeouts, an own
+/// interface's groups or description; the source/destination check stays on (vpclab
+/// enforces it everywhere).
 pub(super) fn modify_network_interface_attribute(
     ctx: &mut Context<'_>,
     p: &Params,
@@ -194,6 +228,14 @@ pub(super) fn modify_network_interface_attribute(
     }
     let groups = ids(p, "SecurityGroupId", sg_id)?;
     let description = p.get("Description.Value").map(str::to_owned);
+    let tracking = connection_tracking(
+        p,
+        "ConnectionTrackingSpecification.",
+        ctx.model.connection_tracking(&id)?,
+    )?;
+    if let Some(tracking) = tracking {
+        ctx.model.set_connection_tracking(&id, tracking)?;
+    }
     if ctx.model.instances().any(|i| i.interface == id) {
         // An instance's interface: its groups are the instance's.
         let instance = ctx.model.instances().find(|i| i.interface == id).expect("found").id.clone();
