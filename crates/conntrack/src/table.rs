@@ -10,7 +10,7 @@
 
 use crate::flow::FlowKey;
 use crate::index::Index;
-use crate::tcp::{TcpState, UDP_SENT, udp_next};
+use crate::tcp::{TcpState, UDP_SENT, flags, udp_next};
 use crate::timeouts::{CLASSES, Class, Timeouts};
 
 pub(crate) const NIL: u32 = u32::MAX;
@@ -196,12 +196,21 @@ impl Table {
         now: u64,
     ) {
         let entry = &mut self.entries[i as usize];
-        entry.state = match entry.key.protocol {
-            6 => TcpState::from_u8(entry.state).next(tcp_flags, from_originator) as u8,
+        let state = match entry.key.protocol {
+            // Most segments carry no SYN, FIN or RST: they change no state.
+            6 if tcp_flags & (flags::SYN | flags::FIN | flags::RST) != 0 => {
+                TcpState::from_u8(entry.state).next(tcp_flags, from_originator) as u8
+            }
             17 => udp_next(entry.state, from_originator),
             _ => entry.state,
         };
-        let class = Class::of(entry.key.protocol, entry.state);
+        let class = if state == entry.state {
+            // The class the flow is in already (its list's index).
+            Class::ALL[usize::from(entry.class) % CLASSES]
+        } else {
+            entry.state = state;
+            Class::of(entry.key.protocol, state)
+        };
         entry.deadline = now + timeouts.get(class);
         let second = second(now);
         if entry.class != class as u8 {
@@ -284,9 +293,10 @@ impl Table {
     pub(crate) fn remove(&mut self, i: u32) {
         let e = self.entries[i as usize];
         debug_assert_ne!(e.class, FREE_CLASS, "removing a free slot");
-        self.index.remove(e.hash, i);
+        let entries = &self.entries;
+        self.index.remove(e.hash, i, |j| entries[j as usize].hash);
         if e.has_alt {
-            self.alt.remove(e.alt_hash, i);
+            self.alt.remove(e.alt_hash, i, |j| entries[j as usize].alt_hash);
         }
         self.unlink(i);
         self.release(i);
