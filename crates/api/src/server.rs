@@ -16,7 +16,7 @@ use tokio::net::TcpListener;
 use vpclab_model::ApiError;
 
 use crate::service::{Reply, Service};
-use crate::sigv4::{Credentials, Signed};
+use crate::sigv4::{Credentials, Refusal, Signed};
 use crate::xml;
 
 /// The request id of replies given before a request reaches the service.
@@ -87,6 +87,7 @@ async fn answer(
             }));
         }
     };
+    let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
     if let Some(credentials) = &credentials {
         let signed = Signed {
             method: &method,
@@ -94,21 +95,31 @@ async fn answer(
             query: std::str::from_utf8(&query).unwrap_or_default(),
             headers: &headers,
             body: &body,
+            now,
         };
-        if credentials.check(&signed).is_err() {
-            let error = ApiError {
-                code: "AuthFailure",
-                message: "AWS was not able to validate the provided access credentials".into(),
+        if let Err(refusal) = credentials.check(&signed) {
+            let (status, error) = match refusal {
+                Refusal::Expired => (
+                    400,
+                    ApiError { code: "RequestExpired", message: "Request has expired.".into() },
+                ),
+                Refusal::Missing | Refusal::UnknownKey | Refusal::Mismatch => (
+                    401,
+                    ApiError {
+                        code: "AuthFailure",
+                        message: "AWS was not able to validate the provided access credentials"
+                            .into(),
+                    },
+                ),
             };
             return Ok(reply(Reply {
-                status: 401,
+                status,
                 body: xml::error(&error, NO_REQUEST),
                 request_id: NO_REQUEST.into(),
             }));
         }
     }
     let params = if is_get || body.is_empty() { query } else { body.to_vec() };
-    let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
     // The service runs ip(8) and blocking I/O: off the async threads, one call at a time.
     let answer = tokio::task::spawn_blocking(move || {
         let mut service = service.lock().unwrap_or_else(|e| e.into_inner());

@@ -31,7 +31,12 @@ pub struct Signed<'a> {
     pub headers: &'a [(String, String)],
     /// The body.
     pub body: &'a [u8],
+    /// The server's clock: seconds since the Unix epoch.
+    pub now: u64,
 }
+
+/// How far a request's `X-Amz-Date` may be from the server's clock: AWS's 15 minutes.
+pub const MAX_SKEW_S: u64 = 15 * 60;
 
 /// Why a request failed the check (the message AWS gives is generic on purpose).
 #[derive(Debug, PartialEq, Eq)]
@@ -40,8 +45,37 @@ pub enum Refusal {
     Missing,
     /// An access key id we do not have.
     UnknownKey,
-    /// The signature does not match.
+    /// The signature does not match (or the body is not the one whose hash the
+    /// request carries in `x-amz-content-sha256`).
     Mismatch,
+    /// `X-Amz-Date` is more than [`MAX_SKEW_S`] away from the server's clock (AWS's
+    /// `RequestExpired`).
+    Expired,
+}
+
+/// `YYYYMMDDTHHMMSSZ` as seconds since the Unix epoch.
+fn amz_time(text: &str) -> Option<u64> {
+    let b = text.as_bytes();
+    if b.len() != 16 || b[8] != b'T' || b[15] != b'Z' {
+        return None;
+    }
+    let num = |range: std::ops::Range<usize>| -> Option<i64> {
+        let digits = text.get(range)?;
+        digits.bytes().all(|c| c.is_ascii_digit()).then(|| digits.parse().ok())?
+    };
+    let (y, m, d) = (num(0..4)?, num(4..6)?, num(6..8)?);
+    let (hh, mm, ss) = (num(9..11)?, num(11..13)?, num(13..15)?);
+    if !(1..=12).contains(&m) || !(1..=31).contains(&d) || hh > 23 || mm > 59 || ss > 60 {
+        return None;
+    }
+    // Days from the civil date (proleptic Gregorian), after Howard Hinnant's algorithm.
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    u64::try_from(days * 86_400 + hh * 3600 + mm * 60 + ss).ok()
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -127,6 +161,10 @@ impl Credentials {
         };
         let secret = self.keys.get(key_id).ok_or(Refusal::UnknownKey)?;
         let amz_date = header("x-amz-date").ok_or(Refusal::Missing)?;
+        let signed_at = amz_time(amz_date).ok_or(Refusal::Missing)?;
+        if signed_at.abs_diff(request.now) > MAX_SKEW_S {
+            return Err(Refusal::Expired);
+        }
 
         let mut query: Vec<(String, String)> = form_urlencoded::parse(request.query.as_bytes())
             .map(|(k, v)| (encode(&k), encode(&v)))
@@ -139,10 +177,12 @@ impl Credentials {
             let value = value.split_whitespace().collect::<Vec<_>>().join(" ");
             canonical_headers.push_str(&format!("{}:{}\n", name.to_ascii_lowercase(), value));
         }
-        let payload = match header("x-amz-content-sha256") {
-            Some(hash) => hash.to_owned(),
-            None => hex(&Sha256::digest(request.body)),
-        };
+        // The body's own hash, never the one the request claims: a claim that differs is
+        // a body changed after signing.
+        let payload = hex(&Sha256::digest(request.body));
+        if header("x-amz-content-sha256").is_some_and(|claimed| claimed != payload) {
+            return Err(Refusal::Mismatch);
+        }
         let canonical = format!(
             "{}\n{}\n{}\n{}\n{}\n{}",
             request.method,
@@ -198,6 +238,7 @@ mod tests {
             query: "Action=ListUsers&Version=2010-05-08",
             headers: &headers,
             body: b"",
+            now: amz_time("20150830T123600Z").unwrap(),
         };
         assert_eq!(credentials.check(&request), Ok(()));
         request.query = "Action=ListUsers&Version=2010-05-09";
@@ -207,6 +248,70 @@ mod tests {
         assert_eq!(other.check(&request), Err(Refusal::UnknownKey));
         let none = Signed { headers: &[], ..request };
         assert_eq!(credentials.check(&none), Err(Refusal::Missing));
+    }
+
+    #[test]
+    fn a_signature_holds_for_its_body_and_fifteen_minutes() {
+        let credentials =
+            Credentials::parse("AKIDEXAMPLE:wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY\n").unwrap();
+        let signed_at = amz_time("20150830T123600Z").unwrap();
+        assert_eq!(signed_at, 1_440_938_160, "2015-08-30 12:36:00 UTC");
+        let mut headers = vec![
+            ("Host".to_owned(), "ec2.amazonaws.com".to_owned()),
+            ("X-Amz-Date".to_owned(), "20150830T123600Z".to_owned()),
+        ];
+        let body = b"Action=DescribeVpcs&Version=2016-11-15";
+        let sign = |headers: &[(String, String)], body: &[u8]| {
+            // The signature a client computes: the check's own arithmetic, with the
+            // body's hash as the payload.
+            let names = "host;x-amz-date";
+            let canonical = format!(
+                "POST\n/\n\nhost:ec2.amazonaws.com\nx-amz-date:20150830T123600Z\n\n{names}\n{}",
+                hex(&Sha256::digest(body))
+            );
+            let to_sign = format!(
+                "AWS4-HMAC-SHA256\n20150830T123600Z\n20150830/us-east-1/ec2/aws4_request\n{}",
+                hex(&Sha256::digest(canonical.as_bytes()))
+            );
+            let mut key = hmac(b"AWS4wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", b"20150830");
+            for part in ["us-east-1", "ec2", "aws4_request"] {
+                key = hmac(&key, part.as_bytes());
+            }
+            let mut all = headers.to_vec();
+            all.push((
+                "Authorization".to_owned(),
+                format!(
+                    "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/ec2/aws4_request, \
+                     SignedHeaders={names}, Signature={}",
+                    hex(&hmac(&key, to_sign.as_bytes()))
+                ),
+            ));
+            all
+        };
+        let signed = sign(&headers, body);
+        fn request<'a>(headers: &'a [(String, String)], body: &'a [u8], now: u64) -> Signed<'a> {
+            Signed { method: "POST", path: "/", query: "", headers, body, now }
+        }
+        assert_eq!(credentials.check(&request(&signed, body, signed_at)), Ok(()));
+        // Another body under the same signature.
+        let other = b"Action=DeleteVpc&VpcId=vpc-1&Version=2016-11-15";
+        assert_eq!(credentials.check(&request(&signed, other, signed_at)), Err(Refusal::Mismatch));
+        // A claimed payload hash that is not the body's, even one the signature covers.
+        headers.push(("x-amz-content-sha256".to_owned(), hex(&Sha256::digest(other))));
+        let claimed = sign(&headers, body);
+        assert_eq!(credentials.check(&request(&claimed, other, signed_at)), Err(Refusal::Mismatch));
+        // Fifteen minutes either way, and not a second more.
+        for (now, verdict) in [
+            (signed_at + MAX_SKEW_S, Ok(())),
+            (signed_at - MAX_SKEW_S, Ok(())),
+            (signed_at + MAX_SKEW_S + 1, Err(Refusal::Expired)),
+            (signed_at - MAX_SKEW_S - 1, Err(Refusal::Expired)),
+        ] {
+            assert_eq!(credentials.check(&request(&signed, body, now)), verdict, "at {now}");
+        }
+        assert_eq!(amz_time("2015-08-30T12:36:00Z"), None);
+        assert_eq!(amz_time("20151330T123600Z"), None);
+        assert_eq!(amz_time("20150830T12360xZ"), None);
     }
 
     #[test]
