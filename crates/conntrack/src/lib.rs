@@ -20,6 +20,10 @@
 //!   [`Outcome::TableFull`] for a NAT gateway). A periodic [`Tracker::sweep`] /
 //!   [`Nat::sweep`] drains expired flows from the heads of the lists.
 //!
+//! Fragments of a datagram are made to look like their first one ([`Fragments`]): its
+//! ports are remembered by the datagram's identity for the later fragments, so every
+//! tracker and rule decides the same about all of them.
+//!
 //! It does no I/O and reads no clock — every call takes `now` in milliseconds — so it
 //! is deterministic and tested with explicit time.
 //!
@@ -37,6 +41,7 @@
 #![forbid(unsafe_code)]
 
 mod flow;
+mod fragments;
 mod index;
 mod nat;
 mod table;
@@ -45,6 +50,7 @@ mod timeouts;
 mod tracker;
 
 pub use flow::{FlowKey, random_seed};
+pub use fragments::{DatagramKey, Fragments, Head};
 pub use nat::{Config, Inbound, Nat, Outbound, Outcome, Proto, Stats, Tuple};
 pub use tcp::{TcpState, flags};
 pub use timeouts::{CLASSES, Class, Timeouts};

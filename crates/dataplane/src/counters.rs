@@ -58,7 +58,7 @@ reasons! {
     UnknownPort => "unknown_port",
     /// The receiving device's queue was full or the write failed.
     TxFailed => "tx_failed",
-    /// Through a NAT gateway: not TCP, UDP or ICMP echo, or a fragment.
+    /// Through a NAT gateway: not TCP, UDP or ICMP echo, or a cut-short header.
     NatUnsupported => "nat_unsupported",
     /// To a NAT gateway's address: no flow it tracks (unsolicited inbound).
     NatNoFlow => "nat_no_flow",
@@ -87,6 +87,9 @@ reasons! {
     /// Read by a worker that does not own its flow, and the owner's hand-off channel
     /// (or the reader's spare frames) were full.
     HandoffFull => "handoff_full",
+    /// A fragment other than the first, of a datagram whose first fragment was not seen
+    /// (lost, reordered behind it, or more than 30 s ago): nothing tells its ports.
+    FragmentUntracked => "fragment_untracked",
     /// For the VPC's own services (metadata, DNS), but their queue was full or the
     /// packet larger than they take.
     ServiceBusy => "service_busy",

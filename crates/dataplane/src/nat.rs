@@ -6,7 +6,9 @@
 //! keyed by the stable slot each NAT gateway has in it; [`Tracking::sync`] runs when a
 //! new snapshot arrives (never per packet) and creates or drops tables to match.
 
-use vpclab_conntrack::{Config, Nat, Stats, Timeouts, Tracker, TrackerStats, random_seed};
+use vpclab_conntrack::{
+    Config, Fragments, Nat, Stats, Timeouts, Tracker, TrackerStats, random_seed,
+};
 
 use crate::snapshot::{Port, Snapshot};
 use crate::trace::{Step, Trace};
@@ -19,6 +21,9 @@ pub const SG_FLOWS: usize = 1 << 18;
 
 /// Flows through gateway endpoints the forwarder tracks, all VPCs together.
 pub const ENDPOINT_FLOWS: usize = 1 << 14;
+
+/// Fragmented datagrams whose first fragment's head each worker remembers.
+pub const FRAGMENTED_DATAGRAMS: usize = 1 << 12;
 
 /// Flows each NAT gateway can track at once (AWS: 55,000 per destination; the table is
 /// shared by all destinations). About 4.7 MiB per gateway.
@@ -34,6 +39,8 @@ pub struct Tracking {
     /// `INTERNET`: replies arrive there), to the instance's port. Replies come back to
     /// a private address, which only this table can tell apart.
     pub(crate) endpoint: Tracker,
+    /// The heads of fragmented datagrams, for their later fragments.
+    pub(crate) fragments: Fragments,
     /// The steps of a trace being recorded; `None` (always, for real traffic): none.
     trace: Option<Vec<Step>>,
     /// The interface the last packet was delivered to or refused at (for flow logs).
@@ -65,6 +72,7 @@ impl Tracking {
         Self {
             sg: Tracker::new(part(SG_FLOWS), random_seed()),
             endpoint: Tracker::new(part(ENDPOINT_FLOWS), random_seed()),
+            fragments: Fragments::new(FRAGMENTED_DATAGRAMS, random_seed()),
             trace: None,
             receiver: None,
             tables: Vec::new(),

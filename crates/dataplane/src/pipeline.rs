@@ -31,8 +31,8 @@ use vpclab_conntrack::{FlowKey, Inbound, Outbound, Outcome, Proto, Timeouts};
 use crate::counters::DropReason;
 use crate::nat::Tracking;
 use crate::snapshot::{
-    EDGE_ADDRESS, EDGE_MTU, Hop, INTERNET, InstancePort, NAT_TARGET, NatEntry, Port, PortEntry,
-    Snapshot,
+    EDGE_ADDRESS, EDGE_MTU, Hop, INTERNET, InstancePort, NAT_TARGET, NO_ACL, NatEntry, Port,
+    PortEntry, Snapshot,
 };
 use crate::trace::{SgDecision, Step};
 use crate::wire::{
@@ -121,6 +121,19 @@ impl Snapshot {
             Err(Malformed::Version(_)) => return Verdict::Drop(DropReason::NotIpv4),
             Err(_) => return Verdict::Drop(DropReason::Malformed),
         };
+        if ip.is_fragment() {
+            // Every fragment of a datagram is decided as its first: the first one's ports
+            // (or ICMP type) are remembered for the later ones, which have none.
+            let datagram = ip.datagram();
+            if ip.is_later_fragment() {
+                match tracking.fragments.recall(&datagram, now) {
+                    Some(head) => ip = ip.with_head(head),
+                    None => return Verdict::Drop(DropReason::FragmentUntracked),
+                }
+            } else if let Some(head) = ip.head() {
+                tracking.fragments.remember(datagram, head, now);
+            }
+        }
         match self.port(from) {
             PortEntry::Instance(me) => self.egress(tracking, from, &me, &mut ip, reply, now),
             PortEntry::Internet => self.ingress(tracking, &mut ip, reply, now),
@@ -422,7 +435,7 @@ impl Snapshot {
             (proto::ICMP, Some(icmp::ECHO_REQUEST)) => Proto::Icmp,
             _ => return Verdict::Drop(DropReason::NatUnsupported),
         };
-        // Fragments (no ports after the first) and cut-short headers are not translated.
+        // Cut-short headers are not translated (a later fragment has its first's ports).
         let Some((sport, dport)) = ip.ports() else {
             return Verdict::Drop(DropReason::NatUnsupported);
         };
@@ -622,7 +635,12 @@ impl Snapshot {
         egress: bool,
         ip: &Ipv4<&mut [u8]>,
     ) -> Result<(), DropReason> {
-        let Some(compiled) = self.acls.get(acl as usize) else { return Ok(()) };
+        let denied = if egress { DropReason::NaclOut } else { DropReason::NaclIn };
+        if acl == NO_ACL {
+            return Ok(());
+        }
+        // An ACL the snapshot does not hold denies, as a security group it lacks does.
+        let Some(compiled) = self.acls.get(acl as usize) else { return Err(denied) };
         let peer = if egress { ip.dst_bits() } else { ip.src_bits() };
         let protocol = ip.protocol();
         let (port, code) = match protocol {
@@ -632,11 +650,7 @@ impl Snapshot {
         };
         let (allowed, rule) = compiled.decide(egress, peer, protocol, port, code);
         tracking.note(|| Step::NetworkAcl { acl, egress, rule, allowed });
-        if allowed {
-            Ok(())
-        } else {
-            Err(if egress { DropReason::NaclOut } else { DropReason::NaclIn })
-        }
+        if allowed { Ok(()) } else { Err(denied) }
     }
 
     /// The network ACL of the subnet behind `port`, for a packet entering it.
@@ -735,7 +749,7 @@ mod tests {
     use super::*;
     use crate::snapshot::{PortMap, compile};
     use crate::wire::proto;
-    use crate::wire::tests::{checksums_ok, echo, packet, tcp_syn, udp};
+    use crate::wire::tests::{checksums_ok, echo, packet, split, tcp_syn, udp};
 
     /// The topology every test uses:
     ///
@@ -1137,6 +1151,15 @@ mod tests {
     }
 
     #[test]
+    fn an_acl_the_snapshot_lacks_denies_like_a_missing_security_group() {
+        let mut lab = lab();
+        let mut p = packet(WEB, [10, 0, 2, 4], proto::UDP, 64, &udp(1, 2, b"x"));
+        assert!(matches!(lab.run(lab.web, &mut p.clone()).0, Verdict::Forward { .. }));
+        lab.snapshot.acls.clear();
+        assert_eq!(lab.run(lab.web, &mut p).0, Verdict::Drop(DropReason::NaclOut));
+    }
+
+    #[test]
     fn bad_input_is_counted_never_a_panic() {
         let mut lab = lab();
         let good = packet(WEB, APP, proto::ICMP, 64, &echo(1, 1));
@@ -1226,30 +1249,54 @@ mod tests {
     }
 
     #[test]
-    fn fragments_are_forwarded_and_translated() {
+    fn fragments_are_forwarded_and_translated_as_their_first() {
         let mut lab = lab();
-        // A later fragment (offset 185 × 8 bytes): no L4 header to patch, only IP.
-        let mut p = packet(WEB, CHECK_IP, proto::UDP, 64, b"middle of a datagram....");
-        p[6..8].copy_from_slice(&0x00b9u16.to_be_bytes());
-        p[10..12].fill(0);
-        let c = crate::wire::checksum(&p[..20]);
-        p[10..12].copy_from_slice(&c.to_be_bytes());
-        let payload = p[20..].to_vec();
-        let (verdict, _) = lab.run(lab.web, &mut p);
-        assert_eq!(verdict, Verdict::Forward { port: INTERNET, len: p.len() });
-        assert_eq!(&p[12..16], &WEB_PUBLIC);
-        assert_eq!(crate::wire::checksum(&p[..20]), 0);
-        assert_eq!(&p[20..], &payload[..], "payload untouched");
-
-        // A first fragment (MF set) carries the UDP header: its checksum is patched.
-        let mut first = packet(WEB, CHECK_IP, proto::UDP, 64, &udp(5000, 53, b"head"));
-        first[6..8].copy_from_slice(&0x2000u16.to_be_bytes());
-        first[10..12].fill(0);
-        let c = crate::wire::checksum(&first[..20]);
-        first[10..12].copy_from_slice(&c.to_be_bytes());
+        let whole = packet(WEB, CHECK_IP, proto::UDP, 64, &udp(5000, 53, &[7; 40]));
+        let (mut first, mut later) = split(&whole, 77);
+        // The first fragment carries the UDP header: its checksum (over the whole
+        // datagram) is patched.
         let (verdict, _) = lab.run(lab.web, &mut first);
         assert_eq!(verdict, Verdict::Forward { port: INTERNET, len: first.len() });
-        assert!(checksums_ok(&first));
+        assert_eq!(&first[12..16], &WEB_PUBLIC);
+        // A later one: no L4 header to patch, only IP.
+        let payload = later[20..].to_vec();
+        let (verdict, _) = lab.run(lab.web, &mut later);
+        assert_eq!(verdict, Verdict::Forward { port: INTERNET, len: later.len() });
+        assert_eq!(&later[12..16], &WEB_PUBLIC);
+        assert_eq!(crate::wire::checksum(&later[..20]), 0);
+        assert_eq!(&later[20..], &payload[..], "payload untouched");
+        // Put back together, the datagram's checksums hold.
+        let mut joined = [&first[..], &later[20..]].concat();
+        let total = joined.len() as u16;
+        joined[2..4].copy_from_slice(&total.to_be_bytes());
+        joined[6..8].fill(0);
+        joined[10..12].fill(0);
+        let c = crate::wire::checksum(&joined[..20]);
+        joined[10..12].copy_from_slice(&c.to_be_bytes());
+        assert!(checksums_ok(&joined));
+        // A later fragment whose first was never seen: nothing tells its ports.
+        let (_, mut orphan) = split(&whole, 78);
+        assert_eq!(lab.run(lab.web, &mut orphan).0, Verdict::Drop(DropReason::FragmentUntracked));
+    }
+
+    #[test]
+    fn a_fragmented_answer_gets_in_by_tracking_and_an_unsolicited_one_does_not() {
+        let mut lab = lab();
+        // web (default group: nothing from outside) asks; the answer comes back in two
+        // fragments, which tracking admits both.
+        let mut ask = packet(WEB, CHECK_IP, proto::UDP, 64, &udp(40000, 53, b"q"));
+        assert!(matches!(lab.run(lab.web, &mut ask).0, Verdict::Forward { .. }));
+        let answer = packet(CHECK_IP, WEB_PUBLIC, proto::UDP, 64, &udp(53, 40000, &[1; 1600]));
+        let (mut first, mut later) = split(&answer, 1);
+        assert_eq!(lab.run(INTERNET, &mut first).0, Verdict::Forward { port: lab.web, len: 28 });
+        let (verdict, _) = lab.run(INTERNET, &mut later);
+        assert!(matches!(verdict, Verdict::Forward { port, .. } if port == lab.web), "{verdict:?}");
+        assert_eq!(&later[16..20], &WEB, "translated to the private address");
+        // The same from a port nothing asked: every fragment is refused alike.
+        let unsolicited = packet(CHECK_IP, WEB_PUBLIC, proto::UDP, 64, &udp(53, 40001, &[1; 1600]));
+        let (mut first, mut later) = split(&unsolicited, 2);
+        assert_eq!(lab.run(INTERNET, &mut first).0, Verdict::Drop(DropReason::SgIngress));
+        assert_eq!(lab.run(INTERNET, &mut later).0, Verdict::Drop(DropReason::SgIngress));
     }
 
     const INNER: [u8; 4] = [10, 0, 3, 4];
@@ -1429,12 +1476,29 @@ mod tests {
         assert_eq!(lab.run(lab.inner, &mut p).0, Verdict::Drop(DropReason::NatUnsupported));
         let mut gre = packet(INNER, CHECK_IP, 47, 64, b"0123456789");
         assert_eq!(lab.run(lab.inner, &mut gre).0, Verdict::Drop(DropReason::NatUnsupported));
-        let mut fragment = packet(INNER, CHECK_IP, proto::UDP, 64, &udp(1, 2, b"frag"));
-        fragment[6..8].copy_from_slice(&0x2000u16.to_be_bytes());
-        fragment[10..12].fill(0);
-        let c = crate::wire::checksum(&fragment[..20]);
-        fragment[10..12].copy_from_slice(&c.to_be_bytes());
-        assert_eq!(lab.run(lab.inner, &mut fragment).0, Verdict::Drop(DropReason::NatUnsupported));
+    }
+
+    #[test]
+    fn fragments_cross_the_nat_gateway_both_ways_as_their_first() {
+        let mut lab = lab();
+        let request = packet(INNER, CHECK_IP, proto::UDP, 64, &udp(5353, 53, &[3; 40]));
+        let (mut first, mut later) = split(&request, 9);
+        assert!(matches!(lab.run(lab.inner, &mut first).0, Verdict::Forward { .. }));
+        let port = src_port(&first);
+        assert!(matches!(lab.run(lab.inner, &mut later).0, Verdict::Forward { .. }));
+        assert_eq!(&later[12..16], &NAT_PUBLIC);
+        // The answer, fragmented on its way back: both fragments find the flow.
+        let answer = packet(CHECK_IP, NAT_PUBLIC, proto::UDP, 64, &udp(53, port, &[4; 1600]));
+        let (mut first, mut later) = split(&answer, 10);
+        assert!(matches!(lab.run(INTERNET, &mut first).0, Verdict::Forward { .. }));
+        assert_eq!((&first[16..20], dst_port(&first)), (&INNER[..], 5353));
+        let (verdict, _) = lab.run(INTERNET, &mut later);
+        assert!(
+            matches!(verdict, Verdict::Forward { port, .. } if port == lab.inner),
+            "{verdict:?}"
+        );
+        assert_eq!(&later[16..20], &INNER);
+        assert_eq!(crate::wire::checksum(&later[..20]), 0);
     }
 
     #[test]

@@ -13,16 +13,29 @@
 //!   flow hands out only ports `p` with `p % workers == owner`
 //!   ([`crate::Tracking::for_worker`]), so the reply's port names it.
 //!
+//! * a fragment other than the first has no ports: it goes where its first fragment went,
+//!   which [`FragmentOwners`] remembers by the datagram's identity (addresses, protocol,
+//!   IP identification) — by addresses alone if the first was not seen.
+//!
 //! The kernel helps without being relied on: a multiqueue TUN sends a flow's packets to
 //! the queue that last wrote packets of that flow, which after the first exchange is
 //! the owner's. A packet read by another worker is handed over, never processed there.
 
+use std::sync::atomic::{AtomicU64, Ordering};
+
 use crate::snapshot::{INTERNET, NAT_TARGET, Port, PortEntry, Snapshot};
-use crate::wire::{Ipv4, icmp, proto};
+use crate::wire::{DatagramKey, Ipv4, icmp, proto};
 
 /// The worker (of `workers`) that owns the flow of `packet`, read from port `from`.
-/// Unparsable packets belong to worker 0, which drops them like any other.
-pub fn owner(snapshot: &Snapshot, from: Port, packet: &[u8], workers: usize) -> usize {
+/// Unparsable packets belong to worker 0, which drops them like any other. A first
+/// fragment's owner is noted in `fragments` for the later ones.
+pub fn owner(
+    snapshot: &Snapshot,
+    from: Port,
+    packet: &[u8],
+    workers: usize,
+    fragments: &FragmentOwners,
+) -> usize {
     if workers <= 1 {
         return 0;
     }
@@ -31,13 +44,73 @@ pub fn owner(snapshot: &Snapshot, from: Port, packet: &[u8], workers: usize) -> 
     let Ok(ip) = Ipv4::new_unverified(packet) else {
         return 0;
     };
+    if ip.is_later_fragment() {
+        let datagram = ip.datagram();
+        return fragments.owner(&datagram).filter(|&w| w < workers).unwrap_or_else(|| {
+            let flow =
+                Flow { protocol: datagram.protocol, a: (datagram.src, 0), b: (datagram.dst, 0) };
+            scale(flow.hash(), workers)
+        });
+    }
     let Some(flow) = flow_of(&ip) else {
         return 0;
     };
     let flow = if from == INTERNET { inside_view(snapshot, flow, workers) } else { Ok(flow) };
-    match flow {
+    let owner = match flow {
         Ok(flow) => scale(flow.hash(), workers),
         Err(worker) => worker,
+    };
+    if ip.is_fragment() {
+        fragments.note(&ip.datagram(), owner);
+    }
+    owner
+}
+
+/// Which worker each recent fragmented datagram went to: a fixed, direct-mapped table
+/// of atomics that every reader writes (first fragments) and reads (later ones), with
+/// no lock. A slot holds a tag of the datagram's identity and the worker; a newer
+/// datagram that maps to the same slot replaces it, and its earlier fragments still to
+/// come then go by addresses (and, not finding their head there, are counted as
+/// untracked).
+#[derive(Debug)]
+pub struct FragmentOwners {
+    slots: Box<[AtomicU64]>,
+}
+
+impl Default for FragmentOwners {
+    fn default() -> Self {
+        Self::new(4096)
+    }
+}
+
+impl FragmentOwners {
+    /// Room for `slots` datagrams (a power of two, at least 1).
+    pub fn new(slots: usize) -> Self {
+        let slots = slots.max(1).next_power_of_two();
+        Self { slots: (0..slots).map(|_| AtomicU64::new(0)).collect() }
+    }
+
+    /// The slot and the tag of `datagram`.
+    fn place(&self, d: &DatagramKey) -> (usize, u64) {
+        let a = u64::from(d.src) << 32 | u64::from(d.dst);
+        let b = u64::from(d.protocol) << 16 | u64::from(d.id);
+        let m = u128::from(a ^ 0x243F_6A88_85A3_08D3) * u128::from(b ^ 0x1319_8A2E_0370_7344);
+        let hash = (m as u64) ^ (m >> 64) as u64;
+        ((hash as usize) & (self.slots.len() - 1), hash >> 32)
+    }
+
+    /// Notes that `datagram`'s fragments belong to `worker`.
+    pub fn note(&self, datagram: &DatagramKey, worker: usize) {
+        let (slot, tag) = self.place(datagram);
+        self.slots[slot].store(tag << 32 | (worker as u64 + 1), Ordering::Relaxed);
+    }
+
+    /// The worker `datagram`'s first fragment went to, if still noted.
+    pub fn owner(&self, datagram: &DatagramKey) -> Option<usize> {
+        let (slot, tag) = self.place(datagram);
+        let value = self.slots[slot].load(Ordering::Relaxed);
+        let worker = value & 0xffff_ffff;
+        (value >> 32 == tag && worker != 0).then(|| (worker - 1) as usize)
     }
 }
 
@@ -64,14 +137,6 @@ impl Flow {
 /// The flow of a packet as sent (`a` is the source end): for an ICMP error, the flow of
 /// the packet it quotes, seen in the same direction as the error.
 fn flow_of(ip: &Ipv4<&[u8]>) -> Option<Flow> {
-    if ip.is_fragment() {
-        // Only the first fragment has ports: all of them go by addresses alone.
-        return Some(Flow {
-            protocol: ip.protocol(),
-            a: (ip.src_bits(), 0),
-            b: (ip.dst_bits(), 0),
-        });
-    }
     if let Some((protocol, src, dst, sport, dport)) = ip.icmp_quoted() {
         // The quoted packet went the other way: its destination is the error's sender.
         let (sport, dport) = if protocol == proto::ICMP { (sport, sport) } else { (sport, dport) };
@@ -120,7 +185,7 @@ mod tests {
     use crate::nat::Tracking;
     use crate::pipeline::Verdict;
     use crate::snapshot::{PortMap, compile};
-    use crate::wire::tests::{echo, packet, tcp_syn, udp};
+    use crate::wire::tests::{echo, packet, split, tcp_syn, udp};
 
     /// VPC 10.0.0.0/16 with an internet gateway and an S3 endpoint; `web` 10.0.1.10
     /// (public) in a public subnet, `app` 10.0.2.4 in a subnet behind a NAT gateway.
@@ -166,6 +231,11 @@ mod tests {
             _ => unreachable!(),
         };
         Lab { snapshot, web, app, web_public }
+    }
+
+    /// [`super::owner`] with no fragment noted.
+    fn owner(snapshot: &Snapshot, from: Port, packet: &[u8], workers: usize) -> usize {
+        super::owner(snapshot, from, packet, workers, &FragmentOwners::default())
     }
 
     const WEB: [u8; 4] = [10, 0, 1, 10];
@@ -285,5 +355,31 @@ mod tests {
             seen[owner(&lab.snapshot, lab.web, &p, 4)] += 1;
         }
         assert!(seen.iter().all(|&n| n > 800), "{seen:?}");
+    }
+
+    #[test]
+    fn a_datagrams_later_fragments_follow_its_first() {
+        let lab = lab();
+        let fragments = FragmentOwners::default();
+        for workers in 2..6 {
+            for sport in 1000..1064u16 {
+                let whole = packet(FAR, lab.web_public, proto::UDP, 64, &udp(53, sport, &[7; 40]));
+                let (first, later) = split(&whole, sport);
+                let of_flow = super::owner(&lab.snapshot, INTERNET, &whole, workers, &fragments);
+                let of_first = super::owner(&lab.snapshot, INTERNET, &first, workers, &fragments);
+                let of_later = super::owner(&lab.snapshot, INTERNET, &later, workers, &fragments);
+                assert_eq!((of_first, of_later), (of_flow, of_flow), "{workers} workers");
+            }
+        }
+        // A later fragment whose first was never seen goes by addresses: one worker for
+        // all such fragments between two hosts.
+        let orphans: std::collections::BTreeSet<usize> = (0..64u16)
+            .map(|id| {
+                let whole = packet(FAR, lab.web_public, proto::UDP, 64, &udp(53, 9, &[7; 40]));
+                let (_, later) = split(&whole, 5000 + id);
+                super::owner(&lab.snapshot, INTERNET, &later, 4, &fragments)
+            })
+            .collect();
+        assert_eq!(orphans.len(), 1);
     }
 }

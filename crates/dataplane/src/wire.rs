@@ -9,6 +9,8 @@
 
 use std::net::Ipv4Addr;
 
+pub use vpclab_conntrack::{DatagramKey, Head};
+
 /// IP protocol numbers.
 pub mod proto {
     /// ICMP.
@@ -60,6 +62,7 @@ pub enum Malformed {
 mod field {
     pub(super) const VER_IHL: usize = 0;
     pub(super) const TOTAL_LEN: usize = 2;
+    pub(super) const ID: usize = 4;
     pub(super) const FLAGS_FRAG: usize = 6;
     pub(super) const TTL: usize = 8;
     pub(super) const PROTOCOL: usize = 9;
@@ -149,10 +152,15 @@ impl Offload {
 }
 
 /// A checked view of an IPv4 packet.
+///
+/// A fragment other than the first has no L4 header; given its datagram's [`Head`]
+/// ([`Ipv4::with_head`], from the first fragment), it answers [`Ipv4::ports`],
+/// [`Ipv4::icmp_type`] and [`Ipv4::icmp_code`] as its first fragment does.
 #[derive(Debug)]
 pub struct Ipv4<T> {
     buf: T,
     offload: Offload,
+    head: Option<Head>,
 }
 
 impl<T: AsRef<[u8]>> Ipv4<T> {
@@ -184,7 +192,47 @@ impl<T: AsRef<[u8]>> Ipv4<T> {
         if total < header || total > b.len() {
             return Err(Malformed::Truncated);
         }
-        Ok(Self { buf, offload: Offload::NONE })
+        Ok(Self { buf, offload: Offload::NONE, head: None })
+    }
+
+    /// The same view of a later fragment, with its datagram's head.
+    #[must_use]
+    pub fn with_head(mut self, head: Head) -> Self {
+        self.head = Some(head);
+        self
+    }
+
+    /// The identity its fragments share: addresses, protocol, identification.
+    pub fn datagram(&self) -> DatagramKey {
+        DatagramKey {
+            src: self.src_bits(),
+            dst: self.dst_bits(),
+            protocol: self.protocol(),
+            id: self.u16_at(field::ID),
+        }
+    }
+
+    /// For a first fragment (or a whole datagram): what its L4 header says, as later
+    /// fragments need it. `None` for a later fragment or a cut-short header.
+    pub fn head(&self) -> Option<Head> {
+        if self.is_later_fragment() {
+            return None;
+        }
+        let l4 = self.payload();
+        match self.protocol() {
+            proto::TCP | proto::UDP => {
+                let (sport, dport) = self.ports()?;
+                Some(Head { sport, dport, ..Head::default() })
+            }
+            proto::ICMP if l4.len() >= 8 => Some(Head {
+                sport: self.ports().map_or(0, |(id, _)| id),
+                dport: 0,
+                icmp_type: l4[0],
+                icmp_code: l4[1],
+            }),
+            proto::ICMP => None,
+            _ => Some(Head::default()),
+        }
     }
 
     /// The same view, for a packet whose checksum or segmentation the sender left to be
@@ -226,7 +274,7 @@ impl<T: AsRef<[u8]>> Ipv4<T> {
 
     /// A read-only view of the same, already checked, packet.
     pub fn reborrow(&self) -> Ipv4<&[u8]> {
-        Ipv4 { buf: self.buf.as_ref(), offload: self.offload }
+        Ipv4 { buf: self.buf.as_ref(), offload: self.offload, head: self.head }
     }
 
     fn u16_at(&self, at: usize) -> u16 {
@@ -296,11 +344,18 @@ impl<T: AsRef<[u8]>> Ipv4<T> {
     }
 
     /// The flow identity a NAT keys on: for TCP and UDP (`sport`, `dport`); for an ICMP
-    /// echo request or reply (`identifier`, 0). `None` for anything else, for fragments,
-    /// and when the L4 header is cut short.
+    /// echo request or reply (`identifier`, 0). `None` for anything else, for a later
+    /// fragment without its head, and when the L4 header is cut short.
     pub fn ports(&self) -> Option<(u16, u16)> {
-        if self.is_fragment() {
-            return None;
+        if self.is_later_fragment() {
+            let head = self.head?;
+            return match self.protocol() {
+                proto::TCP | proto::UDP => Some((head.sport, head.dport)),
+                proto::ICMP if matches!(head.icmp_type, icmp::ECHO_REQUEST | icmp::ECHO_REPLY) => {
+                    Some((head.sport, 0))
+                }
+                _ => None,
+            };
         }
         let l4 = self.payload();
         match self.protocol() {
@@ -316,10 +371,10 @@ impl<T: AsRef<[u8]>> Ipv4<T> {
         }
     }
 
-    /// The TCP flags byte (0 for other protocols or a short header).
+    /// The TCP flags byte (0 for other protocols, a short header or a later fragment).
     pub fn tcp_flags(&self) -> u8 {
         match self.protocol() {
-            proto::TCP => self.payload().get(13).copied().unwrap_or(0),
+            proto::TCP if !self.is_later_fragment() => self.payload().get(13).copied().unwrap_or(0),
             _ => 0,
         }
     }
@@ -327,21 +382,32 @@ impl<T: AsRef<[u8]>> Ipv4<T> {
     /// The ICMP code (0 when absent).
     pub fn icmp_code(&self) -> u8 {
         match self.protocol() {
+            proto::ICMP if self.is_later_fragment() => self.head.map_or(0, |h| h.icmp_code),
             proto::ICMP => self.payload().get(1).copied().unwrap_or(0),
             _ => 0,
         }
     }
 
-    /// The ICMP type, if this is ICMP with a header.
+    /// The ICMP type, if this is ICMP with a header (a later fragment's from its head).
     pub fn icmp_type(&self) -> Option<u8> {
-        (self.protocol() == proto::ICMP).then(|| self.payload().first().copied()).flatten()
+        if self.protocol() != proto::ICMP {
+            return None;
+        }
+        if self.is_later_fragment() {
+            return self.head.map(|h| h.icmp_type);
+        }
+        self.payload().first().copied()
     }
 
     /// For an ICMP error: protocol, source, destination and ports (or echo identifier and
     /// 0) of the packet it quotes, if enough of it is quoted.
     pub fn icmp_quoted(&self) -> Option<(u8, u32, u32, u16, u16)> {
         let icmp = self.payload();
-        if self.protocol() != proto::ICMP || icmp.len() < 8 || !icmp::is_error(icmp[0]) {
+        if self.protocol() != proto::ICMP
+            || self.is_fragment()
+            || icmp.len() < 8
+            || !icmp::is_error(icmp[0])
+        {
             return None;
         }
         let inner = &icmp[8..];
@@ -401,9 +467,13 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> Ipv4<T> {
         self.bm()[field::CHECKSUM..field::CHECKSUM + 2].copy_from_slice(&check.to_be_bytes());
     }
 
-    /// Decrements the TTL, patching the header checksum. Call only when the TTL is > 1.
+    /// Decrements the TTL, patching the header checksum. Call only when the TTL is > 1;
+    /// at 0 it stays 0 (a packet never wraps around to 255).
     pub fn decrement_ttl(&mut self) {
         let ttl = self.ttl();
+        if ttl == 0 {
+            return;
+        }
         // The TTL shares a 16-bit word with the protocol.
         let old = u16::from_be_bytes([ttl, self.protocol()]);
         let new = u16::from_be_bytes([ttl - 1, self.protocol()]);
@@ -452,8 +522,20 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> Ipv4<T> {
 impl<T: AsRef<[u8]> + AsMut<[u8]>> Ipv4<T> {
     /// Rewrites the source (`Side::Src`) or destination port — for ICMP echo, the
     /// identifier — keeping the L4 checksum correct. Call only when [`Ipv4::ports`] is
-    /// `Some`.
+    /// `Some`. A later fragment has no L4 header: only the head this view carries for it
+    /// changes (its first fragment carries the port, and the checksum over the whole
+    /// datagram), so that what follows sees the port as it now is.
     pub fn set_port(&mut self, side: Side, new: u16) {
+        if self.is_later_fragment() {
+            let protocol = self.protocol();
+            if let Some(head) = &mut self.head {
+                match (protocol, side) {
+                    (proto::ICMP, _) | (_, Side::Src) => head.sport = new,
+                    (_, Side::Dst) => head.dport = new,
+                }
+            }
+            return;
+        }
         let header = self.header_len();
         let end = self.total_len();
         let protocol = self.protocol();
@@ -500,7 +582,9 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> Ipv4<T> {
             return;
         };
         let inner_header = usize::from(ver_ihl & 0x0f) * 4;
-        if inner.len() < inner_header + 8 {
+        // The quoted header must be a whole IPv4 header with 8 bytes after it, whatever
+        // its length field claims.
+        if ver_ihl >> 4 != 4 || inner_header < IPV4_HEADER || inner.len() < inner_header + 8 {
             return;
         }
         let protocol = inner[9];
@@ -868,6 +952,23 @@ pub(crate) mod tests {
         t
     }
 
+    /// Splits `p` (a 20-byte header) into two fragments of datagram `id`, the first
+    /// with the first 8 bytes of its payload (the UDP header, or ICMP's).
+    pub(crate) fn split(p: &[u8], id: u16) -> (Vec<u8>, Vec<u8>) {
+        let mut first = p[..28].to_vec();
+        let mut later = [&p[..20], &p[28..]].concat();
+        let later_len = later.len() as u16;
+        for (f, flags, len) in [(&mut first, 0x2000u16, 28u16), (&mut later, 1, later_len)] {
+            f[2..4].copy_from_slice(&len.to_be_bytes());
+            f[4..6].copy_from_slice(&id.to_be_bytes());
+            f[6..8].copy_from_slice(&flags.to_be_bytes());
+            f[10..12].fill(0);
+            let c = checksum(&f[..20]);
+            f[10..12].copy_from_slice(&c.to_be_bytes());
+        }
+        (first, later)
+    }
+
     pub(crate) fn echo(id: u16, seq: u16) -> Vec<u8> {
         let mut e = vec![0u8; 16];
         e[0] = icmp::ECHO_REQUEST;
@@ -967,6 +1068,29 @@ pub(crate) mod tests {
         let mut inner = quoted.to_vec();
         fix_l4(&mut inner);
         assert_eq!(inner, quoted, "quoted UDP checksum patched");
+    }
+
+    #[test]
+    fn mutators_never_panic_on_headers_that_lie() {
+        // TTL 0: stays 0, the checksum stays right.
+        let mut p = packet([10, 0, 0, 1], [10, 0, 0, 2], proto::UDP, 0, &udp(1, 2, b"x"));
+        let mut ip = Ipv4::new_checked(&mut p[..]).unwrap();
+        ip.decrement_ttl();
+        assert_eq!(ip.ttl(), 0);
+        assert_eq!(checksum(&p[..20]), 0);
+        // An ICMP error quoting a header whose length field says 0, 4 or 60 bytes.
+        for ihl in [0u8, 1, 15] {
+            let mut quoted = packet([10, 0, 0, 2], [10, 0, 0, 1], proto::UDP, 9, &udp(7, 8, b""));
+            quoted[0] = 0x40 | ihl;
+            let mut error = vec![icmp::UNREACHABLE, 3, 0, 0, 0, 0, 0, 0];
+            error.extend_from_slice(&quoted[..16]);
+            let mut p = packet([10, 0, 0, 3], [10, 0, 0, 1], proto::ICMP, 9, &error);
+            let before = p.clone();
+            let mut ip = Ipv4::new_checked(&mut p[..]).unwrap();
+            ip.set_quoted_src_port(99);
+            ip.translate(Side::Dst, Ipv4Addr::new(10, 9, 9, 9));
+            assert_eq!(p[20..], before[20..], "IHL {ihl}: the quote is left alone");
+        }
     }
 
     #[test]

@@ -78,6 +78,8 @@ struct Shared {
     tap: Tap,
     /// Where flow records go at the end of each aggregation interval.
     flow_sink: Mutex<Option<mpsc::Sender<Vec<FlowRecord>>>>,
+    /// Which worker each fragmented datagram's first fragment went to.
+    fragment_owners: steer::FragmentOwners,
 }
 
 /// A packet handed from the worker that read it to the worker that owns its flow.
@@ -145,6 +147,7 @@ impl Forwarder {
             stop: AtomicBool::new(false),
             tap: Tap::default(),
             flow_sink: Mutex::new(None),
+            fragment_owners: steer::FragmentOwners::default(),
         });
         let (to_services, service_queue) = mpsc::sync_channel(SERVICE_QUEUE);
         let mut forwarder = Forwarder {
@@ -485,9 +488,34 @@ impl<'a> Worker<'a> {
                             self.counters.drop(DropReason::Malformed);
                             continue;
                         }
-                        Err(_) => break, // WouldBlock: drained; other errors: next wake-up.
+                        Err(e)
+                            if matches!(
+                                e.kind(),
+                                io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
+                            ) =>
+                        {
+                            break; // Drained (or a signal): the next wake-up reads on.
+                        }
+                        Err(e) => {
+                            // The device is gone under us (its namespace deleted, its
+                            // queue detached): stop watching it instead of waking on its
+                            // error forever. Once per device, so not a per-packet log.
+                            if let Some(tun) =
+                                self.devices.get_mut(port as usize).and_then(Option::take)
+                            {
+                                let _ = epoll.delete(tun.as_raw_fd());
+                            }
+                            eprintln!("vpclab: port {port}: device lost ({e}); no longer read");
+                            break;
+                        }
                     };
-                    let owner = steer::owner(&snapshot, port, &frame[H..len], workers);
+                    let owner = steer::owner(
+                        &snapshot,
+                        port,
+                        &frame[H..len],
+                        workers,
+                        &shared.fragment_owners,
+                    );
                     if owner == self.index {
                         self.forward(&snapshot, port, &mut frame, len, now, wall);
                     } else {

@@ -1,0 +1,141 @@
+//! Fragments of a datagram, made to look alike: only the first fragment carries the
+//! ports (or ICMP type and identifier) every decision about the datagram reads, so the
+//! first one's [`Head`] is remembered by the datagram's identity ([`DatagramKey`]: the
+//! addresses, the protocol and the IP identification) for the later ones to use.
+//!
+//! Bounded and short-lived: a fixed set-associative table (no allocation after
+//! [`Fragments::new`]); a datagram is remembered for [`Fragments::TIMEOUT_MS`] (the
+//! kernel's reassembly timeout) or until newer datagrams need its slot. A later fragment
+//! whose first one was not seen — lost, still to come out of order, or forgotten — finds
+//! nothing; the caller counts it and drops it (reordering within a datagram is rare on
+//! a path without parallel links, and the sender's stack retries the datagram).
+
+use crate::flow::mum;
+
+/// A datagram's identity: what its fragments share.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct DatagramKey {
+    /// Source address.
+    pub src: u32,
+    /// Destination address.
+    pub dst: u32,
+    /// IP protocol.
+    pub protocol: u8,
+    /// IP identification.
+    pub id: u16,
+}
+
+/// What the first fragment's L4 header says: for TCP and UDP the ports, for ICMP the
+/// type and code and, for echo, the identifier (as `sport`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Head {
+    /// Source port (ICMP: the echo identifier, or 0).
+    pub sport: u16,
+    /// Destination port (ICMP: 0).
+    pub dport: u16,
+    /// ICMP type (0 for other protocols).
+    pub icmp_type: u8,
+    /// ICMP code.
+    pub icmp_code: u8,
+}
+
+#[derive(Clone, Copy, Debug, Default)]
+struct Slot {
+    key: DatagramKey,
+    head: Head,
+    /// When it is forgotten; 0: empty.
+    expires: u64,
+}
+
+/// Slots per set: a new datagram takes the set's empty or oldest slot.
+const WAYS: usize = 4;
+
+/// See the module documentation.
+#[derive(Debug)]
+pub struct Fragments {
+    slots: Box<[Slot]>,
+    sets: usize,
+    seed: u64,
+}
+
+impl Fragments {
+    /// How long a datagram's head is kept: Linux's `ipfrag_time`, 30 s.
+    pub const TIMEOUT_MS: u64 = 30_000;
+
+    /// Room for `capacity` datagrams (rounded up to a power of two, at least 4).
+    pub fn new(capacity: usize, seed: u64) -> Self {
+        let sets = (capacity.max(WAYS) / WAYS).next_power_of_two();
+        Self { slots: vec![Slot::default(); sets * WAYS].into_boxed_slice(), sets, seed }
+    }
+
+    fn set(&self, key: &DatagramKey) -> usize {
+        let a = (u64::from(key.src) << 32) | u64::from(key.dst);
+        let b = (u64::from(key.protocol) << 16) | u64::from(key.id);
+        let hash = mum(a ^ self.seed, b ^ 0x9E37_79B9_7F4A_7C15);
+        (hash as usize & (self.sets - 1)) * WAYS
+    }
+
+    /// Remembers the head of datagram `key` (its first fragment passed) at `now`.
+    pub fn remember(&mut self, key: DatagramKey, head: Head, now: u64) {
+        let set = self.set(&key);
+        let ways = &mut self.slots[set..set + WAYS];
+        let expires = now + Self::TIMEOUT_MS;
+        if let Some(slot) = ways.iter_mut().find(|s| s.expires > now && s.key == key) {
+            *slot = Slot { key, head, expires };
+            return;
+        }
+        let slot = ways.iter_mut().min_by_key(|s| s.expires).expect("WAYS > 0");
+        *slot = Slot { key, head, expires };
+    }
+
+    /// The head of datagram `key`, if its first fragment passed within the timeout.
+    pub fn recall(&self, key: &DatagramKey, now: u64) -> Option<Head> {
+        let set = self.set(key);
+        self.slots[set..set + WAYS]
+            .iter()
+            .find(|s| s.expires > now && s.key == *key)
+            .map(|s| s.head)
+    }
+
+    /// Heap bytes held.
+    pub fn memory_bytes(&self) -> usize {
+        size_of_val(&*self.slots)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(id: u16) -> DatagramKey {
+        DatagramKey { src: 1, dst: 2, protocol: 17, id }
+    }
+
+    #[test]
+    fn a_head_is_recalled_until_it_times_out() {
+        let mut f = Fragments::new(64, 7);
+        let head = Head { sport: 53, dport: 40000, ..Head::default() };
+        f.remember(key(9), head, 1000);
+        assert_eq!(f.recall(&key(9), 1000 + Fragments::TIMEOUT_MS - 1), Some(head));
+        assert_eq!(f.recall(&key(9), 1000 + Fragments::TIMEOUT_MS), None);
+        assert_eq!(f.recall(&key(10), 1000), None, "another datagram");
+        assert_eq!(f.recall(&DatagramKey { protocol: 6, ..key(9) }, 1000), None);
+    }
+
+    #[test]
+    fn a_full_table_forgets_the_oldest_datagrams_first() {
+        let mut f = Fragments::new(4, 7); // one set of four
+        for id in 0..4 {
+            f.remember(key(id), Head { sport: id, ..Head::default() }, u64::from(id));
+        }
+        f.remember(key(99), Head::default(), 10);
+        assert_eq!(f.recall(&key(0), 10), None, "the oldest made room");
+        for id in 1..4 {
+            assert_eq!(f.recall(&key(id), 10).map(|h| h.sport), Some(id));
+        }
+        // A datagram seen again (a retransmitted first fragment) keeps one slot.
+        f.remember(key(3), Head { sport: 33, ..Head::default() }, 11);
+        assert_eq!(f.recall(&key(3), 11).map(|h| h.sport), Some(33));
+        assert_eq!(f.recall(&key(2), 11).map(|h| h.sport), Some(2));
+    }
+}
