@@ -25,11 +25,12 @@ impl Index {
     /// An index for up to `capacity` keys.
     pub(crate) fn with_capacity(capacity: usize) -> Self {
         let size = (capacity.max(8) * 2).next_power_of_two();
-        Self {
-            tags: vec![0; size].into_boxed_slice(),
-            slots: vec![0; size].into_boxed_slice(),
-            mask: size - 1,
-        }
+        // Written once here, so that lookups read memory of this table's own rather than
+        // the kernel's shared zero page of never-written memory (measured slower: every
+        // miss then stalls on it; see docs/performance.md).
+        let mut tags = vec![u8::MAX; size].into_boxed_slice();
+        tags.fill(0);
+        Self { tags, slots: vec![0; size].into_boxed_slice(), mask: size - 1 }
     }
 
     pub(crate) fn memory_bytes(&self) -> usize {
@@ -37,7 +38,7 @@ impl Index {
     }
 
     /// The value stored under `hash` for which `is` holds.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn find(&self, hash: u32, mut is: impl FnMut(u32) -> bool) -> Option<u32> {
         let tag = tag(hash);
         let mut at = hash as usize & self.mask;

@@ -134,7 +134,7 @@ impl Table {
     }
 
     /// The slot of flow `key`, live or expired.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn find(&self, key: &FlowKey) -> Option<u32> {
         let hash = key.hash(self.seed);
         self.index.find(hash, |i| self.entries[i as usize].key == *key)

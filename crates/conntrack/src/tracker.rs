@@ -46,7 +46,7 @@ impl Tracker {
     ///
     /// A closed TCP connection (reset, or both FINs seen) that sees a new SYN is gone:
     /// `None`, and the caller decides about the new connection afresh.
-    #[inline]
+    #[inline(always)]
     pub fn hit(
         &mut self,
         key: &FlowKey,
@@ -75,7 +75,7 @@ impl Tracker {
 
     /// The value of `key` if it is a live flow, leaving the flow as it is (for ICMP
     /// errors about it).
-    #[inline]
+    #[inline(always)]
     pub fn peek(&self, key: &FlowKey, now: u64) -> Option<u32> {
         let i = self.table.find(key)?;
         (!self.table.is_expired(i, now)).then(|| self.table.entry(i).value)

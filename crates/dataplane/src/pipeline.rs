@@ -41,6 +41,7 @@ use crate::wire::{
 
 /// The key of a flow seen from interface `port`, for a packet leaving it (`egress`) or
 /// arriving: the same key both ways. ICMP flows are keyed by the echo identifier.
+#[inline(always)]
 fn flow_key(port: Port, ip: &Ipv4<&mut [u8]>, egress: bool) -> FlowKey {
     let protocol = ip.protocol();
     let (sport, dport) = ip.ports().unwrap_or((0, 0));
@@ -122,16 +123,9 @@ impl Snapshot {
             Err(_) => return Verdict::Drop(DropReason::Malformed),
         };
         if ip.is_fragment() {
-            // Every fragment of a datagram is decided as its first: the first one's ports
-            // (or ICMP type) are remembered for the later ones, which have none.
-            let datagram = ip.datagram();
-            if ip.is_later_fragment() {
-                match tracking.fragments.recall(&datagram, now) {
-                    Some(head) => ip = ip.with_head(head),
-                    None => return Verdict::Drop(DropReason::FragmentUntracked),
-                }
-            } else if let Some(head) = ip.head() {
-                tracking.fragments.remember(datagram, head, now);
+            match self.fragment(tracking, ip, now) {
+                Ok(with_head) => ip = with_head,
+                Err(verdict) => return verdict,
             }
         }
         match self.port(from) {
@@ -139,6 +133,30 @@ impl Snapshot {
             PortEntry::Internet => self.ingress(tracking, &mut ip, reply, now),
             PortEntry::Vacant => Verdict::Drop(DropReason::UnknownPort),
         }
+    }
+
+    /// A fragment: a first one's head is remembered for the later ones, a later one
+    /// gets its datagram's head (or is dropped without it), so that every fragment of a
+    /// datagram is decided as its first. Off the common path: its own function, cold.
+    #[cold]
+    #[inline(never)]
+    fn fragment<'p>(
+        &self,
+        tracking: &mut Tracking,
+        ip: Ipv4<&'p mut [u8]>,
+        now: u64,
+    ) -> Result<Ipv4<&'p mut [u8]>, Verdict> {
+        let datagram = ip.datagram();
+        if ip.is_later_fragment() {
+            return match tracking.fragments.recall(&datagram, now) {
+                Some(head) => Ok(ip.with_head(head)),
+                None => Err(Verdict::Drop(DropReason::FragmentUntracked)),
+            };
+        }
+        if let Some(head) = ip.head() {
+            tracking.fragments.remember(datagram, head, now);
+        }
+        Ok(ip)
     }
 
     fn egress(
