@@ -46,6 +46,11 @@ step "benchmarks compile"
 cargo bench --workspace --locked --no-run
 
 if ((root)); then
+  step "fuzz targets, 20 s each (nightly; cargo-fuzz from crates.io into target/tools)"
+  scripts/fuzz.sh 20
+fi
+
+if ((root)); then
   step "Python environment for the aws CLI and boto3 tests (PyPI, target/pyenv)"
   if [[ ! -x target/pyenv/bin/aws ]]; then
     python3 -m venv target/pyenv

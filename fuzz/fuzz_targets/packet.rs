@@ -14,6 +14,7 @@ mod lab;
 struct State {
     lab: lab::Lab,
     tracking: Mutex<Tracking>,
+    fragments: steer::FragmentOwners,
 }
 
 fn state() -> &'static State {
@@ -22,7 +23,7 @@ fn state() -> &'static State {
         let lab = lab::lab();
         let mut tracking = Tracking::for_worker(1 << 12, 0, 1);
         tracking.sync(&lab.snapshot);
-        State { lab, tracking: Mutex::new(tracking) }
+        State { lab, tracking: Mutex::new(tracking), fragments: steer::FragmentOwners::new(64) }
     })
 }
 
@@ -38,7 +39,9 @@ fuzz_target!(|data: &[u8]| {
         partial_checksum: control & 4 != 0,
         gso_size: if control & 8 != 0 { u16::from(control >> 4) * 100 + 1 } else { 0 },
     };
-    let _ = steer::owner(&state.lab.snapshot, from, bytes, 2 + usize::from(control >> 6));
+    let workers = 2 + usize::from(control >> 6);
+    let owner = steer::owner(&state.lab.snapshot, from, bytes, workers, &state.fragments);
+    assert!(owner < workers);
     let mut packet = bytes.to_vec();
     let mut reply = vec![0u8; REPLY_BUFFER];
     let mut tracking = state.tracking.lock().unwrap();

@@ -87,6 +87,14 @@ impl Api {
         );
     }
 
+    /// Kills it with SIGKILL — no chance to flush or clean up — and waits.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
     /// Stops it with SIGTERM, as an operator would, and waits.
     pub fn stop(&mut self) {
         if let Some(mut child) = self.child.take() {
