@@ -31,11 +31,20 @@ pub struct Lab {
     endpoint: String,
     /// Instance ids by name, read from `vpclab status --json` after `up`.
     instances: Vec<(String, String)>,
+    /// Its emulated internet's namespace.
+    internet: String,
 }
 
 impl Lab {
     /// Writes `topology` to a fresh state directory and runs `vpclab up` on it.
     pub fn up(topology: &str) -> Self {
+        Self::up_with_internet(topology, INTERNET)
+    }
+
+    /// [`Lab::up`] with its emulated internet in the namespace `internet` (which must
+    /// start with `vpclab-test-`), for a test that runs two labs side by side.
+    pub fn up_with_internet(topology: &str, internet: &str) -> Self {
+        assert!(internet.starts_with(crate::PREFIX), "{internet} is not a test's name");
         static NEXT: AtomicU32 = AtomicU32::new(0);
         let n = NEXT.fetch_add(1, Ordering::Relaxed);
         let state = std::env::temp_dir().join(format!("vpclab-test-{}-{n}", std::process::id()));
@@ -45,7 +54,7 @@ impl Lab {
         std::fs::write(&file, topology).expect("topology file");
         let listen = format!("127.0.0.1:{}", free_port());
         let endpoint = format!("http://{listen}");
-        let mut lab = Lab { state, endpoint, instances: Vec::new() };
+        let mut lab = Lab { state, endpoint, instances: Vec::new(), internet: internet.to_owned() };
         let out = lab.vpclab(&["up", "--listen", &listen, file.to_str().expect("utf-8 path")]);
         assert!(
             out.status.success(),
@@ -60,6 +69,7 @@ impl Lab {
     /// Runs `vpclab --state-dir <this lab's> <args>`.
     pub fn vpclab(&self, args: &[&str]) -> Output {
         vpclab_command()
+            .env("VPCLAB_INTERNET_NETNS", &self.internet)
             .arg("--state-dir")
             .arg(&self.state)
             .args(args)
@@ -142,6 +152,7 @@ impl Lab {
         let out = self.vpclab(&["down"]);
         assert!(out.status.success(), "vpclab down: {}", String::from_utf8_lossy(&out.stderr));
         assert_nothing_left(&ids, &self.state);
+        assert!(!namespaces().contains(&self.internet), "{} left behind", self.internet);
         self.instances.clear();
     }
 }
@@ -171,7 +182,7 @@ impl Drop for Lab {
             for id in self.ids() {
                 let _ = run("ip", &["netns", "del", &id]);
             }
-            let _ = run("ip", &["netns", "del", INTERNET]);
+            let _ = run("ip", &["netns", "del", &self.internet]);
         }
         let _ = std::fs::remove_dir_all(&self.state);
     }

@@ -270,26 +270,94 @@ fn pid_alive(pid: u32) -> bool {
     Path::new(&format!("/proc/{pid}")).exists()
 }
 
+/// The lab stored in `state`: the daemon's mirror, or the database when there is no
+/// mirror (a daemon that never started).
+fn stored_model(state: &Path) -> Result<Option<Model>> {
+    let model = load_model(state)?;
+    let database = state.join(vpclab_api::store::FILE);
+    if model.is_none() && database.exists() {
+        return Ok(vpclab_api::Store::open(state)?.1);
+    }
+    Ok(model)
+}
+
+/// `state` as namespace marks name it: absolute, symbolic links resolved as far as the
+/// path still exists.
+fn as_marked(state: &Path) -> PathBuf {
+    fs::canonicalize(state)
+        .unwrap_or_else(|_| std::path::absolute(state).unwrap_or_else(|_| state.to_path_buf()))
+}
+
 /// `vpclab down`.
 pub(crate) fn down(state: &Path) -> Result<()> {
     require_root()?;
     stop_daemon(state);
-    let mut model = load_model(state)?;
-    // No mirror (a daemon that never started): the database has the model.
-    let database = state.join(vpclab_api::store::FILE);
-    if model.is_none() && database.exists() {
-        model = vpclab_api::Store::open(state)?.1;
-    }
+    let model = stored_model(state)?;
     match &model {
         Some(model) => host::teardown(model).map_err(|e| e.to_string())?,
         None => {
             vpclab_sys::netns::delete(internet_netns()).map_err(|e| e.to_string())?;
         }
     }
+    // Whatever else the lab marked as its own (its state may be gone or partial).
+    let me = as_marked(state);
+    for (name, owner) in vpclab_sys::netns::marked() {
+        if owner == me {
+            vpclab_sys::netns::delete(&name).map_err(|e| e.to_string())?;
+        }
+    }
     remove_state(state).map_err(|e| format!("{}: {e}", state.display()))?;
     match model {
         Some(model) => println!("the lab is down: {} instances removed", model.instances().count()),
         None => println!("no lab was up"),
+    }
+    Ok(())
+}
+
+/// `vpclab gc`: removes the namespaces of labs whose state is lost — namespaces
+/// marked as made by a lab whose state directory no longer holds a lab, or no longer
+/// that instance. Namespaces without vpclab's mark are never touched, and neither is
+/// any namespace whose lab's state cannot be read (in doubt, keep).
+pub(crate) fn gc(dry_run: bool, only: Option<&Path>) -> Result<()> {
+    require_root()?;
+    let only = only.map(as_marked);
+    let mut removed = 0;
+    for (name, owner) in vpclab_sys::netns::marked() {
+        if only.as_ref().is_some_and(|only| *only != owner) {
+            continue;
+        }
+        if !vpclab_sys::netns::exists(&name) {
+            if !dry_run {
+                vpclab_sys::netns::unmark(&name);
+            }
+            continue;
+        }
+        let keep = match stored_model(&owner) {
+            Ok(Some(model)) => {
+                // Instances by id; the lab's other namespaces (its internet) while the
+                // lab exists at all.
+                !name.starts_with("i-")
+                    || model.instances().any(|i| i.id.as_str() == name && !i.stopped)
+            }
+            Ok(None) => false,
+            Err(e) => {
+                eprintln!("keeping {name}: cannot read its lab at {}: {e}", owner.display());
+                true
+            }
+        };
+        if keep {
+            continue;
+        }
+        if dry_run {
+            println!("would remove {name} (its lab at {} does not have it)", owner.display());
+            continue;
+        }
+        vpclab_sys::netns::delete(&name).map_err(|e| format!("{name}: {e}"))?;
+        println!("removed {name} (its lab at {} does not have it)", owner.display());
+        removed += 1;
+    }
+    if !dry_run {
+        println!("{removed} orphaned namespace{} removed", if removed == 1 { "" } else { "s" });
     }
     Ok(())
 }

@@ -42,6 +42,16 @@ enum Commands {
     },
     /// Stop the forwarder and remove every namespace and device of the lab.
     Down,
+    /// Remove namespaces that labs made and no longer have (their state directory gone
+    /// or changed); namespaces vpclab did not make are never touched.
+    Gc {
+        /// Only list what would be removed.
+        #[arg(long)]
+        dry_run: bool,
+        /// Only the namespaces marked as this state directory's (every lab's otherwise).
+        #[arg(long, value_name = "STATE_DIR")]
+        lab: Option<PathBuf>,
+    },
     /// Restart the forwarder; instances and the processes in them carry on.
     Restart,
     /// Show the lab's instances and the forwarder's counters.
@@ -188,6 +198,9 @@ fn main() -> ExitCode {
                 .map(|()| ExitCode::SUCCESS)
         }
         Commands::Down => lab::down(&cli.state_dir).map(|()| ExitCode::SUCCESS),
+        Commands::Gc { dry_run, lab } => {
+            lab::gc(dry_run, lab.as_deref()).map(|()| ExitCode::SUCCESS)
+        }
         Commands::Restart => lab::restart(&cli.state_dir).map(|()| ExitCode::SUCCESS),
         Commands::Status { json } => lab::status(&cli.state_dir, json),
         Commands::Exec { instance, command } => {

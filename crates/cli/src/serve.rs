@@ -76,6 +76,7 @@ pub(crate) fn run(state: &Path, options: Options) -> Result<(), String> {
             std::thread::available_parallelism().map_or(1, |n| n.get()).min(DEFAULT_WORKERS)
         });
         let mut host = Host::start(workers).map_err(|e| e.to_string())?;
+        host.mark_owner(state).map_err(|e| e.to_string())?;
         host.sync(&model).map_err(|e| e.to_string())?;
         let records = host.flow_records();
         (Some(host), Some(lab::start_internet_host()?), Some(records))

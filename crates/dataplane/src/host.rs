@@ -79,6 +79,10 @@ pub struct Host {
     /// configuration (from its VPC's DHCP options) — to notice changes.
     realised: BTreeMap<InstanceId, (Ipv4Addr, String)>,
     generation: u64,
+    /// The internet's namespace.
+    internet: String,
+    /// The state directory the namespaces are marked with (see [`Host::mark_owner`]).
+    owner: Option<std::path::PathBuf>,
 }
 
 impl Host {
@@ -94,7 +98,26 @@ impl Host {
         let forwarder = Forwarder::start(workers).map_err(HostError::Forwarder)?;
         let queues = setup_internet(internet, workers)?;
         forwarder.attach(INTERNET, queues).map_err(HostError::Forwarder)?;
-        Ok(Self { forwarder, ports: PortMap::new(), realised: BTreeMap::new(), generation: 0 })
+        Ok(Self {
+            forwarder,
+            ports: PortMap::new(),
+            realised: BTreeMap::new(),
+            generation: 0,
+            internet: internet.to_owned(),
+            owner: None,
+        })
+    }
+
+    /// Marks every namespace this host has made, and will make, as belonging to the lab
+    /// whose state directory is `owner` (see `vpclab_sys::netns::mark`): if that state is
+    /// ever lost, `vpclab gc` finds them by it.
+    pub fn mark_owner(&mut self, owner: &std::path::Path) -> Result<(), HostError> {
+        netns::mark(&self.internet, owner)?;
+        for id in self.realised.keys() {
+            netns::mark(id.as_str(), owner)?;
+        }
+        self.owner = Some(owner.to_path_buf());
+        Ok(())
     }
 
     /// Brings the host in line with `model`: namespaces and devices for new instances,
@@ -137,6 +160,9 @@ impl Host {
                 continue;
             }
             let queues = setup_instance(model, instance, self.forwarder.workers(), &resolv)?;
+            if let Some(owner) = &self.owner {
+                netns::mark(instance.id.as_str(), owner)?;
+            }
             let port = self.ports.assign(&instance.id);
             self.forwarder.attach(port, queues).map_err(HostError::Forwarder)?;
             self.realised.insert(instance.id.clone(), (instance.private_ip, resolv));

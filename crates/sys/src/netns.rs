@@ -9,7 +9,7 @@
 use std::fs::File;
 use std::io::{self, Write};
 use std::os::fd::AsRawFd;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
 /// Where `ip netns` keeps named namespaces.
@@ -118,6 +118,46 @@ pub fn ip(args: &[&str]) -> Result<Output, NetnsError> {
     }
 }
 
+/// Where vpclab notes which lab made each namespace: one file per namespace, named
+/// after it, holding the lab's state directory. On tmpfs, like `/run/netns`, so both go
+/// at reboot together.
+pub const OWNERS_DIR: &str = "/run/vpclab/owners";
+
+/// Marks the namespace `name` as made by the lab whose state directory is `owner`, so
+/// that `vpclab gc` can find it if that state is lost. Namespaces without a mark are
+/// never anyone's to remove.
+pub fn mark(name: &str, owner: &Path) -> Result<(), NetnsError> {
+    check_name(name)?;
+    let owner = std::fs::canonicalize(owner).unwrap_or_else(|_| owner.to_path_buf());
+    std::fs::create_dir_all(OWNERS_DIR).map_err(|e| NetnsError::Sys("create owners dir", e))?;
+    std::fs::write(PathBuf::from(OWNERS_DIR).join(name), owner.as_os_str().as_encoded_bytes())
+        .map_err(|e| NetnsError::Sys("write owner mark", e))
+}
+
+/// Every marked namespace name with its owner's state directory (marks whose namespace
+/// is gone included).
+pub fn marked() -> Vec<(String, PathBuf)> {
+    let Ok(dir) = std::fs::read_dir(OWNERS_DIR) else { return Vec::new() };
+    let mut marks: Vec<(String, PathBuf)> = dir
+        .filter_map(|entry| {
+            let entry = entry.ok()?;
+            let name = entry.file_name().into_string().ok()?;
+            check_name(&name).ok()?;
+            let owner = std::fs::read_to_string(entry.path()).ok()?;
+            Some((name, PathBuf::from(owner)))
+        })
+        .collect();
+    marks.sort();
+    marks
+}
+
+/// Removes the mark of `name`, if any.
+pub fn unmark(name: &str) {
+    if check_name(name).is_ok() {
+        let _ = std::fs::remove_file(PathBuf::from(OWNERS_DIR).join(name));
+    }
+}
+
 /// Creates a named namespace. An existing one is left as it is; bring `lo` up with
 /// [`configure`].
 pub fn create(name: &str) -> Result<(), NetnsError> {
@@ -182,6 +222,7 @@ pub fn delete(name: &str) -> Result<(), NetnsError> {
     check_name(name)?;
     if !exists(name) {
         remove_etc(name);
+        unmark(name);
         return Ok(());
     }
     if let Ok(out) = ip(&["netns", "pids", name]) {
@@ -193,6 +234,7 @@ pub fn delete(name: &str) -> Result<(), NetnsError> {
     }
     ip(&["netns", "del", name])?;
     remove_etc(name);
+    unmark(name);
     Ok(())
 }
 
