@@ -134,3 +134,121 @@ fn a_killed_server_loses_no_acknowledged_write_and_packets_flow_after_restart() 
     // Dropping the API runs `vpclab down`: the instances' namespaces go.
     drop(api);
 }
+
+/// A process killed when dropped.
+struct Killed(std::process::Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// `vpclab serve --no-dataplane` on `state`, run inside the mount namespace of `holder`
+/// (where the state directory is a small tmpfs); its endpoint, once it listens.
+fn serve_in(holder: u32, state: &std::path::Path) -> (Killed, String) {
+    let port = vpclab_netns_tests::free_port();
+    let child = std::process::Command::new("nsenter")
+        .args(["--target", &holder.to_string(), "--mount", "--"])
+        .arg(vpclab_netns_tests::lab::binary())
+        .arg("--state-dir")
+        .arg(state)
+        .args(["serve", "--no-dataplane", "--listen", &format!("127.0.0.1:{port}")])
+        .env("VPCLAB_INTERNET_NETNS", vpclab_netns_tests::INTERNET)
+        .stdin(std::process::Stdio::null())
+        .spawn()
+        .expect("start vpclab serve");
+    let child = Killed(child);
+    wait_until(
+        "vpclab serve to listen",
+        Duration::from_secs(30),
+        Duration::from_millis(50),
+        || TcpStream::connect(("127.0.0.1", port)).ok().map(|_| ()),
+    );
+    (child, format!("http://127.0.0.1:{port}"))
+}
+
+#[test]
+#[ignore = "needs root"]
+fn a_full_state_directory_refuses_writes_with_aws_errors_and_keeps_the_store() {
+    require_root();
+    // A mount namespace of the test's own, kept by a sleeping process, where the state
+    // directory is a 2 MiB tmpfs: the host's mounts are never touched.
+    let holder = Killed(
+        std::process::Command::new("unshare")
+            .args(["--mount", "--propagation", "private", "sleep", "300"])
+            .spawn()
+            .expect("unshare"),
+    );
+    let pid = holder.0.id();
+    let own = std::fs::read_link("/proc/self/ns/mnt").expect("my mount namespace");
+    wait_until(
+        "the private mount namespace",
+        Duration::from_secs(10),
+        Duration::from_millis(20),
+        || {
+            let theirs = std::fs::read_link(format!("/proc/{pid}/ns/mnt")).ok()?;
+            (theirs != own).then_some(())
+        },
+    );
+    let state = std::env::temp_dir().join(format!("vpclab-test-fullfs-{}", std::process::id()));
+    std::fs::create_dir_all(&state).expect("mount point");
+    // Removed when the test ends, also when it fails. Seen from here it is an empty
+    // directory: the tmpfs exists only in the holder's mount namespace and goes with it.
+    struct Gone(std::path::PathBuf);
+    impl Drop for Gone {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+    let _gone = Gone(state.clone());
+    let state_arg = state.to_str().expect("utf-8 path").to_owned();
+    let inside = |args: &[&str]| {
+        let mut all = vec!["--target".to_owned(), pid.to_string(), "--mount".into(), "--".into()];
+        all.extend(args.iter().map(|s| (*s).to_owned()));
+        std::process::Command::new("nsenter").args(&all).output().expect("nsenter")
+    };
+    assert!(
+        inside(&["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", &state_arg]).status.success()
+    );
+
+    let (server, endpoint) = serve_in(pid, &state);
+    let vpcs = |endpoint: &str| {
+        let listed = ok(endpoint, "Action=DescribeVpcs");
+        listed.matches("<vpcId>").count()
+    };
+    let mut acknowledged = vpcs(&endpoint);
+    // Fill the filesystem, then write until the store cannot commit.
+    let filler = format!("{state_arg}/filler");
+    inside(&["dd", "if=/dev/zero", &format!("of={filler}"), "bs=4k"]);
+    let mut refusal = None;
+    for n in 0..200 {
+        match call(&endpoint, &format!("Action=CreateVpc&CidrBlock=10.{n}.0.0%2F16")) {
+            Some((200, _)) => acknowledged += 1,
+            Some((status, reply)) => {
+                refusal =
+                    Some((status, between(&reply, "<Code>", "</Code>").unwrap_or("").to_owned()));
+                break;
+            }
+            None => panic!("no answer on a full disk"),
+        }
+    }
+    let (status, code) = refusal.expect("a full filesystem refuses a write");
+    assert!(
+        matches!((status, code.as_str()), (500, "InternalError") | (503, "ServiceUnavailable")),
+        "{status} {code}"
+    );
+    // Nothing half-done: reads answer, with the acknowledged state only.
+    assert_eq!(vpcs(&endpoint), acknowledged);
+    // Room again: writes work again, without a restart.
+    inside(&["rm", "-f", &filler]);
+    ok(&endpoint, "Action=CreateVpc&CidrBlock=10.250.0.0%2F16");
+    acknowledged += 1;
+    // And the store on disk holds exactly what was acknowledged.
+    drop(server);
+    let (_server, endpoint) = serve_in(pid, &state);
+    assert_eq!(vpcs(&endpoint), acknowledged);
+    drop(_server);
+    drop(holder);
+}

@@ -335,7 +335,7 @@ impl Service {
     /// Makes `model` the state: stored (committed before the reply), applied to the data
     /// plane, mirrored.
     fn keep(&mut self, model: Model) -> Result<(), (u16, ApiError)> {
-        if let Some(store) = &self.store {
+        if let Some(store) = &mut self.store {
             store.save(&model).map_err(|e| {
                 (500, ApiError { code: "InternalError", message: format!("state not saved: {e}") })
             })?;

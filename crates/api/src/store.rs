@@ -18,7 +18,8 @@ pub const FILE: &str = "vpclab.redb";
 
 /// An open state database.
 pub struct Store {
-    db: Database,
+    /// `None` only between a failed commit and a successful reopen.
+    db: Option<Database>,
     path: PathBuf,
 }
 
@@ -37,13 +38,19 @@ impl Store {
         std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
         let path = dir.join(FILE);
         let db = Database::create(&path).map_err(|e| format!("{}: {e}", path.display()))?;
-        let store = Self { db, path };
+        let store = Self { db: Some(db), path };
         let model = store.load()?;
         Ok((store, model))
     }
 
+    fn db(&self) -> Result<&Database, StoreError> {
+        self.db
+            .as_ref()
+            .ok_or_else(|| format!("{}: the database could not be reopened", self.path.display()))
+    }
+
     fn load(&self) -> Result<Option<Model>, StoreError> {
-        let txn = self.db.begin_read().map_err(|e| e.to_string())?;
+        let txn = self.db()?.begin_read().map_err(|e| e.to_string())?;
         let table = match txn.open_table(STATE) {
             Ok(table) => table,
             Err(redb::TableError::TableDoesNotExist(_)) => return Ok(None),
@@ -57,10 +64,25 @@ impl Store {
         }
     }
 
-    /// Writes `model`, durably, in one transaction.
-    pub fn save(&self, model: &Model) -> Result<(), StoreError> {
+    /// Writes `model`, durably, in one transaction: after an error the store holds the
+    /// model of the last successful call, never part of this one.
+    ///
+    /// A failed commit (a full or failing disk) leaves redb's handle refusing everything
+    /// until the database is opened again, which checks the file and rolls back to the
+    /// last commit; so a failure reopens it at once, and the next call, once there is
+    /// room, succeeds without a restart.
+    pub fn save(&mut self, model: &Model) -> Result<(), StoreError> {
+        let result = self.commit(model);
+        if result.is_err() {
+            self.db = None; // Closes it: redb opens one handle per file at a time.
+            self.db = Database::create(&self.path).ok();
+        }
+        result
+    }
+
+    fn commit(&self, model: &Model) -> Result<(), StoreError> {
         let bytes = serde_json::to_vec(model).map_err(|e| e.to_string())?;
-        let txn = self.db.begin_write().map_err(|e| e.to_string())?;
+        let txn = self.db()?.begin_write().map_err(|e| e.to_string())?;
         {
             let mut table = txn.open_table(STATE).map_err(|e| e.to_string())?;
             table.insert(MODEL_KEY, bytes.as_slice()).map_err(|e| e.to_string())?;

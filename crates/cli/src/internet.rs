@@ -21,7 +21,13 @@ const MAX_HEADER_BYTES: usize = 8192;
 /// Serves on every address in `listen` until the process is killed: HTTP over TCP, and
 /// over UDP a datagram with the caller's address and a newline in answer to any datagram.
 /// Every address is bound before any is served, so a bad one fails the start.
-pub(crate) fn serve(listen: &[SocketAddr]) -> Result<(), String> {
+pub(crate) fn serve(listen: &[SocketAddr], parent: Option<u32>) -> Result<(), String> {
+    if let Some(parent) = parent {
+        // Never outlive the daemon (a SIGKILLed one included): a stale host would hold
+        // the addresses the next daemon's host needs.
+        vpclab_sys::process::die_with_parent(parent)
+            .map_err(|e| format!("internet host of daemon {parent}: {e}"))?;
+    }
     let mut bound = Vec::with_capacity(listen.len());
     for &addr in listen {
         let tcp = TcpListener::bind(addr).map_err(|e| format!("{addr}: {e}"))?;

@@ -475,6 +475,9 @@ pub(crate) fn exec(state: &Path, instance: &str, command: &[String]) -> Result<(
     Err(format!("cannot run ip netns exec: {error}"))
 }
 
+/// Starts the emulated internet's hosts in their namespace, tied to this process: they
+/// get SIGTERM when it ends, however it ends. The kernel ties them to the *thread* that
+/// starts them, so call this from the daemon's main thread.
 pub(crate) fn start_internet_host() -> Result<Child> {
     let exe = std::env::current_exe().map_err(|e| format!("cannot find my own binary: {e}"))?;
     let check_ip = SocketAddr::from((CHECK_IP, 80)).to_string();
@@ -483,6 +486,7 @@ pub(crate) fn start_internet_host() -> Result<Child> {
         .args(["netns", "exec", internet_netns()])
         .arg(exe)
         .args(["internet-host", "--listen", &check_ip, "--listen", &s3])
+        .args(["--parent", &std::process::id().to_string()])
         .stdin(Stdio::null())
         .spawn()
         .map_err(|e| format!("cannot start the internet hosts: {e}"))

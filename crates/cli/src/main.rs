@@ -176,6 +176,9 @@ enum Commands {
         /// Addresses to listen on (repeat for several hosts).
         #[arg(long, default_values = ["198.51.100.1:80"])]
         listen: Vec<SocketAddr>,
+        /// The daemon that started it: it ends when that process does, however it ends.
+        #[arg(long)]
+        parent: Option<u32>,
     },
 }
 
@@ -225,7 +228,9 @@ fn main() -> ExitCode {
             };
             serve::run(&cli.state_dir, options).map(|()| ExitCode::SUCCESS)
         }
-        Commands::InternetHost { listen } => internet::serve(&listen).map(|()| ExitCode::SUCCESS),
+        Commands::InternetHost { listen, parent } => {
+            internet::serve(&listen, parent).map(|()| ExitCode::SUCCESS)
+        }
     };
     result.unwrap_or_else(|message| {
         eprintln!("vpclab: {message}");

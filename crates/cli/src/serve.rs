@@ -56,7 +56,7 @@ pub(crate) fn run(state: &Path, options: Options) -> Result<(), String> {
     if dataplane {
         lab::require_root()?;
     }
-    let (store, saved) = Store::open(state)?;
+    let (mut store, saved) = Store::open(state)?;
     let restored = saved.is_some();
     let model = match saved {
         Some(model) => model,
