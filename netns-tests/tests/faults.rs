@@ -252,3 +252,72 @@ fn a_full_state_directory_refuses_writes_with_aws_errors_and_keeps_the_store() {
     drop(_server);
     drop(holder);
 }
+
+const TWO: &str = r#"
+vpcs:
+  - name: restart
+    cidr: 10.5.0.0/16
+    subnets:
+      - name: one
+        cidr: 10.5.1.0/24
+      - name: two
+        cidr: 10.5.2.0/24
+instances:
+  - name: a
+    subnet: one
+    private_ip: 10.5.1.10
+  - name: b
+    subnet: two
+    private_ip: 10.5.2.10
+"#;
+
+#[test]
+#[ignore = "needs root"]
+fn a_restart_under_iperf3_traffic_resumes_it() {
+    require_root();
+    let lab = vpclab_netns_tests::lab::Lab::up(TWO);
+    let in_ns = |name: &str, args: &[&str]| {
+        let mut command = std::process::Command::new("ip");
+        command.args(["netns", "exec", lab.id(name)]).args(args);
+        command
+    };
+    let _server = Killed(
+        in_ns("b", &["iperf3", "-s", "-1", "-B", "10.5.2.10"])
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("iperf3 server"),
+    );
+    wait_until("iperf3 listening", Duration::from_secs(10), Duration::from_millis(100), || {
+        let out = lab.exec("b", &["ss", "-ltn"]);
+        String::from_utf8_lossy(&out.stdout).contains("10.5.2.10:5201").then_some(())
+    });
+    let client = in_ns("a", &["iperf3", "-c", "10.5.2.10", "-t", "8", "-J"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("iperf3 client");
+    let mut client = Killed(client);
+    // Once data flows, restart the forwarder under it.
+    wait_until("the transfer", Duration::from_secs(10), Duration::from_millis(100), || {
+        let out = lab.exec("a", &["ss", "-tn", "state", "established", "dst", "10.5.2.10"]);
+        (String::from_utf8_lossy(&out.stdout).lines().count() > 2).then_some(())
+    });
+    let restarted = lab.vpclab(&["restart"]);
+    assert!(restarted.status.success(), "{}", String::from_utf8_lossy(&restarted.stderr));
+    let status = wait_until(
+        "the transfer's end",
+        Duration::from_secs(30),
+        Duration::from_millis(100),
+        || client.0.try_wait().ok().flatten(),
+    );
+    let mut report = String::new();
+    use std::io::Read as _;
+    client.0.stdout.take().expect("stdout").read_to_string(&mut report).expect("iperf3's report");
+    assert!(status.success(), "iperf3 failed: {report}");
+    let json: serde_json::Value = serde_json::from_str(&report).expect("iperf3 JSON");
+    let intervals = json["intervals"].as_array().expect("intervals");
+    let last = intervals.last().expect("an interval")["sum"]["bytes"].as_u64().unwrap_or(0);
+    assert!(last > 0, "nothing moved in the last second: the transfer did not resume");
+    let received = json["end"]["sum_received"]["bytes"].as_u64().unwrap_or(0);
+    assert!(received > 0, "{report}");
+    lab.down();
+}
