@@ -55,6 +55,10 @@ impl Tracker {
         timeouts: &Timeouts,
         now: u64,
     ) -> Option<u32> {
+        if self.table.len() == 0 {
+            // Nothing tracked (a worker that only denies, say): no hash, no memory read.
+            return None;
+        }
         let i = self.table.find(key)?;
         if self.table.is_expired(i, now) {
             self.table.remove_expired(i);
