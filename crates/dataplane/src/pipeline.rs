@@ -123,9 +123,8 @@ impl Snapshot {
             Err(_) => return Verdict::Drop(DropReason::Malformed),
         };
         if ip.is_fragment() {
-            match self.fragment(tracking, ip, now) {
-                Ok(with_head) => ip = with_head,
-                Err(verdict) => return verdict,
+            if let Some(verdict) = self.fragment(tracking, &mut ip, now) {
+                return verdict;
             }
         }
         match self.port(from) {
@@ -140,23 +139,26 @@ impl Snapshot {
     /// datagram is decided as its first. Off the common path: its own function, cold.
     #[cold]
     #[inline(never)]
-    fn fragment<'p>(
+    fn fragment(
         &self,
         tracking: &mut Tracking,
-        ip: Ipv4<&'p mut [u8]>,
+        ip: &mut Ipv4<&mut [u8]>,
         now: u64,
-    ) -> Result<Ipv4<&'p mut [u8]>, Verdict> {
+    ) -> Option<Verdict> {
         let datagram = ip.datagram();
         if ip.is_later_fragment() {
             return match tracking.fragments.recall(&datagram, now) {
-                Some(head) => Ok(ip.with_head(head)),
-                None => Err(Verdict::Drop(DropReason::FragmentUntracked)),
+                Some(head) => {
+                    ip.set_head(head);
+                    None
+                }
+                None => Some(Verdict::Drop(DropReason::FragmentUntracked)),
             };
         }
         if let Some(head) = ip.head() {
             tracking.fragments.remember(datagram, head, now);
         }
-        Ok(ip)
+        None
     }
 
     fn egress(

@@ -202,6 +202,11 @@ impl<T: AsRef<[u8]>> Ipv4<T> {
         self
     }
 
+    /// Gives a later fragment its datagram's head (see [`Ipv4::with_head`]).
+    pub fn set_head(&mut self, head: Head) {
+        self.head = Some(head);
+    }
+
     /// The identity its fragments share: addresses, protocol, identification.
     pub fn datagram(&self) -> DatagramKey {
         DatagramKey {
