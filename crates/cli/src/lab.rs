@@ -316,8 +316,9 @@ pub(crate) fn down(state: &Path) -> Result<()> {
 
 /// `vpclab gc`: removes the namespaces of labs whose state is lost — namespaces
 /// marked as made by a lab whose state directory no longer holds a lab, or no longer
-/// that instance. Namespaces without vpclab's mark are never touched, and neither is
-/// any namespace whose lab's state cannot be read (in doubt, keep).
+/// that instance. Namespaces without vpclab's mark are never touched, nor those of a
+/// lab whose daemon is running, nor any whose lab's state cannot be read (in doubt,
+/// keep).
 pub(crate) fn gc(dry_run: bool, only: Option<&Path>) -> Result<()> {
     require_root()?;
     let only = only.map(as_marked);
@@ -330,6 +331,15 @@ pub(crate) fn gc(dry_run: bool, only: Option<&Path>) -> Result<()> {
             if !dry_run {
                 vpclab_sys::netns::unmark(&name);
             }
+            continue;
+        }
+        // A lab whose daemon runs is its own authority: it may be creating this very
+        // namespace, marked before the model that names it is written.
+        let daemon = fs::read_to_string(owner.join(PID_FILE))
+            .ok()
+            .and_then(|p| p.trim().parse::<u32>().ok())
+            .filter(|&pid| pid_alive(pid));
+        if daemon.is_some() {
             continue;
         }
         let keep = match stored_model(&owner) {
