@@ -1,12 +1,15 @@
 //! The one connection table every tracker in vpclab is built on: a preallocated slab of
 //! flows, an open-addressing index by [`FlowKey`] (and optionally a second one, by
-//! whatever else a user looks flows up by), TCP and UDP state, and one
-//! least-recently-used list per timeout [`Class`].
+//! whatever else a user looks flows up by), TCP and UDP state, and least-recently-used
+//! lists by timeout.
 //!
-//! Within a class every flow of a table has the same timeout (up to per-interface
-//! settings), so a list's oldest flow is the first to expire: reclaiming a slot from a
-//! full table and sweeping look at the heads of the lists only. Nothing here allocates
-//! after [`Table::new`], and nothing walks the table.
+//! A flow is on the list of its timeout [`Class`] *and* its timeout's magnitude (the
+//! power of two of its seconds): interfaces may set their own timeouts, and one list
+//! holding 5-day flows in front of 60-second ones would hide the short ones from the
+//! reclaiming and sweeping that look at the heads of the lists only. Within a list
+//! timeouts differ by less than 2×, so an expired flow waits behind live ones for at
+//! most its own timeout again. Nothing here allocates after [`Table::new`], and nothing
+//! walks the table.
 
 use crate::flow::FlowKey;
 use crate::index::Index;
@@ -16,6 +19,19 @@ use crate::timeouts::{CLASSES, Class, Timeouts};
 pub(crate) const NIL: u32 = u32::MAX;
 /// `class` of a free slot.
 const FREE_CLASS: u8 = u8::MAX;
+/// Timeout magnitudes a class's lists are split by: powers of two of seconds, up to
+/// 2^19 s (AWS's longest, 432,000 s, is under 2^19).
+const MAGNITUDES: usize = 20;
+/// LRU lists in a table.
+const LISTS: usize = CLASSES * MAGNITUDES;
+
+/// The list of a flow of `class` with a timeout of `timeout_ms`.
+#[inline(always)]
+fn list_of(class: Class, timeout_ms: u64) -> u8 {
+    let seconds = timeout_ms / 1000;
+    let magnitude = (u64::BITS - seconds.leading_zeros()) as usize;
+    (class as usize * MAGNITUDES + magnitude.min(MAGNITUDES - 1)) as u8
+}
 
 /// One tracked flow.
 #[derive(Clone, Copy, Debug)]
@@ -35,11 +51,12 @@ pub(crate) struct Entry {
     next: u32,
     /// TCP: a [`TcpState`]; UDP: its exchange state.
     pub(crate) state: u8,
-    /// Its [`Class`] (the list it is on), or [`FREE_CLASS`].
+    /// Its [`Class`], or [`FREE_CLASS`].
     class: u8,
+    /// The LRU list it is on (see [`list_of`]).
+    list: u8,
     /// Whether the local end of the key opened the flow.
     pub(crate) orig_local: bool,
-    has_alt: bool,
 }
 
 const FREE: Entry = Entry {
@@ -53,8 +70,8 @@ const FREE: Entry = Entry {
     next: NIL,
     state: 0,
     class: FREE_CLASS,
+    list: 0,
     orig_local: false,
-    has_alt: false,
 };
 
 #[derive(Clone, Copy, Debug)]
@@ -75,7 +92,9 @@ pub(crate) struct Table {
     entries: Box<[Entry]>,
     index: Index,
     alt: Index,
-    lists: [List; CLASSES],
+    /// Whether flows are in the second index too.
+    with_alt: bool,
+    lists: [List; LISTS],
     /// Free slots, linked through `next`.
     free: u32,
     len: usize,
@@ -99,7 +118,8 @@ impl Table {
             entries,
             index: Index::with_capacity(capacity),
             alt: Index::with_capacity(if alt { capacity } else { 0 }),
-            lists: [List { oldest: NIL, newest: NIL }; CLASSES],
+            with_alt: alt,
+            lists: [List { oldest: NIL, newest: NIL }; LISTS],
             free: 0,
             len: 0,
             seed,
@@ -154,30 +174,29 @@ impl Table {
     // ---- the lists ---------------------------------------------------------------------
 
     fn unlink(&mut self, i: u32) {
-        let Entry { prev, next, class, .. } = self.entries[i as usize];
-        let list = &mut self.lists[usize::from(class)];
+        let Entry { prev, next, list, .. } = self.entries[i as usize];
+        let list = usize::from(list);
         match prev {
-            NIL => list.oldest = next,
+            NIL => self.lists[list].oldest = next,
             p => self.entries[p as usize].next = next,
         }
-        let list = &mut self.lists[usize::from(class)];
         match next {
-            NIL => list.newest = prev,
+            NIL => self.lists[list].newest = prev,
             n => self.entries[n as usize].prev = prev,
         }
     }
 
-    fn push_newest(&mut self, i: u32, class: Class) {
-        let list = self.lists[class as usize];
+    fn push_newest(&mut self, i: u32, list: u8) {
+        let newest = self.lists[usize::from(list)].newest;
         let entry = &mut self.entries[i as usize];
-        entry.class = class as u8;
-        entry.prev = list.newest;
+        entry.list = list;
+        entry.prev = newest;
         entry.next = NIL;
-        match list.newest {
-            NIL => self.lists[class as usize].oldest = i,
+        match newest {
+            NIL => self.lists[usize::from(list)].oldest = i,
             n => self.entries[n as usize].next = i,
         }
-        self.lists[class as usize].newest = i;
+        self.lists[usize::from(list)].newest = i;
     }
 
     // ---- flows -------------------------------------------------------------------------
@@ -205,23 +224,26 @@ impl Table {
             _ => entry.state,
         };
         let class = if state == entry.state {
-            // The class the flow is in already (its list's index).
+            // The class the flow is in already.
             Class::ALL[usize::from(entry.class) % CLASSES]
         } else {
             entry.state = state;
             Class::of(entry.key.protocol, state)
         };
-        entry.deadline = now + timeouts.get(class);
+        let timeout = timeouts.get(class);
+        entry.deadline = now + timeout;
+        entry.class = class as u8;
+        let list = list_of(class, timeout);
         let second = second(now);
-        if entry.class != class as u8 {
+        if entry.list != list {
             entry.linked_at = second;
             self.unlink(i);
-            self.push_newest(i, class);
+            self.push_newest(i, list);
         } else if entry.linked_at != second {
             entry.linked_at = second;
-            if self.lists[class as usize].newest != i {
+            if self.lists[usize::from(list)].newest != i {
                 self.unlink(i);
-                self.push_newest(i, class);
+                self.push_newest(i, list);
             }
         }
     }
@@ -266,26 +288,28 @@ impl Table {
             _ => UDP_SENT,
         };
         let class = Class::of(key.protocol, state);
+        let timeout = timeouts.get(class);
         let hash = key.hash(self.seed);
+        debug_assert_eq!(alt_hash.is_some(), self.with_alt, "a second index or none, for all");
         self.entries[i as usize] = Entry {
             key,
             value,
             hash,
             alt_hash: alt_hash.unwrap_or(0),
-            deadline: now + timeouts.get(class),
+            deadline: now + timeout,
             linked_at: second(now),
             prev: NIL,
             next: NIL,
             state,
             class: class as u8,
+            list: 0,
             orig_local,
-            has_alt: alt_hash.is_some(),
         };
         self.index.insert(hash, i);
         if let Some(alt) = alt_hash {
             self.alt.insert(alt, i);
         }
-        self.push_newest(i, class);
+        self.push_newest(i, list_of(class, timeout));
         self.len += 1;
     }
 
@@ -295,7 +319,7 @@ impl Table {
         debug_assert_ne!(e.class, FREE_CLASS, "removing a free slot");
         let entries = &self.entries;
         self.index.remove(e.hash, i, |j| entries[j as usize].hash);
-        if e.has_alt {
+        if self.with_alt {
             self.alt.remove(e.alt_hash, i, |j| entries[j as usize].alt_hash);
         }
         self.unlink(i);
@@ -313,8 +337,8 @@ impl Table {
     /// `budget` flows of each list and stopping after `enough`. Returns how many went.
     pub(crate) fn reclaim(&mut self, now: u64, budget: usize, enough: usize) -> usize {
         let mut removed = 0;
-        for class in 0..CLASSES {
-            let mut at = self.lists[class].oldest;
+        for list in 0..LISTS {
+            let mut at = self.lists[list].oldest;
             for _ in 0..budget {
                 if at == NIL || removed == enough {
                     break;

@@ -220,6 +220,25 @@ mod tests {
     }
 
     #[test]
+    fn interfaces_with_short_timeouts_are_not_starved_by_long_ones() {
+        // One table for all interfaces: 5-day established flows in front of those of an
+        // interface whose TcpEstablishedTimeout is 60 s must not hide them.
+        let long = Timeouts::INTERFACE;
+        let short = Timeouts::interface(60, 180, 30);
+        let mut flows = Tracker::new(100, 1);
+        for p in 0..70 {
+            let k = FlowKey { protocol: 6, ..key(p) };
+            assert!(flows.track(k, 0, true, ACK, &long, 0));
+        }
+        for p in 100..130 {
+            let k = FlowKey { protocol: 6, zone: 9, ..key(p) };
+            assert!(flows.track(k, 0, true, ACK, &short, 1_000));
+        }
+        assert_eq!(flows.sweep(200_000, 64), 30, "the short ones went, from the heads");
+        assert!(flows.track(key(500), 0, true, 0, &long, 200_000));
+    }
+
+    #[test]
     fn long_lived_flows_do_not_hide_expired_ones() {
         // The oldest flows are established TCP (5 days); newer UDP ones expired: a full
         // table still finds them, because each timeout class has its own list.
