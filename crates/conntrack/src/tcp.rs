@@ -85,7 +85,9 @@ impl TcpState {
                 Established
             }
             // A new SYN from the inside on a closed flow starts it again.
-            Closed | TimeWait if outbound && flags & flags::SYN != 0 => SynSent,
+            Closed | TimeWait if outbound && flags & (flags::SYN | flags::ACK) == flags::SYN => {
+                SynSent
+            }
             state => state,
         }
     }
@@ -138,6 +140,8 @@ mod tests {
             assert_eq!(state.next(RST | ACK, false), Closed);
         }
         assert_eq!(Closed.next(SYN, true), SynSent);
+        assert_eq!(Closed.next(SYN | ACK, true), Closed, "only a bare SYN opens one again");
+        assert_eq!(TimeWait.next(SYN | ACK, true), TimeWait);
         assert_eq!(Closed.next(ACK, true), Closed);
     }
 
