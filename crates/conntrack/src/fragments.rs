@@ -12,9 +12,13 @@
 
 use crate::flow::mum;
 
-/// A datagram's identity: what its fragments share.
+/// A datagram's identity: what its fragments share — the port they came in on among
+/// it, so that a packet from one interface, whatever addresses it claims, cannot stand
+/// in for another interface's first fragment.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct DatagramKey {
+    /// Where the fragments come in (an interface's port, or the internet's).
+    pub zone: u32,
     /// Source address.
     pub src: u32,
     /// Destination address.
@@ -70,7 +74,7 @@ impl Fragments {
 
     fn set(&self, key: &DatagramKey) -> usize {
         let a = (u64::from(key.src) << 32) | u64::from(key.dst);
-        let b = (u64::from(key.protocol) << 16) | u64::from(key.id);
+        let b = (u64::from(key.zone) << 32) | (u64::from(key.protocol) << 16) | u64::from(key.id);
         let hash = mum(a ^ self.seed, b ^ 0x9E37_79B9_7F4A_7C15);
         (hash as usize & (self.sets - 1)) * WAYS
     }
@@ -108,7 +112,7 @@ mod tests {
     use super::*;
 
     fn key(id: u16) -> DatagramKey {
-        DatagramKey { src: 1, dst: 2, protocol: 17, id }
+        DatagramKey { zone: 3, src: 1, dst: 2, protocol: 17, id }
     }
 
     #[test]
@@ -120,6 +124,11 @@ mod tests {
         assert_eq!(f.recall(&key(9), 1000 + Fragments::TIMEOUT_MS), None);
         assert_eq!(f.recall(&key(10), 1000), None, "another datagram");
         assert_eq!(f.recall(&DatagramKey { protocol: 6, ..key(9) }, 1000), None);
+        // The same addresses and id, come in elsewhere: another datagram (a packet of one
+        // interface cannot stand in for another's first fragment).
+        assert_eq!(f.recall(&DatagramKey { zone: 4, ..key(9) }, 1000), None);
+        f.remember(DatagramKey { zone: 4, ..key(9) }, Head::default(), 1001);
+        assert_eq!(f.recall(&key(9), 1001), Some(head));
     }
 
     #[test]

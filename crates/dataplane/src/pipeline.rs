@@ -123,7 +123,7 @@ impl Snapshot {
             Err(_) => return Verdict::Drop(DropReason::Malformed),
         };
         if ip.is_fragment() {
-            if let Some(verdict) = self.fragment(tracking, &mut ip, now) {
+            if let Some(verdict) = self.fragment(tracking, from, &mut ip, now) {
                 return verdict;
             }
         }
@@ -142,10 +142,11 @@ impl Snapshot {
     fn fragment(
         &self,
         tracking: &mut Tracking,
+        from: Port,
         ip: &mut Ipv4<&mut [u8]>,
         now: u64,
     ) -> Option<Verdict> {
-        let datagram = ip.datagram();
+        let datagram = ip.datagram(from);
         if ip.is_later_fragment() {
             return match tracking.fragments.recall(&datagram, now) {
                 Some(head) => {

@@ -45,7 +45,7 @@ pub fn owner(
         return 0;
     };
     if ip.is_later_fragment() {
-        let datagram = ip.datagram();
+        let datagram = ip.datagram(from);
         return fragments.owner(&datagram).filter(|&w| w < workers).unwrap_or_else(|| {
             let flow =
                 Flow { protocol: datagram.protocol, a: (datagram.src, 0), b: (datagram.dst, 0) };
@@ -61,7 +61,7 @@ pub fn owner(
         Err(worker) => worker,
     };
     if ip.is_fragment() {
-        fragments.note(&ip.datagram(), owner);
+        fragments.note(&ip.datagram(from), owner);
     }
     owner
 }
@@ -93,7 +93,7 @@ impl FragmentOwners {
     /// The slot and the tag of `datagram`.
     fn place(&self, d: &DatagramKey) -> (usize, u64) {
         let a = u64::from(d.src) << 32 | u64::from(d.dst);
-        let b = u64::from(d.protocol) << 16 | u64::from(d.id);
+        let b = u64::from(d.zone) << 32 | u64::from(d.protocol) << 16 | u64::from(d.id);
         let m = u128::from(a ^ 0x243F_6A88_85A3_08D3) * u128::from(b ^ 0x1319_8A2E_0370_7344);
         let hash = (m as u64) ^ (m >> 64) as u64;
         ((hash as usize) & (self.slots.len() - 1), hash >> 32)

@@ -207,9 +207,11 @@ impl<T: AsRef<[u8]>> Ipv4<T> {
         self.head = Some(head);
     }
 
-    /// The identity its fragments share: addresses, protocol, identification.
-    pub fn datagram(&self) -> DatagramKey {
+    /// The identity its fragments share when they come in on `zone`: that, the
+    /// addresses, the protocol and the identification.
+    pub fn datagram(&self, zone: u32) -> DatagramKey {
         DatagramKey {
+            zone,
             src: self.src_bits(),
             dst: self.dst_bits(),
             protocol: self.protocol(),
