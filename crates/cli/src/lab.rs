@@ -266,8 +266,13 @@ fn remove_state(state: &Path) -> io::Result<()> {
     Ok(())
 }
 
+/// Whether process `pid` runs (a zombie, killed and not yet reaped, does not).
 fn pid_alive(pid: u32) -> bool {
-    Path::new(&format!("/proc/{pid}")).exists()
+    let Ok(stat) = fs::read_to_string(format!("/proc/{pid}/stat")) else { return false };
+    // `pid (comm) state …`: the command may hold spaces and parentheses, the state
+    // follows the last `)`.
+    let state = stat.rsplit_once(')').and_then(|(_, rest)| rest.split_whitespace().next());
+    state.is_some_and(|state| !matches!(state, "Z" | "X"))
 }
 
 /// The lab stored in `state`: the daemon's mirror, or the database when there is no
@@ -301,9 +306,9 @@ pub(crate) fn down(state: &Path) -> Result<()> {
     }
     // Whatever else the lab marked as its own (its state may be gone or partial).
     let me = as_marked(state);
-    for (name, owner) in vpclab_sys::netns::marked() {
-        if owner == me {
-            vpclab_sys::netns::delete(&name).map_err(|e| e.to_string())?;
+    for mark in vpclab_sys::netns::marked() {
+        if mark.owner == me {
+            vpclab_sys::netns::delete(&mark.name).map_err(|e| e.to_string())?;
         }
     }
     remove_state(state).map_err(|e| format!("{}: {e}", state.display()))?;
@@ -323,7 +328,7 @@ pub(crate) fn gc(dry_run: bool, only: Option<&Path>) -> Result<()> {
     require_root()?;
     let only = only.map(as_marked);
     let mut removed = 0;
-    for (name, owner) in vpclab_sys::netns::marked() {
+    for vpclab_sys::netns::Mark { name, owner, pid } in vpclab_sys::netns::marked() {
         if only.as_ref().is_some_and(|only| *only != owner) {
             continue;
         }
@@ -335,26 +340,45 @@ pub(crate) fn gc(dry_run: bool, only: Option<&Path>) -> Result<()> {
         }
         // A lab whose daemon runs is its own authority: it may be creating this very
         // namespace, marked before the model that names it is written.
+        // (Its pid file, or the daemon that marked it: its state directory may be out of
+        // this process's sight, in another mount namespace.)
         let daemon = fs::read_to_string(owner.join(PID_FILE))
             .ok()
             .and_then(|p| p.trim().parse::<u32>().ok())
-            .filter(|&pid| pid_alive(pid));
+            .into_iter()
+            .chain(pid)
+            .find(|&pid| pid_alive(pid));
         if daemon.is_some() {
             continue;
         }
-        let keep = match stored_model(&owner) {
-            Ok(Some(model)) => {
-                // Instances by id; the lab's other namespaces (its internet) while the
-                // lab exists at all.
-                !name.starts_with("i-")
-                    || model.instances().any(|i| i.id.as_str() == name && !i.stopped)
+        // The database is the authority (a mirror may lag it: a daemon killed between
+        // a commit and the mirror's write); the namespace stays if either names it, or
+        // if either cannot be read.
+        let database = owner.join(vpclab_api::store::FILE);
+        let stored = [
+            load_model(&owner),
+            if database.exists() {
+                vpclab_api::Store::open(&owner).map(|(_, model)| model)
+            } else {
+                Ok(None)
+            },
+        ];
+        let mut keep = false;
+        for model in stored {
+            match model {
+                Ok(Some(model)) => {
+                    // Instances by id; the lab's other namespaces (its internet) while
+                    // the lab exists at all.
+                    keep |= !name.starts_with("i-")
+                        || model.instances().any(|i| i.id.as_str() == name && !i.stopped);
+                }
+                Ok(None) => {}
+                Err(e) => {
+                    eprintln!("keeping {name}: cannot read its lab at {}: {e}", owner.display());
+                    keep = true;
+                }
             }
-            Ok(None) => false,
-            Err(e) => {
-                eprintln!("keeping {name}: cannot read its lab at {}: {e}", owner.display());
-                true
-            }
-        };
+        }
         if keep {
             continue;
         }

@@ -123,31 +123,52 @@ pub fn ip(args: &[&str]) -> Result<Output, NetnsError> {
 /// at reboot together.
 pub const OWNERS_DIR: &str = "/run/vpclab/owners";
 
-/// Marks the namespace `name` as made by the lab whose state directory is `owner`, so
-/// that `vpclab gc` can find it if that state is lost. Namespaces without a mark are
-/// never anyone's to remove.
+/// Marks the namespace `name` as made by the lab whose state directory is `owner`, run
+/// by this process, so that `vpclab gc` can find it if that state is lost. Namespaces
+/// without a mark are never anyone's to remove.
 pub fn mark(name: &str, owner: &Path) -> Result<(), NetnsError> {
     check_name(name)?;
     let owner = std::fs::canonicalize(owner).unwrap_or_else(|_| owner.to_path_buf());
+    let Some(owner) = owner.to_str() else {
+        return Err(NetnsError::Sys(
+            "write owner mark",
+            io::Error::new(io::ErrorKind::InvalidInput, "a state directory that is not UTF-8"),
+        ));
+    };
     std::fs::create_dir_all(OWNERS_DIR).map_err(|e| NetnsError::Sys("create owners dir", e))?;
-    std::fs::write(PathBuf::from(OWNERS_DIR).join(name), owner.as_os_str().as_encoded_bytes())
+    let text = format!("{owner}\n{}\n", std::process::id());
+    std::fs::write(PathBuf::from(OWNERS_DIR).join(name), text)
         .map_err(|e| NetnsError::Sys("write owner mark", e))
 }
 
-/// Every marked namespace name with its owner's state directory (marks whose namespace
-/// is gone included).
-pub fn marked() -> Vec<(String, PathBuf)> {
+/// A namespace's mark: the state directory of the lab that made it, and the process
+/// that made it (its daemon then).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Mark {
+    /// The namespace.
+    pub name: String,
+    /// The lab's state directory.
+    pub owner: PathBuf,
+    /// The daemon that made it, if the mark says.
+    pub pid: Option<u32>,
+}
+
+/// Every marked namespace, by name (marks whose namespace is gone included).
+pub fn marked() -> Vec<Mark> {
     let Ok(dir) = std::fs::read_dir(OWNERS_DIR) else { return Vec::new() };
-    let mut marks: Vec<(String, PathBuf)> = dir
+    let mut marks: Vec<Mark> = dir
         .filter_map(|entry| {
             let entry = entry.ok()?;
             let name = entry.file_name().into_string().ok()?;
             check_name(&name).ok()?;
-            let owner = std::fs::read_to_string(entry.path()).ok()?;
-            Some((name, PathBuf::from(owner)))
+            let text = std::fs::read_to_string(entry.path()).ok()?;
+            let mut lines = text.lines();
+            let owner = PathBuf::from(lines.next()?);
+            let pid = lines.next().and_then(|p| p.trim().parse().ok());
+            Some(Mark { name, owner, pid })
         })
         .collect();
-    marks.sort();
+    marks.sort_by(|a, b| a.name.cmp(&b.name));
     marks
 }
 
