@@ -230,18 +230,17 @@ impl Table {
             entry.state = state;
             Class::of(entry.key.protocol, state)
         };
+        let changed = class as u8 != entry.class;
         let timeout = timeouts.get(class);
         entry.deadline = now + timeout;
-        entry.class = class as u8;
-        let list = list_of(class, timeout);
         let second = second(now);
-        if entry.list != list {
+        // The list is decided when the class changes, and at most once a second otherwise
+        // (an interface's new timeouts move its flows within a second of their packets).
+        if changed || entry.linked_at != second {
+            entry.class = class as u8;
             entry.linked_at = second;
-            self.unlink(i);
-            self.push_newest(i, list);
-        } else if entry.linked_at != second {
-            entry.linked_at = second;
-            if self.lists[usize::from(list)].newest != i {
+            let list = list_of(class, timeout);
+            if entry.list != list || self.lists[usize::from(list)].newest != i {
                 self.unlink(i);
                 self.push_newest(i, list);
             }
