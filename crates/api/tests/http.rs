@@ -29,16 +29,7 @@ fn post(addr: std::net::SocketAddr, body: &[u8]) -> String {
 fn requests_good_and_bad() {
     let runtime =
         tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
-    let service = Arc::new(Mutex::new(Service::new(Model::new(1), None, None, 1)));
-    let (addr, stop) = runtime.block_on(async {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        tokio::spawn(server::serve(listener, service, None, async {
-            let _ = rx.await;
-        }));
-        (addr, tx)
-    });
+    let (addr, stop) = serving(&runtime);
 
     let ok = post(addr, b"Action=CreateVpc&Version=2016-11-15&CidrBlock=10.0.0.0%2F16");
     assert!(ok.starts_with("HTTP/1.1 200"), "{ok}");
