@@ -363,8 +363,7 @@ impl Nat {
 
     /// The TCP state of the flow `t`, if tracked.
     pub fn tcp_state(&self, t: &Tuple) -> Option<TcpState> {
-        let i = self.table.find(&t.key())?;
-        (t.proto == Proto::Tcp).then(|| TcpState::from_u8(self.table.entry(i).state))
+        self.table.tcp_state(&t.key())
     }
 
     /// Removes expired flows, oldest first in each timeout class, looking at no more

@@ -166,6 +166,12 @@ impl Table {
         self.alt.find(hash, |i| is(&self.entries[i as usize]))
     }
 
+    /// The TCP state of flow `key`, if it is a tracked TCP flow (live or not yet swept).
+    pub(crate) fn tcp_state(&self, key: &FlowKey) -> Option<TcpState> {
+        let i = self.find(key)?;
+        (key.protocol == 6).then(|| TcpState::from_u8(self.entry(i).state))
+    }
+
     #[inline(always)]
     pub(crate) fn is_expired(&self, i: u32, now: u64) -> bool {
         now >= self.entries[i as usize].deadline

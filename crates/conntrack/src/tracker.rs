@@ -123,8 +123,7 @@ impl Tracker {
 
     /// The TCP state of flow `key`, if tracked (live or not yet swept).
     pub fn tcp_state(&self, key: &FlowKey) -> Option<TcpState> {
-        let i = self.table.find(key)?;
-        (key.protocol == 6).then(|| TcpState::from_u8(self.table.entry(i).state))
+        self.table.tcp_state(key)
     }
 
     /// Flows held now (live, or expired and not yet swept).
