@@ -7,6 +7,8 @@
 //! table hands out and checks everything about it: in range, unique per destination
 //! among live flows, stable for the flow's life, and the key of the reverse mapping.
 
+mod common;
+
 use proptest::prelude::*;
 use vpclab_conntrack::{
     CLASSES, Class, Config, Inbound, Nat, Outbound, Outcome, Proto, TcpState, Timeouts, Tuple,
@@ -35,17 +37,7 @@ struct Naive {
 
 impl Naive {
     fn class(f: &Flow) -> Class {
-        match f.t.proto {
-            Proto::Tcp => match f.state {
-                TcpState::SynSent => Class::TcpSyn,
-                TcpState::Established => Class::TcpEstablished,
-                TcpState::FinOut | TcpState::FinIn => Class::TcpFin,
-                TcpState::TimeWait | TcpState::Closed => Class::TcpClosed,
-            },
-            Proto::Udp if f.udp >= 3 => Class::UdpStream,
-            Proto::Udp => Class::Udp,
-            Proto::Icmp => Class::Icmp,
-        }
+        common::class(f.t.proto as u8, f.state, f.udp)
     }
 
     fn timeout(&self, f: &Flow) -> u64 {
@@ -63,14 +55,7 @@ impl Naive {
         let f = &mut self.flows[i];
         match f.t.proto {
             Proto::Tcp => f.state = f.state.next(fl, outbound),
-            Proto::Udp => {
-                f.udp = match (f.udp, outbound) {
-                    (0, false) => 1,
-                    (1, true) => 2,
-                    (2, false) => 3,
-                    (u, _) => u,
-                }
-            }
+            Proto::Udp => f.udp = common::udp_next(f.udp, outbound),
             Proto::Icmp => {}
         }
         f.last_seen = now;

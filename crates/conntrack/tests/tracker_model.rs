@@ -3,6 +3,8 @@
 //! SYNs on closed connections and waits, with a tiny table so reclaiming and refusing
 //! both happen. The tracker's per-class LRU lists are the naive order filtered by class.
 
+mod common;
+
 use proptest::prelude::*;
 use vpclab_conntrack::{CLASSES, Class, FlowKey, TcpState, Timeouts, Tracker, flags};
 
@@ -28,18 +30,7 @@ struct Naive {
 
 impl Naive {
     fn class(f: &Flow) -> Class {
-        match f.key.protocol {
-            6 => match f.tcp {
-                TcpState::SynSent => Class::TcpSyn,
-                TcpState::Established => Class::TcpEstablished,
-                TcpState::FinOut | TcpState::FinIn => Class::TcpFin,
-                TcpState::TimeWait | TcpState::Closed => Class::TcpClosed,
-            },
-            17 if f.udp >= 3 => Class::UdpStream,
-            17 => Class::Udp,
-            1 => Class::Icmp,
-            _ => Class::Other,
-        }
+        common::class(f.key.protocol, f.tcp, f.udp)
     }
 
     fn expired(&self, f: &Flow, now: u64) -> bool {
@@ -56,14 +47,7 @@ impl Naive {
         let from_originator = f.orig_local == from_local;
         match f.key.protocol {
             6 => f.tcp = f.tcp.next(fl, from_originator),
-            17 => {
-                f.udp = match (f.udp, from_originator) {
-                    (0, false) => 1,
-                    (1, true) => 2,
-                    (2, false) => 3,
-                    (u, _) => u,
-                }
-            }
+            17 => f.udp = common::udp_next(f.udp, from_originator),
             _ => {}
         }
         f.last_seen = now;
