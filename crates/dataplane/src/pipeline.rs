@@ -387,9 +387,7 @@ impl Snapshot {
         reply: &mut [u8],
         now: u64,
     ) -> Verdict {
-        if tracking.endpoint.is_empty() {
-            return Verdict::Drop(DropReason::NoPublicMapping);
-        }
+        // (An empty tracker answers without hashing: no special case needed here.)
         let key = flow_key(INTERNET, ip, false);
         let flags = ip.tcp_flags();
         let Some(port) = tracking.endpoint.hit(&key, false, flags, &Timeouts::INTERFACE, now)
