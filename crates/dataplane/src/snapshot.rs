@@ -280,6 +280,7 @@ pub fn compile(model: &Model, ports: &mut PortMap, generation: u64) -> Snapshot 
                         RouteTarget::Gateway(_) => Hop::Internet,
                         RouteTarget::NatGateway(id) => Hop::Nat(nat_index[id]),
                         RouteTarget::Endpoint(_) => Hop::Endpoint,
+                        RouteTarget::TransitGateway(_) => Hop::Blackhole,
                         RouteTarget::Peering(pcx) => model
                             .peering_connection(pcx)
                             .ok()

@@ -81,6 +81,19 @@ id_type!(
     NetworkInterfaceId, "eni"
 );
 
+id_type!(
+    /// `tgw-…`
+    TransitGatewayId, "tgw"
+);
+id_type!(
+    /// `tgw-attach-…`
+    TgwAttachmentId, "tgw-attach"
+);
+id_type!(
+    /// `tgw-rtb-…`
+    TgwRouteTableId, "tgw-rtb"
+);
+
 /// Makes fresh ids: `prefix-0` followed by 16 hex digits of a bijective mix of a
 /// counter, so ids never repeat within a model and look like AWS's.
 #[derive(Clone, Debug, Serialize, Deserialize)]

@@ -35,6 +35,7 @@ mod model;
 mod peering;
 mod prefix_list;
 mod security;
+mod transit;
 
 use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
@@ -67,6 +68,11 @@ pub use prefix_list::{
 pub use security::{
     MAX_GROUPS_PER_INTERFACE, MAX_RULES_PER_GROUP, Peer, Protocol, SecurityGroup, SecurityGroupId,
     SgRule,
+};
+pub use transit::{
+    AttachmentResource, AttachmentSubnet, DEFAULT_AMAZON_ASN, TgwAttachment, TgwAttachmentId,
+    TgwOptions, TgwRoute, TgwRouteTable, TgwRouteTableId, TgwRouteType, TgwStaticRoute,
+    TransitGateway, TransitGatewayId, VpcAttachmentOptions, check_amazon_asn,
 };
 
 /// Tags as AWS keeps them: key to value, `Name` among them.
@@ -274,6 +280,8 @@ pub enum RouteTarget {
     Peering(VpcPeeringConnectionId),
     /// A gateway VPC endpoint.
     Endpoint(VpcEndpointId),
+    /// A transit gateway the VPC is attached to.
+    TransitGateway(TransitGatewayId),
 }
 
 impl std::fmt::Display for RouteTarget {
@@ -284,6 +292,7 @@ impl std::fmt::Display for RouteTarget {
             RouteTarget::NatGateway(id) => write!(f, "{id}"),
             RouteTarget::Peering(id) => write!(f, "{id}"),
             RouteTarget::Endpoint(id) => write!(f, "{id}"),
+            RouteTarget::TransitGateway(id) => write!(f, "{id}"),
         }
     }
 }

@@ -134,6 +134,15 @@ pub struct Model {
     /// DHCP options sets, the account's default one among them.
     #[serde(default = "crate::dhcp::initial_sets")]
     pub(crate) dhcp_options: BTreeMap<crate::DhcpOptionsId, crate::DhcpOptions>,
+    /// Transit gateways.
+    #[serde(default)]
+    pub(crate) transit_gateways: BTreeMap<crate::TransitGatewayId, crate::TransitGateway>,
+    /// Transit gateway attachments.
+    #[serde(default)]
+    pub(crate) tgw_attachments: BTreeMap<crate::TgwAttachmentId, crate::TgwAttachment>,
+    /// Transit gateway route tables.
+    #[serde(default)]
+    pub(crate) tgw_route_tables: BTreeMap<crate::TgwRouteTableId, crate::TgwRouteTable>,
 }
 
 impl Model {
@@ -161,6 +170,9 @@ impl Model {
             endpoints: BTreeMap::new(),
             flow_logs: BTreeMap::new(),
             key_pairs: BTreeMap::new(),
+            transit_gateways: BTreeMap::new(),
+            tgw_attachments: BTreeMap::new(),
+            tgw_route_tables: BTreeMap::new(),
         }
     }
 
@@ -299,6 +311,7 @@ impl Model {
             RouteTarget::Peering(pcx) => self.peerings.get(pcx).is_none_or(|p| {
                 p.status != PeeringStatus::Active || p.peer_of(&table.vpc).is_none()
             }),
+            RouteTarget::TransitGateway(tgw) => self.tgw_attachment_of(tgw, &table.vpc).is_none(),
         }
     }
 
@@ -499,6 +512,7 @@ impl Model {
         }
         if self.network_acls.values().any(|a| &a.vpc == id && !a.is_default)
             || self.endpoints.values().any(|e| &e.vpc == id)
+            || self.tgw_attachments.values().any(|a| a.vpc() == Some(id))
         {
             return Err(ApiError::dependency("vpc", id.as_str()));
         }
@@ -651,6 +665,7 @@ impl Model {
         if self.instances.values().any(|i| &i.subnet == id)
             || self.nat_gateways.values().any(|n| &n.subnet == id)
             || self.network_interfaces.values().any(|n| &n.subnet == id)
+            || self.subnet_has_tgw_interface(id)
         {
             return Err(ApiError::dependency("subnet", id.as_str()));
         }
@@ -1080,6 +1095,14 @@ impl Model {
                     )));
                 }
             }
+            RouteTarget::TransitGateway(tgw) => {
+                if self.tgw_attachment_of(tgw, &t.vpc).is_none() {
+                    return Err(ApiError::new(
+                        "InvalidTransitGatewayID.NotFound",
+                        format!("The transitGateway ID '{tgw}' does not exist."),
+                    ));
+                }
+            }
             RouteTarget::NatGateway(nat) => {
                 if self.nat_gateway(nat)?.vpc != t.vpc {
                     return Err(ApiError::invalid_value(format!(
@@ -1338,6 +1361,7 @@ impl Model {
             "fl" => {
                 self.flow_logs.values_mut().find(|f| f.id.as_str() == id).map(|r| &mut r.spec.tags)
             }
+            "tgw" => self.tgw_tags_mut(&id),
             _ => None,
         }
     }
@@ -1364,6 +1388,9 @@ impl Model {
             "eni" => "InvalidNetworkInterfaceID.NotFound",
             "scr" => "InvalidSubnetCidrReservationID.NotFound",
             "fl" => "InvalidFlowLogId.NotFound",
+            "tgw" if id.starts_with("tgw-attach-") => "InvalidTransitGatewayAttachmentID.NotFound",
+            "tgw" if id.starts_with("tgw-rtb-") => "InvalidRouteTableID.NotFound",
+            "tgw" => "InvalidTransitGatewayID.NotFound",
             _ => return ApiError::new("InvalidID", format!("The ID '{id}' is not valid")),
         };
         ApiError::new(code, format!("The ID '{id}' does not exist"))
@@ -1456,6 +1483,15 @@ impl Model {
             }
         }
         self.flow_logs.values().for_each(|r| add(r.id.to_string(), "vpc-flow-log", &r.spec.tags));
+        self.transit_gateways
+            .values()
+            .for_each(|r| add(r.id.to_string(), "transit-gateway", &r.tags));
+        self.tgw_attachments
+            .values()
+            .for_each(|r| add(r.id.to_string(), "transit-gateway-attachment", &r.tags));
+        self.tgw_route_tables
+            .values()
+            .for_each(|r| add(r.id.to_string(), "transit-gateway-route-table", &r.tags));
         out
     }
 
@@ -1465,6 +1501,7 @@ impl Model {
         self.instances.values().any(|i| i.private_ip == ip)
             || self.nat_gateways.values().any(|n| n.private_ip == ip)
             || self.network_interfaces.values().any(|n| n.private_ip == ip)
+            || self.tgw_attachments.values().flat_map(|a| a.subnets()).any(|s| s.private_ip == ip)
     }
 
     /// The network interfaces of one's own.
@@ -1623,6 +1660,7 @@ impl Model {
                     .filter(|n| n.subnet == subnet.id)
                     .map(|n| n.private_ip),
             )
+            .chain(self.tgw_addresses_in(&subnet.id))
             .collect();
         let reserved = subnet
             .reservations
@@ -1636,7 +1674,7 @@ impl Model {
 
     /// The lowest address of `subnet` AWS would hand out: not one of the five reserved,
     /// not in use, not in a CIDR reservation (those are assigned by hand).
-    fn free_address(&self, subnet: &Subnet) -> Option<Ipv4Addr> {
+    pub(crate) fn free_address(&self, subnet: &Subnet) -> Option<Ipv4Addr> {
         let first = u32::from(subnet.cidr.network()) + 4;
         let last = u32::from(subnet.cidr.broadcast()) - 1;
         (first..=last).map(Ipv4Addr::from).find(|&ip| {

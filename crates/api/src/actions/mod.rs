@@ -8,6 +8,7 @@
 use std::net::Ipv4Addr;
 
 use ipnet::Ipv4Net;
+use vpclab_model::TransitGatewayId;
 use vpclab_model::names::{mac, private_dns, public_dns};
 use vpclab_model::{
     AclEntry, AllocationId, ApiError, AssociationId, ConnectionTracking, DhcpOptionsId, ElasticIp,
@@ -370,6 +371,7 @@ parse_id!(acl_id, NetworkAclId, "InvalidNetworkAclID.Malformed", "acl");
 parse_id!(pcx_id, VpcPeeringConnectionId, "InvalidVpcPeeringConnectionId.Malformed", "pcx");
 parse_id!(vpce_id, VpcEndpointId, "InvalidVpcEndpointId.Malformed", "vpce");
 parse_id!(dopt_id, DhcpOptionsId, "InvalidDhcpOptionsId.Malformed", "dopt");
+parse_id!(tgw_id, TransitGatewayId, "InvalidTransitGatewayID.Malformed", "tgw");
 
 fn ids<T>(
     params: &Params,

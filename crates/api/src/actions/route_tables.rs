@@ -19,6 +19,7 @@ pub(super) fn write_route_table(x: &mut Xml, m: &Model, t: &RouteTable) {
             RouteTarget::Endpoint(vpce) => x.leaf("gatewayId", vpce),
             RouteTarget::NatGateway(nat) => x.leaf("natGatewayId", nat),
             RouteTarget::Peering(pcx) => x.leaf("vpcPeeringConnectionId", pcx),
+            RouteTarget::TransitGateway(tgw) => x.leaf("transitGatewayId", tgw),
         };
         x.leaf("state", if m.is_blackhole(t, r) { "blackhole" } else { "active" }).leaf(
             "origin",
@@ -123,7 +124,9 @@ pub(super) fn describe_route_tables(
                         RouteTarget::Local => Some("local".to_owned()),
                         RouteTarget::Gateway(g) => Some(g.to_string()),
                         RouteTarget::Endpoint(e) => Some(e.to_string()),
-                        RouteTarget::NatGateway(_) | RouteTarget::Peering(_) => None,
+                        RouteTarget::NatGateway(_)
+                        | RouteTarget::Peering(_)
+                        | RouteTarget::TransitGateway(_) => None,
                     })
                     .collect(),
             ),
@@ -141,6 +144,15 @@ pub(super) fn describe_route_tables(
                     .iter()
                     .filter_map(|r| match &r.target {
                         RouteTarget::Peering(p) => Some(p.to_string()),
+                        _ => None,
+                    })
+                    .collect(),
+            ),
+            "route.transit-gateway-id" => Some(
+                t.routes
+                    .iter()
+                    .filter_map(|r| match &r.target {
+                        RouteTarget::TransitGateway(g) => Some(g.to_string()),
                         _ => None,
                     })
                     .collect(),
@@ -218,6 +230,18 @@ pub(super) fn replace_route_table_association(
 
 /// A route's target, from whichever target parameter the call gives.
 fn route_target(p: &Params) -> Result<RouteTarget, ApiError> {
+    if let Some(tgw) = p.get("TransitGatewayId") {
+        if ["GatewayId", "NatGatewayId", "VpcPeeringConnectionId"]
+            .iter()
+            .any(|o| p.get(o).is_some())
+        {
+            return Err(ApiError {
+                code: "InvalidParameterCombination",
+                message: "More than one target specified".into(),
+            });
+        }
+        return Ok(RouteTarget::TransitGateway(tgw_id(tgw)?));
+    }
     if let Some(pcx) = p.get("VpcPeeringConnectionId") {
         if p.get("GatewayId").is_some() || p.get("NatGatewayId").is_some() {
             return Err(ApiError {
@@ -237,7 +261,6 @@ fn route_target(p: &Params) -> Result<RouteTarget, ApiError> {
                 "InstanceId",
                 "NetworkInterfaceId",
                 "VpcPeeringConnectionId",
-                "TransitGatewayId",
                 "VpcEndpointId",
                 "EgressOnlyInternetGatewayId",
                 "LocalGatewayId",
