@@ -216,6 +216,30 @@ impl Names<'_> {
         (t.id.to_string(), text)
     }
 
+    fn attachment(&self, index: u32) -> String {
+        self.model.tgw_attachments().nth(index as usize).map_or("?".into(), |a| {
+            format!("{} ({} {}, {})", a.id, a.resource_type(), a.resource_id(), a.tgw)
+        })
+    }
+
+    fn tgw_route(&self, table: Option<u32>, route: Option<u32>) -> String {
+        let Some(t) = table.and_then(|t| self.model.tgw_route_tables().nth(t as usize)) else {
+            return "associated with no route table".into();
+        };
+        let routes = self.model.tgw_routes(t);
+        let text = match route.and_then(|r| routes.get(r as usize)) {
+            Some(r) => format!(
+                "{} -> {} ({}, {})",
+                r.destination,
+                r.attachment.as_ref().map_or("blackhole".into(), ToString::to_string),
+                r.kind.as_str(),
+                r.state()
+            ),
+            None => "no route matches".into(),
+        };
+        format!("{}: {text}", t.id)
+    }
+
     fn nat(&self, index: u32) -> String {
         self.model.nat_gateways().nth(index as usize).map_or("?".into(), |n| n.id.to_string())
     }
@@ -259,6 +283,22 @@ impl Names<'_> {
             Step::EndpointFlow { port } => (
                 "endpoint-flow",
                 format!("a flow of {} through a gateway endpoint", self.port(port)),
+            ),
+            Step::TransitGateway { attachment, table, route, .. } => (
+                "transit-gateway",
+                format!(
+                    "in through {}; {}",
+                    self.attachment(attachment),
+                    self.tgw_route(table, route)
+                ),
+            ),
+            Step::TgwAttachment { attachment, zone } => (
+                "tgw-attachment",
+                format!(
+                    "out through {} in {}",
+                    self.attachment(attachment),
+                    vpclab_model::ZONES.get(usize::from(zone)).unwrap_or(&"?")
+                ),
             ),
         }
     }
@@ -321,6 +361,11 @@ fn explanation_code(reason: DropReason) -> Option<&'static str> {
         DropReason::NaclIn | DropReason::NaclOut => "SUBNET_ACL_RESTRICTION",
         DropReason::NoRoute | DropReason::PeeringTransit | DropReason::NoHost => "CANNOT_ROUTE",
         DropReason::Blackhole => "BAD_STATE_ROUTE",
+        // Reachability Analyzer's codes for a transit gateway route table that has no
+        // route or a blackhole route.
+        DropReason::TgwNoRoute | DropReason::TgwOnwardUnsupported => "CANNOT_ROUTE",
+        DropReason::TgwBlackhole => "BAD_STATE_ROUTE",
+        DropReason::TgwZoneNotAttached => "CANNOT_ROUTE",
         DropReason::NoPublicIp | DropReason::NoPublicMapping => {
             "IGW_PRIVATE_IP_ASSOCIATION_FOR_INGRESS"
         }

@@ -84,6 +84,22 @@ reasons! {
     /// Routed to a peering but not for an address inside the peer VPC (no transit, no
     /// edge-to-edge routing).
     PeeringTransit => "peering_transit",
+    /// Routed to a transit gateway from a zone where the VPC's attachment has no subnet.
+    TgwZoneNotAttached => "tgw_zone_not_attached",
+    /// No route in the transit gateway route table associated with the attachment it
+    /// came from (or the attachment is associated with none): AWS's
+    /// `packets-lost-no-route`.
+    TgwNoRoute => "tgw_no_route",
+    /// A blackhole route in the transit gateway route table (AWS's
+    /// `packets-lost-blackhole`).
+    TgwBlackhole => "tgw_blackhole",
+    /// Larger than the transit gateway's 8,500-byte MTU: dropped without an ICMP error
+    /// (AWS's `packets-lost-mtu-exceeded`).
+    TgwMtuExceeded => "tgw_mtu_exceeded",
+    /// Out of a transit gateway into a VPC whose attachment subnet routes it on to
+    /// something other than an address in the VPC (a gateway, a peering, the transit
+    /// gateway again): not carried yet.
+    TgwOnwardUnsupported => "tgw_onward_unsupported",
     /// Read by a worker that does not own its flow, and the owner's hand-off channel
     /// (or the reader's spare frames) were full.
     HandoffFull => "handoff_full",

@@ -31,8 +31,8 @@ use vpclab_conntrack::{FlowKey, Inbound, Outbound, Outcome, Proto, Timeouts};
 use crate::counters::DropReason;
 use crate::nat::Tracking;
 use crate::snapshot::{
-    EDGE_ADDRESS, EDGE_MTU, Hop, INTERNET, InstancePort, NAT_TARGET, NO_ACL, NatEntry, Port,
-    PortEntry, Snapshot,
+    AttachmentEntry, AttachmentZone, EDGE_ADDRESS, EDGE_MTU, Hop, INTERNET, InstancePort,
+    NAT_TARGET, NO_ACL, NatEntry, Port, PortEntry, Snapshot, TGW_MTU, TgwHop,
 };
 use crate::trace::{SgDecision, Step};
 use crate::wire::{
@@ -231,6 +231,9 @@ impl Snapshot {
                 };
                 self.deliver(tracking, me, port, from, router, ip, reply, now)
             }
+            Some(Hop::TransitGateway(attachment)) => {
+                self.transit(tracking, me, from, router, attachment, ip, reply, now)
+            }
             Some(Hop::Nat(_)) if self.acl_check(tracking, me.acl, true, ip).is_err() => {
                 Verdict::Drop(DropReason::NaclOut)
             }
@@ -322,6 +325,104 @@ impl Snapshot {
         let len = ip.total_len();
         ip.decrement_ttl();
         Verdict::Forward { port, len }
+    }
+
+    /// Through a transit gateway: in by the sender VPC's attachment `index` (its
+    /// interface in the sender's zone), routed by the transit gateway route table
+    /// associated with that attachment, out by the attachment that table picks, and on
+    /// by the route table of that attachment's subnet. NACLs as on AWS: the sender's
+    /// subnet outbound and the attachment subnet inbound going in; coming out, the
+    /// attachment subnet outbound and the receiver's inbound, or none when they share a
+    /// subnet. Each router (the VPC's, the transit gateway) takes one from the TTL.
+    #[allow(clippy::too_many_arguments)]
+    fn transit(
+        &self,
+        tracking: &mut Tracking,
+        me: &InstancePort,
+        from: Port,
+        router: Ipv4Addr,
+        index: u32,
+        ip: &mut Ipv4<&mut [u8]>,
+        reply: &mut [u8],
+        now: u64,
+    ) -> Verdict {
+        let Some(ingress) = self.attachments.get(index as usize) else {
+            return Verdict::Drop(DropReason::Blackhole);
+        };
+        let Some(entry) = ingress.zones.get(usize::from(me.zone)).copied().flatten() else {
+            return Verdict::Drop(DropReason::TgwZoneNotAttached);
+        };
+        if let Err(reason) = self
+            .acl_check(tracking, me.acl, true, ip)
+            .and_then(|()| self.acl_check(tracking, entry.acl, false, ip))
+        {
+            return Verdict::Drop(reason);
+        }
+        if let Some(verdict) = expire(ip, from, router, reply) {
+            return verdict;
+        }
+        ip.decrement_ttl();
+
+        let table = self.tgw_tables.get(ingress.table as usize);
+        let route = table.and_then(|t| t.lpm.lookup(ip.dst()));
+        let hop = route.and_then(|r| table?.hops.get(r as usize).copied());
+        tracking.note(|| Step::TransitGateway {
+            attachment: index,
+            table: table.map(|_| ingress.table),
+            route,
+            hop,
+        });
+        let out = match hop {
+            None => return Verdict::Drop(DropReason::TgwNoRoute),
+            Some(TgwHop::Blackhole) => return Verdict::Drop(DropReason::TgwBlackhole),
+            Some(TgwHop::Attachment(out)) => out,
+        };
+        if ip.wire_len() > TGW_MTU {
+            return Verdict::Drop(DropReason::TgwMtuExceeded);
+        }
+        if ip.ttl() <= 1 {
+            // AWS counts it (`packets-lost-ttl-expired`); no error comes back.
+            return Verdict::Drop(DropReason::TtlExceeded);
+        }
+        ip.decrement_ttl();
+        let Some(egress) = self.attachments.get(out as usize) else {
+            return Verdict::Drop(DropReason::TgwBlackhole);
+        };
+        let Some((zone, exit)) = egress_zone(egress, me.zone, ip) else {
+            return Verdict::Drop(DropReason::TgwBlackhole);
+        };
+        tracking.note(|| Step::TgwAttachment { attachment: out, zone });
+
+        let dst = ip.dst();
+        let table = self.tables.get(exit.table as usize);
+        let route = table.and_then(|t| t.lpm.lookup(dst));
+        let hop = route.and_then(|r| table?.hops.get(r as usize).copied());
+        tracking.note(|| Step::Route { table: exit.table, route, hop });
+        match hop {
+            None => Verdict::Drop(DropReason::NoRoute),
+            Some(Hop::Blackhole) => Verdict::Drop(DropReason::Blackhole),
+            Some(Hop::Local) => {
+                let Some(port) = self.host(egress.vpc, dst) else {
+                    return Verdict::Drop(DropReason::NoHost);
+                };
+                let PortEntry::Instance(dest) = self.port(port) else {
+                    return Verdict::Drop(DropReason::UnknownPort);
+                };
+                if dest.subnet != exit.subnet {
+                    if let Err(reason) = self
+                        .acl_check(tracking, exit.acl, true, ip)
+                        .and_then(|()| self.acl_in(tracking, port, ip))
+                    {
+                        return Verdict::Drop(reason);
+                    }
+                }
+                if let Err(reason) = self.admit(tracking, port, ip, now) {
+                    return Verdict::Drop(reason);
+                }
+                Verdict::Forward { port, len: ip.total_len() }
+            }
+            Some(_) => Verdict::Drop(DropReason::TgwOnwardUnsupported),
+        }
     }
 
     fn ingress(
@@ -702,6 +803,26 @@ impl Snapshot {
 
     fn host(&self, vpc: u32, addr: Ipv4Addr) -> Option<Port> {
         self.vpcs.get(vpc as usize)?.hosts.lookup(addr)
+    }
+}
+
+/// The interface a transit gateway leaves attachment `entry` by, for a packet from zone
+/// `zone`: in appliance mode the one a hash of the flow picks (the same both ways),
+/// otherwise the one in the same zone, or the first zone's when it has none there.
+fn egress_zone(
+    entry: &AttachmentEntry,
+    zone: u8,
+    ip: &Ipv4<&mut [u8]>,
+) -> Option<(u8, AttachmentZone)> {
+    let present = || (0u8..).zip(entry.zones).filter_map(|(z, a)| Some((z, a?)));
+    if entry.appliance_mode {
+        let count = present().count() as u64;
+        let pick = crate::steer::flow_hash(&ip.reborrow()).checked_rem(count)?;
+        return present().nth(pick as usize);
+    }
+    match entry.zones.get(usize::from(zone)).copied().flatten() {
+        Some(exit) => Some((zone, exit)),
+        None => present().next(),
     }
 }
 

@@ -9,7 +9,7 @@ use std::net::Ipv4Addr;
 
 use ipnet::Ipv4Net;
 use vpclab_lpm::{Builder, Lpm4};
-use vpclab_model::{InstanceId, Model, NatGatewayId, RouteTarget};
+use vpclab_model::{InstanceId, Model, NatGatewayId, RouteTarget, ZONES};
 
 use crate::security::{CompiledAcl, InterfaceRules};
 
@@ -29,6 +29,10 @@ pub const EDGE_MTU: usize = 1500;
 /// The MTU inside a VPC (AWS's jumbo frames): the MTU of every instance's device.
 pub const VPC_MTU: usize = 9001;
 
+/// Largest packet a transit gateway carries between VPC attachments; larger ones are
+/// dropped without an ICMP error (AWS: no path MTU discovery through a transit gateway).
+pub const TGW_MTU: usize = 8500;
+
 /// What a route table's matching route tells the forwarder to do.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Hop {
@@ -42,9 +46,56 @@ pub enum Hop {
     Peering(u32),
     /// Through a gateway endpoint to an AWS service, keeping the private source.
     Endpoint,
+    /// Into a transit gateway through the VPC's attachment with this index.
+    TransitGateway(u32),
     /// The target is gone: drop.
     Blackhole,
 }
+
+/// What a transit gateway route table's matching route leads to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TgwHop {
+    /// Out of the transit gateway through the attachment with this index.
+    Attachment(u32),
+    /// A blackhole route (or one whose attachment is gone): drop.
+    Blackhole,
+}
+
+/// A compiled transit gateway route table.
+#[derive(Debug)]
+pub(crate) struct TgwTable {
+    pub(crate) lpm: Lpm4,
+    pub(crate) hops: Vec<TgwHop>,
+}
+
+/// A transit gateway's interface in one zone of an attached VPC.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AttachmentZone {
+    /// The interface's subnet.
+    pub subnet: Ipv4Net,
+    /// Index of that subnet's route table: where traffic leaving the transit gateway
+    /// here is routed on.
+    pub table: u32,
+    /// Index of that subnet's network ACL (`NO_ACL`: none).
+    pub acl: u32,
+}
+
+/// A VPC attachment as the forwarder sees it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AttachmentEntry {
+    /// Index of the attached VPC.
+    pub vpc: u32,
+    /// Index of the transit gateway route table it is associated with (`NO_TABLE`:
+    /// none): the table that routes what arrives from it.
+    pub table: u32,
+    /// Appliance mode: one interface per flow, both ways, whatever the sender's zone.
+    pub appliance_mode: bool,
+    /// Its interface in each zone (by index in the region's zones), if it has one there.
+    pub zones: [Option<AttachmentZone>; ZONES.len()],
+}
+
+/// `table` of an attachment associated with no route table.
+pub const NO_TABLE: u32 = u32::MAX;
 
 /// A compiled route table.
 #[derive(Debug)]
@@ -77,6 +128,8 @@ pub struct InstancePort {
     pub table: u32,
     /// Its subnet.
     pub subnet: Ipv4Net,
+    /// Its subnet's availability zone, by index in the region's zones.
+    pub zone: u8,
     /// Its private address.
     pub private: Ipv4Addr,
     /// Its public address, if it has one *and* its VPC has an internet gateway.
@@ -145,6 +198,10 @@ pub struct Snapshot {
     pub(crate) rules: Vec<InterfaceRules>,
     /// Compiled network ACLs.
     pub(crate) acls: Vec<CompiledAcl>,
+    /// Transit gateway route tables (the model's, in id order).
+    pub(crate) tgw_tables: Vec<TgwTable>,
+    /// Transit gateway VPC attachments (the model's, in id order).
+    pub(crate) attachments: Vec<AttachmentEntry>,
     /// How often flow records are written out (the shortest aggregation interval of the
     /// flow logs), in milliseconds; 0: no flow logs.
     pub flow_interval_ms: u64,
@@ -162,6 +219,8 @@ impl Snapshot {
             nats: Vec::new(),
             rules: Vec::new(),
             acls: Vec::new(),
+            tgw_tables: Vec::new(),
+            attachments: Vec::new(),
             flow_interval_ms: 0,
         }
     }
@@ -261,6 +320,10 @@ pub fn compile(model: &Model, ports: &mut PortMap, generation: u64) -> Snapshot 
     let acl_index: BTreeMap<_, u32> =
         model.network_acls().zip(0..).map(|(a, i)| (a.id.clone(), i)).collect();
     let acl_of = |subnet| model.network_acl_of(subnet).map_or(NO_ACL, |a| acl_index[&a.id]);
+    let attachment_index: BTreeMap<_, u32> =
+        model.tgw_attachments().zip(0..).map(|(a, i)| (a.id.clone(), i)).collect();
+    let tgw_table_index: BTreeMap<_, u32> =
+        model.tgw_route_tables().zip(0..).map(|(t, i)| (t.id.clone(), i)).collect();
 
     let tables = model
         .route_tables()
@@ -280,7 +343,11 @@ pub fn compile(model: &Model, ports: &mut PortMap, generation: u64) -> Snapshot 
                         RouteTarget::Gateway(_) => Hop::Internet,
                         RouteTarget::NatGateway(id) => Hop::Nat(nat_index[id]),
                         RouteTarget::Endpoint(_) => Hop::Endpoint,
-                        RouteTarget::TransitGateway(_) => Hop::Blackhole,
+                        RouteTarget::TransitGateway(tgw) => {
+                            model.tgw_attachment_of(tgw, &table.vpc).map_or(Hop::Blackhole, |a| {
+                                Hop::TransitGateway(attachment_index[&a.id])
+                            })
+                        }
                         RouteTarget::Peering(pcx) => model
                             .peering_connection(pcx)
                             .ok()
@@ -297,6 +364,51 @@ pub fn compile(model: &Model, ports: &mut PortMap, generation: u64) -> Snapshot 
                 hops[value as usize] = hop;
             }
             Table { lpm: builder.build(), hops }
+        })
+        .collect();
+
+    let tgw_tables = model
+        .tgw_route_tables()
+        .map(|table| {
+            let routes = model.tgw_routes(table);
+            let mut builder = Builder::with_capacity(routes.len());
+            let hops = (0u32..)
+                .zip(&routes)
+                .map(|(value, route)| {
+                    builder.insert(route.destination, value).expect("route indexes fit in 31 bits");
+                    route
+                        .attachment
+                        .as_ref()
+                        .and_then(|a| attachment_index.get(a))
+                        .map_or(TgwHop::Blackhole, |&i| TgwHop::Attachment(i))
+                })
+                .collect();
+            TgwTable { lpm: builder.build(), hops }
+        })
+        .collect();
+    let zone_of = |zone: &str| ZONES.iter().position(|z| *z == zone).unwrap_or(0);
+    let attachments = model
+        .tgw_attachments()
+        .map(|a| {
+            let mut zones = [None; ZONES.len()];
+            for s in a.subnets() {
+                let (Ok(subnet), Ok(table)) =
+                    (model.subnet(&s.subnet), model.route_table_of(&s.subnet))
+                else {
+                    continue;
+                };
+                zones[zone_of(&subnet.zone)] = Some(AttachmentZone {
+                    subnet: subnet.cidr,
+                    table: table_index[&table.id],
+                    acl: acl_of(&subnet.id),
+                });
+            }
+            AttachmentEntry {
+                vpc: a.vpc().and_then(|v| vpc_index.get(v)).copied().unwrap_or(u32::MAX),
+                table: a.association.as_ref().map_or(NO_TABLE, |t| tgw_table_index[t]),
+                appliance_mode: a.vpc_options().is_some_and(|o| o.appliance_mode_support),
+                zones,
+            }
         })
         .collect();
 
@@ -334,6 +446,7 @@ pub fn compile(model: &Model, ports: &mut PortMap, generation: u64) -> Snapshot 
             vpc,
             table: table_index[&table.id],
             subnet: subnet.cidr,
+            zone: zone_of(&subnet.zone) as u8,
             private: instance.private_ip,
             public: public_ip,
             resolver: model.vpc(&instance.vpc).map_or(Ipv4Addr::UNSPECIFIED, |v| v.dns_server()),
@@ -376,6 +489,8 @@ pub fn compile(model: &Model, ports: &mut PortMap, generation: u64) -> Snapshot 
         nats,
         rules,
         acls,
+        tgw_tables,
+        attachments,
         flow_interval_ms: model
             .flow_logs()
             .map(|f| u64::from(f.spec.max_aggregation_interval) * 1000)

@@ -134,6 +134,12 @@ impl Flow {
     }
 }
 
+/// A hash of the flow of `ip`, the same for both directions (0 for a packet without
+/// one): how a transit gateway in appliance mode keeps a flow on one interface.
+pub(crate) fn flow_hash(ip: &Ipv4<&[u8]>) -> u64 {
+    flow_of(ip).map_or(0, Flow::hash)
+}
+
 /// The flow of a packet as sent (`a` is the source end): for an ICMP error, the flow of
 /// the packet it quotes, seen in the same direction as the error.
 fn flow_of(ip: &Ipv4<&[u8]>) -> Option<Flow> {

@@ -8,7 +8,7 @@
 use std::net::Ipv4Addr;
 
 use crate::counters::DropReason;
-use crate::snapshot::{Hop, Port};
+use crate::snapshot::{Hop, Port, TgwHop};
 
 /// How security groups judged a packet.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -81,6 +81,27 @@ pub enum Step {
     EndpointFlow {
         /// The instance's port.
         port: Port,
+    },
+    /// Into a transit gateway through attachment `attachment` (indexes: the model's
+    /// attachments and transit gateway route tables in id order): the lookup in the route
+    /// table associated with it (`table: None`: it has none).
+    TransitGateway {
+        /// The attachment it came in through.
+        attachment: u32,
+        /// The route table associated with that attachment.
+        table: Option<u32>,
+        /// The route that matched (its index among the table's routes in force).
+        route: Option<u32>,
+        /// Where it leads.
+        hop: Option<TgwHop>,
+    },
+    /// Out of a transit gateway through attachment `attachment`'s interface in zone
+    /// `zone` (by index in the region's zones).
+    TgwAttachment {
+        /// The attachment.
+        attachment: u32,
+        /// The zone of the interface it leaves through.
+        zone: u8,
     },
 }
 

@@ -506,9 +506,11 @@ impl Model {
         for id in keep.iter().chain(subnets) {
             let subnet = self.subnet(id)?;
             if &subnet.vpc != vpc {
-                return Err(ApiError::invalid_value(format!(
-                    "The subnet {id} does not belong to {vpc}."
-                )));
+                // AWS looks the subnet up in the VPC.
+                return Err(ApiError::new(
+                    "InvalidSubnetID.NotFound",
+                    format!("Subnet {id} was deleted or does not exist."),
+                ));
             }
             if zones.contains(&subnet.zone.as_str()) {
                 return Err(ApiError::new(
@@ -624,7 +626,7 @@ impl Model {
         let add: Vec<SubnetId> = add.iter().filter(|s| !kept_ids.contains(s)).cloned().collect();
         self.check_attachment_subnets(&vpc, &kept_ids, &add)?;
         if keep.is_empty() && add.is_empty() {
-            return Err(ApiError::invalid_value(format!("{id} must keep at least one subnet.")));
+            return Err(ApiError::new("InsufficientSubnetsException", "Insufficient Subnets"));
         }
         let mut all = keep;
         for subnet in &add {
@@ -715,7 +717,10 @@ impl Model {
         if t.propagations.contains(attachment) {
             return Err(ApiError::new(
                 "TransitGatewayRouteTablePropagation.Duplicate",
-                format!("Propagation for {attachment} already exists in {table}."),
+                format!(
+                    "Propagation {attachment} already exists in Transit Gateway Route Table \
+                     {table}."
+                ),
             ));
         }
         t.propagations.push(attachment.clone());
@@ -734,8 +739,11 @@ impl Model {
         t.propagations.retain(|a| a != attachment);
         if t.propagations.len() == before {
             return Err(ApiError::new(
-                "InvalidRouteTablePropagation.NotFound",
-                format!("Propagation for {attachment} does not exist in {table}."),
+                "TransitGatewayRouteTablePropagation.NotFound",
+                format!(
+                    "Propagation {attachment} does not exist in Transit Gateway Route Table \
+                     {table}."
+                ),
             ));
         }
         Ok(())
@@ -871,6 +879,7 @@ impl Model {
 fn tgw_route_not_found(table: &TgwRouteTableId, destination: Ipv4Net) -> ApiError {
     ApiError::new(
         "InvalidRoute.NotFound",
-        format!("No route with destination-cidr-block {destination} in route table {table}"),
+        // AWS's own wording, "does not exists" included.
+        format!("Route {destination} does not exists in Transit Gateway Route Table {table}."),
     )
 }

@@ -1,0 +1,329 @@
+//! A transit gateway on packets, without root: the forwarder's own pipeline over a
+//! compiled snapshot of three VPCs (A 10.0.0.0/16, B 10.1.0.0/16, C 10.2.0.0/16), each
+//! with one instance at .1.10 in us-east-1a, routing 10.0.0.0/8 to one transit gateway.
+
+use std::net::Ipv4Addr;
+
+use ipnet::Ipv4Net;
+use vpclab_dataplane::trace::{Probe, probe};
+use vpclab_dataplane::{DropReason, Port, PortMap, REPLY_BUFFER, Tracking, Verdict, compile};
+use vpclab_model::{
+    AclEntry, Model, Peer, Protocol, RouteSpec, RouteTarget, RunInstance, SgRule, SubnetId, Tags,
+    TgwAttachmentId, TgwOptions, TransitGatewayId, VpcAttachmentOptions, VpcId,
+};
+
+fn cidr(s: &str) -> Ipv4Net {
+    s.parse().unwrap()
+}
+
+fn ip(s: &str) -> Ipv4Addr {
+    s.parse().unwrap()
+}
+
+struct Lab {
+    model: Model,
+    ports: PortMap,
+    tgw: TransitGatewayId,
+    vpcs: Vec<VpcId>,
+    subnets: Vec<SubnetId>,
+    attachments: Vec<TgwAttachmentId>,
+    /// The instance of each VPC.
+    hosts: Vec<Port>,
+}
+
+impl Lab {
+    /// The three VPCs attached to one transit gateway with default association and
+    /// propagation: everything reaches everything.
+    fn new() -> Self {
+        let mut model = Model::new(17);
+        let tgw = model
+            .create_transit_gateway(String::new(), TgwOptions::default(), Tags::new(), 0)
+            .unwrap();
+        let mut lab = Lab {
+            model,
+            ports: PortMap::new(),
+            tgw,
+            vpcs: Vec::new(),
+            subnets: Vec::new(),
+            attachments: Vec::new(),
+            hosts: Vec::new(),
+        };
+        for n in 0..3 {
+            lab.add_vpc(n);
+        }
+        lab
+    }
+
+    fn add_vpc(&mut self, n: u8) {
+        let m = &mut self.model;
+        let vpc = m.create_vpc(cidr(&format!("10.{n}.0.0/16")), Tags::new()).unwrap();
+        let subnet = m
+            .create_subnet(&vpc, cidr(&format!("10.{n}.1.0/24")), Some("us-east-1a"), Tags::new())
+            .unwrap();
+        let attachment = m
+            .create_tgw_vpc_attachment(
+                &self.tgw,
+                &vpc,
+                std::slice::from_ref(&subnet),
+                VpcAttachmentOptions::default(),
+                Tags::new(),
+                0,
+            )
+            .unwrap();
+        let main = m.vpc(&vpc).unwrap().main_route_table.clone();
+        let to_tgw = RouteSpec {
+            destination: cidr("10.0.0.0/8"),
+            target: RouteTarget::TransitGateway(self.tgw.clone()),
+        };
+        m.create_route(&main, to_tgw).unwrap();
+        let sg = m.vpc(&vpc).unwrap().default_security_group.clone().unwrap();
+        let all = SgRule::new(Protocol::All, -1, -1, Peer::Cidr(cidr("10.0.0.0/8")), None);
+        m.authorize(&sg, false, vec![all.unwrap()]).unwrap();
+        let instance = m
+            .run_instance(RunInstance {
+                subnet: Some(subnet.clone()),
+                private_ip: Some(ip(&format!("10.{n}.1.10"))),
+                ..Default::default()
+            })
+            .unwrap();
+        self.hosts.push(self.ports.assign(&instance));
+        self.vpcs.push(vpc);
+        self.subnets.push(subnet);
+        self.attachments.push(attachment);
+    }
+
+    /// A ping from VPC `from`'s instance to `dst` (and its reply, when forwarded): the
+    /// verdicts and the TTL the request arrived with.
+    fn ping(&mut self, from: usize, dst: &str) -> (Verdict, Option<Verdict>, u8) {
+        self.send(from, dst, Probe::Ping, 2000)
+    }
+
+    fn send(
+        &mut self,
+        from: usize,
+        dst: &str,
+        what: Probe,
+        size: usize,
+    ) -> (Verdict, Option<Verdict>, u8) {
+        let snapshot = compile(&self.model, &mut self.ports, 1);
+        let mut tracking = Tracking::new(1024);
+        tracking.sync(&snapshot);
+        let src = ip(&format!("10.{from}.1.10"));
+        let mut packet = probe(src, ip(dst), what);
+        if size > packet.len() {
+            // Pad an echo request to `size` bytes (header checksum redone, ICMP's too).
+            packet.resize(size, 0);
+            let len = (size as u16).to_be_bytes();
+            packet[2..4].copy_from_slice(&len);
+            fix_checksums(&mut packet);
+        }
+        let mut reply = vec![0u8; REPLY_BUFFER];
+        let verdict = snapshot.process(&mut tracking, self.hosts[from], &mut packet, &mut reply, 0);
+        let ttl = packet[8];
+        let answer = match verdict {
+            Verdict::Forward { port, len } => {
+                let mut back = vpclab_dataplane::trace::answer(&packet[..len]);
+                Some(snapshot.process(&mut tracking, port, &mut back, &mut reply, 1))
+            }
+            _ => None,
+        };
+        (verdict, answer, ttl)
+    }
+
+    fn default_table(&self) -> vpclab_model::TgwRouteTableId {
+        let tgw = self.model.transit_gateway(&self.tgw).unwrap();
+        tgw.options.association_default_route_table.clone().unwrap()
+    }
+}
+
+fn fix_checksums(p: &mut [u8]) {
+    let sum = |bytes: &[u8]| {
+        let mut s: u32 = bytes
+            .chunks(2)
+            .map(|c| u32::from(c[0]) << 8 | u32::from(*c.get(1).unwrap_or(&0)))
+            .sum();
+        while s > 0xffff {
+            s = (s & 0xffff) + (s >> 16);
+        }
+        !(s as u16)
+    };
+    p[10..12].fill(0);
+    let c = sum(&p[..20]);
+    p[10..12].copy_from_slice(&c.to_be_bytes());
+    p[22..24].fill(0);
+    let c = sum(&p[20..]);
+    p[22..24].copy_from_slice(&c.to_be_bytes());
+}
+
+fn delivered_to(verdict: Verdict, port: Port) -> bool {
+    matches!(verdict, Verdict::Forward { port: p, .. } if p == port)
+}
+
+#[test]
+fn every_vpc_reaches_every_other_through_the_hub_and_two_routers_count() {
+    let mut lab = Lab::new();
+    for (from, to) in [(0, 1), (1, 2), (2, 0), (0, 2)] {
+        let (verdict, answer, ttl) = lab.ping(from, &format!("10.{to}.1.10"));
+        assert!(delivered_to(verdict, lab.hosts[to]), "{from} -> {to}: {verdict:?}");
+        assert!(delivered_to(answer.unwrap(), lab.hosts[from]), "{to} -> {from} answers");
+        assert_eq!(ttl, 62, "the VPC router and the transit gateway each take one");
+    }
+    let (verdict, ..) = lab.ping(0, "10.1.1.99");
+    assert_eq!(verdict, Verdict::Drop(DropReason::NoHost), "routed, but nobody holds it");
+}
+
+#[test]
+fn the_table_associated_with_the_ingress_attachment_decides() {
+    // Segmentation: A (prod) and B (dev) each on their own table, which holds only C's
+    // (shared services) routes; C's table holds both. A and B cannot talk, both reach C.
+    let mut lab = Lab::new();
+    let default = lab.default_table();
+    let [a, b, c] = [0, 1, 2].map(|i| lab.attachments[i].clone());
+    let m = &mut lab.model;
+    let spokes = m.create_tgw_route_table(&lab.tgw, Tags::new(), 0).unwrap();
+    let shared = m.create_tgw_route_table(&lab.tgw, Tags::new(), 0).unwrap();
+    for attachment in [&a, &b, &c] {
+        m.disassociate_tgw_route_table(&default, attachment).unwrap();
+    }
+    for spoke in [&a, &b] {
+        m.associate_tgw_route_table(&spokes, spoke).unwrap();
+        m.enable_tgw_propagation(&shared, spoke).unwrap();
+    }
+    m.associate_tgw_route_table(&shared, &c).unwrap();
+    m.enable_tgw_propagation(&spokes, &c).unwrap();
+
+    let (verdict, ..) = lab.ping(0, "10.1.1.10");
+    assert_eq!(verdict, Verdict::Drop(DropReason::TgwNoRoute), "prod cannot reach dev");
+    let (verdict, ..) = lab.ping(1, "10.0.1.10");
+    assert_eq!(verdict, Verdict::Drop(DropReason::TgwNoRoute), "nor dev prod");
+    for spoke in [0, 1] {
+        let (verdict, answer, _) = lab.ping(spoke, "10.2.1.10");
+        assert!(delivered_to(verdict, lab.hosts[2]), "{spoke} reaches shared: {verdict:?}");
+        assert!(delivered_to(answer.unwrap(), lab.hosts[spoke]), "and shared answers");
+    }
+
+    // An attachment associated with no table has no routes at all.
+    lab.model.disassociate_tgw_route_table(&spokes, &a).unwrap();
+    let (verdict, ..) = lab.ping(0, "10.2.1.10");
+    assert_eq!(verdict, Verdict::Drop(DropReason::TgwNoRoute));
+}
+
+#[test]
+fn static_routes_beat_propagated_ones_and_blackholes_drop() {
+    let mut lab = Lab::new();
+    let table = lab.default_table();
+    let b = lab.attachments[1].clone();
+    // A /24 inside C's CIDR, sent to B's attachment: B's subnet table routes it by
+    // 10.0.0.0/8 back to the transit gateway, which the forwarder does not carry on.
+    lab.model.put_tgw_route(&table, cidr("10.2.1.0/24"), Some(&b), false).unwrap();
+    let (verdict, ..) = lab.ping(0, "10.2.1.10");
+    assert_eq!(verdict, Verdict::Drop(DropReason::TgwOnwardUnsupported));
+
+    // The same prefix as C's propagated CIDR, as a blackhole: the static route wins.
+    lab.model.delete_tgw_route(&table, cidr("10.2.1.0/24")).unwrap();
+    lab.model.put_tgw_route(&table, cidr("10.2.0.0/16"), None, false).unwrap();
+    let (verdict, ..) = lab.ping(0, "10.2.1.10");
+    assert_eq!(verdict, Verdict::Drop(DropReason::TgwBlackhole));
+    let (verdict, ..) = lab.ping(0, "10.1.1.10");
+    assert!(delivered_to(verdict, lab.hosts[1]), "other routes untouched: {verdict:?}");
+
+    // Deleting the static route brings the propagated one back.
+    lab.model.delete_tgw_route(&table, cidr("10.2.0.0/16")).unwrap();
+    let (verdict, ..) = lab.ping(0, "10.2.1.10");
+    assert!(delivered_to(verdict, lab.hosts[2]), "{verdict:?}");
+
+    // A static route to an attachment that is then deleted becomes a blackhole.
+    lab.model.put_tgw_route(&table, cidr("10.9.0.0/16"), Some(&lab.attachments[2]), false).unwrap();
+    let c = lab.attachments[2].clone();
+    lab.model.delete_tgw_attachment(&c).unwrap();
+    let (verdict, ..) = lab.ping(0, "10.9.0.1");
+    assert_eq!(verdict, Verdict::Drop(DropReason::TgwBlackhole));
+    let routes = lab.model.tgw_routes(lab.model.tgw_route_table(&table).unwrap());
+    let gone = routes.iter().find(|r| r.destination == cidr("10.9.0.0/16")).unwrap();
+    assert_eq!(gone.state(), "blackhole");
+    assert!(routes.iter().all(|r| r.destination != cidr("10.2.0.0/16")), "C's CIDR went with it");
+}
+
+#[test]
+fn only_zones_the_attachment_has_are_served() {
+    let mut lab = Lab::new();
+    let m = &mut lab.model;
+    let other_zone = m
+        .create_subnet(&lab.vpcs[0], cidr("10.0.2.0/24"), Some("us-east-1b"), Tags::new())
+        .unwrap();
+    let instance = m
+        .run_instance(RunInstance {
+            subnet: Some(other_zone.clone()),
+            private_ip: Some(ip("10.0.2.10")),
+            ..Default::default()
+        })
+        .unwrap();
+    let port = lab.ports.assign(&instance);
+    let snapshot = compile(&lab.model, &mut lab.ports, 1);
+    let mut tracking = Tracking::new(64);
+    tracking.sync(&snapshot);
+    let mut reply = vec![0u8; REPLY_BUFFER];
+    let mut packet = probe(ip("10.0.2.10"), ip("10.1.1.10"), Probe::Ping);
+    let verdict = snapshot.process(&mut tracking, port, &mut packet, &mut reply, 0);
+    assert_eq!(verdict, Verdict::Drop(DropReason::TgwZoneNotAttached));
+
+    // Adding that zone's subnet to the attachment opens it.
+    let a = lab.attachments[0].clone();
+    lab.model.modify_tgw_vpc_attachment(&a, &[other_zone], &[], |_| {}).unwrap();
+    let snapshot = compile(&lab.model, &mut lab.ports, 2);
+    let mut packet = probe(ip("10.0.2.10"), ip("10.1.1.10"), Probe::Ping);
+    let verdict = snapshot.process(&mut tracking, port, &mut packet, &mut reply, 0);
+    assert!(delivered_to(verdict, lab.hosts[1]), "{verdict:?}");
+}
+
+#[test]
+fn more_than_8500_bytes_are_dropped_without_an_error() {
+    let mut lab = Lab::new();
+    let (verdict, ..) = lab.send(0, "10.1.1.10", Probe::Ping, 8500);
+    assert!(delivered_to(verdict, lab.hosts[1]), "8500 bytes pass: {verdict:?}");
+    let (verdict, ..) = lab.send(0, "10.1.1.10", Probe::Ping, 8501);
+    assert_eq!(verdict, Verdict::Drop(DropReason::TgwMtuExceeded), "no ICMP error comes back");
+}
+
+#[test]
+fn the_attachment_subnets_acl_applies_where_aws_applies_it() {
+    // A's attachment gets its own subnet 10.0.0.0/28 (in the same zone); its ACL denies
+    // inbound from A's instance subnet: A cannot send through it, B's packets still
+    // reach A, since coming out of the transit gateway in a subnet other than the
+    // receiver's applies that subnet's *outbound* rules and the receiver's inbound ones.
+    let mut lab = Lab::new();
+    let m = &mut lab.model;
+    let vpc = lab.vpcs[0].clone();
+    let tgw_subnet =
+        m.create_subnet(&vpc, cidr("10.0.0.0/28"), Some("us-east-1a"), Tags::new()).unwrap();
+    let a = lab.attachments[0].clone();
+    let old = lab.subnets[0].clone();
+    let err = m.modify_tgw_vpc_attachment(&a, &[], &[old], |_| {}).unwrap_err();
+    assert_eq!(err.code, "InsufficientSubnetsException", "one subnet must stay");
+    // One subnet per zone: a swap removes first.
+    m.modify_tgw_vpc_attachment(
+        &a,
+        std::slice::from_ref(&tgw_subnet),
+        &[lab.subnets[0].clone()],
+        |_| {},
+    )
+    .unwrap();
+    let acl = m.create_network_acl(&vpc, Tags::new()).unwrap();
+    let association = m
+        .network_acls()
+        .flat_map(|a| &a.associations)
+        .find(|(_, subnet)| subnet == &tgw_subnet)
+        .map(|(id, _)| id.clone())
+        .unwrap();
+    m.replace_network_acl_association(&association, &acl).unwrap();
+    let entry = |egress, from: &str| {
+        AclEntry::new(100, egress, Protocol::All, true, cidr(from), None, None).unwrap()
+    };
+    m.create_network_acl_entry(&acl, entry(true, "0.0.0.0/0")).unwrap();
+    m.create_network_acl_entry(&acl, entry(false, "10.1.0.0/16")).unwrap();
+
+    let (verdict, ..) = lab.ping(0, "10.1.1.10");
+    assert_eq!(verdict, Verdict::Drop(DropReason::NaclIn), "A -> TGW subnet inbound denies");
+    let (verdict, ..) = lab.ping(1, "10.0.1.10");
+    assert!(delivered_to(verdict, lab.hosts[0]), "B -> A: TGW subnet outbound allows: {verdict:?}");
+}
