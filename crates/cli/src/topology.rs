@@ -15,7 +15,7 @@ use serde_saphyr::Spanned;
 use vpclab_model::{
     AllocationId, ApiError, InternetGatewayId, MetadataOptions, Model, NatGatewayId, Peer,
     Protocol, REGION, RouteSpec, RouteTableId, RouteTarget, RunInstance, SecurityGroupId, SgRule,
-    SubnetId, Tags, VpcId,
+    SubnetId, Tags, TgwAttachmentId, TgwOptions, TransitGatewayId, VpcAttachmentOptions, VpcId,
 };
 
 /// The file.
@@ -31,9 +31,69 @@ pub(crate) struct Topology {
     /// VPC peering connections (accepted unless `accept: false`).
     #[serde(default)]
     pub(crate) peerings: Vec<PeeringSpec>,
+    /// Transit gateways, with their attachments and route tables.
+    #[serde(default)]
+    pub(crate) transit_gateways: Vec<TransitGatewaySpec>,
     /// Instances.
     #[serde(default)]
     pub(crate) instances: Vec<InstanceSpec>,
+}
+
+/// A transit gateway.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct TransitGatewaySpec {
+    /// Name, unique in the file; VPC routes name it as their target.
+    pub(crate) name: Spanned<String>,
+    /// `DefaultRouteTableAssociation`: attachments are associated with the default route
+    /// table (default true).
+    #[serde(default = "yes")]
+    pub(crate) default_association: bool,
+    /// `DefaultRouteTablePropagation`: attachments propagate into the default route
+    /// table (default true).
+    #[serde(default = "yes")]
+    pub(crate) default_propagation: bool,
+    /// `AmazonSideAsn` (default 64512).
+    pub(crate) amazon_side_asn: Option<Spanned<u64>>,
+    /// VPC attachments.
+    #[serde(default)]
+    pub(crate) attachments: Vec<AttachmentSpec>,
+    /// Route tables; one named `default` is the default route table.
+    #[serde(default)]
+    pub(crate) route_tables: Vec<TgwRouteTableSpec>,
+}
+
+/// A transit gateway VPC attachment.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct AttachmentSpec {
+    /// Name, unique in the file.
+    pub(crate) name: Spanned<String>,
+    /// The VPC (by name).
+    pub(crate) vpc: Spanned<String>,
+    /// Its subnets (by name), one per availability zone.
+    pub(crate) subnets: Vec<Spanned<String>>,
+    /// `ApplianceModeSupport` (default false).
+    #[serde(default)]
+    pub(crate) appliance_mode: bool,
+}
+
+/// A transit gateway route table.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct TgwRouteTableSpec {
+    /// Name, unique within the transit gateway; `default` is its default table.
+    pub(crate) name: Spanned<String>,
+    /// Attachments (by name) whose traffic it routes; one associated with the default
+    /// table moves here.
+    #[serde(default)]
+    pub(crate) associations: Vec<Spanned<String>>,
+    /// Attachments (by name) that propagate their VPC's CIDRs into it.
+    #[serde(default)]
+    pub(crate) propagations: Vec<Spanned<String>>,
+    /// Static routes.
+    #[serde(default)]
+    pub(crate) routes: Vec<RouteEntry>,
 }
 
 /// A VPC.
@@ -204,7 +264,9 @@ pub(crate) struct RouteTableSpec {
 pub(crate) struct RouteEntry {
     /// Destination CIDR.
     pub(crate) destination: Spanned<String>,
-    /// `internet-gateway` (the VPC's own), or the name of a NAT gateway or a peering.
+    /// In a VPC route table: `internet-gateway` (the VPC's own), or the name of a NAT
+    /// gateway, a peering or a transit gateway. In a transit gateway route table: an
+    /// attachment's name, or `blackhole`.
     pub(crate) target: Spanned<String>,
 }
 
@@ -318,6 +380,115 @@ impl fmt::Display for TopologyError {
 }
 
 impl std::error::Error for TopologyError {}
+
+/// Creates the file's transit gateways, their attachments and route tables (with
+/// associations, propagations and static routes). Returns the gateways by name.
+fn transit_gateways<'t>(
+    m: &mut Model,
+    topology: &'t Topology,
+    subnets: &BTreeMap<&str, (SubnetId, VpcId)>,
+    vpc_by_name: &dyn Fn(&Spanned<String>) -> Result<VpcId, TopologyError>,
+) -> Result<BTreeMap<&'t str, TransitGatewayId>, TopologyError> {
+    let mut gateways = BTreeMap::new();
+    let mut attachments: BTreeMap<&str, TgwAttachmentId> = BTreeMap::new();
+    for spec in &topology.transit_gateways {
+        let name = spec.name.value.as_str();
+        if gateways.contains_key(name) {
+            return Err(at(&spec.name, format!("a transit gateway named {name:?} already exists")));
+        }
+        let mut options = TgwOptions {
+            default_route_table_association: spec.default_association,
+            default_route_table_propagation: spec.default_propagation,
+            ..TgwOptions::default()
+        };
+        if let Some(asn) = &spec.amazon_side_asn {
+            options.amazon_side_asn =
+                vpclab_model::check_amazon_asn(asn.value).map_err(api(asn))?;
+        }
+        let tgw = m
+            .create_transit_gateway(String::new(), options, name_tag(name), 0)
+            .map_err(api(&spec.name))?;
+        for attachment in &spec.attachments {
+            let attachment_name = attachment.name.value.as_str();
+            if attachments.contains_key(attachment_name) {
+                return Err(at(
+                    &attachment.name,
+                    format!("an attachment named {attachment_name:?} already exists"),
+                ));
+            }
+            let vpc = vpc_by_name(&attachment.vpc)?;
+            let mut ids = Vec::new();
+            for subnet in &attachment.subnets {
+                let (id, subnet_vpc) = subnets
+                    .get(subnet.value.as_str())
+                    .ok_or_else(|| at(subnet, format!("no subnet named {:?}", subnet.value)))?;
+                if subnet_vpc != &vpc {
+                    return Err(at(subnet, format!("subnet {:?} is in another VPC", subnet.value)));
+                }
+                ids.push(id.clone());
+            }
+            let options = VpcAttachmentOptions {
+                appliance_mode_support: attachment.appliance_mode,
+                ..VpcAttachmentOptions::default()
+            };
+            let id = m
+                .create_tgw_vpc_attachment(&tgw, &vpc, &ids, options, name_tag(attachment_name), 0)
+                .map_err(api(&attachment.name))?;
+            attachments.insert(attachment_name, id);
+        }
+        let default = m.transit_gateway(&tgw).map_err(api(&spec.name))?.options.clone();
+        let mut tables: BTreeMap<&str, ()> = BTreeMap::new();
+        for table in &spec.route_tables {
+            let table_name = table.name.value.as_str();
+            if tables.insert(table_name, ()).is_some() {
+                return Err(at(
+                    &table.name,
+                    format!("a route table named {table_name:?} already exists in {name:?}"),
+                ));
+            }
+            let id = if table_name == "default" {
+                default.association_default_route_table.clone().ok_or_else(|| {
+                    at(&table.name, "this transit gateway has no default route table")
+                })?
+            } else {
+                m.create_tgw_route_table(&tgw, name_tag(table_name), 0).map_err(api(&table.name))?
+            };
+            let attachment = |name: &Spanned<String>| {
+                attachments
+                    .get(name.value.as_str())
+                    .cloned()
+                    .ok_or_else(|| at(name, format!("no attachment named {:?}", name.value)))
+            };
+            for association in &table.associations {
+                let a = attachment(association)?;
+                let current = m.tgw_attachment(&a).map_err(api(association))?.association.clone();
+                if let Some(current) = current.filter(|c| c != &id) {
+                    m.disassociate_tgw_route_table(&current, &a).map_err(api(association))?;
+                }
+                if m.tgw_attachment(&a).map_err(api(association))?.association.is_none() {
+                    m.associate_tgw_route_table(&id, &a).map_err(api(association))?;
+                }
+            }
+            for propagation in &table.propagations {
+                let a = attachment(propagation)?;
+                let already = m.tgw_route_table(&id).is_ok_and(|t| t.propagations.contains(&a));
+                if !already {
+                    m.enable_tgw_propagation(&id, &a).map_err(api(propagation))?;
+                }
+            }
+            for route in &table.routes {
+                let target = match route.target.value.trim() {
+                    "blackhole" => None,
+                    _ => Some(attachment(&route.target)?),
+                };
+                m.put_tgw_route(&id, cidr(&route.destination)?, target.as_ref(), false)
+                    .map_err(api(&route.target))?;
+            }
+        }
+        gateways.insert(name, tgw);
+    }
+    Ok(gateways)
+}
 
 fn at<T>(spanned: &Spanned<T>, message: impl Into<String>) -> TopologyError {
     TopologyError {
@@ -609,6 +780,9 @@ pub(crate) fn build(topology: &Topology, seed: u64) -> Result<Model, TopologyErr
         peerings.insert(&peering.name.value, id);
     }
 
+    // Transit gateways and their attachments, before the VPC routes that name them.
+    let transit_gateways = transit_gateways(&mut m, topology, &subnets, &vpc_by_name)?;
+
     // NAT gateways, then the route tables that may send traffic to them.
     let mut nat_names: BTreeMap<&str, (NatGatewayId, VpcId)> = BTreeMap::new();
     for (vpc, (vpc_id, _)) in topology.vpcs.iter().zip(&vpcs) {
@@ -659,15 +833,20 @@ pub(crate) fn build(topology: &Topology, seed: u64) -> Result<Model, TopologyErr
                             )
                         })?)
                     }
-                    other => match (nat_names.get(other), peerings.get(other)) {
-                        (Some((nat, _)), _) => RouteTarget::NatGateway(nat.clone()),
-                        (None, Some(pcx)) => RouteTarget::Peering(pcx.clone()),
-                        (None, None) => {
+                    other => match (
+                        nat_names.get(other),
+                        peerings.get(other),
+                        transit_gateways.get(other),
+                    ) {
+                        (Some((nat, _)), _, _) => RouteTarget::NatGateway(nat.clone()),
+                        (None, Some(pcx), _) => RouteTarget::Peering(pcx.clone()),
+                        (None, None, Some(tgw)) => RouteTarget::TransitGateway(tgw.clone()),
+                        (None, None, None) => {
                             return Err(at(
                                 &route.target,
                                 format!(
                                     "unknown route target {other:?}: expected `internet-gateway`, \
-                                     or the name of a NAT gateway or a peering"
+                                     or the name of a NAT gateway, a peering or a transit gateway"
                                 ),
                             ));
                         }

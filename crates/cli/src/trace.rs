@@ -403,6 +403,32 @@ mod tests {
     }
 
     #[test]
+    fn a_transit_gateway_hop_names_its_attachment_table_and_route() {
+        let text = include_str!("../../../examples/transit-gateway.yaml");
+        let m = crate::topology::build(&crate::topology::parse(text).unwrap(), 1).unwrap();
+        let traced = explain(&m, "prod", "10.3.1.10", None, None).unwrap();
+        assert!(traced.reachable, "{}", traced.text);
+        for seen in
+            ["transit-gateway", "tgw-attachment", "10.3.0.0/16 -> tgw-attach-", "propagated"]
+        {
+            assert!(traced.text.contains(seen), "{seen}:\n{}", traced.text);
+        }
+        let traced = explain(&m, "prod", "10.2.1.10", None, None).unwrap();
+        assert!(!traced.reachable);
+        assert!(traced.text.contains("dropped: tgw_no_route (CANNOT_ROUTE)"), "{}", traced.text);
+        let traced = explain(&m, "prod", "10.3.9.10", None, None).unwrap();
+        assert!(traced.text.contains("blackhole (static, blackhole)"), "{}", traced.text);
+        assert!(
+            traced.text.contains("dropped: tgw_blackhole (BAD_STATE_ROUTE)"),
+            "{}",
+            traced.text
+        );
+        // The way back from shared goes through its own table, `services`.
+        let traced = explain(&m, "shared", "10.2.1.10", None, None).unwrap();
+        assert!(traced.reachable, "{}", traced.text);
+    }
+
+    #[test]
     fn every_sg_and_acl_drop_has_its_reachability_code() {
         assert_eq!(explanation_code(DropReason::SgIngress), Some("ENI_SG_RULES_MISMATCH"));
         assert_eq!(explanation_code(DropReason::NaclOut), Some("SUBNET_ACL_RESTRICTION"));
