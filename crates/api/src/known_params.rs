@@ -30,6 +30,9 @@ pub(crate) fn known(action: &str) -> &'static [&'static str] {
         "AssociateRouteTable" => {
             &["DryRun", "GatewayId", "PublicIpv4Pool", "RouteTableId", "SubnetId"]
         }
+        "AssociateTransitGatewayRouteTable" => {
+            &["DryRun", "TransitGatewayAttachmentId", "TransitGatewayRouteTableId"]
+        }
         "AssociateVpcCidrBlock" => &[
             "AmazonProvidedIpv6CidrBlock",
             "CidrBlock",
@@ -220,6 +223,18 @@ pub(crate) fn known(action: &str) -> &'static [&'static str] {
             &["Cidr", "Description", "DryRun", "ReservationType", "SubnetId", "TagSpecification"]
         }
         "CreateTags" => &["DryRun", "ResourceId", "Tag"],
+        "CreateTransitGateway" => &["Description", "DryRun", "Options", "TagSpecification"],
+        "CreateTransitGatewayRoute" => &[
+            "Blackhole",
+            "DestinationCidrBlock",
+            "DryRun",
+            "TransitGatewayAttachmentId",
+            "TransitGatewayRouteTableId",
+        ],
+        "CreateTransitGatewayRouteTable" => &["DryRun", "TagSpecifications", "TransitGatewayId"],
+        "CreateTransitGatewayVpcAttachment" => {
+            &["DryRun", "Options", "SubnetIds", "TagSpecifications", "TransitGatewayId", "VpcId"]
+        }
         "CreateVpc" => &[
             "AmazonProvidedIpv6CidrBlock",
             "CidrBlock",
@@ -288,6 +303,12 @@ pub(crate) fn known(action: &str) -> &'static [&'static str] {
         "DeleteSubnet" => &["DryRun", "SubnetId"],
         "DeleteSubnetCidrReservation" => &["DryRun", "SubnetCidrReservationId"],
         "DeleteTags" => &["DryRun", "ResourceId", "Tag"],
+        "DeleteTransitGateway" => &["DryRun", "TransitGatewayId"],
+        "DeleteTransitGatewayRoute" => {
+            &["DestinationCidrBlock", "DryRun", "TransitGatewayRouteTableId"]
+        }
+        "DeleteTransitGatewayRouteTable" => &["DryRun", "TransitGatewayRouteTableId"],
+        "DeleteTransitGatewayVpcAttachment" => &["DryRun", "TransitGatewayAttachmentId"],
         "DeleteVpc" => &["DryRun", "VpcId"],
         "DeleteVpcEndpoints" => &["DryRun", "VpcEndpointId"],
         "DeleteVpcPeeringConnection" => &["DryRun", "VpcPeeringConnectionId"],
@@ -376,6 +397,18 @@ pub(crate) fn known(action: &str) -> &'static [&'static str] {
         }
         "DescribeSubnets" => &["DryRun", "Filter", "MaxResults", "NextToken", "SubnetId"],
         "DescribeTags" => &["DryRun", "Filter", "MaxResults", "NextToken"],
+        "DescribeTransitGatewayAttachments" => {
+            &["DryRun", "Filter", "MaxResults", "NextToken", "TransitGatewayAttachmentIds"]
+        }
+        "DescribeTransitGatewayRouteTables" => {
+            &["DryRun", "Filter", "MaxResults", "NextToken", "TransitGatewayRouteTableIds"]
+        }
+        "DescribeTransitGatewayVpcAttachments" => {
+            &["DryRun", "Filter", "MaxResults", "NextToken", "TransitGatewayAttachmentIds"]
+        }
+        "DescribeTransitGateways" => {
+            &["DryRun", "Filter", "MaxResults", "NextToken", "TransitGatewayIds"]
+        }
         "DescribeVpcAttribute" => &["Attribute", "DryRun", "VpcId"],
         "DescribeVpcEndpointServices" => {
             &["DryRun", "Filter", "MaxResults", "NextToken", "ServiceName", "ServiceRegion"]
@@ -387,9 +420,24 @@ pub(crate) fn known(action: &str) -> &'static [&'static str] {
         "DescribeVpcs" => &["DryRun", "Filter", "MaxResults", "NextToken", "VpcId"],
         "DetachInternetGateway" => &["DryRun", "InternetGatewayId", "VpcId"],
         "DetachNetworkInterface" => &["AttachmentId", "DryRun", "Force"],
+        "DisableTransitGatewayRouteTablePropagation" => &[
+            "DryRun",
+            "TransitGatewayAttachmentId",
+            "TransitGatewayRouteTableAnnouncementId",
+            "TransitGatewayRouteTableId",
+        ],
         "DisassociateAddress" => &["AssociationId", "DryRun", "PublicIp"],
         "DisassociateRouteTable" => &["AssociationId", "DryRun"],
+        "DisassociateTransitGatewayRouteTable" => {
+            &["DryRun", "TransitGatewayAttachmentId", "TransitGatewayRouteTableId"]
+        }
         "DisassociateVpcCidrBlock" => &["AssociationId"],
+        "EnableTransitGatewayRouteTablePropagation" => &[
+            "DryRun",
+            "TransitGatewayAttachmentId",
+            "TransitGatewayRouteTableAnnouncementId",
+            "TransitGatewayRouteTableId",
+        ],
         "GetManagedPrefixListAssociations" => {
             &["DryRun", "MaxResults", "NextToken", "PrefixListId"]
         }
@@ -397,6 +445,15 @@ pub(crate) fn known(action: &str) -> &'static [&'static str] {
             &["DryRun", "MaxResults", "NextToken", "PrefixListId", "TargetVersion"]
         }
         "GetSubnetCidrReservations" => &["DryRun", "Filter", "MaxResults", "NextToken", "SubnetId"],
+        "GetTransitGatewayAttachmentPropagations" => {
+            &["DryRun", "Filter", "MaxResults", "NextToken", "TransitGatewayAttachmentId"]
+        }
+        "GetTransitGatewayRouteTableAssociations" => {
+            &["DryRun", "Filter", "MaxResults", "NextToken", "TransitGatewayRouteTableId"]
+        }
+        "GetTransitGatewayRouteTablePropagations" => {
+            &["DryRun", "Filter", "MaxResults", "NextToken", "TransitGatewayRouteTableId"]
+        }
         "ImportKeyPair" => &["DryRun", "KeyName", "PublicKeyMaterial", "TagSpecification"],
         "ModifyInstanceAttribute" => &[
             "Attribute",
@@ -471,6 +528,10 @@ pub(crate) fn known(action: &str) -> &'static [&'static str] {
             "PrivateDnsHostnameTypeOnLaunch",
             "SubnetId",
         ],
+        "ModifyTransitGateway" => &["Description", "DryRun", "Options", "TransitGatewayId"],
+        "ModifyTransitGatewayVpcAttachment" => {
+            &["AddSubnetIds", "DryRun", "Options", "RemoveSubnetIds", "TransitGatewayAttachmentId"]
+        }
         "ModifyVpcAttribute" => {
             &["EnableDnsHostnames", "EnableDnsSupport", "EnableNetworkAddressUsageMetrics", "VpcId"]
         }
@@ -527,6 +588,13 @@ pub(crate) fn known(action: &str) -> &'static [&'static str] {
             "VpcPeeringConnectionId",
         ],
         "ReplaceRouteTableAssociation" => &["AssociationId", "DryRun", "RouteTableId"],
+        "ReplaceTransitGatewayRoute" => &[
+            "Blackhole",
+            "DestinationCidrBlock",
+            "DryRun",
+            "TransitGatewayAttachmentId",
+            "TransitGatewayRouteTableId",
+        ],
         "RevokeSecurityGroupEgress" => &[
             "CidrIp",
             "DryRun",
@@ -598,6 +666,9 @@ pub(crate) fn known(action: &str) -> &'static [&'static str] {
             "TagSpecification",
             "UserData",
         ],
+        "SearchTransitGatewayRoutes" => {
+            &["DryRun", "Filter", "MaxResults", "NextToken", "TransitGatewayRouteTableId"]
+        }
         "StartInstances" => &["AdditionalInfo", "DryRun", "InstanceId"],
         "StopInstances" => &["DryRun", "Force", "Hibernate", "InstanceId", "SkipOsShutdown"],
         "TerminateInstances" => &["DryRun", "Force", "InstanceId", "SkipOsShutdown"],
@@ -1034,6 +1105,41 @@ pub(crate) fn filters(action: &str) -> &'static [&'static str] {
             "vpc-id",
         ],
         "DescribeTags" => &["key", "resource-id", "resource-type", "tag", "value"],
+        "DescribeTransitGatewayAttachments" => &[
+            "association.state",
+            "association.transit-gateway-route-table-id",
+            "resource-id",
+            "resource-owner-id",
+            "resource-type",
+            "state",
+            "transit-gateway-attachment-id",
+            "transit-gateway-id",
+            "transit-gateway-owner-id",
+        ],
+        "DescribeTransitGatewayRouteTables" => &[
+            "default-association-route-table",
+            "default-propagation-route-table",
+            "state",
+            "transit-gateway-id",
+            "transit-gateway-route-table-id",
+        ],
+        "DescribeTransitGatewayVpcAttachments" => {
+            &["state", "transit-gateway-attachment-id", "transit-gateway-id", "vpc-id"]
+        }
+        "DescribeTransitGateways" => &[
+            "options.amazon-side-asn",
+            "options.association-default-route-table-id",
+            "options.auto-accept-shared-attachments",
+            "options.default-route-table-association",
+            "options.default-route-table-propagation",
+            "options.dns-support",
+            "options.propagation-default-route-table-id",
+            "options.vpn-ecmp-support",
+            "owner-id",
+            "state",
+            "tag-key",
+            "transit-gateway-id",
+        ],
         "DescribeVpcEndpointServices" => &[
             "owner",
             "service-name",
@@ -1086,6 +1192,25 @@ pub(crate) fn filters(action: &str) -> &'static [&'static str] {
             "vpc-id",
         ],
         "GetSubnetCidrReservations" => &["reservationType", "subnet-id", "tag", "tag-key"],
+        "GetTransitGatewayAttachmentPropagations" => &["transit-gateway-route-table-id"],
+        "GetTransitGatewayRouteTableAssociations" => {
+            &["resource-id", "resource-type", "transit-gateway-attachment-id"]
+        }
+        "GetTransitGatewayRouteTablePropagations" => {
+            &["resource-id", "resource-type", "transit-gateway-attachment-id"]
+        }
+        "SearchTransitGatewayRoutes" => &[
+            "attachment.resource-id",
+            "attachment.resource-type",
+            "attachment.transit-gateway-attachment-id",
+            "prefix-list-id",
+            "route-search.exact-match",
+            "route-search.longest-prefix-match",
+            "route-search.subnet-of-match",
+            "route-search.supernet-of-match",
+            "state",
+            "type",
+        ],
         _ => &[],
     }
 }
@@ -1112,6 +1237,10 @@ pub(crate) fn max_results(action: &str) -> Option<(u32, u32, bool)> {
         "DescribeSecurityGroups" => Some((5, 1000, true)),
         "DescribeSubnets" => Some((5, 1000, true)),
         "DescribeTags" => Some((5, 1000, true)),
+        "DescribeTransitGatewayAttachments" => Some((5, 1000, true)),
+        "DescribeTransitGatewayRouteTables" => Some((5, 1000, true)),
+        "DescribeTransitGatewayVpcAttachments" => Some((5, 1000, true)),
+        "DescribeTransitGateways" => Some((5, 1000, true)),
         "DescribeVpcEndpointServices" => Some((1, 1000, false)),
         "DescribeVpcEndpoints" => Some((1, 1000, false)),
         "DescribeVpcPeeringConnections" => Some((5, 1000, true)),
@@ -1119,6 +1248,10 @@ pub(crate) fn max_results(action: &str) -> Option<(u32, u32, bool)> {
         "GetManagedPrefixListAssociations" => Some((5, 255, true)),
         "GetManagedPrefixListEntries" => Some((1, 100, true)),
         "GetSubnetCidrReservations" => Some((5, 1000, true)),
+        "GetTransitGatewayAttachmentPropagations" => Some((5, 1000, true)),
+        "GetTransitGatewayRouteTableAssociations" => Some((5, 1000, true)),
+        "GetTransitGatewayRouteTablePropagations" => Some((5, 1000, true)),
+        "SearchTransitGatewayRoutes" => Some((5, 1000, true)),
         _ => None,
     }
 }

@@ -179,9 +179,25 @@ impl Params {
         resource_type: &str,
         inert: &[&str],
     ) -> Result<Tags, ApiError> {
+        self.specified_tags("TagSpecification", resource_type, inert)
+    }
+
+    /// [`Params::tag_specifications`] for the actions whose model names the list
+    /// `TagSpecifications` (CreateTransitGatewayVpcAttachment,
+    /// CreateTransitGatewayRouteTable, …): `list` is the name they send.
+    pub fn tag_specifications_at(&self, list: &str, resource_type: &str) -> Result<Tags, ApiError> {
+        self.specified_tags(list, resource_type, &[])
+    }
+
+    fn specified_tags(
+        &self,
+        list: &str,
+        resource_type: &str,
+        inert: &[&str],
+    ) -> Result<Tags, ApiError> {
         let mut tags = Tags::new();
         for i in 1.. {
-            let prefix = format!("TagSpecification.{i}");
+            let prefix = format!("{list}.{i}");
             let kind = self.value(&format!("{prefix}.ResourceType")).cloned();
             let specified = self.tags(&format!("{prefix}.Tag"));
             if kind.is_none() && specified.is_empty() {
@@ -241,6 +257,20 @@ mod tests {
         );
         assert_eq!(p.tag_specifications("subnet").unwrap_err().code, "InvalidParameterValue");
         assert!(p.tag_specifications_among("subnet", &["vpc"]).unwrap().is_empty());
+        let plural = Params::parse(
+            b"TagSpecifications.1.ResourceType=transit-gateway-attachment\
+              &TagSpecifications.1.Tag.1.Key=Name&TagSpecifications.1.Tag.1.Value=hub",
+        )
+        .unwrap();
+        assert!(plural.tag_specifications("transit-gateway-attachment").unwrap().is_empty());
+        assert_eq!(
+            plural
+                .tag_specifications_at("TagSpecifications", "transit-gateway-attachment")
+                .unwrap()
+                .get("Name")
+                .map(String::as_str),
+            Some("hub")
+        );
         assert_eq!(p.required("Nope").unwrap_err().code, "MissingParameter");
     }
 

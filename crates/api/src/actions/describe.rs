@@ -70,12 +70,23 @@ pub(super) fn page<'a, T: 'a>(
 /// answers (`cidr`, `isDefault`, …) vpclab's handlers list in [`ALIASES`].
 fn check_filter_name(action: &str, name: &str) -> Result<(), ApiError> {
     let documented = known_params::filters(action);
-    let tagged = documented.contains(&"tag") || documented.contains(&"tag-key");
+    let tagged = documented.contains(&"tag")
+        || documented.contains(&"tag-key")
+        || TAG_FILTERED.contains(&action);
     let known = documented.contains(&name)
         || (tagged && (name.starts_with("tag:") || name == "tag-key" || name == "tag-value"))
         || ALIASES.iter().any(|(a, n)| *a == action && *n == name);
     if known { Ok(()) } else { Err(invalid(format!("The filter '{name}' is invalid"))) }
 }
+
+/// Actions whose documentation lists no tag filters but that AWS answers them for, as
+/// Terraform's data sources rely on (`tags = { … }` becomes `tag:<key>` filters).
+const TAG_FILTERED: &[&str] = &[
+    "DescribeTransitGatewayAttachments",
+    "DescribeTransitGatewayVpcAttachments",
+    "DescribeTransitGatewayRouteTables",
+    "DescribeTransitGateways",
+];
 
 /// Filter names AWS answers besides the documented ones: the camel-case spellings of
 /// the original API.
@@ -86,6 +97,12 @@ const ALIASES: &[(&str, &str)] = &[
     ("DescribeSubnets", "cidrBlock"),
     ("DescribeSubnets", "availabilityZone"),
     ("DescribeSubnets", "defaultForAz"),
+];
+
+/// The page size of the actions that answer at most so many without a `MaxResults`.
+const DEFAULT_MAX_RESULTS: &[(&str, usize)] = &[
+    // "If a value is not provided, the default is 1000."
+    ("SearchTransitGatewayRoutes", 1000),
 ];
 
 /// What a request asks of pages: where to start and how many.
@@ -100,7 +117,7 @@ struct Paging {
 impl Paging {
     fn of(action: &str, p: &Params) -> Result<Self, ApiError> {
         let limit = match (p.get("MaxResults"), known_params::max_results(action)) {
-            (None, _) => None,
+            (None, _) => DEFAULT_MAX_RESULTS.iter().find(|(a, _)| *a == action).map(|(_, n)| *n),
             (Some(text), range) => {
                 let (min, max, strict) = range.unwrap_or((1, 1000, false));
                 let value: i64 = text.parse().map_err(|_| {

@@ -8,7 +8,6 @@
 use std::net::Ipv4Addr;
 
 use ipnet::Ipv4Net;
-use vpclab_model::TransitGatewayId;
 use vpclab_model::names::{mac, private_dns, public_dns};
 use vpclab_model::{
     AclEntry, AllocationId, ApiError, AssociationId, ConnectionTracking, DhcpOptionsId, ElasticIp,
@@ -19,6 +18,7 @@ use vpclab_model::{
     SecurityGroupId, SgRule, Subnet, SubnetId, Tags, Vpc, VpcEndpoint, VpcEndpointId, VpcId,
     VpcPeeringConnectionId, ZONES,
 };
+use vpclab_model::{TgwAttachmentId, TgwRouteTableId, TransitGatewayId};
 
 use crate::params::Params;
 use crate::xml::Xml;
@@ -40,6 +40,7 @@ mod region;
 mod route_tables;
 mod security_groups;
 mod tags;
+mod transit_gateways;
 mod vpcs;
 
 /// The account every resource belongs to.
@@ -232,6 +233,29 @@ actions! {
     "CreateFlowLogs" => flow_logs::create_flow_logs, true;
     "DeleteFlowLogs" => flow_logs::delete_flow_logs, true;
     "DescribeFlowLogs" => flow_logs::describe_flow_logs, false;
+    "CreateTransitGateway" => transit_gateways::create_transit_gateway, true;
+    "DescribeTransitGateways" => transit_gateways::describe_transit_gateways, false;
+    "ModifyTransitGateway" => transit_gateways::modify_transit_gateway, true;
+    "DeleteTransitGateway" => transit_gateways::delete_transit_gateway, true;
+    "CreateTransitGatewayVpcAttachment" => transit_gateways::create_vpc_attachment, true;
+    "DescribeTransitGatewayVpcAttachments" => transit_gateways::describe_vpc_attachments, false;
+    "ModifyTransitGatewayVpcAttachment" => transit_gateways::modify_vpc_attachment, true;
+    "DeleteTransitGatewayVpcAttachment" => transit_gateways::delete_vpc_attachment, true;
+    "DescribeTransitGatewayAttachments" => transit_gateways::describe_attachments, false;
+    "CreateTransitGatewayRouteTable" => transit_gateways::create_route_table, true;
+    "DescribeTransitGatewayRouteTables" => transit_gateways::describe_route_tables, false;
+    "DeleteTransitGatewayRouteTable" => transit_gateways::delete_route_table, true;
+    "AssociateTransitGatewayRouteTable" => transit_gateways::associate_route_table, true;
+    "DisassociateTransitGatewayRouteTable" => transit_gateways::disassociate_route_table, true;
+    "EnableTransitGatewayRouteTablePropagation" => transit_gateways::enable_propagation, true;
+    "DisableTransitGatewayRouteTablePropagation" => transit_gateways::disable_propagation, true;
+    "GetTransitGatewayRouteTableAssociations" => transit_gateways::get_associations, false;
+    "GetTransitGatewayRouteTablePropagations" => transit_gateways::get_table_propagations, false;
+    "GetTransitGatewayAttachmentPropagations" => transit_gateways::get_attachment_propagations, false;
+    "CreateTransitGatewayRoute" => transit_gateways::create_route, true;
+    "ReplaceTransitGatewayRoute" => transit_gateways::replace_route, true;
+    "DeleteTransitGatewayRoute" => transit_gateways::delete_route, true;
+    "SearchTransitGatewayRoutes" => transit_gateways::search_routes, false;
 }
 
 /// Parameters an action takes and a lab has nothing to apply to: accepted, without
@@ -372,6 +396,13 @@ parse_id!(pcx_id, VpcPeeringConnectionId, "InvalidVpcPeeringConnectionId.Malform
 parse_id!(vpce_id, VpcEndpointId, "InvalidVpcEndpointId.Malformed", "vpce");
 parse_id!(dopt_id, DhcpOptionsId, "InvalidDhcpOptionsId.Malformed", "dopt");
 parse_id!(tgw_id, TransitGatewayId, "InvalidTransitGatewayID.Malformed", "tgw");
+parse_id!(
+    tgw_attach_id,
+    TgwAttachmentId,
+    "InvalidTransitGatewayAttachmentID.Malformed",
+    "tgw-attach"
+);
+parse_id!(tgw_rtb_id, TgwRouteTableId, "InvalidRouteTableId.Malformed", "tgw-rtb");
 
 fn ids<T>(
     params: &Params,

@@ -1,4 +1,5 @@
-//! Network interfaces: instances' primary ones, NAT gateways', and one's own.
+//! Network interfaces: instances' primary ones, NAT gateways', transit gateways', and
+//! one's own.
 
 use super::security_groups::write_group_ref;
 use super::*;
@@ -10,6 +11,8 @@ enum Eni<'a> {
     Instance(&'a Instance),
     /// A NAT gateway's (requester-managed).
     Nat(&'a NatGateway),
+    /// A transit gateway's in one subnet of a VPC attachment (requester-managed).
+    Tgw(&'a vpclab_model::TgwAttachment, &'a VpcId, &'a vpclab_model::AttachmentSubnet),
     /// One of one's own, not attached.
     Own(&'a vpclab_model::NetworkInterface),
 }
@@ -24,7 +27,7 @@ struct View<'a> {
     kind: &'static str,
     managed: bool,
     groups: &'a [SecurityGroupId],
-    description: &'a str,
+    description: String,
     tags: Option<&'a Tags>,
     status: &'static str,
     instance: Option<&'a Instance>,
@@ -47,7 +50,7 @@ impl<'a> Eni<'a> {
                 kind: "interface",
                 managed: false,
                 groups: &i.security_groups,
-                description: "",
+                description: String::new(),
                 tags: None,
                 status: "in-use",
                 instance: Some(i),
@@ -62,7 +65,22 @@ impl<'a> Eni<'a> {
                 kind: "nat_gateway",
                 managed: true,
                 groups: &[],
-                description: "Interface for NAT Gateway",
+                description: "Interface for NAT Gateway".to_owned(),
+                tags: None,
+                status: "in-use",
+                instance: None,
+                tracking: None,
+            },
+            Eni::Tgw(a, vpc, s) => View {
+                id: s.interface.to_string(),
+                subnet: &s.subnet,
+                vpc,
+                private: s.private_ip,
+                public: None,
+                kind: "transit_gateway",
+                managed: true,
+                groups: &[],
+                description: format!("Network Interface for Transit Gateway Attachment {}", a.id),
                 tags: None,
                 status: "in-use",
                 instance: None,
@@ -77,7 +95,7 @@ impl<'a> Eni<'a> {
                 kind: "interface",
                 managed: false,
                 groups: &n.security_groups,
-                description: &n.description,
+                description: n.description.clone(),
                 tags: Some(&n.tags),
                 status: "available",
                 instance: None,
@@ -101,7 +119,7 @@ fn write_interface(x: &mut Xml, m: &Model, eni: &Eni<'_>, nested: bool) {
     if !nested {
         x.leaf("availabilityZone", zone);
     }
-    x.leaf("description", v.description).leaf("ownerId", OWNER_ID);
+    x.leaf("description", &v.description).leaf("ownerId", OWNER_ID);
     if !nested {
         x.leaf("requesterManaged", v.managed);
     }
@@ -165,7 +183,7 @@ pub(super) fn connection_tracking(
     base.with(tcp, stream, udp).map(Some)
 }
 
-fn eni_id(value: &str) -> Result<NetworkInterfaceId, ApiError> {
+pub(super) fn eni_id(value: &str) -> Result<NetworkInterfaceId, ApiError> {
     NetworkInterfaceId::parse(value)
         .ok_or_else(|| malformed("InvalidNetworkInterfaceID.Malformed", "eni", value))
 }
@@ -306,6 +324,7 @@ pub(super) fn describe_network_interfaces(
         m.instances().any(|i| i.interface.as_str() == id)
             || m.nat_gateways().any(|n| derived("eni", n.id.as_str()) == id)
             || m.network_interfaces().any(|n| n.id.as_str() == id)
+            || m.tgw_attachments().flat_map(|a| a.subnets()).any(|s| s.interface.as_str() == id)
     };
     if let Some(missing) = asked.iter().find(|id| !known(id)) {
         return Err(ApiError {
@@ -314,10 +333,14 @@ pub(super) fn describe_network_interfaces(
         });
     }
     let id = |eni: &Eni<'_>| eni.id();
+    let tgw = m
+        .tgw_attachments()
+        .flat_map(|a| a.subnets().iter().filter_map(move |s| Some(Eni::Tgw(a, a.vpc()?, s))));
     let enis: Vec<Eni<'_>> = m
         .instances()
         .map(Eni::Instance)
         .chain(m.nat_gateways().map(Eni::Nat))
+        .chain(tgw)
         .chain(m.network_interfaces().map(Eni::Own))
         .filter(|eni| asked.is_empty() || asked.contains(&id(eni)))
         .collect();
@@ -341,7 +364,7 @@ pub(super) fn describe_network_interfaces(
             "status" => one(v.status),
             "interface-type" => one(v.kind),
             "requester-managed" => one(v.managed),
-            "description" => one(v.description),
+            "description" => one(&v.description),
             "group-id" => Some(v.groups.iter().map(ToString::to_string).collect()),
             _ => tag_attr(v.tags.unwrap_or(&none), name),
         }

@@ -1,0 +1,632 @@
+//! Transit gateways through the API: gateways and their default tables, VPC attachments,
+//! associations, propagations, static routes and the route search, and how they hold
+//! on to the VPCs they attach.
+
+use vpclab_api::Service;
+use vpclab_model::Model;
+
+mod common;
+use common::{NOW, all, between, code, ok};
+
+/// The text of the first `<tag>` in `body`.
+fn first(body: &str, tag: &str) -> String {
+    between(body, &format!("<{tag}>"), &format!("</{tag}>"))
+        .unwrap_or_else(|| panic!("no <{tag}> in {body}"))
+        .to_owned()
+}
+
+/// A transit gateway with default options: its id and its default route table's.
+fn gateway(s: &mut Service) -> (String, String) {
+    let made = ok(s, "Action=CreateTransitGateway");
+    (first(&made, "transitGatewayId"), first(&made, "associationDefaultRouteTableId"))
+}
+
+/// A VPC `10.k.0.0/16` with a subnet `10.k.z.0/24` in each of `zones`.
+fn new_vpc(s: &mut Service, k: u8, zones: &[&str]) -> (String, Vec<String>) {
+    let vpc = first(&ok(s, &format!("Action=CreateVpc&CidrBlock=10.{k}.0.0%2F16")), "vpcId");
+    let subnets = zones
+        .iter()
+        .enumerate()
+        .map(|(z, zone)| {
+            let made = ok(
+                s,
+                &format!(
+                    "Action=CreateSubnet&VpcId={vpc}&CidrBlock=10.{k}.{z}.0%2F24\
+                     &AvailabilityZone={zone}"
+                ),
+            );
+            first(&made, "subnetId")
+        })
+        .collect();
+    (vpc, subnets)
+}
+
+/// Attaches `vpc` through `subnets`: the attachment's id.
+fn attach(s: &mut Service, tgw: &str, vpc: &str, subnets: &[String]) -> String {
+    let list: String =
+        subnets.iter().enumerate().map(|(i, s)| format!("&SubnetIds.{}={s}", i + 1)).collect();
+    let made = ok(
+        s,
+        &format!(
+            "Action=CreateTransitGatewayVpcAttachment&TransitGatewayId={tgw}&VpcId={vpc}{list}"
+        ),
+    );
+    first(&made, "transitGatewayAttachmentId")
+}
+
+fn search(s: &mut Service, table: &str, filters: &str) -> String {
+    ok(s, &format!("Action=SearchTransitGatewayRoutes&TransitGatewayRouteTableId={table}{filters}"))
+}
+
+/// The destinations of a route search's answer.
+fn destinations(body: &str) -> Vec<&str> {
+    all(body, "<destinationCidrBlock>", "</destinationCidrBlock>")
+}
+
+#[test]
+fn a_gateway_has_its_default_table_echoes_its_options_and_settles() {
+    let mut s = Service::new(Model::new(11), None, None, 11).with_transition_seconds(30);
+    let made = ok(
+        &mut s,
+        "Action=CreateTransitGateway&Description=hub&Options.AmazonSideAsn=64600\
+         &Options.DnsSupport=disable&Options.MulticastSupport=disable\
+         &Options.TransitGatewayCidrBlocks.1=192.0.2.0%2F24\
+         &TagSpecification.1.ResourceType=transit-gateway\
+         &TagSpecification.1.Tag.1.Key=Name&TagSpecification.1.Tag.1.Value=hub",
+    );
+    let tgw = first(&made, "transitGatewayId");
+    let table = first(&made, "associationDefaultRouteTableId");
+    assert!(tgw.starts_with("tgw-") && table.starts_with("tgw-rtb-"), "{made}");
+    for expected in [
+        "<state>pending</state>".to_owned(),
+        format!("<transitGatewayArn>arn:aws:ec2:us-east-1:123456789012:transit-gateway/{tgw}"),
+        "<description>hub</description>".to_owned(),
+        "<amazonSideAsn>64600</amazonSideAsn>".to_owned(),
+        "<transitGatewayCidrBlocks><item>192.0.2.0/24</item></transitGatewayCidrBlocks>".to_owned(),
+        "<dnsSupport>disable</dnsSupport>".to_owned(),
+        "<vpnEcmpSupport>enable</vpnEcmpSupport>".to_owned(),
+        "<defaultRouteTableAssociation>enable</defaultRouteTableAssociation>".to_owned(),
+        format!("<propagationDefaultRouteTableId>{table}</propagationDefaultRouteTableId>"),
+        "<securityGroupReferencingSupport>disable</securityGroupReferencingSupport>".to_owned(),
+        "<tagSet><item><key>Name</key><value>hub</value></item></tagSet>".to_owned(),
+    ] {
+        assert!(made.contains(&expected), "{expected} in {made}");
+    }
+    let describe = format!("Action=DescribeTransitGateways&TransitGatewayIds.1={tgw}");
+    let soon = s.handle(describe.as_bytes(), NOW + 10).body;
+    assert!(soon.contains("<transitGatewaySet><item>") && soon.contains("<state>pending</state>"));
+    let later = s.handle(describe.as_bytes(), NOW + 30).body;
+    assert!(later.contains("<state>available</state>"), "{later}");
+    let by_asn = s.handle(
+        b"Action=DescribeTransitGateways&Filter.1.Name=options.amazon-side-asn&Filter.1.Value.1=64600",
+        NOW + 30,
+    );
+    assert_eq!(all(&by_asn.body, "<transitGatewayId>", "</transitGatewayId>"), vec![tgw.as_str()]);
+
+    let tables = ok(
+        &mut s,
+        &format!(
+            "Action=DescribeTransitGatewayRouteTables&Filter.1.Name=transit-gateway-id\
+             &Filter.1.Value.1={tgw}"
+        ),
+    );
+    assert_eq!(all(&tables, "<transitGatewayRouteTableId>", "<"), vec![table.as_str()]);
+    assert!(tables.contains("<transitGatewayRouteTables><item>"), "{tables}");
+    assert!(tables.contains("<defaultAssociationRouteTable>true</defaultAssociationRouteTable>"));
+    assert!(tables.contains("<state>available</state>"), "{tables}");
+
+    for bad in [
+        "Options.DnsSupport=maybe",
+        "Options.MulticastSupport=enable",
+        "Options.AmazonSideAsn=100",
+        "Options.TransitGatewayCidrBlocks.1=10.0.0.0%2F28",
+    ] {
+        assert_eq!(
+            code(&mut s, &format!("Action=CreateTransitGateway&{bad}")),
+            "InvalidParameterValue",
+            "{bad}"
+        );
+    }
+    assert_eq!(
+        code(&mut s, "Action=DescribeTransitGateways&TransitGatewayIds.1=tgw-0123456789abcdef0"),
+        "InvalidTransitGatewayID.NotFound"
+    );
+
+    // Changes apply to the attachments made from now on: this one is not associated.
+    let changed = ok(
+        &mut s,
+        &format!(
+            "Action=ModifyTransitGateway&TransitGatewayId={tgw}&Description=core\
+             &Options.DefaultRouteTableAssociation=disable\
+             &Options.RemoveTransitGatewayCidrBlocks.1=192.0.2.0%2F24"
+        ),
+    );
+    assert!(changed.contains("<state>modifying</state>"), "{changed}");
+    assert!(changed.contains("<description>core</description>"), "{changed}");
+    assert!(!changed.contains("transitGatewayCidrBlocks"), "{changed}");
+    let (vpc, subnets) = new_vpc(&mut s, 1, &["us-east-1a"]);
+    let attachment = attach(&mut s, &tgw, &vpc, &subnets);
+    let associated = ok(
+        &mut s,
+        &format!(
+            "Action=GetTransitGatewayRouteTableAssociations&TransitGatewayRouteTableId={table}"
+        ),
+    );
+    assert!(associated.contains("<associations/>"), "{associated}");
+    let propagating = ok(
+        &mut s,
+        &format!(
+            "Action=GetTransitGatewayAttachmentPropagations&TransitGatewayAttachmentId={attachment}"
+        ),
+    );
+    assert!(
+        propagating.contains(&format!(
+            "<transitGatewayAttachmentPropagations><item><transitGatewayRouteTableId>{table}\
+             </transitGatewayRouteTableId><state>enabled</state>"
+        )),
+        "{propagating}"
+    );
+}
+
+#[test]
+fn an_attachment_is_associated_with_and_propagates_into_the_default_table() {
+    let mut s = Service::new(Model::new(12), None, None, 12);
+    let (tgw, table) = gateway(&mut s);
+    let (vpc, subnets) = new_vpc(&mut s, 1, &["us-east-1a", "us-east-1b"]);
+    let made = ok(
+        &mut s,
+        &format!(
+            "Action=CreateTransitGatewayVpcAttachment&TransitGatewayId={tgw}&VpcId={vpc}\
+             &SubnetIds.1={}&SubnetIds.2={}&Options.ApplianceModeSupport=enable\
+             &TagSpecifications.1.ResourceType=transit-gateway-attachment\
+             &TagSpecifications.1.Tag.1.Key=Name&TagSpecifications.1.Tag.1.Value=spoke",
+            subnets[0], subnets[1]
+        ),
+    );
+    let attachment = first(&made, "transitGatewayAttachmentId");
+    assert!(attachment.starts_with("tgw-attach-"), "{made}");
+    for expected in [
+        format!("<subnetIds><item>{}</item><item>{}</item></subnetIds>", subnets[0], subnets[1]),
+        "<state>pending</state>".to_owned(),
+        "<vpcOwnerId>123456789012</vpcOwnerId>".to_owned(),
+        "<applianceModeSupport>enable</applianceModeSupport>".to_owned(),
+        "<ipv6Support>disable</ipv6Support>".to_owned(),
+        "<value>spoke</value>".to_owned(),
+    ] {
+        assert!(made.contains(&expected), "{expected} in {made}");
+    }
+
+    let associations = ok(
+        &mut s,
+        &format!(
+            "Action=GetTransitGatewayRouteTableAssociations&TransitGatewayRouteTableId={table}\
+             &Filter.1.Name=resource-type&Filter.1.Value.1=vpc"
+        ),
+    );
+    assert!(
+        associations.contains(&format!(
+            "<associations><item><transitGatewayAttachmentId>{attachment}\
+             </transitGatewayAttachmentId><resourceId>{vpc}</resourceId>\
+             <resourceType>vpc</resourceType><state>associated</state></item></associations>"
+        )),
+        "{associations}"
+    );
+    let propagations = ok(
+        &mut s,
+        &format!(
+            "Action=GetTransitGatewayRouteTablePropagations&TransitGatewayRouteTableId={table}"
+        ),
+    );
+    assert!(propagations.contains("<transitGatewayRouteTablePropagations><item>"));
+    assert!(propagations.contains("<state>enabled</state>"), "{propagations}");
+    let attachments = ok(&mut s, "Action=DescribeTransitGatewayAttachments");
+    assert!(
+        attachments.contains(&format!(
+            "<association><transitGatewayRouteTableId>{table}</transitGatewayRouteTableId>\
+             <state>associated</state></association>"
+        )),
+        "{attachments}"
+    );
+    let vpc_attachments = ok(
+        &mut s,
+        &format!(
+            "Action=DescribeTransitGatewayVpcAttachments&Filter.1.Name=vpc-id&Filter.1.Value.1={vpc}"
+        ),
+    );
+    assert!(vpc_attachments.contains("<transitGatewayVpcAttachments><item>"), "{vpc_attachments}");
+    assert!(vpc_attachments.contains("<state>available</state>"), "{vpc_attachments}");
+
+    let routes = search(&mut s, &table, "&Filter.1.Name=type&Filter.1.Value.1=propagated");
+    assert!(
+        routes.contains(&format!(
+            "<routeSet><item><destinationCidrBlock>10.1.0.0/16</destinationCidrBlock>\
+             <transitGatewayAttachments><item><transitGatewayAttachmentId>{attachment}\
+             </transitGatewayAttachmentId><resourceId>{vpc}</resourceId>\
+             <resourceType>vpc</resourceType></item></transitGatewayAttachments>\
+             <type>propagated</type><state>active</state></item></routeSet>\
+             <additionalRoutesAvailable>false</additionalRoutesAvailable>"
+        )),
+        "{routes}"
+    );
+    assert_eq!(
+        code(
+            &mut s,
+            &format!("Action=SearchTransitGatewayRoutes&TransitGatewayRouteTableId={table}")
+        ),
+        "MissingParameter"
+    );
+
+    // The gateway's interfaces hold an address of each attachment subnet.
+    let interfaces = ok(
+        &mut s,
+        "Action=DescribeNetworkInterfaces&Filter.1.Name=interface-type\
+         &Filter.1.Value.1=transit_gateway",
+    );
+    assert_eq!(all(&interfaces, "<networkInterfaceId>", "<").len(), 2, "{interfaces}");
+    assert!(interfaces.contains(&format!(
+        "<description>Network Interface for Transit Gateway Attachment {attachment}</description>"
+    )));
+    assert!(interfaces.contains("<requesterManaged>true</requesterManaged>"), "{interfaces}");
+    assert!(interfaces.contains("<status>in-use</status><macAddress>"), "{interfaces}");
+    assert!(interfaces.contains("<groupSet/>"), "{interfaces}");
+
+    // One attachment per gateway and VPC, one subnet per zone.
+    let again = format!(
+        "Action=CreateTransitGatewayVpcAttachment&TransitGatewayId={tgw}&VpcId={vpc}&SubnetIds.1={}",
+        subnets[0]
+    );
+    assert_eq!(code(&mut s, &again), "DuplicateTransitGatewayAttachment");
+    let (other, same_zone) = new_vpc(&mut s, 2, &["us-east-1a", "us-east-1a"]);
+    assert_eq!(
+        code(
+            &mut s,
+            &format!(
+                "Action=CreateTransitGatewayVpcAttachment&TransitGatewayId={tgw}&VpcId={other}\
+                 &SubnetIds.1={}&SubnetIds.2={}",
+                same_zone[0], same_zone[1]
+            )
+        ),
+        "DuplicateSubnetsInSameZone"
+    );
+    // The singular spelling is not this action's, and IPv6 is not there yet.
+    assert_eq!(
+        code(
+            &mut s,
+            &format!("{again}&TagSpecification.1.ResourceType=transit-gateway-attachment")
+        ),
+        "UnknownParameter"
+    );
+    assert_eq!(
+        code(
+            &mut s,
+            &format!(
+                "Action=CreateTransitGatewayVpcAttachment&TransitGatewayId={tgw}&VpcId={other}\
+                 &SubnetIds.1={}&Options.Ipv6Support=enable",
+                same_zone[0]
+            )
+        ),
+        "InvalidParameterValue"
+    );
+
+    // Subnets come and go; the options change.
+    let changed = ok(
+        &mut s,
+        &format!(
+            "Action=ModifyTransitGatewayVpcAttachment&TransitGatewayAttachmentId={attachment}\
+             &RemoveSubnetIds.1={}&Options.DnsSupport=disable",
+            subnets[1]
+        ),
+    );
+    assert!(changed.contains(&format!("<subnetIds><item>{}</item></subnetIds>", subnets[0])));
+    assert!(
+        changed.contains("<state>modifying</state>") && changed.contains("<dnsSupport>disable")
+    );
+    let interfaces = ok(
+        &mut s,
+        "Action=DescribeNetworkInterfaces&Filter.1.Name=interface-type\
+         &Filter.1.Value.1=transit_gateway",
+    );
+    assert_eq!(all(&interfaces, "<networkInterfaceId>", "<").len(), 1, "{interfaces}");
+}
+
+#[test]
+fn static_routes_win_blackholes_drop_and_the_search_finds_by_prefix() {
+    let mut s = Service::new(Model::new(13), None, None, 13);
+    let (tgw, table) = gateway(&mut s);
+    let (vpc_a, subnets_a) = new_vpc(&mut s, 1, &["us-east-1a"]);
+    let (vpc_b, subnets_b) = new_vpc(&mut s, 2, &["us-east-1a"]);
+    let a = attach(&mut s, &tgw, &vpc_a, &subnets_a);
+    let b = attach(&mut s, &tgw, &vpc_b, &subnets_b);
+    let route = |destination: &str, target: &str| {
+        format!(
+            "Action=CreateTransitGatewayRoute&TransitGatewayRouteTableId={table}\
+             &DestinationCidrBlock={}{target}",
+            destination.replace('/', "%2F")
+        )
+    };
+    // A static route for B's own prefix wins over B's propagated one, which is not shown.
+    let made = ok(&mut s, &route("10.2.0.0/16", &format!("&TransitGatewayAttachmentId={a}")));
+    assert!(made.contains("<type>static</type><state>active</state>"), "{made}");
+    let exact = search(
+        &mut s,
+        &table,
+        "&Filter.1.Name=route-search.exact-match&Filter.1.Value.1=10.2.0.0%2F16",
+    );
+    assert_eq!(destinations(&exact), vec!["10.2.0.0/16"], "{exact}");
+    assert!(exact.contains(&format!("<transitGatewayAttachmentId>{a}<")), "{exact}");
+    assert!(exact.contains("<type>static</type>"), "{exact}");
+    assert_eq!(code(&mut s, &route("10.2.0.0/16", "&Blackhole=true")), "RouteAlreadyExists");
+
+    let hole = ok(&mut s, &route("10.2.5.0/24", "&Blackhole=true"));
+    assert!(hole.contains("<state>blackhole</state>"), "{hole}");
+    assert!(!hole.contains("transitGatewayAttachments"), "{hole}");
+    assert_eq!(
+        code(
+            &mut s,
+            &route("10.3.0.0/16", &format!("&TransitGatewayAttachmentId={a}&Blackhole=true"))
+        ),
+        "InvalidParameterCombination"
+    );
+    assert_eq!(code(&mut s, &route("10.3.0.0/16", "")), "MissingParameter");
+
+    // The route a packet would take, and routes by how they nest.
+    let lpm = |s: &mut Service, address: &str| {
+        let body = search(
+            s,
+            &table,
+            &format!("&Filter.1.Name=route-search.longest-prefix-match&Filter.1.Value.1={address}"),
+        );
+        destinations(&body).into_iter().map(str::to_owned).collect::<Vec<_>>()
+    };
+    assert_eq!(lpm(&mut s, "10.2.5.9"), vec!["10.2.5.0/24"]);
+    assert_eq!(lpm(&mut s, "10.2.6.1%2F32"), vec!["10.2.0.0/16"]);
+    assert_eq!(lpm(&mut s, "10.9.0.1"), Vec::<String>::new());
+    let inside = search(
+        &mut s,
+        &table,
+        "&Filter.1.Name=route-search.subnet-of-match&Filter.1.Value.1=10.2.0.0%2F16",
+    );
+    assert_eq!(destinations(&inside), vec!["10.2.0.0/16", "10.2.5.0/24"], "{inside}");
+    let around = search(
+        &mut s,
+        &table,
+        "&Filter.1.Name=route-search.supernet-of-match&Filter.1.Value.1=10.2.5.128%2F25",
+    );
+    assert_eq!(destinations(&around), vec!["10.2.0.0/16", "10.2.5.0/24"], "{around}");
+    let holes = search(&mut s, &table, "&Filter.1.Name=state&Filter.1.Value.1=blackhole");
+    assert_eq!(destinations(&holes), vec!["10.2.5.0/24"], "{holes}");
+    let by_b = search(
+        &mut s,
+        &table,
+        &format!("&Filter.1.Name=attachment.resource-id&Filter.1.Value.1={vpc_b}"),
+    );
+    assert!(destinations(&by_b).is_empty(), "B's prefix is A's now: {by_b}");
+    assert_eq!(
+        code(
+            &mut s,
+            &format!(
+                "Action=SearchTransitGatewayRoutes&TransitGatewayRouteTableId={table}\
+                 &Filter.1.Name=route-search.exact-match&Filter.1.Value.1=nonsense"
+            )
+        ),
+        "InvalidParameterValue"
+    );
+
+    // Pages: more routes than asked for.
+    for k in 0..4 {
+        ok(&mut s, &route(&format!("172.16.{k}.0/24"), "&Blackhole=true"));
+    }
+    let every = "&Filter.1.Name=type&Filter.1.Value.1=static&Filter.1.Value.2=propagated";
+    let page = search(&mut s, &table, &format!("{every}&MaxResults=5"));
+    assert_eq!(destinations(&page).len(), 5, "{page}");
+    assert!(page.contains("<additionalRoutesAvailable>true</additionalRoutesAvailable>"));
+    let token = first(&page, "nextToken");
+    let rest = search(&mut s, &table, &format!("{every}&MaxResults=5&NextToken={token}"));
+    assert_eq!(destinations(&rest).len(), 2, "{rest}");
+    assert!(rest.contains("<additionalRoutesAvailable>false</additionalRoutesAvailable>"));
+
+    // Without the static route, B's propagated one shows again.
+    let deleted = ok(
+        &mut s,
+        &format!(
+            "Action=DeleteTransitGatewayRoute&TransitGatewayRouteTableId={table}\
+             &DestinationCidrBlock=10.2.0.0%2F16"
+        ),
+    );
+    assert!(deleted.contains("<type>static</type><state>deleted</state>"), "{deleted}");
+    let exact = search(
+        &mut s,
+        &table,
+        "&Filter.1.Name=route-search.exact-match&Filter.1.Value.1=10.2.0.0%2F16",
+    );
+    assert!(exact.contains(&format!("<transitGatewayAttachmentId>{b}<")), "{exact}");
+    assert!(exact.contains("<type>propagated</type>"), "{exact}");
+    let replaced = ok(
+        &mut s,
+        &format!(
+            "Action=ReplaceTransitGatewayRoute&TransitGatewayRouteTableId={table}\
+             &DestinationCidrBlock=10.2.5.0%2F24&TransitGatewayAttachmentId={b}"
+        ),
+    );
+    assert!(replaced.contains("<type>static</type><state>active</state>"), "{replaced}");
+
+    // A static route to an attachment that is gone leads nowhere.
+    ok(&mut s, &format!("Action=DeleteTransitGatewayVpcAttachment&TransitGatewayAttachmentId={b}"));
+    let orphan = search(
+        &mut s,
+        &table,
+        "&Filter.1.Name=route-search.exact-match&Filter.1.Value.1=10.2.5.0%2F24",
+    );
+    assert!(orphan.contains("<state>blackhole</state>"), "{orphan}");
+}
+
+#[test]
+fn associations_and_propagations_move_between_tables() {
+    let mut s = Service::new(Model::new(14), None, None, 14);
+    let (tgw, default) = gateway(&mut s);
+    let (vpc, subnets) = new_vpc(&mut s, 1, &["us-east-1a"]);
+    let attachment = attach(&mut s, &tgw, &vpc, &subnets);
+    let made = ok(
+        &mut s,
+        &format!(
+            "Action=CreateTransitGatewayRouteTable&TransitGatewayId={tgw}\
+             &TagSpecifications.1.ResourceType=transit-gateway-route-table\
+             &TagSpecifications.1.Tag.1.Key=Name&TagSpecifications.1.Tag.1.Value=inspection"
+        ),
+    );
+    let table = first(&made, "transitGatewayRouteTableId");
+    assert!(made.contains("<defaultAssociationRouteTable>false</defaultAssociationRouteTable>"));
+    assert!(made.contains("<value>inspection</value>"), "{made}");
+    let call = |action: &str, table: &str| {
+        format!(
+            "Action={action}&TransitGatewayRouteTableId={table}\
+             &TransitGatewayAttachmentId={attachment}"
+        )
+    };
+
+    assert_eq!(
+        code(&mut s, &call("AssociateTransitGatewayRouteTable", &table)),
+        "Resource.AlreadyAssociated"
+    );
+    let gone = ok(&mut s, &call("DisassociateTransitGatewayRouteTable", &default));
+    assert!(gone.contains("<state>disassociating</state>"), "{gone}");
+    assert!(gone.contains(&format!("<resourceId>{vpc}</resourceId>")), "{gone}");
+    let moved = ok(&mut s, &call("AssociateTransitGatewayRouteTable", &table));
+    assert!(
+        moved.contains(&format!(
+            "<association><transitGatewayRouteTableId>{table}</transitGatewayRouteTableId>\
+             <transitGatewayAttachmentId>{attachment}</transitGatewayAttachmentId>"
+        )),
+        "{moved}"
+    );
+    assert!(moved.contains("<state>associating</state>"), "{moved}");
+    let filtered = ok(
+        &mut s,
+        &format!(
+            "Action=DescribeTransitGatewayAttachments\
+             &Filter.1.Name=association.transit-gateway-route-table-id&Filter.1.Value.1={table}"
+        ),
+    );
+    assert_eq!(all(&filtered, "<transitGatewayAttachmentId>", "<"), vec![attachment.as_str()]);
+
+    let enabled = ok(&mut s, &call("EnableTransitGatewayRouteTablePropagation", &table));
+    assert!(enabled.contains("<propagation><transitGatewayAttachmentId>"), "{enabled}");
+    assert!(enabled.contains("<state>enabling</state>"), "{enabled}");
+    assert_eq!(
+        code(&mut s, &call("EnableTransitGatewayRouteTablePropagation", &table)),
+        "TransitGatewayRouteTablePropagation.Duplicate"
+    );
+    let disabled = ok(&mut s, &call("DisableTransitGatewayRouteTablePropagation", &default));
+    assert!(disabled.contains("<state>disabling</state>"), "{disabled}");
+    assert_eq!(
+        code(&mut s, &call("DisableTransitGatewayRouteTablePropagation", &default)),
+        "TransitGatewayRouteTablePropagation.NotFound"
+    );
+    assert_eq!(
+        code(
+            &mut s,
+            &format!(
+                "{}&TransitGatewayRouteTableAnnouncementId=tgw-rtb-ann-0123",
+                call("EnableTransitGatewayRouteTablePropagation", &default)
+            )
+        ),
+        "InvalidParameterValue"
+    );
+
+    // Neither the default table nor one with associations can go.
+    let delete = |table: &str| {
+        format!("Action=DeleteTransitGatewayRouteTable&TransitGatewayRouteTableId={table}")
+    };
+    assert_eq!(code(&mut s, &delete(&default)), "IncorrectState");
+    assert_eq!(code(&mut s, &delete(&table)), "IncorrectState");
+    ok(&mut s, &call("DisassociateTransitGatewayRouteTable", &table));
+    let deleted = ok(&mut s, &delete(&table));
+    assert!(deleted.contains("<state>deleting</state>"), "{deleted}");
+    assert_eq!(
+        code(
+            &mut s,
+            &format!(
+                "Action=DescribeTransitGatewayRouteTables&TransitGatewayRouteTableIds.1={table}"
+            )
+        ),
+        "InvalidRouteTableID.NotFound"
+    );
+    assert_eq!(
+        code(&mut s, &call("AssociateTransitGatewayRouteTable", "tgw-rtb-nothex")),
+        "InvalidRouteTableId.Malformed"
+    );
+}
+
+#[test]
+fn a_gateway_holds_on_to_the_vpcs_it_attaches() {
+    let mut s = Service::new(Model::new(15), None, None, 15);
+    let (tgw, _) = gateway(&mut s);
+    let (vpc, subnets) = new_vpc(&mut s, 1, &["us-east-1a"]);
+    let main = ok(
+        &mut s,
+        &format!("Action=DescribeRouteTables&Filter.1.Name=vpc-id&Filter.1.Value.1={vpc}"),
+    );
+    let rtb = first(&main, "routeTableId");
+    let to_tgw = format!(
+        "Action=CreateRoute&RouteTableId={rtb}&DestinationCidrBlock=10.0.0.0%2F8\
+         &TransitGatewayId={tgw}"
+    );
+    // Not attached yet: the gateway is not there for this VPC.
+    assert_eq!(code(&mut s, &to_tgw), "InvalidTransitGatewayID.NotFound");
+    let attachment = attach(&mut s, &tgw, &vpc, &subnets);
+    ok(&mut s, &to_tgw);
+    let routes = ok(&mut s, &format!("Action=DescribeRouteTables&RouteTableId.1={rtb}"));
+    assert!(
+        routes.contains(&format!(
+            "<destinationCidrBlock>10.0.0.0/8</destinationCidrBlock>\
+             <transitGatewayId>{tgw}</transitGatewayId><state>active</state>"
+        )),
+        "{routes}"
+    );
+
+    let delete_tgw = format!("Action=DeleteTransitGateway&TransitGatewayId={tgw}");
+    assert_eq!(code(&mut s, &delete_tgw), "IncorrectState");
+    assert_eq!(code(&mut s, &format!("Action=DeleteVpc&VpcId={vpc}")), "DependencyViolation");
+    assert_eq!(
+        code(&mut s, &format!("Action=DeleteSubnet&SubnetId={}", subnets[0])),
+        "DependencyViolation"
+    );
+
+    let detached = ok(
+        &mut s,
+        &format!(
+            "Action=DeleteTransitGatewayVpcAttachment&TransitGatewayAttachmentId={attachment}"
+        ),
+    );
+    assert!(detached.contains("<state>deleting</state>"), "{detached}");
+    assert_eq!(
+        code(
+            &mut s,
+            &format!(
+                "Action=DescribeTransitGatewayVpcAttachments\
+                 &TransitGatewayAttachmentIds.1={attachment}"
+            )
+        ),
+        "InvalidTransitGatewayAttachmentID.NotFound"
+    );
+    let routes = ok(&mut s, &format!("Action=DescribeRouteTables&RouteTableId.1={rtb}"));
+    assert!(
+        routes.contains(&format!("<transitGatewayId>{tgw}</transitGatewayId><state>blackhole")),
+        "{routes}"
+    );
+    let gone = ok(&mut s, &delete_tgw);
+    assert!(gone.contains("<state>deleting</state>"), "{gone}");
+    assert_eq!(
+        code(&mut s, &format!("Action=DescribeTransitGateways&TransitGatewayIds.1={tgw}")),
+        "InvalidTransitGatewayID.NotFound"
+    );
+    let tables = ok(&mut s, "Action=DescribeTransitGatewayRouteTables");
+    assert!(tables.contains("<transitGatewayRouteTables/>"), "its default table went: {tables}");
+    assert_eq!(
+        code(
+            &mut s,
+            "Action=DeleteTransitGatewayVpcAttachment&TransitGatewayAttachmentId=tgw-attach-xyz"
+        ),
+        "InvalidTransitGatewayAttachmentID.Malformed"
+    );
+}
