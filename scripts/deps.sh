@@ -13,6 +13,7 @@ declare -A need=(
   [dot]=graphviz
   [tcpdump]=tcpdump
   [nft]=nftables
+  [iptables]=iptables
 )
 
 missing=()

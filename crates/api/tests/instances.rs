@@ -290,14 +290,15 @@ fn network_interfaces_of_ones_own() {
         ok(&mut s, &format!("Action=DescribeNetworkInterfaces&NetworkInterfaceId.1={eni}"))
             .contains("<description>renamed</description>")
     );
-    assert_eq!(
-        code(
-            &mut s,
-            &format!(
-                "Action=ModifyNetworkInterfaceAttribute&NetworkInterfaceId={eni}&SourceDestCheck.Value=false"
-            )
+    ok(
+        &mut s,
+        &format!(
+            "Action=ModifyNetworkInterfaceAttribute&NetworkInterfaceId={eni}&SourceDestCheck.Value=false"
         ),
-        "InvalidParameterValue"
+    );
+    assert!(
+        ok(&mut s, &format!("Action=DescribeNetworkInterfaces&NetworkInterfaceId.1={eni}"))
+            .contains("<sourceDestCheck>false</sourceDestCheck>")
     );
     // Attaching says why it cannot; the primary interface does not come off.
     assert_eq!(
@@ -533,4 +534,82 @@ fn connection_tracking_timeouts_are_set_shown_and_checked() {
     assert!(own.contains("<tcpEstablishedTimeout>432000</tcpEstablishedTimeout>"), "{own}");
     let plain = ok(&mut s, &format!("Action=CreateNetworkInterface&SubnetId={subnet}"));
     assert!(!plain.contains("connectionTrackingConfiguration"), "{plain}");
+}
+
+#[test]
+fn the_source_dest_check_turns_off_and_routes_target_instances() {
+    let (mut s, subnet) = lab();
+    let launched = ok(
+        &mut s,
+        &format!("Action=RunInstances&ImageId=ami-1&MinCount=1&MaxCount=1&SubnetId={subnet}"),
+    );
+    let instance = between(&launched, "<instanceId>", "</instanceId>").unwrap().to_owned();
+    let eni =
+        between(&launched, "<networkInterfaceId>", "</networkInterfaceId>").unwrap().to_owned();
+    assert!(launched.contains("<sourceDestCheck>true</sourceDestCheck>"), "{launched}");
+    ok(
+        &mut s,
+        &format!(
+            "Action=ModifyInstanceAttribute&InstanceId={instance}&SourceDestCheck.Value=false"
+        ),
+    );
+    let attribute = ok(
+        &mut s,
+        &format!(
+            "Action=DescribeInstanceAttribute&InstanceId={instance}&Attribute=sourceDestCheck"
+        ),
+    );
+    assert!(attribute.contains("<sourceDestCheck><value>false</value>"), "{attribute}");
+    let described = ok(&mut s, &format!("Action=DescribeInstances&InstanceId.1={instance}"));
+    assert_eq!(all(&described, "<sourceDestCheck>", "</sourceDestCheck>"), ["false", "false"]);
+    // The same switch, by the interface.
+    ok(
+        &mut s,
+        &format!(
+            "Action=ModifyNetworkInterfaceAttribute&NetworkInterfaceId={eni}&SourceDestCheck.Value=true"
+        ),
+    );
+    let described = ok(&mut s, &format!("Action=DescribeInstances&InstanceId.1={instance}"));
+    assert_eq!(all(&described, "<sourceDestCheck>", "</sourceDestCheck>"), ["true", "true"]);
+
+    // A route to the instance names it and its interface; to the interface, the same.
+    let tables = ok(&mut s, "Action=DescribeRouteTables");
+    let table = between(&tables, "<routeTableId>", "</routeTableId>").unwrap().to_owned();
+    ok(
+        &mut s,
+        &format!(
+            "Action=CreateRoute&RouteTableId={table}&DestinationCidrBlock=0.0.0.0%2F0&InstanceId={instance}"
+        ),
+    );
+    ok(
+        &mut s,
+        &format!(
+            "Action=CreateRoute&RouteTableId={table}&DestinationCidrBlock=192.168.0.0%2F16&NetworkInterfaceId={eni}"
+        ),
+    );
+    let tables = ok(&mut s, &format!("Action=DescribeRouteTables&RouteTableId.1={table}"));
+    assert_eq!(all(&tables, "<instanceId>", "</instanceId>"), [instance.as_str(); 2], "{tables}");
+    assert_eq!(all(&tables, "<networkInterfaceId>", "</networkInterfaceId>"), [eni.as_str(); 2]);
+    assert_eq!(tables.matches("<state>active</state>").count(), 3, "{tables}");
+    let filtered = ok(
+        &mut s,
+        &format!(
+            "Action=DescribeRouteTables&Filter.1.Name=route.instance-id&Filter.1.Value.1={instance}"
+        ),
+    );
+    assert!(filtered.contains(&table), "{filtered}");
+    // One target per route.
+    let both = format!(
+        "Action=CreateRoute&RouteTableId={table}&DestinationCidrBlock=10.9.0.0%2F16&InstanceId={instance}&NetworkInterfaceId={eni}"
+    );
+    assert_eq!(code(&mut s, &both), "InvalidParameterCombination");
+    let unknown = format!(
+        "Action=CreateRoute&RouteTableId={table}&DestinationCidrBlock=10.9.0.0%2F16&InstanceId=i-0123456789abcdef0"
+    );
+    assert_eq!(code(&mut s, &unknown), "InvalidInstanceID.NotFound");
+    // Stopped, the instance routes nothing: its routes are blackholes.
+    ok(&mut s, &format!("Action=StopInstances&InstanceId.1={instance}"));
+    let tables = ok(&mut s, &format!("Action=DescribeRouteTables&RouteTableId.1={table}"));
+    assert_eq!(tables.matches("<state>blackhole</state>").count(), 2, "{tables}");
+    assert_eq!(all(&tables, "<instanceId>", "</instanceId>").len(), 2, "still named: {tables}");
 }

@@ -265,8 +265,9 @@ pub(crate) struct RouteEntry {
     /// Destination CIDR.
     pub(crate) destination: Spanned<String>,
     /// In a VPC route table: `internet-gateway` (the VPC's own), or the name of a NAT
-    /// gateway, a peering or a transit gateway. In a transit gateway route table: an
-    /// attachment's name, or `blackhole`.
+    /// gateway, a peering, a transit gateway or an instance (its interface: a NAT
+    /// instance, a firewall). In a transit gateway route table: an attachment's name, or
+    /// `blackhole`.
     pub(crate) target: Spanned<String>,
 }
 
@@ -315,6 +316,10 @@ pub(crate) struct InstanceSpec {
     pub(crate) security_groups: Option<Vec<Spanned<String>>>,
     /// Instance metadata service options.
     pub(crate) metadata: Option<MetadataSpec>,
+    /// AWS's source/destination check (default true); false for a NAT instance or an
+    /// appliance that forwards others' packets.
+    #[serde(default = "yes")]
+    pub(crate) source_dest_check: bool,
 }
 
 /// An instance's metadata service options (`InstanceMetadataOptionsRequest`).
@@ -808,6 +813,9 @@ pub(crate) fn build(topology: &Topology, seed: u64) -> Result<Model, TopologyErr
         }
     }
 
+    // Routes to instances wait for the instances.
+    let mut to_instances: Vec<(RouteTableId, &RouteEntry)> = Vec::new();
+    let instance_named = |name: &str| topology.instances.iter().any(|i| i.name.value == name);
     for (vpc, (vpc_id, igw)) in topology.vpcs.iter().zip(&vpcs) {
         let mut tables: BTreeMap<&str, RouteTableId> = BTreeMap::new();
         for table in &vpc.route_tables {
@@ -824,6 +832,10 @@ pub(crate) fn build(topology: &Topology, seed: u64) -> Result<Model, TopologyErr
                 m.create_route_table(vpc_id, name_tag(name)).map_err(api(&table.name))?
             };
             for route in &table.routes {
+                if instance_named(route.target.value.trim()) {
+                    to_instances.push((id.clone(), route));
+                    continue;
+                }
                 let target = match route.target.value.trim() {
                     "internet-gateway" | "igw" => {
                         RouteTarget::Gateway(igw.clone().ok_or_else(|| {
@@ -846,7 +858,8 @@ pub(crate) fn build(topology: &Topology, seed: u64) -> Result<Model, TopologyErr
                                 &route.target,
                                 format!(
                                     "unknown route target {other:?}: expected `internet-gateway`, \
-                                     or the name of a NAT gateway, a peering or a transit gateway"
+                                     or the name of a NAT gateway, a peering, a transit gateway \
+                                     or an instance"
                                 ),
                             ));
                         }
@@ -937,6 +950,19 @@ pub(crate) fn build(topology: &Topology, seed: u64) -> Result<Model, TopologyErr
             let allocation = take_eip(eip)?;
             m.associate_address(&allocation, &id, false).map_err(api(eip))?;
         }
+        if !instance.source_dest_check {
+            m.set_source_dest_check(&id, false).map_err(api(&instance.name))?;
+        }
+    }
+    for (table, route) in to_instances {
+        let instance = m.find_instance(route.target.value.trim()).map(|i| i.id.clone());
+        let instance = instance.ok_or_else(|| at(&route.target, "no such instance"))?;
+        let eni = m.instance_interface(&instance).map_err(api(&route.target))?;
+        let spec = RouteSpec {
+            destination: cidr(&route.destination)?,
+            target: RouteTarget::NetworkInterface(eni),
+        };
+        m.create_route(&table, spec).map_err(api(&route.target))?;
     }
     Ok(m)
 }
@@ -974,6 +1000,39 @@ mod tests {
                 .iter()
                 .any(|r| r.target == vpclab_model::RouteTarget::NatGateway(nat.id.clone()))
         );
+    }
+
+    #[test]
+    fn transit_gateways_and_middleboxes_build_and_their_mistakes_are_pointed_at() {
+        let hub = include_str!("../../../examples/transit-gateway.yaml");
+        let m = try_build(hub).unwrap();
+        assert_eq!(m.tgw_attachments().count(), 3);
+        assert_eq!(m.tgw_route_tables().count(), 2, "no default table when both are off");
+        let spokes = m.tgw_route_tables().find(|t| t.tags["Name"] == "spokes").unwrap();
+        let routes = m.tgw_routes(spokes);
+        let destinations: Vec<String> = routes.iter().map(|r| r.destination.to_string()).collect();
+        assert_eq!(destinations, ["10.3.0.0/16", "10.3.9.0/24"], "shared's CIDR, the blackhole");
+        for (from, to, said) in [
+            ("subnets: [dev-a]", "subnets: [prod-a]", "in another VPC"),
+            (
+                "associations: [prod-att, dev-att]",
+                "associations: [prod-att, nope]",
+                "no attachment",
+            ),
+            ("target: blackhole", "target: nowhere", "no attachment named"),
+            ("- { name: dev-att, vpc: dev", "- { name: prod-att, vpc: dev", "already exists"),
+        ] {
+            let err = try_build(&hub.replace(from, to)).unwrap_err();
+            assert!(err.message.contains(said), "{to}: {err}");
+        }
+
+        let m = try_build(include_str!("../../../examples/inspection.yaml")).unwrap();
+        let firewall = m.find_instance("firewall").unwrap();
+        assert!(!firewall.source_dest_check);
+        let table =
+            m.route_tables().find(|t| t.tags.get("Name").is_some_and(|n| n == "to-firewall"));
+        let target = &table.unwrap().routes[1].target;
+        assert_eq!(target, &RouteTarget::NetworkInterface(firewall.interface.clone()));
     }
 
     #[test]

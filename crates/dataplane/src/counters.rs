@@ -36,6 +36,9 @@ reasons! {
     NotIpv4 => "not_ipv4",
     /// The source address is not the sending interface's (AWS's source/destination check).
     SourceCheck => "source_check",
+    /// Routed to an interface that is not its destination while the interface's
+    /// source/destination check is on.
+    DestinationCheck => "destination_check",
     /// The TTL ran out; an ICMP time-exceeded was sent back.
     TtlExceeded => "ttl_exceeded",
     /// No route in the subnet's route table covers the destination.

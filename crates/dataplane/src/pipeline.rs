@@ -171,7 +171,7 @@ impl Snapshot {
         reply: &mut [u8],
         now: u64,
     ) -> Verdict {
-        if ip.src() != me.private {
+        if ip.src() != me.private && me.source_dest_check {
             return Verdict::Drop(DropReason::SourceCheck);
         }
         if crate::services::is_service(ip.dst(), me.resolver) {
@@ -234,6 +234,9 @@ impl Snapshot {
             Some(Hop::TransitGateway(attachment)) => {
                 self.transit(tracking, me, from, router, attachment, ip, reply, now)
             }
+            Some(Hop::Interface(port)) => {
+                self.deliver(tracking, me, port, from, router, ip, reply, now)
+            }
             Some(Hop::Nat(_)) if self.acl_check(tracking, me.acl, true, ip).is_err() => {
                 Verdict::Drop(DropReason::NaclOut)
             }
@@ -258,7 +261,9 @@ impl Snapshot {
                 Verdict::Forward { port: INTERNET, len }
             }
             Some(Hop::Internet) => {
-                let Some(public) = me.public else {
+                // Only the interface's own address has a public one: an appliance's
+                // forwarded packets do not leave by it untranslated.
+                let Some(public) = me.public.filter(|_| ip.src() == me.private) else {
                     return Verdict::Drop(DropReason::NoPublicIp);
                 };
                 if let Some(verdict) = self.leave_at_edge(tracking, me, from, router, ip, reply) {
@@ -398,13 +403,19 @@ impl Snapshot {
         let route = table.and_then(|t| t.lpm.lookup(dst));
         let hop = route.and_then(|r| table?.hops.get(r as usize).copied());
         tracking.note(|| Step::Route { table: exit.table, route, hop });
-        match hop {
-            None => Verdict::Drop(DropReason::NoRoute),
-            Some(Hop::Blackhole) => Verdict::Drop(DropReason::Blackhole),
-            Some(Hop::Local) => {
-                let Some(port) = self.host(egress.vpc, dst) else {
-                    return Verdict::Drop(DropReason::NoHost);
-                };
+        let port = match hop {
+            None => return Verdict::Drop(DropReason::NoRoute),
+            Some(Hop::Blackhole) => return Verdict::Drop(DropReason::Blackhole),
+            Some(Hop::Local) => match self.host(egress.vpc, dst) {
+                Some(port) => port,
+                None => return Verdict::Drop(DropReason::NoHost),
+            },
+            // An appliance (an inspection VPC's firewall).
+            Some(Hop::Interface(port)) => port,
+            Some(_) => return Verdict::Drop(DropReason::TgwOnwardUnsupported),
+        };
+        {
+            {
                 let PortEntry::Instance(dest) = self.port(port) else {
                     return Verdict::Drop(DropReason::UnknownPort);
                 };
@@ -421,7 +432,6 @@ impl Snapshot {
                 }
                 Verdict::Forward { port, len: ip.total_len() }
             }
-            Some(_) => Verdict::Drop(DropReason::TgwOnwardUnsupported),
         }
     }
 
@@ -796,6 +806,9 @@ impl Snapshot {
         now: u64,
     ) -> Result<(), DropReason> {
         match self.port(port) {
+            PortEntry::Instance(dest) if dest.source_dest_check && ip.dst() != dest.private => {
+                Err(DropReason::DestinationCheck)
+            }
             PortEntry::Instance(dest) => self.sg_check(tracking, port, &dest, ip, false, now),
             _ => Ok(()),
         }

@@ -48,6 +48,8 @@ pub enum Hop {
     Endpoint,
     /// Into a transit gateway through the VPC's attachment with this index.
     TransitGateway(u32),
+    /// To the instance interface behind this port (a NAT instance, an appliance).
+    Interface(Port),
     /// The target is gone: drop.
     Blackhole,
 }
@@ -142,6 +144,9 @@ pub struct InstancePort {
     pub acl: u32,
     /// Whether a flow log records its interface.
     pub flow_log: bool,
+    /// AWS's source/destination check: it may only send from, and receive to, its own
+    /// address.
+    pub source_dest_check: bool,
 }
 
 /// `acl` of a subnet without a network ACL (allow all).
@@ -348,6 +353,10 @@ pub fn compile(model: &Model, ports: &mut PortMap, generation: u64) -> Snapshot 
                                 Hop::TransitGateway(attachment_index[&a.id])
                             })
                         }
+                        RouteTarget::NetworkInterface(eni) => model
+                            .interface_holder(eni)
+                            .and_then(|instance| ports.get(&instance.id))
+                            .map_or(Hop::Blackhole, Hop::Interface),
                         RouteTarget::Peering(pcx) => model
                             .peering_connection(pcx)
                             .ok()
@@ -453,6 +462,7 @@ pub fn compile(model: &Model, ports: &mut PortMap, generation: u64) -> Snapshot 
             rules: rules.len() as u32,
             acl: acl_of(&subnet.id),
             flow_log: model.flow_logs_of(instance).next().is_some(),
+            source_dest_check: instance.source_dest_check,
         });
         rules.push(InterfaceRules::build(model, instance));
     }

@@ -205,6 +205,9 @@ pub struct NetworkInterface {
     /// Its connection-tracking timeouts, if set (`ConnectionTrackingSpecification`).
     #[serde(default)]
     pub connection_tracking: Option<ConnectionTracking>,
+    /// `sourceDestCheck` (on by default).
+    #[serde(default = "yes")]
+    pub source_dest_check: bool,
     /// Tags.
     pub tags: Tags,
 }
@@ -282,6 +285,8 @@ pub enum RouteTarget {
     Endpoint(VpcEndpointId),
     /// A transit gateway the VPC is attached to.
     TransitGateway(TransitGatewayId),
+    /// A network interface (an instance's, for a NAT instance or an appliance).
+    NetworkInterface(NetworkInterfaceId),
 }
 
 impl std::fmt::Display for RouteTarget {
@@ -293,6 +298,7 @@ impl std::fmt::Display for RouteTarget {
             RouteTarget::Peering(id) => write!(f, "{id}"),
             RouteTarget::Endpoint(id) => write!(f, "{id}"),
             RouteTarget::TransitGateway(id) => write!(f, "{id}"),
+            RouteTarget::NetworkInterface(id) => write!(f, "{id}"),
         }
     }
 }
@@ -473,6 +479,10 @@ pub struct Instance {
     /// (`ConnectionTrackingSpecification`); AWS's defaults otherwise.
     #[serde(default)]
     pub connection_tracking: Option<ConnectionTracking>,
+    /// `sourceDestCheck` of its primary interface: it may only send from, and receive
+    /// to, its own address. On by default; off for NAT instances and appliances.
+    #[serde(default = "yes")]
+    pub source_dest_check: bool,
     /// Tags.
     pub tags: Tags,
 }

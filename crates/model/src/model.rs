@@ -312,6 +312,7 @@ impl Model {
                 p.status != PeeringStatus::Active || p.peer_of(&table.vpc).is_none()
             }),
             RouteTarget::TransitGateway(tgw) => self.tgw_attachment_of(tgw, &table.vpc).is_none(),
+            RouteTarget::NetworkInterface(eni) => self.interface_holder(eni).is_none(),
         }
     }
 
@@ -1095,6 +1096,18 @@ impl Model {
                     )));
                 }
             }
+            RouteTarget::NetworkInterface(eni) => {
+                let vpc = match self.interface_owner(eni) {
+                    Some(instance) => &instance.vpc,
+                    None => &self.network_interface(eni)?.vpc,
+                };
+                if vpc != &t.vpc {
+                    return Err(ApiError::invalid_value(format!(
+                        "route table {table} and network interface {eni} belong to different \
+                         networks"
+                    )));
+                }
+            }
             RouteTarget::TransitGateway(tgw) => {
                 if self.tgw_attachment_of(tgw, &t.vpc).is_none() {
                     return Err(ApiError::new(
@@ -1567,6 +1580,7 @@ impl Model {
                 security_groups,
                 description,
                 connection_tracking: None,
+                source_dest_check: true,
                 tags,
             },
         );
@@ -1833,6 +1847,7 @@ impl Model {
                 termination_protected: spec.termination_protected,
                 user_data: spec.user_data,
                 connection_tracking: spec.connection_tracking,
+                source_dest_check: true,
                 tags: spec.tags,
             },
         );
@@ -1872,6 +1887,53 @@ impl Model {
     /// Instances that are running (not stopped): the ones the data plane realises.
     pub fn running_instances(&self) -> impl Iterator<Item = &Instance> {
         self.instances.values().filter(|i| !i.stopped)
+    }
+
+    /// The running instance whose interface `eni` is (its primary one), if any: where a
+    /// route to the interface leads.
+    pub fn interface_holder(&self, eni: &NetworkInterfaceId) -> Option<&Instance> {
+        self.instances.values().find(|i| &i.interface == eni && !i.stopped)
+    }
+
+    /// The instance whose interface `eni` is, running or stopped.
+    pub fn interface_owner(&self, eni: &NetworkInterfaceId) -> Option<&Instance> {
+        self.instances.values().find(|i| &i.interface == eni)
+    }
+
+        /// The primary interface of `instance`, as a route target (CreateRoute
+    /// `--instance-id`).
+    pub fn instance_interface(
+        &self,
+        instance: &InstanceId,
+    ) -> Result<NetworkInterfaceId, ApiError> {
+        Ok(self.instance(instance)?.interface.clone())
+    }
+
+    /// ModifyInstanceAttribute / ModifyNetworkInterfaceAttribute `sourceDestCheck`.
+    pub fn set_source_dest_check(&mut self, id: &InstanceId, on: bool) -> Result<(), ApiError> {
+        self.instance(id)?;
+        if let Some(i) = self.instances.get_mut(id) {
+            i.source_dest_check = on;
+        }
+        Ok(())
+    }
+
+    /// ModifyNetworkInterfaceAttribute `sourceDestCheck`: an instance's interface's, or
+    /// one of one's own.
+    pub fn set_interface_source_dest_check(
+        &mut self,
+        eni: &NetworkInterfaceId,
+        on: bool,
+    ) -> Result<(), ApiError> {
+        if let Some(instance) = self.instances.values_mut().find(|i| &i.interface == eni) {
+            instance.source_dest_check = on;
+            return Ok(());
+        }
+        self.network_interface(eni)?;
+        if let Some(n) = self.network_interfaces.get_mut(eni) {
+            n.source_dest_check = on;
+        }
+        Ok(())
     }
 
     /// ModifyInstanceAttribute `disableApiTermination`.

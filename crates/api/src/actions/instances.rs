@@ -57,7 +57,7 @@ pub(super) fn write_instance(x: &mut Xml, m: &Model, i: &Instance, state: (u16, 
         .leaf("vpcId", &i.vpc)
         .leaf("privateIpAddress", i.private_ip)
         .opt("ipAddress", public)
-        .leaf("sourceDestCheck", "true")
+        .leaf("sourceDestCheck", i.source_dest_check)
         .set("groupSet", &i.security_groups, |x, g| write_group_ref(x, m, g));
     write_machine(x);
     x.node("metadataOptions", |x| write_metadata_options(x, &i.metadata))
@@ -507,13 +507,8 @@ pub(super) fn modify_instance_attribute(
     } else if let Some(name) = kind {
         ctx.model.set_instance_type(&instance, p.required(name)?)?;
     } else if let Some(name) = source_dest {
-        // The check is what vpclab does; turning it off (for NAT instances and
-        // appliances) needs routes to instances, which are not there yet.
-        if p.bool(name)? == Some(false) {
-            return Err(invalid(
-                "vpclab enforces the source/destination check and cannot turn it off yet.",
-            ));
-        }
+        let on = p.bool(name)?.ok_or_else(|| invalid("SourceDestCheck needs a value."))?;
+        ctx.model.set_source_dest_check(&instance, on)?;
     } else {
         return Err(invalid(
             "vpclab changes these instance attributes: groupSet (--groups), \
@@ -548,7 +543,7 @@ pub(super) fn describe_instance_attribute(
             value(x, "instanceInitiatedShutdownBehavior", &"stop")
         }
         "rootDeviceName" => value(x, "rootDeviceName", &"/dev/xvda"),
-        "sourceDestCheck" => value(x, "sourceDestCheck", &true),
+        "sourceDestCheck" => value(x, "sourceDestCheck", &i.source_dest_check),
         "ebsOptimized" => value(x, "ebsOptimized", &false),
         "enaSupport" => value(x, "enaSupport", &true),
         "sriovNetSupport" => value(x, "sriovNetSupport", &"simple"),

@@ -32,6 +32,7 @@ struct View<'a> {
     status: &'static str,
     instance: Option<&'a Instance>,
     tracking: Option<ConnectionTracking>,
+    source_dest_check: bool,
 }
 
 impl<'a> Eni<'a> {
@@ -55,6 +56,7 @@ impl<'a> Eni<'a> {
                 status: "in-use",
                 instance: Some(i),
                 tracking: i.connection_tracking,
+                source_dest_check: i.source_dest_check,
             },
             Eni::Nat(n) => View {
                 id: derived("eni", n.id.as_str()),
@@ -70,6 +72,7 @@ impl<'a> Eni<'a> {
                 status: "in-use",
                 instance: None,
                 tracking: None,
+                source_dest_check: false,
             },
             Eni::Tgw(a, vpc, s) => View {
                 id: s.interface.to_string(),
@@ -85,6 +88,7 @@ impl<'a> Eni<'a> {
                 status: "in-use",
                 instance: None,
                 tracking: None,
+                source_dest_check: false,
             },
             Eni::Own(n) => View {
                 id: n.id.to_string(),
@@ -100,6 +104,7 @@ impl<'a> Eni<'a> {
                 status: "available",
                 instance: None,
                 tracking: n.connection_tracking,
+                source_dest_check: n.source_dest_check,
             },
         }
     }
@@ -127,7 +132,7 @@ fn write_interface(x: &mut Xml, m: &Model, eni: &Eni<'_>, nested: bool) {
         .leaf("macAddress", mac(&v.id))
         .leaf("privateIpAddress", v.private)
         .leaf("privateDnsName", private_dns(v.private))
-        .leaf("sourceDestCheck", !v.managed)
+        .leaf("sourceDestCheck", v.source_dest_check)
         .leaf("interfaceType", v.kind)
         .set("groupSet", v.groups, |x, g| write_group_ref(x, m, g));
     if let Some(i) = v.instance {
@@ -228,9 +233,8 @@ pub(super) fn delete_network_interface(
     Ok(())
 }
 
-/// ModifyNetworkInterfaceAttribute: an interface's connection-tracking timeouts, an own
-/// interface's groups or description; the source/destination check stays on (vpclab
-/// enforces it everywhere).
+/// ModifyNetworkInterfaceAttribute: an interface's connection-tracking timeouts and
+/// source/destination check, an own interface's groups or description.
 pub(super) fn modify_network_interface_attribute(
     ctx: &mut Context<'_>,
     p: &Params,
@@ -238,11 +242,7 @@ pub(super) fn modify_network_interface_attribute(
 ) -> Result<(), ApiError> {
     let id = eni_id(p.required("NetworkInterfaceId")?)?;
     if let Some(check) = p.bool("SourceDestCheck.Value")? {
-        if !check {
-            return Err(invalid(
-                "vpclab enforces the source/destination check and cannot turn it off yet.",
-            ));
-        }
+        ctx.model.set_interface_source_dest_check(&id, check)?;
     }
     let groups = ids(p, "SecurityGroupId", sg_id)?;
     let description = p.get("Description.Value").map(str::to_owned);

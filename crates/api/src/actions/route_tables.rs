@@ -20,6 +20,12 @@ pub(super) fn write_route_table(x: &mut Xml, m: &Model, t: &RouteTable) {
             RouteTarget::NatGateway(nat) => x.leaf("natGatewayId", nat),
             RouteTarget::Peering(pcx) => x.leaf("vpcPeeringConnectionId", pcx),
             RouteTarget::TransitGateway(tgw) => x.leaf("transitGatewayId", tgw),
+            RouteTarget::NetworkInterface(eni) => {
+                if let Some(instance) = m.interface_owner(eni) {
+                    x.leaf("instanceId", &instance.id).leaf("instanceOwnerId", OWNER_ID);
+                }
+                x.leaf("networkInterfaceId", eni)
+            }
         };
         x.leaf("state", if m.is_blackhole(t, r) { "blackhole" } else { "active" }).leaf(
             "origin",
@@ -126,7 +132,8 @@ pub(super) fn describe_route_tables(
                         RouteTarget::Endpoint(e) => Some(e.to_string()),
                         RouteTarget::NatGateway(_)
                         | RouteTarget::Peering(_)
-                        | RouteTarget::TransitGateway(_) => None,
+                        | RouteTarget::TransitGateway(_)
+                        | RouteTarget::NetworkInterface(_) => None,
                     })
                     .collect(),
             ),
@@ -155,6 +162,16 @@ pub(super) fn describe_route_tables(
                         RouteTarget::TransitGateway(g) => Some(g.to_string()),
                         _ => None,
                     })
+                    .collect(),
+            ),
+            "route.instance-id" => Some(
+                t.routes
+                    .iter()
+                    .filter_map(|r| match &r.target {
+                        RouteTarget::NetworkInterface(eni) => m.interface_owner(eni),
+                        _ => None,
+                    })
+                    .map(|i| i.id.to_string())
                     .collect(),
             ),
             "owner-id" => one(OWNER_ID),
@@ -228,19 +245,32 @@ pub(super) fn replace_route_table_association(
     Ok(())
 }
 
-/// A route's target, from whichever target parameter the call gives.
-fn route_target(p: &Params) -> Result<RouteTarget, ApiError> {
-    if let Some(tgw) = p.get("TransitGatewayId") {
-        if ["GatewayId", "NatGatewayId", "VpcPeeringConnectionId"]
-            .iter()
-            .any(|o| p.get(o).is_some())
-        {
+/// A route's target, from whichever target parameter the call gives (an instance's
+/// stands for its primary network interface).
+fn route_target(p: &Params, m: &Model) -> Result<RouteTarget, ApiError> {
+    let alone = ["TransitGatewayId", "InstanceId", "NetworkInterfaceId"];
+    if let Some(first) = alone.iter().find(|o| p.get(o).is_some()) {
+        let others = ["GatewayId", "NatGatewayId", "VpcPeeringConnectionId"];
+        if others.iter().chain(&alone).filter(|o| p.get(o).is_some()).count() > 1 {
             return Err(ApiError {
                 code: "InvalidParameterCombination",
                 message: "More than one target specified".into(),
             });
         }
-        return Ok(RouteTarget::TransitGateway(tgw_id(tgw)?));
+        let value = p.required(first)?;
+        return match *first {
+            "TransitGatewayId" => Ok(RouteTarget::TransitGateway(tgw_id(value)?)),
+            "InstanceId" => {
+                Ok(RouteTarget::NetworkInterface(m.instance_interface(&instance_id(value)?)?))
+            }
+            _ => {
+                let eni = super::network_interfaces::eni_id(value)?;
+                if m.interface_owner(&eni).is_none() {
+                    m.network_interface(&eni)?;
+                }
+                Ok(RouteTarget::NetworkInterface(eni))
+            }
+        };
     }
     if let Some(pcx) = p.get("VpcPeeringConnectionId") {
         if p.get("GatewayId").is_some() || p.get("NatGatewayId").is_some() {
@@ -258,8 +288,6 @@ fn route_target(p: &Params) -> Result<RouteTarget, ApiError> {
         (None, Some(n)) => RouteTarget::NatGateway(nat_id(n)?),
         (None, None) => {
             let other = [
-                "InstanceId",
-                "NetworkInterfaceId",
                 "VpcPeeringConnectionId",
                 "VpcEndpointId",
                 "EgressOnlyInternetGatewayId",
@@ -307,7 +335,7 @@ fn route_destination(p: &Params) -> Result<Destination, ApiError> {
 pub(super) fn create_route(ctx: &mut Context<'_>, p: &Params, x: &mut Xml) -> Result<(), ApiError> {
     let table = rtb_id(p.required("RouteTableId")?)?;
     ctx.model.route_table(&table)?;
-    let target = route_target(p)?;
+    let target = route_target(p, ctx.model)?;
     match route_destination(p)? {
         Destination::Cidr(destination) => {
             ctx.model.create_route(&table, RouteSpec { destination, target })?
@@ -327,7 +355,7 @@ pub(super) fn replace_route(
 ) -> Result<(), ApiError> {
     let table = rtb_id(p.required("RouteTableId")?)?;
     ctx.model.route_table(&table)?;
-    let target = route_target(p)?;
+    let target = route_target(p, ctx.model)?;
     match route_destination(p)? {
         Destination::Cidr(destination) => {
             ctx.model.replace_route(&table, RouteSpec { destination, target })?
