@@ -1900,7 +1900,7 @@ impl Model {
         self.instances.values().find(|i| &i.interface == eni)
     }
 
-        /// The primary interface of `instance`, as a route target (CreateRoute
+    /// The primary interface of `instance`, as a route target (CreateRoute
     /// `--instance-id`).
     pub fn instance_interface(
         &self,
