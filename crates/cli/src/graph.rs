@@ -1,7 +1,7 @@
 //! `vpclab graph`: the lab as the seed tutorial draws it — the internet, internet
 //! gateways, VPCs with their subnets, instances and NAT gateways, route tables,
-//! peerings and gateway endpoints — as Graphviz DOT, Mermaid, or SVG (through
-//! Graphviz's `dot`).
+//! peerings, gateway endpoints, and transit gateways with their route tables and
+//! attachments — as Graphviz DOT, Mermaid, or SVG (through Graphviz's `dot`).
 //!
 //! The model becomes one [`Picture`] (clusters, nodes, edges); each format is a small
 //! printer of it.
@@ -10,7 +10,7 @@ use std::fmt::Write as _;
 use std::io::Write as _;
 use std::process::{Command, Stdio};
 
-use vpclab_model::{Model, PeeringStatus, Tags};
+use vpclab_model::{Model, PeeringStatus, Tags, TgwAttachmentId};
 
 /// How a node looks.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -178,6 +178,7 @@ fn picture(m: &Model) -> Picture {
         }
         p.clusters.push(cluster);
     }
+    transit_gateways(m, &mut p);
     for pcx in m.peering_connections() {
         if matches!(pcx.status, PeeringStatus::Deleted | PeeringStatus::Rejected) {
             continue;
@@ -191,6 +192,57 @@ fn picture(m: &Model) -> Picture {
         });
     }
     p
+}
+
+/// Each transit gateway: a cluster of its route tables (what each routes, and for whom),
+/// joined to every VPC attached to it by an edge named after the attachment.
+fn transit_gateways(m: &Model, p: &mut Picture) {
+    let name = |id: &TgwAttachmentId| match m.tgw_attachment(id) {
+        Ok(a) => named(&a.tags, a.id.as_str()),
+        Err(_) => id.to_string(),
+    };
+    for tgw in m.transit_gateways() {
+        let tid = ident(tgw.id.as_str());
+        let mut cluster = Cluster {
+            id: tid.clone(),
+            lines: vec![
+                format!("transit gateway {}", named(&tgw.tags, tgw.id.as_str())),
+                format!("Amazon ASN {}", tgw.options.amazon_side_asn),
+            ],
+            nodes: Vec::new(),
+            clusters: Vec::new(),
+        };
+        for table in m.tgw_route_tables().filter(|t| t.tgw == tgw.id) {
+            let mut lines =
+                vec![format!("tgw route table {}", named(&table.tags, table.id.as_str()))];
+            let associated: Vec<String> = m
+                .tgw_attachments()
+                .filter(|a| a.association.as_ref() == Some(&table.id))
+                .map(|a| name(&a.id))
+                .collect();
+            if !associated.is_empty() {
+                lines.push(format!("for: {}", associated.join(", ")));
+            }
+            for route in m.tgw_routes(table) {
+                let to = route.attachment.as_ref().map_or("blackhole".to_owned(), name);
+                lines.push(format!("{} → {to} ({})", route.destination, route.kind.as_str()));
+            }
+            cluster.nodes.push(Node { id: ident(table.id.as_str()), lines, shape: Shape::Table });
+        }
+        p.clusters.push(cluster);
+        for a in m.tgw_attachments().filter(|a| a.tgw == tgw.id) {
+            let Some(vpc) = a.vpc() else { continue };
+            let appliance = a.vpc_options().is_some_and(|o| o.appliance_mode_support);
+            let mode = if appliance { " (appliance mode)" } else { "" };
+            p.edges.push(Edge {
+                from: ident(vpc.as_str()),
+                to: tid.clone(),
+                label: Some(format!("{}{mode}", name(&a.id))),
+                dashed: a.association.is_none(),
+                both: true,
+            });
+        }
+    }
 }
 
 /// Graphviz DOT.
@@ -415,6 +467,21 @@ mod tests {
         let mermaid = String::from_utf8(render(&m, "mermaid").unwrap()).unwrap();
         assert!(mermaid.contains("com.amazonaws.us-east-1.s3"), "{mermaid}");
         assert!(mermaid.contains("pl-63a5400a → vpce-"), "{mermaid}");
+    }
+
+    #[test]
+    fn transit_gateways_show_their_tables_and_attachments() {
+        let m = model(include_str!("../../../examples/transit-gateway.yaml"));
+        let dot = String::from_utf8(render(&m, "dot").unwrap()).unwrap();
+        assert!(dot.contains("transit gateway hub (tgw-"), "{dot}");
+        assert!(dot.contains("tgw route table spokes (tgw-rtb-"), "{dot}");
+        assert!(dot.contains("for: dev-att (tgw-attach-"), "{dot}");
+        assert!(dot.contains("10.3.9.0/24 → blackhole (static)"), "{dot}");
+        assert!(dot.contains("10.3.0.0/16 → shared-att (tgw-attach-"), "{dot}");
+        assert_eq!(dot.matches("lhead=cluster_tgw_").count(), 3, "three attachments: {dot}");
+        let m = model(include_str!("../../../examples/inspection.yaml"));
+        let mermaid = String::from_utf8(render(&m, "mermaid").unwrap()).unwrap();
+        assert!(mermaid.contains("(appliance mode)"), "{mermaid}");
     }
 
     /// With Graphviz (CI installs it): an SVG with every instance in it. Without: an
