@@ -89,6 +89,29 @@ fn an_inspection_vpc_firewall_sees_and_filters_traffic_between_spokes() {
     let _closed = lab.serve("b", "10.2.1.10:8080");
     assert!(!lab.pings("a", "10.2.1.10", NEGATIVE), "the firewall does not forward yet");
 
+    // A flow log on the firewall's interface records what passes through it.
+    let eni = lab.aws(&[
+        "describe-instances",
+        "--instance-ids",
+        lab.id("firewall"),
+        "--query",
+        "Reservations[0].Instances[0].NetworkInterfaces[0].NetworkInterfaceId",
+        "--output",
+        "text",
+    ]);
+    lab.aws(&[
+        "create-flow-logs",
+        "--resource-type",
+        "NetworkInterface",
+        "--resource-ids",
+        &eni,
+        "--traffic-type",
+        "ALL",
+        "--log-destination-type",
+        "s3",
+        "--log-destination",
+        "arn:aws:s3:::lab-bucket/inspection",
+    ]);
     inside(&lab, "firewall", &["sysctl", "-qw", "net.ipv4.ip_forward=1"]);
     inside(&lab, "firewall", &["nft", "add", "table", "inet", "fw"]);
     inside(
@@ -114,6 +137,16 @@ fn an_inspection_vpc_firewall_sees_and_filters_traffic_between_spokes() {
     let body = lab.curl("a", "http://10.2.1.10:8081/", T);
     assert_eq!(body.as_deref(), Some("10.1.1.10\n"), "allowed, and nothing translated");
     assert_eq!(lab.curl("a", "http://10.2.1.10:8080/", NEGATIVE), None, "the firewall drops 8080");
+    // The firewall's interface logged a's request on its way in and out, both ways.
+    let flows = lab.vpclab(&["flows"]);
+    let flows = String::from_utf8_lossy(&flows.stdout);
+    let through = |src: &str, dst: &str, port: &str| {
+        flows.lines().filter(|l| l.contains(&eni)).any(|l| {
+            let f: Vec<&str> = l.split(' ').collect();
+            f.len() == 15 && (f[4], f[5], f[13]) == (src, dst, "ACCEPT") && f[7] == port
+        })
+    };
+    assert!(through("10.1.1.10", "10.2.1.10", "8081"), "a's request, at the firewall:\n{flows}");
     // The firewall saw (and counted) what it dropped: the path really goes through it.
     let rules = lab.exec("firewall", &["nft", "list", "chain", "inet", "fw", "forward"]);
     let rules = String::from_utf8_lossy(&rules.stdout);
