@@ -300,20 +300,47 @@ fn network_interfaces_of_ones_own() {
         ok(&mut s, &format!("Action=DescribeNetworkInterfaces&NetworkInterfaceId.1={eni}"))
             .contains("<sourceDestCheck>false</sourceDestCheck>")
     );
-    // Attaching says why it cannot; the primary interface does not come off.
+    // Attached, it is the instance's eth1: in use, listed in the instance, not deletable;
+    // the primary interface does not come off.
+    let attach = format!(
+        "Action=AttachNetworkInterface&NetworkInterfaceId={eni}&InstanceId={instance}&DeviceIndex=1"
+    );
+    let attached = ok(&mut s, &attach);
+    let eni_attachment =
+        between(&attached, "<attachmentId>", "</attachmentId>").unwrap().to_owned();
+    assert!(eni_attachment.starts_with("eni-attach-"), "{attached}");
+    assert_eq!(code(&mut s, &attach), "InvalidNetworkInterface.InUse");
+    let listed =
+        ok(&mut s, &format!("Action=DescribeNetworkInterfaces&NetworkInterfaceId.1={eni}"));
+    assert!(listed.contains("<status>in-use</status>"), "{listed}");
+    assert!(listed.contains("<deviceIndex>1</deviceIndex>"), "{listed}");
+    assert!(listed.contains(&format!("<instanceId>{instance}</instanceId>")), "{listed}");
+    let described = ok(&mut s, &format!("Action=DescribeInstances&InstanceId.1={instance}"));
     assert_eq!(
-        code(
-            &mut s,
-            &format!(
-                "Action=AttachNetworkInterface&NetworkInterfaceId={eni}&InstanceId={instance}&DeviceIndex=1"
-            )
-        ),
-        "UnsupportedOperation"
+        all(&described, "<deviceIndex>", "</deviceIndex>"),
+        ["0", "1"],
+        "both interfaces inside the instance: {described}"
+    );
+    let by_index =
+        "Action=DescribeNetworkInterfaces&Filter.1.Name=attachment.device-index&Filter.1.Value.1=1";
+    assert_eq!(
+        all(&ok(&mut s, by_index), "<networkInterfaceId>", "</networkInterfaceId>"),
+        [eni.as_str()]
+    );
+    assert_eq!(
+        code(&mut s, &format!("Action=DeleteNetworkInterface&NetworkInterfaceId={eni}")),
+        "InvalidParameterValue",
+        "in use"
     );
     let attachment = between(&launched, "<attachmentId>", "</attachmentId>").unwrap().to_owned();
     assert_eq!(
         code(&mut s, &format!("Action=DetachNetworkInterface&AttachmentId={attachment}")),
         "OperationNotPermitted"
+    );
+    ok(&mut s, &format!("Action=DetachNetworkInterface&AttachmentId={eni_attachment}"));
+    assert_eq!(
+        code(&mut s, &format!("Action=DetachNetworkInterface&AttachmentId={eni_attachment}")),
+        "InvalidAttachmentID.NotFound"
     );
     assert_eq!(
         code(&mut s, &format!("Action=DeleteSubnet&SubnetId={subnet}")),
@@ -612,4 +639,44 @@ fn the_source_dest_check_turns_off_and_routes_target_instances() {
     let tables = ok(&mut s, &format!("Action=DescribeRouteTables&RouteTableId.1={table}"));
     assert_eq!(tables.matches("<state>blackhole</state>").count(), 2, "{tables}");
     assert_eq!(all(&tables, "<instanceId>", "</instanceId>").len(), 2, "still named: {tables}");
+}
+
+#[test]
+fn interfaces_attach_in_the_instances_zone_at_a_free_index_and_outlive_it() {
+    let (mut s, subnet) = lab();
+    let launched = ok(
+        &mut s,
+        &format!("Action=RunInstances&ImageId=ami-1&MinCount=1&MaxCount=1&SubnetId={subnet}"),
+    );
+    let instance = between(&launched, "<instanceId>", "</instanceId>").unwrap().to_owned();
+    let vpc = between(&launched, "<vpcId>", "</vpcId>").unwrap().to_owned();
+    let eni_in = |s: &mut Service, subnet: &str| {
+        let body = ok(s, &format!("Action=CreateNetworkInterface&SubnetId={subnet}"));
+        between(&body, "<networkInterfaceId>", "</networkInterfaceId>").unwrap().to_owned()
+    };
+    let far = ok(
+        &mut s,
+        &format!(
+            "Action=CreateSubnet&VpcId={vpc}&CidrBlock=10.0.9.0%2F24&AvailabilityZone=us-east-1f"
+        ),
+    );
+    let far = between(&far, "<subnetId>", "</subnetId>").unwrap().to_owned();
+    let (near, away) = (eni_in(&mut s, &subnet), eni_in(&mut s, &far));
+    let attach = |eni: &str, index: u32| {
+        format!(
+            "Action=AttachNetworkInterface&NetworkInterfaceId={eni}&InstanceId={instance}&DeviceIndex={index}"
+        )
+    };
+    assert_eq!(code(&mut s, &attach(&away, 1)), "InvalidParameterCombination", "another zone");
+    assert_eq!(code(&mut s, &attach(&near, 0)), "InvalidParameterValue", "index 0 is eth0");
+    assert_eq!(code(&mut s, &attach(&near, 8)), "AttachmentLimitExceeded");
+    ok(&mut s, &attach(&near, 2));
+    let second = eni_in(&mut s, &subnet);
+    assert_eq!(code(&mut s, &attach(&second, 2)), "InvalidParameterValue", "index taken");
+    // Terminated, the instance leaves the interface it did not launch with, free.
+    ok(&mut s, &format!("Action=TerminateInstances&InstanceId.1={instance}"));
+    let listed =
+        ok(&mut s, &format!("Action=DescribeNetworkInterfaces&NetworkInterfaceId.1={near}"));
+    assert!(listed.contains("<status>available</status>"), "{listed}");
+    ok(&mut s, &format!("Action=DeleteNetworkInterface&NetworkInterfaceId={near}"));
 }

@@ -58,6 +58,9 @@ pub(crate) struct TransitGatewaySpec {
     /// VPC attachments.
     #[serde(default)]
     pub(crate) attachments: Vec<AttachmentSpec>,
+    /// Peering attachments to other transit gateways of the file (this one requests).
+    #[serde(default)]
+    pub(crate) peerings: Vec<TgwPeeringSpec>,
     /// Route tables; one named `default` is the default route table.
     #[serde(default)]
     pub(crate) route_tables: Vec<TgwRouteTableSpec>,
@@ -76,6 +79,20 @@ pub(crate) struct AttachmentSpec {
     /// `ApplianceModeSupport` (default false).
     #[serde(default)]
     pub(crate) appliance_mode: bool,
+}
+
+/// A transit gateway peering attachment.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct TgwPeeringSpec {
+    /// Name, unique among the file's attachments; route tables of both transit gateways
+    /// name it as a route target.
+    pub(crate) name: Spanned<String>,
+    /// The other transit gateway (by name).
+    pub(crate) peer: Spanned<String>,
+    /// Whether the peer accepts (default true); false leaves it `pendingAcceptance`.
+    #[serde(default = "yes")]
+    pub(crate) accept: bool,
 }
 
 /// A transit gateway route table.
@@ -394,7 +411,7 @@ fn transit_gateways<'t>(
     subnets: &BTreeMap<&str, (SubnetId, VpcId)>,
     vpc_by_name: &dyn Fn(&Spanned<String>) -> Result<VpcId, TopologyError>,
 ) -> Result<BTreeMap<&'t str, TransitGatewayId>, TopologyError> {
-    let mut gateways = BTreeMap::new();
+    let mut gateways: BTreeMap<&str, TransitGatewayId> = BTreeMap::new();
     let mut attachments: BTreeMap<&str, TgwAttachmentId> = BTreeMap::new();
     for spec in &topology.transit_gateways {
         let name = spec.name.value.as_str();
@@ -413,6 +430,11 @@ fn transit_gateways<'t>(
         let tgw = m
             .create_transit_gateway(String::new(), options, name_tag(name), 0)
             .map_err(api(&spec.name))?;
+        gateways.insert(name, tgw);
+    }
+    // Attachments and peerings, before the route tables (of either side) that name them.
+    for spec in &topology.transit_gateways {
+        let tgw = gateways[spec.name.value.as_str()].clone();
         for attachment in &spec.attachments {
             let attachment_name = attachment.name.value.as_str();
             if attachments.contains_key(attachment_name) {
@@ -441,6 +463,30 @@ fn transit_gateways<'t>(
                 .map_err(api(&attachment.name))?;
             attachments.insert(attachment_name, id);
         }
+        for peering in &spec.peerings {
+            let peering_name = peering.name.value.as_str();
+            if attachments.contains_key(peering_name) {
+                return Err(at(
+                    &peering.name,
+                    format!("an attachment named {peering_name:?} already exists"),
+                ));
+            }
+            let peer = gateways.get(peering.peer.value.as_str()).ok_or_else(|| {
+                at(&peering.peer, format!("no transit gateway named {:?}", peering.peer.value))
+            })?;
+            let (owner, region) = (vpclab_model::names::OWNER_ID.to_owned(), REGION.to_owned());
+            let id = m
+                .create_tgw_peering_attachment(&tgw, peer, owner, region, name_tag(peering_name), 0)
+                .map_err(api(&peering.name))?;
+            if peering.accept {
+                m.answer_tgw_peering(&id, true).map_err(api(&peering.name))?;
+            }
+            attachments.insert(peering_name, id);
+        }
+    }
+    // Route tables, with their associations, propagations and static routes.
+    for spec in &topology.transit_gateways {
+        let (name, tgw) = (spec.name.value.as_str(), gateways[spec.name.value.as_str()].clone());
         let default = m.transit_gateway(&tgw).map_err(api(&spec.name))?.options.clone();
         let mut tables: BTreeMap<&str, ()> = BTreeMap::new();
         for table in &spec.route_tables {
@@ -466,11 +512,14 @@ fn transit_gateways<'t>(
             };
             for association in &table.associations {
                 let a = attachment(association)?;
-                let current = m.tgw_attachment(&a).map_err(api(association))?.association.clone();
-                if let Some(current) = current.filter(|c| c != &id) {
-                    m.disassociate_tgw_route_table(&current, &a).map_err(api(association))?;
+                // On this gateway's side (a peering has one association per side).
+                let current = |m: &Model| {
+                    m.tgw_attachment(&a).ok().and_then(|a| a.association_in(&tgw).cloned())
+                };
+                if let Some(old) = current(m).filter(|c| c != &id) {
+                    m.disassociate_tgw_route_table(&old, &a).map_err(api(association))?;
                 }
-                if m.tgw_attachment(&a).map_err(api(association))?.association.is_none() {
+                if current(m).is_none() {
                     m.associate_tgw_route_table(&id, &a).map_err(api(association))?;
                 }
             }
@@ -490,7 +539,6 @@ fn transit_gateways<'t>(
                     .map_err(api(&route.target))?;
             }
         }
-        gateways.insert(name, tgw);
     }
     Ok(gateways)
 }

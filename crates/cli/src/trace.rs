@@ -423,6 +423,17 @@ mod tests {
             "{}",
             traced.text
         );
+        // Two hubs, peered: both tables on the way, two hubs' TTL.
+        let text = include_str!("../../../examples/transit-peering.yaml");
+        let peered = crate::topology::build(&crate::topology::parse(text).unwrap(), 1).unwrap();
+        let traced = explain(&peered, "a", "10.2.1.10", None, None).unwrap();
+        assert!(traced.reachable, "{}", traced.text);
+        assert_eq!(traced.text.matches("transit-gateway ").count(), 4, "{}", traced.text);
+        assert!(traced.text.contains("(peering tgw-"), "{}", traced.text);
+        let pending = text.replace("accept: true", "accept: false");
+        let pending = crate::topology::build(&crate::topology::parse(&pending).unwrap(), 1);
+        let traced = explain(&pending.unwrap(), "a", "10.2.1.10", None, None).unwrap();
+        assert!(traced.text.contains("dropped: tgw_blackhole"), "{}", traced.text);
         // The way back from shared goes through its own table, `services`.
         let traced = explain(&m, "shared", "10.2.1.10", None, None).unwrap();
         assert!(traced.reachable, "{}", traced.text);

@@ -1,5 +1,6 @@
-//! Making the model real on this host: a namespace and a TUN `eth0` per instance, the
-//! emulated internet's namespace, and the forwarder that joins them.
+//! Making the model real on this host: a namespace and a TUN `eth0` per instance (and
+//! `eth1`, … for the interfaces attached to it), the emulated internet's namespace, and
+//! the forwarder that joins them.
 //!
 //! Everything created here is named `i-…` (an instance's namespace, named after its
 //! id) or `vpclab-…`; nothing is created in, or changed in, the root namespace. Devices
@@ -10,7 +11,7 @@ use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
 
 use ipnet::Ipv4Net;
-use vpclab_model::{Instance, InstanceId, Model};
+use vpclab_model::{Instance, InstanceId, Model, NetworkInterface, NetworkInterfaceId};
 use vpclab_sys::netns::{self, NetnsError};
 use vpclab_sys::tun::Tun;
 
@@ -78,6 +79,9 @@ pub struct Host {
     /// What each realised instance was configured with — its address, and its resolver
     /// configuration (from its VPC's DHCP options) — to notice changes.
     realised: BTreeMap<InstanceId, (Ipv4Addr, String)>,
+    /// The attached interfaces realised as devices: where (instance, device) and with
+    /// which address, to notice a detach or a change.
+    realised_interfaces: BTreeMap<NetworkInterfaceId, (InstanceId, String, Ipv4Addr)>,
     generation: u64,
     /// The internet's namespace.
     internet: String,
@@ -102,6 +106,7 @@ impl Host {
             forwarder,
             ports: PortMap::new(),
             realised: BTreeMap::new(),
+            realised_interfaces: BTreeMap::new(),
             generation: 0,
             internet: internet.to_owned(),
             owner: None,
@@ -133,9 +138,30 @@ impl Host {
             })
             .map(|(id, _)| id.clone())
             .collect();
-        if !stale.is_empty() {
+        // Attached interfaces whose attachment (or instance) is gone or changed.
+        let stale_interfaces: Vec<NetworkInterfaceId> = self
+            .realised_interfaces
+            .iter()
+            .filter(|(id, realised)| {
+                stale.contains(&realised.0) || realisation(model, id).as_ref() != Some(*realised)
+            })
+            .map(|(id, _)| id.clone())
+            .collect();
+        if !stale.is_empty() || !stale_interfaces.is_empty() {
             let ports: Vec<_> = stale.iter().map(|id| self.ports.release(id)).collect();
+            let interface_ports: Vec<_> =
+                stale_interfaces.iter().map(|id| self.ports.release_interface(id)).collect();
             self.publish(model);
+            for (id, port) in stale_interfaces.iter().zip(interface_ports) {
+                self.realised_interfaces.remove(id);
+                if let Some(port) = port {
+                    let queues = self.forwarder.detach(port).map_err(HostError::Forwarder)?;
+                    if let Some(queue) = queues.first() {
+                        // The device goes with its last queue, at the end of this block.
+                        let _ = queue.set_persist(false);
+                    }
+                }
+            }
             for (id, port) in stale.iter().zip(ports) {
                 self.realised.remove(id);
                 if let Some(port) = port {
@@ -166,6 +192,18 @@ impl Host {
             let port = self.ports.assign(&instance.id);
             self.forwarder.attach(port, queues).map_err(HostError::Forwarder)?;
             self.realised.insert(instance.id.clone(), (instance.private_ip, resolv));
+        }
+        for instance in model.running_instances() {
+            for eni in model.attached_interfaces(&instance.id) {
+                if self.realised_interfaces.contains_key(&eni.id) {
+                    continue;
+                }
+                let Some(realised) = realisation(model, &eni.id) else { continue };
+                let queues = setup_interface(model, eni, &realised.1, self.forwarder.workers())?;
+                let port = self.ports.assign_interface(&eni.id);
+                self.forwarder.attach(port, queues).map_err(HostError::Forwarder)?;
+                self.realised_interfaces.insert(eni.id.clone(), realised);
+            }
         }
         self.publish(model);
         Ok(())
@@ -265,6 +303,41 @@ fn setup_instance(
     // Commands run with `ip netns exec` (as `vpclab exec` does) resolve names as the
     // VPC's DHCP options say: by default through its Amazon DNS server, as on AWS.
     netns::write_etc(ns, "resolv.conf", resolv)?;
+    Ok(tun)
+}
+
+/// Where and how attached interface `eni` should be realised: its running instance, its
+/// device there, its address. `None` when it is not attached to a running instance.
+fn realisation(model: &Model, eni: &NetworkInterfaceId) -> Option<(InstanceId, String, Ipv4Addr)> {
+    let interface = model.network_interface(eni).ok()?;
+    let instance = model.interface_holder(eni)?;
+    Some((instance.id.clone(), interface.device()?, interface.private_ip))
+}
+
+/// An attached interface's device in its instance's namespace (`eth1`, …): its address
+/// with its subnet's prefix, MTU 9001, up; no default route (`eth0` keeps it, as an
+/// instance without policy routing does on AWS). Idempotent, as [`setup_instance`].
+fn setup_interface(
+    model: &Model,
+    eni: &NetworkInterface,
+    device: &str,
+    queues: usize,
+) -> Result<Vec<Tun>, HostError> {
+    let ns = model.interface_holder(&eni.id).map(|i| i.id.to_string()).unwrap_or_default();
+    let subnet = model.subnet(&eni.subnet).map_err(|e| {
+        HostError::Netns(NetnsError::Command { command: "setup".into(), stderr: e.to_string() })
+    })?;
+    let tun = Tun::open_queues_in(&ns, device, queues)?;
+    let address = format!("{}/{}", eni.private_ip, subnet.cidr.prefix_len());
+    let mtu = VPC_MTU.to_string();
+    netns::configure(
+        &ns,
+        &[
+            &["link", "set", device, "mtu", &mtu],
+            &["addr", "replace", &address, "dev", device],
+            &["link", "set", device, "up"],
+        ],
+    )?;
     Ok(tun)
 }
 

@@ -368,30 +368,52 @@ impl Snapshot {
         }
         ip.decrement_ttl();
 
-        let table = self.tgw_tables.get(ingress.table as usize);
-        let route = table.and_then(|t| t.lpm.lookup(ip.dst()));
-        let hop = route.and_then(|r| table?.hops.get(r as usize).copied());
-        tracking.note(|| Step::TransitGateway {
-            attachment: index,
-            table: table.map(|_| ingress.table),
-            route,
-            hop,
-        });
-        let out = match hop {
-            None => return Verdict::Drop(DropReason::TgwNoRoute),
-            Some(TgwHop::Blackhole) => return Verdict::Drop(DropReason::TgwBlackhole),
-            Some(TgwHop::Attachment(out)) => out,
-        };
-        if ip.wire_len() > TGW_MTU {
-            return Verdict::Drop(DropReason::TgwMtuExceeded);
-        }
-        if ip.ttl() <= 1 {
-            // AWS counts it (`packets-lost-ttl-expired`); no error comes back.
-            return Verdict::Drop(DropReason::TtlExceeded);
-        }
-        ip.decrement_ttl();
-        let Some(egress) = self.attachments.get(out as usize) else {
-            return Verdict::Drop(DropReason::TgwBlackhole);
+        // The transit gateway; over a peering attachment, the other one (once).
+        let (mut arrived, mut table_index, mut crossed) = (index, ingress.table, false);
+        let (out, egress) = loop {
+            let Some(table) = self.tgw_tables.get(table_index as usize) else {
+                tracking.note(|| Step::TransitGateway {
+                    attachment: arrived,
+                    table: None,
+                    route: None,
+                    hop: None,
+                });
+                return Verdict::Drop(DropReason::TgwNoRoute);
+            };
+            let route = table.lpm.lookup(ip.dst());
+            let hop = route.and_then(|r| table.hops.get(r as usize).copied());
+            tracking.note(|| Step::TransitGateway {
+                attachment: arrived,
+                table: Some(table_index),
+                route,
+                hop,
+            });
+            let out = match hop {
+                None => return Verdict::Drop(DropReason::TgwNoRoute),
+                Some(TgwHop::Blackhole) => return Verdict::Drop(DropReason::TgwBlackhole),
+                Some(TgwHop::Attachment(out)) => out,
+            };
+            if ip.wire_len() > TGW_MTU {
+                return Verdict::Drop(DropReason::TgwMtuExceeded);
+            }
+            if ip.ttl() <= 1 {
+                // AWS counts it (`packets-lost-ttl-expired`); no error comes back.
+                return Verdict::Drop(DropReason::TtlExceeded);
+            }
+            ip.decrement_ttl();
+            let Some(next) = self.attachments.get(out as usize) else {
+                return Verdict::Drop(DropReason::TgwBlackhole);
+            };
+            match next.peering {
+                None => break (out, next),
+                Some(sides) if !crossed => {
+                    crossed = true;
+                    arrived = out;
+                    table_index = sides.table_beyond(table.tgw);
+                }
+                // A second peering on one path: not carried.
+                Some(_) => return Verdict::Drop(DropReason::TgwOnwardUnsupported),
+            }
         };
         let Some((zone, exit)) = egress_zone(egress, me.zone, ip) else {
             return Verdict::Drop(DropReason::TgwBlackhole);

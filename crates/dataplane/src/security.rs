@@ -16,7 +16,9 @@ use std::net::Ipv4Addr;
 
 use ipnet::Ipv4Net;
 use vpclab_lpm::{Builder, Lpm4};
-use vpclab_model::{Instance, Model, NetworkAcl, Peer, Protocol, SgRule, VpcId};
+use vpclab_model::{
+    ConnectionTracking, Instance, Model, NetworkAcl, Peer, Protocol, SecurityGroupId, SgRule, VpcId,
+};
 
 use vpclab_conntrack::Timeouts;
 
@@ -98,12 +100,21 @@ impl Compiled {
             }
             let prefixes: Vec<Ipv4Net> = match &rule.peer {
                 Peer::Cidr(c) => vec![*c],
-                Peer::Group(g) => model
-                    .instances()
-                    .filter(|i| i.security_groups.contains(g))
-                    .filter(|i| &i.vpc == vpc || model.peered(&i.vpc, vpc))
-                    .map(|i| Ipv4Net::from(i.private_ip))
-                    .collect(),
+                // Every interface in the group: instances' primary ones and the
+                // interfaces attached to them.
+                Peer::Group(g) => {
+                    let near = |v: &VpcId| v == vpc || model.peered(v, vpc);
+                    let primary = model
+                        .instances()
+                        .filter(|i| i.security_groups.contains(g) && near(&i.vpc))
+                        .map(|i| i.private_ip);
+                    let attached = model
+                        .network_interfaces()
+                        .filter(|n| n.attachment.is_some())
+                        .filter(|n| n.security_groups.contains(g) && near(&n.vpc))
+                        .map(|n| n.private_ip);
+                    primary.chain(attached).map(Ipv4Net::from).collect()
+                }
                 // The list's blocks as they are now: a change to it recompiles.
                 Peer::PrefixList(list) => {
                     model.prefix_list_cidrs(list.as_str()).unwrap_or_default()
@@ -169,15 +180,25 @@ impl InterfaceRules {
     }
 
     pub(crate) fn build(model: &Model, instance: &Instance) -> Self {
-        let groups: Vec<_> =
-            instance.security_groups.iter().filter_map(|g| model.security_group(g).ok()).collect();
-        let timeouts = instance.connection_tracking.map_or(Timeouts::INTERFACE, |c| {
+        Self::of(model, &instance.vpc, &instance.security_groups, instance.connection_tracking)
+    }
+
+    /// The rules of an interface in `vpc` with `groups` and its connection-tracking
+    /// timeouts (AWS's defaults when `None`).
+    pub(crate) fn of(
+        model: &Model,
+        vpc: &VpcId,
+        groups: &[SecurityGroupId],
+        tracking: Option<ConnectionTracking>,
+    ) -> Self {
+        let groups: Vec<_> = groups.iter().filter_map(|g| model.security_group(g).ok()).collect();
+        let timeouts = tracking.map_or(Timeouts::INTERFACE, |c| {
             Timeouts::interface(c.tcp_established_timeout, c.udp_stream_timeout, c.udp_timeout)
         });
         Self {
             timeouts,
-            ingress: Compiled::build(model, &instance.vpc, groups.iter().flat_map(|g| &g.ingress)),
-            egress: Compiled::build(model, &instance.vpc, groups.iter().flat_map(|g| &g.egress)),
+            ingress: Compiled::build(model, vpc, groups.iter().flat_map(|g| &g.ingress)),
+            egress: Compiled::build(model, vpc, groups.iter().flat_map(|g| &g.egress)),
         }
     }
 }

@@ -9,7 +9,7 @@ use std::net::Ipv4Addr;
 
 use ipnet::Ipv4Net;
 use vpclab_lpm::{Builder, Lpm4};
-use vpclab_model::{InstanceId, Model, NatGatewayId, RouteTarget, ZONES};
+use vpclab_model::{InstanceId, Model, NatGatewayId, NetworkInterfaceId, RouteTarget, ZONES};
 
 use crate::security::{CompiledAcl, InterfaceRules};
 
@@ -66,8 +66,27 @@ pub enum TgwHop {
 /// A compiled transit gateway route table.
 #[derive(Debug)]
 pub(crate) struct TgwTable {
+    /// Index of its transit gateway (the model's, in id order).
+    pub(crate) tgw: u32,
     pub(crate) lpm: Lpm4,
     pub(crate) hops: Vec<TgwHop>,
+}
+
+/// A peering attachment's two sides: each transit gateway (by index) and the route table
+/// the attachment is associated with there (`NO_TABLE`: none).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PeeringSides {
+    /// The two transit gateways.
+    pub tgws: [u32; 2],
+    /// The table of each side.
+    pub tables: [u32; 2],
+}
+
+impl PeeringSides {
+    /// The table a packet meets crossing from transit gateway `from` to the other side.
+    pub fn table_beyond(&self, from: u32) -> u32 {
+        if self.tgws[0] == from { self.tables[1] } else { self.tables[0] }
+    }
 }
 
 /// A transit gateway's interface in one zone of an attached VPC.
@@ -94,6 +113,8 @@ pub struct AttachmentEntry {
     pub appliance_mode: bool,
     /// Its interface in each zone (by index in the region's zones), if it has one there.
     pub zones: [Option<AttachmentZone>; ZONES.len()],
+    /// For a peering attachment (which has no VPC and no zones): its two sides.
+    pub peering: Option<PeeringSides>,
 }
 
 /// `table` of an attachment associated with no route table.
@@ -251,11 +272,13 @@ impl Snapshot {
     }
 }
 
-/// Which port each instance's device has. Ports are stable for an instance's life, and
-/// slots of removed instances are reused.
+/// Which port each device has: an instance's `eth0` (by the instance), and each
+/// interface attached to an instance besides (`eth1`, …, by the interface). Ports are
+/// stable for a device's life, and slots of removed devices are reused.
 #[derive(Clone, Debug, Default)]
 pub struct PortMap {
     by_instance: BTreeMap<InstanceId, Port>,
+    by_interface: BTreeMap<NetworkInterfaceId, Port>,
     nat_slots: BTreeMap<NatGatewayId, u32>,
 }
 
@@ -270,7 +293,35 @@ impl PortMap {
         if let Some(&port) = self.by_instance.get(instance) {
             return port;
         }
-        let mut used: Vec<Port> = self.by_instance.values().copied().collect();
+        let port = self.lowest_free();
+        self.by_instance.insert(instance.clone(), port);
+        port
+    }
+
+    /// The port of attached interface `eni`'s device, assigning the lowest free one if
+    /// it has none.
+    pub fn assign_interface(&mut self, eni: &NetworkInterfaceId) -> Port {
+        if let Some(&port) = self.by_interface.get(eni) {
+            return port;
+        }
+        let port = self.lowest_free();
+        self.by_interface.insert(eni.clone(), port);
+        port
+    }
+
+    /// The port of attached interface `eni`'s device, if it has one.
+    pub fn interface(&self, eni: &NetworkInterfaceId) -> Option<Port> {
+        self.by_interface.get(eni).copied()
+    }
+
+    /// Forgets interface `eni`, returning its port.
+    pub fn release_interface(&mut self, eni: &NetworkInterfaceId) -> Option<Port> {
+        self.by_interface.remove(eni)
+    }
+
+    fn lowest_free(&self) -> Port {
+        let mut used: Vec<Port> =
+            self.by_instance.values().chain(self.by_interface.values()).copied().collect();
         used.sort_unstable();
         let mut port = INTERNET + 1;
         for u in used {
@@ -280,7 +331,6 @@ impl PortMap {
                 break;
             }
         }
-        self.by_instance.insert(instance.clone(), port);
         port
     }
 
@@ -310,6 +360,14 @@ impl PortMap {
     }
 }
 
+/// The port of the device behind network interface `eni`: an attached interface's own,
+/// or the instance's `eth0` for its primary interface; none while the instance is
+/// stopped or the device is not attached.
+fn interface_port(model: &Model, ports: &PortMap, eni: &NetworkInterfaceId) -> Option<Port> {
+    let instance = model.interface_holder(eni)?;
+    if instance.interface == *eni { ports.get(&instance.id) } else { ports.interface(eni) }
+}
+
 /// Compiles the model into a snapshot. Instances without a port in `ports` (their
 /// device is not attached yet) are left out; NAT gateways get stable connection-table
 /// slots in `ports` (new ones assigned, gone ones released).
@@ -329,6 +387,8 @@ pub fn compile(model: &Model, ports: &mut PortMap, generation: u64) -> Snapshot 
         model.tgw_attachments().zip(0..).map(|(a, i)| (a.id.clone(), i)).collect();
     let tgw_table_index: BTreeMap<_, u32> =
         model.tgw_route_tables().zip(0..).map(|(t, i)| (t.id.clone(), i)).collect();
+    let tgw_index: BTreeMap<_, u32> =
+        model.transit_gateways().zip(0..).map(|(t, i)| (t.id.clone(), i)).collect();
 
     let tables = model
         .route_tables()
@@ -353,10 +413,9 @@ pub fn compile(model: &Model, ports: &mut PortMap, generation: u64) -> Snapshot 
                                 Hop::TransitGateway(attachment_index[&a.id])
                             })
                         }
-                        RouteTarget::NetworkInterface(eni) => model
-                            .interface_holder(eni)
-                            .and_then(|instance| ports.get(&instance.id))
-                            .map_or(Hop::Blackhole, Hop::Interface),
+                        RouteTarget::NetworkInterface(eni) => {
+                            interface_port(model, ports, eni).map_or(Hop::Blackhole, Hop::Interface)
+                        }
                         RouteTarget::Peering(pcx) => model
                             .peering_connection(pcx)
                             .ok()
@@ -392,7 +451,8 @@ pub fn compile(model: &Model, ports: &mut PortMap, generation: u64) -> Snapshot 
                         .map_or(TgwHop::Blackhole, |&i| TgwHop::Attachment(i))
                 })
                 .collect();
-            TgwTable { lpm: builder.build(), hops }
+            let tgw = tgw_index.get(&table.tgw).copied().unwrap_or(u32::MAX);
+            TgwTable { tgw, lpm: builder.build(), hops }
         })
         .collect();
     let zone_of = |zone: &str| ZONES.iter().position(|z| *z == zone).unwrap_or(0);
@@ -412,18 +472,29 @@ pub fn compile(model: &Model, ports: &mut PortMap, generation: u64) -> Snapshot 
                     acl: acl_of(&subnet.id),
                 });
             }
+            let table_in = |tgw| a.association_in(tgw).map_or(NO_TABLE, |t| tgw_table_index[t]);
+            let peering = a.peer().filter(|_| a.carries()).map(|peer| PeeringSides {
+                tgws: [a.tgw.clone(), peer.clone()].map(|t| tgw_index[&t]),
+                tables: [table_in(&a.tgw), table_in(peer)],
+            });
             AttachmentEntry {
                 vpc: a.vpc().and_then(|v| vpc_index.get(v)).copied().unwrap_or(u32::MAX),
-                table: a.association.as_ref().map_or(NO_TABLE, |t| tgw_table_index[t]),
+                table: table_in(&a.tgw),
                 appliance_mode: a.vpc_options().is_some_and(|o| o.appliance_mode_support),
                 zones,
+                peering,
             }
         })
         .collect();
 
     let mut hosts: Vec<Builder<Ipv4Addr>> = model.vpcs().map(|_| Builder::new()).collect();
     let mut public = Builder::new();
-    let max_port = ports.iter().map(|(_, p)| p).max().unwrap_or(INTERNET);
+    let max_port = ports
+        .iter()
+        .map(|(_, p)| p)
+        .chain(ports.by_interface.values().copied())
+        .max()
+        .unwrap_or(INTERNET);
     let mut port_table = vec![PortEntry::Vacant; max_port as usize + 1];
     let mut rules = Vec::new();
     port_table[INTERNET as usize] = PortEntry::Internet;
@@ -465,6 +536,38 @@ pub fn compile(model: &Model, ports: &mut PortMap, generation: u64) -> Snapshot 
             source_dest_check: instance.source_dest_check,
         });
         rules.push(InterfaceRules::build(model, instance));
+        // Its other interfaces (`eth1`, …): each a port of its own, in its own subnet.
+        for eni in model.attached_interfaces(&instance.id) {
+            let (Some(port), Ok(subnet), Ok(table)) = (
+                ports.interface(&eni.id),
+                model.subnet(&eni.subnet),
+                model.route_table_of(&eni.subnet),
+            ) else {
+                continue;
+            };
+            hosts[vpc as usize]
+                .insert(Ipv4Net::from(eni.private_ip), port)
+                .expect("ports fit in 31 bits");
+            port_table[port as usize] = PortEntry::Instance(InstancePort {
+                vpc,
+                table: table_index[&table.id],
+                subnet: subnet.cidr,
+                zone: zone_of(&subnet.zone) as u8,
+                private: eni.private_ip,
+                public: None,
+                resolver: model.vpc(&eni.vpc).map_or(Ipv4Addr::UNSPECIFIED, |v| v.dns_server()),
+                rules: rules.len() as u32,
+                acl: acl_of(&subnet.id),
+                flow_log: model.flow_logs().any(|f| f.resource.covers_interface(eni)),
+                source_dest_check: eni.source_dest_check,
+            });
+            rules.push(InterfaceRules::of(
+                model,
+                &eni.vpc,
+                &eni.security_groups,
+                eni.connection_tracking,
+            ));
+        }
     }
 
     let mut nats = Vec::new();

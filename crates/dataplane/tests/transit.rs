@@ -327,3 +327,94 @@ fn the_attachment_subnets_acl_applies_where_aws_applies_it() {
     let (verdict, ..) = lab.ping(1, "10.0.1.10");
     assert!(delivered_to(verdict, lab.hosts[0]), "B -> A: TGW subnet outbound allows: {verdict:?}");
 }
+
+#[test]
+fn a_peering_carries_static_routes_between_two_hubs_once_accepted() {
+    // The lab's hub (A, B, C) peers with a second hub, `west`, which has VPC D
+    // 10.7.0.0/16. Each side routes the other's CIDRs to the peering by static routes.
+    let mut lab = Lab::new();
+    let m = &mut lab.model;
+    let west = m.create_transit_gateway(String::new(), TgwOptions::default(), Tags::new(), 0);
+    let west = west.unwrap();
+    let vpc = m.create_vpc(cidr("10.7.0.0/16"), Tags::new()).unwrap();
+    let subnet =
+        m.create_subnet(&vpc, cidr("10.7.1.0/24"), Some("us-east-1a"), Tags::new()).unwrap();
+    let only = std::slice::from_ref(&subnet);
+    let options = VpcAttachmentOptions::default();
+    m.create_tgw_vpc_attachment(&west, &vpc, only, options, Tags::new(), 0).unwrap();
+    let main = m.vpc(&vpc).unwrap().main_route_table.clone();
+    let to_west = RouteSpec {
+        destination: cidr("10.0.0.0/8"),
+        target: RouteTarget::TransitGateway(west.clone()),
+    };
+    m.create_route(&main, to_west).unwrap();
+    let sg = m.vpc(&vpc).unwrap().default_security_group.clone().unwrap();
+    let all = SgRule::new(Protocol::All, -1, -1, Peer::Cidr(cidr("10.0.0.0/8")), None).unwrap();
+    m.authorize(&sg, false, vec![all]).unwrap();
+    let spec = RunInstance {
+        subnet: Some(subnet),
+        private_ip: Some(ip("10.7.1.10")),
+        ..Default::default()
+    };
+    let d = m.run_instance(spec).unwrap();
+    let d = lab.ports.assign(&d);
+
+    let peering = lab
+        .model
+        .create_tgw_peering_attachment(
+            &lab.tgw,
+            &west,
+            "123456789012".into(),
+            "us-east-1".into(),
+            Tags::new(),
+            0,
+        )
+        .unwrap();
+    let east_table = lab.default_table();
+    let west_table = lab
+        .model
+        .transit_gateway(&west)
+        .unwrap()
+        .options
+        .association_default_route_table
+        .clone()
+        .unwrap();
+    lab.model.put_tgw_route(&east_table, cidr("10.7.0.0/16"), Some(&peering), false).unwrap();
+    lab.model.put_tgw_route(&west_table, cidr("10.0.0.0/14"), Some(&peering), false).unwrap();
+    let (verdict, ..) = lab.ping(0, "10.7.1.10");
+    assert_eq!(verdict, Verdict::Drop(DropReason::TgwBlackhole), "not accepted yet");
+
+    lab.model.answer_tgw_peering(&peering, true).unwrap();
+    let (verdict, answer, ttl) = lab.ping(0, "10.7.1.10");
+    assert!(delivered_to(verdict, d), "A -> east -> west -> D: {verdict:?}");
+    assert!(delivered_to(answer.unwrap(), lab.hosts[0]), "and back");
+    assert_eq!(ttl, 61, "the VPC router and both hubs");
+    // Each side routes by its own table: a blackhole for B's /16 on west's side cuts B's
+    // answers alone.
+    lab.model.put_tgw_route(&west_table, cidr("10.1.0.0/16"), None, false).unwrap();
+    let (verdict, answer, _) = lab.ping(1, "10.7.1.10");
+    assert!(delivered_to(verdict, d), "B's request still goes east -> west");
+    assert_eq!(answer, Some(Verdict::Drop(DropReason::TgwBlackhole)), "west has no way back");
+
+    // A third hub beyond west: a packet crosses one peering at most.
+    let north = lab
+        .model
+        .create_transit_gateway(String::new(), TgwOptions::default(), Tags::new(), 0)
+        .unwrap();
+    let onward = lab
+        .model
+        .create_tgw_peering_attachment(
+            &west,
+            &north,
+            "123456789012".into(),
+            "us-east-1".into(),
+            Tags::new(),
+            0,
+        )
+        .unwrap();
+    lab.model.answer_tgw_peering(&onward, true).unwrap();
+    lab.model.put_tgw_route(&east_table, cidr("10.8.0.0/16"), Some(&peering), false).unwrap();
+    lab.model.put_tgw_route(&west_table, cidr("10.8.0.0/16"), Some(&onward), false).unwrap();
+    let (verdict, ..) = lab.ping(0, "10.8.1.10");
+    assert_eq!(verdict, Verdict::Drop(DropReason::TgwOnwardUnsupported));
+}

@@ -40,6 +40,15 @@ impl FlowLogResource {
             FlowLogResource::Interface(id) => &instance.interface == id,
         }
     }
+
+    /// Whether it records network interface `eni` (one attached to an instance).
+    pub fn covers_interface(&self, eni: &crate::NetworkInterface) -> bool {
+        match self {
+            FlowLogResource::Vpc(id) => &eni.vpc == id,
+            FlowLogResource::Subnet(id) => &eni.subnet == id,
+            FlowLogResource::Interface(id) => &eni.id == id,
+        }
+    }
 }
 
 /// Which records a flow log keeps.

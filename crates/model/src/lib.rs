@@ -59,7 +59,7 @@ pub use launch_template::{
     LAUNCH_TEMPLATE_MEMBERS, LaunchTemplate, LaunchTemplateId, LaunchTemplateVersion,
     MAX_LAUNCH_TEMPLATE_VERSIONS, VersionOutcome, check_launch_template_data, overlay_parameters,
 };
-pub use model::{MAX_CIDRS_PER_VPC, MAX_ROUTES_PER_TABLE, MAX_TAGS};
+pub use model::{MAX_CIDRS_PER_VPC, MAX_INTERFACES_PER_INSTANCE, MAX_ROUTES_PER_TABLE, MAX_TAGS};
 pub use model::{Model, PUBLIC_POOL, RouteSpec, RunInstance};
 pub use peering::{PeeringConnection, PeeringStatus, VpcPeeringConnectionId};
 pub use prefix_list::{
@@ -186,8 +186,9 @@ pub struct Subnet {
     pub tags: Tags,
 }
 
-/// A network interface of one's own (CreateNetworkInterface), not attached: instances
-/// have their one primary interface, which [`Instance`] holds.
+/// A network interface of one's own (CreateNetworkInterface), free or attached to an
+/// instance as a secondary interface (`eth1`, …); an instance's primary interface is
+/// held by the [`Instance`] itself.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NetworkInterface {
     /// `eni-…`
@@ -208,8 +209,31 @@ pub struct NetworkInterface {
     /// `sourceDestCheck` (on by default).
     #[serde(default = "yes")]
     pub source_dest_check: bool,
+    /// Its attachment to an instance, if attached.
+    #[serde(default)]
+    pub attachment: Option<InterfaceAttachment>,
     /// Tags.
     pub tags: Tags,
+}
+
+/// A network interface's attachment to an instance (AttachNetworkInterface).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InterfaceAttachment {
+    /// `eni-attach-…`
+    pub id: String,
+    /// The instance.
+    pub instance: InstanceId,
+    /// Its device index: 1 is `eth1` in the instance, and so on.
+    pub device_index: u32,
+    /// Seconds since the Unix epoch at attachment.
+    pub attached_at: u64,
+}
+
+impl NetworkInterface {
+    /// The device it is inside its instance (`eth1`, …), if attached.
+    pub fn device(&self) -> Option<String> {
+        self.attachment.as_ref().map(|a| format!("eth{}", a.device_index))
+    }
 }
 
 /// A subnet CIDR reservation (CreateSubnetCidrReservation).

@@ -35,6 +35,10 @@ pub const MAX_ROUTES_PER_TABLE: usize = 50;
 /// How many tags a resource holds at most.
 pub const MAX_TAGS: usize = 50;
 
+/// Device indexes an instance's interfaces may take (0, the primary, to 7): vpclab's
+/// limit whatever the instance type (AWS's depends on it).
+pub const MAX_INTERFACES_PER_INSTANCE: u32 = 8;
+
 /// How many IPv4 CIDRs a VPC holds at most, the primary among them (AWS's default quota).
 pub const MAX_CIDRS_PER_VPC: usize = 5;
 
@@ -1581,6 +1585,7 @@ impl Model {
                 description,
                 connection_tracking: None,
                 source_dest_check: true,
+                attachment: None,
                 tags,
             },
         );
@@ -1645,7 +1650,8 @@ impl Model {
 
     /// DeleteNetworkInterface: one of one's own (an instance's goes with the instance).
     pub fn delete_network_interface(&mut self, id: &NetworkInterfaceId) -> Result<(), ApiError> {
-        if self.instances.values().any(|i| &i.interface == id) {
+        let attached = self.network_interfaces.get(id).is_some_and(|n| n.attachment.is_some());
+        if attached || self.instances.values().any(|i| &i.interface == id) {
             return Err(ApiError::new(
                 "InvalidParameterValue",
                 format!("Network interface '{id}' is currently in use."),
@@ -1877,6 +1883,13 @@ impl Model {
                 eip.association = None;
             }
         }
+        // Interfaces attached after launch stay, detached (AWS: DeleteOnTermination is
+        // false for them).
+        for eni in self.network_interfaces.values_mut() {
+            if eni.attachment.as_ref().is_some_and(|a| &a.instance == id) {
+                eni.attachment = None;
+            }
+        }
         if let Some(instance) = self.instances.remove(id) {
             self.terminated.retain(|_, (_, when)| at.saturating_sub(*when) < TERMINATED_LISTED_S);
             self.terminated.insert(id.clone(), (instance, at));
@@ -1889,15 +1902,112 @@ impl Model {
         self.instances.values().filter(|i| !i.stopped)
     }
 
-    /// The running instance whose interface `eni` is (its primary one), if any: where a
-    /// route to the interface leads.
+    /// The running instance whose interface `eni` is (its primary one, or one attached
+    /// to it), if any: where a route to the interface leads.
     pub fn interface_holder(&self, eni: &NetworkInterfaceId) -> Option<&Instance> {
-        self.instances.values().find(|i| &i.interface == eni && !i.stopped)
+        self.interface_owner(eni).filter(|i| !i.stopped)
     }
 
-    /// The instance whose interface `eni` is, running or stopped.
+    /// The instance whose interface `eni` is (primary or attached), running or stopped.
     pub fn interface_owner(&self, eni: &NetworkInterfaceId) -> Option<&Instance> {
-        self.instances.values().find(|i| &i.interface == eni)
+        let attached = self.network_interfaces.get(eni).and_then(|n| n.attachment.as_ref());
+        match attached {
+            Some(a) => self.instances.get(&a.instance),
+            None => self.instances.values().find(|i| &i.interface == eni),
+        }
+    }
+
+    /// The interfaces attached to `instance` besides its primary one, by device index.
+    pub fn attached_interfaces(
+        &self,
+        instance: &InstanceId,
+    ) -> impl Iterator<Item = &crate::NetworkInterface> {
+        let mut attached: Vec<_> = self
+            .network_interfaces
+            .values()
+            .filter(|n| n.attachment.as_ref().is_some_and(|a| &a.instance == instance))
+            .collect();
+        attached.sort_by_key(|n| n.attachment.as_ref().map(|a| a.device_index));
+        attached.into_iter()
+    }
+
+    /// AttachNetworkInterface: a free interface of the instance's VPC and zone, at a free
+    /// device index (1 and up; 0 is the primary interface). Returns the attachment id.
+    pub fn attach_network_interface(
+        &mut self,
+        eni: &NetworkInterfaceId,
+        instance: &InstanceId,
+        device_index: u32,
+        at: u64,
+    ) -> Result<String, ApiError> {
+        let n = self.network_interface(eni)?;
+        let i = self.instance(instance)?;
+        if n.attachment.is_some() {
+            return Err(ApiError::new(
+                "InvalidNetworkInterface.InUse",
+                format!("Interface: [{eni}] in use."),
+            ));
+        }
+        let zone = |s: &SubnetId| self.subnets.get(s).map(|s| s.zone.clone());
+        if zone(&n.subnet) != zone(&i.subnet) {
+            return Err(ApiError::new(
+                "InvalidParameterCombination",
+                "You may not attach a network interface to an instance if they are not in the                  same availability zone",
+            ));
+        }
+        if n.vpc != i.vpc {
+            return Err(ApiError::invalid_value(format!(
+                "{eni} is in {} and {instance} in {}: vpclab attaches interfaces of the                  instance's own VPC.",
+                n.vpc, i.vpc
+            )));
+        }
+        if device_index == 0
+            || self
+                .attached_interfaces(instance)
+                .any(|o| o.attachment.as_ref().is_some_and(|a| a.device_index == device_index))
+        {
+            return Err(ApiError::invalid_value(format!(
+                "Instance '{instance}' already has an interface attached at device index                  '{device_index}'."
+            )));
+        }
+        if device_index >= MAX_INTERFACES_PER_INSTANCE {
+            return Err(ApiError::new(
+                "AttachmentLimitExceeded",
+                format!(
+                    "Interface count {} exceeds the limit for {}",
+                    device_index + 1,
+                    i.instance_type
+                ),
+            ));
+        }
+        let id = format!("eni-attach-{}", &self.ids.fresh("x")[2..]);
+        if let Some(n) = self.network_interfaces.get_mut(eni) {
+            n.attachment = Some(crate::InterfaceAttachment {
+                id: id.clone(),
+                instance: instance.clone(),
+                device_index,
+                attached_at: at,
+            });
+        }
+        Ok(id)
+    }
+
+    /// DetachNetworkInterface, by attachment id: the interface is free again.
+    pub fn detach_network_interface(&mut self, attachment: &str) -> Result<(), ApiError> {
+        let n = self
+            .network_interfaces
+            .values_mut()
+            .find(|n| n.attachment.as_ref().is_some_and(|a| a.id == attachment));
+        match n {
+            Some(n) => {
+                n.attachment = None;
+                Ok(())
+            }
+            None => Err(ApiError::new(
+                "InvalidAttachmentID.NotFound",
+                format!("The attachment ID '{attachment}' does not exist"),
+            )),
+        }
     }
 
     /// The primary interface of `instance`, as a route target (CreateRoute

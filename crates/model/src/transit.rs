@@ -160,6 +160,43 @@ pub enum AttachmentResource {
         /// Its options.
         options: VpcAttachmentOptions,
     },
+    /// Another transit gateway, through a peering attachment (static routes only). The
+    /// attachment's `tgw` is the requester's; each side associates it with a table of its
+    /// own.
+    Peering {
+        /// The accepter's transit gateway.
+        peer: TransitGatewayId,
+        /// The accepter's account, as the request named it (a label: one account here).
+        peer_account: String,
+        /// The accepter's Region, as the request named it (a label).
+        peer_region: String,
+        /// Where it is in its life.
+        state: PeeringAttachmentState,
+        /// The accepter side's association (the requester's is the attachment's own).
+        peer_association: Option<TgwRouteTableId>,
+    },
+}
+
+/// A transit gateway peering attachment's state.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum PeeringAttachmentState {
+    /// Waiting for the accepter.
+    PendingAcceptance,
+    /// Accepted: it carries traffic.
+    Available,
+    /// Refused by the accepter.
+    Rejected,
+}
+
+impl PeeringAttachmentState {
+    /// AWS's name (`TransitGatewayAttachmentState`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PeeringAttachmentState::PendingAcceptance => "pendingAcceptance",
+            PeeringAttachmentState::Available => "available",
+            PeeringAttachmentState::Rejected => "rejected",
+        }
+    }
 }
 
 /// A transit gateway attachment.
@@ -184,6 +221,7 @@ impl TgwAttachment {
     pub fn resource_type(&self) -> &'static str {
         match self.resource {
             AttachmentResource::Vpc { .. } => "vpc",
+            AttachmentResource::Peering { .. } => "peering",
         }
     }
 
@@ -191,6 +229,7 @@ impl TgwAttachment {
     pub fn resource_id(&self) -> String {
         match &self.resource {
             AttachmentResource::Vpc { vpc, .. } => vpc.to_string(),
+            AttachmentResource::Peering { peer, .. } => peer.to_string(),
         }
     }
 
@@ -198,6 +237,7 @@ impl TgwAttachment {
     pub fn vpc(&self) -> Option<&VpcId> {
         match &self.resource {
             AttachmentResource::Vpc { vpc, .. } => Some(vpc),
+            AttachmentResource::Peering { .. } => None,
         }
     }
 
@@ -205,6 +245,7 @@ impl TgwAttachment {
     pub fn subnets(&self) -> &[AttachmentSubnet] {
         match &self.resource {
             AttachmentResource::Vpc { subnets, .. } => subnets,
+            AttachmentResource::Peering { .. } => &[],
         }
     }
 
@@ -212,6 +253,67 @@ impl TgwAttachment {
     pub fn vpc_options(&self) -> Option<&VpcAttachmentOptions> {
         match &self.resource {
             AttachmentResource::Vpc { options, .. } => Some(options),
+            AttachmentResource::Peering { .. } => None,
+        }
+    }
+
+    /// The other transit gateway, for a peering attachment.
+    pub fn peer(&self) -> Option<&TransitGatewayId> {
+        match &self.resource {
+            AttachmentResource::Peering { peer, .. } => Some(peer),
+            AttachmentResource::Vpc { .. } => None,
+        }
+    }
+
+    /// Whether it joins transit gateway `tgw` (its own, or the peer of a peering).
+    pub fn joins(&self, tgw: &TransitGatewayId) -> bool {
+        &self.tgw == tgw || self.peer() == Some(tgw)
+    }
+
+    /// The route table it is associated with on transit gateway `tgw`'s side.
+    pub fn association_in(&self, tgw: &TransitGatewayId) -> Option<&TgwRouteTableId> {
+        match &self.resource {
+            AttachmentResource::Peering { peer, peer_association, .. } if peer == tgw => {
+                peer_association.as_ref()
+            }
+            _ if &self.tgw == tgw => self.association.as_ref(),
+            _ => None,
+        }
+    }
+
+    /// Its associations, on every side it has.
+    pub fn associations(&self) -> impl Iterator<Item = &TgwRouteTableId> {
+        let peer = match &self.resource {
+            AttachmentResource::Peering { peer_association, .. } => peer_association.as_ref(),
+            AttachmentResource::Vpc { .. } => None,
+        };
+        self.association.iter().chain(peer)
+    }
+
+    /// Whether it carries traffic: a VPC attachment always, a peering once accepted.
+    pub fn carries(&self) -> bool {
+        match &self.resource {
+            AttachmentResource::Vpc { .. } => true,
+            AttachmentResource::Peering { state, .. } => {
+                *state == PeeringAttachmentState::Available
+            }
+        }
+    }
+
+    /// AWS's `state` when it has settled: `available`, or a peering's own.
+    pub fn settled_state(&self) -> &'static str {
+        match &self.resource {
+            AttachmentResource::Vpc { .. } => "available",
+            AttachmentResource::Peering { state, .. } => state.as_str(),
+        }
+    }
+
+    fn association_slot(&mut self, tgw: &TransitGatewayId) -> &mut Option<TgwRouteTableId> {
+        match &mut self.resource {
+            AttachmentResource::Peering { peer, peer_association, .. } if peer == tgw => {
+                peer_association
+            }
+            _ => &mut self.association,
         }
     }
 }
@@ -402,7 +504,7 @@ impl Model {
         let attached: Vec<String> = self
             .tgw_attachments
             .values()
-            .filter(|a| &a.tgw == id)
+            .filter(|a| a.joins(id))
             .map(|a| a.id.to_string())
             .collect();
         if !attached.is_empty() {
@@ -484,7 +586,7 @@ impl Model {
                 ),
             ));
         }
-        if self.tgw_attachments.values().any(|a| a.association.as_ref() == Some(id)) {
+        if self.tgw_attachments.values().any(|a| a.associations().any(|t| t == id)) {
             return Err(ApiError::new(
                 "IncorrectState",
                 format!("{id} has associated attachments and cannot be deleted."),
@@ -613,7 +715,9 @@ impl Model {
         change: impl FnOnce(&mut VpcAttachmentOptions),
     ) -> Result<(), ApiError> {
         let attachment = self.tgw_attachment(id)?.clone();
-        let AttachmentResource::Vpc { vpc, subnets, mut options } = attachment.resource;
+        let AttachmentResource::Vpc { vpc, subnets, mut options } = attachment.resource else {
+            return Err(not_a_vpc_attachment(id));
+        };
         if let Some(missing) = remove.iter().find(|r| !subnets.iter().any(|s| &s.subnet == *r)) {
             self.subnet(missing)?;
             return Err(ApiError::invalid_value(format!(
@@ -649,30 +753,37 @@ impl Model {
         Ok(())
     }
 
+    /// Checks that `table` and `attachment` meet on one transit gateway, and returns that
+    /// gateway (the table's).
     fn check_same_tgw(
         &self,
         table: &TgwRouteTableId,
         attachment: &TgwAttachmentId,
-    ) -> Result<(), ApiError> {
+    ) -> Result<TransitGatewayId, ApiError> {
         let t = self.tgw_route_table(table)?;
         let a = self.tgw_attachment(attachment)?;
-        if t.tgw != a.tgw {
+        if !a.joins(&t.tgw) {
             return Err(ApiError::invalid_value(format!(
                 "Transit Gateway Attachment {attachment} and Transit Gateway Route Table \
                  {table} belong to different transit gateways."
             )));
         }
-        Ok(())
+        Ok(t.tgw.clone())
     }
 
-    /// AssociateTransitGatewayRouteTable.
+    /// AssociateTransitGatewayRouteTable: on the table's side (a peering attachment has
+    /// one association per side, and must be accepted first).
     pub fn associate_tgw_route_table(
         &mut self,
         table: &TgwRouteTableId,
         attachment: &TgwAttachmentId,
     ) -> Result<(), ApiError> {
-        self.check_same_tgw(table, attachment)?;
-        if self.tgw_attachments[attachment].association.is_some() {
+        let tgw = self.check_same_tgw(table, attachment)?;
+        let a = &self.tgw_attachments[attachment];
+        if !a.carries() {
+            return Err(incorrect_state(a));
+        }
+        if a.association_in(&tgw).is_some() {
             return Err(ApiError::new(
                 "Resource.AlreadyAssociated",
                 format!(
@@ -682,7 +793,7 @@ impl Model {
             ));
         }
         if let Some(a) = self.tgw_attachments.get_mut(attachment) {
-            a.association = Some(table.clone());
+            *a.association_slot(&tgw) = Some(table.clone());
         }
         Ok(())
     }
@@ -693,26 +804,33 @@ impl Model {
         table: &TgwRouteTableId,
         attachment: &TgwAttachmentId,
     ) -> Result<(), ApiError> {
-        self.check_same_tgw(table, attachment)?;
-        if self.tgw_attachments[attachment].association.as_ref() != Some(table) {
+        let tgw = self.check_same_tgw(table, attachment)?;
+        if self.tgw_attachments[attachment].association_in(&tgw) != Some(table) {
             return Err(ApiError::new(
                 "InvalidAssociation.NotFound",
                 format!("Transit Gateway Attachment {attachment} is not associated with {table}."),
             ));
         }
         if let Some(a) = self.tgw_attachments.get_mut(attachment) {
-            a.association = None;
+            *a.association_slot(&tgw) = None;
         }
         Ok(())
     }
 
-    /// EnableTransitGatewayRouteTablePropagation.
+    /// EnableTransitGatewayRouteTablePropagation (VPC attachments: a peering carries
+    /// static routes only).
     pub fn enable_tgw_propagation(
         &mut self,
         table: &TgwRouteTableId,
         attachment: &TgwAttachmentId,
     ) -> Result<(), ApiError> {
         self.check_same_tgw(table, attachment)?;
+        if self.tgw_attachments[attachment].peer().is_some() {
+            return Err(ApiError::invalid_value(format!(
+                "{attachment} is a peering attachment: peering attachments take static routes \
+                 only and propagate nothing."
+            )));
+        }
         let t = self.tgw_route_tables.get_mut(table).expect("checked above");
         if t.propagations.contains(attachment) {
             return Err(ApiError::new(
@@ -817,6 +935,96 @@ impl Model {
         }
     }
 
+    /// CreateTransitGatewayPeeringAttachment: `pendingAcceptance` until the accepter
+    /// accepts. One live peering per pair of transit gateways.
+    pub fn create_tgw_peering_attachment(
+        &mut self,
+        tgw: &TransitGatewayId,
+        peer: &TransitGatewayId,
+        peer_account: String,
+        peer_region: String,
+        tags: Tags,
+        created_at: u64,
+    ) -> Result<TgwAttachmentId, ApiError> {
+        self.transit_gateway(tgw)?;
+        self.transit_gateway(peer)?;
+        if tgw == peer {
+            return Err(ApiError::invalid_value(format!(
+                "A transit gateway cannot be peered with itself ({tgw})."
+            )));
+        }
+        let live = |a: &&TgwAttachment| {
+            matches!(&a.resource, AttachmentResource::Peering { state, .. }
+                if *state != PeeringAttachmentState::Rejected)
+        };
+        if self.tgw_attachments.values().filter(live).any(|a| a.joins(tgw) && a.joins(peer)) {
+            return Err(ApiError::new(
+                "DuplicateTransitGatewayAttachment",
+                format!(
+                    "{tgw} has non-deleted Transit Gateway Cross Region Peering Attachments with \
+                     {peer}."
+                ),
+            ));
+        }
+        let id = TgwAttachmentId::from_raw(self.ids.fresh(TgwAttachmentId::PREFIX));
+        self.tgw_attachments.insert(
+            id.clone(),
+            TgwAttachment {
+                id: id.clone(),
+                tgw: tgw.clone(),
+                resource: AttachmentResource::Peering {
+                    peer: peer.clone(),
+                    peer_account,
+                    peer_region,
+                    state: PeeringAttachmentState::PendingAcceptance,
+                    peer_association: None,
+                },
+                association: None,
+                created_at,
+                tags,
+            },
+        );
+        Ok(id)
+    }
+
+    /// AcceptTransitGatewayPeeringAttachment (`accept`) or
+    /// RejectTransitGatewayPeeringAttachment: from `pendingAcceptance` only. Accepted,
+    /// each side is associated with its gateway's default association table when that
+    /// gateway's options say so.
+    pub fn answer_tgw_peering(
+        &mut self,
+        id: &TgwAttachmentId,
+        accept: bool,
+    ) -> Result<(), ApiError> {
+        let a = self.tgw_attachment(id)?;
+        let AttachmentResource::Peering { peer, state, .. } = &a.resource else {
+            return Err(not_a_peering_attachment(id));
+        };
+        if *state != PeeringAttachmentState::PendingAcceptance {
+            return Err(incorrect_state(a));
+        }
+        let default_of = |tgw: &TransitGatewayId| {
+            self.transit_gateways.get(tgw).and_then(|g| {
+                let o = &g.options;
+                o.default_route_table_association
+                    .then(|| o.association_default_route_table.clone())
+                    .flatten()
+            })
+        };
+        let (mine, theirs) = (default_of(&a.tgw), default_of(peer));
+        let stored = self.tgw_attachments.get_mut(id).expect("checked above");
+        if let AttachmentResource::Peering { state, peer_association, .. } = &mut stored.resource {
+            if accept {
+                *state = PeeringAttachmentState::Available;
+                *peer_association = theirs;
+                stored.association = mine;
+            } else {
+                *state = PeeringAttachmentState::Rejected;
+            }
+        }
+        Ok(())
+    }
+
     /// The routes in force in `table`, by destination: static routes, then the
     /// propagated ones whose prefix no static route has (a VPC CIDR already propagated by
     /// an earlier attachment is not propagated again). A static route to an attachment
@@ -828,7 +1036,10 @@ impl Model {
             .map(|r| TgwRoute {
                 destination: r.destination,
                 kind: TgwRouteType::Static,
-                attachment: r.attachment.clone().filter(|a| self.tgw_attachments.contains_key(a)),
+                attachment: r
+                    .attachment
+                    .clone()
+                    .filter(|a| self.tgw_attachments.get(a).is_some_and(TgwAttachment::carries)),
             })
             .collect();
         for id in &table.propagations {
@@ -874,6 +1085,28 @@ impl Model {
         let t = TransitGatewayId::parse(id)?;
         self.transit_gateways.get_mut(&t).map(|t| &mut t.tags)
     }
+}
+
+fn incorrect_state(a: &TgwAttachment) -> ApiError {
+    let state = a.settled_state();
+    ApiError::new(
+        "IncorrectState",
+        format!("Transit Gateway Attachment {} is in state {state}.", a.id),
+    )
+}
+
+fn not_a_vpc_attachment(id: &TgwAttachmentId) -> ApiError {
+    ApiError::new(
+        "InvalidTransitGatewayAttachmentID.NotFound",
+        format!("Transit Gateway VPC Attachment {id} was deleted or does not exist."),
+    )
+}
+
+fn not_a_peering_attachment(id: &TgwAttachmentId) -> ApiError {
+    ApiError::new(
+        "InvalidTransitGatewayAttachmentID.NotFound",
+        format!("Transit Gateway Peering Attachment {id} was deleted or does not exist."),
+    )
 }
 
 fn tgw_route_not_found(table: &TgwRouteTableId, destination: Ipv4Net) -> ApiError {

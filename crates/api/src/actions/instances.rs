@@ -60,11 +60,9 @@ pub(super) fn write_instance(x: &mut Xml, m: &Model, i: &Instance, state: (u16, 
         .leaf("sourceDestCheck", i.source_dest_check)
         .set("groupSet", &i.security_groups, |x, g| write_group_ref(x, m, g));
     write_machine(x);
-    x.node("metadataOptions", |x| write_metadata_options(x, &i.metadata))
-        .set("networkInterfaceSet", [i], |x, i| {
-            super::network_interfaces::write_instance_interface(x, m, i);
-        })
-        .tags(&i.tags);
+    x.node("metadataOptions", |x| write_metadata_options(x, &i.metadata));
+    super::network_interfaces::write_instance_interfaces(x, m, i);
+    x.tags(&i.tags);
 }
 
 /// A terminated instance as AWS lists it for its last hour: its identity and state,

@@ -13,8 +13,8 @@ enum Eni<'a> {
     Nat(&'a NatGateway),
     /// A transit gateway's in one subnet of a VPC attachment (requester-managed).
     Tgw(&'a vpclab_model::TgwAttachment, &'a VpcId, &'a vpclab_model::AttachmentSubnet),
-    /// One of one's own, not attached.
-    Own(&'a vpclab_model::NetworkInterface),
+    /// One of one's own, free or attached to the instance given.
+    Own(&'a vpclab_model::NetworkInterface, Option<&'a Instance>),
 }
 
 /// What any interface is, whichever kind: what its description and filters read.
@@ -30,9 +30,19 @@ struct View<'a> {
     description: String,
     tags: Option<&'a Tags>,
     status: &'static str,
-    instance: Option<&'a Instance>,
+    attachment: Option<Attached<'a>>,
     tracking: Option<ConnectionTracking>,
     source_dest_check: bool,
+}
+
+/// An interface's attachment to an instance.
+struct Attached<'a> {
+    id: String,
+    instance: &'a Instance,
+    device_index: u32,
+    attached_at: u64,
+    /// Only the interface launched with the instance goes with it.
+    delete_on_termination: bool,
 }
 
 impl<'a> Eni<'a> {
@@ -54,7 +64,13 @@ impl<'a> Eni<'a> {
                 description: String::new(),
                 tags: None,
                 status: "in-use",
-                instance: Some(i),
+                attachment: Some(Attached {
+                    id: derived("eni-attach", i.interface.as_str()),
+                    instance: i,
+                    device_index: 0,
+                    attached_at: i.launched_at,
+                    delete_on_termination: true,
+                }),
                 tracking: i.connection_tracking,
                 source_dest_check: i.source_dest_check,
             },
@@ -70,7 +86,7 @@ impl<'a> Eni<'a> {
                 description: "Interface for NAT Gateway".to_owned(),
                 tags: None,
                 status: "in-use",
-                instance: None,
+                attachment: None,
                 tracking: None,
                 source_dest_check: false,
             },
@@ -86,11 +102,11 @@ impl<'a> Eni<'a> {
                 description: format!("Network Interface for Transit Gateway Attachment {}", a.id),
                 tags: None,
                 status: "in-use",
-                instance: None,
+                attachment: None,
                 tracking: None,
                 source_dest_check: false,
             },
-            Eni::Own(n) => View {
+            Eni::Own(n, holder) => View {
                 id: n.id.to_string(),
                 subnet: &n.subnet,
                 vpc: &n.vpc,
@@ -101,8 +117,14 @@ impl<'a> Eni<'a> {
                 groups: &n.security_groups,
                 description: n.description.clone(),
                 tags: Some(&n.tags),
-                status: "available",
-                instance: None,
+                status: if n.attachment.is_some() { "in-use" } else { "available" },
+                attachment: n.attachment.as_ref().zip(holder).map(|(a, instance)| Attached {
+                    id: a.id.clone(),
+                    instance,
+                    device_index: a.device_index,
+                    attached_at: a.attached_at,
+                    delete_on_termination: false,
+                }),
                 tracking: n.connection_tracking,
                 source_dest_check: n.source_dest_check,
             },
@@ -110,9 +132,12 @@ impl<'a> Eni<'a> {
     }
 }
 
-/// An instance's primary interface, as DescribeInstances shows it inside the instance.
-pub(super) fn write_instance_interface(x: &mut Xml, m: &Model, i: &Instance) {
-    write_interface(x, m, &Eni::Instance(i), true);
+/// An instance's interfaces — its primary one, then those attached to it — as
+/// DescribeInstances shows them inside the instance.
+pub(super) fn write_instance_interfaces(x: &mut Xml, m: &Model, i: &Instance) {
+    let attached = m.attached_interfaces(&i.id).map(|n| Eni::Own(n, Some(i)));
+    let all: Vec<Eni<'_>> = std::iter::once(Eni::Instance(i)).chain(attached).collect();
+    x.set("networkInterfaceSet", all, |x, eni| write_interface(x, m, &eni, true));
 }
 
 /// An interface in `NetworkInterface`'s shape, or, `nested` in an instance, in
@@ -135,16 +160,16 @@ fn write_interface(x: &mut Xml, m: &Model, eni: &Eni<'_>, nested: bool) {
         .leaf("sourceDestCheck", v.source_dest_check)
         .leaf("interfaceType", v.kind)
         .set("groupSet", v.groups, |x, g| write_group_ref(x, m, g));
-    if let Some(i) = v.instance {
+    if let Some(a) = &v.attachment {
         x.node("attachment", |x| {
-            x.leaf("attachmentId", derived("eni-attach", i.interface.as_str()));
+            x.leaf("attachmentId", &a.id);
             if !nested {
-                x.leaf("instanceId", &i.id).leaf("instanceOwnerId", OWNER_ID);
+                x.leaf("instanceId", &a.instance.id).leaf("instanceOwnerId", OWNER_ID);
             }
-            x.leaf("deviceIndex", 0)
+            x.leaf("deviceIndex", a.device_index)
                 .leaf("status", "attached")
-                .leaf("attachTime", iso8601(i.launched_at))
-                .leaf("deleteOnTermination", "true");
+                .leaf("attachTime", iso8601(a.attached_at))
+                .leaf("deleteOnTermination", a.delete_on_termination);
         });
     }
     if let Some(ip) = v.public {
@@ -218,7 +243,7 @@ pub(super) fn create_network_interface(
     }
     let m = &*ctx.model;
     let eni = m.network_interface(&id)?;
-    x.node("networkInterface", |x| write_interface(x, m, &Eni::Own(eni), false));
+    x.node("networkInterface", |x| write_interface(x, m, &Eni::Own(eni, None), false));
     Ok(())
 }
 
@@ -271,46 +296,47 @@ pub(super) fn modify_network_interface_attribute(
     Ok(())
 }
 
-/// AttachNetworkInterface: refused with the reason — instances have the one interface.
+/// AttachNetworkInterface: a free interface of the instance's VPC and zone becomes
+/// `eth<DeviceIndex>` inside the instance.
 pub(super) fn attach_network_interface(
     ctx: &mut Context<'_>,
     p: &Params,
-    _: &mut Xml,
+    x: &mut Xml,
 ) -> Result<(), ApiError> {
     let id = eni_id(p.required("NetworkInterfaceId")?)?;
-    ctx.model.network_interface(&id)?;
-    ctx.model.instance(&instance_id(p.required("InstanceId")?)?)?;
-    let _ = p.get("DeviceIndex");
-    Err(ApiError {
-        code: "UnsupportedOperation",
-        message: "vpclab instances have one network interface (eth0) so far; a second one \
-                  cannot be attached yet."
-            .into(),
-    })
+    let instance = instance_id(p.required("InstanceId")?)?;
+    let index = p.u32("DeviceIndex")?.ok_or_else(|| ApiError {
+        code: "MissingParameter",
+        message: "The request must contain the parameter deviceIndex".into(),
+    })?;
+    if p.u32("NetworkCardIndex")?.is_some_and(|card| card != 0) {
+        return Err(invalid("vpclab instances have one network card (index 0)."));
+    }
+    let attachment = ctx.model.attach_network_interface(&id, &instance, index, ctx.now)?;
+    x.leaf("attachmentId", attachment).leaf("networkCardIndex", 0);
+    Ok(())
 }
 
-/// DetachNetworkInterface: an instance's primary interface cannot be detached (AWS's
-/// answer), and no other is ever attached.
+/// DetachNetworkInterface: an attached interface is free again (its device leaves the
+/// instance); the primary interface cannot be detached, as on AWS.
 pub(super) fn detach_network_interface(
     ctx: &mut Context<'_>,
     p: &Params,
-    _: &mut Xml,
+    x: &mut Xml,
 ) -> Result<(), ApiError> {
     let attachment = p.required("AttachmentId")?;
     let _ = p.bool("Force")?;
     let primary =
         ctx.model.instances().any(|i| derived("eni-attach", i.interface.as_str()) == attachment);
-    Err(if primary {
-        ApiError {
+    if primary {
+        return Err(ApiError {
             code: "OperationNotPermitted",
             message: "The network interface at device index 0 cannot be detached.".into(),
-        }
-    } else {
-        ApiError {
-            code: "InvalidAttachmentID.NotFound",
-            message: format!("The attachment ID '{attachment}' does not exist"),
-        }
-    })
+        });
+    }
+    ctx.model.detach_network_interface(attachment)?;
+    x.leaf("return", "true");
+    Ok(())
 }
 
 pub(super) fn describe_network_interfaces(
@@ -341,7 +367,10 @@ pub(super) fn describe_network_interfaces(
         .map(Eni::Instance)
         .chain(m.nat_gateways().map(Eni::Nat))
         .chain(tgw)
-        .chain(m.network_interfaces().map(Eni::Own))
+        .chain(m.network_interfaces().map(|n| {
+            let holder = n.attachment.as_ref().and_then(|a| m.instance(&a.instance).ok());
+            Eni::Own(n, holder)
+        }))
         .filter(|eni| asked.is_empty() || asked.contains(&id(eni)))
         .collect();
     let none = Tags::new();
@@ -350,10 +379,14 @@ pub(super) fn describe_network_interfaces(
         match name {
             "network-interface-id" => one(&v.id),
             "attachment.instance-id" => {
-                Some(v.instance.map(|i| i.id.to_string()).into_iter().collect())
+                Some(v.attachment.iter().map(|a| a.instance.id.to_string()).collect())
+            }
+            "attachment.attachment-id" => Some(v.attachment.iter().map(|a| a.id.clone()).collect()),
+            "attachment.device-index" => {
+                Some(v.attachment.iter().map(|a| a.device_index.to_string()).collect())
             }
             "attachment.status" => {
-                Some(v.instance.map(|_| "attached".to_owned()).into_iter().collect())
+                Some(v.attachment.iter().map(|_| "attached".to_owned()).collect())
             }
             "addresses.private-ip-address" | "private-ip-address" => one(v.private),
             "association.public-ip" => {
