@@ -6,6 +6,7 @@
 /// The parameter names `action` accepts besides `Action` and `Version`.
 pub(crate) fn known(action: &str) -> &'static [&'static str] {
     match action {
+        "AcceptTransitGatewayPeeringAttachment" => &["DryRun", "TransitGatewayAttachmentId"],
         "AcceptVpcPeeringConnection" => &["DryRun", "VpcPeeringConnectionId"],
         "AllocateAddress" => &[
             "Address",
@@ -224,6 +225,15 @@ pub(crate) fn known(action: &str) -> &'static [&'static str] {
         }
         "CreateTags" => &["DryRun", "ResourceId", "Tag"],
         "CreateTransitGateway" => &["Description", "DryRun", "Options", "TagSpecification"],
+        "CreateTransitGatewayPeeringAttachment" => &[
+            "DryRun",
+            "Options",
+            "PeerAccountId",
+            "PeerRegion",
+            "PeerTransitGatewayId",
+            "TagSpecification",
+            "TransitGatewayId",
+        ],
         "CreateTransitGatewayRoute" => &[
             "Blackhole",
             "DestinationCidrBlock",
@@ -304,6 +314,7 @@ pub(crate) fn known(action: &str) -> &'static [&'static str] {
         "DeleteSubnetCidrReservation" => &["DryRun", "SubnetCidrReservationId"],
         "DeleteTags" => &["DryRun", "ResourceId", "Tag"],
         "DeleteTransitGateway" => &["DryRun", "TransitGatewayId"],
+        "DeleteTransitGatewayPeeringAttachment" => &["DryRun", "TransitGatewayAttachmentId"],
         "DeleteTransitGatewayRoute" => {
             &["DestinationCidrBlock", "DryRun", "TransitGatewayRouteTableId"]
         }
@@ -398,6 +409,9 @@ pub(crate) fn known(action: &str) -> &'static [&'static str] {
         "DescribeSubnets" => &["DryRun", "Filter", "MaxResults", "NextToken", "SubnetId"],
         "DescribeTags" => &["DryRun", "Filter", "MaxResults", "NextToken"],
         "DescribeTransitGatewayAttachments" => {
+            &["DryRun", "Filter", "MaxResults", "NextToken", "TransitGatewayAttachmentIds"]
+        }
+        "DescribeTransitGatewayPeeringAttachments" => {
             &["DryRun", "Filter", "MaxResults", "NextToken", "TransitGatewayAttachmentIds"]
         }
         "DescribeTransitGatewayRouteTables" => {
@@ -552,6 +566,7 @@ pub(crate) fn known(action: &str) -> &'static [&'static str] {
             "VpcEndpointId",
         ],
         "RebootInstances" => &["DryRun", "InstanceId"],
+        "RejectTransitGatewayPeeringAttachment" => &["DryRun", "TransitGatewayAttachmentId"],
         "RejectVpcPeeringConnection" => &["DryRun", "VpcPeeringConnectionId"],
         "ReleaseAddress" => &["AllocationId", "DryRun", "NetworkBorderGroup", "PublicIp"],
         "ReplaceNetworkAclAssociation" => &["AssociationId", "DryRun", "NetworkAclId"],
@@ -1116,6 +1131,15 @@ pub(crate) fn filters(action: &str) -> &'static [&'static str] {
             "transit-gateway-id",
             "transit-gateway-owner-id",
         ],
+        "DescribeTransitGatewayPeeringAttachments" => &[
+            "local-owner-id",
+            "remote-owner-id",
+            "state",
+            "tag",
+            "tag-key",
+            "transit-gateway-attachment-id",
+            "transit-gateway-id",
+        ],
         "DescribeTransitGatewayRouteTables" => &[
             "default-association-route-table",
             "default-propagation-route-table",
@@ -1238,6 +1262,7 @@ pub(crate) fn max_results(action: &str) -> Option<(u32, u32, bool)> {
         "DescribeSubnets" => Some((5, 1000, true)),
         "DescribeTags" => Some((5, 1000, true)),
         "DescribeTransitGatewayAttachments" => Some((5, 1000, true)),
+        "DescribeTransitGatewayPeeringAttachments" => Some((5, 1000, true)),
         "DescribeTransitGatewayRouteTables" => Some((5, 1000, true)),
         "DescribeTransitGatewayVpcAttachments" => Some((5, 1000, true)),
         "DescribeTransitGateways" => Some((5, 1000, true)),

@@ -630,3 +630,365 @@ fn a_gateway_holds_on_to_the_vpcs_it_attaches() {
         "InvalidTransitGatewayAttachmentID.Malformed"
     );
 }
+
+/// Asks for a peering between `tgw` and `peer` (this account and Region): the reply.
+fn request_peering(s: &mut Service, tgw: &str, peer: &str, extra: &str) -> String {
+    ok(
+        s,
+        &format!(
+            "Action=CreateTransitGatewayPeeringAttachment&TransitGatewayId={tgw}\
+             &PeerTransitGatewayId={peer}&PeerAccountId=123456789012&PeerRegion=us-east-1{extra}"
+        ),
+    )
+}
+
+/// The ids of the attachments a reply lists.
+fn attachment_ids(body: &str) -> Vec<&str> {
+    all(body, "<transitGatewayAttachmentId>", "</transitGatewayAttachmentId>")
+}
+
+#[test]
+fn a_peering_joins_two_gateways_once_accepted() {
+    let mut s = Service::new(Model::new(16), None, None, 16);
+    let (a, table_a) = gateway(&mut s);
+    let (b, table_b) = gateway(&mut s);
+    let made = request_peering(
+        &mut s,
+        &a,
+        &b,
+        "&Options.DynamicRouting=disable\
+         &TagSpecification.1.ResourceType=transit-gateway-attachment\
+         &TagSpecification.1.Tag.1.Key=Name&TagSpecification.1.Tag.1.Value=east-west",
+    );
+    let peering = first(&made, "transitGatewayAttachmentId");
+    assert!(peering.starts_with("tgw-attach-"), "{made}");
+    for expected in [
+        format!(
+            "<requesterTgwInfo><transitGatewayId>{a}</transitGatewayId>\
+             <ownerId>123456789012</ownerId><region>us-east-1</region></requesterTgwInfo>"
+        ),
+        format!(
+            "<accepterTgwInfo><transitGatewayId>{b}</transitGatewayId>\
+             <ownerId>123456789012</ownerId><region>us-east-1</region></accepterTgwInfo>"
+        ),
+        "<options><dynamicRouting>disable</dynamicRouting></options>".to_owned(),
+        "<status><code>initiatingRequest</code>".to_owned(),
+        "<state>initiatingRequest</state>".to_owned(),
+        "<tagSet><item><key>Name</key><value>east-west</value></item></tagSet>".to_owned(),
+    ] {
+        assert!(made.contains(&expected), "{expected} in {made}");
+    }
+    let described = ok(&mut s, "Action=DescribeTransitGatewayPeeringAttachments");
+    assert!(described.contains("<transitGatewayPeeringAttachments><item>"), "{described}");
+    assert!(
+        described.contains(
+            "<status><code>pendingAcceptance</code>\
+             <message>Pending Acceptance by 123456789012</message></status>\
+             <state>pendingAcceptance</state>"
+        ),
+        "{described}"
+    );
+    let any_kind = ok(&mut s, "Action=DescribeTransitGatewayAttachments");
+    assert!(
+        any_kind.contains(&format!(
+            "<transitGatewayId>{a}</transitGatewayId>\
+             <transitGatewayOwnerId>123456789012</transitGatewayOwnerId>\
+             <resourceOwnerId>123456789012</resourceOwnerId><resourceType>peering</resourceType>\
+             <resourceId>{b}</resourceId><state>pendingAcceptance</state>"
+        )),
+        "{any_kind}"
+    );
+    let vpc_ones = ok(&mut s, "Action=DescribeTransitGatewayVpcAttachments");
+    assert!(vpc_ones.contains("<transitGatewayVpcAttachments/>"), "{vpc_ones}");
+    assert_eq!(
+        code(
+            &mut s,
+            &format!(
+                "Action=DescribeTransitGatewayVpcAttachments&TransitGatewayAttachmentIds.1={peering}"
+            )
+        ),
+        "InvalidTransitGatewayAttachmentID.NotFound"
+    );
+
+    // Nothing goes through it before the accepter answers.
+    let associate = |table: &str| {
+        format!(
+            "Action=AssociateTransitGatewayRouteTable&TransitGatewayRouteTableId={table}\
+             &TransitGatewayAttachmentId={peering}"
+        )
+    };
+    assert_eq!(code(&mut s, &associate(&table_b)), "IncorrectState");
+    let accepted = ok(
+        &mut s,
+        &format!(
+            "Action=AcceptTransitGatewayPeeringAttachment&TransitGatewayAttachmentId={peering}"
+        ),
+    );
+    assert!(accepted.contains("<state>pending</state>"), "{accepted}");
+    assert!(accepted.contains("<transitGatewayPeeringAttachment>"), "{accepted}");
+    let described = ok(
+        &mut s,
+        &format!(
+            "Action=DescribeTransitGatewayPeeringAttachments&TransitGatewayAttachmentIds.1={peering}"
+        ),
+    );
+    assert!(described.contains("<state>available</state>"), "{described}");
+    assert_eq!(
+        code(
+            &mut s,
+            &format!(
+                "Action=AcceptTransitGatewayPeeringAttachment&TransitGatewayAttachmentId={peering}"
+            )
+        ),
+        "IncorrectState"
+    );
+
+    // Each side is associated with its own default table, and sees the other gateway.
+    for (table, other) in [(&table_a, &b), (&table_b, &a)] {
+        let associations = ok(
+            &mut s,
+            &format!(
+                "Action=GetTransitGatewayRouteTableAssociations\
+                 &TransitGatewayRouteTableId={table}"
+            ),
+        );
+        assert!(
+            associations.contains(&format!(
+                "<associations><item><transitGatewayAttachmentId>{peering}\
+                 </transitGatewayAttachmentId><resourceId>{other}</resourceId>\
+                 <resourceType>peering</resourceType><state>associated</state></item>\
+                 </associations>"
+            )),
+            "{associations}"
+        );
+    }
+    assert_eq!(code(&mut s, &associate(&table_b)), "Resource.AlreadyAssociated");
+    let any_kind = ok(&mut s, "Action=DescribeTransitGatewayAttachments");
+    assert!(
+        any_kind.contains(&format!(
+            "<state>available</state><association><transitGatewayRouteTableId>{table_a}\
+             </transitGatewayRouteTableId><state>associated</state></association>"
+        )),
+        "{any_kind}"
+    );
+
+    // Static routes lead through it, each way; nothing propagates through it.
+    for (table, destination) in [(&table_a, "10.2.0.0%2F16"), (&table_b, "10.1.0.0%2F16")] {
+        let route = ok(
+            &mut s,
+            &format!(
+                "Action=CreateTransitGatewayRoute&TransitGatewayRouteTableId={table}\
+                 &DestinationCidrBlock={destination}&TransitGatewayAttachmentId={peering}"
+            ),
+        );
+        assert!(route.contains("<type>static</type><state>active</state>"), "{route}");
+        assert!(route.contains("<resourceType>peering</resourceType>"), "{route}");
+    }
+    let found = search(
+        &mut s,
+        &table_b,
+        "&Filter.1.Name=attachment.resource-type&Filter.1.Value.1=peering",
+    );
+    assert!(
+        found.contains(&format!(
+            "<destinationCidrBlock>10.1.0.0/16</destinationCidrBlock><transitGatewayAttachments>\
+             <item><transitGatewayAttachmentId>{peering}</transitGatewayAttachmentId>\
+             <resourceId>{a}</resourceId><resourceType>peering</resourceType></item>\
+             </transitGatewayAttachments><type>static</type><state>active</state>"
+        )),
+        "{found}"
+    );
+    assert_eq!(
+        code(
+            &mut s,
+            &format!(
+                "Action=EnableTransitGatewayRouteTablePropagation\
+                 &TransitGatewayRouteTableId={table_a}&TransitGatewayAttachmentId={peering}"
+            )
+        ),
+        "InvalidParameterValue"
+    );
+
+    // One peering per pair of gateways, either way round; none with itself; static only.
+    for (from, to) in [(&a, &b), (&b, &a)] {
+        assert_eq!(
+            code(
+                &mut s,
+                &format!(
+                    "Action=CreateTransitGatewayPeeringAttachment&TransitGatewayId={from}\
+                     &PeerTransitGatewayId={to}&PeerAccountId=123456789012&PeerRegion=us-east-1"
+                )
+            ),
+            "DuplicateTransitGatewayAttachment"
+        );
+    }
+    let (c, _) = gateway(&mut s);
+    for bad in [
+        format!("TransitGatewayId={c}&PeerTransitGatewayId={c}"),
+        format!("TransitGatewayId={c}&PeerTransitGatewayId={a}&Options.DynamicRouting=enable"),
+    ] {
+        assert_eq!(
+            code(
+                &mut s,
+                &format!(
+                    "Action=CreateTransitGatewayPeeringAttachment&{bad}\
+                     &PeerAccountId=123456789012&PeerRegion=us-east-1"
+                )
+            ),
+            "InvalidParameterValue",
+            "{bad}"
+        );
+    }
+
+    // Found from either side, by owner, state and tag.
+    for filter in [
+        format!("transit-gateway-id&Filter.1.Value.1={a}"),
+        format!("transit-gateway-id&Filter.1.Value.1={b}"),
+        "remote-owner-id&Filter.1.Value.1=123456789012".to_owned(),
+        "state&Filter.1.Value.1=available".to_owned(),
+        "tag:Name&Filter.1.Value.1=east-west".to_owned(),
+    ] {
+        let found = ok(
+            &mut s,
+            &format!("Action=DescribeTransitGatewayPeeringAttachments&Filter.1.Name={filter}"),
+        );
+        assert_eq!(attachment_ids(&found), vec![peering.as_str()], "{filter}: {found}");
+    }
+    let none = ok(
+        &mut s,
+        &format!(
+            "Action=DescribeTransitGatewayPeeringAttachments&Filter.1.Name=transit-gateway-id\
+             &Filter.1.Value.1={c}"
+        ),
+    );
+    assert!(none.contains("<transitGatewayPeeringAttachments/>"), "{none}");
+
+    // The VPC attachment actions do not know it; its gateways cannot go while it is there.
+    for action in ["ModifyTransitGatewayVpcAttachment", "DeleteTransitGatewayVpcAttachment"] {
+        assert_eq!(
+            code(&mut s, &format!("Action={action}&TransitGatewayAttachmentId={peering}")),
+            "InvalidTransitGatewayAttachmentID.NotFound",
+            "{action}"
+        );
+    }
+    for gone in [&a, &b] {
+        assert_eq!(
+            code(&mut s, &format!("Action=DeleteTransitGateway&TransitGatewayId={gone}")),
+            "IncorrectState"
+        );
+    }
+
+    // Deleted, its routes lead nowhere and its associations go; then so can the gateways.
+    let deleted = ok(
+        &mut s,
+        &format!(
+            "Action=DeleteTransitGatewayPeeringAttachment&TransitGatewayAttachmentId={peering}"
+        ),
+    );
+    assert!(deleted.contains("<state>deleting</state>"), "{deleted}");
+    for table in [&table_a, &table_b] {
+        let holes = search(&mut s, table, "&Filter.1.Name=state&Filter.1.Value.1=blackhole");
+        assert_eq!(destinations(&holes).len(), 1, "{holes}");
+        assert!(!holes.contains("transitGatewayAttachments"), "{holes}");
+        let associations = ok(
+            &mut s,
+            &format!(
+                "Action=GetTransitGatewayRouteTableAssociations\
+                 &TransitGatewayRouteTableId={table}"
+            ),
+        );
+        assert!(associations.contains("<associations/>"), "{associations}");
+    }
+    assert_eq!(
+        code(
+            &mut s,
+            &format!(
+                "Action=DescribeTransitGatewayPeeringAttachments\
+                 &TransitGatewayAttachmentIds.1={peering}"
+            )
+        ),
+        "InvalidTransitGatewayAttachmentID.NotFound"
+    );
+    ok(&mut s, &format!("Action=DeleteTransitGateway&TransitGatewayId={b}"));
+}
+
+#[test]
+fn a_rejected_peering_carries_nothing_and_can_be_asked_again() {
+    let mut s = Service::new(Model::new(17), None, None, 17);
+    let (a, _) = gateway(&mut s);
+    let (b, table_b) = gateway(&mut s);
+    let peering = first(&request_peering(&mut s, &a, &b, ""), "transitGatewayAttachmentId");
+    let answer = |action: &str, id: &str| {
+        format!("Action={action}TransitGatewayPeeringAttachment&TransitGatewayAttachmentId={id}")
+    };
+    let rejected = ok(&mut s, &answer("Reject", &peering));
+    assert!(rejected.contains("<state>rejecting</state>"), "{rejected}");
+    let described = ok(
+        &mut s,
+        "Action=DescribeTransitGatewayPeeringAttachments&Filter.1.Name=state\
+         &Filter.1.Value.1=rejected",
+    );
+    assert_eq!(attachment_ids(&described), vec![peering.as_str()], "{described}");
+    assert!(described.contains("<status><code>rejected</code>"), "{described}");
+    assert_eq!(code(&mut s, &answer("Accept", &peering)), "IncorrectState");
+    assert_eq!(
+        code(
+            &mut s,
+            &format!(
+                "Action=AssociateTransitGatewayRouteTable&TransitGatewayRouteTableId={table_b}\
+                 &TransitGatewayAttachmentId={peering}"
+            )
+        ),
+        "IncorrectState"
+    );
+    // A static route to it is a blackhole.
+    let route = ok(
+        &mut s,
+        &format!(
+            "Action=CreateTransitGatewayRoute&TransitGatewayRouteTableId={table_b}\
+             &DestinationCidrBlock=10.1.0.0%2F16&TransitGatewayAttachmentId={peering}"
+        ),
+    );
+    assert!(route.contains("<state>blackhole</state>"), "{route}");
+
+    // A rejected request does not stand in the way of another.
+    let again = first(&request_peering(&mut s, &b, &a, ""), "transitGatewayAttachmentId");
+    assert_ne!(again, peering);
+
+    // The peering actions do not know VPC attachments.
+    let (vpc, subnets) = new_vpc(&mut s, 1, &["us-east-1a"]);
+    let attachment = attach(&mut s, &a, &vpc, &subnets);
+    for action in ["Accept", "Reject", "Delete"] {
+        assert_eq!(
+            code(&mut s, &answer(action, &attachment)),
+            "InvalidTransitGatewayAttachmentID.NotFound",
+            "{action}"
+        );
+    }
+    assert_eq!(
+        code(
+            &mut s,
+            &format!(
+                "Action=DescribeTransitGatewayPeeringAttachments\
+                 &TransitGatewayAttachmentIds.1={attachment}"
+            )
+        ),
+        "InvalidTransitGatewayAttachmentID.NotFound"
+    );
+    // This action spells its tag list in the singular.
+    assert_eq!(
+        code(
+            &mut s,
+            &format!(
+                "Action=CreateTransitGatewayPeeringAttachment&TransitGatewayId={a}\
+                 &PeerTransitGatewayId={b}&PeerAccountId=123456789012&PeerRegion=us-east-1\
+                 &TagSpecifications.1.ResourceType=transit-gateway-attachment"
+            )
+        ),
+        "UnknownParameter"
+    );
+    let deleted = ok(&mut s, &answer("Delete", &peering));
+    assert!(deleted.contains("<state>deleting</state>"), "{deleted}");
+    let left = ok(&mut s, "Action=DescribeTransitGatewayPeeringAttachments");
+    assert_eq!(attachment_ids(&left), vec![again.as_str()], "{left}");
+}

@@ -242,6 +242,11 @@ actions! {
     "ModifyTransitGatewayVpcAttachment" => transit_gateways::modify_vpc_attachment, true;
     "DeleteTransitGatewayVpcAttachment" => transit_gateways::delete_vpc_attachment, true;
     "DescribeTransitGatewayAttachments" => transit_gateways::describe_attachments, false;
+    "CreateTransitGatewayPeeringAttachment" => transit_gateways::create_peering_attachment, true;
+    "AcceptTransitGatewayPeeringAttachment" => transit_gateways::accept_peering_attachment, true;
+    "RejectTransitGatewayPeeringAttachment" => transit_gateways::reject_peering_attachment, true;
+    "DeleteTransitGatewayPeeringAttachment" => transit_gateways::delete_peering_attachment, true;
+    "DescribeTransitGatewayPeeringAttachments" => transit_gateways::describe_peering_attachments, false;
     "CreateTransitGatewayRouteTable" => transit_gateways::create_route_table, true;
     "DescribeTransitGatewayRouteTables" => transit_gateways::describe_route_tables, false;
     "DeleteTransitGatewayRouteTable" => transit_gateways::delete_route_table, true;
@@ -360,6 +365,16 @@ pub fn find(name: &str) -> Option<&'static Action> {
 
 fn invalid(message: impl Into<String>) -> ApiError {
     ApiError { code: "InvalidParameterValue", message: message.into() }
+}
+
+/// Checks the account id a request names in `name` (`PeerOwnerId`, `PeerAccountId`):
+/// twelve digits.
+fn account_id<'a>(name: &str, value: &'a str) -> Result<&'a str, ApiError> {
+    if value.len() == 12 && value.bytes().all(|b| b.is_ascii_digit()) {
+        Ok(value)
+    } else {
+        Err(invalid(format!("Invalid value '{value}' for {name}.")))
+    }
 }
 
 fn malformed(code: &'static str, kind: &str, id: &str) -> ApiError {

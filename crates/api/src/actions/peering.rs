@@ -37,9 +37,7 @@ pub(super) fn create_vpc_peering_connection(
     let requester = vpc_id(p.required("VpcId")?)?;
     let accepter = vpc_id(p.required("PeerVpcId")?)?;
     if let Some(owner) = p.get("PeerOwnerId") {
-        if owner.len() != 12 || !owner.bytes().all(|b| b.is_ascii_digit()) {
-            return Err(invalid(format!("Invalid value '{owner}' for PeerOwnerId.")));
-        }
+        account_id("PeerOwnerId", owner)?;
     }
     let id = ctx.model.create_vpc_peering_connection(
         &requester,

@@ -1,5 +1,9 @@
-//! Transit gateways: the gateways, their VPC attachments, their route tables with
-//! associations and propagations, and static routes.
+//! Transit gateways: the gateways, their VPC and peering attachments, their route tables
+//! with associations and propagations, and static routes.
+//!
+//! A peering attachment joins two transit gateways. It has one id and one association
+//! per side; from each side, what it attaches (`resourceId`) is the gateway at the other
+//! end. It carries static routes only, once accepted.
 //!
 //! Several of these replies name their lists without the usual `Set` suffix
 //! (`transitGatewayVpcAttachments`, `associations`, `subnetIds`, …): the names below are
@@ -7,8 +11,8 @@
 
 use ipnet::{IpNet, Ipv6Net};
 use vpclab_model::{
-    TgwAttachment, TgwOptions, TgwRoute, TgwRouteTable, TgwRouteType, TransitGateway,
-    VpcAttachmentOptions, check_amazon_asn,
+    AttachmentResource, TgwAttachment, TgwOptions, TgwRoute, TgwRouteTable, TgwRouteType,
+    TransitGateway, VpcAttachmentOptions, check_amazon_asn,
 };
 
 use super::*;
@@ -275,6 +279,65 @@ pub(super) fn describe_transit_gateways(
 
 // ---- attachments --------------------------------------------------------------------
 
+/// The kinds of attachment, as the actions named for one kind know them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Kind {
+    /// `…VpcAttachment…`.
+    Vpc,
+    /// `…PeeringAttachment…`.
+    Peering,
+}
+
+impl Kind {
+    /// The kind `a` is.
+    fn of(a: &TgwAttachment) -> Self {
+        if a.peer().is_some() { Self::Peering } else { Self::Vpc }
+    }
+
+    /// Its name in AWS's messages.
+    fn name(self) -> &'static str {
+        match self {
+            Self::Vpc => "VPC",
+            Self::Peering => "Peering",
+        }
+    }
+}
+
+/// The attachment `id`, which must be of `kind`: the actions named for one kind do not
+/// find the others.
+fn attachment_of<'a>(
+    m: &'a Model,
+    id: &TgwAttachmentId,
+    kind: Kind,
+) -> Result<&'a TgwAttachment, ApiError> {
+    let a = m.tgw_attachment(id)?;
+    if Kind::of(a) == kind {
+        return Ok(a);
+    }
+    Err(ApiError {
+        code: "InvalidTransitGatewayAttachmentID.NotFound",
+        message: format!(
+            "Transit Gateway {} Attachment {id} was deleted or does not exist.",
+            kind.name()
+        ),
+    })
+}
+
+/// What an attachment reports: a VPC attachment `pending` for the transition time after
+/// its creation, then `available`; a peering attachment where its accepter left it.
+fn attachment_state(a: &TgwAttachment, clock: Clock) -> &'static str {
+    match Kind::of(a) {
+        Kind::Vpc => settled_state(a.created_at, clock),
+        Kind::Peering => a.settled_state(),
+    }
+}
+
+/// What `a` attaches as transit gateway `tgw` sees it: for a peering attachment, the
+/// gateway at the other end.
+fn resource_from(a: &TgwAttachment, tgw: &TransitGatewayId) -> String {
+    if a.peer() == Some(tgw) { a.tgw.to_string() } else { a.resource_id() }
+}
+
 fn write_vpc_attachment(x: &mut Xml, a: &TgwAttachment, state: &str) {
     let options = a.vpc_options().copied().unwrap_or_default();
     x.leaf("transitGatewayAttachmentId", &a.id)
@@ -296,7 +359,8 @@ fn write_vpc_attachment(x: &mut Xml, a: &TgwAttachment, state: &str) {
         .tags(&a.tags);
 }
 
-/// An attachment in DescribeTransitGatewayAttachments' shape (any kind).
+/// An attachment in DescribeTransitGatewayAttachments' shape (any kind; a peering
+/// attachment as its requester sees it).
 fn write_attachment(x: &mut Xml, a: &TgwAttachment, state: &str) {
     x.leaf("transitGatewayAttachmentId", &a.id)
         .leaf("transitGatewayId", &a.tgw)
@@ -313,18 +377,24 @@ fn write_attachment(x: &mut Xml, a: &TgwAttachment, state: &str) {
     x.leaf("creationTime", iso8601(a.created_at)).tags(&a.tags);
 }
 
-/// An attachment as associations, propagations and routes name it.
-fn write_attachment_ref(x: &mut Xml, a: &TgwAttachment) {
+/// An attachment as associations, propagations and routes of transit gateway `tgw` name
+/// it.
+fn write_attachment_ref(x: &mut Xml, a: &TgwAttachment, tgw: &TransitGatewayId) {
     x.leaf("transitGatewayAttachmentId", &a.id)
-        .leaf("resourceId", a.resource_id())
+        .leaf("resourceId", resource_from(a, tgw))
         .leaf("resourceType", a.resource_type());
 }
 
-/// Values of the filters that name an attachment by what it attaches.
-fn attachment_ref_attr(a: &TgwAttachment, name: &str) -> Option<Vec<String>> {
+/// Values of the filters that name an attachment by what it attaches, as transit gateway
+/// `tgw` sees it.
+fn attachment_ref_attr(
+    a: &TgwAttachment,
+    tgw: &TransitGatewayId,
+    name: &str,
+) -> Option<Vec<String>> {
     match name {
         "transit-gateway-attachment-id" => one(&a.id),
-        "resource-id" => one(a.resource_id()),
+        "resource-id" => one(resource_from(a, tgw)),
         "resource-type" => one(a.resource_type()),
         _ => None,
     }
@@ -371,7 +441,8 @@ pub(super) fn modify_vpc_attachment(
     x: &mut Xml,
 ) -> Result<(), ApiError> {
     let id = tgw_attach_id(p.required("TransitGatewayAttachmentId")?)?;
-    let current = ctx.model.tgw_attachment(&id)?.vpc_options().copied().unwrap_or_default();
+    let current =
+        attachment_of(ctx.model, &id, Kind::Vpc)?.vpc_options().copied().unwrap_or_default();
     let options = vpc_attachment_options(p, current)?;
     let add = ids(p, "AddSubnetIds", subnet_id)?;
     let remove = ids(p, "RemoveSubnetIds", subnet_id)?;
@@ -381,28 +452,45 @@ pub(super) fn modify_vpc_attachment(
     Ok(())
 }
 
+/// Delete…Attachment of an attachment of `kind`: the attachment as it was. Its
+/// associations and propagations go with it; static routes to it become blackholes.
+fn delete_attachment(
+    ctx: &mut Context<'_>,
+    p: &Params,
+    kind: Kind,
+) -> Result<TgwAttachment, ApiError> {
+    let id = tgw_attach_id(p.required("TransitGatewayAttachmentId")?)?;
+    let a = attachment_of(ctx.model, &id, kind)?.clone();
+    ctx.model.delete_tgw_attachment(&id)?;
+    Ok(a)
+}
+
 /// DeleteTransitGatewayVpcAttachment: answers the attachment as it was, `deleting`.
 pub(super) fn delete_vpc_attachment(
     ctx: &mut Context<'_>,
     p: &Params,
     x: &mut Xml,
 ) -> Result<(), ApiError> {
-    let id = tgw_attach_id(p.required("TransitGatewayAttachmentId")?)?;
-    let a = ctx.model.tgw_attachment(&id)?.clone();
-    ctx.model.delete_tgw_attachment(&id)?;
+    let a = delete_attachment(ctx, p, Kind::Vpc)?;
     x.node("transitGatewayVpcAttachment", |x| write_vpc_attachment(x, &a, "deleting"));
     Ok(())
 }
 
-/// The attachments asked for by `TransitGatewayAttachmentIds.N` (all, when none is),
-/// each of which must exist.
+/// The attachments (of `kind`, if given) asked for by `TransitGatewayAttachmentIds.N`
+/// (all, when none is), each of which must exist.
 fn asked_attachments<'a>(
     m: &'a Model,
     p: &Params,
+    kind: Option<Kind>,
 ) -> Result<impl Iterator<Item = &'a TgwAttachment>, ApiError> {
     let asked = ids(p, "TransitGatewayAttachmentIds", tgw_attach_id)?;
-    asked.iter().try_for_each(|id| m.tgw_attachment(id).map(drop))?;
-    Ok(m.tgw_attachments().filter(move |a| asked.is_empty() || asked.contains(&a.id)))
+    asked.iter().try_for_each(|id| match kind {
+        Some(kind) => attachment_of(m, id, kind).map(drop),
+        None => m.tgw_attachment(id).map(drop),
+    })?;
+    Ok(m.tgw_attachments().filter(move |a| {
+        kind.is_none_or(|kind| Kind::of(a) == kind) && (asked.is_empty() || asked.contains(&a.id))
+    }))
 }
 
 pub(super) fn describe_vpc_attachments(
@@ -414,7 +502,7 @@ pub(super) fn describe_vpc_attachments(
     let attachments = describe::page(
         ctx.action,
         p,
-        asked_attachments(m, p)?.filter(|a| a.vpc().is_some()),
+        asked_attachments(m, p, Some(Kind::Vpc))?,
         |a| a.id.to_string(),
         |a, name| match name {
             "transit-gateway-attachment-id" => one(&a.id),
@@ -439,23 +527,181 @@ pub(super) fn describe_attachments(
     let attachments = describe::page(
         ctx.action,
         p,
-        asked_attachments(m, p)?,
+        asked_attachments(m, p, None)?,
         |a| a.id.to_string(),
         |a, name| match name {
             "transit-gateway-id" => one(&a.tgw),
             "transit-gateway-owner-id" | "resource-owner-id" => one(OWNER_ID),
-            "state" => one(settled_state(a.created_at, clock)),
+            "state" => one(attachment_state(a, clock)),
             "association.transit-gateway-route-table-id" => {
                 Some(a.association.iter().map(ToString::to_string).collect())
             }
             "association.state" => {
                 Some(a.association.iter().map(|_| "associated".to_owned()).collect())
             }
-            _ => attachment_ref_attr(a, name).or_else(|| tag_attr(&a.tags, name)),
+            _ => attachment_ref_attr(a, &a.tgw, name).or_else(|| tag_attr(&a.tags, name)),
         },
     )?;
     attachments.write(x, "transitGatewayAttachments", |x, a| {
-        write_attachment(x, a, settled_state(a.created_at, clock));
+        write_attachment(x, a, attachment_state(a, clock));
+    });
+    Ok(())
+}
+
+// ---- peering attachments ------------------------------------------------------------
+
+/// A peering attachment's accepter, as the request named it: its transit gateway, account
+/// and Region.
+fn accepter(a: &TgwAttachment) -> Option<(&TransitGatewayId, &str, &str)> {
+    match &a.resource {
+        AttachmentResource::Peering { peer, peer_account, peer_region, .. } => {
+            Some((peer, peer_account, peer_region))
+        }
+        AttachmentResource::Vpc { .. } => None,
+    }
+}
+
+/// A peering attachment's `status.message` in `state`, which is its `status.code` (VPC
+/// peering's wording: AWS's for transit gateway peering is not on record).
+fn peering_status_message(state: &str, accepter_account: &str) -> String {
+    match state {
+        "initiatingRequest" => format!("Initiating Request to {accepter_account}"),
+        "pendingAcceptance" => format!("Pending Acceptance by {accepter_account}"),
+        _ => {
+            let mut letters = state.chars();
+            letters.next().map(|l| l.to_uppercase().chain(letters).collect()).unwrap_or_default()
+        }
+    }
+}
+
+/// A peering attachment (`TransitGatewayPeeringAttachment`) in `state`; nothing for
+/// another kind.
+fn write_peering_attachment(x: &mut Xml, a: &TgwAttachment, state: &str) {
+    let Some((peer, account, region)) = accepter(a) else { return };
+    let info = |x: &mut Xml, tgw: &TransitGatewayId, owner: &str, region: &str| {
+        x.leaf("transitGatewayId", tgw).leaf("ownerId", owner).leaf("region", region);
+    };
+    x.leaf("transitGatewayAttachmentId", &a.id)
+        .node("requesterTgwInfo", |x| info(x, &a.tgw, OWNER_ID, REGION))
+        .node("accepterTgwInfo", |x| info(x, peer, account, region))
+        .node("options", |x| {
+            x.leaf("dynamicRouting", "disable");
+        })
+        .node("status", |x| {
+            x.leaf("code", state).leaf("message", peering_status_message(state, account));
+        })
+        .leaf("state", state)
+        .leaf("creationTime", iso8601(a.created_at))
+        .tags(&a.tags);
+}
+
+/// CreateTransitGatewayPeeringAttachment: a request to the accepter, `pendingAcceptance`
+/// until it answers (the reply says `initiatingRequest`, as AWS's does). The accepter's
+/// account and Region are labels: its gateway is one of this lab's.
+pub(super) fn create_peering_attachment(
+    ctx: &mut Context<'_>,
+    p: &Params,
+    x: &mut Xml,
+) -> Result<(), ApiError> {
+    let tgw = tgw_id(p.required("TransitGatewayId")?)?;
+    let peer = tgw_id(p.required("PeerTransitGatewayId")?)?;
+    let account = account_id("PeerAccountId", p.required("PeerAccountId")?)?;
+    let region = p.required("PeerRegion")?;
+    refuse_enable(
+        p,
+        "Options.DynamicRouting",
+        "vpclab's transit gateway peering carries static routes only",
+    )?;
+    let tags = p.tag_specifications("transit-gateway-attachment")?;
+    let id = ctx.model.create_tgw_peering_attachment(
+        &tgw,
+        &peer,
+        account.to_owned(),
+        region.to_owned(),
+        tags,
+        ctx.now,
+    )?;
+    let a = ctx.model.tgw_attachment(&id)?;
+    x.node("transitGatewayPeeringAttachment", |x| {
+        write_peering_attachment(x, a, "initiatingRequest");
+    });
+    Ok(())
+}
+
+/// Accept… (`accept`) or RejectTransitGatewayPeeringAttachment: answers the attachment
+/// `pending` or `rejecting`, on its way to `available` or `rejected`.
+fn answer_peering(
+    ctx: &mut Context<'_>,
+    p: &Params,
+    x: &mut Xml,
+    accept: bool,
+) -> Result<(), ApiError> {
+    let id = tgw_attach_id(p.required("TransitGatewayAttachmentId")?)?;
+    ctx.model.answer_tgw_peering(&id, accept)?;
+    let a = ctx.model.tgw_attachment(&id)?;
+    let state = if accept { "pending" } else { "rejecting" };
+    x.node("transitGatewayPeeringAttachment", |x| write_peering_attachment(x, a, state));
+    Ok(())
+}
+
+/// AcceptTransitGatewayPeeringAttachment: each side is associated with its gateway's
+/// default association table, when its options say so.
+pub(super) fn accept_peering_attachment(
+    ctx: &mut Context<'_>,
+    p: &Params,
+    x: &mut Xml,
+) -> Result<(), ApiError> {
+    answer_peering(ctx, p, x, true)
+}
+
+/// RejectTransitGatewayPeeringAttachment: the attachment stays, `rejected`, until deleted.
+pub(super) fn reject_peering_attachment(
+    ctx: &mut Context<'_>,
+    p: &Params,
+    x: &mut Xml,
+) -> Result<(), ApiError> {
+    answer_peering(ctx, p, x, false)
+}
+
+/// DeleteTransitGatewayPeeringAttachment (in any state, from either side): answers the
+/// attachment as it was, `deleting`.
+pub(super) fn delete_peering_attachment(
+    ctx: &mut Context<'_>,
+    p: &Params,
+    x: &mut Xml,
+) -> Result<(), ApiError> {
+    let a = delete_attachment(ctx, p, Kind::Peering)?;
+    x.node("transitGatewayPeeringAttachment", |x| write_peering_attachment(x, &a, "deleting"));
+    Ok(())
+}
+
+/// DescribeTransitGatewayPeeringAttachments: `transit-gateway-id` finds an attachment
+/// from either of its gateways.
+pub(super) fn describe_peering_attachments(
+    ctx: &mut Context<'_>,
+    p: &Params,
+    x: &mut Xml,
+) -> Result<(), ApiError> {
+    let m = &*ctx.model;
+    let attachments = describe::page(
+        ctx.action,
+        p,
+        asked_attachments(m, p, Some(Kind::Peering))?,
+        |a| a.id.to_string(),
+        |a, name| {
+            let (peer, account, _) = accepter(a)?;
+            match name {
+                "transit-gateway-attachment-id" => one(&a.id),
+                "transit-gateway-id" => Some(vec![a.tgw.to_string(), peer.to_string()]),
+                "local-owner-id" => one(OWNER_ID),
+                "remote-owner-id" => one(account),
+                "state" => one(a.settled_state()),
+                _ => tag_attr(&a.tags, name),
+            }
+        },
+    )?;
+    attachments.write(x, "transitGatewayPeeringAttachments", |x, a| {
+        write_peering_attachment(x, a, a.settled_state());
     });
     Ok(())
 }
@@ -546,9 +792,10 @@ fn write_association(
     state: &str,
 ) -> Result<(), ApiError> {
     let a = m.tgw_attachment(attachment)?;
+    let tgw = &m.tgw_route_table(table)?.tgw;
     x.node("association", |x| {
         x.leaf("transitGatewayRouteTableId", table);
-        write_attachment_ref(x, a);
+        write_attachment_ref(x, a, tgw);
         x.leaf("state", state);
     });
     Ok(())
@@ -595,8 +842,9 @@ fn write_propagation(
     state: &str,
 ) -> Result<(), ApiError> {
     let a = m.tgw_attachment(attachment)?;
+    let tgw = &m.tgw_route_table(table)?.tgw;
     x.node("propagation", |x| {
-        write_attachment_ref(x, a);
+        write_attachment_ref(x, a, tgw);
         x.leaf("transitGatewayRouteTableId", table).leaf("state", state);
     });
     Ok(())
@@ -622,7 +870,8 @@ pub(super) fn disable_propagation(
     write_propagation(x, ctx.model, &table, &attachment, "disabling")
 }
 
-/// GetTransitGatewayRouteTableAssociations: the attachments associated with a table.
+/// GetTransitGatewayRouteTableAssociations: the attachments associated with a table (a
+/// peering attachment on the table's side).
 pub(super) fn get_associations(
     ctx: &mut Context<'_>,
     p: &Params,
@@ -630,16 +879,16 @@ pub(super) fn get_associations(
 ) -> Result<(), ApiError> {
     let table = tgw_rtb_id(p.required("TransitGatewayRouteTableId")?)?;
     let m = &*ctx.model;
-    m.tgw_route_table(&table)?;
+    let tgw = &m.tgw_route_table(&table)?.tgw;
     let associated = describe::page(
         ctx.action,
         p,
-        m.tgw_attachments().filter(|a| a.association.as_ref() == Some(&table)),
+        m.tgw_attachments().filter(|a| a.association_in(tgw) == Some(&table)),
         |a| a.id.to_string(),
-        attachment_ref_attr,
+        |a, name| attachment_ref_attr(a, tgw, name),
     )?;
     associated.write(x, "associations", |x, a| {
-        write_attachment_ref(x, a);
+        write_attachment_ref(x, a, tgw);
         x.leaf("state", "associated");
     });
     Ok(())
@@ -659,10 +908,10 @@ pub(super) fn get_table_propagations(
         p,
         t.propagations.iter().filter_map(|id| m.tgw_attachment(id).ok()),
         |a| a.id.to_string(),
-        attachment_ref_attr,
+        |a, name| attachment_ref_attr(a, &t.tgw, name),
     )?;
     propagating.write(x, "transitGatewayRouteTablePropagations", |x, a| {
-        write_attachment_ref(x, a);
+        write_attachment_ref(x, a, &t.tgw);
         x.leaf("state", "enabled");
     });
     Ok(())
@@ -695,10 +944,11 @@ pub(super) fn get_attachment_propagations(
 
 // ---- routes -------------------------------------------------------------------------
 
-fn write_tgw_route(x: &mut Xml, m: &Model, r: &TgwRoute, state: &str) {
+/// A route of a table of transit gateway `tgw`.
+fn write_tgw_route(x: &mut Xml, m: &Model, tgw: &TransitGatewayId, r: &TgwRoute, state: &str) {
     x.leaf("destinationCidrBlock", r.destination);
     if let Some(a) = r.attachment.as_ref().and_then(|a| m.tgw_attachment(a).ok()) {
-        x.set("transitGatewayAttachments", [a], write_attachment_ref);
+        x.set("transitGatewayAttachments", [a], |x, a| write_attachment_ref(x, a, tgw));
     }
     x.leaf("type", r.kind.as_str()).leaf("state", state);
 }
@@ -736,12 +986,13 @@ fn put_route(
     let target = static_target(p)?;
     ctx.model.put_tgw_route(&table, destination, target.as_ref(), replace)?;
     let m = &*ctx.model;
+    let t = m.tgw_route_table(&table)?;
     let route = m
-        .tgw_routes(m.tgw_route_table(&table)?)
+        .tgw_routes(t)
         .into_iter()
         .find(|r| r.destination == destination)
         .expect("the static route just put");
-    x.node("route", |x| write_tgw_route(x, m, &route, route.state()));
+    x.node("route", |x| write_tgw_route(x, m, &t.tgw, &route, route.state()));
     Ok(())
 }
 
@@ -767,7 +1018,8 @@ pub(super) fn delete_route(ctx: &mut Context<'_>, p: &Params, x: &mut Xml) -> Re
         attachment: removed.attachment,
     };
     let m = &*ctx.model;
-    x.node("route", |x| write_tgw_route(x, m, &route, "deleted"));
+    let tgw = &m.tgw_route_table(&table)?.tgw;
+    x.node("route", |x| write_tgw_route(x, m, tgw, &route, "deleted"));
     Ok(())
 }
 
@@ -846,7 +1098,8 @@ pub(super) fn search_routes(
 ) -> Result<(), ApiError> {
     let table = tgw_rtb_id(p.required("TransitGatewayRouteTableId")?)?;
     let m = &*ctx.model;
-    let routes = m.tgw_routes(m.tgw_route_table(&table)?);
+    let t = m.tgw_route_table(&table)?;
+    let routes = m.tgw_routes(t);
     let filters = p.filters();
     if filters.is_empty() {
         return Err(ApiError {
@@ -877,7 +1130,7 @@ pub(super) fn search_routes(
                     Some(attachment.map(|a| a.id.to_string()).into_iter().collect())
                 }
                 "attachment.resource-id" => {
-                    Some(attachment.map(|a| a.resource_id()).into_iter().collect())
+                    Some(attachment.map(|a| resource_from(a, &t.tgw)).into_iter().collect())
                 }
                 "attachment.resource-type" => {
                     Some(attachment.map(|a| a.resource_type().to_owned()).into_iter().collect())
@@ -899,7 +1152,7 @@ pub(super) fn search_routes(
         },
     )?;
     let more = found.next_token.is_some();
-    x.set("routeSet", found.items, |x, r| write_tgw_route(x, m, r, r.state()))
+    x.set("routeSet", found.items, |x, r| write_tgw_route(x, m, &t.tgw, r, r.state()))
         .leaf("additionalRoutesAvailable", more)
         .opt("nextToken", found.next_token);
     Ok(())
