@@ -46,3 +46,30 @@ fn the_hub_routes_by_the_table_of_the_attachment_a_packet_came_from() {
     }
     lab.down();
 }
+
+#[test]
+#[ignore = "needs root"]
+fn two_hubs_peered_carry_traffic_once_the_peering_is_accepted() {
+    require_root();
+    let topology = include_str!("../../examples/transit-peering.yaml");
+    let lab = Lab::up(&topology.replace("accept: true", "accept: false"));
+    assert!(!lab.pings("a", "10.2.1.10", NEGATIVE), "pending acceptance: a blackhole");
+    let peering = lab.aws(&[
+        "describe-transit-gateway-peering-attachments",
+        "--filters",
+        "Name=state,Values=pendingAcceptance",
+        "--query",
+        "TransitGatewayPeeringAttachments[0].TransitGatewayAttachmentId",
+        "--output",
+        "text",
+    ]);
+    assert!(peering.starts_with("tgw-attach-"), "{peering}");
+    lab.aws(&[
+        "accept-transit-gateway-peering-attachment",
+        "--transit-gateway-attachment-id",
+        &peering,
+    ]);
+    assert!(lab.pings("a", "10.2.1.10", T), "a -> east -> west -> b");
+    assert!(lab.pings("b", "10.1.1.10", T), "and back the other way");
+    lab.down();
+}
