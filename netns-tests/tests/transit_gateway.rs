@@ -35,6 +35,17 @@ fn the_hub_routes_by_the_table_of_the_attachment_a_packet_came_from() {
     let body = lab.curl("prod", "http://10.3.1.10:8080/", T);
     assert_eq!(body.as_deref(), Some("10.1.1.10\n"), "TCP through the hub, nothing translated");
 
+    // Bulk TCP: the hub clamps the MSS, so full-sized segments fit its 8500 bytes.
+    let server = lab.exec("shared", &["iperf3", "-s", "-D", "-B", "10.3.1.10"]);
+    assert!(server.status.success(), "{}", String::from_utf8_lossy(&server.stderr));
+    vpclab_netns_tests::lab::wait_for_listener(&lab, "shared", "10.3.1.10:5201");
+    let bulk = lab.exec("prod", &["timeout", "30", "iperf3", "-c", "10.3.1.10", "-n", "8M"]);
+    assert!(
+        bulk.status.success(),
+        "8 MB through the hub: {}",
+        String::from_utf8_lossy(&bulk.stdout)
+    );
+
     // The transit gateway carries 8500 bytes; more is dropped, with no ICMP error.
     assert!(pings_whole(&lab, "prod", "10.3.1.10", 8500 - 28), "8500 bytes cross the hub");
     assert!(!pings_whole(&lab, "prod", "10.3.1.10", 8501 - 28), "8501 bytes do not");

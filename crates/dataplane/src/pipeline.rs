@@ -32,7 +32,7 @@ use crate::counters::DropReason;
 use crate::nat::Tracking;
 use crate::snapshot::{
     AttachmentEntry, AttachmentZone, EDGE_ADDRESS, EDGE_MTU, Hop, INTERNET, InstancePort,
-    NAT_TARGET, NO_ACL, NatEntry, Port, PortEntry, Snapshot, TGW_MTU, TgwHop,
+    NAT_TARGET, NO_ACL, NatEntry, Port, PortEntry, Snapshot, TGW_MSS, TGW_MTU, TgwHop,
 };
 use crate::trace::{SgDecision, Step};
 use crate::wire::{
@@ -396,6 +396,8 @@ impl Snapshot {
             if ip.wire_len() > TGW_MTU {
                 return Verdict::Drop(DropReason::TgwMtuExceeded);
             }
+            // Both ends of a connection learn the hub's segment size from its SYNs.
+            ip.clamp_mss(TGW_MSS);
             if ip.ttl() <= 1 {
                 // AWS counts it (`packets-lost-ttl-expired`); no error comes back.
                 return Verdict::Drop(DropReason::TtlExceeded);

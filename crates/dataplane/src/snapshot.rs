@@ -33,6 +33,11 @@ pub const VPC_MTU: usize = 9001;
 /// dropped without an ICMP error (AWS: no path MTU discovery through a transit gateway).
 pub const TGW_MTU: usize = 8500;
 
+/// The largest TCP segment a transit gateway lets connections through it announce: its
+/// MTU less 40 bytes of IPv4 and TCP headers (AWS clamps the MSS of all TCP through a
+/// transit gateway, so that full-sized segments of 9001-byte VPCs are not dropped).
+pub const TGW_MSS: u16 = (TGW_MTU - 40) as u16;
+
 /// What a route table's matching route tells the forwarder to do.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Hop {

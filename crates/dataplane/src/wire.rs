@@ -21,6 +21,9 @@ pub mod proto {
     pub const UDP: u8 = 17;
 }
 
+/// The SYN bit of the TCP flags.
+const TCP_SYN: u8 = 0x02;
+
 /// ICMP message types the forwarder sends or translates.
 pub mod icmp {
     /// Echo reply.
@@ -574,6 +577,52 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> Ipv4<T> {
         l4[check_at..check_at + 2].copy_from_slice(&check.to_be_bytes());
     }
 
+    /// Lowers the maximum segment size a TCP SYN (or SYN-ACK) announces to `most`, if it
+    /// announces more, keeping the checksum correct; anything else is left alone. The
+    /// options are walked within the header's data offset, never past the packet.
+    pub fn clamp_mss(&mut self, most: u16) {
+        if self.protocol() != proto::TCP || self.is_later_fragment() {
+            return;
+        }
+        let header = self.header_len();
+        let end = self.total_len();
+        let partial = self.partial_l4();
+        let l4 = &mut self.bm()[header..end];
+        if l4.len() < 20 || l4[13] & TCP_SYN == 0 {
+            return;
+        }
+        let options_end = (usize::from(l4[12] >> 4) * 4).min(l4.len());
+        let mut at = 20;
+        while at < options_end {
+            match l4[at] {
+                0 => return,
+                1 => at += 1,
+                kind => {
+                    let Some(&len) = l4.get(at + 1) else { return };
+                    let len = usize::from(len);
+                    if len < 2 || at + len > options_end {
+                        return;
+                    }
+                    if kind == 2 && len == 4 {
+                        let old = u16::from_be_bytes([l4[at + 2], l4[at + 3]]);
+                        if old > most {
+                            l4[at + 2..at + 4].copy_from_slice(&most.to_be_bytes());
+                            // A partial checksum covers the pseudo-header only: the
+                            // option is summed when it is finished.
+                            if !partial {
+                                let check = u16::from_be_bytes([l4[16], l4[17]]);
+                                l4[16..18]
+                                    .copy_from_slice(&update16(check, old, most).to_be_bytes());
+                            }
+                        }
+                        return;
+                    }
+                    at += len;
+                }
+            }
+        }
+    }
+
     /// In an ICMP error, rewrites the quoted packet's source port (or echo identifier)
     /// to `new`, patching the quoted L4 checksum where it is quoted, and the ICMP
     /// checksum over all of it.
@@ -983,6 +1032,64 @@ pub(crate) mod tests {
         e[6..8].copy_from_slice(&seq.to_be_bytes());
         e[8..].copy_from_slice(b"vpclab!!");
         e
+    }
+
+    /// A SYN whose options are `options` (padded with end-of-list to a multiple of 4).
+    fn syn_with(options: &[u8]) -> Vec<u8> {
+        let mut t = tcp_syn(40000, 80);
+        t.extend_from_slice(options);
+        while t.len() % 4 != 0 {
+            t.push(0);
+        }
+        t[12] = ((t.len() / 4) as u8) << 4;
+        packet([10, 0, 1, 4], [10, 1, 1, 4], proto::TCP, 64, &t)
+    }
+
+    fn mss_of(p: &[u8]) -> Option<u16> {
+        let options = &p[40..20 + usize::from(p[32] >> 4) * 4];
+        let at = options.windows(2).position(|w| w == [2, 4])?;
+        Some(u16::from_be_bytes([options[at + 2], options[at + 3]]))
+    }
+
+    #[test]
+    fn the_mss_of_a_syn_is_clamped_and_nothing_else_changes() {
+        // NOP, window scale, NOP, NOP, MSS 8961, SACK permitted: the MSS comes after others.
+        let options = [1, 3, 3, 7, 1, 1, 2, 4, 0x23, 0x01, 4, 2];
+        let mut p = syn_with(&options);
+        Ipv4::new_checked(&mut p[..]).unwrap().clamp_mss(8460);
+        assert_eq!(mss_of(&p), Some(8460));
+        assert!(checksums_ok(&p), "the checksum follows the change");
+        // Already small enough: untouched.
+        let mut small = syn_with(&[2, 4, 0x05, 0xb4]);
+        let before = small.clone();
+        Ipv4::new_checked(&mut small[..]).unwrap().clamp_mss(8460);
+        assert_eq!(small, before);
+        // Not a SYN, or options that run past the header: untouched, no panic.
+        let mut ack = syn_with(&[2, 4, 0x23, 0x01]);
+        ack[33] = 0x10;
+        crate::wire::tests::fix_l4(&mut ack);
+        let before = ack.clone();
+        Ipv4::new_checked(&mut ack[..]).unwrap().clamp_mss(8460);
+        assert_eq!(ack, before);
+        let mut broken = syn_with(&[3, 9, 7, 2, 4, 0x23, 0x01, 0]);
+        let before = broken.clone();
+        Ipv4::new_checked(&mut broken[..]).unwrap().clamp_mss(8460);
+        assert_eq!(broken, before, "a length running past the options stops the walk");
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn clamping_any_options_keeps_the_checksum_and_never_panics(
+            options in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..40),
+        ) {
+            let mut p = syn_with(&options);
+            Ipv4::new_checked(&mut p[..]).unwrap().clamp_mss(1000);
+            proptest::prop_assert!(checksums_ok(&p));
+            // Clamped once, a second clamp finds nothing to change.
+            let before = p.clone();
+            Ipv4::new_checked(&mut p[..]).unwrap().clamp_mss(1000);
+            proptest::prop_assert_eq!(p, before);
+        }
     }
 
     #[test]

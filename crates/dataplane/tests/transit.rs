@@ -418,3 +418,50 @@ fn a_peering_carries_static_routes_between_two_hubs_once_accepted() {
     let (verdict, ..) = lab.ping(0, "10.8.1.10");
     assert_eq!(verdict, Verdict::Drop(DropReason::TgwOnwardUnsupported));
 }
+
+/// The one's-complement checksum of `bytes`.
+fn ones(bytes: &[u8], mut acc: u32) -> u16 {
+    for pair in bytes.chunks(2) {
+        acc += u32::from(pair[0]) << 8 | u32::from(*pair.get(1).unwrap_or(&0));
+    }
+    while acc > 0xffff {
+        acc = (acc & 0xffff) + (acc >> 16);
+    }
+    !(acc as u16)
+}
+
+/// The TCP pseudo-header's sum for a 24-byte segment in `p`.
+fn pseudo_header(p: &[u8]) -> u32 {
+    p[12..20].chunks(2).map(|c| u32::from(c[0]) << 8 | u32::from(c[1])).sum::<u32>() + 6 + 24
+}
+
+/// A TCP SYN from `src` to `dst`:80 announcing `mss`, with valid checksums.
+fn syn(src: &str, dst: &str, mss: u16) -> Vec<u8> {
+    let mut tcp = vec![0u8; 24];
+    tcp[0..2].copy_from_slice(&40000u16.to_be_bytes());
+    tcp[2..4].copy_from_slice(&80u16.to_be_bytes());
+    tcp[12] = 6 << 4;
+    tcp[13] = 0x02;
+    tcp[14..16].copy_from_slice(&64240u16.to_be_bytes());
+    tcp[20..24].copy_from_slice(&[2, 4, (mss >> 8) as u8, mss as u8]);
+    let mut p = vpclab_dataplane::wire::ipv4_packet(ip(src), ip(dst), 64, 6, &tcp);
+    let pseudo = pseudo_header(&p);
+    let check = ones(&p[20..], pseudo);
+    p[36..38].copy_from_slice(&check.to_be_bytes());
+    p
+}
+
+#[test]
+fn the_hub_clamps_the_mss_so_full_segments_fit_its_mtu() {
+    let mut lab = Lab::new();
+    let snapshot = compile(&lab.model, &mut lab.ports, 1);
+    let mut tracking = Tracking::new(64);
+    tracking.sync(&snapshot);
+    let mut reply = vec![0u8; REPLY_BUFFER];
+    // 9001-byte VPCs announce 8961; through the hub, 8460 arrives.
+    let mut packet = syn("10.0.1.10", "10.1.1.10", 8961);
+    let verdict = snapshot.process(&mut tracking, lab.hosts[0], &mut packet, &mut reply, 0);
+    assert!(delivered_to(verdict, lab.hosts[1]), "{verdict:?}");
+    assert_eq!(&packet[42..44], &8460u16.to_be_bytes(), "clamped to 8500 - 40");
+    assert_eq!(ones(&packet[20..], pseudo_header(&packet)), 0, "the TCP checksum still holds");
+}
