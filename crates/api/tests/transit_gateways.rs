@@ -992,3 +992,37 @@ fn a_rejected_peering_carries_nothing_and_can_be_asked_again() {
     let left = ok(&mut s, "Action=DescribeTransitGatewayPeeringAttachments");
     assert_eq!(attachment_ids(&left), vec![again.as_str()], "{left}");
 }
+
+#[test]
+fn a_default_table_goes_with_its_option() {
+    let mut s = Service::new(Model::new(11), None, None, 11);
+    // Association off at creation: only the propagation default is named.
+    let made =
+        ok(&mut s, "Action=CreateTransitGateway&Options.DefaultRouteTableAssociation=disable");
+    assert!(!made.contains("<associationDefaultRouteTableId>"), "{made}");
+    assert!(made.contains("<propagationDefaultRouteTableId>tgw-rtb-"), "{made}");
+
+    let made = ok(&mut s, "Action=CreateTransitGateway");
+    let tgw = first(&made, "transitGatewayId");
+    let table = first(&made, "associationDefaultRouteTableId");
+    let disable_with_id = format!(
+        "Action=ModifyTransitGateway&TransitGatewayId={tgw}\
+         &Options.DefaultRouteTableAssociation=disable&Options.AssociationDefaultRouteTableId={table}"
+    );
+    assert_eq!(code(&mut s, &disable_with_id), "InvalidParameterCombination");
+    let delete =
+        format!("Action=DeleteTransitGatewayRouteTable&TransitGatewayRouteTableId={table}");
+    assert_eq!(code(&mut s, &delete), "IncorrectState", "still the default");
+    ok(
+        &mut s,
+        &format!(
+            "Action=ModifyTransitGateway&TransitGatewayId={tgw}\
+             &Options.DefaultRouteTableAssociation=disable\
+             &Options.DefaultRouteTablePropagation=disable"
+        ),
+    );
+    let described =
+        ok(&mut s, &format!("Action=DescribeTransitGateways&TransitGatewayIds.1={tgw}"));
+    assert!(!described.contains("DefaultRouteTableId>"), "no default any more: {described}");
+    ok(&mut s, &delete);
+}

@@ -880,7 +880,21 @@ pub(crate) fn build(topology: &Topology, seed: u64) -> Result<Model, TopologyErr
                 m.create_route_table(vpc_id, name_tag(name)).map_err(api(&table.name))?
             };
             for route in &table.routes {
-                if instance_named(route.target.value.trim()) {
+                let target = route.target.value.trim();
+                if instance_named(target) {
+                    let gateway = matches!(target, "internet-gateway" | "igw")
+                        || nat_names.contains_key(target)
+                        || peerings.contains_key(target)
+                        || transit_gateways.contains_key(target);
+                    if gateway {
+                        return Err(at(
+                            &route.target,
+                            format!(
+                                "route target {target:?} names both an instance and a gateway \
+                                 or peering: rename one"
+                            ),
+                        ));
+                    }
                     to_instances.push((id.clone(), route));
                     continue;
                 }

@@ -39,7 +39,8 @@ reasons! {
     /// Routed to an interface that is not its destination while the interface's
     /// source/destination check is on.
     DestinationCheck => "destination_check",
-    /// The TTL ran out; an ICMP time-exceeded was sent back.
+    /// The TTL ran out; an ICMP time-exceeded was sent back (except at a transit
+    /// gateway, which sends none, as AWS's does not).
     TtlExceeded => "ttl_exceeded",
     /// No route in the subnet's route table covers the destination.
     NoRoute => "no_route",

@@ -301,8 +301,9 @@ impl Snapshot {
     }
 
     /// A routed hop to interface `port` inside a VPC (this one's or a peer's): leaving
-    /// one subnet and entering another, so both ACLs; the router's TTL; the receiver's
-    /// security groups.
+    /// one subnet and entering another, so both ACLs (none when a route sends it to an
+    /// appliance in the sender's own subnet: ACLs apply between subnets); the router's
+    /// TTL; the receiver's security groups.
     #[allow(clippy::too_many_arguments)]
     fn deliver(
         &self,
@@ -315,11 +316,14 @@ impl Snapshot {
         reply: &mut [u8],
         now: u64,
     ) -> Verdict {
-        if let Err(reason) = self
-            .acl_check(tracking, me.acl, true, ip)
-            .and_then(|()| self.acl_in(tracking, port, ip))
-        {
-            return Verdict::Drop(reason);
+        let within = matches!(self.port(port), PortEntry::Instance(d) if d.subnet == me.subnet);
+        if !within {
+            if let Err(reason) = self
+                .acl_check(tracking, me.acl, true, ip)
+                .and_then(|()| self.acl_in(tracking, port, ip))
+            {
+                return Verdict::Drop(reason);
+            }
         }
         if let Some(verdict) = expire(ip, from, router, reply) {
             return verdict;

@@ -266,3 +266,44 @@ fn an_inspection_vpc_sees_both_ways_of_a_flow_only_in_appliance_mode() {
     }
     assert_eq!(seen, [true, true], "flows spread over both zones' firewalls");
 }
+
+#[test]
+fn a_route_for_a_whole_subnet_sends_east_west_traffic_through_an_appliance() {
+    // One VPC: `a` 10.0.1.10, `b` 10.0.2.10, and a firewall 10.0.3.10; each of a's and
+    // b's subnets routes the other's CIDR to the firewall's interface.
+    let mut m = Model::new(4);
+    let mut ports = PortMap::new();
+    let vpc = m.create_vpc(cidr("10.0.0.0/16"), Tags::new()).unwrap();
+    open_group(&mut m, &vpc);
+    let subnet = |m: &mut Model, third: u8| {
+        m.create_subnet(&vpc, cidr(&format!("10.0.{third}.0/24")), None, Tags::new()).unwrap()
+    };
+    let (sa, sb, sf) = (subnet(&mut m, 1), subnet(&mut m, 2), subnet(&mut m, 3));
+    let (_, a) = run(&mut m, &mut ports, &sa, "10.0.1.10");
+    let (_, b) = run(&mut m, &mut ports, &sb, "10.0.2.10");
+    let (fw, firewall) = run(&mut m, &mut ports, &sf, "10.0.3.10");
+    m.set_source_dest_check(&fw, false).unwrap();
+    let eni = m.instance_interface(&fw).unwrap();
+    // Only a whole subnet may be more specific than `local`, and only to an appliance.
+    let table = m.create_route_table(&vpc, Tags::new()).unwrap();
+    let part = RouteSpec {
+        destination: cidr("10.0.2.0/25"),
+        target: RouteTarget::NetworkInterface(eni.clone()),
+    };
+    assert_eq!(m.create_route(&table, part).unwrap_err().code, "InvalidParameterValue");
+    route(&mut m, Ok(&sa), "10.0.2.0/24", RouteTarget::NetworkInterface(eni.clone()));
+    route(&mut m, Ok(&sb), "10.0.1.0/24", RouteTarget::NetworkInterface(eni));
+
+    let snapshot = compile(&m, &mut ports, 1);
+    let mut tracking = Tracking::new(1024);
+    tracking.sync(&snapshot);
+    for (from, peer, src, dst) in
+        [(a, b, "10.0.1.10", "10.0.2.10"), (b, a, "10.0.2.10", "10.0.1.10")]
+    {
+        let mut packet = probe(ip(src), ip(dst), Probe::Udp(53));
+        let verdict = process(&snapshot, &mut tracking, from, &mut packet);
+        assert!(to(firewall)(&verdict), "{src} -> {dst} goes to the firewall: {verdict:?}");
+        let verdict = process(&snapshot, &mut tracking, firewall, &mut packet);
+        assert!(to(peer)(&verdict), "which passes it on: {verdict:?}");
+    }
+}

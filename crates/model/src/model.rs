@@ -1047,11 +1047,26 @@ impl Model {
         let vpc_cidrs: Vec<Ipv4Net> = self.vpc(&t.vpc)?.cidrs().collect();
         let destination = spec.destination.trunc();
         if vpc_cidrs.iter().any(|c| c.contains(&destination)) {
-            return Err(ApiError::invalid_value(format!(
-                "The destination CIDR block {destination} is equal to or more specific than one \
-                 of this VPC's CIDR blocks. This route can target only an interface or an \
-                 instance."
-            )));
+            // Middlebox routing: a whole subnet of the VPC, through an appliance's
+            // interface or a NAT gateway, is more specific than `local` and wins.
+            let middlebox = matches!(
+                spec.target,
+                RouteTarget::NetworkInterface(_) | RouteTarget::NatGateway(_)
+            );
+            if !middlebox {
+                return Err(ApiError::invalid_value(format!(
+                    "The destination CIDR block {destination} is equal to or more specific than \
+                     one of this VPC's CIDR blocks. This route can target only an interface or \
+                     an instance."
+                )));
+            }
+            let subnet = self.subnets.values().any(|s| s.vpc == t.vpc && s.cidr == destination);
+            if !subnet {
+                return Err(ApiError::invalid_value(format!(
+                    "Route destination {destination} doesn't match any subnet CIDR blocks: a \
+                     route more specific than the VPC's local route must name a whole subnet."
+                )));
+            }
         }
         Ok(Route {
             destination,

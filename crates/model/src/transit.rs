@@ -13,7 +13,8 @@
 //!   tables.
 //! * A table's routes are its static routes (to an attachment, or blackhole) and the
 //!   propagated ones; for an identical prefix the static route wins and the propagated one
-//!   is not shown; a VPC CIDR identical to one already propagated is not propagated again.
+//!   is not shown; a VPC CIDR that overlaps one already propagated (by an attachment whose
+//!   propagation came first) is not propagated.
 //!   A static route whose attachment is gone is a blackhole.
 //! * Routing is transitive, unlike peering: A → TGW → B → … as the tables say.
 
@@ -80,6 +81,19 @@ impl Default for TgwOptions {
             multicast_support: false,
             security_group_referencing_support: false,
             cidr_blocks: Vec::new(),
+        }
+    }
+}
+
+impl TgwOptions {
+    /// A default table goes with its option: disabled, the gateway names none (and the
+    /// table that was it becomes an ordinary one, deletable).
+    fn drop_disabled_defaults(&mut self) {
+        if !self.default_route_table_association {
+            self.association_default_route_table = None;
+        }
+        if !self.default_route_table_propagation {
+            self.propagation_default_route_table = None;
         }
     }
 }
@@ -300,6 +314,12 @@ impl TgwAttachment {
         }
     }
 
+    /// Whether it is a peering the accepter rejected.
+    pub fn rejected(&self) -> bool {
+        matches!(&self.resource, AttachmentResource::Peering { state, .. }
+            if *state == PeeringAttachmentState::Rejected)
+    }
+
     /// AWS's `state` when it has settled: `available`, or a peering's own.
     pub fn settled_state(&self) -> &'static str {
         match &self.resource {
@@ -460,6 +480,7 @@ impl Model {
             options.association_default_route_table = Some(table.clone());
             options.propagation_default_route_table = Some(table);
         }
+        options.drop_disabled_defaults();
         self.transit_gateways.insert(
             id.clone(),
             TransitGateway { id: id.clone(), description, options, created_at, tags },
@@ -478,6 +499,7 @@ impl Model {
     ) -> Result<(), ApiError> {
         let mut options = self.transit_gateway(id)?.options.clone();
         change(&mut options);
+        options.drop_disabled_defaults();
         for table in
             [&options.association_default_route_table, &options.propagation_default_route_table]
                 .into_iter()
@@ -504,7 +526,7 @@ impl Model {
         let attached: Vec<String> = self
             .tgw_attachments
             .values()
-            .filter(|a| a.joins(id))
+            .filter(|a| a.joins(id) && !a.rejected())
             .map(|a| a.id.to_string())
             .collect();
         if !attached.is_empty() {
@@ -516,6 +538,8 @@ impl Model {
                 ),
             ));
         }
+        // Rejected peerings go with it (on AWS they turn `deleted` by themselves).
+        self.tgw_attachments.retain(|_, a| !a.joins(id));
         self.tgw_route_tables.retain(|_, t| &t.tgw != id);
         self.transit_gateways.remove(id);
         Ok(())
@@ -1026,9 +1050,9 @@ impl Model {
     }
 
     /// The routes in force in `table`, by destination: static routes, then the
-    /// propagated ones whose prefix no static route has (a VPC CIDR already propagated by
-    /// an earlier attachment is not propagated again). A static route to an attachment
-    /// that is gone leads nowhere (blackhole).
+    /// propagated ones whose prefix no static route has and that overlap no CIDR an
+    /// earlier propagation brought. A static route to an attachment that is gone, or not
+    /// (yet) carrying traffic, leads nowhere (blackhole).
     pub fn tgw_routes(&self, table: &TgwRouteTable) -> Vec<TgwRoute> {
         let mut routes: Vec<TgwRoute> = table
             .static_routes
@@ -1046,7 +1070,15 @@ impl Model {
             let Some(attachment) = self.tgw_attachments.get(id) else { continue };
             let Some(vpc) = attachment.vpc().and_then(|v| self.vpcs.get(v)) else { continue };
             for cidr in vpc.cidrs() {
-                if routes.iter().any(|r| r.destination == cidr) {
+                // A static route of the same prefix wins; a CIDR overlapping one another
+                // attachment already propagated is not propagated (AWS: overlapping VPC
+                // CIDRs are not routable through one table).
+                let shadowed = routes.iter().any(|r| {
+                    r.destination == cidr
+                        || (r.kind == TgwRouteType::Propagated
+                            && (r.destination.contains(&cidr) || cidr.contains(&r.destination)))
+                });
+                if shadowed {
                     continue;
                 }
                 routes.push(TgwRoute {

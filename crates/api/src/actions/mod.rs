@@ -301,6 +301,83 @@ pub static INERT: &[(&str, &str, &str)] = &[
     ("TerminateInstances", "SkipOsShutdown", "a namespace goes at once"),
     ("StartInstances", "AdditionalInfo", "reserved by AWS"),
     ("RunInstances", "AdditionalInfo", "reserved by AWS"),
+    (
+        "CreateTransitGateway",
+        "Options.DnsSupport",
+        "stored and shown; Amazon DNS does not resolve other attached VPCs' public names to private addresses yet",
+    ),
+    ("CreateTransitGateway", "Options.VpnEcmpSupport", "stored and shown; no VPN attachments yet"),
+    (
+        "CreateTransitGateway",
+        "Options.SecurityGroupReferencingSupport",
+        "stored and shown; security-group rules cannot reference groups across a transit gateway yet (use CIDRs)",
+    ),
+    (
+        "CreateTransitGateway",
+        "Options.AutoAcceptSharedAttachments",
+        "stored and shown; one account: nothing is shared to accept",
+    ),
+    (
+        "CreateTransitGateway",
+        "Options.AmazonSideAsn",
+        "stored and shown; no BGP session uses it yet",
+    ),
+    (
+        "ModifyTransitGateway",
+        "Options.DnsSupport",
+        "stored and shown; Amazon DNS does not resolve other attached VPCs' public names to private addresses yet",
+    ),
+    ("ModifyTransitGateway", "Options.VpnEcmpSupport", "stored and shown; no VPN attachments yet"),
+    (
+        "ModifyTransitGateway",
+        "Options.SecurityGroupReferencingSupport",
+        "stored and shown; security-group rules cannot reference groups across a transit gateway yet (use CIDRs)",
+    ),
+    (
+        "ModifyTransitGateway",
+        "Options.AutoAcceptSharedAttachments",
+        "stored and shown; one account: nothing is shared to accept",
+    ),
+    (
+        "ModifyTransitGateway",
+        "Options.AmazonSideAsn",
+        "stored and shown; no BGP session uses it yet",
+    ),
+    (
+        "CreateTransitGateway",
+        "Options.TransitGatewayCidrBlocks",
+        "stored and shown; no Connect attachments",
+    ),
+    (
+        "ModifyTransitGateway",
+        "Options.AddTransitGatewayCidrBlocks",
+        "stored and shown; no Connect attachments",
+    ),
+    (
+        "ModifyTransitGateway",
+        "Options.RemoveTransitGatewayCidrBlocks",
+        "stored and shown; no Connect attachments",
+    ),
+    (
+        "CreateTransitGatewayVpcAttachment",
+        "Options.DnsSupport",
+        "stored and shown; Amazon DNS does not resolve other attached VPCs' public names to private addresses yet",
+    ),
+    (
+        "CreateTransitGatewayVpcAttachment",
+        "Options.SecurityGroupReferencingSupport",
+        "stored and shown; security-group rules cannot reference groups across a transit gateway yet (use CIDRs)",
+    ),
+    (
+        "ModifyTransitGatewayVpcAttachment",
+        "Options.DnsSupport",
+        "stored and shown; Amazon DNS does not resolve other attached VPCs' public names to private addresses yet",
+    ),
+    (
+        "ModifyTransitGatewayVpcAttachment",
+        "Options.SecurityGroupReferencingSupport",
+        "stored and shown; security-group rules cannot reference groups across a transit gateway yet (use CIDRs)",
+    ),
 ];
 
 /// The coverage table of docs/api.md: every action, what it pages, the filter names it

@@ -208,6 +208,15 @@ pub(super) fn modify_transit_gateway(
                 ),
             });
         }
+        let named = p.get(&format!("Options.{what}DefaultRouteTableId")).is_some();
+        if !on && named {
+            return Err(ApiError {
+                code: "InvalidParameterCombination",
+                message: format!(
+                    "disable DefaultRouteTable{what} conflicts with {what}DefaultRouteTableId"
+                ),
+            });
+        }
     }
     let description = p.get("Description").map(str::to_owned);
     ctx.model.modify_transit_gateway(&id, description, |o| *o = options)?;
