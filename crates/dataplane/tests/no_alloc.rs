@@ -4,7 +4,7 @@
 
 use vpclab_dataplane::wire::{Offload, ipv4_packet};
 use vpclab_dataplane::{INTERNET, PortMap, REPLY_BUFFER, Tracking, Verdict, compile};
-use vpclab_model::{Model, RouteSpec, RouteTarget, RunInstance, Tags};
+use vpclab_model::{Model, RouteSpec, RouteTarget, RunInstance, Tags, TgwOptions};
 use vpclab_sys::alloc::CountingAlloc;
 
 #[global_allocator]
@@ -37,9 +37,32 @@ fn forwarding_allocates_nothing() {
     let nat_table = m.create_route_table(&vpc, Tags::new()).unwrap();
     m.associate_route_table(&nat_table, &private).unwrap();
     m.create_route(&nat_table, route(RouteTarget::NatGateway(nat))).unwrap();
+    // Another VPC, 10.1.0.0/16, whose `far` 10.1.1.4 the public subnet reaches through a
+    // transit gateway.
+    let tgw = m.create_transit_gateway(String::new(), TgwOptions::default(), Tags::new(), 0);
+    let tgw = tgw.unwrap();
+    let far_vpc = m.create_vpc("10.1.0.0/16".parse().unwrap(), Tags::new()).unwrap();
+    let far_subnet =
+        m.create_subnet(&far_vpc, "10.1.1.0/24".parse().unwrap(), None, Tags::new()).unwrap();
+    let far = RunInstance { subnet: Some(far_subnet.clone()), ..Default::default() };
+    let far = m.run_instance(far).unwrap();
+    for (vpc, subnet) in [(&vpc, &public), (&far_vpc, &far_subnet)] {
+        let options = vpclab_model::VpcAttachmentOptions::default();
+        let only = std::slice::from_ref(subnet);
+        m.create_tgw_vpc_attachment(&tgw, vpc, only, options, Tags::new(), 0).unwrap();
+    }
+    let far_main = m.vpc(&far_vpc).unwrap().main_route_table.clone();
+    for (table, to) in [(&public_table, "10.1.0.0/16"), (&far_main, "10.0.0.0/16")] {
+        let spec = RouteSpec {
+            destination: to.parse().unwrap(),
+            target: RouteTarget::TransitGateway(tgw.clone()),
+        };
+        m.create_route(table, spec).unwrap();
+    }
     let mut ports = PortMap::new();
     let web = ports.assign(&web);
     let app = ports.assign(&app);
+    ports.assign(&far);
     let snapshot = compile(&m, &mut ports, 1);
     let mut nats = Tracking::new(1 << 16);
     nats.sync(&snapshot);
@@ -58,17 +81,24 @@ fn forwarding_allocates_nothing() {
         (INTERNET, ipv4([198, 51, 100, 1], [203, 0, 113, 11], 64, 17, &udp)),
         // To the VPC's DNS server: handed to the services.
         (web, ipv4([10, 0, 1, 4], [10, 0, 0, 2], 64, 17, &udp)),
+        // Through the transit gateway, all the way to far's security groups (which
+        // refuse it: web is not in far's default group).
+        (web, ipv4([10, 0, 1, 4], [10, 1, 1, 4], 64, 17, &udp)),
     ];
+    let mut probe = templates[8].1.clone();
+    let mut scratch = vec![0u8; REPLY_BUFFER];
+    let verdict = snapshot.process(&mut nats, web, &mut probe, &mut scratch, 0);
+    assert_eq!(verdict, Verdict::Drop(vpclab_dataplane::DropReason::SgIngress), "through the hub");
     let mut buffer = vec![0u8; 65_536];
     let mut reply = vec![0u8; REPLY_BUFFER];
     let mut outcomes = [0usize; 4];
 
     let before = ALLOC.snapshot();
-    for i in 0..80_000u32 {
+    for i in 0..81_000u32 {
         let (from, template) = &templates[i as usize % templates.len()];
         let packet = &mut buffer[..template.len()];
         packet.copy_from_slice(template);
-        packet[20..22].copy_from_slice(&(1024 + (i / 8) as u16).to_be_bytes());
+        packet[20..22].copy_from_slice(&(1024 + (i / 9) as u16).to_be_bytes());
         // Every other packet as a TUN with offloads hands it over: a partial checksum.
         let offload = Offload { partial_checksum: i % 2 == 0, gso_size: 0 };
         let now = u64::from(i);
@@ -84,6 +114,6 @@ fn forwarding_allocates_nothing() {
     assert_eq!(delta.allocations, 0, "the pipeline allocated");
     // Unsolicited UDP from the internet to web is refused by web's (default) security
     // group, like the spoofed and the unsolicited-to-NAT packets.
-    assert_eq!(outcomes, [30_000, 10_000, 30_000, 10_000], "every kind of verdict was exercised");
-    assert_eq!(nats.flows(), 10_000, "one NAT flow per distinct source port");
+    assert_eq!(outcomes, [27_000, 9_000, 36_000, 9_000], "every kind of verdict was exercised");
+    assert_eq!(nats.flows(), 9_000, "one NAT flow per distinct source port");
 }
