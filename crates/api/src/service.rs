@@ -603,8 +603,10 @@ mod tests {
 
         for (body, code) in [
             (create.clone(), "RouteAlreadyExists"),
-            (create.replace(".s3", ".sqs"), "InvalidServiceName"),
-            (format!("{create}&VpcEndpointType=Interface"), "InvalidParameterValue"),
+            (create.replace(".s3", ".nope"), "InvalidServiceName"),
+            // An interface service as a gateway; route tables for an interface endpoint.
+            (create.replace(".s3", ".sqs"), "InvalidParameter"),
+            (format!("{create}&VpcEndpointType=Interface"), "InvalidParameter"),
             (
                 format!(
                     "Action=CreateRoute&RouteTableId={rtb}&DestinationCidrBlock=192.0.2.0%2F25&GatewayId={vpce}"
@@ -641,7 +643,7 @@ mod tests {
         assert_eq!(r.status, 200, "{}", r.body);
         assert!(
             r.body.contains("<resourceId>vpce-0abc</resourceId>")
-                && r.body.contains("<code>InvalidVpcEndpointId.NotFound</code>"),
+                && r.body.contains("<code>InvalidVpcEndpoint.NotFound</code>"),
             "{}",
             r.body
         );

@@ -163,6 +163,30 @@ fn picture(m: &Model) -> Picture {
         }
         for e in m.vpc_endpoints().filter(|e| e.vpc == vpc.id) {
             let eid = ident(e.id.as_str());
+            if let Some(interface) = &e.interface {
+                let mut lines = vec![format!("interface endpoint {}", e.id), e.service.clone()];
+                lines.extend(interface.interfaces.iter().map(|i| i.private_ip.to_string()));
+                if interface.private_dns {
+                    lines.push("private DNS".into());
+                }
+                cluster.nodes.push(Node { id: eid.clone(), lines, shape: Shape::Endpoint });
+                let service = ident(&e.service);
+                if !p.nodes.iter().any(|n| n.id == service) {
+                    p.nodes.push(Node {
+                        id: service.clone(),
+                        lines: vec![e.service.clone(), e.cidr.addr().to_string()],
+                        shape: Shape::Service,
+                    });
+                }
+                p.edges.push(Edge {
+                    from: eid,
+                    to: service,
+                    label: None,
+                    dashed: false,
+                    both: true,
+                });
+                continue;
+            }
             cluster.nodes.push(Node {
                 id: eid.clone(),
                 lines: vec!["gateway endpoint".into(), e.id.to_string()],

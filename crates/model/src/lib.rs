@@ -47,7 +47,10 @@ pub use acl::{
     AclEntry, MAX_ACL_ENTRIES, MAX_RULE_NUMBER, NetworkAcl, NetworkAclAssociationId, NetworkAclId,
 };
 pub use dhcp::{AMAZON_PROVIDED_DNS, DEFAULT_DHCP_OPTIONS, DhcpOptions, DhcpOptionsId};
-pub use endpoint::{PREFIX_LISTS, VpcEndpoint, VpcEndpointId};
+pub use endpoint::{
+    EndpointInterface, INTERFACE_SERVICES, InterfaceEndpoint, InterfaceService, PREFIX_LISTS,
+    VpcEndpoint, VpcEndpointId, interface_service,
+};
 pub use error::ApiError;
 pub use flowlog::{Created, FlowLog, FlowLogId, FlowLogResource, FlowLogSpec, TrafficType};
 pub use ids::{

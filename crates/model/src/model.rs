@@ -671,6 +671,7 @@ impl Model {
             || self.nat_gateways.values().any(|n| &n.subnet == id)
             || self.network_interfaces.values().any(|n| &n.subnet == id)
             || self.subnet_has_tgw_interface(id)
+            || self.endpoint_addresses_in(id).next().is_some()
         {
             return Err(ApiError::dependency("subnet", id.as_str()));
         }
@@ -1534,6 +1535,12 @@ impl Model {
             || self.nat_gateways.values().any(|n| n.private_ip == ip)
             || self.network_interfaces.values().any(|n| n.private_ip == ip)
             || self.tgw_attachments.values().flat_map(|a| a.subnets()).any(|s| s.private_ip == ip)
+            || self
+                .endpoints
+                .values()
+                .filter_map(|e| e.interface.as_ref())
+                .flat_map(|i| &i.interfaces)
+                .any(|i| i.private_ip == ip)
     }
 
     /// The network interfaces of one's own.
@@ -1696,6 +1703,7 @@ impl Model {
                     .map(|n| n.private_ip),
             )
             .chain(self.tgw_addresses_in(&subnet.id))
+            .chain(self.endpoint_addresses_in(&subnet.id))
             .collect();
         let reserved = subnet
             .reservations

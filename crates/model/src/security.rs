@@ -367,7 +367,12 @@ impl Model {
             ));
         }
         let used = self.instances.values().any(|i| i.security_groups.contains(id))
-            || self.network_interfaces.values().any(|n| n.security_groups.contains(id));
+            || self.network_interfaces.values().any(|n| n.security_groups.contains(id))
+            || self
+                .endpoints
+                .values()
+                .filter_map(|e| e.interface.as_ref())
+                .any(|i| i.security_groups.contains(id));
         let referenced = self.security_groups.values().any(|g| {
             &g.id != id
                 && g.ingress.iter().chain(&g.egress).any(|r| r.peer == Peer::Group(id.clone()))

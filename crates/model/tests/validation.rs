@@ -374,8 +374,13 @@ fn a_gateway_endpoint_owns_its_prefix_list_routes() {
     let main = m.vpc(&vpc).unwrap().main_route_table.clone();
     let s3 = "com.amazonaws.us-east-1.s3";
     assert_eq!(
-        code(m.create_vpc_endpoint(&vpc, "com.amazonaws.us-east-1.sqs", &[], Tags::new(), 0)),
+        code(m.create_vpc_endpoint(&vpc, "com.amazonaws.us-east-1.nope", &[], Tags::new(), 0)),
         "InvalidServiceName"
+    );
+    assert_eq!(
+        code(m.create_vpc_endpoint(&vpc, "com.amazonaws.us-east-1.sqs", &[], Tags::new(), 0)),
+        "InvalidParameter",
+        "an interface service as a gateway"
     );
     let other = m.create_vpc(net("10.9.0.0/16"), Tags::new()).unwrap();
     let foreign = m.vpc(&other).unwrap().main_route_table.clone();

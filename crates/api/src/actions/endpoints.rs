@@ -1,39 +1,175 @@
-//! Gateway endpoints, the prefix lists they route, and the services behind them.
+//! VPC endpoints (gateway and interface), the prefix lists gateway endpoints route, and
+//! the services behind them.
 
+use super::security_groups::write_group_ref;
 use super::*;
 
-pub(super) fn write_endpoint(x: &mut Xml, e: &VpcEndpoint) {
+/// An endpoint as AWS shows it: a gateway endpoint with its route tables, an interface
+/// endpoint with its subnets, interfaces, groups and DNS names (`pending` until it has
+/// settled, as AWS's take a while).
+pub(super) fn write_endpoint(x: &mut Xml, m: &Model, clock: Clock, e: &VpcEndpoint) {
+    let Some(interface) = &e.interface else {
+        x.leaf("vpcEndpointId", &e.id)
+            .leaf("vpcEndpointType", "Gateway")
+            .leaf("vpcId", &e.vpc)
+            .leaf("serviceName", &e.service)
+            .leaf("state", "available")
+            .leaf("policyDocument", FULL_ACCESS_POLICY)
+            .values("routeTableIdSet", &e.route_tables)
+            .values("subnetIdSet", std::iter::empty::<&str>())
+            .set("groupSet", std::iter::empty::<()>(), |_, ()| {})
+            .leaf("ipAddressType", "ipv4")
+            .node("dnsOptions", |x| {
+                x.leaf("dnsRecordIpType", "service-defined");
+            })
+            .leaf("privateDnsEnabled", "false")
+            .leaf("requesterManaged", "false")
+            .values("networkInterfaceIdSet", std::iter::empty::<&str>())
+            .set("dnsEntrySet", std::iter::empty::<()>(), |_, ()| {})
+            .leaf("creationTimestamp", iso8601(e.created_at))
+            .tags(&e.tags)
+            .leaf("ownerId", OWNER_ID);
+        return;
+    };
+    let settled = clock.settled(e.created_at);
+    let mut subnets: Vec<&SubnetId> = interface.interfaces.iter().map(|i| &i.subnet).collect();
+    subnets.sort();
     x.leaf("vpcEndpointId", &e.id)
-        .leaf("vpcEndpointType", "Gateway")
+        .leaf("vpcEndpointType", "Interface")
         .leaf("vpcId", &e.vpc)
         .leaf("serviceName", &e.service)
-        .leaf("state", "available")
-        .leaf("policyDocument", FULL_ACCESS_POLICY)
-        .values("routeTableIdSet", &e.route_tables)
-        .values("subnetIdSet", std::iter::empty::<&str>())
-        .set("groupSet", std::iter::empty::<()>(), |_, ()| {})
-        .leaf("privateDnsEnabled", "false")
+        .leaf("state", if settled { "available" } else { "pending" })
+        .leaf("policyDocument", INTERFACE_POLICY)
+        .values("routeTableIdSet", std::iter::empty::<&str>())
+        .values("subnetIdSet", subnets)
+        .set("groupSet", &interface.security_groups, |x, g| write_group_ref(x, m, g))
+        .leaf("ipAddressType", "ipv4")
+        .node("dnsOptions", |x| {
+            x.leaf("dnsRecordIpType", "ipv4");
+        })
+        .leaf("privateDnsEnabled", interface.private_dns)
         .leaf("requesterManaged", "false")
-        .values("networkInterfaceIdSet", std::iter::empty::<&str>())
-        .set("dnsEntrySet", std::iter::empty::<()>(), |_, ()| {})
+        .values("networkInterfaceIdSet", interface.interfaces.iter().map(|i| &i.interface))
+        .set("dnsEntrySet", dns_entries(m, e, settled), |x, (name, zone)| {
+            x.leaf("dnsName", name).leaf("hostedZoneId", zone);
+        })
         .leaf("creationTimestamp", iso8601(e.created_at))
         .tags(&e.tags)
         .leaf("ownerId", OWNER_ID);
 }
 
-/// The policy of every endpoint: vpclab does not evaluate endpoint policies.
+/// An interface endpoint's DNS names with their hosted zones: its regional name, one per
+/// zone it has an interface in, then (with private DNS) the service's own names, whose
+/// private zone AWS shows as `ZONEIDPENDING` until the endpoint is available.
+fn dns_entries(m: &Model, e: &VpcEndpoint, settled: bool) -> Vec<(String, String)> {
+    let Some(interface) = &e.interface else { return Vec::new() };
+    if interface.interfaces.is_empty() {
+        return Vec::new();
+    }
+    let service = vpclab_model::interface_service(&e.service);
+    let short = service.map_or("", |s| s.short);
+    let base = format!("{}-{}", e.id, interface.dns_suffix);
+    let tail = format!("{short}.{REGION}.vpce.amazonaws.com");
+    let wildcard = if short == "s3" { "*." } else { "" };
+    let mut entries = vec![(format!("{wildcard}{base}.{tail}"), VPCE_HOSTED_ZONE.to_owned())];
+    for i in &interface.interfaces {
+        if let Ok(subnet) = m.subnet(&i.subnet) {
+            let name = format!("{wildcard}{base}-{}.{tail}", subnet.zone);
+            entries.push((name, VPCE_HOSTED_ZONE.to_owned()));
+        }
+    }
+    if interface.private_dns {
+        let hex = e.id.as_str().rsplit('-').next().unwrap_or_default();
+        let zone =
+            if settled { format!("Z0{}", hex.to_uppercase()) } else { "ZONEIDPENDING".to_owned() };
+        for name in service.into_iter().flat_map(|s| s.private_names()) {
+            entries.push((name, zone.clone()));
+        }
+    }
+    entries
+}
+
+/// The hosted zone of `vpce.amazonaws.com` names in us-east-1.
+const VPCE_HOSTED_ZONE: &str = "Z7HUB22UULQXV";
+
+/// The policy of every gateway endpoint: vpclab does not evaluate endpoint policies.
 pub(super) const FULL_ACCESS_POLICY: &str = r#"{"Version":"2008-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":"*","Resource":"*"}]}"#;
+
+/// The policy AWS shows for an interface endpoint without one (not evaluated either).
+const INTERFACE_POLICY: &str = "{\n  \"Statement\": [\n    {\n      \"Action\": \"*\", \n      \"Effect\": \"Allow\", \n      \"Principal\": \"*\", \n      \"Resource\": \"*\"\n    }\n  ]\n}";
+
+/// Refuses what vpclab's endpoints do not do yet: IPv6 addressing, and the S3 resolver
+/// option.
+fn ipv4_only(p: &Params, prefix: &str) -> Result<(), ApiError> {
+    for name in ["IpAddressType", "DnsOptions.DnsRecordIpType"] {
+        match p.get(&format!("{prefix}{name}")) {
+            None | Some("ipv4") => {}
+            Some("service-defined") if name != "IpAddressType" => {}
+            Some(other) => {
+                return Err(invalid(format!(
+                    "{name}={other}: vpclab has no IPv6 yet; endpoints are ipv4."
+                )));
+            }
+        }
+    }
+    if p.bool("DnsOptions.PrivateDnsOnlyForInboundResolverEndpoint")? == Some(true) {
+        return Err(invalid(
+            "PrivateDnsOnlyForInboundResolverEndpoint: vpclab has no Route 53 Resolver endpoints.",
+        ));
+    }
+    Ok(())
+}
 
 pub(super) fn create_vpc_endpoint(
     ctx: &mut Context<'_>,
     p: &Params,
     x: &mut Xml,
 ) -> Result<(), ApiError> {
-    match p.get("VpcEndpointType").unwrap_or("Gateway") {
-        "Gateway" => {}
-        "Interface" | "GatewayLoadBalancer" | "Resource" | "ServiceNetwork" => {
+    let vpc = vpc_id(p.required("VpcId")?)?;
+    let service = p.required("ServiceName")?;
+    let tables = ids(p, "RouteTableId", rtb_id)?;
+    let subnets = ids(p, "SubnetId", subnet_id)?;
+    let groups = ids(p, "SecurityGroupId", sg_id)?;
+    let tags = p.tag_specifications("vpc-endpoint")?;
+    ipv4_only(p, "")?;
+    let id = match p.get("VpcEndpointType").unwrap_or("Gateway") {
+        "Gateway" => {
+            if !subnets.is_empty() || !groups.is_empty() {
+                return Err(ApiError {
+                    code: "InvalidParameter",
+                    message: "Subnet IDs are only supported for Interface and \
+                              GatewayLoadBalancer type VPC Endpoints."
+                        .into(),
+                });
+            }
+            if p.bool("PrivateDnsEnabled")? == Some(true) {
+                return Err(invalid("Private DNS can only be enabled for Interface endpoints."));
+            }
+            ctx.model.create_vpc_endpoint(&vpc, service, &tables, tags, ctx.now)?
+        }
+        "Interface" => {
+            if !tables.is_empty() {
+                return Err(ApiError {
+                    code: "InvalidParameter",
+                    message: "Route table IDs are only supported for Gateway type VPC Endpoint."
+                        .into(),
+                });
+            }
+            let private_dns = p.bool("PrivateDnsEnabled")?;
+            ctx.model.create_interface_endpoint(
+                &vpc,
+                service,
+                &subnets,
+                &groups,
+                private_dns,
+                tags,
+                ctx.now,
+            )?
+        }
+        "GatewayLoadBalancer" | "Resource" | "ServiceNetwork" => {
             return Err(invalid(
-                "vpclab supports Gateway endpoints only (VpcEndpointType=Gateway).",
+                "vpclab supports Gateway and Interface endpoints (VpcEndpointType=Gateway or \
+                 Interface).",
             ));
         }
         other => {
@@ -41,19 +177,10 @@ pub(super) fn create_vpc_endpoint(
                 "Value ({other}) for parameter vpcEndpointType is invalid."
             )));
         }
-    }
-    let vpc = vpc_id(p.required("VpcId")?)?;
-    let service = p.required("ServiceName")?;
-    let tables = ids(p, "RouteTableId", rtb_id)?;
-    let id = ctx.model.create_vpc_endpoint(
-        &vpc,
-        service,
-        &tables,
-        p.tag_specifications("vpc-endpoint")?,
-        ctx.now,
-    )?;
-    let e = ctx.model.vpc_endpoint(&id)?;
-    x.node("vpcEndpoint", |x| write_endpoint(x, e));
+    };
+    let (m, clock) = (&*ctx.model, ctx.clock());
+    let e = m.vpc_endpoint(&id)?;
+    x.node("vpcEndpoint", |x| write_endpoint(x, m, clock, e));
     if let Some(token) = p.get("ClientToken") {
         x.leaf("clientToken", token);
     }
@@ -68,7 +195,28 @@ pub(super) fn modify_vpc_endpoint(
     let id = vpce_id(p.required("VpcEndpointId")?)?;
     let add = ids(p, "AddRouteTableId", rtb_id)?;
     let remove = ids(p, "RemoveRouteTableId", rtb_id)?;
+    let add_subnets = ids(p, "AddSubnetId", subnet_id)?;
+    let remove_subnets = ids(p, "RemoveSubnetId", subnet_id)?;
+    let add_groups = ids(p, "AddSecurityGroupId", sg_id)?;
+    let remove_groups = ids(p, "RemoveSecurityGroupId", sg_id)?;
+    let private_dns = p.bool("PrivateDnsEnabled")?;
+    ipv4_only(p, "")?;
     ctx.model.modify_vpc_endpoint(&id, &add, &remove)?;
+    let interface_change = !add_subnets.is_empty()
+        || !remove_subnets.is_empty()
+        || !add_groups.is_empty()
+        || !remove_groups.is_empty()
+        || private_dns.is_some();
+    if interface_change {
+        ctx.model.modify_interface_endpoint(
+            &id,
+            &add_subnets,
+            &remove_subnets,
+            &add_groups,
+            &remove_groups,
+            private_dns,
+        )?;
+    }
     x.leaf("return", "true");
     Ok(())
 }
@@ -90,7 +238,14 @@ pub(super) fn delete_vpc_endpoints(
         .into_iter()
         .filter_map(|raw| {
             let result = vpce_id(&raw).and_then(|id| ctx.model.delete_vpc_endpoint(&id));
-            result.err().map(|e| (raw, e))
+            // In this list AWS names a missing endpoint without the "Id".
+            result.err().map(|e| match e.code {
+                "InvalidVpcEndpointId.NotFound" => {
+                    let message = format!("The VPC endpoint '{raw}' does not exist");
+                    (raw, ApiError { code: "InvalidVpcEndpoint.NotFound", message })
+                }
+                _ => (raw, e),
+            })
         })
         .collect();
     unsuccessful(x, failed);
@@ -103,13 +258,17 @@ pub(super) fn describe_vpc_endpoints(
     x: &mut Xml,
 ) -> Result<(), ApiError> {
     let asked = ids(p, "VpcEndpointId", vpce_id)?;
-    let m = &*ctx.model;
+    let (m, clock) = (&*ctx.model, ctx.clock());
     require_all(
         &asked,
         |id| m.vpc_endpoint(id).is_ok(),
         "InvalidVpcEndpointId.NotFound",
         "vpcEndpoint",
     )?;
+    let kind = |e: &VpcEndpoint| if e.interface.is_some() { "Interface" } else { "Gateway" };
+    let state = |e: &VpcEndpoint| {
+        if e.interface.is_none() || clock.settled(e.created_at) { "available" } else { "pending" }
+    };
     let list = describe::page(
         ctx.action,
         p,
@@ -119,12 +278,14 @@ pub(super) fn describe_vpc_endpoints(
             "vpc-endpoint-id" => one(&e.id),
             "vpc-id" => one(&e.vpc),
             "service-name" => one(&e.service),
-            "vpc-endpoint-state" => one("available"),
-            "vpc-endpoint-type" => one("Gateway"),
+            "service-region" => one(REGION),
+            "ip-address-type" => one("ipv4"),
+            "vpc-endpoint-state" => one(state(e)),
+            "vpc-endpoint-type" => one(kind(e)),
             _ => tag_attr(&e.tags, name),
         },
     )?;
-    list.write(x, "vpcEndpointSet", write_endpoint);
+    list.write(x, "vpcEndpointSet", |x, e| write_endpoint(x, m, clock, e));
     Ok(())
 }
 
@@ -157,15 +318,61 @@ pub(super) fn describe_prefix_lists(
     Ok(())
 }
 
-/// DescribeVpcEndpointServices: the gateway services vpclab emulates.
+/// A service vpclab offers endpoints to: a gateway service (by its prefix list) or an
+/// interface service. S3 is both, and listed twice, as AWS lists it.
+#[derive(Clone, Copy)]
+enum Offered {
+    Gateway(&'static str),
+    Interface(&'static vpclab_model::InterfaceService),
+}
+
+impl Offered {
+    fn all() -> Vec<Offered> {
+        let gateways = PREFIX_LISTS.iter().map(|(_, name, _)| Offered::Gateway(name));
+        let interfaces = vpclab_model::INTERFACE_SERVICES.iter().map(Offered::Interface);
+        let mut all: Vec<Offered> = gateways.chain(interfaces).collect();
+        all.sort_by_key(|o| (o.name(), o.kind()));
+        all
+    }
+
+    fn name(&self) -> String {
+        match self {
+            Offered::Gateway(name) => (*name).to_owned(),
+            Offered::Interface(s) => s.name(),
+        }
+    }
+
+    fn kind(&self) -> &'static str {
+        match self {
+            Offered::Gateway(_) => "Gateway",
+            Offered::Interface(_) => "Interface",
+        }
+    }
+
+    fn short(&self) -> String {
+        self.name().rsplit('.').next().unwrap_or_default().to_owned()
+    }
+
+    /// A stable `vpce-svc-…` id of its own (FNV-1a of its name and type).
+    fn id(&self) -> String {
+        let hash = format!("{} {}", self.name(), self.kind())
+            .bytes()
+            .fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+                (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+            });
+        format!("vpce-svc-0{hash:016x}")
+    }
+}
+
+/// DescribeVpcEndpointServices: the gateway and interface services vpclab emulates.
 pub(super) fn describe_vpc_endpoint_services(
     ctx: &mut Context<'_>,
     p: &Params,
     x: &mut Xml,
 ) -> Result<(), ApiError> {
     let asked = p.list("ServiceName");
-    if let Some(missing) = asked.iter().find(|n| !PREFIX_LISTS.iter().any(|(_, name, _)| name == n))
-    {
+    let offered = Offered::all();
+    if let Some(missing) = asked.iter().find(|n| !offered.iter().any(|o| &o.name() == *n)) {
         return Err(ApiError {
             code: "InvalidServiceName",
             message: format!("The Vpc Endpoint Service '{missing}' does not exist"),
@@ -174,34 +381,51 @@ pub(super) fn describe_vpc_endpoint_services(
     let services = describe::page(
         ctx.action,
         p,
-        PREFIX_LISTS
-            .iter()
-            .filter(|(_, name, _)| asked.is_empty() || asked.iter().any(|a| a == name)),
-        |(_, name, _)| name.to_string(),
-        |(_, name, _), f| match f {
-            "service-name" => one(name),
-            "service-type" => one("Gateway"),
+        offered.iter().filter(|o| asked.is_empty() || asked.contains(&o.name())),
+        |o| format!("{} {}", o.name(), o.kind()),
+        |o, f| match f {
+            "service-name" => one(o.name()),
+            "service-type" => one(o.kind()),
+            "owner" => one("amazon"),
+            "service-region" => one(REGION),
+            "supported-ip-address-types" => one("ipv4"),
             _ => None,
         },
     )?;
-    let names: Vec<&str> = services.items.iter().map(|(_, name, _)| *name).collect();
+    let mut names: Vec<String> = services.items.iter().map(|o| o.name()).collect();
+    names.dedup();
     x.values("serviceNameSet", &names);
-    services.write(x, "serviceDetailSet", |x, (_, name, _)| {
-        x.leaf("serviceName", name)
-            .leaf("serviceId", derived("vpce-svc", name))
-            .set("serviceType", [()], |x, ()| {
-                x.leaf("serviceType", "Gateway");
+    services.write(x, "serviceDetailSet", |x, o| {
+        let short = o.short();
+        let base = match o {
+            Offered::Gateway(_) => format!("{short}.{REGION}.amazonaws.com"),
+            Offered::Interface(_) => format!("{short}.{REGION}.vpce.amazonaws.com"),
+        };
+        x.leaf("serviceName", o.name())
+            .leaf("serviceId", o.id())
+            .set("serviceType", [o.kind()], |x, kind| {
+                x.leaf("serviceType", kind);
             })
+            .leaf("serviceRegion", REGION)
             .values("availabilityZoneSet", ZONES)
             .leaf("owner", "amazon")
-            .values(
-                "baseEndpointDnsNameSet",
-                [name.rsplit('.').next().unwrap_or(name).to_owned() + ".us-east-1.amazonaws.com"],
-            )
-            .leaf("vpcEndpointPolicySupported", true)
+            .values("baseEndpointDnsNameSet", [base]);
+        if let Offered::Interface(s) = o {
+            let names: Vec<String> = s.private_names().collect();
+            if let Some(primary) = names.first() {
+                x.leaf("privateDnsName", primary).set("privateDnsNameSet", &names, |x, n| {
+                    x.leaf("privateDnsName", n);
+                });
+            }
+        }
+        x.leaf("vpcEndpointPolicySupported", true)
             .leaf("acceptanceRequired", false)
             .leaf("managesVpcEndpoints", false)
-            .leaf("serviceRegion", REGION);
+            .tags(&Tags::new());
+        if matches!(o, Offered::Interface(_)) {
+            x.leaf("privateDnsNameVerificationState", "verified");
+        }
+        x.values("supportedIpAddressTypeSet", ["ipv4"]);
     });
     Ok(())
 }

@@ -13,6 +13,8 @@ enum Eni<'a> {
     Nat(&'a NatGateway),
     /// A transit gateway's in one subnet of a VPC attachment (requester-managed).
     Tgw(&'a vpclab_model::TgwAttachment, &'a VpcId, &'a vpclab_model::AttachmentSubnet),
+    /// An interface endpoint's in one of its subnets (requester-managed).
+    Endpoint(&'a VpcEndpoint, &'a vpclab_model::EndpointInterface),
     /// One of one's own, free or attached to the instance given.
     Own(&'a vpclab_model::NetworkInterface, Option<&'a Instance>),
 }
@@ -106,6 +108,22 @@ impl<'a> Eni<'a> {
                 tracking: None,
                 source_dest_check: false,
             },
+            Eni::Endpoint(e, i) => View {
+                id: i.interface.to_string(),
+                subnet: &i.subnet,
+                vpc: &e.vpc,
+                private: i.private_ip,
+                public: None,
+                kind: "vpc_endpoint",
+                managed: true,
+                groups: e.interface.as_ref().map_or(&[], |x| x.security_groups.as_slice()),
+                description: format!("VPC Endpoint Interface {}", e.id),
+                tags: None,
+                status: "in-use",
+                attachment: None,
+                tracking: None,
+                source_dest_check: true,
+            },
             Eni::Own(n, holder) => View {
                 id: n.id.to_string(),
                 subnet: &n.subnet,
@@ -130,6 +148,15 @@ impl<'a> Eni<'a> {
             },
         }
     }
+}
+
+/// Every interface endpoint's interfaces.
+fn endpoint_interfaces(
+    m: &Model,
+) -> impl Iterator<Item = (&VpcEndpoint, &vpclab_model::EndpointInterface)> {
+    m.vpc_endpoints()
+        .filter_map(|e| Some((e, e.interface.as_ref()?)))
+        .flat_map(|(e, x)| x.interfaces.iter().map(move |i| (e, i)))
 }
 
 /// An instance's interfaces — its primary one, then those attached to it — as
@@ -351,6 +378,7 @@ pub(super) fn describe_network_interfaces(
             || m.nat_gateways().any(|n| derived("eni", n.id.as_str()) == id)
             || m.network_interfaces().any(|n| n.id.as_str() == id)
             || m.tgw_attachments().flat_map(|a| a.subnets()).any(|s| s.interface.as_str() == id)
+            || endpoint_interfaces(m).any(|(_, i)| i.interface.as_str() == id)
     };
     if let Some(missing) = asked.iter().find(|id| !known(id)) {
         return Err(ApiError {
@@ -367,6 +395,7 @@ pub(super) fn describe_network_interfaces(
         .map(Eni::Instance)
         .chain(m.nat_gateways().map(Eni::Nat))
         .chain(tgw)
+        .chain(endpoint_interfaces(m).map(|(e, i)| Eni::Endpoint(e, i)))
         .chain(m.network_interfaces().map(|n| {
             let holder = n.attachment.as_ref().and_then(|a| m.instance(&a.instance).ok());
             Eni::Own(n, holder)

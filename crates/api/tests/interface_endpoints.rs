@@ -1,0 +1,195 @@
+//! Interface endpoints (PrivateLink) as clients see them: an interface per subnet, DNS
+//! names, private DNS and its conditions, the services offered, and AWS's errors.
+
+use vpclab_api::Service;
+use vpclab_model::Model;
+
+mod common;
+use common::{all, between, code, ok};
+
+fn first(body: &str, tag: &str) -> String {
+    between(body, &format!("<{tag}>"), &format!("</{tag}>"))
+        .unwrap_or_else(|| panic!("no <{tag}> in {body}"))
+        .to_owned()
+}
+
+/// A VPC 10.0.0.0/16 with both DNS attributes on and subnets in us-east-1a and -1b (and
+/// another in -1a): (vpc, [a, b, a2]).
+fn lab(s: &mut Service) -> (String, [String; 3]) {
+    let vpc = first(&ok(s, "Action=CreateVpc&CidrBlock=10.0.0.0%2F16"), "vpcId");
+    ok(s, &format!("Action=ModifyVpcAttribute&VpcId={vpc}&EnableDnsHostnames.Value=true"));
+    let subnet = |s: &mut Service, third: u8, zone: &str| {
+        let body = ok(
+            s,
+            &format!(
+                "Action=CreateSubnet&VpcId={vpc}&CidrBlock=10.0.{third}.0%2F24&AvailabilityZone={zone}"
+            ),
+        );
+        first(&body, "subnetId")
+    };
+    let a = subnet(s, 1, "us-east-1a");
+    let b = subnet(s, 2, "us-east-1b");
+    let a2 = subnet(s, 3, "us-east-1a");
+    (vpc, [a, b, a2])
+}
+
+fn create(vpc: &str, service: &str, subnets: &[&str], extra: &str) -> String {
+    let mut q = format!(
+        "Action=CreateVpcEndpoint&VpcEndpointType=Interface&VpcId={vpc}&ServiceName=com.amazonaws.us-east-1.{service}"
+    );
+    for (i, s) in subnets.iter().enumerate() {
+        q.push_str(&format!("&SubnetId.{}={s}", i + 1));
+    }
+    q + extra
+}
+
+#[test]
+fn an_interface_endpoint_has_an_interface_per_subnet_and_its_dns_names() {
+    let mut s = Service::new(Model::new(21), None, None, 21).with_transition_seconds(30);
+    let (vpc, [a, b, _]) = lab(&mut s);
+    let made = ok(&mut s, &create(&vpc, "ssm", &[&a, &b], ""));
+    let id = first(&made, "vpcEndpointId");
+    assert!(made.contains("<vpcEndpointType>Interface</vpcEndpointType>"), "{made}");
+    assert!(made.contains("<state>pending</state>"), "{made}");
+    assert!(made.contains("<privateDnsEnabled>true</privateDnsEnabled>"), "on by default");
+    assert!(made.contains("<groupName>default</groupName>"), "the VPC's default group");
+    let names = all(&made, "<dnsName>", "</dnsName>");
+    let suffix = names[0].strip_prefix(&format!("{id}-")).unwrap();
+    assert!(suffix.ends_with(".ssm.us-east-1.vpce.amazonaws.com"), "{names:?}");
+    assert_eq!(suffix.split('.').next().unwrap().len(), 8, "eight characters after the id");
+    assert!(names[1].contains("-us-east-1a.ssm.us-east-1.vpce.amazonaws.com"), "{names:?}");
+    assert!(names[2].contains("-us-east-1b.ssm.us-east-1.vpce.amazonaws.com"), "{names:?}");
+    assert_eq!(names[3..], ["ssm.us-east-1.amazonaws.com", "ssm.us-east-1.api.aws"]);
+    assert_eq!(made.matches("<hostedZoneId>ZONEIDPENDING</hostedZoneId>").count(), 2);
+
+    let enis = all(&made, "<networkInterfaceIdSet><item>", "</item>");
+    assert_eq!(enis.len(), 1, "the set opens once");
+    let listed = ok(
+        &mut s,
+        "Action=DescribeNetworkInterfaces&Filter.1.Name=interface-type&Filter.1.Value.1=vpc_endpoint",
+    );
+    let addresses = all(&listed, "<privateIpAddress>", "</privateIpAddress>");
+    assert_eq!(addresses.len(), 4, "two interfaces, each address shown twice: {listed}");
+    assert_eq!((addresses[0], addresses[2]), ("10.0.1.4", "10.0.2.4"), "one in each subnet");
+    assert!(listed.contains(&format!("<description>VPC Endpoint Interface {id}</description>")));
+    assert!(listed.contains("<requesterManaged>true</requesterManaged>"));
+    // Their addresses are taken: the next instance in subnet a gets another.
+    let launched = ok(
+        &mut s,
+        &format!("Action=RunInstances&ImageId=ami-1&MinCount=1&MaxCount=1&SubnetId={a}"),
+    );
+    assert!(launched.contains("<privateIpAddress>10.0.1.5</privateIpAddress>"), "{launched}");
+    assert_eq!(
+        code(&mut s, &format!("Action=DeleteSubnet&SubnetId={b}")),
+        "DependencyViolation",
+        "the endpoint's interface is in it"
+    );
+}
+
+#[test]
+fn private_dns_needs_the_vpcs_dns_attributes_and_one_endpoint_per_service() {
+    let mut s = Service::new(Model::new(22), None, None, 22);
+    let (vpc, [a, b, a2]) = lab(&mut s);
+    let err = code(&mut s, &create(&vpc, "sts", &[&a, &a2], ""));
+    assert_eq!(err, "DuplicateSubnetsInSameZone");
+    assert_eq!(code(&mut s, &create(&vpc, "nope", &[&a], "")), "InvalidServiceName");
+    assert_eq!(code(&mut s, &create(&vpc, "dynamodb", &[&a], "")), "InvalidParameter");
+    let rtb = first(&ok(&mut s, "Action=DescribeRouteTables"), "routeTableId");
+    let with_table = create(&vpc, "sts", &[&a], &format!("&RouteTableId.1={rtb}"));
+    assert_eq!(code(&mut s, &with_table), "InvalidParameter", "route tables are for gateways");
+
+    ok(&mut s, &create(&vpc, "sts", &[&a, &b], ""));
+    let again = code(&mut s, &create(&vpc, "sts", &[&a], "&PrivateDnsEnabled=true"));
+    assert_eq!(again, "InvalidParameter", "a conflicting DNS domain");
+    ok(&mut s, &create(&vpc, "sts", &[&a], "&PrivateDnsEnabled=false"));
+
+    ok(&mut s, &format!("Action=ModifyVpcAttribute&VpcId={vpc}&EnableDnsHostnames.Value=false"));
+    let (status, body) = common::call(&mut s, &create(&vpc, "kms", &[&a], ""));
+    assert_eq!(status, 400);
+    assert!(body.contains("requires both enableDnsSupport and enableDnsHostnames"), "{body}");
+    ok(&mut s, &create(&vpc, "kms", &[&a], "&PrivateDnsEnabled=false"));
+}
+
+#[test]
+fn subnets_groups_and_private_dns_change_and_deleting_frees_the_addresses() {
+    let mut s = Service::new(Model::new(23), None, None, 23);
+    let (vpc, [a, b, a2]) = lab(&mut s);
+    let id = first(&ok(&mut s, &create(&vpc, "ec2", &[&a], "")), "vpcEndpointId");
+    let modify = |extra: &str| format!("Action=ModifyVpcEndpoint&VpcEndpointId={id}{extra}");
+    ok(&mut s, &modify(&format!("&AddSubnetId.1={b}&PrivateDnsEnabled=false")));
+    let described = ok(&mut s, &format!("Action=DescribeVpcEndpoints&VpcEndpointId.1={id}"));
+    assert_eq!(all(&described, "<subnetIdSet><item>", "</item>").len(), 1);
+    assert!(described.contains(&b), "{described}");
+    assert!(described.contains("<privateDnsEnabled>false</privateDnsEnabled>"));
+    assert_eq!(described.matches("vpce.amazonaws.com</dnsName>").count(), 3, "{described}");
+    assert_eq!(
+        code(&mut s, &modify(&format!("&AddSubnetId.1={a2}"))),
+        "DuplicateSubnetsInSameZone"
+    );
+    ok(&mut s, &modify(&format!("&RemoveSubnetId.1={a}")));
+    assert_eq!(code(&mut s, &modify(&format!("&RemoveSubnetId.1={a}"))), "InvalidParameter");
+    let rtb = first(&ok(&mut s, "Action=DescribeRouteTables"), "routeTableId");
+    assert_eq!(code(&mut s, &modify(&format!("&AddRouteTableId.1={rtb}"))), "InvalidParameter");
+    let group = ok(
+        &mut s,
+        &format!("Action=CreateSecurityGroup&VpcId={vpc}&GroupName=endpoints&GroupDescription=e"),
+    );
+    let group = first(&group, "groupId");
+    ok(&mut s, &modify(&format!("&AddSecurityGroupId.1={group}")));
+    assert_eq!(
+        code(&mut s, &format!("Action=DeleteSecurityGroup&GroupId={group}")),
+        "DependencyViolation"
+    );
+    let by_type =
+        "Action=DescribeVpcEndpoints&Filter.1.Name=vpc-endpoint-type&Filter.1.Value.1=Interface";
+    assert_eq!(all(&ok(&mut s, by_type), "<vpcEndpointId>", "</vpcEndpointId>"), [id.as_str()]);
+
+    let deleted = ok(
+        &mut s,
+        &format!(
+            "Action=DeleteVpcEndpoints&VpcEndpointId.1={id}&VpcEndpointId.2=vpce-0123456789abcdef0"
+        ),
+    );
+    assert_eq!(first(&deleted, "code"), "InvalidVpcEndpoint.NotFound", "{deleted}");
+    let listed = ok(
+        &mut s,
+        "Action=DescribeNetworkInterfaces&Filter.1.Name=interface-type&Filter.1.Value.1=vpc_endpoint",
+    );
+    assert!(!listed.contains("<networkInterfaceId>"), "its interfaces went with it: {listed}");
+    ok(&mut s, &format!("Action=DeleteSubnet&SubnetId={b}"));
+    ok(&mut s, &format!("Action=DeleteSecurityGroup&GroupId={group}"));
+}
+
+#[test]
+fn the_services_offered_include_s3_twice() {
+    let mut s = Service::new(Model::new(24), None, None, 24);
+    let all_services = ok(&mut s, "Action=DescribeVpcEndpointServices");
+    let names = all(&all_services, "<serviceNameSet>", "</serviceNameSet>");
+    assert_eq!(names.len(), 1);
+    let listed = all(names[0], "<item>", "</item>");
+    for short in
+        ["ec2", "ec2messages", "kms", "logs", "secretsmanager", "sqs", "ssm", "ssmmessages", "sts"]
+    {
+        assert!(listed.contains(&format!("com.amazonaws.us-east-1.{short}").as_str()), "{short}");
+    }
+    assert_eq!(listed.iter().filter(|n| n.ends_with(".s3")).count(), 1, "named once");
+    let s3 =
+        ok(&mut s, "Action=DescribeVpcEndpointServices&ServiceName.1=com.amazonaws.us-east-1.s3");
+    assert_eq!(
+        all(&s3, "<serviceType><item><serviceType>", "</serviceType>"),
+        ["Gateway", "Interface"],
+        "two details"
+    );
+    let ssm = ok(
+        &mut s,
+        "Action=DescribeVpcEndpointServices&Filter.1.Name=service-name&Filter.1.Value.1=com.amazonaws.us-east-1.ssm",
+    );
+    assert!(ssm.contains("<privateDnsName>ssm.us-east-1.amazonaws.com</privateDnsName>"), "{ssm}");
+    assert!(ssm.contains("<baseEndpointDnsNameSet><item>ssm.us-east-1.vpce.amazonaws.com</item>"));
+    let gateways = ok(
+        &mut s,
+        "Action=DescribeVpcEndpointServices&Filter.1.Name=service-type&Filter.1.Value.1=Gateway",
+    );
+    let names = all(&gateways, "<serviceName>", "</serviceName>");
+    assert_eq!(names, ["com.amazonaws.us-east-1.dynamodb", "com.amazonaws.us-east-1.s3"]);
+}
