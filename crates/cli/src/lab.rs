@@ -516,10 +516,17 @@ pub(crate) fn start_internet_host() -> Result<Child> {
     let exe = std::env::current_exe().map_err(|e| format!("cannot find my own binary: {e}"))?;
     let check_ip = SocketAddr::from((CHECK_IP, 80)).to_string();
     let s3 = SocketAddr::from((S3, 80)).to_string();
+    // The other AWS services' public endpoints answer as the check-ip host does, with the
+    // caller's address (which, through an interface endpoint, is its private one).
+    let services = vpclab_model::INTERFACE_SERVICES
+        .iter()
+        .filter(|s| s.address != S3)
+        .flat_map(|s| ["--listen".to_owned(), SocketAddr::from((s.address, 80)).to_string()]);
     Command::new("ip")
         .args(["netns", "exec", internet_netns()])
         .arg(exe)
         .args(["internet-host", "--listen", &check_ip, "--listen", &s3])
+        .args(services)
         .args(["--parent", &std::process::id().to_string()])
         .stdin(Stdio::null())
         .spawn()

@@ -366,6 +366,14 @@ fn setup_internet(ns: &str, queues: usize) -> Result<Vec<Tun>, HostError> {
             &["route", "replace", "default", "dev", DEVICE],
         ],
     )?;
+    // The public endpoints of the AWS services interface endpoints lead to.
+    for service in vpclab_model::INTERFACE_SERVICES {
+        if !INTERNET_HOSTS.contains(&service.address) {
+            continue;
+        }
+        let address = format!("{}/32", service.address);
+        netns::configure(ns, &[&["addr", "replace", &address, "dev", DEVICE]])?;
+    }
     Ok(tun)
 }
 

@@ -31,8 +31,9 @@ use vpclab_conntrack::{FlowKey, Inbound, Outbound, Outcome, Proto, Timeouts};
 use crate::counters::DropReason;
 use crate::nat::Tracking;
 use crate::snapshot::{
-    AttachmentEntry, AttachmentZone, EDGE_ADDRESS, EDGE_MTU, Hop, INTERNET, InstancePort,
-    NAT_TARGET, NO_ACL, NatEntry, Port, PortEntry, Snapshot, TGW_MSS, TGW_MTU, TgwHop,
+    AttachmentEntry, AttachmentZone, EDGE_ADDRESS, EDGE_MTU, ENDPOINT_TARGET, Hop, INTERNET,
+    InstancePort, NAT_TARGET, NO_ACL, NatEntry, Port, PortEntry, Snapshot, TGW_MSS, TGW_MTU,
+    TgwHop,
 };
 use crate::trace::{SgDecision, Step};
 use crate::wire::{
@@ -180,7 +181,7 @@ impl Snapshot {
             tracking.note(|| Step::Service);
             return Verdict::Service { len: ip.total_len() };
         }
-        if let Err(reason) = self.sg_check(tracking, from, me, ip, true, now) {
+        if let Err(reason) = self.sg_check(tracking, from, me.rules, ip, true, now) {
             return Verdict::Drop(reason);
         }
         let dst = ip.dst();
@@ -193,6 +194,7 @@ impl Snapshot {
                 return Verdict::Drop(DropReason::VpcService);
             }
             return match self.host(me.vpc, dst) {
+                Some(port) if port >= ENDPOINT_TARGET => self.to_endpoint(tracking, port, ip, now),
                 Some(port) => match self.admit(tracking, port, ip, now) {
                     Ok(()) => Verdict::Forward { port, len },
                     Err(reason) => Verdict::Drop(reason),
@@ -316,7 +318,7 @@ impl Snapshot {
         reply: &mut [u8],
         now: u64,
     ) -> Verdict {
-        let within = matches!(self.port(port), PortEntry::Instance(d) if d.subnet == me.subnet);
+        let within = self.subnet_of(port) == Some(me.subnet);
         if !within {
             if let Err(reason) = self
                 .acl_check(tracking, me.acl, true, ip)
@@ -328,12 +330,113 @@ impl Snapshot {
         if let Some(verdict) = expire(ip, from, router, reply) {
             return verdict;
         }
+        if port >= ENDPOINT_TARGET {
+            ip.decrement_ttl();
+            return self.to_endpoint(tracking, port, ip, now);
+        }
         if let Err(reason) = self.admit(tracking, port, ip, now) {
             return Verdict::Drop(reason);
         }
         let len = ip.total_len();
         ip.decrement_ttl();
         Verdict::Forward { port, len }
+    }
+
+    /// The subnet of the interface behind `port`: an instance's or an interface
+    /// endpoint's.
+    fn subnet_of(&self, port: Port) -> Option<ipnet::Ipv4Net> {
+        if port >= ENDPOINT_TARGET {
+            return self.endpoints.get((port - ENDPOINT_TARGET) as usize).map(|e| e.subnet);
+        }
+        match self.port(port) {
+            PortEntry::Instance(i) => Some(i.subnet),
+            _ => None,
+        }
+    }
+
+    /// Into an interface endpoint's interface (`port`, `ENDPOINT_TARGET + index`): its
+    /// security groups admit the flow, which goes on to the service it stands for with the
+    /// caller's address as its source; the flow is remembered, so that the service's
+    /// answers come back from the interface's address.
+    fn to_endpoint(
+        &self,
+        tracking: &mut Tracking,
+        port: Port,
+        ip: &mut Ipv4<&mut [u8]>,
+        now: u64,
+    ) -> Verdict {
+        let Some(endpoint) = self.endpoints.get((port - ENDPOINT_TARGET) as usize) else {
+            return Verdict::Drop(DropReason::UnknownPort);
+        };
+        if let Err(reason) = self.sg_check(tracking, port, endpoint.rules, ip, false, now) {
+            return Verdict::Drop(reason);
+        }
+        let len = ip.total_len();
+        tracking.note(|| Step::Translate {
+            source: false,
+            from: endpoint.address,
+            to: endpoint.service,
+        });
+        ip.translate(Side::Dst, endpoint.service);
+        let key = flow_key(INTERNET, ip, true);
+        let flags = ip.tcp_flags();
+        if !tracking.endpoint.track(key, port, true, flags, &Timeouts::INTERFACE, now) {
+            return Verdict::Drop(DropReason::ConntrackAllowanceExceeded);
+        }
+        Verdict::Forward { port: INTERNET, len }
+    }
+
+    /// A service's answer through interface endpoint `index`: from the interface's
+    /// address again, through its security groups (the flow is tracked), the ACLs
+    /// between its subnet and the caller's, to the caller.
+    fn endpoint_answer(
+        &self,
+        tracking: &mut Tracking,
+        zone: Port,
+        ip: &mut Ipv4<&mut [u8]>,
+        reply: &mut [u8],
+        now: u64,
+    ) -> Verdict {
+        let Some(endpoint) = self.endpoints.get((zone - ENDPOINT_TARGET) as usize) else {
+            return Verdict::Drop(DropReason::NoPublicMapping);
+        };
+        if ip.src() != endpoint.service {
+            return Verdict::Drop(DropReason::NoPublicMapping);
+        }
+        let Some(caller) = self.host(endpoint.vpc, ip.dst()).filter(|&p| p < ENDPOINT_TARGET)
+        else {
+            return Verdict::Drop(DropReason::NoHost);
+        };
+        let PortEntry::Instance(instance) = self.port(caller) else {
+            return Verdict::Drop(DropReason::UnknownPort);
+        };
+        tracking.note(|| Step::Translate {
+            source: true,
+            from: endpoint.service,
+            to: endpoint.address,
+        });
+        ip.translate(Side::Src, endpoint.address);
+        if let Err(reason) = self.sg_check(tracking, zone, endpoint.rules, ip, true, now) {
+            return Verdict::Drop(reason);
+        }
+        if endpoint.subnet != instance.subnet {
+            if let Err(reason) = self
+                .acl_check(tracking, endpoint.acl, true, ip)
+                .and_then(|()| self.acl_check(tracking, instance.acl, false, ip))
+            {
+                return Verdict::Drop(reason);
+            }
+            let router = Ipv4Addr::from(u32::from(endpoint.subnet.network()) + 1);
+            if let Some(verdict) = expire(ip, INTERNET, router, reply) {
+                return verdict;
+            }
+            ip.decrement_ttl();
+        }
+        tracking.receiver = Some(caller);
+        if let Err(reason) = self.sg_check(tracking, caller, instance.rules, ip, false, now) {
+            return Verdict::Drop(reason);
+        }
+        Verdict::Forward { port: caller, len: ip.total_len() }
     }
 
     /// Through a transit gateway: in by the sender VPC's attachment `index` (its
@@ -511,7 +614,7 @@ impl Snapshot {
         if let Err(reason) = self.acl_check(tracking, instance.acl, false, ip) {
             return Verdict::Drop(reason);
         }
-        if let Err(reason) = self.sg_check(tracking, port, instance, ip, false, now) {
+        if let Err(reason) = self.sg_check(tracking, port, instance.rules, ip, false, now) {
             return Verdict::Drop(reason);
         }
         Verdict::Forward { port, len }
@@ -533,6 +636,10 @@ impl Snapshot {
         else {
             return Verdict::Drop(DropReason::NoPublicMapping);
         };
+        if port >= ENDPOINT_TARGET {
+            tracking.note(|| Step::EndpointFlow { port });
+            return self.endpoint_answer(tracking, port, ip, reply, now);
+        }
         let PortEntry::Instance(instance) = self.port(port) else {
             return Verdict::Drop(DropReason::UnknownPort);
         };
@@ -709,7 +816,7 @@ impl Snapshot {
         Verdict::Forward { port, len }
     }
 
-    /// The security groups of interface `port` (`me`) on a packet leaving it (`egress`)
+    /// The security groups of interface `port` (its compiled `rules`) on a packet leaving it (`egress`)
     /// or arriving at it: a tracked flow passes; otherwise the rules decide, and an
     /// allowed flow is tracked so its replies pass both ways.
     #[allow(clippy::too_many_arguments)]
@@ -717,7 +824,7 @@ impl Snapshot {
         &self,
         tracking: &mut Tracking,
         port: Port,
-        me: &InstancePort,
+        rules: u32,
         ip: &Ipv4<&mut [u8]>,
         egress: bool,
         now: u64,
@@ -744,7 +851,7 @@ impl Snapshot {
             tracking.note(|| Step::SecurityGroups { port, egress, decision });
             return if hit { Ok(()) } else { Err(denied) };
         }
-        let interface = self.rules.get(me.rules as usize);
+        let interface = self.rules.get(rules as usize);
         let timeouts = interface.map_or(&Timeouts::INTERFACE, |i| &i.timeouts);
         let key = flow_key(port, ip, egress);
         let flags = ip.tcp_flags();
@@ -819,6 +926,11 @@ impl Snapshot {
         ip: &Ipv4<&mut [u8]>,
     ) -> Result<(), DropReason> {
         tracking.receiver = Some(port);
+        if port >= ENDPOINT_TARGET {
+            let acl =
+                self.endpoints.get((port - ENDPOINT_TARGET) as usize).map_or(NO_ACL, |e| e.acl);
+            return self.acl_check(tracking, acl, false, ip);
+        }
         match self.port(port) {
             PortEntry::Instance(dest) => self.acl_check(tracking, dest.acl, false, ip),
             _ => Ok(()),
@@ -837,7 +949,7 @@ impl Snapshot {
             PortEntry::Instance(dest) if dest.source_dest_check && ip.dst() != dest.private => {
                 Err(DropReason::DestinationCheck)
             }
-            PortEntry::Instance(dest) => self.sg_check(tracking, port, &dest, ip, false, now),
+            PortEntry::Instance(dest) => self.sg_check(tracking, port, dest.rules, ip, false, now),
             _ => Ok(()),
         }
     }

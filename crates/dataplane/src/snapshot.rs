@@ -122,6 +122,29 @@ pub struct AttachmentEntry {
     pub peering: Option<PeeringSides>,
 }
 
+/// An interface endpoint's network interface as the forwarder sees it: an address of a
+/// subnet that leads to an AWS service.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct EndpointEntry {
+    /// Index of its VPC.
+    pub vpc: u32,
+    /// Its subnet.
+    pub subnet: Ipv4Net,
+    /// Index of its subnet's network ACL (`NO_ACL`: none).
+    pub acl: u32,
+    /// Index of its security groups' compiled rules.
+    pub rules: u32,
+    /// Its address in the subnet.
+    pub address: Ipv4Addr,
+    /// Where the service answers (its public endpoint on the emulated internet).
+    pub service: Ipv4Addr,
+}
+
+/// Values of a VPC's host map at or above this are interface endpoints' interfaces
+/// (`ENDPOINT_TARGET + index`); below, instance ports. The same numbers are the
+/// connection-tracking zones of those interfaces.
+pub const ENDPOINT_TARGET: u32 = 1 << 29;
+
 /// `table` of an attachment associated with no route table.
 pub const NO_TABLE: u32 = u32::MAX;
 
@@ -233,6 +256,8 @@ pub struct Snapshot {
     pub(crate) tgw_tables: Vec<TgwTable>,
     /// Transit gateway VPC attachments (the model's, in id order).
     pub(crate) attachments: Vec<AttachmentEntry>,
+    /// Interface endpoints' interfaces (`ENDPOINT_TARGET + index` in the host maps).
+    pub(crate) endpoints: Vec<EndpointEntry>,
     /// How often flow records are written out (the shortest aggregation interval of the
     /// flow logs), in milliseconds; 0: no flow logs.
     pub flow_interval_ms: u64,
@@ -252,6 +277,7 @@ impl Snapshot {
             acls: Vec::new(),
             tgw_tables: Vec::new(),
             attachments: Vec::new(),
+            endpoints: Vec::new(),
             flow_interval_ms: 0,
         }
     }
@@ -575,6 +601,31 @@ pub fn compile(model: &Model, ports: &mut PortMap, generation: u64) -> Snapshot 
         }
     }
 
+    let mut endpoints = Vec::new();
+    for endpoint in model.vpc_endpoints() {
+        let (Some(interface), Some(&vpc)) = (&endpoint.interface, vpc_index.get(&endpoint.vpc))
+        else {
+            continue;
+        };
+        let rules_index = rules.len() as u32;
+        rules.push(InterfaceRules::of(model, &endpoint.vpc, &interface.security_groups, None));
+        for i in &interface.interfaces {
+            let Ok(subnet) = model.subnet(&i.subnet) else { continue };
+            let value = ENDPOINT_TARGET + endpoints.len() as u32;
+            hosts[vpc as usize]
+                .insert(Ipv4Net::from(i.private_ip), value)
+                .expect("endpoint indexes fit in 31 bits");
+            endpoints.push(EndpointEntry {
+                vpc,
+                subnet: subnet.cidr,
+                acl: acl_of(&subnet.id),
+                rules: rules_index,
+                address: i.private_ip,
+                service: endpoint.cidr.addr(),
+            });
+        }
+    }
+
     let mut nats = Vec::new();
     for nat in model.nat_gateways() {
         let (Some(&vpc), Ok(table)) = (vpc_index.get(&nat.vpc), model.route_table_of(&nat.subnet))
@@ -609,6 +660,7 @@ pub fn compile(model: &Model, ports: &mut PortMap, generation: u64) -> Snapshot 
         acls,
         tgw_tables,
         attachments,
+        endpoints,
         flow_interval_ms: model
             .flow_logs()
             .map(|f| u64::from(f.spec.max_aggregation_interval) * 1000)

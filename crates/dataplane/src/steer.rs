@@ -23,7 +23,7 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use crate::snapshot::{INTERNET, NAT_TARGET, Port, PortEntry, Snapshot};
+use crate::snapshot::{ENDPOINT_TARGET, INTERNET, NAT_TARGET, Port, PortEntry, Snapshot};
 use crate::wire::{DatagramKey, Ipv4, icmp, proto};
 
 /// The worker (of `workers`) that owns the flow of `packet`, read from port `from`.
@@ -55,7 +55,11 @@ pub fn owner(
     let Some(flow) = flow_of(&ip) else {
         return 0;
     };
-    let flow = if from == INTERNET { inside_view(snapshot, flow, workers) } else { Ok(flow) };
+    let flow = if from == INTERNET {
+        inside_view(snapshot, flow, workers)
+    } else {
+        Ok(service_view(snapshot, from, flow))
+    };
     let owner = match flow {
         Ok(flow) => scale(flow.hash(), workers),
         Err(worker) => worker,
@@ -172,6 +176,26 @@ fn inside_view(snapshot: &Snapshot, flow: Flow, workers: usize) -> Result<Flow, 
         },
         // Replies through a gateway endpoint come to the private address itself.
         None => Ok(flow),
+    }
+}
+
+/// A flow to an interface endpoint's address as its service's answers will show it: to
+/// the service's own address (the endpoint translates the destination on the way out,
+/// and the answers come from the service).
+fn service_view(snapshot: &Snapshot, from: Port, flow: Flow) -> Flow {
+    if snapshot.endpoints.is_empty() {
+        return flow;
+    }
+    let PortEntry::Instance(me) = snapshot.port(from) else { return flow };
+    let (address, port) = flow.b;
+    match snapshot.vpcs.get(me.vpc as usize).and_then(|v| v.hosts.lookup(address.into())) {
+        Some(value) if value >= ENDPOINT_TARGET => {
+            match snapshot.endpoints.get((value - ENDPOINT_TARGET) as usize) {
+                Some(e) => Flow { b: (u32::from(e.service), port), ..flow },
+                None => flow,
+            }
+        }
+        _ => flow,
     }
 }
 

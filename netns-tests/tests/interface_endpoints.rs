@@ -1,0 +1,111 @@
+//! Interface endpoints with real packets: a private subnet with no way out reaches an
+//! AWS service through an endpoint's interface, the service sees the caller's private
+//! address, and the endpoint's security group decides.
+
+use std::time::Duration;
+
+use vpclab_netns_tests::lab::Lab;
+use vpclab_netns_tests::require_root;
+
+const TOPOLOGY: &str = "
+vpcs:
+  - name: lab
+    cidr: 10.0.0.0/16
+    dns_hostnames: true
+    internet_gateway: true
+    subnets:
+      - { name: public, cidr: 10.0.1.0/24, route_table: public, map_public_ip_on_launch: true }
+      - { name: private, cidr: 10.0.2.0/24 }
+      - { name: endpoints, cidr: 10.0.3.0/24 }
+    route_tables:
+      - name: public
+        routes: [{ destination: 0.0.0.0/0, target: internet-gateway }]
+    security_groups:
+      - name: endpoints
+        ingress: [{ protocol: tcp, ports: 80, cidr: 10.0.0.0/16 }]
+instances:
+  - { name: web, subnet: public, private_ip: 10.0.1.10 }
+  - { name: app, subnet: private, private_ip: 10.0.2.10 }
+";
+const T: Duration = Duration::from_secs(10);
+const NEGATIVE: Duration = Duration::from_secs(4);
+/// ssm's public endpoint on the emulated internet.
+const SSM: &str = "http://198.51.100.136/";
+
+#[test]
+#[ignore = "needs root"]
+fn a_private_subnet_reaches_ssm_through_an_interface_endpoint_as_itself() {
+    require_root();
+    let lab = Lab::up(TOPOLOGY);
+    let query = |args: &[&str]| lab.aws(args);
+    let web_public = query(&[
+        "describe-instances",
+        "--instance-ids",
+        lab.id("web"),
+        "--query",
+        "Reservations[0].Instances[0].PublicIpAddress",
+        "--output",
+        "text",
+    ]);
+    assert_eq!(lab.curl("web", SSM, T), Some(format!("{web_public}\n")), "ssm's public endpoint");
+    assert_eq!(lab.curl("app", SSM, NEGATIVE), None, "the private subnet has no way out");
+
+    let id_of = |what: &str, filter: &str, query_path: &str| {
+        query(&[what, "--filters", filter, "--query", query_path, "--output", "text"])
+    };
+    let vpc = id_of("describe-vpcs", "Name=tag:Name,Values=lab", "Vpcs[0].VpcId");
+    let subnet = id_of("describe-subnets", "Name=tag:Name,Values=endpoints", "Subnets[0].SubnetId");
+    let group = id_of(
+        "describe-security-groups",
+        "Name=group-name,Values=endpoints",
+        "SecurityGroups[0].GroupId",
+    );
+    let endpoint = query(&[
+        "create-vpc-endpoint",
+        "--vpc-endpoint-type",
+        "Interface",
+        "--vpc-id",
+        &vpc,
+        "--service-name",
+        "com.amazonaws.us-east-1.ssm",
+        "--subnet-ids",
+        &subnet,
+        "--security-group-ids",
+        &group,
+        "--no-private-dns-enabled",
+        "--query",
+        "VpcEndpoint.VpcEndpointId",
+        "--output",
+        "text",
+    ]);
+    let address = id_of(
+        "describe-network-interfaces",
+        &format!("Name=description,Values=VPC Endpoint Interface {endpoint}"),
+        "NetworkInterfaces[0].PrivateIpAddress",
+    );
+    assert!(address.starts_with("10.0.3."), "{address}");
+    let through = format!("http://{address}/");
+    assert_eq!(
+        lab.curl("app", &through, T).as_deref(),
+        Some("10.0.2.10\n"),
+        "the service sees app's private address"
+    );
+    assert_eq!(lab.curl("app", &format!("http://{address}:8080/"), NEGATIVE), None, "port 80 only");
+
+    // Without port 80 in the endpoint's group, nothing gets in.
+    query(&[
+        "revoke-security-group-ingress",
+        "--group-id",
+        &group,
+        "--protocol",
+        "tcp",
+        "--port",
+        "80",
+        "--cidr",
+        "10.0.0.0/16",
+    ]);
+    assert_eq!(lab.curl("app", &through, NEGATIVE), None, "the endpoint's group decides");
+    let status = lab.vpclab(&["status"]);
+    assert!(String::from_utf8_lossy(&status.stdout).contains("sg_ingress"));
+    lab.down();
+}
