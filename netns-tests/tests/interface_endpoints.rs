@@ -72,7 +72,6 @@ fn a_private_subnet_reaches_ssm_through_an_interface_endpoint_as_itself() {
         &subnet,
         "--security-group-ids",
         &group,
-        "--no-private-dns-enabled",
         "--query",
         "VpcEndpoint.VpcEndpointId",
         "--output",
@@ -91,6 +90,27 @@ fn a_private_subnet_reaches_ssm_through_an_interface_endpoint_as_itself() {
         "the service sees app's private address"
     );
     assert_eq!(lab.curl("app", &format!("http://{address}:8080/"), NEGATIVE), None, "port 80 only");
+
+    // DNS: the endpoint's own name from anywhere; with private DNS (on by default), the
+    // service's name leads to the endpoint inside the VPC.
+    let regional = query(&[
+        "describe-vpc-endpoints",
+        "--vpc-endpoint-ids",
+        &endpoint,
+        "--query",
+        "VpcEndpoints[0].DnsEntries[0].DnsName",
+        "--output",
+        "text",
+    ]);
+    let resolved = lab.exec("web", &["getent", "hosts", &regional]);
+    let resolved = String::from_utf8_lossy(&resolved.stdout);
+    assert!(resolved.starts_with(&format!("{address} ")), "{regional}: {resolved}");
+    let by_name = "http://ssm.us-east-1.amazonaws.com/";
+    assert_eq!(lab.curl("app", by_name, T).as_deref(), Some("10.0.2.10\n"), "private DNS");
+    assert_eq!(lab.curl("web", by_name, T).as_deref(), Some("10.0.1.10\n"), "the whole VPC");
+    query(&["modify-vpc-endpoint", "--vpc-endpoint-id", &endpoint, "--no-private-dns-enabled"]);
+    assert_eq!(lab.curl("app", by_name, NEGATIVE), None, "the public name: no way out");
+    assert_eq!(lab.curl("web", by_name, T), Some(format!("{web_public}\n")), "through the IGW");
 
     // Without port 80 in the endpoint's group, nothing gets in.
     query(&[

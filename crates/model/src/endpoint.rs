@@ -96,6 +96,17 @@ pub fn interface_service(name: &str) -> Option<&'static InterfaceService> {
     INTERFACE_SERVICES.iter().find(|s| s.name() == name)
 }
 
+/// One DNS name of an interface endpoint and the addresses it resolves to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EndpointName {
+    /// The name (`*.` first for S3's wildcard names).
+    pub name: String,
+    /// Its interfaces' addresses (the zone's one for a zonal name).
+    pub addresses: Vec<Ipv4Addr>,
+    /// A private DNS name: it resolves to these addresses inside the endpoint's VPC only.
+    pub private: bool,
+}
+
 /// An interface endpoint's network interface in one subnet.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EndpointInterface {
@@ -153,6 +164,42 @@ pub struct VpcEndpoint {
 }
 
 impl Model {
+    /// The DNS names of interface endpoint `e`, as AWS lists them: its regional name,
+    /// one per zone it has an interface in, then (with private DNS) the service's own
+    /// names. None without interfaces (or for a gateway endpoint).
+    pub fn endpoint_names(&self, e: &VpcEndpoint) -> Vec<EndpointName> {
+        let Some(interface) = &e.interface else { return Vec::new() };
+        if interface.interfaces.is_empty() {
+            return Vec::new();
+        }
+        let service = interface_service(&e.service);
+        let short = service.map_or("", |s| s.short);
+        let wildcard = if short == "s3" { "*." } else { "" };
+        let base = format!("{}-{}", e.id, interface.dns_suffix);
+        let tail = format!("{short}.{}.vpce.amazonaws.com", crate::REGION);
+        let all: Vec<Ipv4Addr> = interface.interfaces.iter().map(|i| i.private_ip).collect();
+        let mut names = vec![EndpointName {
+            name: format!("{wildcard}{base}.{tail}"),
+            addresses: all.clone(),
+            private: false,
+        }];
+        for i in &interface.interfaces {
+            if let Ok(subnet) = self.subnet(&i.subnet) {
+                names.push(EndpointName {
+                    name: format!("{wildcard}{base}-{}.{tail}", subnet.zone),
+                    addresses: vec![i.private_ip],
+                    private: false,
+                });
+            }
+        }
+        if interface.private_dns {
+            for name in service.into_iter().flat_map(|s| s.private_names()) {
+                names.push(EndpointName { name, addresses: all.clone(), private: true });
+            }
+        }
+        names
+    }
+
     /// All endpoints.
     pub fn vpc_endpoints(&self) -> impl Iterator<Item = &VpcEndpoint> {
         self.endpoints.values()

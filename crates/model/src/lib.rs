@@ -48,8 +48,8 @@ pub use acl::{
 };
 pub use dhcp::{AMAZON_PROVIDED_DNS, DEFAULT_DHCP_OPTIONS, DhcpOptions, DhcpOptionsId};
 pub use endpoint::{
-    EndpointInterface, INTERFACE_SERVICES, InterfaceEndpoint, InterfaceService, PREFIX_LISTS,
-    VpcEndpoint, VpcEndpointId, interface_service,
+    EndpointInterface, EndpointName, INTERFACE_SERVICES, InterfaceEndpoint, InterfaceService,
+    PREFIX_LISTS, VpcEndpoint, VpcEndpointId, interface_service,
 };
 pub use error::ApiError;
 pub use flowlog::{Created, FlowLog, FlowLogId, FlowLogResource, FlowLogSpec, TrafficType};

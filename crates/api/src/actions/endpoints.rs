@@ -58,35 +58,20 @@ pub(super) fn write_endpoint(x: &mut Xml, m: &Model, clock: Clock, e: &VpcEndpoi
         .leaf("ownerId", OWNER_ID);
 }
 
-/// An interface endpoint's DNS names with their hosted zones: its regional name, one per
-/// zone it has an interface in, then (with private DNS) the service's own names, whose
-/// private zone AWS shows as `ZONEIDPENDING` until the endpoint is available.
+/// An interface endpoint's DNS names with their hosted zones (the model's names): the
+/// service's own private names are in a private zone AWS shows as `ZONEIDPENDING` until
+/// the endpoint is available.
 fn dns_entries(m: &Model, e: &VpcEndpoint, settled: bool) -> Vec<(String, String)> {
-    let Some(interface) = &e.interface else { return Vec::new() };
-    if interface.interfaces.is_empty() {
-        return Vec::new();
-    }
-    let service = vpclab_model::interface_service(&e.service);
-    let short = service.map_or("", |s| s.short);
-    let base = format!("{}-{}", e.id, interface.dns_suffix);
-    let tail = format!("{short}.{REGION}.vpce.amazonaws.com");
-    let wildcard = if short == "s3" { "*." } else { "" };
-    let mut entries = vec![(format!("{wildcard}{base}.{tail}"), VPCE_HOSTED_ZONE.to_owned())];
-    for i in &interface.interfaces {
-        if let Ok(subnet) = m.subnet(&i.subnet) {
-            let name = format!("{wildcard}{base}-{}.{tail}", subnet.zone);
-            entries.push((name, VPCE_HOSTED_ZONE.to_owned()));
-        }
-    }
-    if interface.private_dns {
-        let hex = e.id.as_str().rsplit('-').next().unwrap_or_default();
-        let zone =
-            if settled { format!("Z0{}", hex.to_uppercase()) } else { "ZONEIDPENDING".to_owned() };
-        for name in service.into_iter().flat_map(|s| s.private_names()) {
-            entries.push((name, zone.clone()));
-        }
-    }
-    entries
+    let hex = e.id.as_str().rsplit('-').next().unwrap_or_default();
+    let private_zone =
+        if settled { format!("Z0{}", hex.to_uppercase()) } else { "ZONEIDPENDING".to_owned() };
+    m.endpoint_names(e)
+        .into_iter()
+        .map(|n| {
+            let zone = if n.private { private_zone.clone() } else { VPCE_HOSTED_ZONE.to_owned() };
+            (n.name, zone)
+        })
+        .collect()
 }
 
 /// The hosted zone of `vpce.amazonaws.com` names in us-east-1.

@@ -10,7 +10,11 @@
 //! * the emulated internet's names: `checkip.amazonaws.com` → 198.51.100.1 (the check-ip
 //!   host, which answers with the caller's address as AWS's does), and S3's endpoints
 //!   `s3.amazonaws.com`, `s3.us-east-1.amazonaws.com` and their virtual-hosted bucket
-//!   names `<bucket>.s3[.us-east-1].amazonaws.com` → 192.0.2.1;
+//!   names `<bucket>.s3[.us-east-1].amazonaws.com` → 192.0.2.1; the other AWS services'
+//!   names (`ssm.us-east-1.amazonaws.com`, …) → their public endpoints;
+//! * interface endpoints' own names (`vpce-<id>-<suffix>[-<zone>].<service>.us-east-1.vpce.amazonaws.com`)
+//!   → their interfaces' addresses, from anywhere; with private DNS, the service's names
+//!   → the endpoint's interfaces inside its VPC (its public endpoint elsewhere);
 //! * NXDOMAIN for every other name; no data (NOERROR, no answer) for other record types
 //!   of a known name.
 //!
@@ -39,25 +43,41 @@ pub const SERVICE_NAMES: &[(&str, Ipv4Addr)] = &[
     ("s3.us-east-1.amazonaws.com", S3),
 ];
 
-/// The address `name` resolves to for `asker`; `None`: no such name.
-pub fn resolve(name: &str, asker: &InstanceService, data: &ServiceData) -> Option<Ipv4Addr> {
+/// The addresses `name` resolves to for `asker`; `None`: no such name.
+pub fn resolve(name: &str, asker: &InstanceService, data: &ServiceData) -> Option<Vec<Ipv4Addr>> {
     let name = name.strip_suffix('.').unwrap_or(name).to_ascii_lowercase();
     if let Some((ip, public)) = names::address_in(&name) {
         return if public {
             let &(vpc, private) = data.public.get(&ip)?;
-            Some(if vpc == asker.vpc { private } else { ip })
+            Some(vec![if vpc == asker.vpc { private } else { ip }])
         } else {
-            data.private.contains(&(asker.vpc, ip)).then_some(ip)
+            data.private.contains(&(asker.vpc, ip)).then(|| vec![ip])
         };
     }
+    // Private DNS of an interface endpoint in the asker's VPC: the name, or any name
+    // below a wildcard (`*.s3.us-east-1.amazonaws.com`).
+    let private = |n: &str| data.private_names.get(&(asker.vpc, n.to_owned())).cloned();
+    let wildcard = || name.split_once('.').and_then(|(_, rest)| private(&format!("*.{rest}")));
+    if let Some(addresses) = private(&name).or_else(wildcard) {
+        return Some(addresses);
+    }
+    if let Some(addresses) = data.endpoint_names.get(&name) {
+        return Some(addresses.clone());
+    }
     if let Some(&(_, ip)) = SERVICE_NAMES.iter().find(|(n, _)| *n == name) {
-        return Some(ip);
+        return Some(vec![ip]);
+    }
+    if let Some(service) = vpclab_model::INTERFACE_SERVICES
+        .iter()
+        .find(|s| s.short != "s3" && s.private_names().any(|n| n == name))
+    {
+        return Some(vec![service.address]);
     }
     // Virtual-hosted S3 buckets: <bucket>.s3.amazonaws.com, <bucket>.s3.us-east-1….
     let bucket = name
         .strip_suffix(".s3.amazonaws.com")
         .or_else(|| name.strip_suffix(".s3.us-east-1.amazonaws.com"))?;
-    (!bucket.is_empty()).then_some(S3)
+    (!bucket.is_empty()).then(|| vec![S3])
 }
 
 /// The response to `query` from `asker`, or `None` when none is owed: DNS support off
@@ -90,15 +110,17 @@ pub fn answer(query: &[u8], asker: &InstanceService, data: &ServiceData) -> Opti
         let class_ok = matches!(question.qclass, QCLASS::CLASS(CLASS::IN) | QCLASS::ANY);
         let name = question.qname.to_string();
         match resolve(&name, asker, data).filter(|_| class_ok) {
-            Some(ip) => {
+            Some(addresses) => {
                 if matches!(question.qtype, QTYPE::TYPE(TYPE::A) | QTYPE::ANY) {
-                    let record = RData::A(A { address: u32::from(ip) });
-                    reply.answers.push(ResourceRecord::new(
-                        question.qname.clone(),
-                        CLASS::IN,
-                        TTL,
-                        record,
-                    ));
+                    for ip in addresses {
+                        let record = RData::A(A { address: u32::from(ip) });
+                        reply.answers.push(ResourceRecord::new(
+                            question.qname.clone(),
+                            CLASS::IN,
+                            TTL,
+                            record,
+                        ));
+                    }
                 }
             }
             None => missing = true,
@@ -139,6 +161,14 @@ mod tests {
             instances: Vec::new(),
             private: HashSet::from([(0, web), (1, "10.1.0.4".parse().unwrap())]),
             public: HashMap::from([(public, (0, web))]),
+            endpoint_names: HashMap::from([(
+                "vpce-0123-abcdefgh.ssm.us-east-1.vpce.amazonaws.com".to_owned(),
+                vec!["10.0.3.4".parse().unwrap(), "10.0.4.4".parse().unwrap()],
+            )]),
+            private_names: HashMap::from([
+                ((0, "ssm.us-east-1.amazonaws.com".to_owned()), vec!["10.0.3.4".parse().unwrap()]),
+                ((0, "*.s3.us-east-1.amazonaws.com".to_owned()), vec!["10.0.5.4".parse().unwrap()]),
+            ]),
         }
     }
 
@@ -195,6 +225,22 @@ mod tests {
         assert_eq!(ask(0, "example.com", TYPE::A), (RCODE::NameError, vec![]));
         // A known name, another type: no data, no error.
         assert_eq!(ask(0, "checkip.amazonaws.com", TYPE::AAAA), (RCODE::NoError, vec![]));
+    }
+
+    #[test]
+    fn endpoint_names_resolve_everywhere_and_private_dns_inside_its_vpc() {
+        let ip = |s: &str| s.parse::<Ipv4Addr>().unwrap();
+        let regional = "vpce-0123-abcdefgh.ssm.us-east-1.vpce.amazonaws.com";
+        assert_eq!(ask(1, regional, TYPE::A).1, [ip("10.0.3.4"), ip("10.0.4.4")], "both zones");
+        assert_eq!(ask(0, "ssm.us-east-1.amazonaws.com", TYPE::A).1, [ip("10.0.3.4")], "inside");
+        assert_eq!(
+            ask(1, "ssm.us-east-1.amazonaws.com", TYPE::A).1,
+            [ip("198.51.100.136")],
+            "elsewhere, ssm's public endpoint"
+        );
+        assert_eq!(ask(0, "my-bucket.s3.us-east-1.amazonaws.com", TYPE::A).1, [ip("10.0.5.4")]);
+        assert_eq!(ask(1, "my-bucket.s3.us-east-1.amazonaws.com", TYPE::A).1, [S3]);
+        assert_eq!(ask(1, "sts.us-east-1.amazonaws.com", TYPE::A).1, [ip("198.51.100.138")]);
     }
 
     #[test]

@@ -79,6 +79,12 @@ pub struct ServiceData {
     /// Public addresses with public DNS names (their VPC has `enableDnsHostnames`), to
     /// the VPC and private address behind them.
     pub(crate) public: HashMap<Ipv4Addr, (u32, Ipv4Addr)>,
+    /// Interface endpoints' own names (regional and zonal), from anywhere, to their
+    /// interfaces' addresses.
+    pub(crate) endpoint_names: HashMap<String, Vec<Ipv4Addr>>,
+    /// Private DNS names of interface endpoints, by VPC (a leading `*.` stands for any
+    /// name below), to the endpoint's interfaces' addresses.
+    pub(crate) private_names: HashMap<(u32, String), Vec<Ipv4Addr>>,
 }
 
 impl ServiceData {
@@ -93,6 +99,16 @@ pub fn compile(model: &Model, ports: &PortMap) -> ServiceData {
     let vpc_index: HashMap<_, u32> =
         model.vpcs().enumerate().map(|(i, v)| (v.id.clone(), i as u32)).collect();
     let mut data = ServiceData::default();
+    for endpoint in model.vpc_endpoints() {
+        let Some(&vpc) = vpc_index.get(&endpoint.vpc) else { continue };
+        for name in model.endpoint_names(endpoint) {
+            if name.private {
+                data.private_names.insert((vpc, name.name), name.addresses);
+            } else {
+                data.endpoint_names.insert(name.name, name.addresses);
+            }
+        }
+    }
     for instance in model.instances() {
         let (Ok(vpc), Ok(subnet)) = (model.vpc(&instance.vpc), model.subnet(&instance.subnet))
         else {
