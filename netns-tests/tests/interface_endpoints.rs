@@ -129,3 +129,65 @@ fn a_private_subnet_reaches_ssm_through_an_interface_endpoint_as_itself() {
     assert!(String::from_utf8_lossy(&status.stdout).contains("sg_ingress"));
     lab.down();
 }
+
+#[test]
+#[ignore = "needs root"]
+fn an_instance_without_internet_calls_the_ec2_api_through_its_endpoint() {
+    require_root();
+    let lab = Lab::up(TOPOLOGY);
+    let aws_bin = vpclab_netns_tests::api::python_env().join("bin/aws");
+    let aws_bin = aws_bin.to_str().expect("a UTF-8 path");
+    let in_app = |args: &[&str]| {
+        let mut command = vec![
+            "env",
+            "AWS_ACCESS_KEY_ID=lab",
+            "AWS_SECRET_ACCESS_KEY=lab",
+            "AWS_DEFAULT_REGION=us-east-1",
+            aws_bin,
+            "--cli-connect-timeout",
+            "3",
+            "--cli-read-timeout",
+            "5",
+        ];
+        command.extend_from_slice(args);
+        lab.exec("app", &command)
+    };
+    let ec2 = ["--endpoint-url", "http://ec2.us-east-1.amazonaws.com", "ec2"];
+    let describe = [&ec2[..], &["describe-instances", "--query", "length(Reservations)"]].concat();
+    assert!(!in_app(&describe).status.success(), "no path to EC2 yet");
+
+    let id_of = |what: &str, filter: &str, path: &str| {
+        lab.aws(&[what, "--filters", filter, "--query", path, "--output", "text"])
+    };
+    let vpc = id_of("describe-vpcs", "Name=tag:Name,Values=lab", "Vpcs[0].VpcId");
+    let subnet = id_of("describe-subnets", "Name=tag:Name,Values=endpoints", "Subnets[0].SubnetId");
+    let group = id_of(
+        "describe-security-groups",
+        "Name=group-name,Values=endpoints",
+        "SecurityGroups[0].GroupId",
+    );
+    for service in ["ec2", "sts"] {
+        lab.aws(&[
+            "create-vpc-endpoint",
+            "--vpc-endpoint-type",
+            "Interface",
+            "--vpc-id",
+            &vpc,
+            "--service-name",
+            &format!("com.amazonaws.us-east-1.{service}"),
+            "--subnet-ids",
+            &subnet,
+            "--security-group-ids",
+            &group,
+        ]);
+    }
+    let out = in_app(&describe);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "2", "web and app, seen from app");
+    let sts =
+        ["--endpoint-url", "http://sts.us-east-1.amazonaws.com", "sts", "get-caller-identity"];
+    let out = in_app(&[&sts[..], &["--query", "Account", "--output", "text"]].concat());
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "123456789012");
+    lab.down();
+}

@@ -509,6 +509,12 @@ pub(crate) fn exec(state: &Path, instance: &str, command: &[String]) -> Result<(
     Err(format!("cannot run ip netns exec: {error}"))
 }
 
+/// The AWS services whose public endpoints are vpclab's own API (which answers EC2 and
+/// STS `GetCallerIdentity`): `vpclab serve` listens on their addresses in the emulated
+/// internet, so instances reach it as `ec2.us-east-1.amazonaws.com` — over the internet
+/// path, or privately through an interface endpoint.
+pub(crate) const API_SERVICES: [&str; 2] = ["ec2", "sts"];
+
 /// Starts the emulated internet's hosts in their namespace, tied to this process: they
 /// get SIGTERM when it ends, however it ends. The kernel ties them to the *thread* that
 /// starts them, so call this from the daemon's main thread.
@@ -520,7 +526,7 @@ pub(crate) fn start_internet_host() -> Result<Child> {
     // caller's address (which, through an interface endpoint, is its private one).
     let services = vpclab_model::INTERFACE_SERVICES
         .iter()
-        .filter(|s| s.address != S3)
+        .filter(|s| s.address != S3 && !API_SERVICES.contains(&s.short))
         .flat_map(|s| ["--listen".to_owned(), SocketAddr::from((s.address, 80)).to_string()]);
     Command::new("ip")
         .args(["netns", "exec", internet_netns()])

@@ -95,6 +95,23 @@ pub(crate) fn run(state: &Path, options: Options) -> Result<(), String> {
     let stop = Arc::new(Notify::new());
     control_socket(state, Arc::clone(&service), Arc::clone(&stop), host_workers)?;
 
+    // The API also answers as the public endpoints of EC2 and STS on the emulated
+    // internet: listeners made inside its namespace stay there.
+    let public_listeners = if dataplane {
+        let addresses: Vec<SocketAddr> = vpclab_model::INTERFACE_SERVICES
+            .iter()
+            .filter(|s| lab::API_SERVICES.contains(&s.short))
+            .map(|s| SocketAddr::from((s.address, 80)))
+            .collect();
+        vpclab_sys::netns::run_in(vpclab_dataplane::host::internet_netns(), move || {
+            addresses.iter().map(std::net::TcpListener::bind).collect::<std::io::Result<Vec<_>>>()
+        })
+        .map_err(|e| e.to_string())?
+        .map_err(|e| format!("the API's public endpoints: {e}"))?
+    } else {
+        Vec::new()
+    };
+
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -112,6 +129,14 @@ pub(crate) fn run(state: &Path, options: Options) -> Result<(), String> {
                 None => "off".to_owned(),
             },
         );
+        for public in public_listeners {
+            public.set_nonblocking(true).map_err(|e| format!("public endpoint: {e}"))?;
+            let listener = tokio::net::TcpListener::from_std(public)
+                .map_err(|e| format!("public endpoint: {e}"))?;
+            // Ends with the runtime, when the main listener's server returns.
+            let never = std::future::pending::<()>();
+            tokio::spawn(server::serve(listener, Arc::clone(&service), credentials.clone(), never));
+        }
         let shutdown = async move {
             tokio::select! {
                 () = signals() => {}
