@@ -150,15 +150,28 @@ pub(crate) struct VpcSpec {
     pub(crate) endpoints: Vec<EndpointSpec>,
 }
 
-/// A gateway VPC endpoint.
+/// A VPC endpoint: a gateway endpoint (route tables) or an interface endpoint (subnets).
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct EndpointSpec {
-    /// `s3`, `dynamodb`, or the full service name (`com.amazonaws.us-east-1.s3`).
+    /// `s3`, `dynamodb`, `ssm`, … or the full service name (`com.amazonaws.us-east-1.s3`).
     pub(crate) service: Spanned<String>,
-    /// The route tables (by name, in this VPC) that get its prefix-list route.
+    /// `gateway` (the default) or `interface`.
+    #[serde(rename = "type")]
+    pub(crate) kind: Option<Spanned<String>>,
+    /// A gateway endpoint's route tables (by name, in this VPC) that get its prefix-list
+    /// route.
     #[serde(default)]
     pub(crate) route_tables: Vec<Spanned<String>>,
+    /// An interface endpoint's subnets (by name, one per zone).
+    #[serde(default)]
+    pub(crate) subnets: Vec<Spanned<String>>,
+    /// An interface endpoint's security groups (by name, in this VPC); the VPC's
+    /// `default` if omitted.
+    #[serde(default)]
+    pub(crate) security_groups: Vec<Spanned<String>>,
+    /// An interface endpoint's private DNS (default: on, as AWS's).
+    pub(crate) private_dns: Option<bool>,
 }
 
 /// A custom network ACL.
@@ -960,11 +973,58 @@ pub(crate) fn build(topology: &Topology, seed: u64) -> Result<Model, TopologyErr
                 route_tables.push(id);
             }
             let service = match endpoint.service.value.trim() {
-                short @ ("s3" | "dynamodb") => format!("com.amazonaws.{REGION}.{short}"),
-                full => full.to_owned(),
+                full if full.starts_with("com.amazonaws.") => full.to_owned(),
+                short => format!("com.amazonaws.{REGION}.{short}"),
             };
-            m.create_vpc_endpoint(vpc_id, &service, &route_tables, Tags::new(), 0)
-                .map_err(api(&endpoint.service))?;
+            let interface = match endpoint.kind.as_ref().map(|k| k.value.trim()) {
+                None | Some("gateway") => false,
+                Some("interface") => true,
+                Some(other) => {
+                    let kind = endpoint.kind.as_ref().expect("given");
+                    return Err(at(
+                        kind,
+                        format!("expected `gateway` or `interface`, not {other:?}"),
+                    ));
+                }
+            };
+            if !interface {
+                if let Some(extra) = endpoint.subnets.first().or(endpoint.security_groups.first()) {
+                    return Err(at(extra, "subnets and security groups are for `type: interface`"));
+                }
+                m.create_vpc_endpoint(vpc_id, &service, &route_tables, Tags::new(), 0)
+                    .map_err(api(&endpoint.service))?;
+                continue;
+            }
+            if let Some(table) = endpoint.route_tables.first() {
+                return Err(at(table, "route tables are for gateway endpoints"));
+            }
+            let mut endpoint_subnets = Vec::new();
+            for subnet in &endpoint.subnets {
+                let (id, subnet_vpc) = subnets
+                    .get(subnet.value.as_str())
+                    .ok_or_else(|| at(subnet, format!("no subnet named {:?}", subnet.value)))?;
+                if subnet_vpc != vpc_id {
+                    return Err(at(subnet, format!("subnet {:?} is in another VPC", subnet.value)));
+                }
+                endpoint_subnets.push(id.clone());
+            }
+            let mut endpoint_groups = Vec::new();
+            for name in &endpoint.security_groups {
+                let id = groups.get(&(vpc_id.clone(), name.value.clone())).ok_or_else(|| {
+                    at(name, format!("no security group named {:?} in this VPC", name.value))
+                })?;
+                endpoint_groups.push(id.clone());
+            }
+            m.create_interface_endpoint(
+                vpc_id,
+                &service,
+                &endpoint_subnets,
+                &endpoint_groups,
+                endpoint.private_dns,
+                Tags::new(),
+                0,
+            )
+            .map_err(api(&endpoint.service))?;
         }
     }
 
@@ -1095,6 +1155,35 @@ mod tests {
             m.route_tables().find(|t| t.tags.get("Name").is_some_and(|n| n == "to-firewall"));
         let target = &table.unwrap().routes[1].target;
         assert_eq!(target, &RouteTarget::NetworkInterface(firewall.interface.clone()));
+    }
+
+    #[test]
+    fn interface_endpoints_take_subnets_and_groups_not_route_tables() {
+        let text = "
+vpcs:
+  - name: lab
+    cidr: 10.0.0.0/16
+    dns_hostnames: true
+    subnets: [{ name: private, cidr: 10.0.2.0/24 }]
+    security_groups: [{ name: endpoints }]
+    endpoints:
+      - { service: ssm, type: interface, subnets: [private], security_groups: [endpoints] }
+";
+        let m = try_build(text).unwrap();
+        let e = m.vpc_endpoints().next().unwrap();
+        assert_eq!(e.service, "com.amazonaws.us-east-1.ssm");
+        let interface = e.interface.as_ref().unwrap();
+        assert!(interface.private_dns, "on by default");
+        assert_eq!(interface.interfaces[0].private_ip.to_string(), "10.0.2.4");
+        let with_table =
+            text.replace("subnets: [private], security", "route_tables: [main], security");
+        let err = try_build(&with_table).unwrap_err();
+        assert!(err.message.contains("route tables are for gateway endpoints"), "{err}");
+        let err = try_build(&text.replace("type: interface", "type: gateway")).unwrap_err();
+        assert!(err.message.contains("for `type: interface`"), "{err}");
+        let err =
+            try_build(&text.replace("dns_hostnames: true", "dns_hostnames: false")).unwrap_err();
+        assert!(err.message.contains("enableDnsHostnames"), "{err}");
     }
 
     #[test]
