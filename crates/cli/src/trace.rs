@@ -12,6 +12,7 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use serde_json::{Value, json};
+use vpclab_dataplane::snapshot::ENDPOINT_TARGET;
 use vpclab_dataplane::trace::{Probe, SgDecision, Step, Trace, answer, probe};
 use vpclab_dataplane::{
     DropReason, INTERNET, Port, PortMap, REPLY_BUFFER, Snapshot, Tracking, Verdict, compile,
@@ -191,6 +192,20 @@ impl Names<'_> {
     fn port(&self, port: Port) -> String {
         if port == INTERNET {
             return "the internet".into();
+        }
+        if port >= ENDPOINT_TARGET {
+            // The snapshot's interface endpoints' interfaces, in the model's order.
+            let interface = self
+                .model
+                .vpc_endpoints()
+                .filter_map(|e| Some((e, e.interface.as_ref()?)))
+                .flat_map(|(e, x)| x.interfaces.iter().map(move |i| (e, i)))
+                .filter(|(_, i)| self.model.subnet(&i.subnet).is_ok())
+                .nth((port - ENDPOINT_TARGET) as usize);
+            return match interface {
+                Some((e, i)) => format!("{} of {} ({})", i.interface, e.id, e.service),
+                None => format!("endpoint interface {}", port - ENDPOINT_TARGET),
+            };
         }
         let Some((id, _)) = self.ports.iter().find(|(_, p)| *p == port) else {
             return format!("port {port}");
@@ -437,6 +452,36 @@ mod tests {
         // The way back from shared goes through its own table, `services`.
         let traced = explain(&m, "shared", "10.2.1.10", None, None).unwrap();
         assert!(traced.reachable, "{}", traced.text);
+    }
+
+    #[test]
+    fn a_trace_goes_through_an_interface_endpoint_to_its_service_and_back() {
+        let text = "
+vpcs:
+  - name: lab
+    cidr: 10.0.0.0/16
+    dns_hostnames: true
+    subnets: [{ name: private, cidr: 10.0.2.0/24 }]
+    security_groups:
+      - name: endpoints
+        ingress: [{ protocol: tcp, ports: 80, cidr: 10.0.0.0/16 }]
+    endpoints:
+      - { service: ssm, type: interface, subnets: [private], security_groups: [endpoints] }
+instances:
+  - { name: app, subnet: private, private_ip: 10.0.2.10 }
+";
+        let m = crate::topology::build(&crate::topology::parse(text).unwrap(), 1).unwrap();
+        let traced = explain(&m, "app", "10.0.2.4", Some("tcp"), Some(80)).unwrap();
+        assert!(traced.reachable, "{}", traced.text);
+        assert!(traced.text.contains("destination 10.0.2.4 -> 198.51.100.136"), "{}", traced.text);
+        assert!(traced.text.contains("(com.amazonaws.us-east-1.ssm) ingress"), "{}", traced.text);
+        let traced = explain(&m, "app", "10.0.2.4", Some("tcp"), Some(443)).unwrap();
+        assert!(!traced.reachable);
+        assert!(
+            traced.text.contains("dropped: sg_ingress (ENI_SG_RULES_MISMATCH)"),
+            "{}",
+            traced.text
+        );
     }
 
     #[test]
