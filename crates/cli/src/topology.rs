@@ -1207,8 +1207,10 @@ vpcs:
         let vpc = m.vpc(&endpoint.vpc).unwrap();
         assert_eq!(endpoint.route_tables, vec![vpc.main_route_table.clone()]);
 
-        let err = try_build(&base.replace("service: s3", "service: sqs")).unwrap_err();
+        let err = try_build(&base.replace("service: s3", "service: nope")).unwrap_err();
         assert!(err.message.contains("InvalidServiceName"), "{err}");
+        let err = try_build(&base.replace("service: s3", "service: sqs")).unwrap_err();
+        assert!(err.message.contains("does not match available service types"), "{err}");
         let err =
             try_build(&base.replace("route_tables: [main]", "route_tables: [nope]")).unwrap_err();
         assert!(err.message.contains("no route table named \"nope\""), "{err}");
