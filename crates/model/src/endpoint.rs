@@ -22,7 +22,7 @@ pub use crate::ids::VpcEndpointId;
 use std::net::Ipv4Addr;
 
 use crate::{
-    Model, NetworkInterfaceId, Route, RouteOrigin, RouteTableId, RouteTarget, SecurityGroupId,
+    ManagedInterface, Model, Route, RouteOrigin, RouteTableId, RouteTarget, SecurityGroupId,
     SubnetId, Tags, VpcId,
 };
 
@@ -107,22 +107,11 @@ pub struct EndpointName {
     pub private: bool,
 }
 
-/// An interface endpoint's network interface in one subnet.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct EndpointInterface {
-    /// The subnet.
-    pub subnet: SubnetId,
-    /// The requester-managed interface (`interfaceType` `vpc_endpoint`).
-    pub interface: NetworkInterfaceId,
-    /// Its address in the subnet.
-    pub private_ip: Ipv4Addr,
-}
-
 /// What an interface endpoint has besides what every endpoint has.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct InterfaceEndpoint {
     /// Its interfaces, one per subnet (one subnet per zone).
-    pub interfaces: Vec<EndpointInterface>,
+    pub interfaces: Vec<ManagedInterface>,
     /// The security groups of its interfaces.
     pub security_groups: Vec<SecurityGroupId>,
     /// Private DNS: the service's own names resolve to its interfaces inside the VPC.
@@ -338,7 +327,7 @@ impl Model {
         };
         let mut interfaces = Vec::with_capacity(subnets.len());
         for subnet in subnets {
-            interfaces.push(self.endpoint_interface(subnet)?);
+            interfaces.push(self.managed_interface(subnet)?);
         }
         let endpoint = VpcEndpoint {
             id: id.clone(),
@@ -393,7 +382,7 @@ impl Model {
             add_subnets.iter().filter(|s| !kept.contains(s)).cloned().collect();
         self.check_endpoint_subnets(&endpoint.vpc, &kept, &adding)?;
         for subnet in &adding {
-            let made = self.endpoint_interface(subnet)?;
+            let made = self.managed_interface(subnet)?;
             interface.interfaces.push(made);
         }
         for group in add_groups {
@@ -502,32 +491,6 @@ impl Model {
             ));
         }
         Ok(())
-    }
-
-    /// An interface endpoint's interface in `subnet`: a fresh id, the lowest free address.
-    fn endpoint_interface(&mut self, subnet: &SubnetId) -> Result<EndpointInterface, ApiError> {
-        let s = self.subnet(subnet)?.clone();
-        let private_ip = self.free_address(&s).ok_or_else(|| {
-            ApiError::new(
-                "InsufficientFreeAddressesInSubnet",
-                format!("There are not enough free addresses in subnet '{subnet}'."),
-            )
-        })?;
-        let interface = NetworkInterfaceId::from_raw(self.ids.fresh(NetworkInterfaceId::PREFIX));
-        Ok(EndpointInterface { subnet: subnet.clone(), interface, private_ip })
-    }
-
-    /// The addresses interface endpoints hold in `subnet`.
-    pub(crate) fn endpoint_addresses_in<'a>(
-        &'a self,
-        subnet: &'a SubnetId,
-    ) -> impl Iterator<Item = Ipv4Addr> + 'a {
-        self.endpoints
-            .values()
-            .filter_map(|e| e.interface.as_ref())
-            .flat_map(|i| &i.interfaces)
-            .filter(move |i| &i.subnet == subnet)
-            .map(|i| i.private_ip)
     }
 
     /// ModifyVpcEndpoint: its route goes into `add` tables and out of `remove` tables.

@@ -48,8 +48,8 @@ pub use acl::{
 };
 pub use dhcp::{AMAZON_PROVIDED_DNS, DEFAULT_DHCP_OPTIONS, DhcpOptions, DhcpOptionsId};
 pub use endpoint::{
-    EndpointInterface, EndpointName, INTERFACE_SERVICES, InterfaceEndpoint, InterfaceService,
-    PREFIX_LISTS, VpcEndpoint, VpcEndpointId, interface_service,
+    EndpointName, INTERFACE_SERVICES, InterfaceEndpoint, InterfaceService, PREFIX_LISTS,
+    VpcEndpoint, VpcEndpointId, interface_service,
 };
 pub use error::ApiError;
 pub use flowlog::{Created, FlowLog, FlowLogId, FlowLogResource, FlowLogSpec, TrafficType};
@@ -73,9 +73,9 @@ pub use security::{
     SgRule,
 };
 pub use transit::{
-    AttachmentResource, AttachmentSubnet, DEFAULT_AMAZON_ASN, TgwAttachment, TgwAttachmentId,
-    TgwOptions, TgwRoute, TgwRouteTable, TgwRouteTableId, TgwRouteType, TgwStaticRoute,
-    TransitGateway, TransitGatewayId, VpcAttachmentOptions, check_amazon_asn,
+    AttachmentResource, DEFAULT_AMAZON_ASN, TgwAttachment, TgwAttachmentId, TgwOptions, TgwRoute,
+    TgwRouteTable, TgwRouteTableId, TgwRouteType, TgwStaticRoute, TransitGateway, TransitGatewayId,
+    VpcAttachmentOptions, check_amazon_asn,
 };
 
 /// Tags as AWS keeps them: key to value, `Name` among them.
@@ -237,6 +237,18 @@ impl NetworkInterface {
     pub fn device(&self) -> Option<String> {
         self.attachment.as_ref().map(|a| format!("eth{}", a.device_index))
     }
+}
+
+/// A requester-managed network interface in a subnet — a transit gateway's in an
+/// attachment subnet, an interface endpoint's — holding one of its addresses.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ManagedInterface {
+    /// The subnet.
+    pub subnet: SubnetId,
+    /// The interface.
+    pub interface: NetworkInterfaceId,
+    /// Its address in the subnet.
+    pub private_ip: Ipv4Addr,
 }
 
 /// A subnet CIDR reservation (CreateSubnetCidrReservation).

@@ -670,8 +670,7 @@ impl Model {
         if self.instances.values().any(|i| &i.subnet == id)
             || self.nat_gateways.values().any(|n| &n.subnet == id)
             || self.network_interfaces.values().any(|n| &n.subnet == id)
-            || self.subnet_has_tgw_interface(id)
-            || self.endpoint_addresses_in(id).next().is_some()
+            || self.managed_interfaces().any(|m| &m.subnet == id)
         {
             return Err(ApiError::dependency("subnet", id.as_str()));
         }
@@ -1534,13 +1533,7 @@ impl Model {
         self.instances.values().any(|i| i.private_ip == ip)
             || self.nat_gateways.values().any(|n| n.private_ip == ip)
             || self.network_interfaces.values().any(|n| n.private_ip == ip)
-            || self.tgw_attachments.values().flat_map(|a| a.subnets()).any(|s| s.private_ip == ip)
-            || self
-                .endpoints
-                .values()
-                .filter_map(|e| e.interface.as_ref())
-                .flat_map(|i| &i.interfaces)
-                .any(|i| i.private_ip == ip)
+            || self.managed_interfaces().any(|m| m.private_ip == ip)
     }
 
     /// The network interfaces of one's own.
@@ -1702,8 +1695,9 @@ impl Model {
                     .filter(|n| n.subnet == subnet.id)
                     .map(|n| n.private_ip),
             )
-            .chain(self.tgw_addresses_in(&subnet.id))
-            .chain(self.endpoint_addresses_in(&subnet.id))
+            .chain(
+                self.managed_interfaces().filter(|m| m.subnet == subnet.id).map(|m| m.private_ip),
+            )
             .collect();
         let reserved = subnet
             .reservations
@@ -1713,6 +1707,35 @@ impl Model {
             .collect::<std::collections::BTreeSet<_>>()
             .len();
         subnet.usable_addresses().saturating_sub(used.len() as u32).saturating_sub(reserved as u32)
+    }
+
+    /// Every requester-managed interface: the transit gateways' and the interface
+    /// endpoints'.
+    pub(crate) fn managed_interfaces(&self) -> impl Iterator<Item = &crate::ManagedInterface> {
+        let tgw = self.tgw_attachments.values().flat_map(|a| a.subnets());
+        let endpoints = self
+            .endpoints
+            .values()
+            .filter_map(|e| e.interface.as_ref())
+            .flat_map(|i| &i.interfaces);
+        tgw.chain(endpoints)
+    }
+
+    /// A requester-managed interface in `subnet` (a transit gateway's, an interface
+    /// endpoint's): a fresh id and the lowest free address.
+    pub(crate) fn managed_interface(
+        &mut self,
+        subnet: &SubnetId,
+    ) -> Result<crate::ManagedInterface, ApiError> {
+        let s = self.subnet(subnet)?.clone();
+        let private_ip = self.free_address(&s).ok_or_else(|| {
+            ApiError::new(
+                "InsufficientFreeAddressesInSubnet",
+                format!("There are not enough free addresses in subnet '{subnet}'."),
+            )
+        })?;
+        let interface = NetworkInterfaceId::from_raw(self.ids.fresh(NetworkInterfaceId::PREFIX));
+        Ok(crate::ManagedInterface { subnet: subnet.clone(), interface, private_ip })
     }
 
     /// The lowest address of `subnet` AWS would hand out: not one of the five reserved,

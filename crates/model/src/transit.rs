@@ -18,14 +18,12 @@
 //!   A static route whose attachment is gone is a blackhole.
 //! * Routing is transitive, unlike peering: A → TGW → B → … as the tables say.
 
-use std::net::Ipv4Addr;
-
 use ipnet::Ipv4Net;
 use serde::{Deserialize, Serialize};
 
 use crate::error::ApiError;
-use crate::ids::{NetworkInterfaceId, SubnetId, VpcId};
-use crate::{Model, Tags};
+use crate::ids::{SubnetId, VpcId};
+use crate::{ManagedInterface, Model, Tags};
 
 pub use crate::ids::{TgwAttachmentId, TgwRouteTableId, TransitGatewayId};
 
@@ -150,17 +148,6 @@ impl Default for VpcAttachmentOptions {
     }
 }
 
-/// One subnet of a VPC attachment, with the transit gateway's interface in it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct AttachmentSubnet {
-    /// The subnet.
-    pub subnet: SubnetId,
-    /// The requester-managed interface (`interfaceType` `transit_gateway`).
-    pub interface: NetworkInterfaceId,
-    /// Its address in the subnet.
-    pub private_ip: Ipv4Addr,
-}
-
 /// What an attachment attaches.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -170,7 +157,7 @@ pub enum AttachmentResource {
         /// The VPC.
         vpc: VpcId,
         /// Its subnets, one per zone, in the order given.
-        subnets: Vec<AttachmentSubnet>,
+        subnets: Vec<ManagedInterface>,
         /// Its options.
         options: VpcAttachmentOptions,
     },
@@ -256,7 +243,7 @@ impl TgwAttachment {
     }
 
     /// Its subnets (VPC attachments).
-    pub fn subnets(&self) -> &[AttachmentSubnet] {
+    pub fn subnets(&self) -> &[ManagedInterface] {
         match &self.resource {
             AttachmentResource::Vpc { subnets, .. } => subnets,
             AttachmentResource::Peering { .. } => &[],
@@ -649,20 +636,6 @@ impl Model {
         Ok(())
     }
 
-    /// The transit gateway's interface for an attachment in `subnet`: a fresh id and the
-    /// lowest free address.
-    fn attachment_subnet(&mut self, subnet: &SubnetId) -> Result<AttachmentSubnet, ApiError> {
-        let s = self.subnet(subnet)?.clone();
-        let private_ip = self.free_address(&s).ok_or_else(|| {
-            ApiError::new(
-                "InsufficientFreeAddressesInSubnet",
-                format!("There are not enough free addresses in subnet '{subnet}'."),
-            )
-        })?;
-        let interface = NetworkInterfaceId::from_raw(self.ids.fresh(NetworkInterfaceId::PREFIX));
-        Ok(AttachmentSubnet { subnet: subnet.clone(), interface, private_ip })
-    }
-
     /// CreateTransitGatewayVpcAttachment: associated with and propagating into the
     /// gateway's default tables when its options say so.
     pub fn create_tgw_vpc_attachment(
@@ -698,7 +671,7 @@ impl Model {
         let mut made = Vec::with_capacity(subnets.len());
         for subnet in subnets {
             // One subnet per zone: the interfaces never compete for an address.
-            made.push(self.attachment_subnet(subnet)?);
+            made.push(self.managed_interface(subnet)?);
         }
         let id = TgwAttachmentId::from_raw(self.ids.fresh(TgwAttachmentId::PREFIX));
         let options_of = &gateway.options;
@@ -748,7 +721,7 @@ impl Model {
                 "The subnet {missing} is not part of {id}."
             )));
         }
-        let keep: Vec<AttachmentSubnet> =
+        let keep: Vec<ManagedInterface> =
             subnets.into_iter().filter(|s| !remove.contains(&s.subnet)).collect();
         let kept_ids: Vec<SubnetId> = keep.iter().map(|s| s.subnet.clone()).collect();
         let add: Vec<SubnetId> = add.iter().filter(|s| !kept_ids.contains(s)).cloned().collect();
@@ -758,7 +731,7 @@ impl Model {
         }
         let mut all = keep;
         for subnet in &add {
-            all.push(self.attachment_subnet(subnet)?);
+            all.push(self.managed_interface(subnet)?);
         }
         change(&mut options);
         let stored = self.tgw_attachments.get_mut(id).expect("checked above");
@@ -1090,20 +1063,6 @@ impl Model {
         }
         routes.sort_by_key(|r| (r.destination.network(), r.destination.prefix_len()));
         routes
-    }
-
-    /// The addresses the transit gateway's interfaces hold in `subnet`.
-    pub(crate) fn tgw_addresses_in(&self, subnet: &SubnetId) -> impl Iterator<Item = Ipv4Addr> {
-        self.tgw_attachments
-            .values()
-            .flat_map(|a| a.subnets())
-            .filter(move |s| &s.subnet == subnet)
-            .map(|s| s.private_ip)
-    }
-
-    /// Whether an attachment has an interface in `subnet`.
-    pub(crate) fn subnet_has_tgw_interface(&self, subnet: &SubnetId) -> bool {
-        self.tgw_addresses_in(subnet).next().is_some()
     }
 
     /// The tags of a transit gateway, attachment or route table `id`.

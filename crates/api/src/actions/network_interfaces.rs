@@ -12,9 +12,9 @@ enum Eni<'a> {
     /// A NAT gateway's (requester-managed).
     Nat(&'a NatGateway),
     /// A transit gateway's in one subnet of a VPC attachment (requester-managed).
-    Tgw(&'a vpclab_model::TgwAttachment, &'a VpcId, &'a vpclab_model::AttachmentSubnet),
+    Tgw(&'a vpclab_model::TgwAttachment, &'a VpcId, &'a vpclab_model::ManagedInterface),
     /// An interface endpoint's in one of its subnets (requester-managed).
-    Endpoint(&'a VpcEndpoint, &'a vpclab_model::EndpointInterface),
+    Endpoint(&'a VpcEndpoint, &'a vpclab_model::ManagedInterface),
     /// One of one's own, free or attached to the instance given.
     Own(&'a vpclab_model::NetworkInterface, Option<&'a Instance>),
 }
@@ -153,7 +153,7 @@ impl<'a> Eni<'a> {
 /// Every interface endpoint's interfaces.
 fn endpoint_interfaces(
     m: &Model,
-) -> impl Iterator<Item = (&VpcEndpoint, &vpclab_model::EndpointInterface)> {
+) -> impl Iterator<Item = (&VpcEndpoint, &vpclab_model::ManagedInterface)> {
     m.vpc_endpoints()
         .filter_map(|e| Some((e, e.interface.as_ref()?)))
         .flat_map(|(e, x)| x.interfaces.iter().map(move |i| (e, i)))
