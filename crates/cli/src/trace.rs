@@ -194,17 +194,18 @@ impl Names<'_> {
             return "the internet".into();
         }
         if port >= ENDPOINT_TARGET {
-            // The snapshot's interface endpoints' interfaces, in the model's order.
-            let interface = self
-                .model
-                .vpc_endpoints()
-                .filter_map(|e| Some((e, e.interface.as_ref()?)))
-                .flat_map(|(e, x)| x.interfaces.iter().map(move |i| (e, i)))
-                .filter(|(_, i)| self.model.subnet(&i.subnet).is_ok())
-                .nth((port - ENDPOINT_TARGET) as usize);
-            return match interface {
-                Some((e, i)) => format!("{} of {} ({})", i.interface, e.id, e.service),
-                None => format!("endpoint interface {}", port - ENDPOINT_TARGET),
+            let slot = port - ENDPOINT_TARGET;
+            let eni = self.ports.endpoint_interface(slot);
+            let endpoint = eni.and_then(|eni| {
+                self.model.vpc_endpoints().find(|e| {
+                    e.interface
+                        .as_ref()
+                        .is_some_and(|x| x.interfaces.iter().any(|i| &i.interface == eni))
+                })
+            });
+            return match (eni, endpoint) {
+                (Some(eni), Some(e)) => format!("{eni} of {} ({})", e.id, e.service),
+                _ => format!("endpoint interface {slot}"),
             };
         }
         let Some((id, _)) = self.ports.iter().find(|(_, p)| *p == port) else {

@@ -346,7 +346,7 @@ impl Snapshot {
     /// endpoint's.
     fn subnet_of(&self, port: Port) -> Option<ipnet::Ipv4Net> {
         if port >= ENDPOINT_TARGET {
-            return self.endpoints.get((port - ENDPOINT_TARGET) as usize).map(|e| e.subnet);
+            return self.endpoint(port).map(|e| e.subnet);
         }
         match self.port(port) {
             PortEntry::Instance(i) => Some(i.subnet),
@@ -365,9 +365,16 @@ impl Snapshot {
         ip: &mut Ipv4<&mut [u8]>,
         now: u64,
     ) -> Verdict {
-        let Some(endpoint) = self.endpoints.get((port - ENDPOINT_TARGET) as usize) else {
+        let Some(endpoint) = self.endpoint(port) else {
             return Verdict::Drop(DropReason::UnknownPort);
         };
+        if ip.protocol() != proto::TCP {
+            return Verdict::Drop(DropReason::EndpointNotTcp);
+        }
+        // The answers find the caller in the endpoint's VPC.
+        if self.host(endpoint.vpc, ip.src()).is_none_or(|p| p >= ENDPOINT_TARGET) {
+            return Verdict::Drop(DropReason::EndpointRemoteCaller);
+        }
         if let Err(reason) = self.sg_check(tracking, port, endpoint.rules, ip, false, now) {
             return Verdict::Drop(reason);
         }
@@ -397,7 +404,7 @@ impl Snapshot {
         reply: &mut [u8],
         now: u64,
     ) -> Verdict {
-        let Some(endpoint) = self.endpoints.get((zone - ENDPOINT_TARGET) as usize) else {
+        let Some(endpoint) = self.endpoint(zone) else {
             return Verdict::Drop(DropReason::NoPublicMapping);
         };
         if ip.src() != endpoint.service {
@@ -538,6 +545,9 @@ impl Snapshot {
             None => return Verdict::Drop(DropReason::NoRoute),
             Some(Hop::Blackhole) => return Verdict::Drop(DropReason::Blackhole),
             Some(Hop::Local) => match self.host(egress.vpc, dst) {
+                Some(port) if port >= ENDPOINT_TARGET => {
+                    return Verdict::Drop(DropReason::EndpointRemoteCaller);
+                }
                 Some(port) => port,
                 None => return Verdict::Drop(DropReason::NoHost),
             },
@@ -927,8 +937,7 @@ impl Snapshot {
     ) -> Result<(), DropReason> {
         tracking.receiver = Some(port);
         if port >= ENDPOINT_TARGET {
-            let acl =
-                self.endpoints.get((port - ENDPOINT_TARGET) as usize).map_or(NO_ACL, |e| e.acl);
+            let acl = self.endpoint(port).map_or(NO_ACL, |e| e.acl);
             return self.acl_check(tracking, acl, false, ip);
         }
         match self.port(port) {
@@ -950,7 +959,8 @@ impl Snapshot {
                 Err(DropReason::DestinationCheck)
             }
             PortEntry::Instance(dest) => self.sg_check(tracking, port, dest.rules, ip, false, now),
-            _ => Ok(()),
+            // Nothing else is delivered to (an endpoint's interface has its own path).
+            _ => Err(DropReason::UnknownPort),
         }
     }
 

@@ -256,8 +256,9 @@ pub struct Snapshot {
     pub(crate) tgw_tables: Vec<TgwTable>,
     /// Transit gateway VPC attachments (the model's, in id order).
     pub(crate) attachments: Vec<AttachmentEntry>,
-    /// Interface endpoints' interfaces (`ENDPOINT_TARGET + index` in the host maps).
-    pub(crate) endpoints: Vec<EndpointEntry>,
+    /// Interface endpoints' interfaces, by their stable numbers (`ENDPOINT_TARGET +
+    /// number` in the host maps).
+    pub(crate) endpoints: Vec<Option<EndpointEntry>>,
     /// How often flow records are written out (the shortest aggregation interval of the
     /// flow logs), in milliseconds; 0: no flow logs.
     pub flow_interval_ms: u64,
@@ -280,6 +281,13 @@ impl Snapshot {
             endpoints: Vec::new(),
             flow_interval_ms: 0,
         }
+    }
+
+    /// The interface endpoint interface behind host-map value (and port) `value`, if it
+    /// is one.
+    pub(crate) fn endpoint(&self, value: Port) -> Option<&EndpointEntry> {
+        let slot = value.checked_sub(ENDPOINT_TARGET)?;
+        self.endpoints.get(slot as usize)?.as_ref()
     }
 
     /// The NAT gateways.
@@ -311,6 +319,10 @@ pub struct PortMap {
     by_instance: BTreeMap<InstanceId, Port>,
     by_interface: BTreeMap<NetworkInterfaceId, Port>,
     nat_slots: BTreeMap<NatGatewayId, u32>,
+    /// Interface endpoints' interfaces: a stable number each, for its life (its index in
+    /// the snapshot's endpoints, its host-map value and tracking zone less
+    /// `ENDPOINT_TARGET`), so that flows keep meeting the interface they began at.
+    endpoint_slots: BTreeMap<NetworkInterfaceId, u32>,
 }
 
 impl PortMap {
@@ -385,6 +397,22 @@ impl PortMap {
         slot
     }
 
+    /// The stable number of interface endpoint interface `eni`, assigning the lowest free
+    /// one.
+    fn endpoint_slot(&mut self, eni: &NetworkInterfaceId) -> u32 {
+        if let Some(&slot) = self.endpoint_slots.get(eni) {
+            return slot;
+        }
+        let slot = (0..).find(|s| !self.endpoint_slots.values().any(|v| v == s)).unwrap_or(0);
+        self.endpoint_slots.insert(eni.clone(), slot);
+        slot
+    }
+
+    /// The interface endpoint interface with number `slot` (`port - ENDPOINT_TARGET`).
+    pub fn endpoint_interface(&self, slot: u32) -> Option<&NetworkInterfaceId> {
+        self.endpoint_slots.iter().find(|(_, s)| **s == slot).map(|(id, _)| id)
+    }
+
     /// Every (instance, port).
     pub fn iter(&self) -> impl Iterator<Item = (&InstanceId, Port)> {
         self.by_instance.iter().map(|(i, &p)| (i, p))
@@ -404,6 +432,12 @@ fn interface_port(model: &Model, ports: &PortMap, eni: &NetworkInterfaceId) -> O
 /// slots in `ports` (new ones assigned, gone ones released).
 pub fn compile(model: &Model, ports: &mut PortMap, generation: u64) -> Snapshot {
     ports.nat_slots.retain(|id, _| model.nat_gateway(id).is_ok());
+    let live: std::collections::BTreeSet<&NetworkInterfaceId> = model
+        .vpc_endpoints()
+        .filter_map(|e| e.interface.as_ref())
+        .flat_map(|i| i.interfaces.iter().map(|m| &m.interface))
+        .collect();
+    ports.endpoint_slots.retain(|id, _| live.contains(id));
     let nat_index: BTreeMap<_, u32> =
         model.nat_gateways().zip(0..).map(|(n, i)| (n.id.clone(), i)).collect();
     let vpc_index: BTreeMap<_, u32> =
@@ -611,11 +645,14 @@ pub fn compile(model: &Model, ports: &mut PortMap, generation: u64) -> Snapshot 
         rules.push(InterfaceRules::of(model, &endpoint.vpc, &interface.security_groups, None));
         for i in &interface.interfaces {
             let Ok(subnet) = model.subnet(&i.subnet) else { continue };
-            let value = ENDPOINT_TARGET + endpoints.len() as u32;
+            let slot = ports.endpoint_slot(&i.interface);
             hosts[vpc as usize]
-                .insert(Ipv4Net::from(i.private_ip), value)
-                .expect("endpoint indexes fit in 31 bits");
-            endpoints.push(EndpointEntry {
+                .insert(Ipv4Net::from(i.private_ip), ENDPOINT_TARGET + slot)
+                .expect("endpoint numbers fit in 31 bits");
+            if endpoints.len() <= slot as usize {
+                endpoints.resize(slot as usize + 1, None);
+            }
+            endpoints[slot as usize] = Some(EndpointEntry {
                 vpc,
                 subnet: subnet.cidr,
                 acl: acl_of(&subnet.id),

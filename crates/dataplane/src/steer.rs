@@ -189,12 +189,10 @@ fn service_view(snapshot: &Snapshot, from: Port, flow: Flow) -> Flow {
     let PortEntry::Instance(me) = snapshot.port(from) else { return flow };
     let (address, port) = flow.b;
     match snapshot.vpcs.get(me.vpc as usize).and_then(|v| v.hosts.lookup(address.into())) {
-        Some(value) if value >= ENDPOINT_TARGET => {
-            match snapshot.endpoints.get((value - ENDPOINT_TARGET) as usize) {
-                Some(e) => Flow { b: (u32::from(e.service), port), ..flow },
-                None => flow,
-            }
-        }
+        Some(value) if value >= ENDPOINT_TARGET => match snapshot.endpoint(value) {
+            Some(e) => Flow { b: (u32::from(e.service), port), ..flow },
+            None => flow,
+        },
         _ => flow,
     }
 }

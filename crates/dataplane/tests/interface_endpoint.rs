@@ -95,3 +95,113 @@ fn both_ways_of_an_endpoint_flow_have_one_owner() {
         assert_eq!(there, returning, "source port {sport}");
     }
 }
+
+/// A VPC 10.0.0.0/16 with subnets in three zones and a group open to TCP.
+fn three_zones(
+    m: &mut Model,
+) -> (vpclab_model::VpcId, [vpclab_model::SubnetId; 3], vpclab_model::SecurityGroupId) {
+    let vpc = m.create_vpc(cidr("10.0.0.0/16"), Tags::new()).unwrap();
+    let subnet = |m: &mut Model, third: u8, zone: &str| {
+        m.create_subnet(&vpc, cidr(&format!("10.0.{third}.0/24")), Some(zone), Tags::new()).unwrap()
+    };
+    let subnets =
+        [subnet(m, 2, "us-east-1a"), subnet(m, 3, "us-east-1b"), subnet(m, 4, "us-east-1c")];
+    let group = m.create_security_group(&vpc, "open", "o", Tags::new()).unwrap();
+    let tcp = SgRule::new(Protocol::Tcp, 0, 65535, Peer::Cidr(cidr("0.0.0.0/0")), None).unwrap();
+    m.authorize(&group, false, vec![tcp]).unwrap();
+    (vpc, subnets, group)
+}
+
+#[test]
+fn a_live_flow_keeps_its_interface_while_other_endpoints_change() {
+    let mut m = Model::new(7);
+    let (vpc, [a, b, c], group) = three_zones(&mut m);
+    let ssm = "com.amazonaws.us-east-1.ssm";
+    let groups = [group.clone()];
+    let endpoint = |m: &mut Model, subnet: &vpclab_model::SubnetId| {
+        let only = std::slice::from_ref(subnet);
+        m.create_interface_endpoint(&vpc, ssm, only, &groups, Some(false), Tags::new(), 0).unwrap()
+    };
+    let (first, second) = (endpoint(&mut m, &b), endpoint(&mut m, &c));
+    let mut ports = PortMap::new();
+    let spec = RunInstance {
+        subnet: Some(a.clone()),
+        private_ip: Some(ip("10.0.2.10")),
+        ..Default::default()
+    };
+    let caller = ports.assign(&m.run_instance(spec).unwrap());
+    let address = |m: &Model, e| {
+        m.vpc_endpoint(e).unwrap().interface.as_ref().unwrap().interfaces[0].private_ip
+    };
+    // A flow through each endpoint, then the other ones change under them.
+    let snapshot = compile(&m, &mut ports, 1);
+    let mut tracking = Tracking::new(1024);
+    tracking.sync(&snapshot);
+    let mut syns: Vec<(Ipv4Addr, Vec<u8>)> = Vec::new();
+    for e in [&first, &second] {
+        let to = address(&m, e);
+        let mut syn = probe(ip("10.0.2.10"), to, Probe::Tcp(80));
+        let verdict = process(&snapshot, &mut tracking, caller, &mut syn);
+        assert!(matches!(verdict, Verdict::Forward { port: INTERNET, .. }), "{verdict:?}");
+        syns.push((to, syn));
+    }
+    m.modify_interface_endpoint(&first, std::slice::from_ref(&a), &[], &[], &[], None).unwrap();
+    m.delete_vpc_endpoint(&first).unwrap();
+    let snapshot = compile(&m, &mut ports, 2);
+    tracking.sync(&snapshot);
+    let (to, syn) = &syns[1];
+    let mut back = answer(syn);
+    let verdict = process(&snapshot, &mut tracking, INTERNET, &mut back);
+    assert!(matches!(verdict, Verdict::Forward { port, .. } if port == caller), "{verdict:?}");
+    assert_eq!(&back[12..16], &to.octets(), "from the interface the flow began at");
+}
+
+#[test]
+fn endpoints_carry_tcp_from_their_own_vpc_only() {
+    let mut m = Model::new(9);
+    let (vpc, [a, b, _], group) = three_zones(&mut m);
+    let ssm = "com.amazonaws.us-east-1.ssm";
+    let e = m
+        .create_interface_endpoint(
+            &vpc,
+            ssm,
+            std::slice::from_ref(&b),
+            &[group],
+            Some(false),
+            Tags::new(),
+            0,
+        )
+        .unwrap();
+    let to = m.vpc_endpoint(&e).unwrap().interface.as_ref().unwrap().interfaces[0].private_ip;
+    let other = m.create_vpc(cidr("10.1.0.0/16"), Tags::new()).unwrap();
+    let far = m.create_subnet(&other, cidr("10.1.2.0/24"), None, Tags::new()).unwrap();
+    let pcx = m.create_vpc_peering_connection(&other, &vpc, Tags::new()).unwrap();
+    m.accept_vpc_peering_connection(&pcx).unwrap();
+    for (vpc, to_other) in [(&other, "10.0.0.0/16"), (&vpc, "10.1.0.0/16")] {
+        let main = m.vpc(vpc).unwrap().main_route_table.clone();
+        let spec = vpclab_model::RouteSpec {
+            destination: cidr(to_other),
+            target: vpclab_model::RouteTarget::Peering(pcx.clone()),
+        };
+        m.create_route(&main, spec).unwrap();
+    }
+    let mut ports = PortMap::new();
+    let mut run = |m: &mut Model, subnet: &vpclab_model::SubnetId, at: &str| {
+        let spec = RunInstance {
+            subnet: Some(subnet.clone()),
+            private_ip: Some(ip(at)),
+            ..Default::default()
+        };
+        ports.assign(&m.run_instance(spec).unwrap())
+    };
+    let (near, remote) = (run(&mut m, &a, "10.0.2.10"), run(&mut m, &far, "10.1.2.10"));
+    let snapshot = compile(&m, &mut ports, 1);
+    let mut tracking = Tracking::new(64);
+    tracking.sync(&snapshot);
+    let mut udp = probe(ip("10.0.2.10"), to, Probe::Udp(53));
+    let verdict = process(&snapshot, &mut tracking, near, &mut udp);
+    assert_eq!(verdict, Verdict::Drop(DropReason::EndpointNotTcp));
+    let mut from_peer = probe(ip("10.1.2.10"), to, Probe::Tcp(80));
+    let verdict = process(&snapshot, &mut tracking, remote, &mut from_peer);
+    assert_eq!(verdict, Verdict::Drop(DropReason::EndpointRemoteCaller), "not half-carried");
+}

@@ -186,12 +186,25 @@ pub(super) fn modify_vpc_endpoint(
     let remove_groups = ids(p, "RemoveSecurityGroupId", sg_id)?;
     let private_dns = p.bool("PrivateDnsEnabled")?;
     ipv4_only(p, "")?;
-    ctx.model.modify_vpc_endpoint(&id, &add, &remove)?;
     let interface_change = !add_subnets.is_empty()
         || !remove_subnets.is_empty()
         || !add_groups.is_empty()
         || !remove_groups.is_empty()
         || private_dns.is_some();
+    if interface_change && ctx.model.vpc_endpoint(&id)?.interface.is_none() {
+        let (what, types) = if !add_subnets.is_empty() || !remove_subnets.is_empty() {
+            ("Subnet IDs are", "Interface and GatewayLoadBalancer type")
+        } else if private_dns.is_some() {
+            ("Private DNS is", "Interface type")
+        } else {
+            ("Security group IDs are", "Interface type")
+        };
+        return Err(ApiError {
+            code: "InvalidParameter",
+            message: format!("{what} only supported for {types} VPC Endpoints."),
+        });
+    }
+    ctx.model.modify_vpc_endpoint(&id, &add, &remove)?;
     if interface_change {
         ctx.model.modify_interface_endpoint(
             &id,

@@ -57,11 +57,16 @@ pub fn resolve(name: &str, asker: &InstanceService, data: &ServiceData) -> Optio
     // Private DNS of an interface endpoint in the asker's VPC: the name, or any name
     // below a wildcard (`*.s3.us-east-1.amazonaws.com`).
     let private = |n: &str| data.private_names.get(&(asker.vpc, n.to_owned())).cloned();
-    let wildcard = || name.split_once('.').and_then(|(_, rest)| private(&format!("*.{rest}")));
+    let wildcard =
+        || name.match_indices('.').find_map(|(at, _)| private(&format!("*{}", &name[at..])));
     if let Some(addresses) = private(&name).or_else(wildcard) {
         return Some(addresses);
     }
-    if let Some(addresses) = data.endpoint_names.get(&name) {
+    // An endpoint's own names, and below S3's wildcard ones.
+    let below = name
+        .match_indices('.')
+        .find_map(|(at, _)| data.endpoint_names.get(&format!("*{}", &name[at..])));
+    if let Some(addresses) = data.endpoint_names.get(&name).or(below) {
         return Some(addresses.clone());
     }
     if let Some(&(_, ip)) = SERVICE_NAMES.iter().find(|(n, _)| *n == name) {
@@ -161,10 +166,16 @@ mod tests {
             instances: Vec::new(),
             private: HashSet::from([(0, web), (1, "10.1.0.4".parse().unwrap())]),
             public: HashMap::from([(public, (0, web))]),
-            endpoint_names: HashMap::from([(
-                "vpce-0123-abcdefgh.ssm.us-east-1.vpce.amazonaws.com".to_owned(),
-                vec!["10.0.3.4".parse().unwrap(), "10.0.4.4".parse().unwrap()],
-            )]),
+            endpoint_names: HashMap::from([
+                (
+                    "vpce-0123-abcdefgh.ssm.us-east-1.vpce.amazonaws.com".to_owned(),
+                    vec!["10.0.3.4".parse().unwrap(), "10.0.4.4".parse().unwrap()],
+                ),
+                (
+                    "*.vpce-0456-ijklmnop.s3.us-east-1.vpce.amazonaws.com".to_owned(),
+                    vec!["10.0.6.4".parse().unwrap()],
+                ),
+            ]),
             private_names: HashMap::from([
                 ((0, "ssm.us-east-1.amazonaws.com".to_owned()), vec!["10.0.3.4".parse().unwrap()]),
                 ((0, "*.s3.us-east-1.amazonaws.com".to_owned()), vec!["10.0.5.4".parse().unwrap()]),
@@ -241,6 +252,10 @@ mod tests {
         assert_eq!(ask(0, "my-bucket.s3.us-east-1.amazonaws.com", TYPE::A).1, [ip("10.0.5.4")]);
         assert_eq!(ask(1, "my-bucket.s3.us-east-1.amazonaws.com", TYPE::A).1, [S3]);
         assert_eq!(ask(1, "sts.us-east-1.amazonaws.com", TYPE::A).1, [ip("198.51.100.138")]);
+        // Below a wildcard, however deep: S3's endpoint names and private DNS.
+        let bucket = "my-bucket.vpce-0456-ijklmnop.s3.us-east-1.vpce.amazonaws.com";
+        assert_eq!(ask(1, bucket, TYPE::A).1, [ip("10.0.6.4")]);
+        assert_eq!(ask(0, "a.b.s3.us-east-1.amazonaws.com", TYPE::A).1, [ip("10.0.5.4")]);
     }
 
     #[test]
