@@ -61,6 +61,17 @@ fn an_interface_endpoint_has_an_interface_per_subnet_and_its_dns_names() {
     assert!(names[2].contains("-us-east-1b.ssm.us-east-1.vpce.amazonaws.com"), "{names:?}");
     assert_eq!(names[3..], ["ssm.us-east-1.amazonaws.com", "ssm.us-east-1.api.aws"]);
     assert_eq!(made.matches("<hostedZoneId>ZONEIDPENDING</hostedZoneId>").count(), 2);
+    // Available once settled; a change makes it pending again until that is done.
+    let id_query = format!("Action=DescribeVpcEndpoints&VpcEndpointId.1={id}");
+    let state = |s: &mut Service, body: &str, dt: u64| {
+        let r = s.handle(body.as_bytes(), common::NOW + dt);
+        between(&r.body, "<state>", "</state>").unwrap_or_default().to_owned()
+    };
+    assert_eq!(state(&mut s, &id_query, 31), "available");
+    let modify = format!("Action=ModifyVpcEndpoint&VpcEndpointId={id}&PrivateDnsEnabled=false");
+    assert_eq!(s.handle(modify.as_bytes(), common::NOW + 40).status, 200);
+    assert_eq!(state(&mut s, &id_query, 41), "pending", "modifying");
+    assert_eq!(state(&mut s, &id_query, 71), "available");
 
     let enis = all(&made, "<networkInterfaceIdSet><item>", "</item>");
     assert_eq!(enis.len(), 1, "the set opens once");

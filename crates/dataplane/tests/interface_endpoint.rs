@@ -145,7 +145,7 @@ fn a_live_flow_keeps_its_interface_while_other_endpoints_change() {
         assert!(matches!(verdict, Verdict::Forward { port: INTERNET, .. }), "{verdict:?}");
         syns.push((to, syn));
     }
-    m.modify_interface_endpoint(&first, std::slice::from_ref(&a), &[], &[], &[], None).unwrap();
+    m.modify_interface_endpoint(&first, std::slice::from_ref(&a), &[], &[], &[], None, 0).unwrap();
     m.delete_vpc_endpoint(&first).unwrap();
     let snapshot = compile(&m, &mut ports, 2);
     tracking.sync(&snapshot);

@@ -118,6 +118,10 @@ pub struct InterfaceEndpoint {
     pub private_dns: bool,
     /// The eight characters after its id in its DNS names (`vpce-<id>-<suffix>.…`).
     pub dns_suffix: String,
+    /// Seconds since the Unix epoch at its last change (ModifyVpcEndpoint): AWS shows it
+    /// `pending` again until the change is done.
+    #[serde(default)]
+    pub changed_at: u64,
 }
 
 /// The AWS-managed prefix lists: id, service name, CIDR (the design contract's ranges).
@@ -341,6 +345,7 @@ impl Model {
                 security_groups,
                 private_dns,
                 dns_suffix,
+                changed_at: created_at,
             }),
             tags,
             created_at,
@@ -359,6 +364,7 @@ impl Model {
         add_groups: &[SecurityGroupId],
         remove_groups: &[SecurityGroupId],
         private_dns: Option<bool>,
+        at: u64,
     ) -> Result<(), ApiError> {
         let endpoint = self.vpc_endpoint(id)?.clone();
         let Some(mut interface) = endpoint.interface.clone() else {
@@ -409,6 +415,7 @@ impl Model {
             }
             interface.private_dns = on;
         }
+        interface.changed_at = at;
         if let Some(e) = self.endpoints.get_mut(id) {
             e.interface = Some(interface);
         }

@@ -31,7 +31,7 @@ pub(super) fn write_endpoint(x: &mut Xml, m: &Model, clock: Clock, e: &VpcEndpoi
             .leaf("ownerId", OWNER_ID);
         return;
     };
-    let settled = clock.settled(e.created_at);
+    let settled = clock.settled(interface.changed_at.max(e.created_at));
     let mut subnets: Vec<&SubnetId> = interface.interfaces.iter().map(|i| &i.subnet).collect();
     subnets.sort();
     x.leaf("vpcEndpointId", &e.id)
@@ -213,6 +213,7 @@ pub(super) fn modify_vpc_endpoint(
             &add_groups,
             &remove_groups,
             private_dns,
+            ctx.now,
         )?;
     }
     x.leaf("return", "true");
@@ -265,7 +266,8 @@ pub(super) fn describe_vpc_endpoints(
     )?;
     let kind = |e: &VpcEndpoint| if e.interface.is_some() { "Interface" } else { "Gateway" };
     let state = |e: &VpcEndpoint| {
-        if e.interface.is_none() || clock.settled(e.created_at) { "available" } else { "pending" }
+        let since = e.interface.as_ref().map_or(0, |i| i.changed_at.max(e.created_at));
+        if clock.settled(since) { "available" } else { "pending" }
     };
     let list = describe::page(
         ctx.action,
