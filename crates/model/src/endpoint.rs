@@ -356,6 +356,7 @@ impl Model {
 
     /// ModifyVpcEndpoint for an interface endpoint: subnets and groups added and removed,
     /// private DNS turned on or off.
+    #[allow(clippy::too_many_arguments)]
     pub fn modify_interface_endpoint(
         &mut self,
         id: &VpcEndpointId,
