@@ -447,7 +447,9 @@ pub fn compile(model: &Model, ports: &mut PortMap, generation: u64) -> Snapshot 
     let acls: Vec<CompiledAcl> = model.network_acls().map(CompiledAcl::build).collect();
     let acl_index: BTreeMap<_, u32> =
         model.network_acls().zip(0..).map(|(a, i)| (a.id.clone(), i)).collect();
-    let acl_of = |subnet| model.network_acl_of(subnet).map_or(NO_ACL, |a| acl_index[&a.id]);
+    let acl_of = |subnet: &vpclab_model::SubnetId| {
+        model.network_acl_of(subnet).map_or(NO_ACL, |a| acl_index[&a.id])
+    };
     let attachment_index: BTreeMap<_, u32> =
         model.tgw_attachments().zip(0..).map(|(a, i)| (a.id.clone(), i)).collect();
     let tgw_table_index: BTreeMap<_, u32> =
@@ -564,6 +566,25 @@ pub fn compile(model: &Model, ports: &mut PortMap, generation: u64) -> Snapshot 
     let mut rules = Vec::new();
     port_table[INTERNET as usize] = PortEntry::Internet;
 
+    // An instance interface's entry in `subnet` (its primary one or one attached to
+    // it): what place alone decides; the caller sets the rest.
+    let placed = |vpc: u32,
+                  subnet: &vpclab_model::Subnet,
+                  table: &vpclab_model::RouteTable,
+                  private: Ipv4Addr,
+                  rules: u32| InstancePort {
+        vpc,
+        table: table_index[&table.id],
+        subnet: subnet.cidr,
+        zone: zone_of(&subnet.zone) as u8,
+        private,
+        public: None,
+        resolver: model.vpc(&subnet.vpc).map_or(Ipv4Addr::UNSPECIFIED, |v| v.dns_server()),
+        rules,
+        acl: acl_of(&subnet.id),
+        flow_log: false,
+        source_dest_check: true,
+    };
     for instance in model.running_instances() {
         let Some(port) = ports.get(&instance.id) else {
             continue;
@@ -587,18 +608,12 @@ pub fn compile(model: &Model, ports: &mut PortMap, generation: u64) -> Snapshot 
         if let Some(ip) = public_ip {
             public.insert(Ipv4Net::from(ip), port).expect("ports fit in 31 bits");
         }
+        let rules_index = rules.len() as u32;
         port_table[port as usize] = PortEntry::Instance(InstancePort {
-            vpc,
-            table: table_index[&table.id],
-            subnet: subnet.cidr,
-            zone: zone_of(&subnet.zone) as u8,
-            private: instance.private_ip,
             public: public_ip,
-            resolver: model.vpc(&instance.vpc).map_or(Ipv4Addr::UNSPECIFIED, |v| v.dns_server()),
-            rules: rules.len() as u32,
-            acl: acl_of(&subnet.id),
             flow_log: model.flow_logs_of(instance).next().is_some(),
             source_dest_check: instance.source_dest_check,
+            ..placed(vpc, subnet, table, instance.private_ip, rules_index)
         });
         rules.push(InterfaceRules::build(model, instance));
         // Its other interfaces (`eth1`, …): each a port of its own, in its own subnet.
@@ -613,18 +628,11 @@ pub fn compile(model: &Model, ports: &mut PortMap, generation: u64) -> Snapshot 
             hosts[vpc as usize]
                 .insert(Ipv4Net::from(eni.private_ip), port)
                 .expect("ports fit in 31 bits");
+            let rules_index = rules.len() as u32;
             port_table[port as usize] = PortEntry::Instance(InstancePort {
-                vpc,
-                table: table_index[&table.id],
-                subnet: subnet.cidr,
-                zone: zone_of(&subnet.zone) as u8,
-                private: eni.private_ip,
-                public: None,
-                resolver: model.vpc(&eni.vpc).map_or(Ipv4Addr::UNSPECIFIED, |v| v.dns_server()),
-                rules: rules.len() as u32,
-                acl: acl_of(&subnet.id),
                 flow_log: model.flow_logs().any(|f| f.resource.covers_interface(eni)),
                 source_dest_check: eni.source_dest_check,
+                ..placed(vpc, subnet, table, eni.private_ip, rules_index)
             });
             rules.push(InterfaceRules::of(
                 model,
