@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use vpclab_netns_tests::api::Api;
 use vpclab_netns_tests::lab::Lab;
-use vpclab_netns_tests::{Netns, namespaces, require_root, run, vpclab_command};
+use vpclab_netns_tests::{Netns, namespaces, require_root, run, vpclab_command, wait_until};
 
 const TOPOLOGY: &str = r#"
 vpcs:
@@ -42,7 +42,21 @@ fn a_lab_whose_state_is_lost_is_collected_and_nothing_unmarked_is_touched() {
     let lab = Lab::up(TOPOLOGY);
     let ids = lab.ids();
     // The daemon dies and the state directory goes: the namespaces are orphans.
-    run("kill", &["-KILL", &daemon_pid(&lab).to_string()]);
+    // (A killed process takes a moment to exit — closing its queues, its threads — and
+    // `gc` rightly keeps the namespaces of a lab whose daemon still runs.)
+    let pid = daemon_pid(&lab);
+    run("kill", &["-KILL", &pid.to_string()]);
+    wait_until(
+        "the killed daemon to exit",
+        Duration::from_secs(10),
+        Duration::from_millis(20),
+        || {
+            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+            // `pid (comm) state …`; gone, a zombie or dead all mean it no longer runs.
+            let state = stat.rsplit_once(')').and_then(|(_, rest)| rest.split_whitespace().next());
+            matches!(state, None | Some("Z" | "X")).then_some(())
+        },
+    );
     let state = lab.state().to_path_buf();
     std::fs::remove_dir_all(&state).expect("remove the state directory");
     let state_arg = state.to_str().expect("utf-8 path");
