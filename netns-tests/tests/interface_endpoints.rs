@@ -1,6 +1,7 @@
 //! Interface endpoints with real packets: a private subnet with no way out reaches an
-//! AWS service through an endpoint's interface, the service sees the caller's private
-//! address, and the endpoint's security group decides.
+//! AWS service through an endpoint's interface, over HTTPS that the instance's own
+//! clients verify, the service sees the caller's private address, and the endpoint's
+//! security group decides.
 
 use std::time::Duration;
 
@@ -22,15 +23,15 @@ vpcs:
         routes: [{ destination: 0.0.0.0/0, target: internet-gateway }]
     security_groups:
       - name: endpoints
-        ingress: [{ protocol: tcp, ports: 80, cidr: 10.0.0.0/16 }]
+        ingress: [{ protocol: tcp, ports: 443, cidr: 10.0.0.0/16 }]
 instances:
   - { name: web, subnet: public, private_ip: 10.0.1.10 }
   - { name: app, subnet: private, private_ip: 10.0.2.10 }
 ";
 const T: Duration = Duration::from_secs(10);
 const NEGATIVE: Duration = Duration::from_secs(4);
-/// ssm's public endpoint on the emulated internet.
-const SSM: &str = "http://198.51.100.136/";
+/// ssm's public endpoint on the emulated internet (its certificate names the address).
+const SSM: &str = "https://198.51.100.136/";
 
 #[test]
 #[ignore = "needs root"]
@@ -83,13 +84,8 @@ fn a_private_subnet_reaches_ssm_through_an_interface_endpoint_as_itself() {
         "NetworkInterfaces[0].PrivateIpAddress",
     );
     assert!(address.starts_with("10.0.3."), "{address}");
-    let through = format!("http://{address}/");
-    assert_eq!(
-        lab.curl("app", &through, T).as_deref(),
-        Some("10.0.2.10\n"),
-        "the service sees app's private address"
-    );
-    assert_eq!(lab.curl("app", &format!("http://{address}:8080/"), NEGATIVE), None, "port 80 only");
+    // The endpoint's group lets HTTPS in and nothing else.
+    assert_eq!(lab.curl("app", &format!("http://{address}/"), NEGATIVE), None, "443 only");
 
     // DNS: the endpoint's own name from anywhere; with private DNS (on by default), the
     // service's name leads to the endpoint inside the VPC.
@@ -105,14 +101,20 @@ fn a_private_subnet_reaches_ssm_through_an_interface_endpoint_as_itself() {
     let resolved = lab.exec("web", &["getent", "hosts", &regional]);
     let resolved = String::from_utf8_lossy(&resolved.stdout);
     assert!(resolved.starts_with(&format!("{address} ")), "{regional}: {resolved}");
-    let by_name = "http://ssm.us-east-1.amazonaws.com/";
+    let through = format!("https://{regional}/");
+    assert_eq!(
+        lab.curl("app", &through, T).as_deref(),
+        Some("10.0.2.10\n"),
+        "the service sees app's private address (and app trusts its certificate)"
+    );
+    let by_name = "https://ssm.us-east-1.amazonaws.com/";
     assert_eq!(lab.curl("app", by_name, T).as_deref(), Some("10.0.2.10\n"), "private DNS");
     assert_eq!(lab.curl("web", by_name, T).as_deref(), Some("10.0.1.10\n"), "the whole VPC");
     query(&["modify-vpc-endpoint", "--vpc-endpoint-id", &endpoint, "--no-private-dns-enabled"]);
     assert_eq!(lab.curl("app", by_name, NEGATIVE), None, "the public name: no way out");
     assert_eq!(lab.curl("web", by_name, T), Some(format!("{web_public}\n")), "through the IGW");
 
-    // Without port 80 in the endpoint's group, nothing gets in.
+    // Without 443 in the endpoint's group, nothing gets in.
     query(&[
         "revoke-security-group-ingress",
         "--group-id",
@@ -120,7 +122,7 @@ fn a_private_subnet_reaches_ssm_through_an_interface_endpoint_as_itself() {
         "--protocol",
         "tcp",
         "--port",
-        "80",
+        "443",
         "--cidr",
         "10.0.0.0/16",
     ]);
@@ -138,8 +140,11 @@ fn an_instance_without_internet_calls_the_ec2_api_through_its_endpoint() {
     let aws_bin = vpclab_netns_tests::api::python_env().join("bin/aws");
     let aws_bin = aws_bin.to_str().expect("a UTF-8 path");
     let in_app = |args: &[&str]| {
+        // The aws CLI as an instance has it: AWS's own endpoints, over HTTPS.
         let mut command = vec![
             "env",
+            "-u",
+            "AWS_ENDPOINT_URL",
             "AWS_ACCESS_KEY_ID=lab",
             "AWS_SECRET_ACCESS_KEY=lab",
             "AWS_DEFAULT_REGION=us-east-1",
@@ -152,8 +157,7 @@ fn an_instance_without_internet_calls_the_ec2_api_through_its_endpoint() {
         command.extend_from_slice(args);
         lab.exec("app", &command)
     };
-    let ec2 = ["--endpoint-url", "http://ec2.us-east-1.amazonaws.com", "ec2"];
-    let describe = [&ec2[..], &["describe-instances", "--query", "length(Reservations)"]].concat();
+    let describe = ["ec2", "describe-instances", "--query", "length(Reservations)"];
     assert!(!in_app(&describe).status.success(), "no path to EC2 yet");
 
     let id_of = |what: &str, filter: &str, path: &str| {
@@ -184,9 +188,7 @@ fn an_instance_without_internet_calls_the_ec2_api_through_its_endpoint() {
     let out = in_app(&describe);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "2", "web and app, seen from app");
-    let sts =
-        ["--endpoint-url", "http://sts.us-east-1.amazonaws.com", "sts", "get-caller-identity"];
-    let out = in_app(&[&sts[..], &["--query", "Account", "--output", "text"]].concat());
+    let out = in_app(&["sts", "get-caller-identity", "--query", "Account", "--output", "text"]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "123456789012");
     lab.down();

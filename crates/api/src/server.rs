@@ -12,6 +12,7 @@ use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Method, Request, Response};
 use hyper_util::rt::TokioIo;
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpListener;
 use vpclab_model::ApiError;
 
@@ -40,14 +41,24 @@ pub async fn serve(
                 let Ok((stream, _)) = accepted else { continue };
                 let service = Arc::clone(&service);
                 let credentials = credentials.clone();
-                tokio::spawn(async move {
-                    let handler = service_fn(move |req| answer(Arc::clone(&service), credentials.clone(), req));
-                    let _ = http1::Builder::new().serve_connection(TokioIo::new(stream), handler).await;
-                });
+                tokio::spawn(serve_connection(stream, service, credentials));
             }
             () = &mut shutdown => return Ok(()),
         }
     }
+}
+
+/// Serves `service` on one accepted connection until the client closes it: plain TCP,
+/// or a stream the caller has wrapped (TLS).
+pub async fn serve_connection<S>(
+    stream: S,
+    service: Arc<Mutex<Service>>,
+    credentials: Option<Arc<Credentials>>,
+) where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let handler = service_fn(move |req| answer(Arc::clone(&service), credentials.clone(), req));
+    let _ = http1::Builder::new().serve_connection(TokioIo::new(stream), handler).await;
 }
 
 fn reply(reply: Reply) -> Response<Full<Bytes>> {

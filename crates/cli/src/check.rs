@@ -27,7 +27,7 @@ struct Expectations {
 struct Expectation {
     from: String,
     to: String,
-    /// A TCP port (probed with an HTTP GET); none: ICMP echo.
+    /// A TCP port (probed with an HTTP GET, HTTPS on 443); none: ICMP echo.
     port: Option<u16>,
     reachable: bool,
     /// The source address the destination must see (TCP to an echoing host).
@@ -118,13 +118,23 @@ pub(crate) fn run(state: &Path, file: &Path, json: bool) -> Result<ExitCode> {
     Ok(if failed.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(1) })
 }
 
-/// One real probe from `namespace`: a ping, or an HTTP GET whose body is returned.
+/// The port probed with HTTPS rather than HTTP.
+const HTTPS_PORT: u16 = 443;
+
+/// One real probe from `namespace`: a ping, or an HTTP GET whose body is returned
+/// (HTTPS on 443, as the emulated AWS services speak it there).
 fn probe(namespace: &str, dst: &str, port: Option<u16>) -> Option<String> {
     let mut command = Command::new("ip");
     command.args(["netns", "exec", namespace]);
     let url;
     match port {
         None => command.args(["ping", "-c", "1", "-W", "1", dst]),
+        Some(HTTPS_PORT) => {
+            url = format!("https://{dst}/");
+            // What is checked is the path, to an address: no certificate names one (a
+            // name would be checked by `vpclab exec … curl https://<name>/`).
+            command.args(["curl", "-s", "-k", "-m", "2", &url])
+        }
         Some(port) => {
             url = format!("http://{dst}:{port}/");
             command.args(["curl", "-s", "-m", "2", &url])

@@ -4,10 +4,12 @@
 //!
 //! It runs as its own process inside the `vpclab-internet` namespace (the daemon starts
 //! it with `ip netns exec`), so it is an ordinary TCP server on the kernel's stack,
-//! seen from instances exactly as a host on the internet would be.
+//! seen from instances exactly as a host on the internet would be. With `--tls`, every
+//! address also answers HTTPS on 443, as the AWS services it stands for do.
 
-use std::io::{self, BufRead, BufReader, Write};
+use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
+use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
@@ -18,43 +20,66 @@ const MAX_CONNECTIONS: usize = 64;
 const READ_TIMEOUT: Duration = Duration::from_secs(10);
 const MAX_HEADER_BYTES: usize = 8192;
 
-/// Serves on every address in `listen` until the process is killed: HTTP over TCP, and
-/// over UDP a datagram with the caller's address and a newline in answer to any datagram.
+/// The port HTTPS is served on, beside each address's own.
+const HTTPS_PORT: u16 = 443;
+
+/// Serves on every address in `listen` until the process is killed: HTTP over TCP (and
+/// HTTPS on port 443 of the same address with the certificate in `tls`), and over UDP
+/// a datagram with the caller's address and a newline in answer to any datagram.
 /// Every address is bound before any is served, so a bad one fails the start.
-pub(crate) fn serve(listen: &[SocketAddr], parent: Option<u32>) -> Result<(), String> {
+pub(crate) fn serve(
+    listen: &[SocketAddr],
+    tls: Option<&Path>,
+    parent: Option<u32>,
+) -> Result<(), String> {
     if let Some(parent) = parent {
         // Never outlive the daemon (a SIGKILLed one included): a stale host would hold
         // the addresses the next daemon's host needs.
         vpclab_sys::process::die_with_parent(parent)
             .map_err(|e| format!("internet host of daemon {parent}: {e}"))?;
     }
+    let tls = tls.map(crate::tls::server_config_from).transpose()?;
     let mut bound = Vec::with_capacity(listen.len());
     for &addr in listen {
         let tcp = TcpListener::bind(addr).map_err(|e| format!("{addr}: {e}"))?;
         let udp = UdpSocket::bind(addr).map_err(|e| format!("{addr}: {e}"))?;
-        bound.push((tcp, udp));
+        let https = match &tls {
+            Some(config) => {
+                let addr = SocketAddr::new(addr.ip(), HTTPS_PORT);
+                let tcp = TcpListener::bind(addr).map_err(|e| format!("{addr}: {e}"))?;
+                Some((tcp, Arc::clone(config)))
+            }
+            None => None,
+        };
+        bound.push((tcp, udp, https));
     }
     let active = Arc::new(AtomicUsize::new(0));
-    let servers: Vec<_> = bound
-        .into_iter()
-        .map(|(tcp, udp)| {
-            std::thread::spawn(move || {
-                let mut buf = [0u8; 2048];
-                while let Ok((_, peer)) = udp.recv_from(&mut buf) {
-                    let _ = udp.send_to(format!("{}\n", peer.ip()).as_bytes(), peer);
-                }
-            });
+    let mut servers = Vec::new();
+    for (tcp, udp, https) in bound {
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 2048];
+            while let Ok((_, peer)) = udp.recv_from(&mut buf) {
+                let _ = udp.send_to(format!("{}\n", peer.ip()).as_bytes(), peer);
+            }
+        });
+        let plain = Arc::clone(&active);
+        servers.push(std::thread::spawn(move || accept(&tcp, &plain, None)));
+        if let Some((tcp, config)) = https {
             let active = Arc::clone(&active);
-            std::thread::spawn(move || accept(&tcp, &active))
-        })
-        .collect();
+            servers.push(std::thread::spawn(move || accept(&tcp, &active, Some(&config))));
+        }
+    }
     for server in servers {
         let _ = server.join();
     }
     Ok(())
 }
 
-fn accept(listener: &TcpListener, active: &Arc<AtomicUsize>) {
+fn accept(
+    listener: &TcpListener,
+    active: &Arc<AtomicUsize>,
+    tls: Option<&Arc<rustls::ServerConfig>>,
+) {
     for stream in listener.incoming() {
         let Ok(stream) = stream else { continue };
         if active.fetch_add(1, Ordering::AcqRel) >= MAX_CONNECTIONS {
@@ -62,17 +87,39 @@ fn accept(listener: &TcpListener, active: &Arc<AtomicUsize>) {
             continue; // Dropping the stream closes it.
         }
         let active = Arc::clone(active);
+        let tls = tls.cloned();
         std::thread::spawn(move || {
-            let _ = answer(stream);
+            let _ = match tls {
+                Some(config) => answer_tls(stream, config),
+                None => answer_plain(stream),
+            };
             active.fetch_sub(1, Ordering::AcqRel);
         });
     }
 }
 
-fn answer(stream: TcpStream) -> io::Result<()> {
+fn answer_plain(stream: TcpStream) -> io::Result<()> {
     stream.set_read_timeout(Some(READ_TIMEOUT))?;
     let peer = stream.peer_addr()?;
-    let mut reader = BufReader::new(stream.try_clone()?);
+    answer(stream, peer)
+}
+
+/// The same answer over TLS, ended with a close_notify as a careful server does (the
+/// handshake happens on the first read, within the same read timeout).
+fn answer_tls(stream: TcpStream, config: Arc<rustls::ServerConfig>) -> io::Result<()> {
+    stream.set_read_timeout(Some(READ_TIMEOUT))?;
+    stream.set_write_timeout(Some(READ_TIMEOUT))?;
+    let peer = stream.peer_addr()?;
+    let conn = rustls::ServerConnection::new(config).map_err(io::Error::other)?;
+    let mut tls = rustls::StreamOwned::new(conn, stream);
+    answer(&mut tls, peer)?;
+    tls.conn.send_close_notify();
+    tls.flush()
+}
+
+/// Reads one request from `stream` and answers it: `GET /` with the caller's address.
+fn answer<S: Read + Write>(stream: S, peer: SocketAddr) -> io::Result<()> {
+    let mut reader = BufReader::new(stream);
     let mut request_line = String::new();
     reader.read_line(&mut request_line)?;
     // Read and discard the headers, bounded.
@@ -84,10 +131,11 @@ fn answer(stream: TcpStream) -> io::Result<()> {
         }
         seen += line.len();
         if seen > MAX_HEADER_BYTES {
-            return respond(stream, "431 Request Header Fields Too Large", "");
+            return respond(reader.get_mut(), "431 Request Header Fields Too Large", "");
         }
     }
     let mut parts = request_line.split_whitespace();
+    let stream = reader.get_mut();
     match (parts.next(), parts.next()) {
         (Some("GET" | "HEAD"), Some(_)) => respond(stream, "200 OK", &format!("{}\n", peer.ip())),
         (Some(_), Some(_)) => respond(stream, "405 Method Not Allowed", ""),
@@ -95,7 +143,7 @@ fn answer(stream: TcpStream) -> io::Result<()> {
     }
 }
 
-fn respond(mut stream: TcpStream, status: &str, body: &str) -> io::Result<()> {
+fn respond(stream: &mut impl Write, status: &str, body: &str) -> io::Result<()> {
     write!(
         stream,
         "HTTP/1.1 {status}\r\nContent-Type: text/plain\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
@@ -108,7 +156,43 @@ fn respond(mut stream: TcpStream, status: &str, body: &str) -> io::Result<()> {
 mod tests {
     use std::io::Read;
 
+    use rustls_pki_types::pem::PemObject;
+
     use super::*;
+
+    #[test]
+    fn answers_over_tls_with_the_callers_address() {
+        let certs = crate::tls::issue().unwrap();
+        let config =
+            crate::tls::server_config(certs.chain.as_bytes(), certs.key.as_bytes()).unwrap();
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let server = std::thread::spawn(move || {
+            let (stream, _) = listener.accept().unwrap();
+            answer_tls(stream, config).unwrap();
+        });
+        let mut roots = rustls::RootCertStore::empty();
+        roots.add_parsable_certificates(
+            rustls_pki_types::CertificateDer::pem_slice_iter(certs.ca.as_bytes()).flatten(),
+        );
+        let client = rustls::ClientConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+        let name = "checkip.amazonaws.com".try_into().unwrap();
+        let conn = rustls::ClientConnection::new(Arc::new(client), name).unwrap();
+        let mut tls = rustls::StreamOwned::new(conn, TcpStream::connect(addr).unwrap());
+        tls.write_all(b"GET / HTTP/1.1\r\nHost: checkip.amazonaws.com\r\n\r\n").unwrap();
+        let mut response = String::new();
+        // Ends cleanly: the server's close_notify, not a bare EOF.
+        tls.read_to_string(&mut response).unwrap();
+        server.join().unwrap();
+        assert!(response.starts_with("HTTP/1.1 200 OK\r\n"), "{response}");
+        assert!(response.ends_with("\r\n\r\n127.0.0.1\n"), "{response}");
+    }
 
     #[test]
     fn answers_with_the_callers_address() {
@@ -116,7 +200,7 @@ mod tests {
         let addr = listener.local_addr().unwrap();
         let server = std::thread::spawn(move || {
             let (stream, _) = listener.accept().unwrap();
-            answer(stream).unwrap();
+            answer_plain(stream).unwrap();
         });
         let mut client = TcpStream::connect(addr).unwrap();
         client.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();

@@ -263,7 +263,11 @@ fn remove_state(state: &Path) -> io::Result<()> {
             _ => {}
         }
     }
-    Ok(())
+    // The emulated services' certificates (a new start makes new ones).
+    match fs::remove_dir_all(state.join(crate::tls::DIR)) {
+        Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
+        _ => Ok(()),
+    }
 }
 
 /// Whether process `pid` runs (a zombie, killed and not yet reaped, does not).
@@ -490,7 +494,8 @@ fn print_lab(model: &Model, daemon: Option<&DaemonStatus>) {
     }
 }
 
-/// `vpclab exec <instance> -- <command…>`: replaces this process.
+/// `vpclab exec <instance> -- <command…>`: replaces this process. The command trusts the
+/// emulated services' HTTPS (see [`crate::tls`]).
 pub(crate) fn exec(state: &Path, instance: &str, command: &[String]) -> Result<()> {
     let model = running_model(state)?;
     let found = model.find_instance(instance).ok_or_else(|| {
@@ -505,7 +510,15 @@ pub(crate) fn exec(state: &Path, instance: &str, command: &[String]) -> Result<(
         ));
     }
     require_root()?;
-    let error = Command::new("ip").args(["netns", "exec", found.id.as_str()]).args(command).exec();
+    let mut ip = Command::new("ip");
+    ip.args(["netns", "exec", found.id.as_str()]).args(command);
+    // Trust the emulated services' HTTPS: the lab's CA with the system's authorities,
+    // also over a bundle the caller's environment names (inside a lab, the emulated
+    // services are the only HTTPS servers there are).
+    if let Some(bundle) = crate::tls::bundle(state) {
+        ip.envs(crate::tls::CLIENT_VARIABLES.map(|variable| (variable, &bundle)));
+    }
+    let error = ip.exec();
     Err(format!("cannot run ip netns exec: {error}"))
 }
 
@@ -517,8 +530,9 @@ pub(crate) const API_SERVICES: [&str; 2] = ["ec2", "sts"];
 
 /// Starts the emulated internet's hosts in their namespace, tied to this process: they
 /// get SIGTERM when it ends, however it ends. The kernel ties them to the *thread* that
-/// starts them, so call this from the daemon's main thread.
-pub(crate) fn start_internet_host() -> Result<Child> {
+/// starts them, so call this from the daemon's main thread. With `tls` (the directory
+/// [`crate::tls::write`] filled), each host also answers HTTPS on port 443.
+pub(crate) fn start_internet_host(tls: Option<&Path>) -> Result<Child> {
     let exe = std::env::current_exe().map_err(|e| format!("cannot find my own binary: {e}"))?;
     let check_ip = SocketAddr::from((CHECK_IP, 80)).to_string();
     let s3 = SocketAddr::from((S3, 80)).to_string();
@@ -533,6 +547,7 @@ pub(crate) fn start_internet_host() -> Result<Child> {
         .arg(exe)
         .args(["internet-host", "--listen", &check_ip, "--listen", &s3])
         .args(services)
+        .args(tls.into_iter().flat_map(|dir| [std::ffi::OsStr::new("--tls"), dir.as_os_str()]))
         .args(["--parent", &std::process::id().to_string()])
         .stdin(Stdio::null())
         .spawn()

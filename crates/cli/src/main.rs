@@ -9,6 +9,7 @@ mod graph;
 mod internet;
 mod lab;
 mod serve;
+mod tls;
 mod topology;
 mod trace;
 
@@ -176,6 +177,10 @@ enum Commands {
         /// Addresses to listen on (repeat for several hosts).
         #[arg(long, default_values = ["198.51.100.1:80"])]
         listen: Vec<SocketAddr>,
+        /// HTTPS on port 443 of every address listened on, with the certificate and
+        /// key in this directory (`vpclab serve` makes them).
+        #[arg(long)]
+        tls: Option<PathBuf>,
         /// The daemon that started it: it ends when that process does, however it ends.
         #[arg(long)]
         parent: Option<u32>,
@@ -228,8 +233,8 @@ fn main() -> ExitCode {
             };
             serve::run(&cli.state_dir, options).map(|()| ExitCode::SUCCESS)
         }
-        Commands::InternetHost { listen, parent } => {
-            internet::serve(&listen, parent).map(|()| ExitCode::SUCCESS)
+        Commands::InternetHost { listen, tls, parent } => {
+            internet::serve(&listen, tls.as_deref(), parent).map(|()| ExitCode::SUCCESS)
         }
     };
     result.unwrap_or_else(|message| {

@@ -53,9 +53,16 @@ pub(crate) fn run(state: &Path, options: Options) -> Result<(), String> {
         }
         None => None,
     };
-    if dataplane {
+    // The emulated services' certificates, new for each start (before the internet
+    // hosts that serve them).
+    let certificates = if dataplane {
         lab::require_root()?;
-    }
+        let certificates = crate::tls::issue()?;
+        crate::tls::write(state, &certificates)?;
+        Some(certificates)
+    } else {
+        None
+    };
     let (mut store, saved) = Store::open(state)?;
     let restored = saved.is_some();
     let model = match saved {
@@ -79,7 +86,9 @@ pub(crate) fn run(state: &Path, options: Options) -> Result<(), String> {
         host.mark_owner(state).map_err(|e| e.to_string())?;
         host.sync(&model).map_err(|e| e.to_string())?;
         let records = host.flow_records();
-        (Some(host), Some(lab::start_internet_host()?), Some(records))
+        let tls = state.join(crate::tls::DIR);
+        let internet = lab::start_internet_host(Some(&tls))?;
+        (Some(host), Some(internet), Some(records))
     } else {
         (None, None, None)
     };
@@ -96,12 +105,20 @@ pub(crate) fn run(state: &Path, options: Options) -> Result<(), String> {
     control_socket(state, Arc::clone(&service), Arc::clone(&stop), host_workers)?;
 
     // The API also answers as the public endpoints of EC2 and STS on the emulated
-    // internet: listeners made inside its namespace stay there.
+    // internet, HTTP on 80 and HTTPS on 443: listeners made inside its namespace stay
+    // there.
+    let tls = match &certificates {
+        Some(c) => {
+            let config = crate::tls::server_config(c.chain.as_bytes(), c.key.as_bytes())?;
+            Some(tokio_rustls::TlsAcceptor::from(config))
+        }
+        None => None,
+    };
     let public_listeners = if dataplane {
         let addresses: Vec<SocketAddr> = vpclab_model::INTERFACE_SERVICES
             .iter()
             .filter(|s| lab::API_SERVICES.contains(&s.short))
-            .map(|s| SocketAddr::from((s.address, 80)))
+            .flat_map(|s| [SocketAddr::from((s.address, 80)), SocketAddr::from((s.address, 443))])
             .collect();
         vpclab_sys::netns::run_in(vpclab_dataplane::host::internet_netns(), move || {
             addresses.iter().map(std::net::TcpListener::bind).collect::<std::io::Result<Vec<_>>>()
@@ -131,11 +148,26 @@ pub(crate) fn run(state: &Path, options: Options) -> Result<(), String> {
         );
         for public in public_listeners {
             public.set_nonblocking(true).map_err(|e| format!("public endpoint: {e}"))?;
+            let https =
+                public.local_addr().map_err(|e| format!("public endpoint: {e}"))?.port() == 443;
             let listener = tokio::net::TcpListener::from_std(public)
                 .map_err(|e| format!("public endpoint: {e}"))?;
-            // Ends with the runtime, when the main listener's server returns.
-            let never = std::future::pending::<()>();
-            tokio::spawn(server::serve(listener, Arc::clone(&service), credentials.clone(), never));
+            // Each ends with the runtime, when the main listener's server returns.
+            match (&tls, https) {
+                (Some(tls), true) => {
+                    tokio::spawn(serve_https(
+                        listener,
+                        tls.clone(),
+                        Arc::clone(&service),
+                        credentials.clone(),
+                    ));
+                }
+                _ => {
+                    let never = std::future::pending::<()>();
+                    let service = Arc::clone(&service);
+                    tokio::spawn(server::serve(listener, service, credentials.clone(), never));
+                }
+            }
         }
         let shutdown = async move {
             tokio::select! {
@@ -161,6 +193,29 @@ pub(crate) fn run(state: &Path, options: Options) -> Result<(), String> {
     eprintln!("vpclab serve: stopped; instances and their processes stay up for the next start");
     served
 }
+
+/// The API over HTTPS on `listener`, for as long as the runtime runs. A handshake must
+/// finish within [`HANDSHAKE_TIMEOUT`]; a failed one closes that connection only.
+async fn serve_https(
+    listener: tokio::net::TcpListener,
+    tls: tokio_rustls::TlsAcceptor,
+    service: Arc<Mutex<Service>>,
+    credentials: Option<Arc<Credentials>>,
+) {
+    loop {
+        let Ok((stream, _)) = listener.accept().await else { continue };
+        let (tls, service, credentials) = (tls.clone(), Arc::clone(&service), credentials.clone());
+        tokio::spawn(async move {
+            let handshake = tokio::time::timeout(HANDSHAKE_TIMEOUT, tls.accept(stream)).await;
+            if let Ok(Ok(stream)) = handshake {
+                server::serve_connection(stream, service, credentials).await;
+            }
+        });
+    }
+}
+
+/// How long a client has to complete a TLS handshake.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The control socket: one line in (`status` or `stop`), one JSON line out.
 fn control_socket(
