@@ -193,3 +193,82 @@ fn an_instance_without_internet_calls_the_ec2_api_through_its_endpoint() {
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "123456789012");
     lab.down();
 }
+
+/// An endpoint serves a peered VPC as on AWS: by the endpoint's own name (private DNS
+/// is its VPC's only), and only while the endpoint's subnet has a route back.
+const PEERED: &str = "
+vpcs:
+  - name: services
+    cidr: 10.0.0.0/16
+    dns_hostnames: true
+    subnets: [{ name: endpoints, cidr: 10.0.3.0/24 }]
+    route_tables:
+      - name: main
+        routes: [{ destination: 10.9.0.0/16, target: link }]
+    security_groups:
+      - name: endpoints
+        ingress: [{ protocol: tcp, ports: 443, cidr: 10.0.0.0/8 }]
+    endpoints:
+      - { service: ssm, type: interface, subnets: [endpoints], security_groups: [endpoints] }
+  - name: app
+    cidr: 10.9.0.0/16
+    subnets: [{ name: app, cidr: 10.9.1.0/24 }]
+    route_tables:
+      - name: main
+        routes: [{ destination: 10.0.0.0/16, target: link }]
+peerings:
+  - { name: link, requester: app, accepter: services }
+instances:
+  - { name: caller, subnet: app, private_ip: 10.9.1.10 }
+";
+
+#[test]
+#[ignore = "needs root"]
+fn a_peered_vpc_reaches_an_endpoint_by_its_own_name_while_a_route_leads_back() {
+    require_root();
+    let lab = Lab::up(PEERED);
+    let regional = lab.aws(&[
+        "describe-vpc-endpoints",
+        "--query",
+        "VpcEndpoints[0].DnsEntries[0].DnsName",
+        "--output",
+        "text",
+    ]);
+    let url = format!("https://{regional}/");
+    assert_eq!(
+        lab.curl("caller", &url, T).as_deref(),
+        Some("10.9.1.10\n"),
+        "the service sees the peered caller's own address"
+    );
+    let public = lab.exec("caller", &["getent", "hosts", "ssm.us-east-1.amazonaws.com"]);
+    let public = String::from_utf8_lossy(&public.stdout);
+    assert!(public.starts_with("198.51.100.136 "), "private DNS is the endpoint VPC's: {public}");
+
+    let vpc = lab.aws(&[
+        "describe-vpcs",
+        "--filters",
+        "Name=tag:Name,Values=services",
+        "--query",
+        "Vpcs[0].VpcId",
+        "--output",
+        "text",
+    ]);
+    let table = lab.aws(&[
+        "describe-route-tables",
+        "--filters",
+        &format!("Name=vpc-id,Values={vpc}"),
+        "--query",
+        "RouteTables[0].RouteTableId",
+        "--output",
+        "text",
+    ]);
+    lab.aws(&[
+        "delete-route",
+        "--route-table-id",
+        &table,
+        "--destination-cidr-block",
+        "10.9.0.0/16",
+    ]);
+    assert_eq!(lab.curl("caller", &url, NEGATIVE), None, "no route back from the endpoint");
+    lab.down();
+}

@@ -90,9 +90,6 @@ reasons! {
     PeeringTransit => "peering_transit",
     /// To an interface endpoint, but not TCP (AWS's interface endpoints carry TCP only).
     EndpointNotTcp => "endpoint_not_tcp",
-    /// To an interface endpoint from another VPC (over peering or a transit gateway):
-    /// not carried yet.
-    EndpointRemoteCaller => "endpoint_remote_caller",
     /// Routed to a transit gateway from a zone where the VPC's attachment has no subnet.
     TgwZoneNotAttached => "tgw_zone_not_attached",
     /// No route in the transit gateway route table associated with the attachment it

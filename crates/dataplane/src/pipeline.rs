@@ -357,7 +357,9 @@ impl Snapshot {
     /// Into an interface endpoint's interface (`port`, `ENDPOINT_TARGET + index`): its
     /// security groups admit the flow, which goes on to the service it stands for with the
     /// caller's address as its source; the flow is remembered, so that the service's
-    /// answers come back from the interface's address.
+    /// answers come back from the interface's address. The caller may be in the
+    /// endpoint's VPC, a peered one or one behind a transit gateway, as on AWS: the
+    /// answers are routed back from the interface's subnet.
     fn to_endpoint(
         &self,
         tracking: &mut Tracking,
@@ -370,10 +372,6 @@ impl Snapshot {
         };
         if ip.protocol() != proto::TCP {
             return Verdict::Drop(DropReason::EndpointNotTcp);
-        }
-        // The answers find the caller in the endpoint's VPC.
-        if self.host(endpoint.vpc, ip.src()).is_none_or(|p| p >= ENDPOINT_TARGET) {
-            return Verdict::Drop(DropReason::EndpointRemoteCaller);
         }
         if let Err(reason) = self.sg_check(tracking, port, endpoint.rules, ip, false, now) {
             return Verdict::Drop(reason);
@@ -394,8 +392,10 @@ impl Snapshot {
     }
 
     /// A service's answer through interface endpoint `index`: from the interface's
-    /// address again, through its security groups (the flow is tracked), the ACLs
-    /// between its subnet and the caller's, to the caller.
+    /// address again, through its security groups (the flow is tracked), then as any
+    /// packet the interface sends: to a caller in its subnet directly, otherwise by its
+    /// subnet's route table — in the VPC, to a peer, or through a transit gateway — with
+    /// the ACLs between the subnets and the caller's security groups.
     fn endpoint_answer(
         &self,
         tracking: &mut Tracking,
@@ -410,13 +410,6 @@ impl Snapshot {
         if ip.src() != endpoint.service {
             return Verdict::Drop(DropReason::NoPublicMapping);
         }
-        let Some(caller) = self.host(endpoint.vpc, ip.dst()).filter(|&p| p < ENDPOINT_TARGET)
-        else {
-            return Verdict::Drop(DropReason::NoHost);
-        };
-        let PortEntry::Instance(instance) = self.port(caller) else {
-            return Verdict::Drop(DropReason::UnknownPort);
-        };
         tracking.note(|| Step::Translate {
             source: true,
             from: endpoint.service,
@@ -426,24 +419,45 @@ impl Snapshot {
         if let Err(reason) = self.sg_check(tracking, zone, endpoint.rules, ip, true, now) {
             return Verdict::Drop(reason);
         }
-        if endpoint.subnet != instance.subnet {
-            if let Err(reason) = self
-                .acl_check(tracking, endpoint.acl, true, ip)
-                .and_then(|()| self.acl_check(tracking, instance.acl, false, ip))
-            {
-                return Verdict::Drop(reason);
-            }
-            let router = Ipv4Addr::from(u32::from(endpoint.subnet.network()) + 1);
-            if let Some(verdict) = expire(ip, INTERNET, router, reply) {
-                return verdict;
-            }
-            ip.decrement_ttl();
+        let me = endpoint.as_sender();
+        let dst = ip.dst();
+        let instance = |port: Option<Port>| port.filter(|&p| p < ENDPOINT_TARGET);
+        if me.subnet.contains(&dst) {
+            let Some(caller) = instance(self.host(me.vpc, dst)) else {
+                return Verdict::Drop(DropReason::NoHost);
+            };
+            tracking.receiver = Some(caller);
+            return match self.admit(tracking, caller, ip, now) {
+                Ok(()) => Verdict::Forward { port: caller, len: ip.total_len() },
+                Err(reason) => Verdict::Drop(reason),
+            };
         }
-        tracking.receiver = Some(caller);
-        if let Err(reason) = self.sg_check(tracking, caller, instance.rules, ip, false, now) {
-            return Verdict::Drop(reason);
+        let Some(table) = self.tables.get(me.table as usize) else {
+            return Verdict::Drop(DropReason::NoRoute);
+        };
+        let route = table.lpm.lookup(dst);
+        let hop = route.and_then(|route| table.hops.get(route as usize).copied());
+        tracking.note(|| Step::Route { table: me.table, route, hop });
+        let router = Ipv4Addr::from(u32::from(me.subnet.network()) + 1);
+        let caller = match hop {
+            Some(Hop::Local) => self.host(me.vpc, dst),
+            Some(Hop::Peering(peer)) => self
+                .vpcs
+                .get(peer as usize)
+                .filter(|v| v.contains(dst))
+                .and_then(|v| v.hosts.lookup(dst)),
+            Some(Hop::TransitGateway(attachment)) => {
+                return self.transit(tracking, &me, INTERNET, router, attachment, ip, reply, now);
+            }
+            Some(Hop::Blackhole) => return Verdict::Drop(DropReason::Blackhole),
+            // Callers are private addresses: nothing reaches an endpoint from beyond a
+            // gateway, so no answer goes back through one.
+            _ => return Verdict::Drop(DropReason::NoRoute),
+        };
+        match instance(caller) {
+            Some(caller) => self.deliver(tracking, &me, caller, INTERNET, router, ip, reply, now),
+            None => Verdict::Drop(DropReason::NoHost),
         }
-        Verdict::Forward { port: caller, len: ip.total_len() }
     }
 
     /// Through a transit gateway: in by the sender VPC's attachment `index` (its
@@ -545,8 +559,17 @@ impl Snapshot {
             None => return Verdict::Drop(DropReason::NoRoute),
             Some(Hop::Blackhole) => return Verdict::Drop(DropReason::Blackhole),
             Some(Hop::Local) => match self.host(egress.vpc, dst) {
+                // An interface endpoint in the attached VPC, as on AWS.
                 Some(port) if port >= ENDPOINT_TARGET => {
-                    return Verdict::Drop(DropReason::EndpointRemoteCaller);
+                    if self.subnet_of(port) != Some(exit.subnet) {
+                        if let Err(reason) = self
+                            .acl_check(tracking, exit.acl, true, ip)
+                            .and_then(|()| self.acl_in(tracking, port, ip))
+                        {
+                            return Verdict::Drop(reason);
+                        }
+                    }
+                    return self.to_endpoint(tracking, port, ip, now);
                 }
                 Some(port) => port,
                 None => return Verdict::Drop(DropReason::NoHost),

@@ -130,6 +130,11 @@ pub struct EndpointEntry {
     pub vpc: u32,
     /// Its subnet.
     pub subnet: Ipv4Net,
+    /// Index of its subnet's route table: where the service's answers to callers
+    /// outside the VPC (peered, or through a transit gateway) are routed.
+    pub table: u32,
+    /// Its subnet's availability zone, by index in the region's zones.
+    pub zone: u8,
     /// Index of its subnet's network ACL (`NO_ACL`: none).
     pub acl: u32,
     /// Index of its security groups' compiled rules.
@@ -138,6 +143,28 @@ pub struct EndpointEntry {
     pub address: Ipv4Addr,
     /// Where the service answers (its public endpoint on the emulated internet).
     pub service: Ipv4Addr,
+}
+
+impl EndpointEntry {
+    /// The interface as a sender of the service's answers: an interface of its subnet
+    /// with its address, which routes by its subnet's table and is checked by its
+    /// groups and ACL as any sender is.
+    pub fn as_sender(&self) -> InstancePort {
+        InstancePort {
+            vpc: self.vpc,
+            table: self.table,
+            subnet: self.subnet,
+            zone: self.zone,
+            private: self.address,
+            public: None,
+            // It asks the VPC's services nothing.
+            resolver: Ipv4Addr::UNSPECIFIED,
+            rules: self.rules,
+            acl: self.acl,
+            flow_log: false,
+            source_dest_check: true,
+        }
+    }
 }
 
 /// Values of a VPC's host map at or above this are interface endpoints' interfaces
@@ -652,7 +679,11 @@ pub fn compile(model: &Model, ports: &mut PortMap, generation: u64) -> Snapshot 
         let rules_index = rules.len() as u32;
         rules.push(InterfaceRules::of(model, &endpoint.vpc, &interface.security_groups, None));
         for i in &interface.interfaces {
-            let Ok(subnet) = model.subnet(&i.subnet) else { continue };
+            let (Ok(subnet), Ok(table)) =
+                (model.subnet(&i.subnet), model.route_table_of(&i.subnet))
+            else {
+                continue;
+            };
             let slot = ports.endpoint_slot(&i.interface);
             hosts[vpc as usize]
                 .insert(Ipv4Net::from(i.private_ip), ENDPOINT_TARGET + slot)
@@ -663,6 +694,8 @@ pub fn compile(model: &Model, ports: &mut PortMap, generation: u64) -> Snapshot 
             endpoints[slot as usize] = Some(EndpointEntry {
                 vpc,
                 subnet: subnet.cidr,
+                table: table_index[&table.id],
+                zone: zone_of(&subnet.zone) as u8,
                 acl: acl_of(&subnet.id),
                 rules: rules_index,
                 address: i.private_ip,

@@ -157,7 +157,7 @@ fn a_live_flow_keeps_its_interface_while_other_endpoints_change() {
 }
 
 #[test]
-fn endpoints_carry_tcp_from_their_own_vpc_only() {
+fn endpoints_carry_tcp_and_answer_a_peered_caller_by_their_subnets_routes() {
     let mut m = Model::new(9);
     let (vpc, [a, b, _], group) = three_zones(&mut m);
     let ssm = "com.amazonaws.us-east-1.ssm";
@@ -201,7 +201,28 @@ fn endpoints_carry_tcp_from_their_own_vpc_only() {
     let mut udp = probe(ip("10.0.2.10"), to, Probe::Udp(53));
     let verdict = process(&snapshot, &mut tracking, near, &mut udp);
     assert_eq!(verdict, Verdict::Drop(DropReason::EndpointNotTcp));
-    let mut from_peer = probe(ip("10.1.2.10"), to, Probe::Tcp(80));
+
+    // From the peer: to the service as itself, and back from the interface's address by
+    // the endpoint subnet's route to the peering.
+    let mut from_peer = probe(ip("10.1.2.10"), to, Probe::Tcp(443));
     let verdict = process(&snapshot, &mut tracking, remote, &mut from_peer);
-    assert_eq!(verdict, Verdict::Drop(DropReason::EndpointRemoteCaller), "not half-carried");
+    assert!(matches!(verdict, Verdict::Forward { port: INTERNET, .. }), "{verdict:?}");
+    assert_eq!(&from_peer[12..16], &ip("10.1.2.10").octets(), "the service sees the caller");
+    let mut back = answer(&from_peer);
+    let verdict = process(&snapshot, &mut tracking, INTERNET, &mut back);
+    assert!(matches!(verdict, Verdict::Forward { port, .. } if port == remote), "{verdict:?}");
+    assert_eq!(&back[12..16], &to.octets(), "from the endpoint's address");
+    assert_eq!(back[8], 63, "one router, as between any two peered subnets");
+
+    // Without that route, the answer has no way back.
+    let main = m.vpc(&vpc).unwrap().main_route_table.clone();
+    m.delete_route(&main, cidr("10.1.0.0/16")).unwrap();
+    let snapshot = compile(&m, &mut ports, 2);
+    tracking.sync(&snapshot);
+    let mut again = probe(ip("10.1.2.10"), to, Probe::Tcp(443));
+    let verdict = process(&snapshot, &mut tracking, remote, &mut again);
+    assert!(matches!(verdict, Verdict::Forward { port: INTERNET, .. }), "{verdict:?}");
+    let mut back = answer(&again);
+    let verdict = process(&snapshot, &mut tracking, INTERNET, &mut back);
+    assert_eq!(verdict, Verdict::Drop(DropReason::NoRoute));
 }

@@ -465,3 +465,38 @@ fn the_hub_clamps_the_mss_so_full_segments_fit_its_mtu() {
     assert_eq!(&packet[42..44], &8460u16.to_be_bytes(), "clamped to 8500 - 40");
     assert_eq!(ones(&packet[20..], pseudo_header(&packet)), 0, "the TCP checksum still holds");
 }
+
+#[test]
+fn an_interface_endpoint_serves_callers_behind_the_hub() {
+    let mut lab = Lab::new();
+    // An ssm endpoint in B's attached subnet, its group open to the other VPCs on 443.
+    let m = &mut lab.model;
+    let group = m.create_security_group(&lab.vpcs[1], "endpoints", "e", Tags::new()).unwrap();
+    let https = SgRule::new(Protocol::Tcp, 443, 443, Peer::Cidr(cidr("10.0.0.0/8")), None);
+    m.authorize(&group, false, vec![https.unwrap()]).unwrap();
+    let subnets = [lab.subnets[1].clone()];
+    let service = "com.amazonaws.us-east-1.ssm";
+    let endpoint = m
+        .create_interface_endpoint(
+            &lab.vpcs[1],
+            service,
+            &subnets,
+            &[group],
+            Some(false),
+            Tags::new(),
+            0,
+        )
+        .unwrap();
+    let interface = &m.vpc_endpoint(&endpoint).unwrap().interface.as_ref().unwrap().interfaces[0];
+    let address = interface.private_ip.to_string();
+
+    let (verdict, answer, ttl) = lab.send(0, &address, Probe::Tcp(443), 0);
+    assert!(
+        delivered_to(verdict, vpclab_dataplane::INTERNET),
+        "A reaches the service through B's endpoint: {verdict:?}"
+    );
+    assert_eq!(ttl, 62, "the VPC router and the transit gateway each take one");
+    assert!(delivered_to(answer.unwrap(), lab.hosts[0]), "and the answer comes back over the hub");
+    let (verdict, ..) = lab.send(2, &address, Probe::Tcp(22), 0);
+    assert_eq!(verdict, Verdict::Drop(DropReason::SgIngress), "the endpoint's group decides");
+}
