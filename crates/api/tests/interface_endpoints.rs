@@ -1,5 +1,6 @@
 //! Interface endpoints (PrivateLink) as clients see them: an interface per subnet, DNS
-//! names, private DNS and its conditions, the services offered, and AWS's errors.
+//! names, private DNS and its conditions, the services offered, and AWS's errors; and
+//! the policies of endpoints of both types, kept and shown back but not evaluated.
 
 use vpclab_api::Service;
 use vpclab_model::Model;
@@ -203,4 +204,170 @@ fn the_services_offered_include_s3_twice() {
     );
     let names = all(&gateways, "<serviceName>", "</serviceName>");
     assert_eq!(names, ["com.amazonaws.us-east-1.dynamodb", "com.amazonaws.us-east-1.s3"]);
+}
+
+/// `text` form-encoded, as a client sends a parameter's value.
+fn encoded(text: &str) -> String {
+    form_urlencoded::byte_serialize(text.as_bytes()).collect()
+}
+
+/// An element's text with XML's escapes undone.
+fn unescaped(text: &str) -> String {
+    text.replace("&quot;", "\"")
+        .replace("&apos;", "'")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&amp;", "&")
+}
+
+/// The policy document endpoint `id` is described with.
+fn policy_of(s: &mut Service, id: &str) -> String {
+    let described = ok(s, &format!("Action=DescribeVpcEndpoints&VpcEndpointId.1={id}"));
+    unescaped(&first(&described, "policyDocument"))
+}
+
+/// A gateway endpoint for S3 in `vpc`, with `extra` parameters.
+fn gateway(vpc: &str, extra: &str) -> String {
+    format!("Action=CreateVpcEndpoint&VpcId={vpc}&ServiceName=com.amazonaws.us-east-1.s3{extra}")
+}
+
+/// A policy as Terraform's `jsonencode` or a hand-written heredoc gives it: odd spacing
+/// and key order, and characters XML escapes, all to come back as they went in.
+const POLICY: &str = "{\"Statement\": [ {\"Principal\":\"*\",\"Effect\":\"Deny\",\n  \"Action\":\"s3:*\",\"Resource\":\"arn:aws:s3:::a&b<c>/*\"}]}";
+
+/// The defaults AWS shows for each type of endpoint without a policy of its own.
+const GATEWAY_DEFAULT: &str = r#"{"Version":"2008-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":"*","Resource":"*"}]}"#;
+const INTERFACE_DEFAULT_START: &str = "{\n  \"Statement\": [\n    {\n      \"Action\": \"*\"";
+
+#[test]
+fn endpoint_policies_are_kept_as_given_modified_and_reset() {
+    let mut s = Service::new(Model::new(24), None, None, 24);
+    let (vpc, [a, b, _]) = lab(&mut s);
+    let with_policy = format!("&PolicyDocument={}", encoded(POLICY));
+
+    // Gateway: the create reply and DescribeVpcEndpoints show the document as given.
+    let made = ok(&mut s, &gateway(&vpc, &with_policy));
+    assert_eq!(unescaped(&first(&made, "policyDocument")), POLICY, "{made}");
+    let gw = first(&made, "vpcEndpointId");
+    assert_eq!(policy_of(&mut s, &gw), POLICY);
+    // Interface: the same.
+    let made = ok(&mut s, &create(&vpc, "sqs", &[&a, &b], &with_policy));
+    assert_eq!(unescaped(&first(&made, "policyDocument")), POLICY, "{made}");
+    let iface = first(&made, "vpcEndpointId");
+    assert_eq!(policy_of(&mut s, &iface), POLICY);
+    // Without one, each type shows its default; an empty document is no document.
+    let plain = first(&ok(&mut s, &gateway(&vpc, "")), "vpcEndpointId");
+    assert_eq!(policy_of(&mut s, &plain), GATEWAY_DEFAULT);
+    let bare = ok(&mut s, &create(&vpc, "kms", &[&a], "&PolicyDocument="));
+    assert!(unescaped(&first(&bare, "policyDocument")).starts_with(INTERFACE_DEFAULT_START));
+
+    // ModifyVpcEndpoint replaces it, alone or with other changes …
+    let modify =
+        |id: &str, extra: &str| format!("Action=ModifyVpcEndpoint&VpcEndpointId={id}{extra}");
+    let other = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"*"}]}"#;
+    ok(&mut s, &modify(&gw, &format!("&PolicyDocument={}", encoded(other))));
+    assert_eq!(policy_of(&mut s, &gw), other);
+    let other_iface = format!("&PolicyDocument={}&PrivateDnsEnabled=false", encoded(other));
+    ok(&mut s, &modify(&iface, &other_iface));
+    assert_eq!(policy_of(&mut s, &iface), other);
+    // … ResetPolicy puts each type's default back; ResetPolicy=false changes nothing …
+    ok(&mut s, &modify(&gw, "&ResetPolicy=false"));
+    assert_eq!(policy_of(&mut s, &gw), other);
+    ok(&mut s, &modify(&gw, "&ResetPolicy=true"));
+    assert_eq!(policy_of(&mut s, &gw), GATEWAY_DEFAULT);
+    ok(&mut s, &modify(&iface, "&ResetPolicy=true"));
+    assert!(policy_of(&mut s, &iface).starts_with(INTERFACE_DEFAULT_START));
+    // … and both at once are refused, changing nothing.
+    ok(&mut s, &modify(&gw, &with_policy));
+    let both = modify(&gw, &format!("&PolicyDocument={}&ResetPolicy=true", encoded(other)));
+    assert_eq!(code(&mut s, &both), "InvalidParameterValue");
+    assert_eq!(policy_of(&mut s, &gw), POLICY);
+    // A missing endpoint is missing whatever the policy.
+    let missing = modify("vpce-0123456789abcdef0", &with_policy);
+    assert_eq!(code(&mut s, &missing), "InvalidVpcEndpointId.NotFound");
+}
+
+#[test]
+fn malformed_and_oversized_policies_are_refused() {
+    let mut s = Service::new(Model::new(25), None, None, 25);
+    let (vpc, [a, _, _]) = lab(&mut s);
+    let with = |doc: &str| format!("&PolicyDocument={}", encoded(doc));
+    let broken = r#"{"Statement": [{"Effect": "Allow",}]}"#;
+
+    // Not JSON: AWS's InvalidPolicyDocument, with where the syntax error is.
+    let (status, body) = common::call(&mut s, &gateway(&vpc, &with(broken)));
+    assert_eq!(status, 400);
+    assert_eq!(first(&body, "Code"), "InvalidPolicyDocument", "{body}");
+    let message = first(&body, "Message");
+    assert!(message.starts_with("The Policy Document is not valid. Syntax error at position (1,"));
+    assert_eq!(code(&mut s, &create(&vpc, "sts", &[&a], &with(broken))), "InvalidPolicyDocument");
+    // JSON, but no policy.
+    for doc in ["\"Allow\"", "[]", "42"] {
+        assert_eq!(code(&mut s, &gateway(&vpc, &with(doc))), "InvalidPolicyDocument", "{doc}");
+    }
+    // Nothing was made.
+    let listed = ok(&mut s, "Action=DescribeVpcEndpoints");
+    assert!(!listed.contains("<vpcEndpointId>"), "{listed}");
+
+    // At most 20,480 characters, white space included.
+    let sized = |n: usize| {
+        let frame = r#"{"Statement":[],"Id":""}"#;
+        let padding = "é".repeat(n - frame.chars().count());
+        format!(r#"{{"Statement":[],"Id":"{padding}"}}"#)
+    };
+    assert_eq!(sized(20_480).chars().count(), 20_480);
+    let at_limit = ok(&mut s, &gateway(&vpc, &with(&sized(20_480))));
+    let id = first(&at_limit, "vpcEndpointId");
+    assert_eq!(
+        code(&mut s, &create(&vpc, "sts", &[&a], &with(&sized(20_481)))),
+        "InvalidParameterValue"
+    );
+
+    // ModifyVpcEndpoint refuses them too, keeping the policy it had.
+    let modify = |extra: &str| format!("Action=ModifyVpcEndpoint&VpcEndpointId={id}{extra}");
+    assert_eq!(code(&mut s, &modify(&with(broken))), "InvalidPolicyDocument");
+    assert_eq!(code(&mut s, &modify(&with(&sized(20_481)))), "InvalidParameterValue");
+    assert_eq!(policy_of(&mut s, &id), sized(20_480));
+}
+
+#[test]
+fn endpoint_and_transit_gateway_interfaces_name_their_requester() {
+    let mut s = Service::new(Model::new(26), None, None, 26);
+    let (vpc, [a, b, _]) = lab(&mut s);
+    ok(&mut s, &create(&vpc, "ssm", &[&a], ""));
+    let tgw = first(&ok(&mut s, "Action=CreateTransitGateway"), "transitGatewayId");
+    ok(
+        &mut s,
+        &format!(
+            "Action=CreateTransitGatewayVpcAttachment&TransitGatewayId={tgw}&VpcId={vpc}&SubnetIds.1={b}"
+        ),
+    );
+    ok(&mut s, &format!("Action=RunInstances&ImageId=ami-1&MinCount=1&MaxCount=1&SubnetId={a}"));
+
+    let of_type = |s: &mut Service, kind: &str| {
+        ok(
+            s,
+            &format!(
+                "Action=DescribeNetworkInterfaces&Filter.1.Name=interface-type&Filter.1.Value.1={kind}"
+            ),
+        )
+    };
+    let endpoint = of_type(&mut s, "vpc_endpoint");
+    assert!(
+        endpoint.contains(
+            "<requesterId>727180483921</requesterId><requesterManaged>true</requesterManaged>"
+        ),
+        "{endpoint}"
+    );
+    let attachment = of_type(&mut s, "transit_gateway");
+    assert_eq!(first(&attachment, "requesterId"), "amazon-transit-gateway", "{attachment}");
+    let instance = of_type(&mut s, "interface");
+    assert!(instance.contains("<networkInterfaceId>"), "{instance}");
+    assert!(!instance.contains("<requesterId>"), "one's own interfaces have none: {instance}");
+
+    let by_requester = ok(
+        &mut s,
+        "Action=DescribeNetworkInterfaces&Filter.1.Name=requester-id&Filter.1.Value.1=727180483921",
+    );
+    assert_eq!(all(&by_requester, "<interfaceType>", "</interfaceType>"), ["vpc_endpoint"]);
 }

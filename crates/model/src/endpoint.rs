@@ -130,7 +130,7 @@ pub const PREFIX_LISTS: [(&str, &str, &str); 2] = [
     ("pl-02cd2c6b", "com.amazonaws.us-east-1.dynamodb", "192.0.2.128/25"),
 ];
 
-/// A gateway endpoint.
+/// A VPC endpoint, gateway or interface.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct VpcEndpoint {
     /// `vpce-…`
@@ -149,6 +149,11 @@ pub struct VpcEndpoint {
     /// whose `prefix_list` and `cidr` are its service's).
     #[serde(default)]
     pub interface: Option<InterfaceEndpoint>,
+    /// Its endpoint policy, exactly as given (CreateVpcEndpoint or ModifyVpcEndpoint
+    /// `PolicyDocument`): stored and shown, never evaluated. `None`: the default policy
+    /// AWS shows for its type (full access), as after ModifyVpcEndpoint `ResetPolicy`.
+    #[serde(default)]
+    pub policy: Option<String>,
     /// Tags.
     pub tags: Tags,
     /// Seconds since the Unix epoch at creation.
@@ -275,6 +280,7 @@ impl Model {
             cidr: cidr.parse().expect("a CIDR"),
             route_tables: Vec::new(),
             interface: None,
+            policy: None,
             tags,
             created_at,
         };
@@ -347,6 +353,7 @@ impl Model {
                 dns_suffix,
                 changed_at: created_at,
             }),
+            policy: None,
             tags,
             created_at,
         };
@@ -544,11 +551,45 @@ impl Model {
         Ok(())
     }
 
+    /// Sets endpoint `id`'s policy document (`None`: back to its type's default). The
+    /// document is kept as given; checking it is the caller's (vpclab does not evaluate
+    /// endpoint policies).
+    pub fn set_vpc_endpoint_policy(
+        &mut self,
+        id: &VpcEndpointId,
+        policy: Option<String>,
+    ) -> Result<(), ApiError> {
+        self.vpc_endpoint(id)?;
+        if let Some(e) = self.endpoints.get_mut(id) {
+            e.policy = policy;
+        }
+        Ok(())
+    }
+
     /// DeleteVpcEndpoints for one endpoint: its routes go with it.
     pub fn delete_vpc_endpoint(&mut self, id: &VpcEndpointId) -> Result<(), ApiError> {
         let tables = self.vpc_endpoint(id)?.route_tables.clone();
         self.modify_vpc_endpoint(id, &[], &tables)?;
         self.endpoints.remove(id);
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_endpoint_saved_before_policies_were_kept_loads_with_the_default() {
+        let mut m = Model::new(1);
+        let vpc = m.create_vpc("10.0.0.0/16".parse().unwrap(), Tags::new()).unwrap();
+        let id = m.create_vpc_endpoint(&vpc, "com.amazonaws.us-east-1.s3", &[], Tags::new(), 0);
+        let id = id.unwrap();
+        m.set_vpc_endpoint_policy(&id, Some("{}".into())).unwrap();
+        let mut saved = serde_json::to_value(m.vpc_endpoint(&id).unwrap()).unwrap();
+        assert_eq!(saved["policy"], "{}");
+        saved.as_object_mut().unwrap().remove("policy");
+        let loaded: VpcEndpoint = serde_json::from_value(saved).unwrap();
+        assert_eq!(loaded.policy, None);
     }
 }

@@ -14,7 +14,7 @@ pub(super) fn write_endpoint(x: &mut Xml, m: &Model, clock: Clock, e: &VpcEndpoi
             .leaf("vpcId", &e.vpc)
             .leaf("serviceName", &e.service)
             .leaf("state", "available")
-            .leaf("policyDocument", FULL_ACCESS_POLICY)
+            .leaf("policyDocument", e.policy.as_deref().unwrap_or(FULL_ACCESS_POLICY))
             .values("routeTableIdSet", &e.route_tables)
             .values("subnetIdSet", std::iter::empty::<&str>())
             .set("groupSet", std::iter::empty::<()>(), |_, ()| {})
@@ -39,7 +39,7 @@ pub(super) fn write_endpoint(x: &mut Xml, m: &Model, clock: Clock, e: &VpcEndpoi
         .leaf("vpcId", &e.vpc)
         .leaf("serviceName", &e.service)
         .leaf("state", if settled { "available" } else { "pending" })
-        .leaf("policyDocument", INTERFACE_POLICY)
+        .leaf("policyDocument", e.policy.as_deref().unwrap_or(INTERFACE_POLICY))
         .values("routeTableIdSet", std::iter::empty::<&str>())
         .values("subnetIdSet", subnets)
         .set("groupSet", &interface.security_groups, |x, g| write_group_ref(x, m, g))
@@ -77,11 +77,43 @@ fn dns_entries(m: &Model, e: &VpcEndpoint, settled: bool) -> Vec<(String, String
 /// The hosted zone of `vpce.amazonaws.com` names in us-east-1.
 const VPCE_HOSTED_ZONE: &str = "Z7HUB22UULQXV";
 
-/// The policy of every gateway endpoint: vpclab does not evaluate endpoint policies.
+/// The policy AWS shows for a gateway endpoint without one. vpclab keeps and shows the
+/// policies it is given but does not evaluate them.
 pub(super) const FULL_ACCESS_POLICY: &str = r#"{"Version":"2008-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":"*","Resource":"*"}]}"#;
 
 /// The policy AWS shows for an interface endpoint without one (not evaluated either).
 const INTERFACE_POLICY: &str = "{\n  \"Statement\": [\n    {\n      \"Action\": \"*\", \n      \"Effect\": \"Allow\", \n      \"Principal\": \"*\", \n      \"Resource\": \"*\"\n    }\n  ]\n}";
+
+/// The most characters a VPC endpoint policy may have, white space included (AWS
+/// PrivateLink quota "Characters per VPC endpoint policy", not adjustable).
+const MAX_POLICY_CHARS: usize = 20_480;
+
+/// The `PolicyDocument` given, checked as AWS checks it before storing it: JSON (AWS
+/// answers `InvalidPolicyDocument` with the syntax error's position) of a JSON object,
+/// at most [`MAX_POLICY_CHARS`] characters. Kept as given, not re-serialized: AWS
+/// returns the document as stored. Nothing else of it is checked, and nothing evaluates
+/// it.
+fn policy_document(p: &Params) -> Result<Option<String>, ApiError> {
+    let Some(doc) = p.get("PolicyDocument") else { return Ok(None) };
+    let chars = doc.chars().count();
+    if chars > MAX_POLICY_CHARS {
+        return Err(invalid(format!(
+            "The policy document has {chars} characters; a VPC endpoint policy may have at \
+             most {MAX_POLICY_CHARS}, white space included."
+        )));
+    }
+    let not_valid = |detail: String| ApiError {
+        code: "InvalidPolicyDocument",
+        message: format!("The Policy Document is not valid.{detail}"),
+    };
+    match serde_json::from_str::<serde_json::Value>(doc) {
+        Ok(serde_json::Value::Object(_)) => Ok(Some(doc.to_owned())),
+        Ok(_) => Err(not_valid(String::new())),
+        Err(e) => {
+            Err(not_valid(format!(" Syntax error at position ({},{})", e.line(), e.column())))
+        }
+    }
+}
 
 /// Refuses what vpclab's endpoints do not do yet: IPv6 addressing, and the S3 resolver
 /// option.
@@ -117,6 +149,7 @@ pub(super) fn create_vpc_endpoint(
     let groups = ids(p, "SecurityGroupId", sg_id)?;
     let tags = p.tag_specifications("vpc-endpoint")?;
     ipv4_only(p, "")?;
+    let policy = policy_document(p)?;
     let id = match p.get("VpcEndpointType").unwrap_or("Gateway") {
         "Gateway" => {
             if !subnets.is_empty() || !groups.is_empty() {
@@ -163,6 +196,9 @@ pub(super) fn create_vpc_endpoint(
             )));
         }
     };
+    if policy.is_some() {
+        ctx.model.set_vpc_endpoint_policy(&id, policy)?;
+    }
     let (m, clock) = (&*ctx.model, ctx.clock());
     let e = m.vpc_endpoint(&id)?;
     x.node("vpcEndpoint", |x| write_endpoint(x, m, clock, e));
@@ -186,6 +222,14 @@ pub(super) fn modify_vpc_endpoint(
     let remove_groups = ids(p, "RemoveSecurityGroupId", sg_id)?;
     let private_dns = p.bool("PrivateDnsEnabled")?;
     ipv4_only(p, "")?;
+    let policy = policy_document(p)?;
+    let reset = p.bool("ResetPolicy")? == Some(true);
+    if reset && policy.is_some() {
+        return Err(invalid(
+            "ResetPolicy=true resets the policy to the default; it cannot be given with \
+             PolicyDocument.",
+        ));
+    }
     let interface_change = !add_subnets.is_empty()
         || !remove_subnets.is_empty()
         || !add_groups.is_empty()
@@ -215,6 +259,9 @@ pub(super) fn modify_vpc_endpoint(
             private_dns,
             ctx.now,
         )?;
+    }
+    if reset || policy.is_some() {
+        ctx.model.set_vpc_endpoint_policy(&id, policy)?;
     }
     x.leaf("return", "true");
     Ok(())

@@ -19,6 +19,16 @@ enum Eni<'a> {
     Own(&'a vpclab_model::NetworkInterface, Option<&'a Instance>),
 }
 
+/// The `requesterId` of an interface endpoint's interfaces: the one AWS shows in its
+/// EC2 User Guide's example of one ("Requester-managed network interfaces"): the
+/// service's account, not the owner's.
+const ENDPOINT_REQUESTER_ID: &str = "727180483921";
+
+/// The `requesterId` vpclab shows for a transit gateway attachment's interfaces: a
+/// placeholder of its own (AWS's is a principal of its transit gateway service that its
+/// documentation does not give).
+const TGW_REQUESTER_ID: &str = "amazon-transit-gateway";
+
 /// What any interface is, whichever kind: what its description and filters read.
 struct View<'a> {
     id: String,
@@ -28,6 +38,8 @@ struct View<'a> {
     public: Option<Ipv4Addr>,
     kind: &'static str,
     managed: bool,
+    /// Who made a requester-managed interface, as AWS's `requesterId` names it.
+    requester: Option<&'static str>,
     groups: &'a [SecurityGroupId],
     description: String,
     tags: Option<&'a Tags>,
@@ -62,6 +74,7 @@ impl<'a> Eni<'a> {
                 public: i.public_ip.as_ref().map(|(ip, _)| *ip),
                 kind: "interface",
                 managed: false,
+                requester: None,
                 groups: &i.security_groups,
                 description: String::new(),
                 tags: None,
@@ -84,6 +97,7 @@ impl<'a> Eni<'a> {
                 public: Some(n.public_ip),
                 kind: "nat_gateway",
                 managed: true,
+                requester: None,
                 groups: &[],
                 description: "Interface for NAT Gateway".to_owned(),
                 tags: None,
@@ -100,6 +114,7 @@ impl<'a> Eni<'a> {
                 public: None,
                 kind: "transit_gateway",
                 managed: true,
+                requester: Some(TGW_REQUESTER_ID),
                 groups: &[],
                 description: format!("Network Interface for Transit Gateway Attachment {}", a.id),
                 tags: None,
@@ -116,6 +131,7 @@ impl<'a> Eni<'a> {
                 public: None,
                 kind: "vpc_endpoint",
                 managed: true,
+                requester: Some(ENDPOINT_REQUESTER_ID),
                 groups: e.interface.as_ref().map_or(&[], |x| x.security_groups.as_slice()),
                 description: format!("VPC Endpoint Interface {}", e.id),
                 tags: None,
@@ -132,6 +148,7 @@ impl<'a> Eni<'a> {
                 public: None,
                 kind: "interface",
                 managed: false,
+                requester: None,
                 groups: &n.security_groups,
                 description: n.description.clone(),
                 tags: Some(&n.tags),
@@ -178,6 +195,9 @@ fn write_interface(x: &mut Xml, m: &Model, eni: &Eni<'_>, nested: bool) {
     }
     x.leaf("description", &v.description).leaf("ownerId", OWNER_ID);
     if !nested {
+        if let Some(requester) = v.requester {
+            x.leaf("requesterId", requester);
+        }
         x.leaf("requesterManaged", v.managed);
     }
     x.leaf("status", v.status)
@@ -426,6 +446,7 @@ pub(super) fn describe_network_interfaces(
             "status" => one(v.status),
             "interface-type" => one(v.kind),
             "requester-managed" => one(v.managed),
+            "requester-id" => Some(v.requester.iter().map(ToString::to_string).collect()),
             "description" => one(&v.description),
             "group-id" => Some(v.groups.iter().map(ToString::to_string).collect()),
             _ => tag_attr(v.tags.unwrap_or(&none), name),
