@@ -653,8 +653,8 @@ impl Snapshot {
         Verdict::Forward { port, len }
     }
 
-    /// From an AWS service back through a gateway endpoint: only to the private address
-    /// of an instance with a flow out through one.
+    /// From an AWS service back through an endpoint (gateway or interface): only to a
+    /// caller with a flow out through one — its answers, and ICMP errors about it.
     fn endpoint_ingress(
         &self,
         tracking: &mut Tracking,
@@ -663,10 +663,28 @@ impl Snapshot {
         now: u64,
     ) -> Verdict {
         // (An empty tracker answers without hashing: no special case needed here.)
-        let key = flow_key(INTERNET, ip, false);
-        let flags = ip.tcp_flags();
-        let Some(port) = tracking.endpoint.hit(&key, false, flags, &Timeouts::INTERFACE, now)
-        else {
+        let port = match ip.icmp_quoted() {
+            // An error about a packet of the flow as it went out (the caller's address
+            // and port; an echo's identifier): it refreshes nothing.
+            Some((protocol, src, dst, sport, dport)) => {
+                let remote_port = if protocol == proto::ICMP { 0 } else { dport };
+                let key = FlowKey {
+                    zone: INTERNET,
+                    protocol,
+                    local: src,
+                    local_port: sport,
+                    remote: dst,
+                    remote_port,
+                };
+                tracking.endpoint.peek(&key, now)
+            }
+            None => {
+                let key = flow_key(INTERNET, ip, false);
+                let flags = ip.tcp_flags();
+                tracking.endpoint.hit(&key, false, flags, &Timeouts::INTERFACE, now)
+            }
+        };
+        let Some(port) = port else {
             return Verdict::Drop(DropReason::NoPublicMapping);
         };
         if port >= ENDPOINT_TARGET {

@@ -286,6 +286,9 @@ pub struct Snapshot {
     /// Interface endpoints' interfaces, by their stable numbers (`ENDPOINT_TARGET +
     /// number` in the host maps).
     pub(crate) endpoints: Vec<Option<EndpointEntry>>,
+    /// Every interface endpoint interface's address, in any VPC: whether a destination
+    /// can be one at all, before a route is walked to find out.
+    pub(crate) endpoint_addresses: Lpm4,
     /// How often flow records are written out (the shortest aggregation interval of the
     /// flow logs), in milliseconds; 0: no flow logs.
     pub flow_interval_ms: u64,
@@ -306,7 +309,46 @@ impl Snapshot {
             tgw_tables: Vec::new(),
             attachments: Vec::new(),
             endpoints: Vec::new(),
+            endpoint_addresses: Lpm4::default(),
             flow_interval_ms: 0,
+        }
+    }
+
+    /// The interface endpoint interface a packet from `me` to `dst` is routed to, if it
+    /// is one: in `me`'s VPC, a peer's, or one behind a transit gateway (across at most
+    /// one peering of gateways), by the route tables the pipeline reads (the ACLs,
+    /// groups and TTLs along the way are the pipeline's to apply). Steering asks, so
+    /// that a flow to an endpoint and the service's answers meet one worker.
+    pub(crate) fn endpoint_behind(
+        &self,
+        me: &InstancePort,
+        dst: Ipv4Addr,
+    ) -> Option<&EndpointEntry> {
+        self.endpoint_addresses.lookup(dst)?;
+        let endpoint_in = |vpc: u32| self.endpoint(self.vpcs.get(vpc as usize)?.hosts.lookup(dst)?);
+        if me.subnet.contains(&dst) {
+            return endpoint_in(me.vpc);
+        }
+        let table = self.tables.get(me.table as usize)?;
+        match table.lpm.lookup(dst).and_then(|r| table.hops.get(r as usize).copied())? {
+            Hop::Local => endpoint_in(me.vpc),
+            Hop::Peering(peer) => endpoint_in(peer),
+            Hop::TransitGateway(index) => {
+                let mut table = self.attachments.get(index as usize)?.table;
+                // A gateway, and perhaps the one peered with it.
+                for _ in 0..2 {
+                    let t = self.tgw_tables.get(table as usize)?;
+                    let hop = t.lpm.lookup(dst).and_then(|r| t.hops.get(r as usize).copied())?;
+                    let TgwHop::Attachment(out) = hop else { return None };
+                    let next = self.attachments.get(out as usize)?;
+                    match next.peering {
+                        None => return endpoint_in(next.vpc),
+                        Some(sides) => table = sides.table_beyond(t.tgw),
+                    }
+                }
+                None
+            }
+            _ => None,
         }
     }
 
@@ -671,6 +713,7 @@ pub fn compile(model: &Model, ports: &mut PortMap, generation: u64) -> Snapshot 
     }
 
     let mut endpoints = Vec::new();
+    let mut endpoint_addresses = Builder::new();
     for endpoint in model.vpc_endpoints() {
         let (Some(interface), Some(&vpc)) = (&endpoint.interface, vpc_index.get(&endpoint.vpc))
         else {
@@ -688,6 +731,9 @@ pub fn compile(model: &Model, ports: &mut PortMap, generation: u64) -> Snapshot 
             hosts[vpc as usize]
                 .insert(Ipv4Net::from(i.private_ip), ENDPOINT_TARGET + slot)
                 .expect("endpoint numbers fit in 31 bits");
+            endpoint_addresses
+                .insert(Ipv4Net::from(i.private_ip), 1)
+                .expect("one value fits in 31 bits");
             if endpoints.len() <= slot as usize {
                 endpoints.resize(slot as usize + 1, None);
             }
@@ -739,6 +785,7 @@ pub fn compile(model: &Model, ports: &mut PortMap, generation: u64) -> Snapshot 
         tgw_tables,
         attachments,
         endpoints,
+        endpoint_addresses: endpoint_addresses.build(),
         flow_interval_ms: model
             .flow_logs()
             .map(|f| u64::from(f.spec.max_aggregation_interval) * 1000)

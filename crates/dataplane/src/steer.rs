@@ -23,7 +23,7 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use crate::snapshot::{ENDPOINT_TARGET, INTERNET, NAT_TARGET, Port, PortEntry, Snapshot};
+use crate::snapshot::{INTERNET, NAT_TARGET, Port, PortEntry, Snapshot};
 use crate::wire::{DatagramKey, Ipv4, icmp, proto};
 
 /// The worker (of `workers`) that owns the flow of `packet`, read from port `from`.
@@ -188,12 +188,9 @@ fn service_view(snapshot: &Snapshot, from: Port, flow: Flow) -> Flow {
     }
     let PortEntry::Instance(me) = snapshot.port(from) else { return flow };
     let (address, port) = flow.b;
-    match snapshot.vpcs.get(me.vpc as usize).and_then(|v| v.hosts.lookup(address.into())) {
-        Some(value) if value >= ENDPOINT_TARGET => match snapshot.endpoint(value) {
-            Some(e) => Flow { b: (u32::from(e.service), port), ..flow },
-            None => flow,
-        },
-        _ => flow,
+    match snapshot.endpoint_behind(&me, address.into()) {
+        Some(e) => Flow { b: (u32::from(e.service), port), ..flow },
+        None => flow,
     }
 }
 

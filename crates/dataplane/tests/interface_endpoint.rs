@@ -202,6 +202,20 @@ fn endpoints_carry_tcp_and_answer_a_peered_caller_by_their_subnets_routes() {
     let verdict = process(&snapshot, &mut tracking, near, &mut udp);
     assert_eq!(verdict, Verdict::Drop(DropReason::EndpointNotTcp));
 
+    // Both ways of a peered caller's flow meet one worker.
+    let owners = vpclab_dataplane::steer::FragmentOwners::default();
+    for sport in 1000..1100u16 {
+        let mut syn = probe(ip("10.1.2.10"), to, Probe::Tcp(443));
+        syn[20..22].copy_from_slice(&sport.to_be_bytes());
+        let there = vpclab_dataplane::steer::owner(&snapshot, remote, &syn, 4, &owners);
+        let mut tracking = Tracking::new(64);
+        tracking.sync(&snapshot);
+        let _ = process(&snapshot, &mut tracking, remote, &mut syn);
+        let back = answer(&syn);
+        let returning = vpclab_dataplane::steer::owner(&snapshot, INTERNET, &back, 4, &owners);
+        assert_eq!(there, returning, "source port {sport}");
+    }
+
     // From the peer: to the service as itself, and back from the interface's address by
     // the endpoint subnet's route to the peering.
     let mut from_peer = probe(ip("10.1.2.10"), to, Probe::Tcp(443));
@@ -225,4 +239,39 @@ fn endpoints_carry_tcp_and_answer_a_peered_caller_by_their_subnets_routes() {
     let mut back = answer(&again);
     let verdict = process(&snapshot, &mut tracking, INTERNET, &mut back);
     assert_eq!(verdict, Verdict::Drop(DropReason::NoRoute));
+}
+
+#[test]
+fn an_icmp_error_about_an_endpoint_flow_reaches_the_caller_from_the_interface() {
+    let (snapshot, app, _, endpoint) = lab();
+    let mut tracking = Tracking::new(1024);
+    tracking.sync(&snapshot);
+    let ssm = ip("198.51.100.136");
+    let mut syn = probe(ip("10.0.2.10"), endpoint, Probe::Tcp(80));
+    let verdict = process(&snapshot, &mut tracking, app, &mut syn);
+    assert!(matches!(verdict, Verdict::Forward { port: INTERNET, .. }), "{verdict:?}");
+    // The service's host says the path needs smaller packets, quoting what it got.
+    let mut error = vec![0u8; REPLY_BUFFER];
+    let quoted = vpclab_dataplane::wire::Ipv4::new_checked(&syn[..]).unwrap();
+    let (unreachable, needs_fragmentation, mtu) = (3, 4, 1400);
+    let len = vpclab_dataplane::wire::icmp_error(
+        &mut error,
+        ssm,
+        &quoted,
+        unreachable,
+        needs_fragmentation,
+        mtu,
+    )
+    .unwrap();
+    let mut error = error[..len].to_vec();
+    let owners = vpclab_dataplane::steer::FragmentOwners::default();
+    for workers in 2..6 {
+        let flow = vpclab_dataplane::steer::owner(&snapshot, app, &syn, workers, &owners);
+        let about = vpclab_dataplane::steer::owner(&snapshot, INTERNET, &error, workers, &owners);
+        assert_eq!(flow, about, "the error meets its flow's worker ({workers} workers)");
+    }
+    let verdict = process(&snapshot, &mut tracking, INTERNET, &mut error);
+    assert!(matches!(verdict, Verdict::Forward { port, .. } if port == app), "{verdict:?}");
+    assert_eq!(&error[12..16], &endpoint.octets(), "from the endpoint's address");
+    assert_eq!(&error[28 + 16..28 + 20], &endpoint.octets(), "about the flow app sees");
 }

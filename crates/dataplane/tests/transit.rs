@@ -487,8 +487,31 @@ fn an_interface_endpoint_serves_callers_behind_the_hub() {
             0,
         )
         .unwrap();
-    let interface = &m.vpc_endpoint(&endpoint).unwrap().interface.as_ref().unwrap().interfaces[0];
+    let interface =
+        m.vpc_endpoint(&endpoint).unwrap().interface.as_ref().unwrap().interfaces[0].clone();
     let address = interface.private_ip.to_string();
+
+    // Both ways of a flow from behind the hub meet one worker.
+    let snapshot = compile(&lab.model, &mut lab.ports, 1);
+    let owners = vpclab_dataplane::steer::FragmentOwners::default();
+    for sport in 1000..1100u16 {
+        let mut syn = probe(ip("10.0.1.10"), interface.private_ip, Probe::Tcp(443));
+        syn[20..22].copy_from_slice(&sport.to_be_bytes());
+        let there = vpclab_dataplane::steer::owner(&snapshot, lab.hosts[0], &syn, 4, &owners);
+        let mut tracking = Tracking::new(64);
+        tracking.sync(&snapshot);
+        let mut reply = vec![0u8; REPLY_BUFFER];
+        let _ = snapshot.process(&mut tracking, lab.hosts[0], &mut syn, &mut reply, 0);
+        let back = vpclab_dataplane::trace::answer(&syn);
+        let returning = vpclab_dataplane::steer::owner(
+            &snapshot,
+            vpclab_dataplane::INTERNET,
+            &back,
+            4,
+            &owners,
+        );
+        assert_eq!(there, returning, "source port {sport}");
+    }
 
     let (verdict, answer, ttl) = lab.send(0, &address, Probe::Tcp(443), 0);
     assert!(
