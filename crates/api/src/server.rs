@@ -10,7 +10,7 @@ use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::{Bytes, Incoming};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
-use hyper::{Method, Request, Response};
+use hyper::{Request, Response};
 use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpListener;
@@ -26,12 +26,55 @@ const NO_REQUEST: &str = "00000000-0000-0000-0000-000000000000";
 /// Largest request body accepted (the largest legitimate EC2 call is far smaller).
 pub const MAX_BODY: usize = 1 << 20;
 
-/// Serves `service` on `listener` until `shutdown` completes; with `credentials`, only
-/// requests signed (SigV4) with one of them.
+/// What a listener serves: the API, with its credentials check, and pages beside it
+/// under their own path (the console).
+#[derive(Clone, Debug)]
+pub struct Site {
+    pub service: Arc<Mutex<Service>>,
+    /// With these, only requests signed (SigV4) with one of them are answered.
+    pub credentials: Option<Arc<Credentials>>,
+    pub pages: Option<Arc<dyn Pages>>,
+}
+
+impl Site {
+    /// The API alone.
+    pub fn api(service: Arc<Mutex<Service>>, credentials: Option<Arc<Credentials>>) -> Self {
+        Site { service, credentials, pages: None }
+    }
+}
+
+/// Pages served beside the API under [`Pages::prefix`]: answered on a blocking thread
+/// (they call the API themselves, through [`call`]).
+pub trait Pages: Send + Sync + std::fmt::Debug + 'static {
+    /// The path they live under, e.g. `/console` (and everything below it).
+    fn prefix(&self) -> &'static str;
+    /// The answer to one request.
+    fn answer(&self, request: PageRequest) -> PageResponse;
+}
+
+/// A request for a page.
+#[derive(Debug)]
+pub struct PageRequest {
+    pub method: String,
+    pub path: String,
+    /// The raw query string (without `?`).
+    pub query: String,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+/// A page.
+#[derive(Debug)]
+pub struct PageResponse {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+/// Serves `site` on `listener` until `shutdown` completes.
 pub async fn serve(
     listener: TcpListener,
-    service: Arc<Mutex<Service>>,
-    credentials: Option<Arc<Credentials>>,
+    site: Site,
     shutdown: impl Future<Output = ()>,
 ) -> std::io::Result<()> {
     let mut shutdown = std::pin::pin!(shutdown);
@@ -39,25 +82,20 @@ pub async fn serve(
         tokio::select! {
             accepted = listener.accept() => {
                 let Ok((stream, _)) = accepted else { continue };
-                let service = Arc::clone(&service);
-                let credentials = credentials.clone();
-                tokio::spawn(serve_connection(stream, service, credentials));
+                tokio::spawn(serve_connection(stream, site.clone()));
             }
             () = &mut shutdown => return Ok(()),
         }
     }
 }
 
-/// Serves `service` on one accepted connection until the client closes it: plain TCP,
-/// or a stream the caller has wrapped (TLS).
-pub async fn serve_connection<S>(
-    stream: S,
-    service: Arc<Mutex<Service>>,
-    credentials: Option<Arc<Credentials>>,
-) where
+/// Serves `site` on one accepted connection until the client closes it: plain TCP, or
+/// a stream the caller has wrapped (TLS).
+pub async fn serve_connection<S>(stream: S, site: Site)
+where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    let handler = service_fn(move |req| answer(Arc::clone(&service), credentials.clone(), req));
+    let handler = service_fn(move |req| answer(site.clone(), req));
     let _ = http1::Builder::new().serve_connection(TokioIo::new(stream), handler).await;
 }
 
@@ -70,13 +108,8 @@ fn reply(reply: Reply) -> Response<Full<Bytes>> {
         .unwrap_or_else(|_| Response::new(Full::new(Bytes::new())))
 }
 
-async fn answer(
-    service: Arc<Mutex<Service>>,
-    credentials: Option<Arc<Credentials>>,
-    req: Request<Incoming>,
-) -> Result<Response<Full<Bytes>>, Infallible> {
-    let query = req.uri().query().unwrap_or_default().as_bytes().to_vec();
-    let is_get = req.method() == Method::GET;
+async fn answer(site: Site, req: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infallible> {
+    let query = req.uri().query().unwrap_or_default().to_owned();
     let method = req.method().as_str().to_owned();
     let path = req.uri().path().to_owned();
     let headers: Vec<(String, String)> = req
@@ -84,6 +117,10 @@ async fn answer(
         .iter()
         .map(|(k, v)| (k.as_str().to_owned(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
         .collect();
+    let pages = site.pages.clone().filter(|p| {
+        let prefix = p.prefix();
+        path.strip_prefix(prefix).is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+    });
     let body = match Limited::new(req.into_body(), MAX_BODY).collect().await {
         Ok(collected) => collected.to_bytes(),
         Err(_) => {
@@ -98,14 +135,76 @@ async fn answer(
             }));
         }
     };
+    if let Some(pages) = pages {
+        let request = PageRequest { method, path, query, headers, body: body.to_vec() };
+        let page = tokio::task::spawn_blocking(move || pages.answer(request)).await;
+        return Ok(match page {
+            Ok(page) => {
+                let mut response = Response::builder().status(page.status);
+                for (name, value) in &page.headers {
+                    response = response.header(name.as_str(), value.as_str());
+                }
+                response
+                    .body(Full::new(Bytes::from(page.body)))
+                    .unwrap_or_else(|_| Response::new(Full::new(Bytes::new())))
+            }
+            Err(_) => Response::builder()
+                .status(500)
+                .body(Full::new(Bytes::from_static(b"internal error\n")))
+                .unwrap_or_else(|_| Response::new(Full::new(Bytes::new()))),
+        });
+    }
     let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
-    if let Some(credentials) = &credentials {
-        let signed = Signed {
+    // The service runs ip(8) and blocking I/O: off the async threads, one call at a time.
+    let answer = tokio::task::spawn_blocking(move || {
+        let request = ApiRequest {
             method: &method,
             path: &path,
-            query: std::str::from_utf8(&query).unwrap_or_default(),
+            query: &query,
             headers: &headers,
             body: &body,
+        };
+        call(&site.service, site.credentials.as_deref(), &request, now)
+    })
+    .await;
+    Ok(reply(answer.unwrap_or_else(|_| Reply {
+        status: 500,
+        body: xml::error(
+            &ApiError { code: "InternalError", message: "An internal error has occurred".into() },
+            NO_REQUEST,
+        ),
+        request_id: NO_REQUEST.into(),
+    })))
+}
+
+/// A request to the API as HTTP carries it.
+#[derive(Debug)]
+pub struct ApiRequest<'a> {
+    /// `POST` or `GET`.
+    pub method: &'a str,
+    pub path: &'a str,
+    /// The raw query string (without `?`).
+    pub query: &'a str,
+    pub headers: &'a [(String, String)],
+    pub body: &'a [u8],
+}
+
+/// Answers one API request as the HTTP server does: the signature checked (with
+/// `credentials`), then the service's answer to the parameters (the body's, or the
+/// query's for a `GET` or an empty body). Blocking: the service runs ip(8).
+pub fn call(
+    service: &Mutex<Service>,
+    credentials: Option<&Credentials>,
+    request: &ApiRequest<'_>,
+    now: u64,
+) -> Reply {
+    if let Some(credentials) = credentials {
+        let signed = Signed {
+            method: request.method,
+            path: request.path,
+            query: request.query,
+            headers: request.headers,
+            body: request.body,
             now,
         };
         if let Err(refusal) = credentials.check(&signed) {
@@ -123,26 +222,18 @@ async fn answer(
                     },
                 ),
             };
-            return Ok(reply(Reply {
+            return Reply {
                 status,
                 body: xml::error(&error, NO_REQUEST),
                 request_id: NO_REQUEST.into(),
-            }));
+            };
         }
     }
-    let params = if is_get || body.is_empty() { query } else { body.to_vec() };
-    // The service runs ip(8) and blocking I/O: off the async threads, one call at a time.
-    let answer = tokio::task::spawn_blocking(move || {
-        let mut service = service.lock().unwrap_or_else(|e| e.into_inner());
-        service.handle(&params, now)
-    })
-    .await;
-    Ok(reply(answer.unwrap_or_else(|_| Reply {
-        status: 500,
-        body: xml::error(
-            &ApiError { code: "InternalError", message: "An internal error has occurred".into() },
-            NO_REQUEST,
-        ),
-        request_id: NO_REQUEST.into(),
-    })))
+    let params = if request.method == "GET" || request.body.is_empty() {
+        request.query.as_bytes()
+    } else {
+        request.body
+    };
+    let mut service = service.lock().unwrap_or_else(|e| e.into_inner());
+    service.handle(params, now)
 }

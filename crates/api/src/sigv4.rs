@@ -102,6 +102,117 @@ fn encode(s: &str) -> String {
     out
 }
 
+/// The credential scope: `<date>/<region>/<service>`.
+struct Scope<'a> {
+    date: &'a str,
+    region: &'a str,
+    service: &'a str,
+}
+
+/// The SigV4 signature of `request`: its canonical request (method, path, sorted
+/// query, the `signed_headers` with their values by `header`, the payload hash) hashed
+/// into the string to sign, signed with the key derived from `secret` and `scope`.
+fn signature<'h>(
+    secret: &str,
+    amz_date: &str,
+    scope: &Scope<'_>,
+    request: &Signed<'_>,
+    header: &dyn Fn(&str) -> Option<&'h str>,
+    signed_headers: &str,
+    payload: &str,
+) -> String {
+    let mut query: Vec<(String, String)> = form_urlencoded::parse(request.query.as_bytes())
+        .map(|(k, v)| (encode(&k), encode(&v)))
+        .collect();
+    query.sort();
+    let query: Vec<String> = query.into_iter().map(|(k, v)| format!("{k}={v}")).collect();
+    let mut canonical_headers = String::new();
+    for name in signed_headers.split(';') {
+        let value = header(name).unwrap_or("");
+        let value = value.split_whitespace().collect::<Vec<_>>().join(" ");
+        canonical_headers.push_str(&format!("{}:{}\n", name.to_ascii_lowercase(), value));
+    }
+    let canonical = format!(
+        "{}\n{}\n{}\n{}\n{}\n{}",
+        request.method,
+        request.path,
+        query.join("&"),
+        canonical_headers,
+        signed_headers,
+        payload
+    );
+    let Scope { date, region, service } = scope;
+    let to_sign = format!(
+        "AWS4-HMAC-SHA256\n{amz_date}\n{date}/{region}/{service}/aws4_request\n{}",
+        hex(&Sha256::digest(canonical.as_bytes()))
+    );
+    let mut key = hmac(format!("AWS4{secret}").as_bytes(), date.as_bytes());
+    for part in [region, service, "aws4_request"] {
+        key = hmac(&key, part.as_bytes());
+    }
+    hex(&hmac(&key, to_sign.as_bytes()))
+}
+
+/// `now` (seconds since the Unix epoch) as `YYYYMMDDTHHMMSSZ`.
+fn amz_date(now: u64) -> String {
+    let (days, secs) = ((now / 86_400) as i64, now % 86_400);
+    // The civil date of a day number (proleptic Gregorian), after Howard Hinnant.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!("{y:04}{m:02}{d:02}T{:02}{:02}{:02}Z", secs / 3600, secs / 60 % 60, secs % 60)
+}
+
+/// Signs a request for EC2 in us-east-1 as an SDK does, at `now`: adds `x-amz-date`,
+/// `x-amz-content-sha256` and `authorization` to `headers` (which should hold `host`),
+/// signing every header it then has.
+#[allow(clippy::too_many_arguments)]
+pub fn sign(
+    key_id: &str,
+    secret: &str,
+    method: &str,
+    path: &str,
+    query: &str,
+    headers: &mut Vec<(String, String)>,
+    body: &[u8],
+    now: u64,
+) {
+    let stamp = amz_date(now);
+    let payload = hex(&Sha256::digest(body));
+    headers.retain(|(k, _)| {
+        !["authorization", "x-amz-date", "x-amz-content-sha256"]
+            .contains(&k.to_ascii_lowercase().as_str())
+    });
+    headers.push(("x-amz-date".to_owned(), stamp.clone()));
+    headers.push(("x-amz-content-sha256".to_owned(), payload.clone()));
+    let mut names: Vec<String> = headers.iter().map(|(k, _)| k.to_ascii_lowercase()).collect();
+    names.sort();
+    names.dedup();
+    let signed_headers = names.join(";");
+    let snapshot = headers.clone();
+    let header = |name: &str| {
+        snapshot.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.trim())
+    };
+    let request = Signed { method, path, query, headers: &snapshot, body, now };
+    let scope = Scope { date: &stamp[..8], region: "us-east-1", service: "ec2" };
+    let signature =
+        self::signature(secret, &stamp, &scope, &request, &header, &signed_headers, &payload);
+    headers.push((
+        "authorization".to_owned(),
+        format!(
+            "AWS4-HMAC-SHA256 Credential={key_id}/{}/us-east-1/ec2/aws4_request, \
+             SignedHeaders={signed_headers}, Signature={signature}",
+            &stamp[..8]
+        ),
+    ));
+}
+
 impl Credentials {
     /// Parses `access_key_id:secret` lines (blank lines and `#` comments ignored).
     pub fn parse(text: &str) -> Result<Self, String> {
@@ -166,41 +277,15 @@ impl Credentials {
             return Err(Refusal::Expired);
         }
 
-        let mut query: Vec<(String, String)> = form_urlencoded::parse(request.query.as_bytes())
-            .map(|(k, v)| (encode(&k), encode(&v)))
-            .collect();
-        query.sort();
-        let query: Vec<String> = query.into_iter().map(|(k, v)| format!("{k}={v}")).collect();
-        let mut canonical_headers = String::new();
-        for name in signed_headers.split(';') {
-            let value = header(name).unwrap_or("");
-            let value = value.split_whitespace().collect::<Vec<_>>().join(" ");
-            canonical_headers.push_str(&format!("{}:{}\n", name.to_ascii_lowercase(), value));
-        }
         // The body's own hash, never the one the request claims: a claim that differs is
         // a body changed after signing.
         let payload = hex(&Sha256::digest(request.body));
         if header("x-amz-content-sha256").is_some_and(|claimed| claimed != payload) {
             return Err(Refusal::Mismatch);
         }
-        let canonical = format!(
-            "{}\n{}\n{}\n{}\n{}\n{}",
-            request.method,
-            request.path,
-            query.join("&"),
-            canonical_headers,
-            signed_headers,
-            payload
-        );
-        let to_sign = format!(
-            "AWS4-HMAC-SHA256\n{amz_date}\n{date}/{region}/{service}/aws4_request\n{}",
-            hex(&Sha256::digest(canonical.as_bytes()))
-        );
-        let mut key = hmac(format!("AWS4{secret}").as_bytes(), date.as_bytes());
-        for part in [region, service, "aws4_request"] {
-            key = hmac(&key, part.as_bytes());
-        }
-        let expected = hex(&hmac(&key, to_sign.as_bytes()));
+        let scope = Scope { date, region, service };
+        let expected =
+            self::signature(secret, amz_date, &scope, request, &header, signed_headers, &payload);
         // Compare in constant time: the position of the first difference must not leak.
         let same = expected.len() == signature.len()
             && expected.bytes().zip(signature.bytes()).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0;
@@ -319,5 +404,35 @@ mod tests {
         assert!(Credentials::parse("# nothing\n\n").is_err());
         assert!(Credentials::parse("no-colon").is_err());
         assert!(Credentials::parse("a:b\n# c\nd:e").is_ok());
+    }
+
+    #[test]
+    fn a_request_signed_here_is_one_the_check_takes() {
+        let keys = Credentials::parse("AKIDLAB:lab-secret\n").unwrap();
+        let now = 1_764_547_200; // 2025-12-01T00:00:00Z
+        let body = b"Action=DescribeVpcs&Version=2016-11-15";
+        let mut headers = vec![("host".to_owned(), "vpclab-console".to_owned())];
+        sign("AKIDLAB", "lab-secret", "POST", "/", "", &mut headers, body, now);
+        let request = |headers: &[(String, String)], body: &[u8], now| {
+            let signed = Signed { method: "POST", path: "/", query: "", headers, body, now };
+            keys.check(&signed)
+        };
+        assert_eq!(request(&headers, body, now), Ok(()));
+        assert_eq!(request(&headers, b"Action=DeleteVpc", now), Err(Refusal::Mismatch));
+        assert_eq!(request(&headers, body, now + MAX_SKEW_S + 1), Err(Refusal::Expired));
+        let mut wrong = vec![("host".to_owned(), "vpclab-console".to_owned())];
+        sign("AKIDLAB", "not-the-secret", "POST", "/", "", &mut wrong, body, now);
+        assert_eq!(request(&wrong, body, now), Err(Refusal::Mismatch));
+    }
+
+    #[test]
+    fn dates_are_written_as_they_are_read() {
+        assert_eq!(amz_date(0), "19700101T000000Z");
+        assert_eq!(amz_date(1_440_938_160), "20150830T123600Z");
+        // Every day across four centuries' leap rules, at a varying time of day.
+        for day in (0..200_000u64).step_by(7) {
+            let t = day * 86_400 + day % 86_400;
+            assert_eq!(amz_time(&amz_date(t)), Some(t), "day {day}");
+        }
     }
 }

@@ -99,7 +99,7 @@ fn serving(
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        tokio::spawn(server::serve(listener, service, None, async {
+        tokio::spawn(server::serve(listener, server::Site::api(service, None), async {
             let _ = rx.await;
         }));
         (addr, tx)

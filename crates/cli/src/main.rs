@@ -4,6 +4,7 @@
 
 mod capture;
 mod check;
+mod console;
 mod flows;
 mod graph;
 mod internet;

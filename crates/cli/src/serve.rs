@@ -138,7 +138,7 @@ pub(crate) fn run(state: &Path, options: Options) -> Result<(), String> {
         let listener =
             tokio::net::TcpListener::bind(listen).await.map_err(|e| format!("{listen}: {e}"))?;
         eprintln!(
-            "vpclab serve: EC2 API on http://{listen}, state in {}{}, data plane {}",
+            "vpclab serve: EC2 API on http://{listen} (console: http://{listen}/console/), state in {}{}, data plane {}",
             state.display(),
             if restored { format!(" (restored, {instances} instances)") } else { String::new() },
             match &host_workers {
@@ -165,7 +165,8 @@ pub(crate) fn run(state: &Path, options: Options) -> Result<(), String> {
                 _ => {
                     let never = std::future::pending::<()>();
                     let service = Arc::clone(&service);
-                    tokio::spawn(server::serve(listener, service, credentials.clone(), never));
+                    let site = server::Site::api(service, credentials.clone());
+                    tokio::spawn(server::serve(listener, site, never));
                 }
             }
         }
@@ -175,7 +176,15 @@ pub(crate) fn run(state: &Path, options: Options) -> Result<(), String> {
                 () = stop.notified() => {}
             }
         };
-        server::serve(listener, Arc::clone(&service), credentials, shutdown)
+        // The console beside the API on the main listener (never on the emulated
+        // internet's public endpoints).
+        let console = crate::console::Console::new(
+            Arc::clone(&service),
+            credentials.clone(),
+            state.to_path_buf(),
+        );
+        let site = server::Site { service: Arc::clone(&service), credentials, pages: Some(Arc::new(console)) };
+        server::serve(listener, site, shutdown)
             .await
             .map_err(|e| e.to_string())
     });
@@ -208,7 +217,7 @@ async fn serve_https(
         tokio::spawn(async move {
             let handshake = tokio::time::timeout(HANDSHAKE_TIMEOUT, tls.accept(stream)).await;
             if let Ok(Ok(stream)) = handshake {
-                server::serve_connection(stream, service, credentials).await;
+                server::serve_connection(stream, server::Site::api(service, credentials)).await;
             }
         });
     }

@@ -1,0 +1,431 @@
+//! NAT gateways: the list, a gateway's details, "Create NAT gateway" (with its "Allocate
+//! Elastic IP" button) and "Delete NAT gateway".
+
+use maud::{Markup, html};
+
+use super::html::{self, column, href};
+use super::vpcs::name_tag;
+use super::{Cx, El, Failure, Outcome, Request};
+
+const SECTION: &str = "nat-gateways";
+
+pub(crate) fn route(cx: &Cx<'_>, rest: &[&str], req: &Request) -> Outcome {
+    match rest {
+        [] => list(cx, req),
+        ["new"] => create(cx, req),
+        [id] => detail(cx, id, req),
+        [id, "delete"] => delete(cx, id, req),
+        _ => Outcome::NotFound,
+    }
+}
+
+fn failed(title: &str, failure: &Failure) -> Outcome {
+    Outcome::Status(400, html::page(title, SECTION, html::error(failure)))
+}
+
+/// The gateway's primary address (the first of `natGatewayAddressSet`).
+fn primary(n: &El) -> Option<&El> {
+    let addresses: Vec<&El> = n.items("natGatewayAddressSet").collect();
+    addresses.iter().find(|a| a.text("isPrimary") == "true").or(addresses.first()).copied()
+}
+
+fn primary_text<'a>(n: &'a El, name: &str) -> &'a str {
+    primary(n).map_or("", |a| a.text(name))
+}
+
+fn list(cx: &Cx<'_>, req: &Request) -> Outcome {
+    let nats = match cx.api.call("DescribeNatGateways", &[]) {
+        Ok(doc) => doc,
+        Err(f) => return failed("NAT gateways", &f),
+    };
+    let rows: Vec<&El> = nats.items("natGatewaySet").collect();
+    let columns = [
+        column("Name", |n: &El| html::or_dash(n.name_tag())),
+        column("NAT gateway ID", |n: &El| html::link(SECTION, n.text("natGatewayId"))),
+        column("Connectivity type", |n: &El| html! { (n.text("connectivityType")) }),
+        column("State", |n: &El| html::state(n.text("state"))),
+        column("Primary public IPv4 address", |n: &El| html::or_dash(primary_text(n, "publicIp"))),
+        column("Primary private IPv4 address", |n: &El| {
+            html::or_dash(primary_text(n, "privateIp"))
+        }),
+        column("VPC", |n: &El| html::link("vpcs", n.text("vpcId"))),
+        column("Subnet", |n: &El| html::link("subnets", n.text("subnetId"))),
+    ];
+    let body = html! {
+        (html::bar("NAT gateways", html! {
+            a.button.primary href=(href("nat-gateways/new")) { "Create NAT gateway" }
+        }))
+        (html::search("NAT gateways", req.param("search")))
+        (html::table("NAT gateways", &columns, &rows, req.param("search")))
+    };
+    Outcome::Page(html::page("NAT gateways", SECTION, body))
+}
+
+fn describe(cx: &Cx<'_>, id: &str) -> Result<Option<El>, Failure> {
+    match cx.api.call1("DescribeNatGateways", "NatGatewayId.1", id) {
+        Ok(doc) => Ok(doc.items("natGatewaySet").next().cloned()),
+        Err(f)
+            if f.code.starts_with("NatGatewayNotFound")
+                || f.code.starts_with("InvalidNatGatewayID") =>
+        {
+            Ok(None)
+        }
+        Err(f) => Err(f),
+    }
+}
+
+fn detail(cx: &Cx<'_>, id: &str, req: &Request) -> Outcome {
+    let nat = match describe(cx, id) {
+        Ok(Some(n)) => n,
+        Ok(None) => return Outcome::NotFound,
+        Err(f) => return failed(id, &f),
+    };
+    let base = href(&format!("nat-gateways/{id}"));
+    let name = nat.name_tag();
+    let title = if name.is_empty() { id.to_owned() } else { format!("{id} / {name}") };
+    let tab = match req.param("tab") {
+        "" => "addresses",
+        t => t,
+    };
+    let allocation = primary_text(&nat, "allocationId");
+    let addresses: Vec<&El> = nat.items("natGatewayAddressSet").collect();
+    let columns = [
+        column("Allocation ID", |a: &El| html::link("elastic-ips", a.text("allocationId"))),
+        column("Public IPv4 address", |a: &El| html::or_dash(a.text("publicIp"))),
+        column("Private IPv4 address", |a: &El| html::or_dash(a.text("privateIp"))),
+        column("Network interface ID", |a: &El| html::or_dash(a.text("networkInterfaceId"))),
+        column(
+            "Primary",
+            |a: &El| html! { (if a.text("isPrimary") == "true" { "Yes" } else { "No" }) },
+        ),
+        column("Status", |a: &El| html! { (a.text("status")) }),
+    ];
+    let body = html! {
+        p.crumbs { a href=(href(SECTION)) { "NAT gateways" } " › " (id) }
+        @match req.param("done") {
+            "created" => (html::notice(&format!("NAT gateway {title} was created successfully."))),
+            "deleted" => (html::notice(&format!("NAT gateway {id} is being deleted."))),
+            _ => {}
+        }
+        (html::bar(&title, html::actions(&[("Delete NAT gateway", format!("{base}/delete"))])))
+        (html::details(&[
+            ("NAT gateway ID", html! { (id) }),
+            ("Connectivity type", html! { (nat.text("connectivityType")) }),
+            ("State", html::state(nat.text("state"))),
+            ("State message", html::or_dash(nat.text("failureMessage"))),
+            ("Primary public IPv4 address", html::or_dash(primary_text(&nat, "publicIp"))),
+            ("Primary private IPv4 address", html::or_dash(primary_text(&nat, "privateIp"))),
+            ("Primary network interface ID", html::or_dash(primary_text(&nat, "networkInterfaceId"))),
+            ("Elastic IP allocation ID", html::link("elastic-ips", allocation)),
+            ("VPC", html::link("vpcs", nat.text("vpcId"))),
+            ("Subnet", html::link("subnets", nat.text("subnetId"))),
+            ("Created", html! { (nat.text("createTime")) }),
+            ("Deleted", html::or_dash(nat.text("deleteTime"))),
+        ]))
+        (html::tabs(&base, tab, &[("addresses", "Primary and secondary IPv4 addresses"), ("tags", "Tags")]))
+        @if tab == "tags" {
+            (html::tags_table(&nat))
+        } @else {
+            (html::table("IPv4 addresses", &columns, &addresses, ""))
+        }
+    };
+    Outcome::Page(html::page(&title, SECTION, body))
+}
+
+/// The form's choices: every subnet, and the Elastic IPs not associated with anything.
+struct Choices {
+    subnets: Vec<(String, String)>,
+    addresses: Vec<(String, String)>,
+}
+
+fn choices(cx: &Cx<'_>) -> Result<Choices, Failure> {
+    let subnets = cx.api.call("DescribeSubnets", &[])?;
+    let addresses = cx.api.call("DescribeAddresses", &[])?;
+    let mut subnet_options = vec![(String::new(), "Select a subnet".to_owned())];
+    for s in subnets.items("subnetSet") {
+        let id = s.text("subnetId");
+        let name = s.name_tag();
+        let named = if name.is_empty() { id.to_owned() } else { format!("{id} ({name})") };
+        subnet_options.push((
+            id.to_owned(),
+            format!("{named} | {} | {}", s.text("vpcId"), s.text("cidrBlock")),
+        ));
+    }
+    let mut address_options = vec![(String::new(), "Choose an Elastic IP".to_owned())];
+    for a in addresses.items("addressesSet").filter(|a| a.text("associationId").is_empty()) {
+        let id = a.text("allocationId");
+        let name = a.name_tag();
+        let text = if name.is_empty() {
+            format!("{id} ({})", a.text("publicIp"))
+        } else {
+            format!("{id} ({}, {name})", a.text("publicIp"))
+        };
+        address_options.push((id.to_owned(), text));
+    }
+    Ok(Choices { subnets: subnet_options, addresses: address_options })
+}
+
+/// The form, as filled (`allocation` may be the address just allocated).
+fn create_form(
+    req: &Request,
+    choices: &Choices,
+    allocation: &str,
+    message: Option<Markup>,
+) -> Markup {
+    let connectivity = if req.field("connectivity") == "private" { "private" } else { "public" };
+    html! {
+        p.crumbs { a href=(href(SECTION)) { "NAT gateways" } " › Create NAT gateway" }
+        h1 { "Create NAT gateway" }
+        @if let Some(m) = message { (m) }
+        form.edit method="post" action=(href("nat-gateways/new")) {
+            // Enter in a field creates the gateway: the form's first submit button is
+            // its default, and "Allocate Elastic IP" comes before "Create NAT gateway".
+            button.skip type="submit" tabindex="-1" aria-hidden="true" {}
+            fieldset {
+                legend { "NAT gateway settings" }
+                (html::text_field("name", "Name - optional", req.field("name"), "Creates a tag with a key of 'Name' and the value you specify."))
+                (html::select("subnet", "Subnet", &choices.subnets, req.field("subnet")))
+                p.hint { "Select a subnet in which to create the NAT gateway." }
+            }
+            fieldset {
+                legend { "Connectivity type" }
+                p {
+                    input #connectivity_public type="radio" name="connectivity" value="public" checked[connectivity == "public"];
+                    label.inline for="connectivity_public" { "Public" }
+                    input #connectivity_private type="radio" name="connectivity" value="private" checked[connectivity == "private"];
+                    label.inline for="connectivity_private" { "Private" }
+                }
+                p.hint { "A public NAT gateway needs an Elastic IP address; a private one has none." }
+            }
+            fieldset {
+                legend { "Elastic IP address" }
+                (html::select("allocation", "Elastic IP allocation ID", &choices.addresses, allocation))
+                p.hint { "Assign an Elastic IP address to the NAT gateway (public connectivity only)." }
+                p { button #allocate type="submit" name="allocate" value="1" { "Allocate Elastic IP" } }
+            }
+            (html::form_actions(&href(SECTION), "Create NAT gateway"))
+        }
+    }
+}
+
+fn create(cx: &Cx<'_>, req: &Request) -> Outcome {
+    let title = "Create NAT gateway";
+    let page = |status: u16, choices: &Choices, allocation: &str, message: Option<Markup>| {
+        Outcome::Status(
+            status,
+            html::page(title, SECTION, create_form(req, choices, allocation, message)),
+        )
+    };
+    if req.is_post() && req.field("allocate") == "1" {
+        // "Allocate Elastic IP": a new address, chosen, and the rest of the form as it was.
+        let (status, allocation, message) = match cx.api.call1("AllocateAddress", "Domain", "vpc") {
+            Ok(doc) => {
+                let (id, ip) = (doc.text("allocationId").to_owned(), doc.text("publicIp"));
+                let notice = html::notice(&format!("Elastic IP address {ip} ({id}) allocated."));
+                (200, id, notice)
+            }
+            Err(f) => (400, req.field("allocation").to_owned(), html::error(&f)),
+        };
+        return match choices(cx) {
+            Ok(choices) => page(status, &choices, &allocation, Some(message)),
+            Err(f) => failed(title, &f),
+        };
+    }
+    let mut failure = None;
+    if req.is_post() {
+        let connectivity = req.field("connectivity");
+        let mut params = vec![("SubnetId".to_owned(), req.field("subnet").to_owned())];
+        if connectivity == "private" {
+            params.push(("ConnectivityType".to_owned(), "private".to_owned()));
+        } else {
+            params.push(("ConnectivityType".to_owned(), "public".to_owned()));
+            if !req.field("allocation").is_empty() {
+                params.push(("AllocationId".to_owned(), req.field("allocation").to_owned()));
+            }
+        }
+        if !req.field("name").is_empty() {
+            params.extend(name_tag("natgateway", req.field("name")));
+        }
+        match cx.api.call("CreateNatGateway", &params) {
+            Ok(doc) => {
+                let id = doc.at(&["natGateway", "natGatewayId"]);
+                return Outcome::Redirect(href(&format!("nat-gateways/{id}?done=created")));
+            }
+            Err(f) => failure = Some(f),
+        }
+    }
+    match choices(cx) {
+        Ok(choices) => {
+            let status = if failure.is_some() { 400 } else { 200 };
+            page(status, &choices, req.field("allocation"), failure.as_ref().map(html::error))
+        }
+        Err(f) => failed(title, &f),
+    }
+}
+
+fn delete(cx: &Cx<'_>, id: &str, req: &Request) -> Outcome {
+    let title = "Delete NAT gateway";
+    let nat = match describe(cx, id) {
+        Ok(Some(n)) => n,
+        Ok(None) => return Outcome::NotFound,
+        Err(f) => return failed(title, &f),
+    };
+    let base = href(&format!("nat-gateways/{id}"));
+    let mut failure = None;
+    if req.is_post() {
+        match cx.api.call1("DeleteNatGateway", "NatGatewayId", id) {
+            Ok(_) => return Outcome::Redirect(format!("{base}?done=deleted")),
+            Err(f) => failure = Some(f),
+        }
+    }
+    let body = html! {
+        p.crumbs { a href=(href(SECTION)) { "NAT gateways" } " › " a href=(base) { (id) } " › " (title) }
+        h1 { (title) }
+        @if let Some(f) = &failure { (html::error(f)) }
+        (html::confirm(
+            html! {
+                p { "Delete NAT gateway " strong { (id) } @if !nat.name_tag().is_empty() { " (" (nat.name_tag()) ")" } "?" }
+                p { "Routes to it become blackholes. Its Elastic IP address stays allocated: release it from "
+                    a href=(href("elastic-ips")) { "Elastic IPs" } " if you no longer need it." }
+            },
+            &format!("{base}/delete"),
+            "Delete",
+            &base,
+        ))
+    };
+    let status = if failure.is_some() { 400 } else { 200 };
+    Outcome::Status(status, html::page(title, SECTION, body))
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::console::Console;
+    use crate::console::testing::{api, console, get, post, post_ok};
+
+    /// A VPC with a subnet: the subnet's id.
+    fn subnet(c: &Console) -> String {
+        let vpc =
+            api(c, "CreateVpc", &[("CidrBlock", "10.0.0.0/16")]).at(&["vpc", "vpcId"]).to_owned();
+        api(c, "CreateSubnet", &[("VpcId", &vpc), ("CidrBlock", "10.0.0.0/24")])
+            .at(&["subnet", "subnetId"])
+            .to_owned()
+    }
+
+    #[test]
+    fn allocate_then_create_then_delete() {
+        let c = console();
+        let subnet = subnet(&c);
+        let form = get(&c, "/console/nat-gateways/new");
+        assert!(
+            form.body.contains(&format!(r#"<option value="{subnet}">{subnet} | vpc-"#)),
+            "{}",
+            form.body
+        );
+        assert!(form.body.contains(r#"name="allocate" value="1""#));
+
+        // "Allocate Elastic IP": the form comes back with the new address chosen and the
+        // rest as typed.
+        let again = post(
+            &c,
+            "/console/nat-gateways/new",
+            &[
+                ("name", "lab-nat"),
+                ("subnet", &subnet),
+                ("connectivity", "public"),
+                ("allocation", ""),
+                ("allocate", "1"),
+            ],
+        );
+        assert_eq!(again.status, 200, "{}", again.body);
+        let addresses = api(&c, "DescribeAddresses", &[]);
+        let eip = addresses.items("addressesSet").next().unwrap();
+        let allocation = eip.text("allocationId");
+        assert!(
+            again.body.contains(&format!(r#"<option value="{allocation}" selected>"#)),
+            "{}",
+            again.body
+        );
+        assert!(again.body.contains(&format!(r#"<option value="{subnet}" selected>"#)));
+        assert!(again.body.contains(r#"value="lab-nat""#));
+        assert_eq!(
+            api(&c, "DescribeNatGateways", &[]).items("natGatewaySet").count(),
+            0,
+            "nothing created yet"
+        );
+
+        let page = post_ok(
+            &c,
+            "/console/nat-gateways/new",
+            &[
+                ("name", "lab-nat"),
+                ("subnet", &subnet),
+                ("connectivity", "public"),
+                ("allocation", allocation),
+            ],
+        );
+        let nats = api(&c, "DescribeNatGateways", &[]);
+        let nat = nats.items("natGatewaySet").next().unwrap();
+        let id = nat.text("natGatewayId");
+        assert_eq!(nat.name_tag(), "lab-nat");
+        assert_eq!(nat.text("subnetId"), subnet);
+        assert_eq!(
+            nat.items("natGatewayAddressSet").next().unwrap().text("allocationId"),
+            allocation
+        );
+        assert!(page.body.contains("was created successfully"), "{}", page.body);
+        // The seed: "on the Detail, locate the subnet id and click on it".
+        assert!(
+            page.body.contains(&format!(r#"<a href="/console/subnets/{subnet}">{subnet}</a>"#))
+        );
+        let list = get(&c, "/console/nat-gateways");
+        assert!(list.body.contains(id) && list.body.contains(eip.text("publicIp")));
+
+        // The address is in use now: no longer offered.
+        let form = get(&c, "/console/nat-gateways/new");
+        assert!(!form.body.contains(&format!(r#"<option value="{allocation}""#)));
+
+        let confirm = get(&c, &format!("/console/nat-gateways/{id}/delete"));
+        assert!(confirm.body.contains(">Delete</button>"));
+        let page = post_ok(&c, &format!("/console/nat-gateways/{id}/delete"), &[]);
+        assert!(page.body.contains("is being deleted"), "{}", page.body);
+        let nats = api(&c, "DescribeNatGateways", &[]);
+        let state = nats.items("natGatewaySet").next().unwrap().text("state").to_owned();
+        assert!(state == "deleted" || state == "deleting", "{state}");
+    }
+
+    #[test]
+    fn the_apis_errors_are_shown_with_the_form_as_filled() {
+        let c = console();
+        let subnet = subnet(&c);
+        // Public without an Elastic IP.
+        let page = post(
+            &c,
+            "/console/nat-gateways/new",
+            &[
+                ("name", "no-eip"),
+                ("subnet", &subnet),
+                ("connectivity", "public"),
+                ("allocation", ""),
+            ],
+        );
+        assert_eq!(page.status, 400);
+        assert!(page.body.contains("<code>MissingParameter</code>"), "{}", page.body);
+        assert!(page.body.contains(r#"value="no-eip""#));
+        // Private: no Elastic IP is sent, whatever was chosen; vpclab has public ones only.
+        let eip = api(&c, "AllocateAddress", &[("Domain", "vpc")]).text("allocationId").to_owned();
+        let page = post(
+            &c,
+            "/console/nat-gateways/new",
+            &[
+                ("name", "private-nat"),
+                ("subnet", &subnet),
+                ("connectivity", "private"),
+                ("allocation", &eip),
+            ],
+        );
+        assert_eq!(page.status, 400);
+        assert!(page.body.contains("ConnectivityType=public"), "{}", page.body);
+        assert!(page.body.contains(r#"value="private" checked"#), "the choice is kept");
+        assert_eq!(api(&c, "DescribeNatGateways", &[]).items("natGatewaySet").count(), 0);
+    }
+}
