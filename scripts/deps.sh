@@ -1,7 +1,18 @@
 #!/usr/bin/env bash
 # Installs what vpclab's lab and tests need, from the distribution's package registry
 # only. Idempotent: does nothing when everything is present.
+#
+#   scripts/deps.sh            # what the lab needs
+#   scripts/deps.sh --tests    # and what only the tests need (Chromium and chromedriver)
 set -euo pipefail
+
+tests=0
+for arg in "$@"; do
+  case "$arg" in
+    --tests) tests=1 ;;
+    *) echo "usage: $0 [--tests]" >&2; exit 2 ;;
+  esac
+done
 
 # command -> Debian package
 declare -A need=(
@@ -15,6 +26,12 @@ declare -A need=(
   [nft]=nftables
   [iptables]=iptables
 )
+
+# The console's browser test: Debian's Chromium and its WebDriver.
+if ((tests)); then
+  need[chromium]=chromium
+  need[chromedriver]=chromium-driver
+fi
 
 missing=()
 for cmd in "${!need[@]}"; do

@@ -30,7 +30,7 @@ export PROPTEST_RNG_SEED=${PROPTEST_RNG_SEED:-20261126}
 
 if ((root)); then
   step "installing test dependencies"
-  scripts/deps.sh
+  scripts/deps.sh --tests
 fi
 
 step "cargo fmt --check"

@@ -1,0 +1,551 @@
+//! The web console in a real browser: headless Chromium, driven over WebDriver
+//! (chromedriver, both from the distribution), clicks through the seed tutorial's Parts
+//! 1–6 as a learner would — VPC, subnets, internet gateway, public route table, NAT
+//! gateway with a new Elastic IP, peering request and accept, a gateway endpoint — and
+//! then real packets prove that what was clicked works. Screenshots of every step go to
+//! `target/console-screenshots/` (and, with `VPCLAB_BLESS=1`, those the docs show to
+//! `docs/images/console/`).
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use fantoccini::{Client, ClientBuilder, Locator};
+use vpclab_netns_tests::api::Api;
+use vpclab_netns_tests::{free_port, require_root, vpclab_command, wait_until};
+
+/// The steps whose screenshots docs/console.md shows.
+const PUBLISHED: &[&str] = &[
+    "dashboard",
+    "igw-detached",
+    "public-routes",
+    "nat-with-new-eip",
+    "accept-request",
+    "resource-map",
+];
+
+/// chromedriver on a free loopback port, for as long as this lives.
+struct Driver {
+    child: Child,
+    port: u16,
+    profile: PathBuf,
+}
+
+impl Driver {
+    fn start() -> Self {
+        let port = free_port();
+        let child = Command::new("chromedriver")
+            .arg(format!("--port={port}"))
+            .arg("--allowed-ips=127.0.0.1")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect(
+                "chromedriver (Debian's chromium-driver, installed by scripts/deps.sh --tests)",
+            );
+        wait_until(
+            "chromedriver to listen",
+            Duration::from_secs(20),
+            Duration::from_millis(50),
+            || std::net::TcpStream::connect(("127.0.0.1", port)).ok().map(|_| ()),
+        );
+        let profile =
+            std::env::temp_dir().join(format!("vpclab-test-chromium-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&profile);
+        Driver { child, port, profile }
+    }
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.profile);
+    }
+}
+
+/// A browser session on the console, with the steps' helpers.
+struct Browser {
+    client: Client,
+    base: String,
+    shots: PathBuf,
+    step: usize,
+}
+
+impl Browser {
+    async fn open(driver: &Driver, base: &str) -> Self {
+        let mut caps = serde_json::Map::new();
+        caps.insert(
+            "goog:chromeOptions".into(),
+            serde_json::json!({
+                "binary": "/usr/bin/chromium",
+                "args": [
+                    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+                    "--no-first-run", "--disable-background-networking",
+                    "--disable-component-update", "--disable-sync",
+                    "--window-size=1280,900",
+                    format!("--user-data-dir={}", driver.profile.display()),
+                ]
+            }),
+        );
+        let connector = hyper_util::client::legacy::connect::HttpConnector::new();
+        let client = ClientBuilder::new(connector)
+            .capabilities(caps)
+            .connect(&format!("http://127.0.0.1:{}", driver.port))
+            .await
+            .expect("a Chromium session");
+        let shots = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/console-screenshots");
+        let _ = std::fs::remove_dir_all(&shots);
+        std::fs::create_dir_all(&shots).expect("screenshot directory");
+        Browser { client, base: base.to_owned(), shots, step: 0 }
+    }
+
+    async fn go(&self, path: &str) {
+        self.client.goto(&format!("{}{path}", self.base)).await.expect("navigate");
+    }
+
+    /// Clicks the visible link (sidebar, tab, button, menu entry) with exactly this text.
+    async fn link(&self, text: &str) {
+        let xpath = format!("//a[normalize-space()='{text}']");
+        // The page may still be loading after the last click: look again, bounded.
+        for _ in 0..100 {
+            self.settle().await;
+            let links = self.client.find_all(Locator::XPath(&xpath)).await.unwrap_or_default();
+            for link in links {
+                if link.is_displayed().await.unwrap_or(false) && link.click().await.is_ok() {
+                    return;
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("no visible link {text:?} on {}", self.client.current_url().await.unwrap());
+    }
+
+    /// Opens the page's Actions menu and picks `entry`.
+    async fn action(&self, entry: &str) {
+        self.client
+            .find(Locator::Css("details.actions > summary"))
+            .await
+            .expect("Actions")
+            .click()
+            .await
+            .unwrap();
+        self.link(entry).await;
+    }
+
+    /// Clicks the button with exactly this text, and waits for the page it leads to.
+    async fn button(&self, text: &str) {
+        let old = self.client.find(Locator::Css("html")).await.unwrap();
+        self.press(text).await;
+        // The old document goes stale when the next one replaces it (bounded).
+        for _ in 0..200 {
+            if old.tag_name().await.is_err() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        self.settle().await;
+    }
+
+    /// Clicks a button that changes the page in place (script), without waiting.
+    async fn press(&self, text: &str) {
+        self.settle().await;
+        let xpath = format!("//button[normalize-space()='{text}']");
+        self.client
+            .find(Locator::XPath(&xpath))
+            .await
+            .unwrap_or_else(|e| panic!("button {text:?}: {e}"))
+            .click()
+            .await
+            .unwrap();
+    }
+
+    async fn fill(&self, id: &str, value: &str) {
+        self.settle().await;
+        let field =
+            self.client.find(Locator::Id(id)).await.unwrap_or_else(|e| panic!("field {id}: {e}"));
+        field.clear().await.unwrap();
+        field.send_keys(value).await.unwrap();
+    }
+
+    /// Picks the option whose text contains `text` in select `id`.
+    async fn choose(&self, id: &str, text: &str) {
+        let xpath = format!("//select[@id='{id}']/option[contains(normalize-space(), '{text}')]");
+        self.client
+            .find(Locator::XPath(&xpath))
+            .await
+            .unwrap_or_else(|e| panic!("{id} option {text:?}: {e}"))
+            .click()
+            .await
+            .unwrap();
+    }
+
+    /// Clicks the element with this id (a radio button).
+    async fn click_id(&self, id: &str) {
+        let xpath = format!("//*[@id='{id}']");
+        self.client
+            .find(Locator::XPath(&xpath))
+            .await
+            .unwrap_or_else(|e| panic!("#{id}: {e}"))
+            .click()
+            .await
+            .unwrap();
+    }
+
+    /// Ticks the checkbox with `name` and `value`.
+    async fn tick(&self, name: &str, value: &str) {
+        let css = format!("input[name='{name}'][value='{value}']");
+        let b = self
+            .client
+            .find(Locator::Css(&css))
+            .await
+            .unwrap_or_else(|e| panic!("checkbox {css}: {e}"));
+        if !b.is_selected().await.unwrap() {
+            b.click().await.unwrap();
+        }
+    }
+
+    /// The id at the end of the current page's path (`/console/vpcs/vpc-…`).
+    async fn current_id(&self) -> String {
+        self.settle().await;
+        let url = self.client.current_url().await.unwrap();
+        url.path().rsplit('/').next().unwrap_or_default().to_owned()
+    }
+
+    /// The main column's text, once the page has loaded (a page being replaced after a
+    /// redirect answers "stale element": asked again, within a deadline).
+    async fn page_text(&self) -> String {
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        for _ in 0..200 {
+            self.settle().await;
+            if let Ok(main) = self.client.find(Locator::Css("main")).await {
+                if let Ok(text) = main.text().await {
+                    return text;
+                }
+            }
+            if std::time::Instant::now() > deadline {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("no page text on {}", self.client.current_url().await.unwrap());
+    }
+
+    /// Waits (bounded) until the document has loaded.
+    async fn settle(&self) {
+        for _ in 0..200 {
+            let state = self.client.execute("return document.readyState", vec![]).await;
+            if state.ok().and_then(|v| v.as_str().map(|s| s == "complete")).unwrap_or(false) {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// The page must not show an API error; saves a screenshot named `what`.
+    async fn shot(&mut self, what: &str) {
+        let text = self.page_text().await;
+        assert!(
+            self.client.find_all(Locator::Css(".flash.error")).await.unwrap().is_empty(),
+            "{what}: the console shows an error: {text}"
+        );
+        self.step += 1;
+        let png = self.client.screenshot().await.expect("screenshot");
+        let file = format!("{:02}-{what}.png", self.step);
+        std::fs::write(self.shots.join(&file), &png).unwrap();
+        if std::env::var_os("VPCLAB_BLESS").is_some() && PUBLISHED.contains(&what) {
+            let docs = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../docs/images/console");
+            std::fs::create_dir_all(&docs).unwrap();
+            std::fs::write(docs.join(&file), &png).unwrap();
+        }
+    }
+}
+
+#[test]
+#[ignore = "needs root"]
+fn the_seed_tutorial_clicked_in_a_browser_carries_real_packets() {
+    require_root();
+    let api = Api::start(true);
+    let driver = Driver::start();
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let ids = runtime.block_on(click_through(&api, &driver));
+    drop(driver);
+    prove_with_packets(&api, &ids);
+}
+
+/// What the clicking made.
+#[derive(Debug, Default)]
+struct Made {
+    vpc: String,
+    public: String,
+    private: String,
+    accepter: String,
+    accepter_subnet: String,
+    nat: String,
+}
+
+async fn click_through(api: &Api, driver: &Driver) -> Made {
+    let mut b = Browser::open(driver, &format!("{}/console/", api.endpoint)).await;
+    let mut made = Made::default();
+    b.go("").await;
+    b.shot("dashboard").await;
+
+    // Part 1: a VPC.
+    b.link("Your VPCs").await;
+    b.link("Create VPC").await;
+    b.fill("name", "my-vpc").await;
+    b.fill("cidr", "10.0.0.0/16").await;
+    b.shot("create-vpc").await;
+    b.button("Create VPC").await;
+    made.vpc = b.current_id().await;
+    assert!(made.vpc.starts_with("vpc-"), "{}", made.vpc);
+    b.shot("vpc-created").await;
+
+    // Part 2: a public and a private subnet.
+    for (name, cidr) in [("my-public-subnet", "10.0.1.0/24"), ("my-private-subnet", "10.0.2.0/24")]
+    {
+        b.link("Subnets").await;
+        b.link("Create subnet").await;
+        b.choose("vpc", &made.vpc).await;
+        b.fill("name", name).await;
+        b.choose("zone", "us-east-1a").await;
+        b.fill("cidr", cidr).await;
+        b.shot(&format!("create-{name}")).await;
+        b.button("Create subnet").await;
+        let id = b.current_id().await;
+        assert!(id.starts_with("subnet-"), "{id}");
+        if name.contains("public") { made.public = id } else { made.private = id }
+    }
+
+    // Part 3: an internet gateway, attached.
+    b.link("Internet gateways").await;
+    b.link("Create internet gateway").await;
+    b.fill("name", "my-igw").await;
+    b.button("Create internet gateway").await;
+    let igw = b.current_id().await;
+    assert!(b.page_text().await.to_lowercase().contains("detached"), "new gateways are detached");
+    b.shot("igw-detached").await;
+    b.action("Attach to VPC").await;
+    b.choose("vpc", &made.vpc).await;
+    b.button("Attach internet gateway").await;
+    b.shot("igw-attached").await;
+
+    // Part 4: the public route table: associate the public subnet, route to the gateway.
+    b.link("Route tables").await;
+    b.link("Create route table").await;
+    b.fill("name", "my-public-rt").await;
+    b.choose("vpc", &made.vpc).await;
+    b.button("Create route table").await;
+    let public_rt = b.current_id().await;
+    b.link("Subnet associations").await;
+    b.link("Edit subnet associations").await;
+    b.tick("subnet", &made.public).await;
+    b.button("Save associations").await;
+    b.link("Routes").await;
+    b.link("Edit routes").await;
+    add_route(&b, "0.0.0.0/0", &igw).await;
+    b.shot("public-routes").await;
+    b.button("Save changes").await;
+    assert!(b.page_text().await.contains(&igw), "the route shows");
+    b.shot("public-route-table").await;
+
+    // Part 5: a NAT gateway with a new Elastic IP, and the private subnet's route to it.
+    b.link("NAT gateways").await;
+    b.link("Create NAT gateway").await;
+    b.fill("name", "my-nat").await;
+    b.choose("subnet", &made.public).await;
+    b.click_id("connectivity_public").await;
+    b.button("Allocate Elastic IP").await;
+    b.shot("nat-with-new-eip").await;
+    b.button("Create NAT gateway").await;
+    made.nat = b.current_id().await;
+    assert!(made.nat.starts_with("nat-"), "{}", made.nat);
+    b.shot("nat-created").await;
+    b.link("Route tables").await;
+    b.link("Create route table").await;
+    b.fill("name", "my-private-rt").await;
+    b.choose("vpc", &made.vpc).await;
+    b.button("Create route table").await;
+    let private_rt = b.current_id().await;
+    b.link("Edit routes").await;
+    add_route(&b, "0.0.0.0/0", &made.nat).await;
+    b.button("Save changes").await;
+    b.link("Subnet associations").await;
+    b.link("Edit subnet associations").await;
+    b.tick("subnet", &made.private).await;
+    b.button("Save associations").await;
+    b.shot("private-route-table").await;
+
+    // Part 6: a second VPC, a peering request, accepted, and routes both ways.
+    b.link("Your VPCs").await;
+    b.link("Create VPC").await;
+    b.fill("name", "accepter").await;
+    b.fill("cidr", "10.1.0.0/16").await;
+    b.button("Create VPC").await;
+    made.accepter = b.current_id().await;
+    b.link("Subnets").await;
+    b.link("Create subnet").await;
+    b.choose("vpc", &made.accepter).await;
+    b.fill("name", "accepter-subnet").await;
+    b.choose("zone", "us-east-1a").await;
+    b.fill("cidr", "10.1.1.0/24").await;
+    b.button("Create subnet").await;
+    made.accepter_subnet = b.current_id().await;
+    b.link("Peering connections").await;
+    b.link("Create peering connection").await;
+    b.fill("name", "my-peering").await;
+    b.choose("requester", &made.vpc).await;
+    b.choose("accepter", &made.accepter).await;
+    b.button("Create peering connection").await;
+    let pcx = b.current_id().await;
+    assert!(pcx.starts_with("pcx-"), "{pcx}");
+    b.action("Accept request").await;
+    b.shot("accept-request").await;
+    b.button("Accept request").await;
+    b.shot("peering-active").await;
+    b.go(&format!("route-tables/{private_rt}")).await;
+    b.link("Edit routes").await;
+    add_route(&b, "10.1.0.0/16", &pcx).await;
+    b.button("Save changes").await;
+    // The accepter's main route table, from its VPC page as the seed does.
+    b.go(&format!("vpcs/{}", made.accepter)).await;
+    let main_rt =
+        b.client.find(Locator::Css("a[href*='/console/route-tables/rtb-']")).await.unwrap();
+    main_rt.click().await.unwrap();
+    b.link("Edit routes").await;
+    add_route(&b, "10.0.0.0/16", &pcx).await;
+    b.button("Save changes").await;
+    b.shot("accepter-routes").await;
+
+    // The seed's gateway endpoint for S3, on the private route table.
+    b.link("Endpoints").await;
+    b.link("Create endpoint").await;
+    b.fill("name", "my-s3-endpoint").await;
+    b.click_id("service_com.amazonaws.us-east-1.s3").await;
+    b.click_id("type_gateway").await;
+    b.choose("vpc", &made.vpc).await;
+    b.button("Continue").await;
+    b.tick("route_table", &private_rt).await;
+    b.shot("create-endpoint").await;
+    b.button("Create endpoint").await;
+    b.shot("endpoint-created").await;
+    let _ = public_rt;
+
+    b.link("Resource map").await;
+    b.shot("resource-map").await;
+    b.client.close().await.unwrap();
+    made
+}
+
+/// On the Edit routes page: a new row (Add route), its destination and target.
+async fn add_route(b: &Browser, destination: &str, target: &str) {
+    b.press("Add route").await;
+    let rows = b.client.find_all(Locator::Css("#routes tbody tr")).await.unwrap();
+    let row = rows.last().expect("a new row");
+    let field = row.find(Locator::Css("input[name='destination']")).await.unwrap();
+    field.clear().await.unwrap();
+    field.send_keys(destination).await.unwrap();
+    let xpath = format!(".//select[@name='target']//option[@value='{target}']");
+    match row.find(Locator::XPath(&xpath)).await {
+        Ok(option) => option.click().await.unwrap(),
+        Err(e) => panic!("target {target}: {e}\nin: {}", row.html(false).await.unwrap_or_default()),
+    }
+}
+
+/// Instances in what was clicked, and packets through it.
+fn prove_with_packets(api: &Api, made: &Made) {
+    let image = api.text(&["describe-images"], "Images[0].ImageId");
+    let run = |subnet: &str, ip: &str, public: bool| {
+        let mut args = vec![
+            "run-instances",
+            "--image-id",
+            &image,
+            "--instance-type",
+            "t3.micro",
+            "--subnet-id",
+            subnet,
+            "--private-ip-address",
+            ip,
+        ];
+        if public {
+            args.push("--associate-public-ip-address");
+        }
+        api.text(&args, "Instances[0].InstanceId")
+    };
+    let web = run(&made.public, "10.0.1.10", true);
+    let app = run(&made.private, "10.0.2.10", false);
+    let peer = run(&made.accepter_subnet, "10.1.1.10", false);
+    // The accepter's default group lets the peer VPC ping (not part of the seed's clicks).
+    let group = api.text(
+        &[
+            "describe-security-groups",
+            "--filters",
+            &format!("Name=vpc-id,Values={}", made.accepter),
+            "Name=group-name,Values=default",
+        ],
+        "SecurityGroups[0].GroupId",
+    );
+    api.text(
+        &[
+            "authorize-security-group-ingress",
+            "--group-id",
+            &group,
+            "--protocol",
+            "icmp",
+            "--port",
+            "-1",
+            "--cidr",
+            "10.0.0.0/16",
+        ],
+        "Return",
+    );
+    let web_ip = api.text(
+        &["describe-instances", "--instance-ids", &web],
+        "Reservations[0].Instances[0].PublicIpAddress",
+    );
+    let nat_ip = api.text(
+        &["describe-nat-gateways", "--nat-gateway-ids", &made.nat],
+        "NatGateways[0].NatGatewayAddresses[0].PublicIp",
+    );
+
+    let exec = |instance: &str, command: &[&str]| {
+        let out = vpclab_command()
+            .arg("--state-dir")
+            .arg(&api.state)
+            .arg("exec")
+            .arg(instance)
+            .arg("--")
+            .args(command)
+            .output()
+            .unwrap();
+        (out.status.success(), String::from_utf8_lossy(&out.stdout).trim().to_owned())
+    };
+    let curl = |instance: &str, url: &str| {
+        wait_until(
+            &format!("{instance} to reach {url}"),
+            Duration::from_secs(20),
+            Duration::from_millis(500),
+            || {
+                let (ok, body) = exec(instance, &["curl", "-s", "-m", "2", url]);
+                ok.then_some(body)
+            },
+        )
+    };
+    assert_eq!(
+        curl(&web, "http://198.51.100.1/"),
+        web_ip,
+        "the public subnet, through the internet gateway"
+    );
+    assert_eq!(
+        curl(&app, "http://198.51.100.1/"),
+        nat_ip,
+        "the private subnet, through the NAT gateway"
+    );
+    assert_eq!(
+        curl(&app, "http://s3.amazonaws.com/"),
+        "10.0.2.10",
+        "S3 through the gateway endpoint"
+    );
+    let (pings, _) = exec(&app, &["ping", "-c", "1", "-W", "2", "10.1.1.10"]);
+    assert!(pings, "the peered VPC ({peer})");
+}
