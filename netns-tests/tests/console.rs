@@ -21,7 +21,8 @@ const PUBLISHED: &[&str] = &[
     "public-routes",
     "nat-with-new-eip",
     "accept-request",
-    "resource-map",
+    "map-traffic",
+    "instance-packets",
 ];
 
 /// chromedriver on a free loopback port, for as long as this lives.
@@ -95,7 +96,6 @@ impl Browser {
             .await
             .expect("a Chromium session");
         let shots = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/console-screenshots");
-        let _ = std::fs::remove_dir_all(&shots);
         std::fs::create_dir_all(&shots).expect("screenshot directory");
         Browser { client, base: base.to_owned(), shots, step: 0 }
     }
@@ -265,12 +265,116 @@ impl Browser {
 #[ignore = "needs root"]
 fn the_seed_tutorial_clicked_in_a_browser_carries_real_packets() {
     require_root();
+    let shots = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/console-screenshots");
+    let _ = std::fs::remove_dir_all(&shots);
     let api = Api::start(true);
     let driver = Driver::start();
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-    let ids = runtime.block_on(click_through(&api, &driver));
-    drop(driver);
-    prove_with_packets(&api, &ids);
+    let made = runtime.block_on(click_through(&api, &driver));
+    let app = prove_with_packets(&api, &made);
+    runtime.block_on(see_the_packets(&api, &driver, &app));
+    capture_from_the_console(&api, &app);
+}
+
+/// Runs a command in an instance of the lab.
+fn exec(api: &Api, instance: &str, command: &[&str]) -> std::process::Output {
+    vpclab_command()
+        .arg("--state-dir")
+        .arg(&api.state)
+        .arg("exec")
+        .arg(instance)
+        .arg("--")
+        .args(command)
+        .output()
+        .expect("vpclab exec")
+}
+
+/// What AWS's console cannot show: with traffic flowing, the map marks the instance
+/// that carries it, and the instance's Packets tab counts it.
+async fn see_the_packets(api: &Api, driver: &Driver, app: &str) {
+    let mut b = Browser::open(driver, &format!("{}/console/", api.endpoint)).await;
+    b.step = 100;
+    // Pings for a while, in the background, so that two polls of the map see it grow.
+    let mut pinging = vpclab_command()
+        .arg("--state-dir")
+        .arg(&api.state)
+        .args(["exec", app, "--", "ping", "-c", "40", "-i", "0.25", "10.1.1.10"])
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("ping in the background");
+    b.go("map").await;
+    let node = super_node_id(app);
+    let mut carried = false;
+    for _ in 0..100 {
+        for hot in b.client.find_all(Locator::Css("g.node.hot")).await.unwrap_or_default() {
+            let title = hot.find(Locator::Css("title")).await;
+            if let Ok(title) = title {
+                if title.html(true).await.unwrap_or_default().contains(&node) {
+                    carried = true;
+                }
+            }
+        }
+        if carried {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert!(carried, "the map marks {app} as carrying packets");
+    b.shot("map-traffic").await;
+    b.go(&format!("instances/{app}?tab=packets")).await;
+    let text = b.page_text().await;
+    let sent: u64 = text
+        .lines()
+        .skip_while(|l| l.trim() != "Sent")
+        .nth(1)
+        .and_then(|l| l.trim().parse().ok())
+        .unwrap_or(0);
+    assert!(sent > 0, "the Packets tab counts what {app} sent: {text}");
+    b.shot("instance-packets").await;
+    let _ = pinging.kill();
+    let _ = pinging.wait();
+    b.client.close().await.unwrap();
+}
+
+/// The map's node id of a resource id (`vpclab graph`'s).
+fn super_node_id(id: &str) -> String {
+    id.chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '_' }).collect()
+}
+
+/// The Packets tab's capture, as the browser posts it: a pcap of the instance's packets.
+fn capture_from_the_console(api: &Api, app: &str) {
+    let mut pinging = vpclab_command()
+        .arg("--state-dir")
+        .arg(&api.state)
+        .args(["exec", app, "--", "ping", "-c", "20", "-i", "0.2", "10.1.1.10"])
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("ping in the background");
+    let url = format!("{}/console/instances/{app}/capture", api.endpoint);
+    let out = Command::new("curl")
+        .args([
+            "-s",
+            "-m",
+            "20",
+            "-H",
+            "Sec-Fetch-Site: same-origin",
+            "-d",
+            "seconds=3&packets=4",
+            &url,
+        ])
+        .output()
+        .expect("curl");
+    let _ = pinging.kill();
+    let _ = pinging.wait();
+    let pcap = out.stdout;
+    assert!(pcap.len() > 24, "a pcap with packets: {} bytes", pcap.len());
+    // pcap's magic, in either byte order, then the link type: raw IP packets (101).
+    let link = match &pcap[..4] {
+        [0xa1, 0xb2, 0xc3, 0xd4] => u32::from_be_bytes(pcap[20..24].try_into().unwrap()),
+        [0xd4, 0xc3, 0xb2, 0xa1] => u32::from_le_bytes(pcap[20..24].try_into().unwrap()),
+        other => panic!("not a pcap: {other:02x?}"),
+    };
+    assert_eq!(link, 101, "raw IP packets");
 }
 
 /// What the clicking made.
@@ -407,10 +511,15 @@ async fn click_through(api: &Api, driver: &Driver) -> Made {
     b.link("Edit routes").await;
     add_route(&b, "10.1.0.0/16", &pcx).await;
     b.button("Save changes").await;
-    // The accepter's main route table, from its VPC page as the seed does.
-    b.go(&format!("vpcs/{}", made.accepter)).await;
-    let main_rt =
-        b.client.find(Locator::Css("a[href*='/console/route-tables/rtb-']")).await.unwrap();
+    // "Navigate back to the list of VPCs page and click on the Main route table id of
+    // the accepter VPC."
+    b.link("Your VPCs").await;
+    b.settle().await;
+    let xpath = format!(
+        "//tr[td//a[normalize-space()='{}']]//a[starts-with(normalize-space(), 'rtb-')]",
+        made.accepter
+    );
+    let main_rt = b.client.find(Locator::XPath(&xpath)).await.expect("the main route table's id");
     main_rt.click().await.unwrap();
     b.link("Edit routes").await;
     add_route(&b, "10.0.0.0/16", &pcx).await;
@@ -452,8 +561,8 @@ async fn add_route(b: &Browser, destination: &str, target: &str) {
     }
 }
 
-/// Instances in what was clicked, and packets through it.
-fn prove_with_packets(api: &Api, made: &Made) {
+/// Instances in what was clicked, and packets through it; the private instance's id.
+fn prove_with_packets(api: &Api, made: &Made) -> String {
     let image = api.text(&["describe-images"], "Images[0].ImageId");
     let run = |subnet: &str, ip: &str, public: bool| {
         let mut args = vec![
@@ -509,15 +618,7 @@ fn prove_with_packets(api: &Api, made: &Made) {
     );
 
     let exec = |instance: &str, command: &[&str]| {
-        let out = vpclab_command()
-            .arg("--state-dir")
-            .arg(&api.state)
-            .arg("exec")
-            .arg(instance)
-            .arg("--")
-            .args(command)
-            .output()
-            .unwrap();
+        let out = exec(api, instance, command);
         (out.status.success(), String::from_utf8_lossy(&out.stdout).trim().to_owned())
     };
     let curl = |instance: &str, url: &str| {
@@ -548,4 +649,5 @@ fn prove_with_packets(api: &Api, made: &Made) {
     );
     let (pings, _) = exec(&app, &["ping", "-c", "1", "-W", "2", "10.1.1.10"]);
     assert!(pings, "the peered VPC ({peer})");
+    app
 }

@@ -144,15 +144,29 @@ async fn answer(site: Site, req: Request<Incoming>) -> Result<Response<Full<Byte
                 for (name, value) in &page.headers {
                     response = response.header(name.as_str(), value.as_str());
                 }
-                response
-                    .body(Full::new(Bytes::from(page.body)))
-                    .unwrap_or_else(|_| Response::new(Full::new(Bytes::new())))
+                response.body(Full::new(Bytes::from(page.body))).unwrap_or_else(|_| {
+                    let mut failed = Response::new(Full::new(Bytes::new()));
+                    *failed.status_mut() = hyper::StatusCode::INTERNAL_SERVER_ERROR;
+                    failed
+                })
             }
             Err(_) => Response::builder()
                 .status(500)
                 .body(Full::new(Bytes::from_static(b"internal error\n")))
                 .unwrap_or_else(|_| Response::new(Full::new(Bytes::new()))),
         });
+    }
+    if cross_site(&headers) {
+        // What a page elsewhere would make a browser send: never an SDK's request.
+        let error = ApiError {
+            code: "AccessDenied",
+            message: "Requests from a web page of another site are refused.".into(),
+        };
+        return Ok(reply(Reply {
+            status: 403,
+            body: xml::error(&error, NO_REQUEST),
+            request_id: NO_REQUEST.into(),
+        }));
     }
     let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
     // The service runs ip(8) and blocking I/O: off the async threads, one call at a time.
@@ -175,6 +189,27 @@ async fn answer(site: Site, req: Request<Incoming>) -> Result<Response<Full<Byte
         ),
         request_id: NO_REQUEST.into(),
     })))
+}
+
+/// Whether a request comes from a web page of another site: the browser says so
+/// (`Sec-Fetch-Site`), or shows it (an `Origin` that is not the `Host`). SDKs, the CLI
+/// and scripts send neither; a browser on a page elsewhere (a link, an image, a form
+/// aimed at `http://127.0.0.1:4566/`) does.
+pub fn cross_site(headers: &[(String, String)]) -> bool {
+    let header = |name: &str| {
+        headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.trim())
+    };
+    if let Some(site) = header("sec-fetch-site") {
+        return !matches!(site, "same-origin" | "none");
+    }
+    match (header("origin"), header("host")) {
+        (Some(origin), Some(host)) => {
+            let origin_host = origin.split_once("://").map_or(origin, |(_, h)| h);
+            origin_host != host
+        }
+        (Some(_), None) => true,
+        _ => false,
+    }
 }
 
 /// A request to the API as HTTP carries it.
@@ -236,4 +271,25 @@ pub fn call(
     };
     let mut service = service.lock().unwrap_or_else(|e| e.into_inner());
     service.handle(params, now)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::cross_site;
+
+    fn headers(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
+    }
+
+    #[test]
+    fn browsers_on_other_sites_are_told_apart_from_clients() {
+        assert!(!cross_site(&headers(&[("host", "127.0.0.1:4566")])), "an SDK");
+        assert!(cross_site(&headers(&[("Sec-Fetch-Site", "cross-site")])));
+        assert!(cross_site(&headers(&[("sec-fetch-site", "same-site")])));
+        assert!(!cross_site(&headers(&[("sec-fetch-site", "same-origin")])));
+        assert!(!cross_site(&headers(&[("sec-fetch-site", "none")])), "typed in the address bar");
+        let origin = |o: &str| headers(&[("origin", o), ("host", "127.0.0.1:4566")]);
+        assert!(cross_site(&origin("http://evil.example")));
+        assert!(!cross_site(&origin("http://127.0.0.1:4566")));
+    }
 }

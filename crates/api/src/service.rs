@@ -232,6 +232,23 @@ impl Service {
         self.host.as_ref().map(|h| (h.generation(), h.counters()))
     }
 
+    /// Each running instance's packets (its primary interface's), and the internet
+    /// edge's; `None` without a data plane.
+    pub fn port_counters(
+        &self,
+    ) -> Option<(
+        Vec<(vpclab_model::InstanceId, vpclab_dataplane::PortCounters)>,
+        vpclab_dataplane::PortCounters,
+    )> {
+        let host = self.host.as_ref()?;
+        let instances = self
+            .model
+            .running_instances()
+            .filter_map(|i| Some((i.id.clone(), host.instance_counters(&i.id)?)))
+            .collect();
+        Some((instances, host.edge_counters()))
+    }
+
     /// The model.
     pub fn model(&self) -> &Model {
         &self.model

@@ -39,6 +39,52 @@ pub(crate) fn stream(
     capture.stop();
 }
 
+/// Captures at `point` for at most `duration` or `count` packets, whichever comes
+/// first, into a pcap in memory (the console's short captures). `None`: another
+/// capture is running.
+pub(crate) fn collect(
+    capture: &Capture,
+    point: vpclab_dataplane::capture::Point,
+    duration: Duration,
+    count: u64,
+) -> io::Result<Option<Vec<u8>>> {
+    if !capture.start(point) {
+        return Ok(None);
+    }
+    let result = (|| {
+        let header = PcapHeader {
+            datalink: DataLink::RAW,
+            snaplen: SNAP_LEN as u32,
+            ..PcapHeader::default()
+        };
+        let mut writer = PcapWriter::with_header(Vec::new(), header).map_err(io::Error::other)?;
+        let deadline = Instant::now() + duration;
+        let mut batch: Vec<Captured> = Vec::new();
+        let mut kept = 0u64;
+        // Bounded: one pass per DRAIN_EVERY until the deadline.
+        let passes = duration.as_millis() / DRAIN_EVERY.as_millis() + 1;
+        for _ in 0..passes {
+            batch.clear();
+            capture.drain(&mut batch);
+            for p in &batch {
+                let packet = PcapPacket::new(Duration::from_micros(p.at_us), p.len as u32, &p.data);
+                writer.write_packet(&packet).map_err(io::Error::other)?;
+                kept += 1;
+                if kept >= count {
+                    return Ok(writer.into_writer());
+                }
+            }
+            if Instant::now() >= deadline {
+                break;
+            }
+            std::thread::sleep(DRAIN_EVERY);
+        }
+        Ok(writer.into_writer())
+    })();
+    capture.stop();
+    result.map(Some)
+}
+
 fn serve_pcap(capture: &Capture, stream: &UnixStream, count: u64) -> io::Result<()> {
     let header =
         PcapHeader { datalink: DataLink::RAW, snaplen: SNAP_LEN as u32, ..PcapHeader::default() };

@@ -117,6 +117,36 @@ reasons! {
     ServiceBusy => "service_busy",
 }
 
+/// Ports counted one by one (instances' interfaces and the internet edge); packets of
+/// higher ports are in the totals only.
+pub const PORTS_COUNTED: usize = 1 << 15;
+
+/// One port's counters (written by its forwarder alone; read by anyone).
+#[derive(Debug, Default)]
+struct PortCount {
+    sent: AtomicU64,
+    received: AtomicU64,
+    dropped: AtomicU64,
+}
+
+/// A port's packets at one moment: what its device sent into the forwarder, what the
+/// forwarder wrote to it, and how many of what it sent were dropped (for any reason).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PortCounters {
+    pub sent: u64,
+    pub received: u64,
+    pub dropped: u64,
+}
+
+impl PortCounters {
+    /// Both forwarders' (or workers') counts together.
+    pub fn add(&mut self, other: PortCounters) {
+        self.sent += other.sent;
+        self.received += other.received;
+        self.dropped += other.dropped;
+    }
+}
+
 /// The counters of one forwarder.
 #[derive(Debug)]
 pub struct Counters {
@@ -132,6 +162,8 @@ pub struct Counters {
     tracked_created: AtomicU64,
     tracked_expired: AtomicU64,
     drops: [AtomicU64; DropReason::ALL.len()],
+    /// Per port, allocated once: counting never allocates.
+    ports: Box<[PortCount]>,
 }
 
 impl Default for Counters {
@@ -149,6 +181,7 @@ impl Default for Counters {
             tracked_created: AtomicU64::new(0),
             tracked_expired: AtomicU64::new(0),
             drops: std::array::from_fn(|_| AtomicU64::new(0)),
+            ports: (0..PORTS_COUNTED).map(|_| PortCount::default()).collect(),
         }
     }
 }
@@ -201,6 +234,39 @@ impl Counters {
     #[inline]
     pub fn drop(&self, reason: DropReason) {
         self.drops[reason as usize].fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Port `port`'s device sent a packet into the forwarder.
+    #[inline]
+    pub fn port_sent(&self, port: crate::Port) {
+        if let Some(c) = self.ports.get(port as usize) {
+            c.sent.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// A packet was written to port `port`'s device.
+    #[inline]
+    pub fn port_received(&self, port: crate::Port) {
+        if let Some(c) = self.ports.get(port as usize) {
+            c.received.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// A packet port `port` sent was dropped.
+    #[inline]
+    pub fn port_dropped(&self, port: crate::Port) {
+        if let Some(c) = self.ports.get(port as usize) {
+            c.dropped.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Port `port`'s counters now (zero for a port not counted one by one).
+    pub fn port(&self, port: crate::Port) -> PortCounters {
+        self.ports.get(port as usize).map_or_else(PortCounters::default, |c| PortCounters {
+            sent: c.sent.load(Ordering::Relaxed),
+            received: c.received.load(Ordering::Relaxed),
+            dropped: c.dropped.load(Ordering::Relaxed),
+        })
     }
 
     /// The counters now.

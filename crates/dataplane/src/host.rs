@@ -245,6 +245,20 @@ impl Host {
         self.forwarder.counters()
     }
 
+    /// `instance`'s own packets (its primary interface's), if it is attached.
+    pub fn instance_counters(
+        &self,
+        instance: &vpclab_model::InstanceId,
+    ) -> Option<crate::PortCounters> {
+        self.port_of(instance).map(|port| self.forwarder.port_counters(port))
+    }
+
+    /// The internet edge's packets: what came in from the emulated internet, what went
+    /// out to it.
+    pub fn edge_counters(&self) -> crate::PortCounters {
+        self.forwarder.port_counters(crate::INTERNET)
+    }
+
     /// The forwarder's worker threads.
     pub fn workers(&self) -> usize {
         self.forwarder.workers()

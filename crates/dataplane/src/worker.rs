@@ -286,6 +286,15 @@ impl Forwarder {
         Capture { shared: Arc::clone(&self.shared) }
     }
 
+    /// Port `port`'s counters now, all workers together.
+    pub fn port_counters(&self, port: Port) -> crate::PortCounters {
+        let mut total = crate::PortCounters::default();
+        for mailbox in &self.shared.workers {
+            total.add(mailbox.counters.port(port));
+        }
+        total
+    }
+
     /// The counters now, all workers together.
     pub fn counters(&self) -> CounterSnapshot {
         let mut total = CounterSnapshot::default();
@@ -572,6 +581,7 @@ impl<'a> Worker<'a> {
         let counters = self.counters;
         let len = len - H;
         counters.rx();
+        counters.port_sent(port);
         let offload = vnet::offload(&frame[..H]);
         shared.tap.offer(port, Direction::Sent, &frame[H..H + len]);
         // At the internet edge a capture shows both sides of the translation: keep the
@@ -636,6 +646,7 @@ impl<'a> Worker<'a> {
                     }
                     if made == 0 {
                         counters.drop(DropReason::TooBig);
+                        counters.port_dropped(port);
                     }
                 } else {
                     self.send(out, &frame[..H + out_len]);
@@ -643,6 +654,7 @@ impl<'a> Worker<'a> {
             }
             Verdict::Reply { port: out, len, reason } => {
                 counters.drop(reason);
+                counters.port_dropped(port);
                 counters.icmp();
                 self.send(out, &self.reply[..H + len]);
             }
@@ -658,10 +670,12 @@ impl<'a> Worker<'a> {
                     counters.to_services();
                 } else {
                     counters.drop(DropReason::ServiceBusy);
+                    counters.port_dropped(port);
                 }
             }
             Verdict::Drop(reason) => {
                 counters.drop(reason);
+                counters.port_dropped(port);
                 match reason {
                     DropReason::SgEgress | DropReason::NaclOut => {
                         if let Some((t, on_wire)) = sent {
@@ -686,7 +700,10 @@ impl<'a> Worker<'a> {
     fn send(&self, port: Port, frame: &[u8]) {
         self.shared.tap.offer(port, Direction::Received, &frame[H..]);
         match self.devices.get(port as usize) {
-            Some(Some(device)) if device.send(frame).is_ok() => self.counters.tx(),
+            Some(Some(device)) if device.send(frame).is_ok() => {
+                self.counters.tx();
+                self.counters.port_received(port);
+            }
             _ => self.counters.drop(DropReason::TxFailed),
         }
     }

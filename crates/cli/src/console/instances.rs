@@ -22,6 +22,7 @@ pub(crate) fn route(cx: &Cx<'_>, rest: &[&str], req: &Request) -> Outcome {
         [id, "start"] => change_state(cx, id, Change::Start, req),
         [id, "terminate"] => change_state(cx, id, Change::Terminate, req),
         [id, "source-dest-check"] => source_dest_check(cx, id, req),
+        [id, "capture"] => super::packets::capture(cx, id, req),
         _ => Outcome::NotFound,
     }
 }
@@ -107,12 +108,13 @@ fn on_off(value: &str) -> &'static str {
     if value == "true" { "Enabled" } else { "Stopped" }
 }
 
-/// The detail page's tabs.
-// The "Packets" tab goes here, added by the lead: the instance's packets, drops,
-// flow-log records and a capture button. Add `("packets", "Packets")` to this list and
-// an arm to the `@match tab` in `detail` (it is deliberately not built yet).
-const TABS: &[(&str, &str)] =
-    &[("networking", "Networking"), ("security", "Security"), ("tags", "Tags")];
+/// The detail page's tabs ("Packets" is vpclab's own: see `packets.rs`).
+const TABS: &[(&str, &str)] = &[
+    ("networking", "Networking"),
+    ("security", "Security"),
+    ("packets", "Packets"),
+    ("tags", "Tags"),
+];
 
 fn detail(cx: &Cx<'_>, id: &str, req: &Request) -> Outcome {
     let instance = match load(cx, id) {
@@ -160,7 +162,7 @@ fn detail(cx: &Cx<'_>, id: &str, req: &Request) -> Outcome {
         ]))
         (html::tabs(&base, tab, TABS))
         @match tab {
-            // "packets" => the Packets tab, to come (see `TABS`).
+            "packets" => (super::packets::tab(cx, &instance)),
             "security" => (security_tab(cx, &instance)),
             "tags" => (html::tags_table(&instance)),
             _ => (networking_tab(&instance)),
@@ -728,7 +730,7 @@ mod tests {
         // A terminated instance cannot start: the API's error on the confirmation page.
         let refused = post(&c, &format!("{base}/start"), &[]);
         assert_eq!(refused.status, 400);
-        assert!(refused.body.contains("flash error"), "{}", refused.body);
+        assert!(refused.body.contains("<code>IncorrectInstanceState</code>"), "{}", refused.body);
         assert_eq!(get(&c, "/console/instances/i-0123456789abcdef0").status, 404);
     }
 }

@@ -18,8 +18,10 @@ pub(crate) fn route(cx: &Cx<'_>, rest: &[&str], _req: &Request) -> Outcome {
                 (html::bar("Resource map", html! {
                     a.button href=(href("reachability")) { "Trace a path" }
                 }))
-                p { "The lab as the forwarder carries it. Counters refresh every few seconds; "
-                    "trace a path to see its hops marked." }
+                p { "The lab as the forwarder carries it, refreshed every few seconds: an instance "
+                    "or the internet outlined " strong.legend-hot { "green" } " carried packets since the "
+                    "last look, " strong.legend-drop { "red" } " dropped some (the line below says why). "
+                    "Trace a path to see its hops outlined " strong.legend-hop { "orange" } "." }
                 (traffic_panel(cx))
                 (map(cx, &BTreeSet::new()))
             };
@@ -99,8 +101,25 @@ fn summary(cx: &Cx<'_>) -> String {
     line
 }
 
+/// The counters the map's script colours nodes by: per instance (and the internet
+/// edge) packets sent, received and dropped so far, keyed by the map's node ids. The
+/// script compares each poll with the last: a node whose counts grew carries traffic
+/// now, one whose drops grew is dropping.
 fn traffic_json(cx: &Cx<'_>) -> String {
-    serde_json::json!({ "summary": summary(cx), "nodes": {} }).to_string()
+    let mut nodes = serde_json::Map::new();
+    if let Some((instances, edge)) = cx.console.port_counters() {
+        let entry = |c: vpclab_dataplane::PortCounters| serde_json::json!({ "sent": c.sent, "received": c.received, "dropped": c.dropped });
+        for (id, c) in instances {
+            nodes.insert(node_id(id.as_str()), entry(c));
+        }
+        nodes.insert("internet".into(), entry(edge));
+    }
+    serde_json::json!({ "summary": summary(cx), "nodes": nodes }).to_string()
+}
+
+/// A resource's node id on the map (as `vpclab graph` names nodes).
+fn node_id(id: &str) -> String {
+    id.chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '_' }).collect()
 }
 
 /// The map ids of the resources named in `text` (a trace): every word that is a
@@ -110,7 +129,7 @@ pub(crate) fn ids_in(text: &str) -> BTreeSet<String> {
         &["i-", "igw-", "nat-", "rtb-", "pcx-", "vpce-", "tgw-", "subnet-", "eni-", "vpc-"];
     text.split(|c: char| !(c.is_ascii_alphanumeric() || c == '-'))
         .filter(|w| PREFIXES.iter().any(|p| w.starts_with(p) && w.len() > p.len()))
-        .map(|w| w.chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '_' }).collect())
+        .map(node_id)
         .collect()
 }
 

@@ -17,6 +17,7 @@ mod internet_gateways;
 mod map;
 mod nat_gateways;
 mod network_acls;
+mod packets;
 mod peering;
 mod reachability;
 mod route_tables;
@@ -42,8 +43,7 @@ use self::html::{ROOT, href};
 pub(crate) struct Console {
     service: Arc<Mutex<Service>>,
     credentials: Option<Arc<Credentials>>,
-    /// The lab's state directory (flow logs, captures).
-    #[allow(dead_code)]
+    /// The lab's state directory (flow logs).
     state: PathBuf,
     /// Session token to the key it signs with (with `--credentials` only).
     sessions: Mutex<HashMap<String, Key>>,
@@ -93,6 +93,8 @@ pub(crate) enum Outcome {
     NotFound,
     /// Other content: type and bytes.
     Raw(&'static str, Vec<u8>),
+    /// A file to save.
+    Download { content_type: &'static str, filename: String, body: Vec<u8> },
 }
 
 /// A handler's context: the API client of the session.
@@ -151,7 +153,14 @@ impl Console {
             }
             _ => {}
         }
-        if request.method == "POST" && cross_site(&request) {
+        if !local_host(&request) {
+            return PageResponse {
+                status: 403,
+                headers: vec![("content-type".into(), "text/plain; charset=utf-8".into())],
+                body: b"Forbidden: the console answers at an address or localhost only.\n".to_vec(),
+            };
+        }
+        if request.method == "POST" && vpclab_api::server::cross_site(&request.headers) {
             return PageResponse {
                 status: 403,
                 headers: vec![("content-type".into(), "text/plain; charset=utf-8".into())],
@@ -210,7 +219,10 @@ impl Console {
             // The key is good if the API takes a request signed with it.
             match api.call("DescribeRegions", &[]) {
                 Ok(_) => {
-                    let token = new_token();
+                    let Some(token) = new_token() else {
+                        let body = html! { h1 { "Sign in" } p { "No secure random source to make a session with." } };
+                        return render(Outcome::Status(500, html::page("Sign in", "", body)));
+                    };
                     self.sessions
                         .lock()
                         .unwrap_or_else(|e| e.into_inner())
@@ -247,6 +259,39 @@ impl Console {
         self.service.lock().unwrap_or_else(|e| e.into_inner()).model().clone()
     }
 
+    /// The lab's state directory.
+    pub(crate) fn state(&self) -> &std::path::Path {
+        &self.state
+    }
+
+    /// Each running instance's packets and the internet edge's, when the data plane runs.
+    #[allow(clippy::type_complexity)]
+    pub(crate) fn port_counters(
+        &self,
+    ) -> Option<(
+        Vec<(vpclab_model::InstanceId, vpclab_dataplane::PortCounters)>,
+        vpclab_dataplane::PortCounters,
+    )> {
+        self.service.lock().unwrap_or_else(|e| e.into_inner()).port_counters()
+    }
+
+    /// A short capture at `target` (an instance) as pcap. The service's lock is held
+    /// only to find the tap, not while it runs.
+    pub(crate) fn capture(
+        &self,
+        target: &str,
+        duration: std::time::Duration,
+        packets: u64,
+    ) -> Result<Vec<u8>, String> {
+        let (tap, point) =
+            self.service.lock().unwrap_or_else(|e| e.into_inner()).capture_point(target)?;
+        match crate::capture::collect(&tap, point, duration, packets) {
+            Ok(Some(pcap)) => Ok(pcap),
+            Ok(None) => Err("Another capture is running (vpclab capture, or another page): try again when it ends.".into()),
+            Err(e) => Err(format!("The capture failed: {e}")),
+        }
+    }
+
     /// The forwarder's counters, when the data plane runs.
     pub(crate) fn counters(&self) -> Option<vpclab_dataplane::counters::CounterSnapshot> {
         self.service.lock().unwrap_or_else(|e| e.into_inner()).status().map(|(_, c)| c)
@@ -270,14 +315,13 @@ impl Pages for Console {
 
 const SESSION_COOKIE: &str = "vpclab-console";
 
-/// 128 random bits, hex.
-fn new_token() -> String {
-    use std::io::Read;
+/// 128 bits from the system's secure random source, hex; `None` if it cannot be read
+/// (then no session is made: a guessable token would be anyone's).
+fn new_token() -> Option<String> {
+    use ring::rand::{SecureRandom, SystemRandom};
     let mut bytes = [0u8; 16];
-    if let Ok(mut urandom) = std::fs::File::open("/dev/urandom") {
-        let _ = urandom.read_exact(&mut bytes);
-    }
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    SystemRandom::new().fill(&mut bytes).ok()?;
+    Some(bytes.iter().map(|b| format!("{b:02x}")).collect())
 }
 
 fn header<'a>(request: &'a PageRequest, name: &str) -> Option<&'a str> {
@@ -292,21 +336,15 @@ fn cookie<'a>(request: &'a PageRequest, name: &str) -> Option<&'a str> {
         .map(|(_, v)| v)
 }
 
-/// Whether a POST came from a page of another site: the browser says so
-/// (`Sec-Fetch-Site`), or its `Origin` is not this host. Clients that send neither
-/// (curl, scripts) are not browsers on another site's page.
-fn cross_site(request: &PageRequest) -> bool {
-    if let Some(site) = header(request, "sec-fetch-site") {
-        return !matches!(site, "same-origin" | "none");
-    }
-    match (header(request, "origin"), header(request, "host")) {
-        (Some(origin), Some(host)) => {
-            let origin_host = origin.split_once("://").map_or(origin, |(_, h)| h);
-            origin_host != host
-        }
-        (Some(_), None) => true,
-        _ => false,
-    }
+/// Whether the request names this console by an address or `localhost`: a page of
+/// another site that made its name resolve to 127.0.0.1 (DNS rebinding) names itself.
+fn local_host(request: &PageRequest) -> bool {
+    let Some(host) = header(request, "host") else { return true };
+    let name = match host.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or(""),
+        None => host.rsplit_once(':').map_or(host, |(name, _)| name),
+    };
+    name.eq_ignore_ascii_case("localhost") || name.parse::<std::net::IpAddr>().is_ok()
 }
 
 fn redirect(to: &str) -> PageResponse {
@@ -323,25 +361,27 @@ fn asset(content_type: &str, text: &str) -> PageResponse {
         headers: vec![
             ("content-type".into(), content_type.to_owned()),
             ("cache-control".into(), "no-cache".into()),
+            ("x-content-type-options".into(), "nosniff".into()),
         ],
         body: text.as_bytes().to_vec(),
     }
 }
 
 fn render(outcome: Outcome) -> PageResponse {
-    let html_page = |status: u16, markup: Markup| {
-        PageResponse {
+    let html_page = |status: u16, markup: Markup| PageResponse {
         status,
         headers: vec![
             ("content-type".into(), "text/html; charset=utf-8".into()),
             ("cache-control".into(), "no-store".into()),
             (
                 "content-security-policy".into(),
-                "default-src 'self'; style-src 'self'; script-src 'self'; img-src 'self' data:; frame-ancestors 'none'".into(),
+                "default-src 'self'; style-src 'self'; script-src 'self'; img-src 'self' data:; \
+                 frame-ancestors 'none'; form-action 'self'; base-uri 'none'"
+                    .into(),
             ),
+            ("x-content-type-options".into(), "nosniff".into()),
         ],
         body: markup.into_string().into_bytes(),
-    }
     };
     match outcome {
         Outcome::Page(markup) => html_page(200, markup),
@@ -357,7 +397,20 @@ fn render(outcome: Outcome) -> PageResponse {
         ),
         Outcome::Raw(content_type, body) => PageResponse {
             status: 200,
-            headers: vec![("content-type".into(), content_type.to_owned())],
+            headers: vec![
+                ("content-type".into(), content_type.to_owned()),
+                ("cache-control".into(), "no-store".into()),
+            ],
+            body,
+        },
+        Outcome::Download { content_type, filename, body } => PageResponse {
+            status: 200,
+            headers: vec![
+                ("content-type".into(), content_type.to_owned()),
+                // Ids only: nothing to escape in the name.
+                ("content-disposition".into(), format!("attachment; filename=\"{filename}\"")),
+                ("cache-control".into(), "no-store".into()),
+            ],
             body,
         },
     }
@@ -543,6 +596,17 @@ mod tests {
         assert!(refused(&[("origin", "http://evil.example"), ("host", "127.0.0.1:4566")]));
         assert!(!refused(&[("origin", "http://127.0.0.1:4566"), ("host", "127.0.0.1:4566")]));
         assert!(!refused(&[("sec-fetch-site", "same-origin")]));
+    }
+
+    #[test]
+    fn a_console_asked_for_by_another_sites_name_is_refused() {
+        let c = console();
+        let status =
+            |host: &str| c.answer(request("GET", "/console/vpcs", &[("host", host)], "")).status;
+        assert_eq!(status("127.0.0.1:4566"), 200);
+        assert_eq!(status("localhost:4566"), 200);
+        assert_eq!(status("[::1]:4566"), 200);
+        assert_eq!(status("rebound.example:4566"), 403, "DNS rebinding");
     }
 
     #[test]

@@ -38,25 +38,41 @@ document.addEventListener("keydown", (event) => {
   }
 });
 
-// The live map: every few seconds, colour the nodes that carried or dropped packets.
+// The live map: every few seconds, mark the nodes whose packets grew since the last
+// look (they carry traffic now) and those whose drops grew (they are dropping).
 (function liveMap() {
   const map = document.querySelector(".map[data-traffic]");
   if (!map) return;
   const url = map.dataset.traffic;
+  const last = new Map();
   let timer = null;
   async function refresh() {
     try {
       const response = await fetch(url, { headers: { "Accept": "application/json" } });
       if (!response.ok) return;
       const traffic = await response.json();
+      const nodes = traffic.nodes || {};
       for (const node of map.querySelectorAll("g.node")) {
         const title = node.querySelector("title");
         const id = title ? title.textContent : "";
-        const t = traffic.nodes ? traffic.nodes[id] : null;
-        node.classList.toggle("hot", !!(t && t.packets > 0));
-        node.classList.toggle("dropping", !!(t && t.drops > 0));
-        const label = t ? `${t.packets} packets, ${t.drops} dropped` : "";
+        const now = nodes[id];
+        if (!now) continue;
+        const before = last.get(id);
+        const moved = before && now.sent + now.received > before.sent + before.received;
+        const dropping = before && now.dropped > before.dropped;
+        node.classList.toggle("hot", !!moved);
+        node.classList.toggle("dropping", !!dropping);
+        const label = `${now.sent} sent, ${now.received} received, ${now.dropped} dropped`;
         node.setAttribute("aria-label", label);
+        if (title) title.textContent = id;
+        let tip = node.querySelector("desc.traffic");
+        if (!tip) {
+          tip = document.createElementNS("http://www.w3.org/2000/svg", "desc");
+          tip.setAttribute("class", "traffic");
+          node.appendChild(tip);
+        }
+        tip.textContent = label;
+        last.set(id, now);
       }
       const status = document.getElementById("traffic-status");
       if (status && traffic.summary) status.textContent = traffic.summary;
