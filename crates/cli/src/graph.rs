@@ -424,6 +424,9 @@ pub(crate) fn render(model: &Model, format: &str) -> Result<Vec<u8>, String> {
     }
 }
 
+/// The longest `dot` may take to lay a lab out.
+const DOT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(20);
+
 /// Graphviz's `dot -Tsvg` on `source`.
 fn svg(source: &str) -> Result<Vec<u8>, String> {
     let mut child = Command::new("dot")
@@ -441,7 +444,24 @@ fn svg(source: &str) -> Result<Vec<u8>, String> {
     if let Some(mut stdin) = child.stdin.take() {
         stdin.write_all(source.as_bytes()).map_err(|e| format!("dot: {e}"))?;
     }
-    let out = child.wait_with_output().map_err(|e| format!("dot: {e}"))?;
+    // Bounded: its output is read on a thread of its own (a large picture fills the
+    // pipe before dot exits), and a layout that takes longer is killed (the console
+    // must not hang on it).
+    let pid = child.id();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(child.wait_with_output());
+    });
+    let out = match rx.recv_timeout(DOT_TIMEOUT) {
+        Ok(out) => out.map_err(|e| format!("dot: {e}"))?,
+        Err(_) => {
+            let _ = Command::new("kill").args(["-KILL", &pid.to_string()]).status();
+            return Err(format!(
+                "dot took longer than {} s; use --format dot",
+                DOT_TIMEOUT.as_secs()
+            ));
+        }
+    };
     if !out.status.success() {
         return Err(format!("dot failed: {}", String::from_utf8_lossy(&out.stderr).trim()));
     }

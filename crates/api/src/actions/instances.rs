@@ -329,6 +329,18 @@ pub(super) fn change_states(
     x: &mut Xml,
     start: bool,
 ) -> Result<(), ApiError> {
+    // A terminated instance (still listed for an hour) is there, in no state to change.
+    for id in listed_instance_ids(ctx.model, p, ctx.now)? {
+        if ctx.model.instance(&id).is_err() {
+            let verb = if start { "started" } else { "stopped" };
+            return Err(ApiError {
+                code: "IncorrectInstanceState",
+                message: format!(
+                    "The instance '{id}' is not in a state from which it can be {verb}."
+                ),
+            });
+        }
+    }
     let asked = named_instances(live_instance_ids(ctx.model, p)?)?;
     let mut changed = Vec::new();
     for id in &asked {

@@ -165,6 +165,11 @@ fn choices(cx: &Cx<'_>) -> Result<Choices, Failure> {
     Ok(Choices { subnets: subnet_options, addresses: address_options })
 }
 
+/// A field as posted, or as given in the query (the form again after an allocation).
+fn value<'a>(req: &'a Request, name: &str) -> &'a str {
+    if req.is_post() { req.field(name) } else { req.param(name) }
+}
+
 /// The form, as filled (`allocation` may be the address just allocated).
 fn create_form(
     req: &Request,
@@ -172,7 +177,7 @@ fn create_form(
     allocation: &str,
     message: Option<Markup>,
 ) -> Markup {
-    let connectivity = if req.field("connectivity") == "private" { "private" } else { "public" };
+    let connectivity = if value(req, "connectivity") == "private" { "private" } else { "public" };
     html! {
         p.crumbs { a href=(href(SECTION)) { "NAT gateways" } " › Create NAT gateway" }
         h1 { "Create NAT gateway" }
@@ -183,8 +188,8 @@ fn create_form(
             button.skip type="submit" tabindex="-1" aria-hidden="true" {}
             fieldset {
                 legend { "NAT gateway settings" }
-                (html::text_field("name", "Name - optional", req.field("name"), "Creates a tag with a key of 'Name' and the value you specify."))
-                (html::select("subnet", "Subnet", &choices.subnets, req.field("subnet")))
+                (html::text_field("name", "Name - optional", value(req, "name"), "Creates a tag with a key of 'Name' and the value you specify."))
+                (html::select("subnet", "Subnet", &choices.subnets, value(req, "subnet")))
                 p.hint { "Select a subnet in which to create the NAT gateway." }
             }
             fieldset {
@@ -195,7 +200,8 @@ fn create_form(
                     input #connectivity_private type="radio" name="connectivity" value="private" checked[connectivity == "private"];
                     label.inline for="connectivity_private" { "Private" }
                 }
-                p.hint { "A public NAT gateway needs an Elastic IP address; a private one has none." }
+                p.hint { "A public NAT gateway needs an Elastic IP address and gives a private subnet the internet. "
+                    "A private one has no address and reaches other VPCs and networks only, never the internet." }
             }
             fieldset {
                 legend { "Elastic IP address" }
@@ -217,17 +223,33 @@ fn create(cx: &Cx<'_>, req: &Request) -> Outcome {
         )
     };
     if req.is_post() && req.field("allocate") == "1" {
-        // "Allocate Elastic IP": a new address, chosen, and the rest of the form as it was.
-        let (status, allocation, message) = match cx.api.call1("AllocateAddress", "Domain", "vpc") {
+        // "Allocate Elastic IP": a new address, and the form again as it was with the
+        // address chosen — by a redirect, so that reloading allocates nothing more.
+        return match cx.api.call1("AllocateAddress", "Domain", "vpc") {
             Ok(doc) => {
-                let (id, ip) = (doc.text("allocationId").to_owned(), doc.text("publicIp"));
-                let notice = html::notice(&format!("Elastic IP address {ip} ({id}) allocated."));
-                (200, id, notice)
+                let mut query = form_urlencoded::Serializer::new(String::new());
+                for field in ["name", "subnet", "connectivity"] {
+                    query.append_pair(field, req.field(field));
+                }
+                query.append_pair("allocation", doc.text("allocationId"));
+                query.append_pair("allocated", doc.text("publicIp"));
+                Outcome::Redirect(format!("{}?{}", href("nat-gateways/new"), query.finish()))
             }
-            Err(f) => (400, req.field("allocation").to_owned(), html::error(&f)),
+            Err(f) => match choices(cx) {
+                Ok(choices) => page(400, &choices, req.field("allocation"), Some(html::error(&f))),
+                Err(f) => failed(title, &f),
+            },
         };
+    }
+    if !req.is_post() && !req.param("allocation").is_empty() {
+        let allocation = req.param("allocation");
+        // Only an address is shown back: the query is the user's to type.
+        let notice =
+            req.param("allocated").parse::<std::net::Ipv4Addr>().ok().map(|ip| {
+                html::notice(&format!("Elastic IP address {ip} ({allocation}) allocated."))
+            });
         return match choices(cx) {
-            Ok(choices) => page(status, &choices, &allocation, Some(message)),
+            Ok(choices) => page(200, &choices, allocation, notice),
             Err(f) => failed(title, &f),
         };
     }
@@ -323,9 +345,9 @@ mod tests {
         );
         assert!(form.body.contains(r#"name="allocate" value="1""#));
 
-        // "Allocate Elastic IP": the form comes back with the new address chosen and the
-        // rest as typed.
-        let again = post(
+        // "Allocate Elastic IP": the form comes back (by a redirect: a reload allocates
+        // nothing more) with the new address chosen and the rest as typed.
+        let again = post_ok(
             &c,
             "/console/nat-gateways/new",
             &[
@@ -337,6 +359,7 @@ mod tests {
             ],
         );
         assert_eq!(again.status, 200, "{}", again.body);
+        assert!(again.body.contains("allocated."), "{}", again.body);
         let addresses = api(&c, "DescribeAddresses", &[]);
         let eip = addresses.items("addressesSet").next().unwrap();
         let allocation = eip.text("allocationId");

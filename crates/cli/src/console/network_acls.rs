@@ -273,7 +273,9 @@ impl AclRow {
             number: if number == 0 { String::new() } else { number.to_string() },
             protocol: "-1".to_owned(),
             ports: String::new(),
-            cidr: "0.0.0.0/0".to_owned(),
+            // No source until one is typed: an untouched new row is refused, never an
+            // allow-all rule made by accident.
+            cidr: String::new(),
             rule_action: "allow".to_owned(),
         }
     }

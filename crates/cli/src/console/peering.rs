@@ -342,13 +342,14 @@ fn change(cx: &Cx<'_>, id: &str, req: &Request, change: &Change) -> Outcome {
     let base = href(&format!("peering-connections/{id}"));
     let mut failure = None;
     if req.is_post() {
-        let result = cx.api.call1(change.action, "VpcPeeringConnectionId", id).and_then(|_| {
-            if change.verb == "delete" && req.field("delete_routes") == "on" {
-                delete_routes(cx, id)
-            } else {
-                Ok(())
-            }
-        });
+        // The routes first (while the connection still exists to retry on), then it.
+        let routes = if change.verb == "delete" && req.field("delete_routes") == "on" {
+            delete_routes(cx, id)
+        } else {
+            Ok(())
+        };
+        let result = routes
+            .and_then(|()| cx.api.call1(change.action, "VpcPeeringConnectionId", id).map(|_| ()));
         match result {
             Ok(()) => return Outcome::Redirect(format!("{base}?done={}", change.done)),
             Err(f) => failure = Some(f),
@@ -390,9 +391,14 @@ fn delete_routes(cx: &Cx<'_>, id: &str) -> Result<(), Failure> {
     let doc = cx.api.call("DescribeRouteTables", &filter("route.vpc-peering-connection-id", id))?;
     for t in doc.items("routeTableSet") {
         for r in t.items("routeSet").filter(|r| r.text("vpcPeeringConnectionId") == id) {
+            // A route to a prefix list is named by the list.
+            let destination = match r.text("destinationPrefixListId") {
+                "" => ("DestinationCidrBlock", r.text("destinationCidrBlock")),
+                list => ("DestinationPrefixListId", list),
+            };
             let params = [
                 ("RouteTableId".to_owned(), t.text("routeTableId").to_owned()),
-                ("DestinationCidrBlock".to_owned(), r.text("destinationCidrBlock").to_owned()),
+                (destination.0.to_owned(), destination.1.to_owned()),
             ];
             cx.api.call("DeleteRoute", &params)?;
         }

@@ -518,14 +518,36 @@ fn route_params(table: &str, row: &Row) -> Vec<(String, String)> {
     params
 }
 
-/// Makes the table's editable routes `rows`: deletes the routes no row has, replaces
-/// those whose target changed, creates the new ones.
+/// Makes the table's editable routes `rows`: creates the new ones, replaces those whose
+/// target changed, deletes those no row keeps — after checking every row.
 fn save_routes(cx: &Cx<'_>, table: &str, current: &[Row], rows: &[Row]) -> Result<(), Failure> {
     let wanted: Vec<&Row> = rows.iter().filter(|r| !r.is_blank()).collect();
+    if wanted.len() > MAX_ROWS {
+        return Err(Failure::new(
+            "RouteLimitExceeded",
+            format!("A route table takes at most {MAX_ROWS} routes here."),
+        ));
+    }
+    // Every row is checked before anything changes: a half-saved table would have lost
+    // the routes a failed row was meant to replace.
     for (i, row) in wanted.iter().enumerate() {
-        if !row.destination.is_empty()
-            && wanted[..i].iter().any(|other| other.destination == row.destination)
-        {
+        if row.destination.parse::<ipnet::Ipv4Net>().is_err() {
+            return Err(Failure::new(
+                "InvalidParameterValue",
+                format!(
+                    "Route {}: {:?} is not an IPv4 CIDR block (such as 0.0.0.0/0).",
+                    i + 1,
+                    row.destination
+                ),
+            ));
+        }
+        if row.target.is_empty() {
+            return Err(Failure::new(
+                "MissingParameter",
+                format!("Route {} ({}): choose a target.", i + 1, row.destination),
+            ));
+        }
+        if wanted[..i].iter().any(|other| other.destination == row.destination) {
             return Err(Failure::new(
                 "InvalidParameterValue",
                 format!(
@@ -533,6 +555,18 @@ fn save_routes(cx: &Cx<'_>, table: &str, current: &[Row], rows: &[Row]) -> Resul
                     row.destination
                 ),
             ));
+        }
+    }
+    // New routes first, then changed ones, and only then the ones no row keeps: if the
+    // API refuses one, nothing the learner had is gone.
+    for row in &wanted {
+        if !current.iter().any(|c| c.destination == row.destination) {
+            cx.api.call("CreateRoute", &route_params(table, row))?;
+        }
+    }
+    for row in &wanted {
+        if current.iter().any(|c| c.destination == row.destination && c.target != row.target) {
+            cx.api.call("ReplaceRoute", &route_params(table, row))?;
         }
     }
     for route in current {
@@ -544,19 +578,12 @@ fn save_routes(cx: &Cx<'_>, table: &str, current: &[Row], rows: &[Row]) -> Resul
             cx.api.call("DeleteRoute", &params)?;
         }
     }
-    for row in wanted {
-        match current.iter().find(|c| c.destination == row.destination) {
-            Some(route) if route.target == row.target => {}
-            Some(_) => {
-                cx.api.call("ReplaceRoute", &route_params(table, row))?;
-            }
-            None => {
-                cx.api.call("CreateRoute", &route_params(table, row))?;
-            }
-        }
-    }
     Ok(())
 }
+
+/// The most routes one save takes (AWS's default quota is 50 per table; more rows than
+/// this are not a learner's).
+const MAX_ROWS: usize = 200;
 
 fn edit_routes(cx: &Cx<'_>, id: &str, req: &Request) -> Outcome {
     let title = "Edit routes";
@@ -929,6 +956,27 @@ mod tests {
         let page = get(c, &answer.location);
         assert!(page.body.contains("was created successfully"), "{}", page.body);
         id
+    }
+
+    #[test]
+    fn a_save_the_api_refuses_loses_no_route() {
+        let c = console();
+        let (vpc, _, igw) = lab(&c);
+        let id = create_in_console(&c, "keep", &vpc);
+        let path = format!("/console/route-tables/{id}/routes");
+        post_ok(&c, &path, &[("destination", "0.0.0.0/0"), ("target", &igw)]);
+        // The default route moved to a gateway that does not exist: refused by the API
+        // when it is created, before the old one could be deleted.
+        let refused =
+            post(&c, &path, &[("destination", "0.0.0.0/1"), ("target", "igw-0000000000000000f")]);
+        assert_eq!(refused.status, 400, "{}", refused.body);
+        assert!(routes(&c, &id).contains(&("0.0.0.0/0".to_owned(), igw.clone())), "still there");
+        // A typo or a row without a target: refused before any call.
+        for (destination, target) in [("0.0.0.0/33", igw.as_str()), ("10.9.0.0/16", "")] {
+            let page = post(&c, &path, &[("destination", destination), ("target", target)]);
+            assert_eq!(page.status, 400, "{destination}: {}", page.body);
+            assert!(routes(&c, &id).contains(&("0.0.0.0/0".to_owned(), igw.clone())));
+        }
     }
 
     #[test]

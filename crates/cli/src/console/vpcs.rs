@@ -427,7 +427,7 @@ fn build(cx: &Cx<'_>, req: &Request, done: &mut Vec<(String, String)>) -> Result
     let mut nats: Vec<(String, String)> = Vec::new();
     if p.public && p.private && p.nat != "none" {
         let zones = if p.nat == "per-az" { public_subnets.len() } else { 1 };
-        for (zone, subnet) in public_subnets.iter().take(zones) {
+        for (i, (zone, subnet)) in public_subnets.iter().take(zones).enumerate() {
             let (name, params) = named(
                 "elastic-ip",
                 format!("{}-eip-{zone}", p.prefix),
@@ -437,7 +437,7 @@ fn build(cx: &Cx<'_>, req: &Request, done: &mut Vec<(String, String)>) -> Result
             done.push((format!("Elastic IP {name}"), eip.clone()));
             let (name, params) = named(
                 "natgateway",
-                format!("{}-nat-public1-{zone}", p.prefix),
+                format!("{}-nat-public{}-{zone}", p.prefix, i + 1),
                 vec![pair("SubnetId", subnet), pair("AllocationId", &eip)],
             );
             let nat =
