@@ -82,6 +82,35 @@ impl Api<'_> {
     }
 }
 
+/// `Filter.N` parameters of a Describe call: the `N`th `(name, value)` a filter of one
+/// value (filters all match).
+pub(crate) fn filters(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+    pairs
+        .iter()
+        .enumerate()
+        .flat_map(|(i, (name, value))| {
+            [
+                (format!("Filter.{}.Name", i + 1), (*name).to_owned()),
+                (format!("Filter.{}.Value.1", i + 1), (*value).to_owned()),
+            ]
+        })
+        .collect()
+}
+
+/// One filter of one value: `Filter.1.Name` and `Filter.1.Value.1`.
+pub(crate) fn filter(name: &str, value: &str) -> Vec<(String, String)> {
+    filters(&[(name, value)])
+}
+
+/// One filter of any of `values`: `Filter.1.Name` and `Filter.1.Value.N`.
+pub(crate) fn filter_any(name: &str, values: &[&str]) -> Vec<(String, String)> {
+    let values = values
+        .iter()
+        .enumerate()
+        .map(|(i, v)| (format!("Filter.1.Value.{}", i + 1), (*v).to_owned()));
+    std::iter::once(("Filter.1.Name".to_owned(), name.to_owned())).chain(values).collect()
+}
+
 fn unix_now() -> u64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs())
 }
@@ -178,6 +207,34 @@ mod tests {
         assert_eq!(vpcs[0].tag("Owner"), None);
         assert_eq!(doc.items("subnetSet").count(), 0);
         assert_eq!(doc.find("state").map(|s| s.value.as_str()), Some("available"));
+    }
+
+    #[test]
+    fn filters_are_numbered_as_the_query_api_wants() {
+        let pairs = |v: &[(&str, &str)]| -> Vec<(String, String)> {
+            v.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
+        };
+        assert_eq!(
+            filter("vpc-id", "vpc-1"),
+            pairs(&[("Filter.1.Name", "vpc-id"), ("Filter.1.Value.1", "vpc-1")])
+        );
+        assert_eq!(
+            filters(&[("vpc-id", "vpc-1"), ("association.main", "true")]),
+            pairs(&[
+                ("Filter.1.Name", "vpc-id"),
+                ("Filter.1.Value.1", "vpc-1"),
+                ("Filter.2.Name", "association.main"),
+                ("Filter.2.Value.1", "true"),
+            ])
+        );
+        assert_eq!(
+            filter_any("group-id", &["sg-1", "sg-2"]),
+            pairs(&[
+                ("Filter.1.Name", "group-id"),
+                ("Filter.1.Value.1", "sg-1"),
+                ("Filter.1.Value.2", "sg-2"),
+            ])
+        );
     }
 
     #[test]

@@ -4,6 +4,7 @@
 
 use maud::{Markup, html};
 
+use super::choices::{labelled, option};
 use super::html::{self, column, href};
 use super::vpcs::name_tag;
 use super::{Cx, El, Failure, Outcome, Request};
@@ -22,10 +23,6 @@ pub(crate) fn route(cx: &Cx<'_>, rest: &[&str], req: &Request) -> Outcome {
     }
 }
 
-fn failed(title: &str, failure: &Failure) -> Outcome {
-    Outcome::Status(400, html::page(title, SECTION, html::error(failure)))
-}
-
 fn params(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
     pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
 }
@@ -33,7 +30,7 @@ fn params(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
 fn list(cx: &Cx<'_>, req: &Request) -> Outcome {
     let addresses = match cx.api.call("DescribeAddresses", &[]) {
         Ok(doc) => doc,
-        Err(f) => return failed("Elastic IP addresses", &f),
+        Err(f) => return Outcome::failed("Elastic IP addresses", SECTION, &f),
     };
     let rows: Vec<&El> = addresses.items("addressesSet").collect();
     // The notice after "Allocate": the new address, found by its allocation id.
@@ -98,7 +95,7 @@ fn detail(cx: &Cx<'_>, id: &str, req: &Request) -> Outcome {
     let address = match describe(cx, id) {
         Ok(Some(a)) => a,
         Ok(None) => return Outcome::NotFound,
-        Err(f) => return failed(id, &f),
+        Err(f) => return Outcome::failed(id, SECTION, &f),
     };
     let base = href(&format!("elastic-ips/{id}"));
     let ip = address.text("publicIp");
@@ -107,8 +104,7 @@ fn detail(cx: &Cx<'_>, id: &str, req: &Request) -> Outcome {
         "disassociated" => "Elastic IP address disassociated successfully.",
         _ => "",
     };
-    let name = address.name_tag();
-    let title = if name.is_empty() { ip.to_owned() } else { format!("{ip} ({name})") };
+    let title = labelled(ip, address.name_tag());
     let body = html! {
         (crumbs(id, ""))
         @if !done.is_empty() { (html::notice(done)) }
@@ -183,14 +179,8 @@ fn instance_options(cx: &Cx<'_>) -> Result<Vec<(String, String)>, Failure> {
         if matches!(state, "terminated" | "shutting-down") {
             continue;
         }
-        let id = i.text("instanceId");
-        let name = i.name_tag();
-        let text = if name.is_empty() {
-            format!("{id} | {state}")
-        } else {
-            format!("{id} ({name}) | {state}")
-        };
-        options.push((id.to_owned(), text));
+        let (id, named) = option(i.text("instanceId"), i.name_tag());
+        options.push((id, format!("{named} | {state}")));
     }
     Ok(options)
 }
@@ -216,7 +206,7 @@ fn associate(cx: &Cx<'_>, id: &str, req: &Request) -> Outcome {
     let address = match describe(cx, id) {
         Ok(Some(a)) => a,
         Ok(None) => return Outcome::NotFound,
-        Err(f) => return failed(title, &f),
+        Err(f) => return Outcome::failed(title, SECTION, &f),
     };
     let base = href(&format!("elastic-ips/{id}"));
     let mut failure = None;
@@ -239,7 +229,7 @@ fn associate(cx: &Cx<'_>, id: &str, req: &Request) -> Outcome {
     }
     let (instances, interfaces) = match (instance_options(cx), interface_options(cx)) {
         (Ok(i), Ok(n)) => (i, n),
-        (Err(f), _) | (_, Err(f)) => return failed(title, &f),
+        (Err(f), _) | (_, Err(f)) => return Outcome::failed(title, SECTION, &f),
     };
     let kind = if req.field("resource_type") == "network-interface" {
         "network-interface"
@@ -284,7 +274,7 @@ fn disassociate(cx: &Cx<'_>, id: &str, req: &Request) -> Outcome {
     let address = match describe(cx, id) {
         Ok(Some(a)) => a,
         Ok(None) => return Outcome::NotFound,
-        Err(f) => return failed(title, &f),
+        Err(f) => return Outcome::failed(title, SECTION, &f),
     };
     let base = href(&format!("elastic-ips/{id}"));
     let association = address.text("associationId");
@@ -333,7 +323,7 @@ fn release(cx: &Cx<'_>, id: &str, req: &Request) -> Outcome {
     let address = match describe(cx, id) {
         Ok(Some(a)) => a,
         Ok(None) => return Outcome::NotFound,
-        Err(f) => return failed(title, &f),
+        Err(f) => return Outcome::failed(title, SECTION, &f),
     };
     let base = href(&format!("elastic-ips/{id}"));
     let ip = address.text("publicIp");

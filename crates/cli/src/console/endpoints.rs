@@ -9,6 +9,8 @@
 
 use maud::{Markup, html};
 
+use super::api::filter;
+use super::choices;
 use super::html::{self, column, href};
 use super::vpcs::name_tag;
 use super::{Cx, El, Failure, Outcome, Request};
@@ -28,17 +30,6 @@ pub(crate) fn route(cx: &Cx<'_>, rest: &[&str], req: &Request) -> Outcome {
     }
 }
 
-fn failed(title: &str, failure: &Failure) -> Outcome {
-    Outcome::Status(400, html::page(title, SECTION, html::error(failure)))
-}
-
-fn by_vpc(vpc: &str) -> Vec<(String, String)> {
-    vec![
-        ("Filter.1.Name".to_owned(), "vpc-id".to_owned()),
-        ("Filter.1.Value.1".to_owned(), vpc.to_owned()),
-    ]
-}
-
 /// The values of a `…Set` of plain items (`<routeTableIdSet><item>rtb-…</item>…`).
 fn values<'a>(el: &'a El, set: &str) -> Vec<&'a str> {
     el.items(set).map(|i| i.value.as_str()).collect()
@@ -47,7 +38,7 @@ fn values<'a>(el: &'a El, set: &str) -> Vec<&'a str> {
 fn list(cx: &Cx<'_>, req: &Request) -> Outcome {
     let endpoints = match cx.api.call("DescribeVpcEndpoints", &[]) {
         Ok(doc) => doc,
-        Err(f) => return failed("Endpoints", &f),
+        Err(f) => return Outcome::failed("Endpoints", SECTION, &f),
     };
     let rows: Vec<&El> = endpoints.items("vpcEndpointSet").collect();
     let columns = [
@@ -88,7 +79,7 @@ fn detail(cx: &Cx<'_>, id: &str, req: &Request) -> Outcome {
     let endpoint = match describe(cx, id) {
         Ok(Some(e)) => e,
         Ok(None) => return Outcome::NotFound,
-        Err(f) => return failed(id, &f),
+        Err(f) => return Outcome::failed(id, SECTION, &f),
     };
     let base = href(&format!("endpoints/{id}"));
     let name = endpoint.name_tag();
@@ -179,7 +170,7 @@ fn route_tables_tab(cx: &Cx<'_>, endpoint: &El) -> Markup {
 fn subnets_tab(cx: &Cx<'_>, endpoint: &El) -> Markup {
     let interfaces = cx
         .api
-        .call("DescribeNetworkInterfaces", &by_vpc(endpoint.text("vpcId")))
+        .call("DescribeNetworkInterfaces", &filter("vpc-id", endpoint.text("vpcId")))
         .unwrap_or_default();
     let ours = values(endpoint, "networkInterfaceIdSet");
     let rows: Vec<&El> = interfaces
@@ -241,7 +232,7 @@ struct Choice {
 }
 
 fn route_table_choices(cx: &Cx<'_>, vpc: &str) -> Result<Vec<Choice>, Failure> {
-    let doc = cx.api.call("DescribeRouteTables", &by_vpc(vpc))?;
+    let doc = cx.api.call("DescribeRouteTables", &filter("vpc-id", vpc))?;
     Ok(doc
         .items("routeTableSet")
         .map(|t| {
@@ -262,7 +253,7 @@ fn route_table_choices(cx: &Cx<'_>, vpc: &str) -> Result<Vec<Choice>, Failure> {
 }
 
 fn subnet_choices(cx: &Cx<'_>, vpc: &str) -> Result<Vec<Choice>, Failure> {
-    let doc = cx.api.call("DescribeSubnets", &by_vpc(vpc))?;
+    let doc = cx.api.call("DescribeSubnets", &filter("vpc-id", vpc))?;
     Ok(doc
         .items("subnetSet")
         .map(|s| Choice {
@@ -277,7 +268,7 @@ fn subnet_choices(cx: &Cx<'_>, vpc: &str) -> Result<Vec<Choice>, Failure> {
 }
 
 fn group_choices(cx: &Cx<'_>, vpc: &str) -> Result<Vec<Choice>, Failure> {
-    let doc = cx.api.call("DescribeSecurityGroups", &by_vpc(vpc))?;
+    let doc = cx.api.call("DescribeSecurityGroups", &filter("vpc-id", vpc))?;
     Ok(doc
         .items("securityGroupInfo")
         .map(|g| Choice {
@@ -340,12 +331,11 @@ struct Values<'a> {
 
 impl<'a> Values<'a> {
     fn one(&self, name: &str) -> &'a str {
-        if self.req.is_post() { self.req.field(name) } else { self.req.param(name).trim() }
+        self.req.value(name).trim()
     }
 
     fn all(&self, name: &str) -> Vec<&'a str> {
-        let pairs = if self.req.is_post() { &self.req.form } else { &self.req.query };
-        pairs.iter().filter(|(k, _)| k == name).map(|(_, v)| v.trim()).collect()
+        self.req.values(name).collect()
     }
 }
 
@@ -372,14 +362,8 @@ fn chosen<'a>(values: &Values<'a>, services: &'a [(String, Vec<String>)]) -> Cho
 fn create_form(cx: &Cx<'_>, req: &Request, failure: Option<&Failure>) -> Result<Markup, Failure> {
     let values = Values { req };
     let services = services(cx)?;
-    let vpcs = cx.api.call("DescribeVpcs", &[])?;
+    let vpc_options = choices::vpcs_with_cidr(cx)?;
     let c = chosen(&values, &services);
-    let mut vpc_options = vec![(String::new(), "Select a VPC".to_owned())];
-    for v in vpcs.items("vpcSet") {
-        let (id, name) = (v.text("vpcId"), v.name_tag());
-        let named = if name.is_empty() { id.to_owned() } else { format!("{id} ({name})") };
-        vpc_options.push((id.to_owned(), format!("{named} | {}", v.text("cidrBlock"))));
-    }
     let vpc_known = vpc_options.iter().any(|(id, _)| !id.is_empty() && id == c.vpc);
     let type_offered = c.offered.is_some_and(|types| types.contains(&c.kind));
     let second = vpc_known && type_offered;
@@ -539,7 +523,7 @@ fn create(cx: &Cx<'_>, req: &Request) -> Outcome {
             let status = if failure.is_some() { 400 } else { 200 };
             Outcome::Status(status, html::page(title, SECTION, form))
         }
-        Err(f) => failed(title, &f),
+        Err(f) => Outcome::failed(title, SECTION, &f),
     }
 }
 
@@ -607,7 +591,7 @@ fn manage(cx: &Cx<'_>, id: &str, req: &Request, manage: &Manage) -> Outcome {
     let endpoint = match describe(cx, id) {
         Ok(Some(e)) => e,
         Ok(None) => return Outcome::NotFound,
-        Err(f) => return failed(manage.title, &f),
+        Err(f) => return Outcome::failed(manage.title, SECTION, &f),
     };
     let base = href(&format!("endpoints/{id}"));
     let had = current(&endpoint, manage);
@@ -630,7 +614,7 @@ fn manage(cx: &Cx<'_>, id: &str, req: &Request, manage: &Manage) -> Outcome {
     }
     let choices = match (manage.choices)(cx, endpoint.text("vpcId")) {
         Ok(c) => c,
-        Err(f) => return failed(manage.title, &f),
+        Err(f) => return Outcome::failed(manage.title, SECTION, &f),
     };
     let checked: Vec<&str> = if req.is_post() { req.fields(manage.field).collect() } else { had };
     let body = html! {
@@ -654,7 +638,7 @@ fn delete(cx: &Cx<'_>, id: &str, req: &Request) -> Outcome {
     let endpoint = match describe(cx, id) {
         Ok(Some(e)) => e,
         Ok(None) => return Outcome::NotFound,
-        Err(f) => return failed(title, &f),
+        Err(f) => return Outcome::failed(title, SECTION, &f),
     };
     let base = href(&format!("endpoints/{id}"));
     let mut failure = None;

@@ -9,6 +9,8 @@
 
 use maud::{Markup, html};
 
+use super::api::{filter, filter_any};
+use super::choices::{labelled, option};
 use super::html::{self, column, href};
 use super::security_groups::{port_range, protocol_name};
 use super::{Cx, El, Failure, Outcome, Request};
@@ -32,17 +34,6 @@ const SECTION: &str = "instances";
 /// What an instance is launched as: the lab has one kind of machine.
 const INSTANCE_TYPE: &str = "t3.micro";
 
-fn failed(title: &str, failure: &Failure) -> Outcome {
-    Outcome::Status(400, html::page(title, SECTION, html::error(failure)))
-}
-
-fn filter(name: &str, value: &str) -> Vec<(String, String)> {
-    vec![
-        ("Filter.1.Name".to_owned(), name.to_owned()),
-        ("Filter.1.Value.1".to_owned(), value.to_owned()),
-    ]
-}
-
 /// Every instance of a DescribeInstances reply, across its reservations.
 fn instances_of(doc: &El) -> Vec<&El> {
     doc.items("reservationSet").flat_map(|r| r.items("instancesSet")).collect()
@@ -63,7 +54,7 @@ fn group_links(el: &El) -> Markup {
 fn list(cx: &Cx<'_>, req: &Request) -> Outcome {
     let doc = match cx.api.call("DescribeInstances", &[]) {
         Ok(doc) => doc,
-        Err(f) => return failed("Instances", &f),
+        Err(f) => return Outcome::failed("Instances", SECTION, &f),
     };
     let rows = instances_of(&doc);
     let columns = [
@@ -100,7 +91,7 @@ fn load(cx: &Cx<'_>, id: &str) -> Result<El, Outcome> {
     match describe(cx, id) {
         Ok(Some(i)) => Ok(i),
         Ok(None) => Err(Outcome::NotFound),
-        Err(f) => Err(failed(id, &f)),
+        Err(f) => Err(Outcome::failed(id, SECTION, &f)),
     }
 }
 
@@ -126,8 +117,7 @@ fn detail(cx: &Cx<'_>, id: &str, req: &Request) -> Outcome {
         t => t,
     };
     let base = href(&format!("instances/{id}"));
-    let name = instance.name_tag();
-    let title = if name.is_empty() { id.to_owned() } else { format!("{id} ({name})") };
+    let title = labelled(id, instance.name_tag());
     let done = match req.param("done") {
         "launched" => Some(format!("Successfully initiated launch of instance ({id})")),
         "stopped" => Some(format!("Successfully stopped {id}")),
@@ -194,17 +184,10 @@ fn networking_tab(instance: &El) -> Markup {
 
 fn security_tab(cx: &Cx<'_>, instance: &El) -> Markup {
     let groups: Vec<&str> = instance.items("groupSet").map(|g| g.text("groupId")).collect();
-    let mut params = vec![("Filter.1.Name".to_owned(), "group-id".to_owned())];
-    params.extend(
-        groups
-            .iter()
-            .enumerate()
-            .map(|(i, g)| (format!("Filter.1.Value.{}", i + 1), (*g).to_owned())),
-    );
     let rules = if groups.is_empty() {
         Ok(El::default())
     } else {
-        cx.api.call("DescribeSecurityGroupRules", &params)
+        cx.api.call("DescribeSecurityGroupRules", &filter_any("group-id", &groups))
     };
     let rules = match rules {
         Ok(doc) => doc,
@@ -271,13 +254,7 @@ struct Launch {
 
 impl Launch {
     fn of(req: &Request) -> Self {
-        let pairs = if req.is_post() { &req.form } else { &req.query };
-        let value = |name: &str| {
-            pairs
-                .iter()
-                .find(|(k, _)| k == name)
-                .map_or(String::new(), |(_, v)| v.trim().to_owned())
-        };
+        let value = |name: &str| req.value(name).trim().to_owned();
         Launch {
             name: value("name"),
             subnet: value("subnet"),
@@ -286,11 +263,7 @@ impl Launch {
                 v if v.is_empty() => "default".to_owned(),
                 v => v,
             },
-            groups: pairs
-                .iter()
-                .filter(|(k, _)| k == "security_group")
-                .map(|(_, v)| v.trim().to_owned())
-                .collect(),
+            groups: req.values("security_group").map(str::to_owned).collect(),
         }
     }
 }
@@ -311,19 +284,9 @@ fn launch_form(cx: &Cx<'_>, form: &Launch, failure: Option<&Failure>) -> Markup 
     let options: Vec<(String, String)> = subnet_rows
         .iter()
         .map(|s| {
-            let id = s.text("subnetId");
-            let name = if s.name_tag().is_empty() {
-                String::new()
-            } else {
-                format!(" ({})", s.name_tag())
-            };
-            let label = format!(
-                "{id}{name} — {} — {} — {}",
-                s.text("vpcId"),
-                s.text("availabilityZone"),
-                s.text("cidrBlock")
-            );
-            (id.to_owned(), label)
+            let (id, named) = option(s.text("subnetId"), s.name_tag());
+            let (vpc, zone) = (s.text("vpcId"), s.text("availabilityZone"));
+            (id, format!("{named} — {vpc} — {zone} — {}", s.text("cidrBlock")))
         })
         .collect();
     let public_ip = [

@@ -3,6 +3,7 @@
 
 use maud::{Markup, html};
 
+use super::choices::{self, labelled};
 use super::html::{self, column, href};
 use super::vpcs::name_tag;
 use super::{Cx, El, Failure, Outcome, Request};
@@ -21,10 +22,6 @@ pub(crate) fn route(cx: &Cx<'_>, rest: &[&str], req: &Request) -> Outcome {
     }
 }
 
-fn failed(title: &str, failure: &Failure) -> Outcome {
-    Outcome::Status(400, html::page(title, SECTION, html::error(failure)))
-}
-
 /// The VPC a gateway is attached to, or "".
 fn attached_vpc(g: &El) -> &str {
     g.items("attachmentSet")
@@ -41,15 +38,10 @@ fn state(g: &El) -> Markup {
     }
 }
 
-/// `id (name)`, or the id alone.
-fn labelled(id: &str, name: &str) -> String {
-    if name.is_empty() { id.to_owned() } else { format!("{id} ({name})") }
-}
-
 fn list(cx: &Cx<'_>, req: &Request) -> Outcome {
     let gateways = match cx.api.call("DescribeInternetGateways", &[]) {
         Ok(doc) => doc,
-        Err(f) => return failed("Internet gateways", &f),
+        Err(f) => return Outcome::failed("Internet gateways", SECTION, &f),
     };
     let rows: Vec<&El> = gateways.items("internetGatewaySet").collect();
     let columns = [
@@ -92,7 +84,7 @@ fn detail(cx: &Cx<'_>, id: &str, req: &Request) -> Outcome {
     let g = match describe(cx, id) {
         Ok(Some(g)) => g,
         Ok(None) => return Outcome::NotFound,
-        Err(f) => return failed(id, &f),
+        Err(f) => return Outcome::failed(id, SECTION, &f),
     };
     let base = href(&format!("{SECTION}/{id}"));
     let name = g.name_tag();
@@ -172,7 +164,7 @@ fn free_vpcs(cx: &Cx<'_>) -> Result<Vec<(String, String)>, Failure> {
     Ok(vpcs
         .items("vpcSet")
         .filter(|v| !taken.contains(&v.text("vpcId")))
-        .map(|v| (v.text("vpcId").to_owned(), labelled(v.text("vpcId"), v.name_tag())))
+        .map(choices::vpc)
         .collect())
 }
 
@@ -181,7 +173,7 @@ fn attach(cx: &Cx<'_>, id: &str, req: &Request) -> Outcome {
     let g = match describe(cx, id) {
         Ok(Some(g)) => g,
         Ok(None) => return Outcome::NotFound,
-        Err(f) => return failed(title, &f),
+        Err(f) => return Outcome::failed(title, SECTION, &f),
     };
     let base = href(&format!("{SECTION}/{id}"));
     let mut failure = None;
@@ -197,7 +189,7 @@ fn attach(cx: &Cx<'_>, id: &str, req: &Request) -> Outcome {
     }
     let options = match free_vpcs(cx) {
         Ok(options) => options,
-        Err(f) => return failed(title, &f),
+        Err(f) => return Outcome::failed(title, SECTION, &f),
     };
     let attached = attached_vpc(&g);
     let body = html! {
@@ -230,7 +222,7 @@ fn detach(cx: &Cx<'_>, id: &str, req: &Request) -> Outcome {
     let g = match describe(cx, id) {
         Ok(Some(g)) => g,
         Ok(None) => return Outcome::NotFound,
-        Err(f) => return failed(title, &f),
+        Err(f) => return Outcome::failed(title, SECTION, &f),
     };
     let base = href(&format!("{SECTION}/{id}"));
     let vpc = attached_vpc(&g).to_owned();

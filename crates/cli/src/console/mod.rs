@@ -9,6 +9,7 @@
 //! Forms are protected against cross-site posts (a page elsewhere cannot click for you).
 
 mod api;
+mod choices;
 mod elastic_ips;
 mod endpoints;
 mod html;
@@ -21,6 +22,7 @@ mod packets;
 mod peering;
 mod reachability;
 mod route_tables;
+mod rows;
 mod security_groups;
 mod subnets;
 mod transit_gateways;
@@ -75,6 +77,18 @@ impl Request {
         self.form.iter().filter(move |(k, _)| k == name).map(|(_, v)| v.trim())
     }
 
+    /// The form field `name` of a POST, else the query parameter `name` (a form's GET
+    /// step, or a link that fills a form in).
+    pub(crate) fn value(&self, name: &str) -> &str {
+        if self.is_post() { self.field(name) } else { self.param(name) }
+    }
+
+    /// Every form field `name` of a POST, else every query parameter `name`, trimmed.
+    pub(crate) fn values<'a>(&'a self, name: &str) -> impl Iterator<Item = &'a str> {
+        let pairs = if self.is_post() { &self.form } else { &self.query };
+        pairs.iter().filter(move |(k, _)| k == name).map(|(_, v)| v.trim())
+    }
+
     pub(crate) fn is_post(&self) -> bool {
         self.method == "POST"
     }
@@ -95,6 +109,13 @@ pub(crate) enum Outcome {
     Raw(&'static str, Vec<u8>),
     /// A file to save.
     Download { content_type: &'static str, filename: String, body: Vec<u8> },
+}
+
+impl Outcome {
+    /// The API's error as the page `title` of sidebar entry `section` (400).
+    pub(crate) fn failed(title: &str, section: &str, failure: &Failure) -> Self {
+        Outcome::Status(400, html::page(title, section, html::error(failure)))
+    }
 }
 
 /// A handler's context: the API client of the session.

@@ -3,6 +3,7 @@
 
 use maud::{Markup, html};
 
+use super::choices::option;
 use super::html::{self, column, href};
 use super::vpcs::name_tag;
 use super::{Cx, El, Failure, Outcome, Request};
@@ -19,10 +20,6 @@ pub(crate) fn route(cx: &Cx<'_>, rest: &[&str], req: &Request) -> Outcome {
     }
 }
 
-fn failed(title: &str, failure: &Failure) -> Outcome {
-    Outcome::Status(400, html::page(title, SECTION, html::error(failure)))
-}
-
 /// The gateway's primary address (the first of `natGatewayAddressSet`).
 fn primary(n: &El) -> Option<&El> {
     let addresses: Vec<&El> = n.items("natGatewayAddressSet").collect();
@@ -36,7 +33,7 @@ fn primary_text<'a>(n: &'a El, name: &str) -> &'a str {
 fn list(cx: &Cx<'_>, req: &Request) -> Outcome {
     let nats = match cx.api.call("DescribeNatGateways", &[]) {
         Ok(doc) => doc,
-        Err(f) => return failed("NAT gateways", &f),
+        Err(f) => return Outcome::failed("NAT gateways", SECTION, &f),
     };
     let rows: Vec<&El> = nats.items("natGatewaySet").collect();
     let columns = [
@@ -78,7 +75,7 @@ fn detail(cx: &Cx<'_>, id: &str, req: &Request) -> Outcome {
     let nat = match describe(cx, id) {
         Ok(Some(n)) => n,
         Ok(None) => return Outcome::NotFound,
-        Err(f) => return failed(id, &f),
+        Err(f) => return Outcome::failed(id, SECTION, &f),
     };
     let base = href(&format!("nat-gateways/{id}"));
     let name = nat.name_tag();
@@ -143,13 +140,9 @@ fn choices(cx: &Cx<'_>) -> Result<Choices, Failure> {
     let addresses = cx.api.call("DescribeAddresses", &[])?;
     let mut subnet_options = vec![(String::new(), "Select a subnet".to_owned())];
     for s in subnets.items("subnetSet") {
-        let id = s.text("subnetId");
-        let name = s.name_tag();
-        let named = if name.is_empty() { id.to_owned() } else { format!("{id} ({name})") };
-        subnet_options.push((
-            id.to_owned(),
-            format!("{named} | {} | {}", s.text("vpcId"), s.text("cidrBlock")),
-        ));
+        let (id, named) = option(s.text("subnetId"), s.name_tag());
+        let text = format!("{named} | {} | {}", s.text("vpcId"), s.text("cidrBlock"));
+        subnet_options.push((id, text));
     }
     let mut address_options = vec![(String::new(), "Choose an Elastic IP".to_owned())];
     for a in addresses.items("addressesSet").filter(|a| a.text("associationId").is_empty()) {
@@ -165,11 +158,6 @@ fn choices(cx: &Cx<'_>) -> Result<Choices, Failure> {
     Ok(Choices { subnets: subnet_options, addresses: address_options })
 }
 
-/// A field as posted, or as given in the query (the form again after an allocation).
-fn value<'a>(req: &'a Request, name: &str) -> &'a str {
-    if req.is_post() { req.field(name) } else { req.param(name) }
-}
-
 /// The form, as filled (`allocation` may be the address just allocated).
 fn create_form(
     req: &Request,
@@ -177,7 +165,7 @@ fn create_form(
     allocation: &str,
     message: Option<Markup>,
 ) -> Markup {
-    let connectivity = if value(req, "connectivity") == "private" { "private" } else { "public" };
+    let connectivity = if req.value("connectivity") == "private" { "private" } else { "public" };
     html! {
         p.crumbs { a href=(href(SECTION)) { "NAT gateways" } " › Create NAT gateway" }
         h1 { "Create NAT gateway" }
@@ -188,8 +176,8 @@ fn create_form(
             button.skip type="submit" tabindex="-1" aria-hidden="true" {}
             fieldset {
                 legend { "NAT gateway settings" }
-                (html::text_field("name", "Name - optional", value(req, "name"), "Creates a tag with a key of 'Name' and the value you specify."))
-                (html::select("subnet", "Subnet", &choices.subnets, value(req, "subnet")))
+                (html::text_field("name", "Name - optional", req.value("name"), "Creates a tag with a key of 'Name' and the value you specify."))
+                (html::select("subnet", "Subnet", &choices.subnets, req.value("subnet")))
                 p.hint { "Select a subnet in which to create the NAT gateway." }
             }
             fieldset {
@@ -237,7 +225,7 @@ fn create(cx: &Cx<'_>, req: &Request) -> Outcome {
             }
             Err(f) => match choices(cx) {
                 Ok(choices) => page(400, &choices, req.field("allocation"), Some(html::error(&f))),
-                Err(f) => failed(title, &f),
+                Err(f) => Outcome::failed(title, SECTION, &f),
             },
         };
     }
@@ -250,7 +238,7 @@ fn create(cx: &Cx<'_>, req: &Request) -> Outcome {
             });
         return match choices(cx) {
             Ok(choices) => page(200, &choices, allocation, notice),
-            Err(f) => failed(title, &f),
+            Err(f) => Outcome::failed(title, SECTION, &f),
         };
     }
     let mut failure = None;
@@ -281,7 +269,7 @@ fn create(cx: &Cx<'_>, req: &Request) -> Outcome {
             let status = if failure.is_some() { 400 } else { 200 };
             page(status, &choices, req.field("allocation"), failure.as_ref().map(html::error))
         }
-        Err(f) => failed(title, &f),
+        Err(f) => Outcome::failed(title, SECTION, &f),
     }
 }
 
@@ -290,7 +278,7 @@ fn delete(cx: &Cx<'_>, id: &str, req: &Request) -> Outcome {
     let nat = match describe(cx, id) {
         Ok(Some(n)) => n,
         Ok(None) => return Outcome::NotFound,
-        Err(f) => return failed(title, &f),
+        Err(f) => return Outcome::failed(title, SECTION, &f),
     };
     let base = href(&format!("nat-gateways/{id}"));
     let mut failure = None;

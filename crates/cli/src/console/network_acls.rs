@@ -11,10 +11,12 @@
 
 use maud::{Markup, html};
 
+use super::api::filter;
+use super::choices;
 use super::html::{self, column, href};
+use super::rows::{self, Press, pressed};
 use super::security_groups::{
-    Press, column_of, parse_ports, port_range, pressed, protocol_name, protocol_options,
-    protocol_value, row_label, type_name,
+    parse_ports, port_range, protocol_name, protocol_options, protocol_value, row_label, type_name,
 };
 use super::{Cx, El, Failure, Outcome, Request};
 
@@ -35,17 +37,6 @@ const SECTION: &str = "network-acls";
 
 /// The rule number AWS shows as `*`: the final deny.
 const STAR: &str = "32767";
-
-fn failed(title: &str, failure: &Failure) -> Outcome {
-    Outcome::Status(400, html::page(title, SECTION, html::error(failure)))
-}
-
-fn filter(name: &str, value: &str) -> Vec<(String, String)> {
-    vec![
-        ("Filter.1.Name".to_owned(), name.to_owned()),
-        ("Filter.1.Value.1".to_owned(), value.to_owned()),
-    ]
-}
 
 /// An ACL's entries of one direction, lowest number first (the `*` last).
 fn entries(acl: &El, egress: bool) -> Vec<&El> {
@@ -80,7 +71,7 @@ fn yes_no(value: &str) -> &'static str {
 fn list(cx: &Cx<'_>, req: &Request) -> Outcome {
     let acls = match cx.api.call("DescribeNetworkAcls", &[]) {
         Ok(doc) => doc,
-        Err(f) => return failed("Network ACLs", &f),
+        Err(f) => return Outcome::failed("Network ACLs", SECTION, &f),
     };
     let rows: Vec<&El> = acls.items("networkAclSet").collect();
     let columns = [
@@ -118,7 +109,7 @@ fn load(cx: &Cx<'_>, id: &str) -> Result<El, Outcome> {
     match describe(cx, id) {
         Ok(Some(acl)) => Ok(acl),
         Ok(None) => Err(Outcome::NotFound),
-        Err(f) => Err(failed(id, &f)),
+        Err(f) => Err(Outcome::failed(id, SECTION, &f)),
     }
 }
 
@@ -301,24 +292,14 @@ impl AclRow {
     }
 
     fn posted(req: &Request) -> Vec<AclRow> {
-        let numbers = column_of(req, "rule_number");
-        let protocols = column_of(req, "protocol");
-        let ports = column_of(req, "ports");
-        let cidrs = column_of(req, "cidr");
-        let actions = column_of(req, "rule_action");
-        let at = |v: &Vec<String>, i: usize| v.get(i).cloned().unwrap_or_default();
-        let n = [&numbers, &protocols, &ports, &cidrs, &actions]
-            .iter()
-            .map(|v| v.len())
-            .max()
-            .unwrap_or(0);
-        (0..n)
-            .map(|i| AclRow {
-                number: at(&numbers, i),
-                protocol: at(&protocols, i),
-                ports: at(&ports, i),
-                cidr: at(&cidrs, i),
-                rule_action: at(&actions, i),
+        rows::posted(req, ["rule_number", "protocol", "ports", "cidr", "rule_action"])
+            .into_iter()
+            .map(|[number, protocol, ports, cidr, rule_action]| AclRow {
+                number,
+                protocol,
+                ports,
+                cidr,
+                rule_action,
             })
             .collect()
     }
@@ -608,7 +589,7 @@ fn associations(cx: &Cx<'_>, id: &str, req: &Request) -> Outcome {
         cx.api.call("DescribeSubnets", &filter("vpc-id", vpc)),
     ) {
         (Ok(a), Ok(s)) => (a, s),
-        (Err(f), _) | (_, Err(f)) => return failed(id, &f),
+        (Err(f), _) | (_, Err(f)) => return Outcome::failed(id, SECTION, &f),
     };
     // Each subnet's ACL and association.
     let now = |subnet: &str| -> (String, String) {
@@ -723,22 +704,7 @@ fn associations(cx: &Cx<'_>, id: &str, req: &Request) -> Outcome {
 // ---- create and delete -----------------------------------------------------------------
 
 fn create_form(cx: &Cx<'_>, req: &Request, failure: Option<&Failure>) -> Markup {
-    let value = |name: &str| {
-        if req.is_post() { req.field(name).to_owned() } else { req.param(name).to_owned() }
-    };
-    let vpcs = cx.api.call("DescribeVpcs", &[]).unwrap_or_default();
-    let options: Vec<(String, String)> = vpcs
-        .items("vpcSet")
-        .map(|v| {
-            let id = v.text("vpcId");
-            let label = if v.name_tag().is_empty() {
-                id.to_owned()
-            } else {
-                format!("{id} ({})", v.name_tag())
-            };
-            (id.to_owned(), label)
-        })
-        .collect();
+    let options = choices::vpcs(cx).unwrap_or_default();
     html! {
         p.crumbs { a href=(href(SECTION)) { "Network ACLs" } " › Create network ACL" }
         h1 { "Create network ACL" }
@@ -747,11 +713,11 @@ fn create_form(cx: &Cx<'_>, req: &Request, failure: Option<&Failure>) -> Markup 
         form.edit method="post" action=(href("network-acls/new")) {
             fieldset {
                 legend { "Network ACL settings" }
-                (html::text_field("name", "Name - optional", &value("name"), "Creates a tag with a key of 'Name' and the value you specify."))
+                (html::text_field("name", "Name - optional", req.value("name"), "Creates a tag with a key of 'Name' and the value you specify."))
                 @if options.is_empty() {
                     p.empty { "No VPCs yet: " a href=(href("vpcs/new")) { "create a VPC" } " first." }
                 } @else {
-                    (html::select("vpc", "VPC", &options, &value("vpc")))
+                    (html::select("vpc", "VPC", &options, req.value("vpc")))
                 }
             }
             (html::form_actions(&href(SECTION), "Create network ACL"))

@@ -5,6 +5,8 @@
 
 use maud::{Markup, html};
 
+use super::api::filter;
+use super::choices;
 use super::html::{self, column, href};
 use super::vpcs::name_tag;
 use super::{Cx, El, Failure, Outcome, Request};
@@ -23,17 +25,6 @@ pub(crate) fn route(cx: &Cx<'_>, rest: &[&str], req: &Request) -> Outcome {
     }
 }
 
-fn failed(title: &str, failure: &Failure) -> Outcome {
-    Outcome::Status(400, html::page(title, SECTION, html::error(failure)))
-}
-
-fn filter(name: &str, value: &str) -> Vec<(String, String)> {
-    vec![
-        ("Filter.1.Name".to_owned(), name.to_owned()),
-        ("Filter.1.Value.1".to_owned(), value.to_owned()),
-    ]
-}
-
 /// A side's CIDRs (`cidrBlockSet`, or its one `cidrBlock`), comma separated.
 fn cidrs(info: Option<&El>) -> String {
     let Some(info) = info else { return String::new() };
@@ -44,7 +35,7 @@ fn cidrs(info: Option<&El>) -> String {
 fn list(cx: &Cx<'_>, req: &Request) -> Outcome {
     let peerings = match cx.api.call("DescribeVpcPeeringConnections", &[]) {
         Ok(doc) => doc,
-        Err(f) => return failed("Peering connections", &f),
+        Err(f) => return Outcome::failed("Peering connections", SECTION, &f),
     };
     let rows: Vec<&El> = peerings.items("vpcPeeringConnectionSet").collect();
     let columns = [
@@ -92,7 +83,7 @@ fn detail(cx: &Cx<'_>, id: &str, req: &Request) -> Outcome {
     let pcx = match describe(cx, id) {
         Ok(Some(p)) => p,
         Ok(None) => return Outcome::NotFound,
-        Err(f) => return failed(id, &f),
+        Err(f) => return Outcome::failed(id, SECTION, &f),
     };
     let base = href(&format!("peering-connections/{id}"));
     let name = pcx.name_tag();
@@ -219,18 +210,6 @@ fn routes_to(cx: &Cx<'_>, id: &str) -> Markup {
     }
 }
 
-fn vpc_options(cx: &Cx<'_>) -> Result<Vec<(String, String)>, Failure> {
-    let doc = cx.api.call("DescribeVpcs", &[])?;
-    let mut options = vec![(String::new(), "Select a VPC".to_owned())];
-    for v in doc.items("vpcSet") {
-        let id = v.text("vpcId");
-        let name = v.name_tag();
-        let named = if name.is_empty() { id.to_owned() } else { format!("{id} ({name})") };
-        options.push((id.to_owned(), format!("{named} | {}", v.text("cidrBlock"))));
-    }
-    Ok(options)
-}
-
 fn create_form(req: &Request, vpcs: &[(String, String)], failure: Option<&Failure>) -> Markup {
     html! {
         p.crumbs { a href=(href(SECTION)) { "Peering connections" } " › Create peering connection" }
@@ -288,9 +267,9 @@ fn create(cx: &Cx<'_>, req: &Request) -> Outcome {
             Err(f) => failure = Some(f),
         }
     }
-    let vpcs = match vpc_options(cx) {
+    let vpcs = match choices::vpcs_with_cidr(cx) {
         Ok(v) => v,
-        Err(f) => return failed(title, &f),
+        Err(f) => return Outcome::failed(title, SECTION, &f),
     };
     let status = if failure.is_some() { 400 } else { 200 };
     Outcome::Status(status, html::page(title, SECTION, create_form(req, &vpcs, failure.as_ref())))
@@ -337,7 +316,7 @@ fn change(cx: &Cx<'_>, id: &str, req: &Request, change: &Change) -> Outcome {
     let pcx = match describe(cx, id) {
         Ok(Some(p)) => p,
         Ok(None) => return Outcome::NotFound,
-        Err(f) => return failed(change.title, &f),
+        Err(f) => return Outcome::failed(change.title, SECTION, &f),
     };
     let base = href(&format!("peering-connections/{id}"));
     let mut failure = None;

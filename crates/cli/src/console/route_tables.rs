@@ -10,7 +10,10 @@
 
 use maud::{Markup, html};
 
+use super::api::{filter, filters};
+use super::choices::{self, labelled, option};
 use super::html::{self, column, href};
+use super::rows::{self, Press, pressed};
 use super::vpcs::name_tag;
 use super::{Cx, El, Failure, Outcome, Request};
 
@@ -27,29 +30,6 @@ pub(crate) fn route(cx: &Cx<'_>, rest: &[&str], req: &Request) -> Outcome {
         [id, "delete"] => delete(cx, id, req),
         _ => Outcome::NotFound,
     }
-}
-
-fn failed(title: &str, failure: &Failure) -> Outcome {
-    Outcome::Status(400, html::page(title, SECTION, html::error(failure)))
-}
-
-/// `Filter.N` parameters: every `(name, value)` a filter of one value.
-fn filters(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-    pairs
-        .iter()
-        .enumerate()
-        .flat_map(|(i, (name, value))| {
-            [
-                (format!("Filter.{}.Name", i + 1), (*name).to_owned()),
-                (format!("Filter.{}.Value.1", i + 1), (*value).to_owned()),
-            ]
-        })
-        .collect()
-}
-
-/// `id (name)`, or the id alone.
-fn labelled(id: &str, name: &str) -> String {
-    if name.is_empty() { id.to_owned() } else { format!("{id} ({name})") }
 }
 
 /// Whether `t` is its VPC's main route table.
@@ -159,7 +139,7 @@ fn load(cx: &Cx<'_>, id: &str, title: &str) -> Result<El, Outcome> {
     match describe(cx, id) {
         Ok(Some(t)) => Ok(t),
         Ok(None) => Err(Outcome::NotFound),
-        Err(f) => Err(failed(title, &f)),
+        Err(f) => Err(Outcome::failed(title, SECTION, &f)),
     }
 }
 
@@ -176,7 +156,7 @@ fn list(cx: &Cx<'_>, req: &Request) -> Outcome {
     let (tables, vpcs) =
         match (cx.api.call("DescribeRouteTables", &[]), cx.api.call("DescribeVpcs", &[])) {
             (Ok(t), Ok(v)) => (t, v),
-            (Err(f), _) | (_, Err(f)) => return failed("Route tables", &f),
+            (Err(f), _) | (_, Err(f)) => return Outcome::failed("Route tables", SECTION, &f),
         };
     let vpc_name = |id: &str| {
         vpcs.items("vpcSet").find(|v| v.text("vpcId") == id).map_or("", El::name_tag).to_owned()
@@ -211,17 +191,7 @@ fn list(cx: &Cx<'_>, req: &Request) -> Outcome {
     Outcome::Page(html::page("Route tables", SECTION, body))
 }
 
-/// Every VPC, as `(id, "id (name)")`.
-fn vpc_choices(cx: &Cx<'_>) -> Result<Vec<(String, String)>, Failure> {
-    let vpcs = cx.api.call("DescribeVpcs", &[])?;
-    Ok(vpcs
-        .items("vpcSet")
-        .map(|v| (v.text("vpcId").to_owned(), labelled(v.text("vpcId"), v.name_tag())))
-        .collect())
-}
-
 fn create_form(req: &Request, vpcs: &[(String, String)], failure: Option<&Failure>) -> Markup {
-    let vpc = if req.is_post() { req.field("vpc") } else { req.param("vpc") };
     html! {
         p.crumbs { a href=(href(SECTION)) { "Route tables" } " › Create route table" }
         h1 { "Create route table" }
@@ -233,7 +203,7 @@ fn create_form(req: &Request, vpcs: &[(String, String)], failure: Option<&Failur
                 legend { "Route table settings" }
                 (html::text_field("name", "Name - optional", req.field("name"),
                     "Create a tag with a key of 'Name' and a value that you specify."))
-                (html::select("vpc", "VPC", vpcs, vpc))
+                (html::select("vpc", "VPC", vpcs, req.value("vpc")))
                 @if vpcs.is_empty() {
                     p.hint { "There is no VPC yet. " a href=(href("vpcs/new")) { "Create VPC" } }
                 } @else {
@@ -247,9 +217,9 @@ fn create_form(req: &Request, vpcs: &[(String, String)], failure: Option<&Failur
 
 fn create(cx: &Cx<'_>, req: &Request) -> Outcome {
     let title = "Create route table";
-    let vpcs = match vpc_choices(cx) {
+    let vpcs = match choices::vpcs(cx) {
         Ok(vpcs) => vpcs,
-        Err(f) => return failed(title, &f),
+        Err(f) => return Outcome::failed(title, SECTION, &f),
     };
     if !req.is_post() {
         return Outcome::Page(html::page(title, SECTION, create_form(req, &vpcs, None)));
@@ -328,8 +298,8 @@ fn detail(cx: &Cx<'_>, id: &str, req: &Request) -> Outcome {
 
 /// The VPC's subnets and route tables.
 fn vpc_subnets_and_tables(cx: &Cx<'_>, vpc: &str) -> Result<(El, El), Failure> {
-    let filter = filters(&[("vpc-id", vpc)]);
-    Ok((cx.api.call("DescribeSubnets", &filter)?, cx.api.call("DescribeRouteTables", &filter)?))
+    let in_vpc = filter("vpc-id", vpc);
+    Ok((cx.api.call("DescribeSubnets", &in_vpc)?, cx.api.call("DescribeRouteTables", &in_vpc)?))
 }
 
 /// The explicit association of subnet `subnet` among `tables`: (table, association).
@@ -389,14 +359,8 @@ impl Row {
 
 /// The rows as posted: `destination` and `target`, repeated per row, in order.
 fn posted_rows(req: &Request) -> Vec<Row> {
-    let destinations: Vec<&str> = req.fields("destination").collect();
-    let targets: Vec<&str> = req.fields("target").collect();
-    (0..destinations.len().max(targets.len()))
-        .map(|i| Row {
-            destination: destinations.get(i).copied().unwrap_or("").to_owned(),
-            target: targets.get(i).copied().unwrap_or("").to_owned(),
-        })
-        .collect()
+    let posted = rows::posted(req, ["destination", "target"]);
+    posted.into_iter().map(|[destination, target]| Row { destination, target }).collect()
 }
 
 /// What a route may lead to in VPC `vpc`, grouped as the console's target list:
@@ -404,10 +368,9 @@ fn posted_rows(req: &Request) -> Vec<Row> {
 fn targets(cx: &Cx<'_>, vpc: &str) -> Vec<(&'static str, Vec<(String, String)>)> {
     let call =
         |action: &str, params: &[(String, String)]| cx.api.call(action, params).unwrap_or_default();
-    let in_vpc = filters(&[("vpc-id", vpc)]);
-    let option = |id: &str, name: &str| (id.to_owned(), labelled(id, name));
+    let in_vpc = filter("vpc-id", vpc);
 
-    let igws = call("DescribeInternetGateways", &filters(&[("attachment.vpc-id", vpc)]));
+    let igws = call("DescribeInternetGateways", &filter("attachment.vpc-id", vpc));
     let igws = igws
         .items("internetGatewaySet")
         .map(|g| option(g.text("internetGatewayId"), g.name_tag()))
@@ -600,17 +563,17 @@ fn edit_routes(cx: &Cx<'_>, id: &str, req: &Request) -> Outcome {
     let mut failure = None;
     let rows = if req.is_post() {
         let mut rows = posted_rows(req);
-        if !req.field("add").is_empty() {
-            rows.push(Row::default());
-        } else if !req.field("remove").is_empty() {
-            if let Some(i) = req.field("remove").parse::<usize>().ok().filter(|i| *i < rows.len()) {
-                rows.remove(i);
+        match pressed(req) {
+            Press::Add => rows.push(Row::default()),
+            Press::Remove(i) => {
+                if i < rows.len() {
+                    rows.remove(i);
+                }
             }
-        } else {
-            match save_routes(cx, id, &current, &rows) {
+            Press::Save => match save_routes(cx, id, &current, &rows) {
                 Ok(()) => return Outcome::Redirect(format!("{base}?done=routes")),
                 Err(f) => failure = Some(f),
-            }
+            },
         }
         rows
     } else {
@@ -735,7 +698,7 @@ fn edit_associations(cx: &Cx<'_>, id: &str, req: &Request) -> Outcome {
     let base = href(&format!("{SECTION}/{id}"));
     let (subnets, tables) = match vpc_subnets_and_tables(cx, t.text("vpcId")) {
         Ok(both) => both,
-        Err(f) => return failed(title, &f),
+        Err(f) => return Outcome::failed(title, SECTION, &f),
     };
     let chosen: Vec<&str> = req.fields("subnet").filter(|s| !s.is_empty()).collect();
     let mut failure = None;

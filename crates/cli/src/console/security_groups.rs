@@ -14,7 +14,10 @@
 
 use maud::{Markup, html};
 
+use super::api::filter;
+use super::choices;
 use super::html::{self, column, href};
+use super::rows::{self, Press, pressed};
 use super::{Cx, El, Failure, Outcome, Request};
 
 pub(crate) fn route(cx: &Cx<'_>, rest: &[&str], req: &Request) -> Outcome {
@@ -31,22 +34,10 @@ pub(crate) fn route(cx: &Cx<'_>, rest: &[&str], req: &Request) -> Outcome {
 
 const SECTION: &str = "security-groups";
 
-fn failed(title: &str, failure: &Failure) -> Outcome {
-    Outcome::Status(400, html::page(title, SECTION, html::error(failure)))
-}
-
-/// `Filter.1` with one value.
-fn filter(name: &str, value: &str) -> Vec<(String, String)> {
-    vec![
-        ("Filter.1.Name".to_owned(), name.to_owned()),
-        ("Filter.1.Value.1".to_owned(), value.to_owned()),
-    ]
-}
-
 fn list(cx: &Cx<'_>, req: &Request) -> Outcome {
     let groups = match cx.api.call("DescribeSecurityGroups", &[]) {
         Ok(doc) => doc,
-        Err(f) => return failed("Security groups", &f),
+        Err(f) => return Outcome::failed("Security groups", SECTION, &f),
     };
     let rows: Vec<&El> = groups.items("securityGroupInfo").collect();
     let columns = [
@@ -155,7 +146,7 @@ fn detail(cx: &Cx<'_>, id: &str, req: &Request) -> Outcome {
     let group = match describe(cx, id) {
         Ok(Some(g)) => g,
         Ok(None) => return Outcome::NotFound,
-        Err(f) => return failed(id, &f),
+        Err(f) => return Outcome::failed(id, SECTION, &f),
     };
     let tab = match req.param("tab") {
         "" => "inbound",
@@ -373,29 +364,6 @@ pub(super) fn row_label(id: &str, text: &str) -> Markup {
     html! { label.skip for=(id) { (text) } }
 }
 
-/// Which rows-form button was pressed: "Add rule" (`add`), a row's "Delete" (`remove`,
-/// its index), or the save button (neither).
-pub(super) enum Press {
-    Add,
-    Remove(usize),
-    Save,
-}
-
-pub(super) fn pressed(req: &Request) -> Press {
-    if req.form.iter().any(|(k, _)| k == "add") {
-        return Press::Add;
-    }
-    match req.form.iter().find(|(k, _)| k == "remove").and_then(|(_, v)| v.trim().parse().ok()) {
-        Some(i) => Press::Remove(i),
-        None => Press::Save,
-    }
-}
-
-/// The `n`th value of every field `name` of a post ("" past the end).
-pub(super) fn column_of(req: &Request, name: &str) -> Vec<String> {
-    req.fields(name).map(str::to_owned).collect()
-}
-
 // ---- the rule editors ------------------------------------------------------------------
 
 /// The types a row offers: presets fix the protocol and port range; "Custom" takes them
@@ -449,29 +417,16 @@ impl RuleRow {
 
     /// The rows of a post, in order.
     fn posted(req: &Request) -> Vec<RuleRow> {
-        let ids = column_of(req, "rule_id");
-        let kinds = column_of(req, "type");
-        let protocols = column_of(req, "protocol");
-        let ports = column_of(req, "ports");
-        let sources = column_of(req, "source");
-        let descriptions = column_of(req, "description");
-        let at = |v: &Vec<String>, i: usize| v.get(i).cloned().unwrap_or_default();
-        let n = [&ids, &kinds, &protocols, &ports, &sources, &descriptions]
-            .iter()
-            .map(|v| v.len())
-            .max()
-            .unwrap_or(0);
-        (0..n)
-            .map(|i| RuleRow {
-                rule_id: at(&ids, i),
-                kind: match at(&kinds, i) {
-                    k if k.is_empty() => "custom".to_owned(),
-                    k => k,
-                },
-                protocol: at(&protocols, i),
-                ports: at(&ports, i),
-                source: at(&sources, i),
-                description: at(&descriptions, i),
+        let names = ["rule_id", "type", "protocol", "ports", "source", "description"];
+        rows::posted(req, names)
+            .into_iter()
+            .map(|[rule_id, kind, protocol, ports, source, description]| RuleRow {
+                rule_id,
+                kind: if kind.is_empty() { "custom".to_owned() } else { kind },
+                protocol,
+                ports,
+                source,
+                description,
             })
             .collect()
     }
@@ -573,11 +528,11 @@ fn edit_rules(cx: &Cx<'_>, id: &str, direction: Direction, req: &Request) -> Out
     let group = match describe(cx, id) {
         Ok(Some(g)) => g,
         Ok(None) => return Outcome::NotFound,
-        Err(f) => return failed(id, &f),
+        Err(f) => return Outcome::failed(id, SECTION, &f),
     };
     let current = match rules_of(cx, id, direction) {
         Ok(rules) => rules,
-        Err(f) => return failed(id, &f),
+        Err(f) => return Outcome::failed(id, SECTION, &f),
     };
     let mut failure = None;
     let rows = if req.is_post() {
@@ -795,25 +750,8 @@ fn rule_row(index: Option<usize>, row: &RuleRow, peer: &str) -> Markup {
 
 // ---- create and delete -----------------------------------------------------------------
 
-fn vpc_options(cx: &Cx<'_>) -> Vec<(String, String)> {
-    let vpcs = cx.api.call("DescribeVpcs", &[]).unwrap_or_default();
-    vpcs.items("vpcSet")
-        .map(|v| {
-            let id = v.text("vpcId");
-            let label = match v.name_tag() {
-                "" => id.to_owned(),
-                name => format!("{id} ({name})"),
-            };
-            (id.to_owned(), label)
-        })
-        .collect()
-}
-
 fn create_form(cx: &Cx<'_>, req: &Request, failure: Option<&Failure>) -> Markup {
-    let value = |name: &str| {
-        if req.is_post() { req.field(name).to_owned() } else { req.param(name).to_owned() }
-    };
-    let vpcs = vpc_options(cx);
+    let vpcs = choices::vpcs(cx).unwrap_or_default();
     html! {
         p.crumbs { a href=(href(SECTION)) { "Security groups" } " › Create security group" }
         h1 { "Create security group" }
@@ -823,12 +761,12 @@ fn create_form(cx: &Cx<'_>, req: &Request, failure: Option<&Failure>) -> Markup 
         form.edit method="post" action=(href("security-groups/new")) {
             fieldset {
                 legend { "Basic details" }
-                (html::text_field("group_name", "Security group name", &value("group_name"), "Up to 255 characters. Cannot be edited after creation."))
-                (html::text_field("description", "Description", &value("description"), "Up to 255 characters."))
+                (html::text_field("group_name", "Security group name", req.value("group_name"), "Up to 255 characters. Cannot be edited after creation."))
+                (html::text_field("description", "Description", req.value("description"), "Up to 255 characters."))
                 @if vpcs.is_empty() {
                     p.empty { "No VPCs yet: " a href=(href("vpcs/new")) { "create a VPC" } " first." }
                 } @else {
-                    (html::select("vpc", "VPC", &vpcs, &value("vpc")))
+                    (html::select("vpc", "VPC", &vpcs, req.value("vpc")))
                 }
             }
             (html::form_actions(&href(SECTION), "Create security group"))
@@ -867,7 +805,7 @@ fn delete(cx: &Cx<'_>, id: &str, req: &Request) -> Outcome {
     let group = match describe(cx, id) {
         Ok(Some(g)) => g,
         Ok(None) => return Outcome::NotFound,
-        Err(f) => return failed(id, &f),
+        Err(f) => return Outcome::failed(id, SECTION, &f),
     };
     let base = href(&format!("security-groups/{id}"));
     let mut failure = None;

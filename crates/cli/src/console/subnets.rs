@@ -3,6 +3,8 @@
 
 use maud::{Markup, html};
 
+use super::api::filter;
+use super::choices::labelled;
 use super::html::{self, column, href};
 use super::route_tables::{is_main, routes_table};
 use super::vpcs::name_tag;
@@ -19,23 +21,6 @@ pub(crate) fn route(cx: &Cx<'_>, rest: &[&str], req: &Request) -> Outcome {
         [id, "delete"] => delete(cx, id, req),
         _ => Outcome::NotFound,
     }
-}
-
-fn failed(title: &str, failure: &Failure) -> Outcome {
-    Outcome::Status(400, html::page(title, SECTION, html::error(failure)))
-}
-
-/// One `Filter.1` parameter.
-fn filter(name: &str, value: &str) -> Vec<(String, String)> {
-    vec![
-        ("Filter.1.Name".to_owned(), name.to_owned()),
-        ("Filter.1.Value.1".to_owned(), value.to_owned()),
-    ]
-}
-
-/// `id (name)`, or the id alone.
-fn labelled(id: &str, name: &str) -> String {
-    if name.is_empty() { id.to_owned() } else { format!("{id} ({name})") }
 }
 
 /// The route table subnet `s` uses: the one it is explicitly associated with, or else
@@ -70,7 +55,7 @@ fn list(cx: &Cx<'_>, req: &Request) -> Outcome {
     let (subnets, tables, acls, vpcs) = match calls {
         (Ok(s), Ok(t), Ok(a), Ok(v)) => (s, t, a, v),
         (Err(f), ..) | (_, Err(f), ..) | (_, _, Err(f), _) | (.., Err(f)) => {
-            return failed("Subnets", &f);
+            return Outcome::failed("Subnets", SECTION, &f);
         }
     };
     let vpc_name = |id: &str| {
@@ -130,7 +115,7 @@ fn load(cx: &Cx<'_>, id: &str, title: &str) -> Result<El, Outcome> {
     match describe(cx, id) {
         Ok(Some(s)) => Ok(s),
         Ok(None) => Err(Outcome::NotFound),
-        Err(f) => Err(failed(title, &f)),
+        Err(f) => Err(Outcome::failed(title, SECTION, &f)),
     }
 }
 
@@ -154,7 +139,7 @@ fn detail(cx: &Cx<'_>, id: &str, req: &Request) -> Outcome {
         cx.api.call("DescribeNetworkAcls", &in_vpc),
     ) {
         (Ok(t), Ok(a)) => (t, a),
-        (Err(f), _) | (_, Err(f)) => return failed(id, &f),
+        (Err(f), _) | (_, Err(f)) => return Outcome::failed(id, SECTION, &f),
     };
     let table = route_table_of(&tables, &s);
     let table_id = table.map_or("", |t| t.text("routeTableId"));
@@ -301,7 +286,6 @@ fn choices(cx: &Cx<'_>) -> Result<Choices, Failure> {
 }
 
 fn create_form(req: &Request, choices: &Choices, failure: Option<&Failure>) -> Markup {
-    let value = |name: &str| if req.is_post() { req.field(name) } else { req.param(name) };
     let vpc_options: Vec<(String, String)> =
         choices.vpcs.iter().map(|(id, text, _)| (id.clone(), text.clone())).collect();
     let mut zone_options = vec![(String::new(), "No preference".to_owned())];
@@ -313,7 +297,7 @@ fn create_form(req: &Request, choices: &Choices, failure: Option<&Failure>) -> M
         form.edit method="post" action=(href("subnets/new")) {
             fieldset {
                 legend { "VPC" }
-                (html::select("vpc", "VPC ID", &vpc_options, value("vpc")))
+                (html::select("vpc", "VPC ID", &vpc_options, req.value("vpc")))
                 @if choices.vpcs.is_empty() {
                     p.hint { "There is no VPC yet. " a href=(href("vpcs/new")) { "Create VPC" } }
                 } @else {
@@ -333,10 +317,10 @@ fn create_form(req: &Request, choices: &Choices, failure: Option<&Failure>) -> M
                 legend { "Subnet settings" }
                 p.hint { "Specify the CIDR blocks and Availability Zone for the subnet." }
                 h3 { "Subnet 1 of 1" }
-                (html::text_field("name", "Subnet name", value("name"),
+                (html::text_field("name", "Subnet name", req.value("name"),
                     "Create a tag with a key of 'Name' and a value that you specify."))
-                (html::select("zone", "Availability Zone", &zone_options, value("zone")))
-                (html::text_field("cidr", "IPv4 subnet CIDR block", value("cidr"),
+                (html::select("zone", "Availability Zone", &zone_options, req.value("zone")))
+                (html::text_field("cidr", "IPv4 subnet CIDR block", req.value("cidr"),
                     "Within the VPC's CIDR block, e.g. 10.0.1.0/24 (a /16 to /28)."))
             }
             (html::form_actions(&href(SECTION), "Create subnet"))
@@ -348,7 +332,7 @@ fn create(cx: &Cx<'_>, req: &Request) -> Outcome {
     let title = "Create subnet";
     let choices = match choices(cx) {
         Ok(choices) => choices,
-        Err(f) => return failed(title, &f),
+        Err(f) => return Outcome::failed(title, SECTION, &f),
     };
     if !req.is_post() {
         return Outcome::Page(html::page(title, SECTION, create_form(req, &choices, None)));

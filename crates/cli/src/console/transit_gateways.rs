@@ -3,6 +3,7 @@
 
 use maud::{Markup, html};
 
+use super::api::filter;
 use super::html::{self, column, href};
 use super::{Cx, El, Failure, Outcome, Request};
 
@@ -17,21 +18,10 @@ pub(crate) fn route(cx: &Cx<'_>, rest: &[&str], req: &Request) -> Outcome {
 
 const SECTION: &str = "transit-gateways";
 
-fn failed(title: &str, failure: &Failure) -> Outcome {
-    Outcome::Status(400, html::page(title, SECTION, html::error(failure)))
-}
-
-fn filter(name: &str, value: &str) -> Vec<(String, String)> {
-    vec![
-        ("Filter.1.Name".to_owned(), name.to_owned()),
-        ("Filter.1.Value.1".to_owned(), value.to_owned()),
-    ]
-}
-
 fn list(cx: &Cx<'_>, req: &Request) -> Outcome {
     let doc = match cx.api.call("DescribeTransitGateways", &[]) {
         Ok(doc) => doc,
-        Err(f) => return failed("Transit gateways", &f),
+        Err(f) => return Outcome::failed("Transit gateways", SECTION, &f),
     };
     let rows: Vec<&El> = doc.items("transitGatewaySet").collect();
     let columns = [
@@ -61,7 +51,7 @@ fn load(cx: &Cx<'_>, id: &str) -> Result<El, Outcome> {
     match describe(cx, id) {
         Ok(Some(g)) => Ok(g),
         Ok(None) => Err(Outcome::NotFound),
-        Err(f) => Err(failed(id, &f)),
+        Err(f) => Err(Outcome::failed(id, SECTION, &f)),
     }
 }
 

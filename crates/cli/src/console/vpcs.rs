@@ -2,6 +2,7 @@
 
 use maud::html;
 
+use super::api::filter;
 use super::html::{self, column, href};
 use super::{Cx, El, Failure, Outcome, Request};
 
@@ -16,23 +17,13 @@ pub(crate) fn route(cx: &Cx<'_>, rest: &[&str], req: &Request) -> Outcome {
     }
 }
 
-fn failed(title: &str, failure: &Failure) -> Outcome {
-    Outcome::Status(400, html::page(title, "vpcs", html::error(failure)))
-}
-
 fn list(cx: &Cx<'_>, req: &Request) -> Outcome {
     let (vpcs, tables) = match (
         cx.api.call("DescribeVpcs", &[]),
-        cx.api.call(
-            "DescribeRouteTables",
-            &[
-                ("Filter.1.Name".into(), "association.main".into()),
-                ("Filter.1.Value.1".into(), "true".into()),
-            ],
-        ),
+        cx.api.call("DescribeRouteTables", &filter("association.main", "true")),
     ) {
         (Ok(v), Ok(t)) => (v, t),
-        (Err(f), _) | (_, Err(f)) => return failed("Your VPCs", &f),
+        (Err(f), _) | (_, Err(f)) => return Outcome::failed("Your VPCs", "vpcs", &f),
     };
     let main_table = |vpc: &str| {
         tables
@@ -88,19 +79,16 @@ fn detail(cx: &Cx<'_>, id: &str, req: &Request) -> Outcome {
     let vpc = match describe(cx, id) {
         Ok(Some(vpc)) => vpc,
         Ok(None) => return Outcome::NotFound,
-        Err(f) => return failed(id, &f),
+        Err(f) => return Outcome::failed(id, "vpcs", &f),
     };
-    let filter = [
-        ("Filter.1.Name".to_owned(), "vpc-id".to_owned()),
-        ("Filter.1.Value.1".to_owned(), id.to_owned()),
-    ];
-    let tables = cx.api.call("DescribeRouteTables", &filter).unwrap_or_default();
+    let in_vpc = filter("vpc-id", id);
+    let tables = cx.api.call("DescribeRouteTables", &in_vpc).unwrap_or_default();
     let main_table = tables
         .items("routeTableSet")
         .find(|t| t.items("associationSet").any(|a| a.text("main") == "true"))
         .map_or("", |t| t.text("routeTableId"))
         .to_owned();
-    let acls = cx.api.call("DescribeNetworkAcls", &filter).unwrap_or_default();
+    let acls = cx.api.call("DescribeNetworkAcls", &in_vpc).unwrap_or_default();
     let main_acl = acls
         .items("networkAclSet")
         .find(|a| a.text("default") == "true")
@@ -156,11 +144,7 @@ fn detail(cx: &Cx<'_>, id: &str, req: &Request) -> Outcome {
 }
 
 fn subnets_of(cx: &Cx<'_>, id: &str) -> maud::Markup {
-    let filter = [
-        ("Filter.1.Name".to_owned(), "vpc-id".to_owned()),
-        ("Filter.1.Value.1".to_owned(), id.to_owned()),
-    ];
-    match cx.api.call("DescribeSubnets", &filter) {
+    match cx.api.call("DescribeSubnets", &filter("vpc-id", id)) {
         Ok(doc) => {
             let rows: Vec<&El> = doc.items("subnetSet").collect();
             let columns = [
