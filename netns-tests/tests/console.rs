@@ -554,6 +554,20 @@ async fn add_route(b: &Browser, destination: &str, target: &str) {
     let field = row.find(Locator::Css("input[name='destination']")).await.unwrap();
     field.clear().await.unwrap();
     field.send_keys(destination).await.unwrap();
+    // "In the target field, select Internet Gateway and select the internet gateway."
+    let kind = match target.split('-').next() {
+        Some("igw") => "Internet Gateway",
+        Some("nat") => "NAT Gateway",
+        Some("pcx") => "Peering Connection",
+        other => panic!("a target type for {other:?}"),
+    };
+    let xpath = format!(".//select[@name='target_type']/option[@value='{kind}']");
+    row.find(Locator::XPath(&xpath))
+        .await
+        .unwrap_or_else(|e| panic!("type {kind}: {e}"))
+        .click()
+        .await
+        .unwrap();
     let xpath = format!(".//select[@name='target']//option[@value='{target}']");
     match row.find(Locator::XPath(&xpath)).await {
         Ok(option) => option.click().await.unwrap(),

@@ -54,6 +54,12 @@ pub(crate) fn page(title: &str, section: &str, body: Markup) -> Markup {
                     a href=(ROOT) { "vpclab" }
                     span { "VPC console" }
                     span.region { "US East (N. Virginia) us-east-1" }
+                    @if let Some(key) = SignedIn::current() {
+                        span.who { (key) }
+                        form.signout method="post" action=(href("logout")) {
+                            button.link type="submit" { "Sign out" }
+                        }
+                    }
                 }
                 div.frame {
                     nav.side aria-label="VPC console" {
@@ -75,6 +81,32 @@ pub(crate) fn page(title: &str, section: &str, body: Markup) -> Markup {
                 }
             }
         }
+    }
+}
+
+thread_local! {
+    static SIGNED_IN: std::cell::RefCell<Option<String>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Who the page being rendered signs as (an access key id), for the header: set for
+/// one request on the thread that renders it, cleared when the guard goes.
+#[derive(Debug)]
+pub(crate) struct SignedIn(());
+
+impl SignedIn {
+    pub(crate) fn set(key: Option<String>) -> Self {
+        SIGNED_IN.with(|s| *s.borrow_mut() = key);
+        SignedIn(())
+    }
+
+    fn current() -> Option<String> {
+        SIGNED_IN.with(|s| s.borrow().clone())
+    }
+}
+
+impl Drop for SignedIn {
+    fn drop(&mut self) {
+        SIGNED_IN.with(|s| *s.borrow_mut() = None);
     }
 }
 

@@ -211,6 +211,10 @@ impl Console {
             }
         };
         if let ["logout"] = segments.as_slice() {
+            // A POST (the header's button): a link elsewhere cannot sign anyone out.
+            if request.method != "POST" {
+                return redirect(ROOT);
+            }
             if let Some(token) = cookie(&request, SESSION_COOKIE) {
                 self.sessions.lock().unwrap_or_else(|e| e.into_inner()).remove(token);
             }
@@ -219,6 +223,8 @@ impl Console {
         let api =
             Api { service: &self.service, credentials: self.credentials.as_deref(), key: &key };
         let cx = Cx { api, console: self };
+        // The header names who signs, and offers to sign out (with --credentials only).
+        let _signed_in = html::SignedIn::set(self.credentials.is_some().then(|| key.id.clone()));
         let outcome = match segments.split_first() {
             None => dashboard(&cx),
             Some((kind, rest)) => match ROUTES.iter().find(|(k, _)| k == kind) {
@@ -653,5 +659,15 @@ mod tests {
         let forged =
             c.answer(request("GET", "/console/vpcs", &[("cookie", "vpclab-console=00")], ""));
         assert_eq!(forged.status, 303);
+        assert!(String::from_utf8_lossy(&page.body).contains("Sign out"), "the header offers it");
+        // Signing out is a POST; a link cannot do it.
+        let get_out = c.answer(request("GET", "/console/logout", &[("cookie", &token)], ""));
+        assert_eq!(get_out.status, 303);
+        let still = c.answer(request("GET", "/console/vpcs", &[("cookie", &token)], ""));
+        assert_eq!(still.status, 200);
+        let same_site = [("cookie", token.as_str()), ("sec-fetch-site", "same-origin")];
+        c.answer(request("POST", "/console/logout", &same_site, ""));
+        let gone = c.answer(request("GET", "/console/vpcs", &[("cookie", &token)], ""));
+        assert_eq!(gone.status, 303, "the session is over");
     }
 }

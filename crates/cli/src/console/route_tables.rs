@@ -442,6 +442,30 @@ fn targets(cx: &Cx<'_>, vpc: &str) -> Vec<(&'static str, Vec<(String, String)>)>
     ]
 }
 
+/// A row's target type, as the console asks first ("select Internet Gateway, then the
+/// gateway"): the groups that have targets. The id select alone is what is saved; with
+/// JavaScript, choosing a type narrows the id select to that group.
+fn target_type_select(
+    id: Option<&str>,
+    groups: &[(&str, Vec<(String, String)>)],
+    chosen: &str,
+) -> Markup {
+    let group_of = groups
+        .iter()
+        .find(|(_, options)| options.iter().any(|(v, _)| v == chosen))
+        .map_or("", |(group, _)| *group);
+    html! {
+        select id=[id] name="target_type" data-target-type="" {
+            option value="" selected[group_of.is_empty()] { "Target type" }
+            @for (group, options) in groups {
+                @if !options.is_empty() {
+                    option value=(group) selected[*group == group_of] { (group) }
+                }
+            }
+        }
+    }
+}
+
 /// A row's target list; `id` is None in the template row (cloned, so without ids).
 fn target_select(
     id: Option<&str>,
@@ -622,6 +646,8 @@ fn edit_routes(cx: &Cx<'_>, id: &str, req: &Request) -> Outcome {
                                         value=(row.destination) placeholder="0.0.0.0/0";
                                 }
                                 td {
+                                    label.skip for=(format!("target-type-{i}")) { "Target type of route " (i + 1) }
+                                    (target_type_select(Some(&format!("target-type-{i}")), &groups, &row.target))
                                     label.skip for=(format!("target-{i}")) { "Target of route " (i + 1) }
                                     (target_select(Some(&format!("target-{i}")), &groups, &row.target))
                                 }
@@ -637,7 +663,10 @@ fn edit_routes(cx: &Cx<'_>, id: &str, req: &Request) -> Outcome {
                     template {
                         tr {
                             td { label { span.skip { "Destination" } input type="text" name="destination" placeholder="0.0.0.0/0"; } }
-                            td { label { span.skip { "Target" } (target_select(None, &groups, "")) } }
+                            td {
+                                label { span.skip { "Target type" } (target_type_select(None, &groups, "")) }
+                                label { span.skip { "Target" } (target_select(None, &groups, "")) }
+                            }
                             td { "–" }
                             td { "No" }
                             td { button type="button" data-remove-row="" { "Remove" } }
@@ -919,6 +948,30 @@ mod tests {
         let page = get(c, &answer.location);
         assert!(page.body.contains("was created successfully"), "{}", page.body);
         id
+    }
+
+    #[test]
+    fn a_route_shows_its_target_type_first_as_the_console_asks() {
+        let c = console();
+        let (vpc, _, igw) = lab(&c);
+        let id = create_in_console(&c, "typed", &vpc);
+        let path = format!("/console/route-tables/{id}/routes");
+        post_ok(
+            &c,
+            &path,
+            &[("destination", "0.0.0.0/0"), ("target_type", "Internet Gateway"), ("target", &igw)],
+        );
+        let form = get(&c, &path);
+        assert!(
+            form.body
+                .contains(r#"<option value="Internet Gateway" selected>Internet Gateway</option>"#),
+            "{}",
+            form.body
+        );
+        assert!(
+            routes(&c, &id).contains(&("0.0.0.0/0".to_owned(), igw)),
+            "the type is not saved, the target is"
+        );
     }
 
     #[test]

@@ -29,6 +29,29 @@ document.addEventListener("click", (event) => {
   }
 });
 
+// A route's target type narrows its target list to that group ("select Internet
+// Gateway, then the gateway"); without a type every target shows.
+function narrowTargets(typeSelect) {
+  const row = typeSelect.closest("tr");
+  const targets = row && row.querySelector("select[name='target']");
+  if (!targets) return;
+  const type = typeSelect.value;
+  for (const group of targets.querySelectorAll("optgroup")) {
+    group.hidden = type !== "" && group.label !== type;
+  }
+  const chosen = targets.selectedOptions[0];
+  if (chosen && chosen.parentElement.hidden) targets.value = "";
+}
+document.addEventListener("change", (event) => {
+  const typeSelect = event.target.closest("select[data-target-type]");
+  if (typeSelect) narrowTargets(typeSelect);
+});
+document.addEventListener("DOMContentLoaded", () => {
+  for (const typeSelect of document.querySelectorAll("select[data-target-type]")) {
+    narrowTargets(typeSelect);
+  }
+});
+
 // Close an open Actions menu with Escape, as a menu should.
 document.addEventListener("keydown", (event) => {
   if (event.key !== "Escape") return;
