@@ -80,6 +80,41 @@ impl Api<'_> {
     pub(crate) fn call1(&self, action: &str, name: &str, value: &str) -> Result<El, Failure> {
         self.call(action, &[(name.to_owned(), value.to_owned())])
     }
+
+    /// Calls Describe `action` for one resource (`id_param` = `id`): the reply, or
+    /// `None` when the API's error code says the id names nothing (`missing`).
+    pub(crate) fn lookup(
+        &self,
+        action: &str,
+        id_param: &str,
+        id: &str,
+        missing: impl Fn(&str) -> bool,
+    ) -> Result<Option<El>, Failure> {
+        match self.call1(action, id_param, id) {
+            Ok(doc) => Ok(Some(doc)),
+            Err(f) if missing(&f.code) => Ok(None),
+            Err(f) => Err(f),
+        }
+    }
+
+    /// One resource by its id: the first item of the reply's `set` (see [`Api::lookup`]).
+    pub(crate) fn describe_one(
+        &self,
+        action: &str,
+        id_param: &str,
+        id: &str,
+        set: &str,
+        missing: impl Fn(&str) -> bool,
+    ) -> Result<Option<El>, Failure> {
+        Ok(self
+            .lookup(action, id_param, id, missing)?
+            .and_then(|doc| doc.items(set).next().cloned()))
+    }
+}
+
+/// Whether an error code says an id names nothing: `<Thing>.NotFound`, or `<Thing>.Malformed`.
+pub(crate) fn not_found(code: &str) -> bool {
+    code.ends_with(".NotFound") || code.ends_with(".Malformed")
 }
 
 /// `Filter.N` parameters of a Describe call: the `N`th `(name, value)` a filter of one
@@ -235,6 +270,13 @@ mod tests {
                 ("Filter.1.Value.2", "sg-2"),
             ])
         );
+    }
+
+    #[test]
+    fn not_found_is_a_missing_or_malformed_id() {
+        assert!(not_found("InvalidGroup.NotFound"));
+        assert!(not_found("InvalidNetworkAclID.Malformed"));
+        assert!(!not_found("DependencyViolation"));
     }
 
     #[test]

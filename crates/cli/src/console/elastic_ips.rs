@@ -5,6 +5,7 @@
 use maud::{Markup, html};
 
 use super::choices::{labelled, option};
+use super::confirm::Confirm;
 use super::html::{self, column, href};
 use super::vpcs::name_tag;
 use super::{Cx, El, Failure, Outcome, Request};
@@ -62,33 +63,15 @@ fn list(cx: &Cx<'_>, req: &Request) -> Outcome {
         @if req.param("done") == "released" {
             (html::notice(&format!("Elastic IP address {} released.", req.param("ip"))))
         }
-        (html::bar("Elastic IP addresses", html! {
-            a.button.primary href=(href("elastic-ips/new")) { "Allocate Elastic IP address" }
-        }))
-        (html::search("Elastic IP addresses", req.param("search")))
-        (html::table("Elastic IP addresses", &columns, &rows, req.param("search")))
+        (html::list("Elastic IP addresses", Some(("elastic-ips/new", "Allocate Elastic IP address")), "Elastic IP addresses", &columns, &rows, req.param("search")))
     };
     Outcome::Page(html::page("Elastic IP addresses", SECTION, body))
 }
 
 fn describe(cx: &Cx<'_>, id: &str) -> Result<Option<El>, Failure> {
-    match cx.api.call1("DescribeAddresses", "AllocationId.1", id) {
-        Ok(doc) => Ok(doc.items("addressesSet").next().cloned()),
-        Err(f) if f.code.starts_with("InvalidAllocationID") => Ok(None),
-        Err(f) => Err(f),
-    }
-}
-
-/// The crumbs of a page about address `id`, ending in `here` (nothing on its own page).
-fn crumbs(id: &str, here: &str) -> Markup {
-    html! {
-        p.crumbs {
-            a href=(href(SECTION)) { "Elastic IP addresses" } " › "
-            @if here.is_empty() { (id) } @else {
-                a href=(href(&format!("elastic-ips/{id}"))) { (id) } " › " (here)
-            }
-        }
-    }
+    cx.api.describe_one("DescribeAddresses", "AllocationId.1", id, "addressesSet", |c| {
+        c.starts_with("InvalidAllocationID")
+    })
 }
 
 fn detail(cx: &Cx<'_>, id: &str, req: &Request) -> Outcome {
@@ -106,7 +89,7 @@ fn detail(cx: &Cx<'_>, id: &str, req: &Request) -> Outcome {
     };
     let title = labelled(ip, address.name_tag());
     let body = html! {
-        (crumbs(id, ""))
+        (html::crumbs(SECTION, "Elastic IP addresses", id, ""))
         @if !done.is_empty() { (html::notice(done)) }
         (html::bar(&title, html::actions(&[
             ("Associate Elastic IP address", format!("{base}/associate")),
@@ -134,7 +117,7 @@ fn detail(cx: &Cx<'_>, id: &str, req: &Request) -> Outcome {
 
 fn allocate_form(req: &Request, failure: Option<&Failure>) -> Markup {
     html! {
-        p.crumbs { a href=(href(SECTION)) { "Elastic IP addresses" } " › Allocate Elastic IP address" }
+        (html::crumbs(SECTION, "Elastic IP addresses", "", "Allocate Elastic IP address"))
         h1 { "Allocate Elastic IP address" }
         @if let Some(f) = failure { (html::error(f)) }
         form.edit method="post" action=(href("elastic-ips/new")) {
@@ -237,7 +220,7 @@ fn associate(cx: &Cx<'_>, id: &str, req: &Request) -> Outcome {
         "instance"
     };
     let body = html! {
-        (crumbs(id, title))
+        (html::crumbs(SECTION, "Elastic IP addresses", id, title))
         h1 { (title) }
         p { "Choose the instance or network interface to associate with this Elastic IP address ("
             strong { (address.text("publicIp")) } ")." }
@@ -297,7 +280,7 @@ fn disassociate(cx: &Cx<'_>, id: &str, req: &Request) -> Outcome {
         (instance, _) => instance.to_owned(),
     };
     let body = html! {
-        (crumbs(id, title))
+        (html::crumbs(SECTION, "Elastic IP addresses", id, title))
         h1 { (title) }
         @if let Some(f) = &failure { (html::error(f)) }
         (html::confirm(
@@ -325,31 +308,24 @@ fn release(cx: &Cx<'_>, id: &str, req: &Request) -> Outcome {
         Ok(None) => return Outcome::NotFound,
         Err(f) => return Outcome::failed(title, SECTION, &f),
     };
-    let base = href(&format!("elastic-ips/{id}"));
     let ip = address.text("publicIp");
-    let mut failure = None;
-    if req.is_post() {
-        match cx.api.call1("ReleaseAddress", "AllocationId", id) {
-            Ok(_) => return Outcome::Redirect(href(&format!("elastic-ips?done=released&ip={ip}"))),
-            Err(f) => failure = Some(f),
-        }
+    Confirm {
+        section: SECTION,
+        label: "Elastic IP addresses",
+        id,
+        title,
+        question: html! {
+            p { "Release Elastic IP address " strong { (ip) } " (" (id) ")? "
+                "A released address goes back to Amazon's pool; an address still associated cannot be released." }
+        },
+        verb: "release",
+        action: "ReleaseAddress",
+        id_param: "AllocationId",
+        button: "Release",
+        done: href(&format!("elastic-ips?done=released&ip={ip}")),
+        missing: None,
     }
-    let body = html! {
-        (crumbs(id, title))
-        h1 { (title) }
-        @if let Some(f) = &failure { (html::error(f)) }
-        (html::confirm(
-            html! {
-                p { "Release Elastic IP address " strong { (ip) } " (" (id) ")? "
-                    "A released address goes back to Amazon's pool; an address still associated cannot be released." }
-            },
-            &format!("{base}/release"),
-            "Release",
-            &base,
-        ))
-    };
-    let status = if failure.is_some() { 400 } else { 200 };
-    Outcome::Status(status, html::page(title, SECTION, body))
+    .run(cx, req)
 }
 
 #[cfg(test)]

@@ -54,21 +54,15 @@ fn list(cx: &Cx<'_>, req: &Request) -> Outcome {
         @if req.param("done") == "deleted" {
             (html::notice(&format!("VPC endpoint {} was deleted.", req.param("id"))))
         }
-        (html::bar("Endpoints", html! {
-            a.button.primary href=(href("endpoints/new")) { "Create endpoint" }
-        }))
-        (html::search("endpoints", req.param("search")))
-        (html::table("endpoints", &columns, &rows, req.param("search")))
+        (html::list("Endpoints", Some(("endpoints/new", "Create endpoint")), "endpoints", &columns, &rows, req.param("search")))
     };
     Outcome::Page(html::page("Endpoints", SECTION, body))
 }
 
 fn describe(cx: &Cx<'_>, id: &str) -> Result<Option<El>, Failure> {
-    match cx.api.call1("DescribeVpcEndpoints", "VpcEndpointId.1", id) {
-        Ok(doc) => Ok(doc.items("vpcEndpointSet").next().cloned()),
-        Err(f) if f.code.starts_with("InvalidVpcEndpointId") => Ok(None),
-        Err(f) => Err(f),
-    }
+    cx.api.describe_one("DescribeVpcEndpoints", "VpcEndpointId.1", id, "vpcEndpointSet", |c| {
+        c.starts_with("InvalidVpcEndpointId")
+    })
 }
 
 fn is_gateway(e: &El) -> bool {
@@ -114,7 +108,7 @@ fn detail(cx: &Cx<'_>, id: &str, req: &Request) -> Outcome {
     };
     let private_dns = if endpoint.text("privateDnsEnabled") == "true" { "Yes" } else { "No" };
     let body = html! {
-        p.crumbs { a href=(href(SECTION)) { "Endpoints" } " › " (id) }
+        (html::crumbs(SECTION, "Endpoints", id, ""))
         @if !done.is_empty() { (html::notice(&done)) }
         (html::bar(&title, html::actions(&actions)))
         (html::details(&[
@@ -373,7 +367,7 @@ fn create_form(cx: &Cx<'_>, req: &Request, failure: Option<&Failure>) -> Result<
         html! {}
     };
     Ok(html! {
-        p.crumbs { a href=(href(SECTION)) { "Endpoints" } " › Create endpoint" }
+        (html::crumbs(SECTION, "Endpoints", "", "Create endpoint"))
         h1 { "Create endpoint" }
         @if let Some(f) = failure { (html::error(f)) }
         form.edit method="post" action=(href("endpoints/new")) {
@@ -618,7 +612,7 @@ fn manage(cx: &Cx<'_>, id: &str, req: &Request, manage: &Manage) -> Outcome {
     };
     let checked: Vec<&str> = if req.is_post() { req.fields(manage.field).collect() } else { had };
     let body = html! {
-        p.crumbs { a href=(href(SECTION)) { "Endpoints" } " › " a href=(base) { (id) } " › " (manage.title) }
+        (html::crumbs(SECTION, "Endpoints", id, manage.title))
         h1 { (manage.title) }
         @if let Some(f) = &failure { (html::error(f)) }
         form.edit method="post" action=(format!("{base}/manage-{}", manage.verb)) {
@@ -659,7 +653,7 @@ fn delete(cx: &Cx<'_>, id: &str, req: &Request) -> Outcome {
         }
     }
     let body = html! {
-        p.crumbs { a href=(href(SECTION)) { "Endpoints" } " › " a href=(base) { (id) } " › " (title) }
+        (html::crumbs(SECTION, "Endpoints", id, title))
         h1 { (title) }
         @if let Some(f) = &failure { (html::error(f)) }
         (html::confirm(

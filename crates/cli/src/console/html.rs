@@ -110,6 +110,24 @@ impl Drop for SignedIn {
     }
 }
 
+/// The breadcrumb line: the section's list (`section`, its link, named `label`), then
+/// resource `id`, then the page `here` (the id a link when a page follows it). Without an
+/// id, the page is the section's own ("Create …").
+pub(crate) fn crumbs(section: &str, label: &str, id: &str, here: &str) -> Markup {
+    html! {
+        p.crumbs {
+            a href=(href(section)) { (label) } " › "
+            @if id.is_empty() {
+                (here)
+            } @else if here.is_empty() {
+                (id)
+            } @else {
+                a href=(href(&format!("{section}/{id}"))) { (id) } " › " (here)
+            }
+        }
+    }
+}
+
 /// A title bar with buttons or menus on its right.
 pub(crate) fn bar(title: &str, right: Markup) -> Markup {
     html! { div.bar { h1 { (title) } (right) } }
@@ -219,6 +237,25 @@ fn text_of(markup: &str) -> String {
         }
     }
     out.replace("&amp;", "&").replace("&lt;", "<").replace("&gt;", ">").replace("&quot;", "\"")
+}
+
+/// A list page's frame: the title bar with its create button (`create`: the page's path
+/// and the button's label), the search box and the table of `rows`, named `things`.
+pub(crate) fn list(
+    title: &str,
+    create: Option<(&str, &str)>,
+    things: &str,
+    columns: &[Column<'_>],
+    rows: &[&El],
+    search_for: &str,
+) -> Markup {
+    html! {
+        (bar(title, html! {
+            @if let Some((path, label)) = create { a.button.primary href=(href(path)) { (label) } }
+        }))
+        (search(things, search_for))
+        (table(things, columns, rows, search_for))
+    }
 }
 
 /// A search box for a list.
@@ -335,6 +372,36 @@ mod tests {
         assert!(!text.contains("<script>alert"));
         assert!(text.contains(r#"<a href="/console/subnets" aria-current="page">Subnets</a>"#));
         assert!(text.contains(r#"<a href="/console/vpcs">Your VPCs</a>"#));
+    }
+
+    #[test]
+    fn crumbs_link_the_section_and_the_id_when_a_page_follows() {
+        let own = crumbs("subnets", "Subnets", "subnet-1", "").into_string();
+        assert_eq!(
+            own,
+            r#"<p class="crumbs"><a href="/console/subnets">Subnets</a> › subnet-1</p>"#
+        );
+        let below = crumbs("subnets", "Subnets", "subnet-1", "Delete <subnet>").into_string();
+        assert!(below.contains(
+            r#"<a href="/console/subnets/subnet-1">subnet-1</a> › Delete &lt;subnet&gt;"#
+        ));
+        let create = crumbs("subnets", "Subnets", "", "Create subnet").into_string();
+        assert_eq!(
+            create,
+            r#"<p class="crumbs"><a href="/console/subnets">Subnets</a> › Create subnet</p>"#
+        );
+    }
+
+    #[test]
+    fn a_list_has_its_bar_search_and_table() {
+        let text = list("Your VPCs", Some(("vpcs/new", "Create VPC")), "VPCs", &[], &[], "x")
+            .into_string();
+        assert!(text.contains("<h1>Your VPCs</h1>"), "{text}");
+        assert!(text.contains(r#"href="/console/vpcs/new">Create VPC</a>"#), "{text}");
+        assert!(text.contains("Find VPCs") && text.contains(r#"value="x""#), "{text}");
+        assert!(text.contains("No VPCs match."), "{text}");
+        let bare = list("T", None, "things", &[], &[], "").into_string();
+        assert!(!bare.contains("button primary"), "{bare}");
     }
 
     #[test]

@@ -9,7 +9,7 @@
 
 use maud::{Markup, html};
 
-use super::api::{filter, filter_any};
+use super::api::{self, filter, filter_any};
 use super::choices::{labelled, option};
 use super::html::{self, column, href};
 use super::security_groups::{port_range, protocol_name};
@@ -71,20 +71,20 @@ fn list(cx: &Cx<'_>, req: &Request) -> Outcome {
         column("Subnet ID", |i: &El| html::link("subnets", i.text("subnetId"))),
         column("Security groups", group_links),
     ];
-    let body = html! {
-        (html::bar("Instances", html! { a.button.primary href=(href("instances/new")) { "Launch instances" } }))
-        (html::search("instances", req.param("search")))
-        (html::table("instances", &columns, &rows, req.param("search")))
-    };
+    let body = html::list(
+        "Instances",
+        Some(("instances/new", "Launch instances")),
+        "instances",
+        &columns,
+        &rows,
+        req.param("search"),
+    );
     Outcome::Page(html::page("Instances", SECTION, body))
 }
 
 fn describe(cx: &Cx<'_>, id: &str) -> Result<Option<El>, Failure> {
-    match cx.api.call1("DescribeInstances", "InstanceId.1", id) {
-        Ok(doc) => Ok(instances_of(&doc).first().map(|i| (*i).clone())),
-        Err(f) if f.code.ends_with(".NotFound") || f.code.ends_with(".Malformed") => Ok(None),
-        Err(f) => Err(f),
-    }
+    let doc = cx.api.lookup("DescribeInstances", "InstanceId.1", id, api::not_found)?;
+    Ok(doc.and_then(|doc| instances_of(&doc).first().map(|i| (*i).clone())))
 }
 
 fn load(cx: &Cx<'_>, id: &str) -> Result<El, Outcome> {
@@ -127,7 +127,7 @@ fn detail(cx: &Cx<'_>, id: &str, req: &Request) -> Outcome {
         _ => None,
     };
     let body = html! {
-        p.crumbs { a href=(href(SECTION)) { "Instances" } " › " (id) }
+        (html::crumbs(SECTION, "Instances", id, ""))
         @if let Some(text) = &done { (html::notice(text)) }
         (html::bar(&format!("Instance summary for {title}"), html::actions(&[
             ("Stop instance", format!("{base}/stop")),
@@ -296,7 +296,7 @@ fn launch_form(cx: &Cx<'_>, form: &Launch, failure: Option<&Failure>) -> Markup 
     ];
     let action = href("instances/new");
     html! {
-        p.crumbs { a href=(href(SECTION)) { "Instances" } " › Launch an instance" }
+        (html::crumbs(SECTION, "Instances", "", "Launch an instance"))
         h1 { "Launch an instance" }
         @if let Some(f) = failure { (html::error(f)) }
         @if subnet_rows.is_empty() {
@@ -449,7 +449,7 @@ fn change_state(cx: &Cx<'_>, id: &str, change: Change, req: &Request) -> Outcome
     }
     let name = instance.name_tag();
     let body = html! {
-        p.crumbs { a href=(href(SECTION)) { "Instances" } " › " a href=(base) { (id) } " › " (title) }
+        (html::crumbs(SECTION, "Instances", id, title))
         h1 { (title) "?" }
         @if let Some(f) = &failure { (html::error(f)) }
         (html::confirm(
@@ -498,7 +498,7 @@ fn source_dest_check(cx: &Cx<'_>, id: &str, req: &Request) -> Outcome {
         instance.text("sourceDestCheck") == "false"
     };
     let body = html! {
-        p.crumbs { a href=(href(SECTION)) { "Instances" } " › " a href=(base) { (id) } " › Change source / destination check" }
+        (html::crumbs(SECTION, "Instances", id, "Change source / destination check"))
         h1 { "Change source / destination check" }
         @if let Some(f) = &failure { (html::error(f)) }
         form.edit method="post" action=(format!("{base}/source-dest-check")) {

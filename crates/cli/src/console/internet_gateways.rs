@@ -4,6 +4,7 @@
 use maud::{Markup, html};
 
 use super::choices::{self, labelled};
+use super::confirm::Confirm;
 use super::html::{self, column, href};
 use super::vpcs::name_tag;
 use super::{Cx, El, Failure, Outcome, Request};
@@ -54,30 +55,19 @@ fn list(cx: &Cx<'_>, req: &Request) -> Outcome {
     let deleted = req.param("deleted");
     let body = html! {
         @if !deleted.is_empty() { (html::notice(&format!("Internet gateway {deleted} was deleted."))) }
-        (html::bar("Internet gateways", html! {
-            a.button.primary href=(href("internet-gateways/new")) { "Create internet gateway" }
-        }))
-        (html::search("internet gateways", req.param("search")))
-        (html::table("internet gateways", &columns, &rows, req.param("search")))
+        (html::list("Internet gateways", Some(("internet-gateways/new", "Create internet gateway")), "internet gateways", &columns, &rows, req.param("search")))
     };
     Outcome::Page(html::page("Internet gateways", SECTION, body))
 }
 
 fn describe(cx: &Cx<'_>, id: &str) -> Result<Option<El>, Failure> {
-    match cx.api.call1("DescribeInternetGateways", "InternetGatewayId.1", id) {
-        Ok(doc) => Ok(doc.items("internetGatewaySet").next().cloned()),
-        Err(f) if f.code.starts_with("InvalidInternetGatewayID") => Ok(None),
-        Err(f) => Err(f),
-    }
-}
-
-fn crumbs(id: &str, last: &str) -> Markup {
-    html! {
-        p.crumbs {
-            a href=(href(SECTION)) { "Internet gateways" } " › "
-            @if last.is_empty() { (id) } @else { a href=(href(&format!("{SECTION}/{id}"))) { (id) } " › " (last) }
-        }
-    }
+    cx.api.describe_one(
+        "DescribeInternetGateways",
+        "InternetGatewayId.1",
+        id,
+        "internetGatewaySet",
+        |c| c.starts_with("InvalidInternetGatewayID"),
+    )
 }
 
 fn detail(cx: &Cx<'_>, id: &str, req: &Request) -> Outcome {
@@ -91,7 +81,7 @@ fn detail(cx: &Cx<'_>, id: &str, req: &Request) -> Outcome {
     let vpc = attached_vpc(&g);
     let title = if name.is_empty() { id.to_owned() } else { format!("{id} / {name}") };
     let body = html! {
-        (crumbs(id, ""))
+        (html::crumbs(SECTION, "Internet gateways", id, ""))
         @match req.param("done") {
             "created" => (html::notice(&format!(
                 "The following internet gateway was created: {}. You can now attach to a VPC to enable the VPC to communicate with the internet.",
@@ -124,7 +114,7 @@ fn detail(cx: &Cx<'_>, id: &str, req: &Request) -> Outcome {
 
 fn create_form(req: &Request, failure: Option<&Failure>) -> Markup {
     html! {
-        p.crumbs { a href=(href(SECTION)) { "Internet gateways" } " › Create internet gateway" }
+        (html::crumbs(SECTION, "Internet gateways", "", "Create internet gateway"))
         h1 { "Create internet gateway" }
         p { "An internet gateway is a virtual router that connects a VPC to the internet. \
              To create a new internet gateway specify the name for the gateway below." }
@@ -193,7 +183,7 @@ fn attach(cx: &Cx<'_>, id: &str, req: &Request) -> Outcome {
     };
     let attached = attached_vpc(&g);
     let body = html! {
-        (crumbs(id, title))
+        (html::crumbs(SECTION, "Internet gateways", id, title))
         h1 { (title) " (" (id) ")" }
         @if let Some(f) = &failure { (html::error(f)) }
         @if !attached.is_empty() {
@@ -245,7 +235,7 @@ fn detach(cx: &Cx<'_>, id: &str, req: &Request) -> Outcome {
         }
     }
     let body = html! {
-        (crumbs(id, title))
+        (html::crumbs(SECTION, "Internet gateways", id, title))
         h1 { "Detach from VPC" }
         @if let Some(f) = &failure { (html::error(f)) }
         @if vpc.is_empty() {
@@ -266,30 +256,21 @@ fn detach(cx: &Cx<'_>, id: &str, req: &Request) -> Outcome {
 }
 
 fn delete(cx: &Cx<'_>, id: &str, req: &Request) -> Outcome {
-    let title = "Delete internet gateway";
-    let base = href(&format!("{SECTION}/{id}"));
-    let mut failure = None;
-    if req.is_post() {
-        match cx.api.call1("DeleteInternetGateway", "InternetGatewayId", id) {
-            Ok(_) => return Outcome::Redirect(href(&format!("{SECTION}?deleted={id}"))),
-            Err(f) if f.code.starts_with("InvalidInternetGatewayID") => return Outcome::NotFound,
-            Err(f) => failure = Some(f),
-        }
+    Confirm {
+        section: SECTION,
+        label: "Internet gateways",
+        id,
+        title: "Delete internet gateway",
+        question: html! { p { "Are you sure you want to delete internet gateway " strong { (id) }
+            "? An attached gateway must be detached first: the API refuses otherwise (" code { "DependencyViolation" } ")." } },
+        verb: "delete",
+        action: "DeleteInternetGateway",
+        id_param: "InternetGatewayId",
+        button: "Delete internet gateway",
+        done: href(&format!("{SECTION}?deleted={id}")),
+        missing: Some("InvalidInternetGatewayID"),
     }
-    let body = html! {
-        (crumbs(id, title))
-        h1 { (title) }
-        @if let Some(f) = &failure { (html::error(f)) }
-        (html::confirm(
-            html! { p { "Are you sure you want to delete internet gateway " strong { (id) }
-                "? An attached gateway must be detached first: the API refuses otherwise (" code { "DependencyViolation" } ")." } },
-            &format!("{base}/delete"),
-            "Delete internet gateway",
-            &base,
-        ))
-    };
-    let status = if failure.is_some() { 400 } else { 200 };
-    Outcome::Status(status, html::page(title, SECTION, body))
+    .run(cx, req)
 }
 
 #[cfg(test)]

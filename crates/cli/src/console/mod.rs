@@ -10,6 +10,7 @@
 
 mod api;
 mod choices;
+mod confirm;
 mod elastic_ips;
 mod endpoints;
 mod html;

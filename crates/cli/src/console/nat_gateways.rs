@@ -4,6 +4,7 @@
 use maud::{Markup, html};
 
 use super::choices::option;
+use super::confirm::Confirm;
 use super::html::{self, column, href};
 use super::vpcs::name_tag;
 use super::{Cx, El, Failure, Outcome, Request};
@@ -48,27 +49,21 @@ fn list(cx: &Cx<'_>, req: &Request) -> Outcome {
         column("VPC", |n: &El| html::link("vpcs", n.text("vpcId"))),
         column("Subnet", |n: &El| html::link("subnets", n.text("subnetId"))),
     ];
-    let body = html! {
-        (html::bar("NAT gateways", html! {
-            a.button.primary href=(href("nat-gateways/new")) { "Create NAT gateway" }
-        }))
-        (html::search("NAT gateways", req.param("search")))
-        (html::table("NAT gateways", &columns, &rows, req.param("search")))
-    };
+    let body = html::list(
+        "NAT gateways",
+        Some(("nat-gateways/new", "Create NAT gateway")),
+        "NAT gateways",
+        &columns,
+        &rows,
+        req.param("search"),
+    );
     Outcome::Page(html::page("NAT gateways", SECTION, body))
 }
 
 fn describe(cx: &Cx<'_>, id: &str) -> Result<Option<El>, Failure> {
-    match cx.api.call1("DescribeNatGateways", "NatGatewayId.1", id) {
-        Ok(doc) => Ok(doc.items("natGatewaySet").next().cloned()),
-        Err(f)
-            if f.code.starts_with("NatGatewayNotFound")
-                || f.code.starts_with("InvalidNatGatewayID") =>
-        {
-            Ok(None)
-        }
-        Err(f) => Err(f),
-    }
+    cx.api.describe_one("DescribeNatGateways", "NatGatewayId.1", id, "natGatewaySet", |c| {
+        c.starts_with("NatGatewayNotFound") || c.starts_with("InvalidNatGatewayID")
+    })
 }
 
 fn detail(cx: &Cx<'_>, id: &str, req: &Request) -> Outcome {
@@ -98,7 +93,7 @@ fn detail(cx: &Cx<'_>, id: &str, req: &Request) -> Outcome {
         column("Status", |a: &El| html! { (a.text("status")) }),
     ];
     let body = html! {
-        p.crumbs { a href=(href(SECTION)) { "NAT gateways" } " › " (id) }
+        (html::crumbs(SECTION, "NAT gateways", id, ""))
         @match req.param("done") {
             "created" => (html::notice(&format!("NAT gateway {title} was created successfully."))),
             "deleted" => (html::notice(&format!("NAT gateway {id} is being deleted."))),
@@ -167,7 +162,7 @@ fn create_form(
 ) -> Markup {
     let connectivity = if req.value("connectivity") == "private" { "private" } else { "public" };
     html! {
-        p.crumbs { a href=(href(SECTION)) { "NAT gateways" } " › Create NAT gateway" }
+        (html::crumbs(SECTION, "NAT gateways", "", "Create NAT gateway"))
         h1 { "Create NAT gateway" }
         @if let Some(m) = message { (m) }
         form.edit method="post" action=(href("nat-gateways/new")) {
@@ -280,31 +275,24 @@ fn delete(cx: &Cx<'_>, id: &str, req: &Request) -> Outcome {
         Ok(None) => return Outcome::NotFound,
         Err(f) => return Outcome::failed(title, SECTION, &f),
     };
-    let base = href(&format!("nat-gateways/{id}"));
-    let mut failure = None;
-    if req.is_post() {
-        match cx.api.call1("DeleteNatGateway", "NatGatewayId", id) {
-            Ok(_) => return Outcome::Redirect(format!("{base}?done=deleted")),
-            Err(f) => failure = Some(f),
-        }
+    Confirm {
+        section: SECTION,
+        label: "NAT gateways",
+        id,
+        title,
+        question: html! {
+            p { "Delete NAT gateway " strong { (id) } @if !nat.name_tag().is_empty() { " (" (nat.name_tag()) ")" } "?" }
+            p { "Routes to it become blackholes. Its Elastic IP address stays allocated: release it from "
+                a href=(href("elastic-ips")) { "Elastic IPs" } " if you no longer need it." }
+        },
+        verb: "delete",
+        action: "DeleteNatGateway",
+        id_param: "NatGatewayId",
+        button: "Delete",
+        done: href(&format!("nat-gateways/{id}?done=deleted")),
+        missing: None,
     }
-    let body = html! {
-        p.crumbs { a href=(href(SECTION)) { "NAT gateways" } " › " a href=(base) { (id) } " › " (title) }
-        h1 { (title) }
-        @if let Some(f) = &failure { (html::error(f)) }
-        (html::confirm(
-            html! {
-                p { "Delete NAT gateway " strong { (id) } @if !nat.name_tag().is_empty() { " (" (nat.name_tag()) ")" } "?" }
-                p { "Routes to it become blackholes. Its Elastic IP address stays allocated: release it from "
-                    a href=(href("elastic-ips")) { "Elastic IPs" } " if you no longer need it." }
-            },
-            &format!("{base}/delete"),
-            "Delete",
-            &base,
-        ))
-    };
-    let status = if failure.is_some() { 400 } else { 200 };
-    Outcome::Status(status, html::page(title, SECTION, body))
+    .run(cx, req)
 }
 
 #[cfg(test)]

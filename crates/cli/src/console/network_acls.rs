@@ -11,8 +11,9 @@
 
 use maud::{Markup, html};
 
-use super::api::filter;
+use super::api::{self, filter};
 use super::choices;
+use super::confirm::Confirm;
 use super::html::{self, column, href};
 use super::rows::{self, Press, pressed};
 use super::security_groups::{
@@ -89,20 +90,25 @@ fn list(cx: &Cx<'_>, req: &Request) -> Outcome {
             |a: &El| html! { (rules_count(entries(a, true).len(), "Outbound")) },
         ),
     ];
-    let body = html! {
-        (html::bar("Network ACLs", html! { a.button.primary href=(href("network-acls/new")) { "Create network ACL" } }))
-        (html::search("network ACLs", req.param("search")))
-        (html::table("network ACLs", &columns, &rows, req.param("search")))
-    };
+    let body = html::list(
+        "Network ACLs",
+        Some(("network-acls/new", "Create network ACL")),
+        "network ACLs",
+        &columns,
+        &rows,
+        req.param("search"),
+    );
     Outcome::Page(html::page("Network ACLs", SECTION, body))
 }
 
 fn describe(cx: &Cx<'_>, id: &str) -> Result<Option<El>, Failure> {
-    match cx.api.call1("DescribeNetworkAcls", "NetworkAclId.1", id) {
-        Ok(doc) => Ok(doc.items("networkAclSet").next().cloned()),
-        Err(f) if f.code.ends_with(".NotFound") || f.code.ends_with(".Malformed") => Ok(None),
-        Err(f) => Err(f),
-    }
+    cx.api.describe_one(
+        "DescribeNetworkAcls",
+        "NetworkAclId.1",
+        id,
+        "networkAclSet",
+        api::not_found,
+    )
 }
 
 fn load(cx: &Cx<'_>, id: &str) -> Result<El, Outcome> {
@@ -146,7 +152,7 @@ fn detail(cx: &Cx<'_>, id: &str, req: &Request) -> Outcome {
         _ => None,
     };
     let body = html! {
-        p.crumbs { a href=(href(SECTION)) { "Network ACLs" } " › " (id) }
+        (html::crumbs(SECTION, "Network ACLs", id, ""))
         @if let Some(text) = &done { (html::notice(text)) }
         (html::bar(&title, html::actions(&[
             ("Edit inbound rules", format!("{base}/inbound-rules")),
@@ -491,7 +497,7 @@ fn rules_form(id: &str, egress: bool, rows: &[AclRow], failure: Option<&Failure>
     let (word, peer, page) = direction(egress);
     let title = format!("Edit {} rules", word.to_lowercase());
     html! {
-        p.crumbs { a href=(href(SECTION)) { "Network ACLs" } " › " a href=(base) { (id) } " › " (title) }
+        (html::crumbs(SECTION, "Network ACLs", id, &title))
         h1 { (title) }
         p { "Rules are evaluated lowest number first; the first that matches decides. Traffic no rule matches is denied (the " strong { "*" } " rule)." }
         @if let Some(f) = failure { (html::error(f)) }
@@ -657,7 +663,7 @@ fn associations(cx: &Cx<'_>, id: &str, req: &Request) -> Outcome {
         }
     }
     let body = html! {
-        p.crumbs { a href=(href(SECTION)) { "Network ACLs" } " › " a href=(base) { (id) } " › Edit subnet associations" }
+        (html::crumbs(SECTION, "Network ACLs", id, "Edit subnet associations"))
         h1 { "Edit subnet associations" }
         p { "Change which subnets are associated with this network ACL. A subnet taken from this ACL goes back to the VPC's default network ACL." }
         @if let Some(f) = &failure { (html::error(f)) }
@@ -706,7 +712,7 @@ fn associations(cx: &Cx<'_>, id: &str, req: &Request) -> Outcome {
 fn create_form(cx: &Cx<'_>, req: &Request, failure: Option<&Failure>) -> Markup {
     let options = choices::vpcs(cx).unwrap_or_default();
     html! {
-        p.crumbs { a href=(href(SECTION)) { "Network ACLs" } " › Create network ACL" }
+        (html::crumbs(SECTION, "Network ACLs", "", "Create network ACL"))
         h1 { "Create network ACL" }
         p { "A network ACL is an optional layer of security that acts as a firewall for controlling traffic in and out of a subnet. A new one denies everything until you add rules." }
         @if let Some(f) = failure { (html::error(f)) }
@@ -753,30 +759,23 @@ fn delete(cx: &Cx<'_>, id: &str, req: &Request) -> Outcome {
     if let Err(outcome) = load(cx, id) {
         return outcome;
     }
-    let base = href(&format!("network-acls/{id}"));
-    let mut failure = None;
-    if req.is_post() {
-        match cx.api.call1("DeleteNetworkAcl", "NetworkAclId", id) {
-            Ok(_) => return Outcome::Redirect(href(SECTION)),
-            Err(f) => failure = Some(f),
-        }
+    Confirm {
+        section: SECTION,
+        label: "Network ACLs",
+        id,
+        title: "Delete network ACL",
+        question: html! {
+            p { "Delete the network ACL " strong { (id) } "?" }
+            p.hint { "A VPC's default network ACL cannot be deleted, nor one that subnets are associated with (" code { "DependencyViolation" } ")." }
+        },
+        verb: "delete",
+        action: "DeleteNetworkAcl",
+        id_param: "NetworkAclId",
+        button: "Delete",
+        done: href(SECTION),
+        missing: None,
     }
-    let body = html! {
-        p.crumbs { a href=(href(SECTION)) { "Network ACLs" } " › " a href=(base) { (id) } " › Delete network ACL" }
-        h1 { "Delete network ACL" }
-        @if let Some(f) = &failure { (html::error(f)) }
-        (html::confirm(
-            html! {
-                p { "Delete the network ACL " strong { (id) } "?" }
-                p.hint { "A VPC's default network ACL cannot be deleted, nor one that subnets are associated with (" code { "DependencyViolation" } ")." }
-            },
-            &format!("{base}/delete"),
-            "Delete",
-            &base,
-        ))
-    };
-    let status = if failure.is_some() { 400 } else { 200 };
-    Outcome::Status(status, html::page("Delete network ACL", SECTION, body))
+    .run(cx, req)
 }
 
 #[cfg(test)]

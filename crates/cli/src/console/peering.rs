@@ -49,22 +49,25 @@ fn list(cx: &Cx<'_>, req: &Request) -> Outcome {
         column("Requester CIDRs", |p: &El| html::or_dash(&cidrs(p.child("requesterVpcInfo")))),
         column("Accepter CIDRs", |p: &El| html::or_dash(&cidrs(p.child("accepterVpcInfo")))),
     ];
-    let body = html! {
-        (html::bar("Peering connections", html! {
-            a.button.primary href=(href("peering-connections/new")) { "Create peering connection" }
-        }))
-        (html::search("peering connections", req.param("search")))
-        (html::table("peering connections", &columns, &rows, req.param("search")))
-    };
+    let body = html::list(
+        "Peering connections",
+        Some(("peering-connections/new", "Create peering connection")),
+        "peering connections",
+        &columns,
+        &rows,
+        req.param("search"),
+    );
     Outcome::Page(html::page("Peering connections", SECTION, body))
 }
 
 fn describe(cx: &Cx<'_>, id: &str) -> Result<Option<El>, Failure> {
-    match cx.api.call1("DescribeVpcPeeringConnections", "VpcPeeringConnectionId.1", id) {
-        Ok(doc) => Ok(doc.items("vpcPeeringConnectionSet").next().cloned()),
-        Err(f) if f.code.starts_with("InvalidVpcPeeringConnectionID") => Ok(None),
-        Err(f) => Err(f),
-    }
+    cx.api.describe_one(
+        "DescribeVpcPeeringConnections",
+        "VpcPeeringConnectionId.1",
+        id,
+        "vpcPeeringConnectionSet",
+        |c| c.starts_with("InvalidVpcPeeringConnectionID"),
+    )
 }
 
 /// The main route table of each VPC, by VPC.
@@ -96,7 +99,7 @@ fn detail(cx: &Cx<'_>, id: &str, req: &Request) -> Outcome {
         t => t,
     };
     let body = html! {
-        p.crumbs { a href=(href(SECTION)) { "Peering connections" } " › " (id) }
+        (html::crumbs(SECTION, "Peering connections", id, ""))
         @match req.param("done") {
             "created" => (html::notice(&format!("A VPC peering connection {title} has been requested."))),
             "accepted" => (accepted_notice(cx, id, &requester_vpc, &accepter_vpc)),
@@ -212,7 +215,7 @@ fn routes_to(cx: &Cx<'_>, id: &str) -> Markup {
 
 fn create_form(req: &Request, vpcs: &[(String, String)], failure: Option<&Failure>) -> Markup {
     html! {
-        p.crumbs { a href=(href(SECTION)) { "Peering connections" } " › Create peering connection" }
+        (html::crumbs(SECTION, "Peering connections", "", "Create peering connection"))
         h1 { "Create peering connection" }
         @if let Some(f) = failure { (html::error(f)) }
         form.edit method="post" action=(href("peering-connections/new")) {
@@ -337,7 +340,7 @@ fn change(cx: &Cx<'_>, id: &str, req: &Request, change: &Change) -> Outcome {
     let requester = pcx.at(&["requesterVpcInfo", "vpcId"]);
     let accepter = pcx.at(&["accepterVpcInfo", "vpcId"]);
     let body = html! {
-        p.crumbs { a href=(href(SECTION)) { "Peering connections" } " › " a href=(base) { (id) } " › " (change.title) }
+        (html::crumbs(SECTION, "Peering connections", id, change.title))
         h1 { (change.title) }
         @if let Some(f) = &failure { (html::error(f)) }
         (html::confirm(

@@ -12,6 +12,7 @@ use maud::{Markup, html};
 
 use super::api::{filter, filters};
 use super::choices::{self, labelled, option};
+use super::confirm::Confirm;
 use super::html::{self, column, href};
 use super::rows::{self, Press, pressed};
 use super::vpcs::name_tag;
@@ -127,11 +128,9 @@ fn propagated(r: &El) -> &'static str {
 }
 
 fn describe(cx: &Cx<'_>, id: &str) -> Result<Option<El>, Failure> {
-    match cx.api.call1("DescribeRouteTables", "RouteTableId.1", id) {
-        Ok(doc) => Ok(doc.items("routeTableSet").next().cloned()),
-        Err(f) if f.code.starts_with("InvalidRouteTableID") => Ok(None),
-        Err(f) => Err(f),
-    }
+    cx.api.describe_one("DescribeRouteTables", "RouteTableId.1", id, "routeTableSet", |c| {
+        c.starts_with("InvalidRouteTableID")
+    })
 }
 
 /// The table `id`, or the page to answer instead.
@@ -140,15 +139,6 @@ fn load(cx: &Cx<'_>, id: &str, title: &str) -> Result<El, Outcome> {
         Ok(Some(t)) => Ok(t),
         Ok(None) => Err(Outcome::NotFound),
         Err(f) => Err(Outcome::failed(title, SECTION, &f)),
-    }
-}
-
-fn crumbs(id: &str, last: &str) -> Markup {
-    html! {
-        p.crumbs {
-            a href=(href(SECTION)) { "Route tables" } " › "
-            @if last.is_empty() { (id) } @else { a href=(href(&format!("{SECTION}/{id}"))) { (id) } " › " (last) }
-        }
     }
 }
 
@@ -182,18 +172,14 @@ fn list(cx: &Cx<'_>, req: &Request) -> Outcome {
     let deleted = req.param("deleted");
     let body = html! {
         @if !deleted.is_empty() { (html::notice(&format!("Route table {deleted} was deleted."))) }
-        (html::bar("Route tables", html! {
-            a.button.primary href=(href("route-tables/new")) { "Create route table" }
-        }))
-        (html::search("route tables", req.param("search")))
-        (html::table("route tables", &columns, &rows, req.param("search")))
+        (html::list("Route tables", Some(("route-tables/new", "Create route table")), "route tables", &columns, &rows, req.param("search")))
     };
     Outcome::Page(html::page("Route tables", SECTION, body))
 }
 
 fn create_form(req: &Request, vpcs: &[(String, String)], failure: Option<&Failure>) -> Markup {
     html! {
-        p.crumbs { a href=(href(SECTION)) { "Route tables" } " › Create route table" }
+        (html::crumbs(SECTION, "Route tables", "", "Create route table"))
         h1 { "Create route table" }
         p { "A route table specifies how packets are forwarded between the subnets within your VPC, \
              the internet, and your VPN connection." }
@@ -255,7 +241,7 @@ fn detail(cx: &Cx<'_>, id: &str, req: &Request) -> Outcome {
     };
     let associated: Vec<&str> = explicit(&t).map(|a| a.text("subnetId")).collect();
     let body = html! {
-        (crumbs(id, ""))
+        (html::crumbs(SECTION, "Route tables", id, ""))
         @match req.param("done") {
             "created" => (html::notice(&format!("Route table {} was created successfully.", labelled(id, name)))),
             "routes" => (html::notice(&format!("Updated routes for {id} successfully."))),
@@ -615,7 +601,7 @@ fn edit_routes(cx: &Cx<'_>, id: &str, req: &Request) -> Outcome {
     };
     let groups = targets(cx, t.text("vpcId"));
     let body = html! {
-        (crumbs(id, title))
+        (html::crumbs(SECTION, "Route tables", id, title))
         h1 { (title) }
         @if let Some(f) = &failure { (html::error(f)) }
         form method="post" action=(format!("{base}/routes")) {
@@ -745,7 +731,7 @@ fn edit_associations(cx: &Cx<'_>, id: &str, req: &Request) -> Outcome {
     };
     let rows: Vec<&El> = subnets.items("subnetSet").collect();
     let body = html! {
-        (crumbs(id, title))
+        (html::crumbs(SECTION, "Route tables", id, title))
         h1 { (title) }
         p { "Change which subnets are associated with this route table." }
         @if let Some(f) = &failure { (html::error(f)) }
@@ -832,7 +818,7 @@ fn set_main(cx: &Cx<'_>, id: &str, req: &Request) -> Outcome {
         }
     }
     let body = html! {
-        (crumbs(id, title))
+        (html::crumbs(SECTION, "Route tables", id, title))
         h1 { (title) }
         @if let Some(f) = &failure { (html::error(f)) }
         @if is_main(&t) { p { strong { (id) } " is already the main route table of " (vpc) "." } }
@@ -849,31 +835,22 @@ fn set_main(cx: &Cx<'_>, id: &str, req: &Request) -> Outcome {
 }
 
 fn delete(cx: &Cx<'_>, id: &str, req: &Request) -> Outcome {
-    let title = "Delete route table";
-    let base = href(&format!("{SECTION}/{id}"));
-    let mut failure = None;
-    if req.is_post() {
-        match cx.api.call1("DeleteRouteTable", "RouteTableId", id) {
-            Ok(_) => return Outcome::Redirect(href(&format!("{SECTION}?deleted={id}"))),
-            Err(f) if f.code.starts_with("InvalidRouteTableID") => return Outcome::NotFound,
-            Err(f) => failure = Some(f),
-        }
+    Confirm {
+        section: SECTION,
+        label: "Route tables",
+        id,
+        title: "Delete route table",
+        question: html! { p { "Are you sure you want to delete route table " strong { (id) }
+        "? The main route table, and a table with subnet associations, cannot be deleted: \
+         the API refuses (" code { "DependencyViolation" } ")." } },
+        verb: "delete",
+        action: "DeleteRouteTable",
+        id_param: "RouteTableId",
+        button: "Delete",
+        done: href(&format!("{SECTION}?deleted={id}")),
+        missing: Some("InvalidRouteTableID"),
     }
-    let body = html! {
-        (crumbs(id, title))
-        h1 { (title) }
-        @if let Some(f) = &failure { (html::error(f)) }
-        (html::confirm(
-            html! { p { "Are you sure you want to delete route table " strong { (id) }
-                "? The main route table, and a table with subnet associations, cannot be deleted: \
-                 the API refuses (" code { "DependencyViolation" } ")." } },
-            &format!("{base}/delete"),
-            "Delete",
-            &base,
-        ))
-    };
-    let status = if failure.is_some() { 400 } else { 200 };
-    Outcome::Status(status, html::page(title, SECTION, body))
+    .run(cx, req)
 }
 
 #[cfg(test)]

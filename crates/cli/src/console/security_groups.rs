@@ -14,8 +14,9 @@
 
 use maud::{Markup, html};
 
-use super::api::filter;
+use super::api::{self, filter};
 use super::choices;
+use super::confirm::Confirm;
 use super::html::{self, column, href};
 use super::rows::{self, Press, pressed};
 use super::{Cx, El, Failure, Outcome, Request};
@@ -55,11 +56,14 @@ fn list(cx: &Cx<'_>, req: &Request) -> Outcome {
             |g: &El| html! { (count(g.items("ipPermissionsEgress").count(), "Permission entry", "Permission entries")) },
         ),
     ];
-    let body = html! {
-        (html::bar("Security groups", html! { a.button.primary href=(href("security-groups/new")) { "Create security group" } }))
-        (html::search("security groups", req.param("search")))
-        (html::table("security groups", &columns, &rows, req.param("search")))
-    };
+    let body = html::list(
+        "Security groups",
+        Some(("security-groups/new", "Create security group")),
+        "security groups",
+        &columns,
+        &rows,
+        req.param("search"),
+    );
     Outcome::Page(html::page("Security groups", SECTION, body))
 }
 
@@ -69,11 +73,13 @@ fn count(n: usize, one: &str, many: &str) -> String {
 }
 
 fn describe(cx: &Cx<'_>, id: &str) -> Result<Option<El>, Failure> {
-    match cx.api.call1("DescribeSecurityGroups", "GroupId.1", id) {
-        Ok(doc) => Ok(doc.items("securityGroupInfo").next().cloned()),
-        Err(f) if f.code.ends_with(".NotFound") || f.code.ends_with(".Malformed") => Ok(None),
-        Err(f) => Err(f),
-    }
+    cx.api.describe_one(
+        "DescribeSecurityGroups",
+        "GroupId.1",
+        id,
+        "securityGroupInfo",
+        api::not_found,
+    )
 }
 
 /// Inbound or outbound: which rules a page shows or edits.
@@ -168,7 +174,7 @@ fn detail(cx: &Cx<'_>, id: &str, req: &Request) -> Outcome {
         _ => None,
     };
     let body = html! {
-        p.crumbs { a href=(href(SECTION)) { "Security groups" } " › " (id) }
+        (html::crumbs(SECTION, "Security groups", id, ""))
         @if let Some(text) = &done { (html::notice(text)) }
         (html::bar(&title, html::actions(&[
             ("Edit inbound rules", format!("{base}/inbound-rules")),
@@ -753,7 +759,7 @@ fn rule_row(index: Option<usize>, row: &RuleRow, peer: &str) -> Markup {
 fn create_form(cx: &Cx<'_>, req: &Request, failure: Option<&Failure>) -> Markup {
     let vpcs = choices::vpcs(cx).unwrap_or_default();
     html! {
-        p.crumbs { a href=(href(SECTION)) { "Security groups" } " › Create security group" }
+        (html::crumbs(SECTION, "Security groups", "", "Create security group"))
         h1 { "Create security group" }
         p { "A security group acts as a virtual firewall for your instance to control inbound and outbound traffic. \
              A new group allows all outbound traffic and no inbound: add rules after creating it." }
@@ -807,30 +813,23 @@ fn delete(cx: &Cx<'_>, id: &str, req: &Request) -> Outcome {
         Ok(None) => return Outcome::NotFound,
         Err(f) => return Outcome::failed(id, SECTION, &f),
     };
-    let base = href(&format!("security-groups/{id}"));
-    let mut failure = None;
-    if req.is_post() {
-        match cx.api.call1("DeleteSecurityGroup", "GroupId", id) {
-            Ok(_) => return Outcome::Redirect(href(SECTION)),
-            Err(f) => failure = Some(f),
-        }
+    Confirm {
+        section: SECTION,
+        label: "Security groups",
+        id,
+        title: "Delete security groups",
+        question: html! {
+            p { "Delete the security group " strong { (id) " - " (group.text("groupName")) } "?" }
+            p.hint { "A group that instances or interfaces use, or that another group's rules refer to, cannot be deleted (" code { "DependencyViolation" } "); nor can a VPC's default group." }
+        },
+        verb: "delete",
+        action: "DeleteSecurityGroup",
+        id_param: "GroupId",
+        button: "Delete",
+        done: href(SECTION),
+        missing: None,
     }
-    let body = html! {
-        p.crumbs { a href=(href(SECTION)) { "Security groups" } " › " a href=(base) { (id) } " › Delete security groups" }
-        h1 { "Delete security groups" }
-        @if let Some(f) = &failure { (html::error(f)) }
-        (html::confirm(
-            html! {
-                p { "Delete the security group " strong { (id) " - " (group.text("groupName")) } "?" }
-                p.hint { "A group that instances or interfaces use, or that another group's rules refer to, cannot be deleted (" code { "DependencyViolation" } "); nor can a VPC's default group." }
-            },
-            &format!("{base}/delete"),
-            "Delete",
-            &base,
-        ))
-    };
-    let status = if failure.is_some() { 400 } else { 200 };
-    Outcome::Status(status, html::page("Delete security groups", SECTION, body))
+    .run(cx, req)
 }
 
 #[cfg(test)]

@@ -5,6 +5,7 @@ use maud::{Markup, html};
 
 use super::api::filter;
 use super::choices::labelled;
+use super::confirm::Confirm;
 use super::html::{self, column, href};
 use super::route_tables::{is_main, routes_table};
 use super::vpcs::name_tag;
@@ -93,21 +94,15 @@ fn list(cx: &Cx<'_>, req: &Request) -> Outcome {
     let deleted = req.param("deleted");
     let body = html! {
         @if !deleted.is_empty() { (html::notice(&format!("Subnet {deleted} was deleted."))) }
-        (html::bar("Subnets", html! {
-            a.button.primary href=(href("subnets/new")) { "Create subnet" }
-        }))
-        (html::search("subnets", req.param("search")))
-        (html::table("subnets", &columns, &rows, req.param("search")))
+        (html::list("Subnets", Some(("subnets/new", "Create subnet")), "subnets", &columns, &rows, req.param("search")))
     };
     Outcome::Page(html::page("Subnets", SECTION, body))
 }
 
 fn describe(cx: &Cx<'_>, id: &str) -> Result<Option<El>, Failure> {
-    match cx.api.call1("DescribeSubnets", "SubnetId.1", id) {
-        Ok(doc) => Ok(doc.items("subnetSet").next().cloned()),
-        Err(f) if f.code.starts_with("InvalidSubnetID") => Ok(None),
-        Err(f) => Err(f),
-    }
+    cx.api.describe_one("DescribeSubnets", "SubnetId.1", id, "subnetSet", |c| {
+        c.starts_with("InvalidSubnetID")
+    })
 }
 
 /// The subnet `id`, or the page to answer instead.
@@ -116,15 +111,6 @@ fn load(cx: &Cx<'_>, id: &str, title: &str) -> Result<El, Outcome> {
         Ok(Some(s)) => Ok(s),
         Ok(None) => Err(Outcome::NotFound),
         Err(f) => Err(Outcome::failed(title, SECTION, &f)),
-    }
-}
-
-fn crumbs(id: &str, last: &str) -> Markup {
-    html! {
-        p.crumbs {
-            a href=(href(SECTION)) { "Subnets" } " › "
-            @if last.is_empty() { (id) } @else { a href=(href(&format!("{SECTION}/{id}"))) { (id) } " › " (last) }
-        }
     }
 }
 
@@ -153,7 +139,7 @@ fn detail(cx: &Cx<'_>, id: &str, req: &Request) -> Outcome {
         tab => tab,
     };
     let body = html! {
-        (crumbs(id, ""))
+        (html::crumbs(SECTION, "Subnets", id, ""))
         @match req.param("done") {
             "created" => (html::notice(&format!("You have successfully created 1 subnet: {}", labelled(id, name)))),
             "settings" => (html::notice(&format!("You have successfully changed subnet settings of {id}."))),
@@ -291,7 +277,7 @@ fn create_form(req: &Request, choices: &Choices, failure: Option<&Failure>) -> M
     let mut zone_options = vec![(String::new(), "No preference".to_owned())];
     zone_options.extend(choices.zones.iter().map(|z| (z.clone(), z.clone())));
     html! {
-        p.crumbs { a href=(href(SECTION)) { "Subnets" } " › Create subnet" }
+        (html::crumbs(SECTION, "Subnets", "", "Create subnet"))
         h1 { "Create subnet" }
         @if let Some(f) = failure { (html::error(f)) }
         form.edit method="post" action=(href("subnets/new")) {
@@ -384,7 +370,7 @@ fn settings(cx: &Cx<'_>, id: &str, req: &Request) -> Outcome {
         s.text("mapPublicIpOnLaunch") == "true"
     };
     let body = html! {
-        (crumbs(id, title))
+        (html::crumbs(SECTION, "Subnets", id, title))
         h1 { (title) }
         @if let Some(f) = &failure { (html::error(f)) }
         form.edit method="post" action=(format!("{base}/settings")) {
@@ -405,31 +391,22 @@ fn settings(cx: &Cx<'_>, id: &str, req: &Request) -> Outcome {
 }
 
 fn delete(cx: &Cx<'_>, id: &str, req: &Request) -> Outcome {
-    let title = "Delete subnet";
-    let base = href(&format!("{SECTION}/{id}"));
-    let mut failure = None;
-    if req.is_post() {
-        match cx.api.call1("DeleteSubnet", "SubnetId", id) {
-            Ok(_) => return Outcome::Redirect(href(&format!("{SECTION}?deleted={id}"))),
-            Err(f) if f.code.starts_with("InvalidSubnetID") => return Outcome::NotFound,
-            Err(f) => failure = Some(f),
-        }
+    Confirm {
+        section: SECTION,
+        label: "Subnets",
+        id,
+        title: "Delete subnet",
+        question: html! { p { "Are you sure you want to delete subnet " strong { (id) }
+            "? Its instances, network interfaces and NAT gateways must go first: the API refuses otherwise ("
+            code { "DependencyViolation" } ")." } },
+        verb: "delete",
+        action: "DeleteSubnet",
+        id_param: "SubnetId",
+        button: "Delete",
+        done: href(&format!("{SECTION}?deleted={id}")),
+        missing: Some("InvalidSubnetID"),
     }
-    let body = html! {
-        (crumbs(id, title))
-        h1 { (title) }
-        @if let Some(f) = &failure { (html::error(f)) }
-        (html::confirm(
-            html! { p { "Are you sure you want to delete subnet " strong { (id) }
-                "? Its instances, network interfaces and NAT gateways must go first: the API refuses otherwise ("
-                code { "DependencyViolation" } ")." } },
-            &format!("{base}/delete"),
-            "Delete",
-            &base,
-        ))
-    };
-    let status = if failure.is_some() { 400 } else { 200 };
-    Outcome::Status(status, html::page(title, SECTION, body))
+    .run(cx, req)
 }
 
 #[cfg(test)]

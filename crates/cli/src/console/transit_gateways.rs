@@ -3,7 +3,8 @@
 
 use maud::{Markup, html};
 
-use super::api::filter;
+use super::api::{self, filter};
+use super::confirm::Confirm;
 use super::html::{self, column, href};
 use super::{Cx, El, Failure, Outcome, Request};
 
@@ -31,20 +32,25 @@ fn list(cx: &Cx<'_>, req: &Request) -> Outcome {
         column("State", |g: &El| html::state(g.text("state"))),
         column("Amazon side ASN", |g: &El| html! { (g.at(&["options", "amazonSideAsn"])) }),
     ];
-    let body = html! {
-        (html::bar("Transit gateways", html! {}))
-        (html::search("transit gateways", req.param("search")))
-        (html::table("transit gateways", &columns, &rows, req.param("search")))
-    };
+    let body = html::list(
+        "Transit gateways",
+        None,
+        "transit gateways",
+        &columns,
+        &rows,
+        req.param("search"),
+    );
     Outcome::Page(html::page("Transit gateways", SECTION, body))
 }
 
 fn describe(cx: &Cx<'_>, id: &str) -> Result<Option<El>, Failure> {
-    match cx.api.call1("DescribeTransitGateways", "TransitGatewayIds.1", id) {
-        Ok(doc) => Ok(doc.items("transitGatewaySet").next().cloned()),
-        Err(f) if f.code.ends_with(".NotFound") || f.code.ends_with(".Malformed") => Ok(None),
-        Err(f) => Err(f),
-    }
+    cx.api.describe_one(
+        "DescribeTransitGateways",
+        "TransitGatewayIds.1",
+        id,
+        "transitGatewaySet",
+        api::not_found,
+    )
 }
 
 fn load(cx: &Cx<'_>, id: &str) -> Result<El, Outcome> {
@@ -77,7 +83,7 @@ fn detail(cx: &Cx<'_>, id: &str, req: &Request) -> Outcome {
     let title = if name.is_empty() { id.to_owned() } else { format!("{id} / {name}") };
     let option = |name: &str| g.at(&["options", name]).to_owned();
     let body = html! {
-        p.crumbs { a href=(href(SECTION)) { "Transit gateways" } " › " (id) }
+        (html::crumbs(SECTION, "Transit gateways", id, ""))
         (html::bar(&title, html::actions(&[("Delete transit gateway", format!("{base}/delete"))])))
         (html::details(&[
             ("Transit gateway ID", html! { (id) }),
@@ -170,30 +176,23 @@ fn delete(cx: &Cx<'_>, id: &str, req: &Request) -> Outcome {
     if let Err(outcome) = load(cx, id) {
         return outcome;
     }
-    let base = href(&format!("transit-gateways/{id}"));
-    let mut failure = None;
-    if req.is_post() {
-        match cx.api.call1("DeleteTransitGateway", "TransitGatewayId", id) {
-            Ok(_) => return Outcome::Redirect(href(SECTION)),
-            Err(f) => failure = Some(f),
-        }
+    Confirm {
+        section: SECTION,
+        label: "Transit gateways",
+        id,
+        title: "Delete transit gateway",
+        question: html! {
+            p { "Delete the transit gateway " strong { (id) } "?" }
+            p.hint { "Its attachments must be deleted first: the API refuses otherwise (" code { "IncorrectState" } ")." }
+        },
+        verb: "delete",
+        action: "DeleteTransitGateway",
+        id_param: "TransitGatewayId",
+        button: "Delete",
+        done: href(SECTION),
+        missing: None,
     }
-    let body = html! {
-        p.crumbs { a href=(href(SECTION)) { "Transit gateways" } " › " a href=(base) { (id) } " › Delete transit gateway" }
-        h1 { "Delete transit gateway" }
-        @if let Some(f) = &failure { (html::error(f)) }
-        (html::confirm(
-            html! {
-                p { "Delete the transit gateway " strong { (id) } "?" }
-                p.hint { "Its attachments must be deleted first: the API refuses otherwise (" code { "IncorrectState" } ")." }
-            },
-            &format!("{base}/delete"),
-            "Delete",
-            &base,
-        ))
-    };
-    let status = if failure.is_some() { 400 } else { 200 };
-    Outcome::Status(status, html::page("Delete transit gateway", SECTION, body))
+    .run(cx, req)
 }
 
 #[cfg(test)]

@@ -3,6 +3,7 @@
 use maud::html;
 
 use super::api::filter;
+use super::confirm::Confirm;
 use super::html::{self, column, href};
 use super::{Cx, El, Failure, Outcome, Request};
 
@@ -46,20 +47,19 @@ fn list(cx: &Cx<'_>, req: &Request) -> Outcome {
             |v: &El| html! { (if v.text("isDefault") == "true" { "Yes" } else { "No" }) },
         ),
     ];
-    let body = html! {
-        (html::bar("Your VPCs", html! { a.button.primary href=(href("vpcs/new")) { "Create VPC" } }))
-        (html::search("VPCs", req.param("search")))
-        (html::table("VPCs", &columns, &rows, req.param("search")))
-    };
+    let body = html::list(
+        "Your VPCs",
+        Some(("vpcs/new", "Create VPC")),
+        "VPCs",
+        &columns,
+        &rows,
+        req.param("search"),
+    );
     Outcome::Page(html::page("Your VPCs", "vpcs", body))
 }
 
 fn describe(cx: &Cx<'_>, id: &str) -> Result<Option<El>, Failure> {
-    match cx.api.call1("DescribeVpcs", "VpcId.1", id) {
-        Ok(doc) => Ok(doc.items("vpcSet").next().cloned()),
-        Err(f) if f.code.starts_with("InvalidVpcID") => Ok(None),
-        Err(f) => Err(f),
-    }
+    cx.api.describe_one("DescribeVpcs", "VpcId.1", id, "vpcSet", |c| c.starts_with("InvalidVpcID"))
 }
 
 fn attribute(cx: &Cx<'_>, id: &str, name: &str) -> String {
@@ -105,7 +105,7 @@ fn detail(cx: &Cx<'_>, id: &str, req: &Request) -> Outcome {
     let name = vpc.name_tag();
     let title = if name.is_empty() { id.to_owned() } else { format!("{id} / {name}") };
     let body = html! {
-        p.crumbs { a href=(href("vpcs")) { "Your VPCs" } " › " (id) }
+        (html::crumbs("vpcs", "Your VPCs", id, ""))
         @if req.param("done") == "created" { (html::notice(&format!("You successfully created {id} / {name}"))) }
         @if req.param("done") == "settings" { (html::notice("The VPC's settings were saved.")) }
         (html::bar(&title, html::actions(&[
@@ -166,7 +166,7 @@ fn create_form(req: &Request, failure: Option<&Failure>) -> maud::Markup {
     };
     let tenancy = value("tenancy", "default");
     html! {
-        p.crumbs { a href=(href("vpcs")) { "Your VPCs" } " › Create VPC" }
+        (html::crumbs("vpcs", "Your VPCs", "", "Create VPC"))
         h1 { "Create VPC" }
         @if let Some(f) = failure { (html::error(f)) }
         form.edit method="post" action=(href("vpcs/new")) {
@@ -238,7 +238,7 @@ fn wizard_form(
         pairs.iter().map(|(v, t)| ((*v).to_owned(), (*t).to_owned())).collect()
     };
     html! {
-        p.crumbs { a href=(href("vpcs")) { "Your VPCs" } " › Create VPC" }
+        (html::crumbs("vpcs", "Your VPCs", "", "Create VPC"))
         h1 { "Create VPC" }
         @if let Some(f) = failure { (html::error(f)) }
         @if !done.is_empty() {
@@ -505,7 +505,7 @@ fn settings(cx: &Cx<'_>, id: &str, req: &Request) -> Outcome {
     let (hostnames, support) =
         (attribute(cx, id, "enableDnsHostnames"), attribute(cx, id, "enableDnsSupport"));
     let body = html! {
-        p.crumbs { a href=(href("vpcs")) { "Your VPCs" } " › " a href=(base) { (id) } " › Edit VPC settings" }
+        (html::crumbs("vpcs", "Your VPCs", id, "Edit VPC settings"))
         h1 { "Edit VPC settings" }
         @if let Some(f) = &failure { (html::error(f)) }
         form.edit method="post" action=(format!("{base}/settings")) {
@@ -528,27 +528,20 @@ fn settings(cx: &Cx<'_>, id: &str, req: &Request) -> Outcome {
 }
 
 fn delete(cx: &Cx<'_>, id: &str, req: &Request) -> Outcome {
-    let base = href(&format!("vpcs/{id}"));
-    let mut failure = None;
-    if req.is_post() {
-        match cx.api.call1("DeleteVpc", "VpcId", id) {
-            Ok(_) => return Outcome::Redirect(href("vpcs")),
-            Err(f) => failure = Some(f),
-        }
+    Confirm {
+        section: "vpcs",
+        label: "Your VPCs",
+        id,
+        title: "Delete VPC",
+        question: html! { p { "Delete " strong { (id) } "? Its subnets, gateways and instances must go first: the API refuses otherwise (" code { "DependencyViolation" } ")." } },
+        verb: "delete",
+        action: "DeleteVpc",
+        id_param: "VpcId",
+        button: "Delete",
+        done: href("vpcs"),
+        missing: None,
     }
-    let body = html! {
-        p.crumbs { a href=(href("vpcs")) { "Your VPCs" } " › " a href=(base) { (id) } " › Delete VPC" }
-        h1 { "Delete VPC" }
-        @if let Some(f) = &failure { (html::error(f)) }
-        (html::confirm(
-            html! { p { "Delete " strong { (id) } "? Its subnets, gateways and instances must go first: the API refuses otherwise (" code { "DependencyViolation" } ")." } },
-            &format!("{base}/delete"),
-            "Delete",
-            &base,
-        ))
-    };
-    let status = if failure.is_some() { 400 } else { 200 };
-    Outcome::Status(status, html::page("Delete VPC", "vpcs", body))
+    .run(cx, req)
 }
 
 #[cfg(test)]
