@@ -15,6 +15,7 @@
 #![forbid(unsafe_code)]
 
 pub mod actions;
+mod date;
 mod known_params;
 pub mod params;
 pub mod server;

@@ -249,6 +249,15 @@ impl Service {
         Some((instances, host.edge_counters()))
     }
 
+    /// One instance's packets (its primary interface's); `None` without a data plane or
+    /// when it is not running.
+    pub fn instance_counters(
+        &self,
+        instance: &vpclab_model::InstanceId,
+    ) -> Option<vpclab_dataplane::PortCounters> {
+        self.host.as_ref()?.instance_counters(instance)
+    }
+
     /// The model.
     pub fn model(&self) -> &Model {
         &self.model

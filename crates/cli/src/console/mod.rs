@@ -303,6 +303,12 @@ impl Console {
         self.service.lock().unwrap_or_else(|e| e.into_inner()).port_counters()
     }
 
+    /// One instance's packets, when the data plane runs and it is attached.
+    pub(crate) fn instance_counters(&self, id: &str) -> Option<vpclab_dataplane::PortCounters> {
+        let id = vpclab_model::InstanceId::parse(id)?;
+        self.service.lock().unwrap_or_else(|e| e.into_inner()).instance_counters(&id)
+    }
+
     /// A short capture at `target` (an instance) as pcap. The service's lock is held
     /// only to find the tap, not while it runs.
     pub(crate) fn capture(

@@ -25,9 +25,7 @@ pub(crate) fn tab(cx: &Cx<'_>, instance: &El) -> Markup {
         .items("networkInterfaceSet")
         .find(|n| n.at(&["attachment", "deviceIndex"]) == "0")
         .map_or("", |n| n.text("networkInterfaceId"));
-    let counts = cx.console.port_counters().and_then(|(instances, _)| {
-        instances.into_iter().find(|(i, _)| i.as_str() == id).map(|(_, c)| c)
-    });
+    let counts = cx.console.instance_counters(id);
     let lines = flow_lines(cx, eni);
     html! {
         h2 { "Packets through the forwarder" }
