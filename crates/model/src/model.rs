@@ -1529,11 +1529,13 @@ impl Model {
 
     // ---- NAT gateways --------------------------------------------------------------
 
-    fn private_ip_in_use(&self, ip: Ipv4Addr) -> bool {
-        self.instances.values().any(|i| i.private_ip == ip)
-            || self.nat_gateways.values().any(|n| n.private_ip == ip)
-            || self.network_interfaces.values().any(|n| n.private_ip == ip)
-            || self.managed_interfaces().any(|m| m.private_ip == ip)
+    /// Whether `ip` is held by an interface in `subnet`. Only the subnet's own
+    /// interfaces count: VPCs may overlap, and each has its own addresses.
+    fn private_ip_in_use(&self, subnet: &SubnetId, ip: Ipv4Addr) -> bool {
+        self.instances.values().any(|i| i.subnet == *subnet && i.private_ip == ip)
+            || self.nat_gateways.values().any(|n| n.subnet == *subnet && n.private_ip == ip)
+            || self.network_interfaces.values().any(|n| n.subnet == *subnet && n.private_ip == ip)
+            || self.managed_interfaces().any(|m| m.subnet == *subnet && m.private_ip == ip)
     }
 
     /// The network interfaces of one's own.
@@ -1573,7 +1575,7 @@ impl Model {
                         "Address {ip} does not fall within the subnet's usable address range"
                     )));
                 }
-                if self.private_ip_in_use(ip) {
+                if self.private_ip_in_use(subnet, ip) {
                     return Err(ApiError::new(
                         "InvalidIPAddress.InUse",
                         format!("The specified address {ip} is already in use."),
@@ -1744,7 +1746,7 @@ impl Model {
         let first = u32::from(subnet.cidr.network()) + 4;
         let last = u32::from(subnet.cidr.broadcast()) - 1;
         (first..=last).map(Ipv4Addr::from).find(|&ip| {
-            !self.private_ip_in_use(ip) && !subnet.reservations.iter().any(|r| r.cidr.contains(&ip))
+            !self.private_ip_in_use(&subnet.id, ip) && !subnet.reservations.iter().any(|r| r.cidr.contains(&ip))
         })
     }
 
@@ -1840,7 +1842,7 @@ impl Model {
         })?;
         let subnet = self.subnet(&subnet_id)?.clone();
         let security_groups = self.groups_for_launch(&subnet.vpc, &spec.security_groups)?;
-        let in_use = |ip: Ipv4Addr| self.private_ip_in_use(ip);
+        let in_use = |ip: Ipv4Addr| self.private_ip_in_use(&subnet_id, ip);
         let private_ip = match spec.private_ip {
             Some(ip) => {
                 if !subnet.cidr.contains(&ip) {

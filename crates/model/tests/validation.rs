@@ -125,6 +125,27 @@ fn instances_get_free_unreserved_addresses() {
 }
 
 #[test]
+fn overlapping_vpcs_each_have_their_own_addresses() {
+    let (mut m, _, subnet) = lab();
+    let other = m.create_vpc(net("10.0.0.0/16"), Tags::new()).unwrap();
+    let twin = m.create_subnet(&other, net("10.0.1.0/24"), None, Tags::new()).unwrap();
+    let ip = Ipv4Addr::new(10, 0, 1, 4);
+    let run = |m: &mut Model, subnet: &vpclab_model::SubnetId, ip| {
+        m.run_instance(RunInstance {
+            subnet: Some(subnet.clone()),
+            private_ip: ip,
+            ..Default::default()
+        })
+    };
+    run(&mut m, &subnet, Some(ip)).unwrap();
+    let b = run(&mut m, &twin, Some(ip)).expect("the same address in another VPC");
+    assert_eq!(m.instance(&b).unwrap().private_ip, ip);
+    let c = run(&mut m, &twin, None).unwrap();
+    assert_eq!(m.instance(&c).unwrap().private_ip, Ipv4Addr::new(10, 0, 1, 5));
+    assert_eq!(code(run(&mut m, &twin, Some(ip))), "InvalidIPAddress.InUse");
+}
+
+#[test]
 fn a_28_fills_up_after_eleven_instances() {
     let mut m = Model::new(3);
     let vpc = m.create_vpc(net("10.0.0.0/16"), Tags::new()).unwrap();
