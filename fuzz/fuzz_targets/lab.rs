@@ -29,7 +29,7 @@ pub fn lab() -> Lab {
     m.create_vpc_endpoint(&a, "com.amazonaws.us-east-1.s3", &[public_table.clone()], Tags::new(), 0)
         .unwrap();
     let eip = m.allocate_address(Tags::new()).unwrap();
-    let nat = m.create_nat_gateway(&public, &eip, None, Tags::new(), 0).unwrap();
+    let nat = m.create_nat_gateway(vpclab_model::NatGatewaySpec::public(&public, &eip), Tags::new(), 0).unwrap();
     let nat_table = m.create_route_table(&a, Tags::new()).unwrap();
     m.associate_route_table(&nat_table, &private).unwrap();
     m.create_route(&nat_table, route("0.0.0.0/0", RouteTarget::NatGateway(nat))).unwrap();

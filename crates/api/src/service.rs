@@ -201,7 +201,13 @@ impl Service {
             return Ok((host.capture(), Point::Port(vpclab_dataplane::INTERNET, None)));
         }
         if let Some(nat) = self.model.nat_gateways().find(|n| named(n.id.as_str(), &n.tags)) {
-            let point = Point::Port(vpclab_dataplane::INTERNET, Some(nat.public_ip));
+            let Some(public) = &nat.public else {
+                return Err(format!(
+                    "{target} is a private NAT gateway: it never reaches the internet edge; \
+                     capture at an instance behind it or beyond its transit gateway"
+                ));
+            };
+            let point = Point::Port(vpclab_dataplane::INTERNET, Some(public.public_ip));
             return Ok((host.capture(), point));
         }
         if let Some(pcx) = self.model.peering_connections().find(|p| named(p.id.as_str(), &p.tags))

@@ -143,9 +143,16 @@ fn picture(m: &Model) -> Picture {
                 inner.nodes.push(Node {
                     id: ident(nat.id.as_str()),
                     lines: vec![
-                        "NAT gateway".into(),
+                        match (&nat.public, &nat.failure) {
+                            (_, Some(_)) => "NAT gateway (failed)".into(),
+                            (Some(_), None) => "NAT gateway".into(),
+                            (None, None) => "private NAT gateway".into(),
+                        },
                         nat.id.to_string(),
-                        format!("{} / {}", nat.private_ip, nat.public_ip),
+                        match &nat.public {
+                            Some(public) => format!("{} / {}", nat.private_ip, public.public_ip),
+                            None => nat.private_ip.to_string(),
+                        },
                     ],
                     shape: Shape::Nat,
                 });

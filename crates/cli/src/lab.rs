@@ -447,7 +447,12 @@ fn print_lab(model: &Model, daemon: Option<&DaemonStatus>) {
             .and_then(|s| s.tags.get("Name").cloned())
             .unwrap_or_else(|| n.subnet.to_string());
         let name = n.tags.get("Name").map_or("-", String::as_str);
-        println!("{name:<12} {:<21} {subnet:<14} {:<15} {:<15}", n.id, n.private_ip, n.public_ip);
+        let public = match (&n.public, &n.failure) {
+            (_, Some(failure)) => format!("failed: {}", failure.code),
+            (Some(public), None) => public.public_ip.to_string(),
+            (None, None) => "private".to_owned(),
+        };
+        println!("{name:<12} {:<21} {subnet:<14} {:<15} {public:<15}", n.id, n.private_ip);
     }
     if let Some(d) = daemon {
         let c = &d.counters;

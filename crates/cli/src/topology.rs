@@ -252,10 +252,12 @@ pub(crate) enum PortsSpec {
 pub(crate) struct NatGatewaySpec {
     /// Name, unique in the file; routes name it as their target.
     pub(crate) name: Spanned<String>,
-    /// The (public) subnet it lives in.
+    /// The subnet it lives in (a public one, for a public gateway).
     pub(crate) subnet: Spanned<String>,
-    /// The Elastic IP (by name) its flows leave with.
-    pub(crate) elastic_ip: Spanned<String>,
+    /// `public` (the default) or `private`, as CreateNatGateway's `ConnectivityType`.
+    pub(crate) connectivity: Option<Spanned<String>>,
+    /// A public gateway's Elastic IP (by name): its flows leave with it.
+    pub(crate) elastic_ip: Option<Spanned<String>>,
     /// Idle timeout in seconds (AWS: 350).
     pub(crate) idle_timeout: Option<u32>,
 }
@@ -866,10 +868,20 @@ pub(crate) fn build(topology: &Topology, seed: u64) -> Result<Model, TopologyErr
                     format!("subnet {:?} is in another VPC", nat.subnet.value),
                 ));
             }
-            let allocation = take_eip(&nat.elastic_ip)?;
-            let id = m
-                .create_nat_gateway(subnet, &allocation, nat.idle_timeout, name_tag(name), 0)
-                .map_err(api(&nat.name))?;
+            let allocation = nat.elastic_ip.as_ref().map(&mut take_eip).transpose()?;
+            let kind = nat.connectivity.as_ref().map(|c| c.value.as_str());
+            let spec = vpclab_model::NatGatewaySpec {
+                subnet: subnet.clone(),
+                connectivity: vpclab_model::NatConnectivity::new(kind, allocation)
+                    .map_err(api(&nat.name))?,
+                private_ip: None,
+                idle_timeout_s: nat.idle_timeout,
+            };
+            let id = m.create_nat_gateway(spec, name_tag(name), 0).map_err(api(&nat.name))?;
+            if let Some(failure) = &m.nat_gateway(&id).map_err(api(&nat.name))?.failure {
+                // What AWS would create and fail is a mistake in a file.
+                return Err(at(&nat.name, format!("{} ({})", failure.message, failure.code)));
+            }
             nat_names.insert(name, (id, vpc_id.clone()));
         }
     }

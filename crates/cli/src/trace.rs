@@ -256,8 +256,10 @@ impl Names<'_> {
         format!("{}: {text}", t.id)
     }
 
+    /// The NAT gateway the snapshot numbers `index`: the working ones, in order.
     fn nat(&self, index: u32) -> String {
-        self.model.nat_gateways().nth(index as usize).map_or("?".into(), |n| n.id.to_string())
+        let mut working = self.model.nat_gateways().filter(|n| n.is_working());
+        working.nth(index as usize).map_or("?".into(), |n| n.id.to_string())
     }
 
     /// A step as (what, detail).

@@ -178,7 +178,9 @@ fn paths(c: &mut Criterion) {
     let other = m.create_subnet(&vpc, "10.0.2.0/24".parse().unwrap(), None, Tags::new()).unwrap();
     let private = m.create_subnet(&vpc, "10.0.3.0/24".parse().unwrap(), None, Tags::new()).unwrap();
     let eip = m.allocate_address(Tags::new()).unwrap();
-    let nat = m.create_nat_gateway(&subnet, &eip, None, Tags::new(), 0).unwrap();
+    let nat = m
+        .create_nat_gateway(vpclab_model::NatGatewaySpec::public(&subnet, &eip), Tags::new(), 0)
+        .unwrap();
     let nat_table = m.create_route_table(&vpc, Tags::new()).unwrap();
     m.associate_route_table(&nat_table, &private).unwrap();
     let default = RouteSpec {

@@ -73,6 +73,9 @@ reasons! {
     /// TCP continuing a flow the NAT gateway no longer has (idle timeout): an RST was
     /// sent back.
     NatReset => "nat_reset",
+    /// From a private NAT gateway to an internet gateway, which drops it, as AWS's does
+    /// (a private gateway's flows go on through a transit gateway).
+    NatPrivateToInternet => "nat_private_to_internet",
     /// Not allowed out by the sending interface's security groups.
     SgEgress => "sg_egress",
     /// Not allowed in by the receiving interface's security groups.

@@ -100,7 +100,7 @@ impl Tracking {
                     add(&mut self.retired, &old.stats());
                 }
                 let seed =
-                    0x6e61_7467_7700_0000 ^ slot as u64 ^ (nat.public.to_bits() as u64) << 20;
+                    0x6e61_7467_7700_0000 ^ slot as u64 ^ (nat.outside.to_bits() as u64) << 20;
                 self.tables[slot] = Some(Nat::new(Config {
                     capacity: self.capacity,
                     timeouts,

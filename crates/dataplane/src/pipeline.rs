@@ -572,7 +572,22 @@ impl Snapshot {
                     return self.to_endpoint(tracking, port, ip, now);
                 }
                 Some(port) => port,
-                None => return Verdict::Drop(DropReason::NoHost),
+                // A private NAT gateway's own address: an answer to one of its flows.
+                None => {
+                    let nat = self.vpcs.get(egress.vpc as usize).and_then(|v| v.private_nat(dst));
+                    let Some(nat) = nat.and_then(|n| self.nats.get(n as usize)) else {
+                        return Verdict::Drop(DropReason::NoHost);
+                    };
+                    if nat.subnet != exit.subnet {
+                        if let Err(reason) = self
+                            .acl_check(tracking, exit.acl, true, ip)
+                            .and_then(|()| self.acl_check(tracking, nat.acl, false, ip))
+                        {
+                            return Verdict::Drop(reason);
+                        }
+                    }
+                    return self.nat_ingress::<false>(tracking, nat, ip, reply, now);
+                }
             },
             // An appliance (an inspection VPC's firewall).
             Some(Hop::Interface(port)) => port,
@@ -611,7 +626,7 @@ impl Snapshot {
         };
         if target >= NAT_TARGET {
             return match self.nats.get((target - NAT_TARGET) as usize) {
-                Some(nat) => self.nat_ingress(tracking, nat, ip, reply, now),
+                Some(nat) => self.nat_ingress::<true>(tracking, nat, ip, reply, now),
                 None => Verdict::Drop(DropReason::NoPublicMapping),
             };
         }
@@ -704,7 +719,10 @@ impl Snapshot {
 
     /// From an instance through a NAT gateway: the VPC router, then the gateway (which
     /// is a hop of its own: it decrements the TTL and answers traceroute from its private
-    /// address), then its subnet's route table, which must lead to the internet gateway.
+    /// address), then its subnet's route table. A public gateway's must lead to the
+    /// internet gateway, and its flows leave with its Elastic IP; a private one's to a
+    /// transit gateway, and they go on with its own address (the internet gateway drops
+    /// what a private gateway sends it).
     #[allow(clippy::too_many_arguments)]
     fn nat_egress(
         &self,
@@ -720,12 +738,15 @@ impl Snapshot {
             .tables
             .get(nat.table as usize)
             .and_then(|t| t.lpm.lookup(ip.dst()).and_then(|r| t.hops.get(r as usize).copied()));
-        if onward != Some(Hop::Internet) {
-            // A NAT gateway in a subnet without a route to the internet gateway.
-            return Verdict::Drop(DropReason::NoRoute);
-        }
+        let attachment = match (nat.public, onward) {
+            (true, Some(Hop::Internet)) => None,
+            (false, Some(Hop::TransitGateway(attachment))) => Some(attachment),
+            (false, Some(Hop::Internet)) => return Verdict::Drop(DropReason::NatPrivateToInternet),
+            // A NAT gateway in a subnet without a route onward.
+            _ => return Verdict::Drop(DropReason::NoRoute),
+        };
         let len = ip.total_len();
-        if ip.wire_len() > EDGE_MTU {
+        if nat.public && ip.wire_len() > EDGE_MTU {
             if let Some(verdict) = too_big(ip, from, router, reply) {
                 return verdict;
             }
@@ -770,12 +791,22 @@ impl Snapshot {
         match table.outbound(tuple, ip.tcp_flags(), now) {
             Outbound::Translate { port, .. } => {
                 ip.decrement_ttl();
-                ip.decrement_ttl();
                 let inside = ip.src();
-                tracking.note(|| Step::Translate { source: true, from: inside, to: nat.public });
-                ip.translate(Side::Src, nat.public);
+                tracking.note(|| Step::Translate { source: true, from: inside, to: nat.outside });
+                ip.translate(Side::Src, nat.outside);
                 ip.set_port(Side::Src, port);
-                Verdict::Forward { port: INTERNET, len }
+                match attachment {
+                    None => {
+                        ip.decrement_ttl();
+                        Verdict::Forward { port: INTERNET, len }
+                    }
+                    // On as the gateway's own packet: its subnet's router, the hub.
+                    Some(attachment) => {
+                        let me = nat.as_sender();
+                        let router = Ipv4Addr::from(u32::from(nat.subnet.network()) + 1);
+                        self.transit(tracking, &me, from, router, attachment, ip, reply, now)
+                    }
+                }
             }
             Outbound::Reset => match tcp_reset(reply, &ip.reborrow()) {
                 Some(len) => Verdict::Reply { port: from, len, reason: DropReason::NatReset },
@@ -787,9 +818,11 @@ impl Snapshot {
         }
     }
 
-    /// From the internet to a NAT gateway's Elastic IP: only replies of flows it
-    /// tracks, and ICMP errors about them, get in.
-    fn nat_ingress(
+    /// To a NAT gateway's outside address — from the internet to a public one's Elastic
+    /// IP (`EDGE`), or through a transit gateway to a private one's own address: only
+    /// replies of flows it tracks, and ICMP errors about them, get in. The subnet ACL
+    /// the packet crossed to reach the gateway was checked on the way.
+    fn nat_ingress<const EDGE: bool>(
         &self,
         tracking: &mut Tracking,
         nat: &NatEntry,
@@ -797,8 +830,10 @@ impl Snapshot {
         reply: &mut [u8],
         now: u64,
     ) -> Verdict {
-        if let Err(reason) = self.acl_check(tracking, nat.acl, false, ip) {
-            return Verdict::Drop(reason);
+        if EDGE {
+            if let Err(reason) = self.acl_check(tracking, nat.acl, false, ip) {
+                return Verdict::Drop(reason);
+            }
         }
         let Some(table) = tracking.get_mut(nat.slot) else {
             return Verdict::Drop(DropReason::NatNoFlow);
@@ -811,7 +846,7 @@ impl Snapshot {
                     proto::UDP => Proto::Udp,
                     _ => Proto::Icmp,
                 };
-                if src != u32::from(nat.public) {
+                if src != u32::from(nat.outside) {
                     return Verdict::Drop(DropReason::NatNoFlow);
                 }
                 match table.peek_outside(proto, dst, dport, sport, now) {
@@ -840,13 +875,17 @@ impl Snapshot {
         let Some(port) = self.host(nat.vpc, inside) else {
             return Verdict::Drop(DropReason::NoHost);
         };
-        if let Some(verdict) = expire(ip, INTERNET, EDGE_ADDRESS, reply) {
-            return verdict;
+        if EDGE {
+            if let Some(verdict) = expire(ip, INTERNET, EDGE_ADDRESS, reply) {
+                return verdict;
+            }
+        } else if ip.ttl() <= 1 {
+            return Verdict::Drop(DropReason::TtlExceeded);
         }
         let len = ip.total_len();
         ip.decrement_ttl();
-        let public = ip.dst();
-        tracking.note(|| Step::Translate { source: false, from: public, to: inside });
+        let outside = ip.dst();
+        tracking.note(|| Step::Translate { source: false, from: outside, to: inside });
         ip.translate(Side::Dst, inside);
         if quoted {
             ip.set_quoted_src_port(inside_port);
@@ -1180,7 +1219,16 @@ mod tests {
         let other = run(&mut m, &b_subnet, false);
         let inner = run(&mut m, &natted, false);
         let eip = m.allocate_address(Tags::new()).unwrap();
-        let nat = m.create_nat_gateway(&public, &eip, Some(350), Tags::new(), 0).unwrap();
+        let nat = m
+            .create_nat_gateway(
+                vpclab_model::NatGatewaySpec {
+                    idle_timeout_s: Some(350),
+                    ..vpclab_model::NatGatewaySpec::public(&public, &eip)
+                },
+                Tags::new(),
+                0,
+            )
+            .unwrap();
         m.create_route(
             &nat_table,
             RouteSpec {
@@ -1855,7 +1903,9 @@ mod tests {
         m.attach_internet_gateway(&igw, &vpc).unwrap();
         let eip = m.allocate_address(Tags::new()).unwrap();
         // The NAT gateway sits in `a`, which uses the main table: local only.
-        let nat = m.create_nat_gateway(&a, &eip, None, Tags::new(), 0).unwrap();
+        let nat = m
+            .create_nat_gateway(vpclab_model::NatGatewaySpec::public(&a, &eip), Tags::new(), 0)
+            .unwrap();
         let table = m.create_route_table(&vpc, Tags::new()).unwrap();
         m.associate_route_table(&table, &b).unwrap();
         let route = RouteSpec {

@@ -188,9 +188,17 @@ pub(crate) struct VpcEntry {
     pub(crate) hosts: Lpm4,
     /// Its IPv4 CIDRs, the primary first.
     pub(crate) cidrs: Vec<Ipv4Net>,
+    /// Its private NAT gateways: their addresses and indexes (few, read only for an
+    /// address no interface holds).
+    pub(crate) private_nats: Vec<(Ipv4Addr, u32)>,
 }
 
 impl VpcEntry {
+    /// The private NAT gateway at `addr`, by index.
+    pub(crate) fn private_nat(&self, addr: Ipv4Addr) -> Option<u32> {
+        self.private_nats.iter().find(|(a, _)| *a == addr).map(|&(_, i)| i)
+    }
+
     /// Whether `addr` is one of the VPC's own addresses.
     pub(crate) fn contains(&self, addr: Ipv4Addr) -> bool {
         self.cidrs.iter().any(|c| c.contains(&addr))
@@ -237,8 +245,15 @@ pub struct NatEntry {
     pub vpc: u32,
     /// Index of its subnet's route table: where its traffic goes next.
     pub table: u32,
-    /// Its Elastic IP: flows leave with this source.
-    pub public: Ipv4Addr,
+    /// Its subnet.
+    pub subnet: Ipv4Net,
+    /// Its subnet's availability zone, by index in the region's zones.
+    pub zone: u8,
+    /// Whether it is public: flows leave with its Elastic IP through the internet
+    /// gateway. A private one's leave with its own address, through a transit gateway.
+    pub public: bool,
+    /// The address its flows leave with: its Elastic IP, or its private address.
+    pub outside: Ipv4Addr,
     /// Its interface's private address (the source of its ICMP errors).
     pub private: Ipv4Addr,
     /// Its idle timeout.
@@ -246,6 +261,30 @@ pub struct NatEntry {
     /// Its subnet's compiled network ACL.
     pub acl: u32,
 }
+
+impl NatEntry {
+    /// A private gateway as the sender of its translated packets: an interface of its
+    /// subnet with its address, routed by its subnet's table and checked by its ACL.
+    /// It has no security groups.
+    pub fn as_sender(&self) -> InstancePort {
+        InstancePort {
+            vpc: self.vpc,
+            table: self.table,
+            subnet: self.subnet,
+            zone: self.zone,
+            private: self.private,
+            public: None,
+            resolver: Ipv4Addr::UNSPECIFIED,
+            rules: NO_RULES,
+            acl: self.acl,
+            flow_log: false,
+            source_dest_check: true,
+        }
+    }
+}
+
+/// `rules` of a sender without security groups (a NAT gateway).
+pub const NO_RULES: u32 = u32::MAX;
 
 /// Values of the public map at or above this are NAT gateways (`NAT_TARGET + index`);
 /// below, instance ports.
@@ -275,6 +314,9 @@ pub struct Snapshot {
     pub(crate) public: Lpm4,
     /// NAT gateways.
     pub(crate) nats: Vec<NatEntry>,
+    /// Private NAT gateways' own addresses (any VPC) to their indexes: how steering
+    /// knows a reply to one.
+    pub(crate) private_nats: Lpm4,
     /// Compiled security groups, per instance port (`InstancePort::rules`).
     pub(crate) rules: Vec<InterfaceRules>,
     /// Compiled network ACLs.
@@ -304,6 +346,7 @@ impl Snapshot {
             vpcs: Vec::new(),
             public: Lpm4::default(),
             nats: Vec::new(),
+            private_nats: Lpm4::default(),
             rules: Vec::new(),
             acls: Vec::new(),
             tgw_tables: Vec::new(),
@@ -507,8 +550,6 @@ pub fn compile(model: &Model, ports: &mut PortMap, generation: u64) -> Snapshot 
         .flat_map(|i| i.interfaces.iter().map(|m| &m.interface))
         .collect();
     ports.endpoint_slots.retain(|id, _| live.contains(id));
-    let nat_index: BTreeMap<_, u32> =
-        model.nat_gateways().zip(0..).map(|(n, i)| (n.id.clone(), i)).collect();
     let vpc_index: BTreeMap<_, u32> =
         model.vpcs().zip(0..).map(|(v, i)| (v.id.clone(), i)).collect();
     let table_index: BTreeMap<_, u32> =
@@ -519,6 +560,32 @@ pub fn compile(model: &Model, ports: &mut PortMap, generation: u64) -> Snapshot 
     let acl_of = |subnet: &vpclab_model::SubnetId| {
         model.network_acl_of(subnet).map_or(NO_ACL, |a| acl_index[&a.id])
     };
+    let zone_of = |zone: &str| ZONES.iter().position(|z| *z == zone).unwrap_or(0);
+
+    // The NAT gateways that carry traffic, numbered as routes name them.
+    let mut nat_gateways: Vec<(NatGatewayId, NatEntry)> = Vec::new();
+    for nat in model.nat_gateways().filter(|n| n.is_working()) {
+        let (Some(&vpc), Ok(table), Ok(subnet)) =
+            (vpc_index.get(&nat.vpc), model.route_table_of(&nat.subnet), model.subnet(&nat.subnet))
+        else {
+            continue;
+        };
+        let entry = NatEntry {
+            slot: ports.nat_slot(&nat.id),
+            vpc,
+            table: table_index[&table.id],
+            subnet: subnet.cidr,
+            zone: zone_of(&subnet.zone) as u8,
+            public: nat.public.is_some(),
+            outside: nat.outside_ip(),
+            private: nat.private_ip,
+            idle_timeout_ms: u64::from(nat.idle_timeout_s) * 1000,
+            acl: acl_of(&nat.subnet),
+        };
+        nat_gateways.push((nat.id.clone(), entry));
+    }
+    let nat_index: BTreeMap<_, u32> =
+        nat_gateways.iter().zip(0..).map(|((id, _), i)| (id.clone(), i)).collect();
     let attachment_index: BTreeMap<_, u32> =
         model.tgw_attachments().zip(0..).map(|(a, i)| (a.id.clone(), i)).collect();
     let tgw_table_index: BTreeMap<_, u32> =
@@ -542,7 +609,9 @@ pub fn compile(model: &Model, ports: &mut PortMap, generation: u64) -> Snapshot 
                     match &route.target {
                         RouteTarget::Local => Hop::Local,
                         RouteTarget::Gateway(_) => Hop::Internet,
-                        RouteTarget::NatGateway(id) => Hop::Nat(nat_index[id]),
+                        RouteTarget::NatGateway(id) => {
+                            nat_index.get(id).map_or(Hop::Blackhole, |&i| Hop::Nat(i))
+                        }
                         RouteTarget::Endpoint(_) => Hop::Endpoint,
                         RouteTarget::TransitGateway(tgw) => {
                             model.tgw_attachment_of(tgw, &table.vpc).map_or(Hop::Blackhole, |a| {
@@ -591,7 +660,6 @@ pub fn compile(model: &Model, ports: &mut PortMap, generation: u64) -> Snapshot 
             TgwTable { tgw, lpm: builder.build(), hops }
         })
         .collect();
-    let zone_of = |zone: &str| ZONES.iter().position(|z| *z == zone).unwrap_or(0);
     let attachments = model
         .tgw_attachments()
         .map(|a| {
@@ -750,24 +818,19 @@ pub fn compile(model: &Model, ports: &mut PortMap, generation: u64) -> Snapshot 
         }
     }
 
-    let mut nats = Vec::new();
-    for nat in model.nat_gateways() {
-        let (Some(&vpc), Ok(table)) = (vpc_index.get(&nat.vpc), model.route_table_of(&nat.subnet))
-        else {
-            continue;
-        };
-        let index = nats.len() as u32;
-        public.insert(Ipv4Net::from(nat.public_ip), NAT_TARGET + index).expect("fits in 31 bits");
-        nats.push(NatEntry {
-            slot: ports.nat_slot(&nat.id),
-            vpc,
-            table: table_index[&table.id],
-            public: nat.public_ip,
-            private: nat.private_ip,
-            idle_timeout_ms: u64::from(nat.idle_timeout_s) * 1000,
-            acl: acl_of(&nat.subnet),
-        });
+    // Public gateways by their Elastic IPs; private ones by their own addresses, which
+    // only steering reads (VPCs may overlap: the pipeline asks the gateway's VPC).
+    let nats: Vec<NatEntry> = nat_gateways.into_iter().map(|(_, entry)| entry).collect();
+    let mut private_nats = Builder::new();
+    for (nat, index) in nats.iter().zip(0..) {
+        let at = Ipv4Net::from(nat.outside);
+        match nat.public {
+            true => public.insert(at, NAT_TARGET + index),
+            false => private_nats.insert(at, index),
+        }
+        .expect("fits in 31 bits");
     }
+    let private_nats = private_nats.build();
 
     Snapshot {
         generation,
@@ -776,10 +839,20 @@ pub fn compile(model: &Model, ports: &mut PortMap, generation: u64) -> Snapshot 
         vpcs: hosts
             .into_iter()
             .zip(model.vpcs())
-            .map(|(b, vpc)| VpcEntry { hosts: b.build(), cidrs: vpc.cidrs().collect() })
+            .zip(0..)
+            .map(|((b, vpc), index)| VpcEntry {
+                hosts: b.build(),
+                cidrs: vpc.cidrs().collect(),
+                private_nats: (0..)
+                    .zip(&nats)
+                    .filter(|(_, n)| n.vpc == index && !n.public)
+                    .map(|(i, n)| (n.private, i))
+                    .collect(),
+            })
             .collect(),
         public: public.build(),
         nats,
+        private_nats,
         rules,
         acls,
         tgw_tables,

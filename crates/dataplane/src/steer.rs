@@ -9,8 +9,8 @@
 //!   port, protocol — hashed symmetrically, so a packet and its reply agree. Packets from
 //!   the internet to an instance's public address are first mapped back to its private
 //!   one (1:1 NAT is stateless); ICMP errors are owned by the flow they quote.
-//! * for a NAT gateway's Elastic IP, the public port itself: the owner of an outbound
-//!   flow hands out only ports `p` with `p % workers == owner`
+//! * for a NAT gateway's Elastic IP (or a private one's own address), the port itself:
+//!   the owner of an outbound flow hands out only ports `p` with `p % workers == owner`
 //!   ([`crate::Tracking::for_worker`]), so the reply's port names it.
 //!
 //! * a fragment other than the first has no ports: it goes where its first fragment went,
@@ -58,7 +58,7 @@ pub fn owner(
     let flow = if from == INTERNET {
         inside_view(snapshot, flow, workers)
     } else {
-        Ok(service_view(snapshot, from, flow))
+        private_nat_view(snapshot, flow, workers).map(|()| service_view(snapshot, from, flow))
     };
     let owner = match flow {
         Ok(flow) => scale(flow.hash(), workers),
@@ -179,6 +179,24 @@ fn inside_view(snapshot: &Snapshot, flow: Flow, workers: usize) -> Result<Flow, 
     }
 }
 
+/// `Err(worker)` for a flow with one end at a private NAT gateway's own address: that
+/// end's port decides, as for a public gateway's Elastic IP. Both directions agree: the
+/// gateway's translated packets go on in the worker that translated them, and answers
+/// come back to its address and port. (An instance of an overlapping VPC that holds
+/// the same address is steered the same way both ways, by its own port.)
+fn private_nat_view(snapshot: &Snapshot, flow: Flow, workers: usize) -> Result<(), usize> {
+    if snapshot.private_nats.is_empty() {
+        return Ok(());
+    }
+    let at_nat = |(address, _): (u32, u16)| snapshot.private_nats.lookup(address.into()).is_some();
+    match (at_nat(flow.a), at_nat(flow.b)) {
+        (false, false) => Ok(()),
+        (true, false) => Err(usize::from(flow.a.1) % workers),
+        (false, true) => Err(usize::from(flow.b.1) % workers),
+        (true, true) => Err(usize::from(flow.a.min(flow.b).1) % workers),
+    }
+}
+
 /// A flow to an interface endpoint's address as its service's answers will show it: to
 /// the service's own address (the endpoint translates the destination on the way out,
 /// and the answers come from the service).
@@ -236,7 +254,9 @@ mod tests {
         m.create_vpc_endpoint(&vpc, "com.amazonaws.us-east-1.s3", &[public_table], Tags::new(), 0)
             .unwrap();
         let eip = m.allocate_address(Tags::new()).unwrap();
-        let nat = m.create_nat_gateway(&public, &eip, None, Tags::new(), 0).unwrap();
+        let nat = m
+            .create_nat_gateway(vpclab_model::NatGatewaySpec::public(&public, &eip), Tags::new(), 0)
+            .unwrap();
         let nat_table = m.create_route_table(&vpc, Tags::new()).unwrap();
         m.associate_route_table(&nat_table, &private).unwrap();
         m.create_route(&nat_table, route(RouteTarget::NatGateway(nat))).unwrap();

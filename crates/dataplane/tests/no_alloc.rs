@@ -33,7 +33,9 @@ fn forwarding_allocates_nothing() {
     let app = app.unwrap();
     // The private subnet goes out through a NAT gateway in the public one.
     let eip = m.allocate_address(Tags::new()).unwrap();
-    let nat = m.create_nat_gateway(&public, &eip, None, Tags::new(), 0).unwrap();
+    let nat = m
+        .create_nat_gateway(vpclab_model::NatGatewaySpec::public(&public, &eip), Tags::new(), 0)
+        .unwrap();
     let nat_table = m.create_route_table(&vpc, Tags::new()).unwrap();
     m.associate_route_table(&nat_table, &private).unwrap();
     m.create_route(&nat_table, route(RouteTarget::NatGateway(nat))).unwrap();

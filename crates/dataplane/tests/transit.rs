@@ -523,3 +523,107 @@ fn an_interface_endpoint_serves_callers_behind_the_hub() {
     let (verdict, ..) = lab.send(2, &address, Probe::Tcp(22), 0);
     assert_eq!(verdict, Verdict::Drop(DropReason::SgIngress), "the endpoint's group decides");
 }
+
+/// VPC A's instance subnet routes B's CIDR to a private NAT gateway in a subnet of its
+/// own (10.0.2.0/24), whose table sends the rest of 10.0.0.0/8 to the hub.
+fn private_nat_lab() -> (Lab, vpclab_model::NatGatewayId, SubnetId) {
+    let mut lab = Lab::new();
+    let m = &mut lab.model;
+    let vpc = lab.vpcs[0].clone();
+    let nat_subnet =
+        m.create_subnet(&vpc, cidr("10.0.2.0/24"), Some("us-east-1a"), Tags::new()).unwrap();
+    let nat = vpclab_model::NatGatewaySpec::private(&nat_subnet);
+    let nat = m.create_nat_gateway(nat, Tags::new(), 0).unwrap();
+    let nat_table = m.create_route_table(&vpc, Tags::new()).unwrap();
+    m.associate_route_table(&nat_table, &nat_subnet).unwrap();
+    let tgw = RouteTarget::TransitGateway(lab.tgw.clone());
+    m.create_route(&nat_table, RouteSpec { destination: cidr("10.0.0.0/8"), target: tgw }).unwrap();
+    let app_table = m.create_route_table(&vpc, Tags::new()).unwrap();
+    m.associate_route_table(&app_table, &lab.subnets[0]).unwrap();
+    for (destination, target) in [
+        ("10.0.0.0/8", RouteTarget::TransitGateway(lab.tgw.clone())),
+        ("10.1.0.0/16", RouteTarget::NatGateway(nat.clone())),
+    ] {
+        m.create_route(&app_table, RouteSpec { destination: cidr(destination), target }).unwrap();
+    }
+    (lab, nat, nat_subnet)
+}
+
+#[test]
+fn a_private_nat_gateway_translates_to_its_own_address_through_the_hub_and_back() {
+    let (mut lab, nat, _) = private_nat_lab();
+    let nat_ip = lab.model.nat_gateway(&nat).unwrap().private_ip;
+    assert_eq!(nat_ip, ip("10.0.2.4"));
+    let snapshot = compile(&lab.model, &mut lab.ports, 1);
+    let mut tracking = Tracking::new(1024);
+    tracking.sync(&snapshot);
+    let mut reply = vec![0u8; REPLY_BUFFER];
+    for what in [Probe::Ping, Probe::Tcp(80), Probe::Udp(53)] {
+        let mut packet = probe(ip("10.0.1.10"), ip("10.1.1.10"), what);
+        let verdict = snapshot.process(&mut tracking, lab.hosts[0], &mut packet, &mut reply, 0);
+        let Verdict::Forward { port, len } = verdict else { panic!("{what:?}: {verdict:?}") };
+        assert_eq!(port, lab.hosts[1], "{what:?} reaches B");
+        assert_eq!(&packet[12..16], &nat_ip.octets(), "B sees the NAT gateway's address");
+        let mut back = vpclab_dataplane::trace::answer(&packet[..len]);
+        let verdict = snapshot.process(&mut tracking, lab.hosts[1], &mut back, &mut reply, 1);
+        assert!(
+            delivered_to(verdict, lab.hosts[0]),
+            "{what:?}: the answer comes back: {verdict:?}"
+        );
+        assert_eq!(&back[16..20], &[10, 0, 1, 10], "to A's own address again");
+        if let Probe::Tcp(port) | Probe::Udp(port) = what {
+            assert_eq!(u16::from_be_bytes([back[20], back[21]]), port);
+            assert_eq!(
+                u16::from_be_bytes([back[22], back[23]]),
+                vpclab_dataplane::trace::PROBE_PORT
+            );
+        }
+    }
+    // Nothing gets in unsolicited, and B sees none of A's own addresses.
+    let mut packet = probe(ip("10.1.1.10"), nat_ip, Probe::Tcp(22));
+    let verdict = snapshot.process(&mut tracking, lab.hosts[1], &mut packet, &mut reply, 2);
+    assert_eq!(verdict, Verdict::Drop(DropReason::NatNoFlow));
+}
+
+#[test]
+fn a_private_nat_gateway_needs_the_hub_and_the_internet_gateway_drops_what_it_sends() {
+    let (mut lab, _, nat_subnet) = private_nat_lab();
+    let m = &mut lab.model;
+    let vpc = lab.vpcs[0].clone();
+    let igw = m.create_internet_gateway(Tags::new());
+    m.attach_internet_gateway(&igw, &vpc).unwrap();
+    let nat_table = m.route_table_of(&nat_subnet).unwrap().id.clone();
+    let to_igw = RouteSpec { destination: cidr("10.1.0.0/16"), target: RouteTarget::Gateway(igw) };
+    m.create_route(&nat_table, to_igw).unwrap();
+    let (verdict, ..) = lab.ping(0, "10.1.1.10");
+    assert_eq!(verdict, Verdict::Drop(DropReason::NatPrivateToInternet));
+
+    let m = &mut lab.model;
+    m.delete_route(&nat_table, cidr("10.1.0.0/16")).unwrap();
+    m.delete_route(&nat_table, cidr("10.0.0.0/8")).unwrap();
+    let (verdict, ..) = lab.ping(0, "10.1.1.10");
+    assert_eq!(verdict, Verdict::Drop(DropReason::NoRoute), "no route on from its subnet");
+}
+
+#[test]
+fn both_ways_of_a_private_nat_flow_have_one_owner() {
+    let (mut lab, ..) = private_nat_lab();
+    let snapshot = compile(&lab.model, &mut lab.ports, 1);
+    let owners = vpclab_dataplane::steer::FragmentOwners::default();
+    let mut reply = vec![0u8; REPLY_BUFFER];
+    for workers in 2..5 {
+        for sport in 0..64u16 {
+            let mut syn = probe(ip("10.0.1.10"), ip("10.1.1.10"), Probe::Tcp(80 + sport));
+            let there =
+                vpclab_dataplane::steer::owner(&snapshot, lab.hosts[0], &syn, workers, &owners);
+            let mut tracking = Tracking::for_worker(1024, there, workers);
+            tracking.sync(&snapshot);
+            let verdict = snapshot.process(&mut tracking, lab.hosts[0], &mut syn, &mut reply, 0);
+            let Verdict::Forward { len, .. } = verdict else { panic!("{verdict:?}") };
+            let back = vpclab_dataplane::trace::answer(&syn[..len]);
+            let returning =
+                vpclab_dataplane::steer::owner(&snapshot, lab.hosts[1], &back, workers, &owners);
+            assert_eq!(returning, there, "{workers} workers, port {}", 80 + sport);
+        }
+    }
+}

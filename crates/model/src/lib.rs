@@ -63,7 +63,7 @@ pub use launch_template::{
     MAX_LAUNCH_TEMPLATE_VERSIONS, VersionOutcome, check_launch_template_data, overlay_parameters,
 };
 pub use model::{MAX_CIDRS_PER_VPC, MAX_INTERFACES_PER_INSTANCE, MAX_ROUTES_PER_TABLE, MAX_TAGS};
-pub use model::{Model, PUBLIC_POOL, RouteSpec, RunInstance};
+pub use model::{Model, NatConnectivity, NatGatewaySpec, PUBLIC_POOL, RouteSpec, RunInstance};
 pub use peering::{PeeringConnection, PeeringStatus, VpcPeeringConnectionId};
 pub use prefix_list::{
     MAX_PREFIX_LIST_ENTRIES, ManagedPrefixList, PrefixListChange, PrefixListEntry, PrefixListId,
@@ -425,8 +425,10 @@ pub struct ElasticIp {
     pub tags: Tags,
 }
 
-/// A NAT gateway (connectivity type `public`): in a public subnet, with an Elastic IP,
-/// translating flows from private subnets to its address.
+/// A NAT gateway. Public (`connectivityType` `public`): in a public subnet, with an
+/// Elastic IP, translating flows from private subnets to that address on their way to
+/// the internet gateway. Private: no Elastic IP; it translates to its own private
+/// address, toward a transit gateway (the internet gateway drops what it sends).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NatGateway {
     /// `nat-…`
@@ -435,12 +437,16 @@ pub struct NatGateway {
     pub vpc: VpcId,
     /// The subnet it lives in; that subnet's route table carries its traffic on.
     pub subnet: SubnetId,
-    /// Its Elastic IP.
-    pub allocation: AllocationId,
-    /// The Elastic IP's address: flows leave with this source.
-    pub public_ip: Ipv4Addr,
-    /// Its interface's private address in the subnet.
+    /// A public gateway's Elastic IP; `None` for a private one.
+    #[serde(flatten)]
+    pub public: Option<NatPublic>,
+    /// Its interface's private address in the subnet: a private gateway's flows leave
+    /// with this source.
     pub private_ip: Ipv4Addr,
+    /// Why AWS would have failed it (a public gateway in a VPC without an internet
+    /// gateway): it then carries nothing, and its routes are blackholes.
+    #[serde(default)]
+    pub failure: Option<NatFailure>,
     /// Idle timeout in seconds (AWS: 350; vpclab lets labs shorten it).
     pub idle_timeout_s: u32,
     /// Seconds since the Unix epoch at creation (reported as `createTime`).
@@ -448,6 +454,37 @@ pub struct NatGateway {
     pub created_at: u64,
     /// Tags.
     pub tags: Tags,
+}
+
+/// A public NAT gateway's Elastic IP.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NatPublic {
+    /// The Elastic IP's allocation.
+    pub allocation: AllocationId,
+    /// Its address: flows leave with this source.
+    pub public_ip: Ipv4Addr,
+}
+
+/// Why a NAT gateway failed, as DescribeNatGateways reports it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NatFailure {
+    /// `failureCode`, e.g. `Gateway.NotAttached`.
+    pub code: String,
+    /// `failureMessage`.
+    pub message: String,
+}
+
+impl NatGateway {
+    /// The address its flows leave with: the Elastic IP's for a public gateway, its
+    /// own private address for a private one.
+    pub fn outside_ip(&self) -> Ipv4Addr {
+        self.public.as_ref().map_or(self.private_ip, |p| p.public_ip)
+    }
+
+    /// Whether it carries traffic (it did not fail).
+    pub fn is_working(&self) -> bool {
+        self.failure.is_none()
+    }
 }
 
 /// AWS's NAT gateway idle timeout, in seconds.

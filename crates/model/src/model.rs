@@ -55,6 +55,73 @@ pub struct RouteSpec {
     pub target: RouteTarget,
 }
 
+/// What CreateNatGateway asks for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NatGatewaySpec {
+    /// The subnet it goes in.
+    pub subnet: SubnetId,
+    /// Public with an Elastic IP, or private.
+    pub connectivity: NatConnectivity,
+    /// Its interface's address (`PrivateIpAddress`); the lowest free one if `None`.
+    pub private_ip: Option<Ipv4Addr>,
+    /// Idle timeout in seconds; AWS's 350 if `None`.
+    pub idle_timeout_s: Option<u32>,
+}
+
+/// A NAT gateway's `ConnectivityType`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum NatConnectivity {
+    /// `public`, with the Elastic IP of this allocation.
+    Public(AllocationId),
+    /// `private`: translates to its own private address.
+    Private,
+}
+
+impl NatConnectivity {
+    /// From CreateNatGateway's `ConnectivityType` (`public` when absent) and
+    /// `AllocationId`: a public gateway needs an Elastic IP, a private one takes none.
+    pub fn new(kind: Option<&str>, allocation: Option<AllocationId>) -> Result<Self, ApiError> {
+        match (kind.unwrap_or("public"), allocation) {
+            ("public", Some(allocation)) => Ok(Self::Public(allocation)),
+            ("public", None) => Err(ApiError::new(
+                "MissingParameter",
+                "The request must contain the parameter AllocationId for a public NAT gateway",
+            )),
+            ("private", None) => Ok(Self::Private),
+            ("private", Some(_)) => Err(ApiError::new(
+                "InvalidParameterCombination",
+                "AllocationId cannot be specified for a private NAT gateway",
+            )),
+            (other, _) => Err(ApiError::invalid_value(format!(
+                "Value ({other}) for parameter connectivityType is invalid. \
+                 Valid values: public, private"
+            ))),
+        }
+    }
+}
+
+impl NatGatewaySpec {
+    /// A public gateway in `subnet` with the Elastic IP `allocation`.
+    pub fn public(subnet: &SubnetId, allocation: &AllocationId) -> Self {
+        Self {
+            subnet: subnet.clone(),
+            connectivity: NatConnectivity::Public(allocation.clone()),
+            private_ip: None,
+            idle_timeout_s: None,
+        }
+    }
+
+    /// A private gateway in `subnet`.
+    pub fn private(subnet: &SubnetId) -> Self {
+        Self {
+            subnet: subnet.clone(),
+            connectivity: NatConnectivity::Private,
+            private_ip: None,
+            idle_timeout_s: None,
+        }
+    }
+}
+
 /// What to launch.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct RunInstance {
@@ -310,7 +377,9 @@ impl Model {
                 .internet_gateways
                 .get(igw)
                 .is_none_or(|g| g.attached_to.as_ref() != Some(&table.vpc)),
-            RouteTarget::NatGateway(nat) => !self.nat_gateways.contains_key(nat),
+            RouteTarget::NatGateway(nat) => {
+                self.nat_gateways.get(nat).is_none_or(|n| !n.is_working())
+            }
             RouteTarget::Endpoint(id) => !self.endpoints.contains_key(id),
             RouteTarget::Peering(pcx) => self.peerings.get(pcx).is_none_or(|p| {
                 p.status != PeeringStatus::Active || p.peer_of(&table.vpc).is_none()
@@ -1533,7 +1602,10 @@ impl Model {
     /// interfaces count: VPCs may overlap, and each has its own addresses.
     fn private_ip_in_use(&self, subnet: &SubnetId, ip: Ipv4Addr) -> bool {
         self.instances.values().any(|i| i.subnet == *subnet && i.private_ip == ip)
-            || self.nat_gateways.values().any(|n| n.subnet == *subnet && n.private_ip == ip)
+            || self
+                .nat_gateways
+                .values()
+                .any(|n| n.subnet == *subnet && n.private_ip == ip && n.is_working())
             || self.network_interfaces.values().any(|n| n.subnet == *subnet && n.private_ip == ip)
             || self.managed_interfaces().any(|m| m.subnet == *subnet && m.private_ip == ip)
     }
@@ -1746,43 +1818,74 @@ impl Model {
         let first = u32::from(subnet.cidr.network()) + 4;
         let last = u32::from(subnet.cidr.broadcast()) - 1;
         (first..=last).map(Ipv4Addr::from).find(|&ip| {
-            !self.private_ip_in_use(&subnet.id, ip) && !subnet.reservations.iter().any(|r| r.cidr.contains(&ip))
+            !self.private_ip_in_use(&subnet.id, ip)
+                && !subnet.reservations.iter().any(|r| r.cidr.contains(&ip))
         })
     }
 
-    /// CreateNatGateway (public connectivity): in `subnet`, with the Elastic IP
-    /// `allocation`, which must be free. Its interface takes the lowest free address of
-    /// the subnet. `idle_timeout_s` defaults to AWS's 350 s.
+    /// CreateNatGateway. Its interface takes `spec.private_ip` or the lowest free
+    /// address of the subnet. A public gateway whose Elastic IP is in use, or in a VPC
+    /// without an internet gateway, is created failed, as AWS fails it after accepting
+    /// the request (`Resource.AlreadyAssociated`, `Gateway.NotAttached`): it carries
+    /// nothing, holds no address and takes no Elastic IP.
     pub fn create_nat_gateway(
         &mut self,
-        subnet: &SubnetId,
-        allocation: &AllocationId,
-        idle_timeout_s: Option<u32>,
+        spec: NatGatewaySpec,
         tags: Tags,
         created_at: u64,
     ) -> Result<NatGatewayId, ApiError> {
-        let subnet = self.subnet(subnet)?.clone();
-        let eip = self.elastic_ip(allocation)?;
-        if eip.association.is_some() || eip.nat_gateway.is_some() {
-            return Err(ApiError::new(
-                "Resource.AlreadyAssociated",
-                format!("Elastic IP address [{allocation}] is already associated"),
-            ));
-        }
-        let public_ip = eip.public_ip;
-        let idle_timeout_s = idle_timeout_s.unwrap_or(NAT_IDLE_TIMEOUT_S);
+        let subnet = self.subnet(&spec.subnet)?.clone();
+        // What AWS accepts and then fails the gateway for (`failureCode`, `failureMessage`).
+        let mut failure = None;
+        let public = match &spec.connectivity {
+            NatConnectivity::Public(allocation) => {
+                let eip = self.elastic_ip(allocation)?;
+                if eip.association.is_some() || eip.nat_gateway.is_some() {
+                    failure = Some(crate::NatFailure {
+                        code: "Resource.AlreadyAssociated".into(),
+                        message: format!("Elastic IP address {allocation} is already associated"),
+                    });
+                } else if self.gateway_of(&subnet.vpc).is_none() {
+                    failure = Some(crate::NatFailure {
+                        code: "Gateway.NotAttached".into(),
+                        message: format!("Network {} has no Internet gateway attached", subnet.vpc),
+                    });
+                }
+                Some(crate::NatPublic { allocation: allocation.clone(), public_ip: eip.public_ip })
+            }
+            NatConnectivity::Private => None,
+        };
+        let idle_timeout_s = spec.idle_timeout_s.unwrap_or(NAT_IDLE_TIMEOUT_S);
         if idle_timeout_s == 0 {
             return Err(ApiError::invalid_value("The idle timeout must be at least one second."));
         }
-        let private_ip = self.free_address(&subnet).ok_or_else(|| {
-            ApiError::new(
-                "InsufficientFreeAddressesInSubnet",
-                format!("There are not enough free addresses in subnet '{}'.", subnet.id),
-            )
-        })?;
+        let private_ip = match spec.private_ip {
+            Some(ip) => {
+                if !subnet.cidr.contains(&ip) || subnet.is_reserved(ip) {
+                    return Err(ApiError::invalid_value(format!(
+                        "Address {ip} does not fall within the subnet's usable address range"
+                    )));
+                }
+                if self.private_ip_in_use(&subnet.id, ip) {
+                    return Err(ApiError::new(
+                        "InvalidIPAddress.InUse",
+                        format!("The specified address {ip} is already in use."),
+                    ));
+                }
+                ip
+            }
+            None => self.free_address(&subnet).ok_or_else(|| {
+                ApiError::new(
+                    "InsufficientFreeAddressesInSubnet",
+                    format!("There are not enough free addresses in subnet '{}'.", subnet.id),
+                )
+            })?,
+        };
         let id = NatGatewayId::from_raw(self.ids.fresh(NatGatewayId::PREFIX));
-        if let Some(e) = self.elastic_ips.get_mut(allocation) {
-            e.nat_gateway = Some(id.clone());
+        if let (Some(public), None) = (&public, &failure) {
+            if let Some(e) = self.elastic_ips.get_mut(&public.allocation) {
+                e.nat_gateway = Some(id.clone());
+            }
         }
         self.nat_gateways.insert(
             id.clone(),
@@ -1790,9 +1893,9 @@ impl Model {
                 id: id.clone(),
                 vpc: subnet.vpc.clone(),
                 subnet: subnet.id.clone(),
-                allocation: allocation.clone(),
-                public_ip,
+                public,
                 private_ip,
+                failure,
                 idle_timeout_s,
                 created_at,
                 tags,
@@ -1807,8 +1910,10 @@ impl Model {
             return Ok(());
         }
         let nat = self.nat_gateway(id)?.clone();
-        if let Some(e) = self.elastic_ips.get_mut(&nat.allocation) {
-            e.nat_gateway = None;
+        if let Some(e) = nat.public.as_ref().and_then(|p| self.elastic_ips.get_mut(&p.allocation)) {
+            if e.nat_gateway.as_ref() == Some(id) {
+                e.nat_gateway = None;
+            }
         }
         self.nat_gateways.remove(id);
         self.deleted_nat_gateways

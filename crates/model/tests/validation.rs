@@ -3,7 +3,8 @@
 use std::net::Ipv4Addr;
 
 use vpclab_model::{
-    ApiError, InstanceId, Model, PublicIpSource, RouteSpec, RouteTarget, RunInstance, Tags,
+    ApiError, InstanceId, Model, NatGatewaySpec, PublicIpSource, RouteSpec, RouteTarget,
+    RunInstance, Tags,
 };
 
 fn net(s: &str) -> ipnet::Ipv4Net {
@@ -328,10 +329,10 @@ fn nat_gateways_take_an_elastic_ip_and_an_address_in_their_subnet() {
     let igw = m.create_internet_gateway(Tags::new());
     m.attach_internet_gateway(&igw, &vpc).unwrap();
     let eip = m.allocate_address(Tags::new()).unwrap();
-    let nat = m.create_nat_gateway(&public, &eip, None, Tags::new(), 0).unwrap();
+    let nat = m.create_nat_gateway(NatGatewaySpec::public(&public, &eip), Tags::new(), 0).unwrap();
     let n = m.nat_gateway(&nat).unwrap().clone();
     assert!(nat.as_str().starts_with("nat-0"));
-    assert_eq!(n.public_ip, m.elastic_ip(&eip).unwrap().public_ip);
+    assert_eq!(n.outside_ip(), m.elastic_ip(&eip).unwrap().public_ip);
     assert_eq!(n.private_ip, Ipv4Addr::new(10, 0, 1, 4));
     assert_eq!(n.idle_timeout_s, 350);
     // The address is taken: instances get the next one.
@@ -346,11 +347,15 @@ fn nat_gateways_take_an_elastic_ip_and_an_address_in_their_subnet() {
         })),
         "InvalidIPAddress.InUse"
     );
-    // The Elastic IP is in use.
-    assert_eq!(
-        code(m.create_nat_gateway(&public, &eip, None, Tags::new(), 0)),
-        "Resource.AlreadyAssociated"
-    );
+    // The Elastic IP is in use: AWS accepts the gateway and fails it.
+    let second = m.create_nat_gateway(NatGatewaySpec::public(&public, &eip), Tags::new(), 0);
+    let second = m.nat_gateway(&second.unwrap()).unwrap().clone();
+    let failure = second.failure.as_ref().expect("failed");
+    assert_eq!(failure.code, "Resource.AlreadyAssociated");
+    assert_eq!(failure.message, format!("Elastic IP address {eip} is already associated"));
+    assert_eq!(m.elastic_ip(&eip).unwrap().nat_gateway.as_ref(), Some(&nat), "still the first's");
+    m.delete_nat_gateway(&second.id, 0).unwrap();
+    assert_eq!(m.elastic_ip(&eip).unwrap().nat_gateway.as_ref(), Some(&nat), "still the first's");
     assert_eq!(code(m.associate_address(&eip, &i, true)), "Resource.AlreadyAssociated");
     assert_eq!(code(m.release_address(&eip)), "InvalidIPAddress.InUse");
     // Dependencies.
@@ -373,10 +378,53 @@ fn nat_gateways_take_an_elastic_ip_and_an_address_in_their_subnet() {
 }
 
 #[test]
+fn a_public_nat_gateway_without_an_internet_gateway_fails_and_a_private_one_needs_none() {
+    let (mut m, vpc, subnet) = lab();
+    let eip = m.allocate_address(Tags::new()).unwrap();
+    let public = m.create_nat_gateway(NatGatewaySpec::public(&subnet, &eip), Tags::new(), 0);
+    let public = m.nat_gateway(&public.unwrap()).unwrap().clone();
+    let failure = public.failure.as_ref().expect("failed");
+    assert_eq!(failure.code, "Gateway.NotAttached");
+    assert_eq!(failure.message, format!("Network {vpc} has no Internet gateway attached"));
+    assert!(m.elastic_ip(&eip).unwrap().nat_gateway.is_none(), "the address stays free");
+    let table = m.vpc(&vpc).unwrap().main_route_table.clone();
+    let route =
+        |nat| RouteSpec { destination: net("0.0.0.0/0"), target: RouteTarget::NatGateway(nat) };
+    m.create_route(&table, route(public.id.clone())).unwrap();
+    let t = m.route_table(&table).unwrap().clone();
+    assert!(m.is_blackhole(&t, &t.routes[1]), "a failed gateway carries nothing");
+
+    // A private gateway: no Elastic IP, no internet gateway needed, an address asked for.
+    let asked = NatGatewaySpec {
+        private_ip: Some(Ipv4Addr::new(10, 0, 1, 4)),
+        ..NatGatewaySpec::private(&subnet)
+    };
+    let private = m.create_nat_gateway(asked.clone(), Tags::new(), 0).unwrap();
+    let private = m.nat_gateway(&private).unwrap().clone();
+    assert!(private.failure.is_none() && private.public.is_none());
+    assert_eq!(private.outside_ip(), Ipv4Addr::new(10, 0, 1, 4), "its own address");
+    assert_eq!(code(m.create_nat_gateway(asked, Tags::new(), 0)), "InvalidIPAddress.InUse");
+    let outside = NatGatewaySpec {
+        private_ip: Some(Ipv4Addr::new(10, 0, 2, 4)),
+        ..NatGatewaySpec::private(&subnet)
+    };
+    assert_eq!(code(m.create_nat_gateway(outside, Tags::new(), 0)), "InvalidParameterValue");
+    m.replace_route(&table, route(private.id.clone())).unwrap();
+    let t = m.route_table(&table).unwrap().clone();
+    assert!(!m.is_blackhole(&t, &t.routes[1]));
+}
+
+#[test]
 fn a_route_to_another_vpcs_nat_gateway_is_refused() {
     let (mut m, _, public) = lab();
     let eip = m.allocate_address(Tags::new()).unwrap();
-    let nat = m.create_nat_gateway(&public, &eip, Some(5), Tags::new(), 0).unwrap();
+    let nat = m
+        .create_nat_gateway(
+            NatGatewaySpec { idle_timeout_s: Some(5), ..NatGatewaySpec::public(&public, &eip) },
+            Tags::new(),
+            0,
+        )
+        .unwrap();
     assert_eq!(m.nat_gateway(&nat).unwrap().idle_timeout_s, 5);
     let other = m.create_vpc(net("10.1.0.0/16"), Tags::new()).unwrap();
     let table = m.vpc(&other).unwrap().main_route_table.clone();
@@ -384,7 +432,11 @@ fn a_route_to_another_vpcs_nat_gateway_is_refused() {
     assert_eq!(code(m.create_route(&table, route)), "InvalidParameterValue");
     let eip2 = m.allocate_address(Tags::new()).unwrap();
     assert_eq!(
-        code(m.create_nat_gateway(&public, &eip2, Some(0), Tags::new(), 0)),
+        code(m.create_nat_gateway(
+            NatGatewaySpec { idle_timeout_s: Some(0), ..NatGatewaySpec::public(&public, &eip2) },
+            Tags::new(),
+            0
+        )),
         "InvalidParameterValue"
     );
 }
@@ -767,4 +819,25 @@ fn prefix_lists_weigh_their_maximum_and_never_cover_the_vpc() {
         code(m.authorize(&group, false, vec![rule(also)])),
         "RulesPerSecurityGroupLimitExceeded"
     );
+}
+
+#[test]
+fn nat_gateways_saved_before_private_ones_existed_load_as_public() {
+    let saved = r#"{"id":"nat-0123456789abcdef0","vpc":"vpc-0123456789abcdef0",
+        "subnet":"subnet-0123456789abcdef0","allocation":"eipalloc-0123456789abcdef0",
+        "public_ip":"198.51.100.10","private_ip":"10.0.1.4","idle_timeout_s":350,
+        "created_at":5,"tags":{}}"#;
+    let nat: vpclab_model::NatGateway = serde_json::from_str(saved).unwrap();
+    let public = nat.public.as_ref().expect("public");
+    assert_eq!(public.allocation.as_str(), "eipalloc-0123456789abcdef0");
+    assert_eq!(nat.outside_ip(), Ipv4Addr::new(198, 51, 100, 10));
+    assert!(nat.is_working());
+    let again: vpclab_model::NatGateway =
+        serde_json::from_str(&serde_json::to_string(&nat).unwrap()).unwrap();
+    assert_eq!(again, nat);
+
+    let private = serde_json::to_string(&vpclab_model::NatGateway { public: None, ..nat }).unwrap();
+    assert!(!private.contains("allocation"), "{private}");
+    let back: vpclab_model::NatGateway = serde_json::from_str(&private).unwrap();
+    assert!(back.public.is_none());
 }

@@ -87,32 +87,49 @@ pub(super) fn describe_internet_gateways(
 }
 
 /// A NAT gateway's state as AWS reports it: `pending` for the transition time after
-/// its creation, then `available`; once deleted, `deleting`, then `deleted`.
+/// its creation, then `available` (or `failed`, for one AWS would have failed); once
+/// deleted, `deleting`, then `deleted`.
 fn nat_state(n: &NatGateway, deleted_at: Option<u64>, clock: Clock) -> &'static str {
     match deleted_at {
         Some(at) if clock.settled(at) => "deleted",
         Some(_) => "deleting",
-        None if clock.settled(n.created_at) => "available",
-        None => "pending",
+        None if !clock.settled(n.created_at) => "pending",
+        None if n.is_working() => "available",
+        None => "failed",
     }
 }
 
 pub(super) fn write_nat(x: &mut Xml, n: &NatGateway, state: &str, deleted_at: Option<u64>) {
+    // A failure shows once the gateway has settled into it, as AWS reports one.
+    let failure = n.failure.as_ref().filter(|_| state == "failed");
     x.leaf("natGatewayId", &n.id)
         .leaf("subnetId", &n.subnet)
         .leaf("vpcId", &n.vpc)
         .leaf("state", state)
-        .leaf("connectivityType", "public")
+        .leaf("connectivityType", if n.public.is_some() { "public" } else { "private" })
+        .opt("failureCode", failure.map(|f| &f.code))
+        .opt("failureMessage", failure.map(|f| &f.message))
         .leaf("createTime", iso8601(n.created_at))
         .opt("deleteTime", deleted_at.map(iso8601))
         .set("natGatewayAddressSet", [n], |x, n| {
-            x.leaf("allocationId", &n.allocation)
-                .leaf("networkInterfaceId", derived("eni", n.id.as_str()))
-                .leaf("privateIp", n.private_ip)
-                .leaf("publicIp", n.public_ip)
-                .leaf("associationId", derived("eipassoc", n.id.as_str()))
-                .leaf("isPrimary", "true")
-                .leaf("status", if deleted_at.is_some() { "disassociated" } else { "succeeded" });
+            let status = match (deleted_at, n.is_working()) {
+                (Some(_), _) => "disassociated",
+                (None, true) => "succeeded",
+                (None, false) => "failed",
+            };
+            // A private gateway has an address of its own and nothing else: clients
+            // (Ansible, Terraform) read a missing allocation as "private".
+            x.opt("allocationId", n.public.as_ref().map(|p| &p.allocation));
+            if n.is_working() {
+                x.leaf("networkInterfaceId", derived("eni", n.id.as_str()))
+                    .leaf("privateIp", n.private_ip)
+                    .opt("publicIp", n.public.as_ref().map(|p| p.public_ip))
+                    .opt(
+                        "associationId",
+                        n.public.as_ref().map(|_| derived("eipassoc", n.id.as_str())),
+                    );
+            }
+            x.leaf("isPrimary", "true").leaf("status", status);
         })
         .tags(&n.tags);
 }
@@ -123,19 +140,17 @@ pub(super) fn create_nat_gateway(
     x: &mut Xml,
 ) -> Result<(), ApiError> {
     let subnet = subnet_id(p.required("SubnetId")?)?;
-    if p.get("ConnectivityType").is_some_and(|c| c != "public") {
-        return Err(invalid("vpclab supports public NAT gateways only (ConnectivityType=public)."));
-    }
-    let allocation = alloc_id(p.required("AllocationId")?)?;
-    let id = ctx.model.create_nat_gateway(
-        &subnet,
-        &allocation,
-        None,
-        p.tag_specifications("natgateway")?,
-        ctx.now,
-    )?;
+    let allocation = p.get("AllocationId").map(alloc_id).transpose()?;
+    let connectivity = NatConnectivity::new(p.get("ConnectivityType"), allocation)?;
+    let spec = NatGatewaySpec {
+        subnet,
+        connectivity,
+        private_ip: p.get("PrivateIpAddress").map(private_ip).transpose()?,
+        idle_timeout_s: None,
+    };
+    let id = ctx.model.create_nat_gateway(spec, p.tag_specifications("natgateway")?, ctx.now)?;
     let n = ctx.model.nat_gateway(&id)?;
-    // AWS answers a creation pending, however soon the gateway is available.
+    // AWS answers a creation pending, however soon the gateway is available (or fails).
     x.opt("clientToken", p.get("ClientToken"))
         .node("natGateway", |x| write_nat(x, n, "pending", None));
     Ok(())

@@ -183,13 +183,7 @@ fn launch(ctx: &mut Context<'_>, p: &Params, x: &mut Xml) -> Result<(), ApiError
         .get("PrivateIpAddress")
         .or_else(|| p.get("NetworkInterface.1.PrivateIpAddress"))
         .or_else(|| primary_in_list.first().copied());
-    let private_ip = private_ip
-        .map(|ip| {
-            ip.parse::<Ipv4Addr>().map_err(|_| {
-                invalid(format!("Value ({ip}) for parameter privateIpAddress is invalid."))
-            })
-        })
-        .transpose()?;
+    let private_ip = private_ip.map(super::private_ip).transpose()?;
     if private_ip.is_some() && max > 1 {
         return Err(ApiError {
             code: "InvalidParameterCombination",

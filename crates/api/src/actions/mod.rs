@@ -12,9 +12,9 @@ use vpclab_model::names::{mac, private_dns, public_dns};
 use vpclab_model::{
     AclEntry, AllocationId, ApiError, AssociationId, ConnectionTracking, DhcpOptionsId, ElasticIp,
     Instance, InstanceId, InternetGateway, InternetGatewayId, KeyPairId, MetadataOptions, Model,
-    NatGateway, NatGatewayId, NetworkAcl, NetworkAclAssociationId, NetworkAclId,
-    NetworkInterfaceId, PREFIX_LISTS, Peer, PeeringConnection, Protocol, RouteSpec, RouteTable,
-    RouteTableAssociationId, RouteTableId, RouteTarget, RunInstance, SecurityGroup,
+    NatConnectivity, NatGateway, NatGatewayId, NatGatewaySpec, NetworkAcl, NetworkAclAssociationId,
+    NetworkAclId, NetworkInterfaceId, PREFIX_LISTS, Peer, PeeringConnection, Protocol, RouteSpec,
+    RouteTable, RouteTableAssociationId, RouteTableId, RouteTarget, RunInstance, SecurityGroup,
     SecurityGroupId, SgRule, Subnet, SubnetId, Tags, Vpc, VpcEndpoint, VpcEndpointId, VpcId,
     VpcPeeringConnectionId, ZONES,
 };
@@ -439,6 +439,13 @@ pub fn find(name: &str) -> Option<&'static Action> {
 
 fn invalid(message: impl Into<String>) -> ApiError {
     ApiError { code: "InvalidParameterValue", message: message.into() }
+}
+
+/// A private IPv4 address given as a parameter (`PrivateIpAddress`), worded as EC2
+/// refuses a malformed one.
+fn private_ip(ip: &str) -> Result<Ipv4Addr, ApiError> {
+    ip.parse()
+        .map_err(|_| invalid(format!("Value ({ip}) for parameter privateIpAddress is invalid.")))
 }
 
 /// Checks the account id a request names in `name` (`PeerOwnerId`, `PeerAccountId`):

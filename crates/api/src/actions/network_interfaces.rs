@@ -94,7 +94,7 @@ impl<'a> Eni<'a> {
                 subnet: &n.subnet,
                 vpc: &n.vpc,
                 private: n.private_ip,
-                public: Some(n.public_ip),
+                public: n.public.as_ref().map(|p| p.public_ip),
                 kind: "nat_gateway",
                 managed: true,
                 requester: None,
@@ -271,14 +271,7 @@ pub(super) fn create_network_interface(
     x: &mut Xml,
 ) -> Result<(), ApiError> {
     let subnet = subnet_id(p.required("SubnetId")?)?;
-    let private_ip = p
-        .get("PrivateIpAddress")
-        .map(|ip| {
-            ip.parse::<Ipv4Addr>().map_err(|_| {
-                invalid(format!("Value ({ip}) for parameter privateIpAddress is invalid."))
-            })
-        })
-        .transpose()?;
+    let private_ip = p.get("PrivateIpAddress").map(private_ip).transpose()?;
     let groups = ids(p, "SecurityGroupId", sg_id)?;
     let description = p.get("Description").unwrap_or_default().to_owned();
     let tags = p.tag_specifications("network-interface")?;
@@ -395,7 +388,7 @@ pub(super) fn describe_network_interfaces(
     let m = &*ctx.model;
     let known = |id: &str| {
         m.instances().any(|i| i.interface.as_str() == id)
-            || m.nat_gateways().any(|n| derived("eni", n.id.as_str()) == id)
+            || m.nat_gateways().any(|n| n.is_working() && derived("eni", n.id.as_str()) == id)
             || m.network_interfaces().any(|n| n.id.as_str() == id)
             || m.tgw_attachments().flat_map(|a| a.subnets()).any(|s| s.interface.as_str() == id)
             || endpoint_interfaces(m).any(|(_, i)| i.interface.as_str() == id)
@@ -413,7 +406,7 @@ pub(super) fn describe_network_interfaces(
     let enis: Vec<Eni<'_>> = m
         .instances()
         .map(Eni::Instance)
-        .chain(m.nat_gateways().map(Eni::Nat))
+        .chain(m.nat_gateways().filter(|n| n.is_working()).map(Eni::Nat))
         .chain(tgw)
         .chain(endpoint_interfaces(m).map(|(e, i)| Eni::Endpoint(e, i)))
         .chain(m.network_interfaces().map(|n| {

@@ -105,10 +105,15 @@ fn detail(cx: &Cx<'_>, id: &str, req: &Request) -> Outcome {
             ("Connectivity type", html! { (nat.text("connectivityType")) }),
             ("State", html::state(nat.text("state"))),
             ("State message", html::or_dash(nat.text("failureMessage"))),
+            ("Failure code", html::or_dash(nat.text("failureCode"))),
             ("Primary public IPv4 address", html::or_dash(primary_text(&nat, "publicIp"))),
             ("Primary private IPv4 address", html::or_dash(primary_text(&nat, "privateIp"))),
             ("Primary network interface ID", html::or_dash(primary_text(&nat, "networkInterfaceId"))),
-            ("Elastic IP allocation ID", html::link("elastic-ips", allocation)),
+            ("Elastic IP allocation ID", if allocation.is_empty() {
+                html::or_dash("")
+            } else {
+                html::link("elastic-ips", allocation)
+            }),
             ("VPC", html::link("vpcs", nat.text("vpcId"))),
             ("Subnet", html::link("subnets", nat.text("subnetId"))),
             ("Created", html! { (nat.text("createTime")) }),
@@ -300,10 +305,13 @@ mod tests {
     use crate::console::Console;
     use crate::console::testing::{api, console, get, post, post_ok};
 
-    /// A VPC with a subnet: the subnet's id.
+    /// A VPC with an internet gateway and a subnet: the subnet's id.
     fn subnet(c: &Console) -> String {
         let vpc =
             api(c, "CreateVpc", &[("CidrBlock", "10.0.0.0/16")]).at(&["vpc", "vpcId"]).to_owned();
+        let igw = api(c, "CreateInternetGateway", &[]);
+        let igw = igw.at(&["internetGateway", "internetGatewayId"]);
+        api(c, "AttachInternetGateway", &[("InternetGatewayId", igw), ("VpcId", &vpc)]);
         api(c, "CreateSubnet", &[("VpcId", &vpc), ("CidrBlock", "10.0.0.0/24")])
             .at(&["subnet", "subnetId"])
             .to_owned()
@@ -410,7 +418,7 @@ mod tests {
         assert_eq!(page.status, 400);
         assert!(page.body.contains("<code>MissingParameter</code>"), "{}", page.body);
         assert!(page.body.contains(r#"value="no-eip""#));
-        // Private: no Elastic IP is sent, whatever was chosen; vpclab has public ones only.
+        // Private: no Elastic IP is sent, whatever was chosen.
         let eip = api(&c, "AllocateAddress", &[("Domain", "vpc")]).text("allocationId").to_owned();
         let page = post(
             &c,
@@ -422,9 +430,15 @@ mod tests {
                 ("allocation", &eip),
             ],
         );
-        assert_eq!(page.status, 400);
-        assert!(page.body.contains("ConnectivityType=public"), "{}", page.body);
-        assert!(page.body.contains(r#"value="private" checked"#), "the choice is kept");
-        assert_eq!(api(&c, "DescribeNatGateways", &[]).items("natGatewaySet").count(), 0);
+        assert_eq!(page.status, 303, "{}", page.body);
+        let nats = api(&c, "DescribeNatGateways", &[]);
+        let nat = nats.items("natGatewaySet").next().expect("created");
+        assert_eq!(nat.text("connectivityType"), "private");
+        assert_eq!(super::primary_text(nat, "allocationId"), "", "no Elastic IP");
+        assert!(!super::primary_text(nat, "privateIp").is_empty());
+        let eips = api(&c, "DescribeAddresses", &[]);
+        assert!(eips.items("addressesSet").all(|a| a.text("networkInterfaceId").is_empty()));
+        let page = get(&c, &format!("/console/nat-gateways/{}", nat.text("natGatewayId")));
+        assert!(page.body.contains("private"), "{}", page.body);
     }
 }
