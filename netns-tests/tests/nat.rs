@@ -154,3 +154,28 @@ except ConnectionResetError:
     assert!(text.contains("nat_reset"), "the reset is counted: {text}");
     lab.down();
 }
+
+#[test]
+#[ignore = "needs root"]
+fn a_private_nat_gateway_is_the_one_address_a_partner_sees_through_the_hub() {
+    require_root();
+    let lab = Lab::up(include_str!("../../examples/private-nat-gateway.yaml"));
+    let _server = lab.serve("partner", "10.2.1.10:8080");
+    // The workloads reach the partner as the gateway's own address, both protocols the
+    // partner admits from it.
+    assert_eq!(
+        lab.curl("app", "http://10.2.1.10:8080/", T).as_deref(),
+        Some("10.1.9.50\n"),
+        "the partner sees the private NAT gateway"
+    );
+    assert!(lab.pings("app", "10.2.1.10", T), "ping through the private NAT and the hub");
+    // Without the gateway, the partner's group (the gateway's address only) refuses.
+    assert_eq!(lab.curl("direct", "http://10.2.1.10:8080/", Duration::from_secs(2)), None);
+    // Nothing gets in through it unsolicited.
+    let _inside = lab.serve("app", "10.1.1.10:8080");
+    assert_eq!(lab.curl("partner", "http://10.1.9.50:8080/", Duration::from_secs(2)), None);
+    let stats = lab.vpclab(&["status"]);
+    let stats = String::from_utf8_lossy(&stats.stdout);
+    assert!(stats.contains("nat_no_flow"), "the unsolicited packets are counted: {stats}");
+    lab.down();
+}

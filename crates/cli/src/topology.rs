@@ -258,6 +258,9 @@ pub(crate) struct NatGatewaySpec {
     pub(crate) connectivity: Option<Spanned<String>>,
     /// A public gateway's Elastic IP (by name): its flows leave with it.
     pub(crate) elastic_ip: Option<Spanned<String>>,
+    /// Its interface's address in the subnet (the lowest free one by default): a
+    /// private gateway's flows leave with it.
+    pub(crate) private_ip: Option<Spanned<String>>,
     /// Idle timeout in seconds (AWS: 350).
     pub(crate) idle_timeout: Option<u32>,
 }
@@ -570,6 +573,13 @@ fn api<T>(spanned: &Spanned<T>) -> impl FnOnce(ApiError) -> TopologyError + '_ {
     move |e| at(spanned, e.to_string())
 }
 
+/// An IPv4 address a file gives (an instance's or a NAT gateway's).
+fn address(ip: &Spanned<String>) -> Result<Ipv4Addr, TopologyError> {
+    ip.value.trim().parse().map_err(|_| {
+        at(ip, format!("InvalidParameterValue: {:?} is not an IPv4 address", ip.value))
+    })
+}
+
 fn name_tag(name: &str) -> Tags {
     let mut tags = Tags::new();
     tags.insert("Name".to_owned(), name.to_owned());
@@ -874,7 +884,7 @@ pub(crate) fn build(topology: &Topology, seed: u64) -> Result<Model, TopologyErr
                 subnet: subnet.clone(),
                 connectivity: vpclab_model::NatConnectivity::new(kind, allocation)
                     .map_err(api(&nat.name))?,
-                private_ip: None,
+                private_ip: nat.private_ip.as_ref().map(address).transpose()?,
                 idle_timeout_s: nat.idle_timeout,
             };
             let id = m.create_nat_gateway(spec, name_tag(name), 0).map_err(api(&nat.name))?;
@@ -1057,12 +1067,7 @@ pub(crate) fn build(topology: &Topology, seed: u64) -> Result<Model, TopologyErr
             })?;
             security_groups.push(id.clone());
         }
-        let private_ip = match &instance.private_ip {
-            Some(ip) => Some(ip.value.trim().parse::<Ipv4Addr>().map_err(|_| {
-                at(ip, format!("InvalidParameterValue: {:?} is not an IPv4 address", ip.value))
-            })?),
-            None => None,
-        };
+        let private_ip = instance.private_ip.as_ref().map(address).transpose()?;
         let spec = RunInstance {
             subnet: Some(subnet.clone()),
             private_ip,
