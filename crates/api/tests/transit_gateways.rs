@@ -542,13 +542,14 @@ fn associations_and_propagations_move_between_tables() {
     ok(&mut s, &call("DisassociateTransitGatewayRouteTable", &table));
     let deleted = ok(&mut s, &delete(&table));
     assert!(deleted.contains("<state>deleting</state>"), "{deleted}");
+    let listed = ok(
+        &mut s,
+        &format!("Action=DescribeTransitGatewayRouteTables&TransitGatewayRouteTableIds.1={table}"),
+    );
+    assert!(listed.contains("<state>deleted</state>"), "{listed}");
+    assert_eq!(code(&mut s, &delete(&table)), "IncorrectState");
     assert_eq!(
-        code(
-            &mut s,
-            &format!(
-                "Action=DescribeTransitGatewayRouteTables&TransitGatewayRouteTableIds.1={table}"
-            )
-        ),
+        code(&mut s, &call("AssociateTransitGatewayRouteTable", &table)),
         "InvalidRouteTableID.NotFound"
     );
     assert_eq!(
@@ -599,16 +600,13 @@ fn a_gateway_holds_on_to_the_vpcs_it_attaches() {
         ),
     );
     assert!(detached.contains("<state>deleting</state>"), "{detached}");
-    assert_eq!(
-        code(
-            &mut s,
-            &format!(
-                "Action=DescribeTransitGatewayVpcAttachments\
-                 &TransitGatewayAttachmentIds.1={attachment}"
-            )
+    let listed = ok(
+        &mut s,
+        &format!(
+            "Action=DescribeTransitGatewayVpcAttachments&TransitGatewayAttachmentIds.1={attachment}"
         ),
-        "InvalidTransitGatewayAttachmentID.NotFound"
     );
+    assert!(listed.contains("<state>deleted</state>"), "listed, deleted: {listed}");
     let routes = ok(&mut s, &format!("Action=DescribeRouteTables&RouteTableId.1={rtb}"));
     assert!(
         routes.contains(&format!("<transitGatewayId>{tgw}</transitGatewayId><state>blackhole")),
@@ -616,12 +614,10 @@ fn a_gateway_holds_on_to_the_vpcs_it_attaches() {
     );
     let gone = ok(&mut s, &delete_tgw);
     assert!(gone.contains("<state>deleting</state>"), "{gone}");
-    assert_eq!(
-        code(&mut s, &format!("Action=DescribeTransitGateways&TransitGatewayIds.1={tgw}")),
-        "InvalidTransitGatewayID.NotFound"
-    );
+    let listed = ok(&mut s, &format!("Action=DescribeTransitGateways&TransitGatewayIds.1={tgw}"));
+    assert!(listed.contains("<state>deleted</state>"), "{listed}");
     let tables = ok(&mut s, "Action=DescribeTransitGatewayRouteTables");
-    assert!(tables.contains("<transitGatewayRouteTables/>"), "its default table went: {tables}");
+    assert_eq!(all(&tables, "<state>", "<"), vec!["deleted"], "its default table went: {tables}");
     assert_eq!(
         code(
             &mut s,
@@ -899,15 +895,20 @@ fn a_peering_joins_two_gateways_once_accepted() {
         );
         assert!(associations.contains("<associations/>"), "{associations}");
     }
-    assert_eq!(
-        code(
-            &mut s,
-            &format!(
-                "Action=DescribeTransitGatewayPeeringAttachments\
-                 &TransitGatewayAttachmentIds.1={peering}"
-            )
+    // Listed, deleted, from either side.
+    let listed = ok(
+        &mut s,
+        &format!(
+            "Action=DescribeTransitGatewayPeeringAttachments\
+             &TransitGatewayAttachmentIds.1={peering}"
         ),
-        "InvalidTransitGatewayAttachmentID.NotFound"
+    );
+    assert!(
+        listed.contains(
+            "<status><code>deleted</code><message>Deleted</message></status>\
+             <state>deleted</state>"
+        ),
+        "{listed}"
     );
     ok(&mut s, &format!("Action=DeleteTransitGateway&TransitGatewayId={b}"));
 }
@@ -930,26 +931,25 @@ fn a_rejected_peering_carries_nothing_and_can_be_asked_again() {
     );
     assert_eq!(attachment_ids(&described), vec![peering.as_str()], "{described}");
     assert!(described.contains("<status><code>rejected</code>"), "{described}");
-    assert_eq!(code(&mut s, &answer("Accept", &peering)), "IncorrectState");
-    assert_eq!(
-        code(
-            &mut s,
-            &format!(
-                "Action=AssociateTransitGatewayRouteTable&TransitGatewayRouteTableId={table_b}\
-                 &TransitGatewayAttachmentId={peering}"
-            )
+    // Rejected, it is listed and nothing else: no answer, no deletion, no association,
+    // no route leads to it.
+    for action in ["Accept", "Reject", "Delete"] {
+        assert_eq!(code(&mut s, &answer(action, &peering)), "IncorrectState", "{action}");
+    }
+    for call in [
+        format!(
+            "Action=AssociateTransitGatewayRouteTable&TransitGatewayRouteTableId={table_b}\
+             &TransitGatewayAttachmentId={peering}"
         ),
-        "IncorrectState"
-    );
-    // A static route to it is a blackhole.
-    let route = ok(
-        &mut s,
-        &format!(
+        format!(
             "Action=CreateTransitGatewayRoute&TransitGatewayRouteTableId={table_b}\
              &DestinationCidrBlock=10.1.0.0%2F16&TransitGatewayAttachmentId={peering}"
         ),
-    );
-    assert!(route.contains("<state>blackhole</state>"), "{route}");
+    ] {
+        assert_eq!(code(&mut s, &call), "InvalidTransitGatewayAttachmentID.NotFound", "{call}");
+    }
+    let any_kind = ok(&mut s, "Action=DescribeTransitGatewayAttachments");
+    assert!(any_kind.contains("<state>rejected</state>"), "{any_kind}");
 
     // A rejected request does not stand in the way of another.
     let again = first(&request_peering(&mut s, &b, &a, ""), "transitGatewayAttachmentId");
@@ -987,10 +987,14 @@ fn a_rejected_peering_carries_nothing_and_can_be_asked_again() {
         ),
         "UnknownParameter"
     );
-    let deleted = ok(&mut s, &answer("Delete", &peering));
+    let deleted = ok(&mut s, &answer("Delete", &again));
     assert!(deleted.contains("<state>deleting</state>"), "{deleted}");
     let left = ok(&mut s, "Action=DescribeTransitGatewayPeeringAttachments");
-    assert_eq!(attachment_ids(&left), vec![again.as_str()], "{left}");
+    let mut both = vec![peering.as_str(), again.as_str()];
+    both.sort();
+    assert_eq!(attachment_ids(&left), both, "{left}");
+    assert!(left.contains("<state>deleted</state>"), "{left}");
+    assert!(left.contains("<state>rejected</state>"), "{left}");
 }
 
 #[test]
@@ -1025,4 +1029,143 @@ fn a_default_table_goes_with_its_option() {
         ok(&mut s, &format!("Action=DescribeTransitGateways&TransitGatewayIds.1={tgw}"));
     assert!(!described.contains("DefaultRouteTableId>"), "no default any more: {described}");
     ok(&mut s, &delete);
+}
+
+#[test]
+fn deleted_and_rejected_objects_stay_listed_for_two_hours() {
+    const TWO_HOURS: u64 = 2 * 3600;
+    let mut s = Service::new(Model::new(18), None, None, 18).with_transition_seconds(30);
+    // A call at `NOW + dt`: its status and body.
+    let at = |s: &mut Service, dt: u64, body: &str| {
+        let r = s.handle(body.as_bytes(), NOW + dt);
+        (r.status, r.body)
+    };
+    let state_at = |s: &mut Service, dt: u64, body: &str| {
+        let (status, text) = at(s, dt, body);
+        assert_eq!(status, 200, "{body}: {text}");
+        all(&text, "<state>", "</state>").into_iter().map(str::to_owned).collect::<Vec<_>>()
+    };
+    let (tgw, default) = gateway(&mut s);
+    let (vpc, subnets) = new_vpc(&mut s, 1, &["us-east-1a"]);
+    let attachment = attach(&mut s, &tgw, &vpc, &subnets);
+    let made = ok(&mut s, &format!("Action=CreateTransitGatewayRouteTable&TransitGatewayId={tgw}"));
+    let table = first(&made, "transitGatewayRouteTableId");
+
+    // An attachment: `deleting` in the reply and for the transition time, then
+    // `deleted`, asked for by id or not, found by its state, without its association.
+    let delete_attachment =
+        format!("Action=DeleteTransitGatewayVpcAttachment&TransitGatewayAttachmentId={attachment}");
+    let (status, reply) = at(&mut s, 100, &delete_attachment);
+    assert_eq!(status, 200, "{reply}");
+    assert!(reply.contains("<state>deleting</state>"), "{reply}");
+    let by_id = format!(
+        "Action=DescribeTransitGatewayVpcAttachments&TransitGatewayAttachmentIds.1={attachment}"
+    );
+    assert_eq!(state_at(&mut s, 129, &by_id), ["deleting"]);
+    assert_eq!(state_at(&mut s, 130, &by_id), ["deleted"]);
+    let (_, again) = at(&mut s, 110, &delete_attachment);
+    assert!(again.contains("<Code>IncorrectState</Code>"), "{again}");
+    assert!(again.contains("is in state deleting"), "{again}");
+    let every_kind = "Action=DescribeTransitGatewayAttachments";
+    let (_, listed) = at(&mut s, 130, every_kind);
+    assert!(listed.contains("<state>deleted</state><creationTime>"), "no association: {listed}");
+    for (state, found) in [("deleted", vec![attachment.as_str()]), ("available", vec![])] {
+        let filtered = format!(
+            "Action=DescribeTransitGatewayVpcAttachments&Filter.1.Name=state\
+             &Filter.1.Value.1={state}"
+        );
+        let (_, text) = at(&mut s, 130, &filtered);
+        assert_eq!(attachment_ids(&text), found, "{state}: {text}");
+    }
+    // Gone for everything else: the VPC attaches anew, under a new id.
+    let (status, text) = at(
+        &mut s,
+        140,
+        &format!(
+            "Action=CreateTransitGatewayVpcAttachment&TransitGatewayId={tgw}&VpcId={vpc}\
+             &SubnetIds.1={}",
+            subnets[0]
+        ),
+    );
+    assert_eq!(status, 200, "{text}");
+    let anew = first(&text, "transitGatewayAttachmentId");
+    assert_ne!(anew, attachment);
+    let delete_anew =
+        format!("Action=DeleteTransitGatewayVpcAttachment&TransitGatewayAttachmentId={anew}");
+    assert_eq!(at(&mut s, 150, &delete_anew).0, 200);
+
+    // A route table likewise.
+    let delete_table =
+        format!("Action=DeleteTransitGatewayRouteTable&TransitGatewayRouteTableId={table}");
+    let (_, reply) = at(&mut s, 100, &delete_table);
+    assert!(reply.contains("<state>deleting</state>"), "{reply}");
+    let table_by_id =
+        format!("Action=DescribeTransitGatewayRouteTables&TransitGatewayRouteTableIds.1={table}");
+    assert_eq!(state_at(&mut s, 110, &table_by_id), ["deleting"]);
+    assert_eq!(state_at(&mut s, 130, &table_by_id), ["deleted"]);
+    let (_, again) = at(&mut s, 130, &delete_table);
+    assert!(again.contains("<Code>IncorrectState</Code>"), "{again}");
+
+    // The gateway, and its default table with it.
+    let delete_tgw = format!("Action=DeleteTransitGateway&TransitGatewayId={tgw}");
+    let (status, reply) = at(&mut s, 200, &delete_tgw);
+    assert_eq!(status, 200, "{reply}");
+    assert!(reply.contains("<state>deleting</state>"), "{reply}");
+    let tgw_by_id = format!("Action=DescribeTransitGateways&TransitGatewayIds.1={tgw}");
+    assert_eq!(state_at(&mut s, 210, &tgw_by_id), ["deleting"]);
+    assert_eq!(state_at(&mut s, 230, &tgw_by_id), ["deleted"]);
+    let deleted_ones =
+        "Action=DescribeTransitGateways&Filter.1.Name=state&Filter.1.Value.1=deleted";
+    let (_, text) = at(&mut s, 230, deleted_ones);
+    assert_eq!(all(&text, "<transitGatewayId>", "</transitGatewayId>"), [tgw.as_str()]);
+    let default_by_id =
+        format!("Action=DescribeTransitGatewayRouteTables&TransitGatewayRouteTableIds.1={default}");
+    assert_eq!(state_at(&mut s, 230, &default_by_id), ["deleted"]);
+    let (_, again) = at(&mut s, 230, &delete_tgw);
+    assert!(again.contains("<Code>IncorrectState</Code>"), "{again}");
+    let (_, attach_to_it) = at(
+        &mut s,
+        230,
+        &format!(
+            "Action=CreateTransitGatewayVpcAttachment&TransitGatewayId={tgw}&VpcId={vpc}\
+             &SubnetIds.1={}",
+            subnets[0]
+        ),
+    );
+    assert!(attach_to_it.contains("InvalidTransitGatewayID.NotFound"), "{attach_to_it}");
+
+    // A rejected peering: `rejecting`, then `rejected`.
+    let (east, _) = gateway(&mut s);
+    let (west, _) = gateway(&mut s);
+    let peering = first(&request_peering(&mut s, &east, &west, ""), "transitGatewayAttachmentId");
+    let (_, reply) = at(
+        &mut s,
+        300,
+        &format!(
+            "Action=RejectTransitGatewayPeeringAttachment&TransitGatewayAttachmentId={peering}"
+        ),
+    );
+    assert!(reply.contains("<state>rejecting</state>"), "{reply}");
+    let peering_by_id = format!(
+        "Action=DescribeTransitGatewayPeeringAttachments&TransitGatewayAttachmentIds.1={peering}"
+    );
+    assert_eq!(state_at(&mut s, 310, &peering_by_id), ["rejecting"]);
+    assert_eq!(state_at(&mut s, 330, &peering_by_id), ["rejected"]);
+
+    // Two hours on, each is forgotten: not found by id, not listed.
+    for (gone_at, by_id, code) in [
+        (100, &by_id, "InvalidTransitGatewayAttachmentID.NotFound"),
+        (100, &table_by_id, "InvalidRouteTableID.NotFound"),
+        (200, &tgw_by_id, "InvalidTransitGatewayID.NotFound"),
+        (300, &peering_by_id, "InvalidTransitGatewayAttachmentID.NotFound"),
+    ] {
+        assert_eq!(state_at(&mut s, gone_at + TWO_HOURS - 1, by_id).len(), 1, "{by_id}");
+        let (status, text) = at(&mut s, gone_at + TWO_HOURS, by_id);
+        assert_eq!(status, 400, "{by_id}: {text}");
+        assert!(text.contains(code), "{by_id}: {text}");
+    }
+    let (_, text) = at(&mut s, 300 + TWO_HOURS, every_kind);
+    assert!(text.contains("<transitGatewayAttachments/>"), "{text}");
+    let (_, text) = at(&mut s, 300 + TWO_HOURS, "Action=DescribeTransitGateways");
+    assert_eq!(all(&text, "<state>", "</state>"), ["available", "available"], "{text}");
 }

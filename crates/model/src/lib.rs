@@ -24,6 +24,7 @@
 
 mod acl;
 pub mod base64;
+mod departed;
 mod dhcp;
 mod endpoint;
 mod error;
@@ -73,9 +74,9 @@ pub use security::{
     SgRule,
 };
 pub use transit::{
-    AttachmentResource, DEFAULT_AMAZON_ASN, TgwAttachment, TgwAttachmentId, TgwOptions, TgwRoute,
-    TgwRouteTable, TgwRouteTableId, TgwRouteType, TgwStaticRoute, TransitGateway, TransitGatewayId,
-    VpcAttachmentOptions, check_amazon_asn,
+    AttachmentResource, DEFAULT_AMAZON_ASN, TGW_GONE_LISTED_S, TgwAttachment, TgwAttachmentId,
+    TgwOptions, TgwRoute, TgwRouteTable, TgwRouteTableId, TgwRouteType, TgwStaticRoute,
+    TransitGateway, TransitGatewayId, VpcAttachmentOptions, check_amazon_asn,
 };
 
 /// Tags as AWS keeps them: key to value, `Name` among them.

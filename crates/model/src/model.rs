@@ -214,6 +214,19 @@ pub struct Model {
     /// Transit gateway route tables.
     #[serde(default)]
     pub(crate) tgw_route_tables: BTreeMap<crate::TgwRouteTableId, crate::TgwRouteTable>,
+    /// Deleted transit gateways, with when: AWS lists them, as `deleted`, for two hours.
+    #[serde(default)]
+    pub(crate) deleted_transit_gateways:
+        crate::transit::Gone<crate::TransitGatewayId, crate::TransitGateway>,
+    /// Deleted transit gateway attachments and rejected peering attachments, with when:
+    /// AWS lists them, as `deleted` or `rejected`, for two hours.
+    #[serde(default)]
+    pub(crate) deleted_tgw_attachments:
+        crate::transit::Gone<crate::TgwAttachmentId, crate::TgwAttachment>,
+    /// Deleted transit gateway route tables, with when (listed `deleted` for two hours).
+    #[serde(default)]
+    pub(crate) deleted_tgw_route_tables:
+        crate::transit::Gone<crate::TgwRouteTableId, crate::TgwRouteTable>,
 }
 
 impl Model {
@@ -244,6 +257,9 @@ impl Model {
             transit_gateways: BTreeMap::new(),
             tgw_attachments: BTreeMap::new(),
             tgw_route_tables: BTreeMap::new(),
+            deleted_transit_gateways: Default::default(),
+            deleted_tgw_attachments: Default::default(),
+            deleted_tgw_route_tables: Default::default(),
         }
     }
 

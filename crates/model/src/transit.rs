@@ -17,10 +17,14 @@
 //!   propagation came first) is not propagated.
 //!   A static route whose attachment is gone is a blackhole.
 //! * Routing is transitive, unlike peering: A → TGW → B → … as the tables say.
+//! * Deleted gateways, attachments and tables, and rejected peering attachments, stay
+//!   listed for two hours (`deleted`, `rejected`) but are gone for everything else: they
+//!   are kept apart from the live ones (see [`Model::deleted_transit_gateways`]).
 
 use ipnet::Ipv4Net;
 use serde::{Deserialize, Serialize};
 
+use crate::departed::Departed;
 use crate::error::ApiError;
 use crate::ids::{SubnetId, VpcId};
 use crate::{ManagedInterface, Model, Tags};
@@ -29,6 +33,14 @@ pub use crate::ids::{TgwAttachmentId, TgwRouteTableId, TransitGatewayId};
 
 /// AWS's default Amazon-side ASN.
 pub const DEFAULT_AMAZON_ASN: u32 = 64512;
+
+/// How long a deleted transit gateway, attachment or route table, or a rejected peering
+/// attachment, stays listed, in seconds: two hours (the gateways reference, §1.2, after
+/// AWS's Transit Gateway guide: deleted, failed and rejected objects stay visible 2 h).
+pub const TGW_GONE_LISTED_S: u64 = 2 * 3600;
+
+/// Transit gateway objects gone but still listed, with when they went.
+pub(crate) type Gone<K, T> = Departed<K, T, TGW_GONE_LISTED_S>;
 
 /// How many route tables a transit gateway holds (AWS's quota).
 pub(crate) const MAX_TGW_ROUTE_TABLES: usize = 20;
@@ -301,10 +313,17 @@ impl TgwAttachment {
         }
     }
 
-    /// Whether it is a peering the accepter rejected.
+    /// Whether it is a peering the accepter rejected (rejected, it is gone: listed among
+    /// [`Model::deleted_tgw_attachments`]; older state files kept it among the live ones).
     pub fn rejected(&self) -> bool {
         matches!(&self.resource, AttachmentResource::Peering { state, .. }
             if *state == PeeringAttachmentState::Rejected)
+    }
+
+    /// AWS's `state` once it is gone, on the way and at the end: a rejected peering
+    /// `rejecting`, then `rejected`; a deleted attachment `deleting`, then `deleted`.
+    pub fn end_states(&self) -> (&'static str, &'static str) {
+        if self.rejected() { ("rejecting", "rejected") } else { ("deleting", "deleted") }
     }
 
     /// AWS's `state` when it has settled: `available`, or a peering's own.
@@ -441,6 +460,57 @@ impl Model {
         self.tgw_route_tables.get(id).ok_or_else(|| table_not_found(id))
     }
 
+    /// Transit gateways deleted less than two hours before `now`, each with when.
+    pub fn deleted_transit_gateways(
+        &self,
+        now: u64,
+    ) -> impl Iterator<Item = (&TransitGateway, u64)> {
+        self.deleted_transit_gateways.listed(now)
+    }
+
+    /// The transit gateway `id`, if it was deleted and is still listed at `now`, with when.
+    pub fn deleted_transit_gateway(
+        &self,
+        id: &TransitGatewayId,
+        now: u64,
+    ) -> Option<(&TransitGateway, u64)> {
+        self.deleted_transit_gateways.get(id, now)
+    }
+
+    /// Attachments deleted, and peering attachments rejected, less than two hours before
+    /// `now`, each with when ([`TgwAttachment::end_states`] tells which).
+    pub fn deleted_tgw_attachments(&self, now: u64) -> impl Iterator<Item = (&TgwAttachment, u64)> {
+        self.deleted_tgw_attachments.listed(now)
+    }
+
+    /// The attachment `id`, if it was deleted (or rejected) and is still listed at `now`,
+    /// with when.
+    pub fn deleted_tgw_attachment(
+        &self,
+        id: &TgwAttachmentId,
+        now: u64,
+    ) -> Option<(&TgwAttachment, u64)> {
+        self.deleted_tgw_attachments.get(id, now)
+    }
+
+    /// Route tables deleted (or gone with their gateway) less than two hours before `now`,
+    /// each with when.
+    pub fn deleted_tgw_route_tables(
+        &self,
+        now: u64,
+    ) -> impl Iterator<Item = (&TgwRouteTable, u64)> {
+        self.deleted_tgw_route_tables.listed(now)
+    }
+
+    /// The route table `id`, if it was deleted and is still listed at `now`, with when.
+    pub fn deleted_tgw_route_table(
+        &self,
+        id: &TgwRouteTableId,
+        now: u64,
+    ) -> Option<(&TgwRouteTable, u64)> {
+        self.deleted_tgw_route_tables.get(id, now)
+    }
+
     /// The attachment of `vpc` to `tgw`, if there is one.
     pub fn tgw_attachment_of(&self, tgw: &TransitGatewayId, vpc: &VpcId) -> Option<&TgwAttachment> {
         self.tgw_attachments.values().find(|a| &a.tgw == tgw && a.vpc() == Some(vpc))
@@ -506,9 +576,13 @@ impl Model {
         Ok(())
     }
 
-    /// DeleteTransitGateway: refused while it has attachments; its route tables go with
-    /// it.
-    pub fn delete_transit_gateway(&mut self, id: &TransitGatewayId) -> Result<(), ApiError> {
+    /// DeleteTransitGateway at `at` (Unix seconds): refused while it has attachments;
+    /// its route tables go with it. They stay listed, deleted, for two hours.
+    pub fn delete_transit_gateway(
+        &mut self,
+        id: &TransitGatewayId,
+        at: u64,
+    ) -> Result<(), ApiError> {
         self.transit_gateway(id)?;
         let attached: Vec<String> = self
             .tgw_attachments
@@ -525,10 +599,18 @@ impl Model {
                 ),
             ));
         }
-        // Rejected peerings go with it (on AWS they turn `deleted` by themselves).
+        // Rejected peerings an older state file kept among the live ones go with it.
         self.tgw_attachments.retain(|_, a| !a.joins(id));
-        self.tgw_route_tables.retain(|_, t| &t.tgw != id);
-        self.transit_gateways.remove(id);
+        let tables: Vec<TgwRouteTableId> =
+            self.tgw_route_tables.values().filter(|t| &t.tgw == id).map(|t| t.id.clone()).collect();
+        for table in tables {
+            if let Some(t) = self.tgw_route_tables.remove(&table) {
+                self.deleted_tgw_route_tables.insert(table, t, at);
+            }
+        }
+        if let Some(g) = self.transit_gateways.remove(id) {
+            self.deleted_transit_gateways.insert(id.clone(), g, at);
+        }
         Ok(())
     }
 
@@ -583,9 +665,14 @@ impl Model {
         )
     }
 
-    /// DeleteTransitGatewayRouteTable: refused while attachments are associated with it
-    /// or while it is a default table.
-    pub fn delete_tgw_route_table(&mut self, id: &TgwRouteTableId) -> Result<(), ApiError> {
+    /// DeleteTransitGatewayRouteTable at `at` (Unix seconds): refused while attachments
+    /// are associated with it or while it is a default table. It stays listed, deleted,
+    /// for two hours.
+    pub fn delete_tgw_route_table(
+        &mut self,
+        id: &TgwRouteTableId,
+        at: u64,
+    ) -> Result<(), ApiError> {
         let table = self.tgw_route_table(id)?;
         if self.is_default_tgw_table(table) != (false, false) {
             return Err(ApiError::new(
@@ -603,7 +690,9 @@ impl Model {
                 format!("{id} has associated attachments and cannot be deleted."),
             ));
         }
-        self.tgw_route_tables.remove(id);
+        if let Some(t) = self.tgw_route_tables.remove(id) {
+            self.deleted_tgw_route_tables.insert(id.clone(), t, at);
+        }
         Ok(())
     }
 
@@ -739,15 +828,37 @@ impl Model {
         Ok(())
     }
 
-    /// DeleteTransitGatewayVpcAttachment: its association and propagations go; static
-    /// routes to it become blackholes.
-    pub fn delete_tgw_attachment(&mut self, id: &TgwAttachmentId) -> Result<(), ApiError> {
+    /// Delete…Attachment at `at` (Unix seconds): its associations and propagations go;
+    /// static routes to it become blackholes. It stays listed, deleted, for two hours.
+    pub fn delete_tgw_attachment_at(
+        &mut self,
+        id: &TgwAttachmentId,
+        at: u64,
+    ) -> Result<(), ApiError> {
         self.tgw_attachment(id)?;
+        self.retire_tgw_attachment(id, at);
+        Ok(())
+    }
+
+    /// [`Model::delete_tgw_attachment_at`] for callers without a clock (the data plane's
+    /// tests): deleted at the epoch, where topology files make things, so never listed.
+    pub fn delete_tgw_attachment(&mut self, id: &TgwAttachmentId) -> Result<(), ApiError> {
+        self.delete_tgw_attachment_at(id, 0)
+    }
+
+    /// Moves attachment `id` among the gone ones, as gone at `at`, without its
+    /// associations and propagations.
+    fn retire_tgw_attachment(&mut self, id: &TgwAttachmentId, at: u64) {
         for table in self.tgw_route_tables.values_mut() {
             table.propagations.retain(|a| a != id);
         }
-        self.tgw_attachments.remove(id);
-        Ok(())
+        if let Some(mut a) = self.tgw_attachments.remove(id) {
+            a.association = None;
+            if let AttachmentResource::Peering { peer_association, .. } = &mut a.resource {
+                *peer_association = None;
+            }
+            self.deleted_tgw_attachments.insert(id.clone(), a, at);
+        }
     }
 
     /// Checks that `table` and `attachment` meet on one transit gateway, and returns that
@@ -950,6 +1061,7 @@ impl Model {
                 "A transit gateway cannot be peered with itself ({tgw})."
             )));
         }
+        // (Rejected peerings are gone; an older state file may still hold some.)
         let live = |a: &&TgwAttachment| {
             matches!(&a.resource, AttachmentResource::Peering { state, .. }
                 if *state != PeeringAttachmentState::Rejected)
@@ -984,14 +1096,26 @@ impl Model {
         Ok(id)
     }
 
-    /// AcceptTransitGatewayPeeringAttachment (`accept`) or
-    /// RejectTransitGatewayPeeringAttachment: from `pendingAcceptance` only. Accepted,
-    /// each side is associated with its gateway's default association table when that
-    /// gateway's options say so.
+    /// [`Model::answer_tgw_peering_at`] for callers without a clock (tests, topology
+    /// files): a rejection at the epoch is never listed.
     pub fn answer_tgw_peering(
         &mut self,
         id: &TgwAttachmentId,
         accept: bool,
+    ) -> Result<(), ApiError> {
+        self.answer_tgw_peering_at(id, accept, 0)
+    }
+
+    /// AcceptTransitGatewayPeeringAttachment (`accept`) or
+    /// RejectTransitGatewayPeeringAttachment at `at` (Unix seconds): from
+    /// `pendingAcceptance` only. Accepted, each side is associated with its gateway's
+    /// default association table when that gateway's options say so. Rejected, it is
+    /// gone, listed `rejected` for two hours.
+    pub fn answer_tgw_peering_at(
+        &mut self,
+        id: &TgwAttachmentId,
+        accept: bool,
+        at: u64,
     ) -> Result<(), ApiError> {
         let a = self.tgw_attachment(id)?;
         let AttachmentResource::Peering { peer, state, .. } = &a.resource else {
@@ -1018,6 +1142,9 @@ impl Model {
             } else {
                 *state = PeeringAttachmentState::Rejected;
             }
+        }
+        if !accept {
+            self.retire_tgw_attachment(id, at);
         }
         Ok(())
     }

@@ -52,9 +52,9 @@ fn defaults_follow_their_options_and_peerings_answer_once() {
     let west_default =
         m.transit_gateway(&west).unwrap().options.association_default_route_table.clone();
     assert_eq!(a.association_in(&west), west_default.as_ref(), "west does");
-    assert_eq!(m.delete_transit_gateway(&west).unwrap_err().code, "IncorrectState");
+    assert_eq!(m.delete_transit_gateway(&west, 0).unwrap_err().code, "IncorrectState");
     m.delete_tgw_attachment(&peering).unwrap();
-    m.delete_transit_gateway(&west).unwrap();
+    m.delete_transit_gateway(&west, 0).unwrap();
 }
 
 #[test]
@@ -67,9 +67,74 @@ fn a_rejected_peering_does_not_hold_its_gateways_back() {
     let (account, region) = ("123456789012".to_owned(), "us-east-1".to_owned());
     let peering =
         m.create_tgw_peering_attachment(&east, &west, account, region, Tags::new(), 0).unwrap();
-    m.answer_tgw_peering(&peering, false).unwrap();
-    assert!(m.tgw_attachment(&peering).unwrap().rejected());
-    m.delete_transit_gateway(&east).unwrap();
-    assert!(m.tgw_attachment(&peering).is_err(), "gone with its gateway");
-    m.delete_transit_gateway(&west).unwrap();
+    m.answer_tgw_peering_at(&peering, false, 100).unwrap();
+    assert!(m.tgw_attachment(&peering).is_err(), "rejected, it is gone");
+    let (rejected, at) = m.deleted_tgw_attachment(&peering, 100).unwrap();
+    assert_eq!((rejected.end_states(), at), (("rejecting", "rejected"), 100));
+    m.delete_transit_gateway(&east, 200).unwrap();
+    m.delete_transit_gateway(&west, 200).unwrap();
+    assert!(m.deleted_tgw_attachment(&peering, 200).is_some(), "listed still");
+}
+
+#[test]
+fn deleted_objects_are_listed_two_hours_and_nothing_else() {
+    let mut m = Model::new(4);
+    let tgw =
+        m.create_transit_gateway(String::new(), TgwOptions::default(), Tags::new(), 0).unwrap();
+    let vpc = m.create_vpc("10.0.0.0/16".parse().unwrap(), Tags::new()).unwrap();
+    let subnet =
+        m.create_subnet(&vpc, "10.0.0.0/24".parse().unwrap(), Some("us-east-1a"), Tags::new());
+    let subnets = [subnet.unwrap()];
+    let options = VpcAttachmentOptions::default();
+    let attach = |m: &mut Model| {
+        m.create_tgw_vpc_attachment(&tgw, &vpc, &subnets, options, Tags::new(), 0).unwrap()
+    };
+    let first = attach(&mut m);
+    let table = m.create_tgw_route_table(&tgw, Tags::new(), 0).unwrap();
+    m.delete_tgw_attachment_at(&first, 1000).unwrap();
+    m.delete_tgw_route_table(&table, 1000).unwrap();
+
+    // Gone for everything but the listing: not found, propagating nothing, blocking
+    // neither a new attachment of the VPC nor the VPC's deletion.
+    assert!(m.tgw_attachment(&first).is_err() && m.tgw_route_table(&table).is_err());
+    assert_eq!(
+        m.delete_tgw_attachment_at(&first, 1001).unwrap_err().code,
+        "InvalidTransitGatewayAttachmentID.NotFound"
+    );
+    let default = m.transit_gateway(&tgw).unwrap().options.propagation_default_route_table.clone();
+    assert!(m.tgw_routes(m.tgw_route_table(&default.unwrap()).unwrap()).is_empty());
+    let (gone, at) = m.deleted_tgw_attachment(&first, 1000 + 7199).unwrap();
+    assert_eq!((gone.end_states().1, at, gone.association.as_ref()), ("deleted", 1000, None));
+    assert!(m.deleted_tgw_route_table(&table, 1000 + 7199).is_some());
+    assert!(m.deleted_tgw_attachment(&first, 1000 + 7200).is_none(), "two hours, no more");
+    assert_eq!(m.deleted_tgw_route_tables(1000 + 7200).count(), 0);
+    let second = attach(&mut m);
+    assert_ne!(second, first, "ids are not handed out again");
+
+    // The gateway takes its default table with it; both are listed.
+    m.delete_tgw_attachment_at(&second, 2000).unwrap();
+    m.delete_subnet(&subnets[0]).unwrap();
+    m.delete_vpc(&vpc).unwrap();
+    m.delete_transit_gateway(&tgw, 3000).unwrap();
+    assert_eq!(m.transit_gateways().count() + m.tgw_route_tables().count(), 0);
+    assert_eq!(m.deleted_transit_gateways(3000).map(|(g, _)| &g.id).collect::<Vec<_>>(), [&tgw]);
+    assert_eq!(m.deleted_tgw_route_tables(3000).count(), 2, "the default and the other one");
+    assert_eq!(m.deleted_tgw_attachments(3000).count(), 2);
+    // Once past their two hours, those deleted since forget them.
+    assert_eq!(m.deleted_tgw_attachments(9300).count(), 0);
+}
+
+#[test]
+fn a_state_file_from_before_deleted_objects_were_listed_loads() {
+    let mut m = Model::new(5);
+    m.create_transit_gateway(String::new(), TgwOptions::default(), Tags::new(), 0).unwrap();
+    let mut json: serde_json::Value = serde_json::to_value(&m).unwrap();
+    let fields = json.as_object_mut().unwrap();
+    for name in ["deleted_transit_gateways", "deleted_tgw_attachments", "deleted_tgw_route_tables"]
+    {
+        assert!(fields.remove(name).is_some(), "{name} is stored");
+    }
+    let old: Model = serde_json::from_value(json).unwrap();
+    assert_eq!(old.transit_gateways().count(), 1);
+    assert_eq!(old.deleted_transit_gateways(0).count(), 0);
 }

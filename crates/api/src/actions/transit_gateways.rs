@@ -5,6 +5,11 @@
 //! per side; from each side, what it attaches (`resourceId`) is the gateway at the other
 //! end. It carries static routes only, once accepted.
 //!
+//! A deleted gateway, attachment or route table, and a rejected peering attachment, is
+//! gone at once for everything but the Describe calls, which list it for two hours (as
+//! AWS does): `deleting` (`rejecting`) for the transition time, then `deleted`
+//! (`rejected`). Deleting, accepting or rejecting it again is `IncorrectState`.
+//!
 //! Several of these replies name their lists without the usual `Set` suffix
 //! (`transitGatewayVpcAttachments`, `associations`, `subnetIds`, …): the names below are
 //! botocore's `locationName`s, not the convention.
@@ -49,6 +54,28 @@ fn refuse_enable(p: &Params, name: &str, why: &str) -> Result<(), ApiError> {
 /// after its creation, then `available`.
 fn settled_state(created_at: u64, clock: Clock) -> &'static str {
     if clock.settled(created_at) { "available" } else { "pending" }
+}
+
+/// The states of a deleted gateway, attachment or route table: on the way, at the end.
+const DELETED: (&str, &str) = ("deleting", "deleted");
+
+/// What an object gone at `at` reports while it is listed: the first of `states` for the
+/// transition time, then the second (as a deleted NAT gateway: `deleting`, `deleted`).
+fn gone_state(at: u64, clock: Clock, states: (&'static str, &'static str)) -> &'static str {
+    if clock.settled(at) { states.1 } else { states.0 }
+}
+
+/// Deleting (accepting, rejecting) `what` `id`, gone but still listed in `state`.
+fn still_listed(what: &str, id: &dyn std::fmt::Display, state: &str) -> ApiError {
+    ApiError { code: "IncorrectState", message: format!("{what} {id} is in state {state}.") }
+}
+
+/// A transit gateway as Describe lists it, with when it was deleted if it was.
+fn tgw_state(g: &TransitGateway, gone: Option<u64>, clock: Clock) -> &'static str {
+    match gone {
+        Some(at) => gone_state(at, clock, DELETED),
+        None => settled_state(g.created_at, clock),
+    }
 }
 
 // ---- transit gateways ---------------------------------------------------------------
@@ -233,8 +260,12 @@ pub(super) fn delete_transit_gateway(
     x: &mut Xml,
 ) -> Result<(), ApiError> {
     let id = tgw_id(p.required("TransitGatewayId")?)?;
+    if let Some((_, at)) = ctx.model.deleted_transit_gateway(&id, ctx.now) {
+        let state = gone_state(at, ctx.clock(), DELETED);
+        return Err(still_listed("Transit Gateway", &id, state));
+    }
     let g = ctx.model.transit_gateway(&id)?.clone();
-    ctx.model.delete_transit_gateway(&id)?;
+    ctx.model.delete_transit_gateway(&id, ctx.now)?;
     x.node("transitGateway", |x| write_tgw(x, &g, "deleting"));
     Ok(())
 }
@@ -246,17 +277,26 @@ pub(super) fn describe_transit_gateways(
 ) -> Result<(), ApiError> {
     let asked = ids(p, "TransitGatewayIds", tgw_id)?;
     let (m, clock) = (&*ctx.model, ctx.clock());
-    asked.iter().try_for_each(|id| m.transit_gateway(id).map(drop))?;
+    // The live ones, and those deleted within two hours.
+    let all: Vec<(&TransitGateway, Option<u64>)> = m
+        .transit_gateways()
+        .map(|g| (g, None))
+        .chain(m.deleted_transit_gateways(ctx.now).map(|(g, at)| (g, Some(at))))
+        .collect();
+    asked.iter().try_for_each(|id| match all.iter().any(|(g, _)| &g.id == id) {
+        true => Ok(()),
+        false => m.transit_gateway(id).map(drop),
+    })?;
     let gateways = describe::page(
         ctx.action,
         p,
-        m.transit_gateways().filter(|g| asked.is_empty() || asked.contains(&g.id)),
-        |g| g.id.to_string(),
-        |g, name| {
+        all.iter().filter(|(g, _)| asked.is_empty() || asked.contains(&g.id)),
+        |(g, _)| g.id.to_string(),
+        |(g, gone), name| {
             let o = &g.options;
             match name {
                 "transit-gateway-id" => one(&g.id),
-                "state" => one(settled_state(g.created_at, clock)),
+                "state" => one(tgw_state(g, *gone, clock)),
                 "owner-id" => one(OWNER_ID),
                 "options.amazon-side-asn" => one(o.amazon_side_asn),
                 "options.association-default-route-table-id" => Some(
@@ -280,8 +320,8 @@ pub(super) fn describe_transit_gateways(
             }
         },
     )?;
-    gateways.write(x, "transitGatewaySet", |x, g| {
-        write_tgw(x, g, settled_state(g.created_at, clock));
+    gateways.write(x, "transitGatewaySet", |x, (g, gone)| {
+        write_tgw(x, g, tgw_state(g, *gone, clock));
     });
     Ok(())
 }
@@ -323,21 +363,60 @@ fn attachment_of<'a>(
     if Kind::of(a) == kind {
         return Ok(a);
     }
-    Err(ApiError {
+    Err(not_of_kind(id, kind))
+}
+
+/// An attachment of another kind than the action's: to the action, none.
+fn not_of_kind(id: &TgwAttachmentId, kind: Kind) -> ApiError {
+    ApiError {
         code: "InvalidTransitGatewayAttachmentID.NotFound",
         message: format!(
             "Transit Gateway {} Attachment {id} was deleted or does not exist.",
             kind.name()
         ),
-    })
+    }
+}
+
+/// The attachment `id` as Describe lists it at `now` — live, or gone (deleted or
+/// rejected) within two hours, with when — which must be of `kind`, if given.
+fn listed_attachment<'a>(
+    m: &'a Model,
+    id: &TgwAttachmentId,
+    kind: Option<Kind>,
+    now: u64,
+) -> Result<(&'a TgwAttachment, Option<u64>), ApiError> {
+    match (m.deleted_tgw_attachment(id, now), kind) {
+        (Some((a, _)), Some(kind)) if Kind::of(a) != kind => Err(not_of_kind(id, kind)),
+        (Some((a, at)), _) => Ok((a, Some(at))),
+        (None, Some(kind)) => Ok((attachment_of(m, id, kind)?, None)),
+        (None, None) => Ok((m.tgw_attachment(id)?, None)),
+    }
+}
+
+/// Refuses to act on attachment `a` when it is gone (`gone`: when) but still listed.
+fn refuse_gone_attachment(
+    a: &TgwAttachment,
+    gone: Option<u64>,
+    clock: Clock,
+) -> Result<(), ApiError> {
+    match gone {
+        Some(at) => Err(still_listed(
+            "Transit Gateway Attachment",
+            &a.id,
+            gone_state(at, clock, a.end_states()),
+        )),
+        None => Ok(()),
+    }
 }
 
 /// What an attachment reports: a VPC attachment `pending` for the transition time after
-/// its creation, then `available`; a peering attachment where its accepter left it.
-fn attachment_state(a: &TgwAttachment, clock: Clock) -> &'static str {
-    match Kind::of(a) {
-        Kind::Vpc => settled_state(a.created_at, clock),
-        Kind::Peering => a.settled_state(),
+/// its creation, then `available`; a peering attachment where its accepter left it; one
+/// gone at `gone`, `deleting` then `deleted` (`rejecting` then `rejected`).
+fn attachment_state(a: &TgwAttachment, gone: Option<u64>, clock: Clock) -> &'static str {
+    match (gone, Kind::of(a)) {
+        (Some(at), _) => gone_state(at, clock, a.end_states()),
+        (None, Kind::Vpc) => settled_state(a.created_at, clock),
+        (None, Kind::Peering) => a.settled_state(),
     }
 }
 
@@ -462,15 +541,18 @@ pub(super) fn modify_vpc_attachment(
 }
 
 /// Delete…Attachment of an attachment of `kind`: the attachment as it was. Its
-/// associations and propagations go with it; static routes to it become blackholes.
+/// associations and propagations go with it; static routes to it become blackholes. It
+/// stays listed, `deleted`, for two hours; deleting it again is `IncorrectState`.
 fn delete_attachment(
     ctx: &mut Context<'_>,
     p: &Params,
     kind: Kind,
 ) -> Result<TgwAttachment, ApiError> {
     let id = tgw_attach_id(p.required("TransitGatewayAttachmentId")?)?;
-    let a = attachment_of(ctx.model, &id, kind)?.clone();
-    ctx.model.delete_tgw_attachment(&id)?;
+    let (a, gone) = listed_attachment(ctx.model, &id, Some(kind), ctx.now)?;
+    refuse_gone_attachment(a, gone, ctx.clock())?;
+    let a = a.clone();
+    ctx.model.delete_tgw_attachment_at(&id, ctx.now)?;
     Ok(a)
 }
 
@@ -486,20 +568,24 @@ pub(super) fn delete_vpc_attachment(
 }
 
 /// The attachments (of `kind`, if given) asked for by `TransitGatewayAttachmentIds.N`
-/// (all, when none is), each of which must exist.
+/// (all, when none is), each of which must be listed at `now`: live, or gone within two
+/// hours, with when.
 fn asked_attachments<'a>(
     m: &'a Model,
     p: &Params,
     kind: Option<Kind>,
-) -> Result<impl Iterator<Item = &'a TgwAttachment>, ApiError> {
+    now: u64,
+) -> Result<Vec<(&'a TgwAttachment, Option<u64>)>, ApiError> {
     let asked = ids(p, "TransitGatewayAttachmentIds", tgw_attach_id)?;
-    asked.iter().try_for_each(|id| match kind {
-        Some(kind) => attachment_of(m, id, kind).map(drop),
-        None => m.tgw_attachment(id).map(drop),
-    })?;
-    Ok(m.tgw_attachments().filter(move |a| {
-        kind.is_none_or(|kind| Kind::of(a) == kind) && (asked.is_empty() || asked.contains(&a.id))
-    }))
+    asked.iter().try_for_each(|id| listed_attachment(m, id, kind, now).map(drop))?;
+    Ok(m.tgw_attachments()
+        .map(|a| (a, None))
+        .chain(m.deleted_tgw_attachments(now).map(|(a, at)| (a, Some(at))))
+        .filter(|(a, _)| {
+            kind.is_none_or(|kind| Kind::of(a) == kind)
+                && (asked.is_empty() || asked.contains(&a.id))
+        })
+        .collect())
 }
 
 pub(super) fn describe_vpc_attachments(
@@ -508,21 +594,22 @@ pub(super) fn describe_vpc_attachments(
     x: &mut Xml,
 ) -> Result<(), ApiError> {
     let (m, clock) = (&*ctx.model, ctx.clock());
+    let listed = asked_attachments(m, p, Some(Kind::Vpc), ctx.now)?;
     let attachments = describe::page(
         ctx.action,
         p,
-        asked_attachments(m, p, Some(Kind::Vpc))?,
-        |a| a.id.to_string(),
-        |a, name| match name {
+        listed.iter(),
+        |(a, _)| a.id.to_string(),
+        |(a, gone), name| match name {
             "transit-gateway-attachment-id" => one(&a.id),
             "transit-gateway-id" => one(&a.tgw),
             "vpc-id" => one(a.resource_id()),
-            "state" => one(settled_state(a.created_at, clock)),
+            "state" => one(attachment_state(a, *gone, clock)),
             _ => tag_attr(&a.tags, name),
         },
     )?;
-    attachments.write(x, "transitGatewayVpcAttachments", |x, a| {
-        write_vpc_attachment(x, a, settled_state(a.created_at, clock));
+    attachments.write(x, "transitGatewayVpcAttachments", |x, (a, gone)| {
+        write_vpc_attachment(x, a, attachment_state(a, *gone, clock));
     });
     Ok(())
 }
@@ -533,15 +620,16 @@ pub(super) fn describe_attachments(
     x: &mut Xml,
 ) -> Result<(), ApiError> {
     let (m, clock) = (&*ctx.model, ctx.clock());
+    let listed = asked_attachments(m, p, None, ctx.now)?;
     let attachments = describe::page(
         ctx.action,
         p,
-        asked_attachments(m, p, None)?,
-        |a| a.id.to_string(),
-        |a, name| match name {
+        listed.iter(),
+        |(a, _)| a.id.to_string(),
+        |(a, gone), name| match name {
             "transit-gateway-id" => one(&a.tgw),
             "transit-gateway-owner-id" | "resource-owner-id" => one(OWNER_ID),
-            "state" => one(attachment_state(a, clock)),
+            "state" => one(attachment_state(a, *gone, clock)),
             "association.transit-gateway-route-table-id" => {
                 Some(a.association.iter().map(ToString::to_string).collect())
             }
@@ -551,8 +639,8 @@ pub(super) fn describe_attachments(
             _ => attachment_ref_attr(a, &a.tgw, name).or_else(|| tag_attr(&a.tags, name)),
         },
     )?;
-    attachments.write(x, "transitGatewayAttachments", |x, a| {
-        write_attachment(x, a, attachment_state(a, clock));
+    attachments.write(x, "transitGatewayAttachments", |x, (a, gone)| {
+        write_attachment(x, a, attachment_state(a, *gone, clock));
     });
     Ok(())
 }
@@ -646,8 +734,13 @@ fn answer_peering(
     accept: bool,
 ) -> Result<(), ApiError> {
     let id = tgw_attach_id(p.required("TransitGatewayAttachmentId")?)?;
-    ctx.model.answer_tgw_peering(&id, accept)?;
-    let a = ctx.model.tgw_attachment(&id)?;
+    let (a, gone) = listed_attachment(ctx.model, &id, Some(Kind::Peering), ctx.now)?;
+    refuse_gone_attachment(a, gone, ctx.clock())?;
+    ctx.model.answer_tgw_peering_at(&id, accept, ctx.now)?;
+    let a = match ctx.model.deleted_tgw_attachment(&id, ctx.now) {
+        Some((rejected, _)) => rejected,
+        None => ctx.model.tgw_attachment(&id)?,
+    };
     let state = if accept { "pending" } else { "rejecting" };
     x.node("transitGatewayPeeringAttachment", |x| write_peering_attachment(x, a, state));
     Ok(())
@@ -663,7 +756,8 @@ pub(super) fn accept_peering_attachment(
     answer_peering(ctx, p, x, true)
 }
 
-/// RejectTransitGatewayPeeringAttachment: the attachment stays, `rejected`, until deleted.
+/// RejectTransitGatewayPeeringAttachment: the attachment is gone, listed `rejected` for
+/// two hours.
 pub(super) fn reject_peering_attachment(
     ctx: &mut Context<'_>,
     p: &Params,
@@ -672,8 +766,8 @@ pub(super) fn reject_peering_attachment(
     answer_peering(ctx, p, x, false)
 }
 
-/// DeleteTransitGatewayPeeringAttachment (in any state, from either side): answers the
-/// attachment as it was, `deleting`.
+/// DeleteTransitGatewayPeeringAttachment (pending acceptance or accepted, from either
+/// side; not once rejected): answers the attachment as it was, `deleting`.
 pub(super) fn delete_peering_attachment(
     ctx: &mut Context<'_>,
     p: &Params,
@@ -691,26 +785,27 @@ pub(super) fn describe_peering_attachments(
     p: &Params,
     x: &mut Xml,
 ) -> Result<(), ApiError> {
-    let m = &*ctx.model;
+    let (m, clock) = (&*ctx.model, ctx.clock());
+    let listed = asked_attachments(m, p, Some(Kind::Peering), ctx.now)?;
     let attachments = describe::page(
         ctx.action,
         p,
-        asked_attachments(m, p, Some(Kind::Peering))?,
-        |a| a.id.to_string(),
-        |a, name| {
+        listed.iter(),
+        |(a, _)| a.id.to_string(),
+        |(a, gone), name| {
             let (peer, account, _) = accepter(a)?;
             match name {
                 "transit-gateway-attachment-id" => one(&a.id),
                 "transit-gateway-id" => Some(vec![a.tgw.to_string(), peer.to_string()]),
                 "local-owner-id" => one(OWNER_ID),
                 "remote-owner-id" => one(account),
-                "state" => one(a.settled_state()),
+                "state" => one(attachment_state(a, *gone, clock)),
                 _ => tag_attr(&a.tags, name),
             }
         },
     )?;
-    attachments.write(x, "transitGatewayPeeringAttachments", |x, a| {
-        write_peering_attachment(x, a, a.settled_state());
+    attachments.write(x, "transitGatewayPeeringAttachments", |x, (a, gone)| {
+        write_peering_attachment(x, a, attachment_state(a, *gone, clock));
     });
     Ok(())
 }
@@ -751,8 +846,12 @@ pub(super) fn delete_route_table(
     x: &mut Xml,
 ) -> Result<(), ApiError> {
     let id = tgw_rtb_id(p.required("TransitGatewayRouteTableId")?)?;
+    if let Some((_, at)) = ctx.model.deleted_tgw_route_table(&id, ctx.now) {
+        let state = gone_state(at, ctx.clock(), DELETED);
+        return Err(still_listed("Transit Gateway Route Table", &id, state));
+    }
     let t = ctx.model.tgw_route_table(&id)?.clone();
-    ctx.model.delete_tgw_route_table(&id)?;
+    ctx.model.delete_tgw_route_table(&id, ctx.now)?;
     let m = &*ctx.model;
     x.node("transitGatewayRouteTable", |x| write_route_table(x, m, &t, "deleting"));
     Ok(())
@@ -764,23 +863,38 @@ pub(super) fn describe_route_tables(
     x: &mut Xml,
 ) -> Result<(), ApiError> {
     let asked = ids(p, "TransitGatewayRouteTableIds", tgw_rtb_id)?;
-    let m = &*ctx.model;
-    asked.iter().try_for_each(|id| m.tgw_route_table(id).map(drop))?;
+    let (m, clock) = (&*ctx.model, ctx.clock());
+    // The live ones, and those deleted within two hours.
+    let all: Vec<(&TgwRouteTable, Option<u64>)> = m
+        .tgw_route_tables()
+        .map(|t| (t, None))
+        .chain(m.deleted_tgw_route_tables(ctx.now).map(|(t, at)| (t, Some(at))))
+        .collect();
+    asked.iter().try_for_each(|id| match all.iter().any(|(t, _)| &t.id == id) {
+        true => Ok(()),
+        false => m.tgw_route_table(id).map(drop),
+    })?;
+    let state = |gone: Option<u64>| match gone {
+        Some(at) => gone_state(at, clock, DELETED),
+        None => "available",
+    };
     let tables = describe::page(
         ctx.action,
         p,
-        m.tgw_route_tables().filter(|t| asked.is_empty() || asked.contains(&t.id)),
-        |t| t.id.to_string(),
-        |t, name| match name {
+        all.iter().filter(|(t, _)| asked.is_empty() || asked.contains(&t.id)),
+        |(t, _)| t.id.to_string(),
+        |(t, gone), name| match name {
             "transit-gateway-route-table-id" => one(&t.id),
             "transit-gateway-id" => one(&t.tgw),
-            "state" => one("available"),
+            "state" => one(state(*gone)),
             "default-association-route-table" => one(m.is_default_tgw_table(t).0),
             "default-propagation-route-table" => one(m.is_default_tgw_table(t).1),
             _ => tag_attr(&t.tags, name),
         },
     )?;
-    tables.write(x, "transitGatewayRouteTables", |x, t| write_route_table(x, m, t, "available"));
+    tables.write(x, "transitGatewayRouteTables", |x, (t, gone)| {
+        write_route_table(x, m, t, state(*gone));
+    });
     Ok(())
 }
 
