@@ -276,7 +276,13 @@ mod tests {
         );
         let gone = post(&c, &format!("/console/transit-gateways/{id}/delete"), &[]);
         assert_eq!(gone.status, 303, "{}", gone.body);
-        assert_eq!(api(&c, "DescribeTransitGateways", &[]).items("transitGatewaySet").count(), 0);
-        assert_eq!(get(&c, &format!("/console/transit-gateways/{id}")).status, 404);
+        // Listed as deleted for a while, as AWS lists it.
+        let listed = api(&c, "DescribeTransitGateways", &[]);
+        let states: Vec<&str> =
+            listed.items("transitGatewaySet").map(|g| g.text("state")).collect();
+        assert!(states == ["deleting"] || states == ["deleted"], "{states:?}");
+        let page = get(&c, &format!("/console/transit-gateways/{id}"));
+        assert_eq!(page.status, 200);
+        assert!(page.body.contains("delet"), "{}", page.body);
     }
 }
