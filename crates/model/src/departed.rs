@@ -3,9 +3,8 @@
 //! but the Describe calls ever sees them: they route nothing, hold no address and block
 //! nothing, and their ids are never handed out again.
 //!
-//! On disk a [`Departed`] is a map from id to `[resource, when]`, the form deleted NAT
-//! gateways are stored in (`Model::deleted_nat_gateways`), so that they can move onto it
-//! without changing a state file.
+//! On disk a [`Departed`] is a map from id to `[resource, when]` (the form deleted NAT
+//! gateways were stored in before they moved onto it: state files did not change).
 
 use std::collections::BTreeMap;
 
@@ -67,7 +66,7 @@ mod tests {
         d.insert("b".into(), 2, 120);
         assert_eq!(d.went.len(), 1, "a is forgotten once b goes, past a's period");
         let json = serde_json::to_string(&d).unwrap();
-        assert_eq!(json, r#"{"b":[2,120]}"#, "the form deleted NAT gateways are stored in");
+        assert_eq!(json, r#"{"b":[2,120]}"#, "the form deleted NAT gateways were stored in");
         let back: Departed<String, u8, 10> = serde_json::from_str(&json).unwrap();
         assert_eq!(back.get(&"b".into(), 120), Some((&2, 120)));
     }

@@ -176,7 +176,8 @@ pub struct Model {
     /// Deleted NAT gateways, with when (Unix seconds): AWS lists them, as `deleted`, for
     /// about an hour. They hold no address and route nothing.
     #[serde(default)]
-    pub(crate) deleted_nat_gateways: BTreeMap<NatGatewayId, (NatGateway, u64)>,
+    pub(crate) deleted_nat_gateways:
+        crate::departed::Departed<NatGatewayId, NatGateway, TERMINATED_LISTED_S>,
     #[serde(default)]
     pub(crate) security_groups: BTreeMap<SecurityGroupId, SecurityGroup>,
     #[serde(default)]
@@ -242,7 +243,7 @@ impl Model {
             instances: BTreeMap::new(),
             terminated: BTreeMap::new(),
             nat_gateways: BTreeMap::new(),
-            deleted_nat_gateways: BTreeMap::new(),
+            deleted_nat_gateways: Default::default(),
             dhcp_options: crate::dhcp::initial_sets(),
             prefix_lists: BTreeMap::new(),
             launch_templates: BTreeMap::new(),
@@ -1922,7 +1923,7 @@ impl Model {
 
     /// DeleteNatGateway: routes to it become blackholes; its Elastic IP stays allocated.
     pub fn delete_nat_gateway(&mut self, id: &NatGatewayId, at: u64) -> Result<(), ApiError> {
-        if self.deleted_nat_gateways.contains_key(id) && !self.nat_gateways.contains_key(id) {
+        if self.deleted_nat_gateways.get(id, at).is_some() && !self.nat_gateways.contains_key(id) {
             return Ok(());
         }
         let nat = self.nat_gateway(id)?.clone();
@@ -1932,18 +1933,13 @@ impl Model {
             }
         }
         self.nat_gateways.remove(id);
-        self.deleted_nat_gateways
-            .retain(|_, (_, when)| at.saturating_sub(*when) < TERMINATED_LISTED_S);
-        self.deleted_nat_gateways.insert(id.clone(), (nat, at));
+        self.deleted_nat_gateways.insert(id.clone(), nat, at);
         Ok(())
     }
 
     /// NAT gateways deleted within the hour before `now`, with when.
     pub fn deleted_nat_gateways(&self, now: u64) -> impl Iterator<Item = (&NatGateway, u64)> {
-        self.deleted_nat_gateways
-            .values()
-            .filter(move |(_, at)| now.saturating_sub(*at) < TERMINATED_LISTED_S)
-            .map(|(nat, at)| (nat, *at))
+        self.deleted_nat_gateways.listed(now)
     }
 
     // ---- instances -----------------------------------------------------------------
