@@ -170,7 +170,10 @@ fn the_seed_lab_pages_run_as_written() {
     require_root();
     let work = Workspace::new("seed");
     let pages = pages("0");
-    assert!(pages.len() >= 7, "the seed's six parts and the endpoint problem: {pages:?}");
+    assert!(
+        pages.len() >= 9,
+        "the seed's seven parts, the transit gateway and the NAT instance: {pages:?}"
+    );
     let mut script = String::from("set -euo pipefail\n");
     for page in &pages {
         script.push_str(&script_of(page, &work.dir));
