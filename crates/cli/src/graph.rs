@@ -262,6 +262,22 @@ fn transit_gateways(m: &Model, p: &mut Picture) {
         }
         p.clusters.push(cluster);
         for a in m.tgw_attachments().filter(|a| a.tgw == tgw.id) {
+            if let vpclab_model::AttachmentResource::Peering { peer, state, .. } = &a.resource {
+                // Between the two hubs; dashed until the accepter accepts.
+                let carries = *state == vpclab_model::PeeringAttachmentState::Available;
+                let label = match carries {
+                    true => format!("{} (peering)", name(&a.id)),
+                    false => format!("{} (peering, {})", name(&a.id), state.as_str()),
+                };
+                p.edges.push(Edge {
+                    from: tid.clone(),
+                    to: ident(peer.as_str()),
+                    label: Some(label),
+                    dashed: !carries,
+                    both: true,
+                });
+                continue;
+            }
             let Some(vpc) = a.vpc() else { continue };
             let appliance = a.vpc_options().is_some_and(|o| o.appliance_mode_support);
             let mode = if appliance { " (appliance mode)" } else { "" };
@@ -533,6 +549,15 @@ mod tests {
         let m = model(include_str!("../../../examples/inspection.yaml"));
         let mermaid = String::from_utf8(render(&m, "mermaid").unwrap()).unwrap();
         assert!(mermaid.contains("(appliance mode)"), "{mermaid}");
+        // Two hubs peered: one edge between them, dashed while not accepted.
+        let peered = include_str!("../../../examples/transit-peering.yaml");
+        let dot = String::from_utf8(render(&model(peered), "dot").unwrap()).unwrap();
+        let edge = dot.lines().find(|l| l.contains("(peering)")).expect(&dot);
+        assert!(edge.contains("cluster_tgw_") && !edge.contains("dashed"), "{edge}");
+        let pending = model(&peered.replace("accept: true", "accept: false"));
+        let dot = String::from_utf8(render(&pending, "dot").unwrap()).unwrap();
+        let edge = dot.lines().find(|l| l.contains("(peering, pendingAcceptance)")).expect(&dot);
+        assert!(edge.contains("dashed"), "{edge}");
     }
 
     /// With Graphviz (CI installs it): an SVG with every instance in it. Without: an

@@ -74,9 +74,10 @@ pub use security::{
     SgRule,
 };
 pub use transit::{
-    AttachmentResource, DEFAULT_AMAZON_ASN, TGW_GONE_LISTED_S, TgwAttachment, TgwAttachmentId,
-    TgwOptions, TgwRoute, TgwRouteTable, TgwRouteTableId, TgwRouteType, TgwStaticRoute,
-    TransitGateway, TransitGatewayId, VpcAttachmentOptions, check_amazon_asn,
+    AttachmentResource, DEFAULT_AMAZON_ASN, PeeringAttachmentState, TGW_GONE_LISTED_S,
+    TgwAttachment, TgwAttachmentId, TgwOptions, TgwRoute, TgwRouteTable, TgwRouteTableId,
+    TgwRouteType, TgwStaticRoute, TransitGateway, TransitGatewayId, VpcAttachmentOptions,
+    check_amazon_asn,
 };
 
 /// Tags as AWS keeps them: key to value, `Name` among them.
