@@ -32,6 +32,7 @@ mod vpcs;
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use maud::{Markup, html};
 use vpclab_api::Service;
@@ -49,8 +50,23 @@ pub(crate) struct Console {
     /// The lab's state directory (flow logs).
     state: PathBuf,
     /// Session token to the key it signs with (with `--credentials` only).
-    sessions: Mutex<HashMap<String, Key>>,
+    sessions: Mutex<HashMap<String, Session>>,
+    /// How long a session lasts after signing in.
+    session_lifetime: Duration,
 }
+
+/// A signed-in browser: the key the console signs its requests with, until when.
+#[derive(Debug)]
+struct Session {
+    key: Key,
+    expires: Instant,
+}
+
+/// How long a session lasts: AWS's console session for an IAM user, 12 hours.
+const SESSION_LIFETIME: Duration = Duration::from_secs(12 * 3600);
+
+/// Sessions kept at most; signing in past that ends the one closest to its end.
+const MAX_SESSIONS: usize = 256;
 
 /// What a page handler gets.
 #[derive(Debug)]
@@ -158,7 +174,13 @@ impl Console {
         credentials: Option<Arc<Credentials>>,
         state: PathBuf,
     ) -> Self {
-        Console { service, credentials, state, sessions: Mutex::new(HashMap::new()) }
+        Console {
+            service,
+            credentials,
+            state,
+            sessions: Mutex::new(HashMap::new()),
+            session_lifetime: SESSION_LIFETIME,
+        }
     }
 
     fn respond(&self, request: PageRequest) -> PageResponse {
@@ -206,8 +228,9 @@ impl Console {
                     return self.login(&req, credentials);
                 }
                 match self.session_key(&request) {
-                    Some(key) => key,
-                    None => return redirect(&href("login")),
+                    Ok(key) => key,
+                    Err(SessionGone::Expired) => return redirect(&href("login?expired=1")),
+                    Err(SessionGone::Missing) => return redirect(&href("login")),
                 }
             }
         };
@@ -251,14 +274,15 @@ impl Console {
                         let body = html! { h1 { "Sign in" } p { "No secure random source to make a session with." } };
                         return render(Outcome::Status(500, html::page("Sign in", "", body)));
                     };
-                    self.sessions
-                        .lock()
-                        .unwrap_or_else(|e| e.into_inner())
-                        .insert(token.clone(), key);
+                    self.start_session(token.clone(), key);
                     let mut response = redirect(ROOT);
                     response.headers.push((
                         "set-cookie".into(),
-                        format!("{SESSION_COOKIE}={token}; Path={ROOT}; HttpOnly; SameSite=Strict"),
+                        format!(
+                            "{SESSION_COOKIE}={token}; Path={ROOT}; Max-Age={}; HttpOnly; \
+                             SameSite=Strict",
+                            self.session_lifetime.as_secs()
+                        ),
                     ));
                     return response;
                 }
@@ -271,6 +295,9 @@ impl Console {
                  The console signs every request with the key you give; it is kept in memory \
                  for this session only." }
             @if let Some(f) = &failed { (html::error(f)) }
+            @if failed.is_none() && req.param("expired") == "1" {
+                (html::notice("Your session has ended (sessions last 12 hours). Sign in again."))
+            }
             form.edit method="post" action=(href("login")) {
                 (html::text_field("access_key_id", "Access key ID", req.field("access_key_id"), ""))
                 label for="secret_access_key" { "Secret access key" }
@@ -331,9 +358,31 @@ impl Console {
         self.service.lock().unwrap_or_else(|e| e.into_inner()).status().map(|(_, c)| c)
     }
 
-    fn session_key(&self, request: &PageRequest) -> Option<Key> {
-        let token = cookie(request, SESSION_COOKIE)?;
-        self.sessions.lock().unwrap_or_else(|e| e.into_inner()).get(token).cloned()
+    /// The key of the request's session, while it lasts.
+    fn session_key(&self, request: &PageRequest) -> Result<Key, SessionGone> {
+        let token = cookie(request, SESSION_COOKIE).ok_or(SessionGone::Missing)?;
+        let mut sessions = self.sessions.lock().unwrap_or_else(|e| e.into_inner());
+        let session = sessions.get(token).ok_or(SessionGone::Missing)?;
+        if session.expires <= Instant::now() {
+            sessions.remove(token);
+            return Err(SessionGone::Expired);
+        }
+        Ok(session.key.clone())
+    }
+
+    /// Remembers a signed-in browser: ended sessions are dropped first, and past
+    /// `MAX_SESSIONS` the one closest to its end makes room.
+    fn start_session(&self, token: String, key: Key) {
+        let now = Instant::now();
+        let mut sessions = self.sessions.lock().unwrap_or_else(|e| e.into_inner());
+        sessions.retain(|_, s| s.expires > now);
+        if sessions.len() >= MAX_SESSIONS {
+            let soonest = sessions.iter().min_by_key(|(_, s)| s.expires).map(|(t, _)| t.clone());
+            if let Some(token) = soonest {
+                sessions.remove(&token);
+            }
+        }
+        sessions.insert(token, Session { key, expires: now + self.session_lifetime });
     }
 }
 
@@ -348,6 +397,14 @@ impl Pages for Console {
 }
 
 const SESSION_COOKIE: &str = "vpclab-console";
+
+/// Why a request has no session.
+enum SessionGone {
+    /// No cookie, or one no session has (forged, or signed out).
+    Missing,
+    /// It lasted its time.
+    Expired,
+}
 
 /// 128 bits from the system's secure random source, hex; `None` if it cannot be read
 /// (then no session is made: a guessable token would be anyone's).
@@ -676,5 +733,42 @@ mod tests {
         c.answer(request("POST", "/console/logout", &same_site, ""));
         let gone = c.answer(request("GET", "/console/vpcs", &[("cookie", &token)], ""));
         assert_eq!(gone.status, 303, "the session is over");
+    }
+
+    #[test]
+    fn a_session_ends_after_its_lifetime_and_their_number_is_bounded() {
+        let service = Arc::new(Mutex::new(Service::new(Model::new(3), None, None, 3)));
+        let keys = Arc::new(Credentials::parse("AKIDLAB:s3cret\n").unwrap());
+        let mut c = Console::new(service, Some(keys), std::env::temp_dir());
+        use std::time::Duration;
+        assert_eq!(c.session_lifetime, Duration::from_secs(43_200), "AWS's 12 hours");
+        let sign_in = |c: &Console| {
+            let body = "access_key_id=AKIDLAB&secret_access_key=s3cret";
+            let at = [("sec-fetch-site", "same-origin")];
+            let right = c.answer(request("POST", "/console/login", &at, body));
+            let cookie = right.headers.iter().find(|(k, _)| k == "set-cookie").unwrap().1.clone();
+            assert!(cookie.contains("Max-Age="), "{cookie}");
+            cookie.split(';').next().unwrap().to_owned()
+        };
+        c.session_lifetime = Duration::ZERO;
+        let token = sign_in(&c);
+        let page = c.answer(request("GET", "/console/vpcs", &[("cookie", &token)], ""));
+        assert_eq!(page.status, 303);
+        let to = page.headers.iter().find(|(k, _)| k == "location").unwrap().1.clone();
+        assert!(to.ends_with("/console/login?expired=1"), "{to}");
+        let (path, query) = to.split_once('?').unwrap();
+        let login =
+            c.answer(PageRequest { query: query.to_owned(), ..request("GET", path, &[], "") });
+        assert!(String::from_utf8_lossy(&login.body).contains("Your session has ended"));
+        assert_eq!(c.sessions.lock().unwrap().len(), 0, "an ended session is forgotten");
+
+        c.session_lifetime = Duration::from_secs(60);
+        let tokens: Vec<String> = (0..super::MAX_SESSIONS + 5).map(|_| sign_in(&c)).collect();
+        assert_eq!(c.sessions.lock().unwrap().len(), super::MAX_SESSIONS);
+        let first = c.answer(request("GET", "/console/vpcs", &[("cookie", &tokens[0])], ""));
+        assert_eq!(first.status, 303, "the oldest made room");
+        let last = tokens.last().unwrap();
+        let page = c.answer(request("GET", "/console/vpcs", &[("cookie", last)], ""));
+        assert_eq!(page.status, 200);
     }
 }
