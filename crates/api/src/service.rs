@@ -256,6 +256,28 @@ impl Service {
         Some((instances, host.edge_counters()))
     }
 
+    /// Each working NAT gateway's packets and each transit gateway's (carried,
+    /// dropped); `None` without a data plane.
+    #[allow(clippy::type_complexity)]
+    pub fn gateway_counters(
+        &self,
+    ) -> Option<(
+        Vec<(vpclab_model::NatGatewayId, vpclab_dataplane::GatewayCounters)>,
+        Vec<(vpclab_model::TransitGatewayId, vpclab_dataplane::GatewayCounters)>,
+    )> {
+        let host = self.host.as_ref()?;
+        let nats = self
+            .model
+            .nat_gateways()
+            .filter_map(|n| Some((n.id.clone(), host.nat_gateway_counters(&n.id)?)))
+            .collect();
+        let hubs = (0u32..)
+            .zip(self.model.transit_gateways())
+            .map(|(i, t)| (t.id.clone(), host.transit_gateway_counters(i)))
+            .collect();
+        Some((nats, hubs))
+    }
+
     /// One instance's packets (its primary interface's); `None` without a data plane or
     /// when it is not running.
     pub fn instance_counters(

@@ -150,6 +150,46 @@ impl PortCounters {
     }
 }
 
+/// NAT gateways (by connection-table slot) and transit gateways (by index in the
+/// snapshot) counted one by one.
+pub const GATEWAYS_COUNTED: usize = 1024;
+
+/// A gateway's packets at one moment: those it carried on, and those it dropped.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GatewayCounters {
+    pub carried: u64,
+    pub dropped: u64,
+}
+
+impl GatewayCounters {
+    /// Both workers' counts together.
+    pub fn add(&mut self, other: GatewayCounters) {
+        self.carried += other.carried;
+        self.dropped += other.dropped;
+    }
+}
+
+/// One gateway's counters, as its worker last published them.
+#[derive(Debug, Default)]
+struct GatewayCount {
+    carried: AtomicU64,
+    dropped: AtomicU64,
+}
+
+impl GatewayCount {
+    fn store(&self, c: GatewayCounters) {
+        self.carried.store(c.carried, Ordering::Relaxed);
+        self.dropped.store(c.dropped, Ordering::Relaxed);
+    }
+
+    fn load(&self) -> GatewayCounters {
+        GatewayCounters {
+            carried: self.carried.load(Ordering::Relaxed),
+            dropped: self.dropped.load(Ordering::Relaxed),
+        }
+    }
+}
+
 /// The counters of one forwarder.
 #[derive(Debug)]
 pub struct Counters {
@@ -167,6 +207,9 @@ pub struct Counters {
     drops: [AtomicU64; DropReason::ALL.len()],
     /// Per port, allocated once: counting never allocates.
     ports: Box<[PortCount]>,
+    /// Per NAT gateway slot and per transit gateway, published with the tracking gauges.
+    nat_gateways: Box<[GatewayCount]>,
+    transit_gateways: Box<[GatewayCount]>,
 }
 
 impl Default for Counters {
@@ -185,6 +228,8 @@ impl Default for Counters {
             tracked_expired: AtomicU64::new(0),
             drops: std::array::from_fn(|_| AtomicU64::new(0)),
             ports: (0..PORTS_COUNTED).map(|_| PortCount::default()).collect(),
+            nat_gateways: (0..GATEWAYS_COUNTED).map(|_| GatewayCount::default()).collect(),
+            transit_gateways: (0..GATEWAYS_COUNTED).map(|_| GatewayCount::default()).collect(),
         }
     }
 }
@@ -223,6 +268,14 @@ impl Counters {
     /// Connection-tracking gauges, published once per wake-up by the forwarder: the NAT
     /// gateways' tables and the others (security groups, gateway endpoints).
     pub fn set_tracking(&self, tracking: &crate::Tracking) {
+        for (slot, c) in tracking.nat_gateways() {
+            if let Some(count) = self.nat_gateways.get(slot as usize) {
+                count.store(c);
+            }
+        }
+        for (count, &c) in self.transit_gateways.iter().zip(tracking.transit_gateways()) {
+            count.store(c);
+        }
         let nat = tracking.stats();
         self.nat_flows.store(tracking.flows() as u64, Ordering::Relaxed);
         self.nat_created.store(nat.created, Ordering::Relaxed);
@@ -270,6 +323,22 @@ impl Counters {
             received: c.received.load(Ordering::Relaxed),
             dropped: c.dropped.load(Ordering::Relaxed),
         })
+    }
+
+    /// The NAT gateway with connection-table slot `slot`: packets it translated and
+    /// dropped, as last published (zero past `GATEWAYS_COUNTED`).
+    pub fn nat_gateway(&self, slot: u32) -> GatewayCounters {
+        self.nat_gateways
+            .get(slot as usize)
+            .map_or_else(GatewayCounters::default, GatewayCount::load)
+    }
+
+    /// The transit gateway with index `index` in the snapshot: packets it routed on and
+    /// dropped, as last published.
+    pub fn transit_gateway(&self, index: u32) -> GatewayCounters {
+        self.transit_gateways
+            .get(index as usize)
+            .map_or_else(GatewayCounters::default, GatewayCount::load)
     }
 
     /// The counters now.

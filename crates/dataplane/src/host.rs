@@ -253,6 +253,20 @@ impl Host {
         self.port_of(instance).map(|port| self.forwarder.port_counters(port))
     }
 
+    /// NAT gateway `id`'s packets (translated, dropped), if it carries traffic.
+    pub fn nat_gateway_counters(
+        &self,
+        id: &vpclab_model::NatGatewayId,
+    ) -> Option<crate::GatewayCounters> {
+        self.ports.nat_slot_of(id).map(|slot| self.forwarder.nat_gateway_counters(slot))
+    }
+
+    /// The packets of the transit gateway that is `index`th in the model's order
+    /// (routed on, dropped).
+    pub fn transit_gateway_counters(&self, index: u32) -> crate::GatewayCounters {
+        self.forwarder.transit_gateway_counters(index)
+    }
+
     /// The internet edge's packets: what came in from the emulated internet, what went
     /// out to it.
     pub fn edge_counters(&self) -> crate::PortCounters {

@@ -32,7 +32,7 @@ pub mod vnet;
 pub mod wire;
 pub mod worker;
 
-pub use counters::{CounterSnapshot, Counters, DropReason, PortCounters};
+pub use counters::{CounterSnapshot, Counters, DropReason, GatewayCounters, PortCounters};
 pub use nat::Tracking;
 pub use pipeline::{REPLY_BUFFER, Verdict};
 pub use snapshot::{INTERNET, Port, PortEntry, PortMap, Snapshot, compile};

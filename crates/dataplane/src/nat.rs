@@ -10,6 +10,7 @@ use vpclab_conntrack::{
     Config, Fragments, Nat, Stats, Timeouts, Tracker, TrackerStats, random_seed,
 };
 
+use crate::counters::GatewayCounters;
 use crate::snapshot::{Port, Snapshot};
 use crate::trace::{Step, Trace};
 
@@ -51,6 +52,8 @@ pub struct Tracking {
     capacity: usize,
     /// This tracker's share of every NAT gateway's ports (see [`Tracking::for_worker`]).
     share: (u16, u16),
+    /// Packets each transit gateway (by index in the snapshot) routed on and dropped.
+    hubs: Vec<GatewayCounters>,
 }
 
 impl Tracking {
@@ -79,12 +82,14 @@ impl Tracking {
             retired: Stats::default(),
             capacity: part(capacity),
             share: (worker as u16, workers as u16),
+            hubs: Vec::new(),
         }
     }
 
     /// Makes the tables match the snapshot's NAT gateways: a table for every slot in use
     /// (with the gateway's idle timeout), none for slots no longer in use.
     pub fn sync(&mut self, snapshot: &Snapshot) {
+        self.hubs.resize(snapshot.transit_gateways as usize, GatewayCounters::default());
         let mut used = vec![false; self.tables.len()];
         for nat in snapshot.nats() {
             let slot = nat.slot as usize;
@@ -171,6 +176,34 @@ impl Tracking {
             expired: a.expired + b.expired,
             full: a.full + b.full,
         }
+    }
+
+    /// A packet transit gateway `index` routed on (`carried`) or dropped.
+    #[inline]
+    pub(crate) fn through_hub(&mut self, index: u32, carried: bool) {
+        if let Some(hub) = self.hubs.get_mut(index as usize) {
+            match carried {
+                true => hub.carried += 1,
+                false => hub.dropped += 1,
+            }
+        }
+    }
+
+    /// Each transit gateway's packets so far, by index in the snapshot.
+    pub fn transit_gateways(&self) -> &[GatewayCounters] {
+        &self.hubs
+    }
+
+    /// Each NAT gateway's packets so far, by connection-table slot: those it
+    /// translated (new flows and matches) and those it dropped (no flow, no port, a
+    /// full table, a reset owed).
+    pub fn nat_gateways(&self) -> impl Iterator<Item = (u32, GatewayCounters)> + '_ {
+        (0u32..).zip(&self.tables).filter_map(|(slot, table)| {
+            let s = table.as_ref()?.stats();
+            let carried = s.created + s.matched;
+            let dropped = s.no_flow + s.port_exhausted + s.table_full + s.resets;
+            Some((slot, GatewayCounters { carried, dropped }))
+        })
     }
 
     /// Flows tracked now, over all gateways.

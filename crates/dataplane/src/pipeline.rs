@@ -517,19 +517,23 @@ impl Snapshot {
                 hop,
             });
             let out = match hop {
-                None => return Verdict::Drop(DropReason::TgwNoRoute),
-                Some(TgwHop::Blackhole) => return Verdict::Drop(DropReason::TgwBlackhole),
-                Some(TgwHop::Attachment(out)) => out,
+                None => Err(DropReason::TgwNoRoute),
+                Some(TgwHop::Blackhole) => Err(DropReason::TgwBlackhole),
+                Some(TgwHop::Attachment(_)) if ip.wire_len() > TGW_MTU => {
+                    Err(DropReason::TgwMtuExceeded)
+                }
+                // AWS counts it (`packets-lost-ttl-expired`); no error comes back.
+                Some(TgwHop::Attachment(_)) if ip.ttl() <= 1 => Err(DropReason::TtlExceeded),
+                Some(TgwHop::Attachment(out)) => Ok(out),
             };
-            if ip.wire_len() > TGW_MTU {
-                return Verdict::Drop(DropReason::TgwMtuExceeded);
-            }
+            // What the hub did, for its node on the console's map.
+            tracking.through_hub(table.tgw, out.is_ok());
+            let out = match out {
+                Ok(out) => out,
+                Err(reason) => return Verdict::Drop(reason),
+            };
             // Both ends of a connection learn the hub's segment size from its SYNs.
             ip.clamp_mss(TGW_MSS);
-            if ip.ttl() <= 1 {
-                // AWS counts it (`packets-lost-ttl-expired`); no error comes back.
-                return Verdict::Drop(DropReason::TtlExceeded);
-            }
             ip.decrement_ttl();
             let Some(next) = self.attachments.get(out as usize) else {
                 return Verdict::Drop(DropReason::TgwBlackhole);

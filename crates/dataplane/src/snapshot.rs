@@ -323,6 +323,9 @@ pub struct Snapshot {
     pub(crate) acls: Vec<CompiledAcl>,
     /// Transit gateway route tables (the model's, in id order).
     pub(crate) tgw_tables: Vec<TgwTable>,
+    /// How many transit gateways there are (`TgwTable::tgw` indexes them, in the
+    /// model's id order).
+    pub transit_gateways: u32,
     /// Transit gateway VPC attachments (the model's, in id order).
     pub(crate) attachments: Vec<AttachmentEntry>,
     /// Interface endpoints' interfaces, by their stable numbers (`ENDPOINT_TARGET +
@@ -350,6 +353,7 @@ impl Snapshot {
             rules: Vec::new(),
             acls: Vec::new(),
             tgw_tables: Vec::new(),
+            transit_gateways: 0,
             attachments: Vec::new(),
             endpoints: Vec::new(),
             endpoint_addresses: Lpm4::default(),
@@ -500,6 +504,11 @@ impl PortMap {
     }
 
     /// The connection-table slot of NAT gateway `id`, assigning the lowest free one.
+    /// The connection-table slot of NAT gateway `id`, if it has one.
+    pub fn nat_slot_of(&self, id: &NatGatewayId) -> Option<u32> {
+        self.nat_slots.get(id).copied()
+    }
+
     fn nat_slot(&mut self, id: &NatGatewayId) -> u32 {
         if let Some(&slot) = self.nat_slots.get(id) {
             return slot;
@@ -856,6 +865,7 @@ pub fn compile(model: &Model, ports: &mut PortMap, generation: u64) -> Snapshot 
         rules,
         acls,
         tgw_tables,
+        transit_gateways: model.transit_gateways().count() as u32,
         attachments,
         endpoints,
         endpoint_addresses: endpoint_addresses.build(),

@@ -295,6 +295,26 @@ impl Forwarder {
         total
     }
 
+    /// The NAT gateway with connection-table slot `slot`: its packets, all workers
+    /// together.
+    pub fn nat_gateway_counters(&self, slot: u32) -> crate::GatewayCounters {
+        let mut total = crate::GatewayCounters::default();
+        for mailbox in &self.shared.workers {
+            total.add(mailbox.counters.nat_gateway(slot));
+        }
+        total
+    }
+
+    /// The transit gateway with index `index` in the snapshot: its packets, all workers
+    /// together.
+    pub fn transit_gateway_counters(&self, index: u32) -> crate::GatewayCounters {
+        let mut total = crate::GatewayCounters::default();
+        for mailbox in &self.shared.workers {
+            total.add(mailbox.counters.transit_gateway(index));
+        }
+        total
+    }
+
     /// The counters now, all workers together.
     pub fn counters(&self) -> CounterSnapshot {
         let mut total = CounterSnapshot::default();

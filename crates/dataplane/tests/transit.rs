@@ -627,3 +627,33 @@ fn both_ways_of_a_private_nat_flow_have_one_owner() {
         }
     }
 }
+
+#[test]
+fn the_hub_and_a_private_nat_gateway_count_what_they_carry_and_drop() {
+    let (mut lab, _, _) = private_nat_lab();
+    let snapshot = compile(&lab.model, &mut lab.ports, 1);
+    assert_eq!(snapshot.transit_gateways, 1);
+    let mut tracking = Tracking::new(1024);
+    tracking.sync(&snapshot);
+    let mut reply = vec![0u8; REPLY_BUFFER];
+    // A ping and its answer: the hub carries both, the gateway translates both.
+    let mut packet = probe(ip("10.0.1.10"), ip("10.1.1.10"), Probe::Ping);
+    let verdict = snapshot.process(&mut tracking, lab.hosts[0], &mut packet, &mut reply, 0);
+    let Verdict::Forward { len, .. } = verdict else { panic!("{verdict:?}") };
+    let mut back = vpclab_dataplane::trace::answer(&packet[..len]);
+    snapshot.process(&mut tracking, lab.hosts[1], &mut back, &mut reply, 1);
+    // C to an address no route in the hub covers: dropped there.
+    let mut lost = probe(ip("10.2.1.10"), ip("10.9.0.1"), Probe::Ping);
+    let verdict = snapshot.process(&mut tracking, lab.hosts[2], &mut lost, &mut reply, 2);
+    assert_eq!(verdict, Verdict::Drop(DropReason::TgwNoRoute));
+    let hub = tracking.transit_gateways()[0];
+    assert_eq!((hub.carried, hub.dropped), (2, 1));
+    let nats: Vec<_> = tracking.nat_gateways().collect();
+    assert_eq!(nats.len(), 1);
+    assert_eq!((nats[0].1.carried, nats[0].1.dropped), (2, 0), "the new flow and its answer");
+    // Unsolicited, to the gateway's address: its drop.
+    let mut knock = probe(ip("10.1.1.10"), ip("10.0.2.4"), Probe::Tcp(22));
+    snapshot.process(&mut tracking, lab.hosts[1], &mut knock, &mut reply, 3);
+    let nats: Vec<_> = tracking.nat_gateways().collect();
+    assert_eq!(nats[0].1.dropped, 1);
+}

@@ -101,8 +101,9 @@ fn summary(cx: &Cx<'_>) -> String {
     line
 }
 
-/// The counters the map's script colours nodes by: per instance (and the internet
-/// edge) packets sent, received and dropped so far, keyed by the map's node ids. The
+/// The counters the map's script colours nodes by, keyed by the map's node ids: per
+/// instance (and the internet edge) packets sent, received and dropped so far; per NAT
+/// gateway and transit gateway (a cluster on the map) packets carried and dropped. The
 /// script compares each poll with the last: a node whose counts grew carries traffic
 /// now, one whose drops grew is dropping.
 fn traffic_json(cx: &Cx<'_>) -> String {
@@ -113,6 +114,15 @@ fn traffic_json(cx: &Cx<'_>) -> String {
             nodes.insert(node_id(id.as_str()), entry(c));
         }
         nodes.insert("internet".into(), entry(edge));
+    }
+    if let Some((nats, hubs)) = cx.console.gateway_counters() {
+        let entry = |c: vpclab_dataplane::GatewayCounters| serde_json::json!({ "carried": c.carried, "dropped": c.dropped });
+        for (id, c) in nats {
+            nodes.insert(node_id(id.as_str()), entry(c));
+        }
+        for (id, c) in hubs {
+            nodes.insert(format!("cluster_{}", node_id(id.as_str())), entry(c));
+        }
     }
     serde_json::json!({ "summary": summary(cx), "nodes": nodes }).to_string()
 }

@@ -330,6 +330,17 @@ impl Console {
         self.service.lock().unwrap_or_else(|e| e.into_inner()).port_counters()
     }
 
+    /// NAT gateways' and transit gateways' packets, when the data plane runs.
+    #[allow(clippy::type_complexity)]
+    pub(crate) fn gateway_counters(
+        &self,
+    ) -> Option<(
+        Vec<(vpclab_model::NatGatewayId, vpclab_dataplane::GatewayCounters)>,
+        Vec<(vpclab_model::TransitGatewayId, vpclab_dataplane::GatewayCounters)>,
+    )> {
+        self.service.lock().unwrap_or_else(|e| e.into_inner()).gateway_counters()
+    }
+
     /// One instance's packets, when the data plane runs and it is attached.
     pub(crate) fn instance_counters(&self, id: &str) -> Option<vpclab_dataplane::PortCounters> {
         let id = vpclab_model::InstanceId::parse(id)?;

@@ -75,17 +75,21 @@ document.addEventListener("keydown", (event) => {
       if (!response.ok) return;
       const traffic = await response.json();
       const nodes = traffic.nodes || {};
-      for (const node of map.querySelectorAll("g.node")) {
-        const title = node.querySelector("title");
+      // Instances and gateways are nodes; a transit gateway is a cluster.
+      for (const node of map.querySelectorAll("g.node, g.cluster")) {
+        const title = node.querySelector(":scope > title");
         const id = title ? title.textContent : "";
         const now = nodes[id];
         if (!now) continue;
         const before = last.get(id);
-        const moved = before && now.sent + now.received > before.sent + before.received;
+        const through = (c) => ("carried" in c ? c.carried : c.sent + c.received);
+        const moved = before && through(now) > through(before);
         const dropping = before && now.dropped > before.dropped;
         node.classList.toggle("hot", !!moved);
         node.classList.toggle("dropping", !!dropping);
-        const label = `${now.sent} sent, ${now.received} received, ${now.dropped} dropped`;
+        const label = "carried" in now
+          ? `${now.carried} packets carried, ${now.dropped} dropped`
+          : `${now.sent} sent, ${now.received} received, ${now.dropped} dropped`;
         node.setAttribute("aria-label", label);
         if (title) title.textContent = id;
         let tip = node.querySelector("desc.traffic");
