@@ -3,7 +3,7 @@
 //! Counters are relaxed atomics bumped on the hot path; nothing is formatted or logged
 //! per packet. Readers take a [`CounterSnapshot`].
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
 
 use serde::{Deserialize, Serialize};
 
@@ -130,6 +130,8 @@ struct PortCount {
     sent: AtomicU64,
     received: AtomicU64,
     dropped: AtomicU64,
+    /// Why the last of its dropped packets was dropped: `DropReason as u8 + 1`, 0 for none.
+    last_drop: AtomicU8,
 }
 
 /// A port's packets at one moment: what its device sent into the forwarder, what the
@@ -139,6 +141,9 @@ pub struct PortCounters {
     pub sent: u64,
     pub received: u64,
     pub dropped: u64,
+    /// Why its last dropped packet was dropped (one worker's last, with several).
+    #[serde(skip)]
+    pub last_drop: Option<DropReason>,
 }
 
 impl PortCounters {
@@ -147,6 +152,7 @@ impl PortCounters {
         self.sent += other.sent;
         self.received += other.received;
         self.dropped += other.dropped;
+        self.last_drop = other.last_drop.or(self.last_drop);
     }
 }
 
@@ -308,11 +314,12 @@ impl Counters {
         }
     }
 
-    /// A packet port `port` sent was dropped.
+    /// A packet port `port` sent was dropped, for `reason`.
     #[inline]
-    pub fn port_dropped(&self, port: crate::Port) {
+    pub fn port_dropped(&self, port: crate::Port, reason: DropReason) {
         if let Some(c) = self.ports.get(port as usize) {
             c.dropped.fetch_add(1, Ordering::Relaxed);
+            c.last_drop.store(reason as u8 + 1, Ordering::Relaxed);
         }
     }
 
@@ -322,6 +329,10 @@ impl Counters {
             sent: c.sent.load(Ordering::Relaxed),
             received: c.received.load(Ordering::Relaxed),
             dropped: c.dropped.load(Ordering::Relaxed),
+            last_drop: match c.last_drop.load(Ordering::Relaxed) {
+                0 => None,
+                n => DropReason::ALL.get(usize::from(n) - 1).copied(),
+            },
         })
     }
 
@@ -426,5 +437,44 @@ impl CounterSnapshot {
     /// The count for `reason`.
     pub fn dropped(&self, reason: DropReason) -> u64 {
         self.drops.iter().find(|(n, _)| n == reason.name()).map_or(0, |(_, c)| *c)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_port_remembers_why_its_last_packet_was_dropped() {
+        let c = Counters::default();
+        assert_eq!(c.port(7).last_drop, None);
+        c.port_sent(7);
+        c.port_dropped(7, DropReason::SgEgress);
+        c.port_sent(7);
+        c.port_dropped(7, DropReason::NoRoute);
+        let seen = c.port(7);
+        assert_eq!((seen.sent, seen.dropped, seen.last_drop), (2, 2, Some(DropReason::NoRoute)));
+        // Past the ports counted one by one: nothing, and no panic.
+        c.port_dropped(PORTS_COUNTED as crate::Port, DropReason::NoRoute);
+        assert_eq!(c.port(PORTS_COUNTED as crate::Port), PortCounters::default());
+        // Workers together: one that saw a drop names it.
+        let mut total = PortCounters::default();
+        total.add(seen);
+        total.add(Counters::default().port(7));
+        assert_eq!(total.last_drop, Some(DropReason::NoRoute));
+        // Every reason survives the byte it is kept in.
+        for &reason in DropReason::ALL {
+            c.port_dropped(9, reason);
+            assert_eq!(c.port(9).last_drop, Some(reason));
+        }
+    }
+
+    #[test]
+    fn gateways_keep_what_their_worker_last_published() {
+        let c = Counters::default();
+        assert_eq!(c.nat_gateway(3), GatewayCounters::default());
+        c.nat_gateways[3].store(GatewayCounters { carried: 5, dropped: 1 });
+        assert_eq!(c.nat_gateway(3), GatewayCounters { carried: 5, dropped: 1 });
+        assert_eq!(c.transit_gateway(GATEWAYS_COUNTED as u32), GatewayCounters::default());
     }
 }

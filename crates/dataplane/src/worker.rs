@@ -666,7 +666,7 @@ impl<'a> Worker<'a> {
                     }
                     if made == 0 {
                         counters.drop(DropReason::TooBig);
-                        counters.port_dropped(port);
+                        counters.port_dropped(port, DropReason::TooBig);
                     }
                 } else {
                     self.send(out, &frame[..H + out_len]);
@@ -674,7 +674,7 @@ impl<'a> Worker<'a> {
             }
             Verdict::Reply { port: out, len, reason } => {
                 counters.drop(reason);
-                counters.port_dropped(port);
+                counters.port_dropped(port, reason);
                 counters.icmp();
                 self.send(out, &self.reply[..H + len]);
             }
@@ -690,12 +690,12 @@ impl<'a> Worker<'a> {
                     counters.to_services();
                 } else {
                     counters.drop(DropReason::ServiceBusy);
-                    counters.port_dropped(port);
+                    counters.port_dropped(port, DropReason::ServiceBusy);
                 }
             }
             Verdict::Drop(reason) => {
                 counters.drop(reason);
-                counters.port_dropped(port);
+                counters.port_dropped(port, reason);
                 match reason {
                     DropReason::SgEgress | DropReason::NaclOut => {
                         if let Some((t, on_wire)) = sent {

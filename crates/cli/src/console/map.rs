@@ -109,7 +109,10 @@ fn summary(cx: &Cx<'_>) -> String {
 fn traffic_json(cx: &Cx<'_>) -> String {
     let mut nodes = serde_json::Map::new();
     if let Some((instances, edge)) = cx.console.port_counters() {
-        let entry = |c: vpclab_dataplane::PortCounters| serde_json::json!({ "sent": c.sent, "received": c.received, "dropped": c.dropped });
+        let entry = |c: vpclab_dataplane::PortCounters| {
+            let why = c.last_drop.map(|r| r.name());
+            serde_json::json!({ "sent": c.sent, "received": c.received, "dropped": c.dropped, "why": why })
+        };
         for (id, c) in instances {
             nodes.insert(node_id(id.as_str()), entry(c));
         }

@@ -34,6 +34,10 @@ pub(crate) fn tab(cx: &Cx<'_>, instance: &El) -> Markup {
                 ("Sent", html! { (c.sent) }),
                 ("Received", html! { (c.received) }),
                 ("Dropped (of those sent)", html! { (c.dropped) }),
+                ("Last dropped because", match c.last_drop {
+                    Some(reason) => html! { code { (reason.name()) } },
+                    None => html::or_dash(""),
+                }),
             ])),
             None => p.empty { "Not counted: the data plane is off, or the instance is not running." },
         }

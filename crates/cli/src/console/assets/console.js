@@ -87,9 +87,10 @@ document.addEventListener("keydown", (event) => {
         const dropping = before && now.dropped > before.dropped;
         node.classList.toggle("hot", !!moved);
         node.classList.toggle("dropping", !!dropping);
+        const why = now.why ? ` (the last: ${now.why})` : "";
         const label = "carried" in now
           ? `${now.carried} packets carried, ${now.dropped} dropped`
-          : `${now.sent} sent, ${now.received} received, ${now.dropped} dropped`;
+          : `${now.sent} sent, ${now.received} received, ${now.dropped} dropped${why}`;
         node.setAttribute("aria-label", label);
         if (title) title.textContent = id;
         let tip = node.querySelector("desc.traffic");
