@@ -8,6 +8,8 @@
 //! it; without, it signs with a key of its own, which the API accepts as it accepts any.
 //! Forms are protected against cross-site posts (a page elsewhere cannot click for you).
 
+#[cfg(test)]
+mod a11y;
 mod api;
 mod choices;
 mod confirm;
