@@ -150,20 +150,15 @@ impl EndpointEntry {
     /// with its address, which routes by its subnet's table and is checked by its
     /// groups and ACL as any sender is.
     pub fn as_sender(&self) -> InstancePort {
-        InstancePort {
-            vpc: self.vpc,
-            table: self.table,
-            subnet: self.subnet,
-            zone: self.zone,
-            private: self.address,
-            public: None,
-            // It asks the VPC's services nothing.
-            resolver: Ipv4Addr::UNSPECIFIED,
-            rules: self.rules,
-            acl: self.acl,
-            flow_log: false,
-            source_dest_check: true,
-        }
+        InstancePort::managed(
+            self.vpc,
+            self.table,
+            self.subnet,
+            self.zone,
+            self.address,
+            self.rules,
+            self.acl,
+        )
     }
 }
 
@@ -233,6 +228,35 @@ pub struct InstancePort {
     pub source_dest_check: bool,
 }
 
+impl InstancePort {
+    /// An interface AWS manages (an interface endpoint's, a NAT gateway's) as the
+    /// sender of what it passes on: no public address, no flow log, asking the VPC's
+    /// services nothing.
+    fn managed(
+        vpc: u32,
+        table: u32,
+        subnet: Ipv4Net,
+        zone: u8,
+        private: Ipv4Addr,
+        rules: u32,
+        acl: u32,
+    ) -> Self {
+        InstancePort {
+            vpc,
+            table,
+            subnet,
+            zone,
+            private,
+            public: None,
+            resolver: Ipv4Addr::UNSPECIFIED,
+            rules,
+            acl,
+            flow_log: false,
+            source_dest_check: true,
+        }
+    }
+}
+
 /// `acl` of a subnet without a network ACL (allow all).
 pub const NO_ACL: u32 = u32::MAX;
 
@@ -267,19 +291,15 @@ impl NatEntry {
     /// subnet with its address, routed by its subnet's table and checked by its ACL.
     /// It has no security groups.
     pub fn as_sender(&self) -> InstancePort {
-        InstancePort {
-            vpc: self.vpc,
-            table: self.table,
-            subnet: self.subnet,
-            zone: self.zone,
-            private: self.private,
-            public: None,
-            resolver: Ipv4Addr::UNSPECIFIED,
-            rules: NO_RULES,
-            acl: self.acl,
-            flow_log: false,
-            source_dest_check: true,
-        }
+        InstancePort::managed(
+            self.vpc,
+            self.table,
+            self.subnet,
+            self.zone,
+            self.private,
+            NO_RULES,
+            self.acl,
+        )
     }
 }
 

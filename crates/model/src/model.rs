@@ -1657,28 +1657,7 @@ impl Model {
     ) -> Result<NetworkInterfaceId, ApiError> {
         let s = self.subnet(subnet)?.clone();
         let security_groups = self.groups_for_launch(&s.vpc, groups)?;
-        let private_ip = match private_ip {
-            Some(ip) => {
-                if !s.cidr.contains(&ip) || s.is_reserved(ip) {
-                    return Err(ApiError::invalid_value(format!(
-                        "Address {ip} does not fall within the subnet's usable address range"
-                    )));
-                }
-                if self.private_ip_in_use(subnet, ip) {
-                    return Err(ApiError::new(
-                        "InvalidIPAddress.InUse",
-                        format!("The specified address {ip} is already in use."),
-                    ));
-                }
-                ip
-            }
-            None => self.free_address(&s).ok_or_else(|| {
-                ApiError::new(
-                    "InsufficientFreeAddressesInSubnet",
-                    format!("There are not enough free addresses in subnet '{subnet}'."),
-                )
-            })?,
-        };
+        let private_ip = self.interface_address(&s, private_ip)?;
         let id = NetworkInterfaceId::from_raw(self.ids.fresh(NetworkInterfaceId::PREFIX));
         self.network_interfaces.insert(
             id.clone(),
@@ -1819,14 +1798,38 @@ impl Model {
         subnet: &SubnetId,
     ) -> Result<crate::ManagedInterface, ApiError> {
         let s = self.subnet(subnet)?.clone();
-        let private_ip = self.free_address(&s).ok_or_else(|| {
-            ApiError::new(
-                "InsufficientFreeAddressesInSubnet",
-                format!("There are not enough free addresses in subnet '{subnet}'."),
-            )
-        })?;
+        let private_ip = self.interface_address(&s, None)?;
         let interface = NetworkInterfaceId::from_raw(self.ids.fresh(NetworkInterfaceId::PREFIX));
         Ok(crate::ManagedInterface { subnet: subnet.clone(), interface, private_ip })
+    }
+
+    /// The address a new interface in `subnet` takes: `asked`, if it is one of the
+    /// subnet's usable addresses and free, else the lowest free one.
+    fn interface_address(
+        &self,
+        subnet: &Subnet,
+        asked: Option<Ipv4Addr>,
+    ) -> Result<Ipv4Addr, ApiError> {
+        let Some(ip) = asked else {
+            return self.free_address(subnet).ok_or_else(|| {
+                ApiError::new(
+                    "InsufficientFreeAddressesInSubnet",
+                    format!("There are not enough free addresses in subnet '{}'.", subnet.id),
+                )
+            });
+        };
+        if !subnet.cidr.contains(&ip) || subnet.is_reserved(ip) {
+            return Err(ApiError::invalid_value(format!(
+                "Address {ip} does not fall within the subnet's usable address range"
+            )));
+        }
+        if self.private_ip_in_use(&subnet.id, ip) {
+            return Err(ApiError::new(
+                "InvalidIPAddress.InUse",
+                format!("The specified address {ip} is already in use."),
+            ));
+        }
+        Ok(ip)
     }
 
     /// The lowest address of `subnet` AWS would hand out: not one of the five reserved,
@@ -1876,28 +1879,7 @@ impl Model {
         if idle_timeout_s == 0 {
             return Err(ApiError::invalid_value("The idle timeout must be at least one second."));
         }
-        let private_ip = match spec.private_ip {
-            Some(ip) => {
-                if !subnet.cidr.contains(&ip) || subnet.is_reserved(ip) {
-                    return Err(ApiError::invalid_value(format!(
-                        "Address {ip} does not fall within the subnet's usable address range"
-                    )));
-                }
-                if self.private_ip_in_use(&subnet.id, ip) {
-                    return Err(ApiError::new(
-                        "InvalidIPAddress.InUse",
-                        format!("The specified address {ip} is already in use."),
-                    ));
-                }
-                ip
-            }
-            None => self.free_address(&subnet).ok_or_else(|| {
-                ApiError::new(
-                    "InsufficientFreeAddressesInSubnet",
-                    format!("There are not enough free addresses in subnet '{}'.", subnet.id),
-                )
-            })?,
-        };
+        let private_ip = self.interface_address(&subnet, spec.private_ip)?;
         let id = NatGatewayId::from_raw(self.ids.fresh(NatGatewayId::PREFIX));
         if let (Some(public), None) = (&public, &failure) {
             if let Some(e) = self.elastic_ips.get_mut(&public.allocation) {
