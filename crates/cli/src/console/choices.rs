@@ -35,6 +35,62 @@ pub(crate) fn vpcs_with_cidr(cx: &Cx<'_>) -> Result<Vec<(String, String)>, Failu
     Ok(options)
 }
 
+/// Whether a state is one of a resource on its way out or gone (still listed a while).
+pub(crate) fn gone(state: &str) -> bool {
+    matches!(state, "deleting" | "deleted" | "rejecting" | "rejected" | "failing" | "failed")
+}
+
+/// "Select a transit gateway", then every transit gateway not deleted, shown as
+/// `id (name)`.
+pub(crate) fn transit_gateways(cx: &Cx<'_>) -> Result<Vec<(String, String)>, Failure> {
+    let doc = cx.api.call("DescribeTransitGateways", &[])?;
+    let mut options = vec![(String::new(), "Select a transit gateway".to_owned())];
+    options.extend(
+        doc.items("transitGatewaySet")
+            .filter(|g| !gone(g.text("state")))
+            .map(|g| option(g.text("transitGatewayId"), g.name_tag())),
+    );
+    Ok(options)
+}
+
+/// Whether attachment `a` (as DescribeTransitGatewayAttachments lists it, from its
+/// requester's side) is one of transit gateway `tgw`'s: its own, or a peering
+/// attachment that `tgw` is the other end of.
+pub(crate) fn attaches(a: &El, tgw: &str) -> bool {
+    a.text("transitGatewayId") == tgw
+        || (a.text("resourceType") == "peering" && a.text("resourceId") == tgw)
+}
+
+/// What attachment `a` attaches, as transit gateway `tgw` sees it: for a peering
+/// attachment, the gateway at the other end.
+pub(crate) fn attached_from<'a>(a: &'a El, tgw: &str) -> &'a str {
+    if a.text("transitGatewayId") == tgw {
+        a.text("resourceId")
+    } else {
+        a.text("transitGatewayId")
+    }
+}
+
+/// "Choose attachment", then the attachments of transit gateway `tgw` not deleted that
+/// `keep` takes, shown as `id (name) | type | resource`.
+pub(crate) fn tgw_attachments(
+    cx: &Cx<'_>,
+    tgw: &str,
+    keep: impl Fn(&El) -> bool,
+) -> Result<Vec<(String, String)>, Failure> {
+    let doc = cx.api.call("DescribeTransitGatewayAttachments", &[])?;
+    let mut options = vec![(String::new(), "Choose attachment".to_owned())];
+    options.extend(
+        doc.items("transitGatewayAttachments")
+            .filter(|a| attaches(a, tgw) && !gone(a.text("state")) && keep(a))
+            .map(|a| {
+                let (id, text) = option(a.text("transitGatewayAttachmentId"), a.name_tag());
+                (id, format!("{text} | {} | {}", a.text("resourceType"), attached_from(a, tgw)))
+            }),
+    );
+    Ok(options)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -33,10 +33,24 @@ pub(crate) struct Confirm<'a> {
 
 impl Confirm<'_> {
     pub(crate) fn run(self, cx: &Cx<'_>, req: &Request) -> Outcome {
+        self.run_with(cx, req, &[])
+    }
+
+    /// [`Confirm::run`] of an action that takes more than the id: `params` go with it
+    /// (`verb` then carries what names them in its query, e.g.
+    /// `delete-association?attachment=tgw-attach-…`, for the POST to find them again).
+    pub(crate) fn run_with(
+        self,
+        cx: &Cx<'_>,
+        req: &Request,
+        params: &[(String, String)],
+    ) -> Outcome {
         let Confirm { section, label, id, title, .. } = self;
         let mut failure = None;
         if req.is_post() {
-            match cx.api.call1(self.action, self.id_param, id) {
+            let mut all = vec![(self.id_param.to_owned(), id.to_owned())];
+            all.extend_from_slice(params);
+            match cx.api.call(self.action, &all) {
                 Ok(_) => return Outcome::Redirect(self.done),
                 Err(f) if self.missing.is_some_and(|m| f.code.starts_with(m)) => {
                     return Outcome::NotFound;

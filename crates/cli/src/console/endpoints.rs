@@ -106,7 +106,7 @@ fn detail(cx: &Cx<'_>, id: &str, req: &Request) -> Outcome {
         "security-groups" => "The endpoint's security groups were saved.".to_owned(),
         _ => String::new(),
     };
-    let private_dns = if endpoint.text("privateDnsEnabled") == "true" { "Yes" } else { "No" };
+    let private_dns = html::yes_no(endpoint.text("privateDnsEnabled"));
     let body = html! {
         (html::crumbs(SECTION, "Endpoints", id, ""))
         @if !done.is_empty() { (html::notice(&done)) }
@@ -213,7 +213,7 @@ fn dns_tab(endpoint: &El) -> Markup {
         column("Hosted zone ID", |d: &El| html! { (d.text("hostedZoneId")) }),
     ];
     html! {
-        p { "Private DNS names enabled: " strong { (if endpoint.text("privateDnsEnabled") == "true" { "Yes" } else { "No" }) } }
+        p { "Private DNS names enabled: " strong { (html::yes_no(endpoint.text("privateDnsEnabled"))) } }
         (html::table("DNS names", &columns, &rows, ""))
     }
 }

@@ -23,7 +23,14 @@ pub(crate) const SIDEBAR: &[(&str, &[(&str, &str)])] = &[
         ],
     ),
     ("Security", &[("network-acls", "Network ACLs"), ("security-groups", "Security groups")]),
-    ("Transit gateways", &[("transit-gateways", "Transit gateways")]),
+    (
+        "Transit gateways",
+        &[
+            ("transit-gateways", "Transit gateways"),
+            ("transit-gateway-attachments", "Transit gateway attachments"),
+            ("transit-gateway-route-tables", "Transit gateway route tables"),
+        ],
+    ),
     ("Compute", &[("instances", "Instances")]),
     ("Lab", &[("reachability", "Reachability")]),
 ];
@@ -172,9 +179,22 @@ pub(crate) fn link(kind: &str, id: &str) -> Markup {
     html! { a href=(href(&format!("{kind}/{id}"))) { (id) } }
 }
 
+/// Links to resources `ids` of `kind`, comma separated, or a dash for none.
+pub(crate) fn links(kind: &str, ids: &[&str]) -> Markup {
+    html! {
+        @if ids.is_empty() { "–" }
+        @for (i, id) in ids.iter().enumerate() { @if i > 0 { ", " } (link(kind, id)) }
+    }
+}
+
 /// `value`, or a dash for nothing.
 pub(crate) fn or_dash(value: &str) -> Markup {
     html! { @if value.is_empty() { "–" } @else { (value) } }
+}
+
+/// A boolean of a reply (`true`/`false`) as the console shows it.
+pub(crate) fn yes_no(value: &str) -> &'static str {
+    if value == "true" { "Yes" } else { "No" }
 }
 
 /// A list's column: its heading and how a row shows it.
@@ -312,6 +332,16 @@ pub(crate) fn text_field(name: &str, label: &str, value: &str, hint: &str) -> Ma
     html! {
         label for=(name) { (label) @if !hint.is_empty() { span.hint { (hint) } } }
         input type="text" id=(name) name=(name) value=(value);
+    }
+}
+
+/// A checkbox `name` (posted as `on` when ticked) with its label.
+pub(crate) fn checkbox(name: &str, label: &str, checked: bool) -> Markup {
+    html! {
+        p {
+            input type="checkbox" id=(name) name=(name) checked[checked];
+            label.inline for=(name) { (label) }
+        }
     }
 }
 

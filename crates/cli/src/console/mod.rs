@@ -28,6 +28,8 @@ mod route_tables;
 mod rows;
 mod security_groups;
 mod subnets;
+mod tgw_attachments;
+mod tgw_route_tables;
 mod transit_gateways;
 mod vpcs;
 
@@ -163,6 +165,8 @@ const ROUTES: &[(&str, Route)] = &[
     ("security-groups", security_groups::route),
     ("instances", instances::route),
     ("transit-gateways", transit_gateways::route),
+    ("transit-gateway-attachments", tgw_attachments::route),
+    ("transit-gateway-route-tables", tgw_route_tables::route),
     ("map", map::route),
     ("reachability", reachability::route),
 ];

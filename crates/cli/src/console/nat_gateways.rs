@@ -86,10 +86,7 @@ fn detail(cx: &Cx<'_>, id: &str, req: &Request) -> Outcome {
         column("Public IPv4 address", |a: &El| html::or_dash(a.text("publicIp"))),
         column("Private IPv4 address", |a: &El| html::or_dash(a.text("privateIp"))),
         column("Network interface ID", |a: &El| html::or_dash(a.text("networkInterfaceId"))),
-        column(
-            "Primary",
-            |a: &El| html! { (if a.text("isPrimary") == "true" { "Yes" } else { "No" }) },
-        ),
+        column("Primary", |a: &El| html! { (html::yes_no(a.text("isPrimary"))) }),
         column("Status", |a: &El| html! { (a.text("status")) }),
     ];
     let body = html! {

@@ -65,10 +65,6 @@ fn rules_count(n: usize, word: &str) -> String {
     format!("{n} {word} rule{}", if n == 1 { "" } else { "s" })
 }
 
-fn yes_no(value: &str) -> &'static str {
-    if value == "true" { "Yes" } else { "No" }
-}
-
 fn list(cx: &Cx<'_>, req: &Request) -> Outcome {
     let acls = match cx.api.call("DescribeNetworkAcls", &[]) {
         Ok(doc) => doc,
@@ -79,7 +75,7 @@ fn list(cx: &Cx<'_>, req: &Request) -> Outcome {
         column("Name", |a: &El| html::or_dash(a.name_tag())),
         column("Network ACL ID", |a: &El| html::link(SECTION, a.text("networkAclId"))),
         column("Associated with", associated_with),
-        column("Default", |a: &El| html! { (yes_no(a.text("default"))) }),
+        column("Default", |a: &El| html! { (html::yes_no(a.text("default"))) }),
         column("VPC ID", |a: &El| html::link("vpcs", a.text("vpcId"))),
         column(
             "Inbound rules count",
@@ -163,7 +159,7 @@ fn detail(cx: &Cx<'_>, id: &str, req: &Request) -> Outcome {
         (html::details(&[
             ("Network ACL ID", html! { (id) }),
             ("Associated with", associated_with(&acl)),
-            ("Default", html! { (yes_no(acl.text("default"))) }),
+            ("Default", html! { (html::yes_no(acl.text("default"))) }),
             ("VPC ID", html::link("vpcs", acl.text("vpcId"))),
             ("Owner", html! { (acl.text("ownerId")) }),
         ]))

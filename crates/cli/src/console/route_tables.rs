@@ -157,10 +157,7 @@ fn list(cx: &Cx<'_>, req: &Request) -> Outcome {
         column("Route table ID", |t: &El| html::link(SECTION, t.text("routeTableId"))),
         column("Explicit subnet associations", |t: &El| {
             let subnets: Vec<&str> = explicit(t).map(|a| a.text("subnetId")).collect();
-            html! {
-                @if subnets.is_empty() { "–" }
-                @for (i, s) in subnets.iter().enumerate() { @if i > 0 { ", " } (html::link("subnets", s)) }
-            }
+            html::links("subnets", &subnets)
         }),
         column("Main", |t: &El| html! { (if is_main(t) { "Yes" } else { "No" }) }),
         column("VPC", |t: &El| {
@@ -258,10 +255,7 @@ fn detail(cx: &Cx<'_>, id: &str, req: &Request) -> Outcome {
         (html::details(&[
             ("Route table ID", html! { (id) }),
             ("Main", html! { (if is_main(&t) { "Yes" } else { "No" }) }),
-            ("Explicit subnet associations", html! {
-                @if associated.is_empty() { "–" }
-                @for (i, s) in associated.iter().enumerate() { @if i > 0 { ", " } (html::link("subnets", s)) }
-            }),
+            ("Explicit subnet associations", html::links("subnets", &associated)),
             ("Edge associations", html! { "–" }),
             ("VPC", html::link("vpcs", vpc)),
             ("Owner ID", html! { (t.text("ownerId")) }),

@@ -42,10 +42,6 @@ fn acl_of<'a>(acls: &'a El, id: &str) -> Option<&'a El> {
         .find(|a| a.items("associationSet").any(|x| x.text("subnetId") == id))
 }
 
-fn yes_no(value: &str) -> &'static str {
-    if value == "true" { "Yes" } else { "No" }
-}
-
 fn list(cx: &Cx<'_>, req: &Request) -> Outcome {
     let calls = (
         cx.api.call("DescribeSubnets", &[]),
@@ -88,7 +84,7 @@ fn list(cx: &Cx<'_>, req: &Request) -> Outcome {
         }),
         column(
             "Auto-assign public IPv4 address",
-            |s: &El| html! { (yes_no(s.text("mapPublicIpOnLaunch"))) },
+            |s: &El| html! { (html::yes_no(s.text("mapPublicIpOnLaunch"))) },
         ),
     ];
     let deleted = req.param("deleted");
@@ -160,8 +156,8 @@ fn detail(cx: &Cx<'_>, id: &str, req: &Request) -> Outcome {
             ("VPC", html::link("vpcs", s.text("vpcId"))),
             ("Route table", html::link("route-tables", table_id)),
             ("Network ACL", html::link("network-acls", acl_id)),
-            ("Default subnet", html! { (yes_no(s.text("defaultForAz"))) }),
-            ("Auto-assign public IPv4 address", html! { (yes_no(s.text("mapPublicIpOnLaunch"))) }),
+            ("Default subnet", html! { (html::yes_no(s.text("defaultForAz"))) }),
+            ("Auto-assign public IPv4 address", html! { (html::yes_no(s.text("mapPublicIpOnLaunch"))) }),
             ("Owner", html! { (s.text("ownerId")) }),
         ]))
         (html::tabs(&base, tab, &[("route-table", "Route table"), ("network-acl", "Network ACL"), ("tags", "Tags")]))

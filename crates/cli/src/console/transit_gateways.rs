@@ -1,16 +1,19 @@
-//! Transit gateways (read-only for now): the list, a gateway's details with its
-//! attachments and route tables, and "Delete transit gateway".
+//! Transit gateways: the list, a gateway's details (its options, attachments and route
+//! tables), "Create transit gateway" and "Delete transit gateway". Attachments and route
+//! tables have pages of their own (`tgw_attachments.rs`, `tgw_route_tables.rs`).
 
 use maud::{Markup, html};
 
-use super::api::{self, filter};
+use super::api;
 use super::confirm::Confirm;
 use super::html::{self, column, href};
-use super::{Cx, El, Failure, Outcome, Request};
+use super::vpcs::name_tag;
+use super::{Cx, El, Failure, Outcome, Request, tgw_attachments, tgw_route_tables};
 
 pub(crate) fn route(cx: &Cx<'_>, rest: &[&str], req: &Request) -> Outcome {
     match rest {
         [] => list(cx, req),
+        ["new"] => create(cx, req),
         [id] => detail(cx, id, req),
         [id, "delete"] => delete(cx, id, req),
         _ => Outcome::NotFound,
@@ -34,7 +37,7 @@ fn list(cx: &Cx<'_>, req: &Request) -> Outcome {
     ];
     let body = html::list(
         "Transit gateways",
-        None,
+        Some(("transit-gateways/new", "Create transit gateway")),
         "transit gateways",
         &columns,
         &rows,
@@ -61,12 +64,18 @@ fn load(cx: &Cx<'_>, id: &str) -> Result<El, Outcome> {
     }
 }
 
-fn on_off(value: &str) -> &str {
+/// An `enable`/`disable` option as the console shows it.
+pub(super) fn on_off(value: &str) -> &str {
     match value {
         "enable" => "Enable",
         "disable" => "Disable",
         other => other,
     }
+}
+
+/// A checkbox of a posted form as an option's value: `enable` when ticked.
+pub(super) fn toggle(req: &Request, field: &str) -> &'static str {
+    if req.field(field) == "on" { "enable" } else { "disable" }
 }
 
 fn detail(cx: &Cx<'_>, id: &str, req: &Request) -> Outcome {
@@ -84,7 +93,14 @@ fn detail(cx: &Cx<'_>, id: &str, req: &Request) -> Outcome {
     let option = |name: &str| g.at(&["options", name]).to_owned();
     let body = html! {
         (html::crumbs(SECTION, "Transit gateways", id, ""))
-        (html::bar(&title, html::actions(&[("Delete transit gateway", format!("{base}/delete"))])))
+        @if req.param("done") == "created" {
+            (html::notice(&format!("Transit gateway {title} was created successfully. It is pending until available.")))
+        }
+        (html::bar(&title, html::actions(&[
+            ("Create transit gateway attachment", href(&format!("transit-gateway-attachments/new?transit_gateway={id}"))),
+            ("Create transit gateway route table", href(&format!("transit-gateway-route-tables/new?transit_gateway={id}"))),
+            ("Delete transit gateway", format!("{base}/delete")),
+        ])))
         (html::details(&[
             ("Transit gateway ID", html! { (id) }),
             ("State", html::state(g.text("state"))),
@@ -92,83 +108,98 @@ fn detail(cx: &Cx<'_>, id: &str, req: &Request) -> Outcome {
             ("Amazon side ASN", html! { (option("amazonSideAsn")) }),
             ("Description", html::or_dash(g.text("description"))),
             ("DNS support", html! { (on_off(&option("dnsSupport"))) }),
+            ("Security Group Referencing support", html! { (on_off(&option("securityGroupReferencingSupport"))) }),
             ("VPN ECMP support", html! { (on_off(&option("vpnEcmpSupport"))) }),
             ("Auto accept shared attachments", html! { (on_off(&option("autoAcceptSharedAttachments"))) }),
             ("Default association route table", html! { (on_off(&option("defaultRouteTableAssociation"))) }),
-            ("Association route table ID", html::or_dash(&option("associationDefaultRouteTableId"))),
+            ("Association route table ID", html::link("transit-gateway-route-tables", &option("associationDefaultRouteTableId"))),
             ("Default propagation route table", html! { (on_off(&option("defaultRouteTablePropagation"))) }),
-            ("Propagation route table ID", html::or_dash(&option("propagationDefaultRouteTableId"))),
+            ("Propagation route table ID", html::link("transit-gateway-route-tables", &option("propagationDefaultRouteTableId"))),
+            ("Multicast support", html! { (on_off(&option("multicastSupport"))) }),
         ]))
         (html::tabs(&base, tab, &[("attachments", "Attachments"), ("route-tables", "Route tables"), ("tags", "Tags")]))
         @match tab {
-            "route-tables" => (route_tables(cx, id)),
+            "route-tables" => (tgw_route_tables::of_gateway(cx, id)),
             "tags" => (html::tags_table(&g)),
-            _ => (attachments(cx, id)),
+            _ => (tgw_attachments::of_gateway(cx, id)),
         }
     };
     Outcome::Page(html::page(&title, SECTION, body))
 }
 
-fn attachments(cx: &Cx<'_>, id: &str) -> Markup {
-    let doc =
-        match cx.api.call("DescribeTransitGatewayAttachments", &filter("transit-gateway-id", id)) {
-            Ok(doc) => doc,
-            Err(f) => return html::error(&f),
-        };
-    let rows: Vec<&El> = doc.items("transitGatewayAttachments").collect();
-    let columns = [
-        column("Name", |a: &El| html::or_dash(a.name_tag())),
-        column(
-            "Transit gateway attachment ID",
-            |a: &El| html! { (a.text("transitGatewayAttachmentId")) },
-        ),
-        column("Resource type", |a: &El| html! { (a.text("resourceType")) }),
-        column("Resource ID", |a: &El| {
-            let resource = a.text("resourceId");
-            match a.text("resourceType") {
-                "vpc" => html::link("vpcs", resource),
-                "peering" => html::link(SECTION, resource),
-                _ => html::or_dash(resource),
-            }
-        }),
-        column("State", |a: &El| html::state(a.text("state"))),
-        column("Association route table ID", |a: &El| {
-            html::or_dash(a.at(&["association", "transitGatewayRouteTableId"]))
-        }),
-    ];
+/// "Create transit gateway"'s checkboxes: (field, option, label, ticked at first, as the
+/// API's defaults are).
+const OPTIONS: &[(&str, &str, &str, bool)] = &[
+    ("dns_support", "DnsSupport", "DNS support", true),
+    (
+        "security_group_referencing",
+        "SecurityGroupReferencingSupport",
+        "Security Group Referencing support",
+        false,
+    ),
+    ("vpn_ecmp", "VpnEcmpSupport", "VPN ECMP support", true),
+    (
+        "default_association",
+        "DefaultRouteTableAssociation",
+        "Default route table association",
+        true,
+    ),
+    (
+        "default_propagation",
+        "DefaultRouteTablePropagation",
+        "Default route table propagation",
+        true,
+    ),
+    ("auto_accept", "AutoAcceptSharedAttachments", "Auto accept shared attachments", false),
+];
+
+fn create_form(req: &Request, failure: Option<&Failure>) -> Markup {
     html! {
-        h2 { "Attachments (" (rows.len()) ")" }
-        (html::table("attachments", &columns, &rows, ""))
+        (html::crumbs(SECTION, "Transit gateways", "", "Create transit gateway"))
+        h1 { "Create transit gateway" }
+        p { "A transit gateway is a network transit hub that interconnects attachments (VPCs and peered transit gateways) within the same account." }
+        @if let Some(f) = failure { (html::error(f)) }
+        form.edit method="post" action=(href("transit-gateways/new")) {
+            fieldset {
+                legend { "Details - optional" }
+                (html::text_field("name", "Name tag", req.field("name"), "Creates a tag with a key of 'Name' and the value that you specify."))
+                (html::text_field("description", "Description", req.field("description"), "Set the description of your transit gateway to help you identify it in the future."))
+            }
+            fieldset {
+                legend { "Configure the transit gateway" }
+                (html::text_field("asn", "Amazon side Autonomous System Number (ASN)", req.field("asn"),
+                    "64512-65534 or 4200000000-4294967294; empty for the default, 64512."))
+                @for (field, _, label, default) in OPTIONS {
+                    (html::checkbox(field, label, if req.is_post() { req.field(field) == "on" } else { *default }))
+                }
+                p.hint { "Default route table association and propagation: new attachments are associated with, and propagate to, the transit gateway's default route table." }
+            }
+            (html::form_actions(&href(SECTION), "Create transit gateway"))
+        }
     }
 }
 
-fn route_tables(cx: &Cx<'_>, id: &str) -> Markup {
-    let doc =
-        match cx.api.call("DescribeTransitGatewayRouteTables", &filter("transit-gateway-id", id)) {
-            Ok(doc) => doc,
-            Err(f) => return html::error(&f),
-        };
-    let rows: Vec<&El> = doc.items("transitGatewayRouteTables").collect();
-    let yes_no = |v: &str| if v == "true" { "Yes" } else { "No" };
-    let columns = [
-        column("Name", |t: &El| html::or_dash(t.name_tag())),
-        column(
-            "Transit gateway route table ID",
-            |t: &El| html! { (t.text("transitGatewayRouteTableId")) },
-        ),
-        column("State", |t: &El| html::state(t.text("state"))),
-        column(
-            "Default association route table",
-            move |t: &El| html! { (yes_no(t.text("defaultAssociationRouteTable"))) },
-        ),
-        column(
-            "Default propagation route table",
-            move |t: &El| html! { (yes_no(t.text("defaultPropagationRouteTable"))) },
-        ),
-    ];
-    html! {
-        h2 { "Route tables (" (rows.len()) ")" }
-        (html::table("route tables", &columns, &rows, ""))
+fn create(cx: &Cx<'_>, req: &Request) -> Outcome {
+    let title = "Create transit gateway";
+    if !req.is_post() {
+        return Outcome::Page(html::page(title, SECTION, create_form(req, None)));
+    }
+    let mut params = vec![("Description".to_owned(), req.field("description").to_owned())];
+    if !req.field("asn").is_empty() {
+        params.push(("Options.AmazonSideAsn".to_owned(), req.field("asn").to_owned()));
+    }
+    for (field, option, _, _) in OPTIONS {
+        params.push((format!("Options.{option}"), toggle(req, field).to_owned()));
+    }
+    if !req.field("name").is_empty() {
+        params.extend(name_tag("transit-gateway", req.field("name")));
+    }
+    match cx.api.call("CreateTransitGateway", &params) {
+        Ok(doc) => {
+            let id = doc.at(&["transitGateway", "transitGatewayId"]);
+            Outcome::Redirect(href(&format!("{SECTION}/{id}?done=created")))
+        }
+        Err(f) => Outcome::Status(400, html::page(title, SECTION, create_form(req, Some(&f)))),
     }
 }
 
@@ -197,7 +228,83 @@ fn delete(cx: &Cx<'_>, id: &str, req: &Request) -> Outcome {
 
 #[cfg(test)]
 mod tests {
-    use crate::console::testing::{api, console, get, post};
+    use crate::console::testing::{api, console, get, post, post_ok};
+
+    #[test]
+    fn create_a_gateway_with_its_options_after_a_refused_asn() {
+        let c = console();
+        let list = get(&c, "/console/transit-gateways");
+        assert!(
+            list.body
+                .contains(r#"href="/console/transit-gateways/new">Create transit gateway</a>"#),
+            "{}",
+            list.body
+        );
+        let form = get(&c, "/console/transit-gateways/new");
+        for (field, ticked) in [
+            ("dns_support", true),
+            ("security_group_referencing", false),
+            ("vpn_ecmp", true),
+            ("default_association", true),
+            ("default_propagation", true),
+            ("auto_accept", false),
+        ] {
+            let checked = if ticked { " checked" } else { "" };
+            let input = format!(r#"<input type="checkbox" id="{field}" name="{field}"{checked}>"#);
+            assert!(form.body.contains(&input), "{input}: {}", form.body);
+            assert!(form.body.contains(&format!(r#"<label class="inline" for="{field}">"#)));
+        }
+        for field in ["name", "description", "asn"] {
+            assert!(form.body.contains(&format!(r#"<label for="{field}">"#)), "{field}");
+        }
+
+        // The API refuses the ASN: its error, and the form as it was filled.
+        let filled = [
+            ("name", "lab-hub"),
+            ("description", "the hub"),
+            ("asn", "42"),
+            ("dns_support", "on"),
+            ("default_association", "on"),
+            ("auto_accept", "on"),
+        ];
+        let refused = post(&c, "/console/transit-gateways/new", &filled);
+        assert_eq!(refused.status, 400);
+        assert!(refused.body.contains("<code>InvalidParameterValue</code>"), "{}", refused.body);
+        assert!(refused.body.contains("The amazon side ASN 42 is not valid"), "{}", refused.body);
+        for value in [r#"value="lab-hub""#, r#"value="the hub""#, r#"value="42""#] {
+            assert!(refused.body.contains(value), "{value}");
+        }
+        assert!(refused.body.contains(r#"id="auto_accept" name="auto_accept" checked"#));
+        assert!(refused.body.contains(r#"id="vpn_ecmp" name="vpn_ecmp">"#), "unticked stays so");
+        assert!(
+            api(&c, "DescribeTransitGateways", &[]).items("transitGatewaySet").next().is_none()
+        );
+
+        let mut fixed = filled.to_vec();
+        fixed[2] = ("asn", "64700");
+        let page = post_ok(&c, "/console/transit-gateways/new", &fixed);
+        assert!(page.body.contains("was created successfully"), "{}", page.body);
+        let doc = api(&c, "DescribeTransitGateways", &[]);
+        let g = doc.items("transitGatewaySet").next().expect("created");
+        let id = g.text("transitGatewayId");
+        assert_eq!(g.name_tag(), "lab-hub");
+        assert_eq!(g.text("description"), "the hub");
+        let option = |name: &str| g.at(&["options", name]).to_owned();
+        assert_eq!(option("amazonSideAsn"), "64700");
+        assert_eq!(option("dnsSupport"), "enable");
+        assert_eq!(option("vpnEcmpSupport"), "disable");
+        assert_eq!(option("securityGroupReferencingSupport"), "disable");
+        assert_eq!(option("defaultRouteTableAssociation"), "enable");
+        assert_eq!(option("defaultRouteTablePropagation"), "disable");
+        assert_eq!(option("autoAcceptSharedAttachments"), "enable");
+        assert!(option("propagationDefaultRouteTableId").is_empty());
+        // The page shows the options, and links the default association table.
+        let table = option("associationDefaultRouteTableId");
+        assert!(page.body.contains(&format!("/console/transit-gateway-route-tables/{table}")));
+        assert!(page.body.contains(id) && page.body.contains("64700"));
+        assert!(page.body.contains("VPN ECMP support</dt><dd>Disable"), "{}", page.body);
+        assert!(page.body.contains("Auto accept shared attachments</dt><dd>Enable"));
+    }
 
     #[test]
     fn a_gateway_its_attachments_and_route_tables_and_delete() {

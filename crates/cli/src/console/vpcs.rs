@@ -42,10 +42,7 @@ fn list(cx: &Cx<'_>, req: &Request) -> Outcome {
         column("Main route table", |v: &El| {
             html::link("route-tables", &main_table(v.text("vpcId")))
         }),
-        column(
-            "Default VPC",
-            |v: &El| html! { (if v.text("isDefault") == "true" { "Yes" } else { "No" }) },
-        ),
+        column("Default VPC", |v: &El| html! { (html::yes_no(v.text("isDefault"))) }),
     ];
     let body = html::list(
         "Your VPCs",
@@ -120,7 +117,7 @@ fn detail(cx: &Cx<'_>, id: &str, req: &Request) -> Outcome {
             ("Tenancy", html! { (vpc.text("instanceTenancy")) }),
             ("Main route table", html::link("route-tables", &main_table)),
             ("Main network ACL", html::link("network-acls", &main_acl)),
-            ("Default VPC", html! { (if vpc.text("isDefault") == "true" { "Yes" } else { "No" }) }),
+            ("Default VPC", html! { (html::yes_no(vpc.text("isDefault"))) }),
             ("IPv4 CIDR", html! { (vpc.text("cidrBlock")) }),
             ("Owner ID", html! { (vpc.text("ownerId")) }),
         ]))
@@ -473,10 +470,16 @@ fn build(cx: &Cx<'_>, req: &Request, done: &mut Vec<(String, String)>) -> Result
 
 /// `TagSpecification` parameters giving a new resource of `kind` the Name `name`.
 pub(crate) fn name_tag(kind: &str, name: &str) -> Vec<(String, String)> {
+    name_tag_at("TagSpecification", kind, name)
+}
+
+/// [`name_tag`] for the actions whose list is named otherwise (`list`: the transit
+/// gateway attachments' and route tables' `TagSpecifications`).
+pub(crate) fn name_tag_at(list: &str, kind: &str, name: &str) -> Vec<(String, String)> {
     vec![
-        ("TagSpecification.1.ResourceType".to_owned(), kind.to_owned()),
-        ("TagSpecification.1.Tag.1.Key".to_owned(), "Name".to_owned()),
-        ("TagSpecification.1.Tag.1.Value".to_owned(), name.to_owned()),
+        (format!("{list}.1.ResourceType"), kind.to_owned()),
+        (format!("{list}.1.Tag.1.Key"), "Name".to_owned()),
+        (format!("{list}.1.Tag.1.Value"), name.to_owned()),
     ]
 }
 
