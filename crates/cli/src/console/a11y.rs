@@ -171,7 +171,13 @@ fn every_page_reached_by_its_links_is_usable_from_the_keyboard() {
             ("SubnetId", &subnet),
         ],
     );
-    api(&c, "CreateTransitGateway", &[]);
+    let tgw = api(&c, "CreateTransitGateway", &[]);
+    let tgw = tgw.at(&["transitGateway", "transitGatewayId"]).to_owned();
+    api(
+        &c,
+        "CreateTransitGatewayVpcAttachment",
+        &[("TransitGatewayId", &tgw), ("VpcId", &vpc), ("SubnetIds.1", &subnet)],
+    );
 
     let mut seen = BTreeSet::new();
     let mut queue = VecDeque::from(["/console/".to_owned()]);
@@ -198,6 +204,10 @@ fn every_page_reached_by_its_links_is_usable_from_the_keyboard() {
         }
     }
     assert!(seen.len() > 60, "the crawl reached {} pages: {seen:?}", seen.len());
+    for kind in ["transit-gateway-attachments/tgw-attach-", "transit-gateway-route-tables/tgw-rtb-"]
+    {
+        assert!(seen.iter().any(|p| p.contains(kind)), "{kind} pages crawled: {seen:?}");
+    }
     assert!(found.is_empty(), "{} problems:\n{}", found.len(), found.join("\n"));
 }
 
