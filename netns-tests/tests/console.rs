@@ -84,6 +84,9 @@ impl Browser {
                     "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
                     "--no-first-run", "--disable-background-networking",
                     "--disable-component-update", "--disable-sync",
+                    // What the flags above leave (sign-in, autofill, update and
+                    // optimisation-hint lookups) resolves no name.
+                    "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
                     "--window-size=1280,900",
                     format!("--user-data-dir={}", driver.profile.display()),
                 ]
