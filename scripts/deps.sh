@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Installs what vpclab's lab and tests need, from the distribution's package registry
-# only. Idempotent: does nothing when everything is present.
+# (and, for the tests, geckodriver from crates.io). Idempotent: does nothing when
+# everything is present.
 #
 #   scripts/deps.sh            # what the lab needs
-#   scripts/deps.sh --tests    # and what only the tests need (Chromium and chromedriver)
+#   scripts/deps.sh --tests    # and what only the tests need (the browsers and their drivers)
 set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
 
 tests=0
 for arg in "$@"; do
@@ -27,10 +29,12 @@ declare -A need=(
   [iptables]=iptables
 )
 
-# The console's browser test: Debian's Chromium and its WebDriver.
+# The console's browser test: Debian's Chromium and its WebDriver, and Debian's Firefox
+# ESR (its WebDriver, geckodriver, is installed below).
 if ((tests)); then
   need[chromium]=chromium
   need[chromedriver]=chromium-driver
+  need[firefox-esr]=firefox-esr
 fi
 
 missing=()
@@ -49,16 +53,31 @@ if ! command -v node >/dev/null 2>&1; then
   missing+=(nodejs npm)
 fi
 
-if ((${#missing[@]} == 0)); then
-  exit 0
+if ((${#missing[@]} > 0)); then
+  if [[ $EUID -ne 0 ]]; then
+    echo "deps: missing packages: ${missing[*]}; run as root (sudo) to install them" >&2
+    exit 1
+  fi
+  echo "deps: installing ${missing[*]}" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-if [[ $EUID -ne 0 ]]; then
-  echo "deps: missing packages: ${missing[*]}; run as root (sudo) to install them" >&2
-  exit 1
+# geckodriver, Firefox's WebDriver: Debian does not package it; Mozilla publishes it on
+# crates.io. Built from there into target/tools (two to three minutes on two cores), once:
+# skipped while the pinned version is there.
+if ((tests)); then
+  geckodriver_version=0.37.1
+  geckodriver="$root/target/tools/bin/geckodriver"
+  have=$("$geckodriver" --version 2>/dev/null | head -n 1 || true)
+  if [[ "$have" != "geckodriver $geckodriver_version" ]]; then
+    if ! command -v cargo >/dev/null 2>&1; then
+      echo "deps: geckodriver needs cargo on the PATH (cargo install, from crates.io)" >&2
+      exit 1
+    fi
+    echo "deps: installing geckodriver $geckodriver_version from crates.io into target/tools" >&2
+    cargo install --quiet --locked --root "$root/target/tools" \
+      geckodriver --version "$geckodriver_version"
+  fi
 fi
-
-echo "deps: installing ${missing[*]}" >&2
-export DEBIAN_FRONTEND=noninteractive
-apt-get update -qq
-apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
