@@ -1,12 +1,13 @@
-//! The web console in a real browser: headless Chromium, driven over WebDriver
-//! (chromedriver, both from the distribution), clicks through the seed tutorial's Parts
-//! 1–6 as a learner would — VPC, subnets, internet gateway, public route table, NAT
-//! gateway with a new Elastic IP, peering request and accept, a gateway endpoint — and
-//! then real packets prove that what was clicked works. Screenshots of every step go to
-//! `target/console-screenshots/` (and, with `VPCLAB_BLESS=1`, those the docs show to
-//! `docs/images/console/`).
+//! The web console in real browsers: headless Chromium and Firefox, each driven over
+//! WebDriver (chromedriver and Chromium are Debian's, Firefox ESR too; geckodriver is
+//! Mozilla's, from crates.io, installed by `scripts/deps.sh --tests`), click through the
+//! seed tutorial's Parts 1–6 as a learner would — VPC, subnets, internet gateway, public
+//! route table, NAT gateway with a new Elastic IP, peering request and accept, a gateway
+//! endpoint — and then real packets prove that what was clicked works. Screenshots of
+//! every step go to `target/console-screenshots/<browser>/` (and, with `VPCLAB_BLESS=1`,
+//! Chromium's of those the docs show to `docs/images/console/`).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
@@ -25,35 +26,158 @@ const PUBLISHED: &[&str] = &[
     "instance-packets",
 ];
 
-/// chromedriver on a free loopback port, for as long as this lives.
+#[test]
+#[ignore = "needs root"]
+fn the_seed_tutorial_clicked_in_chromium_carries_real_packets() {
+    walk_through(Engine::Chromium);
+}
+
+#[test]
+#[ignore = "needs root"]
+fn the_seed_tutorial_clicked_in_firefox_carries_real_packets() {
+    walk_through(Engine::Firefox);
+}
+
+/// The browsers the walk-through runs in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Engine {
+    Chromium,
+    Firefox,
+}
+
+impl Engine {
+    fn name(self) -> &'static str {
+        match self {
+            Engine::Chromium => "chromium",
+            Engine::Firefox => "firefox",
+        }
+    }
+}
+
+/// `scripts/deps.sh --tests` installs geckodriver from crates.io into `target/tools`
+/// (Debian does not package it); one on the `PATH` does too.
+fn geckodriver() -> PathBuf {
+    let local = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/tools/bin/geckodriver");
+    if local.exists() { local } else { PathBuf::from("geckodriver") }
+}
+
+/// A browser's WebDriver on a free loopback port, and the profile directory its
+/// browsers use, for as long as this lives.
 struct Driver {
+    engine: Engine,
     child: Child,
     port: u16,
     profile: PathBuf,
 }
 
 impl Driver {
-    fn start() -> Self {
+    /// Starts the engine's driver; its output goes to `log`.
+    fn start(engine: Engine, log: &Path) -> Self {
+        let profile = std::env::temp_dir().join(format!(
+            "vpclab-test-{}-{}",
+            engine.name(),
+            std::process::id()
+        ));
+        let _ = std::fs::remove_dir_all(&profile);
+        std::fs::create_dir_all(&profile).expect("a profile directory");
         let port = free_port();
-        let child = Command::new("chromedriver")
-            .arg(format!("--port={port}"))
-            .arg("--allowed-ips=127.0.0.1")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
+        let mut command = match engine {
+            Engine::Chromium => {
+                let mut command = Command::new("chromedriver");
+                command.arg(format!("--port={port}")).arg("--allowed-ips=127.0.0.1");
+                command
+            }
+            Engine::Firefox => {
+                let mut command = Command::new(geckodriver());
+                command
+                    .args(["--host", "127.0.0.1", "--port", &port.to_string()])
+                    // Each session's fresh profile is made in here.
+                    .arg("--profile-root")
+                    .arg(&profile)
+                    // Firefox refuses connections beyond the machine, and (release
+                    // builds honour the remote settings server preference only then)
+                    // skips its remote settings.
+                    .env("MOZ_DISABLE_NONLOCAL_CONNECTIONS", "1");
+                command
+            }
+        };
+        let output = std::fs::File::create(log).expect("the driver's log");
+        let child = command
+            .stdout(output.try_clone().expect("the driver's log"))
+            .stderr(output)
             .spawn()
-            .expect(
-                "chromedriver (Debian's chromium-driver, installed by scripts/deps.sh --tests)",
-            );
+            .unwrap_or_else(|e| {
+                panic!(
+                    "{e}: {} (scripts/deps.sh --tests installs it)",
+                    match engine {
+                        Engine::Chromium => "chromedriver, Debian's chromium-driver",
+                        Engine::Firefox => "geckodriver, from crates.io into target/tools",
+                    }
+                )
+            });
         wait_until(
-            "chromedriver to listen",
+            &format!("the {} driver to listen", engine.name()),
             Duration::from_secs(20),
             Duration::from_millis(50),
             || std::net::TcpStream::connect(("127.0.0.1", port)).ok().map(|_| ()),
         );
-        let profile =
-            std::env::temp_dir().join(format!("vpclab-test-chromium-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&profile);
-        Driver { child, port, profile }
+        Driver { engine, child, port, profile }
+    }
+
+    /// A new session's capabilities: headless, 1280×900, this profile, and nothing
+    /// beyond the loopback interface (no updates, telemetry, sync or name lookups).
+    fn capabilities(&self) -> serde_json::Map<String, serde_json::Value> {
+        let mut caps = serde_json::Map::new();
+        match self.engine {
+            Engine::Chromium => {
+                caps.insert(
+                    "goog:chromeOptions".into(),
+                    serde_json::json!({
+                        "binary": "/usr/bin/chromium",
+                        "args": [
+                            "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+                            "--no-first-run", "--disable-background-networking",
+                            "--disable-component-update", "--disable-sync",
+                            // What the flags above leave (sign-in, autofill, update and
+                            // optimisation-hint lookups) resolves no name.
+                            "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
+                            "--window-size=1280,900",
+                            format!("--user-data-dir={}", self.profile.display()),
+                        ]
+                    }),
+                );
+            }
+            Engine::Firefox => {
+                caps.insert(
+                    "moz:firefoxOptions".into(),
+                    serde_json::json!({
+                        "binary": "/usr/bin/firefox-esr",
+                        "args": ["-headless"],
+                        // geckodriver already turns off data reporting, extension and
+                        // app updates and the remote settings server; these too.
+                        "prefs": {
+                            "app.update.auto": false,
+                            "browser.safebrowsing.blockedURIs.enabled": false,
+                            "browser.safebrowsing.downloads.enabled": false,
+                            "browser.safebrowsing.malware.enabled": false,
+                            "browser.safebrowsing.phishing.enabled": false,
+                            "network.captive-portal-service.enabled": false,
+                            "network.connectivity-service.enabled": false,
+                            "network.dns.disablePrefetch": true,
+                            "network.http.speculative-parallel-limit": 0,
+                            "network.prefetch-next": false,
+                            "network.proxy.type": 0,
+                            "network.trr.mode": 5,
+                            "toolkit.telemetry.enabled": false,
+                            "toolkit.telemetry.server": "",
+                            // The pages' script errors go to the driver's log.
+                            "devtools.console.stdout.content": true,
+                        }
+                    }),
+                );
+            }
+        }
+        caps
     }
 }
 
@@ -68,39 +192,31 @@ impl Drop for Driver {
 /// A browser session on the console, with the steps' helpers.
 struct Browser {
     client: Client,
+    engine: Engine,
     base: String,
     shots: PathBuf,
     step: usize,
 }
 
 impl Browser {
-    async fn open(driver: &Driver, base: &str) -> Self {
-        let mut caps = serde_json::Map::new();
-        caps.insert(
-            "goog:chromeOptions".into(),
-            serde_json::json!({
-                "binary": "/usr/bin/chromium",
-                "args": [
-                    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-                    "--no-first-run", "--disable-background-networking",
-                    "--disable-component-update", "--disable-sync",
-                    // What the flags above leave (sign-in, autofill, update and
-                    // optimisation-hint lookups) resolves no name.
-                    "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
-                    "--window-size=1280,900",
-                    format!("--user-data-dir={}", driver.profile.display()),
-                ]
-            }),
-        );
+    async fn open(driver: &Driver, base: &str, shots: &Path) -> Self {
         let connector = hyper_util::client::legacy::connect::HttpConnector::new();
         let client = ClientBuilder::new(connector)
-            .capabilities(caps)
+            .capabilities(driver.capabilities())
             .connect(&format!("http://127.0.0.1:{}", driver.port))
             .await
-            .expect("a Chromium session");
-        let shots = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/console-screenshots");
-        std::fs::create_dir_all(&shots).expect("screenshot directory");
-        Browser { client, base: base.to_owned(), shots, step: 0 }
+            .unwrap_or_else(|e| panic!("a {} session: {e}", driver.engine.name()));
+        if driver.engine == Engine::Firefox {
+            // Chromium's is its --window-size.
+            client.set_window_size(1280, 900).await.expect("the window's size");
+        }
+        Browser {
+            client,
+            engine: driver.engine,
+            base: base.to_owned(),
+            shots: shots.to_owned(),
+            step: 0,
+        }
     }
 
     async fn go(&self, path: &str) {
@@ -256,7 +372,10 @@ impl Browser {
         let png = self.client.screenshot().await.expect("screenshot");
         let file = format!("{:02}-{what}.png", self.step);
         std::fs::write(self.shots.join(&file), &png).unwrap();
-        if std::env::var_os("VPCLAB_BLESS").is_some() && PUBLISHED.contains(&what) {
+        if std::env::var_os("VPCLAB_BLESS").is_some()
+            && self.engine == Engine::Chromium
+            && PUBLISHED.contains(&what)
+        {
             let docs = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../docs/images/console");
             std::fs::create_dir_all(&docs).unwrap();
             std::fs::write(docs.join(&file), &png).unwrap();
@@ -264,19 +383,33 @@ impl Browser {
     }
 }
 
-#[test]
-#[ignore = "needs root"]
-fn the_seed_tutorial_clicked_in_a_browser_carries_real_packets() {
+/// The seed's clicks in `engine`, the packets that prove them, and what the console
+/// shows of those packets.
+fn walk_through(engine: Engine) {
     require_root();
-    let shots = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/console-screenshots");
+    let shots = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../target/console-screenshots")
+        .join(engine.name());
     let _ = std::fs::remove_dir_all(&shots);
+    std::fs::create_dir_all(&shots).expect("screenshot directory");
     let api = Api::start(true);
-    let driver = Driver::start();
+    let driver = Driver::start(engine, &shots.join("driver.log"));
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-    let made = runtime.block_on(click_through(&api, &driver));
+    let made = runtime.block_on(click_through(&api, &driver, &shots));
     let app = prove_with_packets(&api, &made);
-    runtime.block_on(see_the_packets(&api, &driver, &app));
+    runtime.block_on(see_the_packets(&api, &driver, &shots, &app));
     capture_from_the_console(&api, &app);
+    // Firefox writes the pages' script errors to its driver's log: there must be none.
+    if engine == Engine::Firefox {
+        let log = std::fs::read_to_string(shots.join("driver.log")).unwrap_or_default();
+        let errors: Vec<&str> =
+            log.lines().filter(|l| l.starts_with("JavaScript error: http://127.0.0.1")).collect();
+        assert!(
+            errors.is_empty(),
+            "the console's script failed in Firefox:\n{}",
+            errors.join("\n")
+        );
+    }
 }
 
 /// Runs a command in an instance of the lab.
@@ -294,8 +427,8 @@ fn exec(api: &Api, instance: &str, command: &[&str]) -> std::process::Output {
 
 /// What AWS's console cannot show: with traffic flowing, the map marks the instance
 /// that carries it, and the instance's Packets tab counts it.
-async fn see_the_packets(api: &Api, driver: &Driver, app: &str) {
-    let mut b = Browser::open(driver, &format!("{}/console/", api.endpoint)).await;
+async fn see_the_packets(api: &Api, driver: &Driver, shots: &Path, app: &str) {
+    let mut b = Browser::open(driver, &format!("{}/console/", api.endpoint), shots).await;
     b.step = 100;
     // Pings for a while, in the background, so that two polls of the map see it grow.
     let mut pinging = vpclab_command()
@@ -391,8 +524,8 @@ struct Made {
     nat: String,
 }
 
-async fn click_through(api: &Api, driver: &Driver) -> Made {
-    let mut b = Browser::open(driver, &format!("{}/console/", api.endpoint)).await;
+async fn click_through(api: &Api, driver: &Driver, shots: &Path) -> Made {
+    let mut b = Browser::open(driver, &format!("{}/console/", api.endpoint), shots).await;
     let mut made = Made::default();
     b.go("").await;
     b.shot("dashboard").await;
