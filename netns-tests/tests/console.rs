@@ -7,6 +7,7 @@
 //! every step go to `target/console-screenshots/<browser>/` (and, with `VPCLAB_BLESS=1`,
 //! Chromium's of those the docs show to `docs/images/console/`).
 
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -102,6 +103,8 @@ impl Driver {
             }
         };
         let output = std::fs::File::create(log).expect("the driver's log");
+        // In a process group of its own, with the browsers it starts: see Drop.
+        command.process_group(0);
         let child = command
             .stdout(output.try_clone().expect("the driver's log"))
             .stderr(output)
@@ -183,6 +186,12 @@ impl Driver {
 
 impl Drop for Driver {
     fn drop(&mut self) {
+        // The driver and the browsers it started: a step that failed left its session
+        // open, and a browser outliving its driver would write into the profile again.
+        let _ = Command::new("kill")
+            .args(["-KILL", "--", &format!("-{}", self.child.id())])
+            .stderr(Stdio::null())
+            .status();
         let _ = self.child.kill();
         let _ = self.child.wait();
         let _ = std::fs::remove_dir_all(&self.profile);
