@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
+use fantoccini::key::Key;
 use fantoccini::{Client, ClientBuilder, Locator};
 use vpclab_netns_tests::api::Api;
 use vpclab_netns_tests::{free_port, require_root, vpclab_command, wait_until};
@@ -228,6 +229,51 @@ impl Browser {
         }
     }
 
+    /// Presses Tab until the focused element is `stop` (its text, or a form control's
+    /// id), at most `presses` times; whether it got there.
+    async fn tab_to(&self, stop: &str, presses: usize) -> bool {
+        for _ in 0..presses {
+            self.key(Key::Tab).await;
+            self.settle().await;
+            let Ok(focused) = self.client.active_element().await else { continue };
+            let text = focused.text().await.unwrap_or_default();
+            let id = focused.attr("id").await.ok().flatten().unwrap_or_default();
+            if text.trim() == stop || id == stop {
+                return true;
+            }
+        }
+        false
+    }
+
+    /// Waits (bounded) until the page is no longer the one at a path ending in `path`.
+    async fn left(&self, path: &str) {
+        for _ in 0..100 {
+            let url = self.client.current_url().await.expect("the current address");
+            if !url.path().ends_with(path) {
+                self.settle().await;
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("still at {path} after 10 s");
+    }
+
+    /// Sends `key` to whatever has the focus.
+    async fn key(&self, key: Key) {
+        self.type_keys(&key).await;
+    }
+
+    /// Types `text` into whatever has the focus, as the keyboard does (WebDriver key
+    /// actions: no element to go stale while a page is replaced).
+    async fn type_keys(&self, text: &str) {
+        use fantoccini::actions::{InputSource, KeyAction, KeyActions};
+        let mut keys = KeyActions::new("keyboard".into());
+        for value in text.chars() {
+            keys = keys.then(KeyAction::Down { value }).then(KeyAction::Up { value });
+        }
+        self.client.perform_actions(keys).await.expect("keys pressed");
+    }
+
     async fn go(&self, path: &str) {
         self.client.goto(&format!("{}{path}", self.base)).await.expect("navigate");
     }
@@ -406,8 +452,9 @@ fn walk_through(engine: Engine) {
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     let made = runtime.block_on(click_through(&api, &driver, &shots));
     let app = prove_with_packets(&api, &made);
-    runtime.block_on(see_the_packets(&api, &driver, &shots, &app));
+    runtime.block_on(see_the_packets(&api, &driver, &shots, &app, &made.nat));
     capture_from_the_console(&api, &app);
+    runtime.block_on(by_keyboard(&api, &driver, &shots));
     // Firefox writes the pages' script errors to its driver's log: there must be none.
     if engine == Engine::Firefox {
         let log = std::fs::read_to_string(shots.join("driver.log")).unwrap_or_default();
@@ -436,35 +483,37 @@ fn exec(api: &Api, instance: &str, command: &[&str]) -> std::process::Output {
 
 /// What AWS's console cannot show: with traffic flowing, the map marks the instance
 /// that carries it, and the instance's Packets tab counts it.
-async fn see_the_packets(api: &Api, driver: &Driver, shots: &Path, app: &str) {
+async fn see_the_packets(api: &Api, driver: &Driver, shots: &Path, app: &str, nat: &str) {
     let mut b = Browser::open(driver, &format!("{}/console/", api.endpoint), shots).await;
     b.step = 100;
-    // Pings for a while, in the background, so that two polls of the map see it grow.
-    let mut pinging = vpclab_command()
-        .arg("--state-dir")
-        .arg(&api.state)
-        .args(["exec", app, "--", "ping", "-c", "40", "-i", "0.25", "10.1.1.10"])
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("ping in the background");
+    // Pings for a while, in the background, so that two polls of the map see them grow:
+    // to the peer, and to the internet through the NAT gateway.
+    let ping = |to: &str| {
+        vpclab_command()
+            .arg("--state-dir")
+            .arg(&api.state)
+            .args(["exec", app, "--", "ping", "-c", "40", "-i", "0.25", to])
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("ping in the background")
+    };
+    let mut pinging = [ping("10.1.1.10"), ping("198.51.100.1")];
     b.go("map").await;
-    let node = super_node_id(app);
-    let mut carried = false;
+    let mut waiting = vec![super_node_id(app), super_node_id(nat)];
     for _ in 0..100 {
         for hot in b.client.find_all(Locator::Css("g.node.hot")).await.unwrap_or_default() {
             let title = hot.find(Locator::Css("title")).await;
             if let Ok(title) = title {
-                if title.html(true).await.unwrap_or_default().contains(&node) {
-                    carried = true;
-                }
+                let title = title.html(true).await.unwrap_or_default();
+                waiting.retain(|node| !title.contains(node.as_str()));
             }
         }
-        if carried {
+        if waiting.is_empty() {
             break;
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    assert!(carried, "the map marks {app} as carrying packets");
+    assert!(waiting.is_empty(), "the map marks {waiting:?} as carrying packets");
     b.shot("map-traffic").await;
     b.go(&format!("instances/{app}?tab=packets")).await;
     let text = b.page_text().await;
@@ -476,8 +525,51 @@ async fn see_the_packets(api: &Api, driver: &Driver, shots: &Path, app: &str) {
         .unwrap_or(0);
     assert!(sent > 0, "the Packets tab counts what {app} sent: {text}");
     b.shot("instance-packets").await;
-    let _ = pinging.kill();
-    let _ = pinging.wait();
+    for p in &mut pinging {
+        let _ = p.kill();
+        let _ = p.wait();
+    }
+    b.client.close().await.unwrap();
+}
+
+/// With the keyboard alone: the skip link first, then a VPC created and deleted through
+/// the sidebar, the form and the Actions menu — Tab to move, Enter to follow or submit.
+async fn by_keyboard(api: &Api, driver: &Driver, shots: &Path) {
+    let mut b = Browser::open(driver, &format!("{}/console/", api.endpoint), shots).await;
+    b.step = 200;
+    b.go("").await;
+    b.settle().await;
+    assert!(b.tab_to("Skip to content", 1).await, "the first stop is the skip link");
+    b.key(Key::Enter).await;
+    let hash = b.client.execute("return location.hash", vec![]).await.unwrap();
+    assert_eq!(hash.as_str(), Some("#main"));
+
+    b.go("").await;
+    b.settle().await;
+    for (stop, then) in [("Your VPCs", Key::Enter), ("Create VPC", Key::Enter)] {
+        assert!(b.tab_to(stop, 80).await, "Tab reaches {stop}");
+        b.key(then).await;
+        b.settle().await;
+    }
+    assert!(b.tab_to("name", 80).await, "Tab reaches the Name field");
+    b.type_keys("keyboard-vpc").await;
+    // Enter in a text field submits its form.
+    b.key(Key::Enter).await;
+    b.left("/vpcs/new").await;
+    let vpc = b.current_id().await;
+    assert!(vpc.starts_with("vpc-"), "the new VPC's page: {vpc}");
+    let named = api.text(&["describe-vpcs", "--vpc-ids", &vpc], "Vpcs[0].Tags[?Key=='Name'].Value");
+    assert_eq!(named.trim(), "keyboard-vpc");
+    b.shot("keyboard-vpc").await;
+    // The Actions menu opens with Enter; its entries are the next stops.
+    for stop in ["Actions", "Delete VPC", "Delete"] {
+        assert!(b.tab_to(stop, 80).await, "Tab reaches {stop}");
+        b.key(Key::Enter).await;
+        b.settle().await;
+    }
+    let left = api
+        .text(&["describe-vpcs", "--filters", "Name=tag:Name,Values=keyboard-vpc"], "length(Vpcs)");
+    assert_eq!(left.trim(), "0", "deleted from the keyboard");
     b.client.close().await.unwrap();
 }
 
