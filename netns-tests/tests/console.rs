@@ -690,6 +690,23 @@ async fn click_through(api: &Api, driver: &Driver, shots: &Path) -> Made {
     assert!(b.page_text().await.contains(&igw), "the route shows");
     b.shot("public-route-table").await;
 
+    // Part 5 as the seed words it: connectivity Private, in the private subnet. AWS
+    // creates that (no Elastic IP; it never reaches the internet), and so does vpclab.
+    b.link("NAT gateways").await;
+    b.link("Create NAT gateway").await;
+    b.fill("name", "seed-private-nat").await;
+    b.choose("subnet", &made.private).await;
+    b.click_id("connectivity_private").await;
+    b.button("Create NAT gateway").await;
+    let private_nat = b.current_id().await;
+    assert!(private_nat.starts_with("nat-"), "{private_nat}");
+    let shown = b.page_text().await;
+    assert!(shown.contains("private"), "a private NAT gateway: {shown}");
+    b.shot("private-nat").await;
+    // For the internet access the part is about, a public one (docs/console.md says why).
+    b.action("Delete NAT gateway").await;
+    b.button("Delete").await;
+
     // Part 5: a NAT gateway with a new Elastic IP, and the private subnet's route to it.
     b.link("NAT gateways").await;
     b.link("Create NAT gateway").await;
