@@ -65,8 +65,9 @@ if ((${#missing[@]} > 0)); then
 fi
 
 # geckodriver, Firefox's WebDriver: Debian does not package it; Mozilla publishes it on
-# crates.io. Built from there into target/tools (two to three minutes on two cores), once:
-# skipped while the pinned version is there.
+# crates.io. Built from there into target/tools, once (skipped while the pinned version is
+# there); unoptimised, which halves the build (about a minute on two cores) and costs a
+# test driver nothing.
 if ((tests)); then
   geckodriver_version=0.37.1
   geckodriver="$root/target/tools/bin/geckodriver"
@@ -77,7 +78,7 @@ if ((tests)); then
       exit 1
     fi
     echo "deps: installing geckodriver $geckodriver_version from crates.io into target/tools" >&2
-    cargo install --quiet --locked --root "$root/target/tools" \
+    cargo install --quiet --debug --locked --root "$root/target/tools" \
       geckodriver --version "$geckodriver_version"
   fi
 fi
