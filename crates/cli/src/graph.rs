@@ -115,7 +115,7 @@ fn picture(m: &Model) -> Picture {
         for table in m.route_tables().filter(|t| t.vpc == vpc.id) {
             let main = if vpc.main_route_table == table.id { " (main)" } else { "" };
             let mut lines = vec![format!("route table {}{main}", table.id)];
-            for route in &table.routes {
+            for route in m.routes_in_force(table).iter() {
                 let state = if m.is_blackhole(table, route) { " (blackhole)" } else { "" };
                 lines.push(format!("{} → {}{state}", route.destination_name(), route.target));
             }

@@ -225,7 +225,8 @@ impl Names<'_> {
         let Some(t) = self.model.route_tables().nth(table as usize) else {
             return ("?".into(), "?".into());
         };
-        let text = match route.and_then(|r| t.routes.get(r as usize)) {
+        let routes = self.model.routes_in_force(t);
+        let text = match route.and_then(|r| routes.get(r as usize)) {
             Some(r) => format!("{} -> {}", r.destination_name(), r.target),
             None => "no route matches".into(),
         };

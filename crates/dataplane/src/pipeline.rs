@@ -213,6 +213,7 @@ impl Snapshot {
         match hop {
             None => Verdict::Drop(DropReason::NoRoute),
             Some(Hop::Blackhole) => Verdict::Drop(DropReason::Blackhole),
+            Some(Hop::VpnGateway) => Verdict::Drop(DropReason::VpnDown),
             Some(Hop::Local) => {
                 let Some(port) = self.host(me.vpc, dst) else {
                     return Verdict::Drop(DropReason::NoHost);
@@ -1618,6 +1619,55 @@ mod tests {
         let mut reply = vec![0u8; REPLY_BUFFER];
         let verdict = snapshot.process(&mut Tracking::new(16), port, &mut p, &mut reply, 0);
         assert_eq!(verdict, Verdict::Drop(DropReason::Blackhole));
+    }
+
+    #[test]
+    fn routes_to_a_virtual_private_gateway_are_dropped_as_vpn_down() {
+        let mut m = Model::new(6);
+        let vpc = m.create_vpc("10.2.0.0/16".parse().unwrap(), Tags::new()).unwrap();
+        let subnet =
+            m.create_subnet(&vpc, "10.2.0.0/24".parse().unwrap(), None, Tags::new()).unwrap();
+        let vgw = m.create_vpn_gateway(None, None, Tags::new(), 0).unwrap();
+        m.attach_vpn_gateway(&vgw, &vpc, 0).unwrap();
+        let main = m.vpc(&vpc).unwrap().main_route_table.clone();
+        let to_vgw = RouteSpec {
+            destination: "192.168.0.0/16".parse().unwrap(),
+            target: RouteTarget::VpnGateway(vgw.clone()),
+        };
+        m.create_route(&main, to_vgw).unwrap();
+        let cgw =
+            vpclab_model::CustomerGatewaySpec::new([198, 51, 100, 2].into(), None, None, None)
+                .unwrap();
+        let cgw = m.create_customer_gateway(cgw, Tags::new(), 0);
+        let spec = vpclab_model::VpnConnectionSpec {
+            customer_gateway: cgw,
+            end: Some(vpclab_model::VpnEnd::VpnGateway(vgw.clone())),
+            static_routes_only: true,
+            tunnel_bandwidth: None,
+            tunnels: Default::default(),
+        };
+        let vpn = m.create_vpn_connection(spec, Tags::new(), 0).unwrap();
+        m.create_vpn_connection_route(&vpn, "172.16.0.0/16".parse().unwrap()).unwrap();
+        m.enable_vgw_route_propagation(&main, &vgw).unwrap();
+        let i = m.run_instance(RunInstance { subnet: Some(subnet), ..Default::default() }).unwrap();
+        let mut ports = PortMap::new();
+        let port = ports.assign(&i);
+        let send = |m: &Model, ports: &mut PortMap, to: [u8; 4]| {
+            let snapshot = compile(m, ports, 1);
+            let mut p = packet([10, 2, 0, 4], to, proto::ICMP, 64, &echo(1, 1));
+            let mut reply = vec![0u8; REPLY_BUFFER];
+            snapshot.process(&mut Tracking::new(16), port, &mut p, &mut reply, 0)
+        };
+        for to in [[192, 168, 1, 1], [172, 16, 0, 9]] {
+            assert_eq!(send(&m, &mut ports, to), Verdict::Drop(DropReason::VpnDown), "{to:?}");
+        }
+        m.detach_vpn_gateway(&vgw, &vpc, 0).unwrap();
+        assert_eq!(send(&m, &mut ports, [192, 168, 1, 1]), Verdict::Drop(DropReason::Blackhole));
+        assert_eq!(
+            send(&m, &mut ports, [172, 16, 0, 9]),
+            Verdict::Drop(DropReason::NoRoute),
+            "a detached gateway propagates nothing"
+        );
     }
 
     #[test]

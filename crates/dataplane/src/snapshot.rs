@@ -55,6 +55,9 @@ pub enum Hop {
     TransitGateway(u32),
     /// To the instance interface behind this port (a NAT instance, an appliance).
     Interface(Port),
+    /// To the VPC's virtual private gateway, toward its VPN connections: dropped as
+    /// `vpn_down`, since no tunnel runs yet.
+    VpnGateway,
     /// The target is gone: drop.
     Blackhole,
 }
@@ -625,11 +628,14 @@ pub fn compile(model: &Model, ports: &mut PortMap, generation: u64) -> Snapshot 
     let tables = model
         .route_tables()
         .map(|table| {
-            let mut builder = Builder::with_capacity(table.routes.len());
-            let mut hops = vec![Hop::Blackhole; table.routes.len()];
+            // The table's own routes and those propagated into it, as the model resolves
+            // them (a propagated prefix never shares one with another route).
+            let routes = model.routes_in_force(table);
+            let mut builder = Builder::with_capacity(routes.len());
+            let mut hops = vec![Hop::Blackhole; routes.len()];
             // Among equal prefixes the one inserted last wins, and a CIDR route beats a
             // gateway endpoint's prefix-list route: endpoint routes go in first.
-            let mut order: Vec<(u32, &vpclab_model::Route)> = (0u32..).zip(&table.routes).collect();
+            let mut order: Vec<(u32, &vpclab_model::Route)> = (0u32..).zip(routes.iter()).collect();
             order.sort_by_key(|(_, route)| route.prefix_list.is_none());
             for (value, route) in order {
                 let hop = if model.is_blackhole(table, route) {
@@ -650,6 +656,7 @@ pub fn compile(model: &Model, ports: &mut PortMap, generation: u64) -> Snapshot 
                         RouteTarget::NetworkInterface(eni) => {
                             interface_port(model, ports, eni).map_or(Hop::Blackhole, Hop::Interface)
                         }
+                        RouteTarget::VpnGateway(_) => Hop::VpnGateway,
                         RouteTarget::Peering(pcx) => model
                             .peering_connection(pcx)
                             .ok()

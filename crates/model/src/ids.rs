@@ -93,6 +93,18 @@ id_type!(
     /// `tgw-rtb-…`
     TgwRouteTableId, "tgw-rtb"
 );
+id_type!(
+    /// `cgw-…`
+    CustomerGatewayId, "cgw"
+);
+id_type!(
+    /// `vgw-…`
+    VpnGatewayId, "vgw"
+);
+id_type!(
+    /// `vpn-…`
+    VpnConnectionId, "vpn"
+);
 
 /// Makes fresh ids: `prefix-0` followed by 16 hex digits of a bijective mix of a
 /// counter, so ids never repeat within a model and look like AWS's.
@@ -108,14 +120,20 @@ impl IdGen {
     }
 
     pub(crate) fn fresh(&mut self, prefix: &str) -> String {
+        format!("{prefix}-0{:016x}", self.draw())
+    }
+
+    /// A number that looks random but follows from the seed and how many were drawn
+    /// before (for what AWS picks at random: a tunnel's inside CIDR, a pre-shared key),
+    /// so a model made by the same calls is the same model.
+    pub(crate) fn draw(&mut self) -> u64 {
         self.next += 1;
         // SplitMix64's finaliser: a bijection on u64, so distinct counters give
         // distinct ids.
         let mut z = self.seed.wrapping_add(self.next.wrapping_mul(0x9E37_79B9_7F4A_7C15));
         z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
         z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^= z >> 31;
-        format!("{prefix}-0{z:016x}")
+        z ^ (z >> 31)
     }
 }
 

@@ -18,7 +18,8 @@
 //!   cannot target a gateway; one route per destination.
 //! * Internet gateway: attached to at most one VPC, a VPC has at most one; detaching
 //!   is refused while public addresses are mapped in the VPC.
-//! * Public IPs and Elastic IPs come from 203.0.113.0/24 (RFC 5737).
+//! * Public IPs and Elastic IPs come from 203.0.113.0/24 (RFC 5737), from its bottom up;
+//!   VPN tunnels' outside addresses on AWS's side from the same range, from its top down.
 
 #![forbid(unsafe_code)]
 
@@ -37,6 +38,7 @@ mod peering;
 mod prefix_list;
 mod security;
 mod transit;
+mod vpn;
 
 use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
@@ -78,6 +80,12 @@ pub use transit::{
     TgwAttachment, TgwAttachmentId, TgwOptions, TgwRoute, TgwRouteTable, TgwRouteTableId,
     TgwRouteType, TgwStaticRoute, TransitGateway, TransitGatewayId, VpcAttachmentOptions,
     check_amazon_asn,
+};
+pub use vpn::{
+    CustomerGateway, CustomerGatewayId, CustomerGatewaySpec, DEFAULT_CUSTOMER_ASN,
+    MAX_VPN_STATIC_ROUTES, TunnelSpec, VPN_GONE_LISTED_S, VgwAttachment, VpnConnection,
+    VpnConnectionId, VpnConnectionSpec, VpnEnd, VpnGateway, VpnGatewayId, VpnTunnel,
+    check_pre_shared_key, check_tunnel_inside_cidr,
 };
 
 /// Tags as AWS keeps them: key to value, `Name` among them.
@@ -328,6 +336,8 @@ pub enum RouteTarget {
     TransitGateway(TransitGatewayId),
     /// A network interface (an instance's, for a NAT instance or an appliance).
     NetworkInterface(NetworkInterfaceId),
+    /// A virtual private gateway attached to the VPC (`GatewayId=vgw-…`).
+    VpnGateway(VpnGatewayId),
 }
 
 impl std::fmt::Display for RouteTarget {
@@ -340,6 +350,7 @@ impl std::fmt::Display for RouteTarget {
             RouteTarget::Endpoint(id) => write!(f, "{id}"),
             RouteTarget::TransitGateway(id) => write!(f, "{id}"),
             RouteTarget::NetworkInterface(id) => write!(f, "{id}"),
+            RouteTarget::VpnGateway(id) => write!(f, "{id}"),
         }
     }
 }
@@ -351,6 +362,20 @@ pub enum RouteOrigin {
     CreateRouteTable,
     /// Added by the user.
     CreateRoute,
+    /// Propagated by a virtual private gateway (never stored: see
+    /// [`Model::routes_in_force`]).
+    EnableVgwRoutePropagation,
+}
+
+impl RouteOrigin {
+    /// AWS's name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RouteOrigin::CreateRouteTable => "CreateRouteTable",
+            RouteOrigin::CreateRoute => "CreateRoute",
+            RouteOrigin::EnableVgwRoutePropagation => "EnableVgwRoutePropagation",
+        }
+    }
 }
 
 /// One route of a table.
@@ -396,6 +421,10 @@ pub struct RouteTable {
     pub routes: Vec<Route>,
     /// Explicit subnet associations.
     pub associations: Vec<RouteTableAssociation>,
+    /// The virtual private gateways whose routes it takes (EnableVgwRoutePropagation),
+    /// in the order enabled.
+    #[serde(default)]
+    pub propagating_vgws: Vec<VpnGatewayId>,
     /// Tags.
     pub tags: Tags,
 }

@@ -228,6 +228,26 @@ pub struct Model {
     #[serde(default)]
     pub(crate) deleted_tgw_route_tables:
         crate::transit::Gone<crate::TgwRouteTableId, crate::TgwRouteTable>,
+    /// Customer gateways.
+    #[serde(default)]
+    pub(crate) customer_gateways: BTreeMap<crate::CustomerGatewayId, crate::CustomerGateway>,
+    /// Deleted customer gateways, with when (listed `deleted` for an hour).
+    #[serde(default)]
+    pub(crate) deleted_customer_gateways:
+        crate::vpn::Gone<crate::CustomerGatewayId, crate::CustomerGateway>,
+    /// Virtual private gateways.
+    #[serde(default)]
+    pub(crate) vpn_gateways: BTreeMap<crate::VpnGatewayId, crate::VpnGateway>,
+    /// Deleted virtual private gateways, with when (listed `deleted` for an hour).
+    #[serde(default)]
+    pub(crate) deleted_vpn_gateways: crate::vpn::Gone<crate::VpnGatewayId, crate::VpnGateway>,
+    /// VPN connections.
+    #[serde(default)]
+    pub(crate) vpn_connections: BTreeMap<crate::VpnConnectionId, crate::VpnConnection>,
+    /// Deleted VPN connections, with when (listed `deleted` for an hour).
+    #[serde(default)]
+    pub(crate) deleted_vpn_connections:
+        crate::vpn::Gone<crate::VpnConnectionId, crate::VpnConnection>,
 }
 
 impl Model {
@@ -261,6 +281,12 @@ impl Model {
             deleted_transit_gateways: Default::default(),
             deleted_tgw_attachments: Default::default(),
             deleted_tgw_route_tables: Default::default(),
+            customer_gateways: BTreeMap::new(),
+            deleted_customer_gateways: Default::default(),
+            vpn_gateways: BTreeMap::new(),
+            deleted_vpn_gateways: Default::default(),
+            vpn_connections: BTreeMap::new(),
+            deleted_vpn_connections: Default::default(),
         }
     }
 
@@ -403,7 +429,47 @@ impl Model {
             }),
             RouteTarget::TransitGateway(tgw) => self.tgw_attachment_of(tgw, &table.vpc).is_none(),
             RouteTarget::NetworkInterface(eni) => self.interface_holder(eni).is_none(),
+            RouteTarget::VpnGateway(vgw) => {
+                self.vpn_gateways.get(vgw).is_none_or(|g| g.attached_to() != Some(&table.vpc))
+            }
         }
+    }
+
+    /// The routes in force in `table`: its own, then one for each prefix known to a
+    /// virtual private gateway it takes propagation from, while that gateway is attached
+    /// to the table's VPC (origin `EnableVgwRoutePropagation`). AWS's priorities decide
+    /// which propagated prefixes are in force: never one equal to or inside a CIDR of the
+    /// VPC (`local` wins over a propagated route even when the propagated one is more
+    /// specific), nor one a route of the table's own already has (on equal prefixes a
+    /// static route and a prefix-list route win over a propagated one), nor one twice.
+    /// The table's own routes keep their indexes; the propagated ones follow, by
+    /// destination.
+    pub fn routes_in_force<'a>(&self, table: &'a RouteTable) -> std::borrow::Cow<'a, [Route]> {
+        let mut routes = std::borrow::Cow::Borrowed(table.routes.as_slice());
+        let Some(vpc) = self.vpcs.get(&table.vpc) else { return routes };
+        for vgw in &table.propagating_vgws {
+            if self.vpn_gateways.get(vgw).and_then(crate::VpnGateway::attached_to) != Some(&vpc.id)
+            {
+                continue;
+            }
+            let mut known: Vec<Ipv4Net> = self.vgw_prefixes(vgw).collect();
+            known.sort_by_key(|n| (n.network(), n.prefix_len()));
+            for destination in known {
+                let local = vpc.cidrs().any(|c| c.contains(&destination));
+                let taken =
+                    routes.iter().any(|r| self.route_destinations(r).contains(&destination));
+                if local || taken {
+                    continue;
+                }
+                routes.to_mut().push(Route {
+                    destination,
+                    target: RouteTarget::VpnGateway(vgw.clone()),
+                    origin: RouteOrigin::EnableVgwRoutePropagation,
+                    prefix_list: None,
+                });
+            }
+        }
+        routes
     }
 
     // ---- VPCs ----------------------------------------------------------------------
@@ -589,6 +655,7 @@ impl Model {
         let main = vpc.main_route_table.clone();
         let busy = self.subnets.values().any(|s| &s.vpc == id)
             || self.gateway_of(id).is_some()
+            || self.vpn_gateway_of(id).is_some()
             || self.route_tables.values().any(|t| &t.vpc == id && t.id != main);
         if busy {
             return Err(ApiError::dependency("vpc", id.as_str()));
@@ -790,6 +857,7 @@ impl Model {
                 vpc: vpc.clone(),
                 routes: local,
                 associations: Vec::new(),
+                propagating_vgws: Vec::new(),
                 tags: Tags::new(),
             },
         );
@@ -1177,13 +1245,12 @@ impl Model {
                 ));
             }
             RouteTarget::Gateway(igw) => {
-                let gateway = self.internet_gateway(igw)?;
-                if gateway.attached_to.as_ref() != Some(&t.vpc) {
-                    return Err(ApiError::invalid_value(format!(
-                        "route table {table} and network gateway {igw} belong to different \
-                         networks"
-                    )));
-                }
+                let attached = self.internet_gateway(igw)?.attached_to.as_ref();
+                Self::check_same_network(table, &t.vpc, attached, igw.as_str())?;
+            }
+            RouteTarget::VpnGateway(vgw) => {
+                let attached = self.vpn_gateway(vgw)?.attached_to();
+                Self::check_same_network(table, &t.vpc, attached, vgw.as_str())?;
             }
             RouteTarget::Endpoint(id) => {
                 return Err(ApiError::new(
@@ -1230,6 +1297,22 @@ impl Model {
             }
         }
         Ok(())
+    }
+
+    /// Refuses a gateway (`gateway`, attached to `attached`) for routes of `table` (of
+    /// `vpc`) unless it is attached to the table's VPC.
+    fn check_same_network(
+        table: &RouteTableId,
+        vpc: &VpcId,
+        attached: Option<&VpcId>,
+        gateway: &str,
+    ) -> Result<(), ApiError> {
+        if attached == Some(vpc) {
+            return Ok(());
+        }
+        Err(ApiError::invalid_value(format!(
+            "route table {table} and network gateway {gateway} belong to different networks"
+        )))
     }
 
     // ---- internet gateways ---------------------------------------------------------
@@ -1314,21 +1397,36 @@ impl Model {
             Some((ip, PublicIpSource::Auto)) => Some(ip),
             _ => None,
         });
-        elastic.chain(auto)
+        let tunnels =
+            self.vpn_connections.values().flat_map(|c| c.tunnels.iter().map(|t| t.outside_ip));
+        elastic.chain(auto).chain(tunnels)
     }
 
     fn take_public_ip(&self) -> Result<Ipv4Addr, ApiError> {
+        self.free_public_ip(false, &[])
+    }
+
+    /// A free address of the public pool, not among `also_taken`: the lowest for public
+    /// and Elastic IPs, the highest (`from_top`) for VPN tunnels' outside addresses, so
+    /// the two kinds meet only when the pool is full.
+    pub(crate) fn free_public_ip(
+        &self,
+        from_top: bool,
+        also_taken: &[Ipv4Addr],
+    ) -> Result<Ipv4Addr, ApiError> {
         let base = u32::from(PUBLIC_POOL.network());
         let last = u32::from(PUBLIC_POOL.broadcast()) - 1;
-        let used: Vec<Ipv4Addr> = self.public_ips_in_use().collect();
-        (base + PUBLIC_FIRST..=last).map(Ipv4Addr::from).find(|ip| !used.contains(ip)).ok_or_else(
-            || {
-                ApiError::new(
-                    "AddressLimitExceeded",
-                    format!("The public address pool {PUBLIC_POOL} is exhausted."),
-                )
-            },
-        )
+        let used: Vec<Ipv4Addr> =
+            self.public_ips_in_use().chain(also_taken.iter().copied()).collect();
+        let free = |ip: &Ipv4Addr| !used.contains(ip);
+        let mut pool = (base + PUBLIC_FIRST..=last).map(Ipv4Addr::from);
+        let found = if from_top { pool.rfind(free) } else { pool.find(free) };
+        found.ok_or_else(|| {
+            ApiError::new(
+                "AddressLimitExceeded",
+                format!("The public address pool {PUBLIC_POOL} is exhausted."),
+            )
+        })
     }
 
     /// AllocateAddress (domain `vpc`).
@@ -1480,6 +1578,7 @@ impl Model {
                 self.flow_logs.values_mut().find(|f| f.id.as_str() == id).map(|r| &mut r.spec.tags)
             }
             "tgw" => self.tgw_tags_mut(&id),
+            "cgw" | "vgw" | "vpn" => self.vpn_tags_mut(&id),
             _ => None,
         }
     }
@@ -1509,6 +1608,9 @@ impl Model {
             "tgw" if id.starts_with("tgw-attach-") => "InvalidTransitGatewayAttachmentID.NotFound",
             "tgw" if id.starts_with("tgw-rtb-") => "InvalidRouteTableID.NotFound",
             "tgw" => "InvalidTransitGatewayID.NotFound",
+            "cgw" => "InvalidCustomerGatewayID.NotFound",
+            "vgw" => "InvalidVpnGatewayID.NotFound",
+            "vpn" => "InvalidVpnConnectionID.NotFound",
             _ => return ApiError::new("InvalidID", format!("The ID '{id}' is not valid")),
         };
         ApiError::new(code, format!("The ID '{id}' does not exist"))
@@ -1610,6 +1712,13 @@ impl Model {
         self.tgw_route_tables
             .values()
             .for_each(|r| add(r.id.to_string(), "transit-gateway-route-table", &r.tags));
+        self.customer_gateways
+            .values()
+            .for_each(|r| add(r.id.to_string(), "customer-gateway", &r.tags));
+        self.vpn_gateways.values().for_each(|r| add(r.id.to_string(), "vpn-gateway", &r.tags));
+        self.vpn_connections
+            .values()
+            .for_each(|r| add(r.id.to_string(), "vpn-connection", &r.tags));
         out
     }
 

@@ -18,7 +18,7 @@ use vpclab_model::{
     SecurityGroupId, SgRule, Subnet, SubnetId, Tags, Vpc, VpcEndpoint, VpcEndpointId, VpcId,
     VpcPeeringConnectionId, ZONES,
 };
-use vpclab_model::{TgwAttachmentId, TgwRouteTableId, TransitGatewayId};
+use vpclab_model::{Route, TgwAttachmentId, TgwRouteTableId, TransitGatewayId, VpnGatewayId};
 
 use crate::params::Params;
 use crate::xml::Xml;
@@ -499,6 +499,7 @@ parse_id!(
     "tgw-attach"
 );
 parse_id!(tgw_rtb_id, TgwRouteTableId, "InvalidRouteTableId.Malformed", "tgw-rtb");
+parse_id!(vgw_id, VpnGatewayId, "InvalidVpnGatewayID.Malformed", "vgw");
 
 fn ids<T>(
     params: &Params,

@@ -6,34 +6,56 @@ pub(super) fn is_main(m: &Model, t: &RouteTable) -> bool {
     m.vpc(&t.vpc).is_ok_and(|v| v.main_route_table == t.id)
 }
 
+/// What a route names in `gatewayId`: `local`, an internet gateway, a gateway endpoint or
+/// a virtual private gateway; other targets have their own element.
+fn gateway_id(target: &RouteTarget) -> Option<String> {
+    match target {
+        RouteTarget::Local => Some("local".to_owned()),
+        RouteTarget::Gateway(igw) => Some(igw.to_string()),
+        RouteTarget::Endpoint(vpce) => Some(vpce.to_string()),
+        RouteTarget::VpnGateway(vgw) => Some(vgw.to_string()),
+        RouteTarget::NatGateway(_)
+        | RouteTarget::Peering(_)
+        | RouteTarget::TransitGateway(_)
+        | RouteTarget::NetworkInterface(_) => None,
+    }
+}
+
+/// A route's `state`: `blackhole` when its target no longer leads anywhere.
+fn route_state(m: &Model, t: &RouteTable, r: &Route) -> &'static str {
+    if m.is_blackhole(t, r) { "blackhole" } else { "active" }
+}
+
 pub(super) fn write_route_table(x: &mut Xml, m: &Model, t: &RouteTable) {
     x.leaf("routeTableId", &t.id).leaf("vpcId", &t.vpc).leaf("ownerId", OWNER_ID);
-    x.set("routeSet", &t.routes, |x, r| {
+    x.set("routeSet", m.routes_in_force(t).iter(), |x, r| {
         match &r.prefix_list {
             Some(pl) => x.leaf("destinationPrefixListId", pl),
             None => x.leaf("destinationCidrBlock", r.destination),
         };
+        x.opt("gatewayId", gateway_id(&r.target));
         match &r.target {
-            RouteTarget::Local => x.leaf("gatewayId", "local"),
-            RouteTarget::Gateway(igw) => x.leaf("gatewayId", igw),
-            RouteTarget::Endpoint(vpce) => x.leaf("gatewayId", vpce),
-            RouteTarget::NatGateway(nat) => x.leaf("natGatewayId", nat),
-            RouteTarget::Peering(pcx) => x.leaf("vpcPeeringConnectionId", pcx),
-            RouteTarget::TransitGateway(tgw) => x.leaf("transitGatewayId", tgw),
+            RouteTarget::NatGateway(nat) => {
+                x.leaf("natGatewayId", nat);
+            }
+            RouteTarget::Peering(pcx) => {
+                x.leaf("vpcPeeringConnectionId", pcx);
+            }
+            RouteTarget::TransitGateway(tgw) => {
+                x.leaf("transitGatewayId", tgw);
+            }
             RouteTarget::NetworkInterface(eni) => {
                 if let Some(instance) = m.interface_owner(eni) {
                     x.leaf("instanceId", &instance.id).leaf("instanceOwnerId", OWNER_ID);
                 }
-                x.leaf("networkInterfaceId", eni)
+                x.leaf("networkInterfaceId", eni);
             }
-        };
-        x.leaf("state", if m.is_blackhole(t, r) { "blackhole" } else { "active" }).leaf(
-            "origin",
-            match r.origin {
-                vpclab_model::RouteOrigin::CreateRouteTable => "CreateRouteTable",
-                vpclab_model::RouteOrigin::CreateRoute => "CreateRoute",
-            },
-        );
+            RouteTarget::Local
+            | RouteTarget::Gateway(_)
+            | RouteTarget::Endpoint(_)
+            | RouteTarget::VpnGateway(_) => {}
+        }
+        x.leaf("state", route_state(m, t, r)).leaf("origin", r.origin.as_str());
     });
     let main = is_main(m, t).then_some(());
     x.node("associationSet", |x| {
@@ -59,7 +81,10 @@ pub(super) fn write_route_table(x: &mut Xml, m: &Model, t: &RouteTable) {
             });
         }
     });
-    x.set("propagatingVgwSet", std::iter::empty::<()>(), |_, ()| {}).tags(&t.tags);
+    x.set("propagatingVgwSet", &t.propagating_vgws, |x, vgw| {
+        x.leaf("gatewayId", vgw);
+    })
+    .tags(&t.tags);
 }
 
 pub(super) fn create_route_table(
@@ -103,79 +128,49 @@ pub(super) fn describe_route_tables(
         p,
         m.route_tables().filter(|t| asked.is_empty() || asked.contains(&t.id)),
         |t| t.id.to_string(),
-        |t, name| match name {
-            "route-table-id" => one(&t.id),
-            "vpc-id" => one(&t.vpc),
-            "association.main" => one(is_main(m, t)),
-            "association.subnet-id" => {
-                Some(t.associations.iter().map(|a| a.subnet.to_string()).collect())
+        |t, name| {
+            let routes = m.routes_in_force(t);
+            let of = |pick: &dyn Fn(&Route) -> Option<String>| {
+                Some(routes.iter().filter_map(pick).collect::<Vec<String>>())
+            };
+            match name {
+                "route-table-id" => one(&t.id),
+                "vpc-id" => one(&t.vpc),
+                "association.main" => one(is_main(m, t)),
+                "association.subnet-id" => {
+                    Some(t.associations.iter().map(|a| a.subnet.to_string()).collect())
+                }
+                "association.route-table-association-id" => {
+                    Some(t.associations.iter().map(|a| a.id.to_string()).collect())
+                }
+                "route.destination-cidr-block" => {
+                    of(&|r| r.prefix_list.is_none().then(|| r.destination.to_string()))
+                }
+                "route.destination-prefix-list-id" => of(&|r| r.prefix_list.clone()),
+                "route.gateway-id" => of(&|r| gateway_id(&r.target)),
+                "route.nat-gateway-id" => of(&|r| match &r.target {
+                    RouteTarget::NatGateway(n) => Some(n.to_string()),
+                    _ => None,
+                }),
+                "route.vpc-peering-connection-id" => of(&|r| match &r.target {
+                    RouteTarget::Peering(p) => Some(p.to_string()),
+                    _ => None,
+                }),
+                "route.transit-gateway-id" => of(&|r| match &r.target {
+                    RouteTarget::TransitGateway(g) => Some(g.to_string()),
+                    _ => None,
+                }),
+                "route.instance-id" => of(&|r| match &r.target {
+                    RouteTarget::NetworkInterface(eni) => {
+                        m.interface_owner(eni).map(|i| i.id.to_string())
+                    }
+                    _ => None,
+                }),
+                "route.origin" => of(&|r| Some(r.origin.as_str().to_owned())),
+                "route.state" => of(&|r| Some(route_state(m, t, r).to_owned())),
+                "owner-id" => one(OWNER_ID),
+                _ => tag_attr(&t.tags, name),
             }
-            "association.route-table-association-id" => {
-                Some(t.associations.iter().map(|a| a.id.to_string()).collect())
-            }
-            "route.destination-cidr-block" => Some(
-                t.routes
-                    .iter()
-                    .filter(|r| r.prefix_list.is_none())
-                    .map(|r| r.destination.to_string())
-                    .collect(),
-            ),
-            "route.destination-prefix-list-id" => {
-                Some(t.routes.iter().filter_map(|r| r.prefix_list.clone()).collect())
-            }
-            "route.gateway-id" => Some(
-                t.routes
-                    .iter()
-                    .filter_map(|r| match &r.target {
-                        RouteTarget::Local => Some("local".to_owned()),
-                        RouteTarget::Gateway(g) => Some(g.to_string()),
-                        RouteTarget::Endpoint(e) => Some(e.to_string()),
-                        RouteTarget::NatGateway(_)
-                        | RouteTarget::Peering(_)
-                        | RouteTarget::TransitGateway(_)
-                        | RouteTarget::NetworkInterface(_) => None,
-                    })
-                    .collect(),
-            ),
-            "route.nat-gateway-id" => Some(
-                t.routes
-                    .iter()
-                    .filter_map(|r| match &r.target {
-                        RouteTarget::NatGateway(n) => Some(n.to_string()),
-                        _ => None,
-                    })
-                    .collect(),
-            ),
-            "route.vpc-peering-connection-id" => Some(
-                t.routes
-                    .iter()
-                    .filter_map(|r| match &r.target {
-                        RouteTarget::Peering(p) => Some(p.to_string()),
-                        _ => None,
-                    })
-                    .collect(),
-            ),
-            "route.transit-gateway-id" => Some(
-                t.routes
-                    .iter()
-                    .filter_map(|r| match &r.target {
-                        RouteTarget::TransitGateway(g) => Some(g.to_string()),
-                        _ => None,
-                    })
-                    .collect(),
-            ),
-            "route.instance-id" => Some(
-                t.routes
-                    .iter()
-                    .filter_map(|r| match &r.target {
-                        RouteTarget::NetworkInterface(eni) => m.interface_owner(eni),
-                        _ => None,
-                    })
-                    .map(|i| i.id.to_string())
-                    .collect(),
-            ),
-            "owner-id" => one(OWNER_ID),
-            _ => tag_attr(&t.tags, name),
         },
     )?;
     tables.write(x, "routeTableSet", |x, t| write_route_table(x, m, t));
@@ -284,6 +279,7 @@ fn route_target(p: &Params, m: &Model) -> Result<RouteTarget, ApiError> {
     let target = match (p.get("GatewayId"), p.get("NatGatewayId")) {
         (Some("local"), None) => RouteTarget::Local,
         (Some(g), None) if g.starts_with("vpce-") => RouteTarget::Endpoint(vpce_id(g)?),
+        (Some(g), None) if g.starts_with("vgw-") => RouteTarget::VpnGateway(vgw_id(g)?),
         (Some(g), None) => RouteTarget::Gateway(igw_id(g)?),
         (None, Some(n)) => RouteTarget::NatGateway(nat_id(n)?),
         (None, None) => {
