@@ -76,10 +76,32 @@ pub(crate) struct Clock {
     transition_s: u64,
 }
 
+/// The states of a resource being made: during the transition, after it.
+const CREATED: (&str, &str) = ("pending", "available");
+
+/// The states of a resource gone but still listed: during the transition, after it.
+const DELETED: (&str, &str) = ("deleting", "deleted");
+
 impl Clock {
     /// Whether a transition that began at `since` is over.
     fn settled(self, since: u64) -> bool {
         self.now >= since.saturating_add(self.transition_s)
+    }
+
+    /// What a resource whose transition began at `since` reports: the first of `states`
+    /// for the transition time, then the second (`pending`, `available`; `deleting`,
+    /// `deleted`; `attaching`, `attached`).
+    fn state(self, since: u64, states: (&'static str, &'static str)) -> &'static str {
+        if self.settled(since) { states.1 } else { states.0 }
+    }
+
+    /// What a resource made at `created`, and gone at `gone` if it is, reports:
+    /// `pending`, then `available`; once gone, `deleting`, then `deleted`.
+    fn lifecycle(self, created: u64, gone: Option<u64>) -> &'static str {
+        match gone {
+            Some(at) => self.state(at, DELETED),
+            None => self.state(created, CREATED),
+        }
     }
 }
 

@@ -50,21 +50,6 @@ fn refuse_enable(p: &Params, name: &str, why: &str) -> Result<(), ApiError> {
     }
 }
 
-/// What a transit gateway or attachment reports: `pending` for the transition time
-/// after its creation, then `available`.
-fn settled_state(created_at: u64, clock: Clock) -> &'static str {
-    if clock.settled(created_at) { "available" } else { "pending" }
-}
-
-/// The states of a deleted gateway, attachment or route table: on the way, at the end.
-const DELETED: (&str, &str) = ("deleting", "deleted");
-
-/// What an object gone at `at` reports while it is listed: the first of `states` for the
-/// transition time, then the second (as a deleted NAT gateway: `deleting`, `deleted`).
-fn gone_state(at: u64, clock: Clock, states: (&'static str, &'static str)) -> &'static str {
-    if clock.settled(at) { states.1 } else { states.0 }
-}
-
 /// Deleting (accepting, rejecting) `what` `id`, gone but still listed in `state`.
 fn still_listed(what: &str, id: &dyn std::fmt::Display, state: &str) -> ApiError {
     ApiError { code: "IncorrectState", message: format!("{what} {id} is in state {state}.") }
@@ -72,10 +57,7 @@ fn still_listed(what: &str, id: &dyn std::fmt::Display, state: &str) -> ApiError
 
 /// A transit gateway as Describe lists it, with when it was deleted if it was.
 fn tgw_state(g: &TransitGateway, gone: Option<u64>, clock: Clock) -> &'static str {
-    match gone {
-        Some(at) => gone_state(at, clock, DELETED),
-        None => settled_state(g.created_at, clock),
-    }
+    clock.lifecycle(g.created_at, gone)
 }
 
 // ---- transit gateways ---------------------------------------------------------------
@@ -261,7 +243,7 @@ pub(super) fn delete_transit_gateway(
 ) -> Result<(), ApiError> {
     let id = tgw_id(p.required("TransitGatewayId")?)?;
     if let Some((_, at)) = ctx.model.deleted_transit_gateway(&id, ctx.now) {
-        let state = gone_state(at, ctx.clock(), DELETED);
+        let state = ctx.clock().state(at, DELETED);
         return Err(still_listed("Transit Gateway", &id, state));
     }
     let g = ctx.model.transit_gateway(&id)?.clone();
@@ -400,11 +382,9 @@ fn refuse_gone_attachment(
     clock: Clock,
 ) -> Result<(), ApiError> {
     match gone {
-        Some(at) => Err(still_listed(
-            "Transit Gateway Attachment",
-            &a.id,
-            gone_state(at, clock, a.end_states()),
-        )),
+        Some(at) => {
+            Err(still_listed("Transit Gateway Attachment", &a.id, clock.state(at, a.end_states())))
+        }
         None => Ok(()),
     }
 }
@@ -414,8 +394,8 @@ fn refuse_gone_attachment(
 /// gone at `gone`, `deleting` then `deleted` (`rejecting` then `rejected`).
 fn attachment_state(a: &TgwAttachment, gone: Option<u64>, clock: Clock) -> &'static str {
     match (gone, Kind::of(a)) {
-        (Some(at), _) => gone_state(at, clock, a.end_states()),
-        (None, Kind::Vpc) => settled_state(a.created_at, clock),
+        (Some(at), _) => clock.state(at, a.end_states()),
+        (None, Kind::Vpc) => clock.state(a.created_at, CREATED),
         (None, Kind::Peering) => a.settled_state(),
     }
 }
@@ -847,7 +827,7 @@ pub(super) fn delete_route_table(
 ) -> Result<(), ApiError> {
     let id = tgw_rtb_id(p.required("TransitGatewayRouteTableId")?)?;
     if let Some((_, at)) = ctx.model.deleted_tgw_route_table(&id, ctx.now) {
-        let state = gone_state(at, ctx.clock(), DELETED);
+        let state = ctx.clock().state(at, DELETED);
         return Err(still_listed("Transit Gateway Route Table", &id, state));
     }
     let t = ctx.model.tgw_route_table(&id)?.clone();
@@ -875,7 +855,7 @@ pub(super) fn describe_route_tables(
         false => m.tgw_route_table(id).map(drop),
     })?;
     let state = |gone: Option<u64>| match gone {
-        Some(at) => gone_state(at, clock, DELETED),
+        Some(at) => clock.state(at, DELETED),
         None => "available",
     };
     let tables = describe::page(
