@@ -56,6 +56,7 @@ pub(crate) fn known(action: &str) -> &'static [&'static str] {
             "NetworkCardIndex",
             "NetworkInterfaceId",
         ],
+        "AttachVpnGateway" => &["DryRun", "VpcId", "VpnGatewayId"],
         "AuthorizeSecurityGroupEgress" => &[
             "CidrIp",
             "DryRun",
@@ -80,6 +81,17 @@ pub(crate) fn known(action: &str) -> &'static [&'static str] {
             "SourceSecurityGroupOwnerId",
             "TagSpecification",
             "ToPort",
+        ],
+        "CreateCustomerGateway" => &[
+            "BgpAsn",
+            "BgpAsnExtended",
+            "CertificateArn",
+            "DeviceName",
+            "DryRun",
+            "IpAddress",
+            "PublicIp",
+            "TagSpecification",
+            "Type",
         ],
         "CreateDefaultSubnet" => {
             &["AvailabilityZone", "AvailabilityZoneId", "DryRun", "Ipv6Native"]
@@ -288,6 +300,22 @@ pub(crate) fn known(action: &str) -> &'static [&'static str] {
             "TagSpecification",
             "VpcId",
         ],
+        "CreateVpnConnection" => &[
+            "CustomerGatewayId",
+            "DryRun",
+            "Options",
+            "PreSharedKeyStorage",
+            "TagSpecification",
+            "TransitGatewayId",
+            "Type",
+            "VpnConcentratorId",
+            "VpnGatewayId",
+        ],
+        "CreateVpnConnectionRoute" => &["DestinationCidrBlock", "VpnConnectionId"],
+        "CreateVpnGateway" => {
+            &["AmazonSideAsn", "AvailabilityZone", "DryRun", "TagSpecification", "Type"]
+        }
+        "DeleteCustomerGateway" => &["CustomerGatewayId", "DryRun"],
         "DeleteDhcpOptions" => &["DhcpOptionsId", "DryRun"],
         "DeleteFlowLogs" => &["DryRun", "FlowLogId"],
         "DeleteInternetGateway" => &["DryRun", "InternetGatewayId"],
@@ -323,10 +351,14 @@ pub(crate) fn known(action: &str) -> &'static [&'static str] {
         "DeleteVpc" => &["DryRun", "VpcId"],
         "DeleteVpcEndpoints" => &["DryRun", "VpcEndpointId"],
         "DeleteVpcPeeringConnection" => &["DryRun", "VpcPeeringConnectionId"],
+        "DeleteVpnConnection" => &["DryRun", "VpnConnectionId"],
+        "DeleteVpnConnectionRoute" => &["DestinationCidrBlock", "VpnConnectionId"],
+        "DeleteVpnGateway" => &["DryRun", "VpnGatewayId"],
         "DescribeAddresses" => &["AllocationId", "DryRun", "Filter", "PublicIp"],
         "DescribeAvailabilityZones" => {
             &["AllAvailabilityZones", "DryRun", "Filter", "ZoneId", "ZoneName"]
         }
+        "DescribeCustomerGateways" => &["CustomerGatewayId", "DryRun", "Filter"],
         "DescribeDhcpOptions" => &["DhcpOptionsId", "DryRun", "Filter", "MaxResults", "NextToken"],
         "DescribeFlowLogs" => &["DryRun", "Filter", "FlowLogId", "MaxResults", "NextToken"],
         "DescribeImages" => &[
@@ -432,14 +464,18 @@ pub(crate) fn known(action: &str) -> &'static [&'static str] {
             &["DryRun", "Filter", "MaxResults", "NextToken", "VpcPeeringConnectionId"]
         }
         "DescribeVpcs" => &["DryRun", "Filter", "MaxResults", "NextToken", "VpcId"],
+        "DescribeVpnConnections" => &["DryRun", "Filter", "VpnConnectionId"],
+        "DescribeVpnGateways" => &["DryRun", "Filter", "VpnGatewayId"],
         "DetachInternetGateway" => &["DryRun", "InternetGatewayId", "VpcId"],
         "DetachNetworkInterface" => &["AttachmentId", "DryRun", "Force"],
+        "DetachVpnGateway" => &["DryRun", "VpcId", "VpnGatewayId"],
         "DisableTransitGatewayRouteTablePropagation" => &[
             "DryRun",
             "TransitGatewayAttachmentId",
             "TransitGatewayRouteTableAnnouncementId",
             "TransitGatewayRouteTableId",
         ],
+        "DisableVgwRoutePropagation" => &["DryRun", "GatewayId", "RouteTableId"],
         "DisassociateAddress" => &["AssociationId", "DryRun", "PublicIp"],
         "DisassociateRouteTable" => &["AssociationId", "DryRun"],
         "DisassociateTransitGatewayRouteTable" => {
@@ -452,6 +488,7 @@ pub(crate) fn known(action: &str) -> &'static [&'static str] {
             "TransitGatewayRouteTableAnnouncementId",
             "TransitGatewayRouteTableId",
         ],
+        "EnableVgwRoutePropagation" => &["DryRun", "GatewayId", "RouteTableId"],
         "GetManagedPrefixListAssociations" => {
             &["DryRun", "MaxResults", "NextToken", "PrefixListId"]
         }
@@ -720,6 +757,9 @@ pub(crate) fn filters(action: &str) -> &'static [&'static str] {
             "zone-name",
             "zone-type",
         ],
+        "DescribeCustomerGateways" => {
+            &["bgp-asn", "customer-gateway-id", "ip-address", "state", "tag", "tag-key", "type"]
+        }
         "DescribeDhcpOptions" => &["dhcp-options-id", "key", "owner-id", "tag", "tag-key", "value"],
         "DescribeFlowLogs" => &[
             "deliver-log-status",
@@ -1214,6 +1254,31 @@ pub(crate) fn filters(action: &str) -> &'static [&'static str] {
             "tag",
             "tag-key",
             "vpc-id",
+        ],
+        "DescribeVpnConnections" => &[
+            "bgp-asn",
+            "customer-gateway-configuration",
+            "customer-gateway-id",
+            "option.static-routes-only",
+            "route.destination-cidr-block",
+            "state",
+            "tag",
+            "tag-key",
+            "transit-gateway-id",
+            "type",
+            "vpn-connection-id",
+            "vpn-gateway-id",
+        ],
+        "DescribeVpnGateways" => &[
+            "amazon-side-asn",
+            "attachment.state",
+            "attachment.vpc-id",
+            "availability-zone",
+            "state",
+            "tag",
+            "tag-key",
+            "type",
+            "vpn-gateway-id",
         ],
         "GetSubnetCidrReservations" => &["reservationType", "subnet-id", "tag", "tag-key"],
         "GetTransitGatewayAttachmentPropagations" => &["transit-gateway-route-table-id"],

@@ -137,6 +137,15 @@ impl Params {
 
     /// An integer parameter.
     pub fn u32(&self, name: &str) -> Result<Option<u32>, ApiError> {
+        self.number(name)
+    }
+
+    /// A long integer parameter (an ASN).
+    pub fn u64(&self, name: &str) -> Result<Option<u64>, ApiError> {
+        self.number(name)
+    }
+
+    fn number<T: std::str::FromStr>(&self, name: &str) -> Result<Option<T>, ApiError> {
         self.get(name)
             .map(|v| {
                 v.parse().map_err(|_| {

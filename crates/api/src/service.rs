@@ -115,9 +115,9 @@ impl Service {
         }
     }
 
-    /// Reports new instances `pending`, new NAT gateways and transit gateways `pending`
+    /// Reports new instances, NAT gateways, transit gateways and VPN resources `pending`
     /// (deleted ones `deleting`, rejected transit gateway peering attachments
-    /// `rejecting`) for `seconds` before their settled state, as AWS does for a while,
+    /// `rejecting`, virtual private gateway attachments `attaching`) for `seconds` before their settled state, as AWS does for a while,
     /// so that clients' waiters poll more than once. The data plane does not wait: a
     /// pending instance already forwards. Default 0: the create reply says `pending`,
     /// the first Describe the settled state.

@@ -18,7 +18,10 @@ use vpclab_model::{
     SecurityGroupId, SgRule, Subnet, SubnetId, Tags, Vpc, VpcEndpoint, VpcEndpointId, VpcId,
     VpcPeeringConnectionId, ZONES,
 };
-use vpclab_model::{Route, TgwAttachmentId, TgwRouteTableId, TransitGatewayId, VpnGatewayId};
+use vpclab_model::{
+    CustomerGatewayId, Route, TgwAttachmentId, TgwRouteTableId, TransitGatewayId, VpnConnectionId,
+    VpnGatewayId,
+};
 
 use crate::params::Params;
 use crate::xml::Xml;
@@ -42,6 +45,7 @@ mod security_groups;
 mod tags;
 mod transit_gateways;
 mod vpcs;
+mod vpn;
 
 /// The account every resource belongs to.
 pub const OWNER_ID: &str = vpclab_model::names::OWNER_ID;
@@ -283,6 +287,21 @@ actions! {
     "ReplaceTransitGatewayRoute" => transit_gateways::replace_route, true;
     "DeleteTransitGatewayRoute" => transit_gateways::delete_route, true;
     "SearchTransitGatewayRoutes" => transit_gateways::search_routes, false;
+    "CreateCustomerGateway" => vpn::create_customer_gateway, true;
+    "DescribeCustomerGateways" => vpn::describe_customer_gateways, false;
+    "DeleteCustomerGateway" => vpn::delete_customer_gateway, true;
+    "CreateVpnGateway" => vpn::create_vpn_gateway, true;
+    "AttachVpnGateway" => vpn::attach_vpn_gateway, true;
+    "DetachVpnGateway" => vpn::detach_vpn_gateway, true;
+    "DescribeVpnGateways" => vpn::describe_vpn_gateways, false;
+    "DeleteVpnGateway" => vpn::delete_vpn_gateway, true;
+    "CreateVpnConnection" => vpn::create_vpn_connection, true;
+    "DescribeVpnConnections" => vpn::describe_vpn_connections, false;
+    "DeleteVpnConnection" => vpn::delete_vpn_connection, true;
+    "CreateVpnConnectionRoute" => vpn::create_vpn_connection_route, true;
+    "DeleteVpnConnectionRoute" => vpn::delete_vpn_connection_route, true;
+    "EnableVgwRoutePropagation" => vpn::enable_vgw_route_propagation, true;
+    "DisableVgwRoutePropagation" => vpn::disable_vgw_route_propagation, true;
 }
 
 /// Parameters an action takes and a lab has nothing to apply to: accepted, without
@@ -396,6 +415,11 @@ pub static INERT: &[(&str, &str, &str)] = &[
         "ModifyTransitGatewayVpcAttachment",
         "Options.SecurityGroupReferencingSupport",
         "stored and shown; security-group rules cannot reference groups across a transit gateway yet (use CIDRs)",
+    ),
+    (
+        "CreateVpnConnection",
+        "Options.TunnelBandwidth",
+        "stored and shown; a lab does not limit a tunnel's bandwidth",
     ),
 ];
 
@@ -521,7 +545,9 @@ parse_id!(
     "tgw-attach"
 );
 parse_id!(tgw_rtb_id, TgwRouteTableId, "InvalidRouteTableId.Malformed", "tgw-rtb");
+parse_id!(cgw_id, CustomerGatewayId, "InvalidCustomerGatewayID.Malformed", "cgw");
 parse_id!(vgw_id, VpnGatewayId, "InvalidVpnGatewayID.Malformed", "vgw");
+parse_id!(vpn_id, VpnConnectionId, "InvalidVpnConnectionID.Malformed", "vpn");
 
 fn ids<T>(
     params: &Params,
