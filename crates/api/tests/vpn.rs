@@ -787,3 +787,116 @@ fn a_gateway_propagates_its_static_routes_below_local_and_static_ones() {
     let described = ok(&mut s, &format!("Action=DescribeRouteTables&RouteTableId.1={main}"));
     assert!(described.contains("<propagatingVgwSet/>"), "{described}");
 }
+
+#[test]
+fn a_connection_to_a_transit_gateway_comes_and_goes_with_its_attachment() {
+    let mut s = Service::new(Model::new(38), None, None, 38);
+    let made = ok(&mut s, "Action=CreateTransitGateway&Options.AmazonSideAsn=64600");
+    let (tgw, table) =
+        (first(&made, "transitGatewayId"), first(&made, "associationDefaultRouteTableId"));
+    let cgw = customer_gateway(&mut s, "198.51.100.2");
+    let create = format!(
+        "Action=CreateVpnConnection&Type=ipsec.1&CustomerGatewayId={cgw}&TransitGatewayId={tgw}\
+         &Options.TunnelOptions.1.TunnelInsideCidr=169.254.10.0%2F30"
+    );
+    let made = ok(&mut s, &create);
+    let vpn = first(&made, "vpnConnectionId");
+    assert!(made.contains(&format!("<transitGatewayId>{tgw}</transitGatewayId>")), "{made}");
+    assert!(!made.contains("<vpnGatewayId>"), "{made}");
+    let xml = unescape(&first(&made, "customerGatewayConfiguration"));
+    assert!(xml.contains("<vpn_gateway_id />"), "as AWS's documents for a transit gateway: {xml}");
+    let tunnel = first(&xml, "ipsec_tunnel");
+    assert_eq!(first(&first(&tunnel, "vpn_gateway"), "asn"), "64600", "the hub's ASN");
+    let other = ok(&mut s, &format!("{create}&Options.StaticRoutesOnly=true"));
+    assert_ne!(first(&other, "vpnConnectionId"), vpn, "inside CIDRs may repeat on a hub");
+
+    let attachments = ok(
+        &mut s,
+        &format!(
+            "Action=DescribeTransitGatewayAttachments&Filter.1.Name=resource-id\
+             &Filter.1.Value.1={vpn}"
+        ),
+    );
+    let attachment = first(&attachments, "transitGatewayAttachmentId");
+    for expected in [
+        "<resourceType>vpn</resourceType>".to_owned(),
+        format!("<resourceId>{vpn}</resourceId>"),
+        "<state>available</state>".to_owned(),
+        format!("<association><transitGatewayRouteTableId>{table}</transitGatewayRouteTableId>"),
+    ] {
+        assert!(attachments.contains(&expected), "{expected} in {attachments}");
+    }
+    let vpc_kind = ok(&mut s, "Action=DescribeTransitGatewayVpcAttachments");
+    assert!(vpc_kind.contains("<transitGatewayVpcAttachments/>"), "{vpc_kind}");
+    ok(
+        &mut s,
+        &format!(
+            "Action=CreateTransitGatewayRoute&TransitGatewayRouteTableId={table}\
+             &DestinationCidrBlock=192.168.0.0%2F16&TransitGatewayAttachmentId={attachment}"
+        ),
+    );
+    let found = ok(
+        &mut s,
+        &format!(
+            "Action=SearchTransitGatewayRoutes&TransitGatewayRouteTableId={table}\
+             &Filter.1.Name=type&Filter.1.Value.1=static"
+        ),
+    );
+    assert!(found.contains("<resourceType>vpn</resourceType>"), "{found}");
+    let (got, message) = refused(
+        &mut s,
+        &format!(
+            "Action=CreateVpnConnectionRoute&VpnConnectionId={vpn}\
+             &DestinationCidrBlock=10.9.0.0%2F16"
+        ),
+    );
+    assert_eq!(got, "InvalidVpnConnection.InvalidType");
+    assert!(message.contains("CreateTransitGatewayRoute"), "{message}");
+    let (got, message) =
+        refused(&mut s, &format!("Action=DeleteTransitGateway&TransitGatewayId={tgw}"));
+    assert_eq!(got, "IncorrectState");
+    assert!(message.contains(&attachment), "{message}");
+    let by_hub = ok(
+        &mut s,
+        &format!(
+            "Action=DescribeVpnConnections&Filter.1.Name=transit-gateway-id&Filter.1.Value.1={tgw}"
+        ),
+    );
+    assert_eq!(all(&by_hub, "<vpnConnectionId>", "</vpnConnectionId>").len(), 2);
+
+    let vgw = first(&ok(&mut s, "Action=CreateVpnGateway&Type=ipsec.1"), "vpnGatewayId");
+    assert_eq!(
+        code(&mut s, &format!("{create}&VpnGatewayId={vgw}")),
+        "InvalidParameterCombination"
+    );
+    assert_eq!(
+        code(
+            &mut s,
+            &format!(
+                "Action=CreateVpnConnection&Type=ipsec.1&CustomerGatewayId={cgw}\
+                 &TransitGatewayId=tgw-0123456789abcdef0"
+            )
+        ),
+        "InvalidTransitGatewayID.NotFound"
+    );
+
+    ok(&mut s, &format!("Action=DeleteVpnConnection&VpnConnectionId={vpn}"));
+    let gone = ok(
+        &mut s,
+        &format!(
+            "Action=DescribeTransitGatewayAttachments&TransitGatewayAttachmentIds.1={attachment}"
+        ),
+    );
+    assert!(gone.contains("<state>deleted</state>"), "deleted with its connection: {gone}");
+    let found = ok(
+        &mut s,
+        &format!(
+            "Action=SearchTransitGatewayRoutes&TransitGatewayRouteTableId={table}\
+             &Filter.1.Name=state&Filter.1.Value.1=blackhole"
+        ),
+    );
+    assert!(
+        found.contains("<destinationCidrBlock>192.168.0.0/16</destinationCidrBlock>"),
+        "{found}"
+    );
+}

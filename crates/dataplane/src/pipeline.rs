@@ -539,6 +539,10 @@ impl Snapshot {
             let Some(next) = self.attachments.get(out as usize) else {
                 return Verdict::Drop(DropReason::TgwBlackhole);
             };
+            if next.vpn {
+                // Toward a VPN connection: its tunnels are down.
+                return Verdict::Drop(DropReason::VpnDown);
+            }
             match next.peering {
                 None => break (out, next),
                 Some(sides) if !crossed => {

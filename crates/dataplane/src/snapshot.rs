@@ -123,6 +123,9 @@ pub struct AttachmentEntry {
     pub zones: [Option<AttachmentZone>; ZONES.len()],
     /// For a peering attachment (which has no VPC and no zones): its two sides.
     pub peering: Option<PeeringSides>,
+    /// A VPN connection's attachment (no VPC, no zones): what a route sends to it is
+    /// dropped as `vpn_down`, since no tunnel runs yet.
+    pub vpn: bool,
 }
 
 /// An interface endpoint's network interface as the forwarder sees it: an address of a
@@ -723,6 +726,7 @@ pub fn compile(model: &Model, ports: &mut PortMap, generation: u64) -> Snapshot 
                 appliance_mode: a.vpc_options().is_some_and(|o| o.appliance_mode_support),
                 zones,
                 peering,
+                vpn: a.vpn_connection().is_some(),
             }
         })
         .collect();

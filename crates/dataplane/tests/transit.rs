@@ -657,3 +657,29 @@ fn the_hub_and_a_private_nat_gateway_count_what_they_carry_and_drop() {
     let nats: Vec<_> = tracking.nat_gateways().collect();
     assert_eq!(nats[0].1.dropped, 1);
 }
+
+#[test]
+fn a_route_to_a_vpn_attachment_ends_as_vpn_down() {
+    let mut lab = Lab::new();
+    let m = &mut lab.model;
+    let cgw = vpclab_model::CustomerGatewaySpec::new(ip("198.51.100.2"), None, None, None);
+    let cgw = m.create_customer_gateway(cgw.unwrap(), Tags::new(), 0);
+    let spec = vpclab_model::VpnConnectionSpec {
+        customer_gateway: cgw,
+        end: Some(vpclab_model::VpnEnd::TransitGateway(lab.tgw.clone())),
+        static_routes_only: true,
+        tunnel_bandwidth: None,
+        tunnels: Default::default(),
+    };
+    let vpn = m.create_vpn_connection(spec, Tags::new(), 0).unwrap();
+    let attachment = m.vpn_connection(&vpn).unwrap().tgw_attachment.clone().unwrap();
+    let table = lab.default_table();
+    let m = &mut lab.model;
+    m.put_tgw_route(&table, cidr("10.9.0.0/16"), Some(&attachment), false).unwrap();
+    let (verdict, _, _) = lab.ping(0, "10.9.0.1");
+    assert_eq!(verdict, Verdict::Drop(DropReason::VpnDown), "the tunnels are down");
+    assert_eq!(lab.ping(0, "10.1.1.10").0, Verdict::Forward { port: lab.hosts[1], len: 2000 });
+    lab.model.delete_vpn_connection(&vpn, 0).unwrap();
+    let (verdict, _, _) = lab.ping(0, "10.9.0.1");
+    assert_eq!(verdict, Verdict::Drop(DropReason::TgwBlackhole), "its attachment is gone");
+}

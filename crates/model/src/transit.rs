@@ -188,6 +188,12 @@ pub enum AttachmentResource {
         /// The accepter side's association (the requester's is the attachment's own).
         peer_association: Option<TgwRouteTableId>,
     },
+    /// A Site-to-Site VPN connection ending on the transit gateway (CreateVpnConnection
+    /// with `TransitGatewayId`): made and deleted with the connection.
+    Vpn {
+        /// The connection.
+        connection: crate::VpnConnectionId,
+    },
 }
 
 /// A transit gateway peering attachment's state.
@@ -235,14 +241,17 @@ impl TgwAttachment {
         match self.resource {
             AttachmentResource::Vpc { .. } => "vpc",
             AttachmentResource::Peering { .. } => "peering",
+            AttachmentResource::Vpn { .. } => "vpn",
         }
     }
 
-    /// AWS's `resourceId`: the VPC's id for a VPC attachment.
+    /// AWS's `resourceId`: the VPC's id for a VPC attachment, the connection's for a VPN
+    /// attachment.
     pub fn resource_id(&self) -> String {
         match &self.resource {
             AttachmentResource::Vpc { vpc, .. } => vpc.to_string(),
             AttachmentResource::Peering { peer, .. } => peer.to_string(),
+            AttachmentResource::Vpn { connection } => connection.to_string(),
         }
     }
 
@@ -250,7 +259,7 @@ impl TgwAttachment {
     pub fn vpc(&self) -> Option<&VpcId> {
         match &self.resource {
             AttachmentResource::Vpc { vpc, .. } => Some(vpc),
-            AttachmentResource::Peering { .. } => None,
+            AttachmentResource::Peering { .. } | AttachmentResource::Vpn { .. } => None,
         }
     }
 
@@ -258,7 +267,7 @@ impl TgwAttachment {
     pub fn subnets(&self) -> &[ManagedInterface] {
         match &self.resource {
             AttachmentResource::Vpc { subnets, .. } => subnets,
-            AttachmentResource::Peering { .. } => &[],
+            AttachmentResource::Peering { .. } | AttachmentResource::Vpn { .. } => &[],
         }
     }
 
@@ -266,7 +275,15 @@ impl TgwAttachment {
     pub fn vpc_options(&self) -> Option<&VpcAttachmentOptions> {
         match &self.resource {
             AttachmentResource::Vpc { options, .. } => Some(options),
-            AttachmentResource::Peering { .. } => None,
+            AttachmentResource::Peering { .. } | AttachmentResource::Vpn { .. } => None,
+        }
+    }
+
+    /// The VPN connection, for a VPN attachment.
+    pub fn vpn_connection(&self) -> Option<&crate::VpnConnectionId> {
+        match &self.resource {
+            AttachmentResource::Vpn { connection } => Some(connection),
+            AttachmentResource::Vpc { .. } | AttachmentResource::Peering { .. } => None,
         }
     }
 
@@ -274,7 +291,7 @@ impl TgwAttachment {
     pub fn peer(&self) -> Option<&TransitGatewayId> {
         match &self.resource {
             AttachmentResource::Peering { peer, .. } => Some(peer),
-            AttachmentResource::Vpc { .. } => None,
+            AttachmentResource::Vpc { .. } | AttachmentResource::Vpn { .. } => None,
         }
     }
 
@@ -298,15 +315,16 @@ impl TgwAttachment {
     pub fn associations(&self) -> impl Iterator<Item = &TgwRouteTableId> {
         let peer = match &self.resource {
             AttachmentResource::Peering { peer_association, .. } => peer_association.as_ref(),
-            AttachmentResource::Vpc { .. } => None,
+            AttachmentResource::Vpc { .. } | AttachmentResource::Vpn { .. } => None,
         };
         self.association.iter().chain(peer)
     }
 
-    /// Whether it carries traffic: a VPC attachment always, a peering once accepted.
+    /// Whether it carries traffic: a VPC or VPN attachment always (a VPN attachment's
+    /// tunnels are down: the data plane drops what it gets), a peering once accepted.
     pub fn carries(&self) -> bool {
         match &self.resource {
-            AttachmentResource::Vpc { .. } => true,
+            AttachmentResource::Vpc { .. } | AttachmentResource::Vpn { .. } => true,
             AttachmentResource::Peering { state, .. } => {
                 *state == PeeringAttachmentState::Available
             }
@@ -329,7 +347,7 @@ impl TgwAttachment {
     /// AWS's `state` when it has settled: `available`, or a peering's own.
     pub fn settled_state(&self) -> &'static str {
         match &self.resource {
-            AttachmentResource::Vpc { .. } => "available",
+            AttachmentResource::Vpc { .. } | AttachmentResource::Vpn { .. } => "available",
             AttachmentResource::Peering { state, .. } => state.as_str(),
         }
     }
@@ -762,6 +780,19 @@ impl Model {
             // One subnet per zone: the interfaces never compete for an address.
             made.push(self.managed_interface(subnet)?);
         }
+        let resource = AttachmentResource::Vpc { vpc: vpc.clone(), subnets: made, options };
+        Ok(self.insert_tgw_attachment(&gateway, resource, tags, created_at))
+    }
+
+    /// A new attachment of `gateway` for `resource`, associated with and propagating into
+    /// the gateway's default tables when its options say so.
+    pub(crate) fn insert_tgw_attachment(
+        &mut self,
+        gateway: &TransitGateway,
+        resource: AttachmentResource,
+        tags: Tags,
+        created_at: u64,
+    ) -> TgwAttachmentId {
         let id = TgwAttachmentId::from_raw(self.ids.fresh(TgwAttachmentId::PREFIX));
         let options_of = &gateway.options;
         let association = options_of
@@ -777,18 +808,16 @@ impl Model {
                 table.propagations.push(id.clone());
             }
         }
-        self.tgw_attachments.insert(
-            id.clone(),
-            TgwAttachment {
-                id: id.clone(),
-                tgw: tgw.clone(),
-                resource: AttachmentResource::Vpc { vpc: vpc.clone(), subnets: made, options },
-                association,
-                created_at,
-                tags,
-            },
-        );
-        Ok(id)
+        let attachment = TgwAttachment {
+            id: id.clone(),
+            tgw: gateway.id.clone(),
+            resource,
+            association,
+            created_at,
+            tags,
+        };
+        self.tgw_attachments.insert(id.clone(), attachment);
+        id
     }
 
     /// ModifyTransitGatewayVpcAttachment: subnets added and removed (one per zone, at
@@ -848,7 +877,7 @@ impl Model {
 
     /// Moves attachment `id` among the gone ones, as gone at `at`, without its
     /// associations and propagations.
-    fn retire_tgw_attachment(&mut self, id: &TgwAttachmentId, at: u64) {
+    pub(crate) fn retire_tgw_attachment(&mut self, id: &TgwAttachmentId, at: u64) {
         for table in self.tgw_route_tables.values_mut() {
             table.propagations.retain(|a| a != id);
         }

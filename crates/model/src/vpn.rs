@@ -19,6 +19,11 @@
 //! * Static routes of a connection (`StaticRoutesOnly`, on a virtual private gateway)
 //!   propagate into the route tables the gateway has propagation enabled for, while it
 //!   is attached to their VPC (see [`Model::routes_in_force`]).
+//! * A connection to a transit gateway comes with an attachment of type `vpn`
+//!   (associated with and propagating into the gateway's default tables as its options
+//!   say), deleted with it; its static routes are the transit gateway's
+//!   (CreateTransitGatewayRoute). Inside CIDRs may repeat among a transit gateway's
+//!   connections.
 //! * Deleted customer gateways, virtual private gateways and connections stay listed,
 //!   `deleted`, for an hour, and are gone for everything else.
 //!
@@ -36,7 +41,10 @@ use serde::{Deserialize, Serialize};
 use crate::departed::Departed;
 use crate::error::ApiError;
 use crate::ids::{RouteTableId, VpcId};
-use crate::{DEFAULT_AMAZON_ASN, Model, RouteTarget, Tags, ZONES, check_amazon_asn};
+use crate::{
+    AttachmentResource, DEFAULT_AMAZON_ASN, Model, RouteTarget, Tags, TgwAttachmentId,
+    TransitGatewayId, ZONES, check_amazon_asn,
+};
 
 pub use crate::ids::{CustomerGatewayId, VpnConnectionId, VpnGatewayId};
 
@@ -180,6 +188,8 @@ impl VpnGateway {
 pub enum VpnEnd {
     /// A virtual private gateway.
     VpnGateway(VpnGatewayId),
+    /// A transit gateway.
+    TransitGateway(TransitGatewayId),
 }
 
 /// What a request asks of one tunnel (`Options.TunnelOptions.N`); AWS picks the rest.
@@ -198,7 +208,8 @@ pub struct TunnelSpec {
 pub struct VpnConnectionSpec {
     /// `CustomerGatewayId`.
     pub customer_gateway: CustomerGatewayId,
-    /// `VpnGatewayId`, or none (a connection without a gateway, attached later on AWS).
+    /// `VpnGatewayId` or `TransitGatewayId`, or none (a connection without a gateway,
+    /// attached later on AWS).
     pub end: Option<VpnEnd>,
     /// `Options.StaticRoutesOnly`: no BGP; routes by CreateVpnConnectionRoute.
     pub static_routes_only: bool,
@@ -244,6 +255,9 @@ pub struct VpnConnection {
     /// Its static routes (CreateVpnConnectionRoute), canonical, in the order made.
     #[serde(default)]
     pub routes: Vec<Ipv4Net>,
+    /// Its attachment, when it ends on a transit gateway.
+    #[serde(default)]
+    pub tgw_attachment: Option<TgwAttachmentId>,
     /// Seconds since the Unix epoch at creation.
     pub created_at: u64,
     /// Tags.
@@ -255,7 +269,15 @@ impl VpnConnection {
     pub fn vpn_gateway(&self) -> Option<&VpnGatewayId> {
         match &self.spec.end {
             Some(VpnEnd::VpnGateway(vgw)) => Some(vgw),
-            None => None,
+            Some(VpnEnd::TransitGateway(_)) | None => None,
+        }
+    }
+
+    /// The transit gateway it ends on, if it does.
+    pub fn transit_gateway(&self) -> Option<&TransitGatewayId> {
+        match &self.spec.end {
+            Some(VpnEnd::TransitGateway(tgw)) => Some(tgw),
+            Some(VpnEnd::VpnGateway(_)) | None => None,
         }
     }
 }
@@ -495,10 +517,10 @@ impl Model {
         self.deleted_vpn_connections.listed(now)
     }
 
-    /// The inside CIDRs the tunnels of live connections ending on `end` hold (unique per
-    /// virtual private gateway; nothing ends nowhere).
+    /// The inside CIDRs the tunnels of live connections ending on `end` hold: unique per
+    /// virtual private gateway, they may repeat on a transit gateway (and nowhere).
     fn inside_cidrs_taken(&self, end: Option<&VpnEnd>) -> Vec<Ipv4Net> {
-        let Some(end) = end else { return Vec::new() };
+        let Some(end @ VpnEnd::VpnGateway(_)) = end else { return Vec::new() };
         self.vpn_connections
             .values()
             .filter(|c| c.spec.end.as_ref() == Some(end))
@@ -515,10 +537,14 @@ impl Model {
         at: u64,
     ) -> Result<VpnConnectionId, ApiError> {
         self.customer_gateway(&spec.customer_gateway)?;
-        match &spec.end {
-            Some(VpnEnd::VpnGateway(vgw)) => drop(self.vpn_gateway(vgw)?),
-            None => {}
-        }
+        let hub = match &spec.end {
+            Some(VpnEnd::VpnGateway(vgw)) => {
+                self.vpn_gateway(vgw)?;
+                None
+            }
+            Some(VpnEnd::TransitGateway(tgw)) => Some(self.transit_gateway(tgw)?.clone()),
+            None => None,
+        };
         let mut given = Vec::new();
         for t in &spec.tunnels {
             if let Some(key) = &t.pre_shared_key {
@@ -565,11 +591,16 @@ impl Model {
         }
         let tunnels: [VpnTunnel; 2] = tunnels.try_into().expect("two tunnels");
         let id = VpnConnectionId::from_raw(self.ids.fresh(VpnConnectionId::PREFIX));
+        let tgw_attachment = hub.map(|gateway| {
+            let resource = AttachmentResource::Vpn { connection: id.clone() };
+            self.insert_tgw_attachment(&gateway, resource, Tags::new(), at)
+        });
         let connection = VpnConnection {
             id: id.clone(),
             spec,
             tunnels,
             routes: Vec::new(),
+            tgw_attachment,
             created_at: at,
             tags,
         };
@@ -612,11 +643,15 @@ impl Model {
         key
     }
 
-    /// DeleteVpnConnection at `at`: its routes leave the route tables. It stays listed,
-    /// deleted, for an hour; deleting it again is `…NotFound`, as on AWS.
+    /// DeleteVpnConnection at `at`: its routes leave the route tables, its transit gateway
+    /// attachment goes with it. It stays listed, deleted, for an hour; deleting it again
+    /// is `…NotFound`, as on AWS.
     pub fn delete_vpn_connection(&mut self, id: &VpnConnectionId, at: u64) -> Result<(), ApiError> {
         let connection =
             self.vpn_connections.remove(id).ok_or_else(|| vpn_connection_not_found(id))?;
+        if let Some(attachment) = &connection.tgw_attachment {
+            self.retire_tgw_attachment(attachment, at);
+        }
         self.deleted_vpn_connections.insert(id.clone(), connection, at);
         Ok(())
     }
@@ -625,18 +660,22 @@ impl Model {
     /// with static routes only, on a virtual private gateway.
     fn static_vpn_connection(&self, id: &VpnConnectionId) -> Result<&VpnConnection, ApiError> {
         let c = self.vpn_connection(id)?;
+        if c.vpn_gateway().is_none() {
+            return Err(ApiError::new(
+                "InvalidVpnConnection.InvalidType",
+                format!(
+                    "{id} has no virtual private gateway: static VPN routes need one (on a \
+                     transit gateway, static routes are the gateway's: \
+                     CreateTransitGatewayRoute to the connection's attachment)."
+                ),
+            ));
+        }
         if !c.spec.static_routes_only {
             return Err(ApiError::new(
                 "InvalidVpnConnection.InvalidType",
                 format!(
                     "{id} routes by BGP (StaticRoutesOnly is false): it takes no static routes."
                 ),
-            ));
-        }
-        if c.vpn_gateway().is_none() {
-            return Err(ApiError::new(
-                "InvalidVpnConnection.InvalidType",
-                format!("{id} has no virtual private gateway: static VPN routes need one."),
             ));
         }
         Ok(c)
@@ -742,6 +781,10 @@ impl Model {
         let (gateway, amazon_asn) = match &c.spec.end {
             Some(VpnEnd::VpnGateway(vgw)) => {
                 (Some(vgw.to_string()), self.vpn_gateway(vgw)?.amazon_side_asn)
+            }
+            // AWS's documents for a transit gateway's connection leave the element empty.
+            Some(VpnEnd::TransitGateway(tgw)) => {
+                (None, self.transit_gateway(tgw)?.options.amazon_side_asn)
             }
             None => (None, DEFAULT_AMAZON_ASN),
         };

@@ -344,7 +344,11 @@ pub static INERT: &[(&str, &str, &str)] = &[
         "Options.DnsSupport",
         "stored and shown; Amazon DNS does not resolve other attached VPCs' public names to private addresses yet",
     ),
-    ("CreateTransitGateway", "Options.VpnEcmpSupport", "stored and shown; no VPN attachments yet"),
+    (
+        "CreateTransitGateway",
+        "Options.VpnEcmpSupport",
+        "stored and shown; VPN attachments carry nothing yet (their tunnels are down)",
+    ),
     (
         "CreateTransitGateway",
         "Options.SecurityGroupReferencingSupport",
@@ -365,7 +369,11 @@ pub static INERT: &[(&str, &str, &str)] = &[
         "Options.DnsSupport",
         "stored and shown; Amazon DNS does not resolve other attached VPCs' public names to private addresses yet",
     ),
-    ("ModifyTransitGateway", "Options.VpnEcmpSupport", "stored and shown; no VPN attachments yet"),
+    (
+        "ModifyTransitGateway",
+        "Options.VpnEcmpSupport",
+        "stored and shown; VPN attachments carry nothing yet (their tunnels are down)",
+    ),
     (
         "ModifyTransitGateway",
         "Options.SecurityGroupReferencingSupport",

@@ -317,12 +317,19 @@ enum Kind {
     Vpc,
     /// `…PeeringAttachment…`.
     Peering,
+    /// A VPN connection's (no action is named for it: the connection's own make and
+    /// delete it).
+    Vpn,
 }
 
 impl Kind {
     /// The kind `a` is.
     fn of(a: &TgwAttachment) -> Self {
-        if a.peer().is_some() { Self::Peering } else { Self::Vpc }
+        match a.resource {
+            AttachmentResource::Vpc { .. } => Self::Vpc,
+            AttachmentResource::Peering { .. } => Self::Peering,
+            AttachmentResource::Vpn { .. } => Self::Vpn,
+        }
     }
 
     /// Its name in AWS's messages.
@@ -330,6 +337,7 @@ impl Kind {
         match self {
             Self::Vpc => "VPC",
             Self::Peering => "Peering",
+            Self::Vpn => "VPN",
         }
     }
 }
@@ -389,13 +397,13 @@ fn refuse_gone_attachment(
     }
 }
 
-/// What an attachment reports: a VPC attachment `pending` for the transition time after
-/// its creation, then `available`; a peering attachment where its accepter left it; one
-/// gone at `gone`, `deleting` then `deleted` (`rejecting` then `rejected`).
+/// What an attachment reports: a VPC or VPN attachment `pending` for the transition time
+/// after its creation, then `available`; a peering attachment where its accepter left it;
+/// one gone at `gone`, `deleting` then `deleted` (`rejecting` then `rejected`).
 fn attachment_state(a: &TgwAttachment, gone: Option<u64>, clock: Clock) -> &'static str {
     match (gone, Kind::of(a)) {
         (Some(at), _) => clock.state(at, a.end_states()),
-        (None, Kind::Vpc) => clock.state(a.created_at, CREATED),
+        (None, Kind::Vpc | Kind::Vpn) => clock.state(a.created_at, CREATED),
         (None, Kind::Peering) => a.settled_state(),
     }
 }
@@ -634,7 +642,7 @@ fn accepter(a: &TgwAttachment) -> Option<(&TransitGatewayId, &str, &str)> {
         AttachmentResource::Peering { peer, peer_account, peer_region, .. } => {
             Some((peer, peer_account, peer_region))
         }
-        AttachmentResource::Vpc { .. } => None,
+        AttachmentResource::Vpc { .. } | AttachmentResource::Vpn { .. } => None,
     }
 }
 

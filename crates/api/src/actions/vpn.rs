@@ -1,11 +1,12 @@
 //! Site-to-Site VPN: customer gateways, virtual private gateways and their attachments,
-//! VPN connections with their static routes, and route propagation from a virtual
-//! private gateway into VPC route tables.
+//! VPN connections (to a virtual private gateway, to a transit gateway — with its
+//! attachment —, or to none) with their static routes, and route propagation from a
+//! virtual private gateway into VPC route tables.
 //!
 //! No tunnel runs yet: DescribeVpnConnections reports both tunnels `DOWN`
 //! (`IPSEC IS DOWN`, no accepted routes), as AWS does for tunnels no customer gateway
-//! has brought up, and packets routed to a virtual private gateway are dropped
-//! (`vpn_down`). Static routes propagate whatever the tunnels' state.
+//! has brought up, and packets routed to a virtual private gateway or a VPN attachment
+//! are dropped (`vpn_down`). Static routes propagate whatever the tunnels' state.
 //!
 //! Customer gateways and virtual private gateways are `pending` for the transition time
 //! after their creation, then `available` (answered as they are: `available` at once by
@@ -287,6 +288,7 @@ fn write_vpn_connection(
         .leaf("type", IPSEC)
         .leaf("vpnConnectionId", &c.id)
         .opt("vpnGatewayId", c.vpn_gateway())
+        .opt("transitGatewayId", c.transit_gateway())
         .leaf(
             "gatewayAssociationState",
             if c.spec.end.is_some() { "associated" } else { "not-associated" },
@@ -347,7 +349,17 @@ fn tunnel_spec(p: &Params, n: usize) -> Result<TunnelSpec, ApiError> {
 fn vpn_connection_spec(p: &Params) -> Result<VpnConnectionSpec, ApiError> {
     ipsec_type(p)?;
     let customer_gateway = cgw_id(p.required("CustomerGatewayId")?)?;
-    let end = p.get("VpnGatewayId").map(vgw_id).transpose()?.map(VpnEnd::VpnGateway);
+    let end = match (p.get("VpnGatewayId"), p.get("TransitGatewayId")) {
+        (Some(_), Some(_)) => {
+            return Err(ApiError {
+                code: "InvalidParameterCombination",
+                message: "Specify either VpnGatewayId or TransitGatewayId, not both.".into(),
+            });
+        }
+        (Some(vgw), None) => Some(VpnEnd::VpnGateway(vgw_id(vgw)?)),
+        (None, Some(tgw)) => Some(VpnEnd::TransitGateway(tgw_id(tgw)?)),
+        (None, None) => None,
+    };
     only_value(p, "Options.TunnelInsideIpVersion", "ipv4", "vpclab has no IPv6 yet")?;
     only_value(
         p,
@@ -436,6 +448,9 @@ pub(super) fn describe_vpn_connections(
             "customer-gateway-id" => one(&c.spec.customer_gateway),
             "customer-gateway-configuration" => Some(configuration(c, *gone).into_iter().collect()),
             "vpn-gateway-id" => Some(c.vpn_gateway().iter().map(ToString::to_string).collect()),
+            "transit-gateway-id" => {
+                Some(c.transit_gateway().iter().map(ToString::to_string).collect())
+            }
             "state" => one(clock.lifecycle(c.created_at, *gone)),
             "type" => one(IPSEC),
             "option.static-routes-only" => one(c.spec.static_routes_only),
