@@ -31,6 +31,25 @@ fn refused(s: &mut Service, body: &str) -> (String, String) {
     (first(&text, "Code"), unescape(&first(&text, "Message")))
 }
 
+/// The ids (`<{tag}>`, each once) the Describe `action` lists at `NOW + later` for the
+/// filter `name` = `value`.
+fn filtered(
+    s: &mut Service,
+    later: u64,
+    (action, tag): (&str, &str),
+    name: &str,
+    value: &str,
+) -> Vec<String> {
+    let body =
+        at(s, later, &format!("Action={action}&Filter.1.Name={name}&Filter.1.Value.1={value}"));
+    let mut ids: Vec<String> = all(&body, &format!("<{tag}>"), &format!("</{tag}>"))
+        .into_iter()
+        .map(str::to_owned)
+        .collect();
+    ids.dedup();
+    ids
+}
+
 /// The reply to `body` at `NOW + later`.
 fn at(s: &mut Service, later: u64, body: &str) -> String {
     let r = s.handle(body.as_bytes(), NOW + later);
@@ -101,21 +120,16 @@ fn customer_gateways_are_idempotent_filtered_and_held_by_their_connections() {
     assert!(big.contains("<bgpAsnExtended>4200000001</bgpAsnExtended>"), "{big}");
     assert!(!big.contains("<bgpAsn>"), "{big}");
 
-    let filtered = |s: &mut Service, name: &str, value: &str| {
-        let body = ok(
-            s,
-            &format!(
-                "Action=DescribeCustomerGateways&Filter.1.Name={name}&Filter.1.Value.1={value}"
-            ),
-        );
-        all(&body, "<customerGatewayId>", "</customerGatewayId>").len()
+    let matching = |s: &mut Service, name: &str, value: &str| {
+        let action = ("DescribeCustomerGateways", "customerGatewayId");
+        filtered(s, 0, action, name, value).len()
     };
-    assert_eq!(filtered(&mut s, "bgp-asn", "65000"), 2);
-    assert_eq!(filtered(&mut s, "ip-address", "198.51.100.3"), 1);
-    assert_eq!(filtered(&mut s, "type", "ipsec.1"), 3);
-    assert_eq!(filtered(&mut s, "state", "available"), 3);
-    assert_eq!(filtered(&mut s, "tag:Name", "office"), 1);
-    assert_eq!(filtered(&mut s, "customer-gateway-id", &cgw), 1);
+    assert_eq!(matching(&mut s, "bgp-asn", "65000"), 2);
+    assert_eq!(matching(&mut s, "ip-address", "198.51.100.3"), 1);
+    assert_eq!(matching(&mut s, "type", "ipsec.1"), 3);
+    assert_eq!(matching(&mut s, "state", "available"), 3);
+    assert_eq!(matching(&mut s, "tag:Name", "office"), 1);
+    assert_eq!(matching(&mut s, "customer-gateway-id", &cgw), 1);
     let unknown = "cgw-0123456789abcdef0";
     let asked = format!("Action=DescribeCustomerGateways&CustomerGatewayId.1={unknown}");
     assert_eq!(
@@ -154,7 +168,7 @@ fn customer_gateways_are_idempotent_filtered_and_held_by_their_connections() {
     assert_eq!(code(&mut s, &delete), "InvalidCustomerGatewayID.NotFound");
     let listed = ok(&mut s, &format!("Action=DescribeCustomerGateways&CustomerGatewayId.1={cgw}"));
     assert!(listed.contains("<state>deleted</state>"), "listed a while: {listed}");
-    assert_eq!(filtered(&mut s, "state", "deleted"), 1);
+    assert_eq!(matching(&mut s, "state", "deleted"), 1);
     let later = at(
         &mut s,
         3600,
@@ -225,23 +239,15 @@ fn a_virtual_private_gateway_attaches_to_one_vpc_and_stays_listed_detached() {
         refused(&mut s, &delete),
         ("IncorrectState".to_owned(), "The VPN gateway is in use.".to_owned())
     );
-    let filtered = |s: &mut Service, name: &str, value: &str| {
-        let body = at(
-            s,
-            30,
-            &format!("Action=DescribeVpnGateways&Filter.1.Name={name}&Filter.1.Value.1={value}"),
-        );
-        all(&body, "<vpnGatewayId>", "</vpnGatewayId>")
-            .into_iter()
-            .map(str::to_owned)
-            .collect::<Vec<_>>()
+    let matching = |s: &mut Service, name: &str, value: &str| {
+        filtered(s, 30, ("DescribeVpnGateways", "vpnGatewayId"), name, value)
     };
-    assert_eq!(filtered(&mut s, "attachment.vpc-id", &vpc), [vgw.as_str()]);
-    assert_eq!(filtered(&mut s, "attachment.state", "attached"), [vgw.as_str()]);
-    assert_eq!(filtered(&mut s, "amazon-side-asn", "64512"), [other.as_str()]);
-    assert_eq!(filtered(&mut s, "availability-zone", "us-east-1b"), [vgw.as_str()]);
-    assert_eq!(filtered(&mut s, "tag:Name", "edge"), [vgw.as_str()]);
-    assert_eq!(filtered(&mut s, "type", "ipsec.1").len(), 2);
+    assert_eq!(matching(&mut s, "attachment.vpc-id", &vpc), [vgw.as_str()]);
+    assert_eq!(matching(&mut s, "attachment.state", "attached"), [vgw.as_str()]);
+    assert_eq!(matching(&mut s, "amazon-side-asn", "64512"), [other.as_str()]);
+    assert_eq!(matching(&mut s, "availability-zone", "us-east-1b"), [vgw.as_str()]);
+    assert_eq!(matching(&mut s, "tag:Name", "edge"), [vgw.as_str()]);
+    assert_eq!(matching(&mut s, "type", "ipsec.1").len(), 2);
 
     let detach = format!("Action=DetachVpnGateway&VpnGatewayId={vgw}&VpcId={vpc}");
     ok(&mut s, &detach);
@@ -602,23 +608,19 @@ fn static_routes_filters_and_tags() {
     );
     assert_eq!(code(&mut s, &on_bgp), "InvalidVpnConnection.InvalidType");
 
-    let filtered = |s: &mut Service, name: &str, value: &str| {
-        let body = ok(
-            s,
-            &format!("Action=DescribeVpnConnections&Filter.1.Name={name}&Filter.1.Value.1={value}"),
-        );
-        all(&body, "<vpnConnectionId>", "</vpnConnectionId>").len()
+    let matching = |s: &mut Service, name: &str, value: &str| {
+        filtered(s, 0, ("DescribeVpnConnections", "vpnConnectionId"), name, value).len()
     };
-    assert_eq!(filtered(&mut s, "option.static-routes-only", "true"), 1);
-    assert_eq!(filtered(&mut s, "option.static-routes-only", "false"), 1);
-    assert_eq!(filtered(&mut s, "route.destination-cidr-block", "192.168.0.0/16"), 1);
-    assert_eq!(filtered(&mut s, "vpn-gateway-id", &vgw), 2);
-    assert_eq!(filtered(&mut s, "customer-gateway-id", &cgw), 2);
-    assert_eq!(filtered(&mut s, "bgp-asn", "65000"), 2);
-    assert_eq!(filtered(&mut s, "state", "available"), 2);
-    assert_eq!(filtered(&mut s, "type", "ipsec.1"), 2);
-    assert_eq!(filtered(&mut s, "vpn-connection-id", &vpn), 1);
-    assert_eq!(filtered(&mut s, "transit-gateway-id", "tgw-0123"), 0);
+    assert_eq!(matching(&mut s, "option.static-routes-only", "true"), 1);
+    assert_eq!(matching(&mut s, "option.static-routes-only", "false"), 1);
+    assert_eq!(matching(&mut s, "route.destination-cidr-block", "192.168.0.0/16"), 1);
+    assert_eq!(matching(&mut s, "vpn-gateway-id", &vgw), 2);
+    assert_eq!(matching(&mut s, "customer-gateway-id", &cgw), 2);
+    assert_eq!(matching(&mut s, "bgp-asn", "65000"), 2);
+    assert_eq!(matching(&mut s, "state", "available"), 2);
+    assert_eq!(matching(&mut s, "type", "ipsec.1"), 2);
+    assert_eq!(matching(&mut s, "vpn-connection-id", &vpn), 1);
+    assert_eq!(matching(&mut s, "transit-gateway-id", "tgw-0123"), 0);
     assert_eq!(
         code(&mut s, "Action=DescribeVpnConnections&Filter.1.Name=colour&Filter.1.Value.1=x"),
         "InvalidParameterValue"
@@ -635,7 +637,7 @@ fn static_routes_filters_and_tags() {
     for kind in ["customer-gateway", "vpn-gateway", "vpn-connection"] {
         assert!(kinds.contains(&kind), "{kind} in {tags}");
     }
-    assert_eq!(filtered(&mut s, "tag:site", "lab"), 1);
+    assert_eq!(matching(&mut s, "tag:site", "lab"), 1);
     assert_eq!(
         code(&mut s, "Action=CreateTags&ResourceId.1=vpn-0123456789abcdef0&Tag.1.Key=a"),
         "InvalidVpnConnectionID.NotFound"
@@ -681,13 +683,15 @@ fn a_gateway_propagates_its_static_routes_below_local_and_static_ones() {
             "Action=CreateRoute&RouteTableId={main}&DestinationCidrBlock=172.16.0.0%2F16&GatewayId={igw}"
         ),
     );
-    // A route to the gateway itself, as CreateRoute takes it in GatewayId.
-    ok(
-        &mut s,
-        &format!(
-            "Action=CreateRoute&RouteTableId={main}&DestinationCidrBlock=203.0.113.0%2F24&GatewayId={vgw}"
-        ),
-    );
+    // A route to the gateway itself, as CreateRoute and ReplaceRoute take it in GatewayId.
+    let route = |action: &str, gateway: &str| {
+        format!(
+            "Action={action}&RouteTableId={main}&DestinationCidrBlock=203.0.113.0%2F24\
+             &GatewayId={gateway}"
+        )
+    };
+    ok(&mut s, &route("CreateRoute", &igw));
+    ok(&mut s, &route("ReplaceRoute", &vgw));
     let described = ok(&mut s, &format!("Action=DescribeRouteTables&RouteTableId.1={main}"));
     assert!(described.contains("<propagatingVgwSet/>"), "{described}");
 
@@ -714,13 +718,7 @@ fn a_gateway_propagates_its_static_routes_below_local_and_static_ones() {
         ]
     );
     let found = |s: &mut Service, name: &str, value: &str| {
-        let body = ok(
-            s,
-            &format!("Action=DescribeRouteTables&Filter.1.Name={name}&Filter.1.Value.1={value}"),
-        );
-        let mut tables = all(&body, "<routeTableId>", "</routeTableId>");
-        tables.dedup();
-        tables.len()
+        filtered(s, 0, ("DescribeRouteTables", "routeTableId"), name, value).len()
     };
     assert_eq!(found(&mut s, "route.origin", "EnableVgwRoutePropagation"), 1);
     assert_eq!(found(&mut s, "route.gateway-id", &vgw), 1);
@@ -856,13 +854,8 @@ fn a_connection_to_a_transit_gateway_comes_and_goes_with_its_attachment() {
         refused(&mut s, &format!("Action=DeleteTransitGateway&TransitGatewayId={tgw}"));
     assert_eq!(got, "IncorrectState");
     assert!(message.contains(&attachment), "{message}");
-    let by_hub = ok(
-        &mut s,
-        &format!(
-            "Action=DescribeVpnConnections&Filter.1.Name=transit-gateway-id&Filter.1.Value.1={tgw}"
-        ),
-    );
-    assert_eq!(all(&by_hub, "<vpnConnectionId>", "</vpnConnectionId>").len(), 2);
+    let connections = ("DescribeVpnConnections", "vpnConnectionId");
+    assert_eq!(filtered(&mut s, 0, connections, "transit-gateway-id", &tgw).len(), 2);
 
     let vgw = first(&ok(&mut s, "Action=CreateVpnGateway&Type=ipsec.1"), "vpnGatewayId");
     assert_eq!(
