@@ -22,7 +22,9 @@ if ((root)) && [[ $EUID -ne 0 ]]; then
   exit 1
 fi
 
-step() { printf '\n==> %s\n' "$*"; }
+# Each step says how long the run has taken so far (CI's budget is 30 minutes).
+started=$SECONDS
+step() { printf '\n==> [%d s] %s\n' "$((SECONDS - started))" "$*"; }
 
 # Property tests explore from a fixed seed here, so a run is repeatable; set
 # PROPTEST_RNG_SEED (or PROPTEST_CASES) yourself to explore further.
