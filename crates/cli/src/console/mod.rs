@@ -635,6 +635,16 @@ pub(crate) mod testing {
         }
     }
 
+    /// The id (at `path` in the answer) of what `action` made.
+    pub(crate) fn created(
+        c: &Console,
+        action: &str,
+        params: &[(&str, &str)],
+        path: &[&str],
+    ) -> String {
+        api(c, action, params).at(path).to_owned()
+    }
+
     pub(crate) fn get(console: &Console, path: &str) -> Answer {
         send(console, "GET", path, &[])
     }

@@ -849,12 +849,8 @@ fn delete(cx: &Cx<'_>, id: &str, req: &Request) -> Outcome {
 
 #[cfg(test)]
 mod tests {
-    use crate::console::testing::{api, console, get, post, post_ok};
+    use crate::console::testing::{api, console, created, get, post, post_ok};
     use crate::console::{Console, El};
-
-    fn created(c: &Console, action: &str, params: &[(&str, &str)], path: &[&str]) -> String {
-        api(c, action, params).at(path).to_owned()
-    }
 
     /// A VPC with a subnet and an attached internet gateway: (vpc, subnet, igw).
     fn lab(c: &Console) -> (String, String, String) {

@@ -523,11 +523,7 @@ fn delete(cx: &Cx<'_>, id: &str, req: &Request) -> Outcome {
 #[cfg(test)]
 mod tests {
     use crate::console::Console;
-    use crate::console::testing::{api, console, get, post, post_ok};
-
-    fn created(c: &Console, action: &str, params: &[(&str, &str)], path: &[&str]) -> String {
-        api(c, action, params).at(path).to_owned()
-    }
+    use crate::console::testing::{api, console, created, get, post, post_ok};
 
     /// A transit gateway with a VPC (10.0.0.0/16) attached: (gateway, its default route
     /// table, the attachment).
