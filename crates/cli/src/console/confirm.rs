@@ -65,7 +65,6 @@ impl Confirm<'_> {
             @if let Some(f) = &failure { (html::error(f)) }
             (html::confirm(self.question, &format!("{base}/{}", self.verb), self.button, &base))
         };
-        let status = if failure.is_some() { 400 } else { 200 };
-        Outcome::Status(status, html::page(title, section, body))
+        Outcome::form(title, section, body, failure.is_some())
     }
 }

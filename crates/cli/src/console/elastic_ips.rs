@@ -248,8 +248,7 @@ fn associate(cx: &Cx<'_>, id: &str, req: &Request) -> Outcome {
             (html::form_actions(&base, "Associate"))
         }
     };
-    let status = if failure.is_some() { 400 } else { 200 };
-    Outcome::Status(status, html::page(title, SECTION, body))
+    Outcome::form(title, SECTION, body, failure.is_some())
 }
 
 fn disassociate(cx: &Cx<'_>, id: &str, req: &Request) -> Outcome {
@@ -297,8 +296,7 @@ fn disassociate(cx: &Cx<'_>, id: &str, req: &Request) -> Outcome {
             &base,
         ))
     };
-    let status = if failure.is_some() { 400 } else { 200 };
-    Outcome::Status(status, html::page(title, SECTION, body))
+    Outcome::form(title, SECTION, body, failure.is_some())
 }
 
 fn release(cx: &Cx<'_>, id: &str, req: &Request) -> Outcome {

@@ -513,10 +513,7 @@ fn create(cx: &Cx<'_>, req: &Request) -> Outcome {
         }
     }
     match create_form(cx, req, failure.as_ref()) {
-        Ok(form) => {
-            let status = if failure.is_some() { 400 } else { 200 };
-            Outcome::Status(status, html::page(title, SECTION, form))
-        }
+        Ok(form) => Outcome::form(title, SECTION, form, failure.is_some()),
         Err(f) => Outcome::failed(title, SECTION, &f),
     }
 }
@@ -623,8 +620,7 @@ fn manage(cx: &Cx<'_>, id: &str, req: &Request, manage: &Manage) -> Outcome {
             (html::form_actions(&base, "Save changes"))
         }
     };
-    let status = if failure.is_some() { 400 } else { 200 };
-    Outcome::Status(status, html::page(manage.title, SECTION, body))
+    Outcome::form(manage.title, SECTION, body, failure.is_some())
 }
 
 fn delete(cx: &Cx<'_>, id: &str, req: &Request) -> Outcome {
@@ -671,8 +667,7 @@ fn delete(cx: &Cx<'_>, id: &str, req: &Request) -> Outcome {
             &base,
         ))
     };
-    let status = if failure.is_some() { 400 } else { 200 };
-    Outcome::Status(status, html::page(title, SECTION, body))
+    Outcome::form(title, SECTION, body, failure.is_some())
 }
 
 #[cfg(test)]

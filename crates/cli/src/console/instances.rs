@@ -462,8 +462,7 @@ fn change_state(cx: &Cx<'_>, id: &str, change: Change, req: &Request) -> Outcome
             &base,
         ))
     };
-    let status = if failure.is_some() { 400 } else { 200 };
-    Outcome::Status(status, html::page(title, SECTION, body))
+    Outcome::form(title, SECTION, body, failure.is_some())
 }
 
 fn req_path(change: Change) -> &'static str {
@@ -514,8 +513,7 @@ fn source_dest_check(cx: &Cx<'_>, id: &str, req: &Request) -> Outcome {
             (html::form_actions(&base, "Save"))
         }
     };
-    let status = if failure.is_some() { 400 } else { 200 };
-    Outcome::Status(status, html::page("Change source / destination check", SECTION, body))
+    Outcome::form("Change source / destination check", SECTION, body, failure.is_some())
 }
 
 #[cfg(test)]

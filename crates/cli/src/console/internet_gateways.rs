@@ -203,8 +203,7 @@ fn attach(cx: &Cx<'_>, id: &str, req: &Request) -> Outcome {
             (html::form_actions(&base, "Attach internet gateway"))
         }
     };
-    let status = if failure.is_some() { 400 } else { 200 };
-    Outcome::Status(status, html::page(title, SECTION, body))
+    Outcome::form(title, SECTION, body, failure.is_some())
 }
 
 fn detach(cx: &Cx<'_>, id: &str, req: &Request) -> Outcome {
@@ -251,8 +250,7 @@ fn detach(cx: &Cx<'_>, id: &str, req: &Request) -> Outcome {
             ))
         }
     };
-    let status = if failure.is_some() { 400 } else { 200 };
-    Outcome::Status(status, html::page(title, SECTION, body))
+    Outcome::form(title, SECTION, body, failure.is_some())
 }
 
 fn delete(cx: &Cx<'_>, id: &str, req: &Request) -> Outcome {

@@ -137,6 +137,12 @@ impl Outcome {
     pub(crate) fn failed(title: &str, section: &str, failure: &Failure) -> Self {
         Outcome::Status(400, html::page(title, section, html::error(failure)))
     }
+
+    /// A form as the page `title` of sidebar entry `section`: 400 when it comes back
+    /// `refused` by the API (it then shows the error), 200 otherwise.
+    pub(crate) fn form(title: &str, section: &str, body: Markup, refused: bool) -> Self {
+        Outcome::Status(if refused { 400 } else { 200 }, html::page(title, section, body))
+    }
 }
 
 /// A handler's context: the API client of the session.

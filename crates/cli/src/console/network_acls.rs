@@ -441,8 +441,7 @@ fn edit_rules(cx: &Cx<'_>, id: &str, egress: bool, req: &Request) -> Outcome {
     let (word, _, _) = direction(egress);
     let title = format!("Edit {} rules", word.to_lowercase());
     let body = rules_form(id, egress, &rows, failure.as_ref());
-    let status = if failure.is_some() { 400 } else { 200 };
-    Outcome::Status(status, html::page(&title, SECTION, body))
+    Outcome::form(&title, SECTION, body, failure.is_some())
 }
 
 fn save_entries(
@@ -699,8 +698,7 @@ fn associations(cx: &Cx<'_>, id: &str, req: &Request) -> Outcome {
             (html::form_actions(&base, "Save changes"))
         }
     };
-    let status = if failure.is_some() { 400 } else { 200 };
-    Outcome::Status(status, html::page("Edit subnet associations", SECTION, body))
+    Outcome::form("Edit subnet associations", SECTION, body, failure.is_some())
 }
 
 // ---- create and delete -----------------------------------------------------------------

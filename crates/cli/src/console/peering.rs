@@ -274,8 +274,7 @@ fn create(cx: &Cx<'_>, req: &Request) -> Outcome {
         Ok(v) => v,
         Err(f) => return Outcome::failed(title, SECTION, &f),
     };
-    let status = if failure.is_some() { 400 } else { 200 };
-    Outcome::Status(status, html::page(title, SECTION, create_form(req, &vpcs, failure.as_ref())))
+    Outcome::form(title, SECTION, create_form(req, &vpcs, failure.as_ref()), failure.is_some())
 }
 
 /// A change of a connection's state, behind its confirmation.
@@ -364,8 +363,7 @@ fn change(cx: &Cx<'_>, id: &str, req: &Request, change: &Change) -> Outcome {
             &base,
         ))
     };
-    let status = if failure.is_some() { 400 } else { 200 };
-    Outcome::Status(status, html::page(change.title, SECTION, body))
+    Outcome::form(change.title, SECTION, body, failure.is_some())
 }
 
 /// Deletes the routes to connection `id`, in every route table.

@@ -658,8 +658,7 @@ fn edit_routes(cx: &Cx<'_>, id: &str, req: &Request) -> Outcome {
             (html::form_actions(&base, "Save changes"))
         }
     };
-    let status = if failure.is_some() { 400 } else { 200 };
-    Outcome::Status(status, html::page(title, SECTION, body))
+    Outcome::form(title, SECTION, body, failure.is_some())
 }
 
 /// Makes the subnets `chosen` the ones explicitly associated with table `t`: a subnet
@@ -771,8 +770,7 @@ fn edit_associations(cx: &Cx<'_>, id: &str, req: &Request) -> Outcome {
             (html::form_actions(&format!("{base}?tab=subnet-associations"), "Save associations"))
         }
     };
-    let status = if failure.is_some() { 400 } else { 200 };
-    Outcome::Status(status, html::page(title, SECTION, body))
+    Outcome::form(title, SECTION, body, failure.is_some())
 }
 
 fn set_main(cx: &Cx<'_>, id: &str, req: &Request) -> Outcome {
@@ -824,8 +822,7 @@ fn set_main(cx: &Cx<'_>, id: &str, req: &Request) -> Outcome {
             &base,
         ))
     };
-    let status = if failure.is_some() { 400 } else { 200 };
-    Outcome::Status(status, html::page(title, SECTION, body))
+    Outcome::form(title, SECTION, body, failure.is_some())
 }
 
 fn delete(cx: &Cx<'_>, id: &str, req: &Request) -> Outcome {

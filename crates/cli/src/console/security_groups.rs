@@ -567,8 +567,7 @@ fn edit_rules(cx: &Cx<'_>, id: &str, direction: Direction, req: &Request) -> Out
     };
     let body = rules_form(id, group.text("groupName"), direction, &rows, failure.as_ref());
     let title = format!("Edit {} rules", direction.word().to_lowercase());
-    let status = if failure.is_some() { 400 } else { 200 };
-    Outcome::Status(status, html::page(&title, SECTION, body))
+    Outcome::form(&title, SECTION, body, failure.is_some())
 }
 
 /// Brings the group's rules of `direction` from `current` to `rows`: new rules first

@@ -382,8 +382,7 @@ fn settings(cx: &Cx<'_>, id: &str, req: &Request) -> Outcome {
             (html::form_actions(&base, "Save"))
         }
     };
-    let status = if failure.is_some() { 400 } else { 200 };
-    Outcome::Status(status, html::page(title, SECTION, body))
+    Outcome::form(title, SECTION, body, failure.is_some())
 }
 
 fn delete(cx: &Cx<'_>, id: &str, req: &Request) -> Outcome {

@@ -397,10 +397,7 @@ fn create(cx: &Cx<'_>, req: &Request) -> Outcome {
         }
     }
     match create_form(cx, req, failure.as_ref()) {
-        Ok(form) => {
-            let status = if failure.is_some() { 400 } else { 200 };
-            Outcome::Status(status, html::page(title, SECTION, form))
-        }
+        Ok(form) => Outcome::form(title, SECTION, form, failure.is_some()),
         Err(f) => Outcome::failed(title, SECTION, &f),
     }
 }
@@ -450,8 +447,7 @@ fn modify(cx: &Cx<'_>, id: &str, req: &Request) -> Outcome {
             (html::form_actions(&base, "Modify transit gateway attachment"))
         }
     };
-    let status = if failure.is_some() { 400 } else { 200 };
-    Outcome::Status(status, html::page(title, SECTION, body))
+    Outcome::form(title, SECTION, body, failure.is_some())
 }
 
 /// "Accept" (`accept`) or "Reject transit gateway attachment", of a peering attachment.

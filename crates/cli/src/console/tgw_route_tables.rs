@@ -330,8 +330,7 @@ fn create(cx: &Cx<'_>, req: &Request) -> Outcome {
             (html::form_actions(&href(SECTION), title))
         }
     };
-    let status = if failure.is_some() { 400 } else { 200 };
-    Outcome::Status(status, html::page(title, SECTION, body))
+    Outcome::form(title, SECTION, body, failure.is_some())
 }
 
 /// "Create association" and "Create propagation": an attachment of the table's transit
@@ -384,8 +383,7 @@ fn add(cx: &Cx<'_>, id: &str, req: &Request, links: &Links) -> Outcome {
             (html::form_actions(&format!("{base}?tab={}", links.tab), links.create))
         }
     };
-    let status = if failure.is_some() { 400 } else { 200 };
-    Outcome::Status(status, html::page(links.create, SECTION, body))
+    Outcome::form(links.create, SECTION, body, failure.is_some())
 }
 
 /// "Delete association" and "Delete propagation" of the attachment the query names.
@@ -471,8 +469,7 @@ fn create_route(cx: &Cx<'_>, id: &str, req: &Request) -> Outcome {
             (html::form_actions(&format!("{base}?tab=routes"), title))
         }
     };
-    let status = if failure.is_some() { 400 } else { 200 };
-    Outcome::Status(status, html::page(title, SECTION, body))
+    Outcome::form(title, SECTION, body, failure.is_some())
 }
 
 fn delete_route(cx: &Cx<'_>, id: &str, req: &Request) -> Outcome {
