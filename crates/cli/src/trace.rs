@@ -259,7 +259,7 @@ impl Names<'_> {
 
     /// The NAT gateway the snapshot numbers `index`: the working ones, in order.
     fn nat(&self, index: u32) -> String {
-        let mut working = self.model.nat_gateways().filter(|n| n.is_working());
+        let mut working = self.model.working_nat_gateways();
         working.nth(index as usize).map_or("?".into(), |n| n.id.to_string())
     }
 

@@ -599,7 +599,7 @@ pub fn compile(model: &Model, ports: &mut PortMap, generation: u64) -> Snapshot 
 
     // The NAT gateways that carry traffic, numbered as routes name them.
     let mut nat_gateways: Vec<(NatGatewayId, NatEntry)> = Vec::new();
-    for nat in model.nat_gateways().filter(|n| n.is_working()) {
+    for nat in model.working_nat_gateways() {
         let (Some(&vpc), Ok(table), Ok(subnet)) =
             (vpc_index.get(&nat.vpc), model.route_table_of(&nat.subnet), model.subnet(&nat.subnet))
         else {

@@ -327,6 +327,12 @@ impl Model {
         self.nat_gateways.values()
     }
 
+    /// The NAT gateways that carry traffic (not failed), in id order: the ones the data
+    /// plane numbers, that hold an interface and an address.
+    pub fn working_nat_gateways(&self) -> impl Iterator<Item = &NatGateway> {
+        self.nat_gateways.values().filter(|n| n.is_working())
+    }
+
     /// A NAT gateway by id.
     pub fn nat_gateway(&self, id: &NatGatewayId) -> Result<&NatGateway, ApiError> {
         self.nat_gateways.get(id).ok_or_else(|| {
@@ -1728,10 +1734,7 @@ impl Model {
     /// interfaces count: VPCs may overlap, and each has its own addresses.
     fn private_ip_in_use(&self, subnet: &SubnetId, ip: Ipv4Addr) -> bool {
         self.instances.values().any(|i| i.subnet == *subnet && i.private_ip == ip)
-            || self
-                .nat_gateways
-                .values()
-                .any(|n| n.subnet == *subnet && n.private_ip == ip && n.is_working())
+            || self.working_nat_gateways().any(|n| n.subnet == *subnet && n.private_ip == ip)
             || self.network_interfaces.values().any(|n| n.subnet == *subnet && n.private_ip == ip)
             || self.managed_interfaces().any(|m| m.subnet == *subnet && m.private_ip == ip)
     }

@@ -388,7 +388,7 @@ pub(super) fn describe_network_interfaces(
     let m = &*ctx.model;
     let known = |id: &str| {
         m.instances().any(|i| i.interface.as_str() == id)
-            || m.nat_gateways().any(|n| n.is_working() && derived("eni", n.id.as_str()) == id)
+            || m.working_nat_gateways().any(|n| derived("eni", n.id.as_str()) == id)
             || m.network_interfaces().any(|n| n.id.as_str() == id)
             || m.tgw_attachments().flat_map(|a| a.subnets()).any(|s| s.interface.as_str() == id)
             || endpoint_interfaces(m).any(|(_, i)| i.interface.as_str() == id)
@@ -406,7 +406,7 @@ pub(super) fn describe_network_interfaces(
     let enis: Vec<Eni<'_>> = m
         .instances()
         .map(Eni::Instance)
-        .chain(m.nat_gateways().filter(|n| n.is_working()).map(Eni::Nat))
+        .chain(m.working_nat_gateways().map(Eni::Nat))
         .chain(tgw)
         .chain(endpoint_interfaces(m).map(|(e, i)| Eni::Endpoint(e, i)))
         .chain(m.network_interfaces().map(|n| {
