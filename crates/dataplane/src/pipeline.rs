@@ -785,12 +785,15 @@ impl Snapshot {
         let Some((sport, dport)) = ip.ports() else {
             return Verdict::Drop(DropReason::NatUnsupported);
         };
-        // Into the NAT gateway's subnet and out of it again.
-        if let Err(reason) = self
-            .acl_check(tracking, nat.acl, false, ip)
-            .and_then(|()| self.acl_check(tracking, nat.acl, true, ip))
-        {
+        // Into the NAT gateway's subnet and out of it again (a private gateway's packet
+        // leaves it through the hub, which checks the way out once it is translated).
+        if let Err(reason) = self.acl_check(tracking, nat.acl, false, ip) {
             return Verdict::Drop(reason);
+        }
+        if attachment.is_none() {
+            if let Err(reason) = self.acl_check(tracking, nat.acl, true, ip) {
+                return Verdict::Drop(reason);
+            }
         }
         let Some(table) = tracking.get_mut(nat.slot) else {
             return Verdict::Drop(DropReason::NatUnsupported);
