@@ -34,6 +34,15 @@ pub fn internet_netns() -> &'static str {
             .unwrap_or_else(|| INTERNET_NETNS.to_owned())
     })
 }
+/// The prefix of every other namespace the lab makes besides instances' (on-premises
+/// sites, VPN connections): the internet namespace's name without its last word —
+/// `vpclab-` for a user's lab, `vpclab-test-` when a test's internet is
+/// `vpclab-test-internet` — so that a test's namespaces never meet a user's.
+pub fn lab_prefix() -> &'static str {
+    let name = internet_netns();
+    name.strip_suffix("internet").filter(|p| p.ends_with('-')).unwrap_or("vpclab-")
+}
+
 /// The device name inside every namespace.
 pub const DEVICE: &str = "eth0";
 /// Addresses the emulated internet holds, with their prefix: the check-ip host network.
