@@ -27,6 +27,17 @@ declare -A need=(
   [tcpdump]=tcpdump
   [nft]=nftables
   [iptables]=iptables
+  # Site-to-Site VPN: strongSwan (one charon per tunnel, userspace ESP) and BIRD (BGP).
+  [charon-systemd]=charon-systemd
+  [swanctl]=strongswan-swanctl
+  [bird]=bird2
+)
+
+# strongSwan's plugins that are files, not commands: userspace ESP over a TUN device
+# (this kind of machine has no kernel ESP) and the OpenSSL crypto (Diffie-Hellman).
+declare -A need_file=(
+  [/usr/lib/ipsec/plugins/libstrongswan-kernel-libipsec.so]=libcharon-extra-plugins
+  [/usr/lib/ipsec/plugins/libstrongswan-openssl.so]=libstrongswan-standard-plugins
 )
 
 # The console's browser test: Debian's Chromium and its WebDriver, and Debian's Firefox
@@ -40,6 +51,9 @@ fi
 missing=()
 for cmd in "${!need[@]}"; do
   command -v "$cmd" >/dev/null 2>&1 || missing+=("${need[$cmd]}")
+done
+for file in "${!need_file[@]}"; do
+  [[ -e "$file" ]] || missing+=("${need_file[$file]}")
 done
 
 # The aws CLI tests need a virtual environment (Debian splits venv out of python3).
@@ -60,8 +74,26 @@ if ((${#missing[@]} > 0)); then
   fi
   echo "deps: installing ${missing[*]}" >&2
   export DEBIAN_FRONTEND=noninteractive
+  # strongSwan and BIRD ship init scripts; vpclab runs its own copies inside its
+  # namespaces, so the packages must not start theirs in the host's namespace. A
+  # policy-rc.d that refuses every start does that for the length of the install
+  # (one the machine already has is left as it is).
+  policy=/usr/sbin/policy-rc.d
+  made_policy=0
+  if [[ ! -e "$policy" ]]; then
+    printf '#!/bin/sh\n# vpclab deps.sh: no service starts while installing\nexit 101\n' >"$policy"
+    chmod 755 "$policy"
+    made_policy=1
+  fi
   apt-get update -qq
-  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  status=0
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null || status=$?
+  ((made_policy)) && rm -f "$policy"
+  ((status == 0)) || exit "$status"
+  # Nor at the next boot, where systemd runs: their units are disabled.
+  if [[ -d /run/systemd/system ]] && command -v systemctl >/dev/null 2>&1; then
+    systemctl disable --now bird.service strongswan.service >/dev/null 2>&1 || true
+  fi
 fi
 
 # geckodriver, Firefox's WebDriver: Debian does not package it; Mozilla publishes it on

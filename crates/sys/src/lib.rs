@@ -8,7 +8,8 @@
 //! * [`netns`]: named network namespaces (through iproute2) and running code inside one.
 //! * [`tun`]: TUN devices opened inside a namespace by a process that stays outside.
 //! * [`epoll`]: the forwarder's readiness loop and its wake-up eventfd.
-//! * [`process`]: a helper process's tie to the daemon that started it.
+//! * [`process`]: a helper process's tie to the daemon that started it, and signals to
+//!   the daemons vpclab runs (strongSwan, BIRD).
 //!
 //! Safety rules the API keeps: nothing here touches the root namespace's links,
 //! addresses, routes or firewall; a namespace switch happens only on a thread made for

@@ -1,4 +1,4 @@
-//! The process's tie to its parent.
+//! Processes: a helper's tie to its parent, and signals to the daemons vpclab runs.
 
 use std::io;
 
@@ -18,4 +18,24 @@ pub fn die_with_parent(parent: u32) -> io::Result<()> {
         return Err(io::Error::other("the parent process is gone"));
     }
     Ok(())
+}
+
+/// Sends `pid` SIGTERM (or, with `force`, SIGKILL). A process that is already gone is
+/// not an error.
+pub fn signal(pid: u32, force: bool) -> io::Result<()> {
+    let Ok(pid) = libc::pid_t::try_from(pid) else {
+        return Err(io::Error::from(io::ErrorKind::InvalidInput));
+    };
+    if pid <= 0 {
+        return Err(io::Error::from(io::ErrorKind::InvalidInput));
+    }
+    let sig = if force { libc::SIGKILL } else { libc::SIGTERM };
+    // SAFETY: kill(2) takes plain integers and touches no memory of ours; `pid` is
+    // positive, so it names one process, never a group.
+    let rc = unsafe { libc::kill(pid, sig) };
+    if rc == 0 {
+        return Ok(());
+    }
+    let error = io::Error::last_os_error();
+    if error.raw_os_error() == Some(libc::ESRCH) { Ok(()) } else { Err(error) }
 }
