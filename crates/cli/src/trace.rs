@@ -79,6 +79,9 @@ pub(crate) fn explain(
     for instance in model.instances() {
         ports.assign(&instance.id);
     }
+    for connection in model.vpn_connections() {
+        ports.assign_vpn(&connection.id);
+    }
     let snapshot = compile(model, &mut ports, 1);
     let mut tracking = Tracking::new(1024);
     tracking.sync(&snapshot);
@@ -208,6 +211,9 @@ impl Names<'_> {
                 _ => format!("endpoint interface {slot}"),
             };
         }
+        if let Some(vpn) = self.ports.vpn_at(port) {
+            return format!("VPN connection {vpn}");
+        }
         let Some((id, _)) = self.ports.iter().find(|(_, p)| *p == port) else {
             return format!("port {port}");
         };
@@ -319,6 +325,11 @@ impl Names<'_> {
                     vpclab_model::ZONES.get(usize::from(zone)).unwrap_or(&"?")
                 ),
             ),
+            Step::VpnGateway { index, port } => {
+                let vgw = self.model.vpn_gateways().nth(index as usize);
+                let vgw = vgw.map_or("?".into(), |g| g.id.to_string());
+                ("vpn-gateway", format!("{vgw}: into the tunnels of {}", self.port(port)))
+            }
         }
     }
 

@@ -33,7 +33,7 @@ use crate::nat::Tracking;
 use crate::snapshot::{
     AttachmentEntry, AttachmentZone, EDGE_ADDRESS, EDGE_MTU, ENDPOINT_TARGET, Hop, INTERNET,
     InstancePort, NAT_TARGET, NO_ACL, NatEntry, Port, PortEntry, Snapshot, TGW_MSS, TGW_MTU,
-    TgwHop,
+    TgwHop, VpnPort,
 };
 use crate::trace::{SgDecision, Step};
 use crate::wire::{
@@ -131,8 +131,45 @@ impl Snapshot {
         match self.port(from) {
             PortEntry::Instance(me) => self.egress(tracking, from, &me, &mut ip, reply, now),
             PortEntry::Internet => self.ingress(tracking, &mut ip, reply, now),
+            PortEntry::Vpn(vpn) => self.out_of_tunnels(tracking, from, &vpn, &mut ip, reply, now),
             PortEntry::Vacant => Verdict::Drop(DropReason::UnknownPort),
         }
+    }
+
+    /// A packet out of a VPN connection's tunnels, into the VPC its virtual private
+    /// gateway is attached to: only to that VPC's own addresses (a gateway is no transit
+    /// to anywhere else), through the destination subnet's ACL inbound and the
+    /// receiver's security groups, one TTL for the VPC router, as any routed packet.
+    fn out_of_tunnels(
+        &self,
+        tracking: &mut Tracking,
+        from: Port,
+        vpn: &VpnPort,
+        ip: &mut Ipv4<&mut [u8]>,
+        reply: &mut [u8],
+        now: u64,
+    ) -> Verdict {
+        let dst = ip.dst();
+        let Some(vpc) = self.vpcs.get(vpn.vpc as usize).filter(|v| v.contains(dst)) else {
+            return Verdict::Drop(DropReason::NoRoute);
+        };
+        let Some(port) = vpc.hosts.lookup(dst).filter(|&p| p < ENDPOINT_TARGET) else {
+            return Verdict::Drop(DropReason::NoHost);
+        };
+        let Some(subnet) = self.subnet_of(port) else {
+            return Verdict::Drop(DropReason::NoHost);
+        };
+        let router = Ipv4Addr::from(u32::from(subnet.network()) + 1);
+        if let Err(reason) =
+            self.acl_in(tracking, port, ip).and_then(|()| self.admit(tracking, port, ip, now))
+        {
+            return Verdict::Drop(reason);
+        }
+        if let Some(verdict) = expire(ip, from, router, reply) {
+            return verdict;
+        }
+        ip.decrement_ttl();
+        Verdict::Forward { port, len: ip.total_len() }
     }
 
     /// A fragment: a first one's head is remembered for the later ones, a later one
@@ -213,7 +250,23 @@ impl Snapshot {
         match hop {
             None => Verdict::Drop(DropReason::NoRoute),
             Some(Hop::Blackhole) => Verdict::Drop(DropReason::Blackhole),
-            Some(Hop::VpnGateway) => Verdict::Drop(DropReason::VpnDown),
+            Some(Hop::VpnGateway(index)) => {
+                // The gateway's own table picks the connection; it knows only the
+                // prefixes its connections bring.
+                let Some(port) = self.vgws.get(index as usize).and_then(|g| g.lpm.lookup(dst))
+                else {
+                    return Verdict::Drop(DropReason::VpnDown);
+                };
+                if let Err(reason) = self.acl_check(tracking, me.acl, true, ip) {
+                    return Verdict::Drop(reason);
+                }
+                if let Some(verdict) = expire(ip, from, router, reply) {
+                    return verdict;
+                }
+                tracking.note(|| Step::VpnGateway { index, port });
+                ip.decrement_ttl();
+                Verdict::Forward { port, len }
+            }
             Some(Hop::Local) => {
                 let Some(port) = self.host(me.vpc, dst) else {
                     return Verdict::Drop(DropReason::NoHost);
@@ -1675,6 +1728,84 @@ mod tests {
             Verdict::Drop(DropReason::NoRoute),
             "a detached gateway propagates nothing"
         );
+    }
+
+    #[test]
+    fn a_gateway_sends_each_prefix_into_the_connection_that_brings_it_and_takes_answers_back() {
+        let mut m = Model::new(7);
+        let vpc = m.create_vpc("10.2.0.0/16".parse().unwrap(), Tags::new()).unwrap();
+        let subnet =
+            m.create_subnet(&vpc, "10.2.0.0/24".parse().unwrap(), None, Tags::new()).unwrap();
+        let vgw = m.create_vpn_gateway(None, None, Tags::new(), 0).unwrap();
+        m.attach_vpn_gateway(&vgw, &vpc, 0).unwrap();
+        let main = m.vpc(&vpc).unwrap().main_route_table.clone();
+        m.enable_vgw_route_propagation(&main, &vgw).unwrap();
+        let connect = |m: &mut Model, cgw_ip: [u8; 4], static_routes_only: bool| {
+            let cgw =
+                vpclab_model::CustomerGatewaySpec::new(cgw_ip.into(), None, None, None).unwrap();
+            let cgw = m.create_customer_gateway(cgw, Tags::new(), 0);
+            let spec = vpclab_model::VpnConnectionSpec {
+                customer_gateway: cgw,
+                end: Some(vpclab_model::VpnEnd::VpnGateway(vgw.clone())),
+                static_routes_only,
+                tunnel_bandwidth: None,
+                tunnels: Default::default(),
+            };
+            m.create_vpn_connection(spec, Tags::new(), 0).unwrap()
+        };
+        // One connection learns 172.16.0.0/16 over BGP (tunnel 2 up); the other has a
+        // static route to 172.16.5.0/24.
+        let bgp = connect(&mut m, [198, 51, 100, 2], false);
+        let up = vpclab_model::TunnelLive {
+            ipsec_up: true,
+            bgp_up: true,
+            routes: vec!["172.16.0.0/16".parse().unwrap()],
+            since: 0,
+        };
+        assert!(m.report_vpn_tunnels(&bgp, [Default::default(), up], 5));
+        let fixed = connect(&mut m, [198, 51, 100, 3], true);
+        m.create_vpn_connection_route(&fixed, "172.16.5.0/24".parse().unwrap()).unwrap();
+        let i = m.run_instance(RunInstance { subnet: Some(subnet), ..Default::default() }).unwrap();
+        let mut ports = PortMap::new();
+        let port = ports.assign(&i);
+        let (to_bgp, to_fixed) = (ports.assign_vpn(&bgp), ports.assign_vpn(&fixed));
+        let snapshot = compile(&m, &mut ports, 1);
+        let mut tracking = Tracking::new(16);
+        let mut reply = vec![0u8; REPLY_BUFFER];
+        let private = m.instance(&i).unwrap().private_ip.octets();
+        for (to, want) in [([172, 16, 9, 9], to_bgp), ([172, 16, 5, 1], to_fixed)] {
+            let mut p = packet(private, to, proto::ICMP, 64, &echo(1, 1));
+            let verdict = snapshot.process(&mut tracking, port, &mut p, &mut reply, 0);
+            assert!(
+                matches!(verdict, Verdict::Forward { port, .. } if port == want),
+                "{to:?}: {verdict:?}"
+            );
+        }
+        assert_eq!(
+            snapshot.process(
+                &mut tracking,
+                port,
+                &mut packet(private, [192, 168, 0, 1], proto::ICMP, 64, &echo(1, 1)),
+                &mut reply,
+                0
+            ),
+            Verdict::Drop(DropReason::NoRoute),
+            "nothing brings 192.168.0.0/16: no route propagated"
+        );
+        // The answer comes back from the tunnels to the instance (its group allows
+        // replies of the tracked flow); the VPC is no transit.
+        let mut echo_reply = echo(1, 1);
+        echo_reply[0] = icmp::ECHO_REPLY;
+        let mut answer = packet([172, 16, 9, 9], private, proto::ICMP, 60, &echo_reply);
+        let verdict = snapshot.process(&mut tracking, to_bgp, &mut answer, &mut reply, 0);
+        assert!(matches!(verdict, Verdict::Forward { port: p, .. } if p == port), "{verdict:?}");
+        let mut onward = packet([172, 16, 9, 9], [10, 9, 0, 1], proto::ICMP, 60, &echo(2, 1));
+        let verdict = snapshot.process(&mut tracking, to_bgp, &mut onward, &mut reply, 0);
+        assert_eq!(verdict, Verdict::Drop(DropReason::NoRoute));
+        // Unsolicited, the default group refuses it.
+        let mut unsolicited = packet([172, 16, 9, 9], private, proto::ICMP, 60, &echo(3, 1));
+        let verdict = snapshot.process(&mut tracking, to_bgp, &mut unsolicited, &mut reply, 0);
+        assert_eq!(verdict, Verdict::Drop(DropReason::SgIngress));
     }
 
     #[test]

@@ -9,7 +9,9 @@ use std::net::Ipv4Addr;
 
 use ipnet::Ipv4Net;
 use vpclab_lpm::{Builder, Lpm4};
-use vpclab_model::{InstanceId, Model, NatGatewayId, NetworkInterfaceId, RouteTarget, ZONES};
+use vpclab_model::{
+    InstanceId, Model, NatGatewayId, NetworkInterfaceId, RouteTarget, VpnConnectionId, ZONES,
+};
 
 use crate::security::{CompiledAcl, InterfaceRules};
 
@@ -55,9 +57,9 @@ pub enum Hop {
     TransitGateway(u32),
     /// To the instance interface behind this port (a NAT instance, an appliance).
     Interface(Port),
-    /// To the VPC's virtual private gateway, toward its VPN connections: dropped as
-    /// `vpn_down`, since no tunnel runs yet.
-    VpnGateway,
+    /// To the VPC's virtual private gateway with this index, which picks one of its VPN
+    /// connections by the prefixes each brings (`vpn_down` when none brings this one).
+    VpnGateway(u32),
     /// The target is gone: drop.
     Blackhole,
 }
@@ -309,6 +311,22 @@ impl NatEntry {
     }
 }
 
+/// A virtual private gateway as the forwarder sees it: which VPN connection's port each
+/// prefix it knows leads to (its connections' static routes, and the routes BGP learned
+/// over their tunnels that are up; on equal prefixes a static route wins, as on AWS).
+#[derive(Debug)]
+pub(crate) struct VgwEntry {
+    pub(crate) lpm: Lpm4,
+}
+
+/// A VPN connection's port: the device into the namespace where its tunnels end.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct VpnPort {
+    /// Index of the VPC its virtual private gateway is attached to (`u32::MAX`: none):
+    /// what arrives from the tunnels may go to that VPC's addresses only.
+    pub vpc: u32,
+}
+
 /// `rules` of a sender without security groups (a NAT gateway).
 pub const NO_RULES: u32 = u32::MAX;
 
@@ -325,6 +343,8 @@ pub enum PortEntry {
     Internet,
     /// An instance.
     Instance(InstancePort),
+    /// A VPN connection's tunnels.
+    Vpn(VpnPort),
 }
 
 /// The compiled network.
@@ -340,6 +360,8 @@ pub struct Snapshot {
     pub(crate) public: Lpm4,
     /// NAT gateways.
     pub(crate) nats: Vec<NatEntry>,
+    /// Virtual private gateways (the model's, in id order).
+    pub(crate) vgws: Vec<VgwEntry>,
     /// Private NAT gateways' own addresses (any VPC) to their indexes: how steering
     /// knows a reply to one.
     pub(crate) private_nats: Lpm4,
@@ -375,6 +397,7 @@ impl Snapshot {
             vpcs: Vec::new(),
             public: Lpm4::default(),
             nats: Vec::new(),
+            vgws: Vec::new(),
             private_nats: Lpm4::default(),
             rules: Vec::new(),
             acls: Vec::new(),
@@ -460,6 +483,7 @@ impl Snapshot {
 pub struct PortMap {
     by_instance: BTreeMap<InstanceId, Port>,
     by_interface: BTreeMap<NetworkInterfaceId, Port>,
+    by_vpn: BTreeMap<VpnConnectionId, Port>,
     nat_slots: BTreeMap<NatGatewayId, u32>,
     /// Interface endpoints' interfaces: a stable number each, for its life (its index in
     /// the snapshot's endpoints, its host-map value and tracking zone less
@@ -499,14 +523,45 @@ impl PortMap {
         self.by_interface.get(eni).copied()
     }
 
+    /// The port of VPN connection `id`'s device, assigning the lowest free one if it
+    /// has none.
+    pub fn assign_vpn(&mut self, id: &VpnConnectionId) -> Port {
+        if let Some(&port) = self.by_vpn.get(id) {
+            return port;
+        }
+        let port = self.lowest_free();
+        self.by_vpn.insert(id.clone(), port);
+        port
+    }
+
+    /// The port of VPN connection `id`'s device, if it has one.
+    pub fn vpn(&self, id: &VpnConnectionId) -> Option<Port> {
+        self.by_vpn.get(id).copied()
+    }
+
+    /// The VPN connection whose device is `port`, if one is.
+    pub fn vpn_at(&self, port: Port) -> Option<&VpnConnectionId> {
+        self.by_vpn.iter().find(|(_, p)| **p == port).map(|(id, _)| id)
+    }
+
+    /// Forgets VPN connection `id`, returning its port.
+    pub fn release_vpn(&mut self, id: &VpnConnectionId) -> Option<Port> {
+        self.by_vpn.remove(id)
+    }
+
     /// Forgets interface `eni`, returning its port.
     pub fn release_interface(&mut self, eni: &NetworkInterfaceId) -> Option<Port> {
         self.by_interface.remove(eni)
     }
 
     fn lowest_free(&self) -> Port {
-        let mut used: Vec<Port> =
-            self.by_instance.values().chain(self.by_interface.values()).copied().collect();
+        let mut used: Vec<Port> = self
+            .by_instance
+            .values()
+            .chain(self.by_interface.values())
+            .chain(self.by_vpn.values())
+            .copied()
+            .collect();
         used.sort_unstable();
         let mut port = INTERNET + 1;
         for u in used {
@@ -627,6 +682,8 @@ pub fn compile(model: &Model, ports: &mut PortMap, generation: u64) -> Snapshot 
         model.tgw_route_tables().zip(0..).map(|(t, i)| (t.id.clone(), i)).collect();
     let tgw_index: BTreeMap<_, u32> =
         model.transit_gateways().zip(0..).map(|(t, i)| (t.id.clone(), i)).collect();
+    let vgw_index: BTreeMap<_, u32> =
+        model.vpn_gateways().zip(0..).map(|(g, i)| (g.id.clone(), i)).collect();
 
     let tables = model
         .route_tables()
@@ -659,7 +716,9 @@ pub fn compile(model: &Model, ports: &mut PortMap, generation: u64) -> Snapshot 
                         RouteTarget::NetworkInterface(eni) => {
                             interface_port(model, ports, eni).map_or(Hop::Blackhole, Hop::Interface)
                         }
-                        RouteTarget::VpnGateway(_) => Hop::VpnGateway,
+                        RouteTarget::VpnGateway(vgw) => {
+                            vgw_index.get(vgw).map_or(Hop::Blackhole, |&i| Hop::VpnGateway(i))
+                        }
                         RouteTarget::Peering(pcx) => model
                             .peering_connection(pcx)
                             .ok()
@@ -737,11 +796,13 @@ pub fn compile(model: &Model, ports: &mut PortMap, generation: u64) -> Snapshot 
         .iter()
         .map(|(_, p)| p)
         .chain(ports.by_interface.values().copied())
+        .chain(ports.by_vpn.values().copied())
         .max()
         .unwrap_or(INTERNET);
     let mut port_table = vec![PortEntry::Vacant; max_port as usize + 1];
     let mut rules = Vec::new();
     port_table[INTERNET as usize] = PortEntry::Internet;
+    let vgws = compile_vgws(model, ports, &vpc_index, &mut port_table);
 
     // An instance interface's entry in `subnet` (its primary one or one attached to
     // it): what place alone decides; the caller sets the rest.
@@ -875,6 +936,7 @@ pub fn compile(model: &Model, ports: &mut PortMap, generation: u64) -> Snapshot 
     Snapshot {
         generation,
         ports: port_table,
+        vgws,
         tables,
         vpcs: hosts
             .into_iter()
@@ -906,4 +968,39 @@ pub fn compile(model: &Model, ports: &mut PortMap, generation: u64) -> Snapshot 
             .min()
             .unwrap_or(0),
     }
+}
+
+/// The virtual private gateways, in the model's order, and their connections' ports in
+/// `port_table` (connections without a port — no device yet — are left out).
+fn compile_vgws(
+    model: &Model,
+    ports: &PortMap,
+    vpc_index: &BTreeMap<vpclab_model::VpcId, u32>,
+    port_table: &mut [PortEntry],
+) -> Vec<VgwEntry> {
+    model
+        .vpn_gateways()
+        .map(|vgw| {
+            let vpc = vgw.attached_to().and_then(|v| vpc_index.get(v)).copied().unwrap_or(u32::MAX);
+            let mut builder = Builder::new();
+            let connections = model.vpn_connections().filter(|c| c.vpn_gateway() == Some(&vgw.id));
+            // BGP's routes first, static ones over them: on equal prefixes the last
+            // inserted wins, and AWS prefers a connection's static route.
+            let mut statics = Vec::new();
+            for c in connections {
+                let Some(port) = ports.vpn(&c.id) else { continue };
+                if let Some(slot) = port_table.get_mut(port as usize) {
+                    *slot = PortEntry::Vpn(VpnPort { vpc });
+                }
+                for prefix in c.learned_routes() {
+                    builder.insert(prefix, port).expect("ports fit in 31 bits");
+                }
+                statics.extend(c.routes.iter().map(|r| (*r, port)));
+            }
+            for (prefix, port) in statics {
+                builder.insert(prefix, port).expect("ports fit in 31 bits");
+            }
+            VgwEntry { lpm: builder.build() }
+        })
+        .collect()
 }

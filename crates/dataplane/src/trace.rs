@@ -103,6 +103,14 @@ pub enum Step {
         /// The zone of the interface it leaves through.
         zone: u8,
     },
+    /// Through the virtual private gateway with this index (the model's, in id order),
+    /// into the VPN connection whose tunnels end behind `port`.
+    VpnGateway {
+        /// The gateway.
+        index: u32,
+        /// The connection's port.
+        port: Port,
+    },
 }
 
 /// A recorded trace: the steps and how it ended.

@@ -83,7 +83,7 @@ pub use transit::{
 };
 pub use vpn::{
     CustomerGateway, CustomerGatewayId, CustomerGatewaySpec, DEFAULT_CUSTOMER_ASN,
-    MAX_VPN_STATIC_ROUTES, TunnelSpec, VPN_GONE_LISTED_S, VgwAttachment, VpnConnection,
+    MAX_VPN_STATIC_ROUTES, TunnelLive, TunnelSpec, VPN_GONE_LISTED_S, VgwAttachment, VpnConnection,
     VpnConnectionId, VpnConnectionSpec, VpnEnd, VpnGateway, VpnGatewayId, VpnTunnel,
     check_pre_shared_key, check_tunnel_inside_cidr,
 };

@@ -262,9 +262,66 @@ pub struct VpnConnection {
     pub created_at: u64,
     /// Tags.
     pub tags: Tags,
+    /// What its tunnels' daemons last reported (down until they report).
+    #[serde(default)]
+    pub live: [TunnelLive; 2],
+}
+
+/// A tunnel's state as its daemons report it: what `VgwTelemetry` shows, and the routes
+/// BGP learned over it, which the gateway propagates.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TunnelLive {
+    /// An IPsec SA is installed: packets cross the tunnel.
+    pub ipsec_up: bool,
+    /// Its BGP session is established.
+    pub bgp_up: bool,
+    /// The prefixes the customer gateway advertised over it and AWS accepted.
+    #[serde(default)]
+    pub routes: Vec<Ipv4Net>,
+    /// Seconds since the Unix epoch of the last change of its status (0: never up).
+    #[serde(default)]
+    pub since: u64,
+}
+
+impl TunnelLive {
+    /// `VgwTelemetry`'s `status`: a BGP tunnel is `UP` when its session is, a static one
+    /// when its IPsec SA is.
+    pub fn up(&self, bgp: bool) -> bool {
+        self.ipsec_up && (!bgp || self.bgp_up)
+    }
+
+    /// `VgwTelemetry`'s `statusMessage`, as AWS words it: the number of BGP routes of a
+    /// BGP tunnel that is up, else whether IPsec is.
+    pub fn message(&self, bgp: bool) -> String {
+        if bgp && self.up(bgp) {
+            format!("{} BGP ROUTES", self.routes.len())
+        } else if self.ipsec_up {
+            "IPSEC IS UP".to_owned()
+        } else {
+            "IPSEC IS DOWN".to_owned()
+        }
+    }
 }
 
 impl VpnConnection {
+    /// The routes BGP learned over its tunnels that are up (a tunnel's first), each once.
+    pub fn learned_routes(&self) -> impl Iterator<Item = Ipv4Net> + '_ {
+        let bgp = !self.spec.static_routes_only;
+        let mut seen: Vec<Ipv4Net> = Vec::new();
+        self.live
+            .iter()
+            .filter(move |t| bgp && t.up(true))
+            .flat_map(|t| t.routes.iter().copied())
+            .filter(move |r| {
+                if seen.contains(r) {
+                    false
+                } else {
+                    seen.push(*r);
+                    true
+                }
+            })
+    }
+
     /// The virtual private gateway it ends on, if it does.
     pub fn vpn_gateway(&self) -> Option<&VpnGatewayId> {
         match &self.spec.end {
@@ -603,6 +660,7 @@ impl Model {
             tgw_attachment,
             created_at: at,
             tags,
+            live: Default::default(),
         };
         self.vpn_connections.insert(id.clone(), connection);
         Ok(id)
@@ -730,12 +788,39 @@ impl Model {
     }
 
     /// The prefixes virtual private gateway `vgw` knows: its live connections' static
-    /// routes, in the order of the connections' ids, then of the routes.
+    /// routes, then the routes BGP learned over their tunnels that are up, in the order
+    /// of the connections' ids (duplicates possible; callers keep the first).
     pub fn vgw_prefixes<'a>(&'a self, vgw: &'a VpnGatewayId) -> impl Iterator<Item = Ipv4Net> + 'a {
         self.vpn_connections
             .values()
             .filter(move |c| c.vpn_gateway() == Some(vgw))
-            .flat_map(|c| c.routes.iter().copied())
+            .flat_map(|c| c.routes.iter().copied().chain(c.learned_routes()))
+    }
+
+    /// Records what connection `id`'s tunnels' daemons report, stamping a changed status
+    /// with `now`. Returns whether anything changed (a connection that is gone changes
+    /// nothing).
+    pub fn report_vpn_tunnels(
+        &mut self,
+        id: &VpnConnectionId,
+        live: [TunnelLive; 2],
+        now: u64,
+    ) -> bool {
+        let Some(c) = self.vpn_connections.get_mut(id) else { return false };
+        let bgp = !c.spec.static_routes_only;
+        let mut changed = false;
+        for (old, mut new) in c.live.iter_mut().zip(live) {
+            new.since = if new.up(bgp) == old.up(bgp) && new.ipsec_up == old.ipsec_up {
+                old.since
+            } else {
+                now
+            };
+            if *old != new {
+                *old = new;
+                changed = true;
+            }
+        }
+        changed
     }
 
     // ---- propagation -----------------------------------------------------------------

@@ -310,14 +310,16 @@ fn write_vpn_connection(
         .set("routes", &c.routes, |x, r| {
             x.leaf("destinationCidrBlock", r).leaf("source", "Static").leaf("state", route_state);
         })
-        // No tunnel runs yet: both are down, as AWS reports tunnels no customer gateway
-        // has brought up.
-        .set("vgwTelemetry", &c.tunnels, |x, t| {
-            x.leaf("acceptedRouteCount", 0)
-                .leaf("lastStatusChange", iso8601(c.created_at))
+        // What the tunnels' daemons last reported: down until a customer gateway brings
+        // them up.
+        .set("vgwTelemetry", c.tunnels.iter().zip(&c.live), |x, (t, live)| {
+            let bgp = !c.spec.static_routes_only;
+            let since = if live.since == 0 { c.created_at } else { live.since };
+            x.leaf("acceptedRouteCount", if bgp { live.routes.len() } else { 0 })
+                .leaf("lastStatusChange", iso8601(since))
                 .leaf("outsideIpAddress", t.outside_ip)
-                .leaf("status", "DOWN")
-                .leaf("statusMessage", "IPSEC IS DOWN");
+                .leaf("status", if live.up(bgp) { "UP" } else { "DOWN" })
+                .leaf("statusMessage", live.message(bgp));
         })
         .tags(&c.tags);
 }
