@@ -387,6 +387,36 @@ impl Service {
         Ok((action.name, out))
     }
 
+    /// Records what the VPN tunnels' daemons say now (`now`: seconds since the Unix
+    /// epoch): telemetry, and the routes BGP learned, which propagate. Kept like a change
+    /// made through the API — stored, applied to the data plane — but only when something
+    /// changed.
+    pub fn poll_tunnels(&mut self, now: u64) {
+        let Some(host) = &mut self.host else { return };
+        let reports = host.poll_tunnels();
+        let differs = |a: &vpclab_model::TunnelLive, b: &vpclab_model::TunnelLive| {
+            (a.ipsec_up, a.bgp_up, &a.routes) != (b.ipsec_up, b.bgp_up, &b.routes)
+        };
+        let changed: Vec<_> = reports
+            .into_iter()
+            .filter(|(id, live)| {
+                self.model
+                    .vpn_connection(id)
+                    .is_ok_and(|c| c.live.iter().zip(live).any(|(a, b)| differs(a, b)))
+            })
+            .collect();
+        if changed.is_empty() {
+            return;
+        }
+        let mut model = self.model.clone();
+        for (id, live) in changed {
+            model.report_vpn_tunnels(&id, live, now);
+        }
+        if let Err((_, e)) = self.keep(model) {
+            eprintln!("vpclab serve: tunnel state: {}", e.message);
+        }
+    }
+
     /// Makes `model` the state: stored (committed before the reply), applied to the data
     /// plane, mirrored.
     fn keep(&mut self, model: Model) -> Result<(), (u16, ApiError)> {

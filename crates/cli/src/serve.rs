@@ -101,6 +101,9 @@ pub(crate) fn run(state: &Path, options: Options) -> Result<(), String> {
     if let Some(records) = flow_records {
         crate::flows::spawn_writer(Arc::clone(&service), state.to_path_buf(), records)?;
     }
+    if dataplane {
+        spawn_tunnel_poller(Arc::clone(&service))?;
+    }
     let stop = Arc::new(Notify::new());
     control_socket(state, Arc::clone(&service), Arc::clone(&stop), host_workers)?;
 
@@ -305,6 +308,27 @@ fn control_socket(
         })
         .map_err(|e| format!("control thread: {e}"))?;
     Ok(())
+}
+
+/// How often the VPN tunnels' daemons are asked how they are.
+const TUNNEL_POLL: Duration = Duration::from_secs(1);
+
+/// Asks the VPN tunnels' daemons how they are, once a second, for as long as the
+/// daemon runs: their telemetry and the routes they learned go into the model.
+fn spawn_tunnel_poller(service: Arc<Mutex<Service>>) -> Result<(), String> {
+    std::thread::Builder::new()
+        .name("vpclab-tunnels".into())
+        .spawn(move || {
+            loop {
+                std::thread::sleep(TUNNEL_POLL);
+                let now = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_secs());
+                service.lock().unwrap_or_else(|e| e.into_inner()).poll_tunnels(now);
+            }
+        })
+        .map(drop)
+        .map_err(|e| format!("tunnel poller: {e}"))
 }
 
 async fn signals() {

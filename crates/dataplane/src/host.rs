@@ -96,6 +96,8 @@ pub struct Host {
     internet: String,
     /// The state directory the namespaces are marked with (see [`Host::mark_owner`]).
     owner: Option<std::path::PathBuf>,
+    /// The AWS side of the VPN connections, by connection.
+    tunnels: crate::tunnels::Fleet,
 }
 
 impl Host {
@@ -119,6 +121,7 @@ impl Host {
             generation: 0,
             internet: internet.to_owned(),
             owner: None,
+            tunnels: crate::tunnels::Fleet::new(),
         })
     }
 
@@ -129,6 +132,9 @@ impl Host {
         netns::mark(&self.internet, owner)?;
         for id in self.realised.keys() {
             netns::mark(id.as_str(), owner)?;
+        }
+        for realised in self.tunnels.values() {
+            netns::mark(&realised.end.netns, owner)?;
         }
         self.owner = Some(owner.to_path_buf());
         Ok(())
@@ -214,8 +220,77 @@ impl Host {
                 self.realised_interfaces.insert(eni.id.clone(), realised);
             }
         }
+        self.sync_tunnels(model)?;
         self.publish(model);
         Ok(())
+    }
+
+    /// The VPN connections' AWS sides in line with `model`: gone or changed ones stopped
+    /// and removed (after a snapshot without them), new ones set up and started. A
+    /// connection whose daemons cannot start still gets its namespace and port; it
+    /// reports its tunnels down, and why (see [`Host::tunnel_errors`]).
+    fn sync_tunnels(&mut self, model: &Model) -> Result<(), HostError> {
+        let desired: BTreeMap<vpclab_model::VpnConnectionId, (vpclab_vpn::End, Vec<Ipv4Net>)> =
+            model
+                .vpn_connections()
+                .filter_map(|c| Some((c.id.clone(), crate::tunnels::aws_end(model, c)?)))
+                .collect();
+        let stale: Vec<_> = self
+            .tunnels
+            .iter()
+            .filter(|(id, r)| desired.get(*id) != Some(&(r.end.clone(), r.cidrs.clone())))
+            .map(|(id, _)| id.clone())
+            .collect();
+        if !stale.is_empty() {
+            let ports: Vec<_> = stale.iter().map(|id| self.ports.release_vpn(id)).collect();
+            self.publish(model);
+            for (id, port) in stale.iter().zip(ports) {
+                let Some(mut realised) = self.tunnels.remove(id) else { continue };
+                if let Ok(running) = &mut realised.running {
+                    running.stop();
+                }
+                if let Some(port) = port {
+                    let queues = self.forwarder.detach(port).map_err(HostError::Forwarder)?;
+                    if let Some(queue) = queues.first() {
+                        let _ = queue.set_persist(false);
+                    }
+                }
+                crate::tunnels::unroute(&realised.end, &self.internet);
+                netns::delete(&realised.end.netns)?;
+                let _ = std::fs::remove_dir_all(crate::tunnels::dir_of(&realised.end.netns));
+            }
+        }
+        for (id, (end, cidrs)) in desired {
+            if self.tunnels.contains_key(&id) {
+                continue;
+            }
+            let queues =
+                crate::tunnels::setup(&end, &cidrs, &self.internet, self.forwarder.workers())?;
+            if let Some(owner) = &self.owner {
+                netns::mark(&end.netns, owner)?;
+            }
+            let port = self.ports.assign_vpn(&id);
+            self.forwarder.attach(port, queues).map_err(HostError::Forwarder)?;
+            let running = crate::tunnels::start(&end);
+            if let Err(e) = &running {
+                eprintln!("vpclab serve: {id}: tunnels not started: {e}");
+            }
+            self.tunnels.insert(id, crate::tunnels::Realised { end, cidrs, running });
+        }
+        Ok(())
+    }
+
+    /// What the VPN connections' daemons say now (each connection's two tunnels), for
+    /// the model to record.
+    pub fn poll_tunnels(
+        &mut self,
+    ) -> Vec<(vpclab_model::VpnConnectionId, [vpclab_model::TunnelLive; 2])> {
+        crate::tunnels::poll(&mut self.tunnels)
+    }
+
+    /// The connections whose daemons could not start, and why.
+    pub fn tunnel_errors(&self) -> impl Iterator<Item = (&vpclab_model::VpnConnectionId, &str)> {
+        self.tunnels.iter().filter_map(|(id, r)| Some((id, r.running.as_ref().err()?.as_str())))
     }
 
     fn publish(&mut self, model: &Model) {
@@ -427,6 +502,14 @@ pub fn teardown_with_internet(model: &Model, internet: &str) -> Result<(), Netns
         if let Err(e) = netns::delete(instance.id.as_str()) {
             first_error.get_or_insert(e);
         }
+    }
+    // VPN connections' namespaces (their daemons are killed with them).
+    for connection in model.vpn_connections() {
+        let ns = crate::tunnels::netns_of(&connection.id);
+        if let Err(e) = netns::delete(&ns) {
+            first_error.get_or_insert(e);
+        }
+        let _ = std::fs::remove_dir_all(crate::tunnels::dir_of(&ns));
     }
     if let Err(e) = netns::delete(internet) {
         first_error.get_or_insert(e);

@@ -28,6 +28,7 @@ pub mod services;
 pub mod snapshot;
 pub mod steer;
 pub mod trace;
+pub mod tunnels;
 pub mod vnet;
 pub mod wire;
 pub mod worker;

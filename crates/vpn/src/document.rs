@@ -59,6 +59,50 @@ fn error(message: impl Into<String>) -> DocumentError {
     DocumentError(message.into())
 }
 
+/// The customer gateway's end of the connections `documents` describe, in namespace
+/// `netns`: each tunnel as its document gives it, started from this side (a customer
+/// gateway initiates; AWS's default startup action waits for it), BGP where the
+/// documents have it — advertising `advertise` — and `static_routes` into the tunnels
+/// otherwise.
+pub fn customer_end(
+    netns: &str,
+    documents: &[Document],
+    advertise: Vec<Ipv4Net>,
+    static_routes: Vec<Ipv4Net>,
+) -> crate::End {
+    let mut tunnels = Vec::new();
+    let mut local_asn = None;
+    for doc in documents {
+        for (n, t) in (1..).zip(&doc.tunnels) {
+            if let Some(bgp) = t.bgp {
+                local_asn.get_or_insert(bgp.customer_asn);
+            }
+            tunnels.push(crate::Tunnel {
+                name: format!("{}-t{n}", doc.vpn_connection_id),
+                local_outside: t.customer_outside,
+                remote_outside: t.aws_outside,
+                local_inside: t.customer_inside,
+                remote_inside: t.aws_inside,
+                pre_shared_key: t.pre_shared_key.clone(),
+                role: crate::Role::Initiator,
+                remote_asn: t.bgp.map(|b| b.aws_asn),
+                mtu: 1399,
+            });
+        }
+    }
+    let hold_time = documents
+        .iter()
+        .flat_map(|d| &d.tunnels)
+        .find_map(|t| t.bgp.map(|b| b.hold_time))
+        .unwrap_or(30);
+    crate::End {
+        netns: netns.to_owned(),
+        tunnels,
+        bgp: local_asn.map(|local_asn| crate::Bgp { local_asn, advertise, hold_time }),
+        static_routes,
+    }
+}
+
 /// Reads a `CustomerGatewayConfiguration` document.
 pub fn parse(xml: &str) -> Result<Document, DocumentError> {
     let doc = roxmltree::Document::parse(xml).map_err(|e| error(e.to_string()))?;

@@ -1,0 +1,185 @@
+//! The AWS side of Site-to-Site VPN connections, made real: per connection whose
+//! virtual private gateway is attached, a namespace (`vpclab-vpn-<id>`) where its two
+//! tunnels end — strongSwan and BIRD as `vpclab_vpn` runs them — joined to the emulated
+//! internet by its two outside addresses and to the forwarder by a TUN device (`vpc0`),
+//! the connection's port. Inside, the kernel routes: the VPC's CIDRs to `vpc0`, what BGP
+//! learned (or the static routes) into the tunnel that is up.
+
+use std::collections::BTreeMap;
+use std::net::Ipv4Addr;
+use std::path::PathBuf;
+
+use ipnet::Ipv4Net;
+use vpclab_model::{Model, TunnelLive, VpnConnection, VpnConnectionId};
+use vpclab_sys::netns::{self, NetnsError};
+use vpclab_sys::tun::Tun;
+use vpclab_vpn::{Bgp, End, Role, Running, Tunnel};
+
+use crate::host::lab_prefix;
+use crate::snapshot::VPC_MTU;
+
+/// The device toward the forwarder in a connection's namespace.
+pub const DEVICE: &str = "vpc0";
+/// The outside device in a connection's namespace (its peer is in the internet's).
+pub const OUTSIDE: &str = "wan";
+/// The tunnels' MTU: AWS's advice for customer gateways (1399), on both sides.
+pub const TUNNEL_MTU: u16 = 1399;
+/// BGP hold time on AWS's side (its configuration documents say 30 s).
+pub const HOLD_TIME: u16 = 30;
+
+/// The namespace of connection `id`'s AWS side.
+pub fn netns_of(id: &VpnConnectionId) -> String {
+    format!("{}vpn-{}", lab_prefix(), id.as_str().trim_start_matches("vpn-"))
+}
+
+/// Where the daemons of namespace `ns` keep their files.
+pub fn dir_of(ns: &str) -> PathBuf {
+    PathBuf::from("/run/vpclab").join(ns)
+}
+
+/// What AWS's side of connection `c` runs: its two tunnels as responders (AWS's default
+/// startup action), BGP with the gateway's ASN advertising the VPC's CIDRs, or its
+/// static routes. `None` while it has nowhere to lead (no virtual private gateway, or
+/// one not attached).
+pub fn aws_end(model: &Model, c: &VpnConnection) -> Option<(End, Vec<Ipv4Net>)> {
+    let vgw = model.vpn_gateway(c.vpn_gateway()?).ok()?;
+    let vpc = model.vpc(vgw.attached_to()?).ok()?;
+    let cidrs: Vec<Ipv4Net> = vpc.cidrs().collect();
+    let cgw = model.customer_gateway(&c.spec.customer_gateway).ok()?;
+    let bgp = !c.spec.static_routes_only;
+    let tunnels = (1..)
+        .zip(&c.tunnels)
+        .map(|(n, t)| Tunnel {
+            name: format!("t{n}"),
+            local_outside: t.outside_ip,
+            remote_outside: cgw.spec.ip_address,
+            local_inside: Ipv4Net::new(t.aws_inside_ip(), t.inside_cidr.prefix_len())
+                .unwrap_or(t.inside_cidr),
+            remote_inside: t.customer_inside_ip(),
+            pre_shared_key: t.pre_shared_key.clone(),
+            role: Role::Responder,
+            remote_asn: bgp.then_some(cgw.spec.bgp_asn),
+            mtu: TUNNEL_MTU,
+        })
+        .collect();
+    let end = End {
+        netns: netns_of(&c.id),
+        tunnels,
+        bgp: bgp.then(|| Bgp {
+            local_asn: vgw.amazon_side_asn,
+            advertise: cidrs.clone(),
+            hold_time: HOLD_TIME,
+        }),
+        static_routes: if bgp { Vec::new() } else { c.routes.clone() },
+    };
+    Some((end, cidrs))
+}
+
+/// One connection's realised AWS side.
+#[derive(Debug)]
+pub(crate) struct Realised {
+    /// The end and the VPC CIDRs routed to the forwarder, as set up.
+    pub(crate) end: End,
+    pub(crate) cidrs: Vec<Ipv4Net>,
+    /// The daemons, or why they are not running.
+    pub(crate) running: Result<Running, String>,
+}
+
+/// The connections realised on this host.
+pub(crate) type Fleet = BTreeMap<VpnConnectionId, Realised>;
+
+/// The internet-side name of a connection's outside link: by its first outside
+/// address, unique among live connections (at most 15 characters).
+fn internet_link(end: &End) -> String {
+    let first = end.tunnels.first().map_or(Ipv4Addr::UNSPECIFIED, |t| t.local_outside);
+    format!("vpn{}", first.octets()[3])
+}
+
+/// Makes connection `end`'s namespace: the outside link into `internet` with both
+/// outside addresses, and the TUN toward the forwarder with `queues` queues, the VPC's
+/// `cidrs` routed to it. Idempotent.
+pub(crate) fn setup(
+    end: &End,
+    cidrs: &[Ipv4Net],
+    internet: &str,
+    queues: usize,
+) -> Result<Vec<Tun>, NetnsError> {
+    let ns = end.netns.as_str();
+    netns::create(ns)?;
+    netns::sysctls(
+        ns,
+        &[("net.ipv6.conf.all.disable_ipv6", "1"), ("net.ipv6.conf.default.disable_ipv6", "1")],
+    )?;
+    let link = internet_link(end);
+    if netns::ip(&["-n", ns, "link", "show", OUTSIDE]).is_err() {
+        netns::configure(
+            internet,
+            &[&["link", "add", &link, "type", "veth", "peer", "name", OUTSIDE, "netns", ns]],
+        )?;
+    }
+    // The internet answers ARP for everything it routes elsewhere (proxy ARP), so the
+    // connection's namespace needs no next hop, and forwards between its links.
+    netns::sysctls(
+        internet,
+        &[("net.ipv4.ip_forward", "1"), (&format!("net.ipv4.conf.{link}.proxy_arp"), "1")],
+    )?;
+    let outside: Vec<String> =
+        vpclab_vpn::outside_addresses(end).iter().map(|a| format!("{a}/32")).collect();
+    let mut internet_side: Vec<Vec<&str>> = vec![vec!["link", "set", &link, "up"]];
+    let mut inside: Vec<Vec<&str>> = vec![vec!["link", "set", "lo", "up"]];
+    for address in &outside {
+        internet_side.push(vec!["route", "replace", address, "dev", &link]);
+        inside.push(vec!["addr", "replace", address, "dev", OUTSIDE]);
+    }
+    let tun = Tun::open_queues_in(ns, DEVICE, queues)?;
+    let mtu = VPC_MTU.to_string();
+    let cidrs: Vec<String> = cidrs.iter().map(Ipv4Net::to_string).collect();
+    inside.push(vec!["link", "set", OUTSIDE, "up"]);
+    inside.push(vec!["route", "replace", "default", "dev", OUTSIDE]);
+    inside.push(vec!["link", "set", DEVICE, "mtu", &mtu, "up"]);
+    for cidr in &cidrs {
+        inside.push(vec!["route", "replace", cidr, "dev", DEVICE]);
+    }
+    let internet_side: Vec<&[&str]> = internet_side.iter().map(Vec::as_slice).collect();
+    let inside: Vec<&[&str]> = inside.iter().map(Vec::as_slice).collect();
+    netns::configure(internet, &internet_side)?;
+    netns::configure(ns, &inside)?;
+    Ok(tun)
+}
+
+/// Starts the daemons of a set-up connection, or says why not.
+pub(crate) fn start(end: &End) -> Result<Running, String> {
+    if !vpclab_vpn::installed() {
+        return Err("strongSwan or BIRD is not installed (scripts/deps.sh)".into());
+    }
+    Running::start(end.clone(), &dir_of(&end.netns)).map_err(|e| e.to_string())
+}
+
+/// Removes connection `end`'s internet-side routes (its link goes with its namespace).
+pub(crate) fn unroute(end: &End, internet: &str) {
+    for address in vpclab_vpn::outside_addresses(end) {
+        let address = format!("{address}/32");
+        let _ = netns::configure(internet, &[&["route", "del", &address]]);
+    }
+}
+
+/// What each realised connection's daemons say now, as the model records it.
+pub(crate) fn poll(fleet: &mut Fleet) -> Vec<(VpnConnectionId, [TunnelLive; 2])> {
+    fleet
+        .iter_mut()
+        .map(|(id, realised)| {
+            let mut live: [TunnelLive; 2] = Default::default();
+            if let Ok(running) = &mut realised.running {
+                for (slot, t) in live.iter_mut().zip(running.poll().tunnels) {
+                    *slot = TunnelLive {
+                        ipsec_up: t.ipsec_up,
+                        bgp_up: t.bgp_established,
+                        routes: t.routes,
+                        since: 0,
+                    };
+                }
+            }
+            (id.clone(), live)
+        })
+        .collect()
+}

@@ -1,0 +1,235 @@
+//! Site-to-Site VPN end to end: a VPN connection made through the EC2 API, its AWS side
+//! run by vpclab, and a customer gateway configured from nothing but the connection's
+//! `CustomerGatewayConfiguration` — real IKE, ESP and BGP over the emulated internet —
+//! then instances and on-premises addresses reaching each other through the forwarder.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use vpclab_netns_tests::lab::Lab;
+use vpclab_netns_tests::{INTERNET, Netns, require_root, wait_until};
+use vpclab_vpn::Running;
+
+const TOPOLOGY: &str = "
+vpcs:
+  - name: lab
+    cidr: 10.0.0.0/16
+    subnets:
+      - name: app
+        cidr: 10.0.1.0/24
+    security_groups:
+      - name: from-site
+        description: everything from the data centre
+        ingress:
+          - protocol: all
+            cidr: 172.16.0.0/16
+instances:
+  - name: app
+    subnet: app
+    private_ip: 10.0.1.10
+    security_groups: [default, from-site]
+";
+
+/// The customer gateway's public address and the site's network behind it.
+const CGW: &str = "198.51.100.10";
+const SITE_HOST: &str = "172.16.0.1";
+
+/// A customer gateway's namespace on the lab's internet: `wan` holding [`CGW`], the site
+/// as an address on `lo`. (The lab's own on-premises sites do this for a user.)
+fn customer_gateway() -> Netns {
+    let cgw = Netns::new("cgw");
+    let link = "cgwtest10";
+    let run = |args: &[&str]| vpclab_netns_tests::run_ok("ip", args);
+    run(&[
+        "-n",
+        INTERNET,
+        "link",
+        "add",
+        link,
+        "type",
+        "veth",
+        "peer",
+        "name",
+        "wan",
+        "netns",
+        cgw.name(),
+    ]);
+    run(&["-n", INTERNET, "link", "set", link, "up"]);
+    run(&["-n", INTERNET, "route", "replace", &format!("{CGW}/32"), "dev", link]);
+    vpclab_netns_tests::run_ok(
+        "ip",
+        &["netns", "exec", INTERNET, "sysctl", "-qw", &format!("net.ipv4.conf.{link}.proxy_arp=1")],
+    );
+    cgw.run_ok("ip", &["addr", "add", &format!("{CGW}/32"), "dev", "wan"]);
+    cgw.run_ok("ip", &["link", "set", "wan", "up"]);
+    cgw.run_ok("ip", &["route", "add", "default", "dev", "wan"]);
+    cgw.run_ok("ip", &["addr", "add", &format!("{SITE_HOST}/32"), "dev", "lo"]);
+    cgw
+}
+
+fn json(text: &str) -> serde_json::Value {
+    serde_json::from_str(text).unwrap_or_else(|e| panic!("{e}: {text}"))
+}
+
+#[test]
+#[ignore = "needs root"]
+fn a_customer_gateway_configured_from_the_document_brings_both_tunnels_up_and_packets_cross() {
+    require_root();
+    let lab = Lab::up(TOPOLOGY);
+    let vpc = lab.aws(&[
+        "describe-vpcs",
+        "--filters",
+        "Name=tag:Name,Values=lab",
+        "--query",
+        "Vpcs[0].VpcId",
+        "--output",
+        "text",
+    ]);
+    let table = lab.aws(&[
+        "describe-route-tables",
+        "--filters",
+        &format!("Name=vpc-id,Values={vpc}"),
+        "--query",
+        "RouteTables[0].RouteTableId",
+        "--output",
+        "text",
+    ]);
+    let cgw_id = lab.aws(&[
+        "create-customer-gateway",
+        "--type",
+        "ipsec.1",
+        "--ip-address",
+        CGW,
+        "--bgp-asn",
+        "65000",
+        "--query",
+        "CustomerGateway.CustomerGatewayId",
+        "--output",
+        "text",
+    ]);
+    let vgw = lab.aws(&[
+        "create-vpn-gateway",
+        "--type",
+        "ipsec.1",
+        "--query",
+        "VpnGateway.VpnGatewayId",
+        "--output",
+        "text",
+    ]);
+    lab.aws(&["attach-vpn-gateway", "--vpn-gateway-id", &vgw, "--vpc-id", &vpc]);
+    lab.aws(&["enable-vgw-route-propagation", "--gateway-id", &vgw, "--route-table-id", &table]);
+    let made = json(&lab.aws(&[
+        "create-vpn-connection",
+        "--type",
+        "ipsec.1",
+        "--customer-gateway-id",
+        &cgw_id,
+        "--vpn-gateway-id",
+        &vgw,
+    ]));
+    let vpn = made["VpnConnection"]["VpnConnectionId"].as_str().unwrap().to_owned();
+    let document =
+        made["VpnConnection"]["CustomerGatewayConfiguration"].as_str().unwrap().to_owned();
+
+    // The customer's side, from the document alone.
+    let cgw = customer_gateway();
+    let doc = vpclab_vpn::document::parse(&document).expect("the document reads");
+    let end = vpclab_vpn::document::customer_end(
+        cgw.name(),
+        &[doc],
+        vec!["172.16.0.0/16".parse().unwrap()],
+        vec![],
+    );
+    let dir = PathBuf::from("/run/vpclab").join(cgw.name());
+    let customer = Running::start(end, &dir).expect("the customer gateway starts");
+
+    // Both tunnels up, each with the site's one route, as AWS reports them.
+    let telemetry = wait_until(
+        "both tunnels UP in VgwTelemetry",
+        Duration::from_secs(60),
+        Duration::from_millis(500),
+        || {
+            let t = json(&lab.aws(&[
+                "describe-vpn-connections",
+                "--vpn-connection-ids",
+                &vpn,
+                "--query",
+                "VpnConnections[0].VgwTelemetry",
+            ]));
+            let up = t.as_array()?.iter().all(|x| x["Status"] == "UP");
+            up.then_some(t)
+        },
+    );
+    for t in telemetry.as_array().unwrap() {
+        assert_eq!(t["StatusMessage"], "1 BGP ROUTES", "{telemetry}");
+        assert_eq!(t["AcceptedRouteCount"], 1, "{telemetry}");
+    }
+    // The route propagated, as AWS shows it.
+    let routes = json(&lab.aws(&[
+        "describe-route-tables",
+        "--route-table-ids",
+        &table,
+        "--query",
+        "RouteTables[0].Routes",
+    ]));
+    let propagated = routes
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["DestinationCidrBlock"] == "172.16.0.0/16")
+        .unwrap_or_else(|| panic!("no propagated route: {routes}"));
+    assert_eq!(propagated["GatewayId"], vgw.as_str());
+    assert_eq!(propagated["Origin"], "EnableVgwRoutePropagation");
+
+    // Packets both ways, through the forwarder and the tunnels.
+    assert!(lab.pings("app", SITE_HOST, Duration::from_secs(10)), "app cannot reach the site");
+    wait_until(
+        "the site reaching app",
+        Duration::from_secs(10),
+        Duration::from_millis(200),
+        || {
+            cgw.run("ping", &["-c", "1", "-W", "1", "-I", SITE_HOST, "10.0.1.10"])
+                .status
+                .success()
+                .then_some(())
+        },
+    );
+
+    // The customer gateway goes away: the tunnels go down and the route is withdrawn.
+    drop(customer);
+    wait_until("both tunnels DOWN", Duration::from_secs(60), Duration::from_millis(500), || {
+        let t = json(&lab.aws(&[
+            "describe-vpn-connections",
+            "--vpn-connection-ids",
+            &vpn,
+            "--query",
+            "VpnConnections[0].VgwTelemetry",
+        ]));
+        t.as_array()?.iter().all(|x| x["Status"] == "DOWN").then_some(())
+    });
+    wait_until(
+        "the propagated route withdrawn",
+        Duration::from_secs(30),
+        Duration::from_millis(500),
+        || {
+            let routes = lab.aws(&[
+                "describe-route-tables",
+                "--route-table-ids",
+                &table,
+                "--query",
+                "RouteTables[0].Routes[].DestinationCidrBlock",
+                "--output",
+                "text",
+            ]);
+            (!routes.contains("172.16.0.0/16")).then_some(())
+        },
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+    // Deleting the connection removes its namespace.
+    let ns = format!("vpclab-test-vpn-{}", vpn.trim_start_matches("vpn-"));
+    assert!(vpclab_netns_tests::namespaces().contains(&ns), "{ns} missing");
+    lab.aws(&["delete-vpn-connection", "--vpn-connection-id", &vpn]);
+    assert!(!vpclab_netns_tests::namespaces().contains(&ns), "{ns} left behind");
+    drop(cgw);
+    lab.down();
+}
