@@ -149,6 +149,10 @@ impl Snapshot {
         reply: &mut [u8],
         now: u64,
     ) -> Verdict {
+        if vpn.attachment != u32::MAX {
+            // A connection to a transit gateway: the hub routes it (it has no zone).
+            return self.hub(tracking, vpn.attachment, u8::MAX, ip, reply, now);
+        }
         let dst = ip.dst();
         let Some(vpc) = self.vpcs.get(vpn.vpc as usize).filter(|v| v.contains(dst)) else {
             return Verdict::Drop(DropReason::NoRoute);
@@ -549,7 +553,25 @@ impl Snapshot {
             return verdict;
         }
         ip.decrement_ttl();
+        self.hub(tracking, index, me.zone, ip, reply, now)
+    }
 
+    /// Through the transit gateway a packet entered by attachment `index` (and, over a
+    /// peering attachment, the other one, once): the table associated with it decides;
+    /// out into a VPC by the interface in the sender's `zone` (or the first; or the
+    /// flow's, in appliance mode), or into a VPN connection's tunnels.
+    fn hub(
+        &self,
+        tracking: &mut Tracking,
+        index: u32,
+        zone: u8,
+        ip: &mut Ipv4<&mut [u8]>,
+        reply: &mut [u8],
+        now: u64,
+    ) -> Verdict {
+        let Some(ingress) = self.attachments.get(index as usize) else {
+            return Verdict::Drop(DropReason::Blackhole);
+        };
         // The transit gateway; over a peering attachment, the other one (once).
         let (mut arrived, mut table_index, mut crossed) = (index, ingress.table, false);
         let (out, egress) = loop {
@@ -593,8 +615,11 @@ impl Snapshot {
                 return Verdict::Drop(DropReason::TgwBlackhole);
             };
             if next.vpn {
-                // Toward a VPN connection: its tunnels are down.
-                return Verdict::Drop(DropReason::VpnDown);
+                // Into a VPN connection's tunnels (none yet: down).
+                return match next.vpn_port {
+                    Some(port) => Verdict::Forward { port, len: ip.total_len() },
+                    None => Verdict::Drop(DropReason::VpnDown),
+                };
             }
             match next.peering {
                 None => break (out, next),
@@ -607,7 +632,7 @@ impl Snapshot {
                 Some(_) => return Verdict::Drop(DropReason::TgwOnwardUnsupported),
             }
         };
-        let Some((zone, exit)) = egress_zone(egress, me.zone, ip) else {
+        let Some((zone, exit)) = egress_zone(egress, zone, ip) else {
             return Verdict::Drop(DropReason::TgwBlackhole);
         };
         tracking.note(|| Step::TgwAttachment { attachment: out, zone });

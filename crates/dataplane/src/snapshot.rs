@@ -125,9 +125,12 @@ pub struct AttachmentEntry {
     pub zones: [Option<AttachmentZone>; ZONES.len()],
     /// For a peering attachment (which has no VPC and no zones): its two sides.
     pub peering: Option<PeeringSides>,
-    /// A VPN connection's attachment (no VPC, no zones): what a route sends to it is
-    /// dropped as `vpn_down`, since no tunnel runs yet.
+    /// A VPN connection's attachment (no VPC, no zones): what a route sends to it goes
+    /// into the connection's tunnels, or is dropped as `vpn_down` while they have no
+    /// device (`vpn_port`).
     pub vpn: bool,
+    /// The port of its VPN connection's tunnels.
+    pub vpn_port: Option<Port>,
 }
 
 /// An interface endpoint's network interface as the forwarder sees it: an address of a
@@ -325,6 +328,9 @@ pub struct VpnPort {
     /// Index of the VPC its virtual private gateway is attached to (`u32::MAX`: none):
     /// what arrives from the tunnels may go to that VPC's addresses only.
     pub vpc: u32,
+    /// For a connection to a transit gateway, the index of its attachment (`u32::MAX`:
+    /// none): what arrives from the tunnels is routed by the hub.
+    pub attachment: u32,
 }
 
 /// `rules` of a sender without security groups (a NAT gateway).
@@ -758,7 +764,7 @@ pub fn compile(model: &Model, ports: &mut PortMap, generation: u64) -> Snapshot 
             TgwTable { tgw, lpm: builder.build(), hops }
         })
         .collect();
-    let attachments = model
+    let attachments: Vec<AttachmentEntry> = model
         .tgw_attachments()
         .map(|a| {
             let mut zones = [None; ZONES.len()];
@@ -786,6 +792,7 @@ pub fn compile(model: &Model, ports: &mut PortMap, generation: u64) -> Snapshot 
                 zones,
                 peering,
                 vpn: a.vpn_connection().is_some(),
+                vpn_port: a.vpn_connection().and_then(|c| ports.vpn(c)),
             }
         })
         .collect();
@@ -803,6 +810,12 @@ pub fn compile(model: &Model, ports: &mut PortMap, generation: u64) -> Snapshot 
     let mut rules = Vec::new();
     port_table[INTERNET as usize] = PortEntry::Internet;
     let vgws = compile_vgws(model, ports, &vpc_index, &mut port_table);
+    // Connections to a transit gateway: their tunnels lead into the hub.
+    for (index, a) in (0u32..).zip(attachments.iter()) {
+        if let Some(slot) = a.vpn_port.and_then(|p| port_table.get_mut(p as usize)) {
+            *slot = PortEntry::Vpn(VpnPort { vpc: u32::MAX, attachment: index });
+        }
+    }
 
     // An instance interface's entry in `subnet` (its primary one or one attached to
     // it): what place alone decides; the caller sets the rest.
@@ -990,7 +1003,7 @@ fn compile_vgws(
             for c in connections {
                 let Some(port) = ports.vpn(&c.id) else { continue };
                 if let Some(slot) = port_table.get_mut(port as usize) {
-                    *slot = PortEntry::Vpn(VpnPort { vpc });
+                    *slot = PortEntry::Vpn(VpnPort { vpc, attachment: u32::MAX });
                 }
                 for prefix in c.learned_routes() {
                     builder.insert(prefix, port).expect("ports fit in 31 bits");

@@ -42,9 +42,18 @@ pub fn dir_of(ns: &str) -> PathBuf {
 /// static routes. `None` while it has nowhere to lead (no virtual private gateway, or
 /// one not attached).
 pub fn aws_end(model: &Model, c: &VpnConnection) -> Option<(End, Vec<Ipv4Net>)> {
-    let vgw = model.vpn_gateway(c.vpn_gateway()?).ok()?;
-    let vpc = model.vpc(vgw.attached_to()?).ok()?;
-    let cidrs: Vec<Ipv4Net> = vpc.cidrs().collect();
+    let (asn, cidrs) = match (c.vpn_gateway(), c.transit_gateway()) {
+        (Some(vgw), _) => {
+            let vgw = model.vpn_gateway(vgw).ok()?;
+            let vpc = model.vpc(vgw.attached_to()?).ok()?;
+            (vgw.amazon_side_asn, vpc.cidrs().collect::<Vec<_>>())
+        }
+        (None, Some(tgw)) => {
+            let tgw = model.transit_gateway(tgw).ok()?;
+            (tgw.options.amazon_side_asn, hub_prefixes(model, c))
+        }
+        (None, None) => return None,
+    };
     let cgw = model.customer_gateway(&c.spec.customer_gateway).ok()?;
     let bgp = !c.spec.static_routes_only;
     let tunnels = (1..)
@@ -65,14 +74,35 @@ pub fn aws_end(model: &Model, c: &VpnConnection) -> Option<(End, Vec<Ipv4Net>)> 
     let end = End {
         netns: netns_of(&c.id),
         tunnels,
-        bgp: bgp.then(|| Bgp {
-            local_asn: vgw.amazon_side_asn,
-            advertise: cidrs.clone(),
-            hold_time: HOLD_TIME,
-        }),
+        bgp: bgp.then(|| Bgp { local_asn: asn, advertise: cidrs.clone(), hold_time: HOLD_TIME }),
         static_routes: if bgp { Vec::new() } else { c.routes.clone() },
     };
     Some((end, cidrs))
+}
+
+/// What a connection to a transit gateway advertises, and routes from its tunnels into
+/// the hub: the VPC CIDRs the table associated with its attachment routes to VPC
+/// attachments (AWS advertises the associated table's routes; routes learned from VPN
+/// connections are left out here, so that one connection's BGP never restarts
+/// another's tunnels).
+fn hub_prefixes(model: &Model, c: &VpnConnection) -> Vec<Ipv4Net> {
+    let Some(attachment) = c.tgw_attachment.as_ref().and_then(|a| model.tgw_attachment(a).ok())
+    else {
+        return Vec::new();
+    };
+    let Some(table) = attachment.association_in(&attachment.tgw) else { return Vec::new() };
+    let Ok(table) = model.tgw_route_table(table) else { return Vec::new() };
+    model
+        .tgw_routes(table)
+        .into_iter()
+        .filter(|r| {
+            r.attachment
+                .as_ref()
+                .and_then(|a| model.tgw_attachment(a).ok())
+                .is_some_and(|a| a.vpc().is_some())
+        })
+        .map(|r| r.destination)
+        .collect()
 }
 
 /// One connection's realised AWS side.

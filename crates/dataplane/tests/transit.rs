@@ -659,6 +659,43 @@ fn the_hub_and_a_private_nat_gateway_count_what_they_carry_and_drop() {
 }
 
 #[test]
+fn routes_learned_over_bgp_propagate_into_the_hubs_table_while_their_tunnel_is_up() {
+    let mut lab = Lab::new();
+    let m = &mut lab.model;
+    let cgw = vpclab_model::CustomerGatewaySpec::new(ip("198.51.100.2"), None, None, None);
+    let cgw = m.create_customer_gateway(cgw.unwrap(), Tags::new(), 0);
+    let spec = vpclab_model::VpnConnectionSpec {
+        customer_gateway: cgw,
+        end: Some(vpclab_model::VpnEnd::TransitGateway(lab.tgw.clone())),
+        static_routes_only: false,
+        tunnel_bandwidth: None,
+        tunnels: Default::default(),
+    };
+    let vpn = m.create_vpn_connection(spec, Tags::new(), 0).unwrap();
+    let main = m.vpc(&lab.vpcs[0]).unwrap().main_route_table.clone();
+    let to_site = RouteSpec {
+        destination: cidr("172.16.0.0/12"),
+        target: RouteTarget::TransitGateway(lab.tgw.clone()),
+    };
+    m.create_route(&main, to_site).unwrap();
+    let tunnels = lab.ports.assign_vpn(&vpn);
+    assert_eq!(lab.ping(0, "172.16.0.1").0, Verdict::Drop(DropReason::TgwNoRoute));
+    let learned = vpclab_model::TunnelLive {
+        ipsec_up: true,
+        bgp_up: true,
+        routes: vec![cidr("172.16.0.0/16")],
+        since: 0,
+    };
+    assert!(lab.model.report_vpn_tunnels(&vpn, [learned.clone(), learned], 7));
+    let (verdict, answer, _) = lab.ping(0, "172.16.0.1");
+    assert_eq!(verdict, Verdict::Forward { port: tunnels, len: 2000 });
+    assert!(delivered_to(answer.unwrap(), lab.hosts[0]));
+    // Both tunnels down: withdrawn.
+    assert!(lab.model.report_vpn_tunnels(&vpn, Default::default(), 8));
+    assert_eq!(lab.ping(0, "172.16.0.1").0, Verdict::Drop(DropReason::TgwNoRoute));
+}
+
+#[test]
 fn a_route_to_a_vpn_attachment_ends_as_vpn_down() {
     let mut lab = Lab::new();
     let m = &mut lab.model;
@@ -679,6 +716,13 @@ fn a_route_to_a_vpn_attachment_ends_as_vpn_down() {
     let (verdict, _, _) = lab.ping(0, "10.9.0.1");
     assert_eq!(verdict, Verdict::Drop(DropReason::VpnDown), "the tunnels are down");
     assert_eq!(lab.ping(0, "10.1.1.10").0, Verdict::Forward { port: lab.hosts[1], len: 2000 });
+    // With its tunnels' device, the hub sends into them, and what comes out of them is
+    // routed by the table associated with the VPN attachment, back into the VPC.
+    let tunnels = lab.ports.assign_vpn(&vpn);
+    let (verdict, answer, ttl) = lab.ping(0, "10.9.0.1");
+    assert_eq!(verdict, Verdict::Forward { port: tunnels, len: 2000 });
+    assert_eq!(ttl, 62, "the VPC router and the hub each take one");
+    assert!(delivered_to(answer.unwrap(), lab.hosts[0]), "{answer:?}");
     lab.model.delete_vpn_connection(&vpn, 0).unwrap();
     let (verdict, _, _) = lab.ping(0, "10.9.0.1");
     assert_eq!(verdict, Verdict::Drop(DropReason::TgwBlackhole), "its attachment is gone");

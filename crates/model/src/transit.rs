@@ -1197,14 +1197,29 @@ impl Model {
             .collect();
         for id in &table.propagations {
             let Some(attachment) = self.tgw_attachments.get(id) else { continue };
-            let Some(vpc) = attachment.vpc().and_then(|v| self.vpcs.get(v)) else { continue };
-            for cidr in vpc.cidrs() {
-                // A static route of the same prefix wins; a CIDR overlapping one another
-                // attachment already propagated is not propagated (AWS: overlapping VPC
-                // CIDRs are not routable through one table).
+            // A VPC attachment propagates its VPC's CIDRs; a VPN attachment the routes
+            // BGP learned over its connection's tunnels that are up.
+            let (prefixes, vpc): (Vec<Ipv4Net>, bool) =
+                match (attachment.vpc(), attachment.vpn_connection()) {
+                    (Some(vpc), _) => match self.vpcs.get(vpc) {
+                        Some(vpc) => (vpc.cidrs().collect(), true),
+                        None => continue,
+                    },
+                    (None, Some(c)) => match self.vpn_connections.get(c) {
+                        Some(c) => (c.learned_routes().collect(), false),
+                        None => continue,
+                    },
+                    (None, None) => continue,
+                };
+            for cidr in prefixes {
+                // A static route of the same prefix wins; a VPC CIDR overlapping one
+                // another VPC attachment already propagated is not propagated (AWS:
+                // overlapping VPC CIDRs are not routable through one table). Routes
+                // learned over BGP may nest (a site's /16 and another's /24).
                 let shadowed = routes.iter().any(|r| {
                     r.destination == cidr
-                        || (r.kind == TgwRouteType::Propagated
+                        || (vpc
+                            && r.kind == TgwRouteType::Propagated
                             && (r.destination.contains(&cidr) || cidr.contains(&r.destination)))
                 });
                 if shadowed {
