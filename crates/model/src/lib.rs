@@ -34,6 +34,7 @@ mod ids;
 mod keypair;
 mod launch_template;
 mod model;
+mod onprem;
 mod peering;
 mod prefix_list;
 mod security;
@@ -67,6 +68,11 @@ pub use launch_template::{
 };
 pub use model::{MAX_CIDRS_PER_VPC, MAX_INTERFACES_PER_INSTANCE, MAX_ROUTES_PER_TABLE, MAX_TAGS};
 pub use model::{Model, NatConnectivity, NatGatewaySpec, PUBLIC_POOL, RouteSpec, RunInstance};
+pub use onprem::{
+    DEFAULT_SITE_ASN, MAX_HOST_NAME, MAX_SITE_CIDRS, MAX_SITE_HOSTS, MAX_SITE_NAME, OnpremHost,
+    OnpremHostSpec, OnpremSite, OnpremSiteSpec, SITE_PREFIXES, SITE_PUBLIC_RANGE, SiteError,
+    SiteField, parse_address, parse_site_cidr,
+};
 pub use peering::{PeeringConnection, PeeringStatus, VpcPeeringConnectionId};
 pub use prefix_list::{
     MAX_PREFIX_LIST_ENTRIES, ManagedPrefixList, PrefixListChange, PrefixListEntry, PrefixListId,

@@ -248,6 +248,9 @@ pub struct Model {
     #[serde(default)]
     pub(crate) deleted_vpn_connections:
         crate::vpn::Gone<crate::VpnConnectionId, crate::VpnConnection>,
+    /// On-premises sites, by name (states from before sites load with none).
+    #[serde(default)]
+    pub(crate) onprem_sites: BTreeMap<String, crate::OnpremSite>,
 }
 
 impl Model {
@@ -287,6 +290,7 @@ impl Model {
             deleted_vpn_gateways: Default::default(),
             vpn_connections: BTreeMap::new(),
             deleted_vpn_connections: Default::default(),
+            onprem_sites: BTreeMap::new(),
         }
     }
 
