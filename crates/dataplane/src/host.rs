@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
 
 use ipnet::Ipv4Net;
-use vpclab_model::{Instance, InstanceId, Model, NetworkInterface, NetworkInterfaceId};
+use vpclab_model::{Instance, InstanceId, Model, NetworkInterface, NetworkInterfaceId, OnpremSite};
 use vpclab_sys::netns::{self, NetnsError};
 use vpclab_sys::tun::Tun;
 
@@ -39,8 +39,13 @@ pub fn internet_netns() -> &'static str {
 /// `vpclab-` for a user's lab, `vpclab-test-` when a test's internet is
 /// `vpclab-test-internet` — so that a test's namespaces never meet a user's.
 pub fn lab_prefix() -> &'static str {
-    let name = internet_netns();
-    name.strip_suffix("internet").filter(|p| p.ends_with('-')).unwrap_or("vpclab-")
+    prefix_of(internet_netns())
+}
+
+/// The prefix of the lab's other namespaces when its internet is the namespace
+/// `internet` (see [`lab_prefix`]).
+pub fn prefix_of(internet: &str) -> &str {
+    internet.strip_suffix("internet").filter(|p| p.ends_with('-')).unwrap_or("vpclab-")
 }
 
 /// The device name inside every namespace.
@@ -98,6 +103,9 @@ pub struct Host {
     owner: Option<std::path::PathBuf>,
     /// The AWS side of the VPN connections, by connection.
     tunnels: crate::tunnels::Fleet,
+    /// The on-premises sites realised, as they were then (a site deleted and created
+    /// again under its name between two syncs is made again).
+    realised_sites: BTreeMap<String, OnpremSite>,
 }
 
 impl Host {
@@ -122,6 +130,7 @@ impl Host {
             internet: internet.to_owned(),
             owner: None,
             tunnels: crate::tunnels::Fleet::new(),
+            realised_sites: BTreeMap::new(),
         })
     }
 
@@ -135,6 +144,11 @@ impl Host {
         }
         for realised in self.tunnels.values() {
             netns::mark(&realised.end.netns, owner)?;
+        }
+        for site in self.realised_sites.values() {
+            for ns in crate::onprem::namespaces(site, &self.internet) {
+                netns::mark(&ns, owner)?;
+            }
         }
         self.owner = Some(owner.to_path_buf());
         Ok(())
@@ -222,6 +236,30 @@ impl Host {
         }
         self.sync_tunnels(model)?;
         self.publish(model);
+        self.sync_sites(model)
+    }
+
+    /// On-premises sites: plain namespaces beside the forwarder (see [`crate::onprem`]),
+    /// so they follow the model after the snapshot is published.
+    fn sync_sites(&mut self, model: &Model) -> Result<(), HostError> {
+        let stale: Vec<String> = self
+            .realised_sites
+            .iter()
+            .filter(|(name, site)| model.onprem_site(name).ok() != Some(*site))
+            .map(|(name, _)| name.clone())
+            .collect();
+        for name in stale {
+            if let Some(site) = self.realised_sites.remove(&name) {
+                crate::onprem::remove(&site, &self.internet)?;
+            }
+        }
+        for site in model.onprem_sites() {
+            if self.realised_sites.contains_key(&site.name) {
+                continue;
+            }
+            crate::onprem::setup(site, &self.internet, self.owner.as_deref())?;
+            self.realised_sites.insert(site.name.clone(), site.clone());
+        }
         Ok(())
     }
 
@@ -375,7 +413,7 @@ impl Host {
 
 /// Turns IPv6 off inside a namespace: no link-local addresses or router solicitations
 /// on the TUN (IPv6 is not routed yet).
-fn disable_ipv6(ns: &str) -> Result<(), NetnsError> {
+pub(crate) fn disable_ipv6(ns: &str) -> Result<(), NetnsError> {
     netns::sysctls(
         ns,
         &[("net.ipv6.conf.all.disable_ipv6", "1"), ("net.ipv6.conf.default.disable_ipv6", "1")],
@@ -510,6 +548,11 @@ pub fn teardown_with_internet(model: &Model, internet: &str) -> Result<(), Netns
             first_error.get_or_insert(e);
         }
         let _ = std::fs::remove_dir_all(crate::tunnels::dir_of(&ns));
+    }
+    for site in model.onprem_sites() {
+        if let Err(e) = crate::onprem::remove(site, internet) {
+            first_error.get_or_insert(e);
+        }
     }
     if let Err(e) = netns::delete(internet) {
         first_error.get_or_insert(e);

@@ -22,6 +22,7 @@ pub mod counters;
 pub mod flowlog;
 pub mod host;
 pub mod nat;
+pub mod onprem;
 pub mod pipeline;
 pub mod security;
 pub mod services;

@@ -219,6 +219,37 @@ pub fn configure(name: &str, commands: &[&[&str]]) -> Result<(), NetnsError> {
     }
 }
 
+/// Runs `program args…` inside the namespace `name` (with `ip netns exec`), `input` on
+/// its standard input; fails with its stderr if it fails. For the few tools besides `ip`
+/// that configure a namespace (`nft` for an on-premises router's NAT).
+pub fn exec(name: &str, program: &str, args: &[&str], input: &str) -> Result<(), NetnsError> {
+    check_name(name)?;
+    let shown = || format!("ip netns exec {name} {program} {}", args.join(" "));
+    let mut child = Command::new("ip")
+        .args(["netns", "exec", name, program])
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(NetnsError::Spawn)?;
+    let written = child.stdin.take().map(|mut stdin| stdin.write_all(input.as_bytes()));
+    let out = child.wait_with_output().map_err(NetnsError::Spawn)?;
+    if out.status.success() && matches!(written, Some(Ok(()))) {
+        Ok(())
+    } else {
+        Err(NetnsError::Command {
+            command: shown(),
+            stderr: String::from_utf8_lossy(&out.stderr).trim().to_owned(),
+        })
+    }
+}
+
+/// Whether the namespace `name` has a link named `link`.
+pub fn has_link(name: &str, link: &str) -> bool {
+    check_name(name).is_ok() && ip(&["-n", name, "link", "show", "dev", link]).is_ok()
+}
+
 /// Sets `sysctl`s (`net.ipv6.conf.all.disable_ipv6`, …) of the namespace `name`, from a
 /// thread inside it: `/proc/sys/net` shows the namespace of the thread that opens it.
 pub fn sysctls(name: &str, settings: &[(&str, &str)]) -> Result<(), NetnsError> {
