@@ -417,6 +417,19 @@ impl Service {
         }
     }
 
+    /// Applies a change made outside the EC2 API (`vpclab onprem`) as an API call's: on a
+    /// copy of the model, kept — stored, applied to the data plane, mirrored — only if
+    /// `change` succeeds. A refused change changes nothing anywhere.
+    pub fn apply<T>(
+        &mut self,
+        change: impl FnOnce(&mut Model) -> Result<T, ApiError>,
+    ) -> Result<T, ApiError> {
+        let mut model = self.model.clone();
+        let out = change(&mut model)?;
+        self.keep(model).map_err(|(_, e)| e)?;
+        Ok(out)
+    }
+
     /// Makes `model` the state: stored (committed before the reply), applied to the data
     /// plane, mirrored.
     fn keep(&mut self, model: Model) -> Result<(), (u16, ApiError)> {
@@ -508,6 +521,26 @@ mod tests {
         );
         assert!(r.body.contains("<gatewayId>local</gatewayId>"), "{}", r.body);
         assert!(r.body.contains("<main>true</main>"));
+    }
+
+    #[test]
+    fn a_change_from_outside_the_api_is_kept_only_when_it_succeeds() {
+        let mut s = Service::new(Model::new(1), None, None, 1);
+        let spec = |cidr: &str| vpclab_model::OnpremSiteSpec {
+            name: "hq".to_owned(),
+            cidrs: vec![cidr.parse().unwrap()],
+            ..Default::default()
+        };
+        let refused = s.apply(|m| m.create_onprem_site(&spec("198.51.100.0/24")));
+        assert_eq!(refused.unwrap_err().code, "InvalidParameterValue");
+        let partial = s.apply(|m| {
+            m.create_onprem_site(&spec("10.0.0.0/16"))?;
+            m.delete_onprem_site("nope")
+        });
+        assert!(partial.is_err());
+        assert_eq!(s.model().onprem_sites().count(), 0, "a refused change changes nothing");
+        s.apply(|m| m.create_onprem_site(&spec("10.0.0.0/16"))).unwrap();
+        assert_eq!(s.model().onprem_site("hq").unwrap().cidrs[0].to_string(), "10.0.0.0/16");
     }
 
     #[test]
