@@ -250,11 +250,12 @@ fn validate(file: &std::path::Path) -> Result<ExitCode, String> {
         .and_then(|t| topology::build(&t, 0))
         .map_err(|e| format!("{}: {e}", file.display()))?;
     println!(
-        "{}: valid ({} VPCs, {} subnets, {} instances)",
+        "{}: valid ({} VPCs, {} subnets, {} instances, {} on-premises sites)",
         file.display(),
         model.vpcs().count(),
         model.subnets().count(),
-        model.instances().count()
+        model.instances().count(),
+        model.onprem_sites().count()
     );
     Ok(ExitCode::SUCCESS)
 }

@@ -13,9 +13,10 @@ use ipnet::Ipv4Net;
 use serde::Deserialize;
 use serde_saphyr::Spanned;
 use vpclab_model::{
-    AllocationId, ApiError, InternetGatewayId, MetadataOptions, Model, NatGatewayId, Peer,
-    Protocol, REGION, RouteSpec, RouteTableId, RouteTarget, RunInstance, SecurityGroupId, SgRule,
-    SubnetId, Tags, TgwAttachmentId, TgwOptions, TransitGatewayId, VpcAttachmentOptions, VpcId,
+    AllocationId, ApiError, InternetGatewayId, MetadataOptions, Model, NatGatewayId,
+    OnpremHostSpec, OnpremSiteSpec, Peer, Protocol, REGION, RouteSpec, RouteTableId, RouteTarget,
+    RunInstance, SecurityGroupId, SgRule, SiteField, SubnetId, Tags, TgwAttachmentId, TgwOptions,
+    TransitGatewayId, VpcAttachmentOptions, VpcId,
 };
 
 /// The file.
@@ -37,6 +38,111 @@ pub(crate) struct Topology {
     /// Instances.
     #[serde(default)]
     pub(crate) instances: Vec<InstanceSpec>,
+    /// On-premises sites: a router on the emulated internet and hosts, beside the VPCs.
+    #[serde(default)]
+    pub(crate) onprem_sites: Vec<SiteSpec>,
+}
+
+/// An on-premises site, as the model's [`OnpremSiteSpec`] (which checks it) with places.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct SiteSpec {
+    /// Name, unique in the file: `[a-z0-9][a-z0-9-]*`, at most 20 characters.
+    pub(crate) name: Spanned<String>,
+    /// Its one CIDR...
+    pub(crate) cidr: Option<Spanned<String>>,
+    /// ...or several.
+    #[serde(default)]
+    pub(crate) cidrs: Vec<Spanned<String>>,
+    /// The router's public address, 198.51.100.2 to .127 (the lowest free from .10 by
+    /// default).
+    pub(crate) public_ip: Option<Spanned<String>>,
+    /// The router's BGP ASN (default 65000).
+    pub(crate) asn: Option<Spanned<u64>>,
+    /// Hosts on the site's networks.
+    #[serde(default)]
+    pub(crate) hosts: Vec<SiteHostSpec>,
+}
+
+/// A host of a site.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct SiteHostSpec {
+    /// Name, unique in the site (not `router`): `vpclab exec <site>/<name>`.
+    pub(crate) name: Spanned<String>,
+    /// Its address (the first free from the tenth of the site's first CIDR by default).
+    pub(crate) ip: Option<Spanned<String>>,
+}
+
+impl SiteSpec {
+    /// The CIDRs as given, `cidr` or `cidrs` (not both).
+    fn cidr_values(&self) -> Result<Vec<&Spanned<String>>, TopologyError> {
+        match (&self.cidr, self.cidrs.as_slice()) {
+            (Some(cidr), []) => Ok(vec![cidr]),
+            (Some(cidr), _) => Err(at(cidr, "give `cidr` or `cidrs`, not both")),
+            (None, cidrs) => Ok(cidrs.iter().collect()),
+        }
+    }
+
+    /// The model's spec: text parsed, nothing checked (the model does that).
+    fn spec(&self) -> Result<OnpremSiteSpec, TopologyError> {
+        let cidrs = self.cidr_values()?;
+        let cidrs = cidrs
+            .iter()
+            .map(|c| vpclab_model::parse_site_cidr(&c.value).map_err(api(c)))
+            .collect::<Result<_, _>>()?;
+        let public_ip = self
+            .public_ip
+            .as_ref()
+            .map(|ip| vpclab_model::parse_address(&ip.value, "public address").map_err(api(ip)));
+        let mut hosts = Vec::with_capacity(self.hosts.len());
+        for host in &self.hosts {
+            let ip = host
+                .ip
+                .as_ref()
+                .map(|ip| vpclab_model::parse_address(&ip.value, "host address").map_err(api(ip)));
+            hosts.push(OnpremHostSpec { name: host.name.value.clone(), ip: ip.transpose()? });
+        }
+        Ok(OnpremSiteSpec {
+            name: self.name.value.clone(),
+            cidrs,
+            public_ip: public_ip.transpose()?,
+            bgp_asn: self.asn.as_ref().map(|a| a.value),
+            hosts,
+        })
+    }
+
+    /// Where in the file the model's complaint about `field` points.
+    fn place(&self, field: SiteField) -> (u64, u64) {
+        let of = |s: &Spanned<String>| (s.referenced.line(), s.referenced.column());
+        let name = of(&self.name);
+        let cidrs = self.cidr_values().unwrap_or_default();
+        let host = |i: usize| self.hosts.get(i);
+        match field {
+            SiteField::Name | SiteField::Cidrs | SiteField::Hosts => name,
+            SiteField::Cidr(i) => cidrs.get(i).map_or(name, |c| of(c)),
+            SiteField::PublicIp => self.public_ip.as_ref().map_or(name, of),
+            SiteField::Asn => {
+                self.asn.as_ref().map_or(name, |a| (a.referenced.line(), a.referenced.column()))
+            }
+            SiteField::HostName(i) => host(i).map_or(name, |h| of(&h.name)),
+            SiteField::HostIp(i) => host(i).map_or(name, |h| h.ip.as_ref().map_or(of(&h.name), of)),
+        }
+    }
+}
+
+/// Creates the file's on-premises sites, each checked by the model as `vpclab onprem
+/// create` is, the error pointing at the value it is about.
+fn onprem_sites(m: &mut Model, topology: &Topology) -> Result<(), TopologyError> {
+    for site in &topology.onprem_sites {
+        let spec = site.spec()?;
+        m.plan_onprem_site(&spec).map_err(|e| {
+            let (line, column) = site.place(e.field);
+            TopologyError { line, column, message: e.error.to_string() }
+        })?;
+        m.create_onprem_site(&spec).map_err(api(&site.name))?;
+    }
+    Ok(())
 }
 
 /// A transit gateway.
@@ -1103,6 +1209,7 @@ pub(crate) fn build(topology: &Topology, seed: u64) -> Result<Model, TopologyErr
         };
         m.create_route(&table, spec).map_err(api(&route.target))?;
     }
+    onprem_sites(&mut m, topology)?;
     Ok(m)
 }
 
@@ -1314,6 +1421,50 @@ vpcs:
         let err = try_build(text).unwrap_err();
         assert_eq!(err.line, 8);
         assert!(err.message.contains("no internet gateway"), "{}", err.message);
+    }
+
+    #[test]
+    fn the_onprem_example_builds_through_the_models_spec() {
+        let text = include_str!("../../../examples/onprem-site.yaml");
+        let m = try_build(text).unwrap();
+        let hq = m.onprem_site("hq").unwrap();
+        assert_eq!(hq.public_ip.to_string(), "198.51.100.10");
+        assert_eq!(hq.bgp_asn, 65010);
+        let hosts: Vec<String> = hq.hosts.iter().map(|h| format!("{}={}", h.name, h.ip)).collect();
+        assert_eq!(hosts, ["laptop=172.16.0.10", "server=172.16.5.20"]);
+        // Overlapping the VPC is allowed; several CIDRs too.
+        let overlapping =
+            text.replace("cidr: 172.16.0.0/16        #", "cidrs: [10.0.0.0/16, 172.16.0.0/16] #");
+        let m = try_build(&overlapping).unwrap();
+        assert_eq!(m.onprem_site("hq").unwrap().cidrs.len(), 2);
+    }
+
+    #[test]
+    fn onprem_site_errors_point_at_the_value() {
+        let text = "onprem_sites:\n  - name: hq\n    cidr: 172.16.0.0/16\n    public_ip: 198.51.100.20\n    asn: 65001\n    hosts:\n      - name: a\n        ip: 172.16.0.10\n      - name: b\n";
+        assert!(try_build(text).is_ok());
+        for (from, to, line, said) in [
+            ("cidr: 172.16.0.0/16", "cidr: 198.51.100.0/24", 3, "emulated internet"),
+            ("cidr: 172.16.0.0/16", "cidr: banana", 3, "not an IPv4 CIDR"),
+            ("cidr: 172.16.0.0/16", "cidrs: [10.0.0.0/8, 10.1.0.0/16]", 3, "overlaps the site's"),
+            ("198.51.100.20", "198.51.100.200", 4, "outside the routers' range"),
+            ("asn: 65001", "asn: 0", 5, "ASN 0"),
+            ("ip: 172.16.0.10", "ip: 172.16.0.1", 8, "router's address"),
+            ("ip: 172.16.0.10", "ip: 10.0.0.1", 8, "not in the site's CIDRs"),
+            ("name: b", "name: a", 9, "already has a host"),
+            ("name: hq", "name: HQ", 2, "site name \"HQ\" is invalid"),
+            ("    asn: 65001", "    colour: red", 5, "colour"),
+        ] {
+            let err = try_build(&text.replace(from, to)).unwrap_err();
+            assert_eq!(err.line, line, "{to}: {err}");
+            assert!(err.message.contains(said), "{to}: {err}");
+        }
+        let both = text.replace("    asn: 65001\n", "    cidrs: [10.0.0.0/16]\n");
+        assert!(try_build(&both).unwrap_err().message.contains("not both"));
+        let twice = format!("{text}  - name: hq\n    cidr: 10.0.0.0/16\n");
+        let err = try_build(&twice).unwrap_err();
+        assert_eq!(err.line, 10);
+        assert!(err.message.contains("already exists"), "{err}");
     }
 
     #[test]
