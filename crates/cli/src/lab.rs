@@ -94,8 +94,13 @@ fn save_model(state: &Path, model: &Model) -> Result<()> {
 
 /// Sends one command to the daemon and reads its one-line answer.
 pub(crate) fn ask(state: &Path, command: &str) -> io::Result<String> {
+    ask_within(state, command, Duration::from_secs(5))
+}
+
+/// [`ask`], waiting up to `timeout` for the answer.
+pub(crate) fn ask_within(state: &Path, command: &str, timeout: Duration) -> io::Result<String> {
     let mut stream = UnixStream::connect(state.join(SOCKET_FILE))?;
-    stream.set_read_timeout(Some(Duration::from_secs(5)))?;
+    stream.set_read_timeout(Some(timeout))?;
     writeln!(stream, "{command}")?;
     let mut line = String::new();
     BufReader::new(stream).read_line(&mut line)?;
@@ -370,12 +375,7 @@ pub(crate) fn gc(dry_run: bool, only: Option<&Path>) -> Result<()> {
         let mut keep = false;
         for model in stored {
             match model {
-                Ok(Some(model)) => {
-                    // Instances by id; the lab's other namespaces (its internet) while
-                    // the lab exists at all.
-                    keep |= !name.starts_with("i-")
-                        || model.instances().any(|i| i.id.as_str() == name && !i.stopped);
-                }
+                Ok(Some(model)) => keep |= has_namespace(&model, &name),
                 Ok(None) => {}
                 Err(e) => {
                     eprintln!("keeping {name}: cannot read its lab at {}: {e}", owner.display());
@@ -400,6 +400,22 @@ pub(crate) fn gc(dry_run: bool, only: Option<&Path>) -> Result<()> {
     Ok(())
 }
 
+/// Whether `model` has the namespace `name`: instances by id, on-premises sites' by
+/// their names (whatever the lab's prefix), and the lab's other namespaces (its
+/// internet) while the lab exists at all.
+fn has_namespace(model: &Model, name: &str) -> bool {
+    if name.starts_with("i-") {
+        return model.instances().any(|i| i.id.as_str() == name && !i.stopped);
+    }
+    if !name.contains("onprem-") {
+        return true;
+    }
+    model.onprem_sites().flat_map(|s| s.namespace_suffixes()).any(|suffix| {
+        name.strip_suffix(suffix.as_str())
+            .is_some_and(|prefix| prefix.starts_with("vpclab-") && prefix.ends_with('-'))
+    })
+}
+
 /// `vpclab status`.
 pub(crate) fn status(state: &Path, json: bool) -> Result<ExitCode> {
     let Some(model) = load_model(state)? else {
@@ -411,6 +427,7 @@ pub(crate) fn status(state: &Path, json: bool) -> Result<ExitCode> {
         let value = serde_json::json!({
             "model": model,
             "daemon": daemon,
+            "onprem_sites": crate::onprem::sites_json(&model),
         });
         println!("{}", serde_json::to_string_pretty(&value).map_err(|e| e.to_string())?);
         return Ok(ExitCode::SUCCESS);
@@ -453,6 +470,10 @@ fn print_lab(model: &Model, daemon: Option<&DaemonStatus>) {
             (None, None) => "private".to_owned(),
         };
         println!("{name:<12} {:<21} {subnet:<14} {:<15} {public:<15}", n.id, n.private_ip);
+    }
+    if model.onprem_sites().next().is_some() {
+        println!();
+        crate::onprem::print_sites(model);
     }
     if let Some(d) = daemon {
         let c = &d.counters;
@@ -499,24 +520,39 @@ fn print_lab(model: &Model, daemon: Option<&DaemonStatus>) {
     }
 }
 
-/// `vpclab exec <instance> -- <command…>`: replaces this process. The command trusts the
-/// emulated services' HTTPS (see [`crate::tls`]).
-pub(crate) fn exec(state: &Path, instance: &str, command: &[String]) -> Result<()> {
+/// `vpclab exec <target> -- <command…>`: replaces this process. The target is an
+/// instance (by Name tag or id), or an on-premises site's host (`SITE/HOST`) or router
+/// (`SITE/router`, or `SITE`). The command trusts the emulated services' HTTPS (see
+/// [`crate::tls`]).
+pub(crate) fn exec(state: &Path, target: &str, command: &[String]) -> Result<()> {
     let model = running_model(state)?;
-    let found = model.find_instance(instance).ok_or_else(|| {
-        let names: Vec<&str> = model.instances().filter_map(|i| i.name()).collect();
-        format!("no instance {instance:?} (by id or unique Name); instances: {}", names.join(", "))
-    })?;
-    if found.stopped {
-        return Err(format!(
-            "{} is stopped: nothing runs in it until `aws ec2 start-instances --instance-ids {}`",
-            found.name().unwrap_or(found.id.as_str()),
-            found.id
-        ));
-    }
+    let namespace = match model.find_instance(target) {
+        Some(found) if found.stopped => {
+            return Err(format!(
+                "{} is stopped: nothing runs in it until `aws ec2 start-instances \
+                 --instance-ids {}`",
+                found.name().unwrap_or(found.id.as_str()),
+                found.id
+            ));
+        }
+        Some(found) => found.id.to_string(),
+        None => crate::onprem::namespace_for(&model, target)?.ok_or_else(|| {
+            let names: Vec<&str> = model.instances().filter_map(|i| i.name()).collect();
+            let mut message = format!(
+                "no instance {target:?} (by id or unique Name) and no on-premises site; \
+                 instances: {}",
+                names.join(", ")
+            );
+            let sites = crate::onprem::all_parts(&model);
+            if !sites.is_empty() {
+                message.push_str(&format!("; sites: {sites}"));
+            }
+            message
+        })?,
+    };
     require_root()?;
     let mut ip = Command::new("ip");
-    ip.args(["netns", "exec", found.id.as_str()]).args(command);
+    ip.args(["netns", "exec", &namespace]).args(command);
     // Trust the emulated services' HTTPS: the lab's CA with the system's authorities,
     // also over a bundle the caller's environment names (inside a lab, the emulated
     // services are the only HTTPS servers there are).

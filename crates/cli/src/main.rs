@@ -9,6 +9,7 @@ mod flows;
 mod graph;
 mod internet;
 mod lab;
+mod onprem;
 mod serve;
 mod tls;
 mod topology;
@@ -62,13 +63,20 @@ enum Commands {
         #[arg(long)]
         json: bool,
     },
-    /// Run a command inside an instance (by Name tag or instance id).
+    /// Run a command inside an instance (by Name tag or instance id), or an on-premises
+    /// site's host (SITE/HOST) or router (SITE/router, or SITE).
     Exec {
-        /// The instance.
+        /// The instance, SITE/HOST, SITE/router or SITE.
         instance: String,
         /// The command and its arguments.
         #[arg(last = true, required = true)]
         command: Vec<String>,
+    },
+    /// On-premises sites of the running lab: a router on the emulated internet and hosts
+    /// on the site's own CIDRs (see docs/onprem.md).
+    Onprem {
+        #[command(subcommand)]
+        command: OnpremCommand,
     },
     /// Serve the EC2 API (the aws CLI and boto3 work against it), data plane included.
     Serve {
@@ -188,6 +196,41 @@ enum Commands {
     },
 }
 
+#[derive(Debug, Subcommand)]
+enum OnpremCommand {
+    /// Create a site: its router (namespace vpclab-onprem-NAME) with a public address on
+    /// the emulated internet, and a namespace per host (vpclab-onprem-NAME-HOST).
+    Create {
+        /// The site's name: lowercase letters, digits and hyphens, at most 20.
+        name: String,
+        /// A CIDR of the site (repeat for more; /8 to /28, may overlap a VPC's).
+        #[arg(long = "cidr", value_name = "CIDR")]
+        cidrs: Vec<String>,
+        /// The router's public address, 198.51.100.2 to .127 (default: the lowest free
+        /// from .10).
+        #[arg(long)]
+        public_ip: Option<String>,
+        /// The router's BGP ASN (default 65000).
+        #[arg(long)]
+        asn: Option<u64>,
+        /// A host, with its address or the next free from .10 of the first CIDR (repeat
+        /// for more).
+        #[arg(long = "host", value_name = "NAME[=IP]")]
+        hosts: Vec<String>,
+    },
+    /// Delete a site and its namespaces.
+    Delete {
+        /// The site's name.
+        name: String,
+    },
+    /// List the sites.
+    List {
+        /// Machine-readable output.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
@@ -216,6 +259,17 @@ fn main() -> ExitCode {
             lab::exec(&cli.state_dir, &instance, &command).map(|()| ExitCode::SUCCESS)
         }
         Commands::Validate { topology } => validate(&topology),
+        Commands::Onprem { command } => {
+            let state = &cli.state_dir;
+            match command {
+                OnpremCommand::Create { name, cidrs, public_ip, asn, hosts } => {
+                    onprem::create(state, &name, &cidrs, public_ip.as_deref(), asn, &hosts)
+                }
+                OnpremCommand::Delete { name } => onprem::delete(state, &name),
+                OnpremCommand::List { json } => onprem::list(state, json),
+            }
+            .map(|()| ExitCode::SUCCESS)
+        }
         Commands::Serve {
             listen,
             no_dataplane,

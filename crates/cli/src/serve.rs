@@ -229,7 +229,8 @@ async fn serve_https(
 /// How long a client has to complete a TLS handshake.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// The control socket: one line in (`status` or `stop`), one JSON line out.
+/// The control socket: one line in (`status`, `stop`, `capture …`, `flush-flows`,
+/// `onprem-create <spec>`, `onprem-delete <name>`), one JSON line out.
 fn control_socket(
     state: &Path,
     service: Arc<Mutex<Service>>,
@@ -289,6 +290,12 @@ fn control_socket(
                                 let _ = writeln!(out, "error: {e}");
                             }
                         }
+                    }
+                    command if command.starts_with("onprem-") => {
+                        let mut service = service.lock().unwrap_or_else(|e| e.into_inner());
+                        let answer = crate::onprem::answer(&mut service, command);
+                        let unknown = || format!("{{\"error\":\"unknown command {command:?}\"}}");
+                        let _ = writeln!(out, "{}", answer.unwrap_or_else(unknown));
                     }
                     "flush-flows" => {
                         let records =

@@ -132,7 +132,8 @@ impl OnpremSite {
 
 /// What a site is created from: a topology file's `onprem_sites:` entry, or `vpclab
 /// onprem create`'s options. What it leaves out, [`Model::plan_onprem_site`] picks.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct OnpremSiteSpec {
     /// The name.
     pub name: String,
@@ -148,11 +149,12 @@ pub struct OnpremSiteSpec {
 }
 
 /// A host to create.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OnpremHostSpec {
     /// The name.
     pub name: String,
     /// Its address; the first free from the tenth of the site's first CIDR if `None`.
+    #[serde(default)]
     pub ip: Option<Ipv4Addr>,
 }
 
