@@ -1,7 +1,8 @@
 //! `vpclab graph`: the lab as the seed tutorial draws it — the internet, internet
 //! gateways, VPCs with their subnets, instances and NAT gateways, route tables,
-//! peerings, gateway endpoints, and transit gateways with their route tables and
-//! attachments — as Graphviz DOT, Mermaid, or SVG (through Graphviz's `dot`).
+//! peerings, gateway endpoints, transit gateways with their route tables and
+//! attachments, and on-premises sites — as Graphviz DOT, Mermaid, or SVG (through
+//! Graphviz's `dot`).
 //!
 //! The model becomes one [`Picture`] (clusters, nodes, edges); each format is a small
 //! printer of it.
@@ -210,6 +211,7 @@ fn picture(m: &Model) -> Picture {
         p.clusters.push(cluster);
     }
     transit_gateways(m, &mut p);
+    onprem_sites(m, &mut p);
     for pcx in m.peering_connections() {
         if matches!(pcx.status, PeeringStatus::Deleted | PeeringStatus::Rejected) {
             continue;
@@ -289,6 +291,47 @@ fn transit_gateways(m: &Model, p: &mut Picture) {
                 both: true,
             });
         }
+    }
+}
+
+/// Each on-premises site: a cluster of its router and hosts, the router joined to the
+/// internet by its public address. Node ids come from the sites' namespace names, which
+/// the model keeps unique.
+fn onprem_sites(m: &Model, p: &mut Picture) {
+    for site in m.onprem_sites() {
+        let ids: Vec<String> = site.namespace_suffixes().iter().map(|s| ident(s)).collect();
+        let (router, hosts) = ids.split_first().expect("a site has a router");
+        let cidrs: Vec<String> = site.cidrs.iter().map(ToString::to_string).collect();
+        let mut cluster = Cluster {
+            id: format!("site_{router}"),
+            lines: vec![format!("on-premises site {}", site.name), cidrs.join(", ")],
+            nodes: Vec::new(),
+            clusters: Vec::new(),
+        };
+        let mut lines = vec!["router".to_owned(), format!("public {}", site.public_ip)];
+        lines.extend(site.router_addresses().map(|(_, ip)| ip.to_string()));
+        lines.push(format!("ASN {}", site.bgp_asn));
+        cluster.nodes.push(Node { id: router.clone(), lines, shape: Shape::Gateway });
+        for (host, id) in site.hosts.iter().zip(hosts) {
+            let lines = vec![host.name.clone(), host.ip.to_string()];
+            cluster.nodes.push(Node { id: id.clone(), lines, shape: Shape::Instance });
+            // On the router's LAN: below it.
+            p.edges.push(Edge {
+                from: router.clone(),
+                to: id.clone(),
+                label: None,
+                dashed: false,
+                both: false,
+            });
+        }
+        p.clusters.push(cluster);
+        p.edges.push(Edge {
+            from: "internet".into(),
+            to: router.clone(),
+            label: None,
+            dashed: false,
+            both: true,
+        });
     }
 }
 
@@ -580,6 +623,19 @@ mod tests {
                 assert!(e.contains("apt install graphviz"), "{e}");
             }
         }
+    }
+
+    #[test]
+    fn onprem_sites_hang_off_the_internet() {
+        let m = model(include_str!("../../../examples/onprem-site.yaml"));
+        let dot = String::from_utf8(render(&m, "dot").unwrap()).unwrap();
+        assert!(dot.contains("subgraph cluster_site_onprem_hq {"), "{dot}");
+        assert!(dot.contains("on-premises site hq\\n172.16.0.0/16"), "{dot}");
+        assert!(dot.contains("public 198.51.100.10\\n172.16.0.1\\nASN 65010"), "{dot}");
+        assert!(dot.contains("onprem_hq_server [label=\"server\\n172.16.5.20\""), "{dot}");
+        assert!(dot.contains("internet -> onprem_hq [dir=both]"), "{dot}");
+        let mermaid = String::from_utf8(render(&m, "mermaid").unwrap()).unwrap();
+        assert!(mermaid.contains("internet <--> onprem_hq"), "{mermaid}");
     }
 
     #[test]

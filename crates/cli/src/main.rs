@@ -162,7 +162,8 @@ enum Commands {
         follow: bool,
     },
     /// Draw the lab: internet, gateways, VPCs, subnets, instances, route tables,
-    /// peerings, endpoints and transit gateways, as SVG (through Graphviz), DOT or Mermaid.
+    /// peerings, endpoints, transit gateways and on-premises sites, as SVG (through
+    /// Graphviz), DOT or Mermaid.
     Graph {
         /// Where to write it (`-`: standard output, the default). The format follows
         /// the extension (.svg, .dot, .mmd) unless --format says otherwise.
