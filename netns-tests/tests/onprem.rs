@@ -124,6 +124,7 @@ fn vpclab_onprem_adds_and_removes_sites_on_a_running_lab_overlapping_a_vpc_or_no
     assert!(branch.iter().all(|b| names.iter().any(|n| n == b)), "{names:?}");
     assert_eq!(lab.curl("branch/b", "http://198.51.100.1/", T).as_deref(), Some("198.51.100.11\n"));
     assert!(lab.pings("branch/a", "10.0.3.3", T), "hosts of one site reach each other");
+    assert!(lab.pings("branch/a", "198.51.100.10", T), "and another site's router");
     let out = lab.exec("branch/nope", &["true"]);
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("branch/a"), "the error lists hosts");
