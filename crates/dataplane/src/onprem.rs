@@ -9,7 +9,7 @@
 //!                                               default via 198.51.100.1 onlink
 //!                                                │ veth
 //!  internet ns (eth0: TUN to the forwarder, 198.51.100.1/24)
-//!  onprem10 ── route 198.51.100.10/32 src 198.51.100.1; ip_forward
+//!  onprem10 ── route 198.51.100.10/32 src 198.51.100.1; ip_forward to and from onprem*
 //! ```
 //!
 //! The router's `wan` holds only its public address, as a /32: the internet namespace
@@ -35,8 +35,11 @@ use crate::host::{CHECK_IP, DEVICE, disable_ipv6, prefix_of};
 pub const WAN: &str = "wan";
 /// The router's bridge of the site's hosts.
 pub const LAN: &str = "lan";
-/// The router's nftables table (its NAT).
+/// The nftables table of vpclab's in a router (its NAT) and in the internet namespace
+/// (what it forwards).
 const NFT_TABLE: &str = "vpclab-onprem";
+/// The internet namespace's ends of the routers' links, as an nftables wildcard.
+const ROUTER_LINKS: &str = "onprem*";
 
 /// The namespaces of `site`, router first, in a lab whose internet is `internet`.
 pub fn namespaces(site: &OnpremSite, internet: &str) -> Vec<String> {
@@ -104,17 +107,7 @@ fn setup_wan(site: &OnpremSite, router: &str, internet: &str) -> Result<(), Netn
             router,
         ])?;
     }
-    // The internet namespace now forwards: between the forwarder's TUN and the routers.
-    // It never sends redirects (a packet for an address nobody has goes back to the
-    // forwarder, which drops it).
-    netns::sysctls(
-        internet,
-        &[
-            ("net.ipv4.ip_forward", "1"),
-            ("net.ipv4.conf.all.send_redirects", "0"),
-            ("net.ipv4.conf.default.send_redirects", "0"),
-        ],
-    )?;
+    internet_forwards(internet)?;
     let public = site.public_ip.to_string();
     let host_route = format!("{public}/32");
     let check_ip = CHECK_IP.to_string();
@@ -134,6 +127,34 @@ fn setup_wan(site: &OnpremSite, router: &str, internet: &str) -> Result<(), Netn
                 "route", "replace", "default", "via", &check_ip, "dev", WAN, "onlink", "src",
                 &public,
             ],
+        ],
+    )
+}
+
+/// Lets the internet namespace forward between the forwarder's TUN and the routers, and
+/// only there: what it did not forward before sites (a packet from the forwarder for an
+/// internet address nobody has) it still drops, and it never sends redirects.
+fn internet_forwards(internet: &str) -> Result<(), NetnsError> {
+    let script = format!(
+        "table ip {NFT_TABLE}\n\
+         delete table ip {NFT_TABLE}\n\
+         table ip {NFT_TABLE} {{\n\
+         \tchain forward {{\n\
+         \t\ttype filter hook forward priority filter; policy drop;\n\
+         \t\tiifname \"{ROUTER_LINKS}\" accept\n\
+         \t\toifname \"{ROUTER_LINKS}\" accept\n\
+         \t}}\n\
+         }}\n"
+    );
+    netns::exec(internet, "nft", &["-f", "-"], &script)?;
+    let device_redirects = format!("net.ipv4.conf.{DEVICE}.send_redirects");
+    netns::sysctls(
+        internet,
+        &[
+            ("net.ipv4.conf.all.send_redirects", "0"),
+            ("net.ipv4.conf.default.send_redirects", "0"),
+            (&device_redirects, "0"),
+            ("net.ipv4.ip_forward", "1"),
         ],
     )
 }
