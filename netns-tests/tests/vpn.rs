@@ -38,7 +38,8 @@ const SITE_HOST: &str = "172.16.0.1";
 /// as an address on `lo`. (The lab's own on-premises sites do this for a user.)
 fn customer_gateway() -> Netns {
     let cgw = Netns::new("cgw");
-    let link = "cgwtest10";
+    // Named as vpclab names a site router's link, which the internet forwards.
+    let link = "onprem210";
     let run = |args: &[&str]| vpclab_netns_tests::run_ok("ip", args);
     run(&[
         "-n",
@@ -232,4 +233,183 @@ fn a_customer_gateway_configured_from_the_document_brings_both_tunnels_up_and_pa
     assert!(!vpclab_netns_tests::namespaces().contains(&ns), "{ns} left behind");
     drop(cgw);
     lab.down();
+}
+
+const SITE_TOPOLOGY: &str = "
+vpcs:
+  - name: lab
+    cidr: 10.0.0.0/16
+    subnets:
+      - name: app
+        cidr: 10.0.1.0/24
+    security_groups:
+      - name: from-site
+        description: everything from the data centre
+        ingress:
+          - protocol: all
+            cidr: 172.16.0.0/16
+instances:
+  - name: app
+    subnet: app
+    private_ip: 10.0.1.10
+    security_groups: [default, from-site]
+onprem_sites:
+  - name: dc
+    cidr: 172.16.0.0/16
+    public_ip: 198.51.100.20
+    asn: 65020
+    hosts:
+      - name: server
+        ip: 172.16.1.10
+";
+
+/// Runs `command` in site `dc`'s host `server`.
+fn on_server(lab: &Lab, command: &[&str]) -> std::process::Output {
+    let mut args = vec!["exec", "dc/server", "--"];
+    args.extend_from_slice(command);
+    lab.vpclab(&args)
+}
+
+#[test]
+#[ignore = "needs root"]
+fn a_sites_router_becomes_the_customer_gateway_and_a_tunnel_cut_in_the_internet_fails_over() {
+    require_root();
+    let lab = Lab::up(SITE_TOPOLOGY);
+    let vpc = lab.aws(&[
+        "describe-vpcs",
+        "--filters",
+        "Name=tag:Name,Values=lab",
+        "--query",
+        "Vpcs[0].VpcId",
+        "--output",
+        "text",
+    ]);
+    let table = lab.aws(&[
+        "describe-route-tables",
+        "--filters",
+        &format!("Name=vpc-id,Values={vpc}"),
+        "--query",
+        "RouteTables[0].RouteTableId",
+        "--output",
+        "text",
+    ]);
+    let cgw = lab.aws(&[
+        "create-customer-gateway",
+        "--type",
+        "ipsec.1",
+        "--ip-address",
+        "198.51.100.20",
+        "--bgp-asn",
+        "65020",
+        "--query",
+        "CustomerGateway.CustomerGatewayId",
+        "--output",
+        "text",
+    ]);
+    let vgw = lab.aws(&[
+        "create-vpn-gateway",
+        "--type",
+        "ipsec.1",
+        "--amazon-side-asn",
+        "64600",
+        "--query",
+        "VpnGateway.VpnGatewayId",
+        "--output",
+        "text",
+    ]);
+    lab.aws(&["attach-vpn-gateway", "--vpn-gateway-id", &vgw, "--vpc-id", &vpc]);
+    let vpn = lab.aws(&[
+        "create-vpn-connection",
+        "--type",
+        "ipsec.1",
+        "--customer-gateway-id",
+        &cgw,
+        "--vpn-gateway-id",
+        &vgw,
+        "--query",
+        "VpnConnection.VpnConnectionId",
+        "--output",
+        "text",
+    ]);
+    let telemetry = || {
+        json(&lab.aws(&[
+            "describe-vpn-connections",
+            "--vpn-connection-ids",
+            &vpn,
+            "--query",
+            "VpnConnections[0].VgwTelemetry",
+        ]))
+    };
+    wait_until("both tunnels UP", Duration::from_secs(60), Duration::from_millis(500), || {
+        telemetry().as_array()?.iter().all(|x| x["Status"] == "UP").then_some(())
+    });
+
+    // The break: propagation is not enabled, so the VPC has no route to the site.
+    assert!(!lab.pings("app", "172.16.1.10", Duration::from_secs(2)), "no route yet");
+    let trace = lab.vpclab(&["trace", "--from", "app", "--to", "172.16.1.10"]);
+    assert!(!trace.status.success());
+    assert!(
+        String::from_utf8_lossy(&trace.stdout).contains("no_route"),
+        "{}",
+        String::from_utf8_lossy(&trace.stdout)
+    );
+    // The fix.
+    lab.aws(&["enable-vgw-route-propagation", "--gateway-id", &vgw, "--route-table-id", &table]);
+    assert!(
+        lab.pings("app", "172.16.1.10", Duration::from_secs(10)),
+        "app cannot reach the site's server"
+    );
+    let out = on_server(&lab, &["ping", "-c", "1", "-W", "2", "10.0.1.10"]);
+    assert!(
+        out.status.success(),
+        "the server cannot reach app: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let trace = lab.vpclab(&["trace", "--from", "app", "--to", "172.16.1.10"]);
+    let shown = String::from_utf8_lossy(&trace.stdout).into_owned();
+    assert!(shown.contains("vpn-gateway") && shown.contains(&vgw), "{shown}");
+
+    // Cut the tunnel that carries the traffic, in the internet: BGP (30 s hold time, as
+    // AWS's) moves the routes to the other tunnel, and telemetry shows it.
+    let used = telemetry()
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["OutsideIpAddress"].as_str().unwrap().to_owned())
+        .collect::<Vec<_>>();
+    let cut = &used[0];
+    vpclab_netns_tests::run_ok(
+        "ip",
+        &[
+            "netns",
+            "exec",
+            INTERNET,
+            "nft",
+            &format!(
+                "add table ip vpclab_test_fault; add chain ip vpclab_test_fault block {{ type filter hook forward priority -10; }}; add rule ip vpclab_test_fault block ip daddr {cut} drop; add rule ip vpclab_test_fault block ip saddr {cut} drop"
+            ),
+        ],
+    );
+    wait_until(
+        "tunnel 1 DOWN, tunnel 2 UP",
+        Duration::from_secs(90),
+        Duration::from_secs(1),
+        || {
+            let t = telemetry();
+            let t = t.as_array()?;
+            (t[0]["Status"] == "DOWN" && t[1]["Status"] == "UP").then_some(())
+        },
+    );
+    assert!(lab.pings("app", "172.16.1.10", Duration::from_secs(20)), "no failover");
+    vpclab_netns_tests::run_ok(
+        "ip",
+        &["netns", "exec", INTERNET, "nft", "delete table ip vpclab_test_fault"],
+    );
+    lab.down();
+    assert!(
+        !vpclab_netns_tests::namespaces()
+            .iter()
+            .any(|n| n.starts_with("vpclab-test-vpn-") || n.starts_with("vpclab-test-onprem-")),
+        "namespaces left behind"
+    );
 }

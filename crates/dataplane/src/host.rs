@@ -103,6 +103,8 @@ pub struct Host {
     owner: Option<std::path::PathBuf>,
     /// The AWS side of the VPN connections, by connection.
     tunnels: crate::tunnels::Fleet,
+    /// The customer gateways sites' routers run, by site.
+    customers: crate::tunnels::Customers,
     /// The on-premises sites realised, as they were then (a site deleted and created
     /// again under its name between two syncs is made again).
     realised_sites: BTreeMap<String, OnpremSite>,
@@ -130,6 +132,7 @@ impl Host {
             internet: internet.to_owned(),
             owner: None,
             tunnels: crate::tunnels::Fleet::new(),
+            customers: crate::tunnels::Customers::new(),
             realised_sites: BTreeMap::new(),
         })
     }
@@ -236,7 +239,33 @@ impl Host {
         }
         self.sync_tunnels(model)?;
         self.publish(model);
-        self.sync_sites(model)
+        self.sync_sites(model)?;
+        self.sync_customers(model);
+        Ok(())
+    }
+
+    /// Sites' routers as customer gateways, in line with `model`: a router runs the
+    /// customer's end of every connection to its public address (see
+    /// [`crate::tunnels::customer_end`]), restarted when that changes.
+    fn sync_customers(&mut self, model: &Model) {
+        let desired: BTreeMap<String, vpclab_vpn::End> = model
+            .onprem_sites()
+            .filter_map(|site| {
+                let router = crate::onprem::router_namespace(&site.name, &self.internet);
+                Some((site.name.clone(), crate::tunnels::customer_end(model, site, &router)?))
+            })
+            .collect();
+        self.customers.retain(|site, (end, _)| desired.get(site) == Some(end));
+        for (site, end) in desired {
+            if self.customers.contains_key(&site) {
+                continue;
+            }
+            let running = crate::tunnels::start(&end);
+            if let Err(e) = &running {
+                eprintln!("vpclab serve: site {site}: customer gateway not started: {e}");
+            }
+            self.customers.insert(site, (end, running));
+        }
     }
 
     /// On-premises sites: plain namespaces beside the forwarder (see [`crate::onprem`]),
@@ -249,6 +278,8 @@ impl Host {
             .map(|(name, _)| name.clone())
             .collect();
         for name in stale {
+            // Its router's daemons go with its namespace.
+            self.customers.remove(&name);
             if let Some(site) = self.realised_sites.remove(&name) {
                 crate::onprem::remove(&site, &self.internet)?;
             }
@@ -323,6 +354,12 @@ impl Host {
     pub fn poll_tunnels(
         &mut self,
     ) -> Vec<(vpclab_model::VpnConnectionId, [vpclab_model::TunnelLive; 2])> {
+        // The customer gateways' static routes follow their tunnels too.
+        for (_, running) in self.customers.values_mut() {
+            if let Ok(running) = running {
+                running.poll();
+            }
+        }
         crate::tunnels::poll(&mut self.tunnels)
     }
 
@@ -553,6 +590,8 @@ pub fn teardown_with_internet(model: &Model, internet: &str) -> Result<(), Netns
         if let Err(e) = crate::onprem::remove(site, internet) {
             first_error.get_or_insert(e);
         }
+        let router = crate::onprem::router_namespace(&site.name, internet);
+        let _ = std::fs::remove_dir_all(crate::tunnels::dir_of(&router));
     }
     if let Err(e) = netns::delete(internet) {
         first_error.get_or_insert(e);

@@ -131,10 +131,15 @@ fn setup_wan(site: &OnpremSite, router: &str, internet: &str) -> Result<(), Netn
     )
 }
 
-/// Lets the internet namespace forward between the forwarder's TUN and the routers, and
-/// only there: what it did not forward before sites (a packet from the forwarder for an
-/// internet address nobody has) it still drops, and it never sends redirects.
-fn internet_forwards(internet: &str) -> Result<(), NetnsError> {
+/// The internet namespace's ends of the VPN connections' outside links (AWS's side of
+/// the tunnels, `crate::tunnels`), as an nftables wildcard.
+const VPN_LINKS: &str = "vpn*";
+
+/// Lets the internet namespace forward between the forwarder's TUN, the routers and the
+/// VPN connections' outside links, and only there: what it did not forward before (a
+/// packet from the forwarder for an internet address nobody has) it still drops, and it
+/// never sends redirects.
+pub(crate) fn internet_forwards(internet: &str) -> Result<(), NetnsError> {
     let script = format!(
         "table ip {NFT_TABLE}\n\
          delete table ip {NFT_TABLE}\n\
@@ -143,6 +148,8 @@ fn internet_forwards(internet: &str) -> Result<(), NetnsError> {
          \t\ttype filter hook forward priority filter; policy drop;\n\
          \t\tiifname \"{ROUTER_LINKS}\" accept\n\
          \t\toifname \"{ROUTER_LINKS}\" accept\n\
+         \t\tiifname \"{VPN_LINKS}\" accept\n\
+         \t\toifname \"{VPN_LINKS}\" accept\n\
          \t}}\n\
          }}\n"
     );

@@ -149,10 +149,8 @@ pub(crate) fn setup(
     }
     // The internet answers ARP for everything it routes elsewhere (proxy ARP), so the
     // connection's namespace needs no next hop, and forwards between its links.
-    netns::sysctls(
-        internet,
-        &[("net.ipv4.ip_forward", "1"), (&format!("net.ipv4.conf.{link}.proxy_arp"), "1")],
-    )?;
+    crate::onprem::internet_forwards(internet)?;
+    netns::sysctls(internet, &[(&format!("net.ipv4.conf.{link}.proxy_arp"), "1")])?;
     let outside: Vec<String> =
         vpclab_vpn::outside_addresses(end).iter().map(|a| format!("{a}/32")).collect();
     let mut internet_side: Vec<Vec<&str>> = vec![vec!["link", "set", &link, "up"]];
@@ -213,3 +211,34 @@ pub(crate) fn poll(fleet: &mut Fleet) -> Vec<(VpnConnectionId, [TunnelLive; 2])>
         })
         .collect()
 }
+
+/// The customer gateway a site's router runs: the customer's end of every connection
+/// whose customer gateway has the router's public address and whose AWS side runs,
+/// built from the connections' `CustomerGatewayConfiguration` documents alone (as a
+/// user would configure a router), advertising the site's CIDRs over BGP, or routing the
+/// connection's VPC CIDRs into its tunnels when it is static. `None` when no connection
+/// ends at the site.
+pub fn customer_end(model: &Model, site: &vpclab_model::OnpremSite, netns: &str) -> Option<End> {
+    let mut documents = Vec::new();
+    let mut static_routes = Vec::new();
+    for c in model.vpn_connections() {
+        let Ok(cgw) = model.customer_gateway(&c.spec.customer_gateway) else { continue };
+        if cgw.spec.ip_address != site.public_ip {
+            continue;
+        }
+        let Some((_, cidrs)) = aws_end(model, c) else { continue };
+        let Ok(xml) = model.customer_gateway_configuration(c) else { continue };
+        let Ok(document) = vpclab_vpn::document::parse(&xml) else { continue };
+        if c.spec.static_routes_only {
+            static_routes.extend(cidrs);
+        }
+        documents.push(document);
+    }
+    if documents.is_empty() {
+        return None;
+    }
+    Some(vpclab_vpn::document::customer_end(netns, &documents, site.cidrs.clone(), static_routes))
+}
+
+/// The customer gateways realised on sites' routers, by site.
+pub(crate) type Customers = BTreeMap<String, (End, Result<Running, String>)>;
