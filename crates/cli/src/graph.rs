@@ -212,6 +212,7 @@ fn picture(m: &Model) -> Picture {
     }
     transit_gateways(m, &mut p);
     onprem_sites(m, &mut p);
+    vpn_connections(m, &mut p);
     for pcx in m.peering_connections() {
         if matches!(pcx.status, PeeringStatus::Deleted | PeeringStatus::Rejected) {
             continue;
@@ -330,6 +331,70 @@ fn onprem_sites(m: &Model, p: &mut Picture) {
             to: router.clone(),
             label: None,
             dashed: false,
+            both: true,
+        });
+    }
+}
+
+/// Virtual private gateways beside their VPCs, and each VPN connection from its gateway
+/// (virtual private or transit) to its customer gateway: the site whose router has its
+/// address, or a node of its own on the internet. Dashed while no tunnel is up; the
+/// label counts the tunnels up, as VgwTelemetry reports them.
+fn vpn_connections(m: &Model, p: &mut Picture) {
+    for vgw in m.vpn_gateways() {
+        let id = ident(vgw.id.as_str());
+        let lines = vec![
+            format!("virtual private gateway {}", named(&vgw.tags, vgw.id.as_str())),
+            format!("Amazon ASN {}", vgw.amazon_side_asn),
+        ];
+        p.nodes.push(Node { id: id.clone(), lines, shape: Shape::Gateway });
+        if let Some(vpc) = vgw.attached_to() {
+            p.edges.push(Edge {
+                from: ident(vpc.as_str()),
+                to: id,
+                label: None,
+                dashed: false,
+                both: true,
+            });
+        }
+    }
+    for c in m.vpn_connections() {
+        let Ok(cgw) = m.customer_gateway(&c.spec.customer_gateway) else { continue };
+        let gateway = match (c.vpn_gateway(), c.transit_gateway()) {
+            (Some(vgw), _) => ident(vgw.as_str()),
+            (None, Some(tgw)) => ident(tgw.as_str()),
+            (None, None) => continue,
+        };
+        let site = m.onprem_sites().find(|s| s.public_ip == cgw.spec.ip_address);
+        let end = match site {
+            Some(site) => ident(&site.namespace_suffixes()[0]),
+            None => {
+                let id = ident(cgw.id.as_str());
+                let lines = vec![
+                    format!("customer gateway {}", named(&cgw.tags, cgw.id.as_str())),
+                    format!("{} ASN {}", cgw.spec.ip_address, cgw.spec.bgp_asn),
+                ];
+                if !p.nodes.iter().any(|n| n.id == id) {
+                    p.nodes.push(Node { id: id.clone(), lines, shape: Shape::Gateway });
+                    p.edges.push(Edge {
+                        from: "internet".into(),
+                        to: id.clone(),
+                        label: None,
+                        dashed: false,
+                        both: true,
+                    });
+                }
+                id
+            }
+        };
+        let bgp = !c.spec.static_routes_only;
+        let up = c.live.iter().filter(|t| t.up(bgp)).count();
+        let kind = if bgp { "BGP" } else { "static" };
+        p.edges.push(Edge {
+            from: gateway,
+            to: end,
+            label: Some(format!("{} ({kind}, {up}/2 tunnels up)", named(&c.tags, c.id.as_str()))),
+            dashed: up == 0,
             both: true,
         });
     }
@@ -636,6 +701,45 @@ mod tests {
         assert!(dot.contains("internet -> onprem_hq [dir=both]"), "{dot}");
         let mermaid = String::from_utf8(render(&m, "mermaid").unwrap()).unwrap();
         assert!(mermaid.contains("internet <--> onprem_hq"), "{mermaid}");
+    }
+
+    #[test]
+    fn vpn_connections_join_a_gateway_to_the_site_of_their_customer_gateway() {
+        let mut m = model(include_str!("../../../examples/onprem-site.yaml"));
+        let vpc = m.vpcs().next().unwrap().id.clone();
+        let vgw = m.create_vpn_gateway(None, None, Tags::new(), 0).unwrap();
+        m.attach_vpn_gateway(&vgw, &vpc, 0).unwrap();
+        let at_site = vpclab_model::CustomerGatewaySpec::new(
+            std::net::Ipv4Addr::new(198, 51, 100, 10),
+            None,
+            None,
+            None,
+        )
+        .unwrap();
+        let elsewhere = vpclab_model::CustomerGatewaySpec::new(
+            std::net::Ipv4Addr::new(198, 51, 100, 99),
+            None,
+            None,
+            None,
+        )
+        .unwrap();
+        for spec in [at_site, elsewhere] {
+            let cgw = m.create_customer_gateway(spec, Tags::new(), 0);
+            let connection = vpclab_model::VpnConnectionSpec {
+                customer_gateway: cgw,
+                end: Some(vpclab_model::VpnEnd::VpnGateway(vgw.clone())),
+                static_routes_only: false,
+                tunnel_bandwidth: None,
+                tunnels: Default::default(),
+            };
+            m.create_vpn_connection(connection, Tags::new(), 0).unwrap();
+        }
+        let dot = String::from_utf8(render(&m, "dot").unwrap()).unwrap();
+        let vgw = ident(vgw.as_str());
+        assert!(dot.contains(&format!("{}_anchor -> {vgw}", ident(vpc.as_str()))), "{dot}");
+        assert!(dot.contains(&format!("{vgw} -> onprem_hq [label=\"vpn-")), "{dot}");
+        assert!(dot.contains("BGP, 0/2 tunnels up"), "{dot}");
+        assert!(dot.contains("198.51.100.99 ASN 65000"), "a customer gateway of no site: {dot}");
     }
 
     #[test]

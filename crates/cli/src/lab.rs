@@ -407,6 +407,10 @@ fn has_namespace(model: &Model, name: &str) -> bool {
     if name.starts_with("i-") {
         return model.instances().any(|i| i.id.as_str() == name && !i.stopped);
     }
+    if let Some((_, id)) = name.split_once("vpn-").filter(|(p, _)| p.starts_with("vpclab-")) {
+        // A VPN connection's AWS side: while the connection lives.
+        return model.vpn_connections().any(|c| c.id.as_str().trim_start_matches("vpn-") == id);
+    }
     if !name.contains("onprem-") {
         return true;
     }
@@ -474,6 +478,11 @@ fn print_lab(model: &Model, daemon: Option<&DaemonStatus>) {
     if model.onprem_sites().next().is_some() {
         println!();
         crate::onprem::print_sites(model);
+    }
+    let tunnels = crate::vpn::table(model);
+    if !tunnels.is_empty() {
+        println!();
+        print!("{tunnels}");
     }
     if let Some(d) = daemon {
         let c = &d.counters;

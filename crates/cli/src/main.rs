@@ -14,6 +14,7 @@ mod serve;
 mod tls;
 mod topology;
 mod trace;
+mod vpn;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -77,6 +78,11 @@ enum Commands {
     Onprem {
         #[command(subcommand)]
         command: OnpremCommand,
+    },
+    /// The lab's Site-to-Site VPN tunnels: their state, and faults to practise failover.
+    Vpn {
+        #[command(subcommand)]
+        command: VpnCommand,
     },
     /// Serve the EC2 API (the aws CLI and boto3 work against it), data plane included.
     Serve {
@@ -232,6 +238,28 @@ enum OnpremCommand {
     },
 }
 
+#[derive(Debug, Subcommand)]
+enum VpnCommand {
+    /// Each VPN connection's tunnels: UP or DOWN (as VgwTelemetry), and the routes
+    /// learned over them.
+    Status,
+    /// Drop a tunnel's outside traffic (IKE, ESP, and the BGP inside) in the emulated
+    /// internet, as a broken path would; traffic fails over to the other tunnel.
+    Cut {
+        /// The VPN connection (vpn-…).
+        connection: String,
+        /// The tunnel: 1 or 2.
+        tunnel: u8,
+    },
+    /// Let a cut tunnel's traffic through again.
+    Restore {
+        /// The VPN connection (vpn-…).
+        connection: String,
+        /// The tunnel: 1 or 2.
+        tunnel: u8,
+    },
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
@@ -260,6 +288,16 @@ fn main() -> ExitCode {
             lab::exec(&cli.state_dir, &instance, &command).map(|()| ExitCode::SUCCESS)
         }
         Commands::Validate { topology } => validate(&topology),
+        Commands::Vpn { command } => match command {
+            VpnCommand::Status => vpn::status(&cli.state_dir),
+            VpnCommand::Cut { connection, tunnel } => {
+                vpn::fault(&cli.state_dir, &connection, tunnel, true)
+            }
+            VpnCommand::Restore { connection, tunnel } => {
+                vpn::fault(&cli.state_dir, &connection, tunnel, false)
+            }
+        }
+        .map(|()| ExitCode::SUCCESS),
         Commands::Onprem { command } => {
             let state = &cli.state_dir;
             match command {
