@@ -185,12 +185,42 @@ fn the_seed_lab_pages_run_as_written() {
     }
 }
 
+/// The pages past the seed's walk-through that start labs of their own (`1x-…`): each
+/// runs alone, from the repository (their topologies are files under docs/labs/files),
+/// and its topology block is the file it brings up.
+#[test]
+#[ignore = "needs root"]
+fn the_pages_with_labs_of_their_own_run_as_written() {
+    require_root();
+    let pages = pages("1");
+    assert!(!pages.is_empty(), "Part 10, the Site-to-Site VPN");
+    let repository = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    for page in pages {
+        let name = page.file_name().and_then(|n| n.to_str()).unwrap_or_default().to_owned();
+        let text = std::fs::read_to_string(&page).expect("a page");
+        for (info, body) in blocks(&text) {
+            let Some(file) = body.lines().next().and_then(|l| l.strip_prefix("# docs/labs/"))
+            else {
+                continue;
+            };
+            if info == "yaml" {
+                let shipped = std::fs::read_to_string(docs().join(file)).expect("the file");
+                assert_eq!(shipped, body, "{name}: the page shows docs/labs/{file} as it is");
+            }
+        }
+        let work = Workspace::new(&name);
+        let script = format!("set -euo pipefail\n{}", script_of(&page, &work.dir));
+        let out = work.run(&name, &script, &repository);
+        assert!(out.contains(&format!(">>> {name}")), "{name} ran");
+    }
+}
+
 #[test]
 #[ignore = "needs root"]
 fn each_break_and_fix_lab_fails_as_shipped_and_passes_once_fixed() {
     require_root();
     let labs = pages("fix-");
-    assert_eq!(labs.len(), 5, "five break-and-fix labs: {labs:?}");
+    assert_eq!(labs.len(), 6, "six break-and-fix labs: {labs:?}");
     for page in labs {
         let name = page.file_name().and_then(|n| n.to_str()).unwrap_or_default().to_owned();
         let work = Workspace::new(&name);
