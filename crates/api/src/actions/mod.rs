@@ -347,7 +347,7 @@ pub static INERT: &[(&str, &str, &str)] = &[
     (
         "CreateTransitGateway",
         "Options.VpnEcmpSupport",
-        "stored and shown; VPN attachments carry nothing yet (their tunnels are down)",
+        "stored and shown; a VPN attachment sends each prefix through one tunnel at a time (no ECMP across tunnels yet)",
     ),
     (
         "CreateTransitGateway",
@@ -358,11 +358,6 @@ pub static INERT: &[(&str, &str, &str)] = &[
         "CreateTransitGateway",
         "Options.AutoAcceptSharedAttachments",
         "stored and shown; one account: nothing is shared to accept",
-    ),
-    (
-        "CreateTransitGateway",
-        "Options.AmazonSideAsn",
-        "stored and shown; no BGP session uses it yet",
     ),
     (
         "ModifyTransitGateway",
@@ -372,7 +367,7 @@ pub static INERT: &[(&str, &str, &str)] = &[
     (
         "ModifyTransitGateway",
         "Options.VpnEcmpSupport",
-        "stored and shown; VPN attachments carry nothing yet (their tunnels are down)",
+        "stored and shown; a VPN attachment sends each prefix through one tunnel at a time (no ECMP across tunnels yet)",
     ),
     (
         "ModifyTransitGateway",
@@ -383,11 +378,6 @@ pub static INERT: &[(&str, &str, &str)] = &[
         "ModifyTransitGateway",
         "Options.AutoAcceptSharedAttachments",
         "stored and shown; one account: nothing is shared to accept",
-    ),
-    (
-        "ModifyTransitGateway",
-        "Options.AmazonSideAsn",
-        "stored and shown; no BGP session uses it yet",
     ),
     (
         "CreateTransitGateway",
