@@ -85,14 +85,27 @@ if ((${#missing[@]} > 0)); then
     chmod 755 "$policy"
     made_policy=1
   fi
+  # Units the install may enable, and which of them the machine had enabled already
+  # (those are the user's, and stay as they are).
+  units=(bird.service strongswan.service)
+  was_enabled=()
+  if [[ -d /run/systemd/system ]] && command -v systemctl >/dev/null 2>&1; then
+    for unit in "${units[@]}"; do
+      systemctl is-enabled --quiet "$unit" 2>/dev/null && was_enabled+=("$unit")
+    done
+  fi
   apt-get update -qq
   status=0
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null || status=$?
   ((made_policy)) && rm -f "$policy"
   ((status == 0)) || exit "$status"
-  # Nor at the next boot, where systemd runs: their units are disabled.
+  # Nor at the next boot, where systemd runs: the units this install enabled are
+  # disabled again (not stopped: the policy above kept them from starting).
   if [[ -d /run/systemd/system ]] && command -v systemctl >/dev/null 2>&1; then
-    systemctl disable --now bird.service strongswan.service >/dev/null 2>&1 || true
+    for unit in "${units[@]}"; do
+      [[ " ${was_enabled[*]} " == *" $unit "* ]] && continue
+      systemctl disable "$unit" >/dev/null 2>&1 || true
+    done
   fi
 fi
 

@@ -137,9 +137,8 @@ fn a_customer_gateway_configured_from_the_document_brings_both_tunnels_up_and_pa
     let doc = vpclab_vpn::document::parse(&document).expect("the document reads");
     let end = vpclab_vpn::document::customer_end(
         cgw.name(),
-        &[doc],
+        &[(doc, vec![])],
         vec!["172.16.0.0/16".parse().unwrap()],
-        vec![],
     );
     let dir = PathBuf::from("/run/vpclab").join(cgw.name());
     let customer = Running::start(end, &dir).expect("the customer gateway starts");
@@ -378,4 +377,113 @@ fn a_sites_router_becomes_the_customer_gateway_and_propagation_brings_its_route(
             .any(|n| n.starts_with("vpclab-test-vpn-") || n.starts_with("vpclab-test-onprem-")),
         "namespaces left behind"
     );
+}
+
+#[test]
+#[ignore = "needs root"]
+fn a_customer_gateway_with_a_wrong_pre_shared_key_keeps_that_tunnel_down() {
+    require_root();
+    let lab = Lab::up(TOPOLOGY);
+    let vpc = lab.aws(&[
+        "describe-vpcs",
+        "--filters",
+        "Name=tag:Name,Values=lab",
+        "--query",
+        "Vpcs[0].VpcId",
+        "--output",
+        "text",
+    ]);
+    let cgw_id = lab.aws(&[
+        "create-customer-gateway",
+        "--type",
+        "ipsec.1",
+        "--ip-address",
+        CGW,
+        "--bgp-asn",
+        "65000",
+        "--query",
+        "CustomerGateway.CustomerGatewayId",
+        "--output",
+        "text",
+    ]);
+    let vgw = lab.aws(&[
+        "create-vpn-gateway",
+        "--type",
+        "ipsec.1",
+        "--query",
+        "VpnGateway.VpnGatewayId",
+        "--output",
+        "text",
+    ]);
+    lab.aws(&["attach-vpn-gateway", "--vpn-gateway-id", &vgw, "--vpc-id", &vpc]);
+    let table = lab.aws(&[
+        "describe-route-tables",
+        "--filters",
+        &format!("Name=vpc-id,Values={vpc}"),
+        "--query",
+        "RouteTables[0].RouteTableId",
+        "--output",
+        "text",
+    ]);
+    lab.aws(&["enable-vgw-route-propagation", "--gateway-id", &vgw, "--route-table-id", &table]);
+    let made = json(&lab.aws(&[
+        "create-vpn-connection",
+        "--type",
+        "ipsec.1",
+        "--customer-gateway-id",
+        &cgw_id,
+        "--vpn-gateway-id",
+        &vgw,
+    ]));
+    let vpn = made["VpnConnection"]["VpnConnectionId"].as_str().unwrap().to_owned();
+    let document = made["VpnConnection"]["CustomerGatewayConfiguration"].as_str().unwrap();
+
+    // The administrator mistyped tunnel 1's key.
+    let cgw = customer_gateway();
+    let mut doc = vpclab_vpn::document::parse(document).expect("the document reads");
+    doc.tunnels[0].pre_shared_key = "mistyped.key_123".into();
+    let end = vpclab_vpn::document::customer_end(
+        cgw.name(),
+        &[(doc, vec![])],
+        vec!["172.16.0.0/16".parse().unwrap()],
+    );
+    let dir = PathBuf::from("/run/vpclab").join(cgw.name());
+    let customer = Running::start(end, &dir).expect("the customer gateway starts");
+
+    let telemetry = || {
+        json(&lab.aws(&[
+            "describe-vpn-connections",
+            "--vpn-connection-ids",
+            &vpn,
+            "--query",
+            "VpnConnections[0].VgwTelemetry",
+        ]))
+    };
+    wait_until("tunnel 2 UP", Duration::from_secs(60), Duration::from_millis(500), || {
+        (telemetry()[1]["Status"] == "UP").then_some(())
+    });
+    // Tunnel 1's authentication was refused (a positive sign rather than a timeout) …
+    let log = dir.join(format!("{vpn}-t1/charon.log"));
+    wait_until(
+        "AUTHENTICATION_FAILED in the router's log",
+        Duration::from_secs(20),
+        Duration::from_millis(200),
+        || {
+            std::fs::read_to_string(&log)
+                .ok()
+                .filter(|l| l.contains("AUTHENTICATION_FAILED"))
+                .map(drop)
+        },
+    );
+    // … and AWS reports it down, with nothing learned over it.
+    let t = telemetry();
+    assert_eq!(t[0]["Status"], "DOWN", "{t}");
+    assert_eq!(t[0]["StatusMessage"], "IPSEC IS DOWN", "{t}");
+    assert_eq!(t[0]["AcceptedRouteCount"], 0, "{t}");
+    // The other tunnel carries the traffic.
+    assert!(lab.pings("app", SITE_HOST, Duration::from_secs(20)), "tunnel 2 carries nothing");
+    drop(customer);
+    let _ = std::fs::remove_dir_all(&dir);
+    drop(cgw);
+    lab.down();
 }

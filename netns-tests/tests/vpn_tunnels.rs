@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use vpclab_netns_tests::{Netns, require_root, wait_until};
-use vpclab_vpn::{Bgp, End, EndStatus, Role, Running, Tunnel};
+use vpclab_vpn::{Bgp, End, EndStatus, Role, Running, StaticRoute, Tunnel};
 
 const AWS_OUT: [Ipv4Addr; 2] = [Ipv4Addr::new(203, 0, 113, 254), Ipv4Addr::new(203, 0, 113, 253)];
 const CGW_OUT: Ipv4Addr = Ipv4Addr::new(198, 51, 100, 10);
@@ -46,6 +46,11 @@ fn wires() -> Wires {
     aws.run_ok("ip", &["addr", "add", "10.99.0.1/32", "dev", "lo"]);
     cgw.run_ok("ip", &["addr", "add", "172.16.0.1/32", "dev", "lo"]);
     Wires { inet, aws, cgw }
+}
+
+/// `prefix` routed into either tunnel, the first preferred.
+fn both(prefix: &str) -> Vec<StaticRoute> {
+    vec![StaticRoute { prefix: prefix.parse().unwrap(), tunnels: vec![0, 1] }]
 }
 
 /// The two ends of a connection: `keys` are the pre-shared keys each side holds.
@@ -86,7 +91,7 @@ fn ends(w: &Wires, aws_keys: [&str; 2], cgw_keys: [&str; 2], hold: u16, bgp: boo
             advertise: vec![VPC.parse().unwrap()],
             hold_time: hold,
         }),
-        static_routes: if bgp { vec![] } else { vec![SITE.parse().unwrap()] },
+        static_routes: if bgp { vec![] } else { both(SITE) },
     };
     let cgw = End {
         netns: w.cgw.name().into(),
@@ -96,7 +101,7 @@ fn ends(w: &Wires, aws_keys: [&str; 2], cgw_keys: [&str; 2], hold: u16, bgp: boo
             advertise: vec![SITE.parse().unwrap()],
             hold_time: hold,
         }),
-        static_routes: if bgp { vec![] } else { vec![VPC.parse().unwrap()] },
+        static_routes: if bgp { vec![] } else { both(VPC) },
     };
     (aws, cgw)
 }

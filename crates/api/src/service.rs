@@ -387,13 +387,16 @@ impl Service {
         Ok((action.name, out))
     }
 
-    /// Records what the VPN tunnels' daemons say now (`now`: seconds since the Unix
-    /// epoch): telemetry, and the routes BGP learned, which propagate. Kept like a change
-    /// made through the API — stored, applied to the data plane — but only when something
+    /// Records what the VPN tunnels' daemons said (`reports`, from
+    /// `vpclab_dataplane::tunnels::Daemons::poll`; `now`: seconds since the Unix epoch):
+    /// telemetry, and the routes BGP learned, which propagate. Kept like a change made
+    /// through the API — stored, applied to the data plane — but only when something
     /// changed.
-    pub fn poll_tunnels(&mut self, now: u64) {
-        let Some(host) = &mut self.host else { return };
-        let reports = host.poll_tunnels();
+    pub fn record_tunnels(
+        &mut self,
+        reports: Vec<(vpclab_model::VpnConnectionId, [vpclab_model::TunnelLive; 2])>,
+        now: u64,
+    ) {
         let differs = |a: &vpclab_model::TunnelLive, b: &vpclab_model::TunnelLive| {
             (a.ipsec_up, a.bgp_up, &a.routes) != (b.ipsec_up, b.bgp_up, &b.routes)
         };

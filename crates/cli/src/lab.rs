@@ -407,11 +407,17 @@ fn has_namespace(model: &Model, name: &str) -> bool {
     if name.starts_with("i-") {
         return model.instances().any(|i| i.id.as_str() == name && !i.stopped);
     }
-    if let Some((_, id)) = name.split_once("vpn-").filter(|(p, _)| p.starts_with("vpclab-")) {
-        // A VPN connection's AWS side: while the connection lives.
-        return model.vpn_connections().any(|c| c.id.as_str().trim_start_matches("vpn-") == id);
-    }
     if !name.contains("onprem-") {
+        // A VPN connection's AWS side (`<prefix>vpn-<17 hex digits>`): while the
+        // connection lives.
+        let vpn = name.rsplit_once("-vpn-").filter(|(prefix, id)| {
+            prefix.starts_with("vpclab")
+                && id.len() == 17
+                && id.bytes().all(|b| b.is_ascii_hexdigit())
+        });
+        if let Some((_, id)) = vpn {
+            return model.vpn_connections().any(|c| c.id.as_str().trim_start_matches("vpn-") == id);
+        }
         return true;
     }
     model.onprem_sites().flat_map(|s| s.namespace_suffixes()).any(|suffix| {

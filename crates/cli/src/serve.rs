@@ -92,6 +92,7 @@ pub(crate) fn run(state: &Path, options: Options) -> Result<(), String> {
     } else {
         (None, None, None)
     };
+    let tunnel_daemons = host.as_ref().map(Host::tunnel_daemons);
     let instances = model.instances().count();
     let host_workers = host.as_ref().map(Host::workers);
     let mut service = Service::new(model, Some(store), host, lab::seed())
@@ -101,8 +102,8 @@ pub(crate) fn run(state: &Path, options: Options) -> Result<(), String> {
     if let Some(records) = flow_records {
         crate::flows::spawn_writer(Arc::clone(&service), state.to_path_buf(), records)?;
     }
-    if dataplane {
-        spawn_tunnel_poller(Arc::clone(&service))?;
+    if let Some(daemons) = tunnel_daemons {
+        spawn_tunnel_poller(daemons, Arc::clone(&service))?;
     }
     let stop = Arc::new(Notify::new());
     control_socket(state, Arc::clone(&service), Arc::clone(&stop), host_workers)?;
@@ -321,8 +322,12 @@ fn control_socket(
 const TUNNEL_POLL: Duration = Duration::from_secs(1);
 
 /// Asks the VPN tunnels' daemons how they are, once a second, for as long as the
-/// daemon runs: their telemetry and the routes they learned go into the model.
-fn spawn_tunnel_poller(service: Arc<Mutex<Service>>) -> Result<(), String> {
+/// daemon runs: their telemetry and the routes they learned go into the model. The
+/// asking holds the daemons, not the service: the API answers meanwhile.
+fn spawn_tunnel_poller(
+    daemons: Arc<Mutex<vpclab_dataplane::tunnels::Daemons>>,
+    service: Arc<Mutex<Service>>,
+) -> Result<(), String> {
     std::thread::Builder::new()
         .name("vpclab-tunnels".into())
         .spawn(move || {
@@ -331,7 +336,8 @@ fn spawn_tunnel_poller(service: Arc<Mutex<Service>>) -> Result<(), String> {
                 let now = std::time::SystemTime::now()
                     .duration_since(std::time::UNIX_EPOCH)
                     .map_or(0, |d| d.as_secs());
-                service.lock().unwrap_or_else(|e| e.into_inner()).poll_tunnels(now);
+                let reports = daemons.lock().unwrap_or_else(|e| e.into_inner()).poll();
+                service.lock().unwrap_or_else(|e| e.into_inner()).record_tunnels(reports, now);
             }
         })
         .map(drop)

@@ -76,7 +76,7 @@ pub(crate) fn fault(state: &Path, connection: &str, tunnel: u8, cut: bool) -> Re
          add rule ip {TABLE} forward ip saddr @cut drop\n"
     );
     let verb = if cut { "add" } else { "delete" };
-    let present = nft_list_set(internet)?.contains(&address.to_string());
+    let present = cut_addresses(&nft_list_set(internet)?).contains(&address);
     if cut != present {
         script.push_str(&format!("{verb} element ip {TABLE} cut {{ {address} }}\n"));
     }
@@ -112,6 +112,13 @@ fn nft_list_set(internet: &str) -> Result<String> {
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
+/// The addresses in `nft list set` output (`elements = { 203.0.113.254, … }`).
+fn cut_addresses(listing: &str) -> Vec<Ipv4Addr> {
+    let Some((_, rest)) = listing.split_once("elements = {") else { return Vec::new() };
+    let inside = rest.split('}').next().unwrap_or_default();
+    inside.split(',').filter_map(|a| a.trim().parse().ok()).collect()
+}
+
 /// Tunnel `tunnel` (1 or 2)'s AWS outside address of connection `id`.
 fn outside_address(model: &Model, id: &str, tunnel: u8) -> Result<Ipv4Addr> {
     let c: &VpnConnection = model
@@ -121,5 +128,22 @@ fn outside_address(model: &Model, id: &str, tunnel: u8) -> Result<Ipv4Addr> {
     match tunnel {
         1 | 2 => Ok(c.tunnels[usize::from(tunnel) - 1].outside_ip),
         _ => Err(format!("a VPN connection has tunnels 1 and 2, not {tunnel}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cut_addresses_are_whole_elements() {
+        let listing = "table ip vpclab_faults {\n\tset cut {\n\t\ttype ipv4_addr\n\t\telements = { 203.0.113.10, 203.0.113.254 }\n\t}\n}\n";
+        let cut = cut_addresses(listing);
+        assert_eq!(cut, [Ipv4Addr::new(203, 0, 113, 10), Ipv4Addr::new(203, 0, 113, 254)]);
+        assert!(!cut.contains(&Ipv4Addr::new(203, 0, 113, 1)), "not a substring match");
+        assert!(
+            cut_addresses("table ip vpclab_faults {\n\tset cut {\n\t\ttype ipv4_addr\n\t}\n}\n")
+                .is_empty()
+        );
     }
 }

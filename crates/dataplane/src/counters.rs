@@ -109,9 +109,8 @@ reasons! {
     /// something other than an address in the VPC (a gateway, a peering, the transit
     /// gateway again): not carried yet.
     TgwOnwardUnsupported => "tgw_onward_unsupported",
-    /// Routed to a virtual private gateway (a route to `vgw-…`, or one it propagated),
-    /// or by a transit gateway to a VPN connection's attachment: vpclab runs no VPN
-    /// tunnels yet, so every tunnel is down and nothing crosses to the customer gateway.
+    /// Routed to a virtual private gateway for an address none of its connections
+    /// brings, or by a transit gateway to a VPN attachment whose tunnels have no device.
     VpnDown => "vpn_down",
     /// Read by a worker that does not own its flow, and the owner's hand-off channel
     /// (or the reader's spare frames) were full.

@@ -101,10 +101,8 @@ pub struct Host {
     internet: String,
     /// The state directory the namespaces are marked with (see [`Host::mark_owner`]).
     owner: Option<std::path::PathBuf>,
-    /// The AWS side of the VPN connections, by connection.
-    tunnels: crate::tunnels::Fleet,
-    /// The customer gateways sites' routers run, by site.
-    customers: crate::tunnels::Customers,
+    /// The VPN daemons: AWS's side of each connection, sites' customer gateways.
+    vpn: std::sync::Arc<std::sync::Mutex<crate::tunnels::Daemons>>,
     /// The on-premises sites realised, as they were then (a site deleted and created
     /// again under its name between two syncs is made again).
     realised_sites: BTreeMap<String, OnpremSite>,
@@ -131,8 +129,7 @@ impl Host {
             generation: 0,
             internet: internet.to_owned(),
             owner: None,
-            tunnels: crate::tunnels::Fleet::new(),
-            customers: crate::tunnels::Customers::new(),
+            vpn: Default::default(),
             realised_sites: BTreeMap::new(),
         })
     }
@@ -145,7 +142,7 @@ impl Host {
         for id in self.realised.keys() {
             netns::mark(id.as_str(), owner)?;
         }
-        for realised in self.tunnels.values() {
+        for realised in self.daemons().fleet.values() {
             netns::mark(&realised.end.netns, owner)?;
         }
         for site in self.realised_sites.values() {
@@ -255,16 +252,30 @@ impl Host {
                 Some((site.name.clone(), crate::tunnels::customer_end(model, site, &router)?))
             })
             .collect();
-        self.customers.retain(|site, (end, _)| desired.get(site) == Some(end));
+        let vpn = std::sync::Arc::clone(&self.vpn);
+        let mut daemons = vpn.lock().unwrap_or_else(|e| e.into_inner());
+        let customers = &mut daemons.customers;
+        // What crosses the tunnels changes in place; different tunnels restart them.
+        customers.retain(|site, (end, running)| match desired.get(site) {
+            Some(new) if new == end => true,
+            Some(new) if end.same_tunnels(new) => {
+                let rerouted = running.as_mut().is_ok_and(|r| r.reroute(new.clone()).is_ok());
+                if rerouted {
+                    *end = new.clone();
+                }
+                rerouted
+            }
+            _ => false,
+        });
         for (site, end) in desired {
-            if self.customers.contains_key(&site) {
+            if customers.contains_key(&site) {
                 continue;
             }
             let running = crate::tunnels::start(&end);
             if let Err(e) = &running {
                 eprintln!("vpclab serve: site {site}: customer gateway not started: {e}");
             }
-            self.customers.insert(site, (end, running));
+            customers.insert(site, (end, running));
         }
     }
 
@@ -279,7 +290,7 @@ impl Host {
             .collect();
         for name in stale {
             // Its router's daemons go with its namespace.
-            self.customers.remove(&name);
+            self.daemons().customers.remove(&name);
             if let Some(site) = self.realised_sites.remove(&name) {
                 crate::onprem::remove(&site, &self.internet)?;
             }
@@ -304,17 +315,37 @@ impl Host {
                 .vpn_connections()
                 .filter_map(|c| Some((c.id.clone(), crate::tunnels::aws_end(model, c)?)))
                 .collect();
-        let stale: Vec<_> = self
-            .tunnels
-            .iter()
-            .filter(|(id, r)| desired.get(*id) != Some(&(r.end.clone(), r.cidrs.clone())))
-            .map(|(id, _)| id.clone())
-            .collect();
+        let vpn = std::sync::Arc::clone(&self.vpn);
+        let mut daemons = vpn.lock().unwrap_or_else(|e| e.into_inner());
+        // What crosses a connection's tunnels (static routes, the prefixes it advertises
+        // and routes to the forwarder) changes in place; anything else restarts it.
+        let mut stale = Vec::new();
+        for (id, realised) in daemons.fleet.iter_mut() {
+            let Some((end, cidrs)) = desired.get(id) else {
+                stale.push(id.clone());
+                continue;
+            };
+            if (end, cidrs) == (&realised.end, &realised.cidrs) {
+                continue;
+            }
+            let rerouted = end.same_tunnels(&realised.end)
+                && crate::tunnels::reroute(&end.netns, &realised.cidrs, cidrs).is_ok()
+                && match &mut realised.running {
+                    Ok(running) => running.reroute(end.clone()).is_ok(),
+                    Err(_) => true,
+                };
+            if rerouted {
+                realised.end = end.clone();
+                realised.cidrs = cidrs.clone();
+            } else {
+                stale.push(id.clone());
+            }
+        }
         if !stale.is_empty() {
             let ports: Vec<_> = stale.iter().map(|id| self.ports.release_vpn(id)).collect();
             self.publish(model);
             for (id, port) in stale.iter().zip(ports) {
-                let Some(mut realised) = self.tunnels.remove(id) else { continue };
+                let Some(mut realised) = daemons.fleet.remove(id) else { continue };
                 if let Ok(running) = &mut realised.running {
                     running.stop();
                 }
@@ -330,42 +361,58 @@ impl Host {
             }
         }
         for (id, (end, cidrs)) in desired {
-            if self.tunnels.contains_key(&id) {
+            if daemons.fleet.contains_key(&id) {
                 continue;
             }
-            let queues =
-                crate::tunnels::setup(&end, &cidrs, &self.internet, self.forwarder.workers())?;
+            // Marked first, so that `vpclab gc` finds it whatever happens next.
             if let Some(owner) = &self.owner {
+                netns::create(&end.netns)?;
                 netns::mark(&end.netns, owner)?;
             }
-            let port = self.ports.assign_vpn(&id);
-            self.forwarder.attach(port, queues).map_err(HostError::Forwarder)?;
+            // A connection that cannot be set up is reported down, with why; the rest of
+            // the lab carries on (its snapshot is still published).
+            let queues =
+                match crate::tunnels::setup(&end, &cidrs, &self.internet, self.forwarder.workers())
+                {
+                    Ok(queues) => Some(queues),
+                    Err(e) => {
+                        eprintln!("vpclab serve: {id}: {e}");
+                        let running = Err(format!("its namespace could not be set up: {e}"));
+                        daemons.fleet.insert(id, crate::tunnels::Realised { end, cidrs, running });
+                        continue;
+                    }
+                };
+            if let Some(queues) = queues {
+                let port = self.ports.assign_vpn(&id);
+                self.forwarder.attach(port, queues).map_err(HostError::Forwarder)?;
+            }
             let running = crate::tunnels::start(&end);
             if let Err(e) = &running {
                 eprintln!("vpclab serve: {id}: tunnels not started: {e}");
             }
-            self.tunnels.insert(id, crate::tunnels::Realised { end, cidrs, running });
+            daemons.fleet.insert(id, crate::tunnels::Realised { end, cidrs, running });
         }
         Ok(())
     }
 
-    /// What the VPN connections' daemons say now (each connection's two tunnels), for
-    /// the model to record.
-    pub fn poll_tunnels(
-        &mut self,
-    ) -> Vec<(vpclab_model::VpnConnectionId, [vpclab_model::TunnelLive; 2])> {
-        // The customer gateways' static routes follow their tunnels too.
-        for (_, running) in self.customers.values_mut() {
-            if let Ok(running) = running {
-                running.poll();
-            }
-        }
-        crate::tunnels::poll(&mut self.tunnels)
+    /// The VPN daemons, shared: `vpclab serve` polls them on a thread of its own, without
+    /// holding up the API (see [`crate::tunnels::Daemons::poll`]).
+    pub fn tunnel_daemons(&self) -> std::sync::Arc<std::sync::Mutex<crate::tunnels::Daemons>> {
+        std::sync::Arc::clone(&self.vpn)
+    }
+
+    fn daemons(&self) -> std::sync::MutexGuard<'_, crate::tunnels::Daemons> {
+        self.vpn.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// The connections whose daemons could not start, and why.
-    pub fn tunnel_errors(&self) -> impl Iterator<Item = (&vpclab_model::VpnConnectionId, &str)> {
-        self.tunnels.iter().filter_map(|(id, r)| Some((id, r.running.as_ref().err()?.as_str())))
+    pub fn tunnel_errors(&self) -> Vec<(vpclab_model::VpnConnectionId, String)> {
+        let daemons = self.daemons();
+        daemons
+            .fleet
+            .iter()
+            .filter_map(|(id, r)| Some((id.clone(), r.running.as_ref().err()?.clone())))
+            .collect()
     }
 
     fn publish(&mut self, model: &Model) {
@@ -442,8 +489,16 @@ impl Host {
         self.generation
     }
 
-    /// Stops the forwarder. Namespaces, devices and processes in them stay.
+    /// Stops the forwarder and the VPN daemons (the tunnels go down; the next start brings
+    /// them up again). Namespaces, devices and the processes users started in them stay.
     pub fn stop(self) -> Result<(), HostError> {
+        // The VPN daemons stop with the forwarder (a poller may still hold the shared
+        // list; emptying it stops them).
+        {
+            let mut daemons = self.daemons();
+            daemons.fleet.clear();
+            daemons.customers.clear();
+        }
         self.forwarder.stop().map_err(HostError::Forwarder)
     }
 }

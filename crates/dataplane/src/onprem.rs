@@ -18,8 +18,8 @@
 //! forwards between the two, so a site reaches check-ip (198.51.100.1), other sites'
 //! routers, and instances' public addresses (203.0.113.0/24, routed to the forwarder),
 //! and the forwarder's answers to a router's address come back to it. Site traffic leaves
-//! masqueraded as the router's public address, unless an IPsec policy takes it (a VPN
-//! tunnel's traffic keeps its site address).
+//! `wan` masqueraded as the router's public address; a VPN tunnel's traffic leaves by its
+//! tunnel's interface (`ipsecN`, userspace ESP) and keeps its site address.
 //!
 //! Everything is idempotent: a daemon restart runs it again over what is there.
 
@@ -181,7 +181,8 @@ fn setup_lan(site: &OnpremSite, router: &str) -> Result<(), NetnsError> {
 }
 
 /// Site traffic leaving `wan` takes the router's public address, as a home or office
-/// router's does; what an IPsec policy sends into a tunnel keeps its own.
+/// router's does; what goes into a VPN tunnel leaves by the tunnel's interface and keeps
+/// its own (`rt ipsec missing` also spares the kernel's IPsec, where a machine has it).
 fn masquerade(site: &OnpremSite, router: &str) -> Result<(), NetnsError> {
     let sources: Vec<String> = site.cidrs.iter().map(ToString::to_string).collect();
     // Declaring, deleting and declaring again replaces the table in one transaction,

@@ -13,7 +13,7 @@ use ipnet::Ipv4Net;
 use vpclab_model::{Model, TunnelLive, VpnConnection, VpnConnectionId};
 use vpclab_sys::netns::{self, NetnsError};
 use vpclab_sys::tun::Tun;
-use vpclab_vpn::{Bgp, End, Role, Running, Tunnel};
+use vpclab_vpn::{Bgp, End, Role, Running, StaticRoute, Tunnel};
 
 use crate::host::lab_prefix;
 use crate::snapshot::VPC_MTU;
@@ -75,7 +75,11 @@ pub fn aws_end(model: &Model, c: &VpnConnection) -> Option<(End, Vec<Ipv4Net>)> 
         netns: netns_of(&c.id),
         tunnels,
         bgp: bgp.then(|| Bgp { local_asn: asn, advertise: cidrs.clone(), hold_time: HOLD_TIME }),
-        static_routes: if bgp { Vec::new() } else { c.routes.clone() },
+        static_routes: if bgp {
+            Vec::new()
+        } else {
+            c.routes.iter().map(|&prefix| StaticRoute { prefix, tunnels: vec![0, 1] }).collect()
+        },
     };
     Some((end, cidrs))
 }
@@ -163,7 +167,19 @@ pub(crate) fn setup(
     let mtu = VPC_MTU.to_string();
     let cidrs: Vec<String> = cidrs.iter().map(Ipv4Net::to_string).collect();
     inside.push(vec!["link", "set", OUTSIDE, "up"]);
-    inside.push(vec!["route", "replace", "default", "dev", OUTSIDE]);
+    // Out of `wan` go only the tunnels' own packets, to the customer gateways: nothing
+    // in cleartext leaks onto the internet (a prefix no tunnel carries is unreachable,
+    // as AWS drops what its gateway has no route for).
+    let peers: Vec<String> = {
+        let mut peers: Vec<Ipv4Addr> = end.tunnels.iter().map(|t| t.remote_outside).collect();
+        peers.sort_unstable();
+        peers.dedup();
+        peers.iter().map(|p| format!("{p}/32")).collect()
+    };
+    for peer in &peers {
+        inside.push(vec!["route", "replace", peer, "dev", OUTSIDE]);
+    }
+    inside.push(vec!["route", "replace", "unreachable", "default"]);
     inside.push(vec!["link", "set", DEVICE, "mtu", &mtu, "up"]);
     for cidr in &cidrs {
         inside.push(vec!["route", "replace", cidr, "dev", DEVICE]);
@@ -173,6 +189,19 @@ pub(crate) fn setup(
     netns::configure(internet, &internet_side)?;
     netns::configure(ns, &inside)?;
     Ok(tun)
+}
+
+/// Routes `to` (the VPC's CIDRs, or the hub's) to the forwarder in place of `from`.
+pub(crate) fn reroute(ns: &str, from: &[Ipv4Net], to: &[Ipv4Net]) -> Result<(), NetnsError> {
+    let (gone, new): (Vec<String>, Vec<String>) = (
+        from.iter().filter(|c| !to.contains(c)).map(Ipv4Net::to_string).collect(),
+        to.iter().filter(|c| !from.contains(c)).map(Ipv4Net::to_string).collect(),
+    );
+    let mut commands: Vec<Vec<&str>> =
+        gone.iter().map(|c| vec!["route", "del", c.as_str(), "dev", DEVICE]).collect();
+    commands.extend(new.iter().map(|c| vec!["route", "replace", c.as_str(), "dev", DEVICE]));
+    let commands: Vec<&[&str]> = commands.iter().map(Vec::as_slice).collect();
+    if commands.is_empty() { Ok(()) } else { netns::configure(ns, &commands) }
 }
 
 /// Starts the daemons of a set-up connection, or says why not.
@@ -191,25 +220,43 @@ pub(crate) fn unroute(end: &End, internet: &str) {
     }
 }
 
-/// What each realised connection's daemons say now, as the model records it.
-pub(crate) fn poll(fleet: &mut Fleet) -> Vec<(VpnConnectionId, [TunnelLive; 2])> {
-    fleet
-        .iter_mut()
-        .map(|(id, realised)| {
-            let mut live: [TunnelLive; 2] = Default::default();
-            if let Ok(running) = &mut realised.running {
-                for (slot, t) in live.iter_mut().zip(running.poll().tunnels) {
-                    *slot = TunnelLive {
-                        ipsec_up: t.ipsec_up,
-                        bgp_up: t.bgp_established,
-                        routes: t.routes,
-                        since: 0,
-                    };
-                }
+/// Every VPN daemon the host runs: AWS's sides of the connections and the sites'
+/// customer gateways. Shared (`Host::tunnel_daemons`) so that they are polled without
+/// holding up the API.
+#[derive(Debug, Default)]
+pub struct Daemons {
+    pub(crate) fleet: Fleet,
+    pub(crate) customers: Customers,
+}
+
+impl Daemons {
+    /// What each realised connection's daemons say now, as the model records it; the
+    /// customer gateways are polled too (their static routes follow their tunnels).
+    /// Bounded in time: each control tool is killed after a few seconds.
+    pub fn poll(&mut self) -> Vec<(VpnConnectionId, [TunnelLive; 2])> {
+        for (_, running) in self.customers.values_mut() {
+            if let Ok(running) = running {
+                running.poll();
             }
-            (id.clone(), live)
-        })
-        .collect()
+        }
+        self.fleet
+            .iter_mut()
+            .map(|(id, realised)| {
+                let mut live: [TunnelLive; 2] = Default::default();
+                if let Ok(running) = &mut realised.running {
+                    for (slot, t) in live.iter_mut().zip(running.poll().tunnels) {
+                        *slot = TunnelLive {
+                            ipsec_up: t.ipsec_up,
+                            bgp_up: t.bgp_established,
+                            routes: t.routes,
+                            since: 0,
+                        };
+                    }
+                }
+                (id.clone(), live)
+            })
+            .collect()
+    }
 }
 
 /// The customer gateway a site's router runs: the customer's end of every connection
@@ -220,7 +267,6 @@ pub(crate) fn poll(fleet: &mut Fleet) -> Vec<(VpnConnectionId, [TunnelLive; 2])>
 /// ends at the site.
 pub fn customer_end(model: &Model, site: &vpclab_model::OnpremSite, netns: &str) -> Option<End> {
     let mut documents = Vec::new();
-    let mut static_routes = Vec::new();
     for c in model.vpn_connections() {
         let Ok(cgw) = model.customer_gateway(&c.spec.customer_gateway) else { continue };
         if cgw.spec.ip_address != site.public_ip {
@@ -229,15 +275,14 @@ pub fn customer_end(model: &Model, site: &vpclab_model::OnpremSite, netns: &str)
         let Some((_, cidrs)) = aws_end(model, c) else { continue };
         let Ok(xml) = model.customer_gateway_configuration(c) else { continue };
         let Ok(document) = vpclab_vpn::document::parse(&xml) else { continue };
-        if c.spec.static_routes_only {
-            static_routes.extend(cidrs);
-        }
-        documents.push(document);
+        // A static connection: the customer routes the VPC's CIDRs into its tunnels.
+        let statics = if c.spec.static_routes_only { cidrs } else { Vec::new() };
+        documents.push((document, statics));
     }
     if documents.is_empty() {
         return None;
     }
-    Some(vpclab_vpn::document::customer_end(netns, &documents, site.cidrs.clone(), static_routes))
+    Some(vpclab_vpn::document::customer_end(netns, &documents, site.cidrs.clone()))
 }
 
 /// The customer gateways realised on sites' routers, by site.

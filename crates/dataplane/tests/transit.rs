@@ -690,8 +690,22 @@ fn routes_learned_over_bgp_propagate_into_the_hubs_table_while_their_tunnel_is_u
     let (verdict, answer, _) = lab.ping(0, "172.16.0.1");
     assert_eq!(verdict, Verdict::Forward { port: tunnels, len: 2000 });
     assert!(delivered_to(answer.unwrap(), lab.hosts[0]));
+    // A site advertising a supernet of the VPCs takes no VPC's place, whatever the order
+    // propagation was enabled in (VPC 1's is now after the VPN attachment's).
+    let table = lab.default_table();
+    lab.model.disable_tgw_propagation(&table, &lab.attachments[1]).unwrap();
+    lab.model.enable_tgw_propagation(&table, &lab.attachments[1]).unwrap();
+    let supernet = vpclab_model::TunnelLive {
+        ipsec_up: true,
+        bgp_up: true,
+        routes: vec![cidr("172.16.0.0/16"), cidr("10.0.0.0/8"), cidr("10.1.0.0/16")],
+        since: 0,
+    };
+    lab.model.report_vpn_tunnels(&vpn, [supernet.clone(), supernet], 8);
+    assert_eq!(lab.ping(0, "10.1.1.10").0, Verdict::Forward { port: lab.hosts[1], len: 2000 });
+    assert_eq!(lab.ping(0, "10.9.0.1").0, Verdict::Forward { port: tunnels, len: 2000 });
     // Both tunnels down: withdrawn.
-    assert!(lab.model.report_vpn_tunnels(&vpn, Default::default(), 8));
+    assert!(lab.model.report_vpn_tunnels(&vpn, Default::default(), 9));
     assert_eq!(lab.ping(0, "172.16.0.1").0, Verdict::Drop(DropReason::TgwNoRoute));
 }
 

@@ -320,8 +320,8 @@ impl TgwAttachment {
         self.association.iter().chain(peer)
     }
 
-    /// Whether it carries traffic: a VPC or VPN attachment always (a VPN attachment's
-    /// tunnels are down: the data plane drops what it gets), a peering once accepted.
+    /// Whether it carries traffic: a VPC or VPN attachment always (a VPN attachment into
+    /// its connection's tunnels), a peering once accepted.
     pub fn carries(&self) -> bool {
         match &self.resource {
             AttachmentResource::Vpc { .. } | AttachmentResource::Vpn { .. } => true,
@@ -1195,38 +1195,43 @@ impl Model {
                     .filter(|a| self.tgw_attachments.get(a).is_some_and(TgwAttachment::carries)),
             })
             .collect();
+        // VPC attachments' CIDRs first, then the routes VPN attachments learned over BGP
+        // (their tunnels that are up): AWS prefers a VPC's routes to a VPN's, so a
+        // learned route never takes a VPC CIDR's place, whatever the order propagation
+        // was enabled in.
+        let mut vpc_cidrs: Vec<Ipv4Net> = Vec::new();
         for id in &table.propagations {
-            let Some(attachment) = self.tgw_attachments.get(id) else { continue };
-            // A VPC attachment propagates its VPC's CIDRs; a VPN attachment the routes
-            // BGP learned over its connection's tunnels that are up.
-            let (prefixes, vpc): (Vec<Ipv4Net>, bool) =
-                match (attachment.vpc(), attachment.vpn_connection()) {
-                    (Some(vpc), _) => match self.vpcs.get(vpc) {
-                        Some(vpc) => (vpc.cidrs().collect(), true),
-                        None => continue,
-                    },
-                    (None, Some(c)) => match self.vpn_connections.get(c) {
-                        Some(c) => (c.learned_routes().collect(), false),
-                        None => continue,
-                    },
-                    (None, None) => continue,
-                };
-            for cidr in prefixes {
+            let Some(vpc) = self.tgw_attachments.get(id).and_then(|a| a.vpc()) else { continue };
+            let Some(vpc) = self.vpcs.get(vpc) else { continue };
+            for cidr in vpc.cidrs() {
                 // A static route of the same prefix wins; a VPC CIDR overlapping one
                 // another VPC attachment already propagated is not propagated (AWS:
-                // overlapping VPC CIDRs are not routable through one table). Routes
-                // learned over BGP may nest (a site's /16 and another's /24).
-                let shadowed = routes.iter().any(|r| {
-                    r.destination == cidr
-                        || (vpc
-                            && r.kind == TgwRouteType::Propagated
-                            && (r.destination.contains(&cidr) || cidr.contains(&r.destination)))
+                // overlapping VPC CIDRs are not routable through one table).
+                let overlaps = vpc_cidrs.iter().any(|c| c.contains(&cidr) || cidr.contains(c));
+                if overlaps || routes.iter().any(|r| r.destination == cidr) {
+                    continue;
+                }
+                vpc_cidrs.push(cidr);
+                routes.push(TgwRoute {
+                    destination: cidr,
+                    kind: TgwRouteType::Propagated,
+                    attachment: Some(id.clone()),
                 });
-                if shadowed {
+            }
+        }
+        for id in &table.propagations {
+            let Some(c) = self.tgw_attachments.get(id).and_then(|a| a.vpn_connection()) else {
+                continue;
+            };
+            let Some(c) = self.vpn_connections.get(c) else { continue };
+            // Learned routes may nest (a site's /16 and another's /24); an equal prefix
+            // already in the table (static, a VPC's, an earlier connection's) wins.
+            for prefix in c.learned_routes() {
+                if routes.iter().any(|r| r.destination == prefix) {
                     continue;
                 }
                 routes.push(TgwRoute {
-                    destination: cidr,
+                    destination: prefix,
                     kind: TgwRouteType::Propagated,
                     attachment: Some(id.clone()),
                 });

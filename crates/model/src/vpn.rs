@@ -27,10 +27,10 @@
 //! * Deleted customer gateways, virtual private gateways and connections stay listed,
 //!   `deleted`, for an hour, and are gone for everything else.
 //!
-//! No tunnel runs yet: every tunnel is down, and packets routed to a virtual private
-//! gateway are dropped (the data plane's `vpn_down`). AWS withdraws a connection's routes
-//! while both its tunnels are down; vpclab propagates static routes whatever the
-//! tunnels' state, so that route tables can be built and inspected before tunnels exist.
+//! The tunnels' daemons (run by the data plane, `vpclab_vpn`) report their state into
+//! each connection's `live`: `VgwTelemetry`, and the routes BGP learned, which propagate
+//! while their tunnel is up. AWS withdraws a connection's static routes while both its
+//! tunnels are down; vpclab propagates them whatever the tunnels' state (to be matched).
 
 use std::fmt::{Display, Write};
 use std::net::Ipv4Addr;
@@ -810,11 +810,8 @@ impl Model {
         let bgp = !c.spec.static_routes_only;
         let mut changed = false;
         for (old, mut new) in c.live.iter_mut().zip(live) {
-            new.since = if new.up(bgp) == old.up(bgp) && new.ipsec_up == old.ipsec_up {
-                old.since
-            } else {
-                now
-            };
+            // `lastStatusChange` is the status's (UP or DOWN), not IPsec's alone.
+            new.since = if new.up(bgp) == old.up(bgp) { old.since } else { now };
             if *old != new {
                 *old = new;
                 changed = true;

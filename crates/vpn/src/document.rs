@@ -62,17 +62,23 @@ fn error(message: impl Into<String>) -> DocumentError {
 /// The customer gateway's end of the connections `documents` describe, in namespace
 /// `netns`: each tunnel as its document gives it, started from this side (a customer
 /// gateway initiates; AWS's default startup action waits for it), BGP where the
-/// documents have it — advertising `advertise` — and `static_routes` into the tunnels
-/// otherwise.
+/// documents have it — advertising `advertise` — and, beside each document, the
+/// prefixes routed into that connection's tunnels without BGP (a static connection's
+/// VPC CIDRs).
 pub fn customer_end(
     netns: &str,
-    documents: &[Document],
+    documents: &[(Document, Vec<Ipv4Net>)],
     advertise: Vec<Ipv4Net>,
-    static_routes: Vec<Ipv4Net>,
 ) -> crate::End {
     let mut tunnels = Vec::new();
     let mut local_asn = None;
-    for doc in documents {
+    let mut static_routes = Vec::new();
+    for (doc, statics) in documents {
+        let first = tunnels.len();
+        let own: Vec<usize> = (first..first + doc.tunnels.len()).collect();
+        static_routes.extend(
+            statics.iter().map(|p| crate::StaticRoute { prefix: *p, tunnels: own.clone() }),
+        );
         for (n, t) in (1..).zip(&doc.tunnels) {
             if let Some(bgp) = t.bgp {
                 local_asn.get_or_insert(bgp.customer_asn);
@@ -92,7 +98,7 @@ pub fn customer_end(
     }
     let hold_time = documents
         .iter()
-        .flat_map(|d| &d.tunnels)
+        .flat_map(|(d, _)| &d.tunnels)
         .find_map(|t| t.bgp.map(|b| b.hold_time))
         .unwrap_or(30);
     crate::End {

@@ -16,14 +16,34 @@ pub struct End {
     pub tunnels: Vec<Tunnel>,
     /// BGP over the tunnels' inside addresses, for the tunnels that name a peer ASN.
     pub bgp: Option<Bgp>,
-    /// Prefixes routed into the tunnels without BGP: each goes to the first tunnel (in
-    /// order) whose IPsec SA is up, and moves when that one goes down.
-    pub static_routes: Vec<Ipv4Net>,
+    /// Prefixes routed into the tunnels without BGP, each into its own tunnels.
+    pub static_routes: Vec<StaticRoute>,
+}
+
+/// A prefix routed into tunnels without BGP: into the first of `tunnels` (indexes into
+/// the end's, in order of preference) whose IPsec SA is up, moving when that one goes
+/// down; unreachable while none is up (never out of the outside interface).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StaticRoute {
+    /// The prefix.
+    pub prefix: Ipv4Net,
+    /// The tunnels that may carry it: a VPN connection's two.
+    pub tunnels: Vec<usize>,
 }
 
 impl End {
     /// Tunnels one end runs at most (each is a charon with its own ports).
     pub const MAX_TUNNELS: usize = 64;
+
+    /// Whether `other` has the same tunnels and BGP sessions, differing at most in what
+    /// crosses them (static routes, advertised prefixes): a change
+    /// [`crate::Running::reroute`] applies without restarting a tunnel.
+    pub fn same_tunnels(&self, other: &End) -> bool {
+        let sessions = |b: &Option<Bgp>| b.as_ref().map(|b| (b.local_asn, b.hold_time));
+        self.netns == other.netns
+            && self.tunnels == other.tunnels
+            && sessions(&self.bgp) == sessions(&other.bgp)
+    }
 }
 
 /// Who starts IKE.

@@ -25,7 +25,7 @@ pub mod render;
 mod run;
 pub mod status;
 
-pub use end::{Bgp, End, Role, Tunnel};
+pub use end::{Bgp, End, Role, StaticRoute, Tunnel};
 pub use run::{Running, VpnError, outside_addresses};
 pub use status::{EndStatus, TunnelStatus};
 

@@ -83,22 +83,23 @@ swanctl {{
 const IKE_PROPOSALS: &str = "aes128-sha256-modp2048,aes256-sha256-modp2048,aes128-sha1-modp2048,aes128-sha1-modp1024,aes256-sha1-modp1024,aes128gcm16-prfsha256-modp2048";
 const ESP_PROPOSALS: &str = "aes128-sha256-modp2048,aes256-sha256-modp2048,aes128-sha1-modp2048,aes128-sha1-modp1024,aes256-sha1-modp1024,aes128gcm16-modp2048";
 
-/// `swanctl.conf` for one tunnel: a route-based IKEv2 connection (any traffic, both
-/// ways), PSK authentication by outside addresses, AWS's lifetimes (IKE 8 h, IPsec 1 h)
+/// `swanctl.conf` for one tunnel: a route-based connection (any traffic, both ways), PSK authentication by outside addresses, AWS's lifetimes (IKE 8 h, IPsec 1 h)
 /// and dead-peer detection every 10 s.
 pub fn swanctl_conf(tunnel: &Tunnel) -> String {
     let Tunnel { name, local_outside, remote_outside, pre_shared_key, role, .. } = tunnel;
     // The customer gateway starts the tunnel, restarts it when DPD finds the peer gone,
     // and starts it again when the peer closes it; the AWS side waits, and clears.
-    let (start, dpd, close) = match role {
-        Role::Initiator => ("start", "restart", "start"),
-        Role::Responder => ("none", "clear", "none"),
+    // AWS accepts IKEv1 and IKEv2 (`version = 0`: whichever the peer starts); the
+    // customer gateway starts IKEv2.
+    let (start, dpd, close, version) = match role {
+        Role::Initiator => ("start", "restart", "start", 2),
+        Role::Responder => ("none", "clear", "none", 0),
     };
     format!(
         "# Written by vpclab: tunnel {name}.
 connections {{
   {name} {{
-    version = 2
+    version = {version}
     local_addrs = {local_outside}
     remote_addrs = {remote_outside}
     proposals = {IKE_PROPOSALS}
@@ -314,9 +315,10 @@ mod tests {
         assert!(
             responder.contains("start_action = none") && responder.contains("dpd_action = clear")
         );
+        assert!(responder.contains("version = 0"), "AWS takes IKEv1 and IKEv2");
         t.role = Role::Initiator;
         let initiator = swanctl_conf(&t);
-        assert!(initiator.contains("start_action = start"));
+        assert!(initiator.contains("start_action = start") && initiator.contains("version = 2"));
         assert!(initiator.contains("dpd_action = restart"));
         assert!(initiator.contains("secret = \"key_one.2345\""));
     }

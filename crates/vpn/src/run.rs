@@ -26,6 +26,9 @@ const START_DEADLINE: Duration = Duration::from_secs(10);
 const STOP_DEADLINE: Duration = Duration::from_secs(3);
 /// How often the start-up waits look again.
 const POLL: Duration = Duration::from_millis(20);
+/// How long a control tool (`swanctl`, `birdc`, `nft`) may take: a hung daemon must not
+/// hang whoever asked.
+const TOOL_DEADLINE: Duration = Duration::from_secs(3);
 
 /// Why an end could not be started.
 #[derive(Debug)]
@@ -64,9 +67,10 @@ pub struct Running {
     charons: Vec<Child>,
     /// Each tunnel's interface, the TUN its charon made (`ipsecN`).
     devices: Vec<String>,
-    /// The tunnel the static routes go through now (`None`: no tunnel is up, and they
-    /// are unreachable rather than leaking out of the outside interface).
-    static_via: Option<Option<usize>>,
+    /// The tunnel each static route goes through now (`Some(None)`: none of its tunnels
+    /// is up, and it is unreachable rather than leaking out of the outside interface;
+    /// `None`: not set yet).
+    static_via: Vec<Option<Option<usize>>>,
 }
 
 impl Running {
@@ -108,7 +112,7 @@ impl Running {
             dir: dir.to_path_buf(),
             charons: Vec::new(),
             devices: Vec::new(),
-            static_via: None,
+            static_via: Vec::new(),
         };
         for index in 0..running.end.tunnels.len() {
             if let Err(e) = running.start_charon(index) {
@@ -221,6 +225,32 @@ impl Running {
         Ok(())
     }
 
+    /// Takes `end`'s static routes and advertised prefixes in place of the running
+    /// end's, without restarting a tunnel (see [`End::same_tunnels`], which the caller
+    /// checks): static routes that went are removed, the new ones routed at the next
+    /// [`Running::poll`]; BIRD reloads its configuration (`birdc configure`).
+    pub fn reroute(&mut self, end: End) -> Result<(), VpnError> {
+        debug_assert!(self.end.same_tunnels(&end));
+        for gone in self.end.static_routes.iter().filter(|r| !end.static_routes.contains(r)) {
+            let prefix = gone.prefix.to_string();
+            let _ = netns::configure(&self.end.netns, &[&["route", "del", &prefix]]);
+        }
+        self.static_via.clear();
+        let advertise = |e: &End| e.bgp.as_ref().map(|b| b.advertise.clone());
+        let reload = advertise(&self.end) != advertise(&end);
+        self.end = end;
+        if reload {
+            if let Some(conf) = render::bird_conf(&self.end, &self.dir) {
+                write(&self.dir.join("bird.conf"), &conf)?;
+                let said = self.birdc(&["configure"]);
+                if !said.contains("Reconfigured") && !said.contains("Reconfiguration in progress") {
+                    return Err(VpnError::Daemon(format!("birdc configure: {}", said.trim())));
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// Reads every tunnel's state, and moves the static routes to the first tunnel that
     /// is up.
     pub fn poll(&mut self) -> EndStatus {
@@ -242,40 +272,38 @@ impl Running {
             }
             tunnels.push(s);
         }
-        if !self.end.static_routes.is_empty() {
-            let via = tunnels.iter().position(|t| t.ipsec_up);
-            if self.static_via != Some(via) && self.route_static(via).is_ok() {
-                self.static_via = Some(via);
+        self.static_via.resize(self.end.static_routes.len(), None);
+        for index in 0..self.end.static_routes.len() {
+            let route = &self.end.static_routes[index];
+            let via =
+                route.tunnels.iter().copied().find(|&t| tunnels.get(t).is_some_and(|s| s.ipsec_up));
+            if self.static_via[index] != Some(via) && self.route_static(route.prefix, via).is_ok() {
+                self.static_via[index] = Some(via);
             }
         }
         EndStatus { tunnels }
     }
 
-    /// Points every static route at tunnel `via`'s interface, or makes them unreachable.
-    fn route_static(&self, via: Option<usize>) -> Result<(), VpnError> {
-        let routes: Vec<String> = self.end.static_routes.iter().map(Ipv4Net::to_string).collect();
-        let device = via.and_then(|i| self.devices.get(i));
-        let commands: Vec<Vec<&str>> = routes
-            .iter()
-            .map(|r| match device {
-                Some(d) => vec!["route", "replace", r.as_str(), "dev", d.as_str()],
-                None => vec!["route", "replace", "unreachable", r.as_str()],
-            })
-            .collect();
-        let commands: Vec<&[&str]> = commands.iter().map(Vec::as_slice).collect();
-        netns::configure(&self.end.netns, &commands)?;
+    /// Points static route `prefix` at tunnel `via`'s interface, or makes it unreachable.
+    fn route_static(&self, prefix: Ipv4Net, via: Option<usize>) -> Result<(), VpnError> {
+        let prefix = prefix.to_string();
+        match via.and_then(|i| self.devices.get(i)) {
+            Some(device) => {
+                netns::configure(&self.end.netns, &[&["route", "replace", &prefix, "dev", device]])?
+            }
+            None => {
+                netns::configure(&self.end.netns, &[&["route", "replace", "unreachable", &prefix]])?
+            }
+        }
         Ok(())
     }
 
     /// `birdc` on this end's control socket; empty when it does not answer.
     fn birdc(&self, args: &[&str]) -> String {
         let socket = self.dir.join("bird.ctl");
-        Command::new(crate::BIRDC)
-            .arg("-s")
-            .arg(&socket)
-            .args(args)
-            .stdin(Stdio::null())
-            .output()
+        let mut birdc = Command::new(crate::BIRDC);
+        birdc.arg("-s").arg(&socket).args(args);
+        output_within(birdc)
             .ok()
             .filter(|o| o.status.success())
             .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
@@ -367,13 +395,9 @@ fn run_in_netns(
     program: &[&str],
     paths: &[&std::ffi::OsStr],
 ) -> Result<Output, VpnError> {
-    let out = Command::new("ip")
-        .args(["netns", "exec", ns])
-        .args(program)
-        .args(paths)
-        .stdin(Stdio::null())
-        .output()
-        .map_err(|e| VpnError::Io("run ip netns exec", e))?;
+    let mut command = Command::new("ip");
+    command.args(["netns", "exec", ns]).args(program).args(paths);
+    let out = output_within(command).map_err(|e| VpnError::Io("run ip netns exec", e))?;
     check(out, program.first().copied().unwrap_or_default())
 }
 
@@ -381,15 +405,54 @@ fn run_in_netns(
 /// namespace needed).
 fn swanctl(dir: &Path, args: &[&str], paths: &[&std::ffi::OsStr]) -> Result<String, VpnError> {
     let uri = format!("unix://{}", dir.join("charon.vici").display());
-    let out = Command::new(crate::SWANCTL)
+    let mut command = Command::new(crate::SWANCTL);
+    command
         .env("STRONGSWAN_CONF", dir.join("strongswan.conf"))
         .args(args)
         .args(paths)
-        .args(["--uri", &uri])
-        .stdin(Stdio::null())
-        .output()
-        .map_err(|e| VpnError::Io("run swanctl", e))?;
+        .args(["--uri", &uri]);
+    let out = output_within(command).map_err(|e| VpnError::Io("run swanctl", e))?;
     check(out, "swanctl").map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+}
+
+/// Runs `command` to completion, or kills it after [`TOOL_DEADLINE`] (a daemon that
+/// hangs must not hang its caller); its output either way.
+fn output_within(mut command: Command) -> io::Result<Output> {
+    use std::io::Read;
+    let mut child =
+        command.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn()?;
+    // Drained on threads of their own, so a full pipe never stalls the tool; read with a
+    // deadline, since a daemon the tool started may keep the pipes open.
+    let drain = |pipe: Option<Box<dyn Read + Send>>| {
+        let (send, receive) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut bytes = Vec::new();
+            if let Some(mut pipe) = pipe {
+                let _ = pipe.read_to_end(&mut bytes);
+            }
+            let _ = send.send(bytes);
+        });
+        receive
+    };
+    let stdout = drain(child.stdout.take().map(|p| Box::new(p) as Box<dyn Read + Send>));
+    let stderr = drain(child.stderr.take().map(|p| Box::new(p) as Box<dyn Read + Send>));
+    let deadline = Instant::now() + TOOL_DEADLINE;
+    let status = loop {
+        if let Some(status) = child.try_wait()? {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            break child.wait()?;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    let grace = Duration::from_millis(200);
+    Ok(Output {
+        status,
+        stdout: stdout.recv_timeout(grace).unwrap_or_default(),
+        stderr: stderr.recv_timeout(grace).unwrap_or_default(),
+    })
 }
 
 fn check(out: Output, program: &str) -> Result<Output, VpnError> {

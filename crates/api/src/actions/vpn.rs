@@ -3,10 +3,9 @@
 //! attachment —, or to none) with their static routes, and route propagation from a
 //! virtual private gateway into VPC route tables.
 //!
-//! No tunnel runs yet: DescribeVpnConnections reports both tunnels `DOWN`
-//! (`IPSEC IS DOWN`, no accepted routes), as AWS does for tunnels no customer gateway
-//! has brought up, and packets routed to a virtual private gateway or a VPN attachment
-//! are dropped (`vpn_down`). Static routes propagate whatever the tunnels' state.
+//! DescribeVpnConnections reports each tunnel as its daemons last did (`VgwTelemetry`:
+//! `DOWN`/`IPSEC IS DOWN` until a customer gateway brings it up). Static routes
+//! propagate whatever the tunnels' state; BGP-learned ones while their tunnel is up.
 //!
 //! Customer gateways and virtual private gateways are `pending` for the transition time
 //! after their creation, then `available` (answered as they are: `available` at once by
