@@ -487,3 +487,142 @@ fn a_customer_gateway_with_a_wrong_pre_shared_key_keeps_that_tunnel_down() {
     drop(cgw);
     lab.down();
 }
+
+#[test]
+#[ignore = "needs root"]
+fn a_static_connection_carries_its_routes_and_takes_new_ones_without_a_restart() {
+    require_root();
+    let lab = Lab::up(TOPOLOGY);
+    let vpc = lab.aws(&[
+        "describe-vpcs",
+        "--filters",
+        "Name=tag:Name,Values=lab",
+        "--query",
+        "Vpcs[0].VpcId",
+        "--output",
+        "text",
+    ]);
+    let table = lab.aws(&[
+        "describe-route-tables",
+        "--filters",
+        &format!("Name=vpc-id,Values={vpc}"),
+        "--query",
+        "RouteTables[0].RouteTableId",
+        "--output",
+        "text",
+    ]);
+    let cgw_id = lab.aws(&[
+        "create-customer-gateway",
+        "--type",
+        "ipsec.1",
+        "--ip-address",
+        CGW,
+        "--bgp-asn",
+        "65000",
+        "--query",
+        "CustomerGateway.CustomerGatewayId",
+        "--output",
+        "text",
+    ]);
+    let vgw = lab.aws(&[
+        "create-vpn-gateway",
+        "--type",
+        "ipsec.1",
+        "--query",
+        "VpnGateway.VpnGatewayId",
+        "--output",
+        "text",
+    ]);
+    lab.aws(&["attach-vpn-gateway", "--vpn-gateway-id", &vgw, "--vpc-id", &vpc]);
+    lab.aws(&["enable-vgw-route-propagation", "--gateway-id", &vgw, "--route-table-id", &table]);
+    let made = json(&lab.aws(&[
+        "create-vpn-connection",
+        "--type",
+        "ipsec.1",
+        "--customer-gateway-id",
+        &cgw_id,
+        "--vpn-gateway-id",
+        &vgw,
+        "--options",
+        "StaticRoutesOnly=true",
+    ]));
+    let vpn = made["VpnConnection"]["VpnConnectionId"].as_str().unwrap().to_owned();
+    let document = made["VpnConnection"]["CustomerGatewayConfiguration"].as_str().unwrap();
+    lab.aws(&[
+        "create-vpn-connection-route",
+        "--vpn-connection-id",
+        &vpn,
+        "--destination-cidr-block",
+        "172.16.0.0/16",
+    ]);
+
+    // The customer routes the VPC into its tunnels, as a static device is configured.
+    let cgw = customer_gateway();
+    let doc = vpclab_vpn::document::parse(document).expect("the document reads");
+    assert!(doc.tunnels.iter().all(|t| t.bgp.is_none()), "no BGP in a static document");
+    let end = vpclab_vpn::document::customer_end(
+        cgw.name(),
+        &[(doc, vec!["10.0.0.0/16".parse().unwrap()])],
+        vec![],
+    );
+    let dir = PathBuf::from("/run/vpclab").join(cgw.name());
+    let mut customer = Running::start(end, &dir).expect("the customer gateway starts");
+
+    let telemetry = || {
+        json(&lab.aws(&[
+            "describe-vpn-connections",
+            "--vpn-connection-ids",
+            &vpn,
+            "--query",
+            "VpnConnections[0].VgwTelemetry",
+        ]))
+    };
+    wait_until("both tunnels UP", Duration::from_secs(60), Duration::from_millis(500), || {
+        telemetry().as_array()?.iter().all(|x| x["Status"] == "UP").then_some(())
+    });
+    assert_eq!(telemetry()[0]["StatusMessage"], "IPSEC IS UP");
+    wait_until("a ping across", Duration::from_secs(20), Duration::from_millis(300), || {
+        customer.poll();
+        lab.pings("app", SITE_HOST, Duration::from_secs(1)).then_some(())
+    });
+
+    // Another route: taken in place, the tunnels stay as they were.
+    let ns = format!("vpclab-test-vpn-{}", vpn.trim_start_matches("vpn-"));
+    let pid = || std::fs::read_to_string(format!("/run/vpclab/{ns}/t1/charon.pid")).unwrap();
+    let (before, since) = (pid(), telemetry()[0]["LastStatusChange"].clone());
+    lab.aws(&[
+        "create-vpn-connection-route",
+        "--vpn-connection-id",
+        &vpn,
+        "--destination-cidr-block",
+        "172.17.0.0/16",
+    ]);
+    let routes = lab.aws(&[
+        "describe-route-tables",
+        "--route-table-ids",
+        &table,
+        "--query",
+        "RouteTables[0].Routes[].DestinationCidrBlock",
+        "--output",
+        "text",
+    ]);
+    assert!(routes.contains("172.17.0.0/16"), "{routes}");
+    // Routed into a tunnel by the next poll of the daemons (once a second).
+    wait_until(
+        "172.17.0.0/16 into a tunnel",
+        Duration::from_secs(10),
+        Duration::from_millis(200),
+        || {
+            let route =
+                vpclab_netns_tests::run_ok("ip", &["-n", &ns, "route", "show", "172.17.0.0/16"]);
+            String::from_utf8_lossy(&route.stdout).contains("ipsec").then_some(())
+        },
+    );
+    assert_eq!(pid(), before, "the tunnel's charon was restarted");
+    assert_eq!(telemetry()[0]["LastStatusChange"], since);
+    assert!(lab.pings("app", SITE_HOST, Duration::from_secs(5)));
+    drop(customer);
+    let _ = std::fs::remove_dir_all(&dir);
+    drop(cgw);
+    lab.down();
+}
