@@ -893,3 +893,71 @@ fn a_connection_to_a_transit_gateway_comes_and_goes_with_its_attachment() {
         "{found}"
     );
 }
+
+#[test]
+fn a_tunnels_key_and_inside_cidr_are_modified_and_checked() {
+    let mut s = Service::new(Model::new(41), None, None, 41);
+    let (_, _, vgw) = attached_vpc(&mut s, 0);
+    let cgw = customer_gateway(&mut s, "198.51.100.2");
+    let (vpn, made) = connection(
+        &mut s,
+        &cgw,
+        &vgw,
+        "&Options.TunnelOptions.1.TunnelInsideCidr=169.254.10.0%2F30\
+         &Options.TunnelOptions.2.TunnelInsideCidr=169.254.11.0%2F30",
+    );
+    let outside: Vec<String> = made
+        .split("<outsideIpAddress>")
+        .skip(1)
+        .map(|r| r.split('<').next().unwrap().to_owned())
+        .collect();
+    let modify = |extra: &str, ip: &str| {
+        format!(
+            "Action=ModifyVpnTunnelOptions&VpnConnectionId={vpn}&VpnTunnelOutsideIpAddress={ip}{extra}"
+        )
+    };
+    let changed = ok(
+        &mut s,
+        &modify(
+            "&TunnelOptions.PreSharedKey=new.key_4567&TunnelOptions.TunnelInsideCidr=169.254.12.0%2F30",
+            &outside[0],
+        ),
+    );
+    assert_eq!(first(&changed, "vpnConnectionId"), vpn);
+    assert!(changed.contains("<preSharedKey>new.key_4567</preSharedKey>"), "{changed}");
+    assert!(changed.contains("<tunnelInsideCidr>169.254.12.0/30</tunnelInsideCidr>"), "{changed}");
+    // The configuration document follows: a customer gateway reconfigured from it works.
+    let described = ok(&mut s, &format!("Action=DescribeVpnConnections&VpnConnectionId.1={vpn}"));
+    let document = unescape(&first(&described, "customerGatewayConfiguration"));
+    assert!(document.contains("<pre_shared_key>new.key_4567</pre_shared_key>"), "{document}");
+    assert!(document.contains("<ip_address>169.254.12.2</ip_address>"), "{document}");
+
+    // Checked as at creation.
+    let (code_, _) =
+        refused(&mut s, &modify("&TunnelOptions.PreSharedKey=0starts.with.zero", &outside[0]));
+    assert_eq!(code_, "InvalidParameterValue");
+    let (code_, message) =
+        refused(&mut s, &modify("&TunnelOptions.TunnelInsideCidr=169.254.11.0%2F30", &outside[0]));
+    assert_eq!(code_, "InvalidParameterValue");
+    assert!(message.contains("already used"), "{message}");
+    let (code_, _) = refused(
+        &mut s,
+        &modify("&TunnelOptions.TunnelInsideCidr=169.254.169.252%2F30", &outside[0]),
+    );
+    assert_eq!(code_, "InvalidParameterValue", "AWS's reserved /30");
+    let (code_, message) =
+        refused(&mut s, &modify("&TunnelOptions.PreSharedKey=abcdefgh1", "203.0.113.9"));
+    assert_eq!(code_, "InvalidParameterValue");
+    assert!(message.contains("does not belong"), "{message}");
+    // An option vpclab does not honour is refused, not ignored.
+    let (code_, _) = refused(&mut s, &modify("&TunnelOptions.DPDTimeoutSeconds=40", &outside[1]));
+    assert_eq!(code_, "InvalidParameter");
+    let (code_, _) = refused(
+        &mut s,
+        &format!(
+            "Action=ModifyVpnTunnelOptions&VpnConnectionId=vpn-0123456789abcdef0&VpnTunnelOutsideIpAddress={}",
+            outside[1]
+        ),
+    );
+    assert_eq!(code_, "InvalidVpnConnectionID.NotFound");
+}

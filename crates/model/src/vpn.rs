@@ -666,6 +666,55 @@ impl Model {
         Ok(id)
     }
 
+    /// ModifyVpnTunnelOptions: the tunnel of connection `id` whose AWS outside address is
+    /// `outside_ip` takes a new inside CIDR and/or pre-shared key, checked as at
+    /// creation (the inside CIDR unique among the gateway's connections and different
+    /// from the other tunnel's). The tunnel is replaced: it goes down and comes back with
+    /// them (a customer gateway configured with the old ones stays down).
+    pub fn modify_vpn_tunnel(
+        &mut self,
+        id: &VpnConnectionId,
+        outside_ip: Ipv4Addr,
+        inside_cidr: Option<Ipv4Net>,
+        pre_shared_key: Option<String>,
+    ) -> Result<(), ApiError> {
+        let c = self.vpn_connection(id)?;
+        let Some(index) = c.tunnels.iter().position(|t| t.outside_ip == outside_ip) else {
+            return Err(ApiError::invalid_value(format!(
+                "The VPN tunnel outside IP address {outside_ip} does not belong to VPN \
+                 connection {id}."
+            )));
+        };
+        if let Some(key) = &pre_shared_key {
+            check_pre_shared_key(key)?;
+        }
+        if let Some(cidr) = inside_cidr {
+            let cidr = check_tunnel_inside_cidr(cidr)?;
+            let other = &c.tunnels[1 - index];
+            let taken = self
+                .inside_cidrs_taken(c.spec.end.as_ref())
+                .into_iter()
+                .filter(|t| *t != c.tunnels[index].inside_cidr);
+            if other.inside_cidr == cidr || taken.into_iter().any(|t| t == cidr) {
+                return Err(ApiError::invalid_value(format!(
+                    "The tunnel inside CIDR {cidr} is already used by another tunnel of the \
+                     same virtual private gateway."
+                )));
+            }
+        }
+        let Some(c) = self.vpn_connections.get_mut(id) else { return Ok(()) };
+        let tunnel = &mut c.tunnels[index];
+        if let Some(cidr) = inside_cidr {
+            tunnel.inside_cidr = cidr.trunc();
+        }
+        if let Some(key) = pre_shared_key {
+            tunnel.pre_shared_key = key;
+        }
+        // Replaced: down until its daemons report it again.
+        c.live[index] = TunnelLive::default();
+        Ok(())
+    }
+
     /// A free inside /30 for a tunnel, not among `taken`, picked from the seed.
     fn random_inside_cidr(&mut self, taken: &[Ipv4Net]) -> Result<Ipv4Net, ApiError> {
         const BLOCKS: u32 = 1 << 14;

@@ -300,6 +300,7 @@ actions! {
     "DeleteVpnConnection" => vpn::delete_vpn_connection, true;
     "CreateVpnConnectionRoute" => vpn::create_vpn_connection_route, true;
     "DeleteVpnConnectionRoute" => vpn::delete_vpn_connection_route, true;
+    "ModifyVpnTunnelOptions" => vpn::modify_vpn_tunnel_options, true;
     "EnableVgwRoutePropagation" => vpn::enable_vgw_route_propagation, true;
     "DisableVgwRoutePropagation" => vpn::disable_vgw_route_propagation, true;
 }

@@ -529,3 +529,33 @@ pub(super) fn disable_vgw_route_propagation(
     x.leaf("return", "true");
     Ok(())
 }
+
+/// ModifyVpnTunnelOptions: a tunnel's inside CIDR and pre-shared key (the options vpclab
+/// honours; any other `TunnelOptions.*` is left unread, and so refused, never ignored).
+/// Answers the connection as it now is.
+pub(super) fn modify_vpn_tunnel_options(
+    ctx: &mut Context<'_>,
+    p: &Params,
+    x: &mut Xml,
+) -> Result<(), ApiError> {
+    let id = vpn_id(p.required("VpnConnectionId")?)?;
+    let outside = p.required("VpnTunnelOutsideIpAddress")?;
+    let outside: std::net::Ipv4Addr = outside.parse().map_err(|_| {
+        invalid(format!("Value ({outside}) for parameter VpnTunnelOutsideIpAddress is invalid."))
+    })?;
+    let inside_cidr = match p.get("TunnelOptions.TunnelInsideCidr") {
+        None => None,
+        Some(text) => Some(text.parse().map_err(|_| {
+            invalid(format!("Value ({text}) for parameter TunnelInsideCidr is invalid."))
+        })?),
+    };
+    let key = p.get("TunnelOptions.PreSharedKey").map(str::to_owned);
+    // AWS replaces the tunnel either way; skipping the replacement changes nothing here.
+    let _ = p.get("SkipTunnelReplacement");
+    ctx.model.modify_vpn_tunnel(&id, outside, inside_cidr, key)?;
+    let m = &*ctx.model;
+    let c = m.vpn_connection(&id)?;
+    let configuration = m.customer_gateway_configuration(c)?;
+    x.node("vpnConnection", |x| write_vpn_connection(x, c, "available", Some(configuration)));
+    Ok(())
+}
