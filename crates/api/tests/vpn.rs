@@ -705,6 +705,11 @@ fn a_gateway_propagates_its_static_routes_below_local_and_static_ones() {
         )),
         "{described}"
     );
+    // While both tunnels are down, the connection's routes are withdrawn, as on AWS.
+    assert_eq!(table_routes(&mut s, &main).len(), 3, "nothing propagated while down");
+    let up = vpclab_model::TunnelLive { ipsec_up: true, ..Default::default() };
+    let vpn_id = vpclab_model::VpnConnectionId::parse(&vpn).unwrap();
+    s.record_tunnels(vec![(vpn_id, [up, Default::default()])], NOW);
     assert_eq!(
         table_routes(&mut s, &main),
         [

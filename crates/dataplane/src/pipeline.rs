@@ -1743,9 +1743,13 @@ mod tests {
             let mut reply = vec![0u8; REPLY_BUFFER];
             snapshot.process(&mut Tracking::new(16), port, &mut p, &mut reply, 0)
         };
-        for to in [[192, 168, 1, 1], [172, 16, 0, 9]] {
-            assert_eq!(send(&m, &mut ports, to), Verdict::Drop(DropReason::VpnDown), "{to:?}");
-        }
+        // Its static route is withdrawn while its tunnels are down, as AWS does.
+        assert_eq!(send(&m, &mut ports, [192, 168, 1, 1]), Verdict::Drop(DropReason::VpnDown));
+        assert_eq!(send(&m, &mut ports, [172, 16, 0, 9]), Verdict::Drop(DropReason::NoRoute));
+        let up = vpclab_model::TunnelLive { ipsec_up: true, ..Default::default() };
+        m.report_vpn_tunnels(&vpn, [up, Default::default()], 1);
+        // Propagated now; with no device for the tunnels, the gateway drops it.
+        assert_eq!(send(&m, &mut ports, [172, 16, 0, 9]), Verdict::Drop(DropReason::VpnDown));
         m.detach_vpn_gateway(&vgw, &vpc, 0).unwrap();
         assert_eq!(send(&m, &mut ports, [192, 168, 1, 1]), Verdict::Drop(DropReason::Blackhole));
         assert_eq!(
@@ -1790,6 +1794,8 @@ mod tests {
         assert!(m.report_vpn_tunnels(&bgp, [Default::default(), up], 5));
         let fixed = connect(&mut m, [198, 51, 100, 3], true);
         m.create_vpn_connection_route(&fixed, "172.16.5.0/24".parse().unwrap()).unwrap();
+        let ipsec = vpclab_model::TunnelLive { ipsec_up: true, ..Default::default() };
+        assert!(m.report_vpn_tunnels(&fixed, [ipsec, Default::default()], 5));
         let i = m.run_instance(RunInstance { subnet: Some(subnet), ..Default::default() }).unwrap();
         let mut ports = PortMap::new();
         let port = ports.assign(&i);

@@ -996,27 +996,20 @@ fn compile_vgws(
         .map(|vgw| {
             let vpc = vgw.attached_to().and_then(|v| vpc_index.get(v)).copied().unwrap_or(u32::MAX);
             let connections = model.vpn_connections().filter(|c| c.vpn_gateway() == Some(&vgw.id));
-            // On equal prefixes the last inserted wins. AWS prefers a connection's
-            // static route to a BGP one, and removes a connection's routes while its
-            // tunnels are down: static routes of connections whose tunnels are all down
-            // go first (anything better takes their place), then BGP's (learned only over
-            // tunnels that are up), then the static routes of connections that are up.
-            let (mut down, mut bgp, mut up) = (Vec::new(), Vec::new(), Vec::new());
+            // On equal prefixes the last inserted wins, and AWS prefers a connection's
+            // static route to a BGP one: BGP's routes first, then the static ones. Both
+            // only while their tunnels are up (AWS withdraws them otherwise).
+            let (mut bgp, mut statics) = (Vec::new(), Vec::new());
             for c in connections {
                 let Some(port) = ports.vpn(&c.id) else { continue };
                 if let Some(slot) = port_table.get_mut(port as usize) {
                     *slot = PortEntry::Vpn(VpnPort { vpc, attachment: u32::MAX });
                 }
                 bgp.extend(c.learned_routes().map(|r| (r, port)));
-                let statics = c.routes.iter().map(|r| (*r, port));
-                if c.live.iter().any(|t| t.ipsec_up) {
-                    up.extend(statics)
-                } else {
-                    down.extend(statics)
-                }
+                statics.extend(c.static_routes_in_force().map(|r| (r, port)));
             }
             let mut builder = Builder::new();
-            for (prefix, port) in down.into_iter().chain(bgp).chain(up) {
+            for (prefix, port) in bgp.into_iter().chain(statics) {
                 builder.insert(prefix, port).expect("ports fit in 31 bits");
             }
             VgwEntry { lpm: builder.build() }

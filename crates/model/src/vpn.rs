@@ -29,8 +29,8 @@
 //!
 //! The tunnels' daemons (run by the data plane, `vpclab_vpn`) report their state into
 //! each connection's `live`: `VgwTelemetry`, and the routes BGP learned, which propagate
-//! while their tunnel is up. AWS withdraws a connection's static routes while both its
-//! tunnels are down; vpclab propagates them whatever the tunnels' state (to be matched).
+//! while their tunnel is up; its static routes propagate while one of its tunnels is up
+//! (AWS withdraws a connection's routes while its tunnels are down).
 
 use std::fmt::{Display, Write};
 use std::net::Ipv4Addr;
@@ -304,6 +304,12 @@ impl TunnelLive {
 }
 
 impl VpnConnection {
+    /// Its static routes (CreateVpnConnectionRoute) while one of its tunnels is up.
+    pub fn static_routes_in_force(&self) -> impl Iterator<Item = Ipv4Net> + '_ {
+        let up = self.live.iter().any(|t| t.ipsec_up);
+        self.routes.iter().copied().filter(move |_| up)
+    }
+
     /// The routes BGP learned over its tunnels that are up (a tunnel's first), each once.
     pub fn learned_routes(&self) -> impl Iterator<Item = Ipv4Net> + '_ {
         let bgp = !self.spec.static_routes_only;
@@ -836,14 +842,15 @@ impl Model {
         Ok(())
     }
 
-    /// The prefixes virtual private gateway `vgw` knows: its live connections' static
-    /// routes, then the routes BGP learned over their tunnels that are up, in the order
-    /// of the connections' ids (duplicates possible; callers keep the first).
+    /// The prefixes virtual private gateway `vgw` knows: its connections' static routes
+    /// while one of their tunnels is up (AWS withdraws a connection's routes while its
+    /// tunnels are down), then the routes BGP learned over tunnels that are up, in the
+    /// order of the connections' ids (duplicates possible; callers keep the first).
     pub fn vgw_prefixes<'a>(&'a self, vgw: &'a VpnGatewayId) -> impl Iterator<Item = Ipv4Net> + 'a {
         self.vpn_connections
             .values()
             .filter(move |c| c.vpn_gateway() == Some(vgw))
-            .flat_map(|c| c.routes.iter().copied().chain(c.learned_routes()))
+            .flat_map(|c| c.static_routes_in_force().chain(c.learned_routes()))
     }
 
     /// Records what connection `id`'s tunnels' daemons report, stamping a changed status

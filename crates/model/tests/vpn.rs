@@ -282,6 +282,11 @@ fn propagated_routes_yield_to_local_static_and_prefix_list_routes() {
     m.enable_vgw_route_propagation(&main, &vgw).unwrap();
     m.enable_vgw_route_propagation(&main, &vgw).unwrap();
     assert_eq!(m.route_table(&main).unwrap().propagating_vgws, std::slice::from_ref(&vgw), "once");
+    assert_eq!(routes(&m, &main).len(), 3, "withdrawn while the tunnels are down");
+    let up = vpclab_model::TunnelLive { ipsec_up: true, ..Default::default() };
+    for connection in [&vpn, &other] {
+        assert!(m.report_vpn_tunnels(connection, [Default::default(), up.clone()], 1));
+    }
     let list_route = format!("{list} → {igw} (CreateRoute)");
     assert_eq!(
         routes(&m, &main),

@@ -5,7 +5,8 @@
 //!
 //! DescribeVpnConnections reports each tunnel as its daemons last did (`VgwTelemetry`:
 //! `DOWN`/`IPSEC IS DOWN` until a customer gateway brings it up). Static routes
-//! propagate whatever the tunnels' state; BGP-learned ones while their tunnel is up.
+//! propagate while one of the connection's tunnels is up; BGP-learned ones while theirs
+//! is.
 //!
 //! Customer gateways and virtual private gateways are `pending` for the transition time
 //! after their creation, then `available` (answered as they are: `available` at once by
