@@ -195,6 +195,30 @@ fn a_customer_gateway_configured_from_the_document_brings_both_tunnels_up_and_pa
         },
     );
 
+    // AWS's side of tunnel 1 crashes: vpclab starts its daemons again, and the tunnels
+    // come back.
+    let ns = format!("vpclab-test-vpn-{}", vpn.trim_start_matches("vpn-"));
+    let pid_file = format!("/run/vpclab/{ns}/t1/charon.pid");
+    let crashed = std::fs::read_to_string(&pid_file).unwrap().trim().to_owned();
+    vpclab_netns_tests::run_ok("kill", &["-KILL", &crashed]);
+    wait_until(
+        "AWS's side restarted, both tunnels UP",
+        Duration::from_secs(60),
+        Duration::from_millis(500),
+        || {
+            let pid = std::fs::read_to_string(&pid_file).ok()?;
+            let t = json(&lab.aws(&[
+                "describe-vpn-connections",
+                "--vpn-connection-ids",
+                &vpn,
+                "--query",
+                "VpnConnections[0].VgwTelemetry",
+            ]));
+            let up = t.as_array()?.iter().all(|x| x["Status"] == "UP");
+            (pid.trim() != crashed && up).then_some(())
+        },
+    );
+
     // The customer gateway goes away: the tunnels go down and the route is withdrawn.
     drop(customer);
     wait_until("both tunnels DOWN", Duration::from_secs(60), Duration::from_millis(500), || {
@@ -226,7 +250,6 @@ fn a_customer_gateway_configured_from_the_document_brings_both_tunnels_up_and_pa
     );
     let _ = std::fs::remove_dir_all(&dir);
     // Deleting the connection removes its namespace.
-    let ns = format!("vpclab-test-vpn-{}", vpn.trim_start_matches("vpn-"));
     assert!(vpclab_netns_tests::namespaces().contains(&ns), "{ns} missing");
     lab.aws(&["delete-vpn-connection", "--vpn-connection-id", &vpn]);
     assert!(!vpclab_netns_tests::namespaces().contains(&ns), "{ns} left behind");

@@ -234,6 +234,14 @@ impl Daemons {
     /// customer gateways are polled too (their static routes follow their tunnels).
     /// Bounded in time: each control tool is killed after a few seconds.
     pub fn poll(&mut self) -> Vec<(VpnConnectionId, [TunnelLive; 2])> {
+        // Ends whose charon or BIRD died are started again (once they have run a while:
+        // a daemon that dies at once is not restarted in a loop).
+        for (id, realised) in &mut self.fleet {
+            restart_if_dead(&id.to_string(), &realised.end, &mut realised.running);
+        }
+        for (site, (end, running)) in &mut self.customers {
+            restart_if_dead(&format!("site {site}"), end, running);
+        }
         for (_, running) in self.customers.values_mut() {
             if let Ok(running) = running {
                 running.poll();
@@ -257,6 +265,21 @@ impl Daemons {
             })
             .collect()
     }
+}
+
+/// Restarts `end` if one of its daemons has exited (and it has run long enough).
+fn restart_if_dead(what: &str, end: &End, running: &mut Result<Running, String>) {
+    let Ok(r) = running else { return };
+    if !r.may_restart() {
+        return;
+    }
+    let Some(why) = r.exited() else { return };
+    eprintln!("vpclab serve: {what}: {why}; restarting its tunnels");
+    // The old daemons stop before the new start (they share the files).
+    if let Ok(mut old) = std::mem::replace(running, Err(why)) {
+        old.stop();
+    }
+    *running = start(end);
 }
 
 /// The customer gateway a site's router runs: the customer's end of every connection

@@ -71,6 +71,9 @@ pub struct Running {
     /// is up, and it is unreachable rather than leaking out of the outside interface;
     /// `None`: not set yet).
     static_via: Vec<Option<Option<usize>>>,
+    /// When it started (a crashed end is restarted, but not more often than
+    /// [`Running::RESTART_AFTER`]).
+    started: Instant,
 }
 
 impl Running {
@@ -113,6 +116,7 @@ impl Running {
             charons: Vec::new(),
             devices: Vec::new(),
             static_via: Vec::new(),
+            started: Instant::now(),
         };
         for index in 0..running.end.tunnels.len() {
             if let Err(e) = running.start_charon(index) {
@@ -141,6 +145,32 @@ impl Running {
             }
         }
         Ok(running)
+    }
+
+    /// How long an end whose daemon died waits, from its start, before it is restarted.
+    pub const RESTART_AFTER: Duration = Duration::from_secs(10);
+
+    /// Which of its daemons has exited, if one has: the end needs restarting.
+    pub fn exited(&mut self) -> Option<String> {
+        for (t, child) in self.end.tunnels.iter().zip(&mut self.charons) {
+            if let Ok(Some(status)) = child.try_wait() {
+                return Some(format!("the charon of tunnel {} exited ({status})", t.name));
+            }
+        }
+        if self.end.bgp.is_some() {
+            let alive = read_pid(&self.dir.join("bird.pid")).is_some_and(|pid| {
+                fs::read_to_string(format!("/proc/{pid}/comm")).is_ok_and(|c| c.trim() == "bird")
+            });
+            if !alive {
+                return Some("bird is not running".to_owned());
+            }
+        }
+        None
+    }
+
+    /// Whether it has run long enough to be restarted if a daemon died.
+    pub fn may_restart(&self) -> bool {
+        self.started.elapsed() >= Self::RESTART_AFTER
     }
 
     /// The end as started.
