@@ -140,10 +140,7 @@ pub(crate) fn setup(
 ) -> Result<Vec<Tun>, NetnsError> {
     let ns = end.netns.as_str();
     netns::create(ns)?;
-    netns::sysctls(
-        ns,
-        &[("net.ipv6.conf.all.disable_ipv6", "1"), ("net.ipv6.conf.default.disable_ipv6", "1")],
-    )?;
+    crate::host::disable_ipv6(ns)?;
     let link = internet_link(end);
     if netns::ip(&["-n", ns, "link", "show", OUTSIDE]).is_err() {
         netns::configure(

@@ -32,17 +32,14 @@ pub use status::{EndStatus, TunnelStatus};
 /// The programs this crate runs, as Debian installs them (`scripts/deps.sh`).
 pub const CHARON: &str = "/usr/sbin/charon-systemd";
 /// strongSwan's control tool, which loads connections and lists SAs over vici.
-pub const SWANCTL: &str = "swanctl";
-/// The BGP daemon and its control tool.
-pub const BIRD: &str = "bird";
+pub const SWANCTL: &str = "/usr/sbin/swanctl";
+/// The BGP daemon.
+pub const BIRD: &str = "/usr/sbin/bird";
 /// BIRD's control tool.
-pub const BIRDC: &str = "birdc";
+pub const BIRDC: &str = "/usr/sbin/birdc";
 
 /// Whether the daemons are installed (a lab without them still serves the API, and
 /// reports its tunnels down with the reason).
 pub fn installed() -> bool {
-    std::path::Path::new(CHARON).exists()
-        && ["/usr/sbin/swanctl", "/usr/sbin/bird", "/usr/sbin/birdc"]
-            .iter()
-            .all(|p| std::path::Path::new(p).exists())
+    [CHARON, SWANCTL, BIRD, BIRDC].iter().all(|p| std::path::Path::new(p).exists())
 }
