@@ -31,6 +31,7 @@ pub(crate) const SIDEBAR: &[(&str, &[(&str, &str)])] = &[
             ("transit-gateway-route-tables", "Transit gateway route tables"),
         ],
     ),
+    ("Virtual private network (VPN)", &[("customer-gateways", "Customer gateways")]),
     ("Compute", &[("instances", "Instances")]),
     ("Lab", &[("reachability", "Reachability")]),
 ];

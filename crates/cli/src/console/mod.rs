@@ -13,6 +13,7 @@ mod a11y;
 mod api;
 mod choices;
 mod confirm;
+mod customer_gateways;
 mod elastic_ips;
 mod endpoints;
 mod html;
@@ -173,6 +174,7 @@ const ROUTES: &[(&str, Route)] = &[
     ("transit-gateways", transit_gateways::route),
     ("transit-gateway-attachments", tgw_attachments::route),
     ("transit-gateway-route-tables", tgw_route_tables::route),
+    ("customer-gateways", customer_gateways::route),
     ("map", map::route),
     ("reachability", reachability::route),
 ];
