@@ -31,7 +31,10 @@ pub(crate) const SIDEBAR: &[(&str, &[(&str, &str)])] = &[
             ("transit-gateway-route-tables", "Transit gateway route tables"),
         ],
     ),
-    ("Virtual private network (VPN)", &[("customer-gateways", "Customer gateways")]),
+    (
+        "Virtual private network (VPN)",
+        &[("customer-gateways", "Customer gateways"), ("vpn-gateways", "Virtual private gateways")],
+    ),
     ("Compute", &[("instances", "Instances")]),
     ("Lab", &[("reachability", "Reachability")]),
 ];

@@ -33,6 +33,7 @@ mod tgw_attachments;
 mod tgw_route_tables;
 mod transit_gateways;
 mod vpcs;
+mod vpn_gateways;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -175,6 +176,7 @@ const ROUTES: &[(&str, Route)] = &[
     ("transit-gateway-attachments", tgw_attachments::route),
     ("transit-gateway-route-tables", tgw_route_tables::route),
     ("customer-gateways", customer_gateways::route),
+    ("vpn-gateways", vpn_gateways::route),
     ("map", map::route),
     ("reachability", reachability::route),
 ];
