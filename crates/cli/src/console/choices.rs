@@ -53,6 +53,30 @@ pub(crate) fn transit_gateways(cx: &Cx<'_>) -> Result<Vec<(String, String)>, Fai
     Ok(options)
 }
 
+/// "Select a virtual private gateway", then every one not deleted, shown as `id (name)`.
+pub(crate) fn vpn_gateways(cx: &Cx<'_>) -> Result<Vec<(String, String)>, Failure> {
+    let doc = cx.api.call("DescribeVpnGateways", &[])?;
+    let mut options = vec![(String::new(), "Select a virtual private gateway".to_owned())];
+    options.extend(
+        doc.items("vpnGatewaySet")
+            .filter(|g| !gone(g.text("state")))
+            .map(|g| option(g.text("vpnGatewayId"), g.name_tag())),
+    );
+    Ok(options)
+}
+
+/// "Select a customer gateway", then every one not deleted, shown as
+/// `id (name) | address`.
+pub(crate) fn customer_gateways(cx: &Cx<'_>) -> Result<Vec<(String, String)>, Failure> {
+    let doc = cx.api.call("DescribeCustomerGateways", &[])?;
+    let mut options = vec![(String::new(), "Select a customer gateway".to_owned())];
+    options.extend(doc.items("customerGatewaySet").filter(|g| !gone(g.text("state"))).map(|g| {
+        let (id, text) = option(g.text("customerGatewayId"), g.name_tag());
+        (id, format!("{text} | {}", g.text("ipAddress")))
+    }));
+    Ok(options)
+}
+
 /// Whether attachment `a` (as DescribeTransitGatewayAttachments lists it, from its
 /// requester's side) is one of transit gateway `tgw`'s: its own, or a peering
 /// attachment that `tgw` is the other end of.

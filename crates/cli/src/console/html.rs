@@ -33,7 +33,11 @@ pub(crate) const SIDEBAR: &[(&str, &[(&str, &str)])] = &[
     ),
     (
         "Virtual private network (VPN)",
-        &[("customer-gateways", "Customer gateways"), ("vpn-gateways", "Virtual private gateways")],
+        &[
+            ("customer-gateways", "Customer gateways"),
+            ("vpn-gateways", "Virtual private gateways"),
+            ("vpn-connections", "Site-to-Site VPN connections"),
+        ],
     ),
     ("Compute", &[("instances", "Instances")]),
     ("Lab", &[("reachability", "Reachability")]),

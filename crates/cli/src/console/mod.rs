@@ -33,6 +33,7 @@ mod tgw_attachments;
 mod tgw_route_tables;
 mod transit_gateways;
 mod vpcs;
+mod vpn_connections;
 mod vpn_gateways;
 
 use std::collections::HashMap;
@@ -177,6 +178,7 @@ const ROUTES: &[(&str, Route)] = &[
     ("transit-gateway-route-tables", tgw_route_tables::route),
     ("customer-gateways", customer_gateways::route),
     ("vpn-gateways", vpn_gateways::route),
+    ("vpn-connections", vpn_connections::route),
     ("map", map::route),
     ("reachability", reachability::route),
 ];
@@ -607,12 +609,20 @@ pub(crate) mod testing {
         Console::new(Arc::new(Mutex::new(service)), None, std::env::temp_dir())
     }
 
-    /// What a page answered: status, `location` (redirects), body.
+    /// What a page answered: status, `location` (redirects), headers, body.
     #[derive(Debug)]
     pub(crate) struct Answer {
         pub status: u16,
         pub location: String,
+        pub headers: Vec<(String, String)>,
         pub body: String,
+    }
+
+    impl Answer {
+        /// The header `name` (lowercase), or "".
+        pub(crate) fn header(&self, name: &str) -> &str {
+            self.headers.iter().find(|(k, _)| k == name).map_or("", |(_, v)| v.as_str())
+        }
     }
 
     fn send(
@@ -642,6 +652,7 @@ pub(crate) mod testing {
             status: response.status,
             location,
             body: String::from_utf8_lossy(&response.body).into_owned(),
+            headers: response.headers,
         }
     }
 
