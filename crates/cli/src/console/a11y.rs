@@ -178,6 +178,25 @@ fn every_page_reached_by_its_links_is_usable_from_the_keyboard() {
         "CreateTransitGatewayVpcAttachment",
         &[("TransitGatewayId", &tgw), ("VpcId", &vpc), ("SubnetIds.1", &subnet)],
     );
+    let cgw = api(
+        &c,
+        "CreateCustomerGateway",
+        &[("Type", "ipsec.1"), ("BgpAsn", "65000"), ("IpAddress", "198.51.100.7")],
+    );
+    let cgw = cgw.at(&["customerGateway", "customerGatewayId"]).to_owned();
+    let vgw = api(&c, "CreateVpnGateway", &[("Type", "ipsec.1")]);
+    let vgw = vgw.at(&["vpnGateway", "vpnGatewayId"]).to_owned();
+    api(&c, "AttachVpnGateway", &[("VpnGatewayId", &vgw), ("VpcId", &vpc)]);
+    api(
+        &c,
+        "CreateVpnConnection",
+        &[
+            ("Type", "ipsec.1"),
+            ("CustomerGatewayId", &cgw),
+            ("VpnGatewayId", &vgw),
+            ("Options.StaticRoutesOnly", "true"),
+        ],
+    );
 
     let mut seen = BTreeSet::new();
     let mut queue = VecDeque::from(["/console/".to_owned()]);
@@ -204,8 +223,14 @@ fn every_page_reached_by_its_links_is_usable_from_the_keyboard() {
         }
     }
     assert!(seen.len() > 60, "the crawl reached {} pages: {seen:?}", seen.len());
-    for kind in ["transit-gateway-attachments/tgw-attach-", "transit-gateway-route-tables/tgw-rtb-"]
-    {
+    for kind in [
+        "transit-gateway-attachments/tgw-attach-",
+        "transit-gateway-route-tables/tgw-rtb-",
+        "customer-gateways/cgw-",
+        "vpn-gateways/vgw-",
+        "vpn-connections/vpn-",
+        "vpn-connections/new",
+    ] {
         assert!(seen.iter().any(|p| p.contains(kind)), "{kind} pages crawled: {seen:?}");
     }
     assert!(found.is_empty(), "{} problems:\n{}", found.len(), found.join("\n"));
