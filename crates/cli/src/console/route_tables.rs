@@ -1,6 +1,6 @@
-//! Route tables: the list, a table's details (routes, subnet associations, tags),
-//! "Create route table", "Edit routes", "Edit subnet associations", "Set main route
-//! table", "Delete route table".
+//! Route tables: the list, a table's details (routes, subnet associations, route
+//! propagation, tags), "Create route table", "Edit routes", "Edit subnet associations",
+//! "Edit route propagation", "Set main route table", "Delete route table".
 //!
 //! "Edit routes" works without JavaScript: "Add route" and "Remove" post the form, which
 //! comes back with one row more or less (nothing saved); with JavaScript they add and drop
@@ -16,6 +16,7 @@ use super::confirm::Confirm;
 use super::html::{self, column, href};
 use super::rows::{self, Press, pressed};
 use super::vpcs::name_tag;
+use super::vpn_gateways;
 use super::{Cx, El, Failure, Outcome, Request};
 
 const SECTION: &str = "route-tables";
@@ -27,6 +28,7 @@ pub(crate) fn route(cx: &Cx<'_>, rest: &[&str], req: &Request) -> Outcome {
         [id] => detail(cx, id, req),
         [id, "routes"] => edit_routes(cx, id, req),
         [id, "associations"] => edit_associations(cx, id, req),
+        [id, "propagation"] => edit_propagation(cx, id, req),
         [id, "main"] => set_main(cx, id, req),
         [id, "delete"] => delete(cx, id, req),
         _ => Outcome::NotFound,
@@ -244,11 +246,13 @@ fn detail(cx: &Cx<'_>, id: &str, req: &Request) -> Outcome {
             "routes" => (html::notice(&format!("Updated routes for {id} successfully."))),
             "associations" => (html::notice(&format!("You have successfully updated subnet associations for {id}."))),
             "main" => (html::notice(&format!("{id} is now the main route table of {vpc}."))),
+            "propagation" => (html::notice(&format!("You have successfully updated route propagation for {id}."))),
             _ => {}
         }
         (html::bar(&title, html::actions(&[
             ("Edit routes", format!("{base}/routes")),
             ("Edit subnet associations", format!("{base}/associations")),
+            ("Edit route propagation", format!("{base}/propagation")),
             ("Set main route table", format!("{base}/main")),
             ("Delete route table", format!("{base}/delete")),
         ])))
@@ -260,9 +264,10 @@ fn detail(cx: &Cx<'_>, id: &str, req: &Request) -> Outcome {
             ("VPC", html::link("vpcs", vpc)),
             ("Owner ID", html! { (t.text("ownerId")) }),
         ]))
-        (html::tabs(&base, tab, &[("routes", "Routes"), ("subnet-associations", "Subnet associations"), ("tags", "Tags")]))
+        (html::tabs(&base, tab, &[("routes", "Routes"), ("subnet-associations", "Subnet associations"), ("route-propagation", "Route propagation"), ("tags", "Tags")]))
         @match tab {
             "subnet-associations" => (associations_tab(cx, &t, &base)),
+            "route-propagation" => (propagation_tab(cx, &t, &base)),
             "tags" => (html::tags_table(&t)),
             _ => {
                 div.bar {
@@ -322,6 +327,105 @@ fn associations_tab(cx: &Cx<'_>, t: &El, base: &str) -> Markup {
              and are therefore associated with the main route table:" }
         (html::table("subnets without explicit associations", &subnet_columns(), &without, ""))
     }
+}
+
+/// The virtual private gateways attached to the table's VPC, and whether the table
+/// takes each one's routes.
+fn propagations(cx: &Cx<'_>, t: &El) -> Result<Vec<(String, String, bool)>, Failure> {
+    let vpc = t.text("vpcId");
+    let gateways = cx.api.call("DescribeVpnGateways", &filter("attachment.vpc-id", vpc))?;
+    let on: Vec<&str> = t.items("propagatingVgwSet").map(|p| p.text("gatewayId")).collect();
+    Ok(gateways
+        .items("vpnGatewaySet")
+        .filter(|g| vpn_gateways::attached_vpc(g) == vpc)
+        .map(|g| {
+            let id = g.text("vpnGatewayId");
+            (id.to_owned(), labelled(id, g.name_tag()), on.contains(&id))
+        })
+        .collect())
+}
+
+fn propagation_tab(cx: &Cx<'_>, t: &El, base: &str) -> Markup {
+    let gateways = match propagations(cx, t) {
+        Ok(gateways) => gateways,
+        Err(f) => return html::error(&f),
+    };
+    html! {
+        div.bar {
+            h2 { "Route propagation (" (gateways.len()) ")" }
+            a.button href=(format!("{base}/propagation")) { "Edit route propagation" }
+        }
+        @if gateways.is_empty() {
+            p.empty { "No virtual private gateway is attached to this table's VPC." }
+        } @else {
+            table.list aria-label="Route propagation" {
+                thead { tr { th scope="col" { "Virtual private gateway" } th scope="col" { "Propagation" } } }
+                tbody {
+                    @for (id, _, on) in &gateways {
+                        tr { td { (html::link("vpn-gateways", id)) } td { (if *on { "Yes" } else { "No" }) } }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// "Edit route propagation": a box per virtual private gateway attached to the VPC;
+/// saving enables or disables what changed.
+fn edit_propagation(cx: &Cx<'_>, id: &str, req: &Request) -> Outcome {
+    let title = "Edit route propagation";
+    let t = match load(cx, id, title) {
+        Ok(t) => t,
+        Err(outcome) => return outcome,
+    };
+    let gateways = match propagations(cx, &t) {
+        Ok(gateways) => gateways,
+        Err(f) => return Outcome::failed(title, SECTION, &f),
+    };
+    let base = href(&format!("{SECTION}/{id}"));
+    let field = |vgw: &str| format!("propagate-{vgw}");
+    let mut failure = None;
+    if req.is_post() {
+        for (vgw, _, on) in &gateways {
+            let wanted = req.field(&field(vgw)) == "on";
+            if wanted == *on {
+                continue;
+            }
+            let action =
+                if wanted { "EnableVgwRoutePropagation" } else { "DisableVgwRoutePropagation" };
+            let params =
+                [("GatewayId".to_owned(), vgw.clone()), ("RouteTableId".to_owned(), id.to_owned())];
+            if let Err(f) = cx.api.call(action, &params) {
+                failure = Some(f);
+                break;
+            }
+        }
+        if failure.is_none() {
+            return Outcome::Redirect(format!("{base}?tab=route-propagation&done=propagation"));
+        }
+    }
+    let body = html! {
+        (html::crumbs(SECTION, "Route tables", id, title))
+        h1 { (title) }
+        @if let Some(f) = &failure { (html::error(f)) }
+        form.edit method="post" action=(format!("{base}/propagation")) {
+            fieldset {
+                legend { "Route propagation" }
+                p { "A virtual private gateway's routes (its VPN connections' static routes and \
+                     the routes BGP learns) are propagated into the table while enabled." }
+                @if gateways.is_empty() {
+                    p.empty { "No virtual private gateway is attached to this table's VPC. "
+                        a href=(href("vpn-gateways")) { "Virtual private gateways" } }
+                }
+                @for (vgw, label, on) in &gateways {
+                    (html::checkbox(&field(vgw), &format!("Enable propagation from {label}"),
+                        if req.is_post() { req.field(&field(vgw)) == "on" } else { *on }))
+                }
+            }
+            (html::form_actions(&format!("{base}?tab=route-propagation"), "Save"))
+        }
+    };
+    Outcome::form(title, SECTION, body, failure.is_some())
 }
 
 /// One row of "Edit routes".
@@ -1217,5 +1321,36 @@ mod tests {
             .map(|t| t.text("routeTableId").to_owned())
             .collect();
         assert_eq!(left, [id]);
+    }
+
+    #[test]
+    fn route_propagation_from_an_attached_virtual_private_gateway() {
+        let c = console();
+        let (vpc, _, _) = lab(&c);
+        let rtb = main_table(&c, &vpc);
+        let tab = get(&c, &format!("/console/route-tables/{rtb}?tab=route-propagation"));
+        assert!(tab.body.contains("No virtual private gateway is attached"), "{}", tab.body);
+        let vgw = created(
+            &c,
+            "CreateVpnGateway",
+            &[("Type", "ipsec.1")],
+            &["vpnGateway", "vpnGatewayId"],
+        );
+        api(&c, "AttachVpnGateway", &[("VpnGatewayId", &vgw), ("VpcId", &vpc)]);
+        let form = get(&c, &format!("/console/route-tables/{rtb}/propagation"));
+        let field = format!("propagate-{vgw}");
+        assert!(form.body.contains(&format!(r#"name="{field}""#)), "{}", form.body);
+        let page =
+            post_ok(&c, &format!("/console/route-tables/{rtb}/propagation"), &[(&field, "on")]);
+        assert!(page.body.contains("successfully updated route propagation"), "{}", page.body);
+        assert!(page.body.contains("<td>Yes</td>"), "{}", page.body);
+        let on: Vec<String> = table(&c, &rtb)
+            .items("propagatingVgwSet")
+            .map(|p| p.text("gatewayId").to_owned())
+            .collect();
+        assert_eq!(on, [vgw]);
+        let page = post_ok(&c, &format!("/console/route-tables/{rtb}/propagation"), &[]);
+        assert!(page.body.contains("<td>No</td>"), "{}", page.body);
+        assert_eq!(table(&c, &rtb).items("propagatingVgwSet").count(), 0);
     }
 }
