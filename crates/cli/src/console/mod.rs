@@ -32,6 +32,7 @@ mod subnets;
 mod tgw_attachments;
 mod tgw_route_tables;
 mod transit_gateways;
+mod vpc_attachment;
 mod vpcs;
 mod vpn_connections;
 mod vpn_gateways;

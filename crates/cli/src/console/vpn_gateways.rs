@@ -4,9 +4,10 @@
 
 use maud::{Markup, html};
 
-use super::choices::{self, labelled};
+use super::choices::labelled;
 use super::confirm::Confirm;
 use super::html::{self, column, href};
+use super::vpc_attachment::Attachable;
 use super::vpcs::name_tag;
 use super::{Cx, El, Failure, Outcome, Request};
 
@@ -17,8 +18,8 @@ pub(crate) fn route(cx: &Cx<'_>, rest: &[&str], req: &Request) -> Outcome {
         [] => list(cx, req),
         ["new"] => create(cx, req),
         [id] => detail(cx, id, req),
-        [id, "attach"] => attach(cx, id, req),
-        [id, "detach"] => detach(cx, id, req),
+        [id, "attach"] => GATEWAY.attach(cx, id, req),
+        [id, "detach"] => GATEWAY.detach(cx, id, req),
         [id, "delete"] => delete(cx, id, req),
         _ => Outcome::NotFound,
     }
@@ -53,14 +54,30 @@ fn list(cx: &Cx<'_>, req: &Request) -> Outcome {
     Outcome::Page(html::page("Virtual private gateways", SECTION, body))
 }
 
-fn describe(cx: &Cx<'_>, id: &str) -> Result<Option<El>, Failure> {
-    cx.api.describe_one("DescribeVpnGateways", "VpnGatewayId.1", id, "vpnGatewaySet", |c| {
-        c.starts_with("InvalidVpnGatewayID")
-    })
+/// What "Attach to VPC" and "Detach from VPC" need to know.
+const GATEWAY: Attachable = Attachable {
+    section: SECTION,
+    label: "Virtual private gateways",
+    noun: ("a", "virtual private gateway"),
+    describe: ("DescribeVpnGateways", "VpnGatewayId.1", "vpnGatewaySet", "InvalidVpnGatewayID"),
+    id_param: "VpnGatewayId",
+    attach: "AttachVpnGateway",
+    detach: "DetachVpnGateway",
+    attached_vpc,
+    purpose: "to let its VPN connections reach the VPC",
+    consequence: "Its VPN connections no longer reach the VPC.",
+    not_attached,
+};
+
+fn not_attached(id: &str) -> Failure {
+    Failure::new(
+        "InvalidVpnGatewayAttachment.NotFound",
+        format!("The attachment with vpn gateway ID '{id}' does not exist"),
+    )
 }
 
 fn detail(cx: &Cx<'_>, id: &str, req: &Request) -> Outcome {
-    let g = match describe(cx, id) {
+    let g = match GATEWAY.describe(cx, id) {
         Ok(Some(g)) => g,
         Ok(None) => return Outcome::NotFound,
         Err(f) => return Outcome::failed(id, SECTION, &f),
@@ -146,109 +163,6 @@ fn create(cx: &Cx<'_>, req: &Request) -> Outcome {
         }
         Err(f) => Outcome::Status(400, html::page(title, SECTION, create_form(req, Some(&f)))),
     }
-}
-
-/// The VPCs no virtual private gateway is attached to (a VPC takes one at most).
-fn free_vpcs(cx: &Cx<'_>) -> Result<Vec<(String, String)>, Failure> {
-    let vpcs = cx.api.call("DescribeVpcs", &[])?;
-    let gateways = cx.api.call("DescribeVpnGateways", &[])?;
-    let taken: Vec<&str> = gateways.items("vpnGatewaySet").map(attached_vpc).collect();
-    Ok(vpcs
-        .items("vpcSet")
-        .filter(|v| !taken.contains(&v.text("vpcId")))
-        .map(choices::vpc)
-        .collect())
-}
-
-fn attach(cx: &Cx<'_>, id: &str, req: &Request) -> Outcome {
-    let title = "Attach to VPC";
-    let g = match describe(cx, id) {
-        Ok(Some(g)) => g,
-        Ok(None) => return Outcome::NotFound,
-        Err(f) => return Outcome::failed(title, SECTION, &f),
-    };
-    let base = href(&format!("{SECTION}/{id}"));
-    let mut failure = None;
-    if req.is_post() {
-        let params = [
-            ("VpnGatewayId".to_owned(), id.to_owned()),
-            ("VpcId".to_owned(), req.field("vpc").to_owned()),
-        ];
-        match cx.api.call("AttachVpnGateway", &params) {
-            Ok(_) => return Outcome::Redirect(format!("{base}?done=attached")),
-            Err(f) => failure = Some(f),
-        }
-    }
-    let options = match free_vpcs(cx) {
-        Ok(options) => options,
-        Err(f) => return Outcome::failed(title, SECTION, &f),
-    };
-    let attached = attached_vpc(&g);
-    let body = html! {
-        (html::crumbs(SECTION, "Virtual private gateways", id, title))
-        h1 { (title) " (" (id) ")" }
-        @if let Some(f) = &failure { (html::error(f)) }
-        @if !attached.is_empty() {
-            p { "This virtual private gateway is attached to " (html::link("vpcs", attached)) ". Detach it first to attach it elsewhere." }
-        }
-        form.edit method="post" action=(format!("{base}/attach")) {
-            fieldset {
-                legend { "VPC" }
-                (html::select("vpc", "Available VPCs", &options, req.field("vpc")))
-                @if options.is_empty() {
-                    p.hint { "Every VPC has a virtual private gateway already (a VPC takes one). "
-                        a href=(href("vpcs/new")) { "Create VPC" } }
-                }
-            }
-            (html::form_actions(&base, "Attach to VPC"))
-        }
-    };
-    Outcome::form(title, SECTION, body, failure.is_some())
-}
-
-fn detach(cx: &Cx<'_>, id: &str, req: &Request) -> Outcome {
-    let title = "Detach from VPC";
-    let g = match describe(cx, id) {
-        Ok(Some(g)) => g,
-        Ok(None) => return Outcome::NotFound,
-        Err(f) => return Outcome::failed(title, SECTION, &f),
-    };
-    let base = href(&format!("{SECTION}/{id}"));
-    let vpc = attached_vpc(&g).to_owned();
-    let mut failure = None;
-    if req.is_post() {
-        if vpc.is_empty() {
-            failure = Some(Failure::new(
-                "InvalidVpnGatewayAttachment.NotFound",
-                format!("The attachment with vpn gateway ID '{id}' does not exist"),
-            ));
-        } else {
-            let params =
-                [("VpnGatewayId".to_owned(), id.to_owned()), ("VpcId".to_owned(), vpc.clone())];
-            match cx.api.call("DetachVpnGateway", &params) {
-                Ok(_) => return Outcome::Redirect(format!("{base}?done=detached")),
-                Err(f) => failure = Some(f),
-            }
-        }
-    }
-    let body = html! {
-        (html::crumbs(SECTION, "Virtual private gateways", id, title))
-        h1 { (title) }
-        @if let Some(f) = &failure { (html::error(f)) }
-        @if vpc.is_empty() {
-            p { "Virtual private gateway " strong { (id) } " is not attached to a VPC." }
-            p { a.button href=(base) { "Back" } }
-        } @else {
-            (html::confirm(
-                html! { p { "Are you sure you want to detach virtual private gateway " strong { (id) }
-                    " from VPC " strong { (vpc) } "? Its VPN connections no longer reach the VPC." } },
-                &format!("{base}/detach"),
-                "Detach virtual private gateway",
-                &base,
-            ))
-        }
-    };
-    Outcome::form(title, SECTION, body, failure.is_some())
 }
 
 fn delete(cx: &Cx<'_>, id: &str, req: &Request) -> Outcome {
