@@ -1,12 +1,13 @@
 //! Site-to-Site VPN connections: the list, a connection's details (its tunnels, as
 //! `vgwTelemetry` reports them, and its static routes), "Create VPN connection",
-//! "Download configuration", "Delete VPN connection".
+//! "Edit static routes", "Download configuration", "Delete VPN connection".
 
 use maud::{Markup, html};
 
 use super::choices::{self, labelled};
 use super::confirm::Confirm;
 use super::html::{self, column, href};
+use super::rows::{self, Press, pressed};
 use super::vpcs::name_tag;
 use super::{Cx, El, Failure, Outcome, Request};
 
@@ -18,6 +19,7 @@ pub(crate) fn route(cx: &Cx<'_>, rest: &[&str], req: &Request) -> Outcome {
         ["new"] => create(cx, req),
         [id] => detail(cx, id, req),
         [id, "configuration"] => configuration(cx, id),
+        [id, "routes"] => edit_routes(cx, id, req),
         [id, "delete"] => delete(cx, id, req),
         _ => Outcome::NotFound,
     }
@@ -148,10 +150,12 @@ fn detail(cx: &Cx<'_>, id: &str, req: &Request) -> Outcome {
     };
     let body = html! {
         (html::crumbs(SECTION, "VPN connections", id, ""))
-        @if req.param("done") == "created" {
-            (html::notice(&format!(
+        @match req.param("done") {
+            "created" => (html::notice(&format!(
                 "VPN connection {} was created. Download its configuration for your customer gateway device.",
-                labelled(id, name))))
+                labelled(id, name)))),
+            "routes" => (html::notice(&format!("Updated the static routes of {id} successfully."))),
+            _ => {}
         }
         (html::bar(&title, html! {
             @if !c.text("customerGatewayConfiguration").is_empty() {
@@ -174,7 +178,15 @@ fn detail(cx: &Cx<'_>, id: &str, req: &Request) -> Outcome {
         ]))
         (html::tabs(&base, tab, &[("tunnels", "Tunnel details"), ("static-routes", "Static routes"), ("tags", "Tags")]))
         @match tab {
-            "static-routes" => (routes_table(&c)),
+            "static-routes" => {
+                @if editable(&c) {
+                    div.bar {
+                        h2 { "Static routes (" (c.items("routes").count()) ")" }
+                        a.button href=(format!("{base}/routes")) { "Edit static routes" }
+                    }
+                }
+                (routes_table(&c))
+            }
             "tags" => (html::tags_table(&c)),
             _ => (tunnels_table(&c)),
         }
@@ -300,6 +312,123 @@ fn create(cx: &Cx<'_>, req: &Request) -> Outcome {
         Err(f) => return Outcome::failed(title, SECTION, &f),
     };
     Outcome::form(title, SECTION, create_form(req, &choices, failure.as_ref()), failure.is_some())
+}
+
+/// Whether the connection's static routes are its own to edit: static routing, to a
+/// virtual private gateway (a transit gateway's are its route tables'), not deleted.
+fn editable(c: &El) -> bool {
+    routing(c) == "Static" && !c.text("vpnGatewayId").is_empty() && !choices::gone(c.text("state"))
+}
+
+/// Makes the connection's static routes `wanted`: new prefixes first, then the ones no
+/// row keeps (a prefix the API refuses loses no route).
+fn save_routes(
+    cx: &Cx<'_>,
+    id: &str,
+    current: &[String],
+    wanted: &[String],
+) -> Result<(), Failure> {
+    let call = |action: &str, prefix: &str| {
+        let params = [
+            ("VpnConnectionId".to_owned(), id.to_owned()),
+            ("DestinationCidrBlock".to_owned(), prefix.to_owned()),
+        ];
+        cx.api.call(action, &params).map(drop)
+    };
+    for prefix in wanted.iter().filter(|p| !current.contains(p)) {
+        call("CreateVpnConnectionRoute", prefix)?;
+    }
+    for prefix in current.iter().filter(|p| !wanted.contains(p)) {
+        call("DeleteVpnConnectionRoute", prefix)?;
+    }
+    Ok(())
+}
+
+/// "Edit static routes": a row per prefix, "Add route", a row's "Remove", "Save changes".
+fn edit_routes(cx: &Cx<'_>, id: &str, req: &Request) -> Outcome {
+    let title = "Edit static routes";
+    let c = match describe(cx, id) {
+        Ok(Some(c)) => c,
+        Ok(None) => return Outcome::NotFound,
+        Err(f) => return Outcome::failed(title, SECTION, &f),
+    };
+    let base = href(&format!("{SECTION}/{id}"));
+    let current: Vec<String> =
+        c.items("routes").map(|r| r.text("destinationCidrBlock").to_owned()).collect();
+    let mut failure = None;
+    let rows = if req.is_post() {
+        let mut rows: Vec<String> =
+            rows::posted(req, ["prefix"]).into_iter().map(|[p]| p).collect();
+        match pressed(req) {
+            Press::Add => rows.push(String::new()),
+            Press::Remove(i) => {
+                if i < rows.len() {
+                    rows.remove(i);
+                }
+            }
+            Press::Save => {
+                let mut wanted: Vec<String> = Vec::new();
+                for p in rows.iter().filter(|p| !p.is_empty()) {
+                    if !wanted.contains(p) {
+                        wanted.push(p.clone());
+                    }
+                }
+                match save_routes(cx, id, &current, &wanted) {
+                    Ok(()) => {
+                        return Outcome::Redirect(format!("{base}?tab=static-routes&done=routes"));
+                    }
+                    Err(f) => failure = Some(f),
+                }
+            }
+        }
+        rows
+    } else {
+        let mut rows = current.clone();
+        rows.push(String::new());
+        rows
+    };
+    let body = html! {
+        (html::crumbs(SECTION, "VPN connections", id, title))
+        h1 { (title) }
+        @if let Some(f) = &failure { (html::error(f)) }
+        @if !editable(&c) {
+            p { "VPN connection " strong { (id) } " has no static routes of its own to edit: \
+                 they belong to a connection with static routing to a virtual private gateway \
+                 (a transit gateway's static routes are its route tables')." }
+            p { a.button href=(base) { "Back" } }
+        } @else {
+            form method="post" action=(format!("{base}/routes")) {
+                // The form's default button (Enter in a field): save, not the first "Remove".
+                button type="submit" hidden tabindex="-1" {}
+                table.list #prefixes aria-label="Static routes" {
+                    thead { tr { th scope="col" { "IP prefix" } th scope="col" { span.skip { "Remove" } } } }
+                    tbody {
+                        @for (i, prefix) in rows.iter().enumerate() {
+                            tr {
+                                td {
+                                    label.skip for=(format!("prefix-{i}")) { "IP prefix " (i + 1) }
+                                    input type="text" id=(format!("prefix-{i}")) name="prefix" value=(prefix) placeholder="192.168.0.0/24";
+                                }
+                                td {
+                                    button type="submit" name="remove" value=(i) data-remove-row=""
+                                        aria-label=(format!("Remove prefix {}", i + 1)) { "Remove" }
+                                }
+                            }
+                        }
+                    }
+                    template {
+                        tr {
+                            td { label { span.skip { "IP prefix" } input type="text" name="prefix" placeholder="192.168.0.0/24"; } }
+                            td { button type="button" data-remove-row="" { "Remove" } }
+                        }
+                    }
+                }
+                p { button type="submit" name="add" value="1" data-add-row="prefixes" { "Add route" } }
+                (html::form_actions(&format!("{base}?tab=static-routes"), "Save changes"))
+            }
+        }
+    };
+    Outcome::form(title, SECTION, body, failure.is_some())
 }
 
 /// The connection's `customerGatewayConfiguration`, as a file to save (AWS's console's
@@ -451,6 +580,50 @@ mod tests {
     }
 
     #[test]
+    fn edit_static_routes_adds_and_removes_prefixes() {
+        let c = console();
+        let (cgw, vgw) = gateways(&c);
+        let id = created(
+            &c,
+            "CreateVpnConnection",
+            &[
+                ("Type", "ipsec.1"),
+                ("CustomerGatewayId", &cgw),
+                ("VpnGatewayId", &vgw),
+                ("Options.StaticRoutesOnly", "true"),
+            ],
+            &["vpnConnection", "vpnConnectionId"],
+        );
+        let prefixes = |c: &crate::console::Console| -> Vec<String> {
+            let doc = api(c, "DescribeVpnConnections", &[("VpnConnectionId.1", &id)]);
+            let conn = doc.items("vpnConnectionSet").next().unwrap();
+            let mut all: Vec<String> =
+                conn.items("routes").map(|r| r.text("destinationCidrBlock").to_owned()).collect();
+            all.sort();
+            all
+        };
+        let path = format!("/console/vpn-connections/{id}/routes");
+        let form = get(&c, &path);
+        assert!(form.body.contains(r#"name="prefix""#), "{}", form.body);
+        // "Add route" posts the form back with one row more, saving nothing.
+        let more = post(&c, &path, &[("prefix", "192.168.0.0/24"), ("add", "1")]);
+        assert_eq!(more.status, 200);
+        assert_eq!(more.body.matches(r#"id="prefix-"#).count(), 2);
+        assert!(prefixes(&c).is_empty());
+        let page =
+            post_ok(&c, &path, &[("prefix", "192.168.0.0/24"), ("prefix", "192.168.1.0/24")]);
+        assert!(page.body.contains("Updated the static routes"), "{}", page.body);
+        assert_eq!(prefixes(&c), ["192.168.0.0/24", "192.168.1.0/24"]);
+        post_ok(&c, &path, &[("prefix", "192.168.1.0/24"), ("prefix", "10.9.0.0/16")]);
+        assert_eq!(prefixes(&c), ["10.9.0.0/16", "192.168.1.0/24"]);
+        // A prefix the API refuses: its error, and no route lost.
+        let refused = post(&c, &path, &[("prefix", "192.168.1.0/24"), ("prefix", "not-a-cidr")]);
+        assert_eq!(refused.status, 400, "{}", refused.body);
+        assert!(refused.body.contains("flash error"));
+        assert_eq!(prefixes(&c), ["10.9.0.0/16", "192.168.1.0/24"]);
+    }
+
+    #[test]
     fn a_dynamic_connection_to_a_transit_gateway() {
         let c = console();
         let (cgw, _) = gateways(&c);
@@ -463,6 +636,13 @@ mod tests {
         assert!(page.body.contains(&format!("/console/transit-gateways/{tgw}")), "{}", page.body);
         let list = get(&c, "/console/vpn-connections");
         assert!(list.body.contains("Dynamic"));
+        let id = api(&c, "DescribeVpnConnections", &[]);
+        let id = id.items("vpnConnectionSet").next().unwrap().text("vpnConnectionId").to_owned();
+        let routes = get(&c, &format!("/console/vpn-connections/{id}/routes"));
+        assert!(
+            routes.body.contains("no static routes of its own")
+                && !routes.body.contains(r#"name="prefix""#)
+        );
         let doc = api(&c, "DescribeVpnConnections", &[]);
         let conn = doc.items("vpnConnectionSet").next().unwrap();
         assert_eq!(conn.text("transitGatewayId"), tgw);
