@@ -561,6 +561,19 @@ fn dashboard(cx: &Cx<'_>) -> Outcome {
         ("network-acls", "Network ACLs", "DescribeNetworkAcls", "networkAclSet"),
         ("security-groups", "Security groups", "DescribeSecurityGroups", "securityGroupInfo"),
         ("instances", "Running instances", "DescribeInstances", "reservationSet"),
+        (
+            "customer-gateways",
+            "Customer gateways",
+            "DescribeCustomerGateways",
+            "customerGatewaySet",
+        ),
+        ("vpn-gateways", "Virtual private gateways", "DescribeVpnGateways", "vpnGatewaySet"),
+        (
+            "vpn-connections",
+            "Site-to-Site VPN connections",
+            "DescribeVpnConnections",
+            "vpnConnectionSet",
+        ),
     ];
     let mut cards = Vec::new();
     for (path, label, action, set) in counts {
@@ -720,6 +733,7 @@ mod tests {
         let home = get(&c, "/console/");
         assert_eq!(home.status, 200);
         assert!(home.body.contains("Resources by Region"));
+        assert!(home.body.contains(r#"href="/console/vpn-connections"><strong>0</strong>"#));
         assert_eq!(get(&c, "/console/assets/console.css").status, 200);
         assert_eq!(get(&c, "/console/no-such-page").status, 404);
         assert_eq!(get(&c, "/console").status, 303, "to the slash");
