@@ -261,15 +261,20 @@ const SITE_TOPOLOGY: &str = "
 vpcs:
   - name: lab
     cidr: 10.0.0.0/16
-    subnets:
-      - name: app
-        cidr: 10.0.1.0/24
+    subnets: [{ name: app, cidr: 10.0.1.0/24, zone: us-east-1a }]
+    route_tables:
+      - name: main
+        routes: [{ destination: 172.16.0.0/12, target: hub }]
     security_groups:
       - name: from-site
         description: everything from the data centre
         ingress:
           - protocol: all
             cidr: 172.16.0.0/16
+transit_gateways:
+  - name: hub
+    attachments:
+      - { name: lab-att, vpc: lab, subnets: [app] }
 instances:
   - name: app
     subnet: app
@@ -294,24 +299,13 @@ fn on_server(lab: &Lab, command: &[&str]) -> std::process::Output {
 
 #[test]
 #[ignore = "needs root"]
-fn a_sites_router_becomes_the_customer_gateway_and_propagation_brings_its_route() {
+fn a_sites_router_joins_a_transit_gateway_over_a_vpn_attachment() {
     require_root();
     let lab = Lab::up(SITE_TOPOLOGY);
-    let vpc = lab.aws(&[
-        "describe-vpcs",
-        "--filters",
-        "Name=tag:Name,Values=lab",
+    let tgw = lab.aws(&[
+        "describe-transit-gateways",
         "--query",
-        "Vpcs[0].VpcId",
-        "--output",
-        "text",
-    ]);
-    let table = lab.aws(&[
-        "describe-route-tables",
-        "--filters",
-        &format!("Name=vpc-id,Values={vpc}"),
-        "--query",
-        "RouteTables[0].RouteTableId",
+        "TransitGateways[0].TransitGatewayId",
         "--output",
         "text",
     ]);
@@ -328,26 +322,16 @@ fn a_sites_router_becomes_the_customer_gateway_and_propagation_brings_its_route(
         "--output",
         "text",
     ]);
-    let vgw = lab.aws(&[
-        "create-vpn-gateway",
-        "--type",
-        "ipsec.1",
-        "--amazon-side-asn",
-        "64600",
-        "--query",
-        "VpnGateway.VpnGatewayId",
-        "--output",
-        "text",
-    ]);
-    lab.aws(&["attach-vpn-gateway", "--vpn-gateway-id", &vgw, "--vpc-id", &vpc]);
+    // To the hub: the connection brings its own attachment, associated with the hub's
+    // default table and propagating into it (the gateway's defaults).
     let vpn = lab.aws(&[
         "create-vpn-connection",
         "--type",
         "ipsec.1",
         "--customer-gateway-id",
         &cgw,
-        "--vpn-gateway-id",
-        &vgw,
+        "--transit-gateway-id",
+        &tgw,
         "--query",
         "VpnConnection.VpnConnectionId",
         "--output",
@@ -365,22 +349,31 @@ fn a_sites_router_becomes_the_customer_gateway_and_propagation_brings_its_route(
     wait_until("both tunnels UP", Duration::from_secs(60), Duration::from_millis(500), || {
         telemetry().as_array()?.iter().all(|x| x["Status"] == "UP").then_some(())
     });
+    // The site's route in the hub's table, propagated by the VPN attachment.
+    let table = lab.aws(&[
+        "describe-transit-gateways",
+        "--query",
+        "TransitGateways[0].Options.AssociationDefaultRouteTableId",
+        "--output",
+        "text",
+    ]);
+    let routes = json(&lab.aws(&[
+        "search-transit-gateway-routes",
+        "--transit-gateway-route-table-id",
+        &table,
+        "--filters",
+        "Name=type,Values=propagated",
+    ]));
+    let site = routes["Routes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["DestinationCidrBlock"] == "172.16.0.0/16")
+        .unwrap_or_else(|| panic!("the site's route is not in the hub's table: {routes}"));
+    assert_eq!(site["TransitGatewayAttachments"][0]["ResourceType"], "vpn", "{site}");
 
-    // The break: propagation is not enabled, so the VPC has no route to the site.
-    assert!(!lab.pings("app", "172.16.1.10", Duration::from_secs(2)), "no route yet");
-    let trace = lab.vpclab(&["trace", "--from", "app", "--to", "172.16.1.10"]);
-    assert!(!trace.status.success());
-    assert!(
-        String::from_utf8_lossy(&trace.stdout).contains("no_route"),
-        "{}",
-        String::from_utf8_lossy(&trace.stdout)
-    );
-    // The fix.
-    lab.aws(&["enable-vgw-route-propagation", "--gateway-id", &vgw, "--route-table-id", &table]);
-    assert!(
-        lab.pings("app", "172.16.1.10", Duration::from_secs(10)),
-        "app cannot reach the site's server"
-    );
+    // Both ways, through the hub and the tunnels; the site learned the VPC from the hub.
+    assert!(lab.pings("app", "172.16.1.10", Duration::from_secs(15)), "app cannot reach the site");
     let out = on_server(&lab, &["ping", "-c", "1", "-W", "2", "10.0.1.10"]);
     assert!(
         out.status.success(),
@@ -389,10 +382,7 @@ fn a_sites_router_becomes_the_customer_gateway_and_propagation_brings_its_route(
     );
     let trace = lab.vpclab(&["trace", "--from", "app", "--to", "172.16.1.10"]);
     let shown = String::from_utf8_lossy(&trace.stdout).into_owned();
-    assert!(shown.contains("vpn-gateway") && shown.contains(&vgw), "{shown}");
-
-    // Failover when a tunnel's path breaks is Part 10 of the labs (docs/labs, run by
-    // tests/labs.rs with `vpclab vpn cut`) and, with a short hold time, vpn_tunnels.rs.
+    assert!(shown.contains("transit-gateway"), "{shown}");
     lab.down();
     assert!(
         !vpclab_netns_tests::namespaces()
