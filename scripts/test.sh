@@ -47,9 +47,17 @@ cargo test --workspace --locked
 step "benchmarks compile"
 cargo bench --workspace --locked --no-run
 
+# The fuzz targets run in the background while the namespace tests, which mostly wait on
+# daemons and timers, run in the foreground: the slowest steps overlap instead of adding
+# up. Their output is shown at the end, and a failure fails the run.
+fuzz_pid=
 if ((root)); then
-  step "fuzz targets, 20 s each (nightly; cargo-fuzz from crates.io into target/tools)"
-  scripts/fuzz.sh 20
+  step "fuzz targets, 20 s each, in the background (nightly; cargo-fuzz from crates.io into target/tools)"
+  fuzz_log=$(mktemp)
+  # Its own process group, so that a failing run stops it and everything it started.
+  setsid scripts/fuzz.sh 20 >"$fuzz_log" 2>&1 &
+  fuzz_pid=$!
+  trap 'kill -- -"$fuzz_pid" 2>/dev/null || true; rm -f "$fuzz_log"' EXIT
 fi
 
 if ((root)); then
@@ -69,6 +77,14 @@ if ((root)); then
   # These tests share fixed names (vpclab-internet, ...) and touch the kernel's
   # namespace list, so they run on one thread; each cleans up after itself.
   cargo test -p vpclab-netns-tests --locked -- --ignored --test-threads=1
+
+  step "fuzz targets (started in the background)"
+  if ! wait "$fuzz_pid"; then
+    cat "$fuzz_log"
+    echo "test.sh: a fuzz target failed" >&2
+    exit 1
+  fi
+  grep -E '^fuzz: ' "$fuzz_log" || cat "$fuzz_log"
 fi
 
 step "all tests passed"
