@@ -72,30 +72,41 @@ fn json(text: &str) -> serde_json::Value {
     serde_json::from_str(text).unwrap_or_else(|e| panic!("{e}: {text}"))
 }
 
-#[test]
-#[ignore = "needs root"]
-fn a_customer_gateway_configured_from_the_document_brings_both_tunnels_up_and_packets_cross() {
-    require_root();
+/// A lab from [`TOPOLOGY`] through the API as a user would build it: a virtual private
+/// gateway attached to its VPC and propagating into its main route table, a customer
+/// gateway at [`CGW`], and a VPN connection between them (`options`: more
+/// `create-vpn-connection` arguments).
+struct VgwLab {
+    lab: Lab,
+    table: String,
+    vgw: String,
+    vpn: String,
+    document: String,
+}
+
+fn vgw_lab(options: &[&str]) -> VgwLab {
     let lab = Lab::up(TOPOLOGY);
-    let vpc = lab.aws(&[
+    let text = |args: &[&str]| {
+        let mut args = args.to_vec();
+        args.extend(["--output", "text"]);
+        lab.aws(&args)
+    };
+    let vpc = text(&[
         "describe-vpcs",
         "--filters",
         "Name=tag:Name,Values=lab",
         "--query",
         "Vpcs[0].VpcId",
-        "--output",
-        "text",
     ]);
-    let table = lab.aws(&[
+    let filter = format!("Name=vpc-id,Values={vpc}");
+    let table = text(&[
         "describe-route-tables",
         "--filters",
-        &format!("Name=vpc-id,Values={vpc}"),
+        &filter,
         "--query",
         "RouteTables[0].RouteTableId",
-        "--output",
-        "text",
     ]);
-    let cgw_id = lab.aws(&[
+    let cgw = text(&[
         "create-customer-gateway",
         "--type",
         "ipsec.1",
@@ -105,32 +116,44 @@ fn a_customer_gateway_configured_from_the_document_brings_both_tunnels_up_and_pa
         "65000",
         "--query",
         "CustomerGateway.CustomerGatewayId",
-        "--output",
-        "text",
     ]);
-    let vgw = lab.aws(&[
-        "create-vpn-gateway",
-        "--type",
-        "ipsec.1",
-        "--query",
-        "VpnGateway.VpnGatewayId",
-        "--output",
-        "text",
-    ]);
+    let vgw =
+        text(&["create-vpn-gateway", "--type", "ipsec.1", "--query", "VpnGateway.VpnGatewayId"]);
     lab.aws(&["attach-vpn-gateway", "--vpn-gateway-id", &vgw, "--vpc-id", &vpc]);
     lab.aws(&["enable-vgw-route-propagation", "--gateway-id", &vgw, "--route-table-id", &table]);
-    let made = json(&lab.aws(&[
+    let mut create = vec![
         "create-vpn-connection",
         "--type",
         "ipsec.1",
         "--customer-gateway-id",
-        &cgw_id,
+        &cgw,
         "--vpn-gateway-id",
         &vgw,
-    ]));
+    ];
+    create.extend_from_slice(options);
+    let made = json(&lab.aws(&create));
     let vpn = made["VpnConnection"]["VpnConnectionId"].as_str().unwrap().to_owned();
     let document =
         made["VpnConnection"]["CustomerGatewayConfiguration"].as_str().unwrap().to_owned();
+    VgwLab { lab, table, vgw, vpn, document }
+}
+
+/// The connection's `VgwTelemetry`.
+fn vgw_telemetry(lab: &Lab, vpn: &str) -> serde_json::Value {
+    json(&lab.aws(&[
+        "describe-vpn-connections",
+        "--vpn-connection-ids",
+        vpn,
+        "--query",
+        "VpnConnections[0].VgwTelemetry",
+    ]))
+}
+
+#[test]
+#[ignore = "needs root"]
+fn a_customer_gateway_configured_from_the_document_brings_both_tunnels_up_and_packets_cross() {
+    require_root();
+    let VgwLab { lab, table, vgw, vpn, document } = vgw_lab(&[]);
 
     // The customer's side, from the document alone.
     let cgw = customer_gateway();
@@ -149,13 +172,7 @@ fn a_customer_gateway_configured_from_the_document_brings_both_tunnels_up_and_pa
         Duration::from_secs(60),
         Duration::from_millis(500),
         || {
-            let t = json(&lab.aws(&[
-                "describe-vpn-connections",
-                "--vpn-connection-ids",
-                &vpn,
-                "--query",
-                "VpnConnections[0].VgwTelemetry",
-            ]));
+            let t = vgw_telemetry(&lab, &vpn);
             let up = t.as_array()?.iter().all(|x| x["Status"] == "UP");
             up.then_some(t)
         },
@@ -207,13 +224,7 @@ fn a_customer_gateway_configured_from_the_document_brings_both_tunnels_up_and_pa
         Duration::from_millis(500),
         || {
             let pid = std::fs::read_to_string(&pid_file).ok()?;
-            let t = json(&lab.aws(&[
-                "describe-vpn-connections",
-                "--vpn-connection-ids",
-                &vpn,
-                "--query",
-                "VpnConnections[0].VgwTelemetry",
-            ]));
+            let t = vgw_telemetry(&lab, &vpn);
             let up = t.as_array()?.iter().all(|x| x["Status"] == "UP");
             (pid.trim() != crashed && up).then_some(())
         },
@@ -222,13 +233,7 @@ fn a_customer_gateway_configured_from_the_document_brings_both_tunnels_up_and_pa
     // The customer gateway goes away: the tunnels go down and the route is withdrawn.
     drop(customer);
     wait_until("both tunnels DOWN", Duration::from_secs(60), Duration::from_millis(500), || {
-        let t = json(&lab.aws(&[
-            "describe-vpn-connections",
-            "--vpn-connection-ids",
-            &vpn,
-            "--query",
-            "VpnConnections[0].VgwTelemetry",
-        ]));
+        let t = vgw_telemetry(&lab, &vpn);
         t.as_array()?.iter().all(|x| x["Status"] == "DOWN").then_some(())
     });
     wait_until(
@@ -337,15 +342,7 @@ fn a_sites_router_joins_a_transit_gateway_over_a_vpn_attachment() {
         "--output",
         "text",
     ]);
-    let telemetry = || {
-        json(&lab.aws(&[
-            "describe-vpn-connections",
-            "--vpn-connection-ids",
-            &vpn,
-            "--query",
-            "VpnConnections[0].VgwTelemetry",
-        ]))
-    };
+    let telemetry = || vgw_telemetry(&lab, &vpn);
     wait_until("both tunnels UP", Duration::from_secs(60), Duration::from_millis(500), || {
         telemetry().as_array()?.iter().all(|x| x["Status"] == "UP").then_some(())
     });
@@ -396,64 +393,11 @@ fn a_sites_router_joins_a_transit_gateway_over_a_vpn_attachment() {
 #[ignore = "needs root"]
 fn a_customer_gateway_with_a_wrong_pre_shared_key_keeps_that_tunnel_down() {
     require_root();
-    let lab = Lab::up(TOPOLOGY);
-    let vpc = lab.aws(&[
-        "describe-vpcs",
-        "--filters",
-        "Name=tag:Name,Values=lab",
-        "--query",
-        "Vpcs[0].VpcId",
-        "--output",
-        "text",
-    ]);
-    let cgw_id = lab.aws(&[
-        "create-customer-gateway",
-        "--type",
-        "ipsec.1",
-        "--ip-address",
-        CGW,
-        "--bgp-asn",
-        "65000",
-        "--query",
-        "CustomerGateway.CustomerGatewayId",
-        "--output",
-        "text",
-    ]);
-    let vgw = lab.aws(&[
-        "create-vpn-gateway",
-        "--type",
-        "ipsec.1",
-        "--query",
-        "VpnGateway.VpnGatewayId",
-        "--output",
-        "text",
-    ]);
-    lab.aws(&["attach-vpn-gateway", "--vpn-gateway-id", &vgw, "--vpc-id", &vpc]);
-    let table = lab.aws(&[
-        "describe-route-tables",
-        "--filters",
-        &format!("Name=vpc-id,Values={vpc}"),
-        "--query",
-        "RouteTables[0].RouteTableId",
-        "--output",
-        "text",
-    ]);
-    lab.aws(&["enable-vgw-route-propagation", "--gateway-id", &vgw, "--route-table-id", &table]);
-    let made = json(&lab.aws(&[
-        "create-vpn-connection",
-        "--type",
-        "ipsec.1",
-        "--customer-gateway-id",
-        &cgw_id,
-        "--vpn-gateway-id",
-        &vgw,
-    ]));
-    let vpn = made["VpnConnection"]["VpnConnectionId"].as_str().unwrap().to_owned();
-    let document = made["VpnConnection"]["CustomerGatewayConfiguration"].as_str().unwrap();
+    let VgwLab { lab, vpn, document, .. } = vgw_lab(&[]);
 
     // The administrator mistyped tunnel 1's key.
     let cgw = customer_gateway();
-    let mut doc = vpclab_vpn::document::parse(document).expect("the document reads");
+    let mut doc = vpclab_vpn::document::parse(&document).expect("the document reads");
     doc.tunnels[0].pre_shared_key = "mistyped.key_123".into();
     let end = vpclab_vpn::document::customer_end(
         cgw.name(),
@@ -463,15 +407,7 @@ fn a_customer_gateway_with_a_wrong_pre_shared_key_keeps_that_tunnel_down() {
     let dir = PathBuf::from("/run/vpclab").join(cgw.name());
     let customer = Running::start(end, &dir).expect("the customer gateway starts");
 
-    let telemetry = || {
-        json(&lab.aws(&[
-            "describe-vpn-connections",
-            "--vpn-connection-ids",
-            &vpn,
-            "--query",
-            "VpnConnections[0].VgwTelemetry",
-        ]))
-    };
+    let telemetry = || vgw_telemetry(&lab, &vpn);
     wait_until("tunnel 2 UP", Duration::from_secs(60), Duration::from_millis(500), || {
         (telemetry()[1]["Status"] == "UP").then_some(())
     });
@@ -505,62 +441,7 @@ fn a_customer_gateway_with_a_wrong_pre_shared_key_keeps_that_tunnel_down() {
 #[ignore = "needs root"]
 fn a_static_connection_carries_its_routes_and_takes_new_ones_without_a_restart() {
     require_root();
-    let lab = Lab::up(TOPOLOGY);
-    let vpc = lab.aws(&[
-        "describe-vpcs",
-        "--filters",
-        "Name=tag:Name,Values=lab",
-        "--query",
-        "Vpcs[0].VpcId",
-        "--output",
-        "text",
-    ]);
-    let table = lab.aws(&[
-        "describe-route-tables",
-        "--filters",
-        &format!("Name=vpc-id,Values={vpc}"),
-        "--query",
-        "RouteTables[0].RouteTableId",
-        "--output",
-        "text",
-    ]);
-    let cgw_id = lab.aws(&[
-        "create-customer-gateway",
-        "--type",
-        "ipsec.1",
-        "--ip-address",
-        CGW,
-        "--bgp-asn",
-        "65000",
-        "--query",
-        "CustomerGateway.CustomerGatewayId",
-        "--output",
-        "text",
-    ]);
-    let vgw = lab.aws(&[
-        "create-vpn-gateway",
-        "--type",
-        "ipsec.1",
-        "--query",
-        "VpnGateway.VpnGatewayId",
-        "--output",
-        "text",
-    ]);
-    lab.aws(&["attach-vpn-gateway", "--vpn-gateway-id", &vgw, "--vpc-id", &vpc]);
-    lab.aws(&["enable-vgw-route-propagation", "--gateway-id", &vgw, "--route-table-id", &table]);
-    let made = json(&lab.aws(&[
-        "create-vpn-connection",
-        "--type",
-        "ipsec.1",
-        "--customer-gateway-id",
-        &cgw_id,
-        "--vpn-gateway-id",
-        &vgw,
-        "--options",
-        "StaticRoutesOnly=true",
-    ]));
-    let vpn = made["VpnConnection"]["VpnConnectionId"].as_str().unwrap().to_owned();
-    let document = made["VpnConnection"]["CustomerGatewayConfiguration"].as_str().unwrap();
+    let VgwLab { lab, table, vpn, document, .. } = vgw_lab(&["--options", "StaticRoutesOnly=true"]);
     lab.aws(&[
         "create-vpn-connection-route",
         "--vpn-connection-id",
@@ -571,7 +452,7 @@ fn a_static_connection_carries_its_routes_and_takes_new_ones_without_a_restart()
 
     // The customer routes the VPC into its tunnels, as a static device is configured.
     let cgw = customer_gateway();
-    let doc = vpclab_vpn::document::parse(document).expect("the document reads");
+    let doc = vpclab_vpn::document::parse(&document).expect("the document reads");
     assert!(doc.tunnels.iter().all(|t| t.bgp.is_none()), "no BGP in a static document");
     let end = vpclab_vpn::document::customer_end(
         cgw.name(),
@@ -581,15 +462,7 @@ fn a_static_connection_carries_its_routes_and_takes_new_ones_without_a_restart()
     let dir = PathBuf::from("/run/vpclab").join(cgw.name());
     let mut customer = Running::start(end, &dir).expect("the customer gateway starts");
 
-    let telemetry = || {
-        json(&lab.aws(&[
-            "describe-vpn-connections",
-            "--vpn-connection-ids",
-            &vpn,
-            "--query",
-            "VpnConnections[0].VgwTelemetry",
-        ]))
-    };
+    let telemetry = || vgw_telemetry(&lab, &vpn);
     wait_until("both tunnels UP", Duration::from_secs(60), Duration::from_millis(500), || {
         telemetry().as_array()?.iter().all(|x| x["Status"] == "UP").then_some(())
     });
