@@ -151,7 +151,10 @@ impl Snapshot {
     ) -> Verdict {
         if vpn.attachment != u32::MAX {
             // A connection to a transit gateway: the hub routes it (it has no zone).
-            return self.hub(tracking, vpn.attachment, u8::MAX, ip, reply, now);
+            let Some(table) = self.attachments.get(vpn.attachment as usize).map(|a| a.table) else {
+                return Verdict::Drop(DropReason::Blackhole);
+            };
+            return self.hub(tracking, vpn.attachment, table, u8::MAX, ip, reply, now);
         }
         let dst = ip.dst();
         let Some(vpc) = self.vpcs.get(vpn.vpc as usize).filter(|v| v.contains(dst)) else {
@@ -553,27 +556,27 @@ impl Snapshot {
             return verdict;
         }
         ip.decrement_ttl();
-        self.hub(tracking, index, me.zone, ip, reply, now)
+        self.hub(tracking, index, ingress.table, me.zone, ip, reply, now)
     }
 
     /// Through the transit gateway a packet entered by attachment `index` (and, over a
-    /// peering attachment, the other one, once): the table associated with it decides;
+    /// peering attachment, the other one, once): `table`, the one associated with it,
+    /// decides;
     /// out into a VPC by the interface in the sender's `zone` (or the first; or the
     /// flow's, in appliance mode), or into a VPN connection's tunnels.
+    #[allow(clippy::too_many_arguments)]
     fn hub(
         &self,
         tracking: &mut Tracking,
         index: u32,
+        table: u32,
         zone: u8,
         ip: &mut Ipv4<&mut [u8]>,
         reply: &mut [u8],
         now: u64,
     ) -> Verdict {
-        let Some(ingress) = self.attachments.get(index as usize) else {
-            return Verdict::Drop(DropReason::Blackhole);
-        };
         // The transit gateway; over a peering attachment, the other one (once).
-        let (mut arrived, mut table_index, mut crossed) = (index, ingress.table, false);
+        let (mut arrived, mut table_index, mut crossed) = (index, table, false);
         let (out, egress) = loop {
             let Some(table) = self.tgw_tables.get(table_index as usize) else {
                 tracking.note(|| Step::TransitGateway {
