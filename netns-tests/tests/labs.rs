@@ -186,7 +186,8 @@ fn the_seed_lab_pages_run_as_written() {
 }
 
 /// The pages past the seed's walk-through that start labs of their own (`1x-…`): each
-/// runs alone, from the repository (their topologies are files under docs/labs/files),
+/// runs alone, where the repository's `docs/` is at hand (their topologies are files
+/// under docs/labs/files),
 /// and its topology block is the file it brings up.
 #[test]
 #[ignore = "needs root"]
@@ -209,8 +210,12 @@ fn the_pages_with_labs_of_their_own_run_as_written() {
             }
         }
         let work = Workspace::new(&name);
+        // The page's paths are the repository's (`docs/labs/files/…`); what it writes
+        // (a graph, say) goes into the workspace, which goes when the test ends.
+        std::os::unix::fs::symlink(repository.join("docs"), work.dir.join("docs"))
+            .expect("docs in the workspace");
         let script = format!("set -euo pipefail\n{}", script_of(&page, &work.dir));
-        let out = work.run(&name, &script, &repository);
+        let out = work.run(&name, &script, &work.dir);
         assert!(out.contains(&format!(">>> {name}")), "{name} ran");
     }
 }
