@@ -248,8 +248,10 @@ impl Host {
         let desired: BTreeMap<String, vpclab_vpn::End> = model
             .onprem_sites()
             .filter_map(|site| {
-                let router = crate::onprem::router_namespace(&site.name, &self.internet);
-                Some((site.name.clone(), crate::tunnels::customer_end(model, site, &router)?))
+                Some((
+                    site.name.clone(),
+                    crate::tunnels::customer_end(model, site, &self.internet)?,
+                ))
             })
             .collect();
         let vpn = std::sync::Arc::clone(&self.vpn);
@@ -313,7 +315,9 @@ impl Host {
         let desired: BTreeMap<vpclab_model::VpnConnectionId, (vpclab_vpn::End, Vec<Ipv4Net>)> =
             model
                 .vpn_connections()
-                .filter_map(|c| Some((c.id.clone(), crate::tunnels::aws_end(model, c)?)))
+                .filter_map(|c| {
+                    Some((c.id.clone(), crate::tunnels::aws_end(model, c, &self.internet)?))
+                })
                 .collect();
         let vpn = std::sync::Arc::clone(&self.vpn);
         let mut daemons = vpn.lock().unwrap_or_else(|e| e.into_inner());
@@ -619,6 +623,44 @@ fn setup_internet(ns: &str, queues: usize) -> Result<Vec<Tun>, HostError> {
     Ok(tun)
 }
 
+/// The internet namespace's ends of the links it forwards between, as nftables
+/// wildcards: on-premises sites' routers (`onprem<octet>`, [`crate::onprem`]) and VPN
+/// connections' outside links (`vpn<octet>`, [`crate::tunnels`]).
+const FORWARDED_LINKS: [&str; 2] = ["onprem*", "vpn*"];
+
+/// Lets the internet namespace forward between the forwarder's TUN, the sites' routers
+/// and the VPN connections' outside links, and only there: what it did not forward
+/// before (a packet from the forwarder for an internet address nobody has) it still
+/// drops, and it never sends redirects. Idempotent (the table is replaced whole).
+pub(crate) fn internet_forwards(internet: &str) -> Result<(), NetnsError> {
+    const TABLE: &str = "vpclab-forward";
+    let accepts: String = FORWARDED_LINKS
+        .iter()
+        .map(|l| format!("\t\tiifname \"{l}\" accept\n\t\toifname \"{l}\" accept\n"))
+        .collect();
+    let script = format!(
+        "table ip {TABLE}\n\
+         delete table ip {TABLE}\n\
+         table ip {TABLE} {{\n\
+         \tchain forward {{\n\
+         \t\ttype filter hook forward priority filter; policy drop;\n\
+         {accepts}\
+         \t}}\n\
+         }}\n"
+    );
+    netns::exec(internet, "nft", &["-f", "-"], &script)?;
+    let device_redirects = format!("net.ipv4.conf.{DEVICE}.send_redirects");
+    netns::sysctls(
+        internet,
+        &[
+            ("net.ipv4.conf.all.send_redirects", "0"),
+            ("net.ipv4.conf.default.send_redirects", "0"),
+            (&device_redirects, "0"),
+            ("net.ipv4.ip_forward", "1"),
+        ],
+    )
+}
+
 /// Removes everything `model` put on the host: every instance namespace and the
 /// internet's. Stop the forwarder first, or the namespaces outlive their names.
 pub fn teardown(model: &Model) -> Result<(), NetnsError> {
@@ -635,7 +677,7 @@ pub fn teardown_with_internet(model: &Model, internet: &str) -> Result<(), Netns
     }
     // VPN connections' namespaces (their daemons are killed with them).
     for connection in model.vpn_connections() {
-        let ns = crate::tunnels::netns_of(&connection.id);
+        let ns = crate::tunnels::netns_of(&connection.id, internet);
         if let Err(e) = netns::delete(&ns) {
             first_error.get_or_insert(e);
         }

@@ -38,8 +38,6 @@ pub const LAN: &str = "lan";
 /// The nftables table of vpclab's in a router (its NAT) and in the internet namespace
 /// (what it forwards).
 const NFT_TABLE: &str = "vpclab-onprem";
-/// The internet namespace's ends of the routers' links, as an nftables wildcard.
-const ROUTER_LINKS: &str = "onprem*";
 
 /// The namespaces of `site`, router first, in a lab whose internet is `internet`.
 pub fn namespaces(site: &OnpremSite, internet: &str) -> Vec<String> {
@@ -107,7 +105,7 @@ fn setup_wan(site: &OnpremSite, router: &str, internet: &str) -> Result<(), Netn
             router,
         ])?;
     }
-    internet_forwards(internet)?;
+    crate::host::internet_forwards(internet)?;
     let public = site.public_ip.to_string();
     let host_route = format!("{public}/32");
     let check_ip = CHECK_IP.to_string();
@@ -127,41 +125,6 @@ fn setup_wan(site: &OnpremSite, router: &str, internet: &str) -> Result<(), Netn
                 "route", "replace", "default", "via", &check_ip, "dev", WAN, "onlink", "src",
                 &public,
             ],
-        ],
-    )
-}
-
-/// The internet namespace's ends of the VPN connections' outside links (AWS's side of
-/// the tunnels, `crate::tunnels`), as an nftables wildcard.
-const VPN_LINKS: &str = "vpn*";
-
-/// Lets the internet namespace forward between the forwarder's TUN, the routers and the
-/// VPN connections' outside links, and only there: what it did not forward before (a
-/// packet from the forwarder for an internet address nobody has) it still drops, and it
-/// never sends redirects.
-pub(crate) fn internet_forwards(internet: &str) -> Result<(), NetnsError> {
-    let script = format!(
-        "table ip {NFT_TABLE}\n\
-         delete table ip {NFT_TABLE}\n\
-         table ip {NFT_TABLE} {{\n\
-         \tchain forward {{\n\
-         \t\ttype filter hook forward priority filter; policy drop;\n\
-         \t\tiifname \"{ROUTER_LINKS}\" accept\n\
-         \t\toifname \"{ROUTER_LINKS}\" accept\n\
-         \t\tiifname \"{VPN_LINKS}\" accept\n\
-         \t\toifname \"{VPN_LINKS}\" accept\n\
-         \t}}\n\
-         }}\n"
-    );
-    netns::exec(internet, "nft", &["-f", "-"], &script)?;
-    let device_redirects = format!("net.ipv4.conf.{DEVICE}.send_redirects");
-    netns::sysctls(
-        internet,
-        &[
-            ("net.ipv4.conf.all.send_redirects", "0"),
-            ("net.ipv4.conf.default.send_redirects", "0"),
-            (&device_redirects, "0"),
-            ("net.ipv4.ip_forward", "1"),
         ],
     )
 }

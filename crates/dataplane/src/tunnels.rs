@@ -15,7 +15,7 @@ use vpclab_sys::netns::{self, NetnsError};
 use vpclab_sys::tun::Tun;
 use vpclab_vpn::{Bgp, End, Role, Running, StaticRoute, Tunnel};
 
-use crate::host::lab_prefix;
+use crate::host::prefix_of;
 use crate::snapshot::VPC_MTU;
 
 /// The device toward the forwarder in a connection's namespace.
@@ -27,9 +27,10 @@ pub const TUNNEL_MTU: u16 = 1399;
 /// BGP hold time on AWS's side (its configuration documents say 30 s).
 pub const HOLD_TIME: u16 = 30;
 
-/// The namespace of connection `id`'s AWS side.
-pub fn netns_of(id: &VpnConnectionId) -> String {
-    format!("{}vpn-{}", lab_prefix(), id.as_str().trim_start_matches("vpn-"))
+/// The namespace of connection `id`'s AWS side, in the lab whose internet is the
+/// namespace `internet`.
+pub fn netns_of(id: &VpnConnectionId, internet: &str) -> String {
+    format!("{}vpn-{}", prefix_of(internet), id.as_str().trim_start_matches("vpn-"))
 }
 
 /// Where the daemons of namespace `ns` keep their files.
@@ -41,7 +42,7 @@ pub fn dir_of(ns: &str) -> PathBuf {
 /// startup action), BGP with the gateway's ASN advertising the VPC's CIDRs, or its
 /// static routes. `None` while it has nowhere to lead (no virtual private gateway, or
 /// one not attached).
-pub fn aws_end(model: &Model, c: &VpnConnection) -> Option<(End, Vec<Ipv4Net>)> {
+pub fn aws_end(model: &Model, c: &VpnConnection, internet: &str) -> Option<(End, Vec<Ipv4Net>)> {
     let (asn, cidrs) = match (c.vpn_gateway(), c.transit_gateway()) {
         (Some(vgw), _) => {
             let vgw = model.vpn_gateway(vgw).ok()?;
@@ -72,7 +73,7 @@ pub fn aws_end(model: &Model, c: &VpnConnection) -> Option<(End, Vec<Ipv4Net>)> 
         })
         .collect();
     let end = End {
-        netns: netns_of(&c.id),
+        netns: netns_of(&c.id, internet),
         tunnels,
         bgp: bgp.then(|| Bgp { local_asn: asn, advertise: cidrs.clone(), hold_time: HOLD_TIME }),
         static_routes: if bgp {
@@ -150,7 +151,7 @@ pub(crate) fn setup(
     }
     // The internet answers ARP for everything it routes elsewhere (proxy ARP), so the
     // connection's namespace needs no next hop, and forwards between its links.
-    crate::onprem::internet_forwards(internet)?;
+    crate::host::internet_forwards(internet)?;
     netns::sysctls(internet, &[(&format!("net.ipv4.conf.{link}.proxy_arp"), "1")])?;
     let outside: Vec<String> =
         vpclab_vpn::outside_addresses(end).iter().map(|a| format!("{a}/32")).collect();
@@ -285,14 +286,15 @@ fn restart_if_dead(what: &str, end: &End, running: &mut Result<Running, String>)
 /// user would configure a router), advertising the site's CIDRs over BGP, or routing the
 /// connection's VPC CIDRs into its tunnels when it is static. `None` when no connection
 /// ends at the site.
-pub fn customer_end(model: &Model, site: &vpclab_model::OnpremSite, netns: &str) -> Option<End> {
+pub fn customer_end(model: &Model, site: &vpclab_model::OnpremSite, internet: &str) -> Option<End> {
+    let netns = &crate::onprem::router_namespace(&site.name, internet);
     let mut documents = Vec::new();
     for c in model.vpn_connections() {
         let Ok(cgw) = model.customer_gateway(&c.spec.customer_gateway) else { continue };
         if cgw.spec.ip_address != site.public_ip {
             continue;
         }
-        let Some((_, cidrs)) = aws_end(model, c) else { continue };
+        let Some((_, cidrs)) = aws_end(model, c, internet) else { continue };
         let Ok(xml) = model.customer_gateway_configuration(c) else { continue };
         let Ok(document) = vpclab_vpn::document::parse(&xml) else { continue };
         // A static connection: the customer routes the VPC's CIDRs into its tunnels.
