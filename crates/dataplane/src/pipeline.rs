@@ -1709,32 +1709,50 @@ mod tests {
         assert_eq!(verdict, Verdict::Drop(DropReason::Blackhole));
     }
 
-    #[test]
-    fn routes_to_a_virtual_private_gateway_are_dropped_as_vpn_down() {
-        let mut m = Model::new(6);
+    /// A VPC (10.2.0.0/16) with a subnet and a virtual private gateway attached: the
+    /// model, the subnet, the gateway, the main route table.
+    fn vgw_vpc(
+        seed: u64,
+    ) -> (Model, vpclab_model::SubnetId, vpclab_model::VpnGatewayId, vpclab_model::RouteTableId)
+    {
+        let mut m = Model::new(seed);
         let vpc = m.create_vpc("10.2.0.0/16".parse().unwrap(), Tags::new()).unwrap();
         let subnet =
             m.create_subnet(&vpc, "10.2.0.0/24".parse().unwrap(), None, Tags::new()).unwrap();
         let vgw = m.create_vpn_gateway(None, None, Tags::new(), 0).unwrap();
         m.attach_vpn_gateway(&vgw, &vpc, 0).unwrap();
         let main = m.vpc(&vpc).unwrap().main_route_table.clone();
+        (m, subnet, vgw, main)
+    }
+
+    /// A VPN connection of `vgw` to a customer gateway at `cgw_ip`.
+    fn connect(
+        m: &mut Model,
+        vgw: &vpclab_model::VpnGatewayId,
+        cgw_ip: [u8; 4],
+        static_routes_only: bool,
+    ) -> vpclab_model::VpnConnectionId {
+        let cgw = vpclab_model::CustomerGatewaySpec::new(cgw_ip.into(), None, None, None).unwrap();
+        let cgw = m.create_customer_gateway(cgw, Tags::new(), 0);
+        let spec = vpclab_model::VpnConnectionSpec {
+            customer_gateway: cgw,
+            end: Some(vpclab_model::VpnEnd::VpnGateway(vgw.clone())),
+            static_routes_only,
+            tunnel_bandwidth: None,
+            tunnels: Default::default(),
+        };
+        m.create_vpn_connection(spec, Tags::new(), 0).unwrap()
+    }
+
+    #[test]
+    fn routes_to_a_virtual_private_gateway_are_dropped_as_vpn_down() {
+        let (mut m, subnet, vgw, main) = vgw_vpc(6);
         let to_vgw = RouteSpec {
             destination: "192.168.0.0/16".parse().unwrap(),
             target: RouteTarget::VpnGateway(vgw.clone()),
         };
         m.create_route(&main, to_vgw).unwrap();
-        let cgw =
-            vpclab_model::CustomerGatewaySpec::new([198, 51, 100, 2].into(), None, None, None)
-                .unwrap();
-        let cgw = m.create_customer_gateway(cgw, Tags::new(), 0);
-        let spec = vpclab_model::VpnConnectionSpec {
-            customer_gateway: cgw,
-            end: Some(vpclab_model::VpnEnd::VpnGateway(vgw.clone())),
-            static_routes_only: true,
-            tunnel_bandwidth: None,
-            tunnels: Default::default(),
-        };
-        let vpn = m.create_vpn_connection(spec, Tags::new(), 0).unwrap();
+        let vpn = connect(&mut m, &vgw, [198, 51, 100, 2], true);
         m.create_vpn_connection_route(&vpn, "172.16.0.0/16".parse().unwrap()).unwrap();
         m.enable_vgw_route_propagation(&main, &vgw).unwrap();
         let i = m.run_instance(RunInstance { subnet: Some(subnet), ..Default::default() }).unwrap();
@@ -1753,6 +1771,7 @@ mod tests {
         m.report_vpn_tunnels(&vpn, [up, Default::default()], 1);
         // Propagated now; with no device for the tunnels, the gateway drops it.
         assert_eq!(send(&m, &mut ports, [172, 16, 0, 9]), Verdict::Drop(DropReason::VpnDown));
+        let vpc = m.vpn_gateway(&vgw).unwrap().attached_to().unwrap().clone();
         m.detach_vpn_gateway(&vgw, &vpc, 0).unwrap();
         assert_eq!(send(&m, &mut ports, [192, 168, 1, 1]), Verdict::Drop(DropReason::Blackhole));
         assert_eq!(
@@ -1764,30 +1783,11 @@ mod tests {
 
     #[test]
     fn a_gateway_sends_each_prefix_into_the_connection_that_brings_it_and_takes_answers_back() {
-        let mut m = Model::new(7);
-        let vpc = m.create_vpc("10.2.0.0/16".parse().unwrap(), Tags::new()).unwrap();
-        let subnet =
-            m.create_subnet(&vpc, "10.2.0.0/24".parse().unwrap(), None, Tags::new()).unwrap();
-        let vgw = m.create_vpn_gateway(None, None, Tags::new(), 0).unwrap();
-        m.attach_vpn_gateway(&vgw, &vpc, 0).unwrap();
-        let main = m.vpc(&vpc).unwrap().main_route_table.clone();
+        let (mut m, subnet, vgw, main) = vgw_vpc(7);
         m.enable_vgw_route_propagation(&main, &vgw).unwrap();
-        let connect = |m: &mut Model, cgw_ip: [u8; 4], static_routes_only: bool| {
-            let cgw =
-                vpclab_model::CustomerGatewaySpec::new(cgw_ip.into(), None, None, None).unwrap();
-            let cgw = m.create_customer_gateway(cgw, Tags::new(), 0);
-            let spec = vpclab_model::VpnConnectionSpec {
-                customer_gateway: cgw,
-                end: Some(vpclab_model::VpnEnd::VpnGateway(vgw.clone())),
-                static_routes_only,
-                tunnel_bandwidth: None,
-                tunnels: Default::default(),
-            };
-            m.create_vpn_connection(spec, Tags::new(), 0).unwrap()
-        };
         // One connection learns 172.16.0.0/16 over BGP (tunnel 2 up); the other has a
         // static route to 172.16.5.0/24.
-        let bgp = connect(&mut m, [198, 51, 100, 2], false);
+        let bgp = connect(&mut m, &vgw, [198, 51, 100, 2], false);
         let up = vpclab_model::TunnelLive {
             ipsec_up: true,
             bgp_up: true,
@@ -1795,7 +1795,7 @@ mod tests {
             since: 0,
         };
         assert!(m.report_vpn_tunnels(&bgp, [Default::default(), up], 5));
-        let fixed = connect(&mut m, [198, 51, 100, 3], true);
+        let fixed = connect(&mut m, &vgw, [198, 51, 100, 3], true);
         m.create_vpn_connection_route(&fixed, "172.16.5.0/24".parse().unwrap()).unwrap();
         let ipsec = vpclab_model::TunnelLive { ipsec_up: true, ..Default::default() };
         assert!(m.report_vpn_tunnels(&fixed, [ipsec, Default::default()], 5));

@@ -130,6 +130,21 @@ impl Lab {
         (verdict, answer, ttl)
     }
 
+    /// A VPN connection to the hub (static routing or BGP), from a customer gateway.
+    fn vpn_to_hub(&mut self, static_routes_only: bool) -> vpclab_model::VpnConnectionId {
+        let m = &mut self.model;
+        let cgw = vpclab_model::CustomerGatewaySpec::new(ip("198.51.100.2"), None, None, None);
+        let cgw = m.create_customer_gateway(cgw.unwrap(), Tags::new(), 0);
+        let spec = vpclab_model::VpnConnectionSpec {
+            customer_gateway: cgw,
+            end: Some(vpclab_model::VpnEnd::TransitGateway(self.tgw.clone())),
+            static_routes_only,
+            tunnel_bandwidth: None,
+            tunnels: Default::default(),
+        };
+        m.create_vpn_connection(spec, Tags::new(), 0).unwrap()
+    }
+
     fn default_table(&self) -> vpclab_model::TgwRouteTableId {
         let tgw = self.model.transit_gateway(&self.tgw).unwrap();
         tgw.options.association_default_route_table.clone().unwrap()
@@ -661,17 +676,8 @@ fn the_hub_and_a_private_nat_gateway_count_what_they_carry_and_drop() {
 #[test]
 fn routes_learned_over_bgp_propagate_into_the_hubs_table_while_their_tunnel_is_up() {
     let mut lab = Lab::new();
+    let vpn = lab.vpn_to_hub(false);
     let m = &mut lab.model;
-    let cgw = vpclab_model::CustomerGatewaySpec::new(ip("198.51.100.2"), None, None, None);
-    let cgw = m.create_customer_gateway(cgw.unwrap(), Tags::new(), 0);
-    let spec = vpclab_model::VpnConnectionSpec {
-        customer_gateway: cgw,
-        end: Some(vpclab_model::VpnEnd::TransitGateway(lab.tgw.clone())),
-        static_routes_only: false,
-        tunnel_bandwidth: None,
-        tunnels: Default::default(),
-    };
-    let vpn = m.create_vpn_connection(spec, Tags::new(), 0).unwrap();
     let main = m.vpc(&lab.vpcs[0]).unwrap().main_route_table.clone();
     let to_site = RouteSpec {
         destination: cidr("172.16.0.0/12"),
@@ -712,17 +718,8 @@ fn routes_learned_over_bgp_propagate_into_the_hubs_table_while_their_tunnel_is_u
 #[test]
 fn a_route_to_a_vpn_attachment_ends_as_vpn_down() {
     let mut lab = Lab::new();
+    let vpn = lab.vpn_to_hub(true);
     let m = &mut lab.model;
-    let cgw = vpclab_model::CustomerGatewaySpec::new(ip("198.51.100.2"), None, None, None);
-    let cgw = m.create_customer_gateway(cgw.unwrap(), Tags::new(), 0);
-    let spec = vpclab_model::VpnConnectionSpec {
-        customer_gateway: cgw,
-        end: Some(vpclab_model::VpnEnd::TransitGateway(lab.tgw.clone())),
-        static_routes_only: true,
-        tunnel_bandwidth: None,
-        tunnels: Default::default(),
-    };
-    let vpn = m.create_vpn_connection(spec, Tags::new(), 0).unwrap();
     let attachment = m.vpn_connection(&vpn).unwrap().tgw_attachment.clone().unwrap();
     let table = lab.default_table();
     let m = &mut lab.model;
