@@ -1,7 +1,7 @@
 //! The readiness loop of the forwarder: epoll plus an eventfd to wake it.
 
 use std::io;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 use std::time::Duration;
 
 /// An epoll instance (level-triggered, read readiness).
@@ -102,6 +102,12 @@ impl EventFd {
         // SAFETY: reads at most 8 bytes into `value`.
         let n = unsafe { libc::read(self.fd.as_raw_fd(), value.as_mut_ptr().cast(), value.len()) };
         n == 8
+    }
+}
+
+impl AsFd for EventFd {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.fd.as_fd()
     }
 }
 

@@ -7,7 +7,10 @@
 //!   hot path allocates nothing and measure how much memory a structure holds.
 //! * [`netns`]: named network namespaces (through iproute2) and running code inside one.
 //! * [`tun`]: TUN devices opened inside a namespace by a process that stays outside.
-//! * [`epoll`]: the forwarder's readiness loop and its wake-up eventfd.
+//! * [`uring`]: the forwarder's packet I/O on io_uring: multishot reads into provided
+//!   buffers, writes from the same buffers, many packets per system call.
+//! * [`epoll`]: the forwarder's readiness loop (where io_uring is not available) and
+//!   its wake-up eventfd.
 //! * [`process`]: a helper process's tie to the daemon that started it, and signals to
 //!   the daemons vpclab runs (strongSwan, BIRD).
 //!
@@ -22,3 +25,4 @@ pub mod epoll;
 pub mod netns;
 pub mod process;
 pub mod tun;
+pub mod uring;
