@@ -8,6 +8,7 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use vpclab_dataplane::host::{self, Host};
+use vpclab_dataplane::worker::{Options, PacketIo};
 use vpclab_model::{Model, RunInstance, Tags};
 use vpclab_netns_tests::{require_root, run, run_ok, wait_until};
 use vpclab_sys::alloc::CountingAlloc;
@@ -35,6 +36,12 @@ impl Drop for Running {
 #[ignore = "needs root"]
 fn the_running_forwarder_allocates_nothing_per_packet() {
     require_root();
+    // Both packet I/O paths, one after the other (each lab is gone before the next).
+    forwards_without_allocating(PacketIo::Uring);
+    forwards_without_allocating(PacketIo::Epoll);
+}
+
+fn forwards_without_allocating(io: PacketIo) {
     let mut model = Model::new(77);
     let vpc = model.create_vpc("10.77.0.0/16".parse().unwrap(), Tags::new()).unwrap();
     let mut instance = |cidr: &str, ip: &str| {
@@ -51,11 +58,13 @@ fn the_running_forwarder_allocates_nothing_per_packet() {
     let (a, b) = (a.as_str().to_owned(), b.as_str().to_owned());
     let mut lab = Running {
         host: Some(
-            Host::start_with_internet(2, vpclab_netns_tests::INTERNET).expect("forwarder starts"),
+            Host::start_with(Options { io, ..Options::new(2) }, vpclab_netns_tests::INTERNET)
+                .expect("forwarder starts"),
         ),
         model,
     };
     let host = lab.host.as_mut().unwrap();
+    assert_eq!(host.packet_io(), io);
     host.sync(&lab.model).expect("instances set up");
 
     // Warm up: every path and lazily made thing (per-thread state, the hand-off
@@ -97,10 +106,10 @@ fn the_running_forwarder_allocates_nothing_per_packet() {
     assert!(flooded.success(), "the flood got its replies");
     assert!(transferred.success(), "the transfer ran");
     let forwarded = after.tx_packets - before_counters.tx_packets;
-    assert!(forwarded >= 40_000, "only {forwarded} packets forwarded");
+    assert!(forwarded >= 40_000, "{io}: only {forwarded} packets forwarded");
     assert_eq!(
         delta.allocations, 0,
-        "{} allocations while forwarding {forwarded} packets",
+        "{io}: {} allocations while forwarding {forwarded} packets",
         delta.allocations
     );
 }

@@ -21,6 +21,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use vpclab_dataplane::worker::PacketIo;
 
 /// AWS VPC in a box: real packets between namespaces, by AWS's rules.
 #[derive(Debug, Parser)]
@@ -100,6 +101,20 @@ enum Commands {
         /// one per CPU, at most 4. (`vpclab up` passes the variable on to its daemon.)
         #[arg(long, env = "VPCLAB_WORKERS", value_parser = clap::value_parser!(u16).range(1..=64))]
         workers: Option<u16>,
+        /// How the forwarder's workers move packets: `io_uring` (many packets per system
+        /// call, Linux 6.7 and later), `epoll` (one read and one write per packet), or
+        /// `auto`, io_uring where the kernel has it.
+        #[arg(long, env = "VPCLAB_PACKET_IO", default_value = "auto", value_parser = parse_packet_io)]
+        packet_io: PacketIo,
+        /// Lower latency for CPU: after its last packet a worker spins this many
+        /// microseconds (200 if no value is given) before it sleeps, so that a packet
+        /// arriving within that time finds it awake instead of waking it (on a virtual
+        /// machine a wake-up across CPUs costs tens of µs). Costs up to a core per
+        /// worker while packets come closer together than that; nothing when idle.
+        /// Needs io_uring. Off by default.
+        #[arg(long, env = "VPCLAB_BUSY_POLL", num_args = 0..=1, default_missing_value = "200",
+              value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+        busy_poll: Option<u64>,
         /// Report new instances and NAT gateways `pending` (deleted NAT gateways
         /// `deleting`) for this many seconds before they settle, as AWS does, so that
         /// clients' waiters poll more than once. Packets flow at once either way.
@@ -314,6 +329,8 @@ fn main() -> ExitCode {
             no_dataplane,
             credentials,
             workers,
+            packet_io,
+            busy_poll,
             pending_seconds,
             no_default_vpc,
         } => {
@@ -322,6 +339,8 @@ fn main() -> ExitCode {
                 dataplane: !no_dataplane,
                 credentials,
                 workers: workers.map(usize::from),
+                packet_io,
+                busy_poll: busy_poll.map(std::time::Duration::from_micros),
                 pending_seconds,
                 default_vpc: !no_default_vpc,
             };
@@ -384,5 +403,15 @@ fn draw(
             use std::io::Write;
             std::io::stdout().write_all(&bytes).map_err(|e| format!("stdout: {e}"))
         }
+    }
+}
+
+/// `--packet-io`'s values.
+fn parse_packet_io(value: &str) -> Result<PacketIo, String> {
+    match value {
+        "auto" => Ok(PacketIo::Auto),
+        "epoll" => Ok(PacketIo::Epoll),
+        "io_uring" | "uring" => Ok(PacketIo::Uring),
+        other => Err(format!("{other:?}: auto, io_uring or epoll")),
     }
 }

@@ -15,6 +15,7 @@ use tokio::sync::Notify;
 use vpclab_api::sigv4::Credentials;
 use vpclab_api::{Service, Store, server};
 use vpclab_dataplane::host::Host;
+use vpclab_dataplane::worker::{Options as ForwarderOptions, PacketIo};
 use vpclab_model::Model;
 
 use crate::lab::{self, DaemonStatus};
@@ -34,6 +35,10 @@ pub(crate) struct Options {
     pub credentials: Option<PathBuf>,
     /// Forwarder workers; one per CPU (at most 4) without.
     pub workers: Option<usize>,
+    /// The workers' packet I/O.
+    pub packet_io: PacketIo,
+    /// How long an io_uring worker spins after its last packet before sleeping.
+    pub busy_poll: Option<Duration>,
     /// Seconds new instances and NAT gateways are reported `pending`.
     pub pending_seconds: u64,
     /// Whether a fresh state gets a default VPC, as every AWS account has.
@@ -42,7 +47,16 @@ pub(crate) struct Options {
 
 /// Serves until SIGINT, SIGTERM or `stop` on the control socket.
 pub(crate) fn run(state: &Path, options: Options) -> Result<(), String> {
-    let Options { listen, dataplane, credentials, workers, pending_seconds, default_vpc } = options;
+    let Options {
+        listen,
+        dataplane,
+        credentials,
+        workers,
+        packet_io,
+        busy_poll,
+        pending_seconds,
+        default_vpc,
+    } = options;
     let credentials = match credentials {
         Some(file) => {
             let text =
@@ -82,7 +96,16 @@ pub(crate) fn run(state: &Path, options: Options) -> Result<(), String> {
         let workers = workers.unwrap_or_else(|| {
             std::thread::available_parallelism().map_or(1, |n| n.get()).min(DEFAULT_WORKERS)
         });
-        let mut host = Host::start(workers).map_err(|e| e.to_string())?;
+        let options = ForwarderOptions { workers, io: packet_io, busy_poll };
+        let mut host = Host::start_with(options, vpclab_dataplane::host::internet_netns())
+            .map_err(|e| e.to_string())?;
+        let spin =
+            busy_poll.map_or(String::new(), |d| format!(", busy-polling {} µs", d.as_micros()));
+        eprintln!(
+            "vpclab: forwarder: {workers} worker{} on {}{spin}",
+            if workers == 1 { "" } else { "s" },
+            host.packet_io()
+        );
         host.mark_owner(state).map_err(|e| e.to_string())?;
         host.sync(&model).map_err(|e| e.to_string())?;
         let records = host.flow_records();

@@ -118,7 +118,14 @@ impl Host {
     /// [`Host::start`] with the emulated internet in the namespace `internet` (a test's
     /// own, never a user's lab's).
     pub fn start_with_internet(workers: usize, internet: &str) -> Result<Self, HostError> {
-        let forwarder = Forwarder::start(workers).map_err(HostError::Forwarder)?;
+        Self::start_with(crate::worker::Options::new(workers), internet)
+    }
+
+    /// Starts the forwarder as `options` say, with the emulated internet in the
+    /// namespace `internet`.
+    pub fn start_with(options: crate::worker::Options, internet: &str) -> Result<Self, HostError> {
+        let workers = options.workers;
+        let forwarder = Forwarder::start_with(options).map_err(HostError::Forwarder)?;
         let queues = setup_internet(internet, workers)?;
         forwarder.attach(INTERNET, queues).map_err(HostError::Forwarder)?;
         Ok(Self {
@@ -132,6 +139,11 @@ impl Host {
             vpn: Default::default(),
             realised_sites: BTreeMap::new(),
         })
+    }
+
+    /// The packet I/O the forwarder's workers use.
+    pub fn packet_io(&self) -> crate::worker::PacketIo {
+        self.forwarder.io()
     }
 
     /// Marks every namespace this host has made, and will make, as belonging to the lab

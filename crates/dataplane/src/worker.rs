@@ -18,7 +18,7 @@
 
 use std::io;
 use std::net::Ipv4Addr;
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsFd, AsRawFd};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex};
@@ -28,6 +28,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use arc_swap::ArcSwap;
 use vpclab_sys::epoll::{Epoll, EventFd, empty_event, token};
 use vpclab_sys::tun::{Tun, VNET_HDR_LEN};
+use vpclab_sys::uring::{Event, PacketRing, Stop};
 
 use crate::capture::{Captured, Direction, Point, Tap};
 use crate::counters::{CounterSnapshot, Counters, DropReason};
@@ -107,6 +108,8 @@ struct Handoff {
 /// A running forwarder and the handle to steer it.
 pub struct Forwarder {
     shared: Arc<Shared>,
+    /// The packet I/O of the workers: never `Auto` once started.
+    io: PacketIo,
     threads: Vec<JoinHandle<io::Result<()>>>,
     /// The service thread's queue (the workers hold clones) and the thread.
     services: Option<SyncSender<ServiceMsg>>,
@@ -117,18 +120,92 @@ impl std::fmt::Debug for Forwarder {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Forwarder")
             .field("workers", &self.shared.workers.len())
+            .field("io", &self.io)
             .field("generation", &self.shared.snapshot.load().generation)
             .finish()
     }
 }
 
+/// How the workers move packets between the devices and themselves.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum PacketIo {
+    /// io_uring where the kernel has what it needs (Linux 6.7 and later), else epoll.
+    #[default]
+    Auto,
+    /// Readiness by epoll, then one `read` and one `write` system call per packet.
+    Epoll,
+    /// io_uring: multishot reads into provided buffers, writes from the same buffers,
+    /// one system call per batch.
+    Uring,
+}
+
+impl std::fmt::Display for PacketIo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            PacketIo::Auto => "auto",
+            PacketIo::Epoll => "epoll",
+            PacketIo::Uring => "io_uring",
+        })
+    }
+}
+
+/// How a forwarder runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Options {
+    /// Worker threads, 1 to [`MAX_WORKERS`].
+    pub workers: usize,
+    pub io: PacketIo,
+    /// With io_uring, how long a worker spins after its last packet before it sleeps:
+    /// lower latency for a core's worth of CPU while traffic flows. Off by default.
+    pub busy_poll: Option<Duration>,
+}
+
+impl Options {
+    /// `workers` workers, the packet I/O the kernel allows best, no busy-polling.
+    pub fn new(workers: usize) -> Self {
+        Self { workers, io: PacketIo::Auto, busy_poll: None }
+    }
+}
+
+/// Provided buffers of an io_uring worker: the header and the largest packet.
+const URING_BUFFER_LEN: usize = H + PACKET_BUFFER;
+
+/// Slots for devices in an io_uring worker's file table (ports must be below it; the
+/// ring takes fewer if the process may open fewer files).
+const URING_FILES: u32 = 1 << 17;
+
+/// Which packet I/O `wanted` is here: io_uring when asked for or when `Auto` finds the
+/// kernel has it, epoll otherwise.
+fn choose_io(wanted: PacketIo) -> io::Result<PacketIo> {
+    let probe = || PacketRing::new(1, 64, 1).map(drop);
+    match wanted {
+        PacketIo::Epoll => Ok(PacketIo::Epoll),
+        PacketIo::Uring => probe().map(|()| PacketIo::Uring),
+        PacketIo::Auto => Ok(if probe().is_ok() { PacketIo::Uring } else { PacketIo::Epoll }),
+    }
+}
+
 impl Forwarder {
-    /// Starts `workers` worker threads (1 to [`MAX_WORKERS`]) with an empty snapshot.
+    /// Starts `workers` worker threads (1 to [`MAX_WORKERS`]) with an empty snapshot,
+    /// on the packet I/O the kernel allows best.
     pub fn start(workers: usize) -> io::Result<Self> {
+        Self::start_with(Options::new(workers))
+    }
+
+    /// Starts a forwarder as `options` say, with an empty snapshot.
+    pub fn start_with(options: Options) -> io::Result<Self> {
+        let workers = options.workers;
         if !(1..=MAX_WORKERS).contains(&workers) {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidInput,
                 format!("{workers} workers: from 1 to {MAX_WORKERS}"),
+            ));
+        }
+        let io = choose_io(options.io)?;
+        if options.busy_poll.is_some() && io != PacketIo::Uring {
+            return Err(io::Error::new(
+                io::ErrorKind::Unsupported,
+                "busy-polling needs io_uring packet I/O, which this kernel lacks",
             ));
         }
         let mailboxes = (0..workers)
@@ -152,6 +229,7 @@ impl Forwarder {
         let (to_services, service_queue) = mpsc::sync_channel(SERVICE_QUEUE);
         let mut forwarder = Forwarder {
             shared,
+            io,
             threads: Vec::new(),
             services: Some(to_services.clone()),
             services_thread: None,
@@ -162,17 +240,62 @@ impl Forwarder {
                 .name("vpclab-services".into())
                 .spawn(move || services::run(&service_queue, &data.services))?,
         );
-        for (index, handoff) in handoffs(workers).into_iter().enumerate() {
-            let epoll = Epoll::new()?;
-            epoll.add(forwarder.shared.workers[index].wake.as_raw_fd(), WAKE)?;
-            let shared = Arc::clone(&forwarder.shared);
+        let spawned = forwarder.spawn_workers(io, options.busy_poll, &to_services);
+        // The service thread ends once every sender is gone: the workers' and the
+        // forwarder's, which `halt` drops, so not this one (also if a worker failed).
+        drop(to_services);
+        spawned.map(|()| forwarder)
+    }
+
+    /// Starts the workers, each on its own packet I/O, and waits until each is ready.
+    fn spawn_workers(
+        &mut self,
+        io: PacketIo,
+        busy_poll: Option<Duration>,
+        to_services: &SyncSender<ServiceMsg>,
+    ) -> io::Result<()> {
+        for (index, handoff) in handoffs(self.shared.workers.len()).into_iter().enumerate() {
+            let shared = Arc::clone(&self.shared);
             let to_services = to_services.clone();
-            let thread = std::thread::Builder::new()
-                .name(format!("vpclab-fwd-{index}"))
-                .spawn(move || Worker::new(index, &shared, handoff, to_services).run(&epoll))?;
-            forwarder.threads.push(thread);
+            // The ring is made on the thread that uses it (it is single-issuer); the
+            // thread reports whether that worked before the forwarder counts on it.
+            let (ready, started) = mpsc::channel();
+            let thread = std::thread::Builder::new().name(format!("vpclab-fwd-{index}")).spawn(
+                move || {
+                    let worker = Worker::new(index, &shared, handoff, to_services);
+                    if io == PacketIo::Uring {
+                        match PacketRing::new(URING_BUFFERS, URING_BUFFER_LEN, URING_FILES) {
+                            Ok(ring) => {
+                                let _ = ready.send(Ok(()));
+                                return worker.run_uring(ring, busy_poll);
+                            }
+                            Err(e) => {
+                                let _ = ready.send(Err(io::Error::new(e.kind(), e.to_string())));
+                                return Err(e);
+                            }
+                        }
+                    }
+                    match Epoll::new() {
+                        Ok(epoll) => {
+                            let _ = ready.send(Ok(()));
+                            worker.run_epoll(epoll)
+                        }
+                        Err(e) => {
+                            let _ = ready.send(Err(io::Error::new(e.kind(), e.to_string())));
+                            Err(e)
+                        }
+                    }
+                },
+            )?;
+            self.threads.push(thread);
+            started.recv().unwrap_or_else(|_| Err(io::Error::other("worker died")))?;
         }
-        Ok(forwarder)
+        Ok(())
+    }
+
+    /// The packet I/O the workers use.
+    pub fn io(&self) -> PacketIo {
+        self.io
     }
 
     /// How many workers run.
@@ -461,49 +584,56 @@ impl<'a> Worker<'a> {
         }
     }
 
-    fn run(mut self, epoll: &Epoll) -> io::Result<()> {
+    /// The work of every wake-up before its packets: a new snapshot's NAT gateways,
+    /// flow records at the end of their interval, expired flows. Returns the clocks the
+    /// wake-up's packets are stamped with (milliseconds since start, wall seconds).
+    fn housekeeping(&mut self, snapshot: &Snapshot, clock: &mut Clock) -> (u64, u64) {
+        if clock.generation != Some(snapshot.generation) {
+            // A new snapshot: NAT gateways may have come or gone (off the packet path).
+            self.nats.sync(snapshot);
+            clock.generation = Some(snapshot.generation);
+        }
+        let now = clock.started.elapsed().as_millis() as u64;
+        let wall = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+        let interval = snapshot.flow_interval_ms;
+        if interval > 0 && now.saturating_sub(clock.last_flush) >= interval {
+            clock.last_flush = now;
+            self.write_out_flows();
+        }
+        self.nats.sweep(now, SWEEP_BUDGET);
+        self.counters.set_tracking(&self.nats);
+        (now, wall)
+    }
+
+    /// The wake-up eventfd fired: commands from the control plane, packets from other
+    /// workers.
+    fn woken(&mut self, snapshot: &Snapshot, io: &mut dyn Watch, now: u64, wall: u64) {
+        self.shared.workers[self.index].wake.drain();
+        self.apply_commands(io);
+        while let Ok(mut parcel) = self.handoff.inbox.try_recv() {
+            self.forward_parcel(snapshot, &mut parcel, now, wall);
+            let _ = self.handoff.give_back[parcel.origin].try_send(parcel.frame);
+        }
+    }
+
+    /// The loop on epoll: wait for readiness, then one `read` and one `write` per
+    /// packet.
+    fn run_epoll(mut self, mut epoll: Epoll) -> io::Result<()> {
         let shared = self.shared;
         let workers = shared.workers.len();
+        epoll.add(shared.workers[self.index].wake.as_raw_fd(), WAKE)?;
         let mut frame = vec![0u8; H + PACKET_BUFFER];
         let mut events = [empty_event(); 64];
-        let mut generation = None;
-        let started = Instant::now();
-        let mut last_flush = 0u64;
+        let mut clock = Clock::new();
 
         while !shared.stop.load(Ordering::Acquire) {
             let ready = epoll.wait(&mut events, Duration::from_secs(1))?;
             let snapshot = shared.snapshot.load();
-            if generation != Some(snapshot.generation) {
-                // A new snapshot: NAT gateways may have come or gone (off the packet path).
-                self.nats.sync(&snapshot);
-                generation = Some(snapshot.generation);
-            }
-            let now = started.elapsed().as_millis() as u64;
-            let wall = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
-            let interval = snapshot.flow_interval_ms;
-            if interval > 0 && now.saturating_sub(last_flush) >= interval {
-                last_flush = now;
-                self.write_out_flows();
-            }
-            self.nats.sweep(now, SWEEP_BUDGET);
-            self.counters.set_tracking(&self.nats);
+            let (now, wall) = self.housekeeping(&snapshot, &mut clock);
             for event in &events[..ready] {
                 let token = token(event);
                 if token == WAKE {
-                    shared.workers[self.index].wake.drain();
-                    self.apply_commands(epoll);
-                    // Packets other workers read for this one.
-                    while let Ok(mut parcel) = self.handoff.inbox.try_recv() {
-                        self.forward(
-                            &snapshot,
-                            parcel.from,
-                            &mut parcel.frame,
-                            parcel.len,
-                            now,
-                            wall,
-                        );
-                        let _ = self.handoff.give_back[parcel.origin].try_send(parcel.frame);
-                    }
+                    self.woken(&snapshot, &mut epoll, now, wall);
                     continue;
                 }
                 let port = token as Port;
@@ -526,15 +656,12 @@ impl<'a> Worker<'a> {
                             break; // Drained (or a signal): the next wake-up reads on.
                         }
                         Err(e) => {
-                            // The device is gone under us (its namespace deleted, its
-                            // queue detached): stop watching it instead of waking on its
-                            // error forever. Once per device, so not a per-packet log.
                             if let Some(tun) =
                                 self.devices.get_mut(port as usize).and_then(Option::take)
                             {
-                                let _ = epoll.delete(tun.as_raw_fd());
+                                epoll.unwatch(&tun, port);
                             }
-                            eprintln!("vpclab: port {port}: device lost ({e}); no longer read");
+                            device_lost(port, &e);
                             break;
                         }
                     };
@@ -546,7 +673,11 @@ impl<'a> Worker<'a> {
                         &shared.fragment_owners,
                     );
                     if owner == self.index {
-                        self.forward(&snapshot, port, &mut frame, len, now, wall);
+                        if let Some((out, n)) =
+                            self.forward(&snapshot, port, &mut frame, len, now, wall)
+                        {
+                            self.send(out, &frame[..n]);
+                        }
                     } else {
                         self.hand_off(owner, port, &frame[..len]);
                     }
@@ -555,6 +686,144 @@ impl<'a> Worker<'a> {
             self.wake_owners();
         }
         Ok(())
+    }
+
+    /// The loop on io_uring: every device has a multishot read armed; one system call
+    /// per wake-up submits the writes of the last batch and collects the next batch's
+    /// packets, and a packet forwarded whole is written from the buffer it was read
+    /// into. With `busy_poll`, the loop spins that long after its last packet before it
+    /// sleeps, watching the ring's shared memory for work (no system call while idle).
+    fn run_uring(mut self, ring: PacketRing, busy_poll: Option<Duration>) -> io::Result<()> {
+        let shared = self.shared;
+        let workers = shared.workers.len();
+        let mut io = UringIo::new(ring);
+        io.ring.wake_on(shared.workers[self.index].wake.as_fd())?;
+        let mut events = Vec::with_capacity(URING_EVENTS);
+        let mut clock = Clock::new();
+        let mut last_packet = Instant::now();
+
+        while !shared.stop.load(Ordering::Acquire) {
+            // Busy-polling: while traffic is recent, flush the queued writes and spin
+            // on the ring's shared memory instead of sleeping in the kernel.
+            let spin = busy_poll.filter(|&spin| last_packet.elapsed() < spin);
+            let found = match spin {
+                Some(spin) => {
+                    io.ring.submit()?;
+                    let mut ready = io.ring.ready();
+                    while !ready && last_packet.elapsed() < spin {
+                        std::hint::spin_loop();
+                        ready = io.ring.ready();
+                    }
+                    ready
+                }
+                None => false,
+            };
+            if found {
+                io.ring.submit()?
+            } else {
+                io.ring.wait(Duration::from_secs(1))?
+            }
+            io.ring.reap(&mut events);
+            let snapshot = shared.snapshot.load();
+            let (now, wall) = self.housekeeping(&snapshot, &mut clock);
+            if events.iter().any(|e| matches!(e, Event::Packet { .. })) {
+                last_packet = Instant::now();
+            }
+            for event in events.drain(..) {
+                match event {
+                    Event::Packet { token: port, buffer, len } => {
+                        if len < H {
+                            self.counters.drop(DropReason::Malformed);
+                            io.ring.release(buffer);
+                            continue;
+                        }
+                        let frame = io.ring.packet(&buffer);
+                        let owner = steer::owner(
+                            &snapshot,
+                            port,
+                            &frame[H..len],
+                            workers,
+                            &shared.fragment_owners,
+                        );
+                        if owner != self.index {
+                            self.hand_off(owner, port, &frame[..len]);
+                            io.ring.release(buffer);
+                            continue;
+                        }
+                        match self.forward(&snapshot, port, frame, len, now, wall) {
+                            Some((out, n)) => {
+                                shared.tap.offer(out, Direction::Received, &frame[H..n]);
+                                if self.devices.get(out as usize).is_some_and(Option::is_some) {
+                                    if io.ring.write(out, buffer, n).is_err() {
+                                        self.counters.drop(DropReason::TxFailed);
+                                    }
+                                } else {
+                                    io.ring.release(buffer);
+                                    self.counters.drop(DropReason::TxFailed);
+                                }
+                            }
+                            None => io.ring.release(buffer),
+                        }
+                    }
+                    Event::Written { token: port, result } => match result {
+                        Ok(_) => {
+                            self.counters.tx();
+                            self.counters.port_received(port);
+                        }
+                        Err(_) => self.counters.drop(DropReason::TxFailed),
+                    },
+                    Event::Stopped { token: port, why } => self.stopped(&mut io, port, why),
+                    Event::Woken => self.woken(&snapshot, &mut io, now, wall),
+                }
+            }
+            // Reads that ran out of buffers go on now that this batch gave them back.
+            while let Some(port) = io.rearm.pop() {
+                if io.rearm(port).is_err() {
+                    io.rearm.push(port);
+                    break;
+                }
+            }
+            self.wake_owners();
+        }
+        Ok(())
+    }
+
+    /// A device's read ended: re-armed if it ran out of buffers, its queue handed back
+    /// if it was being detached, dropped if the device failed.
+    fn stopped(&mut self, io: &mut UringIo, port: Port, why: Stop) {
+        if let Stop::Cancelled = why {
+            // The read of an unwatched queue; a new one may be armed on the port.
+            let Some(pending) = io.cancelling.get_mut(port as usize) else { return };
+            *pending = pending.saturating_sub(1);
+            if *pending == 0 {
+                if let Some(at) = io.detaching.iter().position(|d| d.0 == port) {
+                    let (_, tun, done) = io.detaching.swap_remove(at);
+                    let _ = done.send(Some(tun));
+                }
+            }
+            return;
+        }
+        UringIo::flag(&mut io.armed, port, false);
+        match why {
+            // Read on once this batch has given buffers back.
+            Stop::Starved => io.rearm.push(port),
+            Stop::Cancelled => {}
+            Stop::Failed(e) => {
+                if let Some(tun) = self.devices.get_mut(port as usize).and_then(Option::take) {
+                    io.unwatch(&tun, port);
+                    device_lost(port, &e);
+                }
+            }
+        }
+    }
+
+    /// Forwards a packet another worker read for this one (it owns the flow).
+    fn forward_parcel(&mut self, snapshot: &Snapshot, parcel: &mut Parcel, now: u64, wall: u64) {
+        if let Some((out, n)) =
+            self.forward(snapshot, parcel.from, &mut parcel.frame, parcel.len, now, wall)
+        {
+            self.send(out, &parcel.frame[..n]);
+        }
     }
 
     /// Passes a frame read here to the worker that owns its flow.
@@ -587,7 +856,10 @@ impl<'a> Worker<'a> {
     }
 
     /// Runs the pipeline on the `len`-byte frame (virtio-net header, packet) read from
-    /// `port`, and sends what it decides.
+    /// `port`, and sends what it decides — except the common case, a packet forwarded
+    /// whole: then it returns the port and the frame's new length, for the caller to
+    /// write the frame from where it lies.
+    #[must_use]
     fn forward(
         &mut self,
         snapshot: &Snapshot,
@@ -596,7 +868,7 @@ impl<'a> Worker<'a> {
         len: usize,
         now: u64,
         wall: u64,
-    ) {
+    ) -> Option<(Port, usize)> {
         let shared = self.shared;
         let counters = self.counters;
         let len = len - H;
@@ -669,7 +941,7 @@ impl<'a> Worker<'a> {
                         counters.port_dropped(port, DropReason::TooBig);
                     }
                 } else {
-                    self.send(out, &frame[..H + out_len]);
+                    return Some((out, H + out_len));
                 }
             }
             Verdict::Reply { port: out, len, reason } => {
@@ -713,6 +985,7 @@ impl<'a> Worker<'a> {
                 }
             }
         }
+        None
     }
 
     /// Writes `frame` — a virtio-net header and a packet — to `port`, through this
@@ -742,7 +1015,7 @@ impl<'a> Worker<'a> {
         }
     }
 
-    fn apply_commands(&mut self, epoll: &Epoll) {
+    fn apply_commands(&mut self, io: &mut dyn Watch) {
         let mailbox = &self.shared.workers[self.index];
         let commands =
             std::mem::take(&mut *mailbox.commands.lock().unwrap_or_else(|e| e.into_inner()));
@@ -754,9 +1027,9 @@ impl<'a> Worker<'a> {
                         self.devices.resize_with(slot + 1, || None);
                     }
                     if let Some(old) = self.devices[slot].take() {
-                        let _ = epoll.delete(old.as_raw_fd());
+                        io.unwatch(&old, port);
                     }
-                    let result = epoll.add(tun.as_raw_fd(), u64::from(port));
+                    let result = io.watch(&tun, port);
                     if result.is_ok() {
                         self.devices[slot] = Some(tun);
                     }
@@ -768,13 +1041,143 @@ impl<'a> Worker<'a> {
                     let _ = done.send(batch);
                 }
                 Command::Detach(port, done) => {
-                    let tun = self.devices.get_mut(port as usize).and_then(Option::take);
-                    if let Some(tun) = &tun {
-                        let _ = epoll.delete(tun.as_raw_fd());
+                    match self.devices.get_mut(port as usize).and_then(Option::take) {
+                        Some(tun) => io.detach(tun, port, done),
+                        None => {
+                            let _ = done.send(None);
+                        }
                     }
-                    let _ = done.send(tun);
                 }
             }
+        }
+    }
+}
+
+/// The clocks of a worker's loop.
+struct Clock {
+    generation: Option<u64>,
+    started: Instant,
+    last_flush: u64,
+}
+
+impl Clock {
+    fn new() -> Self {
+        Self { generation: None, started: Instant::now(), last_flush: 0 }
+    }
+}
+
+/// A device failed under a worker (its namespace deleted, its queue detached): it is no
+/// longer read. Once per device, so not a per-packet log.
+fn device_lost(port: Port, error: &io::Error) {
+    eprintln!("vpclab: port {port}: device lost ({error}); no longer read");
+}
+
+/// How a worker learns that its devices have packets: epoll readiness, or io_uring
+/// reads.
+trait Watch {
+    /// Starts watching `tun`, the worker's queue of port `port`.
+    fn watch(&mut self, tun: &Tun, port: Port) -> io::Result<()>;
+    /// Stops watching `tun`.
+    fn unwatch(&mut self, tun: &Tun, port: Port);
+    /// Stops watching `tun` and sends it back through `done` once nothing of the
+    /// kernel's refers to it any more.
+    fn detach(&mut self, tun: Tun, port: Port, done: mpsc::Sender<Option<Tun>>) {
+        self.unwatch(&tun, port);
+        let _ = done.send(Some(tun));
+    }
+}
+
+impl Watch for Epoll {
+    fn watch(&mut self, tun: &Tun, port: Port) -> io::Result<()> {
+        self.add(tun.as_raw_fd(), u64::from(port))
+    }
+
+    fn unwatch(&mut self, tun: &Tun, _port: Port) {
+        let _ = self.delete(tun.as_raw_fd());
+    }
+}
+
+/// Completions reaped per wake-up of an io_uring worker.
+const URING_EVENTS: usize = 256;
+/// Provided buffers per io_uring worker: packets in flight at once, each read into a
+/// buffer of its own and written from it.
+const URING_BUFFERS: u16 = 256;
+
+/// An io_uring worker's ring and what it tracks about its reads.
+struct UringIo {
+    ring: PacketRing,
+    /// Ports attached to this worker (indexed by port).
+    watched: Vec<bool>,
+    /// Ports with a read in the kernel (indexed by port).
+    armed: Vec<bool>,
+    /// Reads cancelled per port whose end has yet to come (indexed by port).
+    cancelling: Vec<u16>,
+    /// Ports whose read stopped for want of buffers, to arm again.
+    rearm: Vec<Port>,
+    /// Queues being detached: handed back once their read's cancellation completes.
+    detaching: Vec<(Port, Tun, mpsc::Sender<Option<Tun>>)>,
+}
+
+impl UringIo {
+    fn new(ring: PacketRing) -> Self {
+        let (watched, armed, cancelling, rearm, detaching) = Default::default();
+        Self { ring, watched, armed, cancelling, rearm, detaching }
+    }
+
+    fn flag(flags: &mut Vec<bool>, port: Port, value: bool) {
+        let slot = port as usize;
+        if flags.len() <= slot {
+            flags.resize(slot + 1, false);
+        }
+        flags[slot] = value;
+    }
+
+    fn get(flags: &[bool], port: Port) -> bool {
+        flags.get(port as usize).copied().unwrap_or(false)
+    }
+
+    /// Arms `port`'s read again if it is attached and has none in the kernel.
+    fn rearm(&mut self, port: Port) -> io::Result<()> {
+        if Self::get(&self.watched, port) && !Self::get(&self.armed, port) {
+            self.ring.rearm(port)?;
+            Self::flag(&mut self.armed, port, true);
+        }
+        Ok(())
+    }
+}
+
+impl Watch for UringIo {
+    fn watch(&mut self, tun: &Tun, port: Port) -> io::Result<()> {
+        self.ring.watch(tun.as_fd(), port)?;
+        Self::flag(&mut self.watched, port, true);
+        Self::flag(&mut self.armed, port, true);
+        // Room to re-arm every port at once, reserved here rather than on the packet
+        // path.
+        self.rearm.reserve(self.watched.len().saturating_sub(self.rearm.len()));
+        Ok(())
+    }
+
+    fn unwatch(&mut self, _tun: &Tun, port: Port) {
+        Self::flag(&mut self.watched, port, false);
+        if Self::get(&self.armed, port) {
+            Self::flag(&mut self.armed, port, false);
+            let slot = port as usize;
+            if self.cancelling.len() <= slot {
+                self.cancelling.resize(slot + 1, 0);
+            }
+            self.cancelling[slot] += 1;
+        }
+        let _ = self.ring.unwatch(port);
+    }
+
+    fn detach(&mut self, tun: Tun, port: Port, done: mpsc::Sender<Option<Tun>>) {
+        self.unwatch(&tun, port);
+        if self.cancelling.get(port as usize).is_some_and(|&n| n > 0) {
+            // Its read ends with a cancellation; the queue goes back then (`stopped`),
+            // so a namespace deleted right after holds no reference of the ring's.
+            self.detaching.push((port, tun, done));
+        } else {
+            let _ = done.send(Some(tun));
         }
     }
 }
