@@ -2,7 +2,7 @@
 # Forwarding benchmark: the kernel's own forwarding between namespaces beside vpclab's,
 # in one run on one machine, with the same tools and the same MTUs.
 #
-#   sudo bench/forwarding.sh [--seconds N] [--markdown FILE]
+#   sudo bench/forwarding.sh [--seconds N] [--runs N] [--io "MODE…"] [--markdown FILE]
 #
 # Kernel: namespaces vpclab-bench-a and -b joined through a router namespace
 # vpclab-bench-r (ip_forward=1) by veth pairs with MTU 9001, like a VPC's; the router
@@ -15,18 +15,32 @@
 # Measures ping RTT (500 pings, 10 ms apart: p50 and p99), iperf3 TCP throughput with
 # 1 and 4 streams on the routed and the NAT path, and UDP 64-byte packets delivered per
 # second (iperf3 -u -l 64 -b 0) on the routed path; prints a table with the ratio
-# vpclab/kernel. Everything it makes is removed on exit.
+# vpclab/kernel. vpclab is measured once per packet I/O mode in --io (default: "epoll
+# io_uring busy-poll", busy-poll being io_uring with `--busy-poll=20000`: 20 ms, longer
+# than the pings' 10 ms spacing, so that the workers never sleep), on a fresh lab each,
+# right after the kernel in the same run. With --runs N the whole set runs N times, a
+# table each, then the medians of the ratios and their spread (min–max). Everything it
+# makes is removed on exit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 seconds=5
+runs=1
+modes="epoll io_uring busy-poll"
 markdown=""
 while (($#)); do
   case "$1" in
     --seconds) seconds=$2; shift 2 ;;
+    --runs) runs=$2; shift 2 ;;
+    --io) modes=$2; shift 2 ;;
     --markdown) markdown=$2; shift 2 ;;
-    *) echo "usage: $0 [--seconds N] [--markdown FILE]" >&2; exit 2 ;;
+    *) echo "usage: $0 [--seconds N] [--runs N] [--io \"MODE…\"] [--markdown FILE]" >&2; exit 2 ;;
   esac
+done
+((runs >= 1 && runs <= 20 && seconds >= 1 && seconds <= 60)) ||
+  { echo "forwarding.sh: --runs 1..20, --seconds 1..60" >&2; exit 2; }
+for mode in $modes; do
+  case "$mode" in epoll | io_uring | busy-poll) ;; *) echo "forwarding.sh: unknown mode $mode" >&2; exit 2 ;; esac
 done
 [[ $EUID -eq 0 ]] || { echo "forwarding.sh: needs root (namespaces)" >&2; exit 1; }
 scripts/deps.sh
@@ -76,16 +90,6 @@ table ip nat {
 }
 NFT
 
-# ---- vpclab ------------------------------------------------------------------------
-"$vpclab" --state-dir "$state" up bench/forwarding-lab.yaml >/dev/null
-id_of() {
-  "$vpclab" --state-dir "$state" status --json | python3 -c \
-    'import json,sys; m=json.load(sys.stdin)["model"]["instances"]; print(next(i["id"] for i in m.values() if i["tags"].get("Name")==sys.argv[1]))' "$1"
-}
-va=$(id_of a)
-vb=$(id_of b)
-vc=$(id_of c)
-
 # ---- measurements ------------------------------------------------------------------
 # rtt <client-ns> <server-ip>: "p50 p99" in microseconds
 rtt() {
@@ -131,45 +135,110 @@ kpps='round((d["end"]["sum"]["packets"] - d["end"]["sum"]["lost_packets"]) / d["
 tcp() { iperf "$1" "$2" "$3" "$gbits" -P "$4"; }
 udp() { iperf "$1" "$2" "$3" "$kpps" -u -l 64 -b 0; }
 
-echo "==> warming up"
-ip netns exec vpclab-bench-a ping -c 3 -i 0.2 -q 10.10.2.10 >/dev/null
-ip netns exec vpclab-bench-a ping -c 3 -i 0.2 -q 198.51.100.1 >/dev/null
-ip netns exec "$va" ping -c 3 -i 0.2 -q 10.20.2.10 >/dev/null
-ip netns exec "$vc" ping -c 3 -i 0.2 -q 198.51.100.1 >/dev/null
+# measure <a-ns> <b-ns> <b-ip> <nat-client-ns> <internet-ns>: the seven figures, one
+# line: RTT p50, p99, TCP 1 and 4 streams routed, 1 and 4 through NAT, UDP 64 B.
+measure() {
+  local a=$1 b=$2 bip=$3 natc=$4 inet=$5 p50 p99
+  ip netns exec "$a" ping -c 3 -i 0.2 -q "$bip" >/dev/null
+  ip netns exec "$natc" ping -c 3 -i 0.2 -q 198.51.100.1 >/dev/null
+  read -r p50 p99 < <(rtt "$a" "$bip")
+  echo "$p50 $p99 $(tcp "$a" "$b" "$bip" 1) $(tcp "$a" "$b" "$bip" 4)" \
+    "$(tcp "$natc" "$inet" 198.51.100.1 1) $(tcp "$natc" "$inet" 198.51.100.1 4) $(udp "$a" "$b" "$bip")"
+}
 
-echo "==> ping RTT (500 pings each)"
-read -r k50 k99 < <(rtt vpclab-bench-a 10.10.2.10)
-read -r v50 v99 < <(rtt "$va" 10.20.2.10)
-echo "==> iperf3, ${seconds}s each"
-k1=$(tcp vpclab-bench-a vpclab-bench-b 10.10.2.10 1)
-v1=$(tcp "$va" "$vb" 10.20.2.10 1)
-k4=$(tcp vpclab-bench-a vpclab-bench-b 10.10.2.10 4)
-v4=$(tcp "$va" "$vb" 10.20.2.10 4)
-kn1=$(tcp vpclab-bench-a vpclab-bench-i 198.51.100.1 1)
-vn1=$(tcp "$vc" vpclab-internet 198.51.100.1 1)
-kn4=$(tcp vpclab-bench-a vpclab-bench-i 198.51.100.1 4)
-vn4=$(tcp "$vc" vpclab-internet 198.51.100.1 4)
-ku=$(udp vpclab-bench-a vpclab-bench-b 10.10.2.10)
-vu=$(udp "$va" "$vb" 10.20.2.10)
+# ---- vpclab ------------------------------------------------------------------------
+# lab_up <mode>: a fresh lab whose daemon uses that packet I/O; sets va, vb, vc.
+id_of() {
+  "$vpclab" --state-dir "$state" status --json | python3 -c \
+    'import json,sys; m=json.load(sys.stdin)["model"]["instances"]; print(next(i["id"] for i in m.values() if i["tags"].get("Name")==sys.argv[1]))' "$1"
+}
+lab_up() {
+  "$vpclab" --state-dir "$state" down >/dev/null 2>&1 || true
+  case "$1" in
+    epoll) VPCLAB_PACKET_IO=epoll "$vpclab" --state-dir "$state" up bench/forwarding-lab.yaml >/dev/null ;;
+    io_uring) VPCLAB_PACKET_IO=io_uring "$vpclab" --state-dir "$state" up bench/forwarding-lab.yaml >/dev/null ;;
+    busy-poll) VPCLAB_PACKET_IO=io_uring VPCLAB_BUSY_POLL=20000 "$vpclab" --state-dir "$state" up bench/forwarding-lab.yaml >/dev/null ;;
+  esac
+  grep -q "forwarder:" "$state/daemon.log" 2>/dev/null && grep -m1 "forwarder:" "$state/daemon.log" >&2 || true
+  va=$(id_of a)
+  vb=$(id_of b)
+  vc=$(id_of c)
+}
 
-ratio() { python3 -c "import sys; a, b = float(sys.argv[1]), float(sys.argv[2]); print(f'{a / b:.2f}')" "$1" "$2" 2>/dev/null || echo nan; }
-table() {
-  echo "| measure | kernel | vpclab | vpclab/kernel |"
-  echo "| --- | ---: | ---: | ---: |"
-  echo "| ping RTT p50 | ${k50} µs | ${v50} µs | $(ratio "$v50" "$k50") |"
-  echo "| ping RTT p99 | ${k99} µs | ${v99} µs | $(ratio "$v99" "$k99") |"
-  echo "| TCP, 1 stream, subnet to subnet | ${k1} Gbit/s | ${v1} Gbit/s | $(ratio "$v1" "$k1") |"
-  echo "| TCP, 4 streams, subnet to subnet | ${k4} Gbit/s | ${v4} Gbit/s | $(ratio "$v4" "$k4") |"
-  echo "| TCP, 1 stream, through NAT | ${kn1} Gbit/s | ${vn1} Gbit/s | $(ratio "$vn1" "$kn1") |"
-  echo "| TCP, 4 streams, through NAT | ${kn4} Gbit/s | ${vn4} Gbit/s | $(ratio "$vn4" "$kn4") |"
-  echo "| UDP 64 B delivered, subnet to subnet | ${ku} kpps | ${vu} kpps | $(ratio "$vu" "$ku") |"
-  echo
+results=$state/results
+: >"$results"
+for run in $(seq "$runs"); do
+  echo "==> run $run/$runs: kernel"
+  echo "kernel $run $(measure vpclab-bench-a vpclab-bench-b 10.10.2.10 vpclab-bench-a vpclab-bench-i)" >>"$results"
+  for mode in $modes; do
+    echo "==> run $run/$runs: vpclab, $mode"
+    lab_up "$mode"
+    echo "$mode $run $(measure "$va" "$vb" 10.20.2.10 "$vc" vpclab-internet)" >>"$results"
+  done
+done
+
+report() {
+  python3 - "$results" "$runs" "$seconds" <<'PY'
+import statistics, sys
+
+rows = [line.split() for line in open(sys.argv[1]) if line.strip()]
+runs, seconds = int(sys.argv[2]), sys.argv[3]
+modes = []
+for r in rows:
+    if r[0] != "kernel" and r[0] not in modes:
+        modes.append(r[0])
+measures = [
+    ("ping RTT p50", "µs", False), ("ping RTT p99", "µs", False),
+    ("TCP, 1 stream, subnet to subnet", "Gbit/s", True),
+    ("TCP, 4 streams, subnet to subnet", "Gbit/s", True),
+    ("TCP, 1 stream, through NAT", "Gbit/s", True),
+    ("TCP, 4 streams, through NAT", "Gbit/s", True),
+    ("UDP 64 B delivered, subnet to subnet", "kpps", True),
+]
+def value(x):
+    try:
+        return float(x)
+    except ValueError:
+        return float("nan")
+by = {(r[0], int(r[1])): [value(x) for x in r[2:]] for r in rows}
+def ratio(a, k):
+    return a / k if k and k == k and a == a else float("nan")
+for run in range(1, runs + 1):
+    print(f"Run {run} of {runs}:\n")
+    print("| measure | kernel | " + " | ".join(f"vpclab {m} | ratio" for m in modes) + " |")
+    print("| --- | ---: | " + " | ".join("---: | ---:" for _ in modes) + " |")
+    k = by.get(("kernel", run), [float("nan")] * 7)
+    for i, (name, unit, _) in enumerate(measures):
+        cells = [f"{k[i]:g} {unit}"]
+        for m in modes:
+            v = by.get((m, run), [float("nan")] * 7)[i]
+            cells += [f"{v:g} {unit}", f"{ratio(v, k[i]):.2f}"]
+        print(f"| {name} | " + " | ".join(cells) + " |")
+    print()
+if runs > 1:
+    print(f"Ratios vpclab/kernel over {runs} runs: median (min–max); RTT as extra µs over the kernel:\n")
+    print("| measure | " + " | ".join(modes) + " |")
+    print("| --- | " + " | ".join("---:" for _ in modes) + " |")
+    for i, (name, unit, _) in enumerate(measures):
+        cells = []
+        for m in modes:
+            if i < 2:
+                xs = [by[(m, r)][i] - by[("kernel", r)][i] for r in range(1, runs + 1)]
+                fmt = lambda x: f"{x:+.0f} µs"
+            else:
+                xs = [ratio(by[(m, r)][i], by[("kernel", r)][i]) for r in range(1, runs + 1)]
+                fmt = lambda x: f"{x:.2f}"
+            xs = [x for x in xs if x == x]
+            cells.append(f"{fmt(statistics.median(xs))} ({fmt(min(xs))}–{fmt(max(xs))})" if xs else "nan")
+        print(f"| {name} | " + " | ".join(cells) + " |")
+    print()
+PY
   echo "Kernel: router namespace (ip_forward; nftables masquerade for NAT). RTT: lower is"
   echo "better (a ratio above 1 means vpclab is slower); the rest: higher is better."
   echo "$(nproc) CPUs ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)), kernel $(uname -r), iperf $(iperf3 --version | head -1 | awk '{print $2}'), ${seconds} s per run, $(date -u +%Y-%m-%d)"
 }
 echo
-table
+report
 if [[ -n $markdown ]]; then
-  table >"$markdown"
+  report >"$markdown"
 fi
