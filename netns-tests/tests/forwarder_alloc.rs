@@ -107,6 +107,10 @@ fn forwards_without_allocating(io: PacketIo) {
     assert!(transferred.success(), "the transfer ran");
     let forwarded = after.tx_packets - before_counters.tx_packets;
     assert!(forwarded >= 40_000, "{io}: only {forwarded} packets forwarded");
+    // The devices put every packet on the queue of the worker owning its flow (the
+    // steering program): none had to be handed over.
+    let handed = after.handed_off - before_counters.handed_off;
+    assert_eq!(handed, 0, "{io}: {handed} packets read by a worker not owning them");
     assert_eq!(
         delta.allocations, 0,
         "{io}: {} allocations while forwarding {forwarded} packets",

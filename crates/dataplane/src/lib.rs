@@ -17,6 +17,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod bpf;
 pub mod capture;
 pub mod counters;
 pub mod flowlog;

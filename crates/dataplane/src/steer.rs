@@ -128,14 +128,27 @@ struct Flow {
 }
 
 impl Flow {
-    /// The same for both directions: the ends in a fixed order.
+    /// The same for both directions: the ends in a fixed order. Plain 64-bit
+    /// arithmetic, so that the kernel can compute it too ([`crate::bpf`]).
     fn hash(self) -> u64 {
         let (x, y) = if self.a <= self.b { (self.a, self.b) } else { (self.b, self.a) };
         let addresses = u64::from(x.0) << 32 | u64::from(y.0);
         let ports = u64::from(x.1) << 24 | u64::from(y.1) << 8 | u64::from(self.protocol);
-        let m = u128::from(addresses ^ 0x9E37_79B9_7F4A_7C15) * u128::from(ports | 1 << 63);
-        (m as u64) ^ (m >> 64) as u64
+        mix(addresses, ports)
     }
+}
+
+/// The mixing constants of [`mix`] (the 64-bit golden ratio, and two odd multipliers
+/// from splitmix64).
+pub(crate) const MIX_KEY: u64 = 0x9E37_79B9_7F4A_7C15;
+pub(crate) const MIX_1: u64 = 0xBF58_476D_1CE4_E5B9;
+pub(crate) const MIX_2: u64 = 0x94D0_49BB_1331_11EB;
+
+/// A flow's hash from its ordered addresses and ports: two multiply-xor rounds.
+pub(crate) fn mix(addresses: u64, ports: u64) -> u64 {
+    let h = (addresses ^ MIX_KEY).wrapping_mul(MIX_1);
+    let h = (h ^ ports).wrapping_mul(MIX_2);
+    h ^ (h >> 32)
 }
 
 /// A hash of the flow of `ip`, the same for both directions (0 for a packet without
@@ -212,9 +225,10 @@ fn service_view(snapshot: &Snapshot, from: Port, flow: Flow) -> Flow {
     }
 }
 
-/// `hash` scaled to `0..workers` (Lemire's multiply-shift: no division).
-fn scale(hash: u64, workers: usize) -> usize {
-    ((u128::from(hash) * workers as u128) >> 64) as usize
+/// `hash` scaled to `0..workers` by its top 32 bits (Lemire's multiply-shift: no
+/// division, and 64-bit arithmetic only, as the kernel's steering program does it).
+pub(crate) fn scale(hash: u64, workers: usize) -> usize {
+    (((hash >> 32) * workers as u64) >> 32) as usize
 }
 
 #[cfg(test)]

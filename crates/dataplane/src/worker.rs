@@ -26,6 +26,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use arc_swap::ArcSwap;
+use vpclab_sys::bpf::SteeringProgram;
 use vpclab_sys::epoll::{Epoll, EventFd, empty_event, token};
 use vpclab_sys::tun::{Tun, VNET_HDR_LEN};
 use vpclab_sys::uring::{Event, PacketRing, Stop};
@@ -108,6 +109,9 @@ struct Handoff {
 /// A running forwarder and the handle to steer it.
 pub struct Forwarder {
     shared: Arc<Shared>,
+    /// Puts each packet a device sends on its owner's queue (none with one worker, or
+    /// where the kernel refuses it: the workers then hand packets over).
+    steering: Option<SteeringProgram>,
     /// The packet I/O of the workers: never `Auto` once started.
     io: PacketIo,
     threads: Vec<JoinHandle<io::Result<()>>>,
@@ -227,8 +231,18 @@ impl Forwarder {
             fragment_owners: steer::FragmentOwners::default(),
         });
         let (to_services, service_queue) = mpsc::sync_channel(SERVICE_QUEUE);
+        let steering = (workers > 1)
+            .then(|| match SteeringProgram::load(&crate::bpf::steering_program(workers)) {
+                Ok(program) => Some(program),
+                Err(e) => {
+                    eprintln!("vpclab: no queue steering ({e}); workers hand packets over");
+                    None
+                }
+            })
+            .flatten();
         let mut forwarder = Forwarder {
             shared,
+            steering,
             io,
             threads: Vec::new(),
             services: Some(to_services.clone()),
@@ -318,6 +332,14 @@ impl Forwarder {
                 queues.len(),
                 self.workers()
             )));
+        }
+        // Every device but the internet's steers its packets to their owners' queues
+        // (the internet's packets are owned by the translation they undo, which only
+        // the workers know).
+        if let (Some(program), Some(first)) = (&self.steering, queues.first()) {
+            if port != INTERNET {
+                first.set_steering(program)?;
+            }
         }
         // The service thread writes its answers through a duplicate of the first queue.
         if let (Some(services), Some(first)) = (&self.services, queues.first()) {

@@ -9,6 +9,8 @@
 //! * [`tun`]: TUN devices opened inside a namespace by a process that stays outside.
 //! * [`uring`]: the forwarder's packet I/O on io_uring: multishot reads into provided
 //!   buffers, writes from the same buffers, many packets per system call.
+//! * [`bpf`]: loading the eBPF program that steers a TUN device's packets to the queue
+//!   of the worker that owns their flow.
 //! * [`epoll`]: the forwarder's readiness loop (where io_uring is not available) and
 //!   its wake-up eventfd.
 //! * [`process`]: a helper process's tie to the daemon that started it, and signals to
@@ -21,6 +23,7 @@
 #![allow(unsafe_code)] // The workspace denies it; this crate is the exception.
 
 pub mod alloc;
+pub mod bpf;
 pub mod epoll;
 pub mod netns;
 pub mod process;

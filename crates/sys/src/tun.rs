@@ -25,6 +25,9 @@ const CLONE_DEVICE: &str = "/dev/net/tun";
 /// Most queues a device can have (the kernel's `MAX_TAP_QUEUES`).
 pub const MAX_QUEUES: usize = 256;
 
+/// `_IOR('T', 224, int)`: not in `libc`.
+const TUNSETSTEERINGEBPF: libc::Ioctl = 0x8004_54e0;
+
 /// Length of the virtio-net header in front of every packet read or written.
 pub const VNET_HDR_LEN: usize = 10;
 
@@ -159,6 +162,18 @@ impl Tun {
             libc::ioctl(self.file.as_raw_fd(), libc::TUNSETPERSIST, libc::c_ulong::from(persist))
         };
         if rc < 0 { Err(io::Error::last_os_error()) } else { Ok(()) }
+    }
+
+    /// Lets `program` choose the queue of each packet the device sends (all its queues:
+    /// the setting is the device's). See [`crate::bpf`].
+    pub fn set_steering(&self, program: &crate::bpf::SteeringProgram) -> io::Result<()> {
+        let fd: libc::c_int = program.as_raw_fd();
+        // SAFETY: TUNSETSTEERINGEBPF reads one `int` (a program fd, or -1) through the
+        // pointer, which points to `fd` for the duration of the call.
+        if unsafe { libc::ioctl(self.file.as_raw_fd(), TUNSETSTEERINGEBPF, &fd) } < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(())
     }
 
     /// Reads one packet behind its virtio-net header. `WouldBlock` when none is waiting.

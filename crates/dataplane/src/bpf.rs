@@ -1,0 +1,340 @@
+//! The queue-steering program of instance devices: [`crate::steer`]'s flow hash, in
+//! eBPF, so that the kernel puts each packet an instance sends on the queue of the
+//! worker that owns its flow and no worker has to hand it over.
+//!
+//! It covers what instances send almost always — TCP, UDP and ICMP echo, first
+//! fragments included — exactly as [`crate::steer::owner`] does; for the rest (ICMP
+//! errors, which go by the flow they quote; later fragments, which follow their first;
+//! flows to a private NAT gateway or an interface endpoint) it may pick another queue,
+//! and the worker that reads such a packet hands it over as before. Correctness never
+//! depends on it. A property test runs the program in a small interpreter against
+//! `steer::owner` on random packets.
+//!
+//! The program is assembled here by hand — a couple of dozen instructions, like the
+//! seccomp filters firecracker builds in Rust — rather than compiled from C, which would
+//! bring clang into the build for one hash.
+
+use vpclab_sys::bpf::Insn;
+
+use crate::steer::{MIX_1, MIX_2, MIX_KEY};
+
+// Instruction classes, sizes, modes, operations and sources (linux/bpf.h).
+const LD: u8 = 0x00;
+const LDX: u8 = 0x01;
+const STX: u8 = 0x03;
+const JMP: u8 = 0x05;
+const ALU64: u8 = 0x07;
+const W: u8 = 0x00;
+const H: u8 = 0x08;
+const B: u8 = 0x10;
+const DW: u8 = 0x18;
+const IMM: u8 = 0x00;
+const ABS: u8 = 0x20;
+const IND: u8 = 0x40;
+const MEM: u8 = 0x60;
+const K: u8 = 0x00;
+const X: u8 = 0x08;
+const MUL: u8 = 0x20;
+const OR: u8 = 0x40;
+const AND: u8 = 0x50;
+const LSH: u8 = 0x60;
+const RSH: u8 = 0x70;
+const XOR: u8 = 0xa0;
+const MOV: u8 = 0xb0;
+const JA: u8 = 0x00;
+const JEQ: u8 = 0x10;
+const JGT: u8 = 0x20;
+const JSET: u8 = 0x40;
+const JNE: u8 = 0x50;
+const JLT: u8 = 0xa0;
+const JLE: u8 = 0xb0;
+const EXIT: u8 = 0x90;
+
+const fn insn(code: u8, dst: u8, src: u8, off: i16, imm: i32) -> Insn {
+    Insn { code, regs: dst | src << 4, off, imm }
+}
+
+/// `dst op= imm`
+const fn alu(op: u8, dst: u8, imm: i32) -> Insn {
+    insn(ALU64 | op | K, dst, 0, 0, imm)
+}
+
+/// `dst op= src`
+const fn alu_x(op: u8, dst: u8, src: u8) -> Insn {
+    insn(ALU64 | op | X, dst, src, 0, 0)
+}
+
+/// `if dst op imm goto +off`
+const fn jmp(op: u8, dst: u8, imm: i32, off: i16) -> Insn {
+    insn(JMP | op | K, dst, 0, off, imm)
+}
+
+/// `if dst op src goto +off`
+const fn jmp_x(op: u8, dst: u8, src: u8, off: i16) -> Insn {
+    insn(JMP | op | X, dst, src, off, 0)
+}
+
+/// `r0 = packet[imm]` (network order read, host order value; the program ends with 0
+/// if it lies beyond the packet).
+const fn load_abs(size: u8, imm: i32) -> Insn {
+    insn(LD | ABS | size, 0, 0, 0, imm)
+}
+
+/// `r0 = packet[src + imm]`
+const fn load_ind(size: u8, src: u8, imm: i32) -> Insn {
+    insn(LD | IND | size, 0, src, 0, imm)
+}
+
+/// `dst = imm` for a 64-bit immediate: two instruction slots.
+fn load_imm64(dst: u8, imm: u64) -> [Insn; 2] {
+    [insn(LD | DW | IMM, dst, 0, 0, imm as u32 as i32), insn(0, 0, 0, 0, (imm >> 32) as u32 as i32)]
+}
+
+const FP: u8 = 10;
+
+/// The program for a device read by `workers` workers: returns the owner's queue.
+pub fn steering_program(workers: usize) -> Vec<Insn> {
+    let n = workers.clamp(1, crate::worker::MAX_WORKERS) as i32;
+    // Registers: r6 the packet (for the loads), r7 the IP header's length, r8 the
+    // protocol, r9 the ports (source << 16 | destination). Loads clobber r0–r5.
+    let mut p = vec![
+        alu_x(MOV, 6, 1),
+        alu(MOV, 9, 0),
+        alu(MOV, 8, 0),
+        load_abs(B, 0),
+        alu_x(MOV, 7, 0),
+        alu(AND, 0, 0xf0),
+        jmp(JNE, 0, 0x40, 0), // → not IPv4: queue 0 (patched below)
+        alu(AND, 7, 0x0f),
+        alu(LSH, 7, 2),
+        load_abs(B, 9),
+        alu_x(MOV, 8, 0),
+        load_abs(H, 6),
+        jmp(JSET, 0, 0x1fff, 0), // → a later fragment: no ports (patched)
+        jmp(JEQ, 8, 6, 0),       // → TCP (patched)
+        jmp(JEQ, 8, 17, 0),      // → UDP (patched)
+        jmp(JNE, 8, 1, 0),       // → neither ICMP: no ports (patched)
+        load_ind(B, 7, 0),
+        jmp(JEQ, 0, 8, 1),
+        jmp(JNE, 0, 0, 0), // → not an echo: no ports (patched)
+        // Echo request or reply: both "ports" are the identifier.
+        load_ind(H, 7, 4),
+        alu_x(MOV, 9, 0),
+        alu(LSH, 9, 16),
+        alu_x(OR, 9, 0),
+        insn(JMP | JA, 0, 0, 0, 0), // → addresses (patched)
+    ];
+    let tcp_udp = p.len();
+    p.extend([
+        load_ind(H, 7, 0),
+        alu_x(MOV, 9, 0),
+        alu(LSH, 9, 16),
+        load_ind(H, 7, 2),
+        alu_x(OR, 9, 0),
+    ]);
+    let addresses = p.len();
+    p.extend([
+        load_abs(W, 12),
+        insn(STX | MEM | DW, FP, 0, -8, 0),
+        load_abs(W, 16),
+        // No more loads: r1–r5 are free. x = (r1, r3), y = (r2, r4), in order.
+        alu_x(MOV, 2, 0),
+        insn(LDX | MEM | DW, 1, FP, -8, 0),
+        alu_x(MOV, 3, 9),
+        alu(RSH, 3, 16),
+        alu_x(MOV, 4, 9),
+        alu(AND, 4, 0xffff),
+        jmp_x(JLT, 1, 2, 9),
+        jmp_x(JGT, 1, 2, 1),
+        jmp_x(JLE, 3, 4, 7),
+        alu_x(MOV, 5, 1),
+        alu_x(MOV, 1, 2),
+        alu_x(MOV, 2, 5),
+        alu_x(MOV, 5, 3),
+        alu_x(MOV, 3, 4),
+        alu_x(MOV, 4, 5),
+        insn(JMP | JA, 0, 0, 0, 0),
+        // addresses = x << 32 | y; ports = x.port << 24 | y.port << 8 | protocol
+        alu(LSH, 1, 32),
+        alu_x(OR, 1, 2),
+        alu(LSH, 3, 24),
+        alu(LSH, 4, 8),
+        alu_x(OR, 3, 4),
+        alu_x(OR, 3, 8),
+    ]);
+    // steer::mix, then steer::scale.
+    p.extend(load_imm64(2, MIX_KEY));
+    p.push(alu_x(XOR, 1, 2));
+    p.extend(load_imm64(2, MIX_1));
+    p.extend([alu_x(MUL, 1, 2), alu_x(XOR, 1, 3)]);
+    p.extend(load_imm64(2, MIX_2));
+    p.extend([
+        alu_x(MUL, 1, 2),
+        alu_x(MOV, 2, 1),
+        alu(RSH, 2, 32),
+        alu_x(XOR, 1, 2),
+        alu(RSH, 1, 32),
+        alu(MUL, 1, n),
+        alu(RSH, 1, 32),
+        alu_x(MOV, 0, 1),
+        insn(JMP | EXIT, 0, 0, 0, 0),
+    ]);
+    let queue_zero = p.len();
+    p.extend([alu(MOV, 0, 0), insn(JMP | EXIT, 0, 0, 0, 0)]);
+
+    // The forward jumps, now that their targets are known.
+    let to = |p: &mut Vec<Insn>, at: usize, target: usize| {
+        p[at].off = (target - at - 1) as i16;
+    };
+    to(&mut p, 6, queue_zero);
+    to(&mut p, 12, addresses);
+    to(&mut p, 13, tcp_udp);
+    to(&mut p, 14, tcp_udp);
+    to(&mut p, 15, addresses);
+    to(&mut p, 18, addresses);
+    to(&mut p, tcp_udp - 1, addresses);
+    p
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::Ipv4Addr;
+
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::snapshot::Snapshot;
+    use crate::steer::{FragmentOwners, owner};
+
+    /// Runs a steering program on `packet` as the kernel does: the subset of eBPF the
+    /// program uses, legacy packet loads ending the program with 0 beyond the packet.
+    fn run(program: &[Insn], packet: &[u8]) -> u64 {
+        let mut r = [0u64; 11];
+        let mut stack = [0u8; 512];
+        let mut pc = 0usize;
+        for _ in 0..10_000 {
+            let i = program[pc];
+            let (dst, src) = ((i.regs & 0x0f) as usize, (i.regs >> 4) as usize);
+            let imm = i.imm as i64 as u64;
+            pc += 1;
+            match i.code {
+                c if c & 0x07 == ALU64 => {
+                    let operand = if c & X != 0 { r[src] } else { imm };
+                    r[dst] = match c & 0xf0 {
+                        MUL => r[dst].wrapping_mul(operand),
+                        OR => r[dst] | operand,
+                        AND => r[dst] & operand,
+                        LSH => r[dst] << operand,
+                        RSH => r[dst] >> operand,
+                        XOR => r[dst] ^ operand,
+                        MOV => operand,
+                        op => panic!("ALU op {op:#x}"),
+                    };
+                }
+                c if c & 0x07 == JMP => {
+                    let operand = if c & X != 0 { r[src] } else { imm };
+                    let taken = match c & 0xf0 {
+                        JA => true,
+                        JEQ => r[dst] == operand,
+                        JGT => r[dst] > operand,
+                        JSET => r[dst] & operand != 0,
+                        JNE => r[dst] != operand,
+                        JLT => r[dst] < operand,
+                        JLE => r[dst] <= operand,
+                        EXIT => return r[0],
+                        op => panic!("JMP op {op:#x}"),
+                    };
+                    if taken {
+                        pc = (pc as i64 + i64::from(i.off)) as usize;
+                    }
+                }
+                c if c == LD | DW | IMM => {
+                    r[dst] = u64::from(i.imm as u32) | u64::from(program[pc].imm as u32) << 32;
+                    pc += 1;
+                }
+                c if c & 0x07 == LD => {
+                    let at = if c & 0xe0 == IND { r[src] + imm } else { imm } as usize;
+                    let len = match c & 0x18 {
+                        W => 4,
+                        H => 2,
+                        B => 1,
+                        size => panic!("load size {size:#x}"),
+                    };
+                    let Some(bytes) = packet.get(at..at + len) else { return 0 };
+                    r[0] = bytes.iter().fold(0, |v, &b| v << 8 | u64::from(b));
+                    (1..=5).for_each(|k| r[k] = 0xdead); // Clobbered, as by a call.
+                }
+                c if c == STX | MEM | DW => {
+                    let at = (512 + i64::from(i.off)) as usize;
+                    stack[at..at + 8].copy_from_slice(&r[src].to_le_bytes());
+                }
+                c if c == LDX | MEM | DW => {
+                    let at = (512 + i64::from(i.off)) as usize;
+                    r[dst] = u64::from_le_bytes(stack[at..at + 8].try_into().unwrap());
+                }
+                c => panic!("opcode {c:#x}"),
+            }
+        }
+        panic!("the program did not end");
+    }
+
+    /// An IPv4 packet with a valid header (options as asked) and `l4` behind it.
+    fn packet(
+        src: Ipv4Addr,
+        dst: Ipv4Addr,
+        protocol: u8,
+        options: usize,
+        flags: u16,
+        l4: &[u8],
+    ) -> Vec<u8> {
+        let ihl = 20 + options * 4;
+        let mut p = vec![0u8; ihl];
+        p[0] = 0x40 | (ihl / 4) as u8;
+        let total = (ihl + l4.len()) as u16;
+        p[2..4].copy_from_slice(&total.to_be_bytes());
+        p[6..8].copy_from_slice(&flags.to_be_bytes());
+        p[8] = 64;
+        p[9] = protocol;
+        p[12..16].copy_from_slice(&src.octets());
+        p[16..20].copy_from_slice(&dst.octets());
+        let sum = crate::wire::checksum(&p);
+        p[10..12].copy_from_slice(&sum.to_be_bytes());
+        p.extend_from_slice(l4);
+        p
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+
+        /// The kernel's choice is the worker steering would choose, for TCP, UDP and
+        /// ICMP echo in both directions, with and without IP options and as first
+        /// fragments, for every worker count.
+        #[test]
+        fn the_program_picks_the_owner(
+            src: u32, dst: u32, sport: u16, dport: u16,
+            kind in 0..4usize, options in 0..3usize, first_fragment: bool,
+            workers in 2..=8usize,
+        ) {
+            let (src, dst) = (Ipv4Addr::from(src), Ipv4Addr::from(dst));
+            let (protocol, l4) = match kind {
+                0 => (6, [&sport.to_be_bytes()[..], &dport.to_be_bytes(), &[0; 16]].concat()),
+                1 => (17, [&sport.to_be_bytes()[..], &dport.to_be_bytes(), &[0, 8, 0, 0]].concat()),
+                2 => (1, [&[8u8, 0, 0, 0][..], &sport.to_be_bytes(), &[0, 1]].concat()),
+                _ => (1, [&[0u8, 0, 0, 0][..], &sport.to_be_bytes(), &[0, 1]].concat()),
+            };
+            let flags = if first_fragment { 0x2000 } else { 0x4000 };
+            let packet = packet(src, dst, protocol, options, flags, &l4);
+            let snapshot = Snapshot::empty();
+            let expected = owner(&snapshot, 1, &packet, workers, &FragmentOwners::default());
+            let program = steering_program(workers);
+            prop_assert_eq!(run(&program, &packet) as usize % workers, expected);
+        }
+    }
+
+    #[test]
+    fn anything_but_ipv4_goes_to_queue_zero() {
+        let program = steering_program(4);
+        assert_eq!(run(&program, &[0x60; 40]), 0);
+        assert_eq!(run(&program, &[]), 0);
+    }
+}
