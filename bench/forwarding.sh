@@ -135,15 +135,27 @@ kpps='round((d["end"]["sum"]["packets"] - d["end"]["sum"]["lost_packets"]) / d["
 tcp() { iperf "$1" "$2" "$3" "$gbits" -P "$4"; }
 udp() { iperf "$1" "$2" "$3" "$kpps" -u -l 64 -b 0; }
 
-# measure <a-ns> <b-ns> <b-ip> <nat-client-ns> <internet-ns>: the seven figures, one
-# line: RTT p50, p99, TCP 1 and 4 streams routed, 1 and 4 through NAT, UDP 64 B.
+# cpu_seconds <pid>: user + system CPU time the process has used so far.
+cpu_seconds() {
+  awk -v hz="$(getconf CLK_TCK)" '{ printf "%.3f", ($14 + $15) / hz }' "/proc/$1/stat" 2>/dev/null || echo 0
+}
+# measure <a-ns> <b-ns> <b-ip> <nat-client-ns> <internet-ns> [forwarder-pid]: the
+# figures, one line: RTT p50, p99, TCP 1 and 4 streams routed, 1 and 4 through NAT,
+# UDP 64 B, and the share of a CPU the forwarder used during the pings (nan without).
 measure() {
-  local a=$1 b=$2 bip=$3 natc=$4 inet=$5 p50 p99
+  local a=$1 b=$2 bip=$3 natc=$4 inet=$5 pid=${6:-} p50 p99 before after started ended
   ip netns exec "$a" ping -c 3 -i 0.2 -q "$bip" >/dev/null
   ip netns exec "$natc" ping -c 3 -i 0.2 -q 198.51.100.1 >/dev/null
+  [[ -n $pid ]] && before=$(cpu_seconds "$pid") && started=$(date +%s.%N)
   read -r p50 p99 < <(rtt "$a" "$bip")
+  local cpu=nan
+  if [[ -n $pid ]]; then
+    after=$(cpu_seconds "$pid")
+    ended=$(date +%s.%N)
+    cpu=$(python3 -c "import sys; print(round(100 * (float(sys.argv[2]) - float(sys.argv[1])) / (float(sys.argv[4]) - float(sys.argv[3]))))" "$before" "$after" "$started" "$ended")
+  fi
   echo "$p50 $p99 $(tcp "$a" "$b" "$bip" 1) $(tcp "$a" "$b" "$bip" 4)" \
-    "$(tcp "$natc" "$inet" 198.51.100.1 1) $(tcp "$natc" "$inet" 198.51.100.1 4) $(udp "$a" "$b" "$bip")"
+    "$(tcp "$natc" "$inet" 198.51.100.1 1) $(tcp "$natc" "$inet" 198.51.100.1 4) $(udp "$a" "$b" "$bip") $cpu"
 }
 
 # ---- vpclab ------------------------------------------------------------------------
@@ -173,7 +185,7 @@ for run in $(seq "$runs"); do
   for mode in $modes; do
     echo "==> run $run/$runs: vpclab, $mode"
     lab_up "$mode"
-    echo "$mode $run $(measure "$va" "$vb" 10.20.2.10 "$vc" vpclab-internet)" >>"$results"
+    echo "$mode $run $(measure "$va" "$vb" 10.20.2.10 "$vc" vpclab-internet "$(cat "$state/daemon.pid")")" >>"$results"
   done
 done
 
@@ -194,6 +206,7 @@ measures = [
     ("TCP, 1 stream, through NAT", "Gbit/s", True),
     ("TCP, 4 streams, through NAT", "Gbit/s", True),
     ("UDP 64 B delivered, subnet to subnet", "kpps", True),
+    ("forwarder CPU during the pings", "%", False),
 ]
 def value(x):
     try:
@@ -207,16 +220,19 @@ for run in range(1, runs + 1):
     print(f"Run {run} of {runs}:\n")
     print("| measure | kernel | " + " | ".join(f"vpclab {m} | ratio" for m in modes) + " |")
     print("| --- | ---: | " + " | ".join("---: | ---:" for _ in modes) + " |")
-    k = by.get(("kernel", run), [float("nan")] * 7)
+    k = by.get(("kernel", run), [float("nan")] * 8)
     for i, (name, unit, _) in enumerate(measures):
-        cells = [f"{k[i]:g} {unit}"]
-        for m in modes:
-            v = by.get((m, run), [float("nan")] * 7)[i]
-            cells += [f"{v:g} {unit}", f"{ratio(v, k[i]):.2f}"]
+        if i == 7:  # The forwarder's own CPU: nothing to compare with.
+            cells = ["—"] + [c for m in modes for c in (f"{by.get((m, run), [float('nan')] * 8)[i]:g} {unit}", "")]
+        else:
+            cells = [f"{k[i]:g} {unit}"]
+            for m in modes:
+                v = by.get((m, run), [float("nan")] * 8)[i]
+                cells += [f"{v:g} {unit}", f"{ratio(v, k[i]):.2f}"]
         print(f"| {name} | " + " | ".join(cells) + " |")
     print()
 if runs > 1:
-    print(f"Ratios vpclab/kernel over {runs} runs: median (min–max); RTT as extra µs over the kernel:\n")
+    print(f"Over {runs} runs, median (min–max): ratios vpclab/kernel; RTT as µs over the kernel; the forwarder's CPU as is:\n")
     print("| measure | " + " | ".join(modes) + " |")
     print("| --- | " + " | ".join("---:" for _ in modes) + " |")
     for i, (name, unit, _) in enumerate(measures):
@@ -225,6 +241,9 @@ if runs > 1:
             if i < 2:
                 xs = [by[(m, r)][i] - by[("kernel", r)][i] for r in range(1, runs + 1)]
                 fmt = lambda x: f"{x:+.0f} µs"
+            elif i == 7:
+                xs = [by[(m, r)][i] for r in range(1, runs + 1)]
+                fmt = lambda x: f"{x:.0f} %"
             else:
                 xs = [ratio(by[(m, r)][i], by[("kernel", r)][i]) for r in range(1, runs + 1)]
                 fmt = lambda x: f"{x:.2f}"

@@ -726,14 +726,16 @@ impl<'a> Worker<'a> {
 
         while !shared.stop.load(Ordering::Acquire) {
             // Busy-polling: while traffic is recent, flush the queued writes and spin
-            // on the ring's shared memory instead of sleeping in the kernel.
+            // on the ring's shared memory instead of sleeping in the kernel — yielding
+            // the CPU each time round, so that a sender or receiver that shares it
+            // runs at once (with nothing else to run, the yield returns at once).
             let spin = busy_poll.filter(|&spin| last_packet.elapsed() < spin);
             let found = match spin {
                 Some(spin) => {
                     io.ring.submit()?;
                     let mut ready = io.ring.ready();
                     while !ready && last_packet.elapsed() < spin {
-                        std::hint::spin_loop();
+                        std::thread::yield_now();
                         ready = io.ring.ready();
                     }
                     ready
