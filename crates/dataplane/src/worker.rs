@@ -557,8 +557,9 @@ impl Drop for Forwarder {
     }
 }
 
-/// Expired flows looked at per list of each connection table per wake-up.
-const SWEEP_BUDGET: usize = 64;
+/// Expired flows looked at per list of each connection table per sweep (one a
+/// millisecond at most).
+const SWEEP_BUDGET: usize = 256;
 
 /// One worker thread's state: everything the packet path writes.
 struct Worker<'a> {
@@ -622,8 +623,13 @@ impl<'a> Worker<'a> {
             clock.last_flush = now;
             self.write_out_flows();
         }
-        self.nats.sweep(now, SWEEP_BUDGET);
-        self.counters.set_tracking(&self.nats);
+        // Expiry has millisecond resolution: once per millisecond is enough (a busy
+        // worker wakes far more often than that).
+        if clock.last_sweep != Some(now) {
+            clock.last_sweep = Some(now);
+            self.nats.sweep(now, SWEEP_BUDGET);
+            self.counters.set_tracking(&self.nats);
+        }
         (now, wall)
     }
 
@@ -1082,11 +1088,12 @@ struct Clock {
     generation: Option<u64>,
     started: Instant,
     last_flush: u64,
+    last_sweep: Option<u64>,
 }
 
 impl Clock {
     fn new() -> Self {
-        Self { generation: None, started: Instant::now(), last_flush: 0 }
+        Self { generation: None, started: Instant::now(), last_flush: 0, last_sweep: None }
     }
 }
 
