@@ -12,6 +12,7 @@
 # directory, removed on exit) for `perf report -i`. Everything else it makes is removed
 # on exit.
 set -euo pipefail
+# (The report pipelines end in `head`, which may close them early: `|| true` there.)
 cd "$(dirname "$0")/.."
 
 seconds=10
@@ -42,7 +43,7 @@ mkdir -p "$out"
 server=""
 
 cleanup() {
-  [[ -n $server ]] && kill "$server" 2>/dev/null && wait "$server" 2>/dev/null
+  if [[ -n $server ]]; then kill "$server" 2>/dev/null || true; wait "$server" 2>/dev/null || true; fi
   "$vpclab" --state-dir "$state" down >/dev/null 2>&1 || true
   rm -rf "$state" # with --out, the perf data lie outside it
 }
@@ -75,12 +76,12 @@ profile() {
   echo
   echo "CPU time by thread (both CPUs; 'swapper' is idle):"
   perf report -i "$out/$name.data" --no-children --sort comm --stdio -g none 2>/dev/null |
-    grep -E '^ +[0-9]' | head -8
+    grep -E '^ +[0-9]' | head -8 || true
   echo
   echo "The forwarder's threads, by symbol (kernel and user):"
   perf report -i "$out/$name.data" --no-children --sort sym --stdio -g none \
     --comms "$(printf 'vpclab-fwd-%s,' 0 1 2 3)vpclab-services" 2>/dev/null |
-    grep -E '^ +[0-9]' | head -15
+    grep -E '^ +[0-9]' | head -15 || true
   echo
 }
 profile udp64 -u -l 64 -b 0

@@ -616,8 +616,9 @@ impl<'a> Worker<'a> {
             self.nats.sync(snapshot);
             clock.generation = Some(snapshot.generation);
         }
+        // One clock read per wake-up (the wall clock follows from the monotonic one).
         let now = clock.started.elapsed().as_millis() as u64;
-        let wall = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+        let wall = clock.wall_start + now / 1000;
         let interval = snapshot.flow_interval_ms;
         if interval > 0 && now.saturating_sub(clock.last_flush) >= interval {
             clock.last_flush = now;
@@ -757,7 +758,7 @@ impl<'a> Worker<'a> {
             io.ring.reap(&mut events);
             let snapshot = shared.snapshot.load();
             let (now, wall) = self.housekeeping(&snapshot, &mut clock);
-            if events.iter().any(|e| matches!(e, Event::Packet { .. })) {
+            if busy_poll.is_some() && events.iter().any(|e| matches!(e, Event::Packet { .. })) {
                 last_packet = Instant::now();
             }
             for event in events.drain(..) {
@@ -1090,11 +1091,20 @@ struct Clock {
     started: Instant,
     last_flush: u64,
     last_sweep: Option<u64>,
+    /// Seconds since the epoch when the worker started.
+    wall_start: u64,
 }
 
 impl Clock {
     fn new() -> Self {
-        Self { generation: None, started: Instant::now(), last_flush: 0, last_sweep: None }
+        let wall_start = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+        Self {
+            generation: None,
+            started: Instant::now(),
+            last_flush: 0,
+            last_sweep: None,
+            wall_start,
+        }
     }
 }
 
