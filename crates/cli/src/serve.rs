@@ -96,6 +96,13 @@ pub(crate) fn run(state: &Path, options: Options) -> Result<(), String> {
         let workers = workers.unwrap_or_else(|| {
             std::thread::available_parallelism().map_or(1, |n| n.get()).min(DEFAULT_WORKERS)
         });
+        // Every instance holds workers + 1 TUN fds: 10,000 of them need more than the
+        // usual limit.
+        if let Err(e) =
+            vpclab_sys::process::raise_open_files(vpclab_sys::process::OPEN_FILES_WANTED)
+        {
+            eprintln!("vpclab serve: open-file limit not raised: {e}");
+        }
         let options = ForwarderOptions { workers, io: packet_io, busy_poll };
         let mut host = Host::start_with(options, vpclab_dataplane::host::internet_netns())
             .map_err(|e| e.to_string())?;
