@@ -89,6 +89,7 @@ impl Compiled {
     /// a VPC no longer peered is stale and matches nothing, as on AWS).
     pub(crate) fn build<'a>(
         model: &Model,
+        members: &Members<'_>,
         vpc: &VpcId,
         rules: impl Iterator<Item = &'a SgRule>,
     ) -> Self {
@@ -104,16 +105,12 @@ impl Compiled {
                 // interfaces attached to them.
                 Peer::Group(g) => {
                     let near = |v: &VpcId| v == vpc || model.peered(v, vpc);
-                    let primary = model
-                        .instances()
-                        .filter(|i| i.security_groups.contains(g) && near(&i.vpc))
-                        .map(|i| i.private_ip);
-                    let attached = model
-                        .network_interfaces()
-                        .filter(|n| n.attachment.is_some())
-                        .filter(|n| n.security_groups.contains(g) && near(&n.vpc))
-                        .map(|n| n.private_ip);
-                    primary.chain(attached).map(Ipv4Net::from).collect()
+                    members
+                        .of(g)
+                        .iter()
+                        .filter(|(v, _)| near(v))
+                        .map(|(_, ip)| Ipv4Net::from(*ip))
+                        .collect()
                 }
                 // The list's blocks as they are now: a change to it recompiles.
                 Peer::PrefixList(list) => {
@@ -156,6 +153,37 @@ impl Compiled {
     }
 }
 
+/// Every security group's members — instances' primary interfaces and the interfaces
+/// attached to them — with their VPC and address: gathered in one pass over the model,
+/// so that compiling every interface's rules does not walk every instance for each one.
+#[derive(Debug, Default)]
+pub(crate) struct Members<'m> {
+    by_group: HashMap<&'m SecurityGroupId, Vec<(&'m VpcId, Ipv4Addr)>>,
+}
+
+impl<'m> Members<'m> {
+    /// The members of every group in `model`.
+    pub(crate) fn of_model(model: &'m Model) -> Self {
+        let mut by_group: HashMap<&SecurityGroupId, Vec<(&VpcId, Ipv4Addr)>> = HashMap::new();
+        for i in model.instances() {
+            for g in &i.security_groups {
+                by_group.entry(g).or_default().push((&i.vpc, i.private_ip));
+            }
+        }
+        for n in model.network_interfaces().filter(|n| n.attachment.is_some()) {
+            for g in &n.security_groups {
+                by_group.entry(g).or_default().push((&n.vpc, n.private_ip));
+            }
+        }
+        Self { by_group }
+    }
+
+    /// The members of `group`, with their VPCs.
+    fn of(&self, group: &SecurityGroupId) -> &[(&'m VpcId, Ipv4Addr)] {
+        self.by_group.get(group).map_or(&[], Vec::as_slice)
+    }
+}
+
 /// An interface's compiled groups, both directions.
 ///
 /// AWS does not track a TCP or UDP flow that a 0.0.0.0/0 rule allows when the other
@@ -179,14 +207,21 @@ impl InterfaceRules {
             && other.allows_everything()
     }
 
-    pub(crate) fn build(model: &Model, instance: &Instance) -> Self {
-        Self::of(model, &instance.vpc, &instance.security_groups, instance.connection_tracking)
+    pub(crate) fn build(model: &Model, members: &Members<'_>, instance: &Instance) -> Self {
+        Self::of(
+            model,
+            members,
+            &instance.vpc,
+            &instance.security_groups,
+            instance.connection_tracking,
+        )
     }
 
     /// The rules of an interface in `vpc` with `groups` and its connection-tracking
     /// timeouts (AWS's defaults when `None`).
     pub(crate) fn of(
         model: &Model,
+        members: &Members<'_>,
         vpc: &VpcId,
         groups: &[SecurityGroupId],
         tracking: Option<ConnectionTracking>,
@@ -197,8 +232,8 @@ impl InterfaceRules {
         });
         Self {
             timeouts,
-            ingress: Compiled::build(model, vpc, groups.iter().flat_map(|g| &g.ingress)),
-            egress: Compiled::build(model, vpc, groups.iter().flat_map(|g| &g.egress)),
+            ingress: Compiled::build(model, members, vpc, groups.iter().flat_map(|g| &g.ingress)),
+            egress: Compiled::build(model, members, vpc, groups.iter().flat_map(|g| &g.egress)),
         }
     }
 }

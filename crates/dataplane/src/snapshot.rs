@@ -10,7 +10,8 @@ use std::net::Ipv4Addr;
 use ipnet::Ipv4Net;
 use vpclab_lpm::{Builder, Lpm4};
 use vpclab_model::{
-    InstanceId, Model, NatGatewayId, NetworkInterfaceId, RouteTarget, VpnConnectionId, ZONES,
+    InstanceId, Model, NatGatewayId, NetworkInterfaceId, RouteTarget, SecurityGroupId,
+    VpnConnectionId, ZONES,
 };
 
 use crate::security::{CompiledAcl, InterfaceRules};
@@ -653,16 +654,25 @@ pub fn compile(model: &Model, ports: &mut PortMap, generation: u64) -> Snapshot 
     let acls: Vec<CompiledAcl> = model.network_acls().map(CompiledAcl::build).collect();
     let acl_index: BTreeMap<_, u32> =
         model.network_acls().zip(0..).map(|(a, i)| (a.id.clone(), i)).collect();
+    // What the model finds by searching, looked up once per subnet and instance: with
+    // thousands of them, a search each would make compiling quadratic.
+    let subnet_acls = model.network_acls_by_subnet();
     let acl_of = |subnet: &vpclab_model::SubnetId| {
-        model.network_acl_of(subnet).map_or(NO_ACL, |a| acl_index[&a.id])
+        subnet_acls.get(subnet).map_or(NO_ACL, |a| acl_index[&a.id])
     };
+    let subnet_tables = model.route_tables_by_subnet();
+    let table_of = |subnet: &vpclab_model::SubnetId| subnet_tables.get(subnet).copied();
+    let attached = model.attached_interfaces_by_instance();
+    let members = crate::security::Members::of_model(model);
+    let with_gateway: std::collections::BTreeSet<&vpclab_model::VpcId> =
+        model.vpcs().filter(|v| model.gateway_of(&v.id).is_some()).map(|v| &v.id).collect();
     let zone_of = |zone: &str| ZONES.iter().position(|z| *z == zone).unwrap_or(0);
 
     // The NAT gateways that carry traffic, numbered as routes name them.
     let mut nat_gateways: Vec<(NatGatewayId, NatEntry)> = Vec::new();
     for nat in model.working_nat_gateways() {
-        let (Some(&vpc), Ok(table), Ok(subnet)) =
-            (vpc_index.get(&nat.vpc), model.route_table_of(&nat.subnet), model.subnet(&nat.subnet))
+        let (Some(&vpc), Some(table), Ok(subnet)) =
+            (vpc_index.get(&nat.vpc), table_of(&nat.subnet), model.subnet(&nat.subnet))
         else {
             continue;
         };
@@ -769,8 +779,7 @@ pub fn compile(model: &Model, ports: &mut PortMap, generation: u64) -> Snapshot 
         .map(|a| {
             let mut zones = [None; ZONES.len()];
             for s in a.subnets() {
-                let (Ok(subnet), Ok(table)) =
-                    (model.subnet(&s.subnet), model.route_table_of(&s.subnet))
+                let (Ok(subnet), Some(table)) = (model.subnet(&s.subnet), table_of(&s.subnet))
                 else {
                     continue;
                 };
@@ -836,6 +845,8 @@ pub fn compile(model: &Model, ports: &mut PortMap, generation: u64) -> Snapshot 
         flow_log: false,
         source_dest_check: true,
     };
+    let mut same_rules: std::collections::HashMap<(&vpclab_model::VpcId, &[SecurityGroupId]), u32> =
+        std::collections::HashMap::new();
     for instance in model.running_instances() {
         let Some(port) = ports.get(&instance.id) else {
             continue;
@@ -845,35 +856,45 @@ pub fn compile(model: &Model, ports: &mut PortMap, generation: u64) -> Snapshot 
         else {
             continue;
         };
-        let Ok(table) = model.route_table_of(&subnet.id) else {
+        let Some(table) = table_of(&subnet.id) else {
             continue;
         };
         let public_ip = instance
             .public_ip
             .as_ref()
             .map(|(ip, _)| *ip)
-            .filter(|_| model.gateway_of(&instance.vpc).is_some());
+            .filter(|_| with_gateway.contains(&instance.vpc));
         hosts[vpc as usize]
             .insert(Ipv4Net::from(instance.private_ip), port)
             .expect("ports fit in 31 bits");
         if let Some(ip) = public_ip {
             public.insert(Ipv4Net::from(ip), port).expect("ports fit in 31 bits");
         }
-        let rules_index = rules.len() as u32;
+        // Instances with the same groups (and default tracking) share their rules.
+        let shared = instance.connection_tracking.is_none();
+        let key = (&instance.vpc, instance.security_groups.as_slice());
+        let rules_index = match shared.then(|| same_rules.get(&key)).flatten() {
+            Some(&index) => index,
+            None => {
+                let index = rules.len() as u32;
+                rules.push(InterfaceRules::build(model, &members, instance));
+                if shared {
+                    same_rules.insert(key, index);
+                }
+                index
+            }
+        };
         port_table[port as usize] = PortEntry::Instance(InstancePort {
             public: public_ip,
             flow_log: model.flow_logs_of(instance).next().is_some(),
             source_dest_check: instance.source_dest_check,
             ..placed(vpc, subnet, table, instance.private_ip, rules_index)
         });
-        rules.push(InterfaceRules::build(model, instance));
         // Its other interfaces (`eth1`, …): each a port of its own, in its own subnet.
-        for eni in model.attached_interfaces(&instance.id) {
-            let (Some(port), Ok(subnet), Ok(table)) = (
-                ports.interface(&eni.id),
-                model.subnet(&eni.subnet),
-                model.route_table_of(&eni.subnet),
-            ) else {
+        for eni in attached.get(&instance.id).into_iter().flatten() {
+            let (Some(port), Ok(subnet), Some(table)) =
+                (ports.interface(&eni.id), model.subnet(&eni.subnet), table_of(&eni.subnet))
+            else {
                 continue;
             };
             hosts[vpc as usize]
@@ -887,6 +908,7 @@ pub fn compile(model: &Model, ports: &mut PortMap, generation: u64) -> Snapshot 
             });
             rules.push(InterfaceRules::of(
                 model,
+                &members,
                 &eni.vpc,
                 &eni.security_groups,
                 eni.connection_tracking,
@@ -902,7 +924,13 @@ pub fn compile(model: &Model, ports: &mut PortMap, generation: u64) -> Snapshot 
             continue;
         };
         let rules_index = rules.len() as u32;
-        rules.push(InterfaceRules::of(model, &endpoint.vpc, &interface.security_groups, None));
+        rules.push(InterfaceRules::of(
+            model,
+            &members,
+            &endpoint.vpc,
+            &interface.security_groups,
+            None,
+        ));
         for i in &interface.interfaces {
             let (Ok(subnet), Ok(table)) =
                 (model.subnet(&i.subnet), model.route_table_of(&i.subnet))

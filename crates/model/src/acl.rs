@@ -178,6 +178,18 @@ impl Model {
         self.network_acls.values().find(|a| a.associations.iter().any(|(_, s)| s == subnet))
     }
 
+    /// Every associated subnet's network ACL, as [`Model::network_acl_of`] finds it, in
+    /// one pass (for compiling the whole model).
+    pub fn network_acls_by_subnet(&self) -> std::collections::BTreeMap<&SubnetId, &NetworkAcl> {
+        let mut acls = std::collections::BTreeMap::new();
+        for acl in self.network_acls.values() {
+            for (_, subnet) in &acl.associations {
+                acls.entry(subnet).or_insert(acl);
+            }
+        }
+        acls
+    }
+
     /// CreateNetworkAcl: no rules, so it denies everything.
     pub fn create_network_acl(
         &mut self,

@@ -416,6 +416,29 @@ impl Model {
         }
     }
 
+    /// Every subnet's route table, as [`Model::route_table_of`] finds it, in one pass
+    /// over the tables: for compiling the whole model, where a search per subnet would
+    /// make it quadratic.
+    pub fn route_tables_by_subnet(&self) -> BTreeMap<&SubnetId, &RouteTable> {
+        let mut tables = BTreeMap::new();
+        for table in self.route_tables.values() {
+            for association in &table.associations {
+                tables.entry(&association.subnet).or_insert(table);
+            }
+        }
+        for subnet in self.subnets.values() {
+            if tables.contains_key(&subnet.id) {
+                continue;
+            }
+            let main =
+                self.vpcs.get(&subnet.vpc).and_then(|v| self.route_tables.get(&v.main_route_table));
+            if let Some(main) = main {
+                tables.insert(&subnet.id, main);
+            }
+        }
+        tables
+    }
+
     /// The internet gateway attached to `vpc`, if any.
     pub fn gateway_of(&self, vpc: &VpcId) -> Option<&InternetGateway> {
         self.internet_gateways.values().find(|g| g.attached_to.as_ref() == Some(vpc))
@@ -2178,6 +2201,23 @@ impl Model {
             Some(a) => self.instances.get(&a.instance),
             None => self.instances.values().find(|i| &i.interface == eni),
         }
+    }
+
+    /// [`Model::attached_interfaces`] of every instance that has any, in one pass over
+    /// the interfaces.
+    pub fn attached_interfaces_by_instance(
+        &self,
+    ) -> BTreeMap<&InstanceId, Vec<&crate::NetworkInterface>> {
+        let mut by_instance: BTreeMap<&InstanceId, Vec<&crate::NetworkInterface>> = BTreeMap::new();
+        for n in self.network_interfaces.values() {
+            if let Some(a) = &n.attachment {
+                by_instance.entry(&a.instance).or_default().push(n);
+            }
+        }
+        for attached in by_instance.values_mut() {
+            attached.sort_by_key(|n| n.attachment.as_ref().map(|a| a.device_index));
+        }
+        by_instance
     }
 
     /// The interfaces attached to `instance` besides its primary one, by device index.
