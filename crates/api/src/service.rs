@@ -134,8 +134,18 @@ impl Service {
     }
 
     fn write_mirror(&self) -> std::io::Result<()> {
+        if self.mirror.is_none() {
+            return Ok(());
+        }
+        let json = serde_json::to_vec(&self.model).map_err(std::io::Error::other)?;
+        self.write_mirror_json(&json)
+    }
+
+    /// Writes the mirror from the model already serialized: with thousands of instances,
+    /// serializing the model is a large part of a call, so [`Service::keep`] does it once
+    /// for the store and the mirror both (compact, no longer pretty-printed).
+    fn write_mirror_json(&self, text: &[u8]) -> std::io::Result<()> {
         let Some(path) = &self.mirror else { return Ok(()) };
-        let text = serde_json::to_vec_pretty(&self.model).map_err(std::io::Error::other)?;
         let tmp = path.with_extension("tmp");
         std::fs::write(&tmp, text)?;
         std::fs::rename(&tmp, path)
@@ -436,10 +446,14 @@ impl Service {
     /// Makes `model` the state: stored (committed before the reply), applied to the data
     /// plane, mirrored.
     fn keep(&mut self, model: Model) -> Result<(), (u16, ApiError)> {
-        if let Some(store) = &mut self.store {
-            store.save(&model).map_err(|e| {
-                (500, ApiError { code: "InternalError", message: format!("state not saved: {e}") })
-            })?;
+        let unsaved =
+            |e| (500, ApiError { code: "InternalError", message: format!("state not saved: {e}") });
+        let json = match self.store.is_some() || self.mirror.is_some() {
+            true => Some(serde_json::to_vec(&model).map_err(|e| unsaved(e.to_string()))?),
+            false => None,
+        };
+        if let (Some(store), Some(json)) = (&mut self.store, &json) {
+            store.save_json(json).map_err(unsaved)?;
         }
         if let Some(host) = &mut self.host {
             if let Err(e) = host.sync(&model) {
@@ -449,7 +463,7 @@ impl Service {
             }
         }
         self.model = model;
-        if let Err(e) = self.write_mirror() {
+        if let Some(Err(e)) = json.map(|json| self.write_mirror_json(&json)) {
             eprintln!("vpclab serve: model mirror: {e}");
         }
         Ok(())

@@ -72,7 +72,14 @@ impl Store {
     /// last commit; so a failure reopens it at once, and the next call, once there is
     /// room, succeeds without a restart.
     pub fn save(&mut self, model: &Model) -> Result<(), StoreError> {
-        let result = self.commit(model);
+        let json = serde_json::to_vec(model).map_err(|e| e.to_string())?;
+        self.save_json(&json)
+    }
+
+    /// [`Store::save`] of a model its caller has already serialized (with
+    /// `serde_json::to_vec`), to use the bytes twice.
+    pub fn save_json(&mut self, json: &[u8]) -> Result<(), StoreError> {
+        let result = self.commit(json);
         if result.is_err() {
             self.db = None; // Closes it: redb opens one handle per file at a time.
             self.db = Database::create(&self.path).ok();
@@ -80,12 +87,11 @@ impl Store {
         result
     }
 
-    fn commit(&self, model: &Model) -> Result<(), StoreError> {
-        let bytes = serde_json::to_vec(model).map_err(|e| e.to_string())?;
+    fn commit(&self, bytes: &[u8]) -> Result<(), StoreError> {
         let txn = self.db()?.begin_write().map_err(|e| e.to_string())?;
         {
             let mut table = txn.open_table(STATE).map_err(|e| e.to_string())?;
-            table.insert(MODEL_KEY, bytes.as_slice()).map_err(|e| e.to_string())?;
+            table.insert(MODEL_KEY, bytes).map_err(|e| e.to_string())?;
         }
         txn.commit().map_err(|e| e.to_string())
     }
