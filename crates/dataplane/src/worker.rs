@@ -649,7 +649,6 @@ impl<'a> Worker<'a> {
     /// packet.
     fn run_epoll(mut self, mut epoll: Epoll) -> io::Result<()> {
         let shared = self.shared;
-        let workers = shared.workers.len();
         epoll.add(shared.workers[self.index].wake.as_raw_fd(), WAKE)?;
         let mut frame = vec![0u8; H + PACKET_BUFFER];
         let mut events = [empty_event(); 64];
@@ -694,13 +693,7 @@ impl<'a> Worker<'a> {
                             break;
                         }
                     };
-                    let owner = steer::owner(
-                        &snapshot,
-                        port,
-                        &frame[H..len],
-                        workers,
-                        &shared.fragment_owners,
-                    );
+                    let owner = self.owner(&snapshot, port, &frame[H..len]);
                     if owner == self.index {
                         if let Some((out, n)) =
                             self.forward(&snapshot, port, &mut frame, len, now, wall)
@@ -724,7 +717,6 @@ impl<'a> Worker<'a> {
     /// sleeps, watching the ring's shared memory for work (no system call while idle).
     fn run_uring(mut self, ring: PacketRing, busy_poll: Option<Duration>) -> io::Result<()> {
         let shared = self.shared;
-        let workers = shared.workers.len();
         let mut io = UringIo::new(ring);
         io.ring.wake_on(shared.workers[self.index].wake.as_fd())?;
         let mut events = Vec::with_capacity(URING_EVENTS);
@@ -770,13 +762,7 @@ impl<'a> Worker<'a> {
                             continue;
                         }
                         let frame = io.ring.packet(&buffer);
-                        let owner = steer::owner(
-                            &snapshot,
-                            port,
-                            &frame[H..len],
-                            workers,
-                            &shared.fragment_owners,
-                        );
+                        let owner = self.owner(&snapshot, port, &frame[H..len]);
                         if owner != self.index {
                             self.hand_off(owner, port, &frame[..len]);
                             io.ring.release(buffer);
@@ -847,6 +833,12 @@ impl<'a> Worker<'a> {
                 }
             }
         }
+    }
+
+    /// The worker owning the flow of `packet`, read from `port`.
+    fn owner(&self, snapshot: &Snapshot, port: Port, packet: &[u8]) -> usize {
+        let shared = self.shared;
+        steer::owner(snapshot, port, packet, shared.workers.len(), &shared.fragment_owners)
     }
 
     /// Forwards a packet another worker read for this one (it owns the flow).
