@@ -148,6 +148,8 @@ pub(crate) const MIX_2: u64 = 0x94D0_49BB_1331_11EB;
 pub(crate) fn mix(addresses: u64, ports: u64) -> u64 {
     let h = (addresses ^ MIX_KEY).wrapping_mul(MIX_1);
     let h = (h ^ ports).wrapping_mul(MIX_2);
+    // The fold leaves the top half (all `scale` uses) as it is and mixes it into the
+    // bottom half, for users of the whole hash (a transit gateway's appliance mode).
     h ^ (h >> 32)
 }
 

@@ -181,7 +181,9 @@ const URING_FILES: u32 = 1 << 17;
 /// Which packet I/O `wanted` is here: io_uring when asked for or when `Auto` finds the
 /// kernel has it, epoll otherwise.
 fn choose_io(wanted: PacketIo) -> io::Result<PacketIo> {
-    let probe = || PacketRing::new(1, 64, 1).map(drop);
+    // With the sizes the workers' rings will have: a kernel that has io_uring but not
+    // the memory for them falls back too.
+    let probe = || PacketRing::new(URING_BUFFERS, URING_BUFFER_LEN, URING_FILES).map(drop);
     match wanted {
         PacketIo::Epoll => Ok(PacketIo::Epoll),
         PacketIo::Uring => probe().map(|()| PacketIo::Uring),
@@ -281,7 +283,10 @@ impl Forwarder {
                         match PacketRing::new(URING_BUFFERS, URING_BUFFER_LEN, URING_FILES) {
                             Ok(ring) => {
                                 let _ = ready.send(Ok(()));
-                                return worker.run_uring(ring, busy_poll);
+                                return worker.run_uring(ring, busy_poll).inspect_err(|e| {
+                                    // Its queues go unread from now on: say so, once.
+                                    eprintln!("vpclab: forwarder worker {index} stopped: {e}");
+                                });
                             }
                             Err(e) => {
                                 let _ = ready.send(Err(io::Error::new(e.kind(), e.to_string())));
@@ -292,7 +297,9 @@ impl Forwarder {
                     match Epoll::new() {
                         Ok(epoll) => {
                             let _ = ready.send(Ok(()));
-                            worker.run_epoll(epoll)
+                            worker.run_epoll(epoll).inspect_err(|e| {
+                                eprintln!("vpclab: forwarder worker {index} stopped: {e}");
+                            })
                         }
                         Err(e) => {
                             let _ = ready.send(Err(io::Error::new(e.kind(), e.to_string())));
@@ -338,7 +345,10 @@ impl Forwarder {
         // the workers know).
         if let (Some(program), Some(first)) = (&self.steering, queues.first()) {
             if port != INTERNET {
-                first.set_steering(program)?;
+                if let Err(e) = first.set_steering(program) {
+                    // Correctness never depends on it: the workers hand packets over.
+                    eprintln!("vpclab: port {port}: no queue steering ({e})");
+                }
             }
         }
         // The service thread writes its answers through a duplicate of the first queue.
@@ -809,29 +819,33 @@ impl<'a> Worker<'a> {
     /// A device's read ended: re-armed if it ran out of buffers, its queue handed back
     /// if it was being detached, dropped if the device failed.
     fn stopped(&mut self, io: &mut UringIo, port: Port, why: Stop) {
-        if let Stop::Cancelled = why {
-            // The read of an unwatched queue; a new one may be armed on the port.
-            let Some(pending) = io.cancelling.get_mut(port as usize) else { return };
-            *pending = pending.saturating_sub(1);
-            if *pending == 0 {
-                if let Some(at) = io.detaching.iter().position(|d| d.0 == port) {
-                    let (_, tun, done) = io.detaching.swap_remove(at);
-                    let _ = done.send(Some(tun));
+        let e = match why {
+            Stop::Cancelled => {
+                // The read of an unwatched queue (a new one may be armed on the port).
+                let Some(pending) = io.cancelling.get_mut(port as usize) else { return };
+                *pending = pending.saturating_sub(1);
+                if *pending == 0 {
+                    // Every queue of this port waiting for it goes back now.
+                    while let Some(at) = io.detaching.iter().position(|d| d.0 == port) {
+                        let (_, tun, done) = io.detaching.swap_remove(at);
+                        let _ = done.send(Some(tun));
+                    }
                 }
+                return;
             }
-            return;
-        }
-        UringIo::flag(&mut io.armed, port, false);
-        match why {
             // Read on once this batch has given buffers back.
-            Stop::Starved => io.rearm.push(port),
-            Stop::Cancelled => {}
-            Stop::Failed(e) => {
-                if let Some(tun) = self.devices.get_mut(port as usize).and_then(Option::take) {
-                    io.unwatch(&tun, port);
-                    device_lost(port, &e);
-                }
+            Stop::Starved => {
+                UringIo::flag(&mut io.armed, port, false);
+                io.rearm.push(port);
+                return;
             }
+            Stop::Failed(e) => e,
+        };
+        // The device failed: no longer read.
+        UringIo::flag(&mut io.armed, port, false);
+        if let Some(tun) = self.devices.get_mut(port as usize).and_then(Option::take) {
+            io.unwatch(&tun, port);
+            device_lost(port, &e);
         }
     }
 
@@ -1193,15 +1207,20 @@ impl Watch for UringIo {
 
     fn unwatch(&mut self, _tun: &Tun, port: Port) {
         Self::flag(&mut self.watched, port, false);
+        // A read in the kernel ends with exactly one `Stop::Cancelled` once unwatched
+        // (the ring reports any end of an unwatched read so): counted, to know when the
+        // queue is the kernel's no more.
+        let cancelled = self.ring.unwatch(port).is_ok();
         if Self::get(&self.armed, port) {
             Self::flag(&mut self.armed, port, false);
-            let slot = port as usize;
-            if self.cancelling.len() <= slot {
-                self.cancelling.resize(slot + 1, 0);
+            if cancelled {
+                let slot = port as usize;
+                if self.cancelling.len() <= slot {
+                    self.cancelling.resize(slot + 1, 0);
+                }
+                self.cancelling[slot] += 1;
             }
-            self.cancelling[slot] += 1;
         }
-        let _ = self.ring.unwatch(port);
     }
 
     fn detach(&mut self, tun: Tun, port: Port, done: mpsc::Sender<Option<Tun>>) {

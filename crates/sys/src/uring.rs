@@ -24,7 +24,7 @@
 use std::io;
 use std::mem::ManuallyDrop;
 use std::os::fd::{AsRawFd, BorrowedFd, RawFd};
-use std::sync::atomic::{AtomicU16, Ordering};
+use std::sync::atomic::{AtomicU16, AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use io_uring::types::{BufRingEntry, CancelBuilder, Fixed, SubmitArgs, Timespec};
@@ -55,7 +55,14 @@ fn user_data(kind: u64, token: u32, buffer: u16) -> u64 {
 /// instead is lost to the ring until the ring is dropped.
 #[must_use = "a buffer goes back to the ring by `write` or `release`"]
 #[derive(Debug, PartialEq, Eq)]
-pub struct Buffer(u16);
+pub struct Buffer {
+    id: u16,
+    /// The ring it belongs to: a token of another ring is refused, not trusted.
+    ring: u32,
+}
+
+/// Each ring's identity, for its buffers' tokens.
+static RINGS: AtomicU32 = AtomicU32::new(0);
 
 /// What happened: one completion of the ring.
 #[derive(Debug)]
@@ -92,8 +99,15 @@ pub struct PacketRing {
     /// Slots in the registered-file table (tokens are slots).
     files: u32,
     wake: Option<RawFd>,
+    /// The wake-up poll ended and could not be armed again yet.
+    wake_pending: bool,
     /// Requests the kernel holds: armed reads, writes in flight, the wake-up poll.
     in_flight: usize,
+    /// This ring's identity in its buffers' tokens.
+    id: u32,
+    /// Each token's read generation, in the read's user data: a read that ends after
+    /// its token was unwatched (whatever its result) is reported as cancelled.
+    generation: Vec<u16>,
 }
 
 impl std::fmt::Debug for PacketRing {
@@ -149,7 +163,16 @@ impl PacketRing {
         unsafe {
             ring.submitter().register_buf_ring_with_flags(pool.base as u64, buffers, GROUP, 0)?;
         }
-        Ok(Self { ring, pool: ManuallyDrop::new(pool), files, wake: None, in_flight: 0 })
+        Ok(Self {
+            ring,
+            pool: ManuallyDrop::new(pool),
+            files,
+            wake: None,
+            wake_pending: false,
+            in_flight: 0,
+            id: RINGS.fetch_add(1, Ordering::Relaxed),
+            generation: Vec::new(),
+        })
     }
 
     /// Bytes in each buffer.
@@ -165,24 +188,35 @@ impl PacketRing {
             return Err(invalid(format!("token {token}: the ring has {} file slots", self.files)));
         }
         self.ring.submitter().register_files_update(token, &[fd.as_raw_fd()])?;
+        if self.generation.len() <= token as usize {
+            self.generation.resize(token as usize + 1, 0);
+        }
         self.rearm(token)
     }
 
     /// Arms the read on `token` again after it [stopped](Event::Stopped).
     pub fn rearm(&mut self, token: u32) -> io::Result<()> {
+        let generation = self.generation.get(token as usize).copied().unwrap_or(0);
         let read = opcode::ReadMulti::new(Fixed(token), 0, GROUP)
             .build()
-            .user_data(user_data(KIND_READ, token, 0));
+            .user_data(user_data(KIND_READ, token, generation));
         self.push(&read)?;
         self.in_flight += 1;
         Ok(())
     }
 
-    /// Stops reading `token` and drops the ring's reference to its file. Its read ends
-    /// with an [`Event::Stopped`]; writes to it still queued fail.
+    /// Stops reading `token` and drops the ring's reference to its file. A read armed
+    /// on it ends with [`Stop::Cancelled`] — also one that was ending anyway, for want
+    /// of buffers or by an error, and had not been reaped yet; writes to it still queued
+    /// fail.
     pub fn unwatch(&mut self, token: u32) -> io::Result<()> {
+        let Some(generation) = self.generation.get_mut(token as usize) else {
+            return Ok(()); // Never watched.
+        };
+        let armed = *generation;
+        *generation = generation.wrapping_add(1);
         let cancel = opcode::AsyncCancel2::new(
-            CancelBuilder::user_data(user_data(KIND_READ, token, 0)).all(),
+            CancelBuilder::user_data(user_data(KIND_READ, token, armed)).all(),
         )
         .build()
         .user_data(user_data(KIND_CANCEL, token, 0));
@@ -200,12 +234,16 @@ impl PacketRing {
     }
 
     fn arm_wake(&mut self) -> io::Result<()> {
+        self.wake_pending = false;
         let Some(fd) = self.wake else { return Ok(()) };
         let poll = opcode::PollAdd::new(io_uring::types::Fd(fd), libc::POLLIN as u32)
             .multi(true)
             .build()
             .user_data(user_data(KIND_WAKE, 0, 0));
-        self.push(&poll)?;
+        if let Err(e) = self.push(&poll) {
+            self.wake_pending = true; // Tried again before the next wait.
+            return Err(e);
+        }
         self.in_flight += 1;
         Ok(())
     }
@@ -213,26 +251,35 @@ impl PacketRing {
     /// The first `len` bytes of a held buffer: the packet of its [`Event::Packet`], to
     /// read and rewrite in place.
     pub fn packet(&mut self, buffer: &Buffer) -> &mut [u8] {
-        // SAFETY: a `Buffer` token exists only for a buffer the kernel handed over and
-        // that was not given back (the token is moved into `write`/`release`), so the
-        // kernel neither reads nor writes it now; `&mut self` makes the slice unique.
-        unsafe { std::slice::from_raw_parts_mut(self.pool.buffer(buffer.0), self.pool.buffer_len) }
+        let id = self.own(buffer);
+        // SAFETY: a `Buffer` token of this ring (checked) exists only for a buffer the
+        // kernel handed over and that was not given back (the token is moved into
+        // `write`/`release`), so the kernel neither reads nor writes it now; `&mut self`
+        // makes the slice unique.
+        unsafe { std::slice::from_raw_parts_mut(self.pool.buffer(id), self.pool.buffer_len) }
+    }
+
+    /// The id of `buffer`, which must be this ring's.
+    fn own(&self, buffer: &Buffer) -> u16 {
+        assert_eq!(buffer.ring, self.id, "a buffer of another ring");
+        buffer.id
     }
 
     /// Gives a buffer back to the ring, for the kernel to read into again.
     pub fn release(&mut self, buffer: Buffer) {
-        self.pool.give(buffer.0);
+        let id = self.own(&buffer);
+        self.pool.give(id);
     }
 
     /// Queues the first `len` bytes of `buffer` to be written to the device watched as
     /// `token`. The buffer goes back to the ring once written ([`Event::Written`]).
     pub fn write(&mut self, token: u32, buffer: Buffer, len: usize) -> io::Result<()> {
         let len = len.min(self.pool.buffer_len) as u32;
-        let write = opcode::Write::new(Fixed(token), self.pool.buffer(buffer.0), len)
+        let id = self.own(&buffer);
+        let write = opcode::Write::new(Fixed(token), self.pool.buffer(id), len)
             .build()
-            .user_data(user_data(KIND_WRITE, token, buffer.0));
+            .user_data(user_data(KIND_WRITE, token, id));
         // On an error the buffer goes back now: the kernel never saw it.
-        let id = buffer.0;
         if let Err(e) = self.push(&write) {
             self.pool.give(id);
             return Err(e);
@@ -253,15 +300,20 @@ impl PacketRing {
             }
             self.submit()?;
         }
-        Err(io::Error::other("io_uring submission queue stays full"))
+        // The queue stays full (no allocation: this can be on the packet path).
+        Err(io::ErrorKind::WouldBlock.into())
     }
 
     /// Hands the queued requests to the kernel without waiting.
     pub fn submit(&mut self) -> io::Result<()> {
+        if self.wake_pending {
+            let _ = self.arm_wake();
+        }
         match self.ring.submit() {
             Ok(_) => Ok(()),
             // Completions to reap first (the queue is full); they are reaped next.
-            Err(e) if e.raw_os_error() == Some(libc::EBUSY) => Ok(()),
+            // EAGAIN: the kernel could not allocate a request now; try again next time.
+            Err(e) if matches!(e.raw_os_error(), Some(libc::EBUSY | libc::EAGAIN)) => Ok(()),
             Err(e) if e.kind() == io::ErrorKind::Interrupted => Ok(()),
             Err(e) => Err(e),
         }
@@ -269,11 +321,19 @@ impl PacketRing {
 
     /// Submits what is queued and waits up to `timeout` for at least one completion.
     pub fn wait(&mut self, timeout: Duration) -> io::Result<()> {
+        if self.wake_pending {
+            let _ = self.arm_wake();
+        }
         let ts = Timespec::from(timeout);
         let args = SubmitArgs::new().timespec(&ts);
         match self.ring.submitter().submit_with_args(1, &args) {
             Ok(_) => Ok(()),
-            Err(e) if matches!(e.raw_os_error(), Some(libc::ETIME | libc::EINTR | libc::EBUSY)) => {
+            Err(e)
+                if matches!(
+                    e.raw_os_error(),
+                    Some(libc::ETIME | libc::EINTR | libc::EBUSY | libc::EAGAIN)
+                ) =>
+            {
                 Ok(())
             }
             Err(e) => Err(e),
@@ -304,15 +364,23 @@ impl PacketRing {
                 KIND_READ => {
                     if result >= 0 {
                         if let Some(id) = cqueue::buffer_select(cqe.flags()) {
-                            let buffer = Buffer(id);
+                            let buffer = Buffer { id, ring: self.id };
                             out.push(Event::Packet { token, buffer, len: result as usize });
                         }
                     }
                     if !more {
                         self.in_flight -= 1;
+                        let armed = (data >> 32) as u16;
+                        let current = self.generation.get(token as usize) == Some(&armed);
                         let why = match -result {
+                            // A read of an unwatched token ends as cancelled, whatever
+                            // ended it: exactly one such end per cancelled read.
+                            _ if !current => Stop::Cancelled,
                             libc::ECANCELED => Stop::Cancelled,
-                            error if error <= 0 || error == libc::ENOBUFS => Stop::Starved,
+                            // 0 bytes is an end of file (a TUN never gives one): not a
+                            // read to arm again.
+                            0 => Stop::Failed(io::ErrorKind::UnexpectedEof.into()),
+                            error if error < 0 || error == libc::ENOBUFS => Stop::Starved,
                             _ => Stop::Failed(os_error(result)),
                         };
                         out.push(Event::Stopped { token, why });
@@ -339,7 +407,7 @@ impl PacketRing {
         }
         drop(completion);
         if rewake {
-            let _ = self.arm_wake();
+            let _ = self.arm_wake(); // On failure, retried before the next wait.
         }
         out.len() - before
     }
@@ -380,10 +448,9 @@ impl Drop for PacketRing {
         // Only once the kernel holds no request is it safe to unmap the buffers it
         // reads into; otherwise they leak: better a few MiB than memory the kernel may
         // still write to.
-        if self.quiesce() {
-            let _ = self.ring.submitter().unregister_buf_ring(GROUP);
-            // SAFETY: the kernel holds no request that could touch the buffers, and the
-            // pool is not used after this.
+        if self.quiesce() && self.ring.submitter().unregister_buf_ring(GROUP).is_ok() {
+            // SAFETY: the kernel holds no request that could touch the buffers nor the
+            // registration of their ring, and the pool is not used after this.
             unsafe { ManuallyDrop::drop(&mut self.pool) };
         }
     }
@@ -437,32 +504,49 @@ impl Pool {
 
     /// Where buffer `id` starts.
     fn buffer(&self, id: u16) -> *mut u8 {
-        debug_assert!(id < self.entries);
+        assert!(id < self.entries, "buffer {id} of {}", self.entries);
         // SAFETY: `id < entries`, so the buffer lies inside the mapping.
         unsafe { self.base.add(self.data + usize::from(id) * self.buffer_len) }
     }
 
     /// Puts buffer `id` back in the ring and publishes it to the kernel.
     fn give(&mut self, id: u16) {
-        let ring: *mut BufRingEntry = self.base.cast();
+        let ring: *mut RawBuf = self.base.cast();
         let slot = usize::from(self.tail & (self.entries - 1));
+        let addr = self.buffer(id) as u64;
         // SAFETY: `slot < entries`, inside the ring's pages of the mapping; the kernel
         // reads an entry only once the tail below says it is there, and never more than
-        // `entries` buffers exist, so this slot is not one it has yet to consume.
-        let entry = unsafe { &mut *ring.add(slot) };
-        entry.set_addr(self.buffer(id) as u64);
-        entry.set_len(self.buffer_len as u32);
-        entry.set_bid(id);
+        // `entries` buffers exist, so this slot is not one it has yet to consume. The
+        // fields are written through raw pointers, one by one: slot 0's last field is
+        // the ring's tail, which the kernel reads meanwhile and is not touched here.
+        unsafe {
+            let entry = ring.add(slot);
+            std::ptr::addr_of_mut!((*entry).addr).write(addr);
+            std::ptr::addr_of_mut!((*entry).len).write(self.buffer_len as u32);
+            std::ptr::addr_of_mut!((*entry).bid).write(id);
+        }
         self.tail = self.tail.wrapping_add(1);
         // SAFETY: the tail is the `resv` field of the ring's first entry, a u16 the
-        // kernel reads with acquire ordering; the store publishes the entry written
+        // kernel reads with acquire ordering; the store publishes the entries written
         // above. The mapping is page-aligned, so the u16 is aligned.
         unsafe {
-            let tail = BufRingEntry::tail(ring).cast_mut();
+            let tail = std::ptr::addr_of_mut!((*ring).tail);
             AtomicU16::from_ptr(tail).store(self.tail, Ordering::Release);
         }
     }
 }
+
+/// One entry of the provided-buffer ring, as the kernel reads it (`io_uring_buf`); the
+/// first entry's last field is the ring's tail.
+#[repr(C)]
+struct RawBuf {
+    addr: u64,
+    len: u32,
+    bid: u16,
+    tail: u16,
+}
+
+const _: () = assert!(std::mem::size_of::<RawBuf>() == std::mem::size_of::<BufRingEntry>());
 
 impl Drop for Pool {
     fn drop(&mut self) {
@@ -682,6 +766,46 @@ mod tests {
         assert!(ring.in_flight >= 4, "two reads, the wake-up poll, the write");
         assert!(ring.quiesce(), "the kernel let go of everything");
         assert_eq!(ring.in_flight, 0);
+    }
+
+    #[test]
+    fn a_read_that_ended_unreaped_before_its_unwatch_ends_as_cancelled() {
+        let Some(mut ring) = ring() else { return };
+        let (a, a_peer) = pair();
+        ring.watch(a.as_fd(), 6).unwrap();
+        ring.submit().unwrap();
+        // Nine packets for eight buffers: the read ends for want of one...
+        for i in 0..9u8 {
+            send(&a_peer, &[i; 10]);
+        }
+        ring.wait(Duration::from_millis(100)).unwrap();
+        // ...but is unwatched before that end is reaped: the end counts as the cancel's.
+        ring.unwatch(6).unwrap();
+        let events = collect(&mut ring, 9);
+        let stops: Vec<_> = events.iter().filter(|e| matches!(e, Event::Stopped { .. })).collect();
+        assert!(
+            matches!(stops[..], [Event::Stopped { token: 6, why: Stop::Cancelled }]),
+            "{events:?}"
+        );
+        for event in events {
+            if let Event::Packet { buffer, .. } = event {
+                ring.release(buffer);
+            }
+        }
+        assert_eq!(ring.in_flight, 0);
+    }
+
+    #[test]
+    #[should_panic(expected = "a buffer of another ring")]
+    fn a_buffer_of_another_ring_is_refused() {
+        let Some(mut first) = ring() else { panic!("a buffer of another ring (no io_uring)") };
+        let Some(mut second) = ring() else { panic!("a buffer of another ring (no io_uring)") };
+        let (a, a_peer) = pair();
+        first.watch(a.as_fd(), 1).unwrap();
+        send(&a_peer, b"x");
+        let events = collect(&mut first, 1);
+        let Some(Event::Packet { buffer, .. }) = events.into_iter().next() else { panic!() };
+        second.release(buffer);
     }
 
     #[test]
