@@ -2,12 +2,16 @@
 //! eBPF, so that the kernel puts each packet an instance sends on the queue of the
 //! worker that owns its flow and no worker has to hand it over.
 //!
-//! It covers what instances send almost always — TCP, UDP and ICMP echo, first
-//! fragments included — exactly as [`crate::steer::owner`] does; for the rest (ICMP
-//! errors, which go by the flow they quote; later fragments, which follow their first;
-//! flows to a private NAT gateway or an interface endpoint) it may pick another queue,
-//! and the worker that reads such a packet hands it over as before. Correctness never
-//! depends on it. A property test runs the program in a small interpreter against
+//! It covers what instances send almost always — TCP, UDP and ICMP echo — exactly as
+//! [`crate::steer::owner`] does. Every fragment of a datagram, the first included, goes
+//! by its addresses alone, as the kernel's own hash does: all of them land on one queue
+//! and are read in order by one worker, which notes where the first went before a later
+//! one asks (steering by ports for the first fragment and by addresses for the rest put
+//! them on two workers, and a later fragment could overtake its first). For the rest
+//! (fragments, ICMP errors, which go by the flow they quote; flows to a private NAT
+//! gateway or an interface endpoint) it may pick another worker than the owner, and the
+//! worker that reads such a packet hands it over as before. Correctness never depends
+//! on it. A property test runs the program in a small interpreter against
 //! `steer::owner` on random packets.
 //!
 //! The program is assembled here by hand — a couple of dozen instructions, like the
@@ -110,7 +114,7 @@ pub fn steering_program(workers: usize) -> Vec<Insn> {
         load_abs(B, 9),
         alu_x(MOV, 8, 0),
         load_abs(H, 6),
-        jmp(JSET, 0, 0x1fff, 0), // → a later fragment: no ports (patched)
+        jmp(JSET, 0, 0x3fff, 0), // → any fragment: no ports (patched)
         jmp(JEQ, 8, 6, 0),       // → TCP (patched)
         jmp(JEQ, 8, 17, 0),      // → UDP (patched)
         jmp(JNE, 8, 1, 0),       // → neither ICMP: no ports (patched)
@@ -307,8 +311,9 @@ mod tests {
         #![proptest_config(ProptestConfig::with_cases(2000))]
 
         /// The kernel's choice is the worker steering would choose, for TCP, UDP and
-        /// ICMP echo in both directions, with and without IP options and as first
-        /// fragments, for every worker count.
+        /// ICMP echo in both directions, with and without IP options, for every worker
+        /// count; the fragments of a datagram, the first and a later one, all go to one
+        /// queue.
         #[test]
         fn the_program_picks_the_owner(
             src: u32, dst: u32, sport: u16, dport: u16,
@@ -322,12 +327,17 @@ mod tests {
                 2 => (1, [&[8u8, 0, 0, 0][..], &sport.to_be_bytes(), &[0, 1]].concat()),
                 _ => (1, [&[0u8, 0, 0, 0][..], &sport.to_be_bytes(), &[0, 1]].concat()),
             };
-            let flags = if first_fragment { 0x2000 } else { 0x4000 };
-            let packet = packet(src, dst, protocol, options, flags, &l4);
-            let snapshot = Snapshot::empty();
-            let expected = owner(&snapshot, 1, &packet, workers, &FragmentOwners::default());
             let program = steering_program(workers);
-            prop_assert_eq!(run(&program, &packet) as usize % workers, expected);
+            if first_fragment {
+                let first = packet(src, dst, protocol, options, 0x2000, &l4);
+                let later = packet(src, dst, protocol, options, 0x0003, &l4[..8]);
+                prop_assert_eq!(run(&program, &first), run(&program, &later));
+            } else {
+                let packet = packet(src, dst, protocol, options, 0x4000, &l4);
+                let snapshot = Snapshot::empty();
+                let expected = owner(&snapshot, 1, &packet, workers, &FragmentOwners::default());
+                prop_assert_eq!(run(&program, &packet) as usize % workers, expected);
+            }
         }
     }
 
