@@ -781,25 +781,16 @@ impl<'a> Worker<'a> {
                         match self.forward(&snapshot, port, frame, len, now, wall) {
                             Some((out, n)) => {
                                 shared.tap.offer(out, Direction::Received, &frame[H..n]);
-                                if self.devices.get(out as usize).is_some_and(Option::is_some) {
-                                    if io.ring.write(out, buffer, n).is_err() {
-                                        self.counters.drop(DropReason::TxFailed);
-                                    }
-                                } else {
-                                    io.ring.release(buffer);
-                                    self.counters.drop(DropReason::TxFailed);
+                                // To a port without a device here, the write fails (its
+                                // file slot is empty) and is counted when it completes.
+                                if io.ring.write(out, buffer, n).is_err() {
+                                    self.delivered(out, false);
                                 }
                             }
                             None => io.ring.release(buffer),
                         }
                     }
-                    Event::Written { token: port, result } => match result {
-                        Ok(_) => {
-                            self.counters.tx();
-                            self.counters.port_received(port);
-                        }
-                        Err(_) => self.counters.drop(DropReason::TxFailed),
-                    },
+                    Event::Written { token: port, result } => self.delivered(port, result.is_ok()),
                     Event::Stopped { token: port, why } => self.stopped(&mut io, port, why),
                     Event::Woken => self.woken(&snapshot, &mut io, now, wall),
                 }
@@ -1030,12 +1021,17 @@ impl<'a> Worker<'a> {
     /// worker's queue of its device.
     fn send(&self, port: Port, frame: &[u8]) {
         self.shared.tap.offer(port, Direction::Received, &frame[H..]);
-        match self.devices.get(port as usize) {
-            Some(Some(device)) if device.send(frame).is_ok() => {
-                self.counters.tx();
-                self.counters.port_received(port);
-            }
-            _ => self.counters.drop(DropReason::TxFailed),
+        let device = self.devices.get(port as usize).and_then(Option::as_ref);
+        self.delivered(port, device.is_some_and(|d| d.send(frame).is_ok()));
+    }
+
+    /// Counts a packet written to `port`'s device, or one that could not be.
+    fn delivered(&self, port: Port, written: bool) {
+        if written {
+            self.counters.tx();
+            self.counters.port_received(port);
+        } else {
+            self.counters.drop(DropReason::TxFailed);
         }
     }
 
