@@ -640,6 +640,15 @@ fn setup_internet(ns: &str, queues: usize) -> Result<Vec<Tun>, HostError> {
 /// connections' outside links (`vpn<octet>`, [`crate::tunnels`]).
 const FORWARDED_LINKS: [&str; 2] = ["onprem*", "vpn*"];
 
+/// Makes the nftables table `ip <table>` in the namespace `netns` hold `chains`, and
+/// nothing else: declaring, deleting and declaring it again replaces it in one
+/// transaction, whether or not it was there.
+pub(crate) fn replace_nft_table(netns: &str, table: &str, chains: &str) -> Result<(), NetnsError> {
+    let script =
+        format!("table ip {table}\ndelete table ip {table}\ntable ip {table} {{\n{chains}}}\n");
+    netns::exec(netns, "nft", &["-f", "-"], &script)
+}
+
 /// Lets the internet namespace forward between the forwarder's TUN, the sites' routers
 /// and the VPN connections' outside links, and only there: what it did not forward
 /// before (a packet from the forwarder for an internet address nobody has) it still
@@ -650,17 +659,13 @@ pub(crate) fn internet_forwards(internet: &str) -> Result<(), NetnsError> {
         .iter()
         .map(|l| format!("\t\tiifname \"{l}\" accept\n\t\toifname \"{l}\" accept\n"))
         .collect();
-    let script = format!(
-        "table ip {TABLE}\n\
-         delete table ip {TABLE}\n\
-         table ip {TABLE} {{\n\
-         \tchain forward {{\n\
+    let chain = format!(
+        "\tchain forward {{\n\
          \t\ttype filter hook forward priority filter; policy drop;\n\
          {accepts}\
-         \t}}\n\
-         }}\n"
+         \t}}\n"
     );
-    netns::exec(internet, "nft", &["-f", "-"], &script)?;
+    replace_nft_table(internet, TABLE, &chain)?;
     let device_redirects = format!("net.ipv4.conf.{DEVICE}.send_redirects");
     netns::sysctls(
         internet,

@@ -148,20 +148,14 @@ fn setup_lan(site: &OnpremSite, router: &str) -> Result<(), NetnsError> {
 /// its own (`rt ipsec missing` also spares the kernel's IPsec, where a machine has it).
 fn masquerade(site: &OnpremSite, router: &str) -> Result<(), NetnsError> {
     let sources: Vec<String> = site.cidrs.iter().map(ToString::to_string).collect();
-    // Declaring, deleting and declaring again replaces the table in one transaction,
-    // whether or not it was there.
-    let script = format!(
-        "table ip {NFT_TABLE}\n\
-         delete table ip {NFT_TABLE}\n\
-         table ip {NFT_TABLE} {{\n\
-         \tchain postrouting {{\n\
+    let chain = format!(
+        "\tchain postrouting {{\n\
          \t\ttype nat hook postrouting priority srcnat; policy accept;\n\
          \t\toifname \"{WAN}\" ip saddr {{ {} }} rt ipsec missing masquerade\n\
-         \t}}\n\
-         }}\n",
+         \t}}\n",
         sources.join(", ")
     );
-    netns::exec(router, "nft", &["-f", "-"], &script)
+    crate::host::replace_nft_table(router, NFT_TABLE, &chain)
 }
 
 /// A host's namespace: `eth0` on the router's bridge, its address, the default route
