@@ -23,6 +23,8 @@
 # makes is removed on exit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=bench/lib.sh
+source bench/lib.sh
 
 seconds=5
 runs=1
@@ -160,17 +162,12 @@ measure() {
 
 # ---- vpclab ------------------------------------------------------------------------
 # lab_up <mode>: a fresh lab whose daemon uses that packet I/O; sets va, vb, vc.
-id_of() {
-  "$vpclab" --state-dir "$state" status --json | python3 -c \
-    'import json,sys; m=json.load(sys.stdin)["model"]["instances"]; print(next(i["id"] for i in m.values() if i["tags"].get("Name")==sys.argv[1]))' "$1"
-}
 lab_up() {
   "$vpclab" --state-dir "$state" down >/dev/null 2>&1 || true
-  case "$1" in
-    epoll) VPCLAB_PACKET_IO=epoll "$vpclab" --state-dir "$state" up bench/forwarding-lab.yaml >/dev/null ;;
-    io_uring) VPCLAB_PACKET_IO=io_uring "$vpclab" --state-dir "$state" up bench/forwarding-lab.yaml >/dev/null ;;
-    busy-poll) VPCLAB_PACKET_IO=io_uring VPCLAB_BUSY_POLL=20000 "$vpclab" --state-dir "$state" up bench/forwarding-lab.yaml >/dev/null ;;
-  esac
+  local io=$1 spin=""
+  [[ $1 == busy-poll ]] && io=io_uring spin=20000
+  env VPCLAB_PACKET_IO="$io" ${spin:+VPCLAB_BUSY_POLL=$spin} \
+    "$vpclab" --state-dir "$state" up bench/forwarding-lab.yaml >/dev/null
   grep -q "forwarder:" "$state/daemon.log" 2>/dev/null && grep -m1 "forwarder:" "$state/daemon.log" >&2 || true
   va=$(id_of a)
   vb=$(id_of b)

@@ -14,6 +14,8 @@
 set -euo pipefail
 # (The report pipelines end in `head`, which may close them early: `|| true` there.)
 cd "$(dirname "$0")/.."
+# shellcheck source=bench/lib.sh
+source bench/lib.sh
 
 seconds=10
 mode=io_uring
@@ -50,10 +52,6 @@ cleanup() {
 trap cleanup EXIT
 
 VPCLAB_PACKET_IO=$mode "$vpclab" --state-dir "$state" up bench/forwarding-lab.yaml >/dev/null
-id_of() {
-  "$vpclab" --state-dir "$state" status --json | python3 -c \
-    'import json,sys; m=json.load(sys.stdin)["model"]["instances"]; print(next(i["id"] for i in m.values() if i["tags"].get("Name")==sys.argv[1]))' "$1"
-}
 a=$(id_of a)
 b=$(id_of b)
 ip netns exec "$a" ping -c 3 -i 0.2 -q 10.20.2.10 >/dev/null
