@@ -36,12 +36,14 @@ impl Drop for Running {
 #[ignore = "needs root"]
 fn the_running_forwarder_allocates_nothing_per_packet() {
     require_root();
-    // Both packet I/O paths, one after the other (each lab is gone before the next).
-    forwards_without_allocating(PacketIo::Uring);
-    forwards_without_allocating(PacketIo::Epoll);
+    // Both packet I/O paths, and io_uring busy-polling, one after the other (each lab
+    // is gone before the next).
+    forwards_without_allocating(PacketIo::Uring, None);
+    forwards_without_allocating(PacketIo::Uring, Some(Duration::from_micros(200)));
+    forwards_without_allocating(PacketIo::Epoll, None);
 }
 
-fn forwards_without_allocating(io: PacketIo) {
+fn forwards_without_allocating(io: PacketIo, busy_poll: Option<Duration>) {
     let mut model = Model::new(77);
     let vpc = model.create_vpc("10.77.0.0/16".parse().unwrap(), Tags::new()).unwrap();
     let mut instance = |cidr: &str, ip: &str| {
@@ -58,8 +60,11 @@ fn forwards_without_allocating(io: PacketIo) {
     let (a, b) = (a.as_str().to_owned(), b.as_str().to_owned());
     let mut lab = Running {
         host: Some(
-            Host::start_with(Options { io, ..Options::new(2) }, vpclab_netns_tests::INTERNET)
-                .expect("forwarder starts"),
+            Host::start_with(
+                Options { io, busy_poll, ..Options::new(2) },
+                vpclab_netns_tests::INTERNET,
+            )
+            .expect("forwarder starts"),
         ),
         model,
     };
