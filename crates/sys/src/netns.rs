@@ -1,14 +1,27 @@
 //! Named network namespaces, as `ip netns` keeps them (`/run/netns/<name>`).
 //!
-//! Creating, deleting and configuring namespaces is control-plane work done a few
-//! times per instance, so it goes through iproute2's `ip`, the reference tool whose
-//! bind-mount handling under `/run/netns` every other tool agrees with. Only what `ip`
-//! cannot do for us — running code of this process *inside* a namespace, to open a TUN
-//! there — is done here with `setns(2)`, on a thread of its own.
+//! A named namespace is an empty file under `/run/netns` with the namespace's nsfs
+//! file bind-mounted on it, `/run/netns` itself being a mount point with shared
+//! propagation. [`create`] and [`delete_all`] make and remove exactly that, in this
+//! process (a thread that `unshare`s a new network namespace and bind-mounts its own
+//! `/proc/thread-self/ns/net`; `umount2(MNT_DETACH)` and `unlink`), so `ip netns exec`,
+//! `list`, `pids` and `del` work on them as on their own.
+//!
+//! Why not `ip`: every `ip -n <name>` and `ip netns exec` unshares a mount namespace,
+//! which copies the whole mount table — one mount per named namespace — and tears the
+//! copy down when it exits: O(namespaces) per call, O(n²) for a lab. Devices, addresses
+//! and routes are still set by iproute2 ([`configure`], one `ip -batch -` per call), but
+//! started from a thread already inside the namespace, so it neither switches
+//! namespaces nor copies mounts. Code of this process runs inside a namespace with
+//! [`run_in`]: `setns(2)` on a thread of its own.
 
+use std::collections::HashMap;
+use std::ffi::CString;
 use std::fs::File;
 use std::io::{self, Write};
 use std::os::fd::AsRawFd;
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
@@ -179,19 +192,129 @@ pub fn unmark(name: &str) {
     }
 }
 
-/// Creates a named namespace. An existing one is left as it is; bring `lo` up with
-/// [`configure`].
+/// A path as a C string (paths here are built from checked names).
+fn c_path(path: &Path) -> Result<CString, NetnsError> {
+    CString::new(path.as_os_str().as_bytes()).map_err(|_| {
+        NetnsError::Sys("path", io::Error::new(io::ErrorKind::InvalidInput, "a NUL in a path"))
+    })
+}
+
+/// Makes `/run/netns` what `ip netns add` makes it: a directory that is a mount point
+/// with shared propagation, so that a namespace named later is seen by the mount
+/// namespaces `ip netns exec` made earlier (they are its slaves). The propagation is
+/// set on the mount point alone, not recursively: a recursive change would walk every
+/// namespace's mount, each time.
+fn prepare_dir() -> Result<(), NetnsError> {
+    match std::fs::DirBuilder::new().mode(0o755).create(NETNS_DIR) {
+        Ok(()) => {}
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+        Err(e) => return Err(NetnsError::Sys("create /run/netns", e)),
+    }
+    let dir = c_path(Path::new(NETNS_DIR))?;
+    let mut bound = false;
+    loop {
+        // SAFETY: `dir` and the literal are NUL-terminated strings that outlive the call;
+        // a propagation change takes no source, file system type or data.
+        let rc = unsafe {
+            libc::mount(
+                c"none".as_ptr(),
+                dir.as_ptr(),
+                c"none".as_ptr(),
+                libc::MS_SHARED,
+                std::ptr::null(),
+            )
+        };
+        if rc == 0 {
+            return Ok(());
+        }
+        let e = io::Error::last_os_error();
+        // EINVAL: not a mount point yet. Make it one by binding it onto itself, once.
+        if e.raw_os_error() != Some(libc::EINVAL) || bound {
+            return Err(NetnsError::Sys("make /run/netns a shared mount", e));
+        }
+        // SAFETY: as above; a bind mount of the directory onto itself, no data.
+        let rc = unsafe {
+            libc::mount(
+                dir.as_ptr(),
+                dir.as_ptr(),
+                c"none".as_ptr(),
+                libc::MS_BIND | libc::MS_REC,
+                std::ptr::null(),
+            )
+        };
+        if rc != 0 {
+            return Err(NetnsError::Sys("bind /run/netns", io::Error::last_os_error()));
+        }
+        bound = true;
+    }
+}
+
+/// Creates a named namespace (with `lo` down: bring it up with [`configure`]), as
+/// `ip netns add` does, in this process: an empty file `/run/netns/<name>`, and a
+/// thread that unshares a new network namespace and bind-mounts it there, then ends
+/// (the mount keeps the namespace). An existing one is left as it is.
 pub fn create(name: &str) -> Result<(), NetnsError> {
     check_name(name)?;
-    if !exists(name) {
-        ip(&["netns", "add", name])?;
+    if exists(name) {
+        return Ok(());
     }
-    Ok(())
+    prepare_dir()?;
+    let target = path(name);
+    match std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create_new(true)
+        .mode(0o000)
+        .open(&target)
+    {
+        Ok(_) => {}
+        // Made meanwhile by someone else (`ip netns add`): theirs, as it is.
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => return Ok(()),
+        Err(e) => return Err(NetnsError::Sys("create the namespace's file", e)),
+    }
+    let c_target = c_path(&target)?;
+    let made = std::thread::Builder::new()
+        .name(format!("netns-add-{name}"))
+        .spawn(move || -> Result<(), NetnsError> {
+            // SAFETY: unshare(2) takes a flag and touches no memory of ours; it moves
+            // only this thread, made for it and ending right after, into a new network
+            // namespace.
+            if unsafe { libc::unshare(libc::CLONE_NEWNET) } != 0 {
+                return Err(NetnsError::Sys("unshare", io::Error::last_os_error()));
+            }
+            // SAFETY: both paths are NUL-terminated strings that outlive the call; a bind
+            // mount reads no file system type or data. The source is this thread's own
+            // namespace (`thread-self`: the process's other threads are elsewhere).
+            let rc = unsafe {
+                libc::mount(
+                    c"/proc/thread-self/ns/net".as_ptr(),
+                    c_target.as_ptr(),
+                    c"none".as_ptr(),
+                    libc::MS_BIND,
+                    std::ptr::null(),
+                )
+            };
+            if rc != 0 {
+                return Err(NetnsError::Sys(
+                    "bind-mount the namespace",
+                    io::Error::last_os_error(),
+                ));
+            }
+            Ok(())
+        })
+        .map_err(|e| NetnsError::Sys("spawn namespace thread", e))?
+        .join()
+        .unwrap_or_else(|_| Err(NetnsError::Sys("namespace thread", io::Error::other("panicked"))));
+    if made.is_err() {
+        let _ = std::fs::remove_file(&target);
+    }
+    made
 }
 
 /// Runs `commands` — each the arguments of one `ip` command — inside the namespace
-/// `name`, with one `ip -n <name> -batch -` (one process for all of them: creating a
-/// thousand instances is dominated by process starts). Stops at the first that fails.
+/// `name`, with one `ip -batch -` (one process for all of them). The process is
+/// started from a thread inside the namespace (see [`run_in`]), so it is born there: no
+/// `ip -n`, which would copy the mount table. Stops at the first command that fails.
 pub fn configure(name: &str, commands: &[&[&str]]) -> Result<(), NetnsError> {
     check_name(name)?;
     let mut script = String::new();
@@ -199,24 +322,26 @@ pub fn configure(name: &str, commands: &[&[&str]]) -> Result<(), NetnsError> {
         script.push_str(&command.join(" "));
         script.push('\n');
     }
-    let shown = || format!("ip -n {name} -batch - <<< {script:?}");
-    let mut child = Command::new("ip")
-        .args(["-n", name, "-batch", "-"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(NetnsError::Spawn)?;
-    let written = child.stdin.take().map(|mut stdin| stdin.write_all(script.as_bytes()));
-    let out = child.wait_with_output().map_err(NetnsError::Spawn)?;
-    if out.status.success() && matches!(written, Some(Ok(()))) {
-        Ok(())
-    } else {
-        Err(NetnsError::Command {
-            command: shown(),
-            stderr: String::from_utf8_lossy(&out.stderr).trim().to_owned(),
-        })
-    }
+    let shown = format!("ip -n {name} -batch - <<< {script:?}");
+    run_in(name, move || {
+        let mut child = Command::new("ip")
+            .args(["-batch", "-"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(NetnsError::Spawn)?;
+        let written = child.stdin.take().map(|mut stdin| stdin.write_all(script.as_bytes()));
+        let out = child.wait_with_output().map_err(NetnsError::Spawn)?;
+        if out.status.success() && matches!(written, Some(Ok(()))) {
+            Ok(())
+        } else {
+            Err(NetnsError::Command {
+                command: shown,
+                stderr: String::from_utf8_lossy(&out.stderr).trim().to_owned(),
+            })
+        }
+    })?
 }
 
 /// Runs `program args…` inside the namespace `name` (with `ip netns exec`), `input` on
@@ -245,9 +370,15 @@ pub fn exec(name: &str, program: &str, args: &[&str], input: &str) -> Result<(),
     }
 }
 
-/// Whether the namespace `name` has a link named `link`.
+/// Whether the namespace `name` has a link named `link` (asked from a thread inside it).
 pub fn has_link(name: &str, link: &str) -> bool {
-    check_name(name).is_ok() && ip(&["-n", name, "link", "show", "dev", link]).is_ok()
+    let Ok(link) = CString::new(link) else { return false };
+    run_in(name, move || {
+        // SAFETY: `link` is a NUL-terminated string that outlives the call, which only
+        // reads it; the answer is an index, 0 when there is no such link.
+        unsafe { libc::if_nametoindex(link.as_ptr()) != 0 }
+    })
+    .unwrap_or(false)
 }
 
 /// Sets `sysctl`s (`net.ipv6.conf.all.disable_ipv6`, …) of the namespace `name`, from a
@@ -271,23 +402,81 @@ pub fn sysctls(name: &str, settings: &[(&str, &str)]) -> Result<(), NetnsError> 
 /// Devices in the namespace go with it, provided nothing else (such as a forwarder
 /// holding a TUN fd) keeps the namespace alive: close those first.
 pub fn delete(name: &str) -> Result<(), NetnsError> {
-    check_name(name)?;
-    if !exists(name) {
+    delete_all(&[name])
+}
+
+/// [`delete`] of many namespaces at once: one pass over `/proc` finds the processes in
+/// any of them (as `ip netns pids` does: the process's `ns/net` is the same file as the
+/// name's), then each name is detached from its namespace and removed, as `ip netns del`
+/// does. Carries on past a failure and returns the first.
+pub fn delete_all<S: AsRef<str>>(names: &[S]) -> Result<(), NetnsError> {
+    for name in names {
+        check_name(name.as_ref())?;
+    }
+    // The namespaces by their nsfs identity (device, inode).
+    let mut ids = HashMap::new();
+    for name in names {
+        if let Ok(meta) = std::fs::metadata(path(name.as_ref())) {
+            // Only a mounted name is a namespace (an empty file is a name being made).
+            if meta.dev() != std::fs::metadata(NETNS_DIR).map_or(0, |d| d.dev()) {
+                ids.insert((meta.dev(), meta.ino()), ());
+            }
+        }
+    }
+    if !ids.is_empty() {
+        kill_members(|id| ids.contains_key(&id));
+    }
+    let mut first_error = None;
+    for name in names {
+        let name = name.as_ref();
+        if let Err(e) = unlink_name(name) {
+            first_error.get_or_insert(e);
+        }
         remove_etc(name);
         unmark(name);
-        return Ok(());
     }
-    if let Ok(out) = ip(&["netns", "pids", name]) {
-        for pid in String::from_utf8_lossy(&out.stdout).split_whitespace() {
-            if let Ok(pid) = pid.parse::<libc::pid_t>() {
+    first_error.map_or(Ok(()), Err)
+}
+
+/// SIGKILLs every process (but this one) whose network namespace `member` picks.
+fn kill_members(member: impl Fn((u64, u64)) -> bool) {
+    let Ok(proc) = std::fs::read_dir("/proc") else { return };
+    let me = std::process::id();
+    for entry in proc.flatten() {
+        let Some(pid) = entry.file_name().to_str().and_then(|p| p.parse::<u32>().ok()) else {
+            continue;
+        };
+        if pid == me {
+            continue;
+        }
+        let Ok(ns) = std::fs::metadata(entry.path().join("ns/net")) else { continue };
+        if member((ns.dev(), ns.ino())) {
+            if let Ok(pid) = libc::pid_t::try_from(pid) {
                 kill(pid);
             }
         }
     }
-    ip(&["netns", "del", name])?;
-    remove_etc(name);
-    unmark(name);
-    Ok(())
+}
+
+/// Detaches the name from its namespace and removes it (`ip netns del`); a missing name
+/// is not an error.
+fn unlink_name(name: &str) -> Result<(), NetnsError> {
+    let target = path(name);
+    let c_target = c_path(&target)?;
+    // SAFETY: `c_target` is a NUL-terminated string that outlives the call; a lazy
+    // unmount of the name's bind mount only (a name not mounted fails with EINVAL).
+    let rc = unsafe { libc::umount2(c_target.as_ptr(), libc::MNT_DETACH) };
+    if rc != 0 {
+        let e = io::Error::last_os_error();
+        if !matches!(e.raw_os_error(), Some(libc::EINVAL | libc::ENOENT)) {
+            return Err(NetnsError::Sys("unmount the namespace's name", e));
+        }
+    }
+    match std::fs::remove_file(&target) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(NetnsError::Sys("remove the namespace's name", e)),
+    }
 }
 
 /// Removes `/etc/netns/<name>` (what [`write_etc`] wrote), if there is one.
