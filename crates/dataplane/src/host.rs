@@ -215,26 +215,49 @@ impl Host {
             // All the names at once: one pass over the processes for all of them.
             netns::delete_all(&stale.iter().map(InstanceId::as_str).collect::<Vec<_>>())?;
         }
+        // Resolver configurations are per VPC: made once for each.
+        let mut resolvs: BTreeMap<&vpclab_model::VpcId, String> = BTreeMap::new();
         for instance in model.running_instances() {
-            let resolv = model.resolv_conf(instance);
-            if let Some((_, written)) = self.realised.get_mut(&instance.id) {
+            resolvs.entry(&instance.vpc).or_insert_with(|| model.resolv_conf(instance));
+        }
+        let mut new = Vec::new();
+        for instance in model.running_instances() {
+            let resolv = &resolvs[&instance.vpc];
+            match self.realised.get_mut(&instance.id) {
                 // Its VPC's DHCP options changed: the next lease would tell it.
-                if *written != resolv {
-                    netns::write_etc(instance.id.as_str(), "resolv.conf", &resolv)?;
-                    *written = resolv;
+                Some((_, written)) if written != resolv => {
+                    netns::write_etc(instance.id.as_str(), "resolv.conf", resolv)?;
+                    written.clone_from(resolv);
                 }
-                continue;
+                Some(_) => {}
+                None => new.push((instance, resolv.as_str())),
             }
-            let queues = setup_instance(model, instance, self.forwarder.workers(), &resolv)?;
+        }
+        // New instances are set up side by side (most of it is waiting on the kernel and
+        // on `ip`), then attached in order; one that fails does not stop the others.
+        let made = setup_instances(model, &new, self.forwarder.workers());
+        let mut first_error = None;
+        for ((instance, resolv), made) in new.into_iter().zip(made) {
+            let queues = match made {
+                Ok(queues) => queues,
+                Err(e) => {
+                    first_error.get_or_insert(e);
+                    continue;
+                }
+            };
             if let Some(owner) = &self.owner {
                 netns::mark(instance.id.as_str(), owner)?;
             }
             let port = self.ports.assign(&instance.id);
             self.forwarder.attach(port, queues).map_err(HostError::Forwarder)?;
-            self.realised.insert(instance.id.clone(), (instance.private_ip, resolv));
+            self.realised.insert(instance.id.clone(), (instance.private_ip, resolv.to_owned()));
         }
+        if let Some(e) = first_error {
+            return Err(e);
+        }
+        let attached = model.attached_interfaces_by_instance();
         for instance in model.running_instances() {
-            for eni in model.attached_interfaces(&instance.id) {
+            for eni in attached.get(&instance.id).into_iter().flatten().copied() {
                 if self.realised_interfaces.contains_key(&eni.id) {
                     continue;
                 }
@@ -525,6 +548,45 @@ pub(crate) fn disable_ipv6(ns: &str) -> Result<(), NetnsError> {
         ns,
         &[("net.ipv6.conf.all.disable_ipv6", "1"), ("net.ipv6.conf.default.disable_ipv6", "1")],
     )
+}
+
+/// How many instances [`setup_instances`] sets up at once.
+const SETUP_THREADS: usize = 8;
+
+/// [`setup_instance`] of each of `new` (instance, resolver configuration), up to
+/// [`SETUP_THREADS`] at a time; the results in `new`'s order.
+fn setup_instances(
+    model: &Model,
+    new: &[(&Instance, &str)],
+    queues: usize,
+) -> Vec<Result<Vec<Tun>, HostError>> {
+    if let [(instance, resolv)] = new {
+        return vec![setup_instance(model, instance, queues, resolv)];
+    }
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    type Made = Result<Vec<Tun>, HostError>;
+    let results: Vec<std::sync::Mutex<Option<Made>>> =
+        new.iter().map(|_| std::sync::Mutex::new(None)).collect();
+    std::thread::scope(|scope| {
+        for _ in 0..SETUP_THREADS.min(new.len()) {
+            scope.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    let Some((instance, resolv)) = new.get(i) else { break };
+                    let made = setup_instance(model, instance, queues, resolv);
+                    *results[i].lock().unwrap_or_else(|e| e.into_inner()) = Some(made);
+                }
+            });
+        }
+    });
+    results
+        .into_iter()
+        .map(|slot| {
+            slot.into_inner().unwrap_or_else(|e| e.into_inner()).unwrap_or_else(|| {
+                Err(HostError::Forwarder(std::io::Error::other("an instance was not set up")))
+            })
+        })
+        .collect()
 }
 
 /// The instance's namespace and `eth0`, configured as AWS does: the private address
