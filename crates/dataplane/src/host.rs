@@ -233,6 +233,12 @@ impl Host {
                 None => new.push((instance, resolv.as_str())),
             }
         }
+        // Marked first, so that `vpclab down` and `gc` find them whatever happens next.
+        if let Some(owner) = &self.owner {
+            for (instance, _) in &new {
+                netns::mark(instance.id.as_str(), owner)?;
+            }
+        }
         // New instances are set up side by side (most of it is waiting on the kernel and
         // on `ip`), then attached in order; one that fails does not stop the others.
         let made = setup_instances(model, &new, self.forwarder.workers());
@@ -245,9 +251,6 @@ impl Host {
                     continue;
                 }
             };
-            if let Some(owner) = &self.owner {
-                netns::mark(instance.id.as_str(), owner)?;
-            }
             let port = self.ports.assign(&instance.id);
             self.forwarder.attach(port, queues).map_err(HostError::Forwarder)?;
             self.realised.insert(instance.id.clone(), (instance.private_ip, resolv.to_owned()));
@@ -605,6 +608,7 @@ fn setup_instance(
     netns::create(ns)?;
     disable_ipv6(ns)?;
     let tun = Tun::open_queues_in(ns, DEVICE, queues)?;
+    no_queue(ns, DEVICE)?;
     let address = format!("{}/{}", instance.private_ip, subnet.cidr.prefix_len());
     let (mtu, router) = (VPC_MTU.to_string(), subnet.router().to_string());
     // Order matters: device, MTU and address, link up, then routes (a route via a
@@ -623,6 +627,18 @@ fn setup_instance(
     // VPC's DHCP options say: by default through its Amazon DNS server, as on AWS.
     netns::write_etc(ns, "resolv.conf", resolv)?;
     Ok(tun)
+}
+
+/// Gives `device` in `ns` the `noqueue` root qdisc, before it is brought up.
+///
+/// A multiqueue TUN has 256 transmit queues whatever the number opened, and bringing
+/// it up with the default `mq` root makes a `pfifo_fast` for each of them: three 4 KiB
+/// rings apiece, about 3 MiB of kernel memory per device (10,000 instances did not fit
+/// in 24 GiB). The TUN never pushes back (a full queue drops in the driver), so those
+/// qdiscs never held a packet: without them the kernel hands packets to the TUN directly,
+/// as it does for a veth.
+fn no_queue(ns: &str, device: &str) -> Result<(), NetnsError> {
+    netns::tc(ns, &[&["qdisc", "replace", "dev", device, "root", "noqueue"]])
 }
 
 /// Where and how attached interface `eni` should be realised: its running instance, its
@@ -647,6 +663,7 @@ fn setup_interface(
         HostError::Netns(NetnsError::Command { command: "setup".into(), stderr: e.to_string() })
     })?;
     let tun = Tun::open_queues_in(&ns, device, queues)?;
+    no_queue(&ns, device)?;
     let address = format!("{}/{}", eni.private_ip, subnet.cidr.prefix_len());
     let mtu = VPC_MTU.to_string();
     netns::configure(
