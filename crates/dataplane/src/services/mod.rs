@@ -28,7 +28,7 @@ use smoltcp::phy::{self, Checksum, ChecksumCapabilities, DeviceCapabilities, Med
 use smoltcp::socket::{tcp, udp};
 use smoltcp::time::Instant;
 use smoltcp::wire::{HardwareAddress, IpAddress, IpCidr, IpListenEndpoint, Ipv4Address};
-use vpclab_model::{MetadataOptions, Model, names};
+use vpclab_model::{Instance, InstanceId, MetadataOptions, Model, Subnet, Vpc, VpcId, names};
 use vpclab_sys::tun::{Tun, VNET_HDR_LEN};
 
 use crate::snapshot::{Port, PortMap};
@@ -94,131 +94,239 @@ impl ServiceData {
     }
 }
 
-/// Compiles what the services answer from `model`, for the ports in `ports`.
+/// Compiles what the services answer from `model`, for the ports in `ports`, from
+/// scratch (see [`Compiler`] for change after change).
 pub fn compile(model: &Model, ports: &PortMap) -> ServiceData {
-    let vpc_index: HashMap<_, u32> =
-        model.vpcs().enumerate().map(|(i, v)| (v.id.clone(), i as u32)).collect();
-    let mut data = ServiceData::default();
-    for endpoint in model.vpc_endpoints() {
-        let Some(&vpc) = vpc_index.get(&endpoint.vpc) else { continue };
-        for name in model.endpoint_names(endpoint) {
-            if name.private {
-                data.private_names.insert((vpc, name.name), name.addresses);
-            } else {
-                data.endpoint_names.insert(name.name, name.addresses);
+    Compiler::default().compile(model, ports)
+}
+
+/// Compiles [`ServiceData`] change after change. An instance's answers (its metadata
+/// tree, identity document, user data: a few dozen strings) are built again only when
+/// something they are made of changed — the instance, its VPC, its subnet, its groups'
+/// names — and shared otherwise: with thousands of instances, building every one on
+/// every API call was most of the call.
+#[derive(Debug, Default)]
+pub struct Compiler {
+    /// Every VPC's index in [`ServiceData`], kept while the VPC exists (an index that
+    /// moved would change every instance's answers behind it).
+    vpcs: HashMap<VpcId, u32>,
+    next_vpc: u32,
+    /// What each instance's answers were last built from.
+    instances: HashMap<InstanceId, Built>,
+    /// Counts compiles: an entry not seen in the latest is gone from the model.
+    round: u64,
+}
+
+/// An instance's answers and what they were built from.
+#[derive(Debug)]
+struct Built {
+    instance: Instance,
+    vpc: Vpc,
+    subnet: Subnet,
+    /// Its groups' ids and names, in the instance's order.
+    groups: Vec<(String, String)>,
+    index: u32,
+    service: Arc<InstanceService>,
+    round: u64,
+}
+
+impl Built {
+    /// Whether these answers are still the ones `model` gives.
+    fn current(
+        &self,
+        model: &Model,
+        instance: &Instance,
+        vpc: &Vpc,
+        subnet: &Subnet,
+        index: u32,
+    ) -> bool {
+        let mut groups =
+            instance.security_groups.iter().filter_map(|g| model.security_group(g).ok());
+        let mut built = self.groups.iter();
+        let same_groups = loop {
+            match (groups.next(), built.next()) {
+                (None, None) => break true,
+                (Some(g), Some((id, name))) if g.id.as_str() == id && g.name == *name => {}
+                _ => break false,
+            }
+        };
+        self.index == index
+            && same_groups
+            && self.instance == *instance
+            && self.vpc == *vpc
+            && self.subnet == *subnet
+    }
+}
+
+impl Compiler {
+    /// What the services answer from `model`, for the ports in `ports`.
+    pub fn compile(&mut self, model: &Model, ports: &PortMap) -> ServiceData {
+        self.round += 1;
+        let round = self.round;
+        self.vpcs.retain(|id, _| model.vpc(id).is_ok());
+        for vpc in model.vpcs() {
+            if !self.vpcs.contains_key(&vpc.id) {
+                self.vpcs.insert(vpc.id.clone(), self.next_vpc);
+                self.next_vpc += 1;
             }
         }
-    }
-    for instance in model.instances() {
-        let (Ok(vpc), Ok(subnet)) = (model.vpc(&instance.vpc), model.subnet(&instance.subnet))
-        else {
-            continue;
-        };
-        let index = vpc_index[&vpc.id];
-        data.private.insert((index, instance.private_ip));
-        let public = instance.public_ip.as_ref().map(|(ip, _)| *ip);
-        if let (Some(ip), true) = (public, vpc.dns_hostnames) {
-            data.public.insert(ip, (index, instance.private_ip));
-        }
-        let Some(port) = ports.get(&instance.id).filter(|_| !instance.stopped) else {
-            continue;
-        };
-        let groups: Vec<(String, String)> = instance
-            .security_groups
-            .iter()
-            .filter_map(|g| model.security_group(g).ok())
-            .map(|g| (g.id.to_string(), g.name.clone()))
-            .collect();
-        let mac = instance.mac();
-        let private_name = names::private_dns(instance.private_ip);
-        let public_name = public.filter(|_| vpc.dns_hostnames).map(names::public_dns);
-        let mut m = BTreeMap::new();
-        let mut put = |key: String, value: String| {
-            m.insert(key, value);
-        };
-        let image = if instance.image_id.is_empty() { "ami-00000000" } else { &instance.image_id };
-        put("ami-id".into(), image.to_owned());
-        put("hostname".into(), private_name.clone());
-        put("instance-id".into(), instance.id.to_string());
-        let kind =
-            if instance.instance_type.is_empty() { "t3.micro" } else { &instance.instance_type };
-        put("instance-type".into(), kind.to_owned());
-        put("local-hostname".into(), private_name.clone());
-        put("local-ipv4".into(), instance.private_ip.to_string());
-        put("mac".into(), mac.clone());
-        put("placement/availability-zone".into(), subnet.zone.clone());
-        put("placement/region".into(), names::REGION.to_owned());
-        let group_names = groups.iter().map(|(_, n)| n.as_str()).collect::<Vec<_>>().join("\n");
-        let group_ids = groups.iter().map(|(i, _)| i.as_str()).collect::<Vec<_>>().join("\n");
-        put("security-groups".into(), group_names.clone());
-        if let Some(ip) = public {
-            put("public-ipv4".into(), ip.to_string());
-        }
-        if let Some(name) = &public_name {
-            put("public-hostname".into(), name.clone());
-        }
-        let nic = format!("network/interfaces/macs/{mac}/");
-        put(format!("{nic}device-number"), "0".into());
-        put(format!("{nic}interface-id"), instance.interface.to_string());
-        put(format!("{nic}local-hostname"), private_name.clone());
-        put(format!("{nic}local-ipv4s"), instance.private_ip.to_string());
-        put(format!("{nic}mac"), mac.clone());
-        put(format!("{nic}owner-id"), names::OWNER_ID.into());
-        if let Some(ip) = public {
-            put(format!("{nic}public-ipv4s"), ip.to_string());
-        }
-        if let Some(name) = &public_name {
-            put(format!("{nic}public-hostname"), name.clone());
-        }
-        put(format!("{nic}security-group-ids"), group_ids);
-        put(format!("{nic}security-groups"), group_names);
-        put(format!("{nic}subnet-id"), subnet.id.to_string());
-        put(format!("{nic}subnet-ipv4-cidr-block"), subnet.cidr.to_string());
-        put(format!("{nic}vpc-id"), vpc.id.to_string());
-        put(format!("{nic}vpc-ipv4-cidr-block"), vpc.cidr.to_string());
-        let blocks: Vec<String> = vpc.cidrs().map(|c| c.to_string()).collect();
-        put(format!("{nic}vpc-ipv4-cidr-blocks"), blocks.join("\n"));
-        if instance.metadata.tags_enabled {
-            // Keys that cannot be a path segment are left out, as AWS leaves out keys
-            // with characters IMDS does not allow.
-            for (key, value) in &instance.tags {
-                if !key.is_empty() && !key.contains(['/', ' ']) && key != "." && key != ".." {
-                    put(format!("tags/instance/{key}"), value.clone());
+        let vpc_index = &self.vpcs;
+        let mut data = ServiceData::default();
+        for endpoint in model.vpc_endpoints() {
+            let Some(&vpc) = vpc_index.get(&endpoint.vpc) else { continue };
+            for name in model.endpoint_names(endpoint) {
+                if name.private {
+                    data.private_names.insert((vpc, name.name), name.addresses);
+                } else {
+                    data.endpoint_names.insert(name.name, name.addresses);
                 }
             }
         }
-        let identity = format!(
-            "{{\n  \"accountId\" : \"{}\",\n  \"architecture\" : \"x86_64\",\n  \
-             \"availabilityZone\" : \"{}\",\n  \"imageId\" : \"{image}\",\n  \
-             \"instanceId\" : \"{}\",\n  \"instanceType\" : \"{kind}\",\n  \
-             \"privateIp\" : \"{}\",\n  \"region\" : \"{}\",\n  \"version\" : \"2017-09-30\"\n}}",
-            names::OWNER_ID,
-            subnet.zone,
-            instance.id,
-            instance.private_ip,
-            names::REGION,
-        );
-        let service = InstanceService {
-            vpc: index,
-            dns_support: vpc.dns_support,
-            resolver: vpc.dns_server(),
-            private: instance.private_ip,
-            options: instance.metadata,
-            metadata: m,
-            identity,
-            user_data: instance
-                .user_data
-                .as_deref()
-                .and_then(vpclab_model::base64::decode)
-                .map(|bytes| String::from_utf8_lossy(&bytes).into_owned()),
-        };
-        let slot = port as usize;
-        if data.instances.len() <= slot {
-            data.instances.resize(slot + 1, None);
+        for instance in model.instances() {
+            let (Ok(vpc), Ok(subnet)) = (model.vpc(&instance.vpc), model.subnet(&instance.subnet))
+            else {
+                continue;
+            };
+            let index = vpc_index[&vpc.id];
+            data.private.insert((index, instance.private_ip));
+            let public = instance.public_ip.as_ref().map(|(ip, _)| *ip);
+            if let (Some(ip), true) = (public, vpc.dns_hostnames) {
+                data.public.insert(ip, (index, instance.private_ip));
+            }
+            let Some(port) = ports.get(&instance.id).filter(|_| !instance.stopped) else {
+                continue;
+            };
+            let service = match self.instances.get_mut(&instance.id) {
+                Some(built) if built.current(model, instance, vpc, subnet, index) => {
+                    built.round = round;
+                    Arc::clone(&built.service)
+                }
+                _ => {
+                    let groups: Vec<(String, String)> = instance
+                        .security_groups
+                        .iter()
+                        .filter_map(|g| model.security_group(g).ok())
+                        .map(|g| (g.id.to_string(), g.name.clone()))
+                        .collect();
+                    let service = Arc::new(instance_service(instance, vpc, subnet, &groups, index));
+                    self.instances.insert(
+                        instance.id.clone(),
+                        Built {
+                            instance: instance.clone(),
+                            vpc: vpc.clone(),
+                            subnet: subnet.clone(),
+                            groups,
+                            index,
+                            service: Arc::clone(&service),
+                            round,
+                        },
+                    );
+                    service
+                }
+            };
+            let slot = port as usize;
+            if data.instances.len() <= slot {
+                data.instances.resize(slot + 1, None);
+            }
+            data.instances[slot] = Some(service);
         }
-        data.instances[slot] = Some(Arc::new(service));
+        self.instances.retain(|_, built| built.round == round);
+        data
     }
-    data
+}
+
+/// An instance's answers: its metadata, identity document and user data. `groups` are
+/// its security groups' ids and names; `index` its VPC's.
+fn instance_service(
+    instance: &Instance,
+    vpc: &Vpc,
+    subnet: &Subnet,
+    groups: &[(String, String)],
+    index: u32,
+) -> InstanceService {
+    let public = instance.public_ip.as_ref().map(|(ip, _)| *ip);
+    let mac = instance.mac();
+    let private_name = names::private_dns(instance.private_ip);
+    let public_name = public.filter(|_| vpc.dns_hostnames).map(names::public_dns);
+    let mut m = BTreeMap::new();
+    let mut put = |key: String, value: String| {
+        m.insert(key, value);
+    };
+    let image = if instance.image_id.is_empty() { "ami-00000000" } else { &instance.image_id };
+    put("ami-id".into(), image.to_owned());
+    put("hostname".into(), private_name.clone());
+    put("instance-id".into(), instance.id.to_string());
+    let kind = if instance.instance_type.is_empty() { "t3.micro" } else { &instance.instance_type };
+    put("instance-type".into(), kind.to_owned());
+    put("local-hostname".into(), private_name.clone());
+    put("local-ipv4".into(), instance.private_ip.to_string());
+    put("mac".into(), mac.clone());
+    put("placement/availability-zone".into(), subnet.zone.clone());
+    put("placement/region".into(), names::REGION.to_owned());
+    let group_names = groups.iter().map(|(_, n)| n.as_str()).collect::<Vec<_>>().join("\n");
+    let group_ids = groups.iter().map(|(i, _)| i.as_str()).collect::<Vec<_>>().join("\n");
+    put("security-groups".into(), group_names.clone());
+    if let Some(ip) = public {
+        put("public-ipv4".into(), ip.to_string());
+    }
+    if let Some(name) = &public_name {
+        put("public-hostname".into(), name.clone());
+    }
+    let nic = format!("network/interfaces/macs/{mac}/");
+    put(format!("{nic}device-number"), "0".into());
+    put(format!("{nic}interface-id"), instance.interface.to_string());
+    put(format!("{nic}local-hostname"), private_name.clone());
+    put(format!("{nic}local-ipv4s"), instance.private_ip.to_string());
+    put(format!("{nic}mac"), mac.clone());
+    put(format!("{nic}owner-id"), names::OWNER_ID.into());
+    if let Some(ip) = public {
+        put(format!("{nic}public-ipv4s"), ip.to_string());
+    }
+    if let Some(name) = &public_name {
+        put(format!("{nic}public-hostname"), name.clone());
+    }
+    put(format!("{nic}security-group-ids"), group_ids);
+    put(format!("{nic}security-groups"), group_names);
+    put(format!("{nic}subnet-id"), subnet.id.to_string());
+    put(format!("{nic}subnet-ipv4-cidr-block"), subnet.cidr.to_string());
+    put(format!("{nic}vpc-id"), vpc.id.to_string());
+    put(format!("{nic}vpc-ipv4-cidr-block"), vpc.cidr.to_string());
+    let blocks: Vec<String> = vpc.cidrs().map(|c| c.to_string()).collect();
+    put(format!("{nic}vpc-ipv4-cidr-blocks"), blocks.join("\n"));
+    if instance.metadata.tags_enabled {
+        // Keys that cannot be a path segment are left out, as AWS leaves out keys
+        // with characters IMDS does not allow.
+        for (key, value) in &instance.tags {
+            if !key.is_empty() && !key.contains(['/', ' ']) && key != "." && key != ".." {
+                put(format!("tags/instance/{key}"), value.clone());
+            }
+        }
+    }
+    let identity = format!(
+        "{{\n  \"accountId\" : \"{}\",\n  \"architecture\" : \"x86_64\",\n  \
+         \"availabilityZone\" : \"{}\",\n  \"imageId\" : \"{image}\",\n  \
+         \"instanceId\" : \"{}\",\n  \"instanceType\" : \"{kind}\",\n  \
+         \"privateIp\" : \"{}\",\n  \"region\" : \"{}\",\n  \"version\" : \"2017-09-30\"\n}}",
+        names::OWNER_ID,
+        subnet.zone,
+        instance.id,
+        instance.private_ip,
+        names::REGION,
+    );
+    InstanceService {
+        vpc: index,
+        dns_support: vpc.dns_support,
+        resolver: vpc.dns_server(),
+        private: instance.private_ip,
+        options: instance.metadata,
+        metadata: m,
+        identity,
+        user_data: instance
+            .user_data
+            .as_deref()
+            .and_then(vpclab_model::base64::decode)
+            .map(|bytes| String::from_utf8_lossy(&bytes).into_owned()),
+    }
 }
 
 /// Whether `dst` is answered by the services for an instance whose VPC's DNS server
@@ -543,5 +651,78 @@ impl phy::Device for Pipe {
         checksum.ipv4 = Checksum::Both;
         caps.checksum = checksum;
         caps
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use vpclab_model::{RunInstance, Tags};
+
+    fn vpc(m: &mut Model, cidr: &str) -> (VpcId, vpclab_model::SubnetId) {
+        let cidr: ipnet::Ipv4Net = cidr.parse().unwrap();
+        let vpc = m.create_vpc(cidr, Tags::new()).unwrap();
+        let subnet = m.create_subnet(&vpc, cidr, None, Tags::new()).unwrap();
+        (vpc, subnet)
+    }
+
+    fn run(m: &mut Model, ports: &mut PortMap, subnet: &vpclab_model::SubnetId) -> Port {
+        let spec = RunInstance { subnet: Some(subnet.clone()), ..Default::default() };
+        ports.assign(&m.run_instance(spec).unwrap())
+    }
+
+    /// What a port's answers say, whatever the VPC's (opaque) index.
+    fn answers(
+        data: &ServiceData,
+        port: Port,
+    ) -> (BTreeMap<String, String>, String, Option<String>) {
+        let s = data.instance(port).expect("an instance at the port");
+        (s.metadata.clone(), s.identity.clone(), s.user_data.clone())
+    }
+
+    #[test]
+    fn change_after_change_gives_what_a_compile_from_scratch_gives_and_shares_the_rest() {
+        let mut m = Model::new(5);
+        let mut ports = PortMap::new();
+        let (vpc_a, subnet_a) = vpc(&mut m, "10.1.0.0/16");
+        let (_, subnet_b) = vpc(&mut m, "10.2.0.0/16");
+        let a = run(&mut m, &mut ports, &subnet_a);
+        let b = run(&mut m, &mut ports, &subnet_b);
+        let mut compiler = Compiler::default();
+        let first = compiler.compile(&m, &ports);
+        let same = |data: &ServiceData, fresh: &ServiceData| {
+            for port in [a, b] {
+                assert_eq!(answers(data, port), answers(fresh, port), "port {port}");
+            }
+        };
+        same(&first, &compile(&m, &ports));
+
+        // Nothing an instance's answers are made of: both are shared, not rebuilt.
+        let (_, subnet_c) = vpc(&mut m, "10.3.0.0/16");
+        let c = run(&mut m, &mut ports, &subnet_c);
+        let second = compiler.compile(&m, &ports);
+        for port in [a, b] {
+            assert!(Arc::ptr_eq(first.instance(port).unwrap(), second.instance(port).unwrap()));
+        }
+        assert!(second.instance(c).is_some());
+        same(&second, &compile(&m, &ports));
+
+        // Its VPC's DNS hostnames: `a`'s public hostname entries may change; `b` is kept.
+        m.set_vpc_dns(&vpc_a, None, Some(true)).unwrap();
+        let a_id = m.instances().find(|i| ports.get(&i.id) == Some(a)).unwrap().id.clone();
+        m.create_tags(&[a_id.to_string()], &Tags::from([("Name".into(), "web".into())])).unwrap();
+        let third = compiler.compile(&m, &ports);
+        assert!(!Arc::ptr_eq(second.instance(a).unwrap(), third.instance(a).unwrap()));
+        assert!(Arc::ptr_eq(second.instance(b).unwrap(), third.instance(b).unwrap()));
+        same(&third, &compile(&m, &ports));
+        // A VPC keeps its index while others come and go.
+        assert_eq!(second.instance(b).unwrap().vpc, third.instance(b).unwrap().vpc);
+
+        // Terminated: gone from the answers and from what the compiler keeps.
+        m.terminate_instance(&a_id, 0).unwrap();
+        let fourth = compiler.compile(&m, &ports);
+        assert!(fourth.instance(a).is_none());
+        assert!(!compiler.instances.contains_key(&a_id));
+        assert!(Arc::ptr_eq(third.instance(b).unwrap(), fourth.instance(b).unwrap()));
     }
 }
