@@ -97,6 +97,8 @@ pub struct Host {
     /// which address, to notice a detach or a change.
     realised_interfaces: BTreeMap<NetworkInterfaceId, (InstanceId, String, Ipv4Addr)>,
     generation: u64,
+    /// What the VPC's own services answer, compiled change after change.
+    services: crate::services::Compiler,
     /// The internet's namespace.
     internet: String,
     /// The state directory the namespaces are marked with (see [`Host::mark_owner`]).
@@ -134,6 +136,7 @@ impl Host {
             realised: BTreeMap::new(),
             realised_interfaces: BTreeMap::new(),
             generation: 0,
+            services: crate::services::Compiler::default(),
             internet: internet.to_owned(),
             owner: None,
             vpn: Default::default(),
@@ -459,7 +462,7 @@ impl Host {
     fn publish(&mut self, model: &Model) {
         self.generation += 1;
         self.forwarder.publish(compile(model, &mut self.ports, self.generation));
-        self.forwarder.publish_services(crate::services::compile(model, &self.ports));
+        self.forwarder.publish_services(self.services.compile(model, &self.ports));
     }
 
     /// Flow records as the forwarder writes them out (see [`Forwarder::flow_records`]).
@@ -606,18 +609,22 @@ fn setup_instance(
         HostError::Netns(NetnsError::Command { command: "setup".into(), stderr: e.to_string() })
     })?;
     netns::create(ns)?;
-    disable_ipv6(ns)?;
     let tun = Tun::open_queues_in(ns, DEVICE, queues)?;
     no_queue(ns, DEVICE)?;
     let address = format!("{}/{}", instance.private_ip, subnet.cidr.prefix_len());
     let (mtu, router) = (VPC_MTU.to_string(), subnet.router().to_string());
     // Order matters: device, MTU and address, link up, then routes (a route via a
-    // down device is refused).
+    // down device is refused). No IPv6 address is made for the device (`addrgenmode
+    // none`: no link-local address, so the kernel sends no router solicitation or MLD
+    // report into it; IPv6 is not routed yet). Per device, not by the namespace's
+    // `disable_ipv6` sysctl: the kernel finds a namespace's `/proc/sys` entries in one
+    // hash shared by every namespace's same-named entries, so each sysctl write costs
+    // time in proportion to the namespaces there are.
     netns::configure(
         ns,
         &[
             &["link", "set", "lo", "up"],
-            &["link", "set", DEVICE, "mtu", &mtu],
+            &["link", "set", DEVICE, "mtu", &mtu, "addrgenmode", "none"],
             &["addr", "replace", &address, "dev", DEVICE],
             &["link", "set", DEVICE, "up"],
             &["route", "replace", "default", "via", &router, "dev", DEVICE],
@@ -669,7 +676,8 @@ fn setup_interface(
     netns::configure(
         &ns,
         &[
-            &["link", "set", device, "mtu", &mtu],
+            // No IPv6 address, as for `eth0` (see [`setup_instance`]).
+            &["link", "set", device, "mtu", &mtu, "addrgenmode", "none"],
             &["addr", "replace", &address, "dev", device],
             &["link", "set", device, "up"],
         ],
