@@ -344,7 +344,7 @@ pub(crate) enum ServiceMsg {
     /// bytes; no virtio-net header, checksums possibly partial).
     Packet { port: Port, len: u16, bytes: [u8; SERVICE_MTU] },
     /// The device of `port`, to write answers to.
-    Attach(Port, Tun),
+    Attach(Port, Arc<Tun>),
     /// `port`'s device is going; answered once its fd here is closed.
     Detach(Port, std::sync::mpsc::Sender<()>),
 }
@@ -416,7 +416,7 @@ fn seed() -> u64 {
 }
 
 struct Host {
-    devices: Vec<Option<Tun>>,
+    devices: Vec<Option<Arc<Tun>>>,
     stacks: HashMap<Port, Stack>,
     tokens: imds::Tokens,
 }
