@@ -13,6 +13,7 @@ use std::net::Ipv4Addr;
 use ipnet::Ipv4Net;
 use vpclab_model::{Instance, InstanceId, Model, NetworkInterface, NetworkInterfaceId, OnpremSite};
 use vpclab_sys::netns::{self, NetnsError};
+use vpclab_sys::rtnl::{LinkChange, Rtnl};
 use vpclab_sys::tun::Tun;
 
 use crate::counters::CounterSnapshot;
@@ -610,42 +611,58 @@ fn setup_instance(
     })?;
     netns::create(ns)?;
     let tun = Tun::open_queues_in(ns, DEVICE, queues)?;
-    no_queue(ns, DEVICE)?;
-    let address = format!("{}/{}", instance.private_ip, subnet.cidr.prefix_len());
-    let (mtu, router) = (VPC_MTU.to_string(), subnet.router().to_string());
-    // Order matters: device, MTU and address, link up, then routes (a route via a
-    // down device is refused). No IPv6 address is made for the device (`addrgenmode
-    // none`: no link-local address, so the kernel sends no router solicitation or MLD
-    // report into it; IPv6 is not routed yet). Per device, not by the namespace's
-    // `disable_ipv6` sysctl: the kernel finds a namespace's `/proc/sys` entries in one
-    // hash shared by every namespace's same-named entries, so each sysctl write costs
-    // time in proportion to the namespaces there are.
-    netns::configure(
-        ns,
-        &[
-            &["link", "set", "lo", "up"],
-            &["link", "set", DEVICE, "mtu", &mtu, "addrgenmode", "none"],
-            &["addr", "replace", &address, "dev", DEVICE],
-            &["link", "set", DEVICE, "up"],
-            &["route", "replace", "default", "via", &router, "dev", DEVICE],
-        ],
-    )?;
+    let prefix = subnet.cidr.prefix_len();
+    configure_device(ns, DEVICE, instance.private_ip, prefix, Some(subnet.router()))?;
     // Commands run with `ip netns exec` (as `vpclab exec` does) resolve names as the
     // VPC's DHCP options say: by default through its Amazon DNS server, as on AWS.
     netns::write_etc(ns, "resolv.conf", resolv)?;
     Ok(tun)
 }
 
-/// Gives `device` in `ns` the `noqueue` root qdisc, before it is brought up.
+/// Configures `device` in `ns` as AWS configures an instance's interface: its
+/// address with the subnet's prefix, MTU 9001, up and, for the primary interface (the
+/// one with a `router`), `lo` up and the default route via the subnet router. With
+/// route netlink from a thread inside the namespace: no `ip` or `tc` process (see
+/// [`vpclab_sys::rtnl`]). Idempotent: every step replaces what is there.
 ///
-/// A multiqueue TUN has 256 transmit queues whatever the number opened, and bringing
-/// it up with the default `mq` root makes a `pfifo_fast` for each of them: three 4 KiB
-/// rings apiece, about 3 MiB of kernel memory per device (10,000 instances did not fit
-/// in 24 GiB). The TUN never pushes back (a full queue drops in the driver), so those
-/// qdiscs never held a packet: without them the kernel hands packets to the TUN directly,
-/// as it does for a veth.
-fn no_queue(ns: &str, device: &str) -> Result<(), NetnsError> {
-    netns::tc(ns, &[&["qdisc", "replace", "dev", device, "root", "noqueue"]])
+/// * The root qdisc is `noqueue`. A multiqueue TUN has 256 transmit queues whatever
+///   the number opened, and bringing it up with the default `mq` root makes a
+///   `pfifo_fast` for each: three 4 KiB rings apiece, about 3 MiB of kernel memory per
+///   device (10,000 instances did not fit in 24 GiB). The TUN never pushes back (a full
+///   queue drops in the driver), so those qdiscs never held a packet.
+/// * No IPv6 address is made for it (`addrgenmode none`): no link-local address, so
+///   the kernel sends no router solicitation or MLD report into it (IPv6 is not routed
+///   yet). Per device rather than by the namespace's `disable_ipv6` sysctl: the kernel
+///   finds a namespace's `/proc/sys` entries in one hash shared with every other
+///   namespace's same-named entries, so each sysctl write costs time in proportion to
+///   the namespaces there are.
+/// * Order matters: MTU and address, up, then the route (one via a down device is
+///   refused).
+fn configure_device(
+    ns: &str,
+    device: &str,
+    address: Ipv4Addr,
+    prefix: u8,
+    router: Option<Ipv4Addr>,
+) -> Result<(), NetnsError> {
+    let device = device.to_owned();
+    netns::run_in(ns, move || -> Result<(), NetnsError> {
+        let step = |what: &'static str| move |e| NetnsError::Sys(what, e);
+        let mut rtnl = Rtnl::open().map_err(step("open a route netlink socket"))?;
+        let index = Rtnl::index(&device).map_err(step("find the device"))?;
+        rtnl.replace_root_qdisc(index, "noqueue").map_err(step("set the device's qdisc"))?;
+        let link = LinkChange { mtu: Some(VPC_MTU as u32), no_ipv6_addresses: true, up: None };
+        rtnl.set_link(index, link).map_err(step("set the device's MTU"))?;
+        rtnl.replace_address(index, address, prefix).map_err(step("set the device's address"))?;
+        let up = LinkChange { up: Some(true), ..LinkChange::default() };
+        rtnl.set_link(index, up).map_err(step("bring the device up"))?;
+        if let Some(router) = router {
+            let lo = Rtnl::index("lo").map_err(step("find lo"))?;
+            rtnl.set_link(lo, up).map_err(step("bring lo up"))?;
+            rtnl.replace_default_route(index, router).map_err(step("set the default route"))?;
+        }
+        Ok(())
+    })?
 }
 
 /// Where and how attached interface `eni` should be realised: its running instance, its
@@ -670,18 +687,7 @@ fn setup_interface(
         HostError::Netns(NetnsError::Command { command: "setup".into(), stderr: e.to_string() })
     })?;
     let tun = Tun::open_queues_in(&ns, device, queues)?;
-    no_queue(&ns, device)?;
-    let address = format!("{}/{}", eni.private_ip, subnet.cidr.prefix_len());
-    let mtu = VPC_MTU.to_string();
-    netns::configure(
-        &ns,
-        &[
-            // No IPv6 address, as for `eth0` (see [`setup_instance`]).
-            &["link", "set", device, "mtu", &mtu, "addrgenmode", "none"],
-            &["addr", "replace", &address, "dev", device],
-            &["link", "set", device, "up"],
-        ],
-    )?;
+    configure_device(&ns, device, eni.private_ip, subnet.cidr.prefix_len(), None)?;
     Ok(tun)
 }
 

@@ -6,6 +6,8 @@
 //! * [`alloc`]: a counting global allocator, so tests and benchmarks can prove that the
 //!   hot path allocates nothing and measure how much memory a structure holds.
 //! * [`netns`]: named network namespaces (through iproute2) and running code inside one.
+//! * [`rtnl`]: route netlink, to set a device's MTU, address, default route and
+//!   qdisc inside a namespace without starting `ip` and `tc`.
 //! * [`tun`]: TUN devices opened inside a namespace by a process that stays outside.
 //! * [`uring`]: the forwarder's packet I/O on io_uring: multishot reads into provided
 //!   buffers, writes from the same buffers, many packets per system call.
@@ -27,5 +29,6 @@ pub mod bpf;
 pub mod epoll;
 pub mod netns;
 pub mod process;
+pub mod rtnl;
 pub mod tun;
 pub mod uring;

@@ -316,26 +316,15 @@ pub fn create(name: &str) -> Result<(), NetnsError> {
 /// started from a thread inside the namespace (see [`run_in`]), so it is born there: no
 /// `ip -n`, which would copy the mount table. Stops at the first command that fails.
 pub fn configure(name: &str, commands: &[&[&str]]) -> Result<(), NetnsError> {
-    batch(name, "ip", commands)
-}
-
-/// [`configure`] with `tc -batch -`: traffic-control commands (qdiscs) inside `name`.
-pub fn tc(name: &str, commands: &[&[&str]]) -> Result<(), NetnsError> {
-    batch(name, "tc", commands)
-}
-
-/// Runs `program -batch -` (iproute2's `ip` or `tc`) with `commands` on its standard
-/// input, started from a thread inside the namespace `name`.
-fn batch(name: &str, program: &'static str, commands: &[&[&str]]) -> Result<(), NetnsError> {
     check_name(name)?;
     let mut script = String::new();
     for command in commands {
         script.push_str(&command.join(" "));
         script.push('\n');
     }
-    let shown = format!("{program} -n {name} -batch - <<< {script:?}");
+    let shown = format!("ip -n {name} -batch - <<< {script:?}");
     run_in(name, move || {
-        let mut child = Command::new(program)
+        let mut child = Command::new("ip")
             .args(["-batch", "-"])
             .stdin(Stdio::piped())
             .stdout(Stdio::null())
