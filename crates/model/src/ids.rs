@@ -1,15 +1,106 @@
 //! Resource identifiers in AWS's format: a type prefix, a dash and 17 hex digits.
 
+use std::cmp::Ordering;
 use std::fmt;
+use std::hash::{Hash, Hasher};
 
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+/// Bytes an id keeps inline: every id vpclab makes fits (the longest prefix,
+/// `tgw-attach`, with a dash and 17 hex digits is 28 bytes).
+const INLINE: usize = 30;
+
+/// An id's text, inline when it fits, so that copying one allocates nothing and
+/// comparing one reads no other memory. With thousands of instances, ids compared in
+/// the model's B-tree lookups and copied with the model were much of the control
+/// plane's work. A longer one (an id a client made up) is kept on the heap.
+#[derive(Clone)]
+enum Text {
+    Inline { len: u8, bytes: [u8; INLINE] },
+    Heap(Box<str>),
+}
+
+impl Text {
+    fn new(s: &str) -> Self {
+        match u8::try_from(s.len()) {
+            Ok(len) if s.len() <= INLINE => {
+                let mut bytes = [0; INLINE];
+                bytes[..s.len()].copy_from_slice(s.as_bytes());
+                Self::Inline { len, bytes }
+            }
+            _ => Self::Heap(s.into()),
+        }
+    }
+
+    fn as_bytes(&self) -> &[u8] {
+        match self {
+            Self::Inline { len, bytes } => &bytes[..usize::from(*len)],
+            Self::Heap(s) => s.as_bytes(),
+        }
+    }
+
+    fn as_str(&self) -> &str {
+        match self {
+            // Whole `&str`s go in, so the bytes are UTF-8.
+            Self::Inline { .. } => std::str::from_utf8(self.as_bytes()).unwrap_or_default(),
+            Self::Heap(s) => s,
+        }
+    }
+}
+
+// By the bytes, as `str` compares and hashes: one text has one representation (by its
+// length), so equal texts are equal bytes.
+impl PartialEq for Text {
+    fn eq(&self, other: &Self) -> bool {
+        self.as_bytes() == other.as_bytes()
+    }
+}
+
+impl Eq for Text {}
+
+impl PartialOrd for Text {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Text {
+    fn cmp(&self, other: &Self) -> Ordering {
+        self.as_bytes().cmp(other.as_bytes())
+    }
+}
+
+impl Hash for Text {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.as_str().hash(state);
+    }
+}
+
+impl fmt::Debug for Text {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self.as_str(), f)
+    }
+}
+
+impl Serialize for Text {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for Text {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let s = std::borrow::Cow::<'de, str>::deserialize(deserializer)?;
+        Ok(Self::new(&s))
+    }
+}
 
 macro_rules! id_type {
     ($(#[$doc:meta])* $name:ident, $prefix:literal) => {
         $(#[$doc])*
         #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
         #[serde(transparent)]
-        pub struct $name(String);
+        pub struct $name(Text);
 
         impl $name {
             /// The prefix ids of this kind start with (without the dash).
@@ -19,22 +110,22 @@ macro_rules! id_type {
             pub fn parse(s: &str) -> Option<Self> {
                 let rest = s.strip_prefix($prefix)?.strip_prefix('-')?;
                 (!rest.is_empty() && rest.bytes().all(|b| b.is_ascii_hexdigit()))
-                    .then(|| Self(s.to_owned()))
+                    .then(|| Self(Text::new(s)))
             }
 
             /// The id as text.
             pub fn as_str(&self) -> &str {
-                &self.0
+                self.0.as_str()
             }
 
             pub(crate) fn from_raw(raw: String) -> Self {
-                Self(raw)
+                Self(Text::new(&raw))
             }
         }
 
         impl fmt::Display for $name {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.pad(&self.0)
+                f.pad(self.0.as_str())
             }
         }
     };
@@ -166,6 +257,33 @@ mod tests {
         assert!(VpcId::parse("vpc-").is_none());
         assert!(VpcId::parse("vpc-xyz").is_none());
         assert!(InstanceId::parse("i-0abc").is_some());
+    }
+
+    #[test]
+    fn ids_of_any_length_are_kept_whole() {
+        let long = format!("vpc-{}", "a".repeat(100));
+        let id = VpcId::parse(&long).unwrap();
+        assert_eq!(id.as_str(), long);
+        assert_eq!(id.to_string(), long);
+        let mut ids = IdGen::new(1);
+        let made = ids.fresh(TgwAttachmentId::PREFIX);
+        assert!(matches!(Text::new(&made), Text::Inline { .. }), "{made} is kept inline");
+        let json = serde_json::to_string(&id).unwrap();
+        assert_eq!(json, format!("\"{long}\""));
+        assert_eq!(serde_json::from_str::<VpcId>(&json).unwrap(), id);
+        assert_eq!(format!("{:?}", VpcId::parse("vpc-0a").unwrap()), "VpcId(\"vpc-0a\")");
+    }
+
+    proptest::proptest! {
+        /// Inline or not, ids compare, equal and order as their text does.
+        #[test]
+        fn ids_order_as_their_text(a in "[0-9a-f]{1,40}", b in "[0-9a-f]{1,40}") {
+            let (x, y) = (format!("i-{a}"), format!("i-{b}"));
+            let (ix, iy) = (InstanceId::parse(&x).unwrap(), InstanceId::parse(&y).unwrap());
+            proptest::prop_assert_eq!(ix.cmp(&iy), x.cmp(&y));
+            proptest::prop_assert_eq!(ix == iy, x == y);
+            proptest::prop_assert_eq!(ix.as_str(), x.as_str());
+        }
     }
 }
 id_type!(
