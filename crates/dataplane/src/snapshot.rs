@@ -496,6 +496,10 @@ pub struct PortMap {
     /// the snapshot's endpoints, its host-map value and tracking zone less
     /// `ENDPOINT_TARGET`), so that flows keep meeting the interface they began at.
     endpoint_slots: BTreeMap<NetworkInterfaceId, u32>,
+    /// Ports released below `next`, to hand out again lowest first.
+    released: std::collections::BTreeSet<Port>,
+    /// Every port from here up is free (0: none handed out yet).
+    next: Port,
 }
 
 impl PortMap {
@@ -553,30 +557,32 @@ impl PortMap {
 
     /// Forgets VPN connection `id`, returning its port.
     pub fn release_vpn(&mut self, id: &VpnConnectionId) -> Option<Port> {
-        self.by_vpn.remove(id)
+        let port = self.by_vpn.remove(id);
+        self.free(port)
     }
 
     /// Forgets interface `eni`, returning its port.
     pub fn release_interface(&mut self, eni: &NetworkInterfaceId) -> Option<Port> {
-        self.by_interface.remove(eni)
+        let port = self.by_interface.remove(eni);
+        self.free(port)
     }
 
-    fn lowest_free(&self) -> Port {
-        let mut used: Vec<Port> = self
-            .by_instance
-            .values()
-            .chain(self.by_interface.values())
-            .chain(self.by_vpn.values())
-            .copied()
-            .collect();
-        used.sort_unstable();
-        let mut port = INTERNET + 1;
-        for u in used {
-            if u == port {
-                port += 1;
-            } else if u > port {
-                break;
-            }
+    /// Takes the lowest free port: the lowest released one, or the next never used.
+    /// (Not by searching the ports in use: a port is assigned per new instance, and with
+    /// thousands that search was a sort of them all each time.)
+    fn lowest_free(&mut self) -> Port {
+        if let Some(port) = self.released.pop_first() {
+            return port;
+        }
+        let port = self.next.max(INTERNET + 1);
+        self.next = port + 1;
+        port
+    }
+
+    /// Gives `port` back (a device's, when it goes).
+    fn free(&mut self, port: Option<Port>) -> Option<Port> {
+        if let Some(port) = port {
+            self.released.insert(port);
         }
         port
     }
@@ -588,7 +594,8 @@ impl PortMap {
 
     /// Forgets `instance`, returning its port.
     pub fn release(&mut self, instance: &InstanceId) -> Option<Port> {
-        self.by_instance.remove(instance)
+        let port = self.by_instance.remove(instance);
+        self.free(port)
     }
 
     /// The connection-table slot of NAT gateway `id`, assigning the lowest free one.
@@ -1043,4 +1050,40 @@ fn compile_vgws(
             VgwEntry { lpm: builder.build() }
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::{BTreeMap, BTreeSet};
+
+    use proptest::prelude::*;
+
+    use super::*;
+
+    proptest! {
+        /// Against the plain definition: a device that comes is given the lowest port
+        /// no other device holds, and keeps it until it goes.
+        #[test]
+        fn ports_are_the_lowest_free(ops in proptest::collection::vec((any::<bool>(), any::<bool>(), 0u8..12), 0..200)) {
+            let mut map = PortMap::new();
+            let mut held: BTreeMap<(bool, u8), Port> = BTreeMap::new();
+            for (interface, assign, key) in ops {
+                let (instance, eni) = (
+                    InstanceId::parse(&format!("i-{key:x}")).unwrap(),
+                    NetworkInterfaceId::parse(&format!("eni-{key:x}")).unwrap(),
+                );
+                if assign {
+                    let in_use: BTreeSet<Port> = held.values().copied().collect();
+                    let lowest = (INTERNET + 1..).find(|p| !in_use.contains(p)).unwrap();
+                    let expected = held.get(&(interface, key)).copied().unwrap_or(lowest);
+                    let got = if interface { map.assign_interface(&eni) } else { map.assign(&instance) };
+                    prop_assert_eq!(got, expected);
+                    held.insert((interface, key), got);
+                } else {
+                    let released = if interface { map.release_interface(&eni) } else { map.release(&instance) };
+                    prop_assert_eq!(released, held.remove(&(interface, key)));
+                }
+            }
+        }
+    }
 }
