@@ -1760,10 +1760,22 @@ impl Model {
     /// Whether `ip` is held by an interface in `subnet`. Only the subnet's own
     /// interfaces count: VPCs may overlap, and each has its own addresses.
     fn private_ip_in_use(&self, subnet: &SubnetId, ip: Ipv4Addr) -> bool {
-        self.instances.values().any(|i| i.subnet == *subnet && i.private_ip == ip)
-            || self.working_nat_gateways().any(|n| n.subnet == *subnet && n.private_ip == ip)
-            || self.network_interfaces.values().any(|n| n.subnet == *subnet && n.private_ip == ip)
-            || self.managed_interfaces().any(|m| m.subnet == *subnet && m.private_ip == ip)
+        self.addresses_in_use(subnet).any(|held| held == ip)
+    }
+
+    /// The addresses held by interfaces in `subnet` (instances', NAT gateways',
+    /// network interfaces', managed interfaces').
+    fn addresses_in_use<'a>(&'a self, subnet: &'a SubnetId) -> impl Iterator<Item = Ipv4Addr> + 'a {
+        let instances = self.instances.values().map(|i| (&i.subnet, i.private_ip));
+        let nats = self.working_nat_gateways().map(|n| (&n.subnet, n.private_ip));
+        let interfaces = self.network_interfaces.values().map(|n| (&n.subnet, n.private_ip));
+        let managed = self.managed_interfaces().map(|m| (&m.subnet, m.private_ip));
+        instances
+            .chain(nats)
+            .chain(interfaces)
+            .chain(managed)
+            .filter(move |(held_in, _)| *held_in == subnet)
+            .map(|(_, ip)| ip)
     }
 
     /// The network interfaces of one's own.
@@ -1976,9 +1988,12 @@ impl Model {
     pub(crate) fn free_address(&self, subnet: &Subnet) -> Option<Ipv4Addr> {
         let first = u32::from(subnet.cidr.network()) + 4;
         let last = u32::from(subnet.cidr.broadcast()) - 1;
-        (first..=last).map(Ipv4Addr::from).find(|&ip| {
-            !self.private_ip_in_use(&subnet.id, ip)
-                && !subnet.reservations.iter().any(|r| r.cidr.contains(&ip))
+        // One pass over the holders, not one per address tried: with thousands of
+        // instances, launching each searched them all for every address it tried.
+        let in_use: std::collections::HashSet<Ipv4Addr> =
+            self.addresses_in_use(&subnet.id).collect();
+        (first..=last).map(Ipv4Addr::from).find(|ip| {
+            !in_use.contains(ip) && !subnet.reservations.iter().any(|r| r.cidr.contains(ip))
         })
     }
 
