@@ -833,39 +833,42 @@ pub fn compile(model: &Model, ports: &mut PortMap, generation: u64) -> Snapshot 
         }
     }
 
-    // An instance interface's entry in `subnet` (its primary one or one attached to
-    // it): what place alone decides; the caller sets the rest.
-    let placed = |vpc: u32,
-                  subnet: &vpclab_model::Subnet,
-                  table: &vpclab_model::RouteTable,
-                  private: Ipv4Addr,
-                  rules: u32| InstancePort {
-        vpc,
-        table: table_index[&table.id],
-        subnet: subnet.cidr,
-        zone: zone_of(&subnet.zone) as u8,
-        private,
-        public: None,
-        resolver: model.vpc(&subnet.vpc).map_or(Ipv4Addr::UNSPECIFIED, |v| v.dns_server()),
-        rules,
-        acl: acl_of(&subnet.id),
-        flow_log: false,
-        source_dest_check: true,
-    };
+    // What place alone decides of an instance interface's entry — its VPC, table, ACL,
+    // zone, DNS server — found once per subnet, not per interface; the caller sets the
+    // rest. (`None`: a subnet without a route table, whose interfaces get no entry.)
+    let placements: std::collections::HashMap<&vpclab_model::SubnetId, InstancePort> = model
+        .subnets()
+        .filter_map(|subnet| {
+            let (Some(&vpc), Some(table)) = (vpc_index.get(&subnet.vpc), table_of(&subnet.id))
+            else {
+                return None;
+            };
+            let place = InstancePort {
+                vpc,
+                table: table_index[&table.id],
+                subnet: subnet.cidr,
+                zone: zone_of(&subnet.zone) as u8,
+                private: Ipv4Addr::UNSPECIFIED,
+                public: None,
+                resolver: model.vpc(&subnet.vpc).map_or(Ipv4Addr::UNSPECIFIED, |v| v.dns_server()),
+                rules: 0,
+                acl: acl_of(&subnet.id),
+                flow_log: false,
+                source_dest_check: true,
+            };
+            Some((&subnet.id, place))
+        })
+        .collect();
     let mut same_rules: std::collections::HashMap<(&vpclab_model::VpcId, &[SecurityGroupId]), u32> =
         std::collections::HashMap::new();
     for instance in model.running_instances() {
         let Some(port) = ports.get(&instance.id) else {
             continue;
         };
-        let (Ok(subnet), Some(&vpc)) =
-            (model.subnet(&instance.subnet), vpc_index.get(&instance.vpc))
-        else {
+        let Some(&place) = placements.get(&instance.subnet) else {
             continue;
         };
-        let Some(table) = table_of(&subnet.id) else {
-            continue;
-        };
+        let vpc = place.vpc;
         let public_ip = instance
             .public_ip
             .as_ref()
@@ -892,15 +895,16 @@ pub fn compile(model: &Model, ports: &mut PortMap, generation: u64) -> Snapshot 
             }
         };
         port_table[port as usize] = PortEntry::Instance(InstancePort {
+            private: instance.private_ip,
             public: public_ip,
+            rules: rules_index,
             flow_log: model.flow_logs_of(instance).next().is_some(),
             source_dest_check: instance.source_dest_check,
-            ..placed(vpc, subnet, table, instance.private_ip, rules_index)
+            ..place
         });
         // Its other interfaces (`eth1`, …): each a port of its own, in its own subnet.
         for eni in attached.get(&instance.id).into_iter().flatten() {
-            let (Some(port), Ok(subnet), Some(table)) =
-                (ports.interface(&eni.id), model.subnet(&eni.subnet), table_of(&eni.subnet))
+            let (Some(port), Some(&place)) = (ports.interface(&eni.id), placements.get(&eni.subnet))
             else {
                 continue;
             };
@@ -909,9 +913,11 @@ pub fn compile(model: &Model, ports: &mut PortMap, generation: u64) -> Snapshot 
                 .expect("ports fit in 31 bits");
             let rules_index = rules.len() as u32;
             port_table[port as usize] = PortEntry::Instance(InstancePort {
+                private: eni.private_ip,
+                rules: rules_index,
                 flow_log: model.flow_logs().any(|f| f.resource.covers_interface(eni)),
                 source_dest_check: eni.source_dest_check,
-                ..placed(vpc, subnet, table, eni.private_ip, rules_index)
+                ..place
             });
             rules.push(InterfaceRules::of(
                 model,
