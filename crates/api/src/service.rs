@@ -134,21 +134,9 @@ impl Service {
     }
 
     fn write_mirror(&self) -> std::io::Result<()> {
-        if self.mirror.is_none() {
-            return Ok(());
-        }
-        let json = serde_json::to_vec(&self.model).map_err(std::io::Error::other)?;
-        self.write_mirror_json(&json)
-    }
-
-    /// Writes the mirror from the model already serialized: with thousands of instances,
-    /// serializing the model is a large part of a call, so [`Service::keep`] does it once
-    /// for the store and the mirror both (compact, no longer pretty-printed).
-    fn write_mirror_json(&self, text: &[u8]) -> std::io::Result<()> {
         let Some(path) = &self.mirror else { return Ok(()) };
-        let tmp = path.with_extension("tmp");
-        std::fs::write(&tmp, text)?;
-        std::fs::rename(&tmp, path)
+        let json = serde_json::to_vec(&self.model).map_err(std::io::Error::other)?;
+        write_mirror(path, &json)
     }
 
     /// The flow-log lines (AWS's default version-2 format) for `records`, each with the
@@ -445,29 +433,58 @@ impl Service {
 
     /// Makes `model` the state: stored (committed before the reply), applied to the data
     /// plane, mirrored.
+    ///
+    /// The store and the data plane only read the model, so they take it side by side:
+    /// serializing and committing it on a thread of its own while this one brings the
+    /// data plane in line. With thousands of instances each is tens of milliseconds a
+    /// call. A model that could not be stored is not kept: the data plane goes back to
+    /// the one in force, and the call fails.
     fn keep(&mut self, model: Model) -> Result<(), (u16, ApiError)> {
         let unsaved =
             |e| (500, ApiError { code: "InternalError", message: format!("state not saved: {e}") });
-        let json = match self.store.is_some() || self.mirror.is_some() {
-            true => Some(serde_json::to_vec(&model).map_err(|e| unsaved(e.to_string()))?),
-            false => None,
-        };
-        if let (Some(store), Some(json)) = (&mut self.store, &json) {
-            store.save_json(json).map_err(unsaved)?;
-        }
-        if let Some(host) = &mut self.host {
-            if let Err(e) = host.sync(&model) {
-                // The call succeeded and is stored; the data plane catches up at the
-                // next change or restart. Say so where the operator looks.
-                eprintln!("vpclab serve: data plane: {e}");
+        let (store, mirror, host) = (&mut self.store, &self.mirror, &mut self.host);
+        let saved = std::thread::scope(|scope| {
+            let writer = (store.is_some() || mirror.is_some()).then(|| {
+                scope.spawn(|| -> Result<(), String> {
+                    let json = serde_json::to_vec(&model).map_err(|e| e.to_string())?;
+                    if let Some(store) = store {
+                        store.save_json(&json)?;
+                    }
+                    if let Some(Err(e)) = mirror.as_deref().map(|path| write_mirror(path, &json)) {
+                        eprintln!("vpclab serve: model mirror: {e}");
+                    }
+                    Ok(())
+                })
+            });
+            if let Some(host) = host.as_mut() {
+                if let Err(e) = host.sync(&model) {
+                    // The call succeeded and is stored; the data plane catches up at the
+                    // next change or restart. Say so where the operator looks.
+                    eprintln!("vpclab serve: data plane: {e}");
+                }
             }
+            writer
+                .map_or(Ok(()), |w| w.join().unwrap_or_else(|_| Err("the writer panicked".into())))
+        });
+        if let Err(e) = saved {
+            if let Some(host) = &mut self.host {
+                if let Err(e) = host.sync(&self.model) {
+                    eprintln!("vpclab serve: data plane: {e}");
+                }
+            }
+            return Err(unsaved(e));
         }
         self.model = model;
-        if let Some(Err(e)) = json.map(|json| self.write_mirror_json(&json)) {
-            eprintln!("vpclab serve: model mirror: {e}");
-        }
         Ok(())
     }
+}
+
+/// Writes the mirror at `path` from the model already serialized (compact JSON):
+/// replaced whole, by a rename.
+fn write_mirror(path: &std::path::Path, text: &[u8]) -> std::io::Result<()> {
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, text)?;
+    std::fs::rename(&tmp, path)
 }
 
 /// Runs `action` on `model`, then refuses the call if it carried a parameter the action
