@@ -17,7 +17,7 @@ use vpclab_sys::rtnl::{LinkChange, Rtnl};
 use vpclab_sys::tun::Tun;
 
 use crate::counters::CounterSnapshot;
-use crate::snapshot::{EDGE_MTU, INTERNET, PortMap, VPC_MTU, compile};
+use crate::snapshot::{EDGE_MTU, INTERNET, PortMap, VPC_MTU, compile_prepared};
 use crate::worker::Forwarder;
 
 /// The emulated internet's namespace, unless `VPCLAB_INTERNET_NETNS` names another.
@@ -462,8 +462,18 @@ impl Host {
 
     fn publish(&mut self, model: &Model) {
         self.generation += 1;
-        self.forwarder.publish(compile(model, &mut self.ports, self.generation));
-        self.forwarder.publish_services(self.services.compile(model, &self.ports));
+        self.ports.prepare(model);
+        // The snapshot and the services' data are compiled side by side: both only read
+        // the model and the ports, and with thousands of instances each takes tens of
+        // milliseconds.
+        let (ports, services, generation) = (&self.ports, &mut self.services, self.generation);
+        let (snapshot, data) = std::thread::scope(|scope| {
+            let data = scope.spawn(|| services.compile(model, ports));
+            let snapshot = compile_prepared(model, ports, generation);
+            (snapshot, data.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
+        });
+        self.forwarder.publish(snapshot);
+        self.forwarder.publish_services(data);
     }
 
     /// Flow records as the forwarder writes them out (see [`Forwarder::flow_records`]).

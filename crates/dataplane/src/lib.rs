@@ -38,4 +38,4 @@ pub mod worker;
 pub use counters::{CounterSnapshot, Counters, DropReason, GatewayCounters, PortCounters};
 pub use nat::Tracking;
 pub use pipeline::{REPLY_BUFFER, Verdict};
-pub use snapshot::{INTERNET, Port, PortEntry, PortMap, Snapshot, compile};
+pub use snapshot::{INTERNET, Port, PortEntry, PortMap, Snapshot, compile, compile_prepared};

@@ -645,15 +645,38 @@ fn interface_port(model: &Model, ports: &PortMap, eni: &NetworkInterfaceId) -> O
 
 /// Compiles the model into a snapshot. Instances without a port in `ports` (their
 /// device is not attached yet) are left out; NAT gateways get stable connection-table
-/// slots in `ports` (new ones assigned, gone ones released).
+/// slots in `ports` (new ones assigned, gone ones released), interface endpoints'
+/// interfaces stable numbers likewise. [`PortMap::prepare`] then [`compile_prepared`].
 pub fn compile(model: &Model, ports: &mut PortMap, generation: u64) -> Snapshot {
-    ports.nat_slots.retain(|id, _| model.nat_gateway(id).is_ok());
-    let live: std::collections::BTreeSet<&NetworkInterfaceId> = model
-        .vpc_endpoints()
-        .filter_map(|e| e.interface.as_ref())
-        .flat_map(|i| i.interfaces.iter().map(|m| &m.interface))
-        .collect();
-    ports.endpoint_slots.retain(|id, _| live.contains(id));
+    ports.prepare(model);
+    compile_prepared(model, ports, generation)
+}
+
+impl PortMap {
+    /// Gives every working NAT gateway a connection-table slot and every interface
+    /// endpoint's interface a number (new ones the lowest free, gone ones released),
+    /// so that compiling only reads the map.
+    pub fn prepare(&mut self, model: &Model) {
+        self.nat_slots.retain(|id, _| model.nat_gateway(id).is_ok());
+        let live: std::collections::BTreeSet<&NetworkInterfaceId> = model
+            .vpc_endpoints()
+            .filter_map(|e| e.interface.as_ref())
+            .flat_map(|i| i.interfaces.iter().map(|m| &m.interface))
+            .collect();
+        self.endpoint_slots.retain(|id, _| live.contains(id));
+        for nat in model.working_nat_gateways() {
+            self.nat_slot(&nat.id);
+        }
+        let interfaces = model.vpc_endpoints().filter_map(|e| e.interface.as_ref());
+        for member in interfaces.flat_map(|i| &i.interfaces) {
+            self.endpoint_slot(&member.interface);
+        }
+    }
+}
+
+/// [`compile`] with `ports` already prepared for `model` ([`PortMap::prepare`]): it
+/// only reads them, so it can run beside other readers (the services' compile).
+pub fn compile_prepared(model: &Model, ports: &PortMap, generation: u64) -> Snapshot {
     let vpc_index: BTreeMap<_, u32> =
         model.vpcs().zip(0..).map(|(v, i)| (v.id.clone(), i)).collect();
     let table_index: BTreeMap<_, u32> =
@@ -683,8 +706,9 @@ pub fn compile(model: &Model, ports: &mut PortMap, generation: u64) -> Snapshot 
         else {
             continue;
         };
+        let Some(slot) = ports.nat_slot_of(&nat.id) else { continue };
         let entry = NatEntry {
-            slot: ports.nat_slot(&nat.id),
+            slot,
             vpc,
             table: table_index[&table.id],
             subnet: subnet.cidr,
@@ -904,7 +928,8 @@ pub fn compile(model: &Model, ports: &mut PortMap, generation: u64) -> Snapshot 
         });
         // Its other interfaces (`eth1`, …): each a port of its own, in its own subnet.
         for eni in attached.get(&instance.id).into_iter().flatten() {
-            let (Some(port), Some(&place)) = (ports.interface(&eni.id), placements.get(&eni.subnet))
+            let (Some(port), Some(&place)) =
+                (ports.interface(&eni.id), placements.get(&eni.subnet))
             else {
                 continue;
             };
@@ -950,7 +975,7 @@ pub fn compile(model: &Model, ports: &mut PortMap, generation: u64) -> Snapshot 
             else {
                 continue;
             };
-            let slot = ports.endpoint_slot(&i.interface);
+            let Some(&slot) = ports.endpoint_slots.get(&i.interface) else { continue };
             hosts[vpc as usize]
                 .insert(Ipv4Net::from(i.private_ip), ENDPOINT_TARGET + slot)
                 .expect("endpoint numbers fit in 31 bits");
