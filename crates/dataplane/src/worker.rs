@@ -56,15 +56,18 @@ const HANDOFF_FRAMES: usize = 32;
 /// The epoll token of a worker's wake-up eventfd; device tokens are their ports.
 const WAKE: u64 = u64::MAX;
 
-/// A device's queue as a worker holds it: shared with the service thread for the
-/// first queue, which it writes its answers through.
+/// A device's queue as a worker holds it. The first is shared: the service thread
+/// writes its answers through it, and so do the workers of an io_uring forwarder for
+/// what they write from outside their rings (any queue of a TUN takes writes for the
+/// whole device).
 pub type Queue = Arc<Tun>;
 
 /// Where a detached queue is handed back (`None`: the worker did not hold one).
 type Detached = mpsc::Sender<Option<Queue>>;
 
 enum Command {
-    Attach(Port, Queue, mpsc::Sender<io::Result<()>>),
+    /// Port, the worker's own queue (to read), the device's first queue (to write).
+    Attach(Port, Queue, Queue, mpsc::Sender<io::Result<()>>),
     Detach(Port, Detached),
     FlushFlows(mpsc::Sender<Vec<FlowRecord>>),
 }
@@ -361,13 +364,14 @@ impl Forwarder {
         // The service thread writes its answers through the first queue, shared (not a
         // duplicate: an fd per instance fewer, which 10,000 instances need).
         let queues: Vec<Queue> = queues.into_iter().map(Arc::new).collect();
-        if let (Some(services), Some(first)) = (&self.services, queues.first()) {
-            let _ = services.send(ServiceMsg::Attach(port, Arc::clone(first)));
+        let Some(first) = queues.first().cloned() else { return Ok(()) };
+        if let Some(services) = &self.services {
+            let _ = services.send(ServiceMsg::Attach(port, Arc::clone(&first)));
         }
         let mut replies = Vec::new();
         for (worker, queue) in queues.into_iter().enumerate() {
             let (tx, rx) = mpsc::channel();
-            self.command(worker, Command::Attach(port, queue, tx))?;
+            self.command(worker, Command::Attach(port, queue, Arc::clone(&first), tx))?;
             replies.push(rx);
         }
         for rx in replies {
@@ -1064,7 +1068,7 @@ impl<'a> Worker<'a> {
             std::mem::take(&mut *mailbox.commands.lock().unwrap_or_else(|e| e.into_inner()));
         for command in commands {
             match command {
-                Command::Attach(port, tun, done) => {
+                Command::Attach(port, own, first, done) => {
                     let slot = port as usize;
                     if self.devices.len() <= slot {
                         self.devices.resize_with(slot + 1, || None);
@@ -1072,9 +1076,13 @@ impl<'a> Worker<'a> {
                     if let Some(old) = self.devices[slot].take() {
                         io.unwatch(&old, port);
                     }
-                    let result = io.watch(&tun, port);
+                    let result = io.watch(&own, port);
                     if result.is_ok() {
-                        self.devices[slot] = Some(tun);
+                        // Epoll reads through the queue's fd, so the worker keeps it. An
+                        // io_uring worker reads through the file its ring registered and
+                        // writes the rest through the first queue: its own fd closes here
+                        // (one fd per instance, not one per worker).
+                        self.devices[slot] = Some(if io.reads_by_fd() { own } else { first });
                     }
                     let _ = done.send(result);
                 }
@@ -1130,6 +1138,9 @@ fn device_lost(port: Port, error: &io::Error) {
 trait Watch {
     /// Starts watching `tun`, the worker's queue of port `port`.
     fn watch(&mut self, tun: &Tun, port: Port) -> io::Result<()>;
+    /// Whether packets are read through the queue's fd, which must then stay open
+    /// (otherwise the watcher holds the queue's file itself once watching).
+    fn reads_by_fd(&self) -> bool;
     /// Stops watching `tun`.
     fn unwatch(&mut self, tun: &Tun, port: Port);
     /// Stops watching `tun` and sends it back through `done` once nothing of the
@@ -1143,6 +1154,10 @@ trait Watch {
 impl Watch for Epoll {
     fn watch(&mut self, tun: &Tun, port: Port) -> io::Result<()> {
         self.add(tun.as_raw_fd(), u64::from(port))
+    }
+
+    fn reads_by_fd(&self) -> bool {
+        true
     }
 
     fn unwatch(&mut self, tun: &Tun, _port: Port) {
@@ -1208,6 +1223,10 @@ impl Watch for UringIo {
         // path.
         self.rearm.reserve(self.watched.len().saturating_sub(self.rearm.len()));
         Ok(())
+    }
+
+    fn reads_by_fd(&self) -> bool {
+        false // The ring's registered file (see `PacketRing::watch`).
     }
 
     fn unwatch(&mut self, _tun: &Tun, port: Port) {

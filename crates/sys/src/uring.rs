@@ -673,6 +673,30 @@ mod tests {
         }
     }
 
+    /// The forwarder closes an io_uring worker's own fd of a queue once it is watched:
+    /// the ring's registered file keeps it open, for reads and writes alike.
+    #[test]
+    fn a_watched_file_outlives_its_fd() {
+        let Some(mut ring) = ring() else { return };
+        let (a, a_peer) = pair();
+        ring.watch(a.as_fd(), 1).unwrap();
+        ring.submit().unwrap();
+        drop(a);
+        send(&a_peer, &[7; 40]);
+        let mut events = collect(&mut ring, 1);
+        let Some(Event::Packet { token: 1, buffer, len: 40 }) = events.pop() else {
+            panic!("{events:?}")
+        };
+        assert!(events.is_empty(), "{events:?}");
+        ring.write(1, buffer, 40).unwrap();
+        let written = collect(&mut ring, 1);
+        assert!(
+            matches!(written[..], [Event::Written { token: 1, result: Ok(40) }]),
+            "{written:?}"
+        );
+        assert_eq!(recv(&a_peer).expect("written back through the registered file"), [7; 40]);
+    }
+
     #[test]
     fn buffers_come_back_and_an_exhausted_read_is_rearmed() {
         let Some(mut ring) = ring() else { return };
