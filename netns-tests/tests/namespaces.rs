@@ -124,3 +124,25 @@ fn namespaces_made_in_process_are_ip_netns_namespaces() {
     netns::delete_all(&[ours.as_str()]).expect("delete a missing one");
     assert_eq!(run_ok("ip", &["-o", "link", "show"]).stdout, root_links, "root links untouched");
 }
+
+/// A name left without a namespace (an empty file under `/run/netns`, as a create that
+/// failed half-way leaves it) is neither taken for a namespace nor in the way: `create`
+/// makes the namespace on it.
+#[test]
+#[ignore = "needs root"]
+fn a_half_made_name_is_made_again() {
+    require_root();
+    let mut made = Made { names: Vec::new(), children: Vec::new() };
+    let name = made.name("half");
+    std::fs::create_dir_all(netns::NETNS_DIR).expect("/run/netns");
+    std::fs::write(netns::path(&name), b"").expect("an empty name");
+    netns::create(&name).expect("create over a half-made name");
+    let shown = run("ip", &["netns", "exec", &name, "ip", "-o", "link", "show", "lo"]);
+    assert!(shown.status.success(), "a namespace is mounted on it");
+    use std::os::unix::fs::MetadataExt;
+    let own = std::fs::metadata("/proc/self/ns/net").expect("own namespace");
+    let its = std::fs::metadata(netns::path(&name)).expect("its name");
+    assert_ne!((own.dev(), own.ino()), (its.dev(), its.ino()), "a namespace of its own");
+    netns::delete_all(&[name.as_str()]).expect("delete_all");
+    assert!(!netns::path(&name).exists());
+}

@@ -434,41 +434,47 @@ impl Service {
     /// Makes `model` the state: stored (committed before the reply), applied to the data
     /// plane, mirrored.
     ///
-    /// The store and the data plane only read the model, so they take it side by side:
-    /// serializing and committing it on a thread of its own while this one brings the
-    /// data plane in line. With thousands of instances each is tens of milliseconds a
-    /// call. A model that could not be stored is not kept: the data plane goes back to
-    /// the one in force, and the call fails.
+    /// The commit and the data plane only read the model, so when the data plane only
+    /// gains (new instances, routes, rules: what a failed commit can undo by syncing
+    /// back), they take it side by side: serializing and committing it on a thread of
+    /// its own while this one brings the data plane in line — with thousands of
+    /// instances each is tens of milliseconds a call. When the change removes anything
+    /// ([`Host::removes`]: namespaces and what runs in them, VPN daemons, sites), the
+    /// commit comes first, as a failed one must leave all of that untouched. A model
+    /// that could not be stored is not kept, and the call fails.
     fn keep(&mut self, model: Model) -> Result<(), (u16, ApiError)> {
         let unsaved =
             |e| (500, ApiError { code: "InternalError", message: format!("state not saved: {e}") });
+        let side_by_side = self.host.as_ref().is_some_and(|host| !host.removes(&model));
         let (store, mirror, host) = (&mut self.store, &self.mirror, &mut self.host);
-        let saved = std::thread::scope(|scope| {
-            let writer = (store.is_some() || mirror.is_some()).then(|| {
-                scope.spawn(|| -> Result<(), String> {
-                    let json = serde_json::to_vec(&model).map_err(|e| e.to_string())?;
-                    if let Some(store) = store {
-                        store.save_json(&json)?;
-                    }
-                    if let Some(Err(e)) = mirror.as_deref().map(|path| write_mirror(path, &json)) {
-                        eprintln!("vpclab serve: model mirror: {e}");
-                    }
-                    Ok(())
-                })
-            });
-            if let Some(host) = host.as_mut() {
-                if let Err(e) = host.sync(&model) {
-                    // The call succeeded and is stored; the data plane catches up at the
-                    // next change or restart. Say so where the operator looks.
-                    eprintln!("vpclab serve: data plane: {e}");
-                }
+        let sync = |host: &mut Option<Host>| {
+            if let Some(Err(e)) = host.as_mut().map(|host| host.sync(&model)) {
+                // The call succeeded and is stored; the data plane catches up at the
+                // next change or restart. Say so where the operator looks.
+                eprintln!("vpclab serve: data plane: {e}");
             }
-            writer
-                .map_or(Ok(()), |w| w.join().unwrap_or_else(|_| Err("the writer panicked".into())))
-        });
+        };
+        let saved = if side_by_side {
+            let saved = std::thread::scope(|scope| {
+                let writer = std::thread::Builder::new()
+                    .name("vpclab-commit".into())
+                    .spawn_scoped(scope, || commit(store, mirror.as_deref(), &model));
+                sync(host);
+                writer.ok().map(|w| w.join().unwrap_or_else(|_| Err("the commit panicked".into())))
+            });
+            // No thread to be had: the commit after the data plane, on this one.
+            saved.unwrap_or_else(|| commit(store, mirror.as_deref(), &model))
+        } else {
+            let saved = commit(store, mirror.as_deref(), &model);
+            if saved.is_ok() {
+                sync(host);
+            }
+            saved
+        };
         if let Err(e) = saved {
-            if let Some(host) = &mut self.host {
-                if let Err(e) = host.sync(&self.model) {
+            if side_by_side {
+                // Only gains to undo: the data plane goes back to the model in force.
+                if let Some(Err(e)) = self.host.as_mut().map(|host| host.sync(&self.model)) {
                     eprintln!("vpclab serve: data plane: {e}");
                 }
             }
@@ -477,6 +483,26 @@ impl Service {
         self.model = model;
         Ok(())
     }
+}
+
+/// Serializes `model` once and commits it to `store`, then writes it to the `mirror`
+/// (a mirror that cannot be written is reported, not a failure).
+fn commit(
+    store: &mut Option<Store>,
+    mirror: Option<&std::path::Path>,
+    model: &Model,
+) -> Result<(), String> {
+    if store.is_none() && mirror.is_none() {
+        return Ok(());
+    }
+    let json = serde_json::to_vec(model).map_err(|e| e.to_string())?;
+    if let Some(store) = store {
+        store.save_json(&json)?;
+    }
+    if let Some(Err(e)) = mirror.map(|path| write_mirror(path, &json)) {
+        eprintln!("vpclab serve: model mirror: {e}");
+    }
+    Ok(())
 }
 
 /// Writes the mirror at `path` from the model already serialized (compact JSON):

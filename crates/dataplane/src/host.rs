@@ -170,11 +170,9 @@ impl Host {
         Ok(())
     }
 
-    /// Brings the host in line with `model`: namespaces and devices for new instances,
-    /// none for terminated ones, and a freshly compiled snapshot.
-    pub fn sync(&mut self, model: &Model) -> Result<(), HostError> {
-        // Gone (or re-addressed) instances first: publish a snapshot without them, then
-        // take their devices back and remove their namespaces.
+    /// Instances (gone, stopped or re-addressed) and attached interfaces (attachment or
+    /// instance gone or changed) realised here that `model` no longer has as they are.
+    fn stale(&self, model: &Model) -> (Vec<InstanceId>, Vec<NetworkInterfaceId>) {
         let stale: Vec<InstanceId> = self
             .realised
             .iter()
@@ -183,7 +181,6 @@ impl Host {
             })
             .map(|(id, _)| id.clone())
             .collect();
-        // Attached interfaces whose attachment (or instance) is gone or changed.
         let stale_interfaces: Vec<NetworkInterfaceId> = self
             .realised_interfaces
             .iter()
@@ -192,6 +189,35 @@ impl Host {
             })
             .map(|(id, _)| id.clone())
             .collect();
+        (stale, stale_interfaces)
+    }
+
+    /// Whether [`Host::sync`] to `model` could remove something that syncing back
+    /// would not restore as it was: an instance's namespace (and what runs in it), an
+    /// interface's device, a VPN connection's daemons, a site. Conservative: any VPN
+    /// connection or site counts. A caller that may still refuse the change (its commit
+    /// failing) syncs only after the commit when this holds.
+    pub fn removes(&self, model: &Model) -> bool {
+        let (stale, stale_interfaces) = self.stale(model);
+        let vpn = self.vpn.lock().unwrap_or_else(|e| e.into_inner());
+        !stale.is_empty()
+            || !stale_interfaces.is_empty()
+            || !self.realised_sites.is_empty()
+            || !vpn.fleet.is_empty()
+            || !vpn.customers.is_empty()
+            || model.onprem_sites().next().is_some()
+            || model.vpn_connections().next().is_some()
+    }
+
+    /// Brings the host in line with `model`: namespaces and devices for new instances,
+    /// none for terminated ones, and a freshly compiled snapshot. Carries on past what
+    /// fails (one broken instance does not keep the rest of the change from the data
+    /// plane) and returns the first failure.
+    pub fn sync(&mut self, model: &Model) -> Result<(), HostError> {
+        let mut first_error = None;
+        // Gone (or re-addressed) instances first: publish a snapshot without them, then
+        // take their devices back and remove their namespaces.
+        let (stale, stale_interfaces) = self.stale(model);
         if !stale.is_empty() || !stale_interfaces.is_empty() {
             let ports: Vec<_> = stale.iter().map(|id| self.ports.release(id)).collect();
             let interface_ports: Vec<_> =
@@ -199,11 +225,16 @@ impl Host {
             self.publish(model);
             for (id, port) in stale_interfaces.iter().zip(interface_ports) {
                 self.realised_interfaces.remove(id);
-                if let Some(port) = port {
-                    let queues = self.forwarder.detach(port).map_err(HostError::Forwarder)?;
-                    if let Some(queue) = queues.first() {
-                        // The device goes with its last queue, at the end of this block.
-                        let _ = queue.set_persist(false);
+                let Some(port) = port else { continue };
+                match self.forwarder.detach(port) {
+                    Ok(queues) => {
+                        if let Some(queue) = queues.first() {
+                            // The device goes with its last queue, at the end of this block.
+                            let _ = queue.set_persist(false);
+                        }
+                    }
+                    Err(e) => {
+                        first_error.get_or_insert(HostError::Forwarder(e));
                     }
                 }
             }
@@ -213,11 +244,16 @@ impl Host {
                     // The queues close here; the device, still persistent, goes with its
                     // namespace below, which the kernel destroys in batches (one device
                     // at a time, each unregistered on its own, is far slower).
-                    drop(self.forwarder.detach(port).map_err(HostError::Forwarder)?);
+                    if let Err(e) = self.forwarder.detach(port) {
+                        first_error.get_or_insert(HostError::Forwarder(e));
+                    }
                 }
             }
             // All the names at once: one pass over the processes for all of them.
-            netns::delete_all(&stale.iter().map(InstanceId::as_str).collect::<Vec<_>>())?;
+            let names: Vec<&str> = stale.iter().map(InstanceId::as_str).collect();
+            if let Err(e) = netns::delete_all(&names) {
+                first_error.get_or_insert(e.into());
+            }
         }
         // Resolver configurations are per VPC: made once for each.
         let mut resolvs: BTreeMap<&vpclab_model::VpcId, String> = BTreeMap::new();
@@ -246,7 +282,6 @@ impl Host {
         // New instances are set up side by side (most of it is waiting on the kernel and
         // on `ip`), then attached in order; one that fails does not stop the others.
         let made = setup_instances(model, &new, self.forwarder.workers());
-        let mut first_error = None;
         for ((instance, resolv), made) in new.into_iter().zip(made) {
             let queues = match made {
                 Ok(queues) => queues,
@@ -256,11 +291,16 @@ impl Host {
                 }
             };
             let port = self.ports.assign(&instance.id);
-            self.forwarder.attach(port, queues).map_err(HostError::Forwarder)?;
-            self.realised.insert(instance.id.clone(), (instance.private_ip, resolv.to_owned()));
-        }
-        if let Some(e) = first_error {
-            return Err(e);
+            match self.forwarder.attach(port, queues) {
+                Ok(()) => {
+                    self.realised
+                        .insert(instance.id.clone(), (instance.private_ip, resolv.to_owned()));
+                }
+                Err(e) => {
+                    self.ports.release(&instance.id);
+                    first_error.get_or_insert(HostError::Forwarder(e));
+                }
+            }
         }
         let attached = model.attached_interfaces_by_instance();
         for instance in model.running_instances() {
@@ -269,17 +309,35 @@ impl Host {
                     continue;
                 }
                 let Some(realised) = realisation(model, &eni.id) else { continue };
-                let queues = setup_interface(model, eni, &realised.1, self.forwarder.workers())?;
+                let queues =
+                    match setup_interface(model, eni, &realised.1, self.forwarder.workers()) {
+                        Ok(queues) => queues,
+                        Err(e) => {
+                            first_error.get_or_insert(e);
+                            continue;
+                        }
+                    };
                 let port = self.ports.assign_interface(&eni.id);
-                self.forwarder.attach(port, queues).map_err(HostError::Forwarder)?;
-                self.realised_interfaces.insert(eni.id.clone(), realised);
+                match self.forwarder.attach(port, queues) {
+                    Ok(()) => {
+                        self.realised_interfaces.insert(eni.id.clone(), realised);
+                    }
+                    Err(e) => {
+                        self.ports.release_interface(&eni.id);
+                        first_error.get_or_insert(HostError::Forwarder(e));
+                    }
+                }
             }
         }
-        self.sync_tunnels(model)?;
+        if let Err(e) = self.sync_tunnels(model) {
+            first_error.get_or_insert(e);
+        }
         self.publish(model);
-        self.sync_sites(model)?;
+        if let Err(e) = self.sync_sites(model) {
+            first_error.get_or_insert(e);
+        }
         self.sync_customers(model);
-        Ok(())
+        first_error.map_or(Ok(()), Err)
     }
 
     /// Sites' routers as customer gateways, in line with `model`: a router runs the
@@ -468,10 +526,18 @@ impl Host {
         // milliseconds.
         let (ports, services, generation) = (&self.ports, &mut self.services, self.generation);
         let (snapshot, data) = std::thread::scope(|scope| {
-            let data = scope.spawn(|| services.compile(model, ports));
+            let data = std::thread::Builder::new()
+                .name("vpclab-services".into())
+                .spawn_scoped(scope, || services.compile(model, ports))
+                .ok();
             let snapshot = compile_prepared(model, ports, generation);
-            (snapshot, data.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
+            (
+                snapshot,
+                data.map(|d| d.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))),
+            )
         });
+        // No thread to be had: the services' data after the snapshot, on this one.
+        let data = data.unwrap_or_else(|| self.services.compile(model, &self.ports));
         self.forwarder.publish(snapshot);
         self.forwarder.publish_services(data);
     }
@@ -584,18 +650,23 @@ fn setup_instances(
     type Made = Result<Vec<Tun>, HostError>;
     let results: Vec<std::sync::Mutex<Option<Made>>> =
         new.iter().map(|_| std::sync::Mutex::new(None)).collect();
+    let work = || {
+        loop {
+            let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let Some((instance, resolv)) = new.get(i) else { break };
+            let made = setup_instance(model, instance, queues, resolv);
+            *results[i].lock().unwrap_or_else(|e| e.into_inner()) = Some(made);
+        }
+    };
     std::thread::scope(|scope| {
         for _ in 0..SETUP_THREADS.min(new.len()) {
-            scope.spawn(|| {
-                loop {
-                    let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                    let Some((instance, resolv)) = new.get(i) else { break };
-                    let made = setup_instance(model, instance, queues, resolv);
-                    *results[i].lock().unwrap_or_else(|e| e.into_inner()) = Some(made);
-                }
-            });
+            // A thread that cannot be had leaves its share to the others.
+            let _ =
+                std::thread::Builder::new().name("vpclab-setup".into()).spawn_scoped(scope, work);
         }
     });
+    // No thread at all: what is left, on this one.
+    work();
     results
         .into_iter()
         .map(|slot| {

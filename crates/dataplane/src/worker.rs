@@ -590,7 +590,8 @@ struct Worker<'a> {
     shared: &'a Shared,
     counters: &'a Counters,
     handoff: Handoff,
-    /// This worker's queue of each port's device.
+    /// Each port's device as this worker reads and writes it outside a ring: its own
+    /// queue (epoll), or the device's first queue (io_uring, whose ring holds its own).
     devices: Vec<Option<Queue>>,
     /// ICMP errors and resets: a plain virtio-net header, then the packet.
     reply: Vec<u8>,
@@ -1030,8 +1031,8 @@ impl<'a> Worker<'a> {
         None
     }
 
-    /// Writes `frame` — a virtio-net header and a packet — to `port`, through this
-    /// worker's queue of its device.
+    /// Writes `frame` — a virtio-net header and a packet — to `port`'s device (through
+    /// the queue in `devices`).
     fn send(&self, port: Port, frame: &[u8]) {
         self.shared.tap.offer(port, Direction::Received, &frame[H..]);
         let device = self.devices.get(port as usize).and_then(Option::as_ref);

@@ -103,6 +103,15 @@ pub fn exists(name: &str) -> bool {
     check_name(name).is_ok() && path(name).exists()
 }
 
+/// Whether the name at `target` (under `/run/netns`) has a namespace mounted on it: an
+/// nsfs file, on another device than the directory's.
+fn mounted(target: &Path) -> bool {
+    match (std::fs::metadata(target), std::fs::metadata(NETNS_DIR)) {
+        (Ok(name), Ok(dir)) => name.dev() != dir.dev(),
+        _ => false,
+    }
+}
+
 /// Names of all named namespaces.
 pub fn list() -> io::Result<Vec<String>> {
     match std::fs::read_dir(NETNS_DIR) {
@@ -255,11 +264,16 @@ fn prepare_dir() -> Result<(), NetnsError> {
 /// (the mount keeps the namespace). An existing one is left as it is.
 pub fn create(name: &str) -> Result<(), NetnsError> {
     check_name(name)?;
-    if exists(name) {
+    let target = path(name);
+    if mounted(&target) {
         return Ok(());
     }
+    if target.exists() {
+        // A name without a namespace: left by a create that failed half-way. Made
+        // again. (`ip netns add` mounts within microseconds of making its file.)
+        let _ = std::fs::remove_file(&target);
+    }
     prepare_dir()?;
-    let target = path(name);
     match std::fs::OpenOptions::new()
         .read(true)
         .write(true)
@@ -302,9 +316,12 @@ pub fn create(name: &str) -> Result<(), NetnsError> {
             }
             Ok(())
         })
-        .map_err(|e| NetnsError::Sys("spawn namespace thread", e))?
-        .join()
-        .unwrap_or_else(|_| Err(NetnsError::Sys("namespace thread", io::Error::other("panicked"))));
+        .map_err(|e| NetnsError::Sys("spawn namespace thread", e))
+        .and_then(|thread| {
+            thread.join().unwrap_or_else(|_| {
+                Err(NetnsError::Sys("namespace thread", io::Error::other("panicked")))
+            })
+        });
     if made.is_err() {
         let _ = std::fs::remove_file(&target);
     }
@@ -322,7 +339,7 @@ pub fn configure(name: &str, commands: &[&[&str]]) -> Result<(), NetnsError> {
         script.push_str(&command.join(" "));
         script.push('\n');
     }
-    let shown = format!("ip -n {name} -batch - <<< {script:?}");
+    let shown = format!("ip -batch - (in {name}) <<< {script:?}");
     run_in(name, move || {
         let mut child = Command::new("ip")
             .args(["-batch", "-"])
@@ -416,11 +433,10 @@ pub fn delete_all<S: AsRef<str>>(names: &[S]) -> Result<(), NetnsError> {
     // The namespaces by their nsfs identity (device, inode).
     let mut ids = HashMap::new();
     for name in names {
-        if let Ok(meta) = std::fs::metadata(path(name.as_ref())) {
-            // Only a mounted name is a namespace (an empty file is a name being made).
-            if meta.dev() != std::fs::metadata(NETNS_DIR).map_or(0, |d| d.dev()) {
-                ids.insert((meta.dev(), meta.ino()), ());
-            }
+        let target = path(name.as_ref());
+        // Only a mounted name is a namespace (an empty file is a name being made).
+        if let (true, Ok(meta)) = (mounted(&target), std::fs::metadata(&target)) {
+            ids.insert((meta.dev(), meta.ino()), ());
         }
     }
     if !ids.is_empty() {
