@@ -176,9 +176,7 @@ impl Host {
         let stale: Vec<InstanceId> = self
             .realised
             .iter()
-            .filter(|(id, (ip, _))| {
-                model.instance(id).map_or(true, |i| i.stopped || i.private_ip != *ip)
-            })
+            .filter(|(id, (ip, _))| gone(model, id, *ip))
             .map(|(id, _)| id.clone())
             .collect();
         let stale_interfaces: Vec<NetworkInterfaceId> = self
@@ -198,10 +196,14 @@ impl Host {
     /// connection or site counts. A caller that may still refuse the change (its commit
     /// failing) syncs only after the commit when this holds.
     pub fn removes(&self, model: &Model) -> bool {
-        let (stale, stale_interfaces) = self.stale(model);
+        // As `stale` finds them, stopping at the first (no instance gone, so an
+        // interface is stale only if its realisation changed).
         let vpn = self.vpn.lock().unwrap_or_else(|e| e.into_inner());
-        !stale.is_empty()
-            || !stale_interfaces.is_empty()
+        self.realised.iter().any(|(id, (ip, _))| gone(model, id, *ip))
+            || self
+                .realised_interfaces
+                .iter()
+                .any(|(id, realised)| realisation(model, id).as_ref() != Some(realised))
             || !self.realised_sites.is_empty()
             || !vpn.fleet.is_empty()
             || !vpn.customers.is_empty()
@@ -744,6 +746,12 @@ fn configure_device(
         }
         Ok(())
     })?
+}
+
+/// Whether instance `id`, realised with address `ip`, is gone from `model` as it was:
+/// terminated, stopped or re-addressed.
+fn gone(model: &Model, id: &InstanceId, ip: Ipv4Addr) -> bool {
+    model.instance(id).map_or(true, |i| i.stopped || i.private_ip != ip)
 }
 
 /// Where and how attached interface `eni` should be realised: its running instance, its
