@@ -18,6 +18,13 @@ pub(crate) fn known(action: &str) -> &'static [&'static str] {
             "PublicIpv4Pool",
             "TagSpecification",
         ],
+        "AssignIpv6Addresses" => &[
+            "Ipv6AddressCount",
+            "Ipv6Addresses",
+            "Ipv6Prefix",
+            "Ipv6PrefixCount",
+            "NetworkInterfaceId",
+        ],
         "AssociateAddress" => &[
             "AllocationId",
             "AllowReassociation",
@@ -30,6 +37,9 @@ pub(crate) fn known(action: &str) -> &'static [&'static str] {
         "AssociateDhcpOptions" => &["DhcpOptionsId", "DryRun", "VpcId"],
         "AssociateRouteTable" => {
             &["DryRun", "GatewayId", "PublicIpv4Pool", "RouteTableId", "SubnetId"]
+        }
+        "AssociateSubnetCidrBlock" => {
+            &["Ipv6CidrBlock", "Ipv6IpamPoolId", "Ipv6NetmaskLength", "SubnetId"]
         }
         "AssociateTransitGatewayRouteTable" => {
             &["DryRun", "TransitGatewayAttachmentId", "TransitGatewayRouteTableId"]
@@ -98,6 +108,9 @@ pub(crate) fn known(action: &str) -> &'static [&'static str] {
         }
         "CreateDefaultVpc" => &["DryRun"],
         "CreateDhcpOptions" => &["DhcpConfiguration", "DryRun", "TagSpecification"],
+        "CreateEgressOnlyInternetGateway" => {
+            &["ClientToken", "DryRun", "TagSpecification", "VpcId"]
+        }
         "CreateFlowLogs" => &[
             "ClientToken",
             "DeliverCrossAccountRole",
@@ -317,6 +330,7 @@ pub(crate) fn known(action: &str) -> &'static [&'static str] {
         }
         "DeleteCustomerGateway" => &["CustomerGatewayId", "DryRun"],
         "DeleteDhcpOptions" => &["DhcpOptionsId", "DryRun"],
+        "DeleteEgressOnlyInternetGateway" => &["DryRun", "EgressOnlyInternetGatewayId"],
         "DeleteFlowLogs" => &["DryRun", "FlowLogId"],
         "DeleteInternetGateway" => &["DryRun", "InternetGatewayId"],
         "DeleteKeyPair" => &["DryRun", "KeyName", "KeyPairId"],
@@ -360,6 +374,9 @@ pub(crate) fn known(action: &str) -> &'static [&'static str] {
         }
         "DescribeCustomerGateways" => &["CustomerGatewayId", "DryRun", "Filter"],
         "DescribeDhcpOptions" => &["DhcpOptionsId", "DryRun", "Filter", "MaxResults", "NextToken"],
+        "DescribeEgressOnlyInternetGateways" => {
+            &["DryRun", "EgressOnlyInternetGatewayId", "Filter", "MaxResults", "NextToken"]
+        }
         "DescribeFlowLogs" => &["DryRun", "Filter", "FlowLogId", "MaxResults", "NextToken"],
         "DescribeImages" => &[
             "DryRun",
@@ -478,6 +495,7 @@ pub(crate) fn known(action: &str) -> &'static [&'static str] {
         "DisableVgwRoutePropagation" => &["DryRun", "GatewayId", "RouteTableId"],
         "DisassociateAddress" => &["AssociationId", "DryRun", "PublicIp"],
         "DisassociateRouteTable" => &["AssociationId", "DryRun"],
+        "DisassociateSubnetCidrBlock" => &["AssociationId"],
         "DisassociateTransitGatewayRouteTable" => {
             &["DryRun", "TransitGatewayAttachmentId", "TransitGatewayRouteTableId"]
         }
@@ -732,6 +750,7 @@ pub(crate) fn known(action: &str) -> &'static [&'static str] {
         "StartInstances" => &["AdditionalInfo", "DryRun", "InstanceId"],
         "StopInstances" => &["DryRun", "Force", "Hibernate", "InstanceId", "SkipOsShutdown"],
         "TerminateInstances" => &["DryRun", "Force", "InstanceId", "SkipOsShutdown"],
+        "UnassignIpv6Addresses" => &["Ipv6Addresses", "Ipv6Prefix", "NetworkInterfaceId"],
         _ => &[],
     }
 }
@@ -769,6 +788,7 @@ pub(crate) fn filters(action: &str) -> &'static [&'static str] {
             &["bgp-asn", "customer-gateway-id", "ip-address", "state", "tag", "tag-key", "type"]
         }
         "DescribeDhcpOptions" => &["dhcp-options-id", "key", "owner-id", "tag", "tag-key", "value"],
+        "DescribeEgressOnlyInternetGateways" => &["tag", "tag-key"],
         "DescribeFlowLogs" => &[
             "deliver-log-status",
             "flow-log-id",
@@ -1317,6 +1337,7 @@ pub(crate) fn filters(action: &str) -> &'static [&'static str] {
 pub(crate) fn max_results(action: &str) -> Option<(u32, u32, bool)> {
     match action {
         "DescribeDhcpOptions" => Some((5, 1000, true)),
+        "DescribeEgressOnlyInternetGateways" => Some((5, 255, true)),
         "DescribeFlowLogs" => Some((1, 1000, false)),
         "DescribeImages" => Some((1, 1000, false)),
         "DescribeInstanceStatus" => Some((5, 1000, true)),

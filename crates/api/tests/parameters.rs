@@ -18,10 +18,10 @@ fn subnet(s: &mut Service) -> String {
 #[test]
 fn unimplemented_parameters_are_refused_and_change_nothing() {
     let mut s = Service::new(Model::new(5), None, None, 5);
-    let body = "Action=CreateVpc&CidrBlock=10.0.0.0%2F16&AmazonProvidedIpv6CidrBlock=true";
+    let body = "Action=CreateVpc&CidrBlock=10.0.0.0%2F16&Ipv4IpamPoolId=ipam-pool-0123";
     assert_eq!(code(&mut s, body), "InvalidParameter");
     let (_, text) = common::call(&mut s, body);
-    assert!(text.contains("AmazonProvidedIpv6CidrBlock"), "the message names it: {text}");
+    assert!(text.contains("Ipv4IpamPoolId"), "the message names it: {text}");
     assert_eq!(s.model().vpcs().count(), 0, "refused calls change nothing");
     // Asking for a feature to be off is asking for what vpclab does.
     ok(&mut s, "Action=CreateVpc&CidrBlock=10.0.0.0%2F16&AmazonProvidedIpv6CidrBlock=false");

@@ -45,11 +45,13 @@ fn secondary_cidrs_are_associated_shown_used_and_disassociated() {
     assert!(gone.contains("<state>disassociating</state>"), "{gone}");
     let shown = ok(&mut s, &format!("Action=DescribeVpcs&VpcId.1={vpc}"));
     assert_eq!(all(&shown, "<associationId>", "</associationId>").len(), 1, "{shown}");
-    // IPv6 is not there yet, and says so.
+    // IPv6 blocks come from Amazon's pool only: a BYOIP pool is refused, and says so.
     assert_eq!(
         code(
             &mut s,
-            &format!("Action=AssociateVpcCidrBlock&VpcId={vpc}&AmazonProvidedIpv6CidrBlock=true")
+            &format!(
+                "Action=AssociateVpcCidrBlock&VpcId={vpc}&Ipv6Pool=ipv6pool-ec2-0123&Ipv6CidrBlock=2001%3Adb8%3A%3A%2F56"
+            )
         ),
         "InvalidParameterValue"
     );

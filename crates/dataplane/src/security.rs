@@ -43,6 +43,8 @@ impl RuleSet {
             Protocol::Tcp => self.tcp.push(ports()),
             Protocol::Udp => self.udp.push(ports()),
             Protocol::Icmp => self.icmp.push((rule.from_port as i16, rule.to_port as i16)),
+            // ICMPv6 rides only on IPv6, which these IPv4 sets never see.
+            Protocol::Icmpv6 => {}
             Protocol::Other(n) => self.protocols.push(n),
         }
     }
@@ -101,6 +103,8 @@ impl Compiled {
             }
             let prefixes: Vec<Ipv4Net> = match &rule.peer {
                 Peer::Cidr(c) => vec![*c],
+                // IPv6 ranges match no IPv4 peer.
+                Peer::Cidr6(_) => Vec::new(),
                 // Every interface in the group: instances' primary ones and the
                 // interfaces attached to them.
                 Peer::Group(g) => {
@@ -322,11 +326,13 @@ pub(crate) struct CompiledAcl {
 impl CompiledAcl {
     pub(crate) fn build(acl: &NetworkAcl) -> Self {
         let flatten = |egress| {
+            // The IPv4 rules: an IPv6 one never matches an IPv4 packet.
             acl.rules(egress)
                 .into_iter()
-                .map(|e| AclRule {
-                    network: u32::from(e.cidr.network()),
-                    mask: u32::from(e.cidr.netmask()),
+                .filter_map(|e| Some((e, e.cidr4()?)))
+                .map(|(e, cidr)| AclRule {
+                    network: u32::from(cidr.network()),
+                    mask: u32::from(cidr.netmask()),
                     protocol: e.protocol.number(),
                     ports: e.ports,
                     icmp: e.icmp,

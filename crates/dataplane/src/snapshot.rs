@@ -769,6 +769,8 @@ pub fn compile_prepared(model: &Model, ports: &PortMap, generation: u64) -> Snap
                         RouteTarget::VpnGateway(vgw) => {
                             vgw_index.get(vgw).map_or(Hop::Blackhole, |&i| Hop::VpnGateway(i))
                         }
+                        // IPv6 routes only: the model refuses it for an IPv4 one.
+                        RouteTarget::EgressOnlyGateway(_) => Hop::Blackhole,
                         RouteTarget::Peering(pcx) => model
                             .peering_connection(pcx)
                             .ok()

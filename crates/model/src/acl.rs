@@ -6,7 +6,7 @@
 //! rules, so it denies everything. Rules are evaluated lowest number first, first match
 //! wins, per direction. Numbers run 1 to 32766.
 
-use ipnet::Ipv4Net;
+use ipnet::{IpNet, Ipv4Net, Ipv6Net};
 use serde::{Deserialize, Serialize};
 
 use crate::error::ApiError;
@@ -31,8 +31,9 @@ pub struct AclEntry {
     pub protocol: Protocol,
     /// Allow or deny.
     pub allow: bool,
-    /// The range it applies to: sources inbound, destinations outbound.
-    pub cidr: Ipv4Net,
+    /// The range it applies to: sources inbound, destinations outbound; IPv4
+    /// (`CidrBlock`) or IPv6 (`Ipv6CidrBlock`), each rule of one family.
+    pub cidr: IpNet,
     /// Destination port range (TCP/UDP); `None` is all ports.
     pub ports: Option<(u16, u16)>,
     /// ICMP type and code (-1 any); `None` is all.
@@ -42,13 +43,14 @@ pub struct AclEntry {
 impl AclEntry {
     /// An entry, checked, for the API and topology files alike: rule number 1 to 32766,
     /// ports 0 to 65535 in order (TCP and UDP need them), ICMP type and code -1 to 255
-    /// (-1: any; ICMP without them matches all). The CIDR is kept as its network.
+    /// (-1: any; ICMP without them matches all; ICMPv6 with an IPv6 CIDR needs them, as
+    /// AWS requires). The CIDR is kept as its network.
     pub fn new(
         rule_number: i64,
         egress: bool,
         protocol: Protocol,
         allow: bool,
-        cidr: Ipv4Net,
+        cidr: impl Into<IpNet>,
         ports: Option<(i64, i64)>,
         icmp: Option<(i64, i64)>,
     ) -> Result<Self, ApiError> {
@@ -81,8 +83,15 @@ impl AclEntry {
             }
             (_, None) => None,
         };
+        let cidr: IpNet = cidr.into();
         let icmp = match (protocol, icmp) {
-            (Protocol::Icmp, icmp) => {
+            (Protocol::Icmpv6, None) if matches!(cidr, IpNet::V6(_)) => {
+                return Err(ApiError::new(
+                    "MissingParameter",
+                    "The request must contain the parameter icmpTypeCode.type",
+                ));
+            }
+            (Protocol::Icmp | Protocol::Icmpv6, icmp) => {
                 let (kind, code) = icmp.unwrap_or((-1, -1));
                 let part = |v: i64| i16::try_from(v).ok().filter(|v| (-1..=255).contains(v));
                 match (part(kind), part(code)) {
@@ -98,7 +107,39 @@ impl AclEntry {
         };
         Ok(Self { rule_number, egress, protocol, allow, cidr: cidr.trunc(), ports, icmp })
     }
+
+    /// Everything, allowed or denied, to or from `cidr`.
+    pub(crate) fn all(rule_number: u16, egress: bool, allow: bool, cidr: IpNet) -> Self {
+        Self { rule_number, egress, protocol: Protocol::All, allow, cidr, ports: None, icmp: None }
+    }
+
+    /// Whether it is an IPv6 rule.
+    pub fn is_ipv6(&self) -> bool {
+        matches!(self.cidr, IpNet::V6(_))
+    }
+
+    /// The IPv4 range it applies to, if it is an IPv4 rule.
+    pub fn cidr4(&self) -> Option<Ipv4Net> {
+        match self.cidr {
+            IpNet::V4(c) => Some(c),
+            IpNet::V6(_) => None,
+        }
+    }
+
+    /// The IPv6 range it applies to, if it is an IPv6 rule.
+    pub fn cidr6(&self) -> Option<Ipv6Net> {
+        match self.cidr {
+            IpNet::V4(_) => None,
+            IpNet::V6(c) => Some(c),
+        }
+    }
 }
+
+/// The rule number of the default ACL's IPv6 allow-all rules (rule 100 is IPv4's).
+pub const DEFAULT_IPV6_RULE: u16 = 101;
+
+/// The number AWS lists the implicit IPv6 deny under (the IPv4 one is 32767, `*`).
+pub const IPV6_DENY_RULE: u16 = 32768;
 
 /// A network ACL.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -111,6 +152,10 @@ pub struct NetworkAcl {
     pub is_default: bool,
     /// Rules, both directions.
     pub entries: Vec<AclEntry>,
+    /// Whether its rules were ever changed: a default ACL whose rules were not gains
+    /// the IPv6 allow-all rules when its VPC gains IPv6 (VPC-UG `vpc-network-acls.md`).
+    #[serde(default)]
+    pub modified: bool,
     /// The subnets using it.
     pub associations: Vec<(NetworkAclAssociationId, SubnetId)>,
     /// Tags.
@@ -135,15 +180,8 @@ impl Model {
     /// The default ACL a new VPC gets: rule 100 allows everything both ways.
     pub(crate) fn new_default_acl(&mut self, vpc: &VpcId) -> NetworkAclId {
         let id = NetworkAclId::from_raw(self.ids.fresh(NetworkAclId::PREFIX));
-        let all = |egress| AclEntry {
-            rule_number: 100,
-            egress,
-            protocol: Protocol::All,
-            allow: true,
-            cidr: "0.0.0.0/0".parse().expect("a CIDR"),
-            ports: None,
-            icmp: None,
-        };
+        let anywhere = IpNet::V4(Ipv4Net::default());
+        let all = |egress| AclEntry::all(100, egress, true, anywhere);
         self.network_acls.insert(
             id.clone(),
             NetworkAcl {
@@ -151,11 +189,25 @@ impl Model {
                 vpc: vpc.clone(),
                 is_default: true,
                 entries: vec![all(false), all(true)],
+                modified: false,
                 associations: Vec::new(),
                 tags: Tags::new(),
             },
         );
         id
+    }
+
+    /// When `vpc` gains IPv6: its default ACL, if its rules were never changed, gains
+    /// rule 101 allowing all IPv6 both ways, as AWS's does.
+    pub(crate) fn add_default_acl_ipv6_rules(&mut self, vpc: &VpcId) {
+        let anywhere = IpNet::V6(Ipv6Net::default());
+        let all = |egress| AclEntry::all(DEFAULT_IPV6_RULE, egress, true, anywhere);
+        let default = self.network_acls.values_mut().find(|a| &a.vpc == vpc && a.is_default);
+        if let Some(acl) = default.filter(|a| !a.modified) {
+            if !acl.entries.iter().any(|e| e.rule_number == DEFAULT_IPV6_RULE) {
+                acl.entries.extend([all(false), all(true)]);
+            }
+        }
     }
 
     /// All network ACLs.
@@ -205,6 +257,7 @@ impl Model {
                 vpc: vpc.clone(),
                 is_default: false,
                 entries: Vec::new(),
+                modified: false,
                 associations: Vec::new(),
                 tags,
             },
@@ -263,19 +316,25 @@ impl Model {
                 ),
             ));
         }
-        let held = acl.entries.iter().filter(|e| e.egress == entry.egress).count();
+        // The quota counts each direction and each address family apart.
+        let held = acl
+            .entries
+            .iter()
+            .filter(|e| e.egress == entry.egress && e.is_ipv6() == entry.is_ipv6())
+            .count();
         let most = self.quotas.acl_entries;
         if held >= most {
             return Err(ApiError::new(
                 "NetworkAclEntryLimitExceeded",
                 format!(
-                    "The maximum number of network ACL entries ({most} per direction) has been \
-                     reached for {id}."
+                    "The maximum number of network ACL entries ({most} per direction and \
+                     address family) has been reached for {id}."
                 ),
             ));
         }
         if let Some(acl) = self.network_acls.get_mut(id) {
             acl.entries.push(entry);
+            acl.modified = true;
         }
         Ok(())
     }
@@ -296,6 +355,7 @@ impl Model {
         {
             Some(e) => {
                 *e = entry;
+                acl.modified = true;
                 Ok(())
             }
             None => Err(ApiError::new(
@@ -325,6 +385,7 @@ impl Model {
                 format!("The network acl entry identified by {rule_number} does not exist."),
             ));
         }
+        acl.modified = true;
         Ok(())
     }
 

@@ -164,6 +164,10 @@ id_type!(
     NatGatewayId, "nat"
 );
 id_type!(
+    /// `eigw-…`
+    EgressOnlyInternetGatewayId, "eigw"
+);
+id_type!(
     /// `i-…`: also the name of the instance's network namespace.
     InstanceId, "i"
 );

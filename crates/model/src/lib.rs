@@ -31,6 +31,7 @@ mod endpoint;
 mod error;
 mod flowlog;
 mod ids;
+mod ipv6;
 mod keypair;
 mod launch_template;
 mod model;
@@ -42,13 +43,14 @@ mod transit;
 mod vpn;
 
 use std::collections::BTreeMap;
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, Ipv6Addr};
 
-use ipnet::Ipv4Net;
+use ipnet::{Ipv4Net, Ipv6Net};
 use serde::{Deserialize, Serialize};
 
 pub use acl::{
-    AclEntry, MAX_ACL_ENTRIES, MAX_RULE_NUMBER, NetworkAcl, NetworkAclAssociationId, NetworkAclId,
+    AclEntry, DEFAULT_IPV6_RULE, IPV6_DENY_RULE, MAX_ACL_ENTRIES, MAX_RULE_NUMBER, NetworkAcl,
+    NetworkAclAssociationId, NetworkAclId,
 };
 pub use dhcp::{AMAZON_PROVIDED_DNS, DEFAULT_DHCP_OPTIONS, DhcpOptions, DhcpOptionsId};
 pub use endpoint::{
@@ -58,8 +60,13 @@ pub use endpoint::{
 pub use error::ApiError;
 pub use flowlog::{Created, FlowLog, FlowLogId, FlowLogResource, FlowLogSpec, TrafficType};
 pub use ids::{
-    AllocationId, AssociationId, InstanceId, InternetGatewayId, KeyPairId, NatGatewayId,
-    NetworkInterfaceId, RouteTableAssociationId, RouteTableId, SubnetId, VpcId,
+    AllocationId, AssociationId, EgressOnlyInternetGatewayId, InstanceId, InternetGatewayId,
+    KeyPairId, NatGatewayId, NetworkInterfaceId, RouteTableAssociationId, RouteTableId, SubnetId,
+    VpcId,
+};
+pub use ipv6::{
+    AMAZON_IPV6_POOL, EgressOnlyInternetGateway, Ipv6Block, Ipv6BlockState, Ipv6Request,
+    MAX_IPV6_CIDRS_PER_VPC, MAX_IPV6_PER_INTERFACE, RouteFamily,
 };
 pub use keypair::KeyPair;
 pub use launch_template::{
@@ -165,6 +172,10 @@ pub struct Vpc {
     /// Secondary IPv4 CIDRs (AssociateVpcCidrBlock), in the order they came.
     #[serde(default)]
     pub secondary_cidrs: Vec<CidrAssociation>,
+    /// IPv6 CIDRs (Amazon-provided /56s), in the order they came; a disassociated one
+    /// stays listed, as AWS lists it for a while (see [`Ipv6Block`]).
+    #[serde(default)]
+    pub ipv6_blocks: Vec<Ipv6Block>,
     /// Tags.
     pub tags: Tags,
 }
@@ -201,6 +212,16 @@ pub struct Subnet {
     /// CIDR reservations: blocks automatic assignment leaves alone.
     #[serde(default)]
     pub reservations: Vec<CidrReservation>,
+    /// Its IPv6 CIDR (at most one associated), and the last one disassociated.
+    #[serde(default)]
+    pub ipv6_blocks: Vec<Ipv6Block>,
+    /// `AssignIpv6AddressOnCreation`: instances launched here get an IPv6 address.
+    #[serde(default)]
+    pub assign_ipv6_on_creation: bool,
+    /// `EnableDns64`: the Amazon DNS server synthesises `64:ff9b::/96` AAAA records
+    /// for names with only A records, for queries from this subnet.
+    #[serde(default)]
+    pub enable_dns64: bool,
     /// Tags.
     pub tags: Tags,
 }
@@ -218,6 +239,9 @@ pub struct NetworkInterface {
     pub vpc: VpcId,
     /// Its primary private address.
     pub private_ip: Ipv4Addr,
+    /// Its IPv6 addresses, from the subnet's IPv6 block.
+    #[serde(default)]
+    pub ipv6_addresses: Vec<Ipv6Addr>,
     /// Its security groups.
     pub security_groups: Vec<SecurityGroupId>,
     /// Its description.
@@ -344,6 +368,8 @@ pub enum RouteTarget {
     NetworkInterface(NetworkInterfaceId),
     /// A virtual private gateway attached to the VPC (`GatewayId=vgw-…`).
     VpnGateway(VpnGatewayId),
+    /// An egress-only internet gateway (IPv6 routes only).
+    EgressOnlyGateway(EgressOnlyInternetGatewayId),
 }
 
 impl std::fmt::Display for RouteTarget {
@@ -357,6 +383,7 @@ impl std::fmt::Display for RouteTarget {
             RouteTarget::TransitGateway(id) => write!(f, "{id}"),
             RouteTarget::NetworkInterface(id) => write!(f, "{id}"),
             RouteTarget::VpnGateway(id) => write!(f, "{id}"),
+            RouteTarget::EgressOnlyGateway(id) => write!(f, "{id}"),
         }
     }
 }
@@ -384,11 +411,12 @@ impl RouteOrigin {
     }
 }
 
-/// One route of a table.
+/// One route of a table: IPv4 (`N` = [`Ipv4Net`]) or IPv6 ([`Ipv6Net`]); AWS looks the
+/// two families up apart (`0.0.0.0/0` does not cover IPv6).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Route {
+pub struct Route<N = Ipv4Net> {
     /// The destination, canonical.
-    pub destination: Ipv4Net,
+    pub destination: N,
     /// The target.
     pub target: RouteTarget,
     /// Its origin.
@@ -399,7 +427,7 @@ pub struct Route {
     pub prefix_list: Option<String>,
 }
 
-impl Route {
+impl<N: std::fmt::Display> Route<N> {
     /// Its destination as AWS names it: the prefix list for a gateway endpoint's route,
     /// the CIDR otherwise.
     pub fn destination_name(&self) -> String {
@@ -423,8 +451,11 @@ pub struct RouteTable {
     pub id: RouteTableId,
     /// Its VPC.
     pub vpc: VpcId,
-    /// Routes, the `local` route first.
+    /// IPv4 routes, the `local` route first.
     pub routes: Vec<Route>,
+    /// IPv6 routes: a `local` one per IPv6 CIDR of the VPC, and those added.
+    #[serde(default)]
+    pub ipv6_routes: Vec<Route<Ipv6Net>>,
     /// Explicit subnet associations.
     pub associations: Vec<RouteTableAssociation>,
     /// The virtual private gateways whose routes it takes (EnableVgwRoutePropagation),
@@ -550,6 +581,9 @@ pub struct Instance {
     pub vpc: VpcId,
     /// Primary private IPv4 address.
     pub private_ip: Ipv4Addr,
+    /// Its primary interface's IPv6 addresses, from the subnet's IPv6 block.
+    #[serde(default)]
+    pub ipv6_addresses: Vec<Ipv6Addr>,
     /// Public IPv4 address mapped to the private one by the internet gateway, if any.
     pub public_ip: Option<(Ipv4Addr, PublicIpSource)>,
     /// Its interface's security groups.

@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
 
-use ipnet::Ipv4Net;
+use ipnet::{Ipv4Net, Ipv6Net};
 use serde::{Deserialize, Serialize};
 
 use crate::acl::{NetworkAcl, NetworkAclId};
@@ -14,9 +14,10 @@ use crate::ids::IdGen;
 use crate::peering::{PeeringConnection, PeeringStatus, VpcPeeringConnectionId};
 use crate::security::{SecurityGroup, SecurityGroupId};
 use crate::{
-    AllocationId, AssociationId, ConnectionTracking, ElasticIp, Instance, InstanceId,
-    InternetGateway, InternetGatewayId, MetadataOptions, NAT_IDLE_TIMEOUT_S, NatGateway,
-    NatGatewayId, NetworkInterfaceId, PublicIpSource, Route, RouteOrigin, RouteTable,
+    AllocationId, AssociationId, ConnectionTracking, EgressOnlyInternetGateway,
+    EgressOnlyInternetGatewayId, ElasticIp, Instance, InstanceId, InternetGateway,
+    InternetGatewayId, MetadataOptions, NAT_IDLE_TIMEOUT_S, NatGateway, NatGatewayId,
+    NetworkInterfaceId, PublicIpSource, Route, RouteFamily, RouteOrigin, RouteTable,
     RouteTableAssociation, RouteTableAssociationId, RouteTableId, RouteTarget, Subnet, SubnetId,
     Tags, Vpc, VpcId, ZONES,
 };
@@ -46,11 +47,11 @@ pub const MAX_CIDRS_PER_VPC: usize = 5;
 const MIN_PREFIX: u8 = 16;
 const MAX_PREFIX: u8 = 28;
 
-/// A route to add: destination and target.
+/// A route to add: destination (IPv4, or IPv6 with `N` = [`Ipv6Net`]) and target.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct RouteSpec {
+pub struct RouteSpec<N = Ipv4Net> {
     /// Destination CIDR; host bits are cleared.
-    pub destination: Ipv4Net,
+    pub destination: N,
     /// Target.
     pub target: RouteTarget,
 }
@@ -152,6 +153,9 @@ pub struct RunInstance {
     pub user_data: Option<String>,
     /// Its interface's connection-tracking timeouts (AWS's defaults when `None`).
     pub connection_tracking: Option<ConnectionTracking>,
+    /// Its IPv6 addresses (`Ipv6AddressCount`, `Ipv6Addresses`, or the subnet's
+    /// `AssignIpv6AddressOnCreation`).
+    pub ipv6: crate::Ipv6Request,
     /// Tags, `Name` among them.
     pub tags: Tags,
 }
@@ -251,6 +255,13 @@ pub struct Model {
     /// On-premises sites, by name (states from before sites load with none).
     #[serde(default)]
     pub(crate) onprem_sites: BTreeMap<String, crate::OnpremSite>,
+    /// How many /56s the Amazon IPv6 pool has handed out (none is handed out twice).
+    #[serde(default)]
+    pub(crate) ipv6_blocks_issued: u64,
+    /// Egress-only internet gateways.
+    #[serde(default)]
+    pub(crate) egress_only_gateways:
+        BTreeMap<EgressOnlyInternetGatewayId, EgressOnlyInternetGateway>,
 }
 
 impl Model {
@@ -291,6 +302,8 @@ impl Model {
             vpn_connections: BTreeMap::new(),
             deleted_vpn_connections: Default::default(),
             onprem_sites: BTreeMap::new(),
+            ipv6_blocks_issued: 0,
+            egress_only_gateways: BTreeMap::new(),
         }
     }
 
@@ -446,7 +459,7 @@ impl Model {
 
     /// Whether a route is `blackhole`: its target no longer leads anywhere (an internet
     /// gateway detached from, or never attached to, the table's VPC).
-    pub fn is_blackhole(&self, table: &RouteTable, route: &Route) -> bool {
+    pub fn is_blackhole<N>(&self, table: &RouteTable, route: &Route<N>) -> bool {
         match &route.target {
             RouteTarget::Local => false,
             RouteTarget::Gateway(igw) => self
@@ -464,6 +477,9 @@ impl Model {
             RouteTarget::NetworkInterface(eni) => self.interface_holder(eni).is_none(),
             RouteTarget::VpnGateway(vgw) => {
                 self.vpn_gateways.get(vgw).is_none_or(|g| g.attached_to() != Some(&table.vpc))
+            }
+            RouteTarget::EgressOnlyGateway(eigw) => {
+                self.egress_only_gateways.get(eigw).is_none_or(|g| g.vpc != table.vpc)
             }
         }
     }
@@ -532,6 +548,7 @@ impl Model {
                 is_default: false,
                 dhcp_options: crate::dhcp::default_choice(),
                 secondary_cidrs: Vec::new(),
+                ipv6_blocks: Vec::new(),
                 tags,
             },
         );
@@ -609,10 +626,8 @@ impl Model {
         let igw = self.create_internet_gateway(Tags::new());
         self.attach_internet_gateway(&igw, &id)?;
         let main = self.vpcs[&id].main_route_table.clone();
-        let default = RouteSpec {
-            destination: "0.0.0.0/0".parse().expect("a CIDR"),
-            target: RouteTarget::Gateway(igw),
-        };
+        let default =
+            RouteSpec { destination: Ipv4Net::default(), target: RouteTarget::Gateway(igw) };
         self.create_route(&main, default)?;
         Ok(id)
     }
@@ -690,7 +705,7 @@ impl Model {
             || self.gateway_of(id).is_some()
             || self.vpn_gateway_of(id).is_some()
             || self.route_tables.values().any(|t| &t.vpc == id && t.id != main);
-        if busy {
+        if busy || self.egress_only_gateway_of(id).is_some() {
             return Err(ApiError::dependency("vpc", id.as_str()));
         }
         let default_group = self.vpcs[id].default_security_group.clone();
@@ -769,6 +784,9 @@ impl Model {
                 map_public_ip_on_launch: false,
                 default_for_az: false,
                 reservations: Vec::new(),
+                ipv6_blocks: Vec::new(),
+                assign_ipv6_on_creation: false,
+                enable_dns64: false,
                 tags,
             },
         );
@@ -872,23 +890,23 @@ impl Model {
 
     // ---- route tables --------------------------------------------------------------
 
+    /// A table of `vpc` with the `local` routes of its CIDRs (`vpc_cidrs`, which a VPC
+    /// being made passes before it is stored) and of its IPv6 CIDRs.
     fn new_route_table(&mut self, vpc: &VpcId, vpc_cidrs: &[Ipv4Net]) -> RouteTableId {
         let id = RouteTableId::from_raw(self.ids.fresh(RouteTableId::PREFIX));
-        let local = vpc_cidrs
-            .iter()
-            .map(|cidr| Route {
-                destination: *cidr,
-                target: RouteTarget::Local,
-                origin: RouteOrigin::CreateRouteTable,
-                prefix_list: None,
-            })
-            .collect();
+        let local = vpc_cidrs.iter().copied().map(crate::ipv6::local_route).collect();
+        let local6 = self
+            .vpcs
+            .get(vpc)
+            .map(|v| v.ipv6_cidrs().map(crate::ipv6::local_route).collect())
+            .unwrap_or_default();
         self.route_tables.insert(
             id.clone(),
             RouteTable {
                 id: id.clone(),
                 vpc: vpc.clone(),
                 routes: local,
+                ipv6_routes: local6,
                 associations: Vec::new(),
                 propagating_vgws: Vec::new(),
                 tags: Tags::new(),
@@ -1118,33 +1136,57 @@ impl Model {
         ))
     }
 
-    /// CreateRoute.
+    /// CreateRoute with an IPv4 destination.
     pub fn create_route(&mut self, table: &RouteTableId, spec: RouteSpec) -> Result<(), ApiError> {
+        self.add_route(table, spec)
+    }
+
+    /// CreateRoute with an IPv6 destination (`DestinationIpv6CidrBlock`).
+    pub fn create_ipv6_route(
+        &mut self,
+        table: &RouteTableId,
+        spec: RouteSpec<Ipv6Net>,
+    ) -> Result<(), ApiError> {
+        self.add_route(table, spec)
+    }
+
+    /// CreateRoute, either family.
+    fn add_route<N: RouteFamily>(
+        &mut self,
+        table: &RouteTableId,
+        spec: RouteSpec<N>,
+    ) -> Result<(), ApiError> {
         let route = self.check_route(table, &spec)?;
         let t = self.route_table(table)?;
-        if t.routes.iter().any(|r| r.destination == route.destination && r.prefix_list.is_none()) {
+        let routes = N::routes(t);
+        if routes.iter().any(|r| r.destination == route.destination && r.prefix_list.is_none()) {
             return Err(ApiError::new(
                 "RouteAlreadyExists",
                 format!("The route identified by {} already exists.", route.destination),
             ));
         }
-        self.check_route_quota(t)?;
+        self.check_routes_weight(t, routes, 1)?;
         if let Some(t) = self.route_tables.get_mut(table) {
-            t.routes.push(route);
+            N::routes_mut(t).push(route);
         }
         Ok(())
-    }
-
-    /// AWS's quota of routes a table holds besides its `local` ones.
-    pub(crate) fn check_route_quota(&self, t: &RouteTable) -> Result<(), ApiError> {
-        self.check_route_weight(t, 1)
     }
 
     /// Whether `t` can take routes weighing `adding` more: a route to one of the
     /// account's prefix lists weighs the list's maximum entries, as on AWS.
     pub(crate) fn check_route_weight(&self, t: &RouteTable, adding: usize) -> Result<(), ApiError> {
-        let routes: usize = t
-            .routes
+        self.check_routes_weight(t, &t.routes, adding)
+    }
+
+    /// [`Model::check_route_weight`] for `routes`, one family of `t`'s: AWS counts IPv4
+    /// and IPv6 routes apart.
+    fn check_routes_weight<N>(
+        &self,
+        t: &RouteTable,
+        routes: &[Route<N>],
+        adding: usize,
+    ) -> Result<(), ApiError> {
+        let routes: usize = routes
             .iter()
             .filter(|r| r.target != RouteTarget::Local)
             .map(|r| r.prefix_list.as_deref().map_or(1, |id| self.prefix_list_weight(id)))
@@ -1169,12 +1211,30 @@ impl Model {
         self.quotas = quotas;
     }
 
-    /// ReplaceRoute: a new target for an existing destination.
+    /// ReplaceRoute: a new target for an existing IPv4 destination.
     pub fn replace_route(&mut self, table: &RouteTableId, spec: RouteSpec) -> Result<(), ApiError> {
+        self.change_route(table, spec)
+    }
+
+    /// ReplaceRoute: a new target for an existing IPv6 destination.
+    pub fn replace_ipv6_route(
+        &mut self,
+        table: &RouteTableId,
+        spec: RouteSpec<Ipv6Net>,
+    ) -> Result<(), ApiError> {
+        self.change_route(table, spec)
+    }
+
+    /// ReplaceRoute, either family.
+    fn change_route<N: RouteFamily>(
+        &mut self,
+        table: &RouteTableId,
+        spec: RouteSpec<N>,
+    ) -> Result<(), ApiError> {
         let route = self.check_route(table, &spec)?;
         let t = self.route_table(table)?;
-        let at = t
-            .routes
+        let routes = N::routes(t);
+        let at = routes
             .iter()
             .position(|r| r.destination == route.destination && r.prefix_list.is_none())
             .ok_or_else(|| {
@@ -1183,57 +1243,78 @@ impl Model {
                 route.destination
             ))
         })?;
-        if t.routes[at].target == RouteTarget::Local {
+        if routes[at].target == RouteTarget::Local {
             return Err(Self::local_route_error(&route.destination, table));
         }
         if let Some(t) = self.route_tables.get_mut(table) {
-            t.routes[at] = route;
+            N::routes_mut(t)[at] = route;
         }
         Ok(())
     }
 
-    /// DeleteRoute: any route but `local`.
+    /// DeleteRoute: any IPv4 route but `local`.
     pub fn delete_route(
         &mut self,
         table: &RouteTableId,
         destination: Ipv4Net,
     ) -> Result<(), ApiError> {
-        let destination = destination.trunc();
+        self.remove_route(table, destination)
+    }
+
+    /// DeleteRoute: any IPv6 route but `local`.
+    pub fn delete_ipv6_route(
+        &mut self,
+        table: &RouteTableId,
+        destination: Ipv6Net,
+    ) -> Result<(), ApiError> {
+        self.remove_route(table, destination)
+    }
+
+    /// DeleteRoute, either family.
+    fn remove_route<N: RouteFamily>(
+        &mut self,
+        table: &RouteTableId,
+        destination: N,
+    ) -> Result<(), ApiError> {
+        let destination = destination.canonical();
         let t = self.route_table(table)?;
-        let at = t
-            .routes
+        let routes = N::routes(t);
+        let at = routes
             .iter()
             .position(|r| r.destination == destination && r.prefix_list.is_none())
             .ok_or_else(|| {
                 ApiError::new(
                     "InvalidRoute.NotFound",
-                    format!(
-                        "no route with destination-cidr-block {destination} in route table {table}"
-                    ),
+                    format!("no route with {} {destination} in route table {table}", N::PARAMETER),
                 )
             })?;
-        if t.routes[at].target == RouteTarget::Local {
+        if routes[at].target == RouteTarget::Local {
             return Err(Self::local_route_error(&destination, table));
         }
         if let Some(t) = self.route_tables.get_mut(table) {
-            t.routes.remove(at);
+            N::routes_mut(t).remove(at);
         }
         Ok(())
     }
 
-    fn local_route_error(destination: &Ipv4Net, table: &RouteTableId) -> ApiError {
+    fn local_route_error(destination: &impl std::fmt::Display, table: &RouteTableId) -> ApiError {
         ApiError::invalid_value(format!(
             "cannot remove local route {destination} in route table {table}"
         ))
     }
 
     /// Validates a route for `table` and returns it in canonical form.
-    fn check_route(&self, table: &RouteTableId, spec: &RouteSpec) -> Result<Route, ApiError> {
+    fn check_route<N: RouteFamily>(
+        &self,
+        table: &RouteTableId,
+        spec: &RouteSpec<N>,
+    ) -> Result<Route<N>, ApiError> {
         self.check_target(table, &spec.target)?;
+        Self::check_family::<N>(&spec.target)?;
         let t = self.route_table(table)?;
-        let vpc_cidrs: Vec<Ipv4Net> = self.vpc(&t.vpc)?.cidrs().collect();
-        let destination = spec.destination.trunc();
-        if vpc_cidrs.iter().any(|c| c.contains(&destination)) {
+        let vpc_cidrs = N::vpc_blocks(self.vpc(&t.vpc)?);
+        let destination = spec.destination.canonical();
+        if vpc_cidrs.iter().any(|c| c.covers(&destination)) {
             // Middlebox routing: a whole subnet of the VPC, through an appliance's
             // interface or a NAT gateway, is more specific than `local` and wins.
             let middlebox = matches!(
@@ -1247,7 +1328,10 @@ impl Model {
                      an instance."
                 )));
             }
-            let subnet = self.subnets.values().any(|s| s.vpc == t.vpc && s.cidr == destination);
+            let subnet = self
+                .subnets
+                .values()
+                .any(|s| s.vpc == t.vpc && N::subnet_block(s) == Some(destination));
             if !subnet {
                 return Err(ApiError::invalid_value(format!(
                     "Route destination {destination} doesn't match any subnet CIDR blocks: a \
@@ -1261,6 +1345,24 @@ impl Model {
             origin: RouteOrigin::CreateRoute,
             prefix_list: None,
         })
+    }
+
+    /// Refuses a target that cannot take routes of family `N`: an egress-only internet
+    /// gateway takes only IPv6 routes, a virtual private gateway only IPv4 ones (a VGW
+    /// carries no IPv6).
+    fn check_family<N: RouteFamily>(target: &RouteTarget) -> Result<(), ApiError> {
+        match target {
+            RouteTarget::EgressOnlyGateway(id) if !N::IPV6 => {
+                Err(ApiError::invalid_value(format!(
+                    "The egress-only internet gateway '{id}' routes IPv6 only: give \
+                     DestinationIpv6CidrBlock."
+                )))
+            }
+            RouteTarget::VpnGateway(id) if N::IPV6 => Err(ApiError::invalid_value(format!(
+                "The virtual private gateway '{id}' does not route IPv6: give DestinationCidrBlock."
+            ))),
+            _ => Ok(()),
+        }
     }
 
     /// Checks that `target` can take routes of `table`: a gateway attached to its VPC, a
@@ -1327,6 +1429,10 @@ impl Model {
                         "route table {table} and NAT gateway {nat} belong to different networks"
                     )));
                 }
+            }
+            RouteTarget::EgressOnlyGateway(eigw) => {
+                let vpc = &self.egress_only_gateway(eigw)?.vpc;
+                Self::check_same_network(table, &t.vpc, Some(vpc), eigw.as_str())?;
             }
         }
         Ok(())
@@ -1612,6 +1718,10 @@ impl Model {
             }
             "tgw" => self.tgw_tags_mut(&id),
             "cgw" | "vgw" | "vpn" => self.vpn_tags_mut(&id),
+            "eigw" => self
+                .egress_only_gateways
+                .get_mut(&EgressOnlyInternetGatewayId::from_raw(id))
+                .map(|g| &mut g.tags),
             _ => None,
         }
     }
@@ -1644,6 +1754,7 @@ impl Model {
             "cgw" => "InvalidCustomerGatewayID.NotFound",
             "vgw" => "InvalidVpnGatewayID.NotFound",
             "vpn" => "InvalidVpnConnectionID.NotFound",
+            "eigw" => "InvalidEgressOnlyInternetGatewayId.NotFound",
             _ => return ApiError::new("InvalidID", format!("The ID '{id}' is not valid")),
         };
         ApiError::new(code, format!("The ID '{id}' does not exist"))
@@ -1752,6 +1863,9 @@ impl Model {
         self.vpn_connections
             .values()
             .for_each(|r| add(r.id.to_string(), "vpn-connection", &r.tags));
+        self.egress_only_gateways
+            .values()
+            .for_each(|r| add(r.id.to_string(), "egress-only-internet-gateway", &r.tags));
         out
     }
 
@@ -1817,6 +1931,7 @@ impl Model {
                 subnet: subnet.clone(),
                 vpc: s.vpc,
                 private_ip,
+                ipv6_addresses: Vec::new(),
                 security_groups,
                 description,
                 connection_tracking: None,
@@ -2126,6 +2241,7 @@ impl Model {
                 )
             })?,
         };
+        let ipv6_addresses = self.new_ipv6_addresses(&subnet_id, 0, &spec.ipv6)?;
         let public_ip = match spec.public_ip.unwrap_or(subnet.map_public_ip_on_launch) {
             true => Some((self.take_public_ip()?, PublicIpSource::Auto)),
             false => None,
@@ -2141,6 +2257,7 @@ impl Model {
                 subnet: subnet_id,
                 vpc: subnet.vpc,
                 private_ip,
+                ipv6_addresses,
                 public_ip,
                 security_groups,
                 image_id: spec.image_id,

@@ -7,7 +7,7 @@
 
 use std::fmt;
 
-use ipnet::Ipv4Net;
+use ipnet::{Ipv4Net, Ipv6Net};
 use serde::{Deserialize, Serialize};
 
 use crate::error::ApiError;
@@ -26,6 +26,8 @@ pub enum Protocol {
     Udp,
     /// ICMP (1): the ports are type and code.
     Icmp,
+    /// ICMPv6 (58): the ports are type and code, as for ICMP.
+    Icmpv6,
     /// Any other IP protocol number.
     Other(u8),
 }
@@ -38,6 +40,7 @@ impl Protocol {
             "tcp" | "6" => Protocol::Tcp,
             "udp" | "17" => Protocol::Udp,
             "icmp" | "1" => Protocol::Icmp,
+            "icmpv6" | "58" => Protocol::Icmpv6,
             other => match other.parse::<u8>() {
                 Ok(n) => Protocol::Other(n),
                 Err(_) => {
@@ -56,6 +59,7 @@ impl Protocol {
             Protocol::Tcp => Some(6),
             Protocol::Udp => Some(17),
             Protocol::Icmp => Some(1),
+            Protocol::Icmpv6 => Some(58),
             Protocol::Other(n) => Some(n),
         }
     }
@@ -67,6 +71,7 @@ impl Protocol {
             Protocol::Tcp => "tcp".into(),
             Protocol::Udp => "udp".into(),
             Protocol::Icmp => "icmp".into(),
+            Protocol::Icmpv6 => "icmpv6".into(),
             Protocol::Other(n) => n.to_string(),
         }
     }
@@ -77,6 +82,8 @@ impl Protocol {
 pub enum Peer {
     /// An IPv4 range.
     Cidr(Ipv4Net),
+    /// An IPv6 range (`Ipv6Ranges`; a host is a /128).
+    Cidr6(Ipv6Net),
     /// The members of a group (their private addresses).
     Group(SecurityGroupId),
     /// The blocks of a prefix list, the account's or AWS's, as they are now.
@@ -129,6 +136,7 @@ impl fmt::Display for SgRule {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let peer = match &self.peer {
             Peer::Cidr(c) => c.to_string(),
+            Peer::Cidr6(c) => c.to_string(),
             Peer::Group(g) => g.to_string(),
             Peer::PrefixList(p) => p.to_string(),
         };
@@ -139,6 +147,7 @@ impl fmt::Display for SgRule {
                     Protocol::Tcp => "TCP".to_owned(),
                     Protocol::Udp => "UDP".to_owned(),
                     Protocol::Icmp => "ICMP".to_owned(),
+                    Protocol::Icmpv6 => "ICMPV6".to_owned(),
                     other => other.api_name(),
                 };
                 write!(
@@ -166,6 +175,7 @@ impl SgRule {
             if protocol == Protocol::All { (-1, -1) } else { (from_port, to_port) };
         let peer = match peer {
             Peer::Cidr(c) => Peer::Cidr(c.trunc()),
+            Peer::Cidr6(c) => Peer::Cidr6(c.trunc()),
             group => group,
         };
         let rule = Self {
@@ -181,13 +191,18 @@ impl SgRule {
         Ok(rule)
     }
 
-    /// All traffic to or from anywhere.
+    /// All traffic to or from `cidr`.
     pub fn all_to(cidr: Ipv4Net) -> Self {
+        Self::all_with(Peer::Cidr(cidr))
+    }
+
+    /// All traffic to or from `peer`.
+    pub fn all_with(peer: Peer) -> Self {
         Self {
             protocol: Protocol::All,
             from_port: -1,
             to_port: -1,
-            peer: Peer::Cidr(cidr),
+            peer,
             description: None,
             id: String::new(),
             tags: Tags::new(),
@@ -233,7 +248,7 @@ impl SgRule {
                     )));
                 }
             }
-            Protocol::Icmp => {
+            Protocol::Icmp | Protocol::Icmpv6 => {
                 if !(-1..=255).contains(&self.from_port) || !(-1..=255).contains(&self.to_port) {
                     return Err(ApiError::invalid_value(format!(
                         "Invalid ICMP type or code: {} / {}",
@@ -270,6 +285,11 @@ fn anywhere() -> Ipv4Net {
     Ipv4Net::new_assert(std::net::Ipv4Addr::UNSPECIFIED, 0)
 }
 
+/// `::/0`.
+fn anywhere6() -> Ipv6Net {
+    Ipv6Net::new_assert(std::net::Ipv6Addr::UNSPECIFIED, 0)
+}
+
 fn fresh(ids: &mut IdGen) -> SecurityGroupId {
     SecurityGroupId::from_raw(ids.fresh(SecurityGroupId::PREFIX))
 }
@@ -296,6 +316,22 @@ impl Model {
             },
         );
         id
+    }
+
+    /// When `vpc` gains IPv6, its default group lets all IPv6 out, as AWS's does
+    /// (nothing is added when the group has that rule already).
+    pub(crate) fn add_default_group_ipv6_egress(&mut self, vpc: &VpcId) {
+        let Some(id) = self.vpcs.get(vpc).and_then(|v| v.default_security_group.clone()) else {
+            return;
+        };
+        let mut out6 = SgRule::all_with(Peer::Cidr6(anywhere6()));
+        if self.security_groups.get(&id).is_none_or(|g| g.egress.contains(&out6)) {
+            return;
+        }
+        out6.id = self.ids.fresh("sgr");
+        if let Some(group) = self.security_groups.get_mut(&id) {
+            group.egress.push(out6);
+        }
     }
 
     /// All security groups.
@@ -340,6 +376,13 @@ impl Model {
         let id = fresh(&mut self.ids);
         let mut out = SgRule::all_to(anywhere());
         out.id = self.ids.fresh("sgr");
+        let mut egress = vec![out];
+        // All IPv6 out as well when the VPC has IPv6 (VPC-UG `security-group-rules.md`).
+        if self.vpc(vpc)?.has_ipv6() {
+            let mut out6 = SgRule::all_with(Peer::Cidr6(anywhere6()));
+            out6.id = self.ids.fresh("sgr");
+            egress.push(out6);
+        }
         self.security_groups.insert(
             id.clone(),
             SecurityGroup {
@@ -348,7 +391,7 @@ impl Model {
                 name: name.to_owned(),
                 description: description.to_owned(),
                 ingress: Vec::new(),
-                egress: vec![out],
+                egress,
                 tags,
             },
         );

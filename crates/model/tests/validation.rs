@@ -745,7 +745,7 @@ fn aws_quotas_a_lab_can_reach() {
         protocol: Protocol::All,
         allow: true,
         egress: false,
-        cidr: net("0.0.0.0/0"),
+        cidr: net("0.0.0.0/0").into(),
         ports: None,
         icmp: None,
     };

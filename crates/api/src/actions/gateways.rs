@@ -22,6 +22,68 @@ pub(super) fn create_internet_gateway(
     Ok(())
 }
 
+pub(super) fn write_eigw(x: &mut Xml, g: &vpclab_model::EgressOnlyInternetGateway) {
+    x.node("attachmentSet", |x| {
+        x.node("item", |x| {
+            x.leaf("state", "attached").leaf("vpcId", &g.vpc);
+        });
+    })
+    .leaf("egressOnlyInternetGatewayId", &g.id)
+    .tags(&g.tags);
+}
+
+/// CreateEgressOnlyInternetGateway: attached to its VPC from the start.
+pub(super) fn create_egress_only_internet_gateway(
+    ctx: &mut Context<'_>,
+    p: &Params,
+    x: &mut Xml,
+) -> Result<(), ApiError> {
+    let vpc = vpc_id(p.required("VpcId")?)?;
+    let tags = p.tag_specifications("egress-only-internet-gateway")?;
+    let id = ctx.model.create_egress_only_gateway(&vpc, tags)?;
+    let g = ctx.model.egress_only_gateway(&id)?;
+    x.opt("clientToken", p.get("ClientToken")).node("egressOnlyInternetGateway", |x| {
+        write_eigw(x, g);
+    });
+    Ok(())
+}
+
+pub(super) fn delete_egress_only_internet_gateway(
+    ctx: &mut Context<'_>,
+    p: &Params,
+    x: &mut Xml,
+) -> Result<(), ApiError> {
+    let id = eigw_id(p.required("EgressOnlyInternetGatewayId")?)?;
+    ctx.model.delete_egress_only_gateway(&id)?;
+    x.leaf("returnCode", "true");
+    Ok(())
+}
+
+pub(super) fn describe_egress_only_internet_gateways(
+    ctx: &mut Context<'_>,
+    p: &Params,
+    x: &mut Xml,
+) -> Result<(), ApiError> {
+    let asked = ids(p, "EgressOnlyInternetGatewayId", eigw_id)?;
+    let m = &*ctx.model;
+    require_all(
+        &asked,
+        |id| m.egress_only_gateway(id).is_ok(),
+        "InvalidEgressOnlyInternetGatewayId.NotFound",
+        "egressOnlyInternetGateway",
+    )?;
+    let gateways = describe::page(
+        ctx.action,
+        p,
+        m.egress_only_gateways().filter(|g| asked.is_empty() || asked.contains(&g.id)),
+        |g| g.id.to_string(),
+        // AWS documents only the tag filters here.
+        |g, name| tag_attr(&g.tags, name),
+    )?;
+    gateways.write(x, "egressOnlyInternetGatewaySet", write_eigw);
+    Ok(())
+}
+
 pub(super) fn attach_internet_gateway(
     ctx: &mut Context<'_>,
     p: &Params,

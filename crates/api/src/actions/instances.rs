@@ -57,6 +57,7 @@ pub(super) fn write_instance(x: &mut Xml, m: &Model, i: &Instance, state: (u16, 
         .leaf("vpcId", &i.vpc)
         .leaf("privateIpAddress", i.private_ip)
         .opt("ipAddress", public)
+        .opt("ipv6Address", i.ipv6_addresses.first())
         .leaf("sourceDestCheck", i.source_dest_check)
         .set("groupSet", &i.security_groups, |x, g| write_group_ref(x, m, g));
     write_machine(x);
@@ -192,6 +193,18 @@ fn launch(ctx: &mut Context<'_>, p: &Params, x: &mut Xml) -> Result<(), ApiError
         });
     }
     let public_ip = p.bool("NetworkInterface.1.AssociatePublicIpAddress")?;
+    let ipv6 = match ipv6_request(p, "", "Ipv6Address", Some("Ipv6Address"))? {
+        Ipv6Request::SubnetDefault => {
+            ipv6_request(p, "NetworkInterface.1.", "Ipv6Addresses", Some("Ipv6Address"))?
+        }
+        asked => asked,
+    };
+    if matches!(ipv6, Ipv6Request::Addresses(_)) && max > 1 {
+        return Err(ApiError {
+            code: "InvalidParameterCombination",
+            message: "Cannot specify IPv6 addresses when launching more than one instance.".into(),
+        });
+    }
     // A lab has no volumes, elastic GPUs or spot requests: their tags go nowhere.
     let tags = p.tag_specifications_among(
         "instance",
@@ -241,6 +254,7 @@ fn launch(ctx: &mut Context<'_>, p: &Params, x: &mut Xml) -> Result<(), ApiError
             termination_protected: p.bool("DisableApiTermination")?.unwrap_or(false),
             user_data: user_data.clone(),
             connection_tracking,
+            ipv6: ipv6.clone(),
             tags: tags.clone(),
         };
         match ctx.model.run_instance(spec) {

@@ -10,17 +10,18 @@ use std::net::Ipv4Addr;
 use ipnet::Ipv4Net;
 use vpclab_model::names::{mac, private_dns, public_dns};
 use vpclab_model::{
-    AclEntry, AllocationId, ApiError, AssociationId, ConnectionTracking, DhcpOptionsId, ElasticIp,
-    Instance, InstanceId, InternetGateway, InternetGatewayId, KeyPairId, MetadataOptions, Model,
-    NatConnectivity, NatGateway, NatGatewayId, NatGatewaySpec, NetworkAcl, NetworkAclAssociationId,
-    NetworkAclId, NetworkInterfaceId, PREFIX_LISTS, Peer, PeeringConnection, Protocol, RouteSpec,
-    RouteTable, RouteTableAssociationId, RouteTableId, RouteTarget, RunInstance, SecurityGroup,
+    AclEntry, AllocationId, ApiError, AssociationId, ConnectionTracking, DhcpOptionsId,
+    EgressOnlyInternetGatewayId, ElasticIp, Instance, InstanceId, InternetGateway,
+    InternetGatewayId, Ipv6Block, Ipv6Request, KeyPairId, MetadataOptions, Model, NatConnectivity,
+    NatGateway, NatGatewayId, NatGatewaySpec, NetworkAcl, NetworkAclAssociationId, NetworkAclId,
+    NetworkInterfaceId, PREFIX_LISTS, Peer, PeeringConnection, Protocol, RouteSpec, RouteTable,
+    RouteTableAssociationId, RouteTableId, RouteTarget, RunInstance, SecurityGroup,
     SecurityGroupId, SgRule, Subnet, SubnetId, Tags, Vpc, VpcEndpoint, VpcEndpointId, VpcId,
     VpcPeeringConnectionId, ZONES,
 };
 use vpclab_model::{
-    CustomerGatewayId, Route, TgwAttachmentId, TgwRouteTableId, TransitGatewayId, VpnConnectionId,
-    VpnGatewayId,
+    CustomerGatewayId, RouteOrigin, TgwAttachmentId, TgwRouteTableId, TransitGatewayId,
+    VpnConnectionId, VpnGatewayId,
 };
 
 use crate::params::Params;
@@ -154,6 +155,8 @@ actions! {
     "DeleteVpc" => vpcs::delete_vpc, true;
     "AssociateVpcCidrBlock" => vpcs::associate_vpc_cidr_block, true;
     "DisassociateVpcCidrBlock" => vpcs::disassociate_vpc_cidr_block, true;
+    "AssociateSubnetCidrBlock" => vpcs::associate_subnet_cidr_block, true;
+    "DisassociateSubnetCidrBlock" => vpcs::disassociate_subnet_cidr_block, true;
     "CreateSubnet" => vpcs::create_subnet, true;
     "DescribeSubnets" => vpcs::describe_subnets, false;
     "DeleteSubnet" => vpcs::delete_subnet, true;
@@ -163,6 +166,9 @@ actions! {
     "DeleteSubnetCidrReservation" => vpcs::delete_subnet_cidr_reservation, true;
     "ModifySubnetAttribute" => vpcs::modify_subnet_attribute, true;
     "CreateInternetGateway" => gateways::create_internet_gateway, true;
+    "CreateEgressOnlyInternetGateway" => gateways::create_egress_only_internet_gateway, true;
+    "DescribeEgressOnlyInternetGateways" => gateways::describe_egress_only_internet_gateways, false;
+    "DeleteEgressOnlyInternetGateway" => gateways::delete_egress_only_internet_gateway, true;
     "AttachInternetGateway" => gateways::attach_internet_gateway, true;
     "DetachInternetGateway" => gateways::detach_internet_gateway, true;
     "DeleteInternetGateway" => gateways::delete_internet_gateway, true;
@@ -192,6 +198,8 @@ actions! {
     "DescribeInstances" => instances::describe_instances, false;
     "DescribeNetworkInterfaces" => network_interfaces::describe_network_interfaces, false;
     "CreateNetworkInterface" => network_interfaces::create_network_interface, true;
+    "AssignIpv6Addresses" => network_interfaces::assign_ipv6_addresses, true;
+    "UnassignIpv6Addresses" => network_interfaces::unassign_ipv6_addresses, true;
     "DeleteNetworkInterface" => network_interfaces::delete_network_interface, true;
     "ModifyNetworkInterfaceAttribute" => network_interfaces::modify_network_interface_attribute, true;
     "AttachNetworkInterface" => network_interfaces::attach_network_interface, true;
@@ -516,6 +524,54 @@ fn cidr(params: &Params, name: &str) -> Result<Ipv4Net, ApiError> {
     })
 }
 
+/// An IPv6 CIDR parameter (`Ipv6CidrBlock`, `DestinationIpv6CidrBlock`), if given.
+fn cidr6(params: &Params, name: &str) -> Result<Option<ipnet::Ipv6Net>, ApiError> {
+    params
+        .get(name)
+        .map(|value| {
+            value.parse().map_err(|_| {
+                invalid(format!(
+                    "Value ({value}) for parameter ipv6CidrBlock is invalid. This is not a valid \
+                     IPv6 CIDR block."
+                ))
+            })
+        })
+        .transpose()
+}
+
+/// The IPv6 addresses a call asks for: `{prefix}Ipv6AddressCount`, or a list of
+/// addresses `{prefix}{list}.N[.{member}]` (never both).
+fn ipv6_request(
+    p: &Params,
+    prefix: &str,
+    list: &str,
+    member: Option<&str>,
+) -> Result<vpclab_model::Ipv6Request, ApiError> {
+    let count = p.u32(&format!("{prefix}Ipv6AddressCount"))?;
+    let mut addresses = Vec::new();
+    for n in 1.. {
+        let name = match member {
+            Some(member) => format!("{prefix}{list}.{n}.{member}"),
+            None => format!("{prefix}{list}.{n}"),
+        };
+        let Some(text) = p.get(&name) else { break };
+        let address: std::net::Ipv6Addr = text.parse().map_err(|_| {
+            invalid(format!("Value ({text}) for parameter {name} is invalid: not an IPv6 address."))
+        })?;
+        addresses.push(address);
+    }
+    match (count, addresses.is_empty()) {
+        (Some(_), false) => Err(ApiError {
+            code: "InvalidParameterCombination",
+            message: "The parameters ipv6AddressCount and ipv6Addresses cannot be given together."
+                .into(),
+        }),
+        (Some(n), true) => Ok(Ipv6Request::Count(n)),
+        (None, false) => Ok(Ipv6Request::Addresses(addresses)),
+        (None, true) => Ok(Ipv6Request::SubnetDefault),
+    }
+}
+
 macro_rules! parse_id {
     ($fn:ident, $ty:ident, $code:literal, $kind:literal) => {
         fn $fn(value: &str) -> Result<$ty, ApiError> {
@@ -525,6 +581,12 @@ macro_rules! parse_id {
 }
 
 parse_id!(vpc_id, VpcId, "InvalidVpcID.Malformed", "vpc");
+parse_id!(
+    eigw_id,
+    EgressOnlyInternetGatewayId,
+    "InvalidEgressOnlyInternetGatewayId.Malformed",
+    "eigw"
+);
 parse_id!(subnet_id, SubnetId, "InvalidSubnetID.Malformed", "subnet");
 parse_id!(rtb_id, RouteTableId, "InvalidRouteTableID.Malformed", "rtb");
 parse_id!(igw_id, InternetGatewayId, "InvalidInternetGatewayID.Malformed", "igw");

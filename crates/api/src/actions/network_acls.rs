@@ -2,31 +2,49 @@
 
 use super::*;
 
-pub(super) fn write_acl(x: &mut Xml, a: &NetworkAcl) {
+/// The entries DescribeNetworkAcls lists for `a`: its rules, then the implicit denies
+/// (`*`: 32767 for IPv4, and 32768 for IPv6 once the VPC has IPv6), outbound first.
+fn listed_entries(m: &Model, a: &NetworkAcl) -> Vec<AclEntry> {
+    let ipv6 = m.vpc(&a.vpc).is_ok_and(|v| v.has_ipv6());
+    let star = |egress, rule_number, cidr| AclEntry {
+        rule_number,
+        egress,
+        protocol: Protocol::All,
+        allow: false,
+        cidr,
+        ports: None,
+        icmp: None,
+    };
+    let mut entries = Vec::new();
+    for egress in [true, false] {
+        entries.extend(a.rules(egress).into_iter().cloned());
+        entries.push(star(egress, 32767, ipnet::IpNet::V4(Ipv4Net::default())));
+        if ipv6 {
+            entries.push(star(
+                egress,
+                vpclab_model::IPV6_DENY_RULE,
+                ipnet::IpNet::V6(Default::default()),
+            ));
+        }
+    }
+    entries
+}
+
+pub(super) fn write_acl(x: &mut Xml, m: &Model, a: &NetworkAcl) {
     x.leaf("networkAclId", &a.id)
         .leaf("vpcId", &a.vpc)
         .leaf("default", a.is_default)
         .leaf("ownerId", OWNER_ID);
-    let star = |egress| AclEntry {
-        rule_number: 32767,
-        egress,
-        protocol: Protocol::All,
-        allow: false,
-        cidr: "0.0.0.0/0".parse().expect("a CIDR"),
-        ports: None,
-        icmp: None,
-    };
-    let mut entries: Vec<AclEntry> = a.rules(true).into_iter().cloned().collect();
-    entries.push(star(true));
-    entries.extend(a.rules(false).into_iter().cloned());
-    entries.push(star(false));
-    x.set("entrySet", &entries, |x, e| {
+    x.set("entrySet", listed_entries(m, a), |x, e| {
         let protocol = e.protocol.number().map_or("-1".to_owned(), |n| n.to_string());
         x.leaf("ruleNumber", e.rule_number)
             .leaf("protocol", protocol)
             .leaf("ruleAction", if e.allow { "allow" } else { "deny" })
-            .leaf("egress", e.egress)
-            .leaf("cidrBlock", e.cidr);
+            .leaf("egress", e.egress);
+        match e.cidr {
+            ipnet::IpNet::V4(c) => x.leaf("cidrBlock", c),
+            ipnet::IpNet::V6(c) => x.leaf("ipv6CidrBlock", c),
+        };
         if let Some((from, to)) = e.ports {
             x.node("portRange", |x| {
                 x.leaf("from", from).leaf("to", to);
@@ -53,7 +71,8 @@ pub(super) fn create_network_acl(
         .model
         .create_network_acl(&vpc_id(p.required("VpcId")?)?, p.tag_specifications("network-acl")?)?;
     let a = ctx.model.network_acl(&id)?;
-    x.node("networkAcl", |x| write_acl(x, a));
+    let m = &*ctx.model;
+    x.node("networkAcl", |x| write_acl(x, m, a));
     Ok(())
 }
 
@@ -99,11 +118,17 @@ pub(super) fn describe_network_acls(
             "entry.rule-number" => {
                 Some(a.entries.iter().map(|e| e.rule_number.to_string()).collect())
             }
+            "entry.cidr" => {
+                Some(a.entries.iter().filter_map(|e| e.cidr4()).map(|c| c.to_string()).collect())
+            }
+            "entry.ipv6-cidr" => {
+                Some(a.entries.iter().filter_map(|e| e.cidr6()).map(|c| c.to_string()).collect())
+            }
             "owner-id" => one(OWNER_ID),
             _ => tag_attr(&a.tags, name),
         },
     )?;
-    acls.write(x, "networkAclSet", write_acl);
+    acls.write(x, "networkAclSet", |x, a| write_acl(x, m, a));
     Ok(())
 }
 
@@ -140,7 +165,17 @@ pub(super) fn acl_entry(p: &Params) -> Result<AclEntry, ApiError> {
         (kind, code) => Some((kind.unwrap_or(-1), code.unwrap_or(-1))),
     };
     let egress = p.bool("Egress")?.unwrap_or(false);
-    AclEntry::new(rule_number, egress, protocol, allow, cidr(p, "CidrBlock")?, ports, icmp)
+    let block: ipnet::IpNet = match (p.get("CidrBlock"), cidr6(p, "Ipv6CidrBlock")?) {
+        (Some(_), Some(_)) => {
+            return Err(ApiError {
+                code: "InvalidParameterCombination",
+                message: "Only one of cidrBlock and ipv6CidrBlock may be given.".into(),
+            });
+        }
+        (None, Some(v6)) => v6.into(),
+        _ => cidr(p, "CidrBlock")?.into(),
+    };
+    AclEntry::new(rule_number, egress, protocol, allow, block, ports, icmp)
 }
 
 pub(super) fn create_network_acl_entry(

@@ -35,6 +35,7 @@ struct View<'a> {
     subnet: &'a SubnetId,
     vpc: &'a VpcId,
     private: Ipv4Addr,
+    ipv6: &'a [std::net::Ipv6Addr],
     public: Option<Ipv4Addr>,
     kind: &'static str,
     managed: bool,
@@ -71,6 +72,7 @@ impl<'a> Eni<'a> {
                 subnet: &i.subnet,
                 vpc: &i.vpc,
                 private: i.private_ip,
+                ipv6: &i.ipv6_addresses,
                 public: i.public_ip.as_ref().map(|(ip, _)| *ip),
                 kind: "interface",
                 managed: false,
@@ -94,6 +96,7 @@ impl<'a> Eni<'a> {
                 subnet: &n.subnet,
                 vpc: &n.vpc,
                 private: n.private_ip,
+                ipv6: &[],
                 public: n.public.as_ref().map(|p| p.public_ip),
                 kind: "nat_gateway",
                 managed: true,
@@ -111,6 +114,7 @@ impl<'a> Eni<'a> {
                 subnet: &s.subnet,
                 vpc,
                 private: s.private_ip,
+                ipv6: &[],
                 public: None,
                 kind: "transit_gateway",
                 managed: true,
@@ -128,6 +132,7 @@ impl<'a> Eni<'a> {
                 subnet: &i.subnet,
                 vpc: &e.vpc,
                 private: i.private_ip,
+                ipv6: &[],
                 public: None,
                 kind: "vpc_endpoint",
                 managed: true,
@@ -145,6 +150,7 @@ impl<'a> Eni<'a> {
                 subnet: &n.subnet,
                 vpc: &n.vpc,
                 private: n.private_ip,
+                ipv6: &n.ipv6_addresses,
                 public: None,
                 kind: "interface",
                 managed: false,
@@ -231,6 +237,9 @@ fn write_interface(x: &mut Xml, m: &Model, eni: &Eni<'_>, nested: bool) {
             .leaf("privateDnsName", private_dns(ip))
             .leaf("primary", "true");
     });
+    x.set("ipv6AddressesSet", v.ipv6, |x, ip| {
+        x.leaf("ipv6Address", ip).leaf("isPrimaryIpv6", false);
+    });
     if let Some(t) = v.tracking {
         x.node("connectionTrackingConfiguration", |x| {
             x.leaf("tcpEstablishedTimeout", t.tcp_established_timeout)
@@ -277,13 +286,52 @@ pub(super) fn create_network_interface(
     let tags = p.tag_specifications("network-interface")?;
     let tracking =
         connection_tracking(p, "ConnectionTrackingSpecification.", ConnectionTracking::default())?;
+    let ipv6 = ipv6_request(p, "", "Ipv6Addresses", Some("Ipv6Address"))?;
     let id = ctx.model.create_network_interface(&subnet, private_ip, &groups, description, tags)?;
+    ctx.model.add_ipv6_addresses(&id, &ipv6)?;
     if let Some(tracking) = tracking {
         ctx.model.set_connection_tracking(&id, tracking)?;
     }
     let m = &*ctx.model;
     let eni = m.network_interface(&id)?;
     x.node("networkInterface", |x| write_interface(x, m, &Eni::Own(eni, None), false));
+    Ok(())
+}
+
+/// AssignIpv6Addresses: more IPv6 addresses from the subnet's block on an interface.
+pub(super) fn assign_ipv6_addresses(
+    ctx: &mut Context<'_>,
+    p: &Params,
+    x: &mut Xml,
+) -> Result<(), ApiError> {
+    let id = eni_id(p.required("NetworkInterfaceId")?)?;
+    if p.get("Ipv6PrefixCount").is_some() || p.get("Ipv6Prefix.1").is_some() {
+        return Err(invalid("vpclab has no IPv6 prefix delegation: assign addresses."));
+    }
+    let request = ipv6_request(p, "", "Ipv6Addresses", None)?;
+    let added = ctx.model.assign_ipv6_addresses(&id, &request)?;
+    x.values("assignedIpv6Addresses", &added).leaf("networkInterfaceId", &id);
+    Ok(())
+}
+
+/// UnassignIpv6Addresses: IPv6 addresses given back to the subnet.
+pub(super) fn unassign_ipv6_addresses(
+    ctx: &mut Context<'_>,
+    p: &Params,
+    x: &mut Xml,
+) -> Result<(), ApiError> {
+    let id = eni_id(p.required("NetworkInterfaceId")?)?;
+    if p.get("Ipv6Prefix.1").is_some() {
+        return Err(invalid("vpclab has no IPv6 prefix delegation: unassign addresses."));
+    }
+    let Ipv6Request::Addresses(addresses) = ipv6_request(p, "", "Ipv6Addresses", None)? else {
+        return Err(ApiError {
+            code: "MissingParameter",
+            message: "The request must contain the parameter ipv6Addresses".into(),
+        });
+    };
+    ctx.model.unassign_ipv6_addresses(&id, &addresses)?;
+    x.leaf("networkInterfaceId", &id).values("unassignedIpv6Addresses", &addresses);
     Ok(())
 }
 

@@ -17,21 +17,56 @@ fn gateway_id(target: &RouteTarget) -> Option<String> {
         RouteTarget::NatGateway(_)
         | RouteTarget::Peering(_)
         | RouteTarget::TransitGateway(_)
-        | RouteTarget::NetworkInterface(_) => None,
+        | RouteTarget::NetworkInterface(_)
+        | RouteTarget::EgressOnlyGateway(_) => None,
     }
 }
 
-/// A route's `state`: `blackhole` when its target no longer leads anywhere.
-fn route_state(m: &Model, t: &RouteTable, r: &Route) -> &'static str {
-    if m.is_blackhole(t, r) { "blackhole" } else { "active" }
+/// Where a listed route leads.
+enum Destination {
+    Cidr(Ipv4Net),
+    Ipv6(ipnet::Ipv6Net),
+    PrefixList(String),
+}
+
+/// A route of either family as DescribeRouteTables shows it and its filters read it.
+struct Shown {
+    destination: Destination,
+    target: RouteTarget,
+    origin: RouteOrigin,
+    /// `blackhole` when its target no longer leads anywhere, else `active`.
+    state: &'static str,
+}
+
+/// The routes of `t` in force, IPv4 (its own and propagated) then IPv6.
+fn shown_routes(m: &Model, t: &RouteTable) -> Vec<Shown> {
+    let state = |blackhole: bool| if blackhole { "blackhole" } else { "active" };
+    let in_force = m.routes_in_force(t);
+    let v4 = in_force.iter().map(|r| Shown {
+        destination: match &r.prefix_list {
+            Some(pl) => Destination::PrefixList(pl.clone()),
+            None => Destination::Cidr(r.destination),
+        },
+        target: r.target.clone(),
+        origin: r.origin,
+        state: state(m.is_blackhole(t, r)),
+    });
+    let v6 = t.ipv6_routes.iter().map(|r| Shown {
+        destination: Destination::Ipv6(r.destination),
+        target: r.target.clone(),
+        origin: r.origin,
+        state: state(m.is_blackhole(t, r)),
+    });
+    v4.chain(v6).collect::<Vec<_>>()
 }
 
 pub(super) fn write_route_table(x: &mut Xml, m: &Model, t: &RouteTable) {
     x.leaf("routeTableId", &t.id).leaf("vpcId", &t.vpc).leaf("ownerId", OWNER_ID);
-    x.set("routeSet", m.routes_in_force(t).iter(), |x, r| {
-        match &r.prefix_list {
-            Some(pl) => x.leaf("destinationPrefixListId", pl),
-            None => x.leaf("destinationCidrBlock", r.destination),
+    x.set("routeSet", shown_routes(m, t), |x, r| {
+        match &r.destination {
+            Destination::PrefixList(pl) => x.leaf("destinationPrefixListId", pl),
+            Destination::Cidr(c) => x.leaf("destinationCidrBlock", c),
+            Destination::Ipv6(c) => x.leaf("destinationIpv6CidrBlock", c),
         };
         x.opt("gatewayId", gateway_id(&r.target));
         match &r.target {
@@ -50,12 +85,15 @@ pub(super) fn write_route_table(x: &mut Xml, m: &Model, t: &RouteTable) {
                 }
                 x.leaf("networkInterfaceId", eni);
             }
+            RouteTarget::EgressOnlyGateway(eigw) => {
+                x.leaf("egressOnlyInternetGatewayId", eigw);
+            }
             RouteTarget::Local
             | RouteTarget::Gateway(_)
             | RouteTarget::Endpoint(_)
             | RouteTarget::VpnGateway(_) => {}
         }
-        x.leaf("state", route_state(m, t, r)).leaf("origin", r.origin.as_str());
+        x.leaf("state", r.state).leaf("origin", r.origin.as_str());
     });
     let main = is_main(m, t).then_some(());
     x.node("associationSet", |x| {
@@ -129,8 +167,8 @@ pub(super) fn describe_route_tables(
         m.route_tables().filter(|t| asked.is_empty() || asked.contains(&t.id)),
         |t| t.id.to_string(),
         |t, name| {
-            let routes = m.routes_in_force(t);
-            let of = |pick: &dyn Fn(&Route) -> Option<String>| {
+            let routes = shown_routes(m, t);
+            let of = |pick: &dyn Fn(&Shown) -> Option<String>| {
                 Some(routes.iter().filter_map(pick).collect::<Vec<String>>())
             };
             match name {
@@ -143,10 +181,22 @@ pub(super) fn describe_route_tables(
                 "association.route-table-association-id" => {
                     Some(t.associations.iter().map(|a| a.id.to_string()).collect())
                 }
-                "route.destination-cidr-block" => {
-                    of(&|r| r.prefix_list.is_none().then(|| r.destination.to_string()))
-                }
-                "route.destination-prefix-list-id" => of(&|r| r.prefix_list.clone()),
+                "route.destination-cidr-block" => of(&|r| match &r.destination {
+                    Destination::Cidr(c) => Some(c.to_string()),
+                    _ => None,
+                }),
+                "route.destination-ipv6-cidr-block" => of(&|r| match &r.destination {
+                    Destination::Ipv6(c) => Some(c.to_string()),
+                    _ => None,
+                }),
+                "route.destination-prefix-list-id" => of(&|r| match &r.destination {
+                    Destination::PrefixList(pl) => Some(pl.clone()),
+                    _ => None,
+                }),
+                "route.egress-only-internet-gateway-id" => of(&|r| match &r.target {
+                    RouteTarget::EgressOnlyGateway(g) => Some(g.to_string()),
+                    _ => None,
+                }),
                 "route.gateway-id" => of(&|r| gateway_id(&r.target)),
                 "route.nat-gateway-id" => of(&|r| match &r.target {
                     RouteTarget::NatGateway(n) => Some(n.to_string()),
@@ -167,7 +217,7 @@ pub(super) fn describe_route_tables(
                     _ => None,
                 }),
                 "route.origin" => of(&|r| Some(r.origin.as_str().to_owned())),
-                "route.state" => of(&|r| Some(route_state(m, t, r).to_owned())),
+                "route.state" => of(&|r| Some(r.state.to_owned())),
                 "owner-id" => one(OWNER_ID),
                 _ => tag_attr(&t.tags, name),
             }
@@ -243,7 +293,8 @@ pub(super) fn replace_route_table_association(
 /// A route's target, from whichever target parameter the call gives (an instance's
 /// stands for its primary network interface).
 fn route_target(p: &Params, m: &Model) -> Result<RouteTarget, ApiError> {
-    let alone = ["TransitGatewayId", "InstanceId", "NetworkInterfaceId"];
+    let alone =
+        ["TransitGatewayId", "InstanceId", "NetworkInterfaceId", "EgressOnlyInternetGatewayId"];
     if let Some(first) = alone.iter().find(|o| p.get(o).is_some()) {
         let others = ["GatewayId", "NatGatewayId", "VpcPeeringConnectionId"];
         if others.iter().chain(&alone).filter(|o| p.get(o).is_some()).count() > 1 {
@@ -255,6 +306,7 @@ fn route_target(p: &Params, m: &Model) -> Result<RouteTarget, ApiError> {
         let value = p.required(first)?;
         return match *first {
             "TransitGatewayId" => Ok(RouteTarget::TransitGateway(tgw_id(value)?)),
+            "EgressOnlyInternetGatewayId" => Ok(RouteTarget::EgressOnlyGateway(eigw_id(value)?)),
             "InstanceId" => {
                 Ok(RouteTarget::NetworkInterface(m.instance_interface(&instance_id(value)?)?))
             }
@@ -283,13 +335,8 @@ fn route_target(p: &Params, m: &Model) -> Result<RouteTarget, ApiError> {
         (Some(g), None) => RouteTarget::Gateway(igw_id(g)?),
         (None, Some(n)) => RouteTarget::NatGateway(nat_id(n)?),
         (None, None) => {
-            let other = [
-                "VpcPeeringConnectionId",
-                "VpcEndpointId",
-                "EgressOnlyInternetGatewayId",
-                "LocalGatewayId",
-                "CarrierGatewayId",
-            ];
+            let other =
+                ["VpcPeeringConnectionId", "VpcEndpointId", "LocalGatewayId", "CarrierGatewayId"];
             return Err(match other.iter().find(|o| p.get(o).is_some()) {
                 Some(o) => invalid(format!("vpclab does not support the route target {o} yet.")),
                 None => ApiError { code: "MissingParameter", message: "The request must contain exactly one of gatewayId, natGatewayId, networkInterfaceId, vpcPeeringConnectionId, egressOnlyInternetGatewayId, transitGatewayId, localGatewayId, carrierGatewayId or instanceId".into() },
@@ -305,26 +352,35 @@ fn route_target(p: &Params, m: &Model) -> Result<RouteTarget, ApiError> {
     Ok(target)
 }
 
-/// Where a route leads: a CIDR, or one of the account's prefix lists.
-enum Destination {
+/// Where a route to add, change or remove leads: an IPv4 or IPv6 CIDR, or one of the
+/// account's prefix lists.
+enum Asked {
     Cidr(Ipv4Net),
+    Ipv6(ipnet::Ipv6Net),
     PrefixList(vpclab_model::PrefixListId),
 }
 
-fn route_destination(p: &Params) -> Result<Destination, ApiError> {
-    if p.get("DestinationIpv6CidrBlock").is_some() {
-        return Err(invalid("vpclab has no IPv6 yet: routes take IPv4 destinations."));
-    }
-    match (p.get("DestinationCidrBlock"), p.get("DestinationPrefixListId")) {
-        (Some(_), Some(_)) => Err(ApiError {
+fn route_destination(p: &Params) -> Result<Asked, ApiError> {
+    let given = ["DestinationCidrBlock", "DestinationIpv6CidrBlock", "DestinationPrefixListId"]
+        .iter()
+        .filter(|name| p.get(name).is_some())
+        .count();
+    if given > 1 {
+        return Err(ApiError {
             code: "InvalidParameterCombination",
-            message: "Only one of destinationCidrBlock and destinationPrefixListId may be given"
+            message: "Only one of destinationCidrBlock, destinationIpv6CidrBlock and \
+                      destinationPrefixListId may be given"
                 .into(),
-        }),
-        (None, Some(list)) => vpclab_model::PrefixListId::parse(list)
-            .map(Destination::PrefixList)
+        });
+    }
+    if let Some(block) = cidr6(p, "DestinationIpv6CidrBlock")? {
+        return Ok(Asked::Ipv6(block));
+    }
+    match p.get("DestinationPrefixListId") {
+        Some(list) => vpclab_model::PrefixListId::parse(list)
+            .map(Asked::PrefixList)
             .ok_or_else(|| malformed("InvalidPrefixListID.Malformed", "pl", list)),
-        _ => Ok(Destination::Cidr(cidr(p, "DestinationCidrBlock")?)),
+        None => Ok(Asked::Cidr(cidr(p, "DestinationCidrBlock")?)),
     }
 }
 
@@ -333,12 +389,13 @@ pub(super) fn create_route(ctx: &mut Context<'_>, p: &Params, x: &mut Xml) -> Re
     ctx.model.route_table(&table)?;
     let target = route_target(p, ctx.model)?;
     match route_destination(p)? {
-        Destination::Cidr(destination) => {
+        Asked::Cidr(destination) => {
             ctx.model.create_route(&table, RouteSpec { destination, target })?
         }
-        Destination::PrefixList(list) => {
-            ctx.model.create_prefix_list_route(&table, &list, target)?
+        Asked::Ipv6(destination) => {
+            ctx.model.create_ipv6_route(&table, RouteSpec { destination, target })?
         }
+        Asked::PrefixList(list) => ctx.model.create_prefix_list_route(&table, &list, target)?,
     }
     x.leaf("return", "true");
     Ok(())
@@ -353,10 +410,13 @@ pub(super) fn replace_route(
     ctx.model.route_table(&table)?;
     let target = route_target(p, ctx.model)?;
     match route_destination(p)? {
-        Destination::Cidr(destination) => {
+        Asked::Cidr(destination) => {
             ctx.model.replace_route(&table, RouteSpec { destination, target })?
         }
-        Destination::PrefixList(list) => {
+        Asked::Ipv6(destination) => {
+            ctx.model.replace_ipv6_route(&table, RouteSpec { destination, target })?
+        }
+        Asked::PrefixList(list) => {
             ctx.model.change_prefix_list_route(&table, &list, Some(target))?
         }
     }
@@ -367,8 +427,9 @@ pub(super) fn replace_route(
 pub(super) fn delete_route(ctx: &mut Context<'_>, p: &Params, x: &mut Xml) -> Result<(), ApiError> {
     let table = rtb_id(p.required("RouteTableId")?)?;
     match route_destination(p)? {
-        Destination::Cidr(destination) => ctx.model.delete_route(&table, destination)?,
-        Destination::PrefixList(list) => ctx.model.change_prefix_list_route(&table, &list, None)?,
+        Asked::Cidr(destination) => ctx.model.delete_route(&table, destination)?,
+        Asked::Ipv6(destination) => ctx.model.delete_ipv6_route(&table, destination)?,
+        Asked::PrefixList(list) => ctx.model.change_prefix_list_route(&table, &list, None)?,
     }
     x.leaf("return", "true");
     Ok(())

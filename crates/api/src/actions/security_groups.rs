@@ -29,7 +29,7 @@ pub(super) fn write_permissions(x: &mut Xml, name: &str, rules: &[SgRule]) {
                     x.leaf("cidrIp", c).opt("description", r.description.as_ref());
                 });
             }
-            Peer::PrefixList(_) => {
+            Peer::Cidr6(_) | Peer::PrefixList(_) => {
                 x.set("groups", none(), |_, ()| {}).set("ipRanges", none(), |_, ()| {});
             }
         }
@@ -37,13 +37,16 @@ pub(super) fn write_permissions(x: &mut Xml, name: &str, rules: &[SgRule]) {
             Peer::PrefixList(list) => Some(list),
             _ => None,
         };
-        x.set("ipv6Ranges", std::iter::empty::<()>(), |_, ()| {}).set(
-            "prefixListIds",
-            list,
-            |x, list| {
-                x.leaf("prefixListId", list).opt("description", r.description.as_ref());
-            },
-        );
+        let v6 = match &r.peer {
+            Peer::Cidr6(c) => Some(c),
+            _ => None,
+        };
+        x.set("ipv6Ranges", v6, |x, c| {
+            x.leaf("cidrIpv6", c).opt("description", r.description.as_ref());
+        })
+        .set("prefixListIds", list, |x, list| {
+            x.leaf("prefixListId", list).opt("description", r.description.as_ref());
+        });
     });
 }
 
@@ -75,6 +78,9 @@ pub(super) fn write_rule(x: &mut Xml, group: &SecurityGroupId, egress: bool, r: 
     match &r.peer {
         Peer::Cidr(c) => {
             x.leaf("cidrIpv4", c);
+        }
+        Peer::Cidr6(c) => {
+            x.leaf("cidrIpv6", c);
         }
         Peer::Group(g) => {
             x.node("referencedGroupInfo", |x| {
@@ -144,23 +150,22 @@ pub(super) fn modify_security_group_rules(
         let port = |name: &str| port(p, &format!("{r}.{name}"));
         let peer = match (
             p.get(&format!("{r}.CidrIpv4")),
+            p.get(&format!("{r}.CidrIpv6")),
             p.get(&format!("{r}.ReferencedGroupId")),
             p.get(&format!("{r}.PrefixListId")),
         ) {
-            (Some(c), None, None) => Peer::Cidr(
-                c.parse::<ipnet::Ipv4Net>()
-                    .map_err(|_| invalid(format!("CIDR block {c} is malformed")))?,
-            ),
-            (None, Some(g), None) => Peer::Group(sg_id(g)?),
-            (None, None, Some(list)) => Peer::PrefixList(
+            (Some(c), None, None, None) => Peer::Cidr(cidr_ip(c)?),
+            (None, Some(c), None, None) => Peer::Cidr6(cidr_ipv6(c)?),
+            (None, None, Some(g), None) => Peer::Group(sg_id(g)?),
+            (None, None, None, Some(list)) => Peer::PrefixList(
                 vpclab_model::PrefixListId::parse(list)
                     .ok_or_else(|| malformed("InvalidPrefixListID.Malformed", "pl", list))?,
             ),
             _ => {
                 return Err(ApiError {
                     code: "InvalidParameterCombination",
-                    message: "A rule needs exactly one of CidrIpv4, ReferencedGroupId and \
-                              PrefixListId (vpclab has no IPv6 rules yet)."
+                    message: "A rule needs exactly one of CidrIpv4, CidrIpv6, ReferencedGroupId \
+                              and PrefixListId."
                         .into(),
                 });
             }
@@ -211,6 +216,20 @@ pub(super) fn group_named(
             },
         },
     )
+}
+
+/// A rule's IPv4 range (`CidrIp`, `CidrIpv4`), canonical.
+fn cidr_ip(text: &str) -> Result<ipnet::Ipv4Net, ApiError> {
+    let cidr: ipnet::Ipv4Net =
+        text.parse().map_err(|_| invalid(format!("CIDR block {text} is malformed")))?;
+    Ok(cidr.trunc())
+}
+
+/// A rule's IPv6 range (`CidrIpv6`), canonical.
+fn cidr_ipv6(text: &str) -> Result<ipnet::Ipv6Net, ApiError> {
+    let cidr: ipnet::Ipv6Net =
+        text.parse().map_err(|_| invalid(format!("CIDR block {text} is malformed")))?;
+    Ok(cidr.trunc())
 }
 
 /// A port (or ICMP type or code) parameter; -1 when absent.
@@ -312,6 +331,18 @@ pub(super) fn describe_security_groups(
                     })
                     .collect(),
             ),
+            "ip-permission.ipv6-cidr" | "egress.ip-permission.ipv6-cidr" => {
+                let rules = if name.starts_with("egress") { &g.egress } else { &g.ingress };
+                Some(
+                    rules
+                        .iter()
+                        .filter_map(|r| match &r.peer {
+                            Peer::Cidr6(c) => Some(c.to_string()),
+                            _ => None,
+                        })
+                        .collect(),
+                )
+            }
             "ip-permission.prefix-list-id" | "egress.ip-permission.prefix-list-id" => {
                 let rules = if name.starts_with("egress") { &g.egress } else { &g.ingress };
                 Some(
@@ -358,11 +389,16 @@ pub(super) fn rules_of(m: &Model, p: &Params, vpc: &VpcId) -> Result<Vec<SgRule>
         let mut peers = Vec::new();
         for j in 1.. {
             let Some(cidr) = p.get(&format!("{prefix}.IpRanges.{j}.CidrIp")) else { break };
-            let cidr: ipnet::Ipv4Net =
-                cidr.parse().map_err(|_| invalid(format!("CIDR block {cidr} is malformed")))?;
             peers.push((
-                Peer::Cidr(cidr.trunc()),
+                Peer::Cidr(cidr_ip(cidr)?),
                 p.get(&format!("{prefix}.IpRanges.{j}.Description")).map(str::to_owned),
+            ));
+        }
+        for j in 1.. {
+            let Some(cidr) = p.get(&format!("{prefix}.Ipv6Ranges.{j}.CidrIpv6")) else { break };
+            peers.push((
+                Peer::Cidr6(cidr_ipv6(cidr)?),
+                p.get(&format!("{prefix}.Ipv6Ranges.{j}.Description")).map(str::to_owned),
             ));
         }
         for j in 1.. {
@@ -416,11 +452,7 @@ pub(super) fn rules_of(m: &Model, p: &Params, vpc: &VpcId) -> Result<Vec<SgRule>
             p.get("SourceSecurityGroupId"),
             p.get("SourceSecurityGroupName"),
         ) {
-            (Some(c), _, _) => Peer::Cidr(
-                c.parse::<ipnet::Ipv4Net>()
-                    .map_err(|_| invalid(format!("CIDR block {c} is malformed")))?
-                    .trunc(),
-            ),
+            (Some(c), _, _) => Peer::Cidr(cidr_ip(c)?),
             (None, Some(id), _) => Peer::Group(sg_id(id)?),
             (None, None, Some(name)) => Peer::Group(group_named(m, name, Some(vpc))?),
             (None, None, None) => {

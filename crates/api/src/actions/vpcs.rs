@@ -3,6 +3,11 @@
 use super::*;
 
 pub(super) fn write_vpc(x: &mut Xml, vpc: &Vpc) {
+    write_vpc_as(x, vpc, |b| b.state.as_str());
+}
+
+/// A VPC, its IPv6 blocks in the states `state` gives them.
+fn write_vpc_as(x: &mut Xml, vpc: &Vpc, state: impl Fn(&Ipv6Block) -> &'static str) {
     x.leaf("vpcId", &vpc.id)
         .leaf("ownerId", OWNER_ID)
         .leaf("state", "available")
@@ -12,11 +17,58 @@ pub(super) fn write_vpc(x: &mut Xml, vpc: &Vpc) {
                 x.leaf("state", "associated");
             });
         })
-        .set("ipv6CidrBlockAssociationSet", std::iter::empty::<()>(), |_, ()| {})
+        .set("ipv6CidrBlockAssociationSet", &vpc.ipv6_blocks, |x, b| {
+            write_vpc_ipv6_block(x, b, state(b));
+        })
         .leaf("dhcpOptionsId", vpc.dhcp_options.as_ref().map_or("default", |d| d.as_str()))
         .leaf("instanceTenancy", "default")
         .leaf("isDefault", vpc.is_default)
         .tags(&vpc.tags);
+}
+
+/// One IPv6 block of a VPC (`VpcIpv6CidrBlockAssociation`), in `state`.
+fn write_vpc_ipv6_block(x: &mut Xml, b: &Ipv6Block, state: &str) {
+    x.leaf("associationId", &b.id)
+        .leaf("ipv6CidrBlock", b.cidr)
+        .node("ipv6CidrBlockState", |x| {
+            x.leaf("state", state);
+        })
+        .leaf("networkBorderGroup", REGION)
+        .leaf("ipv6Pool", "Amazon")
+        .leaf("ipv6AddressAttribute", "public")
+        .leaf("ipSource", "amazon");
+}
+
+/// One IPv6 block of a subnet (`SubnetIpv6CidrBlockAssociation`), in `state`.
+fn write_subnet_ipv6_block(x: &mut Xml, b: &Ipv6Block, state: &str) {
+    x.leaf("associationId", &b.id)
+        .leaf("ipv6CidrBlock", b.cidr)
+        .node("ipv6CidrBlockState", |x| {
+            x.leaf("state", state);
+        })
+        .leaf("ipv6AddressAttribute", "public")
+        .leaf("ipSource", "amazon");
+}
+
+/// Refuses the IPv6 sources vpclab does not emulate (BYOIP pools, IPAM) and a network
+/// border group other than the Region's; `Ok(true)` when an Amazon-provided block is
+/// asked for.
+fn amazon_ipv6(p: &Params) -> Result<bool, ApiError> {
+    for name in ["Ipv6Pool", "Ipv6CidrBlock", "Ipv6IpamPoolId", "Ipv6NetmaskLength"] {
+        if p.get(name).is_some() {
+            return Err(invalid(format!(
+                "vpclab's IPv6 blocks come from Amazon's pool only: {name} (BYOIP, IPAM) is not \
+                 available; ask for AmazonProvidedIpv6CidrBlock."
+            )));
+        }
+    }
+    if let Some(group) = p.get("Ipv6CidrBlockNetworkBorderGroup").filter(|g| *g != REGION) {
+        return Err(invalid(format!(
+            "Value ({group}) for parameter ipv6CidrBlockNetworkBorderGroup is invalid: the only \
+             network border group is {REGION}."
+        )));
+    }
+    Ok(p.bool("AmazonProvidedIpv6CidrBlock")? == Some(true))
 }
 
 /// A VPC's IPv4 CIDRs with their association ids, the primary first.
@@ -26,15 +78,30 @@ fn cidr_associations(vpc: &Vpc) -> Vec<(String, Ipv4Net)> {
         .collect()
 }
 
-/// AssociateVpcCidrBlock (IPv4): a secondary CIDR, routed by a new `local` route.
+/// AssociateVpcCidrBlock: a secondary IPv4 CIDR, or an Amazon-provided IPv6 /56, routed
+/// by a new `local` route in every table of the VPC.
 pub(super) fn associate_vpc_cidr_block(
     ctx: &mut Context<'_>,
     p: &Params,
     x: &mut Xml,
 ) -> Result<(), ApiError> {
     let vpc = vpc_id(p.required("VpcId")?)?;
-    if p.bool("AmazonProvidedIpv6CidrBlock")? == Some(true) || p.get("Ipv6CidrBlock").is_some() {
-        return Err(invalid("vpclab has no IPv6 yet: only IPv4 CIDR blocks can be associated."));
+    if amazon_ipv6(p)? {
+        if p.get("CidrBlock").is_some() {
+            return Err(ApiError {
+                code: "InvalidParameterCombination",
+                message: "The parameters 'cidrBlock' and 'amazonProvidedIpv6CidrBlock' cannot \
+                          be given together."
+                    .into(),
+            });
+        }
+        let (id, _) = ctx.model.associate_vpc_ipv6(&vpc)?;
+        let v = ctx.model.vpc(&vpc)?;
+        let block = v.ipv6_blocks.iter().find(|b| b.id == id).expect("just associated");
+        x.leaf("vpcId", &vpc).node("ipv6CidrBlockAssociation", |x| {
+            write_vpc_ipv6_block(x, block, "associating");
+        });
+        return Ok(());
     }
     let cidr = cidr(p, "CidrBlock")?;
     let id = ctx.model.associate_vpc_cidr(&vpc, cidr)?;
@@ -46,13 +113,22 @@ pub(super) fn associate_vpc_cidr_block(
     Ok(())
 }
 
-/// DisassociateVpcCidrBlock (IPv4): a secondary CIDR without subnets.
+/// DisassociateVpcCidrBlock: a secondary IPv4 CIDR, or an IPv6 block, without subnets.
 pub(super) fn disassociate_vpc_cidr_block(
     ctx: &mut Context<'_>,
     p: &Params,
     x: &mut Xml,
 ) -> Result<(), ApiError> {
     let id = p.required("AssociationId")?;
+    if ctx.model.vpc_of_ipv6_association(id).is_some() {
+        let (vpc, _) = ctx.model.disassociate_vpc_ipv6(id)?;
+        let v = ctx.model.vpc(&vpc)?;
+        let block = v.ipv6_blocks.iter().find(|b| b.id == id).expect("still listed");
+        x.leaf("vpcId", &vpc).node("ipv6CidrBlockAssociation", |x| {
+            write_vpc_ipv6_block(x, block, "disassociating");
+        });
+        return Ok(());
+    }
     let (vpc, cidr) = ctx.model.disassociate_vpc_cidr(id)?;
     x.leaf("vpcId", &vpc).node("cidrBlockAssociation", |x| {
         x.leaf("associationId", id).leaf("cidrBlock", cidr).node("cidrBlockState", |x| {
@@ -79,9 +155,14 @@ pub(super) fn create_vpc(ctx: &mut Context<'_>, p: &Params, x: &mut Xml) -> Resu
             "vpclab has default tenancy only: InstanceTenancy {tenancy} is not available."
         )));
     }
+    let ipv6 = amazon_ipv6(p)?;
     let id = ctx.model.create_vpc(cidr(p, "CidrBlock")?, p.tag_specifications("vpc")?)?;
+    if ipv6 {
+        ctx.model.associate_vpc_ipv6(&id)?;
+    }
     let vpc = ctx.model.vpc(&id)?;
-    x.node("vpc", |x| write_vpc(x, vpc));
+    // The IPv6 block is still being associated as the call answers, on AWS.
+    x.node("vpc", |x| write_vpc_as(x, vpc, |_| "associating"));
     Ok(())
 }
 
@@ -106,6 +187,18 @@ pub(super) fn describe_vpcs(
                 Some(cidr_associations(v).into_iter().map(|(id, _)| id).collect())
             }
             "cidr-block-association.state" => one("associated"),
+            "ipv6-cidr-block-association.ipv6-cidr-block" => {
+                Some(v.ipv6_blocks.iter().map(|b| b.cidr.to_string()).collect())
+            }
+            "ipv6-cidr-block-association.association-id" => {
+                Some(v.ipv6_blocks.iter().map(|b| b.id.clone()).collect())
+            }
+            "ipv6-cidr-block-association.state" => {
+                Some(v.ipv6_blocks.iter().map(|b| b.state.as_str().to_owned()).collect())
+            }
+            "ipv6-cidr-block-association.ipv6-pool" => {
+                Some(v.ipv6_blocks.iter().map(|_| "Amazon".to_owned()).collect())
+            }
             "dhcp-options-id" => one(v.dhcp_options.as_ref().map_or("default", |d| d.as_str())),
             "state" => one("available"),
             "is-default" | "isDefault" => one(v.is_default),
@@ -134,9 +227,18 @@ pub(super) fn write_subnet(x: &mut Xml, m: &Model, s: &Subnet) {
         .leaf("availabilityZoneId", zone_id(&s.zone))
         .leaf("defaultForAz", s.default_for_az)
         .leaf("mapPublicIpOnLaunch", s.map_public_ip_on_launch)
-        .leaf("assignIpv6AddressOnCreation", "false")
-        .set("ipv6CidrBlockAssociationSet", std::iter::empty::<()>(), |_, ()| {})
+        .leaf("assignIpv6AddressOnCreation", s.assign_ipv6_on_creation)
+        .set("ipv6CidrBlockAssociationSet", &s.ipv6_blocks, |x, b| {
+            write_subnet_ipv6_block(x, b, b.state.as_str());
+        })
         .leaf("ownerId", OWNER_ID)
+        .leaf("enableDns64", s.enable_dns64)
+        .leaf("ipv6Native", false)
+        .node("privateDnsNameOptionsOnLaunch", |x| {
+            x.leaf("hostnameType", "ip-name")
+                .leaf("enableResourceNameDnsARecord", false)
+                .leaf("enableResourceNameDnsAAAARecord", false);
+        })
         .tags(&s.tags);
 }
 
@@ -154,12 +256,34 @@ pub(super) fn create_subnet(
         }
         (None, None) => None,
     };
+    let ipv6 = cidr6(p, "Ipv6CidrBlock")?;
+    if p.bool("Ipv6Native")? == Some(true) {
+        return Err(match (p.get("CidrBlock"), ipv6) {
+            (_, None) => ApiError {
+                code: "MissingParameter",
+                message: "Either 'ipv6CidrBlock' or 'ipv6IpamPoolId' should be provided.".into(),
+            },
+            (Some(_), Some(_)) => ApiError {
+                code: "InvalidParameterCombination",
+                message: "When specifying ipv4 parameters, cidrBlock or ipv4IpamPoolId, you \
+                          cannot set ipv6Native to true."
+                    .into(),
+            },
+            (None, Some(_)) => invalid(
+                "vpclab has no IPv6-only (Ipv6Native) subnets yet: give a CidrBlock and an \
+                 Ipv6CidrBlock for a dual-stack subnet.",
+            ),
+        });
+    }
     let id = ctx.model.create_subnet(
         &vpc,
         cidr(p, "CidrBlock")?,
         zone.as_deref(),
         p.tag_specifications("subnet")?,
     )?;
+    if let Some(block) = ipv6 {
+        ctx.model.associate_subnet_ipv6(&id, block)?;
+    }
     let m = &*ctx.model;
     x.node("subnet", |x| write_subnet(x, m, m.subnet(&id).expect("just created")));
     Ok(())
@@ -188,6 +312,17 @@ pub(super) fn describe_subnets(
             "map-public-ip-on-launch" => one(s.map_public_ip_on_launch),
             "default-for-az" | "defaultForAz" => one(s.default_for_az),
             "owner-id" => one(OWNER_ID),
+            "ipv6-cidr-block-association.ipv6-cidr-block" => {
+                Some(s.ipv6_blocks.iter().map(|b| b.cidr.to_string()).collect())
+            }
+            "ipv6-cidr-block-association.association-id" => {
+                Some(s.ipv6_blocks.iter().map(|b| b.id.clone()).collect())
+            }
+            "ipv6-cidr-block-association.state" => {
+                Some(s.ipv6_blocks.iter().map(|b| b.state.as_str().to_owned()).collect())
+            }
+            "ipv6-native" => one(false),
+            "enable-dns64" => one(s.enable_dns64),
             _ => tag_attr(&s.tags, name),
         },
     )?;
@@ -218,13 +353,56 @@ pub(super) fn modify_subnet_attribute(
             "vpclab names instances by their address (ip-name): {kind} is not available yet."
         )));
     }
-    match p.bool("MapPublicIpOnLaunch.Value")? {
-        Some(on) => ctx.model.set_map_public_ip_on_launch(&subnet, on)?,
-        None => {
-            ctx.model.subnet(&subnet)?;
-        }
+    ctx.model.subnet(&subnet)?;
+    if let Some(on) = p.bool("MapPublicIpOnLaunch.Value")? {
+        ctx.model.set_map_public_ip_on_launch(&subnet, on)?;
+    }
+    if let Some(on) = p.bool("AssignIpv6AddressOnCreation.Value")? {
+        ctx.model.set_assign_ipv6_on_creation(&subnet, on)?;
+    }
+    if let Some(on) = p.bool("EnableDns64.Value")? {
+        ctx.model.set_enable_dns64(&subnet, on)?;
     }
     x.leaf("return", "true");
+    Ok(())
+}
+
+/// AssociateSubnetCidrBlock: the subnet's IPv6 block, from inside its VPC's.
+pub(super) fn associate_subnet_cidr_block(
+    ctx: &mut Context<'_>,
+    p: &Params,
+    x: &mut Xml,
+) -> Result<(), ApiError> {
+    let subnet = subnet_id(p.required("SubnetId")?)?;
+    if p.get("Ipv6IpamPoolId").is_some() || p.get("Ipv6NetmaskLength").is_some() {
+        return Err(invalid("vpclab has no IPAM: give the subnet's block as Ipv6CidrBlock."));
+    }
+    let block = cidr6(p, "Ipv6CidrBlock")?.ok_or_else(|| ApiError {
+        code: "MissingParameter",
+        message: "The request must contain the parameter ipv6CidrBlock".into(),
+    })?;
+    let id = ctx.model.associate_subnet_ipv6(&subnet, block)?;
+    let s = ctx.model.subnet(&subnet)?;
+    let b = s.ipv6_blocks.iter().find(|b| b.id == id).expect("just associated");
+    x.leaf("subnetId", &subnet).node("ipv6CidrBlockAssociation", |x| {
+        write_subnet_ipv6_block(x, b, "associating");
+    });
+    Ok(())
+}
+
+/// DisassociateSubnetCidrBlock: the subnet's IPv6 block, while no address of it is held.
+pub(super) fn disassociate_subnet_cidr_block(
+    ctx: &mut Context<'_>,
+    p: &Params,
+    x: &mut Xml,
+) -> Result<(), ApiError> {
+    let id = p.required("AssociationId")?;
+    let (subnet, _) = ctx.model.disassociate_subnet_ipv6(id)?;
+    let s = ctx.model.subnet(&subnet)?;
+    let b = s.ipv6_blocks.iter().find(|b| b.id == id).expect("still listed");
+    x.leaf("subnetId", &subnet).node("ipv6CidrBlockAssociation", |x| {
+        write_subnet_ipv6_block(x, b, "disassociating");
+    });
     Ok(())
 }
 
