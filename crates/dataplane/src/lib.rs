@@ -2,6 +2,8 @@
 //!
 //! * [`wire`]: checked views over IPv4 packets, in-place rewrites with incremental
 //!   checksums (finished or partial), ICMP errors.
+//! * [`wire6`]: the same for IPv6: the extension-header chain walked once, address
+//!   rewrites with incremental checksums, ICMPv6 errors and echo replies.
 //! * [`vnet`]: the virtio-net header of TUN offloads (partial checksums, GSO).
 //! * [`snapshot`]: the model compiled into read-only tables (a route-table trie per
 //!   table, who holds which address), swapped atomically on every change.
@@ -33,6 +35,7 @@ pub mod trace;
 pub mod tunnels;
 pub mod vnet;
 pub mod wire;
+pub mod wire6;
 pub mod worker;
 
 pub use counters::{CounterSnapshot, Counters, DropReason, GatewayCounters, PortCounters};
