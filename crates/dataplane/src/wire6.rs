@@ -908,7 +908,7 @@ pub(crate) mod tests {
         let first = extensions.first().map_or(protocol, |&(k, _)| k);
         let mut p = ipv6_packet(src, dst, 64, first, &payload);
         let checked = Ipv6::new_checked(&p[..]).is_ok();
-        if checked && checksum_at(protocol).is_some() && l4.len() >= 8 {
+        if checked && checksum_at(protocol).is_some_and(|at| l4.len() >= (at + 2).max(8)) {
             fix_l4(&mut p);
         }
         p
@@ -1233,7 +1233,7 @@ pub(crate) mod tests {
 
     /// Any bytes, made more often to look like IPv6 (version, payload length, a first
     /// Next Header from those the walk knows).
-    fn looks_like_ipv6(mut bytes: Vec<u8>, shape: bool, next: usize) -> Vec<u8> {
+    pub(crate) fn looks_like_ipv6(mut bytes: Vec<u8>, shape: bool, next: usize) -> Vec<u8> {
         const NEXT: [u8; 11] = [0, 6, 17, 43, 44, 50, 51, 58, 59, 60, 99];
         if shape && bytes.len() >= IPV6_HEADER {
             bytes[0] = 0x60 | (bytes[0] & 0x0f);
