@@ -119,7 +119,8 @@ pub enum Untranslatable {
     /// covers a pseudo-header with the whole message's length), or UDP without a
     /// checksum from IPv4 (RFC 7915 §4.5: it must be computed, over every fragment).
     NeedsReassembly,
-    /// The translation does not fit in `out`, or in a packet.
+    /// The translation does not fit in `out`, or in a packet. (An ICMP error's quote
+    /// is cut to fit instead, as long as the headers do.)
     TooBig,
 }
 
