@@ -2,6 +2,10 @@
 //!
 //! * [`wire`]: checked views over IPv4 packets, in-place rewrites with incremental
 //!   checksums (finished or partial), ICMP errors.
+//! * [`wire6`]: the same for IPv6: the extension-header chain walked once, address
+//!   rewrites with incremental checksums, ICMPv6 errors and echo replies.
+//! * [`nat64`]: stateless IPv6/IPv4 header translation (RFC 7915) and the addresses of
+//!   RFC 6052, for the NAT gateway's NAT64.
 //! * [`vnet`]: the virtio-net header of TUN offloads (partial checksums, GSO).
 //! * [`snapshot`]: the model compiled into read-only tables (a route-table trie per
 //!   table, who holds which address), swapped atomically on every change.
@@ -23,6 +27,7 @@ pub mod counters;
 pub mod flowlog;
 pub mod host;
 pub mod nat;
+pub mod nat64;
 pub mod onprem;
 pub mod pipeline;
 pub mod security;
@@ -33,6 +38,7 @@ pub mod trace;
 pub mod tunnels;
 pub mod vnet;
 pub mod wire;
+pub mod wire6;
 pub mod worker;
 
 pub use counters::{CounterSnapshot, Counters, DropReason, GatewayCounters, PortCounters};
