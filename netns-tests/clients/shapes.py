@@ -140,6 +140,30 @@ vpce = call("create_vpc_endpoint", VpcId=vpc, ServiceName="com.amazonaws.us-east
 call("create_flow_logs", ResourceIds=[vpc], ResourceType="VPC", TrafficType="ALL",
      LogDestinationType="cloud-watch-logs", LogGroupName="shapes")
 call("create_tags", Resources=[vpc], Tags=[{"Key": "team", "Value": "net"}])
+# IPv6: a dual-stack VPC, its subnet, an egress-only gateway, IPv6 rules and addresses.
+v6 = call("create_vpc", CidrBlock="10.2.0.0/16", AmazonProvidedIpv6CidrBlock=True)["Vpc"]
+v6_block = v6["Ipv6CidrBlockAssociationSet"][0]["Ipv6CidrBlock"]
+v6_sub64 = v6_block.replace("00::/56", "01::/64")
+v6_subnet = call("create_subnet", VpcId=v6["VpcId"], CidrBlock="10.2.1.0/24", Ipv6CidrBlock=v6_sub64)["Subnet"]["SubnetId"]
+call("modify_subnet_attribute", SubnetId=v6_subnet, AssignIpv6AddressOnCreation={"Value": True})
+v6_spare = call("create_subnet", VpcId=v6["VpcId"], CidrBlock="10.2.2.0/24")["Subnet"]["SubnetId"]
+v6_assoc = call("associate_subnet_cidr_block", SubnetId=v6_spare,
+                Ipv6CidrBlock=v6_block.replace("00::/56", "02::/64"))["Ipv6CidrBlockAssociation"]["AssociationId"]
+call("disassociate_subnet_cidr_block", AssociationId=v6_assoc)
+eigw = call("create_egress_only_internet_gateway", VpcId=v6["VpcId"])["EgressOnlyInternetGateway"]["EgressOnlyInternetGatewayId"]
+v6_main = call("describe_route_tables", Filters=[{"Name": "vpc-id", "Values": [v6["VpcId"]]}])["RouteTables"][0]["RouteTableId"]
+call("create_route", RouteTableId=v6_main, DestinationIpv6CidrBlock="::/0", EgressOnlyInternetGatewayId=eigw)
+v6_sg = call("create_security_group", VpcId=v6["VpcId"], GroupName="v6", Description="v6")["GroupId"]
+call("authorize_security_group_ingress", GroupId=v6_sg, IpPermissions=[
+    {"IpProtocol": "icmpv6", "FromPort": -1, "ToPort": -1, "Ipv6Ranges": [{"CidrIpv6": "::/0", "Description": "ping"}]}])
+v6_acl = call("create_network_acl", VpcId=v6["VpcId"])["NetworkAcl"]["NetworkAclId"]
+call("create_network_acl_entry", NetworkAclId=v6_acl, RuleNumber=100, Protocol="6", RuleAction="allow",
+     Egress=False, Ipv6CidrBlock="::/0", PortRange={"From": 443, "To": 443})
+v6_instance = call("run_instances", ImageId="ami-1", MinCount=1, MaxCount=1, SubnetId=v6_subnet,
+                   Ipv6AddressCount=1)["Instances"][0]
+v6_eni = v6_instance["NetworkInterfaces"][0]["NetworkInterfaceId"]
+added = call("assign_ipv6_addresses", NetworkInterfaceId=v6_eni, Ipv6AddressCount=1)["AssignedIpv6Addresses"]
+call("unassign_ipv6_addresses", NetworkInterfaceId=v6_eni, Ipv6Addresses=added)
 
 for action, kwargs in [
     ("describe_vpcs", {}), ("describe_subnets", {}), ("describe_internet_gateways", {}),
@@ -157,6 +181,7 @@ for action, kwargs in [
     ("describe_vpc_endpoint_services", {}),
     ("describe_vpc_attribute", {"VpcId": vpc, "Attribute": "enableDnsHostnames"}),
     ("describe_instance_attribute", {"InstanceId": instance, "Attribute": "groupSet"}),
+    ("describe_egress_only_internet_gateways", {}),
 ]:
     call(action, **kwargs)
 
@@ -164,6 +189,7 @@ call("terminate_instances", InstanceIds=[instance])
 call("delete_nat_gateway", NatGatewayId=nat)
 call("delete_vpc_endpoints", VpcEndpointIds=[vpce])
 call("delete_network_interface", NetworkInterfaceId=eni)
+call("delete_egress_only_internet_gateway", EgressOnlyInternetGatewayId=eigw)
 
 for p in problems:
     print(p)
