@@ -154,6 +154,135 @@ impl Offload {
     pub const NONE: Offload = Offload { partial_checksum: false, gso_size: 0 };
 }
 
+/// How an address family numbers ICMP and its echo messages: all that differs between
+/// IPv4 and IPv6 in reading an upper-layer header ([`Upper`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct IcmpNumbers {
+    /// The protocol number (1, or 58 for ICMPv6).
+    pub(crate) protocol: u8,
+    /// Echo request's type.
+    pub(crate) echo_request: u8,
+    /// Echo reply's type.
+    pub(crate) echo_reply: u8,
+}
+
+/// IPv4's ICMP.
+pub(crate) const ICMP4: IcmpNumbers = IcmpNumbers {
+    protocol: proto::ICMP,
+    echo_request: icmp::ECHO_REQUEST,
+    echo_reply: icmp::ECHO_REPLY,
+};
+
+/// A packet's upper layer as both families read it: the flow identity, TCP flags and
+/// ICMP type and code, from the header or, for a later fragment, from its datagram's
+/// [`Head`]. [`Ipv4`] and [`crate::wire6::Ipv6`] answer through it, so the two read
+/// alike by construction.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Upper<'a> {
+    /// The upper-layer protocol.
+    pub(crate) protocol: u8,
+    /// Its bytes (for a later fragment, not a header).
+    pub(crate) l4: &'a [u8],
+    /// Whether this is a fragment other than the first.
+    pub(crate) later: bool,
+    /// A later fragment's datagram head, when known.
+    pub(crate) head: Option<Head>,
+    /// The family's ICMP numbers.
+    pub(crate) icmp: IcmpNumbers,
+}
+
+impl Upper<'_> {
+    fn is_echo(&self, kind: u8) -> bool {
+        kind == self.icmp.echo_request || kind == self.icmp.echo_reply
+    }
+
+    /// See [`Ipv4::ports`].
+    #[inline]
+    pub(crate) fn ports(&self) -> Option<(u16, u16)> {
+        if self.later {
+            let head = self.head?;
+            return match self.protocol {
+                proto::TCP | proto::UDP => Some((head.sport, head.dport)),
+                p if p == self.icmp.protocol && self.is_echo(head.icmp_type) => {
+                    Some((head.sport, 0))
+                }
+                _ => None,
+            };
+        }
+        ports_of(self.protocol, self.icmp, self.l4)
+    }
+
+    /// See [`Ipv4::tcp_flags`].
+    #[inline]
+    pub(crate) fn tcp_flags(&self) -> u8 {
+        match self.protocol {
+            proto::TCP if !self.later => self.l4.get(13).copied().unwrap_or(0),
+            _ => 0,
+        }
+    }
+
+    /// See [`Ipv4::icmp_type`].
+    #[inline]
+    pub(crate) fn icmp_type(&self) -> Option<u8> {
+        if self.protocol != self.icmp.protocol {
+            return None;
+        }
+        if self.later {
+            return self.head.map(|h| h.icmp_type);
+        }
+        self.l4.first().copied()
+    }
+
+    /// See [`Ipv4::icmp_code`].
+    #[inline]
+    pub(crate) fn icmp_code(&self) -> u8 {
+        match self.protocol {
+            p if p != self.icmp.protocol => 0,
+            _ if self.later => self.head.map_or(0, |h| h.icmp_code),
+            _ => self.l4.get(1).copied().unwrap_or(0),
+        }
+    }
+
+    /// See [`Ipv4::head`].
+    pub(crate) fn head(&self) -> Option<Head> {
+        if self.later {
+            return None;
+        }
+        match self.protocol {
+            proto::TCP | proto::UDP => {
+                let (sport, dport) = self.ports()?;
+                Some(Head { sport, dport, ..Head::default() })
+            }
+            p if p == self.icmp.protocol && self.l4.len() >= 8 => Some(Head {
+                sport: self.ports().map_or(0, |(id, _)| id),
+                dport: 0,
+                icmp_type: self.l4[0],
+                icmp_code: self.l4[1],
+            }),
+            p if p == self.icmp.protocol => None,
+            _ => Some(Head::default()),
+        }
+    }
+}
+
+/// The ports of a TCP or UDP header, or the identifier of an ICMP echo (`icmp`'s
+/// numbers), at the start of `l4`; `None` for anything else or a header cut short.
+#[inline]
+pub(crate) fn ports_of(protocol: u8, icmp: IcmpNumbers, l4: &[u8]) -> Option<(u16, u16)> {
+    match protocol {
+        proto::TCP | proto::UDP if l4.len() >= 8 => {
+            Some((u16::from_be_bytes([l4[0], l4[1]]), u16::from_be_bytes([l4[2], l4[3]])))
+        }
+        p if p == icmp.protocol
+            && l4.len() >= 8
+            && (l4[0] == icmp.echo_request || l4[0] == icmp.echo_reply) =>
+        {
+            Some((u16::from_be_bytes([l4[4], l4[5]]), 0))
+        }
+        _ => None,
+    }
+}
+
 /// A checked view of an IPv4 packet.
 ///
 /// A fragment other than the first has no L4 header; given its datagram's [`Head`]
@@ -225,23 +354,18 @@ impl<T: AsRef<[u8]>> Ipv4<T> {
     /// For a first fragment (or a whole datagram): what its L4 header says, as later
     /// fragments need it. `None` for a later fragment or a cut-short header.
     pub fn head(&self) -> Option<Head> {
-        if self.is_later_fragment() {
-            return None;
-        }
-        let l4 = self.payload();
-        match self.protocol() {
-            proto::TCP | proto::UDP => {
-                let (sport, dport) = self.ports()?;
-                Some(Head { sport, dport, ..Head::default() })
-            }
-            proto::ICMP if l4.len() >= 8 => Some(Head {
-                sport: self.ports().map_or(0, |(id, _)| id),
-                dport: 0,
-                icmp_type: l4[0],
-                icmp_code: l4[1],
-            }),
-            proto::ICMP => None,
-            _ => Some(Head::default()),
+        self.upper().head()
+    }
+
+    /// Its upper layer, as both families read it.
+    #[inline]
+    fn upper(&self) -> Upper<'_> {
+        Upper {
+            protocol: self.protocol(),
+            l4: self.payload(),
+            later: self.is_later_fragment(),
+            head: self.head,
+            icmp: ICMP4,
         }
     }
 
@@ -357,56 +481,22 @@ impl<T: AsRef<[u8]>> Ipv4<T> {
     /// echo request or reply (`identifier`, 0). `None` for anything else, for a later
     /// fragment without its head, and when the L4 header is cut short.
     pub fn ports(&self) -> Option<(u16, u16)> {
-        if self.is_later_fragment() {
-            let head = self.head?;
-            return match self.protocol() {
-                proto::TCP | proto::UDP => Some((head.sport, head.dport)),
-                proto::ICMP if matches!(head.icmp_type, icmp::ECHO_REQUEST | icmp::ECHO_REPLY) => {
-                    Some((head.sport, 0))
-                }
-                _ => None,
-            };
-        }
-        let l4 = self.payload();
-        match self.protocol() {
-            proto::TCP | proto::UDP if l4.len() >= 8 => {
-                Some((u16::from_be_bytes([l4[0], l4[1]]), u16::from_be_bytes([l4[2], l4[3]])))
-            }
-            proto::ICMP
-                if l4.len() >= 8 && matches!(l4[0], icmp::ECHO_REQUEST | icmp::ECHO_REPLY) =>
-            {
-                Some((u16::from_be_bytes([l4[4], l4[5]]), 0))
-            }
-            _ => None,
-        }
+        self.upper().ports()
     }
 
     /// The TCP flags byte (0 for other protocols, a short header or a later fragment).
     pub fn tcp_flags(&self) -> u8 {
-        match self.protocol() {
-            proto::TCP if !self.is_later_fragment() => self.payload().get(13).copied().unwrap_or(0),
-            _ => 0,
-        }
+        self.upper().tcp_flags()
     }
 
     /// The ICMP code (0 when absent).
     pub fn icmp_code(&self) -> u8 {
-        match self.protocol() {
-            proto::ICMP if self.is_later_fragment() => self.head.map_or(0, |h| h.icmp_code),
-            proto::ICMP => self.payload().get(1).copied().unwrap_or(0),
-            _ => 0,
-        }
+        self.upper().icmp_code()
     }
 
     /// The ICMP type, if this is ICMP with a header (a later fragment's from its head).
     pub fn icmp_type(&self) -> Option<u8> {
-        if self.protocol() != proto::ICMP {
-            return None;
-        }
-        if self.is_later_fragment() {
-            return self.head.map(|h| h.icmp_type);
-        }
-        self.payload().first().copied()
+        self.upper().icmp_type()
     }
 
     /// For an ICMP error: protocol, source, destination and ports (or echo identifier and

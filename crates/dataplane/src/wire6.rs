@@ -16,7 +16,7 @@
 
 use std::net::Ipv6Addr;
 
-use crate::wire::{Head, Offload, Side, fold, sum, update16};
+use crate::wire::{Head, IcmpNumbers, Offload, Side, Upper, fold, ports_of, sum, update16};
 
 /// Next Header values: the extension headers [`Ipv6::new_checked`] walks, and the
 /// upper-layer protocols the forwarder knows.
@@ -333,23 +333,18 @@ impl<T: AsRef<[u8]>> Ipv6<T> {
     /// For a first fragment (or a whole packet): what its upper-layer header says, as
     /// later fragments need it. `None` for a later fragment or a cut-short header.
     pub fn head(&self) -> Option<Head> {
-        if self.is_later_fragment() {
-            return None;
-        }
-        let l4 = self.l4();
-        match self.protocol() {
-            proto::TCP | proto::UDP => {
-                let (sport, dport) = self.ports()?;
-                Some(Head { sport, dport, ..Head::default() })
-            }
-            proto::ICMPV6 if l4.len() >= 8 => Some(Head {
-                sport: self.ports().map_or(0, |(id, _)| id),
-                dport: 0,
-                icmp_type: l4[0],
-                icmp_code: l4[1],
-            }),
-            proto::ICMPV6 => None,
-            _ => Some(Head::default()),
+        self.upper().head()
+    }
+
+    /// Its upper layer, as both families read it ([`crate::wire::Upper`]).
+    #[inline]
+    fn upper(&self) -> Upper<'_> {
+        Upper {
+            protocol: self.protocol(),
+            l4: self.l4(),
+            later: self.is_later_fragment(),
+            head: self.head,
+            icmp: ICMP6,
         }
     }
 
@@ -496,48 +491,23 @@ impl<T: AsRef<[u8]>> Ipv6<T> {
     /// for an ICMPv6 echo request or reply (`identifier`, 0). `None` for anything else,
     /// for a later fragment without its head, and when the header is cut short.
     pub fn ports(&self) -> Option<(u16, u16)> {
-        if self.is_later_fragment() {
-            let head = self.head?;
-            return match self.protocol() {
-                proto::TCP | proto::UDP => Some((head.sport, head.dport)),
-                proto::ICMPV6
-                    if matches!(head.icmp_type, icmp6::ECHO_REQUEST | icmp6::ECHO_REPLY) =>
-                {
-                    Some((head.sport, 0))
-                }
-                _ => None,
-            };
-        }
-        ports_of(self.protocol(), self.l4())
+        self.upper().ports()
     }
 
     /// The TCP flags byte (0 for other protocols, a short header or a later fragment).
     pub fn tcp_flags(&self) -> u8 {
-        match self.protocol() {
-            proto::TCP if !self.is_later_fragment() => self.l4().get(13).copied().unwrap_or(0),
-            _ => 0,
-        }
+        self.upper().tcp_flags()
     }
 
     /// The ICMPv6 type, if this is ICMPv6 with a header (a later fragment's from its
     /// head).
     pub fn icmp_type(&self) -> Option<u8> {
-        if self.protocol() != proto::ICMPV6 {
-            return None;
-        }
-        if self.is_later_fragment() {
-            return self.head.map(|h| h.icmp_type);
-        }
-        self.l4().first().copied()
+        self.upper().icmp_type()
     }
 
     /// The ICMPv6 code (0 when absent).
     pub fn icmp_code(&self) -> u8 {
-        match self.protocol() {
-            proto::ICMPV6 if self.is_later_fragment() => self.head.map_or(0, |h| h.icmp_code),
-            proto::ICMPV6 => self.l4().get(1).copied().unwrap_or(0),
-            _ => 0,
-        }
+        self.upper().icmp_code()
     }
 
     /// Whether this is an ICMPv6 error, or a later fragment of ICMPv6 whose type is not
@@ -562,7 +532,7 @@ impl<T: AsRef<[u8]>> Ipv6<T> {
         if inner.is_later_fragment() || inner.l4().len() < 8 {
             return None;
         }
-        let (a, b) = ports_of(inner.protocol(), inner.l4())?;
+        let (a, b) = ports_of(inner.protocol(), ICMP6, inner.l4())?;
         Some((inner.protocol(), inner.src_bits(), inner.dst_bits(), a, b))
     }
 }
@@ -586,21 +556,12 @@ fn payload_len(b: &[u8]) -> u16 {
     u16::from_be_bytes([b[field::PAYLOAD_LEN], b[field::PAYLOAD_LEN + 1]])
 }
 
-/// Ports of a TCP or UDP header, or the identifier of an ICMPv6 echo, at the start of
-/// `l4`.
-fn ports_of(protocol: u8, l4: &[u8]) -> Option<(u16, u16)> {
-    match protocol {
-        proto::TCP | proto::UDP if l4.len() >= 8 => {
-            Some((u16::from_be_bytes([l4[0], l4[1]]), u16::from_be_bytes([l4[2], l4[3]])))
-        }
-        proto::ICMPV6
-            if l4.len() >= 8 && matches!(l4[0], icmp6::ECHO_REQUEST | icmp6::ECHO_REPLY) =>
-        {
-            Some((u16::from_be_bytes([l4[4], l4[5]]), 0))
-        }
-        _ => None,
-    }
-}
+/// ICMPv6's numbers, for the reading both families share.
+const ICMP6: IcmpNumbers = IcmpNumbers {
+    protocol: proto::ICMPV6,
+    echo_request: icmp6::ECHO_REQUEST,
+    echo_reply: icmp6::ECHO_REPLY,
+};
 
 /// Offset of the checksum in the upper-layer header of `protocol`, if it covers the
 /// pseudo-header.
