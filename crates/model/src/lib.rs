@@ -174,7 +174,7 @@ pub struct Vpc {
     pub secondary_cidrs: Vec<CidrAssociation>,
     /// IPv6 CIDRs (Amazon-provided /56s), in the order they came; a disassociated one
     /// stays listed, as AWS lists it for a while (see [`Ipv6Block`]).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub ipv6_blocks: Vec<Ipv6Block>,
     /// Tags.
     pub tags: Tags,
@@ -213,14 +213,14 @@ pub struct Subnet {
     #[serde(default)]
     pub reservations: Vec<CidrReservation>,
     /// Its IPv6 CIDR (at most one associated), and the last one disassociated.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub ipv6_blocks: Vec<Ipv6Block>,
     /// `AssignIpv6AddressOnCreation`: instances launched here get an IPv6 address.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub assign_ipv6_on_creation: bool,
     /// `EnableDns64`: the Amazon DNS server synthesises `64:ff9b::/96` AAAA records
     /// for names with only A records, for queries from this subnet.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub enable_dns64: bool,
     /// Tags.
     pub tags: Tags,
@@ -240,7 +240,7 @@ pub struct NetworkInterface {
     /// Its primary private address.
     pub private_ip: Ipv4Addr,
     /// Its IPv6 addresses, from the subnet's IPv6 block.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub ipv6_addresses: Vec<Ipv6Addr>,
     /// Its security groups.
     pub security_groups: Vec<SecurityGroupId>,
@@ -454,7 +454,7 @@ pub struct RouteTable {
     /// IPv4 routes, the `local` route first.
     pub routes: Vec<Route>,
     /// IPv6 routes: a `local` one per IPv6 CIDR of the VPC, and those added.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub ipv6_routes: Vec<Route<Ipv6Net>>,
     /// Explicit subnet associations.
     pub associations: Vec<RouteTableAssociation>,
@@ -582,7 +582,7 @@ pub struct Instance {
     /// Primary private IPv4 address.
     pub private_ip: Ipv4Addr,
     /// Its primary interface's IPv6 addresses, from the subnet's IPv6 block.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub ipv6_addresses: Vec<Ipv6Addr>,
     /// Public IPv4 address mapped to the private one by the internet gateway, if any.
     pub public_ip: Option<(Ipv4Addr, PublicIpSource)>,

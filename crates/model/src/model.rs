@@ -22,6 +22,11 @@ use crate::{
     Tags, Vpc, VpcId, ZONES,
 };
 
+/// For serde: whether a counter is still at its start (then it is not written).
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
 /// How long a terminated instance stays listed, seconds (AWS: about an hour).
 pub(crate) const TERMINATED_LISTED_S: u64 = 3600;
 
@@ -256,10 +261,10 @@ pub struct Model {
     #[serde(default)]
     pub(crate) onprem_sites: BTreeMap<String, crate::OnpremSite>,
     /// How many /56s the Amazon IPv6 pool has handed out (none is handed out twice).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "is_zero")]
     pub(crate) ipv6_blocks_issued: u64,
     /// Egress-only internet gateways.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub(crate) egress_only_gateways:
         BTreeMap<EgressOnlyInternetGatewayId, EgressOnlyInternetGateway>,
 }
