@@ -611,8 +611,12 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> Ipv4<T> {
             proto::TCP | proto::UDP if partial => {
                 patch_partial(l4, if protocol == proto::TCP { 16 } else { 6 }, old, new);
             }
-            proto::TCP => patch_l4(l4, 16, old, new, false),
-            proto::UDP => patch_l4(l4, 6, old, new, true),
+            proto::TCP => {
+                patch_l4(l4, 16, old, new, false);
+            }
+            proto::UDP => {
+                patch_l4(l4, 6, old, new, true);
+            }
             proto::ICMP => translate_icmp_error(l4, side.flip(), old, new),
             _ => {}
         }
@@ -756,33 +760,50 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> Ipv4<T> {
     }
 }
 
-/// Patches a TCP or UDP checksum at `at` for an address change in the pseudo-header.
-/// A zero UDP checksum means "none" and stays zero; a computed zero is sent as 0xffff.
-fn patch_l4(l4: &mut [u8], at: usize, old: u32, new: u32, udp: bool) {
+/// An address as a checksum sees it: a rewrite changes its 16-bit words (IPv4's two,
+/// IPv6's eight), and [`Address::update`] moves a checksum by that change (RFC 1624).
+/// The checksum patches below serve both families through it.
+pub(crate) trait Address: Copy {
+    /// `check` after the words of `old` became those of `new`.
+    fn update(check: u16, old: Self, new: Self) -> u16;
+}
+
+impl Address for u32 {
+    #[inline]
+    fn update(check: u16, old: u32, new: u32) -> u16 {
+        update32(check, old, new)
+    }
+}
+
+/// Patches the upper-layer checksum at `at` for an address change in the
+/// pseudo-header, and tells whether there was one to patch. A zero UDP checksum means
+/// "none" and stays zero; a computed zero is sent as 0xffff.
+pub(crate) fn patch_l4<A: Address>(l4: &mut [u8], at: usize, old: A, new: A, udp: bool) -> bool {
     let Some(field) = l4.get_mut(at..at + 2) else {
-        return;
+        return false;
     };
     let check = u16::from_be_bytes([field[0], field[1]]);
     if udp && check == 0 {
-        return;
+        return true;
     }
-    let mut check = update32(check, old, new);
+    let mut check = A::update(check, old, new);
     if udp && check == 0 {
         check = 0xffff;
     }
     field.copy_from_slice(&check.to_be_bytes());
+    true
 }
 
 /// Patches a partial TCP or UDP checksum at `at` — the folded pseudo-header sum, not
 /// inverted — for an address change: the sum moves by `new - old`, where a finished
 /// checksum, being inverted, moves by `old - new`. UDP's "zero means none" does not
 /// apply: the field is not a checksum yet.
-fn patch_partial(l4: &mut [u8], at: usize, old: u32, new: u32) {
+pub(crate) fn patch_partial<A: Address>(l4: &mut [u8], at: usize, old: A, new: A) {
     let Some(field) = l4.get_mut(at..at + 2) else {
         return;
     };
     let partial = u16::from_be_bytes([field[0], field[1]]);
-    let partial = !update32(!partial, old, new);
+    let partial = !A::update(!partial, old, new);
     field.copy_from_slice(&partial.to_be_bytes());
 }
 

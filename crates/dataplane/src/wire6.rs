@@ -16,7 +16,10 @@
 
 use std::net::Ipv6Addr;
 
-use crate::wire::{Head, IcmpNumbers, Offload, Side, Upper, fold, ports_of, sum, update16};
+use crate::wire::{
+    Address, Head, IcmpNumbers, Offload, Side, Upper, fold, patch_l4, patch_partial, ports_of, sum,
+    update16,
+};
 
 /// Next Header values: the extension headers [`Ipv6::new_checked`] walks, and the
 /// upper-layer protocols the forwarder knows.
@@ -628,35 +631,11 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> Ipv6<T> {
     }
 }
 
-/// Patches the checksum at `at` of an upper-layer header for an address change in the
-/// pseudo-header, and tells whether there was one to patch. A zero UDP checksum means
-/// "none" and stays zero; a computed zero is sent as 0xffff.
-fn patch_l4(l4: &mut [u8], at: usize, old: u128, new: u128, udp: bool) -> bool {
-    let Some(field) = l4.get_mut(at..at + 2) else {
-        return false;
-    };
-    let check = u16::from_be_bytes([field[0], field[1]]);
-    if udp && check == 0 {
-        return true;
+impl Address for u128 {
+    #[inline]
+    fn update(check: u16, old: u128, new: u128) -> u16 {
+        update128(check, old, new)
     }
-    let mut check = update128(check, old, new);
-    if udp && check == 0 {
-        check = 0xffff;
-    }
-    field.copy_from_slice(&check.to_be_bytes());
-    true
-}
-
-/// Patches a partial checksum (the folded pseudo-header sum, not inverted) for an
-/// address change: it moves by `new - old`, where a finished checksum moves by
-/// `old - new`.
-fn patch_partial(l4: &mut [u8], at: usize, old: u128, new: u128) {
-    let Some(field) = l4.get_mut(at..at + 2) else {
-        return;
-    };
-    let partial = u16::from_be_bytes([field[0], field[1]]);
-    let partial = !update128(!partial, old, new);
-    field.copy_from_slice(&partial.to_be_bytes());
 }
 
 /// In an ICMPv6 error, rewrites address `old` on `inner_side` of the quoted packet to
