@@ -49,7 +49,7 @@ mod tcp;
 mod timeouts;
 mod tracker;
 
-pub use flow::{FlowKey, random_seed};
+pub use flow::{FlowAddress, FlowKey, random_seed};
 pub use fragments::{DatagramKey, Fragments, Head};
 pub use nat::{Config, Inbound, Nat, Outbound, Outcome, Proto, Stats, Tuple};
 pub use tcp::{TcpState, flags};

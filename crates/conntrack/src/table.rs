@@ -11,7 +11,7 @@
 //! most its own timeout again. Nothing here allocates after [`Table::new`], and nothing
 //! walks the table.
 
-use crate::flow::FlowKey;
+use crate::flow::{FlowAddress, FlowKey};
 use crate::index::Index;
 use crate::tcp::{TcpState, UDP_SENT, flags, udp_next};
 use crate::timeouts::{CLASSES, Class, Timeouts};
@@ -35,8 +35,8 @@ fn list_of(class: Class, timeout_ms: u64) -> u8 {
 
 /// One tracked flow.
 #[derive(Clone, Copy, Debug)]
-pub(crate) struct Entry {
-    pub(crate) key: FlowKey,
+pub(crate) struct Entry<A: FlowAddress> {
+    pub(crate) key: FlowKey<A>,
     /// What the table's user stores with the flow (a NAT port, an interface).
     pub(crate) value: u32,
     /// [`FlowKey::hash`], kept so removal need not recompute it.
@@ -59,20 +59,29 @@ pub(crate) struct Entry {
     pub(crate) orig_local: bool,
 }
 
-const FREE: Entry = Entry {
-    key: FlowKey { zone: 0, protocol: 0, local: 0, local_port: 0, remote: 0, remote_port: 0 },
-    value: 0,
-    hash: 0,
-    alt_hash: 0,
-    deadline: 0,
-    linked_at: 0,
-    prev: NIL,
-    next: NIL,
-    state: 0,
-    class: FREE_CLASS,
-    list: 0,
-    orig_local: false,
-};
+impl<A: FlowAddress> Entry<A> {
+    const FREE: Self = Entry {
+        key: FlowKey {
+            zone: 0,
+            protocol: 0,
+            local: A::ZERO,
+            local_port: 0,
+            remote: A::ZERO,
+            remote_port: 0,
+        },
+        value: 0,
+        hash: 0,
+        alt_hash: 0,
+        deadline: 0,
+        linked_at: 0,
+        prev: NIL,
+        next: NIL,
+        state: 0,
+        class: FREE_CLASS,
+        list: 0,
+        orig_local: false,
+    };
+}
 
 #[derive(Clone, Copy, Debug)]
 struct List {
@@ -88,8 +97,8 @@ fn second(now: u64) -> u32 {
 
 /// See the module documentation.
 #[derive(Debug)]
-pub(crate) struct Table {
-    entries: Box<[Entry]>,
+pub(crate) struct Table<A: FlowAddress = u32> {
+    entries: Box<[Entry<A>]>,
     index: Index,
     alt: Index,
     /// Whether flows are in the second index too.
@@ -103,14 +112,14 @@ pub(crate) struct Table {
     pub(crate) expired: u64,
 }
 
-impl Table {
+impl<A: FlowAddress> Table<A> {
     /// A table of `capacity` flows, all allocated now; `alt`: with a second index.
     ///
     /// # Panics
     /// If the capacity is 0 or above 2^31.
     pub(crate) fn new(capacity: usize, seed: u64, alt: bool) -> Self {
         assert!(capacity > 0 && capacity < 1 << 31, "capacity out of range");
-        let mut entries = vec![FREE; capacity].into_boxed_slice();
+        let mut entries = vec![Entry::FREE; capacity].into_boxed_slice();
         for (i, entry) in entries.iter_mut().enumerate() {
             entry.next = if i + 1 < capacity { (i + 1) as u32 } else { NIL };
         }
@@ -144,30 +153,30 @@ impl Table {
     }
 
     #[inline(always)]
-    pub(crate) fn entry(&self, i: u32) -> &Entry {
+    pub(crate) fn entry(&self, i: u32) -> &Entry<A> {
         &self.entries[i as usize]
     }
 
     #[inline(always)]
-    pub(crate) fn entry_mut(&mut self, i: u32) -> &mut Entry {
+    pub(crate) fn entry_mut(&mut self, i: u32) -> &mut Entry<A> {
         &mut self.entries[i as usize]
     }
 
     /// The slot of flow `key`, live or expired.
     #[inline(always)]
-    pub(crate) fn find(&self, key: &FlowKey) -> Option<u32> {
+    pub(crate) fn find(&self, key: &FlowKey<A>) -> Option<u32> {
         let hash = key.hash(self.seed);
         self.index.find(hash, |i| self.entries[i as usize].key == *key)
     }
 
     /// The slot in the second index under `hash` whose flow `is`.
     #[inline]
-    pub(crate) fn find_alt(&self, hash: u32, is: impl Fn(&Entry) -> bool) -> Option<u32> {
+    pub(crate) fn find_alt(&self, hash: u32, is: impl Fn(&Entry<A>) -> bool) -> Option<u32> {
         self.alt.find(hash, |i| is(&self.entries[i as usize]))
     }
 
     /// The TCP state of flow `key`, if it is a tracked TCP flow (live or not yet swept).
-    pub(crate) fn tcp_state(&self, key: &FlowKey) -> Option<TcpState> {
+    pub(crate) fn tcp_state(&self, key: &FlowKey<A>) -> Option<TcpState> {
         let i = self.find(key)?;
         (key.protocol == 6).then(|| TcpState::from_u8(self.entry(i).state))
     }
@@ -270,7 +279,7 @@ impl Table {
 
     /// Gives back a slot taken and not filled.
     pub(crate) fn release(&mut self, i: u32) {
-        self.entries[i as usize] = Entry { next: self.free, ..FREE };
+        self.entries[i as usize] = Entry { next: self.free, ..Entry::FREE };
         self.free = i;
     }
 
@@ -280,7 +289,7 @@ impl Table {
     pub(crate) fn fill(
         &mut self,
         i: u32,
-        key: FlowKey,
+        key: FlowKey<A>,
         value: u32,
         alt_hash: Option<u32>,
         orig_local: bool,

@@ -2,7 +2,7 @@
 //! ways until they end or idle out. Security groups track flows per interface; the
 //! gateway endpoints track flows to find the instance a reply belongs to.
 
-use crate::flow::FlowKey;
+use crate::flow::{FlowAddress, FlowKey};
 use crate::table::Table;
 use crate::tcp::{TcpState, flags};
 use crate::timeouts::Timeouts;
@@ -25,13 +25,13 @@ pub struct TrackerStats {
 /// A bounded table of tracked flows, each with a `u32` value. See the crate
 /// documentation for the table and its eviction policy.
 #[derive(Debug)]
-pub struct Tracker {
-    table: Table,
+pub struct Tracker<A: FlowAddress = u32> {
+    table: Table<A>,
     created: u64,
     full: u64,
 }
 
-impl Tracker {
+impl<A: FlowAddress> Tracker<A> {
     /// Room for `capacity` flows, all allocated now; `seed` keys the hash (pick it at
     /// random: [`crate::random_seed`]).
     ///
@@ -49,7 +49,7 @@ impl Tracker {
     #[inline(always)]
     pub fn hit(
         &mut self,
-        key: &FlowKey,
+        key: &FlowKey<A>,
         from_local: bool,
         tcp_flags: u8,
         timeouts: &Timeouts,
@@ -80,7 +80,7 @@ impl Tracker {
     /// The value of `key` if it is a live flow, leaving the flow as it is (for ICMP
     /// errors about it).
     #[inline(always)]
-    pub fn peek(&self, key: &FlowKey, now: u64) -> Option<u32> {
+    pub fn peek(&self, key: &FlowKey<A>, now: u64) -> Option<u32> {
         let i = self.table.find(key)?;
         (!self.table.is_expired(i, now)).then(|| self.table.entry(i).value)
     }
@@ -90,7 +90,7 @@ impl Tracker {
     /// value. False when the table is full of live flows.
     pub fn track(
         &mut self,
-        key: FlowKey,
+        key: FlowKey<A>,
         value: u32,
         from_local: bool,
         tcp_flags: u8,
@@ -122,7 +122,7 @@ impl Tracker {
     }
 
     /// The TCP state of flow `key`, if tracked (live or not yet swept).
-    pub fn tcp_state(&self, key: &FlowKey) -> Option<TcpState> {
+    pub fn tcp_state(&self, key: &FlowKey<A>) -> Option<TcpState> {
         self.table.tcp_state(key)
     }
 
@@ -176,6 +176,32 @@ mod tests {
         assert_eq!(flows.stats().full, 1);
         assert!(flows.track(key(6), 9, true, 0, &t, 5 * UDP_MS), "expired ones make room");
         assert_eq!(flows.len(), 2);
+    }
+
+    /// IPv6 flows live in a table of their own kind: keys that share an IPv4-sized part
+    /// (the low 32 bits, or a whole half) are still different flows.
+    #[test]
+    fn ipv6_flows_differ_in_every_bit_of_their_addresses() {
+        let t = Timeouts::INTERFACE;
+        let mut flows: Tracker<u128> = Tracker::new(64, 9);
+        let base: u128 = 0x2001_0db8_0000_0001_0000_0000_0000_0010;
+        let near = [base, base ^ 1 << 127, base ^ 1 << 64, base ^ 1 << 63, base ^ 1];
+        let k = |local: u128, remote: u128| FlowKey {
+            zone: 1,
+            protocol: 58,
+            local,
+            local_port: 7,
+            remote,
+            remote_port: 0,
+        };
+        for (i, &a) in near.iter().enumerate() {
+            assert!(flows.track(k(a, !a), i as u32, true, 0, &t, 0));
+        }
+        for (i, &a) in near.iter().enumerate() {
+            assert_eq!(flows.hit(&k(a, !a), false, 0, &t, 1), Some(i as u32));
+            assert_eq!(flows.peek(&k(!a, a), 1), None, "the ends are not interchangeable");
+        }
+        assert_eq!(flows.len(), near.len());
     }
 
     #[test]
