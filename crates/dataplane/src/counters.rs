@@ -30,9 +30,10 @@ macro_rules! reasons {
 }
 
 reasons! {
-    /// Not a well-formed IPv4 packet (truncated, bad header length or checksum).
+    /// Not a well-formed IPv4 or IPv6 packet (truncated, bad header length or checksum,
+    /// an IPv6 extension header chain cut short or too long).
     Malformed => "malformed",
-    /// Not IPv4 (IPv6 is not routed yet).
+    /// Neither IPv4 nor IPv6 (the version field says something else).
     NotIpv4 => "not_ipv4",
     /// The source address is not the sending interface's (AWS's source/destination check).
     SourceCheck => "source_check",
@@ -121,6 +122,13 @@ reasons! {
     /// For the VPC's own services (metadata, DNS), but their queue was full or the
     /// packet larger than they take.
     ServiceBusy => "service_busy",
+    /// IPv6 on a path vpclab carries over IPv4 only yet: through a transit gateway, a
+    /// NAT gateway (NAT64), a VPN, an endpoint, or to the VPC's own services.
+    Ipv6NotCarried => "ipv6_not_carried",
+    /// From the internet to an IPv6 address whose VPC has no internet gateway (only an
+    /// egress-only one, or none), and no flow out through an egress-only gateway expects
+    /// it: AWS's egress-only gateways let nothing unsolicited in.
+    EgressOnlyInbound => "egress_only_inbound",
 }
 
 /// Ports counted one by one (instances' interfaces and the internet edge); packets of

@@ -10,7 +10,7 @@
 //! * [`snapshot`]: the model compiled into read-only tables (a route-table trie per
 //!   table, who holds which address), swapped atomically on every change.
 //! * [`pipeline`]: the per-packet decision, a pure function of packet, port and
-//!   snapshot — testable with golden packets and no root.
+//!   snapshot — testable with golden packets and no root; [`pipeline6`] for IPv6.
 //! * [`nat`]: the NAT gateways' connection tables (`crates/conntrack`), owned by the
 //!   forwarder thread.
 //! * [`counters`]: packets and drops by reason.
@@ -30,6 +30,7 @@ pub mod nat;
 pub mod nat64;
 pub mod onprem;
 pub mod pipeline;
+pub mod pipeline6;
 pub mod security;
 pub mod services;
 pub mod snapshot;

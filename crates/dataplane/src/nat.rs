@@ -20,6 +20,13 @@ use crate::trace::{Step, Trace};
 /// both ends).
 pub const SG_FLOWS: usize = 1 << 18;
 
+/// IPv6 flows the security groups track, over all interfaces of the forwarder (about
+/// 100 bytes each: 6.5 MiB).
+pub const SG6_FLOWS: usize = 1 << 16;
+
+/// IPv6 flows out through egress-only internet gateways, all VPCs together.
+pub const EGRESS_ONLY_FLOWS: usize = 1 << 14;
+
 /// Flows through gateway endpoints the forwarder tracks, all VPCs together.
 pub const ENDPOINT_FLOWS: usize = 1 << 14;
 
@@ -36,6 +43,11 @@ pub struct Tracking {
     /// The security groups' tracked flows, all interfaces (the key's zone is the
     /// interface's port).
     pub(crate) sg: Tracker,
+    /// The same for IPv6 flows.
+    pub(crate) sg6: Tracker<u128>,
+    /// IPv6 flows out through egress-only internet gateways (the key's zone is the
+    /// VPC's index), whose replies, and nothing else, come back in.
+    pub(crate) egress_only: Tracker<u128>,
     /// Flows out through gateway endpoints, seen from the instance (the key's zone is
     /// `INTERNET`: replies arrive there), to the instance's port. Replies come back to
     /// a private address, which only this table can tell apart.
@@ -74,6 +86,8 @@ impl Tracking {
         let part = |total: usize| (total / workers).max(1);
         Self {
             sg: Tracker::new(part(SG_FLOWS), random_seed()),
+            sg6: Tracker::new(part(SG6_FLOWS), random_seed()),
+            egress_only: Tracker::new(part(EGRESS_ONLY_FLOWS), random_seed()),
             endpoint: Tracker::new(part(ENDPOINT_FLOWS), random_seed()),
             fragments: Fragments::new(FRAGMENTED_DATAGRAMS, random_seed()),
             trace: None,
@@ -157,25 +171,30 @@ impl Tracking {
     /// Removes expired flows, up to `budget` looked at per list of each table.
     pub fn sweep(&mut self, now: u64, budget: usize) {
         self.sg.sweep(now, budget);
+        self.sg6.sweep(now, budget);
+        self.egress_only.sweep(now, budget);
         self.endpoint.sweep(now, budget);
         for table in self.tables.iter_mut().flatten() {
             table.sweep(now, budget);
         }
     }
 
-    /// Flows the security groups and the gateway endpoints track now.
+    /// Flows the security groups, the gateway endpoints and the egress-only gateways
+    /// track now.
     pub fn tracked_flows(&self) -> usize {
-        self.sg.len() + self.endpoint.len()
+        self.sg.len() + self.sg6.len() + self.endpoint.len() + self.egress_only.len()
     }
 
-    /// The security groups' and the gateway endpoints' counters together.
+    /// The security groups', the gateway endpoints' and the egress-only gateways'
+    /// counters together.
     pub fn tracker_stats(&self) -> TrackerStats {
-        let (a, b) = (self.sg.stats(), self.endpoint.stats());
-        TrackerStats {
-            created: a.created + b.created,
-            expired: a.expired + b.expired,
-            full: a.full + b.full,
-        }
+        let all =
+            [self.sg.stats(), self.sg6.stats(), self.endpoint.stats(), self.egress_only.stats()];
+        all.iter().fold(TrackerStats::default(), |t, s| TrackerStats {
+            created: t.created + s.created,
+            expired: t.expired + s.expired,
+            full: t.full + s.full,
+        })
     }
 
     /// A packet transit gateway `index` routed on (`carried`) or dropped.

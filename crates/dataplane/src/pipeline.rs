@@ -26,10 +26,13 @@
 
 use std::net::Ipv4Addr;
 
-use vpclab_conntrack::{FlowKey, Inbound, Outbound, Outcome, Proto, Timeouts};
+use vpclab_conntrack::{
+    FlowAddress, FlowKey, Inbound, Outbound, Outcome, Proto, Timeouts, Tracker,
+};
 
 use crate::counters::DropReason;
 use crate::nat::Tracking;
+use crate::security::{Compiled, CompiledAcl, Family, InterfaceRules};
 use crate::snapshot::{
     AttachmentEntry, AttachmentZone, EDGE_ADDRESS, EDGE_MTU, ENDPOINT_TARGET, Hop, INTERNET,
     InstancePort, NAT_TARGET, NO_ACL, NatEntry, Port, PortEntry, Snapshot, TGW_MSS, TGW_MTU,
@@ -39,25 +42,195 @@ use crate::trace::{SgDecision, Step};
 use crate::wire::{
     IPV4_HEADER, Ipv4, Malformed, Offload, Side, icmp, icmp_error, proto, tcp_reset,
 };
+use crate::wire6::Ipv6;
+
+/// What an ICMP error quotes: protocol, source, destination and the two ports (or the
+/// echo identifier and 0).
+pub(crate) type Quoted<B> = (u8, B, B, u16, u16);
+
+/// What the security groups, the ACLs and the trackers read of a packet, for either
+/// family: one set of checks serves IPv4 ([`Ipv4`]) and IPv6 ([`Ipv6`]).
+pub(crate) trait Datagram {
+    /// The address family the rules are compiled for.
+    type Addr: Family;
+    /// The address as flow keys hold it.
+    type Bits: FlowAddress;
+    /// The family's ICMP protocol number.
+    const ICMP: u8;
+
+    /// The upper-layer protocol.
+    fn protocol(&self) -> u8;
+    /// Source and destination ports (ICMP echo: the identifier first).
+    fn ports(&self) -> Option<(u16, u16)>;
+    /// The TCP flags (0 for anything else).
+    fn tcp_flags(&self) -> u8;
+    /// The ICMP type, if ICMP of the family with a header.
+    fn icmp_type(&self) -> Option<u8>;
+    /// The ICMP code (0 when absent).
+    fn icmp_code(&self) -> u8;
+    /// For an ICMP error: the quoted packet's protocol, source, destination and ports.
+    fn icmp_quoted(&self) -> Option<Quoted<Self::Bits>>;
+    /// The source address.
+    fn src_bits(&self) -> Self::Bits;
+    /// The destination address.
+    fn dst_bits(&self) -> Self::Bits;
+    /// An address of flow keys as the rules take it.
+    fn addr(bits: Self::Bits) -> Self::Addr;
+    /// The security groups' tracked flows of the family.
+    fn sg_flows(tracking: &mut Tracking) -> &mut Tracker<Self::Bits>;
+    /// One direction of an interface's rules for the family.
+    fn rules(interface: &InterfaceRules, egress: bool) -> &Compiled<Self::Addr>;
+    /// Whether a new flow allowed by the rules stays untracked.
+    fn untracked(interface: &InterfaceRules, egress: bool, protocol: u8, port: u16) -> bool;
+    /// The ACL's verdict and the rule that gave it.
+    fn decide(
+        acl: &CompiledAcl,
+        egress: bool,
+        peer: Self::Bits,
+        protocol: u8,
+        port: u16,
+        code: u8,
+    ) -> (bool, Option<u16>);
+}
+
+/// The methods of a packet view that both families name alike.
+macro_rules! datagram_reads {
+    ($bits:ty) => {
+        #[inline(always)]
+        fn protocol(&self) -> u8 {
+            Self::protocol(self)
+        }
+        #[inline(always)]
+        fn ports(&self) -> Option<(u16, u16)> {
+            Self::ports(self)
+        }
+        #[inline(always)]
+        fn tcp_flags(&self) -> u8 {
+            Self::tcp_flags(self)
+        }
+        #[inline(always)]
+        fn icmp_type(&self) -> Option<u8> {
+            Self::icmp_type(self)
+        }
+        #[inline(always)]
+        fn icmp_code(&self) -> u8 {
+            Self::icmp_code(self)
+        }
+        #[inline(always)]
+        fn icmp_quoted(&self) -> Option<Quoted<$bits>> {
+            Self::icmp_quoted(self)
+        }
+        #[inline(always)]
+        fn src_bits(&self) -> $bits {
+            Self::src_bits(self)
+        }
+        #[inline(always)]
+        fn dst_bits(&self) -> $bits {
+            Self::dst_bits(self)
+        }
+    };
+}
+
+impl Datagram for Ipv4<&mut [u8]> {
+    type Addr = Ipv4Addr;
+    type Bits = u32;
+    const ICMP: u8 = proto::ICMP;
+    datagram_reads!(u32);
+
+    #[inline(always)]
+    fn addr(bits: u32) -> Ipv4Addr {
+        Ipv4Addr::from(bits)
+    }
+    #[inline(always)]
+    fn sg_flows(tracking: &mut Tracking) -> &mut Tracker<u32> {
+        &mut tracking.sg
+    }
+    #[inline(always)]
+    fn rules(interface: &InterfaceRules, egress: bool) -> &Compiled<Ipv4Addr> {
+        if egress { &interface.egress } else { &interface.ingress }
+    }
+    #[inline(always)]
+    fn untracked(interface: &InterfaceRules, egress: bool, protocol: u8, port: u16) -> bool {
+        interface.untracked(egress, protocol, port)
+    }
+    #[inline(always)]
+    fn decide(
+        acl: &CompiledAcl,
+        egress: bool,
+        peer: u32,
+        protocol: u8,
+        port: u16,
+        code: u8,
+    ) -> (bool, Option<u16>) {
+        acl.decide(egress, peer, protocol, port, code)
+    }
+}
+
+impl Datagram for Ipv6<&mut [u8]> {
+    type Addr = std::net::Ipv6Addr;
+    type Bits = u128;
+    const ICMP: u8 = proto::ICMPV6;
+    datagram_reads!(u128);
+
+    #[inline(always)]
+    fn addr(bits: u128) -> std::net::Ipv6Addr {
+        std::net::Ipv6Addr::from(bits)
+    }
+    #[inline(always)]
+    fn sg_flows(tracking: &mut Tracking) -> &mut Tracker<u128> {
+        &mut tracking.sg6
+    }
+    #[inline(always)]
+    fn rules(interface: &InterfaceRules, egress: bool) -> &Compiled<std::net::Ipv6Addr> {
+        if egress { &interface.egress6 } else { &interface.ingress6 }
+    }
+    #[inline(always)]
+    fn untracked(interface: &InterfaceRules, egress: bool, protocol: u8, port: u16) -> bool {
+        interface.untracked6(egress, protocol, port)
+    }
+    #[inline(always)]
+    fn decide(
+        acl: &CompiledAcl,
+        egress: bool,
+        peer: u128,
+        protocol: u8,
+        port: u16,
+        code: u8,
+    ) -> (bool, Option<u16>) {
+        acl.decide6(egress, peer, protocol, port, code)
+    }
+}
 
 /// The key of a flow seen from interface `port`, for a packet leaving it (`egress`) or
 /// arriving: the same key both ways. ICMP flows are keyed by the echo identifier.
 #[inline(always)]
-fn flow_key(port: Port, ip: &Ipv4<&mut [u8]>, egress: bool) -> FlowKey {
+pub(crate) fn flow_key<P: Datagram>(port: Port, ip: &P, egress: bool) -> FlowKey<P::Bits> {
     let protocol = ip.protocol();
     let (sport, dport) = ip.ports().unwrap_or((0, 0));
     let (local, remote) =
         if egress { (ip.src_bits(), ip.dst_bits()) } else { (ip.dst_bits(), ip.src_bits()) };
-    let (local_port, remote_port) = match (protocol, egress) {
-        (proto::ICMP, _) => (sport, 0),
+    let (local_port, remote_port) = match (protocol == P::ICMP, egress) {
+        (true, _) => (sport, 0),
         (_, true) => (sport, dport),
         (_, false) => (dport, sport),
     };
     FlowKey { zone: port, protocol, local, local_port, remote, remote_port }
 }
 
-/// Room an ICMP error needs: a 20-byte header, 8 bytes of ICMP and a 548-byte quote.
-pub const REPLY_BUFFER: usize = 576;
+/// What the rules match a packet's port against: the destination port (TCP, UDP), or
+/// the ICMP type and code.
+#[inline(always)]
+pub(crate) fn rule_port<P: Datagram>(ip: &P) -> (u16, u8) {
+    match ip.protocol() {
+        p if p == P::ICMP => (u16::from(ip.icmp_type().unwrap_or(0)), ip.icmp_code()),
+        proto::TCP | proto::UDP => (ip.ports().map_or(0, |(_, dport)| dport), 0),
+        _ => (0, 0),
+    }
+}
+
+/// Room an ICMP error needs: IPv6's are up to 1280 bytes (RFC 4443); IPv4's up to
+/// 576 (a 20-byte header, 8 bytes of ICMP and a 548-byte quote).
+pub const REPLY_BUFFER: usize = 1280;
 
 /// What to do with a packet.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -118,6 +291,9 @@ impl Snapshot {
         now: u64,
     ) -> Verdict {
         tracking.receiver = None;
+        if packet.first().is_some_and(|b| b >> 4 == 6) {
+            return self.process6(tracking, from, packet, offload, reply, now);
+        }
         let mut ip = match Ipv4::new_checked(&mut *packet) {
             Ok(ip) => ip.with_offload(offload),
             Err(Malformed::Version(_)) => return Verdict::Drop(DropReason::NotIpv4),
@@ -256,7 +432,8 @@ impl Snapshot {
         let router = Ipv4Addr::from(u32::from(me.subnet.network()) + 1);
         match hop {
             None => Verdict::Drop(DropReason::NoRoute),
-            Some(Hop::Blackhole) => Verdict::Drop(DropReason::Blackhole),
+            // (An egress-only gateway is the target of IPv6 routes only.)
+            Some(Hop::Blackhole | Hop::EgressOnly) => Verdict::Drop(DropReason::Blackhole),
             Some(Hop::VpnGateway(index)) => {
                 // The gateway's own table picks the connection; it knows only the
                 // prefixes its connections bring.
@@ -1002,13 +1179,12 @@ impl Snapshot {
     /// The security groups of interface `port` (its compiled `rules`) on a packet leaving it (`egress`)
     /// or arriving at it: a tracked flow passes; otherwise the rules decide, and an
     /// allowed flow is tracked so its replies pass both ways.
-    #[allow(clippy::too_many_arguments)]
-    fn sg_check(
+    pub(crate) fn sg_check<P: Datagram>(
         &self,
         tracking: &mut Tracking,
         port: Port,
         rules: u32,
-        ip: &Ipv4<&mut [u8]>,
+        ip: &P,
         egress: bool,
         now: u64,
     ) -> Result<(), DropReason> {
@@ -1020,7 +1196,7 @@ impl Snapshot {
             // An ICMP error passes if the flow it is about is tracked here. That packet
             // went the other way: received by this interface if it now sends the error.
             let (l, lp, r, rp) = if egress { (qdst, qb, qsrc, qa) } else { (qsrc, qa, qdst, qb) };
-            let (lp, rp) = if quoted_protocol == proto::ICMP { (qa, 0) } else { (lp, rp) };
+            let (lp, rp) = if quoted_protocol == P::ICMP { (qa, 0) } else { (lp, rp) };
             let key = FlowKey {
                 zone: port,
                 protocol: quoted_protocol,
@@ -1029,7 +1205,7 @@ impl Snapshot {
                 remote: r,
                 remote_port: rp,
             };
-            let hit = tracking.sg.peek(&key, now).is_some();
+            let hit = P::sg_flows(tracking).peek(&key, now).is_some();
             let decision = if hit { SgDecision::Tracked } else { SgDecision::Denied };
             tracking.note(|| Step::SecurityGroups { port, egress, decision });
             return if hit { Ok(()) } else { Err(denied) };
@@ -1038,7 +1214,7 @@ impl Snapshot {
         let timeouts = interface.map_or(&Timeouts::INTERFACE, |i| &i.timeouts);
         let key = flow_key(port, ip, egress);
         let flags = ip.tcp_flags();
-        if tracking.sg.hit(&key, egress, flags, timeouts, now).is_some() {
+        if P::sg_flows(tracking).hit(&key, egress, flags, timeouts, now).is_some() {
             tracking.note(|| Step::SecurityGroups { port, egress, decision: SgDecision::Tracked });
             return Ok(());
         }
@@ -1053,22 +1229,18 @@ impl Snapshot {
         let Some(interface) = interface else {
             return deny(tracking, SgDecision::Denied);
         };
-        let rules = if egress { &interface.egress } else { &interface.ingress };
+        let rules = P::rules(interface, egress);
         let protocol = key.protocol;
-        let (match_port, code) = match protocol {
-            proto::ICMP => (u16::from(ip.icmp_type().unwrap_or(0)), ip.icmp_code()),
-            proto::TCP | proto::UDP => (ip.ports().map_or(0, |(_, dport)| dport), 0),
-            _ => (0, 0),
-        };
-        if !rules.allows(Ipv4Addr::from(key.remote), protocol, match_port, code) {
+        let (match_port, code) = rule_port(ip);
+        if !rules.allows(P::addr(key.remote), protocol, match_port, code) {
             return deny(tracking, SgDecision::Denied);
         }
-        if interface.untracked(egress, protocol, match_port) {
+        if P::untracked(interface, egress, protocol, match_port) {
             let decision = SgDecision::AllowedUntracked;
             tracking.note(|| Step::SecurityGroups { port, egress, decision });
             return Ok(());
         }
-        if !tracking.sg.track(key, 0, egress, flags, timeouts, now) {
+        if !P::sg_flows(tracking).track(key, 0, egress, flags, timeouts, now) {
             return deny(tracking, SgDecision::TableFull);
         }
         tracking.note(|| Step::SecurityGroups { port, egress, decision: SgDecision::Allowed });
@@ -1076,12 +1248,12 @@ impl Snapshot {
     }
 
     /// The network ACL `acl` on a packet leaving (`egress`) or entering its subnet.
-    fn acl_check(
+    pub(crate) fn acl_check<P: Datagram>(
         &self,
         tracking: &mut Tracking,
         acl: u32,
         egress: bool,
-        ip: &Ipv4<&mut [u8]>,
+        ip: &P,
     ) -> Result<(), DropReason> {
         let denied = if egress { DropReason::NaclOut } else { DropReason::NaclIn };
         if acl == NO_ACL {
@@ -1091,22 +1263,18 @@ impl Snapshot {
         let Some(compiled) = self.acls.get(acl as usize) else { return Err(denied) };
         let peer = if egress { ip.dst_bits() } else { ip.src_bits() };
         let protocol = ip.protocol();
-        let (port, code) = match protocol {
-            proto::ICMP => (u16::from(ip.icmp_type().unwrap_or(0)), ip.icmp_code()),
-            proto::TCP | proto::UDP => (ip.ports().map_or(0, |(_, dport)| dport), 0),
-            _ => (0, 0),
-        };
-        let (allowed, rule) = compiled.decide(egress, peer, protocol, port, code);
+        let (port, code) = rule_port(ip);
+        let (allowed, rule) = P::decide(compiled, egress, peer, protocol, port, code);
         tracking.note(|| Step::NetworkAcl { acl, egress, rule, allowed });
         if allowed { Ok(()) } else { Err(denied) }
     }
 
     /// The network ACL of the subnet behind `port`, for a packet entering it.
-    fn acl_in(
+    pub(crate) fn acl_in<P: Datagram>(
         &self,
         tracking: &mut Tracking,
         port: Port,
-        ip: &Ipv4<&mut [u8]>,
+        ip: &P,
     ) -> Result<(), DropReason> {
         tracking.receiver = Some(port);
         if port >= ENDPOINT_TARGET {
@@ -1650,9 +1818,13 @@ mod tests {
         let good = packet(WEB, APP, proto::ICMP, 64, &echo(1, 1));
         let mut spoofed = packet(BARE, APP, proto::ICMP, 64, &echo(1, 1));
         assert_eq!(lab.run(lab.web, &mut spoofed).0, Verdict::Drop(DropReason::SourceCheck));
+        // Version 6 goes to the IPv6 pipeline, where these bytes are no IPv6 packet.
         let mut v6 = good.clone();
-        v6[0] = 0x60;
-        assert_eq!(lab.run(lab.web, &mut v6).0, Verdict::Drop(DropReason::NotIpv4));
+        v6[0] = 0x65;
+        assert_eq!(lab.run(lab.web, &mut v6).0, Verdict::Drop(DropReason::Malformed));
+        let mut v5 = good.clone();
+        v5[0] = 0x55;
+        assert_eq!(lab.run(lab.web, &mut v5).0, Verdict::Drop(DropReason::NotIpv4));
         let mut corrupt = good.clone();
         corrupt[15] ^= 0xff;
         assert_eq!(lab.run(lab.web, &mut corrupt).0, Verdict::Drop(DropReason::Malformed));

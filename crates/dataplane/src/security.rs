@@ -12,10 +12,10 @@
 
 use std::collections::HashMap;
 use std::hash::{BuildHasher, Hasher};
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, Ipv6Addr};
 
-use ipnet::Ipv4Net;
-use vpclab_lpm::{Builder, Lpm4};
+use ipnet::{Ipv4Net, Ipv6Net};
+use vpclab_lpm::{Address, Builder, Lpm};
 use vpclab_model::{
     ConnectionTracking, Instance, Model, NetworkAcl, Peer, Protocol, SecurityGroupId, SgRule, VpcId,
 };
@@ -36,15 +36,21 @@ pub(crate) struct RuleSet {
 }
 
 impl RuleSet {
-    fn add(&mut self, rule: &SgRule) {
+    /// Adds `rule` to a set of family `F`: its ICMP is ICMPv4 for IPv4 and ICMPv6 for
+    /// IPv6; a rule of the other ICMP never matches.
+    fn add<F: Family>(&mut self, rule: &SgRule) {
         let ports = || (rule.from_port.clamp(0, 65535) as u16, rule.to_port.clamp(0, 65535) as u16);
         match rule.protocol {
             Protocol::All => self.all = true,
             Protocol::Tcp => self.tcp.push(ports()),
             Protocol::Udp => self.udp.push(ports()),
-            Protocol::Icmp => self.icmp.push((rule.from_port as i16, rule.to_port as i16)),
-            // ICMPv6 rides only on IPv6, which these IPv4 sets never see.
-            Protocol::Icmpv6 => {}
+            Protocol::Icmp if !F::IPV6 => {
+                self.icmp.push((rule.from_port as i16, rule.to_port as i16))
+            }
+            Protocol::Icmpv6 if F::IPV6 => {
+                self.icmp.push((rule.from_port as i16, rule.to_port as i16))
+            }
+            Protocol::Icmp | Protocol::Icmpv6 => {}
             Protocol::Other(n) => self.protocols.push(n),
         }
     }
@@ -58,7 +64,7 @@ impl RuleSet {
         match protocol {
             proto::TCP => within(&self.tcp),
             proto::UDP => within(&self.udp),
-            proto::ICMP => self.icmp.iter().any(|&(t, c)| {
+            proto::ICMP | proto::ICMPV6 => self.icmp.iter().any(|&(t, c)| {
                 (t == -1 || t == i16::from(port as u8)) && (c == -1 || c == i16::from(icmp_code))
             }),
             other => self.protocols.contains(&other),
@@ -66,20 +72,104 @@ impl RuleSet {
     }
 }
 
-/// One direction of one interface's security groups.
-#[derive(Debug, Default)]
-pub(crate) struct Compiled {
-    lpm: Lpm4,
+/// An address family security groups and ACLs compile for: which of a rule's peers
+/// and of a group's members' addresses are of it.
+pub(crate) trait Family: Address<Net: Eq + std::hash::Hash> {
+    /// Whether this is IPv6.
+    const IPV6: bool;
+    /// `0.0.0.0/0` or `::/0`.
+    const ANYWHERE: Self::Net;
+
+    /// The peer's prefix, if it is a range of this family.
+    fn range(peer: &Peer) -> Option<Self::Net>;
+    /// The blocks of prefix list `list` of this family.
+    fn prefix_list(model: &Model, list: &str) -> Vec<Self::Net>;
+    /// The members of `group` (their addresses of this family) with their VPCs.
+    fn members<'a, 'm>(
+        members: &'a Members<'m>,
+        group: &SecurityGroupId,
+    ) -> &'a [(&'m VpcId, Self)];
+    /// A host's prefix.
+    fn host(address: Self) -> Self::Net;
+    /// Whether `outer` contains `inner`.
+    fn contains(outer: &Self::Net, inner: &Self::Net) -> bool;
+}
+
+impl Family for Ipv4Addr {
+    const IPV6: bool = false;
+    const ANYWHERE: Ipv4Net = Ipv4Net::new_assert(Ipv4Addr::UNSPECIFIED, 0);
+
+    fn range(peer: &Peer) -> Option<Ipv4Net> {
+        match peer {
+            Peer::Cidr(c) => Some(*c),
+            _ => None,
+        }
+    }
+    fn prefix_list(model: &Model, list: &str) -> Vec<Ipv4Net> {
+        model.prefix_list_cidrs(list).unwrap_or_default()
+    }
+    fn members<'a, 'm>(
+        members: &'a Members<'m>,
+        group: &SecurityGroupId,
+    ) -> &'a [(&'m VpcId, Self)] {
+        members.by_group.get(group).map_or(&[], Vec::as_slice)
+    }
+    fn host(address: Self) -> Ipv4Net {
+        Ipv4Net::from(address)
+    }
+    fn contains(outer: &Ipv4Net, inner: &Ipv4Net) -> bool {
+        outer.contains(inner)
+    }
+}
+
+impl Family for Ipv6Addr {
+    const IPV6: bool = true;
+    const ANYWHERE: Ipv6Net = Ipv6Net::new_assert(Ipv6Addr::UNSPECIFIED, 0);
+
+    fn range(peer: &Peer) -> Option<Ipv6Net> {
+        match peer {
+            Peer::Cidr6(c) => Some(*c),
+            _ => None,
+        }
+    }
+    /// Prefix lists hold IPv4 blocks in vpclab.
+    fn prefix_list(_: &Model, _: &str) -> Vec<Ipv6Net> {
+        Vec::new()
+    }
+    fn members<'a, 'm>(
+        members: &'a Members<'m>,
+        group: &SecurityGroupId,
+    ) -> &'a [(&'m VpcId, Self)] {
+        members.by_group6.get(group).map_or(&[], Vec::as_slice)
+    }
+    fn host(address: Self) -> Ipv6Net {
+        Ipv6Net::from(address)
+    }
+    fn contains(outer: &Ipv6Net, inner: &Ipv6Net) -> bool {
+        outer.contains(inner)
+    }
+}
+
+/// One direction of one interface's security groups, for one address family.
+#[derive(Debug)]
+pub(crate) struct Compiled<A: Address = Ipv4Addr> {
+    lpm: Lpm<A>,
     sets: Vec<RuleSet>,
-    /// The rules whose peer is 0.0.0.0/0 alone (for AWS's untracked flows).
+    /// The rules whose peer is 0.0.0.0/0 (::/0) alone (for AWS's untracked flows).
     anywhere: RuleSet,
 }
 
-impl Compiled {
+impl<A: Address> Default for Compiled<A> {
+    fn default() -> Self {
+        Self { lpm: Lpm::default(), sets: Vec::new(), anywhere: RuleSet::default() }
+    }
+}
+
+impl<A: Family> Compiled<A> {
     /// Whether traffic to or from `peer` is allowed. `port` is the destination port
     /// (TCP/UDP) or the ICMP type.
     #[inline]
-    pub(crate) fn allows(&self, peer: Ipv4Addr, protocol: u8, port: u16, icmp_code: u8) -> bool {
+    pub(crate) fn allows(&self, peer: A, protocol: u8, port: u16, icmp_code: u8) -> bool {
         self.lpm
             .lookup(peer)
             .and_then(|set| self.sets.get(set as usize))
@@ -95,44 +185,43 @@ impl Compiled {
         vpc: &VpcId,
         rules: impl Iterator<Item = &'a SgRule>,
     ) -> Self {
-        let mut by_prefix: HashMap<Ipv4Net, RuleSet> = HashMap::new();
+        let mut by_prefix: HashMap<A::Net, RuleSet> = HashMap::new();
         let mut anywhere = RuleSet::default();
         for rule in rules {
-            if rule.peer == Peer::Cidr(Ipv4Net::default()) {
-                anywhere.add(rule);
+            if A::range(&rule.peer) == Some(A::ANYWHERE) {
+                anywhere.add::<A>(rule);
             }
-            let prefixes: Vec<Ipv4Net> = match &rule.peer {
-                Peer::Cidr(c) => vec![*c],
-                // IPv6 ranges match no IPv4 peer.
-                Peer::Cidr6(_) => Vec::new(),
+            let prefixes: Vec<A::Net> = match &rule.peer {
+                Peer::Cidr(_) | Peer::Cidr6(_) => A::range(&rule.peer).into_iter().collect(),
                 // Every interface in the group: instances' primary ones and the
                 // interfaces attached to them.
                 Peer::Group(g) => {
                     let near = |v: &VpcId| v == vpc || model.peered(v, vpc);
-                    members
-                        .of(g)
+                    A::members(members, g)
                         .iter()
                         .filter(|(v, _)| near(v))
-                        .map(|(_, ip)| Ipv4Net::from(*ip))
+                        .map(|(_, ip)| A::host(*ip))
                         .collect()
                 }
                 // The list's blocks as they are now: a change to it recompiles.
-                Peer::PrefixList(list) => {
-                    model.prefix_list_cidrs(list.as_str()).unwrap_or_default()
-                }
+                Peer::PrefixList(list) => A::prefix_list(model, list.as_str()),
             };
             for prefix in prefixes {
-                by_prefix.entry(prefix).or_default().add(rule);
+                by_prefix.entry(prefix).or_default().add::<A>(rule);
             }
         }
+        if by_prefix.is_empty() {
+            // No rule of this family (IPv6 in an IPv4-only VPC): no table to allocate.
+            return Self { anywhere, ..Self::default() };
+        }
         // Each prefix also carries the rules of every shorter prefix that contains it.
-        let prefixes: Vec<Ipv4Net> = by_prefix.keys().copied().collect();
+        let prefixes: Vec<A::Net> = by_prefix.keys().copied().collect();
         let mut builder = Builder::with_capacity(prefixes.len());
         let mut sets = Vec::with_capacity(prefixes.len());
         for prefix in &prefixes {
             let mut set = RuleSet::default();
             for (other, rules) in &by_prefix {
-                if other.contains(prefix) {
+                if A::contains(other, prefix) {
                     set.all |= rules.all;
                     set.tcp.extend(&rules.tcp);
                     set.udp.extend(&rules.udp);
@@ -146,12 +235,12 @@ impl Compiled {
         Self { lpm: builder.build(), sets, anywhere }
     }
 
-    /// Whether a 0.0.0.0/0 rule alone allows this traffic.
+    /// Whether a 0.0.0.0/0 (::/0) rule alone allows this traffic.
     pub(crate) fn allows_from_anywhere(&self, protocol: u8, port: u16) -> bool {
         self.anywhere.allows(protocol, port, 0)
     }
 
-    /// Whether all traffic to or from 0.0.0.0/0 is allowed.
+    /// Whether all traffic to or from 0.0.0.0/0 (::/0) is allowed.
     pub(crate) fn allows_everything(&self) -> bool {
         self.anywhere.all
     }
@@ -163,28 +252,30 @@ impl Compiled {
 #[derive(Debug, Default)]
 pub(crate) struct Members<'m> {
     by_group: HashMap<&'m SecurityGroupId, Vec<(&'m VpcId, Ipv4Addr)>>,
+    /// Their IPv6 addresses, for the groups' IPv6 rules.
+    by_group6: HashMap<&'m SecurityGroupId, Vec<(&'m VpcId, Ipv6Addr)>>,
 }
 
 impl<'m> Members<'m> {
     /// The members of every group in `model`.
     pub(crate) fn of_model(model: &'m Model) -> Self {
         let mut by_group: HashMap<&SecurityGroupId, Vec<(&VpcId, Ipv4Addr)>> = HashMap::new();
-        for i in model.instances() {
-            for g in &i.security_groups {
-                by_group.entry(g).or_default().push((&i.vpc, i.private_ip));
+        let mut by_group6: HashMap<&SecurityGroupId, Vec<(&VpcId, Ipv6Addr)>> = HashMap::new();
+        let mut add = |groups: &'m [SecurityGroupId], vpc: &'m VpcId, ip, ipv6: &[Ipv6Addr]| {
+            for g in groups {
+                by_group.entry(g).or_default().push((vpc, ip));
+                if !ipv6.is_empty() {
+                    by_group6.entry(g).or_default().extend(ipv6.iter().map(|&a| (vpc, a)));
+                }
             }
+        };
+        for i in model.instances() {
+            add(&i.security_groups, &i.vpc, i.private_ip, &i.ipv6_addresses);
         }
         for n in model.network_interfaces().filter(|n| n.attachment.is_some()) {
-            for g in &n.security_groups {
-                by_group.entry(g).or_default().push((&n.vpc, n.private_ip));
-            }
+            add(&n.security_groups, &n.vpc, n.private_ip, &n.ipv6_addresses);
         }
-        Self { by_group }
-    }
-
-    /// The members of `group`, with their VPCs.
-    fn of(&self, group: &SecurityGroupId) -> &[(&'m VpcId, Ipv4Addr)] {
-        self.by_group.get(group).map_or(&[], Vec::as_slice)
+        Self { by_group, by_group6 }
     }
 }
 
@@ -199,6 +290,9 @@ pub(crate) struct InterfaceRules {
     pub(crate) timeouts: Timeouts,
     pub(crate) ingress: Compiled,
     pub(crate) egress: Compiled,
+    /// The same groups' IPv6 rules.
+    pub(crate) ingress6: Compiled<Ipv6Addr>,
+    pub(crate) egress6: Compiled<Ipv6Addr>,
 }
 
 impl InterfaceRules {
@@ -206,9 +300,14 @@ impl InterfaceRules {
     pub(crate) fn untracked(&self, egress: bool, protocol: u8, port: u16) -> bool {
         let (this, other) =
             if egress { (&self.egress, &self.ingress) } else { (&self.ingress, &self.egress) };
-        matches!(protocol, proto::TCP | proto::UDP)
-            && this.allows_from_anywhere(protocol, port)
-            && other.allows_everything()
+        untracked(this, other, protocol, port)
+    }
+
+    /// [`InterfaceRules::untracked`] for an IPv6 flow, by the ::/0 rules.
+    pub(crate) fn untracked6(&self, egress: bool, protocol: u8, port: u16) -> bool {
+        let (this, other) =
+            if egress { (&self.egress6, &self.ingress6) } else { (&self.ingress6, &self.egress6) };
+        untracked(this, other, protocol, port)
     }
 
     pub(crate) fn build(model: &Model, members: &Members<'_>, instance: &Instance) -> Self {
@@ -234,12 +333,24 @@ impl InterfaceRules {
         let timeouts = tracking.map_or(Timeouts::INTERFACE, |c| {
             Timeouts::interface(c.tcp_established_timeout, c.udp_stream_timeout, c.udp_timeout)
         });
+        let ingress = || groups.iter().flat_map(|g| &g.ingress);
+        let egress = || groups.iter().flat_map(|g| &g.egress);
         Self {
             timeouts,
-            ingress: Compiled::build(model, members, vpc, groups.iter().flat_map(|g| &g.ingress)),
-            egress: Compiled::build(model, members, vpc, groups.iter().flat_map(|g| &g.egress)),
+            ingress: Compiled::build(model, members, vpc, ingress()),
+            egress: Compiled::build(model, members, vpc, egress()),
+            ingress6: Compiled::build(model, members, vpc, ingress()),
+            egress6: Compiled::build(model, members, vpc, egress()),
         }
     }
+}
+
+/// Whether a TCP/UDP flow allowed by `this` direction's rules stays untracked: a
+/// rule to anywhere allows it and the `other` direction allows everything anywhere.
+fn untracked<A: Family>(this: &Compiled<A>, other: &Compiled<A>, protocol: u8, port: u16) -> bool {
+    matches!(protocol, proto::TCP | proto::UDP)
+        && this.allows_from_anywhere(protocol, port)
+        && other.allows_everything()
 }
 
 /// The flow tables' hash: a seeded folded multiply per word, several times cheaper than
@@ -304,11 +415,12 @@ impl Hasher for FlowHasher {
     }
 }
 
-/// One network ACL rule, flattened for the packet path.
+/// One network ACL rule, flattened for the packet path: its range as a network and a
+/// mask of the family's width (`u32`, `u128`).
 #[derive(Clone, Copy, Debug)]
-struct AclRule {
-    network: u32,
-    mask: u32,
+struct AclRule<K> {
+    network: K,
+    mask: K,
     protocol: Option<u8>,
     ports: Option<(u16, u16)>,
     icmp: Option<(i16, i16)>,
@@ -316,32 +428,56 @@ struct AclRule {
     number: u16,
 }
 
-/// A network ACL compiled: each direction's rules in evaluation order.
+/// A network ACL compiled: each direction's rules of each family in evaluation order.
 #[derive(Debug, Default)]
 pub(crate) struct CompiledAcl {
-    inbound: Vec<AclRule>,
-    outbound: Vec<AclRule>,
+    inbound: Vec<AclRule<u32>>,
+    outbound: Vec<AclRule<u32>>,
+    inbound6: Vec<AclRule<u128>>,
+    outbound6: Vec<AclRule<u128>>,
 }
 
 impl CompiledAcl {
     pub(crate) fn build(acl: &NetworkAcl) -> Self {
-        let flatten = |egress| {
-            // The IPv4 rules: an IPv6 one never matches an IPv4 packet.
+        let flatten = |egress: bool, v6: bool| {
             acl.rules(egress)
                 .into_iter()
-                .filter_map(|e| Some((e, e.cidr4()?)))
-                .map(|(e, cidr)| AclRule {
-                    network: u32::from(cidr.network()),
-                    mask: u32::from(cidr.netmask()),
-                    protocol: e.protocol.number(),
-                    ports: e.ports,
-                    icmp: e.icmp,
-                    allow: e.allow,
-                    number: e.rule_number,
+                .filter(move |e| e.cidr6().is_some() == v6)
+                .map(|e| (e.protocol.number(), e))
+        };
+        fn rule<K>(
+            e: &vpclab_model::AclEntry,
+            protocol: Option<u8>,
+            network: K,
+            mask: K,
+        ) -> AclRule<K> {
+            AclRule {
+                network,
+                mask,
+                protocol,
+                ports: e.ports,
+                icmp: e.icmp,
+                allow: e.allow,
+                number: e.rule_number,
+            }
+        }
+        let v4 = |egress| {
+            flatten(egress, false)
+                .filter_map(|(p, e)| {
+                    let c = e.cidr4()?;
+                    Some(rule(e, p, u32::from(c.network()), u32::from(c.netmask())))
                 })
                 .collect()
         };
-        Self { inbound: flatten(false), outbound: flatten(true) }
+        let v6 = |egress| {
+            flatten(egress, true)
+                .filter_map(|(p, e)| {
+                    let c = e.cidr6()?;
+                    Some(rule(e, p, u128::from(c.network()), u128::from(c.netmask())))
+                })
+                .collect()
+        };
+        Self { inbound: v4(false), outbound: v4(true), inbound6: v6(false), outbound6: v6(true) }
     }
 
     /// The verdict of the first rule matching `peer` (the source inbound, the
@@ -357,24 +493,52 @@ impl CompiledAcl {
         icmp_code: u8,
     ) -> (bool, Option<u16>) {
         let rules = if egress { &self.outbound } else { &self.inbound };
-        for r in rules {
-            if peer & r.mask != r.network || r.protocol.is_some_and(|p| p != protocol) {
-                continue;
-            }
-            let ports_match = match protocol {
-                proto::TCP | proto::UDP => r.ports.is_none_or(|(lo, hi)| lo <= port && port <= hi),
-                proto::ICMP => r.icmp.is_none_or(|(t, c)| {
-                    (t == -1 || t == i16::from(port as u8))
-                        && (c == -1 || c == i16::from(icmp_code))
-                }),
-                _ => true,
-            };
-            if ports_match {
-                return (r.allow, Some(r.number));
-            }
-        }
-        (false, None)
+        first_match(rules, peer, protocol, port, icmp_code)
     }
+
+    /// [`CompiledAcl::decide`] for an IPv6 packet, by the IPv6 rules.
+    #[inline]
+    pub(crate) fn decide6(
+        &self,
+        egress: bool,
+        peer: u128,
+        protocol: u8,
+        port: u16,
+        icmp_code: u8,
+    ) -> (bool, Option<u16>) {
+        let rules = if egress { &self.outbound6 } else { &self.inbound6 };
+        first_match(rules, peer, protocol, port, icmp_code)
+    }
+}
+
+/// See [`CompiledAcl::decide`].
+#[inline]
+fn first_match<K>(
+    rules: &[AclRule<K>],
+    peer: K,
+    protocol: u8,
+    port: u16,
+    icmp_code: u8,
+) -> (bool, Option<u16>)
+where
+    K: Copy + Eq + std::ops::BitAnd<Output = K>,
+{
+    for r in rules {
+        if peer & r.mask != r.network || r.protocol.is_some_and(|p| p != protocol) {
+            continue;
+        }
+        let ports_match = match protocol {
+            proto::TCP | proto::UDP => r.ports.is_none_or(|(lo, hi)| lo <= port && port <= hi),
+            proto::ICMP | proto::ICMPV6 => r.icmp.is_none_or(|(t, c)| {
+                (t == -1 || t == i16::from(port as u8)) && (c == -1 || c == i16::from(icmp_code))
+            }),
+            _ => true,
+        };
+        if ports_match {
+            return (r.allow, Some(r.number));
+        }
+    }
+    (false, None)
 }
 
 #[cfg(test)]

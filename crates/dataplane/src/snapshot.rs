@@ -4,17 +4,17 @@
 //! with one atomic pointer swap; workers load the current one once per batch and never
 //! lock. Everything a packet needs is an array index or an [`Lpm4`] lookup away.
 
-use std::collections::BTreeMap;
-use std::net::Ipv4Addr;
+use std::collections::{BTreeMap, HashMap};
+use std::net::{Ipv4Addr, Ipv6Addr};
 
-use ipnet::Ipv4Net;
-use vpclab_lpm::{Builder, Lpm4};
+use ipnet::{Ipv4Net, Ipv6Net};
+use vpclab_lpm::{Builder, Lpm4, Lpm6};
 use vpclab_model::{
-    InstanceId, Model, NatGatewayId, NetworkInterfaceId, RouteTarget, SecurityGroupId,
-    VpnConnectionId, ZONES,
+    InstanceId, Model, NatGatewayId, NetworkInterfaceId, RouteFamily, RouteTable, RouteTarget,
+    SecurityGroupId, VpnConnectionId, ZONES,
 };
 
-use crate::security::{CompiledAcl, InterfaceRules};
+use crate::security::{CompiledAcl, FlowHashing, InterfaceRules};
 
 /// A device the forwarder reads and writes: an index into the snapshot's port table.
 pub type Port = u32;
@@ -61,6 +61,9 @@ pub enum Hop {
     /// To the VPC's virtual private gateway with this index, which picks one of its VPN
     /// connections by the prefixes each brings (`vpn_down` when none brings this one).
     VpnGateway(u32),
+    /// Out through the VPC's egress-only internet gateway (IPv6 routes only): the flow
+    /// is remembered, so that its replies, and nothing else, come back in.
+    EgressOnly,
     /// The target is gone: drop.
     Blackhole,
 }
@@ -182,11 +185,14 @@ pub const ENDPOINT_TARGET: u32 = 1 << 29;
 /// `table` of an attachment associated with no route table.
 pub const NO_TABLE: u32 = u32::MAX;
 
-/// A compiled route table.
+/// A compiled route table: its IPv4 and its IPv6 routes, looked up independently (a
+/// route of one family never answers for the other, as on AWS).
 #[derive(Debug)]
 pub(crate) struct Table {
     pub(crate) lpm: Lpm4,
     pub(crate) hops: Vec<Hop>,
+    pub(crate) lpm6: Lpm6,
+    pub(crate) hops6: Vec<Hop>,
 }
 
 /// A compiled VPC: who holds which private address.
@@ -198,6 +204,14 @@ pub(crate) struct VpcEntry {
     /// Its private NAT gateways: their addresses and indexes (few, read only for an
     /// address no interface holds).
     pub(crate) private_nats: Vec<(Ipv4Addr, u32)>,
+    /// Who holds which IPv6 address, as `hosts` (exact addresses: a hash lookup, not
+    /// a walk of 128 bits of trie).
+    pub(crate) hosts6: HashMap<Ipv6Addr, Port, FlowHashing>,
+    /// Its associated IPv6 blocks.
+    pub(crate) cidrs6: Vec<Ipv6Net>,
+    /// Whether an internet gateway is attached: the internet may open flows to its
+    /// IPv6 addresses (IPv6 is public by routing, without translation).
+    pub(crate) internet: bool,
 }
 
 impl VpcEntry {
@@ -210,6 +224,11 @@ impl VpcEntry {
     pub(crate) fn contains(&self, addr: Ipv4Addr) -> bool {
         self.cidrs.iter().any(|c| c.contains(&addr))
     }
+
+    /// Whether `addr` lies in one of the VPC's IPv6 blocks.
+    pub(crate) fn contains6(&self, addr: Ipv6Addr) -> bool {
+        self.cidrs6.iter().any(|c| c.contains(&addr))
+    }
 }
 
 /// An instance's interface as the forwarder sees it.
@@ -221,6 +240,8 @@ pub struct InstancePort {
     pub table: u32,
     /// Its subnet.
     pub subnet: Ipv4Net,
+    /// Its subnet's IPv6 block, if it has one.
+    pub subnet6: Option<Ipv6Net>,
     /// Its subnet's availability zone, by index in the region's zones.
     pub zone: u8,
     /// Its private address.
@@ -257,6 +278,7 @@ impl InstancePort {
             vpc,
             table,
             subnet,
+            subnet6: None,
             zone,
             private,
             public: None,
@@ -372,6 +394,9 @@ pub struct Snapshot {
     /// Private NAT gateways' own addresses (any VPC) to their indexes: how steering
     /// knows a reply to one.
     pub(crate) private_nats: Lpm4,
+    /// Every VPC's IPv6 blocks to the VPC's index: where a packet from the internet to
+    /// an IPv6 address goes (the blocks come from one pool and never overlap).
+    pub(crate) blocks6: Lpm6,
     /// Compiled security groups, per instance port (`InstancePort::rules`).
     pub(crate) rules: Vec<InterfaceRules>,
     /// Compiled network ACLs.
@@ -406,6 +431,7 @@ impl Snapshot {
             nats: Vec::new(),
             vgws: Vec::new(),
             private_nats: Lpm4::default(),
+            blocks6: Lpm6::default(),
             rules: Vec::new(),
             acls: Vec::new(),
             tgw_tables: Vec::new(),
@@ -735,6 +761,34 @@ pub fn compile_prepared(model: &Model, ports: &PortMap, generation: u64) -> Snap
     let vgw_index: BTreeMap<_, u32> =
         model.vpn_gateways().zip(0..).map(|(g, i)| (g.id.clone(), i)).collect();
 
+    // What a route's target is to the forwarder, for either family.
+    let hop_of = |table: &RouteTable, target: &RouteTarget| -> Hop {
+        match target {
+            RouteTarget::Local => Hop::Local,
+            RouteTarget::Gateway(_) => Hop::Internet,
+            RouteTarget::NatGateway(id) => {
+                nat_index.get(id).map_or(Hop::Blackhole, |&i| Hop::Nat(i))
+            }
+            RouteTarget::Endpoint(_) => Hop::Endpoint,
+            RouteTarget::TransitGateway(tgw) => model
+                .tgw_attachment_of(tgw, &table.vpc)
+                .map_or(Hop::Blackhole, |a| Hop::TransitGateway(attachment_index[&a.id])),
+            RouteTarget::NetworkInterface(eni) => {
+                interface_port(model, ports, eni).map_or(Hop::Blackhole, Hop::Interface)
+            }
+            RouteTarget::VpnGateway(vgw) => {
+                vgw_index.get(vgw).map_or(Hop::Blackhole, |&i| Hop::VpnGateway(i))
+            }
+            // IPv6 routes only: the model refuses it for an IPv4 one.
+            RouteTarget::EgressOnlyGateway(_) => Hop::EgressOnly,
+            RouteTarget::Peering(pcx) => model
+                .peering_connection(pcx)
+                .ok()
+                .and_then(|p| p.peer_of(&table.vpc))
+                .and_then(|peer| vpc_index.get(peer))
+                .map_or(Hop::Blackhole, |&i| Hop::Peering(i)),
+        }
+    };
     let tables = model
         .route_tables()
         .map(|table| {
@@ -751,33 +805,7 @@ pub fn compile_prepared(model: &Model, ports: &PortMap, generation: u64) -> Snap
                 let hop = if model.is_blackhole(table, route) {
                     Hop::Blackhole
                 } else {
-                    match &route.target {
-                        RouteTarget::Local => Hop::Local,
-                        RouteTarget::Gateway(_) => Hop::Internet,
-                        RouteTarget::NatGateway(id) => {
-                            nat_index.get(id).map_or(Hop::Blackhole, |&i| Hop::Nat(i))
-                        }
-                        RouteTarget::Endpoint(_) => Hop::Endpoint,
-                        RouteTarget::TransitGateway(tgw) => {
-                            model.tgw_attachment_of(tgw, &table.vpc).map_or(Hop::Blackhole, |a| {
-                                Hop::TransitGateway(attachment_index[&a.id])
-                            })
-                        }
-                        RouteTarget::NetworkInterface(eni) => {
-                            interface_port(model, ports, eni).map_or(Hop::Blackhole, Hop::Interface)
-                        }
-                        RouteTarget::VpnGateway(vgw) => {
-                            vgw_index.get(vgw).map_or(Hop::Blackhole, |&i| Hop::VpnGateway(i))
-                        }
-                        // IPv6 routes only: the model refuses it for an IPv4 one.
-                        RouteTarget::EgressOnlyGateway(_) => Hop::Blackhole,
-                        RouteTarget::Peering(pcx) => model
-                            .peering_connection(pcx)
-                            .ok()
-                            .and_then(|p| p.peer_of(&table.vpc))
-                            .and_then(|peer| vpc_index.get(peer))
-                            .map_or(Hop::Blackhole, |&i| Hop::Peering(i)),
-                    }
+                    hop_of(table, &route.target)
                 };
                 // A route to one of the account's prefix lists leads to each of its
                 // blocks as they are now.
@@ -786,7 +814,25 @@ pub fn compile_prepared(model: &Model, ports: &PortMap, generation: u64) -> Snap
                 }
                 hops[value as usize] = hop;
             }
-            Table { lpm: builder.build(), hops }
+            // IPv6 routes: no propagation (virtual private gateways carry no IPv6) and
+            // no prefix lists of IPv6 blocks.
+            let routes6 = <Ipv6Net as RouteFamily>::routes(table);
+            let mut builder6 = Builder::with_capacity(routes6.len());
+            let hops6 = (0u32..)
+                .zip(routes6)
+                .map(|(value, route)| {
+                    builder6
+                        .insert(route.destination, value)
+                        .expect("route indexes fit in 31 bits");
+                    if model.is_blackhole(table, route) {
+                        Hop::Blackhole
+                    } else {
+                        hop_of(table, &route.target)
+                    }
+                })
+                .collect();
+            let lpm6 = if routes6.is_empty() { Lpm6::default() } else { builder6.build() };
+            Table { lpm: builder.build(), hops, lpm6, hops6 }
         })
         .collect();
 
@@ -847,6 +893,9 @@ pub fn compile_prepared(model: &Model, ports: &PortMap, generation: u64) -> Snap
     // is 1 KiB instead of 16 (a thousand VPCs' roots were rewritten on every change).
     let mut hosts: Vec<Builder<Ipv4Addr>> =
         model.vpcs().map(|_| Builder::new().direct_bits(HOST_DIRECT_BITS)).collect();
+    let hashing = FlowHashing::random();
+    let mut hosts6: Vec<HashMap<Ipv6Addr, Port, FlowHashing>> =
+        model.vpcs().map(|_| HashMap::with_hasher(hashing)).collect();
     let mut public = Builder::new();
     let max_port = ports
         .iter()
@@ -880,6 +929,7 @@ pub fn compile_prepared(model: &Model, ports: &PortMap, generation: u64) -> Snap
                 vpc,
                 table: table_index[&table.id],
                 subnet: subnet.cidr,
+                subnet6: <Ipv6Net as RouteFamily>::subnet_block(subnet),
                 zone: zone_of(&subnet.zone) as u8,
                 private: Ipv4Addr::UNSPECIFIED,
                 public: None,
@@ -910,6 +960,9 @@ pub fn compile_prepared(model: &Model, ports: &PortMap, generation: u64) -> Snap
         hosts[vpc as usize]
             .insert(Ipv4Net::from(instance.private_ip), port)
             .expect("ports fit in 31 bits");
+        for &ip in &instance.ipv6_addresses {
+            hosts6[vpc as usize].insert(ip, port);
+        }
         if let Some(ip) = public_ip {
             public.insert(Ipv4Net::from(ip), port).expect("ports fit in 31 bits");
         }
@@ -945,6 +998,9 @@ pub fn compile_prepared(model: &Model, ports: &PortMap, generation: u64) -> Snap
             hosts[vpc as usize]
                 .insert(Ipv4Net::from(eni.private_ip), port)
                 .expect("ports fit in 31 bits");
+            for &ip in &eni.ipv6_addresses {
+                hosts6[vpc as usize].insert(ip, port);
+            }
             let rules_index = rules.len() as u32;
             port_table[port as usize] = PortEntry::Instance(InstancePort {
                 private: eni.private_ip,
@@ -1020,6 +1076,15 @@ pub fn compile_prepared(model: &Model, ports: &PortMap, generation: u64) -> Snap
         .expect("fits in 31 bits");
     }
     let private_nats = private_nats.build();
+    let mut blocks6 = Builder::new();
+    let mut any6 = false;
+    for (vpc, index) in model.vpcs().zip(0u32..) {
+        for block in <Ipv6Net as RouteFamily>::vpc_blocks(vpc) {
+            blocks6.insert(block, index).expect("VPC indexes fit in 31 bits");
+            any6 = true;
+        }
+    }
+    let blocks6 = if any6 { blocks6.build() } else { Lpm6::default() };
 
     Snapshot {
         generation,
@@ -1028,10 +1093,14 @@ pub fn compile_prepared(model: &Model, ports: &PortMap, generation: u64) -> Snap
         tables,
         vpcs: hosts
             .into_iter()
+            .zip(hosts6)
             .zip(model.vpcs())
             .zip(0..)
-            .map(|((b, vpc), index)| VpcEntry {
+            .map(|(((b, b6), vpc), index)| VpcEntry {
                 hosts: b.build(),
+                hosts6: b6,
+                cidrs6: <Ipv6Net as RouteFamily>::vpc_blocks(vpc),
+                internet: with_gateway.contains(&vpc.id),
                 cidrs: vpc.cidrs().collect(),
                 private_nats: (0..)
                     .zip(&nats)
@@ -1043,6 +1112,7 @@ pub fn compile_prepared(model: &Model, ports: &PortMap, generation: u64) -> Snap
         public: public.build(),
         nats,
         private_nats,
+        blocks6,
         rules,
         acls,
         tgw_tables,

@@ -19,6 +19,8 @@ pub mod proto {
     pub const TCP: u8 = 6;
     /// UDP.
     pub const UDP: u8 = 17;
+    /// ICMPv6 (IPv6's ICMP).
+    pub const ICMPV6: u8 = 58;
 }
 
 /// The SYN bit of the TCP flags.
@@ -152,6 +154,28 @@ pub struct Offload {
 impl Offload {
     /// An ordinary packet: finished checksums, one segment.
     pub const NONE: Offload = Offload { partial_checksum: false, gso_size: 0 };
+}
+
+/// The size of the largest packet a packet of `total` bytes becomes on a link: itself,
+/// or for a GSO super-packet (segments of `gso_size`) its IP headers (`ip_header`), its
+/// `protocol`'s header (read from `l4`) and one segment. Either family.
+#[inline]
+pub(crate) fn largest_segment(
+    total: usize,
+    ip_header: usize,
+    protocol: u8,
+    l4: &[u8],
+    gso_size: u16,
+) -> usize {
+    let segment = usize::from(gso_size);
+    if segment == 0 {
+        return total;
+    }
+    let l4_header = match protocol {
+        proto::TCP => l4.get(12).map_or(20, |&b| usize::from(b >> 4) * 4),
+        _ => 8,
+    };
+    total.min(ip_header + l4_header + segment)
 }
 
 /// How an address family numbers ICMP and its echo messages: all that differs between
@@ -390,16 +414,8 @@ impl<T: AsRef<[u8]>> Ipv4<T> {
     /// The size of the largest packet this becomes on a link: the total length, or for a
     /// GSO super-packet its headers plus one segment's payload.
     pub fn wire_len(&self) -> usize {
-        let total = self.total_len();
-        let segment = usize::from(self.offload.gso_size);
-        if segment == 0 {
-            return total;
-        }
-        let l4_header = match self.protocol() {
-            proto::TCP => self.payload().get(12).map_or(20, |&b| usize::from(b >> 4) * 4),
-            _ => 8,
-        };
-        total.min(self.header_len() + l4_header + segment)
+        let (total, header) = (self.total_len(), self.header_len());
+        largest_segment(total, header, self.protocol(), self.payload(), self.offload.gso_size)
     }
 
     fn b(&self) -> &[u8] {

@@ -40,7 +40,7 @@ pub mod proto {
     /// Authentication Header (RFC 4302): its length counts 4-octet units, less 2.
     pub const AH: u8 = 51;
     /// ICMPv6 (RFC 4443).
-    pub const ICMPV6: u8 = 58;
+    pub use crate::wire::proto::ICMPV6;
     /// No Next Header: nothing follows.
     pub const NO_NEXT_HEADER: u8 = 59;
     /// Destination Options (RFC 8200 §4.6).

@@ -1,0 +1,670 @@
+//! IPv6 through the VPC router: the same pure function of a packet, its port and the
+//! snapshot as [`crate::pipeline`], for the other family. No I/O, no clock, no
+//! allocation, no locks, no logging.
+//!
+//! IPv6 addresses in a VPC are global: nothing is translated.
+//!
+//! * From an instance: the source must be one of the interface's IPv6 addresses
+//!   (source/destination check) → its security groups' IPv6 rules → same subnet?
+//!   deliver (no route table, no hop-limit change) → the subnet's table's IPv6 routes
+//!   (looked up apart from the IPv4 ones, as on AWS): `local` or a peering → the holder
+//!   of the address, both subnets' ACLs (IPv6 entries), the receiver's groups;
+//!   the internet gateway → out unchanged; the egress-only gateway → out unchanged, the
+//!   flow remembered so that its replies may come back; the 1500-byte edge answered with
+//!   ICMPv6 Packet Too Big (routers never fragment IPv6); hop limit 1 answered with
+//!   Time Exceeded from the subnet router.
+//! * From the internet: to an address of a VPC's IPv6 block. With an internet gateway
+//!   attached, anything its ACL and groups admit; without one, only what continues a
+//!   flow out through its egress-only gateway (AWS: "prevents the internet from
+//!   initiating an IPv6 connection with your instances").
+//!
+//! Not carried over IPv6 yet (dropped as `ipv6_not_carried`): transit gateways, NAT64
+//! through NAT gateways, virtual private gateways, endpoints, the VPC's own services on
+//! `fd00:ec2::/64`; a fragment other than the first (`fragment_untracked`).
+
+use std::net::Ipv6Addr;
+
+use ipnet::Ipv6Net;
+use vpclab_conntrack::{FlowKey, Timeouts};
+
+use crate::counters::DropReason;
+use crate::nat::Tracking;
+use crate::pipeline::{Verdict, flow_key};
+use crate::snapshot::{
+    EDGE_MTU, ENDPOINT_TARGET, Hop, INTERNET, InstancePort, Port, PortEntry, Snapshot,
+};
+use crate::trace::Step;
+use crate::wire::{Offload, proto};
+use crate::wire6::{Ipv6, icmp_error, icmp6};
+
+/// The instance metadata service's IPv6 address (AWS's Nitro instances).
+pub const IMDS6: Ipv6Addr = Ipv6Addr::new(0xfd00, 0xec2, 0, 0, 0, 0, 0, 0x254);
+
+/// Amazon DNS's IPv6 address (AWS's Nitro instances).
+pub const DNS6: Ipv6Addr = Ipv6Addr::new(0xfd00, 0xec2, 0, 0, 0, 0, 0, 0x253);
+
+/// The internet edge's own IPv6 address: the source of the errors it sends the internet.
+pub const EDGE_ADDRESS6: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0xffff, 0xffff, 0, 0, 0, 1);
+
+/// The subnet router's address in an IPv6 block: its first address plus one, as in
+/// IPv4 (AWS reserves the first four addresses of every IPv6 subnet block).
+pub fn router6(subnet: Ipv6Net) -> Ipv6Addr {
+    Ipv6Addr::from(u128::from(subnet.network()) + 1)
+}
+
+/// Whether `addr` is one AWS reserves in `subnet`: its first four and its last.
+fn reserved6(subnet: Ipv6Net, addr: Ipv6Addr) -> bool {
+    let offset = u128::from(addr) - u128::from(subnet.network());
+    offset < 4 || addr == subnet.broadcast()
+}
+
+impl Snapshot {
+    /// [`Snapshot::process_offloaded`] for an IPv6 packet.
+    pub(crate) fn process6(
+        &self,
+        tracking: &mut Tracking,
+        from: Port,
+        packet: &mut [u8],
+        offload: Offload,
+        reply: &mut [u8],
+        now: u64,
+    ) -> Verdict {
+        let mut ip = match Ipv6::new_checked(&mut *packet) {
+            Ok(ip) => ip.with_offload(offload),
+            Err(_) => return Verdict::Drop(DropReason::Malformed),
+        };
+        if ip.is_later_fragment() {
+            // Nothing tells its ports yet (the fragment tracker keys IPv4 datagrams).
+            return Verdict::Drop(DropReason::FragmentUntracked);
+        }
+        match self.port(from) {
+            PortEntry::Instance(me) => self.egress6(tracking, from, &me, &mut ip, reply, now),
+            PortEntry::Internet => self.ingress6(tracking, &mut ip, reply, now),
+            PortEntry::Vpn(_) => Verdict::Drop(DropReason::Ipv6NotCarried),
+            PortEntry::Vacant => Verdict::Drop(DropReason::UnknownPort),
+        }
+    }
+
+    fn egress6(
+        &self,
+        tracking: &mut Tracking,
+        from: Port,
+        me: &InstancePort,
+        ip: &mut Ipv6<&mut [u8]>,
+        reply: &mut [u8],
+        now: u64,
+    ) -> Verdict {
+        let Some(vpc) = self.vpcs.get(me.vpc as usize) else {
+            return Verdict::Drop(DropReason::NoRoute);
+        };
+        let (src, dst) = (ip.src(), ip.dst());
+        if me.source_dest_check && vpc.hosts6.get(&src) != Some(&from) {
+            return Verdict::Drop(DropReason::SourceCheck);
+        }
+        if dst == IMDS6 || dst == DNS6 {
+            return Verdict::Drop(DropReason::Ipv6NotCarried);
+        }
+        if let Err(reason) = self.sg_check(tracking, from, me.rules, ip, true, now) {
+            return Verdict::Drop(reason);
+        }
+        let len = ip.total_len();
+        // An interface sending IPv6 from its own address has a subnet with a block.
+        let Some(subnet) = me.subnet6 else {
+            return Verdict::Drop(DropReason::NoRoute);
+        };
+        if subnet.contains(&dst) {
+            tracking.note(|| Step::SameSubnet);
+            if reserved6(subnet, dst) {
+                return Verdict::Drop(DropReason::VpcService);
+            }
+            return match vpc.hosts6.get(&dst) {
+                Some(&port) if port >= ENDPOINT_TARGET => Verdict::Drop(DropReason::Ipv6NotCarried),
+                Some(&port) => match self.admit6(tracking, port, ip, now) {
+                    Ok(()) => Verdict::Forward { port, len },
+                    Err(reason) => Verdict::Drop(reason),
+                },
+                None => Verdict::Drop(DropReason::NoHost),
+            };
+        }
+
+        let Some(table) = self.tables.get(me.table as usize) else {
+            return Verdict::Drop(DropReason::NoRoute);
+        };
+        let route = table.lpm6.lookup(dst);
+        let hop = route.and_then(|route| table.hops6.get(route as usize).copied());
+        tracking.note(|| Step::Route { table: me.table, route, hop });
+        let router = router6(subnet);
+        match hop {
+            None => Verdict::Drop(DropReason::NoRoute),
+            Some(Hop::Blackhole) => Verdict::Drop(DropReason::Blackhole),
+            Some(Hop::Local) => match vpc.hosts6.get(&dst) {
+                Some(&port) => self.deliver6(tracking, me, port, from, router, ip, reply, now),
+                None => Verdict::Drop(DropReason::NoHost),
+            },
+            Some(Hop::Peering(peer)) => {
+                // Only to the peer VPC's own addresses: no transit through it.
+                let Some(peer) = self.vpcs.get(peer as usize) else {
+                    return Verdict::Drop(DropReason::Blackhole);
+                };
+                if !peer.contains6(dst) {
+                    return Verdict::Drop(DropReason::PeeringTransit);
+                }
+                match peer.hosts6.get(&dst) {
+                    Some(&port) => self.deliver6(tracking, me, port, from, router, ip, reply, now),
+                    None => Verdict::Drop(DropReason::NoHost),
+                }
+            }
+            Some(Hop::Interface(port)) => {
+                self.deliver6(tracking, me, port, from, router, ip, reply, now)
+            }
+            Some(Hop::Internet) => {
+                // The gateway carries the VPC's own addresses out, untranslated.
+                if !vpc.contains6(src) {
+                    return Verdict::Drop(DropReason::NoPublicIp);
+                }
+                if let Some(verdict) = self.leave_at_edge6(tracking, me, from, router, ip, reply) {
+                    return verdict;
+                }
+                ip.decrement_hop_limit();
+                Verdict::Forward { port: INTERNET, len }
+            }
+            Some(Hop::EgressOnly) => {
+                if !vpc.contains6(src) {
+                    return Verdict::Drop(DropReason::NoPublicIp);
+                }
+                if let Some(verdict) = self.leave_at_edge6(tracking, me, from, router, ip, reply) {
+                    return verdict;
+                }
+                // Its replies, and nothing else, may come back in.
+                let key = flow_key(me.vpc, ip, true);
+                let flags = ip.tcp_flags();
+                if !tracking.egress_only.track(key, 0, true, flags, &Timeouts::INTERFACE, now) {
+                    return Verdict::Drop(DropReason::ConntrackAllowanceExceeded);
+                }
+                ip.decrement_hop_limit();
+                Verdict::Forward { port: INTERNET, len }
+            }
+            Some(Hop::Nat(_) | Hop::TransitGateway(_) | Hop::VpnGateway(_) | Hop::Endpoint) => {
+                Verdict::Drop(DropReason::Ipv6NotCarried)
+            }
+        }
+    }
+
+    /// Leaving the VPC at the edge: the subnet's outbound ACL, the 1500-byte edge
+    /// (ICMPv6 Packet Too Big: no router fragments IPv6), the router's hop.
+    fn leave_at_edge6(
+        &self,
+        tracking: &mut Tracking,
+        me: &InstancePort,
+        from: Port,
+        router: Ipv6Addr,
+        ip: &mut Ipv6<&mut [u8]>,
+        reply: &mut [u8],
+    ) -> Option<Verdict> {
+        if let Err(reason) = self.acl_check(tracking, me.acl, true, ip) {
+            return Some(Verdict::Drop(reason));
+        }
+        if wire_len6(ip) > EDGE_MTU {
+            let mtu = EDGE_MTU as u32;
+            return Some(error6(
+                ip,
+                from,
+                router,
+                reply,
+                icmp6::PACKET_TOO_BIG,
+                0,
+                mtu,
+                DropReason::TooBig,
+            ));
+        }
+        expire6(ip, from, router, reply)
+    }
+
+    /// A routed hop to interface `port` in a VPC: both subnets' ACLs (none between two
+    /// interfaces of one subnet), the router's hop, the receiver's groups.
+    #[allow(clippy::too_many_arguments)]
+    fn deliver6(
+        &self,
+        tracking: &mut Tracking,
+        me: &InstancePort,
+        port: Port,
+        from: Port,
+        router: Ipv6Addr,
+        ip: &mut Ipv6<&mut [u8]>,
+        reply: &mut [u8],
+        now: u64,
+    ) -> Verdict {
+        if port >= ENDPOINT_TARGET {
+            return Verdict::Drop(DropReason::Ipv6NotCarried);
+        }
+        let within = match self.port(port) {
+            PortEntry::Instance(dest) => dest.subnet == me.subnet && dest.vpc == me.vpc,
+            _ => false,
+        };
+        if !within {
+            if let Err(reason) = self
+                .acl_check(tracking, me.acl, true, ip)
+                .and_then(|()| self.acl_in(tracking, port, ip))
+            {
+                return Verdict::Drop(reason);
+            }
+        }
+        if let Some(verdict) = expire6(ip, from, router, reply) {
+            return verdict;
+        }
+        if let Err(reason) = self.admit6(tracking, port, ip, now) {
+            return Verdict::Drop(reason);
+        }
+        let len = ip.total_len();
+        ip.decrement_hop_limit();
+        Verdict::Forward { port, len }
+    }
+
+    /// From the internet to an address of a VPC's IPv6 block: in through its internet
+    /// gateway, or, without one, only as the reply of a flow out through its egress-only
+    /// gateway; then the edge's hop, the subnet's inbound ACL and the instance's groups.
+    fn ingress6(
+        &self,
+        tracking: &mut Tracking,
+        ip: &mut Ipv6<&mut [u8]>,
+        reply: &mut [u8],
+        now: u64,
+    ) -> Verdict {
+        let dst = ip.dst();
+        let Some(index) = self.blocks6.lookup(dst) else {
+            return Verdict::Drop(DropReason::NoPublicMapping);
+        };
+        let Some(vpc) = self.vpcs.get(index as usize) else {
+            return Verdict::Drop(DropReason::NoPublicMapping);
+        };
+        if !vpc.internet && !self.expected_by_egress_only(tracking, index, ip, now) {
+            return Verdict::Drop(DropReason::EgressOnlyInbound);
+        }
+        let Some(&port) = vpc.hosts6.get(&dst) else {
+            return Verdict::Drop(DropReason::NoHost);
+        };
+        let PortEntry::Instance(instance) = self.port(port) else {
+            return Verdict::Drop(DropReason::Ipv6NotCarried);
+        };
+        if let Some(verdict) = expire6(ip, INTERNET, EDGE_ADDRESS6, reply) {
+            return verdict;
+        }
+        tracking.receiver = Some(port);
+        let len = ip.total_len();
+        ip.decrement_hop_limit();
+        if let Err(reason) = self.acl_check(tracking, instance.acl, false, ip) {
+            return Verdict::Drop(reason);
+        }
+        if let Err(reason) = self.sg_check(tracking, port, instance.rules, ip, false, now) {
+            return Verdict::Drop(reason);
+        }
+        Verdict::Forward { port, len }
+    }
+
+    /// Whether a packet from the internet to VPC `vpc` continues a flow out through its
+    /// egress-only gateway (refreshing it), or is an ICMPv6 error about one.
+    fn expected_by_egress_only(
+        &self,
+        tracking: &mut Tracking,
+        vpc: u32,
+        ip: &Ipv6<&mut [u8]>,
+        now: u64,
+    ) -> bool {
+        if let Some((protocol, src, dst, a, b)) = ip.icmp_quoted() {
+            // The quoted packet went out: its source is the inside end.
+            let (local_port, remote_port) = if protocol == proto::ICMPV6 { (a, 0) } else { (a, b) };
+            let key =
+                FlowKey { zone: vpc, protocol, local: src, local_port, remote: dst, remote_port };
+            return tracking.egress_only.peek(&key, now).is_some();
+        }
+        let key = flow_key(vpc, ip, false);
+        let flags = ip.tcp_flags();
+        tracking.egress_only.hit(&key, false, flags, &Timeouts::INTERFACE, now).is_some()
+    }
+
+    /// [`Snapshot::sg_check`] for arrival at `port`, with AWS's destination check: an
+    /// interface that keeps it receives only what is addressed to it.
+    fn admit6(
+        &self,
+        tracking: &mut Tracking,
+        port: Port,
+        ip: &Ipv6<&mut [u8]>,
+        now: u64,
+    ) -> Result<(), DropReason> {
+        let PortEntry::Instance(dest) = self.port(port) else {
+            return Err(DropReason::UnknownPort);
+        };
+        let holder = self.vpcs.get(dest.vpc as usize).and_then(|v| v.hosts6.get(&ip.dst()));
+        if dest.source_dest_check && holder != Some(&port) {
+            return Err(DropReason::DestinationCheck);
+        }
+        self.sg_check(tracking, port, dest.rules, ip, false, now)
+    }
+}
+
+/// The size of the largest packet this becomes on a link (see
+/// [`crate::wire::Ipv4::wire_len`]).
+fn wire_len6(ip: &Ipv6<&mut [u8]>) -> usize {
+    crate::wire::largest_segment(
+        ip.total_len(),
+        ip.header_len(),
+        ip.protocol(),
+        ip.l4(),
+        ip.offload().gso_size,
+    )
+}
+
+/// If the hop limit would run out at this hop: the drop, with an ICMPv6 Time Exceeded
+/// from `router` back to `from` when one may be sent.
+fn expire6(
+    ip: &Ipv6<&mut [u8]>,
+    from: Port,
+    router: Ipv6Addr,
+    reply: &mut [u8],
+) -> Option<Verdict> {
+    if ip.hop_limit() > 1 {
+        return None;
+    }
+    let (kind, code) = (icmp6::TIME_EXCEEDED, icmp6::HOP_LIMIT_EXCEEDED);
+    Some(error6(ip, from, router, reply, kind, code, 0, DropReason::TtlExceeded))
+}
+
+#[allow(clippy::too_many_arguments)]
+fn error6(
+    ip: &Ipv6<&mut [u8]>,
+    from: Port,
+    source: Ipv6Addr,
+    reply: &mut [u8],
+    kind: u8,
+    code: u8,
+    rest: u32,
+    reason: DropReason,
+) -> Verdict {
+    match icmp_error(reply, source, &ip.reborrow(), kind, code, rest) {
+        Some(len) => Verdict::Reply { port: from, len, reason },
+        None => Verdict::Drop(reason),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use vpclab_model::{
+        InstanceId, Ipv6Request, Model, Peer, Protocol, RouteSpec, RouteTarget, RunInstance,
+        SecurityGroupId, SgRule, SubnetId, Tags, VpcId,
+    };
+
+    use super::*;
+    use crate::pipeline::REPLY_BUFFER;
+    use crate::snapshot::{PortMap, compile};
+    use crate::wire6::ipv6_packet;
+
+    /// Two dual-stack VPCs: `open` with an internet gateway (`::/0` to it from subnet
+    /// one; subnet two without an IPv6 default route), `closed` with an egress-only
+    /// gateway (`::/0` to it).
+    struct Lab {
+        model: Model,
+        ports: PortMap,
+        snapshot: Snapshot,
+        tracking: Tracking,
+        now: u64,
+        /// Instances: two in subnet one, one in subnet two of `open`; one in `closed`.
+        a: (Port, Ipv6Addr),
+        b: (Port, Ipv6Addr),
+        c: (Port, Ipv6Addr),
+        d: (Port, Ipv6Addr),
+        open_group: SecurityGroupId,
+        one: SubnetId,
+    }
+
+    /// An internet host (the check-ip host of DESIGN.md).
+    const HOST: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0xffff, 0, 0, 0, 0, 1);
+
+    fn dual_stack(m: &mut Model, n: u8) -> (VpcId, Ipv6Net, [SubnetId; 2]) {
+        let vpc = m.create_vpc(format!("10.{n}.0.0/16").parse().unwrap(), Tags::new()).unwrap();
+        let (_, block) = m.associate_vpc_ipv6(&vpc).unwrap();
+        let subnet = |m: &mut Model, i: u8| {
+            let cidr = format!("10.{n}.{i}.0/24").parse().unwrap();
+            let s = m.create_subnet(&vpc, cidr, None, Tags::new()).unwrap();
+            let six =
+                Ipv6Net::new(Ipv6Addr::from(u128::from(block.network()) | u128::from(i) << 64), 64)
+                    .unwrap();
+            m.associate_subnet_ipv6(&s, six).unwrap();
+            s
+        };
+        let subnets = [subnet(m, 1), subnet(m, 2)];
+        (vpc, block, subnets)
+    }
+
+    fn launch(m: &mut Model, subnet: &SubnetId) -> InstanceId {
+        m.run_instance(RunInstance {
+            subnet: Some(subnet.clone()),
+            ipv6: Ipv6Request::Count(1),
+            ..Default::default()
+        })
+        .unwrap()
+    }
+
+    fn default_route(m: &mut Model, table: &vpclab_model::RouteTableId, target: RouteTarget) {
+        let spec = RouteSpec { destination: "::/0".parse().unwrap(), target };
+        m.create_ipv6_route(table, spec).unwrap();
+    }
+
+    fn lab() -> Lab {
+        let mut m = Model::new(6);
+        let (open, _, [one, two]) = dual_stack(&mut m, 0);
+        let igw = m.create_internet_gateway(Tags::new());
+        m.attach_internet_gateway(&igw, &open).unwrap();
+        let table = m.create_route_table(&open, Tags::new()).unwrap();
+        default_route(&mut m, &table, RouteTarget::Gateway(igw));
+        m.associate_route_table(&table, &one).unwrap();
+        let first = one.clone();
+        let (closed, _, [three, _]) = dual_stack(&mut m, 1);
+        let eigw = m.create_egress_only_gateway(&closed, Tags::new()).unwrap();
+        let main = m.vpc(&closed).unwrap().main_route_table.clone();
+        default_route(&mut m, &main, RouteTarget::EgressOnlyGateway(eigw));
+        let ids = [launch(&mut m, &one), launch(&mut m, &one), launch(&mut m, &two)];
+        let d = launch(&mut m, &three);
+        // Each group lets ICMPv6 in from anywhere.
+        let icmp6 =
+            SgRule::new(Protocol::Icmpv6, -1, -1, Peer::Cidr6("::/0".parse().unwrap()), None)
+                .unwrap();
+        let open_group = m.vpc(&open).unwrap().default_security_group.clone().unwrap();
+        let closed_group = m.vpc(&closed).unwrap().default_security_group.clone().unwrap();
+        for g in [&open_group, &closed_group] {
+            m.authorize(g, false, vec![icmp6.clone()]).unwrap();
+        }
+        let mut ports = PortMap::new();
+        let [a, b, c] = ids.map(|i| (ports.assign(&i), m.instance(&i).unwrap().ipv6_addresses[0]));
+        let d = (ports.assign(&d), m.instance(&d).unwrap().ipv6_addresses[0]);
+        let snapshot = compile(&m, &mut ports, 1);
+        let mut tracking = Tracking::new(64);
+        tracking.sync(&snapshot);
+        Lab { model: m, ports, snapshot, tracking, now: 0, a, b, c, d, open_group, one: first }
+    }
+
+    impl Lab {
+        fn run(&mut self, from: Port, packet: &mut [u8]) -> (Verdict, Vec<u8>) {
+            let mut reply = vec![0u8; REPLY_BUFFER];
+            let verdict =
+                self.snapshot.process(&mut self.tracking, from, packet, &mut reply, self.now);
+            if let Verdict::Reply { len, .. } = verdict {
+                reply.truncate(len);
+            }
+            (verdict, reply)
+        }
+
+        fn recompile(&mut self) {
+            self.snapshot = compile(&self.model, &mut self.ports, 2);
+        }
+    }
+
+    /// An ICMPv6 echo request (checksum left 0: the router does not check it).
+    fn ping(src: Ipv6Addr, dst: Ipv6Addr, hops: u8, id: u16) -> Vec<u8> {
+        let mut icmp = vec![icmp6::ECHO_REQUEST, 0, 0, 0];
+        icmp.extend(id.to_be_bytes());
+        icmp.extend([0, 1]);
+        ipv6_packet(src, dst, hops, proto::ICMPV6, &icmp)
+    }
+
+    fn pong(src: Ipv6Addr, dst: Ipv6Addr, id: u16) -> Vec<u8> {
+        let mut p = ping(src, dst, 64, id);
+        p[40] = icmp6::ECHO_REPLY;
+        p
+    }
+
+    fn hop_limit(p: &[u8]) -> u8 {
+        p[7]
+    }
+
+    #[test]
+    fn inside_a_subnet_and_between_subnets_by_the_local_route() {
+        let mut lab = lab();
+        let (a, b, c) = (lab.a, lab.b, lab.c);
+        let mut p = ping(a.1, b.1, 64, 1);
+        assert_eq!(lab.run(a.0, &mut p).0, Verdict::Forward { port: b.0, len: p.len() });
+        assert_eq!(hop_limit(&p), 64, "one subnet: no router hop");
+        let mut p = ping(a.1, c.1, 64, 2);
+        assert_eq!(lab.run(a.0, &mut p).0, Verdict::Forward { port: c.0, len: p.len() });
+        assert_eq!(hop_limit(&p), 63, "the router's hop");
+        // The reply of a tracked flow needs no rule of its own.
+        let mut back = pong(c.1, a.1, 2);
+        assert!(matches!(lab.run(c.0, &mut back).0, Verdict::Forward { .. }));
+    }
+
+    #[test]
+    fn a_source_that_is_not_the_interfaces_is_dropped() {
+        let mut lab = lab();
+        let (a, b) = (lab.a, lab.b);
+        let mut spoofed = ping(b.1, HOST, 64, 1);
+        assert_eq!(lab.run(a.0, &mut spoofed).0, Verdict::Drop(DropReason::SourceCheck));
+        let mut v4_only_source = ping(Ipv6Addr::LOCALHOST, b.1, 64, 1);
+        assert_eq!(lab.run(a.0, &mut v4_only_source).0, Verdict::Drop(DropReason::SourceCheck));
+    }
+
+    #[test]
+    fn the_internet_gateway_carries_ipv6_both_ways_untranslated() {
+        let mut lab = lab();
+        let a = lab.a;
+        let mut out = ping(a.1, HOST, 64, 7);
+        let sent = out.clone();
+        assert_eq!(lab.run(a.0, &mut out).0, Verdict::Forward { port: INTERNET, len: out.len() });
+        assert_eq!(&out[8..40], &sent[8..40], "addresses unchanged");
+        let mut back = pong(HOST, a.1, 7);
+        assert_eq!(lab.run(INTERNET, &mut back).0, Verdict::Forward { port: a.0, len: back.len() });
+        // Unsolicited, the groups decide: ICMPv6 is open, TCP is not.
+        let mut unsolicited = ping(HOST, a.1, 64, 8);
+        assert!(matches!(lab.run(INTERNET, &mut unsolicited).0, Verdict::Forward { .. }));
+        let mut syn = ipv6_packet(HOST, a.1, 64, proto::TCP, &tcp_syn(40000, 22));
+        assert_eq!(lab.run(INTERNET, &mut syn).0, Verdict::Drop(DropReason::SgIngress));
+    }
+
+    #[test]
+    fn without_an_ipv6_default_route_there_is_no_internet() {
+        let mut lab = lab();
+        let c = lab.c;
+        let mut out = ping(c.1, HOST, 64, 1);
+        assert_eq!(lab.run(c.0, &mut out).0, Verdict::Drop(DropReason::NoRoute));
+    }
+
+    #[test]
+    fn the_egress_only_gateway_lets_replies_in_and_nothing_unsolicited() {
+        let mut lab = lab();
+        let d = lab.d;
+        let mut unsolicited = ping(HOST, d.1, 64, 3);
+        assert_eq!(
+            lab.run(INTERNET, &mut unsolicited).0,
+            Verdict::Drop(DropReason::EgressOnlyInbound)
+        );
+        let mut out = ping(d.1, HOST, 64, 3);
+        assert_eq!(lab.run(d.0, &mut out).0, Verdict::Forward { port: INTERNET, len: out.len() });
+        let mut back = pong(HOST, d.1, 3);
+        assert_eq!(lab.run(INTERNET, &mut back).0, Verdict::Forward { port: d.0, len: back.len() });
+        // Another identifier is another flow, which nobody opened.
+        let mut other = pong(HOST, d.1, 4);
+        assert_eq!(lab.run(INTERNET, &mut other).0, Verdict::Drop(DropReason::EgressOnlyInbound));
+        // A flow idle past its timeout is gone.
+        lab.now = 10 * 60 * 1000;
+        let mut late = pong(HOST, d.1, 3);
+        assert_eq!(lab.run(INTERNET, &mut late).0, Verdict::Drop(DropReason::EgressOnlyInbound));
+    }
+
+    #[test]
+    fn the_edge_answers_packet_too_big_and_the_router_time_exceeded() {
+        let mut lab = lab();
+        let (a, c) = (lab.a, lab.c);
+        let mut big = ipv6_packet(a.1, HOST, 64, proto::UDP, &udp(5000, 53, &[0; 1600]));
+        let (verdict, reply) = lab.run(a.0, &mut big);
+        assert!(
+            matches!(verdict, Verdict::Reply { port, reason: DropReason::TooBig, .. } if port == a.0)
+        );
+        assert_eq!(reply[40], icmp6::PACKET_TOO_BIG);
+        assert_eq!(u32::from_be_bytes(reply[44..48].try_into().unwrap()), 1500);
+        assert_eq!(&reply[24..40], &a.1.octets(), "to the sender");
+        assert!(reply.len() <= 1280);
+        let mut last = ping(a.1, c.1, 1, 9);
+        let (verdict, reply) = lab.run(a.0, &mut last);
+        assert!(matches!(verdict, Verdict::Reply { reason: DropReason::TtlExceeded, .. }));
+        assert_eq!(reply[40], icmp6::TIME_EXCEEDED);
+        let subnet: Ipv6Net = Ipv6Net::new(a.1, 64).unwrap().trunc();
+        assert_eq!(&reply[8..24], &router6(subnet).octets(), "from the subnet router");
+    }
+
+    #[test]
+    fn groups_and_acls_apply_their_ipv6_rules() {
+        let mut lab = lab();
+        let (a, c) = (lab.a, lab.c);
+        // Without the ::/0 egress rule, nothing new leaves over IPv6 (IPv4 keeps its own).
+        let group = lab.open_group.clone();
+        let egress = lab.model.security_group(&group).unwrap().egress.clone();
+        let six: Vec<SgRule> =
+            egress.iter().filter(|r| matches!(r.peer, Peer::Cidr6(_))).cloned().collect();
+        assert!(!six.is_empty(), "a dual-stack VPC's default group allows ::/0 out");
+        lab.model.revoke(&group, true, &six).unwrap();
+        lab.recompile();
+        let mut out = ping(a.1, HOST, 64, 1);
+        assert_eq!(lab.run(a.0, &mut out).0, Verdict::Drop(DropReason::SgEgress));
+        lab.model.authorize(&group, true, six).unwrap();
+        lab.recompile();
+        let mut p = ping(a.1, c.1, 64, 5);
+        assert!(matches!(lab.run(a.0, &mut p).0, Verdict::Forward { .. }));
+        // An IPv6 deny ahead of the default ACL's rule 101 stops it between subnets; an
+        // IPv4 entry for the same subnets changes nothing.
+        let subnet_c = Ipv6Net::new(c.1, 64).unwrap().trunc();
+        let acl = lab.model.network_acl_of(&lab.one).unwrap().id.clone();
+        let deny = |n, cidr: ipnet::IpNet| {
+            vpclab_model::AclEntry::new(n, true, Protocol::All, false, cidr, None, None).unwrap()
+        };
+        let v4: ipnet::IpNet = "10.0.2.0/24".parse().unwrap();
+        lab.model.create_network_acl_entry(&acl, deny(40, v4)).unwrap();
+        lab.recompile();
+        let mut p = ping(a.1, c.1, 64, 6);
+        assert!(matches!(lab.run(a.0, &mut p).0, Verdict::Forward { .. }));
+        lab.model.create_network_acl_entry(&acl, deny(50, subnet_c.into())).unwrap();
+        lab.recompile();
+        let mut p = ping(a.1, c.1, 64, 7);
+        assert_eq!(lab.run(a.0, &mut p).0, Verdict::Drop(DropReason::NaclOut));
+        // Within subnet one, no ACL applies.
+        let b = lab.b;
+        let mut p = ping(a.1, b.1, 64, 8);
+        assert!(matches!(lab.run(a.0, &mut p).0, Verdict::Forward { .. }));
+    }
+
+    fn udp(src: u16, dst: u16, data: &[u8]) -> Vec<u8> {
+        let mut u = Vec::new();
+        u.extend(src.to_be_bytes());
+        u.extend(dst.to_be_bytes());
+        u.extend(((8 + data.len()) as u16).to_be_bytes());
+        u.extend([0, 0]);
+        u.extend(data);
+        u
+    }
+
+    fn tcp_syn(src: u16, dst: u16) -> Vec<u8> {
+        let mut t = vec![0u8; 20];
+        t[0..2].copy_from_slice(&src.to_be_bytes());
+        t[2..4].copy_from_slice(&dst.to_be_bytes());
+        t[12] = 5 << 4;
+        t[13] = 0x02;
+        t
+    }
+}
