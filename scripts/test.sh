@@ -52,10 +52,10 @@ cargo bench --workspace --locked --no-run
 # up. Their output is shown at the end, and a failure fails the run.
 fuzz_pid=
 if ((root)); then
-  step "fuzz targets, 20 s each, in the background (nightly; cargo-fuzz from crates.io into target/tools)"
+  step "fuzz targets, 10 s each, in the background (nightly; cargo-fuzz from crates.io into target/tools)"
   fuzz_log=$(mktemp)
   # Its own process group, so that a failing run stops it and everything it started.
-  setsid scripts/fuzz.sh 20 >"$fuzz_log" 2>&1 &
+  setsid scripts/fuzz.sh 10 >"$fuzz_log" 2>&1 &
   fuzz_pid=$!
   trap 'kill -- -"$fuzz_pid" 2>/dev/null || true; rm -f "$fuzz_log"' EXIT
 fi
@@ -72,11 +72,44 @@ if ((root)); then
   step "real clients: Ansible (PyPI, target/pyenv), the AWS SDK for JavaScript (npm, target/clients/js)"
   scripts/clients.sh
 
-  step "namespace and API tests (root, one at a time)"
+  step "namespace and API tests (root, one at a time; the API-only ones beside them)"
   cargo build -p vpclab --locked
-  # These tests share fixed names (vpclab-internet, ...) and touch the kernel's
-  # namespace list, so they run on one thread; each cleans up after itself.
-  cargo test -p vpclab-netns-tests --locked -- --ignored --test-threads=1
+  cargo test -p vpclab-netns-tests --locked --no-run
+  # The real-client files make no namespace (their servers run without a data plane) and
+  # spend their time in Python and Node, while the namespace tests mostly wait on
+  # timers and daemons: they run in the background, beside them, from their built
+  # test binaries (one cargo at a time holds the build directory).
+  api_only=(clients aws_cli)
+  api_log=$(mktemp)
+  (
+    cd netns-tests
+    for name in "${api_only[@]}"; do
+      exe=$(cargo test --locked --test "$name" --no-run 2>&1 |
+        grep -oE "target/debug/deps/${name}-[0-9a-f]+" | head -n 1)
+      [[ -n $exe ]] || { echo "test.sh: no test binary for $name" >&2; exit 1; }
+      echo "==> tests/$name.rs (beside the namespace tests)"
+      ../"$exe" --ignored --test-threads=1 || exit 1
+    done
+  ) >"$api_log" 2>&1 &
+  api_pid=$!
+  trap 'kill -- -"$fuzz_pid" 2>/dev/null || true; kill "$api_pid" 2>/dev/null || true; rm -f "$fuzz_log" "$api_log"' EXIT
+  # The namespace tests share fixed names (vpclab-internet, ...) and touch the kernel's
+  # namespace list, so they run on one thread, one file after another; each cleans up
+  # after itself.
+  cargo test -p vpclab-netns-tests --locked --lib --bins -- --ignored --test-threads=1
+  for file in netns-tests/tests/*.rs; do
+    name=$(basename "$file" .rs)
+    [[ " ${api_only[*]} " == *" $name "* ]] && continue
+    cargo test -p vpclab-netns-tests --locked --test "$name" -- --ignored --test-threads=1
+  done
+
+  step "the API-only client tests (started in the background)"
+  if ! wait "$api_pid"; then
+    cat "$api_log"
+    echo "test.sh: an API-only client test failed" >&2
+    exit 1
+  fi
+  grep -E '^(==>|test result)' "$api_log" || cat "$api_log"
 
   step "fuzz targets (started in the background)"
   if ! wait "$fuzz_pid"; then

@@ -127,6 +127,10 @@ impl Workspace {
             tail(&stdout),
             tail(&stderr)
         );
+        // Where the time went, block by block (shown with --nocapture).
+        for marker in stdout.lines().filter(|l| l.starts_with(">>> ")) {
+            println!("{what}: {marker}");
+        }
         stdout
     }
 }
@@ -149,12 +153,14 @@ fn script_of(page: &Path, work: &Path) -> String {
     let mut script = String::new();
     for (i, (info, body)) in blocks(&text).into_iter().enumerate() {
         match info.as_str() {
-            "sh" => script.push_str(&format!("echo '>>> {name}, block {i}'\n{body}\n")),
+            "sh" => script.push_str(&format!(
+                "echo \">>> {name}, block {i} (at $SECONDS s)\"\n{body}\n"
+            )),
             "yaml" if body.contains("vpcs:") => {
                 let file = work.join(format!("{name}-{i}.yaml"));
                 std::fs::write(&file, &body).expect("topology file");
                 script.push_str(&format!(
-                    "echo '>>> {name}, topology {i}'\nvpclab validate '{}'\n",
+                    "echo \">>> {name}, topology {i} (at $SECONDS s)\"\nvpclab validate '{}'\n",
                     file.display()
                 ));
             }
