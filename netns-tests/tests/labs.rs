@@ -153,9 +153,8 @@ fn script_of(page: &Path, work: &Path) -> String {
     let mut script = String::new();
     for (i, (info, body)) in blocks(&text).into_iter().enumerate() {
         match info.as_str() {
-            "sh" => script.push_str(&format!(
-                "echo \">>> {name}, block {i} (at $SECONDS s)\"\n{body}\n"
-            )),
+            "sh" => script
+                .push_str(&format!("echo \">>> {name}, block {i} (at $SECONDS s)\"\n{body}\n")),
             "yaml" if body.contains("vpcs:") => {
                 let file = work.join(format!("{name}-{i}.yaml"));
                 std::fs::write(&file, &body).expect("topology file");
