@@ -25,6 +25,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::snapshot::{INTERNET, NAT_TARGET, Port, PortEntry, Snapshot};
 use crate::wire::{DatagramKey, Ipv4, icmp, proto};
+use crate::wire6::{Ipv6, icmp6};
 
 /// The worker (of `workers`) that owns the flow of `packet`, read from port `from`.
 /// Unparsable packets belong to worker 0, which drops them like any other. A first
@@ -38,6 +39,9 @@ pub fn owner(
 ) -> usize {
     if workers <= 1 {
         return 0;
+    }
+    if packet.first().is_some_and(|b| b >> 4 == 6) {
+        return owner6(packet, workers);
     }
     // Lengths checked, not the header checksum: the owner's pipeline verifies it (and
     // drops the packet) anyway; the owner of a corrupt header does not matter.
@@ -175,6 +179,58 @@ fn flow_of(ip: &Ipv4<&[u8]>) -> Option<Flow> {
         _ => ip.ports().unwrap_or((0, 0)),
     };
     Some(Flow { protocol: ip.protocol(), a: (ip.src_bits(), sport), b: (ip.dst_bits(), dport) })
+}
+
+/// The owner of an IPv6 packet's flow. IPv6 is not translated anywhere vpclab carries
+/// it, so a flow is the same seen from either end: its symmetric hash decides.
+/// Unparsable packets, and fragments other than the first (which the pipeline drops
+/// for want of ports), belong to worker 0.
+fn owner6(packet: &[u8], workers: usize) -> usize {
+    let Ok(ip) = Ipv6::new_checked(packet) else {
+        return 0;
+    };
+    if ip.is_later_fragment() {
+        return 0;
+    }
+    let flow = match ip.icmp_quoted() {
+        // The quoted packet went the other way: its destination sent the error.
+        Some((protocol, src, dst, sport, dport)) => {
+            let (sport, dport) =
+                if protocol == proto::ICMPV6 { (sport, sport) } else { (sport, dport) };
+            Flow6 { protocol, a: (dst, dport), b: (src, sport) }
+        }
+        None => {
+            let (sport, dport) = match (ip.protocol(), ip.icmp_type()) {
+                (proto::ICMPV6, Some(icmp6::ECHO_REQUEST | icmp6::ECHO_REPLY)) => {
+                    let id = ip.ports().map_or(0, |(id, _)| id);
+                    (id, id)
+                }
+                _ => ip.ports().unwrap_or((0, 0)),
+            };
+            Flow6 { protocol: ip.protocol(), a: (ip.src_bits(), sport), b: (ip.dst_bits(), dport) }
+        }
+    };
+    scale(flow.hash(), workers)
+}
+
+/// An IPv6 flow's identity, as [`Flow`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Flow6 {
+    protocol: u8,
+    a: (u128, u16),
+    b: (u128, u16),
+}
+
+impl Flow6 {
+    /// The same for both directions: the ends in a fixed order, each address folded to
+    /// 64 bits before [`mix`].
+    fn hash(self) -> u64 {
+        let (x, y) = if self.a <= self.b { (self.a, self.b) } else { (self.b, self.a) };
+        let fold = |a: u128| ((a >> 64) as u64).wrapping_mul(MIX_1) ^ a as u64;
+        let addresses = fold(x.0).wrapping_mul(MIX_2) ^ fold(y.0);
+        let ports = u64::from(x.1) << 24 | u64::from(y.1) << 8 | u64::from(self.protocol);
+        mix(addresses, ports)
+    }
 }
 
 /// A flow arriving from the internet, as its instance sees it; `Err(worker)` when a NAT
@@ -388,6 +444,78 @@ mod tests {
                 proptest::prop_assert_eq!(owner(&lab.snapshot, to, &error[..len], workers), mine);
             }
         }
+    }
+
+    proptest::proptest! {
+        /// An IPv6 packet, its reply and an ICMPv6 error about it have one owner: IPv6
+        /// is never translated, so the symmetric hash alone decides, and it spreads.
+        #[test]
+        fn an_ipv6_flow_its_reply_and_errors_have_one_owner(
+            workers in 2usize..6,
+            a in proptest::prelude::any::<u128>(),
+            b in proptest::prelude::any::<u128>(),
+            sport in 1u16..,
+            dport in 1u16..,
+            kind in 0usize..3,
+        ) {
+            use std::net::Ipv6Addr;
+            use crate::wire6::{icmp_error, ipv6_packet};
+            let (src, dst) = (Ipv6Addr::from(a), Ipv6Addr::from(b));
+            proptest::prop_assume!(!src.is_multicast() && !src.is_unspecified() && !dst.is_multicast());
+            let protocol = [proto::TCP, proto::UDP, proto::ICMPV6][kind];
+            let l4 = |sport: u16, dport: u16, echo: u8| match protocol {
+                proto::ICMPV6 => {
+                    let mut e = echo_of(sport);
+                    e[0] = echo;
+                    e
+                }
+                proto::TCP => tcp_syn(sport, dport),
+                _ => udp(sport, dport, b"x"),
+            };
+            let out = ipv6_packet(src, dst, 64, protocol, &l4(sport, dport, icmp6::ECHO_REQUEST));
+            // The reply swaps the ports; an echo reply keeps the request's identifier.
+            let (rs, rd) = if protocol == proto::ICMPV6 { (sport, dport) } else { (dport, sport) };
+            let back = ipv6_packet(dst, src, 64, protocol, &l4(rs, rd, icmp6::ECHO_REPLY));
+            let snapshot = Snapshot::empty();
+            let none = FragmentOwners::default();
+            let mine = super::owner(&snapshot, 1, &out, workers, &none);
+            proptest::prop_assert_eq!(super::owner(&snapshot, INTERNET, &back, workers, &none), mine);
+            let mut error = [0u8; REPLY_BUFFER];
+            let len = icmp_error(&mut error, dst, &Ipv6::new_checked(&out[..]).unwrap(), 1, 3, 0);
+            if let Some(len) = len {
+                proptest::prop_assert_eq!(
+                    super::owner(&snapshot, INTERNET, &error[..len], workers, &none),
+                    mine
+                );
+            }
+        }
+    }
+
+    /// An ICMPv6 echo request with identifier `id`.
+    fn echo_of(id: u16) -> Vec<u8> {
+        let mut e = vec![icmp6::ECHO_REQUEST, 0, 0, 0];
+        e.extend(id.to_be_bytes());
+        e.extend([0, 1]);
+        e
+    }
+
+    #[test]
+    fn ipv6_flows_spread_over_the_workers() {
+        use std::net::Ipv6Addr;
+        let base = u128::from(Ipv6Addr::new(0x2001, 0xdb8, 0, 0x101, 0, 0, 0, 0x10));
+        let far = Ipv6Addr::new(0x2001, 0xdb8, 0xffff, 0, 0, 0, 0, 1);
+        let mut seen = [0usize; 4];
+        for i in 0..4000u16 {
+            let p = crate::wire6::ipv6_packet(
+                Ipv6Addr::from(base),
+                far,
+                64,
+                proto::UDP,
+                &udp(10_000 + i, 53, b"q"),
+            );
+            seen[super::owner(&Snapshot::empty(), 1, &p, 4, &FragmentOwners::default())] += 1;
+        }
+        assert!(seen.iter().all(|&n| n > 800), "4000 flows over 4 workers: {seen:?}");
     }
 
     #[test]
