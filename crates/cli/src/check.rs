@@ -32,6 +32,10 @@ struct Expectation {
     reachable: bool,
     /// The source address the destination must see (TCP to an echoing host).
     seen_as: Option<String>,
+    /// Over IPv6: instances named by Name or id are probed at their IPv6 addresses (an
+    /// IPv6 address at either end implies it).
+    #[serde(default)]
+    ipv6: bool,
 }
 
 /// Attempts of a probe expected to get through (a reply ends them early).
@@ -50,8 +54,10 @@ pub(crate) fn run(state: &Path, file: &Path, json: bool) -> Result<ExitCode> {
     let mut failed = Vec::new();
     let mut results = Vec::new();
     for e in &expectations.expect {
-        let source = trace::resolve(&model, &e.from, None)?;
-        let target = trace::resolve(&model, &e.to, Some(&source))?;
+        let ipv6 =
+            e.ipv6 || [&e.from, &e.to].iter().any(|a| a.parse::<std::net::Ipv6Addr>().is_ok());
+        let source = trace::resolve(&model, &e.from, None, ipv6)?;
+        let target = trace::resolve(&model, &e.to, Some(&source), ipv6)?;
         let namespace = match &source {
             End::Instance(id, _) => id.to_string(),
             End::Internet(_) => vpclab_dataplane::host::internet_netns().to_owned(),
@@ -62,7 +68,7 @@ pub(crate) fn run(state: &Path, file: &Path, json: bool) -> Result<ExitCode> {
             None => format!("{} -> {dst} (ping)", e.from),
         };
         let tries = if e.reachable { TRIES } else { 1 };
-        let answer = (0..tries).find_map(|_| probe(&namespace, &dst.to_string(), e.port));
+        let answer = (0..tries).find_map(|_| probe(&namespace, dst, e.port));
         let got = answer.is_some();
         let seen_ok = match (&e.seen_as, &answer) {
             (Some(expected), Some(body)) => body.trim() == expected,
@@ -77,8 +83,11 @@ pub(crate) fn run(state: &Path, file: &Path, json: bool) -> Result<ExitCode> {
         if !json {
             println!("{what:<40} {:<9} {:<9} {result}", yes(e.reachable), yes(got));
         }
-        let why =
-            if pass { None } else { Some(trace::explain(&model, &e.from, &e.to, None, e.port)?) };
+        let why = if pass {
+            None
+        } else {
+            Some(trace::explain(&model, &e.from, &e.to, None, e.port, e.ipv6)?)
+        };
         results.push(serde_json::json!({
             "from": e.from,
             "to": e.to,
@@ -123,20 +132,26 @@ const HTTPS_PORT: u16 = 443;
 
 /// One real probe from `namespace`: a ping, or an HTTP GET whose body is returned
 /// (HTTPS on 443, as the emulated AWS services speak it there).
-fn probe(namespace: &str, dst: &str, port: Option<u16>) -> Option<String> {
+fn probe(namespace: &str, dst: std::net::IpAddr, port: Option<u16>) -> Option<String> {
     let mut command = Command::new("ip");
     command.args(["netns", "exec", namespace]);
     let url;
+    let address = dst.to_string();
+    // An IPv6 address goes in brackets in a URL.
+    let host = match dst {
+        std::net::IpAddr::V4(_) => address.clone(),
+        std::net::IpAddr::V6(_) => format!("[{address}]"),
+    };
     match port {
-        None => command.args(["ping", "-c", "1", "-W", "1", dst]),
+        None => command.args(["ping", "-c", "1", "-W", "1", &address]),
         Some(HTTPS_PORT) => {
-            url = format!("https://{dst}/");
+            url = format!("https://{host}/");
             // What is checked is the path, to an address: no certificate names one (a
             // name would be checked by `vpclab exec … curl https://<name>/`).
             command.args(["curl", "-s", "-k", "-m", "2", &url])
         }
         Some(port) => {
-            url = format!("http://{dst}:{port}/");
+            url = format!("http://{host}:{port}/");
             command.args(["curl", "-s", "-m", "2", &url])
         }
     };

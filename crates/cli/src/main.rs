@@ -155,6 +155,10 @@ enum Commands {
         /// Destination port (tcp default 80, udp 53).
         #[arg(long)]
         port: Option<u16>,
+        /// Over IPv6: instances named by Name or id are traced by their (first) IPv6
+        /// address. An IPv6 address at either end implies it.
+        #[arg(short = '6', long)]
+        ipv6: bool,
         /// Machine-readable output.
         #[arg(long)]
         json: bool,
@@ -282,8 +286,8 @@ fn main() -> ExitCode {
             lab::up(topology.as_deref(), &cli.state_dir, listen).map(|()| ExitCode::SUCCESS)
         }
         Commands::Check { expectations, json } => check::run(&cli.state_dir, &expectations, json),
-        Commands::Trace { from, to, proto, port, json } => {
-            trace::run(&cli.state_dir, &from, &to, proto.as_deref(), port, json)
+        Commands::Trace { from, to, proto, port, ipv6, json } => {
+            trace::run(&cli.state_dir, &from, &to, proto.as_deref(), port, ipv6, json)
         }
         Commands::Capture { point, write, count } => {
             capture::run(&cli.state_dir, &point, write.as_deref(), count)

@@ -7,13 +7,13 @@
 //! first of its flow, and its answer is judged with the state it left.
 
 use std::fmt::Write as _;
-use std::net::Ipv4Addr;
+use std::net::IpAddr;
 use std::path::Path;
 use std::process::ExitCode;
 
 use serde_json::{Value, json};
 use vpclab_dataplane::snapshot::ENDPOINT_TARGET;
-use vpclab_dataplane::trace::{Probe, SgDecision, Step, Trace, answer, probe};
+use vpclab_dataplane::trace::{Probe, SgDecision, Step, Trace, answer, probe, probe6};
 use vpclab_dataplane::{
     DropReason, INTERNET, Port, PortMap, REPLY_BUFFER, Snapshot, Tracking, Verdict, compile,
 };
@@ -24,10 +24,10 @@ use crate::lab::{self, Result};
 /// Where a trace starts or ends.
 #[derive(Clone, Debug)]
 pub(crate) enum End {
-    /// An instance: its id and the address used.
-    Instance(InstanceId, Ipv4Addr),
+    /// An instance: its id and the address used (IPv4 or IPv6).
+    Instance(InstanceId, IpAddr),
     /// A host on the emulated internet.
-    Internet(Ipv4Addr),
+    Internet(IpAddr),
 }
 
 /// `vpclab trace`.
@@ -37,10 +37,11 @@ pub(crate) fn run(
     to: &str,
     protocol: Option<&str>,
     port: Option<u16>,
+    ipv6: bool,
     json: bool,
 ) -> Result<ExitCode> {
     let model = lab::running_model(state)?;
-    let traced = explain(&model, from, to, protocol, port)?;
+    let traced = explain(&model, from, to, protocol, port, ipv6)?;
     if json {
         println!("{}", serde_json::to_string_pretty(&traced.json).map_err(|e| e.to_string())?);
     } else {
@@ -63,6 +64,7 @@ pub(crate) fn explain(
     to: &str,
     protocol: Option<&str>,
     port: Option<u16>,
+    ipv6: bool,
 ) -> Result<Traced> {
     let what = match (protocol.unwrap_or(if port.is_some() { "tcp" } else { "icmp" }), port) {
         ("icmp", None) => Probe::Ping,
@@ -71,8 +73,11 @@ pub(crate) fn explain(
         ("udp", p) => Probe::Udp(p.unwrap_or(53)),
         (other, _) => return Err(format!("--proto {other:?}: expected tcp, udp or icmp")),
     };
-    let source = resolve(model, from, None)?;
-    let target = resolve(model, to, Some(&source))?;
+    // An IPv6 address at either end makes the trace IPv6: the instance at the other
+    // end is then its IPv6 address.
+    let ipv6 = ipv6 || [from, to].iter().any(|end| end.parse::<std::net::Ipv6Addr>().is_ok());
+    let source = resolve(model, from, None, ipv6)?;
+    let target = resolve(model, to, Some(&source), ipv6)?;
     let (src, dst) = (address(&source), address(&target));
 
     let mut ports = PortMap::new();
@@ -91,7 +96,16 @@ pub(crate) fn explain(
     };
     let names = Names { model, ports: &ports };
 
-    let mut packet = probe(src, dst, what);
+    let mut packet = match (src, dst) {
+        (IpAddr::V4(s), IpAddr::V4(d)) => probe(s, d, what),
+        (IpAddr::V6(s), IpAddr::V6(d)) => probe6(s, d, what),
+        _ => {
+            return Err(format!(
+                "{src} and {dst} are of different families: give both ends IPv4 or both \
+                 IPv6 (with -6, instances are traced by their IPv6 addresses)"
+            ));
+        }
+    };
     let forward = pass(&snapshot, &mut tracking, port_of(&source), &mut packet);
     let back = match forward.verdict {
         Verdict::Forward { port, len } => {
@@ -148,7 +162,7 @@ fn pass(snapshot: &Snapshot, tracking: &mut Tracking, from: Port, packet: &mut [
     Pass { trace: tracking.finish_trace(), verdict }
 }
 
-pub(crate) fn address(end: &End) -> Ipv4Addr {
+pub(crate) fn address(end: &End) -> IpAddr {
     match end {
         End::Instance(_, ip) | End::Internet(ip) => *ip,
     }
@@ -156,29 +170,41 @@ pub(crate) fn address(end: &End) -> Ipv4Addr {
 
 /// An instance (by Name or id), an instance's address, or an internet host. A
 /// destination instance is addressed privately, or by its public address when the
-/// source is on the internet.
-pub(crate) fn resolve(model: &Model, what: &str, source: Option<&End>) -> Result<End> {
+/// source is on the internet. Over IPv6 — `ipv6`, or an IPv6 address at the other end —
+/// an instance is its first IPv6 address, the same from anywhere (IPv6 is not
+/// translated).
+pub(crate) fn resolve(model: &Model, what: &str, source: Option<&End>, ipv6: bool) -> Result<End> {
+    let six = ipv6 || source.is_some_and(|s| address(s).is_ipv6());
     let from_internet = matches!(source, Some(End::Internet(_)));
     if let Some(instance) = model.find_instance(what) {
-        let ip = if from_internet {
-            instance.public_ip.as_ref().map(|(ip, _)| *ip).ok_or_else(|| {
+        let ip = if six {
+            IpAddr::V6(*instance.ipv6_addresses.first().ok_or_else(|| {
+                format!("{what} has no IPv6 address (launch it with --ipv6-address-count)")
+            })?)
+        } else if from_internet {
+            IpAddr::V4(instance.public_ip.as_ref().map(|(ip, _)| *ip).ok_or_else(|| {
                 format!("{what} has no public address: nothing on the internet can reach it")
-            })?
+            })?)
         } else {
-            instance.private_ip
+            IpAddr::V4(instance.private_ip)
         };
         return Ok(End::Instance(instance.id.clone(), ip));
     }
-    let ip: Ipv4Addr = what
-        .parse()
-        .map_err(|_| format!("{what:?} is neither an instance (Name or id) nor an IPv4 address"))?;
+    let ip: IpAddr = what.parse().map_err(|_| {
+        format!("{what:?} is neither an instance (Name or id) nor an IPv4 or IPv6 address")
+    })?;
     if source.is_none() {
-        let holder = model.instances().find(|i| i.private_ip == ip);
+        let holder = model.instances().find(|i| match ip {
+            IpAddr::V4(a) => i.private_ip == a,
+            IpAddr::V6(a) => i.ipv6_addresses.contains(&a),
+        });
+        let in_a_vpc = model.vpcs().any(|v| match ip {
+            IpAddr::V4(a) => v.contains(a),
+            IpAddr::V6(a) => v.ipv6_cidrs().any(|c| c.contains(&a)),
+        });
         return Ok(match holder {
             Some(i) => End::Instance(i.id.clone(), ip),
-            None if model.vpcs().any(|v| v.contains(ip)) => {
-                return Err(format!("no instance holds {ip}"));
-            }
+            None if in_a_vpc => return Err(format!("no instance holds {ip}")),
             None => End::Internet(ip),
         });
     }
@@ -405,6 +431,8 @@ fn explanation_code(reason: DropReason) -> Option<&'static str> {
 
 #[cfg(test)]
 mod tests {
+    use std::net::Ipv4Addr;
+
     use super::*;
 
     fn model() -> Model {
@@ -415,38 +443,43 @@ mod tests {
     #[test]
     fn ends_resolve_as_a_user_means_them() {
         let m = model();
-        let web = resolve(&m, "web", None).unwrap();
+        let web = resolve(&m, "web", None, false).unwrap();
         assert!(matches!(web, End::Instance(_, ip) if ip == Ipv4Addr::new(10, 0, 1, 10)));
-        let by_address = resolve(&m, "10.0.1.10", None).unwrap();
+        let by_address = resolve(&m, "10.0.1.10", None, false).unwrap();
         assert!(matches!(by_address, End::Instance(..)), "an instance's address is the instance");
-        let internet = resolve(&m, "198.51.100.9", None).unwrap();
+        let internet = resolve(&m, "198.51.100.9", None, false).unwrap();
         assert!(matches!(internet, End::Internet(_)));
         // From the internet, an instance is its public address, if it has one.
-        let public = resolve(&m, "web", Some(&internet)).unwrap();
+        let public = resolve(&m, "web", Some(&internet), false).unwrap();
         assert!(matches!(public, End::Instance(_, ip) if ip == Ipv4Addr::new(203, 0, 113, 10)));
-        let err = resolve(&m, "worker", Some(&internet)).unwrap_err();
+        let err = resolve(&m, "worker", Some(&internet), false).unwrap_err();
         assert!(err.contains("no public address"), "{err}");
-        let err = resolve(&m, "10.0.9.9", None).unwrap_err();
+        let err = resolve(&m, "10.0.9.9", None, false).unwrap_err();
         assert!(err.contains("no instance holds"), "{err}");
-        let err = resolve(&m, "wbe", None).unwrap_err();
+        let err = resolve(&m, "wbe", None, false).unwrap_err();
         assert!(err.contains("neither an instance"), "{err}");
+        // Over IPv6 an instance needs an IPv6 address (the topology gives none).
+        let err = resolve(&m, "web", None, true).unwrap_err();
+        assert!(err.contains("no IPv6 address"), "{err}");
+        let far6 = resolve(&m, "2001:db8:ffff::1", None, false).unwrap();
+        assert!(matches!(far6, End::Internet(IpAddr::V6(_))));
     }
 
     #[test]
     fn a_transit_gateway_hop_names_its_attachment_table_and_route() {
         let text = include_str!("../../../examples/transit-gateway.yaml");
         let m = crate::topology::build(&crate::topology::parse(text).unwrap(), 1).unwrap();
-        let traced = explain(&m, "prod", "10.3.1.10", None, None).unwrap();
+        let traced = explain(&m, "prod", "10.3.1.10", None, None, false).unwrap();
         assert!(traced.reachable, "{}", traced.text);
         for seen in
             ["transit-gateway", "tgw-attachment", "10.3.0.0/16 -> tgw-attach-", "propagated"]
         {
             assert!(traced.text.contains(seen), "{seen}:\n{}", traced.text);
         }
-        let traced = explain(&m, "prod", "10.2.1.10", None, None).unwrap();
+        let traced = explain(&m, "prod", "10.2.1.10", None, None, false).unwrap();
         assert!(!traced.reachable);
         assert!(traced.text.contains("dropped: tgw_no_route (CANNOT_ROUTE)"), "{}", traced.text);
-        let traced = explain(&m, "prod", "10.3.9.10", None, None).unwrap();
+        let traced = explain(&m, "prod", "10.3.9.10", None, None, false).unwrap();
         assert!(traced.text.contains("blackhole (static, blackhole)"), "{}", traced.text);
         assert!(
             traced.text.contains("dropped: tgw_blackhole (BAD_STATE_ROUTE)"),
@@ -456,16 +489,16 @@ mod tests {
         // Two hubs, peered: both tables on the way, two hubs' TTL.
         let text = include_str!("../../../examples/transit-peering.yaml");
         let peered = crate::topology::build(&crate::topology::parse(text).unwrap(), 1).unwrap();
-        let traced = explain(&peered, "a", "10.2.1.10", None, None).unwrap();
+        let traced = explain(&peered, "a", "10.2.1.10", None, None, false).unwrap();
         assert!(traced.reachable, "{}", traced.text);
         assert_eq!(traced.text.matches("transit-gateway ").count(), 4, "{}", traced.text);
         assert!(traced.text.contains("(peering tgw-"), "{}", traced.text);
         let pending = text.replace("accept: true", "accept: false");
         let pending = crate::topology::build(&crate::topology::parse(&pending).unwrap(), 1);
-        let traced = explain(&pending.unwrap(), "a", "10.2.1.10", None, None).unwrap();
+        let traced = explain(&pending.unwrap(), "a", "10.2.1.10", None, None, false).unwrap();
         assert!(traced.text.contains("dropped: tgw_blackhole"), "{}", traced.text);
         // The way back from shared goes through its own table, `services`.
-        let traced = explain(&m, "shared", "10.2.1.10", None, None).unwrap();
+        let traced = explain(&m, "shared", "10.2.1.10", None, None, false).unwrap();
         assert!(traced.reachable, "{}", traced.text);
     }
 
@@ -486,17 +519,85 @@ instances:
   - { name: app, subnet: private, private_ip: 10.0.2.10 }
 ";
         let m = crate::topology::build(&crate::topology::parse(text).unwrap(), 1).unwrap();
-        let traced = explain(&m, "app", "10.0.2.4", Some("tcp"), Some(80)).unwrap();
+        let traced = explain(&m, "app", "10.0.2.4", Some("tcp"), Some(80), false).unwrap();
         assert!(traced.reachable, "{}", traced.text);
         assert!(traced.text.contains("destination 10.0.2.4 -> 198.51.100.136"), "{}", traced.text);
         assert!(traced.text.contains("(com.amazonaws.us-east-1.ssm) ingress"), "{}", traced.text);
-        let traced = explain(&m, "app", "10.0.2.4", Some("tcp"), Some(443)).unwrap();
+        let traced = explain(&m, "app", "10.0.2.4", Some("tcp"), Some(443), false).unwrap();
         assert!(!traced.reachable);
         assert!(
             traced.text.contains("dropped: sg_ingress (ENI_SG_RULES_MISMATCH)"),
             "{}",
             traced.text
         );
+    }
+
+    /// A dual-stack VPC: `web` in a subnet whose `::/0` goes to the internet gateway,
+    /// `app` in one whose `::/0` goes to the egress-only gateway.
+    fn dual_stack() -> Model {
+        use ipnet::Ipv6Net;
+        use vpclab_model::{Ipv6Request, RouteSpec, RouteTarget, RunInstance, Tags};
+        let mut m = Model::new(3);
+        let vpc = m.create_vpc("10.0.0.0/16".parse().unwrap(), Tags::new()).unwrap();
+        let (_, block) = m.associate_vpc_ipv6(&vpc).unwrap();
+        let igw = m.create_internet_gateway(Tags::new());
+        m.attach_internet_gateway(&igw, &vpc).unwrap();
+        let eigw = m.create_egress_only_gateway(&vpc, Tags::new()).unwrap();
+        for (n, name, target) in [
+            (1u8, "web", RouteTarget::Gateway(igw)),
+            (2, "app", RouteTarget::EgressOnlyGateway(eigw)),
+        ] {
+            let subnet = m
+                .create_subnet(&vpc, format!("10.0.{n}.0/24").parse().unwrap(), None, Tags::new())
+                .unwrap();
+            let six = u128::from(block.network()) | u128::from(n) << 64;
+            m.associate_subnet_ipv6(&subnet, Ipv6Net::new(six.into(), 64).unwrap()).unwrap();
+            let table = m.create_route_table(&vpc, Tags::new()).unwrap();
+            let default = RouteSpec { destination: "::/0".parse().unwrap(), target };
+            m.create_ipv6_route(&table, default).unwrap();
+            m.associate_route_table(&table, &subnet).unwrap();
+            let mut tags = Tags::new();
+            tags.insert("Name".into(), name.into());
+            m.run_instance(RunInstance {
+                subnet: Some(subnet),
+                ipv6: Ipv6Request::Count(1),
+                tags,
+                ..Default::default()
+            })
+            .unwrap();
+        }
+        m
+    }
+
+    #[test]
+    fn ipv6_traces_show_the_gateways_and_what_the_egress_only_one_keeps_out() {
+        let m = dual_stack();
+        let out = explain(&m, "web", "2001:db8:ffff::1", None, None, false).unwrap();
+        assert!(out.reachable, "{}", out.text);
+        assert!(out.text.contains("2001:db8:"), "{}", out.text);
+        let out = explain(&m, "app", "2001:db8:ffff::1", Some("tcp"), Some(80), false).unwrap();
+        assert!(out.reachable, "out through the egress-only gateway and back: {}", out.text);
+        // With the internet gateway attached, the internet may open flows to any IPv6
+        // address of the VPC (routes are for what leaves): app's groups decide.
+        let out = explain(&m, "2001:db8:ffff::1", "app", None, None, false).unwrap();
+        assert!(out.text.contains("sg_ingress"), "{}", out.text);
+        // Without it, the egress-only gateway lets nothing in unasked.
+        let mut alone = m.clone();
+        let vpc = alone.vpcs().next().unwrap().id.clone();
+        let igw = alone.gateway_of(&vpc).unwrap().id.clone();
+        alone.detach_internet_gateway(&igw, &vpc).unwrap();
+        let out = explain(&alone, "2001:db8:ffff::1", "app", None, None, false).unwrap();
+        assert!(!out.reachable);
+        assert!(out.text.contains("egress_only_inbound"), "{}", out.text);
+        // Both ends by name, over IPv6: the local route.
+        let out = explain(&m, "web", "app", None, None, true).unwrap();
+        assert_eq!(
+            out.json["destination"],
+            m.find_instance("app").unwrap().ipv6_addresses[0].to_string()
+        );
+        assert!(out.reachable, "{}", out.text);
+        let err = explain(&m, "10.0.1.4", "2001:db8:ffff::1", None, None, false);
+        assert!(err.is_err_and(|e| e.contains("different families")));
     }
 
     #[test]

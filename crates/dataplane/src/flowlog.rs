@@ -5,7 +5,7 @@
 //! new flows are counted as skipped (AWS's `SKIPDATA`) until the next flush empties it.
 
 use std::collections::HashMap;
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr};
 
 use crate::security::FlowHashing;
 use crate::snapshot::Port;
@@ -18,10 +18,11 @@ pub const RECORDS: usize = 1 << 14;
 pub struct RecordKey {
     /// The interface's port.
     pub port: Port,
-    /// Source address (for the interface's own side, its private address).
-    pub src: Ipv4Addr,
+    /// Source address (for the interface's own side, its private address), IPv4 or
+    /// IPv6 (AWS's flow logs record both in the same fields).
+    pub src: IpAddr,
     /// Destination address.
-    pub dst: Ipv4Addr,
+    pub dst: IpAddr,
     /// Source port (0 for ICMP).
     pub sport: u16,
     /// Destination port (0 for ICMP).
@@ -99,7 +100,16 @@ impl FlowRecords {
 }
 
 /// The 5-tuple of an IPv4 packet (ports 0 where there are none), if it is one.
-pub fn five_tuple(packet: &[u8]) -> Option<(Ipv4Addr, Ipv4Addr, u16, u16, u8)> {
+pub fn five_tuple(packet: &[u8]) -> Option<(IpAddr, IpAddr, u16, u16, u8)> {
+    if packet.first().is_some_and(|b| b >> 4 == 6) {
+        // The extension headers walked to the upper layer; a later fragment has no ports.
+        let ip = crate::wire6::Ipv6::new_checked(packet).ok()?;
+        let ports = match ip.protocol() {
+            6 | 17 if !ip.is_later_fragment() => ip.ports().unwrap_or((0, 0)),
+            _ => (0, 0),
+        };
+        return Some((ip.src().into(), ip.dst().into(), ports.0, ports.1, ip.protocol()));
+    }
     if packet.len() < 20 || packet[0] >> 4 != 4 {
         return None;
     }
@@ -115,7 +125,7 @@ pub fn five_tuple(packet: &[u8]) -> Option<(Ipv4Addr, Ipv4Addr, u16, u16, u8)> {
         ),
         _ => (0, 0),
     };
-    Some((addr(12), addr(16), ports.0, ports.1, protocol))
+    Some((addr(12).into(), addr(16).into(), ports.0, ports.1, protocol))
 }
 
 #[cfg(test)]
@@ -125,8 +135,8 @@ mod tests {
     fn key(sport: u16, accepted: bool) -> RecordKey {
         RecordKey {
             port: 1,
-            src: Ipv4Addr::new(10, 0, 1, 10),
-            dst: Ipv4Addr::new(198, 51, 100, 1),
+            src: Ipv4Addr::new(10, 0, 1, 10).into(),
+            dst: Ipv4Addr::new(198, 51, 100, 1).into(),
             sport,
             dport: 80,
             protocol: 6,
@@ -162,7 +172,21 @@ mod tests {
             crate::trace::Probe::Tcp(80),
         );
         let t = five_tuple(&p).unwrap();
-        assert_eq!(t, (Ipv4Addr::new(10, 0, 1, 10), Ipv4Addr::new(198, 51, 100, 1), 43210, 80, 6));
+        let (src, dst) = (Ipv4Addr::new(10, 0, 1, 10), Ipv4Addr::new(198, 51, 100, 1));
+        assert_eq!(t, (src.into(), dst.into(), 43210, 80, 6));
         assert_eq!(five_tuple(&p[..10]), None);
+    }
+
+    #[test]
+    fn ipv6_five_tuples_come_from_past_the_extension_headers() {
+        use std::net::Ipv6Addr;
+        let (src, dst) =
+            ("2001:db8::10".parse::<Ipv6Addr>().unwrap(), "2001:db8:ffff::1".parse().unwrap());
+        // A hop-by-hop header (8 bytes of padding) before UDP 5353 -> 53.
+        let mut payload = vec![17, 0, 1, 4, 0, 0, 0, 0];
+        payload.extend([0x14, 0xe9, 0, 53, 0, 9, 0, 0, b'x']);
+        let p = crate::wire6::ipv6_packet(src, dst, 64, 0, &payload);
+        assert_eq!(five_tuple(&p), Some((src.into(), dst.into(), 5353, 53, 17)));
+        assert_eq!(five_tuple(&p[..30]), None, "cut short");
     }
 }

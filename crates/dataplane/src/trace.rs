@@ -5,7 +5,7 @@
 //! from the code that forwards real packets, so a trace and the forwarder cannot
 //! disagree.
 
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, Ipv6Addr};
 
 use crate::counters::DropReason;
 use crate::snapshot::{Hop, Port, TgwHop};
@@ -151,13 +151,29 @@ pub const PROBE_PORT: u16 = 43_210;
 
 /// A synthetic packet for a trace: IPv4, TTL 64, valid header checksum.
 pub fn probe(src: Ipv4Addr, dst: Ipv4Addr, what: Probe) -> Vec<u8> {
-    let (protocol, l4): (u8, Vec<u8>) = match what {
+    let (protocol, l4) = probe_l4(what, false);
+    crate::wire::ipv4_packet(src, dst, 64, protocol, &l4)
+}
+
+/// [`probe`] over IPv6: hop limit 64, an ICMPv6 echo request for a ping.
+pub fn probe6(src: Ipv6Addr, dst: Ipv6Addr, what: Probe) -> Vec<u8> {
+    let (protocol, l4) = probe_l4(what, true);
+    crate::wire6::ipv6_packet(src, dst, 64, protocol, &l4)
+}
+
+/// The protocol and upper-layer header of a probe (ICMP of the family for a ping).
+fn probe_l4(what: Probe, six: bool) -> (u8, Vec<u8>) {
+    match what {
         Probe::Ping => {
             let mut e = vec![0u8; 16];
-            e[0] = crate::wire::icmp::ECHO_REQUEST;
+            e[0] = if six {
+                crate::wire6::icmp6::ECHO_REQUEST
+            } else {
+                crate::wire::icmp::ECHO_REQUEST
+            };
             e[4..6].copy_from_slice(&PROBE_PORT.to_be_bytes());
             e[6..8].copy_from_slice(&1u16.to_be_bytes());
-            (crate::wire::proto::ICMP, e)
+            (if six { crate::wire::proto::ICMPV6 } else { crate::wire::proto::ICMP }, e)
         }
         Probe::Tcp(port) => {
             let mut t = vec![0u8; 20];
@@ -174,31 +190,43 @@ pub fn probe(src: Ipv4Addr, dst: Ipv4Addr, what: Probe) -> Vec<u8> {
             u[4..6].copy_from_slice(&8u16.to_be_bytes());
             (crate::wire::proto::UDP, u)
         }
-    };
-    crate::wire::ipv4_packet(src, dst, 64, protocol, &l4)
+    }
 }
 
 /// The answer to a forwarded probe, as its receiver would send it: addresses and ports
 /// swapped, a SYN-ACK for a SYN, an echo reply for an echo request.
 pub fn answer(forwarded: &[u8]) -> Vec<u8> {
-    let src = Ipv4Addr::from(<[u8; 4]>::try_from(&forwarded[12..16]).unwrap_or_default());
-    let dst = Ipv4Addr::from(<[u8; 4]>::try_from(&forwarded[16..20]).unwrap_or_default());
-    let l4 = &forwarded[20..];
+    let six = forwarded.first().is_some_and(|b| b >> 4 == 6);
+    // Where the upper layer starts (the probes carry no options or extension headers),
+    // and which protocol it is.
+    let (l4_at, protocol) = if six { (40, forwarded[6]) } else { (20, forwarded[9]) };
+    let l4 = &forwarded[l4_at..];
     let port = |at: usize| u16::from_be_bytes([l4[at], l4[at + 1]]);
-    let mut reply = match forwarded[9] {
-        crate::wire::proto::TCP => probe(dst, src, Probe::Tcp(port(0))),
-        crate::wire::proto::UDP => probe(dst, src, Probe::Udp(port(0))),
-        _ => probe(dst, src, Probe::Ping),
+    let what = match protocol {
+        crate::wire::proto::TCP => Probe::Tcp(port(0)),
+        crate::wire::proto::UDP => Probe::Udp(port(0)),
+        _ => Probe::Ping,
     };
-    match forwarded[9] {
-        crate::wire::proto::TCP => {
-            reply[20..22].copy_from_slice(&port(2).to_be_bytes());
-            reply[33] = 0x12;
+    let mut reply = if six {
+        let src = Ipv6Addr::from(<[u8; 16]>::try_from(&forwarded[8..24]).unwrap_or_default());
+        let dst = Ipv6Addr::from(<[u8; 16]>::try_from(&forwarded[24..40]).unwrap_or_default());
+        probe6(dst, src, what)
+    } else {
+        let src = Ipv4Addr::from(<[u8; 4]>::try_from(&forwarded[12..16]).unwrap_or_default());
+        let dst = Ipv4Addr::from(<[u8; 4]>::try_from(&forwarded[16..20]).unwrap_or_default());
+        probe(dst, src, what)
+    };
+    let l4 = &mut reply[l4_at..];
+    match what {
+        Probe::Tcp(_) => {
+            l4[0..2].copy_from_slice(&port(2).to_be_bytes());
+            l4[13] = 0x12;
         }
-        crate::wire::proto::UDP => reply[20..22].copy_from_slice(&port(2).to_be_bytes()),
-        _ => {
-            reply[20] = crate::wire::icmp::ECHO_REPLY;
-            reply[24..26].copy_from_slice(&port(4).to_be_bytes());
+        Probe::Udp(_) => l4[0..2].copy_from_slice(&port(2).to_be_bytes()),
+        Probe::Ping => {
+            l4[0] =
+                if six { crate::wire6::icmp6::ECHO_REPLY } else { crate::wire::icmp::ECHO_REPLY };
+            l4[4..6].copy_from_slice(&port(4).to_be_bytes());
         }
     }
     reply

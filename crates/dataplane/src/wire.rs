@@ -1003,12 +1003,20 @@ pub fn finish_checksum(packet: &mut [u8]) {
 /// Packets and bytes `packet` becomes on a link: one packet of its total length, or for
 /// a GSO super-packet its segments, each with its own copy of the headers.
 pub fn on_the_wire(packet: &[u8], offload: Offload) -> (u32, usize) {
-    // Sizes only: the header checksum is the pipeline's to check.
-    let Ok(ip) = Ipv4::new_unverified(packet) else {
-        return (1, packet.len());
+    let (total, segment) = if packet.first().is_some_and(|b| b >> 4 == 6) {
+        let Ok(ip) = crate::wire6::Ipv6::new_checked(packet) else {
+            return (1, packet.len());
+        };
+        let total = ip.total_len();
+        (total, largest_segment(total, ip.header_len(), ip.protocol(), ip.l4(), offload.gso_size))
+    } else {
+        // Sizes only: the header checksum is the pipeline's to check.
+        let Ok(ip) = Ipv4::new_unverified(packet) else {
+            return (1, packet.len());
+        };
+        let ip = ip.with_offload(offload);
+        (ip.total_len(), ip.wire_len())
     };
-    let ip = ip.with_offload(offload);
-    let (total, segment) = (ip.total_len(), ip.wire_len());
     let gso = usize::from(offload.gso_size);
     if gso == 0 || segment >= total {
         return (1, total);
@@ -1424,6 +1432,15 @@ pub(crate) mod tests {
         let p = packet([10, 0, 1, 4], [10, 0, 2, 4], proto::TCP, 64, &tcp);
         let gso = Offload { partial_checksum: true, gso_size: 1448 };
         assert_eq!(on_the_wire(&p, gso), (3, p.len() + 2 * 40));
+        // IPv6: 40 bytes of IP header, so 60 of headers per segment.
+        let v6 = crate::wire6::ipv6_packet(
+            "2001:db8::4".parse().unwrap(),
+            "2001:db8::5".parse().unwrap(),
+            64,
+            proto::TCP,
+            &tcp,
+        );
+        assert_eq!(on_the_wire(&v6, gso), (3, v6.len() + 2 * 60));
         assert_eq!(on_the_wire(&p, Offload::NONE), (1, p.len()));
         let one = Offload { partial_checksum: true, gso_size: 9000 };
         assert_eq!(on_the_wire(&p, one), (1, p.len()));

@@ -17,7 +17,7 @@
 //! busy device cannot starve the others.
 
 use std::io;
-use std::net::Ipv4Addr;
+use std::net::IpAddr;
 use std::os::fd::{AsFd, AsRawFd};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
@@ -1278,7 +1278,7 @@ fn logged(snapshot: &Snapshot, port: Port) -> bool {
 
 fn record(
     port: Port,
-    (src, dst, sport, dport, protocol): (Ipv4Addr, Ipv4Addr, u16, u16, u8),
+    (src, dst, sport, dport, protocol): (IpAddr, IpAddr, u16, u16, u8),
     accepted: bool,
 ) -> RecordKey {
     RecordKey { port, src, dst, sport, dport, protocol, accepted }

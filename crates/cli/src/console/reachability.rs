@@ -27,7 +27,7 @@ pub(crate) fn route(cx: &Cx<'_>, rest: &[&str], req: &Request) -> Outcome {
     let port = req.param("port");
     let traced = (!from.is_empty() && !to.is_empty()).then(|| {
         let port = port.parse::<u16>().ok().filter(|_| protocol != "icmp");
-        crate::trace::explain(&model, from, to, Some(protocol), port)
+        crate::trace::explain(&model, from, to, Some(protocol), port, false)
     });
     let protocols = [
         ("icmp".to_owned(), "ICMP (ping)".to_owned()),
