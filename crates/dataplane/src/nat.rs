@@ -54,6 +54,8 @@ pub struct Tracking {
     pub(crate) endpoint: Tracker,
     /// The heads of fragmented datagrams, for their later fragments.
     pub(crate) fragments: Fragments,
+    /// The same for IPv6 datagrams.
+    pub(crate) fragments6: Fragments<u128>,
     /// The steps of a trace being recorded; `None` (always, for real traffic): none.
     trace: Option<Vec<Step>>,
     /// The interface the last packet was delivered to or refused at (for flow logs).
@@ -90,6 +92,7 @@ impl Tracking {
             egress_only: Tracker::new(part(EGRESS_ONLY_FLOWS), random_seed()),
             endpoint: Tracker::new(part(ENDPOINT_FLOWS), random_seed()),
             fragments: Fragments::new(FRAGMENTED_DATAGRAMS, random_seed()),
+            fragments6: Fragments::new(FRAGMENTED_DATAGRAMS, random_seed()),
             trace: None,
             receiver: None,
             tables: Vec::new(),

@@ -20,7 +20,10 @@
 //!
 //! Not carried over IPv6 yet (dropped as `ipv6_not_carried`): transit gateways, NAT64
 //! through NAT gateways, virtual private gateways, endpoints, the VPC's own services on
-//! `fd00:ec2::/64`; a fragment other than the first (`fragment_untracked`).
+//! `fd00:ec2::/64`.
+//!
+//! Fragments are decided as their first fragment (its ports remembered for the later
+//! ones), as for IPv4; the router never fragments IPv6 itself.
 
 use std::net::Ipv6Addr;
 
@@ -73,9 +76,10 @@ impl Snapshot {
             Ok(ip) => ip.with_offload(offload),
             Err(_) => return Verdict::Drop(DropReason::Malformed),
         };
-        if ip.is_later_fragment() {
-            // Nothing tells its ports yet (the fragment tracker keys IPv4 datagrams).
-            return Verdict::Drop(DropReason::FragmentUntracked);
+        if ip.is_fragment() {
+            if let Some(verdict) = fragment6(tracking, from, &mut ip, now) {
+                return verdict;
+            }
         }
         match self.port(from) {
             PortEntry::Instance(me) => self.egress6(tracking, from, &me, &mut ip, reply, now),
@@ -340,6 +344,33 @@ impl Snapshot {
         }
         self.sg_check(tracking, port, dest.rules, ip, false, now)
     }
+}
+
+/// A fragment: a first one's head is remembered for the later ones, a later one gets
+/// its datagram's head (or is dropped without it), so that every fragment is decided as
+/// its first — as [`crate::pipeline`] does for IPv4. Off the common path.
+#[cold]
+#[inline(never)]
+fn fragment6(
+    tracking: &mut Tracking,
+    from: Port,
+    ip: &mut Ipv6<&mut [u8]>,
+    now: u64,
+) -> Option<Verdict> {
+    let datagram = ip.datagram(from)?;
+    if ip.is_later_fragment() {
+        return match tracking.fragments6.recall(&datagram, now) {
+            Some(head) => {
+                ip.set_head(head);
+                None
+            }
+            None => Some(Verdict::Drop(DropReason::FragmentUntracked)),
+        };
+    }
+    if let Some(head) = ip.head() {
+        tracking.fragments6.remember(datagram, head, now);
+    }
+    None
 }
 
 /// The size of the largest packet this becomes on a link (see
@@ -647,6 +678,44 @@ mod tests {
         let b = lab.b;
         let mut p = ping(a.1, b.1, 64, 8);
         assert!(matches!(lab.run(a.0, &mut p).0, Verdict::Forward { .. }));
+    }
+
+    /// A fragment of a UDP datagram: a Fragment header (identification `id`, offset in
+    /// 8-byte units) and `data`.
+    fn udp_fragment(
+        src: Ipv6Addr,
+        dst: Ipv6Addr,
+        id: u32,
+        offset: u16,
+        more: bool,
+        data: &[u8],
+    ) -> Vec<u8> {
+        let mut f = vec![proto::UDP, 0];
+        f.extend((offset << 3 | u16::from(more)).to_be_bytes());
+        f.extend(id.to_be_bytes());
+        f.extend(data);
+        ipv6_packet(src, dst, 64, 44, &f)
+    }
+
+    #[test]
+    fn fragments_are_decided_as_their_first() {
+        let mut lab = lab();
+        let (a, c) = (lab.a, lab.c);
+        // UDP to c: the default group admits its members, so the first fragment passes,
+        // and a later one follows it; one of a datagram never begun does not.
+        let first = udp(5000, 53, &[7; 16]);
+        let mut p = udp_fragment(a.1, c.1, 9, 0, true, &first[..16]);
+        assert!(matches!(lab.run(a.0, &mut p).0, Verdict::Forward { .. }));
+        let mut later = udp_fragment(a.1, c.1, 9, 2, false, &first[16..]);
+        assert!(matches!(lab.run(a.0, &mut later).0, Verdict::Forward { port, .. } if port == c.0));
+        let mut stray = udp_fragment(a.1, c.1, 10, 2, false, &first[16..]);
+        assert_eq!(lab.run(a.0, &mut stray).0, Verdict::Drop(DropReason::FragmentUntracked));
+        // From the internet to `a` over UDP 53: no rule admits the first fragment, and the
+        // later one, decided as its first, is refused by the group too.
+        let mut first_in = udp_fragment(HOST, a.1, 11, 0, true, &udp(53, 5000, &[1; 16])[..16]);
+        assert_eq!(lab.run(INTERNET, &mut first_in).0, Verdict::Drop(DropReason::SgIngress));
+        let mut later_in = udp_fragment(HOST, a.1, 11, 2, false, &[1; 8]);
+        assert_eq!(lab.run(INTERNET, &mut later_in).0, Verdict::Drop(DropReason::SgIngress));
     }
 
     fn udp(src: u16, dst: u16, data: &[u8]) -> Vec<u8> {

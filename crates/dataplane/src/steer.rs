@@ -41,7 +41,7 @@ pub fn owner(
         return 0;
     }
     if packet.first().is_some_and(|b| b >> 4 == 6) {
-        return owner6(packet, workers);
+        return owner6(packet, from, workers, fragments);
     }
     // Lengths checked, not the header checksum: the owner's pipeline verifies it (and
     // drops the packet) anyway; the owner of a corrupt header does not matter.
@@ -183,14 +183,27 @@ fn flow_of(ip: &Ipv4<&[u8]>) -> Option<Flow> {
 
 /// The owner of an IPv6 packet's flow. IPv6 is not translated anywhere vpclab carries
 /// it, so a flow is the same seen from either end: its symmetric hash decides.
-/// Unparsable packets, and fragments other than the first (which the pipeline drops
-/// for want of ports), belong to worker 0.
-fn owner6(packet: &[u8], workers: usize) -> usize {
+/// Unparsable packets belong to worker 0; a fragment other than the first goes where
+/// its first went.
+fn owner6(packet: &[u8], from: Port, workers: usize, fragments: &FragmentOwners) -> usize {
     let Ok(ip) = Ipv6::new_checked(packet) else {
         return 0;
     };
+    // Fragments are noted as IPv4's are, by their datagram folded to IPv4's width (a
+    // fold that collides costs a later fragment its owner, never a wrong decision).
+    let folded = ip.datagram(from).map(|d| {
+        let fold = |a: u128| (a >> 96) as u32 ^ (a >> 64) as u32 ^ (a >> 32) as u32 ^ a as u32;
+        DatagramKey {
+            zone: d.zone,
+            src: fold(d.src),
+            dst: fold(d.dst),
+            protocol: d.protocol,
+            id: d.id,
+        }
+    });
     if ip.is_later_fragment() {
-        return 0;
+        let datagram = folded.unwrap_or_default();
+        return fragments.owner(&datagram).filter(|&w| w < workers).unwrap_or(0);
     }
     let flow = match ip.icmp_quoted() {
         // The quoted packet went the other way: its destination sent the error.
@@ -210,7 +223,11 @@ fn owner6(packet: &[u8], workers: usize) -> usize {
             Flow6 { protocol: ip.protocol(), a: (ip.src_bits(), sport), b: (ip.dst_bits(), dport) }
         }
     };
-    scale(flow.hash(), workers)
+    let owner = scale(flow.hash(), workers);
+    if let Some(datagram) = folded {
+        fragments.note(&datagram, owner);
+    }
+    owner
 }
 
 /// An IPv6 flow's identity, as [`Flow`].
@@ -497,6 +514,28 @@ mod tests {
         e.extend(id.to_be_bytes());
         e.extend([0, 1]);
         e
+    }
+
+    #[test]
+    fn a_later_ipv6_fragment_goes_where_its_first_went() {
+        use std::net::Ipv6Addr;
+        let (src, dst): (Ipv6Addr, Ipv6Addr) =
+            ("2001:db8::10".parse().unwrap(), "2001:db8:ffff::1".parse().unwrap());
+        let fragment = |id: u32, offset: u16, data: &[u8]| {
+            let mut f = vec![proto::UDP, 0];
+            f.extend((offset << 3 | u16::from(offset == 0)).to_be_bytes());
+            f.extend(id.to_be_bytes());
+            f.extend(data);
+            crate::wire6::ipv6_packet(src, dst, 64, 44, &f)
+        };
+        let owners = FragmentOwners::default();
+        let snapshot = Snapshot::empty();
+        for id in 0..64u32 {
+            let first = fragment(id, 0, &udp(1000 + id as u16, 53, &[0; 8]));
+            let mine = super::owner(&snapshot, 1, &first, 4, &owners);
+            let later = fragment(id, 2, &[0; 8]);
+            assert_eq!(super::owner(&snapshot, 1, &later, 4, &owners), mine, "datagram {id}");
+        }
     }
 
     #[test]

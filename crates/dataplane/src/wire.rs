@@ -371,7 +371,7 @@ impl<T: AsRef<[u8]>> Ipv4<T> {
             src: self.src_bits(),
             dst: self.dst_bits(),
             protocol: self.protocol(),
-            id: self.u16_at(field::ID),
+            id: self.u16_at(field::ID).into(),
         }
     }
 

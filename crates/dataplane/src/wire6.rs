@@ -467,6 +467,20 @@ impl<T: AsRef<[u8]>> Ipv6<T> {
         self.chain.fragment
     }
 
+    /// The identity its fragments share when they come in on `zone` (`None` when it
+    /// is no fragment): the addresses, the protocol and the Fragment header's
+    /// identification.
+    pub fn datagram(&self, zone: u32) -> Option<crate::wire::DatagramKey<u128>> {
+        let fragment = self.chain.fragment?;
+        Some(crate::wire::DatagramKey {
+            zone,
+            src: self.src_bits(),
+            dst: self.dst_bits(),
+            protocol: self.protocol(),
+            id: fragment.id,
+        })
+    }
+
     /// Whether this is a fragment of a larger packet (offset or M flag set).
     pub fn is_fragment(&self) -> bool {
         self.chain.fragment.is_some_and(|f| f.offset != 0 || f.more)
