@@ -97,9 +97,7 @@ fn setup_wan(site: &OnpremSite, router: &str, internet: &str) -> Result<(), Netn
     let peer = internet_link(site);
     if !netns::has_link(router, WAN) {
         // A peer left over (its router's namespace deleted and made again) goes first.
-        if netns::has_link(internet, &peer) {
-            netns::ip(&["-n", internet, "link", "del", &peer])?;
-        }
+        remove_leftover(internet, &peer)?;
         netns::ip(&[
             "-n", internet, "link", "add", &peer, "type", "veth", "peer", "name", WAN, "netns",
             router,
@@ -127,6 +125,19 @@ fn setup_wan(site: &OnpremSite, router: &str, internet: &str) -> Result<(), Netn
             ],
         ],
     )
+}
+
+/// Deletes `link` in `ns` if it is there: the end of a pair whose other namespace was
+/// deleted. The kernel takes such a pair away itself, in the background, so it may go
+/// between the look and the delete (`Cannot find device`): gone is what was wanted.
+fn remove_leftover(ns: &str, link: &str) -> Result<(), NetnsError> {
+    if !netns::has_link(ns, link) {
+        return Ok(());
+    }
+    match netns::ip(&["-n", ns, "link", "del", link]).map(drop) {
+        Err(_) if !netns::has_link(ns, link) => Ok(()),
+        deleted => deleted,
+    }
 }
 
 /// The router's bridge, holding its address on each of the site's CIDRs.
@@ -168,9 +179,7 @@ fn setup_host(
 ) -> Result<(), NetnsError> {
     let link = host_link(&host.name);
     if !netns::has_link(ns, DEVICE) {
-        if netns::has_link(router, &link) {
-            netns::ip(&["-n", router, "link", "del", &link])?;
-        }
+        remove_leftover(router, &link)?;
         netns::ip(&[
             "-n", router, "link", "add", &link, "type", "veth", "peer", "name", DEVICE, "netns", ns,
         ])?;
