@@ -1,6 +1,8 @@
 //! The hosts of the emulated internet: a check-ip server that answers `GET /` with the
 //! caller's source address and a newline, as checkip.amazonaws.com does (and, for UDP
-//! labs, any datagram to the same address and port the same way).
+//! labs, any datagram to the same address and port the same way). Over IPv6 the answer
+//! has the same shape, the address in its canonical text form (RFC 5952:
+//! `2001:db8::5`).
 //!
 //! It runs as its own process inside the `vpclab-internet` namespace (the daemon starts
 //! it with `ip netns exec`), so it is an ordinary TCP server on the kernel's stack,
@@ -26,7 +28,9 @@ const HTTPS_PORT: u16 = 443;
 /// Serves on every address in `listen` until the process is killed: HTTP over TCP (and
 /// HTTPS on port 443 of the same address with the certificate in `tls`), and over UDP
 /// a datagram with the caller's address and a newline in answer to any datagram.
-/// Every address is bound before any is served, so a bad one fails the start.
+/// Every address is bound before any is served, so a bad one fails the start. An IPv6
+/// address is a specific one (never `::`), so its sockets take IPv6 only whatever
+/// `IPV6_V6ONLY` says.
 pub(crate) fn serve(
     listen: &[SocketAddr],
     tls: Option<&Path>,
@@ -209,5 +213,27 @@ mod tests {
         server.join().unwrap();
         assert!(response.starts_with("HTTP/1.1 200 OK\r\n"), "{response}");
         assert!(response.ends_with("\r\n\r\n127.0.0.1\n"), "{response}");
+    }
+
+    #[test]
+    fn answers_over_ipv6_with_the_callers_address_in_canonical_form() {
+        // A machine without IPv6 on its loopback has nothing to test here.
+        let Ok(listener) = TcpListener::bind("[::1]:0") else { return };
+        let addr = listener.local_addr().unwrap();
+        let server = std::thread::spawn(move || {
+            let (stream, _) = listener.accept().unwrap();
+            answer_plain(stream).unwrap();
+        });
+        let mut client = TcpStream::connect(addr).unwrap();
+        client.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+        let mut response = String::new();
+        client.read_to_string(&mut response).unwrap();
+        server.join().unwrap();
+        assert!(response.starts_with("HTTP/1.1 200 OK\r\n"), "{response}");
+        assert!(response.ends_with("\r\n\r\n::1\n"), "{response}");
+        // Canonical text, as the answer prints it: the longest run of zeros compressed,
+        // lower case, no leading zeros.
+        let peer: std::net::Ipv6Addr = "2001:0DB8:0000:0001:0000:0000:0000:0005".parse().unwrap();
+        assert_eq!(peer.to_string(), "2001:db8:0:1::5");
     }
 }

@@ -16,7 +16,7 @@ use std::process::{Child, Command, ExitCode, Stdio};
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
-use vpclab_dataplane::host::{self, CHECK_IP, S3, internet_netns};
+use vpclab_dataplane::host::{self, CHECK_IP, CHECK_IP6, S3, internet_netns};
 use vpclab_dataplane::{CounterSnapshot, DropReason};
 use vpclab_model::Model;
 
@@ -591,6 +591,9 @@ pub(crate) const API_SERVICES: [&str; 2] = ["ec2", "sts"];
 pub(crate) fn start_internet_host(tls: Option<&Path>) -> Result<Child> {
     let exe = std::env::current_exe().map_err(|e| format!("cannot find my own binary: {e}"))?;
     let check_ip = SocketAddr::from((CHECK_IP, 80)).to_string();
+    // The same check-ip host over IPv6 (its address is `nodad`, so it can be bound as
+    // soon as the namespace is set up).
+    let check_ip6 = SocketAddr::from((CHECK_IP6, 80)).to_string();
     let s3 = SocketAddr::from((S3, 80)).to_string();
     // The other AWS services' public endpoints answer as the check-ip host does, with the
     // caller's address (which, through an interface endpoint, is its private one).
@@ -601,7 +604,7 @@ pub(crate) fn start_internet_host(tls: Option<&Path>) -> Result<Child> {
     Command::new("ip")
         .args(["netns", "exec", internet_netns()])
         .arg(exe)
-        .args(["internet-host", "--listen", &check_ip, "--listen", &s3])
+        .args(["internet-host", "--listen", &check_ip, "--listen", &check_ip6, "--listen", &s3])
         .args(services)
         .args(tls.into_iter().flat_map(|dir| [std::ffi::OsStr::new("--tls"), dir.as_os_str()]))
         .args(["--parent", &std::process::id().to_string()])

@@ -8,10 +8,12 @@
 //! processes in them stay, and the next [`Host::start`] re-attaches by name.
 
 use std::collections::BTreeMap;
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, Ipv6Addr};
 
-use ipnet::Ipv4Net;
-use vpclab_model::{Instance, InstanceId, Model, NetworkInterface, NetworkInterfaceId, OnpremSite};
+use ipnet::{Ipv4Net, Ipv6Net};
+use vpclab_model::{
+    Instance, InstanceId, Model, NetworkInterface, NetworkInterfaceId, OnpremSite, SubnetId,
+};
 use vpclab_sys::netns::{self, NetnsError};
 use vpclab_sys::rtnl::{LinkChange, Rtnl};
 use vpclab_sys::tun::Tun;
@@ -55,6 +57,12 @@ pub const DEVICE: &str = "eth0";
 pub const INTERNET_HOSTS: Ipv4Net = Ipv4Net::new_assert(Ipv4Addr::new(198, 51, 100, 1), 24);
 /// The check-ip server's address.
 pub const CHECK_IP: Ipv4Addr = Ipv4Addr::new(198, 51, 100, 1);
+/// The IPv6 addresses the emulated internet holds, with their prefix: the IPv6
+/// internet hosts' network, inside the Amazon pool's /32 (the longer prefix keeps it
+/// on the internet's side).
+pub const INTERNET_HOSTS6: Ipv6Net = Ipv6Net::new_assert(CHECK_IP6, 48);
+/// The check-ip server's IPv6 address.
+pub const CHECK_IP6: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0xffff, 0, 0, 0, 0, 1);
 /// The AWS services' hosts in the emulated internet: the prefix lists' range.
 pub const SERVICE_HOSTS: Ipv4Net = Ipv4Net::new_assert(Ipv4Addr::new(192, 0, 2, 1), 24);
 /// The emulated S3 endpoint (in `com.amazonaws.us-east-1.s3`, 192.0.2.0/25).
@@ -86,17 +94,39 @@ impl From<NetnsError> for HostError {
     }
 }
 
+/// An instance as realised.
+#[derive(Debug)]
+struct RealisedInstance {
+    /// Its private address: a new one makes the instance anew.
+    ip: Ipv4Addr,
+    /// Its resolver configuration (from its VPC's DHCP options), rewritten when that
+    /// changes.
+    resolv: String,
+    /// The IPv6 addresses (with the subnet's prefix) its `eth0` holds, changed in place
+    /// as they are assigned and unassigned.
+    ipv6: Vec<Ipv6Net>,
+}
+
+/// An attached interface as realised.
+#[derive(Debug)]
+struct RealisedInterface {
+    /// Its instance, device and private address (see [`realisation`]): a change makes
+    /// the device anew.
+    at: (InstanceId, String, Ipv4Addr),
+    /// The IPv6 addresses its device holds, changed in place.
+    ipv6: Vec<Ipv6Net>,
+}
+
 /// The live network: the forwarder plus which instance has which port.
 #[derive(Debug)]
 pub struct Host {
     forwarder: Forwarder,
     ports: PortMap,
-    /// What each realised instance was configured with — its address, and its resolver
-    /// configuration (from its VPC's DHCP options) — to notice changes.
-    realised: BTreeMap<InstanceId, (Ipv4Addr, String)>,
+    /// What each realised instance was configured with, to notice changes.
+    realised: BTreeMap<InstanceId, RealisedInstance>,
     /// The attached interfaces realised as devices: where (instance, device) and with
-    /// which address, to notice a detach or a change.
-    realised_interfaces: BTreeMap<NetworkInterfaceId, (InstanceId, String, Ipv4Addr)>,
+    /// which addresses, to notice a detach or a change.
+    realised_interfaces: BTreeMap<NetworkInterfaceId, RealisedInterface>,
     generation: u64,
     /// What the VPC's own services answer, compiled change after change.
     services: crate::services::Compiler,
@@ -176,14 +206,15 @@ impl Host {
         let stale: Vec<InstanceId> = self
             .realised
             .iter()
-            .filter(|(id, (ip, _))| gone(model, id, *ip))
+            .filter(|(id, realised)| gone(model, id, realised.ip))
             .map(|(id, _)| id.clone())
             .collect();
         let stale_interfaces: Vec<NetworkInterfaceId> = self
             .realised_interfaces
             .iter()
             .filter(|(id, realised)| {
-                stale.contains(&realised.0) || realisation(model, id).as_ref() != Some(*realised)
+                stale.contains(&realised.at.0)
+                    || realisation(model, id).as_ref() != Some(&realised.at)
             })
             .map(|(id, _)| id.clone())
             .collect();
@@ -199,11 +230,11 @@ impl Host {
         // As `stale` finds them, stopping at the first (no instance gone, so an
         // interface is stale only if its realisation changed).
         let vpn = self.vpn.lock().unwrap_or_else(|e| e.into_inner());
-        self.realised.iter().any(|(id, (ip, _))| gone(model, id, *ip))
+        self.realised.iter().any(|(id, realised)| gone(model, id, realised.ip))
             || self
                 .realised_interfaces
                 .iter()
-                .any(|(id, realised)| realisation(model, id).as_ref() != Some(realised))
+                .any(|(id, realised)| realisation(model, id).as_ref() != Some(&realised.at))
             || !self.realised_sites.is_empty()
             || !vpn.fleet.is_empty()
             || !vpn.customers.is_empty()
@@ -265,14 +296,24 @@ impl Host {
         let mut new = Vec::new();
         for instance in model.running_instances() {
             let resolv = &resolvs[&instance.vpc];
-            match self.realised.get_mut(&instance.id) {
-                // Its VPC's DHCP options changed: the next lease would tell it.
-                Some((_, written)) if written != resolv => {
-                    netns::write_etc(instance.id.as_str(), "resolv.conf", resolv)?;
-                    written.clone_from(resolv);
+            let Some(realised) = self.realised.get_mut(&instance.id) else {
+                new.push((instance, resolv.as_str()));
+                continue;
+            };
+            // Its VPC's DHCP options changed: the next lease would tell it.
+            if &realised.resolv != resolv {
+                netns::write_etc(instance.id.as_str(), "resolv.conf", resolv)?;
+                realised.resolv.clone_from(resolv);
+            }
+            // IPv6 addresses assigned or unassigned since.
+            let ipv6 = ipv6_of(model, &instance.subnet, &instance.ipv6_addresses);
+            if realised.ipv6 != ipv6 {
+                match update_ipv6(instance.id.as_str(), DEVICE, &realised.ipv6, &ipv6, true) {
+                    Ok(()) => realised.ipv6 = ipv6,
+                    Err(e) => {
+                        first_error.get_or_insert(e.into());
+                    }
                 }
-                Some(_) => {}
-                None => new.push((instance, resolv.as_str())),
             }
         }
         // Marked first, so that `vpclab down` and `gc` find them whatever happens next.
@@ -295,8 +336,12 @@ impl Host {
             let port = self.ports.assign(&instance.id);
             match self.forwarder.attach(port, queues) {
                 Ok(()) => {
-                    self.realised
-                        .insert(instance.id.clone(), (instance.private_ip, resolv.to_owned()));
+                    let realised = RealisedInstance {
+                        ip: instance.private_ip,
+                        resolv: resolv.to_owned(),
+                        ipv6: ipv6_of(model, &instance.subnet, &instance.ipv6_addresses),
+                    };
+                    self.realised.insert(instance.id.clone(), realised);
                 }
                 Err(e) => {
                     self.ports.release(&instance.id);
@@ -307,22 +352,32 @@ impl Host {
         let attached = model.attached_interfaces_by_instance();
         for instance in model.running_instances() {
             for eni in attached.get(&instance.id).into_iter().flatten().copied() {
-                if self.realised_interfaces.contains_key(&eni.id) {
+                let ipv6 = ipv6_of(model, &eni.subnet, &eni.ipv6_addresses);
+                if let Some(realised) = self.realised_interfaces.get_mut(&eni.id) {
+                    if realised.ipv6 != ipv6 {
+                        let (ns, device) = (realised.at.0.as_str(), &realised.at.1);
+                        match update_ipv6(ns, device, &realised.ipv6, &ipv6, false) {
+                            Ok(()) => realised.ipv6 = ipv6,
+                            Err(e) => {
+                                first_error.get_or_insert(e.into());
+                            }
+                        }
+                    }
                     continue;
                 }
-                let Some(realised) = realisation(model, &eni.id) else { continue };
-                let queues =
-                    match setup_interface(model, eni, &realised.1, self.forwarder.workers()) {
-                        Ok(queues) => queues,
-                        Err(e) => {
-                            first_error.get_or_insert(e);
-                            continue;
-                        }
-                    };
+                let Some(at) = realisation(model, &eni.id) else { continue };
+                let queues = match setup_interface(model, eni, &at.1, self.forwarder.workers()) {
+                    Ok(queues) => queues,
+                    Err(e) => {
+                        first_error.get_or_insert(e);
+                        continue;
+                    }
+                };
                 let port = self.ports.assign_interface(&eni.id);
                 match self.forwarder.attach(port, queues) {
                     Ok(()) => {
-                        self.realised_interfaces.insert(eni.id.clone(), realised);
+                        self.realised_interfaces
+                            .insert(eni.id.clone(), RealisedInterface { at, ipv6 });
                     }
                     Err(e) => {
                         self.ports.release_interface(&eni.id);
@@ -627,7 +682,7 @@ impl Host {
 }
 
 /// Turns IPv6 off inside a namespace: no link-local addresses or router solicitations
-/// on the TUN (IPv6 is not routed yet).
+/// (on-premises sites and VPN connections are IPv4-only).
 pub(crate) fn disable_ipv6(ns: &str) -> Result<(), NetnsError> {
     netns::sysctls(
         ns,
@@ -680,8 +735,9 @@ fn setup_instances(
 }
 
 /// The instance's namespace and `eth0`, configured as AWS does: the private address
-/// with the subnet's prefix, default route via the subnet router, MTU 9001. Idempotent,
-/// so a restart re-attaches to what is there.
+/// with the subnet's prefix, default route via the subnet router, MTU 9001, and its
+/// IPv6 addresses with the subnet's IPv6 prefix and, when it has any, the IPv6 default
+/// route. Idempotent, so a restart re-attaches to what is there.
 fn setup_instance(
     model: &Model,
     instance: &Instance,
@@ -695,7 +751,8 @@ fn setup_instance(
     netns::create(ns)?;
     let tun = Tun::open_queues_in(ns, DEVICE, queues)?;
     let prefix = subnet.cidr.prefix_len();
-    configure_device(ns, DEVICE, instance.private_ip, prefix, Some(subnet.router()))?;
+    let ipv6 = ipv6_of(model, &instance.subnet, &instance.ipv6_addresses);
+    configure_device(ns, DEVICE, instance.private_ip, prefix, Some(subnet.router()), ipv6)?;
     // Commands run with `ip netns exec` (as `vpclab exec` does) resolve names as the
     // VPC's DHCP options say: by default through its Amazon DNS server, as on AWS.
     netns::write_etc(ns, "resolv.conf", resolv)?;
@@ -703,30 +760,40 @@ fn setup_instance(
 }
 
 /// Configures `device` in `ns` as AWS configures an instance's interface: its
-/// address with the subnet's prefix, MTU 9001, up and, for the primary interface (the
-/// one with a `router`), `lo` up and the default route via the subnet router. With
-/// route netlink from a thread inside the namespace: no `ip` or `tc` process (see
-/// [`vpclab_sys::rtnl`]). Idempotent: every step replaces what is there.
+/// address with the subnet's prefix, its IPv6 addresses `ipv6` (and no other global
+/// one), MTU 9001, up and, for the primary interface (the one with a `router`), `lo` up,
+/// the default route via the subnet router and, when it has an IPv6 address, the IPv6
+/// default route. With route netlink from a thread inside the namespace: no `ip` or
+/// `tc` process (see [`vpclab_sys::rtnl`]). Idempotent: every step replaces what is
+/// there, and IPv6 addresses the device holds but should not (unassigned while no
+/// daemon ran to take them away) go.
 ///
 /// * The root qdisc is `noqueue`. A multiqueue TUN has 256 transmit queues whatever
 ///   the number opened, and bringing it up with the default `mq` root makes a
 ///   `pfifo_fast` for each: three 4 KiB rings apiece, about 3 MiB of kernel memory per
 ///   device (10,000 instances did not fit in 24 GiB). The TUN never pushes back (a full
 ///   queue drops in the driver), so those qdiscs never held a packet.
-/// * No IPv6 address is made for it (`addrgenmode none`): no link-local address, so
-///   the kernel sends no router solicitation or MLD report into it (IPv6 is not routed
-///   yet). Per device rather than by the namespace's `disable_ipv6` sysctl: the kernel
-///   finds a namespace's `/proc/sys` entries in one hash shared with every other
-///   namespace's same-named entries, so each sysctl write costs time in proportion to
-///   the namespaces there are.
-/// * Order matters: MTU and address, up, then the route (one via a down device is
-///   refused).
+/// * The kernel makes no IPv6 address of its own for it (`addrgenmode none`): no
+///   link-local address, so it sends no router solicitation or MLD report into it
+///   (both go out only once a link-local address is ready). The global addresses and
+///   routes need none: the TUN is layer 3, so the default route names the device, not
+///   a router, and no neighbour is ever solicited. IPv6 stays on in the namespace.
+///   Per device rather than by the namespace's sysctls: the kernel finds a namespace's
+///   `/proc/sys` entries in one hash shared with every other namespace's same-named
+///   entries, so each sysctl write costs time in proportion to the namespaces there
+///   are.
+/// * IPv6 addresses are `nodad`: usable at once (the kernel skips duplicate address
+///   detection on a TUN anyway, as on every device without neighbour discovery).
+/// * Order matters: MTU and address, up, then the routes (one via a down device is
+///   refused). Taking the device down would drop its IPv6 addresses
+///   (`keep_addr_on_down` is off); nothing here does.
 fn configure_device(
     ns: &str,
     device: &str,
     address: Ipv4Addr,
     prefix: u8,
     router: Option<Ipv4Addr>,
+    ipv6: Vec<Ipv6Net>,
 ) -> Result<(), NetnsError> {
     let device = device.to_owned();
     netns::run_in(ns, move || -> Result<(), NetnsError> {
@@ -744,8 +811,74 @@ fn configure_device(
             rtnl.set_link(lo, up).map_err(step("bring lo up"))?;
             rtnl.replace_default_route(index, router).map_err(step("set the default route"))?;
         }
-        Ok(())
+        let held = rtnl.addresses6(index).map_err(step("list the device's IPv6 addresses"))?;
+        let held: Vec<Ipv6Net> =
+            held.into_iter().filter_map(|(a, prefix)| Ipv6Net::new(a, prefix).ok()).collect();
+        set_ipv6(&mut rtnl, index, &held, &ipv6, router.is_some())
     })?
+}
+
+/// The IPv6 addresses of an interface in `subnet` holding `addresses`, with the subnet
+/// block's prefix (usually /64), as the device should hold them. (A subnet holding
+/// addresses always has its block: it cannot be disassociated while they are there;
+/// without one an address would be a /128.)
+fn ipv6_of(model: &Model, subnet: &SubnetId, addresses: &[Ipv6Addr]) -> Vec<Ipv6Net> {
+    if addresses.is_empty() {
+        return Vec::new();
+    }
+    let prefix =
+        model.subnet(subnet).ok().and_then(|s| s.ipv6_cidr()).map_or(128, |b| b.prefix_len());
+    addresses.iter().filter_map(|&a| Ipv6Net::new(a, prefix).ok()).collect()
+}
+
+/// Makes `device` in `ns`, which holds the IPv6 addresses `held`, hold `wanted`
+/// instead (see [`set_ipv6`]).
+fn update_ipv6(
+    ns: &str,
+    device: &str,
+    held: &[Ipv6Net],
+    wanted: &[Ipv6Net],
+    primary: bool,
+) -> Result<(), NetnsError> {
+    let (device, held, wanted) = (device.to_owned(), held.to_vec(), wanted.to_vec());
+    netns::run_in(ns, move || -> Result<(), NetnsError> {
+        let step = |what: &'static str| move |e| NetnsError::Sys(what, e);
+        let mut rtnl = Rtnl::open().map_err(step("open a route netlink socket"))?;
+        let index = Rtnl::index(&device).map_err(step("find the device"))?;
+        set_ipv6(&mut rtnl, index, &held, &wanted, primary)
+    })?
+}
+
+/// Makes link `index`, which holds the global IPv6 addresses `held`, hold `wanted`:
+/// the others removed first (a prefix change is a removal and an addition), then the
+/// wanted ones replaced (`nodad`). The primary interface has the IPv6 default route
+/// while it has an address, and none without, as an instance without IPv6 on AWS.
+fn set_ipv6(
+    rtnl: &mut Rtnl,
+    index: u32,
+    held: &[Ipv6Net],
+    wanted: &[Ipv6Net],
+    primary: bool,
+) -> Result<(), NetnsError> {
+    let step = |what: &'static str| move |e| NetnsError::Sys(what, e);
+    for gone in held.iter().filter(|a| !wanted.contains(a)) {
+        rtnl.remove_address6(index, gone.addr(), gone.prefix_len())
+            .map_err(step("remove an IPv6 address"))?;
+    }
+    for address in wanted {
+        // EACCES here: IPv6 is disabled in the namespace (a host whose new namespaces
+        // inherit its `disable_ipv6`, `net.core.devconf_inherit_init_net`).
+        rtnl.replace_address6(index, address.addr(), address.prefix_len())
+            .map_err(step("set an IPv6 address"))?;
+    }
+    if primary {
+        if wanted.is_empty() {
+            rtnl.remove_default_route6(index).map_err(step("remove the IPv6 default route"))?;
+        } else {
+            rtnl.replace_default_route6(index).map_err(step("set the IPv6 default route"))?;
+        }
+    }
+    Ok(())
 }
 
 /// Whether instance `id`, realised with address `ip`, is gone from `model` as it was:
@@ -763,8 +896,9 @@ fn realisation(model: &Model, eni: &NetworkInterfaceId) -> Option<(InstanceId, S
 }
 
 /// An attached interface's device in its instance's namespace (`eth1`, …): its address
-/// with its subnet's prefix, MTU 9001, up; no default route (`eth0` keeps it, as an
-/// instance without policy routing does on AWS). Idempotent, as [`setup_instance`].
+/// with its subnet's prefix, its IPv6 addresses, MTU 9001, up; no default route of
+/// either family (`eth0` keeps them, as an instance without policy routing does on
+/// AWS). Idempotent, as [`setup_instance`].
 fn setup_interface(
     model: &Model,
     eni: &NetworkInterface,
@@ -776,20 +910,35 @@ fn setup_interface(
         HostError::Netns(NetnsError::Command { command: "setup".into(), stderr: e.to_string() })
     })?;
     let tun = Tun::open_queues_in(&ns, device, queues)?;
-    configure_device(&ns, device, eni.private_ip, subnet.cidr.prefix_len(), None)?;
+    let ipv6 = ipv6_of(model, &eni.subnet, &eni.ipv6_addresses);
+    configure_device(&ns, device, eni.private_ip, subnet.cidr.prefix_len(), None, ipv6)?;
     Ok(tun)
 }
 
 /// The emulated internet: `vpclab-internet` with `eth0` holding the internet hosts' and
 /// the AWS services' addresses, the public range behind the gateway and, for replies
-/// through gateway endpoints, the default route to the forwarder.
+/// through gateway endpoints, the default route to the forwarder; for IPv6, the IPv6
+/// internet hosts' /48 (`nodad`, usable at once, so the check-ip host can bind it) and
+/// the Amazon pool behind the forwarder.
+///
+/// IPv6 is on for `eth0` and `lo` only (local delivery goes through `lo`), and `eth0`
+/// makes no link-local address (`addrgenmode none`, set before IPv6 is turned on for
+/// it), so nothing solicits routers or reports multicast listening into the forwarder.
+/// Devices made here later — the links to sites and VPN connections, IPv4-only — start
+/// with IPv6 off, as before (and are torn down as quickly when their namespaces go).
+/// Per device, not by `all`: a write of `all` would reach those links too.
 fn setup_internet(ns: &str, queues: usize) -> Result<Vec<Tun>, HostError> {
     netns::create(ns)?;
-    disable_ipv6(ns)?;
+    netns::sysctls(ns, &[("net.ipv6.conf.default.disable_ipv6", "1")])?;
     let tun = Tun::open_queues_in(ns, DEVICE, queues)?;
+    netns::configure(ns, &[&["link", "set", DEVICE, "addrgenmode", "none"]])?;
+    let device_ipv6 = format!("net.ipv6.conf.{DEVICE}.disable_ipv6");
+    netns::sysctls(ns, &[("net.ipv6.conf.lo.disable_ipv6", "0"), (&device_ipv6, "0")])?;
     let mtu = EDGE_MTU.to_string();
     let (hosts, services) = (INTERNET_HOSTS.to_string(), SERVICE_HOSTS.to_string());
+    let hosts6 = INTERNET_HOSTS6.to_string();
     let public = vpclab_model::PUBLIC_POOL.to_string();
+    let amazon6 = vpclab_model::AMAZON_IPV6_POOL.to_string();
     netns::configure(
         ns,
         &[
@@ -797,8 +946,11 @@ fn setup_internet(ns: &str, queues: usize) -> Result<Vec<Tun>, HostError> {
             &["link", "set", DEVICE, "mtu", &mtu],
             &["addr", "replace", &hosts, "dev", DEVICE],
             &["addr", "replace", &services, "dev", DEVICE],
+            &["addr", "replace", &hosts6, "dev", DEVICE, "nodad"],
             &["link", "set", DEVICE, "up"],
             &["route", "replace", &public, "dev", DEVICE],
+            // Instances' IPv6 addresses: the forwarder takes it from there.
+            &["route", "replace", &amazon6, "dev", DEVICE],
             // Replies of the services to private addresses (flows through gateway
             // endpoints): everything else this namespace sends goes to the forwarder
             // too, which drops what no flow expects.

@@ -1,0 +1,181 @@
+//! The host side of IPv6: an instance launched with an IPv6 address holds it on `eth0`
+//! with the IPv6 default route; addresses assigned and unassigned through the API reach
+//! `eth0` (and an attached `eth1`); a restarted server takes away an address the model
+//! no longer has; and the emulated internet answers check-ip over IPv6.
+
+use std::time::Duration;
+
+use vpclab_netns_tests::api::Api;
+use vpclab_netns_tests::{INTERNET, require_root, run, wait_until};
+
+const T: Duration = Duration::from_secs(15);
+const EVERY: Duration = Duration::from_millis(100);
+
+/// `ip <args>` inside namespace `ns`; its stdout (empty if it failed).
+fn ip_in(ns: &str, args: &[&str]) -> String {
+    let mut full = vec!["netns", "exec", ns, "ip"];
+    full.extend_from_slice(args);
+    String::from_utf8_lossy(&run("ip", &full).stdout).into_owned()
+}
+
+/// The IPv6 addresses (`address/prefix`) of `device` in `ns`.
+fn addresses6(ns: &str, device: &str) -> Vec<String> {
+    ip_in(ns, &["-o", "-6", "addr", "show", "dev", device])
+        .lines()
+        .filter_map(|l| l.split_whitespace().skip_while(|w| *w != "inet6").nth(1))
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Waits until `device` in `ns` holds exactly `wanted` (in any order).
+fn wait_for_addresses(ns: &str, device: &str, wanted: &[String]) {
+    let mut wanted = wanted.to_vec();
+    wanted.sort();
+    wait_until(&format!("{device} of {ns} to hold {wanted:?}"), T, EVERY, || {
+        let mut held = addresses6(ns, device);
+        held.sort();
+        (held == wanted).then_some(())
+    });
+}
+
+fn default_route6(ns: &str) -> String {
+    ip_in(ns, &["-6", "route", "show", "default"]).trim().to_owned()
+}
+
+/// UnassignIpv6Addresses of `address` (`address/64`) from `eni`.
+fn unassign(api: &Api, eni: &str, address: &str) {
+    let address = address.trim_end_matches("/64");
+    let args = ["unassign-ipv6-addresses", "--network-interface-id", eni, "--ipv6-addresses"];
+    let out = api.aws(&[&args[..], &[address]].concat());
+    assert!(out.status.success(), "unassign: {}", String::from_utf8_lossy(&out.stderr));
+}
+
+#[test]
+#[ignore = "needs root"]
+fn ipv6_addresses_reach_the_devices_and_the_internet_answers_over_ipv6() {
+    require_root();
+    let mut api = Api::start(true);
+    let vpc = api.text(
+        &["create-vpc", "--cidr-block", "10.6.0.0/16", "--amazon-provided-ipv6-cidr-block"],
+        "Vpc.VpcId",
+    );
+    let block = api.text(
+        &["describe-vpcs", "--vpc-ids", &vpc],
+        "Vpcs[0].Ipv6CidrBlockAssociationSet[0].Ipv6CidrBlock",
+    );
+    // The /56's first /64.
+    let subnet_block = block.replace("/56", "/64");
+    let subnet = api.text(
+        &[
+            "create-subnet",
+            "--vpc-id",
+            &vpc,
+            "--cidr-block",
+            "10.6.1.0/24",
+            "--ipv6-cidr-block",
+            &subnet_block,
+        ],
+        "Subnet.SubnetId",
+    );
+    let launched = api.text(
+        &[
+            "run-instances",
+            "--image-id",
+            "ami-1",
+            "--subnet-id",
+            &subnet,
+            "--ipv6-address-count",
+            "1",
+        ],
+        "Instances[0].[InstanceId, NetworkInterfaces[0].NetworkInterfaceId, \
+         NetworkInterfaces[0].Ipv6Addresses[0].Ipv6Address]",
+    );
+    let [id, eni, first] = <[&str; 3]>::try_from(launched.split_whitespace().collect::<Vec<_>>())
+        .unwrap_or_else(|w| panic!("an instance, its interface and its address: {w:?}"));
+    let first = format!("{first}/64");
+
+    // eth0 holds the address with the subnet's prefix, and nothing else of IPv6: no
+    // link-local address (addrgenmode none).
+    wait_for_addresses(id, "eth0", std::slice::from_ref(&first));
+    let route = default_route6(id);
+    assert!(route.starts_with("default dev eth0 metric 1024"), "IPv6 default route: {route}");
+    let connected = ip_in(id, &["-6", "route", "show", &subnet_block]);
+    assert!(connected.contains("dev eth0"), "the subnet's /64 is on-link: {connected}");
+
+    // Assigned, then the first unassigned: eth0 follows.
+    let second = api.text(
+        &["assign-ipv6-addresses", "--network-interface-id", eni, "--ipv6-address-count", "1"],
+        "AssignedIpv6Addresses[0]",
+    );
+    let second = format!("{second}/64");
+    wait_for_addresses(id, "eth0", &[first.clone(), second.clone()]);
+    unassign(&api, eni, &first);
+    wait_for_addresses(id, "eth0", std::slice::from_ref(&second));
+    assert!(default_route6(id).starts_with("default dev eth0"), "the route stays");
+
+    // An attached interface gets its addresses too, but no default route.
+    let other = api.text(
+        &["create-network-interface", "--subnet-id", &subnet, "--ipv6-address-count", "1"],
+        "NetworkInterface.[NetworkInterfaceId, Ipv6Addresses[0].Ipv6Address]",
+    );
+    let [other, third] = <[&str; 2]>::try_from(other.split_whitespace().collect::<Vec<_>>())
+        .unwrap_or_else(|w| panic!("an interface and its address: {w:?}"));
+    api.text(
+        &[
+            "attach-network-interface",
+            "--network-interface-id",
+            other,
+            "--instance-id",
+            id,
+            "--device-index",
+            "1",
+        ],
+        "AttachmentId",
+    );
+    wait_for_addresses(id, "eth1", &[format!("{third}/64")]);
+    let route = default_route6(id);
+    assert!(!route.contains("eth1"), "no default route through eth1: {route}");
+
+    // An address the model no longer has, left on eth0 (as if unassigned while no
+    // server ran): a restarted server finds it and takes it away, and keeps the rest.
+    let net: ipnet::Ipv6Net = subnet_block.parse().expect("a /64");
+    let stray = format!("{}/64", std::net::Ipv6Addr::from(u128::from(net.network()) | 0x99));
+    let added = run(
+        "ip",
+        &["netns", "exec", id, "ip", "-6", "addr", "add", &stray, "dev", "eth0", "nodad"],
+    );
+    assert!(added.status.success(), "{stray}: {}", String::from_utf8_lossy(&added.stderr));
+    api.restart();
+    wait_for_addresses(id, "eth0", std::slice::from_ref(&second));
+
+    // The last one unassigned: no IPv6 address, no IPv6 default route.
+    unassign(&api, eni, &second);
+    wait_for_addresses(id, "eth0", &[]);
+    wait_until("the IPv6 default route to go", T, EVERY, || {
+        default_route6(id).is_empty().then_some(())
+    });
+
+    // The emulated internet: its /48 (no link-local address), the Amazon pool behind the
+    // forwarder, and check-ip answering over IPv6 with the caller's address.
+    assert_eq!(addresses6(INTERNET, "eth0"), ["2001:db8:ffff::1/48"]);
+    let pool = ip_in(INTERNET, &["-6", "route", "show", "2001:db8::/32"]);
+    assert!(pool.contains("dev eth0"), "the Amazon pool's route: {pool}");
+    let body = wait_until("check-ip over IPv6", T, Duration::from_millis(200), || {
+        let out = run(
+            "ip",
+            &[
+                "netns",
+                "exec",
+                INTERNET,
+                "curl",
+                "-6",
+                "-s",
+                "-m",
+                "2",
+                "http://[2001:db8:ffff::1]/",
+            ],
+        );
+        out.status.success().then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+    });
+    assert_eq!(body, "2001:db8:ffff::1\n");
+}
