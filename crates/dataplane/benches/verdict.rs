@@ -5,15 +5,21 @@
 //!   default group and ACL, in one run.
 //! * `paths`: established TCP flows on every path a packet takes — subnet to subnet
 //!   (the local route), out through the internet gateway (1:1 NAT) and back, out
-//!   through a NAT gateway and back, out through a gateway endpoint and back — in one
-//!   run; criterion's throughput is packets per second on one core.
+//!   through a NAT gateway and back, out through a gateway endpoint and back; and over
+//!   IPv6 (`-v6`): subnet to subnet, through the internet gateway (untranslated) and
+//!   through an egress-only gateway, both ways — in one run, so that each IPv6 path
+//!   stands beside its IPv4 one; criterion's throughput is packets per second on one
+//!   core.
 //!
 //! `cargo bench -p vpclab-dataplane --bench verdict`
 
 use std::hint::black_box;
 
+use std::net::Ipv6Addr;
+
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use vpclab_dataplane::wire::ipv4_packet;
+use vpclab_dataplane::wire6::ipv6_packet;
 use vpclab_dataplane::{INTERNET, PortMap, REPLY_BUFFER, Snapshot, Tracking, Verdict, compile};
 use vpclab_model::{
     AclEntry, Model, Peer, Protocol, Quotas, RouteSpec, RouteTableId, RouteTarget, RunInstance,
@@ -171,10 +177,46 @@ fn segment(src: [u8; 4], dst: [u8; 4], sport: u16, dport: u16) -> Vec<u8> {
     ipv4_packet(src.into(), dst.into(), 64, 6, &tcp)
 }
 
+/// [`segment`] over IPv6.
+fn segment6(src: Ipv6Addr, dst: Ipv6Addr, sport: u16, dport: u16) -> Vec<u8> {
+    let mut tcp = [0u8; 20];
+    tcp[0..2].copy_from_slice(&sport.to_be_bytes());
+    tcp[2..4].copy_from_slice(&dport.to_be_bytes());
+    tcp[12] = 5 << 4;
+    tcp[13] = 0x10;
+    ipv6_packet(src, dst, 64, 6, &tcp)
+}
+
+/// Makes `vpc` dual-stack: its block, a /64 for each of `subnets` (the `n`th the
+/// block's `n + 1`th), `::/0` to `igw` in `main` and to a new egress-only gateway in
+/// `private_table`.
+fn dual_stack(
+    m: &mut Model,
+    vpc: &VpcId,
+    subnets: &[&SubnetId],
+    main: &RouteTableId,
+    private_table: &RouteTableId,
+) {
+    let (_, block) = m.associate_vpc_ipv6(vpc).unwrap();
+    for (n, subnet) in (1u128..).zip(subnets) {
+        let six = Ipv6Addr::from(u128::from(block.network()) | n << 64);
+        m.associate_subnet_ipv6(subnet, ipnet::Ipv6Net::new(six, 64).unwrap()).unwrap();
+    }
+    let igw = m.gateway_of(vpc).unwrap().id.clone();
+    let eigw = m.create_egress_only_gateway(vpc, Tags::new()).unwrap();
+    for (table, target) in
+        [(main, RouteTarget::Gateway(igw)), (private_table, RouteTarget::EgressOnlyGateway(eigw))]
+    {
+        let default = RouteSpec { destination: "::/0".parse().unwrap(), target };
+        m.create_ipv6_route(table, default).unwrap();
+    }
+}
+
 fn paths(c: &mut Criterion) {
     const FLOWS: u16 = 64;
     let (mut m, vpc, subnet, main) = public_vpc();
-    m.create_vpc_endpoint(&vpc, "com.amazonaws.us-east-1.s3", &[main], Tags::new(), 0).unwrap();
+    m.create_vpc_endpoint(&vpc, "com.amazonaws.us-east-1.s3", &[main.clone()], Tags::new(), 0)
+        .unwrap();
     let other = m.create_subnet(&vpc, "10.0.2.0/24".parse().unwrap(), None, Tags::new()).unwrap();
     let private = m.create_subnet(&vpc, "10.0.3.0/24".parse().unwrap(), None, Tags::new()).unwrap();
     let eip = m.allocate_address(Tags::new()).unwrap();
@@ -188,11 +230,13 @@ fn paths(c: &mut Criterion) {
         target: RouteTarget::NatGateway(nat),
     };
     m.create_route(&nat_table, default).unwrap();
+    dual_stack(&mut m, &vpc, &[&subnet, &other, &private], &main, &nat_table);
     let mut run_in = |subnet: &SubnetId, ip: &str, public: bool| {
         let instance = RunInstance {
             subnet: Some(subnet.clone()),
             public_ip: Some(public),
             private_ip: Some(ip.parse().unwrap()),
+            ipv6: vpclab_model::Ipv6Request::Count(1),
             ..Default::default()
         };
         m.run_instance(instance).unwrap()
@@ -201,7 +245,7 @@ fn paths(c: &mut Criterion) {
     let peer = run_in(&other, "10.0.2.4", false);
     let inner = run_in(&private, "10.0.3.4", false);
     let mut ports = PortMap::new();
-    let [port, peer_port, inner_port] = [web, peer, inner].map(|i| ports.assign(&i));
+    let [port, peer_port, inner_port] = [&web, &peer, &inner].map(|i| ports.assign(i));
     let snapshot = compile(&m, &mut ports, 1);
     let mut tracking = Tracking::new(1024);
     tracking.sync(&snapshot);
@@ -216,7 +260,7 @@ fn paths(c: &mut Criterion) {
     let flows = |f: &dyn Fn(u16) -> Vec<u8>| -> Vec<Vec<u8>> {
         (0..PACKETS as u16).map(|i| f(40_000 + i % FLOWS)).collect()
     };
-    let mut buffer = [0u8; 64];
+    let mut buffer = [0u8; 80];
     let mut reply = vec![0u8; REPLY_BUFFER];
     // The NAT gateway's flows exist before anything is timed; its replies go to the
     // ports it chose, learnt from the translated packets.
@@ -234,6 +278,9 @@ fn paths(c: &mut Criterion) {
     }
     let nat_in: Vec<Vec<u8>> =
         nat_ports.iter().map(|&port| segment(check_ip, nat_public, 80, port)).collect();
+    let six = |id: &vpclab_model::InstanceId| m.instance(id).unwrap().ipv6_addresses[0];
+    let (me6, them6, inside6) = (six(&web), six(&peer), six(&inner));
+    let check_ip6: Ipv6Addr = "2001:db8:ffff::1".parse().unwrap();
 
     let cases = [
         ("local", port, flows(&|sport| segment(me, them, sport, 80))),
@@ -244,6 +291,12 @@ fn paths(c: &mut Criterion) {
         ("nat-gateway-in", INTERNET, nat_in),
         ("endpoint-out", port, flows(&|sport| segment(me, s3, sport, 80))),
         ("endpoint-reply-in", INTERNET, flows(&|sport| segment(s3, me, 80, sport))),
+        ("local-v6", port, flows(&|sport| segment6(me6, them6, sport, 80))),
+        ("local-reply-v6", peer_port, flows(&|sport| segment6(them6, me6, 80, sport))),
+        ("internet-gateway-out-v6", port, flows(&|sport| segment6(me6, check_ip6, sport, 80))),
+        ("internet-gateway-in-v6", INTERNET, flows(&|sport| segment6(check_ip6, me6, 80, sport))),
+        ("egress-only-out-v6", inner_port, flows(&|sport| segment6(inside6, check_ip6, sport, 80))),
+        ("egress-only-in-v6", INTERNET, flows(&|sport| segment6(check_ip6, inside6, 80, sport))),
     ];
     let mut group = c.benchmark_group("paths");
     group.throughput(Throughput::Elements(PACKETS as u64));
