@@ -215,8 +215,14 @@ fn dual_stack(
 fn paths(c: &mut Criterion) {
     const FLOWS: u16 = 64;
     let (mut m, vpc, subnet, main) = public_vpc();
-    m.create_vpc_endpoint(&vpc, "com.amazonaws.us-east-1.s3", &[main.clone()], Tags::new(), 0)
-        .unwrap();
+    m.create_vpc_endpoint(
+        &vpc,
+        "com.amazonaws.us-east-1.s3",
+        std::slice::from_ref(&main),
+        Tags::new(),
+        0,
+    )
+    .unwrap();
     let other = m.create_subnet(&vpc, "10.0.2.0/24".parse().unwrap(), None, Tags::new()).unwrap();
     let private = m.create_subnet(&vpc, "10.0.3.0/24".parse().unwrap(), None, Tags::new()).unwrap();
     let eip = m.allocate_address(Tags::new()).unwrap();
