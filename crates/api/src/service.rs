@@ -710,9 +710,7 @@ mod tests {
             "{}",
             r.body
         );
-        for bad in
-            ["HttpTokens=sometimes", "HttpPutResponseHopLimit=65", "HttpProtocolIpv6=enabled"]
-        {
+        for bad in ["HttpTokens=sometimes", "HttpPutResponseHopLimit=65", "HttpProtocolIpv6=on"] {
             let r = call(
                 &mut s,
                 &format!("Action=ModifyInstanceMetadataOptions&InstanceId={instance}&{bad}"),

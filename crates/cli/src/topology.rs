@@ -475,6 +475,8 @@ pub(crate) struct MetadataSpec {
     pub(crate) hop_limit: Option<Spanned<u8>>,
     /// `enabled` or `disabled` (default): the instance's tags in its metadata.
     pub(crate) instance_metadata_tags: Option<Spanned<String>>,
+    /// `enabled` or `disabled` (default): the service also at `[fd00:ec2::254]`.
+    pub(crate) http_protocol_ipv6: Option<Spanned<String>>,
 }
 
 impl MetadataSpec {
@@ -499,6 +501,7 @@ impl MetadataSpec {
             endpoint_enabled: choice(&self.http_endpoint, "enabled", "disabled", true)?,
             hop_limit,
             tags_enabled: choice(&self.instance_metadata_tags, "enabled", "disabled", false)?,
+            protocol_ipv6: choice(&self.http_protocol_ipv6, "enabled", "disabled", false)?,
         })
     }
 }

@@ -18,9 +18,11 @@
 //!   flow out through its egress-only gateway (AWS: "prevents the internet from
 //!   initiating an IPv6 connection with your instances").
 //!
+//! * To the VPC's own services at `fd00:ec2::254` (metadata) and `fd00:ec2::253` (DNS):
+//!   handed to them before any group or ACL, as over IPv4.
+//!
 //! Not carried over IPv6 yet (dropped as `ipv6_not_carried`): transit gateways, NAT64
-//! through NAT gateways, virtual private gateways, endpoints, the VPC's own services on
-//! `fd00:ec2::/64`.
+//! through NAT gateways, virtual private gateways, endpoints.
 //!
 //! Fragments are decided as their first fragment (its ports remembered for the later
 //! ones), as for IPv4; the router never fragments IPv6 itself.
@@ -106,7 +108,9 @@ impl Snapshot {
             return Verdict::Drop(DropReason::SourceCheck);
         }
         if dst == IMDS6 || dst == DNS6 {
-            return Verdict::Drop(DropReason::Ipv6NotCarried);
+            // Answered by the VPC itself, before any security group or ACL.
+            tracking.note(|| Step::Service);
+            return Verdict::Service { len: ip.total_len() };
         }
         if let Err(reason) = self.sg_check(tracking, from, me.rules, ip, true, now) {
             return Verdict::Drop(reason);

@@ -714,11 +714,21 @@ pub struct MetadataOptions {
     /// `InstanceMetadataTags`: the instance's tags under `meta-data/tags/instance`.
     /// Default disabled.
     pub tags_enabled: bool,
+    /// `HttpProtocolIpv6`: the service also answers at its IPv6 address,
+    /// `[fd00:ec2::254]`. Default disabled. (Left out of the stored JSON while off.)
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub protocol_ipv6: bool,
 }
 
 impl Default for MetadataOptions {
     fn default() -> Self {
-        Self { tokens_required: false, endpoint_enabled: true, hop_limit: 1, tags_enabled: false }
+        Self {
+            tokens_required: false,
+            endpoint_enabled: true,
+            hop_limit: 1,
+            tags_enabled: false,
+            protocol_ipv6: false,
+        }
     }
 }
 

@@ -624,8 +624,8 @@ pub(super) fn metadata_options(
     if let Some(enabled) = choice("InstanceMetadataTags", "enabled", "disabled")? {
         options.tags_enabled = enabled;
     }
-    if choice("HttpProtocolIpv6", "enabled", "disabled")? == Some(true) {
-        return Err(invalid("vpclab has no IPv6: HttpProtocolIpv6 can only be disabled."));
+    if let Some(enabled) = choice("HttpProtocolIpv6", "enabled", "disabled")? {
+        options.protocol_ipv6 = enabled;
     }
     if let Some(limit) = p.u32(&format!("{prefix}HttpPutResponseHopLimit"))? {
         if !(1..=64).contains(&limit) {
@@ -645,7 +645,7 @@ pub(super) fn write_metadata_options(x: &mut Xml, o: &MetadataOptions) {
         .leaf("httpTokens", word(o.tokens_required, "required", "optional"))
         .leaf("httpPutResponseHopLimit", o.hop_limit)
         .leaf("httpEndpoint", word(o.endpoint_enabled, "enabled", "disabled"))
-        .leaf("httpProtocolIpv6", "disabled")
+        .leaf("httpProtocolIpv6", word(o.protocol_ipv6, "enabled", "disabled"))
         .leaf("instanceMetadataTags", word(o.tags_enabled, "enabled", "disabled"));
 }
 

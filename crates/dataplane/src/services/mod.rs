@@ -1,6 +1,8 @@
 //! What the VPC itself answers, the way AWS answers it in the hypervisor: the instance
 //! metadata service at 169.254.169.254 and the Amazon DNS server at 169.254.169.253 and
-//! the VPC's base address + 2.
+//! the VPC's base address + 2; over IPv6, at AWS's Nitro addresses `fd00:ec2::254`
+//! (metadata, when the instance's `HttpProtocolIpv6` is enabled) and `fd00:ec2::253`
+//! (DNS).
 //!
 //! The workers divert an instance's packets to those addresses here before any security
 //! group or network ACL sees them (neither can block them on AWS, and flow logs do not
@@ -17,7 +19,7 @@ pub mod dns;
 pub mod imds;
 
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, Ipv6Addr};
 use std::sync::Arc;
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant as StdInstant};
@@ -31,6 +33,7 @@ use smoltcp::wire::{HardwareAddress, IpAddress, IpCidr, IpListenEndpoint, Ipv4Ad
 use vpclab_model::{Instance, InstanceId, MetadataOptions, Model, Subnet, Vpc, VpcId, names};
 use vpclab_sys::tun::{Tun, VNET_HDR_LEN};
 
+use crate::pipeline6::{DNS6, IMDS6};
 use crate::snapshot::{Port, PortMap};
 
 /// The instance metadata service's address.
@@ -289,6 +292,24 @@ fn instance_service(
     put(format!("{nic}security-groups"), group_names);
     put(format!("{nic}subnet-id"), subnet.id.to_string());
     put(format!("{nic}subnet-ipv4-cidr-block"), subnet.cidr.to_string());
+    // IPv6 (AWS: present only when the interface, subnet or VPC has IPv6).
+    let joined = |items: &mut dyn Iterator<Item = String>| items.collect::<Vec<_>>().join("\n");
+    if let Some(first) = instance.ipv6_addresses.first() {
+        put("ipv6".into(), first.to_string());
+        put(
+            format!("{nic}ipv6s"),
+            joined(&mut instance.ipv6_addresses.iter().map(|a| a.to_string())),
+        );
+    }
+    if let Some(block) = subnet.ipv6_cidr() {
+        put(format!("{nic}subnet-ipv6-cidr-blocks"), block.to_string());
+    }
+    if vpc.has_ipv6() {
+        put(
+            format!("{nic}vpc-ipv6-cidr-blocks"),
+            joined(&mut vpc.ipv6_cidrs().map(|c| c.to_string())),
+        );
+    }
     put(format!("{nic}vpc-id"), vpc.id.to_string());
     put(format!("{nic}vpc-ipv4-cidr-block"), vpc.cidr.to_string());
     let blocks: Vec<String> = vpc.cidrs().map(|c| c.to_string()).collect();
@@ -375,7 +396,12 @@ pub(crate) fn run(rx: &Receiver<ServiceMsg>, data: &ArcSwap<ServiceData>) {
         for msg in first.into_iter().chain(std::iter::from_fn(|| rx.try_recv().ok())) {
             match msg {
                 ServiceMsg::Packet { port, len, bytes } => {
-                    if let Some(instance) = data.instance(port) {
+                    // The metadata service's IPv6 address answers only instances that
+                    // enabled it (`HttpProtocolIpv6`); otherwise nothing is there.
+                    let to_imds6 = bytes[0] >> 4 == 6 && bytes[24..40] == IMDS6.octets();
+                    if let Some(instance) =
+                        data.instance(port).filter(|i| !to_imds6 || i.options.protocol_ipv6)
+                    {
                         let stack = host
                             .stacks
                             .entry(port)
@@ -476,12 +502,18 @@ impl Stack {
         let mut iface = Interface::new(Config::new(HardwareAddress::Ip), &mut device, now);
         iface.update_ip_addrs(|addrs| {
             // The link-local pair shares a /16 so the default route below has an
-            // on-link gateway; replies go to the instance wherever it is.
+            // on-link gateway; replies go to the instance wherever it is. The IPv6
+            // pair likewise shares fd00:ec2::/64.
             for (ip, prefix) in [(IMDS, 16), (DNS, 16), (resolver, 32)] {
                 let _ = addrs.push(IpCidr::new(IpAddress::Ipv4(v4(ip)), prefix));
             }
+            for ip in [IMDS6, DNS6] {
+                let _ = addrs.push(IpCidr::new(IpAddress::Ipv6(ip), 64));
+            }
         });
         let _ = iface.routes_mut().add_default_ipv4_route(Ipv4Address::new(169, 254, 0, 1));
+        let gateway6 = Ipv6Addr::new(0xfd00, 0xec2, 0, 0, 0, 0, 0, 1);
+        let _ = iface.routes_mut().add_default_ipv6_route(gateway6);
         let mut sockets = SocketSet::new(Vec::new());
         let mut roles = Vec::new();
         for _ in 0..IMDS_SOCKETS {
@@ -678,6 +710,37 @@ mod tests {
     ) -> (BTreeMap<String, String>, String, Option<String>) {
         let s = data.instance(port).expect("an instance at the port");
         (s.metadata.clone(), s.identity.clone(), s.user_data.clone())
+    }
+
+    #[test]
+    fn a_dual_stack_instance_finds_its_ipv6_addresses_and_blocks_in_its_metadata() {
+        let mut m = Model::new(8);
+        let mut ports = PortMap::new();
+        let (vpc, subnet) = vpc(&mut m, "10.1.0.0/16");
+        let plain = run(&mut m, &mut ports, &subnet);
+        let (_, block) = m.associate_vpc_ipv6(&vpc).unwrap();
+        let six = ipnet::Ipv6Net::new(block.network(), 64).unwrap();
+        m.associate_subnet_ipv6(&subnet, six).unwrap();
+        let spec = RunInstance {
+            subnet: Some(subnet.clone()),
+            ipv6: vpclab_model::Ipv6Request::Count(2),
+            ..Default::default()
+        };
+        let id = m.run_instance(spec).unwrap();
+        let port = ports.assign(&id);
+        let addresses = m.instance(&id).unwrap().ipv6_addresses.clone();
+        let data = compile(&m, &ports);
+        let (meta, _, _) = answers(&data, port);
+        assert_eq!(meta["ipv6"], addresses[0].to_string());
+        let nic = meta.keys().find(|k| k.ends_with("/ipv6s")).expect("ipv6s").clone();
+        let listed: Vec<String> = addresses.iter().map(|a| a.to_string()).collect();
+        assert_eq!(meta[&nic], listed.join("\n"));
+        assert!(meta.values().any(|v| *v == six.to_string()), "the subnet's block");
+        assert!(meta.values().any(|v| *v == block.to_string()), "the VPC's block");
+        // An instance without IPv6 addresses has no `ipv6` entry (its subnet's and VPC's
+        // blocks it does list).
+        let (plain_meta, _, _) = answers(&compile(&m, &ports), plain);
+        assert!(!plain_meta.contains_key("ipv6"));
     }
 
     #[test]
