@@ -551,6 +551,9 @@ pub(crate) fn exec(state: &Path, target: &str, command: &[String]) -> Result<()>
             ));
         }
         Some(found) => found.id.to_string(),
+        // The emulated internet's hosts (check-ip and the rest share its namespace):
+        // where a lab tries what the internet can reach.
+        None if target == "internet" => internet_netns().to_owned(),
         None => crate::onprem::namespace_for(&model, target)?.ok_or_else(|| {
             let names: Vec<&str> = model.instances().filter_map(|i| i.name()).collect();
             let mut message = format!(

@@ -65,10 +65,12 @@ enum Commands {
         #[arg(long)]
         json: bool,
     },
-    /// Run a command inside an instance (by Name tag or instance id), or an on-premises
-    /// site's host (SITE/HOST) or router (SITE/router, or SITE).
+    /// Run a command inside an instance (by Name tag or instance id), an on-premises
+    /// site's host (SITE/HOST) or router (SITE/router, or SITE), or the emulated
+    /// internet (`internet`).
     Exec {
-        /// The instance, SITE/HOST, SITE/router or SITE.
+        /// The instance, SITE/HOST, SITE/router or SITE, or `internet`: the emulated
+        /// internet's hosts (as the internet sees the lab).
         instance: String,
         /// The command and its arguments.
         #[arg(last = true, required = true)]
