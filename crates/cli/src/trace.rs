@@ -253,16 +253,22 @@ impl Names<'_> {
         self.model.network_acls().nth(index as usize).map_or("?".into(), |a| a.id.to_string())
     }
 
-    fn route(&self, table: u32, route: Option<u32>) -> (String, String) {
+    fn route(&self, table: u32, route: Option<u32>, ipv6: bool) -> (String, String) {
         let Some(t) = self.model.route_tables().nth(table as usize) else {
             return ("?".into(), "?".into());
         };
-        let routes = self.model.routes_in_force(t);
-        let text = match route.and_then(|r| routes.get(r as usize)) {
-            Some(r) => format!("{} -> {}", r.destination_name(), r.target),
-            None => "no route matches".into(),
+        let text = if ipv6 {
+            // The table's IPv6 routes, as the snapshot numbers them.
+            route
+                .and_then(|r| t.ipv6_routes.get(r as usize))
+                .map(|r| format!("{} -> {}", r.destination, r.target))
+        } else {
+            let routes = self.model.routes_in_force(t);
+            route
+                .and_then(|r| routes.get(r as usize))
+                .map(|r| format!("{} -> {}", r.destination_name(), r.target))
         };
-        (t.id.to_string(), text)
+        (t.id.to_string(), text.unwrap_or_else(|| "no route matches".into()))
     }
 
     fn attachment(&self, index: u32) -> String {
@@ -322,8 +328,8 @@ impl Names<'_> {
                  no security group or network ACL applies"
                     .into(),
             ),
-            Step::Route { table, route, .. } => {
-                let (table, text) = self.route(table, route);
+            Step::Route { table, route, ipv6, .. } => {
+                let (table, text) = self.route(table, route, ipv6);
                 ("route", format!("{table}: {text}"))
             }
             Step::Translate { source, from, to } => {
@@ -574,9 +580,10 @@ instances:
         let m = dual_stack();
         let out = explain(&m, "web", "2001:db8:ffff::1", None, None, false).unwrap();
         assert!(out.reachable, "{}", out.text);
-        assert!(out.text.contains("2001:db8:"), "{}", out.text);
+        assert!(out.text.contains(": ::/0 -> igw-"), "the IPv6 route named: {}", out.text);
         let out = explain(&m, "app", "2001:db8:ffff::1", Some("tcp"), Some(80), false).unwrap();
         assert!(out.reachable, "out through the egress-only gateway and back: {}", out.text);
+        assert!(out.text.contains(": ::/0 -> eigw-"), "{}", out.text);
         // With the internet gateway attached, the internet may open flows to any IPv6
         // address of the VPC (routes are for what leaves): app's groups decide.
         let out = explain(&m, "2001:db8:ffff::1", "app", None, None, false).unwrap();

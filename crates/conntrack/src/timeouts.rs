@@ -53,7 +53,8 @@ impl Class {
             },
             17 if state >= crate::tcp::UDP_STREAM => Class::UdpStream,
             17 => Class::Udp,
-            1 => Class::Icmp,
+            // ICMP and ICMPv6.
+            1 | 58 => Class::Icmp,
             _ => Class::Other,
         }
     }

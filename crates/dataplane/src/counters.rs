@@ -123,12 +123,16 @@ reasons! {
     /// packet larger than they take.
     ServiceBusy => "service_busy",
     /// IPv6 on a path vpclab carries over IPv4 only yet: through a transit gateway, a
-    /// NAT gateway (NAT64), a VPN, an endpoint, or to the VPC's own services.
+    /// NAT gateway (NAT64), a VPN or an endpoint.
     Ipv6NotCarried => "ipv6_not_carried",
     /// From the internet to an IPv6 address whose VPC has no internet gateway (only an
     /// egress-only one, or none), and no flow out through an egress-only gateway expects
     /// it: AWS's egress-only gateways let nothing unsolicited in.
     EgressOnlyInbound => "egress_only_inbound",
+    /// An IPv6 packet no router forwards: to or from a link-local, multicast, loopback
+    /// or unspecified address, or the VPC's `fd00:ec2::/32` (besides its DNS and
+    /// metadata addresses); or from the internet with one of a VPC's own addresses.
+    NotRoutable => "not_routable",
 }
 
 /// Ports counted one by one (instances' interfaces and the internet edge); packets of

@@ -428,7 +428,7 @@ impl Snapshot {
         };
         let route = table.lpm.lookup(dst);
         let hop = route.and_then(|route| table.hops.get(route as usize).copied());
-        tracking.note(|| Step::Route { table: me.table, route, hop });
+        tracking.note(|| Step::Route { table: me.table, route, hop, ipv6: false });
         let router = Ipv4Addr::from(u32::from(me.subnet.network()) + 1);
         match hop {
             None => Verdict::Drop(DropReason::NoRoute),
@@ -675,7 +675,7 @@ impl Snapshot {
         };
         let route = table.lpm.lookup(dst);
         let hop = route.and_then(|route| table.hops.get(route as usize).copied());
-        tracking.note(|| Step::Route { table: me.table, route, hop });
+        tracking.note(|| Step::Route { table: me.table, route, hop, ipv6: false });
         let router = Ipv4Addr::from(u32::from(me.subnet.network()) + 1);
         let caller = match hop {
             Some(Hop::Local) => self.host(me.vpc, dst),
@@ -821,7 +821,7 @@ impl Snapshot {
         let table = self.tables.get(exit.table as usize);
         let route = table.and_then(|t| t.lpm.lookup(dst));
         let hop = route.and_then(|r| table?.hops.get(r as usize).copied());
-        tracking.note(|| Step::Route { table: exit.table, route, hop });
+        tracking.note(|| Step::Route { table: exit.table, route, hop, ipv6: false });
         let port = match hop {
             None => return Verdict::Drop(DropReason::NoRoute),
             Some(Hop::Blackhole) => return Verdict::Drop(DropReason::Blackhole),

@@ -51,6 +51,23 @@ pub const DNS6: Ipv6Addr = Ipv6Addr::new(0xfd00, 0xec2, 0, 0, 0, 0, 0, 0x253);
 /// The internet edge's own IPv6 address: the source of the errors it sends the internet.
 pub const EDGE_ADDRESS6: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0xffff, 0xffff, 0, 0, 0, 1);
 
+/// The zone of the egress-only gateways' flows. One zone for all: IPv6 blocks are
+/// handed out once and never overlap, so a flow's inside address already names its VPC
+/// (a VPC's index in the snapshot moves when others come and go; the key must not).
+const EGRESS_ONLY_ZONE: u32 = 0;
+
+/// Whether a router may forward to or from `addr` at all: not link-local, multicast
+/// (a VPC carries none), loopback or unspecified, and not in `fd00:ec2::/32`, the VPC's
+/// own services (AWS never forwards those; `::253` and `::254` are answered before).
+fn routable(addr: Ipv6Addr) -> bool {
+    let nitro = u128::from(addr) >> 96 == 0xfd00_0ec2;
+    !(addr.is_multicast()
+        || addr.is_unicast_link_local()
+        || addr.is_loopback()
+        || addr.is_unspecified()
+        || nitro)
+}
+
 /// The subnet router's address in an IPv6 block: its first address plus one, as in
 /// IPv4 (AWS reserves the first four addresses of every IPv6 subnet block).
 pub fn router6(subnet: Ipv6Net) -> Ipv6Addr {
@@ -112,6 +129,9 @@ impl Snapshot {
             tracking.note(|| Step::Service);
             return Verdict::Service { len: ip.total_len() };
         }
+        if !routable(dst) {
+            return Verdict::Drop(DropReason::NotRoutable);
+        }
         if let Err(reason) = self.sg_check(tracking, from, me.rules, ip, true, now) {
             return Verdict::Drop(reason);
         }
@@ -140,7 +160,7 @@ impl Snapshot {
         };
         let route = table.lpm6.lookup(dst);
         let hop = route.and_then(|route| table.hops6.get(route as usize).copied());
-        tracking.note(|| Step::Route { table: me.table, route, hop });
+        tracking.note(|| Step::Route { table: me.table, route, hop, ipv6: true });
         let router = router6(subnet);
         match hop {
             None => Verdict::Drop(DropReason::NoRoute),
@@ -183,11 +203,15 @@ impl Snapshot {
                 if let Some(verdict) = self.leave_at_edge6(tracking, me, from, router, ip, reply) {
                     return verdict;
                 }
-                // Its replies, and nothing else, may come back in.
-                let key = flow_key(me.vpc, ip, true);
-                let flags = ip.tcp_flags();
-                if !tracking.egress_only.track(key, 0, true, flags, &Timeouts::INTERFACE, now) {
-                    return Verdict::Drop(DropReason::ConntrackAllowanceExceeded);
+                // Its replies, and nothing else, may come back in. (An ICMPv6 error the
+                // instance sends opens nothing: it belongs to a flow from outside.)
+                if ip.icmp_quoted().is_none() {
+                    let key = flow_key(EGRESS_ONLY_ZONE, ip, true);
+                    let flags = ip.tcp_flags();
+                    let timeouts = &Timeouts::INTERFACE;
+                    if !tracking.egress_only.track(key, 0, true, flags, timeouts, now) {
+                        return Verdict::Drop(DropReason::ConntrackAllowanceExceeded);
+                    }
                 }
                 ip.decrement_hop_limit();
                 Verdict::Forward { port: INTERNET, len }
@@ -278,14 +302,19 @@ impl Snapshot {
         reply: &mut [u8],
         now: u64,
     ) -> Verdict {
-        let dst = ip.dst();
+        let (src, dst) = (ip.src(), ip.dst());
+        // Nothing from the internet claims an address no router forwards, or one of a
+        // VPC's own (which would pass for a member of a group).
+        if !routable(src) || self.blocks6.lookup(src).is_some() {
+            return Verdict::Drop(DropReason::NotRoutable);
+        }
         let Some(index) = self.blocks6.lookup(dst) else {
             return Verdict::Drop(DropReason::NoPublicMapping);
         };
         let Some(vpc) = self.vpcs.get(index as usize) else {
             return Verdict::Drop(DropReason::NoPublicMapping);
         };
-        if !vpc.internet && !self.expected_by_egress_only(tracking, index, ip, now) {
+        if !vpc.internet && !self.expected_by_egress_only(tracking, ip, now) {
             return Verdict::Drop(DropReason::EgressOnlyInbound);
         }
         let Some(&port) = vpc.hosts6.get(&dst) else {
@@ -309,23 +338,22 @@ impl Snapshot {
         Verdict::Forward { port, len }
     }
 
-    /// Whether a packet from the internet to VPC `vpc` continues a flow out through its
-    /// egress-only gateway (refreshing it), or is an ICMPv6 error about one.
+    /// Whether a packet from the internet continues a flow out through an egress-only
+    /// gateway (refreshing it), or is an ICMPv6 error about one.
     fn expected_by_egress_only(
         &self,
         tracking: &mut Tracking,
-        vpc: u32,
         ip: &Ipv6<&mut [u8]>,
         now: u64,
     ) -> bool {
         if let Some((protocol, src, dst, a, b)) = ip.icmp_quoted() {
             // The quoted packet went out: its source is the inside end.
             let (local_port, remote_port) = if protocol == proto::ICMPV6 { (a, 0) } else { (a, b) };
-            let key =
-                FlowKey { zone: vpc, protocol, local: src, local_port, remote: dst, remote_port };
+            let zone = EGRESS_ONLY_ZONE;
+            let key = FlowKey { zone, protocol, local: src, local_port, remote: dst, remote_port };
             return tracking.egress_only.peek(&key, now).is_some();
         }
-        let key = flow_key(vpc, ip, false);
+        let key = flow_key(EGRESS_ONLY_ZONE, ip, false);
         let flags = ip.tcp_flags();
         tracking.egress_only.hit(&key, false, flags, &Timeouts::INTERFACE, now).is_some()
     }
@@ -586,6 +614,14 @@ mod tests {
         assert_eq!(&out[8..40], &sent[8..40], "addresses unchanged");
         let mut back = pong(HOST, a.1, 7);
         assert_eq!(lab.run(INTERNET, &mut back).0, Verdict::Forward { port: a.0, len: back.len() });
+        // A TCP connection out: its answer needs no rule (the group admits no TCP from
+        // outside), being a tracked flow's.
+        let mut syn = ipv6_packet(a.1, HOST, 64, proto::TCP, &tcp_syn(40001, 80));
+        assert!(matches!(lab.run(a.0, &mut syn).0, Verdict::Forward { .. }));
+        let mut syn_ack = tcp_syn(80, 40001);
+        syn_ack[13] = 0x12;
+        let mut answer = ipv6_packet(HOST, a.1, 64, proto::TCP, &syn_ack);
+        assert!(matches!(lab.run(INTERNET, &mut answer).0, Verdict::Forward { .. }));
         // Unsolicited, the groups decide: ICMPv6 is open, TCP is not.
         let mut unsolicited = ping(HOST, a.1, 64, 8);
         assert!(matches!(lab.run(INTERNET, &mut unsolicited).0, Verdict::Forward { .. }));
@@ -617,10 +653,58 @@ mod tests {
         // Another identifier is another flow, which nobody opened.
         let mut other = pong(HOST, d.1, 4);
         assert_eq!(lab.run(INTERNET, &mut other).0, Verdict::Drop(DropReason::EgressOnlyInbound));
-        // A flow idle past its timeout is gone.
-        lab.now = 10 * 60 * 1000;
+        // ICMPv6 flows idle out as ICMP's do (30 s), not as other protocols' (600 s).
+        lab.now = 29_000;
+        let mut still = pong(HOST, d.1, 3);
+        assert!(matches!(lab.run(INTERNET, &mut still).0, Verdict::Forward { .. }));
+        lab.now = 29_000 + 31_000;
         let mut late = pong(HOST, d.1, 3);
         assert_eq!(lab.run(INTERNET, &mut late).0, Verdict::Drop(DropReason::EgressOnlyInbound));
+    }
+
+    #[test]
+    fn egress_only_flows_outlive_other_vpcs_coming_and_going() {
+        let mut lab = lab();
+        let d = lab.d;
+        let closed = lab.model.instances().find(|i| i.ipv6_addresses.contains(&d.1)).unwrap();
+        let vpc = closed.vpc.clone();
+        let index = |m: &Model| m.vpcs().position(|v| v.id == vpc).unwrap();
+        let before = index(&lab.model);
+        let mut out = ping(d.1, HOST, 64, 5);
+        assert!(matches!(lab.run(d.0, &mut out).0, Verdict::Forward { .. }));
+        // New VPCs move `closed` in the snapshot's order (ids sort at random).
+        for n in 10..30u8 {
+            let cidr = format!("10.{n}.0.0/16").parse().unwrap();
+            lab.model.create_vpc(cidr, Tags::new()).unwrap();
+            if index(&lab.model) != before {
+                break;
+            }
+        }
+        assert_ne!(index(&lab.model), before, "the VPC's index moved");
+        lab.recompile();
+        let mut back = pong(HOST, d.1, 5);
+        assert!(matches!(lab.run(INTERNET, &mut back).0, Verdict::Forward { .. }));
+    }
+
+    #[test]
+    fn addresses_no_router_forwards_are_dropped_both_ways() {
+        let mut lab = lab();
+        let (a, b) = (lab.a, lab.b);
+        for dst in ["ff02::1", "ff0e::1", "fe80::1", "::1", "fd00:ec2::123", "fd00:ec2::1"] {
+            let mut p = ping(a.1, dst.parse().unwrap(), 64, 1);
+            assert_eq!(lab.run(a.0, &mut p).0, Verdict::Drop(DropReason::NotRoutable), "{dst}");
+        }
+        // The VPC's own DNS and metadata addresses are answered, not routed.
+        for service in [DNS6, IMDS6] {
+            let mut p = ping(a.1, service, 64, 1);
+            assert!(matches!(lab.run(a.0, &mut p).0, Verdict::Service { .. }));
+        }
+        // From the internet: no link-local or multicast source, and none of a VPC's own
+        // addresses (the default group admits its members: a forged member must not pass).
+        for src in ["fe80::1".parse().unwrap(), "ff02::1".parse().unwrap(), b.1] {
+            let mut p = ipv6_packet(src, a.1, 64, proto::TCP, &tcp_syn(40000, 22));
+            assert_eq!(lab.run(INTERNET, &mut p).0, Verdict::Drop(DropReason::NotRoutable));
+        }
     }
 
     #[test]

@@ -55,7 +55,10 @@ impl RuleSet {
         }
     }
 
-    fn allows(&self, protocol: u8, port: u16, icmp_code: u8) -> bool {
+    /// Whether the set allows `protocol` to `port` (TCP, UDP) or with ICMP type `port`
+    /// and code `icmp_code`, where `icmp` is the family's ICMP (1 or 58: the other one
+    /// is just another protocol).
+    fn allows(&self, icmp: u8, protocol: u8, port: u16, icmp_code: u8) -> bool {
         if self.all {
             return true;
         }
@@ -64,7 +67,7 @@ impl RuleSet {
         match protocol {
             proto::TCP => within(&self.tcp),
             proto::UDP => within(&self.udp),
-            proto::ICMP | proto::ICMPV6 => self.icmp.iter().any(|&(t, c)| {
+            p if p == icmp => self.icmp.iter().any(|&(t, c)| {
                 (t == -1 || t == i16::from(port as u8)) && (c == -1 || c == i16::from(icmp_code))
             }),
             other => self.protocols.contains(&other),
@@ -77,6 +80,8 @@ impl RuleSet {
 pub(crate) trait Family: Address<Net: Eq + std::hash::Hash> {
     /// Whether this is IPv6.
     const IPV6: bool;
+    /// The family's ICMP protocol number.
+    const ICMP: u8;
     /// `0.0.0.0/0` or `::/0`.
     const ANYWHERE: Self::Net;
 
@@ -97,6 +102,7 @@ pub(crate) trait Family: Address<Net: Eq + std::hash::Hash> {
 
 impl Family for Ipv4Addr {
     const IPV6: bool = false;
+    const ICMP: u8 = proto::ICMP;
     const ANYWHERE: Ipv4Net = Ipv4Net::new_assert(Ipv4Addr::UNSPECIFIED, 0);
 
     fn range(peer: &Peer) -> Option<Ipv4Net> {
@@ -124,6 +130,7 @@ impl Family for Ipv4Addr {
 
 impl Family for Ipv6Addr {
     const IPV6: bool = true;
+    const ICMP: u8 = proto::ICMPV6;
     const ANYWHERE: Ipv6Net = Ipv6Net::new_assert(Ipv6Addr::UNSPECIFIED, 0);
 
     fn range(peer: &Peer) -> Option<Ipv6Net> {
@@ -173,7 +180,7 @@ impl<A: Family> Compiled<A> {
         self.lpm
             .lookup(peer)
             .and_then(|set| self.sets.get(set as usize))
-            .is_some_and(|set| set.allows(protocol, port, icmp_code))
+            .is_some_and(|set| set.allows(A::ICMP, protocol, port, icmp_code))
     }
 
     /// Compiles the rules of an interface in `vpc`, group references resolved to the
@@ -237,7 +244,7 @@ impl<A: Family> Compiled<A> {
 
     /// Whether a 0.0.0.0/0 (::/0) rule alone allows this traffic.
     pub(crate) fn allows_from_anywhere(&self, protocol: u8, port: u16) -> bool {
-        self.anywhere.allows(protocol, port, 0)
+        self.anywhere.allows(A::ICMP, protocol, port, 0)
     }
 
     /// Whether all traffic to or from 0.0.0.0/0 (::/0) is allowed.
@@ -493,7 +500,7 @@ impl CompiledAcl {
         icmp_code: u8,
     ) -> (bool, Option<u16>) {
         let rules = if egress { &self.outbound } else { &self.inbound };
-        first_match(rules, peer, protocol, port, icmp_code)
+        first_match(rules, proto::ICMP, peer, protocol, port, icmp_code)
     }
 
     /// [`CompiledAcl::decide`] for an IPv6 packet, by the IPv6 rules.
@@ -507,14 +514,15 @@ impl CompiledAcl {
         icmp_code: u8,
     ) -> (bool, Option<u16>) {
         let rules = if egress { &self.outbound6 } else { &self.inbound6 };
-        first_match(rules, peer, protocol, port, icmp_code)
+        first_match(rules, proto::ICMPV6, peer, protocol, port, icmp_code)
     }
 }
 
-/// See [`CompiledAcl::decide`].
+/// See [`CompiledAcl::decide`]; `icmp` is the family's ICMP protocol number.
 #[inline]
 fn first_match<K>(
     rules: &[AclRule<K>],
+    icmp: u8,
     peer: K,
     protocol: u8,
     port: u16,
@@ -529,7 +537,7 @@ where
         }
         let ports_match = match protocol {
             proto::TCP | proto::UDP => r.ports.is_none_or(|(lo, hi)| lo <= port && port <= hi),
-            proto::ICMP | proto::ICMPV6 => r.icmp.is_none_or(|(t, c)| {
+            p if p == icmp => r.icmp.is_none_or(|(t, c)| {
                 (t == -1 || t == i16::from(port as u8)) && (c == -1 || c == i16::from(icmp_code))
             }),
             _ => true,
@@ -546,6 +554,31 @@ mod tests {
     use std::hash::{Hash, Hasher};
 
     use super::*;
+
+    /// An ICMP rule is the family's ICMP: an IPv4 packet of protocol 58 is another
+    /// protocol to it, as an IPv6 packet of protocol 1 is to an ICMPv6 rule.
+    #[test]
+    fn icmp_rules_match_their_own_familys_icmp_only() {
+        let mut set = RuleSet::default();
+        set.icmp.push((8, -1));
+        assert!(set.allows(proto::ICMP, proto::ICMP, 8, 0));
+        assert!(!set.allows(proto::ICMP, proto::ICMPV6, 8, 0));
+        assert!(set.allows(proto::ICMPV6, proto::ICMPV6, 8, 0));
+        assert!(!set.allows(proto::ICMPV6, proto::ICMP, 8, 0));
+        let rule = AclRule {
+            network: 0u32,
+            mask: 0,
+            protocol: Some(58),
+            ports: None,
+            icmp: Some((128, -1)),
+            allow: true,
+            number: 1,
+        };
+        // An IPv4 entry for protocol 58 with a type: IPv4 has no ICMPv6, so it matches
+        // protocol 58 whatever follows (AWS: "allows all types").
+        assert_eq!(first_match(&[rule], proto::ICMP, 0, 58, 3, 0), (true, Some(1)));
+        assert_eq!(first_match(&[rule], proto::ICMPV6, 0, 58, 3, 0), (false, None));
+    }
 
     /// Keys that differ in one field only (what a scan or a flood varies) still spread
     /// over the low bits hashbrown indexes with.

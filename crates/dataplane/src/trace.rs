@@ -58,10 +58,13 @@ pub enum Step {
     Route {
         /// The table.
         table: u32,
-        /// The route that matched.
+        /// The route that matched: an index into the table's IPv4 routes in force, or
+        /// into its IPv6 routes (`ipv6`).
         route: Option<u32>,
         /// Where it leads.
         hop: Option<Hop>,
+        /// Whether the IPv6 routes were looked up.
+        ipv6: bool,
     },
     /// An address rewritten: the source (true) or the destination.
     Translate {

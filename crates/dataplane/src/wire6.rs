@@ -468,15 +468,16 @@ impl<T: AsRef<[u8]>> Ipv6<T> {
     }
 
     /// The identity its fragments share when they come in on `zone` (`None` when it
-    /// is no fragment): the addresses, the protocol and the Fragment header's
-    /// identification.
+    /// is no fragment): the addresses and the Fragment header's identification (RFC
+    /// 8200 §4.5: not the protocol, which a first fragment may carry behind extension
+    /// headers the later ones lack; the key's protocol is the Fragment header's, 44).
     pub fn datagram(&self, zone: u32) -> Option<crate::wire::DatagramKey<u128>> {
         let fragment = self.chain.fragment?;
         Some(crate::wire::DatagramKey {
             zone,
             src: self.src_bits(),
             dst: self.dst_bits(),
-            protocol: self.protocol(),
+            protocol: proto::FRAGMENT,
             id: fragment.id,
         })
     }
