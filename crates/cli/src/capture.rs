@@ -184,8 +184,11 @@ fn describe(at: Duration, data: &[u8], len: u32) -> String {
         secs % 60,
         at.subsec_micros()
     );
+    if data.first().is_some_and(|b| b >> 4 == 6) {
+        return describe6(&time, data, len);
+    }
     if data.len() < 20 || data[0] >> 4 != 4 {
-        return format!("{time} non-IPv4, {len} bytes");
+        return format!("{time} neither IPv4 nor IPv6, {len} bytes");
     }
     let addr =
         |at: usize| std::net::Ipv4Addr::new(data[at], data[at + 1], data[at + 2], data[at + 3]);
@@ -206,6 +209,32 @@ fn describe(at: Duration, data: &[u8], len: u32) -> String {
             format!("{time} ICMP {src} > {dst}: {kind}, {len} bytes")
         }
         other => format!("{time} IP proto {other} {src} > {dst}, {len} bytes"),
+    }
+}
+
+/// [`describe`] for IPv6: the extension headers walked to the upper layer (the capture
+/// may have cut the packet short: what is there is read).
+fn describe6(time: &str, data: &[u8], len: u32) -> String {
+    let Ok(ip) = vpclab_dataplane::wire6::Ipv6::new_quoted(data) else {
+        return format!("{time} IPv6, malformed, {len} bytes");
+    };
+    let (src, dst) = (ip.src(), ip.dst());
+    let (sport, dport) = ip.ports().unwrap_or((0, 0));
+    match ip.protocol() {
+        6 => format!("{time} TCP [{src}]:{sport} > [{dst}]:{dport}, {len} bytes"),
+        17 => format!("{time} UDP [{src}]:{sport} > [{dst}]:{dport}, {len} bytes"),
+        58 => {
+            let kind = match ip.icmp_type() {
+                Some(128) => "echo request",
+                Some(129) => "echo reply",
+                Some(1) => "unreachable",
+                Some(2) => "packet too big",
+                Some(3) => "time exceeded",
+                _ => "other",
+            };
+            format!("{time} ICMP6 {src} > {dst}: {kind}, {len} bytes")
+        }
+        other => format!("{time} IPv6 next header {other} {src} > {dst}, {len} bytes"),
     }
 }
 
@@ -231,6 +260,25 @@ mod tests {
             describe(Duration::ZERO, &ping, 36)
                 .ends_with("ICMP 10.0.1.10 > 10.0.2.4: echo request, 36 bytes")
         );
-        assert!(describe(Duration::ZERO, &[0x60; 40], 40).contains("non-IPv4"));
+        assert!(describe(Duration::ZERO, &[0x50; 40], 40).contains("neither IPv4 nor IPv6"));
+        let six = vpclab_dataplane::trace::probe6(
+            "2001:db8:0:101::10".parse().unwrap(),
+            "2001:db8:ffff::1".parse().unwrap(),
+            vpclab_dataplane::trace::Probe::Tcp(80),
+        );
+        assert_eq!(
+            describe(Duration::ZERO, &six, six.len() as u32),
+            "00:00:00.000000 TCP [2001:db8:0:101::10]:43210 > [2001:db8:ffff::1]:80, 60 bytes"
+        );
+        let ping6 = vpclab_dataplane::trace::probe6(
+            "2001:db8:0:101::10".parse().unwrap(),
+            "2001:db8:0:102::4".parse().unwrap(),
+            vpclab_dataplane::trace::Probe::Ping,
+        );
+        assert!(
+            describe(Duration::ZERO, &ping6[..44], 56)
+                .ends_with("ICMP6 2001:db8:0:101::10 > 2001:db8:0:102::4: echo request, 56 bytes"),
+            "a capture cut short is read as far as it goes"
+        );
     }
 }

@@ -7,9 +7,9 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, Ipv6Addr};
 
-use ipnet::Ipv4Net;
+use ipnet::{IpNet, Ipv4Net, Ipv6Net};
 use serde::Deserialize;
 use serde_saphyr::Spanned;
 use vpclab_model::{
@@ -230,6 +230,12 @@ pub(crate) struct VpcSpec {
     /// Whether to create and attach an internet gateway.
     #[serde(default)]
     pub(crate) internet_gateway: bool,
+    /// Whether to associate an Amazon-provided IPv6 /56 (dual-stack).
+    #[serde(default)]
+    pub(crate) ipv6: bool,
+    /// Whether to create an egress-only internet gateway (IPv6, outbound only).
+    #[serde(default)]
+    pub(crate) egress_only_internet_gateway: bool,
     /// `enableDnsSupport`: the Amazon DNS server answers (default true).
     #[serde(default = "yes")]
     pub(crate) dns_support: bool,
@@ -336,7 +342,7 @@ pub(crate) struct RuleSpec {
     pub(crate) protocol: Spanned<String>,
     /// A port (`22`) or range (`"8000-8080"`) for TCP/UDP; an ICMP type for ICMP.
     pub(crate) ports: Option<PortsSpec>,
-    /// The peer range...
+    /// The peer range, IPv4 or IPv6...
     pub(crate) cidr: Option<Spanned<String>>,
     /// ...or the peer group, by name in this VPC (`default` included).
     pub(crate) group: Option<Spanned<String>>,
@@ -386,6 +392,11 @@ pub(crate) struct SubnetSpec {
     /// MapPublicIpOnLaunch.
     #[serde(default)]
     pub(crate) map_public_ip_on_launch: bool,
+    /// Its IPv6 block: which /64 of the VPC's /56, 0 to 255 (the VPC needs `ipv6: true`).
+    pub(crate) ipv6_block: Option<Spanned<u16>>,
+    /// AssignIpv6AddressOnCreation: every instance launched here gets an IPv6 address.
+    #[serde(default)]
+    pub(crate) assign_ipv6_address_on_creation: bool,
 }
 
 /// A route table.
@@ -403,11 +414,12 @@ pub(crate) struct RouteTableSpec {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RouteEntry {
-    /// Destination CIDR.
+    /// Destination CIDR, IPv4 or IPv6 (`::/0`).
     pub(crate) destination: Spanned<String>,
-    /// In a VPC route table: `internet-gateway` (the VPC's own), or the name of a NAT
-    /// gateway, a peering, a transit gateway or an instance (its interface: a NAT
-    /// instance, a firewall). In a transit gateway route table: an attachment's name, or
+    /// In a VPC route table: `internet-gateway` (the VPC's own),
+    /// `egress-only-internet-gateway` (IPv6 routes), or the name of a NAT gateway, a
+    /// peering, a transit gateway or an instance (its interface: a NAT instance, a
+    /// firewall). In a transit gateway route table: an attachment's name, or
     /// `blackhole`.
     pub(crate) target: Spanned<String>,
 }
@@ -461,6 +473,8 @@ pub(crate) struct InstanceSpec {
     /// appliance that forwards others' packets.
     #[serde(default = "yes")]
     pub(crate) source_dest_check: bool,
+    /// How many IPv6 addresses it gets from its subnet's block (`Ipv6AddressCount`).
+    pub(crate) ipv6_address_count: Option<Spanned<u32>>,
 }
 
 /// An instance's metadata service options (`InstanceMetadataOptionsRequest`).
@@ -708,6 +722,34 @@ fn cidr(spanned: &Spanned<String>) -> Result<Ipv4Net, TopologyError> {
     })
 }
 
+/// An IPv4 or IPv6 CIDR (its host bits cleared).
+fn any_cidr(spanned: &Spanned<String>) -> Result<IpNet, TopologyError> {
+    spanned.value.trim().parse::<IpNet>().map(|c| c.trunc()).map_err(|_| {
+        at(
+            spanned,
+            format!(
+                "InvalidParameterValue: Value ({}) for parameter cidrBlock is invalid. This is \
+                 not a valid CIDR block.",
+                spanned.value
+            ),
+        )
+    })
+}
+
+/// Adds `route`'s destination to `table`, the IPv4 or the IPv6 list by its family.
+fn add_route(
+    m: &mut Model,
+    table: &RouteTableId,
+    route: &RouteEntry,
+    target: RouteTarget,
+) -> Result<(), TopologyError> {
+    match any_cidr(&route.destination)? {
+        IpNet::V4(destination) => m.create_route(table, RouteSpec { destination, target }),
+        IpNet::V6(destination) => m.create_ipv6_route(table, RouteSpec { destination, target }),
+    }
+    .map_err(api(&route.target))
+}
+
 /// A rule of the file as the model's.
 fn sg_rule(
     rule: &RuleSpec,
@@ -717,8 +759,8 @@ fn sg_rule(
     let protocol = Protocol::parse(&rule.protocol.value).map_err(api(&rule.protocol))?;
     let (from_port, to_port) = match (&rule.ports, protocol) {
         (_, Protocol::All) => (-1, -1),
-        (None, Protocol::Icmp) => (-1, -1),
-        (Some(PortsSpec::One(icmp_type)), Protocol::Icmp) => (*icmp_type, -1),
+        (None, Protocol::Icmp | Protocol::Icmpv6) => (-1, -1),
+        (Some(PortsSpec::One(icmp_type)), Protocol::Icmp | Protocol::Icmpv6) => (*icmp_type, -1),
         (None, Protocol::Tcp | Protocol::Udp) => (0, 65535),
         (None, _) => (-1, -1),
         (Some(PortsSpec::One(port)), _) => (*port, *port),
@@ -735,7 +777,10 @@ fn sg_rule(
         }
     };
     let peer = match (&rule.cidr, &rule.group) {
-        (Some(cidr_text), None) => Peer::Cidr(cidr(cidr_text)?.trunc()),
+        (Some(cidr_text), None) => match any_cidr(cidr_text)? {
+            IpNet::V4(c) => Peer::Cidr(c),
+            IpNet::V6(c) => Peer::Cidr6(c),
+        },
         (None, Some(group)) => Peer::Group(
             groups
                 .get(&(vpc.clone(), group.value.clone()))
@@ -774,7 +819,9 @@ fn acl_entry(e: &AclEntrySpec) -> Result<vpclab_model::AclEntry, TopologyError> 
         // A file's TCP or UDP entry without ports covers them all.
         (None, Protocol::Tcp | Protocol::Udp) => (Some((0, 65535)), None),
         (None, _) => (None, None),
-        (Some(PortsSpec::One(t)), Protocol::Icmp) => (None, Some((i64::from(*t), -1))),
+        (Some(PortsSpec::One(t)), Protocol::Icmp | Protocol::Icmpv6) => {
+            (None, Some((i64::from(*t), -1)))
+        }
         (Some(PortsSpec::One(p)), _) => (Some((i64::from(*p), i64::from(*p))), None),
         (Some(PortsSpec::Range(text)), _) => {
             let parsed = text
@@ -790,7 +837,7 @@ fn acl_entry(e: &AclEntrySpec) -> Result<vpclab_model::AclEntry, TopologyError> 
     };
     // The model's own constructor checks the entry, as it does for the API.
     let rule = i64::from(e.rule.value);
-    vpclab_model::AclEntry::new(rule, egress, protocol, allow, cidr(&e.cidr)?, ports, icmp)
+    vpclab_model::AclEntry::new(rule, egress, protocol, allow, any_cidr(&e.cidr)?, ports, icmp)
         .map_err(api(&e.rule))
 }
 
@@ -808,6 +855,8 @@ pub(crate) fn build(topology: &Topology, seed: u64) -> Result<Model, TopologyErr
     let mut subnets: BTreeMap<&str, (SubnetId, VpcId)> = BTreeMap::new();
     let mut vpcs: Vec<(VpcId, Option<InternetGatewayId>)> = Vec::new();
     let mut vpc_names: BTreeMap<&str, ()> = BTreeMap::new();
+    let mut egress_only: BTreeMap<VpcId, vpclab_model::EgressOnlyInternetGatewayId> =
+        BTreeMap::new();
 
     // VPCs, their gateways and subnets first: everything else refers to them.
     for vpc in &topology.vpcs {
@@ -827,6 +876,15 @@ pub(crate) fn build(topology: &Topology, seed: u64) -> Result<Model, TopologyErr
             m.attach_internet_gateway(&igw, &vpc_id).expect("a new gateway attaches to a new VPC");
             igw
         });
+        let block: Option<Ipv6Net> = match vpc.ipv6 {
+            true => Some(m.associate_vpc_ipv6(&vpc_id).map_err(api(&vpc.name))?.1),
+            false => None,
+        };
+        if vpc.egress_only_internet_gateway {
+            let tags = name_tag(&format!("{}-eigw", vpc.name.value));
+            let eigw = m.create_egress_only_gateway(&vpc_id, tags).map_err(api(&vpc.name))?;
+            egress_only.insert(vpc_id.clone(), eigw);
+        }
         for subnet in &vpc.subnets {
             let name = subnet.name.value.as_str();
             if subnets.contains_key(name) {
@@ -841,6 +899,20 @@ pub(crate) fn build(topology: &Topology, seed: u64) -> Result<Model, TopologyErr
             )?;
             if subnet.map_public_ip_on_launch {
                 m.set_map_public_ip_on_launch(&id, true).map_err(api(&subnet.name))?;
+            }
+            if let Some(index) = &subnet.ipv6_block {
+                let block = block.ok_or_else(|| {
+                    at(index, "the VPC has no IPv6 block (set `ipv6: true` on the VPC)")
+                })?;
+                if index.value > 255 {
+                    return Err(at(index, "ipv6_block is a /64 of the VPC's /56: 0 to 255"));
+                }
+                let network = u128::from(block.network()) | u128::from(index.value) << 64;
+                let six = Ipv6Net::new(Ipv6Addr::from(network), 64).expect("a /64");
+                m.associate_subnet_ipv6(&id, six).map_err(api(index))?;
+            }
+            if subnet.assign_ipv6_address_on_creation {
+                m.set_assign_ipv6_on_creation(&id, true).map_err(api(&subnet.name))?;
             }
             subnets.insert(name, (id, vpc_id.clone()));
         }
@@ -1051,6 +1123,15 @@ pub(crate) fn build(topology: &Topology, seed: u64) -> Result<Model, TopologyErr
                             )
                         })?)
                     }
+                    "egress-only-internet-gateway" | "eigw" => RouteTarget::EgressOnlyGateway(
+                        egress_only.get(vpc_id).cloned().ok_or_else(|| {
+                            at(
+                                &route.target,
+                                "this VPC has no egress-only internet gateway (set \
+                                     `egress_only_internet_gateway: true`)",
+                            )
+                        })?,
+                    ),
                     other => match (
                         nat_names.get(other),
                         peerings.get(other),
@@ -1064,15 +1145,14 @@ pub(crate) fn build(topology: &Topology, seed: u64) -> Result<Model, TopologyErr
                                 &route.target,
                                 format!(
                                     "unknown route target {other:?}: expected `internet-gateway`, \
-                                     or the name of a NAT gateway, a peering, a transit gateway \
-                                     or an instance"
+                                     `egress-only-internet-gateway`, or the name of a NAT \
+                                     gateway, a peering, a transit gateway or an instance"
                                 ),
                             ));
                         }
                     },
                 };
-                let spec = RouteSpec { destination: cidr(&route.destination)?, target };
-                m.create_route(&id, spec).map_err(api(&route.target))?;
+                add_route(&mut m, &id, route, target)?;
             }
             tables.insert(name, id);
         }
@@ -1190,6 +1270,10 @@ pub(crate) fn build(topology: &Topology, seed: u64) -> Result<Model, TopologyErr
                 Some(spec) => spec.options()?,
                 None => MetadataOptions::default(),
             },
+            ipv6: match &instance.ipv6_address_count {
+                Some(count) => vpclab_model::Ipv6Request::Count(count.value),
+                None => vpclab_model::Ipv6Request::SubnetDefault,
+            },
             ..RunInstance::default()
         };
         let place = instance.private_ip.as_ref().unwrap_or(&instance.subnet);
@@ -1206,11 +1290,7 @@ pub(crate) fn build(topology: &Topology, seed: u64) -> Result<Model, TopologyErr
         let instance = m.find_instance(route.target.value.trim()).map(|i| i.id.clone());
         let instance = instance.ok_or_else(|| at(&route.target, "no such instance"))?;
         let eni = m.instance_interface(&instance).map_err(api(&route.target))?;
-        let spec = RouteSpec {
-            destination: cidr(&route.destination)?,
-            target: RouteTarget::NetworkInterface(eni),
-        };
-        m.create_route(&table, spec).map_err(api(&route.target))?;
+        add_route(&mut m, &table, route, RouteTarget::NetworkInterface(eni))?;
     }
     onprem_sites(&mut m, topology)?;
     Ok(m)
@@ -1233,6 +1313,55 @@ mod tests {
         let web = m.find_instance("web").unwrap();
         assert!(web.public_ip.is_some());
         assert!(m.find_instance("app").unwrap().public_ip.is_none());
+    }
+
+    #[test]
+    fn the_dual_stack_example_builds_with_ipv6_everywhere_it_names() {
+        let m = try_build(include_str!("../../../examples/dual-stack.yaml")).unwrap();
+        let vpc = m.vpcs().next().unwrap();
+        let block = vpc.ipv6_cidrs().next().expect("an Amazon-provided block");
+        let named = |tags: &Tags, name: &str| tags.get("Name").is_some_and(|n| n == name);
+        let subnet = |name: &str| m.subnets().find(|s| named(&s.tags, name)).unwrap();
+        let public = subnet("public").ipv6_cidr().expect("the public subnet's /64");
+        assert!(block.contains(&public) && public.prefix_len() == 64);
+        assert_eq!(u128::from(public.network()) >> 64 & 0xff, 1, "its /64 number 1");
+        let web = m.find_instance("web").unwrap();
+        assert_eq!(web.ipv6_addresses.len(), 1, "assigned on creation");
+        assert!(public.contains(&web.ipv6_addresses[0]));
+        let private_table = m.route_tables().find(|t| named(&t.tags, "private")).unwrap();
+        assert!(
+            private_table
+                .ipv6_routes
+                .iter()
+                .any(|r| matches!(r.target, RouteTarget::EgressOnlyGateway(_)))
+        );
+        let group = m.security_groups().find(|g| g.name == "web").unwrap();
+        assert!(
+            group.ingress.iter().any(|r| r.peer == Peer::Cidr6("::/0".parse().unwrap())
+                && r.protocol == Protocol::Icmpv6)
+        );
+    }
+
+    #[test]
+    fn ipv6_mistakes_are_pointed_at() {
+        let base = "vpcs:\n  - name: v\n    cidr: 10.0.0.0/16\n    subnets:\n      - name: s\n        cidr: 10.0.1.0/24\n        ipv6_block: 3\n";
+        let err = try_build(base).unwrap_err().to_string();
+        assert!(err.contains("ipv6: true") && err.contains("line 7"), "{err}");
+        let big = base
+            .replace("    subnets:", "    ipv6: true\n    subnets:")
+            .replace("ipv6_block: 3", "ipv6_block: 300");
+        let err = try_build(&big).unwrap_err().to_string();
+        assert!(err.contains("0 to 255"), "{err}");
+        let eigw = "vpcs:\n  - name: v\n    cidr: 10.0.0.0/16\n    ipv6: true\n    route_tables:\n      - name: t\n        routes:\n          - { destination: \"::/0\", target: egress-only-internet-gateway }\n";
+        let err = try_build(eigw).unwrap_err().to_string();
+        assert!(err.contains("egress_only_internet_gateway: true"), "{err}");
+        // An IPv6 route to an IPv4-only target family is the model's to refuse, as the
+        // API's: an egress-only gateway takes no IPv4 route.
+        let v4 = eigw.replace("::/0", "0.0.0.0/0").replace(
+            "    ipv6: true\n",
+            "    ipv6: true\n    egress_only_internet_gateway: true\n",
+        );
+        assert!(try_build(&v4).is_err());
     }
 
     #[test]
