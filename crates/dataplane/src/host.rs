@@ -811,9 +811,19 @@ fn configure_device(
             rtnl.set_link(lo, up).map_err(step("bring lo up"))?;
             rtnl.replace_default_route(index, router).map_err(step("set the default route"))?;
         }
-        let held = rtnl.addresses6(index).map_err(step("list the device's IPv6 addresses"))?;
+        // A device of an IPv4-only instance whose IPv6 nobody asked for: a kernel without
+        // IPv6 (`ipv6.disable=1`) refuses the listing, and there is nothing to undo.
+        let held = match rtnl.addresses6(index) {
+            Ok(held) => held,
+            Err(_) if ipv6.is_empty() => return Ok(()),
+            Err(e) => return Err(step("list the device's IPv6 addresses")(e)),
+        };
         let held: Vec<Ipv6Net> =
             held.into_iter().filter_map(|(a, prefix)| Ipv6Net::new(a, prefix).ok()).collect();
+        if held.is_empty() && ipv6.is_empty() {
+            // Nothing held, nothing wanted: no IPv6 default route to remove either.
+            return Ok(());
+        }
         set_ipv6(&mut rtnl, index, &held, &ipv6, router.is_some())
     })?
 }
