@@ -55,3 +55,28 @@ fn expectations_pass_and_a_wrong_one_fails_with_its_trace() {
     assert!(results.iter().filter(|r| r["pass"] == true).all(|r| r["trace"].is_null()));
     lab.down();
 }
+
+#[test]
+#[ignore = "needs root"]
+fn a_dual_stack_lab_from_a_topology_file_passes_its_ipv6_expectations() {
+    require_root();
+    let lab = Lab::up(include_str!("../../examples/dual-stack.yaml"));
+    let expect = lab.state().join("dual-stack.expect.yaml");
+    std::fs::write(&expect, include_str!("../../examples/dual-stack.expect.yaml"))
+        .expect("expectations");
+    let out = lab.vpclab(&["check", expect.to_str().expect("utf-8")]);
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(out.status.success(), "{text}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(text.contains("7 of 7 as expected"), "{text}");
+    // What the far end saw over IPv6 is the instance's own address: nothing translated.
+    let out = lab.vpclab(&["check", "--json", expect.to_str().expect("utf-8")]);
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    let results = report["results"].as_array().expect("results");
+    let web_out = results
+        .iter()
+        .find(|r| r["from"] == "web" && r["to"] == "2001:db8:ffff::1")
+        .expect("web's IPv6 result");
+    let seen = web_out["seen_as"].as_str().expect("an answer");
+    assert!(seen.starts_with("2001:db8:") && !seen.starts_with("2001:db8:ffff:"), "{seen}");
+    lab.down();
+}

@@ -116,7 +116,8 @@ pub(crate) fn run(state: &Path, file: &Path, json: bool) -> Result<ExitCode> {
         println!("\n{} of {total} as expected", total - failed.len());
         for (e, why) in &failed {
             println!(
-                "\n---- why: vpclab trace --from {} --to {}{}",
+                "\n---- why: vpclab trace{} --from {} --to {}{}",
+                if e.ipv6 { " -6" } else { "" },
                 e.from,
                 e.to,
                 e.port.map_or(String::new(), |p| format!(" --port {p}"))
