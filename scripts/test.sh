@@ -44,18 +44,19 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 step "unit, property and doc tests (no root)"
 cargo test --workspace --locked
 
-step "benchmarks compile"
-cargo bench --workspace --locked --no-run
+step "benchmarks compile (unoptimised: CI only checks that they build; bench/README runs them)"
+CARGO_PROFILE_BENCH_OPT_LEVEL=0 CARGO_PROFILE_BENCH_DEBUG=false \
+  cargo bench --workspace --locked --no-run
 
 # The fuzz targets run in the background while the namespace tests, which mostly wait on
 # daemons and timers, run in the foreground: the slowest steps overlap instead of adding
 # up. Their output is shown at the end, and a failure fails the run.
 fuzz_pid=
 if ((root)); then
-  step "fuzz targets, 10 s each, in the background (nightly; cargo-fuzz from crates.io into target/tools)"
+  step "fuzz targets, 10 s each, quick builds, in the background (nightly; cargo-fuzz from crates.io into target/tools)"
   fuzz_log=$(mktemp)
   # Its own process group, so that a failing run stops it and everything it started.
-  setsid scripts/fuzz.sh 10 >"$fuzz_log" 2>&1 &
+  setsid scripts/fuzz.sh 10 --quick >"$fuzz_log" 2>&1 &
   fuzz_pid=$!
   trap 'kill -- -"$fuzz_pid" 2>/dev/null || true; rm -f "$fuzz_log"' EXIT
 fi
@@ -100,7 +101,11 @@ if ((root)); then
   for file in netns-tests/tests/*.rs; do
     name=$(basename "$file" .rs)
     [[ " ${api_only[*]} " == *" $name "* ]] && continue
-    cargo test -p vpclab-netns-tests --locked --test "$name" -- --ignored --test-threads=1
+    # labs.rs prints where its time goes, block by block (--nocapture).
+    capture=()
+    [[ $name == labs ]] && capture=(--nocapture)
+    cargo test -p vpclab-netns-tests --locked --test "$name" -- --ignored --test-threads=1 \
+      "${capture[@]}"
   done
 
   step "the API-only client tests (started in the background)"
