@@ -16,13 +16,15 @@
 //!   → their interfaces' addresses, from anywhere; with private DNS, the service's names
 //!   → the endpoint's interfaces inside its VPC (its public endpoint elsewhere);
 //! * NXDOMAIN for every other name; no data (NOERROR, no answer) for other record types
-//!   of a known name.
+//!   of a known name — except AAAA from a subnet with `EnableDns64`: every name here has
+//!   only A records, so each gets its synthesised `64:ff9b::<IPv4>` (RFC 6052), which a
+//!   route `64:ff9b::/96` to a NAT gateway carries through NAT64.
 //!
 //! A VPC without `enableDnsSupport` gets no answer at all.
 
 use std::net::Ipv4Addr;
 
-use simple_dns::rdata::{A, RData};
+use simple_dns::rdata::{A, AAAA, RData};
 use simple_dns::{CLASS, OPCODE, Packet, PacketFlag, QCLASS, QTYPE, RCODE, ResourceRecord, TYPE};
 use vpclab_model::names;
 
@@ -85,6 +87,12 @@ pub fn resolve(name: &str, asker: &InstanceService, data: &ServiceData) -> Optio
     (!bucket.is_empty()).then(|| vec![S3])
 }
 
+/// `ip` as DNS64 synthesises it: embedded in the well-known NAT64 prefix
+/// `64:ff9b::/96` (RFC 6052), the one AWS's NAT gateways translate.
+pub fn dns64(ip: Ipv4Addr) -> std::net::Ipv6Addr {
+    crate::nat64::Prefix96::WELL_KNOWN.embed(ip)
+}
+
 /// The response to `query` from `asker`, or `None` when none is owed: DNS support off
 /// in its VPC, or too little of a query to answer (no header).
 pub fn answer(query: &[u8], asker: &InstanceService, data: &ServiceData) -> Option<Vec<u8>> {
@@ -116,15 +124,20 @@ pub fn answer(query: &[u8], asker: &InstanceService, data: &ServiceData) -> Opti
         let name = question.qname.to_string();
         match resolve(&name, asker, data).filter(|_| class_ok) {
             Some(addresses) => {
-                if matches!(question.qtype, QTYPE::TYPE(TYPE::A) | QTYPE::ANY) {
-                    for ip in addresses {
-                        let record = RData::A(A { address: u32::from(ip) });
-                        reply.answers.push(ResourceRecord::new(
-                            question.qname.clone(),
-                            CLASS::IN,
-                            TTL,
-                            record,
-                        ));
+                let a = matches!(question.qtype, QTYPE::TYPE(TYPE::A) | QTYPE::ANY);
+                // DNS64: no name here has an AAAA record of its own.
+                let aaaa =
+                    asker.dns64 && matches!(question.qtype, QTYPE::TYPE(TYPE::AAAA) | QTYPE::ANY);
+                for ip in addresses {
+                    let mut record = |rdata| {
+                        let name = question.qname.clone();
+                        reply.answers.push(ResourceRecord::new(name, CLASS::IN, TTL, rdata));
+                    };
+                    if a {
+                        record(RData::A(A { address: u32::from(ip) }));
+                    }
+                    if aaaa {
+                        record(RData::AAAA(AAAA { address: u128::from(dns64(ip)) }));
                     }
                 }
             }
@@ -150,6 +163,7 @@ mod tests {
         InstanceService {
             vpc,
             dns_support: true,
+            dns64: false,
             resolver: "10.0.0.2".parse().unwrap(),
             private: "10.0.1.10".parse().unwrap(),
             options: MetadataOptions::default(),
@@ -256,6 +270,36 @@ mod tests {
         let bucket = "my-bucket.vpce-0456-ijklmnop.s3.us-east-1.vpce.amazonaws.com";
         assert_eq!(ask(1, bucket, TYPE::A).1, [ip("10.0.6.4")]);
         assert_eq!(ask(0, "a.b.s3.us-east-1.amazonaws.com", TYPE::A).1, [ip("10.0.5.4")]);
+    }
+
+    #[test]
+    fn dns64_synthesises_aaaa_from_a_records_for_its_subnets_only() {
+        let aaaa = |asker: &InstanceService, name: &str| {
+            let bytes = answer(&query(name, TYPE::AAAA), asker, &data()).expect("an answer");
+            let reply = Packet::parse(&bytes).unwrap();
+            let six: Vec<std::net::Ipv6Addr> = reply
+                .answers
+                .iter()
+                .filter_map(|r| match &r.rdata {
+                    RData::AAAA(a) => Some(std::net::Ipv6Addr::from(a.address)),
+                    _ => None,
+                })
+                .collect();
+            (reply.rcode(), six)
+        };
+        let mut on = asker(0);
+        on.dns64 = true;
+        let expected: std::net::Ipv6Addr = "64:ff9b::c633:6401".parse().unwrap();
+        assert_eq!(aaaa(&on, "checkip.amazonaws.com"), (RCODE::NoError, vec![expected]));
+        assert_eq!(dns64(CHECK_IP), expected, "198.51.100.1 in 64:ff9b::/96");
+        // Without DNS64: no data. An unknown name stays NXDOMAIN either way. A queries
+        // are as they were.
+        assert_eq!(aaaa(&asker(0), "checkip.amazonaws.com"), (RCODE::NoError, vec![]));
+        assert_eq!(aaaa(&on, "example.com"), (RCODE::NameError, vec![]));
+        let bytes = answer(&query("checkip.amazonaws.com", TYPE::A), &on, &data()).unwrap();
+        let reply = Packet::parse(&bytes).unwrap();
+        assert_eq!(reply.answers.len(), 1);
+        assert!(matches!(reply.answers[0].rdata, RData::A(_)));
     }
 
     #[test]

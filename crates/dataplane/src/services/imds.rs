@@ -256,6 +256,7 @@ mod tests {
         InstanceService {
             vpc: 0,
             dns_support: true,
+            dns64: false,
             resolver: "10.0.0.2".parse().unwrap(),
             private: "10.0.1.10".parse().unwrap(),
             options,

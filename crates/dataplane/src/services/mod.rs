@@ -57,6 +57,9 @@ pub struct InstanceService {
     pub vpc: u32,
     /// Whether its VPC has `enableDnsSupport`.
     pub dns_support: bool,
+    /// Whether its subnet has `EnableDns64`: AAAA queries for names with only A records
+    /// get `64:ff9b::<IPv4>` answers (RFC 6052), for NAT64 through a NAT gateway.
+    pub dns64: bool,
     /// Its VPC's DNS server address: the VPC's base + 2.
     pub resolver: Ipv4Addr,
     /// Its private address.
@@ -337,6 +340,7 @@ fn instance_service(
     InstanceService {
         vpc: index,
         dns_support: vpc.dns_support,
+        dns64: subnet.enable_dns64,
         resolver: vpc.dns_server(),
         private: instance.private_ip,
         options: instance.metadata,
