@@ -710,30 +710,24 @@ fn name_tag(name: &str) -> Tags {
 }
 
 fn cidr(spanned: &Spanned<String>) -> Result<Ipv4Net, TopologyError> {
-    spanned.value.trim().parse().map_err(|_| {
-        at(
-            spanned,
-            format!(
-                "InvalidParameterValue: Value ({}) for parameter cidrBlock is invalid. This is \
-                 not a valid CIDR block.",
-                spanned.value
-            ),
-        )
-    })
+    spanned.value.trim().parse().map_err(|_| not_a_cidr(spanned))
 }
 
 /// An IPv4 or IPv6 CIDR (its host bits cleared).
 fn any_cidr(spanned: &Spanned<String>) -> Result<IpNet, TopologyError> {
-    spanned.value.trim().parse::<IpNet>().map(|c| c.trunc()).map_err(|_| {
-        at(
-            spanned,
-            format!(
-                "InvalidParameterValue: Value ({}) for parameter cidrBlock is invalid. This is \
-                 not a valid CIDR block.",
-                spanned.value
-            ),
-        )
-    })
+    spanned.value.trim().parse::<IpNet>().map(|c| c.trunc()).map_err(|_| not_a_cidr(spanned))
+}
+
+/// AWS's error for a value that is not a CIDR block, at the value.
+fn not_a_cidr(spanned: &Spanned<String>) -> TopologyError {
+    at(
+        spanned,
+        format!(
+            "InvalidParameterValue: Value ({}) for parameter cidrBlock is invalid. This is not a \
+             valid CIDR block.",
+            spanned.value
+        ),
+    )
 }
 
 /// Adds `route`'s destination to `table`, the IPv4 or the IPv6 list by its family.
