@@ -147,7 +147,7 @@ impl Snapshot {
             }
             return match vpc.hosts6.get(&dst) {
                 Some(&port) if port >= ENDPOINT_TARGET => Verdict::Drop(DropReason::Ipv6NotCarried),
-                Some(&port) => match self.admit6(tracking, port, ip, now) {
+                Some(&port) => match self.admit_at(tracking, port, ip, now) {
                     Ok(()) => Verdict::Forward { port, len },
                     Err(reason) => Verdict::Drop(reason),
                 },
@@ -166,7 +166,9 @@ impl Snapshot {
             None => Verdict::Drop(DropReason::NoRoute),
             Some(Hop::Blackhole) => Verdict::Drop(DropReason::Blackhole),
             Some(Hop::Local) => match vpc.hosts6.get(&dst) {
-                Some(&port) => self.deliver6(tracking, me, port, from, router, ip, reply, now),
+                Some(&port) => {
+                    self.deliver6(tracking, me, port, true, from, router, ip, reply, now)
+                }
                 None => Verdict::Drop(DropReason::NoHost),
             },
             Some(Hop::Peering(peer)) => {
@@ -178,12 +180,14 @@ impl Snapshot {
                     return Verdict::Drop(DropReason::PeeringTransit);
                 }
                 match peer.hosts6.get(&dst) {
-                    Some(&port) => self.deliver6(tracking, me, port, from, router, ip, reply, now),
+                    Some(&port) => {
+                        self.deliver6(tracking, me, port, true, from, router, ip, reply, now)
+                    }
                     None => Verdict::Drop(DropReason::NoHost),
                 }
             }
             Some(Hop::Interface(port)) => {
-                self.deliver6(tracking, me, port, from, router, ip, reply, now)
+                self.deliver6(tracking, me, port, false, from, router, ip, reply, now)
             }
             Some(Hop::Internet) => {
                 // The gateway carries the VPC's own addresses out, untranslated.
@@ -253,13 +257,16 @@ impl Snapshot {
     }
 
     /// A routed hop to interface `port` in a VPC: both subnets' ACLs (none between two
-    /// interfaces of one subnet), the router's hop, the receiver's groups.
+    /// interfaces of one subnet), the router's hop, the receiver's groups. `addressed`:
+    /// the port was found by the destination address, so it holds it (no second lookup
+    /// for the destination check).
     #[allow(clippy::too_many_arguments)]
     fn deliver6(
         &self,
         tracking: &mut Tracking,
         me: &InstancePort,
         port: Port,
+        addressed: bool,
         from: Port,
         router: Ipv6Addr,
         ip: &mut Ipv6<&mut [u8]>,
@@ -269,10 +276,11 @@ impl Snapshot {
         if port >= ENDPOINT_TARGET {
             return Verdict::Drop(DropReason::Ipv6NotCarried);
         }
-        let within = match self.port(port) {
-            PortEntry::Instance(dest) => dest.subnet == me.subnet && dest.vpc == me.vpc,
-            _ => false,
+        let dest = match self.port(port) {
+            PortEntry::Instance(dest) => Some(dest),
+            _ => None,
         };
+        let within = dest.is_some_and(|d| d.subnet == me.subnet && d.vpc == me.vpc);
         if !within {
             if let Err(reason) = self
                 .acl_check(tracking, me.acl, true, ip)
@@ -284,7 +292,10 @@ impl Snapshot {
         if let Some(verdict) = expire6(ip, from, router, reply) {
             return verdict;
         }
-        if let Err(reason) = self.admit6(tracking, port, ip, now) {
+        let Some(dest) = dest else {
+            return Verdict::Drop(DropReason::UnknownPort);
+        };
+        if let Err(reason) = self.admit6(tracking, port, &dest, addressed, ip, now) {
             return Verdict::Drop(reason);
         }
         let len = ip.total_len();
@@ -358,21 +369,37 @@ impl Snapshot {
         tracking.egress_only.hit(&key, false, flags, &Timeouts::INTERFACE, now).is_some()
     }
 
-    /// [`Snapshot::sg_check`] for arrival at `port`, with AWS's destination check: an
-    /// interface that keeps it receives only what is addressed to it.
-    fn admit6(
+    /// [`Snapshot::admit6`] at the port that holds the destination address.
+    fn admit_at(
         &self,
         tracking: &mut Tracking,
         port: Port,
         ip: &Ipv6<&mut [u8]>,
         now: u64,
     ) -> Result<(), DropReason> {
-        let PortEntry::Instance(dest) = self.port(port) else {
-            return Err(DropReason::UnknownPort);
-        };
-        let holder = self.vpcs.get(dest.vpc as usize).and_then(|v| v.hosts6.get(&ip.dst()));
-        if dest.source_dest_check && holder != Some(&port) {
-            return Err(DropReason::DestinationCheck);
+        match self.port(port) {
+            PortEntry::Instance(dest) => self.admit6(tracking, port, &dest, true, ip, now),
+            _ => Err(DropReason::UnknownPort),
+        }
+    }
+
+    /// [`Snapshot::sg_check`] for arrival at `port` (the interface `dest`), with AWS's
+    /// destination check: an interface that keeps it receives only what is addressed
+    /// to it — known already when the port was found by the destination (`addressed`).
+    fn admit6(
+        &self,
+        tracking: &mut Tracking,
+        port: Port,
+        dest: &InstancePort,
+        addressed: bool,
+        ip: &Ipv6<&mut [u8]>,
+        now: u64,
+    ) -> Result<(), DropReason> {
+        if dest.source_dest_check && !addressed {
+            let holder = self.vpcs.get(dest.vpc as usize).and_then(|v| v.hosts6.get(&ip.dst()));
+            if holder != Some(&port) {
+                return Err(DropReason::DestinationCheck);
+            }
         }
         self.sg_check(tracking, port, dest.rules, ip, false, now)
     }
