@@ -31,8 +31,8 @@ step() { printf '\n==> [%d s] %s\n' "$((SECONDS - started))" "$*"; }
 export PROPTEST_RNG_SEED=${PROPTEST_RNG_SEED:-20261126}
 
 if ((root)); then
-  step "installing test dependencies"
-  scripts/deps.sh --tests
+  step "installing test dependencies (packages; geckodriver is built later, in the background)"
+  scripts/deps.sh --tests --packages
 fi
 
 step "cargo fmt --check"
@@ -62,6 +62,12 @@ if ((root)); then
 fi
 
 if ((root)); then
+  # geckodriver (crates.io, for the console's Firefox test) builds while pip and npm
+  # mostly wait on the registries.
+  gecko_log=$(mktemp)
+  scripts/deps.sh --geckodriver >"$gecko_log" 2>&1 &
+  gecko_pid=$!
+
   step "Python environment for the aws CLI and boto3 tests (PyPI, target/pyenv)"
   if [[ ! -x target/pyenv/bin/aws ]]; then
     python3 -m venv target/pyenv
@@ -73,48 +79,17 @@ if ((root)); then
   step "real clients: Ansible (PyPI, target/pyenv), the AWS SDK for JavaScript (npm, target/clients/js)"
   scripts/clients.sh
 
-  step "namespace and API tests (root, one at a time; the API-only ones beside them)"
-  cargo build -p vpclab --locked
-  cargo test -p vpclab-netns-tests --locked --no-run
-  # The real-client files make no namespace (their servers run without a data plane) and
-  # spend their time in Python and Node, while the namespace tests mostly wait on
-  # timers and daemons: they run in the background, beside them, from their built
-  # test binaries (one cargo at a time holds the build directory).
-  api_only=(clients aws_cli)
-  api_log=$(mktemp)
-  (
-    cd netns-tests
-    for name in "${api_only[@]}"; do
-      exe=$(cargo test --locked --test "$name" --no-run 2>&1 |
-        grep -oE "target/debug/deps/${name}-[0-9a-f]+" | head -n 1)
-      [[ -n $exe ]] || { echo "test.sh: no test binary for $name" >&2; exit 1; }
-      echo "==> tests/$name.rs (beside the namespace tests)"
-      ../"$exe" --ignored --test-threads=1 || exit 1
-    done
-  ) >"$api_log" 2>&1 &
-  api_pid=$!
-  trap 'kill -- -"$fuzz_pid" 2>/dev/null || true; kill "$api_pid" 2>/dev/null || true; rm -f "$fuzz_log" "$api_log"' EXIT
-  # The namespace tests share fixed names (vpclab-internet, ...) and touch the kernel's
-  # namespace list, so they run on one thread, one file after another; each cleans up
-  # after itself.
-  cargo test -p vpclab-netns-tests --locked --lib --bins -- --ignored --test-threads=1
-  for file in netns-tests/tests/*.rs; do
-    name=$(basename "$file" .rs)
-    [[ " ${api_only[*]} " == *" $name "* ]] && continue
-    # labs.rs prints where its time goes, block by block (--nocapture).
-    capture=()
-    [[ $name == labs ]] && capture=(--nocapture)
-    cargo test -p vpclab-netns-tests --locked --test "$name" -- --ignored --test-threads=1 \
-      "${capture[@]}"
-  done
-
-  step "the API-only client tests (started in the background)"
-  if ! wait "$api_pid"; then
-    cat "$api_log"
-    echo "test.sh: an API-only client test failed" >&2
+  step "geckodriver (crates.io, into target/tools; started in the background)"
+  if ! wait "$gecko_pid"; then
+    cat "$gecko_log"
+    echo "test.sh: geckodriver did not build" >&2
     exit 1
   fi
-  grep -E '^(==>|test result)' "$api_log" || cat "$api_log"
+  rm -f "$gecko_log"
+  target/tools/bin/geckodriver --version | head -n 1
+
+  step "namespace and API tests (root; several at once, each in a process of its own: scripts/netns-tests.sh)"
+  scripts/netns-tests.sh
 
   step "fuzz targets (started in the background)"
   if ! wait "$fuzz_pid"; then

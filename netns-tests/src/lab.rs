@@ -6,7 +6,7 @@ use std::process::Output;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
-use crate::{INTERNET, free_port, namespaces, run, vpclab_command, wait_until};
+use crate::{free_port, internet, namespaces, run, vpclab_command, wait_until};
 
 /// The `vpclab` binary of this build (`target/<profile>/vpclab`), which
 /// `scripts/test.sh` builds before the namespace tests.
@@ -38,7 +38,7 @@ pub struct Lab {
 impl Lab {
     /// Writes `topology` to a fresh state directory and runs `vpclab up` on it.
     pub fn up(topology: &str) -> Self {
-        Self::up_with_internet(topology, INTERNET)
+        Self::up_with_internet(topology, internet())
     }
 
     /// [`Lab::up`] with its emulated internet in the namespace `internet` (which must
@@ -163,7 +163,7 @@ pub fn assert_nothing_left(ids: &[String], state: &Path) {
     for id in ids {
         assert!(!left.contains(id), "namespace {id} left behind");
     }
-    assert!(!left.iter().any(|n| n == INTERNET), "{INTERNET} left behind");
+    assert!(!left.iter().any(|n| n == internet()), "{} left behind", internet());
     let state = state.to_string_lossy().into_owned();
     let daemons = run("pgrep", &["-f", &format!("vpclab --state-dir {state} serve")]);
     assert!(!daemons.status.success(), "a daemon of {state} is still running");
@@ -224,7 +224,7 @@ impl Lab {
 
 /// `curl` run on the emulated internet; the body, empty if nothing answered.
 pub fn curl_from_internet(url: &str) -> String {
-    let out = run("ip", &["netns", "exec", INTERNET, "curl", "-s", "-m", "2", url]);
+    let out = run("ip", &["netns", "exec", internet(), "curl", "-s", "-m", "2", url]);
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 

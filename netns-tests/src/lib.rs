@@ -1,31 +1,53 @@
 //! Fixtures for vpclab's root-only end-to-end tests.
 //!
 //! Every test here runs real commands in real network namespaces, so every test is
-//! `#[ignore = "needs root"]` and `scripts/test.sh` runs them with `--ignored` on one
-//! thread. The fixtures make the safety rules hard to break:
+//! `#[ignore = "needs root"]`; `scripts/netns-tests.sh` runs them with `--ignored`, each
+//! test in a process of its own, several processes at once. (`cargo test -- --ignored
+//! --test-threads=1` runs a file's tests one after another in one process, which works
+//! too: a process's labs come and go one at a time.) The fixtures make the safety rules
+//! hard to break:
 //!
 //! * [`Netns`] names each namespace `vpclab-test-<pid>-<tag>` and deletes it on drop, so
 //!   a failing (panicking) test cleans up too; nothing is ever created in, or changed in,
 //!   the root namespace.
+//! * Every name a test process's labs make is its own: their internet is
+//!   `vpclab-test-<pid>-internet` ([`internet`]) and their sites' and tunnels' namespaces
+//!   start with `vpclab-test-<pid>-` ([`lab_prefix`]), so test processes can run side by
+//!   side (`scripts/test.sh` runs several at once) as well as beside a user's lab.
 //! * [`wait_until`] polls with a deadline instead of sleeping a guessed time, and every
 //!   loop in it is bounded.
 
 use std::process::{Command, Output};
+use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 /// Prefix of every namespace a test makes.
 pub const PREFIX: &str = "vpclab-test-";
 
-/// The emulated internet's namespace in tests: not a user's lab's `vpclab-internet`.
-/// Every `vpclab` a test starts is told it through `VPCLAB_INTERNET_NETNS`.
-pub const INTERNET: &str = "vpclab-test-internet";
+/// The prefix of the namespaces this test process's labs make besides their instances'
+/// (on-premises sites, VPN connections): `vpclab-test-<pid>-`. Instances are named after
+/// their ids, which differ from lab to lab.
+pub fn lab_prefix() -> &'static str {
+    static NAME: OnceLock<String> = OnceLock::new();
+    NAME.get_or_init(|| format!("{PREFIX}{}-", std::process::id()))
+}
 
-/// A `vpclab` command of this build that keeps off a user's lab: its own internet
-/// namespace (the state directory and the API port are the caller's to give).
+/// The emulated internet's namespace of this test process's labs,
+/// `vpclab-test-<pid>-internet`: not a user's lab's `vpclab-internet`, nor another test
+/// process's. Every `vpclab` a test starts is told it through `VPCLAB_INTERNET_NETNS`,
+/// and vpclab derives the names of the lab's other namespaces from it ([`lab_prefix`]).
+pub fn internet() -> &'static str {
+    static NAME: OnceLock<String> = OnceLock::new();
+    NAME.get_or_init(|| format!("{}internet", lab_prefix()))
+}
+
+/// A `vpclab` command of this build that keeps off a user's lab and other test
+/// processes' labs: its own internet namespace (the state directory and the API port
+/// are the caller's to give).
 pub fn vpclab_command() -> Command {
     let mut command = Command::new(lab::binary());
-    command.env("VPCLAB_INTERNET_NETNS", INTERNET);
+    command.env("VPCLAB_INTERNET_NETNS", internet());
     command
 }
 

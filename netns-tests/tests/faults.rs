@@ -155,7 +155,7 @@ fn serve_in(holder: u32, state: &std::path::Path) -> (Killed, String) {
         .arg("--state-dir")
         .arg(state)
         .args(["serve", "--no-dataplane", "--listen", &format!("127.0.0.1:{port}")])
-        .env("VPCLAB_INTERNET_NETNS", vpclab_netns_tests::INTERNET)
+        .env("VPCLAB_INTERNET_NETNS", vpclab_netns_tests::internet())
         .stdin(std::process::Stdio::null())
         .spawn()
         .expect("start vpclab serve");

@@ -79,7 +79,7 @@ fn accepted_and_rejected_flows_are_recorded_on_the_interface() {
         &[
             "netns",
             "exec",
-            vpclab_netns_tests::INTERNET,
+            vpclab_netns_tests::internet(),
             "curl",
             "-s",
             "-m",

@@ -28,7 +28,7 @@ impl Drop for Running {
         if let Some(host) = self.host.take() {
             let _ = host.stop();
         }
-        let _ = host::teardown_with_internet(&self.model, vpclab_netns_tests::INTERNET);
+        let _ = host::teardown_with_internet(&self.model, vpclab_netns_tests::internet());
     }
 }
 
@@ -62,7 +62,7 @@ fn forwards_without_allocating(io: PacketIo, busy_poll: Option<Duration>) {
         host: Some(
             Host::start_with(
                 Options { io, busy_poll, ..Options::new(2) },
-                vpclab_netns_tests::INTERNET,
+                vpclab_netns_tests::internet(),
             )
             .expect("forwarder starts"),
         ),

@@ -17,7 +17,7 @@ fn an_oversize_datagram_is_fragmented_at_the_edge_and_arrives_whole() {
     let lab = Lab::up(TOPOLOGY);
     // A UDP listener on the internet's check-ip host: prints the size of what arrives.
     let listener = Command::new("ip")
-        .args(["netns", "exec", vpclab_netns_tests::INTERNET, "python3", "-c"])
+        .args(["netns", "exec", vpclab_netns_tests::internet(), "python3", "-c"])
         .arg(
             "import socket\n\
              s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n\
@@ -28,12 +28,12 @@ fn an_oversize_datagram_is_fragmented_at_the_edge_and_arrives_whole() {
         .spawn()
         .expect("listener");
     wait_until("the listener", Duration::from_secs(10), Duration::from_millis(100), || {
-        let out = run("ip", &["netns", "exec", vpclab_netns_tests::INTERNET, "ss", "-lun"]);
+        let out = run("ip", &["netns", "exec", vpclab_netns_tests::internet(), "ss", "-lun"]);
         String::from_utf8_lossy(&out.stdout).contains("198.51.100.1:9999").then_some(())
     });
     let reassembled = || {
         let out =
-            run("ip", &["netns", "exec", vpclab_netns_tests::INTERNET, "cat", "/proc/net/snmp"]);
+            run("ip", &["netns", "exec", vpclab_netns_tests::internet(), "cat", "/proc/net/snmp"]);
         let text = String::from_utf8_lossy(&out.stdout).into_owned();
         let mut ip = text.lines().filter(|l| l.starts_with("Ip:"));
         let (names, values) = (ip.next().unwrap_or_default(), ip.next().unwrap_or_default());
@@ -190,7 +190,7 @@ fn unsolicited(lab: &Lab, name: &str, port: u16, addr: &str) -> String {
         addr.split(':').next().unwrap_or_default(),
         addr.split(':').nth(1).unwrap_or_default()
     );
-    run("ip", &["netns", "exec", vpclab_netns_tests::INTERNET, "python3", "-c", &send]);
+    run("ip", &["netns", "exec", vpclab_netns_tests::internet(), "python3", "-c", &send]);
     let out = listener.wait_with_output().expect("the listener ends");
     String::from_utf8_lossy(&out.stdout).trim().to_owned()
 }
@@ -200,9 +200,9 @@ fn unsolicited(lab: &Lab, name: &str, port: u16, addr: &str) -> String {
 fn fragments_get_in_by_tracking_or_by_rule_as_their_first() {
     require_root();
     let lab = Lab::up(INBOUND);
-    let _server = big_answers(vpclab_netns_tests::INTERNET, ("198.51.100.1", 9998), 60);
+    let _server = big_answers(vpclab_netns_tests::internet(), ("198.51.100.1", 9998), 60);
     wait_until("the server", Duration::from_secs(10), Duration::from_millis(100), || {
-        let out = run("ip", &["netns", "exec", vpclab_netns_tests::INTERNET, "ss", "-lun"]);
+        let out = run("ip", &["netns", "exec", vpclab_netns_tests::internet(), "ss", "-lun"]);
         String::from_utf8_lossy(&out.stdout).contains("198.51.100.1:9998").then_some(())
     });
     // A small request, a fragmented answer, admitted by tracking alone: through the
@@ -225,7 +225,7 @@ fn fragments_get_in_by_tracking_or_by_rule_as_their_first() {
         })
     };
     pings(lab.id("web"), "198.51.100.1");
-    pings(vpclab_netns_tests::INTERNET, "203.0.113.10");
+    pings(vpclab_netns_tests::internet(), "203.0.113.10");
     let status = lab.vpclab(&["status"]);
     let text = String::from_utf8_lossy(&status.stdout);
     assert!(!text.contains("fragment_untracked"), "{text}");

@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use vpclab_netns_tests::api::Api;
-use vpclab_netns_tests::{INTERNET, require_root, run, wait_until};
+use vpclab_netns_tests::{internet, require_root, run, wait_until};
 
 const T: Duration = Duration::from_secs(15);
 const EVERY: Duration = Duration::from_millis(100);
@@ -157,8 +157,8 @@ fn ipv6_addresses_reach_the_devices_and_the_internet_answers_over_ipv6() {
 
     // The emulated internet: its /48 (no link-local address), the Amazon pool behind the
     // forwarder, and check-ip answering over IPv6 with the caller's address.
-    assert_eq!(addresses6(INTERNET, "eth0"), ["2001:db8:ffff::1/48"]);
-    let pool = ip_in(INTERNET, &["-6", "route", "show", "2001:db8::/32"]);
+    assert_eq!(addresses6(internet(), "eth0"), ["2001:db8:ffff::1/48"]);
+    let pool = ip_in(internet(), &["-6", "route", "show", "2001:db8::/32"]);
     assert!(pool.contains("dev eth0"), "the Amazon pool's route: {pool}");
     let body = wait_until("check-ip over IPv6", T, Duration::from_millis(200), || {
         let out = run(
@@ -166,7 +166,7 @@ fn ipv6_addresses_reach_the_devices_and_the_internet_answers_over_ipv6() {
             &[
                 "netns",
                 "exec",
-                INTERNET,
+                internet(),
                 "curl",
                 "-6",
                 "-s",

@@ -11,7 +11,7 @@ use std::process::Output;
 use std::time::Duration;
 
 use vpclab_netns_tests::api::Api;
-use vpclab_netns_tests::{INTERNET, require_root, run, wait_until};
+use vpclab_netns_tests::{internet, require_root, run, wait_until};
 
 const T: Duration = Duration::from_secs(10);
 const CHECK_IP6: &str = "2001:db8:ffff::1";
@@ -187,7 +187,7 @@ fn dual_stack_subnets_reach_each_other_and_the_internet_as_their_gateways_allow(
 
     // From the internet: nothing the groups do not admit; with ICMPv6 admitted, web
     // answers, while app, behind the egress-only gateway, still cannot be reached.
-    assert!(!reaches(INTERNET, &web6), "the default group admits nothing from outside");
+    assert!(!reaches(internet(), &web6), "the default group admits nothing from outside");
     let group = api.text(
         &["describe-security-groups", "--filters", &format!("Name=vpc-id,Values={vpc}")],
         "SecurityGroups[?GroupName=='default'].GroupId | [0]",
@@ -203,19 +203,19 @@ fn dual_stack_subnets_reach_each_other_and_the_internet_as_their_gateways_allow(
         "Return",
     );
     wait_until("the internet to reach web", T, Duration::from_millis(200), || {
-        reaches(INTERNET, &web6).then_some(())
+        reaches(internet(), &web6).then_some(())
     });
     // With the internet gateway attached, the internet may start flows to any IPv6
     // address of the VPC (a subnet's routes decide only what leaves it). Without it, the
     // egress-only gateway still carries app's flows out and their answers back, and
     // lets nothing in unasked, whatever the groups admit.
-    assert!(reaches(INTERNET, &app6), "in through the attached internet gateway");
+    assert!(reaches(internet(), &app6), "in through the attached internet gateway");
     api.text(&["detach-internet-gateway", "--internet-gateway-id", &igw, "--vpc-id", &vpc], "@");
     wait_until("the internet gateway to be gone", T, Duration::from_millis(200), || {
-        (!reaches(INTERNET, &app6)).then_some(())
+        (!reaches(internet(), &app6)).then_some(())
     });
     assert_eq!(check_ip6(&app), app6, "app still goes out through the egress-only gateway");
-    assert!(!reaches(INTERNET, &app6), "the egress-only gateway lets nothing in unasked");
+    assert!(!reaches(internet(), &app6), "the egress-only gateway lets nothing in unasked");
     api.text(&["attach-internet-gateway", "--internet-gateway-id", &igw, "--vpc-id", &vpc], "@");
     assert_eq!(check_ip6(&web), web6, "web's route leads out again");
 

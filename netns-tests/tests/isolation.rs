@@ -77,7 +77,7 @@ fn a_lab_whose_state_is_lost_is_collected_and_nothing_unmarked_is_touched() {
     for id in &ids {
         assert!(!left.contains(id), "{id} left: {removed}");
     }
-    assert!(!left.iter().any(|n| n == vpclab_netns_tests::INTERNET), "{removed}");
+    assert!(!left.iter().any(|n| n == vpclab_netns_tests::internet()), "{removed}");
     assert!(left.iter().any(|n| n == bystander.name()), "an unmarked namespace was touched");
     // Nothing of that lab is left to collect.
     assert!(gc(&["--lab", state_arg]).contains("0 orphaned namespaces removed"));
@@ -92,11 +92,12 @@ fn a_lab_whose_state_is_lost_is_collected_and_nothing_unmarked_is_touched() {
 #[ignore = "needs root"]
 fn test_fixtures_leave_a_running_lab_untouched() {
     require_root();
-    const USER_INTERNET: &str = "vpclab-test-userlab-internet";
-    let user = Lab::up_with_internet(TOPOLOGY, USER_INTERNET);
+    let user_internet = format!("{}userlab-internet", vpclab_netns_tests::lab_prefix());
+    let user_internet = user_internet.as_str();
+    let user = Lab::up_with_internet(TOPOLOGY, user_internet);
     let pid = daemon_pid(&user);
     let before = namespaces();
-    assert!(before.iter().any(|n| n == USER_INTERNET));
+    assert!(before.iter().any(|n| n == user_internet));
     let pings = |lab: &Lab| lab.pings("a", "10.6.1.11", Duration::from_secs(10));
     assert!(pings(&user));
 
@@ -116,7 +117,7 @@ fn test_fixtures_leave_a_running_lab_untouched() {
     }
 
     let after = namespaces();
-    for name in before.iter().filter(|n| user.ids().contains(n) || *n == USER_INTERNET) {
+    for name in before.iter().filter(|n| user.ids().contains(n) || *n == user_internet) {
         assert!(after.contains(name), "{name} of the running lab is gone");
     }
     assert_eq!(daemon_pid(&user), pid, "the running lab's daemon was replaced");
@@ -124,5 +125,5 @@ fn test_fixtures_leave_a_running_lab_untouched() {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(pings(&user), "the running lab's packets still flow");
     user.down();
-    assert!(!namespaces().iter().any(|n| n == USER_INTERNET));
+    assert!(!namespaces().iter().any(|n| n == user_internet));
 }

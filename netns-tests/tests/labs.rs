@@ -78,7 +78,7 @@ impl Workspace {
             format!(
                 "#!/bin/sh\nexport VPCLAB_INTERNET_NETNS={internet}\nif [ \"$1\" = up ]; then\n  \
                  shift\n  exec {binary} up --listen 127.0.0.1:{port} \"$@\"\nfi\nexec {binary} \"$@\"\n",
-                internet = vpclab_netns_tests::INTERNET,
+                internet = vpclab_netns_tests::internet(),
                 binary = binary().display(),
             ),
         );

@@ -95,7 +95,7 @@ fn unsolicited_inbound_to_the_nat_goes_nowhere() {
     assert_eq!(curl_from_internet(&format!("http://{NAT_IP}:80/")), "");
     let ping = run(
         "ip",
-        &["netns", "exec", vpclab_netns_tests::INTERNET, "ping", "-c", "1", "-W", "1", NAT_IP],
+        &["netns", "exec", vpclab_netns_tests::internet(), "ping", "-c", "1", "-W", "1", NAT_IP],
     );
     assert!(!ping.status.success());
     let status = lab.vpclab(&["status"]);
@@ -112,7 +112,7 @@ fn an_idle_connection_times_out_and_the_inside_sees_a_reset() {
     assert!(lab.curl("app", "http://198.51.100.1/", T).is_some(), "the path works");
     // A server on the internet that keeps its connections open and echoes.
     let mut server = std::process::Command::new("ip")
-        .args(["netns", "exec", vpclab_netns_tests::INTERNET, "python3", "-c"])
+        .args(["netns", "exec", vpclab_netns_tests::internet(), "python3", "-c"])
         .arg(
             r#"
 import socket, threading

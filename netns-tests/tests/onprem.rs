@@ -5,12 +5,22 @@
 use std::time::Duration;
 
 use vpclab_netns_tests::lab::Lab;
-use vpclab_netns_tests::{INTERNET, namespaces, require_root, run};
+use vpclab_netns_tests::{internet, lab_prefix, namespaces, require_root, run};
 
 const TOPOLOGY: &str = include_str!("../../examples/onprem-site.yaml");
 const T: Duration = Duration::from_secs(10);
-/// Every site namespace a test's lab makes starts with this.
-const SITE_PREFIX: &str = "vpclab-test-onprem-";
+/// Every site namespace this test process's labs make starts with this.
+fn site_prefix() -> String {
+    format!("{}onprem-", lab_prefix())
+}
+
+/// The namespaces of site `site` and its `hosts`, as this process's labs name them.
+fn site_names(site: &str, hosts: &[&str]) -> Vec<String> {
+    let router = format!("{}{site}", site_prefix());
+    let mut names: Vec<String> = hosts.iter().map(|h| format!("{router}-{h}")).collect();
+    names.insert(0, router);
+    names
+}
 
 /// Removes whatever site namespace a failed test left (its lab's `down` normally does),
 /// so that the next test starts clean.
@@ -18,7 +28,7 @@ struct Sweep;
 
 impl Drop for Sweep {
     fn drop(&mut self) {
-        for ns in namespaces().iter().filter(|n| n.starts_with(SITE_PREFIX)) {
+        for ns in namespaces().iter().filter(|n| n.starts_with(&site_prefix())) {
             let pids = run("ip", &["netns", "pids", ns]).stdout;
             for pid in String::from_utf8_lossy(&pids).split_whitespace() {
                 run("kill", &["-KILL", pid]);
@@ -30,7 +40,7 @@ impl Drop for Sweep {
 
 fn site_namespaces() -> Vec<String> {
     let mut names: Vec<String> =
-        namespaces().into_iter().filter(|n| n.starts_with(SITE_PREFIX)).collect();
+        namespaces().into_iter().filter(|n| n.starts_with(&site_prefix())).collect();
     names.sort();
     names
 }
@@ -52,10 +62,7 @@ fn a_site_reaches_its_router_the_internet_and_an_instance_and_survives_a_restart
     require_root();
     let _sweep = Sweep;
     let lab = Lab::up(TOPOLOGY);
-    assert_eq!(
-        site_namespaces(),
-        ["vpclab-test-onprem-hq", "vpclab-test-onprem-hq-laptop", "vpclab-test-onprem-hq-server"]
-    );
+    assert_eq!(site_namespaces(), site_names("hq", &["laptop", "server"]));
     for ns in site_namespaces() {
         let mark = std::path::Path::new(vpclab_sys::netns::OWNERS_DIR).join(&ns);
         assert!(mark.exists(), "{ns} is marked as the lab's, for `vpclab gc`");
@@ -69,7 +76,7 @@ fn a_site_reaches_its_router_the_internet_and_an_instance_and_survives_a_restart
     assert_eq!(lab.curl("hq/router", "http://198.51.100.1/", T).as_deref(), Some(seen));
     // The internet reaches the router's public address.
     let ping =
-        run("ip", &["netns", "exec", INTERNET, "ping", "-c", "1", "-W", "2", "198.51.100.10"]);
+        run("ip", &["netns", "exec", internet(), "ping", "-c", "1", "-W", "2", "198.51.100.10"]);
     assert!(ping.status.success(), "the internet pings the router");
 
     // An instance by its public address, through the internet and the internet gateway:
@@ -83,7 +90,7 @@ fn a_site_reaches_its_router_the_internet_and_an_instance_and_survives_a_restart
     let site = &status["onprem_sites"][0];
     assert_eq!(site["name"], "hq");
     assert_eq!(site["public_ip"], "198.51.100.10");
-    assert_eq!(site["hosts"][1]["namespace"], "vpclab-test-onprem-hq-server");
+    assert_eq!(site["hosts"][1]["namespace"], format!("{}onprem-hq-server", lab_prefix()));
     assert!(vpclab_ok(&lab, &["status"]).contains("laptop 172.16.0.10"));
 
     // A new daemon re-attaches: the site keeps working.
@@ -118,8 +125,7 @@ fn vpclab_onprem_adds_and_removes_sites_on_a_running_lab_overlapping_a_vpc_or_no
         ],
     );
     assert!(created.contains("198.51.100.11"), "the next free public address: {created}");
-    let branch =
-        ["vpclab-test-onprem-branch", "vpclab-test-onprem-branch-a", "vpclab-test-onprem-branch-b"];
+    let branch = site_names("branch", &["a", "b"]);
     let names = site_namespaces();
     assert!(branch.iter().all(|b| names.iter().any(|n| n == b)), "{names:?}");
     assert_eq!(lab.curl("branch/b", "http://198.51.100.1/", T).as_deref(), Some("198.51.100.11\n"));
@@ -142,10 +148,7 @@ fn vpclab_onprem_adds_and_removes_sites_on_a_running_lab_overlapping_a_vpc_or_no
     assert_eq!(names, ["branch", "hq"]);
 
     vpclab_ok(&lab, &["onprem", "delete", "branch"]);
-    assert_eq!(
-        site_namespaces(),
-        ["vpclab-test-onprem-hq", "vpclab-test-onprem-hq-laptop", "vpclab-test-onprem-hq-server"]
-    );
+    assert_eq!(site_namespaces(), site_names("hq", &["laptop", "server"]));
     // Its public address and its name are free again.
     vpclab_ok(&lab, &["onprem", "create", "branch", "--cidr", "10.50.0.0/24", "--host", "c"]);
     assert_eq!(lab.curl("branch/c", "http://198.51.100.1/", T).as_deref(), Some("198.51.100.11\n"));
@@ -181,6 +184,6 @@ fn gc_collects_the_sites_of_a_lab_whose_state_is_lost() {
         .expect("vpclab gc");
     let said = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{said}{}", String::from_utf8_lossy(&out.stderr));
-    assert!(said.contains("removed vpclab-test-onprem-hq-laptop "), "{said}");
+    assert!(said.contains(&format!("removed {}onprem-hq-laptop ", lab_prefix())), "{said}");
     assert_eq!(site_namespaces(), Vec::<String>::new(), "{said}");
 }

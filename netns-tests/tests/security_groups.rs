@@ -83,7 +83,7 @@ fn rules_decide_and_replies_come_back() {
         &[
             "netns",
             "exec",
-            vpclab_netns_tests::INTERNET,
+            vpclab_netns_tests::internet(),
             "ping",
             "-c",
             "1",
@@ -167,7 +167,7 @@ fn rules_decide_and_replies_come_back() {
             &[
                 "netns",
                 "exec",
-                vpclab_netns_tests::INTERNET,
+                vpclab_netns_tests::internet(),
                 "ping",
                 "-c",
                 "1",

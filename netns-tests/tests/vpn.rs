@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use vpclab_netns_tests::lab::Lab;
-use vpclab_netns_tests::{INTERNET, Netns, require_root, wait_until};
+use vpclab_netns_tests::{Netns, internet, lab_prefix, require_root, wait_until};
 use vpclab_vpn::Running;
 
 const TOPOLOGY: &str = "
@@ -43,7 +43,7 @@ fn customer_gateway() -> Netns {
     let run = |args: &[&str]| vpclab_netns_tests::run_ok("ip", args);
     run(&[
         "-n",
-        INTERNET,
+        internet(),
         "link",
         "add",
         link,
@@ -55,11 +55,18 @@ fn customer_gateway() -> Netns {
         "netns",
         cgw.name(),
     ]);
-    run(&["-n", INTERNET, "link", "set", link, "up"]);
-    run(&["-n", INTERNET, "route", "replace", &format!("{CGW}/32"), "dev", link]);
+    run(&["-n", internet(), "link", "set", link, "up"]);
+    run(&["-n", internet(), "route", "replace", &format!("{CGW}/32"), "dev", link]);
     vpclab_netns_tests::run_ok(
         "ip",
-        &["netns", "exec", INTERNET, "sysctl", "-qw", &format!("net.ipv4.conf.{link}.proxy_arp=1")],
+        &[
+            "netns",
+            "exec",
+            internet(),
+            "sysctl",
+            "-qw",
+            &format!("net.ipv4.conf.{link}.proxy_arp=1"),
+        ],
     );
     cgw.run_ok("ip", &["addr", "add", &format!("{CGW}/32"), "dev", "wan"]);
     cgw.run_ok("ip", &["link", "set", "wan", "up"]);
@@ -214,7 +221,7 @@ fn a_customer_gateway_configured_from_the_document_brings_both_tunnels_up_and_pa
 
     // AWS's side of tunnel 1 crashes: vpclab starts its daemons again, and the tunnels
     // come back.
-    let ns = format!("vpclab-test-vpn-{}", vpn.trim_start_matches("vpn-"));
+    let ns = format!("{}vpn-{}", lab_prefix(), vpn.trim_start_matches("vpn-"));
     let pid_file = format!("/run/vpclab/{ns}/t1/charon.pid");
     let crashed = std::fs::read_to_string(&pid_file).unwrap().trim().to_owned();
     vpclab_netns_tests::run_ok("kill", &["-KILL", &crashed]);
@@ -384,7 +391,8 @@ fn a_sites_router_joins_a_transit_gateway_over_a_vpn_attachment() {
     assert!(
         !vpclab_netns_tests::namespaces()
             .iter()
-            .any(|n| n.starts_with("vpclab-test-vpn-") || n.starts_with("vpclab-test-onprem-")),
+            .any(|n| n.starts_with(&format!("{}vpn-", lab_prefix()))
+                || n.starts_with(&format!("{}onprem-", lab_prefix()))),
         "namespaces left behind"
     );
 }
@@ -473,7 +481,7 @@ fn a_static_connection_carries_its_routes_and_takes_new_ones_without_a_restart()
     });
 
     // Another route: taken in place, the tunnels stay as they were.
-    let ns = format!("vpclab-test-vpn-{}", vpn.trim_start_matches("vpn-"));
+    let ns = format!("{}vpn-{}", lab_prefix(), vpn.trim_start_matches("vpn-"));
     let pid = || std::fs::read_to_string(format!("/run/vpclab/{ns}/t1/charon.pid")).unwrap();
     let (before, since) = (pid(), telemetry()[0]["LastStatusChange"].clone());
     lab.aws(&[

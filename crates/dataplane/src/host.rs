@@ -39,8 +39,9 @@ pub fn internet_netns() -> &'static str {
 }
 /// The prefix of every other namespace the lab makes besides instances' (on-premises
 /// sites, VPN connections): the internet namespace's name without its last word —
-/// `vpclab-` for a user's lab, `vpclab-test-` when a test's internet is
-/// `vpclab-test-internet` — so that a test's namespaces never meet a user's.
+/// `vpclab-` for a user's lab, `vpclab-test-<pid>-` when a test process's internet is
+/// `vpclab-test-<pid>-internet` — so that a test's namespaces never meet a user's, nor
+/// another test process's.
 pub fn lab_prefix() -> &'static str {
     prefix_of(internet_netns())
 }
