@@ -37,6 +37,9 @@ pub trait FlowAddress: Copy + Eq + std::hash::Hash + std::fmt::Debug + 'static {
 
     /// The hash of `key` under `seed` (see [`FlowKey::hash`]).
     fn hash_key(key: &FlowKey<Self>, seed: u64) -> u32;
+
+    /// The address in 64 bits, for a hash to mix further: an IPv4 address as it is.
+    fn fold(self) -> u64;
 }
 
 /// The word of a key that is not addresses: zone and protocol share half of it (zones
@@ -57,6 +60,11 @@ impl FlowAddress for u32 {
         let a = (u64::from(key.local) << 32) | u64::from(key.remote);
         mum(a ^ seed, rest_word(key) ^ 0x9E37_79B9_7F4A_7C15) as u32
     }
+
+    #[inline(always)]
+    fn fold(self) -> u64 {
+        u64::from(self)
+    }
 }
 
 impl FlowAddress for u128 {
@@ -70,6 +78,12 @@ impl FlowAddress for u128 {
         let fold = |a: u128, k: u64| mum((a >> 64) as u64 ^ k, a as u64 ^ seed);
         let a = fold(key.local, 0x243F_6A88_85A3_08D3) ^ fold(key.remote, 0x1319_8A2E_0370_7344);
         mum(a ^ seed, rest_word(key) ^ 0x9E37_79B9_7F4A_7C15) as u32
+    }
+
+    /// The halves folded by a multiply (the caller's hash is seeded).
+    #[inline(always)]
+    fn fold(self) -> u64 {
+        mum((self >> 64) as u64 ^ 0xA409_3822_299F_31D0, self as u64 ^ 0x082E_FA98_EC4E_6C89)
     }
 }
 

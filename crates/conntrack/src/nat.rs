@@ -1,8 +1,13 @@
 //! One NAT gateway's flow table and port allocator.
+//!
+//! A gateway translates IPv4 inside flows (NAT44, `Nat<u32>`) and IPv6 ones to IPv4
+//! destinations (NAT64, `Nat<u128>`, the destination as its `64:ff9b::/96` form) onto
+//! one outside address. Its two tables share that address's ports: a new flow's port is
+//! one neither table holds for the same outside tuple ([`Nat::outbound_beside`]).
 
 use std::ops::RangeInclusive;
 
-use crate::flow::{FlowKey, mum};
+use crate::flow::{FlowAddress, FlowKey, mum};
 use crate::table::Table;
 use crate::tcp::{TcpState, flags};
 use crate::timeouts::Timeouts;
@@ -22,13 +27,13 @@ pub enum Proto {
 /// A flow as the inside sees it: addresses and ports in host order. For ICMP echo,
 /// `sport` is the echo identifier and `dport` is 0.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct Tuple {
+pub struct Tuple<A: FlowAddress = u32> {
     /// Protocol.
     pub proto: Proto,
     /// The inside address (the instance's private address).
-    pub src: u32,
-    /// The outside address.
-    pub dst: u32,
+    pub src: A,
+    /// The outside address (for NAT64, its IPv4-embedding IPv6 form).
+    pub dst: A,
     /// The inside port (or ICMP identifier).
     pub sport: u16,
     /// The outside port (0 for ICMP).
@@ -73,11 +78,11 @@ pub enum Outbound {
 
 /// The verdict for a packet from the outside to the gateway's address.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Inbound {
+pub enum Inbound<A: FlowAddress = u32> {
     /// Rewrite the destination to `addr` and `port`.
     Translate {
         /// The inside address.
-        addr: u32,
+        addr: A,
         /// The inside port (or ICMP identifier).
         port: u16,
     },
@@ -148,16 +153,16 @@ const RECLAIM_SCAN: usize = 8;
 /// One NAT gateway's state: a [`Table`] of flows keyed by their inside tuple, with a
 /// second index by their public side, and the port each was given.
 #[derive(Debug)]
-pub struct Nat {
-    table: Table,
+pub struct Nat<A: FlowAddress = u32> {
+    table: Table<A>,
     config: Config,
     stats: Stats,
 }
 
-impl Tuple {
+impl<A: FlowAddress> Tuple<A> {
     /// The flow's key: the inside end is the local one.
     #[inline(always)]
-    fn key(&self) -> FlowKey {
+    fn key(&self) -> FlowKey<A> {
         FlowKey {
             zone: 0,
             protocol: self.proto as u8,
@@ -169,7 +174,7 @@ impl Tuple {
     }
 }
 
-impl Nat {
+impl<A: FlowAddress> Nat<A> {
     /// A gateway with room for `config.capacity` flows, all allocated now.
     ///
     /// # Panics
@@ -216,12 +221,12 @@ impl Nat {
     }
 
     #[inline(always)]
-    fn outside_hash(&self, proto: u8, remote: u32, rport: u16, port: u16) -> u32 {
+    fn outside_hash(&self, proto: u8, remote: A, rport: u16, port: u16) -> u32 {
         let b = (u64::from(rport) << 32) | (u64::from(port) << 16) | u64::from(proto);
-        mum(u64::from(remote) ^ self.table.seed().rotate_left(17), b ^ 0xD6E8_FEB8_6659_FD93) as u32
+        mum(remote.fold() ^ self.table.seed().rotate_left(17), b ^ 0xD6E8_FEB8_6659_FD93) as u32
     }
 
-    fn find_outside(&self, proto: u8, remote: u32, rport: u16, port: u16) -> Option<u32> {
+    fn find_outside(&self, proto: u8, remote: A, rport: u16, port: u16) -> Option<u32> {
         let hash = self.outside_hash(proto, remote, rport, port);
         self.table.find_alt(hash, |e| {
             e.key.remote == remote
@@ -231,8 +236,22 @@ impl Nat {
         })
     }
 
-    /// A public port free for this destination, reclaiming an expired holder.
-    fn allocate_port(&mut self, t: &Tuple, now: u64) -> Option<u16> {
+    /// Whether a live flow of this table holds the outside tuple: `port` of the
+    /// gateway's address towards `remote:rport` (for the other table of the same
+    /// gateway, whose new flows must not take it).
+    pub fn holds_outside(&self, proto: Proto, remote: A, rport: u16, port: u16, now: u64) -> bool {
+        self.find_outside(proto as u8, remote, rport, port)
+            .is_some_and(|i| !self.table.is_expired(i, now))
+    }
+
+    /// A public port free for this destination (in this table, and by `taken`, in the
+    /// gateway's other one), reclaiming an expired holder.
+    fn allocate_port(
+        &mut self,
+        t: &Tuple<A>,
+        now: u64,
+        taken: impl Fn(Proto, u16) -> bool,
+    ) -> Option<u16> {
         // The candidates: first, first + of, first + 2·of, … up to the range's end, where
         // `first` is the range's lowest port of this table's share.
         let of = u32::from(self.config.share.1);
@@ -245,6 +264,9 @@ impl Nat {
         let proto = t.proto as u8;
         for k in 0..span {
             let port = (first + (start + k) % span * of) as u16;
+            if taken(t.proto, port) {
+                continue;
+            }
             match self.find_outside(proto, t.dst, t.dport, port) {
                 None => return Some(port),
                 Some(holder) if self.table.is_expired(holder, now) => {
@@ -261,7 +283,21 @@ impl Nat {
 
     /// A packet from the inside. `tcp_flags` is the TCP flags byte (ignored for UDP and
     /// ICMP).
-    pub fn outbound(&mut self, t: Tuple, tcp_flags: u8, now: u64) -> Outbound {
+    pub fn outbound(&mut self, t: Tuple<A>, tcp_flags: u8, now: u64) -> Outbound {
+        self.outbound_beside(t, tcp_flags, now, |_, _| false)
+    }
+
+    /// [`Nat::outbound`] for a gateway with a second table on the same address: a new
+    /// flow's port is one for which `taken(proto, port)` is false — whether the other
+    /// table holds `port` towards this flow's destination ([`Nat::holds_outside`]).
+    /// It is asked only when a flow is created.
+    pub fn outbound_beside(
+        &mut self,
+        t: Tuple<A>,
+        tcp_flags: u8,
+        now: u64,
+        taken: impl Fn(Proto, u16) -> bool,
+    ) -> Outbound {
         let key = t.key();
         if let Some(i) = self.table.find(&key) {
             if !self.table.is_expired(i, now) {
@@ -288,7 +324,7 @@ impl Nat {
             self.stats.table_full += 1;
             return Outbound::Drop(Outcome::TableFull);
         };
-        let Some(port) = self.allocate_port(&t, now) else {
+        let Some(port) = self.allocate_port(&t, now, taken) else {
             self.table.release(slot);
             self.stats.port_exhausted += 1;
             return Outbound::Drop(Outcome::PortExhausted);
@@ -308,7 +344,7 @@ impl Nat {
     ///
     /// # Panics
     /// If `out` is shorter than `packets`.
-    pub fn outbound_batch(&mut self, packets: &[(Tuple, u8)], now: u64, out: &mut [Outbound]) {
+    pub fn outbound_batch(&mut self, packets: &[(Tuple<A>, u8)], now: u64, out: &mut [Outbound]) {
         const GROUP: usize = 16;
         assert!(out.len() >= packets.len(), "one verdict per packet");
         for (group, verdicts) in packets.chunks(GROUP).zip(out.chunks_mut(GROUP)) {
@@ -325,14 +361,31 @@ impl Nat {
     pub fn inbound(
         &mut self,
         proto: Proto,
-        remote: u32,
+        remote: A,
         rport: u16,
         port: u16,
         tcp_flags: u8,
         now: u64,
-    ) -> Inbound {
-        let Some(i) = self.find_outside(proto as u8, remote, rport, port) else {
+    ) -> Inbound<A> {
+        let verdict = self.try_inbound(proto, remote, rport, port, tcp_flags, now);
+        if verdict == Inbound::Drop(Outcome::NoFlow) {
             self.stats.no_flow += 1;
+        }
+        verdict
+    }
+
+    /// [`Nat::inbound`] that does not count a packet matching no flow as dropped: for a
+    /// gateway that asks its other table next ([`Nat::outbound_beside`]).
+    pub fn try_inbound(
+        &mut self,
+        proto: Proto,
+        remote: A,
+        rport: u16,
+        port: u16,
+        tcp_flags: u8,
+        now: u64,
+    ) -> Inbound<A> {
+        let Some(i) = self.find_outside(proto as u8, remote, rport, port) else {
             return Inbound::Drop(Outcome::NoFlow);
         };
         if self.table.is_expired(i, now) {
@@ -351,18 +404,18 @@ impl Nat {
     pub fn peek_outside(
         &self,
         proto: Proto,
-        remote: u32,
+        remote: A,
         rport: u16,
         port: u16,
         now: u64,
-    ) -> Option<(u32, u16)> {
+    ) -> Option<(A, u16)> {
         let i = self.find_outside(proto as u8, remote, rport, port)?;
         let key = self.table.entry(i).key;
         (!self.table.is_expired(i, now)).then_some((key.local, key.local_port))
     }
 
     /// The TCP state of the flow `t`, if tracked.
-    pub fn tcp_state(&self, t: &Tuple) -> Option<TcpState> {
+    pub fn tcp_state(&self, t: &Tuple<A>) -> Option<TcpState> {
         self.table.tcp_state(&t.key())
     }
 

@@ -283,5 +283,61 @@ fn a_share_hands_out_only_its_own_ports_and_all_of_them() {
 #[test]
 #[should_panic(expected = "no ports to allocate")]
 fn a_share_without_ports_is_refused() {
-    Nat::new(Config { ports: 2000..=2001, share: (3, 4), ..Config::default() });
+    let _: Nat = Nat::new(Config { ports: 2000..=2001, share: (3, 4), ..Config::default() });
+}
+
+#[test]
+fn a_gateways_ipv4_and_nat64_tables_never_share_an_outside_tuple() {
+    // Three ports; one gateway address for both tables (NAT44, and NAT64 whose flows
+    // name the remote end by its 64:ff9b::/96 form).
+    let config = Config { capacity: 16, ports: 1024..=1026, ..Config::default() };
+    let mut four = Nat::new(config.clone());
+    let mut six: Nat<u128> = Nat::new(Config { seed: 7, ..config });
+    let server6 = 0x0064_ff9b_u128 << 96 | u128::from(SERVER);
+    let inside6 = 0x2001_0db8_0001_0000_u128 << 64 | 0x10;
+    let tcp6 = |sport| Tuple { proto: Proto::Tcp, src: inside6, dst: server6, sport, dport: 80 };
+
+    let mut taken = Vec::new();
+    for i in 0..3u16 {
+        // Alternate the families; each asks the other table before taking a port.
+        let port = if i % 2 == 0 {
+            let beside = |proto, port| six.holds_outside(proto, server6, 80, port, 0);
+            port_of(four.outbound_beside(tcp(40000 + i), flags::SYN, 0, beside))
+        } else {
+            let beside = |proto, port| four.holds_outside(proto, SERVER, 80, port, 0);
+            port_of(six.outbound_beside(tcp6(40000 + i), flags::SYN, 0, beside))
+        };
+        assert!(!taken.contains(&port), "port {port} handed out twice: {taken:?}");
+        taken.push(port);
+    }
+    // Every port is held by one table or the other: a fourth flow finds none.
+    let beside = |proto, port| four.holds_outside(proto, SERVER, 80, port, 0);
+    assert_eq!(
+        six.outbound_beside(tcp6(50000), flags::SYN, 0, beside),
+        Outbound::Drop(Outcome::PortExhausted)
+    );
+    // Another destination's tuples are free again, whatever the port.
+    let other = Tuple { dport: 443, ..tcp6(50000) };
+    let beside = |proto, port| four.holds_outside(proto, SERVER, 443, port, 0);
+    assert!(matches!(
+        six.outbound_beside(other, flags::SYN, 0, beside),
+        Outbound::Translate { .. }
+    ));
+    // A reply finds its flow in its own table only; the other does not count a miss
+    // with try_inbound.
+    let (port6, port4) = (taken[1], taken[0]);
+    assert_eq!(
+        six.inbound(Proto::Tcp, server6, 80, port6, flags::SYN | flags::ACK, S),
+        Inbound::Translate { addr: inside6, port: 40001 }
+    );
+    let before = four.stats().no_flow;
+    assert_eq!(
+        four.try_inbound(Proto::Tcp, SERVER, 80, port6, flags::ACK, S),
+        Inbound::Drop(Outcome::NoFlow)
+    );
+    assert_eq!(four.stats().no_flow, before, "try_inbound counts no drop");
+    assert_eq!(
+        four.inbound(Proto::Tcp, SERVER, 80, port4, flags::SYN | flags::ACK, S),
+        Inbound::Translate { addr: INSIDE, port: 40000 }
+    );
 }
