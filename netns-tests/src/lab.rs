@@ -193,6 +193,11 @@ impl Drop for Lab {
 pub struct Server(std::process::Child);
 
 impl Server {
+    /// Takes charge of `child`: it is killed when this is dropped.
+    pub fn new(child: std::process::Child) -> Self {
+        Self(child)
+    }
+
     /// Whether the process is still running.
     pub fn is_running(&mut self) -> bool {
         self.0.try_wait().map(|status| status.is_none()).unwrap_or(false)

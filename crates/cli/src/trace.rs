@@ -112,10 +112,16 @@ pub(crate) fn explain(
             let mut reply = answer(&packet[..len]);
             Some((port, pass(&snapshot, &mut tracking, port, &mut reply)))
         }
+        // Translated (NAT64): the far end answers what arrived, in its own family.
+        Verdict::Translated { port, len, .. } => {
+            let mut reply = answer(&forward.built[..len]);
+            Some((port, pass(&snapshot, &mut tracking, port, &mut reply)))
+        }
         _ => None,
     };
-    let reachable =
-        back.as_ref().is_some_and(|(_, b)| matches!(b.verdict, Verdict::Forward { .. }));
+    let reachable = back.as_ref().is_some_and(|(_, b)| {
+        matches!(b.verdict, Verdict::Forward { .. } | Verdict::Translated { .. })
+    });
 
     let json = json!({
         "source": src.to_string(),
@@ -153,13 +159,15 @@ fn describe(what: Probe) -> String {
 struct Pass {
     trace: Trace,
     verdict: Verdict,
+    /// What the pipeline built beside the packet: an error, or the packet translated.
+    built: Vec<u8>,
 }
 
 fn pass(snapshot: &Snapshot, tracking: &mut Tracking, from: Port, packet: &mut [u8]) -> Pass {
-    let mut reply = vec![0u8; REPLY_BUFFER];
+    let mut built = vec![0u8; REPLY_BUFFER];
     tracking.start_trace();
-    let verdict = snapshot.process(tracking, from, packet, &mut reply, 0);
-    Pass { trace: tracking.finish_trace(), verdict }
+    let verdict = snapshot.process(tracking, from, packet, &mut built, 0);
+    Pass { trace: tracking.finish_trace(), verdict, built }
 }
 
 pub(crate) fn address(end: &End) -> IpAddr {
@@ -336,6 +344,9 @@ impl Names<'_> {
                 let which = if source { "source" } else { "destination" };
                 ("translate", format!("{which} {from} -> {to}"))
             }
+            Step::Translate6 { inside, outside, port } => {
+                ("translate", format!("NAT64 {inside} <-> {outside} port {port}"))
+            }
             Step::NatGateway { index } => ("nat-gateway", self.nat(index)),
             Step::EndpointFlow { port } => (
                 "endpoint-flow",
@@ -371,6 +382,12 @@ impl Names<'_> {
                 ("forwarded to the internet".into(), None)
             }
             Verdict::Forward { port, .. } => (format!("delivered to {}", self.port(port)), None),
+            Verdict::Translated { port, .. } if port == INTERNET => {
+                ("forwarded to the internet, translated (NAT64)".into(), None)
+            }
+            Verdict::Translated { port, .. } => {
+                (format!("delivered to {}, translated (NAT64)", self.port(port)), None)
+            }
             Verdict::Service { .. } => ("answered by the VPC's own service".into(), None),
             Verdict::Reply { reason, .. } | Verdict::Drop(reason) => {
                 (format!("dropped: {}", reason.name()), explanation_code(reason))
@@ -403,7 +420,7 @@ impl Names<'_> {
         let (outcome, code) = self.outcome(&pass.verdict);
         let drop = match pass.verdict {
             Verdict::Reply { reason, .. } | Verdict::Drop(reason) => Some(reason.name()),
-            Verdict::Forward { .. } | Verdict::Service { .. } => None,
+            Verdict::Forward { .. } | Verdict::Translated { .. } | Verdict::Service { .. } => None,
         };
         json!({
             "from": self.port(from),
@@ -605,6 +622,46 @@ instances:
         assert!(out.reachable, "{}", out.text);
         let err = explain(&m, "10.0.1.4", "2001:db8:ffff::1", None, None, false);
         assert!(err.is_err_and(|e| e.contains("different families")));
+    }
+
+    #[test]
+    fn a_nat64_trace_shows_the_translation_both_ways() {
+        let text = "
+vpcs:
+  - name: lab
+    cidr: 10.0.0.0/16
+    ipv6: true
+    internet_gateway: true
+    subnets:
+      - { name: public, cidr: 10.0.1.0/24, route_table: public }
+      - { name: app, cidr: 10.0.2.0/24, ipv6_block: 2, route_table: app }
+    nat_gateways:
+      - { name: nat, subnet: public, elastic_ip: nat-ip }
+    route_tables:
+      - name: public
+        routes:
+          - { destination: 0.0.0.0/0, target: internet-gateway }
+      - name: app
+        routes:
+          - { destination: \"64:ff9b::/96\", target: nat }
+elastic_ips:
+  - name: nat-ip
+instances:
+  - { name: app, subnet: app, ipv6_address_count: 1 }
+";
+        let m = crate::topology::build(&crate::topology::parse(text).unwrap(), 1).unwrap();
+        let eip = m.elastic_ips().next().unwrap().public_ip;
+        let out = explain(&m, "app", "64:ff9b::198.51.100.1", Some("tcp"), Some(80), false);
+        let out = out.unwrap();
+        assert!(out.reachable, "{}", out.text);
+        assert!(out.text.contains(": 64:ff9b::/96 -> nat-"), "the route: {}", out.text);
+        let app6 = m.find_instance("app").unwrap().ipv6_addresses[0];
+        assert!(out.text.contains(&format!("NAT64 {app6} <-> {eip} port ")), "{}", out.text);
+        assert!(out.text.contains("forwarded to the internet, translated (NAT64)"), "{}", out.text);
+        assert!(out.text.contains("translated (NAT64)\n"), "{}", out.text);
+        // Another IPv6 destination has no route; an IPv4 one is another family.
+        let out = explain(&m, "app", "2001:db8:ffff::1", None, None, false).unwrap();
+        assert!(!out.reachable && out.text.contains("no_route"), "{}", out.text);
     }
 
     #[test]

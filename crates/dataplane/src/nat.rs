@@ -37,6 +37,10 @@ pub const FRAGMENTED_DATAGRAMS: usize = 1 << 12;
 /// shared by all destinations). About 4.7 MiB per gateway.
 pub const FLOWS_PER_GATEWAY: usize = 1 << 16;
 
+/// NAT64 flows (IPv6 inside) each NAT gateway can track at once, beside its IPv4 ones
+/// and on the same ports: about 100 bytes each (0.4 MiB per gateway).
+pub const NAT64_FLOWS_PER_GATEWAY: usize = 1 << 12;
+
 /// One connection table per NAT gateway slot.
 #[derive(Debug)]
 pub struct Tracking {
@@ -61,6 +65,9 @@ pub struct Tracking {
     /// The interface the last packet was delivered to or refused at (for flow logs).
     pub(crate) receiver: Option<Port>,
     tables: Vec<Option<Nat>>,
+    /// Each gateway's NAT64 flows, by the same slot: IPv6 inside, the outside address
+    /// and ports shared with its table in `tables`.
+    tables64: Vec<Option<Nat<u128>>>,
     /// Stats of tables dropped since, so totals never go backwards.
     retired: Stats,
     capacity: usize,
@@ -96,6 +103,7 @@ impl Tracking {
             trace: None,
             receiver: None,
             tables: Vec::new(),
+            tables64: Vec::new(),
             retired: Stats::default(),
             capacity: part(capacity),
             share: (worker as u16, workers as u16),
@@ -112,32 +120,44 @@ impl Tracking {
             let slot = nat.slot as usize;
             if self.tables.len() <= slot {
                 self.tables.resize_with(slot + 1, || None);
+                self.tables64.resize_with(slot + 1, || None);
                 used.resize(slot + 1, false);
             }
             used[slot] = true;
             let timeouts = Timeouts::nat_gateway(nat.idle_timeout_ms);
             let current = self.tables[slot].as_ref().map(|t| t.config().timeouts);
             if current != Some(timeouts) {
-                if let Some(old) = self.tables[slot].take() {
-                    add(&mut self.retired, &old.stats());
-                }
+                self.retire(slot);
                 let seed =
                     0x6e61_7467_7700_0000 ^ slot as u64 ^ (nat.outside.to_bits() as u64) << 20;
-                self.tables[slot] = Some(Nat::new(Config {
+                let config = Config {
                     capacity: self.capacity,
                     timeouts,
                     seed,
                     share: self.share,
                     ..Config::default()
-                }));
+                };
+                let capacity =
+                    (self.capacity / (FLOWS_PER_GATEWAY / NAT64_FLOWS_PER_GATEWAY)).max(1);
+                self.tables64[slot] =
+                    Some(Nat::new(Config { capacity, seed: !seed, ..config.clone() }));
+                self.tables[slot] = Some(Nat::new(config));
             }
         }
         for (slot, used) in used.into_iter().enumerate() {
             if !used {
-                if let Some(old) = self.tables[slot].take() {
-                    add(&mut self.retired, &old.stats());
-                }
+                self.retire(slot);
             }
+        }
+    }
+
+    /// Drops the tables of `slot`, keeping their counts.
+    fn retire(&mut self, slot: usize) {
+        if let Some(old) = self.tables[slot].take() {
+            add(&mut self.retired, &old.stats());
+        }
+        if let Some(old) = self.tables64[slot].take() {
+            add(&mut self.retired, &old.stats());
         }
     }
 
@@ -171,6 +191,15 @@ impl Tracking {
         self.tables.get_mut(slot as usize)?.as_mut()
     }
 
+    /// Both tables of `slot`: its IPv4 flows and its NAT64 flows, which share its
+    /// outside ports.
+    #[inline]
+    pub fn both_mut(&mut self, slot: u32) -> Option<(&mut Nat, &mut Nat<u128>)> {
+        let four = self.tables.get_mut(slot as usize)?.as_mut()?;
+        let six = self.tables64.get_mut(slot as usize)?.as_mut()?;
+        Some((four, six))
+    }
+
     /// Removes expired flows, up to `budget` looked at per list of each table.
     pub fn sweep(&mut self, now: u64, budget: usize) {
         self.sg.sweep(now, budget);
@@ -178,6 +207,9 @@ impl Tracking {
         self.egress_only.sweep(now, budget);
         self.endpoint.sweep(now, budget);
         for table in self.tables.iter_mut().flatten() {
+            table.sweep(now, budget);
+        }
+        for table in self.tables64.iter_mut().flatten() {
             table.sweep(now, budget);
         }
     }
@@ -220,8 +252,11 @@ impl Tracking {
     /// translated (new flows and matches) and those it dropped (no flow, no port, a
     /// full table, a reset owed).
     pub fn nat_gateways(&self) -> impl Iterator<Item = (u32, GatewayCounters)> + '_ {
-        (0u32..).zip(&self.tables).filter_map(|(slot, table)| {
-            let s = table.as_ref()?.stats();
+        (0u32..).zip(self.tables.iter().zip(&self.tables64)).filter_map(|(slot, (four, six))| {
+            let mut s = four.as_ref()?.stats();
+            if let Some(six) = six {
+                add(&mut s, &six.stats());
+            }
             let carried = s.created + s.matched;
             let dropped = s.no_flow + s.port_exhausted + s.table_full + s.resets;
             Some((slot, GatewayCounters { carried, dropped }))
@@ -230,13 +265,17 @@ impl Tracking {
 
     /// Flows tracked now, over all gateways.
     pub fn flows(&self) -> usize {
-        self.tables.iter().flatten().map(Nat::len).sum()
+        self.tables.iter().flatten().map(Nat::len).sum::<usize>()
+            + self.tables64.iter().flatten().map(Nat::len).sum::<usize>()
     }
 
     /// Outcome counters over all gateways, past and present.
     pub fn stats(&self) -> Stats {
         let mut total = self.retired;
         for table in self.tables.iter().flatten() {
+            add(&mut total, &table.stats());
+        }
+        for table in self.tables64.iter().flatten() {
             add(&mut total, &table.stats());
         }
         total

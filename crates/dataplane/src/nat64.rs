@@ -22,7 +22,7 @@
 
 use std::net::{Ipv4Addr, Ipv6Addr};
 
-use crate::wire::{self, IPV4_HEADER, Ipv4, checksum, fold, icmp, sum, update16};
+use crate::wire::{self, IPV4_HEADER, Ipv4, Offload, checksum, fold, icmp, sum, update16};
 use crate::wire6::{self, Fragment, IPV6_HEADER, Ipv6, MIN_MTU, icmp6, pseudo_header};
 
 /// Don't-fragment, more-fragments and offset bits of the IPv4 flags/offset word.
@@ -42,6 +42,12 @@ impl Prefix96 {
     /// `64:ff9b::/96`, the well-known prefix (RFC 6052 §2.1): what DNS64 synthesizes
     /// and what a NAT gateway translates.
     pub const WELL_KNOWN: Prefix96 = Prefix96(0x0064_ff9b << 96);
+
+    /// The prefix's bits (its last 32 zero): an embedded address is these `|` the IPv4
+    /// address's.
+    pub const fn bits(self) -> u128 {
+        self.0
+    }
 
     /// A network-specific prefix: `None` unless its last 32 bits are zero and so are
     /// bits 64 to 71, which RFC 6052 §2.2 reserves (the "u" octet).
@@ -145,12 +151,23 @@ fn reseat(check: u16, old: u32, new: u32) -> u16 {
 /// same in both versions). A zero UDP checksum stays zero; a computed zero is sent as
 /// 0xffff. `false` when the checksum field is cut off.
 fn adjust_transport(l4: &mut [u8], protocol: u8, old: u32, new: u32) -> bool {
+    adjust_checksum(l4, protocol, old, new, false)
+}
+
+/// [`adjust_transport`], or with `partial` for a checksum left to the device
+/// ([`Offload::partial_checksum`]): the field holds the pseudo-header's uninverted sum,
+/// which takes the change with the opposite sign, and no zero is special.
+fn adjust_checksum(l4: &mut [u8], protocol: u8, old: u32, new: u32, partial: bool) -> bool {
     let udp = protocol == wire::proto::UDP;
     let at = if udp { 6 } else { 16 };
     let Some(field) = l4.get_mut(at..at + 2) else {
         return false;
     };
     let check = u16::from_be_bytes([field[0], field[1]]);
+    if partial {
+        field.copy_from_slice(&reseat(check, new, old).to_be_bytes());
+        return true;
+    }
     if udp && check == 0 {
         return true;
     }
@@ -278,6 +295,20 @@ pub fn six_to_four(
     dst4: Ipv4Addr,
     out: &mut [u8],
 ) -> Result<usize, Untranslatable> {
+    six_to_four_offloaded(packet, src4, dst4, Offload::NONE, out)
+}
+
+/// [`six_to_four`] for a packet whose TCP or UDP checksum, or segmentation, is left to
+/// the device (`offload`, from its virtio-net header): a partial checksum is moved to
+/// the IPv4 pseudo-header; a GSO super-packet stays one, its segments' size unchanged
+/// (its virtio-net header is [`crate::vnet::translated`]).
+pub fn six_to_four_offloaded(
+    packet: &[u8],
+    src4: Ipv4Addr,
+    dst4: Ipv4Addr,
+    offload: Offload,
+    out: &mut [u8],
+) -> Result<usize, Untranslatable> {
     let ip = Ipv6::new_checked(packet).map_err(|_| Untranslatable::Malformed)?;
     if let Some(at) = ip.segments_left_at() {
         return Err(Untranslatable::SegmentsLeft { pointer: at as u32 });
@@ -294,7 +325,13 @@ pub fn six_to_four(
         let body = body.get_mut(..l4.len()).ok_or(Untranslatable::TooBig)?;
         body.copy_from_slice(l4);
         if !ip.is_later_fragment()
-            && !adjust_transport(body, protocol, sum6(ip.src(), ip.dst()), sum4(src4, dst4))
+            && !adjust_checksum(
+                body,
+                protocol,
+                sum6(ip.src(), ip.dst()),
+                sum4(src4, dst4),
+                offload.partial_checksum,
+            )
         {
             return Err(Untranslatable::Malformed);
         }
@@ -502,6 +539,18 @@ pub fn four_to_six(
     dst6: Ipv6Addr,
     out: &mut [u8],
 ) -> Result<usize, Untranslatable> {
+    four_to_six_offloaded(packet, src6, dst6, Offload::NONE, out)
+}
+
+/// [`four_to_six`] for a packet whose TCP or UDP checksum, or segmentation, is left to
+/// the device (see [`six_to_four_offloaded`]).
+pub fn four_to_six_offloaded(
+    packet: &[u8],
+    src6: Ipv6Addr,
+    dst6: Ipv6Addr,
+    offload: Offload,
+    out: &mut [u8],
+) -> Result<usize, Untranslatable> {
     let ip = Ipv4::new_checked(packet).map_err(|_| Untranslatable::Malformed)?;
     if source_routed(&packet[IPV4_HEADER..ip.header_len()]) {
         return Err(Untranslatable::SourceRoute);
@@ -522,7 +571,7 @@ pub fn four_to_six(
         let body = body.get_mut(..l4.len()).ok_or(Untranslatable::TooBig)?;
         body.copy_from_slice(l4);
         if !ip.is_later_fragment() {
-            transport_4to6(&ip, src6, dst6, body)?;
+            transport_4to6(&ip, src6, dst6, offload.partial_checksum, body)?;
         }
         l4.len()
     };
@@ -537,10 +586,11 @@ fn transport_4to6(
     ip: &Ipv4<&[u8]>,
     src6: Ipv6Addr,
     dst6: Ipv6Addr,
+    partial: bool,
     l4: &mut [u8],
 ) -> Result<(), Untranslatable> {
     let protocol = ip.protocol();
-    if protocol == wire::proto::UDP && l4.get(6..8) == Some(&[0, 0]) {
+    if !partial && protocol == wire::proto::UDP && l4.get(6..8) == Some(&[0, 0]) {
         if ip.is_fragment() {
             return Err(Untranslatable::NeedsReassembly);
         }
@@ -552,7 +602,7 @@ fn transport_4to6(
         l4[6..8].copy_from_slice(&check.to_be_bytes());
         return Ok(());
     }
-    if adjust_transport(l4, protocol, sum4(ip.src(), ip.dst()), sum6(src6, dst6)) {
+    if adjust_checksum(l4, protocol, sum4(ip.src(), ip.dst()), sum6(src6, dst6), partial) {
         Ok(())
     } else {
         Err(Untranslatable::Malformed)
@@ -811,6 +861,41 @@ mod tests {
         let (syn6, syn4) = (hex(SYN6), hex(SYN4));
         assert!(l4_ok(&syn6) && checksums_ok(&syn4));
         assert_eq!(to4(&syn6, NAT, REMOTE).unwrap(), syn4);
+    }
+
+    /// Sets the TCP checksum of the packet whose TCP header is at `l4`.
+    fn set_tcp_check(p: &mut [u8], l4: usize, check: u16) {
+        p[l4 + 16..l4 + 18].copy_from_slice(&check.to_be_bytes());
+    }
+
+    #[test]
+    fn partial_checksums_move_to_the_other_pseudo_header() {
+        // As the kernel hands them over with checksum offload: the field holds only the
+        // pseudo-header's sum. Translated and then finished as a device would, each is
+        // the golden translation of the finished packet.
+        let (syn6, syn4) = (hex(SYN6), hex(SYN4));
+        let len = (syn6.len() - IPV6_HEADER) as u32;
+        let offload = Offload { partial_checksum: true, gso_size: 0 };
+        let mut out = [0u8; 1 << 16];
+
+        let mut partial6 = syn6.clone();
+        let pseudo6 = pseudo_header(client(), remote6(), len, wire6::proto::TCP);
+        set_tcp_check(&mut partial6, IPV6_HEADER, fold(pseudo6));
+        let n = six_to_four_offloaded(&partial6, NAT, REMOTE, offload, &mut out).unwrap();
+        let mut got = out[..n].to_vec();
+        let pseudo4 = sum4(NAT, REMOTE) + u32::from(wire::proto::TCP) + len;
+        assert_eq!(got[36..38], fold(pseudo4).to_be_bytes(), "the IPv4 pseudo-header's sum");
+        wire::finish_checksum(&mut got);
+        assert_eq!(got, syn4);
+
+        let mut partial4 = syn4.clone();
+        set_tcp_check(&mut partial4, IPV4_HEADER, fold(pseudo4));
+        let n = four_to_six_offloaded(&partial4, client(), remote6(), offload, &mut out).unwrap();
+        let mut got = out[..n].to_vec();
+        assert_eq!(got[56..58], fold(pseudo6).to_be_bytes(), "the IPv6 pseudo-header's sum");
+        let finished = !fold(sum(&got[IPV6_HEADER..], 0));
+        set_tcp_check(&mut got, IPV6_HEADER, finished);
+        assert_eq!(got, syn6);
     }
 
     #[test]

@@ -27,11 +27,12 @@
 use std::net::Ipv4Addr;
 
 use vpclab_conntrack::{
-    FlowAddress, FlowKey, Inbound, Outbound, Outcome, Proto, Timeouts, Tracker,
+    FlowAddress, FlowKey, Inbound, Nat, Outbound, Outcome, Proto, Timeouts, Tracker,
 };
 
 use crate::counters::DropReason;
 use crate::nat::Tracking;
+use crate::nat64;
 use crate::security::{Compiled, CompiledAcl, Family, InterfaceRules};
 use crate::snapshot::{
     AttachmentEntry, AttachmentZone, EDGE_ADDRESS, EDGE_MTU, ENDPOINT_TARGET, Hop, INTERNET,
@@ -259,6 +260,18 @@ pub enum Verdict {
     Service {
         /// How many bytes: the IP total length.
         len: usize,
+    },
+    /// Forward the packet translated to the other IP version (a NAT gateway's NAT64):
+    /// write the first `len` bytes of the reply buffer, where the translation was built,
+    /// to `port`. The packet's offloads carry over with its upper-layer header moved by
+    /// `shift` bytes ([`crate::vnet::translated`]).
+    Translated {
+        /// Where.
+        port: Port,
+        /// How many bytes: the translation's total length.
+        len: usize,
+        /// The translation's upper-layer offset less the original's.
+        shift: i16,
     },
 }
 
@@ -1053,12 +1066,16 @@ impl Snapshot {
                 return Verdict::Drop(reason);
             }
         }
-        let Some(table) = tracking.get_mut(nat.slot) else {
+        let Some((table, table64)) = tracking.both_mut(nat.slot) else {
             return Verdict::Drop(DropReason::NatUnsupported);
         };
-        let tuple =
-            vpclab_conntrack::Tuple { proto, src: ip.src_bits(), dst: ip.dst_bits(), sport, dport };
-        match table.outbound(tuple, ip.tcp_flags(), now) {
+        let (src, dst) = (ip.src_bits(), ip.dst_bits());
+        let tuple = vpclab_conntrack::Tuple { proto, src, dst, sport, dport };
+        // A new flow's port must be free of the gateway's NAT64 flows too (asked only
+        // when a flow is created).
+        let dst6 = nat64::Prefix96::WELL_KNOWN.bits() | u128::from(dst);
+        let taken = |proto, port| table64.holds_outside(proto, dst6, dport, port, now);
+        match table.outbound_beside(tuple, ip.tcp_flags(), now, taken) {
             Outbound::Translate { port, .. } => {
                 ip.decrement_ttl();
                 let inside = ip.src();
@@ -1105,42 +1122,18 @@ impl Snapshot {
                 return Verdict::Drop(reason);
             }
         }
-        let Some(table) = tracking.get_mut(nat.slot) else {
+        let outside = match OutsideTuple::of(ip, nat.outside) {
+            Ok(outside) => outside,
+            Err(reason) => return Verdict::Drop(reason),
+        };
+        let Some((table, _)) = tracking.both_mut(nat.slot) else {
             return Verdict::Drop(DropReason::NatNoFlow);
         };
-        let (inside, inside_port, quoted) =
-            if let Some((protocol, src, dst, sport, dport)) = ip.icmp_quoted() {
-                // An error about a packet the gateway sent: src is the gateway, sport its port.
-                let proto = match protocol {
-                    proto::TCP => Proto::Tcp,
-                    proto::UDP => Proto::Udp,
-                    _ => Proto::Icmp,
-                };
-                if src != u32::from(nat.outside) {
-                    return Verdict::Drop(DropReason::NatNoFlow);
-                }
-                match table.peek_outside(proto, dst, dport, sport, now) {
-                    Some((addr, port)) => (addr, port, true),
-                    None => return Verdict::Drop(DropReason::NatNoFlow),
-                }
-            } else {
-                let proto = match (ip.protocol(), ip.icmp_type()) {
-                    (proto::TCP, _) => Proto::Tcp,
-                    (proto::UDP, _) => Proto::Udp,
-                    (proto::ICMP, Some(icmp::ECHO_REPLY)) => Proto::Icmp,
-                    _ => return Verdict::Drop(DropReason::NatNoFlow),
-                };
-                let Some((sport, dport)) = ip.ports() else {
-                    return Verdict::Drop(DropReason::NatUnsupported);
-                };
-                // For ICMP the "ports" are (identifier, 0): the identifier is the gateway's.
-                let (remote_port, port) =
-                    if proto == Proto::Icmp { (0, sport) } else { (sport, dport) };
-                match table.inbound(proto, ip.src_bits(), remote_port, port, ip.tcp_flags(), now) {
-                    Inbound::Translate { addr, port } => (addr, port, false),
-                    Inbound::Drop(_) => return Verdict::Drop(DropReason::NatNoFlow),
-                }
-            };
+        let Some((inside, inside_port)) = outside.find(table, outside.remote, false, now) else {
+            // Not one of its IPv4 flows: one of its NAT64 flows, or nothing.
+            return self.nat64_ingress::<EDGE>(tracking, nat, &outside, ip, reply, now);
+        };
+        let quoted = outside.quoted;
         let inside = Ipv4Addr::from(inside);
         let Some(port) = self.host(nat.vpc, inside) else {
             return Verdict::Drop(DropReason::NoHost);
@@ -1332,7 +1325,12 @@ fn egress_zone(
 
 /// If the packet's TTL would run out at this hop: the drop, with an ICMP time-exceeded
 /// from `router` back to `from` when one may be sent.
-fn expire(ip: &Ipv4<&mut [u8]>, from: Port, router: Ipv4Addr, reply: &mut [u8]) -> Option<Verdict> {
+pub(crate) fn expire(
+    ip: &Ipv4<&mut [u8]>,
+    from: Port,
+    router: Ipv4Addr,
+    reply: &mut [u8],
+) -> Option<Verdict> {
     if ip.ttl() > 1 {
         return None;
     }
@@ -1379,6 +1377,81 @@ fn error_reply(
     match icmp_error(reply, source, &ip.reborrow(), kind, code, rest) {
         Some(len) => Verdict::Reply { port: from, len, reason },
         None => Verdict::Drop(reason),
+    }
+}
+
+/// What a packet from outside names of a NAT gateway's flow: the outside tuple its
+/// tables index the flow by, and whether the packet is an ICMP error quoting one of the
+/// flow's packets rather than one of its replies.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct OutsideTuple {
+    pub(crate) proto: Proto,
+    /// The remote end's IPv4 address.
+    pub(crate) remote: u32,
+    /// The remote end's port (0 for ICMP).
+    pub(crate) rport: u16,
+    /// The gateway's port (or ICMP identifier).
+    pub(crate) port: u16,
+    pub(crate) quoted: bool,
+    tcp_flags: u8,
+}
+
+impl OutsideTuple {
+    /// The tuple of `ip`, sent to the gateway's `outside` address; `None` when it can be
+    /// no flow's (an error about a packet the gateway did not send, an ICMP message
+    /// other than an echo reply or an error).
+    pub(crate) fn of(ip: &Ipv4<&mut [u8]>, outside: Ipv4Addr) -> Result<Self, DropReason> {
+        if let Some((protocol, src, dst, sport, dport)) = ip.icmp_quoted() {
+            // An error about a packet the gateway sent: src is the gateway, sport its port.
+            let proto = match protocol {
+                proto::TCP => Proto::Tcp,
+                proto::UDP => Proto::Udp,
+                _ => Proto::Icmp,
+            };
+            if src != u32::from(outside) {
+                return Err(DropReason::NatNoFlow);
+            }
+            let (remote, rport, port) = (dst, dport, sport);
+            return Ok(Self { proto, remote, rport, port, quoted: true, tcp_flags: 0 });
+        }
+        let proto = match (ip.protocol(), ip.icmp_type()) {
+            (proto::TCP, _) => Proto::Tcp,
+            (proto::UDP, _) => Proto::Udp,
+            (proto::ICMP, Some(icmp::ECHO_REPLY)) => Proto::Icmp,
+            _ => return Err(DropReason::NatNoFlow),
+        };
+        let Some((sport, dport)) = ip.ports() else {
+            return Err(DropReason::NatUnsupported);
+        };
+        // For ICMP the "ports" are (identifier, 0): the identifier is the gateway's.
+        let (rport, port) = if proto == Proto::Icmp { (0, sport) } else { (sport, dport) };
+        let (remote, tcp_flags) = (ip.src_bits(), ip.tcp_flags());
+        Ok(Self { proto, remote, rport, port, quoted: false, tcp_flags })
+    }
+
+    /// The inside end of the flow in `table`, whose keys hold the remote end as
+    /// `remote`: a reply advances the flow (`count`: a miss is counted as the gateway's
+    /// drop), an error only looks at it.
+    pub(crate) fn find<A: FlowAddress>(
+        &self,
+        table: &mut Nat<A>,
+        remote: A,
+        count: bool,
+        now: u64,
+    ) -> Option<(A, u16)> {
+        if self.quoted {
+            return table.peek_outside(self.proto, remote, self.rport, self.port, now);
+        }
+        let verdict = match count {
+            true => table.inbound(self.proto, remote, self.rport, self.port, self.tcp_flags, now),
+            false => {
+                table.try_inbound(self.proto, remote, self.rport, self.port, self.tcp_flags, now)
+            }
+        };
+        match verdict {
+            Inbound::Translate { addr, port } => Some((addr, port)),
+            Inbound::Drop(_) => None,
+        }
     }
 }
 
@@ -3093,6 +3166,8 @@ mod tests {
                     proptest::prop_assert!(len <= before)
                 }
                 Verdict::Reply { len, .. } => proptest::prop_assert_eq!(len, reply.len()),
+                // Built in the reply buffer, which it fits.
+                Verdict::Translated { len, .. } => proptest::prop_assert!(len <= reply.len()),
                 Verdict::Drop(_) => {}
             }
         }

@@ -21,8 +21,13 @@
 //! * To the VPC's own services at `fd00:ec2::254` (metadata) and `fd00:ec2::253` (DNS):
 //!   handed to them before any group or ACL, as over IPv4.
 //!
-//! Not carried over IPv6 yet (dropped as `ipv6_not_carried`): transit gateways, NAT64
-//! through NAT gateways, virtual private gateways, endpoints.
+//! * To `64:ff9b::/96` routed to a public NAT gateway: NAT64, out as IPv4 from the
+//!   gateway's address ([`Snapshot::nat64_egress`]); the IPv4 replies come back through
+//!   the gateway's IPv4 path, which hands those of NAT64 flows to
+//!   [`Snapshot::nat64_ingress`].
+//!
+//! Not carried over IPv6 yet (dropped as `ipv6_not_carried`): transit gateways, private
+//! NAT gateways, virtual private gateways, endpoints.
 //!
 //! Fragments are decided as their first fragment (its ports remembered for the later
 //! ones), as for IPv4; the router never fragments IPv6 itself.
@@ -30,17 +35,23 @@
 use std::net::Ipv6Addr;
 
 use ipnet::Ipv6Net;
-use vpclab_conntrack::{FlowKey, Timeouts};
+use vpclab_conntrack::{FlowKey, Outbound, Outcome, Proto, Timeouts, Tuple};
 
 use crate::counters::DropReason;
 use crate::nat::Tracking;
-use crate::pipeline::{Verdict, flow_key};
+use crate::nat64::{self, Prefix96};
+use crate::pipeline::{OutsideTuple, Verdict, expire, flow_key};
 use crate::snapshot::{
-    EDGE_MTU, ENDPOINT_TARGET, Hop, INTERNET, InstancePort, Port, PortEntry, Snapshot,
+    EDGE_ADDRESS, EDGE_MTU, ENDPOINT_TARGET, Hop, INTERNET, InstancePort, NatEntry, Port,
+    PortEntry, Snapshot,
 };
 use crate::trace::Step;
-use crate::wire::{Offload, proto};
+use crate::wire::{Ipv4, Offload, Side, proto};
 use crate::wire6::{Ipv6, icmp_error, icmp6};
+
+/// How much shorter a packet's IPv4 translation is than the IPv6 original without
+/// extension headers (RFC 7915: the IPv6 MTU to report is the IPv4 one plus this).
+const NAT64_SHRINK: usize = 20;
 
 /// The instance metadata service's IPv6 address (AWS's Nitro instances).
 pub const IMDS6: Ipv6Addr = Ipv6Addr::new(0xfd00, 0xec2, 0, 0, 0, 0, 0, 0x254);
@@ -220,10 +231,181 @@ impl Snapshot {
                 ip.decrement_hop_limit();
                 Verdict::Forward { port: INTERNET, len }
             }
-            Some(Hop::Nat(_) | Hop::TransitGateway(_) | Hop::VpnGateway(_) | Hop::Endpoint) => {
+            Some(Hop::Nat(index)) => {
+                let Some(nat) = self.nats.get(index as usize) else {
+                    return Verdict::Drop(DropReason::Blackhole);
+                };
+                tracking.note(|| Step::NatGateway { index });
+                self.nat64_egress(tracking, me, nat, from, router, ip, reply, now)
+            }
+            Some(Hop::TransitGateway(_) | Hop::VpnGateway(_) | Hop::Endpoint) => {
                 Verdict::Drop(DropReason::Ipv6NotCarried)
             }
         }
+    }
+
+    /// Out through a NAT gateway's NAT64 (AWS: always on): a packet to
+    /// `64:ff9b::a.b.c.d` leaves as IPv4 to `a.b.c.d` from the gateway's address and a
+    /// port of its own, shared with its IPv4 flows. On the way: the sender's subnet's
+    /// outbound ACL and the router's hop (IPv6), the gateway's subnet's inbound ACL
+    /// (IPv6) and outbound ACL (IPv4, translated), the gateway's hop, the 1500-byte edge
+    /// (Packet Too Big with 1520: the translation is 20 bytes shorter). A public
+    /// gateway's flows leave by the internet gateway its subnet routes to; a private
+    /// gateway's IPv6 flows are not carried (nor other IPv6 destinations).
+    #[allow(clippy::too_many_arguments)]
+    fn nat64_egress(
+        &self,
+        tracking: &mut Tracking,
+        me: &InstancePort,
+        nat: &NatEntry,
+        from: Port,
+        router: Ipv6Addr,
+        ip: &mut Ipv6<&mut [u8]>,
+        reply: &mut [u8],
+        now: u64,
+    ) -> Verdict {
+        let Some(dst4) = Prefix96::WELL_KNOWN.extract(ip.dst()) else {
+            return Verdict::Drop(DropReason::Ipv6NotCarried);
+        };
+        let onward = self
+            .tables
+            .get(nat.table as usize)
+            .and_then(|t| t.lpm.lookup(dst4).and_then(|r| t.hops.get(r as usize).copied()));
+        match (nat.public, onward) {
+            (true, Some(Hop::Internet)) => {}
+            (false, _) => return Verdict::Drop(DropReason::Ipv6NotCarried),
+            _ => return Verdict::Drop(DropReason::NoRoute),
+        }
+        if let Err(reason) = self.acl_check(tracking, me.acl, true, ip) {
+            return Verdict::Drop(reason);
+        }
+        if wire_len6(ip) > EDGE_MTU + NAT64_SHRINK {
+            let mtu = (EDGE_MTU + NAT64_SHRINK) as u32;
+            let reason = DropReason::TooBig;
+            return error6(ip, from, router, reply, icmp6::PACKET_TOO_BIG, 0, mtu, reason);
+        }
+        // The router's hop, then the gateway's.
+        if ip.hop_limit() <= 2 {
+            let (kind, code) = (icmp6::TIME_EXCEEDED, icmp6::HOP_LIMIT_EXCEEDED);
+            return error6(ip, from, router, reply, kind, code, 0, DropReason::TtlExceeded);
+        }
+        let proto = match (ip.protocol(), ip.icmp_type()) {
+            (proto::TCP, _) => Proto::Tcp,
+            (proto::UDP, _) => Proto::Udp,
+            (proto::ICMPV6, Some(icmp6::ECHO_REQUEST)) => Proto::Icmp,
+            _ => return Verdict::Drop(DropReason::NatUnsupported),
+        };
+        let Some((sport, dport)) = ip.ports() else {
+            return Verdict::Drop(DropReason::NatUnsupported);
+        };
+        if let Err(reason) = self.acl_check(tracking, nat.acl, false, ip) {
+            return Verdict::Drop(reason);
+        }
+        let Some((table, table64)) = tracking.both_mut(nat.slot) else {
+            return Verdict::Drop(DropReason::NatUnsupported);
+        };
+        let (src, dst) = (ip.src_bits(), ip.dst_bits());
+        let tuple = Tuple { proto, src, dst, sport, dport };
+        // Its port must be free of the gateway's IPv4 flows to the same end too.
+        let dst_bits = u32::from(dst4);
+        let taken = |proto, port| table.holds_outside(proto, dst_bits, dport, port, now);
+        let port = match table64.outbound_beside(tuple, ip.tcp_flags(), now, taken) {
+            Outbound::Translate { port, .. } => port,
+            Outbound::Reset => return Verdict::Drop(DropReason::NatReset),
+            Outbound::Drop(Outcome::PortExhausted) => {
+                return Verdict::Drop(DropReason::NatPortExhausted);
+            }
+            Outbound::Drop(Outcome::TableFull) => return Verdict::Drop(DropReason::NatTableFull),
+            Outbound::Drop(_) => return Verdict::Drop(DropReason::NatNoFlow),
+        };
+        ip.decrement_hop_limit();
+        let offload = ip.offload();
+        let Ok(len) = nat64::six_to_four_offloaded(ip.bytes(), nat.outside, dst4, offload, reply)
+        else {
+            return Verdict::Drop(DropReason::NatUnsupported);
+        };
+        let Ok(out) = Ipv4::new_checked(&mut reply[..len]) else {
+            return Verdict::Drop(DropReason::NatUnsupported);
+        };
+        let mut out = out.with_offload(offload);
+        out.set_port(Side::Src, port);
+        let inside = ip.src();
+        tracking.note(|| Step::Translate6 { inside, outside: nat.outside, port });
+        if let Err(reason) = self.acl_check(tracking, nat.acl, true, &out) {
+            return Verdict::Drop(reason);
+        }
+        out.decrement_ttl();
+        let shift = out.header_len() as i16 - ip.header_len() as i16;
+        Verdict::Translated { port: INTERNET, len, shift }
+    }
+
+    /// A reply (or an ICMP error) from the IPv4 world to one of a NAT gateway's NAT64
+    /// flows, which its IPv4 flows did not claim: translated to IPv6 from
+    /// `64:ff9b::<source>` to the inside address and port, then the gateway's subnet's
+    /// outbound ACL, the receiver's subnet's inbound ACL and groups (IPv6). The caller
+    /// checked the ACL the IPv4 packet crossed to reach the gateway.
+    pub(crate) fn nat64_ingress<const EDGE: bool>(
+        &self,
+        tracking: &mut Tracking,
+        nat: &NatEntry,
+        outside: &OutsideTuple,
+        ip: &mut Ipv4<&mut [u8]>,
+        reply: &mut [u8],
+        now: u64,
+    ) -> Verdict {
+        let Some((_, table64)) = tracking.both_mut(nat.slot) else {
+            return Verdict::Drop(DropReason::NatNoFlow);
+        };
+        let remote = Prefix96::WELL_KNOWN.bits() | u128::from(outside.remote);
+        let Some((inside, inside_port)) = outside.find(table64, remote, true, now) else {
+            return Verdict::Drop(DropReason::NatNoFlow);
+        };
+        let inside = Ipv6Addr::from(inside);
+        let Some(&port) = self.vpcs.get(nat.vpc as usize).and_then(|v| v.hosts6.get(&inside))
+        else {
+            return Verdict::Drop(DropReason::NoHost);
+        };
+        let PortEntry::Instance(dest) = self.port(port) else {
+            return Verdict::Drop(DropReason::UnknownPort);
+        };
+        if EDGE {
+            if let Some(verdict) = expire(ip, INTERNET, EDGE_ADDRESS, reply) {
+                return verdict;
+            }
+        } else if ip.ttl() <= 1 {
+            return Verdict::Drop(DropReason::TtlExceeded);
+        }
+        ip.decrement_ttl();
+        // The inside port first, on the IPv4 packet; then the translation.
+        if outside.quoted {
+            ip.set_quoted_src_port(inside_port);
+        } else if ip.protocol() == proto::ICMP {
+            ip.set_port(Side::Src, inside_port);
+        } else {
+            ip.set_port(Side::Dst, inside_port);
+        }
+        let source = nat64::embed(Prefix96::WELL_KNOWN, ip.src());
+        let offload = ip.offload();
+        let Ok(len) = nat64::four_to_six_offloaded(ip.bytes(), source, inside, offload, reply)
+        else {
+            return Verdict::Drop(DropReason::NatUnsupported);
+        };
+        let Ok(out) = Ipv6::new_checked(&mut reply[..len]) else {
+            return Verdict::Drop(DropReason::NatUnsupported);
+        };
+        let out = out.with_offload(offload);
+        tracking.note(|| Step::Translate6 { inside, outside: nat.outside, port: inside_port });
+        if let Err(reason) = self
+            .acl_check(tracking, nat.acl, true, &out)
+            .and_then(|()| self.acl_in(tracking, port, &out))
+        {
+            return Verdict::Drop(reason);
+        }
+        if let Err(reason) = self.admit6(tracking, port, &dest, true, &out, now) {
+            return Verdict::Drop(reason);
+        }
+        let shift = out.header_len() as i16 - ip.header_len() as i16;
+        Verdict::Translated { port, len, shift }
     }
 
     /// Leaving the VPC at the edge: the subnet's outbound ACL, the 1500-byte edge
@@ -831,6 +1013,144 @@ mod tests {
         assert_eq!(lab.run(INTERNET, &mut first_in).0, Verdict::Drop(DropReason::SgIngress));
         let mut later_in = udp_fragment(HOST, a.1, 11, 2, false, &[1; 8]);
         assert_eq!(lab.run(INTERNET, &mut later_in).0, Verdict::Drop(DropReason::SgIngress));
+    }
+
+    /// A dual-stack subnet `app` whose `64:ff9b::/96` leads to a public NAT gateway in
+    /// an IPv4 subnet routed to an internet gateway: the instance's port and IPv6
+    /// address, and the gateway's Elastic IP.
+    fn nat64_lab() -> (Model, PortMap, Snapshot, Tracking, (Port, Ipv6Addr), std::net::Ipv4Addr) {
+        let mut m = Model::new(64);
+        let (vpc, _, [public, app]) = dual_stack(&mut m, 0);
+        let igw = m.create_internet_gateway(Tags::new());
+        m.attach_internet_gateway(&igw, &vpc).unwrap();
+        let main = m.vpc(&vpc).unwrap().main_route_table.clone();
+        let default = RouteSpec {
+            destination: "0.0.0.0/0".parse().unwrap(),
+            target: RouteTarget::Gateway(igw),
+        };
+        m.create_route(&main, default).unwrap();
+        let eip = m.allocate_address(Tags::new()).unwrap();
+        let spec = vpclab_model::NatGatewaySpec::public(&public, &eip);
+        let nat = m.create_nat_gateway(spec, Tags::new(), 0).unwrap();
+        let table = m.create_route_table(&vpc, Tags::new()).unwrap();
+        let nat64 = RouteSpec {
+            destination: "64:ff9b::/96".parse().unwrap(),
+            target: RouteTarget::NatGateway(nat),
+        };
+        m.create_ipv6_route(&table, nat64).unwrap();
+        m.associate_route_table(&table, &app).unwrap();
+        let id = launch(&mut m, &app);
+        // The default group admits nothing from outside; replies pass as tracked.
+        let mut ports = PortMap::new();
+        let port = ports.assign(&id);
+        let address = m.instance(&id).unwrap().ipv6_addresses[0];
+        let public_ip = m.elastic_ips().next().unwrap().public_ip;
+        let snapshot = compile(&m, &mut ports, 1);
+        let mut tracking = Tracking::new(64);
+        tracking.sync(&snapshot);
+        (m, ports, snapshot, tracking, (port, address), public_ip)
+    }
+
+    #[test]
+    fn nat64_carries_a_flow_out_as_ipv4_and_its_replies_back_as_ipv6() {
+        let (_m, _ports, snapshot, mut tracking, (port, me), eip) = nat64_lab();
+        let host = std::net::Ipv4Addr::new(198, 51, 100, 1);
+        let host6 = nat64::embed(Prefix96::WELL_KNOWN, host);
+        let mut run = |from: Port, packet: &mut [u8], now: u64| {
+            let mut built = vec![0u8; 1 << 16];
+            let verdict = snapshot.process(&mut tracking, from, packet, &mut built, now);
+            let len = match verdict {
+                Verdict::Translated { len, .. } | Verdict::Reply { len, .. } => len,
+                _ => 0,
+            };
+            built.truncate(len);
+            (verdict, built)
+        };
+
+        // Out: UDP to the check-ip host's 64:ff9b:: form, from port 5000.
+        let mut out = ipv6_packet(me, host6, 64, proto::UDP, &udp(5000, 53, b"q?"));
+        crate::wire6::tests::fix_l4(&mut out);
+        let (verdict, four) = run(port, &mut out, 0);
+        assert!(
+            matches!(verdict, Verdict::Translated { port: INTERNET, shift: -20, .. }),
+            "{verdict:?}"
+        );
+        let ip = Ipv4::new_checked(&four[..]).unwrap();
+        assert_eq!((ip.src(), ip.dst(), ip.protocol()), (eip, host, proto::UDP));
+        assert_eq!(ip.ttl(), 62, "the router's hop and the gateway's");
+        assert!(crate::wire::tests::checksums_ok(&four), "IPv4 header and UDP checksums");
+        let (outside_port, dport) = ip.ports().unwrap();
+        assert_eq!(dport, 53);
+        assert!(outside_port >= 1024);
+
+        // Back: the host's answer to the gateway's port arrives as IPv6 from
+        // 64:ff9b::c633:6401 to the instance's port 5000.
+        let answer = udp(53, outside_port, b"198.51.100.1");
+        let mut back =
+            crate::wire::tests::packet(host.octets(), eip.octets(), proto::UDP, 60, &answer);
+        crate::wire::tests::fix_l4(&mut back);
+        let (verdict, six) = run(INTERNET, &mut back, 1);
+        assert!(
+            matches!(verdict, Verdict::Translated { port: p, shift: 20, .. } if p == port),
+            "{verdict:?}"
+        );
+        let ip = Ipv6::new_checked(&six[..]).unwrap();
+        assert_eq!((ip.src(), ip.dst()), (host6, me));
+        assert_eq!(ip.ports(), Some((53, 5000)));
+        assert_eq!(ip.hop_limit(), 59, "the edge's hop");
+        assert!(crate::wire6::tests::l4_ok(&six), "the UDP checksum over IPv6's pseudo-header");
+
+        // Nothing else gets in: another remote port, or a port of no flow.
+        let mut stray = crate::wire::tests::packet(
+            host.octets(),
+            eip.octets(),
+            proto::UDP,
+            60,
+            &udp(54, outside_port, b"x"),
+        );
+        crate::wire::tests::fix_l4(&mut stray);
+        assert_eq!(run(INTERNET, &mut stray, 2).0, Verdict::Drop(DropReason::NatNoFlow));
+
+        // Ping: the echo identifier is the gateway's on the way out and the instance's
+        // on the way back.
+        let mut ping = ipv6_packet(
+            me,
+            host6,
+            64,
+            proto::ICMPV6,
+            &crate::wire6::tests::echo(icmp6::ECHO_REQUEST, 77, 1, b"hi"),
+        );
+        crate::wire6::tests::fix_l4(&mut ping);
+        let (verdict, four) = run(port, &mut ping, 3);
+        assert!(matches!(verdict, Verdict::Translated { port: INTERNET, .. }), "{verdict:?}");
+        assert!(crate::wire::tests::checksums_ok(&four));
+        let ip = Ipv4::new_checked(&four[..]).unwrap();
+        assert_eq!(ip.icmp_type(), Some(crate::wire::icmp::ECHO_REQUEST));
+        let (id, _) = ip.ports().unwrap();
+        let mut pong = four.clone();
+        pong[12..16].copy_from_slice(&host.octets());
+        pong[16..20].copy_from_slice(&eip.octets());
+        pong[20] = crate::wire::icmp::ECHO_REPLY;
+        let mut pong =
+            crate::wire::tests::packet(host.octets(), eip.octets(), proto::ICMP, 60, &pong[20..]);
+        crate::wire::tests::fix_l4(&mut pong);
+        let (verdict, six) = run(INTERNET, &mut pong, 4);
+        assert!(matches!(verdict, Verdict::Translated { .. }), "{verdict:?}, id {id}");
+        let ip = Ipv6::new_checked(&six[..]).unwrap();
+        assert_eq!(ip.icmp_type(), Some(icmp6::ECHO_REPLY));
+        assert_eq!(ip.ports(), Some((77, 0)));
+        assert!(crate::wire6::tests::l4_ok(&six));
+
+        // Only the well-known prefix is translated; the edge is 1520 bytes of IPv6.
+        let mut big = ipv6_packet(me, host6, 64, proto::UDP, &udp(5000, 53, &[0; 1500]));
+        crate::wire6::tests::fix_l4(&mut big);
+        let (verdict, error) = run(port, &mut big, 5);
+        assert!(
+            matches!(verdict, Verdict::Reply { reason: DropReason::TooBig, .. }),
+            "{verdict:?}"
+        );
+        assert_eq!(error[40], icmp6::PACKET_TOO_BIG);
+        assert_eq!(u32::from_be_bytes(error[44..48].try_into().unwrap()), 1520);
     }
 
     fn udp(src: u16, dst: u16, data: &[u8]) -> Vec<u8> {

@@ -75,6 +75,16 @@ pub enum Step {
         /// After.
         to: Ipv4Addr,
     },
+    /// NAT64 at a NAT gateway: the IPv6 `inside` end of a flow given, or found by, the
+    /// gateway's IPv4 `outside` address and `port`.
+    Translate6 {
+        /// The instance's IPv6 address.
+        inside: std::net::Ipv6Addr,
+        /// The gateway's address.
+        outside: Ipv4Addr,
+        /// The gateway's port for the flow (outbound), or the instance's (inbound).
+        port: u16,
+    },
     /// Through the NAT gateway with this index (the model's NAT gateways in id order).
     NatGateway {
         /// The gateway.

@@ -51,9 +51,50 @@ pub fn offload(header: &[u8]) -> Offload {
     }
 }
 
+/// The header for a packet translated to the other IP version (NAT64): `header`, the
+/// original's, with its offsets moved by `shift` bytes (the new L4 start less the old)
+/// and a TCP super-packet's type made the new version's (`to_ipv4`). Segment size,
+/// checksum offset and ECN carry over; a header too short to be one stays [`PLAIN`].
+pub fn translated(header: &[u8], shift: i16, to_ipv4: bool) -> [u8; HEADER_LEN] {
+    let Some(&old) = header.first_chunk::<HEADER_LEN>() else {
+        return PLAIN;
+    };
+    let mut new = old;
+    let ecn = old[1] & gso::ECN;
+    new[1] = match (old[1] & !gso::ECN, to_ipv4) {
+        (gso::TCPV6, true) => gso::TCPV4 | ecn,
+        (gso::TCPV4, false) => gso::TCPV6 | ecn,
+        _ => old[1],
+    };
+    let moved = |at: usize| {
+        let value = u16::from_le_bytes([old[at], old[at + 1]]);
+        match value {
+            0 => 0,
+            value => value.saturating_add_signed(shift),
+        }
+    };
+    new[2..4].copy_from_slice(&moved(2).to_le_bytes());
+    new[6..8].copy_from_slice(&moved(6).to_le_bytes());
+    new
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_translated_super_packet_changes_version_and_moves_its_offsets() {
+        // TCP over IPv6: hdr_len 72, gso_size 1428, csum_start 40, csum_offset 16.
+        let six = [1, gso::TCPV6 | gso::ECN, 72, 0, 0x94, 0x05, 40, 0, 16, 0];
+        let four = translated(&six, -20, true);
+        assert_eq!(four, [1, gso::TCPV4 | gso::ECN, 52, 0, 0x94, 0x05, 20, 0, 16, 0]);
+        assert_eq!(translated(&four, 20, false), six);
+        // UDP segmentation is either version's; a plain packet stays plain.
+        let udp = [1, gso::UDP_L4, 28, 0, 0xc8, 0x05, 20, 0, 6, 0];
+        assert_eq!(translated(&udp, 20, false), [1, gso::UDP_L4, 48, 0, 0xc8, 0x05, 40, 0, 6, 0]);
+        assert_eq!(translated(&PLAIN, -20, true), PLAIN);
+        assert_eq!(translated(&[1, 4], -20, true), PLAIN);
+    }
 
     #[test]
     fn reads_what_the_kernel_writes() {

@@ -441,6 +441,11 @@ impl<T: AsRef<[u8]>> Ipv4<T> {
         usize::from(self.u16_at(field::TOTAL_LEN))
     }
 
+    /// The packet's bytes, up to its total length.
+    pub fn bytes(&self) -> &[u8] {
+        &self.b()[..self.total_len()]
+    }
+
     /// Time to live.
     pub fn ttl(&self) -> u8 {
         self.b()[field::TTL]

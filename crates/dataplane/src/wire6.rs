@@ -428,6 +428,12 @@ impl<T: AsRef<[u8]>> Ipv6<T> {
         self.chain.protocol
     }
 
+    /// The packet's bytes, up to its payload length (for a quoted packet, what is
+    /// quoted).
+    pub fn bytes(&self) -> &[u8] {
+        &self.b()[..self.end]
+    }
+
     /// Length of the fixed header and the extension headers: the offset of the
     /// upper-layer header (for a later fragment, of its data).
     pub fn header_len(&self) -> usize {

@@ -621,7 +621,9 @@ impl<'a> Worker<'a> {
             counters: &shared.workers[index].counters,
             handoff,
             devices: Vec::new(),
-            reply: vec![0u8; H + REPLY_BUFFER],
+            // Room for any packet translated to IPv6 (its header 20 bytes longer, 28
+            // with a Fragment header): NAT64 builds its translations here.
+            reply: vec![0u8; H + PACKET_BUFFER.max(REPLY_BUFFER) + 32],
             fragment: vec![0u8; H + VPC_MTU],
             before: vec![0u8; crate::capture::SNAP_LEN],
             nats: Tracking::for_worker(FLOWS_PER_GATEWAY, index, workers),
@@ -986,6 +988,25 @@ impl<'a> Worker<'a> {
                 } else {
                     return Some((out, H + out_len));
                 }
+            }
+            Verdict::Translated { port: out, len: out_len, shift } => {
+                // NAT64: the translation lies in the reply buffer; its offloads are the
+                // packet's, with the upper-layer header moved.
+                let to_ipv4 = self.reply.get(H).is_some_and(|b| b >> 4 == 4);
+                self.reply[..H].copy_from_slice(&vnet::translated(&frame[..H], shift, to_ipv4));
+                if let Some((t, on_wire)) = sent {
+                    self.records.count(record(port, t, true), on_wire, wall);
+                }
+                let translated = &self.reply[H..H + out_len];
+                if logged(snapshot, out) {
+                    if let Some(t) = five_tuple(translated) {
+                        let on_wire = wire::on_the_wire(translated, offload);
+                        self.records.count(record(out, t, true), on_wire, wall);
+                    }
+                }
+                self.send(out, &self.reply[..H + out_len]);
+                // The errors built here later go out as plain packets.
+                self.reply[..H].copy_from_slice(&vnet::PLAIN);
             }
             Verdict::Reply { port: out, len, reason } => {
                 counters.drop(reason);

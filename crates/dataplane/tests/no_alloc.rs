@@ -3,6 +3,7 @@
 //! test allocates meanwhile.)
 
 use vpclab_dataplane::wire::{Offload, ipv4_packet};
+use vpclab_dataplane::wire6::ipv6_packet;
 use vpclab_dataplane::{INTERNET, PortMap, REPLY_BUFFER, Tracking, Verdict, compile};
 use vpclab_model::{Model, RouteSpec, RouteTarget, RunInstance, Tags, TgwOptions};
 use vpclab_sys::alloc::CountingAlloc;
@@ -31,6 +32,18 @@ fn forwarding_allocates_nothing() {
     let web = m.run_instance(web).unwrap();
     let app = m.run_instance(RunInstance { subnet: Some(private.clone()), ..Default::default() });
     let app = app.unwrap();
+    // The private subnet is dual-stack too, with `six`, which reaches IPv4 hosts through
+    // the NAT gateway's NAT64.
+    let (_, block) = m.associate_vpc_ipv6(&vpc).unwrap();
+    let block6: ipnet::Ipv6Net = format!("{}/64", block.network()).parse().unwrap();
+    m.associate_subnet_ipv6(&private, block6).unwrap();
+    let six = RunInstance {
+        subnet: Some(private.clone()),
+        ipv6: vpclab_model::Ipv6Request::Count(1),
+        ..Default::default()
+    };
+    let six = m.run_instance(six).unwrap();
+    let six_address = m.instance(&six).unwrap().ipv6_addresses[0];
     // The private subnet goes out through a NAT gateway in the public one.
     let eip = m.allocate_address(Tags::new()).unwrap();
     let nat = m
@@ -38,7 +51,12 @@ fn forwarding_allocates_nothing() {
         .unwrap();
     let nat_table = m.create_route_table(&vpc, Tags::new()).unwrap();
     m.associate_route_table(&nat_table, &private).unwrap();
-    m.create_route(&nat_table, route(RouteTarget::NatGateway(nat))).unwrap();
+    m.create_route(&nat_table, route(RouteTarget::NatGateway(nat.clone()))).unwrap();
+    let nat64 = RouteSpec {
+        destination: "64:ff9b::/96".parse().unwrap(),
+        target: RouteTarget::NatGateway(nat),
+    };
+    m.create_ipv6_route(&nat_table, nat64).unwrap();
     // Another VPC, 10.1.0.0/16, whose `far` 10.1.1.4 the public subnet reaches through a
     // transit gateway.
     let tgw = m.create_transit_gateway(String::new(), TgwOptions::default(), Tags::new(), 0);
@@ -65,8 +83,10 @@ fn forwarding_allocates_nothing() {
     let web = ports.assign(&web);
     let app = ports.assign(&app);
     ports.assign(&far);
+    let six = ports.assign(&six);
     let snapshot = compile(&m, &mut ports, 1);
-    let mut nats = Tracking::new(1 << 16);
+    // Room for every flow made below (NAT64 tables hold a sixteenth of the NAT44 ones).
+    let mut nats = Tracking::new(1 << 18);
     nats.sync(&snapshot);
 
     // 8 bytes of UDP (checksum 0: none) plus a payload; source port 5000, to port 53.
@@ -86,6 +106,8 @@ fn forwarding_allocates_nothing() {
         // Through the transit gateway, all the way to far's security groups (which
         // refuse it: web is not in far's default group).
         (web, ipv4([10, 0, 1, 4], [10, 1, 1, 4], 64, 17, &udp)),
+        // NAT64 out to 198.51.100.1: a new flow every time, translated to IPv4.
+        (six, ipv6_packet(six_address, "64:ff9b::c633:6401".parse().unwrap(), 64, 17, &udp)),
     ];
     let mut probe = templates[8].1.clone();
     let mut scratch = vec![0u8; REPLY_BUFFER];
@@ -93,14 +115,15 @@ fn forwarding_allocates_nothing() {
     assert_eq!(verdict, Verdict::Drop(vpclab_dataplane::DropReason::SgIngress), "through the hub");
     let mut buffer = vec![0u8; 65_536];
     let mut reply = vec![0u8; REPLY_BUFFER];
-    let mut outcomes = [0usize; 4];
+    let mut outcomes = [0usize; 5];
 
     let before = ALLOC.snapshot();
-    for i in 0..81_000u32 {
+    for i in 0..90_000u32 {
         let (from, template) = &templates[i as usize % templates.len()];
         let packet = &mut buffer[..template.len()];
         packet.copy_from_slice(template);
-        packet[20..22].copy_from_slice(&(1024 + (i / 9) as u16).to_be_bytes());
+        let l4 = if template[0] >> 4 == 6 { 40 } else { 20 };
+        packet[l4..l4 + 2].copy_from_slice(&(1024 + (i / 10) as u16).to_be_bytes());
         // Every other packet as a TUN with offloads hands it over: a partial checksum.
         let offload = Offload { partial_checksum: i % 2 == 0, gso_size: 0 };
         let now = u64::from(i);
@@ -109,6 +132,7 @@ fn forwarding_allocates_nothing() {
             Verdict::Reply { .. } => outcomes[1] += 1,
             Verdict::Drop(_) => outcomes[2] += 1,
             Verdict::Service { .. } => outcomes[3] += 1,
+            Verdict::Translated { .. } => outcomes[4] += 1,
         }
     }
     let delta = ALLOC.snapshot().since(&before);
@@ -116,6 +140,10 @@ fn forwarding_allocates_nothing() {
     assert_eq!(delta.allocations, 0, "the pipeline allocated");
     // Unsolicited UDP from the internet to web is refused by web's (default) security
     // group, like the spoofed and the unsolicited-to-NAT packets.
-    assert_eq!(outcomes, [27_000, 9_000, 36_000, 9_000], "every kind of verdict was exercised");
-    assert_eq!(nats.flows(), 9_000, "one NAT flow per distinct source port");
+    assert_eq!(
+        outcomes,
+        [27_000, 9_000, 36_000, 9_000, 9_000],
+        "every kind of verdict was exercised"
+    );
+    assert_eq!(nats.flows(), 18_000, "one NAT44 and one NAT64 flow per distinct source port");
 }
