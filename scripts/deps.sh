@@ -7,8 +7,6 @@
 #   scripts/deps.sh --tests             # and what only the tests need (browsers, drivers)
 #   scripts/deps.sh --tests --packages  # the same, less what is built from crates.io
 #   scripts/deps.sh --geckodriver       # only what is built from crates.io
-# (scripts/test.sh installs the packages first and builds geckodriver in the background
-# while it fetches the Python and JavaScript clients.)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 

@@ -31,8 +31,8 @@ step() { printf '\n==> [%d s] %s\n' "$((SECONDS - started))" "$*"; }
 export PROPTEST_RNG_SEED=${PROPTEST_RNG_SEED:-20261126}
 
 if ((root)); then
-  step "installing test dependencies (packages; geckodriver is built later, in the background)"
-  scripts/deps.sh --tests --packages
+  step "installing test dependencies (packages; geckodriver from crates.io into target/tools)"
+  scripts/deps.sh --tests
 fi
 
 step "cargo fmt --check"
@@ -62,12 +62,6 @@ if ((root)); then
 fi
 
 if ((root)); then
-  # geckodriver (crates.io, for the console's Firefox test) builds while pip and npm
-  # mostly wait on the registries.
-  gecko_log=$(mktemp)
-  scripts/deps.sh --geckodriver >"$gecko_log" 2>&1 &
-  gecko_pid=$!
-
   step "Python environment for the aws CLI and boto3 tests (PyPI, target/pyenv)"
   if [[ ! -x target/pyenv/bin/aws ]]; then
     python3 -m venv target/pyenv
@@ -78,15 +72,6 @@ if ((root)); then
 
   step "real clients: Ansible (PyPI, target/pyenv), the AWS SDK for JavaScript (npm, target/clients/js)"
   scripts/clients.sh
-
-  step "geckodriver (crates.io, into target/tools; started in the background)"
-  if ! wait "$gecko_pid"; then
-    cat "$gecko_log"
-    echo "test.sh: geckodriver did not build" >&2
-    exit 1
-  fi
-  rm -f "$gecko_log"
-  target/tools/bin/geckodriver --version | head -n 1
 
   step "namespace and API tests (root; several at once, each in a process of its own: scripts/netns-tests.sh)"
   scripts/netns-tests.sh

@@ -7,7 +7,7 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 
 use libfuzzer_sys::fuzz_target;
 use vpclab_dataplane::nat64::{self, Prefix96};
-use vpclab_dataplane::wire::{Head, Side};
+use vpclab_dataplane::wire::{Head, Offload, Side};
 use vpclab_dataplane::wire6::{self, Ipv6};
 
 const ROUTER: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 1);
@@ -48,6 +48,16 @@ fuzz_target!(|data: &[u8]| {
         assert!(len <= room);
     }
     if let Ok(len) = nat64::four_to_six(bytes, prefix.embed(REMOTE), CLIENT, &mut out) {
+        assert!(len <= room);
+    }
+    // As a TUN with offloads hands packets over: a partial checksum, maybe a
+    // super-packet.
+    let offload = Offload { partial_checksum: true, gso_size: u16::from(control) * 8 };
+    if let Ok(len) = nat64::six_to_four_offloaded(bytes, NAT, REMOTE, offload, &mut out) {
+        assert!(len <= room);
+    }
+    let from = prefix.embed(REMOTE);
+    if let Ok(len) = nat64::four_to_six_offloaded(bytes, from, CLIENT, offload, &mut out) {
         assert!(len <= room);
     }
 });
