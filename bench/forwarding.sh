@@ -2,7 +2,7 @@
 # Forwarding benchmark: the kernel's own forwarding between namespaces beside vpclab's,
 # in one run on one machine, with the same tools and the same MTUs.
 #
-#   sudo bench/forwarding.sh [--seconds N] [--runs N] [--io "MODE…"] [--markdown FILE]
+#   sudo bench/forwarding.sh [--seconds N] [--runs N] [--io "MODE…"] [--ipv6] [--markdown FILE]
 #
 # Kernel: namespaces vpclab-bench-a and -b joined through a router namespace
 # vpclab-bench-r (ip_forward=1) by veth pairs with MTU 9001, like a VPC's; the router
@@ -19,8 +19,12 @@
 # io_uring busy-poll", busy-poll being io_uring with `--busy-poll=20000`: 20 ms, longer
 # than the pings' 10 ms spacing, so that the workers never sleep), on a fresh lab each,
 # right after the kernel in the same run. With --runs N the whole set runs N times, a
-# table each, then the medians of the ratios and their spread (min–max). Everything it
-# makes is removed on exit.
+# table each, then the medians of the ratios and their spread (min–max). With --ipv6
+# every measure is taken over IPv6 too, right after the IPv4 one, and reported in
+# tables of its own: the kernel's namespaces get IPv6 addresses and forwarding, the lab
+# is dual-stack, and the NAT path's IPv6 counterpart is the way out through an
+# egress-only internet gateway (IPv6 has no NAT: the kernel's router just forwards) to
+# the internet's 2001:db8:ffff::1. Everything it makes is removed on exit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck source=bench/lib.sh
@@ -30,13 +34,15 @@ seconds=5
 runs=1
 modes="epoll io_uring busy-poll"
 markdown=""
+ipv6=0
 while (($#)); do
   case "$1" in
     --seconds) seconds=$2; shift 2 ;;
     --runs) runs=$2; shift 2 ;;
     --io) modes=$2; shift 2 ;;
+    --ipv6) ipv6=1; shift ;;
     --markdown) markdown=$2; shift 2 ;;
-    *) echo "usage: $0 [--seconds N] [--runs N] [--io \"MODE…\"] [--markdown FILE]" >&2; exit 2 ;;
+    *) echo "usage: $0 [--seconds N] [--runs N] [--io \"MODE…\"] [--ipv6] [--markdown FILE]" >&2; exit 2 ;;
   esac
 done
 ((runs >= 1 && runs <= 20 && seconds >= 1 && seconds <= 60)) ||
@@ -83,6 +89,17 @@ ip -n vpclab-bench-r addr add 198.51.100.254/24 dev ri
 ip netns exec vpclab-bench-r sysctl -qw net.ipv4.ip_forward=1
 ip -n vpclab-bench-a route add default via 10.10.1.1
 ip -n vpclab-bench-b route add default via 10.10.2.1
+# IPv6 beside it (documentation addresses; no duplicate address detection to wait for).
+ip -n vpclab-bench-a addr add 2001:db8:10:1::10/64 dev eth0 nodad
+ip -n vpclab-bench-b addr add 2001:db8:10:2::10/64 dev eth0 nodad
+ip -n vpclab-bench-i addr add 2001:db8:ffff::1/64 dev eth0 nodad
+ip -n vpclab-bench-r addr add 2001:db8:10:1::1/64 dev ra nodad
+ip -n vpclab-bench-r addr add 2001:db8:10:2::1/64 dev rb nodad
+ip -n vpclab-bench-r addr add 2001:db8:ffff::fe/64 dev ri nodad
+ip netns exec vpclab-bench-r sysctl -qw net.ipv6.conf.all.forwarding=1
+ip -n vpclab-bench-a -6 route add default via 2001:db8:10:1::1
+ip -n vpclab-bench-b -6 route add default via 2001:db8:10:2::1
+ip -n vpclab-bench-i -6 route add default via 2001:db8:ffff::fe
 ip netns exec vpclab-bench-r nft -f - <<'NFT'
 table ip nat {
   chain postrouting {
@@ -141,13 +158,14 @@ udp() { iperf "$1" "$2" "$3" "$kpps" -u -l 64 -b 0; }
 cpu_seconds() {
   awk -v hz="$(getconf CLK_TCK)" '{ printf "%.3f", ($14 + $15) / hz }' "/proc/$1/stat" 2>/dev/null || echo 0
 }
-# measure <a-ns> <b-ns> <b-ip> <nat-client-ns> <internet-ns> [forwarder-pid]: the
-# figures, one line: RTT p50, p99, TCP 1 and 4 streams routed, 1 and 4 through NAT,
-# UDP 64 B, and the share of a CPU the forwarder used during the pings (nan without).
+# measure <a-ns> <b-ns> <b-ip> <nat-client-ns> <internet-ns> <internet-ip>
+# [forwarder-pid]: the figures, one line: RTT p50, p99, TCP 1 and 4 streams routed, 1
+# and 4 through NAT (or, over IPv6, out to the internet), UDP 64 B, and the share of a
+# CPU the forwarder used during the pings (nan without).
 measure() {
-  local a=$1 b=$2 bip=$3 natc=$4 inet=$5 pid=${6:-} p50 p99 before after started ended
+  local a=$1 b=$2 bip=$3 natc=$4 inet=$5 iip=$6 pid=${7:-} p50 p99 before after started ended
   ip netns exec "$a" ping -c 3 -i 0.2 -q "$bip" >/dev/null
-  ip netns exec "$natc" ping -c 3 -i 0.2 -q 198.51.100.1 >/dev/null
+  ip netns exec "$natc" ping -c 3 -i 0.2 -q "$iip" >/dev/null
   [[ -n $pid ]] && before=$(cpu_seconds "$pid") && started=$(date +%s.%N)
   read -r p50 p99 < <(rtt "$a" "$bip")
   local cpu=nan
@@ -157,7 +175,7 @@ measure() {
     cpu=$(python3 -c "import sys; print(round(100 * (float(sys.argv[2]) - float(sys.argv[1])) / (float(sys.argv[4]) - float(sys.argv[3]))))" "$before" "$after" "$started" "$ended")
   fi
   echo "$p50 $p99 $(tcp "$a" "$b" "$bip" 1) $(tcp "$a" "$b" "$bip" 4)" \
-    "$(tcp "$natc" "$inet" 198.51.100.1 1) $(tcp "$natc" "$inet" 198.51.100.1 4) $(udp "$a" "$b" "$bip") $cpu"
+    "$(tcp "$natc" "$inet" "$iip" 1) $(tcp "$natc" "$inet" "$iip" 4) $(udp "$a" "$b" "$bip") $cpu"
 }
 
 # ---- vpclab ------------------------------------------------------------------------
@@ -172,26 +190,39 @@ lab_up() {
   va=$(id_of a)
   vb=$(id_of b)
   vc=$(id_of c)
+  vb6=$(ipv6_of b)
 }
 
 results=$state/results
+results6=$state/results6
 : >"$results"
+: >"$results6"
 for run in $(seq "$runs"); do
   echo "==> run $run/$runs: kernel"
-  echo "kernel $run $(measure vpclab-bench-a vpclab-bench-b 10.10.2.10 vpclab-bench-a vpclab-bench-i)" >>"$results"
+  echo "kernel $run $(measure vpclab-bench-a vpclab-bench-b 10.10.2.10 vpclab-bench-a vpclab-bench-i 198.51.100.1)" >>"$results"
+  if ((ipv6)); then
+    echo "==> run $run/$runs: kernel, IPv6"
+    echo "kernel $run $(measure vpclab-bench-a vpclab-bench-b 2001:db8:10:2::10 vpclab-bench-a vpclab-bench-i 2001:db8:ffff::1)" >>"$results6"
+  fi
   for mode in $modes; do
     echo "==> run $run/$runs: vpclab, $mode"
     lab_up "$mode"
-    echo "$mode $run $(measure "$va" "$vb" 10.20.2.10 "$vc" vpclab-internet "$(cat "$state/daemon.pid")")" >>"$results"
+    pid=$(cat "$state/daemon.pid")
+    echo "$mode $run $(measure "$va" "$vb" 10.20.2.10 "$vc" vpclab-internet 198.51.100.1 "$pid")" >>"$results"
+    if ((ipv6)); then
+      echo "==> run $run/$runs: vpclab, $mode, IPv6"
+      echo "$mode $run $(measure "$va" "$vb" "$vb6" "$vc" vpclab-internet 2001:db8:ffff::1 "$pid")" >>"$results6"
+    fi
   done
 done
 
+# report <results> <the NAT rows' name>: the tables of one family.
 report() {
-  python3 - "$results" "$runs" "$seconds" <<'PY'
+  python3 - "$1" "$runs" "$seconds" "$2" <<'PY'
 import statistics, sys
 
 rows = [line.split() for line in open(sys.argv[1]) if line.strip()]
-runs, seconds = int(sys.argv[2]), sys.argv[3]
+runs, seconds, nat = int(sys.argv[2]), sys.argv[3], sys.argv[4]
 modes = []
 for r in rows:
     if r[0] != "kernel" and r[0] not in modes:
@@ -200,8 +231,8 @@ measures = [
     ("ping RTT p50", "µs", False), ("ping RTT p99", "µs", False),
     ("TCP, 1 stream, subnet to subnet", "Gbit/s", True),
     ("TCP, 4 streams, subnet to subnet", "Gbit/s", True),
-    ("TCP, 1 stream, through NAT", "Gbit/s", True),
-    ("TCP, 4 streams, through NAT", "Gbit/s", True),
+    (f"TCP, 1 stream, {nat}", "Gbit/s", True),
+    (f"TCP, 4 streams, {nat}", "Gbit/s", True),
     ("UDP 64 B delivered, subnet to subnet", "kpps", True),
     ("forwarder CPU during the pings", "%", False),
 ]
@@ -253,8 +284,19 @@ PY
   echo "better (a ratio above 1 means vpclab is slower); the rest: higher is better."
   echo "$(nproc) CPUs ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)), kernel $(uname -r), iperf $(iperf3 --version | head -1 | awk '{print $2}'), ${seconds} s per run, $(date -u +%Y-%m-%d)"
 }
+reports() {
+  echo "IPv4:"
+  echo
+  report "$results" "through NAT"
+  if ((ipv6)); then
+    echo
+    echo "IPv6 (the lab's out path: an egress-only internet gateway; the kernel's: forwarding):"
+    echo
+    report "$results6" "out to the internet"
+  fi
+}
 echo
-report
+reports
 if [[ -n $markdown ]]; then
-  report >"$markdown"
+  reports >"$markdown"
 fi

@@ -56,17 +56,21 @@ done
 first=(labs clients console load services vpn aws_cli interface_endpoints transit_gateway
   ipv6_packets middleboxes aws_cli_lab peering vpn_tunnels check)
 
-cargo build -p vpclab --locked
+# The vpclab binary and the test binaries, built for the whole workspace as
+# `cargo test --workspace` (scripts/test.sh's unit tests) builds: `-p` would resolve
+# the dependencies' features for one package and build them all again.
+cargo build --workspace --bins --tests --locked
 # Every test binary of netns-tests (its library, binaries and test files), by name.
 declare -A binary=()
 while IFS=$'\t' read -r name exe; do
   binary[$name]=$exe
-done < <(cargo test -p vpclab-netns-tests --locked --no-run --message-format=json 2>/dev/null |
+done < <(cargo test --workspace --locked --no-run --message-format=json 2>/dev/null |
   python3 -c '
 import json, sys
 for line in sys.stdin:
     m = json.loads(line)
-    if m.get("reason") == "compiler-artifact" and m.get("executable") and m["profile"]["test"]:
+    ours = m.get("manifest_path", "").endswith("/netns-tests/Cargo.toml")
+    if m.get("reason") == "compiler-artifact" and ours and m.get("executable") and m["profile"]["test"]:
         kind = m["target"]["kind"][0]
         name = m["target"]["name"].replace("-", "_")
         print(("lib_" + name if kind == "lib" else name) + "\t" + m["executable"])
