@@ -38,8 +38,9 @@ pub const FRAGMENTED_DATAGRAMS: usize = 1 << 12;
 pub const FLOWS_PER_GATEWAY: usize = 1 << 16;
 
 /// NAT64 flows (IPv6 inside) each NAT gateway can track at once, beside its IPv4 ones
-/// and on the same ports: about 100 bytes each (0.4 MiB per gateway).
-pub const NAT64_FLOWS_PER_GATEWAY: usize = 1 << 12;
+/// and on the same ports: about 100 bytes each (1.6 MiB per gateway). A quarter of the
+/// IPv4 table: enough for a lab's IPv6-only subnets, whose IPv4 traffic all goes here.
+pub const NAT64_FLOWS_PER_GATEWAY: usize = 1 << 14;
 
 /// One connection table per NAT gateway slot.
 #[derive(Debug)]

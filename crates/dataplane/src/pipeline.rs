@@ -279,7 +279,9 @@ impl Snapshot {
     /// Decides the fate of `packet`, read from port `from` at `now` (milliseconds of a
     /// monotonic clock); rewrites it in place when it is forwarded, or builds an ICMP
     /// error or TCP reset into `reply` (at least [`REPLY_BUFFER`] bytes) when one is
-    /// owed. `tracking` holds the NAT gateways' connection tables (see [`Tracking::sync`]).
+    /// owed. A NAT64 translation is built in `reply` too ([`Verdict::Translated`]): it
+    /// needs the packet's length and 28 bytes more, and one that does not fit is dropped
+    /// (`nat_unsupported`). `tracking` holds the NAT gateways' connection tables (see [`Tracking::sync`]).
     pub fn process(
         &self,
         tracking: &mut Tracking,

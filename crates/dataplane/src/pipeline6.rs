@@ -46,7 +46,7 @@ use crate::snapshot::{
     PortEntry, Snapshot,
 };
 use crate::trace::Step;
-use crate::wire::{Ipv4, Offload, Side, proto};
+use crate::wire::{Head, Ipv4, Offload, Side, proto};
 use crate::wire6::{Ipv6, icmp_error, icmp6};
 
 /// How much shorter a packet's IPv4 translation is than the IPv6 original without
@@ -301,6 +301,26 @@ impl Snapshot {
         if let Err(reason) = self.acl_check(tracking, nat.acl, false, ip) {
             return Verdict::Drop(reason);
         }
+        // Translated before a port is taken: what cannot be translated, or what the
+        // gateway's subnet does not let out, holds none. (So the outbound ACL sees the
+        // instance's source port; the gateway's goes in after it.)
+        ip.decrement_hop_limit();
+        let offload = ip.offload();
+        let Ok(len) = nat64::six_to_four_offloaded(ip.bytes(), nat.outside, dst4, offload, reply)
+        else {
+            return Verdict::Drop(DropReason::NatUnsupported);
+        };
+        let Ok(out) = Ipv4::new_checked(&mut reply[..len]) else {
+            return Verdict::Drop(DropReason::NatUnsupported);
+        };
+        let mut out = out.with_offload(offload);
+        if out.is_later_fragment() {
+            // No ports of its own: its first fragment's, as the IPv6 one had.
+            out.set_head(Head { sport, dport, icmp_type: 0, icmp_code: 0 });
+        }
+        if let Err(reason) = self.acl_check(tracking, nat.acl, true, &out) {
+            return Verdict::Drop(reason);
+        }
         let Some((table, table64)) = tracking.both_mut(nat.slot) else {
             return Verdict::Drop(DropReason::NatUnsupported);
         };
@@ -318,22 +338,9 @@ impl Snapshot {
             Outbound::Drop(Outcome::TableFull) => return Verdict::Drop(DropReason::NatTableFull),
             Outbound::Drop(_) => return Verdict::Drop(DropReason::NatNoFlow),
         };
-        ip.decrement_hop_limit();
-        let offload = ip.offload();
-        let Ok(len) = nat64::six_to_four_offloaded(ip.bytes(), nat.outside, dst4, offload, reply)
-        else {
-            return Verdict::Drop(DropReason::NatUnsupported);
-        };
-        let Ok(out) = Ipv4::new_checked(&mut reply[..len]) else {
-            return Verdict::Drop(DropReason::NatUnsupported);
-        };
-        let mut out = out.with_offload(offload);
         out.set_port(Side::Src, port);
         let inside = ip.src();
         tracking.note(|| Step::Translate6 { inside, outside: nat.outside, port });
-        if let Err(reason) = self.acl_check(tracking, nat.acl, true, &out) {
-            return Verdict::Drop(reason);
-        }
         out.decrement_ttl();
         let shift = out.header_len() as i16 - ip.header_len() as i16;
         Verdict::Translated { port: INTERNET, len, shift }
@@ -393,7 +400,12 @@ impl Snapshot {
         let Ok(out) = Ipv6::new_checked(&mut reply[..len]) else {
             return Verdict::Drop(DropReason::NatUnsupported);
         };
-        let out = out.with_offload(offload);
+        let mut out = out.with_offload(offload);
+        if out.is_later_fragment() {
+            // No ports of its own: its first fragment's, as the IPv4 one had.
+            let (sport, dport) = ip.ports().unwrap_or((0, 0));
+            out.set_head(Head { sport, dport, icmp_type: 0, icmp_code: 0 });
+        }
         tracking.note(|| Step::Translate6 { inside, outside: nat.outside, port: inside_port });
         if let Err(reason) = self
             .acl_check(tracking, nat.acl, true, &out)
@@ -1140,6 +1152,32 @@ mod tests {
         assert_eq!(ip.icmp_type(), Some(icmp6::ECHO_REPLY));
         assert_eq!(ip.ports(), Some((77, 0)));
         assert!(crate::wire6::tests::l4_ok(&six));
+
+        // A reply cut in fragments: the later one has no ports of its own, and gets in
+        // as its first does (by the flow's tracked ports, not port 0).
+        let answer = udp(53, outside_port, &[7; 2000]);
+        let mut whole =
+            crate::wire::tests::packet(host.octets(), eip.octets(), proto::UDP, 60, &answer);
+        crate::wire::tests::fix_l4(&mut whole);
+        whole[6..8].fill(0); // DF off, so that it may be cut
+        whole[10..12].fill(0);
+        let check = crate::wire::checksum(&whole[..20]);
+        whole[10..12].copy_from_slice(&check.to_be_bytes());
+        let mut pieces = Vec::new();
+        let mut piece = vec![0u8; 1500];
+        while let Some(n) = crate::wire::fragment(&whole, 1500, pieces.len(), &mut piece) {
+            pieces.push(piece[..n].to_vec());
+        }
+        assert_eq!(pieces.len(), 2);
+        for (i, piece) in pieces.iter_mut().enumerate() {
+            let (verdict, six) = run(INTERNET, piece, 2);
+            assert!(
+                matches!(verdict, Verdict::Translated { port: p, .. } if p == port),
+                "{i}: {verdict:?}"
+            );
+            let ip = Ipv6::new_checked(&six[..]).unwrap();
+            assert!(ip.is_fragment() && ip.dst() == me, "fragment {i} as IPv6");
+        }
 
         // Only the well-known prefix is translated; the edge is 1520 bytes of IPv6.
         let mut big = ipv6_packet(me, host6, 64, proto::UDP, &udp(5000, 53, &[0; 1500]));

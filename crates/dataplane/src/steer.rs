@@ -181,8 +181,10 @@ fn flow_of(ip: &Ipv4<&[u8]>) -> Option<Flow> {
     Some(Flow { protocol: ip.protocol(), a: (ip.src_bits(), sport), b: (ip.dst_bits(), dport) })
 }
 
-/// The owner of an IPv6 packet's flow. IPv6 is not translated anywhere vpclab carries
-/// it, so a flow is the same seen from either end: its symmetric hash decides.
+/// The owner of an IPv6 packet's flow: its symmetric hash decides (IPv6 is not
+/// translated to IPv6 anywhere; a NAT64 flow's IPv6 side is its own flow here, and the
+/// worker that owns it gives the flow a port of its own share, which steers the IPv4
+/// replies back to it).
 /// Unparsable packets belong to worker 0; a fragment other than the first goes where
 /// its first went.
 fn owner6(packet: &[u8], from: Port, workers: usize, fragments: &FragmentOwners) -> usize {

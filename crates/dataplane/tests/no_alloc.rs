@@ -85,8 +85,7 @@ fn forwarding_allocates_nothing() {
     ports.assign(&far);
     let six = ports.assign(&six);
     let snapshot = compile(&m, &mut ports, 1);
-    // Room for every flow made below (NAT64 tables hold a sixteenth of the NAT44 ones).
-    let mut nats = Tracking::new(1 << 18);
+    let mut nats = Tracking::new(1 << 16);
     nats.sync(&snapshot);
 
     // 8 bytes of UDP (checksum 0: none) plus a payload; source port 5000, to port 53.
