@@ -331,7 +331,14 @@ impl Snapshot {
         let taken = |proto, port| table.holds_outside(proto, dst_bits, dport, port, now);
         let port = match table64.outbound_beside(tuple, ip.tcp_flags(), now, taken) {
             Outbound::Translate { port, .. } => port,
-            Outbound::Reset => return Verdict::Drop(DropReason::NatReset),
+            // A segment of a flow the gateway no longer has: a reset tells the instance
+            // (from the host's 64:ff9b:: address), as for NAT44.
+            Outbound::Reset => {
+                return match crate::wire6::tcp_reset(reply, &ip.reborrow()) {
+                    Some(len) => Verdict::Reply { port: from, len, reason: DropReason::NatReset },
+                    None => Verdict::Drop(DropReason::NatReset),
+                };
+            }
             Outbound::Drop(Outcome::PortExhausted) => {
                 return Verdict::Drop(DropReason::NatPortExhausted);
             }
@@ -1178,6 +1185,24 @@ mod tests {
             let ip = Ipv6::new_checked(&six[..]).unwrap();
             assert!(ip.is_fragment() && ip.dst() == me, "fragment {i} as IPv6");
         }
+
+        // A TCP segment of a flow the gateway does not have: a reset from the host's
+        // 64:ff9b:: address, ports swapped, acknowledging what the segment sent.
+        let mut ack = crate::wire::tests::tcp_syn(41000, 80);
+        ack[4..8].copy_from_slice(&1000u32.to_be_bytes());
+        ack[13] = 0x18; // ACK, PSH
+        ack.extend(b"late");
+        let mut late = ipv6_packet(me, host6, 64, proto::TCP, &ack);
+        crate::wire6::tests::fix_l4(&mut late);
+        let (verdict, reset) = run(port, &mut late, 5);
+        assert!(
+            matches!(verdict, Verdict::Reply { reason: DropReason::NatReset, .. }),
+            "{verdict:?}"
+        );
+        let ip = Ipv6::new_checked(&reset[..]).unwrap();
+        assert_eq!((ip.src(), ip.dst(), ip.ports()), (host6, me, Some((80, 41000))));
+        assert_eq!(ip.tcp_flags(), 0x04, "RST");
+        assert!(crate::wire6::tests::l4_ok(&reset));
 
         // Only the well-known prefix is translated; the edge is 1520 bytes of IPv6.
         let mut big = ipv6_packet(me, host6, 64, proto::UDP, &udp(5000, 53, &[0; 1500]));

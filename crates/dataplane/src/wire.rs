@@ -936,7 +936,33 @@ pub fn tcp_reset(out: &mut [u8], original: &Ipv4<&[u8]>) -> Option<usize> {
     if original.protocol() != proto::TCP || original.is_fragment() {
         return None;
     }
-    let seg = original.payload();
+    let segment = reset_segment(original.payload())?;
+    let total = IPV4_HEADER + segment.len();
+    let out = out.get_mut(..total)?;
+    out.fill(0);
+    out[field::VER_IHL] = 0x45;
+    out[field::TOTAL_LEN..field::TOTAL_LEN + 2].copy_from_slice(&(total as u16).to_be_bytes());
+    out[field::FLAGS_FRAG..field::FLAGS_FRAG + 2].copy_from_slice(&DF.to_be_bytes());
+    out[field::TTL] = 64;
+    out[field::PROTOCOL] = proto::TCP;
+    out[field::SRC..field::SRC + 4].copy_from_slice(&original.dst().octets());
+    out[field::DST..field::DST + 4].copy_from_slice(&original.src().octets());
+    let check = checksum(&out[..IPV4_HEADER]);
+    out[field::CHECKSUM..field::CHECKSUM + 2].copy_from_slice(&check.to_be_bytes());
+    let tcp = &mut out[IPV4_HEADER..];
+    tcp.copy_from_slice(&segment);
+    let mut acc = sum(&original.dst().octets(), 0);
+    acc = sum(&original.src().octets(), acc);
+    acc += u32::from(proto::TCP) + 20;
+    let check = !fold(sum(tcp, acc));
+    tcp[16..18].copy_from_slice(&check.to_be_bytes());
+    Some(total)
+}
+
+/// The TCP header of the RST answering the TCP segment `seg` (RFC 793; see
+/// [`tcp_reset`]), its checksum left 0 for the caller's pseudo-header. `None` for an
+/// RST or a segment too short. Either IP version.
+pub(crate) fn reset_segment(seg: &[u8]) -> Option<[u8; 20]> {
     if seg.len() < 20 {
         return None;
     }
@@ -953,31 +979,14 @@ pub fn tcp_reset(out: &mut [u8], original: &Ipv4<&[u8]>) -> Option<usize> {
         let syn_fin = u32::from(flags & 0x02 != 0) + u32::from(flags & 0x01 != 0);
         (0, word(4).wrapping_add(data + syn_fin), 0x14)
     };
-    let total = IPV4_HEADER + 20;
-    let out = out.get_mut(..total)?;
-    out.fill(0);
-    out[field::VER_IHL] = 0x45;
-    out[field::TOTAL_LEN..field::TOTAL_LEN + 2].copy_from_slice(&(total as u16).to_be_bytes());
-    out[field::FLAGS_FRAG..field::FLAGS_FRAG + 2].copy_from_slice(&DF.to_be_bytes());
-    out[field::TTL] = 64;
-    out[field::PROTOCOL] = proto::TCP;
-    out[field::SRC..field::SRC + 4].copy_from_slice(&original.dst().octets());
-    out[field::DST..field::DST + 4].copy_from_slice(&original.src().octets());
-    let check = checksum(&out[..IPV4_HEADER]);
-    out[field::CHECKSUM..field::CHECKSUM + 2].copy_from_slice(&check.to_be_bytes());
-    let tcp = &mut out[IPV4_HEADER..];
+    let mut tcp = [0u8; 20];
     tcp[0..2].copy_from_slice(&seg[2..4]);
     tcp[2..4].copy_from_slice(&seg[0..2]);
     tcp[4..8].copy_from_slice(&seq.to_be_bytes());
     tcp[8..12].copy_from_slice(&ack.to_be_bytes());
     tcp[12] = 5 << 4;
     tcp[13] = reply_flags;
-    let mut acc = sum(&original.dst().octets(), 0);
-    acc = sum(&original.src().octets(), acc);
-    acc += u32::from(proto::TCP) + 20;
-    let check = !fold(sum(tcp, acc));
-    tcp[16..18].copy_from_slice(&check.to_be_bytes());
-    Some(total)
+    Some(tcp)
 }
 
 /// Finishes a partial TCP or UDP checksum (see [`Offload::partial_checksum`]) the way

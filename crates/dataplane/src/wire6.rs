@@ -246,6 +246,27 @@ pub fn ipv6_packet(
     p
 }
 
+/// Builds into `out` the TCP RST that answers `original` (a TCP segment, not a
+/// fragment) as if from its destination, as [`crate::wire::tcp_reset`] does for IPv4.
+/// Returns the length, or `None` when `original` is an RST itself, not TCP, or too
+/// short.
+pub fn tcp_reset(out: &mut [u8], original: &Ipv6<&[u8]>) -> Option<usize> {
+    if original.protocol() != proto::TCP || original.is_fragment() {
+        return None;
+    }
+    let segment = crate::wire::reset_segment(original.l4())?;
+    let total = IPV6_HEADER + segment.len();
+    let out = out.get_mut(..total)?;
+    let (src, dst) = (original.dst(), original.src());
+    put_header(out, 0, segment.len() as u16, proto::TCP, 64, src, dst);
+    let tcp = &mut out[IPV6_HEADER..];
+    tcp.copy_from_slice(&segment);
+    let pseudo = pseudo_header(src, dst, segment.len() as u32, proto::TCP);
+    let check = !fold(sum(tcp, pseudo));
+    tcp[16..18].copy_from_slice(&check.to_be_bytes());
+    Some(total)
+}
+
 /// Writes a fixed IPv6 header (flow label 0) into the first 40 bytes of `out`.
 pub(crate) fn put_header(
     out: &mut [u8],
