@@ -48,7 +48,10 @@ fuzz_target!(|data: &[u8]| {
     let now = u64::from(control) * 1000;
     match state.lab.snapshot.process_offloaded(&mut tracking, from, &mut packet, offload, &mut reply, now) {
         Verdict::Forward { len, .. } | Verdict::Service { len } => assert!(len <= bytes.len()),
-        Verdict::Reply { len, .. } => assert!(len <= REPLY_BUFFER),
+        // Replies, and NAT64 translations, are built in the reply buffer.
+        Verdict::Reply { len, .. } | Verdict::Translated { len, .. } => {
+            assert!(len <= REPLY_BUFFER)
+        }
         Verdict::Drop(_) => {}
     }
 });
