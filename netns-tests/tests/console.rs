@@ -111,6 +111,8 @@ impl Driver {
             .stderr(output)
             .spawn()
             .unwrap_or_else(|e| {
+                // No driver, no Driver to drop: its profile directory goes here.
+                let _ = std::fs::remove_dir_all(&profile);
                 panic!(
                     "{e}: {} (scripts/deps.sh --tests installs it)",
                     match engine {
