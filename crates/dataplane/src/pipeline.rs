@@ -1073,10 +1073,12 @@ impl Snapshot {
         };
         let (src, dst) = (ip.src_bits(), ip.dst_bits());
         let tuple = vpclab_conntrack::Tuple { proto, src, dst, sport, dport };
-        // A new flow's port must be free of the gateway's NAT64 flows too (asked only
-        // when a flow is created).
-        let dst6 = nat64::Prefix96::WELL_KNOWN.bits() | u128::from(dst);
-        let taken = |proto, port| table64.holds_outside(proto, dst6, dport, port, now);
+        // A new flow's port must be free of the gateway's NAT64 flows too (asked, and
+        // the destination's 64:ff9b:: form made, only when a flow is created).
+        let taken = |proto, port| {
+            let dst6 = nat64::Prefix96::WELL_KNOWN.bits() | u128::from(dst);
+            table64.holds_outside(proto, dst6, dport, port, now)
+        };
         match table.outbound_beside(tuple, ip.tcp_flags(), now, taken) {
             Outbound::Translate { port, .. } => {
                 ip.decrement_ttl();
