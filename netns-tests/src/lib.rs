@@ -93,6 +93,14 @@ pub fn run_ok(program: &str, args: &[&str]) -> Output {
     out
 }
 
+/// Runs a command inside the named namespace `ns` (`ip netns exec`), which the caller
+/// does not own as a [`Netns`]: an instance's, the lab's internet.
+pub fn in_ns(ns: &str, args: &[&str]) -> Output {
+    let mut full = vec!["netns", "exec", ns];
+    full.extend_from_slice(args);
+    run("ip", &full)
+}
+
 /// Names of all named network namespaces.
 pub fn namespaces() -> Vec<String> {
     let out = run_ok("ip", &["netns", "list"]);

@@ -7,20 +7,13 @@
 //! reaching an instance its group does not admit, metadata over IPv6 not enabled.
 
 use std::net::Ipv6Addr;
-use std::process::Output;
 use std::time::Duration;
 
 use vpclab_netns_tests::api::Api;
-use vpclab_netns_tests::{internet, require_root, run, wait_until};
+use vpclab_netns_tests::{in_ns, internet, require_root, wait_until};
 
 const T: Duration = Duration::from_secs(10);
 const CHECK_IP6: &str = "2001:db8:ffff::1";
-
-fn in_ns(ns: &str, args: &[&str]) -> Output {
-    let mut full = vec!["netns", "exec", ns];
-    full.extend_from_slice(args);
-    run("ip", &full)
-}
 
 /// What check-ip answers `ns` over IPv6, once it answers (within the deadline).
 fn check_ip6(ns: &str) -> String {

@@ -5,22 +5,15 @@
 //! the kernel hands over as offloaded super-packets) — and is seen as the gateway's
 //! Elastic IP. Without the route, nothing gets through.
 
-use std::process::Output;
 use std::time::Duration;
 
 use vpclab_netns_tests::api::Api;
 use vpclab_netns_tests::lab::Server;
-use vpclab_netns_tests::{internet, require_root, run, wait_until};
+use vpclab_netns_tests::{in_ns, internet, require_root, wait_until};
 
 const T: Duration = Duration::from_secs(10);
 /// The check-ip host, 198.51.100.1, as NAT64 reaches it.
 const CHECK_IP64: &str = "64:ff9b::c633:6401";
-
-fn in_ns(ns: &str, args: &[&str]) -> Output {
-    let mut full = vec!["netns", "exec", ns];
-    full.extend_from_slice(args);
-    run("ip", &full)
-}
 
 /// What `url` answers `ns` over IPv6 (`curl -6`), if it answers within two seconds.
 fn curl6(ns: &str, url: &str) -> Option<String> {
