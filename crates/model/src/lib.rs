@@ -39,6 +39,7 @@ mod onprem;
 mod peering;
 mod prefix_list;
 mod security;
+mod shared;
 mod transit;
 mod vpn;
 

@@ -13,6 +13,7 @@ use crate::flowlog::{FlowLog, FlowLogId};
 use crate::ids::IdGen;
 use crate::peering::{PeeringConnection, PeeringStatus, VpcPeeringConnectionId};
 use crate::security::{SecurityGroup, SecurityGroupId};
+use crate::shared::Shared;
 use crate::{
     AllocationId, AssociationId, ConnectionTracking, EgressOnlyInternetGateway,
     EgressOnlyInternetGatewayId, ElasticIp, Instance, InstanceId, InternetGateway,
@@ -170,103 +171,105 @@ pub struct RunInstance {
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Model {
     pub(crate) ids: IdGen,
-    pub(crate) vpcs: BTreeMap<VpcId, Vpc>,
-    pub(crate) subnets: BTreeMap<SubnetId, Subnet>,
-    pub(crate) route_tables: BTreeMap<RouteTableId, RouteTable>,
-    pub(crate) internet_gateways: BTreeMap<InternetGatewayId, InternetGateway>,
-    pub(crate) elastic_ips: BTreeMap<AllocationId, ElasticIp>,
-    pub(crate) instances: BTreeMap<InstanceId, Instance>,
+    pub(crate) vpcs: Shared<BTreeMap<VpcId, Vpc>>,
+    pub(crate) subnets: Shared<BTreeMap<SubnetId, Subnet>>,
+    pub(crate) route_tables: Shared<BTreeMap<RouteTableId, RouteTable>>,
+    pub(crate) internet_gateways: Shared<BTreeMap<InternetGatewayId, InternetGateway>>,
+    pub(crate) elastic_ips: Shared<BTreeMap<AllocationId, ElasticIp>>,
+    pub(crate) instances: Shared<BTreeMap<InstanceId, Instance>>,
     /// Terminated instances, with when (Unix seconds): AWS lists them, as `terminated`,
     /// for about an hour. They hold no address and block nothing.
     #[serde(default)]
-    pub(crate) terminated: BTreeMap<InstanceId, (Instance, u64)>,
+    pub(crate) terminated: Shared<BTreeMap<InstanceId, (Instance, u64)>>,
     #[serde(default)]
-    pub(crate) nat_gateways: BTreeMap<NatGatewayId, NatGateway>,
+    pub(crate) nat_gateways: Shared<BTreeMap<NatGatewayId, NatGateway>>,
     /// Deleted NAT gateways, with when (Unix seconds): AWS lists them, as `deleted`, for
     /// about an hour. They hold no address and route nothing.
     #[serde(default)]
     pub(crate) deleted_nat_gateways:
-        crate::departed::Departed<NatGatewayId, NatGateway, TERMINATED_LISTED_S>,
+        Shared<crate::departed::Departed<NatGatewayId, NatGateway, TERMINATED_LISTED_S>>,
     #[serde(default)]
-    pub(crate) security_groups: BTreeMap<SecurityGroupId, SecurityGroup>,
+    pub(crate) security_groups: Shared<BTreeMap<SecurityGroupId, SecurityGroup>>,
     #[serde(default)]
-    pub(crate) network_acls: BTreeMap<NetworkAclId, NetworkAcl>,
+    pub(crate) network_acls: Shared<BTreeMap<NetworkAclId, NetworkAcl>>,
     #[serde(default)]
-    pub(crate) peerings: BTreeMap<VpcPeeringConnectionId, PeeringConnection>,
+    pub(crate) peerings: Shared<BTreeMap<VpcPeeringConnectionId, PeeringConnection>>,
     #[serde(default)]
-    pub(crate) endpoints: BTreeMap<VpcEndpointId, VpcEndpoint>,
+    pub(crate) endpoints: Shared<BTreeMap<VpcEndpointId, VpcEndpoint>>,
     #[serde(default)]
-    pub(crate) flow_logs: BTreeMap<FlowLogId, FlowLog>,
+    pub(crate) flow_logs: Shared<BTreeMap<FlowLogId, FlowLog>>,
     /// Key pairs, by name.
     #[serde(default)]
-    pub(crate) key_pairs: BTreeMap<String, crate::KeyPair>,
+    pub(crate) key_pairs: Shared<BTreeMap<String, crate::KeyPair>>,
     /// The quotas in force.
     #[serde(default)]
     pub(crate) quotas: crate::Quotas,
     /// Network interfaces of one's own, not attached.
     #[serde(default)]
-    pub(crate) network_interfaces: BTreeMap<NetworkInterfaceId, crate::NetworkInterface>,
+    pub(crate) network_interfaces: Shared<BTreeMap<NetworkInterfaceId, crate::NetworkInterface>>,
     /// Launch templates.
     #[serde(default)]
-    pub(crate) launch_templates: BTreeMap<crate::LaunchTemplateId, crate::LaunchTemplate>,
+    pub(crate) launch_templates: Shared<BTreeMap<crate::LaunchTemplateId, crate::LaunchTemplate>>,
     /// Customer-managed prefix lists.
     #[serde(default)]
-    pub(crate) prefix_lists: BTreeMap<crate::PrefixListId, crate::ManagedPrefixList>,
+    pub(crate) prefix_lists: Shared<BTreeMap<crate::PrefixListId, crate::ManagedPrefixList>>,
     /// DHCP options sets, the account's default one among them.
-    #[serde(default = "crate::dhcp::initial_sets")]
-    pub(crate) dhcp_options: BTreeMap<crate::DhcpOptionsId, crate::DhcpOptions>,
+    #[serde(default = "initial_dhcp_sets")]
+    pub(crate) dhcp_options: Shared<BTreeMap<crate::DhcpOptionsId, crate::DhcpOptions>>,
     /// Transit gateways.
     #[serde(default)]
-    pub(crate) transit_gateways: BTreeMap<crate::TransitGatewayId, crate::TransitGateway>,
+    pub(crate) transit_gateways: Shared<BTreeMap<crate::TransitGatewayId, crate::TransitGateway>>,
     /// Transit gateway attachments.
     #[serde(default)]
-    pub(crate) tgw_attachments: BTreeMap<crate::TgwAttachmentId, crate::TgwAttachment>,
+    pub(crate) tgw_attachments: Shared<BTreeMap<crate::TgwAttachmentId, crate::TgwAttachment>>,
     /// Transit gateway route tables.
     #[serde(default)]
-    pub(crate) tgw_route_tables: BTreeMap<crate::TgwRouteTableId, crate::TgwRouteTable>,
+    pub(crate) tgw_route_tables: Shared<BTreeMap<crate::TgwRouteTableId, crate::TgwRouteTable>>,
     /// Deleted transit gateways, with when: AWS lists them, as `deleted`, for two hours.
     #[serde(default)]
     pub(crate) deleted_transit_gateways:
-        crate::transit::Gone<crate::TransitGatewayId, crate::TransitGateway>,
+        Shared<crate::transit::Gone<crate::TransitGatewayId, crate::TransitGateway>>,
     /// Deleted transit gateway attachments and rejected peering attachments, with when:
     /// AWS lists them, as `deleted` or `rejected`, for two hours.
     #[serde(default)]
     pub(crate) deleted_tgw_attachments:
-        crate::transit::Gone<crate::TgwAttachmentId, crate::TgwAttachment>,
+        Shared<crate::transit::Gone<crate::TgwAttachmentId, crate::TgwAttachment>>,
     /// Deleted transit gateway route tables, with when (listed `deleted` for two hours).
     #[serde(default)]
     pub(crate) deleted_tgw_route_tables:
-        crate::transit::Gone<crate::TgwRouteTableId, crate::TgwRouteTable>,
+        Shared<crate::transit::Gone<crate::TgwRouteTableId, crate::TgwRouteTable>>,
     /// Customer gateways.
     #[serde(default)]
-    pub(crate) customer_gateways: BTreeMap<crate::CustomerGatewayId, crate::CustomerGateway>,
+    pub(crate) customer_gateways:
+        Shared<BTreeMap<crate::CustomerGatewayId, crate::CustomerGateway>>,
     /// Deleted customer gateways, with when (listed `deleted` for an hour).
     #[serde(default)]
     pub(crate) deleted_customer_gateways:
-        crate::vpn::Gone<crate::CustomerGatewayId, crate::CustomerGateway>,
+        Shared<crate::vpn::Gone<crate::CustomerGatewayId, crate::CustomerGateway>>,
     /// Virtual private gateways.
     #[serde(default)]
-    pub(crate) vpn_gateways: BTreeMap<crate::VpnGatewayId, crate::VpnGateway>,
+    pub(crate) vpn_gateways: Shared<BTreeMap<crate::VpnGatewayId, crate::VpnGateway>>,
     /// Deleted virtual private gateways, with when (listed `deleted` for an hour).
     #[serde(default)]
-    pub(crate) deleted_vpn_gateways: crate::vpn::Gone<crate::VpnGatewayId, crate::VpnGateway>,
+    pub(crate) deleted_vpn_gateways:
+        Shared<crate::vpn::Gone<crate::VpnGatewayId, crate::VpnGateway>>,
     /// VPN connections.
     #[serde(default)]
-    pub(crate) vpn_connections: BTreeMap<crate::VpnConnectionId, crate::VpnConnection>,
+    pub(crate) vpn_connections: Shared<BTreeMap<crate::VpnConnectionId, crate::VpnConnection>>,
     /// Deleted VPN connections, with when (listed `deleted` for an hour).
     #[serde(default)]
     pub(crate) deleted_vpn_connections:
-        crate::vpn::Gone<crate::VpnConnectionId, crate::VpnConnection>,
+        Shared<crate::vpn::Gone<crate::VpnConnectionId, crate::VpnConnection>>,
     /// On-premises sites, by name (states from before sites load with none).
     #[serde(default)]
-    pub(crate) onprem_sites: BTreeMap<String, crate::OnpremSite>,
+    pub(crate) onprem_sites: Shared<BTreeMap<String, crate::OnpremSite>>,
     /// How many /56s the Amazon IPv6 pool has handed out (none is handed out twice).
     #[serde(default, skip_serializing_if = "is_zero")]
     pub(crate) ipv6_blocks_issued: u64,
     /// Egress-only internet gateways.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub(crate) egress_only_gateways:
-        BTreeMap<EgressOnlyInternetGatewayId, EgressOnlyInternetGateway>,
+        Shared<BTreeMap<EgressOnlyInternetGatewayId, EgressOnlyInternetGateway>>,
 }
 
 impl Model {
@@ -274,41 +277,41 @@ impl Model {
     pub fn new(seed: u64) -> Self {
         Self {
             ids: IdGen::new(seed),
-            vpcs: BTreeMap::new(),
-            subnets: BTreeMap::new(),
-            route_tables: BTreeMap::new(),
-            internet_gateways: BTreeMap::new(),
-            elastic_ips: BTreeMap::new(),
-            instances: BTreeMap::new(),
-            terminated: BTreeMap::new(),
-            nat_gateways: BTreeMap::new(),
+            vpcs: Default::default(),
+            subnets: Default::default(),
+            route_tables: Default::default(),
+            internet_gateways: Default::default(),
+            elastic_ips: Default::default(),
+            instances: Default::default(),
+            terminated: Default::default(),
+            nat_gateways: Default::default(),
             deleted_nat_gateways: Default::default(),
-            dhcp_options: crate::dhcp::initial_sets(),
-            prefix_lists: BTreeMap::new(),
-            launch_templates: BTreeMap::new(),
+            dhcp_options: crate::dhcp::initial_sets().into(),
+            prefix_lists: Default::default(),
+            launch_templates: Default::default(),
             quotas: crate::Quotas::default(),
-            network_interfaces: BTreeMap::new(),
-            security_groups: BTreeMap::new(),
-            network_acls: BTreeMap::new(),
-            peerings: BTreeMap::new(),
-            endpoints: BTreeMap::new(),
-            flow_logs: BTreeMap::new(),
-            key_pairs: BTreeMap::new(),
-            transit_gateways: BTreeMap::new(),
-            tgw_attachments: BTreeMap::new(),
-            tgw_route_tables: BTreeMap::new(),
+            network_interfaces: Default::default(),
+            security_groups: Default::default(),
+            network_acls: Default::default(),
+            peerings: Default::default(),
+            endpoints: Default::default(),
+            flow_logs: Default::default(),
+            key_pairs: Default::default(),
+            transit_gateways: Default::default(),
+            tgw_attachments: Default::default(),
+            tgw_route_tables: Default::default(),
             deleted_transit_gateways: Default::default(),
             deleted_tgw_attachments: Default::default(),
             deleted_tgw_route_tables: Default::default(),
-            customer_gateways: BTreeMap::new(),
+            customer_gateways: Default::default(),
             deleted_customer_gateways: Default::default(),
-            vpn_gateways: BTreeMap::new(),
+            vpn_gateways: Default::default(),
             deleted_vpn_gateways: Default::default(),
-            vpn_connections: BTreeMap::new(),
+            vpn_connections: Default::default(),
             deleted_vpn_connections: Default::default(),
-            onprem_sites: BTreeMap::new(),
+            onprem_sites: Default::default(),
             ipv6_blocks_issued: 0,
-            egress_only_gateways: BTreeMap::new(),
+            egress_only_gateways: Default::default(),
         }
     }
 
@@ -2571,4 +2574,9 @@ impl Model {
     pub fn is_terminated(&self, id: &InstanceId, now: u64) -> bool {
         self.terminated.get(id).is_some_and(|(_, at)| now.saturating_sub(*at) < TERMINATED_LISTED_S)
     }
+}
+
+/// The DHCP options sets of a model stored before they were (serde's default).
+fn initial_dhcp_sets() -> Shared<BTreeMap<crate::DhcpOptionsId, crate::DhcpOptions>> {
+    crate::dhcp::initial_sets().into()
 }
