@@ -21,6 +21,7 @@
 
 #![forbid(unsafe_code)]
 
+mod ascending;
 pub mod bpf;
 pub mod capture;
 pub mod counters;

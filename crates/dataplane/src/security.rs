@@ -375,6 +375,14 @@ impl FlowHashing {
     }
 }
 
+/// A random seed, as the standard `RandomState`'s default: maps keyed by what clients
+/// name (ids) hash several times faster with it than with SipHash.
+impl Default for FlowHashing {
+    fn default() -> Self {
+        Self::random()
+    }
+}
+
 impl BuildHasher for FlowHashing {
     type Hasher = FlowHasher;
 

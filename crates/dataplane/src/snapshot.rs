@@ -14,6 +14,7 @@ use vpclab_model::{
     SecurityGroupId, VpnConnectionId, ZONES,
 };
 
+use crate::ascending::Ascending;
 use crate::security::{CompiledAcl, FlowHashing, InterfaceRules};
 
 /// A device the forwarder reads and writes: an index into the snapshot's port table.
@@ -658,6 +659,29 @@ impl PortMap {
     /// Every (instance, port).
     pub fn iter(&self) -> impl Iterator<Item = (&InstanceId, Port)> {
         self.by_instance.iter().map(|(i, &p)| (i, p))
+    }
+
+    /// The ports of instances asked in id order (the model's), found by one walk of the
+    /// map rather than a search each; see [`InstancePorts::get`].
+    pub(crate) fn instance_ports(&self) -> InstancePorts<'_> {
+        InstancePorts { map: self, walk: Ascending::new(&self.by_instance) }
+    }
+}
+
+/// See [`PortMap::instance_ports`].
+pub(crate) struct InstancePorts<'a> {
+    map: &'a PortMap,
+    walk: Ascending<std::collections::btree_map::Iter<'a, InstanceId, Port>>,
+}
+
+impl InstancePorts<'_> {
+    /// The port of `instance`, if it has one, as [`PortMap::get`] (found on the walk when
+    /// asked in id order, searched for otherwise).
+    pub(crate) fn get(&mut self, instance: &InstanceId) -> Option<Port> {
+        match self.walk.find(instance) {
+            Some(&port) => Some(port),
+            None => self.map.get(instance),
+        }
     }
 }
 

@@ -18,9 +18,11 @@
 pub mod dns;
 pub mod imds;
 
+use std::collections::hash_map::Entry;
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::net::{Ipv4Addr, Ipv6Addr};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant as StdInstant};
 
@@ -30,10 +32,15 @@ use smoltcp::phy::{self, Checksum, ChecksumCapabilities, DeviceCapabilities, Med
 use smoltcp::socket::{tcp, udp};
 use smoltcp::time::Instant;
 use smoltcp::wire::{HardwareAddress, IpAddress, IpCidr, IpListenEndpoint, Ipv4Address};
-use vpclab_model::{Instance, InstanceId, MetadataOptions, Model, Subnet, Vpc, VpcId, names};
+use vpclab_model::{
+    Instance, InstanceId, MetadataOptions, Model, SecurityGroupId, Subnet, SubnetId, Vpc, VpcId,
+    names,
+};
 use vpclab_sys::tun::{Tun, VNET_HDR_LEN};
 
+use crate::ascending::Ascending;
 use crate::pipeline6::{DNS6, IMDS6};
+use crate::security::FlowHashing;
 use crate::snapshot::{Port, PortMap};
 
 /// The instance metadata service's address.
@@ -94,6 +101,15 @@ pub struct ServiceData {
 }
 
 impl ServiceData {
+    /// Puts `service` at `port`.
+    fn place(&mut self, port: Port, service: Arc<InstanceService>) {
+        let slot = port as usize;
+        if self.instances.len() <= slot {
+            self.instances.resize(slot + 1, None);
+        }
+        self.instances[slot] = Some(service);
+    }
+
     /// The instance at `port`.
     pub fn instance(&self, port: Port) -> Option<&Arc<InstanceService>> {
         self.instances.get(port as usize).and_then(Option::as_ref)
@@ -111,56 +127,132 @@ pub fn compile(model: &Model, ports: &PortMap) -> ServiceData {
 /// something they are made of changed — the instance, its VPC, its subnet, its groups'
 /// names — and shared otherwise: with thousands of instances, building every one on
 /// every API call was most of the call.
+///
+/// Whether a VPC, subnet or group changed is found once per compile, not once per
+/// instance behind it ([`Copies`]), and an instance's answers hold the copies they were
+/// built from, so telling whether they still stand takes no search by id: with ten
+/// thousand instances, comparing each one's VPC and subnet, then finding them by id, was
+/// most of what was left.
 #[derive(Debug, Default)]
 pub struct Compiler {
-    /// Every VPC's index in [`ServiceData`], kept while the VPC exists (an index that
-    /// moved would change every instance's answers behind it).
-    vpcs: HashMap<VpcId, u32>,
+    /// Every VPC, with its index in [`ServiceData`], kept while the VPC exists (an index
+    /// that moved would change every instance's answers behind it).
+    vpcs: Copies<VpcId, Vpc>,
     next_vpc: u32,
-    /// What each instance's answers were last built from.
-    instances: HashMap<InstanceId, Built>,
+    subnets: Copies<SubnetId, Subnet>,
+    /// Every security group's name (the rest of a group is not in the answers).
+    groups: Copies<SecurityGroupId, String>,
+    /// What each instance's answers were last built from, in id order (the model's).
+    instances: BTreeMap<InstanceId, Built>,
     /// Counts compiles: an entry not seen in the latest is gone from the model.
     round: u64,
+}
+
+/// A VPC, subnet or group (what of it the answers use) as a compile saw it.
+#[derive(Debug)]
+struct Seen<T> {
+    value: T,
+    /// A VPC's index in [`ServiceData`] (0 for the others).
+    index: u32,
+    /// Whether `value` is still the model's: cleared, for good, when the model's differs
+    /// or is gone (and [`Copies`] holds a new copy, or none). Only the compiling thread
+    /// reads or writes it; atomic so that the compiler may move between threads.
+    current: AtomicBool,
+}
+
+impl<T> Seen<T> {
+    fn is_current(&self) -> bool {
+        self.current.load(Ordering::Relaxed)
+    }
+}
+
+/// The compiler's copies of one kind of the model's values, by id, each with the compile
+/// that last saw it.
+#[derive(Debug)]
+struct Copies<K, T> {
+    by_id: HashMap<K, (Arc<Seen<T>>, u64), FlowHashing>,
+}
+
+impl<K, T> Default for Copies<K, T> {
+    fn default() -> Self {
+        Self { by_id: HashMap::default() }
+    }
+}
+
+impl<K: Eq + std::hash::Hash, T> Copies<K, T> {
+    /// Records that compile `round` saw `id`: the copy kept stays if `same` says it is
+    /// still the model's value, and is otherwise marked out of date and replaced by
+    /// `value()` (called only then: nothing unchanged is copied). A new copy keeps the
+    /// old one's index, or takes `new_index()` if there was none.
+    fn see(
+        &mut self,
+        round: u64,
+        id: K,
+        same: impl FnOnce(&T) -> bool,
+        value: impl FnOnce() -> T,
+        new_index: impl FnOnce() -> u32,
+    ) {
+        let fresh =
+            |value, index| (Arc::new(Seen { value, index, current: AtomicBool::new(true) }), round);
+        match self.by_id.entry(id) {
+            Entry::Occupied(mut entry) => {
+                let (kept, seen_in) = entry.get_mut();
+                if same(&kept.value) {
+                    *seen_in = round;
+                } else {
+                    kept.current.store(false, Ordering::Relaxed);
+                    let index = kept.index;
+                    *entry.get_mut() = fresh(value(), index);
+                }
+            }
+            Entry::Vacant(entry) => {
+                entry.insert(fresh(value(), new_index()));
+            }
+        }
+    }
+
+    /// Forgets (and marks out of date) the copies compile `round` did not see: their
+    /// values are gone from the model.
+    fn forget_unseen(&mut self, round: u64) {
+        self.by_id.retain(|_, (kept, seen_in)| {
+            let seen = *seen_in == round;
+            if !seen {
+                kept.current.store(false, Ordering::Relaxed);
+            }
+            seen
+        });
+    }
+
+    /// The copy of `id`'s value.
+    fn get<Q: Eq + std::hash::Hash + ?Sized>(&self, id: &Q) -> Option<&Arc<Seen<T>>>
+    where
+        K: std::borrow::Borrow<Q>,
+    {
+        self.by_id.get(id).map(|(kept, _)| kept)
+    }
 }
 
 /// An instance's answers and what they were built from.
 #[derive(Debug)]
 struct Built {
     instance: Instance,
-    vpc: Vpc,
-    subnet: Subnet,
-    /// Its groups' ids and names, in the instance's order.
-    groups: Vec<(String, String)>,
-    index: u32,
+    vpc: Arc<Seen<Vpc>>,
+    subnet: Arc<Seen<Subnet>>,
+    /// Its groups, in the instance's order; `None` if one of them did not exist (then
+    /// the answers are built again every time: one may have come since).
+    groups: Option<Vec<Arc<Seen<String>>>>,
     service: Arc<InstanceService>,
     round: u64,
 }
 
 impl Built {
-    /// Whether these answers are still the ones `model` gives.
-    fn current(
-        &self,
-        model: &Model,
-        instance: &Instance,
-        vpc: &Vpc,
-        subnet: &Subnet,
-        index: u32,
-    ) -> bool {
-        let mut groups =
-            instance.security_groups.iter().filter_map(|g| model.security_group(g).ok());
-        let mut built = self.groups.iter();
-        let same_groups = loop {
-            match (groups.next(), built.next()) {
-                (None, None) => break true,
-                (Some(g), Some((id, name))) if g.id.as_str() == id && g.name == *name => {}
-                _ => break false,
-            }
-        };
-        self.index == index
-            && same_groups
+    /// Whether these answers are still the ones `instance` gets: it is the same, and so
+    /// are its VPC, its subnet and its groups' names.
+    fn current(&self, instance: &Instance) -> bool {
+        self.vpc.is_current()
+            && self.subnet.is_current()
+            && self.groups.as_ref().is_some_and(|g| g.iter().all(|g| g.is_current()))
             && self.instance == *instance
-            && self.vpc == *vpc
-            && self.subnet == *subnet
     }
 }
 
@@ -169,74 +261,114 @@ impl Compiler {
     pub fn compile(&mut self, model: &Model, ports: &PortMap) -> ServiceData {
         self.round += 1;
         let round = self.round;
-        self.vpcs.retain(|id, _| model.vpc(id).is_ok());
+        let next_vpc = &mut self.next_vpc;
         for vpc in model.vpcs() {
-            if !self.vpcs.contains_key(&vpc.id) {
-                self.vpcs.insert(vpc.id.clone(), self.next_vpc);
-                self.next_vpc += 1;
-            }
+            let new_index = || {
+                *next_vpc += 1;
+                *next_vpc - 1
+            };
+            self.vpcs.see(round, vpc.id.clone(), |v| v == vpc, || vpc.clone(), new_index);
         }
-        let vpc_index = &self.vpcs;
+        self.vpcs.forget_unseen(round);
+        for subnet in model.subnets() {
+            let same = |s: &Subnet| s == subnet;
+            self.subnets.see(round, subnet.id.clone(), same, || subnet.clone(), || 0);
+        }
+        self.subnets.forget_unseen(round);
+        for group in model.security_groups() {
+            let same = |name: &String| *name == group.name;
+            self.groups.see(round, group.id.clone(), same, || group.name.clone(), || 0);
+        }
+        self.groups.forget_unseen(round);
+
         let mut data = ServiceData::default();
         for endpoint in model.vpc_endpoints() {
-            let Some(&vpc) = vpc_index.get(&endpoint.vpc) else { continue };
+            let Some(vpc) = self.vpcs.get(&endpoint.vpc) else { continue };
             for name in model.endpoint_names(endpoint) {
                 if name.private {
-                    data.private_names.insert((vpc, name.name), name.addresses);
+                    data.private_names.insert((vpc.index, name.name), name.addresses);
                 } else {
                     data.endpoint_names.insert(name.name, name.addresses);
                 }
             }
         }
+        // The instances come in id order, as the answers built for them are kept: one
+        // walk finds each one's. Those not found on the walk (new, changed, or out of
+        // order) are looked up and built after it.
+        // As many instances as last time, give or take a few: room for their addresses.
+        data.private.reserve(self.instances.len());
+        let mut ports = ports.instance_ports();
+        let mut walk = Ascending::new(self.instances.iter_mut());
+        let (mut missed, mut kept) = (Vec::new(), 0);
         for instance in model.instances() {
-            let (Ok(vpc), Ok(subnet)) = (model.vpc(&instance.vpc), model.subnet(&instance.subnet))
+            let port = ports.get(&instance.id).filter(|_| !instance.stopped);
+            let built = port.and_then(|port| Some((port, walk.find(&instance.id)?)));
+            let vpc = match built {
+                Some((port, built)) if built.current(instance) => {
+                    built.round = round;
+                    kept += 1;
+                    data.place(port, Arc::clone(&built.service));
+                    Arc::clone(&built.vpc)
+                }
+                _ => {
+                    let Some(vpc) = self.vpcs.get(&instance.vpc) else { continue };
+                    if self.subnets.get(&instance.subnet).is_none() {
+                        continue;
+                    }
+                    if let Some(port) = port {
+                        missed.push((instance, port));
+                    }
+                    Arc::clone(vpc)
+                }
+            };
+            data.private.insert((vpc.index, instance.private_ip));
+            let public = instance.public_ip.as_ref().map(|(ip, _)| *ip);
+            if let (Some(ip), true) = (public, vpc.value.dns_hostnames) {
+                data.public.insert(ip, (vpc.index, instance.private_ip));
+            }
+        }
+        for (instance, port) in missed {
+            if let Some(built) = self.instances.get_mut(&instance.id) {
+                if built.current(instance) {
+                    built.round = round;
+                    kept += 1;
+                    data.place(port, Arc::clone(&built.service));
+                    continue;
+                }
+            }
+            let (Some(vpc), Some(subnet)) =
+                (self.vpcs.get(&instance.vpc), self.subnets.get(&instance.subnet))
             else {
                 continue;
             };
-            let index = vpc_index[&vpc.id];
-            data.private.insert((index, instance.private_ip));
-            let public = instance.public_ip.as_ref().map(|(ip, _)| *ip);
-            if let (Some(ip), true) = (public, vpc.dns_hostnames) {
-                data.public.insert(ip, (index, instance.private_ip));
-            }
-            let Some(port) = ports.get(&instance.id).filter(|_| !instance.stopped) else {
-                continue;
-            };
-            let service = match self.instances.get_mut(&instance.id) {
-                Some(built) if built.current(model, instance, vpc, subnet, index) => {
-                    built.round = round;
-                    Arc::clone(&built.service)
-                }
-                _ => {
-                    let groups: Vec<(String, String)> = instance
-                        .security_groups
-                        .iter()
-                        .filter_map(|g| model.security_group(g).ok())
-                        .map(|g| (g.id.to_string(), g.name.clone()))
-                        .collect();
-                    let service = Arc::new(instance_service(instance, vpc, subnet, &groups, index));
-                    self.instances.insert(
-                        instance.id.clone(),
-                        Built {
-                            instance: instance.clone(),
-                            vpc: vpc.clone(),
-                            subnet: subnet.clone(),
-                            groups,
-                            index,
-                            service: Arc::clone(&service),
-                            round,
-                        },
-                    );
-                    service
-                }
-            };
-            let slot = port as usize;
-            if data.instances.len() <= slot {
-                data.instances.resize(slot + 1, None);
-            }
-            data.instances[slot] = Some(service);
+            let groups: Option<Vec<_>> =
+                instance.security_groups.iter().map(|g| self.groups.get(g).cloned()).collect();
+            let names: Vec<(String, String)> = instance
+                .security_groups
+                .iter()
+                .filter_map(|g| Some((g.to_string(), self.groups.get(g)?.value.clone())))
+                .collect();
+            let service =
+                Arc::new(instance_service(instance, &vpc.value, &subnet.value, &names, vpc.index));
+            self.instances.insert(
+                instance.id.clone(),
+                Built {
+                    instance: instance.clone(),
+                    vpc: Arc::clone(vpc),
+                    subnet: Arc::clone(subnet),
+                    groups,
+                    service: Arc::clone(&service),
+                    round,
+                },
+            );
+            kept += 1;
+            data.place(port, service);
         }
-        self.instances.retain(|_, built| built.round == round);
+        // Every entry this compile kept or made was counted once: if that is all of
+        // them, none is left over to drop.
+        if kept != self.instances.len() {
+            self.instances.retain(|_, built| built.round == round);
+        }
         data
     }
 }
@@ -791,5 +923,49 @@ mod tests {
         assert!(fourth.instance(a).is_none());
         assert!(!compiler.instances.contains_key(&a_id));
         assert!(Arc::ptr_eq(third.instance(b).unwrap(), fourth.instance(b).unwrap()));
+    }
+
+    #[test]
+    fn a_copy_is_out_of_date_once_its_value_changes_or_goes_and_a_new_one_keeps_its_index() {
+        let mut copies: Copies<u8, String> = Copies::default();
+        copies.see(1, 7, |_| unreachable!(), || "a".into(), || 3);
+        let first = Arc::clone(copies.get(&7).unwrap());
+        assert_eq!((first.value.as_str(), first.index, first.is_current()), ("a", 3, true));
+        // The same value: the same copy, still current.
+        copies.see(2, 7, |v| v == "a", || unreachable!(), || unreachable!());
+        copies.forget_unseen(2);
+        assert!(Arc::ptr_eq(&first, copies.get(&7).unwrap()) && first.is_current());
+        // Changed: the old copy is out of date for good; the new one has its index.
+        copies.see(3, 7, |v| v == "b", || "b".into(), || unreachable!());
+        let second = Arc::clone(copies.get(&7).unwrap());
+        assert!(!first.is_current());
+        assert_eq!((second.value.as_str(), second.index, second.is_current()), ("b", 3, true));
+        // Not seen in a compile: gone, and out of date.
+        copies.forget_unseen(4);
+        assert!(copies.get(&7).is_none() && !second.is_current());
+    }
+
+    #[test]
+    fn a_changed_subnet_rebuilds_the_answers_of_its_instances_only() {
+        let mut m = Model::new(6);
+        let mut ports = PortMap::new();
+        let (_, subnet_a) = vpc(&mut m, "10.1.0.0/16");
+        let (_, subnet_b) = vpc(&mut m, "10.2.0.0/16");
+        let (a, b) = (run(&mut m, &mut ports, &subnet_a), run(&mut m, &mut ports, &subnet_b));
+        let mut compiler = Compiler::default();
+        let first = compiler.compile(&m, &ports);
+        m.set_map_public_ip_on_launch(&subnet_a, true).unwrap();
+        let second = compiler.compile(&m, &ports);
+        assert!(!Arc::ptr_eq(first.instance(a).unwrap(), second.instance(a).unwrap()));
+        assert!(Arc::ptr_eq(first.instance(b).unwrap(), second.instance(b).unwrap()));
+        let fresh = compile(&m, &ports);
+        for port in [a, b] {
+            assert_eq!(answers(&second, port), answers(&fresh, port), "port {port}");
+        }
+        // Nothing changed since: every answer kept.
+        let third = compiler.compile(&m, &ports);
+        for port in [a, b] {
+            assert!(Arc::ptr_eq(second.instance(port).unwrap(), third.instance(port).unwrap()));
+        }
     }
 }
