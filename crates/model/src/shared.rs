@@ -26,6 +26,15 @@ impl<T> Shared<T> {
     }
 }
 
+impl<T> Shared<T> {
+    /// Whether `a` and `b` are the same value, never changed since one was copied from
+    /// the other (or both from a third). Different values are never the same; equal
+    /// ones made apart are not either.
+    pub(crate) fn same(a: &Self, b: &Self) -> bool {
+        Arc::ptr_eq(&a.0, &b.0)
+    }
+}
+
 impl<T> Clone for Shared<T> {
     fn clone(&self) -> Self {
         Self(Arc::clone(&self.0))

@@ -1,0 +1,320 @@
+//! The model as the state store keeps it: one record per resource, so that a call
+//! writes what it changed and not the whole model.
+//!
+//! A record is a field of [`Model`] and a key in it, holding JSON: for a collection
+//! (a map from id to resource) one record per resource, keyed by the id as JSON writes
+//! a map's key; for any other field (the id generator, the quotas, the lists of
+//! departed resources) one record holding the whole field, keyed [`WHOLE`]. The records
+//! of a model, put back together as `{field: {key: value}}` and `{field: value}`, are
+//! its JSON form, so a model read back from them is the model written.
+//!
+//! [`Model::changes_since`] finds what a call changed without looking at what it did
+//! not touch: a collection the call never changed is still shared with the model
+//! before it ([`Shared`]), which one pointer comparison tells; in a collection it
+//! changed, the resources are compared one by one.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+use crate::Model;
+use crate::shared::Shared;
+
+/// The key of a record holding a whole field.
+pub const WHOLE: &str = "";
+
+/// One record of the stored form.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Record {
+    /// The model's field (its name in the model's JSON form).
+    pub field: &'static str,
+    /// The resource's id within the field, or [`WHOLE`].
+    pub key: String,
+    /// The resource or field as JSON; `None`: the resource is gone.
+    pub value: Option<Vec<u8>>,
+}
+
+/// The errors of the stored form, as text for the operator.
+pub type StoredError = String;
+
+/// Lists the model's fields for the stored form, each once: `maps` are collections
+/// stored a record per resource, `shared` other fields behind [`Shared`] stored whole,
+/// `plain` small fields stored whole and compared by their JSON.
+///
+/// A field missing from these lists would not be stored: the test
+/// `every_field_is_stored` compares them with the model's JSON form.
+macro_rules! stored_form {
+    (maps: [$($map:ident),* $(,)?], shared: [$($shared:ident),* $(,)?], plain: [$($plain:ident),* $(,)?] $(,)?) => {
+        /// The names of the fields stored a record per resource.
+        const MAP_FIELDS: &[&str] = &[$(stringify!($map)),*];
+        /// The names of every stored field.
+        #[cfg(test)]
+        const FIELDS: &[&str] = &[$(stringify!($map),)* $(stringify!($shared),)* $(stringify!($plain)),*];
+
+        impl Model {
+            /// Every record of this model.
+            pub fn records(&self) -> Result<Vec<Record>, StoredError> {
+                let mut out = Vec::new();
+                $(all_entries(stringify!($map), &self.$map, &mut out)?;)*
+                $(out.push(whole(stringify!($shared), &*self.$shared)?);)*
+                $(out.push(whole(stringify!($plain), &self.$plain)?);)*
+                Ok(out)
+            }
+
+            /// The records that differ from `old`'s: new and changed resources and
+            /// fields with their value, gone resources without. Writing them over
+            /// `old`'s records gives this model's.
+            pub fn changes_since(&self, old: &Model) -> Result<Vec<Record>, StoredError> {
+                let mut out = Vec::new();
+                $(changed_entries(stringify!($map), &old.$map, &self.$map, &mut out)?;)*
+                $(
+                    if !Shared::same(&old.$shared, &self.$shared) {
+                        out.push(whole(stringify!($shared), &*self.$shared)?);
+                    }
+                )*
+                $(
+                    let new = whole(stringify!($plain), &self.$plain)?;
+                    if whole(stringify!($plain), &old.$plain)? != new {
+                        out.push(new);
+                    }
+                )*
+                Ok(out)
+            }
+        }
+    };
+}
+
+stored_form! {
+    maps: [
+        vpcs, subnets, route_tables, internet_gateways, elastic_ips, instances, terminated,
+        nat_gateways, security_groups, network_acls, peerings, endpoints, flow_logs,
+        key_pairs, network_interfaces, launch_templates, prefix_lists, dhcp_options,
+        transit_gateways, tgw_attachments, tgw_route_tables, customer_gateways,
+        vpn_gateways, vpn_connections, onprem_sites, egress_only_gateways,
+    ],
+    shared: [
+        deleted_nat_gateways, deleted_transit_gateways, deleted_tgw_attachments,
+        deleted_tgw_route_tables, deleted_customer_gateways, deleted_vpn_gateways,
+        deleted_vpn_connections,
+    ],
+    plain: [ids, quotas, ipv6_blocks_issued],
+}
+
+impl Model {
+    /// The model whose records are `records` (field, key, JSON), in any order: what
+    /// [`Model::records`] and [`Model::changes_since`] wrote, the gone ones removed.
+    pub fn from_records<'a>(
+        records: impl IntoIterator<Item = (&'a str, &'a str, &'a [u8])>,
+    ) -> Result<Model, StoredError> {
+        // Every collection present, if empty: a collection emptied by its owner stays
+        // empty (serde's default would bring back, say, the default DHCP options).
+        let mut form: Map<String, Value> =
+            MAP_FIELDS.iter().map(|f| ((*f).to_owned(), Value::Object(Map::new()))).collect();
+        for (field, key, json) in records {
+            let value: Value = serde_json::from_slice(json)
+                .map_err(|e| format!("the stored {field} {key:?} is unreadable: {e}"))?;
+            if key == WHOLE {
+                form.insert(field.to_owned(), value);
+            } else if let Some(Value::Object(entries)) = form.get_mut(field) {
+                entries.insert(key.to_owned(), value);
+            } else {
+                return Err(format!("the store holds {field} {key:?}, which no model has"));
+            }
+        }
+        serde_json::from_value(Value::Object(form))
+            .map_err(|e| format!("the stored model is unreadable: {e}"))
+    }
+}
+
+/// A whole field's record.
+fn whole<T: Serialize + ?Sized>(field: &'static str, value: &T) -> Result<Record, StoredError> {
+    let value = serde_json::to_vec(value).map_err(|e| format!("{field}: {e}"))?;
+    Ok(Record { field, key: WHOLE.to_owned(), value: Some(value) })
+}
+
+/// A resource's key: its id as JSON writes a map's key.
+fn key_of<K: Serialize>(field: &str, key: &K) -> Result<String, StoredError> {
+    match serde_json::to_value(key).map_err(|e| format!("{field}: {e}"))? {
+        Value::String(key) => Ok(key),
+        other => Err(format!("{field}: a key that is not a string ({other})")),
+    }
+}
+
+fn entry<K: Serialize, V: Serialize>(
+    field: &'static str,
+    key: &K,
+    value: Option<&V>,
+) -> Result<Record, StoredError> {
+    let key = key_of(field, key)?;
+    if key == WHOLE {
+        return Err(format!("{field}: an empty id"));
+    }
+    let value = value
+        .map(|v| serde_json::to_vec(v).map_err(|e| format!("{field} {key}: {e}")))
+        .transpose()?;
+    Ok(Record { field, key, value })
+}
+
+fn all_entries<K: Serialize, V: Serialize>(
+    field: &'static str,
+    map: &BTreeMap<K, V>,
+    out: &mut Vec<Record>,
+) -> Result<(), StoredError> {
+    for (key, value) in map {
+        out.push(entry(field, key, Some(value))?);
+    }
+    Ok(())
+}
+
+/// The records of `new`'s resources that differ from `old`'s: a walk of both maps in
+/// key order, unless they are still the same map.
+fn changed_entries<K: Ord + Serialize, V: PartialEq + Serialize>(
+    field: &'static str,
+    old: &Shared<BTreeMap<K, V>>,
+    new: &Shared<BTreeMap<K, V>>,
+    out: &mut Vec<Record>,
+) -> Result<(), StoredError> {
+    if Shared::same(old, new) {
+        return Ok(());
+    }
+    let (mut old, mut new) = (old.iter().peekable(), new.iter().peekable());
+    loop {
+        match (old.peek(), new.peek()) {
+            (None, None) => return Ok(()),
+            (Some((k, _)), None) => {
+                out.push(entry::<K, V>(field, k, None)?);
+                old.next();
+            }
+            (None, Some((k, v))) => {
+                out.push(entry(field, k, Some(v))?);
+                new.next();
+            }
+            (Some((ko, vo)), Some((kn, vn))) => match ko.cmp(kn) {
+                std::cmp::Ordering::Less => {
+                    out.push(entry::<K, V>(field, ko, None)?);
+                    old.next();
+                }
+                std::cmp::Ordering::Greater => {
+                    out.push(entry(field, kn, Some(vn))?);
+                    new.next();
+                }
+                std::cmp::Ordering::Equal => {
+                    if vo != vn {
+                        out.push(entry(field, kn, Some(vn))?);
+                    }
+                    old.next();
+                    new.next();
+                }
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{RunInstance, Tags};
+
+    /// Applies `records` over `store` as the state store does: a value replaces, none
+    /// removes.
+    fn apply(store: &mut BTreeMap<(&'static str, String), Vec<u8>>, records: Vec<Record>) {
+        for r in records {
+            match r.value {
+                Some(v) => store.insert((r.field, r.key), v),
+                None => store.remove(&(r.field, r.key)),
+            };
+        }
+    }
+
+    fn read(store: &BTreeMap<(&'static str, String), Vec<u8>>) -> Model {
+        Model::from_records(store.iter().map(|((f, k), v)| (*f, k.as_str(), v.as_slice()))).unwrap()
+    }
+
+    fn json(m: &Model) -> Value {
+        serde_json::to_value(m).unwrap()
+    }
+
+    fn lab() -> Model {
+        let mut m = Model::new(3);
+        let vpc = m.create_vpc("10.0.0.0/16".parse().unwrap(), Tags::new()).unwrap();
+        let subnet =
+            m.create_subnet(&vpc, "10.0.1.0/24".parse().unwrap(), None, Tags::new()).unwrap();
+        for _ in 0..3 {
+            m.run_instance(RunInstance { subnet: Some(subnet.clone()), ..Default::default() })
+                .unwrap();
+        }
+        m
+    }
+
+    #[test]
+    fn every_field_is_stored() {
+        let mut stored: Vec<&str> = FIELDS.to_vec();
+        stored.sort_unstable();
+        // Fields left out of the JSON form when empty or zero, given something.
+        let mut m = lab();
+        m.ipv6_blocks_issued = 1;
+        let vpc = m.vpcs().next().unwrap().id.clone();
+        m.create_egress_only_gateway(&vpc, Tags::new()).unwrap();
+        let mut form: Vec<String> = match json(&m) {
+            Value::Object(fields) => fields.keys().cloned().collect(),
+            _ => unreachable!(),
+        };
+        form.sort_unstable();
+        assert_eq!(stored, form);
+    }
+
+    #[test]
+    fn a_model_read_back_from_its_records_is_the_model() {
+        let m = lab();
+        let mut store = BTreeMap::new();
+        apply(&mut store, m.records().unwrap());
+        assert_eq!(json(&read(&store)), json(&m));
+    }
+
+    #[test]
+    fn changes_carry_one_model_to_the_next_and_only_what_changed() {
+        let old = lab();
+        let mut store = BTreeMap::new();
+        apply(&mut store, old.records().unwrap());
+        let mut new = old.clone();
+        assert_eq!(new.changes_since(&old).unwrap(), Vec::new(), "nothing changed");
+
+        let subnet = new.subnets().next().unwrap().id.clone();
+        let gone = new.instances().next().unwrap().id.clone();
+        new.terminate_instance(&gone, 100).unwrap();
+        new.run_instance(RunInstance { subnet: Some(subnet), ..Default::default() }).unwrap();
+        let changes = new.changes_since(&old).unwrap();
+        // The instance gone from `instances`, listed in `terminated`, a new one, and
+        // the id generator; no VPC, subnet or other instance.
+        let fields: Vec<(&str, bool)> =
+            changes.iter().map(|r| (r.field, r.value.is_some())).collect();
+        assert!(fields.contains(&("instances", false)), "{fields:?}");
+        assert!(fields.contains(&("terminated", true)), "{fields:?}");
+        assert!(fields.contains(&("ids", true)), "{fields:?}");
+        assert!(!fields.iter().any(|(f, _)| *f == "vpcs" || *f == "subnets"), "{fields:?}");
+        assert_eq!(changes.iter().filter(|r| r.field == "instances").count(), 2);
+        apply(&mut store, changes);
+        assert_eq!(json(&read(&store)), json(&new));
+    }
+
+    #[test]
+    fn an_emptied_collection_stays_empty() {
+        let mut m = Model::new(1);
+        let mut store = BTreeMap::new();
+        let old = m.clone();
+        assert!(!m.dhcp_options.is_empty());
+        m.dhcp_options.clear();
+        apply(&mut store, old.records().unwrap());
+        apply(&mut store, m.changes_since(&old).unwrap());
+        assert!(read(&store).dhcp_options.is_empty());
+    }
+
+    #[test]
+    fn a_record_of_no_field_is_refused() {
+        let err = Model::from_records([("nonsense", "x", b"{}".as_slice())]).unwrap_err();
+        assert!(err.contains("nonsense"), "{err}");
+        let err = Model::from_records([("vpcs", "vpc-1", b"{".as_slice())]).unwrap_err();
+        assert!(err.contains("unreadable"), "{err}");
+    }
+}
