@@ -17,6 +17,7 @@
 pub mod actions;
 mod date;
 mod known_params;
+mod mirror;
 pub mod params;
 pub mod server;
 pub mod service;

@@ -13,6 +13,7 @@ use vpclab_model::{ApiError, Model};
 
 use crate::actions::{self, Context};
 use crate::known_params;
+use crate::mirror::Mirror;
 use crate::params::Params;
 use crate::store::Store;
 use crate::sts;
@@ -38,7 +39,7 @@ pub struct Service {
     host: Option<Host>,
     requests: u64,
     seed: u64,
-    mirror: Option<PathBuf>,
+    mirror: Option<Mirror>,
     transition_s: u64,
     idempotent: Idempotent,
 }
@@ -126,17 +127,18 @@ impl Service {
         self
     }
 
-    /// Also writes the model as JSON to `path` (atomically) after every change: a
-    /// read-only copy for `vpclab status` and `vpclab exec` while the database is held.
+    /// Also keeps the model as JSON at `path`, written now and soon after every change
+    /// (see [`Mirror`]): a read-only copy for the commands that find no daemon to ask.
     pub fn mirror_to(&mut self, path: PathBuf) -> std::io::Result<()> {
-        self.mirror = Some(path);
-        self.write_mirror()
+        self.mirror = Some(Mirror::start(path, &self.model)?);
+        Ok(())
     }
 
-    fn write_mirror(&self) -> std::io::Result<()> {
-        let Some(path) = &self.mirror else { return Ok(()) };
-        let json = serde_json::to_vec(&self.model).map_err(std::io::Error::other)?;
-        write_mirror(path, &json)
+    /// Returns once the mirror has every change made so far.
+    pub fn flush_mirror(&self) {
+        if let Some(mirror) = &self.mirror {
+            mirror.flush();
+        }
     }
 
     /// The flow-log lines (AWS's default version-2 format) for `records`, each with the
@@ -436,9 +438,9 @@ impl Service {
     ///
     /// The commit and the data plane only read the model, so when the data plane only
     /// gains (new instances, routes, rules: what a failed commit can undo by syncing
-    /// back), they take it side by side: serializing and committing it on a thread of
-    /// its own while this one brings the data plane in line — with thousands of
-    /// instances each is tens of milliseconds a call. When the change removes anything
+    /// back), they take it side by side: committing what changed on a thread of its
+    /// own while this one brings the data plane in line. The mirror is given the model
+    /// once it is kept, and writes it off this path. When the change removes anything
     /// ([`Host::removes`]: namespaces and what runs in them, VPN daemons, sites), the
     /// commit comes first, as a failed one must leave all of that untouched. A model
     /// that could not be stored is not kept, and the call fails.
@@ -446,7 +448,7 @@ impl Service {
         let unsaved =
             |e| (500, ApiError { code: "InternalError", message: format!("state not saved: {e}") });
         let side_by_side = self.host.as_ref().is_some_and(|host| !host.removes(&model));
-        let (store, mirror, host) = (&mut self.store, &self.mirror, &mut self.host);
+        let (store, host, old) = (&mut self.store, &mut self.host, &self.model);
         let sync = |host: &mut Option<Host>| {
             if let Some(Err(e)) = host.as_mut().map(|host| host.sync(&model)) {
                 // The call succeeded and is stored; the data plane catches up at the
@@ -458,14 +460,14 @@ impl Service {
             let saved = std::thread::scope(|scope| {
                 let writer = std::thread::Builder::new()
                     .name("vpclab-commit".into())
-                    .spawn_scoped(scope, || commit(store, mirror.as_deref(), &model));
+                    .spawn_scoped(scope, || commit(store, old, &model));
                 sync(host);
                 writer.ok().map(|w| w.join().unwrap_or_else(|_| Err("the commit panicked".into())))
             });
             // No thread to be had: the commit after the data plane, on this one.
-            saved.unwrap_or_else(|| commit(store, mirror.as_deref(), &model))
+            saved.unwrap_or_else(|| commit(store, old, &model))
         } else {
-            let saved = commit(store, mirror.as_deref(), &model);
+            let saved = commit(store, old, &model);
             if saved.is_ok() {
                 sync(host);
             }
@@ -481,36 +483,19 @@ impl Service {
             return Err(unsaved(e));
         }
         self.model = model;
+        if let Some(mirror) = &self.mirror {
+            mirror.update(&self.model);
+        }
         Ok(())
     }
 }
 
-/// Serializes `model` once and commits it to `store`, then writes it to the `mirror`
-/// (a mirror that cannot be written is reported, not a failure).
-fn commit(
-    store: &mut Option<Store>,
-    mirror: Option<&std::path::Path>,
-    model: &Model,
-) -> Result<(), String> {
-    if store.is_none() && mirror.is_none() {
-        return Ok(());
-    }
-    let json = serde_json::to_vec(model).map_err(|e| e.to_string())?;
+/// Commits `model`, which follows `old`, to `store`: what changed between them.
+fn commit(store: &mut Option<Store>, old: &Model, model: &Model) -> Result<(), String> {
     if let Some(store) = store {
-        store.save_json(&json)?;
-    }
-    if let Some(Err(e)) = mirror.map(|path| write_mirror(path, &json)) {
-        eprintln!("vpclab serve: model mirror: {e}");
+        store.save_change(old, model)?;
     }
     Ok(())
-}
-
-/// Writes the mirror at `path` from the model already serialized (compact JSON):
-/// replaced whole, by a rename.
-fn write_mirror(path: &std::path::Path, text: &[u8]) -> std::io::Result<()> {
-    let tmp = path.with_extension("tmp");
-    std::fs::write(&tmp, text)?;
-    std::fs::rename(&tmp, path)
 }
 
 /// Runs `action` on `model`, then refuses the call if it carried a parameter the action

@@ -70,9 +70,22 @@ pub(crate) const NO_LAB: &str = "no lab is up here: start one with `sudo vpclab 
 
 /// The lab's model, or [`NO_LAB`].
 pub(crate) fn running_model(state: &Path) -> Result<Model> {
-    load_model(state)?.ok_or_else(|| NO_LAB.to_owned())
+    current_model(state)?.ok_or_else(|| NO_LAB.to_owned())
 }
 
+/// The lab's model as of now: its daemon's, when one answers (the mirror may lag it by
+/// a moment, see `vpclab_api`'s mirror), else the mirror's.
+pub(crate) fn current_model(state: &Path) -> Result<Option<Model>> {
+    if state.join(SOCKET_FILE).exists() {
+        let answer = ask_within(state, "model", Duration::from_secs(60));
+        if let Ok(Ok(model)) = answer.map(|line| serde_json::from_str::<Model>(&line)) {
+            return Ok(Some(model));
+        }
+    }
+    load_model(state)
+}
+
+/// The model in the state's mirror (see [`current_model`] for the daemon's own).
 pub(crate) fn load_model(state: &Path) -> Result<Option<Model>> {
     let path = state.join(MODEL_FILE);
     match fs::read_to_string(&path) {
@@ -284,15 +297,19 @@ fn pid_alive(pid: u32) -> bool {
     state.is_some_and(|state| !matches!(state, "Z" | "X"))
 }
 
-/// The lab stored in `state`: the daemon's mirror, or the database when there is no
-/// mirror (a daemon that never started).
+/// The lab stored in `state`, its daemon stopped: the database's (the authority: the
+/// mirror may lag it if the daemon died), or the mirror's when the database cannot be
+/// read.
 fn stored_model(state: &Path) -> Result<Option<Model>> {
-    let model = load_model(state)?;
     let database = state.join(vpclab_api::store::FILE);
-    if model.is_none() && database.exists() {
-        return Ok(vpclab_api::Store::open(state)?.1);
+    if database.exists() {
+        match vpclab_api::Store::open(state) {
+            Ok((_, Some(model))) => return Ok(Some(model)),
+            Ok((_, None)) => {}
+            Err(e) => eprintln!("vpclab: the state database: {e}; reading the mirror"),
+        }
     }
-    Ok(model)
+    load_model(state)
 }
 
 /// `state` as namespace marks name it: absolute, symbolic links resolved as far as the
@@ -428,7 +445,7 @@ fn has_namespace(model: &Model, name: &str) -> bool {
 
 /// `vpclab status`.
 pub(crate) fn status(state: &Path, json: bool) -> Result<ExitCode> {
-    let Some(model) = load_model(state)? else {
+    let Some(model) = current_model(state)? else {
         println!("no lab is up");
         return Ok(ExitCode::from(3));
     };

@@ -393,7 +393,9 @@ fn draw(
                 .and_then(|t| topology::build(&t, 0))
                 .map_err(|e| format!("{}: {e}", file.display()))?
         }
-        None => lab::load_model(state)?.ok_or("no lab is up (or draw a file: --topology FILE)")?,
+        None => {
+            lab::current_model(state)?.ok_or("no lab is up (or draw a file: --topology FILE)")?
+        }
     };
     let to_stdout = output.is_none_or(|o| o.as_os_str() == "-");
     let format = match (format, output.and_then(|o| o.extension()).and_then(|e| e.to_str())) {

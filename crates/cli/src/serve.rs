@@ -223,7 +223,12 @@ pub(crate) fn run(state: &Path, options: Options) -> Result<(), String> {
             .map_err(|e| e.to_string())
     });
 
-    let host = service.lock().unwrap_or_else(|e| e.into_inner()).take_host();
+    let host = {
+        let mut service = service.lock().unwrap_or_else(|e| e.into_inner());
+        // The mirror has the last change before the daemon is reported gone.
+        service.flush_mirror();
+        service.take_host()
+    };
     if let Some(host) = host {
         host.stop().map_err(|e| e.to_string())?;
     }
@@ -260,8 +265,8 @@ async fn serve_https(
 /// How long a client has to complete a TLS handshake.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// The control socket: one line in (`status`, `stop`, `capture …`, `flush-flows`,
-/// `onprem-create <spec>`, `onprem-delete <name>`), one JSON line out.
+/// The control socket: one line in (`status`, `model`, `stop`, `capture …`,
+/// `flush-flows`, `onprem-create <spec>`, `onprem-delete <name>`), one JSON line out.
 fn control_socket(
     state: &Path,
     service: Arc<Mutex<Service>>,
@@ -327,6 +332,16 @@ fn control_socket(
                         let answer = crate::onprem::answer(&mut service, command);
                         let unknown = || format!("{{\"error\":\"unknown command {command:?}\"}}");
                         let _ = writeln!(out, "{}", answer.unwrap_or_else(unknown));
+                    }
+                    "model" => {
+                        // Serialized under the lock: the model as of the last call.
+                        let json = serde_json::to_string(
+                            service.lock().unwrap_or_else(|e| e.into_inner()).model(),
+                        );
+                        let _ = match json {
+                            Ok(json) => writeln!(out, "{json}"),
+                            Err(e) => writeln!(out, "{{\"error\":\"{e}\"}}"),
+                        };
                     }
                     "flush-flows" => {
                         let records =
