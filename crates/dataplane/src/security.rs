@@ -192,7 +192,7 @@ impl<A: Family> Compiled<A> {
         vpc: &VpcId,
         rules: impl Iterator<Item = &'a SgRule>,
     ) -> Self {
-        let mut by_prefix: HashMap<A::Net, RuleSet> = HashMap::new();
+        let mut by_prefix: HashMap<A::Net, RuleSet, FlowHashing> = HashMap::default();
         let mut anywhere = RuleSet::default();
         for rule in rules {
             if A::range(&rule.peer) == Some(A::ANYWHERE) {
@@ -258,16 +258,18 @@ impl<A: Family> Compiled<A> {
 /// so that compiling every interface's rules does not walk every instance for each one.
 #[derive(Debug, Default)]
 pub(crate) struct Members<'m> {
-    by_group: HashMap<&'m SecurityGroupId, Vec<(&'m VpcId, Ipv4Addr)>>,
+    by_group: HashMap<&'m SecurityGroupId, Vec<(&'m VpcId, Ipv4Addr)>, FlowHashing>,
     /// Their IPv6 addresses, for the groups' IPv6 rules.
-    by_group6: HashMap<&'m SecurityGroupId, Vec<(&'m VpcId, Ipv6Addr)>>,
+    by_group6: HashMap<&'m SecurityGroupId, Vec<(&'m VpcId, Ipv6Addr)>, FlowHashing>,
 }
 
 impl<'m> Members<'m> {
     /// The members of every group in `model`.
     pub(crate) fn of_model(model: &'m Model) -> Self {
-        let mut by_group: HashMap<&SecurityGroupId, Vec<(&VpcId, Ipv4Addr)>> = HashMap::new();
-        let mut by_group6: HashMap<&SecurityGroupId, Vec<(&VpcId, Ipv6Addr)>> = HashMap::new();
+        let mut by_group: HashMap<&SecurityGroupId, Vec<(&VpcId, Ipv4Addr)>, FlowHashing> =
+            HashMap::default();
+        let mut by_group6: HashMap<&SecurityGroupId, Vec<(&VpcId, Ipv6Addr)>, FlowHashing> =
+            HashMap::default();
         let mut add = |groups: &'m [SecurityGroupId], vpc: &'m VpcId, ip, ipv6: &[Ipv6Addr]| {
             for g in groups {
                 by_group.entry(g).or_default().push((vpc, ip));

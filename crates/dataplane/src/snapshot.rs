@@ -693,6 +693,15 @@ fn interface_port(model: &Model, ports: &PortMap, eni: &NetworkInterfaceId) -> O
     if instance.interface == *eni { ports.get(&instance.id) } else { ports.interface(eni) }
 }
 
+/// Each of a kind of the model's resources, by id, to its index in the snapshot.
+type IndexById<'m, K> = HashMap<&'m K, u32, FlowHashing>;
+
+/// `ids` to their indexes, in the order given. (Hashed: with thousands of them, the
+/// B-tree searches of maps keyed by ids were much of a compile.)
+fn index_by_id<'m, K: Eq + std::hash::Hash>(ids: impl Iterator<Item = &'m K>) -> IndexById<'m, K> {
+    ids.zip(0..).collect()
+}
+
 /// Root bits of a VPC's hosts table (see [`compile_prepared`]).
 const HOST_DIRECT_BITS: u32 = 8;
 
@@ -730,13 +739,10 @@ impl PortMap {
 /// [`compile`] with `ports` already prepared for `model` ([`PortMap::prepare`]): it
 /// only reads them, so it can run beside other readers (the services' compile).
 pub fn compile_prepared(model: &Model, ports: &PortMap, generation: u64) -> Snapshot {
-    let vpc_index: BTreeMap<_, u32> =
-        model.vpcs().zip(0..).map(|(v, i)| (v.id.clone(), i)).collect();
-    let table_index: BTreeMap<_, u32> =
-        model.route_tables().zip(0..).map(|(t, i)| (t.id.clone(), i)).collect();
+    let vpc_index = index_by_id(model.vpcs().map(|v| &v.id));
+    let table_index = index_by_id(model.route_tables().map(|t| &t.id));
     let acls: Vec<CompiledAcl> = model.network_acls().map(CompiledAcl::build).collect();
-    let acl_index: BTreeMap<_, u32> =
-        model.network_acls().zip(0..).map(|(a, i)| (a.id.clone(), i)).collect();
+    let acl_index = index_by_id(model.network_acls().map(|a| &a.id));
     // What the model finds by searching, looked up once per subnet and instance: with
     // thousands of them, a search each would make compiling quadratic.
     let subnet_acls = model.network_acls_by_subnet();
@@ -747,8 +753,14 @@ pub fn compile_prepared(model: &Model, ports: &PortMap, generation: u64) -> Snap
     let table_of = |subnet: &vpclab_model::SubnetId| subnet_tables.get(subnet).copied();
     let attached = model.attached_interfaces_by_instance();
     let members = crate::security::Members::of_model(model);
-    let with_gateway: std::collections::BTreeSet<&vpclab_model::VpcId> =
-        model.vpcs().filter(|v| model.gateway_of(&v.id).is_some()).map(|v| &v.id).collect();
+    // By VPC index: whether an internet gateway is attached (`Model::gateway_of` of
+    // each, found in one pass over the gateways rather than one per VPC).
+    let mut with_gateway = vec![false; vpc_index.len()];
+    for vpc in model.internet_gateways().filter_map(|g| g.attached_to.as_ref()) {
+        if let Some(&index) = vpc_index.get(vpc) {
+            with_gateway[index as usize] = true;
+        }
+    }
     let zone_of = |zone: &str| ZONES.iter().position(|z| *z == zone).unwrap_or(0);
 
     // The NAT gateways that carry traffic, numbered as routes name them.
@@ -774,16 +786,11 @@ pub fn compile_prepared(model: &Model, ports: &PortMap, generation: u64) -> Snap
         };
         nat_gateways.push((nat.id.clone(), entry));
     }
-    let nat_index: BTreeMap<_, u32> =
-        nat_gateways.iter().zip(0..).map(|((id, _), i)| (id.clone(), i)).collect();
-    let attachment_index: BTreeMap<_, u32> =
-        model.tgw_attachments().zip(0..).map(|(a, i)| (a.id.clone(), i)).collect();
-    let tgw_table_index: BTreeMap<_, u32> =
-        model.tgw_route_tables().zip(0..).map(|(t, i)| (t.id.clone(), i)).collect();
-    let tgw_index: BTreeMap<_, u32> =
-        model.transit_gateways().zip(0..).map(|(t, i)| (t.id.clone(), i)).collect();
-    let vgw_index: BTreeMap<_, u32> =
-        model.vpn_gateways().zip(0..).map(|(g, i)| (g.id.clone(), i)).collect();
+    let nat_index = index_by_id(nat_gateways.iter().map(|(id, _)| id));
+    let attachment_index = index_by_id(model.tgw_attachments().map(|a| &a.id));
+    let tgw_table_index = index_by_id(model.tgw_route_tables().map(|t| &t.id));
+    let tgw_index = index_by_id(model.transit_gateways().map(|t| &t.id));
+    let vgw_index = index_by_id(model.vpn_gateways().map(|g| &g.id));
 
     // What a route's target is to the forwarder, for either family.
     let hop_of = |table: &RouteTable, target: &RouteTarget| -> Hop {
@@ -942,7 +949,12 @@ pub fn compile_prepared(model: &Model, ports: &PortMap, generation: u64) -> Snap
     // What place alone decides of an instance interface's entry — its VPC, table, ACL,
     // zone, DNS server — found once per subnet, not per interface; the caller sets the
     // rest. (`None`: a subnet without a route table, whose interfaces get no entry.)
-    let placements: std::collections::HashMap<&vpclab_model::SubnetId, InstancePort> = model
+    // (With the subnet's VPC's id: an interface's own is that one.)
+    let placements: HashMap<
+        &vpclab_model::SubnetId,
+        (InstancePort, &vpclab_model::VpcId),
+        FlowHashing,
+    > = model
         .subnets()
         .filter_map(|subnet| {
             let (Some(&vpc), Some(table)) = (vpc_index.get(&subnet.vpc), table_of(&subnet.id))
@@ -963,24 +975,34 @@ pub fn compile_prepared(model: &Model, ports: &PortMap, generation: u64) -> Snap
                 flow_log: false,
                 source_dest_check: true,
             };
-            Some((&subnet.id, place))
+            Some((&subnet.id, (place, &subnet.vpc)))
         })
         .collect();
-    let mut same_rules: std::collections::HashMap<(&vpclab_model::VpcId, &[SecurityGroupId]), u32> =
-        std::collections::HashMap::new();
+    // Instances with the same groups (and default tracking) share their rules. By VPC
+    // index, the group lists met so far with their rules' index: a VPC's instances have
+    // a few lists between them, compared in turn (no ids hashed per instance).
+    let mut same_rules: Vec<Vec<(&[SecurityGroupId], u32)>> = vec![Vec::new(); vpc_index.len()];
+    // The model lists its instances in id order: their ports are found on one walk.
+    let mut instance_ports = ports.instance_ports();
     for instance in model.running_instances() {
-        let Some(port) = ports.get(&instance.id) else {
+        let Some(port) = instance_ports.get(&instance.id) else {
             continue;
         };
-        let Some(&place) = placements.get(&instance.subnet) else {
+        let Some(&(place, subnet_vpc)) = placements.get(&instance.subnet) else {
             continue;
         };
         let vpc = place.vpc;
+        // The index of the instance's own VPC (its subnet's, unless the model says not).
+        let own_vpc = if instance.vpc == *subnet_vpc {
+            Some(vpc)
+        } else {
+            vpc_index.get(&instance.vpc).copied()
+        };
         let public_ip = instance
             .public_ip
             .as_ref()
             .map(|(ip, _)| *ip)
-            .filter(|_| with_gateway.contains(&instance.vpc));
+            .filter(|_| own_vpc.is_some_and(|v| with_gateway[v as usize]));
         hosts[vpc as usize]
             .insert(Ipv4Net::from(instance.private_ip), port)
             .expect("ports fit in 31 bits");
@@ -990,18 +1012,23 @@ pub fn compile_prepared(model: &Model, ports: &PortMap, generation: u64) -> Snap
         if let Some(ip) = public_ip {
             public.insert(Ipv4Net::from(ip), port).expect("ports fit in 31 bits");
         }
-        // Instances with the same groups (and default tracking) share their rules.
-        let shared = instance.connection_tracking.is_none();
-        let key = (&instance.vpc, instance.security_groups.as_slice());
-        let rules_index = match shared.then(|| same_rules.get(&key)).flatten() {
-            Some(&index) => index,
-            None => {
-                let index = rules.len() as u32;
-                rules.push(InterfaceRules::build(model, &members, instance));
-                if shared {
-                    same_rules.insert(key, index);
+        let groups = instance.security_groups.as_slice();
+        let same = own_vpc
+            .filter(|_| instance.connection_tracking.is_none())
+            .map(|v| &mut same_rules[v as usize]);
+        let rules_index = match same {
+            Some(same) => match same.iter().find(|(g, _)| *g == groups) {
+                Some(&(_, index)) => index,
+                None => {
+                    let index = rules.len() as u32;
+                    rules.push(InterfaceRules::build(model, &members, instance));
+                    same.push((groups, index));
+                    index
                 }
-                index
+            },
+            None => {
+                rules.push(InterfaceRules::build(model, &members, instance));
+                rules.len() as u32 - 1
             }
         };
         port_table[port as usize] = PortEntry::Instance(InstancePort {
@@ -1014,7 +1041,7 @@ pub fn compile_prepared(model: &Model, ports: &PortMap, generation: u64) -> Snap
         });
         // Its other interfaces (`eth1`, …): each a port of its own, in its own subnet.
         for eni in attached.get(&instance.id).into_iter().flatten() {
-            let (Some(port), Some(&place)) =
+            let (Some(port), Some(&(place, _))) =
                 (ports.interface(&eni.id), placements.get(&eni.subnet))
             else {
                 continue;
@@ -1124,7 +1151,7 @@ pub fn compile_prepared(model: &Model, ports: &PortMap, generation: u64) -> Snap
                 hosts: b.build(),
                 hosts6: b6,
                 cidrs6: <Ipv6Net as RouteFamily>::vpc_blocks(vpc),
-                internet: with_gateway.contains(&vpc.id),
+                internet: with_gateway[index as usize],
                 cidrs: vpc.cidrs().collect(),
                 private_nats: (0..)
                     .zip(&nats)
@@ -1157,7 +1184,7 @@ pub fn compile_prepared(model: &Model, ports: &PortMap, generation: u64) -> Snap
 fn compile_vgws(
     model: &Model,
     ports: &PortMap,
-    vpc_index: &BTreeMap<vpclab_model::VpcId, u32>,
+    vpc_index: &IndexById<'_, vpclab_model::VpcId>,
     port_table: &mut [PortEntry],
 ) -> Vec<VgwEntry> {
     model
