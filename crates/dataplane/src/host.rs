@@ -12,14 +12,14 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 
 use ipnet::{Ipv4Net, Ipv6Net};
 use vpclab_model::{
-    Instance, InstanceId, Model, NetworkInterface, NetworkInterfaceId, OnpremSite, SubnetId,
+    Instance, InstanceId, Model, NetworkInterface, NetworkInterfaceId, OnpremSite, Part, SubnetId,
 };
 use vpclab_sys::netns::{self, NetnsError};
 use vpclab_sys::rtnl::{LinkChange, Rtnl};
 use vpclab_sys::tun::Tun;
 
 use crate::counters::CounterSnapshot;
-use crate::snapshot::{EDGE_MTU, INTERNET, PortMap, VPC_MTU, compile_prepared};
+use crate::snapshot::{EDGE_MTU, INTERNET, PortMap, VPC_MTU};
 use crate::worker::Forwarder;
 
 /// The emulated internet's namespace, unless `VPCLAB_INTERNET_NETNS` names another.
@@ -131,6 +131,8 @@ pub struct Host {
     generation: u64,
     /// What the VPC's own services answer, compiled change after change.
     services: crate::services::Compiler,
+    /// The snapshot, compiled change after change.
+    snapshots: crate::snapshot::Compiler,
     /// The internet's namespace.
     internet: String,
     /// The state directory the namespaces are marked with (see [`Host::mark_owner`]).
@@ -140,6 +142,11 @@ pub struct Host {
     /// The on-premises sites realised, as they were then (a site deleted and created
     /// again under its name between two syncs is made again).
     realised_sites: BTreeMap<String, OnpremSite>,
+    /// The model of the last sync that realised all of it (none failed): a sync to a
+    /// model whose instances, interfaces and their configuration are still that one's
+    /// (see [`Model::changed_since`]) skips looking at every instance. A copy of the
+    /// model costs pointers.
+    synced: Option<Model>,
 }
 
 impl Host {
@@ -169,10 +176,12 @@ impl Host {
             realised_interfaces: BTreeMap::new(),
             generation: 0,
             services: crate::services::Compiler::default(),
+            snapshots: crate::snapshot::Compiler::default(),
             internet: internet.to_owned(),
             owner: None,
             vpn: Default::default(),
             realised_sites: BTreeMap::new(),
+            synced: None,
         })
     }
 
@@ -231,11 +240,14 @@ impl Host {
         // As `stale` finds them, stopping at the first (no instance gone, so an
         // interface is stale only if its realisation changed).
         let vpn = self.vpn.lock().unwrap_or_else(|e| e.into_inner());
-        self.realised.iter().any(|(id, realised)| gone(model, id, realised.ip))
-            || self
-                .realised_interfaces
-                .iter()
-                .any(|(id, realised)| realisation(model, id).as_ref() != Some(&realised.at))
+        let same_instances = self.unchanged(model, &[Part::Instances, Part::NetworkInterfaces]);
+        let stale = !same_instances
+            && (self.realised.iter().any(|(id, realised)| gone(model, id, realised.ip))
+                || self
+                    .realised_interfaces
+                    .iter()
+                    .any(|(id, realised)| realisation(model, id).as_ref() != Some(&realised.at)));
+        stale
             || !self.realised_sites.is_empty()
             || !vpn.fleet.is_empty()
             || !vpn.customers.is_empty()
@@ -246,12 +258,22 @@ impl Host {
     /// Brings the host in line with `model`: namespaces and devices for new instances,
     /// none for terminated ones, and a freshly compiled snapshot. Carries on past what
     /// fails (one broken instance does not keep the rest of the change from the data
-    /// plane) and returns the first failure.
+    /// plane) and returns the first failure. After a sync with no failure, one to a
+    /// model whose instances and their configuration are unchanged (a new route, rule,
+    /// VPC) does not look at every instance again.
     pub fn sync(&mut self, model: &Model) -> Result<(), HostError> {
         let mut first_error = None;
+        // Instances and interfaces as the last complete sync left them: none gone, none
+        // new, and — their VPCs', subnets' and DHCP options too — none to reconfigure.
+        let same_instances = self.unchanged(model, &[Part::Instances, Part::NetworkInterfaces]);
+        let same_config = same_instances
+            && self.unchanged(model, &[Part::Vpcs, Part::Subnets, Part::DhcpOptions]);
+        // Only a sync that returns with nothing failed is one to skip work after.
+        self.synced = None;
         // Gone (or re-addressed) instances first: publish a snapshot without them, then
         // take their devices back and remove their namespaces.
-        let (stale, stale_interfaces) = self.stale(model);
+        let (stale, stale_interfaces) =
+            if same_instances { Default::default() } else { self.stale(model) };
         if !stale.is_empty() || !stale_interfaces.is_empty() {
             let ports: Vec<_> = stale.iter().map(|id| self.ports.release(id)).collect();
             let interface_ports: Vec<_> =
@@ -291,11 +313,12 @@ impl Host {
         }
         // Resolver configurations are per VPC: made once for each.
         let mut resolvs: BTreeMap<&vpclab_model::VpcId, String> = BTreeMap::new();
-        for instance in model.running_instances() {
+        let running = || model.running_instances().take(if same_config { 0 } else { usize::MAX });
+        for instance in running() {
             resolvs.entry(&instance.vpc).or_insert_with(|| model.resolv_conf(instance));
         }
         let mut new = Vec::new();
-        for instance in model.running_instances() {
+        for instance in running() {
             let resolv = &resolvs[&instance.vpc];
             let Some(realised) = self.realised.get_mut(&instance.id) else {
                 new.push((instance, resolv.as_str()));
@@ -350,8 +373,9 @@ impl Host {
                 }
             }
         }
-        let attached = model.attached_interfaces_by_instance();
-        for instance in model.running_instances() {
+        let attached =
+            if same_config { BTreeMap::new() } else { model.attached_interfaces_by_instance() };
+        for instance in running() {
             for eni in attached.get(&instance.id).into_iter().flatten().copied() {
                 let ipv6 = ipv6_of(model, &eni.subnet, &eni.ipv6_addresses);
                 if let Some(realised) = self.realised_interfaces.get_mut(&eni.id) {
@@ -395,7 +419,19 @@ impl Host {
             first_error.get_or_insert(e);
         }
         self.sync_customers(model);
-        first_error.map_or(Ok(()), Err)
+        match first_error {
+            Some(e) => Err(e),
+            None => {
+                self.synced = Some(model.clone());
+                Ok(())
+            }
+        }
+    }
+
+    /// Whether every one of `parts` of `model` is provably the same as in the model
+    /// of the last complete sync.
+    fn unchanged(&self, model: &Model, parts: &[Part]) -> bool {
+        self.synced.as_ref().is_some_and(|old| parts.iter().all(|&p| !model.changed_since(old, p)))
     }
 
     /// Sites' routers as customer gateways, in line with `model`: a router runs the
@@ -583,12 +619,13 @@ impl Host {
         // the model and the ports, and with thousands of instances each takes tens of
         // milliseconds.
         let (ports, services, generation) = (&self.ports, &mut self.services, self.generation);
+        let snapshots = &mut self.snapshots;
         let (snapshot, data) = std::thread::scope(|scope| {
             let data = std::thread::Builder::new()
                 .name("vpclab-services".into())
                 .spawn_scoped(scope, || services.compile(model, ports))
                 .ok();
-            let snapshot = compile_prepared(model, ports, generation);
+            let snapshot = snapshots.compile_prepared(model, ports, generation);
             (
                 snapshot,
                 data.map(|d| d.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))),
