@@ -5,7 +5,9 @@
 //! * `clone`: copying the model (a call changes a copy, kept only if it succeeds) and
 //!   dropping the copy;
 //! * `serialize`: the model as JSON, as the state database stores it;
-//! * `snapshot`: compiling the forwarder's snapshot;
+//! * `snapshot`: compiling the forwarder's snapshot from scratch;
+//! * `snapshot-kept`: compiling it again when nothing changed, as the daemon does, with
+//!   what the last compile built kept (`snapshot::Compiler`);
 //! * `services`: compiling what the VPC's services answer when nothing they are made
 //!   of changed (the common case: one instance more).
 //!
@@ -15,6 +17,7 @@ use std::hint::black_box;
 
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use vpclab_dataplane::services::Compiler;
+use vpclab_dataplane::snapshot::Compiler as SnapshotCompiler;
 use vpclab_dataplane::{PortMap, compile};
 use vpclab_model::{Model, RunInstance, Tags};
 
@@ -48,6 +51,11 @@ fn control(c: &mut Criterion) {
         });
         group.bench_function(BenchmarkId::new("snapshot", instances), |b| {
             b.iter(|| compile(black_box(&model), &mut ports, 1));
+        });
+        let mut snapshots = SnapshotCompiler::default();
+        snapshots.compile_prepared(&model, &ports, 1);
+        group.bench_function(BenchmarkId::new("snapshot-kept", instances), |b| {
+            b.iter(|| snapshots.compile_prepared(black_box(&model), &ports, 1));
         });
         let mut services = Compiler::default();
         services.compile(&model, &ports);

@@ -17,7 +17,7 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 use ipnet::{Ipv4Net, Ipv6Net};
 use vpclab_lpm::{Address, Builder, Lpm};
 use vpclab_model::{
-    ConnectionTracking, Instance, Model, NetworkAcl, Peer, Protocol, SecurityGroupId, SgRule, VpcId,
+    ConnectionTracking, Model, NetworkAcl, Peer, Protocol, SecurityGroupId, SgRule, VpcId,
 };
 
 use vpclab_conntrack::Timeouts;
@@ -87,15 +87,8 @@ pub(crate) trait Family: Address<Net: Eq + std::hash::Hash> {
 
     /// The peer's prefix, if it is a range of this family.
     fn range(peer: &Peer) -> Option<Self::Net>;
-    /// The blocks of prefix list `list` of this family.
-    fn prefix_list(model: &Model, list: &str) -> Vec<Self::Net>;
-    /// The members of `group` (their addresses of this family) with their VPCs.
-    fn members<'a, 'm>(
-        members: &'a Members<'m>,
-        group: &SecurityGroupId,
-    ) -> &'a [(&'m VpcId, Self)];
-    /// A host's prefix.
-    fn host(address: Self) -> Self::Net;
+    /// What a rule resolved to, of this family.
+    fn prefixes(resolved: &Resolved) -> &[Self::Net];
     /// Whether `outer` contains `inner`.
     fn contains(outer: &Self::Net, inner: &Self::Net) -> bool;
 }
@@ -111,17 +104,8 @@ impl Family for Ipv4Addr {
             _ => None,
         }
     }
-    fn prefix_list(model: &Model, list: &str) -> Vec<Ipv4Net> {
-        model.prefix_list_cidrs(list).unwrap_or_default()
-    }
-    fn members<'a, 'm>(
-        members: &'a Members<'m>,
-        group: &SecurityGroupId,
-    ) -> &'a [(&'m VpcId, Self)] {
-        members.by_group.get(group).map_or(&[], Vec::as_slice)
-    }
-    fn host(address: Self) -> Ipv4Net {
-        Ipv4Net::from(address)
+    fn prefixes(resolved: &Resolved) -> &[Ipv4Net] {
+        &resolved.v4
     }
     fn contains(outer: &Ipv4Net, inner: &Ipv4Net) -> bool {
         outer.contains(inner)
@@ -139,18 +123,8 @@ impl Family for Ipv6Addr {
             _ => None,
         }
     }
-    /// Prefix lists hold IPv4 blocks in vpclab.
-    fn prefix_list(_: &Model, _: &str) -> Vec<Ipv6Net> {
-        Vec::new()
-    }
-    fn members<'a, 'm>(
-        members: &'a Members<'m>,
-        group: &SecurityGroupId,
-    ) -> &'a [(&'m VpcId, Self)] {
-        members.by_group6.get(group).map_or(&[], Vec::as_slice)
-    }
-    fn host(address: Self) -> Ipv6Net {
-        Ipv6Net::from(address)
+    fn prefixes(resolved: &Resolved) -> &[Ipv6Net] {
+        &resolved.v6
     }
     fn contains(outer: &Ipv6Net, inner: &Ipv6Net) -> bool {
         outer.contains(inner)
@@ -183,38 +157,17 @@ impl<A: Family> Compiled<A> {
             .is_some_and(|set| set.allows(A::ICMP, protocol, port, icmp_code))
     }
 
-    /// Compiles the rules of an interface in `vpc`, group references resolved to the
-    /// addresses of members in `vpc` or a VPC peered with it (a reference to a group of
-    /// a VPC no longer peered is stale and matches nothing, as on AWS).
-    pub(crate) fn build<'a>(
-        model: &Model,
-        members: &Members<'_>,
-        vpc: &VpcId,
-        rules: impl Iterator<Item = &'a SgRule>,
-    ) -> Self {
+    /// Compiles the rules of an interface, each with what it resolved to
+    /// ([`Resolved::of`]).
+    pub(crate) fn build(rules: &[(SgRule, Resolved)]) -> Self {
         let mut by_prefix: HashMap<A::Net, RuleSet, FlowHashing> = HashMap::default();
         let mut anywhere = RuleSet::default();
-        for rule in rules {
+        for (rule, resolved) in rules {
             if A::range(&rule.peer) == Some(A::ANYWHERE) {
                 anywhere.add::<A>(rule);
             }
-            let prefixes: Vec<A::Net> = match &rule.peer {
-                Peer::Cidr(_) | Peer::Cidr6(_) => A::range(&rule.peer).into_iter().collect(),
-                // Every interface in the group: instances' primary ones and the
-                // interfaces attached to them.
-                Peer::Group(g) => {
-                    let near = |v: &VpcId| v == vpc || model.peered(v, vpc);
-                    A::members(members, g)
-                        .iter()
-                        .filter(|(v, _)| near(v))
-                        .map(|(_, ip)| A::host(*ip))
-                        .collect()
-                }
-                // The list's blocks as they are now: a change to it recompiles.
-                Peer::PrefixList(list) => A::prefix_list(model, list.as_str()),
-            };
-            for prefix in prefixes {
-                by_prefix.entry(prefix).or_default().add::<A>(rule);
+            for prefix in A::prefixes(resolved) {
+                by_prefix.entry(*prefix).or_default().add::<A>(rule);
             }
         }
         if by_prefix.is_empty() {
@@ -288,6 +241,80 @@ impl<'m> Members<'m> {
     }
 }
 
+/// What a security group rule's peer stands for, of each family, as the model is now:
+/// a range itself, a group reference its members' addresses (those in the interface's
+/// VPC or one peered with it: a reference to a group of a VPC no longer peered is stale
+/// and matches nothing, as on AWS), a prefix list its blocks (IPv4 only in vpclab).
+/// Compiling rules reads nothing else of the model, so rules resolved alike compile
+/// alike.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Resolved {
+    v4: Vec<Ipv4Net>,
+    v6: Vec<Ipv6Net>,
+}
+
+impl Resolved {
+    /// What `rule` of an interface in `vpc` stands for.
+    pub(crate) fn of(model: &Model, members: &Members<'_>, vpc: &VpcId, rule: &SgRule) -> Self {
+        match &rule.peer {
+            Peer::Cidr(c) => Self { v4: vec![*c], v6: Vec::new() },
+            Peer::Cidr6(c) => Self { v4: Vec::new(), v6: vec![*c] },
+            // Every interface in the group: instances' primary ones and the interfaces
+            // attached to them.
+            Peer::Group(g) => {
+                let near = |v: &VpcId| v == vpc || model.peered(v, vpc);
+                fn hosts<A: Copy, N>(
+                    of: Option<&Vec<(&VpcId, A)>>,
+                    near: impl Fn(&VpcId) -> bool,
+                    host: impl Fn(A) -> N,
+                ) -> Vec<N> {
+                    of.into_iter()
+                        .flatten()
+                        .filter(|(v, _)| near(v))
+                        .map(|(_, a)| host(*a))
+                        .collect()
+                }
+                Self {
+                    v4: hosts(members.by_group.get(g), near, Ipv4Net::from),
+                    v6: hosts(members.by_group6.get(g), near, Ipv6Net::from),
+                }
+            }
+            // The list's blocks as they are now: a change to it recompiles.
+            Peer::PrefixList(list) => Self {
+                v4: model.prefix_list_cidrs(list.as_str()).unwrap_or_default(),
+                v6: Vec::new(),
+            },
+        }
+    }
+}
+
+/// Everything an interface's compiled groups are made of but its tracking timeouts:
+/// its groups' inbound and outbound rules, in order, each with what it resolved to.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct RulesInputs {
+    ingress: Vec<(SgRule, Resolved)>,
+    egress: Vec<(SgRule, Resolved)>,
+}
+
+impl RulesInputs {
+    /// The inputs of an interface in `vpc` with `groups` (those that exist).
+    pub(crate) fn of(
+        model: &Model,
+        members: &Members<'_>,
+        vpc: &VpcId,
+        groups: &[SecurityGroupId],
+    ) -> Self {
+        let groups: Vec<_> = groups.iter().filter_map(|g| model.security_group(g).ok()).collect();
+        let resolve = |rules: &mut dyn Iterator<Item = &SgRule>| {
+            rules.map(|r| (r.clone(), Resolved::of(model, members, vpc, r))).collect()
+        };
+        Self {
+            ingress: resolve(&mut groups.iter().flat_map(|g| &g.ingress)),
+            egress: resolve(&mut groups.iter().flat_map(|g| &g.egress)),
+        }
+    }
+}
+
 /// An interface's compiled groups, both directions.
 ///
 /// AWS does not track a TCP or UDP flow that a 0.0.0.0/0 rule allows when the other
@@ -319,16 +346,6 @@ impl InterfaceRules {
         untracked(this, other, protocol, port)
     }
 
-    pub(crate) fn build(model: &Model, members: &Members<'_>, instance: &Instance) -> Self {
-        Self::of(
-            model,
-            members,
-            &instance.vpc,
-            &instance.security_groups,
-            instance.connection_tracking,
-        )
-    }
-
     /// The rules of an interface in `vpc` with `groups` and its connection-tracking
     /// timeouts (AWS's defaults when `None`).
     pub(crate) fn of(
@@ -338,18 +355,20 @@ impl InterfaceRules {
         groups: &[SecurityGroupId],
         tracking: Option<ConnectionTracking>,
     ) -> Self {
-        let groups: Vec<_> = groups.iter().filter_map(|g| model.security_group(g).ok()).collect();
+        Self::from_inputs(&RulesInputs::of(model, members, vpc, groups), tracking)
+    }
+
+    /// The rules compiled from `inputs`, with these connection-tracking timeouts.
+    pub(crate) fn from_inputs(inputs: &RulesInputs, tracking: Option<ConnectionTracking>) -> Self {
         let timeouts = tracking.map_or(Timeouts::INTERFACE, |c| {
             Timeouts::interface(c.tcp_established_timeout, c.udp_stream_timeout, c.udp_timeout)
         });
-        let ingress = || groups.iter().flat_map(|g| &g.ingress);
-        let egress = || groups.iter().flat_map(|g| &g.egress);
         Self {
             timeouts,
-            ingress: Compiled::build(model, members, vpc, ingress()),
-            egress: Compiled::build(model, members, vpc, egress()),
-            ingress6: Compiled::build(model, members, vpc, ingress()),
-            egress6: Compiled::build(model, members, vpc, egress()),
+            ingress: Compiled::build(&inputs.ingress),
+            egress: Compiled::build(&inputs.egress),
+            ingress6: Compiled::build(&inputs.ingress),
+            egress6: Compiled::build(&inputs.egress),
         }
     }
 }

@@ -6,16 +6,17 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::{Ipv4Addr, Ipv6Addr};
+use std::sync::Arc;
 
 use ipnet::{Ipv4Net, Ipv6Net};
 use vpclab_lpm::{Builder, Lpm4, Lpm6};
 use vpclab_model::{
-    InstanceId, Model, NatGatewayId, NetworkInterfaceId, RouteFamily, RouteTable, RouteTarget,
-    SecurityGroupId, VpnConnectionId, ZONES,
+    ConnectionTracking, InstanceId, Model, NatGatewayId, NetworkInterfaceId, RouteFamily,
+    RouteTable, RouteTarget, SecurityGroupId, VpcId, VpnConnectionId, ZONES,
 };
 
 use crate::ascending::Ascending;
-use crate::security::{CompiledAcl, FlowHashing, InterfaceRules};
+use crate::security::{CompiledAcl, FlowHashing, InterfaceRules, Members, RulesInputs};
 
 /// A device the forwarder reads and writes: an index into the snapshot's port table.
 pub type Port = u32;
@@ -399,7 +400,8 @@ pub struct Snapshot {
     /// an IPv6 address goes (the blocks come from one pool and never overlap).
     pub(crate) blocks6: Lpm6,
     /// Compiled security groups, per instance port (`InstancePort::rules`).
-    pub(crate) rules: Vec<InterfaceRules>,
+    /// (Shared with the snapshots before it while they are the same: see [`Compiler`].)
+    pub(crate) rules: Vec<Arc<InterfaceRules>>,
     /// Compiled network ACLs.
     pub(crate) acls: Vec<CompiledAcl>,
     /// Transit gateway route tables (the model's, in id order).
@@ -739,6 +741,86 @@ impl PortMap {
 /// [`compile`] with `ports` already prepared for `model` ([`PortMap::prepare`]): it
 /// only reads them, so it can run beside other readers (the services' compile).
 pub fn compile_prepared(model: &Model, ports: &PortMap, generation: u64) -> Snapshot {
+    compile_with(model, ports, generation, None)
+}
+
+/// Compiles snapshot after snapshot, as [`compile_prepared`] does, sharing with the last
+/// one the interfaces' compiled security groups whose inputs did not change. Each
+/// distinct set of rules (a VPC's group list; its instances share one) is a few
+/// route-table tries: with a thousand VPCs, building them all again was a third of
+/// every compile, though a call changes one VPC's at most.
+#[derive(Debug, Default)]
+pub struct Compiler {
+    /// What each set of rules the last compile made was made of, by the interfaces'
+    /// VPC, groups and tracking timeouts (those that decide which rules apply).
+    rules: HashMap<RulesKey, KeptRules, FlowHashing>,
+    /// Counts compiles: rules not used in the latest are dropped.
+    round: u64,
+}
+
+/// An interface's VPC, its groups, and its tracking timeouts (established TCP, UDP
+/// stream, UDP).
+type RulesKey = (VpcId, Vec<SecurityGroupId>, Option<(u32, u32, u32)>);
+
+/// Compiled rules, what they were compiled from, and the last compile that used them.
+#[derive(Debug)]
+struct KeptRules {
+    inputs: RulesInputs,
+    rules: Arc<InterfaceRules>,
+    round: u64,
+}
+
+impl Compiler {
+    /// [`compile_prepared`], sharing what did not change with the snapshots before.
+    pub fn compile_prepared(
+        &mut self,
+        model: &Model,
+        ports: &PortMap,
+        generation: u64,
+    ) -> Snapshot {
+        self.round += 1;
+        let snapshot = compile_with(model, ports, generation, Some(self));
+        let round = self.round;
+        self.rules.retain(|_, kept| kept.round == round);
+        snapshot
+    }
+
+    /// The compiled rules of an interface in `vpc` with `groups` and `tracking`: those
+    /// kept, if the model still gives them the same inputs, or new ones.
+    fn rules(
+        &mut self,
+        model: &Model,
+        members: &Members<'_>,
+        vpc: &VpcId,
+        groups: &[SecurityGroupId],
+        tracking: Option<ConnectionTracking>,
+    ) -> Arc<InterfaceRules> {
+        let inputs = RulesInputs::of(model, members, vpc, groups);
+        let timeouts =
+            tracking.map(|c| (c.tcp_established_timeout, c.udp_stream_timeout, c.udp_timeout));
+        let key = (vpc.clone(), groups.to_vec(), timeouts);
+        match self.rules.get_mut(&key) {
+            Some(kept) if kept.inputs == inputs => {
+                kept.round = self.round;
+                Arc::clone(&kept.rules)
+            }
+            _ => {
+                let rules = Arc::new(InterfaceRules::from_inputs(&inputs, tracking));
+                let kept = KeptRules { inputs, rules: Arc::clone(&rules), round: self.round };
+                self.rules.insert(key, kept);
+                rules
+            }
+        }
+    }
+}
+
+/// [`compile_prepared`], keeping what it can in `compiler` if given one.
+fn compile_with(
+    model: &Model,
+    ports: &PortMap,
+    generation: u64,
+    mut compiler: Option<&mut Compiler>,
+) -> Snapshot {
     let vpc_index = index_by_id(model.vpcs().map(|v| &v.id));
     let table_index = index_by_id(model.route_tables().map(|t| &t.id));
     let acls: Vec<CompiledAcl> = model.network_acls().map(CompiledAcl::build).collect();
@@ -752,7 +834,11 @@ pub fn compile_prepared(model: &Model, ports: &PortMap, generation: u64) -> Snap
     let subnet_tables = model.route_tables_by_subnet();
     let table_of = |subnet: &vpclab_model::SubnetId| subnet_tables.get(subnet).copied();
     let attached = model.attached_interfaces_by_instance();
-    let members = crate::security::Members::of_model(model);
+    let members = Members::of_model(model);
+    let mut rules_of = |vpc: &VpcId, groups: &[SecurityGroupId], tracking| match &mut compiler {
+        Some(compiler) => compiler.rules(model, &members, vpc, groups, tracking),
+        None => Arc::new(InterfaceRules::of(model, &members, vpc, groups, tracking)),
+    };
     // By VPC index: whether an internet gateway is attached (`Model::gateway_of` of
     // each, found in one pass over the gateways rather than one per VPC).
     let mut with_gateway = vec![false; vpc_index.len()];
@@ -1021,13 +1107,13 @@ pub fn compile_prepared(model: &Model, ports: &PortMap, generation: u64) -> Snap
                 Some(&(_, index)) => index,
                 None => {
                     let index = rules.len() as u32;
-                    rules.push(InterfaceRules::build(model, &members, instance));
+                    rules.push(rules_of(&instance.vpc, groups, None));
                     same.push((groups, index));
                     index
                 }
             },
             None => {
-                rules.push(InterfaceRules::build(model, &members, instance));
+                rules.push(rules_of(&instance.vpc, groups, instance.connection_tracking));
                 rules.len() as u32 - 1
             }
         };
@@ -1060,13 +1146,7 @@ pub fn compile_prepared(model: &Model, ports: &PortMap, generation: u64) -> Snap
                 source_dest_check: eni.source_dest_check,
                 ..place
             });
-            rules.push(InterfaceRules::of(
-                model,
-                &members,
-                &eni.vpc,
-                &eni.security_groups,
-                eni.connection_tracking,
-            ));
+            rules.push(rules_of(&eni.vpc, &eni.security_groups, eni.connection_tracking));
         }
     }
 
@@ -1078,13 +1158,7 @@ pub fn compile_prepared(model: &Model, ports: &PortMap, generation: u64) -> Snap
             continue;
         };
         let rules_index = rules.len() as u32;
-        rules.push(InterfaceRules::of(
-            model,
-            &members,
-            &endpoint.vpc,
-            &interface.security_groups,
-            None,
-        ));
+        rules.push(rules_of(&endpoint.vpc, &interface.security_groups, None));
         for i in &interface.interfaces {
             let (Ok(subnet), Ok(table)) =
                 (model.subnet(&i.subnet), model.route_table_of(&i.subnet))
@@ -1246,5 +1320,96 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// A lab of two VPCs with instances in their default groups (which admit their own
+    /// members), and the compiled rules of a port as what they admit on TCP port 22 from
+    /// each of some addresses.
+    fn admitted(snapshot: &Snapshot, port: Port, from: &[Ipv4Addr]) -> Vec<bool> {
+        let PortEntry::Instance(me) = snapshot.port(port) else { panic!("port {port}") };
+        let rules = &snapshot.rules[me.rules as usize];
+        from.iter().map(|&a| rules.ingress.allows(a, crate::wire::proto::TCP, 22, 0)).collect()
+    }
+
+    #[test]
+    fn kept_rules_are_shared_until_an_input_changes_and_then_compile_as_from_scratch() {
+        use vpclab_model::{Peer, Protocol, RunInstance, SgRule, Tags};
+        let mut m = Model::new(9);
+        let mut ports = PortMap::new();
+        let run = |m: &mut Model, ports: &mut PortMap, subnet: &vpclab_model::SubnetId| {
+            let spec = RunInstance { subnet: Some(subnet.clone()), ..Default::default() };
+            let id = m.run_instance(spec).unwrap();
+            (ports.assign(&id), m.instance(&id).unwrap().private_ip)
+        };
+        let mut subnets = Vec::new();
+        for cidr in ["10.1.0.0/16", "10.2.0.0/16"] {
+            let cidr: Ipv4Net = cidr.parse().unwrap();
+            let vpc = m.create_vpc(cidr, Tags::new()).unwrap();
+            subnets.push((vpc.clone(), m.create_subnet(&vpc, cidr, None, Tags::new()).unwrap()));
+        }
+        let (a, a_ip) = run(&mut m, &mut ports, &subnets[0].1);
+        let (b, b_ip) = run(&mut m, &mut ports, &subnets[1].1);
+        let mut compiler = Compiler::default();
+        let same_as_fresh = |kept: &Snapshot, m: &Model, ports: &mut PortMap, from: &[Ipv4Addr]| {
+            let fresh = compile(m, ports, 1);
+            for port in [a, b] {
+                assert_eq!(admitted(kept, port, from), admitted(&fresh, port, from), "port {port}");
+            }
+        };
+        let rules_of = |s: &Snapshot, port| {
+            let PortEntry::Instance(me) = s.port(port) else { panic!("port {port}") };
+            Arc::clone(&s.rules[me.rules as usize])
+        };
+        ports.prepare(&m);
+        let first = compiler.compile_prepared(&m, &ports, 1);
+
+        // Nothing changed: both shared.
+        let second = compiler.compile_prepared(&m, &ports, 2);
+        for port in [a, b] {
+            assert!(Arc::ptr_eq(&rules_of(&first, port), &rules_of(&second, port)));
+        }
+
+        // A new member of `a`'s group: `a` admits it, `b`'s rules are kept.
+        let (_, c_ip) = run(&mut m, &mut ports, &subnets[0].1);
+        ports.prepare(&m);
+        let from = [a_ip, b_ip, c_ip, Ipv4Addr::new(192, 0, 2, 1)];
+        let third = compiler.compile_prepared(&m, &ports, 3);
+        assert!(!Arc::ptr_eq(&rules_of(&second, a), &rules_of(&third, a)));
+        assert!(Arc::ptr_eq(&rules_of(&second, b), &rules_of(&third, b)));
+        assert_eq!(admitted(&third, a, &from), [true, false, true, false]);
+        same_as_fresh(&third, &m, &mut ports, &from);
+
+        // A rule more in `b`'s group: SSH from anywhere.
+        let group = m.vpc(&subnets[1].0).unwrap().default_security_group.clone().unwrap();
+        let ssh =
+            SgRule::new(Protocol::Tcp, 22, 22, Peer::Cidr("0.0.0.0/0".parse().unwrap()), None);
+        m.authorize(&group, false, vec![ssh.unwrap()]).unwrap();
+        let fourth = compiler.compile_prepared(&m, &ports, 4);
+        assert!(Arc::ptr_eq(&rules_of(&third, a), &rules_of(&fourth, a)));
+        assert!(!Arc::ptr_eq(&rules_of(&third, b), &rules_of(&fourth, b)));
+        assert_eq!(admitted(&fourth, b, &from), [true; 4]);
+        same_as_fresh(&fourth, &m, &mut ports, &from);
+
+        // Peered: nothing of `a`'s rules refers to `b`'s VPC, so they are kept. A
+        // reference in `a`'s group to `b`'s admits `b`'s members; once the peering goes,
+        // the reference is stale and admits nothing.
+        let pcx = m.create_vpc_peering_connection(&subnets[0].0, &subnets[1].0, Tags::new());
+        let pcx = pcx.unwrap();
+        m.accept_vpc_peering_connection(&pcx).unwrap();
+        let fifth = compiler.compile_prepared(&m, &ports, 5);
+        assert!(Arc::ptr_eq(&rules_of(&fourth, a), &rules_of(&fifth, a)));
+        let a_group = m.vpc(&subnets[0].0).unwrap().default_security_group.clone().unwrap();
+        let from_b = SgRule::new(Protocol::Tcp, 22, 22, Peer::Group(group.clone()), None);
+        m.authorize(&a_group, false, vec![from_b.unwrap()]).unwrap();
+        let sixth = compiler.compile_prepared(&m, &ports, 6);
+        assert_eq!(admitted(&sixth, a, &from), [true, true, true, false]);
+        same_as_fresh(&sixth, &m, &mut ports, &from);
+        m.delete_vpc_peering_connection(&pcx).unwrap();
+        let seventh = compiler.compile_prepared(&m, &ports, 7);
+        assert!(!Arc::ptr_eq(&rules_of(&sixth, a), &rules_of(&seventh, a)));
+        assert_eq!(admitted(&seventh, a, &from), [true, false, true, false]);
+        same_as_fresh(&seventh, &m, &mut ports, &from);
+        // What no compile used any more is not kept.
+        assert_eq!(compiler.rules.len(), 2);
     }
 }
