@@ -90,7 +90,7 @@ pub use security::{
     MAX_GROUPS_PER_INTERFACE, MAX_RULES_PER_GROUP, Peer, Protocol, SecurityGroup, SecurityGroupId,
     SgRule,
 };
-pub use stored::{Part, Record, StoredError, WHOLE};
+pub use stored::{InstanceChanges, Part, Record, StoredError, WHOLE};
 pub use transit::{
     AttachmentResource, DEFAULT_AMAZON_ASN, PeeringAttachmentState, TGW_GONE_LISTED_S,
     TgwAttachment, TgwAttachmentId, TgwOptions, TgwRoute, TgwRouteTable, TgwRouteTableId,

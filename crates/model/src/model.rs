@@ -176,7 +176,7 @@ pub struct Model {
     pub(crate) route_tables: Shared<BTreeMap<RouteTableId, RouteTable>>,
     pub(crate) internet_gateways: Shared<BTreeMap<InternetGatewayId, InternetGateway>>,
     pub(crate) elastic_ips: Shared<BTreeMap<AllocationId, ElasticIp>>,
-    pub(crate) instances: Shared<BTreeMap<InstanceId, Instance>>,
+    pub(crate) instances: Shared<BTreeMap<InstanceId, Shared<Instance>>>,
     /// Terminated instances, with when (Unix seconds): AWS lists them, as `terminated`,
     /// for about an hour. They hold no address and block nothing.
     #[serde(default)]
@@ -344,7 +344,7 @@ impl Model {
 
     /// All instances.
     pub fn instances(&self) -> impl Iterator<Item = &Instance> {
-        self.instances.values()
+        self.instances.values().map(|i| &**i)
     }
 
     /// All NAT gateways.
@@ -405,7 +405,7 @@ impl Model {
 
     /// An instance by id.
     pub fn instance(&self, id: &InstanceId) -> Result<&Instance, ApiError> {
-        self.instances.get(id).ok_or_else(|| {
+        self.instances.get(id).map(|i| &**i).ok_or_else(|| {
             ApiError::not_found("InvalidInstanceID.NotFound", "instance", id.as_str())
         })
     }
@@ -2281,7 +2281,8 @@ impl Model {
                 connection_tracking: spec.connection_tracking,
                 source_dest_check: true,
                 tags: spec.tags,
-            },
+            }
+            .into(),
         );
         Ok(id)
     }
@@ -2318,14 +2319,14 @@ impl Model {
         }
         if let Some(instance) = self.instances.remove(id) {
             self.terminated.retain(|_, (_, when)| at.saturating_sub(*when) < TERMINATED_LISTED_S);
-            self.terminated.insert(id.clone(), (instance, at));
+            self.terminated.insert(id.clone(), (instance.into_inner(), at));
         }
         Ok(())
     }
 
     /// Instances that are running (not stopped): the ones the data plane realises.
     pub fn running_instances(&self) -> impl Iterator<Item = &Instance> {
-        self.instances.values().filter(|i| !i.stopped)
+        self.instances().filter(|i| !i.stopped)
     }
 
     /// The running instance whose interface `eni` is (its primary one, or one attached
@@ -2338,8 +2339,8 @@ impl Model {
     pub fn interface_owner(&self, eni: &NetworkInterfaceId) -> Option<&Instance> {
         let attached = self.network_interfaces.get(eni).and_then(|n| n.attachment.as_ref());
         match attached {
-            Some(a) => self.instances.get(&a.instance),
-            None => self.instances.values().find(|i| &i.interface == eni),
+            Some(a) => self.instances.get(&a.instance).map(|i| &**i),
+            None => self.instances().find(|i| &i.interface == eni),
         }
     }
 

@@ -24,6 +24,14 @@ impl<T> Shared<T> {
     fn new(value: T) -> Self {
         Self(Arc::new(value))
     }
+
+    /// The value, copied only if another model still shares it.
+    pub(crate) fn into_inner(self) -> T
+    where
+        T: Clone,
+    {
+        Arc::unwrap_or_clone(self.0)
+    }
 }
 
 impl<T> Shared<T> {

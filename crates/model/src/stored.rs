@@ -135,6 +135,60 @@ impl Model {
     }
 }
 
+/// The instances a call changed ([`Model::instance_changes`]).
+#[derive(Debug, Default)]
+pub struct InstanceChanges<'m, 'o> {
+    /// New instances and changed ones, as they are now, in id order.
+    pub changed: Vec<&'m crate::Instance>,
+    /// Instances gone (terminated), in id order.
+    pub gone: Vec<&'o crate::InstanceId>,
+}
+
+impl Model {
+    /// The instances that differ from `old`'s: new or changed (including stopped or
+    /// started), and gone. Found by pointer: an instance no call changed since one
+    /// model was copied from the other is not looked at beyond that, so this costs a
+    /// walk of the ids, not a comparison of every instance.
+    pub fn instance_changes<'m, 'o>(&'m self, old: &'o Model) -> InstanceChanges<'m, 'o> {
+        let mut out = InstanceChanges::default();
+        if Shared::same(&old.instances, &self.instances) {
+            return out;
+        }
+        let (mut old, mut new) =
+            (old.instances.iter().peekable(), self.instances.iter().peekable());
+        loop {
+            match (old.peek(), new.peek()) {
+                (None, None) => return out,
+                (Some((id, _)), None) => {
+                    out.gone.push(id);
+                    old.next();
+                }
+                (None, Some((_, i))) => {
+                    out.changed.push(i);
+                    new.next();
+                }
+                (Some((ko, vo)), Some((kn, vn))) => match ko.cmp(kn) {
+                    std::cmp::Ordering::Less => {
+                        out.gone.push(ko);
+                        old.next();
+                    }
+                    std::cmp::Ordering::Greater => {
+                        out.changed.push(vn);
+                        new.next();
+                    }
+                    std::cmp::Ordering::Equal => {
+                        if !Shared::same(vo, vn) {
+                            out.changed.push(vn);
+                        }
+                        old.next();
+                        new.next();
+                    }
+                },
+            }
+        }
+    }
+}
+
 impl Model {
     /// The model whose records are `records` (field, key, JSON), in any order: what
     /// [`Model::records`] and [`Model::changes_since`] wrote, the gone ones removed.
@@ -346,6 +400,27 @@ mod tests {
         assert!(!new.changed_since(&old, Part::NetworkInterfaces));
         // Equal but made apart: may differ, as far as anyone can tell at a glance.
         assert!(lab().changed_since(&old, Part::Vpcs));
+    }
+
+    #[test]
+    fn instance_changes_are_the_new_the_changed_and_the_gone() {
+        let old = lab();
+        assert!(old.instance_changes(&old).changed.is_empty());
+        let mut new = old.clone();
+        let ids: Vec<_> = new.instances().map(|i| i.id.clone()).collect();
+        let subnet = new.subnets().next().unwrap().id.clone();
+        new.terminate_instance(&ids[0], 1).unwrap();
+        new.stop_instance(&ids[1]).unwrap();
+        let added =
+            new.run_instance(RunInstance { subnet: Some(subnet), ..Default::default() }).unwrap();
+        let changes = new.instance_changes(&old);
+        let mut changed: Vec<_> = changes.changed.iter().map(|i| i.id.clone()).collect();
+        changed.sort();
+        let mut expected = vec![ids[1].clone(), added];
+        expected.sort();
+        assert_eq!(changed, expected);
+        assert_eq!(changes.gone, vec![&ids[0]]);
+        // ids[2], untouched, is in neither.
     }
 
     #[test]
