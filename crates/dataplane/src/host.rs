@@ -142,11 +142,17 @@ pub struct Host {
     /// The on-premises sites realised, as they were then (a site deleted and created
     /// again under its name between two syncs is made again).
     realised_sites: BTreeMap<String, OnpremSite>,
-    /// The model of the last sync that realised all of it (none failed): a sync to a
-    /// model whose instances, interfaces and their configuration are still that one's
-    /// (see [`Model::changed_since`]) skips looking at every instance. A copy of the
-    /// model costs pointers.
+    /// The model of the last sync that realised all of it (none failed), to find what
+    /// changed since by pointer ([`Host::delta`]). A copy of the model costs pointers.
     synced: Option<Model>,
+}
+
+/// The instances a sync must look at ([`Host::delta`]).
+struct Delta<'m> {
+    /// New and changed, as the model has them now.
+    changed: Vec<&'m Instance>,
+    /// Gone from the model.
+    gone: Vec<InstanceId>,
 }
 
 impl Host {
@@ -211,14 +217,32 @@ impl Host {
     }
 
     /// Instances (gone, stopped or re-addressed) and attached interfaces (attachment or
-    /// instance gone or changed) realised here that `model` no longer has as they are.
-    fn stale(&self, model: &Model) -> (Vec<InstanceId>, Vec<NetworkInterfaceId>) {
-        let stale: Vec<InstanceId> = self
-            .realised
-            .iter()
-            .filter(|(id, realised)| gone(model, id, realised.ip))
-            .map(|(id, _)| id.clone())
-            .collect();
+    /// instance gone or changed) realised here that `model` no longer has as they are:
+    /// among `delta`'s instances only, when there is one (see [`Host::delta`]).
+    fn stale(
+        &self,
+        model: &Model,
+        delta: Option<&Delta<'_>>,
+    ) -> (Vec<InstanceId>, Vec<NetworkInterfaceId>) {
+        let stale: Vec<InstanceId> = match delta {
+            Some(delta) => delta
+                .gone
+                .iter()
+                .filter(|id| self.realised.contains_key(*id))
+                .cloned()
+                .chain(delta.changed.iter().filter_map(|i| {
+                    let realised = self.realised.get(&i.id)?;
+                    gone(model, &i.id, realised.ip).then(|| i.id.clone())
+                }))
+                .collect(),
+            None => self
+                .realised
+                .iter()
+                .filter(|(id, realised)| gone(model, id, realised.ip))
+                .map(|(id, _)| id.clone())
+                .collect(),
+        };
+        // Few, and their realisation depends on their instance's state: all of them.
         let stale_interfaces: Vec<NetworkInterfaceId> = self
             .realised_interfaces
             .iter()
@@ -231,23 +255,30 @@ impl Host {
         (stale, stale_interfaces)
     }
 
+    /// The instances a sync to `model` must look at, when not all of them: after a
+    /// complete sync, and with the VPCs, subnets, DHCP options and interfaces as they
+    /// were then, only the instances new, changed or gone since (found by pointer, see
+    /// [`Model::instance_changes`]) can differ from what is realised.
+    fn delta<'m>(&self, model: &'m Model) -> Option<Delta<'m>> {
+        let old = self.synced.as_ref()?;
+        let parts = [Part::Vpcs, Part::Subnets, Part::DhcpOptions, Part::NetworkInterfaces];
+        if parts.iter().any(|&part| model.changed_since(old, part)) {
+            return None;
+        }
+        let changes = model.instance_changes(old);
+        Some(Delta { changed: changes.changed, gone: changes.gone.into_iter().cloned().collect() })
+    }
+
     /// Whether [`Host::sync`] to `model` could remove something that syncing back
     /// would not restore as it was: an instance's namespace (and what runs in it), an
     /// interface's device, a VPN connection's daemons, a site. Conservative: any VPN
     /// connection or site counts. A caller that may still refuse the change (its commit
     /// failing) syncs only after the commit when this holds.
     pub fn removes(&self, model: &Model) -> bool {
-        // As `stale` finds them, stopping at the first (no instance gone, so an
-        // interface is stale only if its realisation changed).
         let vpn = self.vpn.lock().unwrap_or_else(|e| e.into_inner());
-        let same_instances = self.unchanged(model, &[Part::Instances, Part::NetworkInterfaces]);
-        let stale = !same_instances
-            && (self.realised.iter().any(|(id, realised)| gone(model, id, realised.ip))
-                || self
-                    .realised_interfaces
-                    .iter()
-                    .any(|(id, realised)| realisation(model, id).as_ref() != Some(&realised.at)));
-        stale
+        let (stale, stale_interfaces) = self.stale(model, self.delta(model).as_ref());
+        !stale.is_empty()
+            || !stale_interfaces.is_empty()
             || !self.realised_sites.is_empty()
             || !vpn.fleet.is_empty()
             || !vpn.customers.is_empty()
@@ -258,22 +289,17 @@ impl Host {
     /// Brings the host in line with `model`: namespaces and devices for new instances,
     /// none for terminated ones, and a freshly compiled snapshot. Carries on past what
     /// fails (one broken instance does not keep the rest of the change from the data
-    /// plane) and returns the first failure. After a sync with no failure, one to a
-    /// model whose instances and their configuration are unchanged (a new route, rule,
-    /// VPC) does not look at every instance again.
+    /// plane) and returns the first failure. After a sync with no failure, the next
+    /// looks only at the instances changed since, unless their VPCs, subnets, DHCP
+    /// options or interfaces changed too ([`Host::delta`]).
     pub fn sync(&mut self, model: &Model) -> Result<(), HostError> {
         let mut first_error = None;
-        // Instances and interfaces as the last complete sync left them: none gone, none
-        // new, and — their VPCs', subnets' and DHCP options too — none to reconfigure.
-        let same_instances = self.unchanged(model, &[Part::Instances, Part::NetworkInterfaces]);
-        let same_config = same_instances
-            && self.unchanged(model, &[Part::Vpcs, Part::Subnets, Part::DhcpOptions]);
-        // Only a sync that returns with nothing failed is one to skip work after.
+        let delta = self.delta(model);
+        // Only a sync that returns with nothing failed is one to look at less after.
         self.synced = None;
         // Gone (or re-addressed) instances first: publish a snapshot without them, then
         // take their devices back and remove their namespaces.
-        let (stale, stale_interfaces) =
-            if same_instances { Default::default() } else { self.stale(model) };
+        let (stale, stale_interfaces) = self.stale(model, delta.as_ref());
         if !stale.is_empty() || !stale_interfaces.is_empty() {
             let ports: Vec<_> = stale.iter().map(|id| self.ports.release(id)).collect();
             let interface_ports: Vec<_> =
@@ -313,12 +339,15 @@ impl Host {
         }
         // Resolver configurations are per VPC: made once for each.
         let mut resolvs: BTreeMap<&vpclab_model::VpcId, String> = BTreeMap::new();
-        let running = || model.running_instances().take(if same_config { 0 } else { usize::MAX });
-        for instance in running() {
+        let running: Vec<&Instance> = match &delta {
+            Some(delta) => delta.changed.iter().copied().filter(|i| !i.stopped).collect(),
+            None => model.running_instances().collect(),
+        };
+        for instance in &running {
             resolvs.entry(&instance.vpc).or_insert_with(|| model.resolv_conf(instance));
         }
         let mut new = Vec::new();
-        for instance in running() {
+        for &instance in &running {
             let resolv = &resolvs[&instance.vpc];
             let Some(realised) = self.realised.get_mut(&instance.id) else {
                 new.push((instance, resolv.as_str()));
@@ -373,9 +402,8 @@ impl Host {
                 }
             }
         }
-        let attached =
-            if same_config { BTreeMap::new() } else { model.attached_interfaces_by_instance() };
-        for instance in running() {
+        let attached = model.attached_interfaces_by_instance();
+        for instance in &running {
             for eni in attached.get(&instance.id).into_iter().flatten().copied() {
                 let ipv6 = ipv6_of(model, &eni.subnet, &eni.ipv6_addresses);
                 if let Some(realised) = self.realised_interfaces.get_mut(&eni.id) {
@@ -426,12 +454,6 @@ impl Host {
                 Ok(())
             }
         }
-    }
-
-    /// Whether every one of `parts` of `model` is provably the same as in the model
-    /// of the last complete sync.
-    fn unchanged(&self, model: &Model, parts: &[Part]) -> bool {
-        self.synced.as_ref().is_some_and(|old| parts.iter().all(|&p| !model.changed_since(old, p)))
     }
 
     /// Sites' routers as customer gateways, in line with `model`: a router runs the
