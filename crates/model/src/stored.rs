@@ -154,38 +154,20 @@ impl Model {
         if Shared::same(&old.instances, &self.instances) {
             return out;
         }
-        let (mut old, mut new) =
-            (old.instances.iter().peekable(), self.instances.iter().peekable());
-        loop {
-            match (old.peek(), new.peek()) {
-                (None, None) => return out,
-                (Some((id, _)), None) => {
-                    out.gone.push(id);
-                    old.next();
+        let walked = differences::<_, _, std::convert::Infallible>(
+            &old.instances,
+            &self.instances,
+            |was, now| !Shared::same(was, now),
+            |change| {
+                match change {
+                    Difference::Gone(id) => out.gone.push(id),
+                    Difference::Now(_, instance) => out.changed.push(&**instance),
                 }
-                (None, Some((_, i))) => {
-                    out.changed.push(i);
-                    new.next();
-                }
-                (Some((ko, vo)), Some((kn, vn))) => match ko.cmp(kn) {
-                    std::cmp::Ordering::Less => {
-                        out.gone.push(ko);
-                        old.next();
-                    }
-                    std::cmp::Ordering::Greater => {
-                        out.changed.push(vn);
-                        new.next();
-                    }
-                    std::cmp::Ordering::Equal => {
-                        if !Shared::same(vo, vn) {
-                            out.changed.push(vn);
-                        }
-                        old.next();
-                        new.next();
-                    }
-                },
-            }
-        }
+                Ok(())
+            },
+        );
+        let Ok(()) = walked;
+        out
     }
 }
 
@@ -255,8 +237,8 @@ fn all_entries<K: Serialize, V: Serialize>(
     Ok(())
 }
 
-/// The records of `new`'s resources that differ from `old`'s: a walk of both maps in
-/// key order, unless they are still the same map.
+/// The records of `new`'s resources that differ from `old`'s, unless they are still the
+/// same map.
 fn changed_entries<K: Ord + Serialize, V: PartialEq + Serialize>(
     field: &'static str,
     old: &Shared<BTreeMap<K, V>>,
@@ -266,35 +248,47 @@ fn changed_entries<K: Ord + Serialize, V: PartialEq + Serialize>(
     if Shared::same(old, new) {
         return Ok(());
     }
+    differences(old, new, PartialEq::ne, |change| {
+        out.push(match change {
+            Difference::Gone(key) => entry::<K, V>(field, key, None)?,
+            Difference::Now(key, value) => entry(field, key, Some(value))?,
+        });
+        Ok(())
+    })
+}
+
+/// A key whose value differs between two maps ([`differences`]).
+enum Difference<'o, 'n, K, V> {
+    /// Only the old map has it.
+    Gone(&'o K),
+    /// The new map has it, new or with a different value.
+    Now(&'n K, &'n V),
+}
+
+/// Walks `old` and `new` in key order and calls `each` for every key whose value
+/// differs: one map lacks it, or `differ` says so.
+fn differences<'o, 'n, K: Ord, V, E>(
+    old: &'o BTreeMap<K, V>,
+    new: &'n BTreeMap<K, V>,
+    differ: impl Fn(&V, &V) -> bool,
+    mut each: impl FnMut(Difference<'o, 'n, K, V>) -> Result<(), E>,
+) -> Result<(), E> {
     let (mut old, mut new) = (old.iter().peekable(), new.iter().peekable());
     loop {
-        match (old.peek(), new.peek()) {
+        let order = match (old.peek(), new.peek()) {
             (None, None) => return Ok(()),
-            (Some((k, _)), None) => {
-                out.push(entry::<K, V>(field, k, None)?);
-                old.next();
+            (Some(_), None) => std::cmp::Ordering::Less,
+            (None, Some(_)) => std::cmp::Ordering::Greater,
+            (Some((ko, _)), Some((kn, _))) => ko.cmp(kn),
+        };
+        // The smaller key steps; equal keys step together.
+        match (old.next_if(|_| order.is_le()), new.next_if(|_| order.is_ge())) {
+            (Some((key, _)), None) => each(Difference::Gone(key))?,
+            (None, Some((key, value))) => each(Difference::Now(key, value))?,
+            (Some((_, was)), Some((key, value))) if differ(was, value) => {
+                each(Difference::Now(key, value))?;
             }
-            (None, Some((k, v))) => {
-                out.push(entry(field, k, Some(v))?);
-                new.next();
-            }
-            (Some((ko, vo)), Some((kn, vn))) => match ko.cmp(kn) {
-                std::cmp::Ordering::Less => {
-                    out.push(entry::<K, V>(field, ko, None)?);
-                    old.next();
-                }
-                std::cmp::Ordering::Greater => {
-                    out.push(entry(field, kn, Some(vn))?);
-                    new.next();
-                }
-                std::cmp::Ordering::Equal => {
-                    if vo != vn {
-                        out.push(entry(field, kn, Some(vn))?);
-                    }
-                    old.next();
-                    new.next();
-                }
-            },
+            _ => {}
         }
     }
 }
@@ -421,6 +415,33 @@ mod tests {
         assert_eq!(changed, expected);
         assert_eq!(changes.gone, vec![&ids[0]]);
         // ids[2], untouched, is in neither.
+    }
+
+    proptest::proptest! {
+        /// The walk finds exactly what a set-by-set comparison finds.
+        #[test]
+        fn differences_are_what_a_comparison_key_by_key_finds(
+            old in proptest::collection::btree_map(0u8..32, 0u8..4, 0..24),
+            new in proptest::collection::btree_map(0u8..32, 0u8..4, 0..24),
+        ) {
+            let mut found = Vec::new();
+            let walked = differences::<_, _, ()>(&old, &new, PartialEq::ne, |d| {
+                found.push(match d {
+                    Difference::Gone(k) => (*k, None),
+                    Difference::Now(k, v) => (*k, Some(*v)),
+                });
+                Ok(())
+            });
+            proptest::prop_assert!(walked.is_ok());
+            let mut expected: Vec<(u8, Option<u8>)> = old
+                .keys()
+                .filter(|k| !new.contains_key(k))
+                .map(|k| (*k, None))
+                .chain(new.iter().filter(|(k, v)| old.get(k) != Some(v)).map(|(k, v)| (*k, Some(*v))))
+                .collect();
+            expected.sort_unstable();
+            proptest::prop_assert_eq!(found, expected);
+        }
     }
 
     #[test]
