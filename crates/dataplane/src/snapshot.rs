@@ -758,9 +758,8 @@ pub struct Compiler {
     round: u64,
 }
 
-/// An interface's VPC, its groups, and its tracking timeouts (established TCP, UDP
-/// stream, UDP).
-type RulesKey = (VpcId, Vec<SecurityGroupId>, Option<(u32, u32, u32)>);
+/// An interface's VPC, its groups, and its tracking timeouts.
+type RulesKey = (VpcId, Vec<SecurityGroupId>, Option<ConnectionTracking>);
 
 /// Compiled rules, what they were compiled from, and the last compile that used them.
 #[derive(Debug)]
@@ -795,10 +794,12 @@ impl Compiler {
         groups: &[SecurityGroupId],
         tracking: Option<ConnectionTracking>,
     ) -> Arc<InterfaceRules> {
+        let key = (vpc.clone(), groups.to_vec(), tracking);
+        // Already checked in this compile: the model has not changed since.
+        if let Some(kept) = self.rules.get(&key).filter(|kept| kept.round == self.round) {
+            return Arc::clone(&kept.rules);
+        }
         let inputs = RulesInputs::of(model, members, vpc, groups);
-        let timeouts =
-            tracking.map(|c| (c.tcp_established_timeout, c.udp_stream_timeout, c.udp_timeout));
-        let key = (vpc.clone(), groups.to_vec(), timeouts);
         match self.rules.get_mut(&key) {
             Some(kept) if kept.inputs == inputs => {
                 kept.round = self.round;
@@ -1064,10 +1065,10 @@ fn compile_with(
             Some((&subnet.id, (place, &subnet.vpc)))
         })
         .collect();
-    // Instances with the same groups (and default tracking) share their rules. By VPC
-    // index, the group lists met so far with their rules' index: a VPC's instances have
-    // a few lists between them, compared in turn (no ids hashed per instance).
-    let mut same_rules: Vec<Vec<(&[SecurityGroupId], u32)>> = vec![Vec::new(); vpc_index.len()];
+    // Instances with the same groups (and default tracking) share their rules: by VPC
+    // index and group list, the rules' index.
+    let mut same_rules: HashMap<(u32, &[SecurityGroupId]), u32, FlowHashing> =
+        HashMap::with_hasher(hashing);
     // The model lists its instances in id order: their ports are found on one walk.
     let mut instance_ports = ports.instance_ports();
     for instance in model.running_instances() {
@@ -1099,19 +1100,12 @@ fn compile_with(
             public.insert(Ipv4Net::from(ip), port).expect("ports fit in 31 bits");
         }
         let groups = instance.security_groups.as_slice();
-        let same = own_vpc
-            .filter(|_| instance.connection_tracking.is_none())
-            .map(|v| &mut same_rules[v as usize]);
-        let rules_index = match same {
-            Some(same) => match same.iter().find(|(g, _)| *g == groups) {
-                Some(&(_, index)) => index,
-                None => {
-                    let index = rules.len() as u32;
-                    rules.push(rules_of(&instance.vpc, groups, None));
-                    same.push((groups, index));
-                    index
-                }
-            },
+        let shared = own_vpc.filter(|_| instance.connection_tracking.is_none());
+        let rules_index = match shared {
+            Some(vpc) => *same_rules.entry((vpc, groups)).or_insert_with(|| {
+                rules.push(rules_of(&instance.vpc, groups, None));
+                rules.len() as u32 - 1
+            }),
             None => {
                 rules.push(rules_of(&instance.vpc, groups, instance.connection_tracking));
                 rules.len() as u32 - 1

@@ -639,7 +639,7 @@ pub struct Instance {
 
 /// An interface's security-group connection-tracking idle timeouts, in seconds
 /// (`ConnectionTrackingSpecification`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct ConnectionTracking {
     /// `TcpEstablishedTimeout`: 60–432,000 s, default 432,000 (5 days).
     pub tcp_established_timeout: u32,
