@@ -30,6 +30,10 @@ step() { printf '\n==> [%d s] %s\n' "$((SECONDS - started))" "$*"; }
 # PROPTEST_RNG_SEED (or PROPTEST_CASES) yourself to explore further.
 export PROPTEST_RNG_SEED=${PROPTEST_RNG_SEED:-20261126}
 
+# A run builds each crate once, so incremental caches only cost disk (several GB across
+# the test, bench and fuzz builds) and time; set CARGO_INCREMENTAL=1 to keep them.
+export CARGO_INCREMENTAL=${CARGO_INCREMENTAL:-0}
+
 if ((root)); then
   step "installing test dependencies (packages; geckodriver from crates.io into target/tools)"
   scripts/deps.sh --tests
