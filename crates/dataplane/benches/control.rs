@@ -8,6 +8,8 @@
 //! * `snapshot`: compiling the forwarder's snapshot from scratch;
 //! * `snapshot-kept`: compiling it again when nothing changed, as the daemon does, with
 //!   what the last compile built kept (`snapshot::Compiler`);
+//! * `snapshot-one-more`: compiling it, so kept, after a change of one VPC (an instance
+//!   more in it, a different VPC each time): what a RunInstances costs;
 //! * `services`: compiling what the VPC's services answer when nothing they are made
 //!   of changed (the common case: one instance more).
 //!
@@ -15,7 +17,7 @@
 
 use std::hint::black_box;
 
-use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
+use criterion::{BatchSize, BenchmarkId, Criterion, criterion_group, criterion_main};
 use vpclab_dataplane::services::Compiler;
 use vpclab_dataplane::snapshot::Compiler as SnapshotCompiler;
 use vpclab_dataplane::{PortMap, compile};
@@ -56,6 +58,22 @@ fn control(c: &mut Criterion) {
         snapshots.compile_prepared(&model, &ports, 1);
         group.bench_function(BenchmarkId::new("snapshot-kept", instances), |b| {
             b.iter(|| snapshots.compile_prepared(black_box(&model), &ports, 1));
+        });
+        let subnets: Vec<_> = model.subnets().map(|s| s.id.clone()).collect();
+        let mut next = 0;
+        group.bench_function(BenchmarkId::new("snapshot-one-more", instances), |b| {
+            b.iter_batched(
+                || {
+                    let (mut m, mut ports) = (model.clone(), ports.clone());
+                    let subnet = subnets[next % subnets.len()].clone();
+                    next += 1;
+                    let spec = RunInstance { subnet: Some(subnet), ..Default::default() };
+                    ports.assign(&m.run_instance(spec).unwrap());
+                    (m, ports)
+                },
+                |(m, ports)| snapshots.compile_prepared(&m, &ports, 1),
+                BatchSize::LargeInput,
+            );
         });
         let mut services = Compiler::default();
         services.compile(&model, &ports);

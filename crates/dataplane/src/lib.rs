@@ -27,6 +27,7 @@ pub mod capture;
 pub mod counters;
 pub mod flowlog;
 pub mod host;
+mod kept;
 pub mod nat;
 pub mod nat64;
 pub mod onprem;

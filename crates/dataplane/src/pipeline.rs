@@ -1885,7 +1885,7 @@ mod tests {
         let mut lab = lab();
         let mut p = packet(WEB, [10, 0, 2, 4], proto::UDP, 64, &udp(1, 2, b"x"));
         assert!(matches!(lab.run(lab.web, &mut p.clone()).0, Verdict::Forward { .. }));
-        lab.snapshot.acls.clear();
+        lab.snapshot.acls = std::sync::Arc::from([]);
         assert_eq!(lab.run(lab.web, &mut p).0, Verdict::Drop(DropReason::NaclOut));
     }
 

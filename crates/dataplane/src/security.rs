@@ -132,7 +132,7 @@ impl Family for Ipv6Addr {
 }
 
 /// One direction of one interface's security groups, for one address family.
-#[derive(Debug)]
+#[derive(Debug, PartialEq)]
 pub(crate) struct Compiled<A: Address = Ipv4Addr> {
     lpm: Lpm<A>,
     sets: Vec<RuleSet>,
@@ -174,11 +174,13 @@ impl<A: Family> Compiled<A> {
             // No rule of this family (IPv6 in an IPv4-only VPC): no table to allocate.
             return Self { anywhere, ..Self::default() };
         }
+        // In prefix order, so that the same rules always compile to the same tables.
+        let mut by_prefix: Vec<(A::Net, RuleSet)> = by_prefix.into_iter().collect();
+        by_prefix.sort_unstable_by_key(|(prefix, _)| A::net_parts(prefix));
         // Each prefix also carries the rules of every shorter prefix that contains it.
-        let prefixes: Vec<A::Net> = by_prefix.keys().copied().collect();
-        let mut builder = Builder::with_capacity(prefixes.len());
-        let mut sets = Vec::with_capacity(prefixes.len());
-        for prefix in &prefixes {
+        let mut builder = Builder::with_capacity(by_prefix.len());
+        let mut sets = Vec::with_capacity(by_prefix.len());
+        for (prefix, _) in &by_prefix {
             let mut set = RuleSet::default();
             for (other, rules) in &by_prefix {
                 if A::contains(other, prefix) {
@@ -219,6 +221,11 @@ pub(crate) struct Members<'m> {
 impl<'m> Members<'m> {
     /// The members of every group in `model`.
     pub(crate) fn of_model(model: &'m Model) -> Self {
+        Self::of_vpcs(model, |_| true)
+    }
+
+    /// The members of every group in `model` that are in a VPC `of` keeps.
+    pub(crate) fn of_vpcs(model: &'m Model, of: impl Fn(&VpcId) -> bool) -> Self {
         let mut by_group: HashMap<&SecurityGroupId, Vec<(&VpcId, Ipv4Addr)>, FlowHashing> =
             HashMap::default();
         let mut by_group6: HashMap<&SecurityGroupId, Vec<(&VpcId, Ipv6Addr)>, FlowHashing> =
@@ -231,10 +238,10 @@ impl<'m> Members<'m> {
                 }
             }
         };
-        for i in model.instances() {
+        for i in model.instances().filter(|i| of(&i.vpc)) {
             add(&i.security_groups, &i.vpc, i.private_ip, &i.ipv6_addresses);
         }
-        for n in model.network_interfaces().filter(|n| n.attachment.is_some()) {
+        for n in model.network_interfaces().filter(|n| n.attachment.is_some() && of(&n.vpc)) {
             add(&n.security_groups, &n.vpc, n.private_ip, &n.ipv6_addresses);
         }
         Self { by_group, by_group6 }
@@ -320,7 +327,7 @@ impl RulesInputs {
 /// AWS does not track a TCP or UDP flow that a 0.0.0.0/0 rule allows when the other
 /// direction allows all traffic to 0.0.0.0/0: its replies pass by rule anyway, and it is
 /// cut as soon as the rule goes ([`InterfaceRules::untracked`]).
-#[derive(Debug, Default)]
+#[derive(Debug, Default, PartialEq)]
 pub(crate) struct InterfaceRules {
     /// Its connection tracking's idle timeouts (`ConnectionTrackingSpecification`).
     pub(crate) timeouts: Timeouts,
@@ -453,7 +460,7 @@ impl Hasher for FlowHasher {
 
 /// One network ACL rule, flattened for the packet path: its range as a network and a
 /// mask of the family's width (`u32`, `u128`).
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 struct AclRule<K> {
     network: K,
     mask: K,
@@ -465,7 +472,7 @@ struct AclRule<K> {
 }
 
 /// A network ACL compiled: each direction's rules of each family in evaluation order.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, PartialEq)]
 pub(crate) struct CompiledAcl {
     inbound: Vec<AclRule<u32>>,
     outbound: Vec<AclRule<u32>>,

@@ -20,6 +20,7 @@
 
 use std::fmt;
 use std::marker::PhantomData;
+use std::sync::Arc;
 
 use crate::addr::{Address, Key};
 
@@ -226,9 +227,9 @@ impl<K: Key> Compiler<'_, K> {
             direct[slot] = u32::try_from(at).expect("fewer than 2^31 nodes");
         }
         Lpm {
-            direct: direct.into_boxed_slice(),
-            nodes: self.nodes.into_boxed_slice(),
-            leaves: self.leaves.into_boxed_slice(),
+            direct: direct.into(),
+            nodes: self.nodes.into(),
+            leaves: self.leaves.into(),
             direct_bits,
             routes: self.routes.len(),
             family: PhantomData,
@@ -367,10 +368,14 @@ impl<K: Key> Iterator for Groups<'_, K> {
 /// Build it with [`Builder`]; look addresses up with [`Lpm::lookup`] or, many at a time,
 /// [`Lpm::lookup_batch`]. Lookups take `&self`, allocate nothing and never fail: an
 /// address no route covers gives `None`.
+///
+/// Frozen, its arrays are shared: a clone costs three reference counts, not a copy, so
+/// that a forwarding snapshot can keep the tables that did not change from the one
+/// before. A lookup reads them as it would boxed ones (no load more).
 pub struct Lpm<A: Address> {
-    direct: Box<[u32]>,
-    nodes: Box<[Node]>,
-    leaves: Box<[u32]>,
+    direct: Arc<[u32]>,
+    nodes: Arc<[Node]>,
+    leaves: Arc<[u32]>,
     direct_bits: u32,
     routes: usize,
     family: PhantomData<fn() -> A>,
@@ -379,15 +384,29 @@ pub struct Lpm<A: Address> {
 impl<A: Address> Clone for Lpm<A> {
     fn clone(&self) -> Self {
         Self {
-            direct: self.direct.clone(),
-            nodes: self.nodes.clone(),
-            leaves: self.leaves.clone(),
+            direct: Arc::clone(&self.direct),
+            nodes: Arc::clone(&self.nodes),
+            leaves: Arc::clone(&self.leaves),
             direct_bits: self.direct_bits,
             routes: self.routes,
             family: PhantomData,
         }
     }
 }
+
+/// Equal tables answer every lookup alike: built from the same routes, they hold the
+/// same arrays.
+impl<A: Address> PartialEq for Lpm<A> {
+    fn eq(&self, other: &Self) -> bool {
+        self.direct_bits == other.direct_bits
+            && self.routes == other.routes
+            && self.direct == other.direct
+            && self.nodes == other.nodes
+            && self.leaves == other.leaves
+    }
+}
+
+impl<A: Address> Eq for Lpm<A> {}
 
 impl<A: Address> fmt::Debug for Lpm<A> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -511,6 +530,11 @@ impl<A: Address> Lpm<A> {
     /// Number of 64-slot nodes below the root table.
     pub fn node_count(&self) -> usize {
         self.nodes.len()
+    }
+
+    /// Whether `other` is a clone of this table (they share their arrays).
+    pub fn shares(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.direct, &other.direct)
     }
 }
 

@@ -115,6 +115,14 @@ pub enum Part {
     NetworkInterfaces,
     /// The DHCP options sets.
     DhcpOptions,
+    /// The security groups (their rules).
+    SecurityGroups,
+    /// The VPC peering connections.
+    Peerings,
+    /// The account's managed prefix lists.
+    PrefixLists,
+    /// The network ACLs (their entries and associations).
+    NetworkAcls,
 }
 
 impl Model {
@@ -130,6 +138,10 @@ impl Model {
                 Shared::same(&old.network_interfaces, &self.network_interfaces)
             }
             Part::DhcpOptions => Shared::same(&old.dhcp_options, &self.dhcp_options),
+            Part::SecurityGroups => Shared::same(&old.security_groups, &self.security_groups),
+            Part::Peerings => Shared::same(&old.peerings, &self.peerings),
+            Part::PrefixLists => Shared::same(&old.prefix_lists, &self.prefix_lists),
+            Part::NetworkAcls => Shared::same(&old.network_acls, &self.network_acls),
         };
         !same
     }
@@ -384,14 +396,39 @@ mod tests {
     fn a_part_changed_only_where_a_call_changed_it() {
         let old = lab();
         let mut new = old.clone();
-        for part in [Part::Vpcs, Part::Subnets, Part::Instances, Part::DhcpOptions] {
+        let parts = [
+            Part::Vpcs,
+            Part::Subnets,
+            Part::Instances,
+            Part::NetworkInterfaces,
+            Part::DhcpOptions,
+            Part::SecurityGroups,
+            Part::Peerings,
+            Part::PrefixLists,
+            Part::NetworkAcls,
+        ];
+        for part in parts {
             assert!(!new.changed_since(&old, part), "{part:?}");
         }
         let vpc = new.vpcs().next().unwrap().id.clone();
         new.create_subnet(&vpc, "10.0.2.0/24".parse().unwrap(), None, Tags::new()).unwrap();
         assert!(new.changed_since(&old, Part::Subnets));
-        assert!(!new.changed_since(&old, Part::Instances));
-        assert!(!new.changed_since(&old, Part::NetworkInterfaces));
+        for part in [Part::Instances, Part::NetworkInterfaces, Part::SecurityGroups, Part::Peerings]
+        {
+            assert!(!new.changed_since(&old, part), "{part:?}");
+        }
+        let group = new.vpc(&vpc).unwrap().default_security_group.clone().unwrap();
+        let ssh = crate::SgRule::new(
+            crate::Protocol::Tcp,
+            22,
+            22,
+            crate::Peer::Cidr("0.0.0.0/0".parse().unwrap()),
+            None,
+        );
+        let before = new.clone();
+        new.authorize(&group, false, vec![ssh.unwrap()]).unwrap();
+        assert!(new.changed_since(&before, Part::SecurityGroups));
+        assert!(!new.changed_since(&before, Part::Peerings));
         // Equal but made apart: may differ, as far as anyone can tell at a glance.
         assert!(lab().changed_since(&old, Part::Vpcs));
     }
