@@ -347,6 +347,13 @@ impl Model {
         self.instances.values().map(|i| &**i)
     }
 
+    /// The same, each as the `Arc` the model holds it in: never changed in place (a
+    /// change to an instance makes a new one), so whoever keeps one can tell by pointer
+    /// ([`Arc::ptr_eq`]) that the instance is still the same, without comparing it.
+    pub fn shared_instances(&self) -> impl Iterator<Item = &std::sync::Arc<Instance>> {
+        self.instances.values().map(Shared::arc)
+    }
+
     /// All NAT gateways.
     pub fn nat_gateways(&self) -> impl Iterator<Item = &NatGateway> {
         self.nat_gateways.values()

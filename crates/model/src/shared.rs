@@ -41,6 +41,12 @@ impl<T> Shared<T> {
     pub(crate) fn same(a: &Self, b: &Self) -> bool {
         Arc::ptr_eq(&a.0, &b.0)
     }
+
+    /// The value as the `Arc` that holds it: a reader may keep it (it never changes;
+    /// a change makes a new one) and tell by pointer whether the model's is still it.
+    pub(crate) fn arc(&self) -> &Arc<T> {
+        &self.0
+    }
 }
 
 impl<T> Clone for Shared<T> {

@@ -33,8 +33,8 @@ use smoltcp::socket::{tcp, udp};
 use smoltcp::time::Instant;
 use smoltcp::wire::{HardwareAddress, IpAddress, IpCidr, IpListenEndpoint, Ipv4Address};
 use vpclab_model::{
-    Instance, InstanceId, MetadataOptions, Model, SecurityGroupId, Subnet, SubnetId, Vpc, VpcId,
-    names,
+    Instance, InstanceId, MetadataOptions, Model, Part, SecurityGroupId, Subnet, SubnetId, Vpc,
+    VpcId, names,
 };
 use vpclab_sys::tun::{Tun, VNET_HDR_LEN};
 
@@ -146,6 +146,9 @@ pub struct Compiler {
     instances: BTreeMap<InstanceId, Built>,
     /// Counts compiles: an entry not seen in the latest is gone from the model.
     round: u64,
+    /// The model the last compile read (a copy sharing its collections): VPCs, subnets
+    /// or groups the same since, by pointer, are not compared again.
+    last: Option<Model>,
 }
 
 /// A VPC, subnet or group (what of it the answers use) as a compile saw it.
@@ -235,7 +238,9 @@ impl<K: Eq + std::hash::Hash, T> Copies<K, T> {
 /// An instance's answers and what they were built from.
 #[derive(Debug)]
 struct Built {
-    instance: Instance,
+    /// The model's instance, shared: while the model's is this one (by pointer), the
+    /// instance has not changed.
+    instance: Arc<Instance>,
     vpc: Arc<Seen<Vpc>>,
     subnet: Arc<Seen<Subnet>>,
     /// Its groups, in the instance's order; `None` if one of them did not exist (then
@@ -248,11 +253,11 @@ struct Built {
 impl Built {
     /// Whether these answers are still the ones `instance` gets: it is the same, and so
     /// are its VPC, its subnet and its groups' names.
-    fn current(&self, instance: &Instance) -> bool {
+    fn current(&self, instance: &Arc<Instance>) -> bool {
         self.vpc.is_current()
             && self.subnet.is_current()
             && self.groups.as_ref().is_some_and(|g| g.iter().all(|g| g.is_current()))
-            && self.instance == *instance
+            && (Arc::ptr_eq(&self.instance, instance) || self.instance == *instance)
     }
 }
 
@@ -261,25 +266,34 @@ impl Compiler {
     pub fn compile(&mut self, model: &Model, ports: &PortMap) -> ServiceData {
         self.round += 1;
         let round = self.round;
+        let last = self.last.take();
+        let changed = |part| last.as_ref().is_none_or(|old| model.changed_since(old, part));
         let next_vpc = &mut self.next_vpc;
-        for vpc in model.vpcs() {
-            let new_index = || {
-                *next_vpc += 1;
-                *next_vpc - 1
-            };
-            self.vpcs.see(round, vpc.id.clone(), |v| v == vpc, || vpc.clone(), new_index);
+        if changed(Part::Vpcs) {
+            for vpc in model.vpcs() {
+                let new_index = || {
+                    *next_vpc += 1;
+                    *next_vpc - 1
+                };
+                self.vpcs.see(round, vpc.id.clone(), |v| v == vpc, || vpc.clone(), new_index);
+            }
+            self.vpcs.forget_unseen(round);
         }
-        self.vpcs.forget_unseen(round);
-        for subnet in model.subnets() {
-            let same = |s: &Subnet| s == subnet;
-            self.subnets.see(round, subnet.id.clone(), same, || subnet.clone(), || 0);
+        if changed(Part::Subnets) {
+            for subnet in model.subnets() {
+                let same = |s: &Subnet| s == subnet;
+                self.subnets.see(round, subnet.id.clone(), same, || subnet.clone(), || 0);
+            }
+            self.subnets.forget_unseen(round);
         }
-        self.subnets.forget_unseen(round);
-        for group in model.security_groups() {
-            let same = |name: &String| *name == group.name;
-            self.groups.see(round, group.id.clone(), same, || group.name.clone(), || 0);
+        if changed(Part::SecurityGroups) {
+            for group in model.security_groups() {
+                let same = |name: &String| *name == group.name;
+                self.groups.see(round, group.id.clone(), same, || group.name.clone(), || 0);
+            }
+            self.groups.forget_unseen(round);
         }
-        self.groups.forget_unseen(round);
+        self.last = Some(model.clone());
 
         let mut data = ServiceData::default();
         for endpoint in model.vpc_endpoints() {
@@ -300,7 +314,7 @@ impl Compiler {
         let mut ports = ports.instance_ports();
         let mut walk = Ascending::new(self.instances.iter_mut());
         let (mut missed, mut kept) = (Vec::new(), 0);
-        for instance in model.instances() {
+        for instance in model.shared_instances() {
             let port = ports.get(&instance.id).filter(|_| !instance.stopped);
             let built = port.and_then(|port| Some((port, walk.find(&instance.id)?)));
             let vpc = match built {
@@ -353,7 +367,7 @@ impl Compiler {
             self.instances.insert(
                 instance.id.clone(),
                 Built {
-                    instance: instance.clone(),
+                    instance: Arc::clone(instance),
                     vpc: Arc::clone(vpc),
                     subnet: Arc::clone(subnet),
                     groups,
