@@ -256,13 +256,18 @@ impl Host {
     }
 
     /// The instances a sync to `model` must look at, when not all of them: after a
-    /// complete sync, and with the VPCs, subnets, DHCP options and interfaces as they
-    /// were then, only the instances new, changed or gone since (found by pointer, see
-    /// [`Model::instance_changes`]) can differ from what is realised.
+    /// complete sync, and with the interfaces as they were then and every VPC, subnet
+    /// and DHCP options set there then unchanged (new ones aside: see
+    /// [`Model::modified_since`]), only the instances new, changed or gone since (found
+    /// by pointer, see [`Model::instance_changes`]) can differ from what is realised.
     fn delta<'m>(&self, model: &'m Model) -> Option<Delta<'m>> {
         let old = self.synced.as_ref()?;
-        let parts = [Part::Vpcs, Part::Subnets, Part::DhcpOptions, Part::NetworkInterfaces];
-        if parts.iter().any(|&part| model.changed_since(old, part)) {
+        // New VPCs, subnets and DHCP options sets touch no instance realised before (its
+        // own are new too); a changed one may (its resolver, its IPv6 blocks).
+        let parts = [Part::Vpcs, Part::Subnets, Part::DhcpOptions];
+        if model.changed_since(old, Part::NetworkInterfaces)
+            || parts.iter().any(|&part| model.modified_since(old, part))
+        {
             return None;
         }
         let changes = model.instance_changes(old);
@@ -369,15 +374,9 @@ impl Host {
                 }
             }
         }
-        // Marked first, so that `vpclab down` and `gc` find them whatever happens next.
-        if let Some(owner) = &self.owner {
-            for (instance, _) in &new {
-                netns::mark(instance.id.as_str(), owner)?;
-            }
-        }
         // New instances are set up side by side (most of it is waiting on the kernel and
         // on `ip`), then attached in order; one that fails does not stop the others.
-        let made = setup_instances(model, &new, self.forwarder.workers());
+        let made = setup_instances(model, &new, self.forwarder.workers(), self.owner.as_deref());
         for ((instance, resolv), made) in new.into_iter().zip(made) {
             let queues = match made {
                 Ok(queues) => queues,
@@ -759,9 +758,10 @@ fn setup_instances(
     model: &Model,
     new: &[(&Instance, &str)],
     queues: usize,
+    owner: Option<&std::path::Path>,
 ) -> Vec<Result<Vec<Tun>, HostError>> {
     if let [(instance, resolv)] = new {
-        return vec![setup_instance(model, instance, queues, resolv)];
+        return vec![setup_instance(model, instance, queues, resolv, owner)];
     }
     let next = std::sync::atomic::AtomicUsize::new(0);
     type Made = Result<Vec<Tun>, HostError>;
@@ -771,7 +771,7 @@ fn setup_instances(
         loop {
             let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             let Some((instance, resolv)) = new.get(i) else { break };
-            let made = setup_instance(model, instance, queues, resolv);
+            let made = setup_instance(model, instance, queues, resolv, owner);
             *results[i].lock().unwrap_or_else(|e| e.into_inner()) = Some(made);
         }
     };
@@ -797,17 +797,23 @@ fn setup_instances(
 /// The instance's namespace and `eth0`, configured as AWS does: the private address
 /// with the subnet's prefix, default route via the subnet router, MTU 9001, and its
 /// IPv6 addresses with the subnet's IPv6 prefix and, when it has any, the IPv6 default
-/// route. Idempotent, so a restart re-attaches to what is there.
+/// route. Idempotent, so a restart re-attaches to what is there. With an `owner` (the
+/// lab's state directory), the namespace is marked as the lab's before it is made, so
+/// that `vpclab down` and `gc` find it whatever happens next.
 fn setup_instance(
     model: &Model,
     instance: &Instance,
     queues: usize,
     resolv: &str,
+    owner: Option<&std::path::Path>,
 ) -> Result<Vec<Tun>, HostError> {
     let ns = instance.id.as_str();
     let subnet = model.subnet(&instance.subnet).map_err(|e| {
         HostError::Netns(NetnsError::Command { command: "setup".into(), stderr: e.to_string() })
     })?;
+    if let Some(owner) = owner {
+        netns::mark(ns, owner)?;
+    }
     netns::create(ns)?;
     let tun = Tun::open_queues_in(ns, DEVICE, queues)?;
     let prefix = subnet.cidr.prefix_len();

@@ -822,9 +822,9 @@ struct KeptRules {
 /// peered with them, as a group's rules resolve references to members in both.
 #[derive(Debug)]
 struct Dirty {
-    vpcs: HashSet<VpcId>,
+    vpcs: VpcSet,
     /// `vpcs` and the VPCs peered with them: the members a dirty VPC's rules can name.
-    near: HashSet<VpcId>,
+    near: VpcSet,
 }
 
 impl Dirty {
@@ -837,7 +837,7 @@ impl Dirty {
             return None;
         }
         let changes = model.instance_changes(old);
-        let mut changed: HashSet<VpcId> = changes.changed.iter().map(|i| i.vpc.clone()).collect();
+        let mut changed: VpcSet = changes.changed.iter().map(|i| i.vpc.clone()).collect();
         changed
             .extend(changes.gone.iter().filter_map(|id| Some(old.instance(id).ok()?.vpc.clone())));
         let vpcs = with_peers(model, changed);
@@ -846,8 +846,11 @@ impl Dirty {
     }
 }
 
+/// A few VPCs, asked about once per instance (hashed as the flow tables are).
+type VpcSet = HashSet<VpcId, FlowHashing>;
+
 /// `vpcs` and every VPC peered with one of them (by an active peering connection).
-fn with_peers(model: &Model, mut vpcs: HashSet<VpcId>) -> HashSet<VpcId> {
+fn with_peers(model: &Model, mut vpcs: VpcSet) -> VpcSet {
     if vpcs.is_empty() {
         return vpcs;
     }

@@ -145,6 +145,40 @@ impl Model {
         };
         !same
     }
+
+    /// Whether an entry of `part` that `old` has too differs from it now. Entries only
+    /// added or removed since do not count: whoever keeps what it built from `old`'s
+    /// entries (one per instance, say) learns of new ones otherwise, and a VPC, subnet
+    /// or DHCP options set is new or gone alone (AWS refuses to delete one in use).
+    /// False whenever [`Model::changed_since`] is.
+    pub fn modified_since(&self, old: &Model, part: Part) -> bool {
+        fn modified<K: Ord, V: PartialEq>(old: &BTreeMap<K, V>, new: &BTreeMap<K, V>) -> bool {
+            let walked = differences(
+                old,
+                new,
+                |was, now| was != now,
+                |d| match d {
+                    Difference::Now(key, _) if old.contains_key(key) => Err(()),
+                    _ => Ok(()),
+                },
+            );
+            walked.is_err()
+        }
+        if !self.changed_since(old, part) {
+            return false;
+        }
+        match part {
+            Part::Vpcs => modified(&old.vpcs, &self.vpcs),
+            Part::Subnets => modified(&old.subnets, &self.subnets),
+            Part::Instances => modified(&old.instances, &self.instances),
+            Part::NetworkInterfaces => modified(&old.network_interfaces, &self.network_interfaces),
+            Part::DhcpOptions => modified(&old.dhcp_options, &self.dhcp_options),
+            Part::SecurityGroups => modified(&old.security_groups, &self.security_groups),
+            Part::Peerings => modified(&old.peerings, &self.peerings),
+            Part::PrefixLists => modified(&old.prefix_lists, &self.prefix_lists),
+            Part::NetworkAcls => modified(&old.network_acls, &self.network_acls),
+        }
+    }
 }
 
 /// The instances a call changed ([`Model::instance_changes`]).
@@ -431,6 +465,20 @@ mod tests {
         assert!(!new.changed_since(&before, Part::Peerings));
         // Equal but made apart: may differ, as far as anyone can tell at a glance.
         assert!(lab().changed_since(&old, Part::Vpcs));
+
+        // Added, the same entries changed: changed, not modified.
+        let before = new.clone();
+        let other = new.create_vpc("10.9.0.0/16".parse().unwrap(), Tags::new()).unwrap();
+        new.create_subnet(&other, "10.9.0.0/24".parse().unwrap(), None, Tags::new()).unwrap();
+        for part in [Part::Vpcs, Part::Subnets] {
+            assert!(new.changed_since(&before, part), "{part:?}");
+            assert!(!new.modified_since(&before, part), "{part:?}");
+        }
+        // An entry both have, changed: modified.
+        let before = new.clone();
+        new.set_vpc_dns(&vpc, None, Some(true)).unwrap();
+        assert!(new.modified_since(&before, Part::Vpcs));
+        assert!(!new.modified_since(&before, Part::Subnets));
     }
 
     #[test]
