@@ -583,6 +583,13 @@ pub(crate) fn known(action: &str) -> &'static [&'static str] {
             "SecurityGroupId",
             "SourceDestCheck",
         ],
+        "ModifyPrivateDnsNameOptions" => &[
+            "DryRun",
+            "EnableResourceNameDnsAAAARecord",
+            "EnableResourceNameDnsARecord",
+            "InstanceId",
+            "PrivateDnsHostnameType",
+        ],
         "ModifySecurityGroupRules" => &["DryRun", "GroupId", "SecurityGroupRule"],
         "ModifySubnetAttribute" => &[
             "AssignIpv6AddressOnCreation",

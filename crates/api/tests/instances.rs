@@ -680,3 +680,80 @@ fn interfaces_attach_in_the_instances_zone_at_a_free_index_and_outlive_it() {
     assert!(listed.contains("<status>available</status>"), "{listed}");
     ok(&mut s, &format!("Action=DeleteNetworkInterface&NetworkInterfaceId={near}"));
 }
+
+#[test]
+fn hostnames_follow_the_subnets_options_the_launchs_and_later_changes() {
+    let (mut s, subnet) = lab();
+    let named = |s: &mut Service, id: &str| {
+        let body = ok(s, &format!("Action=DescribeInstances&InstanceId.1={id}"));
+        let options = between(&body, "<privateDnsNameOptions>", "</privateDnsNameOptions>");
+        let options = options.unwrap().to_owned();
+        (between(&body, "<privateDnsName>", "</privateDnsName>").unwrap().to_owned(), options)
+    };
+    let launch = |s: &mut Service, extra: &str| {
+        let body = ok(
+            s,
+            &format!(
+                "Action=RunInstances&ImageId=ami-1&MinCount=1&MaxCount=1&SubnetId={subnet}{extra}"
+            ),
+        );
+        between(&body, "<instanceId>", "</instanceId>").unwrap().to_owned()
+    };
+    // By default: named by address, no resource-name records.
+    let plain = launch(&mut s, "");
+    let (name, options) = named(&mut s, &plain);
+    assert!(name.starts_with("ip-10-0-1-") && name.ends_with(".ec2.internal"), "{name}");
+    assert!(options.contains("<hostnameType>ip-name</hostnameType>"), "{options}");
+    assert!(options.contains("<enableResourceNameDnsAAAARecord>false<"), "{options}");
+
+    // The subnet's options on launch, as DescribeSubnets shows them.
+    let modify = |s: &mut Service, what: &str| {
+        ok(s, &format!("Action=ModifySubnetAttribute&SubnetId={subnet}&{what}"));
+    };
+    modify(&mut s, "PrivateDnsHostnameTypeOnLaunch=resource-name");
+    modify(&mut s, "EnableResourceNameDnsARecordOnLaunch.Value=true");
+    let described = ok(&mut s, &format!("Action=DescribeSubnets&SubnetId.1={subnet}"));
+    let on_launch =
+        between(&described, "<privateDnsNameOptionsOnLaunch>", "</privateDnsNameOptionsOnLaunch>");
+    let on_launch = on_launch.unwrap();
+    assert!(on_launch.contains("<hostnameType>resource-name</hostnameType>"), "{on_launch}");
+    assert!(on_launch.contains("<enableResourceNameDnsARecord>true<"), "{on_launch}");
+    let by_resource = launch(&mut s, "");
+    let (name, options) = named(&mut s, &by_resource);
+    assert_eq!(name, format!("{by_resource}.ec2.internal"));
+    assert!(options.contains("<enableResourceNameDnsARecord>true<"), "{options}");
+    // The launch's own options, over the subnet's.
+    let own = launch(
+        &mut s,
+        "&PrivateDnsNameOptions.HostnameType=ip-name&PrivateDnsNameOptions.EnableResourceNameDnsAAAARecord=true",
+    );
+    let (name, options) = named(&mut s, &own);
+    assert!(name.starts_with("ip-"), "{name}");
+    assert!(options.contains("<enableResourceNameDnsARecord>true<"), "{options}");
+    assert!(options.contains("<enableResourceNameDnsAAAARecord>true<"), "{options}");
+    // The earlier instances keep what they launched with; filters see the names.
+    assert!(named(&mut s, &plain).0.starts_with("ip-"));
+    let filtered = ok(
+        &mut s,
+        &format!(
+            "Action=DescribeInstances&Filter.1.Name=private-dns-name&Filter.1.Value.1={by_resource}.ec2.internal"
+        ),
+    );
+    assert_eq!(all(&filtered, "<instanceId>", "</instanceId>"), [by_resource.as_str()]);
+
+    // Changed afterwards.
+    let body = ok(
+        &mut s,
+        &format!(
+            "Action=ModifyPrivateDnsNameOptions&InstanceId={plain}&PrivateDnsHostnameType=resource-name"
+        ),
+    );
+    assert!(body.contains("<return>true</return>"), "{body}");
+    assert_eq!(named(&mut s, &plain).0, format!("{plain}.ec2.internal"));
+    let refused = format!(
+        "Action=ModifyPrivateDnsNameOptions&InstanceId={plain}&PrivateDnsHostnameType=name"
+    );
+    assert_eq!(code(&mut s, &refused), "InvalidParameterValue");
+    let gone = "Action=ModifyPrivateDnsNameOptions&InstanceId=i-0123456789abcdef0&EnableResourceNameDnsARecord=true";
+    assert_eq!(code(&mut s, gone), "InvalidInstanceID.NotFound");
+}

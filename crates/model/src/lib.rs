@@ -30,6 +30,7 @@ mod dhcp;
 mod endpoint;
 mod error;
 mod flowlog;
+mod hostnames;
 mod ids;
 mod ipv6;
 mod keypair;
@@ -61,6 +62,7 @@ pub use endpoint::{
 };
 pub use error::ApiError;
 pub use flowlog::{Created, FlowLog, FlowLogId, FlowLogResource, FlowLogSpec, TrafficType};
+pub use hostnames::{DnsNameChange, DnsNameOptions, HostnameType};
 pub use ids::{
     AllocationId, AssociationId, EgressOnlyInternetGatewayId, InstanceId, InternetGatewayId,
     KeyPairId, NatGatewayId, NetworkInterfaceId, RouteTableAssociationId, RouteTableId, SubnetId,
@@ -225,6 +227,10 @@ pub struct Subnet {
     /// for names with only A records, for queries from this subnet.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub enable_dns64: bool,
+    /// `PrivateDnsNameOptionsOnLaunch`: the hostname options instances launched here
+    /// get unless their launch names its own.
+    #[serde(default, skip_serializing_if = "DnsNameOptions::is_default")]
+    pub dns_names_on_launch: DnsNameOptions,
     /// Tags.
     pub tags: Tags,
 }
@@ -633,6 +639,10 @@ pub struct Instance {
     /// to, its own address. On by default; off for NAT instances and appliances.
     #[serde(default = "yes")]
     pub source_dest_check: bool,
+    /// `PrivateDnsNameOptions`: its hostname type and which records its resource name
+    /// answers.
+    #[serde(default, skip_serializing_if = "DnsNameOptions::is_default")]
+    pub dns_names: DnsNameOptions,
     /// Tags.
     pub tags: Tags,
 }
@@ -750,6 +760,19 @@ pub mod names {
         format!("ip-{a}-{b}-{c}-{d}.ec2.internal")
     }
 
+    /// An instance's resource name: `i-0123456789abcdef0.ec2.internal`.
+    pub fn resource_dns(instance: &str) -> String {
+        format!("{instance}.ec2.internal")
+    }
+
+    /// The instance id a resource name stands for (`i-` and hex digits), if it is one.
+    pub fn resource_in(name: &str) -> Option<String> {
+        let name = name.strip_suffix('.').unwrap_or(name).to_ascii_lowercase();
+        let id = name.strip_suffix(".ec2.internal")?;
+        let hex = id.strip_prefix("i-")?;
+        (!hex.is_empty() && hex.bytes().all(|b| b.is_ascii_hexdigit())).then(|| id.to_owned())
+    }
+
     /// An instance's public DNS name: `ec2-203-0-113-5.compute-1.amazonaws.com`.
     pub fn public_dns(ip: Ipv4Addr) -> String {
         let [a, b, c, d] = ip.octets();
@@ -793,6 +816,11 @@ pub mod names {
             let ip = Ipv4Addr::new(10, 0, 1, 23);
             assert_eq!(private_dns(ip), "ip-10-0-1-23.ec2.internal");
             assert_eq!(address_in(&private_dns(ip)), Some((ip, false)));
+            let id = "i-0123456789abcdef0";
+            assert_eq!(resource_dns(id), "i-0123456789abcdef0.ec2.internal");
+            assert_eq!(resource_in("I-0123456789ABCDEF0.ec2.internal.").as_deref(), Some(id));
+            assert_eq!(resource_in(&private_dns(ip)), None);
+            assert_eq!(resource_in("i-.ec2.internal"), None);
             let public = Ipv4Addr::new(203, 0, 113, 5);
             assert_eq!(public_dns(public), "ec2-203-0-113-5.compute-1.amazonaws.com");
             assert_eq!(

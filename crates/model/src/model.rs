@@ -162,6 +162,9 @@ pub struct RunInstance {
     /// Its IPv6 addresses (`Ipv6AddressCount`, `Ipv6Addresses`, or the subnet's
     /// `AssignIpv6AddressOnCreation`).
     pub ipv6: crate::Ipv6Request,
+    /// Its hostname options (`PrivateDnsNameOptions`), each the subnet's
+    /// `…OnLaunch` one where not named.
+    pub dns_names: crate::DnsNameChange,
     /// Tags, `Name` among them.
     pub tags: Tags,
 }
@@ -802,6 +805,7 @@ impl Model {
                 ipv6_blocks: Vec::new(),
                 assign_ipv6_on_creation: false,
                 enable_dns64: false,
+                dns_names_on_launch: crate::DnsNameOptions::default(),
                 tags,
             },
         );
@@ -2287,6 +2291,7 @@ impl Model {
                 user_data: spec.user_data,
                 connection_tracking: spec.connection_tracking,
                 source_dest_check: true,
+                dns_names: subnet.dns_names_on_launch.with(&spec.dns_names),
                 tags: spec.tags,
             }
             .into(),

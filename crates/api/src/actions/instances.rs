@@ -39,7 +39,7 @@ pub(super) fn write_instance(x: &mut Xml, m: &Model, i: &Instance, state: (u16, 
         .node("instanceState", |x| {
             x.leaf("code", state.0).leaf("name", state.1);
         })
-        .leaf("privateDnsName", private_dns(i.private_ip))
+        .leaf("privateDnsName", i.private_dns_name())
         .leaf("dnsName", public.filter(|_| hostnames).map(public_dns).unwrap_or_default())
         .leaf("reason", "")
         .leaf("amiLaunchIndex", 0)
@@ -62,6 +62,7 @@ pub(super) fn write_instance(x: &mut Xml, m: &Model, i: &Instance, state: (u16, 
         .set("groupSet", &i.security_groups, |x, g| write_group_ref(x, m, g));
     write_machine(x);
     x.node("metadataOptions", |x| write_metadata_options(x, &i.metadata));
+    x.node("privateDnsNameOptions", |x| write_dns_name_options(x, &i.dns_names));
     super::network_interfaces::write_instance_interfaces(x, m, i);
     x.tags(&i.tags);
 }
@@ -218,6 +219,8 @@ fn launch(ctx: &mut Context<'_>, p: &Params, x: &mut Xml) -> Result<(), ApiError
         security_groups.push(super::security_groups::group_named(ctx.model, &name, Some(&vpc))?);
     }
     let metadata = metadata_options(p, "MetadataOptions.", MetadataOptions::default())?;
+    let dns_names =
+        dns_name_change(p, "PrivateDnsNameOptions.HostnameType", "PrivateDnsNameOptions.")?;
     let user_data = match p.get("UserData") {
         None => None,
         Some(text) => {
@@ -255,6 +258,7 @@ fn launch(ctx: &mut Context<'_>, p: &Params, x: &mut Xml) -> Result<(), ApiError
             user_data: user_data.clone(),
             connection_tracking,
             ipv6: ipv6.clone(),
+            dns_names,
             tags: tags.clone(),
         };
         match ctx.model.run_instance(spec) {
@@ -446,7 +450,7 @@ pub(super) fn instance_attr(
             Some(m.subnet(&i.subnet).map(|s| s.zone.clone()).into_iter().collect())
         }
         "network-interface.network-interface-id" => one(&i.interface),
-        "private-dns-name" => one(private_dns(i.private_ip)),
+        "private-dns-name" => one(i.private_dns_name()),
         "owner-id" => one(OWNER_ID),
         _ => tag_attr(&i.tags, name),
     }
@@ -647,6 +651,42 @@ pub(super) fn write_metadata_options(x: &mut Xml, o: &MetadataOptions) {
         .leaf("httpEndpoint", word(o.endpoint_enabled, "enabled", "disabled"))
         .leaf("httpProtocolIpv6", word(o.protocol_ipv6, "enabled", "disabled"))
         .leaf("instanceMetadataTags", word(o.tags_enabled, "enabled", "disabled"));
+}
+
+/// Hostname options as AWS writes them (`privateDnsNameOptions`,
+/// `privateDnsNameOptionsOnLaunch`).
+pub(super) fn write_dns_name_options(x: &mut Xml, o: &DnsNameOptions) {
+    x.leaf("hostnameType", o.hostname_type.as_str())
+        .leaf("enableResourceNameDnsARecord", o.a_record)
+        .leaf("enableResourceNameDnsAAAARecord", o.aaaa_record);
+}
+
+/// The hostname options a call names: its hostname type under `hostname_type`, the
+/// record switches under `prefix` (`EnableResourceNameDnsARecord`, `…AAAARecord`).
+fn dns_name_change(
+    p: &Params,
+    hostname_type: &str,
+    prefix: &str,
+) -> Result<DnsNameChange, ApiError> {
+    Ok(DnsNameChange {
+        hostname_type: p.get(hostname_type).map(HostnameType::parse).transpose()?,
+        a_record: p.bool(&format!("{prefix}EnableResourceNameDnsARecord"))?,
+        aaaa_record: p.bool(&format!("{prefix}EnableResourceNameDnsAAAARecord"))?,
+    })
+}
+
+/// ModifyPrivateDnsNameOptions: an instance's hostname type and the records its resource
+/// name answers, those the call names.
+pub(super) fn modify_private_dns_name_options(
+    ctx: &mut Context<'_>,
+    p: &Params,
+    x: &mut Xml,
+) -> Result<(), ApiError> {
+    let instance = instance_id(p.required("InstanceId")?)?;
+    let change = dns_name_change(p, "PrivateDnsHostnameType", "")?;
+    ctx.model.modify_private_dns_name_options(&instance, &change)?;
+    x.leaf("return", true);
+    Ok(())
 }
 
 pub(super) fn modify_instance_metadata_options(

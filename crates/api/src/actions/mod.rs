@@ -11,13 +11,13 @@ use ipnet::Ipv4Net;
 use vpclab_model::names::{mac, private_dns, public_dns};
 use vpclab_model::{
     AclEntry, AllocationId, ApiError, AssociationId, ConnectionTracking, DhcpOptionsId,
-    EgressOnlyInternetGatewayId, ElasticIp, Instance, InstanceId, InternetGateway,
-    InternetGatewayId, Ipv6Block, Ipv6Request, KeyPairId, MetadataOptions, Model, NatConnectivity,
-    NatGateway, NatGatewayId, NatGatewaySpec, NetworkAcl, NetworkAclAssociationId, NetworkAclId,
-    NetworkInterfaceId, PREFIX_LISTS, Peer, PeeringConnection, Protocol, RouteSpec, RouteTable,
-    RouteTableAssociationId, RouteTableId, RouteTarget, RunInstance, SecurityGroup,
-    SecurityGroupId, SgRule, Subnet, SubnetId, Tags, Vpc, VpcEndpoint, VpcEndpointId, VpcId,
-    VpcPeeringConnectionId, ZONES,
+    DnsNameChange, DnsNameOptions, EgressOnlyInternetGatewayId, ElasticIp, HostnameType, Instance,
+    InstanceId, InternetGateway, InternetGatewayId, Ipv6Block, Ipv6Request, KeyPairId,
+    MetadataOptions, Model, NatConnectivity, NatGateway, NatGatewayId, NatGatewaySpec, NetworkAcl,
+    NetworkAclAssociationId, NetworkAclId, NetworkInterfaceId, PREFIX_LISTS, Peer,
+    PeeringConnection, Protocol, RouteSpec, RouteTable, RouteTableAssociationId, RouteTableId,
+    RouteTarget, RunInstance, SecurityGroup, SecurityGroupId, SgRule, Subnet, SubnetId, Tags, Vpc,
+    VpcEndpoint, VpcEndpointId, VpcId, VpcPeeringConnectionId, ZONES,
 };
 use vpclab_model::{
     CustomerGatewayId, RouteOrigin, TgwAttachmentId, TgwRouteTableId, TransitGatewayId,
@@ -230,6 +230,7 @@ actions! {
     "ModifyInstanceAttribute" => instances::modify_instance_attribute, true;
     "DescribeInstanceAttribute" => instances::describe_instance_attribute, false;
     "ModifyInstanceMetadataOptions" => instances::modify_instance_metadata_options, true;
+    "ModifyPrivateDnsNameOptions" => instances::modify_private_dns_name_options, true;
     "ModifyVpcAttribute" => vpcs::modify_vpc_attribute, true;
     "DescribeVpcAttribute" => vpcs::describe_vpc_attribute, false;
     "CreateDhcpOptions" => dhcp_options::create_dhcp_options, true;
@@ -327,7 +328,6 @@ pub static INERT: &[(&str, &str, &str)] = &[
     ("RunInstances", "HibernationOptions", "a stopped instance has no processes to keep"),
     ("RunInstances", "MaintenanceOptions", "no hardware to maintain"),
     ("RunInstances", "InstanceInitiatedShutdownBehavior", "nothing inside shuts the instance down"),
-    ("RunInstances", "PrivateDnsNameOptions", "names are ip-name (Amazon DNS answers them)"),
     ("RunInstances", "NetworkInterface.1.DeviceIndex", "the one interface is eth0"),
     (
         "RunInstances",

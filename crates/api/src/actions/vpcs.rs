@@ -235,9 +235,7 @@ pub(super) fn write_subnet(x: &mut Xml, m: &Model, s: &Subnet) {
         .leaf("enableDns64", s.enable_dns64)
         .leaf("ipv6Native", false)
         .node("privateDnsNameOptionsOnLaunch", |x| {
-            x.leaf("hostnameType", "ip-name")
-                .leaf("enableResourceNameDnsARecord", false)
-                .leaf("enableResourceNameDnsAAAARecord", false);
+            super::instances::write_dns_name_options(x, &s.dns_names_on_launch);
         })
         .tags(&s.tags);
 }
@@ -346,14 +344,18 @@ pub(super) fn modify_subnet_attribute(
     x: &mut Xml,
 ) -> Result<(), ApiError> {
     let subnet = subnet_id(p.required("SubnetId")?)?;
-    // Instances are named by their address (ip-name), the default: asking for it again
-    // is no change; resource names are not there yet.
-    if let Some(kind) = p.get("PrivateDnsHostnameTypeOnLaunch").filter(|k| *k != "ip-name") {
-        return Err(invalid(format!(
-            "vpclab names instances by their address (ip-name): {kind} is not available yet."
-        )));
-    }
     ctx.model.subnet(&subnet)?;
+    let names = DnsNameChange {
+        hostname_type: p
+            .get("PrivateDnsHostnameTypeOnLaunch")
+            .map(HostnameType::parse)
+            .transpose()?,
+        a_record: p.bool("EnableResourceNameDnsARecordOnLaunch.Value")?,
+        aaaa_record: p.bool("EnableResourceNameDnsAAAARecordOnLaunch.Value")?,
+    };
+    if !names.is_empty() {
+        ctx.model.set_subnet_dns_names(&subnet, &names)?;
+    }
     if let Some(on) = p.bool("MapPublicIpOnLaunch.Value")? {
         ctx.model.set_map_public_ip_on_launch(&subnet, on)?;
     }

@@ -4,6 +4,10 @@
 //! What it knows, and nothing else — it never asks another resolver:
 //!
 //! * `ip-10-0-1-23.ec2.internal` → 10.0.1.23, for an instance of the asker's VPC;
+//! * `i-0123456789abcdef0.ec2.internal` (a resource name), for an instance of the
+//!   asker's VPC: its private address (A) and its IPv6 addresses (AAAA), each only if
+//!   the instance's `EnableResourceNameDnsARecord` / `…AAAARecord` says so — with
+//!   neither, the name does not exist;
 //! * `ec2-203-0-113-5.compute-1.amazonaws.com` → the instance's *private* address from
 //!   inside its VPC, its public one from anywhere else (split horizon), when its VPC
 //!   has `enableDnsHostnames`;
@@ -16,9 +20,10 @@
 //!   → their interfaces' addresses, from anywhere; with private DNS, the service's names
 //!   → the endpoint's interfaces inside its VPC (its public endpoint elsewhere);
 //! * NXDOMAIN for every other name; no data (NOERROR, no answer) for other record types
-//!   of a known name — except AAAA from a subnet with `EnableDns64`: every name here has
-//!   only A records, so each gets its synthesised `64:ff9b::<IPv4>` (RFC 6052), which a
-//!   route `64:ff9b::/96` to a NAT gateway carries through NAT64.
+//!   of a known name — except AAAA from a subnet with `EnableDns64`: a name with A
+//!   records and no AAAA record of its own (every name here but resource names with
+//!   AAAA records) gets its synthesised `64:ff9b::<IPv4>` (RFC 6052), which a route
+//!   `64:ff9b::/96` to a NAT gateway carries through NAT64.
 //!
 //! A VPC without `enableDnsSupport` gets no answer at all.
 
@@ -122,17 +127,39 @@ pub fn answer(query: &[u8], asker: &InstanceService, data: &ServiceData) -> Opti
         reply.questions.push(question.clone());
         let class_ok = matches!(question.qclass, QCLASS::CLASS(CLASS::IN) | QCLASS::ANY);
         let name = question.qname.to_string();
+        let a = matches!(question.qtype, QTYPE::TYPE(TYPE::A) | QTYPE::ANY);
+        let aaaa_asked = matches!(question.qtype, QTYPE::TYPE(TYPE::AAAA) | QTYPE::ANY);
+        let mut record = |rdata| {
+            let name = question.qname.clone();
+            reply.answers.push(ResourceRecord::new(name, CLASS::IN, TTL, rdata));
+        };
+        if let Some(id) = names::resource_in(&name) {
+            match data.resource_names.get(&(asker.vpc, id)).filter(|_| class_ok) {
+                Some(records) => {
+                    if let (true, Some(ip)) = (a, records.a) {
+                        record(RData::A(A { address: u32::from(ip) }));
+                    }
+                    if aaaa_asked {
+                        for ip in &records.aaaa {
+                            record(RData::AAAA(AAAA { address: u128::from(*ip) }));
+                        }
+                        // DNS64: only for a name without AAAA records of its own.
+                        if let (true, true, Some(ip)) =
+                            (asker.dns64, records.aaaa.is_empty(), records.a)
+                        {
+                            record(RData::AAAA(AAAA { address: u128::from(dns64(ip)) }));
+                        }
+                    }
+                }
+                None => missing = true,
+            }
+            continue;
+        }
         match resolve(&name, asker, data).filter(|_| class_ok) {
             Some(addresses) => {
-                let a = matches!(question.qtype, QTYPE::TYPE(TYPE::A) | QTYPE::ANY);
-                // DNS64: no name here has an AAAA record of its own.
-                let aaaa =
-                    asker.dns64 && matches!(question.qtype, QTYPE::TYPE(TYPE::AAAA) | QTYPE::ANY);
+                // DNS64: no other name here has an AAAA record of its own.
+                let aaaa = asker.dns64 && aaaa_asked;
                 for ip in addresses {
-                    let mut record = |rdata| {
-                        let name = question.qname.clone();
-                        reply.answers.push(ResourceRecord::new(name, CLASS::IN, TTL, rdata));
-                    };
                     if a {
                         record(RData::A(A { address: u32::from(ip) }));
                     }
@@ -158,6 +185,7 @@ mod tests {
     use vpclab_model::MetadataOptions;
 
     use super::*;
+    use crate::services::ResourceRecords;
 
     fn asker(vpc: u32) -> InstanceService {
         InstanceService {
@@ -194,7 +222,64 @@ mod tests {
                 ((0, "ssm.us-east-1.amazonaws.com".to_owned()), vec!["10.0.3.4".parse().unwrap()]),
                 ((0, "*.s3.us-east-1.amazonaws.com".to_owned()), vec!["10.0.5.4".parse().unwrap()]),
             ]),
+            resource_names: HashMap::from([
+                // Both records; an A record only; an AAAA record only.
+                (
+                    (0, "i-0a".to_owned()),
+                    ResourceRecords {
+                        a: Some(web),
+                        aaaa: vec!["2001:db8:0:1::10".parse().unwrap()],
+                    },
+                ),
+                ((0, "i-0b".to_owned()), ResourceRecords { a: Some(web), aaaa: Vec::new() }),
+                (
+                    (0, "i-0c".to_owned()),
+                    ResourceRecords { a: None, aaaa: vec!["2001:db8:0:1::12".parse().unwrap()] },
+                ),
+            ]),
         }
+    }
+
+    /// What `asker` gets for `name`: the code, its A and its AAAA answers.
+    fn ask6(
+        asker: &InstanceService,
+        name: &str,
+        qtype: TYPE,
+    ) -> (RCODE, Vec<Ipv4Addr>, Vec<std::net::Ipv6Addr>) {
+        let bytes = answer(&query(name, qtype), asker, &data()).expect("an answer");
+        let reply = Packet::parse(&bytes).unwrap();
+        let (mut a, mut aaaa) = (Vec::new(), Vec::new());
+        for r in &reply.answers {
+            match &r.rdata {
+                RData::A(x) => a.push(Ipv4Addr::from(x.address)),
+                RData::AAAA(x) => aaaa.push(std::net::Ipv6Addr::from(x.address)),
+                _ => {}
+            }
+        }
+        (reply.rcode(), a, aaaa)
+    }
+
+    #[test]
+    fn resource_names_answer_the_records_their_instance_enables_inside_its_vpc() {
+        let web: Ipv4Addr = "10.0.1.10".parse().unwrap();
+        let v6 = |s: &str| s.parse::<std::net::Ipv6Addr>().unwrap();
+        let me = asker(0);
+        let both = "i-0a.ec2.internal";
+        assert_eq!(ask6(&me, both, TYPE::A), (RCODE::NoError, vec![web], vec![]));
+        assert_eq!(ask6(&me, "I-0A.EC2.INTERNAL.", TYPE::AAAA).2, [v6("2001:db8:0:1::10")]);
+        // A record only: AAAA is no data; with DNS64, synthesised from the A record.
+        assert_eq!(ask6(&me, "i-0b.ec2.internal", TYPE::AAAA), (RCODE::NoError, vec![], vec![]));
+        let dns64_asker = InstanceService { dns64: true, ..asker(0) };
+        let synthesised = ask6(&dns64_asker, "i-0b.ec2.internal", TYPE::AAAA).2;
+        assert_eq!(synthesised, [dns64(web)]);
+        // Its own AAAA record: never a synthesised one beside it.
+        assert_eq!(ask6(&dns64_asker, both, TYPE::AAAA).2, [v6("2001:db8:0:1::10")]);
+        // AAAA record only: A is no data.
+        assert_eq!(ask6(&me, "i-0c.ec2.internal", TYPE::A), (RCODE::NoError, vec![], vec![]));
+        assert_eq!(ask6(&me, "i-0c.ec2.internal", TYPE::AAAA).2, [v6("2001:db8:0:1::12")]);
+        // Neither record, another VPC, no such instance: no such name.
+        assert_eq!(ask6(&asker(1), both, TYPE::A).0, RCODE::NameError);
+        assert_eq!(ask6(&me, "i-0d.ec2.internal", TYPE::A).0, RCODE::NameError);
     }
 
     fn query(name: &str, qtype: TYPE) -> Vec<u8> {

@@ -98,6 +98,17 @@ pub struct ServiceData {
     /// Private DNS names of interface endpoints, by VPC (a leading `*.` stands for any
     /// name below), to the endpoint's interfaces' addresses.
     pub(crate) private_names: HashMap<(u32, String), Vec<Ipv4Addr>>,
+    /// Instances' resource names (`i-….ec2.internal`, by VPC and instance id) that
+    /// answer A or AAAA queries, with what they answer.
+    pub(crate) resource_names: HashMap<(u32, String), ResourceRecords>,
+}
+
+/// What an instance's resource name answers (`EnableResourceNameDnsARecord`,
+/// `…AAAARecord`): its private IPv4 address, its IPv6 addresses.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct ResourceRecords {
+    pub(crate) a: Option<Ipv4Addr>,
+    pub(crate) aaaa: Vec<std::net::Ipv6Addr>,
 }
 
 impl ServiceData {
@@ -336,6 +347,18 @@ impl Compiler {
                 }
             };
             data.private.insert((vpc.index, instance.private_ip));
+            let names = &instance.dns_names;
+            if names.a_record || names.aaaa_record {
+                let records = ResourceRecords {
+                    a: Some(instance.private_ip).filter(|_| names.a_record),
+                    aaaa: if names.aaaa_record {
+                        instance.ipv6_addresses.clone()
+                    } else {
+                        Vec::new()
+                    },
+                };
+                data.resource_names.insert((vpc.index, instance.id.to_string()), records);
+            }
             let public = instance.public_ip.as_ref().map(|(ip, _)| *ip);
             if let (Some(ip), true) = (public, vpc.value.dns_hostnames) {
                 data.public.insert(ip, (vpc.index, instance.private_ip));
@@ -398,7 +421,8 @@ fn instance_service(
 ) -> InstanceService {
     let public = instance.public_ip.as_ref().map(|(ip, _)| *ip);
     let mac = instance.mac();
-    let private_name = names::private_dns(instance.private_ip);
+    // Its private DNS name by its hostname type: `ip-…` or `i-….ec2.internal`.
+    let private_name = instance.private_dns_name();
     let public_name = public.filter(|_| vpc.dns_hostnames).map(names::public_dns);
     let mut m = BTreeMap::new();
     let mut put = |key: String, value: String| {
@@ -860,6 +884,42 @@ mod tests {
     ) -> (BTreeMap<String, String>, String, Option<String>) {
         let s = data.instance(port).expect("an instance at the port");
         (s.metadata.clone(), s.identity.clone(), s.user_data.clone())
+    }
+
+    #[test]
+    fn resource_names_are_compiled_with_the_records_their_instances_enable() {
+        use vpclab_model::{DnsNameChange, HostnameType};
+        let mut m = Model::new(8);
+        let mut ports = PortMap::new();
+        let (_, subnet) = vpc(&mut m, "10.1.0.0/16");
+        let (plain, named) = (run(&mut m, &mut ports, &subnet), run(&mut m, &mut ports, &subnet));
+        let id = |m: &Model, port| {
+            m.instances().find(|i| ports.get(&i.id) == Some(port)).unwrap().id.clone()
+        };
+        let (plain_id, named_id) = (id(&m, plain), id(&m, named));
+        let change = DnsNameChange {
+            hostname_type: Some(HostnameType::ResourceName),
+            a_record: Some(true),
+            ..Default::default()
+        };
+        m.modify_private_dns_name_options(&named_id, &change).unwrap();
+        let mut compiler = Compiler::default();
+        let data = compiler.compile(&m, &ports);
+        let vpc = data.instance(named).unwrap().vpc;
+        let ip = m.instance(&named_id).unwrap().private_ip;
+        let records = &data.resource_names[&(vpc, named_id.to_string())];
+        assert_eq!((records.a, records.aaaa.is_empty()), (Some(ip), true));
+        assert!(!data.resource_names.contains_key(&(vpc, plain_id.to_string())));
+        // Its metadata names it by its resource name; the other by its address.
+        let (meta, _, _) = answers(&data, named);
+        assert_eq!(meta["local-hostname"], format!("{named_id}.ec2.internal"));
+        assert!(answers(&data, plain).0["hostname"].starts_with("ip-10-1-"));
+        // Switched off again, change after change: gone, as from scratch.
+        let off = DnsNameChange { a_record: Some(false), ..Default::default() };
+        m.modify_private_dns_name_options(&named_id, &off).unwrap();
+        let data = compiler.compile(&m, &ports);
+        assert!(data.resource_names.is_empty());
+        assert_eq!(answers(&data, named), answers(&compile(&m, &ports), named));
     }
 
     #[test]
