@@ -179,3 +179,122 @@ fn ipv6_addresses_reach_the_devices_and_the_internet_answers_over_ipv6() {
     });
     assert_eq!(body, "2001:db8:ffff::1\n");
 }
+
+/// One DNS query of type `qtype` (1: A, 28: AAAA) for `host`, from namespace `ns` to the
+/// VPC's DNS server `server`, with Python's sockets: the answers' addresses, one per
+/// line; "NXDOMAIN"; or "no data".
+fn dns(ns: &str, server: &str, host: &str, qtype: u16) -> String {
+    let program = format!(
+        r#"
+import socket, struct
+q = struct.pack(">HHHHHH", 0x2b2b, 0x0100, 1, 0, 0, 0)
+q += b"".join(bytes([len(p)]) + p.encode() for p in "{host}".split(".")) + b"\0"
+q += struct.pack(">HH", {qtype}, 1)
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.settimeout(2)
+s.sendto(q, ("{server}", 53))
+r = s.recv(512)
+if r[3] & 15 == 3:
+    print("NXDOMAIN"); raise SystemExit
+def skip(at):  # past a name: labels to the root, or a compression pointer
+    while r[at] != 0 and r[at] & 0xC0 != 0xC0:
+        at += 1 + r[at]
+    return at + (1 if r[at] == 0 else 2)
+count, at = struct.unpack(">H", r[6:8])[0], len(q)
+if count == 0:
+    print("no data")
+for _ in range(count):
+    at = skip(at)
+    kind, _, _, size = struct.unpack(">HHIH", r[at:at + 10])
+    data = r[at + 10:at + 10 + size]
+    print(socket.inet_ntop(socket.AF_INET if kind == 1 else socket.AF_INET6, data))
+    at += 10 + size
+"#
+    );
+    let out = run("ip", &["netns", "exec", ns, "python3", "-c", &program]);
+    match out.status.success() {
+        true => String::from_utf8_lossy(&out.stdout).trim().to_owned(),
+        false => format!("failed: {}", String::from_utf8_lossy(&out.stderr).trim()),
+    }
+}
+
+#[test]
+#[ignore = "needs root"]
+fn resource_names_answer_a_and_aaaa_records_as_each_instance_enables_them() {
+    require_root();
+    let api = Api::start(true);
+    let vpc = api.text(
+        &["create-vpc", "--cidr-block", "10.7.0.0/16", "--amazon-provided-ipv6-cidr-block"],
+        "Vpc.VpcId",
+    );
+    let block = api.text(
+        &["describe-vpcs", "--vpc-ids", &vpc],
+        "Vpcs[0].Ipv6CidrBlockAssociationSet[0].Ipv6CidrBlock",
+    );
+    let subnet = api.text(
+        &[
+            "create-subnet",
+            "--vpc-id",
+            &vpc,
+            "--cidr-block",
+            "10.7.1.0/24",
+            "--ipv6-cidr-block",
+            &block.replace("/56", "/64"),
+        ],
+        "Subnet.SubnetId",
+    );
+    // Instances launched here from now on: named by id, with both records.
+    for option in [
+        "--private-dns-hostname-type-on-launch=resource-name",
+        "--enable-resource-name-dns-a-record-on-launch",
+        "--enable-resource-name-dns-aaaa-record-on-launch",
+    ] {
+        let out = api.aws(&["modify-subnet-attribute", "--subnet-id", &subnet, option]);
+        assert!(out.status.success(), "{option}: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    let launch = || {
+        let args = ["run-instances", "--image-id", "ami-1", "--subnet-id", &subnet];
+        let fields = "Instances[0].[InstanceId, PrivateDnsName, PrivateIpAddress, \
+                      NetworkInterfaces[0].Ipv6Addresses[0].Ipv6Address]";
+        let text = api.text(&[&args[..], &["--ipv6-address-count", "1"]].concat(), fields);
+        let words: Vec<String> = text.split_whitespace().map(str::to_owned).collect();
+        <[String; 4]>::try_from(words).unwrap_or_else(|w| panic!("an instance: {w:?}"))
+    };
+    let [asker, ..] = launch();
+    let [target, name, ipv4, ipv6] = launch();
+    assert_eq!(name, format!("{target}.ec2.internal"));
+    let ask = |qtype| {
+        // The instance's namespace comes up with the call; its DNS answers once the
+        // services have its data: poll until it does.
+        let mut last = String::new();
+        wait_until(&format!("{name} (type {qtype}) from {asker}"), T, EVERY, || {
+            last = dns(&asker, "10.7.0.2", &name, qtype);
+            (!last.is_empty()).then_some(())
+        });
+        last
+    };
+    assert_eq!(ask(1), ipv4);
+    assert_eq!(ask(28), ipv6);
+
+    // Its AAAA record switched off: A still answers, AAAA is no data.
+    let out = api.aws(&[
+        "modify-private-dns-name-options",
+        "--instance-id",
+        &target,
+        "--no-enable-resource-name-dns-aaaa-record",
+    ]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(ask(28), "no data");
+    assert_eq!(ask(1), ipv4);
+    // Both off: the name does not exist; its IP name still answers.
+    let out = api.aws(&[
+        "modify-private-dns-name-options",
+        "--instance-id",
+        &target,
+        "--no-enable-resource-name-dns-a-record",
+    ]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(ask(1), "NXDOMAIN");
+    let ip_name = format!("ip-{}.ec2.internal", ipv4.replace('.', "-"));
+    assert_eq!(dns(&asker, "10.7.0.2", &ip_name, 1), ipv4);
+}
