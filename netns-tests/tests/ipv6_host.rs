@@ -276,24 +276,18 @@ fn resource_names_answer_a_and_aaaa_records_as_each_instance_enables_them() {
     assert_eq!(ask(1), ipv4);
     assert_eq!(ask(28), ipv6);
 
+    let switch_off = |record: &str| {
+        let flag = format!("--no-enable-resource-name-dns-{record}-record");
+        let args = ["modify-private-dns-name-options", "--instance-id", &target, &flag];
+        let out = api.aws(&args);
+        assert!(out.status.success(), "{flag}: {}", String::from_utf8_lossy(&out.stderr));
+    };
     // Its AAAA record switched off: A still answers, AAAA is no data.
-    let out = api.aws(&[
-        "modify-private-dns-name-options",
-        "--instance-id",
-        &target,
-        "--no-enable-resource-name-dns-aaaa-record",
-    ]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    switch_off("aaaa");
     assert_eq!(ask(28), "no data");
     assert_eq!(ask(1), ipv4);
     // Both off: the name does not exist; its IP name still answers.
-    let out = api.aws(&[
-        "modify-private-dns-name-options",
-        "--instance-id",
-        &target,
-        "--no-enable-resource-name-dns-a-record",
-    ]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    switch_off("a");
     assert_eq!(ask(1), "NXDOMAIN");
     let ip_name = format!("ip-{}.ec2.internal", ipv4.replace('.', "-"));
     assert_eq!(dns(&asker, "10.7.0.2", &ip_name, 1), ipv4);
