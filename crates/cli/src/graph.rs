@@ -93,7 +93,12 @@ fn picture(m: &Model) -> Picture {
             id: vid.clone(),
             lines: vec![
                 format!("VPC {}", named(&vpc.tags, vpc.id.as_str())),
-                vpc.cidrs().map(|c| c.to_string()).collect::<Vec<_>>().join(", "),
+                // IPv4 CIDRs, then IPv6 blocks.
+                vpc.cidrs()
+                    .map(|c| c.to_string())
+                    .chain(vpc.ipv6_cidrs().map(|c| c.to_string()))
+                    .collect::<Vec<_>>()
+                    .join(", "),
             ],
             nodes: Vec::new(),
             clusters: Vec::new(),
@@ -113,12 +118,32 @@ fn picture(m: &Model) -> Picture {
                 both: true,
             });
         }
+        if let Some(eigw) = m.egress_only_gateway_of(&vpc.id) {
+            let gid = ident(eigw.id.as_str());
+            cluster.nodes.push(Node {
+                id: gid.clone(),
+                lines: vec!["egress-only internet gateway".into(), eigw.id.to_string()],
+                shape: Shape::Gateway,
+            });
+            // Out only: replies come back, nothing opens a flow in.
+            p.edges.push(Edge {
+                from: gid,
+                to: "internet".into(),
+                label: Some("IPv6 out".into()),
+                dashed: false,
+                both: false,
+            });
+        }
         for table in m.route_tables().filter(|t| t.vpc == vpc.id) {
             let main = if vpc.main_route_table == table.id { " (main)" } else { "" };
             let mut lines = vec![format!("route table {}{main}", table.id)];
             for route in m.routes_in_force(table).iter() {
                 let state = if m.is_blackhole(table, route) { " (blackhole)" } else { "" };
                 lines.push(format!("{} → {}{state}", route.destination_name(), route.target));
+            }
+            for route in &table.ipv6_routes {
+                let state = if m.is_blackhole(table, route) { " (blackhole)" } else { "" };
+                lines.push(format!("{} → {}{state}", route.destination, route.target));
             }
             cluster.nodes.push(Node { id: ident(table.id.as_str()), lines, shape: Shape::Table });
         }
@@ -128,13 +153,17 @@ fn picture(m: &Model) -> Picture {
                 id: sid.clone(),
                 lines: vec![
                     format!("subnet {}", named(&subnet.tags, subnet.id.as_str())),
-                    format!("{} {}", subnet.cidr, subnet.zone),
+                    match subnet.ipv6_cidr() {
+                        Some(block) => format!("{} {} {}", subnet.cidr, block, subnet.zone),
+                        None => format!("{} {}", subnet.cidr, subnet.zone),
+                    },
                 ],
                 nodes: Vec::new(),
                 clusters: Vec::new(),
             };
             for i in m.instances().filter(|i| i.subnet == subnet.id) {
                 let mut lines = vec![named(&i.tags, i.id.as_str()), i.private_ip.to_string()];
+                lines.extend(i.ipv6_addresses.iter().map(ToString::to_string));
                 if let Some((ip, _)) = &i.public_ip {
                     lines.push(format!("public {ip}"));
                 }
@@ -630,6 +659,29 @@ mod tests {
             mermaid.matches("subgraph ").count(),
             mermaid.matches("\n  end\n").count() + m.subnets().count()
         );
+    }
+
+    #[test]
+    fn a_dual_stack_lab_is_drawn_with_its_ipv6_blocks_addresses_routes_and_gateways() {
+        let m = model(include_str!("../../../examples/dual-stack.yaml"));
+        let dot = String::from_utf8(render(&m, "dot").unwrap()).unwrap();
+        let vpc = m.vpcs().next().unwrap();
+        let block = vpc.ipv6_cidrs().next().expect("an Amazon-provided /56");
+        assert!(dot.contains(&format!("10.0.0.0/16, {block}")), "{dot}");
+        for subnet in m.subnets() {
+            let block = subnet.ipv6_cidr().expect("a /64 each");
+            assert!(dot.contains(&format!("{} {block} ", subnet.cidr)), "{dot}");
+        }
+        for instance in m.instances() {
+            let address = instance.ipv6_addresses.first().expect("assigned on creation");
+            assert!(dot.contains(&address.to_string()), "{instance:?}");
+        }
+        assert!(dot.contains("::/0 → eigw-"), "{dot}");
+        assert!(dot.contains("::/0 → igw-"), "{dot}");
+        assert!(dot.contains("egress-only internet gateway"), "{dot}");
+        assert!(dot.contains("-> internet") && dot.contains("IPv6 out"), "{dot}");
+        let mermaid = String::from_utf8(render(&m, "mermaid").unwrap()).unwrap();
+        assert!(mermaid.contains("egress-only internet gateway"));
     }
 
     #[test]
