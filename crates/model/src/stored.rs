@@ -125,25 +125,48 @@ pub enum Part {
     NetworkAcls,
 }
 
+impl Part {
+    /// Every part.
+    pub const ALL: [Part; 9] = [
+        Part::Vpcs,
+        Part::Subnets,
+        Part::Instances,
+        Part::NetworkInterfaces,
+        Part::DhcpOptions,
+        Part::SecurityGroups,
+        Part::Peerings,
+        Part::PrefixLists,
+        Part::NetworkAcls,
+    ];
+}
+
+/// `$compare(&old.<collection>, &new.<collection>)` for the collection `$part` names:
+/// the one place a part is tied to its collection.
+macro_rules! compare_part {
+    ($part:expr, $old:expr, $new:expr, $compare:ident) => {
+        match $part {
+            Part::Vpcs => $compare(&$old.vpcs, &$new.vpcs),
+            Part::Subnets => $compare(&$old.subnets, &$new.subnets),
+            Part::Instances => $compare(&$old.instances, &$new.instances),
+            Part::NetworkInterfaces => $compare(&$old.network_interfaces, &$new.network_interfaces),
+            Part::DhcpOptions => $compare(&$old.dhcp_options, &$new.dhcp_options),
+            Part::SecurityGroups => $compare(&$old.security_groups, &$new.security_groups),
+            Part::Peerings => $compare(&$old.peerings, &$new.peerings),
+            Part::PrefixLists => $compare(&$old.prefix_lists, &$new.prefix_lists),
+            Part::NetworkAcls => $compare(&$old.network_acls, &$new.network_acls),
+        }
+    };
+}
+
 impl Model {
     /// Whether `part` may differ from `old`'s: false only when it provably does not —
     /// never changed since one model was copied from the other. Whoever keeps what it
     /// built from `old` may then skip building it again.
     pub fn changed_since(&self, old: &Model, part: Part) -> bool {
-        let same = match part {
-            Part::Vpcs => Shared::same(&old.vpcs, &self.vpcs),
-            Part::Subnets => Shared::same(&old.subnets, &self.subnets),
-            Part::Instances => Shared::same(&old.instances, &self.instances),
-            Part::NetworkInterfaces => {
-                Shared::same(&old.network_interfaces, &self.network_interfaces)
-            }
-            Part::DhcpOptions => Shared::same(&old.dhcp_options, &self.dhcp_options),
-            Part::SecurityGroups => Shared::same(&old.security_groups, &self.security_groups),
-            Part::Peerings => Shared::same(&old.peerings, &self.peerings),
-            Part::PrefixLists => Shared::same(&old.prefix_lists, &self.prefix_lists),
-            Part::NetworkAcls => Shared::same(&old.network_acls, &self.network_acls),
-        };
-        !same
+        fn differs<T>(old: &Shared<T>, new: &Shared<T>) -> bool {
+            !Shared::same(old, new)
+        }
+        compare_part!(part, old, self, differs)
     }
 
     /// Whether an entry of `part` that `old` has too differs from it now. Entries only
@@ -152,7 +175,13 @@ impl Model {
     /// or DHCP options set is new or gone alone (AWS refuses to delete one in use).
     /// False whenever [`Model::changed_since`] is.
     pub fn modified_since(&self, old: &Model, part: Part) -> bool {
-        fn modified<K: Ord, V: PartialEq>(old: &BTreeMap<K, V>, new: &BTreeMap<K, V>) -> bool {
+        fn modified<K: Ord, V: PartialEq>(
+            old: &Shared<BTreeMap<K, V>>,
+            new: &Shared<BTreeMap<K, V>>,
+        ) -> bool {
+            if Shared::same(old, new) {
+                return false;
+            }
             let walked = differences(
                 old,
                 new,
@@ -164,20 +193,7 @@ impl Model {
             );
             walked.is_err()
         }
-        if !self.changed_since(old, part) {
-            return false;
-        }
-        match part {
-            Part::Vpcs => modified(&old.vpcs, &self.vpcs),
-            Part::Subnets => modified(&old.subnets, &self.subnets),
-            Part::Instances => modified(&old.instances, &self.instances),
-            Part::NetworkInterfaces => modified(&old.network_interfaces, &self.network_interfaces),
-            Part::DhcpOptions => modified(&old.dhcp_options, &self.dhcp_options),
-            Part::SecurityGroups => modified(&old.security_groups, &self.security_groups),
-            Part::Peerings => modified(&old.peerings, &self.peerings),
-            Part::PrefixLists => modified(&old.prefix_lists, &self.prefix_lists),
-            Part::NetworkAcls => modified(&old.network_acls, &self.network_acls),
-        }
+        compare_part!(part, old, self, modified)
     }
 }
 
@@ -430,18 +446,7 @@ mod tests {
     fn a_part_changed_only_where_a_call_changed_it() {
         let old = lab();
         let mut new = old.clone();
-        let parts = [
-            Part::Vpcs,
-            Part::Subnets,
-            Part::Instances,
-            Part::NetworkInterfaces,
-            Part::DhcpOptions,
-            Part::SecurityGroups,
-            Part::Peerings,
-            Part::PrefixLists,
-            Part::NetworkAcls,
-        ];
-        for part in parts {
+        for part in Part::ALL {
             assert!(!new.changed_since(&old, part), "{part:?}");
         }
         let vpc = new.vpcs().next().unwrap().id.clone();
