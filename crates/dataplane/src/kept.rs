@@ -68,7 +68,7 @@ where
 /// The trie of `routes`, inserted in order, with a root of `direct_bits` (`None`: the
 /// builder's choice, and for no routes at all the smallest root, as most route tables
 /// have no IPv6 routes).
-pub(crate) fn build<A: Address>(routes: &[(A::Net, u32)], direct_bits: Option<u32>) -> Lpm<A> {
+fn build<A: Address>(routes: &[(A::Net, u32)], direct_bits: Option<u32>) -> Lpm<A> {
     if routes.is_empty() && direct_bits.is_none() {
         return Lpm::default();
     }

@@ -353,18 +353,6 @@ impl InterfaceRules {
         untracked(this, other, protocol, port)
     }
 
-    /// The rules of an interface in `vpc` with `groups` and its connection-tracking
-    /// timeouts (AWS's defaults when `None`).
-    pub(crate) fn of(
-        model: &Model,
-        members: &Members<'_>,
-        vpc: &VpcId,
-        groups: &[SecurityGroupId],
-        tracking: Option<ConnectionTracking>,
-    ) -> Self {
-        Self::from_inputs(&RulesInputs::of(model, members, vpc, groups), tracking)
-    }
-
     /// The rules compiled from `inputs`, with these connection-tracking timeouts.
     pub(crate) fn from_inputs(inputs: &RulesInputs, tracking: Option<ConnectionTracking>) -> Self {
         let timeouts = tracking.map_or(Timeouts::INTERFACE, |c| {

@@ -17,7 +17,7 @@ use vpclab_model::{
 };
 
 use crate::ascending::Ascending;
-use crate::kept::{self, Tries};
+use crate::kept::Tries;
 use crate::security::{CompiledAcl, FlowHashing, InterfaceRules, Members, RulesInputs};
 
 /// A device the forwarder reads and writes: an index into the snapshot's port table.
@@ -743,9 +743,10 @@ impl PortMap {
 }
 
 /// [`compile`] with `ports` already prepared for `model` ([`PortMap::prepare`]): it
-/// only reads them, so it can run beside other readers (the services' compile).
+/// only reads them, so it can run beside other readers (the services' compile). From
+/// scratch: a [`Compiler`] of its own, with nothing kept.
 pub fn compile_prepared(model: &Model, ports: &PortMap, generation: u64) -> Snapshot {
-    compile_with(model, ports, generation, None)
+    Compiler::default().compile_prepared(model, ports, generation)
 }
 
 /// Compiles snapshot after snapshot, as [`compile_prepared`] does, sharing with the last
@@ -776,7 +777,6 @@ impl Default for Compiler {
                 tables: Tries::new(None),
                 tables6: Tries::new(None),
                 hosts: Tries::new(Some(HOST_DIRECT_BITS)),
-                round: 0,
             },
             acls: None,
             last: None,
@@ -792,8 +792,6 @@ struct RuleSets {
     kept: HashMap<RulesKey, KeptRules, FlowHashing>,
     /// What the change since the last compile can have touched (`None`: anything).
     dirty: Option<Dirty>,
-    /// The compile under way.
-    round: u64,
 }
 
 /// The tries of the last compile, by route table and by VPC.
@@ -802,8 +800,6 @@ struct KeptTries {
     tables: Tries<RouteTableId, Ipv4Addr>,
     tables6: Tries<RouteTableId, Ipv6Addr>,
     hosts: Tries<VpcId, Ipv4Addr>,
-    /// The compile under way.
-    round: u64,
 }
 
 /// An interface's VPC, its groups, and its tracking timeouts.
@@ -900,17 +896,11 @@ impl Compiler {
         self.round += 1;
         let round = self.round;
         let old = self.last.take();
-        self.rules.round = round;
         self.rules.dirty = old.as_ref().and_then(|old| Dirty::since(old, model));
-        self.tries.round = round;
-        let acls = match (&self.acls, &old) {
-            (Some(acls), Some(old)) if !model.changed_since(old, Part::NetworkAcls) => {
-                Some(Arc::clone(acls))
-            }
-            _ => None,
-        };
-        let kept = Kept { rules: &mut self.rules, tries: &mut self.tries, acls };
-        let snapshot = compile_with(model, ports, generation, Some(kept));
+        if old.is_none_or(|old| model.changed_since(&old, Part::NetworkAcls)) {
+            self.acls = None;
+        }
+        let snapshot = compile_with(model, ports, generation, self);
         self.rules.kept.retain(|_, kept| kept.round == round);
         self.tries.tables.retain(round);
         self.tries.tables6.retain(round);
@@ -925,10 +915,12 @@ impl RuleSets {
     /// The compiled rules of an interface in `vpc` with `groups` and `tracking`: those
     /// kept, if nothing they are made of changed (the change did not reach `vpc`, or
     /// the model still gives them the same inputs), or new ones.
+    /// (`round`: the compile under way.)
     fn rules(
         &mut self,
         model: &Model,
         members: &mut LazyMembers<'_>,
+        round: u64,
         vpc: &VpcId,
         groups: &[SecurityGroupId],
         tracking: Option<ConnectionTracking>,
@@ -937,8 +929,8 @@ impl RuleSets {
         let dirty = self.dirty.as_ref();
         if let Some(kept) = self.kept.get_mut(&key) {
             // Already checked in this compile, or out of the change's reach.
-            if kept.round == self.round || dirty.is_some_and(|d| !d.vpcs.contains(vpc)) {
-                kept.round = self.round;
+            if kept.round == round || dirty.is_some_and(|d| !d.vpcs.contains(vpc)) {
+                kept.round = round;
                 return Arc::clone(&kept.rules);
             }
         }
@@ -949,12 +941,12 @@ impl RuleSets {
         let inputs = RulesInputs::of(model, members, vpc, groups);
         match self.kept.get_mut(&key) {
             Some(kept) if kept.inputs == inputs => {
-                kept.round = self.round;
+                kept.round = round;
                 Arc::clone(&kept.rules)
             }
             _ => {
                 let rules = Arc::new(InterfaceRules::from_inputs(&inputs, tracking));
-                let kept = KeptRules { inputs, rules: Arc::clone(&rules), round: self.round };
+                let kept = KeptRules { inputs, rules: Arc::clone(&rules), round };
                 self.kept.insert(key, kept);
                 rules
             }
@@ -962,28 +954,20 @@ impl RuleSets {
     }
 }
 
-/// What a [`Compiler`] lends a compile.
-struct Kept<'c> {
-    rules: &'c mut RuleSets,
-    tries: &'c mut KeptTries,
-    /// The last compile's ACLs, if the model's are the same.
-    acls: Option<Arc<[CompiledAcl]>>,
-}
-
-/// [`compile_prepared`], taking what it can from a [`Compiler`]'s `kept` if given one.
+/// [`Compiler::compile_prepared`]'s compile, taking from `compiler` what it kept that
+/// still holds (its ACLs: those of the model's unless cleared).
 fn compile_with(
     model: &Model,
     ports: &PortMap,
     generation: u64,
-    kept: Option<Kept<'_>>,
+    compiler: &mut Compiler,
 ) -> Snapshot {
-    let (mut rule_sets, mut tries, acls) = match kept {
-        Some(Kept { rules, tries, acls }) => (Some(rules), Some(tries), acls),
-        None => (None, None, None),
-    };
+    let Compiler { rules: rule_sets, tries, acls, round, .. } = compiler;
+    let round = *round;
     let vpc_index = index_by_id(model.vpcs().map(|v| &v.id));
     let table_index = index_by_id(model.route_tables().map(|t| &t.id));
-    let acls = acls.unwrap_or_else(|| model.network_acls().map(CompiledAcl::build).collect());
+    let acls =
+        acls.take().unwrap_or_else(|| model.network_acls().map(CompiledAcl::build).collect());
     let acl_index = index_by_id(model.network_acls().map(|a| &a.id));
     // What the model finds by searching, looked up once per subnet and instance: with
     // thousands of them, a search each would make compiling quadratic.
@@ -995,9 +979,8 @@ fn compile_with(
     let table_of = |subnet: &vpclab_model::SubnetId| subnet_tables.get(subnet).copied();
     let attached = model.attached_interfaces_by_instance();
     let mut members = LazyMembers::new(model);
-    let mut rules_of = |vpc: &VpcId, groups: &[SecurityGroupId], tracking| match &mut rule_sets {
-        Some(sets) => sets.rules(model, &mut members, vpc, groups, tracking),
-        None => Arc::new(InterfaceRules::of(model, members.all(), vpc, groups, tracking)),
+    let mut rules_of = |vpc: &VpcId, groups: &[SecurityGroupId], tracking| {
+        rule_sets.rules(model, &mut members, round, vpc, groups, tracking)
     };
     // By VPC index: whether an internet gateway is attached (`Model::gateway_of` of
     // each, found in one pass over the gateways rather than one per VPC).
@@ -1104,13 +1087,8 @@ fn compile_with(
                     }
                 })
                 .collect();
-            let (lpm, lpm6) = match &mut tries {
-                Some(tries) => (
-                    tries.tables.trie(&table.id, prefixes, tries.round),
-                    tries.tables6.trie(&table.id, prefixes6, tries.round),
-                ),
-                None => (kept::build(&prefixes, None), kept::build(&prefixes6, None)),
-            };
+            let lpm = tries.tables.trie(&table.id, prefixes, round);
+            let lpm6 = tries.tables6.trie(&table.id, prefixes6, round);
             Table { lpm, hops, lpm6, hops6 }
         })
         .collect();
@@ -1371,10 +1349,7 @@ fn compile_with(
             .zip(model.vpcs())
             .zip(0..)
             .map(|(((hosts, b6), vpc), index)| VpcEntry {
-                hosts: match &mut tries {
-                    Some(tries) => tries.hosts.trie(&vpc.id, hosts, tries.round),
-                    None => kept::build(&hosts, Some(HOST_DIRECT_BITS)),
-                },
+                hosts: tries.hosts.trie(&vpc.id, hosts, round),
                 hosts6: b6,
                 cidrs6: <Ipv6Net as RouteFamily>::vpc_blocks(vpc),
                 internet: with_gateway[index as usize],
