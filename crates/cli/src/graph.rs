@@ -103,47 +103,35 @@ fn picture(m: &Model) -> Picture {
             nodes: Vec::new(),
             clusters: Vec::new(),
         };
-        if let Some(igw) = m.gateway_of(&vpc.id) {
-            let gid = ident(igw.id.as_str());
+        // Its gateways to the internet: both ways, or out only (an egress-only one:
+        // replies come back, nothing opens a flow in).
+        let igw = m.gateway_of(&vpc.id).map(|g| (g.id.as_str(), "internet gateway", false));
+        let eigw = m
+            .egress_only_gateway_of(&vpc.id)
+            .map(|g| (g.id.as_str(), "egress-only internet gateway", true));
+        for (id, kind, out_only) in igw.into_iter().chain(eigw) {
+            let gid = ident(id);
             cluster.nodes.push(Node {
                 id: gid.clone(),
-                lines: vec!["internet gateway".into(), igw.id.to_string()],
+                lines: vec![kind.into(), id.to_owned()],
                 shape: Shape::Gateway,
             });
-            p.edges.push(Edge {
-                from: "internet".into(),
-                to: gid,
-                label: None,
-                dashed: false,
-                both: true,
-            });
-        }
-        if let Some(eigw) = m.egress_only_gateway_of(&vpc.id) {
-            let gid = ident(eigw.id.as_str());
-            cluster.nodes.push(Node {
-                id: gid.clone(),
-                lines: vec!["egress-only internet gateway".into(), eigw.id.to_string()],
-                shape: Shape::Gateway,
-            });
-            // Out only: replies come back, nothing opens a flow in.
-            p.edges.push(Edge {
-                from: gid,
-                to: "internet".into(),
-                label: Some("IPv6 out".into()),
-                dashed: false,
-                both: false,
-            });
+            let internet = String::from("internet");
+            let (from, to) = if out_only { (gid, internet) } else { (internet, gid) };
+            let label = out_only.then(|| "IPv6 out".to_owned());
+            p.edges.push(Edge { from, to, label, dashed: false, both: !out_only });
         }
         for table in m.route_tables().filter(|t| t.vpc == vpc.id) {
             let main = if vpc.main_route_table == table.id { " (main)" } else { "" };
             let mut lines = vec![format!("route table {}{main}", table.id)];
-            for route in m.routes_in_force(table).iter() {
-                let state = if m.is_blackhole(table, route) { " (blackhole)" } else { "" };
-                lines.push(format!("{} → {}{state}", route.destination_name(), route.target));
-            }
-            for route in &table.ipv6_routes {
-                let state = if m.is_blackhole(table, route) { " (blackhole)" } else { "" };
-                lines.push(format!("{} → {}{state}", route.destination, route.target));
+            // IPv4 routes (those propagated included), then IPv6 ones.
+            let v4 = m.routes_in_force(table);
+            let v4 = v4.iter().map(|r| (r.destination_name(), &r.target, m.is_blackhole(table, r)));
+            let v6 = table.ipv6_routes.iter();
+            let v6 = v6.map(|r| (r.destination.to_string(), &r.target, m.is_blackhole(table, r)));
+            for (destination, target, blackhole) in v4.chain(v6) {
+                let state = if blackhole { " (blackhole)" } else { "" };
+                lines.push(format!("{destination} → {target}{state}"));
             }
             cluster.nodes.push(Node { id: ident(table.id.as_str()), lines, shape: Shape::Table });
         }
