@@ -129,6 +129,24 @@ impl Api {
         String::from_utf8_lossy(&out.stdout).trim().to_owned()
     }
 
+    /// Runs `aws ec2 <args>`, which must succeed (for calls whose output says nothing).
+    pub fn ok(&self, args: &[&str]) {
+        let out = self.aws(args);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "aws ec2 {}: {stderr}", args.join(" "));
+    }
+
+    /// A VPC with `cidr` and an Amazon-provided IPv6 /56: its id and that block.
+    pub fn dual_stack_vpc(&self, cidr: &str) -> (String, String) {
+        let args = ["create-vpc", "--cidr-block", cidr, "--amazon-provided-ipv6-cidr-block"];
+        let vpc = self.text(&args, "Vpc.VpcId");
+        let block = self.text(
+            &["describe-vpcs", "--vpc-ids", &vpc],
+            "Vpcs[0].Ipv6CidrBlockAssociationSet[0].Ipv6CidrBlock",
+        );
+        (vpc, block)
+    }
+
     /// Runs `aws ec2 <args>`, which must fail with `code`.
     pub fn fails_with(&self, args: &[&str], code: &str) {
         let out = self.aws(args);

@@ -46,8 +46,7 @@ fn default_route6(ns: &str) -> String {
 fn unassign(api: &Api, eni: &str, address: &str) {
     let address = address.trim_end_matches("/64");
     let args = ["unassign-ipv6-addresses", "--network-interface-id", eni, "--ipv6-addresses"];
-    let out = api.aws(&[&args[..], &[address]].concat());
-    assert!(out.status.success(), "unassign: {}", String::from_utf8_lossy(&out.stderr));
+    api.ok(&[&args[..], &[address]].concat());
 }
 
 #[test]
@@ -55,14 +54,7 @@ fn unassign(api: &Api, eni: &str, address: &str) {
 fn ipv6_addresses_reach_the_devices_and_the_internet_answers_over_ipv6() {
     require_root();
     let mut api = Api::start(true);
-    let vpc = api.text(
-        &["create-vpc", "--cidr-block", "10.6.0.0/16", "--amazon-provided-ipv6-cidr-block"],
-        "Vpc.VpcId",
-    );
-    let block = api.text(
-        &["describe-vpcs", "--vpc-ids", &vpc],
-        "Vpcs[0].Ipv6CidrBlockAssociationSet[0].Ipv6CidrBlock",
-    );
+    let (vpc, block) = api.dual_stack_vpc("10.6.0.0/16");
     // The /56's first /64.
     let subnet_block = block.replace("/56", "/64");
     let subnet = api.text(
@@ -223,14 +215,7 @@ for _ in range(count):
 fn resource_names_answer_a_and_aaaa_records_as_each_instance_enables_them() {
     require_root();
     let api = Api::start(true);
-    let vpc = api.text(
-        &["create-vpc", "--cidr-block", "10.7.0.0/16", "--amazon-provided-ipv6-cidr-block"],
-        "Vpc.VpcId",
-    );
-    let block = api.text(
-        &["describe-vpcs", "--vpc-ids", &vpc],
-        "Vpcs[0].Ipv6CidrBlockAssociationSet[0].Ipv6CidrBlock",
-    );
+    let (vpc, block) = api.dual_stack_vpc("10.7.0.0/16");
     let subnet = api.text(
         &[
             "create-subnet",
@@ -249,8 +234,7 @@ fn resource_names_answer_a_and_aaaa_records_as_each_instance_enables_them() {
         "--enable-resource-name-dns-a-record-on-launch",
         "--enable-resource-name-dns-aaaa-record-on-launch",
     ] {
-        let out = api.aws(&["modify-subnet-attribute", "--subnet-id", &subnet, option]);
-        assert!(out.status.success(), "{option}: {}", String::from_utf8_lossy(&out.stderr));
+        api.ok(&["modify-subnet-attribute", "--subnet-id", &subnet, option]);
     }
     let launch = || {
         let args = ["run-instances", "--image-id", "ami-1", "--subnet-id", &subnet];
@@ -278,9 +262,7 @@ fn resource_names_answer_a_and_aaaa_records_as_each_instance_enables_them() {
 
     let switch_off = |record: &str| {
         let flag = format!("--no-enable-resource-name-dns-{record}-record");
-        let args = ["modify-private-dns-name-options", "--instance-id", &target, &flag];
-        let out = api.aws(&args);
-        assert!(out.status.success(), "{flag}: {}", String::from_utf8_lossy(&out.stderr));
+        api.ok(&["modify-private-dns-name-options", "--instance-id", &target, &flag]);
     };
     // Its AAAA record switched off: A still answers, AAAA is no data.
     switch_off("aaaa");

@@ -66,14 +66,7 @@ fn subnet_block(vpc_block: &str, index: u8) -> String {
 fn dual_stack_subnets_reach_each_other_and_the_internet_as_their_gateways_allow() {
     require_root();
     let api = Api::start(true);
-    let vpc = api.text(
-        &["create-vpc", "--cidr-block", "10.0.0.0/16", "--amazon-provided-ipv6-cidr-block"],
-        "Vpc.VpcId",
-    );
-    let block = api.text(
-        &["describe-vpcs", "--vpc-ids", &vpc],
-        "Vpcs[0].Ipv6CidrBlockAssociationSet[0].Ipv6CidrBlock",
-    );
+    let (vpc, block) = api.dual_stack_vpc("10.0.0.0/16");
     let subnet = |n: u8| {
         let cidr = format!("10.0.{n}.0/24");
         api.text(

@@ -26,14 +26,7 @@ fn curl6(ns: &str, url: &str) -> Option<String> {
 fn an_ipv6_instance_reaches_ipv4_hosts_through_nat64_and_dns64() {
     require_root();
     let api = Api::start(true);
-    let vpc = api.text(
-        &["create-vpc", "--cidr-block", "10.0.0.0/16", "--amazon-provided-ipv6-cidr-block"],
-        "Vpc.VpcId",
-    );
-    let block = api.text(
-        &["describe-vpcs", "--vpc-ids", &vpc],
-        "Vpcs[0].Ipv6CidrBlockAssociationSet[0].Ipv6CidrBlock",
-    );
+    let (vpc, block) = api.dual_stack_vpc("10.0.0.0/16");
     // The VPC's /56 starts with the /64 the app subnet takes.
     let (network, _) = block.split_once('/').expect("a CIDR");
     let app_block = format!("{network}/64");
