@@ -112,10 +112,8 @@ impl Model {
         subnet: &SubnetId,
         change: &DnsNameChange,
     ) -> Result<(), ApiError> {
-        self.subnet(subnet)?;
-        if let Some(s) = self.subnets.get_mut(subnet) {
-            s.dns_names_on_launch = s.dns_names_on_launch.with(change);
-        }
+        let s = self.subnet_mut(subnet)?;
+        s.dns_names_on_launch = s.dns_names_on_launch.with(change);
         Ok(())
     }
 

@@ -428,7 +428,8 @@ impl Model {
         Ok(())
     }
 
-    fn subnet_mut(&mut self, id: &SubnetId) -> Result<&mut Subnet, ApiError> {
+    /// Subnet `id`, to change (the subnets this model shares with copies made its own).
+    pub(crate) fn subnet_mut(&mut self, id: &SubnetId) -> Result<&mut Subnet, ApiError> {
         self.subnet(id)?;
         Ok(self.subnets.get_mut(id).expect("checked"))
     }
