@@ -154,7 +154,7 @@ fn subnet_blocks_are_checked_and_their_attributes_kept() {
         "InvalidSubnet.Conflict"
     );
     assert_eq!(s.model().subnets().count(), 1, "refused calls change nothing");
-    // IPv6-only subnets: AWS's parameter errors, then vpclab says they are not there yet.
+    // IPv6-only subnets: AWS's parameter errors.
     assert_eq!(
         code(
             &mut s,
@@ -530,4 +530,121 @@ fn instances_and_interfaces_get_ipv6_addresses_from_their_subnet() {
         ),
         "InvalidParameterValue"
     );
+}
+
+#[test]
+fn ipv6_only_subnets_have_no_ipv4_and_their_instances_are_named_by_resource() {
+    let mut s = service();
+    let (vpc, block) = dual_stack_vpc(&mut s);
+    let made = ok(
+        &mut s,
+        &format!(
+            "Action=CreateSubnet&VpcId={vpc}&Ipv6Native=true&Ipv6CidrBlock={}",
+            slash64(block, 7)
+        ),
+    );
+    let subnet = between(&made, "<subnetId>", "</subnetId>").unwrap().to_owned();
+    // As AWS reports a new IPv6-only subnet: no IPv4 block, no IPv4 addresses, IPv6 on
+    // creation, resource names with AAAA records only.
+    for shown in [made.clone(), ok(&mut s, &format!("Action=DescribeSubnets&SubnetId.1={subnet}"))]
+    {
+        assert!(!shown.contains("<cidrBlock>"), "{shown}");
+        assert!(shown.contains("<ipv6Native>true</ipv6Native>"), "{shown}");
+        assert!(shown.contains("<availableIpAddressCount>0</availableIpAddressCount>"), "{shown}");
+        assert!(
+            shown.contains("<assignIpv6AddressOnCreation>true</assignIpv6AddressOnCreation>"),
+            "{shown}"
+        );
+        let options =
+            between(&shown, "<privateDnsNameOptionsOnLaunch>", "</privateDnsNameOptionsOnLaunch>")
+                .unwrap();
+        assert!(options.contains("<hostnameType>resource-name</hostnameType>"), "{options}");
+        assert!(
+            options.contains("<enableResourceNameDnsARecord>false</enableResourceNameDnsARecord>"),
+            "{options}"
+        );
+        assert!(
+            options.contains(
+                "<enableResourceNameDnsAAAARecord>true</enableResourceNameDnsAAAARecord>"
+            ),
+            "{options}"
+        );
+    }
+    let native =
+        ok(&mut s, "Action=DescribeSubnets&Filter.1.Name=ipv6-native&Filter.1.Value.1=true");
+    assert_eq!(all(&native, "<subnetId>", "</subnetId>"), vec![subnet.as_str()]);
+
+    // An instance there: an IPv6 address, no IPv4 one, named by its id.
+    let run = |extra: &str| {
+        format!(
+            "Action=RunInstances&ImageId=ami-12345678&MinCount=1&MaxCount=1&SubnetId={subnet}{extra}"
+        )
+    };
+    let launched = ok(&mut s, &run(""));
+    let id = between(&launched, "<instanceId>", "</instanceId>").unwrap().to_owned();
+    let shown = ok(&mut s, &format!("Action=DescribeInstances&InstanceId.1={id}"));
+    assert!(!shown.contains("<privateIpAddress>"), "{shown}");
+    let address: std::net::Ipv6Addr =
+        between(&shown, "<ipv6Address>", "</ipv6Address>").unwrap().parse().unwrap();
+    assert!(s.model().subnets().any(|n| n.ipv6_cidr().is_some_and(|c| c.contains(&address))));
+    assert!(
+        shown.contains(&format!("<privateDnsName>{id}.ec2.internal</privateDnsName>")),
+        "{shown}"
+    );
+    let eni = between(&shown, "<networkInterfaceId>", "</networkInterfaceId>").unwrap().to_owned();
+    let interface =
+        ok(&mut s, &format!("Action=DescribeNetworkInterfaces&NetworkInterfaceId.1={eni}"));
+    assert!(!interface.contains("<privateIpAddress>"), "{interface}");
+    assert!(interface.contains(&format!("<ipv6Address>{address}</ipv6Address>")), "{interface}");
+
+    // What an IPv6-only subnet cannot have, each refused and changing nothing.
+    let instances = s.model().instances().count();
+    for refused in [
+        run("&PrivateIpAddress=10.0.7.10"),
+        run("&Ipv6AddressCount=0"),
+        run("&NetworkInterface.1.DeviceIndex=0&NetworkInterface.1.AssociatePublicIpAddress=true"),
+        run("&PrivateDnsNameOptions.HostnameType=ip-name"),
+        run("&PrivateDnsNameOptions.EnableResourceNameDnsARecord=true"),
+    ] {
+        assert_eq!(code(&mut s, &refused), "InvalidParameterValue", "{refused}");
+    }
+    assert_eq!(s.model().instances().count(), instances);
+    let modify = |attr: &str, value: &str| {
+        format!("Action=ModifySubnetAttribute&SubnetId={subnet}&{attr}.Value={value}")
+    };
+    for refused in [
+        modify("MapPublicIpOnLaunch", "true"),
+        modify("AssignIpv6AddressOnCreation", "false"),
+        modify("EnableResourceNameDnsARecordOnLaunch", "true"),
+        format!(
+            "Action=ModifySubnetAttribute&SubnetId={subnet}&PrivateDnsHostnameTypeOnLaunch=ip-name"
+        ),
+        format!(
+            "Action=ModifyPrivateDnsNameOptions&InstanceId={id}&PrivateDnsHostnameType=ip-name"
+        ),
+        format!("Action=CreateNatGateway&SubnetId={subnet}&ConnectivityType=private"),
+        format!("Action=CreateNetworkInterface&SubnetId={subnet}"),
+        format!(
+            "Action=CreateSubnetCidrReservation&SubnetId={subnet}&Cidr=10.0.7.0%2F28&ReservationType=explicit"
+        ),
+    ] {
+        assert_eq!(code(&mut s, &refused), "InvalidParameterValue", "{refused}");
+    }
+    // Its instance keeps an address.
+    let last = format!(
+        "Action=UnassignIpv6Addresses&NetworkInterfaceId={eni}&Ipv6Addresses.1={}",
+        address.to_string().replace(':', "%3A")
+    );
+    assert_eq!(code(&mut s, &last), "InvalidParameterValue");
+    // Its one block stays while the subnet does.
+    let assoc = between(&made, "<associationId>", "</associationId>").unwrap().to_owned();
+    assert_eq!(
+        code(&mut s, &format!("Action=DisassociateSubnetCidrBlock&AssociationId={assoc}")),
+        "InvalidParameterValue"
+    );
+    // Turning on DNS64 is what such a subnet is for.
+    ok(&mut s, &modify("EnableDns64", "true"));
+    // Emptied, it goes like any other.
+    ok(&mut s, &format!("Action=TerminateInstances&InstanceId.1={id}"));
+    ok(&mut s, &format!("Action=DeleteSubnet&SubnetId={subnet}"));
 }

@@ -141,16 +141,19 @@ fn picture(m: &Model) -> Picture {
                 id: sid.clone(),
                 lines: vec![
                     format!("subnet {}", named(&subnet.tags, subnet.id.as_str())),
-                    match subnet.ipv6_cidr() {
-                        Some(block) => format!("{} {} {}", subnet.cidr, block, subnet.zone),
-                        None => format!("{} {}", subnet.cidr, subnet.zone),
-                    },
+                    [subnet.cidr.map(|c| c.to_string()), subnet.ipv6_cidr().map(|c| c.to_string())]
+                        .into_iter()
+                        .flatten()
+                        .chain([subnet.zone.clone()])
+                        .collect::<Vec<_>>()
+                        .join(" "),
                 ],
                 nodes: Vec::new(),
                 clusters: Vec::new(),
             };
             for i in m.instances().filter(|i| i.subnet == subnet.id) {
-                let mut lines = vec![named(&i.tags, i.id.as_str()), i.private_ip.to_string()];
+                let mut lines = vec![named(&i.tags, i.id.as_str())];
+                lines.extend(i.private_ip.map(|ip| ip.to_string()));
                 lines.extend(i.ipv6_addresses.iter().map(ToString::to_string));
                 if let Some((ip, _)) = &i.public_ip {
                     lines.push(format!("public {ip}"));
@@ -629,7 +632,7 @@ mod tests {
         let m = model(include_str!("../../../examples/two-tier.yaml"));
         let dot = String::from_utf8(render(&m, "dot").unwrap()).unwrap();
         for instance in m.instances() {
-            assert!(dot.contains(&instance.private_ip.to_string()), "{instance:?}");
+            assert!(dot.contains(&instance.private_ip.unwrap().to_string()), "{instance:?}");
             assert!(dot.contains(instance.name().unwrap()));
         }
         assert!(dot.contains("203.0.113.10"), "web's Elastic IP");
@@ -658,7 +661,7 @@ mod tests {
         assert!(dot.contains(&format!("10.0.0.0/16, {block}")), "{dot}");
         for subnet in m.subnets() {
             let block = subnet.ipv6_cidr().expect("a /64 each");
-            assert!(dot.contains(&format!("{} {block} ", subnet.cidr)), "{dot}");
+            assert!(dot.contains(&format!("{} {block} ", subnet.cidr.unwrap())), "{dot}");
         }
         for instance in m.instances() {
             let address = instance.ipv6_addresses.first().expect("assigned on creation");
@@ -720,7 +723,7 @@ mod tests {
                 let svg = String::from_utf8(svg).unwrap();
                 assert!(svg.contains("<svg"), "{svg}");
                 for instance in m.instances() {
-                    assert!(svg.contains(&instance.private_ip.to_string()));
+                    assert!(svg.contains(&instance.private_ip.unwrap().to_string()));
                 }
             }
             Err(e) => {

@@ -480,7 +480,7 @@ fn print_lab(model: &Model, daemon: Option<&DaemonStatus>) {
             i.name().unwrap_or("-"),
             i.id,
             subnet,
-            i.private_ip,
+            i.private_ip.map_or("-".to_owned(), |ip| ip.to_string()),
             public
         );
     }

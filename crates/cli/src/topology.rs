@@ -383,8 +383,8 @@ pub(crate) struct NatGatewaySpec {
 pub(crate) struct SubnetSpec {
     /// Name, unique in the file.
     pub(crate) name: Spanned<String>,
-    /// IPv4 CIDR inside the VPC's.
-    pub(crate) cidr: Spanned<String>,
+    /// IPv4 CIDR inside the VPC's; none for an IPv6-only subnet (`ipv6_block` alone).
+    pub(crate) cidr: Option<Spanned<String>>,
     /// Availability zone; `us-east-1a` by default.
     pub(crate) zone: Option<Spanned<String>>,
     /// Route table to associate explicitly; the main table otherwise.
@@ -885,16 +885,8 @@ pub(crate) fn build(topology: &Topology, seed: u64) -> Result<Model, TopologyErr
                 return Err(at(&subnet.name, format!("a subnet named {name:?} already exists")));
             }
             let zone = subnet.zone.as_ref().map(|z| z.value.as_str());
-            let id = m.create_subnet(&vpc_id, cidr(&subnet.cidr)?, zone, name_tag(name)).map_err(
-                |e| match (&subnet.zone, e.code) {
-                    (Some(z), "InvalidParameterValue") => at(z, e.to_string()),
-                    _ => at(&subnet.cidr, e.to_string()),
-                },
-            )?;
-            if subnet.map_public_ip_on_launch {
-                m.set_map_public_ip_on_launch(&id, true).map_err(api(&subnet.name))?;
-            }
-            if let Some(index) = &subnet.ipv6_block {
+            // Its IPv6 /64, by index in the VPC's /56.
+            let six = |index: &Spanned<u16>| {
                 let block = block.ok_or_else(|| {
                     at(index, "the VPC has no IPv6 block (set `ipv6: true` on the VPC)")
                 })?;
@@ -902,8 +894,34 @@ pub(crate) fn build(topology: &Topology, seed: u64) -> Result<Model, TopologyErr
                     return Err(at(index, "ipv6_block is a /64 of the VPC's /56: 0 to 255"));
                 }
                 let network = u128::from(block.network()) | u128::from(index.value) << 64;
-                let six = Ipv6Net::new(Ipv6Addr::from(network), 64).expect("a /64");
-                m.associate_subnet_ipv6(&id, six).map_err(api(index))?;
+                Ok(Ipv6Net::new(Ipv6Addr::from(network), 64).expect("a /64"))
+            };
+            let id = match (&subnet.cidr, &subnet.ipv6_block) {
+                (Some(cidr_text), ipv6) => {
+                    let id = m
+                        .create_subnet(&vpc_id, cidr(cidr_text)?, zone, name_tag(name))
+                        .map_err(|e| match (&subnet.zone, e.code) {
+                            (Some(z), "InvalidParameterValue") => at(z, e.to_string()),
+                            _ => at(cidr_text, e.to_string()),
+                        })?;
+                    if let Some(index) = ipv6 {
+                        m.associate_subnet_ipv6(&id, six(index)?).map_err(api(index))?;
+                    }
+                    id
+                }
+                (None, Some(index)) => m
+                    .create_ipv6_native_subnet(&vpc_id, six(index)?, zone, name_tag(name))
+                    .map_err(api(index))?,
+                (None, None) => {
+                    return Err(at(
+                        &subnet.name,
+                        "a subnet needs a `cidr`, or an `ipv6_block` alone for an IPv6-only \
+                         subnet",
+                    ));
+                }
+            };
+            if subnet.map_public_ip_on_launch {
+                m.set_map_public_ip_on_launch(&id, true).map_err(api(&subnet.name))?;
             }
             if subnet.assign_ipv6_address_on_creation {
                 m.set_assign_ipv6_on_creation(&id, true).map_err(api(&subnet.name))?;
@@ -1356,6 +1374,22 @@ mod tests {
             "    ipv6: true\n    egress_only_internet_gateway: true\n",
         );
         assert!(try_build(&v4).is_err());
+    }
+
+    #[test]
+    fn a_subnet_without_a_cidr_is_ipv6_only() {
+        let yaml = "vpcs:\n  - name: v\n    cidr: 10.0.0.0/16\n    ipv6: true\n    subnets:\n      - name: only\n        ipv6_block: 3\ninstances:\n  - name: i\n    subnet: only\n";
+        let m = try_build(yaml).unwrap();
+        let subnet = m.subnets().next().unwrap();
+        assert!(subnet.ipv6_native() && subnet.ipv6_cidr().is_some(), "{subnet:?}");
+        let i = m.find_instance("i").unwrap();
+        assert_eq!((i.private_ip, i.ipv6_addresses.len()), (None, 1));
+        // Neither block: pointed at the subnet's name.
+        let err = try_build(&yaml.replace("        ipv6_block: 3\n", "")).unwrap_err().to_string();
+        assert!(err.contains("an `ipv6_block` alone") && err.contains("line 6"), "{err}");
+        // An address an IPv6-only subnet cannot give: the model's error, at the instance.
+        let ipv4 = format!("{yaml}    private_ip: 10.0.3.10\n");
+        assert!(try_build(&ipv4).unwrap_err().to_string().contains("IPv6-only"));
     }
 
     #[test]

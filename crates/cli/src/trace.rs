@@ -194,7 +194,9 @@ pub(crate) fn resolve(model: &Model, what: &str, source: Option<&End>, ipv6: boo
                 format!("{what} has no public address: nothing on the internet can reach it")
             })?)
         } else {
-            IpAddr::V4(instance.private_ip)
+            IpAddr::V4(instance.private_ip.ok_or_else(|| {
+                format!("{what} has no IPv4 address (it is in an IPv6-only subnet): trace with -6")
+            })?)
         };
         return Ok(End::Instance(instance.id.clone(), ip));
     }
@@ -203,7 +205,7 @@ pub(crate) fn resolve(model: &Model, what: &str, source: Option<&End>, ipv6: boo
     })?;
     if source.is_none() {
         let holder = model.instances().find(|i| match ip {
-            IpAddr::V4(a) => i.private_ip == a,
+            IpAddr::V4(a) => i.private_ip == Some(a),
             IpAddr::V6(a) => i.ipv6_addresses.contains(&a),
         });
         let in_a_vpc = model.vpcs().any(|v| match ip {

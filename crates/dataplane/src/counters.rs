@@ -35,7 +35,8 @@ reasons! {
     Malformed => "malformed",
     /// Neither IPv4 nor IPv6 (the version field says something else).
     NotIpv4 => "not_ipv4",
-    /// The source address is not the sending interface's (AWS's source/destination check).
+    /// The source address is not the sending interface's (AWS's source/destination check),
+    /// or an IPv4 packet from an interface without IPv4 (in an IPv6-only subnet).
     SourceCheck => "source_check",
     /// Routed to an interface that is not its destination while the interface's
     /// source/destination check is on.

@@ -98,8 +98,8 @@ impl From<NetnsError> for HostError {
 /// An instance as realised.
 #[derive(Debug)]
 struct RealisedInstance {
-    /// Its private address: a new one makes the instance anew.
-    ip: Ipv4Addr,
+    /// Its private IPv4 address (none in an IPv6-only subnet): a new one makes the instance anew.
+    ip: Option<Ipv4Addr>,
     /// Its resolver configuration (from its VPC's DHCP options), rewritten when that
     /// changes.
     resolv: String,
@@ -342,18 +342,19 @@ impl Host {
                 first_error.get_or_insert(e.into());
             }
         }
-        // Resolver configurations are per VPC: made once for each.
-        let mut resolvs: BTreeMap<&vpclab_model::VpcId, String> = BTreeMap::new();
+        // Resolver configurations are per VPC (and IPv4 or not): made once for each.
+        let mut resolvs: BTreeMap<(&vpclab_model::VpcId, bool), String> = BTreeMap::new();
         let running: Vec<&Instance> = match &delta {
             Some(delta) => delta.changed.iter().copied().filter(|i| !i.stopped).collect(),
             None => model.running_instances().collect(),
         };
         for instance in &running {
-            resolvs.entry(&instance.vpc).or_insert_with(|| model.resolv_conf(instance));
+            let key = (&instance.vpc, instance.private_ip.is_none());
+            resolvs.entry(key).or_insert_with(|| model.resolv_conf(instance));
         }
         let mut new = Vec::new();
         for &instance in &running {
-            let resolv = &resolvs[&instance.vpc];
+            let resolv = &resolvs[&(&instance.vpc, instance.private_ip.is_none())];
             let Some(realised) = self.realised.get_mut(&instance.id) else {
                 new.push((instance, resolv.as_str()));
                 continue;
@@ -816,19 +817,20 @@ fn setup_instance(
     }
     netns::create(ns)?;
     let tun = Tun::open_queues_in(ns, DEVICE, queues)?;
-    let prefix = subnet.cidr.prefix_len();
+    let ipv4 = address_in(subnet, instance.private_ip);
     let ipv6 = ipv6_of(model, &instance.subnet, &instance.ipv6_addresses);
-    configure_device(ns, DEVICE, instance.private_ip, prefix, Some(subnet.router()), ipv6)?;
+    configure_device(ns, DEVICE, ipv4, Some(subnet.router()), ipv6)?;
     // Commands run with `ip netns exec` (as `vpclab exec` does) resolve names as the
     // VPC's DHCP options say: by default through its Amazon DNS server, as on AWS.
     netns::write_etc(ns, "resolv.conf", resolv)?;
     Ok(tun)
 }
 
-/// Configures `device` in `ns` as AWS configures an instance's interface: its
-/// address with the subnet's prefix, its IPv6 addresses `ipv6` (and no other global
-/// one), MTU 9001, up and, for the primary interface (the one with a `router`), `lo` up,
-/// the default route via the subnet router and, when it has an IPv6 address, the IPv6
+/// Configures `device` in `ns` as AWS configures an instance's interface: its IPv4
+/// address with the subnet's prefix (none in an IPv6-only subnet), its IPv6 addresses
+/// `ipv6` (and no other global one), MTU 9001, up and, for the primary interface (the
+/// one with a `router`: `Some(None)` in an IPv6-only subnet), `lo` up, the default
+/// route via the subnet's IPv4 router and, when it has an IPv6 address, the IPv6
 /// default route. With route netlink from a thread inside the namespace: no `ip` or
 /// `tc` process (see [`vpclab_sys::rtnl`]). Idempotent: every step replaces what is
 /// there, and IPv6 addresses the device holds but should not (unassigned while no
@@ -856,9 +858,8 @@ fn setup_instance(
 fn configure_device(
     ns: &str,
     device: &str,
-    address: Ipv4Addr,
-    prefix: u8,
-    router: Option<Ipv4Addr>,
+    address: Option<Ipv4Net>,
+    router: Option<Option<Ipv4Addr>>,
     ipv6: Vec<Ipv6Net>,
 ) -> Result<(), NetnsError> {
     let device = device.to_owned();
@@ -869,13 +870,18 @@ fn configure_device(
         rtnl.replace_root_qdisc(index, "noqueue").map_err(step("set the device's qdisc"))?;
         let link = LinkChange { mtu: Some(VPC_MTU as u32), no_ipv6_addresses: true, up: None };
         rtnl.set_link(index, link).map_err(step("set the device's MTU"))?;
-        rtnl.replace_address(index, address, prefix).map_err(step("set the device's address"))?;
+        if let Some(address) = address {
+            rtnl.replace_address(index, address.addr(), address.prefix_len())
+                .map_err(step("set the device's address"))?;
+        }
         let up = LinkChange { up: Some(true), ..LinkChange::default() };
         rtnl.set_link(index, up).map_err(step("bring the device up"))?;
         if let Some(router) = router {
             let lo = Rtnl::index("lo").map_err(step("find lo"))?;
             rtnl.set_link(lo, up).map_err(step("bring lo up"))?;
-            rtnl.replace_default_route(index, router).map_err(step("set the default route"))?;
+            if let Some(router) = router {
+                rtnl.replace_default_route(index, router).map_err(step("set the default route"))?;
+            }
         }
         // A device of an IPv4-only instance whose IPv6 nobody asked for: a kernel without
         // IPv6 (`ipv6.disable=1`) refuses the listing, and there is nothing to undo.
@@ -892,6 +898,13 @@ fn configure_device(
         }
         set_ipv6(&mut rtnl, index, &held, &ipv6, router.is_some())
     })?
+}
+
+/// The IPv4 address `ip` of an interface in `subnet`, with the subnet's prefix (none
+/// in an IPv6-only subnet).
+fn address_in(subnet: &vpclab_model::Subnet, ip: Option<Ipv4Addr>) -> Option<Ipv4Net> {
+    let (ip, block) = ip.zip(subnet.cidr)?;
+    Ipv4Net::new(ip, block.prefix_len()).ok()
 }
 
 /// The IPv6 addresses of an interface in `subnet` holding `addresses`, with the subnet
@@ -959,7 +972,7 @@ fn set_ipv6(
 
 /// Whether instance `id`, realised with address `ip`, is gone from `model` as it was:
 /// terminated, stopped or re-addressed.
-fn gone(model: &Model, id: &InstanceId, ip: Ipv4Addr) -> bool {
+fn gone(model: &Model, id: &InstanceId, ip: Option<Ipv4Addr>) -> bool {
     model.instance(id).map_or(true, |i| i.stopped || i.private_ip != ip)
 }
 
@@ -987,7 +1000,7 @@ fn setup_interface(
     })?;
     let tun = Tun::open_queues_in(&ns, device, queues)?;
     let ipv6 = ipv6_of(model, &eni.subnet, &eni.ipv6_addresses);
-    configure_device(&ns, device, eni.private_ip, subnet.cidr.prefix_len(), None, ipv6)?;
+    configure_device(&ns, device, address_in(subnet, Some(eni.private_ip)), None, ipv6)?;
     Ok(tun)
 }
 

@@ -407,7 +407,9 @@ impl Snapshot {
         reply: &mut [u8],
         now: u64,
     ) -> Verdict {
-        if ip.src() != me.private && me.source_dest_check {
+        // (An interface without IPv4, in an IPv6-only subnet, sends none whatever its
+        // check: no table routes to it, nothing would come back.)
+        if (ip.src() != me.private && me.source_dest_check) || !me.has_ipv4() {
             return Verdict::Drop(DropReason::SourceCheck);
         }
         if crate::services::is_service(ip.dst(), me.resolver) {
@@ -2055,7 +2057,7 @@ mod tests {
         let snapshot = compile(&m, &mut ports, 1);
         let mut tracking = Tracking::new(16);
         let mut reply = vec![0u8; REPLY_BUFFER];
-        let private = m.instance(&i).unwrap().private_ip.octets();
+        let private = m.instance(&i).unwrap().private_ip.unwrap().octets();
         for (to, want) in [([172, 16, 9, 9], to_bgp), ([172, 16, 5, 1], to_fixed)] {
             let mut p = packet(private, to, proto::ICMP, 64, &echo(1, 1));
             let verdict = snapshot.process(&mut tracking, port, &mut p, &mut reply, 0);

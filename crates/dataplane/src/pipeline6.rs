@@ -1071,6 +1071,84 @@ mod tests {
     }
 
     #[test]
+    fn an_ipv6_only_instance_reaches_its_vpc_and_ipv4_hosts_by_nat64_and_sends_no_ipv4() {
+        let (mut m, _, _, _, _, eip) = nat64_lab();
+        let vpc = m.vpcs().next().unwrap().id.clone();
+        let block = m.vpc(&vpc).unwrap().ipv6_cidrs().next().unwrap();
+        let only = Ipv6Net::new(Ipv6Addr::from(u128::from(block.network()) | 9 << 64), 64);
+        let only = m.create_ipv6_native_subnet(&vpc, only.unwrap(), None, Tags::new()).unwrap();
+        // Its table as AWS's guide has it: NAT64 to the gateway, nothing else out.
+        let (nat, _) = m.nat_gateways().next().map(|n| (n.id.clone(), ())).unwrap();
+        let table = m.create_route_table(&vpc, Tags::new()).unwrap();
+        let nat64 = RouteSpec {
+            destination: "64:ff9b::/96".parse().unwrap(),
+            target: RouteTarget::NatGateway(nat),
+        };
+        m.create_ipv6_route(&table, nat64).unwrap();
+        m.associate_route_table(&table, &only).unwrap();
+        let spec = RunInstance { subnet: Some(only.clone()), ..Default::default() };
+        let id = m.run_instance(spec).unwrap();
+        let instance = m.instance(&id).unwrap();
+        assert_eq!((instance.private_ip, instance.ipv6_addresses.len()), (None, 1));
+        let me = instance.ipv6_addresses[0];
+        let dual = m.instances().find(|i| i.id != id).unwrap();
+        let (dual, dual_ip) = (dual.id.clone(), dual.ipv6_addresses[0]);
+        // Its group lets ICMPv6 in from the VPC.
+        let group = m.vpc(&vpc).unwrap().default_security_group.clone().unwrap();
+        let rule = SgRule::new(Protocol::Icmpv6, -1, -1, Peer::Cidr6(block), None).unwrap();
+        m.authorize(&group, false, vec![rule]).unwrap();
+        let mut ports = PortMap::new();
+        let (port, dual_port) = (ports.assign(&id), ports.assign(&dual));
+        let snapshot = compile(&m, &mut ports, 1);
+        let mut tracking = Tracking::new(64);
+        tracking.sync(&snapshot);
+        let mut run = |from: Port, packet: &mut [u8]| {
+            let mut built = vec![0u8; 1 << 16];
+            snapshot.process(&mut tracking, from, packet, &mut built, 0)
+        };
+
+        // In its VPC, by IPv6, both ways.
+        let mut p = ping(dual_ip, me, 64, 1);
+        assert_eq!(run(dual_port, &mut p), Verdict::Forward { port, len: p.len() });
+        let mut p = pong(me, dual_ip, 1);
+        assert_eq!(run(port, &mut p), Verdict::Forward { port: dual_port, len: p.len() });
+        // To an IPv4 host, through NAT64: out with the gateway's Elastic IP.
+        let host6 = nat64::embed(Prefix96::WELL_KNOWN, std::net::Ipv4Addr::new(198, 51, 100, 1));
+        let mut out = ipv6_packet(me, host6, 64, proto::UDP, &udp(5000, 53, b"q?"));
+        crate::wire6::tests::fix_l4(&mut out);
+        let verdict = run(port, &mut out);
+        assert!(matches!(verdict, Verdict::Translated { port: INTERNET, .. }), "{verdict:?}");
+        // IPv4 of its own it has none: whatever the source, and with the check off too.
+        let any = std::net::Ipv4Addr::UNSPECIFIED;
+        for source in [any, std::net::Ipv4Addr::new(10, 0, 1, 4), eip] {
+            let mut four = crate::wire::tests::packet(
+                source.octets(),
+                [198, 51, 100, 1],
+                proto::UDP,
+                64,
+                &udp(5000, 53, b"q?"),
+            );
+            crate::wire::tests::fix_l4(&mut four);
+            assert_eq!(run(port, &mut four), Verdict::Drop(DropReason::SourceCheck), "{source}");
+        }
+        m.set_source_dest_check(&id, false).unwrap();
+        let snapshot = compile(&m, &mut ports, 2);
+        let mut tracking = Tracking::new(64);
+        tracking.sync(&snapshot);
+        let mut four = crate::wire::tests::packet(
+            any.octets(),
+            [198, 51, 100, 1],
+            proto::UDP,
+            64,
+            &udp(5000, 53, b"q?"),
+        );
+        crate::wire::tests::fix_l4(&mut four);
+        let mut built = vec![0u8; 1 << 16];
+        let verdict = snapshot.process(&mut tracking, port, &mut four, &mut built, 0);
+        assert_eq!(verdict, Verdict::Drop(DropReason::SourceCheck));
+    }
+
+    #[test]
     fn nat64_carries_a_flow_out_as_ipv4_and_its_replies_back_as_ipv6() {
         let (_m, _ports, snapshot, mut tracking, (port, me), eip) = nat64_lab();
         let host = std::net::Ipv4Addr::new(198, 51, 100, 1);

@@ -230,9 +230,14 @@ impl<'m> Members<'m> {
             HashMap::default();
         let mut by_group6: HashMap<&SecurityGroupId, Vec<(&VpcId, Ipv6Addr)>, FlowHashing> =
             HashMap::default();
-        let mut add = |groups: &'m [SecurityGroupId], vpc: &'m VpcId, ip, ipv6: &[Ipv6Addr]| {
+        let mut add = |groups: &'m [SecurityGroupId],
+                       vpc: &'m VpcId,
+                       ip: Option<Ipv4Addr>,
+                       ipv6: &[Ipv6Addr]| {
             for g in groups {
-                by_group.entry(g).or_default().push((vpc, ip));
+                if let Some(ip) = ip {
+                    by_group.entry(g).or_default().push((vpc, ip));
+                }
                 if !ipv6.is_empty() {
                     by_group6.entry(g).or_default().extend(ipv6.iter().map(|&a| (vpc, a)));
                 }
@@ -242,7 +247,7 @@ impl<'m> Members<'m> {
             add(&i.security_groups, &i.vpc, i.private_ip, &i.ipv6_addresses);
         }
         for n in model.network_interfaces().filter(|n| n.attachment.is_some() && of(&n.vpc)) {
-            add(&n.security_groups, &n.vpc, n.private_ip, &n.ipv6_addresses);
+            add(&n.security_groups, &n.vpc, Some(n.private_ip), &n.ipv6_addresses);
         }
         Self { by_group, by_group6 }
     }

@@ -242,13 +242,14 @@ pub struct InstancePort {
     pub vpc: u32,
     /// Index of its subnet's route table in the snapshot.
     pub table: u32,
-    /// Its subnet.
+    /// Its subnet's IPv4 block ([`NO_IPV4`] in an IPv6-only subnet).
     pub subnet: Ipv4Net,
     /// Its subnet's IPv6 block, if it has one.
     pub subnet6: Option<Ipv6Net>,
     /// Its subnet's availability zone, by index in the region's zones.
     pub zone: u8,
-    /// Its private address.
+    /// Its private address (unspecified for an interface without IPv4, in an IPv6-only
+    /// subnet: no host table holds it, and its IPv4 packets are dropped as they leave).
     pub private: Ipv4Addr,
     /// Its public address, if it has one *and* its VPC has an internet gateway.
     pub public: Option<Ipv4Addr>,
@@ -265,7 +266,17 @@ pub struct InstancePort {
     pub source_dest_check: bool,
 }
 
+/// The IPv4 block of an IPv6-only subnet's interfaces: none, standing as `0.0.0.0/32`,
+/// which holds no interface.
+pub const NO_IPV4: Ipv4Net = Ipv4Net::new_assert(Ipv4Addr::UNSPECIFIED, 32);
+
 impl InstancePort {
+    /// Whether it has an IPv4 address (not in an IPv6-only subnet).
+    #[inline]
+    pub fn has_ipv4(&self) -> bool {
+        !self.private.is_unspecified()
+    }
+
     /// An interface AWS manages (an interface endpoint's, a NAT gateway's) as the
     /// sender of what it passes on: no public address, no flow log, asking the VPC's
     /// services nothing.
@@ -995,17 +1006,20 @@ fn compile_with(
     // The NAT gateways that carry traffic, numbered as routes name them.
     let mut nat_gateways: Vec<(NatGatewayId, NatEntry)> = Vec::new();
     for nat in model.working_nat_gateways() {
+        // (A NAT gateway's subnet has IPv4: the model puts none in an IPv6-only one, nor
+        // an interface endpoint's or a transit gateway attachment's interfaces below.)
         let (Some(&vpc), Some(table), Ok(subnet)) =
             (vpc_index.get(&nat.vpc), table_of(&nat.subnet), model.subnet(&nat.subnet))
         else {
             continue;
         };
+        let Some(cidr) = subnet.cidr else { continue };
         let Some(slot) = ports.nat_slot_of(&nat.id) else { continue };
         let entry = NatEntry {
             slot,
             vpc,
             table: table_index[&table.id],
-            subnet: subnet.cidr,
+            subnet: cidr,
             zone: zone_of(&subnet.zone) as u8,
             public: nat.public.is_some(),
             outside: nat.outside_ip(),
@@ -1122,8 +1136,9 @@ fn compile_with(
                 else {
                     continue;
                 };
+                let Some(cidr) = subnet.cidr else { continue };
                 zones[zone_of(&subnet.zone)] = Some(AttachmentZone {
-                    subnet: subnet.cidr,
+                    subnet: cidr,
                     table: table_index[&table.id],
                     acl: acl_of(&subnet.id),
                 });
@@ -1190,7 +1205,7 @@ fn compile_with(
             let place = InstancePort {
                 vpc,
                 table: table_index[&table.id],
-                subnet: subnet.cidr,
+                subnet: subnet.cidr.unwrap_or(NO_IPV4),
                 subnet6: <Ipv6Net as RouteFamily>::subnet_block(subnet),
                 zone: zone_of(&subnet.zone) as u8,
                 private: Ipv4Addr::UNSPECIFIED,
@@ -1229,7 +1244,9 @@ fn compile_with(
             .as_ref()
             .map(|(ip, _)| *ip)
             .filter(|_| own_vpc.is_some_and(|v| with_gateway[v as usize]));
-        hosts[vpc as usize].push((Ipv4Net::from(instance.private_ip), port));
+        if let Some(ip) = instance.private_ip {
+            hosts[vpc as usize].push((Ipv4Net::from(ip), port));
+        }
         for &ip in &instance.ipv6_addresses {
             hosts6[vpc as usize].insert(ip, port);
         }
@@ -1249,7 +1266,7 @@ fn compile_with(
             }
         };
         port_table[port as usize] = PortEntry::Instance(InstancePort {
-            private: instance.private_ip,
+            private: instance.private_ip.unwrap_or(Ipv4Addr::UNSPECIFIED),
             public: public_ip,
             rules: rules_index,
             flow_log: model.flow_logs_of(instance).next().is_some(),
@@ -1294,6 +1311,7 @@ fn compile_with(
             else {
                 continue;
             };
+            let Some(cidr) = subnet.cidr else { continue };
             let Some(&slot) = ports.endpoint_slots.get(&i.interface) else { continue };
             hosts[vpc as usize].push((Ipv4Net::from(i.private_ip), ENDPOINT_TARGET + slot));
             endpoint_addresses
@@ -1304,7 +1322,7 @@ fn compile_with(
             }
             endpoints[slot as usize] = Some(EndpointEntry {
                 vpc,
-                subnet: subnet.cidr,
+                subnet: cidr,
                 table: table_index[&table.id],
                 zone: zone_of(&subnet.zone) as u8,
                 acl: acl_of(&subnet.id),
@@ -1644,7 +1662,7 @@ mod tests {
         let run = |m: &mut Model, ports: &mut PortMap, subnet: &vpclab_model::SubnetId| {
             let spec = RunInstance { subnet: Some(subnet.clone()), ..Default::default() };
             let id = m.run_instance(spec).unwrap();
-            (ports.assign(&id), m.instance(&id).unwrap().private_ip)
+            (ports.assign(&id), m.instance(&id).unwrap().private_ip.unwrap())
         };
         let mut subnets = Vec::new();
         for cidr in ["10.1.0.0/16", "10.2.0.0/16"] {

@@ -23,6 +23,11 @@ pub const DEFAULT_DHCP_OPTIONS: &str = "dopt-00000000000000000";
 /// The name-server value meaning the VPC's own resolver (its base + 2).
 pub const AMAZON_PROVIDED_DNS: &str = "AmazonProvidedDNS";
 
+/// The Amazon DNS server's IPv6 address, the same in every VPC: what an IPv6-only
+/// instance's `AmazonProvidedDNS` is (EC2 User Guide, "Amazon Route 53 Resolver").
+pub const AMAZON_DNS_IPV6: std::net::Ipv6Addr =
+    std::net::Ipv6Addr::new(0xfd00, 0xec2, 0, 0, 0, 0, 0, 0x253);
+
 /// The keys a set may hold, with how many values each takes at most.
 const KEYS: &[(&str, usize)] = &[
     ("domain-name", 1),
@@ -106,12 +111,15 @@ impl DhcpOptions {
     }
 
     /// The `resolv.conf` an instance of `vpc` gets from this set: its name servers
-    /// (`AmazonProvidedDNS` is the VPC's resolver) and search domains.
-    pub fn resolv_conf(&self, vpc: &Vpc) -> String {
+    /// (`AmazonProvidedDNS` is the VPC's resolver: its IPv4 address, or
+    /// [`AMAZON_DNS_IPV6`] for an instance without IPv4) and search domains.
+    pub fn resolv_conf(&self, vpc: &Vpc, ipv6_only: bool) -> String {
         let mut out =
             format!("# Written by vpclab from the DHCP options {} of {}.\n", self.id, vpc.id);
         for server in self.config.get("domain-name-servers").into_iter().flatten() {
-            let address = if server == AMAZON_PROVIDED_DNS {
+            let address = if server == AMAZON_PROVIDED_DNS && ipv6_only {
+                AMAZON_DNS_IPV6.to_string()
+            } else if server == AMAZON_PROVIDED_DNS {
                 vpc.dns_server().to_string()
             } else {
                 server.clone()
@@ -189,11 +197,12 @@ impl Model {
     }
 
     /// What an instance's `/etc/resolv.conf` says: from its VPC's DHCP options, or no
-    /// name server at all when the VPC has none.
+    /// name server at all when the VPC has none. (The same for every instance of a VPC
+    /// with IPv4, and for every one without.)
     pub fn resolv_conf(&self, instance: &Instance) -> String {
         let Ok(vpc) = self.vpc(&instance.vpc) else { return String::new() };
         match vpc.dhcp_options.as_ref().and_then(|id| self.dhcp_options.get(id)) {
-            Some(set) => set.resolv_conf(vpc),
+            Some(set) => set.resolv_conf(vpc, instance.private_ip.is_none()),
             None => format!(
                 "# Written by vpclab: {} has no DHCP options, so no name servers.\n",
                 vpc.id

@@ -7,7 +7,9 @@
 //! (`EnableResourceNameDnsARecord`, `EnableResourceNameDnsAAAARecord`). An instance
 //! takes its options at launch from its subnet's `…OnLaunch` settings unless the launch
 //! names its own (`PrivateDnsNameOptions`), and `ModifyPrivateDnsNameOptions` changes
-//! them afterwards. Either type may be chosen in IPv4-only and dual-stack subnets.
+//! them afterwards. Either type may be chosen in IPv4-only and dual-stack subnets; in an
+//! IPv6-only subnet an instance has no IPv4 address to be named by, so its name is the
+//! resource name, answering AAAA queries and no A queries.
 
 use serde::{Deserialize, Serialize};
 
@@ -61,6 +63,23 @@ pub struct DnsNameOptions {
 }
 
 impl DnsNameOptions {
+    /// What an IPv6-only subnet and its instances have: the resource name, with AAAA
+    /// records and no A records.
+    pub const IPV6_NATIVE: Self =
+        Self { hostname_type: HostnameType::ResourceName, a_record: false, aaaa_record: true };
+
+    /// Refuses options an IPv6-only subnet's instances cannot have: a name made of an
+    /// IPv4 address, or A records of one.
+    pub fn check_ipv6_native(&self, subnet: &SubnetId) -> Result<(), ApiError> {
+        if self.hostname_type == HostnameType::IpName || self.a_record {
+            return Err(ApiError::invalid_value(format!(
+                "The subnet '{subnet}' is IPv6-only: its instances' hostname type must be \
+                 resource-name, without A records."
+            )));
+        }
+        Ok(())
+    }
+
     /// The options AWS gives a new subnet: `ip-name`, no resource-name records.
     pub fn is_default(&self) -> bool {
         *self == Self::default()
@@ -97,9 +116,11 @@ impl DnsNameChange {
 impl Instance {
     /// Its private DNS name, by its hostname type.
     pub fn private_dns_name(&self) -> String {
-        match self.dns_names.hostname_type {
-            HostnameType::IpName => names::private_dns(self.private_ip),
-            HostnameType::ResourceName => names::resource_dns(self.id.as_str()),
+        match (self.dns_names.hostname_type, self.private_ip) {
+            (HostnameType::IpName, Some(ip)) => names::private_dns(ip),
+            // An IPv6-only instance has no address to be named by (and its options say
+            // `resource-name`; the model refuses anything else).
+            _ => names::resource_dns(self.id.as_str()),
         }
     }
 }
@@ -113,7 +134,11 @@ impl Model {
         change: &DnsNameChange,
     ) -> Result<(), ApiError> {
         let s = self.subnet_mut(subnet)?;
-        s.dns_names_on_launch = s.dns_names_on_launch.with(change);
+        let options = s.dns_names_on_launch.with(change);
+        if s.ipv6_native() {
+            options.check_ipv6_native(subnet)?;
+        }
+        s.dns_names_on_launch = options;
         Ok(())
     }
 
@@ -123,7 +148,11 @@ impl Model {
         instance: &InstanceId,
         change: &DnsNameChange,
     ) -> Result<(), ApiError> {
-        let options = self.instance(instance)?.dns_names.with(change);
+        let i = self.instance(instance)?;
+        let options = i.dns_names.with(change);
+        if i.private_ip.is_none() {
+            options.check_ipv6_native(&i.subnet)?;
+        }
         if let Some(i) = self.instances.get_mut(instance) {
             if i.dns_names != options {
                 i.dns_names = options;
@@ -152,7 +181,7 @@ mod tests {
         let plain = run(&mut m, DnsNameChange::default());
         let i = m.instance(&plain).unwrap();
         assert_eq!(i.dns_names, DnsNameOptions::default());
-        assert_eq!(i.private_dns_name(), names::private_dns(i.private_ip));
+        assert_eq!(i.private_dns_name(), names::private_dns(i.private_ip.unwrap()));
 
         let resource = DnsNameChange {
             hostname_type: Some(HostnameType::ResourceName),
@@ -182,7 +211,7 @@ mod tests {
             DnsNameChange { hostname_type: Some(HostnameType::IpName), ..Default::default() };
         m.modify_private_dns_name_options(&named, &back).unwrap();
         let i = m.instance(&named).unwrap();
-        assert_eq!(i.private_dns_name(), names::private_dns(i.private_ip));
+        assert_eq!(i.private_dns_name(), names::private_dns(i.private_ip.unwrap()));
         assert!(i.dns_names.aaaa_record);
         assert_eq!(m.instance(&plain).unwrap().dns_names, DnsNameOptions::default());
         assert!(HostnameType::parse("resource").is_err());

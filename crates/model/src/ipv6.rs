@@ -14,7 +14,7 @@ use std::net::Ipv6Addr;
 use ipnet::{Ipv4Net, Ipv6Net};
 use serde::{Deserialize, Serialize};
 
-use crate::model::Model;
+use crate::model::{Model, subnet_zone};
 use crate::{
     ApiError, EgressOnlyInternetGatewayId, NetworkInterfaceId, Route, RouteOrigin, RouteTable,
     RouteTarget, Subnet, SubnetId, Tags, Vpc, VpcId,
@@ -139,6 +139,27 @@ impl Subnet {
     }
 }
 
+/// Refuses a launch into the IPv6-only `subnet` that would leave its instance without
+/// an IPv6 address, ask for a public IPv4 address, or name it by an IPv4 address.
+pub(crate) fn check_ipv6_native_launch(
+    subnet: &Subnet,
+    addresses: &[Ipv6Addr],
+    public_ip: Option<bool>,
+    names: &crate::DnsNameOptions,
+) -> Result<(), ApiError> {
+    if addresses.is_empty() {
+        return Err(ApiError::invalid_value(format!(
+            "The subnet '{}' is IPv6-only: an instance launched into it needs an IPv6 address \
+             (Ipv6AddressCount of at least 1).",
+            subnet.id
+        )));
+    }
+    if public_ip == Some(true) {
+        subnet.ipv4("a public IPv4 address")?;
+    }
+    names.check_ipv6_native(&subnet.id)
+}
+
 /// What IPv4 and IPv6 routes share: a route table keeps one list per family, looked up
 /// apart, and CreateRoute / ReplaceRoute / DeleteRoute check and change either the same
 /// way ([`Model::create_route`] and its kin are generic over this).
@@ -174,7 +195,7 @@ impl RouteFamily for Ipv4Net {
         vpc.cidrs().collect()
     }
     fn subnet_block(subnet: &Subnet) -> Option<Self> {
-        Some(subnet.cidr)
+        subnet.cidr
     }
     fn routes(table: &RouteTable) -> &[Route<Self>] {
         &table.routes
@@ -339,6 +360,19 @@ impl Model {
                 ),
             ));
         }
+        let canonical = self.free_subnet_ipv6(&s.vpc, cidr)?;
+        let id = format!("subnet-cidr-assoc-{}", &self.ids.fresh("x")[2..]);
+        if let Some(s) = self.subnets.get_mut(subnet) {
+            s.ipv6_blocks.retain(Ipv6Block::is_associated);
+            s.ipv6_blocks.push(Ipv6Block::associated(id.clone(), canonical));
+        }
+        Ok(id)
+    }
+
+    /// `cidr`, canonical, if a subnet of `vpc` may take it: /44 to /64 in steps of 4,
+    /// inside one of the VPC's IPv6 blocks, overlapping no other subnet's (the subnet
+    /// asking has none yet).
+    fn free_subnet_ipv6(&self, vpc: &VpcId, cidr: Ipv6Net) -> Result<Ipv6Net, ApiError> {
         if !SUBNET_BLOCK_LENS.contains(&cidr.prefix_len()) {
             return Err(ApiError::invalid_value(format!(
                 "invalid value for parameter ipv6-cidr-block: {cidr} (a subnet's IPv6 block is \
@@ -346,14 +380,13 @@ impl Model {
             )));
         }
         let canonical = cidr.trunc();
-        let vpc = self.vpc(&s.vpc)?;
-        if !vpc.ipv6_cidrs().any(|c| c.contains(&canonical)) {
+        if !self.vpc(vpc)?.ipv6_cidrs().any(|c| c.contains(&canonical)) {
             return Err(ApiError::new(
                 "InvalidSubnet.Range",
                 format!("The IPv6 CIDR '{cidr}' is invalid."),
             ));
         }
-        let clash = self.subnets.values().filter(|o| o.vpc == vpc.id && &o.id != subnet).any(|o| {
+        let clash = self.subnets.values().filter(|o| &o.vpc == vpc).any(|o| {
             o.ipv6_cidr().is_some_and(|c| c.contains(&canonical) || canonical.contains(&c))
         });
         if clash {
@@ -362,11 +395,28 @@ impl Model {
                 format!("The CIDR '{cidr}' conflicts with another subnet"),
             ));
         }
-        let id = format!("subnet-cidr-assoc-{}", &self.ids.fresh("x")[2..]);
-        if let Some(s) = self.subnets.get_mut(subnet) {
-            s.ipv6_blocks.retain(Ipv6Block::is_associated);
-            s.ipv6_blocks.push(Ipv6Block::associated(id.clone(), canonical));
-        }
+        Ok(canonical)
+    }
+
+    /// CreateSubnet with `Ipv6Native`: an IPv6-only subnet, its one block `cidr` and no
+    /// IPv4 block. Its instances get an IPv6 address at launch and resource names with
+    /// AAAA records (`AssignIpv6AddressOnCreation` and the hostname options are set so,
+    /// as AWS reports them).
+    pub fn create_ipv6_native_subnet(
+        &mut self,
+        vpc: &VpcId,
+        cidr: Ipv6Net,
+        zone: Option<&str>,
+        tags: Tags,
+    ) -> Result<SubnetId, ApiError> {
+        let zone = subnet_zone(zone)?;
+        let canonical = self.free_subnet_ipv6(vpc, cidr)?;
+        let association = format!("subnet-cidr-assoc-{}", &self.ids.fresh("x")[2..]);
+        let id = self.insert_subnet(vpc, None, zone, tags);
+        let s = self.subnet_mut(&id)?;
+        s.ipv6_blocks.push(Ipv6Block::associated(association, canonical));
+        s.assign_ipv6_on_creation = true;
+        s.dns_names_on_launch = crate::DnsNameOptions::IPV6_NATIVE;
         Ok(id)
     }
 
@@ -393,6 +443,12 @@ impl Model {
             ));
         }
         let (subnet, cidr) = (s.id.clone(), block.cidr);
+        if s.ipv6_native() {
+            return Err(ApiError::invalid_value(format!(
+                "The IPv6 CIDR '{cidr}' is the only block of the IPv6-only subnet '{subnet}' and \
+                 cannot be disassociated."
+            )));
+        }
         if self.ipv6_addresses_in(&subnet).next().is_some() {
             return Err(ApiError::new(
                 "DependencyViolation",
@@ -412,6 +468,12 @@ impl Model {
     /// ModifySubnetAttribute `AssignIpv6AddressOnCreation`: needs an IPv6 block to
     /// turn on.
     pub fn set_assign_ipv6_on_creation(&mut self, id: &SubnetId, on: bool) -> Result<(), ApiError> {
+        if !on && self.subnet(id)?.ipv6_native() {
+            return Err(ApiError::invalid_value(format!(
+                "Invalid value 'false' for AssignIpv6AddressOnCreation: the subnet '{id}' is \
+                 IPv6-only and its instances always get an IPv6 address."
+            )));
+        }
         if on && self.subnet(id)?.ipv6_cidr().is_none() {
             return Err(ApiError::invalid_value(format!(
                 "Invalid value 'true' for AssignIpv6AddressOnCreation: the subnet '{id}' has no \
@@ -606,12 +668,18 @@ impl Model {
         eni: &NetworkInterfaceId,
         addresses: &[Ipv6Addr],
     ) -> Result<(), ApiError> {
-        let (_, held) = self.interface_ipv6(eni)?;
+        let (subnet, held) = self.interface_ipv6(eni)?;
         if let Some(a) = addresses.iter().find(|a| !held.contains(a)) {
             return Err(ApiError::new(
                 "InvalidParameterValue",
                 format!("The address {a} is not assigned to the network interface {eni}."),
             ));
+        }
+        if held.iter().all(|a| addresses.contains(a)) && self.subnet(&subnet)?.ipv6_native() {
+            return Err(ApiError::invalid_value(format!(
+                "The network interface {eni} is in the IPv6-only subnet {subnet}: it keeps at \
+                 least one IPv6 address."
+            )));
         }
         if let Some(list) = self.interface_ipv6_mut(eni) {
             list.retain(|a| !addresses.contains(a));

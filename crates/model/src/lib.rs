@@ -55,7 +55,9 @@ pub use acl::{
     AclEntry, DEFAULT_IPV6_RULE, IPV6_DENY_RULE, MAX_ACL_ENTRIES, MAX_RULE_NUMBER, NetworkAcl,
     NetworkAclAssociationId, NetworkAclId,
 };
-pub use dhcp::{AMAZON_PROVIDED_DNS, DEFAULT_DHCP_OPTIONS, DhcpOptions, DhcpOptionsId};
+pub use dhcp::{
+    AMAZON_DNS_IPV6, AMAZON_PROVIDED_DNS, DEFAULT_DHCP_OPTIONS, DhcpOptions, DhcpOptionsId,
+};
 pub use endpoint::{
     EndpointName, INTERFACE_SERVICES, InterfaceEndpoint, InterfaceService, PREFIX_LISTS,
     VpcEndpoint, VpcEndpointId, interface_service,
@@ -205,8 +207,10 @@ pub struct Subnet {
     pub id: SubnetId,
     /// Its VPC.
     pub vpc: VpcId,
-    /// Its IPv4 CIDR, canonical, inside the VPC's.
-    pub cidr: Ipv4Net,
+    /// Its IPv4 CIDR, canonical, inside the VPC's; none in an IPv6-only (`Ipv6Native`)
+    /// subnet.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cidr: Option<Ipv4Net>,
     /// Availability zone, e.g. `us-east-1a`.
     pub zone: String,
     /// Whether instances launched here get a public IP by default.
@@ -340,20 +344,38 @@ impl Vpc {
 }
 
 impl Subnet {
+    /// Whether it is IPv6-only (`Ipv6Native`): no IPv4 block, so no IPv4 addresses.
+    pub fn ipv6_native(&self) -> bool {
+        self.cidr.is_none()
+    }
+
+    /// Its IPv4 CIDR, for `what` needs one; an IPv6-only subnet refuses.
+    pub fn ipv4(&self, what: &str) -> Result<Ipv4Net, ApiError> {
+        self.cidr.ok_or_else(|| {
+            ApiError::invalid_value(format!(
+                "The subnet '{}' is IPv6-only (Ipv6Native): it has no IPv4 block for {what}.",
+                self.id
+            ))
+        })
+    }
+
     /// The VPC router's address in this subnet: the network address plus one.
-    pub fn router(&self) -> Ipv4Addr {
-        Ipv4Addr::from(u32::from(self.cidr.network()) + 1)
+    pub fn router(&self) -> Option<Ipv4Addr> {
+        self.cidr.map(|c| Ipv4Addr::from(u32::from(c.network()) + 1))
     }
 
     /// Whether `addr` is one of the five addresses AWS reserves in every subnet.
     pub fn is_reserved(&self, addr: Ipv4Addr) -> bool {
-        let offset = u32::from(addr).wrapping_sub(u32::from(self.cidr.network()));
-        offset < 4 || addr == self.cidr.broadcast()
+        self.cidr.is_some_and(|c| {
+            let offset = u32::from(addr).wrapping_sub(u32::from(c.network()));
+            offset < 4 || addr == c.broadcast()
+        })
     }
 
-    /// Number of addresses instances can use: the size minus the five reserved.
+    /// Number of addresses instances can use: the size minus the five reserved (none in
+    /// an IPv6-only subnet, as AWS's `availableIpAddressCount` says).
     pub fn usable_addresses(&self) -> u32 {
-        (1u32 << (32 - self.cidr.prefix_len())) - 5
+        self.cidr.map_or(0, |c| (1u32 << (32 - c.prefix_len())) - 5)
     }
 }
 
@@ -588,8 +610,9 @@ pub struct Instance {
     pub subnet: SubnetId,
     /// Its subnet's VPC.
     pub vpc: VpcId,
-    /// Primary private IPv4 address.
-    pub private_ip: Ipv4Addr,
+    /// Primary private IPv4 address; none in an IPv6-only subnet.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub private_ip: Option<Ipv4Addr>,
     /// Its primary interface's IPv6 addresses, from the subnet's IPv6 block.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub ipv6_addresses: Vec<Ipv6Addr>,

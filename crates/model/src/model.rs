@@ -678,7 +678,8 @@ impl Model {
             .filter_map(|k| Ipv4Net::new(Ipv4Addr::from(base + (k << 12)), 20).ok())
             .find(|net| {
                 !self.subnets.values().any(|s| {
-                    s.vpc == vpc.id && (s.cidr.contains(&net.network()) || net.contains(&s.cidr))
+                    s.vpc == vpc.id
+                        && s.cidr.is_some_and(|c| c.contains(&net.network()) || net.contains(&c))
                 })
             })
             .ok_or_else(|| {
@@ -758,16 +759,7 @@ impl Model {
         tags: Tags,
     ) -> Result<SubnetId, ApiError> {
         let vpc_cidrs: Vec<Ipv4Net> = self.vpc(vpc)?.cidrs().collect();
-        let zone = match zone {
-            None => ZONES[0],
-            Some(zone) => ZONES.iter().copied().find(|z| *z == zone).ok_or_else(|| {
-                ApiError::invalid_value(format!(
-                    "Value ({zone}) for parameter availabilityZone is invalid. Subnets can \
-                     currently only be created in the following availability zones: {}.",
-                    ZONES.join(", ")
-                ))
-            })?,
-        };
+        let zone = subnet_zone(zone)?;
         let canonical = cidr.trunc();
         if !(MIN_PREFIX..=MAX_PREFIX).contains(&cidr.prefix_len())
             || !vpc_cidrs.iter().any(|c| c.contains(&canonical))
@@ -780,13 +772,27 @@ impl Model {
         if self
             .subnets
             .values()
-            .any(|s| &s.vpc == vpc && (s.cidr.contains(&canonical) || canonical.contains(&s.cidr)))
+            .filter(|s| &s.vpc == vpc)
+            .filter_map(|s| s.cidr)
+            .any(|c| c.contains(&canonical) || canonical.contains(&c))
         {
             return Err(ApiError::new(
                 "InvalidSubnet.Conflict",
                 format!("The CIDR '{cidr}' conflicts with another subnet"),
             ));
         }
+        Ok(self.insert_subnet(vpc, Some(canonical), zone, tags))
+    }
+
+    /// A new subnet of `vpc` with the IPv4 block `cidr` (none: IPv6-only), associated
+    /// with the VPC's default network ACL; its attributes as AWS gives a new subnet.
+    pub(crate) fn insert_subnet(
+        &mut self,
+        vpc: &VpcId,
+        cidr: Option<Ipv4Net>,
+        zone: &str,
+        tags: Tags,
+    ) -> SubnetId {
         let id = SubnetId::from_raw(self.ids.fresh(SubnetId::PREFIX));
         let association = self.fresh_acl_assoc();
         if let Some(acl) = self.network_acls.values_mut().find(|a| &a.vpc == vpc && a.is_default) {
@@ -797,7 +803,7 @@ impl Model {
             Subnet {
                 id: id.clone(),
                 vpc: vpc.clone(),
-                cidr: canonical,
+                cidr,
                 zone: zone.to_owned(),
                 map_public_ip_on_launch: false,
                 default_for_az: false,
@@ -809,7 +815,7 @@ impl Model {
                 tags,
             },
         );
-        Ok(id)
+        id
     }
 
     /// CreateSubnetCidrReservation: a block of the subnet that automatic assignment
@@ -830,10 +836,11 @@ impl Model {
             )));
         }
         let cidr = cidr.trunc();
-        if !s.cidr.contains(&cidr) {
+        let block = s.ipv4("a CIDR reservation")?;
+        if !block.contains(&cidr) {
             return Err(ApiError::new(
                 "InvalidSubnetCidrReservation.Range",
-                format!("The CIDR {cidr} is not within the subnet {subnet}'s CIDR {}.", s.cidr),
+                format!("The CIDR {cidr} is not within the subnet {subnet}'s CIDR {block}."),
             ));
         }
         if let Some(other) = s
@@ -880,10 +887,11 @@ impl Model {
 
     /// ModifySubnetAttribute MapPublicIpOnLaunch.
     pub fn set_map_public_ip_on_launch(&mut self, id: &SubnetId, on: bool) -> Result<(), ApiError> {
-        self.subnet(id)?;
-        if let Some(subnet) = self.subnets.get_mut(id) {
-            subnet.map_public_ip_on_launch = on;
+        let subnet = self.subnet_mut(id)?;
+        if on {
+            subnet.ipv4("public IPv4 addresses")?;
         }
+        subnet.map_public_ip_on_launch = on;
         Ok(())
     }
 
@@ -1030,7 +1038,11 @@ impl Model {
                     format!("The vpc CIDR block association ID '{association}' does not exist"),
                 )
             })?;
-        if self.subnets.values().any(|s| s.vpc == vpc && cidr.contains(&s.cidr.network())) {
+        if self
+            .subnets
+            .values()
+            .any(|s| s.vpc == vpc && s.cidr.is_some_and(|c| cidr.contains(&c.network())))
+        {
             return Err(ApiError::new(
                 "DependencyViolation",
                 format!("The CIDR '{cidr}' has dependencies and cannot be disassociated."),
@@ -1899,7 +1911,7 @@ impl Model {
     /// The addresses held by interfaces in `subnet` (instances', NAT gateways',
     /// network interfaces', managed interfaces').
     fn addresses_in_use<'a>(&'a self, subnet: &'a SubnetId) -> impl Iterator<Item = Ipv4Addr> + 'a {
-        let instances = self.instances.values().map(|i| (&i.subnet, i.private_ip));
+        let instances = self.instances.values().filter_map(|i| Some((&i.subnet, i.private_ip?)));
         let nats = self.working_nat_gateways().map(|n| (&n.subnet, n.private_ip));
         let interfaces = self.network_interfaces.values().map(|n| (&n.subnet, n.private_ip));
         let managed = self.managed_interfaces().map(|m| (&m.subnet, m.private_ip));
@@ -2040,7 +2052,7 @@ impl Model {
             .instances
             .values()
             .filter(|i| i.subnet == subnet.id)
-            .map(|i| i.private_ip)
+            .filter_map(|i| i.private_ip)
             .chain(
                 self.nat_gateways.values().filter(|n| n.subnet == subnet.id).map(|n| n.private_ip),
             )
@@ -2095,6 +2107,7 @@ impl Model {
         subnet: &Subnet,
         asked: Option<Ipv4Addr>,
     ) -> Result<Ipv4Addr, ApiError> {
+        let block = subnet.ipv4("an interface's IPv4 address")?;
         let Some(ip) = asked else {
             return self.free_address(subnet).ok_or_else(|| {
                 ApiError::new(
@@ -2103,7 +2116,7 @@ impl Model {
                 )
             });
         };
-        if !subnet.cidr.contains(&ip) || subnet.is_reserved(ip) {
+        if !block.contains(&ip) || subnet.is_reserved(ip) {
             return Err(ApiError::invalid_value(format!(
                 "Address {ip} does not fall within the subnet's usable address range"
             )));
@@ -2120,8 +2133,9 @@ impl Model {
     /// The lowest address of `subnet` AWS would hand out: not one of the five reserved,
     /// not in use, not in a CIDR reservation (those are assigned by hand).
     pub(crate) fn free_address(&self, subnet: &Subnet) -> Option<Ipv4Addr> {
-        let first = u32::from(subnet.cidr.network()) + 4;
-        let last = u32::from(subnet.cidr.broadcast()) - 1;
+        let block = subnet.cidr?;
+        let first = u32::from(block.network()) + 4;
+        let last = u32::from(block.broadcast()) - 1;
         // One pass over the holders, not one per address tried: with thousands of
         // instances, launching each searched them all for every address it tried.
         let in_use: std::collections::HashSet<Ipv4Addr> =
@@ -2231,8 +2245,10 @@ impl Model {
         let security_groups = self.groups_for_launch(&subnet.vpc, &spec.security_groups)?;
         let in_use = |ip: Ipv4Addr| self.private_ip_in_use(&subnet_id, ip);
         let private_ip = match spec.private_ip {
+            // An IPv6-only subnet's instances have no IPv4 address.
+            None if subnet.ipv6_native() => None,
             Some(ip) => {
-                if !subnet.cidr.contains(&ip) {
+                if !subnet.ipv4("a private IPv4 address")?.contains(&ip) {
                     return Err(ApiError::invalid_value(format!(
                         "Address {ip} does not fall within the subnet's address range"
                     )));
@@ -2248,9 +2264,9 @@ impl Model {
                         format!("Address {ip} is in use."),
                     ));
                 }
-                ip
+                Some(ip)
             }
-            None => self.free_address(&subnet).ok_or_else(|| {
+            None => Some(self.free_address(&subnet).ok_or_else(|| {
                 ApiError::new(
                     "InsufficientFreeAddressesInSubnet",
                     format!(
@@ -2258,9 +2274,18 @@ impl Model {
                              satisfy the requested number of instances."
                     ),
                 )
-            })?,
+            })?),
         };
         let ipv6_addresses = self.new_ipv6_addresses(&subnet_id, 0, &spec.ipv6)?;
+        let dns_names = subnet.dns_names_on_launch.with(&spec.dns_names);
+        if subnet.ipv6_native() {
+            crate::ipv6::check_ipv6_native_launch(
+                &subnet,
+                &ipv6_addresses,
+                spec.public_ip,
+                &dns_names,
+            )?;
+        }
         let public_ip = match spec.public_ip.unwrap_or(subnet.map_public_ip_on_launch) {
             true => Some((self.take_public_ip()?, PublicIpSource::Auto)),
             false => None,
@@ -2291,7 +2316,7 @@ impl Model {
                 user_data: spec.user_data,
                 connection_tracking: spec.connection_tracking,
                 source_dest_check: true,
-                dns_names: subnet.dns_names_on_launch.with(&spec.dns_names),
+                dns_names,
                 tags: spec.tags,
             }
             .into(),
@@ -2590,6 +2615,19 @@ impl Model {
 }
 
 /// The DHCP options sets of a model stored before they were (serde's default).
+/// The availability zone a new subnet is asked for (the region's first when none is),
+/// refusing one the region does not have as AWS does.
+pub(crate) fn subnet_zone(zone: Option<&str>) -> Result<&'static str, ApiError> {
+    let Some(zone) = zone else { return Ok(ZONES[0]) };
+    ZONES.iter().copied().find(|z| *z == zone).ok_or_else(|| {
+        ApiError::invalid_value(format!(
+            "Value ({zone}) for parameter availabilityZone is invalid. Subnets can currently \
+             only be created in the following availability zones: {}.",
+            ZONES.join(", ")
+        ))
+    })
+}
+
 fn initial_dhcp_sets() -> Shared<BTreeMap<crate::DhcpOptionsId, crate::DhcpOptions>> {
     crate::dhcp::initial_sets().into()
 }

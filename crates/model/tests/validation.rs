@@ -96,7 +96,7 @@ fn reserved_addresses_are_the_first_four_and_the_last() {
         assert!(!s.is_reserved(Ipv4Addr::new(10, 0, 1, free)), ".{free}");
     }
     assert_eq!(s.usable_addresses(), 251);
-    assert_eq!(s.router(), Ipv4Addr::new(10, 0, 1, 1));
+    assert_eq!(s.router(), Some(Ipv4Addr::new(10, 0, 1, 1)));
 }
 
 #[test]
@@ -110,10 +110,10 @@ fn instances_get_free_unreserved_addresses() {
         })
     };
     let a = run(&mut m, None).unwrap();
-    assert_eq!(m.instance(&a).unwrap().private_ip, Ipv4Addr::new(10, 0, 1, 4));
+    assert_eq!(m.instance(&a).unwrap().private_ip, Some(Ipv4Addr::new(10, 0, 1, 4)));
     let b = run(&mut m, Some(Ipv4Addr::new(10, 0, 1, 5))).unwrap();
     let c = run(&mut m, None).unwrap();
-    assert_eq!(m.instance(&c).unwrap().private_ip, Ipv4Addr::new(10, 0, 1, 6));
+    assert_eq!(m.instance(&c).unwrap().private_ip, Some(Ipv4Addr::new(10, 0, 1, 6)));
     assert_eq!(code(run(&mut m, Some(Ipv4Addr::new(10, 0, 1, 5)))), "InvalidIPAddress.InUse");
     assert_eq!(code(run(&mut m, Some(Ipv4Addr::new(10, 0, 1, 1)))), "InvalidParameterValue");
     assert_eq!(code(run(&mut m, Some(Ipv4Addr::new(10, 0, 1, 255)))), "InvalidParameterValue");
@@ -121,7 +121,7 @@ fn instances_get_free_unreserved_addresses() {
     assert_eq!(code(m.run_instance(RunInstance::default())), "MissingParameter");
     m.terminate_instance(&b, 0).unwrap();
     let d = run(&mut m, None).unwrap();
-    assert_eq!(m.instance(&d).unwrap().private_ip, Ipv4Addr::new(10, 0, 1, 5));
+    assert_eq!(m.instance(&d).unwrap().private_ip, Some(Ipv4Addr::new(10, 0, 1, 5)));
     assert_eq!(code(m.delete_subnet(&subnet)), "DependencyViolation");
 }
 
@@ -140,9 +140,9 @@ fn overlapping_vpcs_each_have_their_own_addresses() {
     };
     run(&mut m, &subnet, Some(ip)).unwrap();
     let b = run(&mut m, &twin, Some(ip)).expect("the same address in another VPC");
-    assert_eq!(m.instance(&b).unwrap().private_ip, ip);
+    assert_eq!(m.instance(&b).unwrap().private_ip, Some(ip));
     let c = run(&mut m, &twin, None).unwrap();
-    assert_eq!(m.instance(&c).unwrap().private_ip, Ipv4Addr::new(10, 0, 1, 5));
+    assert_eq!(m.instance(&c).unwrap().private_ip, Some(Ipv4Addr::new(10, 0, 1, 5)));
     assert_eq!(code(run(&mut m, &twin, Some(ip))), "InvalidIPAddress.InUse");
 }
 
@@ -338,7 +338,7 @@ fn nat_gateways_take_an_elastic_ip_and_an_address_in_their_subnet() {
     // The address is taken: instances get the next one.
     let i =
         m.run_instance(RunInstance { subnet: Some(public.clone()), ..Default::default() }).unwrap();
-    assert_eq!(m.instance(&i).unwrap().private_ip, Ipv4Addr::new(10, 0, 1, 5));
+    assert_eq!(m.instance(&i).unwrap().private_ip, Some(Ipv4Addr::new(10, 0, 1, 5)));
     assert_eq!(
         code(m.run_instance(RunInstance {
             subnet: Some(public.clone()),
@@ -840,4 +840,28 @@ fn nat_gateways_saved_before_private_ones_existed_load_as_public() {
     assert!(!private.contains("allocation"), "{private}");
     let back: vpclab_model::NatGateway = serde_json::from_str(&private).unwrap();
     assert!(back.public.is_none());
+}
+
+#[test]
+fn ipv6_only_instances_ask_the_amazon_dns_server_at_its_ipv6_address() {
+    let mut m = Model::new(9);
+    let vpc = m.create_vpc(net("10.0.0.0/16"), Tags::new()).unwrap();
+    let (_, block) = m.associate_vpc_ipv6(&vpc).unwrap();
+    let one = ipnet::Ipv6Net::new(block.network(), 64).unwrap();
+    let only = m.create_ipv6_native_subnet(&vpc, one, None, Tags::new()).unwrap();
+    let subnet = m.subnet(&only).unwrap();
+    assert!(subnet.ipv6_native() && subnet.cidr.is_none() && subnet.router().is_none());
+    assert_eq!((subnet.usable_addresses(), m.available_addresses(subnet)), (0, 0));
+    let id = m.run_instance(RunInstance { subnet: Some(only), ..Default::default() }).unwrap();
+    let instance = m.instance(&id).unwrap().clone();
+    assert_eq!(instance.private_ip, None);
+    assert_eq!(instance.private_dns_name(), format!("{id}.ec2.internal"));
+    let resolv = m.resolv_conf(&instance);
+    assert!(resolv.contains("nameserver fd00:ec2::253\n"), "{resolv}");
+    assert!(!resolv.contains("10.0.0.2"), "{resolv}");
+    // A second IPv6-only subnet cannot overlap the first's block.
+    assert_eq!(
+        code(m.create_ipv6_native_subnet(&vpc, one, None, Tags::new())),
+        "InvalidSubnet.Conflict"
+    );
 }

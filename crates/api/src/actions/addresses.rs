@@ -9,7 +9,7 @@ pub(super) fn write_address(x: &mut Xml, m: &Model, e: &ElasticIp) {
         if let Ok(i) = m.instance(instance) {
             x.leaf("networkInterfaceId", &i.interface)
                 .leaf("networkInterfaceOwnerId", OWNER_ID)
-                .leaf("privateIpAddress", i.private_ip);
+                .opt("privateIpAddress", i.private_ip);
         }
     }
     if let Some(nat) = e.nat_gateway.as_ref().and_then(|n| m.nat_gateway(n).ok()) {

@@ -55,7 +55,7 @@ pub(super) fn write_instance(x: &mut Xml, m: &Model, i: &Instance, state: (u16, 
         })
         .leaf("subnetId", &i.subnet)
         .leaf("vpcId", &i.vpc)
-        .leaf("privateIpAddress", i.private_ip)
+        .opt("privateIpAddress", i.private_ip)
         .opt("ipAddress", public)
         .opt("ipv6Address", i.ipv6_addresses.first())
         .leaf("sourceDestCheck", i.source_dest_check)
@@ -439,7 +439,7 @@ pub(super) fn instance_attr(
         "subnet-id" | "network-interface.subnet-id" => one(&i.subnet),
         "vpc-id" | "network-interface.vpc-id" => one(&i.vpc),
         "private-ip-address" | "network-interface.addresses.private-ip-address" => {
-            one(i.private_ip)
+            maybe(i.private_ip)
         }
         "ip-address" | "network-interface.association.public-ip" => {
             Some(public.into_iter().collect())

@@ -634,6 +634,11 @@ fn one(value: impl ToString) -> Option<Vec<String>> {
     Some(vec![value.to_string()])
 }
 
+/// A filter's value when the resource may have none (an IPv6-only subnet's IPv4 block).
+fn maybe(value: Option<impl ToString>) -> Option<Vec<String>> {
+    Some(value.iter().map(ToString::to_string).collect())
+}
+
 /// Checks that every id asked for exists; AWS fails the whole call otherwise.
 fn require_all<T: std::fmt::Display>(
     asked: &[T],

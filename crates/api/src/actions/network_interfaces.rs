@@ -34,7 +34,7 @@ struct View<'a> {
     id: String,
     subnet: &'a SubnetId,
     vpc: &'a VpcId,
-    private: Ipv4Addr,
+    private: Option<Ipv4Addr>,
     ipv6: &'a [std::net::Ipv6Addr],
     public: Option<Ipv4Addr>,
     kind: &'static str,
@@ -95,7 +95,7 @@ impl<'a> Eni<'a> {
                 id: derived("eni", n.id.as_str()),
                 subnet: &n.subnet,
                 vpc: &n.vpc,
-                private: n.private_ip,
+                private: Some(n.private_ip),
                 ipv6: &[],
                 public: n.public.as_ref().map(|p| p.public_ip),
                 kind: "nat_gateway",
@@ -113,7 +113,7 @@ impl<'a> Eni<'a> {
                 id: s.interface.to_string(),
                 subnet: &s.subnet,
                 vpc,
-                private: s.private_ip,
+                private: Some(s.private_ip),
                 ipv6: &[],
                 public: None,
                 kind: "transit_gateway",
@@ -131,7 +131,7 @@ impl<'a> Eni<'a> {
                 id: i.interface.to_string(),
                 subnet: &i.subnet,
                 vpc: &e.vpc,
-                private: i.private_ip,
+                private: Some(i.private_ip),
                 ipv6: &[],
                 public: None,
                 kind: "vpc_endpoint",
@@ -149,7 +149,7 @@ impl<'a> Eni<'a> {
                 id: n.id.to_string(),
                 subnet: &n.subnet,
                 vpc: &n.vpc,
-                private: n.private_ip,
+                private: Some(n.private_ip),
                 ipv6: &n.ipv6_addresses,
                 public: None,
                 kind: "interface",
@@ -208,8 +208,8 @@ fn write_interface(x: &mut Xml, m: &Model, eni: &Eni<'_>, nested: bool) {
     }
     x.leaf("status", v.status)
         .leaf("macAddress", mac(&v.id))
-        .leaf("privateIpAddress", v.private)
-        .leaf("privateDnsName", private_dns(v.private))
+        .opt("privateIpAddress", v.private)
+        .opt("privateDnsName", v.private.map(private_dns))
         .leaf("sourceDestCheck", v.source_dest_check)
         .leaf("interfaceType", v.kind)
         .set("groupSet", v.groups, |x, g| write_group_ref(x, m, g));
@@ -232,7 +232,7 @@ fn write_interface(x: &mut Xml, m: &Model, eni: &Eni<'_>, nested: bool) {
                 .leaf("ipOwnerId", "amazon");
         });
     }
-    x.set("privateIpAddressesSet", [v.private], |x, ip| {
+    x.set("privateIpAddressesSet", v.private, |x, ip| {
         x.leaf("privateIpAddress", ip)
             .leaf("privateDnsName", private_dns(ip))
             .leaf("primary", "true");
@@ -478,7 +478,7 @@ pub(super) fn describe_network_interfaces(
             "attachment.status" => {
                 Some(v.attachment.iter().map(|_| "attached".to_owned()).collect())
             }
-            "addresses.private-ip-address" | "private-ip-address" => one(v.private),
+            "addresses.private-ip-address" | "private-ip-address" => maybe(v.private),
             "association.public-ip" => {
                 Some(v.public.map(|ip| ip.to_string()).into_iter().collect())
             }

@@ -221,7 +221,7 @@ pub(super) fn write_subnet(x: &mut Xml, m: &Model, s: &Subnet) {
         .leaf("subnetArn", format!("arn:aws:ec2:{REGION}:{OWNER_ID}:subnet/{}", s.id))
         .leaf("state", "available")
         .leaf("vpcId", &s.vpc)
-        .leaf("cidrBlock", s.cidr)
+        .opt("cidrBlock", s.cidr)
         .leaf("availableIpAddressCount", m.available_addresses(s))
         .leaf("availabilityZone", &s.zone)
         .leaf("availabilityZoneId", zone_id(&s.zone))
@@ -233,7 +233,7 @@ pub(super) fn write_subnet(x: &mut Xml, m: &Model, s: &Subnet) {
         })
         .leaf("ownerId", OWNER_ID)
         .leaf("enableDns64", s.enable_dns64)
-        .leaf("ipv6Native", false)
+        .leaf("ipv6Native", s.ipv6_native())
         .node("privateDnsNameOptionsOnLaunch", |x| {
             super::instances::write_dns_name_options(x, &s.dns_names_on_launch);
         })
@@ -255,33 +255,35 @@ pub(super) fn create_subnet(
         (None, None) => None,
     };
     let ipv6 = cidr6(p, "Ipv6CidrBlock")?;
-    if p.bool("Ipv6Native")? == Some(true) {
-        return Err(match (p.get("CidrBlock"), ipv6) {
-            (_, None) => ApiError {
-                code: "MissingParameter",
-                message: "Either 'ipv6CidrBlock' or 'ipv6IpamPoolId' should be provided.".into(),
-            },
-            (Some(_), Some(_)) => ApiError {
-                code: "InvalidParameterCombination",
-                message: "When specifying ipv4 parameters, cidrBlock or ipv4IpamPoolId, you \
-                          cannot set ipv6Native to true."
-                    .into(),
-            },
-            (None, Some(_)) => invalid(
-                "vpclab has no IPv6-only (Ipv6Native) subnets yet: give a CidrBlock and an \
-                 Ipv6CidrBlock for a dual-stack subnet.",
-            ),
-        });
-    }
-    let id = ctx.model.create_subnet(
-        &vpc,
-        cidr(p, "CidrBlock")?,
-        zone.as_deref(),
-        p.tag_specifications("subnet")?,
-    )?;
-    if let Some(block) = ipv6 {
-        ctx.model.associate_subnet_ipv6(&id, block)?;
-    }
+    let tags = p.tag_specifications("subnet")?;
+    let id = if p.bool("Ipv6Native")? == Some(true) {
+        match (p.get("CidrBlock"), ipv6) {
+            (_, None) => {
+                return Err(ApiError {
+                    code: "MissingParameter",
+                    message: "Either 'ipv6CidrBlock' or 'ipv6IpamPoolId' should be provided."
+                        .into(),
+                });
+            }
+            (Some(_), Some(_)) => {
+                return Err(ApiError {
+                    code: "InvalidParameterCombination",
+                    message: "When specifying ipv4 parameters, cidrBlock or ipv4IpamPoolId, you \
+                              cannot set ipv6Native to true."
+                        .into(),
+                });
+            }
+            (None, Some(block)) => {
+                ctx.model.create_ipv6_native_subnet(&vpc, block, zone.as_deref(), tags)?
+            }
+        }
+    } else {
+        let id = ctx.model.create_subnet(&vpc, cidr(p, "CidrBlock")?, zone.as_deref(), tags)?;
+        if let Some(block) = ipv6 {
+            ctx.model.associate_subnet_ipv6(&id, block)?;
+        }
+        id
+    };
     let m = &*ctx.model;
     x.node("subnet", |x| write_subnet(x, m, m.subnet(&id).expect("just created")));
     Ok(())
@@ -303,7 +305,7 @@ pub(super) fn describe_subnets(
         |s, name| match name {
             "subnet-id" => one(&s.id),
             "vpc-id" => one(&s.vpc),
-            "cidr-block" | "cidr" | "cidrBlock" => one(s.cidr),
+            "cidr-block" | "cidr" | "cidrBlock" => maybe(s.cidr),
             "availability-zone" | "availabilityZone" => one(&s.zone),
             "availability-zone-id" => one(zone_id(&s.zone)),
             "state" => one("available"),
@@ -319,7 +321,7 @@ pub(super) fn describe_subnets(
             "ipv6-cidr-block-association.state" => {
                 Some(s.ipv6_blocks.iter().map(|b| b.state.as_str().to_owned()).collect())
             }
-            "ipv6-native" => one(false),
+            "ipv6-native" => one(s.ipv6_native()),
             "enable-dns64" => one(s.enable_dns64),
             _ => tag_attr(&s.tags, name),
         },
@@ -467,7 +469,10 @@ pub(super) fn create_default_subnet(
         )));
     }
     if p.bool("Ipv6Native")? == Some(true) {
-        return Err(invalid("vpclab has no IPv6 yet: Ipv6Native subnets are not available."));
+        return Err(invalid(
+            "vpclab's default subnets are IPv4 ones: CreateDefaultSubnet does not take \
+             Ipv6Native (CreateSubnet makes IPv6-only subnets).",
+        ));
     }
     let id = ctx.model.create_default_subnet(zone)?;
     let m = &*ctx.model;

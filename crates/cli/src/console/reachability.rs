@@ -15,7 +15,12 @@ pub(crate) fn route(cx: &Cx<'_>, rest: &[&str], req: &Request) -> Outcome {
         .instances()
         .map(|i| {
             let name = i.name().map_or(String::new(), |n| format!(" ({n})"));
-            (i.id.to_string(), format!("{}{name} – {}", i.id, i.private_ip))
+            let address = match (i.private_ip, i.ipv6_addresses.first()) {
+                (Some(ip), _) => ip.to_string(),
+                (None, Some(ip)) => ip.to_string(),
+                (None, None) => String::new(),
+            };
+            (i.id.to_string(), format!("{}{name} – {address}", i.id))
         })
         .collect();
     ends.push(("198.51.100.1".into(), "checkip.amazonaws.com – 198.51.100.1 (internet)".into()));

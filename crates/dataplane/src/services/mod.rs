@@ -69,8 +69,8 @@ pub struct InstanceService {
     pub dns64: bool,
     /// Its VPC's DNS server address: the VPC's base + 2.
     pub resolver: Ipv4Addr,
-    /// Its private address.
-    pub private: Ipv4Addr,
+    /// Its private IPv4 address (none in an IPv6-only subnet).
+    pub private: Option<Ipv4Addr>,
     /// Its metadata service options.
     pub options: MetadataOptions,
     /// Its metadata: paths under `/latest/meta-data/` to values.
@@ -346,11 +346,13 @@ impl Compiler {
                     Arc::clone(vpc)
                 }
             };
-            data.private.insert((vpc.index, instance.private_ip));
+            if let Some(ip) = instance.private_ip {
+                data.private.insert((vpc.index, ip));
+            }
             let names = &instance.dns_names;
             if names.a_record || names.aaaa_record {
                 let records = ResourceRecords {
-                    a: Some(instance.private_ip).filter(|_| names.a_record),
+                    a: instance.private_ip.filter(|_| names.a_record),
                     aaaa: if names.aaaa_record {
                         instance.ipv6_addresses.clone()
                     } else {
@@ -360,8 +362,10 @@ impl Compiler {
                 data.resource_names.insert((vpc.index, instance.id.to_string()), records);
             }
             let public = instance.public_ip.as_ref().map(|(ip, _)| *ip);
-            if let (Some(ip), true) = (public, vpc.value.dns_hostnames) {
-                data.public.insert(ip, (vpc.index, instance.private_ip));
+            if let (Some(ip), Some(private), true) =
+                (public, instance.private_ip, vpc.value.dns_hostnames)
+            {
+                data.public.insert(ip, (vpc.index, private));
             }
         }
         for (instance, port) in missed {
@@ -435,7 +439,10 @@ fn instance_service(
     let kind = if instance.instance_type.is_empty() { "t3.micro" } else { &instance.instance_type };
     put("instance-type".into(), kind.to_owned());
     put("local-hostname".into(), private_name.clone());
-    put("local-ipv4".into(), instance.private_ip.to_string());
+    // (An IPv6-only instance has no IPv4 address and no `local-ipv4` keys.)
+    if let Some(ip) = instance.private_ip {
+        put("local-ipv4".into(), ip.to_string());
+    }
     put("mac".into(), mac.clone());
     put("placement/availability-zone".into(), subnet.zone.clone());
     put("placement/region".into(), names::REGION.to_owned());
@@ -452,7 +459,9 @@ fn instance_service(
     put(format!("{nic}device-number"), "0".into());
     put(format!("{nic}interface-id"), instance.interface.to_string());
     put(format!("{nic}local-hostname"), private_name.clone());
-    put(format!("{nic}local-ipv4s"), instance.private_ip.to_string());
+    if let Some(ip) = instance.private_ip {
+        put(format!("{nic}local-ipv4s"), ip.to_string());
+    }
     put(format!("{nic}mac"), mac.clone());
     put(format!("{nic}owner-id"), names::OWNER_ID.into());
     if let Some(ip) = public {
@@ -464,7 +473,9 @@ fn instance_service(
     put(format!("{nic}security-group-ids"), group_ids);
     put(format!("{nic}security-groups"), group_names);
     put(format!("{nic}subnet-id"), subnet.id.to_string());
-    put(format!("{nic}subnet-ipv4-cidr-block"), subnet.cidr.to_string());
+    if let Some(block) = subnet.cidr {
+        put(format!("{nic}subnet-ipv4-cidr-block"), block.to_string());
+    }
     // IPv6 (AWS: present only when the interface, subnet or VPC has IPv6).
     let joined = |items: &mut dyn Iterator<Item = String>| items.collect::<Vec<_>>().join("\n");
     if let Some(first) = instance.ipv6_addresses.first() {
@@ -500,11 +511,11 @@ fn instance_service(
         "{{\n  \"accountId\" : \"{}\",\n  \"architecture\" : \"x86_64\",\n  \
          \"availabilityZone\" : \"{}\",\n  \"imageId\" : \"{image}\",\n  \
          \"instanceId\" : \"{}\",\n  \"instanceType\" : \"{kind}\",\n  \
-         \"privateIp\" : \"{}\",\n  \"region\" : \"{}\",\n  \"version\" : \"2017-09-30\"\n}}",
+         \"privateIp\" : {},\n  \"region\" : \"{}\",\n  \"version\" : \"2017-09-30\"\n}}",
         names::OWNER_ID,
         subnet.zone,
         instance.id,
-        instance.private_ip,
+        instance.private_ip.map_or_else(|| "null".to_owned(), |ip| format!("\"{ip}\"")),
         names::REGION,
     );
     InstanceService {
@@ -906,7 +917,7 @@ mod tests {
         let mut compiler = Compiler::default();
         let data = compiler.compile(&m, &ports);
         let vpc = data.instance(named).unwrap().vpc;
-        let ip = m.instance(&named_id).unwrap().private_ip;
+        let ip = m.instance(&named_id).unwrap().private_ip.unwrap();
         let records = &data.resource_names[&(vpc, named_id.to_string())];
         assert_eq!((records.a, records.aaaa.is_empty()), (Some(ip), true));
         assert!(!data.resource_names.contains_key(&(vpc, plain_id.to_string())));
