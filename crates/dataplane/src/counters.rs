@@ -124,7 +124,7 @@ reasons! {
     /// packet larger than they take.
     ServiceBusy => "service_busy",
     /// IPv6 on a path vpclab carries over IPv4 only yet: through a transit gateway, a
-    /// NAT gateway (NAT64), a VPN or an endpoint.
+    /// VPN or an endpoint, or to a NAT gateway outside `64:ff9b::/96` (no NAT66).
     Ipv6NotCarried => "ipv6_not_carried",
     /// From the internet to an IPv6 address whose VPC has no internet gateway (only an
     /// egress-only one, or none), and no flow out through an egress-only gateway expects

@@ -723,7 +723,7 @@ impl Snapshot {
     /// attachment subnet outbound and the receiver's inbound, or none when they share a
     /// subnet. Each router (the VPC's, the transit gateway) takes one from the TTL.
     #[allow(clippy::too_many_arguments)]
-    fn transit(
+    pub(crate) fn transit(
         &self,
         tracking: &mut Tracking,
         me: &InstancePort,

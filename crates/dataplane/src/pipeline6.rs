@@ -21,13 +21,14 @@
 //! * To the VPC's own services at `fd00:ec2::254` (metadata) and `fd00:ec2::253` (DNS):
 //!   handed to them before any group or ACL, as over IPv4.
 //!
-//! * To `64:ff9b::/96` routed to a public NAT gateway: NAT64, out as IPv4 from the
-//!   gateway's address ([`Snapshot::nat64_egress`]); the IPv4 replies come back through
+//! * To `64:ff9b::/96` routed to a NAT gateway: NAT64, out as IPv4 from the gateway's
+//!   address ([`Snapshot::nat64_egress`]) — a public one's to the internet, a private
+//!   one's on through its subnet's transit gateway; the IPv4 replies come back through
 //!   the gateway's IPv4 path, which hands those of NAT64 flows to
 //!   [`Snapshot::nat64_ingress`].
 //!
-//! Not carried over IPv6 yet (dropped as `ipv6_not_carried`): transit gateways, private
-//! NAT gateways, virtual private gateways, endpoints.
+//! Not carried over IPv6 yet (dropped as `ipv6_not_carried`): transit gateways, virtual
+//! private gateways, endpoints, and any other IPv6 destination routed to a NAT gateway.
 //!
 //! Fragments are decided as their first fragment (its ports remembered for the later
 //! ones), as for IPv4; the router never fragments IPv6 itself.
@@ -250,8 +251,10 @@ impl Snapshot {
     /// outbound ACL and the router's hop (IPv6), the gateway's subnet's inbound ACL
     /// (IPv6) and outbound ACL (IPv4, translated), the gateway's hop, the 1500-byte edge
     /// (Packet Too Big with 1520: the translation is 20 bytes shorter). A public
-    /// gateway's flows leave by the internet gateway its subnet routes to; a private
-    /// gateway's IPv6 flows are not carried (nor other IPv6 destinations).
+    /// gateway's flows leave by the internet gateway its subnet routes to, with its
+    /// Elastic IP; a private gateway's go on with its own address through the transit
+    /// gateway its subnet routes to, as its IPv4 flows do (no error comes back from
+    /// there: one the hub would owe about the translation is not built).
     #[allow(clippy::too_many_arguments)]
     fn nat64_egress(
         &self,
@@ -271,15 +274,16 @@ impl Snapshot {
             .tables
             .get(nat.table as usize)
             .and_then(|t| t.lpm.lookup(dst4).and_then(|r| t.hops.get(r as usize).copied()));
-        match (nat.public, onward) {
-            (true, Some(Hop::Internet)) => {}
-            (false, _) => return Verdict::Drop(DropReason::Ipv6NotCarried),
+        let attachment = match (nat.public, onward) {
+            (true, Some(Hop::Internet)) => None,
+            (false, Some(Hop::TransitGateway(attachment))) => Some(attachment),
+            (false, Some(Hop::Internet)) => return Verdict::Drop(DropReason::NatPrivateToInternet),
             _ => return Verdict::Drop(DropReason::NoRoute),
-        }
+        };
         if let Err(reason) = self.acl_check(tracking, me.acl, true, ip) {
             return Verdict::Drop(reason);
         }
-        if wire_len6(ip) > EDGE_MTU + NAT64_SHRINK {
+        if nat.public && wire_len6(ip) > EDGE_MTU + NAT64_SHRINK {
             let mtu = (EDGE_MTU + NAT64_SHRINK) as u32;
             let reason = DropReason::TooBig;
             return error6(ip, from, router, reply, icmp6::PACKET_TOO_BIG, 0, mtu, reason);
@@ -318,8 +322,12 @@ impl Snapshot {
             // No ports of its own: its first fragment's, as the IPv6 one had.
             out.set_head(Head { sport, dport, icmp_type: 0, icmp_code: 0 });
         }
-        if let Err(reason) = self.acl_check(tracking, nat.acl, true, &out) {
-            return Verdict::Drop(reason);
+        // (A private gateway's packet leaves its subnet through the hub, which checks the
+        // way out.)
+        if attachment.is_none() {
+            if let Err(reason) = self.acl_check(tracking, nat.acl, true, &out) {
+                return Verdict::Drop(reason);
+            }
         }
         let Some((table, table64)) = tracking.both_mut(nat.slot) else {
             return Verdict::Drop(DropReason::NatUnsupported);
@@ -348,9 +356,25 @@ impl Snapshot {
         out.set_port(Side::Src, port);
         let inside = ip.src();
         tracking.note(|| Step::Translate6 { inside, outside: nat.outside, port });
-        out.decrement_ttl();
         let shift = out.header_len() as i16 - ip.header_len() as i16;
-        Verdict::Translated { port: INTERNET, len, shift }
+        let Some(attachment) = attachment else {
+            out.decrement_ttl();
+            return Verdict::Translated { port: INTERNET, len, shift };
+        };
+        // On as the gateway's own IPv4 packet: its subnet's router, the hub (the hops a
+        // private gateway's IPv4 flows take too). The translation fills the reply
+        // buffer, so the hub gets none to build errors in.
+        let me = nat.as_sender();
+        let router = std::net::Ipv4Addr::from(u32::from(nat.subnet.network()) + 1);
+        match self.transit(tracking, &me, from, router, attachment, &mut out, &mut [], now) {
+            Verdict::Forward { port, len } => Verdict::Translated { port, len, shift },
+            Verdict::Drop(reason) | Verdict::Reply { reason, .. } => Verdict::Drop(reason),
+            // (Another gateway's translation, or the VPC's services: none is reached
+            // through a hub by a NAT gateway's own packet.)
+            Verdict::Translated { .. } | Verdict::Service { .. } => {
+                Verdict::Drop(DropReason::NatUnsupported)
+            }
+        }
     }
 
     /// A reply (or an ICMP error) from the IPv4 world to one of a NAT gateway's NAT64
@@ -1119,32 +1143,29 @@ mod tests {
         let verdict = run(port, &mut out);
         assert!(matches!(verdict, Verdict::Translated { port: INTERNET, .. }), "{verdict:?}");
         // IPv4 of its own it has none: whatever the source, and with the check off too.
-        let any = std::net::Ipv4Addr::UNSPECIFIED;
-        for source in [any, std::net::Ipv4Addr::new(10, 0, 1, 4), eip] {
-            let mut four = crate::wire::tests::packet(
+        let four = |source: std::net::Ipv4Addr| {
+            let payload = udp(5000, 53, b"q?");
+            let mut p = crate::wire::tests::packet(
                 source.octets(),
                 [198, 51, 100, 1],
                 proto::UDP,
                 64,
-                &udp(5000, 53, b"q?"),
+                &payload,
             );
-            crate::wire::tests::fix_l4(&mut four);
-            assert_eq!(run(port, &mut four), Verdict::Drop(DropReason::SourceCheck), "{source}");
+            crate::wire::tests::fix_l4(&mut p);
+            p
+        };
+        let any = std::net::Ipv4Addr::UNSPECIFIED;
+        for source in [any, std::net::Ipv4Addr::new(10, 0, 1, 4), eip] {
+            let verdict = run(port, &mut four(source));
+            assert_eq!(verdict, Verdict::Drop(DropReason::SourceCheck), "{source}");
         }
         m.set_source_dest_check(&id, false).unwrap();
         let snapshot = compile(&m, &mut ports, 2);
         let mut tracking = Tracking::new(64);
         tracking.sync(&snapshot);
-        let mut four = crate::wire::tests::packet(
-            any.octets(),
-            [198, 51, 100, 1],
-            proto::UDP,
-            64,
-            &udp(5000, 53, b"q?"),
-        );
-        crate::wire::tests::fix_l4(&mut four);
         let mut built = vec![0u8; 1 << 16];
-        let verdict = snapshot.process(&mut tracking, port, &mut four, &mut built, 0);
+        let verdict = snapshot.process(&mut tracking, port, &mut four(any), &mut built, 0);
         assert_eq!(verdict, Verdict::Drop(DropReason::SourceCheck));
     }
 

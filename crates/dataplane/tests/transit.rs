@@ -738,3 +738,71 @@ fn a_route_to_a_vpn_attachment_ends_as_vpn_down() {
     let (verdict, _, _) = lab.ping(0, "10.9.0.1");
     assert_eq!(verdict, Verdict::Drop(DropReason::TgwBlackhole), "its attachment is gone");
 }
+
+#[test]
+fn an_ipv6_only_instance_reaches_another_vpc_through_a_private_nat_gateways_nat64() {
+    let (mut lab, nat, _) = private_nat_lab();
+    let nat_ip = lab.model.nat_gateway(&nat).unwrap().private_ip;
+    // An IPv6-only subnet in A, whose `64:ff9b::/96` goes to the private gateway.
+    let m = &mut lab.model;
+    let vpc = lab.vpcs[0].clone();
+    let (_, block) = m.associate_vpc_ipv6(&vpc).unwrap();
+    let block = ipnet::Ipv6Net::new(block.network(), 64).unwrap();
+    let only = m.create_ipv6_native_subnet(&vpc, block, Some("us-east-1a"), Tags::new()).unwrap();
+    let table = m.create_route_table(&vpc, Tags::new()).unwrap();
+    m.associate_route_table(&table, &only).unwrap();
+    let nat64 = RouteSpec {
+        destination: "64:ff9b::/96".parse().unwrap(),
+        target: RouteTarget::NatGateway(nat.clone()),
+    };
+    m.create_ipv6_route(&table, nat64).unwrap();
+    let id = m.run_instance(RunInstance { subnet: Some(only), ..Default::default() }).unwrap();
+    let me = m.instance(&id).unwrap().ipv6_addresses[0];
+    let port = lab.ports.assign(&id);
+    let snapshot = compile(&lab.model, &mut lab.ports, 1);
+    let mut tracking = Tracking::new(1024);
+    tracking.sync(&snapshot);
+    let mut built = vec![0u8; 1 << 16];
+    let b = ip("10.1.1.10");
+    let b6: std::net::Ipv6Addr = "64:ff9b::10.1.1.10".parse().unwrap();
+    // The TTL an IPv4 flow of the gateway's arrives with, for comparison.
+    let mut v4 = probe(ip("10.0.1.10"), b, Probe::Udp(53));
+    let verdict = snapshot.process(&mut tracking, lab.hosts[0], &mut v4, &mut built, 0);
+    assert!(delivered_to(verdict, lab.hosts[1]), "{verdict:?}");
+    for what in [Probe::Ping, Probe::Tcp(80), Probe::Udp(53)] {
+        // Out: translated, on through the hub to B, from the gateway's own address.
+        let mut packet = vpclab_dataplane::trace::probe6(me, b6, what);
+        let verdict = snapshot.process(&mut tracking, port, &mut packet, &mut built, 0);
+        let Verdict::Translated { port: to, len, .. } = verdict else {
+            panic!("{what:?}: {verdict:?}")
+        };
+        assert_eq!(to, lab.hosts[1], "{what:?} reaches B");
+        let four = built[..len].to_vec();
+        assert_eq!((&four[12..16], &four[16..20]), (&nat_ip.octets()[..], &b.octets()[..]));
+        assert_eq!(four[8], v4[8], "the hops of a private gateway's IPv4 flows");
+        // Back: B's answer to the gateway's address comes to the instance as IPv6.
+        let mut back = vpclab_dataplane::trace::answer(&four);
+        let verdict = snapshot.process(&mut tracking, lab.hosts[1], &mut back, &mut built, 1);
+        let Verdict::Translated { port: to, len, .. } = verdict else {
+            panic!("{what:?} back: {verdict:?}")
+        };
+        assert_eq!(to, port, "{what:?}: the answer comes back");
+        let six = &built[..len];
+        assert_eq!(six[0] >> 4, 6);
+        assert_eq!((&six[8..24], &six[24..40]), (&b6.octets()[..], &me.octets()[..]));
+    }
+    // A private gateway's NAT64 goes by the hub only: toward the internet gateway, the
+    // drop of its IPv4 flows.
+    let m = &mut lab.model;
+    let igw = m.create_internet_gateway(Tags::new());
+    m.attach_internet_gateway(&igw, &vpc).unwrap();
+    let nat_subnet = m.nat_gateway(&nat).unwrap().subnet.clone();
+    let nat_table = m.route_table_of(&nat_subnet).unwrap().id.clone();
+    let to_igw = RouteSpec { destination: cidr("10.1.0.0/16"), target: RouteTarget::Gateway(igw) };
+    m.create_route(&nat_table, to_igw).unwrap();
+    let snapshot = compile(&lab.model, &mut lab.ports, 2);
+    tracking.sync(&snapshot);
+    let mut packet = vpclab_dataplane::trace::probe6(me, b6, Probe::Udp(53));
+    let verdict = snapshot.process(&mut tracking, port, &mut packet, &mut built, 2);
+    assert_eq!(verdict, Verdict::Drop(DropReason::NatPrivateToInternet));
+}
