@@ -630,6 +630,14 @@ fn ipv6_only_subnets_have_no_ipv4_and_their_instances_are_named_by_resource() {
     ] {
         assert_eq!(code(&mut s, &refused), "InvalidParameterValue", "{refused}");
     }
+    // No Elastic IP maps to an instance without a private IPv4 address.
+    let eip = ok(&mut s, "Action=AllocateAddress&Domain=vpc");
+    let eip = between(&eip, "<allocationId>", "</allocationId>").unwrap().to_owned();
+    assert_eq!(
+        code(&mut s, &format!("Action=AssociateAddress&AllocationId={eip}&InstanceId={id}")),
+        "InvalidParameterValue"
+    );
+    assert!(interface.contains("<ipv6Native>true</ipv6Native>"), "{interface}");
     // Its instance keeps an address.
     let last = format!(
         "Action=UnassignIpv6Addresses&NetworkInterfaceId={eni}&Ipv6Addresses.1={}",

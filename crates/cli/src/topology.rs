@@ -911,7 +911,10 @@ pub(crate) fn build(topology: &Topology, seed: u64) -> Result<Model, TopologyErr
                 }
                 (None, Some(index)) => m
                     .create_ipv6_native_subnet(&vpc_id, six(index)?, zone, name_tag(name))
-                    .map_err(api(index))?,
+                    .map_err(|e| match (&subnet.zone, e.code) {
+                        (Some(z), "InvalidParameterValue") => at(z, e.to_string()),
+                        _ => at(index, e.to_string()),
+                    })?,
                 (None, None) => {
                     return Err(at(
                         &subnet.name,

@@ -39,7 +39,7 @@ reasons! {
     /// or an IPv4 packet from an interface without IPv4 (in an IPv6-only subnet).
     SourceCheck => "source_check",
     /// Routed to an interface that is not its destination while the interface's
-    /// source/destination check is on.
+    /// source/destination check is on, or IPv4 routed to an interface without IPv4.
     DestinationCheck => "destination_check",
     /// The TTL ran out; an ICMP time-exceeded was sent back (except at a transit
     /// gateway, which sends none, as AWS's does not).

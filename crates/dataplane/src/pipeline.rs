@@ -408,7 +408,7 @@ impl Snapshot {
         now: u64,
     ) -> Verdict {
         // (An interface without IPv4, in an IPv6-only subnet, sends none whatever its
-        // check: no table routes to it, nothing would come back.)
+        // check, and is sent none: see `admit`.)
         if (ip.src() != me.private && me.source_dest_check) || !me.has_ipv4() {
             return Verdict::Drop(DropReason::SourceCheck);
         }
@@ -1295,7 +1295,11 @@ impl Snapshot {
         now: u64,
     ) -> Result<(), DropReason> {
         match self.port(port) {
-            PortEntry::Instance(dest) if dest.source_dest_check && ip.dst() != dest.private => {
+            // (One without IPv4, in an IPv6-only subnet, takes none, whatever its check:
+            // a route may name its interface for IPv4 too.)
+            PortEntry::Instance(dest)
+                if (dest.source_dest_check && ip.dst() != dest.private) || !dest.has_ipv4() =>
+            {
                 Err(DropReason::DestinationCheck)
             }
             PortEntry::Instance(dest) => self.sg_check(tracking, port, dest.rules, ip, false, now),

@@ -505,7 +505,8 @@ impl Snapshot {
             PortEntry::Instance(dest) => Some(dest),
             _ => None,
         };
-        let within = dest.is_some_and(|d| d.subnet == me.subnet && d.vpc == me.vpc);
+        // (By IPv6 block: every IPv6-only subnet's IPv4 block is the same `NO_IPV4`.)
+        let within = dest.is_some_and(|d| d.subnet6 == me.subnet6 && d.vpc == me.vpc);
         if !within {
             if let Err(reason) = self
                 .acl_check(tracking, me.acl, true, ip)
@@ -1020,6 +1021,42 @@ mod tests {
         assert!(matches!(lab.run(a.0, &mut p).0, Verdict::Forward { .. }));
     }
 
+    #[test]
+    fn acls_apply_between_two_ipv6_only_subnets() {
+        let mut m = Model::new(7);
+        let (vpc, block, _) = dual_stack(&mut m, 0);
+        let only = |m: &mut Model, n: u128| {
+            let net = Ipv6Net::new(Ipv6Addr::from(u128::from(block.network()) | n << 64), 64);
+            m.create_ipv6_native_subnet(&vpc, net.unwrap(), None, Tags::new()).unwrap()
+        };
+        let (x, y) = (only(&mut m, 8), only(&mut m, 9));
+        let launched = [launch(&mut m, &x), launch(&mut m, &y), launch(&mut m, &x)];
+        let group = m.vpc(&vpc).unwrap().default_security_group.clone().unwrap();
+        let icmp6 = SgRule::new(Protocol::Icmpv6, -1, -1, Peer::Cidr6(block), None).unwrap();
+        m.authorize(&group, false, vec![icmp6]).unwrap();
+        let mut ports = PortMap::new();
+        let [a, b, c] =
+            launched.map(|i| (ports.assign(&i), m.instance(&i).unwrap().ipv6_addresses[0]));
+        let y_block = m.subnet(&y).unwrap().ipv6_cidr().unwrap();
+        let mut run = |m: &Model, from: (Port, Ipv6Addr), to: (Port, Ipv6Addr), id| {
+            let snapshot = compile(m, &mut ports, u64::from(id));
+            let mut tracking = Tracking::new(64);
+            tracking.sync(&snapshot);
+            let mut reply = vec![0u8; REPLY_BUFFER];
+            let mut p = ping(from.1, to.1, 64, id);
+            snapshot.process(&mut tracking, from.0, &mut p, &mut reply, 0)
+        };
+        assert!(matches!(run(&m, a, b, 1), Verdict::Forward { .. }));
+        // A deny of `y`'s block in `x`'s ACL: between the subnets, out of `x` is stopped;
+        // inside `x`, no ACL applies.
+        let acl = m.network_acl_of(&x).unwrap().id.clone();
+        let y_block = ipnet::IpNet::from(y_block);
+        let deny = vpclab_model::AclEntry::new(50, true, Protocol::All, false, y_block, None, None);
+        m.create_network_acl_entry(&acl, deny.unwrap()).unwrap();
+        assert_eq!(run(&m, a, b, 2), Verdict::Drop(DropReason::NaclOut));
+        assert!(matches!(run(&m, a, c, 3), Verdict::Forward { .. }));
+    }
+
     /// A fragment of a UDP datagram: a Fragment header (identification `id`, offset in
     /// 8-byte units) and `data`.
     fn udp_fragment(
@@ -1161,12 +1198,32 @@ mod tests {
             assert_eq!(verdict, Verdict::Drop(DropReason::SourceCheck), "{source}");
         }
         m.set_source_dest_check(&id, false).unwrap();
+        // Nor does it take IPv4 a route sends its interface (the model lets a route name
+        // any interface of the VPC).
+        let eni = m.instance(&id).unwrap().interface.clone();
+        let dual_table = m.route_table_of(&m.instance(&dual).unwrap().subnet).unwrap().id.clone();
+        let to_it = RouteSpec {
+            destination: "10.9.0.0/16".parse::<ipnet::Ipv4Net>().unwrap(),
+            target: RouteTarget::NetworkInterface(eni),
+        };
+        m.create_route(&dual_table, to_it).unwrap();
         let snapshot = compile(&m, &mut ports, 2);
         let mut tracking = Tracking::new(64);
         tracking.sync(&snapshot);
         let mut built = vec![0u8; 1 << 16];
         let verdict = snapshot.process(&mut tracking, port, &mut four(any), &mut built, 0);
         assert_eq!(verdict, Verdict::Drop(DropReason::SourceCheck));
+        let dual_v4 = m.instance(&dual).unwrap().private_ip.unwrap();
+        let mut routed = crate::wire::tests::packet(
+            dual_v4.octets(),
+            [10, 9, 0, 1],
+            proto::UDP,
+            64,
+            &udp(5000, 53, b"q?"),
+        );
+        crate::wire::tests::fix_l4(&mut routed);
+        let verdict = snapshot.process(&mut tracking, dual_port, &mut routed, &mut built, 0);
+        assert_eq!(verdict, Verdict::Drop(DropReason::DestinationCheck));
     }
 
     #[test]

@@ -1626,7 +1626,14 @@ impl Model {
         allow_reassociation: bool,
     ) -> Result<AssociationId, ApiError> {
         let eip = self.elastic_ip(allocation)?.clone();
-        let vpc = self.instance(instance)?.vpc.clone();
+        let i = self.instance(instance)?;
+        let vpc = i.vpc.clone();
+        if i.private_ip.is_none() {
+            return Err(ApiError::invalid_value(format!(
+                "The instance '{instance}' is in an IPv6-only subnet and has no private IPv4 \
+                 address to map an Elastic IP to."
+            )));
+        }
         if let Some(nat) = &eip.nat_gateway {
             return Err(ApiError::new(
                 "Resource.AlreadyAssociated",
@@ -2614,7 +2621,6 @@ impl Model {
     }
 }
 
-/// The DHCP options sets of a model stored before they were (serde's default).
 /// The availability zone a new subnet is asked for (the region's first when none is),
 /// refusing one the region does not have as AWS does.
 pub(crate) fn subnet_zone(zone: Option<&str>) -> Result<&'static str, ApiError> {
@@ -2628,6 +2634,7 @@ pub(crate) fn subnet_zone(zone: Option<&str>) -> Result<&'static str, ApiError> 
     })
 }
 
+/// The DHCP options sets of a model stored before they were (serde's default).
 fn initial_dhcp_sets() -> Shared<BTreeMap<crate::DhcpOptionsId, crate::DhcpOptions>> {
     crate::dhcp::initial_sets().into()
 }

@@ -211,6 +211,7 @@ fn write_interface(x: &mut Xml, m: &Model, eni: &Eni<'_>, nested: bool) {
         .opt("privateIpAddress", v.private)
         .opt("privateDnsName", v.private.map(private_dns))
         .leaf("sourceDestCheck", v.source_dest_check)
+        .leaf("ipv6Native", m.subnet(v.subnet).is_ok_and(|s| s.ipv6_native()))
         .leaf("interfaceType", v.kind)
         .set("groupSet", v.groups, |x, g| write_group_ref(x, m, g));
     if let Some(a) = &v.attachment {

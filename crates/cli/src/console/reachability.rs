@@ -32,7 +32,11 @@ pub(crate) fn route(cx: &Cx<'_>, rest: &[&str], req: &Request) -> Outcome {
     let port = req.param("port");
     let traced = (!from.is_empty() && !to.is_empty()).then(|| {
         let port = port.parse::<u16>().ok().filter(|_| protocol != "icmp");
-        crate::trace::explain(&model, from, to, Some(protocol), port, false)
+        // Over IPv6 when an end has no IPv4 (an instance of an IPv6-only subnet).
+        let ipv4_less =
+            |end: &str| model.find_instance(end).is_some_and(|i| i.private_ip.is_none());
+        let ipv6 = ipv4_less(from) || ipv4_less(to);
+        crate::trace::explain(&model, from, to, Some(protocol), port, ipv6)
     });
     let protocols = [
         ("icmp".to_owned(), "ICMP (ping)".to_owned()),
