@@ -27,10 +27,27 @@ pub trait Key: sealed::Sealed + Copy + Ord + std::fmt::Debug {
 
     /// The key with every bit after the first `len` cleared.
     fn truncate(self, len: u8) -> Self;
+
+    /// Whether this key lies in the prefix `network`/`mask` (`mask` has the prefix's
+    /// bits set, `network` its host bits clear).
+    fn within(self, network: Self, mask: Self) -> bool;
+
+    /// The mask of a prefix `len` bits long.
+    fn mask(len: u8) -> Self;
 }
 
 impl Key for u32 {
     const BITS: u32 = 32;
+
+    #[inline(always)]
+    fn within(self, network: Self, mask: Self) -> bool {
+        self & mask == network
+    }
+
+    #[inline]
+    fn mask(len: u8) -> Self {
+        u32::MAX.truncate(len)
+    }
 
     #[inline(always)]
     fn chunk(self, offset: u32, len: u32) -> usize {
@@ -54,6 +71,16 @@ impl Key for u128 {
     const BITS: u32 = 128;
 
     #[inline(always)]
+    fn within(self, network: Self, mask: Self) -> bool {
+        self & mask == network
+    }
+
+    #[inline]
+    fn mask(len: u8) -> Self {
+        u128::MAX.truncate(len)
+    }
+
+    #[inline(always)]
     fn chunk(self, offset: u32, len: u32) -> usize {
         debug_assert!(len > 0 && len <= 24 && offset < Self::BITS);
         ((self << offset) >> (Self::BITS - len)) as usize
@@ -71,6 +98,10 @@ impl Key for u128 {
 
 /// An address family: [`Ipv4Addr`] or [`Ipv6Addr`].
 pub trait Address: sealed::Sealed + Copy + std::fmt::Debug {
+    /// Tables of at most this many prefixes are also kept as a list, longest first,
+    /// which a lookup scans instead of walking the trie (see [`crate::Lpm`]).
+    const SHORT_MAX: usize;
+
     /// The integer form lookups run on.
     type Key: Key;
     /// The prefix type tables are built from.
@@ -89,6 +120,9 @@ pub trait Address: sealed::Sealed + Copy + std::fmt::Debug {
 impl Address for Ipv4Addr {
     type Key = u32;
     type Net = Ipv4Net;
+    /// None: a VPC's IPv4 prefixes are short, so its table answers from the root or the
+    /// one node below it.
+    const SHORT_MAX: usize = 0;
 
     #[inline(always)]
     fn to_key(self) -> u32 {
@@ -115,6 +149,10 @@ impl Address for Ipv4Addr {
 impl Address for Ipv6Addr {
     type Key = u128;
     type Net = Ipv6Net;
+    /// A VPC's IPv6 table (its /56s, `::/0`, `64:ff9b::/96`, a peer's blocks) is a few
+    /// prefixes 56 bits and longer: eight trie levels below a 12-bit root, against a
+    /// handful of masked compares.
+    const SHORT_MAX: usize = 8;
 
     #[inline(always)]
     fn to_key(self) -> u128 {

@@ -17,6 +17,12 @@
 //! ten leaf runs cost one more load. Nothing is allocated and nothing is written.
 //! Inline leaves cost memory (64-byte nodes instead of 24) and bought 25–35 % on tables
 //! that do not fit in cache (`docs/performance.md`).
+//!
+//! A table of at most [`Address::SHORT_MAX`] prefixes (IPv6: 8) is also kept as a list,
+//! longest prefix first, and looked up by scanning it: a VPC's IPv6 table is a few
+//! prefixes of 56 bits and more, eight trie levels deep below a 12-bit root, where a
+//! handful of masked compares is a third of the time. The trie is built too, for batch
+//! lookups and the table's statistics.
 
 use std::fmt;
 use std::marker::PhantomData;
@@ -178,6 +184,21 @@ impl<A: Address> Builder<A> {
     }
 }
 
+/// The list of a short table's `routes` (no duplicates), longest prefix first (nested
+/// prefixes then come inner first, and equal lengths do not overlap); empty for a longer
+/// table.
+fn short<A: Address>(routes: &[(A::Key, u8, u32)]) -> Arc<[Short<A::Key>]> {
+    if routes.len() > A::SHORT_MAX {
+        return Arc::from([]);
+    }
+    let mut list: Vec<Short<A::Key>> = routes
+        .iter()
+        .map(|&(network, len, value)| Short { network, mask: A::Key::mask(len), value })
+        .collect();
+    list.sort_by_key(|s| std::cmp::Reverse(s.mask));
+    list.into()
+}
+
 /// The number of nodes the trie of `routes` (sorted, no duplicates) will have: one per
 /// distinct stride-aligned prefix, past the root table, that some route extends beyond.
 /// Sizing the node array exactly up front saves the copies of a growing vector.
@@ -230,6 +251,7 @@ impl<K: Key> Compiler<'_, K> {
             direct: direct.into(),
             nodes: self.nodes.into(),
             leaves: self.leaves.into(),
+            short: short::<A>(self.routes),
             direct_bits,
             routes: self.routes.len(),
             family: PhantomData,
@@ -376,9 +398,19 @@ pub struct Lpm<A: Address> {
     direct: Arc<[u32]>,
     nodes: Arc<[Node]>,
     leaves: Arc<[u32]>,
+    /// The prefixes of a short table, longest first; empty otherwise.
+    short: Arc<[Short<A::Key>]>,
     direct_bits: u32,
     routes: usize,
     family: PhantomData<fn() -> A>,
+}
+
+/// A prefix of a short table and its value.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Short<K> {
+    network: K,
+    mask: K,
+    value: u32,
 }
 
 impl<A: Address> Clone for Lpm<A> {
@@ -387,6 +419,7 @@ impl<A: Address> Clone for Lpm<A> {
             direct: Arc::clone(&self.direct),
             nodes: Arc::clone(&self.nodes),
             leaves: Arc::clone(&self.leaves),
+            short: Arc::clone(&self.short),
             direct_bits: self.direct_bits,
             routes: self.routes,
             family: PhantomData,
@@ -449,7 +482,16 @@ impl<A: Address> Lpm<A> {
     /// `from_be_bytes`.
     #[inline(always)]
     pub fn lookup_key(&self, key: A::Key) -> Option<u32> {
+        if A::SHORT_MAX > 0 && !self.short.is_empty() {
+            return self.scan(key);
+        }
         self.resolve(key, self.direct[key.chunk(0, self.direct_bits)])
+    }
+
+    /// A short table's lookup: its first (longest) prefix holding `key`.
+    #[inline(always)]
+    fn scan(&self, key: A::Key) -> Option<u32> {
+        self.short.iter().find(|s| key.within(s.network, s.mask)).map(|s| s.value)
     }
 
     /// Looks up every key in `keys`, writing the results to the same positions of `out`.
@@ -519,7 +561,10 @@ impl<A: Address> Lpm<A> {
 
     /// Heap bytes held by the table.
     pub fn memory_bytes(&self) -> usize {
-        size_of_val(&*self.direct) + size_of_val(&*self.nodes) + size_of_val(&*self.leaves)
+        size_of_val(&*self.direct)
+            + size_of_val(&*self.nodes)
+            + size_of_val(&*self.leaves)
+            + size_of_val(&*self.short)
     }
 
     /// Size of the direct-pointing root table, in address bits.

@@ -23,6 +23,12 @@ fn v4_routes() -> impl Strategy<Value = Vec<(Ipv4Net, u32)>> {
 }
 
 fn v6_routes() -> impl Strategy<Value = Vec<(Ipv6Net, u32)>> {
+    v6_routes_up_to(200)
+}
+
+/// [`v6_routes`], at most `max` of them (fewer than `max` routes: a short table, see
+/// `Address::SHORT_MAX`).
+fn v6_routes_up_to(max: usize) -> impl Strategy<Value = Vec<(Ipv6Net, u32)>> {
     let base = prop::sample::select(vec![
         0u128,
         0x2001_0db8_u128 << 96,
@@ -36,7 +42,7 @@ fn v6_routes() -> impl Strategy<Value = Vec<(Ipv6Net, u32)>> {
             (net, value)
         },
     );
-    prop::collection::vec(route, 0..200)
+    prop::collection::vec(route, 0..max)
 }
 
 /// Addresses worth asking about: each prefix's first and last address and their
@@ -107,6 +113,31 @@ proptest! {
         let table = builder.build();
         for addr in v6_probes(&routes, &random) {
             prop_assert_eq!(table.lookup(addr), reference.lookup(addr), "lookup of {}", addr);
+        }
+    }
+
+    /// Tables on both sides of the short-table limit (a list scanned longest first, and
+    /// the trie), the same answers.
+    #[test]
+    fn short_ipv6_tables_match_linear_scan(
+        routes in v6_routes_up_to(13),
+        random in prop::collection::vec(any::<u128>(), 64),
+    ) {
+        let mut reference = LinearScan::new();
+        let mut builder = Builder::with_capacity(routes.len());
+        for &(net, value) in &routes {
+            reference.insert(net, value);
+            builder.insert(net, value).unwrap();
+        }
+        let table = builder.build();
+        let probes = v6_probes(&routes, &random);
+        let keys: Vec<u128> = probes.iter().map(|&a| u128::from(a)).collect();
+        let mut batch = vec![None; keys.len()];
+        table.lookup_batch(&keys, &mut batch);
+        for (addr, batched) in probes.iter().zip(batch) {
+            let want = reference.lookup(*addr);
+            prop_assert_eq!(table.lookup(*addr), want, "single lookup of {}", addr);
+            prop_assert_eq!(batched, want, "batch lookup of {}", addr);
         }
     }
 }
