@@ -623,7 +623,8 @@ fn ipv6_only_subnets_have_no_ipv4_and_their_instances_are_named_by_resource() {
             "Action=ModifyPrivateDnsNameOptions&InstanceId={id}&PrivateDnsHostnameType=ip-name"
         ),
         format!("Action=CreateNatGateway&SubnetId={subnet}&ConnectivityType=private"),
-        format!("Action=CreateNetworkInterface&SubnetId={subnet}"),
+        format!("Action=CreateNetworkInterface&SubnetId={subnet}&PrivateIpAddress=10.0.7.10"),
+        format!("Action=CreateNetworkInterface&SubnetId={subnet}&Ipv6AddressCount=0"),
         format!(
             "Action=CreateSubnetCidrReservation&SubnetId={subnet}&Cidr=10.0.7.0%2F28&ReservationType=explicit"
         ),
@@ -638,6 +639,13 @@ fn ipv6_only_subnets_have_no_ipv4_and_their_instances_are_named_by_resource() {
         "InvalidParameterValue"
     );
     assert!(interface.contains("<ipv6Native>true</ipv6Native>"), "{interface}");
+    // A network interface of one's own there: IPv6 only too.
+    let own = ok(&mut s, &format!("Action=CreateNetworkInterface&SubnetId={subnet}"));
+    assert!(!own.contains("<privateIpAddress>"), "{own}");
+    assert!(own.contains("<ipv6Native>true</ipv6Native>"), "{own}");
+    assert_eq!(all(&own, "<ipv6Address>", "</ipv6Address>").len(), 1, "{own}");
+    let own = between(&own, "<networkInterfaceId>", "</networkInterfaceId>").unwrap().to_owned();
+    ok(&mut s, &format!("Action=DeleteNetworkInterface&NetworkInterfaceId={own}"));
     // Its instance keeps an address.
     let last = format!(
         "Action=UnassignIpv6Addresses&NetworkInterfaceId={eni}&Ipv6Addresses.1={}",

@@ -113,7 +113,7 @@ struct RealisedInstance {
 struct RealisedInterface {
     /// Its instance, device and private address (see [`realisation`]): a change makes
     /// the device anew.
-    at: (InstanceId, String, Ipv4Addr),
+    at: (InstanceId, String, Option<Ipv4Addr>),
     /// The IPv6 addresses its device holds, changed in place.
     ipv6: Vec<Ipv6Net>,
 }
@@ -978,7 +978,10 @@ fn gone(model: &Model, id: &InstanceId, ip: Option<Ipv4Addr>) -> bool {
 
 /// Where and how attached interface `eni` should be realised: its running instance, its
 /// device there, its address. `None` when it is not attached to a running instance.
-fn realisation(model: &Model, eni: &NetworkInterfaceId) -> Option<(InstanceId, String, Ipv4Addr)> {
+fn realisation(
+    model: &Model,
+    eni: &NetworkInterfaceId,
+) -> Option<(InstanceId, String, Option<Ipv4Addr>)> {
     let interface = model.network_interface(eni).ok()?;
     let instance = model.interface_holder(eni)?;
     Some((instance.id.clone(), interface.device()?, interface.private_ip))
@@ -1000,7 +1003,7 @@ fn setup_interface(
     })?;
     let tun = Tun::open_queues_in(&ns, device, queues)?;
     let ipv6 = ipv6_of(model, &eni.subnet, &eni.ipv6_addresses);
-    configure_device(&ns, device, address_in(subnet, Some(eni.private_ip)), None, ipv6)?;
+    configure_device(&ns, device, address_in(subnet, eni.private_ip), None, ipv6)?;
     Ok(tun)
 }
 

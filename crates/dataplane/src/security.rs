@@ -247,7 +247,7 @@ impl<'m> Members<'m> {
             add(&i.security_groups, &i.vpc, i.private_ip, &i.ipv6_addresses);
         }
         for n in model.network_interfaces().filter(|n| n.attachment.is_some() && of(&n.vpc)) {
-            add(&n.security_groups, &n.vpc, Some(n.private_ip), &n.ipv6_addresses);
+            add(&n.security_groups, &n.vpc, n.private_ip, &n.ipv6_addresses);
         }
         Self { by_group, by_group6 }
     }

@@ -1282,13 +1282,15 @@ fn compile_with(
             else {
                 continue;
             };
-            hosts[vpc as usize].push((Ipv4Net::from(eni.private_ip), port));
+            if let Some(ip) = eni.private_ip {
+                hosts[vpc as usize].push((Ipv4Net::from(ip), port));
+            }
             for &ip in &eni.ipv6_addresses {
                 hosts6[vpc as usize].insert(ip, port);
             }
             let rules_index = rules.len() as u32;
             port_table[port as usize] = PortEntry::Instance(InstancePort {
-                private: eni.private_ip,
+                private: eni.private_ip.unwrap_or(Ipv4Addr::UNSPECIFIED),
                 rules: rules_index,
                 flow_log: model.flow_logs().any(|f| f.resource.covers_interface(eni)),
                 source_dest_check: eni.source_dest_check,

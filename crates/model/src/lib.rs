@@ -250,8 +250,9 @@ pub struct NetworkInterface {
     pub subnet: SubnetId,
     /// The subnet's VPC.
     pub vpc: VpcId,
-    /// Its primary private address.
-    pub private_ip: Ipv4Addr,
+    /// Its primary private address; none in an IPv6-only subnet.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub private_ip: Option<Ipv4Addr>,
     /// Its IPv6 addresses, from the subnet's IPv6 block.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub ipv6_addresses: Vec<Ipv6Addr>,

@@ -1920,7 +1920,8 @@ impl Model {
     fn addresses_in_use<'a>(&'a self, subnet: &'a SubnetId) -> impl Iterator<Item = Ipv4Addr> + 'a {
         let instances = self.instances.values().filter_map(|i| Some((&i.subnet, i.private_ip?)));
         let nats = self.working_nat_gateways().map(|n| (&n.subnet, n.private_ip));
-        let interfaces = self.network_interfaces.values().map(|n| (&n.subnet, n.private_ip));
+        let interfaces =
+            self.network_interfaces.values().filter_map(|n| Some((&n.subnet, n.private_ip?)));
         let managed = self.managed_interfaces().map(|m| (&m.subnet, m.private_ip));
         instances
             .chain(nats)
@@ -1954,13 +1955,25 @@ impl Model {
         &mut self,
         subnet: &SubnetId,
         private_ip: Option<Ipv4Addr>,
+        ipv6: &crate::Ipv6Request,
         groups: &[SecurityGroupId],
         description: String,
         tags: Tags,
     ) -> Result<NetworkInterfaceId, ApiError> {
         let s = self.subnet(subnet)?.clone();
         let security_groups = self.groups_for_launch(&s.vpc, groups)?;
-        let private_ip = self.interface_address(&s, private_ip)?;
+        let private_ip = match private_ip {
+            // An IPv6-only subnet's interfaces have no IPv4 address.
+            None if s.ipv6_native() => None,
+            asked => Some(self.interface_address(&s, asked)?),
+        };
+        let ipv6_addresses = self.new_ipv6_addresses(subnet, 0, ipv6)?;
+        if s.ipv6_native() && ipv6_addresses.is_empty() {
+            return Err(ApiError::invalid_value(format!(
+                "The subnet '{subnet}' is IPv6-only: a network interface in it needs an IPv6 \
+                 address (Ipv6AddressCount of at least 1)."
+            )));
+        }
         let id = NetworkInterfaceId::from_raw(self.ids.fresh(NetworkInterfaceId::PREFIX));
         self.network_interfaces.insert(
             id.clone(),
@@ -1969,7 +1982,7 @@ impl Model {
                 subnet: subnet.clone(),
                 vpc: s.vpc,
                 private_ip,
-                ipv6_addresses: Vec::new(),
+                ipv6_addresses,
                 security_groups,
                 description,
                 connection_tracking: None,
@@ -2067,7 +2080,7 @@ impl Model {
                 self.network_interfaces
                     .values()
                     .filter(|n| n.subnet == subnet.id)
-                    .map(|n| n.private_ip),
+                    .filter_map(|n| n.private_ip),
             )
             .chain(
                 self.managed_interfaces().filter(|m| m.subnet == subnet.id).map(|m| m.private_ip),

@@ -149,7 +149,7 @@ impl<'a> Eni<'a> {
                 id: n.id.to_string(),
                 subnet: &n.subnet,
                 vpc: &n.vpc,
-                private: Some(n.private_ip),
+                private: n.private_ip,
                 ipv6: &n.ipv6_addresses,
                 public: None,
                 kind: "interface",
@@ -288,8 +288,14 @@ pub(super) fn create_network_interface(
     let tracking =
         connection_tracking(p, "ConnectionTrackingSpecification.", ConnectionTracking::default())?;
     let ipv6 = ipv6_request(p, "", "Ipv6Addresses", Some("Ipv6Address"))?;
-    let id = ctx.model.create_network_interface(&subnet, private_ip, &groups, description, tags)?;
-    ctx.model.add_ipv6_addresses(&id, &ipv6)?;
+    let id = ctx.model.create_network_interface(
+        &subnet,
+        private_ip,
+        &ipv6,
+        &groups,
+        description,
+        tags,
+    )?;
     if let Some(tracking) = tracking {
         ctx.model.set_connection_tracking(&id, tracking)?;
     }
