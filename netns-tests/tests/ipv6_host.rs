@@ -274,3 +274,56 @@ fn resource_names_answer_a_and_aaaa_records_as_each_instance_enables_them() {
     let ip_name = format!("ip-{}.ec2.internal", ipv4.replace('.', "-"));
     assert_eq!(dns(&asker, "10.7.0.2", &ip_name, 1), ipv4);
 }
+
+#[test]
+#[ignore = "needs root"]
+fn an_ipv6_only_subnets_instances_and_interfaces_have_no_ipv4() {
+    require_root();
+    let api = Api::start(true);
+    let (vpc, block) = api.dual_stack_vpc("10.8.0.0/16");
+    // The /56's second /64 (the block is `…00::/56`).
+    let only_block = block.replace("00::/56", "01::/64");
+    let only = api.text(
+        &["create-subnet", "--vpc-id", &vpc, "--ipv6-native", "--ipv6-cidr-block", &only_block],
+        "Subnet.SubnetId",
+    );
+    let launched = api.text(
+        &["run-instances", "--image-id", "ami-1", "--subnet-id", &only],
+        "Instances[0].[InstanceId, PrivateIpAddress, Ipv6Address]",
+    );
+    let [id, private, address] =
+        <[&str; 3]>::try_from(launched.split_whitespace().collect::<Vec<_>>())
+            .unwrap_or_else(|w| panic!("an instance, no IPv4 address, an IPv6 one: {w:?}"));
+    assert_eq!(private, "None", "no private IPv4 address");
+
+    // eth0: its IPv6 address and default route, no IPv4 address or route at all; names
+    // resolved by Amazon DNS's IPv6 address.
+    wait_for_addresses(id, "eth0", &[format!("{address}/64")]);
+    assert!(default_route6(id).starts_with("default dev eth0"), "{}", default_route6(id));
+    assert_eq!(ip_in(id, &["-4", "addr", "show", "dev", "eth0"]).trim(), "");
+    assert_eq!(ip_in(id, &["-4", "route"]).trim(), "");
+    let resolv = run("ip", &["netns", "exec", id, "cat", "/etc/resolv.conf"]);
+    let resolv = String::from_utf8_lossy(&resolv.stdout);
+    assert!(resolv.contains("nameserver fd00:ec2::253\n"), "{resolv}");
+
+    // An interface of one's own in it, attached: an eth1 with only IPv6.
+    let eni = api.text(
+        &["create-network-interface", "--subnet-id", &only],
+        "NetworkInterface.[NetworkInterfaceId, PrivateIpAddress, Ipv6Addresses[0].Ipv6Address]",
+    );
+    let [eni, private, second] = <[&str; 3]>::try_from(eni.split_whitespace().collect::<Vec<_>>())
+        .unwrap_or_else(|w| panic!("an interface, no IPv4 address, an IPv6 one: {w:?}"));
+    assert_eq!(private, "None", "no private IPv4 address");
+    let attach = [
+        "attach-network-interface",
+        "--network-interface-id",
+        eni,
+        "--instance-id",
+        id,
+        "--device-index",
+        "1",
+    ];
+    api.text(&attach, "AttachmentId");
+    wait_for_addresses(id, "eth1", &[format!("{second}/64")]);
+    assert_eq!(ip_in(id, &["-4", "addr", "show", "dev", "eth1"]).trim(), "");
+}

@@ -124,7 +124,7 @@ fn ipv4_only(p: &Params, prefix: &str) -> Result<(), ApiError> {
             Some("service-defined") if name != "IpAddressType" => {}
             Some(other) => {
                 return Err(invalid(format!(
-                    "{name}={other}: vpclab has no IPv6 yet; endpoints are ipv4."
+                    "{name}={other}: vpclab's endpoints carry no IPv6 yet; they are ipv4."
                 )));
             }
         }

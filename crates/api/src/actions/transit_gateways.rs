@@ -481,7 +481,7 @@ fn vpc_attachment_options(
     p: &Params,
     mut o: VpcAttachmentOptions,
 ) -> Result<VpcAttachmentOptions, ApiError> {
-    refuse_enable(p, "Options.Ipv6Support", "vpclab has no IPv6 yet")?;
+    refuse_enable(p, "Options.Ipv6Support", "vpclab's transit gateways carry no IPv6 yet")?;
     for (name, field) in [
         ("DnsSupport", &mut o.dns_support),
         ("SecurityGroupReferencingSupport", &mut o.security_group_referencing_support),

@@ -362,7 +362,12 @@ fn vpn_connection_spec(p: &Params) -> Result<VpnConnectionSpec, ApiError> {
         (None, Some(tgw)) => Some(VpnEnd::TransitGateway(tgw_id(tgw)?)),
         (None, None) => None,
     };
-    only_value(p, "Options.TunnelInsideIpVersion", "ipv4", "vpclab has no IPv6 yet")?;
+    only_value(
+        p,
+        "Options.TunnelInsideIpVersion",
+        "ipv4",
+        "vpclab's VPN tunnels carry no IPv6 yet",
+    )?;
     only_value(
         p,
         "Options.OutsideIpAddressType",
