@@ -204,14 +204,14 @@ fn write_interface(x: &mut Xml, m: &Model, eni: &Eni<'_>, nested: bool) {
         if let Some(requester) = v.requester {
             x.leaf("requesterId", requester);
         }
-        x.leaf("requesterManaged", v.managed);
+        x.leaf("requesterManaged", v.managed)
+            .leaf("ipv6Native", m.subnet(v.subnet).is_ok_and(|s| s.ipv6_native()));
     }
     x.leaf("status", v.status)
         .leaf("macAddress", mac(&v.id))
         .opt("privateIpAddress", v.private)
         .opt("privateDnsName", v.private.map(private_dns))
         .leaf("sourceDestCheck", v.source_dest_check)
-        .leaf("ipv6Native", m.subnet(v.subnet).is_ok_and(|s| s.ipv6_native()))
         .leaf("interfaceType", v.kind)
         .set("groupSet", v.groups, |x, g| write_group_ref(x, m, g));
     if let Some(a) = &v.attachment {
