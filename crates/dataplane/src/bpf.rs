@@ -2,8 +2,8 @@
 //! eBPF, so that the kernel puts each packet an instance sends on the queue of the
 //! worker that owns its flow and no worker has to hand it over.
 //!
-//! It covers what instances send almost always — TCP, UDP and ICMP echo — exactly as
-//! [`crate::steer::owner`] does. Every fragment of a datagram, the first included, goes
+//! It covers what instances send almost always — TCP, UDP and ICMP echo, over IPv4 and
+//! over IPv6 without extension headers — exactly as [`crate::steer::owner`] does. Every fragment of a datagram, the first included, goes
 //! by its addresses alone, as the kernel's own hash does: all of them land on one queue
 //! and are read in order by one worker, which notes where the first went before a later
 //! one asks (steering by ports for the first fragment and by addresses for the rest put
@@ -96,6 +96,110 @@ fn load_imm64(dst: u8, imm: u64) -> [Insn; 2] {
 
 const FP: u8 = 10;
 
+/// Markers the IPv6 block leaves for [`steering_program`] to patch: its version test's
+/// immediate (0x60, "not IPv6: queue 0") and its final jump's offset ("on to the mix").
+const IPV6_TO_QUEUE_ZERO: i32 = 0x60;
+const IPV6_TO_MIX: i16 = i16::MAX;
+
+/// The IPv6 part of the program, entered with the version nibble in r0 (`0x60` for
+/// IPv6): [`crate::steer`]'s `Flow6` hash inputs, addresses in r1 and ports in r3, then a
+/// jump to the mix. The upper-layer header is the one right after the fixed header (an
+/// extension header makes the protocol its type and the ports 0: the owner may differ
+/// then, and the worker that reads the packet hands it over; a fragment's datagram goes
+/// to one queue whatever its offset, as over IPv4).
+fn steering_ipv6() -> Vec<Insn> {
+    // Registers: r8 the next header, r9 the ports (source << 16 | destination); the four
+    // halves of the addresses are read into r7 and kept on the stack.
+    let mut p = vec![
+        jmp(JNE, 0, IPV6_TO_QUEUE_ZERO, 0), // → not IPv6: queue 0 (patched)
+        load_abs(B, 6),
+        alu_x(MOV, 8, 0),
+        jmp(JEQ, 8, 6, 0),  // → TCP (patched below)
+        jmp(JEQ, 8, 17, 0), // → UDP (patched below)
+        jmp(JNE, 8, 58, 0), // → not ICMPv6: no ports (patched below)
+        load_abs(B, 40),
+        jmp(JEQ, 0, 128, 1),
+        jmp(JNE, 0, 129, 0), // → not an echo: no ports (patched below)
+        // Echo request or reply: both "ports" are the identifier.
+        load_abs(H, 44),
+        alu_x(MOV, 9, 0),
+        alu(LSH, 9, 16),
+        alu_x(OR, 9, 0),
+        insn(JMP | JA, 0, 0, 0, 0), // → addresses (patched below)
+    ];
+    let ports = p.len();
+    p.extend([
+        load_abs(H, 40),
+        alu_x(MOV, 9, 0),
+        alu(LSH, 9, 16),
+        load_abs(H, 42),
+        alu_x(OR, 9, 0),
+    ]);
+    let addresses = p.len();
+    // Source high and low, destination high and low: at 8, 16, 24 and 32.
+    for (half, at) in [(0, 8), (1, 16), (2, 24), (3, 32)] {
+        p.extend([
+            load_abs(W, at),
+            alu_x(MOV, 7, 0),
+            alu(LSH, 7, 32),
+            load_abs(W, at + 4),
+            alu_x(OR, 7, 0),
+            insn(STX | MEM | DW, FP, 7, -8 * (half + 1), 0),
+        ]);
+    }
+    p.extend([
+        // No more loads: r0–r5 are free. x = (r1 high, r2 low, r5 port), y = (r3, r4,
+        // r0), in order: the smaller (address, port) first.
+        insn(LDX | MEM | DW, 1, FP, -8, 0),
+        insn(LDX | MEM | DW, 2, FP, -16, 0),
+        insn(LDX | MEM | DW, 3, FP, -24, 0),
+        insn(LDX | MEM | DW, 4, FP, -32, 0),
+        alu_x(MOV, 5, 9),
+        alu(RSH, 5, 16),
+        alu_x(MOV, 0, 9),
+        alu(AND, 0, 0xffff),
+        jmp_x(JLT, 1, 3, 13),
+        jmp_x(JGT, 1, 3, 3),
+        jmp_x(JLT, 2, 4, 11),
+        jmp_x(JGT, 2, 4, 1),
+        jmp_x(JLE, 5, 0, 9),
+        // Swap x and y.
+        alu_x(MOV, 7, 1),
+        alu_x(MOV, 1, 3),
+        alu_x(MOV, 3, 7),
+        alu_x(MOV, 7, 2),
+        alu_x(MOV, 2, 4),
+        alu_x(MOV, 4, 7),
+        alu_x(MOV, 7, 5),
+        alu_x(MOV, 5, 0),
+        alu_x(MOV, 0, 7),
+    ]);
+    // addresses = fold(x) * MIX_2 ^ fold(y), fold(a) = high * MIX_1 ^ low;
+    // ports = x.port << 24 | y.port << 8 | protocol.
+    p.extend(load_imm64(7, MIX_1));
+    p.extend([alu_x(MUL, 1, 7), alu_x(XOR, 1, 2), alu_x(MUL, 3, 7), alu_x(XOR, 3, 4)]);
+    p.extend(load_imm64(7, MIX_2));
+    p.extend([
+        alu_x(MUL, 1, 7),
+        alu_x(XOR, 1, 3),
+        alu_x(MOV, 3, 5),
+        alu(LSH, 3, 24),
+        alu(LSH, 0, 8),
+        alu_x(OR, 3, 0),
+        alu_x(OR, 3, 8),
+        insn(JMP | JA, 0, 0, IPV6_TO_MIX, 0),
+    ]);
+    let to = |p: &mut Vec<Insn>, at: usize, target: usize| {
+        p[at].off = (target - at - 1) as i16;
+    };
+    to(&mut p, 3, ports);
+    to(&mut p, 4, ports);
+    to(&mut p, 5, addresses);
+    to(&mut p, 8, addresses);
+    to(&mut p, ports - 1, addresses);
+    p
+}
+
 /// The program for a device read by `workers` workers: returns the owner's queue.
 pub fn steering_program(workers: usize) -> Vec<Insn> {
     let n = workers.clamp(1, crate::worker::MAX_WORKERS) as i32;
@@ -108,7 +212,7 @@ pub fn steering_program(workers: usize) -> Vec<Insn> {
         load_abs(B, 0),
         alu_x(MOV, 7, 0),
         alu(AND, 0, 0xf0),
-        jmp(JNE, 0, 0x40, 0), // → not IPv4: queue 0 (patched below)
+        jmp(JNE, 0, 0x40, 0), // → not IPv4: IPv6 or queue 0 (patched below)
         alu(AND, 7, 0x0f),
         alu(LSH, 7, 2),
         load_abs(B, 9),
@@ -165,8 +269,13 @@ pub fn steering_program(workers: usize) -> Vec<Insn> {
         alu(LSH, 4, 8),
         alu_x(OR, 3, 4),
         alu_x(OR, 3, 8),
+        insn(JMP | JA, 0, 0, 0, 0), // → mix (patched)
     ]);
-    // steer::mix, then steer::scale.
+    let to_mix = p.len() - 1;
+    let ipv6 = p.len();
+    p.extend(steering_ipv6());
+    // steer::mix (addresses in r1, ports in r3), then steer::scale.
+    let mix = p.len();
     p.extend(load_imm64(2, MIX_KEY));
     p.push(alu_x(XOR, 1, 2));
     p.extend(load_imm64(2, MIX_1));
@@ -190,7 +299,16 @@ pub fn steering_program(workers: usize) -> Vec<Insn> {
     let to = |p: &mut Vec<Insn>, at: usize, target: usize| {
         p[at].off = (target - at - 1) as i16;
     };
-    to(&mut p, 6, queue_zero);
+    to(&mut p, 6, ipv6);
+    to(&mut p, to_mix, mix);
+    // The IPv6 block's own jumps: out to queue 0 (not IPv6), or on to the mix.
+    for at in ipv6..mix {
+        match p[at].imm {
+            IPV6_TO_QUEUE_ZERO if p[at].code == JMP | JNE | K => to(&mut p, at, queue_zero),
+            _ if p[at].code == JMP | JA && p[at].off == IPV6_TO_MIX => to(&mut p, at, mix),
+            _ => {}
+        }
+    }
     to(&mut p, 12, addresses);
     to(&mut p, 13, tcp_udp);
     to(&mut p, 14, tcp_udp);
@@ -341,10 +459,47 @@ mod tests {
         }
     }
 
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+
+        /// The same over IPv6 (no extension headers): TCP, UDP and ICMPv6 echo both
+        /// ways, between any two addresses, two of one /64 (as in a subnet: the ends
+        /// ordered by their low halves) and one address with itself (by the ports),
+        /// for every worker count.
+        #[test]
+        fn the_program_picks_the_owner_of_ipv6_flows(
+            src: u128, dst: u128, sport: u16, dport: u16, relation in 0..3usize,
+            kind in 0..5usize, workers in 2..=8usize,
+        ) {
+            let dst = match relation {
+                0 => dst,
+                1 => src & !u128::from(u64::MAX) | dst & u128::from(u64::MAX),
+                _ => src,
+            };
+            let (src, dst) = (std::net::Ipv6Addr::from(src), std::net::Ipv6Addr::from(dst));
+            let (protocol, l4) = match kind {
+                0 => (6, [&sport.to_be_bytes()[..], &dport.to_be_bytes(), &[0; 16]].concat()),
+                1 => (17, [&sport.to_be_bytes()[..], &dport.to_be_bytes(), &[0, 8, 0, 0]].concat()),
+                2 => (58, [&[128u8, 0, 0, 0][..], &sport.to_be_bytes(), &[0, 1]].concat()),
+                3 => (58, [&[129u8, 0, 0, 0][..], &sport.to_be_bytes(), &[0, 1]].concat()),
+                // Another ICMPv6 message (a neighbour solicitation's type): no ports.
+                _ => (58, [&[135u8, 0, 0, 0][..], &[0; 20]].concat()),
+            };
+            let packet = crate::wire6::ipv6_packet(src, dst, 64, protocol, &l4);
+            let program = steering_program(workers);
+            let snapshot = Snapshot::empty();
+            let expected = owner(&snapshot, 1, &packet, workers, &FragmentOwners::default());
+            prop_assert_eq!(run(&program, &packet) as usize % workers, expected);
+        }
+    }
+
     #[test]
-    fn anything_but_ipv4_goes_to_queue_zero() {
+    fn anything_but_ipv4_and_ipv6_goes_to_queue_zero() {
         let program = steering_program(4);
-        assert_eq!(run(&program, &[0x60; 40]), 0);
+        assert_eq!(run(&program, &[0x70; 40]), 0);
+        assert_eq!(run(&program, &[0x50; 40]), 0);
         assert_eq!(run(&program, &[]), 0);
+        // An IPv6 header cut short ends the program as the kernel's loads do: queue 0.
+        assert_eq!(run(&program, &[0x60; 20]), 0);
     }
 }
