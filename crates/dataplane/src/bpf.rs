@@ -96,14 +96,10 @@ fn load_imm64(dst: u8, imm: u64) -> [Insn; 2] {
 
 const FP: u8 = 10;
 
-/// Markers the IPv6 block leaves for [`steering_program`] to patch: its version test's
-/// immediate (0x60, "not IPv6: queue 0") and its final jump's offset ("on to the mix").
-const IPV6_TO_QUEUE_ZERO: i32 = 0x60;
-const IPV6_TO_MIX: i16 = i16::MAX;
-
 /// The IPv6 part of the program, entered with the version nibble in r0 (`0x60` for
-/// IPv6): [`crate::steer`]'s `Flow6` hash inputs, addresses in r1 and ports in r3, then a
-/// jump to the mix. The upper-layer header is the one right after the fixed header (an
+/// IPv6): [`crate::steer`]'s `Flow6` hash inputs, addresses in r1 and ports in r3, ending
+/// where the mix begins. Its first instruction leaves for queue 0 what is not IPv6; the
+/// caller points it there. The upper-layer header is the one right after the fixed header (an
 /// extension header makes the protocol its type and the ports 0: the owner may differ
 /// then, and the worker that reads the packet hands it over; a fragment's datagram goes
 /// to one queue whatever its offset, as over IPv4).
@@ -111,7 +107,7 @@ fn steering_ipv6() -> Vec<Insn> {
     // Registers: r8 the next header, r9 the ports (source << 16 | destination); the four
     // halves of the addresses are read into r7 and kept on the stack.
     let mut p = vec![
-        jmp(JNE, 0, IPV6_TO_QUEUE_ZERO, 0), // → not IPv6: queue 0 (patched)
+        jmp(JNE, 0, 0x60, 0), // → not IPv6: queue 0 (patched by the caller)
         load_abs(B, 6),
         alu_x(MOV, 8, 0),
         jmp(JEQ, 8, 6, 0),  // → TCP (patched below)
@@ -187,7 +183,6 @@ fn steering_ipv6() -> Vec<Insn> {
         alu(LSH, 0, 8),
         alu_x(OR, 3, 0),
         alu_x(OR, 3, 8),
-        insn(JMP | JA, 0, 0, IPV6_TO_MIX, 0),
     ]);
     let to = |p: &mut Vec<Insn>, at: usize, target: usize| {
         p[at].off = (target - at - 1) as i16;
@@ -274,7 +269,8 @@ pub fn steering_program(workers: usize) -> Vec<Insn> {
     let to_mix = p.len() - 1;
     let ipv6 = p.len();
     p.extend(steering_ipv6());
-    // steer::mix (addresses in r1, ports in r3), then steer::scale.
+    // steer::mix (addresses in r1, ports in r3; the IPv6 block ends here), then
+    // steer::scale.
     let mix = p.len();
     p.extend(load_imm64(2, MIX_KEY));
     p.push(alu_x(XOR, 1, 2));
@@ -301,14 +297,7 @@ pub fn steering_program(workers: usize) -> Vec<Insn> {
     };
     to(&mut p, 6, ipv6);
     to(&mut p, to_mix, mix);
-    // The IPv6 block's own jumps: out to queue 0 (not IPv6), or on to the mix.
-    for at in ipv6..mix {
-        match p[at].imm {
-            IPV6_TO_QUEUE_ZERO if p[at].code == JMP | JNE | K => to(&mut p, at, queue_zero),
-            _ if p[at].code == JMP | JA && p[at].off == IPV6_TO_MIX => to(&mut p, at, mix),
-            _ => {}
-        }
-    }
+    to(&mut p, ipv6, queue_zero);
     to(&mut p, 12, addresses);
     to(&mut p, 13, tcp_udp);
     to(&mut p, 14, tcp_udp);
@@ -482,8 +471,9 @@ mod tests {
                 1 => (17, [&sport.to_be_bytes()[..], &dport.to_be_bytes(), &[0, 8, 0, 0]].concat()),
                 2 => (58, [&[128u8, 0, 0, 0][..], &sport.to_be_bytes(), &[0, 1]].concat()),
                 3 => (58, [&[129u8, 0, 0, 0][..], &sport.to_be_bytes(), &[0, 1]].concat()),
-                // Another ICMPv6 message (a neighbour solicitation's type): no ports.
-                _ => (58, [&[135u8, 0, 0, 0][..], &[0; 20]].concat()),
+                // Another ICMPv6 message (a neighbour solicitation's type): no ports,
+                // whatever its bytes.
+                _ => (58, [&[135u8, 0, 0, 0][..], &sport.to_be_bytes(), &dport.to_be_bytes(), &[0; 16]].concat()),
             };
             let packet = crate::wire6::ipv6_packet(src, dst, 64, protocol, &l4);
             let program = steering_program(workers);

@@ -305,9 +305,10 @@ impl Snapshot {
         if let Err(reason) = self.acl_check(tracking, nat.acl, false, ip) {
             return Verdict::Drop(reason);
         }
-        // Translated before a port is taken: what cannot be translated, or what the
+        // Translated before a port is taken: what cannot be translated, or what a public
         // gateway's subnet does not let out, holds none. (So the outbound ACL sees the
-        // instance's source port; the gateway's goes in after it.)
+        // instance's source port; the gateway's goes in after it. A private gateway's
+        // way out is checked in the hub, after the port is taken, as for its IPv4 flows.)
         ip.decrement_hop_limit();
         let offload = ip.offload();
         let Ok(len) = nat64::six_to_four_offloaded(ip.bytes(), nat.outside, dst4, offload, reply)
@@ -367,6 +368,11 @@ impl Snapshot {
         let me = nat.as_sender();
         let router = std::net::Ipv4Addr::from(u32::from(nat.subnet.network()) + 1);
         match self.transit(tracking, &me, from, router, attachment, &mut out, &mut [], now) {
+            // (Through the hub to an interface endpoint and on to its service: the edge's
+            // 1500 bytes, with no error to build the IPv6 sender one in.)
+            Verdict::Forward { port: INTERNET, len } if len > EDGE_MTU => {
+                Verdict::Drop(DropReason::TooBig)
+            }
             Verdict::Forward { port, len } => Verdict::Translated { port, len, shift },
             Verdict::Drop(reason) | Verdict::Reply { reason, .. } => Verdict::Drop(reason),
             // (Another gateway's translation, or the VPC's services: none is reached

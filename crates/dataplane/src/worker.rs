@@ -998,6 +998,13 @@ impl<'a> Worker<'a> {
                     self.records.count(record(port, t, true), on_wire, wall);
                 }
                 let translated = &self.reply[H..H + out_len];
+                // (Through a private NAT gateway and a transit gateway, a translation
+                // goes from one VPC to another.)
+                if let Some((a, b)) = shared.tap.peering() {
+                    if crosses(snapshot, port, out, a, b) {
+                        shared.tap.record(Direction::Sent, translated, out_len);
+                    }
+                }
                 if logged(snapshot, out) {
                     if let Some(t) = five_tuple(translated) {
                         let on_wire = wire::on_the_wire(translated, offload);
