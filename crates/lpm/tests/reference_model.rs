@@ -6,7 +6,7 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 use ipnet::{Ipv4Net, Ipv6Net};
 use proptest::prelude::*;
 use vpclab_lpm::reference::LinearScan;
-use vpclab_lpm::{Builder, MAX_VALUE};
+use vpclab_lpm::{Address, Builder, MAX_VALUE};
 
 /// Prefixes drawn so that they nest and collide often: networks come from a few "bases"
 /// with random low bits, lengths cover the whole range.
@@ -65,6 +65,38 @@ fn v6_probes(routes: &[(Ipv6Net, u32)], random: &[u128]) -> Vec<Ipv6Addr> {
     probes.into_iter().map(Ipv6Addr::from).collect()
 }
 
+/// Builds `routes` (with a root of `direct_bits`, if given) and asks it every probe,
+/// one by one and (with `batch`) in one batch, as the linear scan answers.
+fn check<A: Address + std::fmt::Display>(
+    routes: &[(A::Net, u32)],
+    probes: &[A],
+    direct_bits: Option<u32>,
+    batch: bool,
+) -> Result<(), TestCaseError> {
+    let mut reference = LinearScan::new();
+    let mut builder = Builder::with_capacity(routes.len());
+    if let Some(bits) = direct_bits {
+        builder = builder.direct_bits(bits);
+    }
+    for &(net, value) in routes {
+        reference.insert(net, value);
+        builder.insert(net, value).unwrap();
+    }
+    let table = builder.build();
+    for &addr in probes {
+        prop_assert_eq!(table.lookup(addr), reference.lookup(addr), "single lookup of {}", addr);
+    }
+    if batch {
+        let keys: Vec<A::Key> = probes.iter().map(|a| a.to_key()).collect();
+        let mut batched = vec![None; keys.len()];
+        table.lookup_batch(&keys, &mut batched);
+        for (&addr, batched) in probes.iter().zip(batched) {
+            prop_assert_eq!(batched, reference.lookup(addr), "batch lookup of {}", addr);
+        }
+    }
+    Ok(())
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(256))]
 
@@ -74,25 +106,7 @@ proptest! {
         random in prop::collection::vec(any::<u32>(), 64),
         direct_bits in prop::sample::select(vec![None, Some(1), Some(5), Some(12), Some(18), Some(24)]),
     ) {
-        let mut reference = LinearScan::new();
-        let mut builder = Builder::with_capacity(routes.len());
-        if let Some(bits) = direct_bits {
-            builder = builder.direct_bits(bits);
-        }
-        for &(net, value) in &routes {
-            reference.insert(net, value);
-            builder.insert(net, value).unwrap();
-        }
-        let table = builder.build();
-        let probes = v4_probes(&routes, &random);
-        let keys: Vec<u32> = probes.iter().map(|&a| u32::from(a)).collect();
-        let mut batch = vec![None; keys.len()];
-        table.lookup_batch(&keys, &mut batch);
-        for (addr, batched) in probes.iter().zip(batch) {
-            let want = reference.lookup(*addr);
-            prop_assert_eq!(table.lookup(*addr), want, "single lookup of {}", addr);
-            prop_assert_eq!(batched, want, "batch lookup of {}", addr);
-        }
+        check(&routes, &v4_probes(&routes, &random), direct_bits, true)?;
     }
 
     #[test]
@@ -101,19 +115,7 @@ proptest! {
         random in prop::collection::vec(any::<u128>(), 64),
         direct_bits in prop::sample::select(vec![None, Some(1), Some(7), Some(16), Some(24)]),
     ) {
-        let mut reference = LinearScan::new();
-        let mut builder = Builder::with_capacity(routes.len());
-        if let Some(bits) = direct_bits {
-            builder = builder.direct_bits(bits);
-        }
-        for &(net, value) in &routes {
-            reference.insert(net, value);
-            builder.insert(net, value).unwrap();
-        }
-        let table = builder.build();
-        for addr in v6_probes(&routes, &random) {
-            prop_assert_eq!(table.lookup(addr), reference.lookup(addr), "lookup of {}", addr);
-        }
+        check(&routes, &v6_probes(&routes, &random), direct_bits, false)?;
     }
 
     /// Tables on both sides of the short-table limit (a list scanned longest first, and
@@ -123,21 +125,6 @@ proptest! {
         routes in v6_routes_up_to(13),
         random in prop::collection::vec(any::<u128>(), 64),
     ) {
-        let mut reference = LinearScan::new();
-        let mut builder = Builder::with_capacity(routes.len());
-        for &(net, value) in &routes {
-            reference.insert(net, value);
-            builder.insert(net, value).unwrap();
-        }
-        let table = builder.build();
-        let probes = v6_probes(&routes, &random);
-        let keys: Vec<u128> = probes.iter().map(|&a| u128::from(a)).collect();
-        let mut batch = vec![None; keys.len()];
-        table.lookup_batch(&keys, &mut batch);
-        for (addr, batched) in probes.iter().zip(batch) {
-            let want = reference.lookup(*addr);
-            prop_assert_eq!(table.lookup(*addr), want, "single lookup of {}", addr);
-            prop_assert_eq!(batched, want, "batch lookup of {}", addr);
-        }
+        check(&routes, &v6_probes(&routes, &random), None, true)?;
     }
 }
