@@ -96,6 +96,18 @@ fn load_imm64(dst: u8, imm: u64) -> [Insn; 2] {
 
 const FP: u8 = 10;
 
+/// `r9 = source port << 16 | destination port`, the two 16-bit words `load(0)` and
+/// `load(2)` read (the upper-layer header's first four bytes).
+fn load_ports(load: impl Fn(i32) -> Insn) -> [Insn; 5] {
+    [load(0), alu_x(MOV, 9, 0), alu(LSH, 9, 16), load(2), alu_x(OR, 9, 0)]
+}
+
+/// `r9 = id << 16 | id` for an ICMP echo, whose identifier `load(4)` reads: both "ports"
+/// are the identifier.
+fn load_echo_id(load: impl Fn(i32) -> Insn) -> [Insn; 4] {
+    [load(4), alu_x(MOV, 9, 0), alu(LSH, 9, 16), alu_x(OR, 9, 0)]
+}
+
 /// The IPv6 part of the program, entered with the version nibble in r0 (`0x60` for
 /// IPv6): [`crate::steer`]'s `Flow6` hash inputs, addresses in r1 and ports in r3, ending
 /// where the mix begins. Its first instruction leaves for queue 0 what is not IPv6; the
@@ -116,21 +128,13 @@ fn steering_ipv6() -> Vec<Insn> {
         load_abs(B, 40),
         jmp(JEQ, 0, 128, 1),
         jmp(JNE, 0, 129, 0), // → not an echo: no ports (patched below)
-        // Echo request or reply: both "ports" are the identifier.
-        load_abs(H, 44),
-        alu_x(MOV, 9, 0),
-        alu(LSH, 9, 16),
-        alu_x(OR, 9, 0),
-        insn(JMP | JA, 0, 0, 0, 0), // → addresses (patched below)
     ];
+    // The upper-layer header follows the fixed 40 bytes.
+    let l4 = |at: i32| load_abs(H, 40 + at);
+    p.extend(load_echo_id(l4));
+    p.push(insn(JMP | JA, 0, 0, 0, 0)); // → addresses (patched below)
     let ports = p.len();
-    p.extend([
-        load_abs(H, 40),
-        alu_x(MOV, 9, 0),
-        alu(LSH, 9, 16),
-        load_abs(H, 42),
-        alu_x(OR, 9, 0),
-    ]);
+    p.extend(load_ports(l4));
     let addresses = p.len();
     // Source high and low, destination high and low: at 8, 16, 24 and 32.
     for (half, at) in [(0, 8), (1, 16), (2, 24), (3, 32)] {
@@ -220,21 +224,13 @@ pub fn steering_program(workers: usize) -> Vec<Insn> {
         load_ind(B, 7, 0),
         jmp(JEQ, 0, 8, 1),
         jmp(JNE, 0, 0, 0), // → not an echo: no ports (patched)
-        // Echo request or reply: both "ports" are the identifier.
-        load_ind(H, 7, 4),
-        alu_x(MOV, 9, 0),
-        alu(LSH, 9, 16),
-        alu_x(OR, 9, 0),
-        insn(JMP | JA, 0, 0, 0, 0), // → addresses (patched)
     ];
+    // The upper-layer header follows the header's r7 bytes.
+    let l4 = |at: i32| load_ind(H, 7, at);
+    p.extend(load_echo_id(l4));
+    p.push(insn(JMP | JA, 0, 0, 0, 0)); // → addresses (patched)
     let tcp_udp = p.len();
-    p.extend([
-        load_ind(H, 7, 0),
-        alu_x(MOV, 9, 0),
-        alu(LSH, 9, 16),
-        load_ind(H, 7, 2),
-        alu_x(OR, 9, 0),
-    ]);
+    p.extend(load_ports(l4));
     let addresses = p.len();
     p.extend([
         load_abs(W, 12),
