@@ -14,9 +14,14 @@ mod sealed {
 
 /// The integer an address is looked up as: `u32` for IPv4, `u128` for IPv6, most
 /// significant bit first (network order), as read with `from_be_bytes`.
-pub trait Key: sealed::Sealed + Copy + Ord + std::fmt::Debug {
+pub trait Key:
+    sealed::Sealed + Copy + Ord + std::fmt::Debug + std::ops::BitAnd<Output = Self>
+{
     /// Width in bits.
     const BITS: u32;
+
+    /// Every bit set.
+    const ONES: Self;
 
     /// Bits `[offset, offset + len)` of the key, counted from the most significant bit,
     /// as a number in `0..1 << len`. Bits past the end of the key read as zero, so the
@@ -30,24 +35,21 @@ pub trait Key: sealed::Sealed + Copy + Ord + std::fmt::Debug {
 
     /// Whether this key lies in the prefix `network`/`mask` (`mask` has the prefix's
     /// bits set, `network` its host bits clear).
-    fn within(self, network: Self, mask: Self) -> bool;
-
-    /// The mask of a prefix `len` bits long.
-    fn mask(len: u8) -> Self;
-}
-
-impl Key for u32 {
-    const BITS: u32 = 32;
-
     #[inline(always)]
     fn within(self, network: Self, mask: Self) -> bool {
         self & mask == network
     }
 
+    /// The mask of a prefix `len` bits long.
     #[inline]
     fn mask(len: u8) -> Self {
-        u32::MAX.truncate(len)
+        Self::ONES.truncate(len)
     }
+}
+
+impl Key for u32 {
+    const BITS: u32 = 32;
+    const ONES: Self = u32::MAX;
 
     #[inline(always)]
     fn chunk(self, offset: u32, len: u32) -> usize {
@@ -69,16 +71,7 @@ impl Key for u32 {
 
 impl Key for u128 {
     const BITS: u32 = 128;
-
-    #[inline(always)]
-    fn within(self, network: Self, mask: Self) -> bool {
-        self & mask == network
-    }
-
-    #[inline]
-    fn mask(len: u8) -> Self {
-        u128::MAX.truncate(len)
-    }
+    const ONES: Self = u128::MAX;
 
     #[inline(always)]
     fn chunk(self, offset: u32, len: u32) -> usize {
