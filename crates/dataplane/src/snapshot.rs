@@ -1239,13 +1239,11 @@ fn compile_with(
         } else {
             vpc_index.get(&instance.vpc).copied()
         };
-        // (Only to a private IPv4 address: the model maps none to an IPv6-only one.)
         let public_ip = instance
             .public_ip
             .as_ref()
             .map(|(ip, _)| *ip)
-            .filter(|_| own_vpc.is_some_and(|v| with_gateway[v as usize]))
-            .filter(|_| instance.private_ip.is_some());
+            .filter(|_| own_vpc.is_some_and(|v| with_gateway[v as usize]));
         if let Some(ip) = instance.private_ip {
             hosts[vpc as usize].push((Ipv4Net::from(ip), port));
         }
