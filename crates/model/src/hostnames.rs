@@ -13,7 +13,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::{ApiError, Instance, InstanceId, Model, SubnetId, names};
+use crate::{ApiError, Instance, InstanceId, Model, Subnet, SubnetId, names};
 
 /// What an instance's private DNS name is made of.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -68,16 +68,17 @@ impl DnsNameOptions {
     pub const IPV6_NATIVE: Self =
         Self { hostname_type: HostnameType::ResourceName, a_record: false, aaaa_record: true };
 
-    /// Refuses options an IPv6-only subnet's instances cannot have: a name made of an
-    /// IPv4 address, or A records of one.
-    pub fn check_ipv6_native(&self, subnet: &SubnetId) -> Result<(), ApiError> {
-        if self.hostname_type == HostnameType::IpName || self.a_record {
+    /// These options, if instances of `subnet` may have them: in an IPv6-only subnet, no
+    /// name made of an IPv4 address and no A records of one.
+    pub fn allowed_in(self, subnet: &Subnet) -> Result<Self, ApiError> {
+        if subnet.ipv6_native() && (self.hostname_type == HostnameType::IpName || self.a_record) {
             return Err(ApiError::invalid_value(format!(
-                "The subnet '{subnet}' is IPv6-only: its instances' hostname type must be \
-                 resource-name, without A records."
+                "The subnet '{}' is IPv6-only: its instances' hostname type must be \
+                 resource-name, without A records.",
+                subnet.id
             )));
         }
-        Ok(())
+        Ok(self)
     }
 
     /// The options AWS gives a new subnet: `ip-name`, no resource-name records.
@@ -134,11 +135,7 @@ impl Model {
         change: &DnsNameChange,
     ) -> Result<(), ApiError> {
         let s = self.subnet_mut(subnet)?;
-        let options = s.dns_names_on_launch.with(change);
-        if s.ipv6_native() {
-            options.check_ipv6_native(subnet)?;
-        }
-        s.dns_names_on_launch = options;
+        s.dns_names_on_launch = s.dns_names_on_launch.with(change).allowed_in(s)?;
         Ok(())
     }
 
@@ -149,10 +146,7 @@ impl Model {
         change: &DnsNameChange,
     ) -> Result<(), ApiError> {
         let i = self.instance(instance)?;
-        let options = i.dns_names.with(change);
-        if i.private_ip.is_none() {
-            options.check_ipv6_native(&i.subnet)?;
-        }
+        let options = i.dns_names.with(change).allowed_in(self.subnet(&i.subnet)?)?;
         if let Some(i) = self.instances.get_mut(instance) {
             if i.dns_names != options {
                 i.dns_names = options;

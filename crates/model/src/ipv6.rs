@@ -139,27 +139,6 @@ impl Subnet {
     }
 }
 
-/// Refuses a launch into the IPv6-only `subnet` that would leave its instance without
-/// an IPv6 address, ask for a public IPv4 address, or name it by an IPv4 address.
-pub(crate) fn check_ipv6_native_launch(
-    subnet: &Subnet,
-    addresses: &[Ipv6Addr],
-    public_ip: Option<bool>,
-    names: &crate::DnsNameOptions,
-) -> Result<(), ApiError> {
-    if addresses.is_empty() {
-        return Err(ApiError::invalid_value(format!(
-            "The subnet '{}' is IPv6-only: an instance launched into it needs an IPv6 address \
-             (Ipv6AddressCount of at least 1).",
-            subnet.id
-        )));
-    }
-    if public_ip == Some(true) {
-        subnet.ipv4("a public IPv4 address")?;
-    }
-    names.check_ipv6_native(&subnet.id)
-}
-
 /// What IPv4 and IPv6 routes share: a route table keeps one list per family, looked up
 /// apart, and CreateRoute / ReplaceRoute / DeleteRoute check and change either the same
 /// way ([`Model::create_route`] and its kin are generic over this).
@@ -539,6 +518,12 @@ impl Model {
             Ipv6Request::Count(n) => *n as usize,
             Ipv6Request::Addresses(list) => list.len(),
         };
+        if wanted == 0 && held == 0 && s.ipv6_native() {
+            return Err(ApiError::invalid_value(format!(
+                "The subnet '{subnet}' is IPv6-only: an interface in it needs an IPv6 address \
+                 (Ipv6AddressCount of at least 1)."
+            )));
+        }
         if wanted == 0 {
             return Ok(Vec::new());
         }

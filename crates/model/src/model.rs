@@ -1968,12 +1968,6 @@ impl Model {
             asked => Some(self.interface_address(&s, asked)?),
         };
         let ipv6_addresses = self.new_ipv6_addresses(subnet, 0, ipv6)?;
-        if s.ipv6_native() && ipv6_addresses.is_empty() {
-            return Err(ApiError::invalid_value(format!(
-                "The subnet '{subnet}' is IPv6-only: a network interface in it needs an IPv6 \
-                 address (Ipv6AddressCount of at least 1)."
-            )));
-        }
         let id = NetworkInterfaceId::from_raw(self.ids.fresh(NetworkInterfaceId::PREFIX));
         self.network_interfaces.insert(
             id.clone(),
@@ -2297,17 +2291,12 @@ impl Model {
             })?),
         };
         let ipv6_addresses = self.new_ipv6_addresses(&subnet_id, 0, &spec.ipv6)?;
-        let dns_names = subnet.dns_names_on_launch.with(&spec.dns_names);
-        if subnet.ipv6_native() {
-            crate::ipv6::check_ipv6_native_launch(
-                &subnet,
-                &ipv6_addresses,
-                spec.public_ip,
-                &dns_names,
-            )?;
-        }
+        let dns_names = subnet.dns_names_on_launch.with(&spec.dns_names).allowed_in(&subnet)?;
         let public_ip = match spec.public_ip.unwrap_or(subnet.map_public_ip_on_launch) {
-            true => Some((self.take_public_ip()?, PublicIpSource::Auto)),
+            true => {
+                subnet.ipv4("a public IPv4 address")?;
+                Some((self.take_public_ip()?, PublicIpSource::Auto))
+            }
             false => None,
         };
         let id = InstanceId::from_raw(self.ids.fresh(InstanceId::PREFIX));
