@@ -220,7 +220,7 @@ fn launch(ctx: &mut Context<'_>, p: &Params, x: &mut Xml) -> Result<(), ApiError
     }
     let metadata = metadata_options(p, "MetadataOptions.", MetadataOptions::default())?;
     let dns_names =
-        dns_name_change(p, "PrivateDnsNameOptions.HostnameType", "PrivateDnsNameOptions.")?;
+        dns_name_change(p, "PrivateDnsNameOptions.HostnameType", "PrivateDnsNameOptions.", "")?;
     let user_data = match p.get("UserData") {
         None => None,
         Some(text) => {
@@ -662,16 +662,17 @@ pub(super) fn write_dns_name_options(x: &mut Xml, o: &DnsNameOptions) {
 }
 
 /// The hostname options a call names: its hostname type under `hostname_type`, the
-/// record switches under `prefix` (`EnableResourceNameDnsARecord`, `…AAAARecord`).
-fn dns_name_change(
+/// record switches as `{prefix}EnableResourceNameDnsARecord{suffix}` and `…AAAARecord…`.
+pub(super) fn dns_name_change(
     p: &Params,
     hostname_type: &str,
     prefix: &str,
+    suffix: &str,
 ) -> Result<DnsNameChange, ApiError> {
     Ok(DnsNameChange {
         hostname_type: p.get(hostname_type).map(HostnameType::parse).transpose()?,
-        a_record: p.bool(&format!("{prefix}EnableResourceNameDnsARecord"))?,
-        aaaa_record: p.bool(&format!("{prefix}EnableResourceNameDnsAAAARecord"))?,
+        a_record: p.bool(&format!("{prefix}EnableResourceNameDnsARecord{suffix}"))?,
+        aaaa_record: p.bool(&format!("{prefix}EnableResourceNameDnsAAAARecord{suffix}"))?,
     })
 }
 
@@ -683,7 +684,7 @@ pub(super) fn modify_private_dns_name_options(
     x: &mut Xml,
 ) -> Result<(), ApiError> {
     let instance = instance_id(p.required("InstanceId")?)?;
-    let change = dns_name_change(p, "PrivateDnsHostnameType", "")?;
+    let change = dns_name_change(p, "PrivateDnsHostnameType", "", "")?;
     ctx.model.modify_private_dns_name_options(&instance, &change)?;
     x.leaf("return", true);
     Ok(())

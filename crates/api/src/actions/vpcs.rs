@@ -347,14 +347,12 @@ pub(super) fn modify_subnet_attribute(
 ) -> Result<(), ApiError> {
     let subnet = subnet_id(p.required("SubnetId")?)?;
     ctx.model.subnet(&subnet)?;
-    let names = DnsNameChange {
-        hostname_type: p
-            .get("PrivateDnsHostnameTypeOnLaunch")
-            .map(HostnameType::parse)
-            .transpose()?,
-        a_record: p.bool("EnableResourceNameDnsARecordOnLaunch.Value")?,
-        aaaa_record: p.bool("EnableResourceNameDnsAAAARecordOnLaunch.Value")?,
-    };
+    let names = super::instances::dns_name_change(
+        p,
+        "PrivateDnsHostnameTypeOnLaunch",
+        "",
+        "OnLaunch.Value",
+    )?;
     if !names.is_empty() {
         ctx.model.set_subnet_dns_names(&subnet, &names)?;
     }
