@@ -348,13 +348,17 @@ impl Host {
             Some(delta) => delta.changed.iter().copied().filter(|i| !i.stopped).collect(),
             None => model.running_instances().collect(),
         };
-        for instance in &running {
-            let key = (&instance.vpc, instance.private_ip.is_none());
-            resolvs.entry(key).or_insert_with(|| model.resolv_conf(instance));
+        // What an instance's resolver configuration depends on.
+        fn key(i: &Instance) -> (&vpclab_model::VpcId, bool) {
+            (&i.vpc, i.private_ip.is_none())
+        }
+        for &instance in &running {
+            let (vpc, ipv6_only) = key(instance);
+            resolvs.entry((vpc, ipv6_only)).or_insert_with(|| model.resolv_conf_in(vpc, ipv6_only));
         }
         let mut new = Vec::new();
         for &instance in &running {
-            let resolv = &resolvs[&(&instance.vpc, instance.private_ip.is_none())];
+            let resolv = &resolvs[&key(instance)];
             let Some(realised) = self.realised.get_mut(&instance.id) else {
                 new.push((instance, resolv.as_str()));
                 continue;
@@ -819,7 +823,7 @@ fn setup_instance(
     let tun = Tun::open_queues_in(ns, DEVICE, queues)?;
     let ipv4 = address_in(subnet, instance.private_ip);
     let ipv6 = ipv6_of(model, &instance.subnet, &instance.ipv6_addresses);
-    configure_device(ns, DEVICE, ipv4, Some(subnet.router()), ipv6)?;
+    configure_device(ns, DEVICE, ipv4, subnet.router(), true, ipv6)?;
     // Commands run with `ip netns exec` (as `vpclab exec` does) resolve names as the
     // VPC's DHCP options say: by default through its Amazon DNS server, as on AWS.
     netns::write_etc(ns, "resolv.conf", resolv)?;
@@ -828,10 +832,9 @@ fn setup_instance(
 
 /// Configures `device` in `ns` as AWS configures an instance's interface: its IPv4
 /// address with the subnet's prefix (none in an IPv6-only subnet), its IPv6 addresses
-/// `ipv6` (and no other global one), MTU 9001, up and, for the primary interface (the
-/// one with a `router`: `Some(None)` in an IPv6-only subnet), `lo` up, the default
-/// route via the subnet's IPv4 router and, when it has an IPv6 address, the IPv6
-/// default route. With route netlink from a thread inside the namespace: no `ip` or
+/// `ipv6` (and no other global one), MTU 9001, up and, for the `primary` interface,
+/// `lo` up, the default route via the subnet's IPv4 `router` (none in an IPv6-only
+/// subnet) and, when it has an IPv6 address, the IPv6 default route. With route netlink from a thread inside the namespace: no `ip` or
 /// `tc` process (see [`vpclab_sys::rtnl`]). Idempotent: every step replaces what is
 /// there, and IPv6 addresses the device holds but should not (unassigned while no
 /// daemon ran to take them away) go.
@@ -859,7 +862,8 @@ fn configure_device(
     ns: &str,
     device: &str,
     address: Option<Ipv4Net>,
-    router: Option<Option<Ipv4Addr>>,
+    router: Option<Ipv4Addr>,
+    primary: bool,
     ipv6: Vec<Ipv6Net>,
 ) -> Result<(), NetnsError> {
     let device = device.to_owned();
@@ -876,7 +880,7 @@ fn configure_device(
         }
         let up = LinkChange { up: Some(true), ..LinkChange::default() };
         rtnl.set_link(index, up).map_err(step("bring the device up"))?;
-        if let Some(router) = router {
+        if primary {
             let lo = Rtnl::index("lo").map_err(step("find lo"))?;
             rtnl.set_link(lo, up).map_err(step("bring lo up"))?;
             if let Some(router) = router {
@@ -896,7 +900,7 @@ fn configure_device(
             // Nothing held, nothing wanted: no IPv6 default route to remove either.
             return Ok(());
         }
-        set_ipv6(&mut rtnl, index, &held, &ipv6, router.is_some())
+        set_ipv6(&mut rtnl, index, &held, &ipv6, primary)
     })?
 }
 
@@ -1003,7 +1007,7 @@ fn setup_interface(
     })?;
     let tun = Tun::open_queues_in(&ns, device, queues)?;
     let ipv6 = ipv6_of(model, &eni.subnet, &eni.ipv6_addresses);
-    configure_device(&ns, device, address_in(subnet, eni.private_ip), None, ipv6)?;
+    configure_device(&ns, device, address_in(subnet, eni.private_ip), None, false, ipv6)?;
     Ok(tun)
 }
 

@@ -200,9 +200,15 @@ impl Model {
     /// name server at all when the VPC has none. (The same for every instance of a VPC
     /// with IPv4, and for every one without.)
     pub fn resolv_conf(&self, instance: &Instance) -> String {
-        let Ok(vpc) = self.vpc(&instance.vpc) else { return String::new() };
+        self.resolv_conf_in(&instance.vpc, instance.private_ip.is_none())
+    }
+
+    /// What the `resolv.conf` of an instance of `vpc` says, with or without IPv4
+    /// (`ipv6_only`): all [`Model::resolv_conf`] depends on.
+    pub fn resolv_conf_in(&self, vpc: &crate::VpcId, ipv6_only: bool) -> String {
+        let Ok(vpc) = self.vpc(vpc) else { return String::new() };
         match vpc.dhcp_options.as_ref().and_then(|id| self.dhcp_options.get(id)) {
-            Some(set) => set.resolv_conf(vpc, instance.private_ip.is_none()),
+            Some(set) => set.resolv_conf(vpc, ipv6_only),
             None => format!(
                 "# Written by vpclab: {} has no DHCP options, so no name servers.\n",
                 vpc.id
