@@ -696,6 +696,18 @@ fn api<T>(spanned: &Spanned<T>) -> impl FnOnce(ApiError) -> TopologyError + '_ {
     move |e| at(spanned, e.to_string())
 }
 
+/// A refused subnet, pointed at its zone when the zone is what was invalid, else at
+/// `block` (its IPv4 CIDR, or the IPv6 block of an IPv6-only one).
+fn subnet_error<'a, T>(
+    zone: &'a Option<Spanned<String>>,
+    block: &'a Spanned<T>,
+) -> impl FnOnce(ApiError) -> TopologyError + 'a {
+    move |e| match (zone, e.code) {
+        (Some(z), "InvalidParameterValue") => at(z, e.to_string()),
+        _ => at(block, e.to_string()),
+    }
+}
+
 /// An IPv4 address a file gives (an instance's or a NAT gateway's).
 fn address(ip: &Spanned<String>) -> Result<Ipv4Addr, TopologyError> {
     ip.value.trim().parse().map_err(|_| {
@@ -900,10 +912,7 @@ pub(crate) fn build(topology: &Topology, seed: u64) -> Result<Model, TopologyErr
                 (Some(cidr_text), ipv6) => {
                     let id = m
                         .create_subnet(&vpc_id, cidr(cidr_text)?, zone, name_tag(name))
-                        .map_err(|e| match (&subnet.zone, e.code) {
-                            (Some(z), "InvalidParameterValue") => at(z, e.to_string()),
-                            _ => at(cidr_text, e.to_string()),
-                        })?;
+                        .map_err(subnet_error(&subnet.zone, cidr_text))?;
                     if let Some(index) = ipv6 {
                         m.associate_subnet_ipv6(&id, six(index)?).map_err(api(index))?;
                     }
@@ -911,10 +920,7 @@ pub(crate) fn build(topology: &Topology, seed: u64) -> Result<Model, TopologyErr
                 }
                 (None, Some(index)) => m
                     .create_ipv6_native_subnet(&vpc_id, six(index)?, zone, name_tag(name))
-                    .map_err(|e| match (&subnet.zone, e.code) {
-                        (Some(z), "InvalidParameterValue") => at(z, e.to_string()),
-                        _ => at(index, e.to_string()),
-                    })?,
+                    .map_err(subnet_error(&subnet.zone, index))?,
                 (None, None) => {
                     return Err(at(
                         &subnet.name,
