@@ -25,6 +25,7 @@ mod ascending;
 pub mod bpf;
 pub mod capture;
 pub mod counters;
+pub mod engine;
 pub mod flowlog;
 pub mod host;
 mod kept;

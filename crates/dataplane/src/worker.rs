@@ -17,7 +17,6 @@
 //! busy device cannot starve the others.
 
 use std::io;
-use std::net::IpAddr;
 use std::os::fd::{AsFd, AsRawFd};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
@@ -33,24 +32,19 @@ use vpclab_sys::uring::{Event, PacketRing, Stop};
 
 use crate::capture::{Captured, Direction, Point, Tap};
 use crate::counters::{CounterSnapshot, Counters, DropReason};
-use crate::flowlog::{FlowRecord, FlowRecords, RecordKey, five_tuple};
+use crate::engine::{Device, Engine, H, PACKET_BUFFER, Tick};
+use crate::flowlog::FlowRecord;
 use crate::nat::{FLOWS_PER_GATEWAY, Tracking};
-use crate::pipeline::{REPLY_BUFFER, Verdict};
-use crate::services::{self, SERVICE_MTU, SERVICE_QUEUE, ServiceData, ServiceMsg};
-use crate::snapshot::{INTERNET, Port, PortEntry, Snapshot, VPC_MTU};
+use crate::services::{self, SERVICE_QUEUE, ServiceData, ServiceMsg};
+use crate::snapshot::{INTERNET, Port, Snapshot};
 use crate::steer;
-use crate::vnet;
-use crate::wire;
 
 /// Packets read from one device per wake-up.
 pub const BATCH: usize = 64;
 /// Most workers a forwarder runs.
 pub const MAX_WORKERS: usize = 64;
-/// Read buffer behind the virtio-net header: the largest IPv4 packet, which is also the
-/// largest GSO super-packet.
-const PACKET_BUFFER: usize = 65_536;
-/// Where a packet starts in a frame: after its virtio-net header.
-const H: usize = VNET_HDR_LEN;
+// The engine's frames are the TUN devices' frames.
+const _: () = assert!(H == VNET_HDR_LEN);
 /// Frames each worker can have in flight to other workers at once.
 const HANDOFF_FRAMES: usize = 32;
 /// The epoll token of a worker's wake-up eventfd; device tokens are their ports.
@@ -61,6 +55,17 @@ const WAKE: u64 = u64::MAX;
 /// what they write from outside their rings (any queue of a TUN takes writes for the
 /// whole device).
 pub type Queue = Arc<Tun>;
+
+/// A TUN queue is the engine's device: one frame per `read` and per `write`.
+impl Device for Tun {
+    fn recv(&self, frame: &mut [u8]) -> io::Result<usize> {
+        Tun::recv(self, frame)
+    }
+
+    fn send(&self, frame: &[u8]) -> io::Result<()> {
+        Tun::send(self, frame).map(drop)
+    }
+}
 
 /// Where a detached queue is handed back (`None`: the worker did not hold one).
 type Detached = mpsc::Sender<Option<Queue>>;
@@ -590,21 +595,12 @@ struct Worker<'a> {
     shared: &'a Shared,
     counters: &'a Counters,
     handoff: Handoff,
-    /// Each port's device as this worker reads and writes it outside a ring: its own
-    /// queue (epoll), or the device's first queue (io_uring, whose ring holds its own).
-    devices: Vec<Option<Queue>>,
-    /// ICMP errors and resets: a plain virtio-net header, then the packet.
-    reply: Vec<u8>,
-    /// Fragments being sent: a plain header, then one fragment.
-    fragment: Vec<u8>,
-    /// The untranslated header of a packet at a watched internet edge.
-    before: Vec<u8>,
-    nats: Tracking,
-    records: FlowRecords,
+    /// The per-packet work, with each port's device as this worker reads and writes it
+    /// outside a ring: its own queue (epoll), or the device's first queue (io_uring,
+    /// whose ring holds its own).
+    engine: Engine<'a, Queue>,
     /// Workers this one handed packets to since it last woke them.
     to_wake: u64,
-    /// The service thread's queue.
-    to_services: SyncSender<ServiceMsg>,
 }
 
 impl<'a> Worker<'a> {
@@ -615,31 +611,25 @@ impl<'a> Worker<'a> {
         to_services: SyncSender<ServiceMsg>,
     ) -> Self {
         let workers = shared.workers.len();
+        let counters = &shared.workers[index].counters;
+        let nats = Tracking::for_worker(FLOWS_PER_GATEWAY, index, workers);
         Self {
             index,
             shared,
-            counters: &shared.workers[index].counters,
+            counters,
             handoff,
-            devices: Vec::new(),
-            // Room for any packet translated to IPv6 (its header 20 bytes longer, 28
-            // with a Fragment header): NAT64 builds its translations here.
-            reply: vec![0u8; H + PACKET_BUFFER.max(REPLY_BUFFER) + 32],
-            fragment: vec![0u8; H + VPC_MTU],
-            before: vec![0u8; crate::capture::SNAP_LEN],
-            nats: Tracking::for_worker(FLOWS_PER_GATEWAY, index, workers),
-            records: FlowRecords::default(),
+            engine: Engine::new(counters, &shared.tap, nats, to_services),
             to_wake: 0,
-            to_services,
         }
     }
 
     /// The work of every wake-up before its packets: a new snapshot's NAT gateways,
     /// flow records at the end of their interval, expired flows. Returns the clocks the
     /// wake-up's packets are stamped with (milliseconds since start, wall seconds).
-    fn housekeeping(&mut self, snapshot: &Snapshot, clock: &mut Clock) -> (u64, u64) {
+    fn housekeeping<'s>(&mut self, snapshot: &'s Snapshot, clock: &mut Clock) -> Tick<'s> {
         if clock.generation != Some(snapshot.generation) {
             // A new snapshot: NAT gateways may have come or gone (off the packet path).
-            self.nats.sync(snapshot);
+            self.engine.nats.sync(snapshot);
             clock.generation = Some(snapshot.generation);
         }
         // One clock read per wake-up (the wall clock follows from the monotonic one).
@@ -654,19 +644,19 @@ impl<'a> Worker<'a> {
         // worker wakes far more often than that).
         if clock.last_sweep != Some(now) {
             clock.last_sweep = Some(now);
-            self.nats.sweep(now, SWEEP_BUDGET);
-            self.counters.set_tracking(&self.nats);
+            self.engine.nats.sweep(now, SWEEP_BUDGET);
+            self.counters.set_tracking(&self.engine.nats);
         }
-        (now, wall)
+        Tick { snapshot, now, wall }
     }
 
     /// The wake-up eventfd fired: commands from the control plane, packets from other
     /// workers.
-    fn woken(&mut self, snapshot: &Snapshot, io: &mut dyn Watch, now: u64, wall: u64) {
+    fn woken(&mut self, tick: Tick<'_>, io: &mut dyn Watch) {
         self.shared.workers[self.index].wake.drain();
         self.apply_commands(io);
         while let Ok(mut parcel) = self.handoff.inbox.try_recv() {
-            self.forward_parcel(snapshot, &mut parcel, now, wall);
+            self.forward_parcel(tick, &mut parcel);
             let _ = self.handoff.give_back[parcel.origin].try_send(parcel.frame);
         }
     }
@@ -683,16 +673,16 @@ impl<'a> Worker<'a> {
         while !shared.stop.load(Ordering::Acquire) {
             let ready = epoll.wait(&mut events, Duration::from_secs(1))?;
             let snapshot = shared.snapshot.load();
-            let (now, wall) = self.housekeeping(&snapshot, &mut clock);
+            let tick = self.housekeeping(&snapshot, &mut clock);
             for event in &events[..ready] {
                 let token = token(event);
                 if token == WAKE {
-                    self.woken(&snapshot, &mut epoll, now, wall);
+                    self.woken(tick, &mut epoll);
                     continue;
                 }
                 let port = token as Port;
                 for _ in 0..BATCH {
-                    let Some(Some(device)) = self.devices.get(port as usize) else {
+                    let Some(Some(device)) = self.engine.devices.get(port as usize) else {
                         break;
                     };
                     let len = match device.recv(&mut frame) {
@@ -710,9 +700,7 @@ impl<'a> Worker<'a> {
                             break; // Drained (or a signal): the next wake-up reads on.
                         }
                         Err(e) => {
-                            if let Some(tun) =
-                                self.devices.get_mut(port as usize).and_then(Option::take)
-                            {
+                            if let Some(tun) = self.engine.detach(port) {
                                 epoll.unwatch(&tun, port);
                             }
                             device_lost(port, &e);
@@ -721,10 +709,8 @@ impl<'a> Worker<'a> {
                     };
                     let owner = self.owner(&snapshot, port, &frame[H..len]);
                     if owner == self.index {
-                        if let Some((out, n)) =
-                            self.forward(&snapshot, port, &mut frame, len, now, wall)
-                        {
-                            self.send(out, &frame[..n]);
+                        if let Some((out, n)) = self.engine.forward(tick, port, &mut frame, len) {
+                            self.engine.send(out, &frame[..n]);
                         }
                     } else {
                         self.hand_off(owner, port, &frame[..len]);
@@ -775,7 +761,7 @@ impl<'a> Worker<'a> {
             }
             io.ring.reap(&mut events);
             let snapshot = shared.snapshot.load();
-            let (now, wall) = self.housekeeping(&snapshot, &mut clock);
+            let tick = self.housekeeping(&snapshot, &mut clock);
             if busy_poll.is_some() && events.iter().any(|e| matches!(e, Event::Packet { .. })) {
                 last_packet = Instant::now();
             }
@@ -794,21 +780,23 @@ impl<'a> Worker<'a> {
                             io.ring.release(buffer);
                             continue;
                         }
-                        match self.forward(&snapshot, port, frame, len, now, wall) {
+                        match self.engine.forward(tick, port, frame, len) {
                             Some((out, n)) => {
                                 shared.tap.offer(out, Direction::Received, &frame[H..n]);
                                 // To a port without a device here, the write fails (its
                                 // file slot is empty) and is counted when it completes.
                                 if io.ring.write(out, buffer, n).is_err() {
-                                    self.delivered(out, false);
+                                    self.engine.delivered(out, false);
                                 }
                             }
                             None => io.ring.release(buffer),
                         }
                     }
-                    Event::Written { token: port, result } => self.delivered(port, result.is_ok()),
+                    Event::Written { token: port, result } => {
+                        self.engine.delivered(port, result.is_ok());
+                    }
                     Event::Stopped { token: port, why } => self.stopped(&mut io, port, why),
-                    Event::Woken => self.woken(&snapshot, &mut io, now, wall),
+                    Event::Woken => self.woken(tick, &mut io),
                 }
             }
             // Reads that ran out of buffers go on now that this batch gave them back.
@@ -850,7 +838,7 @@ impl<'a> Worker<'a> {
         };
         // The device failed: no longer read.
         UringIo::flag(&mut io.armed, port, false);
-        if let Some(tun) = self.devices.get_mut(port as usize).and_then(Option::take) {
+        if let Some(tun) = self.engine.detach(port) {
             io.unwatch(&tun, port);
             device_lost(port, &e);
         }
@@ -863,11 +851,11 @@ impl<'a> Worker<'a> {
     }
 
     /// Forwards a packet another worker read for this one (it owns the flow).
-    fn forward_parcel(&mut self, snapshot: &Snapshot, parcel: &mut Parcel, now: u64, wall: u64) {
+    fn forward_parcel(&mut self, tick: Tick<'_>, parcel: &mut Parcel) {
         if let Some((out, n)) =
-            self.forward(snapshot, parcel.from, &mut parcel.frame, parcel.len, now, wall)
+            self.engine.forward(tick, parcel.from, &mut parcel.frame, parcel.len)
         {
-            self.send(out, &parcel.frame[..n]);
+            self.engine.send(out, &parcel.frame[..n]);
         }
     }
 
@@ -900,191 +888,14 @@ impl<'a> Worker<'a> {
         }
     }
 
-    /// Runs the pipeline on the `len`-byte frame (virtio-net header, packet) read from
-    /// `port`, and sends what it decides — except the common case, a packet forwarded
-    /// whole: then it returns the port and the frame's new length, for the caller to
-    /// write the frame from where it lies.
-    #[must_use]
-    fn forward(
-        &mut self,
-        snapshot: &Snapshot,
-        port: Port,
-        frame: &mut [u8],
-        len: usize,
-        now: u64,
-        wall: u64,
-    ) -> Option<(Port, usize)> {
-        let shared = self.shared;
-        let counters = self.counters;
-        let len = len - H;
-        counters.rx();
-        counters.port_sent(port);
-        let offload = vnet::offload(&frame[..H]);
-        shared.tap.offer(port, Direction::Sent, &frame[H..H + len]);
-        // At the internet edge a capture shows both sides of the translation: keep the
-        // untranslated header until the verdict is known.
-        let edge = shared.tap.watches(INTERNET);
-        let packet = &mut frame[H..];
-        // The sender's side of a flow record: the packet as it left the instance.
-        // (Measured only for a logged interface: most packets pay nothing for flow logs.)
-        let sent = logged(snapshot, port)
-            .then(|| five_tuple(&packet[..len]))
-            .flatten()
-            .map(|t| (t, wire::on_the_wire(&packet[..len], offload)));
-        if edge {
-            let kept = len.min(self.before.len());
-            self.before[..kept].copy_from_slice(&packet[..kept]);
-        }
-        let verdict = snapshot.process_offloaded(
-            &mut self.nats,
-            port,
-            &mut packet[..len],
-            offload,
-            &mut self.reply[H..],
-            now,
-        );
-        match verdict {
-            Verdict::Forward { port: out, len: out_len } => {
-                // The far side decides (a NAT gateway's Elastic IP, say).
-                let far_out = edge && out == INTERNET && port != INTERNET;
-                if far_out && shared.tap.wants(&packet[..out_len], true) {
-                    let kept = len.min(self.before.len());
-                    shared.tap.record(Direction::Sent, &self.before[..kept], len);
-                } else if edge && port == INTERNET && shared.tap.wants(&self.before, false) {
-                    shared.tap.record(Direction::Received, &packet[..out_len], out_len);
-                }
-                if let Some((a, b)) = shared.tap.peering() {
-                    if crosses(snapshot, port, out, a, b) {
-                        shared.tap.record(Direction::Sent, &packet[..out_len], out_len);
-                    }
-                }
-                if let Some((t, on_wire)) = sent {
-                    self.records.count(record(port, t, true), on_wire, wall);
-                }
-                if logged(snapshot, out) {
-                    if let Some(t) = five_tuple(&packet[..out_len]) {
-                        let on_wire = wire::on_the_wire(&packet[..out_len], offload);
-                        self.records.count(record(out, t, true), on_wire, wall);
-                    }
-                }
-                let mtu = snapshot.mtu(out);
-                if out_len > mtu && offload.gso_size == 0 {
-                    // Larger than the device it goes to takes, without DF (the pipeline
-                    // let it through for this): cut in software, checksum finished first.
-                    let packet = &mut packet[..out_len];
-                    if offload.partial_checksum {
-                        wire::finish_checksum(packet);
-                    }
-                    self.fragment[..H].copy_from_slice(&vnet::PLAIN);
-                    let mut made = 0;
-                    while let Some(n) = wire::fragment(packet, mtu, made, &mut self.fragment[H..]) {
-                        self.send(out, &self.fragment[..H + n]);
-                        made += 1;
-                    }
-                    if made == 0 {
-                        counters.drop(DropReason::TooBig);
-                        counters.port_dropped(port, DropReason::TooBig);
-                    }
-                } else {
-                    return Some((out, H + out_len));
-                }
-            }
-            Verdict::Translated { port: out, len: out_len, shift } => {
-                // NAT64: the translation lies in the reply buffer; its offloads are the
-                // packet's, with the upper-layer header moved.
-                let to_ipv4 = self.reply.get(H).is_some_and(|b| b >> 4 == 4);
-                self.reply[..H].copy_from_slice(&vnet::translated(&frame[..H], shift, to_ipv4));
-                if let Some((t, on_wire)) = sent {
-                    self.records.count(record(port, t, true), on_wire, wall);
-                }
-                let translated = &self.reply[H..H + out_len];
-                // (Through a private NAT gateway and a transit gateway, a translation
-                // goes from one VPC to another.)
-                if let Some((a, b)) = shared.tap.peering() {
-                    if crosses(snapshot, port, out, a, b) {
-                        shared.tap.record(Direction::Sent, translated, out_len);
-                    }
-                }
-                if logged(snapshot, out) {
-                    if let Some(t) = five_tuple(translated) {
-                        let on_wire = wire::on_the_wire(translated, offload);
-                        self.records.count(record(out, t, true), on_wire, wall);
-                    }
-                }
-                self.send(out, &self.reply[..H + out_len]);
-                // The errors built here later go out as plain packets.
-                self.reply[..H].copy_from_slice(&vnet::PLAIN);
-            }
-            Verdict::Reply { port: out, len, reason } => {
-                counters.drop(reason);
-                counters.port_dropped(port, reason);
-                counters.icmp();
-                self.send(out, &self.reply[..H + len]);
-            }
-            Verdict::Service { len } => {
-                // Copied into the message itself: the queue's slots are preallocated.
-                let mut bytes = [0u8; SERVICE_MTU];
-                let sent = len <= SERVICE_MTU && {
-                    bytes[..len].copy_from_slice(&packet[..len]);
-                    let msg = ServiceMsg::Packet { port, len: len as u16, bytes };
-                    self.to_services.try_send(msg).is_ok()
-                };
-                if sent {
-                    counters.to_services();
-                } else {
-                    counters.drop(DropReason::ServiceBusy);
-                    counters.port_dropped(port, DropReason::ServiceBusy);
-                }
-            }
-            Verdict::Drop(reason) => {
-                counters.drop(reason);
-                counters.port_dropped(port, reason);
-                match reason {
-                    DropReason::SgEgress | DropReason::NaclOut => {
-                        if let Some((t, on_wire)) = sent {
-                            self.records.count(record(port, t, false), on_wire, wall);
-                        }
-                    }
-                    DropReason::SgIngress | DropReason::NaclIn => {
-                        let at = self.nats.receiver().filter(|&r| logged(snapshot, r));
-                        if let (Some(at), Some(t)) = (at, five_tuple(&packet[..len])) {
-                            let on_wire = wire::on_the_wire(&packet[..len], offload);
-                            self.records.count(record(at, t, false), on_wire, wall);
-                        }
-                    }
-                    _ => {}
-                }
-            }
-        }
-        None
-    }
-
-    /// Writes `frame` — a virtio-net header and a packet — to `port`'s device (through
-    /// the queue in `devices`).
-    fn send(&self, port: Port, frame: &[u8]) {
-        self.shared.tap.offer(port, Direction::Received, &frame[H..]);
-        let device = self.devices.get(port as usize).and_then(Option::as_ref);
-        self.delivered(port, device.is_some_and(|d| d.send(frame).is_ok()));
-    }
-
-    /// Counts a packet written to `port`'s device, or one that could not be.
-    fn delivered(&self, port: Port, written: bool) {
-        if written {
-            self.counters.tx();
-            self.counters.port_received(port);
-        } else {
-            self.counters.drop(DropReason::TxFailed);
-        }
-    }
-
     /// Sends the flow records counted since the last time to the sink (off the packet
     /// path: once per aggregation interval).
     fn write_out_flows(&mut self) {
-        if self.records.is_empty() {
+        if self.engine.records.is_empty() {
             return;
         }
         let mut batch = Vec::new();
-        self.records.drain(&mut batch);
+        self.engine.records.drain(&mut batch);
         let sink = self.shared.flow_sink.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(sink) = sink.as_ref() {
             let _ = sink.send(batch);
@@ -1098,11 +909,7 @@ impl<'a> Worker<'a> {
         for command in commands {
             match command {
                 Command::Attach(port, own, first, done) => {
-                    let slot = port as usize;
-                    if self.devices.len() <= slot {
-                        self.devices.resize_with(slot + 1, || None);
-                    }
-                    if let Some(old) = self.devices[slot].take() {
+                    if let Some(old) = self.engine.detach(port) {
                         io.unwatch(&old, port);
                     }
                     let result = io.watch(&own, port);
@@ -1111,23 +918,22 @@ impl<'a> Worker<'a> {
                         // io_uring worker reads through the file its ring registered and
                         // writes the rest through the first queue: its own fd closes here
                         // (one fd per instance, not one per worker).
-                        self.devices[slot] = Some(if io.reads_by_fd() { own } else { first });
+                        let _ =
+                            self.engine.attach(port, if io.reads_by_fd() { own } else { first });
                     }
                     let _ = done.send(result);
                 }
                 Command::FlushFlows(done) => {
                     let mut batch = Vec::new();
-                    self.records.drain(&mut batch);
+                    self.engine.records.drain(&mut batch);
                     let _ = done.send(batch);
                 }
-                Command::Detach(port, done) => {
-                    match self.devices.get_mut(port as usize).and_then(Option::take) {
-                        Some(tun) => io.detach(tun, port, done),
-                        None => {
-                            let _ = done.send(None);
-                        }
+                Command::Detach(port, done) => match self.engine.detach(port) {
+                    Some(tun) => io.detach(tun, port, done),
+                    None => {
+                        let _ = done.send(None);
                     }
-                }
+                },
             }
         }
     }
@@ -1286,28 +1092,4 @@ impl Watch for UringIo {
             let _ = done.send(Some(tun));
         }
     }
-}
-
-/// Whether a packet from `from` to `to` went between VPCs `a` and `b`.
-fn crosses(snapshot: &Snapshot, from: Port, to: Port, a: u32, b: u32) -> bool {
-    match (snapshot.port(from), snapshot.port(to)) {
-        (PortEntry::Instance(x), PortEntry::Instance(y)) => {
-            (x.vpc, y.vpc) == (a, b) || (x.vpc, y.vpc) == (b, a)
-        }
-        _ => false,
-    }
-}
-
-/// Whether a flow log records the interface behind `port`.
-#[inline]
-fn logged(snapshot: &Snapshot, port: Port) -> bool {
-    matches!(snapshot.port(port), PortEntry::Instance(i) if i.flow_log)
-}
-
-fn record(
-    port: Port,
-    (src, dst, sport, dport, protocol): (IpAddr, IpAddr, u16, u16, u8),
-    accepted: bool,
-) -> RecordKey {
-    RecordKey { port, src, dst, sport, dport, protocol, accepted }
 }
