@@ -361,3 +361,318 @@ fn record(
     RecordKey { port, src, dst, sport, dport, protocol, accepted }
 }
 
+#[cfg(test)]
+mod tests {
+    use std::net::Ipv4Addr;
+    use std::sync::mpsc::{Receiver, sync_channel};
+
+    use vpclab_model::{
+        FlowLogSpec, Model, RouteSpec, RouteTarget, RunInstance, Tags, TrafficType,
+    };
+
+    use super::*;
+    use crate::capture::Captured;
+    use crate::snapshot::{PortMap, compile};
+    use crate::trace::{Probe, probe};
+    use crate::wire::{IPV4_HEADER, ipv4_packet};
+
+    /// VPC 10.0.0.0/16 with an internet gateway: `web` (public address) in 10.0.1.0/24,
+    /// whose table routes 0.0.0.0/0 to it, `app` in 10.0.2.0/24; both in the default
+    /// security group, a flow log on the VPC. Every port has an in-memory device.
+    struct Lab {
+        snapshot: Snapshot,
+        counters: Counters,
+        tap: Tap,
+        web: (Port, Ipv4Addr, Ipv4Addr),
+        app: (Port, Ipv4Addr),
+    }
+
+    const INTERNET_HOST: Ipv4Addr = Ipv4Addr::new(198, 51, 100, 1);
+
+    impl Lab {
+        fn new(flow_log: bool) -> Self {
+            let mut m = Model::new(7);
+            let vpc = m.create_vpc("10.0.0.0/16".parse().unwrap(), Tags::new()).unwrap();
+            let public =
+                m.create_subnet(&vpc, "10.0.1.0/24".parse().unwrap(), None, Tags::new()).unwrap();
+            let private =
+                m.create_subnet(&vpc, "10.0.2.0/24".parse().unwrap(), None, Tags::new()).unwrap();
+            let igw = m.create_internet_gateway(Tags::new());
+            m.attach_internet_gateway(&igw, &vpc).unwrap();
+            let table = m.create_route_table(&vpc, Tags::new()).unwrap();
+            let default = "0.0.0.0/0".parse().unwrap();
+            let to_igw = RouteSpec { destination: default, target: RouteTarget::Gateway(igw) };
+            m.create_route(&table, to_igw).unwrap();
+            m.associate_route_table(&table, &public).unwrap();
+            let run = |m: &mut Model, subnet: &vpclab_model::SubnetId, public_ip: bool| {
+                let instance = RunInstance {
+                    subnet: Some(subnet.clone()),
+                    public_ip: Some(public_ip),
+                    ..Default::default()
+                };
+                m.run_instance(instance).unwrap()
+            };
+            let (web, app) = (run(&mut m, &public, true), run(&mut m, &private, false));
+            if flow_log {
+                let spec = FlowLogSpec {
+                    traffic_type: TrafficType::All,
+                    destination_type: "cloud-watch-logs".into(),
+                    destination: "lab".into(),
+                    max_aggregation_interval: 60,
+                    created_at: 0,
+                    tags: Tags::new(),
+                };
+                let made = m.create_flow_logs("VPC", &[vpc.as_str().to_owned()], &spec).unwrap();
+                assert!(made.iter().all(Result::is_ok));
+            }
+            let mut ports = PortMap::new();
+            let (web_port, app_port) = (ports.assign(&web), ports.assign(&app));
+            let web = m.instance(&web).unwrap();
+            let web_public = web.public_ip.as_ref().unwrap().0;
+            let web = (web_port, web.private_ip.unwrap(), web_public);
+            let app = (app_port, m.instance(&app).unwrap().private_ip.unwrap());
+            let snapshot = compile(&m, &mut ports, 1);
+            Lab { snapshot, counters: Counters::default(), tap: Tap::default(), web, app }
+        }
+
+        /// An engine with a device at each port, and the service thread's end of its
+        /// queue (`slots` messages deep).
+        fn engine(&self, slots: usize) -> (Engine<'_, Loopback>, Receiver<ServiceMsg>) {
+            let (to_services, services) = sync_channel(slots);
+            let mut nats = Tracking::new(1024);
+            nats.sync(&self.snapshot);
+            let mut engine = Engine::new(&self.counters, &self.tap, nats, to_services);
+            for port in [self.web.0, self.app.0, INTERNET] {
+                assert!(engine.attach(port, Loopback::default()).is_none());
+            }
+            (engine, services)
+        }
+
+        fn tick(&self) -> Tick<'_> {
+            Tick { snapshot: &self.snapshot, now: 0, wall: 1_000 }
+        }
+    }
+
+    /// `packet` behind a plain virtio-net header, in a buffer as large as a worker's.
+    fn frame(packet: &[u8]) -> (Vec<u8>, usize) {
+        let mut frame = vec![0u8; H + PACKET_BUFFER];
+        frame[H..H + packet.len()].copy_from_slice(packet);
+        (frame, H + packet.len())
+    }
+
+    /// A UDP datagram of `payload` bytes (its checksum left out, as IPv4 allows), DF
+    /// as asked.
+    fn udp(src: Ipv4Addr, dst: Ipv4Addr, payload: usize, dont_fragment: bool) -> Vec<u8> {
+        let mut l4 = vec![0u8; 8 + payload];
+        l4[..2].copy_from_slice(&4321u16.to_be_bytes());
+        l4[2..4].copy_from_slice(&9999u16.to_be_bytes());
+        l4[4..6].copy_from_slice(&((8 + payload) as u16).to_be_bytes());
+        for (i, byte) in l4[8..].iter_mut().enumerate() {
+            *byte = i as u8;
+        }
+        let mut p = ipv4_packet(src, dst, 64, 17, &l4);
+        if dont_fragment {
+            p[6] |= 0x40;
+            p[10..12].fill(0);
+            let c = wire::checksum(&p[..IPV4_HEADER]);
+            p[10..12].copy_from_slice(&c.to_be_bytes());
+        }
+        p
+    }
+
+    fn device<'e>(engine: &'e Engine<'_, Loopback>, port: Port) -> &'e Loopback {
+        engine.devices[port as usize].as_ref().unwrap()
+    }
+
+    #[test]
+    fn a_packet_forwarded_whole_is_left_to_the_loop_to_write() {
+        let lab = Lab::new(false);
+        let (mut engine, _services) = lab.engine(1);
+        let (web, app) = (lab.web, lab.app);
+        let (mut f, len) = frame(&probe(web.1, app.1, Probe::Ping));
+        let out = engine.forward(lab.tick(), web.0, &mut f, len);
+        assert_eq!(out, Some((app.0, len)), "to app, the frame's length unchanged");
+        assert_eq!(f[H + 8], 63, "the VPC router took one from the TTL");
+        for port in [web.0, app.0, INTERNET] {
+            assert!(device(&engine, port).take().is_empty(), "nothing written by the engine");
+        }
+        // The loop writes it (as the epoll loop does): counted as sent to app.
+        engine.send(app.0, &f[..len]);
+        assert_eq!(device(&engine, app.0).take(), vec![f[..len].to_vec()]);
+        let counted = lab.counters.snapshot();
+        assert_eq!((counted.rx_packets, counted.tx_packets), (1, 1));
+        assert_eq!(lab.counters.port(web.0).sent, 1);
+        assert_eq!(lab.counters.port(app.0).received, 1);
+    }
+
+    #[test]
+    fn a_datagram_larger_than_the_edge_without_df_leaves_in_fragments() {
+        let lab = Lab::new(false);
+        let (mut engine, _services) = lab.engine(1);
+        let web = lab.web;
+        let datagram = udp(web.1, INTERNET_HOST, 4000, false);
+        let (mut f, len) = frame(&datagram);
+        assert_eq!(engine.forward(lab.tick(), web.0, &mut f, len), None, "sent as pieces");
+        let pieces = device(&engine, INTERNET).take();
+        assert_eq!(pieces.len(), 3, "4028 bytes in fragments of at most 1500");
+        let mut payload = Vec::new();
+        for (i, piece) in pieces.iter().enumerate() {
+            assert_eq!(&piece[..H], &vnet::PLAIN, "fragments need nothing finished");
+            let ip = &piece[H..];
+            assert!(ip.len() <= 1500, "fragment {i} is {} bytes", ip.len());
+            assert_eq!(wire::checksum(&ip[..IPV4_HEADER]), 0, "fragment {i}'s header checksum");
+            assert_eq!(&ip[12..16], &web.2.octets(), "from web's public address");
+            let field = u16::from_be_bytes([ip[6], ip[7]]);
+            let (more, offset) = (field & 0x2000 != 0, usize::from(field & 0x1fff) * 8);
+            assert_eq!(more, i < pieces.len() - 1, "MF on all but the last");
+            assert_eq!(offset, payload.len(), "fragment {i} continues where the last ended");
+            payload.extend_from_slice(&ip[IPV4_HEADER..]);
+        }
+        assert_eq!(&payload[8..], &datagram[IPV4_HEADER + 8..], "the payload, whole and in order");
+        let counted = lab.counters.snapshot();
+        assert_eq!((counted.rx_packets, counted.tx_packets), (1, 3));
+    }
+
+    #[test]
+    fn with_df_the_sender_gets_fragmentation_needed_instead() {
+        let lab = Lab::new(false);
+        let (mut engine, _services) = lab.engine(1);
+        let web = lab.web;
+        let (mut f, len) = frame(&udp(web.1, INTERNET_HOST, 4000, true));
+        assert_eq!(engine.forward(lab.tick(), web.0, &mut f, len), None);
+        assert!(device(&engine, INTERNET).take().is_empty(), "nothing leaves");
+        let back = device(&engine, web.0).take();
+        assert_eq!(back.len(), 1, "one ICMP error to the sender");
+        let icmp = &back[0][H..];
+        assert_eq!((icmp[9], icmp[20], icmp[21]), (1, 3, 4), "fragmentation needed");
+        assert_eq!(u16::from_be_bytes([icmp[26], icmp[27]]), 1500, "the next hop's MTU");
+        assert_eq!(&icmp[16..20], &web.1.octets(), "to the sender's private address");
+        assert_eq!(lab.counters.snapshot().icmp_sent, 1);
+        assert_eq!(lab.counters.snapshot().dropped(DropReason::TooBig), 1);
+    }
+
+    #[test]
+    fn an_expired_packet_gets_time_exceeded_from_the_router() {
+        let lab = Lab::new(false);
+        let (mut engine, _services) = lab.engine(1);
+        let (web, app) = (lab.web, lab.app);
+        let mut ping = probe(web.1, app.1, Probe::Ping);
+        ping[8] = 1;
+        ping[10..12].fill(0);
+        let c = wire::checksum(&ping[..IPV4_HEADER]);
+        ping[10..12].copy_from_slice(&c.to_be_bytes());
+        let (mut f, len) = frame(&ping);
+        assert_eq!(engine.forward(lab.tick(), web.0, &mut f, len), None);
+        assert!(device(&engine, app.0).take().is_empty());
+        let back = device(&engine, web.0).take();
+        assert_eq!(back.len(), 1);
+        let icmp = &back[0][H..];
+        assert_eq!((icmp[20], icmp[21]), (11, 0), "time exceeded in transit");
+        assert_eq!(&icmp[12..16], &[10, 0, 1, 1], "from web's subnet router");
+    }
+
+    #[test]
+    fn a_capture_at_a_port_sees_what_it_receives_and_sends() {
+        let lab = Lab::new(false);
+        let (mut engine, _services) = lab.engine(1);
+        let (web, app) = (lab.web, lab.app);
+        assert!(lab.tap.start(app.0, None));
+        let request = probe(web.1, app.1, Probe::Ping);
+        let (mut f, len) = frame(&request);
+        let (out, n) = engine.forward(lab.tick(), web.0, &mut f, len).unwrap();
+        engine.send(out, &f[..n]);
+        let delivered = f[H..n].to_vec();
+        let answer = crate::trace::answer(&delivered);
+        let (mut g, len) = frame(&answer);
+        let (out, n) = engine.forward(lab.tick(), app.0, &mut g, len).unwrap();
+        assert_eq!(out, web.0, "the answer goes back");
+        engine.send(out, &g[..n]);
+        let mut seen: Vec<Captured> = Vec::new();
+        assert_eq!(lab.tap.drain(&mut seen), 0, "nothing missed");
+        let seen: Vec<_> = seen.iter().map(|c| (c.direction, c.data.clone())).collect();
+        assert_eq!(
+            seen,
+            vec![(Direction::Received, delivered), (Direction::Sent, answer)],
+            "the request as app got it, then its answer as app sent it"
+        );
+    }
+
+    #[test]
+    fn flow_records_count_both_interfaces_of_an_accepted_flow_and_the_receiver_of_a_rejected_one() {
+        let lab = Lab::new(true);
+        let (mut engine, _services) = lab.engine(1);
+        let (web, app) = (lab.web, lab.app);
+        let (mut f, len) = frame(&probe(web.1, app.1, Probe::Ping));
+        let _ = engine.forward(lab.tick(), web.0, &mut f, len).unwrap();
+        // From the internet to web's public address: the default group keeps it out.
+        let (mut g, len) = frame(&probe(INTERNET_HOST, web.2, Probe::Tcp(22)));
+        assert_eq!(engine.forward(lab.tick(), INTERNET, &mut g, len), None);
+        let mut records = Vec::new();
+        engine.records.drain(&mut records);
+        let mut seen: Vec<_> = records
+            .iter()
+            .map(|(key, counts)| (key.port, key.src, key.dst, key.accepted, counts.packets))
+            .collect();
+        seen.sort_by_key(|r| (r.0, r.3));
+        let mut expected = vec![
+            (web.0, web.1.into(), app.1.into(), true, 1),
+            (app.0, web.1.into(), app.1.into(), true, 1),
+            (web.0, INTERNET_HOST.into(), web.1.into(), false, 1),
+        ];
+        expected.sort_by_key(|r| (r.0, r.3));
+        assert_eq!(seen, expected);
+        assert!(records.iter().all(|(_, c)| (c.start, c.end) == (1_000, 1_000)), "wall clock");
+        assert_eq!(lab.counters.snapshot().dropped(DropReason::SgIngress), 1);
+    }
+
+    #[test]
+    fn a_packet_for_amazon_dns_goes_to_the_services_and_a_full_queue_drops_it() {
+        let lab = Lab::new(false);
+        let (mut engine, services) = lab.engine(1);
+        let web = lab.web;
+        let query = probe(web.1, Ipv4Addr::new(10, 0, 0, 2), Probe::Udp(53));
+        for _ in 0..2 {
+            let (mut f, len) = frame(&query);
+            assert_eq!(engine.forward(lab.tick(), web.0, &mut f, len), None);
+        }
+        let Ok(ServiceMsg::Packet { port, len, bytes }) = services.try_recv() else {
+            panic!("the first query reaches the service thread");
+        };
+        assert_eq!((port, &bytes[..usize::from(len)]), (web.0, &query[..]));
+        assert!(services.try_recv().is_err(), "the queue held one");
+        let counted = lab.counters.snapshot();
+        assert_eq!(counted.to_services, 1);
+        assert_eq!(counted.dropped(DropReason::ServiceBusy), 1, "the second, counted");
+        assert_eq!(lab.counters.port(web.0).dropped, 1);
+    }
+
+    #[test]
+    fn a_port_without_a_device_counts_a_failed_write() {
+        let lab = Lab::new(false);
+        let (mut engine, _services) = lab.engine(1);
+        let (web, app) = (lab.web, lab.app);
+        let gone = engine.detach(app.0);
+        assert!(gone.is_some() && engine.detach(app.0).is_none());
+        let (mut f, len) = frame(&probe(web.1, app.1, Probe::Ping));
+        let (out, n) = engine.forward(lab.tick(), web.0, &mut f, len).unwrap();
+        engine.send(out, &f[..n]);
+        assert_eq!(lab.counters.snapshot().dropped(DropReason::TxFailed), 1);
+        assert_eq!(lab.counters.snapshot().tx_packets, 0);
+    }
+
+    #[test]
+    fn the_loopback_device_reads_back_what_was_pushed_in_order() {
+        let device = Loopback::default();
+        let mut buf = [0u8; 4];
+        assert_eq!(device.recv(&mut buf).unwrap_err().kind(), io::ErrorKind::WouldBlock);
+        device.push(&[1, 2]);
+        device.push(&[3, 4, 5, 6, 7]);
+        assert_eq!(device.recv(&mut buf).unwrap(), 2);
+        assert_eq!(&buf[..2], &[1, 2]);
+        assert_eq!(device.recv(&mut buf).unwrap(), 4, "cut to the buffer, as a read is");
+        assert_eq!(buf, [3, 4, 5, 6]);
+        device.send(&[9]).unwrap();
+        assert_eq!(device.take(), vec![vec![9]]);
+        assert!(device.take().is_empty());
+    }
+}
