@@ -258,7 +258,6 @@ mod tests {
             dns_support: true,
             dns64: false,
             resolver: "10.0.0.2".parse().unwrap(),
-            private: "10.0.1.10".parse().ok(),
             options,
             metadata,
             identity: "{}".into(),

@@ -69,8 +69,6 @@ pub struct InstanceService {
     pub dns64: bool,
     /// Its VPC's DNS server address: the VPC's base + 2.
     pub resolver: Ipv4Addr,
-    /// Its private IPv4 address (none in an IPv6-only subnet).
-    pub private: Option<Ipv4Addr>,
     /// Its metadata service options.
     pub options: MetadataOptions,
     /// Its metadata: paths under `/latest/meta-data/` to values.
@@ -523,7 +521,6 @@ fn instance_service(
         dns_support: vpc.dns_support,
         dns64: subnet.enable_dns64,
         resolver: vpc.dns_server(),
-        private: instance.private_ip,
         options: instance.metadata,
         metadata: m,
         identity,
