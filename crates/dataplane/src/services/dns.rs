@@ -133,42 +133,33 @@ pub fn answer(query: &[u8], asker: &InstanceService, data: &ServiceData) -> Opti
             let name = question.qname.clone();
             reply.answers.push(ResourceRecord::new(name, CLASS::IN, TTL, rdata));
         };
-        if let Some(id) = names::resource_in(&name) {
-            match data.resource_names.get(&(asker.vpc, id)).filter(|_| class_ok) {
-                Some(records) => {
-                    if let (true, Some(ip)) = (a, records.a) {
-                        record(RData::A(A { address: u32::from(ip) }));
-                    }
-                    if aaaa_asked {
-                        for ip in &records.aaaa {
-                            record(RData::AAAA(AAAA { address: u128::from(*ip) }));
-                        }
-                        // DNS64: only for a name without AAAA records of its own.
-                        if let (true, true, Some(ip)) =
-                            (asker.dns64, records.aaaa.is_empty(), records.a)
-                        {
-                            record(RData::AAAA(AAAA { address: u128::from(dns64(ip)) }));
-                        }
-                    }
-                }
-                None => missing = true,
-            }
+        // A resource name has the records its instance enables (IPv6 ones included);
+        // every other name only IPv4 addresses.
+        let found = match names::resource_in(&name) {
+            Some(id) => data
+                .resource_names
+                .get(&(asker.vpc, id))
+                .map(|records| (records.a.into_iter().collect(), &records.aaaa[..])),
+            None => resolve(&name, asker, data).map(|v4| (v4, &[][..])),
+        };
+        let Some((v4, v6)) = found.filter(|_| class_ok) else {
+            missing = true;
             continue;
-        }
-        match resolve(&name, asker, data).filter(|_| class_ok) {
-            Some(addresses) => {
-                // DNS64: no other name here has an AAAA record of its own.
-                let aaaa = asker.dns64 && aaaa_asked;
-                for ip in addresses {
-                    if a {
-                        record(RData::A(A { address: u32::from(ip) }));
-                    }
-                    if aaaa {
-                        record(RData::AAAA(AAAA { address: u128::from(dns64(ip)) }));
-                    }
-                }
+        };
+        // DNS64: only for a name without AAAA records of its own.
+        let synthesise = asker.dns64 && aaaa_asked && v6.is_empty();
+        for &ip in &v4 {
+            if a {
+                record(RData::A(A { address: u32::from(ip) }));
             }
-            None => missing = true,
+            if synthesise {
+                record(RData::AAAA(AAAA { address: u128::from(dns64(ip)) }));
+            }
+        }
+        if aaaa_asked {
+            for &ip in v6 {
+                record(RData::AAAA(AAAA { address: u128::from(ip) }));
+            }
         }
     }
     if missing && reply.answers.is_empty() {
