@@ -122,7 +122,7 @@ pub(crate) struct Engine<'a, D> {
     pub(crate) nats: Tracking,
     pub(crate) records: FlowRecords,
     /// The service thread's queue.
-    to_services: SyncSender<ServiceMsg>,
+    to_services: SyncSender<ServiceMsg<D>>,
 }
 
 impl<'a, D: Device> Engine<'a, D> {
@@ -130,7 +130,7 @@ impl<'a, D: Device> Engine<'a, D> {
         counters: &'a Counters,
         tap: &'a Tap,
         nats: Tracking,
-        to_services: SyncSender<ServiceMsg>,
+        to_services: SyncSender<ServiceMsg<D>>,
     ) -> Self {
         Self {
             counters,
@@ -437,7 +437,7 @@ mod tests {
 
         /// An engine with a device at each port, and the service thread's end of its
         /// queue (`slots` messages deep).
-        fn engine(&self, slots: usize) -> (Engine<'_, Loopback>, Receiver<ServiceMsg>) {
+        fn engine(&self, slots: usize) -> (Engine<'_, Loopback>, Receiver<ServiceMsg<Loopback>>) {
             let (to_services, services) = sync_channel(slots);
             let mut nats = Tracking::new(1024);
             nats.sync(&self.snapshot);

@@ -131,7 +131,7 @@ pub struct Forwarder {
     io: PacketIo,
     threads: Vec<JoinHandle<io::Result<()>>>,
     /// The service thread's queue (the workers hold clones) and the thread.
-    services: Option<SyncSender<ServiceMsg>>,
+    services: Option<SyncSender<ServiceMsg<Queue>>>,
     services_thread: Option<JoinHandle<()>>,
 }
 
@@ -283,7 +283,7 @@ impl Forwarder {
         &mut self,
         io: PacketIo,
         busy_poll: Option<Duration>,
-        to_services: &SyncSender<ServiceMsg>,
+        to_services: &SyncSender<ServiceMsg<Queue>>,
     ) -> io::Result<()> {
         for (index, handoff) in handoffs(self.shared.workers.len()).into_iter().enumerate() {
             let shared = Arc::clone(&self.shared);
@@ -608,7 +608,7 @@ impl<'a> Worker<'a> {
         index: usize,
         shared: &'a Shared,
         handoff: Handoff,
-        to_services: SyncSender<ServiceMsg>,
+        to_services: SyncSender<ServiceMsg<Queue>>,
     ) -> Self {
         let workers = shared.workers.len();
         let counters = &shared.workers[index].counters;

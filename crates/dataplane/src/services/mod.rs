@@ -36,9 +36,9 @@ use vpclab_model::{
     Instance, InstanceId, MetadataOptions, Model, Part, SecurityGroupId, Subnet, SubnetId, Vpc,
     VpcId, names,
 };
-use vpclab_sys::tun::{Tun, VNET_HDR_LEN};
 
 use crate::ascending::Ascending;
+use crate::engine::{Device, H};
 use crate::pipeline6::{DNS6, IMDS6};
 use crate::security::FlowHashing;
 use crate::snapshot::{Port, PortMap};
@@ -542,18 +542,18 @@ pub fn is_service(dst: Ipv4Addr, resolver: Ipv4Addr) -> bool {
 /// What reaches the service thread. A packet travels inside the message: the queue's
 /// slots are allocated once, so a worker hands one over without allocating.
 #[allow(clippy::large_enum_variant)]
-pub(crate) enum ServiceMsg {
+pub(crate) enum ServiceMsg<D> {
     /// A packet from the instance at `port` to a service address (its first `len`
     /// bytes; no virtio-net header, checksums possibly partial).
     Packet { port: Port, len: u16, bytes: [u8; SERVICE_MTU] },
     /// The device of `port`, to write answers to.
-    Attach(Port, Arc<Tun>),
+    Attach(Port, D),
     /// `port`'s device is going; answered once its fd here is closed.
     Detach(Port, std::sync::mpsc::Sender<()>),
 }
 
 /// The service thread: one smoltcp endpoint per instance that used a service.
-pub(crate) fn run(rx: &Receiver<ServiceMsg>, data: &ArcSwap<ServiceData>) {
+pub(crate) fn run<D: Device>(rx: &Receiver<ServiceMsg<D>>, data: &ArcSwap<ServiceData>) {
     let started = StdInstant::now();
     let mut host =
         Host { devices: Vec::new(), stacks: HashMap::new(), tokens: imds::Tokens::new(seed()) };
@@ -623,13 +623,13 @@ fn seed() -> u64 {
     t.as_nanos() as u64 ^ u64::from(std::process::id()) << 32
 }
 
-struct Host {
-    devices: Vec<Option<Arc<Tun>>>,
+struct Host<D> {
+    devices: Vec<Option<D>>,
     stacks: HashMap<Port, Stack>,
     tokens: imds::Tokens,
 }
 
-impl Host {
+impl<D: Device> Host<D> {
     /// Lets `port`'s endpoint take in what arrived, answers what is complete, and writes
     /// what it sends to the instance's device.
     fn serve(&mut self, port: Port, data: &ServiceData, now: Instant, now_ms: u64) {
@@ -645,14 +645,14 @@ impl Host {
         stack.iface.poll(now, &mut stack.device, &mut stack.sockets);
         stack.due = stack.iface.poll_at(now, &stack.sockets);
         let device = self.devices.get(port as usize).and_then(Option::as_ref);
-        let mut frame = [0u8; VNET_HDR_LEN + SERVICE_MTU];
+        let mut frame = [0u8; H + SERVICE_MTU];
         for packet in stack.device.tx.drain(..) {
             let Some(device) = device else { continue };
             let len = packet.len().min(SERVICE_MTU);
             // A plain virtio-net header: smoltcp finished every checksum.
-            frame[..VNET_HDR_LEN].fill(0);
-            frame[VNET_HDR_LEN..VNET_HDR_LEN + len].copy_from_slice(&packet[..len]);
-            let _ = device.send(&frame[..VNET_HDR_LEN + len]);
+            frame[..H].fill(0);
+            frame[H..H + len].copy_from_slice(&packet[..len]);
+            let _ = device.send(&frame[..H + len]);
         }
     }
 }
@@ -1050,4 +1050,5 @@ mod tests {
             assert!(Arc::ptr_eq(second.instance(port).unwrap(), third.instance(port).unwrap()));
         }
     }
+
 }
