@@ -1051,4 +1051,61 @@ mod tests {
         }
     }
 
+    /// The service thread without root: a DNS query over UDP from an instance, its
+    /// device an in-memory one, answered through the instance's smoltcp endpoint.
+    #[test]
+    fn the_service_thread_answers_a_query_on_the_instances_device() {
+        use simple_dns::{CLASS, Name, Packet, Question, TYPE, rdata::RData};
+
+        use crate::engine::Loopback;
+
+        let mut m = Model::new(8);
+        let mut ports = PortMap::new();
+        let (_, subnet) = vpc(&mut m, "10.1.0.0/16");
+        let port = run(&mut m, &mut ports, &subnet);
+        let instance = m.instances().find(|i| ports.get(&i.id) == Some(port)).unwrap();
+        let me = instance.private_ip.unwrap();
+        let name = format!("ip-{}.ec2.internal", me.to_string().replace('.', "-"));
+        let mut query = Packet::new_query(0x5151);
+        let qname = Name::new_unchecked(&name);
+        query.questions.push(Question::new(qname, TYPE::A.into(), CLASS::IN.into(), false));
+        let dns = query.build_bytes_vec().unwrap();
+        // UDP 5353 -> 53, its checksum over the pseudo-header, in IPv4 to the resolver.
+        let resolver = Ipv4Addr::new(10, 1, 0, 2);
+        let mut udp = [&5353u16.to_be_bytes()[..], &53u16.to_be_bytes(), &[0; 4], &dns].concat();
+        let udp_len = (udp.len() as u16).to_be_bytes();
+        udp[4..6].copy_from_slice(&udp_len);
+        let pseudo = [&me.octets()[..], &resolver.octets(), &[0, 17], &udp_len, &udp].concat();
+        let sum = crate::wire::checksum(&pseudo);
+        udp[6..8].copy_from_slice(&sum.to_be_bytes());
+        let packet = crate::wire::ipv4_packet(me, resolver, 64, 17, &udp);
+        let mut bytes = [0u8; SERVICE_MTU];
+        bytes[..packet.len()].copy_from_slice(&packet);
+
+        let device = Arc::new(Loopback::default());
+        let (tx, rx) = std::sync::mpsc::sync_channel(4);
+        tx.send(ServiceMsg::Attach(port, Arc::clone(&device))).unwrap();
+        tx.send(ServiceMsg::Packet { port, len: packet.len() as u16, bytes }).unwrap();
+        // Served in one round; then the queue is gone and the thread returns.
+        drop(tx);
+        super::run(&rx, &ArcSwap::from_pointee(compile(&m, &ports)));
+
+        let written = device.take();
+        assert_eq!(written.len(), 1, "one answer");
+        let (header, ip) = written[0].split_at(H);
+        assert_eq!(header, &[0; H][..], "smoltcp finished every checksum");
+        assert_eq!((&ip[12..16], &ip[16..20]), (&resolver.octets()[..], &me.octets()[..]));
+        assert_eq!((ip[9], &ip[20..24]), (17, &[0, 53, 0x14, 0xe9][..]), "UDP 53 -> 5353");
+        let answer = Packet::parse(&ip[28..]).unwrap();
+        assert_eq!(answer.id(), 0x5151);
+        let addresses: Vec<_> = answer
+            .answers
+            .iter()
+            .filter_map(|r| match &r.rdata {
+                RData::A(a) => Some(Ipv4Addr::from(a.address)),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(addresses, vec![me], "its own name, its own address");
+    }
 }
