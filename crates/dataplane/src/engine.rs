@@ -14,12 +14,11 @@
 //! (smoltcp's `phy::Loopback`, in spirit), lets forwarding, fragmentation, capture, flow
 //! logs and the services' hand-off be tested without root (the tests below).
 
-use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::io;
 use std::net::IpAddr;
-use std::sync::Arc;
 use std::sync::mpsc::SyncSender;
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use crate::capture::{Direction, Tap};
 use crate::counters::{Counters, DropReason};
@@ -57,28 +56,33 @@ impl<D: Device + ?Sized> Device for Arc<D> {
 
 /// An in-memory device: frames pushed into it are read back in order, frames written to
 /// it are kept in order for the caller to take. For tests and benches: it allocates per
-/// frame.
+/// frame, and may be shared between threads (a worker and the service thread, say).
 #[derive(Debug, Default)]
 pub struct Loopback {
-    incoming: RefCell<VecDeque<Vec<u8>>>,
-    written: RefCell<VecDeque<Vec<u8>>>,
+    incoming: Mutex<VecDeque<Vec<u8>>>,
+    written: Mutex<VecDeque<Vec<u8>>>,
 }
 
 impl Loopback {
     /// Queues `frame` to be read.
     pub fn push(&self, frame: &[u8]) {
-        self.incoming.borrow_mut().push_back(frame.to_vec());
+        lock(&self.incoming).push_back(frame.to_vec());
     }
 
     /// Takes the frames written so far, oldest first.
     pub fn take(&self) -> Vec<Vec<u8>> {
-        self.written.borrow_mut().drain(..).collect()
+        lock(&self.written).drain(..).collect()
     }
+}
+
+/// A queue of a [`Loopback`], whatever a panicking holder left in it.
+fn lock(queue: &Mutex<VecDeque<Vec<u8>>>) -> MutexGuard<'_, VecDeque<Vec<u8>>> {
+    queue.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 impl Device for Loopback {
     fn recv(&self, frame: &mut [u8]) -> io::Result<usize> {
-        let next = self.incoming.borrow_mut().pop_front();
+        let next = lock(&self.incoming).pop_front();
         let Some(next) = next else {
             return Err(io::ErrorKind::WouldBlock.into());
         };
@@ -89,7 +93,7 @@ impl Device for Loopback {
     }
 
     fn send(&self, frame: &[u8]) -> io::Result<()> {
-        self.written.borrow_mut().push_back(frame.to_vec());
+        lock(&self.written).push_back(frame.to_vec());
         Ok(())
     }
 }
