@@ -4,15 +4,17 @@
 //! frame — a virtio-net header, then the packet — and hands it to [`Engine::forward`],
 //! which runs the pipeline and does everything the verdict asks for: capture, flow
 //! records, cutting a packet too large for its way out into fragments, ICMP errors and
-//! resets, handing a packet to the VPC's services. What it makes it writes through the
-//! ports' [`Device`]s. The common case, a packet forwarded whole, goes back to the loop
-//! instead, to be written from where it lies (an io_uring worker writes it from the
-//! buffer it was read into).
+//! resets, NAT64 translations, handing a packet to the VPC's services. What it makes it
+//! writes through the ports' [`Device`]s. The common case, a packet forwarded whole,
+//! goes back to the loop instead, to be written from where it lies (an io_uring worker
+//! writes it from the buffer it was read into).
 //!
-//! Nothing here makes a system call. Devices are behind the [`Device`] trait: its TUN
-//! implementation lives beside the event loops, and its in-memory one, [`Loopback`]
-//! (smoltcp's `phy::Loopback`, in spirit), lets forwarding, fragmentation, capture, flow
-//! logs and the services' hand-off be tested without root (the tests below).
+//! No I/O of its own: everything it writes goes through a [`Device`]; besides, it only
+//! posts to the services' channel (which may wake that thread) and copies into the
+//! capture ring. The TUN implementation of [`Device`] lives beside the event loops;
+//! the in-memory one, [`Loopback`] (smoltcp's `phy::Loopback`, in spirit), lets
+//! forwarding, fragmentation, capture, flow logs and the services' hand-off be tested
+//! without root (the tests below).
 
 use std::collections::VecDeque;
 use std::io;
@@ -45,10 +47,12 @@ pub trait Device {
 }
 
 impl<D: Device + ?Sized> Device for Arc<D> {
+    #[inline]
     fn recv(&self, frame: &mut [u8]) -> io::Result<usize> {
         (**self).recv(frame)
     }
 
+    #[inline]
     fn send(&self, frame: &[u8]) -> io::Result<()> {
         (**self).send(frame)
     }
@@ -114,8 +118,9 @@ pub(crate) struct Tick<'s> {
 pub(crate) struct Engine<'a, D> {
     counters: &'a Counters,
     tap: &'a Tap,
-    /// Each port's device as this worker writes it outside its loop's own I/O
-    /// (indexed by port).
+    /// Each port's device as this worker holds it (indexed by port): the queue it reads
+    /// and writes (epoll), or the device's first queue, which it writes what is not in
+    /// its ring through (io_uring).
     pub(crate) devices: Vec<Option<D>>,
     /// ICMP errors, resets and NAT64 translations: a virtio-net header, then the packet.
     reply: Vec<u8>,
@@ -154,7 +159,8 @@ impl<'a, D: Device> Engine<'a, D> {
     /// Runs the pipeline on the `len`-byte frame read from `port`, and sends what it
     /// decides — except the common case, a packet forwarded whole: then it returns the
     /// port and the frame's new length, for the caller to write the frame from where it
-    /// lies.
+    /// lies. The caller then owes what [`Engine::send`] does for it: [`Engine::leaving`]
+    /// before the write, [`Engine::delivered`] with its outcome.
     #[must_use]
     pub(crate) fn forward(
         &mut self,
@@ -311,9 +317,15 @@ impl<'a, D: Device> Engine<'a, D> {
 
     /// Writes `frame` — a virtio-net header and a packet — to `port`'s device.
     pub(crate) fn send(&self, port: Port, frame: &[u8]) {
-        self.tap.offer(port, Direction::Received, &frame[H..]);
+        self.leaving(port, &frame[H..]);
         let device = self.devices.get(port as usize).and_then(Option::as_ref);
         self.delivered(port, device.is_some_and(|d| d.send(frame).is_ok()));
+    }
+
+    /// Shows `packet`, about to be written to `port`'s device, to a capture there.
+    #[inline]
+    pub(crate) fn leaving(&self, port: Port, packet: &[u8]) {
+        self.tap.offer(port, Direction::Received, packet);
     }
 
     /// Counts a packet written to `port`'s device, or one that could not be.
@@ -376,7 +388,7 @@ mod tests {
 
     use super::*;
     use crate::capture::Captured;
-    use crate::snapshot::{PortMap, compile};
+    use crate::snapshot::{EDGE_MTU, PortMap, compile};
     use crate::trace::{Probe, probe};
     use crate::wire::{IPV4_HEADER, ipv4_packet};
 
@@ -518,12 +530,15 @@ mod tests {
         let (mut f, len) = frame(&datagram);
         assert_eq!(engine.forward(lab.tick(), web.0, &mut f, len), None, "sent as pieces");
         let pieces = device(&engine, INTERNET).take();
-        assert_eq!(pieces.len(), 3, "4028 bytes in fragments of at most 1500");
+        // Every piece but the last carries a multiple of 8 bytes of the 4008 after the
+        // header.
+        let per_piece = (EDGE_MTU - IPV4_HEADER) & !7;
+        assert_eq!(pieces.len(), (8 + 4000usize).div_ceil(per_piece), "cut to the edge");
         let mut payload = Vec::new();
         for (i, piece) in pieces.iter().enumerate() {
             assert_eq!(&piece[..H], &vnet::PLAIN, "fragments need nothing finished");
             let ip = &piece[H..];
-            assert!(ip.len() <= 1500, "fragment {i} is {} bytes", ip.len());
+            assert!(ip.len() <= EDGE_MTU, "fragment {i} is {} bytes", ip.len());
             assert_eq!(wire::checksum(&ip[..IPV4_HEADER]), 0, "fragment {i}'s header checksum");
             assert_eq!(&ip[12..16], &web.2.octets(), "from web's public address");
             let field = u16::from_be_bytes([ip[6], ip[7]]);
@@ -532,6 +547,7 @@ mod tests {
             assert_eq!(offset, payload.len(), "fragment {i} continues where the last ended");
             payload.extend_from_slice(&ip[IPV4_HEADER..]);
         }
+        // (The UDP header aside: its checksum is 0, none, and the ports are the same.)
         assert_eq!(&payload[8..], &datagram[IPV4_HEADER + 8..], "the payload, whole and in order");
         let counted = lab.counters.snapshot();
         assert_eq!((counted.rx_packets, counted.tx_packets), (1, 3));
@@ -549,10 +565,91 @@ mod tests {
         assert_eq!(back.len(), 1, "one ICMP error to the sender");
         let icmp = &back[0][H..];
         assert_eq!((icmp[9], icmp[20], icmp[21]), (1, 3, 4), "fragmentation needed");
-        assert_eq!(u16::from_be_bytes([icmp[26], icmp[27]]), 1500, "the next hop's MTU");
+        assert_eq!(usize::from(u16::from_be_bytes([icmp[26], icmp[27]])), EDGE_MTU, "next MTU");
         assert_eq!(&icmp[16..20], &web.1.octets(), "to the sender's private address");
         assert_eq!(lab.counters.snapshot().icmp_sent, 1);
         assert_eq!(lab.counters.snapshot().dropped(DropReason::TooBig), 1);
+    }
+
+    #[test]
+    fn a_partial_checksum_is_finished_before_the_datagram_is_cut() {
+        let lab = Lab::new(false);
+        let (mut engine, _services) = lab.engine(1);
+        let web = lab.web;
+        let mut datagram = udp(web.1, INTERNET_HOST, 3000, false);
+        // As a sender offloading it leaves it: the pseudo-header's sum in the field.
+        let udp_len = (datagram.len() - IPV4_HEADER) as u16;
+        let pseudo =
+            [&web.1.octets()[..], &INTERNET_HOST.octets(), &[0, 17], &udp_len.to_be_bytes()]
+                .concat();
+        let partial = !wire::checksum(&pseudo);
+        datagram[IPV4_HEADER + 6..IPV4_HEADER + 8].copy_from_slice(&partial.to_be_bytes());
+        let (mut f, len) = frame(&datagram);
+        // NEEDS_CSUM, no GSO, csum_start at the UDP header, csum_offset 6.
+        f[0] = vnet::F_NEEDS_CSUM;
+        f[6..8].copy_from_slice(&(IPV4_HEADER as u16).to_le_bytes());
+        f[8..10].copy_from_slice(&6u16.to_le_bytes());
+        assert_eq!(engine.forward(lab.tick(), web.0, &mut f, len), None);
+        let pieces = device(&engine, INTERNET).take();
+        assert!(pieces.len() > 1);
+        let mut segment = Vec::new();
+        for piece in &pieces {
+            segment.extend_from_slice(&piece[H + IPV4_HEADER..]);
+        }
+        // The whole datagram as it left (from web's public address) sums to zero.
+        let pseudo =
+            [&web.2.octets()[..], &INTERNET_HOST.octets(), &[0, 17], &udp_len.to_be_bytes()]
+                .concat();
+        assert_eq!(wire::checksum(&[&pseudo[..], &segment].concat()), 0, "a finished checksum");
+    }
+
+    #[test]
+    fn a_super_packet_is_left_whole_for_the_device_to_segment() {
+        let lab = Lab::new(false);
+        let (mut engine, _services) = lab.engine(1);
+        let web = lab.web;
+        let datagram = udp(web.1, INTERNET_HOST, 2 * 1400, false);
+        let (mut f, len) = frame(&datagram);
+        // UDP segmentation offload: 1400-byte segments, each under the edge.
+        f[1] = vnet::gso::UDP_L4;
+        f[4..6].copy_from_slice(&1400u16.to_le_bytes());
+        let out = engine.forward(lab.tick(), web.0, &mut f, len);
+        assert_eq!(out, Some((INTERNET, len)), "larger than the edge, and still whole");
+        assert!(device(&engine, INTERNET).take().is_empty(), "no fragments made");
+    }
+
+    #[test]
+    fn a_capture_at_the_internet_edge_shows_both_sides_of_the_translation() {
+        let lab = Lab::new(false);
+        let (mut engine, _services) = lab.engine(1);
+        let web = lab.web;
+        assert!(lab.tap.start(INTERNET, Some(web.2)));
+        let request = probe(web.1, INTERNET_HOST, Probe::Ping);
+        let (mut f, len) = frame(&request);
+        let (out, n) = engine.forward(lab.tick(), web.0, &mut f, len).unwrap();
+        assert_eq!(out, INTERNET);
+        engine.send(out, &f[..n]);
+        let mut seen: Vec<Captured> = Vec::new();
+        lab.tap.drain(&mut seen);
+        let sources: Vec<_> = seen.iter().map(|c| (c.direction, c.data[12..16].to_vec())).collect();
+        assert!(
+            sources.contains(&(Direction::Sent, web.1.octets().to_vec())),
+            "the packet as web sent it, from its private address: {sources:?}"
+        );
+        assert!(
+            sources.contains(&(Direction::Received, web.2.octets().to_vec())),
+            "and as the internet got it, from its public one: {sources:?}"
+        );
+        // Another address's traffic is not this capture's.
+        lab.tap.stop();
+        assert!(lab.tap.start(INTERNET, Some(Ipv4Addr::new(203, 0, 113, 99))));
+        let (mut f, len) = frame(&request);
+        let (out, n) = engine.forward(lab.tick(), web.0, &mut f, len).unwrap();
+        engine.send(out, &f[..n]);
+        let mut seen = Vec::new();
+        lab.tap.drain(&mut seen);
+        let kept: Vec<_> = seen.iter().filter(|c| c.direction == Direction::Sent).collect();
+        assert!(kept.is_empty(), "nothing of web's, sent: {kept:?}");
     }
 
     #[test]
@@ -572,7 +669,8 @@ mod tests {
         assert_eq!(back.len(), 1);
         let icmp = &back[0][H..];
         assert_eq!((icmp[20], icmp[21]), (11, 0), "time exceeded in transit");
-        assert_eq!(&icmp[12..16], &[10, 0, 1, 1], "from web's subnet router");
+        let router = Ipv4Addr::from(u32::from(web.1) & !0xff | 1);
+        assert_eq!(&icmp[12..16], &router.octets(), "from web's subnet router (its /24's .1)");
     }
 
     #[test]

@@ -16,6 +16,8 @@
 //! * [`counters`]: packets and drops by reason.
 //! * [`services`]: what the VPC answers itself: instance metadata and Amazon DNS.
 //! * [`steer`]: which worker owns a packet's flow.
+//! * [`engine`]: a worker's per-packet work over the pipeline, with no I/O of its own:
+//!   what it writes goes through a [`engine::Device`] (a TUN queue, or in memory).
 //! * [`worker`]: the forwarder's worker threads that drive the pipeline from TUN devices.
 //! * [`host`]: the model made real: namespaces, devices, the emulated internet.
 

@@ -30,7 +30,7 @@ use vpclab_sys::epoll::{Epoll, EventFd, empty_event, token};
 use vpclab_sys::tun::{Tun, VNET_HDR_LEN};
 use vpclab_sys::uring::{Event, PacketRing, Stop};
 
-use crate::capture::{Captured, Direction, Point, Tap};
+use crate::capture::{Captured, Point, Tap};
 use crate::counters::{CounterSnapshot, Counters, DropReason};
 use crate::engine::{Device, Engine, H, PACKET_BUFFER, Tick};
 use crate::flowlog::FlowRecord;
@@ -58,10 +58,12 @@ pub type Queue = Arc<Tun>;
 
 /// A TUN queue is the engine's device: one frame per `read` and per `write`.
 impl Device for Tun {
+    #[inline]
     fn recv(&self, frame: &mut [u8]) -> io::Result<usize> {
         Tun::recv(self, frame)
     }
 
+    #[inline]
     fn send(&self, frame: &[u8]) -> io::Result<()> {
         Tun::send(self, frame).map(drop)
     }
@@ -782,7 +784,7 @@ impl<'a> Worker<'a> {
                         }
                         match self.engine.forward(tick, port, frame, len) {
                             Some((out, n)) => {
-                                shared.tap.offer(out, Direction::Received, &frame[H..n]);
+                                self.engine.leaving(out, &frame[H..n]);
                                 // To a port without a device here, the write fails (its
                                 // file slot is empty) and is counted when it completes.
                                 if io.ring.write(out, buffer, n).is_err() {
@@ -918,8 +920,9 @@ impl<'a> Worker<'a> {
                         // io_uring worker reads through the file its ring registered and
                         // writes the rest through the first queue: its own fd closes here
                         // (one fd per instance, not one per worker).
-                        let _ =
-                            self.engine.attach(port, if io.reads_by_fd() { own } else { first });
+                        let kept = if io.reads_by_fd() { own } else { first };
+                        let replaced = self.engine.attach(port, kept);
+                        debug_assert!(replaced.is_none(), "detached above");
                     }
                     let _ = done.send(result);
                 }
