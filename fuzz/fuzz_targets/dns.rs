@@ -5,7 +5,7 @@
 use std::sync::OnceLock;
 
 use libfuzzer_sys::fuzz_target;
-use vpclab_dataplane::services::{self, ServiceData, dns};
+use vpclab_dataplane_core::services::{self, ServiceData, dns};
 
 mod lab;
 

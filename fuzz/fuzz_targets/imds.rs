@@ -5,7 +5,7 @@
 use std::sync::{Mutex, OnceLock};
 
 use libfuzzer_sys::fuzz_target;
-use vpclab_dataplane::services::{self, ServiceData, imds};
+use vpclab_dataplane_core::services::{self, ServiceData, imds};
 
 mod lab;
 

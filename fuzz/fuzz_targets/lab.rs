@@ -3,7 +3,7 @@
 //! internet gateway, a NAT gateway, a gateway endpoint, a peering, and an instance in
 //! each subnet — every path a packet can take.
 
-use vpclab_dataplane::snapshot::{Port, PortMap, Snapshot, compile};
+use vpclab_dataplane_core::snapshot::{Port, PortMap, Snapshot, compile};
 use vpclab_model::{Model, RouteSpec, RouteTarget, RunInstance, Tags};
 
 pub struct Lab {

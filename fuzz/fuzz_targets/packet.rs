@@ -6,8 +6,8 @@
 use std::sync::{Mutex, OnceLock};
 
 use libfuzzer_sys::fuzz_target;
-use vpclab_dataplane::wire::Offload;
-use vpclab_dataplane::{INTERNET, REPLY_BUFFER, Tracking, Verdict, steer};
+use vpclab_dataplane_core::wire::Offload;
+use vpclab_dataplane_core::{INTERNET, REPLY_BUFFER, Tracking, Verdict, steer};
 
 mod lab;
 

@@ -6,9 +6,9 @@
 use std::net::{Ipv4Addr, Ipv6Addr};
 
 use libfuzzer_sys::fuzz_target;
-use vpclab_dataplane::nat64::{self, Prefix96};
-use vpclab_dataplane::wire::{Head, Offload, Side};
-use vpclab_dataplane::wire6::{self, Ipv6};
+use vpclab_dataplane_core::nat64::{self, Prefix96};
+use vpclab_dataplane_core::wire::{Head, Offload, Side};
+use vpclab_dataplane_core::wire6::{self, Ipv6};
 
 const ROUTER: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 1);
 const CLIENT: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 1, 0, 0, 0, 0, 0x10);

@@ -1,53 +1,28 @@
-//! vpclab's data plane.
+//! vpclab's data plane on real devices: the forwarder's worker threads that drive the
+//! I/O-free core (`vpclab-dataplane-core`, re-exported here whole) from TUN devices,
+//! and the host the model is made real on.
 //!
-//! * [`wire`]: checked views over IPv4 packets, in-place rewrites with incremental
-//!   checksums (finished or partial), ICMP errors.
-//! * [`wire6`]: the same for IPv6: the extension-header chain walked once, address
-//!   rewrites with incremental checksums, ICMPv6 errors and echo replies.
-//! * [`nat64`]: stateless IPv6/IPv4 header translation (RFC 7915) and the addresses of
-//!   RFC 6052, for the NAT gateway's NAT64.
-//! * [`vnet`]: the virtio-net header of TUN offloads (partial checksums, GSO).
-//! * [`snapshot`]: the model compiled into read-only tables (a route-table trie per
-//!   table, who holds which address), swapped atomically on every change.
-//! * [`pipeline`]: the per-packet decision, a pure function of packet, port and
-//!   snapshot — testable with golden packets and no root; [`pipeline6`] for IPv6.
-//! * [`nat`]: the NAT gateways' connection tables (`crates/conntrack`), owned by the
-//!   forwarder thread.
-//! * [`counters`]: packets and drops by reason.
-//! * [`services`]: what the VPC answers itself: instance metadata and Amazon DNS.
-//! * [`steer`]: which worker owns a packet's flow.
-//! * [`engine`]: a worker's per-packet work over the pipeline, with no I/O of its own:
-//!   what it writes goes through a [`engine::Device`] (a TUN queue, or in memory).
-//! * [`worker`]: the forwarder's worker threads that drive the pipeline from TUN devices.
+//! * [`worker`]: the forwarder's worker threads: epoll or io_uring over multiqueue TUN
+//!   devices, each running the core's [`engine`] on what it reads.
+//! * [`bpf`]: the queue-steering eBPF program that puts a flow on its owner's queue.
 //! * [`host`]: the model made real: namespaces, devices, the emulated internet.
+//! * [`tunnels`], [`onprem`]: Site-to-Site VPN tunnels and the on-premises sites they
+//!   reach.
+//! * Re-exported from the core: [`wire`], [`wire6`], [`nat64`], [`vnet`], [`snapshot`],
+//!   [`pipeline`], [`pipeline6`], [`nat`], [`counters`], [`services`], [`steer`],
+//!   [`engine`], [`capture`], [`flowlog`], [`trace`], [`security`].
 
 #![forbid(unsafe_code)]
 
-mod ascending;
 pub mod bpf;
-pub mod capture;
-pub mod counters;
-pub mod engine;
-pub mod flowlog;
 pub mod host;
-mod kept;
-pub mod nat;
-pub mod nat64;
 pub mod onprem;
-pub mod pipeline;
-pub mod pipeline6;
-pub mod security;
-pub mod services;
-pub mod snapshot;
-pub mod steer;
-pub mod trace;
 pub mod tunnels;
-pub mod vnet;
-pub mod wire;
-pub mod wire6;
 pub mod worker;
 
-pub use counters::{CounterSnapshot, Counters, DropReason, GatewayCounters, PortCounters};
-pub use nat::Tracking;
-pub use pipeline::{REPLY_BUFFER, Verdict};
-pub use snapshot::{INTERNET, Port, PortEntry, PortMap, Snapshot, compile, compile_prepared};
+pub use vpclab_dataplane_core::{
+    CounterSnapshot, Counters, DropReason, GatewayCounters, INTERNET, Port, PortCounters,
+    PortEntry, PortMap, REPLY_BUFFER, Snapshot, Tracking, Verdict, capture, compile,
+    compile_prepared, counters, engine, flowlog, nat, nat64, pipeline, pipeline6, security,
+    services, snapshot, steer, trace, vnet, wire, wire6,
+};

@@ -54,18 +54,33 @@ const WAKE: u64 = u64::MAX;
 /// writes its answers through it, and so do the workers of an io_uring forwarder for
 /// what they write from outside their rings (any queue of a TUN takes writes for the
 /// whole device).
-pub type Queue = Arc<Tun>;
+#[derive(Clone, Debug)]
+pub struct Queue(Arc<Tun>);
+
+impl Queue {
+    fn new(tun: Tun) -> Self {
+        Self(Arc::new(tun))
+    }
+}
+
+impl std::ops::Deref for Queue {
+    type Target = Tun;
+
+    fn deref(&self) -> &Tun {
+        &self.0
+    }
+}
 
 /// A TUN queue is the engine's device: one frame per `read` and per `write`.
-impl Device for Tun {
+impl Device for Queue {
     #[inline]
     fn recv(&self, frame: &mut [u8]) -> io::Result<usize> {
-        Tun::recv(self, frame)
+        self.0.recv(frame)
     }
 
     #[inline]
     fn send(&self, frame: &[u8]) -> io::Result<()> {
-        Tun::send(self, frame).map(drop)
+        self.0.send(frame).map(drop)
     }
 }
 
@@ -370,15 +385,15 @@ impl Forwarder {
         }
         // The service thread writes its answers through the first queue, shared (not a
         // duplicate: an fd per instance fewer, which 10,000 instances need).
-        let queues: Vec<Queue> = queues.into_iter().map(Arc::new).collect();
+        let queues: Vec<Queue> = queues.into_iter().map(Queue::new).collect();
         let Some(first) = queues.first().cloned() else { return Ok(()) };
         if let Some(services) = &self.services {
-            let _ = services.send(ServiceMsg::Attach(port, Arc::clone(&first)));
+            let _ = services.send(ServiceMsg::Attach(port, first.clone()));
         }
         let mut replies = Vec::new();
         for (worker, queue) in queues.into_iter().enumerate() {
             let (tx, rx) = mpsc::channel();
-            self.command(worker, Command::Attach(port, queue, Arc::clone(&first), tx))?;
+            self.command(worker, Command::Attach(port, queue, first.clone(), tx))?;
             replies.push(rx);
         }
         for rx in replies {

@@ -1,6 +1,6 @@
 //! The per-packet work of one forwarder worker, without I/O of its own.
 //!
-//! A worker's event loop ([`crate::worker`]: epoll or io_uring over TUN queues) reads a
+//! A worker's event loop (`vpclab_dataplane::worker`: epoll or io_uring over TUN queues) reads a
 //! frame — a virtio-net header, then the packet — and hands it to [`Engine::forward`],
 //! which runs the pipeline and does everything the verdict asks for: capture, flow
 //! records, cutting a packet too large for its way out into fragments, ICMP errors and
@@ -32,10 +32,10 @@ use crate::snapshot::{INTERNET, Port, PortEntry, Snapshot, VPC_MTU};
 use crate::{vnet, wire};
 
 /// Where a packet starts in a frame: after its virtio-net header.
-pub(crate) const H: usize = vnet::HEADER_LEN;
+pub const H: usize = vnet::HEADER_LEN;
 /// Room for a packet behind the virtio-net header: the largest IPv4 packet, which is
 /// also the largest GSO super-packet.
-pub(crate) const PACKET_BUFFER: usize = 65_536;
+pub const PACKET_BUFFER: usize = 65_536;
 
 /// A port's device as a worker reads and writes it: frames of a virtio-net header and a
 /// packet, one per call.
@@ -105,37 +105,44 @@ impl Device for Loopback {
 /// What one wake-up of a worker forwards with: the snapshot it loaded and the clocks it
 /// read, carried to every packet of the wake-up as one value.
 #[derive(Clone, Copy, Debug)]
-pub(crate) struct Tick<'s> {
-    pub(crate) snapshot: &'s Snapshot,
+pub struct Tick<'s> {
+    pub snapshot: &'s Snapshot,
     /// Milliseconds since the worker started (connection tracking's clock).
-    pub(crate) now: u64,
+    pub now: u64,
     /// Seconds since the Unix epoch (flow records' clock).
-    pub(crate) wall: u64,
+    pub wall: u64,
 }
 
 /// One worker's per-packet state and work: its connection tracking, flow records and
 /// scratch buffers, and the ports' devices as it writes them.
-pub(crate) struct Engine<'a, D> {
+pub struct Engine<'a, D> {
     counters: &'a Counters,
     tap: &'a Tap,
     /// Each port's device as this worker holds it (indexed by port): the queue it reads
     /// and writes (epoll), or the device's first queue, which it writes what is not in
     /// its ring through (io_uring).
-    pub(crate) devices: Vec<Option<D>>,
+    pub devices: Vec<Option<D>>,
     /// ICMP errors, resets and NAT64 translations: a virtio-net header, then the packet.
     reply: Vec<u8>,
     /// Fragments being sent: a plain header, then one fragment.
     fragment: Vec<u8>,
     /// The untranslated header of a packet at a watched internet edge.
     before: Vec<u8>,
-    pub(crate) nats: Tracking,
-    pub(crate) records: FlowRecords,
+    pub nats: Tracking,
+    pub records: FlowRecords,
     /// The service thread's queue.
     to_services: SyncSender<ServiceMsg<D>>,
 }
 
+impl<D> std::fmt::Debug for Engine<'_, D> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let devices = self.devices.iter().filter(|d| d.is_some()).count();
+        f.debug_struct("Engine").field("devices", &devices).finish_non_exhaustive()
+    }
+}
+
 impl<'a, D: Device> Engine<'a, D> {
-    pub(crate) fn new(
+    pub fn new(
         counters: &'a Counters,
         tap: &'a Tap,
         nats: Tracking,
@@ -162,7 +169,7 @@ impl<'a, D: Device> Engine<'a, D> {
     /// lies. The caller then owes what [`Engine::send`] does for it: [`Engine::leaving`]
     /// before the write, [`Engine::delivered`] with its outcome.
     #[must_use]
-    pub(crate) fn forward(
+    pub fn forward(
         &mut self,
         tick: Tick<'_>,
         port: Port,
@@ -316,7 +323,7 @@ impl<'a, D: Device> Engine<'a, D> {
     }
 
     /// Writes `frame` — a virtio-net header and a packet — to `port`'s device.
-    pub(crate) fn send(&self, port: Port, frame: &[u8]) {
+    pub fn send(&self, port: Port, frame: &[u8]) {
         self.leaving(port, &frame[H..]);
         let device = self.devices.get(port as usize).and_then(Option::as_ref);
         self.delivered(port, device.is_some_and(|d| d.send(frame).is_ok()));
@@ -324,12 +331,12 @@ impl<'a, D: Device> Engine<'a, D> {
 
     /// Shows `packet`, about to be written to `port`'s device, to a capture there.
     #[inline]
-    pub(crate) fn leaving(&self, port: Port, packet: &[u8]) {
+    pub fn leaving(&self, port: Port, packet: &[u8]) {
         self.tap.offer(port, Direction::Received, packet);
     }
 
     /// Counts a packet written to `port`'s device, or one that could not be.
-    pub(crate) fn delivered(&self, port: Port, written: bool) {
+    pub fn delivered(&self, port: Port, written: bool) {
         if written {
             self.counters.tx();
             self.counters.port_received(port);
@@ -339,7 +346,7 @@ impl<'a, D: Device> Engine<'a, D> {
     }
 
     /// Puts `device` at `port`, returning the one it replaces.
-    pub(crate) fn attach(&mut self, port: Port, device: D) -> Option<D> {
+    pub fn attach(&mut self, port: Port, device: D) -> Option<D> {
         let slot = port as usize;
         if self.devices.len() <= slot {
             self.devices.resize_with(slot + 1, || None);
@@ -348,7 +355,7 @@ impl<'a, D: Device> Engine<'a, D> {
     }
 
     /// Takes `port`'s device away.
-    pub(crate) fn detach(&mut self, port: Port) -> Option<D> {
+    pub fn detach(&mut self, port: Port) -> Option<D> {
         self.devices.get_mut(port as usize).and_then(Option::take)
     }
 }

@@ -60,7 +60,7 @@ struct Ring {
 
 /// The forwarder's tap.
 #[derive(Debug, Default)]
-pub(crate) struct Tap {
+pub struct Tap {
     /// The watched port plus one; 0: off.
     watch: AtomicU32,
     /// Keep only packets whose address on the watched port's far side is this one
@@ -75,13 +75,13 @@ pub(crate) struct Tap {
 
 impl Tap {
     /// Starts watching `port` with a fresh ring; false if a capture is running.
-    pub(crate) fn start(&self, port: Port, address: Option<Ipv4Addr>) -> bool {
+    pub fn start(&self, port: Port, address: Option<Ipv4Addr>) -> bool {
         self.start_with(port, address, 0)
     }
 
     /// Starts watching the packets between VPCs `a` and `b` (snapshot indexes): what
     /// crosses their peering. False if a capture is running.
-    pub(crate) fn start_peering(&self, a: u32, b: u32) -> bool {
+    pub fn start_peering(&self, a: u32, b: u32) -> bool {
         let pair = (u64::from(a) + 1) << 32 | (u64::from(b) + 1);
         // No port is `Port::MAX`: only the peering check below captures.
         self.start_with(Port::MAX, None, pair)
@@ -107,7 +107,7 @@ impl Tap {
     }
 
     /// Stops watching and frees the ring.
-    pub(crate) fn stop(&self) {
+    pub fn stop(&self) {
         self.watch.store(0, Ordering::Release);
         self.peering.store(0, Ordering::Relaxed);
         *self.ring.lock().unwrap_or_else(|e| e.into_inner()) = Ring::default();
@@ -116,7 +116,7 @@ impl Tap {
     /// Offers a packet going `direction` at `port`; copied if that port is watched.
     /// The clock is read only for a packet that is kept.
     #[inline]
-    pub(crate) fn offer(&self, port: Port, direction: Direction, packet: &[u8]) {
+    pub fn offer(&self, port: Port, direction: Direction, packet: &[u8]) {
         if self.watch.load(Ordering::Relaxed) != port.wrapping_add(1) {
             return;
         }
@@ -130,13 +130,13 @@ impl Tap {
 
     /// Whether `port` is watched.
     #[inline]
-    pub(crate) fn watches(&self, port: Port) -> bool {
+    pub fn watches(&self, port: Port) -> bool {
         self.watch.load(Ordering::Relaxed) == port.wrapping_add(1)
     }
 
     /// The VPC pair (snapshot indexes) whose peering is watched.
     #[inline]
-    pub(crate) fn peering(&self) -> Option<(u32, u32)> {
+    pub fn peering(&self) -> Option<(u32, u32)> {
         match self.peering.load(Ordering::Relaxed) {
             0 => None,
             pair => Some(((pair >> 32) as u32 - 1, (pair as u32).wrapping_sub(1))),
@@ -146,7 +146,7 @@ impl Tap {
     /// Whether the address filter keeps a packet with this far-side view: its source
     /// when it goes out to the far side (`outbound`), else its destination.
     #[inline]
-    pub(crate) fn wants(&self, far_side: &[u8], outbound: bool) -> bool {
+    pub fn wants(&self, far_side: &[u8], outbound: bool) -> bool {
         let address = self.address.load(Ordering::Relaxed);
         let at = if outbound { 12 } else { 16 };
         address == 0
@@ -155,7 +155,7 @@ impl Tap {
 
     /// Keeps `packet` (whose full length was `len`) whatever port it is at: the other
     /// side of a translation at the watched point.
-    pub(crate) fn record(&self, direction: Direction, packet: &[u8], len: usize) {
+    pub fn record(&self, direction: Direction, packet: &[u8], len: usize) {
         self.copy(direction, packet, len);
     }
 
@@ -185,7 +185,7 @@ impl Tap {
 
     /// Moves what was captured since the last drain into `out` (oldest first); returns
     /// how many packets were missed in total since the capture started.
-    pub(crate) fn drain(&self, out: &mut Vec<Captured>) -> u64 {
+    pub fn drain(&self, out: &mut Vec<Captured>) -> u64 {
         let mut ring = self.ring.lock().unwrap_or_else(|e| e.into_inner());
         let capacity = ring.slots.len();
         while ring.len > 0 {

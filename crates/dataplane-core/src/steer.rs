@@ -133,7 +133,7 @@ struct Flow {
 
 impl Flow {
     /// The same for both directions: the ends in a fixed order. Plain 64-bit
-    /// arithmetic, so that the kernel can compute it too ([`crate::bpf`]).
+    /// arithmetic, so that the kernel can compute it too (`vpclab_dataplane::bpf`).
     fn hash(self) -> u64 {
         let (x, y) = if self.a <= self.b { (self.a, self.b) } else { (self.b, self.a) };
         let addresses = u64::from(x.0) << 32 | u64::from(y.0);
@@ -144,9 +144,9 @@ impl Flow {
 
 /// The mixing constants of [`mix`] (the 64-bit golden ratio, and two odd multipliers
 /// from splitmix64).
-pub(crate) const MIX_KEY: u64 = 0x9E37_79B9_7F4A_7C15;
-pub(crate) const MIX_1: u64 = 0xBF58_476D_1CE4_E5B9;
-pub(crate) const MIX_2: u64 = 0x94D0_49BB_1331_11EB;
+pub const MIX_KEY: u64 = 0x9E37_79B9_7F4A_7C15;
+pub const MIX_1: u64 = 0xBF58_476D_1CE4_E5B9;
+pub const MIX_2: u64 = 0x94D0_49BB_1331_11EB;
 
 /// A flow's hash from its ordered addresses and ports: two multiply-xor rounds.
 pub(crate) fn mix(addresses: u64, ports: u64) -> u64 {

@@ -542,7 +542,7 @@ pub fn is_service(dst: Ipv4Addr, resolver: Ipv4Addr) -> bool {
 /// What reaches the service thread. A packet travels inside the message: the queue's
 /// slots are allocated once, so a worker hands one over without allocating.
 #[allow(clippy::large_enum_variant)]
-pub(crate) enum ServiceMsg<D> {
+pub enum ServiceMsg<D> {
     /// A packet from the instance at `port` to a service address (its first `len`
     /// bytes; no virtio-net header, checksums possibly partial).
     Packet { port: Port, len: u16, bytes: [u8; SERVICE_MTU] },
@@ -552,8 +552,18 @@ pub(crate) enum ServiceMsg<D> {
     Detach(Port, std::sync::mpsc::Sender<()>),
 }
 
+impl<D> std::fmt::Debug for ServiceMsg<D> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Packet { port, len, .. } => write!(f, "Packet {{ port: {port}, len: {len} }}"),
+            Self::Attach(port, _) => write!(f, "Attach({port})"),
+            Self::Detach(port, _) => write!(f, "Detach({port})"),
+        }
+    }
+}
+
 /// The service thread: one smoltcp endpoint per instance that used a service.
-pub(crate) fn run<D: Device>(rx: &Receiver<ServiceMsg<D>>, data: &ArcSwap<ServiceData>) {
+pub fn run<D: Device>(rx: &Receiver<ServiceMsg<D>>, data: &ArcSwap<ServiceData>) {
     let started = StdInstant::now();
     let mut host =
         Host { devices: Vec::new(), stacks: HashMap::new(), tokens: imds::Tokens::new(seed()) };
