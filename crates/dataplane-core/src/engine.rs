@@ -660,6 +660,100 @@ mod tests {
     }
 
     #[test]
+    fn a_nat64_translation_carries_the_offload_and_the_next_error_goes_out_plain() {
+        // The lab's VPC, dual-stack, with a public NAT gateway in web's subnet that the
+        // private subnet routes 64:ff9b::/96 to; `six` is an instance there with IPv6.
+        let mut m = Model::new(9);
+        let vpc = m.create_vpc("10.0.0.0/16".parse().unwrap(), Tags::new()).unwrap();
+        let public =
+            m.create_subnet(&vpc, "10.0.1.0/24".parse().unwrap(), None, Tags::new()).unwrap();
+        let private =
+            m.create_subnet(&vpc, "10.0.2.0/24".parse().unwrap(), None, Tags::new()).unwrap();
+        let igw = m.create_internet_gateway(Tags::new());
+        m.attach_internet_gateway(&igw, &vpc).unwrap();
+        let table = m.create_route_table(&vpc, Tags::new()).unwrap();
+        let default = "0.0.0.0/0".parse().unwrap();
+        m.create_route(
+            &table,
+            RouteSpec { destination: default, target: RouteTarget::Gateway(igw) },
+        )
+        .unwrap();
+        m.associate_route_table(&table, &public).unwrap();
+        let (_, block) = m.associate_vpc_ipv6(&vpc).unwrap();
+        let six_block = format!("{}/64", block.network()).parse().unwrap();
+        m.associate_subnet_ipv6(&private, six_block).unwrap();
+        let eip = m.allocate_address(Tags::new()).unwrap();
+        let spec = vpclab_model::NatGatewaySpec::public(&public, &eip);
+        let nat = m.create_nat_gateway(spec, Tags::new(), 0).unwrap();
+        let nat_table = m.create_route_table(&vpc, Tags::new()).unwrap();
+        m.associate_route_table(&nat_table, &private).unwrap();
+        let nat44 =
+            RouteSpec { destination: default, target: RouteTarget::NatGateway(nat.clone()) };
+        m.create_route(&nat_table, nat44).unwrap();
+        let nat64 = RouteSpec {
+            destination: "64:ff9b::/96".parse().unwrap(),
+            target: RouteTarget::NatGateway(nat),
+        };
+        m.create_ipv6_route(&nat_table, nat64).unwrap();
+        let six = RunInstance {
+            subnet: Some(private.clone()),
+            ipv6: vpclab_model::Ipv6Request::Count(1),
+            ..Default::default()
+        };
+        let six = m.run_instance(six).unwrap();
+        let (six_v4, six_v6) = {
+            let i = m.instance(&six).unwrap();
+            (i.private_ip.unwrap(), i.ipv6_addresses[0])
+        };
+        let mut ports = PortMap::new();
+        let six = ports.assign(&six);
+        let snapshot = compile(&m, &mut ports, 1);
+        let (counters, tap) = (Counters::default(), Tap::default());
+        let (to_services, _services) = sync_channel(1);
+        let mut nats = Tracking::new(1024);
+        nats.sync(&snapshot);
+        let mut engine = Engine::new(&counters, &tap, nats, to_services);
+        for port in [six, INTERNET] {
+            assert!(engine.attach(port, Loopback::default()).is_none());
+        }
+        let tick = Tick { snapshot: &snapshot, now: 0, wall: 0 };
+
+        // UDP to 198.51.100.1 by its NAT64 address, its checksum left partial.
+        let mut l4 = vec![0u8; 8 + 32];
+        l4[..2].copy_from_slice(&4321u16.to_be_bytes());
+        l4[2..4].copy_from_slice(&9999u16.to_be_bytes());
+        l4[4..6].copy_from_slice(&40u16.to_be_bytes());
+        let to = crate::nat64::Prefix96::WELL_KNOWN.embed(INTERNET_HOST);
+        let packet = crate::wire6::ipv6_packet(six_v6, to, 64, 17, &l4);
+        let (mut f, len) = frame(&packet);
+        f[0] = vnet::F_NEEDS_CSUM;
+        f[6..8].copy_from_slice(&40u16.to_le_bytes()); // csum_start: after the IPv6 header
+        f[8..10].copy_from_slice(&6u16.to_le_bytes());
+        assert_eq!(engine.forward(tick, six, &mut f, len), None, "sent from the reply buffer");
+        let out = device(&engine, INTERNET).take();
+        assert_eq!(out.len(), 1, "one translation to the internet");
+        let (header, ip) = out[0].split_at(H);
+        assert_eq!(ip[0] >> 4, 4, "IPv4 now");
+        assert_eq!(&ip[16..20], &INTERNET_HOST.octets(), "to the embedded address");
+        assert_eq!(header[0], vnet::F_NEEDS_CSUM, "still partial");
+        let start = u16::from_le_bytes([header[6], header[7]]);
+        assert_eq!(usize::from(start), IPV4_HEADER, "the UDP header moved up with the header");
+
+        // Then an error the engine builds in the same buffer: a plain header in front.
+        let mut expiring = probe(six_v4, INTERNET_HOST, Probe::Ping);
+        expiring[8] = 1;
+        expiring[10..12].fill(0);
+        let c = wire::checksum(&expiring[..IPV4_HEADER]);
+        expiring[10..12].copy_from_slice(&c.to_be_bytes());
+        let (mut g, len) = frame(&expiring);
+        assert_eq!(engine.forward(tick, six, &mut g, len), None);
+        let back = device(&engine, six).take();
+        assert_eq!(back.len(), 1, "time exceeded");
+        assert_eq!(&back[0][..H], &vnet::PLAIN, "nothing of the translation's offload left");
+        assert_eq!(back[0][H + 20], 11);
+    }
+
+    #[test]
     fn an_expired_packet_gets_time_exceeded_from_the_router() {
         let lab = Lab::new(false);
         let (mut engine, _services) = lab.engine(1);
