@@ -385,7 +385,7 @@ fn record(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use std::net::Ipv4Addr;
     use std::sync::mpsc::{Receiver, sync_channel};
 
@@ -402,18 +402,18 @@ mod tests {
     /// VPC 10.0.0.0/16 with an internet gateway: `web` (public address) in 10.0.1.0/24,
     /// whose table routes 0.0.0.0/0 to it, `app` in 10.0.2.0/24; both in the default
     /// security group, a flow log on the VPC. Every port has an in-memory device.
-    struct Lab {
+    pub(crate) struct Lab {
         snapshot: Snapshot,
-        counters: Counters,
+        pub(crate) counters: Counters,
         tap: Tap,
-        web: (Port, Ipv4Addr, Ipv4Addr),
-        app: (Port, Ipv4Addr),
+        pub(crate) web: (Port, Ipv4Addr, Ipv4Addr),
+        pub(crate) app: (Port, Ipv4Addr),
     }
 
     const INTERNET_HOST: Ipv4Addr = Ipv4Addr::new(198, 51, 100, 1);
 
     impl Lab {
-        fn new(flow_log: bool) -> Self {
+        pub(crate) fn new(flow_log: bool) -> Self {
             let mut m = Model::new(7);
             let vpc = m.create_vpc("10.0.0.0/16".parse().unwrap(), Tags::new()).unwrap();
             let public =
@@ -460,7 +460,10 @@ mod tests {
 
         /// An engine with a device at each port, and the service thread's end of its
         /// queue (`slots` messages deep).
-        fn engine(&self, slots: usize) -> (Engine<'_, Loopback>, Receiver<ServiceMsg<Loopback>>) {
+        pub(crate) fn engine(
+            &self,
+            slots: usize,
+        ) -> (Engine<'_, Loopback>, Receiver<ServiceMsg<Loopback>>) {
             let (to_services, services) = sync_channel(slots);
             let mut nats = Tracking::new(1024);
             nats.sync(&self.snapshot);
@@ -471,13 +474,13 @@ mod tests {
             (engine, services)
         }
 
-        fn tick(&self) -> Tick<'_> {
+        pub(crate) fn tick(&self) -> Tick<'_> {
             Tick { snapshot: &self.snapshot, now: 0, wall: 1_000 }
         }
     }
 
     /// `packet` behind a plain virtio-net header, in a buffer as large as a worker's.
-    fn frame(packet: &[u8]) -> (Vec<u8>, usize) {
+    pub(crate) fn frame(packet: &[u8]) -> (Vec<u8>, usize) {
         let mut frame = vec![0u8; H + PACKET_BUFFER];
         frame[H..H + packet.len()].copy_from_slice(packet);
         (frame, H + packet.len())

@@ -20,6 +20,7 @@
 //! * [`steer`]: which worker owns a packet's flow.
 //! * [`engine`]: a worker's per-packet work over the pipeline, with no I/O of its own:
 //!   what it writes goes through a [`engine::Device`] (a TUN queue, or in memory).
+//! * [`handoff`]: a packet read by one worker passed to the worker that owns its flow.
 //! * [`capture`], [`flowlog`], [`trace`]: seeing packets — a capture ring, flow-log
 //!   records, synthetic probes and the steps a packet took.
 
@@ -30,6 +31,7 @@ pub mod capture;
 pub mod counters;
 pub mod engine;
 pub mod flowlog;
+pub mod handoff;
 mod kept;
 pub mod nat;
 pub mod nat64;

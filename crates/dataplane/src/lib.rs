@@ -23,6 +23,6 @@ pub mod worker;
 pub use vpclab_dataplane_core::{
     CounterSnapshot, Counters, DropReason, GatewayCounters, INTERNET, Port, PortCounters,
     PortEntry, PortMap, REPLY_BUFFER, Snapshot, Tracking, Verdict, capture, compile,
-    compile_prepared, counters, engine, flowlog, nat, nat64, pipeline, pipeline6, security,
-    services, snapshot, steer, trace, vnet, wire, wire6,
+    compile_prepared, counters, engine, flowlog, handoff, nat, nat64, pipeline, pipeline6,
+    security, services, snapshot, steer, trace, vnet, wire, wire6,
 };

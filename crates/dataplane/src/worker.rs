@@ -19,7 +19,7 @@
 use std::io;
 use std::os::fd::{AsFd, AsRawFd};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
+use std::sync::mpsc::{self, SyncSender};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -34,6 +34,7 @@ use crate::capture::{Captured, Point, Tap};
 use crate::counters::{CounterSnapshot, Counters, DropReason};
 use crate::engine::{Device, Engine, H, PACKET_BUFFER, Tick};
 use crate::flowlog::FlowRecord;
+use crate::handoff::Handoff;
 use crate::nat::{FLOWS_PER_GATEWAY, Tracking};
 use crate::services::{self, SERVICE_QUEUE, ServiceData, ServiceMsg};
 use crate::snapshot::{INTERNET, Port, Snapshot};
@@ -45,8 +46,6 @@ pub const BATCH: usize = 64;
 pub const MAX_WORKERS: usize = 64;
 // The engine's frames are the TUN devices' frames.
 const _: () = assert!(H == VNET_HDR_LEN);
-/// Frames each worker can have in flight to other workers at once.
-const HANDOFF_FRAMES: usize = 32;
 /// The epoll token of a worker's wake-up eventfd; device tokens are their ports.
 const WAKE: u64 = u64::MAX;
 
@@ -114,28 +113,6 @@ struct Shared {
     flow_sink: Mutex<Option<mpsc::Sender<Vec<FlowRecord>>>>,
     /// Which worker each fragmented datagram's first fragment went to.
     fragment_owners: steer::FragmentOwners,
-}
-
-/// A packet handed from the worker that read it to the worker that owns its flow.
-struct Parcel {
-    /// The worker whose frame this is (it gets it back).
-    origin: usize,
-    /// The port the packet was read from.
-    from: Port,
-    /// Bytes of `frame` in use: virtio-net header and packet.
-    len: usize,
-    frame: Box<[u8]>,
-}
-
-/// A worker's ends of the hand-off channels.
-struct Handoff {
-    /// Packets other workers read for this one.
-    inbox: Receiver<Parcel>,
-    /// This worker's free frames, and the senders that return them.
-    free: Receiver<Box<[u8]>>,
-    give_back: Vec<SyncSender<Box<[u8]>>>,
-    /// Every worker's inbox.
-    to: Vec<SyncSender<Parcel>>,
 }
 
 /// A running forwarder and the handle to steer it.
@@ -302,7 +279,9 @@ impl Forwarder {
         busy_poll: Option<Duration>,
         to_services: &SyncSender<ServiceMsg<Queue>>,
     ) -> io::Result<()> {
-        for (index, handoff) in handoffs(self.shared.workers.len()).into_iter().enumerate() {
+        for (index, handoff) in
+            Handoff::for_workers(self.shared.workers.len()).into_iter().enumerate()
+        {
             let shared = Arc::clone(&self.shared);
             let to_services = to_services.clone();
             // The ring is made on the thread that uses it (it is single-issuer); the
@@ -545,25 +524,6 @@ impl Forwarder {
 }
 
 /// The hand-off channels of `workers` workers, each worker's ends at its index.
-fn handoffs(workers: usize) -> Vec<Handoff> {
-    // One worker never hands anything off: no frames.
-    let frames = if workers > 1 { HANDOFF_FRAMES } else { 0 };
-    let (to, inboxes): (Vec<_>, Vec<_>) =
-        (0..workers).map(|_| mpsc::sync_channel(frames * workers)).unzip();
-    let (give_back, free): (Vec<_>, Vec<_>) =
-        (0..workers).map(|_| mpsc::sync_channel::<Box<[u8]>>(frames)).unzip();
-    for pool in &give_back {
-        for _ in 0..frames {
-            let _ = pool.try_send(vec![0u8; H + PACKET_BUFFER].into_boxed_slice());
-        }
-    }
-    inboxes
-        .into_iter()
-        .zip(free)
-        .map(|(inbox, free)| Handoff { inbox, free, give_back: give_back.clone(), to: to.clone() })
-        .collect()
-}
-
 /// Packet capture on a running forwarder (see [`crate::capture`]).
 #[derive(Clone)]
 pub struct Capture {
@@ -672,10 +632,7 @@ impl<'a> Worker<'a> {
     fn woken(&mut self, tick: Tick<'_>, io: &mut dyn Watch) {
         self.shared.workers[self.index].wake.drain();
         self.apply_commands(io);
-        while let Ok(mut parcel) = self.handoff.inbox.try_recv() {
-            self.forward_parcel(tick, &mut parcel);
-            let _ = self.handoff.give_back[parcel.origin].try_send(parcel.frame);
-        }
+        self.handoff.deliver(&mut self.engine, tick);
     }
 
     /// The loop on epoll: wait for readiness, then one `read` and one `write` per
@@ -867,32 +824,10 @@ impl<'a> Worker<'a> {
         steer::owner(snapshot, port, packet, shared.workers.len(), &shared.fragment_owners)
     }
 
-    /// Forwards a packet another worker read for this one (it owns the flow).
-    fn forward_parcel(&mut self, tick: Tick<'_>, parcel: &mut Parcel) {
-        if let Some((out, n)) =
-            self.engine.forward(tick, parcel.from, &mut parcel.frame, parcel.len)
-        {
-            self.engine.send(out, &parcel.frame[..n]);
-        }
-    }
-
     /// Passes a frame read here to the worker that owns its flow.
     fn hand_off(&mut self, owner: usize, from: Port, frame: &[u8]) {
-        let Ok(mut spare) = self.handoff.free.try_recv() else {
-            self.counters.drop(DropReason::HandoffFull);
-            return;
-        };
-        spare[..frame.len()].copy_from_slice(frame);
-        let parcel = Parcel { origin: self.index, from, len: frame.len(), frame: spare };
-        match self.handoff.to[owner].try_send(parcel) {
-            Ok(()) => {
-                self.counters.handed_off();
-                self.to_wake |= 1 << owner;
-            }
-            Err(TrySendError::Full(parcel) | TrySendError::Disconnected(parcel)) => {
-                self.counters.drop(DropReason::HandoffFull);
-                let _ = self.handoff.give_back[self.index].try_send(parcel.frame);
-            }
+        if self.handoff.pass(owner, from, frame, self.counters) {
+            self.to_wake |= 1 << owner;
         }
     }
 
