@@ -31,7 +31,7 @@ pub trait Key:
     fn chunk(self, offset: u32, len: u32) -> usize;
 
     /// The key with every bit after the first `len` cleared.
-    fn truncate(self, len: u8) -> Self;
+    fn prefix(self, len: u8) -> Self;
 
     /// Whether this key lies in the prefix `network`/`mask` (`mask` has the prefix's
     /// bits set, `network` its host bits clear).
@@ -43,7 +43,7 @@ pub trait Key:
     /// The mask of a prefix `len` bits long.
     #[inline]
     fn mask(len: u8) -> Self {
-        Self::ONES.truncate(len)
+        Self::ONES.prefix(len)
     }
 }
 
@@ -60,7 +60,7 @@ impl Key for u32 {
     }
 
     #[inline]
-    fn truncate(self, len: u8) -> Self {
+    fn prefix(self, len: u8) -> Self {
         match u32::from(len) {
             0 => 0,
             l if l >= Self::BITS => self,
@@ -80,7 +80,7 @@ impl Key for u128 {
     }
 
     #[inline]
-    fn truncate(self, len: u8) -> Self {
+    fn prefix(self, len: u8) -> Self {
         match u32::from(len) {
             0 => 0,
             l if l >= Self::BITS => self,
@@ -130,7 +130,7 @@ impl Address for Ipv4Addr {
     #[inline]
     fn net_parts(net: &Ipv4Net) -> (u32, u8) {
         let len = net.prefix_len();
-        (u32::from(net.addr()).truncate(len), len)
+        (u32::from(net.addr()).prefix(len), len)
     }
 
     #[inline]
@@ -160,7 +160,7 @@ impl Address for Ipv6Addr {
     #[inline]
     fn net_parts(net: &Ipv6Net) -> (u128, u8) {
         let len = net.prefix_len();
-        (u128::from(net.addr()).truncate(len), len)
+        (u128::from(net.addr()).prefix(len), len)
     }
 
     #[inline]
@@ -187,11 +187,11 @@ mod tests {
     }
 
     #[test]
-    fn truncate_clears_host_bits() {
-        assert_eq!(0xFFFF_FFFFu32.truncate(0), 0);
-        assert_eq!(0xFFFF_FFFFu32.truncate(8), 0xFF00_0000);
-        assert_eq!(0xFFFF_FFFFu32.truncate(32), 0xFFFF_FFFF);
-        assert_eq!(u128::MAX.truncate(128), u128::MAX);
-        assert_eq!(u128::MAX.truncate(1), 1 << 127);
+    fn prefix_clears_host_bits() {
+        assert_eq!(0xFFFF_FFFFu32.prefix(0), 0);
+        assert_eq!(0xFFFF_FFFFu32.prefix(8), 0xFF00_0000);
+        assert_eq!(0xFFFF_FFFFu32.prefix(32), 0xFFFF_FFFF);
+        assert_eq!(u128::MAX.prefix(128), u128::MAX);
+        assert_eq!(u128::MAX.prefix(1), 1 << 127);
     }
 }

@@ -40,7 +40,7 @@ impl<A: Address> LinearScan<A> {
         let key = addr.to_key();
         let mut best: Option<(u8, u32)> = None;
         for &(net, len, value) in &self.routes {
-            if key.truncate(len) == net && best.is_none_or(|(l, _)| len >= l) {
+            if key.prefix(len) == net && best.is_none_or(|(l, _)| len >= l) {
                 best = Some((len, value));
             }
         }

@@ -210,7 +210,7 @@ fn node_count<K: Key>(routes: &[(K, u8, u32)], direct_bits: u32) -> usize {
         let mut last = None;
         for &(key, route_len, _) in routes {
             if route_len > len {
-                let stem = key.truncate(len);
+                let stem = key.prefix(len);
                 if last != Some(stem) {
                     count += 1;
                     last = Some(stem);
