@@ -390,11 +390,12 @@ pub(crate) mod tests {
     use std::sync::mpsc::{Receiver, sync_channel};
 
     use vpclab_model::{
-        FlowLogSpec, Model, RouteSpec, RouteTarget, RunInstance, SubnetId, Tags, TrafficType, VpcId,
+        FlowLogSpec, Model, RouteSpec, RouteTarget, RunInstance, SubnetId, Tags, TrafficType,
     };
 
     use super::*;
     use crate::capture::Captured;
+    use crate::pipeline::tests::public_private;
     use crate::snapshot::{EDGE_MTU, PortMap, compile};
     use crate::trace::{Probe, probe};
     use crate::wire::{IPV4_HEADER, ipv4_packet};
@@ -412,28 +413,10 @@ pub(crate) mod tests {
 
     const INTERNET_HOST: Ipv4Addr = Ipv4Addr::new(198, 51, 100, 1);
 
-    /// VPC 10.0.0.0/16 with an internet gateway that a public subnet 10.0.1.0/24 routes
-    /// 0.0.0.0/0 to, and a private 10.0.2.0/24 on the main table.
-    fn vpc_with_internet(m: &mut Model) -> (VpcId, SubnetId, SubnetId) {
-        let vpc = m.create_vpc("10.0.0.0/16".parse().unwrap(), Tags::new()).unwrap();
-        let public =
-            m.create_subnet(&vpc, "10.0.1.0/24".parse().unwrap(), None, Tags::new()).unwrap();
-        let private =
-            m.create_subnet(&vpc, "10.0.2.0/24".parse().unwrap(), None, Tags::new()).unwrap();
-        let igw = m.create_internet_gateway(Tags::new());
-        m.attach_internet_gateway(&igw, &vpc).unwrap();
-        let table = m.create_route_table(&vpc, Tags::new()).unwrap();
-        let default = "0.0.0.0/0".parse().unwrap();
-        let to_igw = RouteSpec { destination: default, target: RouteTarget::Gateway(igw) };
-        m.create_route(&table, to_igw).unwrap();
-        m.associate_route_table(&table, &public).unwrap();
-        (vpc, public, private)
-    }
-
     impl Lab {
         pub(crate) fn new(flow_log: bool) -> Self {
             let mut m = Model::new(7);
-            let (vpc, public, private) = vpc_with_internet(&mut m);
+            let (vpc, public, private) = public_private(&mut m, 0);
             let run = |m: &mut Model, subnet: &SubnetId, public_ip: bool| {
                 let instance = RunInstance {
                     subnet: Some(subnet.clone()),
@@ -674,7 +657,7 @@ pub(crate) mod tests {
         // The lab's VPC, dual-stack, with a public NAT gateway in web's subnet that the
         // private subnet routes 64:ff9b::/96 to; `six` is an instance there with IPv6.
         let mut m = Model::new(9);
-        let (vpc, public, private) = vpc_with_internet(&mut m);
+        let (vpc, public, private) = public_private(&mut m, 0);
         let default = "0.0.0.0/0".parse().unwrap();
         let (_, block) = m.associate_vpc_ipv6(&vpc).unwrap();
         let six_block = format!("{}/64", block.network()).parse().unwrap();

@@ -1466,7 +1466,7 @@ impl OutsideTuple {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use std::net::Ipv4Addr;
 
     use vpclab_model::{InstanceId, Model, RouteSpec, RouteTarget, RunInstance, Tags};
@@ -1500,7 +1500,7 @@ mod tests {
 
     /// VPC 10.`n`.0.0/16 with an internet gateway: a public subnet 10.`n`.1.0/24 whose
     /// own table routes 0.0.0.0/0 to it, and a private 10.`n`.2.0/24 on the main table.
-    fn public_private(
+    pub(crate) fn public_private(
         m: &mut Model,
         n: u8,
     ) -> (vpclab_model::VpcId, vpclab_model::SubnetId, vpclab_model::SubnetId) {
