@@ -834,10 +834,11 @@ fn setup_instance(
 /// address with the subnet's prefix (none in an IPv6-only subnet), its IPv6 addresses
 /// `ipv6` (and no other global one), MTU 9001, up and, for the `primary` interface,
 /// `lo` up, the default route via the subnet's IPv4 `router` (none in an IPv6-only
-/// subnet) and, when it has an IPv6 address, the IPv6 default route. With route netlink from a thread inside the namespace: no `ip` or
-/// `tc` process (see [`vpclab_sys::rtnl`]). Idempotent: every step replaces what is
-/// there, and IPv6 addresses the device holds but should not (unassigned while no
-/// daemon ran to take them away) go.
+/// subnet) and, when it has an IPv6 address, the IPv6 default route. With route
+/// netlink from a thread inside the namespace: no `ip` or `tc` process (see
+/// [`vpclab_sys::rtnl`]). Idempotent: every step replaces what is there, and IPv6
+/// addresses the device holds but should not (unassigned while no daemon ran to take
+/// them away) go.
 ///
 /// * The root qdisc is `noqueue`. A multiqueue TUN has 256 transmit queues whatever
 ///   the number opened, and bringing it up with the default `mq` root makes a

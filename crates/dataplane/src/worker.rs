@@ -523,7 +523,6 @@ impl Forwarder {
     }
 }
 
-/// The hand-off channels of `workers` workers, each worker's ends at its index.
 /// Packet capture on a running forwarder (see [`crate::capture`]).
 #[derive(Clone)]
 pub struct Capture {
