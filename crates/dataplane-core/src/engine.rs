@@ -322,6 +322,15 @@ impl<'a, D: Device> Engine<'a, D> {
         None
     }
 
+    /// [`Engine::forward`], then a packet forwarded whole written through its port's
+    /// device too: for a caller with no write path of its own (the epoll loop, the
+    /// hand-off between workers).
+    pub fn forward_and_send(&mut self, tick: Tick<'_>, port: Port, frame: &mut [u8], len: usize) {
+        if let Some((out, n)) = self.forward(tick, port, frame, len) {
+            self.send(out, &frame[..n]);
+        }
+    }
+
     /// Writes `frame` — a virtio-net header and a packet — to `port`'s device.
     pub fn send(&self, port: Port, frame: &[u8]) {
         self.leaving(port, &frame[H..]);

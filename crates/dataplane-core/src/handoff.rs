@@ -99,10 +99,7 @@ impl Handoff {
     pub fn deliver<D: Device>(&self, engine: &mut Engine<'_, D>, tick: Tick<'_>) -> usize {
         let mut delivered = 0;
         while let Ok(mut parcel) = self.inbox.try_recv() {
-            if let Some((out, n)) = engine.forward(tick, parcel.from, &mut parcel.frame, parcel.len)
-            {
-                engine.send(out, &parcel.frame[..n]);
-            }
+            engine.forward_and_send(tick, parcel.from, &mut parcel.frame, parcel.len);
             let _ = self.give_back[parcel.origin].try_send(parcel.frame);
             delivered += 1;
         }

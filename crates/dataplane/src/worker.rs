@@ -682,9 +682,7 @@ impl<'a> Worker<'a> {
                     };
                     let owner = self.owner(&snapshot, port, &frame[H..len]);
                     if owner == self.index {
-                        if let Some((out, n)) = self.engine.forward(tick, port, &mut frame, len) {
-                            self.engine.send(out, &frame[..n]);
-                        }
+                        self.engine.forward_and_send(tick, port, &mut frame, len);
                     } else {
                         self.hand_off(owner, port, &frame[..len]);
                     }
