@@ -29,7 +29,8 @@ use crate::nat::Tracking;
 use crate::pipeline::{REPLY_BUFFER, Verdict};
 use crate::services::{SERVICE_MTU, ServiceMsg};
 use crate::snapshot::{INTERNET, Port, PortEntry, Snapshot, VPC_MTU};
-use crate::{vnet, wire};
+use crate::vnet;
+use crate::wire::{self, Offload};
 
 /// Where a packet starts in a frame: after its virtio-net header.
 pub const H: usize = vnet::HEADER_LEN;
@@ -216,20 +217,8 @@ impl<'a, D: Device> Engine<'a, D> {
                 } else if edge && port == INTERNET && tap.wants(&self.before, false) {
                     tap.record(Direction::Received, &packet[..out_len], out_len);
                 }
-                if let Some((a, b)) = tap.peering() {
-                    if crosses(snapshot, port, out, a, b) {
-                        tap.record(Direction::Sent, &packet[..out_len], out_len);
-                    }
-                }
-                if let Some((t, on_wire)) = sent {
-                    self.records.count(record(port, t, true), on_wire, wall);
-                }
-                if logged(snapshot, out) {
-                    if let Some(t) = five_tuple(&packet[..out_len]) {
-                        let on_wire = wire::on_the_wire(&packet[..out_len], offload);
-                        self.records.count(record(out, t, true), on_wire, wall);
-                    }
-                }
+                let passing = &packet[..out_len];
+                passed(tap, &mut self.records, tick, (port, out), sent, passing, offload);
                 let mtu = snapshot.mtu(out);
                 if out_len > mtu && offload.gso_size == 0 {
                     // Larger than the device it goes to takes, without DF (the pipeline
@@ -257,23 +246,10 @@ impl<'a, D: Device> Engine<'a, D> {
                 // packet's, with the upper-layer header moved.
                 let to_ipv4 = self.reply.get(H).is_some_and(|b| b >> 4 == 4);
                 self.reply[..H].copy_from_slice(&vnet::translated(&frame[..H], shift, to_ipv4));
-                if let Some((t, on_wire)) = sent {
-                    self.records.count(record(port, t, true), on_wire, wall);
-                }
-                let translated = &self.reply[H..H + out_len];
                 // (Through a private NAT gateway and a transit gateway, a translation
-                // goes from one VPC to another.)
-                if let Some((a, b)) = tap.peering() {
-                    if crosses(snapshot, port, out, a, b) {
-                        tap.record(Direction::Sent, translated, out_len);
-                    }
-                }
-                if logged(snapshot, out) {
-                    if let Some(t) = five_tuple(translated) {
-                        let on_wire = wire::on_the_wire(translated, offload);
-                        self.records.count(record(out, t, true), on_wire, wall);
-                    }
-                }
+                // goes from one VPC to another: a peering capture may see it.)
+                let translated = &self.reply[H..H + out_len];
+                passed(tap, &mut self.records, tick, (port, out), sent, translated, offload);
                 self.send(out, &self.reply[..H + out_len]);
                 // The errors built here later go out as plain packets.
                 self.reply[..H].copy_from_slice(&vnet::PLAIN);
@@ -366,6 +342,38 @@ impl<'a, D: Device> Engine<'a, D> {
     /// Takes `port`'s device away.
     pub fn detach(&mut self, port: Port) -> Option<D> {
         self.devices.get_mut(port as usize).and_then(Option::take)
+    }
+}
+
+/// A sender's side of a flow record, taken as the packet left it: its five-tuple and
+/// what it counts on the wire (packets, bytes).
+type Sent = ((IpAddr, IpAddr, u16, u16, u8), (u32, usize));
+
+/// What a packet passing whole from `port` to `out` as `packet` leaves behind: a copy
+/// for a capture of the peering it crosses, and the accepted flow records of both
+/// interfaces (the sender's, `sent`, taken before the pipeline changed it).
+fn passed(
+    tap: &Tap,
+    records: &mut FlowRecords,
+    tick: Tick<'_>,
+    (port, out): (Port, Port),
+    sent: Option<Sent>,
+    packet: &[u8],
+    offload: Offload,
+) {
+    let Tick { snapshot, wall, .. } = tick;
+    if let Some((a, b)) = tap.peering() {
+        if crosses(snapshot, port, out, a, b) {
+            tap.record(Direction::Sent, packet, packet.len());
+        }
+    }
+    if let Some((t, on_wire)) = sent {
+        records.count(record(port, t, true), on_wire, wall);
+    }
+    if logged(snapshot, out) {
+        if let Some(t) = five_tuple(packet) {
+            records.count(record(out, t, true), wire::on_the_wire(packet, offload), wall);
+        }
     }
 }
 
